@@ -1,0 +1,94 @@
+/*
+ * analyzer.h - the in-memory half of the single pass.
+ *
+ * cs_analyzer takes every packet (with its dissection and its store ref)
+ * and runs: flow table -> IPv4 fragment reassembly (UDP) -> TCP reassembly
+ * -> decoder dispatch (by content probe and by port, src/decode/registry.c)
+ * -> messages -> pairing into measurements. Results go to a cs_sink.
+ *
+ *   packet ──► flows ──► reassembly ──► decoders ──► messages ──► sink.message
+ *                                                        │
+ *                                         pairing ◄──────┘──► sink.measurement
+ *
+ * Time: only capture time is used (timeouts too), so a file analysed at any
+ * speed gives the same results.
+ *
+ * Memory is bounded by cs_analyzer_cfg: when a bound bites, the oldest state
+ * goes and a counter in cs_analyzer_stats says so.
+ *
+ * Threading: one analyzer is used by one thread.
+ */
+#ifndef CS_ANALYTICS_ANALYZER_H
+#define CS_ANALYTICS_ANALYZER_H
+
+#include "analytics/message.h"
+#include "core/packet.h"
+#include "decode/decoder.h"
+#include "flow/dissect.h"
+
+#include <stdint.h>
+
+typedef struct cs_analyzer cs_analyzer;
+
+typedef struct cs_analyzer_cfg {
+    const cs_decoder *const *decoders; /* enabled decoders, NULL-terminated;
+                                          NULL = all in the registry */
+    uint32_t max_flows;                /* default 1,000,000 */
+    uint32_t max_flow_buffer;          /* bytes buffered per direction
+                                          (out of order + unconsumed), default 1 MiB */
+    int64_t flow_idle_ns;              /* idle flows expire, default 300 s */
+    int64_t pair_timeout_ns;           /* unanswered requests expire, default 30 s */
+} cs_analyzer_cfg;
+
+/* Where results go. Pointers inside the records are valid only during the
+ * call; a sink that keeps them copies them. */
+typedef struct cs_sink {
+    void *ud;
+    void (*message)(void *ud, const cs_message *m);
+    void (*measurement)(void *ud, const cs_measurement *ms);
+    /* A request that timed out unanswered (kind CS_UNMATCHED_REQUEST) or a
+     * response that matched no request (CS_UNMATCHED_RESPONSE). */
+    void (*unmatched)(void *ud, const cs_message *m, int kind);
+} cs_sink;
+
+enum {
+    CS_UNMATCHED_REQUEST = 1,
+    CS_UNMATCHED_RESPONSE = 2,
+};
+
+typedef struct cs_analyzer_stats {
+    uint64_t packets;            /* packets seen */
+    uint64_t flows;              /* flows created */
+    uint64_t flows_evicted;      /* flows dropped by the max_flows bound */
+    uint64_t tcp_gaps;           /* gaps (lost bytes) declared */
+    uint64_t tcp_gap_bytes;      /* bytes lost in those gaps */
+    uint64_t tcp_retransmits;    /* segments whose bytes were already delivered */
+    uint64_t tcp_out_of_order;   /* segments buffered out of order */
+    uint64_t buffer_overflows;   /* times max_flow_buffer forced bytes out */
+    uint64_t frags;              /* IPv4 fragments seen */
+    uint64_t frags_reassembled;  /* datagrams rebuilt */
+    uint64_t frags_dropped;      /* fragments that timed out / overflowed */
+    uint64_t messages;           /* messages emitted */
+    uint64_t bad_messages;       /* messages with CS_MSG_BAD_* / MALFORMED flags */
+    uint64_t measurements;
+    uint64_t unmatched_requests;
+    uint64_t unmatched_responses;
+} cs_analyzer_stats;
+
+void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg);
+
+int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer **out);
+
+/* Feeds one packet. "ref" is its store ref (0 if not stored). "l" is its
+ * dissection (cs_dissect() of p). */
+void cs_analyzer_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref);
+
+/* End of input: delivers what reassembly holds (as after a gap), ends every
+ * stream with CS_IN_EOF, and reports still-pending requests as unmatched. */
+void cs_analyzer_finish(cs_analyzer *a);
+
+void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st);
+
+void cs_analyzer_free(cs_analyzer *a);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * message.h - decoded messages and latency measurements as records.
+ *
+ * A message is one decoded application message; a measurement is one
+ * matched request/response pair. Both carry capture timestamps of the
+ * packets they came from and, through the refs, the packets themselves.
+ *
+ * Identity is derived from the data, so that analysing the same stored
+ * packets again gives the same ids:
+ *   message id     = (segment << 40) | (offset << 8) | k
+ *                    where (segment, offset) is the store ref of the packet
+ *                    carrying the message's first byte and k counts the
+ *                    messages starting in that packet (0..255);
+ *   measurement id = the id of its request message.
+ * They are printed as "m<segment>.<offset>.<k>" and "l<segment>.<offset>.<k>"
+ * (cs_id_format), so one `show ID` can tell which it is.
+ */
+#ifndef CS_ANALYTICS_MESSAGE_H
+#define CS_ANALYTICS_MESSAGE_H
+
+#include "core/packet.h"
+#include "decode/decoder.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t cs_msgid;
+
+#define CS_MSGID(ref, k) ((((uint64_t)CS_PKTREF_SEG(ref)) << 40) | \
+                          (((uint64_t)CS_PKTREF_OFF(ref)) << 8) | ((uint64_t)(k) & 0xff))
+#define CS_MSGID_SEG(id) ((uint32_t)((id) >> 40))
+#define CS_MSGID_OFF(id) ((uint32_t)((id) >> 8))
+#define CS_MSGID_K(id) ((uint32_t)((id) & 0xff))
+
+/* The endpoints of a flow as seen from its initiator (dir 0 = a -> b). */
+typedef struct cs_endpoints {
+    uint8_t ip_version;
+    uint8_t ip_proto;
+    uint16_t tap;
+    uint16_t vlan[2];
+    uint8_t n_vlan;
+    uint16_t port_a, port_b;
+    uint8_t addr_a[16], addr_b[16];
+} cs_endpoints;
+
+typedef struct cs_message {
+    cs_msgid id;
+    const char *proto;      /* decoder name */
+    cs_str type;
+    int64_t ts_ns;          /* capture time of the packet with the first byte */
+    int64_t last_ts_ns;     /* capture time of the packet with the last byte */
+    uint64_t flow_id;       /* stable flow id (hash of tap + endpoints) */
+    cs_endpoints ep;
+    uint8_t dir;            /* 0: from initiator (ep a -> b), 1: b -> a */
+    uint32_t flags;         /* CS_MSG_* */
+    cs_role role;
+    cs_str key;             /* measurement key (requests), may be empty */
+    const cs_kv *fields;
+    size_t n_fields;
+    const cs_pktref *refs;  /* stored packets that carried its bytes, in order */
+    size_t n_refs;
+    uint32_t len;           /* message bytes */
+} cs_message;
+
+typedef struct cs_measurement {
+    cs_msgid id;            /* == req_id */
+    const char *pair;
+    cs_str key;
+    cs_msgid req_id, resp_id;
+    int64_t req_ts_ns, resp_ts_ns;
+    int64_t latency_ns;     /* resp_ts_ns - req_ts_ns */
+    uint64_t flow_id;
+    cs_endpoints ep;
+} cs_measurement;
+
+/* Formats id as "m7.1234.0" (kind 'm') or "l7.1234.0" (kind 'l') into
+ * "buf" (>= 40 bytes); returns buf. */
+char *cs_id_format(char kind, uint64_t id, char *buf);
+
+/* Parses "m7.1234.0" / "l7.1234.0": sets *kind and *id; 0 or CS_EINVAL. */
+int cs_id_parse(const char *s, char *kind, uint64_t *id);
+
+#endif

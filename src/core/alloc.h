@@ -1,0 +1,35 @@
+/*
+ * alloc.h - the one allocation wrapper every module uses.
+ *
+ * All heap allocation in capstream goes through cs_malloc/cs_calloc/
+ * cs_realloc/cs_strdup and is released with cs_free, so that tests can make
+ * the N-th allocation fail (cs_alloc_fail_after) and check that every
+ * failure path cleans up and reports CS_ENOMEM. The data path never calls
+ * these per packet: it uses pools and per-batch arenas built on top.
+ */
+#ifndef CS_CORE_ALLOC_H
+#define CS_CORE_ALLOC_H
+
+#include <stddef.h>
+
+void *cs_malloc(size_t n);
+void *cs_calloc(size_t count, size_t n);
+void *cs_realloc(void *p, size_t n);
+char *cs_strdup(const char *s);
+char *cs_strndup(const char *s, size_t n);
+void cs_free(void *p);
+
+/*
+ * Makes allocations fail after "n" more succeed (n < 0: never fail). For
+ * tests only; not thread-safe against concurrent allocation.
+ */
+void cs_alloc_fail_after(long n);
+
+/*
+ * Grows the array "*pp" of "*cap" elements of "elem" bytes so that it holds
+ * at least "need" elements, doubling. Returns 0 or CS_ENOMEM (leaving the
+ * array untouched).
+ */
+int cs_grow(void **pp, size_t *cap, size_t need, size_t elem);
+
+#endif

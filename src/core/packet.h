@@ -1,0 +1,48 @@
+/*
+ * packet.h - the packet as every pipeline stage sees it.
+ *
+ * A packet is (ts_ns, caplen, wirelen, link type, tap id, bytes). Time is
+ * integer nanoseconds since the Unix epoch, UTC, exactly as the capture
+ * stamped it: the one time reference of capstream.
+ *
+ * Ownership: "data" is borrowed from the source that produced the packet and
+ * stays valid until that source's next call (next packet, next batch, or
+ * close). A stage that needs the bytes longer copies them.
+ */
+#ifndef CS_CORE_PACKET_H
+#define CS_CORE_PACKET_H
+
+#include <stdint.h>
+
+/* Link types used by capstream (values are the pcap LINKTYPE_ numbers). */
+enum {
+    CS_LINK_NULL = 0,       /* BSD loopback, host-order 4-byte family */
+    CS_LINK_ETHERNET = 1,   /* IEEE 802.3 */
+    CS_LINK_PPP = 9,        /* PPP in HDLC-like framing (RFC 1662) */
+    CS_LINK_RAW = 101,      /* raw IPv4/IPv6 */
+    CS_LINK_LOOP = 108,     /* OpenBSD loopback, network-order family */
+    CS_LINK_LINUX_SLL = 113,
+    CS_LINK_IPV4 = 228,
+    CS_LINK_IPV6 = 229,
+    CS_LINK_NFLOG = 239,
+    CS_LINK_LINUX_SLL2 = 276,
+};
+
+typedef struct cs_packet {
+    int64_t ts_ns;       /* capture time, ns since the epoch, UTC */
+    uint32_t caplen;     /* bytes in data */
+    uint32_t wirelen;    /* bytes on the wire (>= caplen) */
+    uint16_t linktype;   /* pcap LINKTYPE_ of data */
+    uint16_t tap;        /* capture point id (pcapng interface, live iface) */
+    const uint8_t *data; /* borrowed, see above */
+} cs_packet;
+
+/* A packet's place in the store: segment id in the high 32 bits, byte
+ * offset of its pcap record header in the low 32. 0 means "not stored". */
+typedef uint64_t cs_pktref;
+
+#define CS_PKTREF(seg, off) (((uint64_t)(seg) << 32) | (uint32_t)(off))
+#define CS_PKTREF_SEG(ref) ((uint32_t)((ref) >> 32))
+#define CS_PKTREF_OFF(ref) ((uint32_t)(ref))
+
+#endif

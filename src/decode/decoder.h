@@ -1,0 +1,131 @@
+/*
+ * decoder.h - the plug-in interface of application-protocol decoders.
+ *
+ * A decoder is a folder src/decode/<name>/ and one `const cs_decoder` with
+ * designated initializers, listed once in src/decode/registry.c (Fluent
+ * Bit's plugin structs, Suricata's AppLayerParser). Adding a protocol never
+ * edits a chain of port checks.
+ *
+ * How the flow layer drives a decoder (one state per connection / UDP flow):
+ *
+ *   state = dec->state_new();
+ *   for each in-order chunk of one direction's byte stream (TCP), or each
+ *   datagram (UDP, flag CS_IN_DATAGRAM):
+ *       consumed = dec->parse(state, ctx, &in);
+ *       -> the decoder calls cs_decode_emit(ctx, &msg) for every complete
+ *          message it finds in in.data[0 .. consumed)
+ *       -> bytes in.data[consumed ..] are offered again on the next call,
+ *          followed by the new bytes (the flow layer keeps them); "needed"
+ *          in cs_decode_input may be set by the decoder to say how many bytes
+ *          in total it needs before the next call is worth making (0 = any)
+ *   on lost bytes (TCP gap): dec->gap(state, dir) - forget partial state of
+ *       that direction and resynchronise at the next message boundary
+ *   at the end of a direction (FIN/RST/end of input): parse() once more with
+ *       CS_IN_EOF set (possibly len 0), so bodies delimited by close end
+ *   dec->state_free(state);
+ *
+ * Zero copy: in.data is borrowed for the duration of the call only. Fields
+ * given to cs_decode_emit() may point into in.data or into the decoder's
+ * state; they are copied by the flow layer during the emit call.
+ *
+ * Timestamps and packets: a decoder never sees packets. It reports where a
+ * message lies in in.data (start, len); the flow layer maps those stream
+ * bytes to the capture time of the packet carrying the first byte and to the
+ * refs of every stored packet that carried its bytes.
+ */
+#ifndef CS_DECODE_DECODER_H
+#define CS_DECODE_DECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    CS_TRANSPORT_TCP = 1u << 0,
+    CS_TRANSPORT_UDP = 1u << 1,
+};
+
+enum {
+    CS_IN_DATAGRAM = 1u << 0, /* in.data is one whole UDP payload */
+    CS_IN_EOF = 1u << 1,      /* no more bytes will come in this direction */
+    CS_IN_MIDSTREAM = 1u << 2,/* the connection was picked up without its start */
+};
+
+typedef enum cs_probe {
+    CS_PROBE_NO = 0,
+    CS_PROBE_YES = 1,
+    CS_PROBE_NEED_MORE = 2,
+} cs_probe;
+
+typedef enum cs_role {
+    CS_ROLE_NONE = 0, /* not part of a latency pair (heartbeats, fills...) */
+    CS_ROLE_REQ = 1,
+    CS_ROLE_RESP = 2,
+} cs_role;
+
+/* Message flags. */
+enum {
+    CS_MSG_BAD_CHECKSUM = 1u << 0, /* FIX CheckSum(10) mismatch */
+    CS_MSG_BAD_LENGTH = 1u << 1,   /* FIX BodyLength(9) mismatch, bad chunk size... */
+    CS_MSG_TRUNCATED = 1u << 2,    /* message cut short (gap, EOF) */
+    CS_MSG_MALFORMED = 1u << 3,    /* parsed, but violates the spec */
+};
+
+typedef struct cs_str {
+    const char *p; /* borrowed; not NUL-terminated */
+    size_t len;
+} cs_str;
+
+typedef struct cs_kv {
+    cs_str name; /* "35", "method", "qname", "h.content-type" ... */
+    cs_str val;
+} cs_kv;
+
+typedef struct cs_msg_out {
+    cs_str type;         /* short message type: FIX MsgType ("D", "8"), "request"/
+                            "response" for HTTP, "query"/"response" for DNS */
+    size_t start;        /* offset of the first byte of the message in in.data */
+    size_t len;          /* message length in bytes */
+    uint32_t flags;      /* CS_MSG_* */
+    cs_role role;        /* request, response or neither */
+    const char *pair;    /* pair name ("fix", "http", "dns") if role != NONE */
+    cs_str match;        /* what a response must share with its request, within
+                            the same flow and the opposite direction; empty =
+                            first pending request of the flow (FIFO, HTTP) */
+    cs_str key;          /* measurement key, on requests ("ClOrdID",
+                            "METHOD URI", "ID QNAME") */
+    const cs_kv *fields; /* decoded fields, in wire order */
+    size_t n_fields;
+} cs_msg_out;
+
+typedef struct cs_decode_input {
+    uint8_t dir;         /* 0: from the flow's initiator (client), 1: from the responder */
+    uint32_t flags;      /* CS_IN_* */
+    const uint8_t *data; /* borrowed for the call */
+    size_t len;
+    size_t needed;       /* out: total bytes wanted before the next call (0 = any) */
+} cs_decode_input;
+
+typedef struct cs_decode_ctx cs_decode_ctx; /* owned by the flow layer */
+
+/* Called by a decoder from inside parse() for each message it completes. */
+void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m);
+
+typedef struct cs_decoder {
+    const char *name;       /* "fix": also the proto name of its messages */
+    uint32_t transports;    /* CS_TRANSPORT_* */
+    const uint16_t *ports;  /* well-known ports, 0-terminated (may be NULL) */
+    /* Looks at the first bytes a direction sent; YES if it is this protocol. */
+    cs_probe (*probe)(const uint8_t *data, size_t len, uint8_t dir);
+    void *(*state_new)(void);
+    void (*state_free)(void *state);
+    size_t (*parse)(void *state, cs_decode_ctx *ctx, cs_decode_input *in);
+    void (*gap)(void *state, uint8_t dir);
+} cs_decoder;
+
+/* The registry (src/decode/registry.c): every decoder, NULL-terminated. */
+extern const cs_decoder *const cs_decoders[];
+
+/* Finds a decoder by name, or NULL. */
+const cs_decoder *cs_decoder_find(const char *name);
+
+#endif
