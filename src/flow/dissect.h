@@ -24,6 +24,7 @@
 
 #include "core/packet.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum {

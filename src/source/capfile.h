@@ -36,6 +36,7 @@
 
 #include "core/packet.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct cs_capfile cs_capfile;

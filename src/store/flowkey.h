@@ -39,11 +39,12 @@ typedef struct cs_flowkey {
     uint8_t ip_proto;    /* IP protocol number */
     uint16_t sport;      /* TCP/UDP/SCTP ports, or ICMP type/code, else 0 */
     uint16_t dport;
+    uint16_t reserved;   /* zero */
     uint8_t src[16];     /* IPv4 in the first 4 bytes, rest zero */
     uint8_t dst[16];
-} cs_flowkey;            /* 48 bytes, no padding */
+} cs_flowkey;            /* 52 bytes, no padding */
 
-_Static_assert(sizeof(cs_flowkey) == 48, "cs_flowkey must be 48 bytes with no padding");
+_Static_assert(sizeof(cs_flowkey) == 52, "cs_flowkey must be 52 bytes with no padding");
 
 /* Builds the key of packet "p" from its dissection "l" (zeroing unused
  * bytes, so keys compare with memcmp). */
