@@ -1,0 +1,148 @@
+/*
+ * index.h - the per-segment packet index: builder, on-disk format, reader.
+ *
+ * Internal to the store module. Each packet segment seg-N.pcap gets, when
+ * it is closed, an index seg-N.idx that files every packet under its flow
+ * key (store/flowkey.h) and cuts the segment into time blocks. All integers
+ * are little-endian.
+ *
+ *   offset size  header (128 bytes)
+ *   0      8     magic "CSIDX\0\0\1"
+ *   8      4     format version (1)
+ *   12     4     header size (128)
+ *   16     4     segment id
+ *   20     4     link type of the segment's packets
+ *   24     4     snap length
+ *   28     4     number of flow keys F
+ *   32     8     number of packets P
+ *   40     8     pcap bytes covered (file size of seg-N.pcap when indexed)
+ *   48     8     smallest packet timestamp (ns)
+ *   56     8     largest packet timestamp (ns)
+ *   64     4     number of time blocks B
+ *   68     4     packets per block (CS_IDX_BLOCK)
+ *   72     8     byte offset of the flow table
+ *   80     8     byte offset of the postings
+ *   88     8     byte offset of the block table
+ *   96     8     total index file size
+ *   104    4     flags: bit 0 = timestamps never decrease within the segment
+ *   108    12    reserved, zero
+ *   120    8     cs_hash64 of bytes 0..119 and of everything after the header
+ *
+ *   flow table: F entries of 64 bytes
+ *     0   52  cs_flowkey
+ *     52  4   packets with this key
+ *     56  8   index of the key's first posting
+ *   postings: P u32 = byte offsets of records in seg-N.pcap, grouped by key
+ *     in flow table order, ascending within a key
+ *   block table: B entries of 24 bytes, one per CS_IDX_BLOCK packets in file
+ *     order
+ *     0   8   smallest timestamp in the block
+ *     8   8   largest timestamp in the block
+ *     16  4   byte offset of the block's first record
+ *     20  4   packets in the block
+ *
+ * Cost: 4 bytes per packet + 64 per key + 24 per 256 packets.
+ * The index is always re-derivable from its segment (cs_idx_scan_pcap), so a
+ * missing, torn or corrupt index is rebuilt, never trusted.
+ */
+#ifndef CS_STORE_INDEX_H
+#define CS_STORE_INDEX_H
+
+#include "store/flowkey.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CS_IDX_MAGIC "CSIDX\0\0\1"
+#define CS_IDX_VERSION 1
+#define CS_IDX_HDR 128
+#define CS_IDX_FLOW 64
+#define CS_IDX_BLOCKREC 24
+#define CS_IDX_BLOCK 256
+#define CS_IDX_F_ORDERED 1u
+
+typedef struct cs_idx_block {
+    int64_t min_ts, max_ts;
+    uint32_t first_off;
+    uint32_t n;
+} cs_idx_block;
+
+/* Accumulates one segment's packets while it is written. */
+typedef struct cs_idx_builder {
+    cs_flowkey *keys;     /* flow keys, in order of first appearance */
+    uint64_t *key_hash;
+    uint32_t *key_count;
+    uint32_t n_keys, cap_keys;
+    uint32_t *slots;      /* open addressing: key index + 1, 0 = empty */
+    uint32_t slot_mask;
+    uint32_t *pkt_off;    /* per packet: record offset */
+    uint32_t *pkt_key;    /* per packet: key index */
+    uint64_t n_pkts, cap_pkts;
+    cs_idx_block *blocks;
+    size_t n_blocks, cap_blocks;
+    int64_t min_ts, max_ts, last_ts;
+    int ordered;
+} cs_idx_builder;
+
+typedef struct cs_idx_meta {
+    uint32_t segment_id;
+    uint32_t linktype;
+    uint32_t snaplen;
+    uint64_t pcap_bytes;
+} cs_idx_meta;
+
+void cs_idxb_init(cs_idx_builder *b);
+void cs_idxb_reset(cs_idx_builder *b);
+void cs_idxb_free(cs_idx_builder *b);
+int cs_idxb_add(cs_idx_builder *b, const cs_flowkey *k, uint32_t offset, int64_t ts_ns);
+
+/* Writes the index to "path" atomically (temp file, fsync, rename). */
+int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *path);
+
+/* A loaded (mmapped, validated) index. */
+typedef struct cs_idx {
+    void *map;
+    int heap;                 /* map is cs_malloc'd, not mmapped */
+    size_t size;
+    uint32_t segment_id, linktype, snaplen, n_keys, n_blocks, flags;
+    uint64_t n_pkts, pcap_bytes;
+    int64_t min_ts, max_ts;
+    const uint8_t *flows;     /* n_keys * CS_IDX_FLOW */
+    const uint8_t *postings;  /* n_pkts * 4 */
+    const uint8_t *blocks;    /* n_blocks * CS_IDX_BLOCKREC */
+} cs_idx;
+
+/* Maps and validates "path"; CS_ECORRUPT if anything is off. */
+int cs_idx_load(const char *path, cs_idx *idx);
+void cs_idx_unload(cs_idx *idx);
+
+/* Reads flow entry "i". */
+void cs_idx_flow(const cs_idx *idx, uint32_t i, cs_flowkey *k, uint32_t *count, uint64_t *first);
+static inline uint32_t cs_idx_posting(const cs_idx *idx, uint64_t i)
+{
+    const uint8_t *p = idx->postings + i * 4;
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+void cs_idx_block_get(const cs_idx *idx, uint32_t i, cs_idx_block *blk);
+
+/*
+ * Scans the pcap segment "path" (written by capstream: ns magic, LE) and
+ * adds every complete record to "b". "*valid_len" receives the length of
+ * the complete part (the file is cut there by repair). "*linktype" and
+ * "*snaplen" come from its header. Tap ids come from the runs in "taps"
+ * (n_taps entries of (first record offset, tap), ascending; none = tap 0).
+ */
+typedef struct cs_tap_run {
+    uint32_t offset;
+    uint16_t tap;
+} cs_tap_run;
+
+int cs_idx_scan_pcap(const char *path, const cs_tap_run *taps, size_t n_taps, cs_idx_builder *b,
+                     uint64_t *valid_len, uint32_t *linktype, uint32_t *snaplen);
+
+
+/* Builds an in-memory index from "b" (for a segment that is still being
+ * written); unload with cs_idx_unload as usual. */
+int cs_idx_from_builder(const cs_idx_builder *b, const cs_idx_meta *meta, cs_idx *x);
+
+#endif

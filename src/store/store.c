@@ -1,0 +1,618 @@
+/*
+ * store.c - opening, creating, repairing and trimming a packet store.
+ *
+ * Layout and guarantees are described in store.h. Opening goes:
+ *
+ *   1. check or create the directory and its "capstream.store" marker;
+ *   2. lock: a writer takes writer.lock exclusively (or fails: one writer);
+ *      a reader tries the same lock without waiting, and if it gets it
+ *      nobody is writing, so it may repair, then drops it;
+ *   3. list packets/seg-*.pcap and load each index; a segment whose index
+ *      is missing, damaged or shorter than the pcap is
+ *        - repaired when no writer is alive: the pcap is cut back to its
+ *          last complete record and the index rebuilt from the packets;
+ *        - indexed in memory (read-only) while a writer is alive.
+ *
+ * Retention deletes whole segments, oldest first, skipping any that a
+ * reader holds: a reader flocks a segment shared while it reads it and the
+ * deleter asks for an exclusive lock without waiting. The pcap goes first,
+ * so a crash mid-deletion leaves at most an orphan index, which the next
+ * repair removes.
+ */
+#include "store/store_int.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STORE_MARKER "capstream.store"
+
+int cs__seg_path(const cs_store *s, uint32_t id, const char *suffix, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/seg-%08" PRIu32 ".%s", s->pktdir, id, suffix);
+
+    if (n < 0 || (size_t)n >= size)
+        return cs_error_set(CS_EINVAL, "store path too long");
+    return 0;
+}
+
+static int join_path(char **out, const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+
+    *out = cs_malloc(n);
+    if (*out == NULL)
+        return CS_ENOMEM;
+    snprintf(*out, n, "%s/%s", a, b);
+    return 0;
+}
+
+/* ---- settings file ---------------------------------------------------- */
+
+static int settings_write(const cs_store *s)
+{
+    char path[4096], tmp[4200], text[256];
+    int fd, rc = 0, n;
+
+    snprintf(path, sizeof(path), "%s/%s", s->dir, STORE_MARKER);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    n = snprintf(text, sizeof(text),
+                 "capstream store\nformat 1\nsegment_bytes %" PRIu64 "\nmax_bytes %" PRIu64 "\n",
+                 s->segment_bytes, s->max_bytes);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return cs_error_set(cs_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
+    rc = cs_write_all(fd, text, (size_t)n);
+    if (rc == 0 && fdatasync(fd) < 0)
+        rc = cs_error_set(CS_EIO, "%s: %s", tmp, strerror(errno));
+    close(fd);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    return rc;
+}
+
+static int settings_read(cs_store *s)
+{
+    char path[4096], line[256];
+    FILE *f;
+    int seen_marker = 0;
+
+    snprintf(path, sizeof(path), "%s/%s", s->dir, STORE_MARKER);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return cs_error_set(CS_ENOTSTORE, "%s is not a capstream store (no %s)", s->dir,
+                            STORE_MARKER);
+    while (fgets(line, sizeof(line), f)) {
+        unsigned long long v;
+        if (strcmp(line, "capstream store\n") == 0)
+            seen_marker = 1;
+        else if (sscanf(line, "segment_bytes %llu", &v) == 1)
+            s->segment_bytes = v;
+        else if (sscanf(line, "max_bytes %llu", &v) == 1)
+            s->max_bytes = v;
+    }
+    fclose(f);
+    if (!seen_marker)
+        return cs_error_set(CS_ENOTSTORE, "%s is not a capstream store (bad %s)", s->dir,
+                            STORE_MARKER);
+    return 0;
+}
+
+static int dir_is_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = 1;
+
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static int store_create(cs_store *s)
+{
+    if (mkdir(s->dir, 0755) < 0 && errno != EEXIST)
+        return cs_error_set(cs_error_from_errno(errno), "cannot create store %s: %s", s->dir,
+                            strerror(errno));
+    if (!dir_is_empty(s->dir))
+        return cs_error_set(CS_ENOTSTORE,
+                            "%s is not a capstream store and not empty; refusing to use it",
+                            s->dir);
+    if (mkdir(s->pktdir, 0755) < 0 && errno != EEXIST)
+        return cs_error_set(cs_error_from_errno(errno), "cannot create %s: %s", s->pktdir,
+                            strerror(errno));
+    if (s->segment_bytes == 0)
+        s->segment_bytes = CS_STORE_DEFAULT_SEGMENT_BYTES;
+    return settings_write(s);
+}
+
+/* ---- locking ---------------------------------------------------------- */
+
+/* Returns 1 if we hold the writer lock, 0 if a writer is alive (readers). */
+static int store_lock(cs_store *s)
+{
+    char path[4096];
+    int writer = (s->flags & CS_STORE_WRITE) != 0;
+
+    snprintf(path, sizeof(path), "%s/writer.lock", s->dir);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0 && !writer)
+        s->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->lock_fd < 0) {
+        if (writer)
+            return cs_error_set(cs_error_from_errno(errno), "cannot write to store %s: %s",
+                                s->dir, strerror(errno));
+        return 0;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 1;
+    if (writer)
+        return cs_error_set(CS_EBUSY, "another capstream process is writing to %s", s->dir);
+    return 0;
+}
+
+/* ---- segment list ----------------------------------------------------- */
+
+cs_segment *cs__seg_find(cs_store *s, uint32_t id)
+{
+    size_t lo = 0, hi = s->n_segs;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (s->segs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n_segs && s->segs[lo].id == id ? &s->segs[lo] : NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Lists segment ids present as pcap files; removes stray files if allowed. */
+static int list_segments(cs_store *s, int may_fix, uint32_t **ids, size_t *n)
+{
+    DIR *d = opendir(s->pktdir);
+    struct dirent *e;
+    size_t cap = 0;
+    int rc = 0;
+
+    *ids = NULL;
+    *n = 0;
+    if (d == NULL)
+        return cs_error_set(CS_ENOTSTORE, "%s: %s", s->pktdir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        unsigned id;
+        char suffix[16], extra;
+        if (sscanf(e->d_name, "seg-%8u.%15[a-z]%c", &id, suffix, &extra) != 2) {
+            if (may_fix && strstr(e->d_name, ".tmp") != NULL)
+                unlinkat(dirfd(d), e->d_name, 0);
+            continue;
+        }
+        if (strcmp(suffix, "pcap") != 0)
+            continue;
+        if ((rc = cs_grow((void **)ids, &cap, *n + 1, sizeof(uint32_t))) < 0)
+            break;
+        (*ids)[(*n)++] = id;
+    }
+    closedir(d);
+    if (rc == 0)
+        qsort(*ids, *n, sizeof(uint32_t), cmp_u32);
+    return rc;
+}
+
+int cs__seg_taps(const cs_store *s, uint32_t id, cs_tap_run **runs, size_t *n)
+{
+    char path[4096];
+    uint8_t rec[8];
+    size_t cap = 0;
+    FILE *f;
+    int rc = 0;
+
+    *runs = NULL;
+    *n = 0;
+    if ((rc = cs__seg_path(s, id, "taps", path, sizeof(path))) < 0)
+        return rc;
+    f = fopen(path, "rbe");
+    if (f == NULL)
+        return 0;
+    while (fread(rec, 1, sizeof(rec), f) == sizeof(rec)) {
+        if ((rc = cs_grow((void **)runs, &cap, *n + 1, sizeof(**runs))) < 0)
+            break;
+        (*runs)[*n].offset = (uint32_t)rec[0] | (uint32_t)rec[1] << 8 | (uint32_t)rec[2] << 16 |
+                             (uint32_t)rec[3] << 24;
+        (*runs)[*n].tap = (uint16_t)(rec[4] | rec[5] << 8);
+        (*n)++;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Rebuilds the index of segment "id" from its packets. With "fix", cuts
+ * the pcap to its complete part and writes the index file; otherwise keeps
+ * the index in memory only. */
+static int seg_rebuild(cs_store *s, cs_segment *seg, int fix)
+{
+    char pcap[4096], idxp[4096];
+    cs_idx_builder b;
+    cs_tap_run *taps = NULL;
+    size_t n_taps = 0;
+    uint64_t valid = 0;
+    uint32_t linktype = 0, snaplen = 0;
+    cs_idx_meta meta;
+    int rc;
+
+    cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
+    cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
+    cs_idxb_init(&b);
+    if ((rc = cs__seg_taps(s, seg->id, &taps, &n_taps)) < 0)
+        goto out;
+    if ((rc = cs_idx_scan_pcap(pcap, taps, n_taps, &b, &valid, &linktype, &snaplen)) < 0)
+        goto out;
+    meta = (cs_idx_meta){seg->id, linktype, snaplen, valid};
+    if (fix) {
+        if (file_size(pcap) != valid && truncate(pcap, (off_t)valid) < 0) {
+            rc = cs_error_set(CS_EIO, "%s: cannot cut to %" PRIu64 " bytes: %s", pcap, valid,
+                              strerror(errno));
+            goto out;
+        }
+        if ((rc = cs_idxb_write(&b, &meta, idxp)) < 0)
+            goto out;
+        rc = cs_idx_load(idxp, &seg->idx);
+        s->repaired++;
+    } else {
+        rc = cs_idx_from_builder(&b, &meta, &seg->idx);
+        seg->live = 1;
+    }
+out:
+    cs_free(taps);
+    cs_idxb_free(&b);
+    return rc;
+}
+
+static int seg_load(cs_store *s, uint32_t id, int may_fix)
+{
+    char pcap[4096], idxp[4096], taps[4096];
+    cs_segment seg;
+    int rc;
+
+    memset(&seg, 0, sizeof(seg));
+    seg.id = id;
+    cs__seg_path(s, id, "pcap", pcap, sizeof(pcap));
+    cs__seg_path(s, id, "idx", idxp, sizeof(idxp));
+    cs__seg_path(s, id, "taps", taps, sizeof(taps));
+    rc = cs_idx_load(idxp, &seg.idx);
+    if (rc == 0 && (seg.idx.pcap_bytes != file_size(pcap) || seg.idx.segment_id != id)) {
+        cs_idx_unload(&seg.idx);
+        rc = CS_ECORRUPT;
+    }
+    cs_error_clear();
+    if (rc < 0 && (rc = seg_rebuild(s, &seg, may_fix)) < 0) {
+        /* A segment too damaged to read (no pcap header) is skipped, never served. */
+        cs_log_warn("segment %s is unreadable and skipped: %s", pcap, cs_error_msg(rc));
+        cs_error_clear();
+        return 0;
+    }
+    seg.disk_bytes = file_size(pcap);
+    seg.aux_bytes = file_size(idxp) + file_size(taps);
+    if ((rc = cs_grow((void **)&s->segs, &s->cap_segs, s->n_segs + 1, sizeof(seg))) < 0) {
+        cs_idx_unload(&seg.idx);
+        return rc;
+    }
+    s->segs[s->n_segs++] = seg;
+    return 0;
+}
+
+int cs__seg_register(cs_store *s, uint32_t id)
+{
+    return seg_load(s, id, 0);
+}
+
+static void remove_orphan_indexes(cs_store *s)
+{
+    DIR *d = opendir(s->pktdir);
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        unsigned id;
+        char suffix[16], pcap[4096], extra;
+        if (sscanf(e->d_name, "seg-%8u.%15[a-z]%c", &id, suffix, &extra) != 2 ||
+            strcmp(suffix, "pcap") == 0)
+            continue;
+        cs__seg_path(s, id, "pcap", pcap, sizeof(pcap));
+        if (access(pcap, F_OK) != 0)
+            unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+static int read_next_id(cs_store *s)
+{
+    char path[4096];
+    FILE *f;
+    unsigned long v = 0;
+
+    snprintf(path, sizeof(path), "%s/next-id", s->pktdir);
+    f = fopen(path, "re");
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    s->next_id = v > 0 && v < UINT32_MAX ? (uint32_t)v : 1;
+    if (s->n_segs > 0 && s->segs[s->n_segs - 1].id >= s->next_id)
+        s->next_id = s->segs[s->n_segs - 1].id + 1;
+    return 0;
+}
+
+static int store_scan(cs_store *s, int may_fix)
+{
+    uint32_t *ids = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = list_segments(s, may_fix, &ids, &n)) < 0)
+        return rc;
+    if (may_fix)
+        remove_orphan_indexes(s);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = seg_load(s, ids[i], may_fix);
+    cs_free(ids);
+    if (rc == 0)
+        rc = read_next_id(s);
+    return rc;
+}
+
+static int store_init_paths(cs_store *s, const char *dir)
+{
+    int rc;
+
+    s->dir = cs_strdup(dir);
+    if (s->dir == NULL)
+        return CS_ENOMEM;
+    if ((rc = join_path(&s->pktdir, dir, "packets")) < 0)
+        return rc;
+    return 0;
+}
+
+static int store_prepare_dir(cs_store *s)
+{
+    struct stat st;
+    char marker[4096];
+
+    snprintf(marker, sizeof(marker), "%s/%s", s->dir, STORE_MARKER);
+    if (stat(s->dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        return cs_error_set(CS_ENOTSTORE, "%s is not a directory", s->dir);
+    if (access(marker, F_OK) == 0)
+        return settings_read(s);
+    if (!(s->flags & CS_STORE_CREATE)) {
+        if (stat(s->dir, &st) != 0)
+            return cs_error_set(CS_ENOTFOUND, "no store at %s", s->dir);
+        return cs_error_set(CS_ENOTSTORE, "%s is not a capstream store", s->dir);
+    }
+    return store_create(s);
+}
+
+static int store_apply_opts(cs_store *s, const cs_store_opts *o)
+{
+    int changed = 0;
+
+    if (o->segment_bytes && o->segment_bytes != s->segment_bytes) {
+        s->segment_bytes = o->segment_bytes;
+        changed = 1;
+    }
+    if (o->set_max_bytes && o->max_bytes != s->max_bytes) {
+        s->max_bytes = o->max_bytes;
+        changed = 1;
+    }
+    if (s->segment_bytes == 0)
+        s->segment_bytes = CS_STORE_DEFAULT_SEGMENT_BYTES;
+    if (s->segment_bytes > UINT32_MAX)
+        s->segment_bytes = UINT32_MAX;
+    return changed ? settings_write(s) : 0;
+}
+
+int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out)
+{
+    cs_store *s = cs_calloc(1, sizeof(*s));
+    int rc, locked;
+
+    *out = NULL;
+    if (s == NULL)
+        return CS_ENOMEM;
+    s->flags = opts->flags;
+    s->lock_fd = s->wr_fd = s->wr_taps_fd = s->rd_fd = -1;
+    cs_idxb_init(&s->wb);
+    if ((rc = store_init_paths(s, dir)) < 0 || (rc = store_prepare_dir(s)) < 0)
+        goto err;
+    if ((rc = locked = store_lock(s)) < 0)
+        goto err;
+    if ((s->flags & CS_STORE_WRITE) && (rc = store_apply_opts(s, opts)) < 0)
+        goto err;
+    if (s->segment_bytes == 0)
+        s->segment_bytes = CS_STORE_DEFAULT_SEGMENT_BYTES;
+    if ((rc = store_scan(s, locked && access(s->pktdir, W_OK) == 0)) < 0)
+        goto err;
+    if (!(s->flags & CS_STORE_WRITE) && s->lock_fd >= 0) {
+        close(s->lock_fd); /* readers keep no lock on the store itself */
+        s->lock_fd = -1;
+    }
+    *out = s;
+    return 0;
+err:
+    cs_store_close(s);
+    return rc;
+}
+
+/* ---- retention -------------------------------------------------------- */
+
+static int seg_delete(cs_store *s, size_t i)
+{
+    char pcap[4096], idxp[4096], taps[4096];
+    cs_segment *seg = &s->segs[i];
+    int fd;
+
+    cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
+    cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
+    cs__seg_path(s, seg->id, "taps", taps, sizeof(taps));
+    fd = open(pcap, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return CS_EBUSY; /* a reader holds it */
+    }
+    unlink(pcap);
+    unlink(taps);
+    unlink(idxp);
+    if (fd >= 0)
+        close(fd);
+    cs_idx_unload(&seg->idx);
+    memmove(&s->segs[i], &s->segs[i + 1], (s->n_segs - i - 1) * sizeof(*seg));
+    s->n_segs--;
+    s->deleted++;
+    return 0;
+}
+
+void cs__retention(cs_store *s, uint64_t open_bytes)
+{
+    uint64_t total = open_bytes;
+    size_t i = 0;
+
+    if (s->max_bytes == 0)
+        return;
+    for (size_t k = 0; k < s->n_segs; k++)
+        total += s->segs[k].disk_bytes + s->segs[k].aux_bytes;
+    while (total > s->max_bytes && i < s->n_segs) {
+        uint64_t bytes = s->segs[i].disk_bytes + s->segs[i].aux_bytes;
+        if (s->segs[i].live || seg_delete(s, i) < 0) {
+            i++;
+            continue;
+        }
+        total -= bytes;
+    }
+}
+
+/* ---- info and close --------------------------------------------------- */
+
+void cs_store_info_get(cs_store *s, cs_store_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->max_bytes = s->max_bytes;
+    info->segment_bytes = s->segment_bytes;
+    info->repaired = s->repaired;
+    info->deleted_segments = s->deleted;
+    for (size_t i = 0; i < s->n_segs; i++) {
+        const cs_segment *g = &s->segs[i];
+        if (g->idx.n_pkts == 0)
+            continue;
+        if (info->segments == 0 || g->idx.min_ts < info->min_ts)
+            info->min_ts = g->idx.min_ts;
+        if (info->segments == 0 || g->idx.max_ts > info->max_ts)
+            info->max_ts = g->idx.max_ts;
+        if (info->segments == 0)
+            info->first_segment = g->id;
+        info->last_segment = g->id;
+        info->segments++;
+        info->packets += g->idx.n_pkts;
+        info->packet_bytes += g->disk_bytes;
+        info->index_bytes += g->aux_bytes;
+    }
+}
+
+const char *cs_store_dir(const cs_store *s)
+{
+    return s->dir;
+}
+
+int cs__seg_close_writer(cs_store *s);
+
+int cs_store_close(cs_store *s)
+{
+    int rc = 0;
+
+    if (s == NULL)
+        return 0;
+    if (s->wr_open)
+        rc = cs__seg_close_writer(s);
+    cs__seg_unmap(s);
+    for (size_t i = 0; i < s->n_segs; i++)
+        cs_idx_unload(&s->segs[i].idx);
+    cs_free(s->segs);
+    cs_idxb_free(&s->wb);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd);
+    cs_free(s->dir);
+    cs_free(s->pktdir);
+    cs_free(s);
+    return rc;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+void cs__seg_unmap(cs_store *s)
+{
+    if (s->rd_map)
+        munmap((void *)s->rd_map, s->rd_size);
+    if (s->rd_fd >= 0)
+        close(s->rd_fd); /* drops the shared lock */
+    s->rd_map = NULL;
+    s->rd_fd = -1;
+    s->rd_size = 0;
+    s->rd_id = 0;
+}
+
+int cs__seg_map(cs_store *s, uint32_t id)
+{
+    char path[4096];
+    struct stat st;
+    void *m;
+
+    if (s->rd_map && s->rd_id == id)
+        return 0;
+    cs__seg_unmap(s);
+    cs__seg_path(s, id, "pcap", path, sizeof(path));
+    s->rd_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->rd_fd < 0)
+        return cs_error_set(CS_ENOTFOUND, "segment %" PRIu32 " is gone (retention)", id);
+    flock(s->rd_fd, LOCK_SH);
+    if (fstat(s->rd_fd, &st) < 0 || st.st_size < 24) {
+        cs__seg_unmap(s);
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is empty", id);
+    }
+    m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, s->rd_fd, 0);
+    if (m == MAP_FAILED) {
+        cs__seg_unmap(s);
+        return cs_error_set(CS_EIO, "mmap %s: %s", path, strerror(errno));
+    }
+    s->rd_map = m;
+    s->rd_size = (size_t)st.st_size;
+    s->rd_id = id;
+    return 0;
+}

@@ -1,0 +1,125 @@
+/*
+ * store.h - the packet store: segments of pcap, their indexes, retention,
+ * crash recovery and indexed queries.
+ *
+ * A store is a directory:
+ *
+ *   STORE/
+ *     capstream.store        marker and settings (key = value lines)
+ *     writer.lock            flock()ed exclusively by the one writer
+ *     packets/
+ *       next-id              next segment id (decimal)
+ *       seg-00000001.pcap    nanosecond pcap, closed by size
+ *       seg-00000001.taps    tap id runs (u32 offset, u16 tap, u16 0)*
+ *       seg-00000001.idx     index, written when the segment closes
+ *
+ * A packet ref (core/packet.h) is (segment id, byte offset of the record):
+ * stable for the life of the store and resolved in O(1).
+ *
+ * Crash safety: segments are only appended to; an index is written when
+ * its segment closes (temp file + fsync + rename). Opening a store whose
+ * writer died (its lock is free) repairs it: a segment without a valid
+ * index is cut back to its last complete record and its index rebuilt from
+ * its packets. While a writer is alive, readers index its open segment in
+ * memory up to its last complete record, and never modify files.
+ *
+ * Retention: when the packet bytes exceed max_bytes the oldest closed
+ * segments are deleted, skipping any that a reader holds (readers take a
+ * shared flock on each segment they read; deletion needs an exclusive one
+ * without waiting).
+ *
+ * Threading: a cs_store is used by one thread.
+ */
+#ifndef CS_STORE_STORE_H
+#define CS_STORE_STORE_H
+
+#include "core/packet.h"
+#include "flow/dissect.h"
+
+#include <stdint.h>
+
+typedef struct cs_store cs_store;
+
+enum {
+    CS_STORE_WRITE = 1u << 0,  /* take the writer lock, allow appends */
+    CS_STORE_CREATE = 1u << 1, /* create the store if missing */
+};
+
+#define CS_STORE_DEFAULT_SEGMENT_BYTES (256ull << 20)
+
+typedef struct cs_store_opts {
+    uint32_t flags;         /* CS_STORE_* */
+    uint64_t segment_bytes; /* 0 = keep the store's setting (default 256 MiB) */
+    uint64_t max_bytes;     /* 0 = keep the store's setting (default unlimited) */
+    int set_max_bytes;      /* 1 = store max_bytes as the new budget (0 = unlimited) */
+} cs_store_opts;
+
+typedef struct cs_store_info {
+    uint32_t segments;
+    uint32_t first_segment, last_segment;
+    uint64_t packets;
+    uint64_t packet_bytes;  /* pcap bytes on disk */
+    uint64_t index_bytes;   /* idx + taps bytes */
+    int64_t min_ts, max_ts; /* 0,0 when empty */
+    uint64_t max_bytes;     /* retention budget (0 = unlimited) */
+    uint64_t segment_bytes;
+    uint32_t repaired;      /* segments repaired at open */
+    uint64_t deleted_segments; /* by retention during this handle's life */
+} cs_store_info;
+
+int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out);
+
+/* Closes the open segment (writing its index), syncs, releases locks. */
+int cs_store_close(cs_store *s);
+
+/*
+ * Appends packet "p" (dissected as "l") to the open segment, opening or
+ * rotating segments as needed, and returns its ref. Retention runs when a
+ * segment closes.
+ */
+int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktref *ref);
+
+/* Closes the open segment now (index written); the next append opens one. */
+int cs_store_rotate(cs_store *s);
+
+/* Makes everything appended so far durable (fdatasync). */
+int cs_store_sync(cs_store *s);
+
+void cs_store_info_get(cs_store *s, cs_store_info *info);
+
+/* Reads the packet at "ref" into "*p"; "p->data" stays valid until the next
+ * read or query on "s". CS_ENOTFOUND if the segment is gone (retention). */
+int cs_store_read(cs_store *s, cs_pktref ref, cs_packet *p);
+
+typedef struct cs_query {
+    int64_t after;          /* inclusive, INT64_MIN for none */
+    int64_t before;         /* exclusive, INT64_MAX for none */
+    const char *filter;     /* BPF (tcpdump) syntax, NULL/"" for all */
+} cs_query;
+
+/* Called for each packet a query returns, in timestamp order. Return
+ * non-zero to stop. */
+typedef int (*cs_query_fn)(void *ud, const cs_packet *p, cs_pktref ref);
+
+typedef struct cs_query_stats {
+    uint64_t segments_total, segments_searched;
+    uint64_t candidates;    /* records read */
+    uint64_t bpf_runs;      /* records on which the BPF program ran */
+    uint64_t matched;
+} cs_query_stats;
+
+/* Runs "q" over the store. CS_EFILTER for a bad filter, CS_ETIME for
+ * after > before, CS_EUNSUPPORTED if results mix link types and "fn" is a
+ * pcap writer (see cs_store_query_pcap). */
+int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud,
+                   cs_query_stats *st);
+
+/* Runs "q" and writes the result as a nanosecond pcap to "fd" (or only
+ * counts with fd < 0). "*count" receives the number of packets. */
+int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count,
+                        cs_query_stats *st);
+
+/* The directory of the store (for sibling files such as messages). */
+const char *cs_store_dir(const cs_store *s);
+
+#endif

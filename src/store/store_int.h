@@ -1,0 +1,72 @@
+/*
+ * store_int.h - the store's internals, shared by store.c (open, recovery,
+ * retention), segwriter.c (appending) and query.c (reading).
+ */
+#ifndef CS_STORE_STORE_INT_H
+#define CS_STORE_STORE_INT_H
+
+#include "store/index.h"
+#include "store/pcapw.h"
+#include "store/store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cs_segment {
+    uint32_t id;
+    cs_idx idx;          /* loaded index (mmapped file or in-memory for a live segment) */
+    uint64_t disk_bytes; /* pcap bytes on disk */
+    uint64_t aux_bytes;  /* idx + taps bytes on disk */
+    int live;            /* being written by another process: indexed in memory */
+} cs_segment;
+
+struct cs_store {
+    char *dir;
+    char *pktdir;
+    uint32_t flags;
+    int lock_fd;
+    uint64_t segment_bytes, max_bytes;
+    cs_segment *segs; /* closed segments (and a live one), ascending id */
+    size_t n_segs, cap_segs;
+    uint32_t next_id;
+    uint32_t repaired;
+    uint64_t deleted;
+
+    /* writer: the open segment */
+    int wr_open;
+    uint32_t wr_id;
+    int wr_fd;
+    int wr_taps_fd;
+    uint16_t wr_tap;
+    uint32_t wr_linktype;
+    cs_pcapw wr;
+    cs_idx_builder wb;
+
+    /* reader: one mapped segment at a time, shared-locked */
+    uint32_t rd_id;
+    int rd_fd;
+    const uint8_t *rd_map;
+    size_t rd_size;
+};
+
+/* Path of segment file "id" with suffix ("pcap", "idx", "taps"). */
+int cs__seg_path(const cs_store *s, uint32_t id, const char *suffix, char *buf, size_t size);
+
+/* Maps segment "id" read-only with a shared lock (replacing the previous
+ * mapping). */
+int cs__seg_map(cs_store *s, uint32_t id);
+void cs__seg_unmap(cs_store *s);
+
+/* Adds a closed segment to the list (after its index is written). */
+int cs__seg_register(cs_store *s, uint32_t id);
+
+/* Deletes oldest segments while over budget. */
+void cs__retention(cs_store *s, uint64_t open_bytes);
+
+/* Finds a segment by id (NULL if gone). */
+cs_segment *cs__seg_find(cs_store *s, uint32_t id);
+
+/* Reads the tap runs of segment "id" (cs_free *runs). */
+int cs__seg_taps(const cs_store *s, uint32_t id, cs_tap_run **runs, size_t *n);
+
+#endif
