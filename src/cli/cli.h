@@ -1,0 +1,53 @@
+/*
+ * cli.h - subcommands of the capstream binary and their shared helpers.
+ *
+ * Each subcommand is `int cs_cmd_<name>(int argc, char **argv)` returning
+ * the process exit status (0 ok, 1 failure, 2 usage). main.c holds the
+ * table; cli_util.c the helpers for sizes, times, errors and progress.
+ */
+#ifndef CS_CLI_CLI_H
+#define CS_CLI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+int cs_cmd_ingest(int argc, char **argv);
+int cs_cmd_query(int argc, char **argv);
+int cs_cmd_stats(int argc, char **argv);
+
+/* Exit statuses. */
+enum { CS_EXIT_OK = 0, CS_EXIT_FAIL = 1, CS_EXIT_USAGE = 2 };
+
+/* Prints "capstream: error: <detail>" for error "rc" and returns CS_EXIT_FAIL. */
+int cs_cli_fail(int rc);
+
+/* Prints a usage error plus "see capstream CMD --help" and returns CS_EXIT_USAGE. */
+int cs_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses "256M", "1G", "4096", "1.5GiB" into bytes; 0 or CS_EINVAL. */
+int cs_cli_parse_size(const char *s, uint64_t *out);
+
+/* Parses a time option value; prints the error itself. 0 or CS_ETIME. */
+int cs_cli_parse_time(const char *opt, const char *s, int64_t *out);
+
+/* Formats bytes as "734.0 MB" into buf (>= 32). */
+char *cs_cli_fmt_bytes(uint64_t n, char *buf);
+
+/* Joins argv[from..argc) with spaces (a filter given as several words). */
+char *cs_cli_join_args(int argc, char **argv, int from);
+
+/* A progress line on standard error, drawn only when it is a terminal. */
+typedef struct cs_progress {
+    int enabled;
+    int64_t start_ns, last_ns;
+} cs_progress;
+
+void cs_progress_start(cs_progress *p);
+void cs_progress_update(cs_progress *p, uint64_t done_bytes, uint64_t total_bytes,
+                        uint64_t packets);
+void cs_progress_end(cs_progress *p);
+
+/* Monotonic clock in ns. */
+int64_t cs_cli_mono_ns(void);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * cli_util.c - helpers shared by the subcommands: error printing, size and
+ * time options, byte formatting, argument joining and the progress bar.
+ *
+ * The progress bar is drawn on standard error only when it is a terminal,
+ * at most ten times a second, and erased at the end, so piped and scripted
+ * runs stay quiet.
+ */
+#include "cli/cli.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/timefmt.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int cs_cli_fail(int rc)
+{
+    cs_log_error("%s", cs_error_msg(rc));
+    return CS_EXIT_FAIL;
+}
+
+int cs_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    cs_log_error("%s (see 'capstream %s --help')", buf, cmd);
+    return CS_EXIT_USAGE;
+}
+
+int cs_cli_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    double v;
+    uint64_t mult = 1;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || v < 0 || errno != 0)
+        return cs_error_set(CS_EINVAL, "bad size '%s'", s);
+    switch (toupper((unsigned char)*end)) {
+    case 'K':
+        mult = 1ull << 10;
+        break;
+    case 'M':
+        mult = 1ull << 20;
+        break;
+    case 'G':
+        mult = 1ull << 30;
+        break;
+    case 'T':
+        mult = 1ull << 40;
+        break;
+    case '\0':
+        break;
+    default:
+        return cs_error_set(CS_EINVAL, "bad size '%s' (use a number with K, M, G or T)", s);
+    }
+    if (*end != '\0') {
+        end++;
+        if (*end == 'i' || *end == 'I')
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*end != '\0')
+            return cs_error_set(CS_EINVAL, "bad size '%s'", s);
+    }
+    if (v * (double)mult > 1.8e19)
+        return cs_error_set(CS_EINVAL, "size '%s' is too large", s);
+    *out = (uint64_t)(v * (double)mult);
+    return 0;
+}
+
+int cs_cli_parse_time(const char *opt, const char *s, int64_t *out)
+{
+    int rc = cs_time_parse(s, cs_now_ns(), out);
+
+    if (rc < 0)
+        cs_log_error("%s: %s", opt, cs_error_msg(rc));
+    return rc;
+}
+
+char *cs_cli_fmt_bytes(uint64_t n, char *buf)
+{
+    const char *units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = (double)n;
+    int u = 0;
+
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+char *cs_cli_join_args(int argc, char **argv, int from)
+{
+    size_t len = 1;
+    char *s;
+
+    for (int i = from; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    s = cs_malloc(len);
+    if (s == NULL)
+        return NULL;
+    s[0] = '\0';
+    for (int i = from; i < argc; i++) {
+        if (i > from)
+            strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}
+
+int64_t cs_cli_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void cs_progress_start(cs_progress *p)
+{
+    p->enabled = isatty(STDERR_FILENO);
+    p->start_ns = p->last_ns = cs_cli_mono_ns();
+}
+
+void cs_progress_update(cs_progress *p, uint64_t done, uint64_t total, uint64_t packets)
+{
+    int64_t now;
+    double secs, rate;
+    char b1[32], bar[32];
+    int filled = 0;
+
+    if (!p->enabled)
+        return;
+    now = cs_cli_mono_ns();
+    if (now - p->last_ns < 100000000)
+        return;
+    p->last_ns = now;
+    secs = (double)(now - p->start_ns) / 1e9;
+    rate = secs > 0 ? (double)done / secs : 0;
+    if (total > 0)
+        filled = (int)(20.0 * (double)done / (double)total);
+    for (int i = 0; i < 20; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[20] = '\0';
+    if (total > 0 && rate > 0)
+        fprintf(stderr, "\r[%s] %3.0f%% %s, %llu packets, %.0f MB/s, ETA %.0fs   ", bar,
+                100.0 * (double)done / (double)total, cs_cli_fmt_bytes(done, b1),
+                (unsigned long long)packets, rate / 1e6, (double)(total - done) / rate);
+    else
+        fprintf(stderr, "\r%s read, %llu packets, %.0f MB/s   ", cs_cli_fmt_bytes(done, b1),
+                (unsigned long long)packets, rate / 1e6);
+}
+
+void cs_progress_end(cs_progress *p)
+{
+    if (p->enabled)
+        fprintf(stderr, "\r%80s\r", "");
+}

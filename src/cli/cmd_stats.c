@@ -1,0 +1,103 @@
+/*
+ * cmd_stats.c - `capstream stats -d STORE [--json]`: what a store holds.
+ *
+ * Opens the store read-only (which repairs it if its writer died) and prints
+ * segments, packets, bytes, time span, index bytes and the retention budget
+ * with its use, as text or as one JSON object.
+ */
+#include "cli/cli.h"
+
+#include "core/error.h"
+#include "core/timefmt.h"
+#include "store/store.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char stats_help[] =
+    "usage: capstream stats -d STORE [--json]\n\n"
+    "Shows what STORE holds: segments, packets, packet bytes, index bytes,\n"
+    "the time span of the packets, and the retention budget and its use.\n\n"
+    "  -d, --store DIR   the store\n"
+    "      --json        one JSON object instead of text\n";
+
+static void stats_text(const cs_store_info *in)
+{
+    char t0[CS_TIME_BUFLEN], t1[CS_TIME_BUFLEN], b[32];
+    uint64_t used = in->packet_bytes + in->index_bytes;
+
+    printf("segments:      %" PRIu32 " (ids %" PRIu32 "..%" PRIu32 ")\n", in->segments,
+           in->first_segment, in->last_segment);
+    printf("packets:       %" PRIu64 "\n", in->packets);
+    printf("packet bytes:  %" PRIu64 " (%s)\n", in->packet_bytes, cs_cli_fmt_bytes(in->packet_bytes, b));
+    printf("index bytes:   %" PRIu64 " (%.2f%% of packet bytes)\n", in->index_bytes,
+           in->packet_bytes ? 100.0 * (double)in->index_bytes / (double)in->packet_bytes : 0.0);
+    if (in->segments)
+        printf("time span:     %s .. %s (%.3f s)\n", cs_time_format(in->min_ts, t0),
+               cs_time_format(in->max_ts, t1), (double)(in->max_ts - in->min_ts) / 1e9);
+    else
+        printf("time span:     (empty)\n");
+    if (in->max_bytes)
+        printf("retention:     %" PRIu64 " of %" PRIu64 " bytes used (%.1f%%)\n", used,
+               in->max_bytes, 100.0 * (double)used / (double)in->max_bytes);
+    else
+        printf("retention:     %" PRIu64 " bytes used, no budget (unlimited)\n", used);
+    printf("segment size:  %" PRIu64 " bytes\n", in->segment_bytes);
+    if (in->repaired)
+        printf("repaired:      %" PRIu32 " segment(s) at open\n", in->repaired);
+}
+
+static void stats_json(const cs_store_info *in)
+{
+    printf("{\"segments\":%" PRIu32 ",\"first_segment\":%" PRIu32 ",\"last_segment\":%" PRIu32
+           ",\"packets\":%" PRIu64 ",\"packet_bytes\":%" PRIu64 ",\"index_bytes\":%" PRIu64
+           ",\"min_ts_ns\":%" PRId64 ",\"max_ts_ns\":%" PRId64 ",\"max_bytes\":%" PRIu64
+           ",\"used_bytes\":%" PRIu64 ",\"segment_bytes\":%" PRIu64 ",\"repaired\":%" PRIu32 "}\n",
+           in->segments, in->first_segment, in->last_segment, in->packets, in->packet_bytes,
+           in->index_bytes, in->min_ts, in->max_ts, in->max_bytes,
+           in->packet_bytes + in->index_bytes, in->segment_bytes, in->repaired);
+}
+
+int cs_cmd_stats(int argc, char **argv)
+{
+    static const struct option opts[] = {{"store", required_argument, 0, 'd'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *dir = NULL;
+    int json = 0, c, rc;
+    cs_store_opts so = {0};
+    cs_store *s;
+    cs_store_info info;
+
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            fputs(stats_help, stdout);
+            return CS_EXIT_OK;
+        default:
+            return cs_cli_usage_error("stats", "bad option");
+        }
+    }
+    if (dir == NULL)
+        return cs_cli_usage_error("stats", "-d STORE is required");
+    if (optind < argc)
+        return cs_cli_usage_error("stats", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cs_store_open(dir, &so, &s)) < 0)
+        return cs_cli_fail(rc);
+    cs_store_info_get(s, &info);
+    if (json)
+        stats_json(&info);
+    else
+        stats_text(&info);
+    cs_store_close(s);
+    return CS_EXIT_OK;
+}

@@ -1,0 +1,61 @@
+/*
+ * main.c - the capstream binary: git-style subcommands.
+ *
+ *   capstream <command> [options]     capstream <command> --help
+ *
+ * A table maps each command name to its function and one-line summary;
+ * adding a command is one line here plus its cmd_<name>.c.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifndef CS_VERSION
+#define CS_VERSION "0.1.0"
+#endif
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"ingest", cs_cmd_ingest, "store a capture file's packets (and decode them) into a store"},
+    {"query", cs_cmd_query, "packets matching a tcpdump filter and time range, as pcap"},
+    {"stats", cs_cmd_stats, "what a store holds: segments, packets, bytes, time span, budget"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: capstream <command> [options]\n\n"
+                 "capstream captures packets into an indexed store and decodes them in the\n"
+                 "same pass. Commands:\n\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'capstream <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CS_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("capstream %s\n", CS_VERSION);
+        return CS_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "capstream: error: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CS_EXIT_USAGE;
+}
