@@ -25,7 +25,8 @@
 #include <string.h>
 
 static const char ingest_help[] =
-    "usage: capstream ingest -r FILE -d STORE [--segment-bytes N] [--max-bytes N] [-q]\n\n"
+    "usage: capstream ingest -r FILE -d STORE [--segment-bytes N] [--max-bytes N]\n"
+    "                        [--fsync] [-q]\n\n"
     "Reads a capture file (pcap or pcapng; '-' for standard input) and stores its\n"
     "packets in STORE (created if missing; later ingests append), indexed by time,\n"
     "flow, host, port and protocol.\n\n"
@@ -34,6 +35,8 @@ static const char ingest_help[] =
     "      --segment-bytes N  close segments at N bytes (default 256M; K/M/G suffixes)\n"
     "      --max-bytes N      retention budget: delete the oldest segments beyond N bytes\n"
     "                         (0 = unlimited; remembered by the store)\n"
+    "      --fsync            sync each segment and index to disk as it closes\n"
+    "                         (survives power loss, not only a crash of capstream)\n"
     "  -q, --quiet            no summary line\n\n"
     "example:\n"
     "  capstream ingest -r trading.pcap -d /var/lib/capstream --max-bytes 50G\n";
@@ -55,6 +58,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         {"read", required_argument, 0, 'r'},          {"store", required_argument, 0, 'd'},
         {"segment-bytes", required_argument, 0, 'S'}, {"max-bytes", required_argument, 0, 'M'},
         {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
+        {"fsync", no_argument, 0, 'F'},
         {0, 0, 0, 0}};
     int c;
 
@@ -79,6 +83,9 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             break;
         case 'q':
             a->quiet = 1;
+            break;
+        case 'F':
+            a->so.flags |= CS_STORE_SYNC;
             break;
         case 'h':
             fputs(ingest_help, stdout);

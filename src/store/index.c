@@ -244,7 +244,7 @@ static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint
     return 0;
 }
 
-int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *path)
+int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *path, int sync)
 {
     char tmp[4096];
     uint8_t *buf = NULL;
@@ -262,7 +262,7 @@ int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *
     }
     if ((rc = cs_write_all(fd, buf, len)) < 0)
         goto out;
-    if (fdatasync(fd) < 0 || close(fd) < 0) {
+    if ((sync && fdatasync(fd) < 0) || close(fd) < 0) {
         fd = -1;
         rc = cs_error_set(CS_EIO, "%s: %s", tmp, strerror(errno));
         goto out;

@@ -96,8 +96,9 @@ void cs_idxb_reset(cs_idx_builder *b);
 void cs_idxb_free(cs_idx_builder *b);
 int cs_idxb_add(cs_idx_builder *b, const cs_flowkey *k, uint32_t offset, int64_t ts_ns);
 
-/* Writes the index to "path" atomically (temp file, fsync, rename). */
-int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *path);
+/* Writes the index to "path" atomically (temp file, optional fdatasync,
+ * rename). */
+int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *path, int sync);
 
 /* A loaded (mmapped, validated) index. */
 typedef struct cs_idx {

@@ -111,19 +111,20 @@ int cs__seg_close_writer(cs_store *s)
     s->wr_open = 0;
     meta = (cs_idx_meta){s->wr_id, s->wr_linktype, CS_PCAP_SNAPLEN, s->wr.offset};
     rc = cs_pcapw_close(&s->wr);
-    if (rc == 0 && fdatasync(s->wr_fd) < 0)
+    if (rc == 0 && (s->flags & CS_STORE_SYNC) && fdatasync(s->wr_fd) < 0)
         rc = cs_error_set(CS_EIO, "sync segment %" PRIu32 ": %s", s->wr_id, strerror(errno));
     close(s->wr_fd);
     s->wr_fd = -1;
     if (s->wr_taps_fd >= 0) {
-        fdatasync(s->wr_taps_fd);
+        if (s->flags & CS_STORE_SYNC)
+            fdatasync(s->wr_taps_fd);
         close(s->wr_taps_fd);
         s->wr_taps_fd = -1;
     }
     if (rc < 0)
         return rc;
     cs__seg_path(s, s->wr_id, "idx", path, sizeof(path));
-    if ((rc = cs_idxb_write(&s->wb, &meta, path)) < 0)
+    if ((rc = cs_idxb_write(&s->wb, &meta, path, (s->flags & CS_STORE_SYNC) != 0)) < 0)
         return rc;
     if ((rc = cs__seg_register(s, s->wr_id)) < 0)
         return rc;

@@ -282,7 +282,7 @@ static int seg_rebuild(cs_store *s, cs_segment *seg, int fix)
                               strerror(errno));
             goto out;
         }
-        if ((rc = cs_idxb_write(&b, &meta, idxp)) < 0)
+        if ((rc = cs_idxb_write(&b, &meta, idxp, 1)) < 0)
             goto out;
         rc = cs_idx_load(idxp, &seg->idx);
         s->repaired++;

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Compare capstream's query output with a reference pcap written by tcpdump.
+
+usage: pcapcmp.py OURS.pcap REFERENCE.pcap [--after NS] [--before NS]
+
+OURS must be a nanosecond pcap in timestamp order. REFERENCE is what
+`tcpdump -r ORIGINAL -w REFERENCE FILTER` kept (in file order, any
+precision); it is filtered to [after, before) and sorted by timestamp
+(stable, so capture order breaks ties) before comparing. Every packet must
+match: timestamp in ns, caplen, wirelen and bytes. Exits 1 on the first
+difference, printing it.
+"""
+import struct
+import sys
+
+
+def read_pcap(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        raise SystemExit("%s: too short for a pcap" % path)
+    magic = struct.unpack("<I", data[:4])[0]
+    if magic in (0xA1B2C3D4, 0xA1B23C4D):
+        end = "<"
+    else:
+        end = ">"
+        magic = struct.unpack(">I", data[:4])[0]
+    if magic not in (0xA1B2C3D4, 0xA1B23C4D):
+        raise SystemExit("%s: not a pcap file" % path)
+    scale = 1 if magic == 0xA1B23C4D else 1000
+    linktype = struct.unpack(end + "I", data[20:24])[0]
+    pkts, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, caplen, wirelen = struct.unpack(end + "IIII", data[off:off + 16])
+        body = data[off + 16:off + 16 + caplen]
+        if len(body) < caplen:
+            raise SystemExit("%s: truncated record at %d" % (path, off))
+        pkts.append((sec * 10**9 + frac * scale, caplen, wirelen, body))
+        off += 16 + caplen
+    return magic, linktype, pkts
+
+
+def main():
+    args = sys.argv[1:]
+    after, before = -(2**63), 2**63
+    if "--after" in args:
+        i = args.index("--after")
+        after = int(args[i + 1])
+        del args[i:i + 2]
+    if "--before" in args:
+        i = args.index("--before")
+        before = int(args[i + 1])
+        del args[i:i + 2]
+    ours_path, ref_path = args
+    magic, _, ours = read_pcap(ours_path)
+    if magic != 0xA1B23C4D:
+        print("FAIL: %s is not a nanosecond pcap" % ours_path)
+        return 1
+    _, _, ref = read_pcap(ref_path)
+    ref = [p for p in ref if after <= p[0] < before]
+    ref.sort(key=lambda p: p[0])
+    if len(ours) != len(ref):
+        print("FAIL: %d packets, tcpdump kept %d" % (len(ours), len(ref)))
+        return 1
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        if a != b:
+            print("FAIL: packet %d differs: ours ts=%d len=%d/%d, tcpdump ts=%d len=%d/%d"
+                  % (i, a[0], a[1], a[2], b[0], b[1], b[2]))
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
