@@ -42,7 +42,9 @@
  *
  * Taps: a pcapng packet's tap is its interface index within its section;
  * each new SHB starts a new section whose interfaces are numbered from 0
- * again (like libpcap). Classic pcap packets have tap 0.
+ * again (like libpcap), and cs_capfile_snaplen() answers for the section
+ * being read (262144 for a tap it does not have). Classic pcap packets have
+ * tap 0.
  *
  * Buffering: the input is a window "data[pos, end)" with "data[0]" at file
  * offset "base_off". In memory mode the window is the caller's buffer. For
@@ -134,6 +136,7 @@ struct cs_capfile {
     cs_capfile_format format;
     bool big_endian;  /* file (pcap) or current section (pcapng) */
     uint64_t records; /* records (pcap) or blocks (pcapng) fully read */
+    uint64_t packets; /* packets returned */
 
     /* classic pcap */
     capfile_iface pcap_if;
@@ -602,7 +605,7 @@ static int pcapng_block_head(cs_capfile *f, uint32_t *type, uint32_t *blen)
     *blen = rd32(f, p + 4);
     if (*blen < 12 || *blen % 4 != 0 || *blen > CAPFILE_MAX_BLOCK ||
         (*type == PCAPNG_SHB && *blen < 28)) {
-        return fail(f, CS_EBADRECORD,
+        return fail(f, f->records == 0 ? CS_EFORMAT : CS_EBADRECORD,
                     "pcapng block %" PRIu64 " (at byte %" PRIu64 ") has a bad length %" PRIu32,
                     f->records + 1, rec_offset(f), *blen);
     }
@@ -791,23 +794,26 @@ int cs_capfile_open_mem(const void *buf, size_t len, cs_capfile **out)
 static int capfile_next(cs_capfile *f, cs_packet *pkt)
 {
     int rc;
+    bool supported;
 
     if (f->err != 0)
         return cs_error_set(f->err, "%s", f->errmsg);
     if (f->format == CS_CAPFILE_PCAPNG) {
         rc = pcapng_next(f, pkt);
-        if (rc == 1 && !f->ifaces[pkt->tap].supported)
-            goto unsupported;
+        supported = rc == 1 && f->ifaces[pkt->tap].supported;
     } else {
         rc = pcap_next(f, pkt);
-        if (rc == 1 && !f->pcap_if.supported)
-            goto unsupported;
+        supported = rc == 1 && f->pcap_if.supported;
     }
-    return rc;
-unsupported:
+    if (rc != 1)
+        return rc;
+    f->packets++;
+    if (supported)
+        return 1;
     return cs_error_set(CS_ELINKTYPE,
-                        "packet %" PRIu64 " has link type %u, which capstream cannot dissect",
-                        f->records, pkt->linktype);
+                        "packet %" PRIu64 " (before byte %" PRIu64
+                        ") has link type %u, which capstream cannot dissect",
+                        f->packets, rec_offset(f), pkt->linktype);
 }
 
 int cs_capfile_next(cs_capfile *f, cs_packet *pkt)

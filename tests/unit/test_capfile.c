@@ -819,6 +819,46 @@ static void test_file_source_batches(void **state)
     free(b.p);
 }
 
+/* A packet of an unsupported link type in the middle of a batch: the
+ * packets before it come first, then CS_ELINKTYPE once, then the rest. */
+static void test_file_source_linktype_error(void **state)
+{
+    char path[] = "/tmp/test_capfile_lt_XXXXXX";
+    int fd = mkstemp(path);
+    static cs_batch batch;
+    bytes b = {0};
+    cs_source *src;
+
+    assert_true(fd >= 0);
+    close(fd);
+    ng_shb(&b, false);
+    ng_idb(&b, false, 1, 0, -1, false, 0);
+    ng_idb(&b, false, 105, 0, -1, false, 0);
+    ng_epb(&b, false, 0, 1, 10, 10, 1);
+    ng_epb(&b, false, 0, 2, 10, 10, 2);
+    ng_epb(&b, false, 1, 3, 10, 10, 3);
+    ng_epb(&b, false, 0, 4, 10, 10, 4);
+    write_file(path, &b);
+    assert_int_equal(cs_source_file_ops.open(&src, path), 0);
+    assert_int_equal(src->ops->next_batch(src, &batch), 0);
+    assert_int_equal(batch.n, 2);
+    check_pattern(&batch.pkts[1], 2);
+    src->ops->release_batch(src, &batch);
+    cs_error_clear();
+    assert_int_equal(src->ops->next_batch(src, &batch), CS_ELINKTYPE);
+    assert_non_null(strstr(cs_error_msg(CS_ELINKTYPE), "link type 105"));
+    assert_int_equal(src->ops->next_batch(src, &batch), 0);
+    assert_int_equal(batch.n, 1);
+    check_pattern(&batch.pkts[0], 4);
+    assert_int_equal(batch.pkts[0].ts_ns, 4000);
+    src->ops->release_batch(src, &batch);
+    assert_int_equal(src->ops->next_batch(src, &batch), 0);
+    assert_int_equal(batch.n, 0);
+    src->ops->close(src);
+    unlink(path);
+    free(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -833,6 +873,7 @@ int main(void)
         cmocka_unit_test(test_record_larger_than_buffer),
         cmocka_unit_test(test_stdin_pipe),
         cmocka_unit_test(test_file_source_batches),
+        cmocka_unit_test(test_file_source_linktype_error),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
