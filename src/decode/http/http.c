@@ -203,8 +203,25 @@ static bool is_version(const uint8_t *p, size_t n)
     return n == 8 && memcmp(p, "HTTP/1.", 7) == 0 && p[7] >= '0' && p[7] <= '9';
 }
 
-/* Parses "METHOD SP+ target SP+ HTTP/1.x [ws] [CR]" (line without its LF). */
-static bool parse_request_line(const uint8_t *p, size_t n, cs__http_head *h)
+static bool is_letters(const uint8_t *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' || p[i] == '-'))
+            return false;
+    return true;
+}
+
+/*
+ * Parses "METHOD SP+ target SP+ HTTP/1.x [ws] [CR]" (a line without its LF).
+ * With "lenient" (at a message boundary of the client's stream), a line that
+ * lacks its version, or its target and version, or has a bad version
+ * ("OPTIONS", "GET /x", "GET / HTTP/1."), is accepted too, flagged CS_MSG_MALFORMED: the client did
+ * send it and the server answers it (with a 400), so the FIFO pairing needs it. Its method must
+ * then be at least 3 letters.
+ */
+static bool parse_request_line(const uint8_t *p, size_t n, cs__http_head *h, bool lenient)
 {
     size_t i = 0, m_end, t_start, t_end, v_start;
     cs_str line = trim(p, n);
@@ -213,26 +230,31 @@ static bool parse_request_line(const uint8_t *p, size_t n, cs__http_head *h)
     n = line.len;
     while (i < n && is_method_char(p[i]))
         i++;
-    if (i == 0 || i >= n || p[i] != ' ')
-        return false;
     m_end = i;
+    if (m_end == 0 || (i < n && p[i] != ' '))
+        return false;
     while (i < n && p[i] == ' ')
         i++;
     t_start = i;
     while (i < n && p[i] > ' ' && p[i] != 0x7f)
         i++;
     t_end = i;
-    if (t_end == t_start || i >= n || p[i] != ' ')
+    if (i < n && p[i] != ' ')
         return false;
     while (i < n && p[i] == ' ')
         i++;
     v_start = i;
-    if (!is_version(p + v_start, n - v_start))
-        return false;
     h->is_response = false;
     h->method = mkstr(p, m_end);
     h->uri = mkstr(p + t_start, t_end - t_start);
     h->version = mkstr(p + v_start, n - v_start);
+    if (t_end > t_start && is_version(p + v_start, n - v_start))
+        return true;
+    if (!lenient || m_end < 3 || !is_letters(p, m_end))
+        return false;
+    if (v_start != n && (n - v_start < 5 || memcmp(p + v_start, "HTTP/", 5) != 0))
+        return false;
+    h->flags |= CS_MSG_MALFORMED;
     return true;
 }
 
@@ -261,11 +283,11 @@ static bool parse_status_line(const uint8_t *p, size_t n, cs__http_head *h)
     return true;
 }
 
-static bool parse_start_line(const uint8_t *p, size_t n, cs__http_head *h)
+static bool parse_start_line(const uint8_t *p, size_t n, cs__http_head *h, bool lenient)
 {
     if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
         return parse_status_line(p, n, h);
-    return parse_request_line(p, n, h);
+    return parse_request_line(p, n, h, lenient);
 }
 
 /* Could the "n" bytes at "p" (a line's start, maybe partial) begin a start
@@ -281,7 +303,7 @@ static bool start_plausible(const uint8_t *p, size_t n)
         return true;
     for (i = 0; i < n && is_method_char(p[i]); i++)
         ;
-    return i > 0 && (i == n || p[i] == ' ');
+    return i > 0 && (i == n || p[i] == ' ' || p[i] == '\r' || p[i] == '\n');
 }
 
 /* ---------------------------------------------------------------- headers */
@@ -376,15 +398,16 @@ static void parse_header_line(cs__http_head *h, const uint8_t *p, size_t n)
 }
 
 /* Parses the block h->p[0 .. h->len): start line, then header lines (an
- * unterminated last line, at EOF, is parsed too). Fills the scratch fields
+ * unterminated last line, at EOF, is parsed too; see parse_request_line()
+ * for "lenient"). Fills the scratch fields
  * with the start-line fields and the headers. */
-static bool parse_head_block(cs__http_head *h)
+static bool parse_head_block(cs__http_head *h, bool lenient)
 {
     size_t off, n = line_len(h->p, h->len);
 
     if (n == SIZE_MAX)
         n = h->len;
-    if (!parse_start_line(h->p, n, h))
+    if (!parse_start_line(h->p, n, h, lenient))
         return false;
     http_scratch.n_fields = 0;
     http_scratch.names_used = 0;
@@ -608,7 +631,7 @@ static bool step_head(cs__http_state *st, cs__http_dir *d, cs_decode_ctx *ctx, c
     memset(&h, 0, sizeof(h));
     h.p = p;
     h.len = end;
-    if (!parse_head_block(&h)) {
+    if (!parse_head_block(&h, in->dir == 0)) {
         enter_seek(d, false);
         return true;
     }
@@ -631,7 +654,7 @@ static void flush_head_at_eof(cs__http_state *st, cs__http_dir *d, cs_decode_ctx
     memset(&h, 0, sizeof(h));
     h.p = in->data + pos;
     h.len = in->len - pos;
-    if (line_len(h.p, h.len) == SIZE_MAX || !parse_head_block(&h))
+    if (line_len(h.p, h.len) == SIZE_MAX || !parse_head_block(&h, in->dir == 0))
         return;
     h.flags |= CS_MSG_TRUNCATED;
     (void)emit_head(st, ctx, &h, pos);
@@ -659,7 +682,7 @@ static bool step_seek(cs__http_dir *d, cs_decode_input *in, size_t *pos)
     }
     len += d->scanned;
     memset(&h, 0, sizeof(h));
-    if (d->at_line_start && parse_start_line(p, len, &h)) {
+    if (d->at_line_start && parse_start_line(p, len, &h, false)) {
         set_phase(d, PH_HEAD);
         return true;
     }
