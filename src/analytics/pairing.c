@@ -1,0 +1,407 @@
+/*
+ * pairing.c - pending-request table and response matching.
+ *
+ * Layout:
+ *   buckets[h & mask] : head <-> ... <-> tail   entries with that key hash,
+ *                                                oldest first (FIFO per key)
+ *   age list          : head <-> ... <-> tail   every pending request,
+ *                                                in arrival order
+ *   pool              : slabs of fixed-size entries with a free list
+ *
+ * A response hashes (pair, flow, opposite direction, match) and walks its
+ * bucket from the head; the first entry with an equal key is the oldest
+ * such request. Timeouts pop the age-list head while it is too old (capture
+ * time; arrival order is close enough to time order for a timeout).
+ *
+ * Each entry stores its strings and refs in an inline buffer when they fit
+ * (the usual case) or in one allocation of its own otherwise.
+ */
+#include "analytics/pairing.h"
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <string.h>
+
+#define INLINE_BYTES 160u
+#define SLAB_ENTRIES 1024u
+
+typedef struct pend {
+    struct pend *bnext, *bprev; /* bucket chain, oldest first */
+    struct pend *anext, *aprev; /* age list, oldest first */
+    uint64_t h;
+    uint64_t flow_id;
+    cs_msgid id;
+    int64_t ts, last_ts;
+    const char *proto; /* the decoder's static name */
+    cs_endpoints ep;
+    uint32_t flags, len;
+    uint32_t n_refs;
+    uint16_t pair_len, match_len, key_len, type_len;
+    uint8_t dir;
+    unsigned char *ext; /* owned, or NULL when the inline buffer holds it all */
+    _Alignas(8) unsigned char buf[INLINE_BYTES];
+} pend;
+
+typedef struct bucket {
+    pend *head, *tail;
+} bucket;
+
+typedef struct pslab {
+    struct pslab *next;
+    pend e[SLAB_ENTRIES];
+} pslab;
+
+struct cs_pairing {
+    cs_sink sink;
+    uint32_t max;
+    int64_t timeout;
+    bucket *buckets;
+    uint64_t mask;
+    pend *age_head, *age_tail;
+    pend *free;
+    pslab *slabs;
+    cs_pairing_stats st;
+};
+
+static unsigned char *pend_data(pend *e)
+{
+    return e->ext ? e->ext : e->buf;
+}
+
+/* Data layout: refs[n_refs] | pair | '\0' | match | key | type */
+static const cs_pktref *pend_refs(pend *e)
+{
+    return (const cs_pktref *)(void *)pend_data(e);
+}
+
+static const char *pend_pair(pend *e)
+{
+    return (const char *)pend_data(e) + e->n_refs * sizeof(cs_pktref);
+}
+
+static const char *pend_match(pend *e)
+{
+    return pend_pair(e) + e->pair_len + 1;
+}
+
+static const char *pend_key(pend *e)
+{
+    return pend_match(e) + e->match_len;
+}
+
+static const char *pend_type(pend *e)
+{
+    return pend_key(e) + e->key_len;
+}
+
+static uint64_t key_hash(const char *pair, size_t pair_len, uint64_t flow, uint8_t dir, cs_str m)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < pair_len; i++)
+        h = (h ^ (uint8_t)pair[i]) * 1099511628211ull;
+    h = (h ^ flow) * 1099511628211ull;
+    h = (h ^ dir) * 1099511628211ull;
+    for (size_t i = 0; i < m.len; i++)
+        h = (h ^ (uint8_t)m.p[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+int cs_pairing_new(uint32_t max_pending, int64_t timeout_ns, const cs_sink *sink, cs_pairing **out)
+{
+    cs_pairing *p = cs_calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return CS_ENOMEM;
+    p->sink = *sink;
+    p->max = max_pending ? max_pending : 1;
+    p->timeout = timeout_ns;
+    p->mask = 4095;
+    p->buckets = cs_calloc(p->mask + 1, sizeof(*p->buckets));
+    if (p->buckets == NULL) {
+        cs_free(p);
+        return CS_ENOMEM;
+    }
+    *out = p;
+    return 0;
+}
+
+void cs_pairing_free(cs_pairing *p)
+{
+    if (p == NULL)
+        return;
+    for (pend *e = p->age_head; e != NULL; e = e->anext)
+        cs_free(e->ext);
+    while (p->slabs != NULL) {
+        pslab *n = p->slabs->next;
+        cs_free(p->slabs);
+        p->slabs = n;
+    }
+    cs_free(p->buckets);
+    cs_free(p);
+}
+
+static void grow_buckets(cs_pairing *p)
+{
+    uint64_t nmask = p->mask * 2 + 1;
+    bucket *nb = cs_calloc(nmask + 1, sizeof(*nb));
+
+    if (nb == NULL)
+        return;
+    /* Re-insert in age order so every chain stays oldest first. */
+    for (pend *e = p->age_head; e != NULL; e = e->anext) {
+        bucket *b = &nb[e->h & nmask];
+        e->bnext = NULL;
+        e->bprev = b->tail;
+        if (b->tail)
+            b->tail->bnext = e;
+        else
+            b->head = e;
+        b->tail = e;
+    }
+    cs_free(p->buckets);
+    p->buckets = nb;
+    p->mask = nmask;
+}
+
+static pend *entry_alloc(cs_pairing *p)
+{
+    pend *e;
+
+    if (p->free == NULL) {
+        pslab *s = cs_malloc(sizeof(*s));
+        if (s == NULL)
+            return NULL;
+        s->next = p->slabs;
+        p->slabs = s;
+        for (uint32_t i = SLAB_ENTRIES; i-- > 0;) {
+            s->e[i].bnext = p->free;
+            p->free = &s->e[i];
+        }
+    }
+    e = p->free;
+    p->free = e->bnext;
+    return e;
+}
+
+static void unlink_entry(cs_pairing *p, pend *e)
+{
+    bucket *b = &p->buckets[e->h & p->mask];
+
+    if (e->bprev)
+        e->bprev->bnext = e->bnext;
+    else
+        b->head = e->bnext;
+    if (e->bnext)
+        e->bnext->bprev = e->bprev;
+    else
+        b->tail = e->bprev;
+    if (e->aprev)
+        e->aprev->anext = e->anext;
+    else
+        p->age_head = e->anext;
+    if (e->anext)
+        e->anext->aprev = e->aprev;
+    else
+        p->age_tail = e->aprev;
+    cs_free(e->ext);
+    e->ext = NULL;
+    e->bnext = p->free;
+    p->free = e;
+    p->st.pending--;
+}
+
+static void report_unmatched(cs_pairing *p, pend *e)
+{
+    cs_message m;
+
+    p->st.unmatched_requests++;
+    if (p->sink.unmatched == NULL)
+        return;
+    memset(&m, 0, sizeof(m));
+    m.id = e->id;
+    m.proto = e->proto;
+    m.type = (cs_str){pend_type(e), e->type_len};
+    m.ts_ns = e->ts;
+    m.last_ts_ns = e->last_ts;
+    m.flow_id = e->flow_id;
+    m.ep = e->ep;
+    m.dir = e->dir;
+    m.flags = e->flags;
+    m.role = CS_ROLE_REQ;
+    m.key = (cs_str){pend_key(e), e->key_len};
+    m.refs = pend_refs(e);
+    m.n_refs = e->n_refs;
+    m.len = e->len;
+    p->sink.unmatched(p->sink.ud, &m, CS_UNMATCHED_REQUEST);
+}
+
+static size_t clamp16(size_t n)
+{
+    return n > 0xffff ? 0xffff : n;
+}
+
+static int store_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                         uint64_t h)
+{
+    size_t pair_len = clamp16(strlen(pair)), match_len = clamp16(match.len);
+    size_t key_len = clamp16(m->key.len), type_len = clamp16(m->type.len);
+    size_t need = m->n_refs * sizeof(cs_pktref) + pair_len + 1 + match_len + key_len + type_len;
+    pend *e = entry_alloc(p);
+    unsigned char *d;
+    bucket *b;
+
+    if (e == NULL)
+        return CS_ENOMEM;
+    e->ext = NULL;
+    if (need > INLINE_BYTES && (e->ext = cs_malloc(need)) == NULL) {
+        e->bnext = p->free;
+        p->free = e;
+        return CS_ENOMEM;
+    }
+    e->h = h;
+    e->flow_id = m->flow_id;
+    e->id = m->id;
+    e->ts = m->ts_ns;
+    e->last_ts = m->last_ts_ns;
+    e->proto = m->proto;
+    e->ep = m->ep;
+    e->flags = m->flags;
+    e->len = m->len;
+    e->dir = m->dir;
+    e->n_refs = (uint32_t)m->n_refs;
+    e->pair_len = (uint16_t)pair_len;
+    e->match_len = (uint16_t)match_len;
+    e->key_len = (uint16_t)key_len;
+    e->type_len = (uint16_t)type_len;
+    d = pend_data(e);
+    if (m->n_refs)
+        memcpy(d, m->refs, m->n_refs * sizeof(cs_pktref));
+    d += m->n_refs * sizeof(cs_pktref);
+    memcpy(d, pair, pair_len);
+    d[pair_len] = '\0';
+    d += pair_len + 1;
+    if (match_len)
+        memcpy(d, match.p, match_len);
+    d += match_len;
+    if (key_len)
+        memcpy(d, m->key.p, key_len);
+    d += key_len;
+    if (type_len)
+        memcpy(d, m->type.p, type_len);
+
+    b = &p->buckets[h & p->mask];
+    e->bnext = NULL;
+    e->bprev = b->tail;
+    if (b->tail)
+        b->tail->bnext = e;
+    else
+        b->head = e;
+    b->tail = e;
+    e->anext = NULL;
+    e->aprev = p->age_tail;
+    if (p->age_tail)
+        p->age_tail->anext = e;
+    else
+        p->age_head = e;
+    p->age_tail = e;
+    p->st.pending++;
+    return 0;
+}
+
+static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    uint64_t h = key_hash(pair, strlen(pair), m->flow_id, m->dir, match);
+
+    if (p->st.pending >= p->max) {
+        pend *old = p->age_head;
+        p->st.evicted++;
+        report_unmatched(p, old);
+        unlink_entry(p, old);
+    }
+    if (p->st.pending >= (p->mask + 1) * 2)
+        grow_buckets(p);
+    if (store_request(p, m, pair, match, h) < 0) {
+        p->st.unmatched_requests++;
+        if (p->sink.unmatched)
+            p->sink.unmatched(p->sink.ud, m, CS_UNMATCHED_REQUEST);
+    }
+}
+
+static pend *find_request(cs_pairing *p, const cs_message *resp, const char *pair, cs_str match)
+{
+    size_t pair_len = strlen(pair);
+    uint8_t rdir = (uint8_t)(resp->dir ^ 1);
+    uint64_t h = key_hash(pair, pair_len, resp->flow_id, rdir, match);
+
+    for (pend *e = p->buckets[h & p->mask].head; e != NULL; e = e->bnext) {
+        if (e->h == h && e->flow_id == resp->flow_id && e->dir == rdir && e->pair_len == pair_len &&
+            e->match_len == match.len && memcmp(pend_pair(e), pair, pair_len) == 0 &&
+            (match.len == 0 || memcmp(pend_match(e), match.p, match.len) == 0))
+            return e;
+    }
+    return NULL;
+}
+
+static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    pend *e = find_request(p, m, pair, match);
+    cs_measurement ms;
+
+    if (e == NULL) {
+        p->st.unmatched_responses++;
+        if (p->sink.unmatched)
+            p->sink.unmatched(p->sink.ud, m, CS_UNMATCHED_RESPONSE);
+        return;
+    }
+    memset(&ms, 0, sizeof(ms));
+    ms.id = e->id;
+    ms.pair = pend_pair(e);
+    ms.key = (cs_str){pend_key(e), e->key_len};
+    ms.req_id = e->id;
+    ms.resp_id = m->id;
+    ms.req_ts_ns = e->ts;
+    ms.resp_ts_ns = m->ts_ns;
+    ms.latency_ns = m->ts_ns - e->ts;
+    ms.flow_id = e->flow_id;
+    ms.ep = e->ep;
+    p->st.measurements++;
+    if (p->sink.measurement)
+        p->sink.measurement(p->sink.ud, &ms);
+    unlink_entry(p, e);
+}
+
+void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    if (pair == NULL)
+        return;
+    if (match.p == NULL)
+        match.len = 0;
+    if (m->role == CS_ROLE_REQ)
+        add_request(p, m, pair, match);
+    else if (m->role == CS_ROLE_RESP)
+        add_response(p, m, pair, match);
+}
+
+void cs_pairing_expire(cs_pairing *p, int64_t now_ns)
+{
+    while (p->age_head != NULL && now_ns - p->age_head->ts > p->timeout) {
+        pend *e = p->age_head;
+        report_unmatched(p, e);
+        unlink_entry(p, e);
+    }
+}
+
+void cs_pairing_flush(cs_pairing *p)
+{
+    while (p->age_head != NULL) {
+        pend *e = p->age_head;
+        report_unmatched(p, e);
+        unlink_entry(p, e);
+    }
+}
+
+void cs_pairing_stats_get(const cs_pairing *p, cs_pairing_stats *st)
+{
+    *st = p->st;
+}

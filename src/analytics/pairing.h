@@ -1,0 +1,52 @@
+/*
+ * pairing.h - matching responses to requests into latency measurements.
+ *
+ * A request waits in a table keyed by (pair name, flow id, request
+ * direction, match bytes); requests with equal keys form a FIFO. A response
+ * in the opposite direction of the same flow takes the oldest pending
+ * request with the same pair and match bytes (an empty match pairs with the
+ * oldest pending request of that pair on the flow: HTTP pipelining). Each
+ * match becomes a cs_measurement given to sink->measurement; requests that
+ * wait longer than "timeout_ns" of capture time, or are pushed out by the
+ * "max_pending" bound, go to sink->unmatched(CS_UNMATCHED_REQUEST); responses
+ * that find nothing go to sink->unmatched(CS_UNMATCHED_RESPONSE).
+ *
+ * Ownership: a pending request keeps copies of its pair name, match, key,
+ * type and refs (inline in its pool entry when small); its fields are not
+ * kept (an unmatched request is reported without fields).
+ */
+#ifndef CS_ANALYTICS_PAIRING_H
+#define CS_ANALYTICS_PAIRING_H
+
+#include "analytics/analyzer.h"
+#include "analytics/message.h"
+
+#include <stdint.h>
+
+typedef struct cs_pairing cs_pairing;
+
+typedef struct cs_pairing_stats {
+    uint64_t measurements;
+    uint64_t unmatched_requests;  /* timed out, evicted or flushed */
+    uint64_t unmatched_responses; /* found no request */
+    uint64_t evicted;             /* requests pushed out by max_pending */
+    uint64_t pending;             /* requests waiting now */
+} cs_pairing_stats;
+
+int cs_pairing_new(uint32_t max_pending, int64_t timeout_ns, const cs_sink *sink, cs_pairing **out);
+void cs_pairing_free(cs_pairing *p);
+
+/* Offers message "m" (already given to sink->message) with its pair name and
+ * match bytes: a request is kept, a response is matched. Role NONE is
+ * ignored. */
+void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match);
+
+/* Reports and drops requests older than now_ns - timeout. */
+void cs_pairing_expire(cs_pairing *p, int64_t now_ns);
+
+/* Reports every pending request as unmatched and drops it. */
+void cs_pairing_flush(cs_pairing *p);
+
+void cs_pairing_stats_get(const cs_pairing *p, cs_pairing_stats *st);
+
+#endif
