@@ -1,0 +1,237 @@
+/*
+ * test_pairing.c - unit tests of src/analytics/pairing.c.
+ *
+ * Messages are made by hand and offered to the pairing table; a recording
+ * sink checks which measurements (ids, keys, timestamps, latency) and which
+ * unmatched reports come out, in which order.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "analytics/pairing.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct rec {
+    char log[4096];
+    int n_meas, n_unreq, n_unresp;
+} rec;
+
+static void on_meas(void *ud, const cs_measurement *ms)
+{
+    rec *r = ud;
+    char line[160];
+
+    snprintf(line, sizeof(line), "M %s %.*s %llu>%llu %lld;", ms->pair, (int)ms->key.len, ms->key.p,
+             (unsigned long long)ms->req_id, (unsigned long long)ms->resp_id,
+             (long long)ms->latency_ns);
+    strcat(r->log, line);
+    assert_int_equal(ms->id, ms->req_id);
+    assert_int_equal(ms->latency_ns, ms->resp_ts_ns - ms->req_ts_ns);
+    r->n_meas++;
+}
+
+static void on_unmatched(void *ud, const cs_message *m, int kind)
+{
+    rec *r = ud;
+    char line[64];
+
+    snprintf(line, sizeof(line), "U%d %llu;", kind, (unsigned long long)m->id);
+    strcat(r->log, line);
+    if (kind == CS_UNMATCHED_REQUEST)
+        r->n_unreq++;
+    else
+        r->n_unresp++;
+}
+
+static cs_message msg(cs_msgid id, cs_role role, uint8_t dir, uint64_t flow, int64_t ts,
+                      const char *key)
+{
+    static const cs_pktref refs[2] = {11, 12};
+    cs_message m;
+
+    memset(&m, 0, sizeof(m));
+    m.id = id;
+    m.proto = "t";
+    m.role = role;
+    m.dir = dir;
+    m.flow_id = flow;
+    m.ts_ns = ts;
+    m.key = (cs_str){key, strlen(key)};
+    m.refs = refs;
+    m.n_refs = 2;
+    return m;
+}
+
+static cs_str S(const char *s)
+{
+    return (cs_str){s, strlen(s)};
+}
+
+static cs_pairing *new_pairing(rec *r, uint32_t max, int64_t timeout)
+{
+    cs_sink sink = {r, NULL, on_meas, on_unmatched};
+    cs_pairing *p;
+
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(cs_pairing_new(max, timeout, &sink, &p), 0);
+    return p;
+}
+
+static void test_fifo_empty_match(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message a = msg(1, CS_ROLE_REQ, 0, 7, 100, "GET /a");
+    cs_message b = msg(2, CS_ROLE_REQ, 0, 7, 110, "GET /b");
+    cs_message x = msg(3, CS_ROLE_RESP, 1, 7, 150, "");
+    cs_message y = msg(4, CS_ROLE_RESP, 1, 7, 170, "");
+
+    cs_pairing_add(p, &a, "http", S(""));
+    cs_pairing_add(p, &b, "http", S(""));
+    cs_pairing_add(p, &x, "http", S(""));
+    cs_pairing_add(p, &y, "http", S(""));
+    assert_string_equal(r.log, "M http GET /a 1>3 50;M http GET /b 2>4 60;");
+    cs_pairing_free(p);
+}
+
+static void test_match_keys(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message a = msg(1, CS_ROLE_REQ, 0, 7, 100, "A");
+    cs_message b = msg(2, CS_ROLE_REQ, 0, 7, 105, "B");
+    cs_message rb = msg(3, CS_ROLE_RESP, 1, 7, 120, "");
+    cs_message ra = msg(4, CS_ROLE_RESP, 1, 7, 130, "");
+    cs_message other_flow = msg(5, CS_ROLE_RESP, 1, 8, 140, "");
+    cs_message other_pair = msg(6, CS_ROLE_RESP, 1, 7, 150, "");
+
+    cs_pairing_add(p, &a, "fix", S("A"));
+    cs_pairing_add(p, &b, "fix", S("B"));
+    cs_pairing_add(p, &rb, "fix", S("B"));
+    cs_pairing_add(p, &ra, "fix", S("A"));
+    cs_pairing_add(p, &other_flow, "fix", S("A"));
+    cs_pairing_add(p, &other_pair, "dns", S("A"));
+    assert_string_equal(r.log, "M fix B 2>3 15;M fix A 1>4 30;U2 5;U2 6;");
+    cs_pairing_free(p);
+}
+
+static void test_opposite_direction_required(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q = msg(1, CS_ROLE_REQ, 1, 7, 100, "k");
+    cs_message same_dir = msg(2, CS_ROLE_RESP, 1, 7, 110, "");
+    cs_message opp = msg(3, CS_ROLE_RESP, 0, 7, 120, "");
+
+    cs_pairing_add(p, &q, "x", S("m"));
+    cs_pairing_add(p, &same_dir, "x", S("m"));
+    cs_pairing_add(p, &opp, "x", S("m"));
+    assert_string_equal(r.log, "U2 2;M x k 1>3 20;");
+    cs_pairing_free(p);
+}
+
+static void test_timeout_orphan_and_bound(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 2, 1000);
+    cs_message a = msg(1, CS_ROLE_REQ, 0, 7, 100, "a");
+    cs_message b = msg(2, CS_ROLE_REQ, 0, 7, 900, "b");
+    cs_message c = msg(3, CS_ROLE_REQ, 0, 7, 950, "c");
+    cs_message d = msg(4, CS_ROLE_REQ, 0, 7, 960, "d");
+    cs_message late = msg(5, CS_ROLE_RESP, 1, 7, 1200, "");
+    cs_pairing_stats st;
+
+    cs_pairing_add(p, &a, "x", S("a"));
+    cs_pairing_add(p, &b, "x", S("b"));
+    cs_pairing_expire(p, 1050); /* a waited 950: still fine */
+    assert_int_equal(r.n_unreq, 0);
+    cs_pairing_expire(p, 1101); /* a waited 1001 > 1000 */
+    assert_string_equal(r.log, "U1 1;");
+    cs_pairing_add(p, &late, "x", S("a")); /* its request is gone */
+    cs_pairing_add(p, &c, "x", S("c"));
+    cs_pairing_add(p, &d, "x", S("d")); /* bound 2: evicts b */
+    cs_pairing_flush(p);
+    assert_string_equal(r.log, "U1 1;U2 5;U1 2;U1 3;U1 4;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.unmatched_requests, 4);
+    assert_int_equal(st.unmatched_responses, 1);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.pending, 0);
+    cs_pairing_free(p);
+}
+
+static void check_unmatched_copy(void *ud, const cs_message *m, int kind)
+{
+    rec *r = ud;
+
+    assert_int_equal(kind, CS_UNMATCHED_REQUEST);
+    assert_int_equal(m->key.len, 300);
+    assert_int_equal(m->key.p[299], 'z');
+    assert_int_equal(m->n_refs, 2);
+    assert_int_equal(m->refs[1], 12);
+    assert_int_equal(m->ts_ns, 100);
+    r->n_unreq++;
+}
+
+static void test_large_keys_are_copied(void **state)
+{
+    rec r;
+    cs_sink sink = {&r, NULL, on_meas, check_unmatched_copy};
+    cs_pairing *p;
+    char key[301];
+    cs_message a;
+
+    memset(&r, 0, sizeof(r));
+    memset(key, 'z', 300);
+    key[300] = '\0';
+    assert_int_equal(cs_pairing_new(10, 1000, &sink, &p), 0);
+    a = msg(1, CS_ROLE_REQ, 0, 7, 100, key);
+    cs_pairing_add(p, &a, "x", S(key));
+    memset(key, 'q', 300); /* the caller's buffer changes after the call */
+    cs_pairing_flush(p);
+    assert_int_equal(r.n_unreq, 1);
+    cs_pairing_free(p);
+}
+
+static void test_many_pending_grow(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 1u << 20, 1000000000);
+    char k[32];
+
+    for (int i = 0; i < 20000; i++) {
+        cs_message q;
+        snprintf(k, sizeof(k), "k%d", i);
+        q = msg((cs_msgid)i + 1, CS_ROLE_REQ, 0, 7, 100 + i, k);
+        cs_pairing_add(p, &q, "x", S(k));
+    }
+    for (int i = 19999; i >= 0; i -= 2) {
+        cs_message s;
+        snprintf(k, sizeof(k), "k%d", i);
+        s = msg(100000 + (cs_msgid)i, CS_ROLE_RESP, 1, 7, 50000, "");
+        r.log[0] = '\0';
+        cs_pairing_add(p, &s, "x", S(k));
+        assert_int_equal(r.n_meas, (19999 - i) / 2 + 1);
+    }
+    assert_int_equal(r.n_unresp, 0);
+    cs_pairing_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fifo_empty_match),
+        cmocka_unit_test(test_match_keys),
+        cmocka_unit_test(test_opposite_direction_required),
+        cmocka_unit_test(test_timeout_orphan_and_bound),
+        cmocka_unit_test(test_large_keys_are_copied),
+        cmocka_unit_test(test_many_pending_grow),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
