@@ -1,0 +1,101 @@
+/*
+ * fuzz_dissect.c - libFuzzer harness for cs_dissect() and cs_dissect_summary().
+ *
+ * Input layout:  | link selector 1 | packet bytes ... |
+ * The selector picks one supported link type (modulo the table below); the
+ * rest is copied into an exactly sized heap buffer so that ASan reports any
+ * read past caplen. After dissection the harness checks the invariants the
+ * header promises and abort()s on a breach:
+ *   - payload_off + payload_len <= caplen;
+ *   - l3_off <= l4_off <= payload_off whenever l4_off is set;
+ *   - CS_L_L4 implies CS_L_IP and the whole fixed transport header captured;
+ *   - CS_L_FRAG_FIRST implies CS_L_FRAGMENT; the IP header lies in the capture;
+ *   - a non-first fragment has no transport header;
+ *   - the summary is NUL-terminated inside its buffer for a few sizes, and
+ *     never writes past it (a guard byte is checked).
+ */
+#include "flow/dissect.h"
+
+#include "core/alloc.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const uint16_t link_types[] = {
+    CS_LINK_ETHERNET, CS_LINK_LINUX_SLL, CS_LINK_LINUX_SLL2, CS_LINK_RAW, CS_LINK_IPV4,
+    CS_LINK_IPV6,     CS_LINK_NULL,      CS_LINK_LOOP,       CS_LINK_PPP, CS_LINK_NFLOG,
+};
+
+static void check(int ok)
+{
+    if (!ok)
+        abort();
+}
+
+static void check_layers(const cs_layers *l, size_t caplen)
+{
+    size_t fixed;
+
+    check((uint64_t)l->payload_off + l->payload_len <= caplen);
+    if (l->l4_off) {
+        check(l->l4_off >= l->l3_off);
+        check(l->l4_off <= l->payload_off);
+    }
+    check(!(l->flags & CS_L_FRAG_FIRST) || (l->flags & CS_L_FRAGMENT));
+    if (l->flags & CS_L_IP) {
+        check(l->ip_version == 4 || l->ip_version == 6);
+        check((size_t)l->l3_off + (l->ip_version == 4 ? 20 : 40) <= caplen);
+    } else {
+        check(!(l->flags & (CS_L_L4 | CS_L_FRAGMENT | CS_L_TRUNCATED | CS_L_MPLS | CS_L_ENCAP)));
+    }
+    if (l->flags & CS_L_L4) {
+        check(l->flags & CS_L_IP);
+        check(!(l->flags & CS_L_FRAGMENT) || (l->flags & CS_L_FRAG_FIRST));
+        fixed = l->ip_proto == 6 ? 20 : l->ip_proto == 132 ? 12 : 8;
+        check(l->l4_off != 0 && (size_t)l->l4_off + fixed <= caplen);
+        check(l->payload_off >= (size_t)l->l4_off + fixed || (l->flags & CS_L_MALFORMED));
+    }
+    if ((l->flags & CS_L_FRAGMENT) && !(l->flags & CS_L_FRAG_FIRST))
+        check(l->l4_off == 0 && !(l->flags & CS_L_L4));
+    check(l->vlan[0] <= 0x0fff && l->vlan[1] <= 0x0fff);
+}
+
+static void check_summary(const cs_packet *p, const cs_layers *l)
+{
+    static const size_t sizes[] = {1, 7, 40, 200};
+    char buf[201];
+
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        memset(buf, 0x5a, sizeof(buf));
+        cs_dissect_summary(p, l, buf, sizes[i]);
+        check(memchr(buf, '\0', sizes[i]) != NULL);
+        if (sizes[i] < sizeof(buf))
+            check((unsigned char)buf[sizes[i]] == 0x5a);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    cs_packet p = {0};
+    cs_layers l;
+    uint8_t *copy;
+
+    if (size < 1)
+        return 0;
+    p.linktype = link_types[data[0] % (sizeof(link_types) / sizeof(link_types[0]))];
+    p.caplen = p.wirelen = (uint32_t)(size - 1);
+    copy = cs_malloc(size - 1 ? size - 1 : 1);
+    if (copy == NULL)
+        return 0;
+    memcpy(copy, data + 1, size - 1);
+    p.data = copy;
+    check(cs_dissect(&p, &l) == 0);
+    check_layers(&l, p.caplen);
+    check_summary(&p, &l);
+    cs_free(copy);
+    return 0;
+}
