@@ -37,6 +37,12 @@
  *                 no-next-header 59; ESP 50 is opaque
  *   TCP 20+ / UDP 8 / SCTP 12 / ICMP and ICMPv6 8 bytes of fixed header
  *
+ * "ethertype" in the result names the network layer finally reached: the
+ * real ethertype after tags, or the one implied by the encapsulation (0x0800 /
+ * 0x86dd for raw IP, NULL/LOOP, PPP, NFLOG, PPPoE, SNAP and IP under MPLS);
+ * it stays 0x8847/0x8848 for MPLS over something other than IP, and 0 for
+ * non-SNAP LLC or an unknown family.
+ *
  * Invariants on the result (checked by tests/fuzz/fuzz_dissect.c):
  *   - payload_off + payload_len <= caplen, and payload lies inside the IP
  *     datagram as clipped to the capture;
