@@ -1,0 +1,995 @@
+/*
+ * analyzer.c - flows -> reassembly -> decoder dispatch -> messages -> pairing.
+ *
+ * Per packet (capture order, one thread):
+ *
+ *   housekeeping: expire idle flows (LRU head), timed-out requests, stale
+ *                 fragments - all by capture time
+ *   IPv4 fragment of UDP ──► ipfrag ──(complete)──► UDP header re-parsed
+ *   flow lookup (canonical key, dir 0 = initiator)
+ *   TCP ──► tcp_reasm ──data/gap/eof──► stream ──► decoder parse()
+ *   UDP ──────────────────────────────────────────► decoder parse(DATAGRAM)
+ *   decoder ──cs_decode_emit()──► cs_message ──► sink.message ──► pairing
+ *
+ * The stream of one direction (how timestamps and refs survive buffering):
+ *
+ *   buf:  [ unconsumed bytes, stream offsets off .. off+len )
+ *   map:  (offset, ts, ref) for each run of bytes that came in one packet,
+ *         sorted by offset; entry i covers [map[i].off, map[i+1].off)
+ *
+ *   New in-order bytes are handed to parse() straight from the packet when
+ *   nothing is buffered (zero copy, with a one-entry map on the stack);
+ *   only what the decoder leaves unconsumed is copied. Otherwise they are
+ *   appended to buf (and map) and parse() sees buf. A message at
+ *   in.data[start, start+len) is stream [base+start, ...): binary search in
+ *   the map gives the packet of its first byte (ts_ns, message id) and of its
+ *   last byte (last_ts_ns); the entries between give its refs. Because
+ *   tcp_reasm delivers each byte once, from the first packet that carried
+ *   it, out-of-order and retransmitted bytes keep their true timestamps.
+ *
+ * Decoder dispatch, once per flow, on its first payload: every enabled
+ * decoder for the transport probes the first bytes (up to PROBE_MAX) of each
+ * direction seen. The first YES wins; else, when no probe wants more bytes
+ * (or PROBE_MAX is reached), a decoder listing either port whose probes did
+ * not say NO; else none. Mid-stream TCP flows and UDP flows re-probe from
+ * the next segment or datagram (up to MAX_REPROBES times), since their first
+ * bytes may be the tail of a message. Flows without a decoder cost one
+ * lookup per packet: no reassembly, no buffering.
+ *
+ * Message ids: (ref of the packet with the first byte, k), k counting the
+ * messages that started in that packet; a few recent (ref, k) per direction
+ * are kept because several parse() calls may start messages in one packet.
+ * Packets not stored (ref 0) get ids from a counter with the top bit set.
+ *
+ * Ordering guarantees: sink.message(request) before the measurement using
+ * it; sink.message(response) before its measurement or unmatched report.
+ */
+#include "analytics/analyzer.h"
+#include "analytics/pairing.h"
+#include "core/alloc.h"
+#include "core/cursor.h"
+#include "core/error.h"
+#include "flow/flowtable.h"
+#include "flow/ipfrag.h"
+#include "flow/tcp_reasm.h"
+
+#include <string.h>
+
+#define PROBE_MAX 256u
+#define MAX_REPROBES 8u
+#define RECENT_IDS 4u
+#define MAX_PENDING (1u << 20)
+#define FRAG_MAX 4096u
+#define FRAG_TIMEOUT_NS (30ll * 1000000000ll)
+#define SHRINK_ABOVE (64u * 1024u)
+#define FALLBACK_ID_BIT (1ull << 63)
+
+enum { DISPATCH_PENDING = 0, DISPATCH_DECIDED, DISPATCH_NONE, DISPATCH_CLOSED };
+
+typedef struct mapent {
+    uint64_t off;
+    int64_t ts;
+    cs_pktref ref;
+} mapent;
+
+typedef struct stream {
+    uint8_t *buf;
+    uint32_t len, cap;
+    uint64_t off; /* stream offset of buf[0] */
+    mapent *map;
+    size_t n_map, map_cap;
+    size_t needed;
+    uint8_t eof;
+    uint8_t recent_next;
+    struct {
+        cs_pktref ref;
+        uint32_t k;
+    } recent[RECENT_IDS];
+} stream;
+
+typedef struct aflow {
+    cs_flow f; /* first: the flow table's part */
+    cs_endpoints ep;
+    uint8_t init_is_a; /* the initiator is canonical end a */
+    uint8_t is_tcp;
+    uint8_t dispatch;
+    uint8_t reprobes;
+    uint8_t has_syn;
+    uint32_t syn_seq;
+    const cs_decoder *dec;
+    void *state;
+    cs_tcp_conn tcp;
+    stream s[2];
+} aflow;
+
+struct cs_analyzer {
+    cs_analyzer_cfg cfg;
+    cs_sink sink;
+    const cs_decoder **decs;
+    size_t n_decs;
+    uint8_t wk[2][8192]; /* well-known port bitmaps: [0] TCP, [1] UDP */
+    cs_flowtable *ft;
+    cs_ipfrag *frag;
+    cs_pairing *pair;
+    cs_analyzer_stats st;
+    cs_tcp_stats tcp_st;
+    uint64_t stream_overflows;
+    cs_tcp_ops tcp_ops;
+    cs_tcp_env tcp_env;
+    aflow *cur; /* the flow tcp_reasm callbacks refer to */
+    cs_pktref *refs;
+    size_t refs_cap;
+    mapent *dmap; /* scratch map of a reassembled datagram */
+    size_t dmap_cap;
+    uint64_t fallback_ids;
+};
+
+struct cs_decode_ctx {
+    cs_analyzer *a;
+    aflow *fl;
+    uint8_t dir;
+    uint64_t base; /* stream offset of in.data[0] */
+    size_t in_len;
+    const mapent *map;
+    size_t n_map;
+};
+
+/* ---- configuration ---------------------------------------------------- */
+
+void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_flows = 1000000;
+    cfg->max_flow_buffer = 1u << 20;
+    cfg->flow_idle_ns = 300ll * 1000000000ll;
+    cfg->pair_timeout_ns = 30ll * 1000000000ll;
+}
+
+static int transport_index(uint8_t ip_proto)
+{
+    return ip_proto == 6 ? 0 : 1;
+}
+
+static int decoder_serves(const cs_decoder *d, int tidx)
+{
+    return (d->transports & (tidx == 0 ? CS_TRANSPORT_TCP : CS_TRANSPORT_UDP)) != 0;
+}
+
+static int port_listed(const cs_decoder *d, uint16_t port)
+{
+    for (const uint16_t *p = d->ports; p != NULL && *p != 0; p++)
+        if (*p == port)
+            return 1;
+    return 0;
+}
+
+static int well_known(const cs_analyzer *a, int tidx, uint16_t port)
+{
+    return (a->wk[tidx][port >> 3] >> (port & 7)) & 1;
+}
+
+static int load_decoders(cs_analyzer *a)
+{
+    const cs_decoder *const *list = a->cfg.decoders ? a->cfg.decoders : cs_decoders;
+    size_t n = 0;
+
+    while (list[n] != NULL)
+        n++;
+    a->decs = cs_calloc(n ? n : 1, sizeof(*a->decs));
+    if (a->decs == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const cs_decoder *d = list[i];
+        a->decs[a->n_decs++] = d;
+        for (const uint16_t *p = d->ports; p != NULL && *p != 0; p++)
+            for (int t = 0; t < 2; t++)
+                if (decoder_serves(d, t))
+                    a->wk[t][*p >> 3] |= (uint8_t)(1u << (*p & 7));
+    }
+    return 0;
+}
+
+/* ---- stream buffer ---------------------------------------------------- */
+
+static void stream_clear(stream *s)
+{
+    s->len = 0;
+    s->n_map = 0;
+    s->needed = 0;
+    if (s->cap > SHRINK_ABOVE) {
+        cs_free(s->buf);
+        s->buf = NULL;
+        s->cap = 0;
+    }
+}
+
+static void stream_release(stream *s)
+{
+    cs_free(s->buf);
+    cs_free(s->map);
+    memset(s, 0, sizeof(*s));
+}
+
+static int stream_append(stream *s, uint64_t off, const uint8_t *p, size_t n, int64_t ts,
+                         cs_pktref ref)
+{
+    if (n == 0)
+        return 0;
+    if ((uint64_t)s->len + n > UINT32_MAX)
+        return CS_ELIMIT;
+    if (s->len + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 512;
+        uint8_t *nb;
+        while (cap < s->len + n)
+            cap *= 2;
+        nb = cs_realloc(s->buf, cap);
+        if (nb == NULL)
+            return CS_ENOMEM;
+        s->buf = nb;
+        s->cap = (uint32_t)cap;
+    }
+    if (s->len == 0) {
+        s->off = off;
+        s->n_map = 0;
+    }
+    if (s->n_map == 0 || s->map[s->n_map - 1].ref != ref || s->map[s->n_map - 1].ts != ts) {
+        if (cs_grow((void **)&s->map, &s->map_cap, s->n_map + 1, sizeof(*s->map)) < 0)
+            return CS_ENOMEM;
+        s->map[s->n_map++] = (mapent){off, ts, ref};
+    }
+    memcpy(s->buf + s->len, p, n);
+    s->len += (uint32_t)n;
+    return 0;
+}
+
+/* Drops the first "c" bytes of the buffer and the map entries before them. */
+static void stream_trim(stream *s, size_t c)
+{
+    size_t drop = 0;
+
+    if (c >= s->len) {
+        stream_clear(s);
+        return;
+    }
+    memmove(s->buf, s->buf + c, s->len - c);
+    s->len -= (uint32_t)c;
+    s->off += c;
+    while (drop + 1 < s->n_map && s->map[drop + 1].off <= s->off)
+        drop++;
+    if (drop > 0) {
+        memmove(s->map, s->map + drop, (s->n_map - drop) * sizeof(*s->map));
+        s->n_map -= drop;
+    }
+}
+
+/* Index of the map entry holding stream offset "off" (the last entry whose
+ * offset is <= off; 0 if off precedes them all). */
+static size_t map_find(const mapent *map, size_t n, uint64_t off)
+{
+    size_t lo = 0, hi = n;
+
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (map[mid].off <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+static uint32_t next_k(stream *s, cs_pktref ref)
+{
+    uint32_t slot;
+
+    for (uint32_t i = 0; i < RECENT_IDS; i++)
+        if (s->recent[i].ref == ref)
+            return s->recent[i].k++;
+    slot = s->recent_next++ % RECENT_IDS;
+    s->recent[slot].ref = ref;
+    s->recent[slot].k = 1;
+    return 0;
+}
+
+static int ref_seen(const cs_pktref *refs, size_t n, cs_pktref r)
+{
+    for (size_t i = n; i-- > 0;)
+        if (refs[i] == r)
+            return 1;
+    return 0;
+}
+
+/* Collects the nonzero refs of map entries [i0, i1], de-duplicated. */
+static size_t collect_refs(cs_analyzer *a, const mapent *map, size_t i0, size_t i1)
+{
+    size_t n = 0;
+
+    if (cs_grow((void **)&a->refs, &a->refs_cap, i1 - i0 + 1, sizeof(*a->refs)) < 0)
+        return 0;
+    for (size_t i = i0; i <= i1; i++)
+        if (map[i].ref != 0 && !ref_seen(a->refs, n, map[i].ref))
+            a->refs[n++] = map[i].ref;
+    return n;
+}
+
+void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+{
+    cs_analyzer *a = ctx->a;
+    aflow *fl = ctx->fl;
+    size_t start = m->start < ctx->in_len ? m->start : ctx->in_len;
+    size_t len = m->len < ctx->in_len - start ? m->len : ctx->in_len - start;
+    uint64_t first = ctx->base + start, last = len ? first + len - 1 : first;
+    size_t i0, i1;
+    cs_message msg;
+
+    if (ctx->n_map == 0)
+        return;
+    i0 = map_find(ctx->map, ctx->n_map, first);
+    i1 = map_find(ctx->map, ctx->n_map, last);
+    memset(&msg, 0, sizeof(msg));
+    if (ctx->map[i0].ref != 0)
+        msg.id = CS_MSGID(ctx->map[i0].ref, next_k(&fl->s[ctx->dir], ctx->map[i0].ref));
+    else
+        msg.id = FALLBACK_ID_BIT | a->fallback_ids++;
+    msg.proto = fl->dec->name;
+    msg.type = m->type;
+    msg.ts_ns = ctx->map[i0].ts;
+    msg.last_ts_ns = ctx->map[i1].ts;
+    msg.flow_id = fl->f.id;
+    msg.ep = fl->ep;
+    msg.dir = ctx->dir;
+    msg.flags = m->flags;
+    msg.role = m->role;
+    msg.key = m->key;
+    msg.fields = m->fields;
+    msg.n_fields = m->n_fields;
+    msg.n_refs = collect_refs(a, ctx->map, i0, i1);
+    msg.refs = a->refs;
+    msg.len = (uint32_t)len;
+    a->st.messages++;
+    if (m->flags & (CS_MSG_BAD_CHECKSUM | CS_MSG_BAD_LENGTH | CS_MSG_MALFORMED))
+        a->st.bad_messages++;
+    if (a->sink.message)
+        a->sink.message(a->sink.ud, &msg);
+    if (m->role != CS_ROLE_NONE)
+        cs_pairing_add(a->pair, &msg, m->pair ? m->pair : fl->dec->name, m->match);
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static uint32_t in_flags(const aflow *fl, uint8_t dir)
+{
+    return fl->is_tcp && fl->tcp.half[dir].midstream ? CS_IN_MIDSTREAM : 0;
+}
+
+/* Runs parse() over data[0, len) (stream offset "base") until it stops
+ * consuming or wants more than is there; returns the bytes consumed. */
+static size_t parse_loop(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *data, size_t len,
+                         uint64_t base, const mapent *map, size_t n_map, uint32_t flags)
+{
+    stream *s = &fl->s[dir];
+    size_t done = 0;
+
+    for (;;) {
+        cs_decode_input in = {dir, flags | in_flags(fl, dir), data + done, len - done, 0};
+        cs_decode_ctx ctx = {a, fl, dir, base + done, len - done, map, n_map};
+        size_t c = fl->dec->parse(fl->state, &ctx, &in);
+
+        if (c > len - done)
+            c = len - done;
+        done += c;
+        s->needed = in.needed;
+        if (c == 0 || done == len || (flags & CS_IN_EOF) || in.needed > len - done)
+            return done;
+    }
+}
+
+static void parse_buffered(cs_analyzer *a, aflow *fl, uint8_t dir, uint32_t flags)
+{
+    stream *s = &fl->s[dir];
+    size_t c;
+
+    if (!(flags & CS_IN_EOF) && (s->len == 0 || s->len < s->needed))
+        return;
+    c = parse_loop(a, fl, dir, s->buf, s->len, s->off, s->map, s->n_map, flags);
+    stream_trim(s, c);
+}
+
+static void overflow_check(cs_analyzer *a, aflow *fl, uint8_t dir)
+{
+    stream *s = &fl->s[dir];
+
+    if (s->len <= a->cfg.max_flow_buffer)
+        return;
+    a->stream_overflows++;
+    stream_clear(s);
+    if (fl->dec->gap)
+        fl->dec->gap(fl->state, dir);
+}
+
+static void stream_bytes(cs_analyzer *a, aflow *fl, uint8_t dir, uint64_t off, const uint8_t *p,
+                         size_t n, int64_t ts, cs_pktref ref)
+{
+    stream *s = &fl->s[dir];
+
+    if (s->len == 0 && n >= s->needed) {
+        mapent e = {off, ts, ref};
+        size_t c = parse_loop(a, fl, dir, p, n, off, &e, 1, 0);
+        if (c < n && stream_append(s, off + c, p + c, n - c, ts, ref) < 0)
+            a->stream_overflows++;
+    } else {
+        if (stream_append(s, off, p, n, ts, ref) < 0)
+            a->stream_overflows++;
+        parse_buffered(a, fl, dir, 0);
+    }
+    overflow_check(a, fl, dir);
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+typedef enum { PICK_WAIT, PICK_DONE, PICK_NONE } pick_result;
+
+static int combine_probe(const cs_decoder *d, const aflow *fl, int *need_more)
+{
+    int yes = 0, no = 0;
+
+    for (uint8_t dir = 0; dir < 2; dir++) {
+        const stream *s = &fl->s[dir];
+        size_t n = s->len < PROBE_MAX ? s->len : PROBE_MAX;
+        cs_probe r;
+
+        if (n == 0)
+            continue;
+        r = d->probe ? d->probe(s->buf, n, dir) : CS_PROBE_NEED_MORE;
+        if (r == CS_PROBE_YES)
+            yes = 1;
+        else if (r == CS_PROBE_NO)
+            no = 1;
+        else if (n < PROBE_MAX)
+            *need_more = 1;
+    }
+    return yes ? CS_PROBE_YES : no ? CS_PROBE_NO : CS_PROBE_NEED_MORE;
+}
+
+static int decide(aflow *fl, const cs_decoder *d)
+{
+    fl->state = d->state_new ? d->state_new() : NULL;
+    if (d->state_new && fl->state == NULL)
+        return -1;
+    fl->dec = d;
+    fl->dispatch = DISPATCH_DECIDED;
+    return 0;
+}
+
+/* Chooses a decoder from the buffered first bytes of both directions. */
+static pick_result pick_decoder(cs_analyzer *a, aflow *fl, int force)
+{
+    int tidx = fl->is_tcp ? 0 : 1, need_more = 0;
+    const cs_decoder *by_port = NULL;
+
+    for (size_t i = 0; i < a->n_decs; i++) {
+        const cs_decoder *d = a->decs[i];
+        int r;
+
+        if (!decoder_serves(d, tidx))
+            continue;
+        r = combine_probe(d, fl, &need_more);
+        if (r == CS_PROBE_YES)
+            return decide(fl, d) == 0 ? PICK_DONE : PICK_NONE;
+        if (r != CS_PROBE_NO && by_port == NULL &&
+            (port_listed(d, fl->ep.port_a) || port_listed(d, fl->ep.port_b)))
+            by_port = d;
+    }
+    if (need_more && !force)
+        return PICK_WAIT;
+    if (by_port != NULL)
+        return decide(fl, by_port) == 0 ? PICK_DONE : PICK_NONE;
+    return PICK_NONE;
+}
+
+static void give_up_or_reprobe(aflow *fl)
+{
+    int midstream = !fl->is_tcp || fl->tcp.half[0].midstream || fl->tcp.half[1].midstream;
+
+    stream_clear(&fl->s[0]);
+    stream_clear(&fl->s[1]);
+    if (midstream && fl->reprobes < MAX_REPROBES)
+        fl->reprobes++;
+    else
+        fl->dispatch = DISPATCH_NONE;
+}
+
+/* After a decision, hands the probed bytes to the decoder, earlier first. */
+static void replay_probed(cs_analyzer *a, aflow *fl)
+{
+    stream *s0 = &fl->s[0], *s1 = &fl->s[1];
+    uint8_t first = 0;
+
+    if (s0->len == 0 || (s1->len > 0 && s1->map[0].ts < s0->map[0].ts))
+        first = 1;
+    parse_buffered(a, fl, first, 0);
+    parse_buffered(a, fl, (uint8_t)(first ^ 1), 0);
+}
+
+static void tcp_pending_bytes(cs_analyzer *a, aflow *fl, uint8_t dir, uint64_t off,
+                              const uint8_t *p, size_t n, int64_t ts, cs_pktref ref)
+{
+    pick_result r;
+
+    if (stream_append(&fl->s[dir], off, p, n, ts, ref) < 0)
+        return;
+    r = pick_decoder(a, fl, 0);
+    if (r == PICK_DONE)
+        replay_probed(a, fl);
+    else if (r == PICK_NONE)
+        give_up_or_reprobe(fl);
+}
+
+/* ---- TCP callbacks ---------------------------------------------------- */
+
+static void on_tcp_data(void *ud, uint8_t dir, uint64_t off, const uint8_t *p, size_t n, int64_t ts,
+                        cs_pktref ref)
+{
+    cs_analyzer *a = ud;
+    aflow *fl = a->cur;
+
+    if (fl->dispatch == DISPATCH_PENDING)
+        tcp_pending_bytes(a, fl, dir, off, p, n, ts, ref);
+    else if (fl->dispatch == DISPATCH_DECIDED)
+        stream_bytes(a, fl, dir, off, p, n, ts, ref);
+}
+
+static void on_tcp_gap(void *ud, uint8_t dir, uint64_t off, uint64_t n)
+{
+    cs_analyzer *a = ud;
+    aflow *fl = a->cur;
+
+    stream_clear(&fl->s[dir]);
+    if (fl->dispatch == DISPATCH_DECIDED && fl->dec->gap)
+        fl->dec->gap(fl->state, dir);
+}
+
+static void on_tcp_eof(void *ud, uint8_t dir)
+{
+    cs_analyzer *a = ud;
+    aflow *fl = a->cur;
+    stream *s = &fl->s[dir];
+
+    if (fl->dispatch == DISPATCH_PENDING) {
+        if (pick_decoder(a, fl, 1) == PICK_DONE)
+            replay_probed(a, fl);
+        else
+            give_up_or_reprobe(fl);
+    }
+    if (fl->dispatch != DISPATCH_DECIDED || s->eof)
+        return;
+    s->eof = 1;
+    parse_buffered(a, fl, dir, CS_IN_EOF);
+    stream_clear(s);
+}
+
+static size_t on_tcp_held(void *ud, uint8_t dir)
+{
+    cs_analyzer *a = ud;
+    return a->cur->s[dir].len;
+}
+
+/* ---- flows ------------------------------------------------------------ */
+
+static void flow_close_decoder(aflow *fl)
+{
+    if (fl->dec != NULL && fl->dec->state_free != NULL && fl->state != NULL)
+        fl->dec->state_free(fl->state);
+    fl->state = NULL;
+    fl->dec = NULL;
+}
+
+/* Ends both directions (delivering what reassembly holds) and frees the
+ * decoder state and buffers; the flow stays in the table. */
+static void flow_end(cs_analyzer *a, aflow *fl)
+{
+    if (fl->dispatch == DISPATCH_PENDING || fl->dispatch == DISPATCH_DECIDED) {
+        a->cur = fl;
+        if (fl->is_tcp) {
+            cs_tcp_end(&fl->tcp, &a->tcp_env, 0);
+            cs_tcp_end(&fl->tcp, &a->tcp_env, 1);
+        }
+    }
+    flow_close_decoder(fl);
+    cs_tcp_release(&fl->tcp);
+    stream_release(&fl->s[0]);
+    stream_release(&fl->s[1]);
+    fl->dispatch = DISPATCH_CLOSED;
+}
+
+static void flow_drop(cs_analyzer *a, aflow *fl)
+{
+    flow_end(a, fl);
+    cs_flowtable_remove(a->ft, &fl->f);
+}
+
+static int has_candidates(const cs_analyzer *a, int tidx)
+{
+    for (size_t i = 0; i < a->n_decs; i++)
+        if (decoder_serves(a->decs[i], tidx))
+            return 1;
+    return 0;
+}
+
+static void fill_endpoints(aflow *fl, const cs_layers *l, int src_is_init, uint16_t sport,
+                           uint16_t dport)
+{
+    cs_endpoints *ep = &fl->ep;
+
+    ep->ip_version = l->ip_version;
+    ep->ip_proto = l->ip_proto;
+    ep->tap = fl->f.key.tap;
+    ep->n_vlan = fl->f.key.n_vlan;
+    ep->vlan[0] = fl->f.key.vlan[0];
+    ep->vlan[1] = fl->f.key.vlan[1];
+    memcpy(ep->addr_a, src_is_init ? l->src : l->dst, 16);
+    memcpy(ep->addr_b, src_is_init ? l->dst : l->src, 16);
+    ep->port_a = src_is_init ? sport : dport;
+    ep->port_b = src_is_init ? dport : sport;
+}
+
+/* Decides whether the sender of a flow's first packet is its initiator. */
+static int src_initiates(const cs_analyzer *a, const cs_layers *l, uint16_t sport, uint16_t dport)
+{
+    int tidx = transport_index(l->ip_proto);
+
+    if (l->ip_proto == 6 && (l->tcp_flags & CS_TCP_SYN))
+        return !(l->tcp_flags & CS_TCP_ACK);
+    if (well_known(a, tidx, sport) && !well_known(a, tidx, dport))
+        return 0;
+    return 1;
+}
+
+static aflow *flow_get(cs_analyzer *a, const cs_packet *p, const cs_layers *l, uint16_t sport,
+                       uint16_t dport, uint8_t *dir)
+{
+    cs_flow_key k;
+    int src_is_a, src_init;
+    uint64_t h;
+    aflow *fl;
+
+    cs_flow_key_make(l, p->tap, sport, dport, &k, &src_is_a);
+    h = cs_flow_key_hash(&k);
+    fl = (aflow *)(void *)cs_flowtable_lookup(a->ft, &k, h);
+    if (fl == NULL) {
+        if (cs_flowtable_full(a->ft)) {
+            a->st.flows_evicted++;
+            flow_drop(a, (aflow *)(void *)cs_flowtable_oldest(a->ft));
+        }
+        fl = (aflow *)(void *)cs_flowtable_insert(a->ft, &k, h);
+        if (fl == NULL)
+            return NULL;
+        a->st.flows++;
+        src_init = src_initiates(a, l, sport, dport);
+        fl->init_is_a = (uint8_t)(src_init ? src_is_a : !src_is_a);
+        fl->is_tcp = l->ip_proto == 6;
+        fl->dispatch =
+            has_candidates(a, transport_index(l->ip_proto)) ? DISPATCH_PENDING : DISPATCH_NONE;
+        fill_endpoints(fl, l, src_init, sport, dport);
+    }
+    cs_flowtable_touch(a->ft, &fl->f, p->ts_ns);
+    *dir = (uint8_t)((src_is_a != 0) == (fl->init_is_a != 0) ? 0 : 1);
+    return fl;
+}
+
+static void housekeeping(cs_analyzer *a, int64_t now)
+{
+    cs_flow *f;
+
+    while ((f = cs_flowtable_oldest(a->ft)) != NULL && now - f->last_ts_ns > a->cfg.flow_idle_ns)
+        flow_drop(a, (aflow *)(void *)f);
+    cs_pairing_expire(a->pair, now);
+    cs_ipfrag_expire(a->frag, now);
+}
+
+/* ---- TCP -------------------------------------------------------------- */
+
+static void tcp_restart(cs_analyzer *a, aflow *fl)
+{
+    flow_end(a, fl);
+    memset(&fl->tcp, 0, sizeof(fl->tcp));
+    fl->reprobes = 0;
+    fl->dispatch = has_candidates(a, 0) ? DISPATCH_PENDING : DISPATCH_NONE;
+}
+
+/* A new SYN from the initiator after the old connection ended (or was never
+ * tracked) starts a new connection on the same flow (port reuse). */
+static void tcp_syn_check(cs_analyzer *a, aflow *fl, uint8_t dir, const cs_layers *l)
+{
+    int syn_only = (l->tcp_flags & (CS_TCP_SYN | CS_TCP_ACK)) == CS_TCP_SYN;
+    int old = fl->dispatch == DISPATCH_NONE || fl->dispatch == DISPATCH_CLOSED ||
+              fl->tcp.half[0].ended || fl->tcp.half[1].ended || fl->tcp.half[0].fin;
+
+    if (!syn_only || dir != 0)
+        return;
+    if (fl->has_syn && fl->syn_seq != l->tcp_seq && old)
+        tcp_restart(a, fl);
+    fl->has_syn = 1;
+    fl->syn_seq = l->tcp_seq;
+}
+
+static uint32_t tcp_wire_len(const cs_layers *l, uint32_t plen)
+{
+    uint32_t hdr, wire;
+
+    if (!(l->flags & CS_L_TRUNCATED) || l->payload_off < l->l4_off)
+        return plen;
+    hdr = l->payload_off - l->l4_off;
+    wire = l->ip_payload_len > hdr ? l->ip_payload_len - hdr : 0;
+    return wire > plen ? wire : plen;
+}
+
+static void tcp_packet(cs_analyzer *a, aflow *fl, uint8_t dir, const cs_packet *p,
+                       const cs_layers *l, const uint8_t *pay, uint32_t plen, cs_pktref ref)
+{
+    cs_tcp_seg seg;
+
+    tcp_syn_check(a, fl, dir, l);
+    if (fl->dispatch != DISPATCH_PENDING && fl->dispatch != DISPATCH_DECIDED)
+        return;
+    seg.dir = dir;
+    seg.flags = l->tcp_flags;
+    seg.seq = l->tcp_seq;
+    seg.ack = l->tcp_ack;
+    seg.data = pay;
+    seg.len = plen;
+    seg.wire_len = tcp_wire_len(l, plen);
+    seg.ts_ns = p->ts_ns;
+    seg.ref = ref;
+    a->cur = fl;
+    cs_tcp_segment(&fl->tcp, &a->tcp_env, &seg);
+    if (fl->dispatch == DISPATCH_DECIDED && fl->s[0].eof && fl->s[1].eof)
+        flow_end(a, fl);
+}
+
+/* ---- UDP -------------------------------------------------------------- */
+
+/* UDP dispatch probes each datagram alone. A decoder listing one of the
+ * ports is taken even when its probe says NO: a datagram cannot be waited
+ * on (it would be lost) and probes cannot know the transport (a DNS query
+ * whose id happens to equal its length minus 2 looks like a TCP length
+ * prefix); a wrong pick costs nothing but a failed parse per datagram. */
+static void udp_dispatch(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *data, size_t len)
+{
+    const cs_decoder *by_port = NULL, *by_port_only = NULL;
+    size_t n = len < PROBE_MAX ? len : PROBE_MAX;
+
+    for (size_t i = 0; i < a->n_decs; i++) {
+        const cs_decoder *d = a->decs[i];
+        int listed;
+        cs_probe r;
+
+        if (!decoder_serves(d, 1))
+            continue;
+        r = d->probe ? d->probe(data, n, dir) : CS_PROBE_NEED_MORE;
+        if (r == CS_PROBE_YES) {
+            if (decide(fl, d) < 0)
+                fl->dispatch = DISPATCH_NONE;
+            return;
+        }
+        listed = port_listed(d, fl->ep.port_a) || port_listed(d, fl->ep.port_b);
+        if (listed && r != CS_PROBE_NO && by_port == NULL)
+            by_port = d;
+        if (listed && by_port_only == NULL)
+            by_port_only = d;
+    }
+    if (by_port == NULL)
+        by_port = by_port_only;
+    if (by_port != NULL && decide(fl, by_port) == 0)
+        return;
+    if (fl->dispatch == DISPATCH_PENDING && ++fl->reprobes >= MAX_REPROBES)
+        fl->dispatch = DISPATCH_NONE;
+}
+
+static void udp_datagram(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *data, size_t len,
+                         const mapent *map, size_t n_map)
+{
+    cs_decode_input in;
+    cs_decode_ctx ctx;
+
+    if (fl->dispatch == DISPATCH_PENDING)
+        udp_dispatch(a, fl, dir, data, len);
+    if (fl->dispatch != DISPATCH_DECIDED)
+        return;
+    in = (cs_decode_input){dir, CS_IN_DATAGRAM, data, len, 0};
+    ctx = (cs_decode_ctx){a, fl, dir, 0, len, map, n_map};
+    fl->dec->parse(fl->state, &ctx, &in);
+}
+
+/* Builds the map of a reassembled datagram's UDP payload from its pieces. */
+static size_t frag_map(cs_analyzer *a, const cs_ipfrag_out *o)
+{
+    size_t n = 0;
+
+    if (cs_grow((void **)&a->dmap, &a->dmap_cap, o->n_pieces + 1, sizeof(*a->dmap)) < 0)
+        return 0;
+    for (uint32_t i = 0; i < o->n_pieces; i++) {
+        const cs_ipfrag_piece *pc = &o->pieces[i];
+        if (pc->off + pc->len <= 8 || pc->off >= o->len)
+            continue;
+        a->dmap[n++] = (mapent){pc->off > 8 ? pc->off - 8u : 0, pc->ts_ns, pc->ref};
+    }
+    return n;
+}
+
+static void udp_reassembled(cs_analyzer *a, const cs_packet *p, const cs_layers *l,
+                            const cs_ipfrag_out *o)
+{
+    cs_cursor c;
+    cs_layers ul = *l;
+    uint16_t ulen;
+    size_t plen, n_map;
+    uint8_t dir;
+    aflow *fl;
+
+    cs_cursor_init(&c, o->data, o->len);
+    ul.sport = cs_get_be16(&c);
+    ul.dport = cs_get_be16(&c);
+    ulen = cs_get_be16(&c);
+    cs_cursor_skip(&c, 2);
+    if (!cs_cursor_ok(&c))
+        return;
+    plen = o->len - 8;
+    if (ulen >= 8 && (size_t)ulen - 8 < plen)
+        plen = (size_t)ulen - 8;
+    n_map = frag_map(a, o);
+    fl = flow_get(a, p, &ul, ul.sport, ul.dport, &dir);
+    if (fl == NULL || n_map == 0)
+        return;
+    udp_datagram(a, fl, dir, o->data + 8, plen, a->dmap, n_map);
+}
+
+static void udp_fragment(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref)
+{
+    cs_cursor c;
+    cs_ipfrag_key k;
+    cs_ipfrag_out o;
+    size_t start, n;
+    uint8_t ihl;
+
+    if (l->ip_version != 4 || l->l3_off >= p->caplen)
+        return;
+    cs_cursor_init(&c, p->data + l->l3_off, p->caplen - l->l3_off);
+    ihl = (uint8_t)((cs_get_u8(&c) & 0x0f) * 4);
+    if (!cs_cursor_ok(&c) || ihl < 20)
+        return;
+    start = (size_t)l->l3_off + ihl;
+    if (start > p->caplen)
+        return;
+    n = p->caplen - start;
+    if (l->ip_payload_len < n)
+        n = l->ip_payload_len;
+    memset(&k, 0, sizeof(k));
+    memcpy(k.src, l->src, 16);
+    memcpy(k.dst, l->dst, 16);
+    k.id = l->ip_id;
+    k.tap = p->tap;
+    k.ip_version = l->ip_version;
+    k.proto = l->ip_proto;
+    if (cs_ipfrag_add(a->frag, &k, l->frag_offset, p->data + start, (uint32_t)n, l->more_frags,
+                      p->ts_ns, ref, &o) == 1)
+        udp_reassembled(a, p, l, &o);
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer **out)
+{
+    cs_analyzer *a = cs_calloc(1, sizeof(*a));
+    int rc = CS_ENOMEM;
+
+    if (a == NULL)
+        return CS_ENOMEM;
+    if (cfg)
+        a->cfg = *cfg;
+    else
+        cs_analyzer_cfg_default(&a->cfg);
+    a->sink = *sink;
+    a->tcp_ops = (cs_tcp_ops){a, on_tcp_data, on_tcp_gap, on_tcp_eof, on_tcp_held};
+    a->tcp_env = (cs_tcp_env){&a->tcp_ops, &a->tcp_st, a->cfg.max_flow_buffer};
+    if ((rc = load_decoders(a)) < 0 ||
+        (rc = cs_flowtable_new(sizeof(aflow), a->cfg.max_flows, &a->ft)) < 0 ||
+        (rc = cs_ipfrag_new(FRAG_MAX, FRAG_TIMEOUT_NS, &a->frag)) < 0 ||
+        (rc = cs_pairing_new(MAX_PENDING, a->cfg.pair_timeout_ns, sink, &a->pair)) < 0)
+        goto fail;
+    *out = a;
+    return 0;
+fail:
+    cs_analyzer_free(a);
+    return rc;
+}
+
+void cs_analyzer_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref)
+{
+    const uint8_t *pay;
+    uint32_t plen;
+    uint8_t dir;
+    aflow *fl;
+
+    a->st.packets++;
+    housekeeping(a, p->ts_ns);
+    if (!(l->flags & CS_L_IP) || (l->ip_proto != 6 && l->ip_proto != 17))
+        return;
+    if ((l->flags & CS_L_FRAGMENT) && (l->frag_offset != 0 || l->more_frags)) {
+        if (l->ip_proto == 17)
+            udp_fragment(a, p, l, ref);
+        return;
+    }
+    if (!(l->flags & CS_L_L4) || l->payload_off > p->caplen)
+        return;
+    pay = p->data + l->payload_off;
+    plen = l->payload_len;
+    if (plen > p->caplen - l->payload_off)
+        plen = p->caplen - l->payload_off;
+    fl = flow_get(a, p, l, l->sport, l->dport, &dir);
+    if (fl == NULL)
+        return;
+    if (l->ip_proto == 6) {
+        tcp_packet(a, fl, dir, p, l, pay, plen, ref);
+    } else {
+        mapent e = {0, p->ts_ns, ref};
+        udp_datagram(a, fl, dir, pay, plen, &e, 1);
+    }
+}
+
+void cs_analyzer_finish(cs_analyzer *a)
+{
+    cs_flow *f;
+
+    while ((f = cs_flowtable_oldest(a->ft)) != NULL)
+        flow_drop(a, (aflow *)(void *)f);
+    cs_pairing_flush(a->pair);
+}
+
+void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)
+{
+    cs_pairing_stats ps;
+    cs_ipfrag_stats fs;
+
+    *st = a->st;
+    st->tcp_gaps = a->tcp_st.gaps;
+    st->tcp_gap_bytes = a->tcp_st.gap_bytes;
+    st->tcp_retransmits = a->tcp_st.retransmits;
+    st->tcp_out_of_order = a->tcp_st.out_of_order;
+    st->buffer_overflows = a->tcp_st.overflows + a->stream_overflows;
+    cs_ipfrag_stats_get(a->frag, &fs);
+    st->frags = fs.frags;
+    st->frags_reassembled = fs.reassembled;
+    st->frags_dropped = fs.dropped;
+    cs_pairing_stats_get(a->pair, &ps);
+    st->measurements = ps.measurements;
+    st->unmatched_requests = ps.unmatched_requests;
+    st->unmatched_responses = ps.unmatched_responses;
+}
+
+void cs_analyzer_free(cs_analyzer *a)
+{
+    cs_flow *f;
+
+    if (a == NULL)
+        return;
+    if (a->ft != NULL) {
+        while ((f = cs_flowtable_oldest(a->ft)) != NULL) {
+            aflow *fl = (aflow *)(void *)f;
+            flow_close_decoder(fl);
+            cs_tcp_release(&fl->tcp);
+            stream_release(&fl->s[0]);
+            stream_release(&fl->s[1]);
+            cs_flowtable_remove(a->ft, f);
+        }
+        cs_flowtable_free(a->ft);
+    }
+    cs_ipfrag_free(a->frag);
+    cs_pairing_free(a->pair);
+    cs_free(a->decs);
+    cs_free(a->refs);
+    cs_free(a->dmap);
+    cs_free(a);
+}
