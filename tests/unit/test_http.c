@@ -932,7 +932,8 @@ static size_t our_lines(const replay *r, int responses, char ***out)
             (*out)[n++] = strdup(buf);
         }
     }
-    qsort(*out, n, sizeof(char *), cmp_str);
+    if (n)
+        qsort(*out, n, sizeof(char *), cmp_str);
     return n;
 }
 
@@ -972,13 +973,23 @@ static const capture_case http_captures[] = {
     {"../shared/pcaps/zeek/http/pipelined-requests.pcap", 0, 0, 0, 0, 5, NULL},
     {"../shared/pcaps/zeek/http/100-continue.pcap", 0, 0, 0, 0, 1, NULL},
     {"../shared/pcaps/zeek/http/methods.pcap", 0, 0, 0, 0, 27, NULL},
-    {"../shared/pcaps/zeek/http/bro.org.pcap", 0, 0, 0, 0, 31, NULL},
+    {"../shared/pcaps/zeek/http/bro.org.pcap", 0, 0, 1, 0, 31,
+     "a segment inside the body of the 200 to /js/jquery.cycle.all.min.js (tcp.stream 2) "
+     "was never captured: tshark waits for the whole body and never shows that response; "
+     "we emit it at the end of its headers. The next response is glued to the body's "
+     "last byte without a newline and is found by the embedded start-line search"},
     {"../shared/pcaps/zeek/http/post.pcap", 0, 0, 0, 0, 1, NULL},
     {"../shared/pcaps/zeek/http/zero-length-bodies-with-drops.pcap", 0, 0, 0, 0, 7, NULL},
     {"../shared/pcaps/zeek/http/no_crlf.pcap", 0, 0, 0, 0, 5, NULL},
     {"../shared/pcaps/zeek/http/1000-requests-one-dropped-response.pcap", 0, 0, 0, 0, 1000, NULL},
-    {"../shared/pcaps/zeek/http/206_example_b.pcap", 0, 0, 0, 0, 3, NULL},
-    {"../shared/pcaps/zeek/http/content-range-gap.pcap", 0, 0, 0, 0, 1, NULL},
+    {"../shared/pcaps/zeek/http/206_example_b.pcap", 0, 0, 1, 0, 3,
+     "tcp.stream 0 carries two 206 responses (Content-Range 0-816895 at seq 1, then "
+     "816896-1022919 at seq 817223, right where our Content-Length framing puts it); "
+     "tshark's reassembly of the first 816896-byte body breaks on the trace's "
+     "retransmissions (it flags 52 frames malformed) and it reports only the second"},
+    {"../shared/pcaps/zeek/http/content-range-gap.pcap", 0, 0, 1, 0, 1,
+     "a segment of the only response's body was never captured: tshark never completes "
+     "the body and shows no response; we emit it at the end of its headers"},
     {"../shared/pcaps/zeek/http/http-large-gap.pcap", 0, 0, 0, 0, 1, NULL},
     {"../shared/pcaps/ndpi/http-lines-split.pcap", 0, 0, 0, 0, 1, NULL},
     {"../shared/pcaps/ndpi/http_asymmetric.pcapng", 0, 0, 0, 0, 3, NULL},
@@ -996,8 +1007,10 @@ static void check_capture(const capture_case *cc)
     n_tr =
         tshark_lines(cc->path, "http.request", "http.request.method", "http.request.uri", &ts_req);
     n_ts = tshark_lines(cc->path, "http.response", "http.response.code", NULL, &ts_resp);
-    qsort(ts_req, n_tr, sizeof(char *), cmp_str);
-    qsort(ts_resp, n_ts, sizeof(char *), cmp_str);
+    if (n_tr)
+        qsort(ts_req, n_tr, sizeof(char *), cmp_str);
+    if (n_ts)
+        qsort(ts_resp, n_ts, sizeof(char *), cmp_str);
     print_message("%s: requests ours %zu tshark %zu, responses ours %zu tshark %zu\n", cc->path,
                   n_or, n_tr, n_os, n_ts);
     if (getenv("HTTP_TEST_VERBOSE")) {

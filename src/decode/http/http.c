@@ -661,10 +661,54 @@ static void flush_head_at_eof(cs__http_state *st, cs__http_dir *d, cs_decode_ctx
     set_phase(d, PH_HEAD);
 }
 
+/*
+ * A start line that does not begin at a line start: a body that ended
+ * without a newline, or bytes lost before it, glue it to the end of other
+ * bytes ("...}HTTP/1.1 200 OK", "...\x00GET /x HTTP/1.1"). Looks in the line
+ * "p"[0 .. "n") for "HTTP/1." opening a valid status line, or closing a
+ * request line whose method (letters, '_', '-', at least 3) and target can be
+ * walked back to. Returns the offset of the start line, or SIZE_MAX.
+ */
+static size_t find_embedded_start(const uint8_t *p, size_t n)
+{
+    size_t k;
+    cs__http_head h;
+
+    for (k = 0; k + 8 <= n; k++) {
+        size_t t_end, t_start, m_start;
+
+        if (p[k] != 'H' || memcmp(p + k, "HTTP/1.", 7) != 0)
+            continue;
+        memset(&h, 0, sizeof(h));
+        if (parse_status_line(p + k, n - k, &h))
+            return k;
+        if (trim(p + k, n - k).len != 8 || k == 0 || p[k - 1] != ' ')
+            continue;
+        for (t_end = k; t_end > 0 && p[t_end - 1] == ' '; t_end--)
+            ;
+        for (t_start = t_end; t_start > 0 && p[t_start - 1] > ' ' && p[t_start - 1] != 0x7f;
+             t_start--)
+            ;
+        if (t_start == t_end || t_start == 0 || p[t_start - 1] != ' ')
+            continue;
+        for (m_start = t_start - 1; m_start > 0 && p[m_start - 1] == ' '; m_start--)
+            ;
+        while (m_start > 0 && is_letters(p + m_start - 1, 1))
+            m_start--;
+        if (t_start - m_start >= 4 && parse_request_line(p + m_start, n - m_start, &h, false))
+            return m_start;
+    }
+    return SIZE_MAX;
+}
+
+/* PH_SEEK without a line end in sight: consume all but a tail that may hold
+ * the beginning of a start line glued to the garbage before it. */
+#define CS__HTTP_SEEK_TAIL 512u
+
 static bool step_seek(cs__http_dir *d, cs_decode_input *in, size_t *pos)
 {
     const uint8_t *p = in->data + *pos;
-    size_t n = in->len - *pos, len;
+    size_t n = in->len - *pos, len, off;
     cs__http_head h;
 
     if (d->at_line_start && !start_plausible(p, n < 16 ? n : 16))
@@ -675,14 +719,22 @@ static bool step_seek(cs__http_dir *d, cs_decode_input *in, size_t *pos)
             d->scanned = n;
             return false; /* maybe a start line: wait for its end */
         }
-        *pos = in->len;
         d->at_line_start = false;
         d->scanned = 0;
+        if (n <= CS__HTTP_SEEK_TAIL)
+            return false;
+        *pos += n - CS__HTTP_SEEK_TAIL;
         return true;
     }
     len += d->scanned;
     memset(&h, 0, sizeof(h));
     if (d->at_line_start && parse_start_line(p, len, &h, false)) {
+        set_phase(d, PH_HEAD);
+        return true;
+    }
+    off = find_embedded_start(p, len);
+    if (off != SIZE_MAX && off > 0) {
+        *pos += off;
         set_phase(d, PH_HEAD);
         return true;
     }
