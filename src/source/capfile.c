@@ -66,6 +66,7 @@
  * Threading: a reader belongs to one thread at a time.
  */
 #include "source/capfile.h"
+#include "source/capfile_int.h"
 
 #include "core/alloc.h"
 #include "core/cursor.h"
@@ -87,9 +88,6 @@
 #define CAPFILE_MAX_IFACES 65536u
 #define CAPFILE_DEFAULT_SNAPLEN 262144u
 
-/* Positive code of cs__capfile_next_buffered(): the next record is not
- * buffered yet; call cs_capfile_next() (after releasing older packets). */
-#define CS__CAPFILE_REFILL 2
 
 #define PCAP_FILE_HDR 24u
 #define PCAP_REC_HDR 16u
@@ -152,7 +150,6 @@ struct cs_capfile {
     char errmsg[320];
 };
 
-int cs__capfile_next_buffered(cs_capfile *f, cs_packet *pkt);
 
 /* ---- helpers -------------------------------------------------------- */
 

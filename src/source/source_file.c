@@ -26,14 +26,13 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "source/capfile.h"
+#include "source/capfile_int.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
 /* Internal to the capture-file module (defined in capfile.c). */
-#define CS__CAPFILE_REFILL 2
-int cs__capfile_next_buffered(cs_capfile *f, cs_packet *pkt);
 
 typedef struct source_file {
     cs_source base; /* first: generic code sees a cs_source */
