@@ -481,6 +481,37 @@ static void test_tcp_gap_resync(void **unused)
     ctx_reset(&ctx);
 }
 
+/* Mid-stream connection: the flag is on for every call; the first call
+ * resynchronises past a partial message, later calls frame normally, even
+ * a message split across calls. */
+static void test_tcp_midstream(void **unused)
+{
+    uint8_t s[4096];
+    size_t n = 0, a, b, skip = 5;
+    wbuf w;
+    void *st = cs_decoder_dns.state_new();
+    cs_decode_ctx ctx = {0};
+
+    header(&w, 300, 0x0100, 1, 0, 0, 0);
+    question(&w, "first.test", 1);
+    a = n += tcp_frame(s + n, &w);
+    header(&w, 301, 0x0100, 1, 0, 0, 0);
+    question(&w, "second.test", 1);
+    b = n += tcp_frame(s + n, &w);
+    header(&w, 302, 0x0100, 1, 0, 0, 0);
+    question(&w, "third.test", 28);
+    n += tcp_frame(s + n, &w);
+    assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, s + skip, b + 3 - skip, NULL), b - skip);
+    assert_int_equal(ctx.n, 1);
+    assert_string_equal(ctx.msgs[0].key, "301 second.test");
+    assert_int_equal(ctx.msgs[0].start, a - skip);
+    assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, s + b, n - b, NULL), n - b);
+    assert_int_equal(ctx.n, 2);
+    assert_string_equal(ctx.msgs[1].key, "302 third.test");
+    cs_decoder_dns.state_free(st);
+    ctx_reset(&ctx);
+}
+
 static void test_probe(void **unused)
 {
     uint8_t s[512];
@@ -684,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_tcp_framing),
         cmocka_unit_test(test_tcp_gap_resync),
+        cmocka_unit_test(test_tcp_midstream),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_captures),
     };

@@ -444,6 +444,29 @@ static void test_midstream(void **unused)
     cs_decoder_fix.state_free(st);
 }
 
+/* CS_IN_MIDSTREAM stays set on every call of a connection picked up
+ * mid-stream: only the first call resynchronises; later messages with a
+ * wrong BodyLength are still framed by the trailer scan. */
+static void test_midstream_flag_persists(void **unused)
+{
+    char buf[2048];
+    size_t n1 = build(buf, sizeof(buf), "FIX.4.2", order_body, 0, 0);
+    size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.2", exec_body, 3, 0);
+    size_t n3 = build(buf + n1 + n2, sizeof(buf) - n1 - n2, "FIX.4.2", exec_body, 0, 0);
+    void *st = cs_decoder_fix.state_new();
+    cs_decode_ctx ctx = {0};
+
+    assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, buf + 3, n1 - 3, NULL), n1 - 3);
+    assert_int_equal(ctx.n, 0);
+    assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, buf + n1, n2 + n3, NULL), n2 + n3);
+    assert_int_equal(ctx.n, 2);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH);
+    assert_int_equal(ctx.msgs[0].len, n2);
+    assert_int_equal(ctx.msgs[1].flags, 0);
+    ctx_reset(&ctx);
+    cs_decoder_fix.state_free(st);
+}
+
 /* Truncated at EOF: emitted with CS_MSG_TRUNCATED and its complete fields;
  * a leftover shorter than BeginString + BodyLength is dropped. */
 static void test_truncated_at_eof(void **unused)
@@ -795,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_garbage_then_message),
         cmocka_unit_test(test_gap_mid_message),
         cmocka_unit_test(test_midstream),
+        cmocka_unit_test(test_midstream_flag_persists),
         cmocka_unit_test(test_truncated_at_eof),
         cmocka_unit_test(test_missing_msgtype_is_malformed),
         cmocka_unit_test(test_captures),

@@ -47,7 +47,9 @@
  * no longer trusts the byte at the front to be a length prefix; it scans for
  * an offset whose length and header are plausible and whose message decodes
  * without fault, dropping the bytes before it (no emit).
- *
+
+ * CS_IN_MIDSTREAM stays on for the whole connection; only the first
+ * parse() of a direction acts on it. *
  * State and ownership: per connection, two resync bits. Rendered text and
  * the field array live in thread-local scratch space, valid during the
  * cs_decode_emit() call only. Threading: one state per flow, one thread.
@@ -76,7 +78,8 @@
 #define CS__DNS_RESYNC_SCAN (64u * 1024u)
 
 typedef struct cs__dns_state {
-    bool resync[2];
+    bool resync[2];  /* front bytes may not be a length prefix */
+    bool started[2]; /* parse() has seen this direction */
 } cs__dns_state;
 
 /* Rendered output of one message: text arena + field list. */
@@ -555,8 +558,9 @@ static size_t cs__dns_parse_stream(cs__dns_state *st, cs_decode_ctx *ctx, cs_dec
     bool eof = (in->flags & CS_IN_EOF) != 0;
     size_t off = 0;
 
-    if (in->flags & CS_IN_MIDSTREAM)
-        st->resync[dir] = true;
+    if ((in->flags & CS_IN_MIDSTREAM) && !st->started[dir])
+        st->resync[dir] = true; /* the flag stays on for the connection */
+    st->started[dir] = true;
     while (off < in->len) {
         size_t len, avail = in->len - off;
 

@@ -31,10 +31,11 @@
  * headers (FIXCOMP compressed FIX, for one) are garbage.
  * Anything that does not start with "8=FIX" (garbage, a connection picked up
  * mid-stream, bytes after a gap) is consumed up to the next "8=FIX" and
- * never emitted. After gap() or a CS_IN_MIDSTREAM start, the first candidate
- * must frame exactly by BodyLength (step 2); if it does not, it is treated
- * as garbage, because it may be the head of a message glued to the tail of
- * another across the lost bytes. Later candidates frame normally again.
+ * never emitted. Right after gap(), a candidate at the very front of the
+ * data must frame exactly by BodyLength (step 2), else it is treated as
+ * garbage: a flow layer that kept the unconsumed head of a message across
+ * the lost bytes would glue it to the tail of another. A candidate found by
+ * scanning is a real message start and frames normally.
  * At CS_IN_EOF an unfinished message whose BeginString and BodyLength are
  * complete is emitted with CS_MSG_TRUNCATED and its complete fields; a
  * shorter leftover is dropped.
@@ -48,7 +49,8 @@
  * A message without MsgType, or with a field lacking '=', is flagged
  * CS_MSG_MALFORMED. Fields beyond CS__FIX_MAX_FIELDS are not reported.
  *
- * State and ownership: the per-connection state is two resync bits; the
+ * CS_IN_MIDSTREAM needs nothing more than the garbage scan.
+ * State and ownership: the per-connection state is two "after gap" bits; the
  * decoder never buffers stream bytes (the flow layer re-offers what parse()
  * did not consume). Emitted fields point into in->data and into a
  * thread-local scratch array, valid during cs_decode_emit() only.
@@ -74,7 +76,7 @@ static const char cs__fix_begin[] = "8=FIX";
 #define CS__FIX_SOH 0x01
 
 typedef struct cs__fix_state {
-    bool resync[2]; /* next candidate must frame exactly */
+    bool after_gap[2]; /* a candidate at the front must frame exactly */
 } cs__fix_state;
 
 /* What framing found at the start of a candidate message. */
@@ -423,8 +425,6 @@ static size_t cs__fix_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in
     size_t off = 0;
 
     in->needed = 0;
-    if (in->flags & CS_IN_MIDSTREAM)
-        st->resync[dir] = true;
     while (off < in->len) {
         cs__fix_frame fr;
 
@@ -436,16 +436,17 @@ static size_t cs__fix_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in
                 break;
             }
             off = next;
+            st->after_gap[dir] = false; /* the next candidate was found by scanning */
             continue;
         }
-        cs__fix_frame_at(in->data + off, in->len - off, eof, st->resync[dir], &fr);
+        cs__fix_frame_at(in->data + off, in->len - off, eof, st->after_gap[dir] && off == 0, &fr);
         if (fr.verdict == CS__FIX_NEED) {
             in->needed = fr.needed;
             break;
         }
         if (fr.verdict == CS__FIX_MSG)
             cs__fix_emit(ctx, in, off, &fr);
-        st->resync[dir] = false; /* one suspect candidate at most */
+        st->after_gap[dir] = false; /* one suspect candidate at most */
         off += fr.len;
     }
     return off;
@@ -455,7 +456,7 @@ static void cs__fix_gap(void *state, uint8_t dir)
 {
     cs__fix_state *st = state;
 
-    st->resync[dir & 1] = true;
+    st->after_gap[dir & 1] = true;
 }
 
 static void *cs__fix_state_new(void)
