@@ -75,7 +75,8 @@
 #define CS__DNS_MAX_HEX 64       /* rdata bytes shown in hex */
 #define CS__DNS_SCRATCH (96u * 1024u)
 #define CS__DNS_MAX_FIELDS (8 + 3 * CS__DNS_MAX_QUESTIONS + 4 * CS__DNS_MAX_ANSWERS + 4)
-#define CS__DNS_RESYNC_SCAN (64u * 1024u)
+#define CS__DNS_RESYNC_SCAN (64u * 1024u) /* bytes scanned per call */
+#define CS__DNS_RESYNC_TRIES 64           /* full decodes per call */
 
 typedef struct cs__dns_state {
     bool resync[2];  /* front bytes may not be a length prefix */
@@ -529,7 +530,7 @@ static bool cs__dns_clean(const uint8_t *p, size_t n)
 static size_t cs__dns_resync(const cs_decode_input *in, size_t off, bool *found)
 {
     size_t i, limit = in->len - off > CS__DNS_RESYNC_SCAN ? off + CS__DNS_RESYNC_SCAN : in->len;
-    size_t keep = SIZE_MAX;
+    size_t keep = SIZE_MAX, tries = 0;
 
     *found = false;
     for (i = off; i + 2 + CS__DNS_HEADER <= limit; i++) {
@@ -546,6 +547,8 @@ static size_t cs__dns_resync(const cs_decode_input *in, size_t off, bool *found)
             *found = true;
             return i;
         }
+        if (++tries == CS__DNS_RESYNC_TRIES)
+            break; /* bound the work of one call; the bytes before i go */
     }
     if (in->flags & CS_IN_EOF)
         return in->len;
