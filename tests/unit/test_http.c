@@ -561,6 +561,7 @@ static void test_connect_and_upgrade_tunnel(void **unused)
 
 static void test_header_bound_and_memory(void **unused)
 {
+    static const char tail[] = "\r\n\r\nGET /ok2 HTTP/1.1\r\n\r\n";
     static char big[200000];
     conn c;
 
@@ -574,13 +575,20 @@ static void test_header_bound_and_memory(void **unused)
     feed(&c, 0, "\r\nGET /ok HTTP/1.1\r\n\r\n");
     assert_int_equal(c.ctx.n, 1);
     assert_string_equal(c.ctx.msgs[0].key, "GET /ok");
+    /* A complete header block over the bound, in one slice: dropped too. */
+    memcpy(big, "GET /huge HTTP/1.1\r\nX: ", 24);
+    memcpy(big + 100000, tail, strlen(tail));
+    feed_flags(&c, 0, big, 100000 + strlen(tail), 0);
+    assert_int_equal(c.ctx.n, 2);
+    assert_string_equal(c.ctx.msgs[1].key, "GET /ok2");
+    memset(big, 'a', sizeof(big) - 1);
     /* A large body is consumed as it arrives, never held back. */
     feed(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 199999\r\n\r\n");
     feed(&c, 1, big);
     assert_int_equal(c.n_pending[1], 0);
     assert_true(c.max_offer[1] <= sizeof(big));
     feed(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    assert_int_equal(c.ctx.n, 3);
+    assert_int_equal(c.ctx.n, 4);
     conn_close(&c);
 }
 

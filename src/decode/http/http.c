@@ -623,6 +623,10 @@ static bool step_head(cs__http_state *st, cs__http_dir *d, cs_decode_ctx *ctx, c
         return true;
     }
     end = find_head_end(p, n, &d->scanned);
+    if (end > CS__HTTP_MAX_HEAD) { /* complete, but over the bound all the same */
+        enter_seek(d, false);
+        return true;
+    }
     if (end == 0) {
         if (n > CS__HTTP_MAX_HEAD)
             enter_seek(d, false);
