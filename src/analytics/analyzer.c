@@ -373,7 +373,8 @@ static size_t parse_loop(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
     size_t done = 0;
 
     for (;;) {
-        cs_decode_input in = {dir, flags | in_flags(fl, dir), data + done, len - done, 0};
+        const uint8_t *at = data != NULL ? data + done : data; /* EOF on an empty buffer */
+        cs_decode_input in = {dir, flags | in_flags(fl, dir), at, len - done, 0};
         cs_decode_ctx ctx = {a, fl, dir, base + done, len - done, map, n_map};
         size_t c = fl->dec->parse(fl->state, &ctx, &in);
 
