@@ -49,8 +49,19 @@
  * Content-Length (flagged CS_MSG_MALFORMED) or a bad chunk, the direction
  * discards whole lines until one looks like a start line (a request line
  * whose method is a token of uppercase letters, digits, '_' or '-', or an
- * "HTTP/1." status line; either kind is accepted in either direction). A gap
- * inside a body delimited by the connection's close keeps that body going.
+ * "HTTP/1." status line; either kind is accepted in either direction). A
+ * start line glued to the end of other bytes (a body that ended without a
+ * newline, as after a capture hole in bro.org.pcap) is found inside the line
+ * too (find_embedded_start). A gap inside a body delimited by the
+ * connection's close keeps that body going.
+ *
+ * Leniency: bare LF line ends, any case in header names, runs of spaces in
+ * the start line. At a message boundary of the client's stream, a request
+ * line missing its target or version ("OPTIONS", "GET /x", "GET / HTTP/1.")
+ * is still a request, flagged CS_MSG_MALFORMED, since the server answers it
+ * and the FIFO pairing needs it (zeek's methods.pcap); such lines are not
+ * accepted while resynchronising. A header line without a colon is skipped
+ * and flags the message CS_MSG_MALFORMED.
  *
  * State: one cs__http_state per connection (both directions), small and
  * fixed size. Field names are lowercased into a thread-local scratch area
