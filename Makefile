@@ -4,6 +4,7 @@
 # `make fuzz-run` runs each briefly. `make release` / `make debug` pick the
 # optimisation preset (release is the default).
 
+SHELL   := /bin/bash
 BUILD   ?= build
 CC      ?= cc
 PRESET  ?= release
@@ -38,7 +39,7 @@ TEST_HELP := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all release debug test unit golden asan-test fuzz fuzz-run clean format bench
+.PHONY: all release debug test unit golden asan-test fuzz fuzz-run clean format bench check demo
 all: $(BIN)
 
 release:
@@ -73,10 +74,34 @@ test: unit golden
 asan-test:
 	$(MAKE) PRESET=asan BUILD=build-asan test
 
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
-	@mkdir -p build-fuzz
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(shell pkg-config --cflags $(PKGS)) \
-	    -o $@ $< $(LIB_SRCS) $(LDLIBS)
+# What CI runs (README): the suite, the suite under ASan+UBSan, short fuzzing.
+check:
+	$(MAKE) test
+	$(MAKE) asan-test
+	$(MAKE) fuzz-run FUZZ_SECONDS=15
+
+# The README's first command: ingest the bundled sample and show the store.
+DEMO_STORE ?= demo-store
+demo: $(BIN)
+	@scripts/demo.sh $(BIN) $(DEMO_STORE)
+
+# Fuzzers link against a library built with the fuzzer's instrumentation, so
+# a harness that defines a symbol (the decoder harness's cs_decode_emit)
+# replaces the library's without a clash.
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+build-fuzz/libcapstream.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libcapstream.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< build-fuzz/libcapstream.a $(LDLIBS)
 
 fuzz: $(FUZZ_BINS)
 
@@ -84,11 +109,12 @@ FUZZ_SECONDS ?= 20
 fuzz-run: fuzz
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); \
 	    mkdir -p build-fuzz/corpus/$$n; \
-	    seeds=tests/fuzz/seeds/$$n; [ -d $$seeds ] || seeds=; \
+	    dirs=build-fuzz/corpus/$$n; \
+	    for d in tests/fuzz/seeds/$$n tests/fuzz/regress/$$n; do [ -d $$d ] && dirs="$$dirs $$d"; done; \
 	    echo "== fuzz $$n ($(FUZZ_SECONDS)s)"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 \
-	        build-fuzz/corpus/$$n $$seeds tests/fuzz/regress/$$n 2>&1 | tail -3; \
-	    if [ -d tests/fuzz/regress/$$n ]; then $$f tests/fuzz/regress/$$n/* >/dev/null 2>&1; fi; \
+	    if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 $$dirs \
+	        >build-fuzz/$$n.log 2>&1; then tail -40 build-fuzz/$$n.log; exit 1; fi; \
+	    grep -E "stat::number_of_executed_units" build-fuzz/$$n.log || true; \
 	done
 
 bench: $(BIN)
