@@ -2,9 +2,11 @@
  * cmd_ingest.c - `capstream ingest -r FILE -d STORE`: one pass over a
  * capture file into the store.
  *
- * For every packet: read (source/capfile.c) -> dissect once
- * (flow/dissect.c) -> append to the store's open segment, which files it in
- * the index (store/segwriter.c). A failure in the middle (file cut off,
+ * For every packet: read (source/capfile.c) -> the single pass
+ * (analytics/pipeline.c): dissect once, append to the store's open segment
+ * (which files it in the index), and analyse it: flows, TCP reassembly,
+ * decoders, pairing, with messages and measurements written next to the
+ * packets (store/msgstore.c). A failure in the middle (file cut off,
  * bad record) still closes the open segment properly, so every complete
  * packet before the fault is stored and indexed; the summary says where
  * the fault was and the exit status is 1. Nothing already in the store is
@@ -15,7 +17,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timefmt.h"
-#include "flow/dissect.h"
+#include "analytics/pipeline.h"
+#include "decode/decoder.h"
 #include "source/capfile.h"
 #include "store/store.h"
 
@@ -25,13 +28,16 @@
 #include <string.h>
 
 static const char ingest_help[] =
-    "usage: capstream ingest -r FILE -d STORE [--segment-bytes N] [--max-bytes N]\n"
-    "                        [--fsync] [-q]\n\n"
-    "Reads a capture file (pcap or pcapng; '-' for standard input) and stores its\n"
-    "packets in STORE (created if missing; later ingests append), indexed by time,\n"
-    "flow, host, port and protocol.\n\n"
+    "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--segment-bytes N]\n"
+    "                        [--max-bytes N] [--fsync] [-q]\n\n"
+    "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
+    "stores its packets in STORE (created if missing; later ingests append), indexed\n"
+    "by time, flow, host, port and protocol, and decodes them: TCP reassembly, FIX,\n"
+    "HTTP and DNS messages, request/response pairs as latency measurements.\n\n"
     "  -r, --read FILE        capture file to read ('-' = standard input)\n"
     "  -d, --store DIR        the store\n"
+    "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
+    "                         names separated by commas: fix,http,dns\n"
     "      --segment-bytes N  close segments at N bytes (default 256M; K/M/G suffixes)\n"
     "      --max-bytes N      retention budget: delete the oldest segments beyond N bytes\n"
     "                         (0 = unlimited; remembered by the store)\n"
@@ -45,6 +51,7 @@ typedef struct ingest_args {
     const char *file, *dir;
     int quiet;
     cs_store_opts so;
+    const cs_decoder *decoders[CS_DECODERS_MAX + 1];
 } ingest_args;
 
 typedef struct ingest_totals {
@@ -58,11 +65,12 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         {"read", required_argument, 0, 'r'},          {"store", required_argument, 0, 'd'},
         {"segment-bytes", required_argument, 0, 'S'}, {"max-bytes", required_argument, 0, 'M'},
         {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
-        {"fsync", no_argument, 0, 'F'},
+        {"fsync", no_argument, 0, 'F'},               {"decoders", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     int c;
 
     a->so.flags = CS_STORE_WRITE | CS_STORE_CREATE;
+    cs_decoders_parse("all", a->decoders);
     while ((c = getopt_long(argc, argv, "r:d:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -86,6 +94,10 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             break;
         case 'F':
             a->so.flags |= CS_STORE_SYNC;
+            break;
+        case 'D':
+            if (cs_decoders_parse(optarg, a->decoders) < 0)
+                return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
         case 'h':
             fputs(ingest_help, stdout);
@@ -111,24 +123,16 @@ static void totals_add(ingest_totals *t, const cs_packet *p)
     t->bytes += p->caplen;
 }
 
-/* Reads every packet of "f" into "s". Returns 0 at a clean end of file. */
-static int ingest_loop(cs_capfile *f, cs_store *s, ingest_totals *t)
+/* Reads every packet of "f" through the pipeline. 0 at a clean end of file. */
+static int ingest_loop(cs_capfile *f, cs_pipeline *pl, ingest_totals *t)
 {
     cs_progress prog;
     cs_packet p;
-    cs_layers l;
-    cs_pktref ref;
     int rc;
 
     cs_progress_start(&prog);
     while ((rc = cs_capfile_next(f, &p)) == 1) {
-        if (!cs_linktype_supported(p.linktype)) {
-            rc = cs_error_set(CS_ELINKTYPE, "packet %" PRIu64 " has link type %u, which "
-                              "capstream cannot decode", t->packets + 1, p.linktype);
-            break;
-        }
-        cs_dissect(&p, &l);
-        if ((rc = cs_store_append(s, &p, &l, &ref)) < 0)
+        if ((rc = cs_pipeline_packet(pl, &p)) < 0)
             break;
         totals_add(t, &p);
         if ((t->packets & 0xfff) == 0)
@@ -136,6 +140,21 @@ static int ingest_loop(cs_capfile *f, cs_store *s, ingest_totals *t)
     }
     cs_progress_end(&prog);
     return rc;
+}
+
+static void analysis_summary(const cs_pipeline_stats *ps)
+{
+    const cs_analyzer_stats *a = &ps->analyzer;
+
+    if (!ps->analyzed)
+        return;
+    printf("decoded %" PRIu64 " messages (%" PRIu64 " flagged bad), %" PRIu64
+           " measurements, %" PRIu64 " requests unanswered, %" PRIu64
+           " responses without request; %" PRIu64 " flows, %" PRIu64 " TCP gaps (%" PRIu64
+           " bytes), %" PRIu64 " retransmitted and %" PRIu64 " out-of-order segments\n",
+           a->messages, a->bad_messages, a->measurements, a->unmatched_requests,
+           a->unmatched_responses, a->flows, a->tcp_gaps, a->tcp_gap_bytes, a->tcp_retransmits,
+           a->tcp_out_of_order);
 }
 
 static void ingest_summary(const ingest_totals *t, const cs_store *s, int64_t elapsed_ns,
@@ -155,15 +174,44 @@ static void ingest_summary(const ingest_totals *t, const cs_store *s, int64_t el
     (void)s;
 }
 
+static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
+                      cs_pipeline_stats *ps, char *why, size_t why_size)
+{
+    cs_pipeline_cfg pc = {.store = s, .store_dir = a->dir, .decoders = a->decoders};
+    cs_pipeline *pl = NULL;
+    int rc, rc2;
+
+    if ((rc = cs_pipeline_new(&pc, &pl)) == 0)
+        rc = ingest_loop(f, pl, t);
+    if (rc < 0) /* keep the reader's detail: closing may record others */
+        snprintf(why, why_size, "%s", cs_error_msg(rc));
+    if (pl != NULL) {
+        rc2 = cs_pipeline_finish(pl, ps);
+        cs_pipeline_free(pl);
+        if (rc == 0 && rc2 < 0) {
+            rc = rc2;
+            snprintf(why, why_size, "storing messages: %s", cs_error_msg(rc));
+        }
+    }
+    rc2 = cs_store_close(s); /* writes the last index even after a read error */
+    if (rc == 0 && rc2 < 0) {
+        rc = rc2;
+        snprintf(why, why_size, "%s", cs_error_msg(rc));
+    }
+    return rc;
+}
+
 int cs_cmd_ingest(int argc, char **argv)
 {
     ingest_args a;
     ingest_totals t = {0};
+    cs_pipeline_stats ps = {0};
     cs_store *s = NULL;
     cs_capfile *f = NULL;
     cs_store_info before, after;
     int64_t start = cs_cli_mono_ns();
-    int rc, rc2, status;
+    char why[512] = "";
+    int rc, status;
 
     memset(&a, 0, sizeof(a));
     if ((status = ingest_parse(argc, argv, &a)) != 0)
@@ -175,19 +223,16 @@ int cs_cmd_ingest(int argc, char **argv)
         return cs_cli_fail(rc);
     }
     cs_store_info_get(s, &before);
-    rc = ingest_loop(f, s, &t);
+    rc = ingest_run(&a, f, s, &t, &ps, why, sizeof(why));
     cs_capfile_close(f);
-    rc2 = cs_store_close(s); /* writes the last index even after a read error */
-    if (rc == 0)
-        rc = rc2;
-    if (cs_store_open(a.dir, &(cs_store_opts){0}, &s) == 0) {
+    if (!a.quiet && cs_store_open(a.dir, &(cs_store_opts){0}, &s) == 0) {
         cs_store_info_get(s, &after);
         cs_store_close(s);
-        if (!a.quiet)
-            ingest_summary(&t, s, cs_cli_mono_ns() - start, before.last_segment + 1, &after);
+        ingest_summary(&t, s, cs_cli_mono_ns() - start, before.last_segment + 1, &after);
+        analysis_summary(&ps);
     }
     if (rc < 0) {
-        cs_log_error("%s: %s", a.file, cs_error_msg(rc));
+        cs_log_error("%s: %s", a.file, why);
         if (t.packets)
             cs_log_error("the %" PRIu64 " complete packets before the error are stored",
                          t.packets);

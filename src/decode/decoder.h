@@ -128,4 +128,13 @@ extern const cs_decoder *const cs_decoders[];
 /* Finds a decoder by name, or NULL. */
 const cs_decoder *cs_decoder_find(const char *name);
 
+/*
+ * Parses a --decoders list: "all", "none", or names separated by commas
+ * ("fix,http"). Fills "out" (room for CS_DECODERS_MAX + 1 entries) with the
+ * chosen decoders, NULL-terminated. CS_EINVAL (with detail naming the
+ * unknown decoder) on anything else.
+ */
+#define CS_DECODERS_MAX 32
+int cs_decoders_parse(const char *list, const cs_decoder **out);
+
 #endif

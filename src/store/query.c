@@ -483,3 +483,64 @@ int cs_store_read(cs_store *s, cs_pktref ref, cs_packet *p)
     p->data = h + CS_PCAP_RECHDR;
     return read_tap(s, id, off, &p->tap);
 }
+
+/* ---- whole segments in store order ------------------------------------ */
+
+static int scan_segment(cs_store *s, const cs_segment *seg, cs_query_fn fn, void *ud)
+{
+    cs_tap_run *taps = NULL;
+    size_t n_taps = 0, t = 0;
+    uint64_t off = CS_PCAP_FILEHDR;
+    int rc;
+
+    if ((rc = cs__seg_map(s, seg->id)) < 0 || (rc = cs__seg_taps(s, seg->id, &taps, &n_taps)) < 0)
+        return rc == CS_ENOTFOUND ? 0 : rc;
+    for (uint64_t i = 0; i < seg->idx.n_pkts && rc == 0; i++) {
+        const uint8_t *h = s->rd_map + off;
+        cs_packet p;
+        if (off + CS_PCAP_RECHDR > s->rd_size ||
+            off + CS_PCAP_RECHDR + cs_rd_le32(h + 8) > s->rd_size) {
+            rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is damaged", seg->id);
+            break;
+        }
+        while (t + 1 < n_taps && taps[t + 1].offset <= off)
+            t++;
+        p.ts_ns = (int64_t)cs_rd_le32(h) * 1000000000 + cs_rd_le32(h + 4);
+        p.caplen = cs_rd_le32(h + 8);
+        p.wirelen = cs_rd_le32(h + 12);
+        p.linktype = (uint16_t)seg->idx.linktype;
+        p.tap = n_taps ? taps[t].tap : 0;
+        p.data = h + CS_PCAP_RECHDR;
+        if (fn(ud, &p, CS_PKTREF(seg->id, off)) != 0)
+            break;
+        off += CS_PCAP_RECHDR + p.caplen;
+    }
+    cs_free(taps);
+    return rc;
+}
+
+int cs_store_scan(cs_store *s, uint32_t first_seg, uint32_t last_seg, cs_query_fn fn, void *ud)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < s->n_segs && rc == 0; i++)
+        if (s->segs[i].id >= first_seg && s->segs[i].id <= last_seg)
+            rc = scan_segment(s, &s->segs[i], fn, ud);
+    cs__seg_unmap(s);
+    return rc;
+}
+
+int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint32_t *first_seg,
+                               uint32_t *last_seg)
+{
+    *first_seg = *last_seg = 0;
+    for (size_t i = 0; i < s->n_segs; i++) {
+        const cs_segment *g = &s->segs[i];
+        if (g->idx.n_pkts == 0 || g->idx.max_ts < after || g->idx.min_ts >= before)
+            continue;
+        if (*first_seg == 0)
+            *first_seg = g->id;
+        *last_seg = g->id;
+    }
+    return 0;
+}

@@ -222,7 +222,7 @@ static int list_segments(cs_store *s, int may_fix, uint32_t **ids, size_t *n)
         (*ids)[(*n)++] = id;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && *n > 1)
         qsort(*ids, *n, sizeof(uint32_t), cmp_u32);
     return rc;
 }
@@ -307,6 +307,16 @@ static int seg_load(cs_store *s, uint32_t id, int may_fix)
     cs__seg_path(s, id, "pcap", pcap, sizeof(pcap));
     cs__seg_path(s, id, "idx", idxp, sizeof(idxp));
     cs__seg_path(s, id, "taps", taps, sizeof(taps));
+    if (file_size(pcap) < CS_PCAP_FILEHDR) {
+        /* Created but nothing written yet: a live writer's fresh segment, or
+         * one whose writer died before its first flush. Holds no packet. */
+        if (may_fix) {
+            unlink(pcap);
+            unlink(taps);
+            unlink(idxp);
+        }
+        return 0;
+    }
     rc = cs_idx_load(idxp, &seg.idx);
     if (rc == 0 && (seg.idx.pcap_bytes != file_size(pcap) || seg.idx.segment_id != id)) {
         cs_idx_unload(&seg.idx);

@@ -122,6 +122,16 @@ int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud,
 int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count,
                         cs_query_stats *st);
 
+/* Calls "fn" for every packet of segments [first_seg, last_seg], in store
+ * (capture) order, with its ref and tap. Used to analyse stored packets
+ * again. */
+int cs_store_scan(cs_store *s, uint32_t first_seg, uint32_t last_seg, cs_query_fn fn, void *ud);
+
+/* The ids of the first and last segment holding packets in [after, before);
+ * 0 if none does. */
+int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint32_t *first_seg,
+                               uint32_t *last_seg);
+
 /* The directory of the store (for sibling files such as messages). */
 const char *cs_store_dir(const cs_store *s);
 

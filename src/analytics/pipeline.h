@@ -1,0 +1,54 @@
+/*
+ * pipeline.h - the single pass: every packet goes to the store and to the
+ * analyzer, and what the analyzer finds goes to the message store.
+ *
+ *   packet ─► dissect ─┬─► store (segment + index) ─► ref
+ *                      └─► analyzer(ref) ─► messages, measurements ─► msgstore
+ *
+ * The packet is dissected once and both halves use that dissection. Used
+ * by `ingest` (store + analysis), `reanalyze` (analysis of stored packets,
+ * whose refs are known) and later by the live daemon.
+ *
+ * Threading: one pipeline is driven by one thread.
+ */
+#ifndef CS_ANALYTICS_PIPELINE_H
+#define CS_ANALYTICS_PIPELINE_H
+
+#include "analytics/analyzer.h"
+#include "core/packet.h"
+#include "store/store.h"
+
+typedef struct cs_pipeline cs_pipeline;
+
+typedef struct cs_pipeline_cfg {
+    cs_store *store;                   /* append packets here (NULL: packets already stored) */
+    const char *store_dir;             /* where messages go (NULL: not stored) */
+    const cs_decoder *const *decoders; /* NULL-terminated; empty list = no analysis */
+    uint32_t replace_first_seg;        /* reanalyze: replace messages of these segments */
+    uint32_t replace_last_seg;         /* (0, 0 = append) */
+} cs_pipeline_cfg;
+
+typedef struct cs_pipeline_stats {
+    uint64_t packets;
+    uint64_t bytes;
+    uint64_t messages_stored;
+    uint64_t measurements_stored;
+    cs_analyzer_stats analyzer;
+    int analyzed;                      /* the analyzer ran */
+} cs_pipeline_stats;
+
+int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out);
+
+/* One packet from a source: dissected, stored, analysed. */
+int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p);
+
+/* One packet already in the store at "ref": dissected and analysed. */
+int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref);
+
+/* Ends the analysis (flushes reassembly and pending pairs) and publishes
+ * the messages. Returns the first error met by the sink, if any. */
+int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st);
+
+void cs_pipeline_free(cs_pipeline *pl);
+
+#endif
