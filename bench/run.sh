@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# bench/run.sh - capstream side by side with the reference tools, on the
+# corpus of the issues: `gentraffic.py corpus.pcap --seconds 10 --seed 7
+# --hop` (1.34 M packets, 734 MB). Prints medians of several runs and the
+# ratios. Page cache warm (every input is read once before timing).
+#
+#   bench/run.sh [ingest|query|analytics|all]     (default all)
+#
+# Environment: CS_BIN (default build/capstream), RUNS (default 5),
+# OUT (work directory, default bench/out; needs ~10 GB for the query part),
+# SHARED (default ../shared).
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+CS_BIN=${CS_BIN:-$REPO/build/capstream}
+RUNS=${RUNS:-5}
+OUT=${OUT:-$REPO/bench/out}
+SHARED=${SHARED:-$REPO/../shared}
+GEN=$SHARED/tools/gentraffic.py
+mkdir -p "$OUT"
+what=${1:-all}
+
+# median_of CMD...: runs CMD $RUNS times; prints "median_seconds peak_rss_kib"
+median_of() {
+    local times=() rss=() i
+    for i in $(seq 1 "$RUNS"); do
+        /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/err.txt" || {
+            cat "$OUT/err.txt" >&2
+            return 1
+        }
+        read -r t m <"$OUT/time.txt"
+        times+=("$t")
+        rss+=("$m")
+    done
+    printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%s ", a[int((NR+1)/2)]}'
+    printf '%s\n' "${rss[@]}" | sort -g | tail -n 1
+}
+
+ratio() { python3 -c "import sys; print('%.3f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2"; }
+
+corpus() {
+    if [ ! -f "$OUT/corpus.pcap" ]; then
+        echo "generating corpus (1.34 M packets)..." >&2
+        python3 "$GEN" "$OUT/corpus.pcap" --seconds 10 --seed 7 --hop --truth "$OUT/corpus.truth" >&2
+    fi
+    cat "$OUT/corpus.pcap" >/dev/null
+}
+
+bench_ingest() {
+    corpus
+    local pkts bytes
+    pkts=$(capinfos -c -M "$OUT/corpus.pcap" | awk '/Number of packets/ {print $NF}')
+    bytes=$(stat -c %s "$OUT/corpus.pcap")
+    echo "== ingest, store only ($pkts packets, $bytes bytes), median of $RUNS"
+    read -r t_tcp m_tcp < <(median_of bash -c "rm -f '$OUT/copy.pcap'; tcpdump -r '$OUT/corpus.pcap' -w '$OUT/copy.pcap' 2>/dev/null")
+    read -r t_cs m_cs < <(median_of bash -c "rm -rf '$OUT/S'; exec '$CS_BIN' ingest -q --decoders none -r '$OUT/corpus.pcap' -d '$OUT/S'")
+    idx=$("$CS_BIN" stats -d "$OUT/S" --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["index_bytes"], s["packet_bytes"])')
+    echo "tcpdump -r -w (copy):          ${t_tcp}s  peak RSS ${m_tcp} KiB"
+    echo "capstream ingest --decoders none: ${t_cs}s  peak RSS ${m_cs} KiB"
+    echo "wall ratio capstream/tcpdump:  $(ratio "$t_cs" "$t_tcp")   (target <= 0.7)"
+    echo "peak RSS: $((m_cs / 1024)) MiB   (target <= 128 MiB)"
+    set -- $idx
+    echo "index bytes / packet bytes:    $(python3 -c "print('%.2f%%' % (100.0*$1/$2))")   (target <= 3%)"
+}
+
+bench_analytics() {
+    corpus
+    echo "== ingest with all decoders, median of $RUNS"
+    read -r t_tcp m_tcp < <(median_of bash -c "rm -f '$OUT/copy.pcap'; tcpdump -r '$OUT/corpus.pcap' -w '$OUT/copy.pcap' 2>/dev/null")
+    read -r t_cs m_cs < <(median_of bash -c "rm -rf '$OUT/A'; exec '$CS_BIN' ingest -q -r '$OUT/corpus.pcap' -d '$OUT/A'")
+    echo "tcpdump -r -w (copy):          ${t_tcp}s"
+    echo "capstream ingest (all):        ${t_cs}s  peak RSS ${m_cs} KiB"
+    echo "wall ratio capstream/tcpdump:  $(ratio "$t_cs" "$t_tcp")   (target <= 0.8)"
+    echo "peak RSS: $((m_cs / 1024)) MiB   (target <= 256 MiB)"
+    RUNS=1 read -r t_ts m_ts < <(RUNS=1 median_of tshark -r "$OUT/corpus.pcap" -T fields -e fix.ClOrdID -e http.time -e dns.time)
+    echo "tshark -T fields (1 run):      ${t_ts}s  peak RSS ${m_ts} KiB"
+    echo "speed-up over tshark:          $(ratio "$t_ts" "$t_cs")x   (target >= 50)"
+    read -r t_st m_st < <(median_of "$CS_BIN" latency -d "$OUT/A" --stats)
+    echo "latency --stats whole store:   ${t_st}s   (target < 1 s)"
+    if [ -f "$REPO/tests/golden/truth_check.py" ] && [ -f "$OUT/corpus.truth" ]; then
+        "$CS_BIN" latency -d "$OUT/A" --json >"$OUT/meas.jsonl"
+        python3 "$REPO/tests/golden/truth_check.py" "$OUT/meas.jsonl" "$OUT/corpus.truth" --pairs fix,http,dns &&
+            echo "measurements equal the ground truth (fix, http, dns)"
+    fi
+}
+
+bench_query() {
+    local t0=1767623400 i
+    for i in $(seq 1 10); do
+        if [ ! -f "$OUT/q$i.pcap" ]; then
+            echo "generating capture $i of 10..." >&2
+            python3 "$GEN" "$OUT/q$i.pcap" --seconds 10 --seed "$i" --hop --t0 $((t0 + (i - 1) * 3600)) >&2
+        fi
+    done
+    if [ ! -d "$OUT/Q10" ]; then
+        for i in $(seq 1 10); do
+            "$CS_BIN" ingest -q --decoders none -r "$OUT/q$i.pcap" -d "$OUT/Q10"
+        done
+        "$CS_BIN" ingest -q --decoders none -r "$OUT/q1.pcap" -d "$OUT/Q1"
+    fi
+    for i in $(seq 1 10); do cat "$OUT/q$i.pcap" >/dev/null; done
+    local f="host 10.1.0.13 and port 40003" files=() n10 n1
+    for i in $(seq 1 10); do files+=("$OUT/q$i.pcap"); done
+    n10=$("$CS_BIN" query -d "$OUT/Q10" --count "$f")
+    n1=$("$CS_BIN" query -d "$OUT/Q1" --count "$f")
+    echo "== query '$f' over the whole range, median of $RUNS"
+    read -r t_tcp m_tcp < <(median_of bash -c "for x in ${files[*]}; do tcpdump -r \$x -w - '$f' 2>/dev/null; done >'$OUT/ref.out'")
+    read -r t_q10 m_q10 < <(median_of "$CS_BIN" query -d "$OUT/Q10" -w "$OUT/q10.out" "$f")
+    read -r t_q1 m_q1 < <(median_of "$CS_BIN" query -d "$OUT/Q1" -w "$OUT/q1.out" "$f")
+    read -r t_h1 m_h1 < <(median_of "$CS_BIN" query -d "$OUT/Q10" --after $t0 --before $((t0 + 3600)) -w "$OUT/h1.out" "$f")
+    echo "tcpdump -r over 10 files:      ${t_tcp}s"
+    echo "capstream query, 10-capture store: ${t_q10}s  ($n10 packets)"
+    echo "capstream query, 1-capture store:  ${t_q1}s  ($n1 packets)"
+    echo "capstream query, 10-capture store, first hour only: ${t_h1}s"
+    echo "ratio capstream/tcpdump:       $(ratio "$t_q10" "$t_tcp")   (target <= 0.02)"
+    echo "ratio 10-store/1-store:        $(ratio "$t_q10" "$t_q1")   (target <= 2; the result is 10x larger)"
+    echo "ratio same result, 10-store/1-store: $(ratio "$t_h1" "$t_q1")   (store size alone)"
+}
+
+case "$what" in
+ingest) bench_ingest ;;
+analytics) bench_analytics ;;
+query) bench_query ;;
+all)
+    bench_ingest
+    bench_analytics
+    bench_query
+    ;;
+*)
+    echo "usage: bench/run.sh [ingest|query|analytics|all]" >&2
+    exit 2
+    ;;
+esac

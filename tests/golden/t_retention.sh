@@ -1,0 +1,41 @@
+# t_retention.sh - --max-bytes keeps the store within its budget by deleting
+# the oldest segments, never one that a query is reading; packet refs of
+# the remaining segments stay valid.
+
+python3 "$GENTRAFFIC" "$CS_TMP/r.pcap" --seconds 0.5 --seed 31 >/dev/null
+S=$CS_TMP/store
+"$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$S" --segment-bytes 1M --max-bytes 8M
+used=$("$CS_BIN" stats -d "$S" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["used_bytes"])')
+check "store within budget ($used <= 8388608)" test "$used" -le 8388608
+check "store kept several segments" test "$("$CS_BIN" stats -d "$S" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["segments"])')" -ge 4
+# What is left is the newest part of the capture.
+n=$("$CS_BIN" query -d "$S" --count)
+total=$(tcpdump -r "$CS_TMP/r.pcap" 2>/dev/null | wc -l)
+"$CS_BIN" query -d "$S" -w "$CS_TMP/left.pcap"
+python3 - "$CS_TMP/r.pcap" "$total" "$n" "$CS_TMP/tail.pcap" <<'PY'
+import struct, sys
+src, total, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+d = open(src, "rb").read()
+recs, off = [], 24
+while off + 16 <= len(d):
+    cl = struct.unpack("<I", d[off + 8:off + 12])[0]
+    recs.append(d[off:off + 16 + cl]); off += 16 + cl
+open(out, "wb").write(d[:24] + b"".join(recs[total - n:]))
+PY
+check "retained packets are the newest ones" python3 "$GOLDEN/pcapcmp.py" "$CS_TMP/left.pcap" "$CS_TMP/tail.pcap"
+
+# A segment being read is not deleted under its reader: hold a shared lock
+# on the oldest segment (what a running query holds) while an ingest pushes
+# the store over budget; that segment survives, younger ones go instead.
+oldest=$(ls "$S"/packets/seg-*.pcap | head -n 1)
+flock -s "$oldest" sleep 3 &
+locker=$!
+sleep 0.3
+"$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$S"
+check "segment held by a reader survived retention" test -f "$oldest"
+used=$("$CS_BIN" stats -d "$S" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["used_bytes"])')
+check "store still near budget with one pinned segment ($used)" test "$used" -le $((8388608 + 2 * 1048576 + 65536))
+wait "$locker"
+# Released, it is the oldest again: the next push over budget deletes it first.
+"$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$S"
+check "pinned segment deleted once released" test ! -f "$oldest"
