@@ -25,6 +25,7 @@ static const command commands[] = {
     {"ingest", cs_cmd_ingest, "store a capture file's packets (and decode them) into a store"},
     {"query", cs_cmd_query, "packets matching a tcpdump filter and time range, as pcap"},
     {"stats", cs_cmd_stats, "what a store holds: segments, packets, bytes, time span, budget"},
+    {"reanalyze", cs_cmd_reanalyze, "decode stored packets again, replacing their messages"},
 };
 
 static void usage(FILE *out)
