@@ -15,6 +15,7 @@ int cs_cmd_ingest(int argc, char **argv);
 int cs_cmd_query(int argc, char **argv);
 int cs_cmd_stats(int argc, char **argv);
 int cs_cmd_reanalyze(int argc, char **argv);
+int cs_cmd_inspect(int argc, char **argv);
 
 /* Exit statuses. */
 enum { CS_EXIT_OK = 0, CS_EXIT_FAIL = 1, CS_EXIT_USAGE = 2 };

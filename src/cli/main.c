@@ -26,6 +26,7 @@ static const command commands[] = {
     {"query", cs_cmd_query, "packets matching a tcpdump filter and time range, as pcap"},
     {"stats", cs_cmd_stats, "what a store holds: segments, packets, bytes, time span, budget"},
     {"reanalyze", cs_cmd_reanalyze, "decode stored packets again, replacing their messages"},
+    {"inspect", cs_cmd_inspect, "dump a store's on-disk segment indexes"},
 };
 
 static void usage(FILE *out)

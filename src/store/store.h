@@ -37,6 +37,7 @@
 #include "flow/dissect.h"
 
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct cs_store cs_store;
 
@@ -131,6 +132,10 @@ int cs_store_scan(cs_store *s, uint32_t first_seg, uint32_t last_seg, cs_query_f
  * 0 if none does. */
 int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint32_t *first_seg,
                                uint32_t *last_seg);
+
+/* Prints the index of segment "seg_id" (0 = every segment) in readable
+ * form, with its flow keys if "flows". */
+int cs_store_dump_index(cs_store *s, uint32_t seg_id, int flows, FILE *out);
 
 /* The directory of the store (for sibling files such as messages). */
 const char *cs_store_dir(const cs_store *s);
