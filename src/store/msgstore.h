@@ -1,0 +1,168 @@
+/*
+ * msgstore.h - the message store: decoded messages, latency measurements
+ * and unmatched requests/responses, kept next to the packets that carried
+ * them.
+ *
+ *   STORE/messages/
+ *     msg-00000007.bin    messages whose id names packet segment 7
+ *     lat-00000007.bin    measurements whose id (= request id) names segment 7
+ *     unm-00000007.bin    unanswered requests / orphan responses of segment 7
+ *     msg-00000000.bin    ... messages whose packets were not stored (ids with
+ *                         the top bit set), likewise lat- and unm-
+ *
+ * Every file is a short header followed by length-prefixed, checksummed
+ * records (the byte layout is in msgstore.c). Files are only appended to
+ * during ingest; a record cut short by a crash fails its checksum and is
+ * never served (and the next writer cuts it off before appending).
+ * Reanalysis replaces a range of segments: the new files are written
+ * beside the old ones and renamed over them when the writer closes, so a
+ * reader sees either the old or the new records of a file, never a mix.
+ *
+ * Writer: one per store (the packet store's writer lock says who), used by
+ * one thread. Readers: any number, in any process, while the writer runs;
+ * they see what the writer has flushed.
+ *
+ * Ownership: records passed to the writer are copied during the call.
+ * Records passed to a reader's callback point into the reader's buffers and
+ * are valid only during the call.
+ */
+#ifndef CS_STORE_MSGSTORE_H
+#define CS_STORE_MSGSTORE_H
+
+#include "analytics/histogram.h"
+#include "analytics/message.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- writer ----------------------------------------------------------- */
+
+typedef struct cs_msgstore cs_msgstore;
+
+/* Opens the writer of the store at "store_dir" (creates STORE/messages/
+ * if missing). */
+int cs_msgstore_open(const char *store_dir, cs_msgstore **out);
+
+/* Starts replacing everything stored for packet segments [first_seg,
+ * last_seg] (reanalyze): records written for those segments after this call
+ * go to fresh files that replace the old ones atomically at
+ * cs_msgstore_close(); files of segments in the range that get no new
+ * records are removed then. Segments outside the range are appended to as
+ * usual. At most one range per writer. */
+int cs_msgstore_replace_range(cs_msgstore *w, uint32_t first_seg, uint32_t last_seg);
+
+int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m);
+int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms);
+/* "kind" is CS_UNMATCHED_REQUEST or CS_UNMATCHED_RESPONSE (analyzer.h). */
+int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind);
+
+/* Writes out what is buffered, so that readers see it (appended files
+ * only; replacement files become visible at close). */
+int cs_msgstore_flush(cs_msgstore *w);
+
+/* Flushes everything, publishes replacement files, frees "w" (NULL is
+ * fine). Returns the first error met by any call on "w". */
+int cs_msgstore_close(cs_msgstore *w);
+
+/* The file a record with id "id" is filed in: its packet segment, or 0
+ * for ids of packets that were not stored (top bit set). */
+static inline uint32_t cs_msgstore_file_seg(uint64_t id)
+{
+    return (id >> 63) ? 0 : CS_MSGID_SEG(id);
+}
+
+/* ---- reader ----------------------------------------------------------- */
+
+typedef struct cs_msgreader cs_msgreader;
+
+/* Opens the messages of the store at "store_dir" for reading. CS_ENOTFOUND
+ * ("no store at ...") or CS_ENOTSTORE if it is not a capstream store. A
+ * store without messages reads as empty. */
+int cs_msgreader_open(const char *store_dir, cs_msgreader **out);
+
+void cs_msgreader_close(cs_msgreader *r);
+
+/* Called for each record a read returns; the record is valid only during
+ * the call. Return non-zero to stop (the read then returns 0). */
+typedef int (*cs_msg_fn)(void *ud, const cs_message *m);
+typedef int (*cs_lat_fn)(void *ud, const cs_measurement *ms);
+typedef int (*cs_unm_fn)(void *ud, const cs_message *m, int kind);
+
+typedef struct cs_msgfilter {
+    const char *proto; /* NULL = any */
+    const char *type;  /* NULL = any */
+    const char *key;   /* NULL = any; exact match */
+    int64_t after;     /* ts_ns >= after (INT64_MIN = none) */
+    int64_t before;    /* ts_ns < before (INT64_MAX = none) */
+    uint64_t limit;    /* 0 = no limit */
+} cs_msgfilter;
+
+/* A filter that matches everything. */
+void cs_msgfilter_init(cs_msgfilter *f);
+
+/* Messages matching "f", in store order (segment, then the order they were
+ * decoded in, which is capture order up to reassembly delays). */
+int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud);
+
+/* Unanswered requests and orphan responses matching "f" ("proto" matches the
+ * message's protocol), in store order. */
+int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud);
+
+enum {
+    CS_LATSORT_STORE = 0,   /* store order: no buffering (fastest) */
+    CS_LATSORT_TIME = 1,    /* by req_ts_ns, then id */
+    CS_LATSORT_LATENCY = 2, /* by latency_ns descending, then req_ts_ns, then id */
+};
+
+typedef struct cs_latfilter {
+    const char *pair;       /* NULL = any */
+    const char *key;        /* NULL = any; exact match */
+    int64_t after;          /* req_ts_ns >= after (INT64_MIN = none) */
+    int64_t before;         /* req_ts_ns < before (INT64_MAX = none) */
+    int64_t min_latency_ns; /* latency_ns >= this (INT64_MIN = none) */
+    uint64_t limit;         /* 0 = no limit; applied after sorting */
+    int sort;               /* CS_LATSORT_* */
+} cs_latfilter;
+
+void cs_latfilter_init(cs_latfilter *f);
+
+/* Measurements matching "f", in the order "f->sort" asks for. */
+int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud);
+
+/* Latency distribution of one pair. */
+typedef struct cs_latstats {
+    char pair[32];
+    cs_histogram hist;
+} cs_latstats;
+
+/* Per-pair histograms of the measurements matching "f" (its sort and limit
+ * are ignored), sorted by pair name, in a cs_malloc'ed array "*out" of "*n"
+ * entries that the caller frees with cs_free(). */
+int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats **out, size_t *n);
+
+/* Looks up one message (in the one file its id names). CS_ENOTFOUND with
+ * a detail if it is not there. */
+int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud);
+
+/* Looks up one measurement by its id. CS_ENOTFOUND if it is not there. */
+int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, void *ud);
+
+/* Record counts over the whole store (complete records only). */
+typedef struct cs_msgstore_info {
+    uint32_t files;
+    uint64_t messages, measurements, unmatched;
+    uint64_t bytes;
+    uint64_t torn_tails; /* files ending in an incomplete/corrupt record */
+} cs_msgstore_info;
+
+int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info);
+
+/* Reads one file image "data" of "len" bytes (a msg-, lat- or unm- file,
+ * as told by "kind": 'm', 'l' or 'u') and calls the matching callback for
+ * each complete record. Stops at the first incomplete or corrupt record
+ * and sets "*valid_len" (may be NULL) to the bytes before it. For the
+ * fuzzer and for tools; any bytes are safe to pass. */
+int cs_msgstore_parse_image(const uint8_t *data, size_t len, char kind, cs_msg_fn mfn,
+                            cs_lat_fn lfn, cs_unm_fn ufn, void *ud, size_t *valid_len);
+
+#endif
