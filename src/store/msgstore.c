@@ -1,0 +1,1422 @@
+/*
+ * msgstore.c - the message store's files: writer (ingest, reanalyze) and
+ * reader (latency, messages, show). See msgstore.h for the directory.
+ *
+ * Every file (msg-, lat- or unm-NNNNNNNN.bin) is an 8-byte magic followed
+ * by records. Integers are little-endian; nothing is aligned (every read
+ * goes through core/cursor.h helpers).
+ *
+ *   file:    +0  8  magic "csmsg01\n", "cslat01\n" or "csunm01\n"
+ *            +8     record, record, ...
+ *
+ *   record:  +0  u32 n         payload bytes (MIN_PAYLOAD..REC_MAX)
+ *            +4  u64 check     cs_hash64(payload, n, CHECK_SEED ^ n)
+ *            +12 n bytes       payload
+ *
+ *   message payload (msg- and unm- files):
+ *            +0   u64 id            +40  u8  dir
+ *            +8   i64 ts_ns         +41  u8  role (cs_role)
+ *            +16  i64 last_ts_ns    +42  u8  unmatched kind (0 in msg- files)
+ *            +24  u64 flow_id       +43  u8  proto_len
+ *            +32  u32 flags         +44  u32 n_refs
+ *            +36  u32 len           +48  u32 n_fields
+ *            +52  u32 key_len       +56  u16 type_len   +58 u16 0
+ *            +60  48  endpoints (below)
+ *            +108 proto, type, key bytes (lengths above)
+ *            then n_refs x u64 packet ref
+ *            then n_fields x (varint name_len, varint val_len, name, val)
+ *                 (varint: LEB128, 7 bits a byte, at most 5 bytes)
+ *
+ *   measurement payload (lat- files):
+ *            +0   u64 id            +48  u64 flow_id
+ *            +8   u64 req_id        +56  u8  pair_len  +57 u8 0  +58 u16 0
+ *            +16  u64 resp_id       +60  u32 key_len
+ *            +24  i64 req_ts_ns     +64  48  endpoints
+ *            +32  i64 resp_ts_ns    +112 pair, key bytes
+ *            +40  i64 latency_ns
+ *
+ *   endpoints (48 bytes):
+ *            +0 u8 ip_version  +1 u8 ip_proto  +2 u16 tap  +4 u16 vlan[0]
+ *            +6 u16 vlan[1]    +8 u8 n_vlan    +9 u8 0     +10 u16 port_a
+ *            +12 u16 port_b    +14 u16 0       +16 16 addr_a  +32 16 addr_b
+ *
+ * Invariants:
+ *   - A record is served only if its length is sane and its checksum
+ *     matches; the first record that fails ends the file for readers (a
+ *     torn tail after a crash), and the next writer that appends to the
+ *     file cuts it there first. Zero-filled tails fail the length check.
+ *   - The writer appends whole records from its buffer (per open file,
+ *     grown only for a record larger than it), so the hot path encodes in
+ *     place: no allocation and one copy per record.
+ *   - At most MAX_OPEN files are open; the least recently used is flushed
+ *     and closed to make room (ingest moves through segments in order).
+ *   - Replacement (reanalyze) writes NAME.bin.new files and renames them
+ *     over NAME.bin at close; files of replaced segments that got no new
+ *     record are unlinked then. After an error nothing is replaced.
+ *
+ * Readers stream each file in chunks (read(), not mmap, so a file cut
+ * short under a reader cannot fault it) and decode records into cs_message
+ * / cs_measurement whose strings point into the chunk buffer.
+ */
+#include "store/msgstore.h"
+
+#include "core/alloc.h"
+#include "core/cursor.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "store/pcapw.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAGIC_LEN 8
+#define FRAME_HDR 12
+#define MIN_PAYLOAD 8
+#define REC_MAX (16u << 20)
+#define CHECK_SEED 0x63736d7367737472ull
+#define MSG_FIXED 108
+#define LAT_FIXED 112
+#define EP_LEN 48
+#define MAX_OPEN 8
+#define WBUF_SIZE (256u << 10)
+#define RBUF_SIZE (1u << 20)
+#define PATH_MAX_LEN 4096
+
+enum { K_MSG = 0, K_LAT = 1, K_UNM = 2, N_KINDS = 3 };
+
+static const char *const kind_prefix[N_KINDS] = {"msg", "lat", "unm"};
+static const char *const kind_magic[N_KINDS] = {"csmsg01\n", "cslat01\n", "csunm01\n"};
+
+static uint64_t frame_check(const uint8_t *p, size_t n)
+{
+    return cs_hash64(p, n, CHECK_SEED ^ (uint64_t)n);
+}
+
+static void file_path(char *buf, const char *dir, int kind, uint32_t seg, int tmp)
+{
+    snprintf(buf, PATH_MAX_LEN, "%s/%s-%08u.bin%s", dir, kind_prefix[kind], (unsigned)seg,
+             tmp ? ".new" : "");
+}
+
+/* Parses "msg-00000007.bin" (or with ".new" if "tmp"): kind and segment. */
+static int parse_name(const char *name, int *kind, uint32_t *seg, int *tmp)
+{
+    const char *p = name + 4;
+    uint64_t v = 0;
+    int digits = 0;
+
+    *kind = -1;
+    for (int k = 0; k < N_KINDS; k++)
+        if (strncmp(name, kind_prefix[k], 3) == 0 && name[3] == '-')
+            *kind = k;
+    if (*kind < 0)
+        return -1;
+    for (; *p >= '0' && *p <= '9' && digits < 10; p++, digits++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (digits < 8 || v > UINT32_MAX)
+        return -1;
+    *seg = (uint32_t)v;
+    if (strcmp(p, ".bin") == 0)
+        *tmp = 0;
+    else if (strcmp(p, ".bin.new") == 0)
+        *tmp = 1;
+    else
+        return -1;
+    return 0;
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+enum { FR_OK = 0, FR_STOP = 1, FR_BAD = 2 };
+
+typedef int (*frame_fn)(void *ud, const uint8_t *p, size_t n);
+
+/*
+ * Walks the complete, valid frames in "d"[0..len): calls "fn" for each.
+ * "*used" gets the bytes of the frames walked, "*need" the size of the
+ * incomplete frame at the end (FR_OK). FR_BAD at a frame that fails its
+ * length or checksum; FR_STOP (or fn's negative code) when fn says stop.
+ */
+static int parse_frames(const uint8_t *d, size_t len, size_t *used, size_t *need, frame_fn fn,
+                        void *ud)
+{
+    size_t pos = 0;
+    int rc;
+
+    *need = FRAME_HDR;
+    while (len - pos >= FRAME_HDR) {
+        uint32_t n = cs_rd_le32(d + pos);
+
+        *used = pos;
+        if (n < MIN_PAYLOAD || n > REC_MAX)
+            return FR_BAD;
+        if (len - pos - FRAME_HDR < n) {
+            *need = FRAME_HDR + (size_t)n;
+            break;
+        }
+        if (cs_rd_le64(d + pos + 4) != frame_check(d + pos + FRAME_HDR, n))
+            return FR_BAD;
+        rc = fn ? fn(ud, d + pos + FRAME_HDR, n) : 0;
+        pos += FRAME_HDR + (size_t)n;
+        if (rc != 0) {
+            *used = pos;
+            return rc < 0 ? rc : FR_STOP;
+        }
+    }
+    *used = pos;
+    return FR_OK;
+}
+
+typedef struct scanbuf {
+    uint8_t *buf;
+    size_t cap;
+} scanbuf;
+
+typedef struct scan_result {
+    uint64_t valid_end; /* file offset after the last good record */
+    int torn;           /* stopped at an incomplete or bad record */
+    int stopped;        /* the callback said stop */
+} scan_result;
+
+/* Reads from "fd" until "sb" holds "want" bytes from "*have" on, or EOF. */
+static int fill(int fd, scanbuf *sb, size_t *have, int *eof)
+{
+    while (!*eof && *have < sb->cap) {
+        ssize_t k = read(fd, sb->buf + *have, sb->cap - *have);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return cs_error_set(cs_error_from_errno(errno), "reading messages: %s",
+                                strerror(errno));
+        if (k == 0)
+            *eof = 1;
+        *have += (size_t)k;
+    }
+    return 0;
+}
+
+static int scanbuf_reserve(scanbuf *sb, size_t need)
+{
+    uint8_t *nb;
+
+    if (sb->cap >= need)
+        return 0;
+    nb = cs_realloc(sb->buf, need);
+    if (nb == NULL)
+        return CS_ENOMEM;
+    sb->buf = nb;
+    sb->cap = need;
+    return 0;
+}
+
+/* Checks the magic at the start of "sb"; 0 ok, 1 short (torn), -1 wrong. */
+static int check_magic(const scanbuf *sb, size_t have, int kind)
+{
+    if (have < MAGIC_LEN)
+        return 1;
+    return memcmp(sb->buf, kind_magic[kind], MAGIC_LEN) == 0 ? 0 : -1;
+}
+
+/*
+ * Streams the file "fd" of kind "kind" through "fn", frame by frame, in
+ * chunks of "sb" (grown for a record larger than it). CS_ECORRUPT for a
+ * file with a foreign magic; a short file counts as torn.
+ */
+static int scan_fd(int fd, int kind, scanbuf *sb, frame_fn fn, void *ud, scan_result *res)
+{
+    size_t have = 0, pos = 0, used, need;
+    uint64_t base = 0;
+    int eof = 0, rc, m;
+
+    memset(res, 0, sizeof(*res));
+    if ((rc = scanbuf_reserve(sb, RBUF_SIZE)) < 0 || (rc = fill(fd, sb, &have, &eof)) < 0)
+        return rc;
+    if (have == 0)
+        return 0;
+    if ((m = check_magic(sb, have, kind)) != 0) {
+        res->torn = 1;
+        return m < 0 ? cs_error_set(CS_ECORRUPT, "not a %s file (bad magic)", kind_prefix[kind])
+                     : 0;
+    }
+    pos = MAGIC_LEN;
+    for (;;) {
+        rc = parse_frames(sb->buf + pos, have - pos, &used, &need, fn, ud);
+        pos += used;
+        res->valid_end = base + pos;
+        if (rc < 0)
+            return rc;
+        if (rc == FR_STOP) {
+            res->stopped = 1;
+            return 0;
+        }
+        if (rc == FR_BAD || (eof && pos < have)) {
+            res->torn = 1;
+            return 0;
+        }
+        if (eof)
+            return 0;
+        memmove(sb->buf, sb->buf + pos, have - pos);
+        base += pos;
+        have -= pos;
+        pos = 0;
+        if ((rc = scanbuf_reserve(sb, need)) < 0 || (rc = fill(fd, sb, &have, &eof)) < 0)
+            return rc;
+    }
+}
+
+/* ---- record encoding ---------------------------------------------------- */
+
+static uint8_t *put_varint(uint8_t *p, uint32_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+static uint8_t *put_bytes(uint8_t *p, const void *s, size_t n)
+{
+    if (n)
+        memcpy(p, s, n);
+    return p + n;
+}
+
+static void put_endpoints(uint8_t *p, const cs_endpoints *ep)
+{
+    memset(p, 0, EP_LEN);
+    p[0] = ep->ip_version;
+    p[1] = ep->ip_proto;
+    cs_wr_le16(p + 2, ep->tap);
+    cs_wr_le16(p + 4, ep->vlan[0]);
+    cs_wr_le16(p + 6, ep->vlan[1]);
+    p[8] = ep->n_vlan;
+    cs_wr_le16(p + 10, ep->port_a);
+    cs_wr_le16(p + 12, ep->port_b);
+    memcpy(p + 16, ep->addr_a, 16);
+    memcpy(p + 32, ep->addr_b, 16);
+}
+
+/* Upper bound of the payload of message "m"; CS_ERANGE if it cannot be stored. */
+static int msg_size_bound(const cs_message *m, size_t *out)
+{
+    size_t proto_len = m->proto ? strlen(m->proto) : 0;
+    size_t n = MSG_FIXED + proto_len + m->type.len + m->key.len + 8 * m->n_refs;
+
+    for (size_t i = 0; i < m->n_fields; i++)
+        n += 10 + m->fields[i].name.len + m->fields[i].val.len;
+    if (proto_len > 255 || m->type.len > 0xffff || n > REC_MAX)
+        return cs_error_set(CS_ERANGE, "message too large to store (%zu bytes)", n);
+    *out = n;
+    return 0;
+}
+
+/* Encodes message "m" at "p" (room for its size bound); returns its length. */
+static size_t encode_message(uint8_t *p, const cs_message *m, int kind)
+{
+    size_t proto_len = m->proto ? strlen(m->proto) : 0;
+    uint8_t *q = p + MSG_FIXED;
+
+    cs_wr_le64(p, m->id);
+    cs_wr_le64(p + 8, (uint64_t)m->ts_ns);
+    cs_wr_le64(p + 16, (uint64_t)m->last_ts_ns);
+    cs_wr_le64(p + 24, m->flow_id);
+    cs_wr_le32(p + 32, m->flags);
+    cs_wr_le32(p + 36, m->len);
+    p[40] = m->dir;
+    p[41] = (uint8_t)m->role;
+    p[42] = (uint8_t)kind;
+    p[43] = (uint8_t)proto_len;
+    cs_wr_le32(p + 44, (uint32_t)m->n_refs);
+    cs_wr_le32(p + 48, (uint32_t)m->n_fields);
+    cs_wr_le32(p + 52, (uint32_t)m->key.len);
+    cs_wr_le16(p + 56, (uint16_t)m->type.len);
+    cs_wr_le16(p + 58, 0);
+    put_endpoints(p + 60, &m->ep);
+    q = put_bytes(q, m->proto, proto_len);
+    q = put_bytes(q, m->type.p, m->type.len);
+    q = put_bytes(q, m->key.p, m->key.len);
+    for (size_t i = 0; i < m->n_refs; i++, q += 8)
+        cs_wr_le64(q, m->refs[i]);
+    for (size_t i = 0; i < m->n_fields; i++) {
+        const cs_kv *kv = &m->fields[i];
+
+        q = put_varint(q, (uint32_t)kv->name.len);
+        q = put_varint(q, (uint32_t)kv->val.len);
+        q = put_bytes(q, kv->name.p, kv->name.len);
+        q = put_bytes(q, kv->val.p, kv->val.len);
+    }
+    return (size_t)(q - p);
+}
+
+static size_t encode_measurement(uint8_t *p, const cs_measurement *ms, size_t pair_len)
+{
+    uint8_t *q = p + LAT_FIXED;
+
+    cs_wr_le64(p, ms->id);
+    cs_wr_le64(p + 8, ms->req_id);
+    cs_wr_le64(p + 16, ms->resp_id);
+    cs_wr_le64(p + 24, (uint64_t)ms->req_ts_ns);
+    cs_wr_le64(p + 32, (uint64_t)ms->resp_ts_ns);
+    cs_wr_le64(p + 40, (uint64_t)ms->latency_ns);
+    cs_wr_le64(p + 48, ms->flow_id);
+    p[56] = (uint8_t)pair_len;
+    p[57] = 0;
+    cs_wr_le16(p + 58, 0);
+    cs_wr_le32(p + 60, (uint32_t)ms->key.len);
+    put_endpoints(p + 64, &ms->ep);
+    q = put_bytes(q, ms->pair, pair_len);
+    q = put_bytes(q, ms->key.p, ms->key.len);
+    return (size_t)(q - p);
+}
+
+/* ---- record decoding ---------------------------------------------------- */
+
+static int get_varint(cs_cursor *c, uint32_t *out)
+{
+    uint32_t v = 0;
+
+    for (int shift = 0; shift < 35; shift += 7) {
+        uint8_t b = cs_get_u8(c);
+
+        if (!cs_cursor_ok(c) || (shift == 28 && b > 0x0f))
+            return -1;
+        v |= (uint32_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void get_endpoints(const uint8_t *p, cs_endpoints *ep)
+{
+    ep->ip_version = p[0];
+    ep->ip_proto = p[1];
+    ep->tap = cs_rd_le16(p + 2);
+    ep->vlan[0] = cs_rd_le16(p + 4);
+    ep->vlan[1] = cs_rd_le16(p + 6);
+    ep->n_vlan = p[8];
+    ep->port_a = cs_rd_le16(p + 10);
+    ep->port_b = cs_rd_le16(p + 12);
+    memcpy(ep->addr_a, p + 16, 16);
+    memcpy(ep->addr_b, p + 32, 16);
+}
+
+/* Scratch space that decoded records point into (beside the file bytes). */
+typedef struct decoder {
+    cs_kv *kv;
+    size_t kv_cap;
+    cs_pktref *refs;
+    size_t refs_cap;
+    char name[256]; /* proto or pair, NUL-terminated */
+} decoder;
+
+static void decoder_free(decoder *d)
+{
+    cs_free(d->kv);
+    cs_free(d->refs);
+}
+
+/* Decoded fixed part of a message payload, enough to filter on. */
+typedef struct msg_head {
+    uint32_t n_refs, n_fields;
+    int kind;
+    cs_cursor rest; /* refs and fields */
+} msg_head;
+
+/* Decodes the fixed part and strings of a message; 0, or -1 if malformed. */
+static int decode_msg_head(const uint8_t *p, size_t n, decoder *d, cs_message *m, msg_head *h)
+{
+    cs_cursor c;
+    const uint8_t *fx, *proto, *type, *key;
+    uint32_t key_len, type_len, proto_len;
+
+    cs_cursor_init(&c, p, n);
+    if ((fx = cs_cursor_need(&c, MSG_FIXED)) == NULL)
+        return -1;
+    memset(m, 0, sizeof(*m));
+    m->id = cs_rd_le64(fx);
+    m->ts_ns = (int64_t)cs_rd_le64(fx + 8);
+    m->last_ts_ns = (int64_t)cs_rd_le64(fx + 16);
+    m->flow_id = cs_rd_le64(fx + 24);
+    m->flags = cs_rd_le32(fx + 32);
+    m->len = cs_rd_le32(fx + 36);
+    m->dir = fx[40];
+    m->role = (cs_role)fx[41];
+    h->kind = fx[42];
+    proto_len = fx[43];
+    h->n_refs = cs_rd_le32(fx + 44);
+    h->n_fields = cs_rd_le32(fx + 48);
+    key_len = cs_rd_le32(fx + 52);
+    type_len = cs_rd_le16(fx + 56);
+    get_endpoints(fx + 60, &m->ep);
+    proto = cs_cursor_need(&c, proto_len);
+    type = cs_cursor_need(&c, type_len);
+    key = cs_cursor_need(&c, key_len);
+    if (!cs_cursor_ok(&c) || m->role > CS_ROLE_RESP)
+        return -1;
+    memcpy(d->name, proto, proto_len);
+    d->name[proto_len] = '\0';
+    m->proto = d->name;
+    m->type = (cs_str){(const char *)type, type_len};
+    m->key = (cs_str){(const char *)key, key_len};
+    h->rest = c;
+    return 0;
+}
+
+/* Decodes refs and fields after decode_msg_head(); 0, -1 malformed, or CS_ENOMEM. */
+static int decode_msg_body(decoder *d, cs_message *m, msg_head *h)
+{
+    cs_cursor *c = &h->rest;
+    const uint8_t *refs;
+
+    if (h->n_refs > cs_cursor_left(c) / 8 || h->n_fields > cs_cursor_left(c) / 2)
+        return -1;
+    if (cs_grow((void **)&d->refs, &d->refs_cap, h->n_refs + 1, sizeof(*d->refs)) < 0 ||
+        cs_grow((void **)&d->kv, &d->kv_cap, h->n_fields + 1, sizeof(*d->kv)) < 0)
+        return CS_ENOMEM;
+    refs = cs_cursor_need(c, (size_t)h->n_refs * 8);
+    for (uint32_t i = 0; i < h->n_refs; i++)
+        d->refs[i] = cs_rd_le64(refs + 8 * (size_t)i);
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        uint32_t nl, vl;
+        const uint8_t *name, *val;
+
+        if (get_varint(c, &nl) < 0 || get_varint(c, &vl) < 0)
+            return -1;
+        name = cs_cursor_need(c, nl);
+        val = cs_cursor_need(c, vl);
+        if (!cs_cursor_ok(c))
+            return -1;
+        d->kv[i].name = (cs_str){(const char *)name, nl};
+        d->kv[i].val = (cs_str){(const char *)val, vl};
+    }
+    if (cs_cursor_left(c) != 0)
+        return -1;
+    m->refs = d->refs;
+    m->n_refs = h->n_refs;
+    m->fields = d->kv;
+    m->n_fields = h->n_fields;
+    return 0;
+}
+
+static int decode_measurement(const uint8_t *p, size_t n, decoder *d, cs_measurement *ms)
+{
+    cs_cursor c;
+    const uint8_t *fx, *pair, *key;
+    uint32_t pair_len, key_len;
+
+    cs_cursor_init(&c, p, n);
+    if ((fx = cs_cursor_need(&c, LAT_FIXED)) == NULL)
+        return -1;
+    memset(ms, 0, sizeof(*ms));
+    ms->id = cs_rd_le64(fx);
+    ms->req_id = cs_rd_le64(fx + 8);
+    ms->resp_id = cs_rd_le64(fx + 16);
+    ms->req_ts_ns = (int64_t)cs_rd_le64(fx + 24);
+    ms->resp_ts_ns = (int64_t)cs_rd_le64(fx + 32);
+    ms->latency_ns = (int64_t)cs_rd_le64(fx + 40);
+    ms->flow_id = cs_rd_le64(fx + 48);
+    pair_len = fx[56];
+    key_len = cs_rd_le32(fx + 60);
+    get_endpoints(fx + 64, &ms->ep);
+    pair = cs_cursor_need(&c, pair_len);
+    key = cs_cursor_need(&c, key_len);
+    if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
+        return -1;
+    memcpy(d->name, pair, pair_len);
+    d->name[pair_len] = '\0';
+    ms->pair = d->name;
+    ms->key = (cs_str){(const char *)key, key_len};
+    return 0;
+}
+
+/* ---- writer ------------------------------------------------------------- */
+
+typedef struct wfile {
+    int kind; /* K_*; -1 = slot unused */
+    uint32_t seg;
+    int fd;
+    uint64_t last_use;
+    uint8_t *buf;
+    size_t used, cap;
+} wfile;
+
+typedef struct tmpfile_ent {
+    uint32_t seg;
+    int kind;
+} tmpfile_ent;
+
+struct cs_msgstore {
+    char *dir; /* STORE/messages */
+    wfile files[MAX_OPEN];
+    wfile *last[N_KINDS];
+    uint64_t tick;
+    int err;
+    int replacing;
+    uint32_t rfirst, rlast;
+    tmpfile_ent *tmps;
+    size_t n_tmps, tmps_cap;
+    scanbuf sb;
+};
+
+static int remember_err(cs_msgstore *w, int rc)
+{
+    if (rc < 0 && w->err == 0)
+        w->err = rc;
+    return rc;
+}
+
+static int in_range(const cs_msgstore *w, uint32_t seg)
+{
+    return w->replacing && seg >= w->rfirst && seg <= w->rlast;
+}
+
+static int wfile_flush(wfile *f)
+{
+    int rc = 0;
+
+    if (f->used > 0)
+        rc = cs_write_all(f->fd, f->buf, f->used);
+    f->used = 0;
+    return rc;
+}
+
+static int wfile_close(wfile *f)
+{
+    int rc = 0;
+
+    if (f->kind < 0)
+        return 0;
+    rc = wfile_flush(f);
+    if (close(f->fd) < 0 && rc == 0)
+        rc = cs_error_set(CS_EIO, "closing a message file: %s", strerror(errno));
+    f->kind = -1;
+    f->fd = -1;
+    return rc;
+}
+
+static int tmp_seen(const cs_msgstore *w, int kind, uint32_t seg)
+{
+    for (size_t i = 0; i < w->n_tmps; i++)
+        if (w->tmps[i].seg == seg && w->tmps[i].kind == kind)
+            return 1;
+    return 0;
+}
+
+/* Opens the replacement file of (kind, seg): fresh the first time, then appended. */
+static int open_tmp(cs_msgstore *w, int kind, uint32_t seg, int *fd, int *fresh)
+{
+    char path[PATH_MAX_LEN];
+    int seen = tmp_seen(w, kind, seg);
+
+    file_path(path, w->dir, kind, seg, 1);
+    if (!seen && cs_grow((void **)&w->tmps, &w->tmps_cap, w->n_tmps + 1, sizeof(*w->tmps)) < 0)
+        return CS_ENOMEM;
+    *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (seen ? 0 : O_TRUNC), 0644);
+    if (*fd < 0)
+        return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    if (!seen)
+        w->tmps[w->n_tmps++] = (tmpfile_ent){seg, kind};
+    *fresh = !seen;
+    return 0;
+}
+
+/* Opens (kind, seg) for appending, cutting a torn tail off first. */
+static int open_append(cs_msgstore *w, int kind, uint32_t seg, int *fd, int *fresh)
+{
+    char path[PATH_MAX_LEN];
+    scan_result res;
+    int rc;
+
+    file_path(path, w->dir, kind, seg, 0);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    if ((rc = scan_fd(*fd, kind, &w->sb, NULL, NULL, &res)) < 0) {
+        cs_error_set(rc, "%s: %s", path, cs_error_msg(rc));
+        goto fail;
+    }
+    if (res.torn && ftruncate(*fd, (off_t)res.valid_end) < 0) {
+        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (lseek(*fd, (off_t)res.valid_end, SEEK_SET) < 0) {
+        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+        goto fail;
+    }
+    *fresh = res.valid_end == 0;
+    return 0;
+fail:
+    close(*fd);
+    *fd = -1;
+    return rc;
+}
+
+/* The least recently used slot (or a free one), closed and ready. */
+static int free_slot(cs_msgstore *w, wfile **out)
+{
+    wfile *v = &w->files[0];
+
+    for (int i = 0; i < MAX_OPEN; i++) {
+        if (w->files[i].kind < 0) {
+            v = &w->files[i];
+            break;
+        }
+        if (w->files[i].last_use < v->last_use)
+            v = &w->files[i];
+    }
+    *out = v;
+    return wfile_close(v);
+}
+
+static int open_slot(cs_msgstore *w, int kind, uint32_t seg, wfile **out)
+{
+    wfile *f;
+    int rc, fd, fresh;
+
+    if ((rc = free_slot(w, &f)) < 0)
+        return rc;
+    if (f->buf == NULL && (f->buf = cs_malloc(WBUF_SIZE)) == NULL)
+        return CS_ENOMEM;
+    if (f->cap == 0)
+        f->cap = WBUF_SIZE;
+    rc = in_range(w, seg) ? open_tmp(w, kind, seg, &fd, &fresh)
+                          : open_append(w, kind, seg, &fd, &fresh);
+    if (rc < 0)
+        return rc;
+    f->kind = kind;
+    f->seg = seg;
+    f->fd = fd;
+    f->used = 0;
+    if (fresh) {
+        memcpy(f->buf, kind_magic[kind], MAGIC_LEN);
+        f->used = MAGIC_LEN;
+    }
+    *out = f;
+    return 0;
+}
+
+/* The open file for (kind, seg) with room for a record of "need" bytes. */
+static int get_file(cs_msgstore *w, int kind, uint32_t seg, size_t need, wfile **out)
+{
+    wfile *f = w->last[kind];
+    int rc;
+
+    if (f == NULL || f->kind != kind || f->seg != seg) {
+        f = NULL;
+        for (int i = 0; i < MAX_OPEN && f == NULL; i++)
+            if (w->files[i].kind == kind && w->files[i].seg == seg)
+                f = &w->files[i];
+        if (f == NULL && (rc = open_slot(w, kind, seg, &f)) < 0)
+            return rc;
+        w->last[kind] = f;
+    }
+    f->last_use = ++w->tick;
+    if (f->cap - f->used < need && (rc = wfile_flush(f)) < 0)
+        return rc;
+    if (f->cap - f->used < need) {
+        if (cs_grow((void **)&f->buf, &f->cap, f->used + need, 1) < 0)
+            return CS_ENOMEM;
+    }
+    *out = f;
+    return 0;
+}
+
+/* Frames the payload of "n" bytes just encoded at f->buf + f->used + FRAME_HDR. */
+static void commit_frame(wfile *f, size_t n)
+{
+    uint8_t *hdr = f->buf + f->used;
+
+    cs_wr_le32(hdr, (uint32_t)n);
+    cs_wr_le64(hdr + 4, frame_check(hdr + FRAME_HDR, n));
+    f->used += FRAME_HDR + n;
+}
+
+int cs_msgstore_open(const char *store_dir, cs_msgstore **out)
+{
+    cs_msgstore *w = cs_calloc(1, sizeof(*w));
+    size_t len;
+    int rc = 0;
+
+    *out = NULL;
+    if (w == NULL)
+        return CS_ENOMEM;
+    for (int i = 0; i < MAX_OPEN; i++) {
+        w->files[i].kind = -1;
+        w->files[i].fd = -1;
+    }
+    len = strlen(store_dir) + sizeof("/messages");
+    if ((w->dir = cs_malloc(len)) == NULL) {
+        rc = CS_ENOMEM;
+        goto fail;
+    }
+    snprintf(w->dir, len, "%s/messages", store_dir);
+    if (mkdir(w->dir, 0755) < 0 && errno != EEXIST) {
+        rc = cs_error_set(cs_error_from_errno(errno), "cannot create %s: %s", w->dir,
+                          strerror(errno));
+        goto fail;
+    }
+    *out = w;
+    return 0;
+fail:
+    cs_free(w->dir);
+    cs_free(w);
+    return rc;
+}
+
+int cs_msgstore_replace_range(cs_msgstore *w, uint32_t first_seg, uint32_t last_seg)
+{
+    if (w->replacing || first_seg > last_seg)
+        return cs_error_set(CS_EINVAL, "bad replacement range %u..%u", (unsigned)first_seg,
+                            (unsigned)last_seg);
+    /* Files of the range already open for appending end here. */
+    for (int i = 0; i < MAX_OPEN; i++) {
+        wfile *f = &w->files[i];
+
+        if (f->kind >= 0 && f->seg >= first_seg && f->seg <= last_seg)
+            remember_err(w, wfile_close(f));
+    }
+    w->replacing = 1;
+    w->rfirst = first_seg;
+    w->rlast = last_seg;
+    return w->err;
+}
+
+int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m)
+{
+    return cs_msgstore_put_unmatched(w, m, 0);
+}
+
+int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind)
+{
+    size_t bound = 0, n;
+    wfile *f;
+    int rc;
+
+    if ((rc = msg_size_bound(m, &bound)) < 0)
+        return remember_err(w, rc);
+    if ((rc = get_file(w, kind ? K_UNM : K_MSG, cs_msgstore_file_seg(m->id), FRAME_HDR + bound,
+                       &f)) < 0)
+        return remember_err(w, rc);
+    n = encode_message(f->buf + f->used + FRAME_HDR, m, kind);
+    commit_frame(f, n);
+    return 0;
+}
+
+int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms)
+{
+    size_t pair_len = ms->pair ? strlen(ms->pair) : 0;
+    size_t n = LAT_FIXED + pair_len + ms->key.len;
+    wfile *f;
+    int rc;
+
+    if (pair_len > 255 || n > REC_MAX)
+        return remember_err(w, cs_error_set(CS_ERANGE, "measurement too large to store"));
+    if ((rc = get_file(w, K_LAT, cs_msgstore_file_seg(ms->id), FRAME_HDR + n, &f)) < 0)
+        return remember_err(w, rc);
+    n = encode_measurement(f->buf + f->used + FRAME_HDR, ms, pair_len);
+    commit_frame(f, n);
+    return 0;
+}
+
+int cs_msgstore_flush(cs_msgstore *w)
+{
+    for (int i = 0; i < MAX_OPEN; i++)
+        if (w->files[i].kind >= 0)
+            remember_err(w, wfile_flush(&w->files[i]));
+    return w->err;
+}
+
+/*
+ * Publishes the replacement: renames every .new file over its file, then
+ * removes files of the range that got no new records (and stray .new files
+ * of the range, from an earlier run that died). After an error, removes the
+ * .new files instead and keeps the old records.
+ */
+static int publish_replacement(cs_msgstore *w)
+{
+    char from[PATH_MAX_LEN], to[PATH_MAX_LEN];
+    DIR *d;
+    struct dirent *e;
+    int rc = 0, kind, tmp;
+    uint32_t seg;
+
+    for (size_t i = 0; i < w->n_tmps; i++) {
+        file_path(from, w->dir, w->tmps[i].kind, w->tmps[i].seg, 1);
+        file_path(to, w->dir, w->tmps[i].kind, w->tmps[i].seg, 0);
+        if (w->err < 0)
+            unlink(from);
+        else if (rename(from, to) < 0 && rc == 0)
+            rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", to, strerror(errno));
+    }
+    if (w->err < 0 || rc < 0 || (d = opendir(w->dir)) == NULL)
+        return rc;
+    while ((e = readdir(d)) != NULL) {
+        if (parse_name(e->d_name, &kind, &seg, &tmp) < 0 || !in_range(w, seg))
+            continue;
+        if (tmp || !tmp_seen(w, kind, seg)) {
+            snprintf(from, sizeof(from), "%s/%s", w->dir, e->d_name);
+            unlink(from);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int cs_msgstore_close(cs_msgstore *w)
+{
+    int rc;
+
+    if (w == NULL)
+        return 0;
+    for (int i = 0; i < MAX_OPEN; i++) {
+        remember_err(w, wfile_close(&w->files[i]));
+        cs_free(w->files[i].buf);
+    }
+    if (w->replacing)
+        remember_err(w, publish_replacement(w));
+    rc = w->err;
+    cs_free(w->tmps);
+    cs_free(w->sb.buf);
+    cs_free(w->dir);
+    cs_free(w);
+    return rc;
+}
+
+/* ---- reader ------------------------------------------------------------- */
+
+typedef struct rfile {
+    uint32_t seg;
+    int kind;
+} rfile;
+
+struct cs_msgreader {
+    char *dir; /* STORE/messages */
+    scanbuf sb;
+    decoder dec;
+    rfile *files;
+    size_t n_files, files_cap;
+    uint64_t torn;
+};
+
+static int check_store(const char *dir)
+{
+    struct stat st;
+    char marker[PATH_MAX_LEN];
+
+    if (stat(dir, &st) != 0)
+        return cs_error_set(CS_ENOTFOUND, "no store at %s", dir);
+    if (!S_ISDIR(st.st_mode))
+        return cs_error_set(CS_ENOTSTORE, "%s is not a directory", dir);
+    snprintf(marker, sizeof(marker), "%s/capstream.store", dir);
+    if (access(marker, F_OK) != 0)
+        return cs_error_set(CS_ENOTSTORE, "%s is not a capstream store", dir);
+    return 0;
+}
+
+int cs_msgreader_open(const char *store_dir, cs_msgreader **out)
+{
+    cs_msgreader *r;
+    size_t len;
+    int rc;
+
+    *out = NULL;
+    if ((rc = check_store(store_dir)) < 0)
+        return rc;
+    if ((r = cs_calloc(1, sizeof(*r))) == NULL)
+        return CS_ENOMEM;
+    len = strlen(store_dir) + sizeof("/messages");
+    if ((r->dir = cs_malloc(len)) == NULL) {
+        cs_free(r);
+        return CS_ENOMEM;
+    }
+    snprintf(r->dir, len, "%s/messages", store_dir);
+    *out = r;
+    return 0;
+}
+
+void cs_msgreader_close(cs_msgreader *r)
+{
+    if (r == NULL)
+        return;
+    decoder_free(&r->dec);
+    cs_free(r->sb.buf);
+    cs_free(r->files);
+    cs_free(r->dir);
+    cs_free(r);
+}
+
+static int rfile_cmp(const void *a, const void *b)
+{
+    const rfile *x = a, *y = b;
+
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->kind - y->kind;
+}
+
+/* Lists the published files of kind "kind" in segment order. */
+static int list_files(cs_msgreader *r, int kind)
+{
+    DIR *d = opendir(r->dir);
+    struct dirent *e;
+    int k, tmp, rc = 0;
+    uint32_t seg;
+
+    r->n_files = 0;
+    if (d == NULL)
+        return errno == ENOENT
+                   ? 0
+                   : cs_error_set(cs_error_from_errno(errno), "%s: %s", r->dir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        if (parse_name(e->d_name, &k, &seg, &tmp) < 0 || tmp || k != kind)
+            continue;
+        if (cs_grow((void **)&r->files, &r->files_cap, r->n_files + 1, sizeof(*r->files)) < 0) {
+            rc = CS_ENOMEM;
+            break;
+        }
+        r->files[r->n_files++] = (rfile){seg, k};
+    }
+    closedir(d);
+    qsort(r->files, r->n_files, sizeof(*r->files), rfile_cmp);
+    return rc;
+}
+
+/* Streams the file (kind, seg) through "fn"; a missing file is empty. */
+static int scan_file(cs_msgreader *r, int kind, uint32_t seg, frame_fn fn, void *ud,
+                     scan_result *res)
+{
+    char path[PATH_MAX_LEN];
+    int fd, rc;
+
+    memset(res, 0, sizeof(*res));
+    file_path(path, r->dir, kind, seg, 0);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT
+                   ? 0
+                   : cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    rc = scan_fd(fd, kind, &r->sb, fn, ud, res);
+    close(fd);
+    if (rc == CS_ECORRUPT)
+        rc = 0; /* a foreign file serves nothing */
+    if (res->torn)
+        r->torn++;
+    return rc;
+}
+
+/* Streams every file of "kind" through "fn", in segment order. */
+static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud)
+{
+    scan_result res;
+    int rc;
+
+    if ((rc = list_files(r, kind)) < 0)
+        return rc;
+    for (size_t i = 0; i < r->n_files; i++) {
+        if ((rc = scan_file(r, kind, r->files[i].seg, fn, ud, &res)) < 0)
+            return rc;
+        if (res.stopped)
+            break;
+    }
+    return 0;
+}
+
+void cs_msgfilter_init(cs_msgfilter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->after = INT64_MIN;
+    f->before = INT64_MAX;
+}
+
+void cs_latfilter_init(cs_latfilter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->after = INT64_MIN;
+    f->before = INT64_MAX;
+    f->min_latency_ns = INT64_MIN;
+}
+
+static int str_is(cs_str s, const char *want)
+{
+    size_t n = strlen(want);
+
+    return s.len == n && (n == 0 || memcmp(s.p, want, n) == 0);
+}
+
+typedef struct msg_scan {
+    cs_msgreader *r;
+    const cs_msgfilter *f;
+    cs_msg_fn mfn;
+    cs_unm_fn ufn;
+    void *ud;
+    uint64_t emitted;
+    cs_msgid want_id; /* find: only this id */
+    int find, found;
+} msg_scan;
+
+static int msg_matches(const msg_scan *s, const cs_message *m)
+{
+    const cs_msgfilter *f = s->f;
+
+    if (s->find)
+        return m->id == s->want_id;
+    if (f == NULL)
+        return 1;
+    if (m->ts_ns < f->after || m->ts_ns >= f->before)
+        return 0;
+    if (f->proto && strcmp(m->proto, f->proto) != 0)
+        return 0;
+    if (f->type && !str_is(m->type, f->type))
+        return 0;
+    return f->key == NULL || str_is(m->key, f->key);
+}
+
+static int msg_frame(void *ud, const uint8_t *p, size_t n)
+{
+    msg_scan *s = ud;
+    cs_message m;
+    msg_head h;
+    int rc;
+
+    if (s->find && (n < 8 || cs_rd_le64(p) != s->want_id))
+        return 0;
+    if (decode_msg_head(p, n, &s->r->dec, &m, &h) < 0 || !msg_matches(s, &m))
+        return 0;
+    if ((rc = decode_msg_body(&s->r->dec, &m, &h)) != 0)
+        return rc < -1 ? rc : 0;
+    s->emitted++;
+    s->found = 1;
+    rc = s->ufn ? s->ufn(s->ud, &m, h.kind) : s->mfn(s->ud, &m);
+    if (rc != 0 || s->find)
+        return 1;
+    return s->f && s->f->limit && s->emitted >= s->f->limit;
+}
+
+int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud)
+{
+    msg_scan s = {.r = r, .f = f, .mfn = fn, .ud = ud};
+
+    return scan_all(r, K_MSG, msg_frame, &s);
+}
+
+int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud)
+{
+    msg_scan s = {.r = r, .f = f, .ufn = fn, .ud = ud};
+
+    return scan_all(r, K_UNM, msg_frame, &s);
+}
+
+int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud)
+{
+    msg_scan s = {.r = r, .mfn = fn, .ud = ud, .want_id = id, .find = 1};
+    scan_result res;
+    char buf[40];
+    int rc;
+
+    if ((rc = scan_file(r, K_MSG, cs_msgstore_file_seg(id), msg_frame, &s, &res)) < 0)
+        return rc;
+    if (!s.found)
+        return cs_error_set(CS_ENOTFOUND, "no message %s in the store", cs_id_format('m', id, buf));
+    return 0;
+}
+
+/* ---- measurements -------------------------------------------------------- */
+
+/* A measurement kept for sorting; its strings live in the arena. */
+typedef struct lat_item {
+    cs_measurement ms;
+    size_t pair_off, key_off;
+} lat_item;
+
+typedef struct lat_scan {
+    cs_msgreader *r;
+    const cs_latfilter *f;
+    cs_lat_fn fn;
+    void *ud;
+    uint64_t emitted;
+    cs_msgid want_id;
+    int find, found;
+    /* sorting */
+    lat_item *items;
+    size_t n_items, items_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+    /* stats */
+    cs_latstats *stats;
+    size_t n_stats, stats_cap;
+    int err;
+} lat_scan;
+
+static int lat_matches(const lat_scan *s, const cs_measurement *ms)
+{
+    const cs_latfilter *f = s->f;
+
+    if (s->find)
+        return ms->id == s->want_id;
+    if (f == NULL)
+        return 1;
+    if (ms->req_ts_ns < f->after || ms->req_ts_ns >= f->before ||
+        ms->latency_ns < f->min_latency_ns)
+        return 0;
+    if (f->pair && strcmp(ms->pair, f->pair) != 0)
+        return 0;
+    return f->key == NULL || str_is(ms->key, f->key);
+}
+
+static int arena_put(lat_scan *s, const char *p, size_t n, size_t *off)
+{
+    if (cs_grow((void **)&s->arena, &s->arena_cap, s->arena_len + n + 1, 1) < 0)
+        return CS_ENOMEM;
+    *off = s->arena_len;
+    if (n)
+        memcpy(s->arena + s->arena_len, p, n);
+    s->arena[s->arena_len + n] = '\0';
+    s->arena_len += n + 1;
+    return 0;
+}
+
+static int lat_keep(lat_scan *s, const cs_measurement *ms)
+{
+    lat_item *it;
+    int rc;
+
+    if (cs_grow((void **)&s->items, &s->items_cap, s->n_items + 1, sizeof(*s->items)) < 0)
+        return CS_ENOMEM;
+    it = &s->items[s->n_items];
+    it->ms = *ms;
+    if ((rc = arena_put(s, ms->pair, strlen(ms->pair), &it->pair_off)) < 0 ||
+        (rc = arena_put(s, ms->key.p, ms->key.len, &it->key_off)) < 0)
+        return rc;
+    s->n_items++;
+    return 0;
+}
+
+static int lat_stat(lat_scan *s, const cs_measurement *ms)
+{
+    cs_latstats *st = NULL;
+
+    for (size_t i = 0; i < s->n_stats && st == NULL; i++)
+        if (strncmp(s->stats[i].pair, ms->pair, sizeof(st->pair) - 1) == 0)
+            st = &s->stats[i];
+    if (st == NULL) {
+        if (cs_grow((void **)&s->stats, &s->stats_cap, s->n_stats + 1, sizeof(*s->stats)) < 0)
+            return CS_ENOMEM;
+        st = &s->stats[s->n_stats++];
+        cs_hist_init(&st->hist);
+        snprintf(st->pair, sizeof(st->pair), "%s", ms->pair);
+    }
+    cs_hist_record(&st->hist, ms->latency_ns);
+    return 0;
+}
+
+static int lat_frame(void *ud, const uint8_t *p, size_t n)
+{
+    lat_scan *s = ud;
+    cs_measurement ms;
+    int rc;
+
+    if (s->find && (n < 8 || cs_rd_le64(p) != s->want_id))
+        return 0;
+    if (decode_measurement(p, n, &s->r->dec, &ms) < 0 || !lat_matches(s, &ms))
+        return 0;
+    s->found = 1;
+    if (s->f && s->f->sort == -1)
+        return lat_stat(s, &ms);
+    if (!s->find && s->f && s->f->sort != CS_LATSORT_STORE)
+        return lat_keep(s, &ms);
+    s->emitted++;
+    if ((rc = s->fn(s->ud, &ms)) != 0 || s->find)
+        return 1;
+    return s->f && s->f->limit && s->emitted >= s->f->limit;
+}
+
+static int cmp_time(const void *a, const void *b)
+{
+    const cs_measurement *x = &((const lat_item *)a)->ms, *y = &((const lat_item *)b)->ms;
+
+    if (x->req_ts_ns != y->req_ts_ns)
+        return x->req_ts_ns < y->req_ts_ns ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int cmp_latency(const void *a, const void *b)
+{
+    const cs_measurement *x = &((const lat_item *)a)->ms, *y = &((const lat_item *)b)->ms;
+
+    if (x->latency_ns != y->latency_ns)
+        return x->latency_ns > y->latency_ns ? -1 : 1;
+    return cmp_time(a, b);
+}
+
+static int lat_emit_sorted(lat_scan *s)
+{
+    uint64_t n = s->n_items;
+
+    qsort(s->items, s->n_items, sizeof(*s->items),
+          s->f->sort == CS_LATSORT_LATENCY ? cmp_latency : cmp_time);
+    if (s->f->limit && s->f->limit < n)
+        n = s->f->limit;
+    for (uint64_t i = 0; i < n; i++) {
+        cs_measurement ms = s->items[i].ms;
+        const char *key = s->arena + s->items[i].key_off;
+
+        ms.pair = s->arena + s->items[i].pair_off;
+        ms.key = (cs_str){key, strlen(key)};
+        if (s->fn(s->ud, &ms) != 0)
+            break;
+    }
+    return 0;
+}
+
+int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud)
+{
+    lat_scan s = {.r = r, .f = f, .fn = fn, .ud = ud};
+    int rc;
+
+    rc = scan_all(r, K_LAT, lat_frame, &s);
+    if (rc == 0 && f && f->sort != CS_LATSORT_STORE)
+        rc = lat_emit_sorted(&s);
+    cs_free(s.items);
+    cs_free(s.arena);
+    return rc;
+}
+
+static int cmp_stats(const void *a, const void *b)
+{
+    return strcmp(((const cs_latstats *)a)->pair, ((const cs_latstats *)b)->pair);
+}
+
+int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats **out, size_t *n)
+{
+    cs_latfilter sf;
+    lat_scan s = {.r = r, .f = &sf};
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (f)
+        sf = *f;
+    else
+        cs_latfilter_init(&sf);
+    sf.sort = -1; /* collect histograms */
+    sf.limit = 0;
+    rc = scan_all(r, K_LAT, lat_frame, &s);
+    if (rc < 0) {
+        cs_free(s.stats);
+        return rc;
+    }
+    if (s.n_stats > 1)
+        qsort(s.stats, s.n_stats, sizeof(*s.stats), cmp_stats);
+    *out = s.stats;
+    *n = s.n_stats;
+    return 0;
+}
+
+int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, void *ud)
+{
+    lat_scan s = {.r = r, .fn = fn, .ud = ud, .want_id = id, .find = 1};
+    scan_result res;
+    char buf[40];
+    int rc;
+
+    if ((rc = scan_file(r, K_LAT, cs_msgstore_file_seg(id), lat_frame, &s, &res)) < 0)
+        return rc;
+    if (!s.found)
+        return cs_error_set(CS_ENOTFOUND, "no measurement %s in the store",
+                            cs_id_format('l', id, buf));
+    return 0;
+}
+
+/* ---- info and raw images ------------------------------------------------- */
+
+static int count_frame(void *ud, const uint8_t *p, size_t n)
+{
+    (*(uint64_t *)ud)++;
+    return 0;
+}
+
+int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info)
+{
+    uint64_t *counts[N_KINDS] = {&info->messages, &info->measurements, &info->unmatched};
+    scan_result res;
+    int rc;
+
+    memset(info, 0, sizeof(*info));
+    for (int k = 0; k < N_KINDS; k++) {
+        if ((rc = list_files(r, k)) < 0)
+            return rc;
+        for (size_t i = 0; i < r->n_files; i++) {
+            if ((rc = scan_file(r, k, r->files[i].seg, count_frame, counts[k], &res)) < 0)
+                return rc;
+            info->files++;
+            info->bytes += res.valid_end;
+            info->torn_tails += (uint64_t)res.torn;
+        }
+    }
+    return 0;
+}
+
+typedef struct image_scan {
+    decoder dec;
+    int kind;
+    cs_msg_fn mfn;
+    cs_lat_fn lfn;
+    cs_unm_fn ufn;
+    void *ud;
+} image_scan;
+
+static int image_frame(void *ud, const uint8_t *p, size_t n)
+{
+    image_scan *s = ud;
+    cs_message m;
+    cs_measurement ms;
+    msg_head h;
+    int rc;
+
+    if (s->kind == K_LAT) {
+        if (decode_measurement(p, n, &s->dec, &ms) < 0 || s->lfn == NULL)
+            return 0;
+        return s->lfn(s->ud, &ms);
+    }
+    if (decode_msg_head(p, n, &s->dec, &m, &h) < 0)
+        return 0;
+    if ((rc = decode_msg_body(&s->dec, &m, &h)) != 0)
+        return rc < -1 ? rc : 0;
+    if (s->kind == K_UNM)
+        return s->ufn ? s->ufn(s->ud, &m, h.kind) : 0;
+    return s->mfn ? s->mfn(s->ud, &m) : 0;
+}
+
+int cs_msgstore_parse_image(const uint8_t *data, size_t len, char kind, cs_msg_fn mfn,
+                            cs_lat_fn lfn, cs_unm_fn ufn, void *ud, size_t *valid_len)
+{
+    image_scan s = {.mfn = mfn, .lfn = lfn, .ufn = ufn, .ud = ud};
+    size_t used = 0, need;
+    int rc;
+
+    if (valid_len)
+        *valid_len = 0;
+    s.kind = kind == 'l' ? K_LAT : kind == 'u' ? K_UNM : kind == 'm' ? K_MSG : -1;
+    if (s.kind < 0)
+        return CS_EINVAL;
+    if (len < MAGIC_LEN || memcmp(data, kind_magic[s.kind], MAGIC_LEN) != 0)
+        return len == 0 ? 0 : CS_ECORRUPT;
+    rc = parse_frames(data + MAGIC_LEN, len - MAGIC_LEN, &used, &need, image_frame, &s);
+    if (valid_len)
+        *valid_len = MAGIC_LEN + used;
+    decoder_free(&s.dec);
+    return rc < 0 ? rc : 0;
+}
