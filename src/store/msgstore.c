@@ -1265,6 +1265,8 @@ static int lat_emit_sorted(lat_scan *s)
 {
     uint64_t n = s->n_items;
 
+    if (n == 0)
+        return 0;
     qsort(s->items, s->n_items, sizeof(*s->items),
           s->f->sort == CS_LATSORT_LATENCY ? cmp_latency : cmp_time);
     if (s->f->limit && s->f->limit < n)

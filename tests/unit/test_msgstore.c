@@ -1,0 +1,805 @@
+/*
+ * test_msgstore.c - unit tests of src/store/msgstore.c.
+ *
+ * Messages, measurements and unmatched reports are generated from an index
+ * i (so each one read back can be regenerated and compared field by field),
+ * written with the writer into a temporary store, and read back with the
+ * reader: every field round trip, filters, sorting, per-pair statistics,
+ * lookups by id, torn and zero-filled tails after a "crash", replacement of
+ * a segment range, many segments open at once (LRU), and garbage files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "analytics/analyzer.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "store/msgstore.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define T0 1767623400000000000ll
+
+typedef struct fixture {
+    char dir[64];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    char marker[128];
+    FILE *fp;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_msgstore.XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(marker, sizeof(marker), "%s/capstream.store", f->dir);
+    fp = fopen(marker, "w");
+    if (fp == NULL)
+        return -1;
+    fputs("capstream store\n", fp);
+    fclose(fp);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* ---- generated records --------------------------------------------------- */
+
+typedef struct genmsg {
+    cs_message m;
+    cs_kv kv[4];
+    cs_pktref refs[3];
+    char key[32], val[64], type[8];
+} genmsg;
+
+static const char *const protos[3] = {"fix", "http", "dns"};
+
+/* Message number "i" in packet segment "seg" (0 = not stored: top-bit id). */
+static void gen_message(genmsg *g, uint32_t i, uint32_t seg)
+{
+    cs_message *m = &g->m;
+    size_t vl;
+
+    memset(g, 0, sizeof(*g));
+    m->id = seg ? CS_MSGID(CS_PKTREF(seg, 24 + 100 * i), i % 3) : ((1ull << 63) | i);
+    m->proto = protos[i % 3];
+    snprintf(g->type, sizeof(g->type), "%s", i % 2 ? "8" : "D");
+    m->type = (cs_str){g->type, strlen(g->type)};
+    m->ts_ns = T0 + (int64_t)i * 1000;
+    m->last_ts_ns = m->ts_ns + (i % 5);
+    m->flow_id = 0x1000000000000000ull + i;
+    m->ep.ip_version = i % 7 == 0 ? 6 : 4;
+    m->ep.ip_proto = 6;
+    m->ep.tap = (uint16_t)(i % 4);
+    m->ep.n_vlan = (uint8_t)(i % 3);
+    m->ep.vlan[0] = 101;
+    m->ep.vlan[1] = (uint16_t)(i & 0xfff);
+    m->ep.port_a = (uint16_t)(40000 + i % 100);
+    m->ep.port_b = 9878;
+    for (int k = 0; k < 16; k++) {
+        m->ep.addr_a[k] = (uint8_t)(i + k);
+        m->ep.addr_b[k] = (uint8_t)(200 - k);
+    }
+    m->dir = (uint8_t)(i % 2);
+    m->flags = i % 11 == 0 ? CS_MSG_BAD_CHECKSUM : 0;
+    m->role = (cs_role)(i % 3);
+    snprintf(g->key, sizeof(g->key), "ORD%u", i);
+    m->key = (cs_str){g->key, i % 4 == 3 ? 0 : strlen(g->key)};
+    m->len = 100 + i;
+    /* A value with control bytes, a NUL and high bytes. */
+    vl = (size_t)snprintf(g->val, sizeof(g->val), "v%u", i);
+    g->val[vl++] = '\x01';
+    g->val[vl++] = '\0';
+    g->val[vl++] = '\xff';
+    g->kv[0] = (cs_kv){{"35", 2}, {g->type, strlen(g->type)}};
+    g->kv[1] = (cs_kv){{"11", 2}, {g->key, strlen(g->key)}};
+    g->kv[2] = (cs_kv){{"58", 2}, {g->val, vl}};
+    g->kv[3] = (cs_kv){{"", 0}, {"", 0}};
+    m->fields = g->kv;
+    m->n_fields = i % 5 == 4 ? 0 : 4;
+    for (int k = 0; k < 3; k++)
+        g->refs[k] = CS_PKTREF(seg, 24 + 100 * i + 1000 * (uint32_t)k);
+    m->refs = g->refs;
+    m->n_refs = (size_t)(i % 4);
+}
+
+static void gen_measurement(cs_measurement *ms, char *keybuf, uint32_t i, uint32_t seg)
+{
+    genmsg g;
+
+    gen_message(&g, i, seg);
+    memset(ms, 0, sizeof(*ms));
+    ms->id = ms->req_id = g.m.id;
+    ms->resp_id = g.m.id + 1;
+    ms->pair = protos[i % 3];
+    snprintf(keybuf, 32, "ORD%u", i);
+    ms->key = (cs_str){keybuf, strlen(keybuf)};
+    ms->req_ts_ns = g.m.ts_ns;
+    ms->latency_ns = 1000 + (int64_t)((i * 7919u) % 100000u);
+    ms->resp_ts_ns = ms->req_ts_ns + ms->latency_ns;
+    ms->flow_id = g.m.flow_id;
+    ms->ep = g.m.ep;
+}
+
+static int str_eq(cs_str a, cs_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+/* Checks "m" against the message it was generated as (index in flow_id). */
+static void check_message(const cs_message *m)
+{
+    uint32_t i = (uint32_t)(m->flow_id - 0x1000000000000000ull);
+    uint32_t seg = (m->id >> 63) ? 0 : CS_MSGID_SEG(m->id);
+    genmsg g;
+
+    gen_message(&g, i, seg);
+    assert_int_equal(m->id, g.m.id);
+    assert_string_equal(m->proto, g.m.proto);
+    assert_true(str_eq(m->type, g.m.type));
+    assert_int_equal(m->ts_ns, g.m.ts_ns);
+    assert_int_equal(m->last_ts_ns, g.m.last_ts_ns);
+    assert_memory_equal(&m->ep, &g.m.ep, sizeof(m->ep));
+    assert_int_equal(m->dir, g.m.dir);
+    assert_int_equal(m->flags, g.m.flags);
+    assert_int_equal(m->role, g.m.role);
+    assert_true(str_eq(m->key, g.m.key));
+    assert_int_equal(m->len, g.m.len);
+    assert_int_equal(m->n_refs, g.m.n_refs);
+    for (size_t k = 0; k < m->n_refs; k++)
+        assert_int_equal(m->refs[k], g.m.refs[k]);
+    assert_int_equal(m->n_fields, g.m.n_fields);
+    for (size_t k = 0; k < m->n_fields; k++) {
+        assert_true(str_eq(m->fields[k].name, g.m.fields[k].name));
+        assert_true(str_eq(m->fields[k].val, g.m.fields[k].val));
+    }
+}
+
+static void check_measurement(const cs_measurement *ms)
+{
+    uint32_t i = (uint32_t)(ms->flow_id - 0x1000000000000000ull);
+    uint32_t seg = (ms->id >> 63) ? 0 : CS_MSGID_SEG(ms->id);
+    cs_measurement want;
+    char key[32];
+
+    gen_measurement(&want, key, i, seg);
+    assert_int_equal(ms->id, want.id);
+    assert_int_equal(ms->req_id, want.req_id);
+    assert_int_equal(ms->resp_id, want.resp_id);
+    assert_string_equal(ms->pair, want.pair);
+    assert_true(str_eq(ms->key, want.key));
+    assert_int_equal(ms->req_ts_ns, want.req_ts_ns);
+    assert_int_equal(ms->resp_ts_ns, want.resp_ts_ns);
+    assert_int_equal(ms->latency_ns, want.latency_ns);
+    assert_memory_equal(&ms->ep, &want.ep, sizeof(ms->ep));
+}
+
+/* ---- collecting callbacks ------------------------------------------------ */
+
+typedef struct seen {
+    uint64_t n;
+    uint64_t ids[4096];
+    int64_t vals[4096];
+    int kinds[4096];
+    uint64_t stop_after; /* 0 = never */
+} seen;
+
+static int on_msg(void *ud, const cs_message *m)
+{
+    seen *s = ud;
+
+    check_message(m);
+    if (s->n < 4096) {
+        s->ids[s->n] = m->id;
+        s->vals[s->n] = m->ts_ns;
+    }
+    s->n++;
+    return s->stop_after && s->n >= s->stop_after;
+}
+
+static int on_unm(void *ud, const cs_message *m, int kind)
+{
+    seen *s = ud;
+
+    check_message(m);
+    if (s->n < 4096) {
+        s->ids[s->n] = m->id;
+        s->kinds[s->n] = kind;
+    }
+    s->n++;
+    return 0;
+}
+
+static int on_lat(void *ud, const cs_measurement *ms)
+{
+    seen *s = ud;
+
+    check_measurement(ms);
+    if (s->n < 4096) {
+        s->ids[s->n] = ms->id;
+        s->vals[s->n] = ms->latency_ns;
+    }
+    s->n++;
+    return 0;
+}
+
+/* Writes messages [from, to) of segment seg(i) = 1 + i % nseg (0 = top-bit ids for i % 50 == 49).
+ */
+static void write_range(const char *dir, uint32_t from, uint32_t to, uint32_t nseg)
+{
+    cs_msgstore *w;
+    genmsg g;
+    cs_measurement ms;
+    char key[32];
+
+    assert_int_equal(cs_msgstore_open(dir, &w), 0);
+    for (uint32_t i = from; i < to; i++) {
+        uint32_t seg = i % 50 == 49 ? 0 : 1 + i % nseg;
+
+        gen_message(&g, i, seg);
+        assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+        if (i % 2 == 0) {
+            gen_measurement(&ms, key, i, seg);
+            assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+        }
+        if (i % 10 == 1)
+            assert_int_equal(cs_msgstore_put_unmatched(w, &g.m, 1 + (i / 10) % 2), 0);
+    }
+    assert_int_equal(cs_msgstore_close(w), 0);
+}
+
+static uint64_t count_messages(const char *dir, const cs_msgfilter *f)
+{
+    cs_msgreader *r;
+    seen *s = calloc(1, sizeof(*s));
+    uint64_t n;
+
+    assert_int_equal(cs_msgreader_open(dir, &r), 0);
+    assert_int_equal(cs_msgreader_messages(r, f, on_msg, s), 0);
+    cs_msgreader_close(r);
+    n = s->n;
+    free(s);
+    return n;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_roundtrip_and_filters(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    cs_msgfilter mf;
+    seen *s = calloc(1, sizeof(*s));
+    uint64_t expect;
+
+    write_range(f->dir, 0, 600, 3);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    cs_msgfilter_init(&mf);
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 600);
+    /* Store order: segment 0 (top-bit ids) first, then segments 1..3. */
+    assert_true(s->ids[0] >> 63);
+    assert_int_equal(CS_MSGID_SEG(s->ids[599]), 3);
+
+    /* proto = i % 3 == 1 ("http"). */
+    memset(s, 0, sizeof(*s));
+    mf.proto = "http";
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 200);
+    /* proto http and type "8" (odd i): i % 6 == 1 or 3... i%3==1 && i odd. */
+    expect = 0;
+    for (uint32_t i = 0; i < 600; i++)
+        expect += i % 3 == 1 && i % 2 == 1;
+    memset(s, 0, sizeof(*s));
+    mf.type = "8";
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, expect);
+
+    /* key: exactly one message (i = 100: key present since 100 % 4 != 3). */
+    cs_msgfilter_init(&mf);
+    mf.key = "ORD100";
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 1);
+    assert_int_equal(s->vals[0], T0 + 100 * 1000);
+    mf.key = "ORD103"; /* stored with an empty key */
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 0);
+
+    /* Time range [after, before): i in [100, 200). */
+    cs_msgfilter_init(&mf);
+    mf.after = T0 + 100 * 1000;
+    mf.before = T0 + 200 * 1000;
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 100);
+    for (uint64_t k = 0; k < s->n; k++)
+        assert_true(s->vals[k] >= mf.after && s->vals[k] < mf.before);
+
+    /* Limit, and a callback that stops. */
+    mf.limit = 7;
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 7);
+    cs_msgfilter_init(&mf);
+    memset(s, 0, sizeof(*s));
+    s->stop_after = 3;
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 3);
+
+    /* Unmatched: i % 10 == 1, kinds alternate. */
+    memset(s, 0, sizeof(*s));
+    cs_msgfilter_init(&mf);
+    assert_int_equal(cs_msgreader_unmatched(r, &mf, on_unm, s), 0);
+    assert_int_equal(s->n, 60);
+    for (uint64_t k = 0; k < s->n; k++)
+        assert_true(s->kinds[k] == CS_UNMATCHED_REQUEST || s->kinds[k] == CS_UNMATCHED_RESPONSE);
+    cs_msgreader_close(r);
+    free(s);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_measurements(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    cs_latfilter lf;
+    seen *s = calloc(1, sizeof(*s));
+    cs_latstats *st;
+    size_t n_st;
+    int64_t lats[300];
+    size_t n_lats = 0;
+
+    write_range(f->dir, 0, 600, 4);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    cs_latfilter_init(&lf);
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    assert_int_equal(s->n, 300);
+
+    /* Sorted by latency, descending. */
+    memset(s, 0, sizeof(*s));
+    lf.sort = CS_LATSORT_LATENCY;
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    assert_int_equal(s->n, 300);
+    for (uint64_t k = 1; k < s->n; k++)
+        assert_true(s->vals[k - 1] >= s->vals[k]);
+    /* The limit applies after sorting: the 5 largest. */
+    memset(s, 0, sizeof(*s));
+    lf.limit = 5;
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    assert_int_equal(s->n, 5);
+    for (uint32_t i = 0; i < 600; i += 2)
+        lats[n_lats++] = 1000 + (int64_t)((i * 7919u) % 100000u);
+    qsort(lats, n_lats, sizeof(lats[0]), cmp_i64);
+    assert_int_equal(s->vals[0], lats[n_lats - 1]);
+    assert_int_equal(s->vals[4], lats[n_lats - 5]);
+
+    /* Sorted by time: ascending req_ts (ids across segments interleave). */
+    cs_latfilter_init(&lf);
+    lf.sort = CS_LATSORT_TIME;
+    lf.pair = "dns";
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    assert_int_equal(s->n, 100); /* even i with i % 3 == 2 */
+    /* min latency */
+    cs_latfilter_init(&lf);
+    lf.min_latency_ns = lats[n_lats - 10];
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    assert_int_equal(s->n, 10);
+
+    /* Stats per pair, sorted by name; counts and exact min/max. */
+    cs_latfilter_init(&lf);
+    assert_int_equal(cs_msgreader_lat_stats(r, &lf, &st, &n_st), 0);
+    assert_int_equal(n_st, 3);
+    assert_string_equal(st[0].pair, "dns");
+    assert_string_equal(st[1].pair, "fix");
+    assert_string_equal(st[2].pair, "http");
+    assert_int_equal(
+        cs_hist_count(&st[0].hist) + cs_hist_count(&st[1].hist) + cs_hist_count(&st[2].hist), 300);
+    {
+        int64_t mn = INT64_MAX, mx = INT64_MIN;
+
+        for (size_t k = 0; k < n_st; k++) {
+            if (cs_hist_min(&st[k].hist) < mn)
+                mn = cs_hist_min(&st[k].hist);
+            if (cs_hist_max(&st[k].hist) > mx)
+                mx = cs_hist_max(&st[k].hist);
+        }
+        assert_int_equal(mn, lats[0]);
+        assert_int_equal(mx, lats[n_lats - 1]);
+    }
+    /* A pair filter gives that pair only. */
+    cs_free(st);
+    lf.pair = "fix";
+    assert_int_equal(cs_msgreader_lat_stats(r, &lf, &st, &n_st), 0);
+    assert_int_equal(n_st, 1);
+    assert_string_equal(st[0].pair, "fix");
+    assert_int_equal(cs_hist_count(&st[0].hist), 100);
+    cs_free(st);
+    cs_msgreader_close(r);
+    free(s);
+}
+
+static int find_cb(void *ud, const cs_message *m)
+{
+    check_message(m);
+    *(cs_msgid *)ud = m->id;
+    return 0;
+}
+
+static int find_lat_cb(void *ud, const cs_measurement *ms)
+{
+    check_measurement(ms);
+    *(cs_msgid *)ud = ms->id;
+    return 0;
+}
+
+static void test_lookup(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    genmsg g;
+    cs_msgid got = 0;
+
+    write_range(f->dir, 0, 300, 3);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    gen_message(&g, 137, 1 + 137 % 3);
+    assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), 0);
+    assert_int_equal(got, g.m.id);
+    got = 0;
+    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got), CS_ENOTFOUND);
+    gen_message(&g, 138, 1 + 138 % 3);
+    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got), 0);
+    assert_int_equal(got, g.m.id);
+    /* A top-bit id lives in the segment-0 file. */
+    gen_message(&g, 149, 0);
+    got = 0;
+    assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), 0);
+    assert_int_equal(got, g.m.id);
+    /* Unknown ids, unknown segments. */
+    assert_int_equal(cs_msgreader_find_message(r, CS_MSGID(CS_PKTREF(2, 7), 0), find_cb, &got),
+                     CS_ENOTFOUND);
+    assert_int_equal(cs_msgreader_find_message(r, CS_MSGID(CS_PKTREF(99, 7), 0), find_cb, &got),
+                     CS_ENOTFOUND);
+    cs_msgreader_close(r);
+}
+
+static void file_name(char *buf, size_t size, const char *dir, const char *kind, uint32_t seg)
+{
+    snprintf(buf, size, "%s/messages/%s-%08u.bin", dir, kind, (unsigned)seg);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void test_torn_tail(void **state)
+{
+    fixture *f = *state;
+    char path[256];
+    cs_msgfilter mf;
+    cs_msgreader *r;
+    cs_msgstore_info info;
+    off_t size;
+    int fd;
+    FILE *fp;
+    static const char zeros[100];
+
+    /* 300 messages over 3 segments + seg 0: segment 1 gets i % 3 == 0, i % 50 != 49. */
+    write_range(f->dir, 0, 300, 3);
+    cs_msgfilter_init(&mf);
+    assert_int_equal(count_messages(f->dir, &mf), 300);
+    file_name(path, sizeof(path), f->dir, "msg", 1);
+    size = file_size(path);
+    /* Cut the last record in the middle: one message fewer, never a half one. */
+    assert_int_equal(truncate(path, size - 5), 0);
+    assert_int_equal(count_messages(f->dir, &mf), 299);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    assert_int_equal(cs_msgreader_info(r, &info), 0);
+    assert_int_equal(info.messages, 299);
+    assert_int_equal(info.torn_tails, 1);
+    assert_int_equal(info.measurements, 150);
+    cs_msgreader_close(r);
+
+    /* A zero-filled tail (crash after the file grew) is ignored too. */
+    fp = fopen(path, "ab");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(zeros, 1, sizeof(zeros), fp), sizeof(zeros));
+    fclose(fp);
+    assert_int_equal(count_messages(f->dir, &mf), 299);
+
+    /* The next writer cuts the torn tail off before appending: new records are served. */
+    write_range(f->dir, 300, 303, 3); /* i = 300 goes to segment 1 */
+    assert_int_equal(count_messages(f->dir, &mf), 302);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    assert_int_equal(cs_msgreader_info(r, &info), 0);
+    assert_int_equal(info.torn_tails, 0);
+    cs_msgreader_close(r);
+
+    /* A file cut inside its magic, and a file with a foreign magic: no records, no crash. */
+    file_name(path, sizeof(path), f->dir, "msg", 77);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "csm", 3), 3);
+    close(fd);
+    file_name(path, sizeof(path), f->dir, "msg", 78);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_int_equal(write(fd, "GIF89a..garbage garbage garbage", 31), 31);
+    close(fd);
+    assert_int_equal(count_messages(f->dir, &mf), 302);
+}
+
+static void test_garbage_files(void **state)
+{
+    fixture *f = *state;
+    char path[256];
+    uint8_t buf[8192];
+    cs_msgfilter mf;
+    cs_latfilter lf;
+    cs_msgreader *r;
+    seen *s = calloc(1, sizeof(*s));
+    const char *kinds[3] = {"msg", "lat", "unm"};
+    const char *magics[3] = {"csmsg01\n", "cslat01\n", "csunm01\n"};
+    size_t valid;
+
+    srand(7);
+    for (int k = 0; k < 3; k++) {
+        for (uint32_t seg = 1; seg <= 20; seg++) {
+            int fd;
+            size_t n = (size_t)(rand() % (int)sizeof(buf));
+
+            for (size_t j = 0; j < n; j++)
+                buf[j] = (uint8_t)rand();
+            memcpy(buf, magics[k], 8);
+            /* Plausible lengths, so the length check alone does not stop it. */
+            if (n > 12)
+                buf[8] = 40, buf[9] = 0, buf[10] = 0, buf[11] = 0;
+            file_name(path, sizeof(path), f->dir, kinds[k], seg);
+            snprintf(path, sizeof(path), "%s/messages", f->dir);
+            mkdir(path, 0755);
+            file_name(path, sizeof(path), f->dir, kinds[k], seg);
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            assert_true(fd >= 0);
+            assert_int_equal(write(fd, buf, n), (ssize_t)n);
+            close(fd);
+            assert_int_equal(
+                cs_msgstore_parse_image(buf, n, kinds[k][0], on_msg, on_lat, on_unm, s, &valid), 0);
+            assert_true(valid <= n && (n < 8 || valid >= 8));
+        }
+    }
+    assert_int_equal(s->n, 0);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    cs_msgfilter_init(&mf);
+    cs_latfilter_init(&lf);
+    lf.sort = CS_LATSORT_LATENCY;
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    assert_int_equal(cs_msgreader_unmatched(r, &mf, on_unm, s), 0);
+    assert_int_equal(s->n, 0);
+    cs_msgreader_close(r);
+    /* A writer refuses to append to a file that is not a message file. */
+    {
+        cs_msgstore *w;
+        genmsg g;
+        int fd;
+
+        file_name(path, sizeof(path), f->dir, "msg", 30);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        assert_int_equal(write(fd, "not a message file at all", 25), 25);
+        close(fd);
+        gen_message(&g, 0, 30);
+        assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+        assert_int_equal(cs_msgstore_put_message(w, &g.m), CS_ECORRUPT);
+        assert_int_equal(cs_msgstore_close(w), CS_ECORRUPT);
+        assert_int_equal(file_size(path), 25);
+    }
+    free(s);
+}
+
+static void test_replace_range(void **state)
+{
+    fixture *f = *state;
+    char path[256];
+    cs_msgstore *w;
+    cs_msgfilter mf;
+    genmsg g;
+    cs_measurement ms;
+    char key[32];
+    seen *s = calloc(1, sizeof(*s));
+    cs_msgreader *r;
+    uint64_t per_seg[6] = {0};
+
+    /* Segments 1..4, 400 messages (i % 50 == 49 to segment 0). */
+    write_range(f->dir, 0, 400, 4);
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    /* Appended before the range starts: replaced away with the rest. */
+    gen_message(&g, 1000, 2);
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    assert_int_equal(cs_msgstore_replace_range(w, 2, 3), 0);
+    assert_int_equal(cs_msgstore_replace_range(w, 2, 3), CS_EINVAL);
+    /* New records: 5 messages for segment 2, none for 3, 2 appended to 4. */
+    for (uint32_t i = 2000; i < 2005; i++) {
+        gen_message(&g, i, 2);
+        assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    }
+    gen_measurement(&ms, key, 2000, 2);
+    assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+    for (uint32_t i = 3000; i < 3002; i++) {
+        gen_message(&g, i, 4);
+        assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    }
+    assert_int_equal(cs_msgstore_flush(w), 0);
+    /* Before close: readers still see the old records of 2 and 3. */
+    cs_msgfilter_init(&mf);
+    assert_int_equal(count_messages(f->dir, &mf), 400 + 1 + 2);
+    assert_int_equal(cs_msgstore_close(w), 0);
+
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    for (uint64_t k = 0; k < s->n; k++) {
+        uint32_t seg = (s->ids[k] >> 63) ? 0 : CS_MSGID_SEG(s->ids[k]);
+        per_seg[seg < 5 ? seg : 5]++;
+    }
+    assert_int_equal(per_seg[2], 5);
+    assert_int_equal(per_seg[3], 0);
+    assert_int_equal(per_seg[1], 100);    /* i % 4 == 0 (never i % 50 == 49) */
+    assert_int_equal(per_seg[4], 96 + 2); /* i % 4 == 3 but not 99, 199, 299, 399 */
+    assert_int_equal(per_seg[0], 8);
+    memset(s, 0, sizeof(*s));
+    {
+        cs_latfilter lf;
+
+        cs_latfilter_init(&lf);
+        lf.pair = NULL;
+        assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    }
+    cs_msgreader_close(r);
+    /* Measurements of segment 2 are only the new one; segment 3's files are gone. */
+    file_name(path, sizeof(path), f->dir, "lat", 3);
+    assert_int_equal(access(path, F_OK), -1);
+    file_name(path, sizeof(path), f->dir, "msg", 3);
+    assert_int_equal(access(path, F_OK), -1);
+    snprintf(path, sizeof(path), "%s/messages/msg-00000002.bin.new", f->dir);
+    assert_int_equal(access(path, F_OK), -1);
+    {
+        uint64_t lat_seg2 = 0, lat_total = s->n;
+
+        for (uint64_t k = 0; k < s->n; k++)
+            lat_seg2 += !(s->ids[k] >> 63) && CS_MSGID_SEG(s->ids[k]) == 2;
+        assert_int_equal(lat_seg2, 1);
+        /* 200 even i originally; those of segments 2 and 3 (i % 4 == 1, 2 -> even: i % 4 == 2,
+         * minus top-bit ones) are gone. */
+        {
+            uint64_t want = 1;
+
+            for (uint32_t i = 0; i < 400; i += 2)
+                want += i % 50 == 49 || (1 + i % 4 != 2 && 1 + i % 4 != 3);
+            assert_int_equal(lat_total, want);
+        }
+    }
+    free(s);
+}
+
+static void test_many_segments_lru(void **state)
+{
+    fixture *f = *state;
+    cs_msgfilter mf;
+    cs_msgreader *r;
+    cs_msgstore_info info;
+
+    /* Round robin over 25 segments: far more than the writer keeps open. */
+    write_range(f->dir, 0, 2000, 25);
+    write_range(f->dir, 2000, 2500, 25);
+    cs_msgfilter_init(&mf);
+    assert_int_equal(count_messages(f->dir, &mf), 2500);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    assert_int_equal(cs_msgreader_info(r, &info), 0);
+    assert_int_equal(info.messages, 2500);
+    assert_int_equal(info.measurements, 1250);
+    assert_int_equal(info.unmatched, 250);
+    assert_int_equal(info.torn_tails, 0);
+    /* msg: segments 0..25; lat (even i): 1..25; unm (i % 10 == 1): 5 segments. */
+    assert_int_equal(info.files, 26 + 25 + 5);
+    cs_msgreader_close(r);
+}
+
+static void test_not_a_store(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    char path[256];
+
+    assert_int_equal(cs_msgreader_open("/nonexistent/capstream", &r), CS_ENOTFOUND);
+    assert_int_equal(cs_msgreader_open("/etc", &r), CS_ENOTSTORE);
+    snprintf(path, sizeof(path), "%s/capstream.store", f->dir);
+    assert_int_equal(cs_msgreader_open(path, &r), CS_ENOTSTORE);
+    /* An empty store (no messages directory yet) reads as empty. */
+    {
+        cs_msgfilter mf;
+
+        cs_msgfilter_init(&mf);
+        assert_int_equal(count_messages(f->dir, &mf), 0);
+    }
+}
+
+static void test_big_record(void **state)
+{
+    fixture *f = *state;
+    cs_msgstore *w;
+    cs_msgreader *r;
+    genmsg g;
+    char *big = malloc(3u << 20);
+    seen *s = calloc(1, sizeof(*s));
+    cs_msgfilter mf;
+
+    memset(big, 'x', 3u << 20);
+    /* A record larger than both the write and the read buffer. */
+    gen_message(&g, 5, 1);
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    g.kv[2].val = (cs_str){big, 3u << 20};
+    g.m.n_fields = 3;
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    gen_message(&g, 6, 1);
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    /* Too large to store at all. */
+    g.kv[2].val = (cs_str){big, 17u << 20};
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), CS_ERANGE);
+    assert_int_equal(cs_msgstore_close(w), CS_ERANGE);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    cs_msgfilter_init(&mf);
+    mf.key = "ORD6";
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    assert_int_equal(s->n, 1);
+    cs_msgreader_close(r);
+    free(s);
+    free(big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_roundtrip_and_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_measurements, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_segments_lru, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_record, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
