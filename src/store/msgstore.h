@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- writer ----------------------------------------------------------- */
 
@@ -164,5 +165,25 @@ int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info);
  * fuzzer and for tools; any bytes are safe to pass. */
 int cs_msgstore_parse_image(const uint8_t *data, size_t len, char kind, cs_msg_fn mfn,
                             cs_lat_fn lfn, cs_unm_fn ufn, void *ud, size_t *valid_len);
+
+/* ---- formatting (CLI, HTTP API) ---------------------------------------- */
+
+/* Writes bytes "p"[0..n) as a JSON string (quotes included): control bytes,
+ * DEL and bytes that are not valid UTF-8 become \u00XX, so the output is
+ * always valid JSON in UTF-8. */
+void cs_msgstore_json_string(FILE *out, const char *p, size_t n);
+
+/* "10.1.0.10:40000" or "[2001:db8::1]:80" for side 0 (a) or 1 (b) of "ep",
+ * into "buf" (>= CS_EP_BUFLEN bytes); returns buf. */
+#define CS_EP_BUFLEN 64
+char *cs_endpoint_format(const cs_endpoints *ep, int side, char *buf);
+
+/* One JSON object, no newline. Messages: id, proto, type, ts_ns,
+ * last_ts_ns, flow (16 hex digits), dir, src, dst, role, key, len, flags
+ * (names), packets ("seg:offset"), fields ([name, value] pairs in wire
+ * order). Measurements: id, pair, key, req_msg, resp_msg, req_ts_ns,
+ * resp_ts_ns, latency_ns, flow, src, dst. */
+void cs_message_json(FILE *out, const cs_message *m);
+void cs_measurement_json(FILE *out, const cs_measurement *ms);
 
 #endif
