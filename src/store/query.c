@@ -76,6 +76,14 @@ typedef struct qctx {
     cs_query_stats st;
 } qctx;
 
+/* pcap files carry LINKTYPE_ values; libpcap's dead handles take DLT_ ones.
+ * They coincide except where historic DLT numbers differ between systems:
+ * LINKTYPE_RAW (101) is this platform's DLT_RAW. */
+static int linktype_to_dlt(uint32_t linktype)
+{
+    return linktype == CS_LINK_RAW ? DLT_RAW : (int)linktype;
+}
+
 static int compile_bpf(qctx *c, uint32_t linktype, const struct bpf_program **out)
 {
     pcap_t *dead;
@@ -91,7 +99,7 @@ static int compile_bpf(qctx *c, uint32_t linktype, const struct bpf_program **ou
     if ((rc = cs_grow((void **)&c->progs, &c->cap_progs, c->n_progs + 1, sizeof(qprog))) < 0)
         return rc;
     qp = &c->progs[c->n_progs];
-    dead = pcap_open_dead_with_tstamp_precision((int)linktype, CS_PCAP_SNAPLEN,
+    dead = pcap_open_dead_with_tstamp_precision(linktype_to_dlt(linktype), CS_PCAP_SNAPLEN,
                                                 PCAP_TSTAMP_PRECISION_NANO);
     if (dead == NULL)
         return CS_ENOMEM;
