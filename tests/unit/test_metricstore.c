@@ -1,0 +1,416 @@
+/*
+ * test_metricstore.c - metrics files and alert log: round trip of windows
+ * produced by the real aggregator, merging by step (counts exact,
+ * percentiles within 1% of the exact samples), a torn tail ignored and cut
+ * by the next writer, retention by bytes and by age, the series list, the
+ * alert log with a torn last line, and a day of 20 series queried fast.
+ */
+#include "store/metricstore.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define SEC CS_NS_PER_SEC
+#define T0 (1767623400LL * SEC) /* 2026-01-05T14:30:00Z */
+
+static char *make_dir(void)
+{
+    char *d = strdup("/tmp/test_metricstore_XXXXXX");
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static void remove_dir(const char *d)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int64_t exact_q(int64_t *v, size_t n, double q)
+{
+    size_t r = (size_t)(q * (double)n + 0.999999);
+    qsort(v, n, sizeof(*v), cmp_i64);
+    return v[(r < 1 ? 1 : r) - 1];
+}
+
+static void within_1pct(int64_t got, int64_t want)
+{
+    double e = (double)llabs(got - want) / (double)want;
+    if (e > 0.01)
+        fail_msg("got %lld want %lld", (long long)got, (long long)want);
+}
+
+#define N_MEAS 6000 /* 120 s, 50 per second */
+
+static int64_t lat_of(int i)
+{
+    return 20000 + (int64_t)((i * 7919) % 997) * 311 + (i % 50 == 0 ? 5000000 : 0);
+}
+
+/* Feeds 120 s of packets (tap 0) and measurements (pair fix) through the
+ * aggregator into a metrics store at "dir". */
+static void fill_store(const char *dir)
+{
+    cs_metricstore *ms;
+    cs_metrics *m;
+
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    assert_int_equal(cs_metrics_new(NULL, cs_metricstore_window_fn, ms, &m), 0);
+    for (int i = 0; i < N_MEAS; i++) {
+        int64_t ts = T0 + (int64_t)i * (SEC / 50);
+        cs_packet p = {.ts_ns = ts, .caplen = 100, .wirelen = 100 + (uint32_t)(i % 3)};
+        cs_measurement meas;
+        memset(&meas, 0, sizeof(meas));
+        meas.pair = "fix";
+        meas.req_ts_ns = ts;
+        meas.latency_ns = lat_of(i);
+        cs_metrics_packet(m, &p);
+        cs_metrics_measurement(m, &meas);
+    }
+    cs_metrics_flush(m);
+    cs_metrics_free(m);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+}
+
+static void test_round_trip_and_steps(void **state)
+{
+    char *dir = make_dir();
+    cs_series_id fix = {.kind = CS_SERIES_PAIR, .name = "fix"};
+    cs_series_id tap = {.kind = CS_SERIES_TAP, .name = "0"};
+    cs_metric_point *pt;
+    size_t n;
+    int64_t *v = malloc(N_MEAS * sizeof(*v));
+
+    fill_store(dir);
+    /* 1 s steps: every window back, exact counts */
+    assert_int_equal(cs_metricstore_query(dir, &tap, T0, T0 + 120 * SEC, SEC, &pt, &n), 0);
+    assert_int_equal(n, 120);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t bytes = 0;
+        for (int k = 0; k < 50; k++)
+            bytes += 100 + (uint64_t)((int)(i * 50 + (size_t)k) % 3);
+        assert_int_equal(pt[i].ts_ns, T0 + (int64_t)i * SEC);
+        assert_int_equal(pt[i].count, 50);
+        assert_int_equal(pt[i].bytes, bytes);
+        assert_true(pt[i].rate == 50.0);
+        assert_int_equal(pt[i].burst_packets, 1);
+    }
+    cs_free(pt);
+    /* 60 s steps of the pair: percentiles against the exact samples */
+    assert_int_equal(cs_metricstore_query(dir, &fix, T0, T0 + 120 * SEC, 60 * SEC, &pt, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t s = 0; s < 2; s++) {
+        size_t k = 0;
+        for (int i = (int)s * 3000; i < (int)(s + 1) * 3000; i++)
+            v[k++] = lat_of(i);
+        assert_int_equal(pt[s].ts_ns, T0 + (int64_t)s * 60 * SEC);
+        assert_int_equal(pt[s].windows, 60);
+        assert_int_equal(pt[s].count, 3000);
+        assert_true(pt[s].rate == 50.0);
+        within_1pct(pt[s].p50, exact_q(v, k, 0.50));
+        within_1pct(pt[s].p90, exact_q(v, k, 0.90));
+        within_1pct(pt[s].p99, exact_q(v, k, 0.99));
+        within_1pct(pt[s].p999, exact_q(v, k, 0.999));
+        assert_int_equal(pt[s].max, exact_q(v, k, 1.0));
+    }
+    cs_free(pt);
+    /* 10 s steps starting mid-way: partial range */
+    assert_int_equal(
+        cs_metricstore_query(dir, &fix, T0 + 15 * SEC, T0 + 45 * SEC, 10 * SEC, &pt, &n), 0);
+    assert_int_equal(n, 4); /* 15-19, 20-29, 30-39, 40-44 */
+    assert_int_equal(pt[0].ts_ns, T0 + 10 * SEC);
+    assert_int_equal(pt[0].count, 250);
+    assert_int_equal(pt[1].count, 500);
+    assert_int_equal(pt[3].count, 250);
+    cs_free(pt);
+    assert_int_equal(cs_metricstore_query(dir, &fix, T0, T0 + SEC, SEC / 2, &pt, &n), CS_EINVAL);
+    remove_dir(dir);
+    free(dir);
+    free(v);
+}
+
+static void test_series_list(void **state)
+{
+    char *dir = make_dir();
+    cs_series_id *ids;
+    size_t n;
+
+    fill_store(dir);
+    assert_int_equal(cs_metricstore_series(dir, T0, T0 + 3600 * SEC, &ids, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(ids[0].kind, CS_SERIES_TAP);
+    assert_string_equal(ids[0].name, "0");
+    assert_int_equal(ids[1].kind, CS_SERIES_PAIR);
+    assert_string_equal(ids[1].name, "fix");
+    assert_int_equal(ids[2].kind, CS_SERIES_CAPTURE);
+    cs_free(ids);
+    remove_dir(dir);
+    free(dir);
+}
+
+static char *hour_file(const char *dir, int64_t ts, char *path)
+{
+    char name[64];
+    sprintf(path, "%s/metrics/%s", dir, cs_metricstore_file_name(ts, name));
+    return path;
+}
+
+static cs_window tap_window(int64_t start, uint64_t packets)
+{
+    cs_window w;
+    memset(&w, 0, sizeof(w));
+    w.series.kind = CS_SERIES_TAP;
+    strcpy(w.series.name, "1");
+    w.start_ns = start;
+    w.dur_ns = SEC;
+    w.packets = packets;
+    w.bytes = packets * 64;
+    return w;
+}
+
+static void test_torn_tail(void **state)
+{
+    char *dir = make_dir(), path[512];
+    cs_series_id tap = {.kind = CS_SERIES_TAP, .name = "1"};
+    cs_metricstore *ms;
+    cs_metric_point *pt;
+    cs_window w;
+    struct stat st;
+    size_t n;
+    FILE *f;
+
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    for (int i = 0; i < 10; i++) {
+        w = tap_window(T0 + i * SEC, (uint64_t)i + 1);
+        assert_int_equal(cs_metricstore_put(ms, &w), 0);
+    }
+    w = tap_window(T0 + 10 * SEC, 0); /* empty: not stored */
+    assert_int_equal(cs_metricstore_put(ms, &w), 0);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    /* cut the last record in half */
+    assert_int_equal(stat(hour_file(dir, T0, path), &st), 0);
+    assert_int_equal(truncate(path, st.st_size - 5), 0);
+    assert_int_equal(cs_metricstore_query(dir, &tap, T0, T0 + 60 * SEC, SEC, &pt, &n), 0);
+    assert_int_equal(n, 9);
+    assert_int_equal(pt[8].count, 9);
+    cs_free(pt);
+    /* garbage after it is ignored too */
+    assert_non_null(f = fopen(path, "a"));
+    fputs("garbage!", f);
+    fclose(f);
+    assert_int_equal(cs_metricstore_query(dir, &tap, T0, T0 + 60 * SEC, SEC, &pt, &n), 0);
+    assert_int_equal(n, 9);
+    cs_free(pt);
+    /* the next writer cuts the tail and appends after the last good record */
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    w = tap_window(T0 + 20 * SEC, 77);
+    assert_int_equal(cs_metricstore_put(ms, &w), 0);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    assert_int_equal(cs_metricstore_query(dir, &tap, T0, T0 + 60 * SEC, SEC, &pt, &n), 0);
+    assert_int_equal(n, 10);
+    assert_int_equal(pt[9].ts_ns, T0 + 20 * SEC);
+    assert_int_equal(pt[9].count, 77);
+    cs_free(pt);
+    remove_dir(dir);
+    free(dir);
+}
+
+static void test_retention(void **state)
+{
+    char *dir = make_dir(), path[512];
+    cs_metricstore_opts o = {.max_bytes = 0, .max_age_ns = 3 * 3600 * SEC};
+    cs_metricstore *ms;
+    cs_window w;
+    struct stat st;
+    unsigned del;
+    uint64_t one_file;
+
+    /* age: 6 hours of windows, keep 3 hours */
+    assert_int_equal(cs_metricstore_open(dir, &o, &ms), 0);
+    for (int h = 0; h < 6; h++) {
+        for (int i = 0; i < 100; i++) {
+            w = tap_window(T0 + h * 3600 * SEC + i * SEC, 5);
+            assert_int_equal(cs_metricstore_put(ms, &w), 0);
+        }
+    }
+    assert_int_equal(cs_metricstore_flush(ms), 0);
+    for (int h = 0; h < 6; h++)
+        assert_int_equal(stat(hour_file(dir, T0 + h * 3600 * SEC, path), &st) == 0, h >= 2);
+    one_file = (uint64_t)st.st_size;
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    /* bytes: a budget of two files and a bit keeps the newest two */
+    o.max_age_ns = 0;
+    o.max_bytes = 2 * one_file + one_file / 2;
+    assert_int_equal(cs_metricstore_open(dir, &o, &ms), 0);
+    assert_int_equal(cs_metricstore_retain(ms, T0, &del), 0);
+    assert_int_equal(del, 2);
+    for (int h = 0; h < 6; h++)
+        assert_int_equal(stat(hour_file(dir, T0 + h * 3600 * SEC, path), &st) == 0, h >= 4);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    remove_dir(dir);
+    free(dir);
+}
+
+typedef struct alert_seen {
+    int n;
+    char rule[4][32];
+    int state[4];
+    int64_t ts[4], from[4], to[4];
+    double value[4];
+    char series[4][64];
+} alert_seen;
+
+static void on_alert(void *ud, const cs_alert_event *ev)
+{
+    alert_seen *s = ud;
+    assert_true(s->n < 4);
+    snprintf(s->rule[s->n], 32, "%s", ev->rule);
+    snprintf(s->series[s->n], 64, "%s=%s", cs_series_kind_name(ev->series.kind), ev->series.name);
+    s->state[s->n] = ev->state;
+    s->ts[s->n] = ev->ts_ns;
+    s->from[s->n] = ev->from_ns;
+    s->to[s->n] = ev->to_ns;
+    s->value[s->n] = ev->value;
+    s->n++;
+}
+
+static void test_alert_log(void **state)
+{
+    char *dir = make_dir(), path[512];
+    cs_metricstore *ms;
+    alert_seen seen = {0};
+    cs_alert_event ev = {.rule = "fix_slow",
+                         .text = "fix_slow: pair=fix p99 > 200us for 3s",
+                         .series = {.kind = CS_SERIES_PAIR, .name = "fix"},
+                         .metric = CS_AM_P99,
+                         .state = CS_ALERT_FIRED,
+                         .ts_ns = T0 + 5 * SEC,
+                         .value = 250000,
+                         .threshold = 200000,
+                         .from_ns = T0 + 3 * SEC,
+                         .to_ns = T0 + 6 * SEC};
+    FILE *f;
+
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    assert_int_equal(cs_metricstore_put_alert(ms, &ev), 0);
+    ev.state = CS_ALERT_RESOLVED;
+    ev.ts_ns = T0 + 9 * SEC;
+    ev.value = 1000;
+    ev.to_ns = T0 + 9 * SEC;
+    assert_int_equal(cs_metricstore_put_alert(ms, &ev), 0);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    sprintf(path, "%s/alerts/alerts.jsonl", dir);
+    assert_non_null(f = fopen(path, "a"));
+    fputs("{\"rule\":\"torn\",\"state\":\"fi", f); /* no newline: torn */
+    fclose(f);
+    assert_int_equal(cs_metricstore_alerts(dir, INT64_MIN, INT64_MAX, on_alert, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.rule[0], "fix_slow");
+    assert_string_equal(seen.series[0], "pair=fix");
+    assert_int_equal(seen.state[0], CS_ALERT_FIRED);
+    assert_int_equal(seen.ts[0], T0 + 5 * SEC);
+    assert_int_equal(seen.from[0], T0 + 3 * SEC);
+    assert_int_equal(seen.to[0], T0 + 6 * SEC);
+    assert_true(seen.value[0] == 250000);
+    assert_int_equal(seen.state[1], CS_ALERT_RESOLVED);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(cs_metricstore_alerts(dir, T0 + 6 * SEC, T0 + 10 * SEC, on_alert, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.state[0], CS_ALERT_RESOLVED);
+    remove_dir(dir);
+    free(dir);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_day_of_20_series(void **state)
+{
+    char *dir = make_dir();
+    cs_series_id fix = {.kind = CS_SERIES_PAIR, .name = "fix"};
+    cs_histogram *h = malloc(sizeof(*h));
+    cs_metricstore *ms;
+    cs_metric_point *pt;
+    cs_window w;
+    size_t n;
+    double t;
+    uint64_t total = 0;
+
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    for (int s = 0; s < 86400; s++) {
+        for (int k = 0; k < 19; k++) {
+            w = tap_window(T0 + (int64_t)s * SEC, 100 + (uint64_t)k);
+            snprintf(w.series.name, sizeof(w.series.name), "%d", k);
+            assert_int_equal(cs_metricstore_put(ms, &w), 0);
+        }
+        memset(&w, 0, sizeof(w));
+        w.series = fix;
+        w.start_ns = T0 + (int64_t)s * SEC;
+        w.dur_ns = SEC;
+        cs_hist_init(h);
+        for (int k = 0; k < 20; k++)
+            cs_hist_record(h, 10000 + (int64_t)((s * 31 + k * 977) % 50000));
+        w.measurements = 20;
+        w.hist = h;
+        assert_int_equal(cs_metricstore_put(ms, &w), 0);
+    }
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    t = now_s();
+    assert_int_equal(cs_metricstore_query(dir, &fix, T0, T0 + 86400 * SEC, SEC, &pt, &n), 0);
+    t = now_s() - t;
+    assert_int_equal(n, 86400);
+    for (size_t i = 0; i < n; i++)
+        total += pt[i].count;
+    assert_int_equal(total, 86400 * 20);
+    print_message("day of 20 series, 1 s step: %zu points in %.3f s\n", n, t);
+    assert_true(t < 1.0);
+    cs_free(pt);
+    t = now_s();
+    assert_int_equal(cs_metricstore_query(dir, &fix, T0, T0 + 86400 * SEC, 60 * SEC, &pt, &n), 0);
+    t = now_s() - t;
+    print_message("day of 20 series, 60 s step: %zu points in %.3f s\n", n, t);
+    assert_int_equal(n, 1440); /* T0 is on a minute boundary */
+    assert_true(t < 1.0);
+    cs_free(pt);
+    remove_dir(dir);
+    free(dir);
+    free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip_and_steps),
+        cmocka_unit_test(test_series_list),
+        cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_alert_log),
+        cmocka_unit_test(test_day_of_20_series),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
