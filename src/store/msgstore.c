@@ -10,7 +10,7 @@
  *            +8     record, record, ...
  *
  *   record:  +0  u32 n         payload bytes (MIN_PAYLOAD..REC_MAX)
- *            +4  u64 check     checksum of the payload (frame_check: four
+ *            +4  u64 check     checksum of the payload (cs__msgstore_frame_check: four
  *                              folded lanes and n, through cs_hash64)
  *            +12 n bytes       payload
  *
@@ -66,6 +66,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "flow/dissect.h"
+#include "store/msgstore_int.h"
 #include "store/pcapw.h"
 
 #include <dirent.h>
@@ -77,10 +78,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAGIC_LEN 8
-#define FRAME_HDR 12
-#define MIN_PAYLOAD 8
-#define REC_MAX (16u << 20)
+#define MAGIC_LEN CS__MSG_MAGIC_LEN
+#define FRAME_HDR CS__MSG_FRAME_HDR
+#define MIN_PAYLOAD CS__MSG_MIN_PAYLOAD
+#define REC_MAX CS__MSG_REC_MAX
 #define CHECK_SEED 0x63736d7367737472ull
 #define MSG_FIXED 108
 #define LAT_FIXED 112
@@ -109,7 +110,7 @@ static uint64_t rotl64(uint64_t x, int r)
     return (x << r) | (x >> (64 - r));
 }
 
-static uint64_t frame_check(const uint8_t *p, size_t n)
+uint64_t cs__msgstore_frame_check(const uint8_t *p, size_t n)
 {
     uint64_t lane[5] = {CHECK_SEED, CHECK_SEED ^ 1, CHECK_SEED ^ 2, CHECK_SEED ^ 3, (uint64_t)n};
     uint64_t tail[4] = {0, 0, 0, 0};
@@ -186,7 +187,7 @@ static int parse_frames(const uint8_t *d, size_t len, size_t *used, size_t *need
             *need = FRAME_HDR + (size_t)n;
             break;
         }
-        if (cs_rd_le64(d + pos + 4) != frame_check(d + pos + FRAME_HDR, n))
+        if (cs_rd_le64(d + pos + 4) != cs__msgstore_frame_check(d + pos + FRAME_HDR, n))
             return FR_BAD;
         rc = fn ? fn(ud, d + pos + FRAME_HDR, n) : 0;
         pos += FRAME_HDR + (size_t)n;
@@ -779,7 +780,7 @@ static void commit_frame(wfile *f, size_t n)
     uint8_t *hdr = f->buf + f->used;
 
     cs_wr_le32(hdr, (uint32_t)n);
-    cs_wr_le64(hdr + 4, frame_check(hdr + FRAME_HDR, n));
+    cs_wr_le64(hdr + 4, cs__msgstore_frame_check(hdr + FRAME_HDR, n));
     f->used += FRAME_HDR + n;
 }
 
