@@ -70,6 +70,7 @@ typedef struct show_ctx {
     cs_measurement ms;
     char pair[256];
     char *key;
+    size_t expired; /* packets whose segment retention deleted */
     int err;
 } show_ctx;
 
@@ -151,6 +152,7 @@ static void show_packet(show_ctx *c, cs_pktref ref, int first)
     else
         printf("    %u:%u  ", seg, off);
     if (rc < 0) {
+        c->expired += rc == CS_ENOTFOUND;
         if (c->a->json && rc == CS_ENOTFOUND)
             fputs(",\"expired\":true}", stdout);
         else if (c->a->json) {
@@ -324,7 +326,8 @@ static int write_pcap(show_ctx *c)
     if ((fd = cs_pcapw_close(&w)) < 0 && rc == 0)
         rc = fd;
     if (rc == 0)
-        fprintf(stderr, "wrote %zu packets to %s\n", c->n_pkts, c->a->out);
+        fprintf(stderr, "wrote %zu packets to %s (%zu expired)\n", c->n_pkts, c->a->out,
+                c->expired);
     return rc;
 }
 

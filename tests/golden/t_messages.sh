@@ -117,7 +117,7 @@ for side in ("request", "response"):
     pk = r[side]["packets"]
     assert pk and all("ts_ns" in p and "caplen" in p and "summary" in p for p in pk), pk
 PY
-check "show -w writes a pcap" "$CS_BIN" show -d "$S" "$lid" -w "$CS_TMP/one.pcap"
+check "show -w writes a pcap" bash -c "'$CS_BIN' show -d '$S' '$lid' -w '$CS_TMP/one.pcap' 2>/dev/null"
 check "the pcap holds the request and the response" python3 - "$CS_TMP/one.pcap" "$key" <<'PY'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
@@ -136,6 +136,17 @@ assert blob.count(b"11=" + key + b"\x01") >= 2, "ClOrdID in request and response
 PY
 check "tcpdump reads the pcap" bash -c "tcpdump -nr '$CS_TMP/one.pcap' 2>/dev/null | grep -q ."
 check "show of a message id" bash -c "'$CS_BIN' show -d '$S' '$req' | grep -q 'packets'"
+
+# Retention: packets of deleted segments are "expired" in show, not errors;
+# the messages and measurements themselves stay.
+R=$CS_TMP/small
+"$CS_BIN" ingest -q -r "$CS_TMP/t.pcap" -d "$R" --segment-bytes 4M --max-bytes 12M
+first=$("$CS_BIN" latency -d "$R" --limit 1 --json | python3 -c '
+import json, sys; print(json.loads(sys.stdin.readline())["id"])')
+check "show of a measurement whose packets expired" bash -c \
+    "'$CS_BIN' show -d '$R' '$first' | grep -q 'expired'"
+check "show --json marks expired packets" bash -c "'$CS_BIN' show -d '$R' '$first' --json |
+    python3 -c 'import json, sys; r = json.load(sys.stdin); assert r[\"request\"][\"packets\"][0][\"expired\"]'"
 
 # Unmatched requests/responses agree with what the analyzer counted: valid JSON lines.
 check "latency --unmatched --json" bash -c "'$CS_BIN' latency -d '$S' --unmatched --json |
