@@ -1030,7 +1030,8 @@ static int list_files(cs_msgreader *r, int kind)
         r->files[r->n_files++] = (rfile){seg, k};
     }
     closedir(d);
-    qsort(r->files, r->n_files, sizeof(*r->files), rfile_cmp);
+    if (r->n_files > 1)
+        qsort(r->files, r->n_files, sizeof(*r->files), rfile_cmp);
     return rc;
 }
 

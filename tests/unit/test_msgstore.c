@@ -788,6 +788,52 @@ static void test_big_record(void **state)
     free(big);
 }
 
+/* Every allocation failure is reported as CS_ENOMEM and leaks nothing (ASan). */
+static void test_alloc_failures(void **state)
+{
+    fixture *f = *state;
+    int saw_ok = 0, saw_nomem = 0;
+
+    for (long n = 0; n < 40; n++) {
+        cs_msgstore *w = NULL;
+        cs_msgreader *r = NULL;
+        cs_latfilter lf;
+        cs_msgfilter mf;
+        seen *s = calloc(1, sizeof(*s));
+        genmsg g;
+        int rc, rc2;
+
+        cs_alloc_fail_after(n);
+        rc = cs_msgstore_open(f->dir, &w);
+        if (rc == 0) {
+            for (uint32_t i = 0; i < 30; i++) {
+                gen_message(&g, i, 1 + i % 12);
+                rc2 = cs_msgstore_put_message(w, &g.m);
+                assert_true(rc2 == 0 || rc2 == CS_ENOMEM);
+            }
+            rc = cs_msgstore_close(w);
+        }
+        assert_true(rc == 0 || rc == CS_ENOMEM);
+        cs_alloc_fail_after(n);
+        rc = cs_msgreader_open(f->dir, &r);
+        if (rc == 0) {
+            cs_latfilter_init(&lf);
+            lf.sort = CS_LATSORT_TIME;
+            cs_msgfilter_init(&mf);
+            rc = cs_msgreader_messages(r, &mf, on_msg, s);
+            assert_true(rc == 0 || rc == CS_ENOMEM);
+            rc = cs_msgreader_measurements(r, &lf, on_lat, s);
+            cs_msgreader_close(r);
+        }
+        cs_alloc_fail_after(-1);
+        assert_true(rc == 0 || rc == CS_ENOMEM);
+        saw_ok += rc == 0;
+        saw_nomem += rc == CS_ENOMEM;
+        free(s);
+    }
+    assert_true(saw_ok > 0 && saw_nomem > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -800,6 +846,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_segments_lru, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
