@@ -49,10 +49,14 @@ def cmp_dns(bin_, store, capture):
     for qid, name, t in tshark(capture, "dns.flags.response == 1 && dns.time",
                                "dns.id", "dns.qry.name", "dns.time"):
         theirs[(int(qid, 16), name.split("\x1f")[0], ns_of(t))] += 1
+    for qid, resp in tshark(capture, "dns", "dns.id", "dns.flags.response"):
+        theirs[("message", int(qid, 16), resp == "1" or resp == "True")] += 1
     ours = collections.Counter()
     for m in capstream(bin_, store, "latency", "--pair", "dns"):
         qid, _, name = m["key"].partition(" ")
         ours[(int(qid), name, m["latency_ns"])] += 1
+    for m in capstream(bin_, store, "messages", "--proto", "dns"):
+        ours[("message", int(field(m, "id")), m["type"] == "response")] += 1
     return theirs, ours
 
 

@@ -915,6 +915,13 @@ static void http_state_free(void *state)
     cs_free(state);
 }
 
+/*
+ * Content detection. A known method or a status line is a YES (HTTP on any
+ * port). An unknown method token (CCM_POST, PROPFIND...) followed by a space
+ * is a NEED_MORE: on its own it proves little, but it does not rule HTTP
+ * out either, so the flow layer keeps the bytes until the other direction's
+ * "HTTP/1." settles it, or falls back to the port.
+ */
 static cs_probe http_probe(const uint8_t *data, size_t len, uint8_t dir)
 {
     static const char *const starts[] = {"GET ",     "POST ",  "PUT ",     "DELETE ", "HEAD ",
@@ -930,7 +937,16 @@ static cs_probe http_probe(const uint8_t *data, size_t len, uint8_t dir)
         if (len < n && memcmp(data, starts[i], len) == 0)
             more = true;
     }
-    return more ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
+    if (more)
+        return CS_PROBE_NEED_MORE;
+    for (i = 0; i < len && i < 32; i++) {
+        uint8_t c = data[i];
+        if (c == ' ' || c == '\r' || c == '\n') /* "OPTIONS\n": broken, yet answered */
+            return i > 0 ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return CS_PROBE_NO;
+    }
+    return i < 32 ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
 }
 
 const cs_decoder cs_decoder_http = {
