@@ -23,12 +23,14 @@
  *   - cs_afpacket_stop delivers what was captured before it, nothing after,
  *     then ends; idle_ms returns CS_EBUSY on a quiet link;
  *   - the generic ops table and the loopback device (each packet once);
+ *   - a link going down and up is transient, a link removed is CS_EIO;
  *   - errors: unknown interface, bad filter, bad ring geometry, no
- *     CAP_NET_RAW, unknown user;
+ *     CAP_NET_RAW, unknown user; every allocation failing in turn;
  *   - after cs_privs_drop("nobody") in a forked child, root cannot be
  *     regained and the already open capture keeps working.
  * If namespaces or veth cannot be made, the test fails and says why.
  */
+#include "core/alloc.h"
 #include "core/error.h"
 #include "core/privs.h"
 #include "source/afpacket.h"
@@ -179,18 +181,23 @@ static int tx_open(void)
     return fd;
 }
 
-static int tx_send(int fd, const frame *f)
+static int tx_send_on(int fd, const char *ifname, const frame *f)
 {
     struct sockaddr_ll sll;
 
     memset(&sll, 0, sizeof(sll));
     sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = (int)if_nametoindex(IF_TX);
+    sll.sll_ifindex = (int)if_nametoindex(ifname);
     sll.sll_halen = 6;
     memcpy(sll.sll_addr, f->b, 6);
     return sendto(fd, f->b, f->len, 0, (struct sockaddr *)&sll, sizeof(sll)) == (ssize_t)f->len
                ? 0
                : -1;
+}
+
+static int tx_send(int fd, const frame *f)
+{
+    return tx_send_on(fd, IF_TX, f);
 }
 
 static void send_all(const frame *fs, size_t n)
@@ -447,6 +454,64 @@ static void test_loopback_once(void **state)
     src->ops->close(src);
 }
 
+static int sh(const char *cmd);
+
+static void test_link_flap_and_removal(void **state)
+{
+    cs_afpacket_opts o = {.block_size = 1 << 14, .block_count = 4, .idle_ms = 50};
+    cs_source *src = NULL;
+    static cs_batch b;
+    int rc = 0, tx;
+
+    assert_int_equal(sh("ip link add csc0 type veth peer name csd0 && ip link set csc0 up && "
+                        "ip link set csd0 up"),
+                     0);
+    assert_int_equal(cs_afpacket_open("csc0", 0, &o, &src), 0);
+    /* Down and up again: transient, the capture goes on. */
+    assert_int_equal(sh("ip link set csc0 down"), 0);
+    assert_int_equal(src->ops->next_batch(src, &b), CS_EBUSY);
+    assert_int_equal(sh("ip link set csc0 up"), 0);
+    usleep(100 * 1000);
+    tx = tx_open();
+    mk_frame(&frames[0], 1, NULL, 0, 1, 64);
+    assert_int_equal(tx_send_on(tx, "csd0", &frames[0]), 0);
+    close(tx);
+    assert_true(collect(src, 1, 2000) >= 0);
+    assert_int_equal(ncaps, 1);
+    assert_cap_is(&caps[0], &frames[0]);
+    /* Removed: an error, not an endless wait. */
+    assert_int_equal(sh("ip link del csc0"), 0);
+    for (int i = 0; i < 20 && (rc == 0 || rc == CS_EBUSY); i++)
+        rc = src->ops->next_batch(src, &b);
+    assert_int_equal(rc, CS_EIO);
+    assert_non_null(strstr(cs_error_msg(rc), "'csc0' went away"));
+    src->ops->close(src);
+}
+
+/* Every allocation of cs_afpacket_open failing in turn: CS_ENOMEM and no
+ * leak (the sanitizer build checks), until enough succeed to open. */
+static void test_alloc_failures(void **state)
+{
+    cs_afpacket_opts o = {.block_size = 1 << 14, .block_count = 2, .filter = "udp"};
+    int nomem = 0, rc = CS_ENOMEM;
+
+    for (long n = 0; n < 10 && rc == CS_ENOMEM; n++) {
+        cs_source *src = NULL;
+        cs_alloc_fail_after(n);
+        rc = cs_afpacket_open(IF_CAP, 0, &o, &src);
+        cs_alloc_fail_after(-1);
+        if (rc == CS_ENOMEM) {
+            assert_null(src);
+            nomem++;
+        } else {
+            assert_int_equal(rc, 0);
+            src->ops->close(src);
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(nomem, 3); /* the source, the filter program, the arena */
+}
+
 static void test_errors(void **state)
 {
     cs_afpacket_opts bad_filter = {.filter = "tcp port"};
@@ -612,6 +677,8 @@ int main(void)
         cmocka_unit_test_setup(test_idle_returns_busy, reset_caps),
         cmocka_unit_test_setup(test_generic_ops, reset_caps),
         cmocka_unit_test_setup(test_loopback_once, reset_caps),
+        cmocka_unit_test_setup(test_link_flap_and_removal, reset_caps),
+        cmocka_unit_test_setup(test_alloc_failures, reset_caps),
         cmocka_unit_test_setup(test_errors, reset_caps),
         cmocka_unit_test_setup(test_privdrop_keeps_capture, reset_caps),
         cmocka_unit_test_setup(test_open_without_caps, reset_caps),
