@@ -622,7 +622,14 @@ static void test_probe(void **unused)
     assert_int_equal(d->probe((const uint8_t *)"GE", 2, 0), CS_PROBE_NEED_MORE);
     assert_int_equal(d->probe((const uint8_t *)"HTT", 3, 1), CS_PROBE_NEED_MORE);
     assert_int_equal(d->probe((const uint8_t *)"", 0, 0), CS_PROBE_NEED_MORE);
-    assert_int_equal(d->probe((const uint8_t *)"GETX / HTTP/1.1", 15, 0), CS_PROBE_NO);
+    /* unknown tokens do not rule HTTP out: the answer or the port decides */
+    assert_int_equal(d->probe((const uint8_t *)"GETX / HTTP/1.1", 15, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(d->probe((const uint8_t *)"CCM_POST / HTTP/1.", 18, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(d->probe((const uint8_t *)"OPTIONS\nHost: x", 15, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(d->probe((const uint8_t *)"PROPFIND\r\n", 10, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(d->probe((const uint8_t *)"\x16\x03\x01\x02\x00", 5, 0), CS_PROBE_NO);
+    assert_int_equal(d->probe((const uint8_t *)" GET /", 6, 0), CS_PROBE_NO);
+    assert_int_equal(d->probe((const uint8_t *)"get / HTTP/1.1", 14, 0), CS_PROBE_NO);
     assert_int_equal(d->probe((const uint8_t *)"8=FIX.4.2\x01", 10, 0), CS_PROBE_NO);
     assert_int_equal(d->probe((const uint8_t *)"HTTP/2.0 200", 12, 1), CS_PROBE_NO);
 }
