@@ -16,29 +16,18 @@
 #include <string.h>
 #include <unistd.h>
 
-int cs_write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return cs_error_set(cs_error_from_errno(errno), "write failed: %s", strerror(errno));
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int cs_pcapw_flush(cs_pcapw *w)
 {
     int rc;
 
     if (w->used == 0)
         return 0;
+    if (w->aio != NULL) {
+        cs_aio_submit(w->aio, w->fd, w->buf, w->used);
+        w->buf = cs_aio_get(w->aio);
+        w->used = 0;
+        return 0;
+    }
     rc = cs_write_all(w->fd, w->buf, w->used);
     w->used = 0;
     return rc;
@@ -54,6 +43,8 @@ static int pcapw_append(cs_pcapw *w, const void *data, size_t len)
             return rc;
         if (len > w->cap) {
             w->offset += len;
+            if (w->aio != NULL && (rc = cs_aio_sync(w->aio)) < 0)
+                return rc;
             return cs_write_all(w->fd, data, len);
         }
     }
@@ -63,18 +54,10 @@ static int pcapw_append(cs_pcapw *w, const void *data, size_t len)
     return 0;
 }
 
-int cs_pcapw_init(cs_pcapw *w, int fd, int own_fd, uint32_t linktype, uint32_t snaplen,
-                  size_t bufsize)
+static int pcapw_header(cs_pcapw *w, uint32_t linktype, uint32_t snaplen)
 {
     uint8_t hdr[CS_PCAP_FILEHDR];
 
-    memset(w, 0, sizeof(*w));
-    w->fd = fd;
-    w->own_fd = own_fd;
-    w->cap = bufsize < 65536 ? 65536 : bufsize;
-    w->buf = cs_malloc(w->cap);
-    if (w->buf == NULL)
-        return CS_ENOMEM;
     cs_wr_le32(hdr, CS_PCAP_MAGIC_NS);
     cs_wr_le16(hdr + 4, 2);
     cs_wr_le16(hdr + 6, 4);
@@ -83,6 +66,29 @@ int cs_pcapw_init(cs_pcapw *w, int fd, int own_fd, uint32_t linktype, uint32_t s
     cs_wr_le32(hdr + 16, snaplen);
     cs_wr_le32(hdr + 20, linktype);
     return pcapw_append(w, hdr, sizeof(hdr));
+}
+
+int cs_pcapw_init(cs_pcapw *w, int fd, int own_fd, uint32_t linktype, uint32_t snaplen,
+                  size_t bufsize)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = fd;
+    w->own_fd = own_fd;
+    w->cap = bufsize < 65536 ? 65536 : bufsize;
+    w->buf = cs_malloc(w->cap);
+    if (w->buf == NULL)
+        return CS_ENOMEM;
+    return pcapw_header(w, linktype, snaplen);
+}
+
+int cs_pcapw_init_aio(cs_pcapw *w, int fd, cs_aio *aio, uint32_t linktype, uint32_t snaplen)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = fd;
+    w->aio = aio;
+    w->cap = cs_aio_bufsize(aio);
+    w->buf = cs_aio_get(aio);
+    return pcapw_header(w, linktype, snaplen);
 }
 
 static void pcap_rechdr(uint8_t *h, const cs_packet *p)
@@ -130,10 +136,19 @@ int cs_pcapw_close(cs_pcapw *w)
 {
     int rc = 0;
 
-    if (w->buf != NULL)
-        rc = cs_pcapw_flush(w);
-    cs_free(w->buf);
+    if (w->aio != NULL) {
+        if (w->used > 0)
+            cs_aio_submit(w->aio, w->fd, w->buf, w->used);
+        else if (w->buf != NULL)
+            cs_aio_put(w->aio, w->buf);
+        rc = cs_aio_sync(w->aio); /* the fd may be closed or synced next */
+    } else {
+        if (w->buf != NULL)
+            rc = cs_pcapw_flush(w);
+        cs_free(w->buf);
+    }
     w->buf = NULL;
+    w->used = 0;
     if (w->own_fd && w->fd >= 0 && close(w->fd) < 0 && rc == 0)
         rc = cs_error_set(CS_EIO, "close failed: %s", strerror(errno));
     w->fd = -1;

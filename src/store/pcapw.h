@@ -14,13 +14,14 @@
  *   +16 u32 snaplen
  *   +20 u32 link type
  *
- * Output is gathered in a buffer and written with large write() calls; the
- * writer tracks the byte offset of every record it writes (the packet's
+ * Output is gathered in a buffer and written with large write() calls, in
+ * place or by a background writer thread (core/aio.h); the writer tracks the byte offset of every record it writes (the packet's
  * place in a segment).
  */
 #ifndef CS_STORE_PCAPW_H
 #define CS_STORE_PCAPW_H
 
+#include "core/aio.h"
 #include "core/packet.h"
 
 #include <stddef.h>
@@ -34,6 +35,7 @@
 typedef struct cs_pcapw {
     int fd;           /* not owned unless own_fd */
     int own_fd;
+    cs_aio *aio;      /* background writer (NULL: write() in place) */
     uint8_t *buf;     /* private */
     size_t cap, used; /* private */
     uint64_t offset;  /* read-only: bytes written or buffered so far */
@@ -42,6 +44,10 @@ typedef struct cs_pcapw {
 /* Starts a pcap on "fd" (writes the file header into the buffer). */
 int cs_pcapw_init(cs_pcapw *w, int fd, int own_fd, uint32_t linktype, uint32_t snaplen,
                   size_t bufsize);
+
+/* Like cs_pcapw_init, but full buffers go to the background writer "aio"
+ * (buffers come from its pool); cs_pcapw_close waits for them. */
+int cs_pcapw_init_aio(cs_pcapw *w, int fd, cs_aio *aio, uint32_t linktype, uint32_t snaplen);
 
 /* Buffers one record; "*offset" (may be NULL) receives its byte offset. */
 int cs_pcapw_put(cs_pcapw *w, const cs_packet *p, uint64_t *offset);
@@ -55,7 +61,5 @@ int cs_pcapw_flush(cs_pcapw *w);
 /* Flushes, frees the buffer and closes fd if owned. Returns the first error. */
 int cs_pcapw_close(cs_pcapw *w);
 
-/* Writes all of "buf" to "fd", retrying on EINTR and short writes. */
-int cs_write_all(int fd, const void *buf, size_t len);
 
 #endif

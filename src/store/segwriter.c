@@ -4,7 +4,8 @@
  * A segment is opened lazily by the first append, named by the next
  * segment id (persisted in packets/next-id before the file is created, so
  * an id is never reused even if its segment is later deleted), and written
- * through a large buffer (cs_pcapw). Every packet is dissected by the
+ * through large buffers that a background thread writes (cs_pcapw over
+ * core/aio.h), so the disk's write() time runs beside the packet path. Every packet is dissected by the
  * caller; its flow key and record offset go to the in-memory index builder.
  *
  * A segment closes when the next record would pass segment_bytes, when the
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #define WRITE_BUFFER (4u << 20)
+#define WRITE_BUFFERS 4 /* 16 MiB in flight to the disk at most */
 
 int cs__seg_close_writer(cs_store *s);
 
@@ -65,7 +67,9 @@ static int seg_open_writer(cs_store *s, uint32_t linktype)
     if (s->wr_fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "cannot create segment %s: %s", path,
                             strerror(errno));
-    if ((rc = cs_pcapw_init(&s->wr, s->wr_fd, 0, linktype, CS_PCAP_SNAPLEN, WRITE_BUFFER)) < 0)
+    if (s->aio == NULL && (rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio)) < 0)
+        return rc;
+    if ((rc = cs_pcapw_init_aio(&s->wr, s->wr_fd, s->aio, linktype, CS_PCAP_SNAPLEN)) < 0)
         return rc;
     cs_idxb_reset(&s->wb);
     s->wr_linktype = linktype;
@@ -143,7 +147,7 @@ int cs_store_sync(cs_store *s)
 
     if (!s->wr_open)
         return 0;
-    if ((rc = cs_pcapw_flush(&s->wr)) < 0)
+    if ((rc = cs_pcapw_flush(&s->wr)) < 0 || (rc = cs_aio_sync(s->aio)) < 0)
         return rc;
     if (fdatasync(s->wr_fd) < 0)
         return cs_error_set(CS_EIO, "sync: %s", strerror(errno));

@@ -571,6 +571,11 @@ int cs_store_close(cs_store *s)
         return 0;
     if (s->wr_open)
         rc = cs__seg_close_writer(s);
+    if (s->aio != NULL) {
+        int rc2 = cs_aio_free(s->aio);
+        if (rc == 0)
+            rc = rc2;
+    }
     cs__seg_unmap(s);
     for (size_t i = 0; i < s->n_segs; i++)
         cs_idx_unload(&s->segs[i].idx);

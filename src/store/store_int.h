@@ -32,7 +32,8 @@ struct cs_store {
     uint32_t repaired;
     uint64_t deleted;
 
-    /* writer: the open segment */
+    /* writer: the open segment, written by a background thread */
+    cs_aio *aio;
     int wr_open;
     uint32_t wr_id;
     int wr_fd;

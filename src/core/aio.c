@@ -1,0 +1,195 @@
+/*
+ * aio.c - the background writer of aio.h.
+ *
+ * A mutex and two condition variables guard a FIFO of jobs (fd, buffer,
+ * length) and a stack of free buffers. The thread pops the oldest job,
+ * writes it outside the lock (cs_write_all semantics: retries EINTR and
+ * short writes), then returns the buffer and signals the producer. Jobs are
+ * written strictly in submission order, so one file's data stays in order
+ * and a later file's data never overtakes an earlier one's.
+ */
+#include "core/aio.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct aio_job {
+    int fd;
+    uint8_t *buf;
+    size_t len;
+} aio_job;
+
+struct cs_aio {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work;  /* a job arrived, or stop */
+    pthread_cond_t done;  /* a job finished */
+    size_t bufsize;
+    unsigned nbuf;
+    uint8_t **free_bufs;  /* stack */
+    unsigned n_free;
+    aio_job *jobs;        /* ring of nbuf jobs */
+    unsigned head, n_jobs;
+    int busy;             /* the thread is writing a job */
+    int stop;
+    int error;            /* first error since the last sync */
+    uint8_t *pool;
+};
+
+int cs_write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return cs_error_set(cs_error_from_errno(errno), "write failed: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void *aio_main(void *arg)
+{
+    cs_aio *a = arg;
+
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        aio_job job;
+        int rc;
+
+        while (a->n_jobs == 0 && !a->stop)
+            pthread_cond_wait(&a->work, &a->mu);
+        if (a->n_jobs == 0 && a->stop)
+            break;
+        job = a->jobs[a->head];
+        a->head = (a->head + 1) % a->nbuf;
+        a->n_jobs--;
+        a->busy = 1;
+        pthread_mutex_unlock(&a->mu);
+        rc = cs_write_all(job.fd, job.buf, job.len);
+        pthread_mutex_lock(&a->mu);
+        if (rc < 0 && a->error == 0)
+            a->error = rc;
+        a->free_bufs[a->n_free++] = job.buf;
+        a->busy = 0;
+        pthread_cond_broadcast(&a->done);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+int cs_aio_new(unsigned nbuf, size_t bufsize, cs_aio **out)
+{
+    cs_aio *a = cs_calloc(1, sizeof(*a));
+
+    *out = NULL;
+    if (a == NULL)
+        return CS_ENOMEM;
+    a->nbuf = nbuf < 2 ? 2 : nbuf;
+    a->bufsize = bufsize;
+    a->pool = cs_malloc((size_t)a->nbuf * bufsize);
+    a->free_bufs = cs_calloc(a->nbuf, sizeof(uint8_t *));
+    a->jobs = cs_calloc(a->nbuf, sizeof(aio_job));
+    if (a->pool == NULL || a->free_bufs == NULL || a->jobs == NULL)
+        goto nomem;
+    for (unsigned i = 0; i < a->nbuf; i++)
+        a->free_bufs[a->n_free++] = a->pool + (size_t)i * bufsize;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->work, NULL);
+    pthread_cond_init(&a->done, NULL);
+    if (pthread_create(&a->thread, NULL, aio_main, a) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->work);
+        pthread_cond_destroy(&a->done);
+        goto nomem;
+    }
+    *out = a;
+    return 0;
+nomem:
+    cs_free(a->pool);
+    cs_free(a->free_bufs);
+    cs_free(a->jobs);
+    cs_free(a);
+    return CS_ENOMEM;
+}
+
+size_t cs_aio_bufsize(const cs_aio *a)
+{
+    return a->bufsize;
+}
+
+uint8_t *cs_aio_get(cs_aio *a)
+{
+    uint8_t *b;
+
+    pthread_mutex_lock(&a->mu);
+    while (a->n_free == 0)
+        pthread_cond_wait(&a->done, &a->mu);
+    b = a->free_bufs[--a->n_free];
+    pthread_mutex_unlock(&a->mu);
+    return b;
+}
+
+void cs_aio_put(cs_aio *a, uint8_t *buf)
+{
+    pthread_mutex_lock(&a->mu);
+    a->free_bufs[a->n_free++] = buf;
+    pthread_cond_broadcast(&a->done);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len)
+{
+    pthread_mutex_lock(&a->mu);
+    /* at most nbuf buffers exist, so the ring of nbuf jobs never overflows */
+    a->jobs[(a->head + a->n_jobs) % a->nbuf] = (aio_job){fd, buf, len};
+    a->n_jobs++;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
+}
+
+int cs_aio_sync(cs_aio *a)
+{
+    int rc;
+
+    pthread_mutex_lock(&a->mu);
+    while (a->n_jobs > 0 || a->busy)
+        pthread_cond_wait(&a->done, &a->mu);
+    rc = a->error;
+    a->error = 0;
+    pthread_mutex_unlock(&a->mu);
+    if (rc < 0)
+        return cs_error_set(rc, "background write failed: %s", cs_strerror(rc));
+    return 0;
+}
+
+int cs_aio_free(cs_aio *a)
+{
+    int rc;
+
+    if (a == NULL)
+        return 0;
+    rc = cs_aio_sync(a);
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thread, NULL);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->work);
+    pthread_cond_destroy(&a->done);
+    cs_free(a->pool);
+    cs_free(a->free_bufs);
+    cs_free(a->jobs);
+    cs_free(a);
+    return rc;
+}

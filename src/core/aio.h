@@ -1,0 +1,50 @@
+/*
+ * aio.h - a background writer thread, so that disk writes never hold up
+ * the packet path.
+ *
+ * The producer fills buffers from a fixed pool and hands each full buffer
+ * to the writer thread with the file descriptor it belongs to; the thread
+ * write()s jobs in submission order and returns the buffers to the pool.
+ * When every buffer is queued the producer waits for one (bounded memory:
+ * the pool is the whole budget). Errors are latched and reported by the
+ * next cs_aio_sync(), which also waits until everything submitted is
+ * written (call it before closing, syncing or renaming a file).
+ *
+ *   producer:  get ─► fill ─► submit(fd) ─┐        ┌─► free list ─► get
+ *   thread:                     queue ────┴► write ┘
+ *
+ * Threading: one producer thread; the writer thread is internal.
+ */
+#ifndef CS_CORE_AIO_H
+#define CS_CORE_AIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cs_aio cs_aio;
+
+/* Starts a writer with "nbuf" buffers of "bufsize" bytes. */
+int cs_aio_new(unsigned nbuf, size_t bufsize, cs_aio **out);
+
+/* A free buffer of cs_aio_bufsize() bytes (waits for one if none is free). */
+uint8_t *cs_aio_get(cs_aio *a);
+size_t cs_aio_bufsize(const cs_aio *a);
+
+/* Queues "len" bytes of "buf" (from cs_aio_get) for writing to "fd";
+ * the buffer goes back to the pool once written. */
+void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len);
+
+/* Returns a buffer from cs_aio_get unused. */
+void cs_aio_put(cs_aio *a, uint8_t *buf);
+
+/* Waits until every submitted job is written; returns the first write
+ * error since the last sync (0 if none). */
+int cs_aio_sync(cs_aio *a);
+
+/* Syncs, stops the thread, frees the pool. */
+int cs_aio_free(cs_aio *a);
+
+/* Writes all of "buf" to "fd" now, retrying on EINTR and short writes. */
+int cs_write_all(int fd, const void *buf, size_t len);
+
+#endif
