@@ -29,6 +29,8 @@ static void sink_message(void *ud, const cs_message *m)
     cs_pipeline *pl = ud;
     int rc;
 
+    if (pl->cfg.observer && pl->cfg.observer->message)
+        pl->cfg.observer->message(pl->cfg.observer->ud, m);
     if (pl->ms == NULL)
         return;
     rc = cs_msgstore_put_message(pl->ms, m);
@@ -43,6 +45,8 @@ static void sink_measurement(void *ud, const cs_measurement *ms)
     cs_pipeline *pl = ud;
     int rc;
 
+    if (pl->cfg.observer && pl->cfg.observer->measurement)
+        pl->cfg.observer->measurement(pl->cfg.observer->ud, ms);
     if (pl->ms == NULL)
         return;
     rc = cs_msgstore_put_measurement(pl->ms, ms);
@@ -57,6 +61,8 @@ static void sink_unmatched(void *ud, const cs_message *m, int kind)
     cs_pipeline *pl = ud;
     int rc;
 
+    if (pl->cfg.observer && pl->cfg.observer->unmatched)
+        pl->cfg.observer->unmatched(pl->cfg.observer->ud, m, kind);
     if (pl->ms == NULL)
         return;
     rc = cs_msgstore_put_unmatched(pl->ms, m, kind);
@@ -122,13 +128,22 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
     int rc;
 
     cs_dissect(p, &l);
-    if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0)
-        return rc;
+    if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
+        if (!(rc == CS_EBUSY && pl->cfg.lossy_store))
+            return rc;
+        pl->st.not_stored++;
+        ref = 0;
+    }
     pl->st.packets++;
     pl->st.bytes += p->caplen;
     if (pl->an)
         cs_analyzer_packet(pl->an, p, &l, ref);
     return 0;
+}
+
+int cs_pipeline_flush(cs_pipeline *pl)
+{
+    return pl->ms ? cs_msgstore_flush(pl->ms) : 0;
 }
 
 int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)

@@ -26,11 +26,17 @@ typedef struct cs_pipeline_cfg {
     const cs_decoder *const *decoders; /* NULL-terminated; empty list = no analysis */
     uint32_t replace_first_seg;        /* reanalyze: replace messages of these segments */
     uint32_t replace_last_seg;         /* (0, 0 = append) */
+    const cs_sink *observer;           /* also told of every message, measurement and
+                                          unmatched request (live daemon: metrics,
+                                          live stream); may be NULL */
+    int lossy_store;                   /* a packet the store refuses (disk behind) is
+                                          counted as not stored and still analysed */
 } cs_pipeline_cfg;
 
 typedef struct cs_pipeline_stats {
     uint64_t packets;
     uint64_t bytes;
+    uint64_t not_stored;               /* packets the store refused (lossy_store) */
     uint64_t messages_stored;
     uint64_t measurements_stored;
     cs_analyzer_stats analyzer;
@@ -44,6 +50,9 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p);
 
 /* One packet already in the store at "ref": dissected and analysed. */
 int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref);
+
+/* Makes the messages stored so far visible to readers (live daemon). */
+int cs_pipeline_flush(cs_pipeline *pl);
 
 /* Ends the analysis (flushes reassembly and pending pairs) and publishes
  * the messages. Returns the first error met by the sink, if any. */

@@ -139,6 +139,17 @@ uint8_t *cs_aio_get(cs_aio *a)
     return b;
 }
 
+uint8_t *cs_aio_try_get(cs_aio *a)
+{
+    uint8_t *b = NULL;
+
+    pthread_mutex_lock(&a->mu);
+    if (a->n_free > 0)
+        b = a->free_bufs[--a->n_free];
+    pthread_mutex_unlock(&a->mu);
+    return b;
+}
+
 void cs_aio_put(cs_aio *a, uint8_t *buf)
 {
     pthread_mutex_lock(&a->mu);

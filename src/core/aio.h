@@ -30,6 +30,10 @@ int cs_aio_new(unsigned nbuf, size_t bufsize, cs_aio **out);
 uint8_t *cs_aio_get(cs_aio *a);
 size_t cs_aio_bufsize(const cs_aio *a);
 
+/* A free buffer, or NULL at once if every buffer is queued (lossy writers
+ * that must never wait). */
+uint8_t *cs_aio_try_get(cs_aio *a);
+
 /* Queues "len" bytes of "buf" (from cs_aio_get) for writing to "fd";
  * the buffer goes back to the pool once written. */
 void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len);

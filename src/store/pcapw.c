@@ -106,10 +106,29 @@ static void pcap_rechdr(uint8_t *h, const cs_packet *p)
     cs_wr_le32(h + 12, p->wirelen);
 }
 
+/* Lossy mode: makes room for "need" bytes without waiting, or says CS_EBUSY. */
+static int pcapw_room_nowait(cs_pcapw *w, size_t need)
+{
+    uint8_t *fresh;
+
+    if (w->used + need <= w->cap)
+        return 0;
+    if (need > w->cap || (fresh = cs_aio_try_get(w->aio)) == NULL)
+        return CS_EBUSY;
+    cs_aio_submit(w->aio, w->fd, w->buf, w->used);
+    w->buf = fresh;
+    w->used = 0;
+    return 0;
+}
+
 int cs_pcapw_put(cs_pcapw *w, const cs_packet *p, uint64_t *offset)
 {
     uint8_t h[CS_PCAP_RECHDR];
     int rc;
+
+    if (w->nonblock && w->aio != NULL &&
+        (rc = pcapw_room_nowait(w, sizeof(h) + p->caplen)) < 0)
+        return rc;
 
     if (offset)
         *offset = w->offset;

@@ -36,6 +36,8 @@ typedef struct cs_pcapw {
     int fd;           /* not owned unless own_fd */
     int own_fd;
     cs_aio *aio;      /* background writer (NULL: write() in place) */
+    int nonblock;     /* with aio: a record that would wait for a free buffer
+                         is refused with CS_EBUSY instead (lossy live capture) */
     uint8_t *buf;     /* private */
     size_t cap, used; /* private */
     uint64_t offset;  /* read-only: bytes written or buffered so far */

@@ -71,6 +71,7 @@ static int seg_open_writer(cs_store *s, uint32_t linktype)
         return rc;
     if ((rc = cs_pcapw_init_aio(&s->wr, s->wr_fd, s->aio, linktype, CS_PCAP_SNAPLEN)) < 0)
         return rc;
+    s->wr.nonblock = (s->flags & CS_STORE_LOSSY) != 0;
     cs_idxb_reset(&s->wb);
     s->wr_linktype = linktype;
     s->wr_tap = 0;
