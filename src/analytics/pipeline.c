@@ -141,6 +141,11 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
     return 0;
 }
 
+void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
+{
+    *st = pl->st;
+}
+
 int cs_pipeline_flush(cs_pipeline *pl)
 {
     return pl->ms ? cs_msgstore_flush(pl->ms) : 0;

@@ -51,6 +51,9 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p);
 /* One packet already in the store at "ref": dissected and analysed. */
 int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref);
 
+/* The counters so far (the analyzer's are filled in at finish only). */
+void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st);
+
 /* Makes the messages stored so far visible to readers (live daemon). */
 int cs_pipeline_flush(cs_pipeline *pl);
 
