@@ -8,7 +8,7 @@ SHELL   := /bin/bash
 BUILD   ?= build
 CC      ?= cc
 PRESET  ?= release
-PKGS    := libpcap jansson libzstd
+PKGS    := libpcap jansson libzstd libmicrohttpd
 
 ifeq ($(PRESET),debug)
 OPT := -O0 -g3

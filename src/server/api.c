@@ -1,0 +1,794 @@
+/*
+ * api.c - the HTTP API's routes, parameters and JSON bodies (docs/api.md).
+ *
+ *   /api/v1/status                     /api/v1/messages
+ *   /api/v1/metrics                    /api/v1/messages/{m-id}
+ *   /api/v1/series                     /api/v1/messages/{m-id}/pcap
+ *   /api/v1/measurements               /api/v1/packets
+ *   /api/v1/measurements/{l-id}        /api/v1/alerts
+ *   /api/v1/measurements/{l-id}/pcap   /api/v1/stream
+ *   /metrics
+ *
+ * Routing compares the path with fixed strings segment by segment, so
+ * "/api/v1/../x", "%2e%2e" (already decoded by the server) or a NUL cut
+ * simply match nothing (404). Parameters: each endpoint lists the ones it
+ * takes; each has one parser with a bounded length; values are checked
+ * fully (no trailing garbage). Lists are paged (limit <= 1000, offset <=
+ * 1e6) so a reply's size is bounded.
+ *
+ * JSON bodies are written with the store's own formatters (cs_message_json,
+ * cs_measurement_json, cs_msgstore_json_string) into an open_memstream
+ * buffer. A store is opened read-only per request (cheap), so requests
+ * share nothing and run on their own threads.
+ */
+#include "server/api_int.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/timefmt.h"
+#include "flow/dissect.h"
+#include "store/metricstore.h"
+#include "store/msgstore.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cs__api_fail(cs__err *e, int status, const char *param, const char *fmt, ...)
+{
+    va_list ap;
+
+    e->status = status;
+    snprintf(e->param, sizeof(e->param), "%s", param ? param : "");
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    return status == 404 ? CS_ENOTFOUND : CS_EINVAL;
+}
+
+/* ---- routing ---------------------------------------------------------- */
+
+typedef struct route_entry {
+    const char *prefix; /* path up to the id, or the whole path */
+    int ep, ep_id, ep_pcap;
+    char kind; /* id kind for ep_id */
+} route_entry;
+
+static const route_entry routes[] = {
+    {"/api/v1/status", CS__EP_STATUS, 0, 0, 0},
+    {"/api/v1/metrics", CS__EP_METRICS, 0, 0, 0},
+    {"/api/v1/series", CS__EP_SERIES, 0, 0, 0},
+    {"/api/v1/measurements", CS__EP_MEASUREMENTS, CS__EP_MEASUREMENT, CS__EP_MEASUREMENT_PCAP, 'l'},
+    {"/api/v1/messages", CS__EP_MESSAGES, CS__EP_MESSAGE, CS__EP_MESSAGE_PCAP, 'm'},
+    {"/api/v1/packets", CS__EP_PACKETS, 0, 0, 0},
+    {"/api/v1/alerts", CS__EP_ALERTS, 0, 0, 0},
+    {"/api/v1/stream", CS__EP_STREAM, 0, 0, 0},
+    {"/metrics", CS__EP_PROMETHEUS, 0, 0, 0},
+};
+
+/* "rest" is what follows "prefix/": "{id}" or "{id}/pcap". */
+static int route_id(const route_entry *re, const char *rest, cs__route *r, cs__err *e)
+{
+    char idbuf[48], kind;
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+
+    if (slash && strcmp(slash, "/pcap") != 0)
+        return cs__api_fail(e, 404, NULL, "no such path");
+    if (n == 0 || n >= sizeof(idbuf))
+        return cs__api_fail(e, 400, "id", "bad id (expected %c<segment>.<offset>.<k>)", re->kind);
+    memcpy(idbuf, rest, n);
+    idbuf[n] = '\0';
+    if (cs_id_parse(idbuf, &kind, &r->id) < 0 || kind != re->kind)
+        return cs__api_fail(e, 400, "id", "bad id (expected %c<segment>.<offset>.<k>)", re->kind);
+    r->ep = slash ? re->ep_pcap : re->ep_id;
+    return 0;
+}
+
+int cs__api_route(const char *path, cs__route *r, cs__err *e)
+{
+    memset(r, 0, sizeof(*r));
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const route_entry *re = &routes[i];
+        size_t n = strlen(re->prefix);
+
+        if (strncmp(path, re->prefix, n) != 0)
+            continue;
+        if (path[n] == '\0') {
+            r->ep = re->ep;
+            return 0;
+        }
+        if (path[n] == '/' && re->ep_id)
+            return route_id(re, path + n + 1, r, e);
+    }
+    return cs__api_fail(e, 404, NULL, "no such path");
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+void cs__params_add(cs__params *p, const char *key, const char *val)
+{
+    if (p->n < CS__API_PARAMS_MAX) {
+        p->kv[p->n].key = key ? key : "";
+        p->kv[p->n].val = val;
+        p->n++;
+    } else if (p->overflow == NULL)
+        p->overflow = key ? key : "";
+}
+
+enum {
+    P_AFTER = 1 << 0,
+    P_BEFORE = 1 << 1,
+    P_STEP = 1 << 2,
+    P_SERIES = 1 << 3,
+    P_PAIR = 1 << 4,
+    P_MIN = 1 << 5,
+    P_SORT = 1 << 6,
+    P_LIMIT = 1 << 7,
+    P_OFFSET = 1 << 8,
+    P_PROTO = 1 << 9,
+    P_TYPE = 1 << 10,
+    P_KEY = 1 << 11,
+    P_FILTER = 1 << 12,
+    P_MIN_LATENCY = 1 << 13,
+};
+
+static const char *const param_names[] = {"after", "before", "step",   "series",     "pair",
+                                          "min",   "sort",   "limit",  "offset",     "proto",
+                                          "type",  "key",    "filter", "min_latency"};
+#define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
+
+static unsigned allowed_params(int ep)
+{
+    switch (ep) {
+    case CS__EP_METRICS:
+        return P_SERIES | P_AFTER | P_BEFORE | P_STEP;
+    case CS__EP_SERIES:
+    case CS__EP_ALERTS:
+        return P_AFTER | P_BEFORE;
+    case CS__EP_MEASUREMENTS:
+        return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_SORT | P_LIMIT | P_OFFSET;
+    case CS__EP_MESSAGES:
+        return P_PROTO | P_TYPE | P_KEY | P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
+    case CS__EP_PACKETS:
+        return P_FILTER | P_AFTER | P_BEFORE;
+    case CS__EP_STREAM:
+        return P_MIN_LATENCY;
+    default:
+        return 0;
+    }
+}
+
+static int param_index(const char *key)
+{
+    for (size_t i = 0; i < N_PARAMS; i++)
+        if (strcmp(key, param_names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int parse_uint(const char *name, const char *v, uint64_t max, uint64_t *out, cs__err *e)
+{
+    uint64_t x = 0;
+
+    if (*v == '\0')
+        return cs__api_fail(e, 400, name, "%s: expected a number", name);
+    for (const char *s = v; *s; s++) {
+        if (*s < '0' || *s > '9' || x > (max - (uint64_t)(*s - '0')) / 10)
+            return cs__api_fail(e, 400, name, "%s: expected a number from 0 to %" PRIu64, name,
+                                max);
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse_series(const char *v, cs_series_id *s, cs__err *e)
+{
+    const char *colon = strchr(v, ':');
+    size_t klen = colon ? (size_t)(colon - v) : strlen(v);
+    const char *name = colon ? colon + 1 : v;
+    int kind = cs_series_kind_parse(v, klen);
+
+    memset(s, 0, sizeof(*s));
+    if (kind == 0)
+        return cs__api_fail(e, 400, "series",
+                            "series: expected pair:NAME, proto:NAME, tap:N or capture");
+    if (kind == CS_SERIES_CAPTURE && (colon == NULL || strcmp(name, "capture") == 0))
+        name = "capture";
+    else if (colon == NULL || *name == '\0' || strlen(name) >= CS_SERIES_NAME_MAX ||
+             kind == CS_SERIES_CAPTURE)
+        return cs__api_fail(e, 400, "series",
+                            "series: expected pair:NAME, proto:NAME, tap:N or capture");
+    s->kind = (uint8_t)kind;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    return 0;
+}
+
+static int parse_sort(const char *v, int *sort, cs__err *e)
+{
+    if (strcmp(v, "time") == 0)
+        *sort = CS_LATSORT_TIME;
+    else if (strcmp(v, "latency") == 0)
+        *sort = CS_LATSORT_LATENCY;
+    else if (strcmp(v, "store") == 0)
+        *sort = CS_LATSORT_STORE;
+    else
+        return cs__api_fail(e, 400, "sort", "sort: expected time, latency or store");
+    return 0;
+}
+
+static int parse_time(const char *name, const char *v, int64_t now, int64_t *out, cs__err *e)
+{
+    if (cs_time_parse(v, now, out) < 0)
+        return cs__api_fail(
+            e, 400, name, "%s: expected RFC 3339, epoch ns or a relative time (\"5m ago\")", name);
+    return 0;
+}
+
+static int parse_duration(const char *name, const char *v, int64_t *out, cs__err *e)
+{
+    if (cs_duration_parse(v, out) < 0 || *out < 0)
+        return cs__api_fail(e, 400, name, "%s: expected a duration such as 200us, 1.5ms, 1s", name);
+    return 0;
+}
+
+static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err *e)
+{
+    const char *name = param_names[idx];
+
+    switch (1u << idx) {
+    case P_AFTER:
+        return parse_time(name, v, now, &q->after, e);
+    case P_BEFORE:
+        return parse_time(name, v, now, &q->before, e);
+    case P_STEP:
+        if (parse_duration(name, v, &q->step_ns, e) < 0)
+            return CS_EINVAL;
+        if (q->step_ns < CS_NS_PER_SEC || q->step_ns % CS_NS_PER_SEC != 0)
+            return cs__api_fail(e, 400, name, "step: expected whole seconds, at least 1s");
+        return 0;
+    case P_SERIES:
+        return parse_series(v, &q->series, e);
+    case P_MIN:
+    case P_MIN_LATENCY:
+        return parse_duration(name, v, &q->min_ns, e);
+    case P_SORT:
+        return parse_sort(v, &q->sort, e);
+    case P_LIMIT:
+        if (parse_uint(name, v, CS__API_LIMIT_MAX, &q->limit, e) < 0)
+            return CS_EINVAL;
+        return q->limit ? 0
+                        : cs__api_fail(e, 400, name, "limit: expected 1 to %d", CS__API_LIMIT_MAX);
+    case P_OFFSET:
+        return parse_uint(name, v, CS__API_OFFSET_MAX, &q->offset, e);
+    case P_PAIR:
+        q->pair = v;
+        return 0;
+    case P_PROTO:
+        q->proto = v;
+        return 0;
+    case P_TYPE:
+        q->type = v;
+        return 0;
+    case P_KEY:
+        q->key = v;
+        return 0;
+    case P_FILTER:
+        q->filter = v;
+        return 0;
+    }
+    return cs__api_fail(e, 400, name, "unknown parameter");
+}
+
+static void query_defaults(cs__query *q)
+{
+    memset(q, 0, sizeof(*q));
+    q->after = INT64_MIN;
+    q->before = INT64_MAX;
+    q->step_ns = CS_NS_PER_SEC;
+    q->min_ns = INT64_MIN;
+    q->sort = CS_LATSORT_TIME;
+    q->limit = CS__API_LIMIT_DEFAULT;
+}
+
+int cs__api_parse(int ep, const cs__params *p, int64_t now_ns, cs__query *q, cs__err *e)
+{
+    unsigned allowed = allowed_params(ep), seen = 0;
+
+    query_defaults(q);
+    if (p->overflow)
+        return cs__api_fail(e, 400, p->overflow, "too many parameters (at most %d)",
+                            CS__API_PARAMS_MAX);
+    for (size_t i = 0; i < p->n; i++) {
+        const char *k = p->kv[i].key, *v = p->kv[i].val;
+        int idx = param_index(k);
+        size_t max = idx >= 0 && (1u << idx) == P_FILTER ? CS__API_FILTER_MAX : CS__API_VALUE_MAX;
+
+        if (idx < 0 || !(allowed & (1u << idx)))
+            return cs__api_fail(e, 400, strlen(k) < 60 ? k : "?", "unknown parameter");
+        if (seen & (1u << idx))
+            return cs__api_fail(e, 400, k, "%s: given more than once", k);
+        seen |= 1u << idx;
+        if (v == NULL || *v == '\0')
+            return cs__api_fail(e, 400, k, "%s: empty value", k);
+        if (strlen(v) > max)
+            return cs__api_fail(e, 400, k, "%s: longer than %zu bytes", k, max);
+        if (parse_one(idx, v, now_ns, q, e) < 0)
+            return CS_EINVAL;
+    }
+    if (ep == CS__EP_METRICS && !(seen & P_SERIES))
+        return cs__api_fail(e, 400, "series", "series: required (e.g. pair:fix)");
+    if (q->after > q->before)
+        return cs__api_fail(e, 400, "after", "after: later than before");
+    return 0;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+void cs__reply_free(cs__reply *out)
+{
+    free(out->body); /* open_memstream buffers */
+    out->body = NULL;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    cs_msgstore_json_string(f, s ? s : "", s ? strlen(s) : 0);
+}
+
+int cs__api_error_reply(const cs__err *e, cs__reply *out)
+{
+    FILE *f = open_memstream(&out->body, &out->len);
+
+    if (f == NULL)
+        return CS_ENOMEM;
+    fputs("{\"error\":", f);
+    json_str(f, e->msg);
+    if (e->param[0]) {
+        fputs(",\"param\":", f);
+        json_str(f, e->param);
+    }
+    fputs("}\n", f);
+    if (fclose(f) != 0)
+        return CS_ENOMEM;
+    out->status = e->status;
+    out->ctype = "application/json";
+    return 0;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static int status_store(FILE *f, const char *dir)
+{
+    cs_store_opts so = {0};
+    cs_store *s = NULL;
+    cs_store_info si;
+    cs_msgreader *r = NULL;
+    cs_msgstore_info mi;
+    int rc;
+
+    if ((rc = cs_store_open(dir, &so, &s)) < 0 || (rc = cs_msgreader_open(dir, &r)) < 0 ||
+        (rc = cs_msgreader_info(r, &mi)) < 0)
+        goto out;
+    cs_store_info_get(s, &si);
+    fprintf(f,
+            ",\"store\":{\"segments\":%u,\"packets\":%" PRIu64 ",\"packet_bytes\":%" PRIu64
+            ",\"index_bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64 ",\"min_ts_ns\":%" PRId64
+            ",\"max_ts_ns\":%" PRId64 ",\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64
+            ",\"message_bytes\":%" PRIu64 "}",
+            si.segments, si.packets, si.packet_bytes, si.index_bytes, si.max_bytes, si.min_ts,
+            si.max_ts, mi.messages, mi.measurements, mi.bytes);
+out:
+    cs_msgreader_close(r);
+    if (s)
+        cs_store_close(s);
+    return rc;
+}
+
+static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
+{
+    cs_live_status st;
+
+    memset(&st, 0, sizeof(st));
+    st.version = "";
+    st.started_ns = now;
+    if (live)
+        cs_live_get_status(live, &st);
+    fputs("{\"version\":", f);
+    json_str(f, st.version);
+    fprintf(f, ",\"started_ns\":%" PRId64 ",\"uptime_s\":%.3f,\"capturing\":%s,\"sources\":",
+            st.started_ns, (double)(now - st.started_ns) / 1e9, st.capturing ? "true" : "false");
+    json_str(f, st.sources);
+    fprintf(f,
+            ",\"capture\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "},\"drops\":{"
+            "\"kernel\":%" PRIu64 ",\"not_stored\":%" PRIu64 ",\"not_analysed\":%" PRIu64 "},"
+            "\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64,
+            st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed, st.messages,
+            st.measurements);
+    return status_store(f, dir);
+}
+
+/* ---- metrics, series, alerts ------------------------------------------- */
+
+static void series_text(const cs_series_id *s, char *buf, size_t n)
+{
+    if (s->kind == CS_SERIES_CAPTURE)
+        snprintf(buf, n, "capture");
+    else
+        snprintf(buf, n, "%s:%s", cs_series_kind_name(s->kind), s->name);
+}
+
+static void point_json(FILE *f, const cs_metric_point *p, int first)
+{
+    fprintf(f,
+            "%s{\"ts_ns\":%" PRId64 ",\"windows\":%" PRIu64 ",\"count\":%" PRIu64
+            ",\"rate\":%.3f,\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"burst_packets\":%" PRIu64
+            ",\"burst_bytes\":%" PRIu64,
+            first ? "" : ",", p->ts_ns, p->windows, p->count, p->rate, p->bytes, p->errors,
+            p->burst_packets, p->burst_bytes);
+    for (int g = 0; g < CS_GAUGE_COUNT; g++)
+        fprintf(f, ",\"%s\":%" PRIu64, cs_gauge_name(g), p->gauges[g]);
+    fprintf(f,
+            ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64
+            ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64 "}",
+            p->p50, p->p90, p->p99, p->p999, p->max);
+}
+
+static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
+{
+    cs_metric_point *pts = NULL;
+    size_t n = 0;
+    char name[64];
+    int rc = cs_metricstore_query(dir, &q->series, q->after, q->before, q->step_ns, &pts, &n);
+
+    if (rc < 0)
+        return rc;
+    series_text(&q->series, name, sizeof(name));
+    fputs("{\"series\":", f);
+    json_str(f, name);
+    fprintf(f, ",\"step_ns\":%" PRId64 ",\"points\":[", q->step_ns);
+    for (size_t i = 0; i < n; i++)
+        point_json(f, &pts[i], i == 0);
+    fputs("]", f);
+    cs_free(pts);
+    return 0;
+}
+
+static int reply_series(FILE *f, const char *dir, const cs__query *q)
+{
+    cs_series_id *ids = NULL;
+    size_t n = 0;
+    char name[64];
+    int rc = cs_metricstore_series(dir, q->after, q->before, &ids, &n);
+
+    if (rc < 0)
+        return rc;
+    fputs("{\"series\":[", f);
+    for (size_t i = 0; i < n; i++) {
+        series_text(&ids[i], name, sizeof(name));
+        fprintf(f, "%s{\"id\":", i ? "," : "");
+        json_str(f, name);
+        fprintf(f, ",\"kind\":\"%s\",\"name\":", cs_series_kind_name(ids[i].kind));
+        json_str(f, ids[i].name);
+        fputs("}", f);
+    }
+    fputs("]", f);
+    cs_free(ids);
+    return 0;
+}
+
+typedef struct alert_ctx {
+    FILE *f;
+    uint64_t n;
+} alert_ctx;
+
+static void alert_one(void *ud, const cs_alert_event *ev)
+{
+    alert_ctx *c = ud;
+    char series[64];
+
+    series_text(&ev->series, series, sizeof(series));
+    fprintf(c->f, "%s{\"rule\":", c->n++ ? "," : "");
+    json_str(c->f, ev->rule);
+    fprintf(c->f,
+            ",\"state\":\"%s\",\"ts_ns\":%" PRId64 ",\"series\":", cs_alert_state_name(ev->state),
+            ev->ts_ns);
+    json_str(c->f, series);
+    fputs(",\"metric\":", c->f);
+    json_str(c->f, cs_alert_metric_name(ev->metric));
+    fprintf(c->f,
+            ",\"value\":%.17g,\"threshold\":%.17g,\"from_ns\":%" PRId64 ",\"to_ns\":%" PRId64
+            ",\"text\":",
+            ev->value, ev->threshold, ev->from_ns, ev->to_ns);
+    json_str(c->f, ev->text);
+    fputs("}", c->f);
+}
+
+static int reply_alerts(FILE *f, const char *dir, const cs__query *q)
+{
+    alert_ctx c = {f, 0};
+    int rc;
+
+    fputs("{\"alerts\":[", f);
+    rc = cs_metricstore_alerts(dir, q->after, q->before, alert_one, &c);
+    fputs("]", f);
+    return rc;
+}
+
+/* ---- measurements and messages ----------------------------------------- */
+
+typedef struct page_ctx {
+    FILE *f;
+    uint64_t seen, written, offset, limit;
+    int more;
+} page_ctx;
+
+/* Skips "offset" records, writes "limit", then notes there are more and
+ * stops. */
+static int page_take(page_ctx *c)
+{
+    if (c->seen++ < c->offset)
+        return 0;
+    if (c->written == c->limit) {
+        c->more = 1;
+        return 1;
+    }
+    fputs(c->written++ ? "," : "", c->f);
+    return -1; /* write this one */
+}
+
+static int page_measurement(void *ud, const cs_measurement *ms)
+{
+    page_ctx *c = ud;
+    int rc = page_take(c);
+
+    if (rc >= 0)
+        return rc;
+    cs_measurement_json(c->f, ms);
+    return 0;
+}
+
+static int page_message(void *ud, const cs_message *m)
+{
+    page_ctx *c = ud;
+    int rc = page_take(c);
+
+    if (rc >= 0)
+        return rc;
+    cs_message_json(c->f, m);
+    return 0;
+}
+
+static void page_end(FILE *f, const page_ctx *c)
+{
+    fprintf(f, "],\"offset\":%" PRIu64 ",\"limit\":%" PRIu64 ",\"count\":%" PRIu64 ",\"more\":%s",
+            c->offset, c->limit, c->written, c->more ? "true" : "false");
+}
+
+static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
+{
+    page_ctx c = {f, 0, 0, q->offset, q->limit, 0};
+    cs_msgreader *r = NULL;
+    cs_latfilter lf;
+    int rc;
+
+    if ((rc = cs_msgreader_open(dir, &r)) < 0)
+        return rc;
+    cs_latfilter_init(&lf);
+    lf.pair = q->pair;
+    lf.key = q->key;
+    lf.after = q->after;
+    lf.before = q->before;
+    lf.min_latency_ns = q->min_ns;
+    lf.sort = q->sort;
+    lf.limit = q->offset + q->limit + 1;
+    fputs("{\"measurements\":[", f);
+    rc = cs_msgreader_measurements(r, &lf, page_measurement, &c);
+    page_end(f, &c);
+    cs_msgreader_close(r);
+    return rc;
+}
+
+static int reply_messages(FILE *f, const char *dir, const cs__query *q)
+{
+    page_ctx c = {f, 0, 0, q->offset, q->limit, 0};
+    cs_msgreader *r = NULL;
+    cs_msgfilter mf;
+    int rc;
+
+    if ((rc = cs_msgreader_open(dir, &r)) < 0)
+        return rc;
+    cs_msgfilter_init(&mf);
+    mf.proto = q->proto;
+    mf.type = q->type;
+    mf.key = q->key;
+    mf.after = q->after;
+    mf.before = q->before;
+    mf.limit = q->offset + q->limit + 1;
+    fputs("{\"messages\":[", f);
+    rc = cs_msgreader_messages(r, &mf, page_message, &c);
+    page_end(f, &c);
+    cs_msgreader_close(r);
+    return rc;
+}
+
+/* One message with its packets (ref, ts, lengths, summary). */
+typedef struct detail_ctx {
+    FILE *f;
+    cs_store *store;
+    int found;
+} detail_ctx;
+
+static void packet_json(FILE *f, cs_store *s, cs_pktref ref, int first)
+{
+    cs_packet p;
+    cs_layers l;
+    char summary[512];
+    int rc = s ? cs_store_read(s, ref, &p) : CS_ENOTFOUND;
+
+    fprintf(f, "%s{\"ref\":\"%u:%u\"", first ? "" : ",", CS_PKTREF_SEG(ref), CS_PKTREF_OFF(ref));
+    if (rc < 0) {
+        fputs(rc == CS_ENOTFOUND ? ",\"expired\":true}" : ",\"error\":\"unreadable\"}", f);
+        return;
+    }
+    cs_dissect(&p, &l);
+    cs_dissect_summary(&p, &l, summary, sizeof(summary));
+    fprintf(f, ",\"ts_ns\":%" PRId64 ",\"caplen\":%u,\"wirelen\":%u,\"summary\":", p.ts_ns,
+            (unsigned)p.caplen, (unsigned)p.wirelen);
+    json_str(f, summary);
+    fputs("}", f);
+}
+
+static int detail_message(void *ud, const cs_message *m)
+{
+    detail_ctx *c = ud;
+
+    c->found = 1;
+    fputs("{\"message\":", c->f);
+    cs_message_json(c->f, m);
+    fputs(",\"packets\":[", c->f);
+    for (size_t i = 0; i < m->n_refs; i++)
+        packet_json(c->f, c->store, m->refs[i], i == 0);
+    fputs("]}", c->f);
+    return 1;
+}
+
+typedef struct ms_keep {
+    FILE *f;
+    cs_msgid req, resp;
+    int found;
+} ms_keep;
+
+static int keep_measurement(void *ud, const cs_measurement *ms)
+{
+    ms_keep *k = ud;
+
+    k->found = 1;
+    k->req = ms->req_id;
+    k->resp = ms->resp_id;
+    cs_measurement_json(k->f, ms);
+    return 1;
+}
+
+static int linked_message(detail_ctx *c, cs_msgreader *r, const char *what, cs_msgid id)
+{
+    int rc;
+
+    fprintf(c->f, ",\"%s\":", what);
+    c->found = 0;
+    rc = cs_msgreader_find_message(r, id, detail_message, c);
+    if (rc == CS_ENOTFOUND && !c->found) {
+        fputs("null", c->f);
+        rc = 0;
+    }
+    return rc;
+}
+
+static int reply_one(FILE *f, const char *dir, const cs__route *rt, cs__err *e)
+{
+    cs_store_opts so = {0};
+    detail_ctx c = {f, NULL, 0};
+    cs_msgreader *r = NULL;
+    ms_keep k = {f, 0, 0, 0};
+    char id[40];
+    int rc;
+
+    if ((rc = cs_msgreader_open(dir, &r)) < 0)
+        return rc;
+    if (cs_store_open(dir, &so, &c.store) < 0)
+        c.store = NULL; /* packets then read as expired */
+    if (rt->ep == CS__EP_MESSAGE) {
+        rc = cs_msgreader_find_message(r, rt->id, detail_message, &c);
+        k.found = c.found;
+    } else {
+        fputs("{\"measurement\":", f);
+        rc = cs_msgreader_find_measurement(r, rt->id, keep_measurement, &k);
+        if (rc == 0 && (rc = linked_message(&c, r, "request", k.req)) == 0 &&
+            (rc = linked_message(&c, r, "response", k.resp)) == 0)
+            fputs("}", f);
+    }
+    if (rc == CS_ENOTFOUND && !k.found)
+        rc = cs__api_fail(e, 404, "id", "%s not in the store",
+                          cs_id_format(rt->ep == CS__EP_MESSAGE ? 'm' : 'l', rt->id, id));
+    if (c.store)
+        cs_store_close(c.store);
+    cs_msgreader_close(r);
+    return rc;
+}
+
+/* ---- dispatch --------------------------------------------------------- */
+
+static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *r,
+                      const cs__query *q, int64_t now, cs__err *e)
+{
+    int rc;
+
+    switch (r->ep) {
+    case CS__EP_STATUS:
+        rc = reply_status(f, dir, live, now);
+        break;
+    case CS__EP_METRICS:
+        rc = reply_metrics(f, dir, q);
+        break;
+    case CS__EP_SERIES:
+        rc = reply_series(f, dir, q);
+        break;
+    case CS__EP_ALERTS:
+        rc = reply_alerts(f, dir, q);
+        break;
+    case CS__EP_MEASUREMENTS:
+        rc = reply_measurements(f, dir, q);
+        break;
+    case CS__EP_MESSAGES:
+        rc = reply_messages(f, dir, q);
+        break;
+    case CS__EP_MEASUREMENT:
+    case CS__EP_MESSAGE:
+        return reply_one(f, dir, r, e);
+    default:
+        return cs__api_fail(e, 404, NULL, "no such path");
+    }
+    if (rc == 0)
+        fputs("}\n", f);
+    return rc;
+}
+
+int cs__api_json(const char *store_dir, cs_live *live, const cs__route *r, const cs__query *q,
+                 int64_t now_ns, cs__reply *out)
+{
+    cs__err e = {0};
+    FILE *f;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((f = open_memstream(&out->body, &out->len)) == NULL)
+        return CS_ENOMEM;
+    rc = write_body(f, store_dir, live, r, q, now_ns, &e);
+    if (fclose(f) != 0 && rc == 0)
+        rc = CS_ENOMEM;
+    if (rc == 0) {
+        out->status = 200;
+        out->ctype = "application/json";
+        return 0;
+    }
+    cs__reply_free(out);
+    if (e.status == 404)
+        return cs__api_error_reply(&e, out);
+    return rc;
+}
+
+int64_t cs__api_json_latency(const char *json)
+{
+    const char *p = strstr(json, "\"latency_ns\":");
+    char *end;
+    long long v;
+
+    if (p == NULL)
+        return INT64_MIN;
+    v = strtoll(p + 13, &end, 10);
+    return end == p + 13 ? INT64_MIN : (int64_t)v;
+}

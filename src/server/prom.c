@@ -1,0 +1,229 @@
+/*
+ * prom.c - Prometheus text format 0.0.4 rendering.
+ *
+ * Format (https://prometheus.io/docs/instrumenting/exposition_formats/):
+ *
+ *   # HELP name text
+ *   # TYPE name counter|gauge|histogram
+ *   name{label="value"} 123
+ *
+ * A family's samples follow its HELP/TYPE lines without interruption, so
+ * series are gathered first (one cs_metrics_snapshot() pass into an array)
+ * and then written family by family. Label values escape '\\', '"' and
+ * newline. Latency histograms are cumulative over fixed bounds from 10 us
+ * to 10 s: bucket "le" counts the capstream histogram buckets whose upper
+ * end is <= le (those buckets are at most 1/128 wide, so a value near a
+ * bound may be counted one bucket late: within 0.8%); "+Inf" is the exact
+ * count, _sum the exact sum in seconds.
+ */
+#include "server/prom.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/timefmt.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One series of the snapshot, copied out of the callback. */
+typedef struct prom_series {
+    cs_series_id id;
+    uint64_t packets, bytes, messages, errors, measurements;
+    cs_histogram *hist; /* pair only */
+} prom_series;
+
+typedef struct prom_ctx {
+    prom_series *s;
+    size_t n, cap;
+    int err;
+} prom_ctx;
+
+static const double le_bounds[] = {10e-6,  25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3,
+                                   2.5e-3, 5e-3,  10e-3, 25e-3,  50e-3,  100e-3, 250e-3,
+                                   500e-3, 1.0,   2.5,   5.0,    10.0};
+
+static void gather(void *ud, const cs_window *w)
+{
+    prom_ctx *c = ud;
+    prom_series *s;
+
+    if (c->err || cs_grow((void **)&c->s, &c->cap, c->n + 1, sizeof(*c->s)) < 0) {
+        c->err = CS_ENOMEM;
+        return;
+    }
+    s = &c->s[c->n];
+    memset(s, 0, sizeof(*s));
+    s->id = w->series;
+    s->packets = w->packets;
+    s->bytes = w->bytes;
+    s->messages = w->messages;
+    s->errors = w->errors;
+    s->measurements = w->measurements;
+    if (w->hist) {
+        if ((s->hist = cs_malloc(sizeof(*s->hist))) == NULL) {
+            c->err = CS_ENOMEM;
+            return;
+        }
+        *s->hist = *w->hist;
+    }
+    c->n++;
+}
+
+static void label_value(FILE *f, const char *v)
+{
+    fputc('"', f);
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            fprintf(f, "\\%c", *v);
+        else if (*v == '\n')
+            fputs("\\n", f);
+        else
+            fputc(*v, f);
+    }
+    fputc('"', f);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void capture_families(FILE *f, const cs_live_status *st)
+{
+    int64_t now = cs_now_ns();
+
+    family(f, "capstream_build_info", "gauge", "Version of the running capstream.");
+    fputs("capstream_build_info{version=", f);
+    label_value(f, st->version ? st->version : "");
+    fputs("} 1\n", f);
+    family(f, "capstream_capturing", "gauge", "1 while capturing, 0 when the source is done.");
+    fprintf(f, "capstream_capturing %d\n", st->capturing ? 1 : 0);
+    family(f, "capstream_uptime_seconds", "gauge", "Seconds since the daemon started.");
+    fprintf(f, "capstream_uptime_seconds %.3f\n",
+            st->started_ns ? (double)(now - st->started_ns) / 1e9 : 0.0);
+    family(f, "capstream_packets_total", "counter", "Packets captured.");
+    fprintf(f, "capstream_packets_total %" PRIu64 "\n", st->packets);
+    family(f, "capstream_bytes_total", "counter", "Bytes captured (wire length).");
+    fprintf(f, "capstream_bytes_total %" PRIu64 "\n", st->bytes);
+    family(f, "capstream_drops_total", "counter",
+           "Packets lost, by kind: kernel (capture ring), not_stored, not_analysed.");
+    fprintf(f,
+            "capstream_drops_total{kind=\"kernel\"} %" PRIu64 "\n"
+            "capstream_drops_total{kind=\"not_stored\"} %" PRIu64 "\n"
+            "capstream_drops_total{kind=\"not_analysed\"} %" PRIu64 "\n",
+            st->kernel_drops, st->not_stored, st->not_analysed);
+    family(f, "capstream_messages_total", "counter", "Application messages decoded.");
+    fprintf(f, "capstream_messages_total %" PRIu64 "\n", st->messages);
+    family(f, "capstream_measurements_total", "counter",
+           "Request/response pairs matched into latency measurements.");
+    fprintf(f, "capstream_measurements_total %" PRIu64 "\n", st->measurements);
+}
+
+/* Writes one counter family over the series of "kind". */
+static void series_counter(FILE *f, const prom_ctx *c, int kind, const char *name,
+                           const char *label, const char *help, size_t field)
+{
+    int any = 0;
+
+    for (size_t i = 0; i < c->n; i++) {
+        const prom_series *s = &c->s[i];
+
+        if (s->id.kind != kind)
+            continue;
+        if (!any++)
+            family(f, name, "counter", help);
+        fprintf(f, "%s{%s=", name, label);
+        label_value(f, s->id.name);
+        fprintf(f, "} %" PRIu64 "\n", *(const uint64_t *)((const char *)s + field));
+    }
+}
+
+static uint64_t count_le(const cs_histogram *h, double le_s)
+{
+    int64_t le_ns = (int64_t)(le_s * 1e9 + 0.5), lo, hi;
+    uint64_t n = 0;
+
+    for (int i = 0; i < CS_HIST_BUCKETS; i++) {
+        if (h->buckets[i] == 0)
+            continue;
+        cs_hist_bucket_range(i, &lo, &hi);
+        if (hi > le_ns)
+            break;
+        n += h->buckets[i];
+    }
+    return n;
+}
+
+static void pair_histograms(FILE *f, const prom_ctx *c)
+{
+    const char *name = "capstream_pair_latency_seconds";
+    int any = 0;
+
+    for (size_t i = 0; i < c->n; i++) {
+        const prom_series *s = &c->s[i];
+
+        if (s->id.kind != CS_SERIES_PAIR || s->hist == NULL)
+            continue;
+        if (!any++)
+            family(f, name, "histogram", "Request to response latency per pair.");
+        for (size_t b = 0; b < sizeof(le_bounds) / sizeof(le_bounds[0]); b++) {
+            fprintf(f, "%s_bucket{pair=", name);
+            label_value(f, s->id.name);
+            fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", le_bounds[b], count_le(s->hist, le_bounds[b]));
+        }
+        fprintf(f, "%s_bucket{pair=", name);
+        label_value(f, s->id.name);
+        fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n%s_sum{pair=", cs_hist_count(s->hist), name);
+        label_value(f, s->id.name);
+        fprintf(f, "} %.9f\n%s_count{pair=", s->hist->sum / 1e9, name);
+        label_value(f, s->id.name);
+        fprintf(f, "} %" PRIu64 "\n", cs_hist_count(s->hist));
+    }
+}
+
+static void series_families(FILE *f, const prom_ctx *c)
+{
+    series_counter(f, c, CS_SERIES_TAP, "capstream_tap_packets_total", "tap",
+                   "Packets seen per capture point.", offsetof(prom_series, packets));
+    series_counter(f, c, CS_SERIES_TAP, "capstream_tap_bytes_total", "tap",
+                   "Bytes seen per capture point.", offsetof(prom_series, bytes));
+    series_counter(f, c, CS_SERIES_PROTO, "capstream_proto_messages_total", "proto",
+                   "Messages decoded per protocol.", offsetof(prom_series, messages));
+    series_counter(f, c, CS_SERIES_PROTO, "capstream_proto_errors_total", "proto",
+                   "Messages with an error per protocol (dns: rcode != 0).",
+                   offsetof(prom_series, errors));
+    series_counter(f, c, CS_SERIES_PAIR, "capstream_pair_measurements_total", "pair",
+                   "Latency measurements per pair.", offsetof(prom_series, measurements));
+    pair_histograms(f, c);
+}
+
+int cs_prom_render(const cs_live_status *st, const cs_metrics *metrics, char **text, size_t *len)
+{
+    prom_ctx c = {0};
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f;
+    int rc = 0;
+
+    if (metrics)
+        cs_metrics_snapshot(metrics, gather, &c);
+    if ((rc = c.err) < 0 || (f = open_memstream(&buf, &n)) == NULL) {
+        rc = CS_ENOMEM;
+        goto out;
+    }
+    capture_families(f, st);
+    series_families(f, &c);
+    if (fclose(f) != 0 || (*text = cs_strndup(buf, n)) == NULL)
+        rc = CS_ENOMEM;
+    else
+        *len = n;
+    free(buf);
+out:
+    for (size_t i = 0; i < c.n; i++)
+        cs_free(c.s[i].hist);
+    cs_free(c.s);
+    return rc;
+}

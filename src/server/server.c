@@ -1,0 +1,783 @@
+/*
+ * server.c - libmicrohttpd glue for the HTTP API: listening socket,
+ * authentication, dispatch, pcap downloads and the SSE stream.
+ *
+ * Request flow (one thread per connection):
+ *
+ *   method GET? ──no──► 405      token ok? ──no──► 401
+ *   route (api.c) ──► 404 / 400(id)      params (api.c) ──► 400(param)
+ *   JSON endpoints ──► cs__api_json (body built in memory, paged so bounded)
+ *   /packets       ──► producer thread: cs_store_query_pcap(store, q, pipe)
+ *                      MHD reads the pipe's other end as the body
+ *   /{id}/pcap     ──► packets of one message/measurement into a memfd
+ *   /stream        ──► body callback waits on cs_live_next(), formats SSE
+ *   /metrics       ──► latest Prometheus text from cs_live
+ *
+ * Downloads: the pipe bounds memory to its buffer. When the client goes
+ * away MHD frees the response: the read end is closed, so the producer's
+ * next write fails with EPIPE (SIGPIPE is blocked in the producer thread)
+ * and the query stops; the free callback joins the producer.
+ *
+ * Stop: "stopping" makes SSE callbacks end their streams within 250 ms,
+ * then MHD_stop_daemon() closes the connections and joins their threads.
+ */
+#include "server/server.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/timefmt.h"
+#include "server/api_int.h"
+#include "store/msgstore.h"
+#include "store/pcapw.h"
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TOKEN_MAX 512
+#define SSE_WAIT_MS 250
+#define SSE_KEEPALIVE_NS (15 * CS_NS_PER_SEC)
+
+struct cs_server {
+    struct MHD_Daemon *mhd;
+    cs_live *live;
+    char *store_dir;
+    char token[TOKEN_MAX];
+    size_t token_len; /* 0 = no token required */
+    int port;
+    atomic_int stopping;
+};
+
+/* ---- listen address --------------------------------------------------- */
+
+typedef struct listen_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int loopback;
+} listen_addr;
+
+static int parse_port(const char *s, uint16_t *port)
+{
+    unsigned long v = 0;
+
+    if (*s == '\0' || strlen(s) > 5)
+        return CS_EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return CS_EINVAL;
+        v = v * 10 + (unsigned long)(*s - '0');
+    }
+    if (v > 65535)
+        return CS_EINVAL;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+static int parse_listen(const char *listen, listen_addr *a)
+{
+    char host[64];
+    const char *colon, *hs = listen;
+    size_t hlen;
+    uint16_t port;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&a->ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->ss;
+
+    memset(a, 0, sizeof(*a));
+    if ((colon = strrchr(listen, ':')) == NULL || parse_port(colon + 1, &port) < 0)
+        return cs_error_set(CS_EINVAL, "--listen %s: expected HOST:PORT", listen);
+    hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
+        hs++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof(host))
+        return cs_error_set(CS_EINVAL, "--listen %s: expected HOST:PORT", listen);
+    memcpy(host, hs, hlen);
+    host[hlen] = '\0';
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        a->len = sizeof(*v4);
+        a->loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        a->len = sizeof(*v6);
+        a->loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) ||
+                      (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && v6->sin6_addr.s6_addr[12] == 127);
+    } else
+        return cs_error_set(CS_EINVAL, "--listen %s: '%s' is not an IP address", listen, host);
+    return 0;
+}
+
+int cs_server_listen_is_loopback(const char *listen)
+{
+    listen_addr a;
+    int rc = parse_listen(listen, &a);
+
+    return rc < 0 ? rc : a.loopback;
+}
+
+static int read_token(const char *path, cs_server *s)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return cs_error_set(cs_error_from_errno(errno), "--token-file %s: %s", path,
+                            strerror(errno));
+    n = read(fd, s->token, sizeof(s->token) - 1);
+    close(fd);
+    if (n < 0)
+        return cs_error_set(CS_EIO, "--token-file %s: %s", path, strerror(errno));
+    s->token[n] = '\0';
+    s->token_len = strcspn(s->token, "\r\n");
+    while (s->token_len &&
+           (s->token[s->token_len - 1] == ' ' || s->token[s->token_len - 1] == '\t'))
+        s->token_len--;
+    s->token[s->token_len] = '\0';
+    if (s->token_len < 8)
+        return cs_error_set(CS_EINVAL,
+                            "--token-file %s: the token (first line) must have at "
+                            "least 8 characters",
+                            path);
+    return 0;
+}
+
+static int open_listener(const listen_addr *a, int *port)
+{
+    int one = 1, fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage got;
+    socklen_t glen = sizeof(got);
+
+    if (fd < 0)
+        return cs_error_set(CS_EIO, "socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, 64) < 0 ||
+        getsockname(fd, (struct sockaddr *)&got, &glen) < 0) {
+        int e = errno;
+        close(fd);
+        return cs_error_set(CS_EIO, "cannot listen: %s", strerror(e));
+    }
+    *port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                            : ((struct sockaddr_in *)&got)->sin_port);
+    return fd;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static enum MHD_Result queue(struct MHD_Connection *c, int status, struct MHD_Response *r,
+                             const char *ctype)
+{
+    enum MHD_Result ret;
+
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == 401)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 405)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+    ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *c, cs__reply *rep)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ret = queue(c, rep->status, r, rep->ctype);
+
+    cs__reply_free(rep);
+    return ret;
+}
+
+static enum MHD_Result queue_error(struct MHD_Connection *c, int status, const char *param,
+                                   const char *msg)
+{
+    cs__err e;
+    cs__reply rep = {0};
+
+    cs__api_fail(&e, status, param, "%s", msg);
+    if (cs__api_error_reply(&e, &rep) < 0)
+        return MHD_NO;
+    return queue_reply(c, &rep);
+}
+
+static enum MHD_Result queue_err(struct MHD_Connection *c, const cs__err *e)
+{
+    cs__reply rep = {0};
+
+    if (cs__api_error_reply(e, &rep) < 0)
+        return MHD_NO;
+    return queue_reply(c, &rep);
+}
+
+static enum MHD_Result queue_internal(struct MHD_Connection *c, int rc)
+{
+    if (rc == CS_ENOTFOUND || rc == CS_ENOTSTORE)
+        return queue_error(c, 503, NULL, "the store is not available");
+    return queue_error(c, 500, NULL, cs_strerror(rc));
+}
+
+/* ---- authentication --------------------------------------------------- */
+
+/* Constant-time in the header's content: time depends on the token length only. */
+static int token_ok(const cs_server *s, const char *auth)
+{
+    static const char bearer[] = "Bearer ";
+    size_t alen;
+    unsigned diff;
+
+    if (s->token_len == 0)
+        return 1;
+    if (auth == NULL || strncmp(auth, bearer, sizeof(bearer) - 1) != 0)
+        return 0;
+    auth += sizeof(bearer) - 1;
+    alen = strlen(auth);
+    diff = alen != s->token_len;
+    for (size_t i = 0; i < s->token_len; i++)
+        diff |= (unsigned)(unsigned char)(i < alen ? auth[i] : 0) ^
+                (unsigned)(unsigned char)s->token[i];
+    return diff == 0;
+}
+
+/* ---- parameters ------------------------------------------------------- */
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    cs__params_add(cls, key, value);
+    return MHD_YES;
+}
+
+/* ---- packet downloads -------------------------------------------------- */
+
+typedef struct pcap_job {
+    pthread_t th;
+    int rfd, wfd;
+    cs_store *store;
+    cs_query q;
+    char *filter;
+} pcap_job;
+
+static void *pcap_produce(void *arg)
+{
+    pcap_job *j = arg;
+    sigset_t set;
+    uint64_t count;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cs_store_query_pcap(j->store, &j->q, j->wfd, &count, NULL);
+    close(j->wfd);
+    j->wfd = -1;
+    return NULL;
+}
+
+static ssize_t pcap_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    pcap_job *j = cls;
+    ssize_t n;
+
+    do
+        n = read(j->rfd, buf, max);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
+}
+
+static void pcap_done(void *cls)
+{
+    pcap_job *j = cls;
+
+    close(j->rfd); /* the producer's next write fails: it stops */
+    pthread_join(j->th, NULL);
+    cs_store_close(j->store);
+    cs_free(j->filter);
+    cs_free(j);
+}
+
+/* Compiles "filter" for Ethernet to reject bad syntax before streaming. */
+static int filter_ok(const char *filter, char *why, size_t n)
+{
+    pcap_t *p;
+    struct bpf_program prog;
+    int ok;
+
+    if (filter == NULL || *filter == '\0')
+        return 1;
+    if ((p = pcap_open_dead(DLT_EN10MB, 262144)) == NULL)
+        return 0;
+    ok = pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+    if (ok)
+        pcap_freecode(&prog);
+    else
+        snprintf(why, n, "filter: %s", pcap_geterr(p));
+    pcap_close(p);
+    return ok;
+}
+
+static void add_attachment(struct MHD_Response *r, const char *name)
+{
+    char v[128];
+
+    snprintf(v, sizeof(v), "attachment; filename=\"%s.pcap\"", name);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, v);
+}
+
+static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, const cs__query *q)
+{
+    cs_store_opts so = {0};
+    pcap_job *j;
+    struct MHD_Response *r;
+    char why[300];
+    int fds[2], rc;
+
+    if (!filter_ok(q->filter, why, sizeof(why)))
+        return queue_error(c, 400, "filter", why);
+    if ((j = cs_calloc(1, sizeof(*j))) == NULL)
+        return queue_internal(c, CS_ENOMEM);
+    if ((rc = cs_store_open(s->store_dir, &so, &j->store)) < 0) {
+        cs_free(j);
+        return queue_internal(c, rc);
+    }
+    j->q.after = q->after;
+    j->q.before = q->before;
+    j->q.filter = j->filter = q->filter ? cs_strdup(q->filter) : NULL;
+    if (pipe2(fds, O_CLOEXEC) < 0 ||
+        (j->rfd = fds[0], j->wfd = fds[1], pthread_create(&j->th, NULL, pcap_produce, j) != 0)) {
+        cs_store_close(j->store);
+        cs_free(j->filter);
+        cs_free(j);
+        return queue_internal(c, CS_EIO);
+    }
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, pcap_read, j, pcap_done);
+    if (r == NULL) {
+        pcap_done(j);
+        return MHD_NO;
+    }
+    add_attachment(r, "capstream-packets");
+    return queue(c, 200, r, "application/vnd.tcpdump.pcap");
+}
+
+/* The packets of one message or measurement, in time order, duplicates
+ * removed, written to a memfd (a message's packets are few). */
+typedef struct ref_list {
+    cs_pktref *refs;
+    size_t n, cap;
+    cs_msgid req, resp;
+    int err;
+} ref_list;
+
+static int add_refs(void *ud, const cs_message *m)
+{
+    ref_list *l = ud;
+
+    for (size_t i = 0; i < m->n_refs; i++) {
+        size_t k = 0;
+        while (k < l->n && l->refs[k] != m->refs[i])
+            k++;
+        if (k < l->n)
+            continue;
+        if (cs_grow((void **)&l->refs, &l->cap, l->n + 1, sizeof(*l->refs)) < 0)
+            return l->err = CS_ENOMEM;
+        l->refs[l->n++] = m->refs[i];
+    }
+    return 1;
+}
+
+static int keep_ids(void *ud, const cs_measurement *ms)
+{
+    ref_list *l = ud;
+
+    l->req = ms->req_id;
+    l->resp = ms->resp_id;
+    return 1;
+}
+
+static int collect_refs(const char *dir, const cs__route *rt, ref_list *l)
+{
+    cs_msgreader *r = NULL;
+    int rc;
+
+    if ((rc = cs_msgreader_open(dir, &r)) < 0)
+        return rc;
+    if (rt->ep == CS__EP_MESSAGE_PCAP)
+        rc = cs_msgreader_find_message(r, rt->id, add_refs, l);
+    else if ((rc = cs_msgreader_find_measurement(r, rt->id, keep_ids, l)) == 0) {
+        rc = cs_msgreader_find_message(r, l->req, add_refs, l);
+        if (rc == 0 || rc == CS_ENOTFOUND)
+            rc = cs_msgreader_find_message(r, l->resp, add_refs, l);
+        if (rc == CS_ENOTFOUND)
+            rc = 0;
+    }
+    cs_msgreader_close(r);
+    return rc < 0 ? rc : l->err;
+}
+
+typedef struct ts_ref {
+    int64_t ts;
+    size_t order;
+    cs_pktref ref;
+} ts_ref;
+
+static int cmp_ts_ref(const void *x, const void *y)
+{
+    const ts_ref *a = x, *b = y;
+
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Writes the readable packets of "l" to "fd" in time order. */
+static int write_refs_pcap(cs_store *st, const ref_list *l, int fd)
+{
+    ts_ref *v = cs_calloc(l->n ? l->n : 1, sizeof(*v));
+    cs_packet p;
+    cs_pcapw w;
+    size_t n = 0;
+    uint32_t link = 1; /* LINKTYPE_ETHERNET when nothing is readable */
+    int rc;
+
+    if (v == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < l->n; i++)
+        if (cs_store_read(st, l->refs[i], &p) == 0) {
+            link = n ? link : p.linktype;
+            v[n++] = (ts_ref){p.ts_ns, i, l->refs[i]};
+        }
+    qsort(v, n, sizeof(*v), cmp_ts_ref);
+    if ((rc = cs_pcapw_init(&w, fd, 0, link, CS_PCAP_SNAPLEN, 1 << 16)) == 0) {
+        for (size_t i = 0; i < n && rc == 0; i++)
+            if ((rc = cs_store_read(st, v[i].ref, &p)) == 0 && p.linktype == link)
+                rc = cs_pcapw_put(&w, &p, NULL);
+        int crc = cs_pcapw_close(&w);
+        rc = rc ? rc : crc;
+    }
+    cs_free(v);
+    return rc;
+}
+
+static enum MHD_Result serve_one_pcap(cs_server *s, struct MHD_Connection *c, const cs__route *rt)
+{
+    cs_store_opts so = {0};
+    ref_list l = {0};
+    cs_store *st = NULL;
+    struct MHD_Response *r;
+    struct stat sb;
+    char name[48];
+    int fd = -1, rc;
+
+    cs_id_format(rt->ep == CS__EP_MESSAGE_PCAP ? 'm' : 'l', rt->id, name);
+    if ((rc = collect_refs(s->store_dir, rt, &l)) == CS_ENOTFOUND) {
+        cs_free(l.refs);
+        return queue_error(c, 404, "id", "not in the store");
+    }
+    if (rc < 0 || (rc = cs_store_open(s->store_dir, &so, &st)) < 0)
+        goto fail;
+    if ((fd = memfd_create("capstream-pcap", MFD_CLOEXEC)) < 0) {
+        rc = CS_EIO;
+        goto fail;
+    }
+    if ((rc = write_refs_pcap(st, &l, fd)) < 0 || fstat(fd, &sb) < 0)
+        goto fail;
+    cs_store_close(st);
+    cs_free(l.refs);
+    if ((r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd)) == NULL) {
+        close(fd);
+        return MHD_NO;
+    }
+    add_attachment(r, name);
+    return queue(c, 200, r, "application/vnd.tcpdump.pcap");
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (st)
+        cs_store_close(st);
+    cs_free(l.refs);
+    return queue_internal(c, rc < 0 ? rc : CS_EIO);
+}
+
+/* ---- Server-Sent Events ------------------------------------------------ */
+
+typedef struct sse_ctx {
+    cs_server *srv;
+    uint64_t cursor;
+    int64_t min_ns;
+    char *buf; /* pending bytes, cs_malloc'ed */
+    size_t len, pos;
+    int64_t last_write;
+} sse_ctx;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * CS_NS_PER_SEC + ts.tv_nsec;
+}
+
+/* Formats one event ("data" on one line: JSON newlines become spaces). */
+static int sse_format(sse_ctx *x, const cs_live_event *ev)
+{
+    size_t cap = ev->len + CS_LIVE_TYPE_MAX + 64;
+    int n;
+
+    if ((x->buf = cs_malloc(cap)) == NULL)
+        return CS_ENOMEM;
+    n = snprintf(x->buf, cap, "event: %s\nid: %" PRIu64 "\ndata: ", ev->type, ev->seq);
+    for (size_t i = 0; i < ev->len; i++)
+        x->buf[n++] = ev->json[i] == '\n' || ev->json[i] == '\r' ? ' ' : ev->json[i];
+    memcpy(x->buf + n, "\n\n", 2);
+    x->len = (size_t)n + 2;
+    x->pos = 0;
+    return 0;
+}
+
+static int sse_wanted(const sse_ctx *x, const cs_live_event *ev)
+{
+    if (strcmp(ev->type, "measurement") != 0 || x->min_ns == INT64_MIN)
+        return 1;
+    return cs__api_json_latency(ev->json) >= x->min_ns;
+}
+
+/* Waits for the next event or keep-alive into x->buf; 1 when there is one,
+ * 0 when the server stops, negative on error. */
+static int sse_fill(sse_ctx *x)
+{
+    cs_live_event ev;
+    int rc;
+
+    cs_free(x->buf);
+    x->buf = NULL;
+    while (!atomic_load(&x->srv->stopping)) {
+        rc = cs_live_next(x->srv->live, &x->cursor, SSE_WAIT_MS, &ev, NULL);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            rc = sse_wanted(x, &ev) ? sse_format(x, &ev) : 1;
+            cs_free(ev.json);
+            if (rc <= 0)
+                return rc < 0 ? rc : 1;
+            continue;
+        }
+        if (mono_ns() - x->last_write >= SSE_KEEPALIVE_NS) {
+            if ((x->buf = cs_strdup(": keep-alive\n\n")) == NULL)
+                return CS_ENOMEM;
+            x->len = strlen(x->buf);
+            x->pos = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    sse_ctx *x = cls;
+    size_t n;
+    int rc;
+
+    if (x->buf == NULL || x->pos == x->len) {
+        if ((rc = sse_fill(x)) <= 0)
+            return rc == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    n = x->len - x->pos < max ? x->len - x->pos : max;
+    memcpy(out, x->buf + x->pos, n);
+    x->pos += n;
+    x->last_write = mono_ns();
+    return (ssize_t)n;
+}
+
+static void sse_done(void *cls)
+{
+    sse_ctx *x = cls;
+
+    cs_free(x->buf);
+    cs_free(x);
+}
+
+static enum MHD_Result serve_stream(cs_server *s, struct MHD_Connection *c, const cs__query *q)
+{
+    static const char hello[] = ": capstream live stream\nretry: 2000\n\n";
+    struct MHD_Response *r;
+    sse_ctx *x;
+
+    if (s->live == NULL)
+        return queue_error(c, 404, NULL, "no live stream: not a running daemon");
+    if ((x = cs_calloc(1, sizeof(*x))) == NULL || (x->buf = cs_strdup(hello)) == NULL) {
+        cs_free(x);
+        return queue_internal(c, CS_ENOMEM);
+    }
+    x->srv = s;
+    x->cursor = cs_live_cursor(s->live);
+    x->min_ns = q->min_ns;
+    x->len = sizeof(hello) - 1;
+    x->last_write = mono_ns();
+    if ((r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, x, sse_done)) ==
+        NULL) {
+        sse_done(x);
+        return MHD_NO;
+    }
+    return queue(c, 200, r, "text/event-stream");
+}
+
+/* ---- Prometheus -------------------------------------------------------- */
+
+static enum MHD_Result serve_prometheus(cs_server *s, struct MHD_Connection *c)
+{
+    static const char ctype[] = "text/plain; version=0.0.4; charset=utf-8";
+    char *text = NULL;
+    size_t len = 0;
+    struct MHD_Response *r;
+
+    if (s->live == NULL || cs_live_get_prometheus(s->live, &text, &len) < 0) {
+        static const char none[] = "# capstream: no metrics yet\n";
+        r = MHD_create_response_from_buffer(sizeof(none) - 1, (void *)none, MHD_RESPMEM_PERSISTENT);
+        return queue(c, 200, r, ctype);
+    }
+    r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
+    cs_free(text);
+    return queue(c, 200, r, ctype);
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const char *url)
+{
+    cs__params params = {0};
+    cs__route rt;
+    cs__query q;
+    cs__err e = {0};
+    cs__reply rep;
+    int64_t now = cs_now_ns();
+    int rc;
+
+    if (cs__api_route(url, &rt, &e) < 0)
+        return queue_err(c, &e);
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &params);
+    if (cs__api_parse(rt.ep, &params, now, &q, &e) < 0)
+        return queue_err(c, &e);
+    switch (rt.ep) {
+    case CS__EP_PACKETS:
+        return serve_packets(s, c, &q);
+    case CS__EP_MESSAGE_PCAP:
+    case CS__EP_MEASUREMENT_PCAP:
+        return serve_one_pcap(s, c, &rt);
+    case CS__EP_STREAM:
+        return serve_stream(s, c, &q);
+    case CS__EP_PROMETHEUS:
+        return serve_prometheus(s, c);
+    }
+    if ((rc = cs__api_json(s->store_dir, s->live, &rt, &q, now, &rep)) < 0)
+        return queue_internal(c, rc);
+    return queue_reply(c, &rep);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    static int first_call_marker;
+    cs_server *s = cls;
+
+    if (*con_cls == NULL) { /* headers only; wait for the (ignored) body */
+        *con_cls = &first_call_marker;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (!token_ok(s,
+                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)))
+        return queue_error(c, 401, NULL, "missing or wrong bearer token");
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
+        return queue_error(c, 405, NULL, "only GET is supported");
+    return dispatch(s, c, url);
+}
+
+/* ---- start / stop ------------------------------------------------------- */
+
+int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
+{
+    const char *listen_s = cfg->listen && *cfg->listen ? cfg->listen : CS_SERVER_DEFAULT_LISTEN;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    listen_addr a;
+    cs_server *s;
+    int fd, rc;
+
+    if ((rc = parse_listen(listen_s, &a)) < 0)
+        return rc;
+    if (!a.loopback && (cfg->token_file == NULL || *cfg->token_file == '\0'))
+        return cs_error_set(CS_EPERM,
+                            "--listen %s is not a loopback address: refusing to serve the API "
+                            "there without --token-file",
+                            listen_s);
+    if (cfg->store_dir == NULL)
+        return cs_error_set(CS_EINVAL, "the HTTP server needs a store");
+    if ((s = cs_calloc(1, sizeof(*s))) == NULL)
+        return CS_ENOMEM;
+    s->live = live;
+    if ((cfg->token_file && *cfg->token_file && (rc = read_token(cfg->token_file, s)) < 0) ||
+        (rc = (s->store_dir = cs_strdup(cfg->store_dir)) ? 0 : CS_ENOMEM) < 0 ||
+        (rc = fd = open_listener(&a, &s->port)) < 0)
+        goto fail;
+    if (a.ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
+                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        close(fd);
+        rc = cs_error_set(CS_EIO, "cannot start the HTTP server on %s", listen_s);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    cs_free(s->store_dir);
+    cs_free(s);
+    return rc;
+}
+
+int cs_server_port(const cs_server *s)
+{
+    return s->port;
+}
+
+void cs_server_stop(cs_server *s)
+{
+    if (s == NULL)
+        return;
+    atomic_store(&s->stopping, 1);
+    MHD_stop_daemon(s->mhd);
+    cs_free(s->store_dir);
+    cs_free(s);
+}
