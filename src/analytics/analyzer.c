@@ -643,8 +643,13 @@ static int src_initiates(const cs_analyzer *a, const cs_layers *l, uint16_t spor
 
     if (l->ip_proto == 6 && (l->tcp_flags & CS_TCP_SYN))
         return !(l->tcp_flags & CS_TCP_ACK);
-    if (well_known(a, tidx, sport) && !well_known(a, tidx, dport))
-        return 0;
+    if (well_known(a, tidx, sport) != well_known(a, tidx, dport))
+        return !well_known(a, tidx, sport);
+    /* TCP picked up mid-stream: services listen on the lower port (9878 vs
+     * an ephemeral 40000), so that side is the responder, whichever side
+     * the first packet seen came from. UDP: the first sender asks. */
+    if (l->ip_proto == 6 && sport != dport)
+        return sport > dport;
     return 1;
 }
 

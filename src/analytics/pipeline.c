@@ -22,6 +22,7 @@ struct cs_pipeline {
     cs_msgstore *ms;
     int sink_rc;
     cs_pipeline_stats st;
+    const char *protos[CS_DECODERS_MAX + 1];
 };
 
 static void sink_message(void *ud, const cs_message *m)
@@ -70,6 +71,19 @@ static void sink_unmatched(void *ud, const cs_message *m, int kind)
         pl->sink_rc = rc;
 }
 
+/* Reanalysis replaces only the records of the decoders that run. */
+static int pipeline_replace_protos(cs_pipeline *pl)
+{
+    size_t n = 0;
+
+    while (pl->cfg.decoders[n] != NULL && n < CS_DECODERS_MAX)
+        n++;
+    for (size_t i = 0; i < n; i++)
+        pl->protos[i] = pl->cfg.decoders[i]->name;
+    pl->protos[n] = NULL;
+    return cs_msgstore_replace_protos(pl->ms, pl->protos);
+}
+
 static int pipeline_start_analysis(cs_pipeline *pl)
 {
     cs_analyzer_cfg acfg;
@@ -80,8 +94,9 @@ static int pipeline_start_analysis(cs_pipeline *pl)
         if ((rc = cs_msgstore_open(pl->cfg.store_dir, &pl->ms)) < 0)
             return rc;
         if (pl->cfg.replace_first_seg != 0 &&
-            (rc = cs_msgstore_replace_range(pl->ms, pl->cfg.replace_first_seg,
-                                            pl->cfg.replace_last_seg)) < 0)
+            ((rc = cs_msgstore_replace_range(pl->ms, pl->cfg.replace_first_seg,
+                                             pl->cfg.replace_last_seg)) < 0 ||
+             (rc = pipeline_replace_protos(pl)) < 0))
             return rc;
     }
     cs_analyzer_cfg_default(&acfg);

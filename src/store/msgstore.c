@@ -609,6 +609,7 @@ struct cs_msgstore {
     tmpfile_ent *tmps;
     size_t n_tmps, tmps_cap;
     scanbuf sb;
+    const char *const *rprotos; /* replaced protocols (NULL: all) */
 };
 
 static int remember_err(cs_msgstore *w, int rc)
@@ -834,6 +835,93 @@ int cs_msgstore_replace_range(cs_msgstore *w, uint32_t first_seg, uint32_t last_
     return w->err;
 }
 
+int cs_msgstore_replace_protos(cs_msgstore *w, const char *const *protos)
+{
+    w->rprotos = protos;
+    return 0;
+}
+
+static int proto_replaced(const cs_msgstore *w, const char *proto)
+{
+    if (w->rprotos == NULL)
+        return 1;
+    for (size_t i = 0; w->rprotos[i] != NULL; i++)
+        if (proto != NULL && strcmp(w->rprotos[i], proto) == 0)
+            return 1;
+    return 0;
+}
+
+static int keep_message(void *ud, const cs_message *m)
+{
+    cs_msgstore *w = ud;
+
+    if (!proto_replaced(w, m->proto))
+        cs_msgstore_put_message(w, m);
+    return 0;
+}
+
+static int keep_measurement(void *ud, const cs_measurement *ms)
+{
+    cs_msgstore *w = ud;
+
+    if (!proto_replaced(w, ms->pair))
+        cs_msgstore_put_measurement(w, ms);
+    return 0;
+}
+
+static int keep_unmatched(void *ud, const cs_message *m, int kind)
+{
+    cs_msgstore *w = ud;
+
+    if (!proto_replaced(w, m->proto))
+        cs_msgstore_put_unmatched(w, m, kind);
+    return 0;
+}
+
+/* Reads the old file "name" of the range and puts back the records of the
+ * protocols that are not being replaced. */
+static int carry_over_file(cs_msgstore *w, const char *name, int kind)
+{
+    static const char kinds[N_KINDS] = {'m', 'l', 'u'};
+    char path[PATH_MAX_LEN];
+    struct stat st;
+    uint8_t *data = NULL;
+    int fd, rc = 0;
+
+    snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && (data = cs_malloc((size_t)st.st_size)) != NULL) {
+        if (pread(fd, data, (size_t)st.st_size, 0) == st.st_size)
+            rc = cs_msgstore_parse_image(data, (size_t)st.st_size, kinds[kind], keep_message,
+                                         keep_measurement, keep_unmatched, w, NULL);
+    } else if (st.st_size > 0) {
+        rc = CS_ENOMEM;
+    }
+    cs_free(data);
+    close(fd);
+    return rc == CS_ECORRUPT ? 0 : rc;
+}
+
+/* Keeps the other protocols' records of the replaced range. */
+static void carry_over(cs_msgstore *w)
+{
+    DIR *d;
+    struct dirent *e;
+    int kind, tmp;
+    uint32_t seg;
+
+    if (w->rprotos == NULL || w->err < 0 || (d = opendir(w->dir)) == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (parse_name(e->d_name, &kind, &seg, &tmp) < 0 || tmp || !in_range(w, seg))
+            continue;
+        remember_err(w, carry_over_file(w, e->d_name, kind));
+    }
+    closedir(d);
+}
+
 int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m)
 {
     return cs_msgstore_put_unmatched(w, m, 0);
@@ -921,6 +1009,8 @@ int cs_msgstore_close(cs_msgstore *w)
 
     if (w == NULL)
         return 0;
+    if (w->replacing)
+        carry_over(w);
     for (int i = 0; i < MAX_OPEN; i++) {
         remember_err(w, wfile_close(&w->files[i]));
         cs_free(w->files[i].buf);

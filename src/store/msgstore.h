@@ -52,6 +52,12 @@ int cs_msgstore_open(const char *store_dir, cs_msgstore **out);
  * usual. At most one range per writer. */
 int cs_msgstore_replace_range(cs_msgstore *w, uint32_t first_seg, uint32_t last_seg);
 
+/* Narrows the replacement of cs_msgstore_replace_range to the records of
+ * these protocols (messages by proto, measurements by pair): records of
+ * other protocols in the range are kept. "protos" is NULL-terminated and
+ * must stay valid until close. Without this call every record is replaced. */
+int cs_msgstore_replace_protos(cs_msgstore *w, const char *const *protos);
+
 int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m);
 int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms);
 /* "kind" is CS_UNMATCHED_REQUEST or CS_UNMATCHED_RESPONSE (analyzer.h). */

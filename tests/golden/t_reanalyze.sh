@@ -39,5 +39,14 @@ check "reanalyze a range" "$CS_BIN" reanalyze -q -d "$late" --after "$max" --dec
 "$CS_BIN" messages -d "$late" --json --before "$((min + 1000000))" | sort >"$CS_TMP/early"
 "$CS_BIN" messages -d "$full" --json --before "$((min + 1000000))" | sort >"$CS_TMP/early.full"
 check "messages outside the range untouched" cmp -s "$CS_TMP/early" "$CS_TMP/early.full"
+# ...and inside the range, the decoders that did not run keep their records.
+for proto in http dns; do
+    check_eq "$proto messages kept by a fix-only reanalysis" \
+        "$("$CS_BIN" messages -d "$full" --proto $proto --json | wc -l)" \
+        "$("$CS_BIN" messages -d "$late" --proto $proto --json | wc -l)"
+done
+check_eq "fix measurements after the fix-only reanalysis" \
+    "$("$CS_BIN" latency -d "$full" --pair fix --json | sort | md5sum)" \
+    "$("$CS_BIN" latency -d "$late" --pair fix --json | sort | md5sum)"
 check_fails "reanalyze with a bad decoder" "unknown decoder" "$CS_BIN" reanalyze -d "$late" --decoders smtp
 check_fails "reanalyze a missing store" "no store" "$CS_BIN" reanalyze -d "$CS_TMP/nope"
