@@ -325,7 +325,7 @@ static void test_lists_and_paging(void **state)
     a = get_json("/api/v1/alerts", 200);
     assert_true(json_is_array(json_object_get(a, "alerts")));
     json_decref(a);
-    get_json("/api/v1/messages/m1.1.9", 404); /* well-formed, absent */
+    json_decref(get_json("/api/v1/messages/m1.1.9", 404)); /* well-formed, absent */
 }
 
 static void test_packets_pcap(void **state)
