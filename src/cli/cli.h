@@ -16,6 +16,7 @@ int cs_cmd_query(int argc, char **argv);
 int cs_cmd_stats(int argc, char **argv);
 int cs_cmd_reanalyze(int argc, char **argv);
 int cs_cmd_inspect(int argc, char **argv);
+int cs_cmd_run(int argc, char **argv);
 int cs_cmd_latency(int argc, char **argv);
 int cs_cmd_messages(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);

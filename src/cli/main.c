@@ -8,12 +8,11 @@
  */
 #include "cli/cli.h"
 
+#include "core/version.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#ifndef CS_VERSION
-#define CS_VERSION "0.1.0"
-#endif
 
 typedef struct command {
     const char *name;
@@ -22,6 +21,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"run", cs_cmd_run, "live daemon: capture, store, decode, metrics, alerts, HTTP API"},
     {"ingest", cs_cmd_ingest, "store a capture file's packets (and decode them) into a store"},
     {"query", cs_cmd_query, "packets matching a tcpdump filter and time range, as pcap"},
     {"stats", cs_cmd_stats, "what a store holds: segments, packets, bytes, time span, budget"},
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
         return CS_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("capstream %s\n", CS_VERSION);
+        printf("capstream %s\n", CS_VERSION_STRING);
         return CS_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

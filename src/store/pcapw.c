@@ -106,19 +106,32 @@ static void pcap_rechdr(uint8_t *h, const cs_packet *p)
     cs_wr_le32(h + 12, p->wirelen);
 }
 
-/* Lossy mode: makes room for "need" bytes without waiting, or says CS_EBUSY. */
-static int pcapw_room_nowait(cs_pcapw *w, size_t need)
+/* Hands the buffer to the background writer if a fresh one is free now. */
+static int pcapw_swap_nowait(cs_pcapw *w)
 {
-    uint8_t *fresh;
+    uint8_t *fresh = cs_aio_try_get(w->aio);
 
-    if (w->used + need <= w->cap)
-        return 0;
-    if (need > w->cap || (fresh = cs_aio_try_get(w->aio)) == NULL)
+    if (fresh == NULL)
         return CS_EBUSY;
     cs_aio_submit(w->aio, w->fd, w->buf, w->used);
     w->buf = fresh;
     w->used = 0;
     return 0;
+}
+
+/* Lossy mode: makes room for "need" bytes without waiting, or says CS_EBUSY. */
+static int pcapw_room_nowait(cs_pcapw *w, size_t need)
+{
+    if (w->used + need <= w->cap)
+        return 0;
+    return need > w->cap ? CS_EBUSY : pcapw_swap_nowait(w);
+}
+
+int cs_pcapw_flush_nowait(cs_pcapw *w)
+{
+    if (w->aio == NULL)
+        return cs_pcapw_flush(w);
+    return w->used == 0 ? 0 : pcapw_swap_nowait(w);
 }
 
 int cs_pcapw_put(cs_pcapw *w, const cs_packet *p, uint64_t *offset)

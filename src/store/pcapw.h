@@ -60,6 +60,10 @@ int cs_pcapw_put_raw(cs_pcapw *w, const uint8_t *rec, size_t len);
 /* Writes out what is buffered. */
 int cs_pcapw_flush(cs_pcapw *w);
 
+/* Like cs_pcapw_flush, but with a background writer never waits for a free
+ * buffer: CS_EBUSY when none is free. */
+int cs_pcapw_flush_nowait(cs_pcapw *w);
+
 /* Flushes, frees the buffer and closes fd if owned. Returns the first error. */
 int cs_pcapw_close(cs_pcapw *w);
 

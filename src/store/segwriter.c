@@ -142,6 +142,11 @@ int cs_store_rotate(cs_store *s)
     return s->wr_open ? cs__seg_close_writer(s) : 0;
 }
 
+int cs_store_flush(cs_store *s)
+{
+    return s->wr_open ? cs_pcapw_flush_nowait(&s->wr) : 0;
+}
+
 int cs_store_sync(cs_store *s)
 {
     int rc;

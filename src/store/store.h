@@ -88,6 +88,11 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
 /* Closes the open segment now (index written); the next append opens one. */
 int cs_store_rotate(cs_store *s);
 
+/* Hands what is buffered of the open segment to the disk writer without
+ * waiting, so readers see recent packets (the live daemon calls it once a
+ * second). CS_EBUSY if the writer is behind (try again later). */
+int cs_store_flush(cs_store *s);
+
 /* Makes everything appended so far durable (fdatasync). */
 int cs_store_sync(cs_store *s);
 

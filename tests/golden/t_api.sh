@@ -5,11 +5,6 @@
 # parameter, 404, 405), /metrics checked by promtool when it is installed,
 # and a non-loopback --listen without --token-file refused.
 
-if ! "$CS_BIN" run --help >/dev/null 2>&1; then
-    echo "t_api: skipped: 'capstream run' does not exist yet" >&2
-    return 0 2>/dev/null || exit 0
-fi
-
 S=$CS_TMP/store
 PORT=$((20000 + RANDOM % 20000))
 B=http://127.0.0.1:$PORT
