@@ -2,6 +2,8 @@
 """Compare capstream's query output with a reference pcap written by tcpdump.
 
 usage: pcapcmp.py OURS.pcap REFERENCE.pcap [--after NS] [--before NS]
+       pcapcmp.py --batch MANIFEST   (lines: OURS REF AFTER BEFORE LABEL...;
+                                      prints "N passed, M failed")
 
 OURS must be a nanosecond pcap in timestamp order. REFERENCE is what
 `tcpdump -r ORIGINAL -w REFERENCE FILTER` kept (in file order, any
@@ -40,8 +42,41 @@ def read_pcap(path):
     return magic, linktype, pkts
 
 
+def compare(ours_path, ref_path, after, before):
+    """Returns None when equal, else a sentence saying what differs."""
+    magic, _, ours = read_pcap(ours_path)
+    if magic != 0xA1B23C4D:
+        return "%s is not a nanosecond pcap" % ours_path
+    _, _, ref = read_pcap(ref_path)
+    ref = [p for p in ref if after <= p[0] < before]
+    ref.sort(key=lambda p: p[0])
+    if len(ours) != len(ref):
+        return "%d packets, tcpdump kept %d" % (len(ours), len(ref))
+    for i, (a, b) in enumerate(zip(ours, ref)):
+        if a != b:
+            return ("packet %d differs: ours ts=%d len=%d/%d, tcpdump ts=%d len=%d/%d"
+                    % (i, a[0], a[1], a[2], b[0], b[1], b[2]))
+    return None
+
+
+def batch(manifest):
+    passed = failed = 0
+    for line in open(manifest):
+        ours, ref, after, before, label = line.rstrip("\n").split("\t", 4)
+        why = compare(ours, ref, int(after), int(before))
+        if why is None:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL: %s: %s" % (label, why), file=sys.stderr)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--batch"]:
+        return batch(args[1])
     after, before = -(2**63), 2**63
     if "--after" in args:
         i = args.index("--after")
@@ -52,23 +87,11 @@ def main():
         before = int(args[i + 1])
         del args[i:i + 2]
     ours_path, ref_path = args
-    magic, _, ours = read_pcap(ours_path)
-    if magic != 0xA1B23C4D:
-        print("FAIL: %s is not a nanosecond pcap" % ours_path)
+    why = compare(ours_path, ref_path, after, before)
+    if why is not None:
+        print("FAIL: " + why)
         return 1
-    _, _, ref = read_pcap(ref_path)
-    ref = [p for p in ref if after <= p[0] < before]
-    ref.sort(key=lambda p: p[0])
-    if len(ours) != len(ref):
-        print("FAIL: %d packets, tcpdump kept %d" % (len(ours), len(ref)))
-        return 1
-    for i, (a, b) in enumerate(zip(ours, ref)):
-        if a != b:
-            print("FAIL: packet %d differs: ours ts=%d len=%d/%d, tcpdump ts=%d len=%d/%d"
-                  % (i, a[0], a[1], a[2], b[0], b[1], b[2]))
-            return 1
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

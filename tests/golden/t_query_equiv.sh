@@ -49,31 +49,43 @@ FILTERS=(
     "ether broadcast"
 )
 
-# equiv STORE ORIGINAL FILTER [AFTER BEFORE]
+# equiv STORE ORIGINAL FILTER [AFTER BEFORE]: runs both tools; the pair of
+# outputs is compared at the end, all at once (one python start, not 600).
+MANIFEST=$CS_TMP/manifest
+: >"$MANIFEST"
+NCMP=0
 equiv() {
     local store=$1 orig=$2 filter=$3 after=${4:-} before=${5:-}
-    local targs=() cargs=()
+    local targs=() ours ref
+    NCMP=$((NCMP + 1))
+    ours=$CS_TMP/ours.$NCMP.pcap
+    ref=$CS_TMP/ref.$NCMP.pcap
     if [ -n "$after" ]; then
         targs=(--after "$after" --before "$before")
-        cargs=(--after "$after" --before "$before")
     fi
-    rm -f "$CS_TMP/ours.pcap" "$CS_TMP/ref.pcap"
-    if ! "$CS_BIN" query -d "$store" "${targs[@]}" -w "$CS_TMP/ours.pcap" $filter \
-        2>"$CS_TMP/qerr"; then
+    if ! "$CS_BIN" query -d "$store" "${targs[@]}" -w "$ours" $filter 2>"$CS_TMP/qerr"; then
         fail "query '$filter' on $orig: $(cat "$CS_TMP/qerr")"
         return
     fi
-    if ! tcpdump --time-stamp-precision=nano -r "$orig" -w "$CS_TMP/ref.pcap" $filter \
-        2>/dev/null; then
+    if ! tcpdump --time-stamp-precision=nano -r "$orig" -w "$ref" $filter 2>/dev/null; then
         fail "tcpdump rejected '$filter' on $orig"
         return
     fi
-    if python3 "$GOLDEN/pcapcmp.py" "$CS_TMP/ours.pcap" "$CS_TMP/ref.pcap" "${cargs[@]}" \
-        >"$CS_TMP/cmp" 2>&1; then
-        pass
-    else
-        fail "query '$filter' ${targs[*]} on $(basename "$orig"): $(cat "$CS_TMP/cmp")"
-    fi
+    printf '%s\t%s\t%s\t%s\t%s\n' "$ours" "$ref" "${after:--9223372036854775808}" \
+        "${before:-9223372036854775807}" "query '$filter' ${targs[*]} on $(basename "$orig")" \
+        >>"$MANIFEST"
+}
+
+compare_all() {
+    local counts p f
+    counts=$(python3 "$GOLDEN/pcapcmp.py" --batch "$MANIFEST" | tail -n 1)
+    p=${counts%% passed*}
+    f=${counts#*passed, }
+    f=${f%% failed*}
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    rm -f "$CS_TMP"/ours.*.pcap "$CS_TMP"/ref.*.pcap
+    : >"$MANIFEST"
 }
 
 span_of() { # prints min_ts max_ts of a store
@@ -107,10 +119,12 @@ run_file() {
 
 python3 "$GENTRAFFIC" "$CS_TMP/gen.pcap" --seconds 0.3 --quirks --hop --seed 11 >/dev/null
 run_file "$CS_TMP/gen.pcap" gen
+compare_all
 i=0
 for f in $REAL; do
     i=$((i + 1))
     run_file "$PCAPS/$f" "$i"
+    compare_all
 done
 
 # Two ingests into one store: queries span both, ordered by time.
@@ -121,6 +135,7 @@ rm -rf "$CS_TMP/both"
 mergecap -F nsecpcap -w "$CS_TMP/merged.pcap" "$CS_TMP/gen.pcap" "$CS_TMP/gen2.pcap"
 equiv "$CS_TMP/both" "$CS_TMP/merged.pcap" "host 10.1.0.13 and port 40003"
 equiv "$CS_TMP/both" "$CS_TMP/merged.pcap" "udp"
+compare_all
 count=$("$CS_BIN" query -d "$CS_TMP/both" --count)
 expected=$(($(tcpdump -r "$CS_TMP/gen.pcap" 2>/dev/null | wc -l) + $(tcpdump -r "$CS_TMP/gen2.pcap" 2>/dev/null | wc -l)))
 check_eq "count over two ingests" "$expected" "$count"
