@@ -9,7 +9,8 @@
 #
 #   netns cslive$$:  [ run -i cla$$ -d STORE ] <-- veth --> [ clb$$ ] <- tcpreplay
 #
-# Needs root, `ip netns` and tcpreplay (scripts/bootstrap.sh installs it).
+# Needs root, `ip netns` and tcpreplay (scripts/bootstrap.sh installs it);
+# the namespace set-up is tests/golden/netns.sh, shared with bench/live.sh.
 
 NS=cslive$$
 VA=cla$$
@@ -18,11 +19,13 @@ S=$CS_TMP/store
 PORT=$((20000 + RANDOM % 30000))
 RUN_PID=
 
+source "$GOLDEN/netns.sh"
+
 live_cleanup() {
     if [ -n "$RUN_PID" ] && kill -0 "$RUN_PID" 2>/dev/null; then
         kill -KILL "$RUN_PID" 2>/dev/null
     fi
-    ip netns del "$NS" 2>/dev/null
+    netns_del "$NS"
 }
 
 live_setup() {
@@ -30,21 +33,10 @@ live_setup() {
         fail "tcpreplay is not installed (scripts/bootstrap.sh installs it)"
         return 1
     fi
-    if ! ip netns add "$NS"; then
-        fail "cannot make network namespace $NS (needs root and netns support)"
+    if ! netns_setup "$NS" "$VA" "$VB" 2>"$CS_TMP/netns.err"; then
+        fail "$(cat "$CS_TMP/netns.err")"
         return 1
     fi
-    # No IPv6: the kernel then sends nothing by itself on the new links, so
-    # every packet captured is one tcpreplay sent.
-    ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-        net.ipv6.conf.default.disable_ipv6=1 &&
-        ip -n "$NS" link add "$VA" mtu 9000 type veth peer name "$VB" mtu 9000 &&
-        ip -n "$NS" link set lo up &&
-        ip -n "$NS" link set "$VA" up &&
-        ip -n "$NS" link set "$VB" up || {
-        fail "cannot make the veth pair in $NS"
-        return 1
-    }
 }
 
 # Starts the daemon and waits until its HTTP port answers.
@@ -52,17 +44,7 @@ live_start() {
     ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$S" --listen "127.0.0.1:$PORT" \
         >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
     RUN_PID=$!
-    if ! ip netns exec "$NS" python3 - "$PORT" <<'PY'; then
-import socket, sys, time
-deadline = time.time() + 15
-while time.time() < deadline:
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.1)
-sys.exit(1)
-PY
+    if ! netns_wait_port "$NS" "$PORT" 15; then
         fail "capstream run did not listen on 127.0.0.1:$PORT: $(head -c 300 "$CS_TMP/run.err")"
         return 1
     fi
