@@ -1,0 +1,422 @@
+/* capstream web UI (plain JS, no framework).
+ *
+ * State lives in the URL hash (#preset=5m&after=NS&before=NS&pair=fix&wa=NS&wb=NS
+ * &m=ID&p=REF&key=K): render() reads it and fills every section, so a shared
+ * URL restores the view; user actions only change the hash (setState).
+ *
+ * Times: the API's *_ns integers exceed 2^53, so JSON text is rewritten to
+ * keep every "*_ns" number as a string and times are BigInt nanoseconds.
+ * Charts (uPlot) take float seconds on x; drill-down windows are widened by
+ * 1 us to absorb the float rounding.
+ *
+ * Ranges: presets are anchored at the newest stored packet (for a live
+ * daemon that is "now"; for a replayed file, the end of the file). */
+"use strict";
+(function () {
+  const API = "/api/v1";
+  const NS = 1000000000n;
+  const $ = (id) => document.getElementById(id);
+  let storeMin = null, storeMax = null, plots = [], busy = false, lastLive = 0;
+
+  /* ---- helpers ---- */
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  }
+  async function getJSON(path) {
+    const r = await fetch(API + path);
+    const text = await r.text();
+    const safe = text.replace(/"(\w*_ns)":\s*(-?\d+)/g, '"$1":"$2"');
+    const j = JSON.parse(safe);
+    if (!r.ok) throw new Error((j && j.error) || r.status);
+    return j;
+  }
+  function fmtNs(ns) {
+    ns = BigInt(ns);
+    const ms = Number(ns / 1000000n);
+    const frac = (ns % NS).toString().padStart(9, "0");
+    return new Date(ms).toISOString().slice(0, 19) + "." + frac + "Z";
+  }
+  function fmtDur(ns) {
+    const n = Number(ns);
+    if (n >= 1e9) return (n / 1e9).toFixed(3) + " s";
+    if (n >= 1e6) return (n / 1e6).toFixed(3) + " ms";
+    if (n >= 1e3) return (n / 1e3).toFixed(3) + " us";
+    return n + " ns";
+  }
+  function parseTime(s) { /* RFC 3339 UTC with up to 9 fraction digits, or epoch ns */
+    s = s.trim();
+    if (/^\d+$/.test(s)) return BigInt(s);
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(s);
+    if (!m) return null;
+    const base = Date.parse(m[1] + "Z");
+    if (isNaN(base)) return null;
+    return BigInt(base) * 1000000n + BigInt((m[2] || "").padEnd(9, "0"));
+  }
+  function secOf(ns) { return Number(BigInt(ns)) / 1e9; }
+  function nsOfSec(s) { return BigInt(Math.round(s * 1e6)) * 1000n; }
+
+  /* ---- state in the hash ---- */
+  function getState() {
+    const p = new URLSearchParams(location.hash.slice(1));
+    const st = {};
+    for (const [k, v] of p) st[k] = v;
+    return st;
+  }
+  function setState(patch, replace) {
+    const st = Object.assign(getState(), patch);
+    for (const k of Object.keys(st)) if (st[k] === null || st[k] === undefined || st[k] === "") delete st[k];
+    const h = "#" + new URLSearchParams(st).toString();
+    if (replace) { history.replaceState(null, "", h); render(); }
+    else location.hash = h; /* hashchange -> render() */
+  }
+  function range(st) {
+    if (st.after && st.before) return [BigInt(st.after), BigInt(st.before)];
+    const end = (storeMax !== null ? storeMax : BigInt(Date.now()) * 1000000n) + 1n;
+    const preset = st.preset || "5m";
+    if (preset === "all" && storeMin !== null) return [storeMin, end];
+    const len = preset === "1h" ? 3600n * NS : 300n * NS;
+    return [end - len, end];
+  }
+
+  /* ---- status ---- */
+  async function loadStatus() {
+    try {
+      const s = await getJSON("/status");
+      if (s.store) {
+        if (s.store.min_ts_ns) storeMin = BigInt(s.store.min_ts_ns);
+        if (s.store.max_ts_ns) storeMax = BigInt(s.store.max_ts_ns);
+      }
+      const d = s.drops || {};
+      $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${s.sources || ""} · ` +
+        `${(s.capture || {}).packets || 0} packets · ${s.messages || 0} messages · ${s.measurements || 0} measurements · ` +
+        `drops kernel ${d.kernel || 0}, not stored ${d.not_stored || 0}, not analysed ${d.not_analysed || 0}`;
+    } catch (e) { $("status").textContent = "status: " + e.message; }
+  }
+
+  /* ---- charts ---- */
+  function stepFor(a, b) {
+    const s = Number((b - a) / NS);
+    return Math.max(1, Math.ceil(s / 300));
+  }
+  async function metrics(series, a, b, step) {
+    const j = await getJSON(`/metrics?series=${encodeURIComponent(series)}&after=${a}&before=${b}&step=${step}s`);
+    return j.points;
+  }
+  function chartBox(title, id) {
+    const fig = document.createElement("figure");
+    fig.className = "chart";
+    fig.id = id;
+    fig.setAttribute("role", "group");
+    fig.setAttribute("aria-label", title);
+    const h = document.createElement("h3");
+    h.textContent = title;
+    fig.appendChild(h);
+    $("charts").appendChild(fig);
+    return fig;
+  }
+  const COLORS = ["#1d3557", "#e63946", "#2a9d8f", "#f4a261", "#6a4c93", "#8ab17d"];
+  function makePlot(fig, names, data, opts) {
+    const series = [{ label: "time (UTC)", value: (u, v) => v == null ? "" : fmtNs(nsOfSec(v)) }];
+    names.forEach((n, i) => series.push(Object.assign({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
+      points: { show: true, size: 4 } }, (opts.series || [])[i] || {})));
+    const u = new uPlot({
+      width: opts.width || 460, height: 200, series, scales: { x: { time: true } },
+      axes: [{}, { size: 70, values: opts.yfmt ? (u2, vals) => vals.map(opts.yfmt) : undefined }],
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+      cursor: { drag: { x: true, y: false, setScale: false } },
+      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }] },
+    }, data, fig);
+    fig.dataset.points = String(data[0].length);
+    u.over.addEventListener("click", () => { if (opts.pair && u.cursor.idx != null && u.select.width <= 2) onClick(u, opts); });
+    plots.push(u);
+    return u;
+  }
+  function onSelect(u, opts) {
+    const a = nsOfSec(u.posToVal(u.select.left, "x")) - 1000n;
+    const b = nsOfSec(u.posToVal(u.select.left + u.select.width, "x")) + 1000n;
+    u.setSelect({ left: 0, width: 0 }, false);
+    if (opts.pair) setState({ pair: opts.pair, wa: a.toString(), wb: b.toString(), m: "", p: "" });
+    else setState({ preset: "custom", after: a.toString(), before: b.toString() });
+  }
+  function onClick(u, opts) {
+    const x = u.data[0][u.cursor.idx];
+    /* a click picks the nearest point; the window is 1/200 of the visible span around it */
+    const span = u.scales.x.max - u.scales.x.min;
+    const half = BigInt(Math.max(1000, Math.round((span * 1e9) / 200)));
+    const c = nsOfSec(x);
+    setState({ pair: opts.pair, wa: (c - half).toString(), wb: (c + half).toString(), m: "", p: "" });
+  }
+  function rateData(list, field, perStep) {
+    /* list: [[name, points]] -> aligned uPlot data */
+    const tables = list.map(([, pts]) => [pts.map((p) => secOf(p.ts_ns)), pts.map((p) => perStep(p, field))]);
+    if (tables.length === 0) return null;
+    return tables.length === 1 ? tables[0] : uPlot.join(tables);
+  }
+  async function loadCharts(st) {
+    plots.forEach((p) => p.destroy());
+    plots = [];
+    $("charts").innerHTML = "";
+    const [a, b] = range(st);
+    const step = stepFor(a, b);
+    $("rangetext").textContent = `${fmtNs(a)} – ${fmtNs(b)} · step ${step}s`;
+    const ser = (await getJSON(`/series?after=${a}&before=${b}`)).series;
+    const byKind = (k) => ser.filter((s) => s.kind === k);
+    const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, a, b, step)]));
+    const stepS = step;
+    const taps = await fetchAll(byKind("tap"));
+    const protos = await fetchAll(byKind("proto"));
+    const perSec = (p, f) => Number(p[f]) / stepS;
+    if (taps.length) {
+      makePlot(chartBox("packets/s per tap", "c-pps"), taps.map((t) => "tap " + t[0]), rateData(taps, "count", perSec), {});
+      makePlot(chartBox("bytes/s per tap", "c-bps"), taps.map((t) => "tap " + t[0]), rateData(taps, "bytes", perSec), {});
+    }
+    if (protos.length)
+      makePlot(chartBox("messages/s per protocol", "c-mps"), protos.map((t) => t[0]), rateData(protos, "count", perSec), {});
+    const cap = byKind("capture");
+    if (cap.length) {
+      const pts = await metrics(cap[0].id, a, b, step);
+      const x = pts.map((p) => secOf(p.ts_ns));
+      makePlot(chartBox("drops per step", "c-drops"), ["kernel", "not stored", "not analysed"],
+        [x, pts.map((p) => Number(p.kernel_drops)), pts.map((p) => Number(p.not_stored)), pts.map((p) => Number(p.not_analysed))], {});
+    }
+    /* pairs with metrics, plus those with measurements but no closed
+     * per-second window yet (a short replayed file) */
+    const pairs = byKind("pair").map((s) => s.name);
+    for (const cand of ["fix", "http", "dns"]) {
+      if (pairs.includes(cand)) continue;
+      const one = await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&limit=1`);
+      if (one.measurements.length) pairs.push(cand);
+    }
+    for (const pair of pairs) await latencyChart(pair, a, b, step);
+    if (!plots.length) $("charts").innerHTML = "<p>no data in the range</p>";
+    const al = await getJSON(`/alerts?after=${a}&before=${b}`);
+    $("alerts").innerHTML = al.alerts.length ? table(["time (UTC)", "rule", "state", "text", "value"],
+      al.alerts.map((x) => [fmtNs(x.ts_ns), x.rule, x.state, x.text, String(x.value)])) : "<p>no alerts in the range</p>";
+  }
+  async function latencyChart(pair, a, b, step) {
+    /* p50/p99/max per step from the metrics, plus the slowest measurements
+     * of the range as points, so a spike can be clicked even inside one step. */
+    const pts = await metrics("pair:" + pair, a, b, step);
+    const ms = (await getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000`)).measurements;
+    ms.sort((x, y) => (BigInt(x.req_ts_ns) < BigInt(y.req_ts_ns) ? -1 : 1));
+    const ms1 = [ms.map((m) => secOf(m.req_ts_ns)), ms.map((m) => Number(m.latency_ns))];
+    const mt = [pts.map((p) => secOf(p.ts_ns)), pts.map((p) => Number(p.p50_ns)), pts.map((p) => Number(p.p99_ns)), pts.map((p) => Number(p.max_ns))];
+    let data;
+    if (ms1[0].length && mt[0].length) data = uPlot.join([ms1, mt]);
+    else if (ms1[0].length) data = [ms1[0], ms1[1], ms1[0].map(() => null), ms1[0].map(() => null), ms1[0].map(() => null)];
+    else data = mt.length ? [mt[0], mt[0].map(() => null), mt[1], mt[2], mt[3]] : [[], [], [], [], []];
+    const fig = chartBox(`latency ${pair} (slowest measurements, p50/p99/max per ${step}s)`, "c-lat-" + pair);
+    fig.classList.add("latency");
+    fig.dataset.pair = pair;
+    makePlot(fig, ["measurement", "p50", "p99", "max"], data, {
+      pair, width: 940,
+      yfmt: (v) => fmtDur(v),
+      series: [{ paths: () => null, points: { show: true, size: 5 }, value: (u, v) => v == null ? "" : fmtDur(v) },
+        { value: (u, v) => v == null ? "" : fmtDur(v) }, { value: (u, v) => v == null ? "" : fmtDur(v) }, { value: (u, v) => v == null ? "" : fmtDur(v) }],
+    });
+  }
+
+  /* ---- tables ---- */
+  function table(head, rows, rowAttrs) {
+    let h = "<table><thead><tr>" + head.map((x) => `<th scope="col">${esc(x)}</th>`).join("") + "</tr></thead><tbody>";
+    rows.forEach((r, i) => {
+      h += `<tr${rowAttrs ? rowAttrs(i) : ""}>` + r.map((c) => (c && c.html !== undefined ? `<td>${c.html}</td>` : `<td>${esc(c)}</td>`)).join("") + "</tr>";
+    });
+    return h + "</tbody></table>";
+  }
+  const link = (patch, text) => ({ html: `<a href="${esc(hrefWith(patch))}">${esc(text)}</a>` });
+  function hrefWith(patch) {
+    const st = Object.assign(getState(), patch);
+    for (const k of Object.keys(st)) if (!st[k]) delete st[k];
+    return "#" + new URLSearchParams(st).toString();
+  }
+
+  /* ---- drill-down ---- */
+  async function loadList(st) {
+    if (!st.pair || !st.wa) { $("list").hidden = true; return; }
+    $("list").hidden = false;
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=latency&limit=100`);
+    $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}, slowest first` +
+      ` (${j.count}${j.more ? "+" : ""} shown)`;
+    $("listtable").innerHTML = table(["latency", "request time (UTC)", "key", "src → dst", "id"],
+      j.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.key, `${m.src} → ${m.dst}`, link({ m: m.id, p: "" }, m.id)]),
+      (i) => (j.measurements[i].id === st.m ? ' class="sel"' : ""));
+  }
+  let pcapCache = { id: null, recs: null };
+  async function pcapRecords(url) {
+    const buf = await (await fetch(url)).arrayBuffer();
+    return parsePcap(buf);
+  }
+  function parsePcap(buf) {
+    const dv = new DataView(buf);
+    if (buf.byteLength < 24) return [];
+    const magic = dv.getUint32(0, true);
+    let le = true, nano = false;
+    if (magic === 0xa1b2c3d4) nano = false; else if (magic === 0xa1b23c4d) nano = true;
+    else { le = false; nano = dv.getUint32(0, false) === 0xa1b23c4d; }
+    const recs = [];
+    for (let off = 24; off + 16 <= buf.byteLength;) {
+      const sec = dv.getUint32(off, le), frac = dv.getUint32(off + 4, le), incl = dv.getUint32(off + 8, le), orig = dv.getUint32(off + 12, le);
+      const ts = BigInt(sec) * NS + BigInt(frac) * (nano ? 1n : 1000n);
+      recs.push({ ts_ns: ts.toString(), caplen: incl, wirelen: orig, bytes: new Uint8Array(buf, off + 16, Math.min(incl, buf.byteLength - off - 16)) });
+      off += 16 + incl;
+    }
+    return recs;
+  }
+  function msgBlock(title, side, st) {
+    if (!side || !side.message) return `<div><h3>${esc(title)}</h3><p>message no longer in the store</p></div>`;
+    const m = side.message;
+    let h = `<div><h3>${esc(title)}: ${esc(m.proto)} ${esc(m.type)}</h3>`;
+    h += table(["", ""], [["id", m.id], ["time (UTC)", fmtNs(m.ts_ns)], ["last packet (UTC)", fmtNs(m.last_ts_ns)],
+      ["src → dst", `${m.src} → ${m.dst}`], ["key", m.key], ["length", String(m.len)]]);
+    h += "<h4>Fields</h4>" + table(["field", "value"], m.fields.map((f) => [f[0], f[1]]));
+    h += "<h4>Packets</h4>" + table(["time (UTC)", "caplen", "summary", "ref"],
+      side.packets.map((p) => [fmtNs(p.ts_ns), String(p.caplen), p.summary + (p.expired ? " (expired)" : ""), link({ p: p.ref }, p.ref)]),
+      (i) => ` class="pkt${side.packets[i].ref === st.p ? " sel" : ""}" data-ref="${esc(side.packets[i].ref)}"`);
+    return h + "</div>";
+  }
+  async function loadDetail(st) {
+    if (!st.m) { $("detail").hidden = true; $("bytes").hidden = true; return null; }
+    $("detail").hidden = false;
+    const j = await getJSON("/measurements/" + encodeURIComponent(st.m));
+    const m = j.measurement;
+    const pcapUrl = `${API}/measurements/${encodeURIComponent(m.id)}/pcap`;
+    const refs = new Set();
+    for (const s of [j.request, j.response]) if (s) s.packets.forEach((p) => refs.add(p.ref));
+    let h = `<p class="mono">${esc(m.id)} · pair ${esc(m.pair)} · key ${esc(m.key)} · ` +
+      `request ${esc(fmtNs(m.req_ts_ns))} · response ${esc(fmtNs(m.resp_ts_ns))} · latency <strong id="latency">${esc(fmtDur(m.latency_ns))}</strong> (${esc(m.latency_ns)} ns)</p>`;
+    h += `<p><a id="pcaplink" href="${esc(pcapUrl)}" download="${esc(m.id)}.pcap" data-packets="${refs.size}">Download the pcap of these ${refs.size} packets</a></p>`;
+    h += `<div class="side">${msgBlock("Request", j.request, st)}${msgBlock("Response", j.response, st)}</div>`;
+    $("detailbody").innerHTML = h;
+    return { j, pcapUrl };
+  }
+  function hexdump(bytes) {
+    let out = "";
+    for (let off = 0; off < bytes.length; off += 16) {
+      const row = bytes.subarray(off, off + 16);
+      const hex = Array.from(row, (b) => b.toString(16).padStart(2, "0")).join(" ").padEnd(47, " ");
+      const asc = Array.from(row, (b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : ".")).join("");
+      out += off.toString(16).padStart(4, "0") + "  " + hex + "  " + asc + "\n";
+    }
+    return out;
+  }
+  function layers(b) { /* Ethernet, VLAN tags, IPv4/IPv6, TCP/UDP header fields */
+    const out = [];
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const mac = (o) => Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, "0")).join(":");
+    if (b.length < 14) return out;
+    out.push(`Ethernet ${mac(6)} → ${mac(0)}`);
+    let off = 12, type = dv.getUint16(off);
+    while ((type === 0x8100 || type === 0x88a8) && off + 6 <= b.length) {
+      out.push(`VLAN ${dv.getUint16(off + 2) & 0xfff}`);
+      off += 4; type = dv.getUint16(off);
+    }
+    off += 2;
+    let proto = -1;
+    if (type === 0x0800 && off + 20 <= b.length) {
+      const ihl = (b[off] & 15) * 4;
+      proto = b[off + 9];
+      out.push(`IPv4 ${b.subarray(off + 12, off + 16).join(".")} → ${b.subarray(off + 16, off + 20).join(".")} ttl ${b[off + 8]} proto ${proto} len ${dv.getUint16(off + 2)}`);
+      off += ihl;
+    } else if (type === 0x86dd && off + 40 <= b.length) {
+      const a6 = (o) => Array.from({ length: 8 }, (_, i) => dv.getUint16(o + 2 * i).toString(16)).join(":");
+      proto = b[off + 6];
+      out.push(`IPv6 ${a6(off + 8)} → ${a6(off + 24)} next ${proto} hlim ${b[off + 7]}`);
+      off += 40;
+    } else out.push(`ethertype 0x${type.toString(16)}`);
+    if (proto === 6 && off + 20 <= b.length) {
+      const fl = b[off + 13], names = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"];
+      out.push(`TCP ${dv.getUint16(off)} → ${dv.getUint16(off + 2)} seq ${dv.getUint32(off + 4)} ack ${dv.getUint32(off + 8)} [${names.filter((_, i) => fl & (1 << i)).join(",")}] win ${dv.getUint16(off + 14)} payload ${b.length - off - ((b[off + 12] >> 4) * 4)}`);
+    } else if (proto === 17 && off + 8 <= b.length) {
+      out.push(`UDP ${dv.getUint16(off)} → ${dv.getUint16(off + 2)} len ${dv.getUint16(off + 4)}`);
+    }
+    return out;
+  }
+  async function loadBytes(st, det) {
+    if (!st.p || !det) { $("bytes").hidden = true; return; }
+    $("bytes").hidden = false;
+    if (pcapCache.id !== st.m) pcapCache = { id: st.m, recs: await pcapRecords(det.pcapUrl) };
+    const all = [].concat(det.j.request ? det.j.request.packets : [], det.j.response ? det.j.response.packets : []);
+    const p = all.find((x) => x.ref === st.p);
+    const rec = p && pcapCache.recs.find((r) => r.ts_ns === String(p.ts_ns) && r.caplen === p.caplen);
+    if (!rec) { $("bytesbody").innerHTML = `<p class="err">packet ${esc(st.p)} not in the measurement's pcap</p>`; return; }
+    $("bytesbody").innerHTML = `<p class="mono">${esc(p.ref)} · ${esc(fmtNs(p.ts_ns))} · caplen ${p.caplen} · wirelen ${p.wirelen}</p>` +
+      `<p class="mono">${esc(p.summary)}</p><ul class="mono" aria-label="decoded layers">` +
+      layers(rec.bytes).map((l) => `<li>${esc(l)}</li>`).join("") + `</ul><pre class="hex" aria-label="bytes in hex and ASCII">${esc(hexdump(rec.bytes))}</pre>`;
+  }
+
+  /* ---- search ---- */
+  async function loadSearch(st) {
+    $("key").value = st.key || "";
+    if (!st.key) { $("searchresults").innerHTML = ""; return; }
+    const k = encodeURIComponent(st.key);
+    const [msgs, meas] = await Promise.all([getJSON(`/messages?key=${k}&limit=100`), getJSON(`/measurements?key=${k}&limit=100`)]);
+    let h = `<h3>Measurements with key ${esc(st.key)}</h3>`;
+    h += meas.measurements.length ? table(["latency", "request time (UTC)", "pair", "id"],
+      meas.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, link({ m: m.id, pair: m.pair, p: "" }, m.id)])) : "<p>none</p>";
+    h += `<h3>Messages with key ${esc(st.key)}</h3>`;
+    h += msgs.messages.length ? table(["time (UTC)", "proto", "type", "src → dst", "id"],
+      msgs.messages.map((m) => [fmtNs(m.ts_ns), m.proto, m.type, `${m.src} → ${m.dst}`, m.id])) : "<p>none</p>";
+    $("searchresults").innerHTML = h;
+  }
+
+  /* ---- render ---- */
+  async function render() {
+    if (busy) { render.again = true; return; }
+    busy = true;
+    document.body.dataset.ready = "0";
+    const st = getState();
+    try {
+      await loadStatus();
+      $("preset").value = st.after ? "custom" : (st.preset || "5m");
+      const [a, b] = range(st);
+      $("after").value = fmtNs(a);
+      $("before").value = fmtNs(b);
+      await loadCharts(st);
+      await loadSearch(st);
+      await loadList(st);
+      const det = await loadDetail(st);
+      await loadBytes(st, det);
+    } catch (e) {
+      $("status").innerHTML = `<span class="err">error: ${esc(e.message)}</span>`;
+    }
+    busy = false;
+    document.body.dataset.ready = "1";
+    if (render.again) { render.again = false; render(); }
+  }
+
+  /* ---- wiring ---- */
+  $("preset").addEventListener("change", () => {
+    const v = $("preset").value;
+    if (v !== "custom") setState({ preset: v, after: "", before: "" });
+  });
+  $("apply").addEventListener("click", () => {
+    const a = parseTime($("after").value), b = parseTime($("before").value);
+    if (a === null || b === null || a >= b) { $("rangetext").textContent = "bad range: use RFC 3339 UTC (…Z) or epoch ns"; return; }
+    setState({ preset: "custom", after: a.toString(), before: b.toString() });
+  });
+  $("keyform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ key: $("key").value.trim() }); });
+  $("bpfform").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const [a, b] = range(getState());
+    const l = $("bpflink");
+    l.href = `${API}/packets?filter=${encodeURIComponent($("bpf").value)}&after=${a}&before=${b}`;
+    l.hidden = false;
+    l.textContent = "pcap of packets matching “" + $("bpf").value + "”";
+    l.click();
+  });
+  window.addEventListener("hashchange", render);
+  /* live: while a preset range is shown, redraw at most every 2 s on stream events */
+  if (window.EventSource) {
+    const es = new EventSource(API + "/stream");
+    const kick = () => {
+      const st = getState();
+      if (!$("live").checked || st.after || Date.now() - lastLive < 2000) return;
+      lastLive = Date.now();
+      render();
+    };
+    es.addEventListener("metrics", kick);
+    es.addEventListener("alert", kick);
+  }
+  render();
+})();
