@@ -27,7 +27,7 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -ljansso
 
 SRCS     := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/webassets.o
 MAIN_OBJ := $(BUILD)/obj/src/cli/main.o
 LIB      := $(BUILD)/libcapstream.a
 BIN      := $(BUILD)/capstream
@@ -48,6 +48,24 @@ debug:
 	$(MAKE) PRESET=debug BUILD=build-debug
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -c $< -o $@
+
+# The web UI (web/): npm installs uPlot into web/node_modules (once; offline
+# afterwards), web/build.sh assembles DIR/web, scripts/embed.py turns it into
+# DIR/gen/webassets.c (the table static.c serves), compiled into the library.
+WEB_SRCS := web/index.html web/app.js web/style.css web/build.sh web/package-lock.json scripts/embed.py
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "capstream: npm is needed once to install web/node_modules (uPlot): apt-get install npm" >&2; exit 1; }
+	npm ci --prefix web --no-audit --no-fund || { echo "capstream: 'npm ci --prefix web' failed: is the npm registry reachable? (needed once; the build is offline afterwards)" >&2; exit 1; }
+	@touch $@
+
+%/gen/webassets.c: $(WEB_SRCS) web/node_modules/.package-lock.json
+	web/build.sh $*/web
+	python3 scripts/embed.py $*/web $@
+
+$(BUILD)/obj/gen/webassets.o: $(BUILD)/gen/webassets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -c $< -o $@
 
@@ -90,7 +108,11 @@ demo: $(BIN)
 # replaces the library's without a clash.
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o) build-fuzz/obj/gen/webassets.o
+
+build-fuzz/obj/gen/webassets.o: build-fuzz/gen/webassets.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
 
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "server/api_int.h"
+#include "server/static.h"
 #include "store/msgstore.h"
 #include "store/pcapw.h"
 #include "store/store.h"
@@ -678,6 +679,8 @@ static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const ch
     int64_t now = cs_now_ns();
     int rc;
 
+    if (cs_static_wants(url)) /* the web UI: /, /ui/... (static.c) */
+        return (enum MHD_Result)cs_static_serve(c, url);
     if (cs__api_route(url, &rt, &e) < 0)
         return queue_err(c, &e);
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &params);
