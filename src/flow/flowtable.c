@@ -16,6 +16,7 @@
  */
 #include "flow/flowtable.h"
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "core/cursor.h"
 #include "core/error.h"
 
@@ -60,16 +61,6 @@ void cs_flow_key_make(const cs_layers *l, uint16_t tap, uint16_t sport, uint16_t
     k->port[1] = *src_is_a ? dport : sport;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 31;
-    return x;
-}
-
 uint64_t cs_flow_key_hash(const cs_flow_key *k)
 {
     uint8_t b[48];
@@ -87,7 +78,7 @@ uint64_t cs_flow_key_hash(const cs_flow_key *k)
     b[44] = k->ip_proto;
     b[45] = b[46] = b[47] = 0;
     for (int i = 0; i < 48; i += 8)
-        h = mix64(h ^ cs_rd_le64(b + i));
+        h = cs_mix64(h ^ cs_rd_le64(b + i));
     return h;
 }
 
