@@ -121,7 +121,7 @@
       points: { show: true, size: 4 } }, (opts.series || [])[i] || {})));
     const u = new uPlot({
       width: opts.width || 460, height: 200, series, scales: { x: { time: true } },
-      axes: [{}, { size: 70, values: opts.yfmt ? (u2, vals) => vals.map(opts.yfmt) : undefined }],
+      axes: [{}, { size: 84, values: opts.yfmt ? (u2, vals) => vals.map(opts.yfmt) : undefined }],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }] },

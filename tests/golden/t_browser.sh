@@ -1,0 +1,60 @@
+# t_browser.sh - the web UI end to end in a real browser: `capstream run`
+# replays samples/trading-sample.pcap (drill-down, search, shared URL) and a
+# 3-second generated capture (per-second metrics closed, so the rate charts
+# have points); tests/browser/ui.test.js drives Debian's headless Chromium
+# through playwright-core against both. Screenshots of every step are kept
+# in $CS_ARTIFACTS (or $CS_TMP/screenshots). Needs /usr/bin/chromium and
+# tests/browser/node_modules (npm ci --prefix tests/browser); a missing one
+# is a failure, not a skip.
+
+BROWSER_DIR=$REPO/tests/browser
+SHOTS=${CS_ARTIFACTS:-$CS_TMP/screenshots}
+mkdir -p "$SHOTS"
+
+browser_ready() {
+    if [ ! -x "${CS_CHROMIUM:-/usr/bin/chromium}" ]; then
+        fail "browser: ${CS_CHROMIUM:-/usr/bin/chromium} missing (apt-get install chromium)"
+        return 1
+    fi
+    if [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
+        fail "browser: tests/browser/node_modules missing (npm ci --prefix tests/browser)"
+        return 1
+    fi
+}
+
+# start_daemon PCAP STORE -> sets DPID, DPORT; waits until the replay is done
+start_daemon() {
+    DPORT=$((20000 + RANDOM % 20000))
+    "$CS_BIN" run -r "$1" -d "$2" --listen "127.0.0.1:$DPORT" >"$2.out" 2>"$2.err" &
+    DPID=$!
+    for _ in $(seq 1 300); do
+        curl -s --max-time 2 "http://127.0.0.1:$DPORT/api/v1/status" 2>/dev/null |
+            grep -q '"capturing":false' && return 0
+        sleep 0.1
+    done
+    fail "browser: daemon on $1 did not finish replaying: $(head -c 300 "$2.err")"
+    return 1
+}
+
+if browser_ready; then
+    python3 "$GENTRAFFIC" "$CS_TMP/g.pcap" --seconds 3 --scale 0.1 --seed 7 >/dev/null
+    start_daemon "$REPO/samples/trading-sample.pcap" "$CS_TMP/store-sample" && PID1=$DPID && PORT1=$DPORT
+    start_daemon "$CS_TMP/g.pcap" "$CS_TMP/store-gen" && PID2=$DPID && PORT2=$DPORT
+    sleep 1.2 # one more tick: the generated capture's per-second windows are stored
+    check_eq "GET / serves the page" "200 text/html; charset=utf-8" \
+        "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$PORT1/")"
+    etag=$(curl -s -D - -o /dev/null "http://127.0.0.1:$PORT1/ui/app.js" | tr -d '\r' | sed -n 's/^ETag: //Ip')
+    check_eq "an unchanged file is 304 on revalidation" "304" \
+        "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://127.0.0.1:$PORT1/ui/app.js")"
+    check_eq "no such UI file is 404" "404" \
+        "$(curl -s --path-as-is -o /dev/null -w "%{http_code}" "http://127.0.0.1:$PORT1/ui/../api/v1/status")"
+    if (cd "$BROWSER_DIR" && timeout 300 node ui.test.js "http://127.0.0.1:$PORT1" "$SHOTS" \
+        "http://127.0.0.1:$PORT2") >"$CS_TMP/browser.log" 2>&1; then
+        pass
+    else
+        fail "browser tests: $(grep -E 'FAIL' "$CS_TMP/browser.log" | head -20)"
+    fi
+    [ -n "${PID1:-}" ] && kill "$PID1" 2>/dev/null && wait "$PID1" 2>/dev/null
+    [ -n "${PID2:-}" ] && kill "$PID2" 2>/dev/null && wait "$PID2" 2>/dev/null
+    echo "browser screenshots: $SHOTS" >&2
+fi
