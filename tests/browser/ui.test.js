@@ -77,6 +77,7 @@ async function overviewMetrics(ctx) {
   const m = Number(await page.getAttribute("#c-mps", "data-points"));
   check("messages/s chart has points", m > 0, m);
   await shot(page, "00-overview-metrics");
+  await page.screenshot({ path: path.join(artifacts, "00b-overview-top.png"), clip: { x: 0, y: 0, width: 1280, height: 900 } });
   await page.close();
 }
 
@@ -107,6 +108,7 @@ async function drill(page) {
   const fields = await page.locator("#detailbody h4:text('Fields') + table tbody tr").count();
   check("decoded fields are shown", fields > 2, fields);
   await shot(page, "03-measurement");
+  await page.locator("#detail").screenshot({ path: path.join(artifacts, "03b-measurement-detail.png") });
 
   const href = await page.getAttribute("#pcaplink", "href");
   const b64 = await page.evaluate(async (u) => {
@@ -130,6 +132,7 @@ async function drill(page) {
   const layers = await page.$$eval("#bytes li", (li) => li.map((x) => x.textContent));
   check("the packet's layers are decoded", layers.some((l) => /^Ethernet/.test(l)) && layers.some((l) => /^(TCP|UDP)/.test(l)), layers);
   await shot(page, "04-packet");
+  await page.locator("#bytes").screenshot({ path: path.join(artifacts, "04b-packet-bytes.png") });
   const id = new URL(page.url()).hash.match(/m=([^&]+)/)[1];
   const key = (await page.textContent("#detailbody p.mono")).match(/key (\S+)/)[1];
   return { id: decodeURIComponent(id), key, url: page.url(), latency: await page.textContent("#latency"), hex };
