@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# bench/live.sh - live capture, capstream side by side with Google's
+# Stenographer (Debian `stenographer`, its capture engine `stenotype`), on the
+# veth set-up of the golden tests (tests/golden/netns.sh): a gentraffic
+# capture is replayed by tcpreplay at increasing rates into one end of a veth
+# pair; the capturer listens on the other end, one capturer at a time.
+#
+#   netns:  [ capstream run -i A | stenotype --iface=A ] <-- veth --> [ B ] <- tcpreplay --pps R
+#
+# Per rate it prints packets offered (what tcpreplay reports it sent) and,
+# for capstream, captured (/api/v1/status capture.packets), stored
+# (captured - drops.not_stored), analysed (captured - drops.not_analysed) and
+# kernel drops; for Stenographer, captured (packets in the TPACKET_V3 blocks
+# stenotype wrote, summed from each block's header: its files are raw 1 MiB
+# kernel blocks, not pcap) and the drops its own stats line reports. Then
+# each one's highest loss-free rate (every offered packet captured - and for
+# capstream stored and analysed too), and, while capstream captures at its
+# highest loss-free rate, wrk's latency for GET /api/v1/status and
+# GET /api/v1/measurements?limit=100 (5 s each).
+#
+#   sudo bench/live.sh
+#
+# Environment: CS_BIN (default build/capstream), OUT (work directory on a
+# disk file system - stenotype writes with O_DIRECT, which tmpfs refuses;
+# default bench/out/live), RATES (packets/s, "topspeed" allowed; default
+# "50000 100000 200000 400000 topspeed"), GEN_SECONDS (gentraffic
+# --seconds, default 2), WRK_SECONDS (default 5), SHARED (default ../shared).
+# Installs tcpreplay, wrk and stenographer with apt-get when missing, and
+# says so. Needs root (network namespaces, AF_PACKET). The replayer, the
+# capturer and wrk share this machine's CPUs: figures are for this machine.
+set -uo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+CS_BIN=${CS_BIN:-$REPO/build/capstream}
+OUT=${OUT:-$REPO/bench/out/live}
+RATES=${RATES:-50000 100000 200000 400000 topspeed}
+GEN_SECONDS=${GEN_SECONDS:-2}
+WRK_SECONDS=${WRK_SECONDS:-5}
+SHARED=${SHARED:-$REPO/../shared}
+source "$REPO/tests/golden/netns.sh"
+
+NS=csbench$$
+VA=cba$$
+VB=cbb$$
+PORT=$((20000 + RANDOM % 40000))
+PIDS=()
+STENO_WHY=
+declare -A CS_ROW ST_ROW
+
+say() { echo "live.sh: $*" >&2; }
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+    done
+    netns_del "$NS"
+}
+trap cleanup EXIT
+
+# ensure_tool COMMAND PACKAGE: apt-get installs PACKAGE if COMMAND is missing.
+ensure_tool() {
+    command -v "$1" >/dev/null && return 0
+    say "$1 missing: installing Debian package $2 with apt-get"
+    if ! apt-cache show "$2" >/dev/null 2>&1; then
+        apt-get update -qq >/dev/null 2>&1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" \
+        >"$OUT/apt-$2.log" 2>&1
+    command -v "$1" >/dev/null
+}
+
+# stop_pid PID SECONDS SIGNAL [quiet]: signals PID, waits at most SECONDS,
+# then SIGKILL (said on stderr unless quiet). Sets STOP_STATUS.
+stop_pid() {
+    local pid=$1
+    kill -"$3" "$pid" 2>/dev/null
+    for _ in $(seq $(($2 * 10))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        [ -n "${4:-}" ] || say "pid $pid did not stop within $2 s of SIG$3; killed"
+    fi
+    wait "$pid" 2>/dev/null
+    STOP_STATUS=$?
+}
+
+# replay RATE [extra tcpreplay args]: replays the capture into B; prints
+# "offered_packets achieved_pps".
+replay() {
+    local rate=$1 how
+    shift
+    if [ "$rate" = topspeed ]; then how=(--topspeed); else how=(--pps "$rate"); fi
+    ip netns exec "$NS" tcpreplay -i "$VB" "${how[@]}" "$@" "$OUT/gen.pcap" \
+        >"$OUT/replay.out" 2>&1
+    python3 - "$OUT/replay.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r"Actual: (\d+) packets .* sent in ([\d.]+) seconds", t)
+r = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", t)
+print(m.group(1) if m else 0, int(float(r.group(1))) if r else 0)
+PY
+}
+
+cs_status() {
+    ip netns exec "$NS" curl -s -m 5 "http://127.0.0.1:$PORT/api/v1/status"
+}
+
+cs_start() {
+    rm -rf "$OUT/store"
+    ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$OUT/store" --listen "127.0.0.1:$PORT" \
+        >"$OUT/run.out" 2>"$OUT/run.err" &
+    CS_PID=$!
+    PIDS+=("$CS_PID")
+    if ! netns_wait_port "$NS" "$PORT" 15; then
+        say "capstream run did not listen: $(head -c 300 "$OUT/run.err")"
+        return 1
+    fi
+}
+
+# capstream at one rate: sets CS_ROW[rate]="offered pps captured stored analysed kdrops"
+cs_rate() {
+    local rate=$1 off st
+    cs_start || return 1
+    off=$(replay "$rate")
+    sleep 1.5 # past the ring's block timeout and the pipeline's drain
+    st=$(cs_status | python3 -c 'import json, sys
+d = json.load(sys.stdin); c = d["capture"]["packets"]; k = d["drops"]
+print(c, c - k["not_stored"], c - k["not_analysed"], k["kernel"])')
+    stop_pid "$CS_PID" 30 TERM
+    [ "$STOP_STATUS" -eq 0 ] || say "capstream run exited $STOP_STATUS at rate $rate"
+    CS_ROW[$rate]="$off ${st:-0 0 0 ?}"
+}
+
+steno_count() {
+    python3 - "$OUT/steno" <<'PY'
+import glob, os, struct, sys
+# stenotype's packet files are TPACKET_V3 blocks as the kernel filled them:
+# struct tpacket_block_desc {u32 version; u32 offset_to_priv;
+#   struct tpacket_hdr_v1 {u32 block_status; u32 num_pkts; ...}}
+# one every --blocksize_kb (default 1024 KiB).
+n = 0
+for f in glob.glob(os.path.join(sys.argv[1], "PKT*", "*")) + \
+        glob.glob(os.path.join(sys.argv[1], "PKT*", ".*")):
+    d = open(f, "rb").read()
+    for off in range(0, len(d) - 16, 1 << 20):
+        version, _, _, num = struct.unpack_from("<IIII", d, off)
+        if version in (2, 3):  # the kernel writes 2 here; unused space is 0
+            n += num
+print(n)
+PY
+}
+
+# Stenographer at one rate: sets ST_ROW[rate]="offered pps captured drops"
+steno_rate() {
+    local rate=$1 off cap drops
+    rm -rf "$OUT/steno"
+    mkdir -p "$OUT/steno/PKT0" "$OUT/steno/IDX0"
+    chown -R nobody:nogroup "$OUT/steno" # stenotype drops root for nobody
+    ip netns exec "$NS" stenotype --iface="$VA" --dir="$OUT/steno" --threads=1 \
+        --seccomp=none --no_watchdogs --blocks=256 --blockage_sec=1 -v --stats_sec=1 \
+        >"$OUT/steno.log" 2>&1 &
+    ST_PID=$!
+    PIDS+=("$ST_PID")
+    for _ in $(seq 150); do
+        grep -q 'starting to process packets' "$OUT/steno.log" && break
+        kill -0 "$ST_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! grep -q 'starting to process packets' "$OUT/steno.log"; then
+        STENO_WHY="stenotype did not start: $(grep -m1 -E 'CHECK|rror|ABORT' "$OUT/steno.log")"
+        stop_pid "$ST_PID" 5 INT
+        return 1
+    fi
+    off=$(replay "$rate")
+    sleep 2.5 # --blockage_sec=1: the kernel hands over a partial block after 1 s
+    # stenotype notices SIGINT only when its next block arrives, so on an idle
+    # link it never exits; every block is on disk by now (O_DIRECT writes of
+    # the blocks handed over), so it is killed after 3 s.
+    stop_pid "$ST_PID" 3 INT quiet
+    cap=$(steno_count)
+    drops=$(grep -o 'drops=[0-9]*' "$OUT/steno.log" | tail -n 1 | cut -d= -f2)
+    ST_ROW[$rate]="$off $cap ${drops:-?}"
+}
+
+# wrk_api: capstream captures at RATE (looped replay for the whole run)
+# while wrk measures both endpoints; prints wrk's summary lines.
+wrk_api() {
+    local rate=$1 how rp path
+    cs_start || return 1
+    if [ "$rate" = topspeed ]; then how=(--topspeed); else how=(--pps "$rate"); fi
+    ip netns exec "$NS" tcpreplay -i "$VB" "${how[@]}" --loop 0 \
+        --duration $((2 * WRK_SECONDS + 4)) "$OUT/gen.pcap" >"$OUT/replay.wrk.out" 2>&1 &
+    rp=$!
+    PIDS+=("$rp")
+    sleep 1
+    for path in /api/v1/status "/api/v1/measurements?limit=100"; do
+        echo "GET $path while capturing at $rate pps:"
+        ip netns exec "$NS" wrk -t2 -c4 -d"${WRK_SECONDS}s" --latency \
+            "http://127.0.0.1:$PORT$path" 2>&1 |
+            grep -E 'Latency|50%|90%|99%|Requests/sec|requests in|Non-2xx|Socket errors' |
+            sed 's/^/    /'
+    done
+    wait "$rp"
+    sleep 1.5
+    echo "    capture meanwhile: $(grep -E '^Actual' "$OUT/replay.wrk.out");" \
+        "status: $(cs_status | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print("captured %d, drops %s" % (d["capture"]["packets"], d["drops"]))')"
+    stop_pid "$CS_PID" 30 TERM
+}
+
+loss_free_cs() {
+    local off pps cap sto ana kd
+    read -r off pps cap sto ana kd <<<"${CS_ROW[$1]:-}"
+    [ -n "${off:-}" ] && [ "$off" -gt 0 ] && [ "$cap" = "$off" ] && [ "$sto" = "$off" ] &&
+        [ "$ana" = "$off" ] && [ "$kd" = 0 ]
+}
+
+loss_free_st() {
+    local off pps cap
+    read -r off pps cap _ <<<"${ST_ROW[$1]:-}"
+    [ -n "${off:-}" ] && [ "$off" -gt 0 ] && [ "$cap" = "$off" ]
+}
+
+main() {
+    local rate best_cs= best_st= off pps cap sto ana kd soff spps scap sdrops
+    [ "$(id -u)" -eq 0 ] || {
+        say "needs root (network namespaces, AF_PACKET)"
+        exit 1
+    }
+    mkdir -p "$OUT"
+    [ -x "$CS_BIN" ] || {
+        say "no capstream binary at $CS_BIN (make first)"
+        exit 1
+    }
+    ensure_tool tcpreplay tcpreplay || exit 1
+    ensure_tool wrk wrk || say "wrk could not be installed; no API latency figures"
+    ensure_tool stenotype stenographer ||
+        STENO_WHY="the stenographer package could not be installed (see $OUT/apt-stenographer.log)"
+    python3 "$SHARED/tools/gentraffic.py" "$OUT/gen.pcap" --seconds "$GEN_SECONDS" --seed 7 \
+        >/dev/null || exit 1
+    netns_setup "$NS" "$VA" "$VB" || exit 1
+    say "capture: $(tcpdump -r "$OUT/gen.pcap" 2>/dev/null | wc -l) packets," \
+        "$(stat -c %s "$OUT/gen.pcap") bytes; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+    for rate in $RATES; do
+        say "rate $rate: capstream"
+        cs_rate "$rate"
+        if [ -z "$STENO_WHY" ]; then
+            say "rate $rate: stenographer"
+            steno_rate "$rate"
+        fi
+    done
+
+    echo
+    echo "packets per run; pps = the rate tcpreplay achieved in that run"
+    printf '%-9s | %-53s | %s\n' "" "capstream" "stenographer"
+    printf '%-9s | %8s %7s %8s %8s %8s %7s | %8s %7s %8s %6s\n' rate offered pps captured \
+        stored analysed k_drops offered pps captured drops
+    for rate in $RATES; do
+        read -r off pps cap sto ana kd <<<"${CS_ROW[$rate]:-- - - - - -}"
+        read -r soff spps scap sdrops <<<"${ST_ROW[$rate]:-- - - -}"
+        printf '%-9s | %8s %7s %8s %8s %8s %7s | %8s %7s %8s %6s\n' "$rate" "$off" "$pps" \
+            "$cap" "$sto" "$ana" "$kd" "$soff" "$spps" "$scap" "$sdrops"
+        loss_free_cs "$rate" && best_cs=$rate
+        loss_free_st "$rate" && best_st=$rate
+    done
+    echo
+    echo "capstream highest loss-free rate: ${best_cs:-none of $RATES}" \
+        "${best_cs:+(tcpreplay achieved $(cut -d' ' -f2 <<<"${CS_ROW[$best_cs]}") pps)}"
+    if [ -n "$STENO_WHY" ]; then
+        echo "stenographer: not measured - $STENO_WHY"
+    else
+        echo "stenographer highest loss-free rate: ${best_st:-none of $RATES}" \
+            "${best_st:+(achieved $(cut -d' ' -f2 <<<"${ST_ROW[$best_st]}") pps)}"
+    fi
+    if [ -n "$best_cs" ] && command -v wrk >/dev/null; then
+        echo
+        wrk_api "$best_cs"
+    fi
+}
+
+main "$@"
