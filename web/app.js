@@ -409,11 +409,19 @@
   /* live: while a preset range is shown, redraw at most every 2 s on stream events */
   if (window.EventSource) {
     const es = new EventSource(API + "/stream");
-    const kick = () => {
+    /* only the status line and the charts follow the stream; the drill-down
+     * sections stay as they are, and nothing is redrawn mid-drag */
+    let mouseDown = false;
+    document.addEventListener("mousedown", () => { mouseDown = true; });
+    document.addEventListener("mouseup", () => { mouseDown = false; });
+    const kick = async () => {
       const st = getState();
-      if (!$("live").checked || st.after || Date.now() - lastLive < 2000) return;
+      if (!$("live").checked || st.after || busy || mouseDown || Date.now() - lastLive < 2000) return;
       lastLive = Date.now();
-      render();
+      busy = true;
+      try { await loadStatus(); await loadCharts(st); } catch (e) { /* next event retries */ }
+      busy = false;
+      if (render.again) { render.again = false; render(); }
     };
     es.addEventListener("metrics", kick);
     es.addEventListener("alert", kick);

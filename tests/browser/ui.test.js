@@ -77,6 +77,17 @@ async function overviewMetrics(ctx) {
   const m = Number(await page.getAttribute("#c-mps", "data-points"));
   check("messages/s chart has points", m > 0, m);
   await shot(page, "00-overview-metrics");
+  /* zoom: a drag on a rate chart sets a custom range shared by every chart */
+  const before = await page.textContent("#rangetext");
+  const box = await page.locator("#c-pps .u-over").boundingBox();
+  await page.mouse.move(box.x + box.width * 0.1, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.9, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /after=\d+&before=\d+/.test(location.hash), null, { timeout: 10000 });
+  await ready(page);
+  const after = await page.textContent("#rangetext");
+  check("a drag on a chart zooms every chart to a custom range", after !== before && (await page.inputValue("#preset")) === "custom", { before, after });
   await page.screenshot({ path: path.join(artifacts, "00b-overview-top.png"), clip: { x: 0, y: 0, width: 1280, height: 900 } });
   await page.close();
 }
