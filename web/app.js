@@ -191,7 +191,9 @@
     if (!plots.length) $("charts").innerHTML = "<p>no data in the range</p>";
     const al = await getJSON(`/alerts?after=${a}&before=${b}`);
     $("alerts").innerHTML = al.alerts.length ? table(["time (UTC)", "rule", "state", "text", "value"],
-      al.alerts.map((x) => [fmtNs(x.ts_ns), x.rule, x.state, x.text, String(x.value)])) : "<p>no alerts in the range</p>";
+      al.alerts.map((x) => [fmtNs(x.ts_ns), x.rule, x.state,
+        /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "" }, x.text) : x.text,
+        String(x.value)])) : "<p>no alerts in the range</p>";
   }
   async function latencyChart(pair, a, b, step) {
     /* p50/p99/max per step from the metrics, plus the slowest measurements
@@ -208,6 +210,12 @@
     const fig = chartBox(`latency ${pair} (slowest measurements, p50/p99/max per ${step}s)`, "c-lat-" + pair);
     fig.classList.add("latency");
     fig.dataset.pair = pair;
+    /* keyboard path to the drill-down (the chart itself needs a pointer) */
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.textContent = `List the slowest ${pair} measurements in the range`;
+    btn.addEventListener("click", () => setState({ pair, wa: a.toString(), wb: b.toString(), m: "", p: "" }));
+    fig.appendChild(btn);
     makePlot(fig, ["measurement", "p50", "p99", "max"], data, {
       pair, width: 940,
       yfmt: (v) => fmtDur(v),
@@ -355,8 +363,9 @@
     h += meas.measurements.length ? table(["latency", "request time (UTC)", "pair", "id"],
       meas.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, link({ m: m.id, pair: m.pair, p: "" }, m.id)])) : "<p>none</p>";
     h += `<h3>Messages with key ${esc(st.key)}</h3>`;
-    h += msgs.messages.length ? table(["time (UTC)", "proto", "type", "src → dst", "id"],
-      msgs.messages.map((m) => [fmtNs(m.ts_ns), m.proto, m.type, `${m.src} → ${m.dst}`, m.id])) : "<p>none</p>";
+    h += msgs.messages.length ? table(["time (UTC)", "proto", "type", "src → dst", "id", "packets"],
+      msgs.messages.map((m) => [fmtNs(m.ts_ns), m.proto, m.type, `${m.src} → ${m.dst}`, m.id,
+        { html: `<a href="${API}/messages/${encodeURIComponent(m.id)}/pcap" download="${esc(m.id)}.pcap">pcap (${m.packets.length})</a>` }])) : "<p>none</p>";
     $("searchresults").innerHTML = h;
   }
 
