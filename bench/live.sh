@@ -109,7 +109,7 @@ cs_status() {
 
 cs_start() {
     rm -rf "$OUT/store"
-    ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$OUT/store" --listen "127.0.0.1:$PORT" \
+    ip netns exec "$NS" "$OUT/capstream" run -i "$VA" -d "$OUT/store" --listen "127.0.0.1:$PORT" \
         >"$OUT/run.out" 2>"$OUT/run.err" &
     CS_PID=$!
     PIDS+=("$CS_PID")
@@ -224,6 +224,25 @@ loss_free_st() {
     [ -n "${off:-}" ] && [ "$off" -gt 0 ] && [ "$cap" = "$off" ]
 }
 
+# best_pps ARRAY RATE: the pps tcpreplay achieved in that row (0 if none).
+best_pps() {
+    local -n rows=$1
+    if [ -z "$2" ]; then
+        echo 0
+        return
+    fi
+    cut -d' ' -f2 <<<"${rows[$2]}"
+}
+
+# print_best NAME ARRAY RATE
+print_best() {
+    if [ -n "$3" ]; then
+        echo "$1 highest loss-free rate: $(best_pps "$2" "$3") pps (tcpreplay --pps $3)"
+    else
+        echo "$1 highest loss-free rate: none (every run lost packets)"
+    fi
+}
+
 main() {
     local rate best_cs= best_st= off pps cap sto ana kd soff spps scap sdrops
     [ "$(id -u)" -eq 0 ] || {
@@ -235,6 +254,8 @@ main() {
         say "no capstream binary at $CS_BIN (make first)"
         exit 1
     }
+    # A private copy: a rebuild of build/ during the run must not swap it.
+    cp "$CS_BIN" "$OUT/capstream" || exit 1
     ensure_tool tcpreplay tcpreplay || exit 1
     ensure_tool wrk wrk || say "wrk could not be installed; no API latency figures"
     ensure_tool stenotype stenographer ||
@@ -264,17 +285,20 @@ main() {
         read -r soff spps scap sdrops <<<"${ST_ROW[$rate]:-- - - -}"
         printf '%-9s | %8s %7s %8s %8s %8s %7s | %8s %7s %8s %6s\n' "$rate" "$off" "$pps" \
             "$cap" "$sto" "$ana" "$kd" "$soff" "$spps" "$scap" "$sdrops"
-        loss_free_cs "$rate" && best_cs=$rate
-        loss_free_st "$rate" && best_st=$rate
+        if loss_free_cs "$rate" && [ "$pps" -gt "$(best_pps CS_ROW "$best_cs")" ]; then
+            best_cs=$rate
+        fi
+        if loss_free_st "$rate" && [ "$spps" -gt "$(best_pps ST_ROW "$best_st")" ]; then
+            best_st=$rate
+        fi
     done
     echo
-    echo "capstream highest loss-free rate: ${best_cs:-none of $RATES}" \
-        "${best_cs:+(tcpreplay achieved $(cut -d' ' -f2 <<<"${CS_ROW[$best_cs]}") pps)}"
+    echo "highest loss-free rate = the fastest run (pps achieved) with nothing lost"
+    print_best capstream CS_ROW "$best_cs"
     if [ -n "$STENO_WHY" ]; then
         echo "stenographer: not measured - $STENO_WHY"
     else
-        echo "stenographer highest loss-free rate: ${best_st:-none of $RATES}" \
-            "${best_st:+(achieved $(cut -d' ' -f2 <<<"${ST_ROW[$best_st]}") pps)}"
+        print_best stenographer ST_ROW "$best_st"
     fi
     if [ -n "$best_cs" ] && command -v wrk >/dev/null; then
         echo
