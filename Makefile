@@ -83,7 +83,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELP) $(LIB)
 unit: $(TEST_BINS) $(BIN)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; CS_TEST_BUILD=$(BUILD) $$t; done
 
-golden: $(BIN)
+# The browser tests drive Debian's chromium with playwright-core from npm.
+tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+
+golden: $(BIN) tests/browser/node_modules/.package-lock.json
 	@CS_BIN=$(abspath $(BIN)) tests/golden/run.sh
 
 test: unit golden

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential pkg-config clang libclang-rt-14-dev
     libpcap-dev libjansson-dev libzstd-dev libcmocka-dev libmicrohttpd-dev
-    tcpdump tshark python3 tcpreplay iproute2 curl prometheus
+    tcpdump tshark python3 tcpreplay iproute2 curl prometheus chromium nodejs
 )
 
 missing=()

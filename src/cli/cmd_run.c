@@ -653,6 +653,7 @@ int cs_cmd_run(int argc, char **argv)
                     x.a.dir, x.a.listen);
         rc = pipeline_loop(&x);
         if (rc == 0 && x.a.file) {
+            cs_metrics_flush(x.metrics); /* the file's last seconds are complete */
             tick(&x);
             cs_log_info("replay finished; serving until SIGTERM");
             serve_until_stopped(&x);

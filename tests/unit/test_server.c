@@ -385,7 +385,7 @@ static void test_bad_params(void **state)
 
 static void test_paths_and_methods(void **state)
 {
-    static const char *const paths[] = {"/",
+    static const char *const paths[] = {"/ui/../../etc/passwd",
                                         "/api/v1",
                                         "/api/v1/../../etc/passwd",
                                         "/api/v1/%2e%2e/%2e%2e/etc/passwd",
