@@ -17,6 +17,7 @@
   const NS = 1000000000n;
   const $ = (id) => document.getElementById(id);
   let storeMin = null, storeMax = null, plots = [], busy = false, lastLive = 0;
+  let rangeSec = null; /* the selected range in float seconds, for degenerate x data */
 
   /* ---- helpers ---- */
   function esc(s) {
@@ -119,8 +120,13 @@
     const series = [{ label: "time (UTC)", value: (u, v) => v == null ? "" : fmtNs(nsOfSec(v)) }];
     names.forEach((n, i) => series.push(Object.assign({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
       points: { show: true, size: 4 } }, (opts.series || [])[i] || {})));
+    /* one distinct x value (a short capture has a single 1 s window) would
+     * make uPlot invent a range of years: show the selected range instead */
+    const xs = data[0];
+    const degenerate = xs.length < 2 || xs[0] === xs[xs.length - 1];
+    const xscale = degenerate && rangeSec ? { time: true, range: () => rangeSec } : { time: true };
     const u = new uPlot({
-      width: opts.width || 460, height: 200, series, scales: { x: { time: true } },
+      width: opts.width || 460, height: 200, series, scales: { x: xscale },
       axes: [{}, { size: 84, values: opts.yfmt ? (u2, vals) => vals.map(opts.yfmt) : undefined }],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false } },
@@ -158,6 +164,7 @@
     $("charts").innerHTML = "";
     const [a, b] = range(st);
     const step = stepFor(a, b);
+    rangeSec = [secOf(a), secOf(b)];
     $("rangetext").textContent = `${fmtNs(a)} – ${fmtNs(b)} · step ${step}s`;
     const ser = (await getJSON(`/series?after=${a}&before=${b}`)).series;
     const byKind = (k) => ser.filter((s) => s.kind === k);

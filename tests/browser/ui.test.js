@@ -93,7 +93,9 @@ async function overviewMetrics(ctx) {
 }
 
 async function drill(page) {
-  const over = page.locator("figure.latency .u-over").first();
+  /* the FIX chart: its measurements' keys are ClOrdIDs, searched for below */
+  const over = page.locator('figure.latency[data-pair="fix"] .u-over').first();
+  await over.scrollIntoViewIfNeeded(); /* below the rate charts when metrics exist */
   const box = await over.boundingBox();
   await page.mouse.move(box.x + 2, box.y + box.height / 2);
   await page.mouse.down();
