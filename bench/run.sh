@@ -19,10 +19,13 @@ GEN=$SHARED/tools/gentraffic.py
 mkdir -p "$OUT"
 what=${1:-all}
 
-# median_of CMD...: runs CMD $RUNS times; prints "median_seconds peak_rss_kib"
+# median_of CMD...: runs CMD $RUNS times; prints "median_seconds peak_rss_kib".
+# $PREP, if set, runs untimed before each run (removing the previous output).
 median_of() {
     local times=() rss=() i
     for i in $(seq 1 "$RUNS"); do
+        [ -n "${PREP:-}" ] && bash -c "$PREP"
+        sync
         /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/err.txt" || {
             cat "$OUT/err.txt" >&2
             return 1
@@ -51,8 +54,8 @@ bench_ingest() {
     pkts=$(capinfos -c -M "$OUT/corpus.pcap" | awk '/Number of packets/ {print $NF}')
     bytes=$(stat -c %s "$OUT/corpus.pcap")
     echo "== ingest, store only ($pkts packets, $bytes bytes), median of $RUNS"
-    read -r t_tcp m_tcp < <(median_of bash -c "rm -f '$OUT/copy.pcap'; tcpdump -r '$OUT/corpus.pcap' -w '$OUT/copy.pcap' 2>/dev/null")
-    read -r t_cs m_cs < <(median_of bash -c "rm -rf '$OUT/S'; exec '$CS_BIN' ingest -q --decoders none -r '$OUT/corpus.pcap' -d '$OUT/S'")
+    read -r t_tcp m_tcp < <(PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$OUT/corpus.pcap" -w "$OUT/copy.pcap")
+    read -r t_cs m_cs < <(PREP="rm -rf '$OUT/S'" median_of "$CS_BIN" ingest -q --decoders none -r "$OUT/corpus.pcap" -d "$OUT/S")
     idx=$("$CS_BIN" stats -d "$OUT/S" --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["index_bytes"], s["packet_bytes"])')
     echo "tcpdump -r -w (copy):          ${t_tcp}s  peak RSS ${m_tcp} KiB"
     echo "capstream ingest --decoders none: ${t_cs}s  peak RSS ${m_cs} KiB"
@@ -65,8 +68,8 @@ bench_ingest() {
 bench_analytics() {
     corpus
     echo "== ingest with all decoders, median of $RUNS"
-    read -r t_tcp m_tcp < <(median_of bash -c "rm -f '$OUT/copy.pcap'; tcpdump -r '$OUT/corpus.pcap' -w '$OUT/copy.pcap' 2>/dev/null")
-    read -r t_cs m_cs < <(median_of bash -c "rm -rf '$OUT/A'; exec '$CS_BIN' ingest -q -r '$OUT/corpus.pcap' -d '$OUT/A'")
+    read -r t_tcp m_tcp < <(PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$OUT/corpus.pcap" -w "$OUT/copy.pcap")
+    read -r t_cs m_cs < <(PREP="rm -rf '$OUT/A'" median_of "$CS_BIN" ingest -q -r "$OUT/corpus.pcap" -d "$OUT/A")
     echo "tcpdump -r -w (copy):          ${t_tcp}s"
     echo "capstream ingest (all):        ${t_cs}s  peak RSS ${m_cs} KiB"
     echo "wall ratio capstream/tcpdump:  $(ratio "$t_cs" "$t_tcp")   (target <= 0.8)"
@@ -102,6 +105,8 @@ bench_query() {
     for i in $(seq 1 10); do files+=("$OUT/q$i.pcap"); done
     n10=$("$CS_BIN" query -d "$OUT/Q10" --count "$f")
     n1=$("$CS_BIN" query -d "$OUT/Q1" --count "$f")
+    "$CS_BIN" query -d "$OUT/Q10" -w /dev/null "$f" # warm the page cache like tcpdump's inputs
+    "$CS_BIN" query -d "$OUT/Q1" -w /dev/null "$f"
     echo "== query '$f' over the whole range, median of $RUNS"
     read -r t_tcp m_tcp < <(median_of bash -c "for x in ${files[*]}; do tcpdump -r \$x -w - '$f' 2>/dev/null; done >'$OUT/ref.out'")
     read -r t_q10 m_q10 < <(median_of "$CS_BIN" query -d "$OUT/Q10" -w "$OUT/q10.out" "$f")
