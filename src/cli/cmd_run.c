@@ -31,6 +31,7 @@
  * every file, exit 0. SIGHUP reloads the alert rules from --config.
  */
 #include "cli/cli.h"
+#include "cli/run_int.h"
 
 #include "analytics/alerts.h"
 #include "analytics/metrics.h"
@@ -100,6 +101,8 @@ typedef struct run_args {
     char *iface_list;
     const char *file, *dir, *listen, *config, *filter, *user, *token_file;
     int realtime;
+    cs_source *given;  /* a source opened by the caller (cs__run_daemon) */
+    const char *label; /* and what to call it */
     int64_t metrics_days;
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
@@ -311,6 +314,11 @@ static int open_sources(run_ctx *x)
     cs_afpacket_opts o = {.idle_ms = 200, .filter = x->a.filter};
     int rc;
 
+    if (x->a.given != NULL) {
+        x->caps[0].src = x->a.given;
+        x->n_caps = 1;
+        return 0;
+    }
     if (x->a.file != NULL) {
         if ((rc = cs_source_file_ops.open(&x->caps[0].src, x->a.file)) < 0)
             return rc;
@@ -425,6 +433,18 @@ static void on_measurement(void *ud, const cs_measurement *ms)
 
 /* ---- the pipeline thread ---------------------------------------------- */
 
+/* "file F", "interfaces A,B" or the caller's label, for status and logs. */
+static const char *run_sources(run_ctx *x)
+{
+    static char buf[256];
+
+    if (x->a.given)
+        return x->a.label ? x->a.label : "synth";
+    snprintf(buf, sizeof(buf), "%s %s", x->a.file ? "file" : "interfaces",
+             x->a.file ? x->a.file : x->a.iface_list);
+    return buf;
+}
+
 static void totals(run_ctx *x, cs_live_status *st)
 {
     cs_pipeline_stats ps = {0};
@@ -447,8 +467,7 @@ static void totals(run_ctx *x, cs_live_status *st)
     st->messages = x->messages;
     st->measurements = x->measurements;
     st->capturing = atomic_load(&x->running_caps) > 0;
-    snprintf(st->sources, sizeof(st->sources), "%s %s", x->a.file ? "file" : "interfaces",
-             x->a.file ? x->a.file : x->a.iface_list);
+    snprintf(st->sources, sizeof(st->sources), "%s", run_sources(x));
 }
 
 static void tick(run_ctx *x)
@@ -634,40 +653,63 @@ static void install_signals(run_ctx *x)
     signal(SIGPIPE, SIG_IGN);
 }
 
-int cs_cmd_run(int argc, char **argv)
+/* Everything after the options: start, run the single pass, tear down. */
+static int run_daemon(run_ctx *x)
 {
-    static run_ctx x;
     int rc, status, started = 0;
 
-    memset(&x, 0, sizeof(x));
-    if ((status = run_parse(argc, argv, &x.a)) != 0)
-        return status < 0 ? CS_EXIT_OK : status;
-    x.started_ns = cs_now_ns();
-    x.last_tick = cs_cli_mono_ns();
-    install_signals(&x);
-    rc = run_start(&x);
+    x->started_ns = cs_now_ns();
+    x->last_tick = cs_cli_mono_ns();
+    install_signals(x);
+    rc = run_start(x);
     if (rc == 0) {
         started = 1;
-        cs_log_info("capturing from %s %s into %s; API on http://%s/api/v1/",
-                    x.a.file ? "file" : "interfaces", x.a.file ? x.a.file : x.a.iface_list,
-                    x.a.dir, x.a.listen);
-        rc = pipeline_loop(&x);
-        if (rc == 0 && x.a.file) {
-            cs_metrics_flush(x.metrics); /* the file's last seconds are complete */
-            tick(&x);
+        cs_log_info("capturing from %s into %s; API on http://%s/api/v1/", run_sources(x), x->a.dir,
+                    x->a.listen);
+        rc = pipeline_loop(x);
+        if (rc == 0 && x->a.file) {
+            cs_metrics_flush(x->metrics); /* the file's last seconds are complete */
+            tick(x);
             cs_log_info("replay finished; serving until SIGTERM");
-            serve_until_stopped(&x);
+            serve_until_stopped(x);
         }
     }
     if (rc < 0)
         cs_log_error("%s", cs_error_msg(rc));
     run_stop = 1;
-    for (int i = 0; i < x.n_caps; i++)
-        if (x.caps[i].live && x.caps[i].src)
-            cs_afpacket_stop(x.caps[i].src);
-    if (x.q)
-        cs_pktqueue_close(x.q);
-    if ((status = run_finish(&x, started)) < 0 && rc == 0)
+    for (int i = 0; i < x->n_caps; i++)
+        if (x->caps[i].live && x->caps[i].src)
+            cs_afpacket_stop(x->caps[i].src);
+    if (x->q)
+        cs_pktqueue_close(x->q);
+    if ((status = run_finish(x, started)) < 0 && rc == 0)
         rc = status;
     return rc < 0 ? CS_EXIT_FAIL : CS_EXIT_OK;
+}
+
+int cs_cmd_run(int argc, char **argv)
+{
+    static run_ctx x;
+    int status;
+
+    memset(&x, 0, sizeof(x));
+    if ((status = run_parse(argc, argv, &x.a)) != 0)
+        return status < 0 ? CS_EXIT_OK : status;
+    return run_daemon(&x);
+}
+
+int cs__run_daemon(const cs__run_opts *o, cs_source *src)
+{
+    static run_ctx x;
+
+    memset(&x, 0, sizeof(x));
+    x.a.dir = o->dir;
+    x.a.listen = o->listen ? o->listen : RUN_DEFAULT_LISTEN;
+    x.a.config = o->config;
+    x.a.given = src;
+    x.a.label = o->label;
+    x.a.metrics_days = 31;
+    x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE;
+    cs_decoders_parse("all", x.a.decoders);
+    return run_daemon(&x);
 }

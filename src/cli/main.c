@@ -30,6 +30,7 @@ static const command commands[] = {
     {"show", cs_cmd_show, "one measurement or message with its packets (and -w OUT.pcap)"},
     {"reanalyze", cs_cmd_reanalyze, "decode stored packets again, replacing their messages"},
     {"inspect", cs_cmd_inspect, "dump a store's on-disk segment indexes"},
+    {"demo", cs_cmd_demo, "the live daemon and web UI on synthetic trading traffic (no root)"},
 };
 
 static void usage(FILE *out)

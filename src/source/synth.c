@@ -7,7 +7,10 @@
  * one ITCH datagram, a TCP handshake...) writes its 1-6 frames with
  * timestamps from vt on, in order, then vt moves past its last frame and on
  * by the packet budget (1e9 / rate ns per frame). Transactions never
- * overlap, so timestamps are nondecreasing by construction.
+ * overlap, so timestamps are nondecreasing by construction. The packet
+ * budget is kept apart ("due"): after a slow transaction (a 5 ms ack) the
+ * next ones follow 1 us apart until the budget is met again, so the mean
+ * rate stays "rate" while there is time for it.
  *
  *   vt ─► [D ─35us─► 8 ─► ACK] ─► [GET ─1ms─► 200 ─► ACK] ─► [ITCH] ─► ...
  *
@@ -72,7 +75,7 @@ typedef struct synth {
     uint64_t rng;
     uint64_t rate, limit;
     int pace;
-    int64_t vt, pkt_ns;
+    int64_t vt, due, pkt_ns; /* virtual clock; when the budget says the next tx is due */
     uint8_t *arena;
     size_t used;
     cs_batch *cur;
@@ -602,6 +605,7 @@ static int synth_open(cs_source **out, const char *spec)
     s->pkt_ns = (int64_t)(1000000000ull / s->rate);
     if (s->pkt_ns < 1)
         s->pkt_ns = 1;
+    s->due = s->vt;
     conns_init(s);
     *out = &s->base;
     return 0;
@@ -625,9 +629,8 @@ static void one_tx(synth *s)
     else
         end = tx_dns(s, start);
     k = s->cur->n - before;
-    s->vt = end + 1000;
-    if (s->vt < start + (int64_t)k * s->pkt_ns)
-        s->vt = start + (int64_t)k * s->pkt_ns;
+    s->due += (int64_t)k * s->pkt_ns;
+    s->vt = end + 1000 > s->due ? end + 1000 : s->due;
 }
 
 static void sleep_until(int64_t t)
@@ -655,7 +658,7 @@ static int synth_next_batch(cs_source *src, cs_batch *batch)
         uint64_t per_10ms = s->rate / 100;
         want = per_10ms < 1 ? 1 : per_10ms < want ? (unsigned)per_10ms : want;
         if (realtime_ns() - s->vt > 1000000000)
-            s->vt = realtime_ns(); /* fell far behind (suspended?): resync */
+            s->vt = s->due = realtime_ns(); /* fell far behind (suspended?): resync */
     }
     while (batch->n < want && (s->limit == 0 || s->packets < s->limit))
         one_tx(s);

@@ -1,0 +1,25 @@
+/*
+ * run_int.h - the live daemon of `capstream run`, callable by other
+ * commands (`capstream demo`) with a source they opened themselves.
+ *
+ * cs__run_daemon() runs exactly what `capstream run` runs after parsing its
+ * options - source thread -> ring -> pipeline (store, decode, pair,
+ * metrics, alerts) and the HTTP API - until the source ends or
+ * SIGINT/SIGTERM; it takes ownership of "src" (closed at the end, also on
+ * failure). Returns the process exit status (CS_EXIT_OK / CS_EXIT_FAIL).
+ */
+#ifndef CS_CLI_RUN_INT_H
+#define CS_CLI_RUN_INT_H
+
+#include "source/source.h"
+
+typedef struct cs__run_opts {
+    const char *dir;    /* the store (created if missing) */
+    const char *listen; /* HTTP address, "ADDR:PORT" */
+    const char *config; /* alert rules file, or NULL */
+    const char *label;  /* what the status calls the source, e.g. "synth" */
+} cs__run_opts;
+
+int cs__run_daemon(const cs__run_opts *o, cs_source *src);
+
+#endif

@@ -1,0 +1,49 @@
+# t_demo.sh - `capstream demo`: the daemon on the built-in synthetic
+# traffic, no root and no file. It prints the UI's URL, serves the API while
+# the packet count grows, exits 0 after --seconds, leaves a store (--store)
+# with packets and FIX, HTTP and DNS measurements; without --store its
+# temporary store is removed at exit.
+
+PORT=$((20000 + RANDOM % 20000))
+S=$CS_TMP/store
+"$CS_BIN" demo --seconds 3 --listen "127.0.0.1:$PORT" --store "$S" \
+    >"$CS_TMP/demo.out" 2>"$CS_TMP/demo.err" &
+pid=$!
+
+packets_now() {
+    curl -s --max-time 2 "http://127.0.0.1:$PORT/api/v1/status" | python3 -c \
+        'import json,sys; print(json.load(sys.stdin)["capture"]["packets"])' 2>/dev/null
+}
+first=""
+for i in $(seq 1 30); do
+    first=$(packets_now) && [ -n "$first" ] && break
+    sleep 0.1
+done
+sleep 1
+second=$(packets_now)
+check "status answered during the run ($first then $second packets)" \
+    test -n "$first" -a -n "$second"
+check "the packet count grows" test "${second:-0}" -gt "${first:-0}"
+wait "$pid"
+status=$?
+check "demo --seconds 3 exits 0 (got $status)" test "$status" -eq 0
+check "demo printed the UI URL" grep -q "http://127.0.0.1:$PORT/" "$CS_TMP/demo.out"
+check "the store has packets" python3 -c '
+import re, sys
+m = re.search(r"^packets:\s+(\d+)", sys.stdin.read(), re.M)
+sys.exit(0 if m and int(m.group(1)) > 3000 else 1)' < <("$CS_BIN" stats -d "$S")
+"$CS_BIN" latency -d "$S" --stats >"$CS_TMP/lat.txt"
+for p in fix http dns; do
+    check "$p measurements stored" awk -v p=$p '$1 == p && $2 > 50 { ok = 1 } END { exit !ok }' \
+        "$CS_TMP/lat.txt"
+done
+
+# without --store: a temporary store under $TMPDIR, gone at exit
+mkdir -p "$CS_TMP/tmpdir"
+TMPDIR=$CS_TMP/tmpdir "$CS_BIN" demo --seconds 1 --listen "127.0.0.1:$((PORT + 1))" \
+    >"$CS_TMP/demo2.out" 2>"$CS_TMP/demo2.err"
+check "demo with a temporary store exits 0" test $? -eq 0
+check "it said where the temporary store was" grep -q "$CS_TMP/tmpdir/capstream-demo-" \
+    "$CS_TMP/demo2.out"
+check "the temporary store is removed at exit" test -z "$(ls -A "$CS_TMP/tmpdir")"
+check_fails "a bad --rate is a usage error" "rate" "$CS_BIN" demo --rate nope
