@@ -163,7 +163,7 @@ static void *stop_later(void *arg)
 int cs_cmd_demo(int argc, char **argv)
 {
     static demo_args a;
-    char store[4096], rules[4096] = "", spec[96];
+    char store[4096], rules[4096] = "", spec[96], banner[8400];
     cs__run_opts o = {0};
     cs_source *src = NULL;
     pthread_t timer;
@@ -188,11 +188,12 @@ int cs_cmd_demo(int argc, char **argv)
         cs_cli_fail(rc);
         goto out;
     }
-    o = (cs__run_opts){.dir = store, .listen = a.listen, .config = rules, .label = "synth"};
-    printf("capstream demo: open http://%s/ \xe2\x80\x94 the web UI; the API is under /api/v1/\n"
-           "capstream demo: store %s%s; Ctrl-C stops\n",
-           a.listen, store, a.store ? "" : " (temporary, removed at exit)");
-    fflush(stdout);
+    snprintf(banner, sizeof(banner),
+             "capstream demo: open http://%s/ \xe2\x80\x94 the web UI; the API is under /api/v1/\n"
+             "capstream demo: store %s%s; Ctrl-C stops\n",
+             a.listen, store, a.store ? "" : " (temporary, removed at exit)");
+    o = (cs__run_opts){
+        .dir = store, .listen = a.listen, .config = rules, .label = "synth", .banner = banner};
     if (a.seconds && pthread_create(&timer, NULL, stop_later, &a.seconds) == 0)
         pthread_detach(timer);
     status = cs__run_daemon(&o, src); /* owns src from here */

@@ -103,6 +103,7 @@ typedef struct run_args {
     int realtime;
     cs_source *given;  /* a source opened by the caller (cs__run_daemon) */
     const char *label; /* and what to call it */
+    const char *banner; /* printed once serving (cs__run_daemon) */
     int64_t metrics_days;
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
@@ -666,6 +667,10 @@ static int run_daemon(run_ctx *x)
         started = 1;
         cs_log_info("capturing from %s into %s; API on http://%s/api/v1/", run_sources(x), x->a.dir,
                     x->a.listen);
+        if (x->a.banner) {
+            fputs(x->a.banner, stdout);
+            fflush(stdout);
+        }
         rc = pipeline_loop(x);
         if (rc == 0 && x->a.file) {
             cs_metrics_flush(x->metrics); /* the file's last seconds are complete */
@@ -708,6 +713,7 @@ int cs__run_daemon(const cs__run_opts *o, cs_source *src)
     x.a.config = o->config;
     x.a.given = src;
     x.a.label = o->label;
+    x.a.banner = o->banner;
     x.a.metrics_days = 31;
     x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE;
     cs_decoders_parse("all", x.a.decoders);

@@ -18,6 +18,7 @@ typedef struct cs__run_opts {
     const char *listen; /* HTTP address, "ADDR:PORT" */
     const char *config; /* alert rules file, or NULL */
     const char *label;  /* what the status calls the source, e.g. "synth" */
+    const char *banner; /* printed to standard output once serving, or NULL */
 } cs__run_opts;
 
 int cs__run_daemon(const cs__run_opts *o, cs_source *src);

@@ -19,7 +19,8 @@
  *   pace=0|1   1 (default): sleep so packets come at "rate" in real time,
  *              timestamps from CLOCK_REALTIME; 0: as fast as asked
  *   t0=NS      first timestamp when pace=0 (default 1767225600 s, 2026-01-01)
- *   limit=N    end (a batch with n == 0) after N packets (default: never)
+ *   limit=N    end (a batch with n == 0) after N packets, rounded up to the
+ *              end of a transaction (default: never)
  */
 #ifndef CS_SOURCE_SYNTH_H
 #define CS_SOURCE_SYNTH_H

@@ -47,3 +47,26 @@ check "it said where the temporary store was" grep -q "$CS_TMP/tmpdir/capstream-
     "$CS_TMP/demo2.out"
 check "the temporary store is removed at exit" test -z "$(ls -A "$CS_TMP/tmpdir")"
 check_fails "a bad --rate is a usage error" "rate" "$CS_BIN" demo --rate nope
+
+# a taken port: an error, and no URL printed for a UI that is not there
+BUSY=$((PORT + 2))
+python3 -c 'import socket,sys,time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(8)' "$BUSY" &
+holder=$!
+sleep 0.5
+check_fails "demo on a taken port fails" "listen" "$CS_BIN" demo --seconds 1 --listen "127.0.0.1:$BUSY"
+check "no URL printed when the server could not start" bash -c "! grep -q http: '$CS_TMP/out'"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+
+# Ctrl-C: exits 0 and removes the temporary store
+mkdir -p "$CS_TMP/tmpdir3"
+TMPDIR=$CS_TMP/tmpdir3 "$CS_BIN" demo --listen "127.0.0.1:$((PORT + 3))" \
+    >"$CS_TMP/demo3.out" 2>"$CS_TMP/demo3.err" &
+pid=$!
+sleep 1.5
+kill -INT "$pid"
+wait "$pid"
+check "demo exits 0 on SIGINT" test $? -eq 0
+check "and removes its temporary store" test -z "$(ls -A "$CS_TMP/tmpdir3")"
