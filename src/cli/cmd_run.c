@@ -132,6 +132,7 @@ struct run_ctx {
     cs_alerts *alerts;
     cs_live *live;
     cs_server *server;
+    cs_sink observer; /* the pipeline keeps a pointer to it: lives as long */
     int64_t started_ns, last_tick, max_ts;
     uint64_t messages, measurements;
 };
@@ -572,11 +573,11 @@ static void prom_publish(run_ctx *x, const cs_live_status *st)
 static int open_results(run_ctx *x)
 {
     cs_metricstore_opts mo = {.max_age_ns = x->a.metrics_days * 86400 * 1000000000ll};
-    cs_sink observer = {x, on_message, on_measurement, NULL};
     cs_pipeline_cfg pc = {.store = x->store, .store_dir = x->a.dir, .decoders = x->a.decoders,
-                          .observer = &observer, .lossy_store = x->a.n_ifaces > 0};
+                          .observer = &x->observer, .lossy_store = x->a.n_ifaces > 0};
     int rc;
 
+    x->observer = (cs_sink){x, on_message, on_measurement, NULL};
     if ((rc = cs_metricstore_open(x->a.dir, &mo, &x->mstore)) < 0 ||
         (rc = cs_alerts_new(on_alert, x, &x->alerts)) < 0 ||
         (rc = cs_metrics_new(NULL, on_window, x, &x->metrics)) < 0)
