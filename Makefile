@@ -39,7 +39,7 @@ TEST_HELP := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all release debug test unit golden asan-test fuzz fuzz-run clean format bench check demo
+.PHONY: all release debug test unit golden asan-test fuzz fuzz-run clean format bench check demo tour
 all: $(BIN)
 
 release:
@@ -102,10 +102,16 @@ check:
 	$(MAKE) asan-test
 	$(MAKE) fuzz-run FUZZ_SECONDS=15
 
-# The README's first command: ingest the bundled sample and show the store.
-DEMO_STORE ?= demo-store
+# The README's first command: the live daemon on built-in synthetic traffic,
+# serving the web UI (until Ctrl-C). `make tour` walks the bundled sample
+# capture through the CLI instead.
+DEMO_LISTEN ?= 127.0.0.1:8642
 demo: $(BIN)
-	@scripts/demo.sh $(BIN) $(DEMO_STORE)
+	$(BIN) demo --listen $(DEMO_LISTEN)
+
+TOUR_STORE ?= demo-store
+tour: $(BIN)
+	@scripts/demo.sh $(BIN) $(TOUR_STORE)
 
 # Fuzzers link against a library built with the fuzzer's instrumentation, so
 # a harness that defines a symbol (the decoder harness's cs_decode_emit)
