@@ -25,7 +25,11 @@ median_of() {
     local times=() rss=() i
     for i in $(seq 1 "$RUNS"); do
         [ -n "${PREP:-}" ] && bash -c "$PREP"
+        # the same start for every run: dirty pages written, clean cache
+        # dropped (root only), then the input read back in (warm)
         sync
+        echo 1 >/proc/sys/vm/drop_caches 2>/dev/null || true
+        [ -n "${WARM:-}" ] && cat $WARM >/dev/null
         /usr/bin/time -f '%e %M' -o "$OUT/time.txt" "$@" >/dev/null 2>"$OUT/err.txt" || {
             cat "$OUT/err.txt" >&2
             return 1
@@ -54,8 +58,8 @@ bench_ingest() {
     pkts=$(capinfos -c -M "$OUT/corpus.pcap" | awk '/Number of packets/ {print $NF}')
     bytes=$(stat -c %s "$OUT/corpus.pcap")
     echo "== ingest, store only ($pkts packets, $bytes bytes), median of $RUNS"
-    read -r t_tcp m_tcp < <(PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$OUT/corpus.pcap" -w "$OUT/copy.pcap")
-    read -r t_cs m_cs < <(PREP="rm -rf '$OUT/S'" median_of "$CS_BIN" ingest -q --decoders none -r "$OUT/corpus.pcap" -d "$OUT/S")
+    read -r t_tcp m_tcp < <(WARM="$OUT/corpus.pcap" PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$OUT/corpus.pcap" -w "$OUT/copy.pcap")
+    read -r t_cs m_cs < <(WARM="$OUT/corpus.pcap" PREP="rm -rf '$OUT/S'" median_of "$CS_BIN" ingest -q --decoders none -r "$OUT/corpus.pcap" -d "$OUT/S")
     idx=$("$CS_BIN" stats -d "$OUT/S" --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["index_bytes"], s["packet_bytes"])')
     echo "tcpdump -r -w (copy):          ${t_tcp}s  peak RSS ${m_tcp} KiB"
     echo "capstream ingest --decoders none: ${t_cs}s  peak RSS ${m_cs} KiB"
@@ -68,8 +72,8 @@ bench_ingest() {
 bench_analytics() {
     corpus
     echo "== ingest with all decoders, median of $RUNS"
-    read -r t_tcp m_tcp < <(PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$OUT/corpus.pcap" -w "$OUT/copy.pcap")
-    read -r t_cs m_cs < <(PREP="rm -rf '$OUT/A'" median_of "$CS_BIN" ingest -q -r "$OUT/corpus.pcap" -d "$OUT/A")
+    read -r t_tcp m_tcp < <(WARM="$OUT/corpus.pcap" PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$OUT/corpus.pcap" -w "$OUT/copy.pcap")
+    read -r t_cs m_cs < <(WARM="$OUT/corpus.pcap" PREP="rm -rf '$OUT/A'" median_of "$CS_BIN" ingest -q -r "$OUT/corpus.pcap" -d "$OUT/A")
     echo "tcpdump -r -w (copy):          ${t_tcp}s"
     echo "capstream ingest (all):        ${t_cs}s  peak RSS ${m_cs} KiB"
     echo "wall ratio capstream/tcpdump:  $(ratio "$t_cs" "$t_tcp")   (target <= 0.8)"
@@ -108,10 +112,10 @@ bench_query() {
     "$CS_BIN" query -d "$OUT/Q10" -w /dev/null "$f" # warm the page cache like tcpdump's inputs
     "$CS_BIN" query -d "$OUT/Q1" -w /dev/null "$f"
     echo "== query '$f' over the whole range, median of $RUNS"
-    read -r t_tcp m_tcp < <(median_of bash -c "for x in ${files[*]}; do tcpdump -r \$x -w - '$f' 2>/dev/null; done >'$OUT/ref.out'")
-    read -r t_q10 m_q10 < <(median_of "$CS_BIN" query -d "$OUT/Q10" -w "$OUT/q10.out" "$f")
-    read -r t_q1 m_q1 < <(median_of "$CS_BIN" query -d "$OUT/Q1" -w "$OUT/q1.out" "$f")
-    read -r t_h1 m_h1 < <(median_of "$CS_BIN" query -d "$OUT/Q10" --after $t0 --before $((t0 + 3600)) -w "$OUT/h1.out" "$f")
+    read -r t_tcp m_tcp < <(WARM="${files[*]}" median_of bash -c "for x in ${files[*]}; do tcpdump -r \$x -w - '$f' 2>/dev/null; done >'$OUT/ref.out'")
+    read -r t_q10 m_q10 < <(WARM="$OUT/Q10/packets/*" median_of "$CS_BIN" query -d "$OUT/Q10" -w "$OUT/q10.out" "$f")
+    read -r t_q1 m_q1 < <(WARM="$OUT/Q1/packets/*" median_of "$CS_BIN" query -d "$OUT/Q1" -w "$OUT/q1.out" "$f")
+    read -r t_h1 m_h1 < <(WARM="$OUT/Q10/packets/*" median_of "$CS_BIN" query -d "$OUT/Q10" --after $t0 --before $((t0 + 3600)) -w "$OUT/h1.out" "$f")
     echo "tcpdump -r over 10 files:      ${t_tcp}s"
     echo "capstream query, 10-capture store: ${t_q10}s  ($n10 packets)"
     echo "capstream query, 1-capture store:  ${t_q1}s  ($n1 packets)"
