@@ -99,7 +99,10 @@ static int pipeline_start_analysis(cs_pipeline *pl)
              (rc = pipeline_replace_protos(pl)) < 0))
             return rc;
     }
-    cs_analyzer_cfg_default(&acfg);
+    if (pl->cfg.limits)
+        acfg = *pl->cfg.limits;
+    else
+        cs_analyzer_cfg_default(&acfg);
     acfg.decoders = pl->cfg.decoders;
     pl->st.analyzed = 1;
     return cs_analyzer_new(&acfg, &sink, &pl->an);

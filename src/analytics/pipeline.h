@@ -31,6 +31,8 @@ typedef struct cs_pipeline_cfg {
                                           live stream); may be NULL */
     int lossy_store;                   /* a packet the store refuses (disk behind) is
                                           counted as not stored and still analysed */
+    const cs_analyzer_cfg *limits;     /* analyzer bounds (flows, buffers, timeouts);
+                                          NULL = defaults; its decoders are ignored */
 } cs_pipeline_cfg;
 
 typedef struct cs_pipeline_stats {

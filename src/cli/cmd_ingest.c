@@ -28,7 +28,8 @@
 #include <string.h>
 
 static const char ingest_help[] =
-    "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--segment-bytes N]\n"
+    "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--max-flows N]\n"
+    "                        [--flow-buffer N] [--pair-timeout D] [--segment-bytes N]\n"
     "                        [--max-bytes N] [--fsync] [-q]\n\n"
     "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
     "stores its packets in STORE (created if missing; later ingests append), indexed\n"
@@ -38,6 +39,10 @@ static const char ingest_help[] =
     "  -d, --store DIR        the store\n"
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
     "                         names separated by commas: fix,http,dns\n"
+    "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
+    "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
+    "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
+    "                         unanswered (default 30s)\n"
     "      --segment-bytes N  close segments at N bytes (default 256M; K/M/G suffixes)\n"
     "      --max-bytes N      retention budget: delete the oldest segments beyond N bytes\n"
     "                         (0 = unlimited; remembered by the store)\n"
@@ -52,12 +57,35 @@ typedef struct ingest_args {
     int quiet;
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
+    cs_analyzer_cfg limits;
 } ingest_args;
 
 typedef struct ingest_totals {
     uint64_t packets, bytes;
     int64_t min_ts, max_ts;
 } ingest_totals;
+
+/* --max-flows N, --flow-buffer BYTES, --pair-timeout DURATION. */
+static int ingest_limit(ingest_args *a, int c, const char *arg)
+{
+    uint64_t v;
+    int64_t ns;
+
+    if (c == 'W') {
+        if (cs_duration_parse(arg, &ns) < 0 || ns <= 0)
+            return cs_error_set(CS_EINVAL, "bad --pair-timeout '%s' (e.g. 30s, 500ms)", arg);
+        a->limits.pair_timeout_ns = ns;
+        return 0;
+    }
+    if (cs_cli_parse_size(arg, &v) < 0 || v == 0 || v > UINT32_MAX)
+        return cs_error_set(CS_EINVAL, "bad %s '%s'", c == 'X' ? "--max-flows" : "--flow-buffer",
+                            arg);
+    if (c == 'X')
+        a->limits.max_flows = (uint32_t)v;
+    else
+        a->limits.max_flow_buffer = (uint32_t)v;
+    return 0;
+}
 
 static int ingest_parse(int argc, char **argv, ingest_args *a)
 {
@@ -66,11 +94,14 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         {"segment-bytes", required_argument, 0, 'S'}, {"max-bytes", required_argument, 0, 'M'},
         {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
         {"fsync", no_argument, 0, 'F'},               {"decoders", required_argument, 0, 'D'},
+        {"max-flows", required_argument, 0, 'X'},     {"flow-buffer", required_argument, 0, 'Z'},
+        {"pair-timeout", required_argument, 0, 'W'},
         {0, 0, 0, 0}};
     int c;
 
     a->so.flags = CS_STORE_WRITE | CS_STORE_CREATE;
     cs_decoders_parse("all", a->decoders);
+    cs_analyzer_cfg_default(&a->limits);
     while ((c = getopt_long(argc, argv, "r:d:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
@@ -97,6 +128,12 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             break;
         case 'D':
             if (cs_decoders_parse(optarg, a->decoders) < 0)
+                return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
+            break;
+        case 'X':
+        case 'Z':
+        case 'W':
+            if (ingest_limit(a, c, optarg) < 0)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
         case 'h':
@@ -150,11 +187,12 @@ static void analysis_summary(const cs_pipeline_stats *ps)
         return;
     printf("decoded %" PRIu64 " messages (%" PRIu64 " flagged bad), %" PRIu64
            " measurements, %" PRIu64 " requests unanswered, %" PRIu64
-           " responses without request; %" PRIu64 " flows, %" PRIu64 " TCP gaps (%" PRIu64
-           " bytes), %" PRIu64 " retransmitted and %" PRIu64 " out-of-order segments\n",
+           " responses without request; %" PRIu64 " flows (%" PRIu64 " evicted), %" PRIu64
+           " TCP gaps (%" PRIu64 " bytes), %" PRIu64 " retransmitted and %" PRIu64
+           " out-of-order segments, %" PRIu64 " buffer overflows\n",
            a->messages, a->bad_messages, a->measurements, a->unmatched_requests,
-           a->unmatched_responses, a->flows, a->tcp_gaps, a->tcp_gap_bytes, a->tcp_retransmits,
-           a->tcp_out_of_order);
+           a->unmatched_responses, a->flows, a->flows_evicted, a->tcp_gaps, a->tcp_gap_bytes,
+           a->tcp_retransmits, a->tcp_out_of_order, a->buffer_overflows);
 }
 
 static void ingest_summary(const ingest_totals *t, const cs_store *s, int64_t elapsed_ns,
@@ -177,7 +215,8 @@ static void ingest_summary(const ingest_totals *t, const cs_store *s, int64_t el
 static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
                       cs_pipeline_stats *ps, char *why, size_t why_size)
 {
-    cs_pipeline_cfg pc = {.store = s, .store_dir = a->dir, .decoders = a->decoders};
+    cs_pipeline_cfg pc = {.store = s, .store_dir = a->dir, .decoders = a->decoders,
+                          .limits = &a->limits};
     cs_pipeline *pl = NULL;
     int rc, rc2;
 

@@ -69,3 +69,11 @@ fi
 check_eq "store intact after everything" "$after" "$("$CS_BIN" query -d "$S" --count)"
 check_fails "unknown command" "unknown command" "$CS_BIN" frobnicate
 check_fails "missing arguments" "required" "$CS_BIN" ingest -d "$S"
+
+# Analysis bounds: when they bite, counters say so and nothing crashes.
+check_fails "zero flows" "max-flows" "$CS_BIN" ingest -r "$PCAPS/zeek/http/get.pcap" -d "$CS_TMP/b" --max-flows 0
+"$CS_BIN" ingest -r "$REPO/samples/trading-sample.pcap" -d "$CS_TMP/bounded" --max-flows 8 \
+    --flow-buffer 2K --pair-timeout 1ms >"$CS_TMP/bounded.out" 2>&1
+check_eq "ingest with tiny bounds succeeds" 0 "$?"
+check "evictions are counted" grep -qE "flows \([1-9][0-9]* evicted\)" "$CS_TMP/bounded.out"
+check_eq "every packet still stored" 6147 "$("$CS_BIN" query -d "$CS_TMP/bounded" --count)"
