@@ -505,6 +505,11 @@ static void alert_one(void *ud, const cs_alert_event *ev)
             ",\"text\":",
             ev->value, ev->threshold, ev->from_ns, ev->to_ns);
     json_str(c->f, ev->text);
+    if (ev->series.kind == CS_SERIES_PAIR) /* the drill-down: its windows' slowest pairs */
+        fprintf(c->f,
+                ",\"measurements\":\"/api/v1/measurements?pair=%s&after=%" PRId64 "&before=%" PRId64
+                "&sort=latency\"",
+                ev->series.name, ev->from_ns, ev->to_ns);
     fputs("}", c->f);
 }
 

@@ -54,3 +54,6 @@ check "store consistent after shutdown" "$CS_BIN" query -d "$S" --count tcp
 check_fails "run without a source" "either -i IFACE or -r FILE" "$CS_BIN" run -d "$S"
 check_fails "run on a missing interface" "no interface" "$CS_BIN" run -i nosuchif0 -d "$S" --listen "127.0.0.1:$PORT"
 check_fails "non-loopback listen without a token" "token" "$CS_BIN" run -r "$CS_TMP/g.pcap" -d "$S" --listen "0.0.0.0:$PORT"
+# An alert on a pair links to the measurements of its windows, slowest first.
+link=$(python3 -c 'import json,sys; a=[x for x in json.load(open(sys.argv[1]))["alerts"] if x["rule"]=="fix_slow"]; print(a[0]["measurements"])' "$CS_TMP/alerts.json" 2>/dev/null)
+check "fix_slow links to its measurements" test -n "$link"
