@@ -68,14 +68,35 @@ live_stop() {
     check_eq "capstream run exits 0 on SIGTERM ($(head -c 300 "$CS_TMP/run.err"))" 0 "$status"
 }
 
+# A few seconds of API clients inside the namespace (bounded loop).
+api_clients() {
+    local b=http://127.0.0.1:$PORT i
+    for i in $(seq 20); do
+        ip netns exec "$NS" curl -s --max-time 2 "$b/api/v1/status" >"$CS_TMP/api.status"
+        ip netns exec "$NS" curl -s --max-time 2 "$b/api/v1/measurements?limit=50" >/dev/null
+        ip netns exec "$NS" curl -s --max-time 2 -o /dev/null -w '%{http_code}' \
+            "$b/api/v1/measurements?limit=abc" >"$CS_TMP/api.bad"
+        ip netns exec "$NS" curl -s --max-time 2 "$b/api/v1/packets?filter=tcp" | head -c 100 \
+            >/dev/null
+        sleep 0.05
+    done
+}
+
 live_test() {
     local sent stored
     python3 "$GENTRAFFIC" "$CS_TMP/gen.pcap" --truth "$CS_TMP/gen.truth" --seconds 0.3 \
         --quirks --seed 17 >/dev/null
     live_setup || return
     live_start || return
+    # While it captures, clients use the API: good and bad requests, and
+    # downloads cut off midway. Capture must not lose a packet to them.
+    api_clients &
+    local api_pid=$!
     ip netns exec "$NS" tcpreplay -i "$VB" --mbps 50 "$CS_TMP/gen.pcap" \
         >"$CS_TMP/replay.out" 2>&1
+    wait "$api_pid"
+    check "the API answered while capturing" grep -q '"capture"' "$CS_TMP/api.status"
+    check_eq "a bad parameter got 400 while capturing" 400 "$(cat "$CS_TMP/api.bad")"
     check "tcpreplay sent the capture ($(tail -n 3 "$CS_TMP/replay.out"))" \
         grep -qE 'Failed packets: +0$' "$CS_TMP/replay.out"
     sleep 0.5 # well past the ring's block timeout
