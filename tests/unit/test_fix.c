@@ -40,75 +40,7 @@
 #include <cmocka.h>
 #include <pcap/pcap.h>
 
-/* ---- recording cs_decode_emit --------------------------------------- */
-
-typedef struct rec_msg {
-    char type[16];
-    char match[64];
-    char key[64];
-    char pair[8];
-    char where[64];    /* direction label in capture tests */
-    char fields[1024]; /* "name=val|name=val|..." rebuilt from the kv list */
-    cs_role role;
-    uint32_t flags;
-    size_t start, len, n_fields;
-} rec_msg;
-
-struct cs_decode_ctx {
-    rec_msg *msgs;
-    size_t n, cap;
-    const cs_decode_input *in;
-    const char *where;
-};
-
-static void copy_str(char *dst, size_t size, cs_str s)
-{
-    size_t n = s.len < size - 1 ? s.len : size - 1;
-
-    if (n)
-        memcpy(dst, s.p, n);
-    dst[n] = '\0';
-}
-
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
-{
-    rec_msg *r;
-    size_t i, off = 0;
-
-    assert_non_null(ctx->in);
-    assert_true(m->start + m->len <= ctx->in->len);
-    if (ctx->n == ctx->cap) {
-        ctx->cap = ctx->cap ? ctx->cap * 2 : 16;
-        ctx->msgs = realloc(ctx->msgs, ctx->cap * sizeof(rec_msg));
-        assert_non_null(ctx->msgs);
-    }
-    r = &ctx->msgs[ctx->n++];
-    memset(r, 0, sizeof(*r));
-    copy_str(r->type, sizeof(r->type), m->type);
-    copy_str(r->match, sizeof(r->match), m->match);
-    copy_str(r->key, sizeof(r->key), m->key);
-    if (m->pair)
-        snprintf(r->pair, sizeof(r->pair), "%s", m->pair);
-    if (ctx->where)
-        snprintf(r->where, sizeof(r->where), "%s", ctx->where);
-    r->role = m->role;
-    r->flags = m->flags;
-    r->start = m->start;
-    r->len = m->len;
-    r->n_fields = m->n_fields;
-    for (i = 0; i < m->n_fields && off + 4 < sizeof(r->fields); i++) {
-        int w = snprintf(r->fields + off, sizeof(r->fields) - off, "%.*s=%.*s|",
-                         (int)m->fields[i].name.len, m->fields[i].name.p, (int)m->fields[i].val.len,
-                         m->fields[i].val.p);
-        off += (size_t)w < sizeof(r->fields) - off ? (size_t)w : sizeof(r->fields) - off - 1;
-    }
-}
-
-static void ctx_reset(cs_decode_ctx *ctx)
-{
-    free(ctx->msgs);
-    memset(ctx, 0, sizeof(*ctx));
-}
+#include "decoder_recorder.h"
 
 /* One parse() call on "data[0..len)" with "flags"; returns consumed. */
 static size_t feed(void *st, cs_decode_ctx *ctx, uint8_t dir, uint32_t flags, const char *data,
