@@ -54,7 +54,10 @@ python3 -c 'import socket,sys,time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(8)' "$BUSY" &
 holder=$!
-sleep 0.5
+for _ in $(seq 100); do # until the holder really listens (python may start slowly)
+    ss -ltn 2>/dev/null | grep -q "127.0.0.1:$BUSY " && break
+    sleep 0.1
+done
 check_fails "demo on a taken port fails" "listen" "$CS_BIN" demo --seconds 1 --listen "127.0.0.1:$BUSY"
 check "no URL printed when the server could not start" bash -c "! grep -q http: '$CS_TMP/out'"
 kill "$holder" 2>/dev/null
