@@ -120,6 +120,7 @@ typedef struct capture {
 } capture;
 
 struct run_ctx {
+    int drained; /* the pipeline has handled every captured packet */
     run_args a;
     capture caps[RUN_MAX_IFACES];
     int n_caps;
@@ -468,7 +469,8 @@ static void totals(run_ctx *x, cs_live_status *st)
     st->not_stored = ps.not_stored;
     st->messages = x->messages;
     st->measurements = x->measurements;
-    st->capturing = atomic_load(&x->running_caps) > 0;
+    /* a replay is done only once the pipeline has drained and published it */
+    st->capturing = !x->drained;
     snprintf(st->sources, sizeof(st->sources), "%s", run_sources(x));
 }
 
@@ -675,6 +677,7 @@ static int run_daemon(run_ctx *x)
         rc = pipeline_loop(x);
         if (rc == 0 && x->a.file) {
             cs_metrics_flush(x->metrics); /* the file's last seconds are complete */
+            x->drained = 1;
             tick(x);
             cs_log_info("replay finished; serving until SIGTERM");
             serve_until_stopped(x);
