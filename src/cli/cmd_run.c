@@ -487,8 +487,8 @@ static void tick(run_ctx *x)
     cs_store_flush(x->store); /* recent packets readable, or next second */
     cs_pipeline_flush(x->pl);
     cs_metricstore_flush(x->mstore);
+    prom_publish(x, &st); /* before the status, which readers poll to see it done */
     cs_live_set_status(x->live, &st);
-    prom_publish(x, &st);
     if (run_reload && x->a.config) {
         run_reload = 0;
         if (cs_alerts_reload(x->alerts, x->a.config) < 0)
