@@ -592,11 +592,17 @@ static int open_results(run_ctx *x)
 static int run_start(run_ctx *x)
 {
     cs_server_cfg sc = {x->a.listen, x->a.token_file, x->a.dir};
+    /* "capturing" from the first request on: an all-zero status would read
+     * as a replay already finished */
+    cs_live_status st0 = {.version = CS_VERSION_STRING, .started_ns = x->started_ns,
+                          .capturing = 1};
     int rc;
 
     if ((rc = open_sources(x)) < 0 || (rc = cs_store_open(x->a.dir, &x->a.so, &x->store)) < 0 ||
-        (rc = cs_pktqueue_new(RUN_QUEUE_BYTES, &x->q)) < 0 || (rc = cs_live_new(&x->live)) < 0 ||
-        (rc = cs_server_start(&sc, x->live, &x->server)) < 0)
+        (rc = cs_pktqueue_new(RUN_QUEUE_BYTES, &x->q)) < 0 || (rc = cs_live_new(&x->live)) < 0)
+        return rc;
+    cs_live_set_status(x->live, &st0);
+    if ((rc = cs_server_start(&sc, x->live, &x->server)) < 0)
         return rc;
     if (x->a.user && (rc = drop_privileges(x->a.user, x->a.dir)) < 0)
         return rc;
