@@ -1,7 +1,7 @@
 /* capstream web UI (plain JS, no framework).
  *
  * State lives in the URL hash (#preset=5m&after=NS&before=NS&pair=fix&wa=NS&wb=NS
- * &m=ID&p=REF&key=K): render() reads it and fills every section, so a shared
+ * &pg=N&m=ID&p=REF&key=K; pg is the measurement list's page, 1-based): render() reads it and fills every section, so a shared
  * URL restores the view; user actions only change the hash (setState).
  *
  * Times: the API's *_ns integers exceed 2^53, so JSON text is rewritten to
@@ -141,7 +141,7 @@
     const a = nsOfSec(u.posToVal(u.select.left, "x")) - 1000n;
     const b = nsOfSec(u.posToVal(u.select.left + u.select.width, "x")) + 1000n;
     u.setSelect({ left: 0, width: 0 }, false);
-    if (opts.pair) setState({ pair: opts.pair, wa: a.toString(), wb: b.toString(), m: "", p: "" });
+    if (opts.pair) setState({ pair: opts.pair, wa: a.toString(), wb: b.toString(), m: "", p: "", pg: "" });
     else setState({ preset: "custom", after: a.toString(), before: b.toString() });
   }
   function onClick(u, opts) {
@@ -150,7 +150,7 @@
     const span = u.scales.x.max - u.scales.x.min;
     const half = BigInt(Math.max(1000, Math.round((span * 1e9) / 200)));
     const c = nsOfSec(x);
-    setState({ pair: opts.pair, wa: (c - half).toString(), wb: (c + half).toString(), m: "", p: "" });
+    setState({ pair: opts.pair, wa: (c - half).toString(), wb: (c + half).toString(), m: "", p: "", pg: "" });
   }
   function rateData(list, field, perStep) {
     /* list: [[name, points]] -> aligned uPlot data */
@@ -199,7 +199,7 @@
     const al = await getJSON(`/alerts?after=${a}&before=${b}`);
     $("alerts").innerHTML = al.alerts.length ? table(["time (UTC)", "rule", "state", "text", "value"],
       al.alerts.map((x) => [fmtNs(x.ts_ns), x.rule, x.state,
-        /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "" }, x.text) : x.text,
+        /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "", pg: "" }, x.text) : x.text,
         String(x.value)])) : "<p>no alerts in the range</p>";
   }
   async function latencyChart(pair, a, b, step) {
@@ -221,7 +221,7 @@
     const btn = document.createElement("button");
     btn.type = "button";
     btn.textContent = `List the slowest ${pair} measurements in the range`;
-    btn.addEventListener("click", () => setState({ pair, wa: a.toString(), wb: b.toString(), m: "", p: "" }));
+    btn.addEventListener("click", () => setState({ pair, wa: a.toString(), wb: b.toString(), m: "", p: "", pg: "" }));
     fig.appendChild(btn);
     makePlot(fig, ["measurement", "p50", "p99", "max"], data, {
       pair, width: 940,
@@ -247,12 +247,24 @@
   }
 
   /* ---- drill-down ---- */
+  /* The list shows PAGE measurements at a time; "pg" in the hash (1-based,
+   * absent = 1) is the page, so a shared link restores it. The API's offset
+   * stops at 1000000, so the last reachable page is MAXPG. */
+  const PAGE = 100, MAXPG = 1000000 / PAGE + 1;
+  function pageOf(st) {
+    const n = parseInt(st.pg || "1", 10);
+    return Number.isInteger(n) ? Math.min(Math.max(n, 1), MAXPG) : 1;
+  }
   async function loadList(st) {
     if (!st.pair || !st.wa) { $("list").hidden = true; return; }
     $("list").hidden = false;
-    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=latency&limit=100`);
+    const pg = pageOf(st), off = (pg - 1) * PAGE;
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=latency&limit=${PAGE}&offset=${off}`);
     $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}, slowest first` +
-      ` (${j.count}${j.more ? "+" : ""} shown)`;
+      (j.count ? `, ${off + 1}–${off + j.count}${j.more ? " of more" : ""}` : ", none on this page");
+    $("pageinfo").textContent = `page ${pg}`;
+    $("prevpage").disabled = pg <= 1;
+    $("nextpage").disabled = !j.more || pg >= MAXPG;
     $("listtable").innerHTML = table(["latency", "request time (UTC)", "key", "src → dst", "id"],
       j.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.key, `${m.src} → ${m.dst}`, link({ m: m.id, p: "" }, m.id)]),
       (i) => (j.measurements[i].id === st.m ? ' class="sel"' : ""));
@@ -264,12 +276,13 @@
   }
   function parsePcap(buf) {
     const dv = new DataView(buf);
-    if (buf.byteLength < 24) return [];
+    if (buf.byteLength < 24) return Object.assign([], { linktype: -1 });
     const magic = dv.getUint32(0, true);
     let le = true, nano = false;
     if (magic === 0xa1b2c3d4) nano = false; else if (magic === 0xa1b23c4d) nano = true;
     else { le = false; nano = dv.getUint32(0, false) === 0xa1b23c4d; }
     const recs = [];
+    recs.linktype = dv.getUint32(20, le) & 0xffff; /* the high bits may carry FCS flags */
     for (let off = 24; off + 16 <= buf.byteLength;) {
       const sec = dv.getUint32(off, le), frac = dv.getUint32(off + 4, le), incl = dv.getUint32(off + 8, le), orig = dv.getUint32(off + 12, le);
       const ts = BigInt(sec) * NS + BigInt(frac) * (nano ? 1n : 1000n);
@@ -298,12 +311,25 @@
     const pcapUrl = `${API}/measurements/${encodeURIComponent(m.id)}/pcap`;
     const refs = new Set();
     for (const s of [j.request, j.response]) if (s) s.packets.forEach((p) => refs.add(p.ref));
+    if (pcapCache.id !== st.m) pcapCache = { id: st.m, recs: await pcapRecords(pcapUrl) };
     let h = `<p class="mono">${esc(m.id)} · pair ${esc(m.pair)} · key ${esc(m.key)} · ` +
       `request ${esc(fmtNs(m.req_ts_ns))} · response ${esc(fmtNs(m.resp_ts_ns))} · latency <strong id="latency">${esc(fmtDur(m.latency_ns))}</strong> (${esc(m.latency_ns)} ns)</p>`;
     h += `<p><a id="pcaplink" href="${esc(pcapUrl)}" download="${esc(m.id)}.pcap" data-packets="${refs.size}">Download the pcap of these ${refs.size} packets</a></p>`;
+    h += flowLink(m, pcapCache.recs);
     h += `<div class="side">${msgBlock("Request", j.request, st)}${msgBlock("Response", j.response, st)}</div>`;
     $("detailbody").innerHTML = h;
     return { j, pcapUrl };
+  }
+  /* the second download: every stored packet of the flow around the
+   * measurement, both directions, over the whole store's time range (as
+   * known at this render), through GET /packets with flowFilter's BPF */
+  function flowLink(m, recs) {
+    const f = flowFilter(recs);
+    if (!f) return `<p id="flownone">no pcap of the whole flow: none of the measurement's packets has Ethernet, IP and TCP/UDP headers in the store</p>`;
+    let q = `filter=${encodeURIComponent(f)}`;
+    if (storeMin !== null && storeMax !== null) q += `&after=${storeMin}&before=${storeMax + 1n}`;
+    return `<p><a id="flowlink" href="${esc(API + "/packets?" + q)}" download="${esc(m.id)}-flow.pcap" data-filter="${esc(f)}">` +
+      `Download the pcap of the whole flow</a> (both directions, all of its stored packets) · filter <code>${esc(f)}</code></p>`;
   }
   function hexdump(bytes) {
     let out = "";
@@ -315,42 +341,83 @@
     }
     return out;
   }
-  function layers(b) { /* Ethernet, VLAN tags, IPv4/IPv6, TCP/UDP header fields */
-    const out = [];
+  /* dissect(b): the Ethernet frame "b" (Uint8Array) as {vlans, type, ip, l4};
+   * ip = {v6, src, dst, proto, ...} and l4 = {proto: "tcp"|"udp", sport,
+   * dport, ...} when present and not cut short. Every read is bounds-checked
+   * against b.length first. VLAN tags: 802.1Q (0x8100), 802.1ad (0x88a8) and
+   * the old QinQ 0x9100, the TPIDs libpcap's `vlan` keyword accepts. */
+  function dissect(b) {
+    const d = { vlans: [], type: -1, ip: null, l4: null };
+    if (b.length < 14) return d;
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const mac = (o) => Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, "0")).join(":");
-    if (b.length < 14) return out;
-    out.push(`Ethernet ${mac(6)} → ${mac(0)}`);
     let off = 12, type = dv.getUint16(off);
-    while ((type === 0x8100 || type === 0x88a8) && off + 6 <= b.length) {
-      out.push(`VLAN ${dv.getUint16(off + 2) & 0xfff}`);
+    while ((type === 0x8100 || type === 0x88a8 || type === 0x9100) && off + 6 <= b.length) {
+      d.vlans.push(dv.getUint16(off + 2) & 0xfff);
       off += 4; type = dv.getUint16(off);
     }
+    d.type = type;
     off += 2;
-    let proto = -1;
+    let first = true; /* a non-first IPv4 fragment carries no L4 header */
     if (type === 0x0800 && off + 20 <= b.length) {
-      const ihl = (b[off] & 15) * 4;
-      proto = b[off + 9];
-      out.push(`IPv4 ${b.subarray(off + 12, off + 16).join(".")} → ${b.subarray(off + 16, off + 20).join(".")} ttl ${b[off + 8]} proto ${proto} len ${dv.getUint16(off + 2)}`);
-      off += ihl;
+      d.ip = { v6: false, src: b.subarray(off + 12, off + 16).join("."), dst: b.subarray(off + 16, off + 20).join("."),
+        proto: b[off + 9], ttl: b[off + 8], len: dv.getUint16(off + 2) };
+      first = (dv.getUint16(off + 6) & 0x1fff) === 0;
+      off += (b[off] & 15) * 4;
     } else if (type === 0x86dd && off + 40 <= b.length) {
       const a6 = (o) => Array.from({ length: 8 }, (_, i) => dv.getUint16(o + 2 * i).toString(16)).join(":");
-      proto = b[off + 6];
-      out.push(`IPv6 ${a6(off + 8)} → ${a6(off + 24)} next ${proto} hlim ${b[off + 7]}`);
+      d.ip = { v6: true, src: a6(off + 8), dst: a6(off + 24), proto: b[off + 6], hlim: b[off + 7] };
       off += 40;
-    } else out.push(`ethertype 0x${type.toString(16)}`);
-    if (proto === 6 && off + 20 <= b.length) {
-      const fl = b[off + 13], names = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"];
-      out.push(`TCP ${dv.getUint16(off)} → ${dv.getUint16(off + 2)} seq ${dv.getUint32(off + 4)} ack ${dv.getUint32(off + 8)} [${names.filter((_, i) => fl & (1 << i)).join(",")}] win ${dv.getUint16(off + 14)} payload ${b.length - off - ((b[off + 12] >> 4) * 4)}`);
-    } else if (proto === 17 && off + 8 <= b.length) {
-      out.push(`UDP ${dv.getUint16(off)} → ${dv.getUint16(off + 2)} len ${dv.getUint16(off + 4)}`);
     }
+    if (!d.ip || !first) return d;
+    if (d.ip.proto === 6 && off + 20 <= b.length) {
+      d.l4 = { proto: "tcp", sport: dv.getUint16(off), dport: dv.getUint16(off + 2), seq: dv.getUint32(off + 4),
+        ack: dv.getUint32(off + 8), flags: b[off + 13], win: dv.getUint16(off + 14), payload: b.length - off - ((b[off + 12] >> 4) * 4) };
+    } else if (d.ip.proto === 17 && off + 8 <= b.length) {
+      d.l4 = { proto: "udp", sport: dv.getUint16(off), dport: dv.getUint16(off + 2), len: dv.getUint16(off + 4) };
+    }
+    return d;
+  }
+  function layers(b) { /* Ethernet, VLAN tags, IPv4/IPv6, TCP/UDP header fields, one line each */
+    const out = [];
+    if (b.length < 14) return out;
+    const mac = (o) => Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, "0")).join(":");
+    const d = dissect(b), ip = d.ip, l4 = d.l4;
+    out.push(`Ethernet ${mac(6)} → ${mac(0)}`);
+    d.vlans.forEach((v) => out.push(`VLAN ${v}`));
+    if (ip && !ip.v6) out.push(`IPv4 ${ip.src} → ${ip.dst} ttl ${ip.ttl} proto ${ip.proto} len ${ip.len}`);
+    else if (ip) out.push(`IPv6 ${ip.src} → ${ip.dst} next ${ip.proto} hlim ${ip.hlim}`);
+    else out.push(`ethertype 0x${d.type.toString(16)}`);
+    if (l4 && l4.proto === "tcp") {
+      const names = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"];
+      out.push(`TCP ${l4.sport} → ${l4.dport} seq ${l4.seq} ack ${l4.ack} [${names.filter((_, i) => l4.flags & (1 << i)).join(",")}] win ${l4.win} payload ${l4.payload}`);
+    } else if (l4) out.push(`UDP ${l4.sport} → ${l4.dport} len ${l4.len}`);
     return out;
+  }
+  /* flowFilter(recs): the BPF filter of the whole flow (both directions)
+   * that carried the pcap records "recs" of one measurement, from the first
+   * record with IP and TCP/UDP headers; null if none (packets expired, not
+   * Ethernet). The flow's VLAN ids are part of it (a flow is the 5-tuple plus
+   * VLANs), and they are needed: libpcap's `host`/`port` read at fixed
+   * offsets, so a tagged frame only matches after one `vlan` per tag.
+   *   vlan 300 and vlan 42 and ip and tcp and
+   *     ((src host A and src port P and dst host B and dst port Q) or (… B,Q → A,P))
+   * Non-first IP fragments (no ports) fall outside it. */
+  function flowFilter(recs) {
+    if (recs.linktype !== 1) return null; /* DLT_EN10MB */
+    for (const r of recs) {
+      const d = dissect(r.bytes);
+      if (!d.ip || !d.l4) continue;
+      const dir = (a, ap, b2, bp) => `(src host ${a} and src port ${ap} and dst host ${b2} and dst port ${bp})`;
+      const parts = d.vlans.map((v) => `vlan ${v}`);
+      parts.push(d.ip.v6 ? "ip6" : "ip", d.l4.proto,
+        `(${dir(d.ip.src, d.l4.sport, d.ip.dst, d.l4.dport)} or ${dir(d.ip.dst, d.l4.dport, d.ip.src, d.l4.sport)})`);
+      return parts.join(" and ");
+    }
+    return null;
   }
   async function loadBytes(st, det) {
     if (!st.p || !det) { $("bytes").hidden = true; return; }
     $("bytes").hidden = false;
-    if (pcapCache.id !== st.m) pcapCache = { id: st.m, recs: await pcapRecords(det.pcapUrl) };
     const all = [].concat(det.j.request ? det.j.request.packets : [], det.j.response ? det.j.response.packets : []);
     const p = all.find((x) => x.ref === st.p);
     const rec = p && pcapCache.recs.find((r) => r.ts_ns === String(p.ts_ns) && r.caplen === p.caplen);
@@ -368,7 +435,7 @@
     const [msgs, meas] = await Promise.all([getJSON(`/messages?key=${k}&limit=100`), getJSON(`/measurements?key=${k}&limit=100`)]);
     let h = `<h3>Measurements with key ${esc(st.key)}</h3>`;
     h += meas.measurements.length ? table(["latency", "request time (UTC)", "pair", "id"],
-      meas.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, link({ m: m.id, pair: m.pair, p: "" }, m.id)])) : "<p>none</p>";
+      meas.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, link({ m: m.id, pair: m.pair, p: "", pg: "" }, m.id)])) : "<p>none</p>";
     h += `<h3>Messages with key ${esc(st.key)}</h3>`;
     h += msgs.messages.length ? table(["time (UTC)", "proto", "type", "src → dst", "id", "packets"],
       msgs.messages.map((m) => [fmtNs(m.ts_ns), m.proto, m.type, `${m.src} → ${m.dst}`, m.id,
@@ -411,6 +478,11 @@
     if (a === null || b === null || a >= b) { $("rangetext").textContent = "bad range: use RFC 3339 UTC (…Z) or epoch ns"; return; }
     setState({ preset: "custom", after: a.toString(), before: b.toString() });
   });
+  $("prevpage").addEventListener("click", () => {
+    const pg = pageOf(getState());
+    setState({ pg: pg > 2 ? String(pg - 1) : "" });
+  });
+  $("nextpage").addEventListener("click", () => setState({ pg: String(pageOf(getState()) + 1) }));
   $("keyform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ key: $("key").value.trim() }); });
   $("bpfform").addEventListener("submit", (ev) => {
     ev.preventDefault();
