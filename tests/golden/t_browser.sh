@@ -1,25 +1,37 @@
 # t_browser.sh - the web UI end to end in a real browser: `capstream run`
 # replays samples/trading-sample.pcap (drill-down, search, shared URL) and a
 # 3-second generated capture (per-second metrics closed, so the rate charts
-# have points); tests/browser/ui.test.js drives Debian's headless Chromium
-# through playwright-core against both. Screenshots of every step are kept
-# in $CS_ARTIFACTS (or $CS_TMP/screenshots). Needs /usr/bin/chromium and
-# tests/browser/node_modules (npm ci --prefix tests/browser); a missing one
-# is a failure, not a skip.
+# have points); tests/browser/ui.test.js runs one scenario against both in
+# each browser: Debian's headless Chromium through playwright-core and
+# Debian's Firefox ESR through puppeteer-core (WebDriver BiDi). Screenshots
+# of every step are kept per browser in $CS_ARTIFACTS/<browser> (or
+# $CS_TMP/screenshots/<browser>). Needs /usr/bin/chromium (apt chromium),
+# /usr/bin/firefox-esr (apt firefox-esr) and tests/browser/node_modules
+# (npm ci --prefix tests/browser); a missing one is a failure, not a skip.
 
 BROWSER_DIR=$REPO/tests/browser
 SHOTS=${CS_ARTIFACTS:-$CS_TMP/screenshots}
 mkdir -p "$SHOTS"
 
+BROWSERS="chromium firefox"
+
 browser_ready() {
+    local ok=0
     if [ ! -x "${CS_CHROMIUM:-/usr/bin/chromium}" ]; then
         fail "browser: ${CS_CHROMIUM:-/usr/bin/chromium} missing (apt-get install chromium)"
-        return 1
+        ok=1
     fi
-    if [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
-        fail "browser: tests/browser/node_modules missing (npm ci --prefix tests/browser)"
-        return 1
+    if [ ! -x "${CS_FIREFOX:-/usr/bin/firefox-esr}" ]; then
+        fail "browser: ${CS_FIREFOX:-/usr/bin/firefox-esr} missing (apt-get install firefox-esr)"
+        ok=1
     fi
+    for m in playwright-core puppeteer-core; do
+        if [ ! -d "$BROWSER_DIR/node_modules/$m" ]; then
+            fail "browser: tests/browser/node_modules/$m missing (npm ci --prefix tests/browser)"
+            ok=1
+        fi
+    done
+    return $ok
 }
 
 # start_daemon PCAP STORE -> sets DPID, DPORT; waits until the replay is done
@@ -48,12 +60,15 @@ if browser_ready; then
         "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://127.0.0.1:$PORT1/ui/app.js")"
     check_eq "no such UI file is 404" "404" \
         "$(curl -s --path-as-is -o /dev/null -w "%{http_code}" "http://127.0.0.1:$PORT1/ui/../api/v1/status")"
-    if (cd "$BROWSER_DIR" && timeout 300 node ui.test.js "http://127.0.0.1:$PORT1" "$SHOTS" \
-        "http://127.0.0.1:$PORT2") >"$CS_TMP/browser.log" 2>&1; then
-        pass
-    else
-        fail "browser tests: $(grep -E 'FAIL' "$CS_TMP/browser.log" | head -20)"
-    fi
+    for b in $BROWSERS; do
+        if (cd "$BROWSER_DIR" && timeout 300 node ui.test.js "$b" "http://127.0.0.1:$PORT1" \
+            "$SHOTS/$b" "http://127.0.0.1:$PORT2") >"$CS_TMP/browser-$b.log" 2>&1; then
+            pass
+        else
+            fail "browser tests in $b: $(grep -E 'FAIL' "$CS_TMP/browser-$b.log" | head -20)"
+        fi
+        cp "$CS_TMP/browser-$b.log" "$SHOTS/$b/test.log" 2>/dev/null
+    done
     [ -n "${PID1:-}" ] && kill "$PID1" 2>/dev/null && wait "$PID1" 2>/dev/null
     [ -n "${PID2:-}" ] && kill "$PID2" 2>/dev/null && wait "$PID2" 2>/dev/null
     echo "browser screenshots: $SHOTS" >&2
