@@ -14,12 +14,18 @@
  * simply match nothing (404). Parameters: each endpoint lists the ones it
  * takes; each has one parser with a bounded length; values are checked
  * fully (no trailing garbage). Lists are paged (limit <= 1000, offset <=
- * 1e6) so a reply's size is bounded.
+ * 1e6) and metrics hold at most CS__API_POINTS_MAX points, so a reply's
+ * size is bounded. Sorted measurement pages cost memory for offset + limit
+ * small entries, not for every measurement of the range (msgstore.c).
  *
  * JSON bodies are written with the store's own formatters (cs_message_json,
  * cs_measurement_json, cs_msgstore_json_string) into an open_memstream
- * buffer. A store is opened read-only per request (cheap), so requests
- * share nothing and run on their own threads.
+ * buffer. A store is opened read-only per request, so requests share
+ * nothing but two process-wide caches, each behind its own mutex: the
+ * store summary of /status (recomputed at most once a second, see
+ * "status") and the message files' summaries (counts and time bounds,
+ * msgstore.c), which let /status count and time-ranged queries skip
+ * files without reading them again.
  */
 #include "server/api_int.h"
 
@@ -32,10 +38,12 @@
 #include "store/store.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int cs__api_fail(cs__err *e, int status, const char *param, const char *fmt, ...)
 {
@@ -362,7 +370,38 @@ int cs__api_error_reply(const cs__err *e, cs__reply *out)
 
 /* ---- status ----------------------------------------------------------- */
 
-static int status_store(FILE *f, const char *dir)
+/*
+ * The store part of /status costs a packet store open and a pass over the
+ * message files' new tails, far too much to pay per request under load
+ * (and the UI polls it). It is computed at most once per STATUS_TTL_NS per
+ * store, by the first request that finds it stale, while the others wait
+ * on the mutex and then share it; it is also recomputed when the daemon
+ * publishes that capture started or stopped, so a finished replay's
+ * numbers show at once. Process-wide, so every server thread shares it.
+ */
+#define STATUS_TTL_NS (CS_NS_PER_SEC)
+#define STATUS_DIR_MAX 4096
+
+typedef struct status_cache {
+    pthread_mutex_t lock;
+    char dir[STATUS_DIR_MAX];
+    int64_t at_ns; /* CLOCK_MONOTONIC of the computation */
+    int capturing;
+    int rc;
+    char json[1024];
+} status_cache;
+
+static status_cache status_cached = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * CS_NS_PER_SEC + ts.tv_nsec;
+}
+
+static int status_store_compute(const char *dir, char *out, size_t size)
 {
     cs_store_opts so = {0};
     cs_store *s = NULL;
@@ -375,17 +414,38 @@ static int status_store(FILE *f, const char *dir)
         (rc = cs_msgreader_info(r, &mi)) < 0)
         goto out;
     cs_store_info_get(s, &si);
-    fprintf(f,
-            ",\"store\":{\"segments\":%u,\"packets\":%" PRIu64 ",\"packet_bytes\":%" PRIu64
-            ",\"index_bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64 ",\"min_ts_ns\":%" PRId64
-            ",\"max_ts_ns\":%" PRId64 ",\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64
-            ",\"message_bytes\":%" PRIu64 "}",
-            si.segments, si.packets, si.packet_bytes, si.index_bytes, si.max_bytes, si.min_ts,
-            si.max_ts, mi.messages, mi.measurements, mi.bytes);
+    snprintf(out, size,
+             ",\"store\":{\"segments\":%u,\"packets\":%" PRIu64 ",\"packet_bytes\":%" PRIu64
+             ",\"index_bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64 ",\"min_ts_ns\":%" PRId64
+             ",\"max_ts_ns\":%" PRId64 ",\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64
+             ",\"message_bytes\":%" PRIu64 "}",
+             si.segments, si.packets, si.packet_bytes, si.index_bytes, si.max_bytes, si.min_ts,
+             si.max_ts, mi.messages, mi.measurements, mi.bytes);
 out:
     cs_msgreader_close(r);
     if (s)
         cs_store_close(s);
+    return rc;
+}
+
+static int status_store(FILE *f, const char *dir, int capturing)
+{
+    status_cache *c = &status_cached;
+    int64_t now = mono_ns();
+    int rc;
+
+    pthread_mutex_lock(&c->lock);
+    if (strcmp(c->dir, dir) != 0 || c->capturing != capturing || c->at_ns == 0 ||
+        now - c->at_ns >= STATUS_TTL_NS || c->rc < 0) {
+        snprintf(c->dir, sizeof(c->dir), "%s", dir);
+        c->capturing = capturing;
+        c->rc = status_store_compute(dir, c->json, sizeof(c->json));
+        c->at_ns = mono_ns();
+    }
+    rc = c->rc;
+    if (rc == 0)
+        fputs(c->json, f);
+    pthread_mutex_unlock(&c->lock);
     return rc;
 }
 
@@ -409,7 +469,7 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
             "\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64,
             st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed, st.messages,
             st.measurements);
-    return status_store(f, dir);
+    return status_store(f, dir, st.capturing);
 }
 
 /* ---- metrics, series, alerts ------------------------------------------- */
@@ -438,19 +498,48 @@ static void point_json(FILE *f, const cs_metric_point *p, int first)
             p->p50, p->p90, p->p99, p->p999, p->max);
 }
 
+/* The smallest whole-second step >= "step" that cuts a span of "span"
+ * nanoseconds into at most CS__API_POINTS_MAX steps. */
+static int64_t step_bound(uint64_t span, int64_t step)
+{
+    uint64_t per = span / CS__API_POINTS_MAX + (span % CS__API_POINTS_MAX != 0);
+    uint64_t secs = per / CS_NS_PER_SEC + (per % CS_NS_PER_SEC != 0);
+
+    if (secs > (uint64_t)(INT64_MAX / CS_NS_PER_SEC))
+        return INT64_MAX / CS_NS_PER_SEC * CS_NS_PER_SEC;
+    return (int64_t)secs * CS_NS_PER_SEC > step ? (int64_t)secs * CS_NS_PER_SEC : step;
+}
+
+/*
+ * The points of one series, merged per step by the metric store. A reply
+ * holds at most CS__API_POINTS_MAX points: a step too fine for the range
+ * is widened to the smallest whole-second step that fits (the reply's
+ * step_ns says which). Without a range the span is the stored data's.
+ */
 static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
 {
     cs_metric_point *pts = NULL;
     size_t n = 0;
     char name[64];
-    int rc = cs_metricstore_query(dir, &q->series, q->after, q->before, q->step_ns, &pts, &n);
+    int64_t step = q->step_ns;
+    int rc;
 
+    if (q->after != INT64_MIN && q->before != INT64_MAX)
+        step = step_bound((uint64_t)q->before - (uint64_t)q->after, step);
+    rc = cs_metricstore_query(dir, &q->series, q->after, q->before, step, &pts, &n);
+    if (rc == 0 && n > CS__API_POINTS_MAX) {
+        step =
+            step_bound((uint64_t)pts[n - 1].ts_ns - (uint64_t)pts[0].ts_ns + (uint64_t)step, step);
+        cs_free(pts);
+        pts = NULL;
+        rc = cs_metricstore_query(dir, &q->series, q->after, q->before, step, &pts, &n);
+    }
     if (rc < 0)
         return rc;
     series_text(&q->series, name, sizeof(name));
     fputs("{\"series\":", f);
     json_str(f, name);
-    fprintf(f, ",\"step_ns\":%" PRId64 ",\"points\":[", q->step_ns);
+    fprintf(f, ",\"step_ns\":%" PRId64 ",\"points\":[", step);
     for (size_t i = 0; i < n; i++)
         point_json(f, &pts[i], i == 0);
     fputs("]", f);
@@ -576,7 +665,7 @@ static void page_end(FILE *f, const page_ctx *c)
 
 static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
 {
-    page_ctx c = {f, 0, 0, q->offset, q->limit, 0};
+    page_ctx c = {f, 0, 0, 0, q->limit, 0}; /* the store skips the offset */
     cs_msgreader *r = NULL;
     cs_latfilter lf;
     int rc;
@@ -590,9 +679,11 @@ static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
     lf.before = q->before;
     lf.min_latency_ns = q->min_ns;
     lf.sort = q->sort;
-    lf.limit = q->offset + q->limit + 1;
+    lf.offset = q->offset;
+    lf.limit = q->limit + 1; /* one more says whether there is a next page */
     fputs("{\"measurements\":[", f);
     rc = cs_msgreader_measurements(r, &lf, page_measurement, &c);
+    c.offset = q->offset;
     page_end(f, &c);
     cs_msgreader_close(r);
     return rc;

@@ -40,6 +40,7 @@ enum {
 #define CS__API_FILTER_MAX 1024
 #define CS__API_VALUE_MAX 256 /* any other parameter value */
 #define CS__API_PARAMS_MAX 16
+#define CS__API_POINTS_MAX 10000 /* metrics points per reply (step widened to fit) */
 
 typedef struct cs__route {
     int ep;      /* CS__EP_* */

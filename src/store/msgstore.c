@@ -72,6 +72,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +204,14 @@ static int parse_frames(const uint8_t *d, size_t len, size_t *used, size_t *need
 typedef struct scanbuf {
     uint8_t *buf;
     size_t cap;
+    uint64_t base; /* file offset of buf[0] while a scan runs */
 } scanbuf;
+
+/* The file offset of the frame whose payload "payload" lies in "sb". */
+static uint64_t frame_offset(const scanbuf *sb, const uint8_t *payload)
+{
+    return sb->base + (uint64_t)(payload - sb->buf) - FRAME_HDR;
+}
 
 typedef struct scan_result {
     uint64_t valid_end; /* file offset after the last good record */
@@ -253,27 +261,34 @@ static int check_magic(const scanbuf *sb, size_t have, int kind)
 
 /*
  * Streams the file "fd" of kind "kind" through "fn", frame by frame, in
- * chunks of "sb" (grown for a record larger than it). CS_ECORRUPT for a
- * file with a foreign magic; a short file counts as torn.
+ * chunks of "sb" (grown for a record larger than it), from file offset
+ * "start" (0, or the end of a record already read: the magic is then not
+ * checked again). CS_ECORRUPT for a file with a foreign magic; a short
+ * file counts as torn.
  */
-static int scan_fd(int fd, int kind, scanbuf *sb, frame_fn fn, void *ud, scan_result *res)
+static int scan_fd(int fd, int kind, scanbuf *sb, uint64_t start, frame_fn fn, void *ud,
+                   scan_result *res)
 {
     size_t have = 0, pos = 0, used, need;
-    uint64_t base = 0;
+    uint64_t base = start;
     int eof = 0, rc, m;
 
     memset(res, 0, sizeof(*res));
+    res->valid_end = start;
+    if (start > 0 && lseek(fd, (off_t)start, SEEK_SET) < 0)
+        return cs_error_set(cs_error_from_errno(errno), "reading messages: %s", strerror(errno));
     if ((rc = scanbuf_reserve(sb, RBUF_SIZE)) < 0 || (rc = fill(fd, sb, &have, &eof)) < 0)
         return rc;
     if (have == 0)
         return 0;
-    if ((m = check_magic(sb, have, kind)) != 0) {
+    if (start == 0 && (m = check_magic(sb, have, kind)) != 0) {
         res->torn = 1;
         return m < 0 ? cs_error_set(CS_ECORRUPT, "not a %s file (bad magic)", kind_prefix[kind])
                      : 0;
     }
-    pos = MAGIC_LEN;
+    pos = start == 0 ? MAGIC_LEN : 0;
     for (;;) {
+        sb->base = base;
         rc = parse_frames(sb->buf + pos, have - pos, &used, &need, fn, ud);
         pos += used;
         res->valid_end = base + pos;
@@ -685,7 +700,7 @@ static int open_append(cs_msgstore *w, int kind, uint32_t seg, int *fd, int *fre
     *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (*fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
-    if ((rc = scan_fd(*fd, kind, &w->sb, NULL, NULL, &res)) < 0) {
+    if ((rc = scan_fd(*fd, kind, &w->sb, 0, NULL, NULL, &res)) < 0) {
         cs_error_set(rc, "%s: %s", path, cs_error_msg(rc));
         goto fail;
     }
@@ -1039,6 +1054,7 @@ struct cs_msgreader {
     rfile *files;
     size_t n_files, files_cap;
     uint64_t torn;
+    uint32_t cur_seg; /* the file being scanned */
 };
 
 static int check_store(const char *dir)
@@ -1125,12 +1141,231 @@ static int list_files(cs_msgreader *r, int kind)
     return rc;
 }
 
-/* Streams the file (kind, seg) through "fn"; a missing file is empty. */
+/*
+ * ---- file summaries ------------------------------------------------------
+ *
+ * How it works. Counting the records of a file, or knowing which times it
+ * holds, needs a pass over it (records have no fixed size and files no
+ * index). A process that asks again and again (the daemon's API) keeps,
+ * per file, what the last pass saw: records, the offset after the last
+ * good record, the first and last record time, and where the last record
+ * starts with its checksum. The table is process-wide, behind a mutex, and
+ * keyed by (device, inode, kind), so any reader of any store shares it.
+ *
+ *   stat(file) ─► entry with this size and mtime ──► use it as is
+ *             └─► entry, file grew, its last record ─► read only the tail
+ *                 still there (same offset + check)    from valid_end on
+ *             └─► otherwise ───────────────────────► full pass
+ *
+ * Message files are only appended to, or replaced by rename (a new inode);
+ * the writer's cut of a torn tail shrinks the file (a full pass again). An
+ * inode reused by another file fails the last-record check. The table
+ * holds at most SUM_CAP entries and is emptied when it fills. A query that
+ * reads a whole file anyway fills in its summary as a by-product, so the
+ * first time-filtered query costs one pass, the next ones skip the files
+ * outside their range.
+ */
+#define SUM_CAP 8192 /* power of two */
+
+typedef struct fsum {
+    uint64_t dev, ino;
+    int kind; /* K_*; -1 = free slot */
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t valid_end;  /* offset after the last good record */
+    uint64_t last_off;   /* offset of the last good record (0: none) */
+    uint64_t last_check; /* its checksum */
+    uint64_t records;
+    int64_t min_ts, max_ts; /* INT64_MAX / INT64_MIN when no record */
+    int torn;
+} fsum;
+
+static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
+static fsum *sum_tab; /* SUM_CAP slots, allocated on first use */
+static size_t sum_used;
+
+static size_t sum_slot(uint64_t dev, uint64_t ino, int kind)
+{
+    uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full) ^ (uint64_t)kind;
+
+    return (size_t)(h ^ (h >> 29)) & (SUM_CAP - 1);
+}
+
+/* The slot of (dev, ino, kind), or the free slot where it would go; NULL
+ * if the table cannot be allocated. Call with sum_lock held. */
+static fsum *sum_find(uint64_t dev, uint64_t ino, int kind)
+{
+    size_t i;
+
+    if (sum_tab == NULL) {
+        if ((sum_tab = cs_malloc(SUM_CAP * sizeof(*sum_tab))) == NULL)
+            return NULL;
+        for (i = 0; i < SUM_CAP; i++)
+            sum_tab[i].kind = -1;
+    }
+    for (i = sum_slot(dev, ino, kind);; i = (i + 1) & (SUM_CAP - 1)) {
+        fsum *e = &sum_tab[i];
+
+        if (e->kind < 0 || (e->dev == dev && e->ino == ino && e->kind == kind))
+            return e;
+    }
+}
+
+static void sum_store(const fsum *v)
+{
+    fsum *e;
+
+    pthread_mutex_lock(&sum_lock);
+    if (sum_used >= SUM_CAP * 3 / 4 && sum_tab) {
+        for (size_t i = 0; i < SUM_CAP; i++)
+            sum_tab[i].kind = -1;
+        sum_used = 0;
+    }
+    if ((e = sum_find(v->dev, v->ino, v->kind)) != NULL) {
+        sum_used += e->kind < 0;
+        *e = *v;
+    }
+    pthread_mutex_unlock(&sum_lock);
+}
+
+/* 1 with "*out" if the table has an entry for this file, else 0. */
+static int sum_lookup(const struct stat *st, int kind, fsum *out)
+{
+    fsum *e;
+    int found = 0;
+
+    pthread_mutex_lock(&sum_lock);
+    e = sum_tab ? sum_find((uint64_t)st->st_dev, (uint64_t)st->st_ino, kind) : NULL;
+    if (e && e->kind >= 0) {
+        *out = *e;
+        found = 1;
+    }
+    pthread_mutex_unlock(&sum_lock);
+    return found;
+}
+
+static int64_t st_mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+static void sum_reset(fsum *v, const struct stat *st, int kind)
+{
+    memset(v, 0, sizeof(*v));
+    v->dev = (uint64_t)st->st_dev;
+    v->ino = (uint64_t)st->st_ino;
+    v->kind = kind;
+    v->min_ts = INT64_MAX;
+    v->max_ts = INT64_MIN;
+}
+
+/* Notes one good frame (payload "p", "n" bytes) of a file being summarized. */
+static void sum_frame(fsum *v, const scanbuf *sb, const uint8_t *p, size_t n)
+{
+    size_t ts_at = v->kind == K_LAT ? 24 : 8, fixed = v->kind == K_LAT ? LAT_FIXED : MSG_FIXED;
+
+    v->records++;
+    v->last_off = frame_offset(sb, p);
+    v->last_check = cs_rd_le64(p - FRAME_HDR + 4);
+    if (n >= fixed) {
+        int64_t ts = (int64_t)cs_rd_le64(p + ts_at);
+
+        v->min_ts = ts < v->min_ts ? ts : v->min_ts;
+        v->max_ts = ts > v->max_ts ? ts : v->max_ts;
+    }
+}
+
+/* Is the last record the summary "v" saw still at its place in "fd"? */
+static int sum_prefix_holds(int fd, const fsum *v)
+{
+    uint8_t hdr[FRAME_HDR];
+
+    if (v->last_off == 0)
+        return v->valid_end == MAGIC_LEN;
+    return pread(fd, hdr, sizeof(hdr), (off_t)v->last_off) == (ssize_t)sizeof(hdr) &&
+           cs_rd_le64(hdr + 4) == v->last_check &&
+           v->last_off + FRAME_HDR + cs_rd_le32(hdr) == v->valid_end;
+}
+
+/* A query's frame callback wrapped so that the pass also summarizes. */
+typedef struct sum_pass {
+    fsum v;
+    const scanbuf *sb;
+    frame_fn fn;
+    void *ud;
+} sum_pass;
+
+static int sum_pass_frame(void *ud, const uint8_t *p, size_t n)
+{
+    sum_pass *sp = ud;
+
+    sum_frame(&sp->v, sp->sb, p, n);
+    return sp->fn ? sp->fn(sp->ud, p, n) : 0;
+}
+
+/*
+ * Brings the summary of the open file "fd" (kind "kind", stat "st") up to
+ * date into "*v": from the table, by reading only its new tail, or (when
+ * "full_ok") by a full pass. Returns 1 if "*v" is valid, 0 if a full pass
+ * would be needed and "full_ok" is 0, negative on a read error.
+ */
+static int summarize_fd(int fd, const struct stat *st, int kind, scanbuf *sb, int full_ok, fsum *v)
+{
+    sum_pass sp = {.sb = sb};
+    scan_result res;
+    int known = sum_lookup(st, kind, &sp.v), rc;
+
+    if (known && sp.v.size == (uint64_t)st->st_size && sp.v.mtime_ns == st_mtime_ns(st)) {
+        *v = sp.v;
+        return 1;
+    }
+    if (known && (uint64_t)st->st_size > sp.v.valid_end && sum_prefix_holds(fd, &sp.v))
+        rc = scan_fd(fd, kind, sb, sp.v.valid_end, sum_pass_frame, &sp, &res);
+    else if (full_ok) {
+        sum_reset(&sp.v, st, kind);
+        rc = scan_fd(fd, kind, sb, 0, sum_pass_frame, &sp, &res);
+    } else
+        return 0;
+    if (rc < 0 && rc != CS_ECORRUPT)
+        return rc;
+    sp.v.valid_end = res.valid_end;
+    sp.v.torn = res.torn || rc == CS_ECORRUPT;
+    sp.v.size = (uint64_t)st->st_size;
+    sp.v.mtime_ns = st_mtime_ns(st);
+    sum_store(&sp.v);
+    *v = sp.v;
+    return 1;
+}
+
+/* Time bounds a scan may use to skip files: records with after <= ts < before. */
+typedef struct time_range {
+    int64_t after, before;
+} time_range;
+
+static int range_is_all(const time_range *tr)
+{
+    return tr == NULL || (tr->after == INT64_MIN && tr->before == INT64_MAX);
+}
+
+/* Can the file summarized by "v" hold a record in "tr"? */
+static int sum_may_match(const fsum *v, const time_range *tr)
+{
+    return v->records > 0 && v->max_ts >= tr->after && v->min_ts < tr->before;
+}
+
+/*
+ * Streams the file (kind, seg) through "fn"; a missing file is empty. With
+ * a range "tr", a file whose summary says it holds nothing in it is
+ * skipped; a whole pass also fills in the file's summary.
+ */
 static int scan_file(cs_msgreader *r, int kind, uint32_t seg, frame_fn fn, void *ud,
-                     scan_result *res)
+                     scan_result *res, const time_range *tr)
 {
     char path[PATH_MAX_LEN];
-    int fd, rc;
+    struct stat st;
+    sum_pass sp = {.sb = &r->sb, .fn = fn, .ud = ud};
+    fsum v;
+    int fd, rc, known = 0;
 
     memset(res, 0, sizeof(*res));
     file_path(path, r->dir, kind, seg, 0);
@@ -1139,18 +1374,41 @@ static int scan_file(cs_msgreader *r, int kind, uint32_t seg, frame_fn fn, void 
         return errno == ENOENT
                    ? 0
                    : cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    r->cur_seg = seg;
+    if (fstat(fd, &st) < 0) {
+        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!range_is_all(tr) && (known = summarize_fd(fd, &st, kind, &r->sb, 0, &v)) < 0) {
+        rc = known;
+        goto out;
+    }
+    if (known && !sum_may_match(&v, tr)) {
+        rc = 0; /* nothing of the range in this file */
+        goto out;
+    }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    rc = scan_fd(fd, kind, &r->sb, fn, ud, res);
-    close(fd);
+    sum_reset(&sp.v, &st, kind);
+    rc = scan_fd(fd, kind, &r->sb, 0, sum_pass_frame, &sp, res);
+    if (rc >= 0 && !res->stopped && !known) {
+        sp.v.valid_end = res->valid_end;
+        sp.v.torn = res->torn;
+        sp.v.size = (uint64_t)st.st_size;
+        sp.v.mtime_ns = st_mtime_ns(&st);
+        sum_store(&sp.v);
+    }
     if (rc == CS_ECORRUPT)
         rc = 0; /* a foreign file serves nothing */
     if (res->torn)
         r->torn++;
+out:
+    close(fd);
     return rc;
 }
 
-/* Streams every file of "kind" through "fn", in segment order. */
-static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud)
+/* Streams every file of "kind" through "fn", in segment order, skipping
+ * the files that hold nothing in "tr" (NULL: all). */
+static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud, const time_range *tr)
 {
     scan_result res;
     int rc;
@@ -1158,7 +1416,7 @@ static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud)
     if ((rc = list_files(r, kind)) < 0)
         return rc;
     for (size_t i = 0; i < r->n_files; i++) {
-        if ((rc = scan_file(r, kind, r->files[i].seg, fn, ud, &res)) < 0)
+        if ((rc = scan_file(r, kind, r->files[i].seg, fn, ud, &res, tr)) < 0)
             return rc;
         if (res.stopped)
             break;
@@ -1240,15 +1498,17 @@ static int msg_frame(void *ud, const uint8_t *p, size_t n)
 int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .mfn = fn, .ud = ud};
+    time_range tr = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX};
 
-    return scan_all(r, K_MSG, msg_frame, &s);
+    return scan_all(r, K_MSG, msg_frame, &s, &tr);
 }
 
 int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .ufn = fn, .ud = ud};
+    time_range tr = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX};
 
-    return scan_all(r, K_UNM, msg_frame, &s);
+    return scan_all(r, K_UNM, msg_frame, &s, &tr);
 }
 
 int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud)
@@ -1258,7 +1518,7 @@ int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *
     char buf[40];
     int rc;
 
-    if ((rc = scan_file(r, K_MSG, cs_msgstore_file_seg(id), msg_frame, &s, &res)) < 0)
+    if ((rc = scan_file(r, K_MSG, cs_msgstore_file_seg(id), msg_frame, &s, &res, NULL)) < 0)
         return rc;
     if (!s.found)
         return cs_error_set(CS_ENOTFOUND, "no message %s in the store", cs_id_format('m', id, buf));
@@ -1267,29 +1527,56 @@ int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *
 
 /* ---- measurements -------------------------------------------------------- */
 
-/* A measurement kept for sorting; its strings live in the arena. */
-typedef struct lat_item {
-    cs_measurement ms;
-    size_t pair_off, key_off;
-} lat_item;
+/*
+ * Sorted measurement queries. How it works: a page of the slowest (or
+ * earliest) measurements of millions must not hold millions in memory.
+ *
+ *   pass 1: scan the files (skipping those outside the time range); each
+ *           matching record becomes a 40-byte pick (its sort key, id, file
+ *           and offset). With a limit, the picks are a max-heap of
+ *           k = offset + limit entries whose root is the last in sort order:
+ *           a record that does not sort before the root is dropped, one
+ *           that does replaces it. Memory O(k), time O(n log k).
+ *   pass 2: sort the picks; for picks [offset, k), FETCH_CHUNK at a time,
+ *           read their records back by (file, offset) order (one pread per
+ *           window of neighbouring records), check them (length, checksum,
+ *           id) and call the callback in sort order.
+ *
+ * A record that is gone by pass 2 (its file replaced by a reanalysis in
+ * between) is left out of the reply.
+ */
+#define FETCH_CHUNK 1024
+#define FETCH_WINDOW (64u << 10)
+
+typedef struct lat_pick {
+    int64_t latency_ns, ts_ns;
+    uint64_t id;
+    uint64_t off; /* frame offset in its file */
+    uint32_t seg;
+    uint32_t rank; /* position within the chunk being fetched */
+} lat_pick;
 
 typedef struct lat_scan {
     cs_msgreader *r;
     const cs_latfilter *f;
     cs_lat_fn fn;
     void *ud;
-    uint64_t emitted;
+    uint64_t emitted, skipped;
     cs_msgid want_id;
     int find, found;
     /* sorting */
-    lat_item *items;
-    size_t n_items, items_cap;
-    char *arena;
+    lat_pick *picks;
+    size_t n_picks, picks_cap, k; /* k = 0: unbounded */
+    /* fetching */
+    uint8_t *win;
+    size_t win_cap, win_len;
+    uint64_t win_base;
+    uint8_t *arena;
     size_t arena_len, arena_cap;
+    size_t rec_at[FETCH_CHUNK], rec_len[FETCH_CHUNK];
     /* stats */
     cs_latstats *stats;
     size_t n_stats, stats_cap;
-    int err;
 } lat_scan;
 
 static int lat_matches(const lat_scan *s, const cs_measurement *ms)
@@ -1308,31 +1595,85 @@ static int lat_matches(const lat_scan *s, const cs_measurement *ms)
     return f->key == NULL || str_is(ms->key, f->key);
 }
 
-static int arena_put(lat_scan *s, const char *p, size_t n, size_t *off)
+/* Does "a" come before "b" in sort order "sort"? */
+static int pick_before(int sort, const lat_pick *a, const lat_pick *b)
 {
-    if (cs_grow((void **)&s->arena, &s->arena_cap, s->arena_len + n + 1, 1) < 0)
-        return CS_ENOMEM;
-    *off = s->arena_len;
-    if (n)
-        memcpy(s->arena + s->arena_len, p, n);
-    s->arena[s->arena_len + n] = '\0';
-    s->arena_len += n + 1;
-    return 0;
+    if (sort == CS_LATSORT_LATENCY && a->latency_ns != b->latency_ns)
+        return a->latency_ns > b->latency_ns;
+    if (a->ts_ns != b->ts_ns)
+        return a->ts_ns < b->ts_ns;
+    return a->id < b->id;
 }
 
-static int lat_keep(lat_scan *s, const cs_measurement *ms)
+static int cmp_pick_time(const void *a, const void *b)
 {
-    lat_item *it;
-    int rc;
+    return pick_before(CS_LATSORT_TIME, a, b) ? -1 : pick_before(CS_LATSORT_TIME, b, a);
+}
 
-    if (cs_grow((void **)&s->items, &s->items_cap, s->n_items + 1, sizeof(*s->items)) < 0)
+static int cmp_pick_latency(const void *a, const void *b)
+{
+    return pick_before(CS_LATSORT_LATENCY, a, b) ? -1 : pick_before(CS_LATSORT_LATENCY, b, a);
+}
+
+static int cmp_pick_place(const void *a, const void *b)
+{
+    const lat_pick *x = a, *y = b;
+
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static void swap_picks(lat_pick *a, lat_pick *b)
+{
+    lat_pick t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+/* Restores the heap (root = last in sort order) after the root changed. */
+static void heap_down(lat_pick *h, size_t n, int sort)
+{
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < n && pick_before(sort, &h[m], &h[l]))
+            m = l;
+        if (r < n && pick_before(sort, &h[m], &h[r]))
+            m = r;
+        if (m == i)
+            return;
+        swap_picks(&h[i], &h[m]);
+        i = m;
+    }
+}
+
+static void heap_up(lat_pick *h, size_t i, int sort)
+{
+    while (i > 0 && pick_before(sort, &h[(i - 1) / 2], &h[i])) {
+        swap_picks(&h[(i - 1) / 2], &h[i]);
+        i = (i - 1) / 2;
+    }
+}
+
+/* Keeps "p" if it is among the first k in sort order seen so far. */
+static int lat_pick_add(lat_scan *s, const lat_pick *p)
+{
+    int sort = s->f->sort;
+
+    if (s->k && s->n_picks == s->k) {
+        if (pick_before(sort, p, &s->picks[0])) {
+            s->picks[0] = *p;
+            heap_down(s->picks, s->n_picks, sort);
+        }
+        return 0;
+    }
+    if (cs_grow((void **)&s->picks, &s->picks_cap, s->n_picks + 1, sizeof(*s->picks)) < 0)
         return CS_ENOMEM;
-    it = &s->items[s->n_items];
-    it->ms = *ms;
-    if ((rc = arena_put(s, ms->pair, strlen(ms->pair), &it->pair_off)) < 0 ||
-        (rc = arena_put(s, ms->key.p, ms->key.len, &it->key_off)) < 0)
-        return rc;
-    s->n_items++;
+    s->picks[s->n_picks++] = *p;
+    if (s->k)
+        heap_up(s->picks, s->n_picks - 1, sort);
     return 0;
 }
 
@@ -1367,50 +1708,131 @@ static int lat_frame(void *ud, const uint8_t *p, size_t n)
     s->found = 1;
     if (s->f && s->f->sort == -1)
         return lat_stat(s, &ms);
-    if (!s->find && s->f && s->f->sort != CS_LATSORT_STORE)
-        return lat_keep(s, &ms);
+    if (!s->find && s->f && s->f->sort != CS_LATSORT_STORE) {
+        lat_pick pk = {
+            ms.latency_ns, ms.req_ts_ns, ms.id, frame_offset(&s->r->sb, p), s->r->cur_seg, 0};
+        return lat_pick_add(s, &pk);
+    }
+    if (!s->find && s->f && s->skipped < s->f->offset) {
+        s->skipped++;
+        return 0;
+    }
     s->emitted++;
     if ((rc = s->fn(s->ud, &ms)) != 0 || s->find)
         return 1;
     return s->f && s->f->limit && s->emitted >= s->f->limit;
 }
 
-static int cmp_time(const void *a, const void *b)
+/* Points "*payload" at the checked record of pick "pk" in file "fd"; 0 if
+ * it is there, 1 if it is gone, negative on error. */
+static int fetch_frame(lat_scan *s, int fd, const lat_pick *pk, const uint8_t **payload, size_t *n)
 {
-    const cs_measurement *x = &((const lat_item *)a)->ms, *y = &((const lat_item *)b)->ms;
+    uint64_t end = s->win_base + s->win_len;
+    ssize_t got;
+    uint32_t len;
+    const uint8_t *f;
 
-    if (x->req_ts_ns != y->req_ts_ns)
-        return x->req_ts_ns < y->req_ts_ns ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+    if (pk->off < s->win_base || pk->off + FRAME_HDR > end) {
+        if (cs_grow((void **)&s->win, &s->win_cap, FETCH_WINDOW, 1) < 0)
+            return CS_ENOMEM;
+        if ((got = pread(fd, s->win, FETCH_WINDOW, (off_t)pk->off)) < 0)
+            return cs_error_set(CS_EIO, "reading measurements: %s", strerror(errno));
+        s->win_base = pk->off;
+        s->win_len = (size_t)got;
+    }
+    f = s->win + (pk->off - s->win_base);
+    if (pk->off + FRAME_HDR > s->win_base + s->win_len)
+        return 1;
+    len = cs_rd_le32(f);
+    if (len < MIN_PAYLOAD || len > REC_MAX)
+        return 1;
+    if (pk->off + FRAME_HDR + len > s->win_base + s->win_len) {
+        if (cs_grow((void **)&s->win, &s->win_cap, FRAME_HDR + (size_t)len, 1) < 0)
+            return CS_ENOMEM;
+        if ((got = pread(fd, s->win, FRAME_HDR + (size_t)len, (off_t)pk->off)) < 0)
+            return cs_error_set(CS_EIO, "reading measurements: %s", strerror(errno));
+        s->win_base = pk->off;
+        s->win_len = (size_t)got;
+        f = s->win;
+        if (s->win_len < FRAME_HDR + (size_t)len)
+            return 1;
+    }
+    if (cs_rd_le64(f + 4) != cs__msgstore_frame_check(f + FRAME_HDR, len) ||
+        cs_rd_le64(f + FRAME_HDR) != pk->id)
+        return 1;
+    *payload = f + FRAME_HDR;
+    *n = len;
+    return 0;
 }
 
-static int cmp_latency(const void *a, const void *b)
+/* Reads the records of "picks"[0..m) (sorted by place) into the arena. */
+static int fetch_chunk(lat_scan *s, lat_pick *picks, size_t m)
 {
-    const cs_measurement *x = &((const lat_item *)a)->ms, *y = &((const lat_item *)b)->ms;
+    char path[PATH_MAX_LEN];
+    int fd = -1, rc = 0;
+    uint32_t fd_seg = 0;
 
-    if (x->latency_ns != y->latency_ns)
-        return x->latency_ns > y->latency_ns ? -1 : 1;
-    return cmp_time(a, b);
+    s->arena_len = 0;
+    for (size_t i = 0; i < m && rc >= 0; i++) {
+        const uint8_t *p = NULL;
+        size_t n = 0;
+
+        s->rec_len[picks[i].rank] = 0;
+        if (fd < 0 || fd_seg != picks[i].seg) {
+            if (fd >= 0)
+                close(fd);
+            fd_seg = picks[i].seg;
+            s->win_len = 0;
+            file_path(path, s->r->dir, K_LAT, fd_seg, 0);
+            if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                continue; /* gone: its records are left out */
+        }
+        if ((rc = fetch_frame(s, fd, &picks[i], &p, &n)) != 0)
+            continue;
+        if (cs_grow((void **)&s->arena, &s->arena_cap, s->arena_len + n, 1) < 0) {
+            rc = CS_ENOMEM;
+            break;
+        }
+        memcpy(s->arena + s->arena_len, p, n);
+        s->rec_at[picks[i].rank] = s->arena_len;
+        s->rec_len[picks[i].rank] = n;
+        s->arena_len += n;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : 0;
 }
 
+/* Pass 2: the picks [offset, end) in sort order through the callback. */
 static int lat_emit_sorted(lat_scan *s)
 {
-    uint64_t n = s->n_items;
+    lat_pick chunk[FETCH_CHUNK];
+    size_t first = s->f->offset < s->n_picks ? (size_t)s->f->offset : s->n_picks;
+    int rc;
 
-    if (n == 0)
+    if (s->n_picks == 0)
         return 0;
-    qsort(s->items, s->n_items, sizeof(*s->items),
-          s->f->sort == CS_LATSORT_LATENCY ? cmp_latency : cmp_time);
-    if (s->f->limit && s->f->limit < n)
-        n = s->f->limit;
-    for (uint64_t i = 0; i < n; i++) {
-        cs_measurement ms = s->items[i].ms;
-        const char *key = s->arena + s->items[i].key_off;
+    qsort(s->picks, s->n_picks, sizeof(*s->picks),
+          s->f->sort == CS_LATSORT_LATENCY ? cmp_pick_latency : cmp_pick_time);
+    for (size_t at = first; at < s->n_picks; at += FETCH_CHUNK) {
+        size_t m = s->n_picks - at < FETCH_CHUNK ? s->n_picks - at : FETCH_CHUNK;
 
-        ms.pair = s->arena + s->items[i].pair_off;
-        ms.key = (cs_str){key, strlen(key)};
-        if (s->fn(s->ud, &ms) != 0)
-            break;
+        for (size_t i = 0; i < m; i++) {
+            chunk[i] = s->picks[at + i];
+            chunk[i].rank = (uint32_t)i;
+        }
+        qsort(chunk, m, sizeof(*chunk), cmp_pick_place);
+        if ((rc = fetch_chunk(s, chunk, m)) < 0)
+            return rc;
+        for (size_t i = 0; i < m; i++) {
+            cs_measurement ms;
+
+            if (s->rec_len[i] == 0 ||
+                decode_measurement(s->arena + s->rec_at[i], s->rec_len[i], &s->r->dec, &ms) < 0)
+                continue;
+            if (s->fn(s->ud, &ms) != 0)
+                return 0;
+        }
     }
     return 0;
 }
@@ -1418,12 +1840,16 @@ static int lat_emit_sorted(lat_scan *s)
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud)
 {
     lat_scan s = {.r = r, .f = f, .fn = fn, .ud = ud};
+    time_range tr = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX};
     int rc;
 
-    rc = scan_all(r, K_LAT, lat_frame, &s);
+    if (f && f->limit && f->offset <= SIZE_MAX / 2 && f->limit <= SIZE_MAX / 2)
+        s.k = (size_t)(f->offset + f->limit);
+    rc = scan_all(r, K_LAT, lat_frame, &s, &tr);
     if (rc == 0 && f && f->sort != CS_LATSORT_STORE)
         rc = lat_emit_sorted(&s);
-    cs_free(s.items);
+    cs_free(s.picks);
+    cs_free(s.win);
     cs_free(s.arena);
     return rc;
 }
@@ -1447,7 +1873,7 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats *
         cs_latfilter_init(&sf);
     sf.sort = -1; /* collect histograms */
     sf.limit = 0;
-    rc = scan_all(r, K_LAT, lat_frame, &s);
+    rc = scan_all(r, K_LAT, lat_frame, &s, &(time_range){sf.after, sf.before});
     if (rc < 0) {
         cs_free(s.stats);
         return rc;
@@ -1466,7 +1892,7 @@ int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, vo
     char buf[40];
     int rc;
 
-    if ((rc = scan_file(r, K_LAT, cs_msgstore_file_seg(id), lat_frame, &s, &res)) < 0)
+    if ((rc = scan_file(r, K_LAT, cs_msgstore_file_seg(id), lat_frame, &s, &res, NULL)) < 0)
         return rc;
     if (!s.found)
         return cs_error_set(CS_ENOTFOUND, "no measurement %s in the store",
@@ -1476,16 +1902,31 @@ int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, vo
 
 /* ---- info and raw images ------------------------------------------------- */
 
-static int count_frame(void *ud, const uint8_t *p, size_t n)
+/* Counts from the file summaries: each file is read only as far as it is
+ * new since the last call in this process (see "file summaries"). */
+static int info_file(cs_msgreader *r, int kind, uint32_t seg, fsum *v)
 {
-    (*(uint64_t *)ud)++;
-    return 0;
+    char path[PATH_MAX_LEN];
+    struct stat st;
+    int fd, rc;
+
+    file_path(path, r->dir, kind, seg, 0);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return errno == ENOENT
+                   ? 0
+                   : cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0)
+        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    else
+        rc = summarize_fd(fd, &st, kind, &r->sb, 1, v);
+    close(fd);
+    return rc;
 }
 
 int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info)
 {
     uint64_t *counts[N_KINDS] = {&info->messages, &info->measurements, &info->unmatched};
-    scan_result res;
+    fsum v;
     int rc;
 
     memset(info, 0, sizeof(*info));
@@ -1493,11 +1934,14 @@ int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info)
         if ((rc = list_files(r, k)) < 0)
             return rc;
         for (size_t i = 0; i < r->n_files; i++) {
-            if ((rc = scan_file(r, k, r->files[i].seg, count_frame, counts[k], &res)) < 0)
+            if ((rc = info_file(r, k, r->files[i].seg, &v)) < 0)
                 return rc;
+            if (rc == 0)
+                continue; /* removed meanwhile */
+            *counts[k] += v.records;
             info->files++;
-            info->bytes += res.valid_end;
-            info->torn_tails += (uint64_t)res.torn;
+            info->bytes += v.valid_end;
+            info->torn_tails += (uint64_t)v.torn;
         }
     }
     return 0;

@@ -127,13 +127,18 @@ typedef struct cs_latfilter {
     int64_t after;          /* req_ts_ns >= after (INT64_MIN = none) */
     int64_t before;         /* req_ts_ns < before (INT64_MAX = none) */
     int64_t min_latency_ns; /* latency_ns >= this (INT64_MIN = none) */
-    uint64_t limit;         /* 0 = no limit; applied after sorting */
+    uint64_t offset;        /* skips this many first (in "sort" order) */
+    uint64_t limit;         /* 0 = no limit; then at most this many */
     int sort;               /* CS_LATSORT_* */
 } cs_latfilter;
 
 void cs_latfilter_init(cs_latfilter *f);
 
-/* Measurements matching "f", in the order "f->sort" asks for. */
+/* Measurements matching "f", in the order "f->sort" asks for, from the
+ * "f->offset"-th on, at most "f->limit". A sorted order with a limit keeps
+ * only offset + limit small entries in memory (a bounded top-k), and a time
+ * range skips the files that hold nothing in it (once this process has
+ * read them once: see msgstore.c, "file summaries"). */
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud);
 
 /* Latency distribution of one pair. */
@@ -154,7 +159,8 @@ int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *
 /* Looks up one measurement by its id. CS_ENOTFOUND if it is not there. */
 int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, void *ud);
 
-/* Record counts over the whole store (complete records only). */
+/* Record counts over the whole store (complete records only). Repeated
+ * calls in one process read only what was appended since the last call. */
 typedef struct cs_msgstore_info {
     uint32_t files;
     uint64_t messages, measurements, unmatched;

@@ -6,7 +6,10 @@
  * written with the writer into a temporary store, and read back with the
  * reader: every field round trip, filters, sorting, per-pair statistics,
  * lookups by id, torn and zero-filled tails after a "crash", replacement of
- * a segment range, many segments open at once (LRU), and garbage files.
+ * a segment range, many segments open at once (LRU), and garbage files;
+ * sorted pages (bounded top-k) equal the slices of the full sorted list,
+ * and counts and time-ranged reads stay right while files are appended to
+ * and replaced under the process-wide file summaries.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -834,6 +837,164 @@ static void test_alloc_failures(void **state)
     assert_true(saw_ok > 0 && saw_nomem > 0);
 }
 
+/* ---- paging of sorted measurements (bounded top-k) ----------------------- */
+
+/* Every measurement in "sort" order (no limit): the reference for pages. */
+static void read_all_sorted(cs_msgreader *r, int sort, seen *all)
+{
+    cs_latfilter lf;
+
+    cs_latfilter_init(&lf);
+    lf.sort = sort;
+    memset(all, 0, sizeof(*all));
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, all), 0);
+}
+
+static void check_page(cs_msgreader *r, int sort, const seen *all, uint64_t offset, uint64_t limit)
+{
+    cs_latfilter lf;
+    seen *page = calloc(1, sizeof(*page));
+    uint64_t want = offset >= all->n ? 0 : all->n - offset < limit ? all->n - offset : limit;
+
+    cs_latfilter_init(&lf);
+    lf.sort = sort;
+    lf.offset = offset;
+    lf.limit = limit;
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, page), 0);
+    assert_int_equal(page->n, want);
+    for (uint64_t k = 0; k < want; k++)
+        assert_int_equal(page->ids[k], all->ids[offset + k]);
+    free(page);
+}
+
+static void test_sorted_pages(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    seen *all = calloc(1, sizeof(*all));
+    static const uint64_t pages[][2] = {{0, 1},     {0, 7},    {7, 7},    {100, 100},
+                                        {1490, 20}, {1499, 5}, {1500, 5}, {0, 4000}};
+    static const int sorts[] = {CS_LATSORT_LATENCY, CS_LATSORT_TIME, CS_LATSORT_STORE};
+
+    write_range(f->dir, 0, 3000, 5); /* 1500 measurements in 6 files */
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    for (size_t si = 0; si < sizeof(sorts) / sizeof(sorts[0]); si++) {
+        read_all_sorted(r, sorts[si], all);
+        assert_int_equal(all->n, 1500);
+        for (uint64_t k = 1; k < all->n && sorts[si] == CS_LATSORT_LATENCY; k++)
+            assert_true(all->vals[k - 1] >= all->vals[k]);
+        for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
+            check_page(r, sorts[si], all, pages[p][0], pages[p][1]);
+    }
+    cs_msgreader_close(r);
+    free(all);
+}
+
+/* ---- info and time ranges through the file summaries --------------------- */
+
+static void check_info(const char *dir, uint64_t msgs, uint64_t meas)
+{
+    cs_msgreader *r;
+    cs_msgstore_info info;
+
+    assert_int_equal(cs_msgreader_open(dir, &r), 0);
+    assert_int_equal(cs_msgreader_info(r, &info), 0);
+    assert_int_equal(info.messages, msgs);
+    assert_int_equal(info.measurements, meas);
+    assert_int_equal(info.torn_tails, 0);
+    cs_msgreader_close(r);
+}
+
+/* Messages with ts in [T0 + a us, T0 + b us) counted by the reader. */
+static uint64_t count_range(const char *dir, uint32_t a, uint32_t b)
+{
+    cs_msgfilter mf;
+
+    cs_msgfilter_init(&mf);
+    mf.after = T0 + (int64_t)a * 1000;
+    mf.before = T0 + (int64_t)b * 1000;
+    return count_messages(dir, &mf);
+}
+
+static uint64_t count_lat_range(const char *dir, uint32_t a, uint32_t b)
+{
+    cs_msgreader *r;
+    cs_latfilter lf;
+    seen *s = calloc(1, sizeof(*s));
+    uint64_t n;
+
+    cs_latfilter_init(&lf);
+    lf.after = T0 + (int64_t)a * 1000;
+    lf.before = T0 + (int64_t)b * 1000;
+    lf.sort = CS_LATSORT_LATENCY;
+    lf.limit = 3;
+    assert_int_equal(cs_msgreader_open(dir, &r), 0);
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    cs_msgreader_close(r);
+    n = s->n;
+    free(s);
+    return n;
+}
+
+/* Writes messages [from, to) into segment files by blocks of 100 (so each
+ * file holds one stretch of time) and measurements for even i. */
+static void write_blocks(const char *dir, uint32_t from, uint32_t to)
+{
+    cs_msgstore *w;
+    genmsg g;
+    cs_measurement ms;
+    char key[32];
+
+    assert_int_equal(cs_msgstore_open(dir, &w), 0);
+    for (uint32_t i = from; i < to; i++) {
+        gen_message(&g, i, 1 + i / 100);
+        assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+        if (i % 2 == 0) {
+            gen_measurement(&ms, key, i, 1 + i / 100);
+            assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+        }
+    }
+    assert_int_equal(cs_msgstore_close(w), 0);
+}
+
+static void test_info_and_ranges_incremental(void **state)
+{
+    fixture *f = *state;
+
+    write_blocks(f->dir, 0, 450);
+    check_info(f->dir, 450, 225);
+    check_info(f->dir, 450, 225); /* from the summaries */
+    assert_int_equal(count_range(f->dir, 120, 180), 60);
+    assert_int_equal(count_range(f->dir, 120, 180), 60); /* files skipped now */
+    assert_int_equal(count_range(f->dir, 0, 450), 450);
+    assert_int_equal(count_range(f->dir, 460, 900), 0);
+    assert_int_equal(count_lat_range(f->dir, 120, 124), 2);
+    /* Appends: to the last file (segment 5) and to new ones; the summaries
+     * read only the tails and the new ranges are found. */
+    write_blocks(f->dir, 450, 720);
+    check_info(f->dir, 720, 360);
+    assert_int_equal(count_range(f->dir, 460, 900), 260);
+    assert_int_equal(count_range(f->dir, 440, 460), 20);
+    assert_int_equal(count_lat_range(f->dir, 456, 457), 1);
+    assert_int_equal(count_range(f->dir, 120, 180), 60);
+    /* A segment rewritten through a replacement (new file, new inode). */
+    {
+        cs_msgstore *w;
+        genmsg g;
+
+        assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+        assert_int_equal(cs_msgstore_replace_range(w, 2, 2), 0);
+        for (uint32_t i = 100; i < 110; i++) {
+            gen_message(&g, i, 2);
+            assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+        }
+        assert_int_equal(cs_msgstore_close(w), 0);
+    }
+    check_info(f->dir, 720 - 90, 360 - 50);
+    assert_int_equal(count_range(f->dir, 100, 200), 10);
+    assert_int_equal(count_lat_range(f->dir, 100, 200), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -847,6 +1008,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sorted_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_info_and_ranges_incremental, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
