@@ -2,10 +2,35 @@
  * pipeline.c - drives one packet through store and analysis (see
  * pipeline.h).
  *
- * The analyzer's sink writes straight into the message store. A failure
- * to store a message (disk full...) is remembered and reported by
+ * The analyzer's sink writes into the message store. A failure to store a
+ * message (disk full...) is remembered and reported by
  * cs_pipeline_finish(); it never stops packet storage or analysis, since
  * "analysis never waits on storage and storage never waits on analysis".
+ *
+ * Batch use (ingest, reanalyze) writes messages from the calling thread.
+ * With "lossy_store" (the live daemon) that would let a slow disk stall
+ * the analysis - write() blocks once the kernel's dirty-page limit for
+ * the disk is reached - so results go through a writer thread instead:
+ *
+ *   pipeline thread:  sink ─► serialize into "fill" ─┐ swap when the writer
+ *                                                    │ is idle (never waits)
+ *   writer thread:    "drain" ─► rebuild records ─► cs_msgstore_put_* ─► flush
+ *
+ * Two buffers of RW_BUFSIZE bytes: the pipeline appends each record to
+ * "fill"; when it is full and the writer still busy with "drain", the
+ * record is dropped and counted in records_not_stored. Packets give way
+ * first: while the writer is behind (half of "fill" waiting), packets are
+ * not stored (counted in not_stored) so that the disk's bandwidth goes to
+ * the much smaller records. A record in a
+ * buffer is its struct copied by value followed by everything it points
+ * to (fields, refs, strings), 8-byte aligned; the writer points the copy
+ * back into the buffer before handing it to the message store:
+ *
+ *   ┌ u32 size ┬ u32 kind ┬ cs_message / cs_measurement ┬ cs_kv[n] ┬ refs[n] ┬ bytes ┐
+ *
+ * Decoder names (message.proto) are static strings and are kept as
+ * pointers; everything else, measurement.pair too, is copied. Only the writer thread touches the
+ * message store after the thread starts; a mutex guards the buffers and counters.
  */
 #include "analytics/pipeline.h"
 
@@ -14,7 +39,28 @@
 #include "flow/dissect.h"
 #include "store/msgstore.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+
+#define RW_BUFSIZE (16u << 20)
+
+enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP };
+
+/* The results writer of lossy pipelines (see the top of the file). */
+typedef struct rwriter {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* drain filled, flush asked, or stop */
+    pthread_cond_t idle; /* drain written */
+    uint8_t *fill, *drain;
+    size_t fill_used, drain_used;
+    int flush_asked, stop, busy;
+    _Atomic int writing;      /* busy, readable without the lock */
+    int err;                  /* first message-store error */
+    uint64_t messages_stored; /* written by the writer thread */
+    uint64_t measurements_stored;
+} rwriter;
 
 struct cs_pipeline {
     cs_pipeline_cfg cfg;
@@ -22,8 +68,342 @@ struct cs_pipeline {
     cs_msgstore *ms;
     int sink_rc;
     cs_pipeline_stats st;
+    rwriter *rw; /* lossy_store only */
     const char *protos[CS_DECODERS_MAX + 1];
 };
+
+static void note_err(cs_pipeline *pl, int rc)
+{
+    if (rc < 0 && pl->sink_rc == 0)
+        pl->sink_rc = rc;
+}
+
+/* ---- the results writer thread (lossy pipelines) ------------------------ */
+
+#define RW_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
+#define RW_HDR RW_ALIGN(2 * sizeof(uint32_t))
+
+static void rec_set_hdr(uint8_t *rec, size_t size, int kind)
+{
+    uint32_t h[2] = {(uint32_t)size, (uint32_t)kind};
+
+    memcpy(rec, h, sizeof(h));
+}
+
+static uint32_t rec_hdr(const uint8_t *rec, int which)
+{
+    uint32_t h[2];
+
+    memcpy(h, rec, sizeof(h));
+    return h[which];
+}
+
+/* Bytes a message takes in a buffer. */
+static size_t rec_message_size(const cs_message *m)
+{
+    size_t n = RW_HDR + RW_ALIGN(sizeof(*m)) + RW_ALIGN(m->n_fields * sizeof(cs_kv)) +
+               RW_ALIGN(m->n_refs * sizeof(cs_pktref)) + m->type.len + m->key.len;
+
+    for (size_t i = 0; i < m->n_fields; i++)
+        n += m->fields[i].name.len + m->fields[i].val.len;
+    return RW_ALIGN(n);
+}
+
+/* Copies "s" to "*at" and makes "dst" its offset from "base" (kept in the
+ * pointer until rec_fix_str turns it back into an address). */
+static void rec_put_str(uint8_t *base, size_t *at, const cs_str *s, cs_str *dst)
+{
+    if (s->len > 0)
+        memcpy(base + *at, s->p, s->len);
+    dst->p = (const char *)(uintptr_t)*at;
+    dst->len = s->len;
+    *at += s->len;
+}
+
+static void rec_fix_str(uint8_t *base, cs_str *s)
+{
+    s->p = (const char *)(base + (uintptr_t)s->p);
+}
+
+/* Serializes message "m" at "rec" ("size" bytes from rec_message_size). */
+static void rec_put_message(uint8_t *rec, size_t size, int kind, const cs_message *m)
+{
+    size_t at = RW_HDR;
+    cs_message *c = (cs_message *)(rec + at);
+    cs_kv *kv;
+
+    rec_set_hdr(rec, size, kind);
+    *c = *m;
+    at += RW_ALIGN(sizeof(*m));
+    kv = (cs_kv *)(rec + at);
+    c->fields = (const cs_kv *)(uintptr_t)at;
+    at += RW_ALIGN(m->n_fields * sizeof(cs_kv));
+    if (m->n_refs > 0)
+        memcpy(rec + at, m->refs, m->n_refs * sizeof(cs_pktref));
+    c->refs = (const cs_pktref *)(uintptr_t)at;
+    at += RW_ALIGN(m->n_refs * sizeof(cs_pktref));
+    rec_put_str(rec, &at, &m->type, &c->type);
+    rec_put_str(rec, &at, &m->key, &c->key);
+    for (size_t i = 0; i < m->n_fields; i++) {
+        rec_put_str(rec, &at, &m->fields[i].name, &kv[i].name);
+        rec_put_str(rec, &at, &m->fields[i].val, &kv[i].val);
+    }
+}
+
+/* Points the message serialized at "rec" back into the buffer. */
+static cs_message *rec_get_message(uint8_t *rec)
+{
+    cs_message *c = (cs_message *)(rec + RW_HDR);
+    cs_kv *kv = (cs_kv *)(rec + (uintptr_t)c->fields);
+
+    c->fields = kv;
+    c->refs = (const cs_pktref *)(rec + (uintptr_t)c->refs);
+    rec_fix_str(rec, &c->type);
+    rec_fix_str(rec, &c->key);
+    for (size_t i = 0; i < c->n_fields; i++) {
+        rec_fix_str(rec, &kv[i].name);
+        rec_fix_str(rec, &kv[i].val);
+    }
+    return c;
+}
+
+static size_t rec_measurement_size(const cs_measurement *ms)
+{
+    return RW_ALIGN(RW_HDR + RW_ALIGN(sizeof(*ms)) + ms->key.len + strlen(ms->pair) + 1);
+}
+
+static void rec_put_measurement(uint8_t *rec, size_t size, const cs_measurement *ms)
+{
+    size_t at = RW_HDR;
+    cs_measurement *c = (cs_measurement *)(rec + at);
+
+    rec_set_hdr(rec, size, REC_MEASUREMENT);
+    *c = *ms;
+    at += RW_ALIGN(sizeof(*ms));
+    rec_put_str(rec, &at, &ms->key, &c->key);
+    memcpy(rec + at, ms->pair, strlen(ms->pair) + 1);
+    c->pair = (const char *)(uintptr_t)at;
+}
+
+static cs_measurement *rec_get_measurement(uint8_t *rec)
+{
+    cs_measurement *c = (cs_measurement *)(rec + RW_HDR);
+
+    rec_fix_str(rec, &c->key);
+    c->pair = (const char *)(rec + (uintptr_t)c->pair);
+    return c;
+}
+
+/* Writer thread: hands one serialized record to the message store. */
+static int rw_store_record(cs_msgstore *ms, uint8_t *rec, rwriter *rw)
+{
+    uint32_t kind = rec_hdr(rec, 1);
+    int rc;
+
+    switch (kind) {
+    case REC_MESSAGE:
+        if ((rc = cs_msgstore_put_message(ms, rec_get_message(rec))) == 0)
+            rw->messages_stored++;
+        return rc;
+    case REC_MEASUREMENT:
+        if ((rc = cs_msgstore_put_measurement(ms, rec_get_measurement(rec))) == 0)
+            rw->measurements_stored++;
+        return rc;
+    default:
+        return cs_msgstore_put_unmatched(ms, rec_get_message(rec),
+                                         kind == REC_UNMATCHED_REQ ? CS_UNMATCHED_REQUEST
+                                                                   : CS_UNMATCHED_RESPONSE);
+    }
+}
+
+/* Writer thread: stores every record of "buf" (counters under the lock). */
+static int rw_store_buffer(cs_pipeline *pl, uint8_t *buf, size_t used)
+{
+    rwriter *rw = pl->rw, done = {0};
+    int first = 0, rc;
+
+    for (size_t at = 0; at < used; at += rec_hdr(buf + at, 0))
+        if ((rc = rw_store_record(pl->ms, buf + at, &done)) < 0 && first == 0)
+            first = rc;
+    pthread_mutex_lock(&rw->mu);
+    rw->messages_stored += done.messages_stored;
+    rw->measurements_stored += done.measurements_stored;
+    pthread_mutex_unlock(&rw->mu);
+    return first;
+}
+
+static void *rw_main(void *arg)
+{
+    cs_pipeline *pl = arg;
+    rwriter *rw = pl->rw;
+
+    pthread_mutex_lock(&rw->mu);
+    for (;;) {
+        size_t used;
+        int flush, rc;
+
+        while (rw->drain_used == 0 && !rw->flush_asked && !rw->stop)
+            pthread_cond_wait(&rw->work, &rw->mu);
+        if (rw->drain_used == 0 && !rw->flush_asked && rw->stop)
+            break;
+        used = rw->drain_used;
+        flush = rw->flush_asked;
+        rw->flush_asked = 0;
+        rw->busy = 1;
+        atomic_store_explicit(&rw->writing, 1, memory_order_relaxed);
+        pthread_mutex_unlock(&rw->mu);
+        rc = rw_store_buffer(pl, rw->drain, used);
+        if (flush && rc == 0)
+            rc = cs_msgstore_flush(pl->ms);
+        pthread_mutex_lock(&rw->mu);
+        if (rc < 0 && rw->err == 0)
+            rw->err = rc;
+        rw->drain_used = 0;
+        rw->busy = 0;
+        atomic_store_explicit(&rw->writing, 0, memory_order_relaxed);
+        pthread_cond_broadcast(&rw->idle);
+    }
+    pthread_mutex_unlock(&rw->mu);
+    return NULL;
+}
+
+/* Hands "fill" to the writer if it is idle; with "flush", asks it to make
+ * everything visible to readers too. Returns 0 if handed (or nothing to
+ * hand), CS_EBUSY if the writer is still busy. Never waits. */
+static int rw_handoff(rwriter *rw, int flush)
+{
+    uint8_t *t;
+    int rc = CS_EBUSY;
+
+    pthread_mutex_lock(&rw->mu);
+    if (!rw->busy && rw->drain_used == 0) {
+        t = rw->drain;
+        rw->drain = rw->fill;
+        rw->drain_used = rw->fill_used;
+        rw->fill = t;
+        rw->fill_used = 0;
+        rw->flush_asked |= flush;
+        pthread_cond_signal(&rw->work);
+        rc = 0;
+    } else if (flush) {
+        rw->flush_asked = 1; /* after the buffer it is writing */
+    }
+    pthread_mutex_unlock(&rw->mu);
+    return rc;
+}
+
+/* Room for "size" bytes in "fill", or NULL (the record is dropped). */
+static uint8_t *rw_reserve(cs_pipeline *pl, size_t size)
+{
+    rwriter *rw = pl->rw;
+    uint8_t *at;
+
+    if (size > RW_BUFSIZE || (rw->fill_used + size > RW_BUFSIZE && rw_handoff(rw, 0) < 0)) {
+        pl->st.records_not_stored++;
+        return NULL;
+    }
+    at = rw->fill + rw->fill_used;
+    rw->fill_used += size;
+    return at;
+}
+
+/* Waits until every record handed so far is stored (finish only). */
+static void rw_drain(rwriter *rw)
+{
+    pthread_mutex_lock(&rw->mu);
+    while (rw->busy || rw->drain_used > 0 || rw->flush_asked)
+        pthread_cond_wait(&rw->idle, &rw->mu);
+    pthread_mutex_unlock(&rw->mu);
+}
+
+static int rw_start(cs_pipeline *pl)
+{
+    rwriter *rw = cs_calloc(1, sizeof(*rw));
+
+    if (rw == NULL)
+        return CS_ENOMEM;
+    rw->fill = cs_malloc(RW_BUFSIZE);
+    rw->drain = cs_malloc(RW_BUFSIZE);
+    if (rw->fill == NULL || rw->drain == NULL)
+        goto nomem;
+    pthread_mutex_init(&rw->mu, NULL);
+    pthread_cond_init(&rw->work, NULL);
+    pthread_cond_init(&rw->idle, NULL);
+    pl->rw = rw;
+    if (pthread_create(&rw->thread, NULL, rw_main, pl) != 0) {
+        pl->rw = NULL;
+        pthread_mutex_destroy(&rw->mu);
+        pthread_cond_destroy(&rw->work);
+        pthread_cond_destroy(&rw->idle);
+        goto nomem;
+    }
+    return 0;
+nomem:
+    cs_free(rw->fill);
+    cs_free(rw->drain);
+    cs_free(rw);
+    return cs_error_set(CS_ENOMEM, "cannot start the results writer");
+}
+
+/* Stores what is left, stops the thread; the message store is the
+ * caller's again. Returns the first error the writer met. */
+static int rw_stop(cs_pipeline *pl)
+{
+    rwriter *rw = pl->rw;
+    int rc;
+
+    if (rw == NULL)
+        return 0;
+    rw_drain(rw);
+    rw_handoff(rw, 0);
+    rw_drain(rw);
+    pthread_mutex_lock(&rw->mu);
+    rw->stop = 1;
+    pthread_cond_signal(&rw->work);
+    pthread_mutex_unlock(&rw->mu);
+    pthread_join(rw->thread, NULL);
+    rc = rw->err;
+    pl->st.messages_stored = rw->messages_stored;
+    pl->st.measurements_stored = rw->measurements_stored;
+    pthread_mutex_destroy(&rw->mu);
+    pthread_cond_destroy(&rw->work);
+    pthread_cond_destroy(&rw->idle);
+    cs_free(rw->fill);
+    cs_free(rw->drain);
+    cs_free(rw);
+    pl->rw = NULL;
+    return rc;
+}
+
+/* The results writer is behind: half its next buffer is waiting while it
+ * still writes the previous one. Packets then give way to messages
+ * (they are larger, and the store's retention drops them first). */
+static int rw_behind(const cs_pipeline *pl)
+{
+    return pl->rw != NULL && pl->rw->fill_used > RW_BUFSIZE / 2 &&
+           atomic_load_explicit(&pl->rw->writing, memory_order_relaxed);
+}
+
+/* Lossy pipelines: queue a message (or unmatched one) for the writer. */
+static void rw_put_message(cs_pipeline *pl, int kind, const cs_message *m)
+{
+    size_t size = rec_message_size(m);
+    uint8_t *rec = rw_reserve(pl, size);
+
+    if (rec != NULL)
+        rec_put_message(rec, size, kind, m);
+}
+
+static void rw_put_measurement(cs_pipeline *pl, const cs_measurement *ms)
+{
+    size_t size = rec_measurement_size(ms);
+    uint8_t *rec = rw_reserve(pl, size);
+
+    if (rec != NULL)
+        rec_put_measurement(rec, size, ms);
+}
+
+/* ---- the analyzer's sink -------------------------------------------------- */
 
 static void sink_message(void *ud, const cs_message *m)
 {
@@ -32,13 +412,15 @@ static void sink_message(void *ud, const cs_message *m)
 
     if (pl->cfg.observer && pl->cfg.observer->message)
         pl->cfg.observer->message(pl->cfg.observer->ud, m);
+    if (pl->rw != NULL) {
+        rw_put_message(pl, REC_MESSAGE, m);
+        return;
+    }
     if (pl->ms == NULL)
         return;
-    rc = cs_msgstore_put_message(pl->ms, m);
-    if (rc < 0 && pl->sink_rc == 0)
-        pl->sink_rc = rc;
-    else if (rc == 0)
+    if ((rc = cs_msgstore_put_message(pl->ms, m)) == 0)
         pl->st.messages_stored++;
+    note_err(pl, rc);
 }
 
 static void sink_measurement(void *ud, const cs_measurement *ms)
@@ -48,27 +430,31 @@ static void sink_measurement(void *ud, const cs_measurement *ms)
 
     if (pl->cfg.observer && pl->cfg.observer->measurement)
         pl->cfg.observer->measurement(pl->cfg.observer->ud, ms);
+    if (pl->rw != NULL) {
+        rw_put_measurement(pl, ms);
+        return;
+    }
     if (pl->ms == NULL)
         return;
-    rc = cs_msgstore_put_measurement(pl->ms, ms);
-    if (rc < 0 && pl->sink_rc == 0)
-        pl->sink_rc = rc;
-    else if (rc == 0)
+    if ((rc = cs_msgstore_put_measurement(pl->ms, ms)) == 0)
         pl->st.measurements_stored++;
+    note_err(pl, rc);
 }
 
 static void sink_unmatched(void *ud, const cs_message *m, int kind)
 {
     cs_pipeline *pl = ud;
-    int rc;
 
     if (pl->cfg.observer && pl->cfg.observer->unmatched)
         pl->cfg.observer->unmatched(pl->cfg.observer->ud, m, kind);
+    if (pl->rw != NULL) {
+        rw_put_message(pl, kind == CS_UNMATCHED_REQUEST ? REC_UNMATCHED_REQ : REC_UNMATCHED_RESP,
+                       m);
+        return;
+    }
     if (pl->ms == NULL)
         return;
-    rc = cs_msgstore_put_unmatched(pl->ms, m, kind);
-    if (rc < 0 && pl->sink_rc == 0)
-        pl->sink_rc = rc;
+    note_err(pl, cs_msgstore_put_unmatched(pl->ms, m, kind));
 }
 
 /* Reanalysis replaces only the records of the decoders that run. */
@@ -97,6 +483,8 @@ static int pipeline_start_analysis(cs_pipeline *pl)
             ((rc = cs_msgstore_replace_range(pl->ms, pl->cfg.replace_first_seg,
                                              pl->cfg.replace_last_seg)) < 0 ||
              (rc = pipeline_replace_protos(pl)) < 0))
+            return rc;
+        if (pl->cfg.lossy_store && (rc = rw_start(pl)) < 0)
             return rc;
     }
     if (pl->cfg.limits)
@@ -146,7 +534,9 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
     int rc;
 
     cs_dissect(p, &l);
-    if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
+    if (pl->cfg.store && rw_behind(pl)) {
+        pl->st.not_stored++;
+    } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
         if (!(rc == CS_EBUSY && pl->cfg.lossy_store))
             return rc;
         pl->st.not_stored++;
@@ -162,10 +552,20 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
 void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
 {
     *st = pl->st;
+    if (pl->rw != NULL) {
+        pthread_mutex_lock(&pl->rw->mu);
+        st->messages_stored = pl->rw->messages_stored;
+        st->measurements_stored = pl->rw->measurements_stored;
+        pthread_mutex_unlock(&pl->rw->mu);
+    }
 }
 
 int cs_pipeline_flush(cs_pipeline *pl)
 {
+    if (pl->rw != NULL) {
+        rw_handoff(pl->rw, 1); /* busy: flushed after its current buffer */
+        return 0;
+    }
     return pl->ms ? cs_msgstore_flush(pl->ms) : 0;
 }
 
@@ -177,6 +577,7 @@ int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
         cs_analyzer_finish(pl->an);
         cs_analyzer_stats_get(pl->an, &pl->st.analyzer);
     }
+    note_err(pl, rw_stop(pl));
     if (pl->ms) {
         rc = cs_msgstore_close(pl->ms);
         pl->ms = NULL;
@@ -192,6 +593,7 @@ void cs_pipeline_free(cs_pipeline *pl)
 {
     if (pl == NULL)
         return;
+    rw_stop(pl);
     if (pl->ms)
         cs_msgstore_close(pl->ms);
     cs_analyzer_free(pl->an);

@@ -9,7 +9,8 @@
  * by `ingest` (store + analysis), `reanalyze` (analysis of stored packets,
  * whose refs are known) and later by the live daemon.
  *
- * Threading: one pipeline is driven by one thread.
+ * Threading: one pipeline is driven by one thread (with lossy_store, an
+ * internal thread writes the message store).
  */
 #ifndef CS_ANALYTICS_PIPELINE_H
 #define CS_ANALYTICS_PIPELINE_H
@@ -30,7 +31,10 @@ typedef struct cs_pipeline_cfg {
                                           unmatched request (live daemon: metrics,
                                           live stream); may be NULL */
     int lossy_store;                   /* a packet the store refuses (disk behind) is
-                                          counted as not stored and still analysed */
+                                          counted as not stored and still analysed;
+                                          messages go to the store from a thread of
+                                          their own, dropped (counted) when it is
+                                          behind: the caller never waits for the disk */
     const cs_analyzer_cfg *limits;     /* analyzer bounds (flows, buffers, timeouts);
                                           NULL = defaults; its decoders are ignored */
 } cs_pipeline_cfg;
@@ -38,11 +42,14 @@ typedef struct cs_pipeline_cfg {
 typedef struct cs_pipeline_stats {
     uint64_t packets;
     uint64_t bytes;
-    uint64_t not_stored;               /* packets the store refused (lossy_store) */
+    uint64_t not_stored;         /* packets the store refused (lossy_store) */
+    uint64_t records_not_stored; /* messages, measurements and unmatched records
+                                    dropped because the disk was behind
+                                    (lossy_store) */
     uint64_t messages_stored;
     uint64_t measurements_stored;
     cs_analyzer_stats analyzer;
-    int analyzed;                      /* the analyzer ran */
+    int analyzed; /* the analyzer ran */
 } cs_pipeline_stats;
 
 int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out);

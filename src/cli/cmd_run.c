@@ -17,7 +17,8 @@
  *                                 │   writer; when the disk is behind, the
  *                                 │   packet is counted "not stored" and
  *                                 │   still analysed (analysis never waits
- *                                 ▼   for storage)
+ *                                 ▼   for storage; the same for a
+ *                                         real-time replay, not a fast one)
  *   aio writer thread: write() of full segment buffers
  *   HTTP server threads (libmicrohttpd): read the store's files and the
  *   shared live state (server/live.h)
@@ -80,6 +81,9 @@ static const char run_help[] =
     "  -i, --interface LIST  interfaces to capture, comma-separated (needs root)\n"
     "  -r, --read FILE       replay a capture file instead\n"
     "      --replay MODE     fast (default) or realtime (paced by the timestamps)\n"
+    "                        live capture and a realtime replay never wait for the\n"
+    "                        disk: packets it cannot take in time are counted as\n"
+    "                        not stored (and still analysed)\n"
     "  -d, --store DIR       the store (created if missing)\n"
     "      --listen A:P      HTTP address (default 127.0.0.1:8642); any address but\n"
     "                        loopback needs --token-file\n"
@@ -101,8 +105,8 @@ typedef struct run_args {
     char *iface_list;
     const char *file, *dir, *listen, *config, *filter, *user, *token_file;
     int realtime;
-    cs_source *given;  /* a source opened by the caller (cs__run_daemon) */
-    const char *label; /* and what to call it */
+    cs_source *given;   /* a source opened by the caller (cs__run_daemon) */
+    const char *label;  /* and what to call it */
     const char *banner; /* printed once serving (cs__run_daemon) */
     int64_t metrics_days;
     cs_store_opts so;
@@ -224,16 +228,31 @@ static int run_option(run_args *a, int c, const char *arg)
     }
 }
 
+/* Live capture, and a real-time replay (which stands for one), must never
+ * wait for the disk: a packet the store cannot take at once is counted "not
+ * stored" and still analysed. A fast replay is a batch job: it stores every
+ * packet, waiting for the disk when it must. */
+static int run_lossy(const run_args *a)
+{
+    return a->n_ifaces > 0 || (a->file != NULL && a->realtime);
+}
+
 static int run_parse(int argc, char **argv, run_args *a)
 {
-    static const struct option opts[] = {
-        {"interface", required_argument, 0, 'i'}, {"read", required_argument, 0, 'r'},
-        {"store", required_argument, 0, 'd'},     {"listen", required_argument, 0, 'L'},
-        {"token-file", required_argument, 0, 'T'}, {"config", required_argument, 0, 'C'},
-        {"filter", required_argument, 0, 'F'},    {"user", required_argument, 0, 'U'},
-        {"replay", required_argument, 0, 'P'},    {"decoders", required_argument, 0, 'D'},
-        {"max-bytes", required_argument, 0, 'M'}, {"metrics-days", required_argument, 0, 'Y'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    static const struct option opts[] = {{"interface", required_argument, 0, 'i'},
+                                         {"read", required_argument, 0, 'r'},
+                                         {"store", required_argument, 0, 'd'},
+                                         {"listen", required_argument, 0, 'L'},
+                                         {"token-file", required_argument, 0, 'T'},
+                                         {"config", required_argument, 0, 'C'},
+                                         {"filter", required_argument, 0, 'F'},
+                                         {"user", required_argument, 0, 'U'},
+                                         {"replay", required_argument, 0, 'P'},
+                                         {"decoders", required_argument, 0, 'D'},
+                                         {"max-bytes", required_argument, 0, 'M'},
+                                         {"metrics-days", required_argument, 0, 'Y'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c, rc;
 
     a->listen = RUN_DEFAULT_LISTEN;
@@ -254,7 +273,7 @@ static int run_parse(int argc, char **argv, run_args *a)
         return cs_cli_usage_error("run", "give either -i IFACE or -r FILE");
     if (optind < argc)
         return cs_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
-    if (a->n_ifaces > 0)
+    if (run_lossy(a))
         a->so.flags |= CS_STORE_LOSSY;
     return 0;
 }
@@ -365,14 +384,15 @@ static void fmt_window(FILE *f, const void *obj)
     const cs_window *w = obj;
 
     fprintf(f,
-            "{\"series\":\"%s:%s\",\"ts_ns\":%" PRId64 ",\"packets\":%" PRIu64
-            ",\"bytes\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"errors\":%" PRIu64
-            ",\"measurements\":%" PRIu64 ",\"burst_packets\":%" PRIu32 ",\"burst_bytes\":%" PRIu64,
+            "{\"series\":\"%s:%s\",\"ts_ns\":%" PRId64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+            ",\"messages\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"measurements\":%" PRIu64
+            ",\"burst_packets\":%" PRIu32 ",\"burst_bytes\":%" PRIu64,
             cs_series_kind_name(w->series.kind), w->series.name, w->start_ns, w->packets, w->bytes,
             w->messages, w->errors, w->measurements, w->burst_packets, w->burst_bytes);
     if (w->hist != NULL && cs_hist_count(w->hist) > 0)
-        fprintf(f, ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64
-                   ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64,
+        fprintf(f,
+                ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64
+                ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64,
                 cs_hist_quantile(w->hist, 0.5), cs_hist_quantile(w->hist, 0.9),
                 cs_hist_quantile(w->hist, 0.99), cs_hist_quantile(w->hist, 0.999),
                 cs_hist_max(w->hist));
@@ -575,8 +595,11 @@ static void prom_publish(run_ctx *x, const cs_live_status *st)
 static int open_results(run_ctx *x)
 {
     cs_metricstore_opts mo = {.max_age_ns = x->a.metrics_days * 86400 * 1000000000ll};
-    cs_pipeline_cfg pc = {.store = x->store, .store_dir = x->a.dir, .decoders = x->a.decoders,
-                          .observer = &x->observer, .lossy_store = x->a.n_ifaces > 0};
+    cs_pipeline_cfg pc = {.store = x->store,
+                          .store_dir = x->a.dir,
+                          .decoders = x->a.decoders,
+                          .observer = &x->observer,
+                          .lossy_store = run_lossy(&x->a)};
     int rc;
 
     x->observer = (cs_sink){x, on_message, on_measurement, NULL};
@@ -594,8 +617,8 @@ static int run_start(run_ctx *x)
     cs_server_cfg sc = {x->a.listen, x->a.token_file, x->a.dir};
     /* "capturing" from the first request on: an all-zero status would read
      * as a replay already finished */
-    cs_live_status st0 = {.version = CS_VERSION_STRING, .started_ns = x->started_ns,
-                          .capturing = 1};
+    cs_live_status st0 = {
+        .version = CS_VERSION_STRING, .started_ns = x->started_ns, .capturing = 1};
     int rc;
 
     if ((rc = open_sources(x)) < 0 || (rc = cs_store_open(x->a.dir, &x->a.so, &x->store)) < 0 ||
@@ -629,6 +652,10 @@ static int run_finish(run_ctx *x, int started)
     if (x->pl) {
         rc = cs_pipeline_finish(x->pl, &ps);
         cs_pipeline_free(x->pl);
+        if (ps.not_stored > 0 || ps.records_not_stored > 0)
+            cs_log_info("the disk fell behind: %" PRIu64 " packets and %" PRIu64
+                        " messages/measurements not stored",
+                        ps.not_stored, ps.records_not_stored);
     }
     if (x->metrics) {
         cs_metrics_flush(x->metrics);
