@@ -95,6 +95,7 @@
   }
 
   /* ---- charts ---- */
+  /* at most ~300 points per series: a day is a 288 s step */
   function stepFor(a, b) {
     const s = Number((b - a) / NS);
     return Math.max(1, Math.ceil(s / 300));
@@ -196,9 +197,17 @@
     }
     for (const pair of pairs) await latencyChart(pair, a, b, step);
     if (!plots.length) $("charts").innerHTML = "<p>no data in the range</p>";
-    const al = await getJSON(`/alerts?after=${a}&before=${b}`);
-    $("alerts").innerHTML = al.alerts.length ? table(["time (UTC)", "rule", "state", "text", "value"],
-      al.alerts.map((x) => [fmtNs(x.ts_ns), x.rule, x.state,
+    await loadAlerts(a, b);
+  }
+  /* /alerts has no limit (yet): the table shows only the newest ALERTS_SHOWN
+   * events of the range, so a flapping rule over a day cannot flood the page */
+  const ALERTS_SHOWN = 100;
+  async function loadAlerts(a, b) {
+    const all = (await getJSON(`/alerts?after=${a}&before=${b}`)).alerts;
+    const shown = all.slice(-ALERTS_SHOWN).reverse();
+    const note = all.length > shown.length ? `<p>the newest ${shown.length} of ${all.length} alert events; narrow the range to see the others</p>` : "";
+    $("alerts").innerHTML = shown.length ? note + table(["time (UTC)", "rule", "state", "text", "value"],
+      shown.map((x) => [fmtNs(x.ts_ns), x.rule, x.state,
         /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "", pg: "" }, x.text) : x.text,
         String(x.value)])) : "<p>no alerts in the range</p>";
   }
@@ -496,7 +505,10 @@
   window.addEventListener("hashchange", render);
   /* live: while a preset range is shown, redraw at most every 2 s on stream events */
   if (window.EventSource) {
-    const es = new EventSource(API + "/stream");
+    /* only metrics and alert events are used: min_latency=24h has the server
+     * drop (nearly) every measurement event, which would otherwise come at
+     * the full measurement rate */
+    const es = new EventSource(API + "/stream?min_latency=24h");
     /* only the status line and the charts follow the stream; the drill-down
      * sections stay as they are, and nothing is redrawn mid-drag */
     let mouseDown = false;

@@ -16,7 +16,9 @@
  *   3. search by the measurement's key (ClOrdID) finds it
  *   4. the URL of the last view, opened in a new page, restores it (page 2
  *      of the list, the measurement, the packet)
- *   5. the flow pcap of a QinQ-tagged FIX flow, an IPv6 HTTP flow and a UDP
+ *   5. every list the page asked the API for had a limit, every metrics
+ *      query a step bounding its points
+ *   6. the flow pcap of a QinQ-tagged FIX flow, an IPv6 HTTP flow and a UDP
  *      DNS exchange, each opened by its measurement's URL
  * Screenshots of each step go to ARTIFACT_DIR. Exits 1 if any check failed. */
 "use strict";
@@ -331,6 +333,27 @@ async function shared(browser, got) {
   await page.close();
 }
 
+/* Every API list the page asked for was bounded: lists by a limit of at
+ * most 1000, metrics by a step giving at most 2000 points over the range
+ * (the page's requests as the Resource Timing API recorded them). /series
+ * and /alerts take no limit in the API. */
+async function boundedRequests(page) {
+  const urls = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name));
+  const api = urls.map((u) => new URL(u)).filter((u) => u.pathname.startsWith("/api/v1/"));
+  const lists = api.filter((u) => /^\/api\/v1\/(measurements|messages)$/.test(u.pathname));
+  const metrics = api.filter((u) => u.pathname === "/api/v1/metrics");
+  check("the page asked for lists and metrics", lists.length > 0 && metrics.length > 0, { lists: lists.length, metrics: metrics.length });
+  const unbounded = lists.filter((u) => !(Number(u.searchParams.get("limit")) >= 1 && Number(u.searchParams.get("limit")) <= 1000));
+  check("every list request has a limit of at most 1000", unbounded.length === 0, unbounded.map(String).slice(0, 3));
+  const points = (u) => {
+    const a = BigInt(u.searchParams.get("after") || 0), b = BigInt(u.searchParams.get("before") || 0);
+    const step = /^(\d+)s$/.exec(u.searchParams.get("step") || "");
+    return step ? Number((b - a) / (BigInt(step[1]) * 1000000000n)) : Infinity;
+  };
+  const dense = metrics.filter((u) => !(points(u) <= 2000));
+  check("every metrics request has a step giving at most 2000 points", dense.length === 0, dense.map(String).slice(0, 3));
+}
+
 (async () => {
   let browser = null;
   try {
@@ -343,6 +366,7 @@ async function shared(browser, got) {
     if (metricsBase) await overviewMetrics(browser);
     const got = await drill(page);
     await search(page, got);
+    await boundedRequests(page);
     await shared(browser, got);
     await otherFlows(browser);
     check("no script errors on the page", errors.length === 0, errors);
