@@ -21,7 +21,7 @@
 # exist (this CI's VM has none); cgroup v2 io.max needs the io controller
 # on the unified hierarchy. Needs root; anything missing is a failure.
 
-SLOW_BPS=$((4 << 20))
+SLOW_BPS=$((2 << 20))
 DIRTY_MAX=$((4 << 20))
 SD_IMG=$CS_TMP/disk.img
 SD_MNT=$CS_TMP/mnt
@@ -87,11 +87,11 @@ slowdisk_setup() {
     fi
 }
 
-# The disk is slow for real: 8 MiB through it take over a second.
+# The disk is slow for real: 4 MiB through it take over a second.
 slowdisk_is_slow() {
     local t0 t1
     t0=$(date +%s%N)
-    dd if=/dev/zero of="$SD_MNT/probe" bs=1M count=8 conv=fsync status=none || return 1
+    dd if=/dev/zero of="$SD_MNT/probe" bs=1M count=4 conv=fsync status=none || return 1
     t1=$(date +%s%N)
     rm -f "$SD_MNT/probe"
     [ $((t1 - t0)) -gt 1000000000 ]
@@ -180,7 +180,7 @@ slowdisk_test() {
     python3 "$GENTRAFFIC" "$CS_TMP/g.pcap" --truth "$CS_TMP/g.truth" --seconds 1 --scale 0.5 \
         --quirks --seed 29 >/dev/null
     slowdisk_setup || return
-    check "the store's disk is really slow (8 MiB take over 1 s)" slowdisk_is_slow
+    check "the store's disk is really slow (4 MiB take over 1 s)" slowdisk_is_slow
     slowdisk_run
     st=$(cat "$CS_TMP/status.json" 2>/dev/null)
     slowdisk_stop || return
