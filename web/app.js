@@ -279,9 +279,11 @@
       (i) => (j.measurements[i].id === st.m ? ' class="sel"' : ""));
   }
   let pcapCache = { id: null, recs: null };
+  /* the records of a pcap download; none (linktype -1) if the server said no */
   async function pcapRecords(url) {
-    const buf = await (await fetch(url)).arrayBuffer();
-    return parsePcap(buf);
+    const r = await fetch(url);
+    if (!r.ok) return Object.assign([], { linktype: -1 });
+    return parsePcap(await r.arrayBuffer());
   }
   function parsePcap(buf) {
     const dv = new DataView(buf);
