@@ -3,7 +3,8 @@
  *
  * State starts from the seed and the length; each 8-byte little-endian word
  * w is folded in as  h = (h ^ mix(w)) * K  and the tail (< 8 bytes) is packed
- * into one final word. cs_mix64 finishes. Deterministic across runs and
+ * into one final word. cs_mix64 finishes. cs_checksum64 (see hash.h) folds
+ * long buffers into four lanes first. Deterministic across runs and
  * machines of the same endianness (capstream only targets little-endian
  * Linux; on-disk checksums are computed over little-endian data).
  */
@@ -31,4 +32,34 @@ uint64_t cs_hash64(const void *data, size_t len, uint64_t seed)
         h = (h ^ cs_mix64(w ^ len)) * HASH_K;
     }
     return cs_mix64(h);
+}
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t load_le64(const unsigned char *p)
+{
+    uint64_t w = 0;
+
+    for (int i = 7; i >= 0; i--)
+        w = (w << 8) | p[i];
+    return w;
+}
+
+uint64_t cs_checksum64(const void *data, size_t len, uint64_t seed)
+{
+    const unsigned char *p = data;
+    uint64_t lane[5] = {seed, seed ^ 1, seed ^ 2, seed ^ 3, (uint64_t)len};
+    unsigned char tail[32] = {0};
+    size_t i = 0;
+
+    for (; i + 32 <= len; i += 32)
+        for (int k = 0; k < 4; k++)
+            lane[k] = rotl64((lane[k] ^ load_le64(p + i + 8 * k)) * HASH_K, 29);
+    memcpy(tail, p + i, len - i);
+    for (int k = 0; k < 4; k++)
+        lane[k] = rotl64((lane[k] ^ load_le64(tail + 8 * k)) * HASH_K, 29);
+    return cs_hash64(lane, sizeof(lane), seed);
 }
