@@ -10,7 +10,8 @@
  * and renamed: a reader sees either no index or a whole one.
  *
  * Loading maps the file read-only and checks the magic, version, sizes,
- * every section's bounds and the checksum before anything is trusted.
+ * every section's bounds and the header checksum; the body checksum is
+ * checked by cs_idx_verify before the body is first used (index.h).
  */
 #include "store/index.h"
 
@@ -22,11 +23,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define IDX_SEED 0x6373696478ull /* "csidx" */
 
 void cs_idxb_init(cs_idx_builder *b)
 {
@@ -43,6 +47,9 @@ void cs_idxb_reset(cs_idx_builder *b)
     b->n_blocks = 0;
     b->min_ts = b->max_ts = b->last_ts = 0;
     b->ordered = 1;
+    b->base = NULL;
+    b->base_pkts = 0;
+    b->base_keys = 0;
 }
 
 void cs_idxb_free(cs_idx_builder *b)
@@ -166,7 +173,7 @@ int cs_idxb_add(cs_idx_builder *b, const cs_flowkey *k, uint32_t offset, int64_t
         return rc;
     if ((rc = idxb_note_block(b, offset, ts_ns)) < 0)
         return rc;
-    if (b->n_pkts == 0) {
+    if (b->n_pkts == 0 && b->base_pkts == 0) {
         b->min_ts = b->max_ts = ts_ns;
     } else {
         if (ts_ns < b->last_ts)
@@ -184,13 +191,60 @@ int cs_idxb_add(cs_idx_builder *b, const cs_flowkey *k, uint32_t offset, int64_t
     return 0;
 }
 
+int cs_idxb_seed(cs_idx_builder *b, const cs_idx *base)
+{
+    int rc;
+
+    cs_idxb_reset(b);
+    for (uint32_t i = 0; i < base->n_keys; i++) {
+        cs_flowkey k;
+        uint32_t count, key;
+        uint64_t first;
+        cs_idx_flow(base, i, &k, &count, &first);
+        if ((rc = idxb_find_key(b, &k, &key)) < 0)
+            return rc;
+        if (key != i || first + count > base->n_pkts)
+            return cs_error_set(CS_ECORRUPT, "checkpoint of segment %" PRIu32 " is inconsistent",
+                                base->segment_id);
+        b->key_count[key] = count;
+    }
+    rc = cs_grow((void **)&b->blocks, &b->cap_blocks, base->n_blocks + 1, sizeof(*b->blocks));
+    if (rc < 0)
+        return rc;
+    for (uint32_t i = 0; i < base->n_blocks; i++)
+        cs_idx_block_get(base, i, &b->blocks[i]);
+    b->n_blocks = base->n_blocks;
+    b->base = base;
+    b->base_pkts = base->n_pkts;
+    b->base_keys = base->n_keys;
+    b->min_ts = base->min_ts;
+    b->max_ts = b->last_ts = base->max_ts; /* when ordered, the last packet's */
+    b->ordered = (base->flags & CS_IDX_F_ORDERED) != 0;
+    return 0;
+}
+
+/* Postings of the checkpoint (if any) first, each key's at the front of
+ * its run; "next" is advanced past them. */
+static void idxb_put_base_postings(const cs_idx_builder *b, uint8_t *post, uint64_t *next)
+{
+    for (uint32_t i = 0; i < b->base_keys; i++) {
+        cs_flowkey k;
+        uint32_t count;
+        uint64_t first;
+        cs_idx_flow(b->base, i, &k, &count, &first);
+        memcpy(post + 4 * next[i], b->base->postings + 4 * first, (size_t)count * 4);
+        next[i] += count;
+    }
+}
+
 /* Lays the whole index out in one buffer (header last, for the checksum). */
 static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint8_t **out,
                           size_t *out_len)
 {
     size_t flows_off = CS_IDX_HDR;
     size_t post_off = flows_off + (size_t)b->n_keys * CS_IDX_FLOW;
-    size_t blocks_off = post_off + (size_t)b->n_pkts * 4;
+    uint64_t n_pkts = b->base_pkts + b->n_pkts;
+    size_t blocks_off = post_off + (size_t)n_pkts * 4;
     size_t total = blocks_off + b->n_blocks * CS_IDX_BLOCKREC;
     uint8_t *buf = cs_calloc(1, total);
     uint64_t *next = cs_malloc(((size_t)b->n_keys + 1) * sizeof(uint64_t));
@@ -209,6 +263,7 @@ static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint
         next[i] = pos;
         pos += b->key_count[i];
     }
+    idxb_put_base_postings(b, buf + post_off, next);
     for (uint64_t p = 0; p < b->n_pkts; p++)
         cs_wr_le32(buf + post_off + 4 * next[b->pkt_key[p]]++, b->pkt_off[p]);
     for (size_t i = 0; i < b->n_blocks; i++) {
@@ -225,7 +280,7 @@ static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint
     cs_wr_le32(buf + 20, meta->linktype);
     cs_wr_le32(buf + 24, meta->snaplen);
     cs_wr_le32(buf + 28, b->n_keys);
-    cs_wr_le64(buf + 32, b->n_pkts);
+    cs_wr_le64(buf + 32, n_pkts);
     cs_wr_le64(buf + 40, meta->pcap_bytes);
     cs_wr_le64(buf + 48, (uint64_t)b->min_ts);
     cs_wr_le64(buf + 56, (uint64_t)b->max_ts);
@@ -236,7 +291,8 @@ static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint
     cs_wr_le64(buf + 88, blocks_off);
     cs_wr_le64(buf + 96, total);
     cs_wr_le32(buf + 104, b->ordered ? CS_IDX_F_ORDERED : 0);
-    sum = cs_hash64(buf, 120, cs_hash64(buf + CS_IDX_HDR, total - CS_IDX_HDR, 0));
+    cs_wr_le64(buf + 112, cs_checksum64(buf + CS_IDX_HDR, total - CS_IDX_HDR, IDX_SEED));
+    sum = cs_hash64(buf, 120, IDX_SEED);
     cs_wr_le64(buf + 120, sum);
     cs_free(next);
     *out = buf;
@@ -300,12 +356,29 @@ static int idx_check_layout(cs_idx *x, const uint8_t *p, size_t size)
         blocks_off != post_off + x->n_pkts * 4 ||
         total != blocks_off + (uint64_t)x->n_blocks * CS_IDX_BLOCKREC)
         return CS_ECORRUPT;
-    if (x->n_blocks != (x->n_pkts + CS_IDX_BLOCK - 1) / CS_IDX_BLOCK)
+    if (x->n_blocks < (x->n_pkts + CS_IDX_BLOCK - 1) / CS_IDX_BLOCK || x->n_blocks > x->n_pkts)
         return CS_ECORRUPT;
     x->flows = p + flows_off;
     x->postings = p + post_off;
     x->blocks = p + blocks_off;
     return 0;
+}
+
+/* Blocks: 1..CS_IDX_BLOCK packets each, ascending offsets, summing to P. */
+static int idx_check_blocks(const cs_idx *x)
+{
+    uint64_t total = 0, last_off = 0;
+
+    for (uint32_t i = 0; i < x->n_blocks; i++) {
+        cs_idx_block b;
+        cs_idx_block_get(x, i, &b);
+        if (b.n == 0 || b.n > CS_IDX_BLOCK || (i > 0 && b.first_off <= last_off) ||
+            b.first_off >= x->pcap_bytes)
+            return CS_ECORRUPT;
+        last_off = b.first_off;
+        total += b.n;
+    }
+    return total == x->n_pkts ? 0 : CS_ECORRUPT;
 }
 
 int cs_idx_load(const char *path, cs_idx *x)
@@ -331,15 +404,28 @@ int cs_idx_load(const char *path, cs_idx *x)
     }
     p = x->map;
     if (memcmp(p, CS_IDX_MAGIC, 8) != 0 || cs_rd_le32(p + 8) != CS_IDX_VERSION ||
-        cs_rd_le32(p + 12) != CS_IDX_HDR || idx_check_layout(x, p, x->size) < 0)
-        goto bad;
-    if (cs_rd_le64(p + 120) !=
-        cs_hash64(p, 120, cs_hash64(p + CS_IDX_HDR, x->size - CS_IDX_HDR, 0)))
+        cs_rd_le32(p + 12) != CS_IDX_HDR || cs_rd_le64(p + 120) != cs_hash64(p, 120, IDX_SEED) ||
+        idx_check_layout(x, p, x->size) < 0)
         goto bad;
     return 0;
 bad:
     cs_idx_unload(x);
     return cs_error_set(rc, "%s: index is damaged", path);
+}
+
+int cs_idx_verify(cs_idx *x)
+{
+    const uint8_t *p = x->map;
+
+    if (x->verified)
+        return 0;
+    if (cs_rd_le64(p + 112) != cs_checksum64(p + CS_IDX_HDR, x->size - CS_IDX_HDR, IDX_SEED))
+        return cs_error_set(CS_ECORRUPT, "index of segment %" PRIu32 " is damaged", x->segment_id);
+    if (idx_check_blocks(x) < 0)
+        return cs_error_set(CS_ECORRUPT, "index of segment %" PRIu32 " has bad time blocks",
+                            x->segment_id);
+    x->verified = 1;
+    return 0;
 }
 
 void cs_idx_unload(cs_idx *x)
@@ -377,10 +463,11 @@ static uint16_t scan_tap_at(const cs_tap_run *taps, size_t n_taps, size_t *curso
     return n_taps ? taps[*cursor].tap : 0;
 }
 
-static int scan_records(const uint8_t *p, size_t size, uint32_t linktype, const cs_tap_run *taps,
-                        size_t n_taps, cs_idx_builder *b, uint64_t *valid_len)
+static int scan_records(const uint8_t *p, size_t size, size_t off, uint32_t linktype,
+                        const cs_tap_run *taps, size_t n_taps, cs_idx_builder *b,
+                        uint64_t *valid_len)
 {
-    size_t off = CS_PCAP_FILEHDR, tcur = 0;
+    size_t tcur = 0;
     int rc;
 
     while (size - off >= CS_PCAP_RECHDR) {
@@ -413,6 +500,14 @@ static int scan_records(const uint8_t *p, size_t size, uint32_t linktype, const 
 int cs_idx_scan_pcap(const char *path, const cs_tap_run *taps, size_t n_taps, cs_idx_builder *b,
                      uint64_t *valid_len, uint32_t *linktype, uint32_t *snaplen)
 {
+    return cs_idx_scan_pcap_from(path, CS_PCAP_FILEHDR, taps, n_taps, b, valid_len, linktype,
+                                 snaplen);
+}
+
+int cs_idx_scan_pcap_from(const char *path, uint64_t start, const cs_tap_run *taps, size_t n_taps,
+                          cs_idx_builder *b, uint64_t *valid_len, uint32_t *linktype,
+                          uint32_t *snaplen)
+{
     struct stat st;
     void *map = NULL;
     const uint8_t *p;
@@ -426,6 +521,10 @@ int cs_idx_scan_pcap(const char *path, const cs_tap_run *taps, size_t n_taps, cs
         close(fd);
         return cs_error_set(CS_ECORRUPT, "%s: segment has no complete pcap header", path);
     }
+    if (start < CS_PCAP_FILEHDR || start > (uint64_t)st.st_size) {
+        close(fd);
+        return cs_error_set(CS_ECORRUPT, "%s: no record starts at %" PRIu64, path, start);
+    }
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (map == MAP_FAILED)
@@ -438,7 +537,7 @@ int cs_idx_scan_pcap(const char *path, const cs_tap_run *taps, size_t n_taps, cs
     *snaplen = cs_rd_le32(p + 16);
     *linktype = cs_rd_le32(p + 20);
     madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-    rc = scan_records(p, (size_t)st.st_size, *linktype, taps, n_taps, b, valid_len);
+    rc = scan_records(p, (size_t)st.st_size, (size_t)start, *linktype, taps, n_taps, b, valid_len);
 out:
     munmap(map, (size_t)st.st_size);
     return rc;
@@ -456,9 +555,10 @@ int cs_idx_from_builder(const cs_idx_builder *b, const cs_idx_meta *meta, cs_idx
     x->map = buf;
     x->heap = 1;
     x->size = len;
-    if (idx_check_layout(x, buf, len) < 0) {
+    if (idx_check_layout(x, buf, len) < 0 || idx_check_blocks(x) < 0) {
         cs_idx_unload(x);
         return CS_ECORRUPT;
     }
+    x->verified = 1;
     return 0;
 }

@@ -8,7 +8,7 @@
  *
  *   offset size  header (128 bytes)
  *   0      8     magic "CSIDX\0\0\1"
- *   8      4     format version (1)
+ *   8      4     format version (2)
  *   12     4     header size (128)
  *   16     4     segment id
  *   20     4     link type of the segment's packets
@@ -25,8 +25,9 @@
  *   88     8     byte offset of the block table
  *   96     8     total index file size
  *   104    4     flags: bit 0 = timestamps never decrease within the segment
- *   108    12    reserved, zero
- *   120    8     cs_hash64 of bytes 0..119 and of everything after the header
+ *   108    4     reserved, zero
+ *   112    8     body checksum: cs_checksum64 of everything after the header
+ *   120    8     header checksum: cs_hash64 of bytes 0..119
  *
  *   flow table: F entries of 64 bytes
  *     0   52  cs_flowkey
@@ -42,6 +43,16 @@
  *     20  4   packets in the block
  *
  * Cost: 4 bytes per packet + 64 per key + 24 per 256 packets.
+ *
+ * Checking is two-staged so that opening a store costs the same whatever
+ * its size: cs_idx_load checks the header (its checksum, and that every
+ * section fits the file) and cs_idx_verify checks the body, once, before a
+ * reader first uses the flows, postings or blocks (a query only verifies
+ * the segments its time range touches).
+ *
+ * Blocks hold up to CS_IDX_BLOCK packets; all are full but the last, except
+ * in an index joined from a checkpoint and a tail (cs_idxb_seed), where the
+ * checkpoint's last block may be short too. Their counts sum to P.
  * The index is always re-derivable from its segment (cs_idx_scan_pcap), so a
  * missing, torn or corrupt index is rebuilt, never trusted.
  */
@@ -54,7 +65,7 @@
 #include <stdint.h>
 
 #define CS_IDX_MAGIC "CSIDX\0\0\1"
-#define CS_IDX_VERSION 1
+#define CS_IDX_VERSION 2
 #define CS_IDX_HDR 128
 #define CS_IDX_FLOW 64
 #define CS_IDX_BLOCKREC 24
@@ -69,19 +80,22 @@ typedef struct cs_idx_block {
 
 /* Accumulates one segment's packets while it is written. */
 typedef struct cs_idx_builder {
-    cs_flowkey *keys;     /* flow keys, in order of first appearance */
+    cs_flowkey *keys; /* flow keys, in order of first appearance */
     uint64_t *key_hash;
     uint32_t *key_count;
     uint32_t n_keys, cap_keys;
-    uint32_t *slots;      /* open addressing: key index + 1, 0 = empty */
+    uint32_t *slots; /* open addressing: key index + 1, 0 = empty */
     uint32_t slot_mask;
-    uint32_t *pkt_off;    /* per packet: record offset */
-    uint32_t *pkt_key;    /* per packet: key index */
+    uint32_t *pkt_off; /* per packet: record offset */
+    uint32_t *pkt_key; /* per packet: key index */
     uint64_t n_pkts, cap_pkts;
     cs_idx_block *blocks;
     size_t n_blocks, cap_blocks;
     int64_t min_ts, max_ts, last_ts;
     int ordered;
+    const struct cs_idx *base; /* seeded from a checkpoint (cs_idxb_seed) */
+    uint64_t base_pkts;
+    uint32_t base_keys;
 } cs_idx_builder;
 
 typedef struct cs_idx_meta {
@@ -101,20 +115,27 @@ int cs_idxb_add(cs_idx_builder *b, const cs_flowkey *k, uint32_t offset, int64_t
 int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *path, int sync);
 
 /* A loaded (mmapped, validated) index. */
-typedef struct cs_idx {
+typedef struct cs_idx cs_idx;
+struct cs_idx {
     void *map;
-    int heap;                 /* map is cs_malloc'd, not mmapped */
+    int heap; /* map is cs_malloc'd, not mmapped */
     size_t size;
     uint32_t segment_id, linktype, snaplen, n_keys, n_blocks, flags;
     uint64_t n_pkts, pcap_bytes;
     int64_t min_ts, max_ts;
-    const uint8_t *flows;     /* n_keys * CS_IDX_FLOW */
-    const uint8_t *postings;  /* n_pkts * 4 */
-    const uint8_t *blocks;    /* n_blocks * CS_IDX_BLOCKREC */
-} cs_idx;
+    const uint8_t *flows;    /* n_keys * CS_IDX_FLOW */
+    const uint8_t *postings; /* n_pkts * 4 */
+    const uint8_t *blocks;   /* n_blocks * CS_IDX_BLOCKREC */
+    int verified;            /* body checksum checked (or built in memory) */
+};
 
-/* Maps and validates "path"; CS_ECORRUPT if anything is off. */
+/* Maps "path" and checks its header and layout; CS_ECORRUPT if anything
+ * is off. The body is checked by cs_idx_verify. */
 int cs_idx_load(const char *path, cs_idx *idx);
+
+/* Checks the body checksum (once; later calls return at once);
+ * CS_ECORRUPT if it does not match. */
+int cs_idx_verify(cs_idx *idx);
 void cs_idx_unload(cs_idx *idx);
 
 /* Reads flow entry "i". */
@@ -141,6 +162,22 @@ typedef struct cs_tap_run {
 int cs_idx_scan_pcap(const char *path, const cs_tap_run *taps, size_t n_taps, cs_idx_builder *b,
                      uint64_t *valid_len, uint32_t *linktype, uint32_t *snaplen);
 
+/* The same from byte "start" (a record boundary) on: the tail of a segment
+ * after a checkpoint. */
+int cs_idx_scan_pcap_from(const char *path, uint64_t start, const cs_tap_run *taps, size_t n_taps,
+                          cs_idx_builder *b, uint64_t *valid_len, uint32_t *linktype,
+                          uint32_t *snaplen);
+
+/*
+ * Checkpoints. A writer rewrites the index of its open segment now and
+ * then (segwriter.c), covering the records written so far; a reader of a
+ * live store then indexes only the bytes after it: cs_idxb_seed starts an
+ * empty builder as the verified checkpoint "base" (its keys, counts and
+ * blocks; "base" must stay loaded until the builder is serialized), and
+ * packets added afterwards are the tail. Serializing writes each key's
+ * checkpoint postings, then its tail postings.
+ */
+int cs_idxb_seed(cs_idx_builder *b, const cs_idx *base);
 
 /* Builds an in-memory index from "b" (for a segment that is still being
  * written); unload with cs_idx_unload as usual. */

@@ -27,8 +27,8 @@ static void dump_key(FILE *out, const cs_flowkey *k, uint32_t count)
     } else {
         cs_addr_format(k->ip_version, k->src, a);
         cs_addr_format(k->ip_version, k->dst, b);
-        fprintf(out, " ip%u proto %-3u %s.%u > %s.%u", k->ip_version, k->ip_proto, a, k->sport,
-                b, k->dport);
+        fprintf(out, " ip%u proto %-3u %s.%u > %s.%u", k->ip_version, k->ip_proto, a, k->sport, b,
+                k->dport);
     }
     fprintf(out, "%s%s%s  packets %" PRIu32 "\n", k->flags & CS_FK_FRAG ? " [frag]" : "",
             k->flags & CS_FK_ODD ? " [odd]" : "", k->flags & CS_FK_PORTS ? "" : " [no ports]",
@@ -40,15 +40,22 @@ static void dump_one(FILE *out, const cs_segment *g, int flows)
     const cs_idx *x = &g->idx;
     char t0[CS_TIME_BUFLEN], t1[CS_TIME_BUFLEN];
 
+    char live[96] = "";
+
+    if (g->live && g->ckpt_bytes)
+        snprintf(live, sizeof(live),
+                 " (being written: indexed in memory from a checkpoint of %" PRIu64 " bytes)",
+                 g->ckpt_bytes);
+    else if (g->live)
+        snprintf(live, sizeof(live), " (being written: indexed in memory)");
     fprintf(out,
             "segment %" PRIu32 "%s\n  link type %" PRIu32 ", snap length %" PRIu32
             "\n  packets %" PRIu64 ", pcap bytes %" PRIu64 ", index bytes %zu\n"
-            "  time %s .. %s%s\n  flow keys %" PRIu32 ", time blocks %" PRIu32
-            " of %d packets\n",
-            x->segment_id, g->live ? " (being written: indexed in memory)" : "", x->linktype,
-            x->snaplen, x->n_pkts, x->pcap_bytes, x->size, cs_time_format(x->min_ts, t0),
-            cs_time_format(x->max_ts, t1), x->flags & CS_IDX_F_ORDERED ? "" : " (not in time order)",
-            x->n_keys, x->n_blocks, CS_IDX_BLOCK);
+            "  time %s .. %s%s\n  flow keys %" PRIu32 ", time blocks %" PRIu32 " of %d packets\n",
+            x->segment_id, live, x->linktype, x->snaplen, x->n_pkts, x->pcap_bytes, x->size,
+            cs_time_format(x->min_ts, t0), cs_time_format(x->max_ts, t1),
+            x->flags & CS_IDX_F_ORDERED ? "" : " (not in time order)", x->n_keys, x->n_blocks,
+            CS_IDX_BLOCK);
     if (!flows)
         return;
     for (uint32_t i = 0; i < x->n_keys; i++) {
@@ -62,11 +69,13 @@ static void dump_one(FILE *out, const cs_segment *g, int flows)
 
 int cs_store_dump_index(cs_store *s, uint32_t seg_id, int flows, FILE *out)
 {
-    int found = 0;
+    int found = 0, rc;
 
     for (size_t i = 0; i < s->n_segs; i++) {
         if (seg_id != 0 && s->segs[i].id != seg_id)
             continue;
+        if (flows && (rc = cs__seg_verify(s, &s->segs[i])) < 0)
+            return rc;
         dump_one(out, &s->segs[i], flows);
         found = 1;
     }

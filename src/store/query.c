@@ -63,7 +63,7 @@ typedef struct qctx {
     cs_store *s;
     const cs_query *q;
     cs_flowpred *pred;
-    int all;           /* no filter: everything matches */
+    int all; /* no filter: everything matches */
     qprog *progs;
     size_t n_progs, cap_progs;
     qmap *maps;
@@ -71,7 +71,7 @@ typedef struct qctx {
     qhit *hits;
     size_t n_hits, cap_hits;
     int ordered;
-    uint64_t *cand;    /* candidate offsets (bit 32: needs BPF) */
+    uint64_t *cand; /* candidate offsets (bit 32: needs BPF) */
     size_t n_cand, cap_cand;
     cs_query_stats st;
 } qctx;
@@ -133,8 +133,7 @@ static int map_segment(qctx *c, const cs_segment *seg, uint32_t *slot)
     flock(m->fd, LOCK_SH);
     if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size < seg->idx.pcap_bytes) {
         close(m->fd);
-        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is shorter than its index",
-                            seg->id);
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is shorter than its index", seg->id);
     }
     p = mmap(NULL, seg->idx.pcap_bytes, PROT_READ, MAP_SHARED, m->fd, 0);
     if (p == MAP_FAILED) {
@@ -173,8 +172,8 @@ static int take_record(qctx *c, uint32_t slot, uint32_t off, const struct bpf_pr
     int64_t ts;
 
     if (off < CS_PCAP_FILEHDR || (size_t)off + CS_PCAP_RECHDR > m->size)
-        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad record offset %" PRIu32,
-                            m->id, off);
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad record offset %" PRIu32, m->id,
+                            off);
     h = m->map + off;
     caplen = cs_rd_le32(h + 8);
     wirelen = cs_rd_le32(h + 12);
@@ -253,8 +252,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Collects the postings of every key the predicate does not rule out. */
-static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64_t hi,
-                             int *multi)
+static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64_t hi, int *multi)
 {
     int keys = 0, rc;
 
@@ -286,7 +284,7 @@ static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64
     return 0;
 }
 
-static int search_segment(qctx *c, const cs_segment *seg)
+static int search_segment(qctx *c, cs_segment *seg)
 {
     const struct bpf_program *prog = NULL;
     uint32_t slot, lo;
@@ -295,6 +293,8 @@ static int search_segment(qctx *c, const cs_segment *seg)
 
     if (seg->idx.n_pkts == 0 || seg->idx.max_ts < c->q->after || seg->idx.min_ts >= c->q->before)
         return 0;
+    if ((rc = cs__seg_verify(c->s, seg)) < 0)
+        return rc;
     if (!c->all && (rc = compile_bpf(c, seg->idx.linktype, &prog)) < 0)
         return rc;
     if ((rc = map_segment(c, seg, &slot)) != 0)
@@ -428,8 +428,7 @@ static int out_packet(void *ud, const cs_packet *p, cs_pktref ref)
     return o->rc != 0;
 }
 
-int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count,
-                        cs_query_stats *st)
+int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count, cs_query_stats *st)
 {
     qout o;
     int rc;
@@ -473,8 +472,10 @@ int cs_store_read(cs_store *s, cs_pktref ref, cs_packet *p)
     int rc;
 
     if (cs__seg_find(s, id) == NULL)
-        return cs_error_set(CS_ENOTFOUND, "packet %" PRIu32 ":%" PRIu32
-                            " is no longer stored (segment deleted by retention)", id, off);
+        return cs_error_set(CS_ENOTFOUND,
+                            "packet %" PRIu32 ":%" PRIu32
+                            " is no longer stored (segment deleted by retention)",
+                            id, off);
     if ((rc = cs__seg_map(s, id)) < 0)
         return rc;
     if (off < CS_PCAP_FILEHDR || (size_t)off + CS_PCAP_RECHDR > s->rd_size)

@@ -5,13 +5,18 @@
  * segment id (persisted in packets/next-id before the file is created, so
  * an id is never reused even if its segment is later deleted), and written
  * through large buffers that a background thread writes (cs_pcapw over
- * core/aio.h), so the disk's write() time runs beside the packet path. Every packet is dissected by the
- * caller; its flow key and record offset go to the in-memory index builder.
+ * core/aio.h), so the disk's write() time runs beside the packet path. Every packet is dissected by
+ * the caller; its flow key and record offset go to the in-memory index builder.
  *
  * A segment closes when the next record would pass segment_bytes, when the
  * link type changes (a pcap file has one link type), or when the store is
  * closed. Closing flushes the pcap, writes the index atomically and runs
  * retention.
+ *
+ * Every CS_STORE_CHECKPOINT_BYTES the open segment's index is written as
+ * it stands (same name, atomically, covering the bytes handed to the
+ * writer thread so far): a reader of the live store then indexes only what
+ * follows (store.c). The final index replaces it at close.
  *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
@@ -22,6 +27,7 @@
 
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "store/flowkey.h"
 
 #include <errno.h>
@@ -74,6 +80,7 @@ static int seg_open_writer(cs_store *s, uint32_t linktype)
     s->wr.nonblock = (s->flags & CS_STORE_LOSSY) != 0;
     cs_idxb_reset(&s->wb);
     s->wr_linktype = linktype;
+    s->wr_ckpt = 0;
     s->wr_tap = 0;
     s->wr_taps_fd = -1;
     s->wr_open = 1;
@@ -190,6 +197,26 @@ static int seg_ensure_room(cs_store *s, const cs_packet *p)
     return 0;
 }
 
+/* Writes the open segment's index as it stands. Postponed while the writer
+ * thread has no free buffer (the checkpoint must not run ahead of the file
+ * for long); a failure only costs readers a longer scan. */
+static void seg_checkpoint(cs_store *s)
+{
+    char path[4096];
+    cs_idx_meta meta = {s->wr_id, s->wr_linktype, CS_PCAP_SNAPLEN, s->wr.offset};
+
+    if (cs_pcapw_flush_nowait(&s->wr) < 0) {
+        cs_error_clear();
+        return;
+    }
+    s->wr_ckpt = s->wr.offset;
+    cs__seg_path(s, s->wr_id, "idx", path, sizeof(path));
+    if (cs_idxb_write(&s->wb, &meta, path, 0) < 0) {
+        cs_log_warn("checkpoint of segment %" PRIu32 ": %s", s->wr_id, cs_error_msg(CS_EIO));
+        cs_error_clear();
+    }
+}
+
 int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktref *ref)
 {
     cs_flowkey key;
@@ -212,5 +239,7 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
         return rc;
     if (ref)
         *ref = CS_PKTREF(s->wr_id, off);
+    if (s->wr.offset - s->wr_ckpt >= CS_STORE_CHECKPOINT_BYTES)
+        seg_checkpoint(s);
     return 0;
 }

@@ -131,9 +131,8 @@ static int store_create(cs_store *s)
         return cs_error_set(cs_error_from_errno(errno), "cannot create store %s: %s", s->dir,
                             strerror(errno));
     if (!dir_is_empty(s->dir))
-        return cs_error_set(CS_ENOTSTORE,
-                            "%s is not a capstream store and not empty; refusing to use it",
-                            s->dir);
+        return cs_error_set(
+            CS_ENOTSTORE, "%s is not a capstream store and not empty; refusing to use it", s->dir);
     if (mkdir(s->pktdir, 0755) < 0 && errno != EEXIST)
         return cs_error_set(cs_error_from_errno(errno), "cannot create %s: %s", s->pktdir,
                             strerror(errno));
@@ -156,8 +155,8 @@ static int store_lock(cs_store *s)
         s->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (s->lock_fd < 0) {
         if (writer)
-            return cs_error_set(cs_error_from_errno(errno), "cannot write to store %s: %s",
-                                s->dir, strerror(errno));
+            return cs_error_set(cs_error_from_errno(errno), "cannot write to store %s: %s", s->dir,
+                                strerror(errno));
         return 0;
     }
     if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0)
@@ -296,6 +295,55 @@ out:
     return rc;
 }
 
+/* A live segment whose writer left a checkpoint (an index of its first
+ * "ck->pcap_bytes"): index only the records after it, in memory. */
+static int seg_extend(cs_store *s, cs_segment *seg, cs_idx *ck)
+{
+    char pcap[4096];
+    cs_idx_builder b;
+    cs_tap_run *taps = NULL;
+    size_t n_taps = 0;
+    uint64_t valid = 0;
+    uint32_t linktype = 0, snaplen = 0;
+    cs_idx_meta meta;
+    int rc;
+
+    cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
+    cs_idxb_init(&b);
+    if ((rc = cs_idx_verify(ck)) < 0 || (rc = cs_idxb_seed(&b, ck)) < 0 ||
+        (rc = cs__seg_taps(s, seg->id, &taps, &n_taps)) < 0)
+        goto out;
+    rc = cs_idx_scan_pcap_from(pcap, ck->pcap_bytes, taps, n_taps, &b, &valid, &linktype, &snaplen);
+    if (rc == 0 && (linktype != ck->linktype || snaplen != ck->snaplen))
+        rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": checkpoint does not match", seg->id);
+    if (rc < 0)
+        goto out;
+    meta = (cs_idx_meta){seg->id, linktype, snaplen, valid};
+    if ((rc = cs_idx_from_builder(&b, &meta, &seg->idx)) == 0) {
+        seg->live = 1;
+        seg->ckpt_bytes = ck->pcap_bytes;
+    }
+out:
+    cs_free(taps);
+    cs_idxb_free(&b);
+    return rc;
+}
+
+int cs__seg_verify(cs_store *s, cs_segment *seg)
+{
+    int rc;
+
+    if (cs_idx_verify(&seg->idx) == 0)
+        return 0;
+    cs_log_warn("%s; indexing segment %" PRIu32 " from its packets instead",
+                cs_error_msg(CS_ECORRUPT), seg->id);
+    cs_error_clear();
+    cs_idx_unload(&seg->idx);
+    if ((rc = seg_rebuild(s, seg, 0)) < 0)
+        return rc;
+    return cs_idx_verify(&seg->idx);
+}
+
 static int seg_load(cs_store *s, uint32_t id, int may_fix)
 {
     char pcap[4096], idxp[4096], taps[4096];
@@ -318,7 +366,13 @@ static int seg_load(cs_store *s, uint32_t id, int may_fix)
         return 0;
     }
     rc = cs_idx_load(idxp, &seg.idx);
-    if (rc == 0 && (seg.idx.pcap_bytes != file_size(pcap) || seg.idx.segment_id != id)) {
+    if (rc == 0 && !may_fix && seg.idx.segment_id == id && seg.idx.pcap_bytes < file_size(pcap)) {
+        /* a checkpoint of a segment still being written */
+        cs_idx ck = seg.idx;
+        memset(&seg.idx, 0, sizeof(seg.idx));
+        rc = seg_extend(s, &seg, &ck);
+        cs_idx_unload(&ck);
+    } else if (rc == 0 && (seg.idx.pcap_bytes != file_size(pcap) || seg.idx.segment_id != id)) {
         cs_idx_unload(&seg.idx);
         rc = CS_ECORRUPT;
     }

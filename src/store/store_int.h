@@ -12,12 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The open segment's index is checkpointed every this many bytes, so a
+ * reader of a live store scans at most this much of it (index.h). */
+#define CS_STORE_CHECKPOINT_BYTES (32u << 20)
+
 typedef struct cs_segment {
     uint32_t id;
     cs_idx idx;          /* loaded index (mmapped file or in-memory for a live segment) */
     uint64_t disk_bytes; /* pcap bytes on disk */
     uint64_t aux_bytes;  /* idx + taps bytes on disk */
     int live;            /* being written by another process: indexed in memory */
+    uint64_t ckpt_bytes; /* live: bytes covered by the writer's checkpoint */
 } cs_segment;
 
 struct cs_store {
@@ -42,6 +47,7 @@ struct cs_store {
     uint32_t wr_linktype;
     cs_pcapw wr;
     cs_idx_builder wb;
+    uint64_t wr_ckpt; /* segment bytes covered by the last checkpoint */
 
     /* reader: one mapped segment at a time, shared-locked */
     uint32_t rd_id;
@@ -63,6 +69,11 @@ int cs__seg_register(cs_store *s, uint32_t id);
 
 /* Deletes oldest segments while over budget. */
 void cs__retention(cs_store *s, uint64_t open_bytes);
+
+/* Checks the body of the segment's index before its first use; a damaged
+ * one is replaced by an index rebuilt in memory from the packets (with a
+ * warning), so the segment is still answered. */
+int cs__seg_verify(cs_store *s, cs_segment *seg);
 
 /* Finds a segment by id (NULL if gone). */
 cs_segment *cs__seg_find(cs_store *s, uint32_t id);

@@ -15,6 +15,7 @@
 #include "flow/dissect.h"
 #include "store/index.h"
 #include "store/store.h"
+#include "store/store_int.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -85,8 +86,8 @@ static size_t make_frame(uint8_t *buf, uint8_t proto, uint8_t a, uint8_t b, uint
 
 static cs_store *open_store(const char *dir, uint32_t flags, uint64_t seg_bytes, uint64_t max)
 {
-    cs_store_opts o = {.flags = flags, .segment_bytes = seg_bytes, .max_bytes = max,
-                       .set_max_bytes = max != 0};
+    cs_store_opts o = {
+        .flags = flags, .segment_bytes = seg_bytes, .max_bytes = max, .set_max_bytes = max != 0};
     cs_store *s = NULL;
 
     assert_int_equal(cs_store_open(dir, &o, &s), 0);
@@ -101,8 +102,11 @@ static void fill(cs_store *s, int n, int64_t base, cs_pktref *refs, uint16_t tap
     for (int i = 0; i < n; i++) {
         size_t len = make_frame(buf, i % 2 ? 6 : 17, 1, (uint8_t)(2 + i % 2), 1000,
                                 (uint16_t)(i % 2 ? 80 : 53), (size_t)(100 + i % 300));
-        cs_packet p = {.ts_ns = base + (int64_t)i * 1000, .caplen = (uint32_t)len,
-                       .wirelen = (uint32_t)len, .linktype = CS_LINK_ETHERNET, .tap = tap,
+        cs_packet p = {.ts_ns = base + (int64_t)i * 1000,
+                       .caplen = (uint32_t)len,
+                       .wirelen = (uint32_t)len,
+                       .linktype = CS_LINK_ETHERNET,
+                       .tap = tap,
                        .data = buf};
         cs_layers l;
         cs_dissect(&p, &l);
@@ -128,8 +132,7 @@ static int collect(void *ud, const cs_packet *p, cs_pktref ref)
     return 0;
 }
 
-static int run_query(cs_store *s, int64_t after, int64_t before, const char *filter,
-                     collected *c)
+static int run_query(cs_store *s, int64_t after, int64_t before, const char *filter, collected *c)
 {
     cs_query q = {after, before, filter};
 
@@ -178,8 +181,7 @@ static void test_append_read_query(void **state)
     assert_int_equal(run_query(s, 1000000000 + 100 * 1000, 1000000000 + 200 * 1000, "", &c), 0);
     assert_int_equal(c.n, 100);
     assert_int_equal(c.refs[0], refs[100]);
-    assert_int_equal(run_query(s, 1000000000 + 100 * 1000, 1000000000 + 200 * 1000, "udp", &c),
-                     0);
+    assert_int_equal(run_query(s, 1000000000 + 100 * 1000, 1000000000 + 200 * 1000, "udp", &c), 0);
     assert_int_equal(c.n, 50);
     assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "host and and", &c), CS_EFILTER);
     assert_int_equal(run_query(s, 10, 5, "", &c), CS_ETIME);
@@ -257,6 +259,144 @@ static void test_rebuild_missing_and_damaged_index(void **state)
     assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
     assert_int_equal(c.n, 509);
     cs_store_close(s);
+}
+
+static void poke(const char *path, long at, int byte)
+{
+    FILE *fp = fopen(path, "r+b");
+
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, at, SEEK_SET), 0);
+    assert_int_not_equal(fputc(byte, fp), EOF);
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* The header is checked at open (a bad one is repaired there); the body
+ * only when a query first uses it, and a bad body is then indexed from the
+ * packets in memory, so every query still answers. */
+static void test_index_checked_in_two_stages(void **state)
+{
+    fixture *f = *state;
+    static collected c;
+    char idx[256];
+    cs_store *s = open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0);
+    cs_store_info info;
+
+    fill(s, 2000, 1000000000, NULL, 0);
+    assert_int_equal(cs_store_close(s), 0);
+    seg_file(f, 2, "idx", idx, sizeof(idx));
+    poke(idx, 300, 0xa5); /* in the flow table */
+    s = open_store(f->store, 0, 0, 0);
+    cs_store_info_get(s, &info);
+    assert_int_equal(info.repaired, 0); /* the body was not read at open */
+    assert_int_equal(info.packets, 2000);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "udp", &c), 0);
+    assert_int_equal(c.n, 1000);
+    assert_true(c.ordered);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "host 10.0.0.3 and port 80", &c), 0);
+    assert_int_equal(c.n, 1000);
+    cs_store_close(s);
+    poke(idx, 40, 0x01); /* pcap bytes in the header: caught at open, repaired */
+    s = open_store(f->store, 0, 0, 0);
+    cs_store_info_get(s, &info);
+    assert_int_equal(info.repaired, 1);
+    assert_int_equal(info.packets, 2000);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "tcp", &c), 0);
+    assert_int_equal(c.n, 1000);
+    cs_store_close(s);
+    s = open_store(f->store, 0, 0, 0); /* the repaired file is whole again */
+    cs_store_info_get(s, &info);
+    assert_int_equal(info.repaired, 0);
+    cs_store_close(s);
+}
+
+typedef struct tally {
+    uint64_t n, ref_sum;
+    int64_t last_ts;
+    int ordered;
+} tally;
+
+static int count_packets(void *ud, const cs_packet *p, cs_pktref ref)
+{
+    tally *t = ud;
+
+    if (t->n > 0 && p->ts_ns < t->last_ts)
+        t->ordered = 0;
+    t->last_ts = p->ts_ns;
+    t->n++;
+    t->ref_sum += ref * 2654435761u;
+    return 0;
+}
+
+static tally query_tally(cs_store *s, const char *filter)
+{
+    cs_query q = {INT64_MIN, INT64_MAX, filter};
+    tally t = {0, 0, 0, 1};
+
+    assert_int_equal(cs_store_query(s, &q, count_packets, &t, NULL), 0);
+    return t;
+}
+
+static int inspect_says(cs_store *s, const char *what)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    int found;
+
+    assert_non_null(mem);
+    assert_int_equal(cs_store_dump_index(s, 0, 0, mem), 0);
+    fclose(mem);
+    found = strstr(text, what) != NULL;
+    free(text);
+    return found;
+}
+
+/* A reader of a live store takes the writer's checkpoint of the open
+ * segment and indexes only what follows it; the answers are those of a
+ * full scan of the segment. */
+static void test_reader_uses_checkpoint(void **state)
+{
+    fixture *f = *state;
+    char idx[256], pcap[256];
+    cs_store *w = open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 1u << 30, 0);
+    cs_store *r;
+    struct stat st_pcap;
+    cs_idx ck;
+    tally with_ck[2], full[2];
+    const char *filters[2] = {"udp", "host 10.0.0.3 and port 80"};
+
+    fill(w, 200000, 1000000000, NULL, 0); /* ~52 MB: one checkpoint at 32 MiB */
+    assert_int_equal(cs_store_sync(w), 0);
+    seg_file(f, 1, "idx", idx, sizeof(idx));
+    seg_file(f, 1, "pcap", pcap, sizeof(pcap));
+    assert_int_equal(cs_idx_load(idx, &ck), 0);
+    assert_int_equal(stat(pcap, &st_pcap), 0);
+    assert_true(ck.pcap_bytes >= CS_STORE_CHECKPOINT_BYTES);
+    assert_true(ck.pcap_bytes < (uint64_t)st_pcap.st_size);
+    cs_idx_unload(&ck);
+
+    r = open_store(f->store, 0, 0, 0);
+    assert_true(inspect_says(r, "from a checkpoint"));
+    for (int i = 0; i < 2; i++)
+        with_ck[i] = query_tally(r, filters[i]);
+    cs_store_close(r);
+    assert_int_equal(unlink(idx), 0); /* without it: a full scan */
+    r = open_store(f->store, 0, 0, 0);
+    assert_false(inspect_says(r, "from a checkpoint"));
+    for (int i = 0; i < 2; i++)
+        full[i] = query_tally(r, filters[i]);
+    cs_store_close(r);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(with_ck[i].n, 100000);
+        assert_int_equal(with_ck[i].n, full[i].n);
+        assert_int_equal(with_ck[i].ref_sum, full[i].ref_sum);
+        assert_true(with_ck[i].ordered);
+    }
+    assert_int_equal(cs_store_close(w), 0);
+    r = open_store(f->store, 0, 0, 0); /* closed: the final index replaced it */
+    assert_int_equal(query_tally(r, "udp").n, 100000);
+    cs_store_close(r);
 }
 
 static void test_tap_survives_rebuild(void **state)
@@ -354,8 +494,11 @@ static void test_alloc_failures(void **state)
         if (rc == 0) {
             uint8_t buf[256];
             size_t len = make_frame(buf, 17, 1, 2, 5, 6, 10);
-            cs_packet p = {.ts_ns = 1, .caplen = (uint32_t)len, .wirelen = (uint32_t)len,
-                           .linktype = CS_LINK_ETHERNET, .data = buf};
+            cs_packet p = {.ts_ns = 1,
+                           .caplen = (uint32_t)len,
+                           .wirelen = (uint32_t)len,
+                           .linktype = CS_LINK_ETHERNET,
+                           .data = buf};
             cs_layers l;
             cs_dissect(&p, &l);
             rc = cs_store_append(s, &p, &l, NULL);
@@ -378,6 +521,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_read_query, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timestamp_order_across_ingests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_missing_and_damaged_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index_checked_in_two_stages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_uses_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tap_survives_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
