@@ -83,7 +83,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELP) $(LIB)
 unit: $(TEST_BINS) $(BIN)
 	@set -e; for t in $(TEST_BINS); do echo "== $$t"; CS_TEST_BUILD=$(BUILD) $$t; done
 
-# The browser tests drive Debian's chromium with playwright-core from npm.
+# The browser tests drive Debian's chromium (playwright-core) and firefox-esr
+# (puppeteer-core, WebDriver BiDi), both from npm.
 tests/browser/node_modules/.package-lock.json: tests/browser/package.json tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund
 

@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
     build-essential pkg-config clang libclang-rt-14-dev
     libpcap-dev libjansson-dev libzstd-dev libcmocka-dev libmicrohttpd-dev
-    tcpdump tshark python3 tcpreplay iproute2 curl prometheus chromium nodejs
+    tcpdump tshark python3 tcpreplay iproute2 curl prometheus chromium firefox-esr nodejs
+    util-linux e2fsprogs
 )
 
 missing=()
