@@ -10,8 +10,8 @@
  *            +8     record, record, ...
  *
  *   record:  +0  u32 n         payload bytes (MIN_PAYLOAD..REC_MAX)
- *            +4  u64 check     checksum of the payload (cs__msgstore_frame_check: four
- *                              folded lanes and n, through cs_hash64)
+ *            +4  u64 check     checksum of the payload (cs__msgstore_frame_check =
+ *                              cs_checksum64 with seed CHECK_SEED)
  *            +12 n bytes       payload
  *
  *   message payload (msg- and unm- files):
@@ -98,32 +98,16 @@ static const char *const kind_prefix[N_KINDS] = {"msg", "lat", "unm"};
 static const char *const kind_magic[N_KINDS] = {"csmsg01\n", "cslat01\n", "csunm01\n"};
 
 /*
- * The record checksum. cs_hash64 mixes every 8-byte word through a full
- * avalanche in one dependent chain (about 3 ns a word); records are written
- * at ingest rate, so the payload is first folded into four independent
- * lanes (xor, odd multiply, rotate: each step a bijection of the lane, so
- * any change of one word changes its lane) and the lanes plus the length
- * are then hashed with cs_hash64. Detects torn, zero-filled and corrupted
- * records; it is not an authenticity check.
+ * The record checksum: cs_checksum64 (core/hash.c), which folds the payload
+ * into four independent lanes (xor, odd multiply, rotate) and hashes the
+ * lanes and the length with cs_hash64. It is the algorithm this file used
+ * to carry a copy of, with the same constants, so stores written before
+ * and after agree bit for bit (test_msgstore pins values). Detects torn,
+ * zero-filled and corrupted records; it is not an authenticity check.
  */
-static uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
 uint64_t cs__msgstore_frame_check(const uint8_t *p, size_t n)
 {
-    uint64_t lane[5] = {CHECK_SEED, CHECK_SEED ^ 1, CHECK_SEED ^ 2, CHECK_SEED ^ 3, (uint64_t)n};
-    uint64_t tail[4] = {0, 0, 0, 0};
-    size_t i = 0;
-
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++)
-            lane[k] = rotl64((lane[k] ^ cs_rd_le64(p + i + 8 * k)) * 0x9e3779b97f4a7c15ull, 29);
-    memcpy(tail, p + i, n - i);
-    for (int k = 0; k < 4; k++)
-        lane[k] = rotl64((lane[k] ^ tail[k]) * 0x9e3779b97f4a7c15ull, 29);
-    return cs_hash64(lane, sizeof(lane), CHECK_SEED);
+    return cs_checksum64(p, n, CHECK_SEED);
 }
 
 static void file_path(char *buf, const char *dir, int kind, uint32_t seg, int tmp)
@@ -1164,8 +1148,41 @@ static int list_files(cs_msgreader *r, int kind)
  * reads a whole file anyway fills in its summary as a by-product, so the
  * first time-filtered query costs one pass, the next ones skip the files
  * outside their range.
+ *
+ * Key filters. The same passes also note every record's key (a message's
+ * key, a measurement's key) in the file's key filter, so that a lookup by
+ * key (?key=) opens only the files that may hold it. A key filter is a
+ * list of Bloom filters ("blocks") of KF_BITS bits, each taking the next
+ * KF_BLOCK_KEYS keys of the file; a tail read extends the last block or
+ * adds one, so a growing file never needs a rebuild:
+ *
+ *   fsum.kf ──► [ block 0: keys 1..4096 ][ block 1: 4097..8192 ][ block 2 ...
+ *               each KF_BITS bits; key k sets bits (h1 + i*h2) mod KF_BITS,
+ *               i < KF_PROBES, where h1 | h2 << 32 = cs_hash64(k, KF_SEED)
+ *
+ * A key is absent from the file if some probe of every block is clear.
+ * With 16 bits a key and 11 probes a block answers "maybe" for an absent
+ * key with probability (1 - e^(-11/16))^11 ~ 0.05 %, a file of 40,000
+ * keys (10 blocks) ~ 0.5 %. Memory: 2 bytes a stored key. A filter
+ * belongs to its table entry; callers get copies of an entry without it
+ * (kf.ok = 0) and ask sum_may_hold_key(), which tests it under the lock.
+ * A filter is trusted only while its entry matches the file's current
+ * size and mtime; a filter that could not be allocated is marked not ok
+ * and the file is then always read.
  */
 #define SUM_CAP 8192 /* power of two */
+#define KF_BITS (1u << 16)
+#define KF_WORDS (KF_BITS / 64)
+#define KF_BLOCK_KEYS 4096
+#define KF_PROBES 11
+#define KF_SEED 0x6b657966696c7472ull
+
+typedef struct keyfilter {
+    uint64_t *words; /* n_blocks * KF_WORDS, cs_malloc'ed */
+    size_t n_blocks;
+    uint32_t last_keys; /* keys in the last block */
+    int ok;             /* holds every key of the records summarized */
+} keyfilter;
 
 typedef struct fsum {
     uint64_t dev, ino;
@@ -1178,7 +1195,112 @@ typedef struct fsum {
     uint64_t records;
     int64_t min_ts, max_ts; /* INT64_MAX / INT64_MIN when no record */
     int torn;
+    keyfilter kf; /* owned by the table entry; ok = 0 in callers' copies */
 } fsum;
+
+static void kf_free(keyfilter *kf)
+{
+    cs_free(kf->words);
+    memset(kf, 0, sizeof(*kf));
+}
+
+/* A copy of "src" into "dst" (not ok if it cannot be allocated). */
+static void kf_dup(keyfilter *dst, const keyfilter *src)
+{
+    size_t bytes = src->n_blocks * KF_WORDS * sizeof(uint64_t);
+
+    memset(dst, 0, sizeof(*dst));
+    if (!src->ok || (bytes > 0 && (dst->words = cs_malloc(bytes)) == NULL))
+        return;
+    if (bytes > 0)
+        memcpy(dst->words, src->words, bytes);
+    dst->n_blocks = src->n_blocks;
+    dst->last_keys = src->last_keys;
+    dst->ok = 1;
+}
+
+static uint64_t kf_hash(const uint8_t *key, size_t len)
+{
+    return cs_hash64(key, len, KF_SEED);
+}
+
+/* Does block "w" have every probe bit of hash "h" set? */
+static int kf_block_has(const uint64_t *w, uint64_t h)
+{
+    uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1u;
+
+    for (uint32_t i = 0; i < KF_PROBES; i++) {
+        uint32_t bit = (h1 + i * h2) & (KF_BITS - 1);
+
+        if (!(w[bit / 64] & (1ull << (bit % 64))))
+            return 0;
+    }
+    return 1;
+}
+
+/* Notes the key of hash "h"; a failed allocation makes the filter not ok. */
+static void kf_add(keyfilter *kf, uint64_t h)
+{
+    uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1u;
+    uint64_t *w;
+
+    if (!kf->ok)
+        return;
+    if (kf->n_blocks == 0 || kf->last_keys == KF_BLOCK_KEYS) {
+        size_t words = (kf->n_blocks + 1) * KF_WORDS;
+
+        if ((w = cs_realloc(kf->words, words * sizeof(*w))) == NULL) {
+            kf_free(kf);
+            return;
+        }
+        memset(w + kf->n_blocks * KF_WORDS, 0, KF_WORDS * sizeof(*w));
+        kf->words = w;
+        kf->n_blocks++;
+        kf->last_keys = 0;
+    }
+    w = kf->words + (kf->n_blocks - 1) * KF_WORDS;
+    for (uint32_t i = 0; i < KF_PROBES; i++) {
+        uint32_t bit = (h1 + i * h2) & (KF_BITS - 1);
+
+        w[bit / 64] |= 1ull << (bit % 64);
+    }
+    kf->last_keys++;
+}
+
+/* 0 if "kf" proves that no key of hash "h" was added, else 1. */
+static int kf_may_hold(const keyfilter *kf, uint64_t h)
+{
+    if (!kf->ok)
+        return 1;
+    for (size_t b = 0; b < kf->n_blocks; b++)
+        if (kf_block_has(kf->words + b * KF_WORDS, h))
+            return 1;
+    return 0;
+}
+
+/* The key of a record payload "p" of "n" bytes of kind "kind" (a message's
+ * or a measurement's); 0 with "*key", "*len", or -1 if it has none. */
+static int record_key(int kind, const uint8_t *p, size_t n, const uint8_t **key, size_t *len)
+{
+    size_t at, klen;
+
+    if (kind == K_LAT) {
+        if (n < LAT_FIXED)
+            return -1;
+        at = LAT_FIXED + (size_t)p[56];
+        klen = cs_rd_le32(p + 60);
+    } else {
+        if (n < MSG_FIXED)
+            return -1;
+        at = MSG_FIXED + (size_t)p[43] + cs_rd_le16(p + 56);
+        klen = cs_rd_le32(p + 52);
+    }
+    if (klen == 0 || at > n || klen > n - at)
+        return -1;
+    *key = p + at;
+    *len = klen;
+    return 0;
+}
 
 static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
 static fsum *sum_tab; /* SUM_CAP slots, allocated on first use */
@@ -1198,7 +1320,7 @@ static fsum *sum_find(uint64_t dev, uint64_t ino, int kind)
     size_t i;
 
     if (sum_tab == NULL) {
-        if ((sum_tab = cs_malloc(SUM_CAP * sizeof(*sum_tab))) == NULL)
+        if ((sum_tab = cs_calloc(SUM_CAP, sizeof(*sum_tab))) == NULL)
             return NULL;
         for (i = 0; i < SUM_CAP; i++)
             sum_tab[i].kind = -1;
@@ -1211,25 +1333,49 @@ static fsum *sum_find(uint64_t dev, uint64_t ino, int kind)
     }
 }
 
-static void sum_store(const fsum *v)
+/* Stores "*v" in the table, which takes over its key filter ("v->kf" is
+ * then not ok: the caller's copy no longer owns it). */
+static void sum_store(fsum *v)
 {
     fsum *e;
 
     pthread_mutex_lock(&sum_lock);
     if (sum_used >= SUM_CAP * 3 / 4 && sum_tab) {
-        for (size_t i = 0; i < SUM_CAP; i++)
+        for (size_t i = 0; i < SUM_CAP; i++) {
+            if (sum_tab[i].kind >= 0)
+                kf_free(&sum_tab[i].kf);
             sum_tab[i].kind = -1;
+        }
         sum_used = 0;
     }
     if ((e = sum_find(v->dev, v->ino, v->kind)) != NULL) {
+        if (e->kind >= 0)
+            kf_free(&e->kf);
         sum_used += e->kind < 0;
         *e = *v;
-    }
+    } else
+        kf_free(&v->kf);
+    memset(&v->kf, 0, sizeof(v->kf));
     pthread_mutex_unlock(&sum_lock);
 }
 
-/* 1 with "*out" if the table has an entry for this file, else 0. */
-static int sum_lookup(const struct stat *st, int kind, fsum *out)
+static int64_t st_mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Does the table entry "e" describe the file as "st" shows it now? */
+static int sum_current(const fsum *e, const struct stat *st)
+{
+    return e->size == (uint64_t)st->st_size && e->mtime_ns == st_mtime_ns(st);
+}
+
+/*
+ * 1 with "*out" if the table has an entry for this file, else 0. The copy
+ * carries a key filter only if "dup_stale" and the entry is not current
+ * (the caller is about to extend it by the file's new tail).
+ */
+static int sum_lookup(const struct stat *st, int kind, int dup_stale, fsum *out)
 {
     fsum *e;
     int found = 0;
@@ -1238,15 +1384,29 @@ static int sum_lookup(const struct stat *st, int kind, fsum *out)
     e = sum_tab ? sum_find((uint64_t)st->st_dev, (uint64_t)st->st_ino, kind) : NULL;
     if (e && e->kind >= 0) {
         *out = *e;
+        if (dup_stale && !sum_current(e, st))
+            kf_dup(&out->kf, &e->kf);
+        else
+            memset(&out->kf, 0, sizeof(out->kf));
         found = 1;
     }
     pthread_mutex_unlock(&sum_lock);
     return found;
 }
 
-static int64_t st_mtime_ns(const struct stat *st)
+/* 0 if the current summary of the file "st" proves it holds no record
+ * with key hash "h"; 1 if it may (or nothing is known). */
+static int sum_may_hold_key(const struct stat *st, int kind, uint64_t h)
 {
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    fsum *e;
+    int may = 1;
+
+    pthread_mutex_lock(&sum_lock);
+    e = sum_tab ? sum_find((uint64_t)st->st_dev, (uint64_t)st->st_ino, kind) : NULL;
+    if (e && e->kind >= 0 && sum_current(e, st))
+        may = kf_may_hold(&e->kf, h);
+    pthread_mutex_unlock(&sum_lock);
+    return may;
 }
 
 static void sum_reset(fsum *v, const struct stat *st, int kind)
@@ -1257,13 +1417,18 @@ static void sum_reset(fsum *v, const struct stat *st, int kind)
     v->kind = kind;
     v->min_ts = INT64_MAX;
     v->max_ts = INT64_MIN;
+    v->kf.ok = 1; /* empty, and complete for the no records seen */
 }
 
 /* Notes one good frame (payload "p", "n" bytes) of a file being summarized. */
 static void sum_frame(fsum *v, const scanbuf *sb, const uint8_t *p, size_t n)
 {
     size_t ts_at = v->kind == K_LAT ? 24 : 8, fixed = v->kind == K_LAT ? LAT_FIXED : MSG_FIXED;
+    const uint8_t *key;
+    size_t klen;
 
+    if (v->kf.ok && record_key(v->kind, p, n, &key, &klen) == 0)
+        kf_add(&v->kf, kf_hash(key, klen));
     v->records++;
     v->last_off = frame_offset(sb, p);
     v->last_check = cs_rd_le64(p - FRAME_HDR + 4);
@@ -1293,13 +1458,15 @@ typedef struct sum_pass {
     const scanbuf *sb;
     frame_fn fn;
     void *ud;
+    int summarize; /* 0: only pass the frames on */
 } sum_pass;
 
 static int sum_pass_frame(void *ud, const uint8_t *p, size_t n)
 {
     sum_pass *sp = ud;
 
-    sum_frame(&sp->v, sp->sb, p, n);
+    if (sp->summarize)
+        sum_frame(&sp->v, sp->sb, p, n);
     return sp->fn ? sp->fn(sp->ud, p, n) : 0;
 }
 
@@ -1311,23 +1478,28 @@ static int sum_pass_frame(void *ud, const uint8_t *p, size_t n)
  */
 static int summarize_fd(int fd, const struct stat *st, int kind, scanbuf *sb, int full_ok, fsum *v)
 {
-    sum_pass sp = {.sb = sb};
+    sum_pass sp = {.sb = sb, .summarize = 1};
     scan_result res;
-    int known = sum_lookup(st, kind, &sp.v), rc;
+    int known = sum_lookup(st, kind, 1, &sp.v), rc;
 
-    if (known && sp.v.size == (uint64_t)st->st_size && sp.v.mtime_ns == st_mtime_ns(st)) {
+    if (known && sum_current(&sp.v, st)) {
         *v = sp.v;
         return 1;
     }
     if (known && (uint64_t)st->st_size > sp.v.valid_end && sum_prefix_holds(fd, &sp.v))
         rc = scan_fd(fd, kind, sb, sp.v.valid_end, sum_pass_frame, &sp, &res);
     else if (full_ok) {
+        kf_free(&sp.v.kf);
         sum_reset(&sp.v, st, kind);
         rc = scan_fd(fd, kind, sb, 0, sum_pass_frame, &sp, &res);
-    } else
+    } else {
+        kf_free(&sp.v.kf);
         return 0;
-    if (rc < 0 && rc != CS_ECORRUPT)
+    }
+    if (rc < 0 && rc != CS_ECORRUPT) {
+        kf_free(&sp.v.kf);
         return rc;
+    }
     sp.v.valid_end = res.valid_end;
     sp.v.torn = res.torn || rc == CS_ECORRUPT;
     sp.v.size = (uint64_t)st->st_size;
@@ -1337,35 +1509,47 @@ static int summarize_fd(int fd, const struct stat *st, int kind, scanbuf *sb, in
     return 1;
 }
 
-/* Time bounds a scan may use to skip files: records with after <= ts < before. */
-typedef struct time_range {
+/* What a scan may use to skip files: records with after <= ts < before,
+ * and (if "key" is not NULL or empty) with that exact key. */
+typedef struct scan_hint {
     int64_t after, before;
-} time_range;
+    const char *key;
+} scan_hint;
 
-static int range_is_all(const time_range *tr)
+static int hint_has_range(const scan_hint *h)
 {
-    return tr == NULL || (tr->after == INT64_MIN && tr->before == INT64_MAX);
+    return h != NULL && (h->after != INT64_MIN || h->before != INT64_MAX);
 }
 
-/* Can the file summarized by "v" hold a record in "tr"? */
-static int sum_may_match(const fsum *v, const time_range *tr)
+static int hint_has_key(const scan_hint *h)
 {
-    return v->records > 0 && v->max_ts >= tr->after && v->min_ts < tr->before;
+    return h != NULL && h->key != NULL && h->key[0] != '\0';
+}
+
+/* Can the file summarized by "v" (stat "st") hold a record "h" asks for? */
+static int sum_may_match(const fsum *v, const struct stat *st, const scan_hint *h)
+{
+    if (v->records == 0 || v->max_ts < h->after || v->min_ts >= h->before)
+        return 0;
+    return !hint_has_key(h) ||
+           sum_may_hold_key(st, v->kind, kf_hash((const uint8_t *)h->key, strlen(h->key)));
 }
 
 /*
  * Streams the file (kind, seg) through "fn"; a missing file is empty. With
- * a range "tr", a file whose summary says it holds nothing in it is
- * skipped; a whole pass also fills in the file's summary.
+ * a range or a key in "h", a file whose summary (and key filter) says it
+ * holds nothing asked for is skipped; a whole pass over a file not yet
+ * summarized also fills in its summary and key filter.
  */
 static int scan_file(cs_msgreader *r, int kind, uint32_t seg, frame_fn fn, void *ud,
-                     scan_result *res, const time_range *tr)
+                     scan_result *res, const scan_hint *h)
 {
     char path[PATH_MAX_LEN];
     struct stat st;
     sum_pass sp = {.sb = &r->sb, .fn = fn, .ud = ud};
     fsum v;
     int fd, rc, known = 0;
+    int use_sum = hint_has_range(h) || hint_has_key(h);
 
     memset(res, 0, sizeof(*res));
     file_path(path, r->dir, kind, seg, 0);
@@ -1379,24 +1563,27 @@ static int scan_file(cs_msgreader *r, int kind, uint32_t seg, frame_fn fn, void 
         rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
         goto out;
     }
-    if (!range_is_all(tr) && (known = summarize_fd(fd, &st, kind, &r->sb, 0, &v)) < 0) {
+    if (use_sum && (known = summarize_fd(fd, &st, kind, &r->sb, 0, &v)) < 0) {
         rc = known;
         goto out;
     }
-    if (known && !sum_may_match(&v, tr)) {
-        rc = 0; /* nothing of the range in this file */
+    if (known && !sum_may_match(&v, &st, h)) {
+        rc = 0; /* nothing asked for in this file */
         goto out;
     }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    sum_reset(&sp.v, &st, kind);
+    sp.summarize = !known;
+    if (sp.summarize)
+        sum_reset(&sp.v, &st, kind);
     rc = scan_fd(fd, kind, &r->sb, 0, sum_pass_frame, &sp, res);
-    if (rc >= 0 && !res->stopped && !known) {
+    if (rc >= 0 && !res->stopped && sp.summarize) {
         sp.v.valid_end = res->valid_end;
         sp.v.torn = res->torn;
         sp.v.size = (uint64_t)st.st_size;
         sp.v.mtime_ns = st_mtime_ns(&st);
         sum_store(&sp.v);
     }
+    kf_free(&sp.v.kf);
     if (rc == CS_ECORRUPT)
         rc = 0; /* a foreign file serves nothing */
     if (res->torn)
@@ -1407,8 +1594,8 @@ out:
 }
 
 /* Streams every file of "kind" through "fn", in segment order, skipping
- * the files that hold nothing in "tr" (NULL: all). */
-static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud, const time_range *tr)
+ * the files that hold nothing "h" asks for (NULL: none skipped). */
+static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud, const scan_hint *h)
 {
     scan_result res;
     int rc;
@@ -1416,7 +1603,7 @@ static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud, const time
     if ((rc = list_files(r, kind)) < 0)
         return rc;
     for (size_t i = 0; i < r->n_files; i++) {
-        if ((rc = scan_file(r, kind, r->files[i].seg, fn, ud, &res, tr)) < 0)
+        if ((rc = scan_file(r, kind, r->files[i].seg, fn, ud, &res, h)) < 0)
             return rc;
         if (res.stopped)
             break;
@@ -1498,17 +1685,17 @@ static int msg_frame(void *ud, const uint8_t *p, size_t n)
 int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .mfn = fn, .ud = ud};
-    time_range tr = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX};
+    scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL};
 
-    return scan_all(r, K_MSG, msg_frame, &s, &tr);
+    return scan_all(r, K_MSG, msg_frame, &s, &h);
 }
 
 int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .ufn = fn, .ud = ud};
-    time_range tr = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX};
+    scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL};
 
-    return scan_all(r, K_UNM, msg_frame, &s, &tr);
+    return scan_all(r, K_UNM, msg_frame, &s, &h);
 }
 
 int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud)
@@ -1840,12 +2027,12 @@ static int lat_emit_sorted(lat_scan *s)
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud)
 {
     lat_scan s = {.r = r, .f = f, .fn = fn, .ud = ud};
-    time_range tr = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX};
+    scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL};
     int rc;
 
     if (f && f->limit && f->offset <= SIZE_MAX / 2 && f->limit <= SIZE_MAX / 2)
         s.k = (size_t)(f->offset + f->limit);
-    rc = scan_all(r, K_LAT, lat_frame, &s, &tr);
+    rc = scan_all(r, K_LAT, lat_frame, &s, &h);
     if (rc == 0 && f && f->sort != CS_LATSORT_STORE)
         rc = lat_emit_sorted(&s);
     cs_free(s.picks);
@@ -1873,7 +2060,7 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats *
         cs_latfilter_init(&sf);
     sf.sort = -1; /* collect histograms */
     sf.limit = 0;
-    rc = scan_all(r, K_LAT, lat_frame, &s, &(time_range){sf.after, sf.before});
+    rc = scan_all(r, K_LAT, lat_frame, &s, &(scan_hint){sf.after, sf.before, sf.key});
     if (rc < 0) {
         cs_free(s.stats);
         return rc;
