@@ -142,11 +142,12 @@ enum {
     P_KEY = 1 << 11,
     P_FILTER = 1 << 12,
     P_MIN_LATENCY = 1 << 13,
+    P_EVENTS = 1 << 14,
 };
 
-static const char *const param_names[] = {"after", "before", "step",   "series",     "pair",
-                                          "min",   "sort",   "limit",  "offset",     "proto",
-                                          "type",  "key",    "filter", "min_latency"};
+static const char *const param_names[] = {"after", "before", "step",   "series",      "pair",
+                                          "min",   "sort",   "limit",  "offset",      "proto",
+                                          "type",  "key",    "filter", "min_latency", "events"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
@@ -155,8 +156,9 @@ static unsigned allowed_params(int ep)
     case CS__EP_METRICS:
         return P_SERIES | P_AFTER | P_BEFORE | P_STEP;
     case CS__EP_SERIES:
-    case CS__EP_ALERTS:
         return P_AFTER | P_BEFORE;
+    case CS__EP_ALERTS:
+        return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_MEASUREMENTS:
         return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_SORT | P_LIMIT | P_OFFSET;
     case CS__EP_MESSAGES:
@@ -164,7 +166,7 @@ static unsigned allowed_params(int ep)
     case CS__EP_PACKETS:
         return P_FILTER | P_AFTER | P_BEFORE;
     case CS__EP_STREAM:
-        return P_MIN_LATENCY;
+        return P_MIN_LATENCY | P_EVENTS;
     default:
         return 0;
     }
@@ -229,6 +231,41 @@ static int parse_sort(const char *v, int *sort, cs__err *e)
     return 0;
 }
 
+static const char *const event_names[] = {"metrics", "measurement", "alert"};
+
+unsigned cs__api_event_bit(const char *type)
+{
+    for (unsigned i = 0; i < sizeof(event_names) / sizeof(event_names[0]); i++)
+        if (strcmp(type, event_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+/* "metrics,alert": a comma list of event kinds, each at least once. */
+static int parse_events(const char *v, unsigned *events, cs__err *e)
+{
+    char word[CS_LIVE_TYPE_MAX];
+    unsigned bit;
+
+    *events = 0;
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+
+        if (n == 0 || n >= sizeof(word))
+            return cs__api_fail(e, 400, "events",
+                                "events: expected a comma list of metrics, measurement, alert");
+        memcpy(word, p, n);
+        word[n] = '\0';
+        if ((bit = cs__api_event_bit(word)) == 0)
+            return cs__api_fail(e, 400, "events",
+                                "events: expected a comma list of metrics, measurement, alert");
+        *events |= bit;
+        p += n;
+        if (*p == '\0')
+            return 0;
+    }
+}
+
 static int parse_time(const char *name, const char *v, int64_t now, int64_t *out, cs__err *e)
 {
     if (cs_time_parse(v, now, out) < 0)
@@ -288,6 +325,8 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
     case P_FILTER:
         q->filter = v;
         return 0;
+    case P_EVENTS:
+        return parse_events(v, &q->events, e);
     }
     return cs__api_fail(e, 400, name, "unknown parameter");
 }
@@ -301,6 +340,7 @@ static void query_defaults(cs__query *q)
     q->min_ns = INT64_MIN;
     q->sort = CS_LATSORT_TIME;
     q->limit = CS__API_LIMIT_DEFAULT;
+    q->events = CS__EV_ALL;
 }
 
 int cs__api_parse(int ep, const cs__params *p, int64_t now_ns, cs__query *q, cs__err *e)
@@ -465,10 +505,11 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
     json_str(f, st.sources);
     fprintf(f,
             ",\"capture\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "},\"drops\":{"
-            "\"kernel\":%" PRIu64 ",\"not_stored\":%" PRIu64 ",\"not_analysed\":%" PRIu64 "},"
-            "\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64,
-            st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed, st.messages,
-            st.measurements);
+            "\"kernel\":%" PRIu64 ",\"not_stored\":%" PRIu64 ",\"not_analysed\":%" PRIu64
+            ",\"records_not_stored\":%" PRIu64 "},\"messages\":%" PRIu64
+            ",\"measurements\":%" PRIu64,
+            st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed,
+            st.records_not_stored, st.messages, st.measurements);
     return status_store(f, dir, st.capturing);
 }
 
@@ -570,46 +611,110 @@ static int reply_series(FILE *f, const char *dir, const cs__query *q)
     return 0;
 }
 
+/*
+ * Alerts, newest first, paged like the lists. The alert file is in the
+ * order written (time order) and its reader cannot stop early, so a page
+ * costs two passes over it: the first counts the events of the range
+ * ("total"), the second renders the events whose position from the end is
+ * in [offset, offset + limit) into a buffer, one after the other, and the
+ * reply copies them out in reverse. Events appended between the passes
+ * come after all those counted, so they do not shift the page; the next
+ * request sees them. Memory: the page, at most CS__API_LIMIT_MAX events.
+ */
 typedef struct alert_ctx {
-    FILE *f;
-    uint64_t n;
+    FILE *f;                           /* pass 2: the page's events, in file order */
+    uint64_t n;                        /* events seen so far in this pass */
+    uint64_t lo, hi;                   /* pass 2: file positions [lo, hi) make the page */
+    size_t n_page;                     /* events rendered */
+    long start[CS__API_LIMIT_MAX + 1]; /* where each one starts in "f" */
 } alert_ctx;
 
-static void alert_one(void *ud, const cs_alert_event *ev)
+static void alert_json(FILE *f, const cs_alert_event *ev)
 {
-    alert_ctx *c = ud;
     char series[64];
 
     series_text(&ev->series, series, sizeof(series));
-    fprintf(c->f, "%s{\"rule\":", c->n++ ? "," : "");
-    json_str(c->f, ev->rule);
-    fprintf(c->f,
+    fputs("{\"rule\":", f);
+    json_str(f, ev->rule);
+    fprintf(f,
             ",\"state\":\"%s\",\"ts_ns\":%" PRId64 ",\"series\":", cs_alert_state_name(ev->state),
             ev->ts_ns);
-    json_str(c->f, series);
-    fputs(",\"metric\":", c->f);
-    json_str(c->f, cs_alert_metric_name(ev->metric));
-    fprintf(c->f,
+    json_str(f, series);
+    fputs(",\"metric\":", f);
+    json_str(f, cs_alert_metric_name(ev->metric));
+    fprintf(f,
             ",\"value\":%.17g,\"threshold\":%.17g,\"from_ns\":%" PRId64 ",\"to_ns\":%" PRId64
             ",\"text\":",
             ev->value, ev->threshold, ev->from_ns, ev->to_ns);
-    json_str(c->f, ev->text);
+    json_str(f, ev->text);
     if (ev->series.kind == CS_SERIES_PAIR) /* the drill-down: its windows' slowest pairs */
-        fprintf(c->f,
+        fprintf(f,
                 ",\"measurements\":\"/api/v1/measurements?pair=%s&after=%" PRId64 "&before=%" PRId64
                 "&sort=latency\"",
                 ev->series.name, ev->from_ns, ev->to_ns);
-    fputs("}", c->f);
+    fputs("}", f);
+}
+
+static void alert_count(void *ud, const cs_alert_event *ev)
+{
+    ((alert_ctx *)ud)->n++;
+}
+
+static void alert_take(void *ud, const cs_alert_event *ev)
+{
+    alert_ctx *c = ud;
+    uint64_t at = c->n++;
+
+    if (at < c->lo || at >= c->hi || c->n_page >= CS__API_LIMIT_MAX)
+        return;
+    c->start[c->n_page++] = ftell(c->f);
+    alert_json(c->f, ev);
+}
+
+/* Writes the rendered page "buf" ("len" bytes) newest first. */
+static void alert_page_out(FILE *f, alert_ctx *c, const char *buf, size_t len)
+{
+    c->start[c->n_page] = (long)len;
+    for (size_t i = c->n_page; i-- > 0;) {
+        fputs(i + 1 < c->n_page ? "," : "", f);
+        fwrite(buf + c->start[i], 1, (size_t)(c->start[i + 1] - c->start[i]), f);
+    }
 }
 
 static int reply_alerts(FILE *f, const char *dir, const cs__query *q)
 {
-    alert_ctx c = {f, 0};
+    alert_ctx *c = cs_calloc(1, sizeof(*c));
+    char *buf = NULL;
+    size_t len = 0;
+    uint64_t total;
     int rc;
 
+    if (c == NULL)
+        return CS_ENOMEM;
+    if ((rc = cs_metricstore_alerts(dir, q->after, q->before, alert_count, c)) < 0)
+        goto out;
+    total = c->n;
+    c->hi = total > q->offset ? total - q->offset : 0;
+    c->lo = c->hi > q->limit ? c->hi - q->limit : 0;
+    c->n = 0;
+    if ((c->f = open_memstream(&buf, &len)) == NULL) {
+        rc = CS_ENOMEM;
+        goto out;
+    }
+    rc = cs_metricstore_alerts(dir, q->after, q->before, alert_take, c);
+    if (fclose(c->f) != 0 && rc == 0)
+        rc = CS_ENOMEM;
+    if (rc < 0)
+        goto out;
     fputs("{\"alerts\":[", f);
-    rc = cs_metricstore_alerts(dir, q->after, q->before, alert_one, &c);
-    fputs("]", f);
+    alert_page_out(f, c, buf, len);
+    fprintf(f,
+            "],\"offset\":%" PRIu64 ",\"limit\":%" PRIu64 ",\"count\":%zu,\"more\":%s,"
+            "\"total\":%" PRIu64,
+            q->offset, q->limit, c->n_page, c->lo > 0 ? "true" : "false", total);
+out:
+    free(buf); /* open_memstream's */
+    cs_free(c);
     return rc;
 }
 

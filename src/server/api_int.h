@@ -42,6 +42,12 @@ enum {
 #define CS__API_PARAMS_MAX 16
 #define CS__API_POINTS_MAX 10000 /* metrics points per reply (step widened to fit) */
 
+/* Live stream event kinds (the stream's "events" parameter). */
+#define CS__EV_METRICS 1u
+#define CS__EV_MEASUREMENT 2u
+#define CS__EV_ALERT 4u
+#define CS__EV_ALL (CS__EV_METRICS | CS__EV_MEASUREMENT | CS__EV_ALERT)
+
 typedef struct cs__route {
     int ep;      /* CS__EP_* */
     cs_msgid id; /* measurement / message endpoints */
@@ -87,6 +93,7 @@ typedef struct cs__query {
     const char *pair, *proto, *type, *key, *filter;
     int sort; /* CS_LATSORT_* */
     uint64_t limit, offset;
+    unsigned events; /* stream: CS__EV_* wanted, default CS__EV_ALL */
 } cs__query;
 
 /* Parses the parameters of endpoint "ep" into "*q" ("now_ns" anchors
@@ -116,5 +123,9 @@ void cs__reply_free(cs__reply *out);
 
 /* The latency_ns field of a measurement JSON object, or INT64_MIN. */
 int64_t cs__api_json_latency(const char *json);
+
+/* The CS__EV_* bit of a live event type ("metrics", "measurement",
+ * "alert"), 0 for any other. */
+unsigned cs__api_event_bit(const char *type);
 
 #endif

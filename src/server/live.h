@@ -31,7 +31,10 @@ typedef struct cs_live_status {
     int64_t started_ns;      /* uptime = now - started */
     char sources[256];       /* e.g. "iface eth0 (tap 0), eth1 (tap 1)" or "file x.pcap" */
     uint64_t packets, bytes; /* captured */
-    uint64_t kernel_drops, not_stored, not_analysed; /* drops per kind */
+    uint64_t kernel_drops, not_stored, not_analysed; /* packet drops per kind */
+    uint64_t records_not_stored;                     /* messages, measurements and unmatched reports
+                                                        analysed but not written to the store (the
+                                                        disk was behind: cs_pipeline_stats) */
     uint64_t messages, measurements;
     int capturing; /* 1 while capturing, 0 when done (file finished) */
 } cs_live_status;

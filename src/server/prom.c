@@ -115,6 +115,10 @@ static void capture_families(FILE *f, const cs_live_status *st)
             "capstream_drops_total{kind=\"not_stored\"} %" PRIu64 "\n"
             "capstream_drops_total{kind=\"not_analysed\"} %" PRIu64 "\n",
             st->kernel_drops, st->not_stored, st->not_analysed);
+    family(f, "capstream_records_not_stored_total", "counter",
+           "Decoded messages, measurements and unmatched reports analysed but not written "
+           "to the store because the disk was behind.");
+    fprintf(f, "capstream_records_not_stored_total %" PRIu64 "\n", st->records_not_stored);
     family(f, "capstream_messages_total", "counter", "Application messages decoded.");
     fprintf(f, "capstream_messages_total %" PRIu64 "\n", st->messages);
     family(f, "capstream_measurements_total", "counter",

@@ -11,6 +11,7 @@
  *                      MHD reads the pipe's other end as the body
  *   /{id}/pcap     ──► packets of one message/measurement into a memfd
  *   /stream        ──► body callback waits on cs_live_next(), formats SSE
+ *                      (only the kinds of "events", measurements >= "min_latency")
  *   /metrics       ──► latest Prometheus text from cs_live
  *
  * Downloads: the pipe bounds memory to its buffer. When the client goes
@@ -530,7 +531,8 @@ typedef struct sse_ctx {
     cs_server *srv;
     uint64_t cursor;
     int64_t min_ns;
-    char *buf; /* pending bytes, cs_malloc'ed */
+    unsigned events; /* CS__EV_* the client asked for */
+    char *buf;       /* pending bytes, cs_malloc'ed */
     size_t len, pos;
     int64_t last_write;
 } sse_ctx;
@@ -560,9 +562,16 @@ static int sse_format(sse_ctx *x, const cs_live_event *ev)
     return 0;
 }
 
+/* Is "ev" of a kind the client asked for ("events": only the kinds
+ * listed; all without the parameter), and if a measurement, at least
+ * "min_latency" slow? */
 static int sse_wanted(const sse_ctx *x, const cs_live_event *ev)
 {
-    if (strcmp(ev->type, "measurement") != 0 || x->min_ns == INT64_MIN)
+    unsigned bit = cs__api_event_bit(ev->type);
+
+    if (x->events != CS__EV_ALL && !(x->events & bit))
+        return 0;
+    if (bit != CS__EV_MEASUREMENT || x->min_ns == INT64_MIN)
         return 1;
     return cs__api_json_latency(ev->json) >= x->min_ns;
 }
@@ -638,6 +647,7 @@ static enum MHD_Result serve_stream(cs_server *s, struct MHD_Connection *c, cons
     x->srv = s;
     x->cursor = cs_live_cursor(s->live);
     x->min_ns = q->min_ns;
+    x->events = q->events;
     x->len = sizeof(hello) - 1;
     x->last_write = mono_ns();
     if ((r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, x, sse_done)) ==

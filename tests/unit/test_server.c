@@ -5,8 +5,10 @@
  * plain sockets. Checks status codes, JSON validity (jansson), that a
  * measurement's two messages resolve, that pcap downloads hold the same
  * packets as cs_store_query_pcap, 400s naming each bad parameter, 404/405,
- * path tricks, the bearer token, a client that leaves mid-download, and
- * Server-Sent Events published through cs_live.
+ * path tricks, the bearer token, a client that leaves mid-download,
+ * Server-Sent Events published through cs_live (and their "events"
+ * filter), alerts paged newest first (pages that tile the whole list),
+ * and the records-not-stored drop counter in /status and /metrics.
  */
 #include "server/server.h"
 
@@ -30,6 +32,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#define N_ALERTS 250
+#define ALERT_T0 (1767623400LL * CS_NS_PER_SEC)
 
 static char store_dir[256];
 static cs_live *live;
@@ -197,7 +202,22 @@ static int setup(void **state)
     w.dur_ns = CS_NS_PER_SEC;
     w.packets = 6147;
     w.bytes = 1000;
-    if (cs_metricstore_put(ms, &w) < 0 || cs_metricstore_close(ms) < 0)
+    if (cs_metricstore_put(ms, &w) < 0)
+        return -1;
+    /* N_ALERTS alert events, one a second, alternately fired and resolved */
+    for (int i = 0; i < N_ALERTS; i++) {
+        cs_alert_event ev = {.rule = "r", .text = "pair=fix p99 > 2ms", .metric = CS_AM_P99};
+
+        ev.series = w.series;
+        ev.state = i % 2 ? CS_ALERT_RESOLVED : CS_ALERT_FIRED;
+        ev.ts_ns = ALERT_T0 + (int64_t)i * CS_NS_PER_SEC;
+        ev.from_ns = ev.ts_ns - CS_NS_PER_SEC;
+        ev.to_ns = ev.ts_ns;
+        ev.value = i;
+        if (cs_metricstore_put_alert(ms, &ev) < 0)
+            return -1;
+    }
+    if (cs_metricstore_close(ms) < 0)
         return -1;
     if (cs_live_new(&live) < 0)
         return -1;
@@ -205,6 +225,7 @@ static int setup(void **state)
     st.started_ns = 1;
     st.packets = 77;
     st.kernel_drops = 5;
+    st.records_not_stored = 9;
     cs_live_set_status(live, &st);
     if (cs_server_start(&cfg, live, &srv) < 0)
         return -1;
@@ -248,6 +269,8 @@ static void test_status(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "capture"), "packets")),
                      77);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "drops"), "kernel")), 5);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "drops"), "records_not_stored")), 9);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "store"), "packets")),
                      (json_int_t)store_count(NULL));
     json_decref(j);
@@ -322,10 +345,55 @@ static void test_lists_and_paging(void **state)
                          json_object_get(json_array_get(json_object_get(a, "points"), 0), "count")),
                      6147);
     json_decref(a);
-    a = get_json("/api/v1/alerts", 200);
-    assert_true(json_is_array(json_object_get(a, "alerts")));
-    json_decref(a);
     json_decref(get_json("/api/v1/messages/m1.1.9", 404)); /* well-formed, absent */
+}
+
+static void expect_400(const char *path, const char *param);
+
+/* Checks one alerts page: "want" events, newest first, from value "first"
+ * down (values are the write order), "more" and "total" as given. */
+static void check_alert_page(const char *path, size_t want, int first, int more, int total)
+{
+    json_t *a = get_json(path, 200);
+    json_t *arr = json_object_get(a, "alerts");
+
+    assert_int_equal(json_array_size(arr), want);
+    assert_int_equal(json_integer_value(json_object_get(a, "count")), want);
+    assert_int_equal(json_is_true(json_object_get(a, "more")), more);
+    assert_int_equal(json_integer_value(json_object_get(a, "total")), total);
+    for (size_t i = 0; i < want; i++) {
+        json_t *ev = json_array_get(arr, i);
+
+        assert_int_equal(json_integer_value(json_object_get(ev, "value")), first - (int)i);
+        assert_int_equal(json_integer_value(json_object_get(ev, "ts_ns")),
+                         ALERT_T0 + (int64_t)(first - (int)i) * CS_NS_PER_SEC);
+        assert_string_equal(json_string_value(json_object_get(ev, "state")),
+                            (first - (int)i) % 2 ? "resolved" : "fired");
+    }
+    json_decref(a);
+}
+
+static void test_alerts_paging(void **state)
+{
+    char path[256];
+    int64_t t10 = ALERT_T0 + 10 * CS_NS_PER_SEC, t20 = ALERT_T0 + 20 * CS_NS_PER_SEC;
+
+    check_alert_page("/api/v1/alerts", 100, N_ALERTS - 1, 1, N_ALERTS);
+    check_alert_page("/api/v1/alerts?offset=100", 100, N_ALERTS - 101, 1, N_ALERTS);
+    check_alert_page("/api/v1/alerts?offset=200", 50, N_ALERTS - 201, 0, N_ALERTS);
+    check_alert_page("/api/v1/alerts?offset=249&limit=5", 1, 0, 0, N_ALERTS);
+    check_alert_page("/api/v1/alerts?offset=250", 0, 0, 0, N_ALERTS);
+    check_alert_page("/api/v1/alerts?limit=1000", N_ALERTS, N_ALERTS - 1, 0, N_ALERTS);
+    check_alert_page("/api/v1/alerts?limit=7&offset=3", 7, N_ALERTS - 4, 1, N_ALERTS);
+    snprintf(path, sizeof(path), "/api/v1/alerts?after=%lld&before=%lld&limit=4", (long long)t10,
+             (long long)t20);
+    check_alert_page(path, 4, 19, 1, 10);
+    snprintf(path, sizeof(path), "/api/v1/alerts?after=%lld&before=%lld&limit=4&offset=8",
+             (long long)t10, (long long)t20);
+    check_alert_page(path, 2, 11, 0, 10);
+    expect_400("/api/v1/alerts?limit=1001", "limit");
+    expect_400("/api/v1/alerts?offset=x", "offset");
+    expect_400("/api/v1/alerts?sort=latency", "sort");
 }
 
 static void test_packets_pcap(void **state)
@@ -377,6 +445,12 @@ static void test_bad_params(void **state)
     expect_400("/api/v1/metrics?series=tap:0&step=500ms", "step");
     expect_400("/api/v1/packets?filter=tcp%20portx", "filter");
     expect_400("/api/v1/stream?min_latency=soon", "min_latency");
+    expect_400("/api/v1/stream?events=bogus", "events");
+    expect_400("/api/v1/stream?events=metrics,,alert", "events");
+    expect_400("/api/v1/stream?events=metrics,", "events");
+    expect_400("/api/v1/stream?events=", "events");
+    expect_400("/api/v1/stream?events=metrics&events=alert", "events");
+    expect_400("/api/v1/measurements?events=metrics", "events");
     expect_400("/api/v1/measurements/m1.2.3", "id"); /* a message id */
     expect_400("/api/v1/messages/m1.2", "id");
     expect_400("/api/v1/messages/m1.2.3.4", "id");
@@ -493,6 +567,8 @@ static void test_prometheus(void **state)
     assert_non_null(strstr(r.head, "version=0.0.4"));
     assert_non_null(strstr(r.body, "\ncapstream_packets_total 77\n"));
     assert_non_null(strstr(r.body, "capstream_drops_total{kind=\"kernel\"} 5\n"));
+    assert_non_null(strstr(r.body, "# TYPE capstream_records_not_stored_total counter\n"
+                                   "capstream_records_not_stored_total 9\n"));
     resp_free(&r);
 }
 
@@ -534,6 +610,30 @@ static void test_sse(void **state)
     close(fd);
 }
 
+/* events=metrics,alert: no measurement event, whatever its latency. */
+static void test_sse_events(void **state)
+{
+    static const char req[] = "GET /api/v1/stream?events=metrics,alert HTTP/1.0\r\n\r\n";
+    static const char slow[] = "{\"id\":\"l1.2.0\",\"latency_ns\":2500000}";
+    char buf[8192] = {0};
+    size_t len = 0;
+    int fd = connect_to("127.0.0.1", port);
+
+    assert_true(fd >= 0);
+    send_all(fd, req, sizeof(req) - 1);
+    assert_int_equal(read_until(fd, buf, sizeof(buf), &len, "live stream"), 0);
+    cs_live_publish(live, "measurement", slow, strlen(slow));
+    cs_live_publish(live, "alert", "{\"rule\":\"q\"}", 12);
+    cs_live_publish(live, "measurement", slow, strlen(slow));
+    cs_live_publish(live, "metrics", "{\"series\":\"tap:9\"}", 18);
+    assert_int_equal(read_until(fd, buf, sizeof(buf), &len, "tap:9\"}\n\n"), 0);
+    assert_non_null(strstr(buf, "event: alert\nid: "));
+    assert_non_null(strstr(buf, "data: {\"rule\":\"q\"}\n\n"));
+    assert_null(strstr(buf, "event: measurement"));
+    assert_null(strstr(buf, "l1.2.0"));
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +648,8 @@ int main(void)
         cmocka_unit_test(test_disconnect_mid_download),
         cmocka_unit_test(test_prometheus),
         cmocka_unit_test(test_sse),
+        cmocka_unit_test(test_sse_events),
+        cmocka_unit_test(test_alerts_paging),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
