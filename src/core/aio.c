@@ -20,24 +20,24 @@
 
 typedef struct aio_job {
     int fd;
-    uint8_t *buf;
+    uint8_t *buf; /* NULL: close fd */
     size_t len;
 } aio_job;
 
 struct cs_aio {
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t work;  /* a job arrived, or stop */
-    pthread_cond_t done;  /* a job finished */
+    pthread_cond_t work; /* a job arrived, or stop */
+    pthread_cond_t done; /* a job finished */
     size_t bufsize;
     unsigned nbuf;
-    uint8_t **free_bufs;  /* stack */
+    uint8_t **free_bufs; /* stack */
     unsigned n_free;
-    aio_job *jobs;        /* ring of nbuf jobs */
-    unsigned head, n_jobs;
-    int busy;             /* the thread is writing a job */
+    aio_job *jobs; /* ring of nbuf + CS_AIO_CLOSE_SLOTS jobs */
+    unsigned head, n_jobs, ring, n_closes;
+    int busy; /* the thread is writing a job */
     int stop;
-    int error;            /* first error since the last sync */
+    int error; /* first error since the last sync */
     uint8_t *pool;
 };
 
@@ -57,6 +57,13 @@ int cs_write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+static int aio_close(int fd)
+{
+    if (close(fd) < 0 && errno != EINTR)
+        return cs_error_set(CS_EIO, "close failed: %s", strerror(errno));
+    return 0;
+}
+
 static void *aio_main(void *arg)
 {
     cs_aio *a = arg;
@@ -71,15 +78,18 @@ static void *aio_main(void *arg)
         if (a->n_jobs == 0 && a->stop)
             break;
         job = a->jobs[a->head];
-        a->head = (a->head + 1) % a->nbuf;
+        a->head = (a->head + 1) % a->ring;
         a->n_jobs--;
         a->busy = 1;
         pthread_mutex_unlock(&a->mu);
-        rc = cs_write_all(job.fd, job.buf, job.len);
+        rc = job.buf ? cs_write_all(job.fd, job.buf, job.len) : aio_close(job.fd);
         pthread_mutex_lock(&a->mu);
         if (rc < 0 && a->error == 0)
             a->error = rc;
-        a->free_bufs[a->n_free++] = job.buf;
+        if (job.buf)
+            a->free_bufs[a->n_free++] = job.buf;
+        else
+            a->n_closes--;
         a->busy = 0;
         pthread_cond_broadcast(&a->done);
     }
@@ -98,7 +108,8 @@ int cs_aio_new(unsigned nbuf, size_t bufsize, cs_aio **out)
     a->bufsize = bufsize;
     a->pool = cs_malloc((size_t)a->nbuf * bufsize);
     a->free_bufs = cs_calloc(a->nbuf, sizeof(uint8_t *));
-    a->jobs = cs_calloc(a->nbuf, sizeof(aio_job));
+    a->ring = a->nbuf + CS_AIO_CLOSE_SLOTS;
+    a->jobs = cs_calloc(a->ring, sizeof(aio_job));
     if (a->pool == NULL || a->free_bufs == NULL || a->jobs == NULL)
         goto nomem;
     for (unsigned i = 0; i < a->nbuf; i++)
@@ -161,9 +172,22 @@ void cs_aio_put(cs_aio *a, uint8_t *buf)
 void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len)
 {
     pthread_mutex_lock(&a->mu);
-    /* at most nbuf buffers exist, so the ring of nbuf jobs never overflows */
-    a->jobs[(a->head + a->n_jobs) % a->nbuf] = (aio_job){fd, buf, len};
+    /* at most nbuf buffers and CS_AIO_CLOSE_SLOTS closes are queued, so the
+     * ring never overflows */
+    a->jobs[(a->head + a->n_jobs) % a->ring] = (aio_job){fd, buf, len};
     a->n_jobs++;
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
+}
+
+void cs_aio_submit_close(cs_aio *a, int fd)
+{
+    pthread_mutex_lock(&a->mu);
+    while (a->n_closes == CS_AIO_CLOSE_SLOTS)
+        pthread_cond_wait(&a->done, &a->mu);
+    a->jobs[(a->head + a->n_jobs) % a->ring] = (aio_job){fd, NULL, 0};
+    a->n_jobs++;
+    a->n_closes++;
     pthread_cond_signal(&a->work);
     pthread_mutex_unlock(&a->mu);
 }

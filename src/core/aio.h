@@ -13,6 +13,10 @@
  *   producer:  get ─► fill ─► submit(fd) ─┐        ┌─► free list ─► get
  *   thread:                     queue ────┴► write ┘
  *
+ * A file can also be closed by the thread (cs_aio_submit_close), after the
+ * jobs queued before it, so that the producer never waits for a file's
+ * last writes.
+ *
  * Threading: one producer thread; the writer thread is internal.
  */
 #ifndef CS_CORE_AIO_H
@@ -37,6 +41,11 @@ uint8_t *cs_aio_try_get(cs_aio *a);
 /* Queues "len" bytes of "buf" (from cs_aio_get) for writing to "fd";
  * the buffer goes back to the pool once written. */
 void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len);
+
+/* Queues close(fd) after everything submitted before it. Waits only when
+ * CS_AIO_CLOSE_SLOTS closes are already queued. */
+#define CS_AIO_CLOSE_SLOTS 8
+void cs_aio_submit_close(cs_aio *a, int fd);
 
 /* Returns a buffer from cs_aio_get unused. */
 void cs_aio_put(cs_aio *a, uint8_t *buf);

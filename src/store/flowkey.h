@@ -20,29 +20,29 @@
 #include <stdint.h>
 
 enum {
-    CS_FK_IP = 1u << 0,        /* an IP header was found */
-    CS_FK_PORTS = 1u << 1,     /* sport/dport are valid (TCP/UDP/SCTP header present) */
-    CS_FK_FRAG = 1u << 2,      /* IP fragment that is not the first one */
-    CS_FK_FRAG_FIRST = 1u << 3,/* first fragment of a fragmented datagram */
-    CS_FK_ODD = 1u << 4,       /* malformed, truncated, MPLS or other encapsulation:
-                                  a filter's answer cannot be decided from the key */
+    CS_FK_IP = 1u << 0,         /* an IP header was found */
+    CS_FK_PORTS = 1u << 1,      /* sport/dport are valid (TCP/UDP/SCTP header present) */
+    CS_FK_FRAG = 1u << 2,       /* IP fragment that is not the first one */
+    CS_FK_FRAG_FIRST = 1u << 3, /* first fragment of a fragmented datagram */
+    CS_FK_ODD = 1u << 4,        /* malformed, truncated, MPLS or other encapsulation:
+                                   a filter's answer cannot be decided from the key */
 };
 
 typedef struct cs_flowkey {
-    uint16_t tap;        /* capture point */
-    uint16_t linktype;   /* pcap LINKTYPE_ of the packets */
-    uint16_t ethertype;  /* after VLAN tags; 0 if none */
-    uint16_t vlan[2];    /* first two VLAN ids, outer first */
-    uint8_t n_vlan;      /* number of VLAN tags (capped at 255) */
-    uint8_t flags;       /* CS_FK_* */
-    uint8_t ip_version;  /* 4, 6 or 0 */
-    uint8_t ip_proto;    /* IP protocol number */
-    uint16_t sport;      /* TCP/UDP/SCTP ports, or ICMP type/code, else 0 */
+    uint16_t tap;       /* capture point */
+    uint16_t linktype;  /* pcap LINKTYPE_ of the packets */
+    uint16_t ethertype; /* after VLAN tags; 0 if none */
+    uint16_t vlan[2];   /* first two VLAN ids, outer first */
+    uint8_t n_vlan;     /* number of VLAN tags (capped at 255) */
+    uint8_t flags;      /* CS_FK_* */
+    uint8_t ip_version; /* 4, 6 or 0 */
+    uint8_t ip_proto;   /* IP protocol number */
+    uint16_t sport;     /* TCP/UDP/SCTP ports, or ICMP type/code, else 0 */
     uint16_t dport;
-    uint16_t reserved;   /* zero */
-    uint8_t src[16];     /* IPv4 in the first 4 bytes, rest zero */
+    uint16_t reserved; /* zero */
+    uint8_t src[16];   /* IPv4 in the first 4 bytes, rest zero */
     uint8_t dst[16];
-} cs_flowkey;            /* 52 bytes, no padding */
+} cs_flowkey; /* 52 bytes, no padding */
 
 _Static_assert(sizeof(cs_flowkey) == 52, "cs_flowkey must be 52 bytes with no padding");
 

@@ -193,6 +193,7 @@ int cs_idxb_add(cs_idx_builder *b, const cs_flowkey *k, uint32_t offset, int64_t
 
 int cs_idxb_seed(cs_idx_builder *b, const cs_idx *base)
 {
+    uint64_t total = 0;
     int rc;
 
     cs_idxb_reset(b);
@@ -207,7 +208,11 @@ int cs_idxb_seed(cs_idx_builder *b, const cs_idx *base)
             return cs_error_set(CS_ECORRUPT, "checkpoint of segment %" PRIu32 " is inconsistent",
                                 base->segment_id);
         b->key_count[key] = count;
+        total += count;
     }
+    if (total != base->n_pkts) /* the postings would not fit their table */
+        return cs_error_set(CS_ECORRUPT, "checkpoint of segment %" PRIu32 " is inconsistent",
+                            base->segment_id);
     rc = cs_grow((void **)&b->blocks, &b->cap_blocks, base->n_blocks + 1, sizeof(*b->blocks));
     if (rc < 0)
         return rc;
@@ -497,16 +502,8 @@ static int scan_records(const uint8_t *p, size_t size, size_t off, uint32_t link
     return 0;
 }
 
-int cs_idx_scan_pcap(const char *path, const cs_tap_run *taps, size_t n_taps, cs_idx_builder *b,
-                     uint64_t *valid_len, uint32_t *linktype, uint32_t *snaplen)
-{
-    return cs_idx_scan_pcap_from(path, CS_PCAP_FILEHDR, taps, n_taps, b, valid_len, linktype,
-                                 snaplen);
-}
-
-int cs_idx_scan_pcap_from(const char *path, uint64_t start, const cs_tap_run *taps, size_t n_taps,
-                          cs_idx_builder *b, uint64_t *valid_len, uint32_t *linktype,
-                          uint32_t *snaplen)
+int cs_idx_scan_pcap(const char *path, uint64_t start, const cs_tap_run *taps, size_t n_taps,
+                     cs_idx_builder *b, uint64_t *valid_len, uint32_t *linktype, uint32_t *snaplen)
 {
     struct stat st;
     void *map = NULL;

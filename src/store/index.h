@@ -148,25 +148,25 @@ static inline uint32_t cs_idx_posting(const cs_idx *idx, uint64_t i)
 void cs_idx_block_get(const cs_idx *idx, uint32_t i, cs_idx_block *blk);
 
 /*
- * Scans the pcap segment "path" (written by capstream: ns magic, LE) and
- * adds every complete record to "b". "*valid_len" receives the length of
- * the complete part (the file is cut there by repair). "*linktype" and
- * "*snaplen" come from its header. Tap ids come from the runs in "taps"
- * (n_taps entries of (first record offset, tap), ascending; none = tap 0).
+ * Scans the pcap segment "path" (written by capstream: ns magic, LE) from
+ * byte "start" (CS_PCAP_FILEHDR, or a record boundary such as the end of a
+ * checkpoint) and adds every complete record to "b". "*valid_len" receives
+ * the length of the complete part (the file is cut there by repair).
+ * "*linktype" and "*snaplen" come from its header. Tap ids come from the
+ * runs in "taps" (n_taps entries of (first record offset, tap), ascending;
+ * none = tap 0).
  */
 typedef struct cs_tap_run {
     uint32_t offset;
     uint16_t tap;
 } cs_tap_run;
 
-int cs_idx_scan_pcap(const char *path, const cs_tap_run *taps, size_t n_taps, cs_idx_builder *b,
-                     uint64_t *valid_len, uint32_t *linktype, uint32_t *snaplen);
+int cs_idx_scan_pcap(const char *path, uint64_t start, const cs_tap_run *taps, size_t n_taps,
+                     cs_idx_builder *b, uint64_t *valid_len, uint32_t *linktype, uint32_t *snaplen);
 
-/* The same from byte "start" (a record boundary) on: the tail of a segment
- * after a checkpoint. */
-int cs_idx_scan_pcap_from(const char *path, uint64_t start, const cs_tap_run *taps, size_t n_taps,
-                          cs_idx_builder *b, uint64_t *valid_len, uint32_t *linktype,
-                          uint32_t *snaplen);
+/* Builds an in-memory index from "b" (for a segment that is still being
+ * written); unload with cs_idx_unload as usual. */
+int cs_idx_from_builder(const cs_idx_builder *b, const cs_idx_meta *meta, cs_idx *x);
 
 /*
  * Checkpoints. A writer rewrites the index of its open segment now and
@@ -178,9 +178,5 @@ int cs_idx_scan_pcap_from(const char *path, uint64_t start, const cs_tap_run *ta
  * checkpoint postings, then its tail postings.
  */
 int cs_idxb_seed(cs_idx_builder *b, const cs_idx *base);
-
-/* Builds an in-memory index from "b" (for a segment that is still being
- * written); unload with cs_idx_unload as usual. */
-int cs_idx_from_builder(const cs_idx_builder *b, const cs_idx_meta *meta, cs_idx *x);
 
 #endif

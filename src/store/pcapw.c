@@ -139,8 +139,7 @@ int cs_pcapw_put(cs_pcapw *w, const cs_packet *p, uint64_t *offset)
     uint8_t h[CS_PCAP_RECHDR];
     int rc;
 
-    if (w->nonblock && w->aio != NULL &&
-        (rc = pcapw_room_nowait(w, sizeof(h) + p->caplen)) < 0)
+    if (w->nonblock && w->aio != NULL && (rc = pcapw_room_nowait(w, sizeof(h) + p->caplen)) < 0)
         return rc;
 
     if (offset)
@@ -185,4 +184,17 @@ int cs_pcapw_close(cs_pcapw *w)
         rc = cs_error_set(CS_EIO, "close failed: %s", strerror(errno));
     w->fd = -1;
     return rc;
+}
+
+void cs_pcapw_close_nowait(cs_pcapw *w)
+{
+    if (w->used > 0)
+        cs_aio_submit(w->aio, w->fd, w->buf, w->used);
+    else if (w->buf != NULL)
+        cs_aio_put(w->aio, w->buf);
+    if (w->fd >= 0)
+        cs_aio_submit_close(w->aio, w->fd);
+    w->buf = NULL;
+    w->used = 0;
+    w->fd = -1;
 }

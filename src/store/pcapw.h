@@ -15,8 +15,8 @@
  *   +20 u32 link type
  *
  * Output is gathered in a buffer and written with large write() calls, in
- * place or by a background writer thread (core/aio.h); the writer tracks the byte offset of every record it writes (the packet's
- * place in a segment).
+ * place or by a background writer thread (core/aio.h); the writer tracks the byte offset of every
+ * record it writes (the packet's place in a segment).
  */
 #ifndef CS_STORE_PCAPW_H
 #define CS_STORE_PCAPW_H
@@ -33,7 +33,7 @@
 #define CS_PCAP_SNAPLEN 262144u
 
 typedef struct cs_pcapw {
-    int fd;           /* not owned unless own_fd */
+    int fd; /* not owned unless own_fd */
     int own_fd;
     cs_aio *aio;      /* background writer (NULL: write() in place) */
     int nonblock;     /* with aio: a record that would wait for a free buffer
@@ -67,5 +67,9 @@ int cs_pcapw_flush_nowait(cs_pcapw *w);
 /* Flushes, frees the buffer and closes fd if owned. Returns the first error. */
 int cs_pcapw_close(cs_pcapw *w);
 
+/* With a background writer: hands what is buffered to it and closes the fd
+ * from its thread after those writes (cs_aio_submit_close), without waiting.
+ * Write errors surface at the writer's next cs_aio_sync. */
+void cs_pcapw_close_nowait(cs_pcapw *w);
 
 #endif

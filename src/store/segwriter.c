@@ -10,8 +10,12 @@
  *
  * A segment closes when the next record would pass segment_bytes, when the
  * link type changes (a pcap file has one link type), or when the store is
- * closed. Closing flushes the pcap, writes the index atomically and runs
- * retention.
+ * closed. Closing hands the last buffer and the close of the file to the
+ * writer thread (with CS_STORE_SYNC it waits and syncs instead), writes the
+ * index atomically and runs retention. The index may so appear a moment
+ * before the last bytes: a reader then sees a length mismatch and indexes
+ * the segment from its packets, and a crash then leaves a mismatch that
+ * repair fixes, exactly as for a torn segment.
  *
  * Every CS_STORE_CHECKPOINT_BYTES the open segment's index is written as
  * it stands (same name, atomically, covering the bytes handed to the
@@ -122,10 +126,16 @@ int cs__seg_close_writer(cs_store *s)
 
     s->wr_open = 0;
     meta = (cs_idx_meta){s->wr_id, s->wr_linktype, CS_PCAP_SNAPLEN, s->wr.offset};
-    rc = cs_pcapw_close(&s->wr);
-    if (rc == 0 && (s->flags & CS_STORE_SYNC) && fdatasync(s->wr_fd) < 0)
-        rc = cs_error_set(CS_EIO, "sync segment %" PRIu32 ": %s", s->wr_id, strerror(errno));
-    close(s->wr_fd);
+    if (s->flags & CS_STORE_SYNC) {
+        rc = cs_pcapw_close(&s->wr);
+        if (rc == 0 && fdatasync(s->wr_fd) < 0)
+            rc = cs_error_set(CS_EIO, "sync segment %" PRIu32 ": %s", s->wr_id, strerror(errno));
+        close(s->wr_fd);
+    } else {
+        /* the writer thread finishes and closes it: the packet path goes on */
+        cs_pcapw_close_nowait(&s->wr);
+        rc = 0;
+    }
     s->wr_fd = -1;
     if (s->wr_taps_fd >= 0) {
         if (s->flags & CS_STORE_SYNC)
@@ -138,7 +148,7 @@ int cs__seg_close_writer(cs_store *s)
     cs__seg_path(s, s->wr_id, "idx", path, sizeof(path));
     if ((rc = cs_idxb_write(&s->wb, &meta, path, (s->flags & CS_STORE_SYNC) != 0)) < 0)
         return rc;
-    if ((rc = cs__seg_register(s, s->wr_id)) < 0)
+    if ((rc = cs__seg_register(s, s->wr_id, meta.pcap_bytes)) < 0)
         return rc;
     cs__retention(s, 0);
     return 0;

@@ -253,16 +253,17 @@ int cs__seg_taps(const cs_store *s, uint32_t id, cs_tap_run **runs, size_t *n)
     return rc;
 }
 
-/* Rebuilds the index of segment "id" from its packets. With "fix", cuts
- * the pcap to its complete part and writes the index file; otherwise keeps
- * the index in memory only. */
-static int seg_rebuild(cs_store *s, cs_segment *seg, int fix)
+/* Indexes segment "seg" from its packets: all of them, or, given "ck" (a
+ * writer's checkpoint of a live segment), only those after it. With "fix",
+ * cuts the pcap to its complete part and writes the index file; otherwise
+ * keeps the index in memory only. */
+static int seg_rebuild(cs_store *s, cs_segment *seg, int fix, cs_idx *ck)
 {
     char pcap[4096], idxp[4096];
     cs_idx_builder b;
     cs_tap_run *taps = NULL;
     size_t n_taps = 0;
-    uint64_t valid = 0;
+    uint64_t valid = 0, start = CS_PCAP_FILEHDR;
     uint32_t linktype = 0, snaplen = 0;
     cs_idx_meta meta;
     int rc;
@@ -270,9 +271,16 @@ static int seg_rebuild(cs_store *s, cs_segment *seg, int fix)
     cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
     cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
     cs_idxb_init(&b);
+    if (ck && ((rc = cs_idx_verify(ck)) < 0 || (rc = cs_idxb_seed(&b, ck)) < 0))
+        goto out;
+    if (ck)
+        start = ck->pcap_bytes;
     if ((rc = cs__seg_taps(s, seg->id, &taps, &n_taps)) < 0)
         goto out;
-    if ((rc = cs_idx_scan_pcap(pcap, taps, n_taps, &b, &valid, &linktype, &snaplen)) < 0)
+    rc = cs_idx_scan_pcap(pcap, start, taps, n_taps, &b, &valid, &linktype, &snaplen);
+    if (rc == 0 && ck && (linktype != ck->linktype || snaplen != ck->snaplen))
+        rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": checkpoint does not match", seg->id);
+    if (rc < 0)
         goto out;
     meta = (cs_idx_meta){seg->id, linktype, snaplen, valid};
     if (fix) {
@@ -288,40 +296,7 @@ static int seg_rebuild(cs_store *s, cs_segment *seg, int fix)
     } else {
         rc = cs_idx_from_builder(&b, &meta, &seg->idx);
         seg->live = 1;
-    }
-out:
-    cs_free(taps);
-    cs_idxb_free(&b);
-    return rc;
-}
-
-/* A live segment whose writer left a checkpoint (an index of its first
- * "ck->pcap_bytes"): index only the records after it, in memory. */
-static int seg_extend(cs_store *s, cs_segment *seg, cs_idx *ck)
-{
-    char pcap[4096];
-    cs_idx_builder b;
-    cs_tap_run *taps = NULL;
-    size_t n_taps = 0;
-    uint64_t valid = 0;
-    uint32_t linktype = 0, snaplen = 0;
-    cs_idx_meta meta;
-    int rc;
-
-    cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
-    cs_idxb_init(&b);
-    if ((rc = cs_idx_verify(ck)) < 0 || (rc = cs_idxb_seed(&b, ck)) < 0 ||
-        (rc = cs__seg_taps(s, seg->id, &taps, &n_taps)) < 0)
-        goto out;
-    rc = cs_idx_scan_pcap_from(pcap, ck->pcap_bytes, taps, n_taps, &b, &valid, &linktype, &snaplen);
-    if (rc == 0 && (linktype != ck->linktype || snaplen != ck->snaplen))
-        rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": checkpoint does not match", seg->id);
-    if (rc < 0)
-        goto out;
-    meta = (cs_idx_meta){seg->id, linktype, snaplen, valid};
-    if ((rc = cs_idx_from_builder(&b, &meta, &seg->idx)) == 0) {
-        seg->live = 1;
-        seg->ckpt_bytes = ck->pcap_bytes;
+        seg->ckpt_bytes = ck ? ck->pcap_bytes : 0;
     }
 out:
     cs_free(taps);
@@ -339,9 +314,26 @@ int cs__seg_verify(cs_store *s, cs_segment *seg)
                 cs_error_msg(CS_ECORRUPT), seg->id);
     cs_error_clear();
     cs_idx_unload(&seg->idx);
-    if ((rc = seg_rebuild(s, seg, 0)) < 0)
+    if ((rc = seg_rebuild(s, seg, 0, NULL)) < 0)
         return rc;
     return cs_idx_verify(&seg->idx);
+}
+
+/* Appends "seg" (its index loaded) to the list; on failure unloads it. */
+static int seg_add(cs_store *s, cs_segment *seg)
+{
+    char idxp[4096], taps[4096];
+    int rc;
+
+    cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
+    cs__seg_path(s, seg->id, "taps", taps, sizeof(taps));
+    seg->aux_bytes = file_size(idxp) + file_size(taps);
+    if ((rc = cs_grow((void **)&s->segs, &s->cap_segs, s->n_segs + 1, sizeof(*seg))) < 0) {
+        cs_idx_unload(&seg->idx);
+        return rc;
+    }
+    s->segs[s->n_segs++] = *seg;
+    return 0;
 }
 
 static int seg_load(cs_store *s, uint32_t id, int may_fix)
@@ -370,32 +362,37 @@ static int seg_load(cs_store *s, uint32_t id, int may_fix)
         /* a checkpoint of a segment still being written */
         cs_idx ck = seg.idx;
         memset(&seg.idx, 0, sizeof(seg.idx));
-        rc = seg_extend(s, &seg, &ck);
+        rc = seg_rebuild(s, &seg, 0, &ck);
         cs_idx_unload(&ck);
     } else if (rc == 0 && (seg.idx.pcap_bytes != file_size(pcap) || seg.idx.segment_id != id)) {
         cs_idx_unload(&seg.idx);
         rc = CS_ECORRUPT;
     }
     cs_error_clear();
-    if (rc < 0 && (rc = seg_rebuild(s, &seg, may_fix)) < 0) {
+    if (rc < 0 && (rc = seg_rebuild(s, &seg, may_fix, NULL)) < 0) {
         /* A segment too damaged to read (no pcap header) is skipped, never served. */
         cs_log_warn("segment %s is unreadable and skipped: %s", pcap, cs_error_msg(rc));
         cs_error_clear();
         return 0;
     }
     seg.disk_bytes = file_size(pcap);
-    seg.aux_bytes = file_size(idxp) + file_size(taps);
-    if ((rc = cs_grow((void **)&s->segs, &s->cap_segs, s->n_segs + 1, sizeof(seg))) < 0) {
-        cs_idx_unload(&seg.idx);
-        return rc;
-    }
-    s->segs[s->n_segs++] = seg;
-    return 0;
+    return seg_add(s, &seg);
 }
 
-int cs__seg_register(cs_store *s, uint32_t id)
+int cs__seg_register(cs_store *s, uint32_t id, uint64_t pcap_bytes)
 {
-    return seg_load(s, id, 0);
+    char idxp[4096];
+    cs_segment seg;
+    int rc;
+
+    memset(&seg, 0, sizeof(seg));
+    seg.id = id;
+    cs__seg_path(s, id, "idx", idxp, sizeof(idxp));
+    if ((rc = cs_idx_load(idxp, &seg.idx)) < 0)
+        return rc;
+    seg.idx.verified = 1; /* this process wrote it a moment ago */
+    seg.disk_bytes = pcap_bytes;
+    return seg_add(s, &seg);
 }
 
 static void remove_orphan_indexes(cs_store *s)

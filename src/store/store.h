@@ -69,7 +69,7 @@ typedef struct cs_store_info {
     int64_t min_ts, max_ts; /* 0,0 when empty */
     uint64_t max_bytes;     /* retention budget (0 = unlimited) */
     uint64_t segment_bytes;
-    uint32_t repaired;      /* segments repaired at open */
+    uint32_t repaired;         /* segments repaired at open */
     uint64_t deleted_segments; /* by retention during this handle's life */
 } cs_store_info;
 
@@ -103,9 +103,9 @@ void cs_store_info_get(cs_store *s, cs_store_info *info);
 int cs_store_read(cs_store *s, cs_pktref ref, cs_packet *p);
 
 typedef struct cs_query {
-    int64_t after;          /* inclusive, INT64_MIN for none */
-    int64_t before;         /* exclusive, INT64_MAX for none */
-    const char *filter;     /* BPF (tcpdump) syntax, NULL/"" for all */
+    int64_t after;      /* inclusive, INT64_MIN for none */
+    int64_t before;     /* exclusive, INT64_MAX for none */
+    const char *filter; /* BPF (tcpdump) syntax, NULL/"" for all */
 } cs_query;
 
 /* Called for each packet a query returns, in timestamp order. Return
@@ -114,16 +114,15 @@ typedef int (*cs_query_fn)(void *ud, const cs_packet *p, cs_pktref ref);
 
 typedef struct cs_query_stats {
     uint64_t segments_total, segments_searched;
-    uint64_t candidates;    /* records read */
-    uint64_t bpf_runs;      /* records on which the BPF program ran */
+    uint64_t candidates; /* records read */
+    uint64_t bpf_runs;   /* records on which the BPF program ran */
     uint64_t matched;
 } cs_query_stats;
 
 /* Runs "q" over the store. CS_EFILTER for a bad filter, CS_ETIME for
  * after > before, CS_EUNSUPPORTED if results mix link types and "fn" is a
  * pcap writer (see cs_store_query_pcap). */
-int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud,
-                   cs_query_stats *st);
+int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_query_stats *st);
 
 /* Runs "q" and writes the result as a nanosecond pcap to "fd" (or only
  * counts with fd < 0). "*count" receives the number of packets. */

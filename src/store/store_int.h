@@ -64,8 +64,9 @@ int cs__seg_path(const cs_store *s, uint32_t id, const char *suffix, char *buf, 
 int cs__seg_map(cs_store *s, uint32_t id);
 void cs__seg_unmap(cs_store *s);
 
-/* Adds a closed segment to the list (after its index is written). */
-int cs__seg_register(cs_store *s, uint32_t id);
+/* Adds the segment this writer just closed to the list, after its index
+ * is written ("pcap_bytes" long; the file may still be catching up). */
+int cs__seg_register(cs_store *s, uint32_t id, uint64_t pcap_bytes);
 
 /* Deletes oldest segments while over budget. */
 void cs__retention(cs_store *s, uint64_t open_bytes);
