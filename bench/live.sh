@@ -22,8 +22,9 @@
 #
 # Environment: CS_BIN (default build/capstream), OUT (work directory on a
 # disk file system - stenotype writes with O_DIRECT, which tmpfs refuses;
-# default bench/out/live), RATES (packets/s, "topspeed" allowed; default
-# "50000 100000 200000 400000 topspeed"), GEN_SECONDS (gentraffic
+# default bench/out/live), RATES (packets/s, or "topspeed", or "topspeedN"
+# for N senders at once; default "50000 100000 200000 400000 topspeed
+# topspeed2"), GEN_SECONDS (gentraffic
 # --seconds, default 2), WRK_SECONDS (default 5), SHARED (default ../shared).
 # Installs tcpreplay, wrk and stenographer with apt-get when missing, and
 # says so. Needs root (network namespaces, AF_PACKET). The replayer, the
@@ -32,7 +33,7 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CS_BIN=${CS_BIN:-$REPO/build/capstream}
 OUT=${OUT:-$REPO/bench/out/live}
-RATES=${RATES:-50000 100000 200000 400000 topspeed}
+RATES=${RATES:-50000 100000 200000 400000 topspeed topspeed2}
 GEN_SECONDS=${GEN_SECONDS:-2}
 WRK_SECONDS=${WRK_SECONDS:-5}
 SHARED=${SHARED:-$REPO/../shared}
@@ -86,21 +87,36 @@ stop_pid() {
     STOP_STATUS=$?
 }
 
-# replay RATE [extra tcpreplay args]: replays the capture into B; prints
-# "offered_packets achieved_pps".
+# replay RATE: replays the capture into B; prints "offered_packets
+# achieved_pps". The capture is preloaded into memory (-K), so the file
+# system does not pace the sender. RATE "topspeedN" runs N senders at top
+# speed side by side (one tcpreplay tops out near 300k pps here): their
+# packets and rates add up.
 replay() {
-    local rate=$1 how
-    shift
-    if [ "$rate" = topspeed ]; then how=(--topspeed); else how=(--pps "$rate"); fi
-    ip netns exec "$NS" tcpreplay -i "$VB" "${how[@]}" "$@" "$OUT/gen.pcap" \
-        >"$OUT/replay.out" 2>&1
-    python3 - "$OUT/replay.out" <<'PY'
+    local rate=$1 how n=1 i pids=()
+    case $rate in
+    topspeed) how=(--topspeed) ;;
+    topspeed[0-9]*) how=(--topspeed) n=${rate#topspeed} ;;
+    *) how=(--pps "$rate") ;;
+    esac
+    for i in $(seq 1 "$n"); do
+        ip netns exec "$NS" tcpreplay -K -i "$VB" "${how[@]}" "$OUT/gen.pcap" \
+            >"$OUT/replay.$i.out" 2>&1 &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    python3 - "$OUT"/replay.[0-9]*.out <<'PY'
 import re, sys
-t = open(sys.argv[1]).read()
-m = re.search(r"Actual: (\d+) packets .* sent in ([\d.]+) seconds", t)
-r = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", t)
-print(m.group(1) if m else 0, int(float(r.group(1))) if r else 0)
+sent = pps = 0
+for name in sys.argv[1:]:
+    t = open(name).read()
+    m = re.search(r"Actual: (\d+) packets .* sent in ([\d.]+) seconds", t)
+    r = re.search(r"Rated: [\d.]+ Bps, [\d.]+ Mbps, ([\d.]+) pps", t)
+    sent += int(m.group(1)) if m else 0
+    pps += int(float(r.group(1))) if r else 0
+print(sent, pps)
 PY
+    rm -f "$OUT"/replay.[0-9]*.out
 }
 
 cs_status() {
@@ -189,8 +205,11 @@ steno_rate() {
 wrk_api() {
     local rate=$1 how rp path
     cs_start || return 1
-    if [ "$rate" = topspeed ]; then how=(--topspeed); else how=(--pps "$rate"); fi
-    ip netns exec "$NS" tcpreplay -i "$VB" "${how[@]}" --loop 0 \
+    case $rate in
+    topspeed*) how=(--topspeed) ;; # one looping sender: the API figures are per sender
+    *) how=(--pps "$rate") ;;
+    esac
+    ip netns exec "$NS" tcpreplay -K -i "$VB" "${how[@]}" --loop 0 \
         --duration $((2 * WRK_SECONDS + 4)) "$OUT/gen.pcap" >"$OUT/replay.wrk.out" 2>&1 &
     rp=$!
     PIDS+=("$rp")
