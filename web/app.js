@@ -80,6 +80,7 @@
   }
 
   /* ---- status ---- */
+  let recordsNotStored = 0; /* messages/measurements the disk could not take */
   async function loadStatus() {
     try {
       const s = await getJSON("/status");
@@ -88,9 +89,11 @@
         if (s.store.max_ts_ns) storeMax = BigInt(s.store.max_ts_ns);
       }
       const d = s.drops || {};
+      recordsNotStored = Number(d.records_not_stored || 0);
       $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${s.sources || ""} · ` +
         `${(s.capture || {}).packets || 0} packets · ${s.messages || 0} messages · ${s.measurements || 0} measurements · ` +
-        `drops kernel ${d.kernel || 0}, not stored ${d.not_stored || 0}, not analysed ${d.not_analysed || 0}`;
+        `drops kernel ${d.kernel || 0}, not stored ${d.not_stored || 0}, not analysed ${d.not_analysed || 0}, ` +
+        `records not stored ${d.records_not_stored || 0}`;
     } catch (e) { $("status").textContent = "status: " + e.message; }
   }
 
@@ -184,8 +187,16 @@
     if (cap.length) {
       const pts = await metrics(cap[0].id, a, b, step);
       const x = pts.map((p) => secOf(p.ts_ns));
-      makePlot(chartBox("drops per step", "c-drops"), ["kernel", "not stored", "not analysed"],
-        [x, pts.map((p) => Number(p.kernel_drops)), pts.map((p) => Number(p.not_stored)), pts.map((p) => Number(p.not_analysed))], {});
+      /* packets per kind per step; records (messages, measurements) not
+       * stored when the metrics carry them, and their total from /status
+       * in the title in any case */
+      const names = ["kernel", "not stored", "not analysed"];
+      const data = [x, pts.map((p) => Number(p.kernel_drops)), pts.map((p) => Number(p.not_stored)), pts.map((p) => Number(p.not_analysed))];
+      if (pts.length && pts.every((p) => "records_not_stored" in p)) {
+        names.push("records not stored");
+        data.push(pts.map((p) => Number(p.records_not_stored)));
+      }
+      makePlot(chartBox(`drops per step (records not stored since start: ${recordsNotStored})`, "c-drops"), names, data, {});
     }
     /* pairs with metrics, plus those with measurements but no closed
      * per-second window yet (a short replayed file) */
@@ -199,13 +210,13 @@
     if (!plots.length) $("charts").innerHTML = "<p>no data in the range</p>";
     await loadAlerts(a, b);
   }
-  /* /alerts has no limit (yet): the table shows only the newest ALERTS_SHOWN
-   * events of the range, so a flapping rule over a day cannot flood the page */
+  /* the newest ALERTS_SHOWN alert events of the range (the API pages them
+   * newest first), so a flapping rule over a day cannot flood the page */
   const ALERTS_SHOWN = 100;
   async function loadAlerts(a, b) {
-    const all = (await getJSON(`/alerts?after=${a}&before=${b}`)).alerts;
-    const shown = all.slice(-ALERTS_SHOWN).reverse();
-    const note = all.length > shown.length ? `<p>the newest ${shown.length} of ${all.length} alert events; narrow the range to see the others</p>` : "";
+    const page = await getJSON(`/alerts?after=${a}&before=${b}&limit=${ALERTS_SHOWN}`);
+    const shown = page.alerts;
+    const note = page.more ? `<p id="alertsmore">the newest ${shown.length} of ${page.total} alert events; narrow the range to see the others</p>` : "";
     $("alerts").innerHTML = shown.length ? note + table(["time (UTC)", "rule", "state", "text", "value"],
       shown.map((x) => [fmtNs(x.ts_ns), x.rule, x.state,
         /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "", pg: "" }, x.text) : x.text,
@@ -507,10 +518,9 @@
   window.addEventListener("hashchange", render);
   /* live: while a preset range is shown, redraw at most every 2 s on stream events */
   if (window.EventSource) {
-    /* only metrics and alert events are used: min_latency=24h has the server
-     * drop (nearly) every measurement event, which would otherwise come at
-     * the full measurement rate */
-    const es = new EventSource(API + "/stream?min_latency=24h");
+    /* only metrics and alert events are used: measurement events, which
+     * would come at the full measurement rate, are not asked for */
+    const es = new EventSource(API + "/stream?events=metrics,alert");
     /* only the status line and the charts follow the stream; the drill-down
      * sections stay as they are, and nothing is redrawn mid-drag */
     let mouseDown = false;

@@ -13,19 +13,19 @@
  * "/api/v1/../x", "%2e%2e" (already decoded by the server) or a NUL cut
  * simply match nothing (404). Parameters: each endpoint lists the ones it
  * takes; each has one parser with a bounded length; values are checked
- * fully (no trailing garbage). Lists are paged (limit <= 1000, offset <=
- * 1e6) and metrics hold at most CS__API_POINTS_MAX points, so a reply's
- * size is bounded. Sorted measurement pages cost memory for offset + limit
- * small entries, not for every measurement of the range (msgstore.c).
+ * fully (no trailing garbage). Lists (measurements, messages, alerts) are
+ * paged (limit <= 1000, offset <= 1e6) and metrics hold at most
+ * CS__API_POINTS_MAX points, so a reply's size is bounded. Sorted measurement pages cost memory for
+ * offset + limit small entries, not for every measurement of the range (msgstore.c).
  *
  * JSON bodies are written with the store's own formatters (cs_message_json,
  * cs_measurement_json, cs_msgstore_json_string) into an open_memstream
  * buffer. A store is opened read-only per request, so requests share
  * nothing but two process-wide caches, each behind its own mutex: the
  * store summary of /status (recomputed at most once a second, see
- * "status") and the message files' summaries (counts and time bounds,
- * msgstore.c), which let /status count and time-ranged queries skip
- * files without reading them again.
+ * "status") and the message files' summaries (counts, time bounds and key
+ * filters, msgstore.c), which let /status count, and time-ranged or
+ * by-key queries skip files, without reading them again.
  */
 #include "server/api_int.h"
 

@@ -16,8 +16,9 @@
  *   3. search by the measurement's key (ClOrdID) finds it
  *   4. the URL of the last view, opened in a new page, restores it (page 2
  *      of the list, the measurement, the packet)
- *   5. every list the page asked the API for had a limit, every metrics
- *      query a step bounding its points
+ *   5. every list the page asked the API for (measurements, messages,
+ *      alerts) had a limit, every metrics query a step bounding its points
+ *      (and the status line shows the daemon's records-not-stored count)
  *   6. the flow pcap of a QinQ-tagged FIX flow, an IPv6 HTTP flow and a UDP
  *      DNS exchange, each opened by its measurement's URL
  * Screenshots of each step go to ARTIFACT_DIR. Exits 1 if any check failed. */
@@ -126,6 +127,10 @@ async function overview(page) {
   check("the latency chart has data points", pts > 0, pts);
   const status = await page.text("#status");
   check("status line shows the packets", /\d+ packets/.test(status), status);
+  const st = await (await fetch(base + "/api/v1/status")).json();
+  const rns = st.drops && st.drops.records_not_stored;
+  check("status line shows the records not stored, as /status counts them",
+    Number.isInteger(rns) && status.includes(`records not stored ${rns}`), { rns, status });
   await shot(page, "01-overview");
 }
 
@@ -333,14 +338,15 @@ async function shared(browser, got) {
   await page.close();
 }
 
-/* Every API list the page asked for was bounded: lists by a limit of at
- * most 1000, metrics by a step giving at most 2000 points over the range
- * (the page's requests as the Resource Timing API recorded them). /series
- * and /alerts take no limit in the API. */
+/* Every API list the page asked for was bounded: lists (measurements,
+ * messages, alerts) by a limit of at most 1000, metrics by a step giving
+ * at most 2000 points over the range (the page's requests as the Resource
+ * Timing API recorded them). /series takes no limit in the API. */
 async function boundedRequests(page) {
   const urls = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name));
   const api = urls.map((u) => new URL(u)).filter((u) => u.pathname.startsWith("/api/v1/"));
-  const lists = api.filter((u) => /^\/api\/v1\/(measurements|messages)$/.test(u.pathname));
+  const lists = api.filter((u) => /^\/api\/v1\/(measurements|messages|alerts)$/.test(u.pathname));
+  check("the page asked for the alerts", lists.some((u) => u.pathname === "/api/v1/alerts"));
   const metrics = api.filter((u) => u.pathname === "/api/v1/metrics");
   check("the page asked for lists and metrics", lists.length > 0 && metrics.length > 0, { lists: lists.length, metrics: metrics.length });
   const unbounded = lists.filter((u) => !(Number(u.searchParams.get("limit")) >= 1 && Number(u.searchParams.get("limit")) <= 1000));

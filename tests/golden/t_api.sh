@@ -3,7 +3,9 @@
 # (status codes, JSON that parses, pcap downloads that tcpdump reads with
 # the same packet count as `capstream query`), bad requests (400 naming the
 # parameter, 404, 405), /metrics checked by promtool when it is installed,
-# and a non-loopback --listen without --token-file refused.
+# the drop counters (records not stored: 0 on a full-speed replay, the same
+# in /status and /metrics), /alerts paged like the lists, /stream's events
+# parameter, and a non-loopback --listen without --token-file refused.
 
 S=$CS_TMP/store
 PORT=$((20000 + RANDOM % 20000))
@@ -50,6 +52,32 @@ check "packets download is 200" test "$(code "$B/api/v1/packets?filter=tcp%20por
 check "packets download equals capstream query" \
     test "$(tcpdump -r "$CS_TMP/body" 2>/dev/null | wc -l)" = "$(tcpdump -r "$CS_TMP/q.pcap" 2>/dev/null | wc -l)"
 
+code "$B/api/v1/status" >/dev/null
+check "/status reports every drop kind, records not stored 0 on a full-speed replay" \
+    python3 - "$CS_TMP/body" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["drops"]
+assert set(d) == {"kernel", "not_stored", "not_analysed", "records_not_stored"}, d
+assert all(isinstance(v, int) and v >= 0 for v in d.values()), d
+assert d["records_not_stored"] == 0 and d["not_stored"] == 0, d
+PY
+check "/alerts is a page: limit, offset, count, more, total" \
+    test "$(code "$B/api/v1/alerts?limit=5&offset=0")" = 200
+check "/alerts page fields agree" python3 - "$CS_TMP/body" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["limit"] == 5 and d["offset"] == 0, d
+assert d["count"] == len(d["alerts"]) <= 5 and d["total"] >= d["count"], d
+assert d["more"] == (d["total"] > 5), d
+ts = [a["ts_ns"] for a in d["alerts"]]
+assert ts == sorted(ts, reverse=True), ts
+PY
+check "/alerts limit over 1000 is 400" test "$(code "$B/api/v1/alerts?limit=1001")" = 400
+check "/stream with a bad events list is 400" test "$(code "$B/api/v1/stream?events=metrics,x")" = 400
+check "400 names events" grep -q '"param":"events"' "$CS_TMP/body"
+check "/stream?events=metrics,alert is an event stream" \
+    test "$(curl -s -o /dev/null -m 1 -w '%{http_code} %{content_type}' "$B/api/v1/stream?events=metrics,alert")" = "200 text/event-stream"
+
 check "bad min is 400" test "$(code "$B/api/v1/measurements?min=fast")" = 400
 check "400 names the parameter" grep -q '"param":"min"' "$CS_TMP/body"
 check "bad filter is 400" test "$(code "$B/api/v1/packets?filter=tcp%20portx")" = 400
@@ -58,6 +86,8 @@ check "POST is 405" test "$(code -X POST "$B/api/v1/status")" = 405
 
 check "GET /metrics is 200" test "$(code "$B/metrics")" = 200
 check "/metrics has the packet counter" grep -q '^capstream_packets_total ' "$CS_TMP/body"
+check "/metrics counts records not stored: 0" \
+    grep -q '^capstream_records_not_stored_total 0$' "$CS_TMP/body"
 if command -v promtool >/dev/null 2>&1; then
     check "promtool check metrics" bash -c "promtool check metrics <'$CS_TMP/body'"
 else

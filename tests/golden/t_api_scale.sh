@@ -111,7 +111,8 @@ PY
 MID=$((DAY_A + (DAY_B - DAY_A) / 2))
 get narrow "/api/v1/measurements?after=$MID&before=$((MID + 3000000000))&sort=latency&limit=1000" >/dev/null
 get status /api/v1/status >/dev/null
-get alerts "/api/v1/alerts?$R" >/dev/null
+get alerts "/api/v1/alerts?$R&limit=1000" >/dev/null
+get alerts2 "/api/v1/alerts?$R&limit=1000&offset=1000" >/dev/null
 check "a narrow window, /status and /alerts agree with the store" \
     python3 - "$CS_TMP" "$MID" "$N" "$N_ALERTS" <<'PY'
 import json, sys
@@ -124,7 +125,12 @@ assert all(mid <= m["req_ts_ns"] < mid + 3 * 10**9 for m in w)
 assert [m["latency_ns"] for m in w] == sorted((m["latency_ns"] for m in w), reverse=True)
 st = ld("status")["store"]
 assert st["measurements"] >= n and st["messages"] >= 2 * n, st
-assert len(ld("alerts")["alerts"]) == na > 0
+al, al2 = ld("alerts"), ld("alerts2")
+assert al["total"] == al2["total"] == na > 0, (al["total"], na)
+assert al["count"] == min(na, 1000) and al["more"] == (na > 1000)
+assert al2["count"] == max(0, min(na - 1000, 1000)) and al2["more"] is False
+ts = [a["ts_ns"] for a in al["alerts"] + al2["alerts"]]
+assert len(ts) == min(na, 2000) and ts == sorted(ts, reverse=True)
 PY
 ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["measurements"][0]["id"])' \
     "$CS_TMP/lat0.json")

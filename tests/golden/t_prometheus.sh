@@ -87,6 +87,16 @@ prom_check_exposition() {
     promtool check metrics <"$CS_TMP/metrics.txt" >"$CS_TMP/promtool.out" 2>&1
     check_eq "promtool check metrics exits 0 ($(head -c 300 "$CS_TMP/promtool.out"))" 0 $?
     check "promtool reports no lint problem" test ! -s "$CS_TMP/promtool.out"
+    check "/metrics has the records-not-stored counter with its help" \
+        grep -q '^# HELP capstream_records_not_stored_total .*disk was behind' "$CS_TMP/metrics.txt"
+    check "capstream_records_not_stored_total is a counter" \
+        grep -q '^# TYPE capstream_records_not_stored_total counter$' "$CS_TMP/metrics.txt"
+    local rns
+    rns=$(curl -s "$B/api/v1/status" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"]["records_not_stored"])')
+    check_eq "a file replayed at full speed stores every record (/status)" 0 "$rns"
+    check_eq "/metrics says the same as /status" "capstream_records_not_stored_total $rns" \
+        "$(grep '^capstream_records_not_stored_total ' "$CS_TMP/metrics.txt")"
 }
 
 prom_start_prometheus() {
@@ -150,6 +160,9 @@ def unmet():
     pk = list(query('capstream_packets_total{job="capstream"}').values())
     if pk != [float(want_packets)]:
         return "capstream_packets_total is %s, status says %d" % (pk, want_packets)
+    rns = list(query('capstream_records_not_stored_total{job="capstream"}').values())
+    if rns != [0.0]:
+        return "capstream_records_not_stored_total is %s, not [0]" % rns
     meas = by_pair('capstream_pair_measurements_total{job="capstream"}')
     inf = by_pair('capstream_pair_latency_seconds_bucket{job="capstream",le="+Inf"}')
     cnt = by_pair('capstream_pair_latency_seconds_count{job="capstream"}')
