@@ -74,6 +74,7 @@ ENDPOINTS=(
     "/api/v1/messages?key=$KEY&limit=100"
     "/api/v1/measurements?key=$KEY&limit=100"
     "/api/v1/alerts?$R"
+    "/api/v1/alerts?$R&limit=100&offset=1000"
 )
 
 # time_one URL: RUNS sequential requests; prints "median_ms p99_ms bytes".
