@@ -281,6 +281,8 @@ static void parse_ipv4(dissector *d)
     }
     if (l->more_frags || l->frag_offset) {
         l->flags |= CS_L_FRAGMENT;
+        l->frag_data_off = (uint32_t)(l3 + ihl);
+        l->frag_data_len = (uint32_t)(total - ihl);
         if (l->frag_offset) {
             set_payload(d, l3 + ihl);
             return;
@@ -323,6 +325,7 @@ static bool walk_ipv6_ext(dissector *d, uint8_t nh, size_t *off)
             l->ip_id = cs_rd_be32(h + 4);
             if (l->frag_offset || l->more_frags) {
                 l->flags |= CS_L_FRAGMENT;
+                l->frag_data_off = (uint32_t)(*off + len);
                 if (l->frag_offset) {
                     l->ip_proto = h[0];
                     *off += len;
@@ -371,6 +374,8 @@ static void parse_ipv6(dissector *d)
     clip_datagram(d, ip_end);
     upper = walk_ipv6_ext(d, h[6], &off);
     l->ip_payload_len = (uint32_t)(off < ip_end ? ip_end - off : 0);
+    if ((l->flags & CS_L_FRAGMENT) && l->frag_data_off < ip_end)
+        l->frag_data_len = (uint32_t)(ip_end - l->frag_data_off);
     if (!upper) {
         set_payload(d, off);
         return;

@@ -40,30 +40,34 @@ enum {
 };
 
 typedef struct cs_layers {
-    uint32_t flags;         /* CS_L_* */
-    uint16_t vlan[2];       /* outer first; 12-bit VLAN ids */
-    uint8_t n_vlan;         /* tags seen (may exceed 2; only 2 recorded) */
-    uint16_t ethertype;     /* ethertype after tags (0 if none/unknown) */
-    uint8_t ip_version;     /* 4, 6 or 0 */
-    uint8_t ip_proto;       /* upper-layer protocol number */
-    uint8_t ttl;            /* TTL / hop limit */
-    uint8_t src[16];        /* IPv4 uses the first 4 bytes, rest zero */
+    uint32_t flags;     /* CS_L_* */
+    uint16_t vlan[2];   /* outer first; 12-bit VLAN ids */
+    uint8_t n_vlan;     /* tags seen (may exceed 2; only 2 recorded) */
+    uint16_t ethertype; /* ethertype after tags (0 if none/unknown) */
+    uint8_t ip_version; /* 4, 6 or 0 */
+    uint8_t ip_proto;   /* upper-layer protocol number */
+    uint8_t ttl;        /* TTL / hop limit */
+    uint8_t src[16];    /* IPv4 uses the first 4 bytes, rest zero */
     uint8_t dst[16];
-    uint16_t sport, dport;  /* valid if CS_L_L4 (TCP/UDP/SCTP); for ICMP: type, code */
-    uint32_t ip_id;         /* IPv4 id or IPv6 fragment identification */
-    uint16_t frag_offset;   /* in bytes */
-    uint8_t more_frags;     /* MF bit */
-    uint8_t tcp_flags;      /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 */
+    uint16_t sport, dport; /* valid if CS_L_L4 (TCP/UDP/SCTP); for ICMP: type, code */
+    uint32_t ip_id;        /* IPv4 id or IPv6 fragment identification */
+    uint16_t frag_offset;  /* in bytes */
+    uint8_t more_frags;    /* MF bit */
+    uint8_t tcp_flags;     /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 */
     uint32_t tcp_seq, tcp_ack;
     uint16_t tcp_window;
-    uint16_t l3_off;        /* offset of the IP header in data */
-    uint16_t l4_off;        /* offset of the transport header (0 if none) */
-    uint32_t payload_off;   /* offset of the transport payload */
-    uint32_t payload_len;   /* payload bytes present in the capture (clipped
-                               to both caplen and the IP length, so Ethernet
-                               padding is excluded) */
-    uint32_t ip_payload_len;/* IP payload length per the IP header (for
-                               fragments: this fragment's data length) */
+    uint16_t l3_off;         /* offset of the IP header in data */
+    uint16_t l4_off;         /* offset of the transport header (0 if none) */
+    uint32_t payload_off;    /* offset of the transport payload */
+    uint32_t payload_len;    /* payload bytes present in the capture (clipped
+                                to both caplen and the IP length, so Ethernet
+                                padding is excluded) */
+    uint32_t ip_payload_len; /* IP payload length per the IP header (for
+                                fragments: this fragment's data length) */
+    uint32_t frag_data_off;  /* CS_L_FRAGMENT: offset of the fragment's data
+                                (after the IPv4 header, or after the IPv6
+                                fragment header) */
+    uint32_t frag_data_len;  /* CS_L_FRAGMENT: its length per the IP header */
 } cs_layers;
 
 /* Fills "*l" for packet "p". Returns 0, or CS_ELINKTYPE for a link type it

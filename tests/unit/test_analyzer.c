@@ -462,44 +462,53 @@ static void test_udp_response_first_and_datagrams(void **state)
     tb_end(&t);
 }
 
-/* An IPv4 fragment as raw bytes: 20-byte header + data. */
-static void udp_frag(tb *t, const uint8_t *data, uint32_t n, uint16_t off, int more, int64_t ts,
-                     cs_pktref ref)
+/* A fragment of a UDP datagram from 10.0.0.1 (2001:db8::1) to 10.0.0.2
+ * (2001:db8::2), as a raw IPv4 or IPv6 packet (IPv6: fixed header, then a
+ * fragment header), dissected like any captured packet. */
+static void udp_frag(tb *t, int ipv6, const uint8_t *data, uint32_t n, uint16_t off, int more,
+                     int64_t ts, cs_pktref ref)
 {
     uint8_t buf[128];
+    uint32_t hl = ipv6 ? 48 : 20;
     cs_packet p;
     cs_layers l;
 
-    memset(buf, 0, 20);
-    buf[0] = 0x45;
-    memcpy(buf + 20, data, n);
-    memset(&p, 0, sizeof(p));
-    memset(&l, 0, sizeof(l));
-    p.ts_ns = ts;
-    p.caplen = p.wirelen = 20 + n;
-    p.data = buf;
-    l.flags = CS_L_IP | CS_L_FRAGMENT | (off == 0 ? CS_L_FRAG_FIRST | CS_L_L4 : 0);
-    l.ip_version = 4;
-    l.ip_proto = 17;
-    l.src[0] = 10;
-    l.src[3] = 1;
-    l.dst[0] = 10;
-    l.dst[3] = 2;
-    l.ip_id = 4242;
-    l.frag_offset = off;
-    l.more_frags = (uint8_t)more;
-    l.ip_payload_len = n;
-    l.l3_off = 0;
-    if (off == 0) {
-        l.sport = 5555;
-        l.dport = 7777;
-        l.payload_off = 28;
-        l.payload_len = n - 8;
+    memset(buf, 0, hl);
+    if (ipv6) {
+        buf[0] = 0x60;
+        buf[4] = 0;
+        buf[5] = (uint8_t)(8 + n); /* payload: fragment header + data */
+        buf[6] = 44;
+        buf[7] = 64;
+        buf[8] = 0x20, buf[9] = 0x01, buf[10] = 0x0d, buf[11] = 0xb8, buf[23] = 1;
+        buf[24] = 0x20, buf[25] = 0x01, buf[26] = 0x0d, buf[27] = 0xb8, buf[39] = 2;
+        buf[40] = 17;
+        buf[42] = (uint8_t)(off >> 8);
+        buf[43] = (uint8_t)((off & 0xf8) | (more ? 1 : 0));
+        buf[46] = 0x10, buf[47] = 0x92; /* identification 4242 */
+    } else {
+        buf[0] = 0x45;
+        buf[3] = (uint8_t)(20 + n);
+        buf[4] = 0x10, buf[5] = 0x92;
+        buf[6] = (uint8_t)((more ? 0x20 : 0) | ((off / 8) >> 8));
+        buf[7] = (uint8_t)(off / 8);
+        buf[8] = 64;
+        buf[9] = 17;
+        buf[12] = 10, buf[15] = 1;
+        buf[16] = 10, buf[19] = 2;
     }
+    memcpy(buf + hl, data, n);
+    memset(&p, 0, sizeof(p));
+    p.ts_ns = ts;
+    p.caplen = p.wirelen = hl + n;
+    p.linktype = CS_LINK_RAW;
+    p.data = buf;
+    assert_int_equal(cs_dissect(&p, &l), 0);
+    assert_true(l.flags & CS_L_FRAGMENT);
     cs_analyzer_packet(t->a, &p, &l, ref);
 }
 
-static void test_udp_fragments_reversed(void **state)
+static void fragments_reversed(int ipv6)
 {
     /* UDP header (5555 -> 7777, len 8 + 24) + "REQ 123456789012345678ab" */
     uint8_t dg[32] = {0x15, 0xb3, 0x1e, 0x61, 0, 32, 0, 0};
@@ -508,9 +517,9 @@ static void test_udp_fragments_reversed(void **state)
 
     memcpy(dg + 8, "REQ 123456789012345678ab", 24);
     tb_start(&t, NULL);
-    udp_frag(&t, dg + 16, 16, 16, 0, 10, 3);
-    udp_frag(&t, dg + 8, 8, 8, 1, 11, 2);
-    udp_frag(&t, dg, 8, 0, 1, 12, 1);
+    udp_frag(&t, ipv6, dg + 16, 16, 16, 0, 10, 3);
+    udp_frag(&t, ipv6, dg + 8, 8, 8, 1, 11, 2);
+    udp_frag(&t, ipv6, dg, 8, 0, 1, 12, 1);
     cs_analyzer_finish(t.a);
     cs_analyzer_stats_get(t.a, &st);
     assert_int_equal(st.frags, 3);
@@ -524,6 +533,16 @@ static void test_udp_fragments_reversed(void **state)
     assert_int_equal(t.r.msgs[0].refs[0], 2);
     assert_int_equal(t.r.msgs[0].ep.port_b, 7777);
     tb_end(&t);
+}
+
+static void test_udp_fragments_reversed(void **state)
+{
+    fragments_reversed(0);
+}
+
+static void test_udp_fragments_ipv6(void **state)
+{
+    fragments_reversed(1);
 }
 
 static void small_flows(cs_analyzer_cfg *c)
@@ -786,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_probe_need_more_and_no_decoder),
         cmocka_unit_test(test_udp_response_first_and_datagrams),
         cmocka_unit_test(test_udp_fragments_reversed),
+        cmocka_unit_test(test_udp_fragments_ipv6),
         cmocka_unit_test(test_eviction_expiry_timeout_overflow),
         cmocka_unit_test(test_fin_rst_and_port_reuse),
         cmocka_unit_test(test_fallback_ids_and_id_text),
