@@ -5,7 +5,7 @@
  *
  *   housekeeping: expire idle flows (LRU head), timed-out requests, stale
  *                 fragments - all by capture time
- *   IPv4 fragment of UDP ──► ipfrag ──(complete)──► UDP header re-parsed
+ *   IPv4/IPv6 fragment of UDP ──► ipfrag ──(complete)──► UDP header re-parsed
  *   flow lookup (canonical key, dir 0 = initiator)
  *   TCP ──► tcp_reasm ──data/gap/eof──► stream ──► decoder parse()
  *   UDP ──────────────────────────────────────────► decoder parse(DATAGRAM)
@@ -340,7 +340,7 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     msg.flow_id = fl->f.id;
     msg.ep = fl->ep;
     msg.dir = ctx->dir;
-    msg.flags = m->flags;
+    msg.flags = m->flags & ~(uint32_t)CS_MSG_RETRY; /* a hint to pairing only */
     msg.role = m->role;
     msg.key = m->key;
     msg.fields = m->fields;
@@ -353,8 +353,10 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
         a->st.bad_messages++;
     if (a->sink.message)
         a->sink.message(a->sink.ud, &msg);
-    if (m->role != CS_ROLE_NONE)
+    if (m->role != CS_ROLE_NONE) {
+        msg.flags = m->flags;
         cs_pairing_add(a->pair, &msg, m->pair ? m->pair : fl->dec->name, m->match);
+    }
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -854,24 +856,15 @@ static void udp_reassembled(cs_analyzer *a, const cs_packet *p, const cs_layers 
 
 static void udp_fragment(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref)
 {
-    cs_cursor c;
     cs_ipfrag_key k;
     cs_ipfrag_out o;
-    size_t start, n;
-    uint8_t ihl;
+    size_t start = l->frag_data_off, n;
 
-    if (l->ip_version != 4 || l->l3_off >= p->caplen)
-        return;
-    cs_cursor_init(&c, p->data + l->l3_off, p->caplen - l->l3_off);
-    ihl = (uint8_t)((cs_get_u8(&c) & 0x0f) * 4);
-    if (!cs_cursor_ok(&c) || ihl < 20)
-        return;
-    start = (size_t)l->l3_off + ihl;
-    if (start > p->caplen)
+    if (start == 0 || start > p->caplen)
         return;
     n = p->caplen - start;
-    if (l->ip_payload_len < n)
-        n = l->ip_payload_len;
+    if (l->frag_data_len < n)
+        n = l->frag_data_len;
     memset(&k, 0, sizeof(k));
     memcpy(k.src, l->src, 16);
     memcpy(k.dst, l->dst, 16);

@@ -309,12 +309,21 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     return 0;
 }
 
+static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const char *pair,
+                          cs_str match);
+
 static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
 {
     uint64_t h = key_hash(pair, strlen(pair), m->flow_id, m->dir, match);
+    pend *old;
 
+    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, m->flow_id, m->dir, pair, match))) {
+        p->st.superseded++; /* a retransmission: the older copy stays unanswered */
+        report_unmatched(p, old);
+        unlink_entry(p, old);
+    }
     if (p->st.pending >= p->max) {
-        pend *old = p->age_head;
+        old = p->age_head;
         p->st.evicted++;
         report_unmatched(p, old);
         unlink_entry(p, old);
@@ -328,14 +337,16 @@ static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs
     }
 }
 
-static pend *find_request(cs_pairing *p, const cs_message *resp, const char *pair, cs_str match)
+/* The oldest pending request of "flow_id" sent in direction "dir" with
+ * this pair and match key. */
+static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const char *pair,
+                          cs_str match)
 {
     size_t pair_len = strlen(pair);
-    uint8_t rdir = (uint8_t)(resp->dir ^ 1);
-    uint64_t h = key_hash(pair, pair_len, resp->flow_id, rdir, match);
+    uint64_t h = key_hash(pair, pair_len, flow_id, dir, match);
 
     for (pend *e = p->buckets[h & p->mask].head; e != NULL; e = e->bnext) {
-        if (e->h == h && e->flow_id == resp->flow_id && e->dir == rdir && e->pair_len == pair_len &&
+        if (e->h == h && e->flow_id == flow_id && e->dir == dir && e->pair_len == pair_len &&
             e->match_len == match.len && memcmp(pend_pair(e), pair, pair_len) == 0 &&
             (match.len == 0 || memcmp(pend_match(e), match.p, match.len) == 0))
             return e;
@@ -345,7 +356,7 @@ static pend *find_request(cs_pairing *p, const cs_message *resp, const char *pai
 
 static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
 {
-    pend *e = find_request(p, m, pair, match);
+    pend *e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match);
     cs_measurement ms;
 
     if (e == NULL) {

@@ -5,7 +5,10 @@
  * direction, match bytes); requests with equal keys form a FIFO. A response
  * in the opposite direction of the same flow takes the oldest pending
  * request with the same pair and match bytes (an empty match pairs with the
- * oldest pending request of that pair on the flow: HTTP pipelining). Each
+ * oldest pending request of that pair on the flow: HTTP pipelining), except
+ * that a request flagged CS_MSG_RETRY replaces a pending one with its key
+ * (a DNS client's retransmission: the response answers the newest copy,
+ * as Wireshark's dns.time has it; the older copy is unanswered). Each
  * match becomes a cs_measurement given to sink->measurement; requests that
  * wait longer than "timeout_ns" of capture time, or are pushed out by the
  * "max_pending" bound, go to sink->unmatched(CS_UNMATCHED_REQUEST); responses
@@ -30,6 +33,7 @@ typedef struct cs_pairing_stats {
     uint64_t unmatched_requests;  /* timed out, evicted or flushed */
     uint64_t unmatched_responses; /* found no request */
     uint64_t evicted;             /* requests pushed out by max_pending */
+    uint64_t superseded;          /* requests replaced by a retry (CS_MSG_RETRY) */
     uint64_t pending;             /* requests waiting now */
 } cs_pairing_stats;
 

@@ -45,9 +45,9 @@ enum {
 };
 
 enum {
-    CS_IN_DATAGRAM = 1u << 0, /* in.data is one whole UDP payload */
-    CS_IN_EOF = 1u << 1,      /* no more bytes will come in this direction */
-    CS_IN_MIDSTREAM = 1u << 2,/* the connection was picked up without its start */
+    CS_IN_DATAGRAM = 1u << 0,  /* in.data is one whole UDP payload */
+    CS_IN_EOF = 1u << 1,       /* no more bytes will come in this direction */
+    CS_IN_MIDSTREAM = 1u << 2, /* the connection was picked up without its start */
 };
 
 typedef enum cs_probe {
@@ -68,6 +68,10 @@ enum {
     CS_MSG_BAD_LENGTH = 1u << 1,   /* FIX BodyLength(9) mismatch, bad chunk size... */
     CS_MSG_TRUNCATED = 1u << 2,    /* message cut short (gap, EOF) */
     CS_MSG_MALFORMED = 1u << 3,    /* parsed, but violates the spec */
+    CS_MSG_RETRY = 1u << 4,        /* request: a repeat with the same key replaces it
+                                      (a DNS client's retransmission: the response
+                                      answers the newest; the older one is unanswered).
+                                      A hint to pairing: messages are stored without it */
 };
 
 typedef struct cs_str {
@@ -102,7 +106,7 @@ typedef struct cs_decode_input {
     uint32_t flags;      /* CS_IN_* */
     const uint8_t *data; /* borrowed for the call */
     size_t len;
-    size_t needed;       /* out: total bytes wanted before the next call (0 = any) */
+    size_t needed; /* out: total bytes wanted before the next call (0 = any) */
 } cs_decode_input;
 
 typedef struct cs_decode_ctx cs_decode_ctx; /* owned by the flow layer */
@@ -111,9 +115,9 @@ typedef struct cs_decode_ctx cs_decode_ctx; /* owned by the flow layer */
 void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m);
 
 typedef struct cs_decoder {
-    const char *name;       /* "fix": also the proto name of its messages */
-    uint32_t transports;    /* CS_TRANSPORT_* */
-    const uint16_t *ports;  /* well-known ports, 0-terminated (may be NULL) */
+    const char *name;      /* "fix": also the proto name of its messages */
+    uint32_t transports;   /* CS_TRANSPORT_* */
+    const uint16_t *ports; /* well-known ports, 0-terminated (may be NULL) */
     /* Looks at the first bytes a direction sent; YES if it is this protocol. */
     cs_probe (*probe)(const uint8_t *data, size_t len, uint8_t dir);
     void *(*state_new)(void);

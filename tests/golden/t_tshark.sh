@@ -1,10 +1,12 @@
 # t_tshark.sh - on real captures, what capstream decodes agrees with
-# tshark's dissectors: DNS latencies equal dns.time, FIX MsgTypes and
+# tshark's dissectors: DNS latencies equal dns.time (over IPv4 and IPv6
+# fragments and retransmitted queries too), FIX MsgTypes and
 # ClOrdIDs equal the FIX dissector's, HTTP request/response pairs equal
 # tshark's links.
 
 DNS="zeek/dns53.pcap tcpdump/dns_udp.pcap zeek/dns-two-responses.pcap
-zeek/dns/long-connection.pcap tcpdump/edns-opts.pcap tcpdump/dnssec.pcap"
+zeek/dns/long-connection.pcap tcpdump/edns-opts.pcap tcpdump/dnssec.pcap
+zeek/ipv6-fragmented-dns.pcap ndpi/dns_fragmented.pcap"
 FIX="fix-ascii/trace-fix4.0.pcap fix-ascii/trace-fix4.0-mtu100.pcap fix-ascii/trace-fix4.1.pcap
 fix-ascii/trace-fix4.2.pcap fix-ascii/trace-fix4.3.pcap fix-ascii/trace-fix4.4.pcap
 fix-ascii/trace-fixt1.1.pcap ndpi/fix2.pcap"

@@ -4,7 +4,10 @@
 usage: tshark_cmp.py dns|fix|http CAPSTREAM STORE CAPTURE
 
 dns:  every answered query's latency equals tshark's dns.time, as a multiset
-      of (id, qname, latency_ns).
+      of (id, qname, latency_ns). A response reassembled from IP fragments is
+      timed by tshark at its last fragment and by capstream at its first
+      (the packet with its first byte), so tshark's time is moved back to
+      the first fragment's.
 fix:  the FIX messages' MsgTypes and ClOrdIDs equal tshark's FIX dissector's
       (multisets; tshark's copies of retransmitted segments left out).
 http: the requests paired with a final response equal tshark's
@@ -44,11 +47,20 @@ def ns_of(seconds):
     return int(whole) * 10**9 + int((frac + "000000000")[:9])
 
 
+def frame_times(capture):
+    return {int(n): ns_of(t) for n, t in tshark(capture, "", "frame.number",
+                                                    "frame.time_epoch")}
+
+
 def cmp_dns(bin_, store, capture):
     theirs = collections.Counter()
-    for qid, name, t in tshark(capture, "dns.flags.response == 1 && dns.time",
-                               "dns.id", "dns.qry.name", "dns.time"):
-        theirs[(int(qid, 16), name.split("\x1f")[0], ns_of(t))] += 1
+    times = frame_times(capture)
+    for qid, name, t, num, f4, f6 in tshark(
+            capture, "dns.flags.response == 1 && dns.time", "dns.id", "dns.qry.name",
+            "dns.time", "frame.number", "ip.fragment", "ipv6.fragment"):
+        frags = [int(x) for x in (f4 + "\x1f" + f6).split("\x1f") if x]
+        shift = times[int(num)] - times[min(frags)] if frags else 0
+        theirs[(int(qid, 16), name.split("\x1f")[0], ns_of(t) - shift)] += 1
     for qid, resp in tshark(capture, "dns", "dns.id", "dns.flags.response"):
         theirs[("message", int(qid, 16), resp == "1" or resp == "True")] += 1
     ours = collections.Counter()

@@ -121,6 +121,32 @@ static void test_match_keys(void **state)
     cs_pairing_free(p);
 }
 
+/* A retried request (CS_MSG_RETRY, a DNS retransmission) replaces the
+ * pending one: the response answers the newest copy, the older one is
+ * reported unanswered at once; without the flag equal keys stay FIFO. */
+static void test_retry_replaces_pending(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q1 = msg(1, CS_ROLE_REQ, 0, 7, 100, "9 a.example");
+    cs_message q2 = msg(2, CS_ROLE_REQ, 0, 7, 5000, "9 a.example");
+    cs_message other = msg(3, CS_ROLE_REQ, 0, 7, 5001, "10 a.example");
+    cs_message resp = msg(4, CS_ROLE_RESP, 1, 7, 5083, "");
+    cs_pairing_stats st;
+
+    q1.flags = q2.flags = other.flags = CS_MSG_RETRY;
+    cs_pairing_add(p, &q1, "dns", S("9 a.example"));
+    cs_pairing_add(p, &q2, "dns", S("9 a.example"));
+    cs_pairing_add(p, &other, "dns", S("10 a.example"));
+    cs_pairing_add(p, &resp, "dns", S("9 a.example"));
+    assert_string_equal(r.log, "U1 1;M dns 9 a.example 2>4 83;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.superseded, 1);
+    assert_int_equal(st.unmatched_requests, 1);
+    assert_int_equal(st.pending, 1); /* "10 a.example" still waits */
+    cs_pairing_free(p);
+}
+
 static void test_opposite_direction_required(void **state)
 {
     rec r;
@@ -228,6 +254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo_empty_match),
         cmocka_unit_test(test_match_keys),
+        cmocka_unit_test(test_retry_replaces_pending),
         cmocka_unit_test(test_opposite_direction_required),
         cmocka_unit_test(test_timeout_orphan_and_bound),
         cmocka_unit_test(test_large_keys_are_copied),

@@ -485,8 +485,10 @@ static void cs__dns_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t s
         m.match = cs__dns_store(&o, key, (size_t)klen);
         m.role = (info.flags & 0x8000) ? CS_ROLE_RESP : CS_ROLE_REQ;
         m.pair = "dns";
-        if (m.role == CS_ROLE_REQ)
+        if (m.role == CS_ROLE_REQ) {
             m.key = m.match;
+            m.flags |= CS_MSG_RETRY; /* a resent query replaces the pending one */
+        }
     }
     m.fields = o.kv;
     m.n_fields = o.n_kv;
