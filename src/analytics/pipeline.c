@@ -479,6 +479,11 @@ static int pipeline_start_analysis(cs_pipeline *pl)
     if (pl->cfg.store_dir != NULL) {
         if ((rc = cs_msgstore_open(pl->cfg.store_dir, &pl->ms)) < 0)
             return rc;
+        if (pl->cfg.store != NULL) { /* the store keeps the message budget too */
+            cs_store_info si;
+            cs_store_info_get(pl->cfg.store, &si);
+            cs_msgstore_set_budget(pl->ms, si.max_message_bytes);
+        }
         if (pl->cfg.replace_first_seg != 0 &&
             ((rc = cs_msgstore_replace_range(pl->ms, pl->cfg.replace_first_seg,
                                              pl->cfg.replace_last_seg)) < 0 ||

@@ -30,7 +30,7 @@
 static const char ingest_help[] =
     "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--max-flows N]\n"
     "                        [--flow-buffer N] [--pair-timeout D] [--segment-bytes N]\n"
-    "                        [--max-bytes N] [--fsync] [-q]\n\n"
+    "                        [--max-bytes N] [--max-message-bytes N] [--fsync] [-q]\n\n"
     "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
     "stores its packets in STORE (created if missing; later ingests append), indexed\n"
     "by time, flow, host, port and protocol, and decodes them: TCP reassembly, FIX,\n"
@@ -46,6 +46,8 @@ static const char ingest_help[] =
     "      --segment-bytes N  close segments at N bytes (default 256M; K/M/G suffixes)\n"
     "      --max-bytes N      retention budget: delete the oldest segments beyond N bytes\n"
     "                         (0 = unlimited; remembered by the store)\n"
+    "      --max-message-bytes N  the same for messages and measurements, deleted a\n"
+    "                         packet segment's worth at a time, oldest first\n"
     "      --fsync            sync each segment and index to disk as it closes\n"
     "                         (survives power loss, not only a crash of capstream)\n"
     "  -q, --quiet            no summary line\n\n"
@@ -89,14 +91,19 @@ static int ingest_limit(ingest_args *a, int c, const char *arg)
 
 static int ingest_parse(int argc, char **argv, ingest_args *a)
 {
-    static const struct option opts[] = {
-        {"read", required_argument, 0, 'r'},          {"store", required_argument, 0, 'd'},
-        {"segment-bytes", required_argument, 0, 'S'}, {"max-bytes", required_argument, 0, 'M'},
-        {"quiet", no_argument, 0, 'q'},               {"help", no_argument, 0, 'h'},
-        {"fsync", no_argument, 0, 'F'},               {"decoders", required_argument, 0, 'D'},
-        {"max-flows", required_argument, 0, 'X'},     {"flow-buffer", required_argument, 0, 'Z'},
-        {"pair-timeout", required_argument, 0, 'W'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"read", required_argument, 0, 'r'},
+                                         {"store", required_argument, 0, 'd'},
+                                         {"segment-bytes", required_argument, 0, 'S'},
+                                         {"max-bytes", required_argument, 0, 'M'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"fsync", no_argument, 0, 'F'},
+                                         {"decoders", required_argument, 0, 'D'},
+                                         {"max-flows", required_argument, 0, 'X'},
+                                         {"flow-buffer", required_argument, 0, 'Z'},
+                                         {"pair-timeout", required_argument, 0, 'W'},
+                                         {"max-message-bytes", required_argument, 0, 'G'},
+                                         {0, 0, 0, 0}};
     int c;
 
     a->so.flags = CS_STORE_WRITE | CS_STORE_CREATE;
@@ -119,6 +126,11 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             if (cs_cli_parse_size(optarg, &a->so.max_bytes) < 0)
                 return cs_cli_usage_error("ingest", "bad --max-bytes '%s'", optarg);
             a->so.set_max_bytes = 1;
+            break;
+        case 'G':
+            if (cs_cli_parse_size(optarg, &a->so.max_message_bytes) < 0)
+                return cs_cli_usage_error("ingest", "bad --max-message-bytes '%s'", optarg);
+            a->so.set_max_message_bytes = 1;
             break;
         case 'q':
             a->quiet = 1;
@@ -206,7 +218,9 @@ static void ingest_summary(const ingest_totals *t, const cs_store *s, int64_t el
         printf(", %s .. %s", cs_time_format(t->min_ts, t0), cs_time_format(t->max_ts, t1));
     printf(", %" PRIu32 " new segment(s) (store: %" PRIu32 " segments, %" PRIu64
            " packets), %.3f s, %.0f packets/s, %.1f MB/s\n",
-           info->last_segment >= segs_before && info->segments ? info->last_segment - segs_before + 1 : 0,
+           info->last_segment >= segs_before && info->segments
+               ? info->last_segment - segs_before + 1
+               : 0,
            info->segments, info->packets, secs, secs > 0 ? (double)t->packets / secs : 0.0,
            secs > 0 ? (double)t->bytes / secs / 1e6 : 0.0);
     (void)s;
@@ -215,8 +229,8 @@ static void ingest_summary(const ingest_totals *t, const cs_store *s, int64_t el
 static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
                       cs_pipeline_stats *ps, char *why, size_t why_size)
 {
-    cs_pipeline_cfg pc = {.store = s, .store_dir = a->dir, .decoders = a->decoders,
-                          .limits = &a->limits};
+    cs_pipeline_cfg pc = {
+        .store = s, .store_dir = a->dir, .decoders = a->decoders, .limits = &a->limits};
     cs_pipeline *pl = NULL;
     int rc, rc2;
 
@@ -273,8 +287,7 @@ int cs_cmd_ingest(int argc, char **argv)
     if (rc < 0) {
         cs_log_error("%s: %s", a.file, why);
         if (t.packets)
-            cs_log_error("the %" PRIu64 " complete packets before the error are stored",
-                         t.packets);
+            cs_log_error("the %" PRIu64 " complete packets before the error are stored", t.packets);
         return CS_EXIT_FAIL;
     }
     return CS_EXIT_OK;

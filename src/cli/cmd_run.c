@@ -94,6 +94,8 @@ static const char run_help[] =
     "      --user USER       drop root for USER once the sockets are open\n"
     "      --decoders LIST   all (default), none, or fix,http,dns\n"
     "      --max-bytes N     packet retention budget (K/M/G suffixes)\n"
+    "      --max-message-bytes N  message and measurement budget (they may outlive\n"
+    "                        their packets; the oldest segment's go first)\n"
     "      --metrics-days N  keep per-second metrics N days (default 31)\n\n"
     "examples:\n"
     "  capstream run -i eth1,eth2 -d /var/lib/capstream --config alerts.conf --user capstream\n"
@@ -218,6 +220,11 @@ static int run_option(run_args *a, int c, const char *arg)
             return cs_cli_usage_error("run", "bad --max-bytes '%s'", arg);
         a->so.set_max_bytes = 1;
         return 0;
+    case 'G':
+        if (cs_cli_parse_size(arg, &a->so.max_message_bytes) < 0)
+            return cs_cli_usage_error("run", "bad --max-message-bytes '%s'", arg);
+        a->so.set_max_message_bytes = 1;
+        return 0;
     case 'Y':
         if (cs_cli_parse_size(arg, &v) < 0 || v == 0 || v > 36500)
             return cs_cli_usage_error("run", "bad --metrics-days '%s'", arg);
@@ -251,6 +258,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"decoders", required_argument, 0, 'D'},
                                          {"max-bytes", required_argument, 0, 'M'},
                                          {"metrics-days", required_argument, 0, 'Y'},
+                                         {"max-message-bytes", required_argument, 0, 'G'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c, rc;
@@ -487,6 +495,7 @@ static void totals(run_ctx *x, cs_live_status *st)
     }
     cs_pipeline_stats_peek(x->pl, &ps);
     st->not_stored = ps.not_stored;
+    st->records_not_stored = ps.records_not_stored;
     st->messages = x->messages;
     st->measurements = x->measurements;
     /* a replay is done only once the pipeline has drained and published it */

@@ -3,12 +3,14 @@
  *
  * Opens the store read-only (which repairs it if its writer died) and prints
  * segments, packets, bytes, time span, index bytes and the retention budget
- * with its use, as text or as one JSON object.
+ * with its use, then the message store's counts, bytes and budget, as text
+ * or as one JSON object.
  */
 #include "cli/cli.h"
 
 #include "core/error.h"
 #include "core/timefmt.h"
+#include "store/msgstore.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -19,11 +21,12 @@
 static const char stats_help[] =
     "usage: capstream stats -d STORE [--json]\n\n"
     "Shows what STORE holds: segments, packets, packet bytes, index bytes,\n"
-    "the time span of the packets, and the retention budget and its use.\n\n"
+    "the time span of the packets, and the retention budget and its use; then the\n"
+    "messages, measurements and unanswered ones, their bytes and their budget.\n\n"
     "  -d, --store DIR   the store\n"
     "      --json        one JSON object instead of text\n";
 
-static void stats_text(const cs_store_info *in)
+static void stats_text(const cs_store_info *in, const cs_msgstore_info *mi)
 {
     char t0[CS_TIME_BUFLEN], t1[CS_TIME_BUFLEN], b[32];
     uint64_t used = in->packet_bytes + in->index_bytes;
@@ -31,7 +34,8 @@ static void stats_text(const cs_store_info *in)
     printf("segments:      %" PRIu32 " (ids %" PRIu32 "..%" PRIu32 ")\n", in->segments,
            in->first_segment, in->last_segment);
     printf("packets:       %" PRIu64 "\n", in->packets);
-    printf("packet bytes:  %" PRIu64 " (%s)\n", in->packet_bytes, cs_cli_fmt_bytes(in->packet_bytes, b));
+    printf("packet bytes:  %" PRIu64 " (%s)\n", in->packet_bytes,
+           cs_cli_fmt_bytes(in->packet_bytes, b));
     printf("index bytes:   %" PRIu64 " (%.2f%% of packet bytes)\n", in->index_bytes,
            in->packet_bytes ? 100.0 * (double)in->index_bytes / (double)in->packet_bytes : 0.0);
     if (in->segments)
@@ -47,17 +51,28 @@ static void stats_text(const cs_store_info *in)
     printf("segment size:  %" PRIu64 " bytes\n", in->segment_bytes);
     if (in->repaired)
         printf("repaired:      %" PRIu32 " segment(s) at open\n", in->repaired);
+    printf("messages:      %" PRIu64 " messages, %" PRIu64 " measurements, %" PRIu64
+           " unanswered or orphan\n",
+           mi->messages, mi->measurements, mi->unmatched);
+    if (in->max_message_bytes)
+        printf("message bytes: %" PRIu64 " of %" PRIu64 " (%.1f%%)\n", mi->bytes,
+               in->max_message_bytes, 100.0 * (double)mi->bytes / (double)in->max_message_bytes);
+    else
+        printf("message bytes: %" PRIu64 ", no budget (unlimited)\n", mi->bytes);
 }
 
-static void stats_json(const cs_store_info *in)
+static void stats_json(const cs_store_info *in, const cs_msgstore_info *mi)
 {
     printf("{\"segments\":%" PRIu32 ",\"first_segment\":%" PRIu32 ",\"last_segment\":%" PRIu32
            ",\"packets\":%" PRIu64 ",\"packet_bytes\":%" PRIu64 ",\"index_bytes\":%" PRIu64
            ",\"min_ts_ns\":%" PRId64 ",\"max_ts_ns\":%" PRId64 ",\"max_bytes\":%" PRIu64
-           ",\"used_bytes\":%" PRIu64 ",\"segment_bytes\":%" PRIu64 ",\"repaired\":%" PRIu32 "}\n",
+           ",\"used_bytes\":%" PRIu64 ",\"segment_bytes\":%" PRIu64 ",\"repaired\":%" PRIu32,
            in->segments, in->first_segment, in->last_segment, in->packets, in->packet_bytes,
            in->index_bytes, in->min_ts, in->max_ts, in->max_bytes,
            in->packet_bytes + in->index_bytes, in->segment_bytes, in->repaired);
+    printf(",\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64 ",\"unmatched\":%" PRIu64
+           ",\"message_bytes\":%" PRIu64 ",\"max_message_bytes\":%" PRIu64 "}\n",
+           mi->messages, mi->measurements, mi->unmatched, mi->bytes, in->max_message_bytes);
 }
 
 int cs_cmd_stats(int argc, char **argv)
@@ -71,6 +86,8 @@ int cs_cmd_stats(int argc, char **argv)
     cs_store_opts so = {0};
     cs_store *s;
     cs_store_info info;
+    cs_msgreader *r = NULL;
+    cs_msgstore_info mi;
 
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         switch (c) {
@@ -94,10 +111,16 @@ int cs_cmd_stats(int argc, char **argv)
     if ((rc = cs_store_open(dir, &so, &s)) < 0)
         return cs_cli_fail(rc);
     cs_store_info_get(s, &info);
-    if (json)
-        stats_json(&info);
-    else
-        stats_text(&info);
+    memset(&mi, 0, sizeof(mi));
+    if ((rc = cs_msgreader_open(dir, &r)) == 0)
+        rc = cs_msgreader_info(r, &mi);
+    cs_msgreader_close(r);
     cs_store_close(s);
+    if (rc < 0)
+        return cs_cli_fail(rc);
+    if (json)
+        stats_json(&info, &mi);
+    else
+        stats_text(&info, &mi);
     return CS_EXIT_OK;
 }

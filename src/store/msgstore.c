@@ -609,6 +609,9 @@ struct cs_msgstore {
     size_t n_tmps, tmps_cap;
     scanbuf sb;
     const char *const *rprotos; /* replaced protocols (NULL: all) */
+    uint64_t max_bytes;         /* retention budget (0: none) */
+    uint32_t newest_seg;        /* newest segment with a file opened */
+    uint64_t deleted;           /* files deleted by retention */
 };
 
 static int remember_err(cs_msgstore *w, int rc)
@@ -721,6 +724,116 @@ static int free_slot(cs_msgstore *w, wfile **out)
     return wfile_close(v);
 }
 
+/* ---- retention ---------------------------------------------------------- */
+
+typedef struct seg_bytes {
+    uint32_t seg;
+    uint64_t bytes;
+} seg_bytes;
+
+static int cmp_seg_bytes(const void *a, const void *b)
+{
+    uint32_t x = ((const seg_bytes *)a)->seg, y = ((const seg_bytes *)b)->seg;
+    return x < y ? -1 : x > y;
+}
+
+/* The newest segment and the one before it still get records (a request
+ * answered after the next segment began files its measurement with it). */
+static int seg_in_use(const cs_msgstore *w, uint32_t seg)
+{
+    return seg == 0 || (uint64_t)seg + 1 >= w->newest_seg;
+}
+
+/* Bytes per segment of the files in the directory (sorted by segment);
+ * "*total" counts every file. */
+static int list_seg_bytes(const cs_msgstore *w, seg_bytes **out, size_t *n, uint64_t *total)
+{
+    DIR *d = opendir(w->dir);
+    struct dirent *e;
+    size_t cap = 0;
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    if (d == NULL)
+        return cs_error_set(cs_error_from_errno(errno), "%s: %s", w->dir, strerror(errno));
+    while ((e = readdir(d)) != NULL && rc == 0) {
+        struct stat st;
+        int kind, tmp;
+        uint32_t seg;
+        if (parse_name(e->d_name, &kind, &seg, &tmp) < 0 ||
+            fstatat(dirfd(d), e->d_name, &st, 0) < 0)
+            continue;
+        *total += (uint64_t)st.st_size;
+        if ((rc = cs_grow((void **)out, &cap, *n + 1, sizeof(**out))) == 0)
+            (*out)[(*n)++] = (seg_bytes){seg, (uint64_t)st.st_size};
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(*out, *n, sizeof(**out), cmp_seg_bytes);
+    for (size_t i = 1, j = 0; i < *n; i++) { /* one entry per segment */
+        if ((*out)[i].seg == (*out)[j].seg)
+            (*out)[j].bytes += (*out)[i].bytes;
+        else
+            (*out)[++j] = (*out)[i];
+        if (i + 1 == *n)
+            *n = j + 1;
+    }
+    return rc;
+}
+
+static void delete_seg_files(cs_msgstore *w, uint32_t seg)
+{
+    char path[PATH_MAX_LEN];
+
+    for (int i = 0; i < MAX_OPEN; i++) {
+        if (w->files[i].kind >= 0 && w->files[i].seg == seg) {
+            if (w->last[w->files[i].kind] == &w->files[i])
+                w->last[w->files[i].kind] = NULL;
+            remember_err(w, wfile_close(&w->files[i]));
+        }
+    }
+    for (int k = 0; k < N_KINDS; k++) {
+        file_path(path, w->dir, k, seg, 0);
+        if (unlink(path) == 0)
+            w->deleted++;
+    }
+}
+
+/* Deletes the oldest closed segments' files while over budget. */
+static void retention(cs_msgstore *w)
+{
+    seg_bytes *segs;
+    size_t n;
+    uint64_t total;
+
+    if (w->max_bytes == 0 || w->replacing || list_seg_bytes(w, &segs, &n, &total) < 0) {
+        cs_error_clear();
+        return;
+    }
+    for (int f = 0; f < MAX_OPEN; f++) { /* bytes still in the buffers count too */
+        if (w->files[f].kind < 0)
+            continue;
+        total += w->files[f].used;
+        for (size_t i = 0; i < n; i++)
+            if (segs[i].seg == w->files[f].seg)
+                segs[i].bytes += w->files[f].used;
+    }
+    for (size_t i = 0; i < n && total > w->max_bytes; i++) {
+        if (seg_in_use(w, segs[i].seg))
+            continue;
+        delete_seg_files(w, segs[i].seg);
+        total -= segs[i].bytes;
+    }
+    cs_free(segs);
+}
+
+void cs_msgstore_set_budget(cs_msgstore *w, uint64_t max_bytes)
+{
+    w->max_bytes = max_bytes;
+}
+
 static int open_slot(cs_msgstore *w, int kind, uint32_t seg, wfile **out)
 {
     wfile *f;
@@ -745,6 +858,10 @@ static int open_slot(cs_msgstore *w, int kind, uint32_t seg, wfile **out)
         f->used = MAGIC_LEN;
     }
     *out = f;
+    if (seg > w->newest_seg) {
+        w->newest_seg = seg;
+        retention(w);
+    }
     return 0;
 }
 

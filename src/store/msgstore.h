@@ -58,6 +58,17 @@ int cs_msgstore_replace_range(cs_msgstore *w, uint32_t first_seg, uint32_t last_
  * must stay valid until close. Without this call every record is replaced. */
 int cs_msgstore_replace_protos(cs_msgstore *w, const char *const *protos);
 
+/*
+ * Retention: keeps STORE/messages/ within "max_bytes" (0 = unlimited).
+ * Whenever the writer starts the files of a newer packet segment, the
+ * files (msg-, lat- and unm-) of the oldest segments go, whole segments at
+ * a time, while the directory holds more than the budget; the newest
+ * segment and the one before it (still filed into by late measurements) are
+ * never deleted, nor segment 0 (records whose packets were not stored).
+ * Readers skip a file deleted under them.
+ */
+void cs_msgstore_set_budget(cs_msgstore *w, uint64_t max_bytes);
+
 int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m);
 int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms);
 /* "kind" is CS_UNMATCHED_REQUEST or CS_UNMATCHED_RESPONSE (analyzer.h). */

@@ -69,8 +69,9 @@ static int settings_write(const cs_store *s)
     snprintf(path, sizeof(path), "%s/%s", s->dir, STORE_MARKER);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     n = snprintf(text, sizeof(text),
-                 "capstream store\nformat 1\nsegment_bytes %" PRIu64 "\nmax_bytes %" PRIu64 "\n",
-                 s->segment_bytes, s->max_bytes);
+                 "capstream store\nformat 1\nsegment_bytes %" PRIu64 "\nmax_bytes %" PRIu64
+                 "\nmax_message_bytes %" PRIu64 "\n",
+                 s->segment_bytes, s->max_bytes, s->max_message_bytes);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
@@ -102,6 +103,8 @@ static int settings_read(cs_store *s)
             s->segment_bytes = v;
         else if (sscanf(line, "max_bytes %llu", &v) == 1)
             s->max_bytes = v;
+        else if (sscanf(line, "max_message_bytes %llu", &v) == 1)
+            s->max_message_bytes = v;
     }
     fclose(f);
     if (!seen_marker)
@@ -494,6 +497,10 @@ static int store_apply_opts(cs_store *s, const cs_store_opts *o)
         s->max_bytes = o->max_bytes;
         changed = 1;
     }
+    if (o->set_max_message_bytes && o->max_message_bytes != s->max_message_bytes) {
+        s->max_message_bytes = o->max_message_bytes;
+        changed = 1;
+    }
     if (s->segment_bytes == 0)
         s->segment_bytes = CS_STORE_DEFAULT_SEGMENT_BYTES;
     if (s->segment_bytes > UINT32_MAX)
@@ -586,6 +593,7 @@ void cs_store_info_get(cs_store *s, cs_store_info *info)
 {
     memset(info, 0, sizeof(*info));
     info->max_bytes = s->max_bytes;
+    info->max_message_bytes = s->max_message_bytes;
     info->segment_bytes = s->segment_bytes;
     info->repaired = s->repaired;
     info->deleted_segments = s->deleted;

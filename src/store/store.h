@@ -26,7 +26,10 @@
  * Retention: when the packet bytes exceed max_bytes the oldest closed
  * segments are deleted, skipping any that a reader holds (readers take a
  * shared flock on each segment they read; deletion needs an exclusive one
- * without waiting).
+ * without waiting). The message store has a budget of its own,
+ * max_message_bytes, kept here with the other settings and applied by its
+ * writer (msgstore.h), so messages and measurements can outlive the packets
+ * they came from.
  *
  * Threading: a cs_store is used by one thread.
  */
@@ -54,20 +57,23 @@ enum {
 #define CS_STORE_DEFAULT_SEGMENT_BYTES (256ull << 20)
 
 typedef struct cs_store_opts {
-    uint32_t flags;         /* CS_STORE_* */
-    uint64_t segment_bytes; /* 0 = keep the store's setting (default 256 MiB) */
-    uint64_t max_bytes;     /* 0 = keep the store's setting (default unlimited) */
-    int set_max_bytes;      /* 1 = store max_bytes as the new budget (0 = unlimited) */
+    uint32_t flags;             /* CS_STORE_* */
+    uint64_t segment_bytes;     /* 0 = keep the store's setting (default 256 MiB) */
+    uint64_t max_bytes;         /* 0 = keep the store's setting (default unlimited) */
+    int set_max_bytes;          /* 1 = store max_bytes as the new budget (0 = unlimited) */
+    uint64_t max_message_bytes; /* the same for the message store (msgstore.h) */
+    int set_max_message_bytes;
 } cs_store_opts;
 
 typedef struct cs_store_info {
     uint32_t segments;
     uint32_t first_segment, last_segment;
     uint64_t packets;
-    uint64_t packet_bytes;  /* pcap bytes on disk */
-    uint64_t index_bytes;   /* idx + taps bytes */
-    int64_t min_ts, max_ts; /* 0,0 when empty */
-    uint64_t max_bytes;     /* retention budget (0 = unlimited) */
+    uint64_t packet_bytes;      /* pcap bytes on disk */
+    uint64_t index_bytes;       /* idx + taps bytes */
+    int64_t min_ts, max_ts;     /* 0,0 when empty */
+    uint64_t max_bytes;         /* retention budget (0 = unlimited) */
+    uint64_t max_message_bytes; /* the message store's budget (0 = unlimited) */
     uint64_t segment_bytes;
     uint32_t repaired;         /* segments repaired at open */
     uint64_t deleted_segments; /* by retention during this handle's life */

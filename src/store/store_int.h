@@ -30,7 +30,7 @@ struct cs_store {
     char *pktdir;
     uint32_t flags;
     int lock_fd;
-    uint64_t segment_bytes, max_bytes;
+    uint64_t segment_bytes, max_bytes, max_message_bytes;
     cs_segment *segs; /* closed segments (and a live one), ascending id */
     size_t n_segs, cap_segs;
     uint32_t next_id;

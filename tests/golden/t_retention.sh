@@ -39,3 +39,25 @@ wait "$locker"
 # Released, it is the oldest again: the next push over budget deletes it first.
 "$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$S"
 check "pinned segment deleted once released" test ! -f "$oldest"
+
+# Messages and measurements have a budget of their own (remembered by the
+# store, like --max-bytes): whole packet segments' message files go, oldest
+# first, and what is left still reads back; packets are not touched by it.
+M=$CS_TMP/mstore
+"$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$M" --segment-bytes 1M
+full=$("$CS_BIN" stats -d "$M" --json)
+"$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$M" --max-message-bytes 400K
+"$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$M" # the budget is remembered
+after=$("$CS_BIN" stats -d "$M" --json)
+jf() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+check_eq "message budget remembered" 409600 "$(jf "$after" max_message_bytes)"
+check "full store's messages exceed the budget ($(jf "$full" message_bytes))" \
+    test "$(jf "$full" message_bytes)" -gt 409600
+# within budget, give or take the two newest segments' files
+check "messages within budget ($(jf "$after" message_bytes))" \
+    test "$(jf "$after" message_bytes)" -le $((409600 + 2 * $(jf "$full" message_bytes) / $(jf "$full" segments)))
+check_eq "packets untouched by the message budget" "$((3 * $(jf "$full" packets)))" \
+    "$(jf "$after" packets)"
+n_meas=$("$CS_BIN" latency -d "$M" --json | wc -l)
+check_eq "latency reads every measurement left" "$(jf "$after" measurements)" "$n_meas"
+check "the newest measurements are kept" test "$n_meas" -gt 0

@@ -206,6 +206,11 @@ slowdisk_test() {
     check "stored measurements equal the ground truth" \
         python3 "$GOLDEN/truth_check.py" "$CS_TMP/lat.jsonl" "$CS_TMP/g.truth" --pairs fix,http,dns
     check "the daemon said what the disk cost" grep -q "not stored" "$CS_TMP/run.err"
+    # the measurements matched the truth, so no record was lost: the status
+    # must say 0 records not stored, as the exit log does
+    check_eq "status: records not stored" \
+        "$(sed -n 's/.* and \([0-9]*\) messages\/measurements not stored.*/\1/p' "$CS_TMP/run.err")" \
+        "$(status_field "$st" drops.records_not_stored)"
     echo "slowdisk: captured $captured, stored $stored, not stored $not_stored," \
         "measurements $(wc -l <"$CS_TMP/lat.jsonl") of $truth" >&2
 }

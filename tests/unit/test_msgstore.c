@@ -743,6 +743,77 @@ static void test_many_segments_lru(void **state)
     cs_msgreader_close(r);
 }
 
+static uint64_t dir_bytes(const char *dir, uint32_t *oldest, uint32_t *newest, int *seg0)
+{
+    char path[128];
+    uint64_t total = 0;
+    static const char *const kinds[3] = {"msg", "lat", "unm"};
+
+    *oldest = UINT32_MAX;
+    *newest = 0;
+    *seg0 = 0;
+    for (uint32_t seg = 0; seg <= 40; seg++) {
+        for (int k = 0; k < 3; k++) {
+            struct stat st;
+            file_name(path, sizeof(path), dir, kinds[k], seg);
+            if (stat(path, &st) != 0)
+                continue;
+            total += (uint64_t)st.st_size;
+            if (seg == 0)
+                *seg0 = 1;
+            else if (seg < *oldest)
+                *oldest = seg;
+            if (seg > *newest)
+                *newest = seg;
+        }
+    }
+    return total;
+}
+
+/* With a budget, starting a newer segment deletes the oldest segments'
+ * files (all kinds) until the directory fits; segment 0 and the segment
+ * being written stay; what is left reads back whole. */
+static void test_retention_budget(void **state)
+{
+    fixture *f = *state;
+    cs_msgstore *w;
+    genmsg g;
+    cs_measurement ms;
+    char key[32];
+    uint32_t oldest, newest;
+    uint64_t total, per_seg = 0;
+    int seg0;
+    cs_msgfilter mf;
+
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    cs_msgstore_set_budget(w, 60000);
+    for (uint32_t seg = 1; seg <= 30; seg++) {
+        for (uint32_t i = 0; i < 100; i++) {
+            uint32_t n = seg * 1000 + i;
+            gen_message(&g, n, i == 7 ? 0 : seg);
+            assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+            gen_measurement(&ms, key, n, seg);
+            assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+        }
+        assert_int_equal(cs_msgstore_flush(w), 0);
+        total = dir_bytes(f->dir, &oldest, &newest, &seg0);
+        if (seg == 1)
+            per_seg = total;
+        assert_int_equal(newest, seg);
+        assert_true(seg0);
+        /* within the budget, give or take the segment being written */
+        assert_true(total <= 60000 + 2 * per_seg);
+    }
+    assert_int_equal(cs_msgstore_close(w), 0);
+    total = dir_bytes(f->dir, &oldest, &newest, &seg0);
+    assert_true(oldest > 10); /* the old ones went */
+    assert_int_equal(newest, 30);
+    assert_true(total + 2 * per_seg > 60000); /* and not far below it */
+    cs_msgfilter_init(&mf);
+    /* every remaining segment whole: 99 messages each, plus segment 0's */
+    assert_int_equal(count_messages(f->dir, &mf), (uint64_t)(30 - oldest + 1) * 99 + 30);
+}
+
 static void test_not_a_store(void **state)
 {
     fixture *f = *state;
@@ -1207,6 +1278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_segments_lru, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
