@@ -5,7 +5,8 @@
 # captures (`capstream run -r GEN.pcap --replay realtime`). For every
 # endpoint the web UI uses it prints median and p99 milliseconds over
 # $RUNS sequential curl requests and the response size, then wrk (if
-# installed) on a few with $CONC connections.
+# installed) on a few with $CONC connections, then how long the web UI
+# takes to render each view in headless Chromium (bench/ui_load.js).
 #
 #   bench/api_scale.sh                  (2,000,000 measurements, one day)
 #
@@ -104,5 +105,11 @@ if command -v wrk >/dev/null; then
         wrk -c"$CONC" -t2 -d10s --latency "$B$ep" |
             awk '/Requests\/sec|^ +50%|^ +99%/ {printf "  %s", $0} END {print ""}'
     done
+fi
+if command -v node >/dev/null && [ -d "$REPO/tests/browser/node_modules/playwright-core" ]; then
+    echo "web UI in headless Chromium, rendered view by view (bench/ui_load.js):" >&2
+    node "$REPO/bench/ui_load.js" "$B" "$DAY_A" "$DAY_B" "$ID" "$KEY" 5
+else
+    echo "no node or tests/browser/node_modules: no web UI timings" >&2
 fi
 curl -s "$B/api/v1/status" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("still capturing:", d["capturing"], "store:", d["store"])'
