@@ -10,6 +10,8 @@
  */
 #include "core/hash.h"
 
+#include "core/cursor.h"
+
 #include <string.h>
 
 #define HASH_K 0x9e3779b97f4a7c15ULL
@@ -41,11 +43,7 @@ static uint64_t rotl64(uint64_t x, int r)
 
 static uint64_t load_le64(const unsigned char *p)
 {
-    uint64_t w = 0;
-
-    for (int i = 7; i >= 0; i--)
-        w = (w << 8) | p[i];
-    return w;
+    return cs_rd_le64(p); /* one load on x86 (the byte loop it replaced was not) */
 }
 
 uint64_t cs_checksum64(const void *data, size_t len, uint64_t seed)
