@@ -265,7 +265,7 @@ static int run_parse(int argc, char **argv, run_args *a)
 
     a->listen = RUN_DEFAULT_LISTEN;
     a->metrics_days = 31;
-    a->so.flags = CS_STORE_WRITE | CS_STORE_CREATE;
+    a->so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT; /* the API reads */
     cs_decoders_parse("all", a->decoders);
     while ((c = getopt_long(argc, argv, "i:r:d:h", opts, NULL)) != -1) {
         if (c == 'h') {
@@ -761,7 +761,7 @@ int cs__run_daemon(const cs__run_opts *o, cs_source *src)
     x.a.label = o->label;
     x.a.banner = o->banner;
     x.a.metrics_days = 31;
-    x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE;
+    x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT;
     cs_decoders_parse("all", x.a.decoders);
     return run_daemon(&x);
 }

@@ -340,6 +340,35 @@ out:
     return rc;
 }
 
+int cs_idxb_write_prefix(const cs_idx_builder *b, uint64_t n, const cs_idx_meta *meta,
+                         const char *path)
+{
+    cs_idx_builder v = *b; /* a view of the first n packets */
+    uint32_t *counts;
+    int rc;
+
+    if (n == 0 || n > b->n_pkts || n % CS_IDX_BLOCK != 0 || b->base != NULL)
+        return cs_error_set(CS_EINVAL, "no index prefix of %" PRIu64 " packets", n);
+    if ((counts = cs_calloc((size_t)b->n_keys + 1, sizeof(uint32_t))) == NULL)
+        return CS_ENOMEM;
+    for (uint64_t p = 0; p < n; p++)
+        counts[b->pkt_key[p]]++;
+    v.key_count = counts;
+    v.n_pkts = n;
+    v.n_blocks = (size_t)(n / CS_IDX_BLOCK);
+    v.min_ts = b->blocks[0].min_ts;
+    v.max_ts = b->blocks[0].max_ts;
+    for (size_t i = 1; i < v.n_blocks; i++) {
+        if (b->blocks[i].min_ts < v.min_ts)
+            v.min_ts = b->blocks[i].min_ts;
+        if (b->blocks[i].max_ts > v.max_ts)
+            v.max_ts = b->blocks[i].max_ts;
+    }
+    rc = cs_idxb_write(&v, meta, path, 0);
+    cs_free(counts);
+    return rc;
+}
+
 static int idx_check_layout(cs_idx *x, const uint8_t *p, size_t size)
 {
     uint64_t flows_off = cs_rd_le64(p + 72), post_off = cs_rd_le64(p + 80);

@@ -114,6 +114,11 @@ int cs_idxb_add(cs_idx_builder *b, const cs_flowkey *k, uint32_t offset, int64_t
  * rename). */
 int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *path, int sync);
 
+/* The same for the first "n" packets only (a checkpoint: n a multiple of
+ * CS_IDX_BLOCK, meta->pcap_bytes the offset of packet n), unsynced. */
+int cs_idxb_write_prefix(const cs_idx_builder *b, uint64_t n, const cs_idx_meta *meta,
+                         const char *path);
+
 /* A loaded (mmapped, validated) index. */
 typedef struct cs_idx cs_idx;
 struct cs_idx {

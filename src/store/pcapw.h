@@ -64,6 +64,13 @@ int cs_pcapw_flush(cs_pcapw *w);
  * buffer: CS_EBUSY when none is free. */
 int cs_pcapw_flush_nowait(cs_pcapw *w);
 
+/* Bytes handed to the file (written, or queued to the background writer):
+ * all but what is still in the buffer. */
+static inline uint64_t cs_pcapw_handed(const cs_pcapw *w)
+{
+    return w->offset - w->used;
+}
+
 /* Flushes, frees the buffer and closes fd if owned. Returns the first error. */
 int cs_pcapw_close(cs_pcapw *w);
 

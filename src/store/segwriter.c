@@ -17,10 +17,11 @@
  * the segment from its packets, and a crash then leaves a mismatch that
  * repair fixes, exactly as for a torn segment.
  *
- * Every CS_STORE_CHECKPOINT_BYTES the open segment's index is written as
- * it stands (same name, atomically, covering the bytes handed to the
- * writer thread so far): a reader of the live store then indexes only what
- * follows (store.c). The final index replaces it at close.
+ * With CS_STORE_CHECKPOINT (the daemon, whose API reads the store while it
+ * writes), every CS_STORE_CHECKPOINT_BYTES handed to the writer thread the
+ * open segment's index is written for the records handed so far (same name,
+ * atomically, whole blocks): a reader of the live store then indexes only
+ * what follows (store.c). The final index replaces it at close.
  *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
@@ -207,21 +208,24 @@ static int seg_ensure_room(cs_store *s, const cs_packet *p)
     return 0;
 }
 
-/* Writes the open segment's index as it stands. Postponed while the writer
- * thread has no free buffer (the checkpoint must not run ahead of the file
- * for long); a failure only costs readers a longer scan. */
+/* Writes the index of the open segment's records already handed to the
+ * writer thread (whole blocks of them: the buffered ones may not reach the
+ * file soon). A failure only costs readers a longer scan. */
 static void seg_checkpoint(cs_store *s)
 {
     char path[4096];
-    cs_idx_meta meta = {s->wr_id, s->wr_linktype, CS_PCAP_SNAPLEN, s->wr.offset};
+    uint64_t handed = cs_pcapw_handed(&s->wr), n = s->wb.n_pkts;
+    cs_idx_meta meta = {s->wr_id, s->wr_linktype, CS_PCAP_SNAPLEN, 0};
 
-    if (cs_pcapw_flush_nowait(&s->wr) < 0) {
-        cs_error_clear();
+    while (n > 0 && s->wb.pkt_off[n - 1] >= handed) /* records handed whole */
+        n--;
+    n -= n % CS_IDX_BLOCK;
+    if (n == 0 || n == s->wb.n_pkts)
         return;
-    }
-    s->wr_ckpt = s->wr.offset;
+    meta.pcap_bytes = s->wb.pkt_off[n];
+    s->wr_ckpt = meta.pcap_bytes;
     cs__seg_path(s, s->wr_id, "idx", path, sizeof(path));
-    if (cs_idxb_write(&s->wb, &meta, path, 0) < 0) {
+    if (cs_idxb_write_prefix(&s->wb, n, &meta, path) < 0) {
         cs_log_warn("checkpoint of segment %" PRIu32 ": %s", s->wr_id, cs_error_msg(CS_EIO));
         cs_error_clear();
     }
@@ -249,7 +253,8 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
         return rc;
     if (ref)
         *ref = CS_PKTREF(s->wr_id, off);
-    if (s->wr.offset - s->wr_ckpt >= CS_STORE_CHECKPOINT_BYTES)
+    if ((s->flags & CS_STORE_CHECKPOINT) &&
+        cs_pcapw_handed(&s->wr) - s->wr_ckpt >= CS_STORE_CHECKPOINT_BYTES)
         seg_checkpoint(s);
     return 0;
 }

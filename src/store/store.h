@@ -45,13 +45,16 @@
 typedef struct cs_store cs_store;
 
 enum {
-    CS_STORE_WRITE = 1u << 0,  /* take the writer lock, allow appends */
-    CS_STORE_CREATE = 1u << 1, /* create the store if missing */
-    CS_STORE_LOSSY = 1u << 3,  /* live capture: cs_store_append refuses a packet
-                                  with CS_EBUSY rather than wait for the disk */
-    CS_STORE_SYNC = 1u << 2,   /* fdatasync segments and indexes when they close
-                                  (survives power loss; a process crash never
-                                  needs it: indexes are validated and rebuilt) */
+    CS_STORE_WRITE = 1u << 0,      /* take the writer lock, allow appends */
+    CS_STORE_CREATE = 1u << 1,     /* create the store if missing */
+    CS_STORE_LOSSY = 1u << 3,      /* live capture: cs_store_append refuses a packet
+                                      with CS_EBUSY rather than wait for the disk */
+    CS_STORE_SYNC = 1u << 2,       /* fdatasync segments and indexes when they close
+                                      (survives power loss; a process crash never
+                                      needs it: indexes are validated and rebuilt) */
+    CS_STORE_CHECKPOINT = 1u << 4, /* others read while this writer runs (the
+                                      daemon): checkpoint the open segment's
+                                      index every CS_STORE_CHECKPOINT_BYTES */
 };
 
 #define CS_STORE_DEFAULT_SEGMENT_BYTES (256ull << 20)

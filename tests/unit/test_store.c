@@ -359,7 +359,8 @@ static void test_reader_uses_checkpoint(void **state)
 {
     fixture *f = *state;
     char idx[256], pcap[256];
-    cs_store *w = open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 1u << 30, 0);
+    cs_store *w =
+        open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT, 1u << 30, 0);
     cs_store *r;
     struct stat st_pcap;
     cs_idx ck;
