@@ -53,3 +53,43 @@ require_shared() {
         exit 1
     fi
 }
+
+# daemon_start STORE [capstream run args...]: starts `capstream run -d STORE
+# ARGS` on a random loopback port (sets RUN_PID, PORT and B, the API base
+# URL) and waits until it answers, then until its replay is done
+# ("capturing":false), at most 10 s and 20 s.
+daemon_start() {
+    local store=$1
+    shift
+    PORT=$((20000 + RANDOM % 20000))
+    B=http://127.0.0.1:$PORT
+    "$CS_BIN" run "$@" -d "$store" --listen "127.0.0.1:$PORT" \
+        >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
+    RUN_PID=$!
+    for _ in $(seq 100); do
+        curl -sf "$B/api/v1/status" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    for _ in $(seq 200); do
+        curl -s "$B/api/v1/status" 2>/dev/null | grep -q '"capturing":false' && break
+        sleep 0.1
+    done
+}
+
+# daemon_stop PID: SIGTERM; the daemon must exit 0 by itself within 30 s
+# (a check). Returns 1 if it did not exit.
+daemon_stop() {
+    local pid=$1 status
+    kill -TERM "$pid"
+    for _ in $(seq 300); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "capstream run still running 30 s after SIGTERM"
+        return 1
+    fi
+    wait "$pid"
+    status=$?
+    check_eq "capstream run exits 0 on SIGTERM ($(tail -c 300 "$CS_TMP/run.err"))" 0 "$status"
+}

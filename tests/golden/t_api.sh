@@ -8,20 +8,7 @@
 # parameter, and a non-loopback --listen without --token-file refused.
 
 S=$CS_TMP/store
-PORT=$((20000 + RANDOM % 20000))
-B=http://127.0.0.1:$PORT
-"$CS_BIN" run -r "$REPO/samples/trading-sample.pcap" -d "$S" --listen "127.0.0.1:$PORT" \
-    >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
-RUN_PID=$!
-for _ in $(seq 100); do
-    curl -sf "$B/api/v1/status" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-# Let the file finish (capturing goes to false), at most 20 s.
-for _ in $(seq 200); do
-    curl -s "$B/api/v1/status" 2>/dev/null | grep -q '"capturing":false' && break
-    sleep 0.1
-done
+daemon_start "$S" -r "$REPO/samples/trading-sample.pcap" # and lets the file finish
 
 code() { curl -s -o "$CS_TMP/body" -w '%{http_code}' "$@"; }
 json_ok() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$CS_TMP/body"; }

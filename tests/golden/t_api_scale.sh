@@ -25,19 +25,7 @@ read -r DAY_A DAY_B N_MEAS N_MSGS N_ALERTS <"$CS_TMP/info"
 check_eq "bigstore wrote the measurements" "$N" "$N_MEAS"
 check_eq "bigstore wrote their messages" "$((2 * N))" "$N_MSGS"
 
-PORT=$((20000 + RANDOM % 20000))
-B=http://127.0.0.1:$PORT
-"$CS_BIN" run -r "$REPO/samples/trading-sample.pcap" -d "$S" --listen "127.0.0.1:$PORT" \
-    >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
-RUN_PID=$!
-for _ in $(seq 100); do
-    curl -sf "$B/api/v1/status" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-for _ in $(seq 200); do
-    curl -s "$B/api/v1/status" 2>/dev/null | grep -q '"capturing":false' && break
-    sleep 0.1
-done
+daemon_start "$S" -r "$REPO/samples/trading-sample.pcap"
 
 R="after=$DAY_A&before=$DAY_B"
 get() { curl -s -o "$CS_TMP/$1.json" -w '%{http_code}' "$B$2"; }
