@@ -70,6 +70,7 @@
 #define RUN_MAX_IFACES 16
 #define RUN_QUEUE_BYTES (128u << 20)
 #define RUN_DEFAULT_LISTEN "127.0.0.1:8642"
+#define RUN_DEFAULT_RING (256ull << 20) /* bytes of AF_PACKET ring per interface */
 
 static const char run_help[] =
     "usage: capstream run -i IFACE[,IFACE...] -d STORE [options]\n"
@@ -91,6 +92,8 @@ static const char run_help[] =
     "      --config FILE     alert rules, one per line (SIGHUP reloads them), e.g.\n"
     "                          fix_slow: pair=fix p99 > 200us for 3s\n"
     "      --filter BPF      capture filter (tcpdump syntax)\n"
+    "      --ring-size N     kernel capture ring per interface (default 256M; it\n"
+    "                        absorbs bursts the analysis cannot follow at once)\n"
     "      --user USER       drop root for USER once the sockets are open\n"
     "      --decoders LIST   all (default), none, or fix,http,dns\n"
     "      --max-bytes N     packet retention budget (K/M/G suffixes)\n"
@@ -111,6 +114,7 @@ typedef struct run_args {
     const char *label;  /* and what to call it */
     const char *banner; /* printed once serving (cs__run_daemon) */
     int64_t metrics_days;
+    uint64_t ring_bytes; /* AF_PACKET ring per interface */
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
 } run_args;
@@ -220,6 +224,11 @@ static int run_option(run_args *a, int c, const char *arg)
             return cs_cli_usage_error("run", "bad --max-bytes '%s'", arg);
         a->so.set_max_bytes = 1;
         return 0;
+    case 'R':
+        if (cs_cli_parse_size(arg, &v) < 0 || v < (4u << 20) || v > (64ull << 30))
+            return cs_cli_usage_error("run", "bad --ring-size '%s' (4M to 64G)", arg);
+        a->ring_bytes = v;
+        return 0;
     case 'G':
         if (cs_cli_parse_size(arg, &a->so.max_message_bytes) < 0)
             return cs_cli_usage_error("run", "bad --max-message-bytes '%s'", arg);
@@ -259,12 +268,14 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"max-bytes", required_argument, 0, 'M'},
                                          {"metrics-days", required_argument, 0, 'Y'},
                                          {"max-message-bytes", required_argument, 0, 'G'},
+                                         {"ring-size", required_argument, 0, 'R'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c, rc;
 
     a->listen = RUN_DEFAULT_LISTEN;
     a->metrics_days = 31;
+    a->ring_bytes = RUN_DEFAULT_RING;
     a->so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT; /* the API reads */
     cs_decoders_parse("all", a->decoders);
     while ((c = getopt_long(argc, argv, "i:r:d:h", opts, NULL)) != -1) {
@@ -343,6 +354,9 @@ static int open_sources(run_ctx *x)
 {
     cs_afpacket_opts o = {.idle_ms = 200, .filter = x->a.filter};
     int rc;
+
+    o.block_size = CS_AFPACKET_DEFAULT_BLOCK_SIZE;
+    o.block_count = (uint32_t)(x->a.ring_bytes / o.block_size);
 
     if (x->a.given != NULL) {
         x->caps[0].src = x->a.given;
@@ -761,6 +775,7 @@ int cs__run_daemon(const cs__run_opts *o, cs_source *src)
     x.a.label = o->label;
     x.a.banner = o->banner;
     x.a.metrics_days = 31;
+    x.a.ring_bytes = RUN_DEFAULT_RING;
     x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT;
     cs_decoders_parse("all", x.a.decoders);
     return run_daemon(&x);
