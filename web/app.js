@@ -321,7 +321,9 @@
       ["src → dst", `${m.src} → ${m.dst}`], ["key", m.key], ["length", String(m.len)]]);
     h += "<h4>Fields</h4>" + table(["field", "value"], m.fields.map((f) => [f[0], f[1]]));
     h += "<h4>Packets</h4>" + table(["time (UTC)", "caplen", "summary", "ref"],
-      side.packets.map((p) => [fmtNs(p.ts_ns), String(p.caplen), p.summary + (p.expired ? " (expired)" : ""), link({ p: p.ref }, p.ref)]),
+      side.packets.map((p) => p.ts_ns === undefined /* expired (retention) or unreadable */
+        ? ["—", "—", p.expired ? "no longer stored (retention)" : "unreadable", p.ref]
+        : [fmtNs(p.ts_ns), String(p.caplen), p.summary, link({ p: p.ref }, p.ref)]),
       (i) => ` class="pkt${side.packets[i].ref === st.p ? " sel" : ""}" data-ref="${esc(side.packets[i].ref)}"`);
     return h + "</div>";
   }

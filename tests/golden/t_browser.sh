@@ -3,7 +3,9 @@
 # 3-second generated capture (per-second metrics closed, so the rate charts
 # have points); tests/browser/ui.test.js runs one scenario against both in
 # each browser: Debian's headless Chromium through playwright-core and
-# Debian's Firefox ESR through puppeteer-core (WebDriver BiDi). Screenshots
+# Debian's Firefox ESR through puppeteer-core (WebDriver BiDi); then
+# tests/browser/expired.test.js opens, in each browser, a measurement whose
+# packets retention deleted (the same capture under --max-bytes 1M). Screenshots
 # of every step are kept per browser in $CS_ARTIFACTS/<browser> (or
 # $CS_TMP/screenshots/<browser>). Needs /usr/bin/chromium (apt chromium),
 # /usr/bin/firefox-esr (apt firefox-esr) and tests/browser/node_modules
@@ -34,10 +36,10 @@ browser_ready() {
     return $ok
 }
 
-# start_daemon PCAP STORE -> sets DPID, DPORT; waits until the replay is done
+# start_daemon PCAP STORE [run args] -> sets DPID, DPORT; waits until the replay is done
 start_daemon() {
     DPORT=$((20000 + RANDOM % 20000))
-    "$CS_BIN" run -r "$1" -d "$2" --listen "127.0.0.1:$DPORT" >"$2.out" 2>"$2.err" &
+    "$CS_BIN" run -r "$1" -d "$2" "${@:3}" --listen "127.0.0.1:$DPORT" >"$2.out" 2>"$2.err" &
     DPID=$!
     for _ in $(seq 1 300); do
         curl -s --max-time 2 "http://127.0.0.1:$DPORT/api/v1/status" 2>/dev/null |
@@ -52,6 +54,10 @@ if browser_ready; then
     python3 "$GENTRAFFIC" "$CS_TMP/g.pcap" --seconds 3 --scale 0.1 --seed 7 >/dev/null
     start_daemon "$REPO/samples/trading-sample.pcap" "$CS_TMP/store-sample" && PID1=$DPID && PORT1=$DPORT
     start_daemon "$CS_TMP/g.pcap" "$CS_TMP/store-gen" && PID2=$DPID && PORT2=$DPORT
+    # a packet budget far below the capture: the oldest measurements' packets
+    # are gone, their messages stay
+    start_daemon "$CS_TMP/g.pcap" "$CS_TMP/store-expired" --max-bytes 1M && PID3=$DPID &&
+        PORT3=$DPORT
     sleep 1.2 # one more tick: the generated capture's per-second windows are stored
     check_eq "GET / serves the page" "200 text/html; charset=utf-8" \
         "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$PORT1/")"
@@ -68,8 +74,15 @@ if browser_ready; then
             fail "browser tests in $b: $(grep -E 'FAIL' "$CS_TMP/browser-$b.log" | head -20)"
         fi
         cp "$CS_TMP/browser-$b.log" "$SHOTS/$b/test.log" 2>/dev/null
+        if (cd "$BROWSER_DIR" && timeout 120 node expired.test.js "$b" "http://127.0.0.1:$PORT3" \
+            "$SHOTS/$b") >"$CS_TMP/expired-$b.log" 2>&1; then
+            pass
+        else
+            fail "expired packets in $b: $(grep -E 'FAIL' "$CS_TMP/expired-$b.log" | head -5)"
+        fi
     done
     [ -n "${PID1:-}" ] && kill "$PID1" 2>/dev/null && wait "$PID1" 2>/dev/null
     [ -n "${PID2:-}" ] && kill "$PID2" 2>/dev/null && wait "$PID2" 2>/dev/null
+    [ -n "${PID3:-}" ] && kill "$PID3" 2>/dev/null && wait "$PID3" 2>/dev/null
     echo "browser screenshots: $SHOTS" >&2
 fi
