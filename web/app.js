@@ -174,8 +174,15 @@
     const byKind = (k) => ser.filter((s) => s.kind === k);
     const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, a, b, step)]));
     const stepS = step;
-    const taps = await fetchAll(byKind("tap"));
-    const protos = await fetchAll(byKind("proto"));
+    const cap = byKind("capture");
+    /* every request of the overview at once (the server answers them in
+     * parallel); the charts are then drawn in their fixed order */
+    const [taps, protos, capPts, pairs, alerts] = await Promise.all([
+      fetchAll(byKind("tap")), fetchAll(byKind("proto")),
+      cap.length ? metrics(cap[0].id, a, b, step) : null,
+      chartPairs(byKind("pair").map((s) => s.name), a, b).then((ps) =>
+        Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, b, step)]))),
+      getJSON(`/alerts?after=${a}&before=${b}&limit=${ALERTS_SHOWN}`)]);
     const perSec = (p, f) => Number(p[f]) / stepS;
     if (taps.length) {
       makePlot(chartBox("packets/s per tap", "c-pps"), taps.map((t) => "tap " + t[0]), rateData(taps, "count", perSec), {});
@@ -183,9 +190,8 @@
     }
     if (protos.length)
       makePlot(chartBox("messages/s per protocol", "c-mps"), protos.map((t) => t[0]), rateData(protos, "count", perSec), {});
-    const cap = byKind("capture");
-    if (cap.length) {
-      const pts = await metrics(cap[0].id, a, b, step);
+    if (capPts) {
+      const pts = capPts;
       const x = pts.map((p) => secOf(p.ts_ns));
       /* packets per kind per step; records (messages, measurements) not
        * stored when the metrics carry them, and their total from /status
@@ -198,23 +204,21 @@
       }
       makePlot(chartBox(`drops per step (records not stored since start: ${recordsNotStored})`, "c-drops"), names, data, {});
     }
-    /* pairs with metrics, plus those with measurements but no closed
-     * per-second window yet (a short replayed file) */
-    const pairs = byKind("pair").map((s) => s.name);
-    for (const cand of ["fix", "http", "dns"]) {
-      if (pairs.includes(cand)) continue;
-      const one = await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&limit=1`);
-      if (one.measurements.length) pairs.push(cand);
-    }
-    for (const pair of pairs) await latencyChart(pair, a, b, step);
+    for (const [pair, d] of pairs) latencyChart(pair, a, b, step, d);
     if (!plots.length) $("charts").innerHTML = "<p>no data in the range</p>";
-    await loadAlerts(a, b);
+    showAlerts(alerts);
+  }
+  /* pairs with metrics, plus those with measurements but no closed
+   * per-second window yet (a short replayed file) */
+  async function chartPairs(pairs, a, b) {
+    const extra = await Promise.all(["fix", "http", "dns"].filter((c) => !pairs.includes(c)).map(async (cand) =>
+      (await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&limit=1`)).measurements.length ? cand : null));
+    return pairs.concat(extra.filter((c) => c));
   }
   /* the newest ALERTS_SHOWN alert events of the range (the API pages them
    * newest first), so a flapping rule over a day cannot flood the page */
   const ALERTS_SHOWN = 100;
-  async function loadAlerts(a, b) {
-    const page = await getJSON(`/alerts?after=${a}&before=${b}&limit=${ALERTS_SHOWN}`);
+  function showAlerts(page) {
     const shown = page.alerts;
     const note = page.more ? `<p id="alertsmore">the newest ${shown.length} of ${page.total} alert events; narrow the range to see the others</p>` : "";
     $("alerts").innerHTML = shown.length ? note + table(["time (UTC)", "rule", "state", "text", "value"],
@@ -222,11 +226,15 @@
         /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "", pg: "" }, x.text) : x.text,
         String(x.value)])) : "<p>no alerts in the range</p>";
   }
-  async function latencyChart(pair, a, b, step) {
-    /* p50/p99/max per step from the metrics, plus the slowest measurements
-     * of the range as points, so a spike can be clicked even inside one step. */
-    const pts = await metrics("pair:" + pair, a, b, step);
-    const ms = (await getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000`)).measurements;
+  /* p50/p99/max per step from the metrics, plus the slowest measurements
+   * of the range as points, so a spike can be clicked even inside one step. */
+  async function latencyData(pair, a, b, step) {
+    const [pts, j] = await Promise.all([metrics("pair:" + pair, a, b, step),
+      getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000`)]);
+    return { pts, ms: j.measurements };
+  }
+  function latencyChart(pair, a, b, step, d) {
+    const pts = d.pts, ms = d.ms;
     ms.sort((x, y) => (BigInt(x.req_ts_ns) < BigInt(y.req_ts_ns) ? -1 : 1));
     const ms1 = [ms.map((m) => secOf(m.req_ts_ns)), ms.map((m) => Number(m.latency_ns))];
     const mt = [pts.map((p) => secOf(p.ts_ns)), pts.map((p) => Number(p.p50_ns)), pts.map((p) => Number(p.p99_ns)), pts.map((p) => Number(p.max_ns))];
