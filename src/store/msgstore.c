@@ -770,16 +770,17 @@ static int list_seg_bytes(const cs_msgstore *w, seg_bytes **out, size_t *n, uint
             (*out)[(*n)++] = (seg_bytes){seg, (uint64_t)st.st_size};
     }
     closedir(d);
-    if (*n > 1)
-        qsort(*out, *n, sizeof(**out), cmp_seg_bytes);
-    for (size_t i = 1, j = 0; i < *n; i++) { /* one entry per segment */
+    if (*n < 2)
+        return rc;
+    qsort(*out, *n, sizeof(**out), cmp_seg_bytes);
+    size_t j = 0; /* one entry per segment */
+    for (size_t i = 1; i < *n; i++) {
         if ((*out)[i].seg == (*out)[j].seg)
             (*out)[j].bytes += (*out)[i].bytes;
         else
             (*out)[++j] = (*out)[i];
-        if (i + 1 == *n)
-            *n = j + 1;
     }
+    *n = j + 1;
     return rc;
 }
 

@@ -585,6 +585,18 @@ static int read_until(int fd, char *buf, size_t cap, size_t *len, const char *ne
     return 0;
 }
 
+/* Sends the stream request "req" and reads up to the stream's opening
+ * comment; returns the connected descriptor. */
+static int open_stream(const char *req, char *buf, size_t cap, size_t *len)
+{
+    int fd = connect_to("127.0.0.1", port);
+
+    assert_true(fd >= 0);
+    send_all(fd, req, strlen(req));
+    assert_int_equal(read_until(fd, buf, cap, len, "live stream"), 0);
+    return fd;
+}
+
 static void test_sse(void **state)
 {
     static const char req[] = "GET /api/v1/stream?min_latency=1ms HTTP/1.0\r\n\r\n";
@@ -592,11 +604,8 @@ static void test_sse(void **state)
     static const char fast[] = "{\"id\":\"l1.3.0\",\"latency_ns\":5000}";
     char buf[8192] = {0};
     size_t len = 0;
-    int fd = connect_to("127.0.0.1", port);
+    int fd = open_stream(req, buf, sizeof(buf), &len);
 
-    assert_true(fd >= 0);
-    send_all(fd, req, sizeof(req) - 1);
-    assert_int_equal(read_until(fd, buf, sizeof(buf), &len, "live stream"), 0);
     assert_non_null(strstr(buf, "text/event-stream"));
     cs_live_publish(live, "measurement", fast, strlen(fast));
     cs_live_publish(live, "measurement", slow, strlen(slow));
@@ -617,11 +626,8 @@ static void test_sse_events(void **state)
     static const char slow[] = "{\"id\":\"l1.2.0\",\"latency_ns\":2500000}";
     char buf[8192] = {0};
     size_t len = 0;
-    int fd = connect_to("127.0.0.1", port);
+    int fd = open_stream(req, buf, sizeof(buf), &len);
 
-    assert_true(fd >= 0);
-    send_all(fd, req, sizeof(req) - 1);
-    assert_int_equal(read_until(fd, buf, sizeof(buf), &len, "live stream"), 0);
     cs_live_publish(live, "measurement", slow, strlen(slow));
     cs_live_publish(live, "alert", "{\"rule\":\"q\"}", 12);
     cs_live_publish(live, "measurement", slow, strlen(slow));
