@@ -3,8 +3,15 @@
  * reader (latency, messages, show). See msgstore.h for the directory.
  *
  * Every file (msg-, lat- or unm-NNNNNNNN.bin) is an 8-byte magic followed
- * by records. Integers are little-endian; nothing is aligned (every read
- * goes through core/cursor.h helpers).
+ * by records. NNNNNNNN, the file id (called "seg" in the structs below),
+ * is the first segment id of the segment group its records' ids name
+ * (cs_msgstore_file_seg: cs_store_group_of with the store's partition
+ * count P, read at open), or 0 for records of packets not stored. Every
+ * comparison below is between file ids, never raw segment ids: a segment
+ * id from outside (replace_range) is mapped to its group first.
+ *
+ * Integers are little-endian; nothing is aligned (every read goes through
+ * core/cursor.h helpers).
  *
  *   file:    +0  8  magic "csmsg01\n", "cslat01\n" or "csunm01\n"
  *            +8     record, record, ...
@@ -50,9 +57,9 @@
  *     grown only for a record larger than it), so the hot path encodes in
  *     place: no allocation and one copy per record.
  *   - At most MAX_OPEN files are open; the least recently used is flushed
- *     and closed to make room (ingest moves through segments in order).
+ *     and closed to make room (ingest moves through groups in order).
  *   - Replacement (reanalyze) writes NAME.bin.new files and renames them
- *     over NAME.bin at close; files of replaced segments that got no new
+ *     over NAME.bin at close; files of replaced groups that got no new
  *     record are unlinked then. After an error nothing is replaced.
  *
  * Readers stream each file in chunks (read(), not mmap, so a file cut
@@ -116,7 +123,7 @@ static void file_path(char *buf, const char *dir, int kind, uint32_t seg, int tm
              tmp ? ".new" : "");
 }
 
-/* Parses "msg-00000007.bin" (or with ".new" if "tmp"): kind and segment. */
+/* Parses "msg-00000007.bin" (or with ".new" if "tmp"): kind and file id. */
 static int parse_name(const char *name, int *kind, uint32_t *seg, int *tmp)
 {
     const char *p = name + 4;
@@ -584,8 +591,8 @@ static int decode_measurement(const uint8_t *p, size_t n, decoder *d, cs_measure
 /* ---- writer ------------------------------------------------------------- */
 
 typedef struct wfile {
-    int kind; /* K_*; -1 = slot unused */
-    uint32_t seg;
+    int kind;     /* K_*; -1 = slot unused */
+    uint32_t seg; /* file id (first segment of the group) */
     int fd;
     uint64_t last_use;
     uint8_t *buf;
@@ -604,13 +611,14 @@ struct cs_msgstore {
     uint64_t tick;
     int err;
     int replacing;
-    uint32_t rfirst, rlast;
+    uint32_t rfirst, rlast; /* file ids (groups) of the replaced range */
     tmpfile_ent *tmps;
     size_t n_tmps, tmps_cap;
     scanbuf sb;
     const char *const *rprotos; /* replaced protocols (NULL: all) */
     uint64_t max_bytes;         /* retention budget (0: none) */
-    uint32_t newest_seg;        /* newest segment with a file opened */
+    uint32_t partitions;        /* the store's P (store.h), 1 for old stores */
+    uint32_t newest_file;       /* newest file id (group) with a file opened */
     uint64_t deleted;           /* files deleted by retention */
 };
 
@@ -737,14 +745,25 @@ static int cmp_seg_bytes(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The newest segment and the one before it still get records (a request
- * answered after the next segment began files its measurement with it). */
-static int seg_in_use(const cs_msgstore *w, uint32_t seg)
+/* The newest group and the one before it, "prev" (the next-lower file id
+ * in the directory), still get records (a request answered after the next
+ * group began files its measurement with it); file 0 always does. */
+static int file_in_use(const cs_msgstore *w, uint32_t seg, uint32_t prev)
 {
-    return seg == 0 || (uint64_t)seg + 1 >= w->newest_seg;
+    return seg == 0 || seg >= w->newest_file || seg == prev;
 }
 
-/* Bytes per segment of the files in the directory (sorted by segment);
+/* The highest file id below the newest in "segs" (sorted), 0 if none. */
+static uint32_t file_before_newest(const cs_msgstore *w, const seg_bytes *segs, size_t n)
+{
+    uint32_t prev = 0;
+
+    for (size_t i = 0; i < n && segs[i].seg < w->newest_file; i++)
+        prev = segs[i].seg;
+    return prev;
+}
+
+/* Bytes per file id of the files in the directory (sorted by file id);
  * "*total" counts every file. */
 static int list_seg_bytes(const cs_msgstore *w, seg_bytes **out, size_t *n, uint64_t *total)
 {
@@ -773,7 +792,7 @@ static int list_seg_bytes(const cs_msgstore *w, seg_bytes **out, size_t *n, uint
     if (*n < 2)
         return rc;
     qsort(*out, *n, sizeof(**out), cmp_seg_bytes);
-    size_t j = 0; /* one entry per segment */
+    size_t j = 0; /* one entry per file id */
     for (size_t i = 1; i < *n; i++) {
         if ((*out)[i].seg == (*out)[j].seg)
             (*out)[j].bytes += (*out)[i].bytes;
@@ -802,12 +821,13 @@ static void delete_seg_files(cs_msgstore *w, uint32_t seg)
     }
 }
 
-/* Deletes the oldest closed segments' files while over budget. */
+/* Deletes the oldest closed groups' files while over budget. */
 static void retention(cs_msgstore *w)
 {
     seg_bytes *segs;
     size_t n;
     uint64_t total;
+    uint32_t prev;
 
     if (w->max_bytes == 0 || w->replacing || list_seg_bytes(w, &segs, &n, &total) < 0) {
         cs_error_clear();
@@ -821,8 +841,9 @@ static void retention(cs_msgstore *w)
             if (segs[i].seg == w->files[f].seg)
                 segs[i].bytes += w->files[f].used;
     }
+    prev = file_before_newest(w, segs, n);
     for (size_t i = 0; i < n && total > w->max_bytes; i++) {
-        if (seg_in_use(w, segs[i].seg))
+        if (file_in_use(w, segs[i].seg, prev))
             continue;
         delete_seg_files(w, segs[i].seg);
         total -= segs[i].bytes;
@@ -859,8 +880,8 @@ static int open_slot(cs_msgstore *w, int kind, uint32_t seg, wfile **out)
         f->used = MAGIC_LEN;
     }
     *out = f;
-    if (seg > w->newest_seg) {
-        w->newest_seg = seg;
+    if (seg > w->newest_file) {
+        w->newest_file = seg;
         retention(w);
     }
     return 0;
@@ -921,6 +942,7 @@ int cs_msgstore_open(const char *store_dir, cs_msgstore **out)
         goto fail;
     }
     snprintf(w->dir, len, "%s/messages", store_dir);
+    w->partitions = cs_store_dir_partitions(store_dir);
     if (mkdir(w->dir, 0755) < 0 && errno != EEXIST) {
         rc = cs_error_set(cs_error_from_errno(errno), "cannot create %s: %s", w->dir,
                           strerror(errno));
@@ -939,16 +961,16 @@ int cs_msgstore_replace_range(cs_msgstore *w, uint32_t first_seg, uint32_t last_
     if (w->replacing || first_seg > last_seg)
         return cs_error_set(CS_EINVAL, "bad replacement range %u..%u", (unsigned)first_seg,
                             (unsigned)last_seg);
+    w->replacing = 1;
+    w->rfirst = cs_store_group_of(first_seg, w->partitions);
+    w->rlast = cs_store_group_of(last_seg, w->partitions);
     /* Files of the range already open for appending end here. */
     for (int i = 0; i < MAX_OPEN; i++) {
         wfile *f = &w->files[i];
 
-        if (f->kind >= 0 && f->seg >= first_seg && f->seg <= last_seg)
+        if (f->kind >= 0 && in_range(w, f->seg))
             remember_err(w, wfile_close(f));
     }
-    w->replacing = 1;
-    w->rfirst = first_seg;
-    w->rlast = last_seg;
     return w->err;
 }
 
@@ -1047,13 +1069,13 @@ int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m)
 int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind)
 {
     size_t bound = 0, n;
+    uint32_t file = cs_msgstore_file_seg(m->id, w->partitions);
     wfile *f;
     int rc;
 
     if ((rc = msg_size_bound(m, &bound)) < 0)
         return remember_err(w, rc);
-    if ((rc = get_file(w, kind ? K_UNM : K_MSG, cs_msgstore_file_seg(m->id), FRAME_HDR + bound,
-                       &f)) < 0)
+    if ((rc = get_file(w, kind ? K_UNM : K_MSG, file, FRAME_HDR + bound, &f)) < 0)
         return remember_err(w, rc);
     n = encode_message(f->buf + f->used + FRAME_HDR, m, kind);
     commit_frame(f, n);
@@ -1064,12 +1086,13 @@ int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms)
 {
     size_t pair_len = ms->pair ? strlen(ms->pair) : 0;
     size_t n = LAT_FIXED + pair_len + ms->key.len;
+    uint32_t file = cs_msgstore_file_seg(ms->id, w->partitions);
     wfile *f;
     int rc;
 
     if (pair_len > 255 || n > REC_MAX)
         return remember_err(w, cs_error_set(CS_ERANGE, "measurement too large to store"));
-    if ((rc = get_file(w, K_LAT, cs_msgstore_file_seg(ms->id), FRAME_HDR + n, &f)) < 0)
+    if ((rc = get_file(w, K_LAT, file, FRAME_HDR + n, &f)) < 0)
         return remember_err(w, rc);
     n = encode_measurement(f->buf + f->used + FRAME_HDR, ms, pair_len);
     commit_frame(f, n);
@@ -1156,7 +1179,8 @@ struct cs_msgreader {
     rfile *files;
     size_t n_files, files_cap;
     uint64_t torn;
-    uint32_t cur_seg; /* the file being scanned */
+    uint32_t partitions; /* the store's P (store.h), 1 for old stores */
+    uint32_t cur_seg;    /* file id of the file being scanned */
 };
 
 static int check_store(const char *dir)
@@ -1191,6 +1215,7 @@ int cs_msgreader_open(const char *store_dir, cs_msgreader **out)
         return CS_ENOMEM;
     }
     snprintf(r->dir, len, "%s/messages", store_dir);
+    r->partitions = cs_store_dir_partitions(store_dir);
     *out = r;
     return 0;
 }
@@ -1215,7 +1240,7 @@ static int rfile_cmp(const void *a, const void *b)
     return x->kind - y->kind;
 }
 
-/* Lists the published files of kind "kind" in segment order. */
+/* Lists the published files of kind "kind" in file id (group) order. */
 static int list_files(cs_msgreader *r, int kind)
 {
     DIR *d = opendir(r->dir);
@@ -1711,7 +1736,7 @@ out:
     return rc;
 }
 
-/* Streams every file of "kind" through "fn", in segment order, skipping
+/* Streams every file of "kind" through "fn", in file id order, skipping
  * the files that hold nothing "h" asks for (NULL: none skipped). */
 static int scan_all(cs_msgreader *r, int kind, frame_fn fn, void *ud, const scan_hint *h)
 {
@@ -1823,7 +1848,8 @@ int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *
     char buf[40];
     int rc;
 
-    if ((rc = scan_file(r, K_MSG, cs_msgstore_file_seg(id), msg_frame, &s, &res, NULL)) < 0)
+    if ((rc = scan_file(r, K_MSG, cs_msgstore_file_seg(id, r->partitions), msg_frame, &s, &res,
+                        NULL)) < 0)
         return rc;
     if (!s.found)
         return cs_error_set(CS_ENOTFOUND, "no message %s in the store", cs_id_format('m', id, buf));
@@ -2197,7 +2223,8 @@ int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, vo
     char buf[40];
     int rc;
 
-    if ((rc = scan_file(r, K_LAT, cs_msgstore_file_seg(id), lat_frame, &s, &res, NULL)) < 0)
+    if ((rc = scan_file(r, K_LAT, cs_msgstore_file_seg(id, r->partitions), lat_frame, &s, &res,
+                        NULL)) < 0)
         return rc;
     if (!s.found)
         return cs_error_set(CS_ENOTFOUND, "no measurement %s in the store",

@@ -4,17 +4,29 @@
  * them.
  *
  *   STORE/messages/
- *     msg-00000007.bin    messages whose id names packet segment 7
- *     lat-00000007.bin    measurements whose id (= request id) names segment 7
- *     unm-00000007.bin    unanswered requests / orphan responses of segment 7
+ *     msg-00000007.bin    messages whose id names a segment of the group
+ *                         starting at 7 (segments 7 .. 7+P-1)
+ *     lat-00000007.bin    measurements whose id (= request id) names a
+ *                         segment of the group starting at 7
+ *     unm-00000007.bin    unanswered requests / orphan responses, likewise
  *     msg-00000000.bin    ... messages whose packets were not stored (ids with
  *                         the top bit set), likewise lat- and unm-
+ *
+ * Files by segment group. The packet store writes P flow partitions at
+ * once (store.h; P is fixed when the store is made, 1 for stores made
+ * before partitions): segment ids come in aligned groups of P, partition p
+ * of group g being segment 1 + g*P + p. A record goes to the file of its
+ * segment's group, named by the group's first segment id
+ * (cs_store_group_of), so a group's records of one kind are in one file in
+ * the order they were written (arrival order), and there are as many
+ * files as groups, not segments. With P = 1 a group is one segment. Writer
+ * and reader read P from the store directory when they open.
  *
  * Every file is a short header followed by length-prefixed, checksummed
  * records (the byte layout is in msgstore.c). Files are only appended to
  * during ingest; a record cut short by a crash fails its checksum and is
  * never served (and the next writer cuts it off before appending).
- * Reanalysis replaces a range of segments: the new files are written
+ * Reanalysis replaces a range of segment groups: the new files are written
  * beside the old ones and renamed over them when the writer closes, so a
  * reader sees either the old or the new records of a file, never a mix.
  *
@@ -31,6 +43,7 @@
 
 #include "analytics/histogram.h"
 #include "analytics/message.h"
+#include "store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -45,11 +58,12 @@ typedef struct cs_msgstore cs_msgstore;
 int cs_msgstore_open(const char *store_dir, cs_msgstore **out);
 
 /* Starts replacing everything stored for packet segments [first_seg,
- * last_seg] (reanalyze): records written for those segments after this call
- * go to fresh files that replace the old ones atomically at
- * cs_msgstore_close(); files of segments in the range that get no new
- * records are removed then. Segments outside the range are appended to as
- * usual. At most one range per writer. */
+ * last_seg] (reanalyze), widened to whole groups: the files of every group
+ * from the group of "first_seg" to the group of "last_seg". Records
+ * written for those groups after this call go to fresh files that replace
+ * the old ones atomically at cs_msgstore_close(); files of groups in the
+ * range that get no new records are removed then. Groups outside the range
+ * are appended to as usual. At most one range per writer. */
 int cs_msgstore_replace_range(cs_msgstore *w, uint32_t first_seg, uint32_t last_seg);
 
 /* Narrows the replacement of cs_msgstore_replace_range to the records of
@@ -60,11 +74,12 @@ int cs_msgstore_replace_protos(cs_msgstore *w, const char *const *protos);
 
 /*
  * Retention: keeps STORE/messages/ within "max_bytes" (0 = unlimited).
- * Whenever the writer starts the files of a newer packet segment, the
- * files (msg-, lat- and unm-) of the oldest segments go, whole segments at
- * a time, while the directory holds more than the budget; the newest
- * segment and the one before it (still filed into by late measurements) are
- * never deleted, nor segment 0 (records whose packets were not stored).
+ * Whenever the writer starts the files of a newer segment group, the files
+ * (msg-, lat- and unm-) of the oldest groups go, whole groups at a time,
+ * while the directory holds more than the budget; the newest group's files
+ * and those of the group before it (the next-lower file id in the
+ * directory: still filed into by late measurements) are never deleted, nor
+ * file 0 (records whose packets were not stored).
  * Readers skip a file deleted under them.
  */
 void cs_msgstore_set_budget(cs_msgstore *w, uint64_t max_bytes);
@@ -82,11 +97,12 @@ int cs_msgstore_flush(cs_msgstore *w);
  * fine). Returns the first error met by any call on "w". */
 int cs_msgstore_close(cs_msgstore *w);
 
-/* The file a record with id "id" is filed in: its packet segment, or 0
- * for ids of packets that were not stored (top bit set). */
-static inline uint32_t cs_msgstore_file_seg(uint64_t id)
+/* The file a record with id "id" is filed in, in a store of "partitions"
+ * partitions: the first segment id of its packet segment's group, or 0 for
+ * ids of packets that were not stored (top bit set). */
+static inline uint32_t cs_msgstore_file_seg(uint64_t id, uint32_t partitions)
 {
-    return (id >> 63) ? 0 : CS_MSGID_SEG(id);
+    return (id >> 63) ? 0 : cs_store_group_of(CS_MSGID_SEG(id), partitions);
 }
 
 /* ---- reader ----------------------------------------------------------- */
@@ -118,8 +134,8 @@ typedef struct cs_msgfilter {
 /* A filter that matches everything. */
 void cs_msgfilter_init(cs_msgfilter *f);
 
-/* Messages matching "f", in store order (segment, then the order they were
- * decoded in, which is capture order up to reassembly delays). */
+/* Messages matching "f", in store order (segment group, then the order they
+ * were decoded in, which is capture order up to reassembly delays). */
 int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud);
 
 /* Unanswered requests and orphan responses matching "f" ("proto" matches the
@@ -163,8 +179,8 @@ typedef struct cs_latstats {
  * entries that the caller frees with cs_free(). */
 int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats **out, size_t *n);
 
-/* Looks up one message (in the one file its id names). CS_ENOTFOUND with
- * a detail if it is not there. */
+/* Looks up one message (in the one file its id names: its segment's
+ * group). CS_ENOTFOUND with a detail if it is not there. */
 int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud);
 
 /* Looks up one measurement by its id. CS_ENOTFOUND if it is not there. */

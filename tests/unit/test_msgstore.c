@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "store/msgstore.h"
 #include "store/msgstore_int.h"
+#include "store/store.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -1268,6 +1269,275 @@ static void test_key_filter_big_file(void **state)
     assert_int_equal(found, want);
 }
 
+/* ---- segment groups (a store of 4 partitions) ------------------------------ */
+
+/* A store made by the packet store with 4 flow partitions: segments 1..4
+ * are group 1, 5..8 group 5, 9..12 group 9, ... */
+static int setup_p4(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    cs_store_opts o = {.flags = CS_STORE_CREATE | CS_STORE_WRITE, .partitions = 4};
+    cs_store *st;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_msgstore.XXXXXX");
+    if (mkdtemp(f->dir) == NULL || cs_store_open(f->dir, &o, &st) < 0 || cs_store_close(st) < 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int file_exists(const char *dir, const char *kind, uint32_t id)
+{
+    char path[256];
+
+    file_name(path, sizeof(path), dir, kind, id);
+    return access(path, F_OK) == 0;
+}
+
+/* The segment write_range() gives record "i" with "nseg" segments. */
+static uint32_t range_seg(uint32_t i, uint32_t nseg)
+{
+    return i % 50 == 49 ? 0 : 1 + i % nseg;
+}
+
+/* The ids write_range(0, n, nseg) stores, of kind 'm', 'l' or 'u', in the
+ * order a reader of 4 partitions must return them: file 0, then each group
+ * in turn, each in the order written. Returns how many. */
+static uint64_t want_group_order(uint64_t *ids, uint32_t n, uint32_t nseg, char kind)
+{
+    uint64_t k = 0;
+
+    for (uint32_t group = 0; group <= nseg; group = group ? group + 4 : 1) {
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t seg = range_seg(i, nseg);
+            genmsg g;
+
+            if (cs_store_group_of(seg, 4) != group || (kind == 'l' && i % 2) ||
+                (kind == 'u' && i % 10 != 1))
+                continue;
+            gen_message(&g, i, seg);
+            ids[k++] = g.m.id;
+        }
+    }
+    return k;
+}
+
+/* Records of segments 1..8 land in two files per kind (groups 1 and 5) and
+ * read back group by group in the order they were written. */
+static void test_groups_one_file_in_order(void **state)
+{
+    fixture *f = *state;
+    static const char *const kinds[3] = {"msg", "lat", "unm"};
+    uint64_t *want = calloc(4096, sizeof(*want));
+    seen *s = calloc(1, sizeof(*s));
+    cs_msgreader *r;
+    cs_msgfilter mf;
+    cs_latfilter lf;
+    cs_msgstore_info info;
+    uint64_t n;
+
+    assert_int_equal(cs_store_dir_partitions(f->dir), 4);
+    write_range(f->dir, 0, 400, 8);
+    /* Files 1 and 5, and 0 for messages (top-bit ids: i % 50 == 49, all odd,
+     * so no measurement or unmatched record has one). */
+    for (int k = 0; k < 3; k++) {
+        for (uint32_t id = 0; id <= 9; id++)
+            assert_int_equal(file_exists(f->dir, kinds[k], id),
+                             id == 1 || id == 5 || (id == 0 && k == 0));
+    }
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    cs_msgfilter_init(&mf);
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    n = want_group_order(want, 400, 8, 'm');
+    assert_int_equal(s->n, 400);
+    assert_int_equal(n, 400);
+    assert_memory_equal(s->ids, want, n * sizeof(*want));
+
+    memset(s, 0, sizeof(*s));
+    cs_latfilter_init(&lf);
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    n = want_group_order(want, 400, 8, 'l');
+    assert_int_equal(s->n, 200);
+    assert_int_equal(n, 200);
+    assert_memory_equal(s->ids, want, n * sizeof(*want));
+
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_unmatched(r, &mf, on_unm, s), 0);
+    n = want_group_order(want, 400, 8, 'u');
+    assert_int_equal(s->n, 40);
+    assert_int_equal(n, 40);
+    assert_memory_equal(s->ids, want, n * sizeof(*want));
+
+    assert_int_equal(cs_msgreader_info(r, &info), 0);
+    assert_int_equal(info.files, 3 + 2 + 2);
+    assert_int_equal(info.messages, 400);
+    cs_msgreader_close(r);
+    free(s);
+    free(want);
+}
+
+/* Lookups by id open the group file, for ids of every partition. */
+static void test_groups_lookup(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    genmsg g;
+    cs_msgid got;
+
+    write_range(f->dir, 0, 400, 8);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    for (uint32_t i = 100; i < 116; i++) {
+        uint32_t seg = range_seg(i, 8);
+
+        gen_message(&g, i, seg);
+        got = 0;
+        assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), 0);
+        assert_int_equal(got, g.m.id);
+        got = 0;
+        assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got),
+                         i % 2 ? CS_ENOTFOUND : 0);
+        assert_int_equal(got, i % 2 ? 0 : g.m.id);
+    }
+    /* An id of a stored group that was never written, and one of group 9. */
+    assert_int_equal(cs_msgreader_find_message(r, CS_MSGID(CS_PKTREF(7, 11), 0), find_cb, &got),
+                     CS_ENOTFOUND);
+    gen_message(&g, 100, 9);
+    assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), CS_ENOTFOUND);
+    cs_msgreader_close(r);
+}
+
+/* Messages read back per group file: [0] file 0, [1] group 1, [2] group 5,
+ * [3] group 9, [4] others. */
+static void count_per_group(const char *dir, uint64_t counts[5])
+{
+    seen *s = calloc(1, sizeof(*s));
+    cs_msgfilter mf;
+    cs_msgreader *r;
+
+    memset(counts, 0, 5 * sizeof(*counts));
+    cs_msgfilter_init(&mf);
+    assert_int_equal(cs_msgreader_open(dir, &r), 0);
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_msg, s), 0);
+    cs_msgreader_close(r);
+    for (uint64_t k = 0; k < s->n; k++) {
+        uint32_t g = cs_msgstore_file_seg(s->ids[k], 4);
+
+        counts[g == 0 ? 0 : g == 1 ? 1 : g == 5 ? 2 : g == 9 ? 3 : 4]++;
+    }
+    free(s);
+}
+
+/* replace_range(6, 7) replaces all of group 5 (segments 5..8) and nothing
+ * else; a group that gets no new records loses its files. */
+static void test_groups_replace_range(void **state)
+{
+    fixture *f = *state;
+    uint64_t before[5], after[5], orig[5] = {0};
+    cs_msgstore *w;
+    cs_measurement ms;
+    char key[32];
+    genmsg g;
+
+    write_range(f->dir, 0, 600, 12);
+    for (uint32_t i = 0; i < 600; i++) {
+        uint32_t grp = cs_store_group_of(range_seg(i, 12), 4);
+        orig[grp == 0 ? 0 : grp == 1 ? 1 : grp == 5 ? 2 : grp == 9 ? 3 : 4]++;
+    }
+    count_per_group(f->dir, before);
+    assert_memory_equal(before, orig, sizeof(orig));
+    assert_true(orig[2] > 100);
+
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    assert_int_equal(cs_msgstore_replace_range(w, 6, 7), 0);
+    for (uint32_t i = 5000; i < 5005; i++) { /* segments 5 and 8: outside 6..7, in its group */
+        gen_message(&g, i, i % 2 ? 5 : 8);
+        assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    }
+    gen_measurement(&ms, key, 5000, 6);
+    assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+    assert_int_equal(cs_msgstore_close(w), 0);
+    count_per_group(f->dir, after);
+    assert_int_equal(after[0], orig[0]);
+    assert_int_equal(after[1], orig[1]);
+    assert_int_equal(after[2], 5);
+    assert_int_equal(after[3], orig[3]);
+    assert_int_equal(after[4], 0);
+    assert_true(file_exists(f->dir, "lat", 5));
+    assert_false(file_exists(f->dir, "unm", 5)); /* no new unmatched in group 5 */
+    assert_true(file_exists(f->dir, "unm", 1));
+    for (uint32_t id = 6; id <= 8; id++)
+        assert_false(file_exists(f->dir, "msg", id) || file_exists(f->dir, "lat", id));
+
+    /* Group 9 replaced by nothing: its files go, the others stay. */
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    assert_int_equal(cs_msgstore_replace_range(w, 9, 12), 0);
+    assert_int_equal(cs_msgstore_close(w), 0);
+    assert_false(file_exists(f->dir, "msg", 9) || file_exists(f->dir, "lat", 9) ||
+                 file_exists(f->dir, "unm", 9));
+    count_per_group(f->dir, after);
+    assert_int_equal(after[1], orig[1]);
+    assert_int_equal(after[2], 5);
+    assert_int_equal(after[3], 0);
+}
+
+/* Writes message and measurement "i" of segment "seg" and flushes. */
+static void put_pair(cs_msgstore *w, uint32_t i, uint32_t seg)
+{
+    cs_measurement ms;
+    char key[32];
+    genmsg g;
+
+    gen_message(&g, i, seg);
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    gen_measurement(&ms, key, i, seg);
+    assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+    assert_int_equal(cs_msgstore_flush(w), 0);
+}
+
+/* Retention over budget keeps file 0, the newest group file and the one
+ * before it in the directory (group 9 when group 17 follows it with no
+ * group 13 in between), and deletes the rest whole. */
+static void test_groups_retention(void **state)
+{
+    fixture *f = *state;
+    static const uint32_t segs[4] = {2, 7, 12, 19}; /* groups 1, 5, 9, 17 */
+    cs_msgreader *r;
+    cs_msgstore *w;
+    cs_msgid got = 0;
+    genmsg g;
+
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    cs_msgstore_set_budget(w, 1);
+    put_pair(w, 1, 0);
+    for (int k = 0; k < 4; k++) {
+        uint32_t grp = cs_store_group_of(segs[k], 4);
+        uint32_t prev = k ? cs_store_group_of(segs[k - 1], 4) : 0;
+
+        put_pair(w, 10 + (uint32_t)k, segs[k]);
+        for (int j = 0; j < 4; j++) {
+            uint32_t old = cs_store_group_of(segs[j], 4);
+            int kept = old == grp || old == prev;
+
+            assert_int_equal(file_exists(f->dir, "msg", old), kept);
+            assert_int_equal(file_exists(f->dir, "lat", old), kept);
+        }
+        assert_true(file_exists(f->dir, "msg", 0));
+    }
+    assert_false(file_exists(f->dir, "msg", 13));
+    /* A late measurement of group 9 still finds its file. */
+    put_pair(w, 20, 10);
+    assert_true(file_exists(f->dir, "lat", 9));
+    assert_int_equal(cs_msgstore_close(w), 0);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    gen_message(&g, 20, 10);
+    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got), 0);
+    assert_int_equal(got, g.m.id);
+    gen_message(&g, 12, 12);
+    assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), 0);
+    assert_int_equal(got, g.m.id);
+    cs_msgreader_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1287,6 +1557,10 @@ int main(void)
         cmocka_unit_test(test_frame_check_pinned),
         cmocka_unit_test_setup_teardown(test_key_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_filter_big_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_one_file_in_order, setup_p4, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_lookup, setup_p4, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_replace_range, setup_p4, teardown),
+        cmocka_unit_test_setup_teardown(test_groups_retention, setup_p4, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
