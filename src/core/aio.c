@@ -33,7 +33,7 @@ struct cs_aio {
     unsigned nbuf;
     uint8_t **free_bufs; /* stack */
     unsigned n_free;
-    aio_job *jobs; /* ring of nbuf + CS_AIO_CLOSE_SLOTS jobs */
+    aio_job *jobs; /* ring of nbuf buffer jobs + nbuf close jobs */
     unsigned head, n_jobs, ring, n_closes;
     int busy; /* the thread is writing a job */
     int stop;
@@ -108,7 +108,7 @@ int cs_aio_new(unsigned nbuf, size_t bufsize, cs_aio **out)
     a->bufsize = bufsize;
     a->pool = cs_malloc((size_t)a->nbuf * bufsize);
     a->free_bufs = cs_calloc(a->nbuf, sizeof(uint8_t *));
-    a->ring = a->nbuf + CS_AIO_CLOSE_SLOTS;
+    a->ring = 2 * a->nbuf;
     a->jobs = cs_calloc(a->ring, sizeof(aio_job));
     if (a->pool == NULL || a->free_bufs == NULL || a->jobs == NULL)
         goto nomem;
@@ -172,7 +172,7 @@ void cs_aio_put(cs_aio *a, uint8_t *buf)
 void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len)
 {
     pthread_mutex_lock(&a->mu);
-    /* at most nbuf buffers and CS_AIO_CLOSE_SLOTS closes are queued, so the
+    /* at most nbuf buffers and nbuf closes are queued, so the
      * ring never overflows */
     a->jobs[(a->head + a->n_jobs) % a->ring] = (aio_job){fd, buf, len};
     a->n_jobs++;
@@ -183,7 +183,7 @@ void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len)
 void cs_aio_submit_close(cs_aio *a, int fd)
 {
     pthread_mutex_lock(&a->mu);
-    while (a->n_closes == CS_AIO_CLOSE_SLOTS)
+    while (a->n_closes == a->nbuf)
         pthread_cond_wait(&a->done, &a->mu);
     a->jobs[(a->head + a->n_jobs) % a->ring] = (aio_job){fd, NULL, 0};
     a->n_jobs++;

@@ -43,8 +43,8 @@ uint8_t *cs_aio_try_get(cs_aio *a);
 void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len);
 
 /* Queues close(fd) after everything submitted before it. Waits only when
- * CS_AIO_CLOSE_SLOTS closes are already queued. */
-#define CS_AIO_CLOSE_SLOTS 8
+ * as many closes as the writer has buffers are already queued (a store
+ * closes one file per partition at once). */
 void cs_aio_submit_close(cs_aio *a, int fd);
 
 /* Returns a buffer from cs_aio_get unused. */
