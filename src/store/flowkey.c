@@ -151,3 +151,36 @@ uint64_t cs_flowkey_hash(const cs_flowkey *k)
     h *= 0x94d049bb133111ebULL;
     return h ^ (h >> 31);
 }
+
+/* One endpoint as 24 comparable bytes: address then port. */
+static void endpoint_bytes(const uint8_t addr[16], uint16_t port, uint8_t out[24])
+{
+    memset(out, 0, 24);
+    memcpy(out, addr, 16);
+    cs_wr_le16(out + 16, port);
+}
+
+uint32_t cs_flowkey_partition(const cs_flowkey *k, uint32_t partitions)
+{
+    uint8_t a[24], b[24];
+    uint64_t h = 0x13198a2e03707344ULL;
+    const uint8_t *lo, *hi;
+
+    if (partitions <= 1)
+        return 0;
+    /* every fragment of a datagram, the first one too, goes by addresses
+     * only, so a datagram's fragments stay together and in order */
+    int frag = (k->flags & (CS_FK_FRAG | CS_FK_FRAG_FIRST)) != 0;
+
+    endpoint_bytes(k->src, frag ? 0 : k->sport, a);
+    endpoint_bytes(k->dst, frag ? 0 : k->dport, b);
+    lo = memcmp(a, b, sizeof(a)) <= 0 ? a : b;
+    hi = lo == a ? b : a;
+    for (size_t off = 0; off < sizeof(a); off += 8) {
+        h = mix_word(h, cs_rd_le64(lo + off));
+        h = mix_word(h, cs_rd_le64(hi + off));
+    }
+    h = mix_word(h, (uint64_t)k->vlan[0] | (uint64_t)k->vlan[1] << 16 |
+                        (uint64_t)k->ip_version << 32 | (uint64_t)k->ip_proto << 40);
+    return (uint32_t)(((h >> 32) * partitions) >> 32);
+}

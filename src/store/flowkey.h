@@ -53,4 +53,11 @@ void cs_flowkey_from_layers(const cs_packet *p, const cs_layers *l, cs_flowkey *
 /* 64-bit hash of a key. */
 uint64_t cs_flowkey_hash(const cs_flowkey *k);
 
+/* The store partition (0 .. partitions-1) of a packet with key "k": a hash
+ * of VLANs, IP version, protocol and the two (address, port) endpoints
+ * taken in sorted order, so both directions of a conversation, seen at any
+ * tap, land in the same one. Fragments leave out the ports (only the first
+ * has them), so all of a datagram's fragments land together. */
+uint32_t cs_flowkey_partition(const cs_flowkey *k, uint32_t partitions);
+
 #endif
