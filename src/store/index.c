@@ -418,42 +418,69 @@ static int idx_check_blocks(const cs_idx *x)
 int cs_idx_load(const char *path, cs_idx *x)
 {
     struct stat st;
-    const uint8_t *p;
-    int fd, rc = CS_ECORRUPT;
+    int fd;
 
     memset(x, 0, sizeof(*x));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || st.st_size < CS_IDX_HDR) {
+    if (fstat(fd, &st) < 0 || st.st_size < CS_IDX_HDR ||
+        pread(fd, x->hdr, CS_IDX_HDR, 0) != CS_IDX_HDR) {
         close(fd);
         return cs_error_set(CS_ECORRUPT, "%s: index too short", path);
     }
-    x->size = (size_t)st.st_size;
-    x->map = mmap(NULL, x->size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
-    if (x->map == MAP_FAILED) {
-        x->map = NULL;
-        return cs_error_set(CS_EIO, "%s: mmap: %s", path, strerror(errno));
+    x->size = (size_t)st.st_size;
+    if (memcmp(x->hdr, CS_IDX_MAGIC, 8) != 0 || cs_rd_le32(x->hdr + 8) != CS_IDX_VERSION ||
+        cs_rd_le32(x->hdr + 12) != CS_IDX_HDR ||
+        cs_rd_le64(x->hdr + 120) != cs_hash64(x->hdr, 120, IDX_SEED) ||
+        idx_check_layout(x, x->hdr, x->size) < 0) {
+        cs_idx_unload(x);
+        return cs_error_set(CS_ECORRUPT, "%s: index is damaged", path);
     }
-    p = x->map;
-    if (memcmp(p, CS_IDX_MAGIC, 8) != 0 || cs_rd_le32(p + 8) != CS_IDX_VERSION ||
-        cs_rd_le32(p + 12) != CS_IDX_HDR || cs_rd_le64(p + 120) != cs_hash64(p, 120, IDX_SEED) ||
-        idx_check_layout(x, p, x->size) < 0)
-        goto bad;
+    x->flows = x->postings = x->blocks = NULL; /* until the body is read */
+    x->path = cs_strdup(path);
+    if (x->path == NULL) {
+        cs_idx_unload(x);
+        return CS_ENOMEM;
+    }
     return 0;
-bad:
-    cs_idx_unload(x);
-    return cs_error_set(rc, "%s: index is damaged", path);
+}
+
+/* Reads the whole file into memory; it must still have the header that
+ * cs_idx_load checked (an index replaced since is reported as damaged). */
+static int idx_read_body(cs_idx *x)
+{
+    uint8_t *buf = cs_malloc(x->size);
+    ssize_t n = -1;
+    int fd;
+
+    if (buf == NULL)
+        return CS_ENOMEM;
+    fd = open(x->path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = pread(fd, buf, x->size, 0);
+        close(fd);
+    }
+    if (n != (ssize_t)x->size || memcmp(buf, x->hdr, CS_IDX_HDR) != 0) {
+        cs_free(buf);
+        return cs_error_set(CS_ECORRUPT, "index of segment %" PRIu32 " is damaged or gone",
+                            x->segment_id);
+    }
+    x->map = buf;
+    return idx_check_layout(x, buf, x->size);
 }
 
 int cs_idx_verify(cs_idx *x)
 {
-    const uint8_t *p = x->map;
+    int rc;
 
     if (x->verified)
         return 0;
-    if (cs_rd_le64(p + 112) != cs_checksum64(p + CS_IDX_HDR, x->size - CS_IDX_HDR, IDX_SEED))
+    if (x->map == NULL && (rc = idx_read_body(x)) < 0)
+        return rc;
+    if (cs_rd_le64(x->hdr + 112) !=
+        cs_checksum64(x->map + CS_IDX_HDR, x->size - CS_IDX_HDR, IDX_SEED))
         return cs_error_set(CS_ECORRUPT, "index of segment %" PRIu32 " is damaged", x->segment_id);
     if (idx_check_blocks(x) < 0)
         return cs_error_set(CS_ECORRUPT, "index of segment %" PRIu32 " has bad time blocks",
@@ -462,12 +489,20 @@ int cs_idx_verify(cs_idx *x)
     return 0;
 }
 
+void cs_idx_release(cs_idx *x)
+{
+    if (x->path == NULL || x->map == NULL)
+        return; /* built in memory: there is nothing to read it back from */
+    cs_free(x->map);
+    x->map = NULL;
+    x->flows = x->postings = x->blocks = NULL;
+    x->verified = 0;
+}
+
 void cs_idx_unload(cs_idx *x)
 {
-    if (x->map && x->heap)
-        cs_free(x->map);
-    else if (x->map)
-        munmap(x->map, x->size);
+    cs_free(x->map);
+    cs_free(x->path);
     memset(x, 0, sizeof(*x));
 }
 
@@ -579,8 +614,8 @@ int cs_idx_from_builder(const cs_idx_builder *b, const cs_idx_meta *meta, cs_idx
     if ((rc = idxb_serialize(b, meta, &buf, &len)) < 0)
         return rc;
     x->map = buf;
-    x->heap = 1;
     x->size = len;
+    memcpy(x->hdr, buf, CS_IDX_HDR);
     if (idx_check_layout(x, buf, len) < 0 || idx_check_blocks(x) < 0) {
         cs_idx_unload(x);
         return CS_ECORRUPT;

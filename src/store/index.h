@@ -119,11 +119,12 @@ int cs_idxb_write(const cs_idx_builder *b, const cs_idx_meta *meta, const char *
 int cs_idxb_write_prefix(const cs_idx_builder *b, uint64_t n, const cs_idx_meta *meta,
                          const char *path);
 
-/* A loaded (mmapped, validated) index. */
+/* A loaded index: its checked header, and its body once read. */
 typedef struct cs_idx cs_idx;
 struct cs_idx {
-    void *map;
-    int heap; /* map is cs_malloc'd, not mmapped */
+    uint8_t *map; /* the whole file once read (cs_malloc'd), NULL before */
+    char *path;   /* where to read it from (NULL: built in memory, always read) */
+    uint8_t hdr[CS_IDX_HDR];
     size_t size;
     uint32_t segment_id, linktype, snaplen, n_keys, n_blocks, flags;
     uint64_t n_pkts, pcap_bytes;
@@ -134,13 +135,21 @@ struct cs_idx {
     int verified;            /* body checksum checked (or built in memory) */
 };
 
-/* Maps "path" and checks its header and layout; CS_ECORRUPT if anything
- * is off. The body is checked by cs_idx_verify. */
+/* Reads the header of "path" and checks it and the layout it gives
+ * against the file's size; CS_ECORRUPT if anything is off. The body is
+ * read and checked by cs_idx_verify. */
 int cs_idx_load(const char *path, cs_idx *idx);
 
-/* Checks the body checksum (once; later calls return at once);
- * CS_ECORRUPT if it does not match. */
+/* Reads the body (with read(), not a mapping: a query reads hundreds of
+ * indexes once each, and mapping then unmapping each cost more than
+ * copying it) and checks its checksum and time blocks, once; later calls
+ * return at once. CS_ECORRUPT if it does not match or the file changed. */
 int cs_idx_verify(cs_idx *idx);
+
+/* Frees the body of an index read from a file (the header stays loaded; a
+ * later cs_idx_verify reads it again), so a query over many segments
+ * holds one body at a time. */
+void cs_idx_release(cs_idx *idx);
 void cs_idx_unload(cs_idx *idx);
 
 /* Reads flow entry "i". */

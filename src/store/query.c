@@ -15,8 +15,12 @@
  *      With no filter, the time blocks are walked directly.
  *   4. Every candidate record is read from the mapped segment (bounds
  *      checked), its timestamp checked against the range, and kept.
- *   5. Results are put in timestamp order (stable: store order breaks
- *      ties) and handed to the caller.
+ *   5. Each segment's results form a run in file order, which is
+ *      timestamp order unless the capture was not (such a run is sorted).
+ *      The runs are merged by timestamp (ties: lower segment, then lower
+ *      offset) as they are handed to the caller: the P segments of a group
+ *      (store.h) cover the same stretch of time, so a plain concatenation
+ *      would not do, and a merge costs far less than sorting every hit.
  * So the cost is the packets returned plus the keys of the segments that
  * overlap the range, not the size of the store.
  *
@@ -70,7 +74,10 @@ typedef struct qctx {
     size_t n_maps, cap_maps;
     qhit *hits;
     size_t n_hits, cap_hits;
-    int ordered;
+    size_t run_start; /* first hit of the segment being searched */
+    int run_sorted;   /* its hits so far are in (ts, offset) order */
+    size_t *runs;     /* [start, end) pairs of the runs, one per segment with hits */
+    size_t n_runs, cap_runs;
     uint64_t *cand; /* candidate offsets (bit 32: needs BPF) */
     size_t n_cand, cap_cand;
     cs_query_stats st;
@@ -154,10 +161,10 @@ static int push_hit(qctx *c, int64_t ts, uint32_t slot, uint32_t off)
     if (c->n_hits == c->cap_hits &&
         (rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + 1, sizeof(qhit))) < 0)
         return rc;
-    if (c->n_hits > 0) {
+    if (c->n_hits > c->run_start) {
         const qhit *last = &c->hits[c->n_hits - 1];
-        if (ts < last->ts || (ts == last->ts && slot < last->seg))
-            c->ordered = 0;
+        if (ts < last->ts || (ts == last->ts && off < last->off))
+            c->run_sorted = 0;
     }
     c->hits[c->n_hits++] = (qhit){ts, slot, off};
     return 0;
@@ -284,34 +291,6 @@ static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64
     return 0;
 }
 
-static int search_segment(qctx *c, cs_segment *seg)
-{
-    const struct bpf_program *prog = NULL;
-    uint32_t slot, lo;
-    uint64_t hi;
-    int rc, multi = 0;
-
-    if (seg->idx.n_pkts == 0 || seg->idx.max_ts < c->q->after || seg->idx.min_ts >= c->q->before)
-        return 0;
-    if ((rc = cs__seg_verify(c->s, seg)) < 0)
-        return rc;
-    if (!c->all && (rc = compile_bpf(c, seg->idx.linktype, &prog)) < 0)
-        return rc;
-    if ((rc = map_segment(c, seg, &slot)) != 0)
-        return rc > 0 ? 0 : rc;
-    c->st.segments_searched++;
-    if (c->all)
-        return scan_all(c, seg, slot);
-    time_window(c, seg, &lo, &hi);
-    if ((rc = gather_candidates(c, seg, lo, hi, &multi)) < 0)
-        return rc;
-    if (multi)
-        qsort(c->cand, c->n_cand, sizeof(uint64_t), cmp_u64);
-    for (size_t i = 0; i < c->n_cand && rc == 0; i++)
-        rc = take_record(c, slot, (uint32_t)c->cand[i], (c->cand[i] >> 32) ? prog : NULL);
-    return rc;
-}
-
 static int cmp_hit(const void *a, const void *b)
 {
     const qhit *x = a, *y = b;
@@ -321,6 +300,85 @@ static int cmp_hit(const void *a, const void *b)
     if (x->seg != y->seg)
         return x->seg < y->seg ? -1 : 1;
     return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Closes the run of the segment just searched (sorting it if the capture
+ * was out of order there). */
+static int end_run(qctx *c)
+{
+    size_t n = c->n_hits - c->run_start;
+    int rc;
+
+    if (n == 0)
+        return 0;
+    if (!c->run_sorted)
+        qsort(c->hits + c->run_start, n, sizeof(qhit), cmp_hit);
+    if ((rc = cs_grow((void **)&c->runs, &c->cap_runs, 2 * c->n_runs + 2, sizeof(size_t))) < 0)
+        return rc;
+    c->runs[2 * c->n_runs] = c->run_start;
+    c->runs[2 * c->n_runs + 1] = c->n_hits;
+    c->n_runs++;
+    return 0;
+}
+
+/* Maps the page tables of the span of the candidates in one call when they
+ * are dense in it, rather than taking a page fault every few pages. */
+static void prefault(const qctx *c, uint32_t slot)
+{
+    const qmap *m = &c->maps[slot];
+    uint64_t lo, hi;
+    long page = 4096;
+
+    if (c->n_cand == 0)
+        return;
+    lo = (uint32_t)c->cand[0] & ~(uint64_t)(page - 1);
+    hi = (uint32_t)c->cand[c->n_cand - 1] + CS_PCAP_RECHDR;
+    if (hi > m->size || (hi - lo) / page > 4 * c->n_cand)
+        return; /* sparse: faulting only what is read costs less */
+    madvise((void *)(m->map + lo), hi - lo, MADV_POPULATE_READ);
+}
+
+static int search_segment(qctx *c, cs_segment *seg)
+{
+    const struct bpf_program *prog = NULL;
+    uint32_t slot, lo = 0;
+    uint64_t hi = 0;
+    int rc, multi = 0;
+
+    if (seg->idx.n_pkts == 0 || seg->idx.max_ts < c->q->after || seg->idx.min_ts >= c->q->before)
+        return 0;
+    if ((rc = cs__seg_verify(c->s, seg)) < 0)
+        return rc;
+    if (!c->all) {
+        if ((rc = compile_bpf(c, seg->idx.linktype, &prog)) < 0)
+            return rc;
+        time_window(c, seg, &lo, &hi);
+        rc = gather_candidates(c, seg, lo, hi, &multi);
+        cs_idx_release(&seg->idx); /* the candidates are all it was needed for */
+        if (rc < 0)
+            return rc;
+        if (c->n_cand == 0) /* most segments of a narrow query: not even opened */
+            return 0;
+    }
+    if ((rc = map_segment(c, seg, &slot)) != 0)
+        return rc > 0 ? 0 : rc;
+    c->st.segments_searched++;
+    c->run_start = c->n_hits;
+    c->run_sorted = 1;
+    if (c->all) {
+        rc = scan_all(c, seg, slot);
+        cs_idx_release(&seg->idx);
+    } else {
+        if (multi)
+            qsort(c->cand, c->n_cand, sizeof(uint64_t), cmp_u64);
+        if ((rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + c->n_cand, sizeof(qhit))) <
+            0)
+            return rc;
+        prefault(c, slot);
+        for (size_t i = 0; i < c->n_cand && rc == 0; i++)
+            rc = take_record(c, slot, (uint32_t)c->cand[i], (c->cand[i] >> 32) ? prog : NULL);
+    }
+    return rc < 0 ? rc : end_run(c);
 }
 
 static void qctx_free(qctx *c)
@@ -334,26 +392,71 @@ static void qctx_free(qctx *c)
     cs_free(c->progs);
     cs_free(c->maps);
     cs_free(c->hits);
+    cs_free(c->runs);
     cs_free(c->cand);
     cs_flowpred_free(c->pred);
 }
 
+/* Is the head of run "a" before the head of run "b"? */
+static int run_before(const qctx *c, size_t a, size_t b)
+{
+    return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]]) < 0;
+}
+
+static void heap_down(const qctx *c, size_t *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && run_before(c, heap[l], heap[m]))
+            m = l;
+        if (l + 1 < n && run_before(c, heap[l + 1], heap[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        size_t t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+static int deliver_hit(qctx *c, const qhit *h, cs_query_fn fn, void *ud)
+{
+    const qmap *m = &c->maps[h->seg];
+    const uint8_t *r = m->map + h->off;
+    cs_packet p = {.ts_ns = h->ts,
+                   .caplen = cs_rd_le32(r + 8),
+                   .wirelen = cs_rd_le32(r + 12),
+                   .linktype = (uint16_t)cs_rd_le32(m->map + 20),
+                   .data = r + CS_PCAP_RECHDR};
+
+    return fn(ud, &p, CS_PKTREF(m->id, h->off));
+}
+
+/* Merges the runs by (timestamp, segment, offset) into "fn": a heap of the
+ * runs keyed by their next hit (c->runs[2i] advances as hits go out). */
 static int deliver(qctx *c, cs_query_fn fn, void *ud)
 {
-    if (!c->ordered)
-        qsort(c->hits, c->n_hits, sizeof(qhit), cmp_hit);
-    for (size_t i = 0; i < c->n_hits; i++) {
-        const qhit *h = &c->hits[i];
-        const qmap *m = &c->maps[h->seg];
-        const uint8_t *r = m->map + h->off;
-        cs_packet p = {.ts_ns = h->ts,
-                       .caplen = cs_rd_le32(r + 8),
-                       .wirelen = cs_rd_le32(r + 12),
-                       .linktype = (uint16_t)cs_rd_le32(m->map + 20),
-                       .data = r + CS_PCAP_RECHDR};
-        if (fn(ud, &p, CS_PKTREF(m->id, h->off)) != 0)
+    size_t *heap, n = c->n_runs;
+
+    if (n == 0)
+        return 0;
+    heap = cs_malloc(n * sizeof(size_t));
+    if (heap == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        heap[i] = i;
+    for (size_t i = n / 2; i-- > 0;)
+        heap_down(c, heap, n, i);
+    while (n > 0) {
+        size_t r = heap[0];
+        if (deliver_hit(c, &c->hits[c->runs[2 * r]++], fn, ud) != 0)
             break;
+        if (c->runs[2 * r] == c->runs[2 * r + 1])
+            heap[0] = heap[--n];
+        heap_down(c, heap, n, 0);
     }
+    cs_free(heap);
     return 0;
 }
 
@@ -366,7 +469,6 @@ int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_
     memset(&c, 0, sizeof(c));
     c.s = s;
     c.q = q;
-    c.ordered = 1;
     c.all = q->filter == NULL || q->filter[0] == '\0';
     c.st.segments_total = s->n_segs;
     if (q->after > q->before) {
@@ -495,48 +597,147 @@ int cs_store_read(cs_store *s, cs_pktref ref, cs_packet *p)
 
 /* ---- whole segments in store order ------------------------------------ */
 
-static int scan_segment(cs_store *s, const cs_segment *seg, cs_query_fn fn, void *ud)
+/* One segment being scanned: its mapping, tap runs and next record. */
+typedef struct sstream {
+    uint32_t id, linktype;
+    int fd;
+    const uint8_t *map;
+    size_t size;
+    cs_tap_run *taps;
+    size_t n_taps, t;
+    uint64_t off, left; /* next record, records left */
+    int64_t ts;         /* of the next record */
+} sstream;
+
+/* Reads the timestamp of the next record (checking it is whole). */
+static int stream_peek(sstream *st)
 {
-    cs_tap_run *taps = NULL;
-    size_t n_taps = 0, t = 0;
-    uint64_t off = CS_PCAP_FILEHDR;
+    const uint8_t *h = st->map + st->off;
+
+    if (st->off + CS_PCAP_RECHDR > st->size ||
+        st->off + CS_PCAP_RECHDR + cs_rd_le32(h + 8) > st->size)
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is damaged", st->id);
+    st->ts = (int64_t)cs_rd_le32(h) * 1000000000 + cs_rd_le32(h + 4);
+    return 0;
+}
+
+/* Opens segment "seg" for a scan; 1 if retention deleted it meanwhile. */
+static int stream_open(cs_store *s, const cs_segment *seg, sstream *st)
+{
+    char path[4096];
+    void *m;
     int rc;
 
-    if ((rc = cs__seg_map(s, seg->id)) < 0 || (rc = cs__seg_taps(s, seg->id, &taps, &n_taps)) < 0)
-        return rc == CS_ENOTFOUND ? 0 : rc;
-    for (uint64_t i = 0; i < seg->idx.n_pkts && rc == 0; i++) {
-        const uint8_t *h = s->rd_map + off;
-        cs_packet p;
-        if (off + CS_PCAP_RECHDR > s->rd_size ||
-            off + CS_PCAP_RECHDR + cs_rd_le32(h + 8) > s->rd_size) {
-            rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is damaged", seg->id);
-            break;
-        }
-        while (t + 1 < n_taps && taps[t + 1].offset <= off)
-            t++;
-        p.ts_ns = (int64_t)cs_rd_le32(h) * 1000000000 + cs_rd_le32(h + 4);
-        p.caplen = cs_rd_le32(h + 8);
-        p.wirelen = cs_rd_le32(h + 12);
-        p.linktype = (uint16_t)seg->idx.linktype;
-        p.tap = n_taps ? taps[t].tap : 0;
-        p.data = h + CS_PCAP_RECHDR;
-        if (fn(ud, &p, CS_PKTREF(seg->id, off)) != 0)
-            break;
-        off += CS_PCAP_RECHDR + p.caplen;
+    memset(st, 0, sizeof(*st));
+    st->id = seg->id;
+    st->linktype = seg->idx.linktype;
+    st->left = seg->idx.n_pkts;
+    st->off = CS_PCAP_FILEHDR;
+    cs__seg_path(s, seg->id, "pcap", path, sizeof(path));
+    st->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (st->fd < 0)
+        return 1;
+    flock(st->fd, LOCK_SH);
+    st->size = seg->idx.pcap_bytes;
+    m = mmap(NULL, st->size, PROT_READ, MAP_SHARED, st->fd, 0);
+    if (m == MAP_FAILED) {
+        close(st->fd);
+        st->fd = -1;
+        return cs_error_set(CS_EIO, "mmap %s: %s", path, strerror(errno));
     }
-    cs_free(taps);
-    return rc;
+    madvise(m, st->size, MADV_SEQUENTIAL);
+    st->map = m;
+    if ((rc = cs__seg_taps(s, seg->id, &st->taps, &st->n_taps)) < 0)
+        return rc;
+    return st->left > 0 ? stream_peek(st) : 0;
+}
+
+static void stream_close(sstream *st)
+{
+    if (st->map)
+        munmap((void *)st->map, st->size);
+    if (st->fd >= 0)
+        close(st->fd);
+    cs_free(st->taps);
+}
+
+/* Hands the next record of "st" to "fn" and steps past it. */
+static int stream_emit(sstream *st, cs_query_fn fn, void *ud, int *stop)
+{
+    const uint8_t *h = st->map + st->off;
+    cs_packet p;
+
+    while (st->t + 1 < st->n_taps && st->taps[st->t + 1].offset <= st->off)
+        st->t++;
+    p.ts_ns = st->ts;
+    p.caplen = cs_rd_le32(h + 8);
+    p.wirelen = cs_rd_le32(h + 12);
+    p.linktype = (uint16_t)st->linktype;
+    p.tap = st->n_taps ? st->taps[st->t].tap : 0;
+    p.data = h + CS_PCAP_RECHDR;
+    *stop = fn(ud, &p, CS_PKTREF(st->id, st->off)) != 0;
+    st->off += CS_PCAP_RECHDR + p.caplen;
+    return --st->left > 0 ? stream_peek(st) : 0;
+}
+
+/* The stream with the earliest next record (ties: the lower segment). */
+static sstream *stream_next(sstream *sts, size_t n)
+{
+    sstream *best = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        if (sts[i].left > 0 && (best == NULL || sts[i].ts < best->ts))
+            best = &sts[i];
+    return best;
+}
+
+/* Scans the segments segs[0..n) of one group, merged by timestamp: each
+ * segment keeps its own (capture) order, as the P partitions of a group
+ * were written side by side. */
+static int scan_group(cs_store *s, cs_segment *segs, size_t n, cs_query_fn fn, void *ud)
+{
+    sstream *sts = cs_calloc(n, sizeof(sstream));
+    size_t used = 0;
+    int rc = 0, stop = 0;
+
+    if (sts == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = stream_open(s, &segs[i], &sts[used]);
+        if (rc == 0 || rc < 0)
+            used++;
+        if (rc > 0)
+            rc = 0;
+    }
+    while (rc == 0 && !stop) {
+        sstream *st = stream_next(sts, used);
+        if (st == NULL)
+            break;
+        rc = stream_emit(st, fn, ud, &stop);
+    }
+    for (size_t i = 0; i < used; i++)
+        stream_close(&sts[i]);
+    cs_free(sts);
+    return rc < 0 ? rc : stop;
 }
 
 int cs_store_scan(cs_store *s, uint32_t first_seg, uint32_t last_seg, cs_query_fn fn, void *ud)
 {
+    size_t i = 0;
     int rc = 0;
 
-    for (size_t i = 0; i < s->n_segs && rc == 0; i++)
-        if (s->segs[i].id >= first_seg && s->segs[i].id <= last_seg)
-            rc = scan_segment(s, &s->segs[i], fn, ud);
-    cs__seg_unmap(s);
-    return rc;
+    while (i < s->n_segs && s->segs[i].id < first_seg)
+        i++;
+    while (i < s->n_segs && s->segs[i].id <= last_seg && rc == 0) {
+        uint32_t group = cs_store_group_of(s->segs[i].id, s->partitions);
+        size_t j = i;
+        while (j < s->n_segs && s->segs[j].id <= last_seg &&
+               cs_store_group_of(s->segs[j].id, s->partitions) == group)
+            j++;
+        rc = scan_group(s, &s->segs[i], j - i, fn, ud);
+        i = j;
+    }
+    return rc < 0 ? rc : 0;
 }
 
 int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint32_t *first_seg,
@@ -550,6 +751,10 @@ int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint3
         if (*first_seg == 0)
             *first_seg = g->id;
         *last_seg = g->id;
+    }
+    if (*first_seg != 0) { /* whole groups: they are analysed together */
+        *first_seg = cs_store_group_of(*first_seg, s->partitions);
+        *last_seg = cs_store_group_of(*last_seg, s->partitions) + s->partitions - 1;
     }
     return 0;
 }

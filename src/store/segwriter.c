@@ -1,27 +1,37 @@
 /*
- * segwriter.c - appending packets to the store's open segment.
+ * segwriter.c - appending packets to the store's open group of segments.
  *
- * A segment is opened lazily by the first append, named by the next
- * segment id (persisted in packets/next-id before the file is created, so
- * an id is never reused even if its segment is later deleted), and written
- * through large buffers that a background thread writes (cs_pcapw over
- * core/aio.h), so the disk's write() time runs beside the packet path. Every packet is dissected by
- * the caller; its flow key and record offset go to the in-memory index builder.
+ * Packets go to one of P open segments (P = the store's partition count,
+ * store.h), chosen by cs_flowkey_partition, so each flow's packets are
+ * written together. The P segments form a group, opened lazily by the first
+ * append: the group takes the next aligned block of P segment ids
+ * (persisted in packets/next-id before any file is created, so an id is
+ * never reused even if its segment is later deleted), and partition p's
+ * file, id base + p, is created by the first packet it receives. Every
+ * packet is dissected by the caller; its flow key and record offset go to
+ * its segment's in-memory index builder.
  *
- * A segment closes when the next record would pass segment_bytes, when the
- * link type changes (a pcap file has one link type), or when the store is
- * closed. Closing hands the last buffer and the close of the file to the
- * writer thread (with CS_STORE_SYNC it waits and syncs instead), writes the
- * index atomically and runs retention. The index may so appear a moment
- * before the last bytes: a reader then sees a length mismatch and indexes
- * the segment from its packets, and a crash then leaves a mismatch that
- * repair fixes, exactly as for a torn segment.
+ * Each segment is written through buffers that a background thread writes
+ * (cs_pcapw over core/aio.h), so the disk's write() time runs beside the
+ * packet path: 4 MiB buffers for a store of one partition, 256 KiB ones
+ * with P of them (each open segment holds one while it fills).
+ *
+ * The group closes when the next record would take its files together past
+ * segment_bytes, when the link type changes (a pcap file has one link
+ * type), or when the store is closed. Closing hands each segment's last
+ * buffer and the close of its file to the writer thread (with
+ * CS_STORE_SYNC it waits and syncs instead), writes each index atomically,
+ * in id order, and runs retention. An index may so appear a moment before
+ * the last bytes of its segment: a reader then sees a length mismatch and
+ * indexes the segment from its packets, and a crash then leaves a mismatch
+ * that repair fixes, exactly as for a torn segment.
  *
  * With CS_STORE_CHECKPOINT (the daemon, whose API reads the store while it
- * writes), every CS_STORE_CHECKPOINT_BYTES handed to the writer thread the
- * open segment's index is written for the records handed so far (same name,
- * atomically, whole blocks): a reader of the live store then indexes only
- * what follows (store.c). The final index replaces it at close.
+ * writes), whenever a segment has handed another 1/P of
+ * CS_STORE_CHECKPOINT_BYTES (at least 256 KiB) to the writer thread, its
+ * index is written for the records handed so far (same name, atomically,
+ * whole blocks): a reader of the live store then indexes only what follows
+ * (store.c). The final index replaces it at close.
  *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
@@ -30,6 +40,7 @@
  */
 #include "store/store_int.h"
 
+#include "core/alloc.h"
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -42,10 +53,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WRITE_BUFFER (4u << 20)
-#define WRITE_BUFFERS 4 /* 16 MiB in flight to the disk at most */
-
-int cs__seg_close_writer(cs_store *s);
+#define WRITE_BUFFER (4u << 20) /* one partition: 4 x 4 MiB */
+#define WRITE_BUFFERS 4
+#define PART_BUFFER (256u << 10) /* P partitions: P held + 64 in flight */
+#define PART_INFLIGHT 64
+#define PART_CKPT_MIN (256u << 10)
 
 static int write_next_id(cs_store *s, uint32_t next)
 {
@@ -65,104 +77,176 @@ static int write_next_id(cs_store *s, uint32_t next)
     return rc;
 }
 
-static int seg_open_writer(cs_store *s, uint32_t linktype)
+static int writers_init(cs_store *s)
 {
-    char path[4096];
+    uint32_t n = s->partitions;
     int rc;
 
-    if ((rc = write_next_id(s, s->next_id + 1)) < 0)
+    if (s->wr != NULL)
+        return 0;
+    s->wr = cs_calloc(n, sizeof(cs_segwr));
+    if (s->wr == NULL)
+        return CS_ENOMEM;
+    for (uint32_t p = 0; p < n; p++) {
+        s->wr[p].fd = s->wr[p].taps_fd = -1;
+        cs_idxb_init(&s->wr[p].b);
+    }
+    s->wr_ckpt_step = CS_STORE_CHECKPOINT_BYTES / n;
+    if (n > 1 && s->wr_ckpt_step < PART_CKPT_MIN)
+        s->wr_ckpt_step = PART_CKPT_MIN;
+    if (n == 1)
+        rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio);
+    else
+        rc = cs_aio_new(n + PART_INFLIGHT, PART_BUFFER, &s->aio);
+    return rc;
+}
+
+void cs__writers_free(cs_store *s)
+{
+    if (s->wr == NULL)
+        return;
+    for (uint32_t p = 0; p < s->partitions; p++)
+        cs_idxb_free(&s->wr[p].b);
+    cs_free(s->wr);
+    s->wr = NULL;
+}
+
+/* Opens a group at the next aligned block of segment ids. */
+static int group_open(cs_store *s, uint32_t linktype)
+{
+    uint32_t base = s->next_id, n = s->partitions;
+    int rc;
+
+    if ((base - 1) % n != 0)
+        base += n - (base - 1) % n;
+    if (base > UINT32_MAX - 2 * n)
+        return cs_error_set(CS_EINVAL, "the store has used up its segment ids");
+    if ((rc = write_next_id(s, base + n)) < 0)
         return rc;
-    s->wr_id = s->next_id++;
-    cs__seg_path(s, s->wr_id, "pcap", path, sizeof(path));
-    s->wr_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (s->wr_fd < 0)
-        return cs_error_set(cs_error_from_errno(errno), "cannot create segment %s: %s", path,
-                            strerror(errno));
-    if (s->aio == NULL && (rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio)) < 0)
-        return rc;
-    if ((rc = cs_pcapw_init_aio(&s->wr, s->wr_fd, s->aio, linktype, CS_PCAP_SNAPLEN)) < 0)
-        return rc;
-    s->wr.nonblock = (s->flags & CS_STORE_LOSSY) != 0;
-    cs_idxb_reset(&s->wb);
+    s->next_id = base + n;
+    s->wr_base = base;
     s->wr_linktype = linktype;
-    s->wr_ckpt = 0;
-    s->wr_tap = 0;
-    s->wr_taps_fd = -1;
+    s->wr_bytes = 0;
     s->wr_open = 1;
     return 0;
 }
 
-/* Records that records from "offset" on come from "tap". */
-static int seg_note_tap(cs_store *s, uint16_t tap, uint64_t offset)
+/* Creates the file of partition "p" of the open group. */
+static int part_open(cs_store *s, uint32_t p)
+{
+    cs_segwr *w = &s->wr[p];
+    char path[4096];
+    int rc;
+
+    w->id = s->wr_base + p;
+    cs__seg_path(s, w->id, "pcap", path, sizeof(path));
+    w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        w->id = 0;
+        return cs_error_set(cs_error_from_errno(errno), "cannot create segment %s: %s", path,
+                            strerror(errno));
+    }
+    if ((rc = cs_pcapw_init_aio(&w->w, w->fd, s->aio, s->wr_linktype, CS_PCAP_SNAPLEN)) < 0)
+        return rc;
+    w->w.nonblock = (s->flags & CS_STORE_LOSSY) != 0;
+    cs_idxb_reset(&w->b);
+    w->ckpt = 0;
+    w->tap = 0;
+    w->taps_fd = -1;
+    s->wr_bytes += w->w.offset;
+    return 0;
+}
+
+/* Records that records of "w" from "offset" on come from "tap". */
+static int seg_note_tap(cs_store *s, cs_segwr *w, uint16_t tap, uint64_t offset)
 {
     char path[4096];
     uint8_t rec[8];
 
-    if (s->wr_taps_fd < 0) {
+    if (w->taps_fd < 0) {
         if (tap == 0)
             return 0; /* no file means every record is tap 0 */
-        cs__seg_path(s, s->wr_id, "taps", path, sizeof(path));
-        s->wr_taps_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (s->wr_taps_fd < 0)
+        cs__seg_path(s, w->id, "taps", path, sizeof(path));
+        w->taps_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (w->taps_fd < 0)
             return cs_error_set(CS_EIO, "%s: %s", path, strerror(errno));
         if (offset > CS_PCAP_FILEHDR) {
             memset(rec, 0, sizeof(rec));
             cs_wr_le32(rec, CS_PCAP_FILEHDR);
-            if (cs_write_all(s->wr_taps_fd, rec, sizeof(rec)) < 0)
+            if (cs_write_all(w->taps_fd, rec, sizeof(rec)) < 0)
                 return CS_EIO;
         }
     }
     memset(rec, 0, sizeof(rec));
     cs_wr_le32(rec, (uint32_t)offset);
     cs_wr_le16(rec + 4, tap);
-    s->wr_tap = tap;
-    return cs_write_all(s->wr_taps_fd, rec, sizeof(rec));
+    w->tap = tap;
+    return cs_write_all(w->taps_fd, rec, sizeof(rec));
 }
 
-int cs__seg_close_writer(cs_store *s)
+/* Closes segment "w": its file, its taps, its index; registers it. */
+static int part_close(cs_store *s, cs_segwr *w)
 {
     char path[4096];
-    cs_idx_meta meta;
-    int rc;
+    cs_idx_meta meta = {w->id, s->wr_linktype, CS_PCAP_SNAPLEN, w->w.offset};
+    int rc = 0;
 
-    s->wr_open = 0;
-    meta = (cs_idx_meta){s->wr_id, s->wr_linktype, CS_PCAP_SNAPLEN, s->wr.offset};
     if (s->flags & CS_STORE_SYNC) {
-        rc = cs_pcapw_close(&s->wr);
-        if (rc == 0 && fdatasync(s->wr_fd) < 0)
-            rc = cs_error_set(CS_EIO, "sync segment %" PRIu32 ": %s", s->wr_id, strerror(errno));
-        close(s->wr_fd);
+        rc = cs_pcapw_close(&w->w);
+        if (rc == 0 && fdatasync(w->fd) < 0)
+            rc = cs_error_set(CS_EIO, "sync segment %" PRIu32 ": %s", w->id, strerror(errno));
+        close(w->fd);
     } else {
         /* the writer thread finishes and closes it: the packet path goes on */
-        cs_pcapw_close_nowait(&s->wr);
-        rc = 0;
+        cs_pcapw_close_nowait(&w->w);
     }
-    s->wr_fd = -1;
-    if (s->wr_taps_fd >= 0) {
+    w->fd = -1;
+    if (w->taps_fd >= 0) {
         if (s->flags & CS_STORE_SYNC)
-            fdatasync(s->wr_taps_fd);
-        close(s->wr_taps_fd);
-        s->wr_taps_fd = -1;
+            fdatasync(w->taps_fd);
+        close(w->taps_fd);
+        w->taps_fd = -1;
     }
-    if (rc < 0)
-        return rc;
-    cs__seg_path(s, s->wr_id, "idx", path, sizeof(path));
-    if ((rc = cs_idxb_write(&s->wb, &meta, path, (s->flags & CS_STORE_SYNC) != 0)) < 0)
-        return rc;
-    if ((rc = cs__seg_register(s, s->wr_id, meta.pcap_bytes)) < 0)
-        return rc;
-    cs__retention(s, 0);
-    return 0;
+    if (rc == 0) {
+        cs__seg_path(s, w->id, "idx", path, sizeof(path));
+        rc = cs_idxb_write(&w->b, &meta, path, (s->flags & CS_STORE_SYNC) != 0);
+    }
+    if (rc == 0)
+        rc = cs__seg_register(s, w->id, meta.pcap_bytes);
+    w->id = 0;
+    return rc;
+}
+
+int cs__group_close(cs_store *s)
+{
+    int rc = 0;
+
+    s->wr_open = 0;
+    for (uint32_t p = 0; p < s->partitions; p++) {
+        if (s->wr[p].id != 0) {
+            int rc2 = part_close(s, &s->wr[p]);
+            if (rc == 0)
+                rc = rc2;
+        }
+    }
+    if (rc == 0)
+        cs__retention(s, 0);
+    return rc;
 }
 
 int cs_store_rotate(cs_store *s)
 {
-    return s->wr_open ? cs__seg_close_writer(s) : 0;
+    return s->wr_open ? cs__group_close(s) : 0;
 }
 
 int cs_store_flush(cs_store *s)
 {
-    return s->wr_open ? cs_pcapw_flush_nowait(&s->wr) : 0;
+    int rc = 0;
+
+    for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
+        if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
+            rc = CS_EBUSY;
+    return rc;
 }
 
 int cs_store_sync(cs_store *s)
@@ -171,14 +255,18 @@ int cs_store_sync(cs_store *s)
 
     if (!s->wr_open)
         return 0;
-    if ((rc = cs_pcapw_flush(&s->wr)) < 0 || (rc = cs_aio_sync(s->aio)) < 0)
+    for (uint32_t p = 0; p < s->partitions; p++)
+        if (s->wr[p].id != 0 && (rc = cs_pcapw_flush(&s->wr[p].w)) < 0)
+            return rc;
+    if ((rc = cs_aio_sync(s->aio)) < 0)
         return rc;
-    if (fdatasync(s->wr_fd) < 0)
-        return cs_error_set(CS_EIO, "sync: %s", strerror(errno));
+    for (uint32_t p = 0; p < s->partitions; p++)
+        if (s->wr[p].id != 0 && fdatasync(s->wr[p].fd) < 0)
+            return cs_error_set(CS_EIO, "sync: %s", strerror(errno));
     return 0;
 }
 
-/* Segment size in effect: with a retention budget, segments are at most a
+/* Group size in effect: with a retention budget, groups are at most a
  * quarter of it, so that trimming the oldest one frees a useful share. */
 static uint64_t seg_limit(const cs_store *s)
 {
@@ -189,44 +277,45 @@ static uint64_t seg_limit(const cs_store *s)
     return limit < 65536 ? 65536 : limit;
 }
 
-static int seg_ensure_room(cs_store *s, const cs_packet *p)
+/* Makes sure partition "p" has an open segment with room for "pk". */
+static int seg_ensure_room(cs_store *s, const cs_packet *pk, uint32_t p)
 {
-    uint64_t need = CS_PCAP_RECHDR + (uint64_t)p->caplen;
+    uint64_t need = CS_PCAP_RECHDR + (uint64_t)pk->caplen;
     int rc;
 
-    if (s->wr_open && (s->wr_linktype != p->linktype ||
-                       (s->wb.n_pkts > 0 && s->wr.offset + need > seg_limit(s)))) {
-        if ((rc = cs__seg_close_writer(s)) < 0)
+    if (s->wr_open && (s->wr_linktype != pk->linktype ||
+                       (s->wr_bytes > 0 && s->wr_bytes + need > seg_limit(s)))) {
+        if ((rc = cs__group_close(s)) < 0)
             return rc;
     }
     if (!s->wr_open) {
-        if ((rc = seg_open_writer(s, p->linktype)) < 0)
+        if ((rc = writers_init(s)) < 0 || (rc = group_open(s, pk->linktype)) < 0)
             return rc;
         if (s->max_bytes)
             cs__retention(s, seg_limit(s));
     }
-    return 0;
+    return s->wr[p].id == 0 ? part_open(s, p) : 0;
 }
 
-/* Writes the index of the open segment's records already handed to the
- * writer thread (whole blocks of them: the buffered ones may not reach the
- * file soon). A failure only costs readers a longer scan. */
-static void seg_checkpoint(cs_store *s)
+/* Writes the index of segment "w"'s records already handed to the writer
+ * thread (whole blocks of them: the buffered ones may not reach the file
+ * soon). A failure only costs readers a longer scan. */
+static void seg_checkpoint(cs_store *s, cs_segwr *w)
 {
     char path[4096];
-    uint64_t handed = cs_pcapw_handed(&s->wr), n = s->wb.n_pkts;
-    cs_idx_meta meta = {s->wr_id, s->wr_linktype, CS_PCAP_SNAPLEN, 0};
+    uint64_t handed = cs_pcapw_handed(&w->w), n = w->b.n_pkts;
+    cs_idx_meta meta = {w->id, s->wr_linktype, CS_PCAP_SNAPLEN, 0};
 
-    while (n > 0 && s->wb.pkt_off[n - 1] >= handed) /* records handed whole */
+    while (n > 0 && w->b.pkt_off[n - 1] >= handed) /* records handed whole */
         n--;
     n -= n % CS_IDX_BLOCK;
-    if (n == 0 || n == s->wb.n_pkts)
+    if (n == 0 || n == w->b.n_pkts)
         return;
-    meta.pcap_bytes = s->wb.pkt_off[n];
-    s->wr_ckpt = meta.pcap_bytes;
-    cs__seg_path(s, s->wr_id, "idx", path, sizeof(path));
-    if (cs_idxb_write_prefix(&s->wb, n, &meta, path) < 0) {
-        cs_log_warn("checkpoint of segment %" PRIu32 ": %s", s->wr_id, cs_error_msg(CS_EIO));
+    meta.pcap_bytes = w->b.pkt_off[n];
+    w->ckpt = meta.pcap_bytes;
+    cs__seg_path(s, w->id, "idx", path, sizeof(path));
+    if (cs_idxb_write_prefix(&w->b, n, &meta, path) < 0) {
+        cs_log_warn("checkpoint of segment %" PRIu32 ": %s", w->id, cs_error_msg(CS_EIO));
         cs_error_clear();
     }
 }
@@ -234,7 +323,9 @@ static void seg_checkpoint(cs_store *s)
 int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktref *ref)
 {
     cs_flowkey key;
+    cs_segwr *w;
     uint64_t off;
+    uint32_t part;
     int rc;
 
     if (!(s->flags & CS_STORE_WRITE))
@@ -242,19 +333,21 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
     if (p->caplen > CS_PCAP_SNAPLEN)
         return cs_error_set(CS_EBADRECORD, "packet of %" PRIu32 " bytes is too large to store",
                             p->caplen);
-    if ((rc = seg_ensure_room(s, p)) < 0)
-        return rc;
-    if (p->tap != s->wr_tap && (rc = seg_note_tap(s, p->tap, s->wr.offset)) < 0)
-        return rc;
-    if ((rc = cs_pcapw_put(&s->wr, p, &off)) < 0)
-        return rc;
     cs_flowkey_from_layers(p, l, &key);
-    if ((rc = cs_idxb_add(&s->wb, &key, (uint32_t)off, p->ts_ns)) < 0)
+    part = cs_flowkey_partition(&key, s->partitions);
+    if ((rc = seg_ensure_room(s, p, part)) < 0)
+        return rc;
+    w = &s->wr[part];
+    if (p->tap != w->tap && (rc = seg_note_tap(s, w, p->tap, w->w.offset)) < 0)
+        return rc;
+    if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
+        return rc;
+    s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;
+    if ((rc = cs_idxb_add(&w->b, &key, (uint32_t)off, p->ts_ns)) < 0)
         return rc;
     if (ref)
-        *ref = CS_PKTREF(s->wr_id, off);
-    if ((s->flags & CS_STORE_CHECKPOINT) &&
-        cs_pcapw_handed(&s->wr) - s->wr_ckpt >= CS_STORE_CHECKPOINT_BYTES)
-        seg_checkpoint(s);
+        *ref = CS_PKTREF(w->id, off);
+    if ((s->flags & CS_STORE_CHECKPOINT) && cs_pcapw_handed(&w->w) - w->ckpt >= s->wr_ckpt_step)
+        seg_checkpoint(s, w);
     return 0;
 }

@@ -70,8 +70,8 @@ static int settings_write(const cs_store *s)
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     n = snprintf(text, sizeof(text),
                  "capstream store\nformat 1\nsegment_bytes %" PRIu64 "\nmax_bytes %" PRIu64
-                 "\nmax_message_bytes %" PRIu64 "\n",
-                 s->segment_bytes, s->max_bytes, s->max_message_bytes);
+                 "\nmax_message_bytes %" PRIu64 "\npartitions %" PRIu32 "\n",
+                 s->segment_bytes, s->max_bytes, s->max_message_bytes, s->partitions);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
@@ -95,6 +95,7 @@ static int settings_read(cs_store *s)
     if (f == NULL)
         return cs_error_set(CS_ENOTSTORE, "%s is not a capstream store (no %s)", s->dir,
                             STORE_MARKER);
+    s->partitions = 1; /* a store from before partitions */
     while (fgets(line, sizeof(line), f)) {
         unsigned long long v;
         if (strcmp(line, "capstream store\n") == 0)
@@ -105,8 +106,12 @@ static int settings_read(cs_store *s)
             s->max_bytes = v;
         else if (sscanf(line, "max_message_bytes %llu", &v) == 1)
             s->max_message_bytes = v;
+        else if (sscanf(line, "partitions %llu", &v) == 1)
+            s->partitions = v >= 1 && v <= CS_STORE_MAX_PARTITIONS ? (uint32_t)v : 0;
     }
     fclose(f);
+    if (s->partitions == 0)
+        return cs_error_set(CS_ECORRUPT, "%s: bad partition count in %s", s->dir, STORE_MARKER);
     if (!seen_marker)
         return cs_error_set(CS_ENOTSTORE, "%s is not a capstream store (bad %s)", s->dir,
                             STORE_MARKER);
@@ -142,6 +147,19 @@ static int store_create(cs_store *s)
     if (s->segment_bytes == 0)
         s->segment_bytes = CS_STORE_DEFAULT_SEGMENT_BYTES;
     return settings_write(s);
+}
+
+uint32_t cs_store_dir_partitions(const char *dir)
+{
+    cs_store s;
+
+    memset(&s, 0, sizeof(s));
+    s.dir = (char *)dir;
+    if (settings_read(&s) < 0) {
+        cs_error_clear();
+        return 1;
+    }
+    return s.partitions;
 }
 
 /* ---- locking ---------------------------------------------------------- */
@@ -489,6 +507,11 @@ static int store_apply_opts(cs_store *s, const cs_store_opts *o)
 {
     int changed = 0;
 
+    if (o->partitions && o->partitions != s->partitions)
+        return cs_error_set(CS_EINVAL,
+                            "the store at %s has %" PRIu32 " partitions; a partition count "
+                            "applies only when a store is created",
+                            s->dir, s->partitions);
     if (o->segment_bytes && o->segment_bytes != s->segment_bytes) {
         s->segment_bytes = o->segment_bytes;
         changed = 1;
@@ -517,8 +540,12 @@ int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out)
     if (s == NULL)
         return CS_ENOMEM;
     s->flags = opts->flags;
-    s->lock_fd = s->wr_fd = s->wr_taps_fd = s->rd_fd = -1;
-    cs_idxb_init(&s->wb);
+    s->lock_fd = s->rd_fd = -1;
+    s->partitions = opts->partitions ? opts->partitions : CS_STORE_DEFAULT_PARTITIONS;
+    if (s->partitions > CS_STORE_MAX_PARTITIONS) {
+        rc = cs_error_set(CS_EINVAL, "at most %u partitions", CS_STORE_MAX_PARTITIONS);
+        goto err;
+    }
     if ((rc = store_init_paths(s, dir)) < 0 || (rc = store_prepare_dir(s)) < 0)
         goto err;
     if ((rc = locked = store_lock(s)) < 0)
@@ -568,6 +595,24 @@ static int seg_delete(cs_store *s, size_t i)
     return 0;
 }
 
+/* Deletes the segments of the group starting at list index "*i" (all but
+ * those being written or read); "*i" moves past what is left of it. */
+static uint64_t group_delete(cs_store *s, size_t *i)
+{
+    uint32_t group = cs_store_group_of(s->segs[*i].id, s->partitions);
+    uint64_t freed = 0;
+
+    while (*i < s->n_segs && cs_store_group_of(s->segs[*i].id, s->partitions) == group) {
+        uint64_t bytes = s->segs[*i].disk_bytes + s->segs[*i].aux_bytes;
+        if (s->segs[*i].live || seg_delete(s, *i) < 0) {
+            (*i)++;
+            continue;
+        }
+        freed += bytes;
+    }
+    return freed;
+}
+
 void cs__retention(cs_store *s, uint64_t open_bytes)
 {
     uint64_t total = open_bytes;
@@ -577,14 +622,10 @@ void cs__retention(cs_store *s, uint64_t open_bytes)
         return;
     for (size_t k = 0; k < s->n_segs; k++)
         total += s->segs[k].disk_bytes + s->segs[k].aux_bytes;
-    while (total > s->max_bytes && i < s->n_segs) {
-        uint64_t bytes = s->segs[i].disk_bytes + s->segs[i].aux_bytes;
-        if (s->segs[i].live || seg_delete(s, i) < 0) {
-            i++;
-            continue;
-        }
-        total -= bytes;
-    }
+    /* whole groups, oldest first: what is left is the newest stretch of
+     * time, in every partition */
+    while (total > s->max_bytes && i < s->n_segs)
+        total -= group_delete(s, &i);
 }
 
 /* ---- info and close --------------------------------------------------- */
@@ -595,6 +636,7 @@ void cs_store_info_get(cs_store *s, cs_store_info *info)
     info->max_bytes = s->max_bytes;
     info->max_message_bytes = s->max_message_bytes;
     info->segment_bytes = s->segment_bytes;
+    info->partitions = s->partitions;
     info->repaired = s->repaired;
     info->deleted_segments = s->deleted;
     for (size_t i = 0; i < s->n_segs; i++) {
@@ -607,6 +649,9 @@ void cs_store_info_get(cs_store *s, cs_store_info *info)
             info->max_ts = g->idx.max_ts;
         if (info->segments == 0)
             info->first_segment = g->id;
+        if (info->segments == 0 || cs_store_group_of(g->id, s->partitions) !=
+                                       cs_store_group_of(info->last_segment, s->partitions))
+            info->groups++;
         info->last_segment = g->id;
         info->segments++;
         info->packets += g->idx.n_pkts;
@@ -620,8 +665,6 @@ const char *cs_store_dir(const cs_store *s)
     return s->dir;
 }
 
-int cs__seg_close_writer(cs_store *s);
-
 int cs_store_close(cs_store *s)
 {
     int rc = 0;
@@ -629,7 +672,7 @@ int cs_store_close(cs_store *s)
     if (s == NULL)
         return 0;
     if (s->wr_open)
-        rc = cs__seg_close_writer(s);
+        rc = cs__group_close(s);
     if (s->aio != NULL) {
         int rc2 = cs_aio_free(s->aio);
         if (rc == 0)
@@ -639,7 +682,7 @@ int cs_store_close(cs_store *s)
     for (size_t i = 0; i < s->n_segs; i++)
         cs_idx_unload(&s->segs[i].idx);
     cs_free(s->segs);
-    cs_idxb_free(&s->wb);
+    cs__writers_free(s);
     if (s->lock_fd >= 0)
         close(s->lock_fd);
     cs_free(s->dir);

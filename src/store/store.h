@@ -24,8 +24,8 @@
  * memory up to its last complete record, and never modify files.
  *
  * Retention: when the packet bytes exceed max_bytes the oldest closed
- * segments are deleted, skipping any that a reader holds (readers take a
- * shared flock on each segment they read; deletion needs an exclusive one
+ * groups of segments (see flow partitions below) are deleted, whole, skipping any that a reader
+ * holds (readers take a shared flock on each segment they read; deletion needs an exclusive one
  * without waiting). The message store has a budget of its own,
  * max_message_bytes, kept here with the other settings and applied by its
  * writer (msgstore.h), so messages and measurements can outlive the packets
@@ -57,15 +57,19 @@ enum {
                                       index every CS_STORE_CHECKPOINT_BYTES */
 };
 
-#define CS_STORE_DEFAULT_SEGMENT_BYTES (256ull << 20)
+#define CS_STORE_DEFAULT_SEGMENT_BYTES (1ull << 30)
+#define CS_STORE_DEFAULT_PARTITIONS 64u
+#define CS_STORE_MAX_PARTITIONS 1024u
 
 typedef struct cs_store_opts {
     uint32_t flags;             /* CS_STORE_* */
-    uint64_t segment_bytes;     /* 0 = keep the store's setting (default 256 MiB) */
+    uint64_t segment_bytes;     /* 0 = keep the store's setting (default 1 GiB a group) */
     uint64_t max_bytes;         /* 0 = keep the store's setting (default unlimited) */
     int set_max_bytes;          /* 1 = store max_bytes as the new budget (0 = unlimited) */
     uint64_t max_message_bytes; /* the same for the message store (msgstore.h) */
     int set_max_message_bytes;
+    uint32_t partitions; /* for a new store: flow partitions (0 = default);
+                            an existing store keeps its own and refuses another */
 } cs_store_opts;
 
 typedef struct cs_store_info {
@@ -78,6 +82,8 @@ typedef struct cs_store_info {
     uint64_t max_bytes;         /* retention budget (0 = unlimited) */
     uint64_t max_message_bytes; /* the message store's budget (0 = unlimited) */
     uint64_t segment_bytes;
+    uint32_t partitions;       /* segments written at once (store.h: flow partitions) */
+    uint32_t groups;           /* groups of segments holding packets */
     uint32_t repaired;         /* segments repaired at open */
     uint64_t deleted_segments; /* by retention during this handle's life */
 } cs_store_info;
@@ -151,6 +157,17 @@ int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint3
 /* Prints the index of segment "seg_id" (0 = every segment) in readable
  * form, with its flow keys if "flows". */
 int cs_store_dump_index(cs_store *s, uint32_t seg_id, int flows, FILE *out);
+
+/* The first segment id of the group that segment "id" belongs to, in a
+ * store of "partitions" partitions (0 stays 0: "not stored"). */
+static inline uint32_t cs_store_group_of(uint32_t id, uint32_t partitions)
+{
+    return id == 0 || partitions <= 1 ? id : id - (id - 1) % partitions;
+}
+
+/* The partition count of the store at "dir" without opening it (1 for a
+ * store made before partitions existed, or if it cannot be read). */
+uint32_t cs_store_dir_partitions(const char *dir);
 
 /* The directory of the store (for sibling files such as messages). */
 const char *cs_store_dir(const cs_store *s);

@@ -25,6 +25,17 @@ typedef struct cs_segment {
     uint64_t ckpt_bytes; /* live: bytes covered by the writer's checkpoint */
 } cs_segment;
 
+/* One segment being written: partition p of the open group. */
+typedef struct cs_segwr {
+    uint32_t id; /* 0: no file yet in this group */
+    int fd;
+    int taps_fd;
+    uint16_t tap;
+    cs_pcapw w;
+    cs_idx_builder b;
+    uint64_t ckpt; /* bytes covered by the last checkpoint */
+} cs_segwr;
+
 struct cs_store {
     char *dir;
     char *pktdir;
@@ -37,17 +48,16 @@ struct cs_store {
     uint32_t repaired;
     uint64_t deleted;
 
-    /* writer: the open segment, written by a background thread */
+    /* writer: the open group, one segment per partition that has packets,
+     * written by a background thread */
+    uint32_t partitions;
     cs_aio *aio;
-    int wr_open;
-    uint32_t wr_id;
-    int wr_fd;
-    int wr_taps_fd;
-    uint16_t wr_tap;
-    uint32_t wr_linktype;
-    cs_pcapw wr;
-    cs_idx_builder wb;
-    uint64_t wr_ckpt; /* segment bytes covered by the last checkpoint */
+    cs_segwr *wr;          /* [partitions], allocated by the first append */
+    int wr_open;           /* a group is open */
+    uint32_t wr_base;      /* id of the group's partition 0 */
+    uint32_t wr_linktype;  /* of every segment of the group */
+    uint64_t wr_bytes;     /* pcap bytes of the group's segments */
+    uint64_t wr_ckpt_step; /* checkpoint a segment every this many bytes */
 
     /* reader: one mapped segment at a time, shared-locked */
     uint32_t rd_id;
@@ -67,6 +77,13 @@ void cs__seg_unmap(cs_store *s);
 /* Adds the segment this writer just closed to the list, after its index
  * is written ("pcap_bytes" long; the file may still be catching up). */
 int cs__seg_register(cs_store *s, uint32_t id, uint64_t pcap_bytes);
+
+/* Closes the open group: every segment written, indexed and registered
+ * (segwriter.c); then runs retention. */
+int cs__group_close(cs_store *s);
+
+/* Frees the writers' buffers and index builders (segwriter.c). */
+void cs__writers_free(cs_store *s);
 
 /* Deletes oldest segments while over budget. */
 void cs__retention(cs_store *s, uint64_t open_bytes);

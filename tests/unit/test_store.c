@@ -84,14 +84,24 @@ static size_t make_frame(uint8_t *buf, uint8_t proto, uint8_t a, uint8_t b, uint
     return 14 + ip_len;
 }
 
-static cs_store *open_store(const char *dir, uint32_t flags, uint64_t seg_bytes, uint64_t max)
+/* Opens (or creates with "parts" flow partitions, 0 = default) a store. */
+static cs_store *open_store_p(const char *dir, uint32_t flags, uint64_t seg_bytes, uint64_t max,
+                              uint32_t parts)
 {
-    cs_store_opts o = {
-        .flags = flags, .segment_bytes = seg_bytes, .max_bytes = max, .set_max_bytes = max != 0};
+    cs_store_opts o = {.flags = flags,
+                       .segment_bytes = seg_bytes,
+                       .max_bytes = max,
+                       .set_max_bytes = max != 0,
+                       .partitions = parts};
     cs_store *s = NULL;
 
     assert_int_equal(cs_store_open(dir, &o, &s), 0);
     return s;
+}
+
+static cs_store *open_store(const char *dir, uint32_t flags, uint64_t seg_bytes, uint64_t max)
+{
+    return open_store_p(dir, flags, seg_bytes, max, 0);
 }
 
 /* Appends n packets alternating between two flows; ts = base + i*1000. */
@@ -219,7 +229,7 @@ static void test_rebuild_missing_and_damaged_index(void **state)
     fixture *f = *state;
     static collected c;
     char idx[256], pcap[256];
-    cs_store *s = open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0);
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0, 1);
     struct stat st;
     FILE *fp;
 
@@ -279,7 +289,7 @@ static void test_index_checked_in_two_stages(void **state)
     fixture *f = *state;
     static collected c;
     char idx[256];
-    cs_store *s = open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0);
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0, 1);
     cs_store_info info;
 
     fill(s, 2000, 1000000000, NULL, 0);
@@ -352,28 +362,31 @@ static int inspect_says(cs_store *s, const char *what)
     return found;
 }
 
-/* A reader of a live store takes the writer's checkpoint of the open
+/* A reader of a live store takes the writer's checkpoint of each open
  * segment and indexes only what follows it; the answers are those of a
- * full scan of the segment. */
-static void test_reader_uses_checkpoint(void **state)
+ * full scan of the segments. With one partition the checkpoint comes every
+ * 32 MiB; with four, every 8 MiB of each partition. */
+static void reader_uses_checkpoint(const fixture *f, uint32_t parts)
 {
-    fixture *f = *state;
+    static cs_pktref refs[200000];
     char idx[256], pcap[256];
-    cs_store *w =
-        open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT, 1u << 30, 0);
+    cs_store *w = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT,
+                               1u << 30, 0, parts);
     cs_store *r;
     struct stat st_pcap;
     cs_idx ck;
     tally with_ck[2], full[2];
     const char *filters[2] = {"udp", "host 10.0.0.3 and port 80"};
+    int id;
 
-    fill(w, 200000, 1000000000, NULL, 0); /* ~52 MB: one checkpoint at 32 MiB */
+    fill(w, 200000, 1000000000, refs, 0); /* ~52 MB */
     assert_int_equal(cs_store_sync(w), 0);
-    seg_file(f, 1, "idx", idx, sizeof(idx));
-    seg_file(f, 1, "pcap", pcap, sizeof(pcap));
+    id = (int)CS_PKTREF_SEG(refs[0]); /* the UDP flow's segment */
+    seg_file(f, id, "idx", idx, sizeof(idx));
+    seg_file(f, id, "pcap", pcap, sizeof(pcap));
     assert_int_equal(cs_idx_load(idx, &ck), 0);
     assert_int_equal(stat(pcap, &st_pcap), 0);
-    assert_true(ck.pcap_bytes >= CS_STORE_CHECKPOINT_BYTES);
+    assert_true(ck.pcap_bytes >= CS_STORE_CHECKPOINT_BYTES / parts);
     assert_true(ck.pcap_bytes < (uint64_t)st_pcap.st_size);
     cs_idx_unload(&ck);
 
@@ -382,7 +395,10 @@ static void test_reader_uses_checkpoint(void **state)
     for (int i = 0; i < 2; i++)
         with_ck[i] = query_tally(r, filters[i]);
     cs_store_close(r);
-    assert_int_equal(unlink(idx), 0); /* without it: a full scan */
+    for (int k = 1; k <= (int)parts; k++) { /* without them: full scans */
+        seg_file(f, k, "idx", idx, sizeof(idx));
+        unlink(idx);
+    }
     r = open_store(f->store, 0, 0, 0);
     assert_false(inspect_says(r, "from a checkpoint"));
     for (int i = 0; i < 2; i++)
@@ -397,7 +413,19 @@ static void test_reader_uses_checkpoint(void **state)
     assert_int_equal(cs_store_close(w), 0);
     r = open_store(f->store, 0, 0, 0); /* closed: the final index replaced it */
     assert_int_equal(query_tally(r, "udp").n, 100000);
+    assert_int_equal(query_tally(r, "").n, 200000);
+    assert_true(query_tally(r, "").ordered);
     cs_store_close(r);
+}
+
+static void test_reader_uses_checkpoint(void **state)
+{
+    reader_uses_checkpoint(*state, 1);
+}
+
+static void test_reader_uses_partition_checkpoints(void **state)
+{
+    reader_uses_checkpoint(*state, 4);
 }
 
 static void test_tap_survives_rebuild(void **state)
@@ -405,7 +433,7 @@ static void test_tap_survives_rebuild(void **state)
     fixture *f = *state;
     static cs_pktref refs[300];
     char idx[256];
-    cs_store *s = open_store(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0);
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0, 1);
     cs_packet p;
 
     fill(s, 100, 1000, refs, 0);
@@ -423,6 +451,135 @@ static void test_tap_survives_rebuild(void **state)
     assert_int_equal(p.tap, 2);
     assert_int_equal(cs_store_read(s, CS_PKTREF(99, 24), &p), CS_ENOTFOUND);
     assert_int_equal(cs_store_read(s, CS_PKTREF(1, 3), &p), CS_ENOTFOUND);
+    cs_store_close(s);
+}
+
+/* Appends n packets of three conversations, in both directions: UDP
+ * 10.0.0.1:1000 <-> 10.0.0.2:53, TCP 10.0.0.1:1000 <-> 10.0.0.3:80 and UDP
+ * 10.0.0.4:7 <-> 10.0.0.5:9; packet i is conversation i % 3, at base + i us. */
+static void fill_both_ways(cs_store *s, int n, int64_t base, cs_pktref *refs)
+{
+    static const uint8_t proto[3] = {17, 6, 17}, a[3] = {1, 1, 4}, b[3] = {2, 3, 5};
+    static const uint16_t sp[3] = {1000, 1000, 7}, dp[3] = {53, 80, 9};
+    uint8_t buf[2048];
+
+    for (int i = 0; i < n; i++) {
+        int c = i % 3, back = (i / 3) % 2;
+        size_t len = back ? make_frame(buf, proto[c], b[c], a[c], dp[c], sp[c], 100 + i % 200)
+                          : make_frame(buf, proto[c], a[c], b[c], sp[c], dp[c], 100 + i % 200);
+        cs_packet p = {.ts_ns = base + (int64_t)i * 1000,
+                       .caplen = (uint32_t)len,
+                       .wirelen = (uint32_t)len,
+                       .linktype = CS_LINK_ETHERNET,
+                       .data = buf};
+        cs_layers l;
+        cs_dissect(&p, &l);
+        assert_int_equal(cs_store_append(s, &p, &l, &refs[i]), 0);
+    }
+}
+
+static uint32_t part_of(cs_pktref ref, uint32_t parts)
+{
+    return (CS_PKTREF_SEG(ref) - 1) % parts;
+}
+
+/* Each group's segments together stay within the segment size. */
+static void assert_groups_within(cs_store *s, uint64_t limit)
+{
+    uint64_t bytes = 0;
+    uint32_t group = 0;
+
+    for (size_t i = 0; i < s->n_segs; i++) {
+        uint32_t g = cs_store_group_of(s->segs[i].id, s->partitions);
+        if (g != group)
+            bytes = 0;
+        group = g;
+        bytes += s->segs[i].disk_bytes;
+        assert_true(bytes <= limit);
+    }
+}
+
+/* Packets go to P segments at once by a hash of their conversation: both
+ * directions of one in the same partition, ids in aligned groups, groups
+ * closed by their total size; queries and scans merge a group's segments
+ * back into timestamp order. */
+static void test_flow_partitions(void **state)
+{
+    fixture *f = *state;
+    static cs_pktref refs[3030];
+    static collected c;
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0, 4);
+    cs_store_opts other = {.flags = CS_STORE_WRITE, .partitions = 8};
+    cs_store_info info;
+    uint32_t first, last;
+
+    fill_both_ways(s, 3000, 1000000, refs);
+    assert_int_equal(cs_store_close(s), 0);
+    assert_int_equal(cs_store_dir_partitions(f->store), 4);
+    s = open_store(f->store, 0, 0, 0);
+    cs_store_info_get(s, &info);
+    assert_int_equal(info.partitions, 4);
+    assert_int_equal(info.packets, 3000);
+    assert_true(info.groups >= 5); /* ~700 KB in 64 KiB groups */
+    assert_true(info.segments > info.groups);
+    assert_groups_within(s, 64 * 1024);
+    for (int i = 3; i < 3000; i++) /* a conversation stays in its partition */
+        assert_int_equal(part_of(refs[i], 4), part_of(refs[i % 3], 4));
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_int_equal(c.n, 3000);
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(c.refs[i], refs[i]);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "udp", &c), 0);
+    assert_int_equal(c.n, 2000);
+    assert_true(c.ordered);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "host 10.0.0.3", &c), 0);
+    assert_int_equal(c.n, 1000);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(cs_store_scan(s, 1, UINT32_MAX, collect, &c), 0);
+    assert_int_equal(c.n, 3000);
+    for (int i = 0; i < 3000; i++)
+        assert_int_equal(c.refs[i], refs[i]);
+    assert_int_equal(
+        cs_store_segments_in_range(s, 1000000 + 1500 * 1000, 1000000 + 1501 * 1000, &first, &last),
+        0);
+    assert_int_equal(first, cs_store_group_of(CS_PKTREF_SEG(refs[1500]), 4));
+    assert_int_equal(last, first + 3);
+    cs_store_close(s);
+    assert_int_equal(cs_store_open(f->store, &other, &s), CS_EINVAL);
+    s = open_store_p(f->store, CS_STORE_WRITE, 0, 0, 4); /* the same count is fine */
+    fill_both_ways(s, 30, 9000000, refs + 3000);
+    assert_int_equal(cs_store_close(s), 0);
+    assert_true(CS_PKTREF_SEG(refs[3000]) > CS_PKTREF_SEG(refs[2999]));
+    assert_int_equal(cs_store_group_of(CS_PKTREF_SEG(refs[3000]), 4),
+                     CS_PKTREF_SEG(refs[3000]) - part_of(refs[3000], 4));
+}
+
+/* A store made before partitions existed has none in its settings: it
+ * reads as one partition and keeps writing that way. */
+static void test_store_without_partitions(void **state)
+{
+    fixture *f = *state;
+    static cs_pktref refs[300];
+    char marker[160];
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0, 1);
+    cs_store_info info;
+    FILE *fp;
+
+    assert_int_equal(cs_store_close(s), 0);
+    snprintf(marker, sizeof(marker), "%s/capstream.store", f->store);
+    fp = fopen(marker, "w");
+    fputs("capstream store\nformat 1\nsegment_bytes 268435456\nmax_bytes 0\n", fp);
+    fclose(fp);
+    assert_int_equal(cs_store_dir_partitions(f->store), 1);
+    s = open_store(f->store, CS_STORE_WRITE, 0, 0);
+    fill_both_ways(s, 300, 1000, refs);
+    assert_int_equal(cs_store_close(s), 0);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(CS_PKTREF_SEG(refs[i]), 1);
+    s = open_store(f->store, 0, 0, 0);
+    cs_store_info_get(s, &info);
+    assert_int_equal(info.partitions, 1);
+    assert_int_equal(info.segments, 1);
     cs_store_close(s);
 }
 
@@ -524,6 +681,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rebuild_missing_and_damaged_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_index_checked_in_two_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_uses_checkpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_uses_partition_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flow_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tap_survives_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
