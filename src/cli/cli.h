@@ -34,6 +34,11 @@ int cs_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 /* Parses "256M", "1G", "4096", "1.5GiB" into bytes; 0 or CS_EINVAL. */
 int cs_cli_parse_size(const char *s, uint64_t *out);
 
+/* Parses the --partitions value of command "cmd" into "*out" (1 to
+ * CS_STORE_MAX_PARTITIONS); 0 or prints a usage error and returns its exit
+ * code. */
+int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out);
+
 /* Parses a time option value; prints the error itself. 0 or CS_ETIME. */
 int cs_cli_parse_time(const char *opt, const char *s, int64_t *out);
 

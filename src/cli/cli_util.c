@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "store/store.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -37,6 +38,20 @@ int cs_cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     cs_log_error("%s (see 'capstream %s --help')", buf, cmd);
     return CS_EXIT_USAGE;
+}
+
+int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v < 1 || v > CS_STORE_MAX_PARTITIONS)
+        return cs_cli_usage_error(cmd, "bad --partitions '%s' (1 to %u)", s,
+                                  CS_STORE_MAX_PARTITIONS);
+    *out = (uint32_t)v;
+    return 0;
 }
 
 int cs_cli_parse_size(const char *s, uint64_t *out)

@@ -30,7 +30,8 @@
 static const char ingest_help[] =
     "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--max-flows N]\n"
     "                        [--flow-buffer N] [--pair-timeout D] [--segment-bytes N]\n"
-    "                        [--max-bytes N] [--max-message-bytes N] [--fsync] [-q]\n\n"
+    "                        [--max-bytes N] [--max-message-bytes N] [--partitions N]\n"
+    "                        [--fsync] [-q]\n\n"
     "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
     "stores its packets in STORE (created if missing; later ingests append), indexed\n"
     "by time, flow, host, port and protocol, and decodes them: TCP reassembly, FIX,\n"
@@ -43,7 +44,11 @@ static const char ingest_help[] =
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
     "                         unanswered (default 30s)\n"
-    "      --segment-bytes N  close segments at N bytes (default 256M; K/M/G suffixes)\n"
+    "      --segment-bytes N  close a group of segments when its files together reach\n"
+    "                        N bytes (default 1G; K/M/G suffixes)\n"
+    "      --partitions N     for a new store: segments written at once, one per\n"
+    "                        share of the conversations (default 64; 1 to 1024).\n"
+    "                        More make a query for one flow read less\n"
     "      --max-bytes N      retention budget: delete the oldest segments beyond N bytes\n"
     "                         (0 = unlimited; remembered by the store)\n"
     "      --max-message-bytes N  the same for messages and measurements, deleted a\n"
@@ -103,6 +108,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"flow-buffer", required_argument, 0, 'Z'},
                                          {"pair-timeout", required_argument, 0, 'W'},
                                          {"max-message-bytes", required_argument, 0, 'G'},
+                                         {"partitions", required_argument, 0, 'P'},
                                          {0, 0, 0, 0}};
     int c;
 
@@ -131,6 +137,10 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             if (cs_cli_parse_size(optarg, &a->so.max_message_bytes) < 0)
                 return cs_cli_usage_error("ingest", "bad --max-message-bytes '%s'", optarg);
             a->so.set_max_message_bytes = 1;
+            break;
+        case 'P':
+            if (cs_cli_parse_partitions("ingest", optarg, &a->so.partitions) != 0)
+                return CS_EXIT_USAGE;
             break;
         case 'q':
             a->quiet = 1;
@@ -207,23 +217,23 @@ static void analysis_summary(const cs_pipeline_stats *ps)
            a->tcp_retransmits, a->tcp_out_of_order, a->buffer_overflows);
 }
 
-static void ingest_summary(const ingest_totals *t, const cs_store *s, int64_t elapsed_ns,
-                           uint32_t segs_before, cs_store_info *info)
+static void ingest_summary(const ingest_totals *t, int64_t elapsed_ns, const cs_store_info *before,
+                           const cs_store_info *after)
 {
     char t0[CS_TIME_BUFLEN], t1[CS_TIME_BUFLEN], b[32];
     double secs = (double)elapsed_ns / 1e9;
+    uint64_t made =
+        after->segments + after->deleted_segments - before->segments - before->deleted_segments;
 
     printf("ingested %" PRIu64 " packets, %s", t->packets, cs_cli_fmt_bytes(t->bytes, b));
     if (t->packets)
         printf(", %s .. %s", cs_time_format(t->min_ts, t0), cs_time_format(t->max_ts, t1));
-    printf(", %" PRIu32 " new segment(s) (store: %" PRIu32 " segments, %" PRIu64
+    printf(", %" PRIu64 " new segment(s) (store: %" PRIu32 " segments in %" PRIu32
+           " group(s) of %" PRIu32 " partitions, %" PRIu64
            " packets), %.3f s, %.0f packets/s, %.1f MB/s\n",
-           info->last_segment >= segs_before && info->segments
-               ? info->last_segment - segs_before + 1
-               : 0,
-           info->segments, info->packets, secs, secs > 0 ? (double)t->packets / secs : 0.0,
+           made, after->segments, after->groups, after->partitions, after->packets, secs,
+           secs > 0 ? (double)t->packets / secs : 0.0,
            secs > 0 ? (double)t->bytes / secs / 1e6 : 0.0);
-    (void)s;
 }
 
 static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
@@ -281,7 +291,7 @@ int cs_cmd_ingest(int argc, char **argv)
     if (!a.quiet && cs_store_open(a.dir, &(cs_store_opts){0}, &s) == 0) {
         cs_store_info_get(s, &after);
         cs_store_close(s);
-        ingest_summary(&t, s, cs_cli_mono_ns() - start, before.last_segment + 1, &after);
+        ingest_summary(&t, cs_cli_mono_ns() - start, &before, &after);
         analysis_summary(&ps);
     }
     if (rc < 0) {

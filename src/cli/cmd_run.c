@@ -97,6 +97,7 @@ static const char run_help[] =
     "      --user USER       drop root for USER once the sockets are open\n"
     "      --decoders LIST   all (default), none, or fix,http,dns\n"
     "      --max-bytes N     packet retention budget (K/M/G suffixes)\n"
+    "      --partitions N    for a new store: segments written at once (default 64)\n"
     "      --max-message-bytes N  message and measurement budget (they may outlive\n"
     "                        their packets; the oldest segment's go first)\n"
     "      --metrics-days N  keep per-second metrics N days (default 31)\n\n"
@@ -234,6 +235,8 @@ static int run_option(run_args *a, int c, const char *arg)
             return cs_cli_usage_error("run", "bad --max-message-bytes '%s'", arg);
         a->so.set_max_message_bytes = 1;
         return 0;
+    case 'N':
+        return cs_cli_parse_partitions("run", arg, &a->so.partitions) != 0 ? CS_EXIT_USAGE : 0;
     case 'Y':
         if (cs_cli_parse_size(arg, &v) < 0 || v == 0 || v > 36500)
             return cs_cli_usage_error("run", "bad --metrics-days '%s'", arg);
@@ -268,6 +271,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"max-bytes", required_argument, 0, 'M'},
                                          {"metrics-days", required_argument, 0, 'Y'},
                                          {"max-message-bytes", required_argument, 0, 'G'},
+                                         {"partitions", required_argument, 0, 'N'},
                                          {"ring-size", required_argument, 0, 'R'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};

@@ -31,8 +31,9 @@ static void stats_text(const cs_store_info *in, const cs_msgstore_info *mi)
     char t0[CS_TIME_BUFLEN], t1[CS_TIME_BUFLEN], b[32];
     uint64_t used = in->packet_bytes + in->index_bytes;
 
-    printf("segments:      %" PRIu32 " (ids %" PRIu32 "..%" PRIu32 ")\n", in->segments,
-           in->first_segment, in->last_segment);
+    printf("segments:      %" PRIu32 " (ids %" PRIu32 "..%" PRIu32 ") in %" PRIu32
+           " group(s) of %" PRIu32 " flow partitions\n",
+           in->segments, in->first_segment, in->last_segment, in->groups, in->partitions);
     printf("packets:       %" PRIu64 "\n", in->packets);
     printf("packet bytes:  %" PRIu64 " (%s)\n", in->packet_bytes,
            cs_cli_fmt_bytes(in->packet_bytes, b));
@@ -48,7 +49,7 @@ static void stats_text(const cs_store_info *in, const cs_msgstore_info *mi)
                in->max_bytes, 100.0 * (double)used / (double)in->max_bytes);
     else
         printf("retention:     %" PRIu64 " bytes used, no budget (unlimited)\n", used);
-    printf("segment size:  %" PRIu64 " bytes\n", in->segment_bytes);
+    printf("group size:    %" PRIu64 " bytes (a group's segments together)\n", in->segment_bytes);
     if (in->repaired)
         printf("repaired:      %" PRIu32 " segment(s) at open\n", in->repaired);
     printf("messages:      %" PRIu64 " messages, %" PRIu64 " measurements, %" PRIu64
@@ -66,10 +67,12 @@ static void stats_json(const cs_store_info *in, const cs_msgstore_info *mi)
     printf("{\"segments\":%" PRIu32 ",\"first_segment\":%" PRIu32 ",\"last_segment\":%" PRIu32
            ",\"packets\":%" PRIu64 ",\"packet_bytes\":%" PRIu64 ",\"index_bytes\":%" PRIu64
            ",\"min_ts_ns\":%" PRId64 ",\"max_ts_ns\":%" PRId64 ",\"max_bytes\":%" PRIu64
-           ",\"used_bytes\":%" PRIu64 ",\"segment_bytes\":%" PRIu64 ",\"repaired\":%" PRIu32,
+           ",\"used_bytes\":%" PRIu64 ",\"segment_bytes\":%" PRIu64 ",\"repaired\":%" PRIu32
+           ",\"groups\":%" PRIu32 ",\"partitions\":%" PRIu32,
            in->segments, in->first_segment, in->last_segment, in->packets, in->packet_bytes,
            in->index_bytes, in->min_ts, in->max_ts, in->max_bytes,
-           in->packet_bytes + in->index_bytes, in->segment_bytes, in->repaired);
+           in->packet_bytes + in->index_bytes, in->segment_bytes, in->repaired, in->groups,
+           in->partitions);
     printf(",\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64 ",\"unmatched\":%" PRIu64
            ",\"message_bytes\":%" PRIu64 ",\"max_message_bytes\":%" PRIu64 "}\n",
            mi->messages, mi->measurements, mi->unmatched, mi->bytes, in->max_message_bytes);

@@ -42,6 +42,13 @@ check_eq "failed ingests changed nothing" "$((before + 1))" "$after"
 check "earlier data still queryable after failures" \
     "$CS_BIN" query -d "$S" --count "tcp port 80"
 
+# The partition count is fixed when a store is created.
+check_fails "zero partitions" "partitions" "$CS_BIN" ingest -r "$PCAPS/zeek/http/get.pcap" -d "$CS_TMP/p0" --partitions 0
+check_fails "too many partitions" "partitions" "$CS_BIN" ingest -r "$PCAPS/zeek/http/get.pcap" -d "$CS_TMP/p0" --partitions 5000
+check_fails "another partition count on an existing store" "partitions" \
+    "$CS_BIN" ingest -r "$PCAPS/zeek/http/get.pcap" -d "$S" --partitions 3
+check_eq "refused ingest changed nothing" "$after" "$("$CS_BIN" query -d "$S" --count)"
+
 # Bad filters and times.
 check_fails "bad filter" "filter" "$CS_BIN" query -d "$S" --count "host and and"
 check_fails "unknown filter word" "filter" "$CS_BIN" query -d "$S" --count "frobnicate 3"
