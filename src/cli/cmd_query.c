@@ -37,7 +37,8 @@ static const char query_help[] =
     "examples:\n"
     "  capstream query -d S 'host 10.1.0.13 and port 40003' -w flow.pcap\n"
     "  capstream query -d S --after '5m ago' --count udp\n"
-    "  capstream query -d S --after 2026-01-05T14:30:00Z --before 2026-01-05T14:30:01Z | tcpdump -r -\n";
+    "  capstream query -d S --after 2026-01-05T14:30:00Z --before 2026-01-05T14:30:01Z | tcpdump "
+    "-r -\n";
 
 typedef struct query_args {
     const char *dir, *out;
@@ -48,7 +49,7 @@ typedef struct query_args {
 static int query_parse(int argc, char **argv, query_args *a)
 {
     static const struct option opts[] = {
-        {"store", required_argument, 0, 'd'}, {"after", required_argument, 0, 'A'},
+        {"store", required_argument, 0, 'd'},  {"after", required_argument, 0, 'A'},
         {"before", required_argument, 0, 'B'}, {"write", required_argument, 0, 'w'},
         {"count", no_argument, 0, 'c'},        {"stats", no_argument, 0, 'S'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
@@ -132,9 +133,10 @@ int cs_cmd_query(int argc, char **argv)
         printf("%" PRIu64 "\n", count);
     if (rc == 0 && a.stats)
         fprintf(stderr,
-                "segments %" PRIu64 "/%" PRIu64 ", records read %" PRIu64 ", bpf runs %" PRIu64
-                ", matched %" PRIu64 "\n",
-                st.segments_searched, st.segments_total, st.candidates, st.bpf_runs, st.matched);
+                "segments %" PRIu64 "/%" PRIu64 " (%" PRIu64 " ruled out by their key summary)"
+                ", records read %" PRIu64 ", bpf runs %" PRIu64 ", matched %" PRIu64 "\n",
+                st.segments_searched, st.segments_total, st.segments_skipped, st.candidates,
+                st.bpf_runs, st.matched);
 out:
     if (fd > STDOUT_FILENO && close(fd) < 0 && rc == 0)
         rc = cs_error_set(CS_EIO, "%s: %s", a.out, strerror(errno));

@@ -59,6 +59,8 @@
  */
 #include "store/flowpred.h"
 
+#include "core/hash.h"
+
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -1123,4 +1125,121 @@ cs_tri cs_flowpred_eval(const cs_flowpred *p, const cs_flowkey *k)
     /* A MAYBE leaf may be a BPF load past the capture, which rejects the
      * packet whatever the rest says: never answer TRUE then. */
     return v == CS_TRI_TRUE && unsure ? CS_TRI_MAYBE : v;
+}
+
+/* ---- key summaries ---------------------------------------------------- */
+
+#define KS_ADDR_SEED 0x6b73616464720001ULL
+#define KS_PORT_SEED 0x6b73706f72740002ULL
+
+uint32_t cs_keysum_bits(size_t n)
+{
+    uint32_t bits = 64;
+
+    while (bits < 65536 && bits < 8 * n)
+        bits *= 2;
+    return bits;
+}
+
+static void bloom_set(uint8_t *bits, uint32_t n_bits, uint64_t h)
+{
+    uint32_t a = (uint32_t)h & (n_bits - 1), b = (uint32_t)(h >> 32) & (n_bits - 1);
+
+    bits[a / 8] |= (uint8_t)(1u << (a % 8));
+    bits[b / 8] |= (uint8_t)(1u << (b % 8));
+}
+
+static bool bloom_has(const uint8_t *bits, uint32_t n_bits, uint64_t h)
+{
+    uint32_t a = (uint32_t)h & (n_bits - 1), b = (uint32_t)(h >> 32) & (n_bits - 1);
+
+    return (bits[a / 8] >> (a % 8) & 1) && (bits[b / 8] >> (b % 8) & 1);
+}
+
+static uint64_t port_hash(uint16_t port)
+{
+    uint8_t le[2] = {(uint8_t)port, (uint8_t)(port >> 8)};
+
+    return cs_hash64(le, 2, KS_PORT_SEED);
+}
+
+void cs_keysum_add(cs_keysum *s, const cs_flowkey *k)
+{
+    int view = view_at(k, 0);
+
+    if (view != VIEW_IPV4 && view != VIEW_IPV6 && view != VIEW_OTHER)
+        s->flags |= CS_KS_UNUSUAL;
+    if (port_proto_ok(PQ_DEFAULT, k->ip_proto) && !(k->flags & (CS_FK_PORTS | CS_FK_FRAG)))
+        s->flags |= CS_KS_PORTLESS;
+    bloom_set(s->addr, s->addr_bits, cs_hash64(k->src, 16, KS_ADDR_SEED));
+    bloom_set(s->addr, s->addr_bits, cs_hash64(k->dst, 16, KS_ADDR_SEED));
+    if (k->flags & CS_FK_PORTS) {
+        bloom_set(s->port, s->port_bits, port_hash(k->sport));
+        bloom_set(s->port, s->port_bits, port_hash(k->dport));
+    }
+}
+
+/* Only a whole address (host, not net) can be looked up. */
+static bool may_have_host(const prim *pr, const cs_keysum *s)
+{
+    size_t n = pr->family == 4 ? 4 : 16;
+    uint8_t addr[16] = {0};
+
+    for (size_t i = 0; i < n; i++)
+        if (pr->mask[i] != 0xff)
+            return true;
+    memcpy(addr, pr->addr, n);
+    return bloom_has(s->addr, s->addr_bits, cs_hash64(addr, 16, KS_ADDR_SEED));
+}
+
+static bool may_have_port(const prim *pr, const cs_keysum *s)
+{
+    if ((s->flags & CS_KS_PORTLESS) || pr->hi - pr->lo >= 64)
+        return true;
+    for (uint32_t p = pr->lo; p <= pr->hi; p++)
+        if (bloom_has(s->port, s->port_bits, port_hash((uint16_t)p)))
+            return true;
+    return false;
+}
+
+/* Sound for the set: a primitive is "impossible" only if eval_prim gives
+ * FALSE for every key the summary holds. Without "vlan" before it (depth
+ * 0) a host or port primitive is TRUE or MAYBE only on keys whose view is
+ * plain IP (whose addresses and ports are in the filters) or unusual (then
+ * the flag answers "possible"). */
+static bool may_prim(const prim *pr, const cs_keysum *s)
+{
+    if (pr->poisoned || pr->depth != 0 || (s->flags & CS_KS_UNUSUAL))
+        return true;
+    if (pr->type == PR_HOST)
+        return may_have_host(pr, s);
+    if (pr->type == PR_PORT)
+        return may_have_port(pr, s);
+    return true;
+}
+
+static bool may_node(const cs_flowpred *p, uint32_t i, const cs_keysum *s)
+{
+    const node *n = &p->nodes[i];
+
+    if (n->kind == N_PRIM)
+        return may_prim(&n->p, s);
+    if (n->kind == N_AND) { /* one key must pass every child */
+        for (uint32_t c = 0; c < n->count; c++)
+            if (!may_node(p, p->kids[n->first + c], s))
+                return false;
+        return true;
+    }
+    if (n->kind == N_OR) {
+        for (uint32_t c = 0; c < n->count; c++)
+            if (may_node(p, p->kids[n->first + c], s))
+                return true;
+        return false;
+    }
+    return true; /* TRUE, and NOT: a key may well lack what it negates */
+}
+
+bool cs_flowpred_may_match(const cs_flowpred *p, const cs_keysum *s)
+{
+    return may_node(p, p->root, s);
 }

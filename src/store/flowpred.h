@@ -29,6 +29,9 @@
 
 #include "store/flowkey.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+
 typedef enum cs_tri {
     CS_TRI_FALSE = 0,
     CS_TRI_TRUE = 1,
@@ -47,6 +50,35 @@ int cs_flowpred_compile(const char *filter, cs_flowpred **out);
 
 /* Evaluates the predicate on key "k". */
 cs_tri cs_flowpred_eval(const cs_flowpred *p, const cs_flowkey *k);
+
+/*
+ * A summary of a set of flow keys (one segment's, stored in its index):
+ * Bloom filters of their addresses and of their ports (two bits per item,
+ * set from one 64-bit hash), and flags for keys whose answer does not rest
+ * on those. It lets a query skip a whole segment without reading its keys:
+ * when a filter needs a host or a port the summary has not seen, no key of
+ * the segment can match (cs_flowpred_may_match).
+ */
+enum {
+    CS_KS_UNUSUAL = 1u << 0,  /* a key not plainly IPv4, IPv6 or tagged (ARP, odd ...) */
+    CS_KS_PORTLESS = 1u << 1, /* a TCP/UDP/SCTP key without ports */
+};
+
+typedef struct cs_keysum {
+    uint32_t flags;                /* CS_KS_* */
+    uint32_t addr_bits, port_bits; /* powers of two, at least 64 */
+    uint8_t *addr, *port;          /* addr_bits / 8 and port_bits / 8 bytes */
+} cs_keysum;
+
+/* Filter size in bits for "n" items: about 8 bits an item (a false
+ * positive rate near 5%), 64 to 65536. */
+uint32_t cs_keysum_bits(size_t n);
+
+/* Adds key "k" to the summary (whose bit arrays the caller provides). */
+void cs_keysum_add(cs_keysum *s, const cs_flowkey *k);
+
+/* Might a key summarized by "s" match "p"? false only when none can. */
+bool cs_flowpred_may_match(const cs_flowpred *p, const cs_keysum *s);
 
 void cs_flowpred_free(cs_flowpred *p);
 

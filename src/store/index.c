@@ -243,10 +243,25 @@ static void idxb_put_base_postings(const cs_idx_builder *b, uint8_t *post, uint6
 }
 
 /* Lays the whole index out in one buffer (header last, for the checksum). */
+/* Writes the key summary of "b" at "p" ("len" bytes, from idx_sum_len). */
+static void idxb_put_summary(const cs_idx_builder *b, uint8_t *p, size_t len, uint32_t bits)
+{
+    cs_keysum sum = {0, bits, bits, p + 24, p + 24 + bits / 8};
+
+    for (uint32_t i = 0; i < b->n_keys; i++)
+        cs_keysum_add(&sum, &b->keys[i]);
+    cs_wr_le32(p + 8, sum.flags);
+    cs_wr_le32(p + 12, bits);
+    cs_wr_le32(p + 16, bits);
+    cs_wr_le64(p, cs_hash64(p + 8, len - 8, IDX_SEED));
+}
+
 static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint8_t **out,
                           size_t *out_len)
 {
-    size_t flows_off = CS_IDX_HDR;
+    uint32_t bits = cs_keysum_bits(2 * (size_t)b->n_keys);
+    size_t sum_len = 24 + 2 * (size_t)bits / 8;
+    size_t flows_off = CS_IDX_HDR + sum_len;
     size_t post_off = flows_off + (size_t)b->n_keys * CS_IDX_FLOW;
     uint64_t n_pkts = b->base_pkts + b->n_pkts;
     size_t blocks_off = post_off + (size_t)n_pkts * 4;
@@ -260,6 +275,7 @@ static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint
         cs_free(next);
         return CS_ENOMEM;
     }
+    idxb_put_summary(b, buf + CS_IDX_HDR, sum_len, bits);
     for (uint32_t i = 0; i < b->n_keys; i++) {
         uint8_t *f = buf + flows_off + (size_t)i * CS_IDX_FLOW;
         memcpy(f, &b->keys[i], sizeof(cs_flowkey));
@@ -296,6 +312,7 @@ static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint
     cs_wr_le64(buf + 88, blocks_off);
     cs_wr_le64(buf + 96, total);
     cs_wr_le32(buf + 104, b->ordered ? CS_IDX_F_ORDERED : 0);
+    cs_wr_le32(buf + 108, (uint32_t)sum_len);
     cs_wr_le64(buf + 112, cs_checksum64(buf + CS_IDX_HDR, total - CS_IDX_HDR, IDX_SEED));
     sum = cs_hash64(buf, 120, IDX_SEED);
     cs_wr_le64(buf + 120, sum);
@@ -384,7 +401,11 @@ static int idx_check_layout(cs_idx *x, const uint8_t *p, size_t size)
     x->max_ts = (int64_t)cs_rd_le64(p + 56);
     x->n_blocks = cs_rd_le32(p + 64);
     x->flags = cs_rd_le32(p + 104);
-    if (total != size || flows_off != CS_IDX_HDR || cs_rd_le32(p + 68) != CS_IDX_BLOCK)
+    x->sum_len = cs_rd_le32(p + 108);
+    if (cs_rd_le32(p + 8) == 2 && x->sum_len != 0)
+        return CS_ECORRUPT;
+    if (total != size || flows_off != CS_IDX_HDR + (uint64_t)x->sum_len ||
+        cs_rd_le32(p + 68) != CS_IDX_BLOCK)
         return CS_ECORRUPT;
     if (post_off != flows_off + (uint64_t)x->n_keys * CS_IDX_FLOW ||
         blocks_off != post_off + x->n_pkts * 4 ||
@@ -415,29 +436,71 @@ static int idx_check_blocks(const cs_idx *x)
     return total == x->n_pkts ? 0 : CS_ECORRUPT;
 }
 
+/* Parses the key summary in "p" ("x->sum_len" bytes); a damaged one is
+ * only ignored (queries then read the segment's keys, and the body
+ * checksum, which covers it too, tells whether the index is sound). */
+static void idx_parse_summary(cs_idx *x, const uint8_t *p)
+{
+    uint32_t a = cs_rd_le32(p + 12), b = cs_rd_le32(p + 16);
+
+    x->has_sum = 0;
+    if (x->sum_len < 24 || cs_rd_le64(p) != cs_hash64(p + 8, x->sum_len - 8, IDX_SEED))
+        return;
+    if (a < 64 || a > 65536 || (a & (a - 1)) || b < 64 || b > 65536 || (b & (b - 1)) ||
+        24 + (size_t)a / 8 + b / 8 != x->sum_len)
+        return;
+    x->sum = (cs_keysum){cs_rd_le32(p + 8), a, b, (uint8_t *)p + 24, (uint8_t *)p + 24 + a / 8};
+    x->has_sum = 1;
+}
+
+/* Takes the summary from "first" (the file's first "got" bytes, read with
+ * the header) or reads it. */
+static int idx_read_summary(cs_idx *x, int fd, const uint8_t *first, size_t got)
+{
+    if (x->sum_len == 0)
+        return 0;
+    x->sum_buf = cs_malloc(x->sum_len);
+    if (x->sum_buf == NULL)
+        return CS_ENOMEM;
+    if (CS_IDX_HDR + (size_t)x->sum_len <= got)
+        memcpy(x->sum_buf, first + CS_IDX_HDR, x->sum_len);
+    else if (pread(fd, x->sum_buf, x->sum_len, CS_IDX_HDR) != (ssize_t)x->sum_len)
+        return CS_ECORRUPT;
+    idx_parse_summary(x, x->sum_buf);
+    return 0;
+}
+
+/* Bytes read at once when an index is loaded: the header and, for all but
+ * the largest segments, the key summary after it. */
+#define IDX_FIRST_READ 8192
+
 int cs_idx_load(const char *path, cs_idx *x)
 {
+    uint8_t first[IDX_FIRST_READ];
     struct stat st;
-    int fd;
+    uint32_t version;
+    ssize_t got = -1;
+    int fd, rc = CS_ECORRUPT;
 
     memset(x, 0, sizeof(*x));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || st.st_size < CS_IDX_HDR ||
-        pread(fd, x->hdr, CS_IDX_HDR, 0) != CS_IDX_HDR) {
-        close(fd);
-        return cs_error_set(CS_ECORRUPT, "%s: index too short", path);
-    }
-    close(fd);
+        (got = pread(fd, first, sizeof(first), 0)) < CS_IDX_HDR)
+        goto bad;
+    memcpy(x->hdr, first, CS_IDX_HDR);
     x->size = (size_t)st.st_size;
-    if (memcmp(x->hdr, CS_IDX_MAGIC, 8) != 0 || cs_rd_le32(x->hdr + 8) != CS_IDX_VERSION ||
+    version = cs_rd_le32(x->hdr + 8);
+    if (memcmp(x->hdr, CS_IDX_MAGIC, 8) != 0 || version < 2 || version > CS_IDX_VERSION ||
         cs_rd_le32(x->hdr + 12) != CS_IDX_HDR ||
         cs_rd_le64(x->hdr + 120) != cs_hash64(x->hdr, 120, IDX_SEED) ||
-        idx_check_layout(x, x->hdr, x->size) < 0) {
-        cs_idx_unload(x);
-        return cs_error_set(CS_ECORRUPT, "%s: index is damaged", path);
-    }
+        idx_check_layout(x, x->hdr, x->size) < 0)
+        goto bad;
+    if ((rc = idx_read_summary(x, fd, first, (size_t)got)) < 0)
+        goto bad;
+    close(fd);
+    fd = -1;
     x->flows = x->postings = x->blocks = NULL; /* until the body is read */
     x->path = cs_strdup(path);
     if (x->path == NULL) {
@@ -445,6 +508,13 @@ int cs_idx_load(const char *path, cs_idx *x)
         return CS_ENOMEM;
     }
     return 0;
+bad:
+    if (fd >= 0)
+        close(fd);
+    cs_idx_unload(x);
+    if (rc == CS_ENOMEM)
+        return rc;
+    return cs_error_set(CS_ECORRUPT, "%s: index is damaged", path);
 }
 
 /* Reads the whole file into memory; it must still have the header that
@@ -503,6 +573,7 @@ void cs_idx_unload(cs_idx *x)
 {
     cs_free(x->map);
     cs_free(x->path);
+    cs_free(x->sum_buf);
     memset(x, 0, sizeof(*x));
 }
 
@@ -620,6 +691,7 @@ int cs_idx_from_builder(const cs_idx_builder *b, const cs_idx_meta *meta, cs_idx
         cs_idx_unload(x);
         return CS_ECORRUPT;
     }
+    idx_parse_summary(x, buf + CS_IDX_HDR);
     x->verified = 1;
     return 0;
 }

@@ -8,7 +8,8 @@
  *
  *   offset size  header (128 bytes)
  *   0      8     magic "CSIDX\0\0\1"
- *   8      4     format version (2)
+ *   8      4     format version (3; version 2, without the key summary, is
+ *                still read)
  *   12     4     header size (128)
  *   16     4     segment id
  *   20     4     link type of the segment's packets
@@ -25,11 +26,20 @@
  *   88     8     byte offset of the block table
  *   96     8     total index file size
  *   104    4     flags: bit 0 = timestamps never decrease within the segment
- *   108    4     reserved, zero
+ *   108    4     bytes S of the key summary (0 in version 2)
  *   112    8     body checksum: cs_checksum64 of everything after the header
  *   120    8     header checksum: cs_hash64 of bytes 0..119
  *
- *   flow table: F entries of 64 bytes
+ *   key summary (S bytes at 128; store/flowpred.h), read with the header so
+ *   a query can skip the segment without reading its keys:
+ *     0   8   checksum: cs_hash64 of bytes 8..S
+ *     8   4   flags (CS_KS_*)
+ *     12  4   address filter bits A (power of two, 64..65536)
+ *     16  4   port filter bits B (power of two, 64..65536; capstream
+ *             writes B = A, about 8 bits for each of the 2F endpoints)
+ *     20  4   reserved, zero
+ *     24  A/8 address Bloom filter, then B/8 bytes of port Bloom filter
+ *   flow table (at 128 + S): F entries of 64 bytes
  *     0   52  cs_flowkey
  *     52  4   packets with this key
  *     56  8   index of the key's first posting
@@ -42,7 +52,8 @@
  *     16  4   byte offset of the block's first record
  *     20  4   packets in the block
  *
- * Cost: 4 bytes per packet + 64 per key + 24 per 256 packets.
+ * Cost: 4 bytes per packet + 64 per key + 24 per 256 packets, plus the
+ * summary: about 2 bytes per key, 40 at least.
  *
  * Checking is two-staged so that opening a store costs the same whatever
  * its size: cs_idx_load checks the header (its checksum, and that every
@@ -60,12 +71,13 @@
 #define CS_STORE_INDEX_H
 
 #include "store/flowkey.h"
+#include "store/flowpred.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 #define CS_IDX_MAGIC "CSIDX\0\0\1"
-#define CS_IDX_VERSION 2
+#define CS_IDX_VERSION 3
 #define CS_IDX_HDR 128
 #define CS_IDX_FLOW 64
 #define CS_IDX_BLOCKREC 24
@@ -126,6 +138,10 @@ struct cs_idx {
     char *path;   /* where to read it from (NULL: built in memory, always read) */
     uint8_t hdr[CS_IDX_HDR];
     size_t size;
+    uint32_t sum_len; /* bytes of the key summary (0: a version-2 index has none) */
+    uint8_t *sum_buf; /* the summary as read, when not in "map" */
+    cs_keysum sum;    /* valid if has_sum */
+    int has_sum;
     uint32_t segment_id, linktype, snaplen, n_keys, n_blocks, flags;
     uint64_t n_pkts, pcap_bytes;
     int64_t min_ts, max_ts;

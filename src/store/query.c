@@ -8,24 +8,35 @@
  *      into a three-valued predicate over flow keys.
  *   2. Segments whose [min_ts, max_ts] misses the range are skipped without
  *      being opened.
- *   3. In a segment, every flow key is evaluated: FALSE keys are skipped,
+ *   3. A segment whose key summary (index.h: Bloom filters of its hosts and
+ *      ports) shows that none of its keys can match is skipped unread.
+ *      In the others, every flow key is evaluated: FALSE keys are skipped,
  *      TRUE keys' packets are taken as they are, MAYBE keys' packets are
  *      checked with the BPF program. The time range narrows each key's
  *      postings to the byte window of the time blocks that overlap it.
  *      With no filter, the time blocks are walked directly.
- *   4. Every candidate record is read from the mapped segment (bounds
- *      checked), its timestamp checked against the range, and kept.
+ *   4. Every candidate record is read (bounds checked), its timestamp
+ *      checked against the range, and kept. Candidates close together -
+ *      the usual case, as a flow's packets share a partition - are read
+ *      with large pread() calls and the kept records copied out; sparse
+ *      ones are read through a mapping of the segment.
  *   5. Each segment's results form a run in file order, which is
  *      timestamp order unless the capture was not (such a run is sorted).
- *      The runs are merged by timestamp (ties: lower segment, then lower
- *      offset) as they are handed to the caller: the P segments of a group
- *      (store.h) cover the same stretch of time, so a plain concatenation
- *      would not do, and a merge costs far less than sorting every hit.
+ *      The runs are merged by timestamp (ties: the segment searched first,
+ *      then lower offset) as they are handed to the caller: the P segments
+ *      of a group (store.h) cover the same stretch of time, so a plain
+ *      concatenation would not do, and a merge costs far less than sorting
+ *      every hit.
+ *   6. Segments are searched in order of their first timestamp, in units
+ *      whose time spans overlap (normally one group), and each unit is
+ *      merged and handed over before the next is searched: memory holds
+ *      one unit's results (their copies up to QARENA_CAP bytes, past which
+ *      records stay in the mapping).
  * So the cost is the packets returned plus the keys of the segments that
  * overlap the range, not the size of the store.
  *
- * Segments are mapped read-only and flocked shared for the whole query, so
- * retention cannot delete one under a reader.
+ * A unit's segments are opened and flocked shared until it is handed
+ * over, so retention cannot delete one under a reader.
  */
 #include "store/store_int.h"
 
@@ -45,18 +56,34 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A record the query returns: copied into the arena (at), or read from its
+ * segment's mapping (at == QHIT_MAPPED). */
 typedef struct qhit {
     int64_t ts;
-    uint32_t seg; /* index into the query's map table */
-    uint32_t off;
+    uint32_t seg; /* index into the unit's segment table */
+    uint32_t off; /* record offset in its segment */
+    uint64_t at;
 } qhit;
 
+#define QHIT_MAPPED UINT64_MAX
+#define QREAD_CHUNK (1u << 20)    /* pread size for dense candidates */
+#define QREAD_SLACK 4096u         /* read past the last candidate for its body */
+#define QDENSE_BYTES 8192u        /* at most this many bytes per candidate: dense */
+#define QARENA_CAP (256ull << 20) /* past this, a unit's records are mapped */
+
+/* A segment of the unit being searched, opened and flocked shared. */
 typedef struct qmap {
-    uint32_t id;
+    uint32_t id, linktype;
     int fd;
-    const uint8_t *map;
+    const uint8_t *map; /* NULL until mapped */
     size_t size;
 } qmap;
+
+/* A segment of the unit being searched and its candidates cand[from, to). */
+typedef struct quseg {
+    cs_segment *seg;
+    size_t from, to;
+} quseg;
 
 typedef struct qprog {
     uint32_t linktype;
@@ -76,10 +103,19 @@ typedef struct qctx {
     size_t n_hits, cap_hits;
     size_t run_start; /* first hit of the segment being searched */
     int run_sorted;   /* its hits so far are in (ts, offset) order */
-    size_t *runs;     /* [start, end) pairs of the runs, one per segment with hits */
+    size_t *runs;     /* [next, end) pairs of the runs, one per segment with hits */
     size_t n_runs, cap_runs;
-    uint64_t *cand; /* candidate offsets (bit 32: needs BPF) */
+    uint64_t *cand; /* the unit's candidate offsets (bit 32: needs BPF) */
     size_t n_cand, cap_cand;
+    quseg *useg; /* the unit's segments, with their candidates */
+    size_t n_useg, cap_useg;
+    cs_query_fn stream_fn; /* set: records go to the caller as they are read */
+    void *stream_ud;
+    uint8_t *arena; /* copies of the unit's records (pcap record header + data) */
+    size_t arena_len, arena_cap;
+    uint8_t *rbuf; /* pread buffer */
+    size_t rbuf_cap;
+    int stopped; /* the caller asked to stop */
     cs_query_stats st;
 } qctx;
 
@@ -122,12 +158,13 @@ static int compile_bpf(qctx *c, uint32_t linktype, const struct bpf_program **ou
     return 0;
 }
 
-static int map_segment(qctx *c, const cs_segment *seg, uint32_t *slot)
+/* Opens segment "seg" for the unit (shared lock: retention will not delete
+ * it meanwhile); 1 if retention deleted it since the store was opened. */
+static int open_segment(qctx *c, const cs_segment *seg, uint32_t *slot)
 {
     char path[4096];
     struct stat st;
     qmap *m;
-    void *p;
     int rc;
 
     if ((rc = cs_grow((void **)&c->maps, &c->cap_maps, c->n_maps + 1, sizeof(qmap))) < 0)
@@ -136,25 +173,35 @@ static int map_segment(qctx *c, const cs_segment *seg, uint32_t *slot)
     cs__seg_path(c->s, seg->id, "pcap", path, sizeof(path));
     m->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (m->fd < 0)
-        return 1; /* deleted by retention since the store was opened: skip */
+        return 1;
     flock(m->fd, LOCK_SH);
     if (fstat(m->fd, &st) < 0 || (uint64_t)st.st_size < seg->idx.pcap_bytes) {
         close(m->fd);
         return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is shorter than its index", seg->id);
     }
-    p = mmap(NULL, seg->idx.pcap_bytes, PROT_READ, MAP_SHARED, m->fd, 0);
-    if (p == MAP_FAILED) {
-        close(m->fd);
-        return cs_error_set(CS_EIO, "mmap %s: %s", path, strerror(errno));
-    }
     m->id = seg->id;
-    m->map = p;
+    m->linktype = seg->idx.linktype;
+    m->map = NULL;
     m->size = seg->idx.pcap_bytes;
     *slot = (uint32_t)c->n_maps++;
     return 0;
 }
 
-static int push_hit(qctx *c, int64_t ts, uint32_t slot, uint32_t off)
+static int map_segment(qctx *c, uint32_t slot)
+{
+    qmap *m = &c->maps[slot];
+    void *p;
+
+    if (m->map != NULL)
+        return 0;
+    p = mmap(NULL, m->size, PROT_READ, MAP_SHARED, m->fd, 0);
+    if (p == MAP_FAILED)
+        return cs_error_set(CS_EIO, "mmap segment %" PRIu32 ": %s", m->id, strerror(errno));
+    m->map = p;
+    return 0;
+}
+
+static int push_hit(qctx *c, int64_t ts, uint32_t slot, uint32_t off, uint64_t at)
 {
     int rc;
 
@@ -166,37 +213,83 @@ static int push_hit(qctx *c, int64_t ts, uint32_t slot, uint32_t off)
         if (ts < last->ts || (ts == last->ts && off < last->off))
             c->run_sorted = 0;
     }
-    c->hits[c->n_hits++] = (qhit){ts, slot, off};
+    c->hits[c->n_hits++] = (qhit){ts, slot, off, at};
     return 0;
 }
 
-/* Reads the record at "off", checks range and filter, keeps it. */
-static int take_record(qctx *c, uint32_t slot, uint32_t off, const struct bpf_program *prog)
+/* Checks the record "h" (at "off", whole: the caller checked its bounds)
+ * against the range and filter; 1 if it is kept. */
+static int record_matches(qctx *c, const uint8_t *h, const struct bpf_program *prog, int64_t *ts)
 {
-    const qmap *m = &c->maps[slot];
-    const uint8_t *h;
-    uint32_t caplen, wirelen;
-    int64_t ts;
+    uint32_t caplen = cs_rd_le32(h + 8), wirelen = cs_rd_le32(h + 12);
 
-    if (off < CS_PCAP_FILEHDR || (size_t)off + CS_PCAP_RECHDR > m->size)
-        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad record offset %" PRIu32, m->id,
-                            off);
-    h = m->map + off;
-    caplen = cs_rd_le32(h + 8);
-    wirelen = cs_rd_le32(h + 12);
-    if ((size_t)off + CS_PCAP_RECHDR + caplen > m->size)
-        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": record at %" PRIu32 " overruns",
-                            m->id, off);
     c->st.candidates++;
-    ts = (int64_t)cs_rd_le32(h) * 1000000000 + cs_rd_le32(h + 4);
-    if (ts < c->q->after || ts >= c->q->before)
+    *ts = (int64_t)cs_rd_le32(h) * 1000000000 + cs_rd_le32(h + 4);
+    if (*ts < c->q->after || *ts >= c->q->before)
         return 0;
     if (prog != NULL) {
         c->st.bpf_runs++;
         if (bpf_filter(prog->bf_insns, h + CS_PCAP_RECHDR, wirelen, caplen) == 0)
             return 0;
     }
-    return push_hit(c, ts, slot, off);
+    return 1;
+}
+
+/* Hands record "h" of the slot's segment to the caller now (streaming). */
+static int deliver_now(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int64_t ts)
+{
+    const qmap *m = &c->maps[slot];
+    cs_packet p = {.ts_ns = ts,
+                   .caplen = cs_rd_le32(h + 8),
+                   .wirelen = cs_rd_le32(h + 12),
+                   .linktype = (uint16_t)m->linktype,
+                   .data = h + CS_PCAP_RECHDR};
+
+    c->st.matched++;
+    if (c->stream_fn(c->stream_ud, &p, CS_PKTREF(m->id, off)) != 0)
+        c->stopped = 1;
+    return c->stopped;
+}
+
+/* Keeps record "h" (at "off" of the slot's segment, whole) if it matches:
+ * hands it over at once when streaming, else as a hit pointing into the
+ * mapping ("mapped") or to a copy in the arena. 1 if the caller stopped. */
+static int keep_record(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h,
+                       const struct bpf_program *prog, int mapped)
+{
+    size_t len = CS_PCAP_RECHDR + cs_rd_le32(h + 8);
+    int64_t ts;
+    int rc;
+
+    if (!record_matches(c, h, prog, &ts))
+        return 0;
+    if (c->stream_fn)
+        return deliver_now(c, slot, off, h, ts);
+    if (mapped)
+        return push_hit(c, ts, slot, off, QHIT_MAPPED);
+    if ((rc = cs_grow((void **)&c->arena, &c->arena_cap, c->arena_len + len, 1)) < 0)
+        return rc;
+    memcpy(c->arena + c->arena_len, h, len);
+    rc = push_hit(c, ts, slot, off, c->arena_len);
+    c->arena_len += len;
+    return rc;
+}
+
+/* Reads the record at "off" from the mapped segment and keeps it if it
+ * matches. */
+static int take_record(qctx *c, uint32_t slot, uint32_t off, const struct bpf_program *prog)
+{
+    const qmap *m = &c->maps[slot];
+    const uint8_t *h;
+
+    if (off < CS_PCAP_FILEHDR || (size_t)off + CS_PCAP_RECHDR > m->size)
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad record offset %" PRIu32, m->id,
+                            off);
+    h = m->map + off;
+    if ((size_t)off + CS_PCAP_RECHDR + cs_rd_le32(h + 8) > m->size)
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": record at %" PRIu32 " overruns",
+                            m->id, off);
+    return keep_record(c, slot, off, h, prog, 1);
 }
 
 /* Byte window [lo, hi) of the blocks overlapping the time range. */
@@ -244,7 +337,7 @@ static int scan_all(qctx *c, const cs_segment *seg, uint32_t slot)
         for (uint32_t k = 0; k < b.n; k++) {
             if ((size_t)off + CS_PCAP_RECHDR > m->size)
                 return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is damaged", m->id);
-            if ((rc = take_record(c, slot, off, NULL)) < 0)
+            if ((rc = take_record(c, slot, off, NULL)) != 0)
                 return rc;
             off += CS_PCAP_RECHDR + cs_rd_le32(m->map + off + 8);
         }
@@ -252,19 +345,49 @@ static int scan_all(qctx *c, const cs_segment *seg, uint32_t slot)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Merges the sorted runs of candidates cand[base, ...) (one per key, ends
+ * in "ends") pairwise until one is left, through a scratch array:
+ * O(n log keys), where sorting them afresh would be O(n log n). */
+static int merge_candidates(qctx *c, size_t base, size_t *ends, size_t n_runs)
 {
-    uint64_t x = *(const uint64_t *)a & 0xffffffffu, y = *(const uint64_t *)b & 0xffffffffu;
-    return x < y ? -1 : x > y;
+    size_t n = c->n_cand - base;
+    uint64_t *tmp = cs_malloc(n * sizeof(uint64_t)), *src = c->cand + base, *dst = tmp;
+
+    if (tmp == NULL)
+        return CS_ENOMEM;
+    while (n_runs > 1) {
+        size_t out = 0, w = 0;
+        for (size_t r = 0; r < n_runs; r += 2) {
+            size_t a = r ? ends[r - 1] : 0, ae = ends[r];
+            size_t b = ae, be = r + 1 < n_runs ? ends[r + 1] : ae;
+            while (a < ae && b < be)
+                dst[w++] = (uint32_t)src[a] <= (uint32_t)src[b] ? src[a++] : src[b++];
+            while (a < ae)
+                dst[w++] = src[a++];
+            while (b < be)
+                dst[w++] = src[b++];
+            ends[out++] = w;
+        }
+        n_runs = out;
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != c->cand + base)
+        memcpy(c->cand + base, src, n * sizeof(uint64_t));
+    cs_free(tmp);
+    return 0;
 }
 
-/* Collects the postings of every key the predicate does not rule out. */
-static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64_t hi, int *multi)
+/* Appends to the unit's candidates, in offset order, the postings of every
+ * key of "seg" the predicate does not rule out (ends are relative to the
+ * segment's first candidate). */
+static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64_t hi)
 {
-    int keys = 0, rc;
+    size_t *ends = NULL, n_ends = 0, cap_ends = 0, base = c->n_cand;
+    int rc = 0;
 
-    c->n_cand = 0;
-    for (uint32_t i = 0; i < seg->idx.n_keys; i++) {
+    for (uint32_t i = 0; i < seg->idx.n_keys && rc == 0; i++) {
         cs_flowkey k;
         uint32_t count;
         uint64_t first;
@@ -274,21 +397,122 @@ static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64
         t = c->pred ? cs_flowpred_eval(c->pred, &k) : CS_TRI_MAYBE;
         if (t == CS_TRI_FALSE || count == 0)
             continue;
-        if (first + count > seg->idx.n_pkts)
-            return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad posting range", seg->id);
-        keys++;
-        rc = cs_grow((void **)&c->cand, &c->cap_cand, c->n_cand + count, sizeof(uint64_t));
-        if (rc < 0)
-            return rc;
+        if (first + count > seg->idx.n_pkts) {
+            rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad posting range", seg->id);
+            break;
+        }
+        if ((rc = cs_grow((void **)&c->cand, &c->cap_cand, c->n_cand + count, sizeof(uint64_t))) <
+                0 ||
+            (rc = cs_grow((void **)&ends, &cap_ends, n_ends + 1, sizeof(size_t))) < 0)
+            break;
         for (uint64_t p = first; p < first + count; p++) {
             uint32_t off = cs_idx_posting(&seg->idx, p);
             if (off < lo || off >= hi)
                 continue;
+            if (c->n_cand > base + (n_ends ? ends[n_ends - 1] : 0) &&
+                off <= (uint32_t)c->cand[c->n_cand - 1]) {
+                rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": postings out of order",
+                                  seg->id);
+                break;
+            }
             c->cand[c->n_cand++] = off | (t == CS_TRI_MAYBE ? (1ull << 32) : 0);
         }
+        ends[n_ends++] = c->n_cand - base;
     }
-    *multi = keys > 1;
+    if (rc == 0 && n_ends > 1)
+        rc = merge_candidates(c, base, ends, n_ends);
+    cs_free(ends);
+    return rc;
+}
+
+/* Reads "len" bytes at "at" of the slot's segment into the read buffer. */
+static int read_span(qctx *c, uint32_t slot, uint64_t at, size_t len, size_t *got)
+{
+    const qmap *m = &c->maps[slot];
+    ssize_t n;
+    int rc;
+
+    if ((rc = cs_grow((void **)&c->rbuf, &c->rbuf_cap, len, 1)) < 0)
+        return rc;
+    do
+        n = pread(m->fd, c->rbuf, len, (off_t)at);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return cs_error_set(CS_EIO, "read segment %" PRIu32 ": %s", m->id, strerror(errno));
+    *got = (size_t)n;
     return 0;
+}
+
+/* Candidates c->cand[*i, to) from one read of up to QREAD_CHUNK bytes at
+ * the first of them; "*i" moves past those taken. */
+static int take_chunk(qctx *c, uint32_t slot, const struct bpf_program *prog, size_t *i, size_t to)
+{
+    const qmap *m = &c->maps[slot];
+    uint64_t start = (uint32_t)c->cand[*i], end = start;
+    size_t j = *i, got;
+    int rc;
+
+    if (start < CS_PCAP_FILEHDR || start + CS_PCAP_RECHDR > m->size)
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad record offset %" PRIu64, m->id,
+                            start);
+    for (size_t k = *i; k < to && (uint32_t)c->cand[k] < start + QREAD_CHUNK; k++)
+        end = (uint32_t)c->cand[k];
+    end = end + QREAD_SLACK < start + QREAD_CHUNK ? end + QREAD_SLACK : start + QREAD_CHUNK;
+    if (end > m->size)
+        end = m->size;
+    if ((rc = read_span(c, slot, start, (size_t)(end - start), &got)) < 0)
+        return rc;
+    for (; j < to; j++) {
+        uint64_t rel = (uint32_t)c->cand[j] - start;
+        if (rel + CS_PCAP_RECHDR > got ||
+            rel + CS_PCAP_RECHDR + cs_rd_le32(c->rbuf + rel + 8) > got)
+            break;
+        rc = keep_record(c, slot, (uint32_t)c->cand[j], c->rbuf + rel,
+                         (c->cand[j] >> 32) ? prog : NULL, 0);
+        if (rc != 0) {
+            *i = j + 1;
+            return rc;
+        }
+    }
+    if (j == *i) { /* one record longer than the read: read it whole */
+        uint32_t caplen = got >= CS_PCAP_RECHDR ? cs_rd_le32(c->rbuf + 8) : UINT32_MAX;
+        if (caplen == UINT32_MAX || start + CS_PCAP_RECHDR + caplen > m->size)
+            return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": record at %" PRIu64 " overruns",
+                                m->id, start);
+        if ((rc = read_span(c, slot, start, CS_PCAP_RECHDR + caplen, &got)) < 0)
+            return rc;
+        if (got != CS_PCAP_RECHDR + caplen)
+            return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is damaged", m->id);
+        rc = keep_record(c, slot, (uint32_t)start, c->rbuf, (c->cand[j] >> 32) ? prog : NULL, 0);
+        j++;
+        if (rc != 0) {
+            *i = j;
+            return rc;
+        }
+    }
+    *i = j;
+    return 0;
+}
+
+/* Takes the sorted candidates cand[from, to) of the segment in "slot":
+ * dense ones by large reads (a mapping would fault and miss the TLB on
+ * nearly every record), sparse ones, or any past the arena's cap, through
+ * a mapping. Non-zero: an error, or 1 if the caller stopped. */
+static int take_candidates(qctx *c, uint32_t slot, const struct bpf_program *prog, size_t from,
+                           size_t to)
+{
+    uint64_t span = (uint32_t)c->cand[to - 1] - (uint32_t)c->cand[from];
+    size_t i = from;
+    int rc = 0;
+
+    if (span / (to - from) <= QDENSE_BYTES)
+        while (i < to && c->arena_len < QARENA_CAP && rc == 0)
+            rc = take_chunk(c, slot, prog, &i, to);
+    if (rc == 0 && i < to)
+        rc = map_segment(c, slot);
+    for (; i < to && rc == 0; i++)
+        rc = take_record(c, slot, (uint32_t)c->cand[i], (c->cand[i] >> 32) ? prog : NULL);
+    return rc;
 }
 
 static int cmp_hit(const void *a, const void *b)
@@ -321,83 +545,64 @@ static int end_run(qctx *c)
     return 0;
 }
 
-/* Maps the page tables of the span of the candidates in one call when they
- * are dense in it, rather than taking a page fault every few pages. */
-static void prefault(const qctx *c, uint32_t slot)
+/* Adds "seg" to the unit: with a filter, its candidates (a segment
+ * without any is left out, never opened); without, the whole segment. */
+static int plan_segment(qctx *c, cs_segment *seg)
 {
-    const qmap *m = &c->maps[slot];
-    uint64_t lo, hi;
-    long page = 4096;
-
-    if (c->n_cand == 0)
-        return;
-    lo = (uint32_t)c->cand[0] & ~(uint64_t)(page - 1);
-    hi = (uint32_t)c->cand[c->n_cand - 1] + CS_PCAP_RECHDR;
-    if (hi > m->size || (hi - lo) / page > 4 * c->n_cand)
-        return; /* sparse: faulting only what is read costs less */
-    madvise((void *)(m->map + lo), hi - lo, MADV_POPULATE_READ);
-}
-
-static int search_segment(qctx *c, cs_segment *seg)
-{
-    const struct bpf_program *prog = NULL;
-    uint32_t slot, lo = 0;
+    size_t from = c->n_cand;
+    uint32_t lo = 0;
     uint64_t hi = 0;
-    int rc, multi = 0;
+    int rc;
 
-    if (seg->idx.n_pkts == 0 || seg->idx.max_ts < c->q->after || seg->idx.min_ts >= c->q->before)
+    if (c->pred && seg->idx.has_sum && !cs_flowpred_may_match(c->pred, &seg->idx.sum)) {
+        c->st.segments_skipped++; /* its summary rules the filter out */
         return 0;
+    }
     if ((rc = cs__seg_verify(c->s, seg)) < 0)
         return rc;
     if (!c->all) {
-        if ((rc = compile_bpf(c, seg->idx.linktype, &prog)) < 0)
-            return rc;
         time_window(c, seg, &lo, &hi);
-        rc = gather_candidates(c, seg, lo, hi, &multi);
+        rc = gather_candidates(c, seg, lo, hi);
         cs_idx_release(&seg->idx); /* the candidates are all it was needed for */
-        if (rc < 0)
+        if (rc < 0 || c->n_cand == from)
             return rc;
-        if (c->n_cand == 0) /* most segments of a narrow query: not even opened */
-            return 0;
     }
-    if ((rc = map_segment(c, seg, &slot)) != 0)
+    if ((rc = cs_grow((void **)&c->useg, &c->cap_useg, c->n_useg + 1, sizeof(quseg))) < 0)
+        return rc;
+    c->useg[c->n_useg++] = (quseg){seg, from, c->n_cand};
+    return 0;
+}
+
+/* Reads the records of unit segment "u" as a run of hits, or straight to
+ * the caller when streaming. Non-zero: an error, or 1 if the caller
+ * stopped. */
+static int read_segment(qctx *c, const quseg *u)
+{
+    const struct bpf_program *prog = NULL;
+    uint32_t slot;
+    int rc;
+
+    if (!c->all && (rc = compile_bpf(c, u->seg->idx.linktype, &prog)) < 0)
+        return rc;
+    if ((rc = open_segment(c, u->seg, &slot)) != 0)
         return rc > 0 ? 0 : rc;
     c->st.segments_searched++;
     c->run_start = c->n_hits;
     c->run_sorted = 1;
     if (c->all) {
-        rc = scan_all(c, seg, slot);
-        cs_idx_release(&seg->idx);
+        if ((rc = cs__seg_verify(c->s, u->seg)) == 0 && (rc = map_segment(c, slot)) == 0)
+            rc = scan_all(c, u->seg, slot);
+        cs_idx_release(&u->seg->idx);
     } else {
-        if (multi)
-            qsort(c->cand, c->n_cand, sizeof(uint64_t), cmp_u64);
-        if ((rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + c->n_cand, sizeof(qhit))) <
-            0)
+        if ((rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + (u->to - u->from),
+                          sizeof(qhit))) < 0)
             return rc;
-        prefault(c, slot);
-        for (size_t i = 0; i < c->n_cand && rc == 0; i++)
-            rc = take_record(c, slot, (uint32_t)c->cand[i], (c->cand[i] >> 32) ? prog : NULL);
+        rc = take_candidates(c, slot, prog, u->from, u->to);
     }
-    return rc < 0 ? rc : end_run(c);
+    return rc != 0 ? rc : end_run(c);
 }
 
-static void qctx_free(qctx *c)
-{
-    for (size_t i = 0; i < c->n_progs; i++)
-        pcap_freecode(&c->progs[i].prog);
-    for (size_t i = 0; i < c->n_maps; i++) {
-        munmap((void *)c->maps[i].map, c->maps[i].size);
-        close(c->maps[i].fd);
-    }
-    cs_free(c->progs);
-    cs_free(c->maps);
-    cs_free(c->hits);
-    cs_free(c->runs);
-    cs_free(c->cand);
-    cs_flowpred_free(c->pred);
-}
-
-/* Is the head of run "a" before the head of run "b"? */
+/* Is the next hit of run "a" before that of run "b"? */
 static int run_before(const qctx *c, size_t a, size_t b)
 {
     return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]]) < 0;
@@ -423,18 +628,42 @@ static void heap_down(const qctx *c, size_t *heap, size_t n, size_t i)
 static int deliver_hit(qctx *c, const qhit *h, cs_query_fn fn, void *ud)
 {
     const qmap *m = &c->maps[h->seg];
-    const uint8_t *r = m->map + h->off;
+    const uint8_t *r = h->at == QHIT_MAPPED ? m->map + h->off : c->arena + h->at;
     cs_packet p = {.ts_ns = h->ts,
                    .caplen = cs_rd_le32(r + 8),
                    .wirelen = cs_rd_le32(r + 12),
-                   .linktype = (uint16_t)cs_rd_le32(m->map + 20),
+                   .linktype = (uint16_t)m->linktype,
                    .data = r + CS_PCAP_RECHDR};
 
-    return fn(ud, &p, CS_PKTREF(m->id, h->off));
+    c->st.matched++;
+    if (fn(ud, &p, CS_PKTREF(m->id, h->off)) != 0)
+        c->stopped = 1;
+    return c->stopped;
 }
 
-/* Merges the runs by (timestamp, segment, offset) into "fn": a heap of the
- * runs keyed by their next hit (c->runs[2i] advances as hits go out). */
+/* The run at the top of the heap has the earliest next hit: hands over
+ * its hits while they stay before the other runs' next ones ("bound", the
+ * smaller of the top's children), then restores the heap. */
+static int deliver_top(qctx *c, size_t *heap, size_t *n, cs_query_fn fn, void *ud)
+{
+    size_t r = heap[0], *pos = &c->runs[2 * r], end = c->runs[2 * r + 1];
+    const qhit *bound = NULL;
+
+    if (*n > 1)
+        bound = &c->hits[c->runs[2 * heap[1]]];
+    if (*n > 2 && run_before(c, heap[2], heap[1]))
+        bound = &c->hits[c->runs[2 * heap[2]]];
+    do {
+        if (deliver_hit(c, &c->hits[(*pos)++], fn, ud))
+            return 1;
+    } while (*pos < end && (bound == NULL || cmp_hit(&c->hits[*pos], bound) < 0));
+    if (*pos == end)
+        heap[0] = heap[--*n];
+    heap_down(c, heap, *n, 0);
+    return 0;
+}
+
+/* Merges the unit's runs by (timestamp, segment, offset) into "fn". */
 static int deliver(qctx *c, cs_query_fn fn, void *ud)
 {
     size_t *heap, n = c->n_runs;
@@ -448,16 +677,113 @@ static int deliver(qctx *c, cs_query_fn fn, void *ud)
         heap[i] = i;
     for (size_t i = n / 2; i-- > 0;)
         heap_down(c, heap, n, i);
-    while (n > 0) {
-        size_t r = heap[0];
-        if (deliver_hit(c, &c->hits[c->runs[2 * r]++], fn, ud) != 0)
-            break;
-        if (c->runs[2 * r] == c->runs[2 * r + 1])
-            heap[0] = heap[--n];
-        heap_down(c, heap, n, 0);
-    }
+    while (n > 0 && deliver_top(c, heap, &n, fn, ud) == 0)
+        ;
     cs_free(heap);
     return 0;
+}
+
+/* Closes the unit's segments and forgets its hits (buffers are kept). */
+static void unit_reset(qctx *c)
+{
+    for (size_t i = 0; i < c->n_maps; i++) {
+        if (c->maps[i].map)
+            munmap((void *)c->maps[i].map, c->maps[i].size);
+        close(c->maps[i].fd);
+    }
+    c->n_maps = c->n_hits = c->n_runs = c->arena_len = c->n_cand = c->n_useg = 0;
+}
+
+static void qctx_free(qctx *c)
+{
+    unit_reset(c);
+    for (size_t i = 0; i < c->n_progs; i++)
+        pcap_freecode(&c->progs[i].prog);
+    cs_free(c->progs);
+    cs_free(c->maps);
+    cs_free(c->hits);
+    cs_free(c->runs);
+    cs_free(c->cand);
+    cs_free(c->useg);
+    cs_free(c->arena);
+    cs_free(c->rbuf);
+    cs_flowpred_free(c->pred);
+}
+
+static int cmp_seg_start(const void *a, const void *b, void *ud)
+{
+    const cs_segment *segs = ud, *x = &segs[*(const size_t *)a], *y = &segs[*(const size_t *)b];
+
+    if (x->idx.min_ts != y->idx.min_ts)
+        return x->idx.min_ts < y->idx.min_ts ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The segments overlapping the range, by their first timestamp. */
+static int segments_by_start(qctx *c, size_t **order, size_t *n)
+{
+    const cs_store *s = c->s;
+
+    *n = 0;
+    *order = cs_malloc((s->n_segs ? s->n_segs : 1) * sizeof(size_t));
+    if (*order == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < s->n_segs; i++) {
+        const cs_idx *x = &s->segs[i].idx;
+        if (x->n_pkts > 0 && x->max_ts >= c->q->after && x->min_ts < c->q->before)
+            (*order)[(*n)++] = i;
+    }
+    qsort_r(*order, *n, sizeof(size_t), cmp_seg_start, s->segs);
+    return 0;
+}
+
+/* Reads the unit's segments and hands their records over in timestamp
+ * order: straight from the reads when one time-ordered segment has them
+ * all (the usual answer to a one-flow query), else merged. */
+static int run_unit(qctx *c, cs_query_fn fn, void *ud)
+{
+    int rc = 0;
+
+    if (c->n_useg == 1 && !c->all && (c->useg[0].seg->idx.flags & CS_IDX_F_ORDERED)) {
+        c->stream_fn = fn;
+        c->stream_ud = ud;
+        rc = read_segment(c, &c->useg[0]);
+        c->stream_fn = NULL;
+    } else {
+        for (size_t i = 0; i < c->n_useg && rc == 0; i++)
+            rc = read_segment(c, &c->useg[i]);
+        if (rc == 0)
+            rc = deliver(c, fn, ud);
+    }
+    unit_reset(c);
+    return rc < 0 ? rc : 0;
+}
+
+/* Searches the segments in order of their first timestamp, in units of
+ * segments whose time spans overlap (a group's partitions, and anything
+ * stored out of order with them): each unit is merged and handed over
+ * before the next, so memory holds one unit's results at a time. */
+static int search_units(qctx *c, cs_query_fn fn, void *ud)
+{
+    size_t *order, n;
+    int64_t unit_end = INT64_MIN;
+    int rc;
+
+    if ((rc = segments_by_start(c, &order, &n)) < 0)
+        return rc;
+    for (size_t k = 0; k < n && rc == 0 && !c->stopped; k++) {
+        cs_segment *seg = &c->s->segs[order[k]];
+        if (seg->idx.min_ts > unit_end)
+            rc = run_unit(c, fn, ud);
+        if (rc == 0 && seg->idx.max_ts > unit_end)
+            unit_end = seg->idx.max_ts;
+        if (rc == 0)
+            rc = plan_segment(c, seg);
+    }
+    if (rc == 0 && !c->stopped)
+        rc = run_unit(c, fn, ud);
+    cs_free(order);
+    return rc;
 }
 
 int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_query_stats *st)
@@ -484,11 +810,7 @@ int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_
             c.pred = NULL;
         cs_error_clear();
     }
-    for (size_t i = 0; i < s->n_segs; i++)
-        if ((rc = search_segment(&c, &s->segs[i])) < 0)
-            goto out;
-    c.st.matched = c.n_hits;
-    rc = deliver(&c, fn, ud);
+    rc = search_units(&c, fn, ud);
 out:
     if (st)
         *st = c.st;
@@ -593,151 +915,6 @@ int cs_store_read(cs_store *s, cs_pktref ref, cs_packet *p)
     p->tap = 0;
     p->data = h + CS_PCAP_RECHDR;
     return read_tap(s, id, off, &p->tap);
-}
-
-/* ---- whole segments in store order ------------------------------------ */
-
-/* One segment being scanned: its mapping, tap runs and next record. */
-typedef struct sstream {
-    uint32_t id, linktype;
-    int fd;
-    const uint8_t *map;
-    size_t size;
-    cs_tap_run *taps;
-    size_t n_taps, t;
-    uint64_t off, left; /* next record, records left */
-    int64_t ts;         /* of the next record */
-} sstream;
-
-/* Reads the timestamp of the next record (checking it is whole). */
-static int stream_peek(sstream *st)
-{
-    const uint8_t *h = st->map + st->off;
-
-    if (st->off + CS_PCAP_RECHDR > st->size ||
-        st->off + CS_PCAP_RECHDR + cs_rd_le32(h + 8) > st->size)
-        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is damaged", st->id);
-    st->ts = (int64_t)cs_rd_le32(h) * 1000000000 + cs_rd_le32(h + 4);
-    return 0;
-}
-
-/* Opens segment "seg" for a scan; 1 if retention deleted it meanwhile. */
-static int stream_open(cs_store *s, const cs_segment *seg, sstream *st)
-{
-    char path[4096];
-    void *m;
-    int rc;
-
-    memset(st, 0, sizeof(*st));
-    st->id = seg->id;
-    st->linktype = seg->idx.linktype;
-    st->left = seg->idx.n_pkts;
-    st->off = CS_PCAP_FILEHDR;
-    cs__seg_path(s, seg->id, "pcap", path, sizeof(path));
-    st->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (st->fd < 0)
-        return 1;
-    flock(st->fd, LOCK_SH);
-    st->size = seg->idx.pcap_bytes;
-    m = mmap(NULL, st->size, PROT_READ, MAP_SHARED, st->fd, 0);
-    if (m == MAP_FAILED) {
-        close(st->fd);
-        st->fd = -1;
-        return cs_error_set(CS_EIO, "mmap %s: %s", path, strerror(errno));
-    }
-    madvise(m, st->size, MADV_SEQUENTIAL);
-    st->map = m;
-    if ((rc = cs__seg_taps(s, seg->id, &st->taps, &st->n_taps)) < 0)
-        return rc;
-    return st->left > 0 ? stream_peek(st) : 0;
-}
-
-static void stream_close(sstream *st)
-{
-    if (st->map)
-        munmap((void *)st->map, st->size);
-    if (st->fd >= 0)
-        close(st->fd);
-    cs_free(st->taps);
-}
-
-/* Hands the next record of "st" to "fn" and steps past it. */
-static int stream_emit(sstream *st, cs_query_fn fn, void *ud, int *stop)
-{
-    const uint8_t *h = st->map + st->off;
-    cs_packet p;
-
-    while (st->t + 1 < st->n_taps && st->taps[st->t + 1].offset <= st->off)
-        st->t++;
-    p.ts_ns = st->ts;
-    p.caplen = cs_rd_le32(h + 8);
-    p.wirelen = cs_rd_le32(h + 12);
-    p.linktype = (uint16_t)st->linktype;
-    p.tap = st->n_taps ? st->taps[st->t].tap : 0;
-    p.data = h + CS_PCAP_RECHDR;
-    *stop = fn(ud, &p, CS_PKTREF(st->id, st->off)) != 0;
-    st->off += CS_PCAP_RECHDR + p.caplen;
-    return --st->left > 0 ? stream_peek(st) : 0;
-}
-
-/* The stream with the earliest next record (ties: the lower segment). */
-static sstream *stream_next(sstream *sts, size_t n)
-{
-    sstream *best = NULL;
-
-    for (size_t i = 0; i < n; i++)
-        if (sts[i].left > 0 && (best == NULL || sts[i].ts < best->ts))
-            best = &sts[i];
-    return best;
-}
-
-/* Scans the segments segs[0..n) of one group, merged by timestamp: each
- * segment keeps its own (capture) order, as the P partitions of a group
- * were written side by side. */
-static int scan_group(cs_store *s, cs_segment *segs, size_t n, cs_query_fn fn, void *ud)
-{
-    sstream *sts = cs_calloc(n, sizeof(sstream));
-    size_t used = 0;
-    int rc = 0, stop = 0;
-
-    if (sts == NULL)
-        return CS_ENOMEM;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        rc = stream_open(s, &segs[i], &sts[used]);
-        if (rc == 0 || rc < 0)
-            used++;
-        if (rc > 0)
-            rc = 0;
-    }
-    while (rc == 0 && !stop) {
-        sstream *st = stream_next(sts, used);
-        if (st == NULL)
-            break;
-        rc = stream_emit(st, fn, ud, &stop);
-    }
-    for (size_t i = 0; i < used; i++)
-        stream_close(&sts[i]);
-    cs_free(sts);
-    return rc < 0 ? rc : stop;
-}
-
-int cs_store_scan(cs_store *s, uint32_t first_seg, uint32_t last_seg, cs_query_fn fn, void *ud)
-{
-    size_t i = 0;
-    int rc = 0;
-
-    while (i < s->n_segs && s->segs[i].id < first_seg)
-        i++;
-    while (i < s->n_segs && s->segs[i].id <= last_seg && rc == 0) {
-        uint32_t group = cs_store_group_of(s->segs[i].id, s->partitions);
-        size_t j = i;
-        while (j < s->n_segs && s->segs[j].id <= last_seg &&
-               cs_store_group_of(s->segs[j].id, s->partitions) == group)
-            j++;
-        rc = scan_group(s, &s->segs[i], j - i, fn, ud);
-        i = j;
-    }
-    return rc < 0 ? rc : 0;
 }
 
 int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint32_t *first_seg,

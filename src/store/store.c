@@ -203,12 +203,6 @@ cs_segment *cs__seg_find(cs_store *s, uint32_t id)
     return lo < s->n_segs && s->segs[lo].id == id ? &s->segs[lo] : NULL;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static uint64_t file_size(const char *path)
 {
     struct stat st;
@@ -216,14 +210,32 @@ static uint64_t file_size(const char *path)
 }
 
 /* Lists segment ids present as pcap files; removes stray files if allowed. */
-static int list_segments(cs_store *s, int may_fix, uint32_t **ids, size_t *n)
+/* The ids of seg-*.pcap files, ascending, in one pass over the directory;
+ * "taps"[i] says whether segment ids[i] has a taps file.
+ * With "may_fix", leftovers of a crash go: temporary files, and indexes
+ * or taps files whose pcap is gone (retention deletes the pcap first). */
+typedef struct seg_entry {
+    uint32_t id;
+    uint8_t kind; /* 0 pcap, 1 taps, 2 other (idx) */
+} seg_entry;
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const seg_entry *x = a, *y = b;
+
+    if (x->id != y->id)
+        return x->id < y->id ? -1 : 1;
+    return x->kind < y->kind ? -1 : x->kind > y->kind;
+}
+
+static int read_entries(cs_store *s, int may_fix, seg_entry **out, size_t *n)
 {
     DIR *d = opendir(s->pktdir);
     struct dirent *e;
     size_t cap = 0;
     int rc = 0;
 
-    *ids = NULL;
+    *out = NULL;
     *n = 0;
     if (d == NULL)
         return cs_error_set(CS_ENOTSTORE, "%s: %s", s->pktdir, strerror(errno));
@@ -235,15 +247,47 @@ static int list_segments(cs_store *s, int may_fix, uint32_t **ids, size_t *n)
                 unlinkat(dirfd(d), e->d_name, 0);
             continue;
         }
-        if (strcmp(suffix, "pcap") != 0)
-            continue;
-        if ((rc = cs_grow((void **)ids, &cap, *n + 1, sizeof(uint32_t))) < 0)
+        if ((rc = cs_grow((void **)out, &cap, *n + 1, sizeof(seg_entry))) < 0)
             break;
-        (*ids)[(*n)++] = id;
+        (*out)[(*n)++] = (seg_entry){id, strcmp(suffix, "pcap") == 0   ? 0
+                                         : strcmp(suffix, "taps") == 0 ? 1
+                                                                       : 2};
     }
     closedir(d);
-    if (rc == 0 && *n > 1)
-        qsort(*ids, *n, sizeof(uint32_t), cmp_u32);
+    if (rc == 0)
+        qsort(*out, *n, sizeof(seg_entry), cmp_entry);
+    return rc;
+}
+
+static int list_segments(cs_store *s, int may_fix, uint32_t **ids, uint8_t **taps, size_t *n)
+{
+    seg_entry *en;
+    size_t n_en, cap = 0, cap_t = 0;
+    int rc;
+
+    *ids = NULL;
+    *taps = NULL;
+    *n = 0;
+    if ((rc = read_entries(s, may_fix, &en, &n_en)) < 0)
+        return rc;
+    for (size_t i = 0; i < n_en && rc == 0; i++) {
+        int has_pcap = *n > 0 && (*ids)[*n - 1] == en[i].id; /* pcap sorts first */
+        char path[4096];
+        if (en[i].kind == 0) {
+            if ((rc = cs_grow((void **)ids, &cap, *n + 1, sizeof(uint32_t))) < 0 ||
+                (rc = cs_grow((void **)taps, &cap_t, *n + 1, 1)) < 0)
+                break;
+            (*ids)[*n] = en[i].id;
+            (*taps)[(*n)++] = 0;
+        } else if (has_pcap) {
+            if (en[i].kind == 1)
+                (*taps)[*n - 1] = 1;
+        } else if (may_fix) {
+            cs__seg_path(s, en[i].id, en[i].kind == 1 ? "taps" : "idx", path, sizeof(path));
+            unlink(path);
+        }
+    }
+    cs_free(en);
     return rc;
 }
 
@@ -340,15 +384,18 @@ int cs__seg_verify(cs_store *s, cs_segment *seg)
     return cs_idx_verify(&seg->idx);
 }
 
-/* Appends "seg" (its index loaded) to the list; on failure unloads it. */
-static int seg_add(cs_store *s, cs_segment *seg)
+/* Appends "seg" (its index loaded) to the list; on failure unloads it.
+ * "has_taps": whether it has a taps file (-1: look). */
+static int seg_add(cs_store *s, cs_segment *seg, int has_taps)
 {
     char idxp[4096], taps[4096];
     int rc;
 
     cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
     cs__seg_path(s, seg->id, "taps", taps, sizeof(taps));
-    seg->aux_bytes = file_size(idxp) + file_size(taps);
+    seg->aux_bytes = seg->idx.path ? seg->idx.size : file_size(idxp);
+    if (has_taps)
+        seg->aux_bytes += file_size(taps);
     if ((rc = cs_grow((void **)&s->segs, &s->cap_segs, s->n_segs + 1, sizeof(*seg))) < 0) {
         cs_idx_unload(&seg->idx);
         return rc;
@@ -357,10 +404,11 @@ static int seg_add(cs_store *s, cs_segment *seg)
     return 0;
 }
 
-static int seg_load(cs_store *s, uint32_t id, int may_fix)
+static int seg_load(cs_store *s, uint32_t id, int has_taps, int may_fix)
 {
     char pcap[4096], idxp[4096], taps[4096];
     cs_segment seg;
+    uint64_t pcap_size;
     int rc;
 
     memset(&seg, 0, sizeof(seg));
@@ -368,7 +416,7 @@ static int seg_load(cs_store *s, uint32_t id, int may_fix)
     cs__seg_path(s, id, "pcap", pcap, sizeof(pcap));
     cs__seg_path(s, id, "idx", idxp, sizeof(idxp));
     cs__seg_path(s, id, "taps", taps, sizeof(taps));
-    if (file_size(pcap) < CS_PCAP_FILEHDR) {
+    if ((pcap_size = file_size(pcap)) < CS_PCAP_FILEHDR) {
         /* Created but nothing written yet: a live writer's fresh segment, or
          * one whose writer died before its first flush. Holds no packet. */
         if (may_fix) {
@@ -379,13 +427,13 @@ static int seg_load(cs_store *s, uint32_t id, int may_fix)
         return 0;
     }
     rc = cs_idx_load(idxp, &seg.idx);
-    if (rc == 0 && !may_fix && seg.idx.segment_id == id && seg.idx.pcap_bytes < file_size(pcap)) {
+    if (rc == 0 && !may_fix && seg.idx.segment_id == id && seg.idx.pcap_bytes < pcap_size) {
         /* a checkpoint of a segment still being written */
         cs_idx ck = seg.idx;
         memset(&seg.idx, 0, sizeof(seg.idx));
         rc = seg_rebuild(s, &seg, 0, &ck);
         cs_idx_unload(&ck);
-    } else if (rc == 0 && (seg.idx.pcap_bytes != file_size(pcap) || seg.idx.segment_id != id)) {
+    } else if (rc == 0 && (seg.idx.pcap_bytes != pcap_size || seg.idx.segment_id != id)) {
         cs_idx_unload(&seg.idx);
         rc = CS_ECORRUPT;
     }
@@ -396,8 +444,8 @@ static int seg_load(cs_store *s, uint32_t id, int may_fix)
         cs_error_clear();
         return 0;
     }
-    seg.disk_bytes = file_size(pcap);
-    return seg_add(s, &seg);
+    seg.disk_bytes = seg.idx.pcap_bytes == pcap_size ? pcap_size : file_size(pcap); /* cut */
+    return seg_add(s, &seg, has_taps);
 }
 
 int cs__seg_register(cs_store *s, uint32_t id, uint64_t pcap_bytes)
@@ -413,27 +461,7 @@ int cs__seg_register(cs_store *s, uint32_t id, uint64_t pcap_bytes)
         return rc;
     seg.idx.verified = 1; /* this process wrote it a moment ago */
     seg.disk_bytes = pcap_bytes;
-    return seg_add(s, &seg);
-}
-
-static void remove_orphan_indexes(cs_store *s)
-{
-    DIR *d = opendir(s->pktdir);
-    struct dirent *e;
-
-    if (d == NULL)
-        return;
-    while ((e = readdir(d)) != NULL) {
-        unsigned id;
-        char suffix[16], pcap[4096], extra;
-        if (sscanf(e->d_name, "seg-%8u.%15[a-z]%c", &id, suffix, &extra) != 2 ||
-            strcmp(suffix, "pcap") == 0)
-            continue;
-        cs__seg_path(s, id, "pcap", pcap, sizeof(pcap));
-        if (access(pcap, F_OK) != 0)
-            unlinkat(dirfd(d), e->d_name, 0);
-    }
-    closedir(d);
+    return seg_add(s, &seg, -1);
 }
 
 static int read_next_id(cs_store *s)
@@ -458,16 +486,16 @@ static int read_next_id(cs_store *s)
 static int store_scan(cs_store *s, int may_fix)
 {
     uint32_t *ids = NULL;
+    uint8_t *taps = NULL;
     size_t n = 0;
     int rc;
 
-    if ((rc = list_segments(s, may_fix, &ids, &n)) < 0)
+    if ((rc = list_segments(s, may_fix, &ids, &taps, &n)) < 0)
         return rc;
-    if (may_fix)
-        remove_orphan_indexes(s);
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = seg_load(s, ids[i], may_fix);
+        rc = seg_load(s, ids[i], taps[i], may_fix);
     cs_free(ids);
+    cs_free(taps);
     if (rc == 0)
         rc = read_next_id(s);
     return rc;

@@ -129,8 +129,9 @@ typedef int (*cs_query_fn)(void *ud, const cs_packet *p, cs_pktref ref);
 
 typedef struct cs_query_stats {
     uint64_t segments_total, segments_searched;
-    uint64_t candidates; /* records read */
-    uint64_t bpf_runs;   /* records on which the BPF program ran */
+    uint64_t segments_skipped; /* ruled out by their key summary, unread */
+    uint64_t candidates;       /* records read */
+    uint64_t bpf_runs;         /* records on which the BPF program ran */
     uint64_t matched;
 } cs_query_stats;
 

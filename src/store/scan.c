@@ -1,0 +1,168 @@
+/*
+ * scan.c - every stored packet of a range of segments, in store order, for
+ * analysing stored packets again (reanalyze).
+ *
+ * The P segments of a group (store.h) were written side by side, each in
+ * capture order, so a group is read as a merge of its segments by
+ * timestamp (ties: the lower segment): every segment keeps its own order,
+ * which is each conversation's capture order, and the group comes out in
+ * time order. Groups follow one another in id order. Each segment is
+ * mapped and flocked shared while its group is read, so retention cannot
+ * delete it meanwhile; tap ids come from its run-length taps file.
+ */
+#include "store/store_int.h"
+
+#include "core/alloc.h"
+#include "core/cursor.h"
+#include "core/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* One segment being scanned: its mapping, tap runs and next record. */
+typedef struct sstream {
+    uint32_t id, linktype;
+    int fd;
+    const uint8_t *map;
+    size_t size;
+    cs_tap_run *taps;
+    size_t n_taps, t;
+    uint64_t off, left; /* next record, records left */
+    int64_t ts;         /* of the next record */
+} sstream;
+
+/* Reads the timestamp of the next record (checking it is whole). */
+static int stream_peek(sstream *st)
+{
+    const uint8_t *h = st->map + st->off;
+
+    if (st->off + CS_PCAP_RECHDR > st->size ||
+        st->off + CS_PCAP_RECHDR + cs_rd_le32(h + 8) > st->size)
+        return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is damaged", st->id);
+    st->ts = (int64_t)cs_rd_le32(h) * 1000000000 + cs_rd_le32(h + 4);
+    return 0;
+}
+
+/* Opens segment "seg" for a scan; 1 if retention deleted it meanwhile. */
+static int stream_open(cs_store *s, const cs_segment *seg, sstream *st)
+{
+    char path[4096];
+    void *m;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    st->id = seg->id;
+    st->linktype = seg->idx.linktype;
+    st->left = seg->idx.n_pkts;
+    st->off = CS_PCAP_FILEHDR;
+    cs__seg_path(s, seg->id, "pcap", path, sizeof(path));
+    st->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (st->fd < 0)
+        return 1;
+    flock(st->fd, LOCK_SH);
+    st->size = seg->idx.pcap_bytes;
+    m = mmap(NULL, st->size, PROT_READ, MAP_SHARED, st->fd, 0);
+    if (m == MAP_FAILED) {
+        close(st->fd);
+        st->fd = -1;
+        return cs_error_set(CS_EIO, "mmap %s: %s", path, strerror(errno));
+    }
+    madvise(m, st->size, MADV_SEQUENTIAL);
+    st->map = m;
+    if ((rc = cs__seg_taps(s, seg->id, &st->taps, &st->n_taps)) < 0)
+        return rc;
+    return st->left > 0 ? stream_peek(st) : 0;
+}
+
+static void stream_close(sstream *st)
+{
+    if (st->map)
+        munmap((void *)st->map, st->size);
+    if (st->fd >= 0)
+        close(st->fd);
+    cs_free(st->taps);
+}
+
+/* Hands the next record of "st" to "fn" and steps past it. */
+static int stream_emit(sstream *st, cs_query_fn fn, void *ud, int *stop)
+{
+    const uint8_t *h = st->map + st->off;
+    cs_packet p;
+
+    while (st->t + 1 < st->n_taps && st->taps[st->t + 1].offset <= st->off)
+        st->t++;
+    p.ts_ns = st->ts;
+    p.caplen = cs_rd_le32(h + 8);
+    p.wirelen = cs_rd_le32(h + 12);
+    p.linktype = (uint16_t)st->linktype;
+    p.tap = st->n_taps ? st->taps[st->t].tap : 0;
+    p.data = h + CS_PCAP_RECHDR;
+    *stop = fn(ud, &p, CS_PKTREF(st->id, st->off)) != 0;
+    st->off += CS_PCAP_RECHDR + p.caplen;
+    return --st->left > 0 ? stream_peek(st) : 0;
+}
+
+/* The stream with the earliest next record (ties: the lower segment). */
+static sstream *stream_next(sstream *sts, size_t n)
+{
+    sstream *best = NULL;
+
+    for (size_t i = 0; i < n; i++)
+        if (sts[i].left > 0 && (best == NULL || sts[i].ts < best->ts))
+            best = &sts[i];
+    return best;
+}
+
+/* Scans the segments segs[0..n) of one group, merged by timestamp: each
+ * segment keeps its own (capture) order, as the P partitions of a group
+ * were written side by side. */
+static int scan_group(cs_store *s, cs_segment *segs, size_t n, cs_query_fn fn, void *ud)
+{
+    sstream *sts = cs_calloc(n, sizeof(sstream));
+    size_t used = 0;
+    int rc = 0, stop = 0;
+
+    if (sts == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = stream_open(s, &segs[i], &sts[used]);
+        if (rc == 0 || rc < 0)
+            used++;
+        if (rc > 0)
+            rc = 0;
+    }
+    while (rc == 0 && !stop) {
+        sstream *st = stream_next(sts, used);
+        if (st == NULL)
+            break;
+        rc = stream_emit(st, fn, ud, &stop);
+    }
+    for (size_t i = 0; i < used; i++)
+        stream_close(&sts[i]);
+    cs_free(sts);
+    return rc < 0 ? rc : stop;
+}
+
+int cs_store_scan(cs_store *s, uint32_t first_seg, uint32_t last_seg, cs_query_fn fn, void *ud)
+{
+    size_t i = 0;
+    int rc = 0;
+
+    while (i < s->n_segs && s->segs[i].id < first_seg)
+        i++;
+    while (i < s->n_segs && s->segs[i].id <= last_seg && rc == 0) {
+        uint32_t group = cs_store_group_of(s->segs[i].id, s->partitions);
+        size_t j = i;
+        while (j < s->n_segs && s->segs[j].id <= last_seg &&
+               cs_store_group_of(s->segs[j].id, s->partitions) == group)
+            j++;
+        rc = scan_group(s, &s->segs[i], j - i, fn, ud);
+        i = j;
+    }
+    return rc < 0 ? rc : 0;
+}
