@@ -27,6 +27,7 @@
 #include "flow/dissect.h"
 #include "store/flowkey.h"
 #include "store/flowpred.h"
+#include "store/index.h"
 
 #include <pcap/pcap.h>
 #include <stdbool.h>
@@ -844,14 +845,490 @@ static void test_flowkey_hash(void **state)
     assert_true(cs_flowkey_hash(&k) == base);
 }
 
+/* ---- key summaries (cs_keysum, cs_flowpred_may_match) ------------------------------ */
+
+/* A summary with its own zeroed bit arrays, sized for "n" keys as the index does. */
+typedef struct test_sum {
+    cs_keysum s;
+    uint8_t addr[65536 / 8], port[65536 / 8];
+} test_sum;
+
+static void sum_init(test_sum *t, size_t n_keys)
+{
+    memset(t, 0, sizeof(*t));
+    t->s.addr_bits = t->s.port_bits = cs_keysum_bits(2 * n_keys);
+    t->s.addr = t->addr;
+    t->s.port = t->port;
+}
+
+static void sum_of(test_sum *t, const cs_flowkey *keys, size_t n)
+{
+    sum_init(t, n);
+    for (size_t i = 0; i < n; i++)
+        cs_keysum_add(&t->s, &keys[i]);
+}
+
+static bool may_str(const char *filter, const cs_keysum *s)
+{
+    cs_flowpred *p = NULL;
+    int rc = cs_flowpred_compile(filter, &p);
+    if (rc != 0)
+        fail_msg("compile \"%s\": %s", filter, cs_error_msg(rc));
+    bool may = cs_flowpred_may_match(p, s);
+    cs_flowpred_free(p);
+    return may;
+}
+
+#define EXPECT_MAY(filter, sum, want)                                                              \
+    do {                                                                                           \
+        if (may_str(filter, sum) != (want))                                                        \
+            fail_msg("may_match(\"%s\") gave %s, expected %s", filter, (want) ? "false" : "true",  \
+                     (want) ? "true" : "false");                                                   \
+    } while (0)
+
+/* Pools the random keys draw from, so that the filters below hit them. */
+static const uint8_t v4_pool[][4] = {{10, 1, 0, 13},  {10, 2, 0, 1}, {192, 168, 1, 1},
+                                     {172, 16, 0, 5}, {8, 8, 8, 8},  {10, 9, 9, 9}};
+static const uint8_t v6_pool[][16] = {
+    {0x20, 0x01, 0x0d, 0xb8, [15] = 1},
+    {0x20, 0x01, 0x0d, 0xb8, [15] = 2},
+    {0xfe, 0x80, [15] = 1},
+    {[15] = 1},
+    {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a, 0x01, 0x00, 0x0d}, /* ends 10.1.0.13 */
+};
+static const uint16_t port_pool[] = {53, 80, 443, 1024, 9878, 40000, 0, 65535, 8080};
+static const uint8_t proto_pool[] = {6, 17, 1, 132, 58, 6, 17};
+static const uint16_t link_pool[] = {
+    CS_LINK_ETHERNET,  CS_LINK_ETHERNET,   CS_LINK_ETHERNET, CS_LINK_ETHERNET,
+    CS_LINK_ETHERNET,  CS_LINK_ETHERNET,   CS_LINK_RAW,      CS_LINK_RAW,
+    CS_LINK_LINUX_SLL, CS_LINK_LINUX_SLL2, CS_LINK_IPV4,     CS_LINK_IPV6,
+    CS_LINK_ETHERNET,  CS_LINK_ETHERNET,   CS_LINK_ETHERNET, CS_LINK_NULL};
+static const uint16_t other_ethertypes[] = {0x0806, 0x8035, 0x88cc, 0x0000, 0x8847};
+
+#define PICK(rng, arr) ((arr)[rng_next(rng) % (sizeof(arr) / sizeof((arr)[0]))])
+
+static void random_ip_fields(uint64_t *rng, cs_flowkey *k)
+{
+    size_t n_v4 = sizeof(v4_pool) / sizeof(v4_pool[0]);
+    size_t n_v6 = sizeof(v6_pool) / sizeof(v6_pool[0]);
+    k->flags = CS_FK_IP;
+    k->ethertype = k->ip_version == 4 ? 0x0800 : 0x86dd;
+    if (rng_next(rng) % 16 == 0)
+        k->ethertype = PICK(rng, other_ethertypes); /* a mismatch: unusual */
+    if (k->ip_version == 4) {
+        memcpy(k->src, v4_pool[rng_next(rng) % n_v4], 4);
+        memcpy(k->dst, v4_pool[rng_next(rng) % n_v4], 4);
+    } else {
+        memcpy(k->src, v6_pool[rng_next(rng) % n_v6], 16);
+        memcpy(k->dst, v6_pool[rng_next(rng) % n_v6], 16);
+    }
+    k->ip_proto = PICK(rng, proto_pool);
+    bool transport = k->ip_proto == 6 || k->ip_proto == 17 || k->ip_proto == 132;
+    unsigned shape = (unsigned)(rng_next(rng) % 8);
+    if (shape == 0) {
+        k->flags |= CS_FK_FRAG; /* a later fragment: no ports */
+    } else if (shape == 1) {
+        /* no transport header captured: ports unknown */
+    } else if (transport) {
+        k->flags |= CS_FK_PORTS | (shape == 2 ? CS_FK_FRAG_FIRST : 0);
+        k->sport = PICK(rng, port_pool);
+        k->dport = PICK(rng, port_pool);
+    } else {
+        k->sport = PICK(rng, port_pool); /* ICMP type/code: not ports */
+        k->dport = (uint16_t)(rng_next(rng) % 4);
+    }
+}
+
+static void random_key(uint64_t *rng, cs_flowkey *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->tap = (uint16_t)(rng_next(rng) % 2);
+    k->linktype = PICK(rng, link_pool);
+    unsigned v = (unsigned)(rng_next(rng) % 10);
+    k->ip_version = v < 6 ? 4 : v < 9 ? 6 : 0;
+    if (k->ip_version)
+        random_ip_fields(rng, k);
+    else
+        k->ethertype = PICK(rng, other_ethertypes);
+    if (k->linktype == CS_LINK_ETHERNET || rng_next(rng) % 8 == 0) {
+        k->n_vlan = (uint8_t)(rng_next(rng) % 5 < 3 ? 0 : rng_next(rng) % 3);
+        for (unsigned i = 0; i < k->n_vlan && i < 2; i++)
+            k->vlan[i] = (uint16_t)(rng_next(rng) % 3 * 100); /* 0, 100, 200 */
+    }
+    if (rng_next(rng) % 40 == 0)
+        k->flags |= CS_FK_ODD;
+}
+
+/* Filters that name the pools' hosts and ports, and ones that do not. */
+static const char *const sum_filters[] = {
+    "",
+    "host 10.1.0.13",
+    "host 10.2.0.1",
+    "host 10.7.7.7",
+    "src host 10.1.0.13",
+    "dst host 192.168.1.1",
+    "src and dst host 8.8.8.8",
+    "ip host 172.16.0.5",
+    "host 2001:db8::1",
+    "ip6 host 2001:db8::2",
+    "src host fe80::1",
+    "dst host ::1",
+    "host 2001:db8::99",
+    "host 2001:db8::a01:d",
+    "net 10.0.0.0/8",
+    "net 10.1.0.13/32",
+    "net 10.7.7.7/32",
+    "net 192.168.1.0 mask 255.255.255.0",
+    "ip6 net 2001:db8::/32",
+    "ip6 net 2001:db8::2/128",
+    "host 10.1",
+    "port 80",
+    "port 9878",
+    "port 7",
+    "port 0",
+    "port 65535",
+    "src port 443",
+    "dst port 1024",
+    "tcp port 80",
+    "udp port 53",
+    "sctp port 9878",
+    "tcp dst port 7",
+    "portrange 1-100",
+    "portrange 9870-9880",
+    "portrange 100-200",
+    "portrange 1-60000",
+    "port 80 or 7",
+    "vlan and host 10.1.0.13",
+    "vlan 100 and host 10.7.7.7",
+    "vlan and port 7",
+    "vlan 200 and vlan and port 80",
+    "not host 10.1.0.13",
+    "not host 10.7.7.7",
+    "not port 80",
+    "host 10.1.0.13 or host 10.2.0.1",
+    "host 10.7.7.7 or host 192.168.1.1",
+    "host 10.7.7.7 or host 10.8.8.8",
+    "host 10.1.0.13 and port 9878",
+    "host 10.7.7.7 and port 80",
+    "host 10.1.0.13 and port 7",
+    "(host 10.1.0.13 or port 80) and tcp",
+    "(host 10.7.7.7 or port 7) and tcp",
+    "(host 10.7.7.7 or port 7) and not tcp",
+    "not (host 10.7.7.7 or port 7)",
+    "icmp",
+    "icmp6",
+    "tcp",
+    "udp",
+    "ip",
+    "ip6",
+    "proto 132",
+    "ip proto 17",
+    "ip6 proto 58",
+    "arp",
+    "host 10.7.7.7 or tcp[13] & 2 != 0",
+    "tcp[13] & 2 != 0 and host 10.7.7.7",
+    "mpls and host 10.7.7.7",
+    "host 10.7.7.7 or vlan",
+    "vlan or host 10.7.7.7",
+    "host somehost.example",
+    "port http",
+    "udp and (port 53 or host 2001:db8::99)",
+};
+#define N_SUM_FILTERS (sizeof(sum_filters) / sizeof(sum_filters[0]))
+
+/* Soundness: when any key of a random set is TRUE or MAYBE for a filter,
+ * the set's summary must say it may match (else a query loses packets). */
+static void test_keysum_sound(void **state)
+{
+    (void)state;
+    cs_flowpred *preds[N_SUM_FILTERS];
+    size_t pruned[N_SUM_FILTERS] = {0}, cases = 0;
+    uint64_t rng = 0x5eed5eed12345678ULL;
+    test_sum *t = malloc(sizeof(*t));
+    assert_non_null(t);
+    for (size_t f = 0; f < N_SUM_FILTERS; f++)
+        assert_int_equal(cs_flowpred_compile(sum_filters[f], &preds[f]), 0);
+    for (int set = 0; set < 4000; set++) {
+        cs_flowkey keys[12];
+        size_t n = 1 + rng_next(&rng) % 12;
+        for (size_t i = 0; i < n; i++)
+            random_key(&rng, &keys[i]);
+        sum_of(t, keys, n);
+        for (size_t f = 0; f < N_SUM_FILTERS; f++) {
+            bool may = cs_flowpred_may_match(preds[f], &t->s);
+            cases++;
+            pruned[f] += !may;
+            for (size_t i = 0; i < n && !may; i++) {
+                if (cs_flowpred_eval(preds[f], &keys[i]) != CS_TRI_FALSE) {
+                    char kd[200];
+                    describe_key(&keys[i], kd, sizeof(kd));
+                    fail_msg("UNSOUND summary: set %d filter \"%s\" pruned, but key %zu of %zu "
+                             "is %s (key: %s, summary flags 0x%x)",
+                             set, sum_filters[f], i, n,
+                             cs_flowpred_eval(preds[f], &keys[i]) == CS_TRI_TRUE ? "TRUE" : "MAYBE",
+                             kd, t->s.flags);
+                }
+            }
+        }
+    }
+    /* The pools make absent hosts and ports common: the summary must prune. */
+    size_t total_pruned = 0;
+    for (size_t f = 0; f < N_SUM_FILTERS; f++) {
+        total_pruned += pruned[f];
+        if (strcmp(sum_filters[f], "host 10.7.7.7") == 0 || strcmp(sum_filters[f], "port 7") == 0)
+            assert_true(pruned[f] > 500);
+        if (strcmp(sum_filters[f], "") == 0 || strcmp(sum_filters[f], "not host 10.7.7.7") == 0 ||
+            strcmp(sum_filters[f], "net 10.0.0.0/8") == 0)
+            assert_int_equal(pruned[f], 0);
+    }
+    print_message("key summaries: %zu cases, %zu pruned\n", cases, total_pruned);
+    assert_true(cases >= 100000);
+    for (size_t f = 0; f < N_SUM_FILTERS; f++)
+        cs_flowpred_free(preds[f]);
+    free(t);
+}
+
+/* Soundness on real keys: every capture's keys, summarized in runs of 32
+ * as a small segment would be, against the fixed and 200 random filters. */
+#define N_CAPTURE_FILTERS (N_FIXED + 200)
+
+static void check_window(cs_flowpred *const *preds, const char *const *filters, const capture *c,
+                         size_t start, size_t n, const cs_keysum *s, size_t *pruned)
+{
+    for (size_t f = 0; f < N_CAPTURE_FILTERS; f++) {
+        if (cs_flowpred_may_match(preds[f], s))
+            continue;
+        (*pruned)++;
+        for (size_t k = 0; k < n; k++) {
+            if (cs_flowpred_eval(preds[f], &c->keys[start + k]) != CS_TRI_FALSE)
+                fail_msg("UNSOUND summary: %s packets %zu..%zu, filter \"%s\" pruned but "
+                         "packet %zu is not FALSE",
+                         c->path, start + 1, start + n, filters[f], start + k + 1);
+        }
+    }
+}
+
+static void test_keysum_sound_captures(void **state)
+{
+    (void)state;
+    static char random_filters[200][1024];
+    const char *filters[N_CAPTURE_FILTERS];
+    cs_flowpred *preds[N_CAPTURE_FILTERS];
+    test_sum *t = malloc(sizeof(*t));
+    uint64_t seed = 0x0badc0ffee0ddf00ULL;
+    size_t windows = 0, pruned = 0;
+    assert_non_null(t);
+    for (size_t i = 0; i < N_CAPTURE_FILTERS; i++) {
+        if (i < N_FIXED) {
+            filters[i] = fixed_filters[i];
+        } else {
+            random_filters[i - N_FIXED][0] = '\0';
+            random_expr(&seed, 3, random_filters[i - N_FIXED], sizeof(random_filters[0]));
+            filters[i] = random_filters[i - N_FIXED];
+        }
+        if (cs_flowpred_compile(filters[i], &preds[i]) != 0)
+            fail_msg("compile \"%s\" failed", filters[i]);
+    }
+    for (size_t c = 0; c < N_CAPTURES; c++) {
+        for (size_t start = 0; start < captures[c].n; start += 32) {
+            size_t n = captures[c].n - start < 32 ? captures[c].n - start : 32;
+            sum_of(t, &captures[c].keys[start], n);
+            check_window(preds, filters, &captures[c], start, n, &t->s, &pruned);
+            windows++;
+        }
+    }
+    print_message("capture key summaries: %zu windows x %zu filters, %zu pruned\n", windows,
+                  (size_t)N_CAPTURE_FILTERS, pruned);
+    assert_true(windows > 500);
+    assert_true(pruned > 1000);
+    for (size_t i = 0; i < N_CAPTURE_FILTERS; i++)
+        cs_flowpred_free(preds[i]);
+    free(t);
+}
+
+/* Usefulness: what a summary must prune, and what it must not. */
+static void test_keysum_prunes(void **state)
+{
+    (void)state;
+    test_sum *t = malloc(sizeof(*t));
+    assert_non_null(t);
+    cs_flowkey keys[4] = {ipv4_key(6, 40003, 9878), ipv4_key(17, 5353, 53), ipv4_key(6, 80, 1234),
+                          ipv4_key(132, 2905, 2905)};
+    keys[1].src[3] = 77; /* 10.1.0.77 */
+    keys[2].dst[2] = 5;  /* 10.2.5.1 */
+    keys[3].n_vlan = 1;  /* a tagged key: summarized, not unusual */
+    keys[3].vlan[0] = 100;
+    sum_of(t, keys, 4);
+    assert_int_equal(t->s.flags, 0);
+    assert_int_equal(t->s.addr_bits, 64);
+    EXPECT_MAY("host 10.9.9.9", &t->s, false);
+    EXPECT_MAY("host 10.9.9.9 and port 1", &t->s, false);
+    EXPECT_MAY("src host 10.9.9.9", &t->s, false);
+    EXPECT_MAY("ip host 10.9.9.9 and tcp", &t->s, false);
+    EXPECT_MAY("host 10.9.9.9 or host 10.9.9.10", &t->s, false);
+    EXPECT_MAY("(host 10.9.9.9 or port 1) and tcp", &t->s, false);
+    EXPECT_MAY("host 2001:db8::1", &t->s, false);
+    EXPECT_MAY("port 1", &t->s, false);
+    EXPECT_MAY("tcp port 7 or udp port 9", &t->s, false);
+    EXPECT_MAY("portrange 10-20", &t->s, false);
+    /* Present hosts and ports, nets, negations, vlan-shifted primitives. */
+    EXPECT_MAY("host 10.1.0.13", &t->s, true);
+    EXPECT_MAY("host 10.1.0.77", &t->s, true);
+    EXPECT_MAY("dst host 10.2.5.1", &t->s, true);
+    EXPECT_MAY("src host 10.2.0.1", &t->s, true); /* present as a dst: a summary has no sides */
+    EXPECT_MAY("host 10.9.9.9 or host 10.1.0.13", &t->s, true);
+    EXPECT_MAY("port 9878", &t->s, true);
+    EXPECT_MAY("port 53", &t->s, true);
+    EXPECT_MAY("port 1234 and host 10.2.5.1", &t->s, true);
+    EXPECT_MAY("portrange 50-60", &t->s, true);
+    EXPECT_MAY("portrange 1-1000", &t->s, true); /* too wide to look up */
+    EXPECT_MAY("net 10.0.0.0/8", &t->s, true);
+    EXPECT_MAY("net 11.0.0.0/8", &t->s, true);
+    EXPECT_MAY("host 10.9", &t->s, true);
+    EXPECT_MAY("not host 10.1.0.13", &t->s, true);
+    EXPECT_MAY("not host 10.9.9.9", &t->s, true);
+    EXPECT_MAY("vlan and host 10.9.9.9", &t->s, true);
+    EXPECT_MAY("tcp", &t->s, true);
+    EXPECT_MAY("host 10.9.9.9 or tcp", &t->s, true);
+    EXPECT_MAY("tcp[13] & 2 != 0 and host 10.9.9.9", &t->s, false); /* and: one FALSE child */
+    EXPECT_MAY("tcp[13] & 2 != 0 or host 10.9.9.9", &t->s, true);
+
+    /* A TCP key without ports: any port may be behind it. */
+    cs_flowkey more[5];
+    memcpy(more, keys, sizeof(keys));
+    more[4] = ipv4_key(6, 0, 0);
+    more[4].flags = CS_FK_IP;
+    sum_of(t, more, 5);
+    assert_int_equal(t->s.flags, CS_KS_PORTLESS);
+    EXPECT_MAY("port 1", &t->s, true);
+    EXPECT_MAY("host 10.9.9.9", &t->s, false);
+    /* A later fragment has no ports but "port" is FALSE on it: not portless. */
+    more[4].flags = CS_FK_IP | CS_FK_FRAG;
+    sum_of(t, more, 5);
+    assert_int_equal(t->s.flags, 0);
+    EXPECT_MAY("port 1", &t->s, false);
+
+    /* Unusual keys: ARP, no IP at all, ODD, a loopback link. */
+    cs_flowkey arp;
+    memset(&arp, 0, sizeof(arp));
+    arp.linktype = CS_LINK_ETHERNET;
+    arp.ethertype = 0x0806;
+    const cs_flowkey unusual[] = {arp, arp, keys[0], keys[0]};
+    for (size_t u = 0; u < 4; u++) {
+        memcpy(more, keys, sizeof(keys));
+        more[4] = unusual[u];
+        if (u == 1)
+            more[4].ethertype = 0;
+        if (u == 2)
+            more[4].flags |= CS_FK_ODD;
+        if (u == 3)
+            more[4].linktype = CS_LINK_NULL;
+        sum_of(t, more, 5);
+        assert_true(t->s.flags & CS_KS_UNUSUAL);
+        EXPECT_MAY("host 10.9.9.9", &t->s, true);
+        EXPECT_MAY("port 1", &t->s, true);
+    }
+    free(t);
+}
+
+/* Bloom filters stay selective: absent hosts and ports are mostly pruned. */
+static void test_keysum_false_positives(void **state)
+{
+    (void)state;
+    test_sum *t = malloc(sizeof(*t));
+    cs_flowkey keys[200];
+    char filter[64];
+    size_t fp_host = 0, fp_port = 0;
+    assert_non_null(t);
+    for (size_t i = 0; i < 200; i++) {
+        keys[i] = ipv4_key(6, (uint16_t)(20000 + i), (uint16_t)(30000 + i));
+        keys[i].src[2] = (uint8_t)i; /* 10.1.i.13 -> 10.2.0.1 */
+    }
+    sum_of(t, keys, 200);
+    assert_int_equal(t->s.addr_bits, 4096);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(filter, sizeof(filter), "host 10.%d.%d.%d", 3 + i / 200, i % 200, 1 + i % 7);
+        fp_host += may_str(filter, &t->s);
+        snprintf(filter, sizeof(filter), "port %d", 1000 + i);
+        fp_port += may_str(filter, &t->s);
+    }
+    print_message("false positives in 1000: hosts %zu, ports %zu\n", fp_host, fp_port);
+    assert_true(fp_host < 100);
+    assert_true(fp_port < 100);
+    for (size_t i = 0; i < 200; i++) { /* no false negatives */
+        snprintf(filter, sizeof(filter), "src host 10.1.%zu.13 and dst port %zu", i, 30000 + i);
+        EXPECT_MAY(filter, &t->s, true);
+    }
+    free(t);
+}
+
+/* The index stores the summary and reads it back; a damaged one is
+ * ignored (has_sum 0), never trusted. */
+static void test_keysum_index(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/keysum_idx_XXXXXX", path[64];
+    cs_idx_builder b;
+    cs_idx x;
+    cs_idx_meta meta = {7, CS_LINK_ETHERNET, 65535, 4096};
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/seg.idx", dir);
+    cs_idxb_init(&b);
+    for (uint32_t i = 0; i < 50; i++) {
+        cs_flowkey k = ipv4_key(6, (uint16_t)(1000 + i), 80);
+        k.src[3] = (uint8_t)i;
+        assert_int_equal(cs_idxb_add(&b, &k, 24 + i * 80, 1000 + i), 0);
+    }
+    assert_int_equal(cs_idxb_write(&b, &meta, path, 0), 0);
+    assert_int_equal(cs_idx_load(path, &x), 0);
+    assert_true(x.has_sum);
+    assert_int_equal(x.sum.addr_bits, cs_keysum_bits(100));
+    assert_int_equal(x.sum_len, 24 + 2 * x.sum.addr_bits / 8);
+    EXPECT_MAY("host 10.1.0.49", &x.sum, true);
+    EXPECT_MAY("port 1049", &x.sum, true);
+    EXPECT_MAY("host 10.1.0.50 or port 1050", &x.sum, false);
+    cs_idx_unload(&x);
+    assert_int_equal(cs_idx_from_builder(&b, &meta, &x), 0);
+    assert_true(x.has_sum);
+    EXPECT_MAY("host 10.1.0.49", &x.sum, true);
+    EXPECT_MAY("host 10.1.0.50", &x.sum, false);
+    cs_idx_unload(&x);
+    cs_idxb_free(&b);
+
+    /* Flip one byte of the summary's bits: the summary is dropped. */
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, CS_IDX_HDR + 30, SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, CS_IDX_HDR + 30, SEEK_SET), 0);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    assert_int_equal(cs_idx_load(path, &x), 0); /* the header is intact */
+    assert_false(x.has_sum);
+    assert_int_equal(cs_idx_verify(&x), CS_ECORRUPT); /* the body checksum covers it */
+    cs_idx_unload(&x);
+    cs_error_clear();
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flowkey_mapping),  cmocka_unit_test(test_flowkey_hash),
-        cmocka_unit_test(test_semantics),        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_alloc_failure),    cmocka_unit_test(test_vlan_decided),
-        cmocka_unit_test(test_untagged_decided), cmocka_unit_test(test_soundness_fixed),
+        cmocka_unit_test(test_flowkey_mapping),
+        cmocka_unit_test(test_flowkey_hash),
+        cmocka_unit_test(test_semantics),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_vlan_decided),
+        cmocka_unit_test(test_untagged_decided),
+        cmocka_unit_test(test_soundness_fixed),
         cmocka_unit_test(test_soundness_random),
+        cmocka_unit_test(test_keysum_sound),
+        cmocka_unit_test(test_keysum_sound_captures),
+        cmocka_unit_test(test_keysum_prunes),
+        cmocka_unit_test(test_keysum_false_positives),
+        cmocka_unit_test(test_keysum_index),
     };
     return cmocka_run_group_tests(tests, setup_captures, teardown_captures);
 }
