@@ -13,7 +13,8 @@
  * is fixed up too, so random summaries get parsed. Invariants (abort on
  * failure): whatever loads and verifies has every section inside the file,
  * and a joined index is again a valid one holding the checkpoint's packets
- * plus the added ones; a summary the loader accepts has power-of-two filter
+ * plus the added ones, with a summary flagged unusual (the added key has no
+ * IP); a summary the loader accepts has power-of-two filter
  * sizes in 64..65536 that fill exactly S bytes inside the file, and
  * cs_flowpred_may_match on it answers true for filters no summary can rule
  * out ("", a negation); and a summary rebuilt from the index's own flow
@@ -36,50 +37,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define IDX_SEED 0x6373696478ull /* as in index.c */
-
-/* Walks what a query reads and checks it lies inside the mapping. */
-static void walk(const cs_idx *x)
-{
-    const uint8_t *end = (const uint8_t *)x->map + x->size;
-    volatile uint64_t sink = 0;
-
-    if (x->flows + (size_t)x->n_keys * CS_IDX_FLOW > end || x->postings + x->n_pkts * 4 > end ||
-        x->blocks + (size_t)x->n_blocks * CS_IDX_BLOCKREC > end)
-        abort();
-    for (uint32_t i = 0; i < x->n_keys; i++) {
-        cs_flowkey k;
-        uint32_t count;
-        uint64_t first;
-        cs_idx_flow(x, i, &k, &count, &first);
-        if (first + count > x->n_pkts)
-            continue; /* the query refuses such a key (query.c) */
-        for (uint64_t p = first; p < first + count; p++)
-            sink += cs_idx_posting(x, p);
-    }
-    (void)sink;
-}
-
-/* Joins the index with two more packets, as a reader of a live segment. */
-static void join(const cs_idx *x)
-{
-    cs_idx_builder b;
-    cs_flowkey k;
-    cs_idx joined;
-    cs_idx_meta meta = {x->segment_id, x->linktype, x->snaplen, x->pcap_bytes + 200};
-
-    memset(&k, 0, sizeof(k));
-    cs_idxb_init(&b);
-    if (cs_idxb_seed(&b, x) == 0 && cs_idxb_add(&b, &k, (uint32_t)x->pcap_bytes, x->max_ts) == 0 &&
-        cs_idxb_add(&b, &k, (uint32_t)x->pcap_bytes + 100, x->max_ts + 1) == 0 &&
-        cs_idx_from_builder(&b, &meta, &joined) == 0) {
-        if (joined.n_pkts != x->n_pkts + 2)
-            abort();
-        walk(&joined);
-        cs_idx_unload(&joined);
-    }
-    cs_idxb_free(&b);
-    cs_error_clear();
-}
 
 /* Filters tried on every summary; the first ones no summary may prune. */
 static const char *const filters[] = {
@@ -152,6 +109,55 @@ static void check_rebuilt_summary(const cs_idx *x)
                 abort();
         }
     }
+}
+
+/* Walks what a query reads and checks it lies inside the mapping. */
+static void walk(const cs_idx *x)
+{
+    const uint8_t *end = (const uint8_t *)x->map + x->size;
+    volatile uint64_t sink = 0;
+
+    if (x->flows + (size_t)x->n_keys * CS_IDX_FLOW > end || x->postings + x->n_pkts * 4 > end ||
+        x->blocks + (size_t)x->n_blocks * CS_IDX_BLOCKREC > end)
+        abort();
+    for (uint32_t i = 0; i < x->n_keys; i++) {
+        cs_flowkey k;
+        uint32_t count;
+        uint64_t first;
+        cs_idx_flow(x, i, &k, &count, &first);
+        if (first > x->n_pkts || count > x->n_pkts - first)
+            continue; /* the query refuses such a key (query.c) */
+        for (uint64_t p = first; p < first + count; p++)
+            sink += cs_idx_posting(x, p);
+    }
+    (void)sink;
+}
+
+/* Joins the index with two more packets, as a reader of a live segment. */
+static void join(const cs_idx *x)
+{
+    cs_idx_builder b;
+    cs_flowkey k;
+    cs_idx joined;
+    cs_idx_meta meta = {x->segment_id, x->linktype, x->snaplen, x->pcap_bytes + 200};
+
+    memset(&k, 0, sizeof(k));
+    cs_idxb_init(&b);
+    if (cs_idxb_seed(&b, x) == 0 && cs_idxb_add(&b, &k, (uint32_t)x->pcap_bytes, x->max_ts) == 0 &&
+        cs_idxb_add(&b, &k, (uint32_t)x->pcap_bytes + 100, x->max_ts + 1) == 0 &&
+        cs_idx_from_builder(&b, &meta, &joined) == 0) {
+        if (joined.n_pkts != x->n_pkts + 2)
+            abort();
+        /* A written index always has a summary; the added key (link type
+         * 0, no IP) must have made it unusual, so nothing is pruned. */
+        if (!joined.has_sum || !(joined.sum.flags & CS_KS_UNUSUAL))
+            abort();
+        check_stored_summary(&joined);
+        walk(&joined);
+        cs_idx_unload(&joined);
+    }
+    cs_idxb_free(&b);
+    cs_error_clear();
 }
 
 /* Gives a summary of S >= 24 bytes that fits the input a valid checksum. */
