@@ -1163,6 +1163,16 @@ static uint64_t port_hash(uint16_t port)
     return cs_hash64(le, 2, KS_PORT_SEED);
 }
 
+/* An address as a filter primitive sees it: IPv4 in 4 bytes, the rest
+ * taken as zero whatever the key holds there. */
+static uint64_t addr_hash(const uint8_t addr[16], uint8_t ip_version)
+{
+    uint8_t a[16] = {0};
+
+    memcpy(a, addr, ip_version == 4 ? 4 : 16);
+    return cs_hash64(a, 16, KS_ADDR_SEED);
+}
+
 void cs_keysum_add(cs_keysum *s, const cs_flowkey *k)
 {
     int view = view_at(k, 0);
@@ -1171,8 +1181,8 @@ void cs_keysum_add(cs_keysum *s, const cs_flowkey *k)
         s->flags |= CS_KS_UNUSUAL;
     if (port_proto_ok(PQ_DEFAULT, k->ip_proto) && !(k->flags & (CS_FK_PORTS | CS_FK_FRAG)))
         s->flags |= CS_KS_PORTLESS;
-    bloom_set(s->addr, s->addr_bits, cs_hash64(k->src, 16, KS_ADDR_SEED));
-    bloom_set(s->addr, s->addr_bits, cs_hash64(k->dst, 16, KS_ADDR_SEED));
+    bloom_set(s->addr, s->addr_bits, addr_hash(k->src, k->ip_version));
+    bloom_set(s->addr, s->addr_bits, addr_hash(k->dst, k->ip_version));
     if (k->flags & CS_FK_PORTS) {
         bloom_set(s->port, s->port_bits, port_hash(k->sport));
         bloom_set(s->port, s->port_bits, port_hash(k->dport));
@@ -1189,7 +1199,7 @@ static bool may_have_host(const prim *pr, const cs_keysum *s)
         if (pr->mask[i] != 0xff)
             return true;
     memcpy(addr, pr->addr, n);
-    return bloom_has(s->addr, s->addr_bits, cs_hash64(addr, 16, KS_ADDR_SEED));
+    return bloom_has(s->addr, s->addr_bits, addr_hash(addr, pr->family == 4 ? 4 : 6));
 }
 
 static bool may_have_port(const prim *pr, const cs_keysum *s)

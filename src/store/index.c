@@ -204,7 +204,7 @@ int cs_idxb_seed(cs_idx_builder *b, const cs_idx *base)
         cs_idx_flow(base, i, &k, &count, &first);
         if ((rc = idxb_find_key(b, &k, &key)) < 0)
             return rc;
-        if (key != i || first + count > base->n_pkts)
+        if (key != i || first > base->n_pkts || count > base->n_pkts - first)
             return cs_error_set(CS_ECORRUPT, "checkpoint of segment %" PRIu32 " is inconsistent",
                                 base->segment_id);
         b->key_count[key] = count;
@@ -242,8 +242,7 @@ static void idxb_put_base_postings(const cs_idx_builder *b, uint8_t *post, uint6
     }
 }
 
-/* Lays the whole index out in one buffer (header last, for the checksum). */
-/* Writes the key summary of "b" at "p" ("len" bytes, from idx_sum_len). */
+/* Writes the key summary of "b" at "p" ("len" bytes, "bits" per filter). */
 static void idxb_put_summary(const cs_idx_builder *b, uint8_t *p, size_t len, uint32_t bits)
 {
     cs_keysum sum = {0, bits, bits, p + 24, p + 24 + bits / 8};
@@ -256,6 +255,7 @@ static void idxb_put_summary(const cs_idx_builder *b, uint8_t *p, size_t len, ui
     cs_wr_le64(p, cs_hash64(p + 8, len - 8, IDX_SEED));
 }
 
+/* Lays the whole index out in one buffer (header last, for the checksum). */
 static int idxb_serialize(const cs_idx_builder *b, const cs_idx_meta *meta, uint8_t **out,
                           size_t *out_len)
 {
@@ -441,11 +441,13 @@ static int idx_check_blocks(const cs_idx *x)
  * checksum, which covers it too, tells whether the index is sound). */
 static void idx_parse_summary(cs_idx *x, const uint8_t *p)
 {
-    uint32_t a = cs_rd_le32(p + 12), b = cs_rd_le32(p + 16);
+    uint32_t a, b;
 
     x->has_sum = 0;
     if (x->sum_len < 24 || cs_rd_le64(p) != cs_hash64(p + 8, x->sum_len - 8, IDX_SEED))
         return;
+    a = cs_rd_le32(p + 12);
+    b = cs_rd_le32(p + 16);
     if (a < 64 || a > 65536 || (a & (a - 1)) || b < 64 || b > 65536 || (b & (b - 1)) ||
         24 + (size_t)a / 8 + b / 8 != x->sum_len)
         return;
@@ -528,6 +530,11 @@ static int idx_read_body(cs_idx *x)
     if (buf == NULL)
         return CS_ENOMEM;
     fd = open(x->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        cs_free(buf);
+        return cs_error_set(CS_ENOTFOUND, "segment %" PRIu32 " is no longer stored (retention)",
+                            x->segment_id);
+    }
     if (fd >= 0) {
         n = pread(fd, buf, x->size, 0);
         close(fd);

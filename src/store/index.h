@@ -159,7 +159,8 @@ int cs_idx_load(const char *path, cs_idx *idx);
 /* Reads the body (with read(), not a mapping: a query reads hundreds of
  * indexes once each, and mapping then unmapping each cost more than
  * copying it) and checks its checksum and time blocks, once; later calls
- * return at once. CS_ECORRUPT if it does not match or the file changed. */
+ * return at once. CS_ECORRUPT if it does not match or the file changed,
+ * CS_ENOTFOUND if it is gone (retention deleted the segment). */
 int cs_idx_verify(cs_idx *idx);
 
 /* Frees the body of an index read from a file (the header stays loaded; a

@@ -397,7 +397,7 @@ static int gather_candidates(qctx *c, const cs_segment *seg, uint32_t lo, uint64
         t = c->pred ? cs_flowpred_eval(c->pred, &k) : CS_TRI_MAYBE;
         if (t == CS_TRI_FALSE || count == 0)
             continue;
-        if (first + count > seg->idx.n_pkts) {
+        if (first > seg->idx.n_pkts || count > seg->idx.n_pkts - first) {
             rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": bad posting range", seg->id);
             break;
         }
@@ -559,7 +559,7 @@ static int plan_segment(qctx *c, cs_segment *seg)
         return 0;
     }
     if ((rc = cs__seg_verify(c->s, seg)) < 0)
-        return rc;
+        return rc == CS_ENOTFOUND ? 0 : rc; /* deleted meanwhile: nothing to answer */
     if (!c->all) {
         time_window(c, seg, &lo, &hi);
         rc = gather_candidates(c, seg, lo, hi);
@@ -593,6 +593,8 @@ static int read_segment(qctx *c, const quseg *u)
         if ((rc = cs__seg_verify(c->s, u->seg)) == 0 && (rc = map_segment(c, slot)) == 0)
             rc = scan_all(c, u->seg, slot);
         cs_idx_release(&u->seg->idx);
+        if (rc == CS_ENOTFOUND)
+            rc = 0;
     } else {
         if ((rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + (u->to - u->from),
                           sizeof(qhit))) < 0)

@@ -373,8 +373,8 @@ int cs__seg_verify(cs_store *s, cs_segment *seg)
 {
     int rc;
 
-    if (cs_idx_verify(&seg->idx) == 0)
-        return 0;
+    if ((rc = cs_idx_verify(&seg->idx)) == 0 || rc == CS_ENOTFOUND)
+        return rc;
     cs_log_warn("%s; indexing segment %" PRIu32 " from its packets instead",
                 cs_error_msg(CS_ECORRUPT), seg->id);
     cs_error_clear();

@@ -90,7 +90,8 @@ void cs__retention(cs_store *s, uint64_t open_bytes);
 
 /* Checks the body of the segment's index before its first use; a damaged
  * one is replaced by an index rebuilt in memory from the packets (with a
- * warning), so the segment is still answered. */
+ * warning), so the segment is still answered. CS_ENOTFOUND if retention
+ * deleted the segment since the store was opened. */
 int cs__seg_verify(cs_store *s, cs_segment *seg);
 
 /* Finds a segment by id (NULL if gone). */

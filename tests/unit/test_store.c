@@ -554,6 +554,35 @@ static void test_flow_partitions(void **state)
                      CS_PKTREF_SEG(refs[3000]) - part_of(refs[3000], 4));
 }
 
+/* Retention may delete a segment after a reader opened the store: its
+ * queries still answer, from what is left. */
+static void test_segment_deleted_under_reader(void **state)
+{
+    fixture *f = *state;
+    static cs_pktref refs[3000];
+    static collected c;
+    char path[256];
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0, 4);
+    int gone = 0;
+
+    fill_both_ways(s, 3000, 1000000, refs);
+    assert_int_equal(cs_store_close(s), 0);
+    s = open_store(f->store, 0, 0, 0);
+    for (int i = 0; i < 3000; i++) /* the first segment's packets */
+        gone += CS_PKTREF_SEG(refs[i]) == CS_PKTREF_SEG(refs[0]);
+    seg_file(f, (int)CS_PKTREF_SEG(refs[0]), "pcap", path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    seg_file(f, (int)CS_PKTREF_SEG(refs[0]), "idx", path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    assert_true(gone > 0);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_int_equal(c.n, 3000 - gone);
+    assert_true(c.ordered);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "udp or tcp", &c), 0);
+    assert_int_equal(c.n, 3000 - gone);
+    cs_store_close(s);
+}
+
 /* A store made before partitions existed has none in its settings: it
  * reads as one partition and keeps writing that way. */
 static void test_store_without_partitions(void **state)
@@ -684,6 +713,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reader_uses_partition_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_segment_deleted_under_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tap_survives_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
