@@ -541,12 +541,19 @@ static cs_flowkey ipv4_key(uint8_t proto, uint16_t sport, uint16_t dport)
     return k;
 }
 
-static cs_tri eval_str(const char *filter, const cs_flowkey *k)
+/* Compiles "filter", failing the test if it does not. */
+static cs_flowpred *compile_ok(const char *filter)
 {
     cs_flowpred *p = NULL;
     int rc = cs_flowpred_compile(filter, &p);
     if (rc != 0)
         fail_msg("compile \"%s\": %s", filter, cs_error_msg(rc));
+    return p;
+}
+
+static cs_tri eval_str(const char *filter, const cs_flowkey *k)
+{
+    cs_flowpred *p = compile_ok(filter);
     cs_tri v = cs_flowpred_eval(p, k);
     cs_flowpred_free(p);
     return v;
@@ -880,10 +887,7 @@ static void sum_of(test_sum *t, const cs_flowkey *keys, size_t n)
 
 static bool may_str(const char *filter, const cs_keysum *s)
 {
-    cs_flowpred *p = NULL;
-    int rc = cs_flowpred_compile(filter, &p);
-    if (rc != 0)
-        fail_msg("compile \"%s\": %s", filter, cs_error_msg(rc));
+    cs_flowpred *p = compile_ok(filter);
     bool may = cs_flowpred_may_match(p, s);
     cs_flowpred_free(p);
     return may;
