@@ -107,15 +107,54 @@ static int stream_emit(sstream *st, cs_query_fn fn, void *ud, int *stop)
     return --st->left > 0 ? stream_peek(st) : 0;
 }
 
-/* The stream with the earliest next record (ties: the lower segment). */
-static sstream *stream_next(sstream *sts, size_t n)
+/* Is stream "a"'s next record before stream "b"'s (ties: the lower
+ * segment, which comes first in the array)? */
+static int stream_before(const sstream *sts, uint32_t a, uint32_t b)
 {
-    sstream *best = NULL;
+    return sts[a].ts < sts[b].ts || (sts[a].ts == sts[b].ts && a < b);
+}
 
-    for (size_t i = 0; i < n; i++)
-        if (sts[i].left > 0 && (best == NULL || sts[i].ts < best->ts))
-            best = &sts[i];
-    return best;
+static void stream_heap_down(const sstream *sts, uint32_t *heap, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && stream_before(sts, heap[l], heap[m]))
+            m = l;
+        if (l + 1 < n && stream_before(sts, heap[l + 1], heap[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        uint32_t t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
+/* Hands over the records of the open streams merged by timestamp: a heap
+ * of the streams keyed by their next record. */
+static int merge_streams(sstream *sts, size_t used, cs_query_fn fn, void *ud, int *stop)
+{
+    uint32_t *heap = cs_malloc((used ? used : 1) * sizeof(uint32_t));
+    size_t n = 0;
+    int rc = 0;
+
+    if (heap == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < used; i++)
+        if (sts[i].left > 0)
+            heap[n++] = (uint32_t)i;
+    for (size_t i = n / 2; i-- > 0;)
+        stream_heap_down(sts, heap, n, i);
+    while (n > 0 && rc == 0 && !*stop) {
+        sstream *st = &sts[heap[0]];
+        rc = stream_emit(st, fn, ud, stop);
+        if (st->left == 0)
+            heap[0] = heap[--n];
+        stream_heap_down(sts, heap, n, 0);
+    }
+    cs_free(heap);
+    return rc;
 }
 
 /* Scans the segments segs[0..n) of one group, merged by timestamp: each
@@ -136,12 +175,8 @@ static int scan_group(cs_store *s, cs_segment *segs, size_t n, cs_query_fn fn, v
         if (rc > 0)
             rc = 0;
     }
-    while (rc == 0 && !stop) {
-        sstream *st = stream_next(sts, used);
-        if (st == NULL)
-            break;
-        rc = stream_emit(st, fn, ud, &stop);
-    }
+    if (rc == 0)
+        rc = merge_streams(sts, used, fn, ud, &stop);
     for (size_t i = 0; i < used; i++)
         stream_close(&sts[i]);
     cs_free(sts);
