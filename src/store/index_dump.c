@@ -1,8 +1,9 @@
 /*
  * index_dump.c - prints a segment index in readable form: the header
  * fields of index.h's layout, the time blocks and the flow keys with their
- * packet counts. This is the tool that makes the on-disk format inspectable
- * (`capstream inspect`).
+ * packet counts, the key summary (its filter sizes, how many bits are set,
+ * and its flags). This is the tool that makes the on-disk format
+ * inspectable (`capstream inspect`).
  */
 #include "store/store_int.h"
 
@@ -35,6 +36,35 @@ static void dump_key(FILE *out, const cs_flowkey *k, uint32_t count)
             count);
 }
 
+static uint32_t bits_set(const uint8_t *bits, uint32_t n_bits)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < n_bits / 8; i++)
+        n += (uint32_t)__builtin_popcount(bits[i]);
+    return n;
+}
+
+static void dump_summary(FILE *out, const cs_idx *x)
+{
+    const cs_keysum *k = &x->sum;
+
+    if (x->sum_len == 0) {
+        fprintf(out, "  key summary: none (index version 2)\n");
+        return;
+    }
+    if (!x->has_sum) {
+        fprintf(out, "  key summary: damaged, not used\n");
+        return;
+    }
+    fprintf(out,
+            "  key summary: addresses %" PRIu32 " of %" PRIu32 " bits set, ports %" PRIu32
+            " of %" PRIu32 "%s%s\n",
+            bits_set(k->addr, k->addr_bits), k->addr_bits, bits_set(k->port, k->port_bits),
+            k->port_bits, k->flags & CS_KS_UNUSUAL ? ", has keys it cannot rule out" : "",
+            k->flags & CS_KS_PORTLESS ? ", has keys without ports" : "");
+}
+
 static void dump_one(FILE *out, const cs_segment *g, int flows)
 {
     const cs_idx *x = &g->idx;
@@ -56,6 +86,7 @@ static void dump_one(FILE *out, const cs_segment *g, int flows)
             cs_time_format(x->min_ts, t0), cs_time_format(x->max_ts, t1),
             x->flags & CS_IDX_F_ORDERED ? "" : " (not in time order)", x->n_keys, x->n_blocks,
             CS_IDX_BLOCK);
+    dump_summary(out, x);
     if (!flows)
         return;
     for (uint32_t i = 0; i < x->n_keys; i++) {

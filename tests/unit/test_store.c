@@ -523,6 +523,7 @@ static void test_flow_partitions(void **state)
     assert_true(info.groups >= 5); /* ~700 KB in 64 KiB groups */
     assert_true(info.segments > info.groups);
     assert_groups_within(s, 64 * 1024);
+    assert_true(inspect_says(s, "key summary: addresses"));
     for (int i = 3; i < 3000; i++) /* a conversation stays in its partition */
         assert_int_equal(part_of(refs[i], 4), part_of(refs[i % 3], 4));
     assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
