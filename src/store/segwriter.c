@@ -28,9 +28,10 @@
  *
  * With CS_STORE_CHECKPOINT (the daemon, whose API reads the store while it
  * writes), whenever a segment has handed another 1/P of
- * CS_STORE_CHECKPOINT_BYTES (at least 256 KiB) to the writer thread, its
- * index is written for the records handed so far (same name, atomically,
- * whole blocks): a reader of the live store then indexes only what follows
+ * CS_STORE_CHECKPOINT_BYTES (at least 256 KiB), or a quarter of all it has
+ * handed if that is more (ckpt_due), to the writer thread, its index is
+ * written for the records handed so far (same name, atomically, whole
+ * blocks): a reader of the live store then indexes only what follows
  * (store.c). The final index replaces it at close.
  *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
@@ -320,6 +321,22 @@ static void seg_checkpoint(cs_store *s, cs_segwr *w)
     }
 }
 
+/* A checkpoint rewrites the segment's whole index, so with P segments open
+ * a fixed step would rewrite each one dozens of times (estimated at half
+ * the packet bytes again on the corpus for 512 KiB steps). The step grows
+ * with the segment instead: the last step, or a quarter of what was
+ * handed, whichever is more. Rewrites then total about four times the
+ * final index, and a reader indexes itself at most a quarter of each open
+ * segment (and at least the step). */
+static int ckpt_due(const cs_store *s, const cs_segwr *w)
+{
+    uint64_t handed = cs_pcapw_handed(&w->w), step = s->wr_ckpt_step;
+
+    if (s->partitions > 1 && handed / 4 > step)
+        step = handed / 4;
+    return handed - w->ckpt >= step;
+}
+
 int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktref *ref)
 {
     cs_flowkey key;
@@ -347,7 +364,7 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
         return rc;
     if (ref)
         *ref = CS_PKTREF(w->id, off);
-    if ((s->flags & CS_STORE_CHECKPOINT) && cs_pcapw_handed(&w->w) - w->ckpt >= s->wr_ckpt_step)
+    if ((s->flags & CS_STORE_CHECKPOINT) && ckpt_due(s, w))
         seg_checkpoint(s, w);
     return 0;
 }

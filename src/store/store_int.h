@@ -57,7 +57,7 @@ struct cs_store {
     uint32_t wr_base;      /* id of the group's partition 0 */
     uint32_t wr_linktype;  /* of every segment of the group */
     uint64_t wr_bytes;     /* pcap bytes of the group's segments */
-    uint64_t wr_ckpt_step; /* checkpoint a segment every this many bytes */
+    uint64_t wr_ckpt_step; /* checkpoint a segment at least this many bytes apart */
 
     /* reader: one mapped segment at a time, shared-locked */
     uint32_t rd_id;

@@ -388,6 +388,13 @@ static void reader_uses_checkpoint(const fixture *f, uint32_t parts)
     assert_int_equal(stat(pcap, &st_pcap), 0);
     assert_true(ck.pcap_bytes >= CS_STORE_CHECKPOINT_BYTES / parts);
     assert_true(ck.pcap_bytes < (uint64_t)st_pcap.st_size);
+    /* what a reader indexes itself: at most a step (the fixed one, or a
+     * quarter of the segment with partitions) plus a buffer and a block */
+    uint64_t step = CS_STORE_CHECKPOINT_BYTES / parts,
+             tail = (uint64_t)st_pcap.st_size - ck.pcap_bytes;
+    if (parts > 1 && (uint64_t)st_pcap.st_size / 4 > step)
+        step = (uint64_t)st_pcap.st_size / 4;
+    assert_true(tail <= step + (1u << 20));
     cs_idx_unload(&ck);
 
     r = open_store(f->store, 0, 0, 0);
@@ -426,6 +433,13 @@ static void test_reader_uses_checkpoint(void **state)
 static void test_reader_uses_partition_checkpoints(void **state)
 {
     reader_uses_checkpoint(*state, 4);
+}
+
+/* 16 partitions: a 2 MiB step, so past 8 MiB a segment's checkpoints come
+ * every quarter of its size. */
+static void test_reader_uses_growing_checkpoints(void **state)
+{
+    reader_uses_checkpoint(*state, 16);
 }
 
 static void test_tap_survives_rebuild(void **state)
@@ -712,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_index_checked_in_two_stages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_uses_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_uses_partition_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_uses_growing_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_deleted_under_reader, setup, teardown),
