@@ -254,7 +254,7 @@ static int read_entries(cs_store *s, int may_fix, seg_entry **out, size_t *n)
                                                                        : 2};
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && *n > 1)
         qsort(*out, *n, sizeof(seg_entry), cmp_entry);
     return rc;
 }
