@@ -43,6 +43,7 @@
 #include "core/alloc.h"
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/heap.h"
 #include "store/flowpred.h"
 
 #include <errno.h>
@@ -605,26 +606,11 @@ static int read_segment(qctx *c, const quseg *u)
 }
 
 /* Is the next hit of run "a" before that of run "b"? */
-static int run_before(const qctx *c, size_t a, size_t b)
+static int run_before(const void *ctx, size_t a, size_t b)
 {
-    return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]]) < 0;
-}
+    const qctx *c = ctx;
 
-static void heap_down(const qctx *c, size_t *heap, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && run_before(c, heap[l], heap[m]))
-            m = l;
-        if (l + 1 < n && run_before(c, heap[l + 1], heap[m]))
-            m = l + 1;
-        if (m == i)
-            return;
-        size_t t = heap[i];
-        heap[i] = heap[m];
-        heap[m] = t;
-        i = m;
-    }
+    return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]]) < 0;
 }
 
 static int deliver_hit(qctx *c, const qhit *h, cs_query_fn fn, void *ud)
@@ -661,7 +647,7 @@ static int deliver_top(qctx *c, size_t *heap, size_t *n, cs_query_fn fn, void *u
     } while (*pos < end && (bound == NULL || cmp_hit(&c->hits[*pos], bound) < 0));
     if (*pos == end)
         heap[0] = heap[--*n];
-    heap_down(c, heap, *n, 0);
+    cs_heap_down(heap, *n, 0, run_before, c);
     return 0;
 }
 
@@ -677,8 +663,7 @@ static int deliver(qctx *c, cs_query_fn fn, void *ud)
         return CS_ENOMEM;
     for (size_t i = 0; i < n; i++)
         heap[i] = i;
-    for (size_t i = n / 2; i-- > 0;)
-        heap_down(c, heap, n, i);
+    cs_heap_make(heap, n, run_before, c);
     while (n > 0 && deliver_top(c, heap, &n, fn, ud) == 0)
         ;
     cs_free(heap);

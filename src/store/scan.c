@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/heap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,33 +110,18 @@ static int stream_emit(sstream *st, cs_query_fn fn, void *ud, int *stop)
 
 /* Is stream "a"'s next record before stream "b"'s (ties: the lower
  * segment, which comes first in the array)? */
-static int stream_before(const sstream *sts, uint32_t a, uint32_t b)
+static int stream_before(const void *ctx, size_t a, size_t b)
 {
-    return sts[a].ts < sts[b].ts || (sts[a].ts == sts[b].ts && a < b);
-}
+    const sstream *sts = ctx;
 
-static void stream_heap_down(const sstream *sts, uint32_t *heap, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, m = i;
-        if (l < n && stream_before(sts, heap[l], heap[m]))
-            m = l;
-        if (l + 1 < n && stream_before(sts, heap[l + 1], heap[m]))
-            m = l + 1;
-        if (m == i)
-            return;
-        uint32_t t = heap[i];
-        heap[i] = heap[m];
-        heap[m] = t;
-        i = m;
-    }
+    return sts[a].ts < sts[b].ts || (sts[a].ts == sts[b].ts && a < b);
 }
 
 /* Hands over the records of the open streams merged by timestamp: a heap
  * of the streams keyed by their next record. */
 static int merge_streams(sstream *sts, size_t used, cs_query_fn fn, void *ud, int *stop)
 {
-    uint32_t *heap = cs_malloc((used ? used : 1) * sizeof(uint32_t));
+    size_t *heap = cs_malloc((used ? used : 1) * sizeof(size_t));
     size_t n = 0;
     int rc = 0;
 
@@ -143,15 +129,14 @@ static int merge_streams(sstream *sts, size_t used, cs_query_fn fn, void *ud, in
         return CS_ENOMEM;
     for (size_t i = 0; i < used; i++)
         if (sts[i].left > 0)
-            heap[n++] = (uint32_t)i;
-    for (size_t i = n / 2; i-- > 0;)
-        stream_heap_down(sts, heap, n, i);
+            heap[n++] = i;
+    cs_heap_make(heap, n, stream_before, sts);
     while (n > 0 && rc == 0 && !*stop) {
         sstream *st = &sts[heap[0]];
         rc = stream_emit(st, fn, ud, stop);
         if (st->left == 0)
             heap[0] = heap[--n];
-        stream_heap_down(sts, heap, n, 0);
+        cs_heap_down(heap, n, 0, stream_before, sts);
     }
     cs_free(heap);
     return rc;
