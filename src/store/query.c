@@ -477,7 +477,7 @@ static int take_chunk(qctx *c, uint32_t slot, const struct bpf_program *prog, si
     }
     if (j == *i) { /* one record longer than the read: read it whole */
         uint32_t caplen = got >= CS_PCAP_RECHDR ? cs_rd_le32(c->rbuf + 8) : UINT32_MAX;
-        if (caplen == UINT32_MAX || start + CS_PCAP_RECHDR + caplen > m->size)
+        if (caplen > CS_PCAP_SNAPLEN || start + CS_PCAP_RECHDR + caplen > m->size)
             return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": record at %" PRIu64 " overruns",
                                 m->id, start);
         if ((rc = read_span(c, slot, start, CS_PCAP_RECHDR + caplen, &got)) < 0)

@@ -83,14 +83,16 @@ static int writers_init(cs_store *s)
     uint32_t n = s->partitions;
     int rc;
 
-    if (s->wr != NULL)
+    if (s->aio != NULL)
         return 0;
-    s->wr = cs_calloc(n, sizeof(cs_segwr));
-    if (s->wr == NULL)
-        return CS_ENOMEM;
-    for (uint32_t p = 0; p < n; p++) {
-        s->wr[p].fd = s->wr[p].taps_fd = -1;
-        cs_idxb_init(&s->wr[p].b);
+    if (s->wr == NULL) {
+        s->wr = cs_calloc(n, sizeof(cs_segwr));
+        if (s->wr == NULL)
+            return CS_ENOMEM;
+        for (uint32_t p = 0; p < n; p++) {
+            s->wr[p].fd = s->wr[p].taps_fd = -1;
+            cs_idxb_init(&s->wr[p].b);
+        }
     }
     s->wr_ckpt_step = CS_STORE_CHECKPOINT_BYTES / n;
     if (n > 1 && s->wr_ckpt_step < PART_CKPT_MIN)
