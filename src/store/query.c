@@ -236,8 +236,10 @@ static int record_matches(qctx *c, const uint8_t *h, const struct bpf_program *p
     return 1;
 }
 
-/* Hands record "h" of the slot's segment to the caller now (streaming). */
-static int deliver_now(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int64_t ts)
+/* Hands record "h" (at "off" of the slot's segment) to "fn"; 1 if the
+ * caller asked to stop. */
+static int hand_over(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int64_t ts,
+                     cs_query_fn fn, void *ud)
 {
     const qmap *m = &c->maps[slot];
     cs_packet p = {.ts_ns = ts,
@@ -247,7 +249,7 @@ static int deliver_now(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, i
                    .data = h + CS_PCAP_RECHDR};
 
     c->st.matched++;
-    if (c->stream_fn(c->stream_ud, &p, CS_PKTREF(m->id, off)) != 0)
+    if (fn(ud, &p, CS_PKTREF(m->id, off)) != 0)
         c->stopped = 1;
     return c->stopped;
 }
@@ -265,7 +267,7 @@ static int keep_record(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h,
     if (!record_matches(c, h, prog, &ts))
         return 0;
     if (c->stream_fn)
-        return deliver_now(c, slot, off, h, ts);
+        return hand_over(c, slot, off, h, ts, c->stream_fn, c->stream_ud);
     if (mapped)
         return push_hit(c, ts, slot, off, QHIT_MAPPED);
     if ((rc = cs_grow((void **)&c->arena, &c->arena_cap, c->arena_len + len, 1)) < 0)
@@ -615,18 +617,9 @@ static int run_before(const void *ctx, size_t a, size_t b)
 
 static int deliver_hit(qctx *c, const qhit *h, cs_query_fn fn, void *ud)
 {
-    const qmap *m = &c->maps[h->seg];
-    const uint8_t *r = h->at == QHIT_MAPPED ? m->map + h->off : c->arena + h->at;
-    cs_packet p = {.ts_ns = h->ts,
-                   .caplen = cs_rd_le32(r + 8),
-                   .wirelen = cs_rd_le32(r + 12),
-                   .linktype = (uint16_t)m->linktype,
-                   .data = r + CS_PCAP_RECHDR};
+    const uint8_t *r = h->at == QHIT_MAPPED ? c->maps[h->seg].map + h->off : c->arena + h->at;
 
-    c->st.matched++;
-    if (fn(ud, &p, CS_PKTREF(m->id, h->off)) != 0)
-        c->stopped = 1;
-    return c->stopped;
+    return hand_over(c, h->seg, h->off, r, h->ts, fn, ud);
 }
 
 /* The run at the top of the heap has the earliest next hit: hands over

@@ -94,9 +94,6 @@ static int writers_init(cs_store *s)
             cs_idxb_init(&s->wr[p].b);
         }
     }
-    s->wr_ckpt_step = CS_STORE_CHECKPOINT_BYTES / n;
-    if (n > 1 && s->wr_ckpt_step < PART_CKPT_MIN)
-        s->wr_ckpt_step = PART_CKPT_MIN;
     if (n == 1)
         rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio);
     else
@@ -332,8 +329,10 @@ static void seg_checkpoint(cs_store *s, cs_segwr *w)
  * segment (and at least the step). */
 static int ckpt_due(const cs_store *s, const cs_segwr *w)
 {
-    uint64_t handed = cs_pcapw_handed(&w->w), step = s->wr_ckpt_step;
+    uint64_t handed = cs_pcapw_handed(&w->w), step = CS_STORE_CHECKPOINT_BYTES / s->partitions;
 
+    if (s->partitions > 1 && step < PART_CKPT_MIN)
+        step = PART_CKPT_MIN;
     if (s->partitions > 1 && handed / 4 > step)
         step = handed / 4;
     return handed - w->ckpt >= step;

@@ -52,12 +52,11 @@ struct cs_store {
      * written by a background thread */
     uint32_t partitions;
     cs_aio *aio;
-    cs_segwr *wr;          /* [partitions], allocated by the first append */
-    int wr_open;           /* a group is open */
-    uint32_t wr_base;      /* id of the group's partition 0 */
-    uint32_t wr_linktype;  /* of every segment of the group */
-    uint64_t wr_bytes;     /* pcap bytes of the group's segments */
-    uint64_t wr_ckpt_step; /* checkpoint a segment at least this many bytes apart */
+    cs_segwr *wr;         /* [partitions], allocated by the first append */
+    int wr_open;          /* a group is open */
+    uint32_t wr_base;     /* id of the group's partition 0 */
+    uint32_t wr_linktype; /* of every segment of the group */
+    uint64_t wr_bytes;    /* pcap bytes of the group's segments */
 
     /* reader: one mapped segment at a time, shared-locked */
     uint32_t rd_id;
