@@ -37,7 +37,8 @@ struct cs_aio {
     unsigned head, n_jobs, ring, n_closes;
     int busy; /* the thread is writing a job */
     int stop;
-    int error; /* first error since the last sync */
+    int error;                    /* first error since the last sync */
+    uint64_t submitted, finished; /* jobs, since the start */
     uint8_t *pool;
 };
 
@@ -91,6 +92,7 @@ static void *aio_main(void *arg)
         else
             a->n_closes--;
         a->busy = 0;
+        a->finished++;
         pthread_cond_broadcast(&a->done);
     }
     pthread_mutex_unlock(&a->mu);
@@ -176,6 +178,7 @@ void cs_aio_submit(cs_aio *a, int fd, uint8_t *buf, size_t len)
      * ring never overflows */
     a->jobs[(a->head + a->n_jobs) % a->ring] = (aio_job){fd, buf, len};
     a->n_jobs++;
+    a->submitted++;
     pthread_cond_signal(&a->work);
     pthread_mutex_unlock(&a->mu);
 }
@@ -188,8 +191,29 @@ void cs_aio_submit_close(cs_aio *a, int fd)
     a->jobs[(a->head + a->n_jobs) % a->ring] = (aio_job){fd, NULL, 0};
     a->n_jobs++;
     a->n_closes++;
+    a->submitted++;
     pthread_cond_signal(&a->work);
     pthread_mutex_unlock(&a->mu);
+}
+
+uint64_t cs_aio_mark(cs_aio *a)
+{
+    uint64_t m;
+
+    pthread_mutex_lock(&a->mu);
+    m = a->submitted;
+    pthread_mutex_unlock(&a->mu);
+    return m;
+}
+
+int cs_aio_reached(cs_aio *a, uint64_t mark)
+{
+    int done;
+
+    pthread_mutex_lock(&a->mu);
+    done = a->finished >= mark && a->error == 0;
+    pthread_mutex_unlock(&a->mu);
+    return done;
 }
 
 int cs_aio_sync(cs_aio *a)
