@@ -468,7 +468,35 @@ static int idx_read_summary(cs_idx *x, int fd, const uint8_t *first, size_t got)
         memcpy(x->sum_buf, first + CS_IDX_HDR, x->sum_len);
     else if (pread(fd, x->sum_buf, x->sum_len, CS_IDX_HDR) != (ssize_t)x->sum_len)
         return CS_ECORRUPT;
+    x->sum_raw = x->sum_buf;
     idx_parse_summary(x, x->sum_buf);
+    return 0;
+}
+
+/* Takes the header from "p" and checks it against a file of "size"
+ * bytes: magic, version, checksum and layout. */
+static int idx_take_header(cs_idx *x, const uint8_t *p, size_t size)
+{
+    uint32_t version = cs_rd_le32(p + 8);
+
+    memcpy(x->hdr, p, CS_IDX_HDR);
+    x->size = size;
+    if (memcmp(x->hdr, CS_IDX_MAGIC, 8) != 0 || version < 2 || version > CS_IDX_VERSION ||
+        cs_rd_le32(x->hdr + 12) != CS_IDX_HDR ||
+        cs_rd_le64(x->hdr + 120) != cs_hash64(x->hdr, 120, IDX_SEED))
+        return CS_ECORRUPT;
+    return idx_check_layout(x, x->hdr, x->size);
+}
+
+/* The loaded header keeps only its path for the body, read later. */
+static int idx_keep_path(cs_idx *x, const char *path)
+{
+    x->flows = x->postings = x->blocks = NULL; /* until the body is read */
+    x->path = cs_strdup(path);
+    if (x->path == NULL) {
+        cs_idx_unload(x);
+        return CS_ENOMEM;
+    }
     return 0;
 }
 
@@ -480,7 +508,6 @@ int cs_idx_load(const char *path, cs_idx *x)
 {
     uint8_t first[IDX_FIRST_READ];
     struct stat st;
-    uint32_t version;
     ssize_t got = -1;
     int fd, rc = CS_ECORRUPT;
 
@@ -489,27 +516,13 @@ int cs_idx_load(const char *path, cs_idx *x)
     if (fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || st.st_size < CS_IDX_HDR ||
-        (got = pread(fd, first, sizeof(first), 0)) < CS_IDX_HDR)
-        goto bad;
-    memcpy(x->hdr, first, CS_IDX_HDR);
-    x->size = (size_t)st.st_size;
-    version = cs_rd_le32(x->hdr + 8);
-    if (memcmp(x->hdr, CS_IDX_MAGIC, 8) != 0 || version < 2 || version > CS_IDX_VERSION ||
-        cs_rd_le32(x->hdr + 12) != CS_IDX_HDR ||
-        cs_rd_le64(x->hdr + 120) != cs_hash64(x->hdr, 120, IDX_SEED) ||
-        idx_check_layout(x, x->hdr, x->size) < 0)
+        (got = pread(fd, first, sizeof(first), 0)) < CS_IDX_HDR ||
+        idx_take_header(x, first, (size_t)st.st_size) < 0)
         goto bad;
     if ((rc = idx_read_summary(x, fd, first, (size_t)got)) < 0)
         goto bad;
     close(fd);
-    fd = -1;
-    x->flows = x->postings = x->blocks = NULL; /* until the body is read */
-    x->path = cs_strdup(path);
-    if (x->path == NULL) {
-        cs_idx_unload(x);
-        return CS_ENOMEM;
-    }
-    return 0;
+    return idx_keep_path(x, path);
 bad:
     if (fd >= 0)
         close(fd);
@@ -517,6 +530,21 @@ bad:
     if (rc == CS_ENOMEM)
         return rc;
     return cs_error_set(CS_ECORRUPT, "%s: index is damaged", path);
+}
+
+int cs_idx_load_head(const char *path, const uint8_t *head, size_t len, cs_idx *x)
+{
+    memset(x, 0, sizeof(*x));
+    if (len < CS_IDX_HDR || idx_take_header(x, head, (size_t)cs_rd_le64(head + 96)) < 0 ||
+        CS_IDX_HDR + (size_t)x->sum_len != len) {
+        memset(x, 0, sizeof(*x));
+        return cs_error_set(CS_ECORRUPT, "%s: catalogued index head is damaged", path);
+    }
+    if (x->sum_len > 0) {
+        x->sum_raw = head + CS_IDX_HDR;
+        idx_parse_summary(x, x->sum_raw);
+    }
+    return idx_keep_path(x, path);
 }
 
 /* Reads the whole file into memory; it must still have the header that

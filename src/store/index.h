@@ -138,9 +138,11 @@ struct cs_idx {
     char *path;   /* where to read it from (NULL: built in memory, always read) */
     uint8_t hdr[CS_IDX_HDR];
     size_t size;
-    uint32_t sum_len; /* bytes of the key summary (0: a version-2 index has none) */
-    uint8_t *sum_buf; /* the summary as read, when not in "map" */
-    cs_keysum sum;    /* valid if has_sum */
+    uint32_t sum_len;       /* bytes of the key summary (0: a version-2 index has none) */
+    uint8_t *sum_buf;       /* the summary as read by cs_idx_load (owned) */
+    const uint8_t *sum_raw; /* the summary's bytes: sum_buf, or the caller's
+                               memory (cs_idx_load_head); NULL if none */
+    cs_keysum sum;          /* valid if has_sum */
     int has_sum;
     uint32_t segment_id, linktype, snaplen, n_keys, n_blocks, flags;
     uint64_t n_pkts, pcap_bytes;
@@ -155,6 +157,12 @@ struct cs_idx {
  * against the file's size; CS_ECORRUPT if anything is off. The body is
  * read and checked by cs_idx_verify. */
 int cs_idx_load(const char *path, cs_idx *idx);
+
+/* Takes the header and key summary from "head" ("len" bytes: the first
+ * CS_IDX_HDR + S bytes of the index file at "path", as a group catalog
+ * keeps them) instead of reading the file; the summary points into "head",
+ * which must outlive the index. The body is read from "path" as usual. */
+int cs_idx_load_head(const char *path, const uint8_t *head, size_t len, cs_idx *x);
 
 /* Reads the body (with read(), not a mapping: a query reads hundreds of
  * indexes once each, and mapping then unmapping each cost more than
