@@ -21,7 +21,9 @@
  * type), or when the store is closed. Closing hands each segment's last
  * buffer and the close of its file to the writer thread (with
  * CS_STORE_SYNC it waits and syncs instead), writes each index atomically,
- * in id order, and runs retention. An index may so appear a moment before
+ * in id order, and runs retention. The group's catalog (catalog.c) is
+ * written once the writer thread has written the group's last bytes: at a
+ * later flush or close, or at once with CS_STORE_SYNC. An index may so appear a moment before
  * the last bytes of its segment: a reader then sees a length mismatch and
  * indexes the segment from its packets, and a crash then leaves a mismatch
  * that repair fixes, exactly as for a torn segment.
@@ -217,11 +219,27 @@ static int part_close(cs_store *s, cs_segwr *w)
     return rc;
 }
 
+/* The catalog of the group just closed waits until the writer thread has
+ * written the last of its files (at once with CS_STORE_SYNC: they are). */
+static void group_catalog(cs_store *s)
+{
+    if (s->partitions <= 1)
+        return;
+    if (cs_grow((void **)&s->cat_wait, &s->cap_cat_wait, s->n_cat_wait + 1, sizeof(cs_cat_wait)) <
+        0) {
+        cs_error_clear(); /* without a catalog, opening reads the indexes */
+        return;
+    }
+    s->cat_wait[s->n_cat_wait++] = (cs_cat_wait){s->wr_base, cs_aio_mark(s->aio)};
+    cs__cat_write_waiting(s, (s->flags & CS_STORE_SYNC) != 0);
+}
+
 int cs__group_close(cs_store *s)
 {
     int rc = 0;
 
     s->wr_open = 0;
+    cs__cat_write_waiting(s, 0);
     for (uint32_t p = 0; p < s->partitions; p++) {
         if (s->wr[p].id != 0) {
             int rc2 = part_close(s, &s->wr[p]);
@@ -229,6 +247,8 @@ int cs__group_close(cs_store *s)
                 rc = rc2;
         }
     }
+    if (rc == 0)
+        group_catalog(s);
     if (rc == 0)
         cs__retention(s, 0);
     return rc;
@@ -246,6 +266,7 @@ int cs_store_flush(cs_store *s)
     for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
             rc = CS_EBUSY;
+    cs__cat_write_waiting(s, 0);
     return rc;
 }
 

@@ -7,17 +7,24 @@
  *   2. lock: a writer takes writer.lock exclusively (or fails: one writer);
  *      a reader tries the same lock without waiting, and if it gets it
  *      nobody is writing, so it may repair, then drops it;
- *   3. list packets/seg-*.pcap and load each index; a segment whose index
+ *   3. list packets/seg-*.pcap and load each index's header and key
+ *      summary: for a closed group from its catalog (catalog.c), one read
+ *      for all its segments, which are then not looked at until a query
+ *      reads them (cs__seg_verify checks the index body and the pcap's
+ *      size then); otherwise from each index file. A segment whose index
  *      is missing, damaged or shorter than the pcap is
  *        - repaired when no writer is alive: the pcap is cut back to its
  *          last complete record and the index rebuilt from the packets;
  *        - indexed in memory (read-only) while a writer is alive.
+ *   4. a writer writes the catalogs that are missing or stale (a store
+ *      from before catalogs, a crash before one was written) and removes
+ *      those of groups that are gone.
  *
  * Retention deletes whole segments, oldest first, skipping any that a
  * reader holds: a reader flocks a segment shared while it reads it and the
- * deleter asks for an exclusive lock without waiting. The pcap goes first,
- * so a crash mid-deletion leaves at most an orphan index, which the next
- * repair removes.
+ * deleter asks for an exclusive lock without waiting. The group's catalog
+ * goes first, then each segment's pcap, so a crash mid-deletion leaves at
+ * most an orphan index, which the next repair removes.
  */
 #include "store/store_int.h"
 
@@ -209,15 +216,25 @@ static uint64_t file_size(const char *path)
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-/* Lists segment ids present as pcap files; removes stray files if allowed. */
 /* The ids of seg-*.pcap files, ascending, in one pass over the directory;
- * "taps"[i] says whether segment ids[i] has a taps file.
+ * "taps"[i] says whether segment ids[i] has a taps file, and "cats" lists
+ * the groups that have a catalog (catalog.c).
  * With "may_fix", leftovers of a crash go: temporary files, and indexes
  * or taps files whose pcap is gone (retention deletes the pcap first). */
 typedef struct seg_entry {
     uint32_t id;
-    uint8_t kind; /* 0 pcap, 1 taps, 2 other (idx) */
+    uint8_t kind; /* ENTRY_* */
 } seg_entry;
+
+enum { ENTRY_PCAP, ENTRY_TAPS, ENTRY_IDX, ENTRY_CATALOG };
+
+typedef struct seg_list {
+    uint32_t *ids;
+    uint8_t *taps;
+    size_t n, cap, cap_taps;
+    uint32_t *cats; /* first segment ids of the groups with a catalog */
+    size_t n_cats, cap_cats;
+} seg_list;
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -226,6 +243,26 @@ static int cmp_entry(const void *a, const void *b)
     if (x->id != y->id)
         return x->id < y->id ? -1 : 1;
     return x->kind < y->kind ? -1 : x->kind > y->kind;
+}
+
+/* The kind of directory entry "name" and its number; -1 if not ours. */
+static int entry_kind(const char *name, uint32_t *id)
+{
+    unsigned v;
+    char suffix[16], extra;
+
+    if (sscanf(name, "seg-%8u.%15[a-z]%c", &v, suffix, &extra) == 2) {
+        *id = v;
+        return strcmp(suffix, "pcap") == 0   ? ENTRY_PCAP
+               : strcmp(suffix, "taps") == 0 ? ENTRY_TAPS
+                                             : ENTRY_IDX;
+    }
+    if (sscanf(name, "group-%8u.%15[a-z]%c", &v, suffix, &extra) == 2 &&
+        strcmp(suffix, "cat") == 0) {
+        *id = v;
+        return ENTRY_CATALOG;
+    }
+    return -1;
 }
 
 static int read_entries(cs_store *s, int may_fix, seg_entry **out, size_t *n)
@@ -240,18 +277,16 @@ static int read_entries(cs_store *s, int may_fix, seg_entry **out, size_t *n)
     if (d == NULL)
         return cs_error_set(CS_ENOTSTORE, "%s: %s", s->pktdir, strerror(errno));
     while ((e = readdir(d)) != NULL) {
-        unsigned id;
-        char suffix[16], extra;
-        if (sscanf(e->d_name, "seg-%8u.%15[a-z]%c", &id, suffix, &extra) != 2) {
+        uint32_t id;
+        int kind = entry_kind(e->d_name, &id);
+        if (kind < 0) {
             if (may_fix && strstr(e->d_name, ".tmp") != NULL)
                 unlinkat(dirfd(d), e->d_name, 0);
             continue;
         }
         if ((rc = cs_grow((void **)out, &cap, *n + 1, sizeof(seg_entry))) < 0)
             break;
-        (*out)[(*n)++] = (seg_entry){id, strcmp(suffix, "pcap") == 0   ? 0
-                                         : strcmp(suffix, "taps") == 0 ? 1
-                                                                       : 2};
+        (*out)[(*n)++] = (seg_entry){id, (uint8_t)kind};
     }
     closedir(d);
     if (rc == 0 && *n > 1)
@@ -259,35 +294,60 @@ static int read_entries(cs_store *s, int may_fix, seg_entry **out, size_t *n)
     return rc;
 }
 
-static int list_segments(cs_store *s, int may_fix, uint32_t **ids, uint8_t **taps, size_t *n)
+static void seg_list_free(seg_list *l)
 {
-    seg_entry *en;
-    size_t n_en, cap = 0, cap_t = 0;
+    cs_free(l->ids);
+    cs_free(l->taps);
+    cs_free(l->cats);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Files entry "e" in the list (entries come sorted: a pcap before the
+ * other files of its segment); removes an orphan if allowed. */
+static int list_entry(cs_store *s, int may_fix, const seg_entry *e, seg_list *l)
+{
+    int has_pcap = l->n > 0 && l->ids[l->n - 1] == e->id;
+    char path[4096];
     int rc;
 
-    *ids = NULL;
-    *taps = NULL;
-    *n = 0;
-    if ((rc = read_entries(s, may_fix, &en, &n_en)) < 0)
-        return rc;
-    for (size_t i = 0; i < n_en && rc == 0; i++) {
-        int has_pcap = *n > 0 && (*ids)[*n - 1] == en[i].id; /* pcap sorts first */
-        char path[4096];
-        if (en[i].kind == 0) {
-            if ((rc = cs_grow((void **)ids, &cap, *n + 1, sizeof(uint32_t))) < 0 ||
-                (rc = cs_grow((void **)taps, &cap_t, *n + 1, 1)) < 0)
-                break;
-            (*ids)[*n] = en[i].id;
-            (*taps)[(*n)++] = 0;
-        } else if (has_pcap) {
-            if (en[i].kind == 1)
-                (*taps)[*n - 1] = 1;
-        } else if (may_fix) {
-            cs__seg_path(s, en[i].id, en[i].kind == 1 ? "taps" : "idx", path, sizeof(path));
+    switch (e->kind) {
+    case ENTRY_PCAP:
+        if ((rc = cs_grow((void **)&l->ids, &l->cap, l->n + 1, sizeof(uint32_t))) < 0 ||
+            (rc = cs_grow((void **)&l->taps, &l->cap_taps, l->n + 1, 1)) < 0)
+            return rc;
+        l->ids[l->n] = e->id;
+        l->taps[l->n++] = 0;
+        return 0;
+    case ENTRY_CATALOG:
+        if ((rc = cs_grow((void **)&l->cats, &l->cap_cats, l->n_cats + 1, sizeof(uint32_t))) < 0)
+            return rc;
+        l->cats[l->n_cats++] = e->id;
+        return 0;
+    default:
+        if (has_pcap && e->kind == ENTRY_TAPS)
+            l->taps[l->n - 1] = 1;
+        if (!has_pcap && may_fix) {
+            cs__seg_path(s, e->id, e->kind == ENTRY_TAPS ? "taps" : "idx", path, sizeof(path));
             unlink(path);
         }
+        return 0;
     }
+}
+
+static int list_segments(cs_store *s, int may_fix, seg_list *l)
+{
+    seg_entry *en;
+    size_t n_en;
+    int rc;
+
+    memset(l, 0, sizeof(*l));
+    if ((rc = read_entries(s, may_fix, &en, &n_en)) < 0)
+        return rc;
+    for (size_t i = 0; i < n_en && rc == 0; i++)
+        rc = list_entry(s, may_fix, &en[i], l);
     cs_free(en);
+    if (rc < 0)
+        seg_list_free(l);
     return rc;
 }
 
@@ -369,12 +429,41 @@ out:
     return rc;
 }
 
+/* Is the segment's pcap as long as its index says? A closed segment's
+ * always is, unless the machine lost power before the file reached the
+ * disk (without CS_STORE_SYNC) or the file was cut. */
+static int seg_size_ok(const cs_store *s, const cs_segment *seg)
+{
+    char pcap[4096];
+    struct stat st;
+
+    if (seg->live)
+        return 1; /* indexed in memory up to what is there */
+    cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
+    if (stat(pcap, &st) < 0)
+        return errno == ENOENT ? -1 : 0;
+    return (uint64_t)st.st_size == seg->idx.pcap_bytes;
+}
+
 int cs__seg_verify(cs_store *s, cs_segment *seg)
 {
-    int rc;
+    int rc, size_ok;
 
-    if ((rc = cs_idx_verify(&seg->idx)) == 0 || rc == CS_ENOTFOUND)
-        return rc;
+    if (seg->idx.verified)
+        return 0;
+    if ((size_ok = seg_size_ok(s, seg)) < 0)
+        return cs_error_set(CS_ENOTFOUND, "segment %" PRIu32 " is no longer stored (retention)",
+                            seg->id);
+    rc = cs_idx_verify(&seg->idx);
+    if (rc == CS_ENOTFOUND && seg_size_ok(s, seg) < 0)
+        return rc; /* retention deleted the segment meanwhile */
+    if (rc == CS_ENOTFOUND)
+        rc = cs_error_set(CS_ECORRUPT, "the index of segment %" PRIu32 " is missing", seg->id);
+    if (rc == 0 && !size_ok)
+        rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is not as long as its index says",
+                          seg->id);
+    if (rc == 0)
+        return 0;
     cs_log_warn("%s; indexing segment %" PRIu32 " from its packets instead",
                 cs_error_msg(CS_ECORRUPT), seg->id);
     cs_error_clear();
@@ -384,24 +473,32 @@ int cs__seg_verify(cs_store *s, cs_segment *seg)
     return cs_idx_verify(&seg->idx);
 }
 
-/* Appends "seg" (its index loaded) to the list; on failure unloads it.
- * "has_taps": whether it has a taps file (-1: look). */
-static int seg_add(cs_store *s, cs_segment *seg, int has_taps)
+/* Appends "seg" (its index loaded, its sizes known) to the list; on
+ * failure unloads it. */
+static int seg_append(cs_store *s, cs_segment *seg)
 {
-    char idxp[4096], taps[4096];
     int rc;
 
-    cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
-    cs__seg_path(s, seg->id, "taps", taps, sizeof(taps));
-    seg->aux_bytes = seg->idx.path ? seg->idx.size : file_size(idxp);
-    if (has_taps)
-        seg->aux_bytes += file_size(taps);
     if ((rc = cs_grow((void **)&s->segs, &s->cap_segs, s->n_segs + 1, sizeof(*seg))) < 0) {
         cs_idx_unload(&seg->idx);
         return rc;
     }
     s->segs[s->n_segs++] = *seg;
     return 0;
+}
+
+/* Appends "seg" (its index loaded) to the list, with the size of its
+ * index and taps files; "has_taps": whether it has a taps file (-1: look). */
+static int seg_add(cs_store *s, cs_segment *seg, int has_taps)
+{
+    char idxp[4096], taps[4096];
+
+    cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
+    cs__seg_path(s, seg->id, "taps", taps, sizeof(taps));
+    seg->aux_bytes = seg->idx.path ? seg->idx.size : file_size(idxp);
+    if (has_taps)
+        seg->aux_bytes += file_size(taps);
+    return seg_append(s, seg);
 }
 
 static int seg_load(cs_store *s, uint32_t id, int has_taps, int may_fix)
@@ -483,19 +580,148 @@ static int read_next_id(cs_store *s)
     return 0;
 }
 
+/* Segment "id" from the head of its index that its group's catalog keeps
+ * ("taps_bytes" its taps file's size): no file of it is read. 0 and
+ * nothing added if the head does not describe it. */
+static int seg_from_catalog(cs_store *s, uint32_t id, const uint8_t *head, size_t len,
+                            uint64_t taps_bytes)
+{
+    char idxp[4096];
+    cs_segment seg;
+
+    memset(&seg, 0, sizeof(seg));
+    seg.id = id;
+    cs__seg_path(s, id, "idx", idxp, sizeof(idxp));
+    if (cs_idx_load_head(idxp, head, len, &seg.idx) < 0 || seg.idx.segment_id != id) {
+        cs_idx_unload(&seg.idx);
+        cs_error_clear();
+        return 0;
+    }
+    seg.disk_bytes = seg.idx.pcap_bytes;
+    seg.aux_bytes = seg.idx.size + taps_bytes;
+    if (seg_append(s, &seg) < 0)
+        return CS_ENOMEM;
+    return 1;
+}
+
+/* The first of the ascending "ids" that is not below "id". */
+static size_t lower_bound(const uint32_t *ids, size_t n, uint32_t id)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int has_id(const uint32_t *ids, size_t n, uint32_t id)
+{
+    size_t i = lower_bound(ids, n, id);
+
+    return i < n && ids[i] == id;
+}
+
+/* Loads the segments l->ids[from, to) of the group starting at "first":
+ * from its catalog if it has a sound one, else (and for any segment the
+ * catalog does not list as it is on disk) from their indexes. "*stale":
+ * the catalog is missing or does not match. */
+static int scan_group(cs_store *s, const seg_list *l, size_t from, size_t to, uint32_t first,
+                      int may_fix, int *stale)
+{
+    cs_cat cat;
+    int used = 0, rc = 0;
+
+    *stale = 1;
+    if (!has_id(l->cats, l->n_cats, first) || cs__cat_read(s, first, &cat) < 0) {
+        cs_error_clear();
+        memset(&cat, 0, sizeof(cat));
+    } else {
+        *stale = 0;
+    }
+    for (size_t i = from; i < to && rc >= 0; i++) {
+        const uint8_t *head;
+        size_t len;
+        uint64_t taps;
+        rc = 0;
+        if (cat.buf && cs__cat_find(&cat, l->ids[i], &head, &len, &taps) &&
+            (taps > 0) == (l->taps[i] != 0))
+            rc = seg_from_catalog(s, l->ids[i], head, len, taps);
+        if (rc == 1) {
+            used = 1;
+            continue;
+        }
+        if (cat.buf)
+            *stale = 1;
+        if (rc == 0)
+            rc = seg_load(s, l->ids[i], l->taps[i], may_fix);
+    }
+    if (used && rc >= 0 &&
+        cs_grow((void **)&s->cats, &s->cap_cats, s->n_cats + 1, sizeof(cs_cat)) == 0) {
+        s->cats[s->n_cats++] = cat; /* the summaries point into it */
+        return 0;
+    }
+    if (used) { /* cannot keep it: the segments that point into it go */
+        while (s->n_segs > 0 && s->segs[s->n_segs - 1].id >= first)
+            cs_idx_unload(&s->segs[--s->n_segs].idx);
+        rc = rc < 0 ? rc : CS_ENOMEM;
+    }
+    cs__cat_free(&cat);
+    return rc;
+}
+
+/* A writer that opens the store writes the catalogs that are missing or
+ * stale (every group on disk is closed: the writer starts a new one), and
+ * removes those of groups that are gone. */
+static void fix_catalogs(cs_store *s, const seg_list *l, const uint32_t *stale, size_t n_stale)
+{
+    char path[4096];
+
+    for (size_t i = 0; i < n_stale; i++)
+        if (cs__cat_write(s, stale[i]) < 0) {
+            cs_log_warn("%s", cs_error_msg(CS_EIO));
+            cs_error_clear();
+        }
+    for (size_t i = 0; i < l->n_cats; i++) {
+        size_t k = lower_bound(l->ids, l->n, l->cats[i]);
+        if (k == l->n || l->ids[k] - l->cats[i] >= s->partitions) {
+            cs__cat_path(s, l->cats[i], path, sizeof(path));
+            unlink(path);
+        }
+    }
+}
+
 static int store_scan(cs_store *s, int may_fix)
 {
-    uint32_t *ids = NULL;
-    uint8_t *taps = NULL;
-    size_t n = 0;
+    seg_list l;
+    uint32_t *stale = NULL;
+    size_t n_stale = 0, cap_stale = 0;
     int rc;
 
-    if ((rc = list_segments(s, may_fix, &ids, &taps, &n)) < 0)
+    if ((rc = list_segments(s, may_fix, &l)) < 0)
         return rc;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = seg_load(s, ids[i], taps[i], may_fix);
-    cs_free(ids);
-    cs_free(taps);
+    for (size_t i = 0, j; i < l.n && rc == 0; i = j) {
+        uint32_t first = cs_store_group_of(l.ids[i], s->partitions);
+        int is_stale = 0;
+        for (j = i + 1; j < l.n && cs_store_group_of(l.ids[j], s->partitions) == first; j++)
+            ;
+        if (s->partitions > 1)
+            rc = scan_group(s, &l, i, j, first, may_fix, &is_stale);
+        else
+            for (size_t k = i; k < j && rc == 0; k++)
+                rc = seg_load(s, l.ids[k], l.taps[k], may_fix);
+        if (rc == 0 && is_stale &&
+            (rc = cs_grow((void **)&stale, &cap_stale, n_stale + 1, sizeof(uint32_t))) == 0)
+            stale[n_stale++] = first;
+    }
+    if (rc == 0 && may_fix && (s->flags & CS_STORE_WRITE) && s->partitions > 1)
+        fix_catalogs(s, &l, stale, n_stale);
+    seg_list_free(&l);
+    cs_free(stale);
     if (rc == 0)
         rc = read_next_id(s);
     return rc;
@@ -623,13 +849,30 @@ static int seg_delete(cs_store *s, size_t i)
     return 0;
 }
 
+/* Frees the catalog of group "first" once no segment of it is left. */
+static void cat_forget(cs_store *s, uint32_t first)
+{
+    for (size_t k = 0; k < s->n_segs; k++)
+        if (cs_store_group_of(s->segs[k].id, s->partitions) == first)
+            return;
+    for (size_t k = 0; k < s->n_cats; k++)
+        if (s->cats[k].first == first) {
+            cs__cat_free(&s->cats[k]);
+            s->cats[k] = s->cats[--s->n_cats];
+            return;
+        }
+}
+
 /* Deletes the segments of the group starting at list index "*i" (all but
  * those being written or read); "*i" moves past what is left of it. */
 static uint64_t group_delete(cs_store *s, size_t *i)
 {
     uint32_t group = cs_store_group_of(s->segs[*i].id, s->partitions);
     uint64_t freed = 0;
+    char path[4096];
 
+    cs__cat_path(s, group, path, sizeof(path));
+    unlink(path); /* first: a catalog never lists a deleted segment */
     while (*i < s->n_segs && cs_store_group_of(s->segs[*i].id, s->partitions) == group) {
         uint64_t bytes = s->segs[*i].disk_bytes + s->segs[*i].aux_bytes;
         if (s->segs[*i].live || seg_delete(s, *i) < 0) {
@@ -638,6 +881,7 @@ static uint64_t group_delete(cs_store *s, size_t *i)
         }
         freed += bytes;
     }
+    cat_forget(s, group);
     return freed;
 }
 
@@ -703,13 +947,20 @@ int cs_store_close(cs_store *s)
         rc = cs__group_close(s);
     if (s->aio != NULL) {
         int rc2 = cs_aio_free(s->aio);
+        s->aio = NULL;
         if (rc == 0)
             rc = rc2;
+        if (rc2 == 0)
+            cs__cat_write_waiting(s, 1); /* every file is written now */
     }
     cs__seg_unmap(s);
     for (size_t i = 0; i < s->n_segs; i++)
         cs_idx_unload(&s->segs[i].idx);
     cs_free(s->segs);
+    for (size_t i = 0; i < s->n_cats; i++)
+        cs__cat_free(&s->cats[i]);
+    cs_free(s->cats);
+    cs_free(s->cat_wait);
     cs__writers_free(s);
     if (s->lock_fd >= 0)
         close(s->lock_fd);

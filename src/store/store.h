@@ -12,6 +12,7 @@
  *       seg-00000001.pcap    nanosecond pcap, closed by size
  *       seg-00000001.taps    tap id runs (u32 offset, u16 tap, u16 0)*
  *       seg-00000001.idx     index, written when the segment closes
+ *       group-00000001.cat   catalog of a closed group's index heads (catalog.c)
  *
  * A packet ref (core/packet.h) is (segment id, byte offset of the record):
  * stable for the life of the store and resolved in O(1).

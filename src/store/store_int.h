@@ -36,6 +36,19 @@ typedef struct cs_segwr {
     uint64_t ckpt; /* bytes covered by the last checkpoint */
 } cs_segwr;
 
+/* A group catalog read from disk (catalog.c). */
+typedef struct cs_cat {
+    uint32_t first; /* the group's first segment id */
+    uint8_t *buf;   /* the whole file */
+    size_t len;
+    size_t at; /* cs__cat_find's place */
+} cs_cat;
+
+typedef struct cs_cat_wait {
+    uint32_t first; /* the group's first segment id */
+    uint64_t mark;  /* cs_aio_mark after its files were handed over */
+} cs_cat_wait;
+
 struct cs_store {
     char *dir;
     char *pktdir;
@@ -57,6 +70,15 @@ struct cs_store {
     uint32_t wr_base;     /* id of the group's partition 0 */
     uint32_t wr_linktype; /* of every segment of the group */
     uint64_t wr_bytes;    /* pcap bytes of the group's segments */
+
+    /* group catalogs read at open: the summaries of their segments point
+     * into them */
+    cs_cat *cats;
+    size_t n_cats, cap_cats;
+    /* closed groups whose catalogs wait for the background writer to
+     * finish their files */
+    cs_cat_wait *cat_wait;
+    size_t n_cat_wait, cap_cat_wait;
 
     /* reader: one mapped segment at a time, shared-locked */
     uint32_t rd_id;
@@ -98,5 +120,31 @@ cs_segment *cs__seg_find(cs_store *s, uint32_t id);
 
 /* Reads the tap runs of segment "id" (cs_free *runs). */
 int cs__seg_taps(const cs_store *s, uint32_t id, cs_tap_run **runs, size_t *n);
+
+/* ---- group catalogs (catalog.c) ---- */
+
+/* Path of the catalog of the group starting at segment "first". */
+void cs__cat_path(const cs_store *s, uint32_t first, char *buf, size_t size);
+
+/* Writes the catalog of the group starting at "first" from the loaded
+ * indexes of its segments (nothing for a store of one partition, a group
+ * with no segment left, or one with a segment indexed in memory). */
+int cs__cat_write(cs_store *s, uint32_t first);
+
+/* Reads and checks the catalog of group "first". CS_ENOTFOUND if there is
+ * none, CS_ECORRUPT if it is damaged or not this store's. */
+int cs__cat_read(const cs_store *s, uint32_t first, cs_cat *c);
+
+/* Finds segment "id" in "c", searching forward from the last find (ids
+ * are asked in ascending order): 1 and its index head and taps bytes, or
+ * 0 if the catalog does not list it. */
+int cs__cat_find(cs_cat *c, uint32_t id, const uint8_t **head, size_t *head_len,
+                 uint64_t *taps_bytes);
+void cs__cat_free(cs_cat *c);
+
+/* Writes the catalogs of closed groups once the background writer has
+ * finished their files; with "all", every one still waiting (the writer
+ * is known to be idle). Failures only cost a slower open: warned. */
+void cs__cat_write_waiting(cs_store *s, int all);
 
 #endif

@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "store/store_int.h"
 
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -569,6 +570,198 @@ static void test_flow_partitions(void **state)
                      CS_PKTREF_SEG(refs[3000]) - part_of(refs[3000], 4));
 }
 
+/* The group catalogs (catalog.c) in the store's packets directory. */
+static int count_catalogs(const fixture *f)
+{
+    char dir[160];
+    struct dirent *e;
+    DIR *d;
+    int n = 0;
+
+    snprintf(dir, sizeof(dir), "%s/packets", f->store);
+    d = opendir(dir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "group-", 6) == 0 && strstr(e->d_name, ".cat") != NULL &&
+             strstr(e->d_name, ".tmp") == NULL;
+    closedir(d);
+    return n;
+}
+
+static void catalog_file(const fixture *f, uint32_t first, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/packets/group-%08u.cat", f->store, (unsigned)first);
+}
+
+static void read_whole(const char *path, uint8_t **buf, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    *buf = malloc(*len);
+    assert_int_equal(fread(*buf, 1, *len, fp), *len);
+    fclose(fp);
+}
+
+/* What a reader sees: the store's totals and three queries' answers. */
+typedef struct seen {
+    cs_store_info info;
+    tally all, udp, host;
+} seen;
+
+static seen reader_sees(const fixture *f)
+{
+    cs_store *s = open_store(f->store, 0, 0, 0);
+    seen v;
+
+    cs_store_info_get(s, &v.info);
+    v.all = query_tally(s, "");
+    v.udp = query_tally(s, "udp");
+    v.host = query_tally(s, "host 10.0.0.3");
+    cs_store_close(s);
+    return v;
+}
+
+static void assert_seen_equal(const seen *a, const seen *b)
+{
+    assert_int_equal(a->info.packets, b->info.packets);
+    assert_int_equal(a->info.segments, b->info.segments);
+    assert_int_equal(a->info.packet_bytes, b->info.packet_bytes);
+    assert_int_equal(a->info.index_bytes, b->info.index_bytes);
+    assert_int_equal(a->info.min_ts, b->info.min_ts);
+    assert_int_equal(a->info.max_ts, b->info.max_ts);
+    assert_int_equal(a->all.n, b->all.n);
+    assert_int_equal(a->all.ref_sum, b->all.ref_sum);
+    assert_int_equal(a->udp.ref_sum, b->udp.ref_sum);
+    assert_int_equal(a->host.ref_sum, b->host.ref_sum);
+    assert_true(a->all.ordered && b->all.ordered);
+}
+
+/* Each closed group gets a catalog of its segments' index heads. A reader
+ * opens the store from the catalogs alone (with every index file gone, it
+ * still sees the same store, and its queries index those segments from
+ * their packets); a damaged or missing catalog is passed over, and the next
+ * writer writes it again. */
+static void test_group_catalogs(void **state)
+{
+    fixture *f = *state;
+    static cs_pktref refs[3000];
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0, 4);
+    char path[256];
+    uint8_t *good, *now;
+    size_t good_len, now_len;
+    seen before, after;
+    FILE *fp;
+
+    fill_both_ways(s, 3000, 1000000, refs);
+    assert_int_equal(cs_store_close(s), 0);
+    before = reader_sees(f);
+    assert_int_equal(before.all.n, 3000);
+    assert_int_equal(before.udp.n, 2000);
+    assert_int_equal(before.host.n, 1000);
+    assert_true(before.info.groups >= 5);
+    assert_int_equal(count_catalogs(f), (int)before.info.groups);
+
+    /* index files gone: the catalogs still describe the store */
+    for (uint32_t id = 1; id < 200; id++) {
+        seg_file(f, (int)id, "idx", path, sizeof(path));
+        unlink(path);
+    }
+    after = reader_sees(f);
+    assert_seen_equal(&before, &after);
+
+    /* a damaged catalog is passed over; a writer's open rewrites it */
+    catalog_file(f, cs_store_group_of(CS_PKTREF_SEG(refs[0]), 4), path, sizeof(path));
+    read_whole(path, &good, &good_len);
+    fp = fopen(path, "r+b");
+    fseek(fp, (long)good_len / 2, SEEK_SET);
+    fputc(good[good_len / 2] ^ 0x5a, fp);
+    fclose(fp);
+    after = reader_sees(f);
+    assert_seen_equal(&before, &after);
+    s = open_store(f->store, CS_STORE_WRITE, 0, 0);
+    assert_int_equal(cs_store_close(s), 0);
+    read_whole(path, &now, &now_len);
+    assert_int_equal(now_len, good_len);
+    assert_memory_equal(now, good, good_len);
+    free(now);
+
+    /* all gone: a writer's open writes every one again */
+    for (uint32_t first = 1; first < 200; first += 4) {
+        catalog_file(f, first, path, sizeof(path));
+        unlink(path);
+    }
+    assert_int_equal(count_catalogs(f), 0);
+    after = reader_sees(f);
+    assert_seen_equal(&before, &after);
+    s = open_store(f->store, CS_STORE_WRITE, 0, 0);
+    assert_int_equal(cs_store_close(s), 0);
+    assert_int_equal(count_catalogs(f), (int)before.info.groups);
+    free(good);
+}
+
+/* A catalogued segment cut short (power lost before the file reached the
+ * disk, without CS_STORE_SYNC): a reader notices when it first reads it and
+ * answers from the packets that are there. */
+static void test_catalogued_segment_cut(void **state)
+{
+    fixture *f = *state;
+    static cs_pktref refs[3000];
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0, 4);
+    char path[256];
+    struct stat st;
+    uint32_t seg;
+    int lost = 0;
+
+    fill_both_ways(s, 3000, 1000000, refs);
+    assert_int_equal(cs_store_close(s), 0);
+    seg = CS_PKTREF_SEG(refs[0]);
+    seg_file(f, (int)seg, "pcap", path, sizeof(path));
+    assert_int_equal(stat(path, &st), 0);
+    for (int i = 0; i < 3000; i++) { /* fill_both_ways' frame: 14 + 20 + UDP or TCP + payload */
+        uint64_t end =
+            CS_PKTREF_OFF(refs[i]) + 16 + 14 + 20 + (i % 3 == 1 ? 20 : 8) + 100 + i % 200;
+        lost += CS_PKTREF_SEG(refs[i]) == seg && end > (uint64_t)st.st_size / 2;
+    }
+    assert_true(lost > 0);
+    assert_int_equal(truncate(path, st.st_size / 2), 0);
+    s = open_store(f->store, 0, 0, 0);
+    assert_int_equal(query_tally(s, "").n, 3000 - lost);
+    assert_true(query_tally(s, "").ordered);
+    cs_store_close(s);
+}
+
+/* Retention takes a group's catalog with it; none is left for a group that
+ * is gone. A daemon's store (checkpoints, flushed once a second) writes
+ * the catalog of a group it closed while it still runs. */
+static void test_catalogs_follow_groups(void **state)
+{
+    fixture *f = *state;
+    static cs_pktref refs[6000];
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT,
+                               64 * 1024, 512 * 1024, 4);
+    cs_store_info info;
+    int tries = 0;
+
+    fill_both_ways(s, 6000, 1000000, refs);
+    while (count_catalogs(f) == 0 && tries++ < 1000) { /* the writer thread catches up */
+        cs_store_flush(s);
+        usleep(1000);
+    }
+    assert_true(count_catalogs(f) > 0);
+    assert_int_equal(cs_store_close(s), 0);
+    s = open_store(f->store, 0, 0, 0);
+    cs_store_info_get(s, &info);
+    assert_true(info.segments > 0);
+    assert_true(info.packet_bytes + info.index_bytes <= 512 * 1024);
+    assert_int_equal(count_catalogs(f), (int)info.groups);
+    assert_int_equal(query_tally(s, "").n, info.packets);
+    cs_store_close(s);
+}
+
 /* Retention may delete a segment after a reader opened the store: its
  * queries still answer, from what is left. */
 static void test_segment_deleted_under_reader(void **state)
@@ -729,6 +922,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reader_uses_growing_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_catalogs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_catalogued_segment_cut, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_catalogs_follow_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_deleted_under_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tap_survives_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
