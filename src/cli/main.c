@@ -8,11 +8,11 @@
  */
 #include "cli/cli.h"
 
+#include "core/alloc.h"
 #include "core/version.h"
 
 #include <stdio.h>
 #include <string.h>
-
 
 typedef struct command {
     const char *name;
@@ -45,6 +45,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    cs_alloc_init();
     if (argc < 2) {
         usage(stderr);
         return CS_EXIT_USAGE;
