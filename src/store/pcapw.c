@@ -54,10 +54,8 @@ static int pcapw_append(cs_pcapw *w, const void *data, size_t len)
     return 0;
 }
 
-static int pcapw_header(cs_pcapw *w, uint32_t linktype, uint32_t snaplen)
+void cs_pcap_file_header(uint8_t *hdr, uint32_t linktype, uint32_t snaplen)
 {
-    uint8_t hdr[CS_PCAP_FILEHDR];
-
     cs_wr_le32(hdr, CS_PCAP_MAGIC_NS);
     cs_wr_le16(hdr + 4, 2);
     cs_wr_le16(hdr + 6, 4);
@@ -65,6 +63,13 @@ static int pcapw_header(cs_pcapw *w, uint32_t linktype, uint32_t snaplen)
     cs_wr_le32(hdr + 12, 0);
     cs_wr_le32(hdr + 16, snaplen);
     cs_wr_le32(hdr + 20, linktype);
+}
+
+static int pcapw_header(cs_pcapw *w, uint32_t linktype, uint32_t snaplen)
+{
+    uint8_t hdr[CS_PCAP_FILEHDR];
+
+    cs_pcap_file_header(hdr, linktype, snaplen);
     return pcapw_append(w, hdr, sizeof(hdr));
 }
 

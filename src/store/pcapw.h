@@ -43,6 +43,9 @@ typedef struct cs_pcapw {
     uint64_t offset;  /* read-only: bytes written or buffered so far */
 } cs_pcapw;
 
+/* Fills "hdr" (CS_PCAP_FILEHDR bytes) with the file header above. */
+void cs_pcap_file_header(uint8_t *hdr, uint32_t linktype, uint32_t snaplen);
+
 /* Starts a pcap on "fd" (writes the file header into the buffer). */
 int cs_pcapw_init(cs_pcapw *w, int fd, int own_fd, uint32_t linktype, uint32_t snaplen,
                   size_t bufsize);

@@ -55,6 +55,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* A record the query returns: copied into the arena (at), or read from its
@@ -86,6 +87,25 @@ typedef struct quseg {
     size_t from, to;
 } quseg;
 
+/* The pcap output of cs_store_query_pcap. Records are in the output's
+ * form already (segments are nanosecond pcap, little-endian), so each is
+ * written from where the query holds it - the read buffer, the arena or a
+ * mapping - with runs of adjacent records as one piece of a writev(),
+ * flushed before that memory is reused: the bytes are copied once, by the
+ * kernel. */
+#define QOUT_IOV 512
+
+typedef struct qout {
+    int fd; /* -1: only count */
+    int started;
+    uint32_t linktype;
+    uint8_t filehdr[CS_PCAP_FILEHDR];
+    struct iovec iov[QOUT_IOV];
+    int n_iov;
+    uint64_t count;
+    int rc;
+} qout;
+
 typedef struct qprog {
     uint32_t linktype;
     struct bpf_program prog;
@@ -110,8 +130,10 @@ typedef struct qctx {
     size_t n_cand, cap_cand;
     quseg *useg; /* the unit's segments, with their candidates */
     size_t n_useg, cap_useg;
-    cs_query_fn stream_fn; /* set: records go to the caller as they are read */
-    void *stream_ud;
+    qout *out;      /* set: records go to this pcap output, not to a callback */
+    cs_query_fn fn; /* the caller's, unless "out" */
+    void *ud;
+    int streaming;  /* records go to the caller as they are read */
     uint8_t *arena; /* copies of the unit's records (pcap record header + data) */
     size_t arena_len, arena_cap;
     uint8_t *rbuf; /* pread buffer */
@@ -236,10 +258,80 @@ static int record_matches(qctx *c, const uint8_t *h, const struct bpf_program *p
     return 1;
 }
 
+/* Writes the gathered pieces (retrying short writes and EINTR). */
+static int out_flush(qout *o)
+{
+    struct iovec *v = o->iov;
+    int n = o->n_iov;
+
+    o->n_iov = 0;
+    while (n > 0 && o->rc == 0) {
+        ssize_t w = writev(o->fd, v, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return o->rc = cs_error_set(cs_error_from_errno(errno), "write failed: %s",
+                                        strerror(errno));
+        while (n > 0 && (size_t)w >= v->iov_len) {
+            w -= (ssize_t)v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + w;
+            v->iov_len -= (size_t)w;
+        }
+    }
+    return o->rc;
+}
+
+static int out_piece(qout *o, const uint8_t *p, size_t len)
+{
+    struct iovec *last = o->n_iov ? &o->iov[o->n_iov - 1] : NULL;
+
+    if (last && (const uint8_t *)last->iov_base + last->iov_len == p) {
+        last->iov_len += len; /* adjacent in memory: the same piece */
+        return 0;
+    }
+    if (o->n_iov == QOUT_IOV && out_flush(o) < 0)
+        return o->rc;
+    o->iov[o->n_iov++] = (struct iovec){(void *)p, len};
+    return 0;
+}
+
+/* Adds record "h" (header and data) of a segment of "linktype" to the
+ * output; non-zero to stop (an error in o->rc). */
+static int out_record(qout *o, const uint8_t *h, uint32_t linktype)
+{
+    o->count++;
+    if (o->fd < 0)
+        return 0;
+    if (!o->started) {
+        cs_pcap_file_header(o->filehdr, linktype, CS_PCAP_SNAPLEN);
+        o->started = 1;
+        o->linktype = linktype;
+        out_piece(o, o->filehdr, sizeof(o->filehdr));
+    } else if (linktype != o->linktype) {
+        o->rc = cs_error_set(CS_EUNSUPPORTED,
+                             "the result mixes link types %u and %u, which one pcap file cannot "
+                             "hold; narrow the query (for example by time)",
+                             o->linktype, linktype);
+    }
+    if (o->rc == 0)
+        out_piece(o, h, CS_PCAP_RECHDR + cs_rd_le32(h + 8));
+    return o->rc != 0;
+}
+
+/* Before the memory the pending pieces point into is reused. */
+static void out_hold_off(qctx *c)
+{
+    if (c->out && c->out->n_iov > 0)
+        out_flush(c->out);
+}
+
 /* Hands record "h" (at "off" of the slot's segment) to "fn"; 1 if the
  * caller asked to stop. */
-static int hand_over(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int64_t ts,
-                     cs_query_fn fn, void *ud)
+static int hand_over(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int64_t ts)
 {
     const qmap *m = &c->maps[slot];
     cs_packet p = {.ts_ns = ts,
@@ -249,7 +341,7 @@ static int hand_over(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int
                    .data = h + CS_PCAP_RECHDR};
 
     c->st.matched++;
-    if (fn(ud, &p, CS_PKTREF(m->id, off)) != 0)
+    if (c->out ? out_record(c->out, h, m->linktype) : c->fn(c->ud, &p, CS_PKTREF(m->id, off)) != 0)
         c->stopped = 1;
     return c->stopped;
 }
@@ -266,8 +358,8 @@ static int keep_record(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h,
 
     if (!record_matches(c, h, prog, &ts))
         return 0;
-    if (c->stream_fn)
-        return hand_over(c, slot, off, h, ts, c->stream_fn, c->stream_ud);
+    if (c->streaming)
+        return hand_over(c, slot, off, h, ts);
     if (mapped)
         return push_hit(c, ts, slot, off, QHIT_MAPPED);
     if ((rc = cs_grow((void **)&c->arena, &c->arena_cap, c->arena_len + len, 1)) < 0)
@@ -435,6 +527,7 @@ static int read_span(qctx *c, uint32_t slot, uint64_t at, size_t len, size_t *go
     ssize_t n;
     int rc;
 
+    out_hold_off(c);
     if ((rc = cs_grow((void **)&c->rbuf, &c->rbuf_cap, len, 1)) < 0)
         return rc;
     do
@@ -615,17 +708,17 @@ static int run_before(const void *ctx, size_t a, size_t b)
     return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]]) < 0;
 }
 
-static int deliver_hit(qctx *c, const qhit *h, cs_query_fn fn, void *ud)
+static int deliver_hit(qctx *c, const qhit *h)
 {
     const uint8_t *r = h->at == QHIT_MAPPED ? c->maps[h->seg].map + h->off : c->arena + h->at;
 
-    return hand_over(c, h->seg, h->off, r, h->ts, fn, ud);
+    return hand_over(c, h->seg, h->off, r, h->ts);
 }
 
 /* The run at the top of the heap has the earliest next hit: hands over
  * its hits while they stay before the other runs' next ones ("bound", the
  * smaller of the top's children), then restores the heap. */
-static int deliver_top(qctx *c, size_t *heap, size_t *n, cs_query_fn fn, void *ud)
+static int deliver_top(qctx *c, size_t *heap, size_t *n)
 {
     size_t r = heap[0], *pos = &c->runs[2 * r], end = c->runs[2 * r + 1];
     const qhit *bound = NULL;
@@ -635,7 +728,7 @@ static int deliver_top(qctx *c, size_t *heap, size_t *n, cs_query_fn fn, void *u
     if (*n > 2 && run_before(c, heap[2], heap[1]))
         bound = &c->hits[c->runs[2 * heap[2]]];
     do {
-        if (deliver_hit(c, &c->hits[(*pos)++], fn, ud))
+        if (deliver_hit(c, &c->hits[(*pos)++]))
             return 1;
     } while (*pos < end && (bound == NULL || cmp_hit(&c->hits[*pos], bound) < 0));
     if (*pos == end)
@@ -644,8 +737,8 @@ static int deliver_top(qctx *c, size_t *heap, size_t *n, cs_query_fn fn, void *u
     return 0;
 }
 
-/* Merges the unit's runs by (timestamp, segment, offset) into "fn". */
-static int deliver(qctx *c, cs_query_fn fn, void *ud)
+/* Merges the unit's runs by (timestamp, segment, offset) to the caller. */
+static int deliver(qctx *c)
 {
     size_t *heap, n = c->n_runs;
 
@@ -657,7 +750,7 @@ static int deliver(qctx *c, cs_query_fn fn, void *ud)
     for (size_t i = 0; i < n; i++)
         heap[i] = i;
     cs_heap_make(heap, n, run_before, c);
-    while (n > 0 && deliver_top(c, heap, &n, fn, ud) == 0)
+    while (n > 0 && deliver_top(c, heap, &n) == 0)
         ;
     cs_free(heap);
     return 0;
@@ -666,6 +759,7 @@ static int deliver(qctx *c, cs_query_fn fn, void *ud)
 /* Closes the unit's segments and forgets its hits (buffers are kept). */
 static void unit_reset(qctx *c)
 {
+    out_hold_off(c);
     for (size_t i = 0; i < c->n_maps; i++) {
         if (c->maps[i].map)
             munmap((void *)c->maps[i].map, c->maps[i].size);
@@ -720,20 +814,19 @@ static int segments_by_start(qctx *c, size_t **order, size_t *n)
 /* Reads the unit's segments and hands their records over in timestamp
  * order: straight from the reads when one time-ordered segment has them
  * all (the usual answer to a one-flow query), else merged. */
-static int run_unit(qctx *c, cs_query_fn fn, void *ud)
+static int run_unit(qctx *c)
 {
     int rc = 0;
 
     if (c->n_useg == 1 && !c->all && (c->useg[0].seg->idx.flags & CS_IDX_F_ORDERED)) {
-        c->stream_fn = fn;
-        c->stream_ud = ud;
+        c->streaming = 1;
         rc = read_segment(c, &c->useg[0]);
-        c->stream_fn = NULL;
+        c->streaming = 0;
     } else {
         for (size_t i = 0; i < c->n_useg && rc == 0; i++)
             rc = read_segment(c, &c->useg[i]);
         if (rc == 0)
-            rc = deliver(c, fn, ud);
+            rc = deliver(c);
     }
     unit_reset(c);
     return rc < 0 ? rc : 0;
@@ -743,7 +836,7 @@ static int run_unit(qctx *c, cs_query_fn fn, void *ud)
  * segments whose time spans overlap (a group's partitions, and anything
  * stored out of order with them): each unit is merged and handed over
  * before the next, so memory holds one unit's results at a time. */
-static int search_units(qctx *c, cs_query_fn fn, void *ud)
+static int search_units(qctx *c)
 {
     size_t *order, n;
     int64_t unit_end = INT64_MIN;
@@ -754,19 +847,21 @@ static int search_units(qctx *c, cs_query_fn fn, void *ud)
     for (size_t k = 0; k < n && rc == 0 && !c->stopped; k++) {
         cs_segment *seg = &c->s->segs[order[k]];
         if (seg->idx.min_ts > unit_end)
-            rc = run_unit(c, fn, ud);
+            rc = run_unit(c);
         if (rc == 0 && seg->idx.max_ts > unit_end)
             unit_end = seg->idx.max_ts;
         if (rc == 0)
             rc = plan_segment(c, seg);
     }
     if (rc == 0 && !c->stopped)
-        rc = run_unit(c, fn, ud);
+        rc = run_unit(c);
     cs_free(order);
     return rc;
 }
 
-int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_query_stats *st)
+/* Runs "q", handing records to "fn" or, given "out", to that pcap output. */
+static int query_run(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, qout *out,
+                     cs_query_stats *st)
 {
     const struct bpf_program *prog;
     qctx c;
@@ -775,6 +870,9 @@ int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_
     memset(&c, 0, sizeof(c));
     c.s = s;
     c.q = q;
+    c.out = out;
+    c.fn = fn;
+    c.ud = ud;
     c.all = q->filter == NULL || q->filter[0] == '\0';
     c.st.segments_total = s->n_segs;
     if (q->after > q->before) {
@@ -790,66 +888,36 @@ int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_
             c.pred = NULL;
         cs_error_clear();
     }
-    rc = search_units(&c, fn, ud);
+    rc = search_units(&c);
 out:
     if (st)
         *st = c.st;
-    qctx_free(&c);
+    qctx_free(&c); /* writes what the output still holds */
     return rc;
 }
 
-/* ---- pcap output ------------------------------------------------------ */
-
-typedef struct qout {
-    int fd;
-    int started;
-    uint32_t linktype;
-    cs_pcapw w;
-    uint64_t count;
-    int rc;
-} qout;
-
-static int out_packet(void *ud, const cs_packet *p, cs_pktref ref)
+int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_query_stats *st)
 {
-    qout *o = ud;
-
-    (void)ref;
-    o->count++;
-    if (o->fd < 0)
-        return 0;
-    if (!o->started) {
-        o->rc = cs_pcapw_init(&o->w, o->fd, 0, p->linktype, CS_PCAP_SNAPLEN, 1u << 20);
-        o->started = 1;
-        o->linktype = p->linktype;
-    } else if (p->linktype != o->linktype) {
-        o->rc = cs_error_set(CS_EUNSUPPORTED,
-                             "the result mixes link types %u and %u, which one pcap file cannot "
-                             "hold; narrow the query (for example by time)",
-                             o->linktype, p->linktype);
-    }
-    if (o->rc == 0)
-        o->rc = cs_pcapw_put(&o->w, p, NULL);
-    return o->rc != 0;
+    return query_run(s, q, fn, ud, NULL, st);
 }
 
 int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count, cs_query_stats *st)
 {
-    qout o;
+    qout *o = cs_calloc(1, sizeof(*o));
     int rc;
 
-    memset(&o, 0, sizeof(o));
-    o.fd = fd;
-    rc = cs_store_query(s, q, out_packet, &o, st);
+    if (o == NULL)
+        return CS_ENOMEM;
+    o->fd = fd;
+    rc = query_run(s, q, NULL, NULL, o, st);
     if (rc == 0)
-        rc = o.rc;
-    if (rc == 0 && fd >= 0 && !o.started)
-        rc = cs_pcapw_init(&o.w, fd, 0, CS_LINK_ETHERNET, CS_PCAP_SNAPLEN, 65536);
-    if (o.w.buf != NULL) {
-        int rc2 = cs_pcapw_close(&o.w);
-        if (rc == 0)
-            rc = rc2;
+        rc = o->rc;
+    if (rc == 0 && fd >= 0 && !o->started) { /* nothing matched: an empty capture */
+        cs_pcap_file_header(o->filehdr, CS_LINK_ETHERNET, CS_PCAP_SNAPLEN);
+        rc = cs_write_all(fd, o->filehdr, sizeof(o->filehdr));
     }
-    *count = o.count;
+    *count = o->count;
+    cs_free(o);
     return rc;
 }
 
