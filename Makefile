@@ -23,7 +23,11 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wstrict-prototy
 CFLAGS  ?=
 CPPFLAGS += -D_GNU_SOURCE -Isrc
 ALLCFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -ljansson -lzstd) -lpthread -lm
+# libmicrohttpd is opened by the server when it starts (src/server/mhd.h),
+# by the soname of the one compiled against, not linked into every command
+MHD_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libmicrohttpd 2>/dev/null)/libmicrohttpd.so 2>/dev/null | awk '/SONAME/ {print $$2}')
+CPPFLAGS += $(if $(MHD_SONAME),-DCS_MHD_SONAME='"$(MHD_SONAME)"')
+LDLIBS  := $(filter-out -lmicrohttpd,$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -ljansson -lzstd)) -lpthread -lm
 
 SRCS     := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))

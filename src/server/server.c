@@ -20,7 +20,7 @@
  * and the query stops; the free callback joins the producer.
  *
  * Stop: "stopping" makes SSE callbacks end their streams within 250 ms,
- * then MHD_stop_daemon() closes the connections and joins their threads.
+ * then cs__mhd.stop_daemon() closes the connections and joins their threads.
  */
 #include "server/server.h"
 
@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "server/api_int.h"
+#include "server/mhd.h"
 #include "server/static.h"
 #include "store/msgstore.h"
 #include "store/pcapw.h"
@@ -37,7 +38,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <pthread.h>
@@ -193,22 +193,22 @@ static enum MHD_Result queue(struct MHD_Connection *c, int status, struct MHD_Re
 
     if (r == NULL)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    cs__mhd.add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (status == 401)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+        cs__mhd.add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
-    ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
+        cs__mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET");
+    ret = cs__mhd.queue_response(c, (unsigned)status, r);
+    cs__mhd.destroy_response(r);
     return ret;
 }
 
 static enum MHD_Result queue_reply(struct MHD_Connection *c, cs__reply *rep)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_COPY);
+        cs__mhd.create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret = queue(c, rep->status, r, rep->ctype);
 
     cs__reply_free(rep);
@@ -348,7 +348,7 @@ static void add_attachment(struct MHD_Response *r, const char *name)
     char v[128];
 
     snprintf(v, sizeof(v), "attachment; filename=\"%s.pcap\"", name);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, v);
+    cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, v);
 }
 
 static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, const cs__query *q)
@@ -377,7 +377,7 @@ static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, con
         cs_free(j);
         return queue_internal(c, CS_EIO);
     }
-    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, pcap_read, j, pcap_done);
+    r = cs__mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, pcap_read, j, pcap_done);
     if (r == NULL) {
         pcap_done(j);
         return MHD_NO;
@@ -510,7 +510,7 @@ static enum MHD_Result serve_one_pcap(cs_server *s, struct MHD_Connection *c, co
         goto fail;
     cs_store_close(st);
     cs_free(l.refs);
-    if ((r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd)) == NULL) {
+    if ((r = cs__mhd.create_response_from_fd((uint64_t)sb.st_size, fd)) == NULL) {
         close(fd);
         return MHD_NO;
     }
@@ -650,8 +650,8 @@ static enum MHD_Result serve_stream(cs_server *s, struct MHD_Connection *c, cons
     x->events = q->events;
     x->len = sizeof(hello) - 1;
     x->last_write = mono_ns();
-    if ((r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, x, sse_done)) ==
-        NULL) {
+    if ((r = cs__mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, x,
+                                                   sse_done)) == NULL) {
         sse_done(x);
         return MHD_NO;
     }
@@ -669,10 +669,11 @@ static enum MHD_Result serve_prometheus(cs_server *s, struct MHD_Connection *c)
 
     if (s->live == NULL || cs_live_get_prometheus(s->live, &text, &len) < 0) {
         static const char none[] = "# capstream: no metrics yet\n";
-        r = MHD_create_response_from_buffer(sizeof(none) - 1, (void *)none, MHD_RESPMEM_PERSISTENT);
+        r = cs__mhd.create_response_from_buffer(sizeof(none) - 1, (void *)none,
+                                                MHD_RESPMEM_PERSISTENT);
         return queue(c, 200, r, ctype);
     }
-    r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
+    r = cs__mhd.create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
     cs_free(text);
     return queue(c, 200, r, ctype);
 }
@@ -693,7 +694,7 @@ static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const ch
         return (enum MHD_Result)cs_static_serve(c, url);
     if (cs__api_route(url, &rt, &e) < 0)
         return queue_err(c, &e);
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &params);
+    cs__mhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &params);
     if (cs__api_parse(rt.ep, &params, now, &q, &e) < 0)
         return queue_err(c, &e);
     switch (rt.ep) {
@@ -727,8 +728,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    if (!token_ok(s,
-                  MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)))
+    if (!token_ok(
+            s, cs__mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)))
         return queue_error(c, 401, NULL, "missing or wrong bearer token");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
         return queue_error(c, 405, NULL, "only GET is supported");
@@ -745,7 +746,7 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
     cs_server *s;
     int fd, rc;
 
-    if ((rc = parse_listen(listen_s, &a)) < 0)
+    if ((rc = parse_listen(listen_s, &a)) < 0 || (rc = cs__mhd_load()) < 0)
         return rc;
     if (!a.loopback && (cfg->token_file == NULL || *cfg->token_file == '\0'))
         return cs_error_set(CS_EPERM,
@@ -763,10 +764,10 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
         goto fail;
     if (a.ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd =
-        MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                         MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+    s->mhd = cs__mhd.start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
+                                  MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
+                                  60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+                                  MHD_OPTION_END);
     if (s->mhd == NULL) {
         close(fd);
         rc = cs_error_set(CS_EIO, "cannot start the HTTP server on %s", listen_s);
@@ -790,7 +791,7 @@ void cs_server_stop(cs_server *s)
     if (s == NULL)
         return;
     atomic_store(&s->stopping, 1);
-    MHD_stop_daemon(s->mhd);
+    cs__mhd.stop_daemon(s->mhd);
     cs_free(s->store_dir);
     cs_free(s);
 }

@@ -12,7 +12,8 @@
  */
 #include "server/static.h"
 
-#include <microhttpd.h>
+#include "server/mhd.h"
+
 #include <string.h>
 
 #define INDEX_PATH "/ui/index.html"
@@ -39,26 +40,26 @@ const cs_webasset *cs_static_find(const char *url)
 static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, const char *text)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+        cs__mhd.create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret;
 
     if (r == NULL)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    cs__mhd.add_response_header(r, "X-Content-Type-Options", "nosniff");
+    ret = cs__mhd.queue_response(c, status, r);
+    cs__mhd.destroy_response(r);
     return ret;
 }
 
 static void add_headers(struct MHD_Response *r, const cs_webasset *a)
 {
-    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'self'; img-src 'self' data:; style-src 'self' "
-                            "'unsafe-inline'; frame-ancestors 'none'");
+    cs__mhd.add_response_header(r, MHD_HTTP_HEADER_ETAG, a->etag);
+    cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    cs__mhd.add_response_header(r, "X-Content-Type-Options", "nosniff");
+    cs__mhd.add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self' "
+                                "'unsafe-inline'; frame-ancestors 'none'");
 }
 
 int cs_static_serve(struct MHD_Connection *c, const char *url)
@@ -71,19 +72,19 @@ int cs_static_serve(struct MHD_Connection *c, const char *url)
 
     if (a == NULL)
         return queue_text(c, 404, "not found\n");
-    inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    inm = cs__mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (inm != NULL && strstr(inm, a->etag) != NULL) {
         status = 304;
-        r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        r = cs__mhd.create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     } else {
-        r = MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+        r = cs__mhd.create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
     }
     if (r == NULL)
         return MHD_NO;
     if (status == 200)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
+        cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
     add_headers(r, a);
-    ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    ret = cs__mhd.queue_response(c, status, r);
+    cs__mhd.destroy_response(r);
     return ret;
 }
