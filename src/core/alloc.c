@@ -8,7 +8,7 @@
  *
  * The policy (cs_alloc_init, alloc.h) is three settings of glibc's malloc
  * and one madvise: blocks up to 32 MiB come from the heap, freed memory is
- * kept, and the first 60 MiB of the heap and every block of 4 MiB or more
+ * kept, and the first 30 MiB of the heap and every block of 4 MiB or more
  * are marked for transparent huge pages. Blocks that large get their own
  * mapping from glibc, so the advice covers only their own pages.
  */
@@ -23,8 +23,7 @@
 
 #define HUGE_PAGE (2u << 20)
 #define HUGE_MIN (4u << 20)         /* blocks this large are advised */
-#define HEAP_BLOCK (30u << 20)      /* under M_MMAP_THRESHOLD: from the heap */
-#define HEAP_RESERVE 2              /* blocks of it advised at start */
+#define HEAP_ADVISED (30u << 20)    /* under M_MMAP_THRESHOLD: from the heap */
 #define MMAP_THRESHOLD (32u << 20)  /* glibc's largest allowed */
 #define TRIM_THRESHOLD (256u << 20) /* keep freed heap memory up to this */
 
@@ -40,19 +39,17 @@ static void advise_huge(void *p, size_t n)
 
 void cs_alloc_init(void)
 {
-    void *blocks[HEAP_RESERVE];
+    void *block;
 
     mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     /* Grow the heap once, advise it, and give it back to malloc: the
-     * first 60 MiB the process uses come in huge pages. Nothing is touched
-     * here, so nothing is resident until used. */
-    for (int i = 0; i < HEAP_RESERVE; i++) {
-        blocks[i] = malloc(HEAP_BLOCK);
-        advise_huge(blocks[i], HEAP_BLOCK);
-    }
-    for (int i = HEAP_RESERVE - 1; i >= 0; i--)
-        free(blocks[i]);
+     * first 30 MiB the process uses come in huge pages. malloc writes only
+     * the block's edges, which lie outside the advised whole huge pages,
+     * so nothing is made resident here. */
+    block = malloc(HEAP_ADVISED);
+    advise_huge(block, HEAP_ADVISED);
+    free(block);
 }
 
 static long alloc_countdown = -1;

@@ -19,7 +19,7 @@
  * 8 MiB of fresh memory spent half its time in page faults. A 2 MiB huge
  * page costs one such trap. So: freed memory is kept for reuse rather than
  * returned and faulted in again, and large blocks and the heap's first
- * 60 MiB use transparent huge pages where the kernel offers them
+ * 30 MiB use transparent huge pages where the kernel offers them
  * ("madvise" or "always"; with "never" nothing changes). Resident memory
  * grows in 2 MiB steps where it is used; nothing is touched in advance.
  */
