@@ -407,11 +407,13 @@ static int idx_check_layout(cs_idx *x, const uint8_t *p, size_t size)
     if (total != size || flows_off != CS_IDX_HDR + (uint64_t)x->sum_len ||
         cs_rd_le32(p + 68) != CS_IDX_BLOCK)
         return CS_ECORRUPT;
+    /* The blocks hold the packets and none is empty; P <= 256 B < 2^40
+     * also keeps the sums below from wrapping around. */
+    if (x->n_pkts > (uint64_t)x->n_blocks * CS_IDX_BLOCK || x->n_blocks > x->n_pkts)
+        return CS_ECORRUPT;
     if (post_off != flows_off + (uint64_t)x->n_keys * CS_IDX_FLOW ||
         blocks_off != post_off + x->n_pkts * 4 ||
         total != blocks_off + (uint64_t)x->n_blocks * CS_IDX_BLOCKREC)
-        return CS_ECORRUPT;
-    if (x->n_blocks < (x->n_pkts + CS_IDX_BLOCK - 1) / CS_IDX_BLOCK || x->n_blocks > x->n_pkts)
         return CS_ECORRUPT;
     x->flows = p + flows_off;
     x->postings = p + post_off;
