@@ -29,8 +29,10 @@
  *   - finds come in ascending id order and a found head's segment id
  *     (offset 16) is the id asked; every one of the N entries the catalog
  *     declares is found, and the walk ends at the end of the buffer;
- *   - an accepted head is 128 + S bytes (S its summary length) and gives
- *     the segment id it carries;
+ *   - an accepted head is 128 + S bytes (S its summary length), gives the
+ *     segment id it carries, and its sections (summary, flows, postings,
+ *     blocks) add up to the index size it claims without wrapping around,
+ *     with no more packets than its blocks hold;
  *   - an accepted summary's address and port bit arrays lie inside the
  *     head, one after the other, and cs_flowpred_may_match on it answers
  *     true for the filters no summary may rule out ("", a negation).
@@ -200,6 +202,22 @@ static void check_summary(const cs_idx *x, const uint8_t *head, size_t len)
             abort();
 }
 
+/* The sections an accepted header gives fill exactly the size it claims,
+ * computed without wrapping (index.h: 128 + S + 64F + 4P + 24B), and its
+ * blocks can hold its packets. */
+static void check_layout(const cs_idx *x)
+{
+    uint64_t need = CS_IDX_HDR + (uint64_t)x->sum_len + (uint64_t)x->n_keys * CS_IDX_FLOW;
+    uint64_t rest;
+
+    if (need > x->size)
+        abort();
+    rest = x->size - need;
+    if (x->n_pkts > rest / 4 || rest - x->n_pkts * 4 != (uint64_t)x->n_blocks * CS_IDX_BLOCKREC ||
+        x->n_pkts > (uint64_t)x->n_blocks * CS_IDX_BLOCK || x->n_blocks > x->n_pkts)
+        abort();
+}
+
 /* Loads the head of segment "id", found in catalog "c", as store.c does. */
 static void load_head(const cs_store *s, const cs_cat *c, uint32_t id, const uint8_t *head,
                       size_t len)
@@ -218,6 +236,7 @@ static void load_head(const cs_store *s, const cs_cat *c, uint32_t id, const uin
     if (len != CS_IDX_HDR + (size_t)x.sum_len || x.segment_id != id ||
         (x.has_sum && x.sum_len == 0))
         abort();
+    check_layout(&x);
     if (x.has_sum)
         check_summary(&x, head, len);
     cs_idx_unload(&x);
