@@ -549,33 +549,40 @@ int cs_idx_load_head(const char *path, const uint8_t *head, size_t len, cs_idx *
     return idx_keep_path(x, path);
 }
 
-/* Reads the whole file into memory; it must still have the header that
- * cs_idx_load checked (an index replaced since is reported as damaged). */
+/* Reads the whole file into memory; it must still have the size and the
+ * header that cs_idx_load checked (an index replaced since is reported as
+ * damaged). The size is checked before anything is allocated: a head taken
+ * from a catalog (cs_idx_load_head) gives a size no file has vouched for. */
 static int idx_read_body(cs_idx *x)
 {
-    uint8_t *buf = cs_malloc(x->size);
+    struct stat st;
+    uint8_t *buf = NULL;
     ssize_t n = -1;
-    int fd;
+    int fd = open(x->path, O_RDONLY | O_CLOEXEC), rc = CS_ECORRUPT;
 
-    if (buf == NULL)
-        return CS_ENOMEM;
-    fd = open(x->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        cs_free(buf);
+    if (fd < 0 && errno == ENOENT)
         return cs_error_set(CS_ENOTFOUND, "segment %" PRIu32 " is no longer stored (retention)",
                             x->segment_id);
+    if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != x->size)
+        goto out;
+    if ((buf = cs_malloc(x->size)) == NULL) {
+        rc = CS_ENOMEM;
+        goto out;
     }
-    if (fd >= 0) {
-        n = pread(fd, buf, x->size, 0);
+    n = pread(fd, buf, x->size, 0);
+    if (n == (ssize_t)x->size && memcmp(buf, x->hdr, CS_IDX_HDR) == 0) {
+        x->map = buf;
+        buf = NULL;
+        rc = idx_check_layout(x, x->map, x->size);
+    }
+out:
+    if (fd >= 0)
         close(fd);
-    }
-    if (n != (ssize_t)x->size || memcmp(buf, x->hdr, CS_IDX_HDR) != 0) {
-        cs_free(buf);
+    cs_free(buf);
+    if (rc == CS_ECORRUPT)
         return cs_error_set(CS_ECORRUPT, "index of segment %" PRIu32 " is damaged or gone",
                             x->segment_id);
-    }
-    x->map = buf;
-    return idx_check_layout(x, buf, x->size);
+    return rc;
 }
 
 int cs_idx_verify(cs_idx *x)
