@@ -35,7 +35,10 @@
  *     with no more packets than its blocks hold;
  *   - an accepted summary's address and port bit arrays lie inside the
  *     head, one after the other, and cs_flowpred_may_match on it answers
- *     true for the filters no summary may rule out ("", a negation).
+ *     true for the filters no summary may rule out ("", a negation);
+ *   - cs_idx_verify of an accepted head, whose index file is absent from
+ *     the temporary directory, reports CS_ENOTFOUND (the segment is gone,
+ *     as after retention) whatever size the head claims.
  * Everything is freed, so ASan's leak check stays meaningful.
  */
 #include "core/cursor.h"
@@ -239,6 +242,11 @@ static void load_head(const cs_store *s, const cs_cat *c, uint32_t id, const uin
     check_layout(&x);
     if (x.has_sum)
         check_summary(&x, head, len);
+    /* The body is read from "path", which does not exist: the segment is
+     * gone, as after retention, whatever size the head claims. */
+    if (cs_idx_verify(&x) != CS_ENOTFOUND)
+        abort();
+    cs_error_clear();
     cs_idx_unload(&x);
 }
 
