@@ -39,6 +39,7 @@ struct cs_aio {
     int stop;
     int error;                    /* first error since the last sync */
     uint64_t submitted, finished; /* jobs, since the start */
+    uint64_t failures;            /* jobs that failed, since the start */
     uint8_t *pool;
 };
 
@@ -87,6 +88,8 @@ static void *aio_main(void *arg)
         pthread_mutex_lock(&a->mu);
         if (rc < 0 && a->error == 0)
             a->error = rc;
+        if (rc < 0)
+            a->failures++;
         if (job.buf)
             a->free_bufs[a->n_free++] = job.buf;
         else
@@ -211,7 +214,7 @@ int cs_aio_reached(cs_aio *a, uint64_t mark)
     int done;
 
     pthread_mutex_lock(&a->mu);
-    done = a->finished >= mark && a->error == 0;
+    done = a->finished >= mark && a->failures == 0;
     pthread_mutex_unlock(&a->mu);
     return done;
 }

@@ -50,10 +50,10 @@ void cs_aio_submit_close(cs_aio *a, int fd);
 /* Returns a buffer from cs_aio_get unused. */
 void cs_aio_put(cs_aio *a, uint8_t *buf);
 
-/* A mark for everything submitted so far, and whether all of it is done,
- * without a write error since the last sync (never waits): so that a
- * record of finished files (the store's group catalogs) is only written
- * once the files are. */
+/* A mark for everything submitted so far, and whether all of it is done
+ * (never waits) and no job has ever failed: so that a record of finished
+ * files (the store's group catalogs) is only written once the files are,
+ * and never after a write was lost. */
 uint64_t cs_aio_mark(cs_aio *a);
 int cs_aio_reached(cs_aio *a, uint64_t mark);
 

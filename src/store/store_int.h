@@ -143,8 +143,9 @@ int cs__cat_find(cs_cat *c, uint32_t id, const uint8_t **head, size_t *head_len,
 void cs__cat_free(cs_cat *c);
 
 /* Writes the catalogs of closed groups once the background writer has
- * finished their files; with "all", every one still waiting (the writer
- * is known to be idle). Failures only cost a slower open: warned. */
+ * finished their files (and never after it lost a write); with "all",
+ * every one still waiting (CS_STORE_SYNC: the files were written and
+ * synced in place). Failures only cost a slower open: warned. */
 void cs__cat_write_waiting(cs_store *s, int all);
 
 #endif
