@@ -219,6 +219,16 @@ int cs_aio_reached(cs_aio *a, uint64_t mark)
     return done;
 }
 
+int cs_aio_failed(cs_aio *a)
+{
+    int failed;
+
+    pthread_mutex_lock(&a->mu);
+    failed = a->failures > 0;
+    pthread_mutex_unlock(&a->mu);
+    return failed;
+}
+
 int cs_aio_sync(cs_aio *a)
 {
     int rc;

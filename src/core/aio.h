@@ -57,6 +57,10 @@ void cs_aio_put(cs_aio *a, uint8_t *buf);
 uint64_t cs_aio_mark(cs_aio *a);
 int cs_aio_reached(cs_aio *a, uint64_t mark);
 
+/* Whether any job has failed (never waits): a producer that cannot go on
+ * without its output stops early; cs_aio_sync reports the error. */
+int cs_aio_failed(cs_aio *a);
+
 /* Waits until every submitted job is written; returns the first write
  * error since the last sync (0 if none). */
 int cs_aio_sync(cs_aio *a);

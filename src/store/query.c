@@ -55,7 +55,6 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 /* A record the query returns: copied into the arena (at), or read from its
@@ -87,21 +86,22 @@ typedef struct quseg {
     size_t from, to;
 } quseg;
 
-/* The pcap output of cs_store_query_pcap. Records are in the output's
- * form already (segments are nanosecond pcap, little-endian), so each is
- * written from where the query holds it - the read buffer, the arena or a
- * mapping - with runs of adjacent records as one piece of a writev(),
- * flushed before that memory is reused: the bytes are copied once, by the
- * kernel. */
-#define QOUT_IOV 512
+/* The pcap output of cs_store_query_pcap. Records are copied into buffers
+ * that a writer thread (core/aio.h) writes while the query reads on: the
+ * write into the output's page cache, as long as the reads on this virtual
+ * machine (longer when the host must back those pages anew), runs on the
+ * other core instead of after them. Records are in the output's form
+ * already (segments are nanosecond pcap, little-endian). */
+#define QOUT_BUFS 8
+#define QOUT_BUF (1u << 20) /* above any record: CS_PCAP_SNAPLEN + header */
 
 typedef struct qout {
     int fd; /* -1: only count */
     int started;
     uint32_t linktype;
-    uint8_t filehdr[CS_PCAP_FILEHDR];
-    struct iovec iov[QOUT_IOV];
-    int n_iov;
+    cs_aio *aio;
+    uint8_t *buf; /* being filled */
+    size_t used;
     uint64_t count;
     int rc;
 } qout;
@@ -258,45 +258,41 @@ static int record_matches(qctx *c, const uint8_t *h, const struct bpf_program *p
     return 1;
 }
 
-/* Writes the gathered pieces (retrying short writes and EINTR). */
-static int out_flush(qout *o)
+/* Hands the buffer being filled to the writer thread and takes another;
+ * stops at the first failed write (a closed pipe, a full disk). */
+static int out_submit(qout *o)
 {
-    struct iovec *v = o->iov;
-    int n = o->n_iov;
-
-    o->n_iov = 0;
-    while (n > 0 && o->rc == 0) {
-        ssize_t w = writev(o->fd, v, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return o->rc = cs_error_set(cs_error_from_errno(errno), "write failed: %s",
-                                        strerror(errno));
-        while (n > 0 && (size_t)w >= v->iov_len) {
-            w -= (ssize_t)v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + w;
-            v->iov_len -= (size_t)w;
-        }
+    if (o->used > 0) {
+        cs_aio_submit(o->aio, o->fd, o->buf, o->used);
+        o->buf = cs_aio_get(o->aio);
+        o->used = 0;
     }
+    if (cs_aio_failed(o->aio) && o->rc == 0)
+        o->rc = cs_aio_sync(o->aio);
     return o->rc;
 }
 
-static int out_piece(qout *o, const uint8_t *p, size_t len)
+static int out_bytes(qout *o, const uint8_t *p, size_t len)
 {
-    struct iovec *last = o->n_iov ? &o->iov[o->n_iov - 1] : NULL;
-
-    if (last && (const uint8_t *)last->iov_base + last->iov_len == p) {
-        last->iov_len += len; /* adjacent in memory: the same piece */
-        return 0;
-    }
-    if (o->n_iov == QOUT_IOV && out_flush(o) < 0)
+    if (o->used + len > QOUT_BUF && out_submit(o) < 0)
         return o->rc;
-    o->iov[o->n_iov++] = (struct iovec){(void *)p, len};
+    memcpy(o->buf + o->used, p, len);
+    o->used += len;
     return 0;
+}
+
+/* Starts the output: its writer thread and the file header. */
+static int out_start(qout *o, uint32_t linktype)
+{
+    uint8_t hdr[CS_PCAP_FILEHDR];
+
+    o->started = 1;
+    o->linktype = linktype;
+    if ((o->rc = cs_aio_new(QOUT_BUFS, QOUT_BUF, &o->aio)) < 0)
+        return o->rc;
+    o->buf = cs_aio_get(o->aio);
+    cs_pcap_file_header(hdr, linktype, CS_PCAP_SNAPLEN);
+    return out_bytes(o, hdr, sizeof(hdr));
 }
 
 /* Adds record "h" (header and data) of a segment of "linktype" to the
@@ -306,27 +302,38 @@ static int out_record(qout *o, const uint8_t *h, uint32_t linktype)
     o->count++;
     if (o->fd < 0)
         return 0;
-    if (!o->started) {
-        cs_pcap_file_header(o->filehdr, linktype, CS_PCAP_SNAPLEN);
-        o->started = 1;
-        o->linktype = linktype;
-        out_piece(o, o->filehdr, sizeof(o->filehdr));
-    } else if (linktype != o->linktype) {
+    if (!o->started && out_start(o, linktype) < 0)
+        return 1;
+    if (linktype != o->linktype)
         o->rc = cs_error_set(CS_EUNSUPPORTED,
                              "the result mixes link types %u and %u, which one pcap file cannot "
                              "hold; narrow the query (for example by time)",
                              o->linktype, linktype);
-    }
     if (o->rc == 0)
-        out_piece(o, h, CS_PCAP_RECHDR + cs_rd_le32(h + 8));
+        out_bytes(o, h, CS_PCAP_RECHDR + cs_rd_le32(h + 8));
     return o->rc != 0;
 }
 
-/* Before the memory the pending pieces point into is reused. */
-static void out_hold_off(qctx *c)
+/* Writes what is left and stops the writer thread; the first error. */
+static int out_finish(qout *o)
 {
-    if (c->out && c->out->n_iov > 0)
-        out_flush(c->out);
+    uint8_t hdr[CS_PCAP_FILEHDR];
+    int rc;
+
+    if (o->aio == NULL) {
+        if (o->fd < 0 || o->started)
+            return o->rc;
+        /* nothing matched: an empty capture */
+        cs_pcap_file_header(hdr, CS_LINK_ETHERNET, CS_PCAP_SNAPLEN);
+        return cs_write_all(o->fd, hdr, sizeof(hdr));
+    }
+    if (o->rc == 0 && o->used > 0)
+        cs_aio_submit(o->aio, o->fd, o->buf, o->used);
+    else
+        cs_aio_put(o->aio, o->buf);
+    rc = cs_aio_free(o->aio);
+    o->aio = NULL;
+    return o->rc < 0 ? o->rc : rc;
 }
 
 /* Hands record "h" (at "off" of the slot's segment) to "fn"; 1 if the
@@ -527,7 +534,6 @@ static int read_span(qctx *c, uint32_t slot, uint64_t at, size_t len, size_t *go
     ssize_t n;
     int rc;
 
-    out_hold_off(c);
     if ((rc = cs_grow((void **)&c->rbuf, &c->rbuf_cap, len, 1)) < 0)
         return rc;
     do
@@ -759,7 +765,6 @@ static int deliver(qctx *c)
 /* Closes the unit's segments and forgets its hits (buffers are kept). */
 static void unit_reset(qctx *c)
 {
-    out_hold_off(c);
     for (size_t i = 0; i < c->n_maps; i++) {
         if (c->maps[i].map)
             munmap((void *)c->maps[i].map, c->maps[i].size);
@@ -892,7 +897,7 @@ static int query_run(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, q
 out:
     if (st)
         *st = c.st;
-    qctx_free(&c); /* writes what the output still holds */
+    qctx_free(&c);
     return rc;
 }
 
@@ -904,18 +909,15 @@ int cs_store_query(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, cs_
 int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count, cs_query_stats *st)
 {
     qout *o = cs_calloc(1, sizeof(*o));
-    int rc;
+    int rc, rc2;
 
     if (o == NULL)
         return CS_ENOMEM;
     o->fd = fd;
     rc = query_run(s, q, NULL, NULL, o, st);
+    rc2 = out_finish(o);
     if (rc == 0)
-        rc = o->rc;
-    if (rc == 0 && fd >= 0 && !o->started) { /* nothing matched: an empty capture */
-        cs_pcap_file_header(o->filehdr, CS_LINK_ETHERNET, CS_PCAP_SNAPLEN);
-        rc = cs_write_all(fd, o->filehdr, sizeof(o->filehdr));
-    }
+        rc = rc2;
     *count = o->count;
     cs_free(o);
     return rc;
