@@ -121,7 +121,8 @@ tour: $(BIN)
 # Fuzzers link against a library built with the fuzzer's instrumentation, so
 # a harness that defines a symbol (the decoder harness's cs_decode_emit)
 # replaces the library's without a clash.
-FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(CPPFLAGS) \
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	$(CPPFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o) build-fuzz/obj/gen/webassets.o
 
