@@ -32,6 +32,9 @@
  *      merged and handed over before the next is searched: memory holds
  *      one unit's results (their copies up to QARENA_CAP bytes, past which
  *      records stay in the mapping).
+ *   7. cs_store_query_pcap copies each record handed over into 1 MiB
+ *      buffers that a writer thread writes to the output (qout below), so
+ *      writing the result overlaps reading it.
  * So the cost is the packets returned plus the keys of the segments that
  * overlap the range, not the size of the store.
  *
@@ -341,14 +344,20 @@ static int out_finish(qout *o)
 static int hand_over(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int64_t ts)
 {
     const qmap *m = &c->maps[slot];
-    cs_packet p = {.ts_ns = ts,
-                   .caplen = cs_rd_le32(h + 8),
-                   .wirelen = cs_rd_le32(h + 12),
-                   .linktype = (uint16_t)m->linktype,
-                   .data = h + CS_PCAP_RECHDR};
+    cs_packet p;
 
     c->st.matched++;
-    if (c->out ? out_record(c->out, h, m->linktype) : c->fn(c->ud, &p, CS_PKTREF(m->id, off)) != 0)
+    if (c->out) { /* the record as it is: the output's form */
+        if (out_record(c->out, h, m->linktype) != 0)
+            c->stopped = 1;
+        return c->stopped;
+    }
+    p = (cs_packet){.ts_ns = ts,
+                    .caplen = cs_rd_le32(h + 8),
+                    .wirelen = cs_rd_le32(h + 12),
+                    .linktype = (uint16_t)m->linktype,
+                    .data = h + CS_PCAP_RECHDR};
+    if (c->fn(c->ud, &p, CS_PKTREF(m->id, off)) != 0)
         c->stopped = 1;
     return c->stopped;
 }
