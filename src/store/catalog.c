@@ -29,7 +29,8 @@
  * background writer), so a crash cannot leave one that promises more than
  * the segments hold. One that is missing, damaged or disagrees with the
  * directory is ignored (the indexes are read instead) and written again by
- * the next writer to open the store. A reader still checks each segment's
+ * the next writer to open the store, which also checks every catalogued
+ * segment's size and repairs one cut short. A reader checks a segment's
  * size when it first reads it (store.c, cs__seg_verify). Retention deletes
  * the catalog before the group's segments.
  */

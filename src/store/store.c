@@ -16,9 +16,11 @@
  *        - repaired when no writer is alive: the pcap is cut back to its
  *          last complete record and the index rebuilt from the packets;
  *        - indexed in memory (read-only) while a writer is alive.
- *   4. a writer writes the catalogs that are missing or stale (a store
- *      from before catalogs, a crash before one was written) and removes
- *      those of groups that are gone.
+ *   4. a writer also checks each catalogued pcap's size (and repairs a
+ *      segment that is not as long as its catalog entry says), writes the
+ *      catalogs that are missing or stale (a store from before catalogs, a
+ *      crash before one was written, a repair) and removes those of groups
+ *      that are gone.
  *
  * Retention deletes whole segments, oldest first, skipping any that a
  * reader holds: a reader flocks a segment shared while it reads it and the
@@ -29,6 +31,7 @@
 #include "store/store_int.h"
 
 #include "core/alloc.h"
+#include "core/cursor.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -626,6 +629,25 @@ static int has_id(const uint32_t *ids, size_t n, uint32_t id)
     return i < n && ids[i] == id;
 }
 
+/* Whether the catalog's entry for segment "id" (its index "head", "taps"
+ * bytes of taps file) can stand for the segment's files: it says as much
+ * about a taps file as the directory does ("has_taps") and, with
+ * "check_size" (a writer's open: it repairs what readers only work around,
+ * such as a segment cut short by a power loss), the pcap is as long as the
+ * head says. */
+static int catalog_entry_fits(const cs_store *s, uint32_t id, const uint8_t *head, uint64_t taps,
+                              int has_taps, int check_size)
+{
+    char pcap[4096];
+
+    if ((taps > 0) != (has_taps != 0))
+        return 0;
+    if (!check_size)
+        return 1;
+    cs__seg_path(s, id, "pcap", pcap, sizeof(pcap));
+    return file_size(pcap) == cs_rd_le64(head + 40); /* index.h: pcap bytes covered */
+}
+
 /* Loads the segments l->ids[from, to) of the group starting at "first":
  * from its catalog if it has a sound one, else (and for any segment the
  * catalog does not list as it is on disk) from their indexes. "*stale":
@@ -649,7 +671,8 @@ static int scan_group(cs_store *s, const seg_list *l, size_t from, size_t to, ui
         uint64_t taps;
         rc = 0;
         if (cat.buf && cs__cat_find(&cat, l->ids[i], &head, &len, &taps) &&
-            (taps > 0) == (l->taps[i] != 0))
+            catalog_entry_fits(s, l->ids[i], head, taps, l->taps[i],
+                               may_fix && (s->flags & CS_STORE_WRITE)))
             rc = seg_from_catalog(s, l->ids[i], head, len, taps);
         if (rc == 1) {
             used = 1;

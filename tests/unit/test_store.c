@@ -705,13 +705,14 @@ static void test_group_catalogs(void **state)
 
 /* A catalogued segment cut short (power lost before the file reached the
  * disk, without CS_STORE_SYNC): a reader notices when it first reads it and
- * answers from the packets that are there. */
+ * answers from the packets that are there; the next writer repairs it. */
 static void test_catalogued_segment_cut(void **state)
 {
     fixture *f = *state;
     static cs_pktref refs[3000];
     cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 64 * 1024, 0, 4);
-    char path[256];
+    char path[256], idx[256];
+    cs_idx x;
     struct stat st;
     uint32_t seg;
     int lost = 0;
@@ -731,6 +732,20 @@ static void test_catalogued_segment_cut(void **state)
     s = open_store(f->store, 0, 0, 0);
     assert_int_equal(query_tally(s, "").n, 3000 - lost);
     assert_true(query_tally(s, "").ordered);
+    cs_store_close(s);
+
+    /* a writer's open repairs it for good: the pcap cut to its last whole
+     * record, the index rebuilt, the catalog rewritten to match */
+    s = open_store(f->store, CS_STORE_WRITE, 0, 0);
+    assert_int_equal(cs_store_close(s), 0);
+    assert_int_equal(stat(path, &st), 0);
+    seg_file(f, (int)seg, "idx", idx, sizeof(idx));
+    assert_int_equal(cs_idx_load(idx, &x), 0);
+    assert_int_equal(x.pcap_bytes, (uint64_t)st.st_size);
+    cs_idx_unload(&x);
+    s = open_store(f->store, 0, 0, 0);
+    assert_int_equal(cs__seg_find(s, seg)->idx.pcap_bytes, (uint64_t)st.st_size);
+    assert_int_equal(query_tally(s, "").n, 3000 - lost);
     cs_store_close(s);
 }
 
