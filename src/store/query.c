@@ -100,9 +100,8 @@ typedef struct quseg {
 
 typedef struct qout {
     int fd; /* -1: only count */
-    int started;
     uint32_t linktype;
-    cs_aio *aio;
+    cs_aio *aio;  /* NULL until the first record */
     uint8_t *buf; /* being filled */
     size_t used;
     uint64_t count;
@@ -289,7 +288,6 @@ static int out_start(qout *o, uint32_t linktype)
 {
     uint8_t hdr[CS_PCAP_FILEHDR];
 
-    o->started = 1;
     o->linktype = linktype;
     if ((o->rc = cs_aio_new(QOUT_BUFS, QOUT_BUF, &o->aio)) < 0)
         return o->rc;
@@ -305,7 +303,7 @@ static int out_record(qout *o, const uint8_t *h, uint32_t linktype)
     o->count++;
     if (o->fd < 0)
         return 0;
-    if (!o->started && out_start(o, linktype) < 0)
+    if (o->aio == NULL && out_start(o, linktype) < 0)
         return 1;
     if (linktype != o->linktype)
         o->rc = cs_error_set(CS_EUNSUPPORTED,
@@ -324,7 +322,7 @@ static int out_finish(qout *o)
     int rc;
 
     if (o->aio == NULL) {
-        if (o->fd < 0 || o->started)
+        if (o->fd < 0 || o->rc < 0)
             return o->rc;
         /* nothing matched: an empty capture */
         cs_pcap_file_header(hdr, CS_LINK_ETHERNET, CS_PCAP_SNAPLEN);

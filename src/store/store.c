@@ -969,15 +969,12 @@ int cs_store_close(cs_store *s)
     if (s->wr_open)
         rc = cs__group_close(s);
     if (s->aio != NULL) {
-        int rc2 = cs_aio_sync(s->aio);
+        int rc2 = cs_aio_sync(s->aio), rc3;
         cs__cat_write_waiting(s, 0); /* every file is written now, unless one failed */
-        if (rc2 == 0)
-            rc2 = cs_aio_free(s->aio);
-        else
-            cs_aio_free(s->aio);
+        rc3 = cs_aio_free(s->aio);
         s->aio = NULL;
         if (rc == 0)
-            rc = rc2;
+            rc = rc2 < 0 ? rc2 : rc3;
     }
     cs__seg_unmap(s);
     for (size_t i = 0; i < s->n_segs; i++)
