@@ -13,7 +13,7 @@
 # Environment: CS_BIN (default build/capstream), LIB (default
 # build/libcapstream.a), MEAS (measurements, default 2000000), RUNS
 # (default 21), CONC (wrk connections, default 8), OUT (default
-# bench/out), SHARED (default ../shared). The store is rebuilt only when
+# bench/out). The store is rebuilt only when
 # MEAS changes (bench/out/api-store, ~1 GB for 2 M measurements).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,7 +23,6 @@ MEAS=${MEAS:-2000000}
 RUNS=${RUNS:-21}
 CONC=${CONC:-8}
 OUT=${OUT:-$REPO/bench/out}
-SHARED=${SHARED:-$REPO/../shared}
 STORE=$OUT/api-store
 mkdir -p "$OUT"
 
@@ -40,7 +39,7 @@ read -r DAY_A DAY_B N_MEAS N_MSGS N_ALERTS <"$STORE.info"
 echo "store: $N_MEAS measurements, $N_MSGS messages, $N_ALERTS alert events, $(du -sh "$STORE" | cut -f1)" >&2
 
 # --- the daemon, capturing meanwhile -----------------------------------------
-python3 "$SHARED/tools/gentraffic.py" "$OUT/api-live.pcap" --seconds 120 --scale 0.05 \
+python3 "$REPO/tools/gentraffic.py" "$OUT/api-live.pcap" --seconds 120 --scale 0.05 \
     --seed 5 >/dev/null
 PORT=$((20000 + RANDOM % 20000))
 B=http://127.0.0.1:$PORT

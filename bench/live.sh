@@ -25,7 +25,7 @@
 # default bench/out/live), RATES (packets/s, or "topspeed", or "topspeedN"
 # for N senders at once; default "50000 100000 200000 400000 topspeed
 # topspeed2"), GEN_SECONDS (gentraffic
-# --seconds, default 2), WRK_SECONDS (default 5), SHARED (default ../shared).
+# --seconds, default 2), WRK_SECONDS (default 5).
 # Installs tcpreplay, wrk and stenographer with apt-get when missing, and
 # says so. Needs root (network namespaces, AF_PACKET). The replayer, the
 # capturer and wrk share this machine's CPUs: figures are for this machine.
@@ -36,7 +36,6 @@ OUT=${OUT:-$REPO/bench/out/live}
 RATES=${RATES:-50000 100000 200000 400000 topspeed topspeed2}
 GEN_SECONDS=${GEN_SECONDS:-2}
 WRK_SECONDS=${WRK_SECONDS:-5}
-SHARED=${SHARED:-$REPO/../shared}
 source "$REPO/tests/golden/netns.sh"
 
 NS=csbench$$
@@ -279,7 +278,7 @@ main() {
     ensure_tool wrk wrk || say "wrk could not be installed; no API latency figures"
     ensure_tool stenotype stenographer ||
         STENO_WHY="the stenographer package could not be installed (see $OUT/apt-stenographer.log)"
-    python3 "$SHARED/tools/gentraffic.py" "$OUT/gen.pcap" --seconds "$GEN_SECONDS" --seed 7 \
+    python3 "$REPO/tools/gentraffic.py" "$OUT/gen.pcap" --seconds "$GEN_SECONDS" --seed 7 \
         >/dev/null || exit 1
     netns_setup "$NS" "$VA" "$VB" || exit 1
     say "capture: $(tcpdump -r "$OUT/gen.pcap" 2>/dev/null | wc -l) packets," \

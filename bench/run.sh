@@ -7,15 +7,13 @@
 #   bench/run.sh [ingest|query|analytics|all]     (default all)
 #
 # Environment: CS_BIN (default build/capstream), RUNS (default 5),
-# OUT (work directory, default bench/out; needs ~10 GB for the query part),
-# SHARED (default ../shared).
+# OUT (work directory, default bench/out; needs ~10 GB for the query part).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CS_BIN=${CS_BIN:-$REPO/build/capstream}
 RUNS=${RUNS:-5}
 OUT=${OUT:-$REPO/bench/out}
-SHARED=${SHARED:-$REPO/../shared}
-GEN=$SHARED/tools/gentraffic.py
+GEN=$REPO/tools/gentraffic.py
 mkdir -p "$OUT"
 what=${1:-all}
 

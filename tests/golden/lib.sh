@@ -4,9 +4,10 @@
 
 : "${CS_BIN:?CS_BIN must point at the capstream binary}"
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SHARED=${CS_SHARED:-$REPO/../shared}
-PCAPS=$SHARED/pcaps
-GENTRAFFIC=$SHARED/tools/gentraffic.py
+# the real captures the tests read (tests/pcaps/MANIFEST.md: origin, licence)
+# and the project's traffic generator, both kept in the repository
+PCAPS=$REPO/tests/pcaps
+GENTRAFFIC=$REPO/tools/gentraffic.py
 GOLDEN=$REPO/tests/golden
 : "${CS_TMP:=$(mktemp -d /tmp/capstream-golden.XXXXXX)}"
 PASSED=${PASSED:-0}
@@ -47,9 +48,9 @@ check_eq() {
     if [ "$2" == "$3" ]; then pass; else fail "$1: expected '$2', got '$3'"; fi
 }
 
-require_shared() {
-    if [ ! -d "$PCAPS" ] || [ ! -f "$GENTRAFFIC" ]; then
-        echo "FAIL: ../shared (pcaps and gentraffic.py) not found at $SHARED" >&2
+require_data() {
+    if [ ! -f "$PCAPS/MANIFEST.md" ] || [ ! -f "$GENTRAFFIC" ]; then
+        echo "FAIL: tests/pcaps or tools/gentraffic.py missing under $REPO" >&2
         exit 1
     fi
 }

@@ -5,7 +5,7 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
-require_shared
+require_data
 total_pass=0
 total_fail=0
 for t in "$HERE"/t_*.sh; do

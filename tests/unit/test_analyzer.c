@@ -7,7 +7,7 @@
  * splitting, coalescing, reordering and retransmission, pairing, gaps,
  * EOF, fragments, expiry, eviction and bounds.
  *
- * Part 2 is the real proof: gentraffic (../shared/tools/gentraffic.py)
+ * Part 2 is the real proof: gentraffic (tools/gentraffic.py)
  * writes captures with ground truth (3 seeds, with and without --quirks);
  * each is read with libpcap, dissected with cs_dissect, analysed with the
  * real decoder registry, and the measurements must equal the truth exactly
@@ -755,12 +755,12 @@ static void check_gentraffic(int seed, int quirks)
     strs want = {0}, got = {0};
     size_t missing, extra;
 
-    assert_int_equal(access("../shared/tools/gentraffic.py", R_OK), 0);
+    assert_int_equal(access("tools/gentraffic.py", R_OK), 0);
     assert_non_null(mkdtemp(dir));
     snprintf(pcap, sizeof(pcap), "%s/t.pcap", dir);
     snprintf(truth, sizeof(truth), "%s/t.truth", dir);
     snprintf(cmd, sizeof(cmd),
-             "python3 ../shared/tools/gentraffic.py %s --truth %s --seconds 0.5 --seed %d %s "
+             "python3 tools/gentraffic.py %s --truth %s --seconds 0.5 --seed %d %s "
              ">/dev/null",
              pcap, truth, seed, quirks ? "--quirks" : "");
     assert_int_equal(system(cmd), 0);

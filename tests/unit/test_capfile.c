@@ -1,7 +1,7 @@
 /*
  * test_capfile.c - unit tests of the capture-file reader and file source.
  *
- * The reference is libpcap: every capture under ../shared/pcaps is read by
+ * The reference is libpcap: every capture under tests/pcaps is read by
  * both, packet by packet (count, caplen, wirelen, bytes, ns timestamp, link
  * type); where libpcap stops with an error, capstream must have returned the
  * same packets and then an error too. Hand-built captures (made here, in
@@ -31,7 +31,7 @@
 
 #include <cmocka.h>
 
-#define PCAPS_DIR "../shared/pcaps"
+#define PCAPS_DIR "tests/pcaps"
 
 /* ---- a growable byte buffer and writers of the two formats ---------- */
 

@@ -13,7 +13,7 @@
  *    full packet's, before that the packet is flagged truncated and nothing
  *    is claimed that was not captured.
  *
- * 2. Real captures from ../shared/pcaps, packet by packet, against libpcap's
+ * 2. Real captures from tests/pcaps, packet by packet, against libpcap's
  *    own reading of the same bytes: from each verdict a BPF filter is built
  *    ("vlan 13 and vlan 10 and tcp and src host A and dst host B and src
  *    port P and dst port Q and tcp[4:4] = SEQ ...") and must match the packet
@@ -39,7 +39,7 @@
 #include <cmocka.h>
 #include <pcap/pcap.h>
 
-#define PCAP_DIR "../shared/pcaps/"
+#define PCAP_DIR "tests/pcaps/"
 
 /* ---- packet building -------------------------------------------------------- */
 

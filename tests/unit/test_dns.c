@@ -10,7 +10,7 @@
  * bytes, counts beyond the data, short headers) and TCP framing (several
  * per slice, a split at every byte, EOF truncation, resync after a gap).
  *
- * Real captures (../shared/pcaps, relative to the repo root): every UDP
+ * Real captures (tests/pcaps, relative to the repo root): every UDP
  * datagram to or from port 53 is handed to parse() with CS_IN_DATAGRAM by a
  * small in-test walker (Ethernet, 802.1Q, IPv4, UDP); the messages are
  * compared in capture order with Wireshark's DNS dissector output kept in
@@ -633,7 +633,7 @@ static void test_captures(void **unused)
         char path[256];
         size_t datagrams = 0;
 
-        snprintf(path, sizeof(path), "../shared/pcaps/%s", caps[i].rel);
+        snprintf(path, sizeof(path), "tests/pcaps/%s", caps[i].rel);
         walk_udp(&ctx, path, &datagrams);
         assert_int_equal(datagrams, caps[i].n);
         assert_int_equal(compare_with_tshark(&ctx, caps[i].name), caps[i].n);

@@ -8,7 +8,7 @@
  * then break them on purpose: every split position, several per slice, bad
  * checksum, bad body length, garbage, gaps, a mid-stream start, EOF.
  *
- * Real captures (../shared/pcaps, relative to the repo root): each TCP
+ * Real captures (tests/pcaps, relative to the repo root): each TCP
  * direction is reassembled by a small in-test walker (Ethernet, 802.1Q,
  * IPv4, TCP; segments ordered by sequence number, retransmitted bytes
  * trimmed) and fed to parse() one captured segment at a time, re-offering
@@ -705,7 +705,7 @@ static size_t run_capture(const char *rel, const char *name)
     size_t n;
 
     assert_non_null(w);
-    snprintf(path, sizeof(path), "../shared/pcaps/%s", rel);
+    snprintf(path, sizeof(path), "tests/pcaps/%s", rel);
     walk_capture(w, path);
     n = compare_with_tshark(w, name);
     walker_free(w);

@@ -46,7 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PCAP_DIR "../shared/pcaps/"
+#define PCAP_DIR "tests/pcaps/"
 
 /* ---- captures in memory ------------------------------------------------------------ */
 
@@ -179,7 +179,7 @@ static int setup_captures(void **state)
         fail_msg("mkdtemp failed");
     char cmd[300];
     snprintf(cmd, sizeof(cmd),
-             "python3 /work/shared/tools/gentraffic.py %s/g.pcap --seconds 0.2 --quirks --hop "
+             "python3 tools/gentraffic.py %s/g.pcap --seconds 0.2 --quirks --hop "
              "--seed 5 >/dev/null",
              gen_dir);
     if (system(cmd) != 0)

@@ -982,32 +982,32 @@ typedef struct capture_case {
 } capture_case;
 
 static const capture_case http_captures[] = {
-    {"../shared/pcaps/zeek/http/get.pcap", 0, 0, 0, 0, 1, NULL},
-    {"../shared/pcaps/zeek/http/get-without-fins.pcap", 0, 0, 0, 0, 1, NULL},
-    {"../shared/pcaps/zeek/http/get_nosyn.pcap", 0, 0, 0, 0, 1, NULL},
-    {"../shared/pcaps/zeek/http/pipelined-requests.pcap", 0, 0, 0, 0, 5, NULL},
-    {"../shared/pcaps/zeek/http/100-continue.pcap", 0, 0, 0, 0, 1, NULL},
-    {"../shared/pcaps/zeek/http/methods.pcap", 0, 0, 0, 0, 27, NULL},
-    {"../shared/pcaps/zeek/http/bro.org.pcap", 0, 0, 1, 0, 31,
+    {"tests/pcaps/zeek/http/get.pcap", 0, 0, 0, 0, 1, NULL},
+    {"tests/pcaps/zeek/http/get-without-fins.pcap", 0, 0, 0, 0, 1, NULL},
+    {"tests/pcaps/zeek/http/get_nosyn.pcap", 0, 0, 0, 0, 1, NULL},
+    {"tests/pcaps/zeek/http/pipelined-requests.pcap", 0, 0, 0, 0, 5, NULL},
+    {"tests/pcaps/zeek/http/100-continue.pcap", 0, 0, 0, 0, 1, NULL},
+    {"tests/pcaps/zeek/http/methods.pcap", 0, 0, 0, 0, 27, NULL},
+    {"tests/pcaps/zeek/http/bro.org.pcap", 0, 0, 1, 0, 31,
      "a segment inside the body of the 200 to /js/jquery.cycle.all.min.js (tcp.stream 2) "
      "was never captured: tshark waits for the whole body and never shows that response; "
      "we emit it at the end of its headers. The next response is glued to the body's "
      "last byte without a newline and is found by the embedded start-line search"},
-    {"../shared/pcaps/zeek/http/post.pcap", 0, 0, 0, 0, 1, NULL},
-    {"../shared/pcaps/zeek/http/zero-length-bodies-with-drops.pcap", 0, 0, 0, 0, 7, NULL},
-    {"../shared/pcaps/zeek/http/no_crlf.pcap", 0, 0, 0, 0, 5, NULL},
-    {"../shared/pcaps/zeek/http/1000-requests-one-dropped-response.pcap", 0, 0, 0, 0, 1000, NULL},
-    {"../shared/pcaps/zeek/http/206_example_b.pcap", 0, 0, 1, 0, 3,
+    {"tests/pcaps/zeek/http/post.pcap", 0, 0, 0, 0, 1, NULL},
+    {"tests/pcaps/zeek/http/zero-length-bodies-with-drops.pcap", 0, 0, 0, 0, 7, NULL},
+    {"tests/pcaps/zeek/http/no_crlf.pcap", 0, 0, 0, 0, 5, NULL},
+    {"tests/pcaps/zeek/http/1000-requests-one-dropped-response.pcap", 0, 0, 0, 0, 1000, NULL},
+    {"tests/pcaps/zeek/http/206_example_b.pcap", 0, 0, 1, 0, 3,
      "tcp.stream 0 carries two 206 responses (Content-Range 0-816895 at seq 1, then "
      "816896-1022919 at seq 817223, right where our Content-Length framing puts it); "
      "tshark's reassembly of the first 816896-byte body breaks on the trace's "
      "retransmissions (it flags 52 frames malformed) and it reports only the second"},
-    {"../shared/pcaps/zeek/http/content-range-gap.pcap", 0, 0, 1, 0, 1,
+    {"tests/pcaps/zeek/http/content-range-gap.pcap", 0, 0, 1, 0, 1,
      "a segment of the only response's body was never captured: tshark never completes "
      "the body and shows no response; we emit it at the end of its headers"},
-    {"../shared/pcaps/zeek/http/http-large-gap.pcap", 0, 0, 0, 0, 1, NULL},
-    {"../shared/pcaps/ndpi/http-lines-split.pcap", 0, 0, 0, 0, 1, NULL},
-    {"../shared/pcaps/ndpi/http_asymmetric.pcapng", 0, 0, 0, 0, 3, NULL},
+    {"tests/pcaps/zeek/http/http-large-gap.pcap", 0, 0, 0, 0, 1, NULL},
+    {"tests/pcaps/ndpi/http-lines-split.pcap", 0, 0, 0, 0, 1, NULL},
+    {"tests/pcaps/ndpi/http_asymmetric.pcapng", 0, 0, 0, 0, 3, NULL},
 };
 
 static void check_capture(const capture_case *cc)
@@ -1058,10 +1058,10 @@ static void check_capture(const capture_case *cc)
 static void test_captures_match_tshark(void **unused)
 {
     size_t i;
-    FILE *probe = fopen("../shared/pcaps/MANIFEST.md", "r");
+    FILE *probe = fopen("tests/pcaps/MANIFEST.md", "r");
 
     if (probe == NULL)
-        fail_msg("../shared/pcaps is missing (run from the repository root)");
+        fail_msg("tests/pcaps is missing (run from the repository root)");
     fclose(probe);
     for (i = 0; i < sizeof(http_captures) / sizeof(http_captures[0]); i++)
         check_capture(&http_captures[i]);
