@@ -59,9 +59,13 @@
  * all stay valid together.
  *
  * Errors latch: after one, cs_capfile_next() returns it again (with its
- * detail). The one exception is CS_ELINKTYPE: the packet of an unsupported
- * link type is filled into "*pkt" and consumed, the code is returned, and the
- * next call goes on with the next packet, so a caller may stop or skip.
+ * detail). The one exception is CS_ELINKTYPE: the packet of a link type
+ * that does not fit a cs_packet's 16 bits (a classic pcap header with
+ * reserved bits 16-25 set) is filled into "*pkt" (link type cut to 16 bits)
+ * and consumed, the code is returned, and the next call goes on with the
+ * next packet, so a caller may stop or skip. Every other link type is
+ * returned as it is, whether or not capstream can dissect it (802.11,
+ * radiotap, ...): the store keeps whatever the capture holds.
  *
  * Threading: a reader belongs to one thread at a time.
  */
@@ -88,7 +92,6 @@
 #define CAPFILE_MAX_IFACES 65536u
 #define CAPFILE_DEFAULT_SNAPLEN 262144u
 
-
 #define PCAP_FILE_HDR 24u
 #define PCAP_REC_HDR 16u
 
@@ -110,7 +113,7 @@ enum { LENGTHS_AS_IS, LENGTHS_SWAPPED, LENGTHS_MAYBE_SWAPPED };
 typedef struct capfile_iface {
     uint32_t linktype;
     uint32_t snaplen; /* 0 or too big already replaced by the maximum */
-    bool supported;   /* cs_linktype_supported(linktype) */
+    bool storable;    /* cs_linktype_storable(linktype) */
     bool res_binary;  /* resolution 2^-res_exp, else 10^-res_exp */
     uint8_t res_exp;
     uint64_t res_units; /* timestamp units per second */
@@ -149,7 +152,6 @@ struct cs_capfile {
     int err;
     char errmsg[320];
 };
-
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -213,23 +215,9 @@ static uint32_t adjust_snaplen(uint32_t linktype, uint32_t snaplen)
     return (snaplen == 0 || snaplen > max) ? max : snaplen;
 }
 
-int cs_linktype_supported(uint32_t linktype)
+int cs_linktype_storable(uint32_t linktype)
 {
-    switch (linktype) {
-    case CS_LINK_NULL:
-    case CS_LINK_ETHERNET:
-    case CS_LINK_PPP:
-    case CS_LINK_RAW:
-    case CS_LINK_LOOP:
-    case CS_LINK_LINUX_SLL:
-    case CS_LINK_IPV4:
-    case CS_LINK_IPV6:
-    case CS_LINK_NFLOG:
-    case CS_LINK_LINUX_SLL2:
-        return 1;
-    default:
-        return 0;
-    }
+    return linktype <= UINT16_MAX;
 }
 
 /* ---- input window --------------------------------------------------- */
@@ -383,7 +371,7 @@ static int pcap_next(cs_capfile *f, cs_packet *pkt)
     pkt->ts_ns = (int64_t)sec * 1000000000 + (int64_t)frac * f->frac_mult;
     pkt->caplen = keep;
     pkt->wirelen = wirelen < keep ? keep : wirelen;
-    pkt->linktype = (uint16_t)(f->pcap_if.linktype > 0xFFFF ? 0xFFFF : f->pcap_if.linktype);
+    pkt->linktype = (uint16_t)f->pcap_if.linktype; /* checked by capfile_next */
     pkt->tap = 0;
     pkt->data = f->data + f->pos + PCAP_REC_HDR;
     f->pos += PCAP_REC_HDR + (size_t)caplen;
@@ -417,7 +405,7 @@ static int pcap_open_header(cs_capfile *f, uint32_t magic)
     linktype = rd32(f, p + 20) & 0x03FFFFFFu;
     f->pcap_if.linktype = linktype;
     f->pcap_if.snaplen = adjust_snaplen(linktype, rd32(f, p + 16));
-    f->pcap_if.supported = cs_linktype_supported(linktype);
+    f->pcap_if.storable = cs_linktype_storable(linktype);
     f->pos += PCAP_FILE_HDR;
     return 0;
 }
@@ -498,7 +486,7 @@ static int pcapng_idb(cs_capfile *f, const uint8_t *body, size_t len)
         return block_error(f, PCAPNG_IDB, "more than 65536 interfaces in one section");
     ifc.linktype = rd16(f, body);
     ifc.snaplen = adjust_snaplen(ifc.linktype, rd32(f, body + 4));
-    ifc.supported = cs_linktype_supported(ifc.linktype);
+    ifc.storable = cs_linktype_storable(ifc.linktype);
     if ((rc = idb_options(f, &ifc, body + 8, len - 8)) < 0)
         return rc;
     if (f->n_ifaces == f->cap_ifaces &&
@@ -791,26 +779,26 @@ int cs_capfile_open_mem(const void *buf, size_t len, cs_capfile **out)
 static int capfile_next(cs_capfile *f, cs_packet *pkt)
 {
     int rc;
-    bool supported;
+    bool storable;
 
     if (f->err != 0)
         return cs_error_set(f->err, "%s", f->errmsg);
     if (f->format == CS_CAPFILE_PCAPNG) {
         rc = pcapng_next(f, pkt);
-        supported = rc == 1 && f->ifaces[pkt->tap].supported;
+        storable = rc == 1 && f->ifaces[pkt->tap].storable;
     } else {
         rc = pcap_next(f, pkt);
-        supported = rc == 1 && f->pcap_if.supported;
+        storable = rc == 1 && f->pcap_if.storable;
     }
     if (rc != 1)
         return rc;
     f->packets++;
-    if (supported)
+    if (storable)
         return 1;
     return cs_error_set(CS_ELINKTYPE,
-                        "packet %" PRIu64 " (before byte %" PRIu64
-                        ") has link type %u, which capstream cannot dissect",
-                        f->packets, rec_offset(f), pkt->linktype);
+                        "packet %" PRIu64 " (before byte %" PRIu64 ") has link type %" PRIu32
+                        ", which has reserved bits set (a link type is 16 bits)",
+                        f->packets, rec_offset(f), f->pcap_if.linktype);
 }
 
 int cs_capfile_next(cs_capfile *f, cs_packet *pkt)

@@ -28,8 +28,10 @@
  *   - record length absurd (> 256 MiB, or caplen > wirelen in a way the
  *     format forbids, or caplen beyond the file's snap length by more than
  *     the format allows)                       -> CS_EBADRECORD, with offset
- *   - link type not supported by capstream     -> CS_ELINKTYPE (only when a
- *     packet of that interface is returned)
+ *   - link type wider than 16 bits (reserved bits set in a classic pcap
+ *     header)                                   -> CS_ELINKTYPE (only when a
+ *     packet of that interface is returned; the reader goes on)
+ * Packets of every other link type are returned, dissectable or not.
  */
 #ifndef CS_SOURCE_CAPFILE_H
 #define CS_SOURCE_CAPFILE_H
@@ -73,7 +75,9 @@ uint32_t cs_capfile_snaplen(const cs_capfile *f, uint16_t tap);
 uint64_t cs_capfile_offset(const cs_capfile *f);
 uint64_t cs_capfile_size(const cs_capfile *f);
 
-/* Whether link type "linktype" is one capstream can dissect and store. */
-int cs_linktype_supported(uint32_t linktype);
+/* Whether a capture's link type "linktype" fits a cs_packet (16 bits), so
+ * its packets can be returned and stored. Every LINKTYPE_ value does;
+ * whether capstream can also dissect them is flow/dissect.h's business. */
+int cs_linktype_storable(uint32_t linktype);
 
 #endif

@@ -16,8 +16,9 @@
  * Errors: an error met after some packets were batched is kept and returned
  * by the next call, so no packet is lost before it. Like the reader, the
  * source goes on after CS_ELINKTYPE (that packet is left out of the batch and
- * the error returned once): a caller that must stop on an unsupported link
- * type stops; one that wants to skip calls again. All other errors repeat.
+ * the error returned once): a caller that must stop on a link type wider
+ * than 16 bits stops; one that wants to skip calls again. All other errors
+ * repeat. Packets of every other link type are batched, dissectable or not.
  *
  * Ownership: the source owns its reader. Not thread-safe.
  */

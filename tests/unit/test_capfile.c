@@ -271,7 +271,7 @@ static size_t compare_with_libpcap(const char *name, pcap_t *lp, cs_capfile *f)
                      name, n, pkt.caplen, h->caplen, pkt.wirelen, h->len, (long long)pkt.ts_ns,
                      (long long)lts, pkt.linktype, pcap_datalink(lp));
         }
-        assert_int_equal(rc == CS_ELINKTYPE, !cs_linktype_supported(pkt.linktype));
+        assert_int_equal(rc == CS_ELINKTYPE, !cs_linktype_storable(pkt.linktype));
     }
 }
 
@@ -655,22 +655,37 @@ static void test_bad_input(void **state)
     free(b.p);
 }
 
-/* A link type capstream cannot dissect: each packet comes with
- * CS_ELINKTYPE, and the reader goes on. */
-static void test_unsupported_linktype(void **state)
+/* Every link type a capture holds is returned like Ethernet (802.11 and
+ * radiotap too: capstream stores what it cannot dissect). Only a classic
+ * pcap link type field whose reserved bits 16-25 are set, which a packet's
+ * 16-bit link type cannot carry, gives CS_ELINKTYPE; the reader goes on. */
+static void test_every_linktype_returned(void **state)
 {
+    static const uint32_t links[] = {105, 127, 147, 231, 65535};
     bytes b = {0};
     cs_capfile *f;
     cs_packet pkt;
 
-    assert_true(cs_linktype_supported(1) && cs_linktype_supported(276));
-    assert_false(cs_linktype_supported(105));
-    pcap_header(&b, false, false, 0, 105);
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        assert_true(cs_linktype_storable(links[i]));
+        b.n = 0;
+        pcap_header(&b, false, false, 0, links[i]);
+        pcap_record(&b, false, 1, 0, 20, 20, 1);
+        assert_int_equal(cs_capfile_open_mem(b.p, b.n, &f), 0);
+        assert_int_equal(cs_capfile_next(f, &pkt), 1);
+        assert_int_equal(pkt.linktype, links[i]);
+        check_pattern(&pkt, 1);
+        assert_int_equal(cs_capfile_next(f, &pkt), 0);
+        cs_capfile_close(f);
+    }
+    assert_false(cs_linktype_storable(0x10069));
+    b.n = 0;
+    pcap_header(&b, false, false, 0, 0x10069);
     pcap_record(&b, false, 1, 0, 20, 20, 1);
     pcap_record(&b, false, 2, 0, 20, 20, 2);
     assert_int_equal(cs_capfile_open_mem(b.p, b.n, &f), 0);
     assert_int_equal(cs_capfile_next(f, &pkt), CS_ELINKTYPE);
-    assert_int_equal(pkt.linktype, 105);
+    assert_non_null(strstr(cs_error_msg(CS_ELINKTYPE), "link type 65641"));
     check_pattern(&pkt, 1);
     assert_int_equal(cs_capfile_next(f, &pkt), CS_ELINKTYPE);
     check_pattern(&pkt, 2);
@@ -698,7 +713,7 @@ static void test_record_larger_than_buffer(void **state)
     assert_int_equal(cs_capfile_open(path, &f), 0);
     assert_int_equal(cs_capfile_size(f), b.n);
     for (uint32_t i = 1; i <= 3; i++) {
-        assert_int_equal(cs_capfile_next(f, &pkt), CS_ELINKTYPE);
+        assert_int_equal(cs_capfile_next(f, &pkt), 1);
         assert_int_equal(pkt.caplen, i == 2 ? 9u << 20 : 100);
         check_pattern(&pkt, i);
     }
@@ -819,13 +834,14 @@ static void test_file_source_batches(void **state)
     free(b.p);
 }
 
-/* A packet of an unsupported link type in the middle of a batch: the
- * packets before it come first, then CS_ELINKTYPE once, then the rest. */
-static void test_file_source_linktype_error(void **state)
+/* Ethernet and 802.11 interfaces interleaved: one batch holds them all,
+ * each packet with its interface's link type. */
+static void test_file_source_mixed_linktypes(void **state)
 {
     char path[] = "/tmp/test_capfile_lt_XXXXXX";
     int fd = mkstemp(path);
     static cs_batch batch;
+    static const uint16_t want[] = {1, 1, 105, 1};
     bytes b = {0};
     cs_source *src;
 
@@ -841,17 +857,39 @@ static void test_file_source_linktype_error(void **state)
     write_file(path, &b);
     assert_int_equal(cs_source_file_ops.open(&src, path), 0);
     assert_int_equal(src->ops->next_batch(src, &batch), 0);
-    assert_int_equal(batch.n, 2);
-    check_pattern(&batch.pkts[1], 2);
+    assert_int_equal(batch.n, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        check_pattern(&batch.pkts[i], i + 1);
+        assert_int_equal(batch.pkts[i].linktype, want[i]);
+        assert_int_equal(batch.pkts[i].tap, want[i] == 105);
+    }
     src->ops->release_batch(src, &batch);
+    assert_int_equal(src->ops->next_batch(src, &batch), 0);
+    assert_int_equal(batch.n, 0);
+    src->ops->close(src);
+    unlink(path);
+    free(b.p);
+}
+
+/* A link type no packet can carry: the file source returns CS_ELINKTYPE
+ * for the packet (detail: the link type), then goes on to the end. */
+static void test_file_source_linktype_error(void **state)
+{
+    char path[] = "/tmp/test_capfile_lt_XXXXXX";
+    int fd = mkstemp(path);
+    static cs_batch batch;
+    bytes b = {0};
+    cs_source *src;
+
+    assert_true(fd >= 0);
+    close(fd);
+    pcap_header(&b, false, false, 0, 0x10001);
+    pcap_record(&b, false, 1, 0, 10, 10, 1);
+    write_file(path, &b);
+    assert_int_equal(cs_source_file_ops.open(&src, path), 0);
     cs_error_clear();
     assert_int_equal(src->ops->next_batch(src, &batch), CS_ELINKTYPE);
-    assert_non_null(strstr(cs_error_msg(CS_ELINKTYPE), "link type 105"));
-    assert_int_equal(src->ops->next_batch(src, &batch), 0);
-    assert_int_equal(batch.n, 1);
-    check_pattern(&batch.pkts[0], 4);
-    assert_int_equal(batch.pkts[0].ts_ns, 4000);
-    src->ops->release_batch(src, &batch);
+    assert_non_null(strstr(cs_error_msg(CS_ELINKTYPE), "link type 65537"));
     assert_int_equal(src->ops->next_batch(src, &batch), 0);
     assert_int_equal(batch.n, 0);
     src->ops->close(src);
@@ -869,10 +907,11 @@ int main(void)
         cmocka_unit_test(test_pcapng_sections_and_mixed_links),
         cmocka_unit_test(test_truncated_at_every_byte),
         cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_unsupported_linktype),
+        cmocka_unit_test(test_every_linktype_returned),
         cmocka_unit_test(test_record_larger_than_buffer),
         cmocka_unit_test(test_stdin_pipe),
         cmocka_unit_test(test_file_source_batches),
+        cmocka_unit_test(test_file_source_mixed_linktypes),
         cmocka_unit_test(test_file_source_linktype_error),
     };
 
