@@ -3,6 +3,15 @@
  *
  *   capstream query -d STORE [--after T] [--before T] [-w OUT] [--count] [FILTER...]
  *
+ * Options may come anywhere, before, between or after the filter's words,
+ * as tcpdump users type them ("query -d S 'port 80' -w out.pcap"); "--"
+ * ends the options, so a filter word that starts with '-' can follow it.
+ * getopt runs in its in-order mode ("-" at the head of the option string):
+ * each word that is not an option comes back as option 1 and is kept, in
+ * order, as a filter word; the words after "--" are added at the end. This
+ * does not depend on glibc permuting argv (which POSIXLY_CORRECT turns
+ * off).
+ *
  * Writes a nanosecond pcap (standard output by default) of exactly the
  * packets that `tcpdump -r ORIGINAL FILTER` keeps within [after, before),
  * in timestamp order, using the store's indexes (store/query.c).
@@ -25,7 +34,9 @@
 static const char query_help[] =
     "usage: capstream query -d STORE [--after T] [--before T] [-w OUT] [--count] [FILTER...]\n\n"
     "Writes the stored packets that match FILTER (tcpdump/BPF syntax) and fall in\n"
-    "[after, before) as a nanosecond pcap, in timestamp order.\n\n"
+    "[after, before) as a nanosecond pcap, in timestamp order. Options may also\n"
+    "follow the filter, as with tcpdump; '--' ends them (a filter word may then\n"
+    "start with '-').\n\n"
     "  -d, --store DIR    the store\n"
     "      --after T      first time included\n"
     "      --before T     first time excluded\n"
@@ -44,6 +55,8 @@ typedef struct query_args {
     const char *dir, *out;
     int count, stats;
     cs_query q;
+    char **words; /* the filter's words, in order (pointers into argv) */
+    int n_words;
 } query_args;
 
 static int query_parse(int argc, char **argv, query_args *a)
@@ -57,8 +70,11 @@ static int query_parse(int argc, char **argv, query_args *a)
 
     a->q.after = INT64_MIN;
     a->q.before = INT64_MAX;
-    while ((c = getopt_long(argc, argv, "+d:w:ch", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "-d:w:ch", opts, NULL)) != -1) {
         switch (c) {
+        case 1:
+            a->words[a->n_words++] = optarg;
+            break;
         case 'd':
             a->dir = optarg;
             break;
@@ -86,6 +102,8 @@ static int query_parse(int argc, char **argv, query_args *a)
             return cs_cli_usage_error("query", "bad option");
         }
     }
+    while (optind < argc)
+        a->words[a->n_words++] = argv[optind++];
     if (a->dir == NULL)
         return cs_cli_usage_error("query", "-d STORE is required");
     if (a->q.after > a->q.before)
@@ -122,9 +140,13 @@ int cs_cmd_query(int argc, char **argv)
     int rc, fd = -1, status;
 
     memset(&a, 0, sizeof(a));
-    if ((status = query_parse(argc, argv, &a)) != 0)
+    if ((a.words = cs_calloc((size_t)argc + 1, sizeof(char *))) == NULL)
+        return cs_cli_fail(CS_ENOMEM);
+    if ((status = query_parse(argc, argv, &a)) != 0) {
+        cs_free(a.words);
         return status < 0 ? CS_EXIT_OK : status;
-    filter = cs_cli_join_args(argc, argv, optind);
+    }
+    filter = cs_cli_join_args(a.n_words, a.words, 0);
     a.q.filter = filter;
     if ((rc = cs_store_open(a.dir, &so, &s)) < 0 || (rc = open_output(&a, &fd)) < 0)
         goto out;
@@ -142,5 +164,6 @@ out:
         rc = cs_error_set(CS_EIO, "%s: %s", a.out, strerror(errno));
     cs_store_close(s);
     cs_free(filter);
+    cs_free(a.words);
     return rc < 0 ? cs_cli_fail(rc) : CS_EXIT_OK;
 }
