@@ -110,6 +110,7 @@ typedef struct qout {
 
 typedef struct qprog {
     uint32_t linktype;
+    int compiled; /* 0: libpcap refuses the filter on this link type */
     struct bpf_program prog;
 } qprog;
 
@@ -152,6 +153,9 @@ static int linktype_to_dlt(uint32_t linktype)
     return linktype == CS_LINK_RAW ? DLT_RAW : (int)linktype;
 }
 
+/* The filter compiled for "linktype", once per query: "*out" is NULL when
+ * libpcap refuses it on that link type ("type mgt" on Ethernet), whose
+ * packets then cannot match; the refusal's text is kept for check_filter. */
 static int compile_bpf(qctx *c, uint32_t linktype, const struct bpf_program **out)
 {
     pcap_t *dead;
@@ -160,7 +164,7 @@ static int compile_bpf(qctx *c, uint32_t linktype, const struct bpf_program **ou
 
     for (size_t i = 0; i < c->n_progs; i++) {
         if (c->progs[i].linktype == linktype) {
-            *out = &c->progs[i].prog;
+            *out = c->progs[i].compiled ? &c->progs[i].prog : NULL;
             return 0;
         }
     }
@@ -171,16 +175,29 @@ static int compile_bpf(qctx *c, uint32_t linktype, const struct bpf_program **ou
                                                 PCAP_TSTAMP_PRECISION_NANO);
     if (dead == NULL)
         return CS_ENOMEM;
-    if (pcap_compile(dead, &qp->prog, c->q->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-        rc = cs_error_set(CS_EFILTER, "bad filter '%s': %s", c->q->filter, pcap_geterr(dead));
-        pcap_close(dead);
-        return rc;
-    }
-    pcap_close(dead);
     qp->linktype = linktype;
+    qp->compiled = pcap_compile(dead, &qp->prog, c->q->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+    if (!qp->compiled)
+        cs_error_set(CS_EFILTER, "bad filter '%s': %s", c->q->filter, pcap_geterr(dead));
+    pcap_close(dead);
     c->n_progs++;
-    *out = &qp->prog;
+    *out = qp->compiled ? &qp->prog : NULL;
     return 0;
+}
+
+/* A filter is good if libpcap compiles it for at least one link type of
+ * the store (Ethernet for an empty store), as tcpdump needs it to compile
+ * for its file's: "type mgt" is good on a store of 802.11 packets. */
+static int check_filter(qctx *c)
+{
+    const struct bpf_program *prog = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && prog == NULL && i < c->s->n_segs; i++)
+        rc = compile_bpf(c, c->s->segs[i].idx.linktype, &prog);
+    if (rc == 0 && prog == NULL && c->s->n_segs == 0)
+        rc = compile_bpf(c, CS_LINK_ETHERNET, &prog);
+    return rc == 0 && prog == NULL ? CS_EFILTER : rc; /* detail: libpcap's refusal */
 }
 
 /* Opens segment "seg" for the unit (shared lock: retention will not delete
@@ -693,6 +710,8 @@ static int read_segment(qctx *c, const quseg *u)
 
     if (!c->all && (rc = compile_bpf(c, u->seg->idx.linktype, &prog)) < 0)
         return rc;
+    if (!c->all && prog == NULL) /* the filter means nothing on its link type */
+        return 0;
     if ((rc = open_segment(c, u->seg, &slot)) != 0)
         return rc > 0 ? 0 : rc;
     c->st.segments_searched++;
@@ -784,7 +803,8 @@ static void qctx_free(qctx *c)
 {
     unit_reset(c);
     for (size_t i = 0; i < c->n_progs; i++)
-        pcap_freecode(&c->progs[i].prog);
+        if (c->progs[i].compiled)
+            pcap_freecode(&c->progs[i].prog);
     cs_free(c->progs);
     cs_free(c->maps);
     cs_free(c->hits);
@@ -875,7 +895,6 @@ static int search_units(qctx *c)
 static int query_run(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, qout *out,
                      cs_query_stats *st)
 {
-    const struct bpf_program *prog;
     qctx c;
     int rc;
 
@@ -893,7 +912,7 @@ static int query_run(cs_store *s, const cs_query *q, cs_query_fn fn, void *ud, q
     }
     if (!c.all) {
         /* Validate with libpcap first, so a bad filter fails on any store. */
-        if ((rc = compile_bpf(&c, CS_LINK_ETHERNET, &prog)) < 0)
+        if ((rc = check_filter(&c)) < 0)
             goto out;
         /* libpcap accepted it: if the index parser cannot, every key is MAYBE. */
         if (cs_flowpred_compile(q->filter, &c.pred) < 0)
