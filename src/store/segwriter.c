@@ -17,8 +17,18 @@
  * with P of them (each open segment holds one while it fills).
  *
  * The group closes when the next record would take its files together past
- * segment_bytes, when the link type changes (a pcap file has one link
- * type), or when the store is closed. Closing hands each segment's last
+ * segment_bytes, or when the store is closed. A pcap file has one link
+ * type, so a group too: when a packet of another link type comes, the open
+ * group is parked (set aside, its files open) and the parked group of that
+ * link type, if any, is taken back, else a new one opened. So a capture
+ * whose interfaces interleave link types (Ethernet and 802.11) makes one
+ * group per link type, not one per change. At most CS_STORE_PARKED_MAX
+ * groups are parked, holding at most parking_budget() segments (each holds
+ * a write buffer, and the open group must still find one for each of its
+ * partitions and some in flight): past either bound the open group is
+ * closed instead. Closing the open group closes the parked ones too, and
+ * so do a flush and a sync (rare: they let readers and the disk see every
+ * group). Closing hands each segment's last
  * buffer and the close of its file to the writer thread (with
  * CS_STORE_SYNC it waits and syncs instead), writes each index atomically,
  * in id order, and runs retention. The group's catalog (catalog.c) is
@@ -80,13 +90,15 @@ static int write_next_id(cs_store *s, uint32_t next)
     return rc;
 }
 
+static uint32_t aio_buffers(const cs_store *s)
+{
+    return s->partitions == 1 ? WRITE_BUFFERS : s->partitions + PART_INFLIGHT;
+}
+
 static int writers_init(cs_store *s)
 {
     uint32_t n = s->partitions;
-    int rc;
 
-    if (s->aio != NULL)
-        return 0;
     if (s->wr == NULL) {
         s->wr = cs_calloc(n, sizeof(cs_segwr));
         if (s->wr == NULL)
@@ -96,21 +108,27 @@ static int writers_init(cs_store *s)
             cs_idxb_init(&s->wr[p].b);
         }
     }
-    if (n == 1)
-        rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio);
-    else
-        rc = cs_aio_new(n + PART_INFLIGHT, PART_BUFFER, &s->aio);
-    return rc;
+    if (s->aio != NULL)
+        return 0;
+    return cs_aio_new(aio_buffers(s), n == 1 ? WRITE_BUFFER : PART_BUFFER, &s->aio);
+}
+
+static void writers_array_free(cs_segwr *wr, uint32_t n)
+{
+    if (wr == NULL)
+        return;
+    for (uint32_t p = 0; p < n; p++)
+        cs_idxb_free(&wr[p].b);
+    cs_free(wr);
 }
 
 void cs__writers_free(cs_store *s)
 {
-    if (s->wr == NULL)
-        return;
-    for (uint32_t p = 0; p < s->partitions; p++)
-        cs_idxb_free(&s->wr[p].b);
-    cs_free(s->wr);
+    writers_array_free(s->wr, s->partitions);
     s->wr = NULL;
+    for (uint32_t i = 0; i < s->n_parked; i++)
+        writers_array_free(s->parked[i].wr, s->partitions);
+    s->n_parked = 0;
 }
 
 /* Opens a group at the next aligned block of segment ids. */
@@ -234,7 +252,7 @@ static void group_catalog(cs_store *s)
     cs__cat_write_waiting(s, (s->flags & CS_STORE_SYNC) != 0);
 }
 
-int cs__group_close(cs_store *s)
+static int group_close_open(cs_store *s)
 {
     int rc = 0;
 
@@ -254,6 +272,100 @@ int cs__group_close(cs_store *s)
     return rc;
 }
 
+/* Swaps the open group's state with parked group "g". */
+static void group_swap(cs_store *s, cs_parked_group *g)
+{
+    cs_parked_group t = *g;
+
+    *g = (cs_parked_group){s->wr, s->wr_base, s->wr_linktype, s->wr_bytes, 0};
+    s->wr = t.wr;
+    s->wr_base = t.base;
+    s->wr_linktype = t.linktype;
+    s->wr_bytes = t.bytes;
+}
+
+static void parked_remove(cs_store *s, uint32_t i)
+{
+    memmove(&s->parked[i], &s->parked[i + 1], (s->n_parked - i - 1) * sizeof(s->parked[0]));
+    s->n_parked--;
+}
+
+/* Closes every parked group (newest first); the open group stays open. */
+static int parked_close_all(cs_store *s)
+{
+    int rc = 0, rc2, was_open = s->wr_open;
+
+    while (s->n_parked > 0) {
+        cs_parked_group *g = &s->parked[s->n_parked - 1];
+        group_swap(s, g);
+        rc2 = group_close_open(s);
+        group_swap(s, g);
+        writers_array_free(g->wr, s->partitions);
+        parked_remove(s, s->n_parked - 1);
+        rc = rc == 0 ? rc2 : rc;
+    }
+    s->wr_open = was_open;
+    return rc;
+}
+
+int cs__group_close(cs_store *s)
+{
+    int rc = parked_close_all(s), rc2 = s->wr_open ? group_close_open(s) : 0;
+
+    return rc == 0 ? rc2 : rc;
+}
+
+static uint32_t group_open_segments(const cs_segwr *wr, uint32_t n)
+{
+    uint32_t open = 0;
+
+    for (uint32_t p = 0; p < n; p++)
+        open += wr[p].id != 0;
+    return open;
+}
+
+/* Segments the parked groups may hold open: the write buffers beyond one
+ * per partition of the open group and one in flight, so that the open
+ * group always finds a buffer for each of its partitions and the writer
+ * thread one to write (with one partition: 2 parked groups). */
+static uint32_t parking_budget(const cs_store *s)
+{
+    return aio_buffers(s) - s->partitions - 1;
+}
+
+/* A packet of "linktype" comes while the open group holds another link
+ * type: parks the open group (or closes it, past the bounds above), then
+ * takes back the parked group of "linktype" if there is one. */
+static int group_switch(cs_store *s, uint32_t linktype)
+{
+    uint32_t held = group_open_segments(s->wr, s->partitions), parked = 0;
+    int rc;
+
+    for (uint32_t i = 0; i < s->n_parked; i++)
+        parked += s->parked[i].n_open;
+    if (s->n_parked == CS_STORE_PARKED_MAX || parked + held > parking_budget(s)) {
+        if ((rc = group_close_open(s)) < 0)
+            return rc;
+    } else {
+        s->parked[s->n_parked] =
+            (cs_parked_group){s->wr, s->wr_base, s->wr_linktype, s->wr_bytes, held};
+        s->n_parked++;
+        s->wr = NULL;
+        s->wr_open = 0;
+    }
+    for (uint32_t i = 0; i < s->n_parked; i++) {
+        if (s->parked[i].linktype != linktype)
+            continue;
+        writers_array_free(s->wr, s->partitions);
+        s->wr = NULL;
+        group_swap(s, &s->parked[i]);
+        parked_remove(s, i);
+        s->wr_open = 1;
+        break;
+    }
+    return 0;
+}
+
 int cs_store_rotate(cs_store *s)
 {
     return s->wr_open ? cs__group_close(s) : 0;
@@ -261,8 +373,10 @@ int cs_store_rotate(cs_store *s)
 
 int cs_store_flush(cs_store *s)
 {
-    int rc = 0;
+    int rc = parked_close_all(s);
 
+    if (rc < 0)
+        return rc;
     for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
             rc = CS_EBUSY;
@@ -274,6 +388,8 @@ int cs_store_sync(cs_store *s)
 {
     int rc;
 
+    if ((rc = parked_close_all(s)) < 0)
+        return rc;
     if (!s->wr_open)
         return 0;
     for (uint32_t p = 0; p < s->partitions; p++)
@@ -304,8 +420,9 @@ static int seg_ensure_room(cs_store *s, const cs_packet *pk, uint32_t p)
     uint64_t need = CS_PCAP_RECHDR + (uint64_t)pk->caplen;
     int rc;
 
-    if (s->wr_open && (s->wr_linktype != pk->linktype ||
-                       (s->wr_bytes > 0 && s->wr_bytes + need > seg_limit(s)))) {
+    if (s->wr_open && s->wr_linktype != pk->linktype && (rc = group_switch(s, pk->linktype)) < 0)
+        return rc;
+    if (s->wr_open && s->wr_bytes > 0 && s->wr_bytes + need > seg_limit(s)) {
         if ((rc = cs__group_close(s)) < 0)
             return rc;
     }

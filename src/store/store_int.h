@@ -36,6 +36,15 @@ typedef struct cs_segwr {
     uint64_t ckpt; /* bytes covered by the last checkpoint */
 } cs_segwr;
 
+/* An open group set aside while packets of another link type arrive. */
+#define CS_STORE_PARKED_MAX 3
+typedef struct cs_parked_group {
+    cs_segwr *wr; /* [partitions] */
+    uint32_t base, linktype;
+    uint64_t bytes;
+    uint32_t n_open; /* segments with a file (each holds a write buffer) */
+} cs_parked_group;
+
 /* A group catalog read from disk (catalog.c). */
 typedef struct cs_cat {
     uint32_t first; /* the group's first segment id */
@@ -70,6 +79,9 @@ struct cs_store {
     uint32_t wr_base;     /* id of the group's partition 0 */
     uint32_t wr_linktype; /* of every segment of the group */
     uint64_t wr_bytes;    /* pcap bytes of the group's segments */
+    /* open groups of other link types, set aside (segwriter.c) */
+    cs_parked_group parked[CS_STORE_PARKED_MAX];
+    uint32_t n_parked;
 
     /* group catalogs read at open: the summaries of their segments point
      * into them */
