@@ -520,15 +520,27 @@ int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out)
     return 0;
 }
 
+/* Analysis of a dissected packet; one cs_dissect() cannot read is only
+ * counted (it is stored all the same). */
+static void analyse(cs_pipeline *pl, const cs_packet *p, const cs_layers *l, int dissected,
+                    cs_pktref ref)
+{
+    pl->st.packets++;
+    pl->st.bytes += p->caplen;
+    if (dissected != 0) {
+        pl->st.undissected++;
+        cs_link_count_add(pl->st.undissected_by_link, &pl->st.n_undissected_links, p->linktype, 1);
+    } else if (pl->an) {
+        cs_analyzer_packet(pl->an, p, l, ref);
+    }
+}
+
 int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref)
 {
     cs_layers l;
+    int dissected = cs_dissect(p, &l);
 
-    cs_dissect(p, &l);
-    pl->st.packets++;
-    pl->st.bytes += p->caplen;
-    if (pl->an)
-        cs_analyzer_packet(pl->an, p, &l, ref);
+    analyse(pl, p, &l, dissected, ref);
     return 0;
 }
 
@@ -536,9 +548,8 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
 {
     cs_layers l;
     cs_pktref ref = 0;
-    int rc;
+    int rc, dissected = cs_dissect(p, &l);
 
-    cs_dissect(p, &l);
     if (pl->cfg.store && rw_behind(pl)) {
         pl->st.not_stored++;
     } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
@@ -547,10 +558,7 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
         pl->st.not_stored++;
         ref = 0;
     }
-    pl->st.packets++;
-    pl->st.bytes += p->caplen;
-    if (pl->an)
-        cs_analyzer_packet(pl->an, p, &l, ref);
+    analyse(pl, p, &l, dissected, ref);
     return 0;
 }
 

@@ -50,6 +50,11 @@ typedef struct cs_pipeline_stats {
     uint64_t measurements_stored;
     cs_analyzer_stats analyzer;
     int analyzed; /* the analyzer ran */
+    /* packets of link types cs_dissect() cannot read (802.11, radiotap...):
+     * stored, not analysed, counted in total and per link type */
+    uint64_t undissected;
+    cs_link_count undissected_by_link[CS_LINK_COUNTS];
+    uint32_t n_undissected_links;
 } cs_pipeline_stats;
 
 int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out);

@@ -8,6 +8,8 @@
 #ifndef CS_CLI_CLI_H
 #define CS_CLI_CLI_H
 
+#include "core/packet.h"
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -44,6 +46,12 @@ int cs_cli_parse_time(const char *opt, const char *s, int64_t *out);
 
 /* Formats bytes as "734.0 MB" into buf (>= 32). */
 char *cs_cli_fmt_bytes(uint64_t n, char *buf);
+
+/* Writes "link type 105: 600, link type 127: 4" for the counts of "c"
+ * (only the link types cs_dissect() cannot read, with "undissected") into
+ * "buf"; returns the packets written about. */
+uint64_t cs_cli_fmt_link_counts(const cs_link_count *c, uint32_t n, int undissected, char *buf,
+                                size_t size);
 
 /* Joins argv[from..argc) with spaces (a filter given as several words). */
 char *cs_cli_join_args(int argc, char **argv, int from);

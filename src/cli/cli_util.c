@@ -12,10 +12,12 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "flow/dissect.h"
 #include "store/store.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +120,24 @@ char *cs_cli_fmt_bytes(uint64_t n, char *buf)
     }
     snprintf(buf, 32, u ? "%.1f %s" : "%.0f %s", v, units[u]);
     return buf;
+}
+
+uint64_t cs_cli_fmt_link_counts(const cs_link_count *c, uint32_t n, int undissected, char *buf,
+                                size_t size)
+{
+    uint64_t total = 0;
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < n; i++) {
+        if (undissected && cs_dissect_knows((uint16_t)c[i].linktype))
+            continue;
+        total += c[i].packets;
+        if (len < size)
+            len += (size_t)snprintf(buf + len, size - len, "%slink type %" PRIu32 ": %" PRIu64,
+                                    len ? ", " : "", c[i].linktype, c[i].packets);
+    }
+    return total;
 }
 
 char *cs_cli_join_args(int argc, char **argv, int from)

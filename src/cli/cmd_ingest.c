@@ -217,6 +217,20 @@ static void analysis_summary(const cs_pipeline_stats *ps)
            a->tcp_retransmits, a->tcp_out_of_order, a->buffer_overflows);
 }
 
+/* Packets stored but not analysed, because capstream cannot dissect their
+ * link type (802.11, radiotap...): a count, never an error. */
+static void undissected_summary(const cs_pipeline_stats *ps)
+{
+    char links[512];
+
+    if (ps->undissected == 0)
+        return;
+    cs_cli_fmt_link_counts(ps->undissected_by_link, ps->n_undissected_links, 1, links,
+                           sizeof(links));
+    printf("%" PRIu64 " packets not dissected (%s): stored, not analysed\n", ps->undissected,
+           links);
+}
+
 static void ingest_summary(const ingest_totals *t, int64_t elapsed_ns, const cs_store_info *before,
                            const cs_store_info *after)
 {
@@ -293,6 +307,7 @@ int cs_cmd_ingest(int argc, char **argv)
         cs_store_close(s);
         ingest_summary(&t, cs_cli_mono_ns() - start, &before, &after);
         analysis_summary(&ps);
+        undissected_summary(&ps);
     }
     if (rc < 0) {
         cs_log_error("%s: %s", a.file, why);

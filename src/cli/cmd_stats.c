@@ -26,6 +26,38 @@ static const char stats_help[] =
     "  -d, --store DIR   the store\n"
     "      --json        one JSON object instead of text\n";
 
+/* Packets per link type, and those analysis cannot dissect (stored all
+ * the same). */
+static void stats_links_text(const cs_store_info *in)
+{
+    char links[512];
+    uint64_t n;
+
+    if (in->n_links == 0)
+        return;
+    cs_cli_fmt_link_counts(in->links, in->n_links, 0, links, sizeof(links));
+    printf("link types:    %s\n", links);
+    if ((n = cs_cli_fmt_link_counts(in->links, in->n_links, 1, links, sizeof(links))) > 0)
+        printf("undissected:   %" PRIu64 " packets (%s): stored, not analysed\n", n, links);
+}
+
+/* ,"link_types":{"1":N,...},"undissected":{"105":N,...} */
+static void stats_links_json(const cs_store_info *in)
+{
+    for (int undissected = 0; undissected <= 1; undissected++) {
+        int first = 1;
+        printf(",\"%s\":{", undissected ? "undissected" : "link_types");
+        for (uint32_t i = 0; i < in->n_links; i++) {
+            if (undissected && cs_dissect_knows((uint16_t)in->links[i].linktype))
+                continue;
+            printf("%s\"%" PRIu32 "\":%" PRIu64, first ? "" : ",", in->links[i].linktype,
+                   in->links[i].packets);
+            first = 0;
+        }
+        printf("}");
+    }
+}
+
 static void stats_text(const cs_store_info *in, const cs_msgstore_info *mi)
 {
     char t0[CS_TIME_BUFLEN], t1[CS_TIME_BUFLEN], b[32];
@@ -52,6 +84,7 @@ static void stats_text(const cs_store_info *in, const cs_msgstore_info *mi)
     printf("group size:    %" PRIu64 " bytes (a group's segments together)\n", in->segment_bytes);
     if (in->repaired)
         printf("repaired:      %" PRIu32 " segment(s) at open\n", in->repaired);
+    stats_links_text(in);
     printf("messages:      %" PRIu64 " messages, %" PRIu64 " measurements, %" PRIu64
            " unanswered or orphan\n",
            mi->messages, mi->measurements, mi->unmatched);
@@ -73,6 +106,7 @@ static void stats_json(const cs_store_info *in, const cs_msgstore_info *mi)
            in->index_bytes, in->min_ts, in->max_ts, in->max_bytes,
            in->packet_bytes + in->index_bytes, in->segment_bytes, in->repaired, in->groups,
            in->partitions);
+    stats_links_json(in);
     printf(",\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64 ",\"unmatched\":%" PRIu64
            ",\"message_bytes\":%" PRIu64 ",\"max_message_bytes\":%" PRIu64 "}\n",
            mi->messages, mi->measurements, mi->unmatched, mi->bytes, in->max_message_bytes);

@@ -37,6 +37,30 @@ typedef struct cs_packet {
     const uint8_t *data; /* borrowed, see above */
 } cs_packet;
 
+/* Packets counted per link type (the store's and the analysis's counts of
+ * link types capstream stores but cannot dissect), for a few link types. */
+#define CS_LINK_COUNTS 8
+typedef struct cs_link_count {
+    uint32_t linktype;
+    uint64_t packets;
+} cs_link_count;
+
+/* Adds "n" packets of "linktype" to "counts" ("*n_counts" used of
+ * CS_LINK_COUNTS); a link type past the first CS_LINK_COUNTS is not kept. */
+static inline void cs_link_count_add(cs_link_count *counts, uint32_t *n_counts, uint32_t linktype,
+                                     uint64_t n)
+{
+    uint32_t i = 0;
+
+    while (i < *n_counts && counts[i].linktype != linktype)
+        i++;
+    if (i == CS_LINK_COUNTS)
+        return;
+    if (i == *n_counts)
+        counts[(*n_counts)++] = (cs_link_count){linktype, 0};
+    counts[i].packets += n;
+}
+
 /* A packet's place in the store: segment id in the high 32 bits, byte
  * offset of its pcap record header in the low 32. 0 means "not stored". */
 typedef uint64_t cs_pktref;

@@ -671,6 +671,14 @@ int cs_dissect(const cs_packet *p, cs_layers *l)
     return 0;
 }
 
+int cs_dissect_knows(uint16_t linktype)
+{
+    cs_packet p = {.linktype = linktype}; /* no bytes: every link walk stops at once */
+    cs_layers l;
+
+    return cs_dissect(&p, &l) != CS_ELINKTYPE;
+}
+
 /* ---- summary ---------------------------------------------------------------------- */
 
 /* A bounded appender: writes never pass "size"; the text is always terminated. */

@@ -75,6 +75,10 @@ typedef struct cs_layers {
  * return 0 with CS_L_MALFORMED set. */
 int cs_dissect(const cs_packet *p, cs_layers *l);
 
+/* Whether cs_dissect() reads packets of "linktype" (else it returns
+ * CS_ELINKTYPE for every one: the store keeps them, analysis skips them). */
+int cs_dissect_knows(uint16_t linktype);
+
 /* Writes a one-line layer summary into "buf" ("802.1Q vlan 101, IPv4
  * 10.1.0.13:40003 > 10.2.0.1:9878 TCP [P.] seq 1000 ack 1 len 210"), in the
  * spirit of tcpdump's one-liners. Returns buf. */

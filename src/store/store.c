@@ -950,6 +950,7 @@ void cs_store_info_get(cs_store *s, cs_store_info *info)
         info->last_segment = g->id;
         info->segments++;
         info->packets += g->idx.n_pkts;
+        cs_link_count_add(info->links, &info->n_links, g->idx.linktype, g->idx.n_pkts);
         info->packet_bytes += g->disk_bytes;
         info->index_bytes += g->aux_bytes;
     }

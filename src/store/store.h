@@ -87,6 +87,9 @@ typedef struct cs_store_info {
     uint32_t groups;           /* groups of segments holding packets */
     uint32_t repaired;         /* segments repaired at open */
     uint64_t deleted_segments; /* by retention during this handle's life */
+    /* packets per link type, the first CS_LINK_COUNTS link types met */
+    cs_link_count links[CS_LINK_COUNTS];
+    uint32_t n_links;
 } cs_store_info;
 
 int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out);
