@@ -23,7 +23,12 @@
  *                         read the fields, but we stay conservative);
  *                       - IP under MPLS or another encapsulation (ENCAP);
  *                       - a link type other than Ethernet, SLL, SLL2, RAW,
- *                         IPV4, IPV6, NULL, LOOP;
+ *                         IPV4, IPV6, NULL, LOOP; this includes every link
+ *                         type cs_dissect() cannot read (802.11, radiotap
+ *                         ...), whose keys are all zero but for tap, link
+ *                         type and this flag: the index cannot speak for
+ *                         those packets, so every filter reads them and
+ *                         runs libpcap's program on them;
  *                       - IPv6 with extension headers between the fixed
  *                         header and the upper layer (libpcap's "port" and
  *                         "ip6 proto" look only at the fixed header's next

@@ -1276,6 +1276,117 @@ static void test_keysum_false_positives(void **state)
     free(t);
 }
 
+/* ---- link types capstream stores but cannot dissect ------------------------------ */
+
+/* An 802.11 QoS data frame to the DS carrying LLC/SNAP, IPv4 and UDP
+ * 192.168.7.11:50001 > 10.9.0.1:41234 (the layout tools/genwifi.py writes),
+ * then a beacon; "radiotap" puts an 8-byte radiotap header (no fields) in
+ * front. Returns the length written into "out". */
+static size_t wifi_frame(uint8_t *out, bool beacon, bool radiotap)
+{
+    static const uint8_t data_hdr[] = {0x88, 0x01, 0x2c, 0x00, 0x02, 0x00, 0x00, 0x00, 0xa0,
+                                       0x01, 0x02, 0x00, 0x00, 0x00, 0xb0, 0x01, 0x02, 0x00,
+                                       0x00, 0x00, 0xc0, 0x01, 0x10, 0x00, 0x05, 0x00, 0xaa,
+                                       0xaa, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00};
+    static const uint8_t ip_udp[] = {
+        0x45, 0x00, 0x00, 0x20, 0x00, 0x01, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00, 192, 168, 7,   11,
+        10,   9,    0,    1,    0xc3, 0x51, 0xa1, 0x12, 0x00, 0x0c, 0x00, 0x00, 'a', 'b', 'c', 'd'};
+    static const uint8_t beacon_frame[] = {
+        0x80, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x00, 0x00, 0x00,
+        0xa0, 0x01, 0x02, 0x00, 0x00, 0x00, 0xa0, 0x01, 0x20, 0x00, 0,    0,    0,    0,
+        0,    0,    0,    0,    0x64, 0x00, 0x01, 0x04, 0x00, 0x03, 'c',  's',  '1'};
+    static const uint8_t rt[] = {0, 0, 8, 0, 0, 0, 0, 0};
+    size_t n = 0;
+
+    if (radiotap) {
+        memcpy(out, rt, sizeof(rt));
+        n += sizeof(rt);
+    }
+    if (beacon) {
+        memcpy(out + n, beacon_frame, sizeof(beacon_frame));
+        return n + sizeof(beacon_frame);
+    }
+    memcpy(out + n, data_hdr, sizeof(data_hdr));
+    memcpy(out + n + sizeof(data_hdr), ip_udp, sizeof(ip_udp));
+    return n + sizeof(data_hdr) + sizeof(ip_udp);
+}
+
+static const char *const wifi_filters[] = {
+    "type mgt",
+    "type data subtype qos-data",
+    "subtype beacon",
+    "wlan host 02:00:00:00:b0:01",
+    "wlan addr2 02:00:00:00:b0:01",
+    "ether host 02:00:00:00:a0:01",
+    "host 10.9.0.1",
+    "host 192.168.7.11 and udp",
+    "port 41234",
+    "udp port 41234",
+    "not udp",
+    "ip",
+    "ip6 or arp",
+    "net 10.0.0.0/8",
+    "proto 17",
+    "vlan",
+    "not host 10.9.0.1",
+};
+
+/* Packets of a link type cs_dissect() cannot read (802.11, radiotap, user
+ * 0) are stored with a key that cannot speak for them: every filter is
+ * MAYBE on it (only "" is TRUE), whatever libpcap says of the packet, and
+ * a summary holding it prunes nothing (its IP addresses are not in it). */
+static void test_undissected_keys(void **state)
+{
+    (void)state;
+    static const uint16_t links[] = {105, 127, 147};
+    uint8_t frame[128];
+    size_t checked = 0;
+    for (size_t li = 0; li < sizeof(links) / sizeof(links[0]); li++) {
+        for (int beacon = 0; beacon <= 1; beacon++) {
+            size_t n = wifi_frame(frame, beacon, links[li] == 127);
+            cs_packet p = {.caplen = (uint32_t)n,
+                           .wirelen = (uint32_t)n,
+                           .linktype = links[li],
+                           .data = frame};
+            cs_layers l;
+            cs_flowkey k;
+            assert_int_equal(cs_dissect(&p, &l), CS_ELINKTYPE);
+            assert_false(cs_dissect_knows(links[li]));
+            cs_flowkey_from_layers(&p, &l, &k);
+            assert_true(k.flags & CS_FK_ODD);
+            assert_int_equal(k.linktype, links[li]);
+            cs_flowpred *all = compile_ok("");
+            assert_int_equal(cs_flowpred_eval(all, &k), CS_TRI_TRUE);
+            cs_flowpred_free(all);
+            for (size_t f = 0; f < N_FIXED + sizeof(wifi_filters) / sizeof(wifi_filters[0]); f++) {
+                const char *text = f < N_FIXED ? fixed_filters[f] : wifi_filters[f - N_FIXED];
+                cs_flowpred *pred;
+                if (text[0] == '\0')
+                    continue; /* checked above */
+                if (cs_flowpred_compile(text, &pred) < 0) {
+                    cs_error_clear();
+                    continue;
+                }
+                if (cs_flowpred_eval(pred, &k) != CS_TRI_MAYBE)
+                    fail_msg("link type %u: \"%s\" decided from a key that cannot speak for "
+                             "the packet",
+                             links[li], text);
+                cs_flowpred_free(pred);
+                checked++;
+            }
+            test_sum *t = malloc(sizeof(*t));
+            assert_non_null(t);
+            sum_of(t, &k, 1);
+            assert_true(t->s.flags & CS_KS_UNUSUAL);
+            EXPECT_MAY("host 10.9.0.1", &t->s, true);
+            EXPECT_MAY("port 41234", &t->s, true);
+            EXPECT_MAY("host 10.77.0.1 and port 9", &t->s, true);
+            free(t);
+        }
+    }
+    assert_true(checked > 100);
+}
+
 /* The index stores the summary and reads it back; a damaged one is
  * ignored (has_sum 0), never trusted. */
 static void test_keysum_index(void **state)
@@ -1343,6 +1454,7 @@ int main(void)
         cmocka_unit_test(test_keysum_prunes),
         cmocka_unit_test(test_keysum_false_positives),
         cmocka_unit_test(test_keysum_index),
+        cmocka_unit_test(test_undissected_keys),
     };
     return cmocka_run_group_tests(tests, setup_captures, teardown_captures);
 }
