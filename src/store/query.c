@@ -341,8 +341,8 @@ static int out_finish(qout *o)
     if (o->aio == NULL) {
         if (o->fd < 0 || o->rc < 0)
             return o->rc;
-        /* nothing matched: an empty capture */
-        cs_pcap_file_header(hdr, CS_LINK_ETHERNET, CS_PCAP_SNAPLEN);
+        /* nothing matched: an empty capture, of the store's link type */
+        cs_pcap_file_header(hdr, o->linktype, CS_PCAP_SNAPLEN);
         return cs_write_all(o->fd, hdr, sizeof(hdr));
     }
     if (o->rc == 0 && o->used > 0)
@@ -940,6 +940,7 @@ int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count,
     if (o == NULL)
         return CS_ENOMEM;
     o->fd = fd;
+    o->linktype = s->n_segs ? s->segs[0].idx.linktype : CS_LINK_ETHERNET;
     rc = query_run(s, q, NULL, NULL, o, st);
     rc2 = out_finish(o);
     if (rc == 0)

@@ -99,6 +99,9 @@ for link in 80211 radiotap; do
     check_eq "every $link packet is stored" 600 "$("$CS_BIN" query -d "$store" --count)"
     "$CS_BIN" query -d "$store" -w "$CS_TMP/all.pcap"
     check_eq "the $link store's pcap keeps link type $want" "$want" "$(linktype_of "$CS_TMP/all.pcap")"
+    "$CS_BIN" query -d "$store" -w "$CS_TMP/none.pcap" "host 10.77.0.1"
+    check_eq "an empty result on $link is an empty pcap of link type $want" "$want" \
+        "$(linktype_of "$CS_TMP/none.pcap")"
     for f in "${WIFI_FILTERS[@]}"; do
         equiv "$store" "$orig" "$f"
     done
