@@ -37,7 +37,7 @@ typedef struct cs_segwr {
 } cs_segwr;
 
 /* An open group set aside while packets of another link type arrive. */
-#define CS_STORE_PARKED_MAX 3
+#define CS_STORE_PARKED_MAX 7
 typedef struct cs_parked_group {
     cs_segwr *wr; /* [partitions] */
     uint32_t base, linktype;

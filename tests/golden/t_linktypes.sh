@@ -124,6 +124,11 @@ if "$CS_BIN" ingest -r "$mixed" -d "$store" --partitions 4 >"$CS_TMP/ingest.out"
     check_eq "interleaved link types make one group each" 2 \
         "$("$CS_BIN" stats -d "$store" --json | python3 -c \
             'import json,sys; print(json.load(sys.stdin)["groups"])')"
+    rm -rf "$store.1"
+    "$CS_BIN" ingest -q -r "$mixed" -d "$store.1" --partitions 1
+    check_eq "... with one partition too" 2 \
+        "$("$CS_BIN" stats -d "$store.1" --json | python3 -c \
+            'import json,sys; print(json.load(sys.stdin)["groups"])')"
     check_eq "every packet of the mixed capture is stored" 1200 \
         "$("$CS_BIN" query -d "$store" --count)"
     # tcpdump refuses interfaces of different link types: the reference for
