@@ -427,8 +427,10 @@ static int seg_ensure_room(cs_store *s, const cs_packet *pk, uint32_t p)
             return rc;
     }
     if (!s->wr_open) {
-        if ((rc = writers_init(s)) < 0 || (rc = group_open(s, pk->linktype)) < 0)
+        if ((rc = writers_init(s)) < 0 || (rc = group_open(s, pk->linktype)) < 0) {
+            parked_close_all(s); /* parked groups exist only beside an open one */
             return rc;
+        }
         if (s->max_bytes)
             cs__retention(s, seg_limit(s));
     }
