@@ -59,7 +59,8 @@ typedef struct cs_pipeline_stats {
 
 int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out);
 
-/* One packet from a source: dissected, stored, analysed. */
+/* One packet from a source: dissected, stored, analysed. A packet whose
+ * link type cs_dissect() cannot read is stored and counted, not analysed. */
 int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p);
 
 /* One packet already in the store at "ref": dissected and analysed. */

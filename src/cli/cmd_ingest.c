@@ -10,7 +10,9 @@
  * bad record) still closes the open segment properly, so every complete
  * packet before the fault is stored and indexed; the summary says where
  * the fault was and the exit status is 1. Nothing already in the store is
- * touched: an ingest only ever adds new segments.
+ * touched: an ingest only ever adds new segments. Packets of a link type
+ * capstream cannot dissect (802.11, radiotap...) are stored all the same
+ * and counted per link type in the summary: never an error.
  */
 #include "cli/cli.h"
 
@@ -35,7 +37,9 @@ static const char ingest_help[] =
     "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
     "stores its packets in STORE (created if missing; later ingests append), indexed\n"
     "by time, flow, host, port and protocol, and decodes them: TCP reassembly, FIX,\n"
-    "HTTP and DNS messages, request/response pairs as latency measurements.\n\n"
+    "HTTP and DNS messages, request/response pairs as latency measurements.\n"
+    "Packets of every link type are stored; those capstream cannot dissect (802.11,\n"
+    "radiotap...) are queried like any other but not decoded, and counted.\n\n"
     "  -r, --read FILE        capture file to read ('-' = standard input)\n"
     "  -d, --store DIR        the store\n"
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"

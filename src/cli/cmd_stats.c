@@ -3,8 +3,10 @@
  *
  * Opens the store read-only (which repairs it if its writer died) and prints
  * segments, packets, bytes, time span, index bytes and the retention budget
- * with its use, then the message store's counts, bytes and budget, as text
- * or as one JSON object.
+ * with its use, packets per link type (from the segments' indexes: each
+ * segment holds one) and those of link types cs_dissect() cannot read,
+ * then the message store's counts, bytes and budget, as text or as one
+ * JSON object.
  */
 #include "cli/cli.h"
 
@@ -21,7 +23,8 @@
 static const char stats_help[] =
     "usage: capstream stats -d STORE [--json]\n\n"
     "Shows what STORE holds: segments, packets, packet bytes, index bytes,\n"
-    "the time span of the packets, and the retention budget and its use; then the\n"
+    "the time span of the packets, and the retention budget and its use; packets per\n"
+    "link type, and those capstream stores but cannot dissect (802.11...); then the\n"
     "messages, measurements and unanswered ones, their bytes and their budget.\n\n"
     "  -d, --store DIR   the store\n"
     "      --json        one JSON object instead of text\n";
