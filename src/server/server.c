@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -245,7 +246,10 @@ static enum MHD_Result queue_internal(struct MHD_Connection *c, int rc)
 
 /* ---- authentication --------------------------------------------------- */
 
-/* Constant-time in the header's content: time depends on the token length only. */
+/* "Authorization: Bearer TOKEN": the scheme in any case (RFC 7235 2.1),
+ * then one space (RFC 6750 2.1), then the token, compared exactly and in
+ * constant time in the header's content (time depends on the token length
+ * only). */
 static int token_ok(const cs_server *s, const char *auth)
 {
     static const char bearer[] = "Bearer ";
@@ -254,7 +258,7 @@ static int token_ok(const cs_server *s, const char *auth)
 
     if (s->token_len == 0)
         return 1;
-    if (auth == NULL || strncmp(auth, bearer, sizeof(bearer) - 1) != 0)
+    if (auth == NULL || strncasecmp(auth, bearer, sizeof(bearer) - 1) != 0)
         return 0;
     auth += sizeof(bearer) - 1;
     alen = strlen(auth);
