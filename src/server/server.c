@@ -21,6 +21,22 @@
  *
  * Stop: "stopping" makes SSE callbacks end their streams within 250 ms,
  * then cs__mhd.stop_daemon() closes the connections and joins their threads.
+ *
+ * Idle connections: a connection costs a thread and a descriptor until it
+ * closes, and one beyond the limit is closed at once, so clients that
+ * connect and send nothing (or half a request, or a blank line) must not
+ * hold the slots that real requests need. Hence:
+ *   - a connection that sends or receives nothing for IDLE_TIMEOUT_S is
+ *     closed: a silent one, one stalled inside its request, and an idle
+ *     keep-alive between requests;
+ *   - a streamed reply (/packets, /stream) may stall for STREAM_TIMEOUT_S,
+ *     longer than the SSE keep-alive, since its bytes come as they are found;
+ *   - the connection limit is large (MAX_CONNECTIONS) but leaves half the
+ *     descriptors of RLIMIT_NOFILE to the downloads' pipes and the stores,
+ *     and the threads wait with poll(), so no descriptor number is too big.
+ * A client can still hold every slot by opening the whole limit again and
+ * again; a token file (required off loopback) does not stop that, as
+ * authentication comes after the request.
  */
 #include "server/server.h"
 
@@ -48,12 +64,18 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define TOKEN_MAX 512
+#define IDLE_TIMEOUT_S 10u
+#define STREAM_TIMEOUT_S 60u
+#define MAX_CONNECTIONS 1000u
+#define MIN_CONNECTIONS 64u
+#define FD_RESERVE 128u /* the daemon's own: stores, capture, logs */
 #define SSE_WAIT_MS 250
 #define SSE_KEEPALIVE_NS (15 * CS_NS_PER_SEC)
 
@@ -355,6 +377,12 @@ static void add_attachment(struct MHD_Response *r, const char *name)
     cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, v);
 }
 
+/* Lets connection "c" stall for STREAM_TIMEOUT_S: its reply is streamed. */
+static void allow_stream_stalls(struct MHD_Connection *c)
+{
+    cs__mhd.set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, STREAM_TIMEOUT_S);
+}
+
 static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, const cs__query *q)
 {
     cs_store_opts so = {0};
@@ -387,6 +415,7 @@ static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, con
         return MHD_NO;
     }
     add_attachment(r, "capstream-packets");
+    allow_stream_stalls(c);
     return queue(c, 200, r, "application/vnd.tcpdump.pcap");
 }
 
@@ -659,6 +688,7 @@ static enum MHD_Result serve_stream(cs_server *s, struct MHD_Connection *c, cons
         sse_done(x);
         return MHD_NO;
     }
+    allow_stream_stalls(c);
     return queue(c, 200, r, "text/event-stream");
 }
 
@@ -742,10 +772,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 /* ---- start / stop ------------------------------------------------------- */
 
+/* MAX_CONNECTIONS, or fewer so that connections take at most half of the
+ * descriptors left after FD_RESERVE (a download holds a pipe too). */
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+    rlim_t fds;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_CONNECTIONS;
+    fds = rl.rlim_cur > FD_RESERVE ? (rl.rlim_cur - FD_RESERVE) / 2 : 0;
+    if (fds < MIN_CONNECTIONS)
+        return MIN_CONNECTIONS;
+    return fds < MAX_CONNECTIONS ? (unsigned)fds : MAX_CONNECTIONS;
+}
+
 int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
 {
     const char *listen_s = cfg->listen && *cfg->listen ? cfg->listen : CS_SERVER_DEFAULT_LISTEN;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     listen_addr a;
     cs_server *s;
     int fd, rc;
@@ -768,10 +813,10 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
         goto fail;
     if (a.ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd = cs__mhd.start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                                  MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                                  MHD_OPTION_END);
+    s->mhd = cs__mhd.start_daemon(
+        flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+        connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (s->mhd == NULL) {
         close(fd);
         rc = cs_error_set(CS_EIO, "cannot start the HTTP server on %s", listen_s);
