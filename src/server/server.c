@@ -26,14 +26,18 @@
  * closes, and one beyond the limit is closed at once, so clients that
  * connect and send nothing (or half a request, or a blank line) must not
  * hold the slots that real requests need. Hence:
- *   - a connection that sends or receives nothing for IDLE_TIMEOUT_S is
- *     closed: a silent one, one stalled inside its request, and an idle
- *     keep-alive between requests;
- *   - a streamed reply (/packets, /stream) may stall for STREAM_TIMEOUT_S,
- *     longer than the SSE keep-alive, since its bytes come as they are found;
+ *   - a connection that sends or receives nothing for IDLE_TIMEOUT_S before
+ *     its first request is complete is closed: a silent one, one that sent
+ *     a blank line, one stalled inside its request line or headers;
+ *   - once a request has come, the connection may be quiet for
+ *     REQUEST_TIMEOUT_S: while the request is answered (a query under load,
+ *     a streamed /packets reply whose bytes come as they are found, a
+ *     /stream whose keep-alive comes every 15 s) and then between requests;
  *   - the connection limit is large (MAX_CONNECTIONS) but leaves half the
  *     descriptors of RLIMIT_NOFILE to the downloads' pipes and the stores,
- *     and the threads wait with poll(), so no descriptor number is too big.
+ *     and the threads wait with poll(), so no descriptor number is too big;
+ *   - the listen backlog is SOMAXCONN, so a burst of connects waits in the
+ *     kernel's queue instead of being dropped.
  * A client can still hold every slot by opening the whole limit again and
  * again; a token file (required off loopback) does not stop that, as
  * authentication comes after the request.
@@ -72,7 +76,7 @@
 
 #define TOKEN_MAX 512
 #define IDLE_TIMEOUT_S 10u
-#define STREAM_TIMEOUT_S 60u
+#define REQUEST_TIMEOUT_S 60u
 #define MAX_CONNECTIONS 1000u
 #define MIN_CONNECTIONS 64u
 #define FD_RESERVE 128u /* the daemon's own: stores, capture, logs */
@@ -196,7 +200,7 @@ static int open_listener(const listen_addr *a, int *port)
     if (fd < 0)
         return cs_error_set(CS_EIO, "socket: %s", strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, 64) < 0 ||
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, SOMAXCONN) < 0 ||
         getsockname(fd, (struct sockaddr *)&got, &glen) < 0) {
         int e = errno;
         close(fd);
@@ -377,12 +381,6 @@ static void add_attachment(struct MHD_Response *r, const char *name)
     cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, v);
 }
 
-/* Lets connection "c" stall for STREAM_TIMEOUT_S: its reply is streamed. */
-static void allow_stream_stalls(struct MHD_Connection *c)
-{
-    cs__mhd.set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, STREAM_TIMEOUT_S);
-}
-
 static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, const cs__query *q)
 {
     cs_store_opts so = {0};
@@ -415,7 +413,6 @@ static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, con
         return MHD_NO;
     }
     add_attachment(r, "capstream-packets");
-    allow_stream_stalls(c);
     return queue(c, 200, r, "application/vnd.tcpdump.pcap");
 }
 
@@ -688,7 +685,6 @@ static enum MHD_Result serve_stream(cs_server *s, struct MHD_Connection *c, cons
         sse_done(x);
         return MHD_NO;
     }
-    allow_stream_stalls(c);
     return queue(c, 200, r, "text/event-stream");
 }
 
@@ -756,6 +752,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     if (*con_cls == NULL) { /* headers only; wait for the (ignored) body */
         *con_cls = &first_call_marker;
+        /* a request came: no longer an idle connection (see the top) */
+        cs__mhd.set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, REQUEST_TIMEOUT_S);
         return MHD_YES;
     }
     if (*upload_size) {

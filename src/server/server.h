@@ -13,9 +13,9 @@
  * thread per packet download. Requests open the store read-only, so the
  * server shares nothing with the daemon but "live" (thread-safe).
  *
- * Connections: up to 1000 (fewer under a low RLIMIT_NOFILE); one that sends
- * or receives nothing for 10 s is closed (a streamed reply may stall 60 s),
- * so idle clients cannot keep real requests out (server.c).
+ * Connections: up to 1000 (fewer under a low RLIMIT_NOFILE); one that is
+ * quiet for 10 s before its first request is complete is closed (60 s once
+ * a request came), so idle clients cannot keep real requests out (server.c).
  */
 #ifndef CS_SERVER_SERVER_H
 #define CS_SERVER_SERVER_H
