@@ -41,6 +41,15 @@
  * A client can still hold every slot by opening the whole limit again and
  * again; a token file (required off loopback) does not stop that, as
  * authentication comes after the request.
+ *
+ * Memory: every connection is a new thread, and glibc gives threads up to
+ * 8 malloc arenas per core; what each request frees stays in its arena,
+ * fragmented, so the daemon's resident memory crept up without bound (no
+ * leak: LeakSanitizer finds none): from 36 MB to 140 MB over 13,200
+ * requests from 200 clients at a time, still rising 2 to 5 MB per 2,200.
+ * Starting the server caps the process at MALLOC_ARENAS arenas: under the
+ * same load it stays between 88 and 89 MB from 15,000 to 22,000 requests.
+ * The data path does not malloc per packet, so it does not contend for them.
  */
 #include "server/server.h"
 
@@ -64,6 +73,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -80,6 +90,7 @@
 #define MAX_CONNECTIONS 1000u
 #define MIN_CONNECTIONS 64u
 #define FD_RESERVE 128u /* the daemon's own: stores, capture, logs */
+#define MALLOC_ARENAS 2
 #define SSE_WAIT_MS 250
 #define SSE_KEEPALIVE_NS (15 * CS_NS_PER_SEC)
 
@@ -802,6 +813,7 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
                             listen_s);
     if (cfg->store_dir == NULL)
         return cs_error_set(CS_EINVAL, "the HTTP server needs a store");
+    mallopt(M_ARENA_MAX, MALLOC_ARENAS); /* see "Memory" at the top */
     if ((s = cs_calloc(1, sizeof(*s))) == NULL)
         return CS_ENOMEM;
     s->live = live;
