@@ -3,6 +3,12 @@
 # build-asan/; `make fuzz` builds the libFuzzer harnesses in build-fuzz/ and
 # `make fuzz-run` runs each briefly. `make release` / `make debug` pick the
 # optimisation preset (release is the default).
+#
+# The inner loop: `make quick` builds and runs, in parallel, the unit tests
+# that need nothing outside the repository (no network, no root, no tshark,
+# no web/node_modules); `make unit T=fix` builds and runs one
+# (build/tests/test_fix). Only build/capstream links the web UI's assets, so
+# no unit test, fuzzer or library build runs npm.
 
 SHELL   := /bin/bash
 BUILD   ?= build
@@ -31,7 +37,8 @@ LDLIBS  := $(filter-out -lmicrohttpd,$(shell pkg-config --libs $(PKGS) 2>/dev/nu
 
 SRCS     := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/webassets.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+WEB_OBJ  := $(BUILD)/obj/gen/webassets.o
 MAIN_OBJ := $(BUILD)/obj/src/cli/main.o
 LIB      := $(BUILD)/libcapstream.a
 BIN      := $(BUILD)/capstream
@@ -40,10 +47,19 @@ TEST_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELP := $(filter-out $(TEST_SRCS),$(wildcard tests/unit/*.c))
 
+# Unit tests that need more than the repository, python3 and the build's
+# libraries: test_afpacket builds veth pairs in a network namespace (root);
+# these compare decoding with tshark's. `make quick` runs all the others.
+TESTS_NEED_ROOT   := test_afpacket
+TESTS_NEED_TSHARK := test_dissect test_dns test_fix test_http
+QUICK_BINS := $(filter-out $(patsubst %,$(BUILD)/tests/%,$(TESTS_NEED_ROOT) $(TESTS_NEED_TSHARK)),$(TEST_BINS))
+QUICK_LOGS := $(QUICK_BINS:%=%.log)
+QUICK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all release debug test unit golden asan-test fuzz fuzz-run clean format bench check demo tour
+.PHONY: all release debug test unit quick golden asan-test fuzz fuzz-run clean format bench check demo tour FORCE
 all: $(BIN)
 
 release:
@@ -57,7 +73,9 @@ $(BUILD)/obj/%.o: %.c
 
 # The web UI (web/): npm installs uPlot into web/node_modules (once; offline
 # afterwards), web/build.sh assembles DIR/web, scripts/embed.py turns it into
-# DIR/gen/webassets.c (the table static.c serves), compiled into the library.
+# DIR/gen/webassets.c (the table static.c serves), compiled and linked into
+# build/capstream only: the library leaves cs_webassets undefined, so a test
+# program that serves the UI brings a table of its own (test_server.c).
 WEB_SRCS := web/index.html web/app.js web/style.css web/build.sh web/package-lock.json scripts/embed.py
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
@@ -69,7 +87,7 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	web/build.sh $*/web
 	python3 scripts/embed.py $*/web $@
 
-$(BUILD)/obj/gen/webassets.o: $(BUILD)/gen/webassets.c
+$(WEB_OBJ): $(BUILD)/gen/webassets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALLCFLAGS) -c $< -o $@
 
@@ -77,15 +95,32 @@ $(LIB): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(LIB)
+$(BIN): $(MAIN_OBJ) $(WEB_OBJ) $(LIB)
 	$(CC) $(OPT) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELP) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(ALLCFLAGS) -o $@ $< $(TEST_HELP) $(LIB) $(LDSAN) -lcmocka $(LDLIBS)
 
-unit: $(TEST_BINS) $(BIN)
-	@set -e; for t in $(TEST_BINS); do echo "== $$t"; CS_TEST_BUILD=$(BUILD) $$t; done
+# `make unit` runs every unit test, one after the other; `make unit T=fix`
+# runs build/tests/test_fix alone.
+unit: $(if $(T),$(BUILD)/tests/test_$(T),$(TEST_BINS))
+	@set -e; for t in $^; do echo "== $$t"; CS_TEST_BUILD=$(BUILD) $$t; done
+
+# `make quick`: the self-contained unit tests, QUICK_JOBS at a time. Each
+# one's output goes to build/tests/test_X.log (test_X.log.failed if it
+# failed, printed too); the closing line counts the programs.
+quick:
+	@rm -f $(QUICK_LOGS) $(QUICK_LOGS:%=%.failed)
+	@$(MAKE) --no-print-directory -k -j$(QUICK_JOBS) $(QUICK_LOGS); \
+	    passed=$$(ls $(QUICK_LOGS) 2>/dev/null | wc -l); total=$(words $(QUICK_LOGS)); \
+	    echo "quick: $$passed passed, $$((total - passed)) failed"; [ "$$passed" -eq "$$total" ]
+
+$(BUILD)/tests/%.log: $(BUILD)/tests/% FORCE
+	@if CS_TEST_BUILD=$(BUILD) $< >$@.tmp 2>&1; then mv $@.tmp $@; echo "ok   $*"; \
+	else mv $@.tmp $@.failed; echo "FAIL $* (output in $@.failed):"; tail -n 40 $@.failed; exit 1; fi
+
+FORCE:
 
 # The browser tests drive Debian's chromium (playwright-core) and firefox-esr
 # (puppeteer-core, WebDriver BiDi), both from npm.
@@ -124,11 +159,7 @@ tour: $(BIN)
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
 	$(CPPFLAGS) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o) build-fuzz/obj/gen/webassets.o
-
-build-fuzz/obj/gen/webassets.o: build-fuzz/gen/webassets.c
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

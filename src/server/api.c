@@ -303,11 +303,11 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
         return parse_duration(name, v, &q->min_ns, e);
     case P_SORT:
         return parse_sort(v, &q->sort, e);
-    case P_LIMIT:
-        if (parse_uint(name, v, CS__API_LIMIT_MAX, &q->limit, e) < 0)
-            return CS_EINVAL;
-        return q->limit ? 0
-                        : cs__api_fail(e, 400, name, "limit: expected 1 to %d", CS__API_LIMIT_MAX);
+    case P_LIMIT: /* one message for every bad value, 0 and -1 alike */
+        if (parse_uint(name, v, CS__API_LIMIT_MAX, &q->limit, e) < 0 || q->limit == 0)
+            return cs__api_fail(e, 400, name, "limit: expected a number from 1 to %d",
+                                CS__API_LIMIT_MAX);
+        return 0;
     case P_OFFSET:
         return parse_uint(name, v, CS__API_OFFSET_MAX, &q->offset, e);
     case P_PAIR:

@@ -41,6 +41,7 @@ static const mhd_symbol symbols[] = {
     MHD_SYMBOL(create_response_from_fd, MHD_create_response_from_fd),
     MHD_SYMBOL(get_connection_values, MHD_get_connection_values),
     MHD_SYMBOL(lookup_connection_value, MHD_lookup_connection_value),
+    MHD_SYMBOL(set_connection_option, MHD_set_connection_option),
 };
 
 int cs__mhd_load(void)

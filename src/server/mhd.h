@@ -29,6 +29,7 @@ typedef struct cs__mhd_api {
     __typeof__(MHD_create_response_from_fd) *create_response_from_fd;
     __typeof__(MHD_get_connection_values) *get_connection_values;
     __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+    __typeof__(MHD_set_connection_option) *set_connection_option;
 } cs__mhd_api;
 
 extern cs__mhd_api cs__mhd;

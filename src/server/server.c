@@ -21,6 +21,35 @@
  *
  * Stop: "stopping" makes SSE callbacks end their streams within 250 ms,
  * then cs__mhd.stop_daemon() closes the connections and joins their threads.
+ *
+ * Idle connections: a connection costs a thread and a descriptor until it
+ * closes, and one beyond the limit is closed at once, so clients that
+ * connect and send nothing (or half a request, or a blank line) must not
+ * hold the slots that real requests need. Hence:
+ *   - a connection that sends or receives nothing for IDLE_TIMEOUT_S before
+ *     its first request is complete is closed: a silent one, one that sent
+ *     a blank line, one stalled inside its request line or headers;
+ *   - once a request has come, the connection may be quiet for
+ *     REQUEST_TIMEOUT_S: while the request is answered (a query under load,
+ *     a streamed /packets reply whose bytes come as they are found, a
+ *     /stream whose keep-alive comes every 15 s) and then between requests;
+ *   - the connection limit is large (MAX_CONNECTIONS) but leaves half the
+ *     descriptors of RLIMIT_NOFILE to the downloads' pipes and the stores,
+ *     and the threads wait with poll(), so no descriptor number is too big;
+ *   - the listen backlog is SOMAXCONN, so a burst of connects waits in the
+ *     kernel's queue instead of being dropped.
+ * A client can still hold every slot by opening the whole limit again and
+ * again; a token file (required off loopback) does not stop that, as
+ * authentication comes after the request.
+ *
+ * Memory: every connection is a new thread, and glibc gives threads up to
+ * 8 malloc arenas per core; what each request frees stays in its arena,
+ * fragmented, so the daemon's resident memory crept up without bound (no
+ * leak: LeakSanitizer finds none): from 36 MB to 140 MB over 13,200
+ * requests from 200 clients at a time, still rising 2 to 5 MB per 2,200.
+ * Starting the server caps the process at MALLOC_ARENAS arenas: under the
+ * same load it stays between 88 and 89 MB from 15,000 to 22,000 requests.
+ * The data path does not malloc per packet, so it does not contend for them.
  */
 #include "server/server.h"
 
@@ -44,15 +73,24 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define TOKEN_MAX 512
+#define IDLE_TIMEOUT_S 10u
+#define REQUEST_TIMEOUT_S 60u
+#define MAX_CONNECTIONS 1000u
+#define MIN_CONNECTIONS 64u
+#define FD_RESERVE 128u /* the daemon's own: stores, capture, logs */
+#define MALLOC_ARENAS 2
 #define SSE_WAIT_MS 250
 #define SSE_KEEPALIVE_NS (15 * CS_NS_PER_SEC)
 
@@ -173,7 +211,7 @@ static int open_listener(const listen_addr *a, int *port)
     if (fd < 0)
         return cs_error_set(CS_EIO, "socket: %s", strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, 64) < 0 ||
+    if (bind(fd, (const struct sockaddr *)&a->ss, a->len) < 0 || listen(fd, SOMAXCONN) < 0 ||
         getsockname(fd, (struct sockaddr *)&got, &glen) < 0) {
         int e = errno;
         close(fd);
@@ -245,7 +283,10 @@ static enum MHD_Result queue_internal(struct MHD_Connection *c, int rc)
 
 /* ---- authentication --------------------------------------------------- */
 
-/* Constant-time in the header's content: time depends on the token length only. */
+/* "Authorization: Bearer TOKEN": the scheme in any case (RFC 7235 2.1),
+ * then one space (RFC 6750 2.1), then the token, compared exactly and in
+ * constant time in the header's content (time depends on the token length
+ * only). */
 static int token_ok(const cs_server *s, const char *auth)
 {
     static const char bearer[] = "Bearer ";
@@ -254,7 +295,7 @@ static int token_ok(const cs_server *s, const char *auth)
 
     if (s->token_len == 0)
         return 1;
-    if (auth == NULL || strncmp(auth, bearer, sizeof(bearer) - 1) != 0)
+    if (auth == NULL || strncasecmp(auth, bearer, sizeof(bearer) - 1) != 0)
         return 0;
     auth += sizeof(bearer) - 1;
     alen = strlen(auth);
@@ -722,6 +763,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
     if (*con_cls == NULL) { /* headers only; wait for the (ignored) body */
         *con_cls = &first_call_marker;
+        /* a request came: no longer an idle connection (see the top) */
+        cs__mhd.set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, REQUEST_TIMEOUT_S);
         return MHD_YES;
     }
     if (*upload_size) {
@@ -738,10 +781,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 /* ---- start / stop ------------------------------------------------------- */
 
+/* MAX_CONNECTIONS, or fewer so that connections take at most half of the
+ * descriptors left after FD_RESERVE (a download holds a pipe too). */
+static unsigned connection_limit(void)
+{
+    struct rlimit rl;
+    rlim_t fds;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_CONNECTIONS;
+    fds = rl.rlim_cur > FD_RESERVE ? (rl.rlim_cur - FD_RESERVE) / 2 : 0;
+    if (fds < MIN_CONNECTIONS)
+        return MIN_CONNECTIONS;
+    return fds < MAX_CONNECTIONS ? (unsigned)fds : MAX_CONNECTIONS;
+}
+
 int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
 {
     const char *listen_s = cfg->listen && *cfg->listen ? cfg->listen : CS_SERVER_DEFAULT_LISTEN;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     listen_addr a;
     cs_server *s;
     int fd, rc;
@@ -755,6 +813,7 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
                             listen_s);
     if (cfg->store_dir == NULL)
         return cs_error_set(CS_EINVAL, "the HTTP server needs a store");
+    mallopt(M_ARENA_MAX, MALLOC_ARENAS); /* see "Memory" at the top */
     if ((s = cs_calloc(1, sizeof(*s))) == NULL)
         return CS_ENOMEM;
     s->live = live;
@@ -764,10 +823,10 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
         goto fail;
     if (a.ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd = cs__mhd.start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                                  MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
-                                  60u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-                                  MHD_OPTION_END);
+    s->mhd = cs__mhd.start_daemon(
+        flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+        connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (s->mhd == NULL) {
         close(fd);
         rc = cs_error_set(CS_EIO, "cannot start the HTTP server on %s", listen_s);

@@ -12,6 +12,10 @@
  * Threading: one thread per connection (libmicrohttpd), plus one producer
  * thread per packet download. Requests open the store read-only, so the
  * server shares nothing with the daemon but "live" (thread-safe).
+ *
+ * Connections: up to 1000 (fewer under a low RLIMIT_NOFILE); one that is
+ * quiet for 10 s before its first request is complete is closed (60 s once
+ * a request came), so idle clients cannot keep real requests out (server.c).
  */
 #ifndef CS_SERVER_SERVER_H
 #define CS_SERVER_SERVER_H

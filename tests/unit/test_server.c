@@ -1,20 +1,29 @@
 /*
- * test_server.c - the HTTP API end to end: a store built by the real
- * `capstream ingest` of samples/trading-sample.pcap in a temp dir, the
- * server on 127.0.0.1 with an ephemeral port, and a tiny HTTP/1.0 client on
- * plain sockets. Checks status codes, JSON validity (jansson), that a
- * measurement's two messages resolve, that pcap downloads hold the same
- * packets as cs_store_query_pcap, 400s naming each bad parameter, 404/405,
- * path tricks, the bearer token, a client that leaves mid-download,
- * Server-Sent Events published through cs_live (and their "events"
- * filter), alerts paged newest first (pages that tile the whole list),
- * and the records-not-stored drop counter in /status and /metrics.
+ * test_server.c - the HTTP API end to end: a store built by `capstream
+ * ingest` (cs_cmd_ingest, called in this process) of
+ * samples/trading-sample.pcap in a temp dir, the server on 127.0.0.1 with an
+ * ephemeral port, and a tiny HTTP/1.0 client on plain sockets. Checks
+ * status codes, JSON validity (jansson), that a measurement's two messages
+ * resolve, that pcap downloads hold the same packets as
+ * cs_store_query_pcap, 400s naming each bad parameter (with one message
+ * for every bad "limit"), 404/405, path tricks, the bearer token (its
+ * scheme in any case), a client that leaves mid-download, Server-Sent
+ * Events published through cs_live (and their "events" filter), alerts
+ * paged newest first (pages that tile the whole list), the records-not-
+ * stored drop counter in /status and /metrics, and the UI's files served
+ * from the asset table with their ETag (304) and 404.
+ *
+ * The asset table is this file's own (cs_webassets below): the library
+ * leaves it to the program, and only build/capstream links the generated
+ * one, so this test needs neither npm nor the binary.
  */
 #include "server/server.h"
 
+#include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "server/prom.h"
+#include "server/static.h"
 #include "store/metricstore.h"
 #include "store/store.h"
 
@@ -35,6 +44,18 @@
 
 #define N_ALERTS 250
 #define ALERT_T0 (1767623400LL * CS_NS_PER_SEC)
+
+#define UI_INDEX "<!doctype html><title>capstream test</title>"
+#define UI_APP "console.log('capstream test');"
+
+/* The UI's files as static.c serves them (the binary links the generated table). */
+const cs_webasset cs_webassets[] = {
+    {"/ui/index.html", "text/html; charset=utf-8", "\"index-etag\"",
+     (const unsigned char *)UI_INDEX, sizeof(UI_INDEX) - 1},
+    {"/ui/app.js", "text/javascript; charset=utf-8", "\"app-etag\"", (const unsigned char *)UI_APP,
+     sizeof(UI_APP) - 1},
+    {NULL, NULL, NULL, NULL, 0},
+};
 
 static char store_dir[256];
 static cs_live *live;
@@ -178,8 +199,7 @@ static uint64_t store_count(const char *filter)
 
 static int setup(void **state)
 {
-    const char *build = getenv("CS_TEST_BUILD") ? getenv("CS_TEST_BUILD") : "build";
-    char cmd[1024];
+    char *ingest[] = {"ingest", "-q", "-r", "samples/trading-sample.pcap", "-d", store_dir, NULL};
     cs_server_cfg cfg = {"127.0.0.1:0", NULL, store_dir};
     cs_live_status st = {0};
     cs_metricstore *ms;
@@ -188,10 +208,8 @@ static int setup(void **state)
     snprintf(store_dir, sizeof(store_dir), "/tmp/cs-test-server-XXXXXX");
     if (mkdtemp(store_dir) == NULL)
         return -1;
-    snprintf(cmd, sizeof(cmd), "%s/capstream ingest -q -r samples/trading-sample.pcap -d %s/s",
-             build, store_dir);
     strcat(store_dir, "/s");
-    if (system(cmd) != 0)
+    if (cs_cmd_ingest(6, ingest) != CS_EXIT_OK)
         return -1;
     /* one metrics window, so /metrics and /series have something */
     if (cs_metricstore_open(store_dir, NULL, &ms) < 0)
@@ -424,6 +442,59 @@ static void expect_400(const char *path, const char *param)
     json_decref(j);
 }
 
+/* Like expect_400, and the error message is "msg". */
+static void expect_400_says(const char *path, const char *param, const char *msg)
+{
+    json_t *j = get_json(path, 400);
+
+    assert_string_equal(json_string_value(json_object_get(j, "param")), param);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), msg);
+    json_decref(j);
+}
+
+/* Every out-of-range or malformed "limit" gets the same message. */
+static void test_limit_message(void **state)
+{
+    static const char *const bad[] = {"0", "-1", "1001", "x", "1.5", "99999999999999999999999"};
+    static const char *const lists[] = {"measurements", "messages", "alerts"};
+    char path[128];
+
+    for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++)
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            snprintf(path, sizeof(path), "/api/v1/%s?limit=%s", lists[l], bad[i]);
+            expect_400_says(path, "limit", "limit: expected a number from 1 to 1000");
+        }
+    json_decref(get_json("/api/v1/measurements?limit=1000", 200));
+    json_decref(get_json("/api/v1/measurements?limit=1", 200));
+}
+
+/* The UI's files come from the asset table: "/" is index.html, a matching
+ * If-None-Match is 304 without a body, an unknown file 404. */
+static void test_ui_assets(void **state)
+{
+    static const char inm[] = "GET /ui/app.js HTTP/1.0\r\nIf-None-Match: \"app-etag\"\r\n\r\n";
+    http_resp r;
+
+    assert_int_equal(http_get("/", &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "text/html"));
+    assert_non_null(strstr(r.head, "\"index-etag\""));
+    assert_int_equal(r.body_len, strlen(UI_INDEX));
+    assert_memory_equal(r.body, UI_INDEX, r.body_len);
+    resp_free(&r);
+    assert_int_equal(http_get("/ui/app.js", &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body_len, strlen(UI_APP));
+    resp_free(&r);
+    assert_int_equal(http_raw_at("127.0.0.1", port, inm, strlen(inm), &r), 0);
+    assert_int_equal(r.status, 304);
+    assert_int_equal(r.body_len, 0);
+    resp_free(&r);
+    assert_int_equal(http_get("/ui/missing.js", &r), 0);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+}
+
 static void test_bad_params(void **state)
 {
     expect_400("/api/v1/measurements?after=yesterday", "after");
@@ -529,6 +600,27 @@ static void test_token(void **state)
     assert_int_equal(http_get_auth("127.0.0.2", p, "/api/v1/status", "Bearer s3cret-token-123", &r),
                      0);
     assert_int_equal(r.status, 200);
+    resp_free(&r);
+    /* the scheme is case-insensitive (RFC 7235 2.1), the token is not */
+    assert_int_equal(http_get_auth("127.0.0.2", p, "/api/v1/status", "bearer s3cret-token-123", &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(http_get_auth("127.0.0.2", p, "/api/v1/status", "BEARER s3cret-token-123", &r),
+                     0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(http_get_auth("127.0.0.2", p, "/api/v1/status", "bearer S3CRET-TOKEN-123", &r),
+                     0);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    assert_int_equal(http_get_auth("127.0.0.2", p, "/api/v1/status", "Bearers3cret-token-123", &r),
+                     0);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    assert_int_equal(http_get_auth("127.0.0.2", p, "/api/v1/status", "Basic s3cret-token-123", &r),
+                     0);
+    assert_int_equal(r.status, 401);
     resp_free(&r);
     cs_server_stop(s);
 }
@@ -649,6 +741,8 @@ int main(void)
         cmocka_unit_test(test_lists_and_paging),
         cmocka_unit_test(test_packets_pcap),
         cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_limit_message),
+        cmocka_unit_test(test_ui_assets),
         cmocka_unit_test(test_paths_and_methods),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_disconnect_mid_download),
