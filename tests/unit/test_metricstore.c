@@ -349,6 +349,9 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A day of 20 series, read back whole at two steps: every point and count
+ * is checked; the time it takes is printed for information only (the speed
+ * target is measured by bench/api_scale.sh, never asserted by a test). */
 static void test_day_of_20_series(void **state)
 {
     char *dir = make_dir();
@@ -388,14 +391,12 @@ static void test_day_of_20_series(void **state)
         total += pt[i].count;
     assert_int_equal(total, 86400 * 20);
     print_message("day of 20 series, 1 s step: %zu points in %.3f s\n", n, t);
-    assert_true(t < 1.0);
     cs_free(pt);
     t = now_s();
     assert_int_equal(cs_metricstore_query(dir, &fix, T0, T0 + 86400 * SEC, 60 * SEC, &pt, &n), 0);
     t = now_s() - t;
     print_message("day of 20 series, 60 s step: %zu points in %.3f s\n", n, t);
     assert_int_equal(n, 1440); /* T0 is on a minute boundary */
-    assert_true(t < 1.0);
     cs_free(pt);
     remove_dir(dir);
     free(dir);
