@@ -594,6 +594,10 @@ static void test_probe(void **unused)
     assert_int_equal(cs_decoder_dns.probe(w.b, w.n, 0), CS_PROBE_YES);
     n = tcp_frame(s, &w);
     assert_int_equal(cs_decoder_dns.probe(s, n, 0), CS_PROBE_YES);
+    /* Queries coalesced in one segment: the first frame decides. */
+    tcp_frame(s + n, &w);
+    assert_int_equal(cs_decoder_dns.probe(s, 2 * n, 0), CS_PROBE_YES);
+    assert_int_equal(cs_decoder_dns.probe(s, n + 1, 0), CS_PROBE_YES);
     assert_int_equal(cs_decoder_dns.probe(w.b, w.n - 1, 0), CS_PROBE_NO);
     assert_int_equal(cs_decoder_dns.probe((const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 0),
                      CS_PROBE_NO);

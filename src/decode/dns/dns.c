@@ -808,23 +808,26 @@ static bool cs__dns_partial_frame(const uint8_t *data, size_t len)
 /*
  * Port-less content check, deliberately strict (port 53 is dispatched by
  * port anyway): the bytes must be exactly one clean DNS message with one
- * question and opcode QUERY, either bare (a datagram) or behind a TCP
- * length prefix that covers them exactly: YES. Bytes that could still
+ * question and opcode QUERY, either bare (a datagram) or the first TCP
+ * frame, whole (other frames may follow it: queries coalesced): YES. Bytes that could still
  * become such a TCP-framed query (a lone length prefix, a header cut
  * short): NEED_MORE, so a connection whose first segment is only the
  * prefix is not given up on. Else NO.
  */
+/* True if p[0..n) is one clean query with one question (opcode QUERY). */
+static bool cs__dns_clean_query(const uint8_t *p, size_t n)
+{
+    return n >= CS__DNS_HEADER && cs_rd_be16(p + 4) == 1 && ((cs_rd_be16(p + 2) >> 11) & 15) == 0 &&
+           cs__dns_clean(p, n);
+}
+
 static cs_probe cs__dns_probe(const uint8_t *data, size_t len, uint8_t dir)
 {
-    const uint8_t *p = data;
-    size_t n = len;
+    size_t framed = len >= 2 ? cs_rd_be16(data) : 0;
 
-    if (n >= 2 + CS__DNS_HEADER && cs_rd_be16(data) == n - 2) {
-        p = data + 2;
-        n -= 2;
-    }
-    if (n >= CS__DNS_HEADER && cs_rd_be16(p + 4) == 1 && ((cs_rd_be16(p + 2) >> 11) & 15) == 0 &&
-        cs__dns_clean(p, n))
+    if (framed >= CS__DNS_HEADER && framed <= len - 2 && cs__dns_clean_query(data + 2, framed))
+        return CS_PROBE_YES; /* the first TCP frame; more may follow it (coalesced) */
+    if (cs__dns_clean_query(data, len))
         return CS_PROBE_YES;
     return cs__dns_partial_frame(data, len) ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
 }
