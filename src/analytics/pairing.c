@@ -281,6 +281,8 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->len = m->len;
     e->dir = m->dir;
     e->answered = 0;
+    e->resp_id = e->attached_last_id = 0;
+    e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
     e->attached = 0;
     e->n_refs = (uint32_t)m->n_refs;
     e->pair_len = (uint16_t)pair_len;

@@ -1121,7 +1121,7 @@ static int keep_measurement(void *ud, const cs_measurement *ms)
     cs_measurement *out = ud;
 
     *out = *ms;
-    out->key = (cs_str){NULL, 0};
+    out->key = (cs_str){"", 0}; /* the reader's buffers go after the call */
     out->pair = NULL;
     return 0;
 }
@@ -1201,6 +1201,7 @@ static void test_measurement_json_attached(void **state)
     (void)state;
     memset(&ms, 0, sizeof(ms));
     ms.pair = "dns";
+    ms.key = (cs_str){"", 0};
     ms.id = ms.req_id = CS_MSGID(CS_PKTREF(5, 24), 0);
     ms.resp_id = CS_MSGID(CS_PKTREF(5, 200), 0);
     ms.resp_last_ts_ns = 42;
