@@ -573,6 +573,36 @@ static void test_tcp_axfr(void **unused)
     }
     ctx_reset(&ctx);
 
+    /* IXFR answered by one SOA (the client is up to date): whole, and an
+     * AXFR whose first message is only the SOA: more follow. */
+    {
+        wbuf w;
+
+        header(&w, 0x3001, 0x8480, 1, 1, 0, 0);
+        question(&w, "zone.test", 251);
+        soa(&w, 0, 2026010501);
+        n = tcp_frame(s, &w);
+        header(&w, 0x3002, 0x8480, 1, 1, 0, 0);
+        question(&w, "zone.test", 252);
+        soa(&w, 0, 2026010501);
+        n += tcp_frame(s + n, &w);
+        assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
+        assert_int_equal(ctx.n, 2);
+        assert_int_equal(ctx.msgs[0].flags, 0);
+        assert_int_equal(ctx.msgs[1].flags, CS_MSG_MORE);
+        ctx_reset(&ctx);
+        n = axfr_frame(s, 1, 0, 0, 1); /* id 0x3000 is not the open transfer's */
+        header(&w, 0x3002, 0x8480, 0, 1, 0, 0);
+        soa(&w, 1, 2026010501); /* the closing SOA alone, no question */
+        n += tcp_frame(s + n, &w);
+        assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
+        assert_int_equal(ctx.n, 2);
+        assert_int_equal(ctx.msgs[0].flags, 0);
+        assert_int_equal(ctx.msgs[1].flags, CS_MSG_CONTINUATION);
+        assert_string_equal(ctx.msgs[1].match, "12290 zone.test");
+        ctx_reset(&ctx);
+    }
+
     /* Closed: a later response with the same id starts afresh. */
     n = axfr_frame(s, 1, 0, 0, 0);
     assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
