@@ -71,8 +71,9 @@
  * CS_IN_MIDSTREAM stays on for the whole connection; only the first
  * parse() of a direction acts on it.
  *
- * State and ownership: per connection, two resync bits and the open zone
- * transfer (its id, direction, opening SOA serial and match). Rendered text and
+ * State and ownership: per connection, two resync bits and, allocated once
+ * the connection's first zone transfer opens (rare: most connections never
+ * pay for it), the transfer's id, direction, opening SOA serial and match. Rendered text and
  * the field array live in thread-local scratch space, valid during the
  * cs_decode_emit() call only. Threading: one state per flow, one thread.
  */
@@ -116,9 +117,9 @@ typedef struct cs__dns_xfer {
 } cs__dns_xfer;
 
 typedef struct cs__dns_state {
-    bool resync[2];  /* front bytes may not be a length prefix */
-    bool started[2]; /* parse() has seen this direction */
-    cs__dns_xfer xfer;
+    bool resync[2];     /* front bytes may not be a length prefix */
+    bool started[2];    /* parse() has seen this direction */
+    cs__dns_xfer *xfer; /* owned; allocated when the first transfer opens */
 } cs__dns_state;
 
 /* Rendered output of one message: text arena + field list. */
@@ -573,13 +574,15 @@ static bool cs__dns_xfer_whole(const cs__dns_info *info)
  * every message after the first, so pairing closes the query on the first
  * and attaches the others to it.
  */
-static void cs__dns_xfer_track(cs__dns_xfer *x, uint8_t dir, const cs__dns_info *info,
+static void cs__dns_xfer_track(cs__dns_state *st, uint8_t dir, const cs__dns_info *info,
                                cs_msg_out *m)
 {
-    bool same_question = !info->question_ok || (m->match.len == x->match_len &&
-                                                memcmp(m->match.p, x->match, x->match_len) == 0);
+    cs__dns_xfer *x = st->xfer;
+    bool continues = x != NULL && x->open && x->dir == dir && x->id == info->id &&
+                     (!info->question_ok || (m->match.len == x->match_len &&
+                                             memcmp(m->match.p, x->match, x->match_len) == 0));
 
-    if (x->open && x->dir == dir && x->id == info->id && same_question) {
+    if (continues) {
         m->match = (cs_str){x->match, x->match_len};
         m->role = CS_ROLE_RESP;
         m->pair = "dns";
@@ -591,8 +594,10 @@ static void cs__dns_xfer_track(cs__dns_xfer *x, uint8_t dir, const cs__dns_info 
         return;
     }
     if (m->role != CS_ROLE_RESP || (m->flags & CS_MSG_TRUNCATED) || !cs__dns_xfer_opens(info) ||
-        cs__dns_xfer_whole(info) || m->match.len > sizeof(x->match))
+        cs__dns_xfer_whole(info) || m->match.len > CS__DNS_KEY_MAX)
         return;
+    if (x == NULL && (x = st->xfer = cs_malloc(sizeof(*x))) == NULL)
+        return; /* untracked: the first message closes the query, the others are orphans */
     x->open = true;
     x->dir = dir;
     x->id = info->id;
@@ -643,7 +648,7 @@ static void cs__dns_emit(cs__dns_state *st, cs_decode_ctx *ctx, const cs_decode_
         }
     }
     if (st != NULL && (info.flags & 0x8000))
-        cs__dns_xfer_track(&st->xfer, in->dir & 1, &info, &m);
+        cs__dns_xfer_track(st, in->dir & 1, &info, &m);
     m.fields = o.kv;
     m.n_fields = o.n_kv;
     cs_decode_emit(ctx, &m);
@@ -779,7 +784,11 @@ static void *cs__dns_state_new(void)
 
 static void cs__dns_state_free(void *state)
 {
-    cs_free(state);
+    cs__dns_state *st = state;
+
+    if (st != NULL)
+        cs_free(st->xfer);
+    cs_free(st);
 }
 
 /*
