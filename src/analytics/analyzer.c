@@ -340,7 +340,7 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     msg.flow_id = fl->f.id;
     msg.ep = fl->ep;
     msg.dir = ctx->dir;
-    msg.flags = m->flags & ~(uint32_t)CS_MSG_RETRY; /* a hint to pairing only */
+    msg.flags = m->flags & ~(uint32_t)CS_MSG_PAIRING_HINTS; /* hints to pairing only */
     msg.role = m->role;
     msg.key = m->key;
     msg.fields = m->fields;

@@ -62,6 +62,16 @@ typedef struct cs_message {
     uint32_t len;           /* message bytes */
 } cs_message;
 
+/*
+ * A measurement's times: req_ts_ns and resp_ts_ns are the capture times of
+ * the packets carrying the first byte of the request and of the response
+ * (latency_ns is their difference); resp_last_ts_ns is that of the packet
+ * carrying the response's last byte, the packet that completes it (what
+ * Wireshark's dns.time and http.time measure to). A response answered in
+ * several messages (a DNS zone transfer) closes the measurement with its
+ * first message; the later ones are attached: counted in "attached", the
+ * last of them named with the capture time of its last byte.
+ */
 typedef struct cs_measurement {
     cs_msgid id;            /* == req_id */
     const char *pair;
@@ -71,6 +81,10 @@ typedef struct cs_measurement {
     int64_t latency_ns;     /* resp_ts_ns - req_ts_ns */
     uint64_t flow_id;
     cs_endpoints ep;
+    int64_t resp_last_ts_ns;     /* the response's last byte */
+    uint32_t attached;           /* later messages of the response attached */
+    cs_msgid attached_last_id;   /* the last of them (0 if none) */
+    int64_t attached_last_ts_ns; /* its last byte (0 if none) */
 } cs_measurement;
 
 /* Formats id as "m7.1234.0" (kind 'm') or "l7.1234.0" (kind 'l') into

@@ -15,6 +15,13 @@
  *
  * Each entry stores its strings and refs in an inline buffer when they fit
  * (the usual case) or in one allocation of its own otherwise.
+ *
+ * A request answered by a response flagged CS_MSG_MORE stays in its bucket
+ * and on the age list, marked answered, with the response's part of the
+ * measurement: it is a held measurement. Request lookups skip answered
+ * entries, continuation lookups (CS_MSG_CONTINUATION) see only them. When
+ * an entry leaves (timeout, eviction, flush) an answered one becomes its
+ * measurement and an unanswered one an unmatched request (retire_entry).
  */
 #include "analytics/pairing.h"
 #include "core/alloc.h"
@@ -38,6 +45,10 @@ typedef struct pend {
     uint32_t n_refs;
     uint16_t pair_len, match_len, key_len, type_len;
     uint8_t dir;
+    uint8_t answered; /* a held measurement: resp_* and attached_* are set */
+    cs_msgid resp_id, attached_last_id;
+    int64_t resp_ts, resp_last_ts, attached_last_ts;
+    uint32_t attached;
     unsigned char *ext; /* owned, or NULL when the inline buffer holds it all */
     _Alignas(8) unsigned char buf[INLINE_BYTES];
 } pend;
@@ -269,6 +280,10 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->flags = m->flags;
     e->len = m->len;
     e->dir = m->dir;
+    e->answered = 0;
+    e->resp_id = e->attached_last_id = 0;
+    e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
+    e->attached = 0;
     e->n_refs = (uint32_t)m->n_refs;
     e->pair_len = (uint16_t)pair_len;
     e->match_len = (uint16_t)match_len;
@@ -310,14 +325,15 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
 }
 
 static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const char *pair,
-                          cs_str match);
+                          cs_str match, uint8_t answered);
+static void retire_entry(cs_pairing *p, pend *e);
 
 static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
 {
     uint64_t h = key_hash(pair, strlen(pair), m->flow_id, m->dir, match);
     pend *old;
 
-    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, m->flow_id, m->dir, pair, match))) {
+    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, m->flow_id, m->dir, pair, match, 0))) {
         p->st.superseded++; /* a retransmission: the older copy stays unanswered */
         report_unmatched(p, old);
         unlink_entry(p, old);
@@ -325,8 +341,7 @@ static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs
     if (p->st.pending >= p->max) {
         old = p->age_head;
         p->st.evicted++;
-        report_unmatched(p, old);
-        unlink_entry(p, old);
+        retire_entry(p, old);
     }
     if (p->st.pending >= (p->mask + 1) * 2)
         grow_buckets(p);
@@ -337,48 +352,108 @@ static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs
     }
 }
 
-/* The oldest pending request of "flow_id" sent in direction "dir" with
- * this pair and match key. */
+/* The oldest entry of "flow_id" whose request was sent in direction "dir"
+ * with this pair and match key: a pending request if "answered" is 0, a
+ * held measurement if 1. */
 static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const char *pair,
-                          cs_str match)
+                          cs_str match, uint8_t answered)
 {
     size_t pair_len = strlen(pair);
     uint64_t h = key_hash(pair, pair_len, flow_id, dir, match);
 
     for (pend *e = p->buckets[h & p->mask].head; e != NULL; e = e->bnext) {
-        if (e->h == h && e->flow_id == flow_id && e->dir == dir && e->pair_len == pair_len &&
-            e->match_len == match.len && memcmp(pend_pair(e), pair, pair_len) == 0 &&
+        if (e->h == h && e->answered == answered && e->flow_id == flow_id && e->dir == dir &&
+            e->pair_len == pair_len && e->match_len == match.len &&
+            memcmp(pend_pair(e), pair, pair_len) == 0 &&
             (match.len == 0 || memcmp(pend_match(e), match.p, match.len) == 0))
             return e;
     }
     return NULL;
 }
 
-static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+/* Gives the measurement of answered entry "e" to the sink. */
+static void emit_measurement(cs_pairing *p, pend *e)
 {
-    pend *e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match);
     cs_measurement ms;
 
-    if (e == NULL) {
-        p->st.unmatched_responses++;
-        if (p->sink.unmatched)
-            p->sink.unmatched(p->sink.ud, m, CS_UNMATCHED_RESPONSE);
-        return;
-    }
     memset(&ms, 0, sizeof(ms));
     ms.id = e->id;
     ms.pair = pend_pair(e);
     ms.key = (cs_str){pend_key(e), e->key_len};
     ms.req_id = e->id;
-    ms.resp_id = m->id;
+    ms.resp_id = e->resp_id;
     ms.req_ts_ns = e->ts;
-    ms.resp_ts_ns = m->ts_ns;
-    ms.latency_ns = m->ts_ns - e->ts;
+    ms.resp_ts_ns = e->resp_ts;
+    ms.latency_ns = e->resp_ts - e->ts;
     ms.flow_id = e->flow_id;
     ms.ep = e->ep;
+    ms.resp_last_ts_ns = e->resp_last_ts;
+    ms.attached = e->attached;
+    ms.attached_last_id = e->attached_last_id;
+    ms.attached_last_ts_ns = e->attached_last_ts;
     p->st.measurements++;
     if (p->sink.measurement)
         p->sink.measurement(p->sink.ud, &ms);
+}
+
+/* Removes entry "e": a held measurement goes to the sink, a pending request
+ * is reported unmatched. */
+static void retire_entry(cs_pairing *p, pend *e)
+{
+    if (e->answered)
+        emit_measurement(p, e);
+    else
+        report_unmatched(p, e);
+    unlink_entry(p, e);
+}
+
+static void report_orphan(cs_pairing *p, const cs_message *m)
+{
+    p->st.unmatched_responses++;
+    if (p->sink.unmatched)
+        p->sink.unmatched(p->sink.ud, m, CS_UNMATCHED_RESPONSE);
+}
+
+/* A later message of a response in several messages: attached to the held
+ * measurement of its request, which goes out with the last one. */
+static void add_continuation(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    pend *e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match, 1);
+
+    if (e == NULL) {
+        report_orphan(p, m);
+        return;
+    }
+    p->st.attached++;
+    e->attached++;
+    e->attached_last_id = m->id;
+    e->attached_last_ts = m->last_ts_ns;
+    if (!(m->flags & CS_MSG_MORE)) {
+        emit_measurement(p, e);
+        unlink_entry(p, e);
+    }
+}
+
+static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    pend *e;
+
+    if (m->flags & CS_MSG_CONTINUATION) {
+        add_continuation(p, m, pair, match);
+        return;
+    }
+    e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match, 0);
+    if (e == NULL) {
+        report_orphan(p, m);
+        return;
+    }
+    e->answered = 1;
+    e->resp_id = m->id;
+    e->resp_ts = m->ts_ns;
+    e->resp_last_ts = m->last_ts_ns;
+    if (m->flags & CS_MSG_MORE)
+        return; /* held until the response's last message */
+    emit_measurement(p, e);
     unlink_entry(p, e);
 }
 
@@ -396,20 +471,14 @@ void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str
 
 void cs_pairing_expire(cs_pairing *p, int64_t now_ns)
 {
-    while (p->age_head != NULL && now_ns - p->age_head->ts > p->timeout) {
-        pend *e = p->age_head;
-        report_unmatched(p, e);
-        unlink_entry(p, e);
-    }
+    while (p->age_head != NULL && now_ns - p->age_head->ts > p->timeout)
+        retire_entry(p, p->age_head);
 }
 
 void cs_pairing_flush(cs_pairing *p)
 {
-    while (p->age_head != NULL) {
-        pend *e = p->age_head;
-        report_unmatched(p, e);
-        unlink_entry(p, e);
-    }
+    while (p->age_head != NULL)
+        retire_entry(p, p->age_head);
 }
 
 void cs_pairing_stats_get(const cs_pairing *p, cs_pairing_stats *st)

@@ -9,10 +9,22 @@
  * that a request flagged CS_MSG_RETRY replaces a pending one with its key
  * (a DNS client's retransmission: the response answers the newest copy,
  * as Wireshark's dns.time has it; the older copy is unanswered). Each
- * match becomes a cs_measurement given to sink->measurement; requests that
+ * match becomes a cs_measurement given to sink->measurement (with the
+ * response's first- and last-byte times); requests that
  * wait longer than "timeout_ns" of capture time, or are pushed out by the
  * "max_pending" bound, go to sink->unmatched(CS_UNMATCHED_REQUEST); responses
  * that find nothing go to sink->unmatched(CS_UNMATCHED_RESPONSE).
+ *
+ * Responses in several messages (a DNS zone transfer, flagged by its
+ * decoder): a response flagged CS_MSG_MORE closes its request (latency and
+ * resp_* times are its own) but the measurement is held, not yet given to
+ * the sink; each later response flagged CS_MSG_CONTINUATION with the same
+ * pair, flow, direction and match is attached to it (counted, the last one
+ * named) instead of being an orphan, and the one without CS_MSG_MORE
+ * releases the measurement to the sink. A held measurement also goes to
+ * the sink when it times out, is pushed out by "max_pending" or at flush,
+ * with what was attached by then. A continuation that finds no held
+ * measurement is an orphan response.
  *
  * Ownership: a pending request keeps copies of its pair name, match, key,
  * type and refs (inline in its pool entry when small); its fields are not
@@ -34,7 +46,8 @@ typedef struct cs_pairing_stats {
     uint64_t unmatched_responses; /* found no request */
     uint64_t evicted;             /* requests pushed out by max_pending */
     uint64_t superseded;          /* requests replaced by a retry (CS_MSG_RETRY) */
-    uint64_t pending;             /* requests waiting now */
+    uint64_t attached;            /* responses attached to a measurement (CS_MSG_CONTINUATION) */
+    uint64_t pending;             /* requests waiting now (held measurements included) */
 } cs_pairing_stats;
 
 int cs_pairing_new(uint32_t max_pending, int64_t timeout_ns, const cs_sink *sink, cs_pairing **out);

@@ -11,6 +11,14 @@
  * max exact), or the requests that were never answered and the responses
  * that matched no request (--unmatched). Time filters apply to the request
  * time (req_ts_ns), or to the message time for --unmatched.
+ *
+ * Times: req_ts_ns and resp_ts_ns are first-byte times (the capture time
+ * of the packet carrying the message's first byte; over TCP DNS the byte
+ * after the length prefix), and latency is their difference;
+ * resp_last_ts_ns is the response's last-byte time (the packet completing
+ * it, what tshark's dns.time measures to). A response in several messages
+ * (a DNS zone transfer) shows "+N attached" in text and "attached",
+ * "attached_last_msg", "attached_last_ts_ns" in JSON.
  */
 #include "cli/cli.h"
 
@@ -30,7 +38,11 @@ static const char latency_help[] =
     "                         [--min DURATION] [--sort time|latency] [--limit N]\n"
     "                         [--json] [--stats] [--unmatched]\n\n"
     "Prints the stored latency measurements (a request matched with its response),\n"
-    "one a line: id, pair, key, request time, latency, client -> server.\n\n"
+    "one a line: id, pair, key, request time, latency, client -> server (and\n"
+    "'+N attached' when the response came in several messages, a DNS zone transfer).\n"
+    "Latency is from the request's first byte to the response's first byte (the\n"
+    "capture times of the packets carrying them); resp_last_ts_ns is the time of\n"
+    "the packet carrying the response's last byte.\n\n"
     "  -d, --store DIR      the store\n"
     "  -p, --pair P         only pair P (fix, http, dns)\n"
     "  -k, --key K          only measurements with key K (ClOrdID, 'GET /x', '4660 a.com')\n"
@@ -40,7 +52,8 @@ static const char latency_help[] =
     "      --sort ORDER     time (request time, the default) or latency (largest first)\n"
     "  -n, --limit N        at most N lines (after sorting)\n"
     "      --json           JSON lines: id, pair, key, req_msg, resp_msg, req_ts_ns,\n"
-    "                       resp_ts_ns, latency_ns, flow, src, dst\n"
+    "                       resp_ts_ns, latency_ns, flow, src, dst, resp_last_ts_ns,\n"
+    "                       attached (and attached_last_msg, attached_last_ts_ns)\n"
     "      --stats          per pair: count, min, p50, p90, p99, p99.9, max (percentiles\n"
     "                       within 1%); with --json one object per pair\n"
     "      --unmatched      requests never answered and responses that matched no request\n"
@@ -178,9 +191,12 @@ static int print_measurement(void *ud, const cs_measurement *ms)
     }
     printf("%s  %s  ", cs_id_format('l', ms->id, id), ms->pair);
     print_text(ms->key.p, ms->key.len);
-    printf("  %s  %s  %s -> %s\n", cs_time_format(ms->req_ts_ns, t),
+    printf("  %s  %s  %s -> %s", cs_time_format(ms->req_ts_ns, t),
            cs_duration_format(ms->latency_ns, d), cs_endpoint_format(&ms->ep, 0, src),
            cs_endpoint_format(&ms->ep, 1, dst));
+    if (ms->attached > 0)
+        printf("  +%u attached", (unsigned)ms->attached);
+    putchar('\n');
     return 0;
 }
 

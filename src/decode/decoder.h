@@ -72,7 +72,15 @@ enum {
                                       (a DNS client's retransmission: the response
                                       answers the newest; the older one is unanswered).
                                       A hint to pairing: messages are stored without it */
+    CS_MSG_MORE = 1u << 5,         /* response: later responses continue it (a zone
+                                      transfer in several messages); a hint to pairing */
+    CS_MSG_CONTINUATION = 1u << 6, /* response: continues the previous response with
+                                      the same match (attached to its measurement, not
+                                      a new answer); a hint to pairing */
 };
+
+/* Flags that only guide pairing; messages are stored without them. */
+#define CS_MSG_PAIRING_HINTS (CS_MSG_RETRY | CS_MSG_MORE | CS_MSG_CONTINUATION)
 
 typedef struct cs_str {
     const char *p; /* borrowed; not NUL-terminated */

@@ -37,11 +37,19 @@
  *
  *   measurement payload (lat- files):
  *            +0   u64 id            +48  u64 flow_id
- *            +8   u64 req_id        +56  u8  pair_len  +57 u8 0  +58 u16 0
+ *            +8   u64 req_id        +56  u8  pair_len  +57 u8 parts  +58 u16 0
  *            +16  u64 resp_id       +60  u32 key_len
  *            +24  i64 req_ts_ns     +64  48  endpoints
  *            +32  i64 resp_ts_ns    +112 pair, key bytes
- *            +40  i64 latency_ns
+ *            +40  i64 latency_ns    then, if parts & LAT_PART_TAIL, the tail:
+ *
+ *   measurement tail (28 bytes, LAT_TAIL_*):
+ *            +0  i64 resp_last_ts_ns       +12 u64 attached_last_id
+ *            +8  u32 attached              +20 i64 attached_last_ts_ns
+ *
+ *   The writer always writes the tail. A record without it (parts 0:
+ *   written before measurements had it) reads as resp_last_ts_ns =
+ *   resp_ts_ns (the response taken as one packet) and nothing attached.
  *
  *   endpoints (48 bytes):
  *            +0 u8 ip_version  +1 u8 ip_proto  +2 u16 tap  +4 u16 vlan[0]
@@ -93,6 +101,13 @@
 #define CHECK_SEED 0x63736d7367737472ull
 #define MSG_FIXED 108
 #define LAT_FIXED 112
+#define LAT_PARTS 57            /* u8: which optional parts follow the key */
+#define LAT_PART_TAIL 0x01u     /* the measurement tail */
+#define LAT_TAIL 28             /* bytes of the tail */
+#define LAT_TAIL_RESP_LAST 0    /* i64 resp_last_ts_ns */
+#define LAT_TAIL_ATTACHED 8     /* u32 attached */
+#define LAT_TAIL_ATTACHED_ID 12 /* u64 attached_last_id */
+#define LAT_TAIL_ATTACHED_TS 20 /* i64 attached_last_ts_ns */
 #define EP_LEN 48
 #define MAX_OPEN 8
 #define WBUF_SIZE (256u << 10)
@@ -416,12 +431,17 @@ static size_t encode_measurement(uint8_t *p, const cs_measurement *ms, size_t pa
     cs_wr_le64(p + 40, (uint64_t)ms->latency_ns);
     cs_wr_le64(p + 48, ms->flow_id);
     p[56] = (uint8_t)pair_len;
-    p[57] = 0;
+    p[LAT_PARTS] = LAT_PART_TAIL;
     cs_wr_le16(p + 58, 0);
     cs_wr_le32(p + 60, (uint32_t)ms->key.len);
     put_endpoints(p + 64, &ms->ep);
     q = put_bytes(q, ms->pair, pair_len);
     q = put_bytes(q, ms->key.p, ms->key.len);
+    cs_wr_le64(q + LAT_TAIL_RESP_LAST, (uint64_t)ms->resp_last_ts_ns);
+    cs_wr_le32(q + LAT_TAIL_ATTACHED, ms->attached);
+    cs_wr_le64(q + LAT_TAIL_ATTACHED_ID, ms->attached_last_id);
+    cs_wr_le64(q + LAT_TAIL_ATTACHED_TS, (uint64_t)ms->attached_last_ts_ns);
+    q += LAT_TAIL;
     return (size_t)(q - p);
 }
 
@@ -557,10 +577,19 @@ static int decode_msg_body(decoder *d, cs_message *m, msg_head *h)
     return 0;
 }
 
+/* Reads the measurement tail (LAT_TAIL_*) at "t" into "ms". */
+static void decode_measurement_tail(const uint8_t *t, cs_measurement *ms)
+{
+    ms->resp_last_ts_ns = (int64_t)cs_rd_le64(t + LAT_TAIL_RESP_LAST);
+    ms->attached = cs_rd_le32(t + LAT_TAIL_ATTACHED);
+    ms->attached_last_id = cs_rd_le64(t + LAT_TAIL_ATTACHED_ID);
+    ms->attached_last_ts_ns = (int64_t)cs_rd_le64(t + LAT_TAIL_ATTACHED_TS);
+}
+
 static int decode_measurement(const uint8_t *p, size_t n, decoder *d, cs_measurement *ms)
 {
     cs_cursor c;
-    const uint8_t *fx, *pair, *key;
+    const uint8_t *fx, *pair, *key, *tail = NULL;
     uint32_t pair_len, key_len;
 
     cs_cursor_init(&c, p, n);
@@ -579,12 +608,17 @@ static int decode_measurement(const uint8_t *p, size_t n, decoder *d, cs_measure
     get_endpoints(fx + 64, &ms->ep);
     pair = cs_cursor_need(&c, pair_len);
     key = cs_cursor_need(&c, key_len);
+    if (fx[LAT_PARTS] & LAT_PART_TAIL)
+        tail = cs_cursor_need(&c, LAT_TAIL);
     if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
         return -1;
     memcpy(d->name, pair, pair_len);
     d->name[pair_len] = '\0';
     ms->pair = d->name;
     ms->key = (cs_str){(const char *)key, key_len};
+    ms->resp_last_ts_ns = ms->resp_ts_ns;
+    if (tail != NULL)
+        decode_measurement_tail(tail, ms);
     return 0;
 }
 
@@ -1085,7 +1119,7 @@ int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind)
 int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms)
 {
     size_t pair_len = ms->pair ? strlen(ms->pair) : 0;
-    size_t n = LAT_FIXED + pair_len + ms->key.len;
+    size_t n = LAT_FIXED + pair_len + ms->key.len + LAT_TAIL;
     uint32_t file = cs_msgstore_file_seg(ms->id, w->partitions);
     wfile *f;
     int rc;
@@ -2468,9 +2502,15 @@ void cs_measurement_json(FILE *out, const cs_measurement *ms)
     cs_msgstore_json_string(out, ms->key.p, ms->key.len);
     fprintf(out,
             ",\"req_msg\":\"%s\",\"resp_msg\":\"%s\",\"req_ts_ns\":%lld,\"resp_ts_ns\":%lld,"
-            "\"latency_ns\":%lld,\"flow\":\"%016llx\",\"src\":\"%s\",\"dst\":\"%s\"}",
+            "\"latency_ns\":%lld,\"flow\":\"%016llx\",\"src\":\"%s\",\"dst\":\"%s\","
+            "\"resp_last_ts_ns\":%lld,\"attached\":%u",
             cs_id_format('m', ms->req_id, req), cs_id_format('m', ms->resp_id, resp),
             (long long)ms->req_ts_ns, (long long)ms->resp_ts_ns, (long long)ms->latency_ns,
             (unsigned long long)ms->flow_id, cs_endpoint_format(&ms->ep, 0, src),
-            cs_endpoint_format(&ms->ep, 1, dst));
+            cs_endpoint_format(&ms->ep, 1, dst), (long long)ms->resp_last_ts_ns,
+            (unsigned)ms->attached);
+    if (ms->attached > 0)
+        fprintf(out, ",\"attached_last_msg\":\"%s\",\"attached_last_ts_ns\":%lld",
+                cs_id_format('m', ms->attached_last_id, req), (long long)ms->attached_last_ts_ns);
+    putc('}', out);
 }

@@ -221,7 +221,8 @@ char *cs_endpoint_format(const cs_endpoints *ep, int side, char *buf);
  * last_ts_ns, flow (16 hex digits), dir, src, dst, role, key, len, flags
  * (names), packets ("seg:offset"), fields ([name, value] pairs in wire
  * order). Measurements: id, pair, key, req_msg, resp_msg, req_ts_ns,
- * resp_ts_ns, latency_ns, flow, src, dst. */
+ * resp_ts_ns, latency_ns, flow, src, dst, resp_last_ts_ns, attached, and
+ * when attached > 0 attached_last_msg and attached_last_ts_ns. */
 void cs_message_json(FILE *out, const cs_message *m);
 void cs_measurement_json(FILE *out, const cs_measurement *ms);
 

@@ -4,7 +4,11 @@
  * tests/fuzz/decoder_harness.h turns the input into datagrams or TCP stream
  * chunks (mode bit 5 picks), with gaps and a final EOF; the probe is run on
  * the whole input too. Seeds in tests/fuzz/seeds/fuzz_dns/ are real DNS
- * messages (tcpdump/zeek captures) behind a few control bytes.
+ * messages (tcpdump/zeek captures) behind a few control bytes, and TCP
+ * framing cases from tools/gentraffic.py's DNS-over-TCP messages: a
+ * length prefix in a chunk of its own (tcp-lone-prefix), two messages in
+ * one chunk (tcp-two-msgs), a zone transfer in three messages cut into
+ * 40-byte chunks (tcp-axfr-messages).
  */
 #include "decode/dns/dns.h"
 

@@ -359,8 +359,8 @@ static void test_tcp_framing(void **unused)
     assert_int_equal(ctx.n, 2);
     assert_string_equal(ctx.msgs[0].key, "100 one.test");
     assert_string_equal(ctx.msgs[1].key, "101 two.test");
-    assert_int_equal(ctx.msgs[1].start, first);
-    assert_int_equal(ctx.msgs[1].len, n - first);
+    assert_int_equal(ctx.msgs[1].start, first + 2); /* the length prefix is framing */
+    assert_int_equal(ctx.msgs[1].len, n - first - 2);
     cs_decoder_dns.state_free(st);
     ctx_reset(&ctx);
     /* Split at every byte of the first message. */
@@ -380,7 +380,7 @@ static void test_tcp_framing(void **unused)
     assert_int_equal(feed(st, &ctx, 0, CS_IN_EOF, s, first + 20, NULL), first + 20);
     assert_int_equal(ctx.n, 2);
     assert_true(ctx.msgs[1].flags & CS_MSG_TRUNCATED);
-    assert_int_equal(ctx.msgs[1].len, 20);
+    assert_int_equal(ctx.msgs[1].len, 18);
     cs_decoder_dns.state_free(st);
     ctx_reset(&ctx);
 }
@@ -411,7 +411,7 @@ static void test_tcp_gap_resync(void **unused)
     assert_int_equal(feed(st, &ctx, 1, 0, s + tail_from, n - tail_from, NULL), n - tail_from);
     assert_int_equal(ctx.n, 1);
     assert_string_equal(ctx.msgs[0].match, "201 kept.example");
-    assert_int_equal(ctx.msgs[0].start, good_at - tail_from);
+    assert_int_equal(ctx.msgs[0].start, good_at - tail_from + 2);
     assert_int_equal(ctx.msgs[0].flags, 0);
     cs_decoder_dns.state_free(st);
     ctx_reset(&ctx);
@@ -440,10 +440,175 @@ static void test_tcp_midstream(void **unused)
     assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, s + skip, b + 3 - skip, NULL), b - skip);
     assert_int_equal(ctx.n, 1);
     assert_string_equal(ctx.msgs[0].key, "301 second.test");
-    assert_int_equal(ctx.msgs[0].start, a - skip);
+    assert_int_equal(ctx.msgs[0].start, a - skip + 2);
     assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, s + b, n - b, NULL), n - b);
     assert_int_equal(ctx.n, 2);
     assert_string_equal(ctx.msgs[1].key, "302 third.test");
+    cs_decoder_dns.state_free(st);
+    ctx_reset(&ctx);
+}
+
+/* A lone length prefix (a client writing it first, as in a zone transfer
+ * whose query body followed 218 ms later) is not a reason to give up on
+ * DNS: the probe wants more bytes. Once the body is there, the message
+ * starts at the byte after the prefix, so it is timed by the packet
+ * carrying that byte. */
+static void test_tcp_lone_prefix(void **unused)
+{
+    uint8_t s[512];
+    size_t n, needed = 0;
+    wbuf w;
+    void *st;
+    cs_decode_ctx ctx = {0};
+
+    header(&w, 0x5a17, 0x0000, 1, 0, 0, 0);
+    question(&w, "zone.test", 252);
+    n = tcp_frame(s, &w);
+    assert_int_equal(cs_decoder_dns.probe(s, 1, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(cs_decoder_dns.probe(s, 2, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(cs_decoder_dns.probe(s, 9, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(cs_decoder_dns.probe(s, 20, 0), CS_PROBE_NEED_MORE);
+    assert_int_equal(cs_decoder_dns.probe(s, n, 0), CS_PROBE_YES);
+    s[2 + 3] = 0x40; /* Z bit set: not a DNS header, however long */
+    assert_int_equal(cs_decoder_dns.probe(s, 20, 0), CS_PROBE_NO);
+    s[2 + 3] = 0x00;
+    assert_int_equal(cs_decoder_dns.probe((const uint8_t *)"\x00\x05", 2, 0), CS_PROBE_NO);
+    st = cs_decoder_dns.state_new();
+    assert_int_equal(feed(st, &ctx, 0, 0, s, 2, &needed), 0);
+    assert_int_equal(needed, n);
+    assert_int_equal(feed(st, &ctx, 0, 0, s, n, NULL), n);
+    assert_int_equal(ctx.n, 1);
+    assert_int_equal(ctx.msgs[0].start, 2);
+    assert_int_equal(ctx.msgs[0].len, w.n);
+    assert_string_equal(ctx.msgs[0].key, "23063 zone.test");
+    cs_decoder_dns.state_free(st);
+    ctx_reset(&ctx);
+}
+
+/* A record's owner: "zone.test" in full at offset 12 if "full", else a
+ * pointer to offset 12; then type, class IN, ttl and "rdlen". */
+static void owner_head(wbuf *w, int full, unsigned type, unsigned rdlen)
+{
+    if (full)
+        name(w, "zone.test");
+    else
+        pointer(w, 12);
+    put16(w, type);
+    put16(w, 1);
+    put32(w, 3600);
+    put16(w, rdlen);
+}
+
+static void soa(wbuf *w, int full, uint32_t serial)
+{
+    size_t at;
+
+    owner_head(w, full, 6, 0);
+    at = w->n;
+    name(w, "ns1.zone.test");
+    name(w, "admin.zone.test");
+    put32(w, serial);
+    for (int i = 0; i < 4; i++)
+        put32(w, 600);
+    w->b[at - 2] = (uint8_t)((w->n - at) >> 8);
+    w->b[at - 1] = (uint8_t)(w->n - at);
+}
+
+/* A zone-transfer response: "an" answers, SOA first if "open", SOA last
+ * if "close", A records between; with the question if "qd". */
+static size_t axfr_frame(uint8_t *out, unsigned an, int qd, int open, int close)
+{
+    wbuf w;
+
+    header(&w, 0x3000, 0x8480, qd ? 1 : 0, an, 0, 0);
+    if (qd)
+        question(&w, "zone.test", 252);
+    for (unsigned i = 0; i < an; i++) {
+        int full = !qd && i == 0;
+
+        if ((i == 0 && open) || (i == an - 1 && close)) {
+            soa(&w, full, 2026010501);
+        } else {
+            owner_head(&w, full, 1, 4);
+            put32(&w, 0xc0000200 + i);
+        }
+    }
+    return tcp_frame(out, &w);
+}
+
+/* A zone transfer over TCP: one response message with both SOAs is whole;
+ * in several messages, the first says more follow (CS_MSG_MORE), the later
+ * ones (with or without a question) continue it (CS_MSG_CONTINUATION, the
+ * first one's match, role response) and the one ending with the opening
+ * SOA closes it. */
+static void test_tcp_axfr(void **unused)
+{
+    uint8_t s[8192];
+    size_t n = 0;
+    void *st = cs_decoder_dns.state_new();
+    cs_decode_ctx ctx = {0};
+
+    n = axfr_frame(s, 21, 1, 1, 1);
+    assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
+    assert_int_equal(ctx.n, 1);
+    assert_int_equal(ctx.msgs[0].role, CS_ROLE_RESP);
+    assert_string_equal(ctx.msgs[0].match, "12288 zone.test");
+    assert_int_equal(ctx.msgs[0].flags, 0);
+    ctx_reset(&ctx);
+
+    n = axfr_frame(s, 7, 1, 1, 0);
+    n += axfr_frame(s + n, 6, 0, 0, 0);
+    n += axfr_frame(s + n, 6, 1, 0, 0); /* a question repeated is allowed too */
+    n += axfr_frame(s + n, 7, 0, 0, 1);
+    assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
+    assert_int_equal(ctx.n, 4);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_MORE);
+    assert_int_equal(ctx.msgs[1].flags, CS_MSG_CONTINUATION | CS_MSG_MORE);
+    assert_int_equal(ctx.msgs[2].flags, CS_MSG_CONTINUATION | CS_MSG_MORE);
+    assert_int_equal(ctx.msgs[3].flags, CS_MSG_CONTINUATION);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(ctx.msgs[i].role, CS_ROLE_RESP);
+        assert_string_equal(ctx.msgs[i].match, "12288 zone.test");
+        assert_string_equal(ctx.msgs[i].pair, "dns");
+    }
+    ctx_reset(&ctx);
+
+    /* IXFR answered by one SOA (the client is up to date): whole, and an
+     * AXFR whose first message is only the SOA: more follow. */
+    {
+        wbuf w;
+
+        header(&w, 0x3001, 0x8480, 1, 1, 0, 0);
+        question(&w, "zone.test", 251);
+        soa(&w, 0, 2026010501);
+        n = tcp_frame(s, &w);
+        header(&w, 0x3002, 0x8480, 1, 1, 0, 0);
+        question(&w, "zone.test", 252);
+        soa(&w, 0, 2026010501);
+        n += tcp_frame(s + n, &w);
+        assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
+        assert_int_equal(ctx.n, 2);
+        assert_int_equal(ctx.msgs[0].flags, 0);
+        assert_int_equal(ctx.msgs[1].flags, CS_MSG_MORE);
+        ctx_reset(&ctx);
+        n = axfr_frame(s, 1, 0, 0, 1); /* id 0x3000 is not the open transfer's */
+        header(&w, 0x3002, 0x8480, 0, 1, 0, 0);
+        soa(&w, 1, 2026010501); /* the closing SOA alone, no question */
+        n += tcp_frame(s + n, &w);
+        assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
+        assert_int_equal(ctx.n, 2);
+        assert_int_equal(ctx.msgs[0].flags, 0);
+        assert_int_equal(ctx.msgs[1].flags, CS_MSG_CONTINUATION);
+        assert_string_equal(ctx.msgs[1].match, "12290 zone.test");
+        ctx_reset(&ctx);
+    }
+
+    /* Closed: a later response with the same id starts afresh. */
+    n = axfr_frame(s, 1, 0, 0, 0);
+    assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
+    assert_int_equal(ctx.n, 1);
+    assert_int_equal(ctx.msgs[0].flags, 0);
+    assert_int_equal(ctx.msgs[0].role, CS_ROLE_NONE);
     cs_decoder_dns.state_free(st);
     ctx_reset(&ctx);
 }
@@ -459,6 +624,10 @@ static void test_probe(void **unused)
     assert_int_equal(cs_decoder_dns.probe(w.b, w.n, 0), CS_PROBE_YES);
     n = tcp_frame(s, &w);
     assert_int_equal(cs_decoder_dns.probe(s, n, 0), CS_PROBE_YES);
+    /* Queries coalesced in one segment: the first frame decides. */
+    tcp_frame(s + n, &w);
+    assert_int_equal(cs_decoder_dns.probe(s, 2 * n, 0), CS_PROBE_YES);
+    assert_int_equal(cs_decoder_dns.probe(s, n + 1, 0), CS_PROBE_YES);
     assert_int_equal(cs_decoder_dns.probe(w.b, w.n - 1, 0), CS_PROBE_NO);
     assert_int_equal(cs_decoder_dns.probe((const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 0),
                      CS_PROBE_NO);
@@ -652,6 +821,8 @@ int main(void)
         cmocka_unit_test(test_tcp_framing),
         cmocka_unit_test(test_tcp_gap_resync),
         cmocka_unit_test(test_tcp_midstream),
+        cmocka_unit_test(test_tcp_lone_prefix),
+        cmocka_unit_test(test_tcp_axfr),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_captures),
     };

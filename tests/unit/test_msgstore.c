@@ -149,6 +149,12 @@ static void gen_measurement(cs_measurement *ms, char *keybuf, uint32_t i, uint32
     ms->resp_ts_ns = ms->req_ts_ns + ms->latency_ns;
     ms->flow_id = g.m.flow_id;
     ms->ep = g.m.ep;
+    ms->resp_last_ts_ns = ms->resp_ts_ns + (i % 3) * 1000;
+    if (i % 4 == 0) { /* a zone transfer's later messages attached */
+        ms->attached = 1 + i % 5;
+        ms->attached_last_id = ms->resp_id + ms->attached;
+        ms->attached_last_ts_ns = ms->resp_last_ts_ns + 7777;
+    }
 }
 
 static int str_eq(cs_str a, cs_str b)
@@ -202,6 +208,10 @@ static void check_measurement(const cs_measurement *ms)
     assert_int_equal(ms->resp_ts_ns, want.resp_ts_ns);
     assert_int_equal(ms->latency_ns, want.latency_ns);
     assert_memory_equal(&ms->ep, &want.ep, sizeof(ms->ep));
+    assert_int_equal(ms->resp_last_ts_ns, want.resp_last_ts_ns);
+    assert_int_equal(ms->attached, want.attached);
+    assert_int_equal(ms->attached_last_id, want.attached_last_id);
+    assert_int_equal(ms->attached_last_ts_ns, want.attached_last_ts_ns);
 }
 
 /* ---- collecting callbacks ------------------------------------------------ */
@@ -1106,6 +1116,106 @@ static void test_frame_check_pinned(void **state)
         assert_int_equal(cs__msgstore_frame_check(buf, pinned[i].len), pinned[i].check);
 }
 
+static int keep_measurement(void *ud, const cs_measurement *ms)
+{
+    cs_measurement *out = ud;
+
+    *out = *ms;
+    out->key = (cs_str){"", 0}; /* the reader's buffers go after the call */
+    out->pair = NULL;
+    return 0;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A measurement record written before the tail existed (byte 57 zero,
+ * nothing after the key) reads with resp_last_ts_ns = resp_ts_ns and
+ * nothing attached; the JSON says so too. */
+static void test_measurement_without_tail(void **state)
+{
+    fixture *f = *state;
+    uint8_t rec[12 + 112 + 3 + 4];
+    uint8_t *p = rec + 12;
+    cs_msgid id = CS_MSGID(CS_PKTREF(5, 24), 0);
+    cs_measurement got;
+    cs_latfilter lf;
+    cs_msgreader *r;
+    char path[256], *json = NULL;
+    size_t json_len = 0;
+    FILE *fp;
+
+    memset(rec, 0, sizeof(rec));
+    put_le(p, id, 8);
+    put_le(p + 8, id, 8);
+    put_le(p + 16, id + 1, 8);
+    put_le(p + 24, (uint64_t)T0, 8);
+    put_le(p + 32, (uint64_t)T0 + 5000, 8);
+    put_le(p + 40, 5000, 8);
+    put_le(p + 48, 0x1234, 8);
+    p[56] = 3;
+    put_le(p + 60, 4, 4);
+    p[64] = 4;
+    p[65] = 6;
+    memcpy(p + 112, "dnsKEY1", 7);
+    put_le(rec, sizeof(rec) - 12, 4);
+    put_le(rec + 4, cs__msgstore_frame_check(p, sizeof(rec) - 12), 8);
+    snprintf(path, sizeof(path), "%s/messages", f->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    file_name(path, sizeof(path), f->dir, "lat", 5);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite("cslat01\n", 1, 8, fp), 8);
+    assert_int_equal(fwrite(rec, 1, sizeof(rec), fp), sizeof(rec));
+    fclose(fp);
+
+    memset(&got, 0x55, sizeof(got));
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    cs_latfilter_init(&lf);
+    assert_int_equal(cs_msgreader_measurements(r, &lf, keep_measurement, &got), 0);
+    cs_msgreader_close(r);
+    assert_int_equal(got.id, id);
+    assert_int_equal(got.resp_ts_ns, T0 + 5000);
+    assert_int_equal(got.resp_last_ts_ns, T0 + 5000);
+    assert_int_equal(got.attached, 0);
+    assert_int_equal(got.attached_last_id, 0);
+    got.pair = "dns";
+    fp = open_memstream(&json, &json_len);
+    cs_measurement_json(fp, &got);
+    fclose(fp);
+    assert_non_null(strstr(json, "\"resp_last_ts_ns\":1767623400000005000,\"attached\":0}"));
+    free(json);
+}
+
+/* The JSON of a measurement with attached messages names the last one. */
+static void test_measurement_json_attached(void **state)
+{
+    cs_measurement ms;
+    char *json = NULL;
+    size_t json_len = 0;
+    FILE *fp;
+
+    (void)state;
+    memset(&ms, 0, sizeof(ms));
+    ms.pair = "dns";
+    ms.key = (cs_str){"", 0};
+    ms.id = ms.req_id = CS_MSGID(CS_PKTREF(5, 24), 0);
+    ms.resp_id = CS_MSGID(CS_PKTREF(5, 200), 0);
+    ms.resp_last_ts_ns = 42;
+    ms.attached = 2;
+    ms.attached_last_id = CS_MSGID(CS_PKTREF(5, 900), 1);
+    ms.attached_last_ts_ns = 77;
+    fp = open_memstream(&json, &json_len);
+    cs_measurement_json(fp, &ms);
+    fclose(fp);
+    assert_non_null(strstr(json, "\"resp_last_ts_ns\":42,\"attached\":2,"
+                                 "\"attached_last_msg\":\"m5.900.1\",\"attached_last_ts_ns\":77}"));
+    free(json);
+}
+
 /* ---- lookups by key through the per-file key filters --------------------- */
 
 static uint64_t count_key(const char *dir, const char *key, uint32_t a, uint32_t b)
@@ -1555,6 +1665,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sorted_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_and_ranges_incremental, setup, teardown),
         cmocka_unit_test(test_frame_check_pinned),
+        cmocka_unit_test_setup_teardown(test_measurement_without_tail, setup, teardown),
+        cmocka_unit_test(test_measurement_json_attached),
         cmocka_unit_test_setup_teardown(test_key_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_filter_big_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_one_file_in_order, setup_p4, teardown),

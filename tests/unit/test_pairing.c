@@ -20,6 +20,7 @@
 typedef struct rec {
     char log[4096];
     int n_meas, n_unreq, n_unresp;
+    cs_measurement last; /* the last measurement (its strings not kept) */
 } rec;
 
 static void on_meas(void *ud, const cs_measurement *ms)
@@ -33,6 +34,7 @@ static void on_meas(void *ud, const cs_measurement *ms)
     strcat(r->log, line);
     assert_int_equal(ms->id, ms->req_id);
     assert_int_equal(ms->latency_ns, ms->resp_ts_ns - ms->req_ts_ns);
+    r->last = *ms;
     r->n_meas++;
 }
 
@@ -62,6 +64,7 @@ static cs_message msg(cs_msgid id, cs_role role, uint8_t dir, uint64_t flow, int
     m.dir = dir;
     m.flow_id = flow;
     m.ts_ns = ts;
+    m.last_ts_ns = ts;
     m.key = (cs_str){key, strlen(key)};
     m.refs = refs;
     m.n_refs = 2;
@@ -225,6 +228,102 @@ static void test_large_keys_are_copied(void **state)
     cs_pairing_free(p);
 }
 
+/* A measurement carries the response's last-byte time beside its first. */
+static void test_response_last_byte_time(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "1 a.test");
+    cs_message a = msg(2, CS_ROLE_RESP, 1, 7, 150, "");
+
+    a.last_ts_ns = 190; /* the response's last byte came in a later packet */
+    cs_pairing_add(p, &q, "dns", S("1 a.test"));
+    cs_pairing_add(p, &a, "dns", S("1 a.test"));
+    assert_int_equal(r.n_meas, 1);
+    assert_int_equal(r.last.resp_ts_ns, 150);
+    assert_int_equal(r.last.resp_last_ts_ns, 190);
+    assert_int_equal(r.last.latency_ns, 50);
+    assert_int_equal(r.last.attached, 0);
+    assert_int_equal(r.last.attached_last_id, 0);
+    cs_pairing_free(p);
+}
+
+/* A response in several messages (zone transfer): the first closes the
+ * query, the measurement waits for the last and carries the count of
+ * attached messages; none is an orphan. A continuation with no
+ * measurement held is one. */
+static void test_continuations_attach(void **state)
+{
+    rec r;
+    cs_pairing_stats st;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "9 z.test");
+    cs_message m1 = msg(2, CS_ROLE_RESP, 1, 7, 200, "");
+    cs_message m2 = msg(3, CS_ROLE_RESP, 1, 7, 300, "");
+    cs_message m3 = msg(4, CS_ROLE_RESP, 1, 7, 400, "");
+    cs_message stray = msg(5, CS_ROLE_RESP, 1, 7, 500, "");
+
+    m1.flags = CS_MSG_MORE;
+    m1.last_ts_ns = 210;
+    m2.flags = CS_MSG_CONTINUATION | CS_MSG_MORE;
+    m3.flags = CS_MSG_CONTINUATION;
+    m3.last_ts_ns = 450;
+    stray.flags = CS_MSG_CONTINUATION;
+    cs_pairing_add(p, &q, "dns", S("9 z.test"));
+    cs_pairing_add(p, &m1, "dns", S("9 z.test"));
+    assert_int_equal(r.n_meas, 0); /* held until the transfer ends */
+    cs_pairing_add(p, &m2, "dns", S("9 z.test"));
+    assert_int_equal(r.n_meas, 0);
+    cs_pairing_add(p, &m3, "dns", S("9 z.test"));
+    assert_string_equal(r.log, "M dns 9 z.test 1>2 100;");
+    assert_int_equal(r.last.resp_ts_ns, 200);
+    assert_int_equal(r.last.resp_last_ts_ns, 210);
+    assert_int_equal(r.last.attached, 2);
+    assert_int_equal(r.last.attached_last_id, 4);
+    assert_int_equal(r.last.attached_last_ts_ns, 450);
+    cs_pairing_add(p, &stray, "dns", S("9 z.test"));
+    assert_string_equal(r.log, "M dns 9 z.test 1>2 100;U2 5;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.attached, 2);
+    assert_int_equal(st.measurements, 1);
+    assert_int_equal(st.unmatched_responses, 1);
+    assert_int_equal(st.pending, 0);
+    cs_pairing_free(p);
+}
+
+/* A held measurement whose transfer never ends goes out at its timeout
+ * (and at flush), with what was attached by then; not as unmatched. */
+static void test_held_measurement_times_out(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "9 z.test");
+    cs_message m1 = msg(2, CS_ROLE_RESP, 1, 7, 200, "");
+    cs_message m2 = msg(3, CS_ROLE_RESP, 1, 7, 300, "");
+    cs_message q2 = msg(6, CS_ROLE_REQ, 0, 8, 5000, "8 y.test");
+    cs_message n1 = msg(7, CS_ROLE_RESP, 1, 8, 5100, "");
+
+    m1.flags = CS_MSG_MORE;
+    m2.flags = CS_MSG_CONTINUATION | CS_MSG_MORE;
+    n1.flags = CS_MSG_MORE;
+    cs_pairing_add(p, &q, "dns", S("9 z.test"));
+    cs_pairing_add(p, &m1, "dns", S("9 z.test"));
+    cs_pairing_add(p, &m2, "dns", S("9 z.test"));
+    cs_pairing_expire(p, 1000);
+    assert_int_equal(r.n_meas, 0);
+    cs_pairing_expire(p, 1200);
+    assert_string_equal(r.log, "M dns 9 z.test 1>2 100;");
+    assert_int_equal(r.last.attached, 1);
+    assert_int_equal(r.n_unreq, 0);
+    cs_pairing_add(p, &q2, "dns", S("8 y.test"));
+    cs_pairing_add(p, &n1, "dns", S("8 y.test"));
+    cs_pairing_flush(p);
+    assert_string_equal(r.log, "M dns 9 z.test 1>2 100;M dns 8 y.test 6>7 100;");
+    assert_int_equal(r.last.attached, 0);
+    assert_int_equal(r.n_unreq, 0);
+    cs_pairing_free(p);
+}
+
 static void test_many_pending_grow(void **state)
 {
     rec r;
@@ -259,6 +358,9 @@ int main(void)
         cmocka_unit_test(test_timeout_orphan_and_bound),
         cmocka_unit_test(test_large_keys_are_copied),
         cmocka_unit_test(test_many_pending_grow),
+        cmocka_unit_test(test_response_last_byte_time),
+        cmocka_unit_test(test_continuations_attach),
+        cmocka_unit_test(test_held_measurement_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,14 +43,37 @@
  * Fewer than 12 bytes: not emitted. A TCP message cut off at EOF is emitted
  * with CS_MSG_TRUNCATED (and MALFORMED when its sections do not fit).
  *
+ * TCP framing (RFC 1035 4.2.2, RFC 7766 8): every message is behind a
+ * 2-byte big-endian length. The prefix is framing, not part of the DNS
+ * message: a message is reported to the flow layer as starting at the byte
+ * after its prefix (start, len exclude the prefix), so its time is the
+ * capture time of the packet carrying its first DNS byte, however long
+ * before that a lone prefix arrived, and its packet refs are those of the
+ * packets carrying its DNS bytes. The prefix may come in a segment of its
+ * own: the probe answers NEED_MORE for bytes that may still become a
+ * framed query (a lone prefix, a cut header), and parse() asks for the
+ * whole frame ("needed"). Any segmentation gives the same messages.
+ *
+ * Zone transfers (RFC 5936 2.2, RFC 1995): the answer to an AXFR/IXFR
+ * query may span several messages with the query's id, the later ones
+ * possibly without a question; it ends with the SOA it began with. The
+ * first message that opens a transfer without closing it is flagged
+ * CS_MSG_MORE; each later one with that id in that direction is flagged
+ * CS_MSG_CONTINUATION and carries the first one's match and the response
+ * role (and CS_MSG_MORE again unless it closes the transfer), so pairing
+ * closes the query on the first message and attaches the others to it.
+ * A one-message transfer (both SOAs in it) carries neither flag.
+ *
  * TCP resynchronisation: after gap() or a CS_IN_MIDSTREAM start the decoder
  * no longer trusts the byte at the front to be a length prefix; it scans for
  * an offset whose length and header are plausible and whose message decodes
  * without fault, dropping the bytes before it (no emit).
-
  * CS_IN_MIDSTREAM stays on for the whole connection; only the first
- * parse() of a direction acts on it. *
- * State and ownership: per connection, two resync bits. Rendered text and
+ * parse() of a direction acts on it.
+ *
+ * State and ownership: per connection, two resync bits and, allocated once
+ * the connection's first zone transfer opens (rare: most connections never
+ * pay for it), the transfer's id, direction, opening SOA serial and match. Rendered text and
  * the field array live in thread-local scratch space, valid during the
  * cs_decode_emit() call only. Threading: one state per flow, one thread.
  */
@@ -78,9 +101,25 @@
 #define CS__DNS_RESYNC_SCAN (64u * 1024u) /* bytes scanned per call */
 #define CS__DNS_RESYNC_TRIES 64           /* full decodes per call */
 
+#define CS__DNS_KEY_MAX (CS__DNS_NAME_TEXT + 8) /* "ID QNAME" */
+#define CS__DNS_TYPE_SOA 6
+#define CS__DNS_TYPE_IXFR 251
+#define CS__DNS_TYPE_AXFR 252
+
+/* A zone transfer whose answer continues in later messages (TCP only). */
+typedef struct cs__dns_xfer {
+    bool open;       /* its closing SOA has not been seen yet */
+    uint8_t dir;     /* direction its responses travel in */
+    uint16_t id;     /* the transfer's message id */
+    uint32_t serial; /* serial of the opening SOA, which the closing one repeats */
+    size_t match_len;
+    char match[CS__DNS_KEY_MAX]; /* the first response's match ("ID QNAME") */
+} cs__dns_xfer;
+
 typedef struct cs__dns_state {
-    bool resync[2];  /* front bytes may not be a length prefix */
-    bool started[2]; /* parse() has seen this direction */
+    bool resync[2];     /* front bytes may not be a length prefix */
+    bool started[2];    /* parse() has seen this direction */
+    cs__dns_xfer *xfer; /* owned; allocated when the first transfer opens */
 } cs__dns_state;
 
 /* Rendered output of one message: text arena + field list. */
@@ -97,7 +136,12 @@ typedef struct cs__dns_info {
     bool header_ok;
     bool question_ok; /* first question fully read */
     bool malformed;
-    cs_str qname; /* first question's name, rendered */
+    cs_str qname;   /* first question's name, rendered */
+    uint16_t qtype; /* first question's type */
+    /* Answer records (all of them, rendered or not): the first's and the
+     * last's type, and their SOA serials when they are SOA records. */
+    uint16_t first_an_type, last_an_type;
+    uint32_t first_soa_serial, last_soa_serial;
 } cs__dns_info;
 
 static _Thread_local char cs__dns_scratch[CS__DNS_SCRATCH];
@@ -395,15 +439,44 @@ static bool cs__dns_questions(cs_cursor *c, cs__dns_out *o, cs__dns_info *info)
         cs__dns_add_class(o, "qclass", qclass);
         if (i == 0) {
             info->qname = name;
+            info->qtype = qtype;
             info->question_ok = name.len == tlen;
         }
     }
     return true;
 }
 
-/* Reads "count" records; renders them as answers if "render". False on a
- * fault. */
-static bool cs__dns_records(cs_cursor *c, cs__dns_out *o, unsigned count, bool render)
+/* The serial of the SOA rdata at msg[off .. off + rdlen) (MNAME, RNAME,
+ * SERIAL...), or 0 if it does not parse. */
+static uint32_t cs__dns_soa_serial(const uint8_t *msg, size_t off, size_t rdlen)
+{
+    char t[CS__DNS_NAME_TEXT];
+    size_t end = off + rdlen, next = 0, tlen = 0;
+
+    if (!cs__dns_name(msg, end, off, &next, t, &tlen) ||
+        !cs__dns_name(msg, end, next, &next, t, &tlen) || next + 4 > end)
+        return 0;
+    return cs_rd_be32(msg + next);
+}
+
+/* Notes answer "i" (of type "type", rdata at msg[rdoff, +rdlen)) in "info":
+ * the first and the last answer's type and SOA serial. */
+static void cs__dns_note_answer(cs__dns_info *info, const uint8_t *msg, unsigned i, uint16_t type,
+                                size_t rdoff, size_t rdlen)
+{
+    uint32_t serial = type == CS__DNS_TYPE_SOA ? cs__dns_soa_serial(msg, rdoff, rdlen) : 0;
+
+    if (i == 0) {
+        info->first_an_type = type;
+        info->first_soa_serial = serial;
+    }
+    info->last_an_type = type;
+    info->last_soa_serial = serial;
+}
+
+/* Reads "count" records; renders them as answers and notes them in "info"
+ * if "info" is not NULL. False on a fault. */
+static bool cs__dns_records(cs_cursor *c, cs__dns_out *o, unsigned count, cs__dns_info *info)
 {
     char t[CS__DNS_NAME_TEXT];
 
@@ -422,7 +495,10 @@ static bool cs__dns_records(cs_cursor *c, cs__dns_out *o, unsigned count, bool r
         rdoff = c->off;
         if (!cs_cursor_skip(c, rdlen))
             return false;
-        if (!render || i >= CS__DNS_MAX_ANSWERS)
+        if (info == NULL)
+            continue;
+        cs__dns_note_answer(info, c->base, i, type, rdoff, rdlen);
+        if (i >= CS__DNS_MAX_ANSWERS)
             continue;
         cs__dns_add(o, "an.name", t, tlen);
         cs__dns_add_type(o, "an.type", type);
@@ -453,28 +529,108 @@ static void cs__dns_decode(const uint8_t *p, size_t n, cs__dns_out *o, cs__dns_i
     cs__dns_addf(o, "answers", "%u", (unsigned)info->an);
     cs__dns_addf(o, "ns", "%u", (unsigned)info->ns);
     cs__dns_addf(o, "ar", "%u", (unsigned)info->ar);
-    if (!ok || !cs__dns_records(&c, o, info->an, true) ||
-        !cs__dns_records(&c, o, info->ns, false) || !cs__dns_records(&c, o, info->ar, false))
+    if (!ok || !cs__dns_records(&c, o, info->an, info) || !cs__dns_records(&c, o, info->ns, NULL) ||
+        !cs__dns_records(&c, o, info->ar, NULL))
         info->malformed = true;
 }
 
-/* Decodes and emits in->data[start .. start + len); "body" skips the TCP
- * length prefix. Nothing is emitted without a whole header. */
-static void cs__dns_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t start, size_t len,
-                         size_t body, uint32_t flags)
+/* ---- zone transfers ------------------------------------------------- */
+
+/* True if response "info" opens a zone transfer: an AXFR or IXFR answer
+ * whose first record is the zone's SOA. */
+static bool cs__dns_xfer_opens(const cs__dns_info *info)
+{
+    return (info->qtype == CS__DNS_TYPE_AXFR || info->qtype == CS__DNS_TYPE_IXFR) &&
+           (info->flags & 15) == 0 && info->an >= 1 && info->first_an_type == CS__DNS_TYPE_SOA &&
+           !info->malformed;
+}
+
+/* True if response "info" is the last message of transfer "x": it ends with
+ * the opening SOA again, or it carries an error. */
+static bool cs__dns_xfer_closes(const cs__dns_xfer *x, const cs__dns_info *info)
+{
+    if ((info->flags & 15) != 0 || info->malformed)
+        return true;
+    return info->an >= 1 && info->last_an_type == CS__DNS_TYPE_SOA &&
+           info->last_soa_serial == x->serial;
+}
+
+/* True if the opening message "info" holds the whole transfer: an AXFR
+ * answer with both SOAs, or an IXFR answer that is one SOA (up to date). */
+static bool cs__dns_xfer_whole(const cs__dns_info *info)
+{
+    if (info->qtype == CS__DNS_TYPE_IXFR && info->an == 1)
+        return true;
+    return info->an >= 2 && info->last_an_type == CS__DNS_TYPE_SOA &&
+           info->last_soa_serial == info->first_soa_serial;
+}
+
+/*
+ * Follows zone transfers over TCP (RFC 5936 2.2): the answer may span
+ * several messages with the query's id, the later ones possibly without a
+ * question. Sets on response "m" (decoded as "info", sent in "dir"):
+ * CS_MSG_MORE on every message of a transfer but its last, and
+ * CS_MSG_CONTINUATION, the first message's match and the response role on
+ * every message after the first, so pairing closes the query on the first
+ * and attaches the others to it.
+ */
+static void cs__dns_xfer_track(cs__dns_state *st, uint8_t dir, const cs__dns_info *info,
+                               cs_msg_out *m)
+{
+    cs__dns_xfer *x = st->xfer;
+    bool continues = x != NULL && x->open && x->dir == dir && x->id == info->id &&
+                     (!info->question_ok || (m->match.len == x->match_len &&
+                                             memcmp(m->match.p, x->match, x->match_len) == 0));
+
+    if (continues) {
+        m->match = (cs_str){x->match, x->match_len};
+        m->role = CS_ROLE_RESP;
+        m->pair = "dns";
+        m->flags |= CS_MSG_CONTINUATION;
+        if (cs__dns_xfer_closes(x, info))
+            x->open = false;
+        else
+            m->flags |= CS_MSG_MORE;
+        return;
+    }
+    if (m->role != CS_ROLE_RESP || (m->flags & CS_MSG_TRUNCATED) || !cs__dns_xfer_opens(info) ||
+        cs__dns_xfer_whole(info) || m->match.len > CS__DNS_KEY_MAX)
+        return;
+    if (x == NULL && (x = st->xfer = cs_malloc(sizeof(*x))) == NULL)
+        return; /* untracked: the first message closes the query, the others are orphans */
+    x->open = true;
+    x->dir = dir;
+    x->id = info->id;
+    x->serial = info->first_soa_serial;
+    x->match_len = m->match.len;
+    memcpy(x->match, m->match.p, m->match.len);
+    m->flags |= CS_MSG_MORE;
+}
+
+/* ---- emitting ---------------------------------------------------------- */
+
+/*
+ * Decodes and emits in->data[start .. start + len), skipping "body" bytes
+ * of TCP length prefix: the message reported to the flow layer starts after
+ * the prefix, so its time is that of the packet carrying its first DNS
+ * byte. "st" is the connection's state over TCP (zone transfers are
+ * followed), NULL for a datagram. Nothing is emitted without a whole header.
+ */
+static void cs__dns_emit(cs__dns_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
+                         size_t start, size_t len, size_t body, uint32_t flags)
 {
     cs__dns_out o;
     cs__dns_info info;
     cs_msg_out m;
-    char key[CS__DNS_NAME_TEXT + 8];
+    char key[CS__DNS_KEY_MAX];
     int klen;
 
     cs__dns_decode(in->data + start + body, len - body, &o, &info);
     if (!info.header_ok)
         return;
     memset(&m, 0, sizeof(m));
-    m.start = start;
-    m.len = len;
+    m.start = start + body;
+    m.len = len - body;
     m.flags = flags | (info.malformed ? CS_MSG_MALFORMED : 0);
     m.type.p = (info.flags & 0x8000) ? "response" : "query";
     m.type.len = strlen(m.type.p);
@@ -482,7 +638,8 @@ static void cs__dns_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t s
         klen =
             snprintf(key, sizeof(key), "%u %.*s", (unsigned)info.id,
                      info.qname.len ? (int)info.qname.len : 1, info.qname.len ? info.qname.p : ".");
-        m.match = cs__dns_store(&o, key, (size_t)klen);
+        m.match =
+            cs__dns_store(&o, key, (size_t)klen < sizeof(key) ? (size_t)klen : sizeof(key) - 1);
         m.role = (info.flags & 0x8000) ? CS_ROLE_RESP : CS_ROLE_REQ;
         m.pair = "dns";
         if (m.role == CS_ROLE_REQ) {
@@ -490,6 +647,8 @@ static void cs__dns_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t s
             m.flags |= CS_MSG_RETRY; /* a resent query replaces the pending one */
         }
     }
+    if (st != NULL && (info.flags & 0x8000))
+        cs__dns_xfer_track(st, in->dir & 1, &info, &m);
     m.fields = o.kv;
     m.n_fields = o.n_kv;
     cs_decode_emit(ctx, &m);
@@ -588,14 +747,14 @@ static size_t cs__dns_parse_stream(cs__dns_state *st, cs_decode_ctx *ctx, cs_dec
         len = cs_rd_be16(in->data + off);
         if (avail - 2 < len) {
             if (eof) {
-                cs__dns_emit(ctx, in, off, avail, 2, CS_MSG_TRUNCATED);
+                cs__dns_emit(st, ctx, in, off, avail, 2, CS_MSG_TRUNCATED);
                 off = in->len;
             } else {
                 in->needed = 2 + len;
             }
             break;
         }
-        cs__dns_emit(ctx, in, off, 2 + len, 2, 0);
+        cs__dns_emit(st, ctx, in, off, 2 + len, 2, 0);
         off += 2 + len;
     }
     return off;
@@ -605,7 +764,7 @@ static size_t cs__dns_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in
 {
     in->needed = 0;
     if (in->flags & CS_IN_DATAGRAM) {
-        cs__dns_emit(ctx, in, 0, in->len, 0, 0);
+        cs__dns_emit(NULL, ctx, in, 0, in->len, 0, 0);
         return in->len;
     }
     return cs__dns_parse_stream(state, ctx, in);
@@ -625,27 +784,61 @@ static void *cs__dns_state_new(void)
 
 static void cs__dns_state_free(void *state)
 {
-    cs_free(state);
+    cs__dns_state *st = state;
+
+    if (st != NULL)
+        cs_free(st->xfer);
+    cs_free(st);
+}
+
+/*
+ * True if "data[0..len)" may be the start of a TCP-framed query not yet
+ * all there: a length prefix of at least a header's worth, then as much of
+ * a header as is there being plausible with one question and opcode QUERY
+ * (a client may write the prefix in a segment of its own, well before the
+ * query: RFC 7766 8 asks it not to, and some do).
+ */
+static bool cs__dns_partial_frame(const uint8_t *data, size_t len)
+{
+    uint8_t h[CS__DNS_HEADER] = {0, 0, 0, 0, 0, 1}; /* what is missing: qd 1 */
+    size_t want;
+
+    if (len < 2)
+        return true;
+    want = cs_rd_be16(data);
+    if (want < CS__DNS_HEADER || len - 2 >= want)
+        return false;
+    memcpy(h, data + 2, len - 2 < CS__DNS_HEADER ? len - 2 : CS__DNS_HEADER);
+    if (len - 2 >= 6 && cs_rd_be16(h + 4) != 1)
+        return false;
+    return ((cs_rd_be16(h + 2) >> 11) & 15) == 0 && cs__dns_plausible(h, want);
 }
 
 /*
  * Port-less content check, deliberately strict (port 53 is dispatched by
  * port anyway): the bytes must be exactly one clean DNS message with one
- * question and opcode QUERY, either bare (a datagram) or behind a TCP
- * length prefix that covers them exactly.
+ * question and opcode QUERY, either bare (a datagram) or the first TCP
+ * frame, whole (other frames may follow it: queries coalesced): YES. Bytes that could still
+ * become such a TCP-framed query (a lone length prefix, a header cut
+ * short): NEED_MORE, so a connection whose first segment is only the
+ * prefix is not given up on. Else NO.
  */
+/* True if p[0..n) is one clean query with one question (opcode QUERY). */
+static bool cs__dns_clean_query(const uint8_t *p, size_t n)
+{
+    return n >= CS__DNS_HEADER && cs_rd_be16(p + 4) == 1 && ((cs_rd_be16(p + 2) >> 11) & 15) == 0 &&
+           cs__dns_clean(p, n);
+}
+
 static cs_probe cs__dns_probe(const uint8_t *data, size_t len, uint8_t dir)
 {
-    const uint8_t *p = data;
-    size_t n = len;
+    size_t framed = len >= 2 ? cs_rd_be16(data) : 0;
 
-    if (n >= 2 + CS__DNS_HEADER && cs_rd_be16(data) == n - 2) {
-        p = data + 2;
-        n -= 2;
-    }
-    if (n < CS__DNS_HEADER || cs_rd_be16(p + 4) != 1 || ((cs_rd_be16(p + 2) >> 11) & 15) != 0)
-        return CS_PROBE_NO;
-    return cs__dns_clean(p, n) ? CS_PROBE_YES : CS_PROBE_NO;
+    if (framed >= CS__DNS_HEADER && framed <= len - 2 && cs__dns_clean_query(data + 2, framed))
+        return CS_PROBE_YES; /* the first TCP frame; more may follow it (coalesced) */
+    if (cs__dns_clean_query(data, len))
+        return CS_PROBE_YES;
+    return cs__dns_partial_frame(data, len) ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
 }
 
 static const uint16_t cs__dns_ports[] = {53, 5353, 0};
