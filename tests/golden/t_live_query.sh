@@ -2,9 +2,10 @@
 # `capstream run -r FILE --replay realtime --listen` on 40 s of generated
 # traffic, polled every 100 ms for 30 s while it replays (live_poll.py):
 # measurements by time range, by pair and time range, by key, and messages
-# by key. After the run, against `latency --json` of the whole store: every
-# measurement whose response packet was more than 1 s old when a poll that
-# covered it ran was in that poll's answer.
+# by key. After the run, against `latency --json` and `messages --json` of
+# the whole store: every measurement whose response packet (every message
+# whose last packet) was more than 1 s old when a poll that covered it ran
+# was in that poll's answer.
 
 require_data
 S=$CS_TMP/store
@@ -25,6 +26,7 @@ check "the daemon was still capturing after the polls" \
     sh -c "curl -s '$B/api/v1/status' | grep -q '\"capturing\":true'"
 daemon_stop "$RUN_PID"
 "$CS_BIN" latency -d "$S" --json >"$CS_TMP/final.jsonl"
+"$CS_BIN" messages -d "$S" --proto fix --json >"$CS_TMP/msgs.jsonl"
 check "every measurement older than 1 s was returned by every poll covering it" \
     python3 "$GOLDEN/live_poll.py" check "$CS_TMP/live.pcap" "$CS_TMP/polls.jsonl" \
-    "$CS_TMP/final.jsonl"
+    "$CS_TMP/final.jsonl" "$CS_TMP/msgs.jsonl"
