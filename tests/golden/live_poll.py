@@ -8,7 +8,8 @@ that every record older than one second was returned (t_live_query.sh).
       last 2 s of capture time:
         measurements by time range, by pair (fix) and time range,
         measurements by key and messages by key (a FIX ClOrdID whose
-        response, by the reference REF, arrived 1 to 3 s before),
+        response, by the reference REF, arrived 1 to 3 s before), and the
+        detail of the measurement found by key (its messages and packets),
       and logs each poll (its wall time, query, ids returned).
   live_poll.py check PCAP LOG.jsonl FINAL.jsonl MSGS.jsonl
       FINAL is `latency --json` and MSGS `messages --json` of the daemon's
@@ -19,7 +20,8 @@ that every record older than one second was returned (t_live_query.sh).
       the least of them.
       Every measurement a poll's filter covers whose response arrived more
       than 1 s before the poll must be in that poll's answer; for messages
-      by key, every message with that key whose last packet did. Exits 1,
+      by key, every message with that key whose last packet did; a detail
+      must show both messages with every packet readable. Exits 1,
       listing the first misses, if one is not.
 """
 import json
@@ -89,6 +91,18 @@ def connect(base):
     sys.exit("the daemon never answered")
 
 
+def detail(base, mid, key):
+    """A measurement's detail: "ids" names it if both of its messages and
+    every packet they list could be read."""
+    at = wall_ns()
+    path = "/api/v1/measurements/" + mid
+    d = get(base, path)
+    sides = [d.get(s) or {} for s in ("request", "response")]
+    ok = all(s.get("packets") and all("ts_ns" in p for p in s["packets"]) for s in sides)
+    return {"kind": "detail", "at": at, "path": path, "key": key, "more": False,
+            "ids": [mid] if ok else []}
+
+
 def poll(base, pcap, ref_path, seconds, log_path):
     t0 = first_ts(pcap)
     ref = [json.loads(l) for l in open(ref_path)]
@@ -124,6 +138,8 @@ def poll(base, pcap, ref_path, seconds, log_path):
             out.write(json.dumps({"kind": kind, "at": at, "path": path, "key": key,
                                   "after": cap_now - WINDOW_NS, "before": cap_now,
                                   "more": d["more"], "ids": [r["id"] for r in recs]}) + "\n")
+            if kind == "key" and recs:
+                out.write(json.dumps(detail(base, recs[0]["id"], key)) + "\n")
         time.sleep(0.1)
     out.write(json.dumps({"w": sb.get(), "first_ts": t0, "events": sb.events}) + "\n")
     out.close()
@@ -156,7 +172,7 @@ def check(pcap, log_path, final_path, msgs_path):
             misses.append("%s: a page was full, the window is too wide" % p["path"])
             continue
         got = set(p["ids"])
-        cands = {"key": by_key, "msgkey": msgs_by_key}.get(p["kind"])
+        cands = {"key": by_key, "detail": by_key, "msgkey": msgs_by_key}.get(p["kind"])
         cands = cands.get(p["key"], []) if cands is not None else final
         for m in cands:
             if not covers(p, m):
@@ -174,7 +190,7 @@ def check(pcap, log_path, final_path, msgs_path):
           file=sys.stderr)
     for line in misses[:10]:
         print("  " + line, file=sys.stderr)
-    need = {"range", "pair", "key", "msgkey"}
+    need = {"range", "pair", "key", "msgkey", "detail"}
     if set(kinds) != need:
         print("  some query kind covered nothing: %s" % sorted(need - set(kinds)), file=sys.stderr)
         return 1
