@@ -393,8 +393,7 @@ static cs_str held_copy(char **at, const char *p, size_t n)
 
 /* Holds "msg" (emitted as "m", its refs in a->refs) in the stream of its
  * direction until its body ends. 0, or CS_ENOMEM (then deliver it now). */
-static int held_take(cs_analyzer *a, stream *s, const cs_message *msg, const cs_msg_out *m,
-                     const char *pair)
+static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, const char *pair)
 {
     size_t bytes = msg->type.len + msg->key.len + m->match.len + strlen(pair) + 1;
     heldmsg *h;
@@ -505,7 +504,7 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     a->st.messages++;
     if (m->flags & (CS_MSG_BAD_CHECKSUM | CS_MSG_BAD_LENGTH | CS_MSG_MALFORMED))
         a->st.bad_messages++;
-    if (m->part == CS_PART_HEAD && held_take(a, &fl->s[ctx->dir], &msg, m, pair) == 0)
+    if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair) == 0)
         return;
     deliver(a, fl, &msg, m->role, pair, m->match, m->flags);
 }
