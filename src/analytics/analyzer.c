@@ -36,6 +36,14 @@
  * bytes may be the tail of a message. Flows without a decoder cost one
  * lookup per packet: no reassembly, no buffering.
  *
+ * Held messages (a body that follows its head, decoder.h CS_PART_*): the
+ * message is copied into its stream's "held" slot (its strings, fields and
+ * refs owned there, the buffers reused by the next one) and each body part
+ * appends the refs of its bytes, de-duplicated against the last, up to
+ * HELD_MAX_REFS; it is delivered (sink, then pairing) at its end part, or
+ * as it is at a gap, at the end of the direction, when its direction emits
+ * another message, or when the other direction emits a response.
+ *
  * Message ids: (ref of the packet with the first byte, k), k counting the
  * messages that started in that packet; a few recent (ref, k) per direction
  * are kept because several parse() calls may start messages in one packet.
@@ -63,6 +71,7 @@
 #define FRAG_TIMEOUT_NS (30ll * 1000000000ll)
 #define SHRINK_ABOVE (64u * 1024u)
 #define FALLBACK_ID_BIT (1ull << 63)
+#define HELD_MAX_REFS (1u << 16) /* refs of one held message: 512 KiB */
 
 enum { DISPATCH_PENDING = 0, DISPATCH_DECIDED, DISPATCH_NONE, DISPATCH_CLOSED };
 
@@ -72,7 +81,24 @@ typedef struct mapent {
     cs_pktref ref;
 } mapent;
 
+/* A message whose body is still coming (see "Held messages" above). */
+typedef struct heldmsg {
+    cs_message m;   /* strings in "bytes", fields in "fields", refs in "refs" */
+    uint32_t flags; /* the decoder's flags (CS_MSG_RETRY included: pairing) */
+    cs_role role;
+    const char *pair; /* in "bytes" */
+    cs_str match;     /* in "bytes" */
+    char *bytes;
+    size_t bytes_cap;
+    cs_kv *fields;
+    size_t fields_cap;
+    cs_pktref *refs;
+    size_t refs_cap;
+    int active;
+} heldmsg;
+
 typedef struct stream {
+    heldmsg *held; /* allocated on the first held message */
     uint8_t *buf;
     uint32_t len, cap;
     uint64_t off; /* stream offset of buf[0] */
@@ -203,8 +229,19 @@ static void stream_clear(stream *s)
     }
 }
 
+static void held_free(heldmsg *h)
+{
+    if (h == NULL)
+        return;
+    cs_free(h->bytes);
+    cs_free(h->fields);
+    cs_free(h->refs);
+    cs_free(h);
+}
+
 static void stream_release(stream *s)
 {
+    held_free(s->held);
     cs_free(s->buf);
     cs_free(s->map);
     memset(s, 0, sizeof(*s));
@@ -314,6 +351,116 @@ static size_t collect_refs(cs_analyzer *a, const mapent *map, size_t i0, size_t 
     return n;
 }
 
+/* Hands "msg" to the sink, then to pairing ("role", "pair", "match" and
+ * the decoder's "flags" as it emitted them). A response first delivers the
+ * request its peer direction may still hold. */
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, cs_role role, const char *pair,
+                    cs_str match, uint32_t flags);
+
+static void held_deliver(cs_analyzer *a, aflow *fl, uint8_t dir)
+{
+    heldmsg *h = fl->s[dir].held;
+
+    if (h == NULL || !h->active)
+        return;
+    h->active = 0;
+    deliver(a, fl, &h->m, h->role, h->pair, h->match, h->flags);
+}
+
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, cs_role role, const char *pair,
+                    cs_str match, uint32_t flags)
+{
+    if (role == CS_ROLE_RESP)
+        held_deliver(a, fl, (uint8_t)!msg->dir);
+    if (a->sink.message)
+        a->sink.message(a->sink.ud, msg);
+    if (role != CS_ROLE_NONE) {
+        msg->flags = flags;
+        cs_pairing_add(a->pair, msg, pair, match);
+    }
+}
+
+/* Copies "n" bytes of "p" to "*at" and returns them as a string there. */
+static cs_str held_copy(char **at, const char *p, size_t n)
+{
+    cs_str r = {*at, n};
+
+    if (n)
+        memcpy(*at, p, n);
+    *at += n;
+    return r;
+}
+
+/* Holds "msg" (emitted as "m", its refs in a->refs) in the stream of its
+ * direction until its body ends. 0, or CS_ENOMEM (then deliver it now). */
+static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, const char *pair)
+{
+    size_t bytes = msg->type.len + msg->key.len + m->match.len + strlen(pair) + 1;
+    heldmsg *h;
+    char *at;
+
+    for (size_t i = 0; i < msg->n_fields; i++)
+        bytes += msg->fields[i].name.len + msg->fields[i].val.len;
+    if (s->held == NULL && (s->held = cs_calloc(1, sizeof(*s->held))) == NULL)
+        return CS_ENOMEM;
+    h = s->held;
+    if (cs_grow((void **)&h->bytes, &h->bytes_cap, bytes, 1) < 0 ||
+        cs_grow((void **)&h->fields, &h->fields_cap, msg->n_fields + 1, sizeof(*h->fields)) < 0 ||
+        cs_grow((void **)&h->refs, &h->refs_cap, msg->n_refs + 1, sizeof(*h->refs)) < 0)
+        return CS_ENOMEM;
+    h->m = *msg;
+    at = h->bytes;
+    h->m.type = held_copy(&at, msg->type.p, msg->type.len);
+    h->m.key = held_copy(&at, msg->key.p, msg->key.len);
+    h->match = held_copy(&at, m->match.p, m->match.len);
+    h->pair = held_copy(&at, pair, strlen(pair) + 1).p;
+    for (size_t i = 0; i < msg->n_fields; i++) {
+        h->fields[i].name = held_copy(&at, msg->fields[i].name.p, msg->fields[i].name.len);
+        h->fields[i].val = held_copy(&at, msg->fields[i].val.p, msg->fields[i].val.len);
+    }
+    h->m.fields = h->fields;
+    if (msg->n_refs)
+        memcpy(h->refs, msg->refs, msg->n_refs * sizeof(*h->refs));
+    h->m.refs = h->refs;
+    h->flags = m->flags;
+    h->role = m->role;
+    h->active = 1;
+    return 0;
+}
+
+/* Adds the packets of stream bytes [first, last] to the held message. */
+static void held_extend(const cs_decode_ctx *ctx, heldmsg *h, uint64_t first, uint64_t last)
+{
+    size_t i0 = map_find(ctx->map, ctx->n_map, first), i1 = map_find(ctx->map, ctx->n_map, last);
+
+    for (size_t i = i0; i <= i1; i++) {
+        cs_pktref r = ctx->map[i].ref;
+
+        if (r == 0 || (h->m.n_refs > 0 && h->refs[h->m.n_refs - 1] == r) ||
+            h->m.n_refs >= HELD_MAX_REFS)
+            continue;
+        if (cs_grow((void **)&h->refs, &h->refs_cap, h->m.n_refs + 1, sizeof(*h->refs)) < 0)
+            return; /* the refs it has are still true */
+        h->refs[h->m.n_refs++] = r;
+    }
+    h->m.refs = h->refs;
+    h->m.last_ts_ns = ctx->map[i1].ts;
+}
+
+/* A body part of the held message of ctx's direction: its bytes [start,
+ * start + len) of in.data; delivers the message at CS_PART_END. */
+static void body_part(cs_decode_ctx *ctx, const cs_msg_out *m, size_t start, size_t len)
+{
+    heldmsg *h = ctx->fl->s[ctx->dir].held;
+
+    if (h == NULL || !h->active)
+        return; /* its head was delivered already (a gap, no memory) */
+    if (len > 0 && ctx->n_map > 0)
+        held_extend(ctx, h, ctx->base + start, ctx->base + start + len - 1);
+    if (m->part == CS_PART_END)
+        held_deliver(ctx->a, ctx->fl, ctx->dir);
+}
+
 void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     cs_analyzer *a = ctx->a;
@@ -321,9 +468,15 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     size_t start = m->start < ctx->in_len ? m->start : ctx->in_len;
     size_t len = m->len < ctx->in_len - start ? m->len : ctx->in_len - start;
     uint64_t first = ctx->base + start, last = len ? first + len - 1 : first;
+    const char *pair = m->pair ? m->pair : fl->dec->name;
     size_t i0, i1;
     cs_message msg;
 
+    if (m->part == CS_PART_BODY || m->part == CS_PART_END) {
+        body_part(ctx, m, start, len);
+        return;
+    }
+    held_deliver(a, fl, ctx->dir); /* its body ended where this one starts */
     if (ctx->n_map == 0)
         return;
     i0 = map_find(ctx->map, ctx->n_map, first);
@@ -351,12 +504,9 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     a->st.messages++;
     if (m->flags & (CS_MSG_BAD_CHECKSUM | CS_MSG_BAD_LENGTH | CS_MSG_MALFORMED))
         a->st.bad_messages++;
-    if (a->sink.message)
-        a->sink.message(a->sink.ud, &msg);
-    if (m->role != CS_ROLE_NONE) {
-        msg.flags = m->flags;
-        cs_pairing_add(a->pair, &msg, m->pair ? m->pair : fl->dec->name, m->match);
-    }
+    if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair) == 0)
+        return;
+    deliver(a, fl, &msg, m->role, pair, m->match, m->flags);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -410,6 +560,7 @@ static void overflow_check(cs_analyzer *a, aflow *fl, uint8_t dir)
     stream_clear(s);
     if (fl->dec->gap)
         fl->dec->gap(fl->state, dir);
+    held_deliver(a, fl, dir);
 }
 
 static void stream_bytes(cs_analyzer *a, aflow *fl, uint8_t dir, uint64_t off, const uint8_t *p,
@@ -552,6 +703,7 @@ static void on_tcp_gap(void *ud, uint8_t dir, uint64_t off, uint64_t n)
     stream_clear(&fl->s[dir]);
     if (fl->dispatch == DISPATCH_DECIDED && fl->dec->gap)
         fl->dec->gap(fl->state, dir);
+    held_deliver(a, fl, dir);
 }
 
 static void on_tcp_eof(void *ud, uint8_t dir)
@@ -570,6 +722,7 @@ static void on_tcp_eof(void *ud, uint8_t dir)
         return;
     s->eof = 1;
     parse_buffered(a, fl, dir, CS_IN_EOF);
+    held_deliver(a, fl, dir);
     stream_clear(s);
 }
 
@@ -600,6 +753,8 @@ static void flow_end(cs_analyzer *a, aflow *fl)
             cs_tcp_end(&fl->tcp, &a->tcp_env, 1);
         }
     }
+    held_deliver(a, fl, 0);
+    held_deliver(a, fl, 1);
     flow_close_decoder(fl);
     cs_tcp_release(&fl->tcp);
     stream_release(&fl->s[0]);

@@ -23,6 +23,7 @@ int cs_cmd_latency(int argc, char **argv);
 int cs_cmd_messages(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);
 int cs_cmd_demo(int argc, char **argv);
+int cs_cmd_serve(int argc, char **argv);
 
 /* Exit statuses. */
 enum { CS_EXIT_OK = 0, CS_EXIT_FAIL = 1, CS_EXIT_USAGE = 2 };

@@ -70,7 +70,8 @@
 #define RUN_MAX_IFACES 16
 #define RUN_QUEUE_BYTES (128u << 20)
 #define RUN_DEFAULT_LISTEN "127.0.0.1:8642"
-#define RUN_DEFAULT_RING (256ull << 20) /* bytes of AF_PACKET ring per interface */
+#define RUN_DEFAULT_RING (256ull << 20)  /* bytes of AF_PACKET ring per interface */
+#define RUN_RECORDS_FLUSH_NS 200000000ll /* messages and measurements handed to the store */
 
 static const char run_help[] =
     "usage: capstream run -i IFACE[,IFACE...] -d STORE [options]\n"
@@ -145,7 +146,7 @@ struct run_ctx {
     cs_live *live;
     cs_server *server;
     cs_sink observer; /* the pipeline keeps a pointer to it: lives as long */
-    int64_t started_ns, last_tick, max_ts;
+    int64_t started_ns, last_tick, last_records_flush, max_ts;
     uint64_t messages, measurements;
 };
 
@@ -564,6 +565,11 @@ static int pipeline_loop(run_ctx *x)
         if (cs_cli_mono_ns() - x->last_tick >= 1000000000) {
             x->last_tick = cs_cli_mono_ns();
             tick(x);
+        } else if (cs_cli_mono_ns() - x->last_records_flush >= RUN_RECORDS_FLUSH_NS) {
+            /* records readable well within a second of their packets,
+             * even when the writer was busy at the last tick */
+            x->last_records_flush = cs_cli_mono_ns();
+            cs_pipeline_flush(x->pl);
         }
     }
 }

@@ -32,6 +32,19 @@
  * message lies in in.data (start, len); the flow layer maps those stream
  * bytes to the capture time of the packet carrying the first byte and to the
  * refs of every stored packet that carried its bytes.
+ *
+ * Messages with a body that follows (HTTP): a decoder that emits a message
+ * once its head is complete and consumes the body as it comes marks it
+ * CS_PART_HEAD, then emits the body's bytes as CS_PART_BODY parts (any
+ * number, over as many parse() calls as needed) and a CS_PART_END part
+ * (its bytes, possibly none, are the body's last). The flow layer holds
+ * the message until its end and adds the packets of every part to its refs
+ * (and the last part's time as its last_ts_ns), so that the message names
+ * every packet of head and body; only then is it delivered and paired. A
+ * held message is also delivered, as it is, at a gap, at the end of its
+ * direction, when its direction emits another message, and when the other
+ * direction emits a response (a request answered before its body ended).
+ * Parts other than CS_PART_HEAD carry only start and len.
  */
 #ifndef CS_DECODE_DECODER_H
 #define CS_DECODE_DECODER_H
@@ -92,6 +105,13 @@ typedef struct cs_kv {
     cs_str val;
 } cs_kv;
 
+enum {
+    CS_PART_WHOLE = 0, /* a whole message */
+    CS_PART_HEAD = 1,  /* a message whose body follows in BODY/END parts */
+    CS_PART_BODY = 2,  /* bytes of the body of the held message */
+    CS_PART_END = 3,   /* the last bytes (or none) of the held message's body */
+};
+
 typedef struct cs_msg_out {
     cs_str type;         /* short message type: FIX MsgType ("D", "8"), "request"/
                             "response" for HTTP, "query"/"response" for DNS */
@@ -107,6 +127,7 @@ typedef struct cs_msg_out {
                             "METHOD URI", "ID QNAME") */
     const cs_kv *fields; /* decoded fields, in wire order */
     size_t n_fields;
+    uint8_t part; /* CS_PART_* (0: a whole message) */
 } cs_msg_out;
 
 typedef struct cs_decode_input {

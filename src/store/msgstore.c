@@ -269,8 +269,8 @@ static int check_magic(const scanbuf *sb, size_t have, int kind)
  * Streams the file "fd" of kind "kind" through "fn", frame by frame, in
  * chunks of "sb" (grown for a record larger than it), from file offset
  * "start" (0, or the end of a record already read: the magic is then not
- * checked again). CS_ECORRUPT for a file with a foreign magic; a short
- * file counts as torn.
+ * checked again), wherever an earlier pass left the file offset of "fd".
+ * CS_ECORRUPT for a file with a foreign magic; a short file counts as torn.
  */
 static int scan_fd(int fd, int kind, scanbuf *sb, uint64_t start, frame_fn fn, void *ud,
                    scan_result *res)
@@ -281,7 +281,7 @@ static int scan_fd(int fd, int kind, scanbuf *sb, uint64_t start, frame_fn fn, v
 
     memset(res, 0, sizeof(*res));
     res->valid_end = start;
-    if (start > 0 && lseek(fd, (off_t)start, SEEK_SET) < 0)
+    if (lseek(fd, (off_t)start, SEEK_SET) < 0)
         return cs_error_set(cs_error_from_errno(errno), "reading messages: %s", strerror(errno));
     if ((rc = scanbuf_reserve(sb, RBUF_SIZE)) < 0 || (rc = fill(fd, sb, &have, &eof)) < 0)
         return rc;
@@ -1663,7 +1663,9 @@ static int summarize_fd(int fd, const struct stat *st, int kind, scanbuf *sb, in
         *v = sp.v;
         return 1;
     }
-    if (known && (uint64_t)st->st_size > sp.v.valid_end && sum_prefix_holds(fd, &sp.v))
+    /* ">=": a pass that read past the size it was stat'ed at (the file grew
+     * meanwhile) left valid_end at the size seen now; only mtime moved */
+    if (known && (uint64_t)st->st_size >= sp.v.valid_end && sum_prefix_holds(fd, &sp.v))
         rc = scan_fd(fd, kind, sb, sp.v.valid_end, sum_pass_frame, &sp, &res);
     else if (full_ok) {
         kf_free(&sp.v.kf);

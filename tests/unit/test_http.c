@@ -57,6 +57,10 @@ typedef struct rec_msg {
     char *vals[MAX_FIELDS];
     int flow; /* set by the capture replay */
     uint8_t dir;
+    uint8_t part; /* CS_PART_WHOLE or CS_PART_HEAD */
+    char *body;   /* CS_PART_HEAD: the bytes of its BODY and END parts */
+    size_t body_len;
+    int ended; /* its END part came */
 } rec_msg;
 
 struct cs_decode_ctx {
@@ -77,6 +81,29 @@ static char *dup_n(const char *p, size_t n)
     return s;
 }
 
+/* A BODY or END part: appends its bytes to the body of the last message of
+ * its direction, which must be a HEAD not yet ended (the capture replay
+ * moves messages out of "ctx" as it goes: a part of one moved out is not
+ * recorded). */
+static void record_body(cs_decode_ctx *ctx, const cs_msg_out *m)
+{
+    rec_msg *r = NULL;
+
+    for (size_t i = ctx->n; i-- > 0 && r == NULL;)
+        if (ctx->msgs[i].dir == ctx->in->dir)
+            r = &ctx->msgs[i];
+    if (r == NULL)
+        return;
+    assert_int_equal(r->part, CS_PART_HEAD);
+    assert_false(r->ended);
+    r->body = realloc(r->body, r->body_len + m->len + 1);
+    assert_non_null(r->body);
+    memcpy(r->body + r->body_len, ctx->in->data + m->start, m->len);
+    r->body_len += m->len;
+    r->body[r->body_len] = '\0';
+    r->ended = m->part == CS_PART_END;
+}
+
 void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     rec_msg *r;
@@ -84,6 +111,10 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 
     assert_non_null(ctx->in);
     assert_true(m->start <= ctx->in->len && m->len <= ctx->in->len - m->start);
+    if (m->part == CS_PART_BODY || m->part == CS_PART_END) {
+        record_body(ctx, m);
+        return;
+    }
     assert_true(m->n_fields <= MAX_FIELDS);
     if (ctx->n == ctx->cap) {
         ctx->cap = ctx->cap ? ctx->cap * 2 : 16;
@@ -107,6 +138,7 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     }
     r->flow = ctx->flow;
     r->dir = ctx->in->dir;
+    r->part = m->part;
 }
 
 /* The value of the first field "name" of "r", or NULL. */
@@ -127,6 +159,7 @@ static void ctx_reset(cs_decode_ctx *ctx)
     for (i = 0; i < ctx->n; i++) {
         free(ctx->msgs[i].key);
         free(ctx->msgs[i].raw);
+        free(ctx->msgs[i].body);
         for (j = 0; j < ctx->msgs[i].n_fields; j++) {
             free(ctx->msgs[i].names[j]);
             free(ctx->msgs[i].vals[j]);
@@ -451,6 +484,67 @@ static void test_body_until_close(void **unused)
     assert_int_equal(c.ctx.n, 2);
     assert_string_equal(field(&c.ctx.msgs[1], "body_len"), "close");
     assert_int_equal(c.n_pending[1], 0);
+    conn_close(&c);
+}
+
+/* The body of message "i" of "c": a HEAD whose parts, joined, are "want",
+ * ended. */
+static void check_body(const conn *c, size_t i, const char *want)
+{
+    const rec_msg *r = &c->ctx.msgs[i];
+
+    assert_int_equal(r->part, CS_PART_HEAD);
+    assert_true(r->ended);
+    assert_int_equal(r->body_len, strlen(want));
+    assert_memory_equal(r->body, want, strlen(want));
+}
+
+/*
+ * Every byte of a body is passed on as a part of its message (so that the
+ * flow layer can give the message the packets of its body): by
+ * Content-Length over several reads, chunked with its size lines,
+ * extensions, CRLFs and trailer, until close (ended by EOF), a request's
+ * body; messages without a body are whole, and bad chunk framing ends the
+ * body where it is found.
+ */
+static void test_body_parts(void **unused)
+{
+    static const char chunked[] = "1A;ext=\"q;x\"\r\nabcdefghijklmnopqrstuvwxyz\r\n"
+                                  "0;last\r\nExpires: never\r\n\r\n";
+    conn c;
+
+    conn_open(&c);
+    feed(&c, 0, "GET /a HTTP/1.1\r\n\r\nHEAD /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    feed(&c, 1, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n012");
+    feed(&c, 1, "3456");
+    feed(&c, 1, "789HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+    feed(&c, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1A;ext=\"q;x\"\r\nabc");
+    feed(&c, 1, "defghijklmnopqrstuvwxyz\r\n0;last\r\nExpires: never\r\n\r\n");
+    feed(&c, 0, "POST /d HTTP/1.1\r\nContent-Length: 3\r\n\r\nx=1");
+    feed(&c, 1, "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.0 200 OK\r\n\r\nuntil");
+    feed(&c, 1, " close");
+    assert_int_equal(c.ctx.n, 9);
+    assert_int_equal(c.ctx.msgs[0].part, CS_PART_WHOLE); /* GET /a */
+    assert_int_equal(c.ctx.msgs[1].part, CS_PART_WHOLE); /* HEAD /b */
+    assert_int_equal(c.ctx.msgs[2].part, CS_PART_WHOLE); /* GET /c */
+    check_body(&c, 3, "0123456789");
+    assert_int_equal(c.ctx.msgs[4].part, CS_PART_WHOLE); /* the answer to HEAD */
+    check_body(&c, 5, chunked);
+    check_body(&c, 6, "x=1");
+    assert_int_equal(c.ctx.msgs[7].part, CS_PART_WHOLE); /* 204 */
+    assert_int_equal(c.ctx.msgs[8].part, CS_PART_HEAD);
+    assert_false(c.ctx.msgs[8].ended);
+    eof(&c, 1);
+    check_body(&c, 8, "until close");
+    conn_close(&c);
+
+    conn_open(&c);
+    feed(&c, 0, "GET /e HTTP/1.1\r\n\r\n");
+    feed(&c, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n");
+    feed(&c, 1, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(c.ctx.n, 3);
+    check_body(&c, 1, "3\r\nabc\r\n"); /* "zz" is no chunk size: the body ends */
+    assert_string_equal(field(&c.ctx.msgs[2], "status"), "404");
     conn_close(&c);
 }
 
@@ -1078,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_no_body_statuses),
         cmocka_unit_test(test_100_continue),
         cmocka_unit_test(test_body_until_close),
+        cmocka_unit_test(test_body_parts),
         cmocka_unit_test(test_garbage_then_resync),
         cmocka_unit_test(test_midstream_pickup),
         cmocka_unit_test(test_gap_mid_body),

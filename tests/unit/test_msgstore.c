@@ -1354,6 +1354,64 @@ static void test_key_filters(void **state)
     assert_int_equal(kc.n, 2);
 }
 
+/* Puts messages [from, to) (and measurements for even i) into segment 1
+ * through the open writer "w", then flushes: what a capturing daemon does
+ * between two reads. */
+static void put_live(cs_msgstore *w, uint32_t from, uint32_t to)
+{
+    genmsg g;
+    cs_measurement ms;
+    char key[32];
+
+    for (uint32_t i = from; i < to; i++) {
+        gen_message(&g, i, 1);
+        assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+        if (i % 2 == 0) {
+            gen_measurement(&ms, key, i, 1);
+            assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+        }
+    }
+    assert_int_equal(cs_msgstore_flush(w), 0);
+}
+
+/*
+ * A writer keeps appending to the file it has open while readers ask, by
+ * time range and by key, between its flushes; each read's first look at a
+ * grown file brings the file's summary up to date from its tail. Every
+ * flushed record must be found by every filter on every read, the first
+ * read after a flush included.
+ */
+static void test_reads_between_appends(void **state)
+{
+    fixture *f = *state;
+    cs_msgstore *w;
+    char key[32];
+
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    put_live(w, 0, 40);
+    assert_int_equal(count_range(f->dir, 0, 1000), 40); /* summaries made */
+    assert_int_equal(count_lat_range(f->dir, 0, 1000), 3);
+    for (uint32_t n = 40; n < 400; n += 40) {
+        put_live(w, n, n + 40);
+        snprintf(key, sizeof(key), "ORD%u", n + 4);
+        assert_int_equal(count_key(f->dir, key, 0, 0), 1);
+        put_live(w, n + 40, n + 40); /* a flush of nothing */
+        assert_int_equal(count_range(f->dir, n, n + 40), 40);
+        put_live(w, n + 40, n + 40);
+        assert_int_equal(count_lat_range(f->dir, n + 2, n + 5), 2);
+        assert_int_equal(count_lat_key(f->dir, key, CS_LATSORT_STORE), 1);
+    }
+    for (uint32_t n = 400; n < 480; n += 20) {
+        put_live(w, n, n + 20);
+        assert_int_equal(count_lat_range(f->dir, n, n + 20), 3);
+        put_live(w, n + 20, n + 20);
+        snprintf(key, sizeof(key), "ORD%u", n + 8);
+        assert_int_equal(count_lat_key(f->dir, key, CS_LATSORT_LATENCY), 1);
+    }
+    assert_int_equal(cs_msgstore_close(w), 0);
+    check_info(f->dir, 480, 240);
+}
+
 /* One file of many keys (several filter blocks): no key is ever missed. */
 static void test_key_filter_big_file(void **state)
 {
@@ -1669,6 +1727,7 @@ int main(void)
         cmocka_unit_test(test_measurement_json_attached),
         cmocka_unit_test_setup_teardown(test_key_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_filter_big_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reads_between_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_one_file_in_order, setup_p4, teardown),
         cmocka_unit_test_setup_teardown(test_groups_lookup, setup_p4, teardown),
         cmocka_unit_test_setup_teardown(test_groups_replace_range, setup_p4, teardown),

@@ -18,15 +18,21 @@
  *     - Content-Length;
  *     - otherwise: requests have none, responses last until close (EOF).
  *
- * What a message covers (its [start, start + len) in in.data, and so the
- * packet refs and the first-byte timestamp the flow layer derives): the
- * start line and the header block, up to and including the empty line. The
+ * What a message covers (its [start, start + len) in in.data, and so its
+ * "len" and the first-byte timestamp the flow layer derives): the start
+ * line and the header block, up to and including the empty line. The
  * message is emitted as soon as the header block is complete; the body is
- * then consumed as it arrives without being emitted again. This keeps the
- * memory bounded (a body is never held unconsumed, only a header block of at
- * most CS__HTTP_MAX_HEAD bytes) while the first byte, which the latency
- * pairing uses, stays exact. Problems found later in the body (a bad chunk
- * size) cannot be flagged on the message any more; they only resynchronise.
+ * then consumed as it arrives. This keeps the memory bounded (a body is
+ * never held unconsumed, only a header block of at most CS__HTTP_MAX_HEAD
+ * bytes) while the first byte, which the latency pairing uses, stays
+ * exact. A message with a body is emitted as CS_PART_HEAD, and every body
+ * byte consumed (Content-Length data; chunk-size lines, chunk data, their
+ * CRLFs and the trailer; a body until close) is passed on as a
+ * CS_PART_BODY part, the last as CS_PART_END (decoder.h), so the flow
+ * layer gives the message the packets of its whole body too. The body
+ * ends where its framing says, at EOF, or at bad chunk framing. Problems
+ * found later in the body (a bad chunk size) cannot be flagged on the
+ * message any more; they only resynchronise.
  *
  * Fields, in order: requests "method", "uri", "version"; responses
  * "version", "status", "reason"; then every header as "h.<lowercased name>"
@@ -525,6 +531,13 @@ static cs__http_framing frame_message(cs__http_state *st, cs__http_head *h)
 
 /* ---------------------------------------------------------------- emitting */
 
+/* Is "phase" one of a body's (a message's bytes after its header block)? */
+static bool body_phase(uint8_t phase)
+{
+    return phase == PH_BODY_LEN || phase == PH_BODY_CLOSE || phase == PH_CHUNK_SIZE ||
+           phase == PH_CHUNK_DATA || phase == PH_CHUNK_END || phase == PH_TRAILER;
+}
+
 /* Emits the message whose header block is "h", at "start" in in.data, and
  * returns how its body is framed. */
 static cs__http_framing emit_head(cs__http_state *st, cs_decode_ctx *ctx, cs__http_head *h,
@@ -558,10 +571,25 @@ static cs__http_framing emit_head(cs__http_state *st, cs_decode_ctx *ctx, cs__ht
         m.key = mkstr((const uint8_t *)k, h->method.len + 1 + h->uri.len);
         pending_push(st, h->method);
     }
+    if (!f.tunnel && body_phase(f.phase))
+        m.part = CS_PART_HEAD;
     cs_decode_emit(ctx, &m);
     if (f.tunnel)
         st->tunnel = true;
     return f;
+}
+
+/* Passes in.data[start, start + len) on as body bytes of the message just
+ * emitted; "end": they are its last. */
+static void emit_body(cs_decode_ctx *ctx, size_t start, size_t len, bool end)
+{
+    cs_msg_out m;
+
+    memset(&m, 0, sizeof(m));
+    m.start = start;
+    m.len = len;
+    m.part = end ? CS_PART_END : CS_PART_BODY;
+    cs_decode_emit(ctx, &m);
 }
 
 /* ---------------------------------------------------------------- phases */
@@ -672,7 +700,8 @@ static void flush_head_at_eof(cs__http_state *st, cs__http_dir *d, cs_decode_ctx
     if (line_len(h.p, h.len) == SIZE_MAX || !parse_head_block(&h, in->dir == 0))
         return;
     h.flags |= CS_MSG_TRUNCATED;
-    (void)emit_head(st, ctx, &h, pos);
+    if (body_phase(emit_head(st, ctx, &h, pos).phase))
+        emit_body(ctx, in->len, 0, true); /* no body will come */
     set_phase(d, PH_HEAD);
 }
 
@@ -759,13 +788,15 @@ static bool step_seek(cs__http_dir *d, cs_decode_input *in, size_t *pos)
     return true;
 }
 
-static bool step_body(cs__http_dir *d, cs_decode_input *in, size_t *pos, uint8_t next)
+static bool step_body(cs__http_dir *d, cs_decode_ctx *ctx, cs_decode_input *in, size_t *pos,
+                      uint8_t next)
 {
     size_t n = in->len - *pos;
 
     if ((uint64_t)n > d->remaining)
         n = (size_t)d->remaining;
     d->remaining -= n;
+    emit_body(ctx, *pos, n, d->remaining == 0 && next == PH_HEAD);
     *pos += n;
     if (d->remaining == 0)
         set_phase(d, next);
@@ -820,7 +851,7 @@ static size_t body_line(cs__http_dir *d, cs_decode_input *in, size_t pos)
     return SIZE_MAX;
 }
 
-static bool step_chunked(cs__http_dir *d, cs_decode_input *in, size_t *pos)
+static bool step_chunked(cs__http_dir *d, cs_decode_ctx *ctx, cs_decode_input *in, size_t *pos)
 {
     const uint8_t *p = in->data + *pos;
     uint8_t phase = d->phase;
@@ -837,9 +868,11 @@ static bool step_chunked(cs__http_dir *d, cs_decode_input *in, size_t *pos)
     } else if (phase == PH_TRAILER) {
         set_phase(d, trim(p, len).len == 0 ? PH_HEAD : PH_TRAILER);
     } else {
-        enter_seek(d, true); /* bad chunk framing: look at this line again */
+        emit_body(ctx, *pos, 0, true); /* the body ends at bad chunk framing */
+        enter_seek(d, true);           /* and this line is looked at again */
         return true;
     }
+    emit_body(ctx, *pos, len + 1, d->phase == PH_HEAD);
     *pos += len + 1;
     return true;
 }
@@ -855,14 +888,15 @@ static bool step(cs__http_state *st, cs__http_dir *d, cs_decode_ctx *ctx, cs_dec
     case PH_SEEK:
         return step_seek(d, in, pos);
     case PH_BODY_LEN:
-        return step_body(d, in, pos, PH_HEAD);
+        return step_body(d, ctx, in, pos, PH_HEAD);
     case PH_CHUNK_DATA:
-        return step_body(d, in, pos, PH_CHUNK_END);
+        return step_body(d, ctx, in, pos, PH_CHUNK_END);
     case PH_BODY_CLOSE:
+        emit_body(ctx, *pos, in->len - *pos, false);
         *pos = in->len;
         return true;
     default:
-        return step_chunked(d, in, pos);
+        return step_chunked(d, ctx, in, pos);
     }
 }
 
@@ -889,6 +923,8 @@ static size_t http_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in)
     if (in->flags & CS_IN_EOF) {
         if (d->phase == PH_HEAD)
             flush_head_at_eof(st, d, ctx, in, pos);
+        else if (body_phase(d->phase))
+            emit_body(ctx, pos, in->len - pos, true); /* the body ends with the stream */
         set_phase(d, PH_HEAD);
         in->needed = 0;
         return in->len;
