@@ -36,6 +36,13 @@
  * blocks): a reader of the live store then indexes only what follows
  * (store.c). The final index replaces it at close.
  *
+ * A store of P > 1 partitions also keeps, per group, a capture-order
+ * record (order.c): the partition of each packet appended, in the order
+ * the packets came, so readers can put the group's packets back in
+ * capture order. It is buffered and written on this thread (a few bits a
+ * packet), flushed with the segments, finished when the group closes;
+ * failing to write it costs order past that point, never a packet.
+ *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
  * before the records it describes reach the pcap, so a rebuilt index always
@@ -95,6 +102,7 @@ static int writers_init(cs_store *s)
             s->wr[p].fd = s->wr[p].taps_fd = -1;
             cs_idxb_init(&s->wr[p].b);
         }
+        cs_order_writer_init(&s->ord);
     }
     if (n == 1)
         rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio);
@@ -109,8 +117,21 @@ void cs__writers_free(cs_store *s)
         return;
     for (uint32_t p = 0; p < s->partitions; p++)
         cs_idxb_free(&s->wr[p].b);
+    cs_order_writer_free(&s->ord);
     cs_free(s->wr);
     s->wr = NULL;
+}
+
+/* Starts the capture-order record of the group just opened (order.h): a
+ * store of one partition needs none. */
+static void group_order_open(cs_store *s)
+{
+    char path[4096];
+
+    if (s->partitions <= 1)
+        return;
+    cs_order_path(s->pktdir, s->wr_base, path, sizeof(path));
+    cs_order_writer_open(&s->ord, path, s->wr_base, s->partitions);
 }
 
 /* Opens a group at the next aligned block of segment ids. */
@@ -130,6 +151,7 @@ static int group_open(cs_store *s, uint32_t linktype)
     s->wr_linktype = linktype;
     s->wr_bytes = 0;
     s->wr_open = 1;
+    group_order_open(s);
     return 0;
 }
 
@@ -239,6 +261,7 @@ int cs__group_close(cs_store *s)
     int rc = 0;
 
     s->wr_open = 0;
+    cs_order_writer_close(&s->ord, (s->flags & CS_STORE_SYNC) != 0);
     cs__cat_write_waiting(s, 0);
     for (uint32_t p = 0; p < s->partitions; p++) {
         if (s->wr[p].id != 0) {
@@ -266,6 +289,8 @@ int cs_store_flush(cs_store *s)
     for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
             rc = CS_EBUSY;
+    if (s->wr_open)
+        cs_order_writer_flush(&s->ord);
     cs__cat_write_waiting(s, 0);
     return rc;
 }
@@ -281,6 +306,9 @@ int cs_store_sync(cs_store *s)
             return rc;
     if ((rc = cs_aio_sync(s->aio)) < 0)
         return rc;
+    cs_order_writer_flush(&s->ord);
+    if (s->ord.fd >= 0)
+        fdatasync(s->ord.fd); /* the record only orders packets: best effort */
     for (uint32_t p = 0; p < s->partitions; p++)
         if (s->wr[p].id != 0 && fdatasync(s->wr[p].fd) < 0)
             return cs_error_set(CS_EIO, "sync: %s", strerror(errno));
@@ -382,6 +410,7 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
     if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
         return rc;
     s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;
+    cs_order_writer_add(&s->ord, part);
     if ((rc = cs_idxb_add(&w->b, &key, (uint32_t)off, p->ts_ns)) < 0)
         return rc;
     if (ref)

@@ -6,6 +6,7 @@
 #define CS_STORE_STORE_INT_H
 
 #include "store/index.h"
+#include "store/order.h"
 #include "store/pcapw.h"
 #include "store/store.h"
 
@@ -70,6 +71,7 @@ struct cs_store {
     uint32_t wr_base;     /* id of the group's partition 0 */
     uint32_t wr_linktype; /* of every segment of the group */
     uint64_t wr_bytes;    /* pcap bytes of the group's segments */
+    cs_order_writer ord;  /* the open group's capture-order record (order.h) */
 
     /* group catalogs read at open: the summaries of their segments point
      * into them */
