@@ -15,7 +15,10 @@
  *   16      4     the group's first segment id
  *   20      4     the store's partition count P
  *   24      4     bits W an entry (ceil(log2 P))
- *   28      4     zero
+ *   28      4     flags, written when the group closes (0 before):
+ *                 bit 0 (ORD_F_IN_TIME_ORDER): no packet's timestamp is
+ *                 below the one before it, so capture order is timestamp
+ *                 order except among equal timestamps
  *   32      8     entries N, written when the group closes; 0 while it is
  *                 open or if its writer died (the entries are then the
  *                 whole W-bit fields the file holds)
@@ -66,7 +69,9 @@
 #define ORD_OFF_FIRST 16
 #define ORD_OFF_PARTITIONS 20
 #define ORD_OFF_WIDTH 24
+#define ORD_OFF_FLAGS 28
 #define ORD_OFF_COUNT 32
+#define ORD_F_IN_TIME_ORDER 1u
 #define ORD_BUF 4096u              /* bytes of entries buffered before a write */
 #define ORD_MAX_BYTES (1ull << 32) /* a sanity bound on a file read whole */
 
@@ -127,6 +132,8 @@ void cs_order_writer_open(cs_order_writer *w, const char *path, uint32_t first, 
     w->acc = w->n_acc = 0;
     w->count = 0;
     w->used = 0;
+    w->last_ts = INT64_MIN;
+    w->backwards = 0;
     if (w->width == 0)
         return;
     if (w->buf == NULL && (w->buf = cs_malloc(ORD_BUF)) == NULL) {
@@ -161,10 +168,13 @@ void cs_order_writer_flush(cs_order_writer *w)
     w->used = 0;
 }
 
-void cs_order_writer_add(cs_order_writer *w, uint32_t part)
+void cs_order_writer_add(cs_order_writer *w, uint32_t part, int64_t ts_ns)
 {
     if (w->fd < 0)
         return;
+    if (ts_ns < w->last_ts)
+        w->backwards = 1;
+    w->last_ts = ts_ns;
     w->acc |= (uint64_t)part << w->n_acc;
     w->n_acc += w->width;
     w->count++;
@@ -179,7 +189,7 @@ void cs_order_writer_add(cs_order_writer *w, uint32_t part)
 
 void cs_order_writer_close(cs_order_writer *w, int sync)
 {
-    uint8_t count[8];
+    uint8_t tail[8 + ORD_OFF_COUNT - ORD_OFF_FLAGS];
 
     if (w->fd < 0)
         return;
@@ -189,8 +199,9 @@ void cs_order_writer_close(cs_order_writer *w, int sync)
     cs_order_writer_flush(w);
     if (w->fd < 0)
         return;
-    cs_wr_le64(count, w->count);
-    if (pwrite(w->fd, count, sizeof(count), ORD_OFF_COUNT) != (ssize_t)sizeof(count) ||
+    cs_wr_le32(tail, w->backwards ? 0 : ORD_F_IN_TIME_ORDER);
+    cs_wr_le64(tail + ORD_OFF_COUNT - ORD_OFF_FLAGS, w->count);
+    if (pwrite(w->fd, tail, sizeof(tail), ORD_OFF_FLAGS) != (ssize_t)sizeof(tail) ||
         (sync && fdatasync(w->fd) < 0)) {
         writer_give_up(w, "close");
         return;
@@ -219,6 +230,8 @@ int cs_order_parse(const uint8_t *buf, size_t len, uint32_t first, uint32_t part
     whole = (uint64_t)(len - CS_ORDER_HDR) * 8 / o->width;
     count = cs_rd_le64(buf + ORD_OFF_COUNT);
     o->n = count != 0 && count < whole ? count : whole;
+    o->in_time_order = count != 0 && count <= whole &&
+                       (cs_rd_le32(buf + ORD_OFF_FLAGS) & ORD_F_IN_TIME_ORDER) != 0;
     return 0;
 }
 

@@ -31,7 +31,9 @@ typedef struct cs_order_writer {
     uint64_t acc;   /* entry bits not yet in "buf", low bits first */
     uint32_t n_acc;
     uint64_t count; /* entries appended to the group */
-    uint8_t *buf;   /* whole bytes not yet written */
+    int64_t last_ts;
+    int backwards; /* a timestamp was below the one before it */
+    uint8_t *buf;  /* whole bytes not yet written */
     size_t used;
 } cs_order_writer;
 
@@ -41,6 +43,8 @@ typedef struct cs_order {
     const uint8_t *ent;
     uint64_t n;
     uint32_t width, partitions;
+    int in_time_order; /* the group is closed and its capture never went back in
+                          time: capture order is timestamp order, ties apart */
 } cs_order;
 
 /* Bits an entry takes in a store of "partitions" partitions (0 for 1). */
@@ -61,14 +65,15 @@ void cs_order_writer_free(cs_order_writer *w);
 void cs_order_writer_open(cs_order_writer *w, const char *path, uint32_t first,
                           uint32_t partitions);
 
-/* Notes that the group's next packet went to partition "part". No
- * allocation; writes when a buffer fills. */
-void cs_order_writer_add(cs_order_writer *w, uint32_t part);
+/* Notes that the group's next packet, stamped "ts_ns", went to partition
+ * "part". No allocation; writes when a buffer fills. */
+void cs_order_writer_add(cs_order_writer *w, uint32_t part, int64_t ts_ns);
 
 /* Writes the whole entries buffered so far (a live reader sees them). */
 void cs_order_writer_flush(cs_order_writer *w);
 
-/* Writes the rest and the entry count, syncs with "sync", closes. */
+/* Writes the rest, the entry count and the flags, syncs with "sync",
+ * closes. */
 void cs_order_writer_close(cs_order_writer *w, int sync);
 
 /* Checks the record in "buf" ("len" bytes) of group "first" in a store

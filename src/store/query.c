@@ -78,17 +78,19 @@ typedef struct qhit {
     uint32_t seg; /* index into the unit's segment table */
     uint32_t off; /* record offset in its segment */
     uint64_t at;
-    uint64_t seq;   /* place in its group's capture order (see order_unit) */
+    int64_t order_ts; /* with "seq", its place in its group (cmp_hit, order_unit) */
+    uint64_t seq;
     uint32_t group; /* first segment id of its group */
 } qhit;
 
 #define QHIT_MAPPED UINT64_MAX
-#define QUSEG_ALONE (-1)          /* the only segment of its group in the unit: file order */
-#define QUSEG_BY_TIME (-2)        /* its group has no capture-order record: by timestamp */
-#define QREAD_CHUNK (1u << 20)    /* pread size for dense candidates */
-#define QREAD_SLACK 4096u         /* read past the last candidate for its body */
-#define QDENSE_BYTES 8192u        /* at most this many bytes per candidate: dense */
-#define QARENA_CAP (256ull << 20) /* past this, a unit's records are mapped */
+#define QUSEG_ALONE (-1)           /* the only segment of its group in the unit: file order */
+#define QUSEG_BY_TIME (-2)         /* its group has no capture-order record: by timestamp */
+#define QSEQ_TIED (UINT64_MAX - 1) /* shares its timestamp with another segment's hit */
+#define QREAD_CHUNK (1u << 20)     /* pread size for dense candidates */
+#define QREAD_SLACK 4096u          /* read past the last candidate for its body */
+#define QDENSE_BYTES 8192u         /* at most this many bytes per candidate: dense */
+#define QARENA_CAP (256ull << 20)  /* past this, a unit's records are mapped */
 
 /* A segment of the unit being searched, opened and flocked shared. */
 typedef struct qmap {
@@ -157,6 +159,8 @@ typedef struct qctx {
     size_t n_useg, cap_useg;
     qord *ords; /* the unit's capture-order records */
     size_t n_ords, cap_ords;
+    size_t *tied; /* mark_ties: the hits of one timestamp */
+    size_t cap_tied;
     qout *out;      /* set: records go to this pcap output, not to a callback */
     cs_query_fn fn; /* the caller's, unless "out" */
     void *ud;
@@ -259,7 +263,7 @@ static int push_hit(qctx *c, int64_t ts, uint32_t slot, uint32_t off, uint64_t a
         (rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + 1, sizeof(qhit))) < 0)
         return rc;
     c->hits[c->n_hits++] =
-        (qhit){ts, slot, off, at, off, cs_store_group_of(c->maps[slot].id, c->s->partitions)};
+        (qhit){ts, slot, off, at, 0, off, cs_store_group_of(c->maps[slot].id, c->s->partitions)};
     return 0;
 }
 
@@ -645,13 +649,15 @@ static int take_candidates(qctx *c, uint32_t slot, const struct bpf_program *pro
     return rc;
 }
 
-/* The order hits are handed over in: within a group, capture order (seq,
- * order_unit); between groups, or where seq does not tell (a group
- * without a record), timestamp, then group, segment and offset. */
+/* The order hits are handed over in: within a group, capture order as
+ * (order_ts, seq) give it (order_unit); between groups, or where those do
+ * not tell, timestamp, then group, segment and offset. */
 static int cmp_hit(const void *a, const void *b)
 {
     const qhit *x = a, *y = b;
 
+    if (x->group == y->group && x->order_ts != y->order_ts)
+        return x->order_ts < y->order_ts ? -1 : 1;
     if (x->group == y->group && x->seq != y->seq)
         return x->seq < y->seq ? -1 : 1;
     if (x->ts != y->ts)
@@ -707,12 +713,14 @@ static int plan_segment(qctx *c, cs_segment *seg)
     return 0;
 }
 
-/* Puts in each hit of the run being read (ascending offsets) its rank in
- * its segment (0: the first record), from the index's blocks: the rank
- * where a hit's block starts, plus the records between the block's first
- * and the hit, counted along the mapping. A hit off the record chain
- * (a damaged segment) gets no rank, so it is not put in capture order. */
-static int run_ranks(qctx *c, const cs_segment *seg, uint32_t slot)
+/* Puts in each hit of hits[from, to) (one segment's, ascending offsets),
+ * or with "only_tied" in those marked QSEQ_TIED, its rank in its segment
+ * (0: the first record), from the index's blocks: the rank where a hit's
+ * block starts, plus the records between the block's first and the hit,
+ * counted along the mapping. A hit off the record chain (a damaged
+ * segment) gets no rank, so it is not put in capture order. */
+static int run_ranks(qctx *c, const cs_segment *seg, uint32_t slot, size_t from, size_t to,
+                     int only_tied)
 {
     const qmap *m;
     cs_idx_block b, nb;
@@ -725,8 +733,10 @@ static int run_ranks(qctx *c, const cs_segment *seg, uint32_t slot)
     m = &c->maps[slot];
     cs_idx_block_get(&seg->idx, 0, &b);
     at = b.first_off;
-    for (size_t i = c->run_start; i < c->n_hits; i++) {
+    for (size_t i = from; i < to; i++) {
         qhit *h = &c->hits[i];
+        if (only_tied && h->seq != QSEQ_TIED)
+            continue;
         while (blk + 1 < seg->idx.n_blocks) {
             cs_idx_block_get(&seg->idx, blk + 1, &nb);
             if (nb.first_off > h->off)
@@ -741,7 +751,7 @@ static int run_ranks(qctx *c, const cs_segment *seg, uint32_t slot)
             at += CS_PCAP_RECHDR + (uint64_t)cs_rd_le32(m->map + at + 8);
             rank++;
         }
-        h->seq = at == h->off ? rank : CS_ORDER_NONE;
+        h->seq = at == h->off ? rank + (only_tied ? 1 : 0) : CS_ORDER_NONE;
     }
     return 0;
 }
@@ -752,6 +762,7 @@ static int run_ranks(qctx *c, const cs_segment *seg, uint32_t slot)
 static int read_segment(qctx *c, const quseg *u)
 {
     const struct bpf_program *prog = NULL;
+    int by_ties = u->ord >= 0 && c->ords[u->ord].rec.in_time_order;
     uint32_t slot;
     int rc;
 
@@ -772,11 +783,15 @@ static int read_segment(qctx *c, const quseg *u)
         if (rc == 0 && u->ord >= 0)
             rc = cs__seg_verify(c->s, u->seg); /* its blocks, for the ranks */
     }
-    if (rc == 0 && u->ord >= 0)
-        rc = run_ranks(c, u->seg, slot);
-    for (size_t i = c->run_start; rc == 0 && u->ord == QUSEG_BY_TIME && i < c->n_hits; i++)
+    if (rc == 0 && u->ord >= 0 && !by_ties)
+        rc = run_ranks(c, u->seg, slot, c->run_start, c->n_hits, 0);
+    for (size_t i = c->run_start; rc == 0 && (by_ties || u->ord == QUSEG_BY_TIME) && i < c->n_hits;
+         i++) {
+        c->hits[i].order_ts = c->hits[i].ts;
         c->hits[i].seq = 0;
-    cs_idx_release(&u->seg->idx);
+    }
+    if (!by_ties || rc != 0 || c->n_hits == c->run_start)
+        cs_idx_release(&u->seg->idx); /* else order_unit needs its blocks */
     if (rc == CS_ENOTFOUND)
         rc = 0;
     return rc != 0 ? rc : end_run(c);
@@ -816,40 +831,176 @@ static int plan_orders(qctx *c)
     return 0;
 }
 
-/* Replaces the ranks of the hits of each group with a record by their
- * capture positions (cs_order_positions: one pass over the record), then
- * sorts any run not in cmp_hit order (a group merged by timestamp whose
- * capture went backwards, hits past the end of the record). */
-static int order_unit(qctx *c)
+/* Runs of one group being merged by timestamp (mark_ties). */
+typedef struct qmerge {
+    const qhit *hits;
+    size_t *at, *end; /* per run: next hit, end */
+} qmerge;
+
+static int tie_before(const void *ctx, size_t a, size_t b)
+{
+    const qmerge *m = ctx;
+    int64_t ta = m->hits[m->at[a]].ts, tb = m->hits[m->at[b]].ts;
+
+    return ta < tb || (ta == tb && a < b);
+}
+
+/* Marks QSEQ_TIED the "n_tied" hits c->tied[] of one timestamp if they
+ * come from more than one run ("multi"). */
+static void mark_tied(qctx *c, size_t n_tied, int multi)
+{
+    for (size_t i = 0; multi && i < n_tied; i++)
+        c->hits[c->tied[i]].seq = QSEQ_TIED;
+}
+
+/* Marks QSEQ_TIED the hits of timestamps that more than one of the runs
+ * "rs"[0, n) (one group's, each in timestamp order) have: a merge of the
+ * runs by timestamp brings each timestamp's hits together. */
+static int mark_ties(qctx *c, const size_t *rs, size_t n)
+{
+    size_t *heap = cs_malloc(3 * n * sizeof(size_t)), k = n, n_tied = 0, first_run = 0;
+    qmerge m;
+    int multi = 0, rc = 0;
+
+    if (heap == NULL)
+        return CS_ENOMEM;
+    m = (qmerge){c->hits, heap + n, heap + 2 * n};
+    for (size_t i = 0; i < n; i++) {
+        heap[i] = i;
+        m.at[i] = c->runs[2 * rs[i]];
+        m.end[i] = c->runs[2 * rs[i] + 1];
+    }
+    cs_heap_make(heap, k, tie_before, &m);
+    while (k > 0 && rc == 0) {
+        size_t r = heap[0], h = m.at[r]++;
+        if (n_tied > 0 && c->hits[h].ts != c->hits[c->tied[0]].ts) {
+            mark_tied(c, n_tied, multi);
+            n_tied = 0;
+            multi = 0;
+        }
+        if ((rc = cs_grow((void **)&c->tied, &c->cap_tied, n_tied + 1, sizeof(size_t))) < 0)
+            break;
+        if (n_tied == 0)
+            first_run = r;
+        multi |= r != first_run;
+        c->tied[n_tied++] = h;
+        if (m.at[r] == m.end[r])
+            heap[0] = heap[--k];
+        cs_heap_down(heap, k, 0, tie_before, &m);
+    }
+    if (rc == 0)
+        mark_tied(c, n_tied, multi);
+    cs_free(heap);
+    return rc;
+}
+
+/* Gives the group's hits marked QSEQ_TIED, in its runs "rs"[0, n), their
+ * capture positions: their ranks (run_ranks, which stores rank + 1 here
+ * so that 0 stays "not tied"), gathered per partition, become positions
+ * in one pass over the record "rec". Unmarked hits keep seq 0: their
+ * timestamp alone places them. */
+static int place_ties(qctx *c, const cs_order *rec, uint32_t group, const size_t *rs, size_t n)
 {
     uint32_t np = c->s->partitions;
-    uint64_t **rank = NULL;
-    size_t *n = NULL;
+    uint64_t **rank = cs_calloc(np, sizeof(uint64_t *)), *buf = NULL;
+    size_t *cnt = cs_calloc(np, sizeof(size_t)), total = 0, used = 0;
+    int rc = rank == NULL || cnt == NULL ? CS_ENOMEM : 0;
 
-    if (c->n_ords > 0) {
-        rank = cs_calloc(np, sizeof(uint64_t *));
-        n = cs_calloc(np, sizeof(size_t));
-        if (rank == NULL || n == NULL) {
-            cs_free(rank);
-            cs_free(n);
-            return CS_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t from = c->runs[2 * rs[i]], to = c->runs[2 * rs[i] + 1];
+        uint32_t slot = c->hits[from].seg;
+        cs_segment *seg = cs__seg_find(c->s, c->maps[slot].id);
+        if (seg != NULL) { /* else deleted meanwhile: merged by timestamp */
+            rc = run_ranks(c, seg, slot, from, to, 1);
+            cs_idx_release(&seg->idx);
+        }
+        for (size_t h = from; h < to; h++) {
+            if (c->hits[h].seq == QSEQ_TIED || c->hits[h].seq == CS_ORDER_NONE)
+                c->hits[h].seq = 0; /* no rank found: file order among its run */
+            total += c->hits[h].seq != 0;
         }
     }
-    for (size_t k = 0; k < c->n_ords; k++) {
-        memset(n, 0, np * sizeof(size_t));
-        for (size_t r = 0; r < c->n_runs; r++) {
-            qhit *h = &c->hits[c->runs[2 * r]];
-            uint32_t p = c->maps[h->seg].id - c->ords[k].group;
-            if (h->group != c->ords[k].group || p >= np)
-                continue;
-            rank[p] = &h->seq;
-            n[p] = c->runs[2 * r + 1] - c->runs[2 * r];
-        }
-        cs_order_positions(&c->ords[k].rec, rank, n, sizeof(qhit));
+    if (rc == 0 && total > 0 && (buf = cs_malloc(total * sizeof(uint64_t))) == NULL)
+        rc = CS_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0 && total > 0; i++) { /* a run per partition */
+        size_t from = c->runs[2 * rs[i]], to = c->runs[2 * rs[i] + 1];
+        uint32_t p = c->maps[c->hits[from].seg].id - group;
+        rank[p] = buf + used;
+        for (size_t h = from; h < to; h++)
+            if (c->hits[h].seq != 0)
+                buf[used + cnt[p]++] = c->hits[h].seq - 1;
+        used += cnt[p];
+    }
+    if (rc == 0 && total > 0)
+        cs_order_positions(rec, rank, cnt, sizeof(uint64_t));
+    for (size_t i = 0; i < n && rc == 0 && total > 0; i++) {
+        size_t from = c->runs[2 * rs[i]], to = c->runs[2 * rs[i] + 1], k = 0;
+        uint32_t p = c->maps[c->hits[from].seg].id - group;
+        for (size_t h = from; h < to; h++)
+            if (c->hits[h].seq != 0)
+                c->hits[h].seq = rank[p][k++];
     }
     cs_free(rank);
-    cs_free(n);
-    for (size_t r = 0; r < c->n_runs; r++) {
+    cs_free(cnt);
+    cs_free(buf);
+    return rc;
+}
+
+/* Capture positions for the hits of record "k"'s group: where the group's
+ * capture never went back in time (the usual case), only for hits that
+ * share their timestamp with another segment's (order_ts is their
+ * timestamp, seq 0 or that position), else for every hit (order_ts 0, seq
+ * the rank run_ranks left, made a position here in one pass). "rs" has
+ * room for every run. */
+static int order_group(qctx *c, size_t k, size_t *rs)
+{
+    const cs_order *rec = &c->ords[k].rec;
+    uint32_t group = c->ords[k].group, np = c->s->partitions;
+    uint64_t **rank;
+    size_t n = 0, *cnt;
+    int rc;
+
+    for (size_t r = 0; r < c->n_runs; r++)
+        if (c->hits[c->runs[2 * r]].group == group)
+            rs[n++] = r;
+    if (rec->in_time_order) {
+        rc = mark_ties(c, rs, n);
+        return rc < 0 ? rc : place_ties(c, rec, group, rs, n);
+    }
+    rank = cs_calloc(np, sizeof(uint64_t *));
+    cnt = cs_calloc(np, sizeof(size_t));
+    if (rank == NULL || cnt == NULL) {
+        cs_free(rank);
+        cs_free(cnt);
+        return CS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        qhit *h = &c->hits[c->runs[2 * rs[i]]];
+        uint32_t p = c->maps[h->seg].id - group;
+        rank[p] = &h->seq;
+        cnt[p] = c->runs[2 * rs[i] + 1] - c->runs[2 * rs[i]];
+    }
+    cs_order_positions(rec, rank, cnt, sizeof(qhit));
+    cs_free(rank);
+    cs_free(cnt);
+    return 0;
+}
+
+/* Puts the unit's hits in capture order within each group that has a
+ * record (order_group), then sorts any run not in cmp_hit order (a group
+ * merged by timestamp whose capture went backwards, hits past the end of
+ * the record). */
+static int order_unit(qctx *c)
+{
+    size_t *rs = cs_malloc((c->n_runs ? c->n_runs : 1) * sizeof(size_t));
+    int rc = 0;
+
+    if (rs == NULL)
+        return CS_ENOMEM;
+    for (size_t k = 0; k < c->n_ords && rc == 0; k++)
+        rc = order_group(c, k, rs);
+    cs_free(rs);
+    for (size_t r = 0; r < c->n_runs && rc == 0; r++) {
         qhit *from = &c->hits[c->runs[2 * r]];
         size_t len = c->runs[2 * r + 1] - c->runs[2 * r];
         for (size_t i = 1; i < len; i++)
@@ -858,7 +1009,7 @@ static int order_unit(qctx *c)
                 break;
             }
     }
-    return 0;
+    return rc;
 }
 
 /* Is the next hit of run "a" before that of run "b"? */
@@ -942,6 +1093,7 @@ static void qctx_free(qctx *c)
     cs_free(c->cand);
     cs_free(c->useg);
     cs_free(c->ords);
+    cs_free(c->tied);
     cs_free(c->arena);
     cs_free(c->rbuf);
     cs_flowpred_free(c->pred);

@@ -410,7 +410,7 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
     if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
         return rc;
     s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;
-    cs_order_writer_add(&s->ord, part);
+    cs_order_writer_add(&s->ord, part, p->ts_ns);
     if ((rc = cs_idxb_add(&w->b, &key, (uint32_t)off, p->ts_ns)) < 0)
         return rc;
     if (ref)

@@ -90,7 +90,7 @@ static void test_write_read(void **state)
         cs_order_path(f->dir, 65, path, sizeof(path));
         cs_order_writer_open(&w, path, 65, parts[k]);
         for (uint32_t i = 0; i < n; i++)
-            cs_order_writer_add(&w, part_at(i, parts[k]));
+            cs_order_writer_add(&w, part_at(i, parts[k]), i);
         cs_order_writer_close(&w, 0);
         assert_int_equal(file_size(path), CS_ORDER_HDR + ((uint64_t)n * width + 7) / 8);
         assert_int_equal(cs_order_file_bytes(f->dir, 65), file_size(path));
@@ -120,19 +120,21 @@ static void test_read_while_written(void **state)
     cs_order_path(f->dir, 1, path, sizeof(path));
     cs_order_writer_open(&w, path, 1, 64);
     for (uint32_t i = 0; i < 7; i++) /* 42 bits: 5 whole bytes and 2 bits */
-        cs_order_writer_add(&w, part_at(i, 64));
+        cs_order_writer_add(&w, part_at(i, 64), i);
     cs_order_writer_flush(&w);
     assert_int_equal(file_size(path), CS_ORDER_HDR + 5);
     assert_int_equal(cs_order_read(f->dir, 1, 64, &o), 0);
-    assert_int_equal(o.n, 6); /* 40 bits: the 7th is not whole yet */
+    assert_int_equal(o.n, 6);      /* 40 bits: the 7th is not whole yet */
+    assert_false(o.in_time_order); /* not known before the group closes */
     for (uint32_t i = 0; i < 6; i++)
         assert_int_equal(cs_order_get(&o, i), part_at(i, 64));
     cs_order_free(&o);
-    cs_order_writer_add(&w, 63);
+    cs_order_writer_add(&w, 63, 7);
     cs_order_writer_close(&w, 0);
     assert_int_equal(cs_order_read(f->dir, 1, 64, &o), 0);
     assert_int_equal(o.n, 8);
     assert_int_equal(cs_order_get(&o, 7), 63);
+    assert_true(o.in_time_order); /* stamped 0, 1, ... 6, 7 */
     cs_order_free(&o);
     cs_order_writer_free(&w);
 }
@@ -153,12 +155,13 @@ static void test_cut_short_and_damaged(void **state)
     cs_order_path(f->dir, 1, path, sizeof(path));
     cs_order_writer_open(&w, path, 1, 8);
     for (uint32_t i = 0; i < 100; i++)
-        cs_order_writer_add(&w, part_at(i, 8));
+        cs_order_writer_add(&w, part_at(i, 8), i);
     cs_order_writer_close(&w, 0);
     cs_order_writer_free(&w);
     assert_int_equal(truncate(path, CS_ORDER_HDR + 10), 0); /* 80 bits */
     assert_int_equal(cs_order_read(f->dir, 1, 8, &o), 0);
-    assert_int_equal(o.n, 26); /* the count says 100: only 26 are there */
+    assert_int_equal(o.n, 26);     /* the count says 100: only 26 are there */
+    assert_false(o.in_time_order); /* cut short: the flags are not trusted */
     for (uint32_t i = 0; i < 26; i++)
         assert_int_equal(cs_order_get(&o, i), part_at(i, 8));
     cs_order_free(&o);
@@ -198,10 +201,11 @@ static void test_positions(void **state)
     cs_order_path(f->dir, 1, path, sizeof(path));
     cs_order_writer_open(&w, path, 1, 4);
     for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
-        cs_order_writer_add(&w, seq[i]);
+        cs_order_writer_add(&w, seq[i], i == 5 ? 0 : (int64_t)i); /* the clock goes back */
     cs_order_writer_close(&w, 0);
     cs_order_writer_free(&w);
     assert_int_equal(cs_order_read(f->dir, 1, 4, &o), 0);
+    assert_false(o.in_time_order);
     cs_order_positions(&o, rank, n, sizeof(uint64_t));
     assert_int_equal(r0[0], 1); /* partition 0's first packet: position 1 */
     assert_int_equal(r0[1], 6);

@@ -572,9 +572,11 @@ static void test_flow_partitions(void **state)
 
 /* Appends "n" packets of four conversations, interleaved in a scrambled
  * order, five to a timestamp, the clock stepping back 3 us every 37th
- * packet: ties across partitions and a capture not in time order. Fills
- * refs[i], ts[i] and conv[i] (conversation 1 is TCP, the others UDP). */
-static void fill_ties(cs_store *s, int n, int64_t base, cs_pktref *refs, int64_t *ts, int *conv)
+ * packet if "back": ties across partitions, and a capture not in time
+ * order. Fills refs[i], ts[i] and conv[i] (conversation 1 is TCP, the
+ * others UDP). */
+static void fill_ties_opt(cs_store *s, int n, int64_t base, cs_pktref *refs, int64_t *ts, int *conv,
+                          int back)
 {
     static const uint8_t proto[4] = {17, 6, 17, 17}, a[4] = {1, 1, 4, 6}, b[4] = {2, 3, 5, 7};
     static const uint16_t sp[4] = {1000, 1000, 7, 99}, dp[4] = {53, 80, 9, 99};
@@ -583,7 +585,7 @@ static void fill_ties(cs_store *s, int n, int64_t base, cs_pktref *refs, int64_t
     for (int i = 0; i < n; i++) {
         int c = (int)(((uint64_t)i * 2654435761u >> 9) % 4);
         size_t len = make_frame(buf, proto[c], a[c], b[c], sp[c], dp[c], 60 + (size_t)i % 500);
-        cs_packet p = {.ts_ns = base + (int64_t)(i / 5) * 1000 - (i % 37 == 36 ? 3000 : 0),
+        cs_packet p = {.ts_ns = base + (int64_t)(i / 5) * 1000 - (back && i % 37 == 36 ? 3000 : 0),
                        .caplen = (uint32_t)len,
                        .wirelen = (uint32_t)len,
                        .linktype = CS_LINK_ETHERNET,
@@ -594,6 +596,11 @@ static void fill_ties(cs_store *s, int n, int64_t base, cs_pktref *refs, int64_t
         ts[i] = p.ts_ns;
         conv[i] = c;
     }
+}
+
+static void fill_ties(cs_store *s, int n, int64_t base, cs_pktref *refs, int64_t *ts, int *conv)
+{
+    fill_ties_opt(s, n, base, refs, ts, conv, 1);
 }
 
 /* Checks that "c" holds exactly the refs[i] with keep[i], in order. */
@@ -611,13 +618,13 @@ static void assert_refs_in_order(const collected *c, const cs_pktref *refs, cons
     assert_int_equal(c->n, k);
 }
 
-/* Packets of different conversations stamped with the same instant, and a
- * clock that goes back, come out of every query (any filter, any range)
- * and of a scan in the order they were appended (the capture's). */
-static void test_capture_order_with_ties(void **state)
+/* Packets of different conversations stamped with the same instant, with
+ * a clock that goes back ("back") or not, come out of every query (any
+ * filter, any range) and of a scan in the order they were appended (the
+ * capture's). */
+static void check_capture_order(fixture *f, int back)
 {
     enum { N = 3000 };
-    fixture *f = *state;
     static cs_pktref refs[N];
     static int64_t ts[N];
     static int conv[N], keep[N];
@@ -626,7 +633,7 @@ static void test_capture_order_with_ties(void **state)
     int64_t after = 1000000 + 100 * 1000, before = 1000000 + 400 * 1000;
     uint32_t udp_parts = 0;
 
-    fill_ties(s, N, 1000000, refs, ts, conv);
+    fill_ties_opt(s, N, 1000000, refs, ts, conv, back);
     assert_int_equal(cs_store_close(s), 0);
     s = open_store(f->store, 0, 0, 0);
     for (int i = 0; i < N; i++) {
@@ -655,6 +662,16 @@ static void test_capture_order_with_ties(void **state)
     assert_int_equal(cs_store_scan(s, 1, UINT32_MAX, collect, &c), 0);
     assert_refs_in_order(&c, refs, keep, N);
     cs_store_close(s);
+}
+
+static void test_capture_order_with_ties(void **state)
+{
+    check_capture_order(*state, 0);
+}
+
+static void test_capture_order_with_ties_and_clock_back(void **state)
+{
+    check_capture_order(*state, 1);
 }
 
 static int cmp_ref(const void *a, const void *b)
@@ -715,9 +732,9 @@ static void test_capture_order_record_damaged(void **state)
     cs_order_writer_init(&w); /* the whole record, then 200 packets that never came */
     cs_order_writer_open(&w, path, 1, 4);
     for (int i = 0; i < N; i++)
-        cs_order_writer_add(&w, part_of(refs[i], 4));
+        cs_order_writer_add(&w, part_of(refs[i], 4), ts[i]);
     for (int i = 0; i < 200; i++)
-        cs_order_writer_add(&w, (uint32_t)i % 4);
+        cs_order_writer_add(&w, (uint32_t)i % 4, ts[N - 1]);
     cs_order_writer_close(&w, 0);
     cs_order_writer_free(&w);
     s = open_store(f->store, 0, 0, 0);
@@ -1146,6 +1163,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reader_uses_growing_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_with_ties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_order_with_ties_and_clock_back, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_record_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_records_follow_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
