@@ -674,6 +674,35 @@ static void test_capture_order_with_ties_and_clock_back(void **state)
     check_capture_order(*state, 1);
 }
 
+/* A reader of a live store (the daemon's API) sees the open group in
+ * capture order as far as the writer has synced it. */
+static void test_capture_order_live(void **state)
+{
+    enum { N = 3000 };
+    fixture *f = *state;
+    static cs_pktref refs[N];
+    static int64_t ts[N];
+    static int conv[N], keep[N];
+    static collected c;
+    cs_store *w =
+        open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT, 0, 0, 4);
+    cs_store *r;
+
+    fill_ties(w, N, 1000000, refs, ts, conv);
+    assert_int_equal(cs_store_sync(w), 0);
+    r = open_store(f->store, 0, 0, 0);
+    for (int i = 0; i < N; i++)
+        keep[i] = 1;
+    assert_int_equal(run_query(r, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    for (int i = 0; i < N; i++)
+        keep[i] = conv[i] != 1;
+    assert_int_equal(run_query(r, INT64_MIN, INT64_MAX, "udp", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    cs_store_close(r);
+    assert_int_equal(cs_store_close(w), 0);
+}
+
 static int cmp_ref(const void *a, const void *b)
 {
     cs_pktref x = *(const cs_pktref *)a, y = *(const cs_pktref *)b;
@@ -1166,6 +1195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_capture_order_with_ties_and_clock_back, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_record_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_order_live, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_records_follow_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_catalogs, setup, teardown),
