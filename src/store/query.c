@@ -78,9 +78,7 @@ typedef struct qhit {
     uint32_t seg; /* index into the unit's segment table */
     uint32_t off; /* record offset in its segment */
     uint64_t at;
-    int64_t order_ts; /* with "seq", its place in its group (cmp_hit, order_unit) */
-    uint64_t seq;
-    uint32_t group; /* first segment id of its group */
+    uint64_t seq; /* its place in its group (cmp_hit, order_unit) */
 } qhit;
 
 #define QHIT_MAPPED UINT64_MAX
@@ -95,6 +93,8 @@ typedef struct qhit {
 /* A segment of the unit being searched, opened and flocked shared. */
 typedef struct qmap {
     uint32_t id, linktype;
+    uint32_t group; /* first segment id of its group */
+    int by_ts;      /* its hits are placed in the group by timestamp first (cmp_hit) */
     int fd;
     const uint8_t *map; /* NULL until mapped */
     size_t size;
@@ -234,6 +234,8 @@ static int open_segment(qctx *c, const cs_segment *seg, uint32_t *slot)
         return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is shorter than its index", seg->id);
     }
     m->id = seg->id;
+    m->group = cs_store_group_of(seg->id, c->s->partitions);
+    m->by_ts = 0;
     m->linktype = seg->idx.linktype;
     m->map = NULL;
     m->size = seg->idx.pcap_bytes;
@@ -262,8 +264,7 @@ static int push_hit(qctx *c, int64_t ts, uint32_t slot, uint32_t off, uint64_t a
     if (c->n_hits == c->cap_hits &&
         (rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + 1, sizeof(qhit))) < 0)
         return rc;
-    c->hits[c->n_hits++] =
-        (qhit){ts, slot, off, at, 0, off, cs_store_group_of(c->maps[slot].id, c->s->partitions)};
+    c->hits[c->n_hits++] = (qhit){ts, slot, off, at, off};
     return 0;
 }
 
@@ -649,21 +650,27 @@ static int take_candidates(qctx *c, uint32_t slot, const struct bpf_program *pro
     return rc;
 }
 
-/* The order hits are handed over in: within a group, capture order as
- * (order_ts, seq) give it (order_unit); between groups, or where those do
- * not tell, timestamp, then group, segment and offset. */
-static int cmp_hit(const void *a, const void *b)
+/* The order hits are handed over in (order_unit sets seq): within a
+ * group, capture order, which is seq for segments placed by position
+ * alone, and timestamp then seq for those placed by timestamp first
+ * (their seq tells ties apart); between groups, or where those do not
+ * tell, timestamp, then group, segment and offset. */
+static int cmp_hit(const void *a, const void *b, void *ctx)
 {
+    const qctx *c = ctx;
     const qhit *x = a, *y = b;
+    const qmap *mx = &c->maps[x->seg], *my = &c->maps[y->seg];
 
-    if (x->group == y->group && x->order_ts != y->order_ts)
-        return x->order_ts < y->order_ts ? -1 : 1;
-    if (x->group == y->group && x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
+    if (mx->group == my->group) {
+        if (mx->by_ts && x->ts != y->ts)
+            return x->ts < y->ts ? -1 : 1;
+        if (x->seq != y->seq)
+            return x->seq < y->seq ? -1 : 1;
+    }
     if (x->ts != y->ts)
         return x->ts < y->ts ? -1 : 1;
-    if (x->group != y->group)
-        return x->group < y->group ? -1 : 1;
+    if (mx->group != my->group)
+        return mx->group < my->group ? -1 : 1;
     if (x->seg != y->seg)
         return x->seg < y->seg ? -1 : 1;
     return x->off < y->off ? -1 : x->off > y->off;
@@ -785,11 +792,9 @@ static int read_segment(qctx *c, const quseg *u)
     }
     if (rc == 0 && u->ord >= 0 && !by_ties)
         rc = run_ranks(c, u->seg, slot, c->run_start, c->n_hits, 0);
-    for (size_t i = c->run_start; rc == 0 && (by_ties || u->ord == QUSEG_BY_TIME) && i < c->n_hits;
-         i++) {
-        c->hits[i].order_ts = c->hits[i].ts;
+    c->maps[slot].by_ts = by_ties || u->ord == QUSEG_BY_TIME;
+    for (size_t i = c->run_start; rc == 0 && c->maps[slot].by_ts && i < c->n_hits; i++)
         c->hits[i].seq = 0;
-    }
     if (!by_ties || rc != 0 || c->n_hits == c->run_start)
         cs_idx_release(&u->seg->idx); /* else order_unit needs its blocks */
     if (rc == CS_ENOTFOUND)
@@ -948,9 +953,10 @@ static int place_ties(qctx *c, const cs_order *rec, uint32_t group, const size_t
 
 /* Capture positions for the hits of record "k"'s group: where the group's
  * capture never went back in time (the usual case), only for hits that
- * share their timestamp with another segment's (order_ts is their
- * timestamp, seq 0 or that position), else for every hit (order_ts 0, seq
- * the rank run_ranks left, made a position here in one pass). "rs" has
+ * share their timestamp with another segment's (placed by
+ * timestamp first, seq 0 or that position), else for every hit (by
+ * position alone: seq the rank run_ranks left, made a position here in
+ * one pass). "rs" has
  * room for every run. */
 static int order_group(qctx *c, size_t k, size_t *rs)
 {
@@ -961,7 +967,7 @@ static int order_group(qctx *c, size_t k, size_t *rs)
     int rc;
 
     for (size_t r = 0; r < c->n_runs; r++)
-        if (c->hits[c->runs[2 * r]].group == group)
+        if (c->maps[c->hits[c->runs[2 * r]].seg].group == group)
             rs[n++] = r;
     if (rec->in_time_order) {
         rc = mark_ties(c, rs, n);
@@ -1004,8 +1010,8 @@ static int order_unit(qctx *c)
         qhit *from = &c->hits[c->runs[2 * r]];
         size_t len = c->runs[2 * r + 1] - c->runs[2 * r];
         for (size_t i = 1; i < len; i++)
-            if (cmp_hit(&from[i - 1], &from[i]) > 0) {
-                qsort(from, len, sizeof(qhit), cmp_hit);
+            if (cmp_hit(&from[i - 1], &from[i], c) > 0) {
+                qsort_r(from, len, sizeof(qhit), cmp_hit, c);
                 break;
             }
     }
@@ -1017,7 +1023,7 @@ static int run_before(const void *ctx, size_t a, size_t b)
 {
     const qctx *c = ctx;
 
-    return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]]) < 0;
+    return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]], (void *)c) < 0;
 }
 
 static int deliver_hit(qctx *c, const qhit *h)
@@ -1042,7 +1048,7 @@ static int deliver_top(qctx *c, size_t *heap, size_t *n)
     do {
         if (deliver_hit(c, &c->hits[(*pos)++]))
             return 1;
-    } while (*pos < end && (bound == NULL || cmp_hit(&c->hits[*pos], bound) < 0));
+    } while (*pos < end && (bound == NULL || cmp_hit(&c->hits[*pos], bound, c) < 0));
     if (*pos == end)
         heap[0] = heap[--*n];
     cs_heap_down(heap, *n, 0, run_before, c);
