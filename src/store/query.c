@@ -27,12 +27,18 @@
  *      time, so a plain concatenation would not do, and timestamps cannot
  *      say which of two packets of one instant came first (ties are common
  *      at microsecond resolution) nor follow a capture whose clock went
- *      back. So when more than one segment of a group has results, each
- *      result's rank in its segment (index blocks, then the records
- *      between) becomes its place in the group's capture-order record
- *      (order.h), one pass over the record, and the runs are merged by
- *      that place. A query whose results sit in one segment of a group
- *      (a one-flow query) never reads the record: file order is the
+ *      back. So when more than one segment of a group has results, the
+ *      group's capture-order record (order.h) places them: a result's rank
+ *      in its segment (index blocks, then the records between) becomes
+ *      its position in the record, in one pass over it, and the runs are
+ *      merged by position. In a closed group whose clock never went back
+ *      (the record says so) capture order is timestamp order but for
+ *      ties, so the runs are merged by timestamp and only results sharing
+ *      their timestamp with another segment's (found by a merge of the
+ *      runs) are ranked and placed; ranking costs a walk over the records
+ *      around them, which for every result of a sparse query would cost
+ *      more than the query. A query whose results sit in one segment of a
+ *      group (a one-flow query) never reads the record: file order is the
  *      answer. Results past the record's end (a live group, a crash), and
  *      groups without a record (a store written before records existed),
  *      are merged by timestamp (ties: group, segment, offset), as are
