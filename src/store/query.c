@@ -741,8 +741,10 @@ static int run_ranks(qctx *c, const cs_segment *seg, uint32_t slot, size_t from,
     uint32_t blk = 0;
     int rc;
 
-    if (seg->idx.n_blocks == 0 || (rc = map_segment(c, slot)) < 0)
-        return seg->idx.n_blocks == 0 ? 0 : rc;
+    if (seg->idx.n_blocks == 0)
+        return 0;
+    if ((rc = map_segment(c, slot)) < 0)
+        return rc;
     m = &c->maps[slot];
     cs_idx_block_get(&seg->idx, 0, &b);
     at = b.first_off;
