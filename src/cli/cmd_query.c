@@ -5,7 +5,8 @@
  *
  * Writes a nanosecond pcap (standard output by default) of exactly the
  * packets that `tcpdump -r ORIGINAL FILTER` keeps within [after, before),
- * in timestamp order, using the store's indexes (store/query.c).
+ * in the capture's order (ties of timestamps included), using the store's
+ * indexes (store/query.c).
  */
 #include "cli/cli.h"
 
@@ -25,7 +26,7 @@
 static const char query_help[] =
     "usage: capstream query -d STORE [--after T] [--before T] [-w OUT] [--count] [FILTER...]\n\n"
     "Writes the stored packets that match FILTER (tcpdump/BPF syntax) and fall in\n"
-    "[after, before) as a nanosecond pcap, in timestamp order.\n\n"
+    "[after, before) as a nanosecond pcap, in the order they were captured.\n\n"
     "  -d, --store DIR    the store\n"
     "      --after T      first time included\n"
     "      --before T     first time excluded\n"
