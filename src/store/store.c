@@ -897,8 +897,7 @@ static uint64_t group_delete(cs_store *s, size_t *i)
     cs__cat_path(s, group, path, sizeof(path));
     unlink(path); /* first: a catalog never lists a deleted segment */
     cs_order_path(s->pktdir, group, path, sizeof(path));
-    unlink(path); /* its capture-order record goes with it (an entry never
-                     names a packet that must exist) */
+    unlink(path); /* its capture-order record (order.h) goes with it */
     while (*i < s->n_segs && cs_store_group_of(s->segs[*i].id, s->partitions) == group) {
         uint64_t bytes = s->segs[*i].disk_bytes + s->segs[*i].aux_bytes;
         if (s->segs[*i].live || seg_delete(s, *i) < 0) {
