@@ -14,7 +14,8 @@
  *
  * Writes a nanosecond pcap (standard output by default) of exactly the
  * packets that `tcpdump -r ORIGINAL FILTER` keeps within [after, before),
- * in timestamp order, using the store's indexes (store/query.c).
+ * in the capture's order (ties of timestamps included), using the store's
+ * indexes (store/query.c).
  */
 #include "cli/cli.h"
 
@@ -34,9 +35,9 @@
 static const char query_help[] =
     "usage: capstream query -d STORE [--after T] [--before T] [-w OUT] [--count] [FILTER...]\n\n"
     "Writes the stored packets that match FILTER (tcpdump/BPF syntax) and fall in\n"
-    "[after, before) as a nanosecond pcap, in timestamp order. Options may also\n"
-    "follow the filter, as with tcpdump; '--' ends them (a filter word may then\n"
-    "start with '-').\n\n"
+    "[after, before) as a nanosecond pcap, in the order they were captured.\n"
+    "Options may also follow the filter, as with tcpdump; '--' ends them (a\n"
+    "filter word may then start with '-').\n\n"
     "  -d, --store DIR    the store\n"
     "      --after T      first time included\n"
     "      --before T     first time excluded\n"

@@ -20,18 +20,34 @@
  *      the usual case, as a flow's packets share a partition - are read
  *      with large pread() calls and the kept records copied out; sparse
  *      ones are read through a mapping of the segment.
- *   5. Each segment's results form a run in file order, which is
- *      timestamp order unless the capture was not (such a run is sorted).
- *      The runs are merged by timestamp (ties: the segment searched first,
- *      then lower offset) as they are handed to the caller: the P segments
- *      of a group (store.h) cover the same stretch of time, so a plain
- *      concatenation would not do, and a merge costs far less than sorting
- *      every hit.
- *   6. Segments are searched in order of their first timestamp, in units
- *      whose time spans overlap (normally one group), and each unit is
- *      merged and handed over before the next is searched: memory holds
- *      one unit's results (their copies up to QARENA_CAP bytes, past which
- *      records stay in the mapping).
+ *   5. Each segment's results form a run in file order, which is the
+ *      capture order of its conversations. The runs are merged as they are
+ *      handed to the caller into the capture order of the whole group
+ *      (store.h): the P segments of a group cover the same stretch of
+ *      time, so a plain concatenation would not do, and timestamps cannot
+ *      say which of two packets of one instant came first (ties are common
+ *      at microsecond resolution) nor follow a capture whose clock went
+ *      back. So when more than one segment of a group has results, the
+ *      group's capture-order record (order.h) places them: a result's rank
+ *      in its segment (index blocks, then the records between) becomes
+ *      its position in the record, in one pass over it, and the runs are
+ *      merged by position. In a closed group whose clock never went back
+ *      (the record says so) capture order is timestamp order but for
+ *      ties, so the runs are merged by timestamp and only results sharing
+ *      their timestamp with another segment's (found by a merge of the
+ *      runs) are ranked and placed; ranking costs a walk over the records
+ *      around them, which for every result of a sparse query would cost
+ *      more than the query. A query whose results sit in one segment of a
+ *      group (a one-flow query) never reads the record: file order is the
+ *      answer. Results past the record's end (a live group, a crash), and
+ *      groups without a record (a store written before records existed),
+ *      are merged by timestamp (ties: group, segment, offset), as are
+ *      different groups with one another (two ingests into one store).
+ *   6. Segments are searched in order of their group's first timestamp,
+ *      in units of whole groups whose time spans overlap (normally one
+ *      group), and each unit is merged and handed over before the next is
+ *      searched: memory holds one unit's results (their copies up to
+ *      QARENA_CAP bytes, past which records stay in the mapping).
  *   7. cs_store_query_pcap copies each record handed over into 1 MiB
  *      buffers that a writer thread writes to the output (qout below), so
  *      writing the result overlaps reading it.
@@ -47,6 +63,7 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/heap.h"
+#include "core/log.h"
 #include "store/flowpred.h"
 
 #include <errno.h>
@@ -67,27 +84,42 @@ typedef struct qhit {
     uint32_t seg; /* index into the unit's segment table */
     uint32_t off; /* record offset in its segment */
     uint64_t at;
+    uint64_t seq; /* its place in its group (cmp_hit, order_unit) */
 } qhit;
 
 #define QHIT_MAPPED UINT64_MAX
-#define QREAD_CHUNK (1u << 20)    /* pread size for dense candidates */
-#define QREAD_SLACK 4096u         /* read past the last candidate for its body */
-#define QDENSE_BYTES 8192u        /* at most this many bytes per candidate: dense */
-#define QARENA_CAP (256ull << 20) /* past this, a unit's records are mapped */
+#define QUSEG_ALONE (-1)           /* the only segment of its group in the unit: file order */
+#define QUSEG_BY_TIME (-2)         /* its group has no capture-order record: by timestamp */
+#define QSEQ_TIED (UINT64_MAX - 1) /* shares its timestamp with another segment's hit */
+#define QREAD_CHUNK (1u << 20)     /* pread size for dense candidates */
+#define QREAD_SLACK 4096u          /* read past the last candidate for its body */
+#define QDENSE_BYTES 8192u         /* at most this many bytes per candidate: dense */
+#define QARENA_CAP (256ull << 20)  /* past this, a unit's records are mapped */
 
 /* A segment of the unit being searched, opened and flocked shared. */
 typedef struct qmap {
     uint32_t id, linktype;
+    uint32_t group; /* first segment id of its group */
+    int by_ts;      /* its hits are placed in the group by timestamp first (cmp_hit) */
     int fd;
     const uint8_t *map; /* NULL until mapped */
     size_t size;
 } qmap;
 
-/* A segment of the unit being searched and its candidates cand[from, to). */
+/* A segment of the unit being searched and its candidates cand[from, to);
+ * "ord" >= 0: its hits are put in capture order by record c->ords[ord]. */
 typedef struct quseg {
     cs_segment *seg;
     size_t from, to;
+    int ord;
 } quseg;
+
+/* The capture-order record (order.h) of a group with more than one
+ * segment in the unit. */
+typedef struct qord {
+    uint32_t group;
+    cs_order rec;
+} qord;
 
 /* The pcap output of cs_store_query_pcap. Records are copied into buffers
  * that a writer thread (core/aio.h) writes while the query reads on: the
@@ -126,13 +158,16 @@ typedef struct qctx {
     qhit *hits;
     size_t n_hits, cap_hits;
     size_t run_start; /* first hit of the segment being searched */
-    int run_sorted;   /* its hits so far are in (ts, offset) order */
     size_t *runs;     /* [next, end) pairs of the runs, one per segment with hits */
     size_t n_runs, cap_runs;
     uint64_t *cand; /* the unit's candidate offsets (bit 32: needs BPF) */
     size_t n_cand, cap_cand;
     quseg *useg; /* the unit's segments, with their candidates */
     size_t n_useg, cap_useg;
+    qord *ords; /* the unit's capture-order records */
+    size_t n_ords, cap_ords;
+    size_t *tied; /* mark_ties: the hits of one timestamp */
+    size_t cap_tied;
     qout *out;      /* set: records go to this pcap output, not to a callback */
     cs_query_fn fn; /* the caller's, unless "out" */
     void *ud;
@@ -222,6 +257,8 @@ static int open_segment(qctx *c, const cs_segment *seg, uint32_t *slot)
         return cs_error_set(CS_ECORRUPT, "segment %" PRIu32 " is shorter than its index", seg->id);
     }
     m->id = seg->id;
+    m->group = cs_store_group_of(seg->id, c->s->partitions);
+    m->by_ts = 0;
     m->linktype = seg->idx.linktype;
     m->map = NULL;
     m->size = seg->idx.pcap_bytes;
@@ -250,12 +287,7 @@ static int push_hit(qctx *c, int64_t ts, uint32_t slot, uint32_t off, uint64_t a
     if (c->n_hits == c->cap_hits &&
         (rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + 1, sizeof(qhit))) < 0)
         return rc;
-    if (c->n_hits > c->run_start) {
-        const qhit *last = &c->hits[c->n_hits - 1];
-        if (ts < last->ts || (ts == last->ts && off < last->off))
-            c->run_sorted = 0;
-    }
-    c->hits[c->n_hits++] = (qhit){ts, slot, off, at};
+    c->hits[c->n_hits++] = (qhit){ts, slot, off, at, off};
     return 0;
 }
 
@@ -641,19 +673,33 @@ static int take_candidates(qctx *c, uint32_t slot, const struct bpf_program *pro
     return rc;
 }
 
-static int cmp_hit(const void *a, const void *b)
+/* The order hits are handed over in (order_unit sets seq): within a
+ * group, capture order, which is seq for segments placed by position
+ * alone, and timestamp then seq for those placed by timestamp first
+ * (their seq tells ties apart); between groups, or where those do not
+ * tell, timestamp, then group, segment and offset. */
+static int cmp_hit(const void *a, const void *b, void *ctx)
 {
+    const qctx *c = ctx;
     const qhit *x = a, *y = b;
+    const qmap *mx = &c->maps[x->seg], *my = &c->maps[y->seg];
 
+    if (mx->group == my->group) {
+        if (mx->by_ts && x->ts != y->ts)
+            return x->ts < y->ts ? -1 : 1;
+        if (x->seq != y->seq)
+            return x->seq < y->seq ? -1 : 1;
+    }
     if (x->ts != y->ts)
         return x->ts < y->ts ? -1 : 1;
+    if (mx->group != my->group)
+        return mx->group < my->group ? -1 : 1;
     if (x->seg != y->seg)
         return x->seg < y->seg ? -1 : 1;
     return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Closes the run of the segment just searched (sorting it if the capture
- * was out of order there). */
+/* Closes the run of the segment just searched (order_unit sorts it). */
 static int end_run(qctx *c)
 {
     size_t n = c->n_hits - c->run_start;
@@ -661,8 +707,6 @@ static int end_run(qctx *c)
 
     if (n == 0)
         return 0;
-    if (!c->run_sorted)
-        qsort(c->hits + c->run_start, n, sizeof(qhit), cmp_hit);
     if ((rc = cs_grow((void **)&c->runs, &c->cap_runs, 2 * c->n_runs + 2, sizeof(size_t))) < 0)
         return rc;
     c->runs[2 * c->n_runs] = c->run_start;
@@ -695,7 +739,52 @@ static int plan_segment(qctx *c, cs_segment *seg)
     }
     if ((rc = cs_grow((void **)&c->useg, &c->cap_useg, c->n_useg + 1, sizeof(quseg))) < 0)
         return rc;
-    c->useg[c->n_useg++] = (quseg){seg, from, c->n_cand};
+    c->useg[c->n_useg++] = (quseg){seg, from, c->n_cand, QUSEG_ALONE};
+    return 0;
+}
+
+/* Puts in each hit of hits[from, to) (one segment's, ascending offsets),
+ * or with "only_tied" in those marked QSEQ_TIED, its rank in its segment
+ * (0: the first record), from the index's blocks: the rank where a hit's
+ * block starts, plus the records between the block's first and the hit,
+ * counted along the mapping. A hit off the record chain (a damaged
+ * segment) gets no rank, so it is not put in capture order. */
+static int run_ranks(qctx *c, const cs_segment *seg, uint32_t slot, size_t from, size_t to,
+                     int only_tied)
+{
+    const qmap *m;
+    cs_idx_block b, nb;
+    uint64_t rank = 0, block_rank = 0, at;
+    uint32_t blk = 0;
+    int rc;
+
+    if (seg->idx.n_blocks == 0)
+        return 0;
+    if ((rc = map_segment(c, slot)) < 0)
+        return rc;
+    m = &c->maps[slot];
+    cs_idx_block_get(&seg->idx, 0, &b);
+    at = b.first_off;
+    for (size_t i = from; i < to; i++) {
+        qhit *h = &c->hits[i];
+        if (only_tied && h->seq != QSEQ_TIED)
+            continue;
+        while (blk + 1 < seg->idx.n_blocks) {
+            cs_idx_block_get(&seg->idx, blk + 1, &nb);
+            if (nb.first_off > h->off)
+                break;
+            block_rank += b.n;
+            b = nb;
+            blk++;
+            at = b.first_off;
+            rank = block_rank;
+        }
+        while (at < h->off && at + CS_PCAP_RECHDR <= m->size) {
+            at += CS_PCAP_RECHDR + (uint64_t)cs_rd_le32(m->map + at + 8);
+            rank++;
+        }
+        h->seq = at == h->off ? rank + (only_tied ? 1 : 0) : CS_ORDER_NONE;
+    }
     return 0;
 }
 
@@ -705,6 +794,7 @@ static int plan_segment(qctx *c, cs_segment *seg)
 static int read_segment(qctx *c, const quseg *u)
 {
     const struct bpf_program *prog = NULL;
+    int by_ties = u->ord >= 0 && c->ords[u->ord].rec.in_time_order;
     uint32_t slot;
     int rc;
 
@@ -716,20 +806,243 @@ static int read_segment(qctx *c, const quseg *u)
         return rc > 0 ? 0 : rc;
     c->st.segments_searched++;
     c->run_start = c->n_hits;
-    c->run_sorted = 1;
     if (c->all) {
         if ((rc = cs__seg_verify(c->s, u->seg)) == 0 && (rc = map_segment(c, slot)) == 0)
             rc = scan_all(c, u->seg, slot);
-        cs_idx_release(&u->seg->idx);
-        if (rc == CS_ENOTFOUND)
-            rc = 0;
     } else {
         if ((rc = cs_grow((void **)&c->hits, &c->cap_hits, c->n_hits + (u->to - u->from),
                           sizeof(qhit))) < 0)
             return rc;
         rc = take_candidates(c, slot, prog, u->from, u->to);
+        if (rc == 0 && u->ord >= 0)
+            rc = cs__seg_verify(c->s, u->seg); /* its blocks, for the ranks */
     }
+    if (rc == 0 && u->ord >= 0 && !by_ties)
+        rc = run_ranks(c, u->seg, slot, c->run_start, c->n_hits, 0);
+    c->maps[slot].by_ts = by_ties || u->ord == QUSEG_BY_TIME;
+    for (size_t i = c->run_start; rc == 0 && c->maps[slot].by_ts && i < c->n_hits; i++)
+        c->hits[i].seq = 0;
+    if (!by_ties || rc != 0 || c->n_hits == c->run_start)
+        cs_idx_release(&u->seg->idx); /* else order_unit needs its blocks */
+    if (rc == CS_ENOTFOUND)
+        rc = 0;
     return rc != 0 ? rc : end_run(c);
+}
+
+/* Decides how each unit segment's hits are ordered within its group: a
+ * group with one segment in the unit keeps file order (its hits' seq is
+ * their offset), one with more is put in capture order by its record,
+ * read here, or merged by timestamp if it has none (a store written
+ * before records existed) or a damaged one. A group's segments are
+ * adjacent in the unit (segments_by_start). */
+static int plan_orders(qctx *c)
+{
+    for (size_t i = 0, j; i < c->n_useg; i = j) {
+        uint32_t group = cs_store_group_of(c->useg[i].seg->id, c->s->partitions);
+        int ord = QUSEG_ALONE, rc;
+        for (j = i + 1;
+             j < c->n_useg && cs_store_group_of(c->useg[j].seg->id, c->s->partitions) == group; j++)
+            ;
+        if (j - i > 1) {
+            if ((rc = cs_grow((void **)&c->ords, &c->cap_ords, c->n_ords + 1, sizeof(qord))) < 0)
+                return rc;
+            rc = cs_order_read(c->s->pktdir, group, c->s->partitions, &c->ords[c->n_ords].rec);
+            if (rc == 0) {
+                c->ords[c->n_ords].group = group;
+                ord = (int)c->n_ords++;
+            } else {
+                if (rc != CS_ENOTFOUND)
+                    cs_log_warn("%s: merging it by timestamp", cs_error_msg(rc));
+                cs_error_clear();
+                ord = QUSEG_BY_TIME;
+            }
+        }
+        for (size_t k = i; k < j; k++)
+            c->useg[k].ord = ord;
+    }
+    return 0;
+}
+
+/* Runs of one group being merged by timestamp (mark_ties). */
+typedef struct qmerge {
+    const qhit *hits;
+    size_t *at, *end; /* per run: next hit, end */
+} qmerge;
+
+static int tie_before(const void *ctx, size_t a, size_t b)
+{
+    const qmerge *m = ctx;
+    int64_t ta = m->hits[m->at[a]].ts, tb = m->hits[m->at[b]].ts;
+
+    return ta < tb || (ta == tb && a < b);
+}
+
+/* Marks QSEQ_TIED the "n_tied" hits c->tied[] of one timestamp if they
+ * come from more than one run ("multi"). */
+static void mark_tied(qctx *c, size_t n_tied, int multi)
+{
+    for (size_t i = 0; multi && i < n_tied; i++)
+        c->hits[c->tied[i]].seq = QSEQ_TIED;
+}
+
+/* Marks QSEQ_TIED the hits of timestamps that more than one of the runs
+ * "rs"[0, n) (one group's, each in timestamp order) have: a merge of the
+ * runs by timestamp brings each timestamp's hits together. */
+static int mark_ties(qctx *c, const size_t *rs, size_t n)
+{
+    size_t *heap = cs_malloc(3 * n * sizeof(size_t)), k = n, n_tied = 0, first_run = 0;
+    qmerge m;
+    int multi = 0, rc = 0;
+
+    if (heap == NULL)
+        return CS_ENOMEM;
+    m = (qmerge){c->hits, heap + n, heap + 2 * n};
+    for (size_t i = 0; i < n; i++) {
+        heap[i] = i;
+        m.at[i] = c->runs[2 * rs[i]];
+        m.end[i] = c->runs[2 * rs[i] + 1];
+    }
+    cs_heap_make(heap, k, tie_before, &m);
+    while (k > 0 && rc == 0) {
+        size_t r = heap[0], h = m.at[r]++;
+        if (n_tied > 0 && c->hits[h].ts != c->hits[c->tied[0]].ts) {
+            mark_tied(c, n_tied, multi);
+            n_tied = 0;
+            multi = 0;
+        }
+        if ((rc = cs_grow((void **)&c->tied, &c->cap_tied, n_tied + 1, sizeof(size_t))) < 0)
+            break;
+        if (n_tied == 0)
+            first_run = r;
+        multi |= r != first_run;
+        c->tied[n_tied++] = h;
+        if (m.at[r] == m.end[r])
+            heap[0] = heap[--k];
+        cs_heap_down(heap, k, 0, tie_before, &m);
+    }
+    if (rc == 0)
+        mark_tied(c, n_tied, multi);
+    cs_free(heap);
+    return rc;
+}
+
+/* Gives the group's hits marked QSEQ_TIED, in its runs "rs"[0, n), their
+ * capture positions: their ranks (run_ranks, which stores rank + 1 here
+ * so that 0 stays "not tied"), gathered per partition, become positions
+ * in one pass over the record "rec". Unmarked hits keep seq 0: their
+ * timestamp alone places them. */
+static int place_ties(qctx *c, const cs_order *rec, uint32_t group, const size_t *rs, size_t n)
+{
+    uint32_t np = c->s->partitions;
+    uint64_t **rank = cs_calloc(np, sizeof(uint64_t *)), *buf = NULL;
+    size_t *cnt = cs_calloc(np, sizeof(size_t)), total = 0, used = 0;
+    int rc = rank == NULL || cnt == NULL ? CS_ENOMEM : 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t from = c->runs[2 * rs[i]], to = c->runs[2 * rs[i] + 1];
+        uint32_t slot = c->hits[from].seg;
+        cs_segment *seg = cs__seg_find(c->s, c->maps[slot].id);
+        if (seg != NULL) { /* else deleted meanwhile: merged by timestamp */
+            rc = run_ranks(c, seg, slot, from, to, 1);
+            cs_idx_release(&seg->idx);
+        }
+        for (size_t h = from; h < to; h++) {
+            if (c->hits[h].seq == QSEQ_TIED || c->hits[h].seq == CS_ORDER_NONE)
+                c->hits[h].seq = 0; /* no rank found: file order among its run */
+            total += c->hits[h].seq != 0;
+        }
+    }
+    if (rc == 0 && total > 0 && (buf = cs_malloc(total * sizeof(uint64_t))) == NULL)
+        rc = CS_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0 && total > 0; i++) { /* a run per partition */
+        size_t from = c->runs[2 * rs[i]], to = c->runs[2 * rs[i] + 1];
+        uint32_t p = c->maps[c->hits[from].seg].id - group;
+        rank[p] = buf + used;
+        for (size_t h = from; h < to; h++)
+            if (c->hits[h].seq != 0)
+                buf[used + cnt[p]++] = c->hits[h].seq - 1;
+        used += cnt[p];
+    }
+    if (rc == 0 && total > 0)
+        cs_order_positions(rec, rank, cnt, sizeof(uint64_t));
+    for (size_t i = 0; i < n && rc == 0 && total > 0; i++) {
+        size_t from = c->runs[2 * rs[i]], to = c->runs[2 * rs[i] + 1], k = 0;
+        uint32_t p = c->maps[c->hits[from].seg].id - group;
+        for (size_t h = from; h < to; h++)
+            if (c->hits[h].seq != 0)
+                c->hits[h].seq = rank[p][k++];
+    }
+    cs_free(rank);
+    cs_free(cnt);
+    cs_free(buf);
+    return rc;
+}
+
+/* Capture positions for the hits of record "k"'s group: where the group's
+ * capture never went back in time (the usual case), only for hits that
+ * share their timestamp with another segment's (placed by
+ * timestamp first, seq 0 or that position), else for every hit (by
+ * position alone: seq the rank run_ranks left, made a position here in
+ * one pass). "rs" has
+ * room for every run. */
+static int order_group(qctx *c, size_t k, size_t *rs)
+{
+    const cs_order *rec = &c->ords[k].rec;
+    uint32_t group = c->ords[k].group, np = c->s->partitions;
+    uint64_t **rank;
+    size_t n = 0, *cnt;
+    int rc;
+
+    for (size_t r = 0; r < c->n_runs; r++)
+        if (c->maps[c->hits[c->runs[2 * r]].seg].group == group)
+            rs[n++] = r;
+    if (rec->in_time_order) {
+        rc = mark_ties(c, rs, n);
+        return rc < 0 ? rc : place_ties(c, rec, group, rs, n);
+    }
+    rank = cs_calloc(np, sizeof(uint64_t *));
+    cnt = cs_calloc(np, sizeof(size_t));
+    if (rank == NULL || cnt == NULL) {
+        cs_free(rank);
+        cs_free(cnt);
+        return CS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        qhit *h = &c->hits[c->runs[2 * rs[i]]];
+        uint32_t p = c->maps[h->seg].id - group;
+        rank[p] = &h->seq;
+        cnt[p] = c->runs[2 * rs[i] + 1] - c->runs[2 * rs[i]];
+    }
+    cs_order_positions(rec, rank, cnt, sizeof(qhit));
+    cs_free(rank);
+    cs_free(cnt);
+    return 0;
+}
+
+/* Puts the unit's hits in capture order within each group that has a
+ * record (order_group), then sorts any run not in cmp_hit order (a group
+ * merged by timestamp whose capture went backwards, hits past the end of
+ * the record). */
+static int order_unit(qctx *c)
+{
+    size_t *rs = cs_malloc((c->n_runs ? c->n_runs : 1) * sizeof(size_t));
+    int rc = 0;
+
+    if (rs == NULL)
+        return CS_ENOMEM;
+    for (size_t k = 0; k < c->n_ords && rc == 0; k++)
+        rc = order_group(c, k, rs);
+    cs_free(rs);
+    for (size_t r = 0; r < c->n_runs && rc == 0; r++) {
+        qhit *from = &c->hits[c->runs[2 * r]];
+        size_t len = c->runs[2 * r + 1] - c->runs[2 * r];
+        for (size_t i = 1; i < len; i++)
+            if (cmp_hit(&from[i - 1], &from[i], c) > 0) {
+                qsort_r(from, len, sizeof(qhit), cmp_hit, c);
+                break;
+            }
+    }
+    return rc;
 }
 
 /* Is the next hit of run "a" before that of run "b"? */
@@ -737,7 +1050,7 @@ static int run_before(const void *ctx, size_t a, size_t b)
 {
     const qctx *c = ctx;
 
-    return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]]) < 0;
+    return cmp_hit(&c->hits[c->runs[2 * a]], &c->hits[c->runs[2 * b]], (void *)c) < 0;
 }
 
 static int deliver_hit(qctx *c, const qhit *h)
@@ -762,7 +1075,7 @@ static int deliver_top(qctx *c, size_t *heap, size_t *n)
     do {
         if (deliver_hit(c, &c->hits[(*pos)++]))
             return 1;
-    } while (*pos < end && (bound == NULL || cmp_hit(&c->hits[*pos], bound) < 0));
+    } while (*pos < end && (bound == NULL || cmp_hit(&c->hits[*pos], bound, c) < 0));
     if (*pos == end)
         heap[0] = heap[--*n];
     cs_heap_down(heap, *n, 0, run_before, c);
@@ -796,7 +1109,9 @@ static void unit_reset(qctx *c)
             munmap((void *)c->maps[i].map, c->maps[i].size);
         close(c->maps[i].fd);
     }
-    c->n_maps = c->n_hits = c->n_runs = c->arena_len = c->n_cand = c->n_useg = 0;
+    for (size_t i = 0; i < c->n_ords; i++)
+        cs_order_free(&c->ords[i].rec);
+    c->n_maps = c->n_hits = c->n_runs = c->arena_len = c->n_cand = c->n_useg = c->n_ords = 0;
 }
 
 static void qctx_free(qctx *c)
@@ -811,52 +1126,95 @@ static void qctx_free(qctx *c)
     cs_free(c->runs);
     cs_free(c->cand);
     cs_free(c->useg);
+    cs_free(c->ords);
+    cs_free(c->tied);
     cs_free(c->arena);
     cs_free(c->rbuf);
     cs_flowpred_free(c->pred);
 }
 
+/* The time span of the group of each segment: span[2i] its first and
+ * span[2i + 1] its last timestamp. */
+typedef struct qspans {
+    const cs_segment *segs;
+    int64_t *span;
+} qspans;
+
 static int cmp_seg_start(const void *a, const void *b, void *ud)
 {
-    const cs_segment *segs = ud, *x = &segs[*(const size_t *)a], *y = &segs[*(const size_t *)b];
+    const qspans *sp = ud;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
 
-    if (x->idx.min_ts != y->idx.min_ts)
-        return x->idx.min_ts < y->idx.min_ts ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
+    if (sp->span[2 * i] != sp->span[2 * j])
+        return sp->span[2 * i] < sp->span[2 * j] ? -1 : 1;
+    return sp->segs[i].id < sp->segs[j].id ? -1 : sp->segs[i].id > sp->segs[j].id;
 }
 
-/* The segments overlapping the range, by their first timestamp. */
-static int segments_by_start(qctx *c, size_t **order, size_t *n)
+/* Fills the group spans (segments are in ascending id, so a group's are
+ * adjacent). */
+static void group_spans(const cs_store *s, int64_t *span)
+{
+    for (size_t i = 0, j; i < s->n_segs; i = j) {
+        uint32_t group = cs_store_group_of(s->segs[i].id, s->partitions);
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (j = i; j < s->n_segs && cs_store_group_of(s->segs[j].id, s->partitions) == group;
+             j++) {
+            if (s->segs[j].idx.n_pkts == 0)
+                continue;
+            lo = s->segs[j].idx.min_ts < lo ? s->segs[j].idx.min_ts : lo;
+            hi = s->segs[j].idx.max_ts > hi ? s->segs[j].idx.max_ts : hi;
+        }
+        for (size_t k = i; k < j; k++) {
+            span[2 * k] = lo;
+            span[2 * k + 1] = hi;
+        }
+    }
+}
+
+/* The segments overlapping the range, by the first timestamp of their
+ * group, a group's segments together ("*span": group_spans, cs_free). */
+static int segments_by_start(qctx *c, size_t **order, size_t *n, int64_t **span)
 {
     const cs_store *s = c->s;
+    qspans sp;
 
     *n = 0;
     *order = cs_malloc((s->n_segs ? s->n_segs : 1) * sizeof(size_t));
-    if (*order == NULL)
+    *span = cs_malloc((s->n_segs ? s->n_segs : 1) * 2 * sizeof(int64_t));
+    if (*order == NULL || *span == NULL) {
+        cs_free(*order);
+        cs_free(*span);
         return CS_ENOMEM;
+    }
+    group_spans(s, *span);
     for (size_t i = 0; i < s->n_segs; i++) {
         const cs_idx *x = &s->segs[i].idx;
         if (x->n_pkts > 0 && x->max_ts >= c->q->after && x->min_ts < c->q->before)
             (*order)[(*n)++] = i;
     }
-    qsort_r(*order, *n, sizeof(size_t), cmp_seg_start, s->segs);
+    sp = (qspans){s->segs, *span};
+    qsort_r(*order, *n, sizeof(size_t), cmp_seg_start, &sp);
     return 0;
 }
 
-/* Reads the unit's segments and hands their records over in timestamp
- * order: straight from the reads when one time-ordered segment has them
- * all (the usual answer to a one-flow query), else merged. */
+/* Reads the unit's segments and hands their records over in capture
+ * order: straight from the reads when one segment has them all (the usual
+ * answer to a one-flow query: a segment is in capture order), else
+ * merged. */
 static int run_unit(qctx *c)
 {
     int rc = 0;
 
-    if (c->n_useg == 1 && !c->all && (c->useg[0].seg->idx.flags & CS_IDX_F_ORDERED)) {
+    if (c->n_useg == 1 && !c->all) {
         c->streaming = 1;
         rc = read_segment(c, &c->useg[0]);
         c->streaming = 0;
     } else {
+        rc = plan_orders(c);
         for (size_t i = 0; i < c->n_useg && rc == 0; i++)
             rc = read_segment(c, &c->useg[i]);
+        if (rc == 0)
+            rc = order_unit(c);
         if (rc == 0)
             rc = deliver(c);
     }
@@ -864,30 +1222,32 @@ static int run_unit(qctx *c)
     return rc < 0 ? rc : 0;
 }
 
-/* Searches the segments in order of their first timestamp, in units of
- * segments whose time spans overlap (a group's partitions, and anything
- * stored out of order with them): each unit is merged and handed over
- * before the next, so memory holds one unit's results at a time. */
+/* Searches the segments in order of their group's first timestamp, in
+ * units of whole groups whose time spans overlap (normally one group; two
+ * ingests into one store overlap): each unit is merged and handed over
+ * before the next, so memory holds one unit's results at a time. A group
+ * is never split, as its capture order may not follow its timestamps. */
 static int search_units(qctx *c)
 {
     size_t *order, n;
-    int64_t unit_end = INT64_MIN;
+    int64_t unit_end = INT64_MIN, *span;
     int rc;
 
-    if ((rc = segments_by_start(c, &order, &n)) < 0)
+    if ((rc = segments_by_start(c, &order, &n, &span)) < 0)
         return rc;
     for (size_t k = 0; k < n && rc == 0 && !c->stopped; k++) {
         cs_segment *seg = &c->s->segs[order[k]];
-        if (seg->idx.min_ts > unit_end)
+        if (span[2 * order[k]] > unit_end)
             rc = run_unit(c);
-        if (rc == 0 && seg->idx.max_ts > unit_end)
-            unit_end = seg->idx.max_ts;
+        if (rc == 0 && span[2 * order[k] + 1] > unit_end)
+            unit_end = span[2 * order[k] + 1];
         if (rc == 0)
             rc = plan_segment(c, seg);
     }
     if (rc == 0 && !c->stopped)
         rc = run_unit(c);
     cs_free(order);
+    cs_free(span);
     return rc;
 }
 

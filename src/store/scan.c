@@ -3,10 +3,14 @@
  * analysing stored packets again (reanalyze).
  *
  * The P segments of a group (store.h) were written side by side, each in
- * capture order, so a group is read as a merge of its segments by
- * timestamp (ties: the lower segment): every segment keeps its own order,
- * which is each conversation's capture order, and the group comes out in
- * time order. Groups follow one another in id order. Each segment is
+ * capture order. The group's capture-order record (order.h) says which
+ * segment each next packet comes from, so a group is replayed in the
+ * order the tap saw its packets, ties and timestamps that go backwards
+ * included. Past the record's end (a live group, a crash) or without one
+ * (a store of one partition needs none; stores written before it existed
+ * have none), the rest is merged by timestamp (ties: the lower segment):
+ * every segment keeps its own order, which is each conversation's capture
+ * order. Groups follow one another in id order. Each segment is
  * mapped and flocked shared while its group is read, so retention cannot
  * delete it meanwhile; tap ids come from its run-length taps file.
  */
@@ -16,6 +20,7 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/heap.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,12 +147,66 @@ static int merge_streams(sstream *sts, size_t used, cs_query_fn fn, void *ud, in
     return rc;
 }
 
-/* Scans the segments segs[0..n) of one group, merged by timestamp: each
- * segment keeps its own (capture) order, as the P partitions of a group
- * were written side by side. */
+/* Hands over the group's records in the order its capture-order record
+ * "o" gives: entry i names the partition whose next record comes next.
+ * Entries naming a partition not scanned, or a record past the end of its
+ * segment (a live group, a crash), are skipped. "stream_of"[p] is the
+ * stream of partition p, or -1. */
+static int replay_order(const cs_order *o, sstream *sts, const int *stream_of, cs_query_fn fn,
+                        void *ud, int *stop)
+{
+    int rc = 0;
+
+    for (uint64_t i = 0; i < o->n && rc == 0 && !*stop; i++) {
+        uint32_t p = cs_order_get(o, i);
+        if (p >= o->partitions || stream_of[p] < 0 || sts[stream_of[p]].left == 0)
+            continue;
+        rc = stream_emit(&sts[stream_of[p]], fn, ud, stop);
+    }
+    return rc;
+}
+
+/* Replays the group's capture-order record over its open streams, if it
+ * has one (a store of one partition, or one written before the record
+ * existed, has none; a damaged one is ignored with a warning). */
+static int scan_in_capture_order(cs_store *s, uint32_t group, sstream *sts, size_t used,
+                                 cs_query_fn fn, void *ud, int *stop)
+{
+    cs_order o;
+    int *stream_of;
+    int rc;
+
+    if (s->partitions <= 1 || used < 2)
+        return 0;
+    if ((rc = cs_order_read(s->pktdir, group, s->partitions, &o)) < 0) {
+        if (rc != CS_ENOTFOUND)
+            cs_log_warn("%s: merging group %" PRIu32 " by timestamp", cs_error_msg(rc), group);
+        cs_error_clear();
+        return 0;
+    }
+    stream_of = cs_malloc(s->partitions * sizeof(int));
+    if (stream_of == NULL) {
+        cs_order_free(&o);
+        return CS_ENOMEM;
+    }
+    for (uint32_t p = 0; p < s->partitions; p++)
+        stream_of[p] = -1;
+    for (size_t i = 0; i < used; i++)
+        if (sts[i].id - group < s->partitions)
+            stream_of[sts[i].id - group] = (int)i;
+    rc = replay_order(&o, sts, stream_of, fn, ud, stop);
+    cs_free(stream_of);
+    cs_order_free(&o);
+    return rc;
+}
+
+/* Scans the segments segs[0..n) of one group: in capture order as far as
+ * its capture-order record reaches, then (or without one) merged by
+ * timestamp; each segment keeps its own (capture) order either way. */
 static int scan_group(cs_store *s, cs_segment *segs, size_t n, cs_query_fn fn, void *ud)
 {
     sstream *sts = cs_calloc(n, sizeof(sstream));
+    uint32_t group = cs_store_group_of(segs[0].id, s->partitions);
     size_t used = 0;
     int rc = 0, stop = 0;
 
@@ -161,6 +220,8 @@ static int scan_group(cs_store *s, cs_segment *segs, size_t n, cs_query_fn fn, v
             rc = 0;
     }
     if (rc == 0)
+        rc = scan_in_capture_order(s, group, sts, used, fn, ud, &stop);
+    if (rc == 0 && !stop)
         rc = merge_streams(sts, used, fn, ud, &stop);
     for (size_t i = 0; i < used; i++)
         stream_close(&sts[i]);

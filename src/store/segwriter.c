@@ -46,6 +46,13 @@
  * blocks): a reader of the live store then indexes only what follows
  * (store.c). The final index replaces it at close.
  *
+ * A store of P > 1 partitions also keeps, per group, a capture-order
+ * record (order.c): the partition of each packet appended, in the order
+ * the packets came, so readers can put the group's packets back in
+ * capture order. It is buffered and written on this thread (a few bits a
+ * packet), flushed with the segments, finished when the group closes;
+ * failing to write it costs order past that point, never a packet.
+ *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
  * before the records it describes reach the pcap, so a rebuilt index always
@@ -107,6 +114,7 @@ static int writers_init(cs_store *s)
             s->wr[p].fd = s->wr[p].taps_fd = -1;
             cs_idxb_init(&s->wr[p].b);
         }
+        cs_order_writer_init(&s->ord);
     }
     if (s->aio != NULL)
         return 0;
@@ -125,10 +133,25 @@ static void writers_array_free(cs_segwr *wr, uint32_t n)
 void cs__writers_free(cs_store *s)
 {
     writers_array_free(s->wr, s->partitions);
+    cs_order_writer_free(&s->ord);
     s->wr = NULL;
-    for (uint32_t i = 0; i < s->n_parked; i++)
+    for (uint32_t i = 0; i < s->n_parked; i++) {
         writers_array_free(s->parked[i].wr, s->partitions);
+        cs_order_writer_free(&s->parked[i].ord);
+    }
     s->n_parked = 0;
+}
+
+/* Starts the capture-order record of the group just opened (order.h): a
+ * store of one partition needs none. */
+static void group_order_open(cs_store *s)
+{
+    char path[4096];
+
+    if (s->partitions <= 1)
+        return;
+    cs_order_path(s->pktdir, s->wr_base, path, sizeof(path));
+    cs_order_writer_open(&s->ord, path, s->wr_base, s->partitions);
 }
 
 /* Opens a group at the next aligned block of segment ids. */
@@ -148,6 +171,7 @@ static int group_open(cs_store *s, uint32_t linktype)
     s->wr_linktype = linktype;
     s->wr_bytes = 0;
     s->wr_open = 1;
+    group_order_open(s);
     return 0;
 }
 
@@ -257,6 +281,7 @@ static int group_close_open(cs_store *s)
     int rc = 0;
 
     s->wr_open = 0;
+    cs_order_writer_close(&s->ord, (s->flags & CS_STORE_SYNC) != 0);
     cs__cat_write_waiting(s, 0);
     for (uint32_t p = 0; p < s->partitions; p++) {
         if (s->wr[p].id != 0) {
@@ -272,16 +297,23 @@ static int group_close_open(cs_store *s)
     return rc;
 }
 
+/* The open group's state as a parked group holding "n_open" segments. */
+static cs_parked_group group_as_parked(const cs_store *s, uint32_t n_open)
+{
+    return (cs_parked_group){s->wr, s->wr_base, s->wr_linktype, s->wr_bytes, n_open, s->ord};
+}
+
 /* Swaps the open group's state with parked group "g". */
 static void group_swap(cs_store *s, cs_parked_group *g)
 {
     cs_parked_group t = *g;
 
-    *g = (cs_parked_group){s->wr, s->wr_base, s->wr_linktype, s->wr_bytes, 0};
+    *g = group_as_parked(s, 0);
     s->wr = t.wr;
     s->wr_base = t.base;
     s->wr_linktype = t.linktype;
     s->wr_bytes = t.bytes;
+    s->ord = t.ord;
 }
 
 static void parked_remove(cs_store *s, uint32_t i)
@@ -301,6 +333,7 @@ static int parked_close_all(cs_store *s)
         rc2 = group_close_open(s);
         group_swap(s, g);
         writers_array_free(g->wr, s->partitions);
+        cs_order_writer_free(&g->ord);
         parked_remove(s, s->n_parked - 1);
         rc = rc == 0 ? rc2 : rc;
     }
@@ -347,9 +380,8 @@ static int group_switch(cs_store *s, uint32_t linktype)
         if ((rc = group_close_open(s)) < 0)
             return rc;
     } else {
-        s->parked[s->n_parked] =
-            (cs_parked_group){s->wr, s->wr_base, s->wr_linktype, s->wr_bytes, held};
-        s->n_parked++;
+        s->parked[s->n_parked++] = group_as_parked(s, held);
+        cs_order_writer_init(&s->ord); /* the parked group took the record */
         s->wr = NULL;
         s->wr_open = 0;
     }
@@ -357,6 +389,7 @@ static int group_switch(cs_store *s, uint32_t linktype)
         if (s->parked[i].linktype != linktype)
             continue;
         writers_array_free(s->wr, s->partitions);
+        cs_order_writer_free(&s->ord);
         s->wr = NULL;
         group_swap(s, &s->parked[i]);
         parked_remove(s, i);
@@ -380,6 +413,8 @@ int cs_store_flush(cs_store *s)
     for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
             rc = CS_EBUSY;
+    if (s->wr_open)
+        cs_order_writer_flush(&s->ord);
     cs__cat_write_waiting(s, 0);
     return rc;
 }
@@ -397,6 +432,9 @@ int cs_store_sync(cs_store *s)
             return rc;
     if ((rc = cs_aio_sync(s->aio)) < 0)
         return rc;
+    cs_order_writer_flush(&s->ord);
+    if (s->ord.fd >= 0)
+        fdatasync(s->ord.fd); /* the record only orders packets: best effort */
     for (uint32_t p = 0; p < s->partitions; p++)
         if (s->wr[p].id != 0 && fdatasync(s->wr[p].fd) < 0)
             return cs_error_set(CS_EIO, "sync: %s", strerror(errno));
@@ -501,6 +539,7 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
     if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
         return rc;
     s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;
+    cs_order_writer_add(&s->ord, part, p->ts_ns);
     if ((rc = cs_idxb_add(&w->b, &key, (uint32_t)off, p->ts_ns)) < 0)
         return rc;
     if (ref)

@@ -896,6 +896,8 @@ static uint64_t group_delete(cs_store *s, size_t *i)
 
     cs__cat_path(s, group, path, sizeof(path));
     unlink(path); /* first: a catalog never lists a deleted segment */
+    cs_order_path(s->pktdir, group, path, sizeof(path));
+    unlink(path); /* its capture-order record (order.h) goes with it */
     while (*i < s->n_segs && cs_store_group_of(s->segs[*i].id, s->partitions) == group) {
         uint64_t bytes = s->segs[*i].disk_bytes + s->segs[*i].aux_bytes;
         if (s->segs[*i].live || seg_delete(s, *i) < 0) {
@@ -945,8 +947,12 @@ void cs_store_info_get(cs_store *s, cs_store_info *info)
         if (info->segments == 0)
             info->first_segment = g->id;
         if (info->segments == 0 || cs_store_group_of(g->id, s->partitions) !=
-                                       cs_store_group_of(info->last_segment, s->partitions))
+                                       cs_store_group_of(info->last_segment, s->partitions)) {
             info->groups++;
+            if (s->partitions > 1) /* the group's capture-order record (order.h) */
+                info->index_bytes +=
+                    cs_order_file_bytes(s->pktdir, cs_store_group_of(g->id, s->partitions));
+        }
         info->last_segment = g->id;
         info->segments++;
         info->packets += g->idx.n_pkts;

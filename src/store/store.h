@@ -13,6 +13,8 @@
  *       seg-00000001.taps    tap id runs (u32 offset, u16 tap, u16 0)*
  *       seg-00000001.idx     index, written when the segment closes
  *       group-00000001.cat   catalog of a closed group's index heads (catalog.c)
+ *       group-00000001.ord   partition of each packet of the group, in capture
+ *                            order (order.c; a store of one partition has none)
  *
  * A packet ref (core/packet.h) is (segment id, byte offset of the record):
  * stable for the life of the store and resolved in O(1).
@@ -127,7 +129,8 @@ typedef struct cs_query {
     const char *filter; /* BPF (tcpdump) syntax, NULL/"" for all */
 } cs_query;
 
-/* Called for each packet a query returns, in timestamp order. Return
+/* Called for each packet a query returns, in capture order (a store
+ * filled by several ingests: their groups merged by timestamp). Return
  * non-zero to stop. */
 typedef int (*cs_query_fn)(void *ud, const cs_packet *p, cs_pktref ref);
 

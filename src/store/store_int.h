@@ -6,6 +6,7 @@
 #define CS_STORE_STORE_INT_H
 
 #include "store/index.h"
+#include "store/order.h"
 #include "store/pcapw.h"
 #include "store/store.h"
 
@@ -42,7 +43,8 @@ typedef struct cs_parked_group {
     cs_segwr *wr; /* [partitions] */
     uint32_t base, linktype;
     uint64_t bytes;
-    uint32_t n_open; /* segments with a file (each holds a write buffer) */
+    uint32_t n_open;     /* segments with a file (each holds a write buffer) */
+    cs_order_writer ord; /* its capture-order record, still being written */
 } cs_parked_group;
 
 /* A group catalog read from disk (catalog.c). */
@@ -79,6 +81,7 @@ struct cs_store {
     uint32_t wr_base;     /* id of the group's partition 0 */
     uint32_t wr_linktype; /* of every segment of the group */
     uint64_t wr_bytes;    /* pcap bytes of the group's segments */
+    cs_order_writer ord;  /* the open group's capture-order record (order.h) */
     /* open groups of other link types, set aside (segwriter.c) */
     cs_parked_group parked[CS_STORE_PARKED_MAX];
     uint32_t n_parked;

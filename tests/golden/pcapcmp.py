@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Compare capstream's query output with a reference pcap written by tcpdump.
 
-usage: pcapcmp.py OURS.pcap REFERENCE.pcap [--after NS] [--before NS]
-       pcapcmp.py --batch MANIFEST   (lines: OURS REF AFTER BEFORE LABEL...;
+usage: pcapcmp.py OURS.pcap REFERENCE.pcap [--after NS] [--before NS] [--time-merge]
+       pcapcmp.py --batch MANIFEST   (lines: OURS REF AFTER BEFORE MODE LABEL...,
+                                      MODE "exact" or "time-merge";
                                       prints "N passed, M failed")
 
-OURS must be a nanosecond pcap in timestamp order. REFERENCE is what
+OURS must be a nanosecond pcap. REFERENCE is what
 `tcpdump -r ORIGINAL -w REFERENCE FILTER` kept (in file order, any
-precision); it is filtered to [after, before) and sorted by timestamp
-before comparing. Every packet must match: timestamp in ns, caplen, wirelen
-and bytes. Packets with the same timestamp are compared as a set: the store
-writes conversations to separate flow partitions and merges them back by
-timestamp, so two conversations' packets stamped in the same instant (common
-in microsecond captures) may come out in either order; each conversation's
-own order is kept. Exits 1 on the first difference, printing it.
+precision), filtered to [after, before). Every packet must match, in the
+same order: timestamp in ns, caplen, wirelen and bytes. The order is the
+capture's exactly, ties of timestamps and timestamps that go backwards
+included: that is the order the tap saw.
+
+With --time-merge (a store filled by more than one ingest, compared with
+mergecap's merge of the captures: the store interleaves ingests by time),
+REFERENCE is sorted by timestamp and packets of one timestamp are compared
+as a set. Exits 1 on the first difference, printing it.
 """
 import struct
 import sys
@@ -45,16 +48,22 @@ def read_pcap(path):
     return magic, linktype, pkts
 
 
-def compare(ours_path, ref_path, after, before):
+def compare(ours_path, ref_path, after, before, time_merge=False):
     """Returns None when equal, else a sentence saying what differs."""
     magic, _, ours = read_pcap(ours_path)
     if magic != 0xA1B23C4D:
         return "%s is not a nanosecond pcap" % ours_path
     _, _, ref = read_pcap(ref_path)
     ref = [p for p in ref if after <= p[0] < before]
-    ref.sort(key=lambda p: p[0])
     if len(ours) != len(ref):
         return "%d packets, tcpdump kept %d" % (len(ours), len(ref))
+    if not time_merge:
+        for i, (a, b) in enumerate(zip(ours, ref)):
+            if a != b:
+                return ("packet %d differs: ours ts=%d len=%d/%d, tcpdump ts=%d len=%d/%d"
+                        % (i, a[0], a[1], a[2], b[0], b[1], b[2]))
+        return None
+    ref.sort(key=lambda p: p[0])
     for i in range(1, len(ours)):
         if ours[i][0] < ours[i - 1][0]:
             return "packet %d is out of timestamp order" % i
@@ -75,8 +84,8 @@ def compare(ours_path, ref_path, after, before):
 def batch(manifest):
     passed = failed = 0
     for line in open(manifest):
-        ours, ref, after, before, label = line.rstrip("\n").split("\t", 4)
-        why = compare(ours, ref, int(after), int(before))
+        ours, ref, after, before, mode, label = line.rstrip("\n").split("\t", 5)
+        why = compare(ours, ref, int(after), int(before), mode == "time-merge")
         if why is None:
             passed += 1
         else:
@@ -99,8 +108,11 @@ def main():
         i = args.index("--before")
         before = int(args[i + 1])
         del args[i:i + 2]
+    time_merge = "--time-merge" in args
+    if time_merge:
+        args.remove("--time-merge")
     ours_path, ref_path = args
-    why = compare(ours_path, ref_path, after, before)
+    why = compare(ours_path, ref_path, after, before, time_merge)
     if why is not None:
         print("FAIL: " + why)
         return 1

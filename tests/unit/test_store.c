@@ -570,6 +570,261 @@ static void test_flow_partitions(void **state)
                      CS_PKTREF_SEG(refs[3000]) - part_of(refs[3000], 4));
 }
 
+/* Appends "n" packets of four conversations, interleaved in a scrambled
+ * order, five to a timestamp, the clock stepping back 3 us every 37th
+ * packet if "back": ties across partitions, and a capture not in time
+ * order. Fills refs[i], ts[i] and conv[i] (conversation 1 is TCP, the
+ * others UDP). */
+static void fill_ties_opt(cs_store *s, int n, int64_t base, cs_pktref *refs, int64_t *ts, int *conv,
+                          int back)
+{
+    static const uint8_t proto[4] = {17, 6, 17, 17}, a[4] = {1, 1, 4, 6}, b[4] = {2, 3, 5, 7};
+    static const uint16_t sp[4] = {1000, 1000, 7, 99}, dp[4] = {53, 80, 9, 99};
+    uint8_t buf[2048];
+
+    for (int i = 0; i < n; i++) {
+        int c = (int)(((uint64_t)i * 2654435761u >> 9) % 4);
+        size_t len = make_frame(buf, proto[c], a[c], b[c], sp[c], dp[c], 60 + (size_t)i % 500);
+        cs_packet p = {.ts_ns = base + (int64_t)(i / 5) * 1000 - (back && i % 37 == 36 ? 3000 : 0),
+                       .caplen = (uint32_t)len,
+                       .wirelen = (uint32_t)len,
+                       .linktype = CS_LINK_ETHERNET,
+                       .data = buf};
+        cs_layers l;
+        cs_dissect(&p, &l);
+        assert_int_equal(cs_store_append(s, &p, &l, &refs[i]), 0);
+        ts[i] = p.ts_ns;
+        conv[i] = c;
+    }
+}
+
+static void fill_ties(cs_store *s, int n, int64_t base, cs_pktref *refs, int64_t *ts, int *conv)
+{
+    fill_ties_opt(s, n, base, refs, ts, conv, 1);
+}
+
+/* Checks that "c" holds exactly the refs[i] with keep[i], in order. */
+static void assert_refs_in_order(const collected *c, const cs_pktref *refs, const int *keep, int n)
+{
+    int k = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        assert_true(k < c->n);
+        assert_int_equal(c->refs[k], refs[i]);
+        k++;
+    }
+    assert_int_equal(c->n, k);
+}
+
+/* Packets of different conversations stamped with the same instant, with
+ * a clock that goes back ("back") or not, come out of every query (any
+ * filter, any range) and of a scan in the order they were appended (the
+ * capture's). */
+static void check_capture_order(fixture *f, int back)
+{
+    enum { N = 3000 };
+    static cs_pktref refs[N];
+    static int64_t ts[N];
+    static int conv[N], keep[N];
+    static collected c;
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 256 * 1024, 0, 4);
+    int64_t after = 1000000 + 100 * 1000, before = 1000000 + 400 * 1000;
+    uint32_t udp_parts = 0;
+
+    fill_ties_opt(s, N, 1000000, refs, ts, conv, back);
+    assert_int_equal(cs_store_close(s), 0);
+    s = open_store(f->store, 0, 0, 0);
+    for (int i = 0; i < N; i++) {
+        keep[i] = 1;
+        if (conv[i] != 1)
+            udp_parts |= 1u << part_of(refs[i], 4);
+    }
+    assert_true(__builtin_popcount(udp_parts) >= 2); /* "udp" merges partitions */
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    for (int i = 0; i < N; i++)
+        keep[i] = conv[i] != 1;
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "udp", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    for (int i = 0; i < N; i++)
+        keep[i] = ts[i] >= after && ts[i] < before;
+    assert_int_equal(run_query(s, after, before, "", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    for (int i = 0; i < N; i++)
+        keep[i] = ts[i] >= after && ts[i] < before && conv[i] != 1;
+    assert_int_equal(run_query(s, after, before, "udp", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    for (int i = 0; i < N; i++)
+        keep[i] = 1;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(cs_store_scan(s, 1, UINT32_MAX, collect, &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    cs_store_close(s);
+}
+
+static void test_capture_order_with_ties(void **state)
+{
+    check_capture_order(*state, 0);
+}
+
+static void test_capture_order_with_ties_and_clock_back(void **state)
+{
+    check_capture_order(*state, 1);
+}
+
+/* A reader of a live store (the daemon's API) sees the open group in
+ * capture order as far as the writer has synced it. */
+static void test_capture_order_live(void **state)
+{
+    enum { N = 3000 };
+    fixture *f = *state;
+    static cs_pktref refs[N];
+    static int64_t ts[N];
+    static int conv[N], keep[N];
+    static collected c;
+    cs_store *w =
+        open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT, 0, 0, 4);
+    cs_store *r;
+
+    fill_ties(w, N, 1000000, refs, ts, conv);
+    assert_int_equal(cs_store_sync(w), 0);
+    r = open_store(f->store, 0, 0, 0);
+    for (int i = 0; i < N; i++)
+        keep[i] = 1;
+    assert_int_equal(run_query(r, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    for (int i = 0; i < N; i++)
+        keep[i] = conv[i] != 1;
+    assert_int_equal(run_query(r, INT64_MIN, INT64_MAX, "udp", &c), 0);
+    assert_refs_in_order(&c, refs, keep, N);
+    cs_store_close(r);
+    assert_int_equal(cs_store_close(w), 0);
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+    cs_pktref x = *(const cs_pktref *)a, y = *(const cs_pktref *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* "c" holds the refs of "refs" (all n), the first "prefix" in order. */
+static void assert_all_with_prefix(collected *c, const cs_pktref *refs, int n, int prefix)
+{
+    static cs_pktref want[20000];
+
+    assert_int_equal(c->n, n);
+    for (int i = 0; i < prefix; i++)
+        assert_int_equal(c->refs[i], refs[i]);
+    memcpy(want, refs, (size_t)n * sizeof(cs_pktref));
+    qsort(want, (size_t)n, sizeof(cs_pktref), cmp_ref);
+    qsort(c->refs, (size_t)n, sizeof(cs_pktref), cmp_ref);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(c->refs[i], want[i]);
+}
+
+/* A capture-order record cut short (a writer killed before it flushed)
+ * orders the packets it covers and the rest follow by timestamp; one
+ * naming packets its segments do not hold (killed before they reached
+ * the disk) has those entries skipped; a damaged one is not used. Every
+ * packet is answered once either way. */
+static void test_capture_order_record_damaged(void **state)
+{
+    enum { N = 3000 };
+    fixture *f = *state;
+    static cs_pktref refs[N];
+    static int64_t ts[N];
+    static int conv[N];
+    static collected c;
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0, 4);
+    cs_order_writer w;
+    char path[160], pktdir[128];
+    FILE *fp;
+
+    fill_ties(s, N, 1000000, refs, ts, conv);
+    assert_int_equal(cs_store_close(s), 0);
+    snprintf(pktdir, sizeof(pktdir), "%s/packets", f->store);
+    cs_order_path(pktdir, 1, path, sizeof(path));
+    assert_int_equal(truncate(path, CS_ORDER_HDR + 100), 0); /* 400 entries of 2 bits */
+    s = open_store(f->store, 0, 0, 0);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_all_with_prefix(&c, refs, N, 400);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "udp or tcp", &c), 0);
+    assert_all_with_prefix(&c, refs, N, 400);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(cs_store_scan(s, 1, UINT32_MAX, collect, &c), 0);
+    assert_all_with_prefix(&c, refs, N, 400);
+    cs_store_close(s);
+
+    cs_order_writer_init(&w); /* the whole record, then 200 packets that never came */
+    cs_order_writer_open(&w, path, 1, 4);
+    for (int i = 0; i < N; i++)
+        cs_order_writer_add(&w, part_of(refs[i], 4), ts[i]);
+    for (int i = 0; i < 200; i++)
+        cs_order_writer_add(&w, (uint32_t)i % 4, ts[N - 1]);
+    cs_order_writer_close(&w, 0);
+    cs_order_writer_free(&w);
+    s = open_store(f->store, 0, 0, 0);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_all_with_prefix(&c, refs, N, N);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(cs_store_scan(s, 1, UINT32_MAX, collect, &c), 0);
+    assert_all_with_prefix(&c, refs, N, N);
+    cs_store_close(s);
+
+    fp = fopen(path, "r+b"); /* its magic damaged */
+    assert_non_null(fp);
+    fputc('X', fp);
+    fclose(fp);
+    s = open_store(f->store, 0, 0, 0);
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_all_with_prefix(&c, refs, N, 0);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(cs_store_scan(s, 1, UINT32_MAX, collect, &c), 0);
+    assert_all_with_prefix(&c, refs, N, 0);
+    cs_store_close(s);
+}
+
+/* Every group has its capture-order record, counted in the index bytes,
+ * and retention deletes it with its group. */
+static void test_capture_order_records_follow_groups(void **state)
+{
+    fixture *f = *state;
+    static cs_pktref refs[6000];
+    static int64_t ts[6000];
+    static int conv[6000];
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 512 * 1024, 4);
+    cs_store_info info;
+    char pktdir[128];
+    uint64_t aux = 0, ord = 0;
+    uint32_t groups = 0, last = 0;
+
+    fill_ties(s, 6000, 1000000, refs, ts, conv); /* ~1.9 MB through 512 KiB */
+    assert_int_equal(cs_store_close(s), 0);
+    s = open_store(f->store, 0, 0, 0);
+    cs_store_info_get(s, &info);
+    assert_true(info.groups >= 3);
+    snprintf(pktdir, sizeof(pktdir), "%s/packets", f->store);
+    for (size_t i = 0; i < s->n_segs; i++) {
+        uint32_t g = cs_store_group_of(s->segs[i].id, 4);
+        aux += s->segs[i].aux_bytes;
+        if (g != last) {
+            groups++;
+            assert_true(cs_order_file_bytes(pktdir, g) > CS_ORDER_HDR);
+            ord += cs_order_file_bytes(pktdir, g);
+        }
+        last = g;
+    }
+    assert_int_equal(groups, info.groups);
+    assert_int_equal(info.index_bytes, aux + ord);
+    for (uint32_t g = 1; g < cs_store_group_of(s->segs[0].id, 4); g += 4)
+        assert_int_equal(cs_order_file_bytes(pktdir, g), 0); /* deleted groups: gone */
+    assert_true(cs_store_group_of(s->segs[0].id, 4) > 1);
+    cs_store_close(s);
+}
+
 /* The group catalogs (catalog.c) in the store's packets directory. */
 static int count_catalogs(const fixture *f)
 {
@@ -936,6 +1191,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reader_uses_partition_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_uses_growing_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flow_partitions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_order_with_ties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_order_with_ties_and_clock_back, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_capture_order_record_damaged, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_order_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_capture_order_records_follow_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_catalogs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalogued_segment_cut, setup, teardown),
