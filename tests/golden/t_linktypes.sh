@@ -53,8 +53,8 @@ equiv() {
         fail "tcpdump rejected '$filter' on $orig"
         return
     fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$ours" "$ref" -9223372036854775808 9223372036854775807 \
-        "query '$filter' on $(basename "$orig")" >>"$MANIFEST"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$ours" "$ref" -9223372036854775808 9223372036854775807 \
+        exact "query '$filter' on $(basename "$orig")" >>"$MANIFEST"
 }
 
 compare_all() {
@@ -168,8 +168,8 @@ check_eq "-w after the filter: exit 0, nothing on stdout or stderr" "0 0 0" \
     "$? $(wc -c <"$CS_TMP/stdout") $(wc -c <"$CS_TMP/stderr")"
 equiv "$store" "$CS_TMP/gen.pcap" "host 10.1.0.13 and port 40003"
 if [ -f "$CS_TMP/after.pcap" ]; then
-    printf '%s\t%s\t%s\t%s\t%s\n' "$CS_TMP/after.pcap" "$CS_TMP/ref.$NCMP.pcap" \
-        -9223372036854775808 9223372036854775807 "-w after the filter" >>"$MANIFEST"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$CS_TMP/after.pcap" "$CS_TMP/ref.$NCMP.pcap" \
+        -9223372036854775808 9223372036854775807 exact "-w after the filter" >>"$MANIFEST"
 else
     fail "-w after the filter wrote no file"
 fi
