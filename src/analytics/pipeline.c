@@ -31,11 +31,19 @@
  * Decoder names (message.proto) are static strings and are kept as
  * pointers; everything else, measurement.pair too, is copied. Only the writer thread touches the
  * message store after the thread starts; a mutex guards the buffers and counters.
+ *
+ * What is not stored is counted, whatever the cause: packets the store
+ * refuses (lossy_store: its writer is behind, or the disk is full) and
+ * packets it accepted but then lost to a failed write (cs_store_lost_packets)
+ * are in not_stored; records the message store refuses are in
+ * records_not_stored. With lossy_store a full disk is no error at finish:
+ * the daemon goes on analysing, and its counters say what was lost.
  */
 #include "analytics/pipeline.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "flow/dissect.h"
 #include "store/msgstore.h"
 
@@ -60,6 +68,7 @@ typedef struct rwriter {
     int err;                  /* first message-store error */
     uint64_t messages_stored; /* written by the writer thread */
     uint64_t measurements_stored;
+    uint64_t records_failed; /* the message store refused them */
 } rwriter;
 
 struct cs_pipeline {
@@ -222,12 +231,18 @@ static int rw_store_buffer(cs_pipeline *pl, uint8_t *buf, size_t used)
     rwriter *rw = pl->rw, done = {0};
     int first = 0, rc;
 
-    for (size_t at = 0; at < used; at += rec_hdr(buf + at, 0))
-        if ((rc = rw_store_record(pl->ms, buf + at, &done)) < 0 && first == 0)
-            first = rc;
+    for (size_t at = 0; at < used; at += rec_hdr(buf + at, 0)) {
+        if ((rc = rw_store_record(pl->ms, buf + at, &done)) < 0) {
+            done.records_failed++;
+            if (first == 0)
+                first = rc;
+            cs_error_clear();
+        }
+    }
     pthread_mutex_lock(&rw->mu);
     rw->messages_stored += done.messages_stored;
     rw->measurements_stored += done.measurements_stored;
+    rw->records_failed += done.records_failed;
     pthread_mutex_unlock(&rw->mu);
     return first;
 }
@@ -365,6 +380,7 @@ static int rw_stop(cs_pipeline *pl)
     rc = rw->err;
     pl->st.messages_stored = rw->messages_stored;
     pl->st.measurements_stored = rw->measurements_stored;
+    pl->st.records_not_stored += rw->records_failed;
     pthread_mutex_destroy(&rw->mu);
     pthread_cond_destroy(&rw->work);
     pthread_cond_destroy(&rw->idle);
@@ -542,8 +558,9 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
     if (pl->cfg.store && rw_behind(pl)) {
         pl->st.not_stored++;
     } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
-        if (!(rc == CS_EBUSY && pl->cfg.lossy_store))
+        if (!pl->cfg.lossy_store || rc == CS_ENOMEM)
             return rc;
+        cs_error_clear(); /* the store logs a full disk once */
         pl->st.not_stored++;
         ref = 0;
     }
@@ -557,10 +574,13 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
 void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
 {
     *st = pl->st;
+    if (pl->cfg.store != NULL)
+        st->not_stored += cs_store_lost_packets(pl->cfg.store);
     if (pl->rw != NULL) {
         pthread_mutex_lock(&pl->rw->mu);
         st->messages_stored = pl->rw->messages_stored;
         st->measurements_stored = pl->rw->measurements_stored;
+        st->records_not_stored += pl->rw->records_failed;
         pthread_mutex_unlock(&pl->rw->mu);
     }
 }
@@ -582,15 +602,24 @@ int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
         cs_analyzer_finish(pl->an);
         cs_analyzer_stats_get(pl->an, &pl->st.analyzer);
     }
-    note_err(pl, rw_stop(pl));
+    rc = rw_stop(pl);
+    if (pl->cfg.lossy_store && rc < 0) /* counted in records_not_stored */
+        cs_log_warn("storing messages: %s", cs_error_msg(rc));
+    else
+        note_err(pl, rc);
     if (pl->ms) {
         rc = cs_msgstore_close(pl->ms);
         pl->ms = NULL;
-        if (rc < 0 && pl->sink_rc == 0)
+        if (rc < 0 && pl->cfg.lossy_store)
+            cs_log_warn("closing the message store: %s", cs_error_msg(rc));
+        else if (rc < 0 && pl->sink_rc == 0)
             pl->sink_rc = rc;
     }
-    if (st)
+    if (st) {
         *st = pl->st;
+        if (pl->cfg.store != NULL)
+            st->not_stored += cs_store_lost_packets(pl->cfg.store);
+    }
     return pl->sink_rc;
 }
 

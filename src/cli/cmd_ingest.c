@@ -10,7 +10,13 @@
  * bad record) still closes the open segment properly, so every complete
  * packet before the fault is stored and indexed; the summary says where
  * the fault was and the exit status is 1. Nothing already in the store is
- * touched: an ingest only ever adds new segments.
+ * touched: an ingest only ever adds new segments (and, with --max-bytes,
+ * retention deletes the oldest).
+ *
+ * A full disk is such a fault: the store keeps what reached the disk, cut
+ * back to complete records and indexed (store.h, cs_store_finish), and the
+ * summary gives the count the store itself reports as written, never the
+ * count read from the file.
  */
 #include "cli/cli.h"
 
@@ -236,8 +242,30 @@ static void ingest_summary(const ingest_totals *t, int64_t elapsed_ns, const cs_
            secs > 0 ? (double)t->bytes / secs / 1e6 : 0.0);
 }
 
+/* Closes the store, writing its last indexes; "*fin": what it stored. */
+static int ingest_close_store(cs_store *s, int rc, cs_store_info *fin, char *why, size_t why_size)
+{
+    int rc2 = cs_store_finish(s); /* writes the last index even after a read error */
+
+    cs_store_info_get(s, fin);
+    if (rc == 0 && rc2 < 0) {
+        rc = rc2;
+        snprintf(why, why_size, "%s", cs_error_msg(rc));
+    }
+    if (rc == 0 && fin->lost_packets > 0) {
+        rc = CS_EIO;
+        snprintf(why, why_size, "a write to the store failed (disk full?)");
+    }
+    rc2 = cs_store_close(s);
+    if (rc == 0 && rc2 < 0) {
+        rc = rc2;
+        snprintf(why, why_size, "%s", cs_error_msg(rc));
+    }
+    return rc;
+}
+
 static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
-                      cs_pipeline_stats *ps, char *why, size_t why_size)
+                      cs_pipeline_stats *ps, cs_store_info *fin, char *why, size_t why_size)
 {
     cs_pipeline_cfg pc = {
         .store = s, .store_dir = a->dir, .decoders = a->decoders, .limits = &a->limits};
@@ -256,12 +284,7 @@ static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals 
             snprintf(why, why_size, "storing messages: %s", cs_error_msg(rc));
         }
     }
-    rc2 = cs_store_close(s); /* writes the last index even after a read error */
-    if (rc == 0 && rc2 < 0) {
-        rc = rc2;
-        snprintf(why, why_size, "%s", cs_error_msg(rc));
-    }
-    return rc;
+    return ingest_close_store(s, rc, fin, why, why_size);
 }
 
 int cs_cmd_ingest(int argc, char **argv)
@@ -271,7 +294,7 @@ int cs_cmd_ingest(int argc, char **argv)
     cs_pipeline_stats ps = {0};
     cs_store *s = NULL;
     cs_capfile *f = NULL;
-    cs_store_info before, after;
+    cs_store_info before, after, fin;
     int64_t start = cs_cli_mono_ns();
     char why[512] = "";
     int rc, status;
@@ -286,7 +309,7 @@ int cs_cmd_ingest(int argc, char **argv)
         return cs_cli_fail(rc);
     }
     cs_store_info_get(s, &before);
-    rc = ingest_run(&a, f, s, &t, &ps, why, sizeof(why));
+    rc = ingest_run(&a, f, s, &t, &ps, &fin, why, sizeof(why));
     cs_capfile_close(f);
     if (!a.quiet && cs_store_open(a.dir, &(cs_store_opts){0}, &s) == 0) {
         cs_store_info_get(s, &after);
@@ -296,8 +319,9 @@ int cs_cmd_ingest(int argc, char **argv)
     }
     if (rc < 0) {
         cs_log_error("%s: %s", a.file, why);
-        if (t.packets)
-            cs_log_error("the %" PRIu64 " complete packets before the error are stored", t.packets);
+        cs_log_error("%" PRIu64 " of the %" PRIu64 " packets read are stored (indexed and "
+                     "readable); %" PRIu64 " were not stored",
+                     fin.written_packets, t.packets, t.packets - fin.written_packets);
         return CS_EXIT_FAIL;
     }
     return CS_EXIT_OK;

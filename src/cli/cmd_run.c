@@ -676,8 +676,12 @@ static int run_finish(run_ctx *x, int started)
         for (int i = 0; i < x->n_caps; i++)
             pthread_join(x->caps[i].thread, NULL);
     }
+    if (x->store && (rc = cs_store_finish(x->store)) < 0) /* a full disk is counted, */
+        cs_log_error("store: %s", cs_error_msg(rc));      /* not an error */
     if (x->pl) {
-        rc = cs_pipeline_finish(x->pl, &ps);
+        rc2 = cs_pipeline_finish(x->pl, &ps);
+        if (rc == 0)
+            rc = rc2;
         cs_pipeline_free(x->pl);
         if (ps.not_stored > 0 || ps.records_not_stored > 0)
             cs_log_info("the disk fell behind: %" PRIu64 " packets and %" PRIu64

@@ -7,6 +7,14 @@
  * short writes), then returns the buffer and signals the producer. Jobs are
  * written strictly in submission order, so one file's data stays in order
  * and a later file's data never overtakes an earlier one's.
+ *
+ * A write that fails (a full disk) puts the writer in a lost state: every
+ * later buffer job is dropped unwritten (closes still run) until the
+ * producer clears it. So a file never has data after a hole: what reached
+ * it is a prefix of what was submitted for it, and the producer, once it
+ * has synced, can cut each file back to its last complete record. The
+ * lost state is an atomic flag, so the producer checks it per packet
+ * without the lock.
  */
 #include "core/aio.h"
 
@@ -15,6 +23,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,8 +48,10 @@ struct cs_aio {
     int busy; /* the thread is writing a job */
     int stop;
     int error;                    /* first error since the last sync */
+    char error_msg[256];          /* its message (the thread's own detail) */
     uint64_t submitted, finished; /* jobs, since the start */
     uint64_t failures;            /* jobs that failed, since the start */
+    atomic_int lost;              /* a job failed: buffer jobs are dropped */
     uint8_t *pool;
 };
 
@@ -84,10 +96,19 @@ static void *aio_main(void *arg)
         a->n_jobs--;
         a->busy = 1;
         pthread_mutex_unlock(&a->mu);
-        rc = job.buf ? cs_write_all(job.fd, job.buf, job.len) : aio_close(job.fd);
+        if (job.buf == NULL)
+            rc = aio_close(job.fd);
+        else if (atomic_load_explicit(&a->lost, memory_order_relaxed))
+            rc = 0; /* dropped: nothing after a hole */
+        else
+            rc = cs_write_all(job.fd, job.buf, job.len);
         pthread_mutex_lock(&a->mu);
-        if (rc < 0 && a->error == 0)
+        if (rc < 0 && a->error == 0) {
             a->error = rc;
+            snprintf(a->error_msg, sizeof(a->error_msg), "%s", cs_error_msg(rc));
+        }
+        if (rc < 0 && job.buf != NULL)
+            atomic_store_explicit(&a->lost, 1, memory_order_relaxed);
         if (rc < 0)
             a->failures++;
         if (job.buf)
@@ -221,12 +242,15 @@ int cs_aio_reached(cs_aio *a, uint64_t mark)
 
 int cs_aio_failed(cs_aio *a)
 {
-    int failed;
+    return atomic_load_explicit(&a->lost, memory_order_relaxed);
+}
 
+void cs_aio_clear_failure(cs_aio *a)
+{
     pthread_mutex_lock(&a->mu);
-    failed = a->failures > 0;
+    atomic_store_explicit(&a->lost, 0, memory_order_relaxed);
+    a->error = 0;
     pthread_mutex_unlock(&a->mu);
-    return failed;
 }
 
 int cs_aio_sync(cs_aio *a)
@@ -240,7 +264,7 @@ int cs_aio_sync(cs_aio *a)
     a->error = 0;
     pthread_mutex_unlock(&a->mu);
     if (rc < 0)
-        return cs_error_set(rc, "background write failed: %s", cs_strerror(rc));
+        return cs_error_set(rc, "background write failed: %s", a->error_msg);
     return 0;
 }
 

@@ -57,9 +57,15 @@ void cs_aio_put(cs_aio *a, uint8_t *buf);
 uint64_t cs_aio_mark(cs_aio *a);
 int cs_aio_reached(cs_aio *a, uint64_t mark);
 
-/* Whether any job has failed (never waits): a producer that cannot go on
- * without its output stops early; cs_aio_sync reports the error. */
+/* Whether a write has failed since the last clear (never waits, no lock):
+ * from then on buffer jobs are dropped unwritten, so each file holds a
+ * prefix of its data. A producer that cannot go on without its output
+ * stops early; cs_aio_sync reports the error. */
 int cs_aio_failed(cs_aio *a);
+
+/* After a failure, once the producer has synced and dealt with what was
+ * lost (cut its files back), lets buffer jobs be written again. */
+void cs_aio_clear_failure(cs_aio *a);
 
 /* Waits until every submitted job is written; returns the first write
  * error since the last sync (0 if none). */

@@ -36,6 +36,16 @@
  * blocks): a reader of the live store then indexes only what follows
  * (store.c). The final index replaces it at close.
  *
+ * With a retention budget, the store never holds more than it: before a
+ * record would take the closed segments plus the open group (with an
+ * estimate of its indexes) past the budget, the oldest group is deleted
+ * (store.c), so the store fills its budget to within one group.
+ *
+ * A write the background thread loses (a full disk) is found at the next
+ * append, flush or close (cs_aio_failed, one atomic load): the open group
+ * is then dropped as it stands and cut back to what reached the disk
+ * (cs__writes_lost in store.c).
+ *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
  * before the records it describes reach the pcap, so a rebuilt index always
@@ -96,6 +106,8 @@ static int writers_init(cs_store *s)
             cs_idxb_init(&s->wr[p].b);
         }
     }
+    if (s->unindexed == NULL && (s->unindexed = cs_calloc(n, sizeof(uint32_t))) == NULL)
+        return CS_ENOMEM;
     if (n == 1)
         rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio);
     else
@@ -111,6 +123,8 @@ void cs__writers_free(cs_store *s)
         cs_idxb_free(&s->wr[p].b);
     cs_free(s->wr);
     s->wr = NULL;
+    cs_free(s->unindexed);
+    s->unindexed = NULL;
 }
 
 /* Opens a group at the next aligned block of segment ids. */
@@ -129,7 +143,10 @@ static int group_open(cs_store *s, uint32_t linktype)
     s->wr_base = base;
     s->wr_linktype = linktype;
     s->wr_bytes = 0;
+    s->wr_pkts = 0;
     s->wr_open = 1;
+    if (s->session_first == 0)
+        s->session_first = base;
     return 0;
 }
 
@@ -212,6 +229,13 @@ static int part_close(cs_store *s, cs_segwr *w)
     if (rc == 0) {
         cs__seg_path(s, w->id, "idx", path, sizeof(path));
         rc = cs_idxb_write(&w->b, &meta, path, (s->flags & CS_STORE_SYNC) != 0);
+        if (rc < 0 && s->unindexed != NULL) { /* no room: repaired by cs__writes_lost */
+            s->unindexed[s->n_unindexed++] = w->id;
+            s->unindexed_pkts += w->b.n_pkts;
+            cs_error_clear();
+            w->id = 0;
+            return 0;
+        }
     }
     if (rc == 0)
         rc = cs__seg_register(s, w->id, meta.pcap_bytes);
@@ -234,10 +258,38 @@ static void group_catalog(cs_store *s)
     cs__cat_write_waiting(s, (s->flags & CS_STORE_SYNC) != 0);
 }
 
+size_t cs__group_drop(cs_store *s, uint32_t *ids, uint64_t *appended)
+{
+    size_t n = 0;
+
+    *appended = 0;
+    for (uint32_t p = 0; s->wr_open && p < s->partitions; p++) {
+        cs_segwr *w = &s->wr[p];
+        if (w->id == 0)
+            continue;
+        if (w->w.buf != NULL)
+            cs_aio_put(s->aio, w->w.buf); /* unsent: lost */
+        w->w.buf = NULL;
+        w->w.used = 0;
+        close(w->fd);
+        w->fd = -1;
+        if (w->taps_fd >= 0)
+            close(w->taps_fd);
+        w->taps_fd = -1;
+        *appended += w->b.n_pkts;
+        ids[n++] = w->id;
+        w->id = 0;
+    }
+    s->wr_open = 0;
+    return n;
+}
+
 int cs__group_close(cs_store *s)
 {
     int rc = 0;
 
+    if (cs_aio_failed(s->aio))
+        return cs__writes_lost(s); /* the group is cut back instead */
     s->wr_open = 0;
     cs__cat_write_waiting(s, 0);
     for (uint32_t p = 0; p < s->partitions; p++) {
@@ -247,6 +299,8 @@ int cs__group_close(cs_store *s)
                 rc = rc2;
         }
     }
+    if (rc == 0 && s->n_unindexed > 0)
+        return cs__writes_lost(s);
     if (rc == 0)
         group_catalog(s);
     if (rc == 0)
@@ -263,6 +317,8 @@ int cs_store_flush(cs_store *s)
 {
     int rc = 0;
 
+    if (s->aio != NULL && cs_aio_failed(s->aio) && (rc = cs__writes_lost(s)) < 0)
+        return rc;
     for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
             rc = CS_EBUSY;
@@ -298,6 +354,22 @@ static uint64_t seg_limit(const cs_store *s)
     return limit < 65536 ? 65536 : limit;
 }
 
+/* What the open group will take on disk: its pcap bytes, plus its
+ * indexes as index.h sizes them (4 bytes a packet, 64 a flow key, about
+ * 16 a key of summary, a header and a block record per 256 packets). */
+static uint64_t open_group_bytes(const cs_store *s)
+{
+    uint64_t bytes = s->wr_bytes;
+
+    for (uint32_t p = 0; p < s->partitions; p++) {
+        const cs_idx_builder *b = &s->wr[p].b;
+        if (s->wr[p].id != 0)
+            bytes += CS_IDX_HDR + 64 + 80 * (uint64_t)b->n_keys + 4 * b->n_pkts +
+                     CS_IDX_BLOCKREC * (b->n_pkts / CS_IDX_BLOCK + 1);
+    }
+    return bytes;
+}
+
 /* Makes sure partition "p" has an open segment with room for "pk". */
 static int seg_ensure_room(cs_store *s, const cs_packet *pk, uint32_t p)
 {
@@ -308,14 +380,19 @@ static int seg_ensure_room(cs_store *s, const cs_packet *pk, uint32_t p)
                        (s->wr_bytes > 0 && s->wr_bytes + need > seg_limit(s)))) {
         if ((rc = cs__group_close(s)) < 0)
             return rc;
+        if (s->full) /* its close found the disk full */
+            return cs_error_set(CS_EIO, "packets are no longer stored: %s", s->lost_why);
     }
     if (!s->wr_open) {
         if ((rc = writers_init(s)) < 0 || (rc = group_open(s, pk->linktype)) < 0)
             return rc;
-        if (s->max_bytes)
-            cs__retention(s, seg_limit(s));
+        cs__retention(s, 0);
     }
-    return s->wr[p].id == 0 ? part_open(s, p) : 0;
+    if (s->wr[p].id == 0 && (rc = part_open(s, p)) < 0)
+        return rc;
+    if (s->wr_bytes + 4 * s->wr_pkts + need > s->wr_room)
+        cs__retention(s, open_group_bytes(s) + need);
+    return 0;
 }
 
 /* Writes the index of segment "w"'s records already handed to the writer
@@ -336,7 +413,10 @@ static void seg_checkpoint(cs_store *s, cs_segwr *w)
     w->ckpt = meta.pcap_bytes;
     cs__seg_path(s, w->id, "idx", path, sizeof(path));
     if (cs_idxb_write_prefix(&w->b, n, &meta, path) < 0) {
-        cs_log_warn("checkpoint of segment %" PRIu32 ": %s", w->id, cs_error_msg(CS_EIO));
+        if (!s->ckpt_warned) /* once: a full disk fails every one */
+            cs_log_warn("checkpoint of segment %" PRIu32 ": %s (later failures not logged)", w->id,
+                        cs_error_msg(CS_EIO));
+        s->ckpt_warned = 1;
         cs_error_clear();
     }
 }
@@ -369,6 +449,10 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
 
     if (!(s->flags & CS_STORE_WRITE))
         return cs_error_set(CS_EPERM, "store opened read-only");
+    if (s->aio != NULL && cs_aio_failed(s->aio) && (rc = cs__writes_lost(s)) < 0)
+        return rc;
+    if (s->full)
+        return cs_error_set(CS_EIO, "packets are no longer stored: %s", s->lost_why);
     if (p->caplen > CS_PCAP_SNAPLEN)
         return cs_error_set(CS_EBADRECORD, "packet of %" PRIu32 " bytes is too large to store",
                             p->caplen);
@@ -382,6 +466,7 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
     if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
         return rc;
     s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;
+    s->wr_pkts++;
     if ((rc = cs_idxb_add(&w->b, &key, (uint32_t)off, p->ts_ns)) < 0)
         return rc;
     if (ref)

@@ -87,12 +87,27 @@ typedef struct cs_store_info {
     uint32_t groups;           /* groups of segments holding packets */
     uint32_t repaired;         /* segments repaired at open */
     uint64_t deleted_segments; /* by retention during this handle's life */
+    uint64_t written_packets;  /* stored (on disk, indexed) by this handle */
+    uint64_t lost_packets;     /* appended to this handle, then lost to a
+                                  failed write (a full disk) */
+    int full;                  /* no room left: appends fail (cs_store_append) */
 } cs_store_info;
 
 int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out);
 
 /* Closes the open segment (writing its index), syncs, releases locks. */
 int cs_store_close(cs_store *s);
+
+/* Closes the open group and waits until the background writer has
+ * written everything. A write lost to a full disk is not an error here:
+ * what reached the disk is cut back to complete records and indexed, and
+ * the packets lost are counted (cs_store_info: written_packets,
+ * lost_packets). cs_store_close does it first. */
+int cs_store_finish(cs_store *s);
+
+/* Packets appended and then lost to a failed write; safe to read from
+ * another thread while the writer appends. */
+uint64_t cs_store_lost_packets(cs_store *s);
 
 /*
  * Appends packet "p" (dissected as "l") to the open segment, opening or
