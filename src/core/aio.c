@@ -8,7 +8,10 @@
  * written strictly in submission order, so one file's data stays in order
  * and a later file's data never overtakes an earlier one's.
  *
- * A write that fails (a full disk) puts the writer in a lost state: every
+ * A write that finds the disk full first asks the owner's hook for room
+ * (cs_aio_set_full_hook: the store deletes its oldest group) and, if some
+ * was freed, retries the rest of the job once. A write that still fails
+ * puts the writer in a lost state: every
  * later buffer job is dropped unwritten (closes still run) until the
  * producer clears it. So a file never has data after a hole: what reached
  * it is a prefix of what was submitted for it, and the producer, once it
@@ -52,6 +55,8 @@ struct cs_aio {
     uint64_t submitted, finished; /* jobs, since the start */
     uint64_t failures;            /* jobs that failed, since the start */
     atomic_int lost;              /* a job failed: buffer jobs are dropped */
+    int (*on_full)(void *ctx);    /* frees room on ENOSPC (writer thread) */
+    void *full_ctx;
     uint8_t *pool;
 };
 
@@ -69,6 +74,39 @@ int cs_write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* Writes one job; on a full disk asks for room once and goes on. */
+static int aio_write(cs_aio *a, int fd, const uint8_t *p, size_t len)
+{
+    int asked = 0;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n >= 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == ENOSPC && !asked && a->on_full != NULL) {
+            asked = 1;
+            if (a->on_full(a->full_ctx) > 0)
+                continue;
+            errno = ENOSPC;
+        }
+        return cs_error_set(cs_error_from_errno(errno), "write failed: %s", strerror(errno));
+    }
+    return 0;
+}
+
+void cs_aio_set_full_hook(cs_aio *a, int (*on_full)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&a->mu);
+    a->on_full = on_full;
+    a->full_ctx = ctx;
+    pthread_mutex_unlock(&a->mu);
 }
 
 static int aio_close(int fd)
@@ -101,7 +139,7 @@ static void *aio_main(void *arg)
         else if (atomic_load_explicit(&a->lost, memory_order_relaxed))
             rc = 0; /* dropped: nothing after a hole */
         else
-            rc = cs_write_all(job.fd, job.buf, job.len);
+            rc = aio_write(a, job.fd, job.buf, job.len);
         pthread_mutex_lock(&a->mu);
         if (rc < 0 && a->error == 0) {
             a->error = rc;

@@ -57,6 +57,11 @@ void cs_aio_put(cs_aio *a, uint8_t *buf);
 uint64_t cs_aio_mark(cs_aio *a);
 int cs_aio_reached(cs_aio *a, uint64_t mark);
 
+/* Sets the hook the writer thread calls, at most once per job, when a
+ * write finds the disk full: it returns > 0 if it freed room, and the
+ * write is then retried. It runs on the writer thread. */
+void cs_aio_set_full_hook(cs_aio *a, int (*on_full)(void *ctx), void *ctx);
+
 /* Whether a write has failed since the last clear (never waits, no lock):
  * from then on buffer jobs are dropped unwritten, so each file holds a
  * prefix of its data. A producer that cannot go on without its output

@@ -112,6 +112,8 @@ static int writers_init(cs_store *s)
         rc = cs_aio_new(WRITE_BUFFERS, WRITE_BUFFER, &s->aio);
     else
         rc = cs_aio_new(n + PART_INFLIGHT, PART_BUFFER, &s->aio);
+    if (rc == 0)
+        cs_aio_set_full_hook(s->aio, cs__make_room, s); /* a full disk: retention */
     return rc;
 }
 
@@ -229,9 +231,13 @@ static int part_close(cs_store *s, cs_segwr *w)
     if (rc == 0) {
         cs__seg_path(s, w->id, "idx", path, sizeof(path));
         rc = cs_idxb_write(&w->b, &meta, path, (s->flags & CS_STORE_SYNC) != 0);
+        if (rc < 0 && cs__make_room(s) > 0) /* a full disk, and a budget: retry once */
+            rc = cs_idxb_write(&w->b, &meta, path, (s->flags & CS_STORE_SYNC) != 0);
         if (rc < 0 && s->unindexed != NULL) { /* no room: repaired by cs__writes_lost */
             s->unindexed[s->n_unindexed++] = w->id;
             s->unindexed_pkts += w->b.n_pkts;
+            if (s->lost_why[0] == '\0')
+                snprintf(s->lost_why, sizeof(s->lost_why), "%s", cs_error_msg(rc));
             cs_error_clear();
             w->id = 0;
             return 0;
@@ -449,6 +455,8 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
 
     if (!(s->flags & CS_STORE_WRITE))
         return cs_error_set(CS_EPERM, "store opened read-only");
+    if (atomic_load_explicit(&s->victim_gone, memory_order_relaxed))
+        cs__victim_update(s);
     if (s->aio != NULL && cs_aio_failed(s->aio) && (rc = cs__writes_lost(s)) < 0)
         return rc;
     if (s->full)

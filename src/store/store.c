@@ -827,6 +827,7 @@ int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out)
         return CS_ENOMEM;
     s->flags = opts->flags;
     s->lock_fd = s->rd_fd = -1;
+    pthread_mutex_init(&s->victim_mu, NULL);
     s->partitions = opts->partitions ? opts->partitions : CS_STORE_DEFAULT_PARTITIONS;
     if (s->partitions > CS_STORE_MAX_PARTITIONS) {
         rc = cs_error_set(CS_EINVAL, "at most %u partitions", CS_STORE_MAX_PARTITIONS);
@@ -855,15 +856,16 @@ err:
 
 /* ---- retention -------------------------------------------------------- */
 
-static int seg_delete(cs_store *s, size_t i)
+/* Deletes the files of segment "id", pcap first, unless a reader holds it
+ * (CS_EBUSY). Touches no list: the background writer calls it too. */
+static int seg_files_delete(const cs_store *s, uint32_t id)
 {
     char pcap[4096], idxp[4096], taps[4096];
-    cs_segment *seg = &s->segs[i];
     int fd;
 
-    cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
-    cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
-    cs__seg_path(s, seg->id, "taps", taps, sizeof(taps));
+    cs__seg_path(s, id, "pcap", pcap, sizeof(pcap));
+    cs__seg_path(s, id, "idx", idxp, sizeof(idxp));
+    cs__seg_path(s, id, "taps", taps, sizeof(taps));
     fd = open(pcap, O_RDONLY | O_CLOEXEC);
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
         close(fd);
@@ -874,6 +876,15 @@ static int seg_delete(cs_store *s, size_t i)
     unlink(idxp);
     if (fd >= 0)
         close(fd);
+    return fd >= 0 ? 0 : CS_ENOTFOUND;
+}
+
+static int seg_delete(cs_store *s, size_t i)
+{
+    cs_segment *seg = &s->segs[i];
+
+    if (seg_files_delete(s, seg->id) == CS_EBUSY)
+        return CS_EBUSY;
     cs_idx_unload(&seg->idx);
     memmove(&s->segs[i], &s->segs[i + 1], (s->n_segs - i - 1) * sizeof(*seg));
     s->n_segs--;
@@ -952,7 +963,69 @@ int cs__retention(cs_store *s, uint64_t open_bytes)
         deleted |= freed > 0;
     }
     set_room(s, closed, open_bytes);
+    cs__victim_update(s);
     return deleted;
+}
+
+/* ---- room for the background writer -------------------------------------
+ *
+ * How it works: a write that finds the disk full is retried once after
+ * the writer thread has called cs__make_room (core/aio.h). That thread
+ * must not touch the segment list, which the appending thread owns, so
+ * the appending thread publishes, under victim_mu, the first id of the
+ * oldest closed group whenever retention has run, and the newest one,
+ * which is never given away; each call of the hook deletes the files of
+ * the oldest group left before it (catalog first, then each segment's
+ * pcap, as retention does) and marks that something went; the appending
+ * thread, at its next append, drops the entries whose pcap is gone. Without a budget nothing
+ * is published: the store never deletes what it was not told to.
+ */
+
+int cs__make_room(void *store)
+{
+    cs_store *s = store;
+    char path[4096];
+    int freed = 0;
+
+    pthread_mutex_lock(&s->victim_mu);
+    for (; !freed && s->victim != 0 && s->victim < s->victim_end; s->victim += s->partitions) {
+        cs__cat_path(s, s->victim, path, sizeof(path));
+        unlink(path);
+        for (uint32_t p = 0; p < s->partitions; p++)
+            freed |= seg_files_delete(s, s->victim + p) == 0;
+        atomic_store(&s->victim_gone, 1);
+    }
+    pthread_mutex_unlock(&s->victim_mu);
+    return freed;
+}
+
+void cs__victim_update(cs_store *s)
+{
+    char pcap[4096];
+
+    pthread_mutex_lock(&s->victim_mu);
+    if (atomic_load(&s->victim_gone)) {
+        for (size_t i = 0; i < s->n_segs && s->segs[i].id < s->victim;) {
+            uint32_t group = cs_store_group_of(s->segs[i].id, s->partitions);
+            cs__seg_path(s, s->segs[i].id, "pcap", pcap, sizeof(pcap));
+            if (access(pcap, F_OK) == 0) {
+                i++;
+                continue;
+            }
+            cs_idx_unload(&s->segs[i].idx);
+            memmove(&s->segs[i], &s->segs[i + 1], (s->n_segs - i - 1) * sizeof(s->segs[0]));
+            s->n_segs--;
+            s->deleted++;
+            cat_forget(s, group);
+        }
+        atomic_store(&s->victim_gone, 0);
+    }
+    s->victim = s->victim_end = 0;
+    if (s->max_bytes && s->n_segs > 0 && s->wr != NULL) { /* never the newest closed group */
+        s->victim = cs_store_group_of(s->segs[0].id, s->partitions);
+        s->victim_end = cs_store_group_of(s->segs[s->n_segs - 1].id, s->partitions);
+    }
+    pthread_mutex_unlock(&s->victim_mu);
 }
 
 int cs__retention_one(cs_store *s)
@@ -1088,6 +1161,7 @@ int cs__writes_lost(cs_store *s)
     cs_error_clear();
     if (cs_grow((void **)&ids, &cap, s->partitions, sizeof(*ids)) < 0)
         return CS_ENOMEM;
+    cs__victim_update(s); /* the list without what the writer deleted */
     n = cs__group_drop(s, ids, &appended);
     for (size_t i = 0; i < s->n_unindexed; i++)
         ids[n++] = s->unindexed[i]; /* at most one group: room for them */
@@ -1114,6 +1188,9 @@ int cs__writes_lost(cs_store *s)
     s->lost_at++;
     s->written_at_loss = s->pkts_written;
     cs_aio_clear_failure(s->aio);
+    cs__victim_update(s);
+    if (freed && lost == 0)
+        return 0;
     if (freed) {
         cs_log_warn("disk full (%s): %" PRIu64 " packets lost; deleted the oldest group to make "
                     "room",
@@ -1146,6 +1223,11 @@ int cs_store_finish(cs_store *s)
 uint64_t cs_store_lost_packets(cs_store *s)
 {
     return s->pkts_lost;
+}
+
+const char *cs_store_full(const cs_store *s)
+{
+    return s->full ? s->lost_why : NULL;
 }
 
 /* ---- info and close --------------------------------------------------- */
@@ -1214,6 +1296,7 @@ int cs_store_close(cs_store *s)
         close(s->lock_fd);
     cs_free(s->dir);
     cs_free(s->pktdir);
+    pthread_mutex_destroy(&s->victim_mu);
     cs_free(s);
     return rc;
 }

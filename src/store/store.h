@@ -109,6 +109,10 @@ int cs_store_finish(cs_store *s);
  * another thread while the writer appends. */
 uint64_t cs_store_lost_packets(cs_store *s);
 
+/* NULL while the store takes packets; once the disk is full (and no
+ * budget made room), why: appends fail from then on. */
+const char *cs_store_full(const cs_store *s);
+
 /*
  * Appends packet "p" (dissected as "l") to the open segment, opening or
  * rotating segments as needed, and returns its ref. Retention runs when a

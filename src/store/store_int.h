@@ -9,6 +9,7 @@
 #include "store/pcapw.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,6 +92,14 @@ struct cs_store {
     int quiet_repair;           /* cs__writes_lost is repairing */
     char lost_why[256];         /* the failed write's error */
 
+    /* with a budget, the oldest closed group, which the background writer
+     * deletes if the disk fills (cs__make_room); the writer marks it gone
+     * and the appending thread then takes it off the list */
+    pthread_mutex_t victim_mu;
+    uint32_t victim;     /* its first segment id; 0: none */
+    uint32_t victim_end; /* the newest closed group's: never deleted */
+    atomic_int victim_gone;
+
     /* group catalogs read at open: the summaries of their segments point
      * into them */
     cs_cat *cats;
@@ -130,6 +139,15 @@ void cs__writers_free(cs_store *s);
  * open group are over budget; sets wr_room to what the open group may
  * take. 1 if it deleted something. */
 int cs__retention(cs_store *s, uint64_t open_bytes);
+
+/* The background writer's hook on a full disk (core/aio.h): deletes the
+ * files of the oldest group left of those published, under victim_mu,
+ * without touching the segment list; 1 if it freed some. */
+int cs__make_room(void *store);
+
+/* Takes a group cs__make_room deleted off the list, and publishes the
+ * oldest group as the next one it may delete (with a budget). */
+void cs__victim_update(cs_store *s);
 
 /* Deletes the oldest closed group (not one a reader holds): 1 if it freed
  * bytes. */
