@@ -36,8 +36,10 @@
  * refuses (lossy_store: its writer is behind, or the disk is full) and
  * packets it accepted but then lost to a failed write (cs_store_lost_packets)
  * are in not_stored; records the message store refuses are in
- * records_not_stored. With lossy_store a full disk is no error at finish:
- * the daemon goes on analysing, and its counters say what was lost.
+ * records_not_stored. A full store (cs_store_full) never stops the
+ * analysis: its packets are counted and analysed (a batch caller that
+ * must stop checks cs_store_full itself). With lossy_store a full disk is
+ * no error at finish either: the daemon's counters say what was lost.
  */
 #include "analytics/pipeline.h"
 
@@ -69,6 +71,7 @@ typedef struct rwriter {
     uint64_t messages_stored; /* written by the writer thread */
     uint64_t measurements_stored;
     uint64_t records_failed; /* the message store refused them */
+    uint64_t records_lost;   /* it took them, then lost them to a failed write */
 } rwriter;
 
 struct cs_pipeline {
@@ -255,6 +258,7 @@ static void *rw_main(void *arg)
     pthread_mutex_lock(&rw->mu);
     for (;;) {
         size_t used;
+        uint64_t lost;
         int flush, rc;
 
         while (rw->drain_used == 0 && !rw->flush_asked && !rw->stop)
@@ -270,7 +274,9 @@ static void *rw_main(void *arg)
         rc = rw_store_buffer(pl, rw->drain, used);
         if (flush && rc == 0)
             rc = cs_msgstore_flush(pl->ms);
+        lost = cs_msgstore_lost_records(pl->ms);
         pthread_mutex_lock(&rw->mu);
+        rw->records_lost = lost;
         if (rc < 0 && rw->err == 0)
             rw->err = rc;
         rw->drain_used = 0;
@@ -436,6 +442,8 @@ static void sink_message(void *ud, const cs_message *m)
         return;
     if ((rc = cs_msgstore_put_message(pl->ms, m)) == 0)
         pl->st.messages_stored++;
+    else
+        pl->st.records_not_stored++;
     note_err(pl, rc);
 }
 
@@ -454,12 +462,15 @@ static void sink_measurement(void *ud, const cs_measurement *ms)
         return;
     if ((rc = cs_msgstore_put_measurement(pl->ms, ms)) == 0)
         pl->st.measurements_stored++;
+    else
+        pl->st.records_not_stored++;
     note_err(pl, rc);
 }
 
 static void sink_unmatched(void *ud, const cs_message *m, int kind)
 {
     cs_pipeline *pl = ud;
+    int rc;
 
     if (pl->cfg.observer && pl->cfg.observer->unmatched)
         pl->cfg.observer->unmatched(pl->cfg.observer->ud, m, kind);
@@ -470,7 +481,9 @@ static void sink_unmatched(void *ud, const cs_message *m, int kind)
     }
     if (pl->ms == NULL)
         return;
-    note_err(pl, cs_msgstore_put_unmatched(pl->ms, m, kind));
+    if ((rc = cs_msgstore_put_unmatched(pl->ms, m, kind)) < 0)
+        pl->st.records_not_stored++;
+    note_err(pl, rc);
 }
 
 /* Reanalysis replaces only the records of the decoders that run. */
@@ -558,7 +571,7 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
     if (pl->cfg.store && rw_behind(pl)) {
         pl->st.not_stored++;
     } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
-        if (!pl->cfg.lossy_store || rc == CS_ENOMEM)
+        if (rc == CS_ENOMEM || !(pl->cfg.lossy_store || cs_store_full(pl->cfg.store)))
             return rc;
         cs_error_clear(); /* the store logs a full disk once */
         pl->st.not_stored++;
@@ -576,11 +589,13 @@ void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
     *st = pl->st;
     if (pl->cfg.store != NULL)
         st->not_stored += cs_store_lost_packets(pl->cfg.store);
+    if (pl->rw == NULL) /* else the writer thread owns the message store */
+        st->records_not_stored += cs_msgstore_lost_records(pl->ms);
     if (pl->rw != NULL) {
         pthread_mutex_lock(&pl->rw->mu);
         st->messages_stored = pl->rw->messages_stored;
         st->measurements_stored = pl->rw->measurements_stored;
-        st->records_not_stored += pl->rw->records_failed;
+        st->records_not_stored += pl->rw->records_failed + pl->rw->records_lost;
         pthread_mutex_unlock(&pl->rw->mu);
     }
 }
@@ -608,6 +623,8 @@ int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
     else
         note_err(pl, rc);
     if (pl->ms) {
+        cs_msgstore_flush(pl->ms); /* its error is close's too */
+        pl->st.records_not_stored += cs_msgstore_lost_records(pl->ms);
         rc = cs_msgstore_close(pl->ms);
         pl->ms = NULL;
         if (rc < 0 && pl->cfg.lossy_store)

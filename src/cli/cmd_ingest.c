@@ -188,9 +188,12 @@ static void totals_add(ingest_totals *t, const cs_packet *p)
     t->bytes += p->caplen;
 }
 
-/* Reads every packet of "f" through the pipeline. 0 at a clean end of file. */
-static int ingest_loop(cs_capfile *f, cs_pipeline *pl, ingest_totals *t)
+/* Reads every packet of "f" through the pipeline, storing them in "s".
+ * 0 at a clean end of file; an error when the store's disk is full. */
+static int ingest_loop(cs_capfile *f, cs_pipeline *pl, cs_store *s, ingest_totals *t)
 {
+    const char *full;
+
     cs_progress prog;
     cs_packet p;
     int rc;
@@ -200,6 +203,10 @@ static int ingest_loop(cs_capfile *f, cs_pipeline *pl, ingest_totals *t)
         if ((rc = cs_pipeline_packet(pl, &p)) < 0)
             break;
         totals_add(t, &p);
+        if ((full = cs_store_full(s)) != NULL) {
+            rc = cs_error_set(CS_EIO, "the store's disk is full: %s", full);
+            break;
+        }
         if ((t->packets & 0xfff) == 0)
             cs_progress_update(&prog, cs_capfile_offset(f), cs_capfile_size(f), t->packets);
     }
@@ -273,7 +280,7 @@ static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals 
     int rc, rc2;
 
     if ((rc = cs_pipeline_new(&pc, &pl)) == 0)
-        rc = ingest_loop(f, pl, t);
+        rc = ingest_loop(f, pl, s, t);
     if (rc < 0) /* keep the reader's detail: closing may record others */
         snprintf(why, why_size, "%s", cs_error_msg(rc));
     if (pl != NULL) {
@@ -319,9 +326,11 @@ int cs_cmd_ingest(int argc, char **argv)
     }
     if (rc < 0) {
         cs_log_error("%s: %s", a.file, why);
-        cs_log_error("%" PRIu64 " of the %" PRIu64 " packets read are stored (indexed and "
-                     "readable); %" PRIu64 " were not stored",
-                     fin.written_packets, t.packets, t.packets - fin.written_packets);
+        cs_log_error("%" PRIu64 " of the %" PRIu64 " packets read were stored (indexed and "
+                     "readable%s); %" PRIu64 " were not",
+                     fin.written_packets, t.packets,
+                     fin.deleted_segments ? "; retention deleted the oldest since" : "",
+                     t.packets - fin.written_packets);
         return CS_EXIT_FAIL;
     }
     return CS_EXIT_OK;
