@@ -22,7 +22,10 @@
  *      crash before one was written, a repair) and removes those of groups
  *      that are gone.
  *
- * Retention deletes whole segments, oldest first, skipping any that a
+ * Retention deletes whole groups, oldest first, when the next record would
+ * take the closed segments plus the open group (its pcap bytes and an
+ * estimate of its indexes) past the budget, so the store holds within one
+ * group of the budget and never more; it skips any segment that a
  * reader holds: a reader flocks a segment shared while it reads it and the
  * deleter asks for an exclusive lock without waiting. The group's catalog
  * goes first, then each segment's pcap, so a crash mid-deletion leaves at
