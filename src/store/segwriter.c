@@ -44,7 +44,11 @@
  * A write the background thread loses (a full disk) is found at the next
  * append, flush or close (cs_aio_failed, one atomic load): the open group
  * is then dropped as it stands and cut back to what reached the disk
- * (cs__writes_lost in store.c).
+ * (cs__writes_lost in store.c). A file that cannot be created or extended
+ * (next-id, a new segment, a taps file) costs the oldest group with a
+ * budget, and marks the store full without one; a full store takes
+ * packets again once cs_store_flush (the daemon, every second) finds the
+ * disk with room.
  *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
@@ -64,6 +68,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define WRITE_BUFFER (4u << 20) /* one partition: 4 x 4 MiB */
@@ -319,12 +324,45 @@ int cs_store_rotate(cs_store *s)
     return s->wr_open ? cs__group_close(s) : 0;
 }
 
+/* A file the store could not create or extend ("rc"; a full disk): with a
+ * budget the oldest group goes and the caller retries once (1); without
+ * one, or if that freed nothing, the store is full from now on (0). */
+static int out_of_room(cs_store *s, int rc)
+{
+    if (rc == CS_ENOMEM || rc == CS_EINVAL)
+        return 0;
+    if (cs__make_room(s) > 0) {
+        cs__victim_update(s);
+        cs_error_clear();
+        return 1;
+    }
+    snprintf(s->lost_why, sizeof(s->lost_why), "%s", cs_error_msg(rc));
+    s->full = 1;
+    cs_log_error("the store cannot write (%s): later packets are not stored", s->lost_why);
+    return 0;
+}
+
+/* A store full for want of a budget resumes once the disk has this much
+ * room again (someone freed it): more than the writer's buffers hold. */
+#define RESUME_ROOM (64ull << 20)
+
+static int disk_has_room(const cs_store *s)
+{
+    struct statvfs v;
+
+    return statvfs(s->pktdir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize >= RESUME_ROOM;
+}
+
 int cs_store_flush(cs_store *s)
 {
     int rc = 0;
 
     if (s->aio != NULL && cs_aio_failed(s->aio) && (rc = cs__writes_lost(s)) < 0)
         return rc;
+    if (s->full && !s->wr_open && disk_has_room(s)) {
+        s->full = 0;
+        cs_log_info("the disk has room again: packets are stored again");
+    }
     for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
             rc = CS_EBUSY;
@@ -466,11 +504,15 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
                             p->caplen);
     cs_flowkey_from_layers(p, l, &key);
     part = cs_flowkey_partition(&key, s->partitions);
-    if ((rc = seg_ensure_room(s, p, part)) < 0)
+    if ((rc = seg_ensure_room(s, p, part)) < 0 && out_of_room(s, rc))
+        rc = seg_ensure_room(s, p, part);
+    if (rc < 0)
         return rc;
     w = &s->wr[part];
-    if (p->tap != w->tap && (rc = seg_note_tap(s, w, p->tap, w->w.offset)) < 0)
+    if (p->tap != w->tap && (rc = seg_note_tap(s, w, p->tap, w->w.offset)) < 0) {
+        out_of_room(s, rc);
         return rc;
+    }
     if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
         return rc;
     s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;

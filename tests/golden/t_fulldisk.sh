@@ -15,6 +15,7 @@
 #     packets seen minus those, each conversation's first ones;
 #   - the daemon with a budget: retention frees room, storing goes on, no
 #     packet is lost.
+#   - the daemon without a budget resumes storing once room is freed.
 # Needs root (loop mount): anything missing is a failure, never a skip.
 
 FD_IMG=$CS_TMP/full.img
@@ -205,4 +206,42 @@ open(out, "wb").write(d[:24] + b"".join(recs[total - n:]))
 PY
     check "daemon with a budget: the store holds the newest $held packets, none lost" \
         python3 "$GOLDEN/pcapcmp.py" "$CS_TMP/left.pcap" "$CS_TMP/tail.pcap"
+fi
+
+# ---- 6. the daemon resumes storing once room is freed ----------------------
+# A real-time replay fills the disk, then the file placed on it first is
+# deleted: storing resumes (no budget is needed), and the counters still
+# add up.
+python3 "$GENTRAFFIC" "$CS_TMP/rt.pcap" --seconds 6 --scale 0.2 --seed 7 >/dev/null
+rt_total=$(tcpdump -r "$CS_TMP/rt.pcap" 2>/dev/null | wc -l)
+if fulldisk_mount 150M; then
+    dd if=/dev/zero of="$FD_MNT/filler" bs=1M count=100 status=none
+    S=$FD_MNT/store
+    PORT=$((20000 + RANDOM % 20000))
+    "$CS_BIN" run -r "$CS_TMP/rt.pcap" --replay realtime -d "$S" --decoders none \
+        --listen "127.0.0.1:$PORT" >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
+    FD_PID=$!
+    for _ in $(seq 100); do # until the disk is full
+        grep -q "disk full" "$CS_TMP/run.err" && break
+        sleep 0.1
+    done
+    rm -f "$FD_MNT/filler"
+    for _ in $(seq 200); do
+        curl -s "http://127.0.0.1:$PORT/api/v1/status" 2>/dev/null |
+            grep -q '"capturing":false' && break
+        sleep 0.1
+    done
+    sleep 1.2
+    not_stored=$(curl -s --max-time 5 "http://127.0.0.1:$PORT/api/v1/status" |
+        jfield drops.not_stored)
+    daemon_stop "$FD_PID"
+    FD_PID=
+    check "resume: the disk did fill" grep -q "disk full" "$CS_TMP/run.err"
+    check "resume: storing resumed" grep -q "packets are stored again" "$CS_TMP/run.err"
+    held=$("$CS_BIN" stats -d "$S" --json | jfield packets)
+    check_eq "resume: not_stored is the packets seen minus those stored" \
+        "$((rt_total - held))" "$not_stored"
+    check_stored "$S" "$held" "resume"
+    first=$("$CS_BIN" stats -d "$S" --json | jfield groups)
+    check "resume: packets were stored after the gap too ($first groups)" test "$first" -ge 2
 fi
