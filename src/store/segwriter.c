@@ -329,8 +329,8 @@ int cs_store_rotate(cs_store *s)
  * one, or if that freed nothing, the store is full from now on (0). */
 static int out_of_room(cs_store *s, int rc)
 {
-    if (rc == CS_ENOMEM || rc == CS_EINVAL)
-        return 0;
+    if (s->full || rc == CS_ENOMEM || rc == CS_EINVAL)
+        return 0; /* already said, or not the disk */
     if (cs__make_room(s) > 0) {
         cs__victim_update(s);
         cs_error_clear();

@@ -980,8 +980,9 @@ int cs__retention(cs_store *s, uint64_t open_bytes)
  * which is never given away; each call of the hook deletes the files of
  * the oldest group left before it (catalog first, then each segment's
  * pcap, as retention does) and marks that something went; the appending
- * thread, at its next append, drops the entries whose pcap is gone. Without a budget nothing
- * is published: the store never deletes what it was not told to.
+ * thread, at its next append, drops the entries whose pcap is gone.
+ * Without a budget nothing is published: the store never deletes what it
+ * was not told to.
  */
 
 int cs__make_room(void *store)
@@ -1201,8 +1202,8 @@ int cs__writes_lost(cs_store *s)
         return 0;
     }
     s->full = 1;
-    cs_log_error("disk full (%s): the store keeps the %" PRIu64
-                 " packets written before it; later packets are not stored",
+    cs_log_error("disk full (%s): the %" PRIu64 " packets written so far are kept, indexed; "
+                 "later packets are not stored",
                  s->lost_why, s->pkts_written);
     return 0;
 }
