@@ -193,7 +193,6 @@ static void totals_add(ingest_totals *t, const cs_packet *p)
 static int ingest_loop(cs_capfile *f, cs_pipeline *pl, cs_store *s, ingest_totals *t)
 {
     const char *full;
-
     cs_progress prog;
     cs_packet p;
     int rc;
@@ -261,7 +260,8 @@ static int ingest_close_store(cs_store *s, int rc, cs_store_info *fin, char *why
     }
     if (rc == 0 && fin->lost_packets > 0) {
         rc = CS_EIO;
-        snprintf(why, why_size, "a write to the store failed (disk full?)");
+        snprintf(why, why_size, "%" PRIu64 " packets were lost to a failed write (disk full)",
+                 fin->lost_packets);
     }
     rc2 = cs_store_close(s);
     if (rc == 0 && rc2 < 0) {
