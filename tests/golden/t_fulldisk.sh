@@ -154,6 +154,10 @@ daemon_full() {
     S=$FD_MNT/store
     daemon_start "$S" -r "$CS_TMP/big.pcap" "$@"
     FD_PID=$RUN_PID
+    for _ in $(seq 600); do # daemon_start waits 20 s; a loaded machine may need more
+        curl -s "$B/api/v1/status" 2>/dev/null | grep -q '"capturing":false' && break
+        sleep 0.1
+    done
     sleep 2.2 # two more ticks: losses found by the last flushes are counted
     status=$(curl -s --max-time 5 "$B/api/v1/status")
     seen=$(echo "$status" | jfield capture.packets)
@@ -226,7 +230,7 @@ if fulldisk_mount 150M; then
         sleep 0.1
     done
     rm -f "$FD_MNT/filler"
-    for _ in $(seq 200); do
+    for _ in $(seq 600); do
         curl -s "http://127.0.0.1:$PORT/api/v1/status" 2>/dev/null |
             grep -q '"capturing":false' && break
         sleep 0.1
