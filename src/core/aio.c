@@ -278,6 +278,16 @@ int cs_aio_reached(cs_aio *a, uint64_t mark)
     return done;
 }
 
+int cs_aio_done(cs_aio *a, uint64_t mark)
+{
+    int done;
+
+    pthread_mutex_lock(&a->mu);
+    done = a->finished >= mark;
+    pthread_mutex_unlock(&a->mu);
+    return done;
+}
+
 int cs_aio_failed(cs_aio *a)
 {
     return atomic_load_explicit(&a->lost, memory_order_relaxed);

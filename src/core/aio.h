@@ -57,6 +57,10 @@ void cs_aio_put(cs_aio *a, uint8_t *buf);
 uint64_t cs_aio_mark(cs_aio *a);
 int cs_aio_reached(cs_aio *a, uint64_t mark);
 
+/* Whether every job up to "mark" has run (written, dropped or failed):
+ * the files closed by then are closed (never waits). */
+int cs_aio_done(cs_aio *a, uint64_t mark);
+
 /* Sets the hook the writer thread calls, at most once per job, when a
  * write finds the disk full: it returns > 0 if it freed room, and the
  * write is then retried. It runs on the writer thread. */

@@ -312,6 +312,9 @@ int cs__group_close(cs_store *s)
     }
     if (rc == 0 && s->n_unindexed > 0)
         return cs__writes_lost(s);
+    if (rc == 0 && cs_grow((void **)&s->closing, &s->cap_closing, s->n_closing + 1,
+                           sizeof(*s->closing)) == 0) /* the hook leaves it until done */
+        s->closing[s->n_closing++] = (cs_cat_wait){s->wr_base, cs_aio_mark(s->aio)};
     if (rc == 0)
         group_catalog(s);
     if (rc == 0)

@@ -977,12 +977,12 @@ int cs__retention(cs_store *s, uint64_t open_bytes)
  * must not touch the segment list, which the appending thread owns, so
  * the appending thread publishes, under victim_mu, the first id of the
  * oldest closed group whenever retention has run, and the newest one,
- * which is never given away; each call of the hook deletes the files of
- * the oldest group left before it (catalog first, then each segment's
- * pcap, as retention does) and marks that something went; the appending
- * thread, at its next append, drops the entries whose pcap is gone.
- * Without a budget nothing is published: the store never deletes what it
- * was not told to.
+ * which is never given away, nor any from the first one whose files the
+ * writer thread has yet to close (their space is freed only at close); each call of the hook
+ * deletes the files of the oldest group left before it (catalog first, then each segment's pcap, as
+ * retention does) and marks that something went; the appending thread, at its next append, drops
+ * the entries whose pcap is gone. Without a budget nothing is published: the store never deletes
+ * what it was not told to.
  */
 
 int cs__make_room(void *store)
@@ -1029,6 +1029,12 @@ void cs__victim_update(cs_store *s)
         s->victim = cs_store_group_of(s->segs[0].id, s->partitions);
         s->victim_end = cs_store_group_of(s->segs[s->n_segs - 1].id, s->partitions);
     }
+    /* nor one whose files the writer has yet to close: deleting it would
+     * free nothing before the write that needs the room */
+    while (s->n_closing > 0 && cs_aio_done(s->aio, s->closing[0].mark))
+        memmove(&s->closing[0], &s->closing[1], --s->n_closing * sizeof(s->closing[0]));
+    if (s->n_closing > 0 && s->closing[0].first < s->victim_end)
+        s->victim_end = s->closing[0].first;
     pthread_mutex_unlock(&s->victim_mu);
 }
 
@@ -1295,6 +1301,7 @@ int cs_store_close(cs_store *s)
         cs__cat_free(&s->cats[i]);
     cs_free(s->cats);
     cs_free(s->cat_wait);
+    cs_free(s->closing);
     cs__writers_free(s);
     if (s->lock_fd >= 0)
         close(s->lock_fd);

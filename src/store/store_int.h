@@ -96,8 +96,11 @@ struct cs_store {
      * deletes if the disk fills (cs__make_room); the writer marks it gone
      * and the appending thread then takes it off the list */
     pthread_mutex_t victim_mu;
-    uint32_t victim;     /* its first segment id; 0: none */
-    uint32_t victim_end; /* the newest closed group's: never deleted */
+    uint32_t victim;      /* its first segment id; 0: none */
+    uint32_t victim_end;  /* the newest closed group's, or the first whose
+                             files the writer still holds: not deleted */
+    cs_cat_wait *closing; /* closed groups whose files may still be open */
+    size_t n_closing, cap_closing;
     atomic_int victim_gone;
 
     /* group catalogs read at open: the summaries of their segments point
