@@ -115,8 +115,10 @@ const char *cs_store_full(const cs_store *s);
 
 /*
  * Appends packet "p" (dissected as "l") to the open segment, opening or
- * rotating segments as needed, and returns its ref. Retention runs when a
- * segment closes.
+ * rotating segments as needed, and returns its ref. Retention runs before
+ * a record would take the store past its budget. Once the disk is full
+ * (cs_store_full) every append fails; a ref returned before then may still
+ * be lost to the background writer (counted: cs_store_lost_packets).
  */
 int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktref *ref);
 
