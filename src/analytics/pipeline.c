@@ -31,11 +31,21 @@
  * Decoder names (message.proto) are static strings and are kept as
  * pointers; everything else, measurement.pair too, is copied. Only the writer thread touches the
  * message store after the thread starts; a mutex guards the buffers and counters.
+ *
+ * What is not stored is counted, whatever the cause: packets the store
+ * refuses (lossy_store: its writer is behind, or the disk is full) and
+ * packets it accepted but then lost to a failed write (cs_store_lost_packets)
+ * are in not_stored; records the message store refuses are in
+ * records_not_stored. A full store (cs_store_full) never stops the
+ * analysis: its packets are counted and analysed (a batch caller that
+ * must stop checks cs_store_full itself). With lossy_store a full disk is
+ * no error at finish either: the daemon's counters say what was lost.
  */
 #include "analytics/pipeline.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "flow/dissect.h"
 #include "store/msgstore.h"
 
@@ -60,6 +70,8 @@ typedef struct rwriter {
     int err;                  /* first message-store error */
     uint64_t messages_stored; /* written by the writer thread */
     uint64_t measurements_stored;
+    uint64_t records_failed; /* the message store refused them */
+    uint64_t records_lost;   /* it took them, then lost them to a failed write */
 } rwriter;
 
 struct cs_pipeline {
@@ -222,12 +234,18 @@ static int rw_store_buffer(cs_pipeline *pl, uint8_t *buf, size_t used)
     rwriter *rw = pl->rw, done = {0};
     int first = 0, rc;
 
-    for (size_t at = 0; at < used; at += rec_hdr(buf + at, 0))
-        if ((rc = rw_store_record(pl->ms, buf + at, &done)) < 0 && first == 0)
-            first = rc;
+    for (size_t at = 0; at < used; at += rec_hdr(buf + at, 0)) {
+        if ((rc = rw_store_record(pl->ms, buf + at, &done)) < 0) {
+            done.records_failed++;
+            if (first == 0)
+                first = rc;
+            cs_error_clear();
+        }
+    }
     pthread_mutex_lock(&rw->mu);
     rw->messages_stored += done.messages_stored;
     rw->measurements_stored += done.measurements_stored;
+    rw->records_failed += done.records_failed;
     pthread_mutex_unlock(&rw->mu);
     return first;
 }
@@ -240,6 +258,7 @@ static void *rw_main(void *arg)
     pthread_mutex_lock(&rw->mu);
     for (;;) {
         size_t used;
+        uint64_t lost;
         int flush, rc;
 
         while (rw->drain_used == 0 && !rw->flush_asked && !rw->stop)
@@ -255,7 +274,9 @@ static void *rw_main(void *arg)
         rc = rw_store_buffer(pl, rw->drain, used);
         if (flush && rc == 0)
             rc = cs_msgstore_flush(pl->ms);
+        lost = cs_msgstore_lost_records(pl->ms);
         pthread_mutex_lock(&rw->mu);
+        rw->records_lost = lost;
         if (rc < 0 && rw->err == 0)
             rw->err = rc;
         rw->drain_used = 0;
@@ -365,6 +386,7 @@ static int rw_stop(cs_pipeline *pl)
     rc = rw->err;
     pl->st.messages_stored = rw->messages_stored;
     pl->st.measurements_stored = rw->measurements_stored;
+    pl->st.records_not_stored += rw->records_failed;
     pthread_mutex_destroy(&rw->mu);
     pthread_cond_destroy(&rw->work);
     pthread_cond_destroy(&rw->idle);
@@ -420,6 +442,8 @@ static void sink_message(void *ud, const cs_message *m)
         return;
     if ((rc = cs_msgstore_put_message(pl->ms, m)) == 0)
         pl->st.messages_stored++;
+    else
+        pl->st.records_not_stored++;
     note_err(pl, rc);
 }
 
@@ -438,12 +462,15 @@ static void sink_measurement(void *ud, const cs_measurement *ms)
         return;
     if ((rc = cs_msgstore_put_measurement(pl->ms, ms)) == 0)
         pl->st.measurements_stored++;
+    else
+        pl->st.records_not_stored++;
     note_err(pl, rc);
 }
 
 static void sink_unmatched(void *ud, const cs_message *m, int kind)
 {
     cs_pipeline *pl = ud;
+    int rc;
 
     if (pl->cfg.observer && pl->cfg.observer->unmatched)
         pl->cfg.observer->unmatched(pl->cfg.observer->ud, m, kind);
@@ -454,7 +481,9 @@ static void sink_unmatched(void *ud, const cs_message *m, int kind)
     }
     if (pl->ms == NULL)
         return;
-    note_err(pl, cs_msgstore_put_unmatched(pl->ms, m, kind));
+    if ((rc = cs_msgstore_put_unmatched(pl->ms, m, kind)) < 0)
+        pl->st.records_not_stored++;
+    note_err(pl, rc);
 }
 
 /* Reanalysis replaces only the records of the decoders that run. */
@@ -553,8 +582,9 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
     if (pl->cfg.store && rw_behind(pl)) {
         pl->st.not_stored++;
     } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
-        if (!(rc == CS_EBUSY && pl->cfg.lossy_store))
+        if (rc == CS_ENOMEM || !(pl->cfg.lossy_store || cs_store_full(pl->cfg.store)))
             return rc;
+        cs_error_clear(); /* the store logs a full disk once */
         pl->st.not_stored++;
         ref = 0;
     }
@@ -565,10 +595,15 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
 void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
 {
     *st = pl->st;
+    if (pl->cfg.store != NULL)
+        st->not_stored += cs_store_lost_packets(pl->cfg.store);
+    if (pl->rw == NULL) /* else the writer thread owns the message store */
+        st->records_not_stored += cs_msgstore_lost_records(pl->ms);
     if (pl->rw != NULL) {
         pthread_mutex_lock(&pl->rw->mu);
         st->messages_stored = pl->rw->messages_stored;
         st->measurements_stored = pl->rw->measurements_stored;
+        st->records_not_stored += pl->rw->records_failed + pl->rw->records_lost;
         pthread_mutex_unlock(&pl->rw->mu);
     }
 }
@@ -590,15 +625,26 @@ int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
         cs_analyzer_finish(pl->an);
         cs_analyzer_stats_get(pl->an, &pl->st.analyzer);
     }
-    note_err(pl, rw_stop(pl));
+    rc = rw_stop(pl);
+    if (pl->cfg.lossy_store && rc < 0) /* counted in records_not_stored */
+        cs_log_warn("storing messages: %s", cs_error_msg(rc));
+    else
+        note_err(pl, rc);
     if (pl->ms) {
+        cs_msgstore_flush(pl->ms); /* its error is close's too */
+        pl->st.records_not_stored += cs_msgstore_lost_records(pl->ms);
         rc = cs_msgstore_close(pl->ms);
         pl->ms = NULL;
-        if (rc < 0 && pl->sink_rc == 0)
+        if (rc < 0 && pl->cfg.lossy_store)
+            cs_log_warn("closing the message store: %s", cs_error_msg(rc));
+        else if (rc < 0 && pl->sink_rc == 0)
             pl->sink_rc = rc;
     }
-    if (st)
+    if (st) {
         *st = pl->st;
+        if (pl->cfg.store != NULL)
+            st->not_stored += cs_store_lost_packets(pl->cfg.store);
+    }
     return pl->sink_rc;
 }
 

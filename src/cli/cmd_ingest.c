@@ -10,9 +10,15 @@
  * bad record) still closes the open segment properly, so every complete
  * packet before the fault is stored and indexed; the summary says where
  * the fault was and the exit status is 1. Nothing already in the store is
- * touched: an ingest only ever adds new segments. Packets of a link type
- * capstream cannot dissect (802.11, radiotap...) are stored all the same
- * and counted per link type in the summary: never an error.
+ * touched: an ingest only ever adds new segments (and, with --max-bytes,
+ * retention deletes the oldest). Packets of a link type capstream cannot
+ * dissect (802.11, radiotap...) are stored all the same and counted per
+ * link type in the summary: never an error.
+ *
+ * A full disk is such a fault: the store keeps what reached the disk, cut
+ * back to complete records and indexed (store.h, cs_store_finish), and the
+ * summary gives the count the store itself reports as written, never the
+ * count read from the file.
  */
 #include "cli/cli.h"
 
@@ -186,9 +192,11 @@ static void totals_add(ingest_totals *t, const cs_packet *p)
     t->bytes += p->caplen;
 }
 
-/* Reads every packet of "f" through the pipeline. 0 at a clean end of file. */
-static int ingest_loop(cs_capfile *f, cs_pipeline *pl, ingest_totals *t)
+/* Reads every packet of "f" through the pipeline, storing them in "s".
+ * 0 at a clean end of file; an error when the store's disk is full. */
+static int ingest_loop(cs_capfile *f, cs_pipeline *pl, cs_store *s, ingest_totals *t)
 {
+    const char *full;
     cs_progress prog;
     cs_packet p;
     int rc;
@@ -198,6 +206,10 @@ static int ingest_loop(cs_capfile *f, cs_pipeline *pl, ingest_totals *t)
         if ((rc = cs_pipeline_packet(pl, &p)) < 0)
             break;
         totals_add(t, &p);
+        if ((full = cs_store_full(s)) != NULL) {
+            rc = cs_error_set(CS_EIO, "the store's disk is full: %s", full);
+            break;
+        }
         if ((t->packets & 0xfff) == 0)
             cs_progress_update(&prog, cs_capfile_offset(f), cs_capfile_size(f), t->packets);
     }
@@ -254,8 +266,31 @@ static void ingest_summary(const ingest_totals *t, int64_t elapsed_ns, const cs_
            secs > 0 ? (double)t->bytes / secs / 1e6 : 0.0);
 }
 
+/* Closes the store, writing its last indexes; "*fin": what it stored. */
+static int ingest_close_store(cs_store *s, int rc, cs_store_info *fin, char *why, size_t why_size)
+{
+    int rc2 = cs_store_finish(s); /* writes the last index even after a read error */
+
+    cs_store_info_get(s, fin);
+    if (rc == 0 && rc2 < 0) {
+        rc = rc2;
+        snprintf(why, why_size, "%s", cs_error_msg(rc));
+    }
+    if (rc == 0 && fin->lost_packets > 0) {
+        rc = CS_EIO;
+        snprintf(why, why_size, "%" PRIu64 " packets were lost to a failed write (disk full)",
+                 fin->lost_packets);
+    }
+    rc2 = cs_store_close(s);
+    if (rc == 0 && rc2 < 0) {
+        rc = rc2;
+        snprintf(why, why_size, "%s", cs_error_msg(rc));
+    }
+    return rc;
+}
+
 static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
-                      cs_pipeline_stats *ps, char *why, size_t why_size)
+                      cs_pipeline_stats *ps, cs_store_info *fin, char *why, size_t why_size)
 {
     cs_pipeline_cfg pc = {
         .store = s, .store_dir = a->dir, .decoders = a->decoders, .limits = &a->limits};
@@ -263,7 +298,7 @@ static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals 
     int rc, rc2;
 
     if ((rc = cs_pipeline_new(&pc, &pl)) == 0)
-        rc = ingest_loop(f, pl, t);
+        rc = ingest_loop(f, pl, s, t);
     if (rc < 0) /* keep the reader's detail: closing may record others */
         snprintf(why, why_size, "%s", cs_error_msg(rc));
     if (pl != NULL) {
@@ -274,12 +309,7 @@ static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals 
             snprintf(why, why_size, "storing messages: %s", cs_error_msg(rc));
         }
     }
-    rc2 = cs_store_close(s); /* writes the last index even after a read error */
-    if (rc == 0 && rc2 < 0) {
-        rc = rc2;
-        snprintf(why, why_size, "%s", cs_error_msg(rc));
-    }
-    return rc;
+    return ingest_close_store(s, rc, fin, why, why_size);
 }
 
 int cs_cmd_ingest(int argc, char **argv)
@@ -289,7 +319,7 @@ int cs_cmd_ingest(int argc, char **argv)
     cs_pipeline_stats ps = {0};
     cs_store *s = NULL;
     cs_capfile *f = NULL;
-    cs_store_info before, after;
+    cs_store_info before, after, fin;
     int64_t start = cs_cli_mono_ns();
     char why[512] = "";
     int rc, status;
@@ -304,7 +334,7 @@ int cs_cmd_ingest(int argc, char **argv)
         return cs_cli_fail(rc);
     }
     cs_store_info_get(s, &before);
-    rc = ingest_run(&a, f, s, &t, &ps, why, sizeof(why));
+    rc = ingest_run(&a, f, s, &t, &ps, &fin, why, sizeof(why));
     cs_capfile_close(f);
     if (!a.quiet && cs_store_open(a.dir, &(cs_store_opts){0}, &s) == 0) {
         cs_store_info_get(s, &after);
@@ -315,8 +345,11 @@ int cs_cmd_ingest(int argc, char **argv)
     }
     if (rc < 0) {
         cs_log_error("%s: %s", a.file, why);
-        if (t.packets)
-            cs_log_error("the %" PRIu64 " complete packets before the error are stored", t.packets);
+        cs_log_error("%" PRIu64 " of the %" PRIu64 " packets read were stored (indexed and "
+                     "readable%s); %" PRIu64 " were not",
+                     fin.written_packets, t.packets,
+                     fin.deleted_segments ? "; retention deleted the oldest since" : "",
+                     t.packets - fin.written_packets);
         return CS_EXIT_FAIL;
     }
     return CS_EXIT_OK;

@@ -682,8 +682,14 @@ static int run_finish(run_ctx *x, int started)
         for (int i = 0; i < x->n_caps; i++)
             pthread_join(x->caps[i].thread, NULL);
     }
+    if (x->store && (rc = cs_store_finish(x->store)) < 0) /* a full disk is counted, */
+        cs_log_error("store: %s", cs_error_msg(rc));      /* not an error */
     if (x->pl) {
-        rc = cs_pipeline_finish(x->pl, &ps);
+        rc2 = cs_pipeline_finish(x->pl, &ps);
+        if (rc2 < 0 && ps.records_not_stored > 0) /* a full disk: counted, not fatal */
+            cs_log_warn("storing messages: %s", cs_error_msg(rc2));
+        else if (rc == 0)
+            rc = rc2;
         cs_pipeline_free(x->pl);
         if (ps.not_stored > 0 || ps.records_not_stored > 0)
             cs_log_info("the disk fell behind: %" PRIu64 " packets and %" PRIu64
@@ -695,8 +701,11 @@ static int run_finish(run_ctx *x, int started)
         cs_metrics_free(x->metrics);
     }
     cs_alerts_free(x->alerts);
-    if (x->mstore && (rc2 = cs_metricstore_close(x->mstore)) < 0 && rc == 0)
-        rc = rc2;
+    if (x->mstore && (rc2 = cs_metricstore_close(x->mstore)) < 0) {
+        cs_log_error("metrics: %s", cs_error_msg(rc2));
+        if (rc == 0)
+            rc = rc2;
+    }
     cs_server_stop(x->server);
     if ((rc2 = cs_store_close(x->store)) < 0 && rc == 0)
         rc = rc2;

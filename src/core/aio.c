@@ -7,6 +7,17 @@
  * short writes), then returns the buffer and signals the producer. Jobs are
  * written strictly in submission order, so one file's data stays in order
  * and a later file's data never overtakes an earlier one's.
+ *
+ * A write that finds the disk full first asks the owner's hook for room
+ * (cs_aio_set_full_hook: the store deletes its oldest group) and, if some
+ * was freed, retries the rest of the job once. A write that still fails
+ * puts the writer in a lost state: every
+ * later buffer job is dropped unwritten (closes still run) until the
+ * producer clears it. So a file never has data after a hole: what reached
+ * it is a prefix of what was submitted for it, and the producer, once it
+ * has synced, can cut each file back to its last complete record. The
+ * lost state is an atomic flag, so the producer checks it per packet
+ * without the lock.
  */
 #include "core/aio.h"
 
@@ -15,6 +26,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,8 +51,12 @@ struct cs_aio {
     int busy; /* the thread is writing a job */
     int stop;
     int error;                    /* first error since the last sync */
+    char error_msg[256];          /* its message (the thread's own detail) */
     uint64_t submitted, finished; /* jobs, since the start */
     uint64_t failures;            /* jobs that failed, since the start */
+    atomic_int lost;              /* a job failed: buffer jobs are dropped */
+    int (*on_full)(void *ctx);    /* frees room on ENOSPC (writer thread) */
+    void *full_ctx;
     uint8_t *pool;
 };
 
@@ -57,6 +74,39 @@ int cs_write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* Writes one job; on a full disk asks for room once and goes on. */
+static int aio_write(cs_aio *a, int fd, const uint8_t *p, size_t len)
+{
+    int asked = 0;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n >= 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == ENOSPC && !asked && a->on_full != NULL) {
+            asked = 1;
+            if (a->on_full(a->full_ctx) > 0)
+                continue;
+            errno = ENOSPC;
+        }
+        return cs_error_set(cs_error_from_errno(errno), "write failed: %s", strerror(errno));
+    }
+    return 0;
+}
+
+void cs_aio_set_full_hook(cs_aio *a, int (*on_full)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&a->mu);
+    a->on_full = on_full;
+    a->full_ctx = ctx;
+    pthread_mutex_unlock(&a->mu);
 }
 
 static int aio_close(int fd)
@@ -84,10 +134,19 @@ static void *aio_main(void *arg)
         a->n_jobs--;
         a->busy = 1;
         pthread_mutex_unlock(&a->mu);
-        rc = job.buf ? cs_write_all(job.fd, job.buf, job.len) : aio_close(job.fd);
+        if (job.buf == NULL)
+            rc = aio_close(job.fd);
+        else if (atomic_load_explicit(&a->lost, memory_order_relaxed))
+            rc = 0; /* dropped: nothing after a hole */
+        else
+            rc = aio_write(a, job.fd, job.buf, job.len);
         pthread_mutex_lock(&a->mu);
-        if (rc < 0 && a->error == 0)
+        if (rc < 0 && a->error == 0) {
             a->error = rc;
+            snprintf(a->error_msg, sizeof(a->error_msg), "%s", cs_error_msg(rc));
+        }
+        if (rc < 0 && job.buf != NULL)
+            atomic_store_explicit(&a->lost, 1, memory_order_relaxed);
         if (rc < 0)
             a->failures++;
         if (job.buf)
@@ -219,14 +278,27 @@ int cs_aio_reached(cs_aio *a, uint64_t mark)
     return done;
 }
 
-int cs_aio_failed(cs_aio *a)
+int cs_aio_done(cs_aio *a, uint64_t mark)
 {
-    int failed;
+    int done;
 
     pthread_mutex_lock(&a->mu);
-    failed = a->failures > 0;
+    done = a->finished >= mark;
     pthread_mutex_unlock(&a->mu);
-    return failed;
+    return done;
+}
+
+int cs_aio_failed(cs_aio *a)
+{
+    return atomic_load_explicit(&a->lost, memory_order_relaxed);
+}
+
+void cs_aio_clear_failure(cs_aio *a)
+{
+    pthread_mutex_lock(&a->mu);
+    atomic_store_explicit(&a->lost, 0, memory_order_relaxed);
+    a->error = 0;
+    pthread_mutex_unlock(&a->mu);
 }
 
 int cs_aio_sync(cs_aio *a)
@@ -240,7 +312,7 @@ int cs_aio_sync(cs_aio *a)
     a->error = 0;
     pthread_mutex_unlock(&a->mu);
     if (rc < 0)
-        return cs_error_set(rc, "background write failed: %s", cs_strerror(rc));
+        return cs_error_set(rc, "background write failed: %s", a->error_msg);
     return 0;
 }
 

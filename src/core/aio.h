@@ -57,9 +57,24 @@ void cs_aio_put(cs_aio *a, uint8_t *buf);
 uint64_t cs_aio_mark(cs_aio *a);
 int cs_aio_reached(cs_aio *a, uint64_t mark);
 
-/* Whether any job has failed (never waits): a producer that cannot go on
- * without its output stops early; cs_aio_sync reports the error. */
+/* Whether every job up to "mark" has run (written, dropped or failed):
+ * the files closed by then are closed (never waits). */
+int cs_aio_done(cs_aio *a, uint64_t mark);
+
+/* Sets the hook the writer thread calls, at most once per job, when a
+ * write finds the disk full: it returns > 0 if it freed room, and the
+ * write is then retried. It runs on the writer thread. */
+void cs_aio_set_full_hook(cs_aio *a, int (*on_full)(void *ctx), void *ctx);
+
+/* Whether a write has failed since the last clear (never waits, no lock):
+ * from then on buffer jobs are dropped unwritten, so each file holds a
+ * prefix of its data. A producer that cannot go on without its output
+ * stops early; cs_aio_sync reports the error. */
 int cs_aio_failed(cs_aio *a);
+
+/* After a failure, once the producer has synced and dealt with what was
+ * lost (cut its files back), lets buffer jobs be written again. */
+void cs_aio_clear_failure(cs_aio *a);
 
 /* Waits until every submitted job is written; returns the first write
  * error since the last sync (0 if none). */

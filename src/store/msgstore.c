@@ -631,6 +631,8 @@ typedef struct wfile {
     uint64_t last_use;
     uint8_t *buf;
     size_t used, cap;
+    uint32_t n_buffered; /* records in buf */
+    uint64_t lost;       /* records a failed write cost, over the slot's life */
 } wfile;
 
 typedef struct tmpfile_ent {
@@ -668,13 +670,28 @@ static int in_range(const cs_msgstore *w, uint32_t seg)
     return w->replacing && seg >= w->rfirst && seg <= w->rlast;
 }
 
+/* Writes the buffer out. A failed write (a full disk) is cut off the file
+ * again, so its records are all lost and counted, never half there; a
+ * file cut back to nothing gets its magic again with the next write. */
 static int wfile_flush(wfile *f)
 {
+    off_t at = -1;
     int rc = 0;
 
-    if (f->used > 0)
+    if (f->used > 0) {
+        at = lseek(f->fd, 0, SEEK_CUR);
         rc = cs_write_all(f->fd, f->buf, f->used);
+        if (rc < 0 && at >= 0 && ftruncate(f->fd, at) == 0)
+            lseek(f->fd, at, SEEK_SET);
+    }
+    if (rc < 0)
+        f->lost += f->n_buffered;
     f->used = 0;
+    f->n_buffered = 0;
+    if (rc < 0 && at == 0 && f->kind >= 0) {
+        memcpy(f->buf, kind_magic[f->kind], MAGIC_LEN);
+        f->used = MAGIC_LEN;
+    }
     return rc;
 }
 
@@ -909,6 +926,7 @@ static int open_slot(cs_msgstore *w, int kind, uint32_t seg, wfile **out)
     f->seg = seg;
     f->fd = fd;
     f->used = 0;
+    f->n_buffered = 0;
     if (fresh) {
         memcpy(f->buf, kind_magic[kind], MAGIC_LEN);
         f->used = MAGIC_LEN;
@@ -955,6 +973,7 @@ static void commit_frame(wfile *f, size_t n)
     cs_wr_le32(hdr, (uint32_t)n);
     cs_wr_le64(hdr + 4, cs__msgstore_frame_check(hdr + FRAME_HDR, n));
     f->used += FRAME_HDR + n;
+    f->n_buffered++;
 }
 
 int cs_msgstore_open(const char *store_dir, cs_msgstore **out)
@@ -1131,6 +1150,15 @@ int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms)
     n = encode_measurement(f->buf + f->used + FRAME_HDR, ms, pair_len);
     commit_frame(f, n);
     return 0;
+}
+
+uint64_t cs_msgstore_lost_records(const cs_msgstore *w)
+{
+    uint64_t lost = 0;
+
+    for (int i = 0; w != NULL && i < MAX_OPEN; i++)
+        lost += w->files[i].lost;
+    return lost;
 }
 
 int cs_msgstore_flush(cs_msgstore *w)

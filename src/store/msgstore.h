@@ -93,6 +93,11 @@ int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind);
  * only; replacement files become visible at close). */
 int cs_msgstore_flush(cs_msgstore *w);
 
+/* Records accepted and then lost to a failed write (a full disk): a
+ * failed write is cut off its file again, so these are exactly the
+ * records missing. */
+uint64_t cs_msgstore_lost_records(const cs_msgstore *w);
+
 /* Flushes everything, publishes replacement files, frees "w" (NULL is
  * fine). Returns the first error met by any call on "w". */
 int cs_msgstore_close(cs_msgstore *w);

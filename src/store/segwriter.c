@@ -53,6 +53,20 @@
  * packet), flushed with the segments, finished when the group closes;
  * failing to write it costs order past that point, never a packet.
  *
+ * With a retention budget, the store never holds more than it: before a
+ * record would take the closed segments plus the open group (with an
+ * estimate of its indexes) past the budget, the oldest group is deleted
+ * (store.c), so the store fills its budget to within one group.
+ *
+ * A write the background thread loses (a full disk) is found at the next
+ * append, flush or close (cs_aio_failed, one atomic load): the open group
+ * is then dropped as it stands and cut back to what reached the disk
+ * (cs__writes_lost in store.c). A file that cannot be created or extended
+ * (next-id, a new segment, a taps file) costs the oldest group with a
+ * budget, and marks the store full without one; a full store takes
+ * packets again once cs_store_flush (the daemon, every second) finds the
+ * disk with room.
+ *
  * Tap ids are not part of pcap records, so a run-length file seg-N.taps
  * gets a (record offset, tap) entry whenever the tap changes; it is written
  * before the records it describes reach the pcap, so a rebuilt index always
@@ -71,6 +85,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define WRITE_BUFFER (4u << 20) /* one partition: 4 x 4 MiB */
@@ -105,6 +120,7 @@ static uint32_t aio_buffers(const cs_store *s)
 static int writers_init(cs_store *s)
 {
     uint32_t n = s->partitions;
+    int rc;
 
     if (s->wr == NULL) {
         s->wr = cs_calloc(n, sizeof(cs_segwr));
@@ -116,9 +132,15 @@ static int writers_init(cs_store *s)
         }
         cs_order_writer_init(&s->ord);
     }
+    if (s->unindexed == NULL &&
+        (s->unindexed = cs_calloc(CS_STORE_UNINDEXED_MAX(n), sizeof(uint32_t))) == NULL)
+        return CS_ENOMEM;
     if (s->aio != NULL)
         return 0;
-    return cs_aio_new(aio_buffers(s), n == 1 ? WRITE_BUFFER : PART_BUFFER, &s->aio);
+    rc = cs_aio_new(aio_buffers(s), n == 1 ? WRITE_BUFFER : PART_BUFFER, &s->aio);
+    if (rc == 0)
+        cs_aio_set_full_hook(s->aio, cs__make_room, s); /* a full disk: retention */
+    return rc;
 }
 
 static void writers_array_free(cs_segwr *wr, uint32_t n)
@@ -140,6 +162,8 @@ void cs__writers_free(cs_store *s)
         cs_order_writer_free(&s->parked[i].ord);
     }
     s->n_parked = 0;
+    cs_free(s->unindexed);
+    s->unindexed = NULL;
 }
 
 /* Starts the capture-order record of the group just opened (order.h): a
@@ -170,8 +194,11 @@ static int group_open(cs_store *s, uint32_t linktype)
     s->wr_base = base;
     s->wr_linktype = linktype;
     s->wr_bytes = 0;
+    s->wr_pkts = 0;
     s->wr_open = 1;
     group_order_open(s);
+    if (s->session_first == 0)
+        s->session_first = base;
     return 0;
 }
 
@@ -254,6 +281,17 @@ static int part_close(cs_store *s, cs_segwr *w)
     if (rc == 0) {
         cs__seg_path(s, w->id, "idx", path, sizeof(path));
         rc = cs_idxb_write(&w->b, &meta, path, (s->flags & CS_STORE_SYNC) != 0);
+        if (rc < 0 && cs__make_room(s) > 0) /* a full disk, and a budget: retry once */
+            rc = cs_idxb_write(&w->b, &meta, path, (s->flags & CS_STORE_SYNC) != 0);
+        if (rc < 0 && s->unindexed != NULL) { /* no room: repaired by cs__writes_lost */
+            s->unindexed[s->n_unindexed++] = w->id;
+            s->unindexed_pkts += w->b.n_pkts;
+            if (s->lost_why[0] == '\0')
+                snprintf(s->lost_why, sizeof(s->lost_why), "%s", cs_error_msg(rc));
+            cs_error_clear();
+            w->id = 0;
+            return 0;
+        }
     }
     if (rc == 0)
         rc = cs__seg_register(s, w->id, meta.pcap_bytes);
@@ -276,8 +314,52 @@ static void group_catalog(cs_store *s)
     cs__cat_write_waiting(s, (s->flags & CS_STORE_SYNC) != 0);
 }
 
+/* Closes the files of group "wr" as they stand after a lost write, adding
+ * their ids to "ids" (at "*n") and their packets to "*appended". */
+static void segs_drop(cs_store *s, cs_segwr *wr, uint32_t *ids, size_t *n, uint64_t *appended)
+{
+    for (uint32_t p = 0; p < s->partitions; p++) {
+        cs_segwr *w = &wr[p];
+        if (w->id == 0)
+            continue;
+        if (w->w.buf != NULL)
+            cs_aio_put(s->aio, w->w.buf); /* unsent: lost */
+        w->w.buf = NULL;
+        w->w.used = 0;
+        close(w->fd);
+        w->fd = -1;
+        if (w->taps_fd >= 0)
+            close(w->taps_fd);
+        w->taps_fd = -1;
+        *appended += w->b.n_pkts;
+        ids[(*n)++] = w->id;
+        w->id = 0;
+    }
+}
+
+size_t cs__group_drop(cs_store *s, uint32_t *ids, uint64_t *appended)
+{
+    size_t n = 0;
+
+    *appended = 0;
+    if (s->wr_open)
+        segs_drop(s, s->wr, ids, &n, appended);
+    s->wr_open = 0;
+    for (uint32_t i = 0; i < s->n_parked; i++) {
+        segs_drop(s, s->parked[i].wr, ids, &n, appended);
+        writers_array_free(s->parked[i].wr, s->partitions);
+        cs_order_writer_free(&s->parked[i].ord);
+    }
+    s->n_parked = 0;
+    return n;
+}
+
+/* Closes the open group. A segment whose index could not be written (no
+ * room) is left to cs__writes_lost, which the caller runs: its group then
+ * gets no catalog and triggers no retention here. */
 static int group_close_open(cs_store *s)
 {
+    size_t unindexed = s->n_unindexed;
     int rc = 0;
 
     s->wr_open = 0;
@@ -290,6 +372,11 @@ static int group_close_open(cs_store *s)
                 rc = rc2;
         }
     }
+    if (rc == 0 && s->n_unindexed > unindexed)
+        return 0;
+    if (rc == 0 && cs_grow((void **)&s->closing, &s->cap_closing, s->n_closing + 1,
+                           sizeof(*s->closing)) == 0) /* the hook leaves it until done */
+        s->closing[s->n_closing++] = (cs_cat_wait){s->wr_base, cs_aio_mark(s->aio)};
     if (rc == 0)
         group_catalog(s);
     if (rc == 0)
@@ -300,7 +387,8 @@ static int group_close_open(cs_store *s)
 /* The open group's state as a parked group holding "n_open" segments. */
 static cs_parked_group group_as_parked(const cs_store *s, uint32_t n_open)
 {
-    return (cs_parked_group){s->wr, s->wr_base, s->wr_linktype, s->wr_bytes, n_open, s->ord};
+    return (cs_parked_group){s->wr,      s->wr_base, s->wr_linktype, s->wr_bytes,
+                             s->wr_pkts, n_open,     s->ord};
 }
 
 /* Swaps the open group's state with parked group "g". */
@@ -313,6 +401,7 @@ static void group_swap(cs_store *s, cs_parked_group *g)
     s->wr_base = t.base;
     s->wr_linktype = t.linktype;
     s->wr_bytes = t.bytes;
+    s->wr_pkts = t.pkts;
     s->ord = t.ord;
 }
 
@@ -341,11 +430,21 @@ static int parked_close_all(cs_store *s)
     return rc;
 }
 
+/* Closes the open group and the parked ones. After a lost write (a full
+ * disk) they are cut back to what reached the disk instead (store.c). */
 int cs__group_close(cs_store *s)
 {
-    int rc = parked_close_all(s), rc2 = s->wr_open ? group_close_open(s) : 0;
+    int rc, rc2;
 
-    return rc == 0 ? rc2 : rc;
+    if (s->aio != NULL && cs_aio_failed(s->aio))
+        return cs__writes_lost(s);
+    rc = parked_close_all(s);
+    rc2 = s->wr_open ? group_close_open(s) : 0;
+    if (rc == 0)
+        rc = rc2;
+    if (rc == 0 && s->n_unindexed > 0)
+        return cs__writes_lost(s);
+    return rc;
 }
 
 static uint32_t group_open_segments(const cs_segwr *wr, uint32_t n)
@@ -404,11 +503,49 @@ int cs_store_rotate(cs_store *s)
     return s->wr_open ? cs__group_close(s) : 0;
 }
 
+/* A file the store could not create or extend ("rc"; a full disk): with a
+ * budget the oldest group goes and the caller retries once (1); without
+ * one, or if that freed nothing, the store is full from now on (0). */
+static int out_of_room(cs_store *s, int rc)
+{
+    if (s->full || rc == CS_ENOMEM || rc == CS_EINVAL)
+        return 0; /* already said, or not the disk */
+    if (cs__make_room(s) > 0) {
+        cs__victim_update(s);
+        cs_error_clear();
+        return 1;
+    }
+    snprintf(s->lost_why, sizeof(s->lost_why), "%s", cs_error_msg(rc));
+    s->full = 1;
+    cs_log_error("the store cannot write (%s): later packets are not stored", s->lost_why);
+    return 0;
+}
+
+/* A store full for want of a budget resumes once the disk has this much
+ * room again (someone freed it): more than the writer's buffers hold. */
+#define RESUME_ROOM (64ull << 20)
+
+static int disk_has_room(const cs_store *s)
+{
+    struct statvfs v;
+
+    return statvfs(s->pktdir, &v) == 0 && (uint64_t)v.f_bavail * v.f_frsize >= RESUME_ROOM;
+}
+
 int cs_store_flush(cs_store *s)
 {
-    int rc = parked_close_all(s);
+    int rc = 0;
 
+    if (s->aio != NULL && cs_aio_failed(s->aio) && (rc = cs__writes_lost(s)) < 0)
+        return rc;
+    if (s->full && !s->wr_open && disk_has_room(s)) {
+        s->full = 0;
+        cs_log_info("the disk has room again: packets are stored again");
+    }
+    rc = parked_close_all(s);
     if (rc < 0)
+        return rc;
+    if (s->n_unindexed > 0 && (rc = cs__writes_lost(s)) < 0)
         return rc;
     for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
@@ -452,6 +589,22 @@ static uint64_t seg_limit(const cs_store *s)
     return limit < 65536 ? 65536 : limit;
 }
 
+/* What the open group will take on disk: its pcap bytes, plus its
+ * indexes as index.h sizes them (4 bytes a packet, 64 a flow key, about
+ * 16 a key of summary, a header and a block record per 256 packets). */
+static uint64_t open_group_bytes(const cs_store *s)
+{
+    uint64_t bytes = s->wr_bytes;
+
+    for (uint32_t p = 0; p < s->partitions; p++) {
+        const cs_idx_builder *b = &s->wr[p].b;
+        if (s->wr[p].id != 0)
+            bytes += CS_IDX_HDR + 64 + 80 * (uint64_t)b->n_keys + 4 * b->n_pkts +
+                     CS_IDX_BLOCKREC * (b->n_pkts / CS_IDX_BLOCK + 1);
+    }
+    return bytes;
+}
+
 /* Makes sure partition "p" has an open segment with room for "pk". */
 static int seg_ensure_room(cs_store *s, const cs_packet *pk, uint32_t p)
 {
@@ -463,16 +616,21 @@ static int seg_ensure_room(cs_store *s, const cs_packet *pk, uint32_t p)
     if (s->wr_open && s->wr_bytes > 0 && s->wr_bytes + need > seg_limit(s)) {
         if ((rc = cs__group_close(s)) < 0)
             return rc;
+        if (s->full) /* its close found the disk full */
+            return cs_error_set(CS_EIO, "packets are no longer stored: %s", s->lost_why);
     }
     if (!s->wr_open) {
         if ((rc = writers_init(s)) < 0 || (rc = group_open(s, pk->linktype)) < 0) {
             parked_close_all(s); /* parked groups exist only beside an open one */
             return rc;
         }
-        if (s->max_bytes)
-            cs__retention(s, seg_limit(s));
+        cs__retention(s, 0);
     }
-    return s->wr[p].id == 0 ? part_open(s, p) : 0;
+    if (s->wr[p].id == 0 && (rc = part_open(s, p)) < 0)
+        return rc;
+    if (s->wr_bytes + 4 * s->wr_pkts + need > s->wr_room)
+        cs__retention(s, open_group_bytes(s) + need);
+    return 0;
 }
 
 /* Writes the index of segment "w"'s records already handed to the writer
@@ -493,7 +651,10 @@ static void seg_checkpoint(cs_store *s, cs_segwr *w)
     w->ckpt = meta.pcap_bytes;
     cs__seg_path(s, w->id, "idx", path, sizeof(path));
     if (cs_idxb_write_prefix(&w->b, n, &meta, path) < 0) {
-        cs_log_warn("checkpoint of segment %" PRIu32 ": %s", w->id, cs_error_msg(CS_EIO));
+        if (!s->ckpt_warned) /* once: a full disk fails every one */
+            cs_log_warn("checkpoint of segment %" PRIu32 ": %s (later failures not logged)", w->id,
+                        cs_error_msg(CS_EIO));
+        s->ckpt_warned = 1;
         cs_error_clear();
     }
 }
@@ -526,19 +687,30 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
 
     if (!(s->flags & CS_STORE_WRITE))
         return cs_error_set(CS_EPERM, "store opened read-only");
+    if (atomic_load_explicit(&s->victim_gone, memory_order_relaxed))
+        cs__victim_update(s);
+    if (s->aio != NULL && cs_aio_failed(s->aio) && (rc = cs__writes_lost(s)) < 0)
+        return rc;
+    if (s->full)
+        return cs_error_set(CS_EIO, "packets are no longer stored: %s", s->lost_why);
     if (p->caplen > CS_PCAP_SNAPLEN)
         return cs_error_set(CS_EBADRECORD, "packet of %" PRIu32 " bytes is too large to store",
                             p->caplen);
     cs_flowkey_from_layers(p, l, &key);
     part = cs_flowkey_partition(&key, s->partitions);
-    if ((rc = seg_ensure_room(s, p, part)) < 0)
+    if ((rc = seg_ensure_room(s, p, part)) < 0 && out_of_room(s, rc))
+        rc = seg_ensure_room(s, p, part);
+    if (rc < 0)
         return rc;
     w = &s->wr[part];
-    if (p->tap != w->tap && (rc = seg_note_tap(s, w, p->tap, w->w.offset)) < 0)
+    if (p->tap != w->tap && (rc = seg_note_tap(s, w, p->tap, w->w.offset)) < 0) {
+        out_of_room(s, rc);
         return rc;
+    }
     if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
         return rc;
     s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;
+    s->wr_pkts++;
     cs_order_writer_add(&s->ord, part, p->ts_ns);
     if ((rc = cs_idxb_add(&w->b, &key, (uint32_t)off, p->ts_ns)) < 0)
         return rc;

@@ -92,6 +92,10 @@ typedef struct cs_store_info {
     /* packets per link type, the first CS_LINK_COUNTS link types met */
     cs_link_count links[CS_LINK_COUNTS];
     uint32_t n_links;
+    uint64_t written_packets; /* stored (on disk, indexed) by this handle */
+    uint64_t lost_packets;    /* appended to this handle, then lost to a
+                                 failed write (a full disk) */
+    int full;                 /* no room left: appends fail (cs_store_append) */
 } cs_store_info;
 
 int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out);
@@ -99,10 +103,27 @@ int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out);
 /* Closes the open segment (writing its index), syncs, releases locks. */
 int cs_store_close(cs_store *s);
 
+/* Closes the open group and waits until the background writer has
+ * written everything. A write lost to a full disk is not an error here:
+ * what reached the disk is cut back to complete records and indexed, and
+ * the packets lost are counted (cs_store_info: written_packets,
+ * lost_packets). cs_store_close does it first. */
+int cs_store_finish(cs_store *s);
+
+/* Packets appended and then lost to a failed write; safe to read from
+ * another thread while the writer appends. */
+uint64_t cs_store_lost_packets(cs_store *s);
+
+/* NULL while the store takes packets; once the disk is full (and no
+ * budget made room), why: appends fail from then on. */
+const char *cs_store_full(const cs_store *s);
+
 /*
  * Appends packet "p" (dissected as "l") to the open segment, opening or
- * rotating segments as needed, and returns its ref. Retention runs when a
- * segment closes.
+ * rotating segments as needed, and returns its ref. Retention runs before
+ * a record would take the store past its budget. Once the disk is full
+ * (cs_store_full) every append fails; a ref returned before then may still
+ * be lost to the background writer (counted: cs_store_lost_packets).
  */
 int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktref *ref);
 

@@ -10,6 +10,8 @@
 #include "store/pcapw.h"
 #include "store/store.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +26,8 @@ typedef struct cs_segment {
     uint64_t aux_bytes;  /* idx + taps bytes on disk */
     int live;            /* being written by another process: indexed in memory */
     uint64_t ckpt_bytes; /* live: bytes covered by the writer's checkpoint */
+    int mem_index;       /* its index file could not be written (disk full):
+                            indexed in memory, written by the next repair */
 } cs_segment;
 
 /* One segment being written: partition p of the open group. */
@@ -42,10 +46,14 @@ typedef struct cs_segwr {
 typedef struct cs_parked_group {
     cs_segwr *wr; /* [partitions] */
     uint32_t base, linktype;
-    uint64_t bytes;
+    uint64_t bytes, pkts;
     uint32_t n_open;     /* segments with a file (each holds a write buffer) */
     cs_order_writer ord; /* its capture-order record, still being written */
 } cs_parked_group;
+
+/* Segments whose index a close could not write, at most: every partition
+ * of the open group and of each parked group (cs__group_close). */
+#define CS_STORE_UNINDEXED_MAX(partitions) ((partitions) * (1u + CS_STORE_PARKED_MAX))
 
 /* A group catalog read from disk (catalog.c). */
 typedef struct cs_cat {
@@ -85,6 +93,34 @@ struct cs_store {
     /* open groups of other link types, set aside (segwriter.c) */
     cs_parked_group parked[CS_STORE_PARKED_MAX];
     uint32_t n_parked;
+    uint64_t wr_pkts; /* packets of the group's segments */
+    uint64_t wr_room; /* budget left for the open group (retention) */
+
+    /* what this handle stored, and lost to a failed write (a full disk):
+     * see cs__writes_lost */
+    uint32_t session_first;     /* first segment id this handle wrote */
+    uint64_t pkts_written;      /* in segments indexed and listed */
+    _Atomic uint64_t pkts_lost; /* appended, then cut back or never written */
+    int full;                   /* no room even after retention: appends fail */
+    uint32_t *unindexed;        /* segments of the closing group whose index */
+    size_t n_unindexed;         /* could not be written: cs__writes_lost */
+    uint64_t unindexed_pkts;    /* repairs them */
+    uint32_t lost_at;           /* lost writes handled */
+    uint64_t written_at_loss;   /* pkts_written after the last one */
+    int ckpt_warned;            /* a checkpoint failure was logged */
+    int quiet_repair;           /* cs__writes_lost is repairing */
+    char lost_why[256];         /* the failed write's error */
+
+    /* with a budget, the oldest closed group, which the background writer
+     * deletes if the disk fills (cs__make_room); the writer marks it gone
+     * and the appending thread then takes it off the list */
+    pthread_mutex_t victim_mu;
+    uint32_t victim;      /* its first segment id; 0: none */
+    uint32_t victim_end;  /* the newest closed group's, or the first whose
+                             files the writer still holds: not deleted */
+    cs_cat_wait *closing; /* closed groups whose files may still be open */
+    size_t n_closing, cap_closing;
+    atomic_int victim_gone;
 
     /* group catalogs read at open: the summaries of their segments point
      * into them */
@@ -121,8 +157,35 @@ int cs__group_close(cs_store *s);
 /* Frees the writers' buffers and index builders (segwriter.c). */
 void cs__writers_free(cs_store *s);
 
-/* Deletes oldest segments while over budget. */
-void cs__retention(cs_store *s, uint64_t open_bytes);
+/* Deletes oldest groups while the closed segments and "open_bytes" of the
+ * open group are over budget; sets wr_room to what the open group may
+ * take. 1 if it deleted something. */
+int cs__retention(cs_store *s, uint64_t open_bytes);
+
+/* The background writer's hook on a full disk (core/aio.h): deletes the
+ * files of the oldest group left of those published, under victim_mu,
+ * without touching the segment list; 1 if it freed some. */
+int cs__make_room(void *store);
+
+/* Takes a group cs__make_room deleted off the list, and publishes the
+ * oldest group as the next one it may delete (with a budget). */
+void cs__victim_update(cs_store *s);
+
+/* Deletes the oldest closed group (not one a reader holds): 1 if it freed
+ * bytes. */
+int cs__retention_one(cs_store *s);
+
+/* Closes the open group's files as they are, without indexing them:
+ * unsent buffers are dropped. Writes the ids of the segments it had to
+ * "ids" (room for s->partitions) and returns how many; "*appended": the
+ * packets appended to them. */
+size_t cs__group_drop(cs_store *s, uint32_t *ids, uint64_t *appended);
+
+/* After the background writer lost a write (disk full): cuts every
+ * segment this handle wrote back to the records that reached the disk,
+ * indexes them, counts the packets lost; with a budget, deletes the
+ * oldest group so that storing goes on, else marks the store full. */
+int cs__writes_lost(cs_store *s);
 
 /* Checks the body of the segment's index before its first use; a damaged
  * one is replaced by an index rebuilt in memory from the packets (with a

@@ -1,6 +1,6 @@
 # t_retention.sh - --max-bytes keeps the store within its budget by deleting
-# the oldest segments, never one that a query is reading; packet refs of
-# the remaining segments stay valid.
+# the oldest segments, never one that a query is reading, and fills it to
+# within one group; packet refs of the remaining segments stay valid.
 
 python3 "$GENTRAFFIC" "$CS_TMP/r.pcap" --seconds 0.5 --seed 31 >/dev/null
 S=$CS_TMP/store
@@ -8,6 +8,25 @@ S=$CS_TMP/store
 used=$("$CS_BIN" stats -d "$S" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["used_bytes"])')
 check "store within budget ($used <= 8388608)" test "$used" -le 8388608
 check "store kept several segments" test "$("$CS_BIN" stats -d "$S" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["segments"])')" -ge 4
+# The budget is filled, not two thirds of it: with the default group size
+# (a quarter of the budget when segment_bytes is larger), what is held is
+# within one group of the budget, for two budgets.
+for budget in 8 20; do
+    B2=$CS_TMP/fill$budget
+    "$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$B2" --max-bytes ${budget}M
+    held=$("$CS_BIN" stats -d "$B2" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["used_bytes"])')
+    max=$((budget << 20))
+    check "budget ${budget}M: held $held bytes, within one group ($((max / 4))) of $max" \
+        test "$held" -le "$max" -a "$held" -gt $((max - max / 4))
+    rm -rf "$B2"
+done
+# and with groups of --segment-bytes, within one of them
+"$CS_BIN" ingest -q -r "$CS_TMP/r.pcap" -d "$CS_TMP/fill1" --segment-bytes 1M --max-bytes 12M
+held=$("$CS_BIN" stats -d "$CS_TMP/fill1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["used_bytes"])')
+check "budget 12M, 1M groups: held $held bytes, within 1M of the budget" \
+    test "$held" -le $((12 << 20)) -a "$held" -gt $((11 << 20))
+rm -rf "$CS_TMP/fill1"
+
 # What is left is the newest part of the capture.
 n=$("$CS_BIN" query -d "$S" --count)
 total=$(tcpdump -r "$CS_TMP/r.pcap" 2>/dev/null | wc -l)

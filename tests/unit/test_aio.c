@@ -4,7 +4,8 @@
  *
  * The writer is driven through pipes, so what it wrote, in which order, and
  * when it closed a descriptor are read back exactly: a closed write end
- * shows as end-of-file after the bytes queued before the close.
+ * shows as end-of-file after the bytes queued before the close; a full
+ * disk is /dev/full, which fails every write with ENOSPC.
  */
 #include "core/aio.h"
 #include "core/hash.h"
@@ -102,6 +103,91 @@ static void test_write_error_reported_at_sync(void **state)
     assert_int_equal(cs_aio_free(a), 0);
 }
 
+/* After a failed write every later buffer is dropped, so no file gets data
+ * after a hole, until the producer clears the failure. */
+static void test_after_a_failure_later_buffers_are_dropped(void **state)
+{
+    uint8_t got[64], *b;
+    cs_aio *a;
+    int p[2];
+
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(cs_aio_new(2, 64, &a), 0);
+    b = cs_aio_get(a);
+    cs_aio_submit(a, -1, b, 8); /* fails: a bad descriptor */
+    b = cs_aio_get(a);
+    memset(b, 'x', 8);
+    cs_aio_submit(a, p[1], b, 8); /* dropped */
+    assert_int_not_equal(cs_aio_sync(a), 0);
+    assert_true(cs_aio_failed(a));
+    cs_aio_clear_failure(a);
+    assert_false(cs_aio_failed(a));
+    b = cs_aio_get(a);
+    memset(b, 'y', 8);
+    cs_aio_submit(a, p[1], b, 8);
+    cs_aio_submit_close(a, p[1]);
+    assert_int_equal(cs_aio_sync(a), 0);
+    assert_int_equal(drain(p[0], got, sizeof(got)), 8);
+    assert_int_equal(got[0], 'y');
+    close(p[0]);
+    assert_int_equal(cs_aio_free(a), 0);
+}
+
+typedef struct room_hook {
+    int calls;
+    int fd_full, fd_room; /* the hook puts fd_room in place of fd_full */
+    int dup_rc;
+} room_hook;
+
+static int make_room(void *ctx)
+{
+    room_hook *h = ctx;
+
+    h->calls++;
+    if (h->fd_room < 0)
+        return 0;                             /* nothing to free */
+    h->dup_rc = dup2(h->fd_room, h->fd_full); /* checked by the test's thread */
+    return 1;
+}
+
+/* A full disk (/dev/full) asks the hook once; the write is retried if it
+ * freed room, and fails (writer in the lost state) if not. */
+static void test_full_disk_asks_for_room_once(void **state)
+{
+    room_hook h = {0, -1, -1, 0};
+    uint8_t got[64], *b;
+    cs_aio *a;
+    int p[2];
+
+    h.fd_full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    assert_true(h.fd_full >= 0);
+    assert_int_equal(cs_aio_new(2, 64, &a), 0);
+    cs_aio_set_full_hook(a, make_room, &h);
+    b = cs_aio_get(a);
+    cs_aio_submit(a, h.fd_full, b, 8); /* no room to be had */
+    assert_int_not_equal(cs_aio_sync(a), 0);
+    assert_int_equal(h.calls, 1);
+    assert_true(cs_aio_failed(a));
+    cs_aio_clear_failure(a);
+
+    assert_int_equal(pipe(p), 0);
+    h.calls = 0;
+    h.fd_room = p[1];
+    b = cs_aio_get(a);
+    memset(b, 'z', 8);
+    cs_aio_submit(a, h.fd_full, b, 8); /* the hook frees room: retried */
+    cs_aio_submit_close(a, h.fd_full);
+    assert_int_equal(cs_aio_sync(a), 0);
+    close(p[1]); /* the hook's copy of it is closed too: drain ends */
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.dup_rc, h.fd_full);
+    assert_false(cs_aio_failed(a));
+    assert_int_equal(drain(p[0], got, sizeof(got)), 8);
+    assert_int_equal(got[7], 'z');
+    close(p[0]);
+    assert_int_equal(cs_aio_free(a), 0);
+}
+
 /* Any one changed byte, anywhere (lanes, tail), changes the checksum. */
 static void test_checksum_sees_every_byte(void **state)
 {
@@ -128,6 +214,8 @@ int main(void)
         cmocka_unit_test(test_writes_in_order_then_closes),
         cmocka_unit_test(test_many_closes_wait_for_slots),
         cmocka_unit_test(test_write_error_reported_at_sync),
+        cmocka_unit_test(test_after_a_failure_later_buffers_are_dropped),
+        cmocka_unit_test(test_full_disk_asks_for_room_once),
         cmocka_unit_test(test_checksum_sees_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,8 @@
  * return exactly the expected packets in timestamp order, segments rotate
  * by size and by link type, tap ids survive, an index that is deleted,
  * damaged or missing after a "crash" is rebuilt, a segment cut mid-record
- * is repaired, and retention trims the oldest segments.
+ * is repaired, retention trims the oldest segments, and a write lost to
+ * a full disk leaves the store holding, indexed, what reached it.
  */
 #include "core/alloc.h"
 #include "core/error.h"
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1110,6 +1113,54 @@ static void test_retention(void **state)
     cs_store_close(s);
 }
 
+/* A write the background writer loses (here: past RLIMIT_FSIZE, as a
+ * full disk would) ends storing: the store keeps exactly the records that
+ * reached the file, indexed, the first ones appended, and counts the rest
+ * as lost. */
+static void test_lost_write_keeps_what_reached_the_disk(void **state)
+{
+    fixture *f = *state;
+    static collected c;
+    struct rlimit lim = {300 * 1024, RLIM_INFINITY}, old;
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0, 1);
+    cs_store_info info;
+    uint8_t buf[2048];
+    int i, rc = 0;
+
+    signal(SIGXFSZ, SIG_IGN); /* the write fails with EFBIG instead */
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    for (i = 0; i < 100000 && rc == 0; i++) {
+        size_t len = make_frame(buf, 17, 1, 2, 1000, 53, 400);
+        cs_packet p = {.ts_ns = 1000000 + (int64_t)i * 1000,
+                       .caplen = (uint32_t)len,
+                       .wirelen = (uint32_t)len,
+                       .linktype = CS_LINK_ETHERNET,
+                       .data = buf};
+        cs_layers l;
+        cs_dissect(&p, &l);
+        rc = cs_store_append(s, &p, &l, NULL);
+    }
+    assert_true(rc < 0); /* stopped well before 100000 x 458 bytes */
+    assert_non_null(cs_store_full(s));
+    assert_int_equal(cs_store_finish(s), 0);
+    cs_store_info_get(s, &info);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_true(info.written_packets > 0);
+    assert_true(info.written_packets * 458 + 24 <= 300 * 1024);
+    assert_int_equal(info.written_packets + info.lost_packets, (uint64_t)(i - 1));
+    assert_int_equal(cs_store_close(s), 0);
+
+    s = open_store(f->store, 0, 0, 0);
+    cs_store_info_get(s, &info);
+    assert_int_equal(info.repaired, 0); /* indexed as it was cut */
+    assert_int_equal(run_query(s, INT64_MIN, INT64_MAX, "", &c), 0);
+    assert_int_equal((uint64_t)c.n, info.packets);
+    assert_int_equal(info.min_ts, 1000000);
+    assert_int_equal(info.max_ts, 1000000 + (int64_t)(info.packets - 1) * 1000);
+    cs_store_close(s);
+}
+
 static void test_not_a_store(void **state)
 {
     fixture *f = *state;
@@ -1204,6 +1255,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_segment_deleted_under_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tap_survives_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lost_write_keeps_what_reached_the_disk, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_one_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
