@@ -130,7 +130,6 @@ static int writers_init(cs_store *s)
             s->wr[p].fd = s->wr[p].taps_fd = -1;
             cs_idxb_init(&s->wr[p].b);
         }
-        cs_order_writer_init(&s->ord);
     }
     if (s->unindexed == NULL &&
         (s->unindexed = cs_calloc(CS_STORE_UNINDEXED_MAX(n), sizeof(uint32_t))) == NULL)

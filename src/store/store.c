@@ -830,6 +830,7 @@ int cs_store_open(const char *dir, const cs_store_opts *opts, cs_store **out)
         return CS_ENOMEM;
     s->flags = opts->flags;
     s->lock_fd = s->rd_fd = -1;
+    cs_order_writer_init(&s->ord); /* no record open: its fd is -1, not 0 */
     pthread_mutex_init(&s->victim_mu, NULL);
     s->partitions = opts->partitions ? opts->partitions : CS_STORE_DEFAULT_PARTITIONS;
     if (s->partitions > CS_STORE_MAX_PARTITIONS) {
