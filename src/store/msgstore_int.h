@@ -44,7 +44,6 @@ enum {
     CS__FRAME_CHECK = 4,   /* u64 cs__msgstore_frame_check(payload, n) */
     CS__FRAME_PAYLOAD = 12 /* the payload */
 };
-#define CS__MSG_FRAME_HDR CS__FRAME_PAYLOAD /* u32 length + u64 checksum */
 
 /* Message payload (msg- and unm- files). */
 enum {

@@ -40,6 +40,14 @@
 #define FETCH_CHUNK 1024
 #define FETCH_WINDOW (64u << 10)
 
+void cs_latfilter_init(cs_latfilter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->after = INT64_MIN;
+    f->before = INT64_MAX;
+    f->min_latency_ns = INT64_MIN;
+}
+
 typedef struct lat_pick {
     int64_t latency_ns, ts_ns;
     uint64_t id;

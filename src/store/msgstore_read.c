@@ -150,14 +150,6 @@ void cs_msgfilter_init(cs_msgfilter *f)
     f->before = INT64_MAX;
 }
 
-void cs_latfilter_init(cs_latfilter *f)
-{
-    memset(f, 0, sizeof(*f));
-    f->after = INT64_MIN;
-    f->before = INT64_MAX;
-    f->min_latency_ns = INT64_MIN;
-}
-
 typedef struct msg_scan {
     cs_msgreader *r;
     const cs_msgfilter *f;
