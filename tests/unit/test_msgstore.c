@@ -1,5 +1,5 @@
 /*
- * test_msgstore.c - unit tests of src/store/msgstore.c.
+ * test_msgstore.c - unit tests of the message store (src/store/msgstore_*.c).
  *
  * Messages, measurements and unmatched reports are generated from an index
  * i (so each one read back can be regenerated and compared field by field),
@@ -12,7 +12,9 @@
  * and replaced under the process-wide file summaries. Lookups by key find
  * every record through the per-file key filters (also after appends) and
  * do skip a file whose filter rules the key out; the record checksum keeps
- * the values stores were written with (pinned vectors).
+ * the values stores were written with (pinned vectors), and so do whole
+ * files (pinned sizes and checksums); records encoded ahead and put as
+ * bytes (the pipeline's writer thread) make the same files.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1087,9 +1089,9 @@ static void test_info_and_ranges_incremental(void **state)
 /* ---- record checksum: values pinned from the stores already written ------ */
 
 /*
- * cs__msgstore_frame_check is cs_checksum64 now; these values were printed
- * by the previous, separate implementation in msgstore.c (before the
- * fold), over the xorshift bytes below. Any change would make every stored
+ * cs__msgstore_frame_check is cs_checksum64; these values were printed by
+ * the store's earlier checksum implementation (before the fold), over the
+ * xorshift bytes below. Any change would make every stored
  * record fail its check.
  */
 static void test_frame_check_pinned(void **state)
@@ -1140,8 +1142,8 @@ static void put_le(uint8_t *p, uint64_t v, int bytes)
 static void test_measurement_without_tail(void **state)
 {
     fixture *f = *state;
-    uint8_t rec[12 + 112 + 3 + 4];
-    uint8_t *p = rec + 12;
+    uint8_t rec[CS__FRAME_PAYLOAD + CS__LAT_FIXED + 3 + 4];
+    uint8_t *p = rec + CS__FRAME_PAYLOAD;
     cs_msgid id = CS_MSGID(CS_PKTREF(5, 24), 0);
     cs_measurement got;
     cs_latfilter lf;
@@ -1151,26 +1153,26 @@ static void test_measurement_without_tail(void **state)
     FILE *fp;
 
     memset(rec, 0, sizeof(rec));
-    put_le(p, id, 8);
-    put_le(p + 8, id, 8);
-    put_le(p + 16, id + 1, 8);
-    put_le(p + 24, (uint64_t)T0, 8);
-    put_le(p + 32, (uint64_t)T0 + 5000, 8);
-    put_le(p + 40, 5000, 8);
-    put_le(p + 48, 0x1234, 8);
-    p[56] = 3;
-    put_le(p + 60, 4, 4);
-    p[64] = 4;
-    p[65] = 6;
-    memcpy(p + 112, "dnsKEY1", 7);
-    put_le(rec, sizeof(rec) - 12, 4);
-    put_le(rec + 4, cs__msgstore_frame_check(p, sizeof(rec) - 12), 8);
+    put_le(p + CS__LAT_ID, id, 8);
+    put_le(p + CS__LAT_REQ_ID, id, 8);
+    put_le(p + CS__LAT_RESP_ID, id + 1, 8);
+    put_le(p + CS__LAT_REQ_TS, (uint64_t)T0, 8);
+    put_le(p + CS__LAT_RESP_TS, (uint64_t)T0 + 5000, 8);
+    put_le(p + CS__LAT_LATENCY, 5000, 8);
+    put_le(p + CS__LAT_FLOW, 0x1234, 8);
+    p[CS__LAT_PAIR_LEN] = 3; /* p[CS__LAT_PARTS] = 0: no tail */
+    put_le(p + CS__LAT_KEY_LEN, 4, 4);
+    p[CS__LAT_EP + CS__EP_IP_VERSION] = 4;
+    p[CS__LAT_EP + CS__EP_IP_PROTO] = 6;
+    memcpy(p + CS__LAT_FIXED, "dnsKEY1", 7);
+    put_le(rec + CS__FRAME_LEN, sizeof(rec) - CS__FRAME_PAYLOAD, 4);
+    put_le(rec + CS__FRAME_CHECK, cs__msgstore_frame_check(p, sizeof(rec) - CS__FRAME_PAYLOAD), 8);
     snprintf(path, sizeof(path), "%s/messages", f->dir);
     assert_int_equal(mkdir(path, 0755), 0);
     file_name(path, sizeof(path), f->dir, "lat", 5);
     fp = fopen(path, "wb");
     assert_non_null(fp);
-    assert_int_equal(fwrite("cslat01\n", 1, 8, fp), 8);
+    assert_int_equal(fwrite("cslat01\n", 1, CS__MSG_MAGIC_LEN, fp), CS__MSG_MAGIC_LEN);
     assert_int_equal(fwrite(rec, 1, sizeof(rec), fp), sizeof(rec));
     fclose(fp);
 
