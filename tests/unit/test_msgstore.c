@@ -605,10 +605,10 @@ static void test_garbage_files(void **state)
 
             for (size_t j = 0; j < n; j++)
                 buf[j] = (uint8_t)rand();
-            memcpy(buf, magics[k], 8);
+            memcpy(buf, magics[k], CS__MSG_MAGIC_LEN);
             /* Plausible lengths, so the length check alone does not stop it. */
-            if (n > 12)
-                buf[8] = 40, buf[9] = 0, buf[10] = 0, buf[11] = 0;
+            if (n > CS__MSG_MAGIC_LEN + CS__FRAME_CHECK)
+                cs_wr_le32(buf + CS__MSG_MAGIC_LEN + CS__FRAME_LEN, 40);
             file_name(path, sizeof(path), f->dir, kinds[k], seg);
             snprintf(path, sizeof(path), "%s/messages", f->dir);
             mkdir(path, 0755);
