@@ -12,25 +12,29 @@
  * the analysis - write() blocks once the kernel's dirty-page limit for
  * the disk is reached - so results go through a writer thread instead:
  *
- *   pipeline thread:  sink ─► serialize into "fill" ─┐ swap when the writer
- *                                                    │ is idle (never waits)
- *   writer thread:    "drain" ─► rebuild records ─► cs_msgstore_put_* ─► flush
+ *   pipeline thread:  sink ─► encode into "fill" ─┐ swap when the writer
+ *                                                 │ is idle (never waits)
+ *   writer thread:    "drain" ─► cs_msgstore_put_encoded ─► flush
  *
  * Two buffers of RW_BUFSIZE bytes: the pipeline appends each record to
  * "fill"; when it is full and the writer still busy with "drain", the
  * record is dropped and counted in records_not_stored. Packets give way
  * first: while the writer is behind (half of "fill" waiting), packets are
  * not stored (counted in not_stored) so that the disk's bandwidth goes to
- * the much smaller records. A record in a
- * buffer is its struct copied by value followed by everything it points
- * to (fields, refs, strings), 8-byte aligned; the writer points the copy
- * back into the buffer before handing it to the message store:
+ * the much smaller records. A record in a buffer is a small header
+ * followed by the record as the message store encodes it
+ * (cs_msgstore_encode_message / _measurement: the store's one
+ * serialization, layout in store/msgstore_format.c); the writer hands
+ * those bytes to cs_msgstore_put_encoded(), which appends them as they are:
  *
- *   ┌ u32 size ┬ u32 kind ┬ cs_message / cs_measurement ┬ cs_kv[n] ┬ refs[n] ┬ bytes ┐
+ *   ┌ u32 n ┬ u32 kind (REC_*) ┬ n bytes: the store's record payload ┐
  *
- * Decoder names (message.proto) are static strings and are kept as
- * pointers; everything else, measurement.pair too, is copied. Only the writer thread touches the
- * message store after the thread starts; a mutex guards the buffers and counters.
+ * Encoding copies everything the record points to (fields, refs,
+ * strings), so nothing in a buffer points back into the analysis; a
+ * record too large to store is refused when it is encoded (the error is
+ * the pipeline's, as in batch use). Only the writer thread touches the
+ * message store after the thread starts; a mutex guards the buffers and
+ * counters.
  *
  * What is not stored is counted, whatever the cause: packets the store
  * refuses (lossy_store: its writer is behind, or the disk is full) and
@@ -92,12 +96,11 @@ static void note_err(cs_pipeline *pl, int rc)
 
 /* ---- the results writer thread (lossy pipelines) ------------------------ */
 
-#define RW_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
-#define RW_HDR RW_ALIGN(2 * sizeof(uint32_t))
+#define RW_HDR (2 * sizeof(uint32_t)) /* u32 n, u32 kind */
 
-static void rec_set_hdr(uint8_t *rec, size_t size, int kind)
+static void rec_set_hdr(uint8_t *rec, size_t n, int kind)
 {
-    uint32_t h[2] = {(uint32_t)size, (uint32_t)kind};
+    uint32_t h[2] = {(uint32_t)n, (uint32_t)kind};
 
     memcpy(rec, h, sizeof(h));
 }
@@ -110,122 +113,23 @@ static uint32_t rec_hdr(const uint8_t *rec, int which)
     return h[which];
 }
 
-/* Bytes a message takes in a buffer. */
-static size_t rec_message_size(const cs_message *m)
+/* The message store's file kind of a record of kind "kind" (REC_*). */
+static char rec_store_kind(uint32_t kind)
 {
-    size_t n = RW_HDR + RW_ALIGN(sizeof(*m)) + RW_ALIGN(m->n_fields * sizeof(cs_kv)) +
-               RW_ALIGN(m->n_refs * sizeof(cs_pktref)) + m->type.len + m->key.len;
-
-    for (size_t i = 0; i < m->n_fields; i++)
-        n += m->fields[i].name.len + m->fields[i].val.len;
-    return RW_ALIGN(n);
+    return kind == REC_MESSAGE ? 'm' : kind == REC_MEASUREMENT ? 'l' : 'u';
 }
 
-/* Copies "s" to "*at" and makes "dst" its offset from "base" (kept in the
- * pointer until rec_fix_str turns it back into an address). */
-static void rec_put_str(uint8_t *base, size_t *at, const cs_str *s, cs_str *dst)
-{
-    if (s->len > 0)
-        memcpy(base + *at, s->p, s->len);
-    dst->p = (const char *)(uintptr_t)*at;
-    dst->len = s->len;
-    *at += s->len;
-}
-
-static void rec_fix_str(uint8_t *base, cs_str *s)
-{
-    s->p = (const char *)(base + (uintptr_t)s->p);
-}
-
-/* Serializes message "m" at "rec" ("size" bytes from rec_message_size). */
-static void rec_put_message(uint8_t *rec, size_t size, int kind, const cs_message *m)
-{
-    size_t at = RW_HDR;
-    cs_message *c = (cs_message *)(rec + at);
-    cs_kv *kv;
-
-    rec_set_hdr(rec, size, kind);
-    *c = *m;
-    at += RW_ALIGN(sizeof(*m));
-    kv = (cs_kv *)(rec + at);
-    c->fields = (const cs_kv *)(uintptr_t)at;
-    at += RW_ALIGN(m->n_fields * sizeof(cs_kv));
-    if (m->n_refs > 0)
-        memcpy(rec + at, m->refs, m->n_refs * sizeof(cs_pktref));
-    c->refs = (const cs_pktref *)(uintptr_t)at;
-    at += RW_ALIGN(m->n_refs * sizeof(cs_pktref));
-    rec_put_str(rec, &at, &m->type, &c->type);
-    rec_put_str(rec, &at, &m->key, &c->key);
-    for (size_t i = 0; i < m->n_fields; i++) {
-        rec_put_str(rec, &at, &m->fields[i].name, &kv[i].name);
-        rec_put_str(rec, &at, &m->fields[i].val, &kv[i].val);
-    }
-}
-
-/* Points the message serialized at "rec" back into the buffer. */
-static cs_message *rec_get_message(uint8_t *rec)
-{
-    cs_message *c = (cs_message *)(rec + RW_HDR);
-    cs_kv *kv = (cs_kv *)(rec + (uintptr_t)c->fields);
-
-    c->fields = kv;
-    c->refs = (const cs_pktref *)(rec + (uintptr_t)c->refs);
-    rec_fix_str(rec, &c->type);
-    rec_fix_str(rec, &c->key);
-    for (size_t i = 0; i < c->n_fields; i++) {
-        rec_fix_str(rec, &kv[i].name);
-        rec_fix_str(rec, &kv[i].val);
-    }
-    return c;
-}
-
-static size_t rec_measurement_size(const cs_measurement *ms)
-{
-    return RW_ALIGN(RW_HDR + RW_ALIGN(sizeof(*ms)) + ms->key.len + strlen(ms->pair) + 1);
-}
-
-static void rec_put_measurement(uint8_t *rec, size_t size, const cs_measurement *ms)
-{
-    size_t at = RW_HDR;
-    cs_measurement *c = (cs_measurement *)(rec + at);
-
-    rec_set_hdr(rec, size, REC_MEASUREMENT);
-    *c = *ms;
-    at += RW_ALIGN(sizeof(*ms));
-    rec_put_str(rec, &at, &ms->key, &c->key);
-    memcpy(rec + at, ms->pair, strlen(ms->pair) + 1);
-    c->pair = (const char *)(uintptr_t)at;
-}
-
-static cs_measurement *rec_get_measurement(uint8_t *rec)
-{
-    cs_measurement *c = (cs_measurement *)(rec + RW_HDR);
-
-    rec_fix_str(rec, &c->key);
-    c->pair = (const char *)(rec + (uintptr_t)c->pair);
-    return c;
-}
-
-/* Writer thread: hands one serialized record to the message store. */
-static int rw_store_record(cs_msgstore *ms, uint8_t *rec, rwriter *rw)
+/* Writer thread: hands one encoded record to the message store. */
+static int rw_store_record(cs_msgstore *ms, const uint8_t *rec, rwriter *rw)
 {
     uint32_t kind = rec_hdr(rec, 1);
-    int rc;
+    int rc = cs_msgstore_put_encoded(ms, rec_store_kind(kind), rec + RW_HDR, rec_hdr(rec, 0));
 
-    switch (kind) {
-    case REC_MESSAGE:
-        if ((rc = cs_msgstore_put_message(ms, rec_get_message(rec))) == 0)
-            rw->messages_stored++;
-        return rc;
-    case REC_MEASUREMENT:
-        if ((rc = cs_msgstore_put_measurement(ms, rec_get_measurement(rec))) == 0)
-            rw->measurements_stored++;
-        return rc;
-    default:
-        return cs_msgstore_put_unmatched(ms, rec_get_message(rec),
-                                         kind == REC_UNMATCHED_REQ ? CS_UNMATCHED_REQUEST
-                                                                   : CS_UNMATCHED_RESPONSE);
-    }
+    if (rc == 0 && kind == REC_MESSAGE)
+        rw->messages_stored++;
+    else if (rc == 0 && kind == REC_MEASUREMENT)
+        rw->measurements_stored++;
+    return rc;
 }
 
 /* Writer thread: stores every record of "buf" (counters under the lock). */
@@ -234,7 +138,7 @@ static int rw_store_buffer(cs_pipeline *pl, uint8_t *buf, size_t used)
     rwriter *rw = pl->rw, done = {0};
     int first = 0, rc;
 
-    for (size_t at = 0; at < used; at += rec_hdr(buf + at, 0)) {
+    for (size_t at = 0; at < used; at += RW_HDR + rec_hdr(buf + at, 0)) {
         if ((rc = rw_store_record(pl->ms, buf + at, &done)) < 0) {
             done.records_failed++;
             if (first == 0)
@@ -406,23 +310,46 @@ static int rw_behind(const cs_pipeline *pl)
            atomic_load_explicit(&pl->rw->writing, memory_order_relaxed);
 }
 
+/* Gives back the end of the "reserved" bytes at "rec" that the record
+ * encoded there ("n" bytes, kind "kind") did not use. */
+static void rw_commit(cs_pipeline *pl, uint8_t *rec, size_t reserved, size_t n, int kind)
+{
+    rec_set_hdr(rec, n, kind);
+    pl->rw->fill_used -= reserved - (RW_HDR + n);
+}
+
 /* Lossy pipelines: queue a message (or unmatched one) for the writer. */
 static void rw_put_message(cs_pipeline *pl, int kind, const cs_message *m)
 {
-    size_t size = rec_message_size(m);
-    uint8_t *rec = rw_reserve(pl, size);
+    int unmatched = kind == REC_MESSAGE         ? 0
+                    : kind == REC_UNMATCHED_REQ ? CS_UNMATCHED_REQUEST
+                                                : CS_UNMATCHED_RESPONSE;
+    size_t bound;
+    uint8_t *rec;
+    int rc;
 
-    if (rec != NULL)
-        rec_put_message(rec, size, kind, m);
+    if ((rc = cs_msgstore_message_bound(m, &bound)) < 0) {
+        note_err(pl, rc);
+        return;
+    }
+    if ((rec = rw_reserve(pl, RW_HDR + bound)) != NULL)
+        rw_commit(pl, rec, RW_HDR + bound, cs_msgstore_encode_message(rec + RW_HDR, m, unmatched),
+                  kind);
 }
 
 static void rw_put_measurement(cs_pipeline *pl, const cs_measurement *ms)
 {
-    size_t size = rec_measurement_size(ms);
-    uint8_t *rec = rw_reserve(pl, size);
+    size_t size;
+    uint8_t *rec;
+    int rc;
 
-    if (rec != NULL)
-        rec_put_measurement(rec, size, ms);
+    if ((rc = cs_msgstore_measurement_size(ms, &size)) < 0) {
+        note_err(pl, rc);
+        return;
+    }
+    if ((rec = rw_reserve(pl, RW_HDR + size)) != NULL)
+        rw_commit(pl, rec, RW_HDR + size, cs_msgstore_encode_measurement(rec + RW_HDR, ms),
+                  REC_MEASUREMENT);
 }
 
 /* ---- the analyzer's sink -------------------------------------------------- */

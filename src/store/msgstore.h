@@ -23,7 +23,7 @@
  * and reader read P from the store directory when they open.
  *
  * Every file is a short header followed by length-prefixed, checksummed
- * records (the byte layout is in msgstore.c). Files are only appended to
+ * records (the byte layout is in msgstore_format.c). Files are only appended to
  * during ingest; a record cut short by a crash fails its checksum and is
  * never served (and the next writer cuts it off before appending).
  * Reanalysis replaces a range of segment groups: the new files are written
@@ -88,6 +88,34 @@ int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m);
 int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms);
 /* "kind" is CS_UNMATCHED_REQUEST or CS_UNMATCHED_RESPONSE (analyzer.h). */
 int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind);
+
+/*
+ * Records encoded ahead of the store: the store's own serialization (the
+ * layout is in msgstore_format.c), for a thread that queues records for
+ * the writer's thread (analytics/pipeline.c) without a second format.
+ *
+ *   cs_msgstore_message_bound(m, &bound)   room to encode "m" (an upper
+ *                                          bound); CS_ERANGE if too large
+ *   n = cs_msgstore_encode_message(p, m, kind)   at "p"; returns its length
+ *                                          ("kind" as put_unmatched, 0 for
+ *                                          a message)
+ *   cs_msgstore_measurement_size(ms, &n)   its exact size; CS_ERANGE if too
+ *                                          large
+ *   cs_msgstore_encode_measurement(p, ms)  at "p"; returns its length
+ *   cs_msgstore_put_encoded(w, kind, p, n) appends the record "p" of "n"
+ *                                          bytes to the file of kind 'm'
+ *                                          (message), 'l' (measurement) or
+ *                                          'u' (unmatched): the same bytes
+ *                                          as put_message / put_measurement
+ *                                          / put_unmatched write
+ *
+ * Encoding never allocates and needs no writer.
+ */
+int cs_msgstore_message_bound(const cs_message *m, size_t *bound);
+size_t cs_msgstore_encode_message(uint8_t *p, const cs_message *m, int kind);
+int cs_msgstore_measurement_size(const cs_measurement *ms, size_t *size);
+size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms);
+int cs_msgstore_put_encoded(cs_msgstore *w, char kind, const uint8_t *p, size_t n);
 
 /* Writes out what is buffered, so that readers see it (appended files
  * only; replacement files become visible at close). */
@@ -170,7 +198,7 @@ void cs_latfilter_init(cs_latfilter *f);
  * "f->offset"-th on, at most "f->limit". A sorted order with a limit keeps
  * only offset + limit small entries in memory (a bounded top-k), and a time
  * range skips the files that hold nothing in it (once this process has
- * read them once: see msgstore.c, "file summaries"). */
+ * read them once: see msgstore_summary.c). */
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud);
 
 /* Latency distribution of one pair. */

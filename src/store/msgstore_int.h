@@ -1,21 +1,325 @@
 /*
- * msgstore_int.h - message store internals shared with its tests and fuzz
- * harness: the record framing (see the layout table in msgstore.c).
+ * msgstore_int.h - the message store's internals, shared by its files
+ * (msgstore_*.c), its tests and its fuzz harness. Nothing outside
+ * src/store/msgstore_*.c and tests/ includes it.
  *
- *   record:  +0 u32 n   +4 u64 cs__msgstore_frame_check(payload, n)   +12 payload
+ * The on-disk layout is drawn, with every offset, in the opening comment
+ * of msgstore_format.c; the constants below name those offsets and sizes
+ * (CS__FRAME_* for the record frame, CS__MSG_* for a message payload,
+ * CS__LAT_* for a measurement payload and its tail, CS__EP_* for the
+ * endpoints block). Code reads and writes a record only through them.
+ *
+ * The files of the module, one job each:
+ *   msgstore_format.c   the record layout: checksum, encode, decode
+ *   msgstore_file.c     file names and magics, frame walking, file scans,
+ *                       raw images (cs_msgstore_parse_image)
+ *   msgstore_write.c    the writer: open files, buffers, flush, close
+ *   msgstore_retain.c   retention budget, reanalysis replacement
+ *   msgstore_summary.c  the process-wide file summaries and key filters,
+ *                       and the reader's pass over one file that uses them
+ *   msgstore_read.c     the reader: files, message queries, info
+ *   msgstore_latency.c  measurement queries: filters, top-K, histograms
+ *   msgstore_json.c     JSON of messages and measurements
  */
 #ifndef CS_STORE_MSGSTORE_INT_H
 #define CS_STORE_MSGSTORE_INT_H
 
+#include "core/cursor.h"
+#include "store/msgstore.h"
+
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- the layout (see msgstore_format.c) -------------------------------- */
 
 #define CS__MSG_MAGIC_LEN 8         /* file magic, "csmsg01\n" ... */
-#define CS__MSG_FRAME_HDR 12        /* u32 length + u64 checksum */
 #define CS__MSG_MIN_PAYLOAD 8       /* shorter records are corrupt (zero fill) */
 #define CS__MSG_REC_MAX (16u << 20) /* longer records are corrupt */
 
+/* Record frame. */
+enum {
+    CS__FRAME_LEN = 0,     /* u32 payload bytes */
+    CS__FRAME_CHECK = 4,   /* u64 cs__msgstore_frame_check(payload, n) */
+    CS__FRAME_PAYLOAD = 12 /* the payload */
+};
+
+/* Message payload (msg- and unm- files). */
+enum {
+    CS__MSG_ID = 0,         /* u64 id */
+    CS__MSG_TS = 8,         /* i64 ts_ns */
+    CS__MSG_LAST_TS = 16,   /* i64 last_ts_ns */
+    CS__MSG_FLOW = 24,      /* u64 flow_id */
+    CS__MSG_FLAGS = 32,     /* u32 flags */
+    CS__MSG_LEN = 36,       /* u32 len */
+    CS__MSG_DIR = 40,       /* u8 dir */
+    CS__MSG_ROLE = 41,      /* u8 role (cs_role) */
+    CS__MSG_UNM_KIND = 42,  /* u8 unmatched kind (0 in msg- files) */
+    CS__MSG_PROTO_LEN = 43, /* u8 */
+    CS__MSG_N_REFS = 44,    /* u32 */
+    CS__MSG_N_FIELDS = 48,  /* u32 */
+    CS__MSG_KEY_LEN = 52,   /* u32 */
+    CS__MSG_TYPE_LEN = 56,  /* u16 */
+    CS__MSG_PAD = 58,       /* u16 0 */
+    CS__MSG_EP = 60,        /* endpoints (CS__EP_SIZE bytes) */
+    CS__MSG_FIXED = 108     /* then proto, type, key, refs, fields */
+};
+#define CS__MSG_REF_SIZE 8   /* u64 packet ref */
+#define CS__MSG_VARINT_MAX 5 /* LEB128 of a u32 */
+
+/* Measurement payload (lat- files). */
+enum {
+    CS__LAT_ID = 0,        /* u64 id (= request id) */
+    CS__LAT_REQ_ID = 8,    /* u64 */
+    CS__LAT_RESP_ID = 16,  /* u64 */
+    CS__LAT_REQ_TS = 24,   /* i64 req_ts_ns */
+    CS__LAT_RESP_TS = 32,  /* i64 resp_ts_ns */
+    CS__LAT_LATENCY = 40,  /* i64 latency_ns */
+    CS__LAT_FLOW = 48,     /* u64 flow_id */
+    CS__LAT_PAIR_LEN = 56, /* u8 */
+    CS__LAT_PARTS = 57,    /* u8: which optional parts follow the key */
+    CS__LAT_PAD = 58,      /* u16 0 */
+    CS__LAT_KEY_LEN = 60,  /* u32 */
+    CS__LAT_EP = 64,       /* endpoints (CS__EP_SIZE bytes) */
+    CS__LAT_FIXED = 112    /* then pair, key, optional parts */
+};
+#define CS__LAT_PART_TAIL 0x01u /* CS__LAT_PARTS: the measurement tail follows */
+
+/* Measurement tail, after the key when CS__LAT_PART_TAIL is set. */
+enum {
+    CS__LAT_TAIL_RESP_LAST = 0,    /* i64 resp_last_ts_ns */
+    CS__LAT_TAIL_ATTACHED = 8,     /* u32 attached */
+    CS__LAT_TAIL_ATTACHED_ID = 12, /* u64 attached_last_id */
+    CS__LAT_TAIL_ATTACHED_TS = 20, /* i64 attached_last_ts_ns */
+    CS__LAT_TAIL_SIZE = 28
+};
+
+/* Endpoints block, in both payloads. */
+enum {
+    CS__EP_IP_VERSION = 0, /* u8 */
+    CS__EP_IP_PROTO = 1,   /* u8 */
+    CS__EP_TAP = 2,        /* u16 */
+    CS__EP_VLAN0 = 4,      /* u16 vlan[0] */
+    CS__EP_VLAN1 = 6,      /* u16 vlan[1] */
+    CS__EP_N_VLAN = 8,     /* u8, then u8 0 */
+    CS__EP_PORT_A = 10,    /* u16 */
+    CS__EP_PORT_B = 12,    /* u16, then u16 0 */
+    CS__EP_ADDR_A = 16,    /* 16 bytes */
+    CS__EP_ADDR_B = 32,    /* 16 bytes */
+    CS__EP_ADDR_SIZE = 16,
+    CS__EP_SIZE = 48
+};
+
+_Static_assert((int)CS__MSG_ID == (int)CS__LAT_ID, "every record starts with its id");
+
+/* File kinds: prefixes "msg", "lat", "unm". */
+enum { CS__KIND_MSG = 0, CS__KIND_LAT = 1, CS__KIND_UNM = 2, CS__N_KINDS = 3 };
+
+#define CS__MSG_PATH_MAX 4096
+#define CS__MSG_MAX_OPEN 8 /* files a writer keeps open */
+
+extern const char *const cs__msgfile_prefix[CS__N_KINDS];
+extern const char *const cs__msgfile_magic[CS__N_KINDS];
+
+/* ---- records (msgstore_format.c) ---------------------------------------- */
+
 /* The checksum of a record payload "p" of "n" bytes. */
 uint64_t cs__msgstore_frame_check(const uint8_t *p, size_t n);
+
+/* Scratch space that decoded records point into (beside the file bytes). */
+typedef struct cs__recdec {
+    cs_kv *kv;
+    size_t kv_cap;
+    cs_pktref *refs;
+    size_t refs_cap;
+    char name[256]; /* proto or pair, NUL-terminated */
+} cs__recdec;
+
+void cs__recdec_free(cs__recdec *d);
+
+/* Decoded fixed part of a message payload, enough to filter on. */
+typedef struct cs__msg_head {
+    uint32_t n_refs, n_fields;
+    int kind;
+    cs_cursor rest; /* refs and fields */
+} cs__msg_head;
+
+/* Decodes the fixed part and strings of a message; 0, or -1 if malformed. */
+int cs__decode_msg_head(const uint8_t *p, size_t n, cs__recdec *d, cs_message *m, cs__msg_head *h);
+/* Decodes refs and fields after cs__decode_msg_head(); 0, -1 malformed, or CS_ENOMEM. */
+int cs__decode_msg_body(cs__recdec *d, cs_message *m, cs__msg_head *h);
+/* Decodes a measurement payload; 0, or -1 if malformed. */
+int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measurement *ms);
+
+/* The key of a record payload "p" of "n" bytes of kind "kind" (a message's
+ * or a measurement's); 0 with "*key", "*len", or -1 if it has none. */
+int cs__record_key(int kind, const uint8_t *p, size_t n, const uint8_t **key, size_t *len);
+
+/* The time a record of kind "kind" is filed by (a message's ts_ns, a
+ * measurement's req_ts_ns); 0 with "*ts", or -1 if "n" is too short. */
+int cs__record_ts(int kind, const uint8_t *p, size_t n, int64_t *ts);
+
+/* ---- files and frames (msgstore_file.c) --------------------------------- */
+
+void cs__msgfile_path(char *buf, const char *dir, int kind, uint32_t seg, int tmp);
+/* Parses "msg-00000007.bin" (or with ".new" if "tmp"): kind and file id. */
+int cs__msgfile_parse_name(const char *name, int *kind, uint32_t *seg, int *tmp);
+
+enum { CS__FR_OK = 0, CS__FR_STOP = 1, CS__FR_BAD = 2 };
+
+typedef int (*cs__frame_fn)(void *ud, const uint8_t *p, size_t n);
+
+/* Walks the complete, valid frames in "d"[0..len) (see msgstore_file.c). */
+int cs__msgfile_frames(const uint8_t *d, size_t len, size_t *used, size_t *need, cs__frame_fn fn,
+                       void *ud);
+
+typedef struct cs__scanbuf {
+    uint8_t *buf;
+    size_t cap;
+    uint64_t base; /* file offset of buf[0] while a scan runs */
+} cs__scanbuf;
+
+/* The file offset of the frame whose payload "payload" lies in "sb". */
+static inline uint64_t cs__frame_offset(const cs__scanbuf *sb, const uint8_t *payload)
+{
+    return sb->base + (uint64_t)(payload - sb->buf) - CS__FRAME_PAYLOAD;
+}
+
+typedef struct cs__scan_result {
+    uint64_t valid_end; /* file offset after the last good record */
+    int torn;           /* stopped at an incomplete or bad record */
+    int stopped;        /* the callback said stop */
+} cs__scan_result;
+
+/* Streams the file "fd" of kind "kind" through "fn" from offset "start". */
+int cs__msgfile_scan(int fd, int kind, cs__scanbuf *sb, uint64_t start, cs__frame_fn fn, void *ud,
+                     cs__scan_result *res);
+
+/* ---- writer (msgstore_write.c, msgstore_retain.c) ----------------------- */
+
+typedef struct cs__wfile {
+    int kind;     /* CS__KIND_*; -1 = slot unused */
+    uint32_t seg; /* file id (first segment of the group) */
+    int fd;
+    uint64_t last_use;
+    uint8_t *buf;
+    size_t used, cap;
+    uint32_t n_buffered; /* records in buf */
+    uint64_t lost;       /* records a failed write cost, over the slot's life */
+} cs__wfile;
+
+typedef struct cs__tmpfile {
+    uint32_t seg;
+    int kind;
+} cs__tmpfile;
+
+struct cs_msgstore {
+    char *dir; /* STORE/messages */
+    cs__wfile files[CS__MSG_MAX_OPEN];
+    cs__wfile *last[CS__N_KINDS];
+    uint64_t tick;
+    int err;
+    int replacing;
+    uint32_t rfirst, rlast; /* file ids (groups) of the replaced range */
+    cs__tmpfile *tmps;
+    size_t n_tmps, tmps_cap;
+    cs__scanbuf sb;
+    const char *const *rprotos; /* replaced protocols (NULL: all) */
+    uint64_t max_bytes;         /* retention budget (0: none) */
+    uint32_t partitions;        /* the store's P (store.h), 1 for old stores */
+    uint32_t newest_file;       /* newest file id (group) with a file opened */
+    uint64_t deleted;           /* files deleted by retention */
+};
+
+/* Remembers the first error of "w"; returns "rc". */
+int cs__msgstore_err(cs_msgstore *w, int rc);
+/* Writes out and closes the file of slot "f" (an unused slot is fine). */
+int cs__wfile_close(cs__wfile *f);
+
+/* Is file id "seg" in the range being replaced? */
+static inline int cs__msgstore_in_range(const cs_msgstore *w, uint32_t seg)
+{
+    return w->replacing && seg >= w->rfirst && seg <= w->rlast;
+}
+
+/* Deletes the oldest groups' files while over the budget (msgstore_retain.c). */
+void cs__msgstore_retain(cs_msgstore *w);
+/* Opens the replacement file of (kind, seg): fresh the first time, then appended. */
+int cs__msgstore_open_replacement(cs_msgstore *w, int kind, uint32_t seg, int *fd, int *fresh);
+/* Puts back the records of the range of protocols not replaced. */
+void cs__msgstore_carry_over(cs_msgstore *w);
+/* Renames the replacement files over the old ones (or drops them after an error). */
+int cs__msgstore_publish(cs_msgstore *w);
+
+/* ---- reader (msgstore_read.c, msgstore_summary.c, msgstore_latency.c) --- */
+
+typedef struct cs__rfile {
+    uint32_t seg;
+    int kind;
+} cs__rfile;
+
+struct cs_msgreader {
+    char *dir; /* STORE/messages */
+    cs__scanbuf sb;
+    cs__recdec dec;
+    cs__rfile *files;
+    size_t n_files, files_cap;
+    uint64_t torn;
+    uint32_t partitions; /* the store's P (store.h), 1 for old stores */
+    uint32_t cur_seg;    /* file id of the file being scanned */
+};
+
+/* A file's key filter: Bloom filter blocks (see msgstore_summary.c). */
+typedef struct cs__keyfilter {
+    uint64_t *words; /* n_blocks * KF_WORDS, cs_malloc'ed */
+    size_t n_blocks;
+    uint32_t last_keys; /* keys in the last block */
+    int ok;             /* holds every key of the records summarized */
+} cs__keyfilter;
+
+/* What one pass over a file saw (see msgstore_summary.c). */
+typedef struct cs__fsum {
+    uint64_t dev, ino;
+    int kind; /* CS__KIND_*; -1 = free slot */
+    uint64_t size;
+    int64_t mtime_ns;
+    uint64_t valid_end;  /* offset after the last good record */
+    uint64_t last_off;   /* offset of the last good record (0: none) */
+    uint64_t last_check; /* its checksum */
+    uint64_t records;
+    int64_t min_ts, max_ts; /* INT64_MAX / INT64_MIN when no record */
+    int torn;
+    cs__keyfilter kf; /* owned by the table entry; ok = 0 in callers' copies */
+} cs__fsum;
+
+/* Brings the summary of the open file "fd" up to date into "*v": 1 if
+ * valid, 0 if a full pass would be needed and "full_ok" is 0, negative on
+ * a read error. */
+int cs__msgsum_update(int fd, const struct stat *st, int kind, cs__scanbuf *sb, int full_ok,
+                      cs__fsum *v);
+
+/* What a scan may use to skip files: records with after <= ts < before,
+ * and (if "key" is not NULL or empty) with that exact key. */
+typedef struct cs__scan_hint {
+    int64_t after, before;
+    const char *key;
+} cs__scan_hint;
+
+/* Streams the file (kind, seg) of "r" through "fn", skipping it when its
+ * summary says it holds nothing "h" asks for (msgstore_summary.c). */
+int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_fn fn, void *ud,
+                            cs__scan_result *res, const cs__scan_hint *h);
+/* Streams every file of "kind" through "fn", in file id order (msgstore_read.c). */
+int cs__msgreader_scan_all(cs_msgreader *r, int kind, cs__frame_fn fn, void *ud,
+                           const cs__scan_hint *h);
+
+/* Is "s" exactly the C string "want"? */
+static inline int cs__str_is(cs_str s, const char *want)
+{
+    size_t n = strlen(want);
+
+    return s.len == n && (n == 0 || memcmp(s.p, want, n) == 0);
+}
 
 #endif

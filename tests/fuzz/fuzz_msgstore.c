@@ -1,6 +1,7 @@
 /*
- * fuzz_msgstore.c - libFuzzer harness for the message store reader
- * (store/msgstore.c) and its JSON formatting.
+ * fuzz_msgstore.c - libFuzzer harness for the message store's record
+ * reading and writing (store/msgstore_file.c, msgstore_format.c) and its
+ * JSON formatting (msgstore_json.c).
  *
  * Input: byte 0 picks the file kind (msg, lat or unm) and bit 0x80 the
  * mode; the rest is used two ways:
@@ -11,9 +12,13 @@
  *                are framed with valid lengths and checksums, so the record
  *                decoders see arbitrary payloads.
  * Every record the reader returns is printed as JSON into a memory buffer,
- * which must hold no raw control byte. Invariants checked (abort on
- * failure): the valid prefix is within the image and starts after the
- * magic; decoded strings and arrays lie within sane bounds.
+ * which must hold no raw control byte, and encoded again with the store's
+ * encoder (cs_msgstore_encode_message / _measurement, the one
+ * serialization the writer and the pipeline use): the new bytes must
+ * decode to the same record. Invariants checked (abort on failure): the
+ * valid prefix is within the image and starts after the magic; decoded
+ * strings and arrays lie within sane bounds; encode(decode(x)) decodes to
+ * decode(x).
  */
 #include "core/cursor.h"
 #include "store/msgstore.h"
@@ -30,6 +35,8 @@ static const char *const magics[3] = {"csmsg01\n", "cslat01\n", "csunm01\n"};
 static const char kinds[3] = {'m', 'l', 'u'};
 
 static char json_buf[1 << 20];
+static uint8_t enc_buf[1 << 20];
+static cs__recdec enc_dec; /* scratch of the re-decoded records */
 
 /* Formats with "fn" into json_buf and checks there is no raw control byte. */
 static void check_json_out(size_t len)
@@ -37,6 +44,67 @@ static void check_json_out(size_t len)
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)json_buf[i] < 0x20)
             abort();
+}
+
+static int same_str(cs_str a, cs_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+static int same_message(const cs_message *a, const cs_message *b)
+{
+    if (a->id != b->id || a->ts_ns != b->ts_ns || a->last_ts_ns != b->last_ts_ns ||
+        a->flow_id != b->flow_id || a->flags != b->flags || a->len != b->len || a->dir != b->dir ||
+        a->role != b->role || strcmp(a->proto, b->proto) != 0 || !same_str(a->type, b->type) ||
+        !same_str(a->key, b->key) || memcmp(&a->ep, &b->ep, sizeof(a->ep)) != 0 ||
+        a->n_refs != b->n_refs || a->n_fields != b->n_fields)
+        return 0;
+    for (size_t i = 0; i < a->n_refs; i++)
+        if (a->refs[i] != b->refs[i])
+            return 0;
+    for (size_t i = 0; i < a->n_fields; i++)
+        if (!same_str(a->fields[i].name, b->fields[i].name) ||
+            !same_str(a->fields[i].val, b->fields[i].val))
+            return 0;
+    return 1;
+}
+
+/* Encodes "m" (unmatched "kind") again; it must decode to "m". */
+static void check_message_roundtrip(const cs_message *m, int kind)
+{
+    cs_message back;
+    cs__msg_head h;
+    size_t bound, n;
+
+    if (cs_msgstore_message_bound(m, &bound) < 0 || bound > sizeof(enc_buf))
+        return;
+    n = cs_msgstore_encode_message(enc_buf, m, kind);
+    if (n > bound || cs__decode_msg_head(enc_buf, n, &enc_dec, &back, &h) != 0 ||
+        cs__decode_msg_body(&enc_dec, &back, &h) != 0 || h.kind != (kind & 0xff) ||
+        !same_message(m, &back))
+        abort();
+}
+
+/* Encodes "ms" again; it must decode to "ms". */
+static void check_measurement_roundtrip(const cs_measurement *ms)
+{
+    cs_measurement back;
+    size_t size;
+
+    if (cs_msgstore_measurement_size(ms, &size) < 0 || size > sizeof(enc_buf))
+        return;
+    if (cs_msgstore_encode_measurement(enc_buf, ms) != size ||
+        cs__decode_measurement(enc_buf, size, &enc_dec, &back) != 0)
+        abort();
+    if (back.id != ms->id || back.req_id != ms->req_id || back.resp_id != ms->resp_id ||
+        back.req_ts_ns != ms->req_ts_ns || back.resp_ts_ns != ms->resp_ts_ns ||
+        back.latency_ns != ms->latency_ns || back.flow_id != ms->flow_id ||
+        strcmp(back.pair, ms->pair) != 0 || !same_str(back.key, ms->key) ||
+        memcmp(&back.ep, &ms->ep, sizeof(ms->ep)) != 0 ||
+        back.resp_last_ts_ns != ms->resp_last_ts_ns || back.attached != ms->attached ||
+        back.attached_last_id != ms->attached_last_id ||
+        back.attached_last_ts_ns != ms->attached_last_ts_ns)
+        abort();
 }
 
 static int on_msg(void *ud, const cs_message *m)
@@ -56,6 +124,8 @@ static int on_msg(void *ud, const cs_message *m)
     fclose(f);
     if (len > 0 && (size_t)len < sizeof(json_buf))
         check_json_out((size_t)len);
+    if (ud == NULL)
+        check_message_roundtrip(m, 0);
     return 0;
 }
 
@@ -73,12 +143,17 @@ static int on_lat(void *ud, const cs_measurement *ms)
     fclose(f);
     if (len > 0 && (size_t)len < sizeof(json_buf))
         check_json_out((size_t)len);
+    check_measurement_roundtrip(ms);
     return 0;
 }
 
 static int on_unm(void *ud, const cs_message *m, int kind)
 {
-    return on_msg(ud, m);
+    int unmatched = 1; /* non-NULL: on_msg leaves the round trip to us */
+
+    on_msg(&unmatched, m);
+    check_message_roundtrip(m, kind);
+    return 0;
 }
 
 /* Builds a file image with valid frames around payloads cut from "in". */
@@ -95,10 +170,10 @@ static size_t frame_image(const uint8_t *in, size_t n, uint8_t *out, int k)
             len = n - i;
         if (len < CS__MSG_MIN_PAYLOAD)
             break;
-        cs_wr_le32(out + o, (uint32_t)len);
-        cs_wr_le64(out + o + 4, cs__msgstore_frame_check(in + i, len));
-        memcpy(out + o + CS__MSG_FRAME_HDR, in + i, len);
-        o += CS__MSG_FRAME_HDR + len;
+        cs_wr_le32(out + o + CS__FRAME_LEN, (uint32_t)len);
+        cs_wr_le64(out + o + CS__FRAME_CHECK, cs__msgstore_frame_check(in + i, len));
+        memcpy(out + o + CS__FRAME_PAYLOAD, in + i, len);
+        o += CS__FRAME_PAYLOAD + len;
         i += len;
     }
     return o;

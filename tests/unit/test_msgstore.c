@@ -1,5 +1,5 @@
 /*
- * test_msgstore.c - unit tests of src/store/msgstore.c.
+ * test_msgstore.c - unit tests of the message store (src/store/msgstore_*.c).
  *
  * Messages, measurements and unmatched reports are generated from an index
  * i (so each one read back can be regenerated and compared field by field),
@@ -12,7 +12,9 @@
  * and replaced under the process-wide file summaries. Lookups by key find
  * every record through the per-file key filters (also after appends) and
  * do skip a file whose filter rules the key out; the record checksum keeps
- * the values stores were written with (pinned vectors).
+ * the values stores were written with (pinned vectors), and so do whole
+ * files (pinned sizes and checksums); records encoded ahead and put as
+ * bytes (the pipeline's writer thread) make the same files.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +25,9 @@
 
 #include "analytics/analyzer.h"
 #include "core/alloc.h"
+#include "core/cursor.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "store/msgstore.h"
 #include "store/msgstore_int.h"
 #include "store/store.h"
@@ -601,10 +605,10 @@ static void test_garbage_files(void **state)
 
             for (size_t j = 0; j < n; j++)
                 buf[j] = (uint8_t)rand();
-            memcpy(buf, magics[k], 8);
+            memcpy(buf, magics[k], CS__MSG_MAGIC_LEN);
             /* Plausible lengths, so the length check alone does not stop it. */
-            if (n > 12)
-                buf[8] = 40, buf[9] = 0, buf[10] = 0, buf[11] = 0;
+            if (n > CS__MSG_MAGIC_LEN + CS__FRAME_CHECK)
+                cs_wr_le32(buf + CS__MSG_MAGIC_LEN + CS__FRAME_LEN, 40);
             file_name(path, sizeof(path), f->dir, kinds[k], seg);
             snprintf(path, sizeof(path), "%s/messages", f->dir);
             mkdir(path, 0755);
@@ -1085,9 +1089,9 @@ static void test_info_and_ranges_incremental(void **state)
 /* ---- record checksum: values pinned from the stores already written ------ */
 
 /*
- * cs__msgstore_frame_check is cs_checksum64 now; these values were printed
- * by the previous, separate implementation in msgstore.c (before the
- * fold), over the xorshift bytes below. Any change would make every stored
+ * cs__msgstore_frame_check is cs_checksum64; these values were printed by
+ * the store's earlier checksum implementation (before the fold), over the
+ * xorshift bytes below. Any change would make every stored
  * record fail its check.
  */
 static void test_frame_check_pinned(void **state)
@@ -1138,8 +1142,8 @@ static void put_le(uint8_t *p, uint64_t v, int bytes)
 static void test_measurement_without_tail(void **state)
 {
     fixture *f = *state;
-    uint8_t rec[12 + 112 + 3 + 4];
-    uint8_t *p = rec + 12;
+    uint8_t rec[CS__FRAME_PAYLOAD + CS__LAT_FIXED + 3 + 4];
+    uint8_t *p = rec + CS__FRAME_PAYLOAD;
     cs_msgid id = CS_MSGID(CS_PKTREF(5, 24), 0);
     cs_measurement got;
     cs_latfilter lf;
@@ -1149,26 +1153,26 @@ static void test_measurement_without_tail(void **state)
     FILE *fp;
 
     memset(rec, 0, sizeof(rec));
-    put_le(p, id, 8);
-    put_le(p + 8, id, 8);
-    put_le(p + 16, id + 1, 8);
-    put_le(p + 24, (uint64_t)T0, 8);
-    put_le(p + 32, (uint64_t)T0 + 5000, 8);
-    put_le(p + 40, 5000, 8);
-    put_le(p + 48, 0x1234, 8);
-    p[56] = 3;
-    put_le(p + 60, 4, 4);
-    p[64] = 4;
-    p[65] = 6;
-    memcpy(p + 112, "dnsKEY1", 7);
-    put_le(rec, sizeof(rec) - 12, 4);
-    put_le(rec + 4, cs__msgstore_frame_check(p, sizeof(rec) - 12), 8);
+    put_le(p + CS__LAT_ID, id, 8);
+    put_le(p + CS__LAT_REQ_ID, id, 8);
+    put_le(p + CS__LAT_RESP_ID, id + 1, 8);
+    put_le(p + CS__LAT_REQ_TS, (uint64_t)T0, 8);
+    put_le(p + CS__LAT_RESP_TS, (uint64_t)T0 + 5000, 8);
+    put_le(p + CS__LAT_LATENCY, 5000, 8);
+    put_le(p + CS__LAT_FLOW, 0x1234, 8);
+    p[CS__LAT_PAIR_LEN] = 3; /* p[CS__LAT_PARTS] = 0: no tail */
+    put_le(p + CS__LAT_KEY_LEN, 4, 4);
+    p[CS__LAT_EP + CS__EP_IP_VERSION] = 4;
+    p[CS__LAT_EP + CS__EP_IP_PROTO] = 6;
+    memcpy(p + CS__LAT_FIXED, "dnsKEY1", 7);
+    put_le(rec + CS__FRAME_LEN, sizeof(rec) - CS__FRAME_PAYLOAD, 4);
+    put_le(rec + CS__FRAME_CHECK, cs__msgstore_frame_check(p, sizeof(rec) - CS__FRAME_PAYLOAD), 8);
     snprintf(path, sizeof(path), "%s/messages", f->dir);
     assert_int_equal(mkdir(path, 0755), 0);
     file_name(path, sizeof(path), f->dir, "lat", 5);
     fp = fopen(path, "wb");
     assert_non_null(fp);
-    assert_int_equal(fwrite("cslat01\n", 1, 8, fp), 8);
+    assert_int_equal(fwrite("cslat01\n", 1, CS__MSG_MAGIC_LEN, fp), CS__MSG_MAGIC_LEN);
     assert_int_equal(fwrite(rec, 1, sizeof(rec), fp), sizeof(rec));
     fclose(fp);
 
@@ -1294,6 +1298,7 @@ static void forge_first_key(const char *dir, uint32_t seg, const char *key)
 {
     char path[256];
     uint8_t rec[4096];
+    uint8_t *frame = rec + CS__MSG_MAGIC_LEN, *p = frame + CS__FRAME_PAYLOAD;
     struct stat st;
     struct timespec times[2];
     uint32_t n;
@@ -1304,17 +1309,12 @@ static void forge_first_key(const char *dir, uint32_t seg, const char *key)
     assert_true((fd = open(path, O_RDWR)) >= 0);
     assert_int_equal(fstat(fd, &st), 0);
     assert_int_equal(pread(fd, rec, sizeof(rec), 0), (ssize_t)sizeof(rec));
-    n = (uint32_t)rec[8] | (uint32_t)rec[9] << 8 | (uint32_t)rec[10] << 16;
-    at = 8 + CS__MSG_FRAME_HDR + 108 + rec[20 + 43] + (rec[20 + 56] | rec[20 + 57] << 8);
-    assert_int_equal(rec[20 + 52], strlen(key));
-    memcpy(rec + at, key, strlen(key));
-    {
-        uint64_t c = cs__msgstore_frame_check(rec + 20, n);
-
-        for (int k = 0; k < 8; k++)
-            rec[12 + k] = (uint8_t)(c >> (8 * k));
-    }
-    assert_int_equal(pwrite(fd, rec, 20 + n, 0), (ssize_t)(20 + n));
+    n = cs_rd_le32(frame + CS__FRAME_LEN);
+    at = CS__MSG_FIXED + p[CS__MSG_PROTO_LEN] + cs_rd_le16(p + CS__MSG_TYPE_LEN);
+    assert_int_equal(cs_rd_le32(p + CS__MSG_KEY_LEN), strlen(key));
+    memcpy(p + at, key, strlen(key));
+    cs_wr_le64(frame + CS__FRAME_CHECK, cs__msgstore_frame_check(p, n));
+    assert_int_equal(pwrite(fd, rec, (size_t)(p - rec) + n, 0), (ssize_t)((size_t)(p - rec) + n));
     times[0] = st.st_atim;
     times[1] = st.st_mtim;
     assert_int_equal(futimens(fd, times), 0);
@@ -1706,6 +1706,203 @@ static void test_groups_retention(void **state)
     cs_msgreader_close(r);
 }
 
+/* ---- one serialization: the layout pinned, records encoded ahead -------- */
+
+static uint8_t rec_buf[1 << 16];
+
+/* Puts message "m" (unmatched of "kind", 0 for a message) directly, or
+ * (if "encoded") as bytes from cs_msgstore_encode_message, the way the
+ * pipeline's writer thread stores it. */
+static void put_message_as(cs_msgstore *w, const cs_message *m, int kind, int encoded)
+{
+    size_t bound = 0, n;
+
+    if (!encoded) {
+        assert_int_equal(
+            kind ? cs_msgstore_put_unmatched(w, m, kind) : cs_msgstore_put_message(w, m), 0);
+        return;
+    }
+    assert_int_equal(cs_msgstore_message_bound(m, &bound), 0);
+    assert_true(bound <= sizeof(rec_buf));
+    memset(rec_buf, 0xa5, sizeof(rec_buf));
+    n = cs_msgstore_encode_message(rec_buf, m, kind);
+    assert_true(n >= CS__MSG_FIXED && n <= bound);
+    assert_int_equal(cs_msgstore_put_encoded(w, kind ? 'u' : 'm', rec_buf, n), 0);
+}
+
+static void put_measurement_as(cs_msgstore *w, const cs_measurement *ms, int encoded)
+{
+    size_t size = 0;
+
+    if (!encoded) {
+        assert_int_equal(cs_msgstore_put_measurement(w, ms), 0);
+        return;
+    }
+    assert_int_equal(cs_msgstore_measurement_size(ms, &size), 0);
+    assert_true(size <= sizeof(rec_buf));
+    memset(rec_buf, 0xa5, sizeof(rec_buf));
+    assert_int_equal(cs_msgstore_encode_measurement(rec_buf, ms), size);
+    assert_int_equal(cs_msgstore_put_encoded(w, 'l', rec_buf, size), 0);
+}
+
+/* Writes 8 messages, 8 measurements and 8 unmatched reports of packet
+ * segment 3 into the store at "dir" (directly, or "encoded"). */
+static void write_fixed_set(const char *dir, int encoded)
+{
+    cs_msgstore *w;
+    cs_measurement ms;
+    genmsg g;
+    char key[32];
+
+    assert_int_equal(cs_msgstore_open(dir, &w), 0);
+    for (uint32_t i = 0; i < 8; i++) {
+        gen_message(&g, i, 3);
+        put_message_as(w, &g.m, 0, encoded);
+        gen_measurement(&ms, key, i, 3);
+        put_measurement_as(w, &ms, encoded);
+        gen_message(&g, i + 100, 3);
+        put_message_as(w, &g.m, i % 2 ? CS_UNMATCHED_RESPONSE : CS_UNMATCHED_REQUEST, encoded);
+    }
+    assert_int_equal(cs_msgstore_close(w), 0);
+}
+
+/* Reads STORE/messages/KIND-00000003.bin of "dir" into "buf"; its size. */
+static size_t read_seg3_file(const char *dir, const char *kind, uint8_t *buf, size_t cap)
+{
+    char path[256];
+    FILE *fp;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/messages/%s-00000003.bin", dir, kind);
+    assert_non_null(fp = fopen(path, "rb"));
+    n = fread(buf, 1, cap, fp);
+    fclose(fp);
+    assert_true(n < cap);
+    return n;
+}
+
+/*
+ * The bytes the writer puts on disk are those stores were written with:
+ * the sizes and cs_checksum64 (seed 0) of the three files below were
+ * printed by the message store before its split into files by job (a
+ * program linked with that build wrote the same records). And the named
+ * offsets of msgstore_int.h find the fields where they are.
+ */
+static void test_layout_pinned(void **state)
+{
+    static const struct {
+        const char *kind;
+        size_t len;
+        uint64_t check;
+    } pinned[] = {
+        {"msg", 1291, 0xba9234e799256805ull},
+        {"lat", 1283, 0x836598e469364f0full},
+        {"unm", 1331, 0x5da656381ae10d0aull},
+    };
+    fixture *f = *state;
+    static uint8_t buf[1 << 16];
+    const uint8_t *p = buf + CS__MSG_MAGIC_LEN + CS__FRAME_PAYLOAD;
+    cs_measurement ms;
+    genmsg g;
+    char key[32];
+    size_t n;
+
+    write_fixed_set(f->dir, 0);
+    for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+        n = read_seg3_file(f->dir, pinned[i].kind, buf, sizeof(buf));
+        assert_int_equal(n, pinned[i].len);
+        assert_int_equal(cs_checksum64(buf, n, 0), pinned[i].check);
+    }
+    /* the first record of each file, field by field */
+    gen_message(&g, 0, 3);
+    read_seg3_file(f->dir, "msg", buf, sizeof(buf));
+    n = CS__MSG_FIXED + strlen("fix") + g.m.type.len + g.m.key.len + g.m.n_refs * CS__MSG_REF_SIZE;
+    for (size_t i = 0; i < g.m.n_fields; i++) /* one-byte varints */
+        n += 2 + g.kv[i].name.len + g.kv[i].val.len;
+    assert_int_equal(cs_rd_le32(buf + CS__MSG_MAGIC_LEN + CS__FRAME_LEN), n);
+    assert_int_equal(cs_rd_le64(p + CS__MSG_ID), g.m.id);
+    assert_int_equal((int64_t)cs_rd_le64(p + CS__MSG_TS), g.m.ts_ns);
+    assert_int_equal((int64_t)cs_rd_le64(p + CS__MSG_LAST_TS), g.m.last_ts_ns);
+    assert_int_equal(cs_rd_le64(p + CS__MSG_FLOW), g.m.flow_id);
+    assert_int_equal(cs_rd_le32(p + CS__MSG_LEN), g.m.len);
+    assert_int_equal(p[CS__MSG_PROTO_LEN], 3);
+    assert_int_equal(cs_rd_le16(p + CS__MSG_TYPE_LEN), 1);
+    assert_int_equal(cs_rd_le32(p + CS__MSG_N_FIELDS), 4);
+    assert_int_equal(p[CS__MSG_UNM_KIND], 0);
+    assert_int_equal(cs_rd_le16(p + CS__MSG_EP + CS__EP_PORT_B), 9878);
+    assert_memory_equal(p + CS__MSG_EP + CS__EP_ADDR_B, g.m.ep.addr_b, CS__EP_ADDR_SIZE);
+    assert_memory_equal(p + CS__MSG_FIXED, "fixD", 4);
+    gen_measurement(&ms, key, 0, 3);
+    read_seg3_file(f->dir, "lat", buf, sizeof(buf));
+    assert_int_equal((int64_t)cs_rd_le64(p + CS__LAT_LATENCY), ms.latency_ns);
+    assert_int_equal(cs_rd_le64(p + CS__LAT_RESP_ID), ms.resp_id);
+    assert_int_equal(p[CS__LAT_PAIR_LEN], 3);
+    assert_int_equal(p[CS__LAT_PARTS], CS__LAT_PART_TAIL);
+    assert_int_equal(cs_rd_le32(p + CS__LAT_KEY_LEN), ms.key.len);
+    p += CS__LAT_FIXED + 3 + ms.key.len;
+    assert_int_equal((int64_t)cs_rd_le64(p + CS__LAT_TAIL_RESP_LAST), ms.resp_last_ts_ns);
+    assert_int_equal(cs_rd_le32(p + CS__LAT_TAIL_ATTACHED), ms.attached);
+    assert_int_equal((int64_t)cs_rd_le64(p + CS__LAT_TAIL_ATTACHED_TS), ms.attached_last_ts_ns);
+    read_seg3_file(f->dir, "unm", buf, sizeof(buf));
+    p = buf + CS__MSG_MAGIC_LEN + CS__FRAME_PAYLOAD;
+    assert_int_equal(p[CS__MSG_UNM_KIND], CS_UNMATCHED_REQUEST);
+}
+
+/* Records encoded ahead (the pipeline's writer thread) and put as bytes
+ * make the very files the writer makes from the structs. */
+static void test_encoded_same_bytes(void **state)
+{
+    static const char *const kinds[] = {"msg", "lat", "unm"};
+    static uint8_t a[1 << 16], b[1 << 16];
+    fixture *f = *state;
+    char da[128], db[128];
+    size_t na, nb;
+
+    snprintf(da, sizeof(da), "%s/direct", f->dir);
+    snprintf(db, sizeof(db), "%s/encoded", f->dir);
+    assert_int_equal(mkdir(da, 0755), 0);
+    assert_int_equal(mkdir(db, 0755), 0);
+    write_fixed_set(da, 0);
+    write_fixed_set(db, 1);
+    for (int k = 0; k < 3; k++) {
+        na = read_seg3_file(da, kinds[k], a, sizeof(a));
+        nb = read_seg3_file(db, kinds[k], b, sizeof(b));
+        assert_true(na > CS__MSG_MAGIC_LEN);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+    }
+}
+
+/* cs_msgstore_put_encoded refuses what is not a record, and the writer
+ * keeps that error; records too large to store are refused when sized. */
+static void test_put_encoded_rejects(void **state)
+{
+    fixture *f = *state;
+    cs_msgstore *w;
+    cs_measurement ms;
+    genmsg g;
+    char key[32], pair[300];
+    size_t n = 0;
+
+    gen_message(&g, 1, 3);
+    assert_int_equal(cs_msgstore_message_bound(&g.m, &n), 0);
+    n = cs_msgstore_encode_message(rec_buf, &g.m, 0);
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    assert_int_equal(cs_msgstore_put_encoded(w, 'x', rec_buf, n), CS_EINVAL);
+    assert_int_equal(cs_msgstore_put_encoded(w, 'm', rec_buf, CS__MSG_FIXED - 1), CS_EINVAL);
+    assert_int_equal(cs_msgstore_put_encoded(w, 'l', rec_buf, CS__LAT_FIXED - 1), CS_EINVAL);
+    assert_int_equal(cs_msgstore_put_encoded(w, 'm', rec_buf, CS__MSG_REC_MAX + 1), CS_EINVAL);
+    assert_int_equal(cs_msgstore_put_encoded(w, 'm', rec_buf, n), 0);
+    assert_int_equal(cs_msgstore_close(w), CS_EINVAL);
+    memset(pair, 'p', sizeof(pair) - 1);
+    pair[sizeof(pair) - 1] = '\0';
+    gen_measurement(&ms, key, 1, 3);
+    ms.pair = pair;
+    assert_int_equal(cs_msgstore_measurement_size(&ms, &n), CS_ERANGE);
+    g.m.proto = pair;
+    assert_int_equal(cs_msgstore_message_bound(&g.m, &n), CS_ERANGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1732,6 +1929,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_groups_lookup, setup_p4, teardown),
         cmocka_unit_test_setup_teardown(test_groups_replace_range, setup_p4, teardown),
         cmocka_unit_test_setup_teardown(test_groups_retention, setup_p4, teardown),
+        cmocka_unit_test_setup_teardown(test_layout_pinned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encoded_same_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_encoded_rejects, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

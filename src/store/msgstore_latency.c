@@ -1,0 +1,403 @@
+/*
+ * msgstore_latency.c - measurement queries of the message store: by
+ * filter in store order, sorted by time or latency with offset and limit
+ * (a bounded top-K), per-pair latency histograms, and lookup by id.
+ *
+ * Sorted queries. How it works: a page of the slowest (or
+ * earliest) measurements of millions must not hold millions in memory.
+ *
+ *   pass 1: scan the files (skipping those outside the time range); each
+ *           matching record becomes a 40-byte pick (its sort key, id, file
+ *           and offset). With a limit, the picks are a max-heap of
+ *           k = offset + limit entries whose root is the last in sort order:
+ *           a record that does not sort before the root is dropped, one
+ *           that does replaces it. Memory O(k), time O(n log k).
+ *   pass 2: sort the picks; for picks [offset, k), FETCH_CHUNK at a time,
+ *           read their records back by (file, offset) order (one pread per
+ *           window of neighbouring records), check them (length, checksum,
+ *           id) and call the callback in sort order.
+ *
+ * A record that is gone by pass 2 (its file replaced by a reanalysis in
+ * between) is left out of the reply.
+ *
+ * Threading: as the reader (msgstore_read.c): one thread at a time per
+ * reader; every buffer of a query is its own and freed at its end.
+ */
+#include "store/msgstore.h"
+
+#include "core/alloc.h"
+#include "core/cursor.h"
+#include "core/error.h"
+#include "store/msgstore_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FETCH_CHUNK 1024
+#define FETCH_WINDOW (64u << 10)
+
+void cs_latfilter_init(cs_latfilter *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->after = INT64_MIN;
+    f->before = INT64_MAX;
+    f->min_latency_ns = INT64_MIN;
+}
+
+typedef struct lat_pick {
+    int64_t latency_ns, ts_ns;
+    uint64_t id;
+    uint64_t off; /* frame offset in its file */
+    uint32_t seg;
+    uint32_t rank; /* position within the chunk being fetched */
+} lat_pick;
+
+typedef struct lat_scan {
+    cs_msgreader *r;
+    const cs_latfilter *f;
+    cs_lat_fn fn;
+    void *ud;
+    uint64_t emitted, skipped;
+    cs_msgid want_id;
+    int find, found;
+    /* sorting */
+    lat_pick *picks;
+    size_t n_picks, picks_cap, k; /* k = 0: unbounded */
+    /* fetching */
+    uint8_t *win;
+    size_t win_cap, win_len;
+    uint64_t win_base;
+    uint8_t *arena;
+    size_t arena_len, arena_cap;
+    size_t rec_at[FETCH_CHUNK], rec_len[FETCH_CHUNK];
+    /* stats */
+    cs_latstats *stats;
+    size_t n_stats, stats_cap;
+} lat_scan;
+
+static int lat_matches(const lat_scan *s, const cs_measurement *ms)
+{
+    const cs_latfilter *f = s->f;
+
+    if (s->find)
+        return ms->id == s->want_id;
+    if (f == NULL)
+        return 1;
+    if (ms->req_ts_ns < f->after || ms->req_ts_ns >= f->before ||
+        ms->latency_ns < f->min_latency_ns)
+        return 0;
+    if (f->pair && strcmp(ms->pair, f->pair) != 0)
+        return 0;
+    return f->key == NULL || cs__str_is(ms->key, f->key);
+}
+
+/* Does "a" come before "b" in sort order "sort"? */
+static int pick_before(int sort, const lat_pick *a, const lat_pick *b)
+{
+    if (sort == CS_LATSORT_LATENCY && a->latency_ns != b->latency_ns)
+        return a->latency_ns > b->latency_ns;
+    if (a->ts_ns != b->ts_ns)
+        return a->ts_ns < b->ts_ns;
+    return a->id < b->id;
+}
+
+static int cmp_pick_time(const void *a, const void *b)
+{
+    return pick_before(CS_LATSORT_TIME, a, b) ? -1 : pick_before(CS_LATSORT_TIME, b, a);
+}
+
+static int cmp_pick_latency(const void *a, const void *b)
+{
+    return pick_before(CS_LATSORT_LATENCY, a, b) ? -1 : pick_before(CS_LATSORT_LATENCY, b, a);
+}
+
+static int cmp_pick_place(const void *a, const void *b)
+{
+    const lat_pick *x = a, *y = b;
+
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static void swap_picks(lat_pick *a, lat_pick *b)
+{
+    lat_pick t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+/* Restores the heap (root = last in sort order) after the root changed. */
+static void heap_down(lat_pick *h, size_t n, int sort)
+{
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < n && pick_before(sort, &h[m], &h[l]))
+            m = l;
+        if (r < n && pick_before(sort, &h[m], &h[r]))
+            m = r;
+        if (m == i)
+            return;
+        swap_picks(&h[i], &h[m]);
+        i = m;
+    }
+}
+
+static void heap_up(lat_pick *h, size_t i, int sort)
+{
+    while (i > 0 && pick_before(sort, &h[(i - 1) / 2], &h[i])) {
+        swap_picks(&h[(i - 1) / 2], &h[i]);
+        i = (i - 1) / 2;
+    }
+}
+
+/* Keeps "p" if it is among the first k in sort order seen so far. */
+static int lat_pick_add(lat_scan *s, const lat_pick *p)
+{
+    int sort = s->f->sort;
+
+    if (s->k && s->n_picks == s->k) {
+        if (pick_before(sort, p, &s->picks[0])) {
+            s->picks[0] = *p;
+            heap_down(s->picks, s->n_picks, sort);
+        }
+        return 0;
+    }
+    if (cs_grow((void **)&s->picks, &s->picks_cap, s->n_picks + 1, sizeof(*s->picks)) < 0)
+        return CS_ENOMEM;
+    s->picks[s->n_picks++] = *p;
+    if (s->k)
+        heap_up(s->picks, s->n_picks - 1, sort);
+    return 0;
+}
+
+static int lat_stat(lat_scan *s, const cs_measurement *ms)
+{
+    cs_latstats *st = NULL;
+
+    for (size_t i = 0; i < s->n_stats && st == NULL; i++)
+        if (strncmp(s->stats[i].pair, ms->pair, sizeof(st->pair) - 1) == 0)
+            st = &s->stats[i];
+    if (st == NULL) {
+        if (cs_grow((void **)&s->stats, &s->stats_cap, s->n_stats + 1, sizeof(*s->stats)) < 0)
+            return CS_ENOMEM;
+        st = &s->stats[s->n_stats++];
+        cs_hist_init(&st->hist);
+        snprintf(st->pair, sizeof(st->pair), "%s", ms->pair);
+    }
+    cs_hist_record(&st->hist, ms->latency_ns);
+    return 0;
+}
+
+static int lat_frame(void *ud, const uint8_t *p, size_t n)
+{
+    lat_scan *s = ud;
+    cs_measurement ms;
+    int rc;
+
+    if (s->find && (n < CS__LAT_FIXED || cs_rd_le64(p + CS__LAT_ID) != s->want_id))
+        return 0;
+    if (cs__decode_measurement(p, n, &s->r->dec, &ms) < 0 || !lat_matches(s, &ms))
+        return 0;
+    s->found = 1;
+    if (s->f && s->f->sort == -1)
+        return lat_stat(s, &ms);
+    if (!s->find && s->f && s->f->sort != CS_LATSORT_STORE) {
+        lat_pick pk = {
+            ms.latency_ns, ms.req_ts_ns, ms.id, cs__frame_offset(&s->r->sb, p), s->r->cur_seg, 0};
+        return lat_pick_add(s, &pk);
+    }
+    if (!s->find && s->f && s->skipped < s->f->offset) {
+        s->skipped++;
+        return 0;
+    }
+    s->emitted++;
+    if ((rc = s->fn(s->ud, &ms)) != 0 || s->find)
+        return 1;
+    return s->f && s->f->limit && s->emitted >= s->f->limit;
+}
+
+/* Points "*payload" at the checked record of pick "pk" in file "fd"; 0 if
+ * it is there, 1 if it is gone, negative on error. */
+static int fetch_frame(lat_scan *s, int fd, const lat_pick *pk, const uint8_t **payload, size_t *n)
+{
+    uint64_t end = s->win_base + s->win_len;
+    ssize_t got;
+    uint32_t len;
+    const uint8_t *f;
+
+    if (pk->off < s->win_base || pk->off + CS__FRAME_PAYLOAD > end) {
+        if (cs_grow((void **)&s->win, &s->win_cap, FETCH_WINDOW, 1) < 0)
+            return CS_ENOMEM;
+        if ((got = pread(fd, s->win, FETCH_WINDOW, (off_t)pk->off)) < 0)
+            return cs_error_set(CS_EIO, "reading measurements: %s", strerror(errno));
+        s->win_base = pk->off;
+        s->win_len = (size_t)got;
+    }
+    f = s->win + (pk->off - s->win_base);
+    if (pk->off + CS__FRAME_PAYLOAD > s->win_base + s->win_len)
+        return 1;
+    len = cs_rd_le32(f + CS__FRAME_LEN);
+    if (len < CS__MSG_MIN_PAYLOAD || len > CS__MSG_REC_MAX)
+        return 1;
+    if (pk->off + CS__FRAME_PAYLOAD + len > s->win_base + s->win_len) {
+        if (cs_grow((void **)&s->win, &s->win_cap, CS__FRAME_PAYLOAD + (size_t)len, 1) < 0)
+            return CS_ENOMEM;
+        if ((got = pread(fd, s->win, CS__FRAME_PAYLOAD + (size_t)len, (off_t)pk->off)) < 0)
+            return cs_error_set(CS_EIO, "reading measurements: %s", strerror(errno));
+        s->win_base = pk->off;
+        s->win_len = (size_t)got;
+        f = s->win;
+        if (s->win_len < CS__FRAME_PAYLOAD + (size_t)len)
+            return 1;
+    }
+    if (cs_rd_le64(f + CS__FRAME_CHECK) != cs__msgstore_frame_check(f + CS__FRAME_PAYLOAD, len) ||
+        cs_rd_le64(f + CS__FRAME_PAYLOAD + CS__LAT_ID) != pk->id)
+        return 1;
+    *payload = f + CS__FRAME_PAYLOAD;
+    *n = len;
+    return 0;
+}
+
+/* Reads the records of "picks"[0..m) (sorted by place) into the arena. */
+static int fetch_chunk(lat_scan *s, lat_pick *picks, size_t m)
+{
+    char path[CS__MSG_PATH_MAX];
+    int fd = -1, rc = 0;
+    uint32_t fd_seg = 0;
+
+    s->arena_len = 0;
+    for (size_t i = 0; i < m && rc >= 0; i++) {
+        const uint8_t *p = NULL;
+        size_t n = 0;
+
+        s->rec_len[picks[i].rank] = 0;
+        if (fd < 0 || fd_seg != picks[i].seg) {
+            if (fd >= 0)
+                close(fd);
+            fd_seg = picks[i].seg;
+            s->win_len = 0;
+            cs__msgfile_path(path, s->r->dir, CS__KIND_LAT, fd_seg, 0);
+            if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                continue; /* gone: its records are left out */
+        }
+        if ((rc = fetch_frame(s, fd, &picks[i], &p, &n)) != 0)
+            continue;
+        if (cs_grow((void **)&s->arena, &s->arena_cap, s->arena_len + n, 1) < 0) {
+            rc = CS_ENOMEM;
+            break;
+        }
+        memcpy(s->arena + s->arena_len, p, n);
+        s->rec_at[picks[i].rank] = s->arena_len;
+        s->rec_len[picks[i].rank] = n;
+        s->arena_len += n;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc < 0 ? rc : 0;
+}
+
+/* Pass 2: the picks [offset, end) in sort order through the callback. */
+static int lat_emit_sorted(lat_scan *s)
+{
+    lat_pick chunk[FETCH_CHUNK];
+    size_t first = s->f->offset < s->n_picks ? (size_t)s->f->offset : s->n_picks;
+    int rc;
+
+    if (s->n_picks == 0)
+        return 0;
+    qsort(s->picks, s->n_picks, sizeof(*s->picks),
+          s->f->sort == CS_LATSORT_LATENCY ? cmp_pick_latency : cmp_pick_time);
+    for (size_t at = first; at < s->n_picks; at += FETCH_CHUNK) {
+        size_t m = s->n_picks - at < FETCH_CHUNK ? s->n_picks - at : FETCH_CHUNK;
+
+        for (size_t i = 0; i < m; i++) {
+            chunk[i] = s->picks[at + i];
+            chunk[i].rank = (uint32_t)i;
+        }
+        qsort(chunk, m, sizeof(*chunk), cmp_pick_place);
+        if ((rc = fetch_chunk(s, chunk, m)) < 0)
+            return rc;
+        for (size_t i = 0; i < m; i++) {
+            cs_measurement ms;
+
+            if (s->rec_len[i] == 0 ||
+                cs__decode_measurement(s->arena + s->rec_at[i], s->rec_len[i], &s->r->dec, &ms) < 0)
+                continue;
+            if (s->fn(s->ud, &ms) != 0)
+                return 0;
+        }
+    }
+    return 0;
+}
+
+int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud)
+{
+    lat_scan s = {.r = r, .f = f, .fn = fn, .ud = ud};
+    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL};
+    int rc;
+
+    if (f && f->limit && f->offset <= SIZE_MAX / 2 && f->limit <= SIZE_MAX / 2)
+        s.k = (size_t)(f->offset + f->limit);
+    rc = cs__msgreader_scan_all(r, CS__KIND_LAT, lat_frame, &s, &h);
+    if (rc == 0 && f && f->sort != CS_LATSORT_STORE)
+        rc = lat_emit_sorted(&s);
+    cs_free(s.picks);
+    cs_free(s.win);
+    cs_free(s.arena);
+    return rc;
+}
+
+static int cmp_stats(const void *a, const void *b)
+{
+    return strcmp(((const cs_latstats *)a)->pair, ((const cs_latstats *)b)->pair);
+}
+
+int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats **out, size_t *n)
+{
+    cs_latfilter sf;
+    lat_scan s = {.r = r, .f = &sf};
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (f)
+        sf = *f;
+    else
+        cs_latfilter_init(&sf);
+    sf.sort = -1; /* collect histograms */
+    sf.limit = 0;
+    rc = cs__msgreader_scan_all(r, CS__KIND_LAT, lat_frame, &s,
+                                &(cs__scan_hint){sf.after, sf.before, sf.key});
+    if (rc < 0) {
+        cs_free(s.stats);
+        return rc;
+    }
+    if (s.n_stats > 1)
+        qsort(s.stats, s.n_stats, sizeof(*s.stats), cmp_stats);
+    *out = s.stats;
+    *n = s.n_stats;
+    return 0;
+}
+
+int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, void *ud)
+{
+    lat_scan s = {.r = r, .fn = fn, .ud = ud, .want_id = id, .find = 1};
+    cs__scan_result res;
+    char buf[40];
+    int rc;
+
+    if ((rc = cs__msgreader_scan_file(r, CS__KIND_LAT, cs_msgstore_file_seg(id, r->partitions),
+                                      lat_frame, &s, &res, NULL)) < 0)
+        return rc;
+    if (!s.found)
+        return cs_error_set(CS_ENOTFOUND, "no measurement %s in the store",
+                            cs_id_format('l', id, buf));
+    return 0;
+}
