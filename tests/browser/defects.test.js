@@ -1,0 +1,293 @@
+/* defects.test.js BROWSER ARTIFACT_DIR SAMPLE_URL LIVE_URL EMPTY_URL METRICS_URL -
+ * the web UI defects of issue 14 (items 2-7, 11, 12), one check group each,
+ * in one browser (chromium or firefox, through driver.js). The daemons
+ * (tests/golden/t_browser.sh starts them):
+ *   SAMPLE_URL  samples/trading-sample.pcap, replayed and idle
+ *   LIVE_URL    a generated capture replayed in real time with a fix_slow
+ *               alert rule: capturing while the test clicks
+ *   EMPTY_URL   a store with no packet at all
+ *   METRICS_URL a 3 s generated capture, replayed and idle (closed windows)
+ * Checks:
+ *   2  results land on screen: the list after a drag, the measurement after
+ *      a click, the packet after a click and from a shared URL, the list
+ *      after an alert link (each section's top inside the viewport)
+ *   3  live refresh: over 6 s of live updates the chart area never empties,
+ *      the charts keep their canvas (updated, not rebuilt) and the page
+ *      height stays put
+ *   4  live state: a zoom unticks "live" while the status line keeps
+ *      updating; ticking "live" again resumes the charts and the from/to
+ *      inputs follow
+ *   5  bad input: a malformed BPF filter shows the API's error, and no
+ *      download; errors are readable (contrast >= 4.5:1); a bad time in
+ *      the URL names the value; "5m ago", "now" and "YYYY-MM-DD hh:mm:ss"
+ *      are accepted; 2026-02-30 is refused; an unknown pair is named
+ *   6  an empty store shows no 1969 range
+ *   7  "whole store" draws every per-second point the API has, and the
+ *      last partial second is no cliff
+ *   11 at 800x600 nothing scrolls sideways
+ *   12 time ticks are UTC 24-hour, latency ticks carry units, byte rates
+ *      are drawn as bit rates
+ * Screenshots go to ARTIFACT_DIR. Exits 1 if any check failed. */
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const driver = require("./driver.js");
+
+const [browserName, artifacts, sample, live, empty, metricsBase] = process.argv.slice(2);
+if (!driver.names.includes(browserName) || !metricsBase) {
+  console.error("usage: node defects.test.js chromium|firefox ARTIFACT_DIR SAMPLE_URL LIVE_URL EMPTY_URL METRICS_URL");
+  process.exit(2);
+}
+fs.mkdirSync(artifacts, { recursive: true });
+let failures = 0;
+function check(what, ok, detail) {
+  if (ok) console.log(`ok   [${browserName}] ${what}`);
+  else { failures++; console.log(`FAIL [${browserName}] ${what}` + (detail !== undefined ? ": " + JSON.stringify(detail) : "")); }
+}
+const ready = (page) => page.waitFor(() => document.body.dataset.ready === "1", null, 20000);
+const shot = (page, name, full) => page.screenshot(path.join(artifacts, name + ".png"), { fullPage: !!full });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/* the section's top edge is inside the viewport (without scrolling it there) */
+const onScreen = (page, sel) => page.evaluate((s) => {
+  const e = document.querySelector(s);
+  if (!e || e.hidden) return { shown: false };
+  const r = e.getBoundingClientRect();
+  return { shown: true, top: Math.round(r.top), vh: window.innerHeight, ok: r.top >= -1 && r.top < window.innerHeight - 40 };
+}, sel);
+async function drag(page, sel, from, to) {
+  const box = await page.box(sel);
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * from, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * (from + to) / 2, y, { steps: 5 });
+  await page.mouse.move(box.x + box.width * to, y, { steps: 5 });
+  await page.mouse.up();
+}
+const visibleErrors = (page) => page.evalAll(".err", (es) => es.filter((e) => e.offsetParent !== null && e.textContent.trim()).map((e) => e.textContent));
+
+/* WCAG contrast of an element's text on its nearest opaque background */
+function contrastOf(page, sel) {
+  return page.evaluate((s) => {
+    const e = document.querySelector(s);
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    let bg = null;
+    for (let x = e; x && !bg; x = x.parentElement) {
+      const c = rgb(getComputedStyle(x).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) bg = c;
+    }
+    bg = bg || [255, 255, 255];
+    const lum = (c) => { const l = c.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+    const a = lum(rgb(getComputedStyle(e).color)), b = lum(bg);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }, sel);
+}
+
+async function offScreen(browser) { /* item 2 */
+  const page = await browser.newPage();
+  await page.goto(sample + "/");
+  await ready(page);
+  await drag(page, 'figure.latency[data-pair="fix"] .u-over', 0.002, 0.998);
+  await page.waitForSelector("#list:not([hidden]) #listtable tbody tr", 20000);
+  await ready(page);
+  check("2: after a drag the measurement list is on screen", (await onScreen(page, "#list")).ok, await onScreen(page, "#list"));
+  await page.click("#listtable tbody tr:first-child a");
+  await page.waitForSelector("#detail:not([hidden]) #pcaplink", 20000);
+  await ready(page);
+  check("2: an opened measurement is on screen", (await onScreen(page, "#detail")).ok, await onScreen(page, "#detail"));
+  await page.click("#detailbody tr.pkt a");
+  await page.waitForSelector("#bytes:not([hidden]) pre.hex", 20000);
+  await ready(page);
+  check("2: an opened packet is on screen", (await onScreen(page, "#bytes")).ok, await onScreen(page, "#bytes"));
+  const url = page.url();
+  await page.close();
+  const p2 = await browser.newPage();
+  await p2.goto(url);
+  await p2.waitForSelector("#bytes:not([hidden]) pre.hex", 20000);
+  await ready(p2);
+  await sleep(300);
+  check("2: a shared URL opens at its packet", (await onScreen(p2, "#bytes")).ok, await onScreen(p2, "#bytes"));
+  await shot(p2, "d2-shared-url");
+  await p2.close();
+}
+
+async function alertLink(browser) { /* item 2, alerts; item 10's unit and threshold */
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=5m");
+  await ready(page);
+  await page.waitFor(() => document.querySelector("#alerts a"), null, 30000);
+  const row = await page.evalAll("#alerts tbody tr", (trs) => trs.length ? trs[0].textContent : "");
+  check("10: an alert's value carries its unit and threshold", /(ms|µs|us|ns)\b.*(>|threshold)/.test(row), row);
+  await page.click("#alerts a");
+  await page.waitForSelector("#list:not([hidden]) #listtable", 20000);
+  await ready(page);
+  check("2: an alert link shows its measurements on screen", (await onScreen(page, "#list")).ok, await onScreen(page, "#list"));
+  await page.close();
+}
+
+async function liveRefresh(browser) { /* item 3 */
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=1m");
+  await ready(page);
+  await page.waitFor(() => document.querySelector("#charts canvas"), null, 20000);
+  await page.evaluate(() => { document.querySelector("#charts canvas").dataset.mark = "first"; });
+  const status0 = await page.text("#status");
+  const samples = await page.evaluate(async () => {
+    const out = [];
+    const t0 = performance.now();
+    while (performance.now() - t0 < 6000) {
+      out.push({ canvases: document.querySelectorAll("#charts canvas").length, h: document.documentElement.scrollHeight });
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    return out;
+  });
+  const empty = samples.filter((s) => s.canvases === 0).length;
+  const hs = samples.map((s) => s.h);
+  check("3: live updates happened during the samples", (await page.text("#status")) !== status0);
+  check("3: the chart area never empties during live updates", empty === 0, { empty, of: samples.length });
+  check("3: the page height stays put during live updates", Math.max(...hs) - Math.min(...hs) <= 40, { min: Math.min(...hs), max: Math.max(...hs) });
+  check("3: the charts are updated in place, not rebuilt", (await page.count('#charts canvas[data-mark="first"]')) === 1);
+  await page.close();
+}
+
+async function liveState(browser) { /* item 4 */
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=1m");
+  await ready(page);
+  await drag(page, "#c-pps .u-over", 0.2, 0.8);
+  await page.waitFor(() => /before=/.test(location.hash), null, 10000);
+  await ready(page);
+  check("4: a zoom unticks live", !(await page.evaluate(() => document.getElementById("live").checked)));
+  const s0 = await page.text("#status");
+  await sleep(5000);
+  const s1 = await page.text("#status");
+  check("4: the status line keeps updating on a custom range", s0 !== s1, { s0, s1 });
+  await page.click("#live");
+  await page.waitFor(() => !/before=/.test(location.hash), null, 10000);
+  await ready(page);
+  const a0 = await page.value("#after");
+  await sleep(5000);
+  const a1 = await page.value("#after");
+  check("4: with live ticked again the from/to inputs follow", a0 !== a1, { a0, a1 });
+  await shot(page, "d4-live", false);
+  await page.close();
+}
+
+async function badInput(browser) { /* item 5 */
+  const page = await browser.newPage();
+  await page.goto(sample + "/");
+  await ready(page);
+  await page.fill("#bpf", "tcp port");
+  await page.click("#bpfform button");
+  await page.waitFor(() => Array.from(document.querySelectorAll(".err")).some((e) => e.offsetParent !== null && /filter/i.test(e.textContent)), null, 10000).catch(() => {});
+  const errs = await visibleErrors(page);
+  check("5: a malformed BPF filter shows the API's error", errs.some((e) => /filter/i.test(e)), errs);
+  check("5: a malformed BPF filter offers no download", await page.evaluate(() => document.getElementById("bpflink").hidden));
+  const c = errs.length ? await contrastOf(page, ".err") : 0;
+  check("5: the error text is readable (contrast >= 4.5:1)", c >= 4.5, c);
+  await shot(page, "d5-bpf-error");
+
+  await page.goto(sample + "/#after=abc&before=1767623400062836739");
+  await ready(page);
+  const e2 = await visibleErrors(page);
+  check("5: a bad time in the URL names the value", e2.some((e) => /abc/.test(e) && !/BigInt/.test(e)), e2);
+  check("5: a bad time in the URL: status has no BigInt text", !/BigInt/.test(await page.text("body")));
+  const hdr = await contrastOf(page, "#status");
+  check("5: the header text is readable", hdr >= 4.5, hdr);
+
+  const apply = async (a, b) => {
+    await page.fill("#after", a);
+    await page.fill("#before", b);
+    await page.click("#apply");
+    await sleep(300);
+    await ready(page);
+    return { errs: await visibleErrors(page), after: await page.value("#after"), hash: await page.evaluate(() => location.hash) };
+  };
+  let r = await apply("5m ago", "now");
+  check("5: '5m ago' to 'now' is accepted", r.errs.length === 0 && /after=/.test(r.hash), r);
+  r = await apply("2026-01-05 14:29:00", "2026-01-05 14:31:00");
+  check("5: 'YYYY-MM-DD hh:mm:ss' is accepted as UTC", r.errs.length === 0 && r.after.startsWith("2026-01-05T14:29:00"), r);
+  r = await apply("2026-02-30T00:00:00Z", "2026-03-02T00:00:00Z");
+  check("5: 2026-02-30 is refused, naming it", r.errs.some((e) => /2026-02-30/.test(e)), r);
+
+  await page.goto(sample + "/#pair=nosuch&wa=1767623400000000000&wb=1767623401000000000");
+  await ready(page);
+  const li = await page.text("#listinfo");
+  check("5: an unknown pair is named as such", /no pair .*nosuch/i.test(li) && /fix/.test(li), li);
+  await page.close();
+}
+
+async function emptyStore(browser) { /* item 6 */
+  const page = await browser.newPage();
+  await page.goto(empty + "/");
+  await ready(page);
+  const t = await page.text("#rangetext");
+  const a = await page.value("#after");
+  check("6: an empty store shows no 1969 range", !/1969/.test(t + a), { t, a });
+  check("6: an empty store says so", /empty/i.test(t + (await page.text("#charts"))), t);
+  await page.close();
+}
+
+async function wholeStore(browser) { /* item 7 */
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  const api = await page.evaluate(async () => (await (await fetch("/api/v1/metrics?series=tap:0&step=1s")).json()).points.map((p) => p.count));
+  const drawn = await page.evaluate(() => { const u = document.getElementById("c-pps").uplot; return u ? u.data[1].filter((v) => v != null) : null; });
+  check("7: whole store draws every per-second point of the API", drawn && drawn.length === api.length, { api, drawn });
+  if (drawn && drawn.length > 2) {
+    const mid = drawn.slice(1, -1).reduce((x, y) => x + y, 0) / (drawn.length - 2);
+    check("7: the last, partial second is no cliff", drawn[drawn.length - 1] > 0.5 * mid, { last: drawn[drawn.length - 1], mid });
+  }
+  await page.close();
+}
+
+async function narrow(browser800) { /* item 11 */
+  const page = await browser800.newPage();
+  await page.goto(sample + "/");
+  await ready(page);
+  const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  check("11: at 800x600 nothing scrolls sideways", w.scroll <= w.client, w);
+  await shot(page, "d11-800x600", false);
+  await page.close();
+}
+
+async function ticks(browser) { /* item 12 */
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  const t = await page.evaluate(() => {
+    const ax = (id, i) => { const u = document.getElementById(id) && document.getElementById(id).uplot; return u ? (u.axes[i]._values || []).filter((v) => v !== "" && v != null) : null; };
+    const lat = document.querySelector("figure.latency");
+    return { x: ax("c-pps", 0), lat: lat ? ax(lat.id, 1) : null, bps: ax("c-bps", 1), bpsTitle: (document.querySelector("#c-bps h3") || {}).textContent };
+  });
+  check("12: time ticks are UTC 24-hour", t.x && t.x.length > 0 && t.x.every((v) => /^(\d\d-\d\d )?\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(v)), t.x);
+  check("12: latency ticks carry a unit and no thousands comma", t.lat && t.lat.length > 0 && t.lat.every((v) => /(s|ms|µs|ns)$/.test(v) && !/,/.test(v)), t.lat);
+  check("12: byte rates are drawn as bit rates", /b\/s/.test(t.bpsTitle || "") && t.bps && t.bps.every((v) => /b\/s$/.test(v)), t);
+  await shot(page, "d12-ticks", false);
+  await page.close();
+}
+
+(async () => {
+  let browser = null, small = null;
+  try {
+    browser = await driver.launch(browserName, { width: 1280, height: 900 });
+    const only = process.env.CS_DEFECTS_ONLY;
+    const steps = { offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks };
+    for (const [name, fn] of Object.entries(steps)) {
+      if (only && !only.split(",").includes(name)) continue;
+      try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
+    }
+    if (!only || only.includes("narrow")) {
+      small = await driver.launch(browserName, { width: 800, height: 600 });
+      try { await narrow(small); } catch (e) { failures++; console.log(`FAIL [${browserName}] narrow: exception ` + e); }
+    }
+  } catch (e) {
+    failures++;
+    console.log(`FAIL [${browserName}] exception: ` + (e && e.stack ? e.stack : e));
+  } finally {
+    if (browser) await browser.close();
+    if (small) await small.close();
+  }
+  console.log(failures ? `${failures} failed` : "all passed");
+  process.exit(failures ? 1 : 0);
+})();
