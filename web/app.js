@@ -197,6 +197,9 @@
     const w = Math.max(240, $("charts").clientWidth - 12);
     return wide || w < 900 ? w : Math.floor((w - 16) / 2) - 12;
   }
+  function xRange(xs) {
+    return xs.length < 2 || xs[0] === xs[xs.length - 1] ? rangeSec.slice() : [xs[0], xs[xs.length - 1]];
+  }
   const COLORS = ["#1d3557", "#e63946", "#2a9d8f", "#f4a261", "#6a4c93", "#8ab17d"];
   function makePlot(fig, names, data, opts) {
     const series = [{ label: "time (UTC)", value: (u, v) => v == null ? "" : fmtNs(nsOfSec(v)) }];
@@ -208,16 +211,38 @@
       /* x follows the data; one distinct x value (a short capture has a
        * single 1 s window) would make uPlot invent a range of years: the
        * selected range is shown then */
-      scales: { x: { time: true, range: (u2, mn, mx) => (mn == null || mn === mx ? rangeSec : [mn, mx]) }, y },
+      scales: { x: { time: true, range: (u2) => xRange(u2.data[0]) }, y },
       axes: [{ values: (u2, vals, ai, space, incr) => vals.map((v) => fmtTick(v, incr, u2.scales.x.max - u2.scales.x.min)), space: 96 },
         { size: 74, values: (u2, vals) => vals.map((v) => (opts.yfmt ? opts.yfmt(v) : fmtSI(v))) }],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false } },
-      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }] },
+      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }], draw: [(u2) => drawAlerts(u2, fig)] },
     }, data, fig);
     u.over.addEventListener("click", () => { if (opts.pair && u.cursor.idx != null && u.select.width <= 2) onClick(u, opts); });
     fig.uplot = u;
     return u;
+  }
+  /* alert markers (latency charts): a red band over each alert event's
+   * [from, to) and a dashed line at each rule's threshold, from
+   * fig.alerts = {bands: [[from_s, to_s]], thresholds: [ns]} */
+  function drawAlerts(u, fig) {
+    const al = fig.alerts;
+    if (!al) return;
+    const ctx = u.ctx, bb = u.bbox;
+    ctx.save();
+    ctx.fillStyle = "rgba(230, 57, 70, 0.16)";
+    for (const [a, b] of al.bands) {
+      const l = Math.max(u.valToPos(a, "x", true), bb.left), r = Math.min(u.valToPos(b, "x", true), bb.left + bb.width);
+      if (r >= l) ctx.fillRect(l, bb.top, Math.max(r - l, 2), bb.height);
+    }
+    ctx.strokeStyle = "#b00020";
+    ctx.setLineDash([6, 4]);
+    for (const t of al.thresholds) {
+      const y = u.valToPos(t, "y", true);
+      if (y < bb.top || y > bb.top + bb.height) continue;
+      ctx.beginPath(); ctx.moveTo(bb.left, y); ctx.lineTo(bb.left + bb.width, y); ctx.stroke();
+    }
+    ctx.restore();
   }
   /* draws chart "id" in place: a chart with the same series gets the new
    * data (no flicker, the canvas stays), any other is built anew */
@@ -226,11 +251,13 @@
     let c = charts.get(id);
     if (c && c.sig !== sig) { c.u.destroy(); c.fig.remove(); charts.delete(id); c = null; }
     if (c) {
+      c.fig.alerts = opts.alerts;
       c.fig.querySelector("h3").textContent = title;
       c.u.setData(data);
     } else {
       const fig = chartBox(title, id);
       if (extra) extra(fig);
+      fig.alerts = opts.alerts;
       c = { fig, sig, u: null };
       $("charts").appendChild(fig);
       c.u = makePlot(fig, names, data, opts);
@@ -321,7 +348,7 @@
       }
       upsertChart(seen, "c-drops", `drops per step (records not stored since start: ${recordsNotStored})`, names, data, {});
     }
-    for (const [pair, d] of pairs) latencyChart(seen, pair, step, d);
+    for (const [pair, d] of pairs) latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
     for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
     let none = $("nodata");
     if (!charts.size) {
@@ -363,7 +390,12 @@
     return { pts, ms: j.measurements };
   }
   const PCTS = [["p50", "p50_ns"], ["p90", "p90_ns"], ["p99", "p99_ns"], ["p99.9", "p999_ns"], ["max", "max_ns"]];
-  function latencyChart(seen, pair, step, d) {
+  function alertMarks(events, pair) {
+    const mine = events.filter((x) => x.series === "pair:" + pair);
+    return { bands: mine.map((x) => [secOf(x.from_ns), secOf(x.to_ns)]),
+      thresholds: Array.from(new Set(mine.filter((x) => LATENCY_METRICS.test(x.metric)).map((x) => Number(x.threshold)))) };
+  }
+  function latencyChart(seen, pair, step, d, alerts) {
     const pts = d.pts, ms = d.ms.slice();
     ms.sort((x, y) => (BigInt(x.req_ts_ns) < BigInt(y.req_ts_ns) ? -1 : 1));
     const pos = (v) => (v > 0 ? v : null); /* a log axis has no 0 */
@@ -376,7 +408,7 @@
     const fmt = (u, v) => (v == null ? "" : fmtDur(v));
     const fig = upsertChart(seen, "c-lat-" + pair, `latency ${pair} (log scale; slowest measurements, p50/p90/p99/p99.9/max per ${step}s)`,
       ["measurement"].concat(PCTS.map((p) => p[0])), data, {
-        pair, wide: true, log: true, yfmt: fmtDurShort,
+        pair, wide: true, log: true, yfmt: fmtDurShort, alerts,
         series: [{ paths: () => null, points: { show: true, size: 5 }, value: fmt }].concat(PCTS.map(() => ({ value: fmt }))),
       }, (f) => {
         /* keyboard path to the drill-down (the chart itself needs a pointer) */
@@ -388,13 +420,14 @@
       });
     fig.classList.add("latency");
     fig.dataset.pair = pair;
+    fig.dataset.alerts = String(alerts.bands.length);
   }
   if (window.ResizeObserver)
     new ResizeObserver(() => { for (const c of charts.values()) c.u.setSize({ width: chartWidth(c.sig.endsWith("|log")), height: 200 }); }).observe($("charts"));
 
   /* ---- tables ---- */
   function table(head, rows, rowAttrs) {
-    let h = "<table><thead><tr>" + head.map((x) => `<th scope="col">${esc(x)}</th>`).join("") + "</tr></thead><tbody>";
+    let h = "<table><thead><tr>" + head.map((x) => `<th scope="col">${x && x.html !== undefined ? x.html : esc(x)}</th>`).join("") + "</tr></thead><tbody>";
     rows.forEach((r, i) => {
       h += `<tr${rowAttrs ? rowAttrs(i) : ""}>` + r.map((c) => (c && c.html !== undefined ? `<td>${c.html}</td>` : `<td>${esc(c)}</td>`)).join("") + "</tr>";
     });
@@ -426,13 +459,20 @@
       return;
     }
     const pg = pageOf(st), off = (pg - 1) * PAGE;
-    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=latency&limit=${PAGE}&offset=${off}`);
-    $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}, slowest first` +
+    const sort = st.sort === "time" ? "time" : "latency";
+    $("minlat").value = st.min || "";
+    const min = st.min ? `&min=${encodeURIComponent(st.min)}` : "";
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}`);
+    $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}` +
+      (st.min ? `, latency ≥ ${st.min}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
       (j.count ? `, ${off + 1}–${off + j.count}${j.more ? " of more" : ""}` : ", none on this page");
     $("pageinfo").textContent = `page ${pg}`;
     $("prevpage").disabled = pg <= 1;
     $("nextpage").disabled = !j.more || pg >= MAXPG;
-    $("listtable").innerHTML = table(["latency", "request time (UTC)", "key", "src → dst", "id"],
+    /* a click on the latency or time header sorts by it (on the server) */
+    const sortLink = (key, text) => ({ html: `<a class="sort" href="${esc(hrefWith({ sort: key === "latency" ? "" : key, pg: "" }))}"` +
+      `${sort === key ? ' aria-sort="descending"' : ""}>${esc(text)}${sort === key ? (key === "time" ? " ▲" : " ▼") : ""}</a>` });
+    $("listtable").innerHTML = table([sortLink("latency", "latency"), sortLink("time", "request time (UTC)"), "key", "src → dst", "id"],
       j.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.key, `${m.src} → ${m.dst}`, link({ m: m.id, p: "" }, m.id)]),
       (i) => (j.measurements[i].id === st.m ? ' class="sel"' : ""));
   }
@@ -689,7 +729,7 @@
     const changed = (...ks) => !prev || ks.some((k) => prev[k] !== st[k]);
     if (st.p && changed("p")) return "bytes";
     if (st.m && changed("m")) return "detail";
-    if (st.pair && st.wa && changed("pair", "wa", "wb", "pg")) return "list";
+    if (st.pair && st.wa && changed("pair", "wa", "wb", "pg", "sort", "min")) return "list";
     if (st.key && changed("key")) return "search";
     return null;
   }
@@ -776,6 +816,7 @@
     setState({ pg: pg > 2 ? String(pg - 1) : "" });
   });
   $("nextpage").addEventListener("click", () => setState({ pg: String(pageOf(getState()) + 1) }));
+  $("minform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ min: $("minlat").value.trim(), pg: "" }); });
   $("keyform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ key: $("key").value.trim() }); });
   /* the filter is tried first: a 400 (bad filter) is shown, not downloaded;
    * a good one is aborted after its headers and then downloaded by the link */

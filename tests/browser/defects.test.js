@@ -119,6 +119,10 @@ async function alertLink(browser) { /* item 2, alerts; item 10's unit and thresh
   await page.waitFor(() => document.querySelector("#alerts a"), null, 30000);
   const row = await page.evalAll("#alerts tbody tr", (trs) => trs.length ? trs[0].textContent : "");
   check("10: an alert's value carries its unit and threshold", /(ms|µs|us|ns)\b.*(>|threshold)/.test(row), row);
+  const fixRows = await page.evalAll("#alerts tbody tr", (trs) => trs.filter((tr) => /pair=fix/.test(tr.textContent)).length);
+  const marks = Number(await page.attr('figure.latency[data-pair="fix"]', "data-alerts"));
+  check("10: the fix latency chart marks each of its alert events", fixRows > 0 && marks === fixRows, { fixRows, marks });
+  await page.shotElement('figure.latency[data-pair="fix"]', path.join(artifacts, "d10-alert-marks.png"));
   await page.click("#alerts a");
   await page.waitForSelector("#list:not([hidden]) #listtable", 20000);
   await ready(page);
@@ -277,6 +281,27 @@ async function ticks(browser) { /* item 12 */
   await page.close();
 }
 
+async function listControls(browser) { /* sortable by a header click, filtered by latency */
+  const page = await browser.newPage();
+  await page.goto(sample + "/#preset=all&pair=fix&wa=1767623400000000000&wb=1767623401000000000");
+  await page.waitForSelector("#list:not([hidden]) #listtable tbody tr", 20000);
+  await ready(page);
+  const rows = () => page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => ({ lat: tr.cells[0].textContent, t: tr.cells[1].textContent })));
+  const durNs = (x) => { const [v, u] = x.split(" "); return Number(v) * { s: 1e9, ms: 1e6, "µs": 1e3, us: 1e3, ns: 1 }[u]; };
+  await page.click("#listtable th a.sort[href*='sort=time']");
+  await page.waitFor(() => /sort=time/.test(location.hash), null, 10000);
+  await ready(page);
+  let r = await rows();
+  check("list: a click on the time header sorts oldest first", r.length > 1 && r.every((x, i) => i === 0 || r[i - 1].t <= x.t), r.slice(0, 3));
+  await page.fill("#minlat", "1ms");
+  await page.click("#minform button");
+  await page.waitFor(() => /min=1ms/.test(location.hash), null, 10000);
+  await ready(page);
+  r = await rows();
+  check("list: a minimum latency filters the list", r.length > 0 && r.every((x) => durNs(x.lat) >= 1e6), r.slice(0, 3));
+  await page.close();
+}
+
 async function search(browser) { /* item 8 */
   const page = await browser.newPage();
   await page.goto(sample + "/#preset=all");
@@ -313,7 +338,7 @@ async function search(browser) { /* item 8 */
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { search, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks };
+    const steps = { search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
