@@ -452,6 +452,8 @@
   async function loadList(st) {
     if (!st.pair || !st.wa) { $("list").hidden = true; return; }
     $("list").hidden = false;
+    const pairs = (await getJSON("/series")).series.filter((x) => x.kind === "pair").map((x) => x.name);
+    knownPairs = Array.from(new Set(knownPairs.concat(pairs)));
     if (knownPairs.length && !knownPairs.includes(st.pair)) {
       $("listinfo").innerHTML = `<span class="err">no pair "${esc(st.pair)}" in this store; its pairs: ${esc(knownPairs.join(", "))}</span>`;
       $("listtable").innerHTML = "";
@@ -750,12 +752,10 @@
     showError("");
     try {
       await loadStatus();
-      await loadCharts(st);
-      fillInputs(st);
-      await loadSearch(st);
-      await loadList(st);
-      const det = await loadDetail(st);
-      await loadBytes(st, det);
+      /* the charts, the search and the drill-down load at once */
+      const drill = async () => { await loadList(st); await loadBytes(st, await loadDetail(st)); };
+      const charts0 = loadCharts(st); /* sets curRange before its first await */
+      await Promise.all([charts0.then(() => fillInputs(st)), loadSearch(st), drill()]);
       const target = scrollTarget(prevState, st);
       if (target) $(target).scrollIntoView({ block: "start" });
     } catch (e) {

@@ -333,12 +333,38 @@ async function search(browser) { /* item 8 */
   await page.close();
 }
 
+/* view times, printed not asserted: navigation to the view's content
+ * visible (data-ready set and the view's element shown), median of 3 */
+async function viewTimes(browser) {
+  const m = (await (await fetch(sample + "/api/v1/measurements?pair=fix&sort=latency&limit=1")).json()).measurements[0];
+  const views = [
+    ["overview, live capture, last 5 min", live + "/#preset=5m", "figure.latency canvas"],
+    ["overview, live capture, last 1 min", live + "/#preset=1m", "figure.latency canvas"],
+    ["measurement list (sample, whole store)", `${sample}/#preset=all&pair=fix&wa=1767623400000000000&wb=1767623401000000000`, "#listtable tbody tr"],
+    ["measurement (sample)", `${sample}/#preset=all&m=${encodeURIComponent(m.id)}`, "#detail:not([hidden]) #pcaplink"],
+  ];
+  for (const [what, url, sel] of views) {
+    const t = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await browser.newPage();
+      const t0 = Date.now();
+      await page.goto(url);
+      await page.waitForSelector(sel, 20000);
+      await ready(page);
+      t.push(Date.now() - t0);
+      await page.close();
+    }
+    t.sort((x, y) => x - y);
+    console.log(`time [${browserName}] ${what}: ${t[1]} ms (runs ${t.join(", ")} ms)`);
+  }
+}
+
 (async () => {
   let browser = null, small = null;
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks };
+    const steps = { search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, viewTimes };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
