@@ -105,6 +105,15 @@ const char *cs_alert_metric_name(int metric)
     return "?";
 }
 
+const char *cs_alert_metric_unit(int metric)
+{
+    if (metric >= CS_AM_P50 && metric <= CS_AM_MAX)
+        return "ns";
+    if (metric == CS_AM_RATE)
+        return "1/s";
+    return metric >= CS_AM_COUNT && metric <= CS_AM_NOT_ANALYSED ? "count" : "?";
+}
+
 const char *cs_alert_op_name(int op)
 {
     return op >= CS_AOP_GT && op <= CS_AOP_NE ? op_names[op] : "?";

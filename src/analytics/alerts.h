@@ -105,6 +105,9 @@ typedef struct cs_alert_rule {
 int cs_alert_rule_parse(const char *line, cs_alert_rule *out);
 
 /* "p99", ">=", ... */
+/* The unit of a metric's value and threshold: "ns" (latency), "1/s"
+ * (rate) or "count" (count, errors, drops), "?" if unknown. */
+const char *cs_alert_metric_unit(int metric);
 const char *cs_alert_metric_name(int metric);
 const char *cs_alert_op_name(int op);
 

@@ -70,6 +70,16 @@ static void expect_bad(const char *line, const char *msg)
     assert_string_equal(cs_error_msg(CS_EINVAL), msg);
 }
 
+static void test_metric_units(void **state)
+{
+    assert_string_equal(cs_alert_metric_unit(CS_AM_P99), "ns");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_MAX), "ns");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_RATE), "1/s");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_COUNT), "count");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_NOT_ANALYSED), "count");
+    assert_string_equal(cs_alert_metric_unit(0), "?");
+}
+
 static void test_parse_bad(void **state)
 {
     expect_bad("pair=fix p99 > 1ms",
@@ -343,7 +353,7 @@ int main(void)
         cmocka_unit_test(test_parse_good),       cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_fire_and_resolve),
         cmocka_unit_test(test_rates_and_gauges), cmocka_unit_test(test_reload_keeps_state),
-        cmocka_unit_test(test_clear_hysteresis),
+        cmocka_unit_test(test_clear_hysteresis), cmocka_unit_test(test_metric_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
