@@ -370,7 +370,7 @@
   const ALERTS_SHOWN = 100;
   const LATENCY_METRICS = /^(p\d+|max|min|mean)$/;
   function alertValue(x) {
-    const f = LATENCY_METRICS.test(x.metric) ? fmtDur : (v) => fmtSI(Number(v));
+    const f = x.unit === "ns" || LATENCY_METRICS.test(x.metric) ? fmtDur : (v) => fmtSI(Number(v)) + (x.unit === "1/s" ? "/s" : "");
     return x.threshold === undefined ? f(x.value) : `${x.metric} ${f(x.value)} (threshold ${f(x.threshold)})`;
   }
   function showAlerts(page) {

@@ -152,6 +152,7 @@ async function liveRefresh(browser) { /* item 3 */
   check("3: the chart area never empties during live updates", empty === 0, { empty, of: samples.length });
   check("3: the page height stays put during live updates", Math.max(...hs) - Math.min(...hs) <= 40, { min: Math.min(...hs), max: Math.max(...hs) });
   check("3: the charts are updated in place, not rebuilt", (await page.count('#charts canvas[data-mark="first"]')) === 1);
+  await page.shotElement("#overview", path.join(artifacts, "d3-live-overview.png"));
   await page.close();
 }
 
