@@ -26,7 +26,7 @@
   const API = "/api/v1";
   const NS = 1000000000n;
   const $ = (id) => document.getElementById(id);
-  let storeMin = null, storeMax = null, capturing = false, busy = false, lastLive = 0;
+  let storeMin = null, storeMax = null, busy = false, lastLive = 0;
   let rangeSec = null; /* the shown range in float seconds: every chart's x scale */
   let curRange = null; /* {a, b} BigInt ns of the shown range */
   let prevState = null; /* the state of the previous render, for scrolling */
@@ -159,7 +159,6 @@
         if (s.store.min_ts_ns) storeMin = BigInt(s.store.min_ts_ns);
         if (s.store.max_ts_ns) storeMax = BigInt(s.store.max_ts_ns);
       }
-      capturing = !!s.capturing;
       const d = s.drops || {};
       recordsNotStored = Number(d.records_not_stored || 0);
       const view = isLive(getState()) && $("live").checked ? "view live" : "view paused (fixed range)";
