@@ -27,6 +27,7 @@
  *   11 at 800x600 nothing scrolls sideways
  *   8  search: a path finds "GET path", a DNS name its query, a ClOrdID
  *      its order's execution reports; ids in the results are links
+ *   navigation: zoom out, pan and Back/Forward through views
  *   12 time ticks are UTC 24-hour, latency ticks carry units, byte rates
  *      are drawn as bit rates
  * Screenshots go to ARTIFACT_DIR. Exits 1 if any check failed. */
@@ -303,6 +304,44 @@ async function listControls(browser) { /* sortable by a header click, filtered b
   await page.close();
 }
 
+/* time navigation: zoom out doubles the span around the same centre, a pan
+ * moves it by half, Back returns to the previous view */
+async function navigation(browser) {
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  const span = async () => {
+    const [a, b] = (await page.text("#rangetext")).split(" · ")[0].split(" – ");
+    return { a, b, len: (Date.parse(b.slice(0, 23) + "Z") - Date.parse(a.slice(0, 23) + "Z")) / 1000 };
+  };
+  const r0 = await span();
+  await drag(page, "#c-pps .u-over", 0.3, 0.6);
+  await page.waitFor(() => /before=\d+/.test(location.hash), null, 10000);
+  await ready(page);
+  const r1 = await span();
+  check("nav: a drag zooms in", r1.len < r0.len * 0.6, { r0, r1 });
+  await page.click("#panleft");
+  await page.waitFor((a) => !location.hash.includes(a), r1.a, 10000).catch(() => {});
+  await ready(page);
+  const r2 = await span();
+  check("nav: a pan keeps the span and moves it back by half", Math.abs(r2.len - r1.len) < 0.01 &&
+    Math.abs((Date.parse(r1.a.slice(0, 23) + "Z") - Date.parse(r2.a.slice(0, 23) + "Z")) / 1000 - r1.len / 2) < 0.01, { r1, r2 });
+  await page.click("#zoomout");
+  await sleep(300);
+  await ready(page);
+  const r3 = await span();
+  check("nav: zoom out doubles the span", Math.abs(r3.len - 2 * r2.len) < 0.01, { r2, r3 });
+  await page.evaluate(() => history.back());
+  await sleep(300);
+  await ready(page);
+  check("nav: Back returns to the previous view", JSON.stringify(await span()) === JSON.stringify(r2), { back: await span(), r2 });
+  await page.evaluate(() => { history.back(); history.back(); });
+  await sleep(500);
+  await ready(page);
+  check("nav: Back to the first view restores the whole store", (await page.value("#preset")) === "all" && (await span()).a === r0.a, await span());
+  await page.close();
+}
+
 async function search(browser) { /* item 8 */
   const page = await browser.newPage();
   await page.goto(sample + "/#preset=all");
@@ -365,7 +404,7 @@ async function viewTimes(browser) {
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, viewTimes };
+    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, viewTimes };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
