@@ -1,7 +1,8 @@
 /* capstream web UI (plain JS, no framework).
  *
  * State lives in the URL hash (#preset=5m | #after=T&before=T, pair=fix&wa=NS&wb=NS,
- * pg=N, m=ID, p=REF, key=K; pg is the measurement list's page, 1-based):
+ * pg=N, sort=time, min=DUR, lkey=K, m=ID, p=REF, key=K; pg is the measurement
+ * list's page, 1-based; sort, min and lkey its order and filters):
  * render() reads it and fills every section, so a shared URL restores the
  * view and Back/Forward walk through views; user actions only change the
  * hash (setState). After a render the section the change was about (packet,
@@ -462,10 +463,12 @@
     const pg = pageOf(st), off = (pg - 1) * PAGE;
     const sort = st.sort === "time" ? "time" : "latency";
     $("minlat").value = st.min || "";
-    const min = st.min ? `&min=${encodeURIComponent(st.min)}` : "";
+    $("listkey").value = st.lkey || "";
+    const min = (st.min ? `&min=${encodeURIComponent(st.min)}` : "") + (st.lkey ? `&key=${encodeURIComponent(st.lkey)}` : "");
+    const sessions = loadSessions(st, min);
     const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}`);
     $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}` +
-      (st.min ? `, latency ≥ ${st.min}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
+      (st.min ? `, latency ≥ ${st.min}` : "") + (st.lkey ? `, key ${st.lkey}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
       (j.count ? `, ${off + 1}–${off + j.count}${j.more ? " of more" : ""}` : ", none on this page");
     $("pageinfo").textContent = `page ${pg}`;
     $("prevpage").disabled = pg <= 1;
@@ -476,6 +479,25 @@
     $("listtable").innerHTML = table([sortLink("latency", "latency"), sortLink("time", "request time (UTC)"), "key", "src → dst", "id"],
       j.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.key, `${m.src} → ${m.dst}`, link({ m: m.id, p: "" }, m.id)]),
       (i) => (j.measurements[i].id === st.m ? ' class="sel"' : ""));
+    await sessions;
+  }
+  /* latency per session (client → server) of the list's window and
+   * filters, from its first SESSION_SCAN measurements in time order */
+  const SESSION_SCAN = 1000;
+  async function loadSessions(st, filters) {
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=time${filters}&limit=${SESSION_SCAN}`);
+    const by = new Map();
+    for (const m of j.measurements) {
+      const k = `${m.src} → ${m.dst}`;
+      if (!by.has(k)) by.set(k, []);
+      by.get(k).push(Number(m.latency_ns));
+    }
+    const q = (xs, p) => xs[Math.max(0, Math.ceil(p * xs.length) - 1)]; /* nearest rank */
+    const rows = Array.from(by, ([k, xs]) => { xs.sort((x, y) => x - y); return [k, xs.length, q(xs, 0.5), q(xs, 0.99), xs[xs.length - 1]]; })
+      .sort((x, y) => y[4] - x[4]);
+    $("sessions").innerHTML = (j.more ? `<p class="hint">from the first ${SESSION_SCAN} measurements of the window</p>` : "") +
+      (rows.length ? table(["session (client → server)", "measurements", "p50", "p99", "max"],
+        rows.map((r) => [r[0], r[1].toLocaleString("en-US"), fmtDur(r[2]), fmtDur(r[3]), fmtDur(r[4])])) : "<p>none</p>");
   }
   let pcapCache = { id: null, recs: null };
   /* the records of a pcap download; none (linktype -1) if the server said no */
@@ -730,7 +752,7 @@
     const changed = (...ks) => !prev || ks.some((k) => prev[k] !== st[k]);
     if (st.p && changed("p")) return "bytes";
     if (st.m && changed("m")) return "detail";
-    if (st.pair && st.wa && changed("pair", "wa", "wb", "pg", "sort", "min")) return "list";
+    if (st.pair && st.wa && changed("pair", "wa", "wb", "pg", "sort", "min", "lkey")) return "list";
     if (st.key && changed("key")) return "search";
     return null;
   }
@@ -815,7 +837,10 @@
     setState({ pg: pg > 2 ? String(pg - 1) : "" });
   });
   $("nextpage").addEventListener("click", () => setState({ pg: String(pageOf(getState()) + 1) }));
-  $("minform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ min: $("minlat").value.trim(), pg: "" }); });
+  $("minform").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    setState({ min: $("minlat").value.trim(), lkey: $("listkey").value.trim(), pg: "" });
+  });
   $("keyform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ key: $("key").value.trim() }); });
   /* the filter is tried first: a 400 (bad filter) is shown, not downloaded;
    * a good one is aborted after its headers and then downloaded by the link */

@@ -301,6 +301,22 @@ async function listControls(browser) { /* sortable by a header click, filtered b
   await ready(page);
   r = await rows();
   check("list: a minimum latency filters the list", r.length > 0 && r.every((x) => durNs(x.lat) >= 1e6), r.slice(0, 3));
+  /* latency by session: the window's measurements grouped by client → server */
+  const want = await page.evaluate(async () => {
+    const j = await (await fetch("/api/v1/measurements?pair=fix&after=1767623400000000000&before=1767623401000000000&sort=time&min=1ms&limit=1000")).json();
+    const by = {};
+    for (const m of j.measurements) by[`${m.src} → ${m.dst}`] = (by[`${m.src} → ${m.dst}`] || 0) + 1;
+    return by;
+  });
+  const got = await page.evalAll("#sessions tbody tr", (trs) => Object.fromEntries(trs.map((tr) => [tr.cells[0].textContent, Number(tr.cells[1].textContent.replace(/,/g, ""))])));
+  check("list: latency by session counts each session's measurements", Object.keys(want).length > 0 && JSON.stringify(Object.entries(got).sort()) === JSON.stringify(Object.entries(want).sort()), { want, got });
+  const key = (await page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent)))[0];
+  await page.fill("#listkey", key);
+  await page.click("#minform button");
+  await page.waitFor(() => /lkey=/.test(location.hash), null, 10000);
+  await ready(page);
+  const keys = await page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent));
+  check("list: a key filters the list", keys.length > 0 && keys.every((k) => k === key), { key, keys });
   await page.close();
 }
 
