@@ -1,23 +1,38 @@
 /* capstream web UI (plain JS, no framework).
  *
- * State lives in the URL hash (#preset=5m&after=NS&before=NS&pair=fix&wa=NS&wb=NS
- * &pg=N&m=ID&p=REF&key=K; pg is the measurement list's page, 1-based): render() reads it and fills every section, so a shared
- * URL restores the view; user actions only change the hash (setState).
+ * State lives in the URL hash (#preset=5m | #after=T&before=T, pair=fix&wa=NS&wb=NS,
+ * pg=N, sort=time, min=DUR, lkey=K, m=ID, p=REF, key=K; pg is the measurement
+ * list's page, 1-based; sort, min and lkey its order and filters):
+ * render() reads it and fills every section, so a shared URL restores the
+ * view and Back/Forward walk through views; user actions only change the
+ * hash (setState). After a render the section the change was about (packet,
+ * measurement, list, search) is scrolled into view.
  *
  * Times: the API's *_ns integers exceed 2^53, so JSON text is rewritten to
  * keep every "*_ns" number as a string and times are BigInt nanoseconds.
  * Charts (uPlot) take float seconds on x; drill-down windows are widened by
- * 1 us to absorb the float rounding.
+ * 1 us to absorb the float rounding. Every time shown is UTC, 24-hour.
  *
- * Ranges: presets are anchored at the newest stored packet (for a live
- * daemon that is "now"; for a replayed file, the end of the file). */
+ * Ranges: "now" is the newest stored packet (for a live daemon that is the
+ * present; for a replayed file, the end of the file). A range is live when
+ * it ends at now (a preset, or a "before" of "now"): then stream events
+ * redraw the charts in place (uPlot setData, no rebuild) and refresh the
+ * from/to inputs. A zoom or an absolute range unticks "live"; the status
+ * line follows the stream in every case.
+ *
+ * Rates are per second of time the step covers within the store, so the
+ * first and last (partial) seconds of a store are not drawn too low. */
 "use strict";
 (function () {
   const API = "/api/v1";
   const NS = 1000000000n;
   const $ = (id) => document.getElementById(id);
-  let storeMin = null, storeMax = null, plots = [], busy = false, lastLive = 0;
-  let rangeSec = null; /* the selected range in float seconds, for degenerate x data */
+  let storeMin = null, storeMax = null, busy = false, lastLive = 0;
+  let rangeSec = null; /* the shown range in float seconds: every chart's x scale */
+  let curRange = null; /* {a, b} BigInt ns of the shown range */
+  let prevState = null; /* the state of the previous render, for scrolling */
+  let knownPairs = []; /* pairs the store has (series and measurements) */
+  const charts = new Map(); /* chart id -> {fig, u, sig} */
 
   /* ---- helpers ---- */
   function esc(s) {
@@ -27,12 +42,14 @@
     const r = await fetch(API + path);
     const text = await r.text();
     const safe = text.replace(/"(\w*_ns)":\s*(-?\d+)/g, '"$1":"$2"');
-    const j = JSON.parse(safe);
+    let j = null;
+    try { j = JSON.parse(safe); } catch (e) { throw new Error(`${path}: HTTP ${r.status}, not JSON`); }
     if (!r.ok) throw new Error((j && j.error) || r.status);
     return j;
   }
   function fmtNs(ns) {
     ns = BigInt(ns);
+    if (ns < 0n) return "before 1970";
     const ms = Number(ns / 1000000n);
     const frac = (ns % NS).toString().padStart(9, "0");
     return new Date(ms).toISOString().slice(0, 19) + "." + frac + "Z";
@@ -41,20 +58,60 @@
     const n = Number(ns);
     if (n >= 1e9) return (n / 1e9).toFixed(3) + " s";
     if (n >= 1e6) return (n / 1e6).toFixed(3) + " ms";
-    if (n >= 1e3) return (n / 1e3).toFixed(3) + " us";
+    if (n >= 1e3) return (n / 1e3).toFixed(3) + " µs";
     return n + " ns";
   }
-  function parseTime(s) { /* RFC 3339 UTC with up to 9 fraction digits, or epoch ns */
-    s = s.trim();
+  /* short durations for axis ticks: "4 ms", "37 µs", "1.5 s" */
+  function fmtDurShort(n) {
+    if (n == null) return "";
+    const [d, u] = n >= 1e9 ? [1e9, "s"] : n >= 1e6 ? [1e6, "ms"] : n >= 1e3 ? [1e3, "µs"] : [1, "ns"];
+    return Number((n / d).toPrecision(3)) + " " + u;
+  }
+  /* SI quantities: 1234 -> "1.23k"; with a unit, "12.3 Mb/s" */
+  function fmtSI(v, unit) {
+    if (v == null) return "";
+    const a = Math.abs(v);
+    const [d, p] = a >= 1e9 ? [1e9, "G"] : a >= 1e6 ? [1e6, "M"] : a >= 1e3 ? [1e3, "k"] : [1, ""];
+    const num = Number((v / d).toPrecision(3));
+    return unit ? `${num} ${p}${unit}` : `${num}${p}`;
+  }
+  /* x ticks: UTC, 24-hour, as fine as the tick spacing needs */
+  function fmtTick(v, incr, span) {
+    const iso = new Date(Math.floor(v) * 1000).toISOString();
+    if (span > 2 * 86400) return iso.slice(5, 10) + " " + iso.slice(11, 16);
+    if (incr >= 60) return iso.slice(11, 16);
+    if (incr >= 1) return iso.slice(11, 19);
+    const digits = incr >= 0.001 ? 3 : 6;
+    return iso.slice(11, 19) + "." + String(Math.round((v - Math.floor(v)) * 10 ** digits)).padStart(digits, "0");
+  }
+  const UNIT_NS = { ns: 1n, us: 1000n, "µs": 1000n, ms: 1000000n, s: NS, m: 60n * NS, h: 3600n * NS, d: 86400n * NS };
+  const DUR = "(\\d+)(ns|us|µs|ms|s|m|h|d)";
+  /* a time as the CLI and the API take it: epoch ns, "now", "5m ago" (or
+   * "now-5m"), RFC 3339 UTC with "T" or a space, seconds and Z optional,
+   * up to 9 fraction digits. Relative times count back from "now". A date
+   * that does not exist (2026-02-30) is refused, not rolled over. null if
+   * not a time. */
+  function parseTime(s, now) {
+    s = String(s).trim();
     if (/^\d+$/.test(s)) return BigInt(s);
-    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(s);
+    if (s === "now") return now;
+    let m = new RegExp(`^${DUR} ago$`).exec(s) || new RegExp(`^now-${DUR}$`).exec(s);
+    if (m) return now - BigInt(m[1]) * UNIT_NS[m[2]];
+    m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?(Z|[+-]00:?00)?$/.exec(s);
     if (!m) return null;
-    const base = Date.parse(m[1] + "Z");
-    if (isNaN(base)) return null;
-    return BigInt(base) * 1000000n + BigInt((m[2] || "").padEnd(9, "0"));
+    const [Y, Mo, D, h, mi, se] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] || 0));
+    const ms = Date.UTC(Y, Mo - 1, D, h, mi, se);
+    const d = new Date(ms);
+    if (d.getUTCFullYear() !== Y || d.getUTCMonth() !== Mo - 1 || d.getUTCDate() !== D || h > 23 || mi > 59 || se > 59) return null;
+    return BigInt(ms) * 1000000n + BigInt((m[7] || "").padEnd(9, "0"));
   }
   function secOf(ns) { return Number(BigInt(ns)) / 1e9; }
   function nsOfSec(s) { return BigInt(Math.round(s * 1e6)) * 1000n; }
+  function showError(text) {
+    const e = $("msg");
+    e.textContent = text;
+    e.hidden = !text;
+  }
 
   /* ---- state in the hash ---- */
   function getState() {
@@ -63,20 +120,34 @@
     for (const [k, v] of p) st[k] = v;
     return st;
   }
-  function setState(patch, replace) {
-    const st = Object.assign(getState(), patch);
+  function clean(st) {
     for (const k of Object.keys(st)) if (st[k] === null || st[k] === undefined || st[k] === "") delete st[k];
-    const h = "#" + new URLSearchParams(st).toString();
+    return st;
+  }
+  function setState(patch, replace) {
+    const h = "#" + new URLSearchParams(clean(Object.assign(getState(), patch))).toString();
     if (replace) { history.replaceState(null, "", h); render(); }
     else location.hash = h; /* hashchange -> render() */
   }
+  const PRESETS = { "1m": 60n, "5m": 300n, "15m": 900n, "1h": 3600n, "6h": 21600n, "24h": 86400n, "7d": 604800n };
+  function nowNs() { return storeMax !== null ? storeMax + 1n : BigInt(Date.now()) * 1000000n; }
+  const isLive = (st) => !st.before || st.before.trim() === "now";
+  /* the range the state asks for: {a, b} (BigInt ns), with err set and the
+   * default range given when the URL's times are not times */
   function range(st) {
-    if (st.after && st.before) return [BigInt(st.after), BigInt(st.before)];
-    const end = (storeMax !== null ? storeMax : BigInt(Date.now()) * 1000000n) + 1n;
+    const now = nowNs();
+    if (st.after || st.before) {
+      const a = parseTime(st.after || "", now), b = parseTime(st.before || "now", now);
+      let err = null;
+      if (a === null) err = `"${st.after || ""}" is not a time (from)`;
+      else if (b === null) err = `"${st.before}" is not a time (to)`;
+      else if (a >= b) err = `the range ends before it starts (${fmtNs(a)} – ${fmtNs(b)})`;
+      if (!err) return { a, b };
+      return Object.assign(range({ preset: "5m" }), { err: err + "; use RFC 3339 UTC, 'YYYY-MM-DD hh:mm:ss', epoch ns, '5m ago' or 'now'" });
+    }
     const preset = st.preset || "5m";
-    if (preset === "all" && storeMin !== null) return [storeMin, end];
-    const len = preset === "1h" ? 3600n * NS : 300n * NS;
-    return [end - len, end];
+    if (preset === "all" && storeMin !== null) return { a: storeMin - (storeMin % NS), b: now };
+    return { a: now - (PRESETS[preset] || 300n) * NS, b: now };
   }
 
   /* ---- status ---- */
@@ -84,17 +155,19 @@
   async function loadStatus() {
     try {
       const s = await getJSON("/status");
-      if (s.store) {
+      storeMin = storeMax = null;
+      if (s.store && s.store.packets > 0) {
         if (s.store.min_ts_ns) storeMin = BigInt(s.store.min_ts_ns);
         if (s.store.max_ts_ns) storeMax = BigInt(s.store.max_ts_ns);
       }
       const d = s.drops || {};
       recordsNotStored = Number(d.records_not_stored || 0);
-      $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${s.sources || ""} · ` +
+      const view = isLive(getState()) && $("live").checked ? "view live" : "view paused (fixed range)";
+      $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${view} · ${s.sources || ""} · ` +
         `${(s.capture || {}).packets || 0} packets · ${s.messages || 0} messages · ${s.measurements || 0} measurements · ` +
         `drops kernel ${d.kernel || 0}, not stored ${d.not_stored || 0}, not analysed ${d.not_analysed || 0}, ` +
         `records not stored ${d.records_not_stored || 0}`;
-    } catch (e) { $("status").textContent = "status: " + e.message; }
+    } catch (e) { $("status").innerHTML = `<span class="err">status: ${esc(e.message)}</span>`; }
   }
 
   /* ---- charts ---- */
@@ -116,37 +189,91 @@
     const h = document.createElement("h3");
     h.textContent = title;
     fig.appendChild(h);
-    $("charts").appendChild(fig);
     return fig;
+  }
+  /* chart widths follow the page: latency charts the full width, the rate
+   * charts two a row when there is room */
+  function chartWidth(wide) {
+    const w = Math.max(240, $("charts").clientWidth - 12);
+    return wide || w < 900 ? w : Math.floor((w - 16) / 2) - 12;
+  }
+  function xRange(xs) {
+    return xs.length < 2 || xs[0] === xs[xs.length - 1] ? rangeSec.slice() : [xs[0], xs[xs.length - 1]];
   }
   const COLORS = ["#1d3557", "#e63946", "#2a9d8f", "#f4a261", "#6a4c93", "#8ab17d"];
   function makePlot(fig, names, data, opts) {
     const series = [{ label: "time (UTC)", value: (u, v) => v == null ? "" : fmtNs(nsOfSec(v)) }];
     names.forEach((n, i) => series.push(Object.assign({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
-      points: { show: true, size: 4 } }, (opts.series || [])[i] || {})));
-    /* one distinct x value (a short capture has a single 1 s window) would
-     * make uPlot invent a range of years: show the selected range instead */
-    const xs = data[0];
-    const degenerate = xs.length < 2 || xs[0] === xs[xs.length - 1];
-    const xscale = degenerate && rangeSec ? { time: true, range: () => rangeSec } : { time: true };
+      points: { show: true, size: 4 }, value: (u, v) => (opts.yfmt ? opts.yfmt(v) : fmtSI(v)) }, (opts.series || [])[i] || {})));
+    const y = opts.log ? { distr: 3, range: (u, mn, mx) => [mn > 0 ? 10 ** Math.floor(Math.log10(mn)) : 1e3, mx > 0 ? 10 ** Math.ceil(Math.log10(mx)) : 1e6] } : {};
     const u = new uPlot({
-      width: opts.width || 460, height: 200, series, scales: { x: xscale },
-      axes: [{}, { size: 84, values: opts.yfmt ? (u2, vals) => vals.map(opts.yfmt) : undefined }],
+      width: chartWidth(opts.wide), height: 200, series,
+      /* x follows the data; one distinct x value (a short capture has a
+       * single 1 s window) would make uPlot invent a range of years: the
+       * selected range is shown then */
+      scales: { x: { time: true, range: (u2) => xRange(u2.data[0]) }, y },
+      axes: [{ values: (u2, vals, ai, space, incr) => vals.map((v) => fmtTick(v, incr, u2.scales.x.max - u2.scales.x.min)), space: 96 },
+        { size: 74, values: (u2, vals) => vals.map((v) => (opts.yfmt ? opts.yfmt(v) : fmtSI(v))) }],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false } },
-      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }] },
+      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }], draw: [(u2) => drawAlerts(u2, fig)] },
     }, data, fig);
-    fig.dataset.points = String(data[0].length);
     u.over.addEventListener("click", () => { if (opts.pair && u.cursor.idx != null && u.select.width <= 2) onClick(u, opts); });
-    plots.push(u);
+    fig.uplot = u;
     return u;
+  }
+  /* alert markers (latency charts): a red band over each alert event's
+   * [from, to) and a dashed line at each rule's threshold, from
+   * fig.alerts = {bands: [[from_s, to_s]], thresholds: [ns]} */
+  function drawAlerts(u, fig) {
+    const al = fig.alerts;
+    if (!al) return;
+    const ctx = u.ctx, bb = u.bbox;
+    ctx.save();
+    ctx.fillStyle = "rgba(230, 57, 70, 0.16)";
+    for (const [a, b] of al.bands) {
+      const l = Math.max(u.valToPos(a, "x", true), bb.left), r = Math.min(u.valToPos(b, "x", true), bb.left + bb.width);
+      if (r >= l) ctx.fillRect(l, bb.top, Math.max(r - l, 2), bb.height);
+    }
+    ctx.strokeStyle = "#b00020";
+    ctx.setLineDash([6, 4]);
+    for (const t of al.thresholds) {
+      const y = u.valToPos(t, "y", true);
+      if (y < bb.top || y > bb.top + bb.height) continue;
+      ctx.beginPath(); ctx.moveTo(bb.left, y); ctx.lineTo(bb.left + bb.width, y); ctx.stroke();
+    }
+    ctx.restore();
+  }
+  /* draws chart "id" in place: a chart with the same series gets the new
+   * data (no flicker, the canvas stays), any other is built anew */
+  function upsertChart(seen, id, title, names, data, opts, extra) {
+    const sig = names.join("|") + (opts.log ? "|log" : "");
+    let c = charts.get(id);
+    if (c && c.sig !== sig) { c.u.destroy(); c.fig.remove(); charts.delete(id); c = null; }
+    if (c) {
+      c.fig.alerts = opts.alerts;
+      c.fig.querySelector("h3").textContent = title;
+      c.u.setData(data);
+    } else {
+      const fig = chartBox(title, id);
+      if (extra) extra(fig);
+      fig.alerts = opts.alerts;
+      c = { fig, sig, u: null };
+      $("charts").appendChild(fig);
+      c.u = makePlot(fig, names, data, opts);
+      charts.set(id, c);
+    }
+    c.fig.dataset.points = String(data[0].length);
+    $("charts").appendChild(c.fig); /* keeps the fixed order */
+    seen.add(id);
+    return c.fig;
   }
   function onSelect(u, opts) {
     const a = nsOfSec(u.posToVal(u.select.left, "x")) - 1000n;
     const b = nsOfSec(u.posToVal(u.select.left + u.select.width, "x")) + 1000n;
     u.setSelect({ left: 0, width: 0 }, false);
     if (opts.pair) setState({ pair: opts.pair, wa: a.toString(), wb: b.toString(), m: "", p: "", pg: "" });
-    else setState({ preset: "custom", after: a.toString(), before: b.toString() });
+    else setState({ preset: "", after: a.toString(), before: b.toString() });
   }
   function onClick(u, opts) {
     const x = u.data[0][u.cursor.idx];
@@ -156,40 +283,57 @@
     const c = nsOfSec(x);
     setState({ pair: opts.pair, wa: (c - half).toString(), wb: (c + half).toString(), m: "", p: "", pg: "" });
   }
-  function rateData(list, field, perStep) {
+  /* seconds of store time in [ts, ts + step): a step at either end of the
+   * store covers only part of its length */
+  function covered(tsNs, stepNs) {
+    let lo = BigInt(tsNs), hi = lo + stepNs;
+    if (storeMin !== null && storeMin > lo) lo = storeMin;
+    if (storeMax !== null && storeMax + 1n < hi) hi = storeMax + 1n;
+    return Math.max(Number(hi - lo) / 1e9, 0.001);
+  }
+  function rateData(list, value) {
     /* list: [[name, points]] -> aligned uPlot data */
-    const tables = list.map(([, pts]) => [pts.map((p) => secOf(p.ts_ns)), pts.map((p) => perStep(p, field))]);
+    const tables = list.map(([, pts]) => [pts.map((p) => secOf(p.ts_ns)), pts.map(value)]);
     if (tables.length === 0) return null;
     return tables.length === 1 ? tables[0] : uPlot.join(tables);
   }
   async function loadCharts(st) {
-    plots.forEach((p) => p.destroy());
-    plots = [];
-    $("charts").innerHTML = "";
-    const [a, b] = range(st);
+    const r = range(st);
+    let { a, b } = r;
+    if (r.err) showError(r.err);
     const step = stepFor(a, b);
-    rangeSec = [secOf(a), secOf(b)];
-    $("rangetext").textContent = `${fmtNs(a)} – ${fmtNs(b)} · step ${step}s`;
-    const ser = (await getJSON(`/series?after=${a}&before=${b}`)).series;
+    const stepNs = BigInt(step) * NS;
+    /* metrics windows start on step boundaries: the first one holding the
+     * range's start begins at or before it */
+    const am = a - (((a % stepNs) + stepNs) % stepNs);
+    curRange = { a, b };
+    rangeSec = [secOf(st.preset === "all" ? am : a), secOf(b)];
+    const empty = storeMax === null;
+    $("rangetext").textContent = empty ? "the store is empty: no packet yet" : `${fmtNs(a)} – ${fmtNs(b)} · step ${step}s`;
+    const ser = (await getJSON(`/series?after=${am}&before=${b}`)).series;
     const byKind = (k) => ser.filter((s) => s.kind === k);
-    const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, a, b, step)]));
-    const stepS = step;
+    const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, am, b, step)]));
     const cap = byKind("capture");
     /* every request of the overview at once (the server answers them in
      * parallel); the charts are then drawn in their fixed order */
     const [taps, protos, capPts, pairs, alerts] = await Promise.all([
       fetchAll(byKind("tap")), fetchAll(byKind("proto")),
-      cap.length ? metrics(cap[0].id, a, b, step) : null,
+      cap.length ? metrics(cap[0].id, am, b, step) : null,
       chartPairs(byKind("pair").map((s) => s.name), a, b).then((ps) =>
-        Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, b, step)]))),
-      getJSON(`/alerts?after=${a}&before=${b}&limit=${ALERTS_SHOWN}`)]);
-    const perSec = (p, f) => Number(p[f]) / stepS;
+        Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, am, b, step)]))),
+      getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`)]);
+    knownPairs = Array.from(new Set(knownPairs.concat(pairs.map((p) => p[0]))));
+    const seen = new Set();
+    const perSec = (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs);
     if (taps.length) {
-      makePlot(chartBox("packets/s per tap", "c-pps"), taps.map((t) => "tap " + t[0]), rateData(taps, "count", perSec), {});
-      makePlot(chartBox("bytes/s per tap", "c-bps"), taps.map((t) => "tap " + t[0]), rateData(taps, "bytes", perSec), {});
+      const names = taps.map((t) => "tap " + t[0]);
+      upsertChart(seen, "c-pps", "packets/s per tap", names, rateData(taps, perSec("count")), {});
+      upsertChart(seen, "c-bps", "bit rate per tap (b/s)", names, rateData(taps, perSec("bytes", 8)), { yfmt: (v) => fmtSI(v, "b/s") });
+      upsertChart(seen, "c-burst", "busiest millisecond per step, per tap (packets in that ms)", names,
+        rateData(taps, (p) => Number(p.burst_packets || 0)), {});
     }
     if (protos.length)
-      makePlot(chartBox("messages/s per protocol", "c-mps"), protos.map((t) => t[0]), rateData(protos, "count", perSec), {});
+      upsertChart(seen, "c-mps", "messages/s per protocol", protos.map((t) => t[0]), rateData(protos, perSec("count")), {});
     if (capPts) {
       const pts = capPts;
       const x = pts.map((p) => secOf(p.ts_ns));
@@ -202,10 +346,15 @@
         names.push("records not stored");
         data.push(pts.map((p) => Number(p.records_not_stored)));
       }
-      makePlot(chartBox(`drops per step (records not stored since start: ${recordsNotStored})`, "c-drops"), names, data, {});
+      upsertChart(seen, "c-drops", `drops per step (records not stored since start: ${recordsNotStored})`, names, data, {});
     }
-    for (const [pair, d] of pairs) latencyChart(pair, a, b, step, d);
-    if (!plots.length) $("charts").innerHTML = "<p>no data in the range</p>";
+    for (const [pair, d] of pairs) latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+    for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
+    let none = $("nodata");
+    if (!charts.size) {
+      if (!none) { none = document.createElement("p"); none.id = "nodata"; $("charts").appendChild(none); }
+      none.textContent = empty ? "no data: the store is empty" : "no data in the range";
+    } else if (none) none.remove();
     showAlerts(alerts);
   }
   /* pairs with metrics, plus those with measurements but no closed
@@ -216,52 +365,69 @@
     return pairs.concat(extra.filter((c) => c));
   }
   /* the newest ALERTS_SHOWN alert events of the range (the API pages them
-   * newest first), so a flapping rule over a day cannot flood the page */
+   * newest first), so a flapping rule over a day cannot flood the page;
+   * the table scrolls inside a box of its own */
   const ALERTS_SHOWN = 100;
+  const LATENCY_METRICS = /^(p\d+|max|min|mean)$/;
+  function alertValue(x) {
+    const f = x.unit === "ns" || LATENCY_METRICS.test(x.metric) ? fmtDur : (v) => fmtSI(Number(v)) + (x.unit === "1/s" ? "/s" : "");
+    return x.threshold === undefined ? f(x.value) : `${x.metric} ${f(x.value)} (threshold ${f(x.threshold)})`;
+  }
   function showAlerts(page) {
     const shown = page.alerts;
     const note = page.more ? `<p id="alertsmore">the newest ${shown.length} of ${page.total} alert events; narrow the range to see the others</p>` : "";
     $("alerts").innerHTML = shown.length ? note + table(["time (UTC)", "rule", "state", "text", "value"],
       shown.map((x) => [fmtNs(x.ts_ns), x.rule, x.state,
         /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "", pg: "" }, x.text) : x.text,
-        String(x.value)])) : "<p>no alerts in the range</p>";
+        alertValue(x)])) : "<p>no alerts in the range</p>";
   }
-  /* p50/p99/max per step from the metrics, plus the slowest measurements
-   * of the range as points, so a spike can be clicked even inside one step. */
-  async function latencyData(pair, a, b, step) {
-    const [pts, j] = await Promise.all([metrics("pair:" + pair, a, b, step),
+  /* p50/p90/p99/p99.9/max per step from the metrics, plus the slowest
+   * measurements of the range as points, so a spike can be clicked even
+   * inside one step. */
+  async function latencyData(pair, a, am, b, step) {
+    const [pts, j] = await Promise.all([metrics("pair:" + pair, am, b, step),
       getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000`)]);
     return { pts, ms: j.measurements };
   }
-  function latencyChart(pair, a, b, step, d) {
-    const pts = d.pts, ms = d.ms;
+  const PCTS = [["p50", "p50_ns"], ["p90", "p90_ns"], ["p99", "p99_ns"], ["p99.9", "p999_ns"], ["max", "max_ns"]];
+  function alertMarks(events, pair) {
+    const mine = events.filter((x) => x.series === "pair:" + pair);
+    return { bands: mine.map((x) => [secOf(x.from_ns), secOf(x.to_ns)]),
+      thresholds: Array.from(new Set(mine.filter((x) => LATENCY_METRICS.test(x.metric)).map((x) => Number(x.threshold)))) };
+  }
+  function latencyChart(seen, pair, step, d, alerts) {
+    const pts = d.pts, ms = d.ms.slice();
     ms.sort((x, y) => (BigInt(x.req_ts_ns) < BigInt(y.req_ts_ns) ? -1 : 1));
-    const ms1 = [ms.map((m) => secOf(m.req_ts_ns)), ms.map((m) => Number(m.latency_ns))];
-    const mt = [pts.map((p) => secOf(p.ts_ns)), pts.map((p) => Number(p.p50_ns)), pts.map((p) => Number(p.p99_ns)), pts.map((p) => Number(p.max_ns))];
+    const pos = (v) => (v > 0 ? v : null); /* a log axis has no 0 */
+    const ms1 = [ms.map((m) => secOf(m.req_ts_ns)), ms.map((m) => pos(Number(m.latency_ns)))];
+    const mt = [pts.map((p) => secOf(p.ts_ns))].concat(PCTS.map(([, f]) => pts.map((p) => pos(Number(p[f])))));
     let data;
     if (ms1[0].length && mt[0].length) data = uPlot.join([ms1, mt]);
-    else if (ms1[0].length) data = [ms1[0], ms1[1], ms1[0].map(() => null), ms1[0].map(() => null), ms1[0].map(() => null)];
-    else data = mt.length ? [mt[0], mt[0].map(() => null), mt[1], mt[2], mt[3]] : [[], [], [], [], []];
-    const fig = chartBox(`latency ${pair} (slowest measurements, p50/p99/max per ${step}s)`, "c-lat-" + pair);
+    else if (ms1[0].length) data = [ms1[0], ms1[1]].concat(PCTS.map(() => ms1[0].map(() => null)));
+    else data = [mt[0], mt[0].map(() => null)].concat(mt.slice(1));
+    const fmt = (u, v) => (v == null ? "" : fmtDur(v));
+    const fig = upsertChart(seen, "c-lat-" + pair, `latency ${pair} (log scale; slowest measurements, p50/p90/p99/p99.9/max per ${step}s)`,
+      ["measurement"].concat(PCTS.map((p) => p[0])), data, {
+        pair, wide: true, log: true, yfmt: fmtDurShort, alerts,
+        series: [{ paths: () => null, points: { show: true, size: 5 }, value: fmt }].concat(PCTS.map(() => ({ value: fmt }))),
+      }, (f) => {
+        /* keyboard path to the drill-down (the chart itself needs a pointer) */
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.textContent = `List the slowest ${pair} measurements in the range`;
+        btn.addEventListener("click", () => setState({ pair, wa: curRange.a.toString(), wb: curRange.b.toString(), m: "", p: "", pg: "" }));
+        f.appendChild(btn);
+      });
     fig.classList.add("latency");
     fig.dataset.pair = pair;
-    /* keyboard path to the drill-down (the chart itself needs a pointer) */
-    const btn = document.createElement("button");
-    btn.type = "button";
-    btn.textContent = `List the slowest ${pair} measurements in the range`;
-    btn.addEventListener("click", () => setState({ pair, wa: a.toString(), wb: b.toString(), m: "", p: "", pg: "" }));
-    fig.appendChild(btn);
-    makePlot(fig, ["measurement", "p50", "p99", "max"], data, {
-      pair, width: 940,
-      yfmt: (v) => fmtDur(v),
-      series: [{ paths: () => null, points: { show: true, size: 5 }, value: (u, v) => v == null ? "" : fmtDur(v) },
-        { value: (u, v) => v == null ? "" : fmtDur(v) }, { value: (u, v) => v == null ? "" : fmtDur(v) }, { value: (u, v) => v == null ? "" : fmtDur(v) }],
-    });
+    fig.dataset.alerts = String(alerts.bands.length);
   }
+  if (window.ResizeObserver)
+    new ResizeObserver(() => { for (const c of charts.values()) c.u.setSize({ width: chartWidth(c.sig.endsWith("|log")), height: 200 }); }).observe($("charts"));
 
   /* ---- tables ---- */
   function table(head, rows, rowAttrs) {
-    let h = "<table><thead><tr>" + head.map((x) => `<th scope="col">${esc(x)}</th>`).join("") + "</tr></thead><tbody>";
+    let h = "<table><thead><tr>" + head.map((x) => `<th scope="col">${x && x.html !== undefined ? x.html : esc(x)}</th>`).join("") + "</tr></thead><tbody>";
     rows.forEach((r, i) => {
       h += `<tr${rowAttrs ? rowAttrs(i) : ""}>` + r.map((c) => (c && c.html !== undefined ? `<td>${c.html}</td>` : `<td>${esc(c)}</td>`)).join("") + "</tr>";
     });
@@ -286,16 +452,52 @@
   async function loadList(st) {
     if (!st.pair || !st.wa) { $("list").hidden = true; return; }
     $("list").hidden = false;
+    const pairs = (await getJSON("/series")).series.filter((x) => x.kind === "pair").map((x) => x.name);
+    knownPairs = Array.from(new Set(knownPairs.concat(pairs)));
+    if (knownPairs.length && !knownPairs.includes(st.pair)) {
+      $("listinfo").innerHTML = `<span class="err">no pair "${esc(st.pair)}" in this store; its pairs: ${esc(knownPairs.join(", "))}</span>`;
+      $("listtable").innerHTML = "";
+      $("prevpage").disabled = $("nextpage").disabled = true;
+      return;
+    }
     const pg = pageOf(st), off = (pg - 1) * PAGE;
-    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=latency&limit=${PAGE}&offset=${off}`);
-    $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}, slowest first` +
+    const sort = st.sort === "time" ? "time" : "latency";
+    $("minlat").value = st.min || "";
+    $("listkey").value = st.lkey || "";
+    const min = (st.min ? `&min=${encodeURIComponent(st.min)}` : "") + (st.lkey ? `&key=${encodeURIComponent(st.lkey)}` : "");
+    const sessions = loadSessions(st, min);
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}`);
+    $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}` +
+      (st.min ? `, latency ≥ ${st.min}` : "") + (st.lkey ? `, key ${st.lkey}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
       (j.count ? `, ${off + 1}–${off + j.count}${j.more ? " of more" : ""}` : ", none on this page");
     $("pageinfo").textContent = `page ${pg}`;
     $("prevpage").disabled = pg <= 1;
     $("nextpage").disabled = !j.more || pg >= MAXPG;
-    $("listtable").innerHTML = table(["latency", "request time (UTC)", "key", "src → dst", "id"],
+    /* a click on the latency or time header sorts by it (on the server) */
+    const sortLink = (key, text) => ({ html: `<a class="sort" href="${esc(hrefWith({ sort: key === "latency" ? "" : key, pg: "" }))}"` +
+      `${sort === key ? ' aria-sort="descending"' : ""}>${esc(text)}${sort === key ? (key === "time" ? " ▲" : " ▼") : ""}</a>` });
+    $("listtable").innerHTML = table([sortLink("latency", "latency"), sortLink("time", "request time (UTC)"), "key", "src → dst", "id"],
       j.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.key, `${m.src} → ${m.dst}`, link({ m: m.id, p: "" }, m.id)]),
       (i) => (j.measurements[i].id === st.m ? ' class="sel"' : ""));
+    await sessions;
+  }
+  /* latency per session (client → server) of the list's window and
+   * filters, from its first SESSION_SCAN measurements in time order */
+  const SESSION_SCAN = 1000;
+  async function loadSessions(st, filters) {
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=time${filters}&limit=${SESSION_SCAN}`);
+    const by = new Map();
+    for (const m of j.measurements) {
+      const k = `${m.src} → ${m.dst}`;
+      if (!by.has(k)) by.set(k, []);
+      by.get(k).push(Number(m.latency_ns));
+    }
+    const q = (xs, p) => xs[Math.max(0, Math.ceil(p * xs.length) - 1)]; /* nearest rank */
+    const rows = Array.from(by, ([k, xs]) => { xs.sort((x, y) => x - y); return [k, xs.length, q(xs, 0.5), q(xs, 0.99), xs[xs.length - 1]]; })
+      .sort((x, y) => y[4] - x[4]);
+    $("sessions").innerHTML = (j.more ? `<p class="hint">from the first ${SESSION_SCAN} measurements of the window</p>` : "") +
+      (rows.length ? table(["session (client → server)", "measurements", "p50", "p99", "max"],
+        rows.map((r) => [r[0], r[1].toLocaleString("en-US"), fmtDur(r[2]), fmtDur(r[3]), fmtDur(r[4])])) : "<p>none</p>");
   }
   let pcapCache = { id: null, recs: null };
   /* the records of a pcap download; none (linktype -1) if the server said no */
@@ -324,10 +526,10 @@
   function msgBlock(title, side, st) {
     if (!side || !side.message) return `<div><h3>${esc(title)}</h3><p>message no longer in the store</p></div>`;
     const m = side.message;
-    let h = `<div><h3>${esc(title)}: ${esc(m.proto)} ${esc(m.type)}</h3>`;
+    let h = `<div><h3>${esc(title)}: ${esc(m.proto)} ${esc(msgType(m))}</h3>`;
     h += table(["", ""], [["id", m.id], ["time (UTC)", fmtNs(m.ts_ns)], ["last packet (UTC)", fmtNs(m.last_ts_ns)],
       ["src → dst", `${m.src} → ${m.dst}`], ["key", m.key], ["length", String(m.len)]]);
-    h += "<h4>Fields</h4>" + table(["field", "value"], m.fields.map((f) => [f[0], f[1]]));
+    h += "<h4>Fields</h4>" + table(["field", "value"], m.fields.map((f) => [fieldName(m, f[0]), f[1]]));
     h += "<h4>Packets</h4>" + table(["time (UTC)", "caplen", "summary", "ref"],
       side.packets.map((p) => p.ts_ns === undefined /* expired (retention) or unreadable */
         ? ["—", "—", p.expired ? "no longer stored (retention)" : "unreadable", p.ref]
@@ -460,41 +662,127 @@
   }
 
   /* ---- search ---- */
+  /* FIX field and message type names, from the FIX 4.2/4.4/5.0 dictionary
+   * (the tags and MsgType values below have the same meaning in all of
+   * them; a tag not listed is shown by number only) */
+  const FIX_TAGS = { 1: "Account", 6: "AvgPx", 8: "BeginString", 9: "BodyLength", 10: "CheckSum", 11: "ClOrdID",
+    14: "CumQty", 15: "Currency", 17: "ExecID", 20: "ExecTransType", 21: "HandlInst", 31: "LastPx", 32: "LastQty",
+    34: "MsgSeqNum", 35: "MsgType", 37: "OrderID", 38: "OrderQty", 39: "OrdStatus", 40: "OrdType", 41: "OrigClOrdID",
+    43: "PossDupFlag", 44: "Price", 45: "RefSeqNum", 49: "SenderCompID", 52: "SendingTime", 54: "Side", 55: "Symbol",
+    56: "TargetCompID", 58: "Text", 59: "TimeInForce", 60: "TransactTime", 97: "PossResend", 98: "EncryptMethod",
+    102: "CxlRejReason", 103: "OrdRejReason", 108: "HeartBtInt", 112: "TestReqID", 122: "OrigSendingTime",
+    141: "ResetSeqNumFlag", 150: "ExecType", 151: "LeavesQty", 434: "CxlRejResponseTo", 1128: "ApplVerID" };
+  const FIX_TYPES = { 0: "Heartbeat", 1: "TestRequest", 2: "ResendRequest", 3: "Reject", 4: "SequenceReset", 5: "Logout",
+    8: "ExecutionReport", 9: "OrderCancelReject", A: "Logon", D: "NewOrderSingle", F: "OrderCancelRequest",
+    G: "OrderCancelReplaceRequest", H: "OrderStatusRequest", V: "MarketDataRequest", W: "MarketDataSnapshotFullRefresh",
+    X: "MarketDataIncrementalRefresh", j: "BusinessMessageReject" };
+  const msgType = (m) => (m.proto === "fix" && FIX_TYPES[m.type] ? `${m.type} ${FIX_TYPES[m.type]}` : m.type);
+  const fieldName = (m, tag) => (m.proto === "fix" && FIX_TAGS[tag] ? `${tag} ${FIX_TAGS[tag]}` : tag);
+
+  /* Search. The API matches keys exactly (FIX: ClOrdID; HTTP: "METHOD
+   * URI"; DNS: "ID NAME"), so one text is tried as several keys and two
+   * bounded scans add what keys cannot find:
+   *   - a path ("/x") is also tried as "GET /x", "POST /x", ...;
+   *   - a DNS name is matched against the names of the range's first
+   *     SCAN DNS messages, and their keys then find their measurements;
+   *   - a FIX order's execution reports (key-less, ClOrdID in tag 11 or
+   *     41) are those of the SCAN type-8 messages from the order on.
+   * Every id is a link: a measurement opens in the page, a message opens
+   * its measurement when one is known, else its JSON. */
+  const SCAN = 1000, METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"];
+  function keyForms(q) { return /^\//.test(q) ? [q].concat(METHODS.map((m) => m + " " + q)) : [q]; }
+  const isDnsName = (q) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+\.?$/.test(q);
+  async function byKeys(keys) {
+    const got = await Promise.all(keys.map((k) => Promise.all([getJSON(`/messages?key=${encodeURIComponent(k)}&limit=100`),
+      getJSON(`/measurements?key=${encodeURIComponent(k)}&limit=100`)])));
+    return { msgs: got.flatMap((g) => g[0].messages), meas: got.flatMap((g) => g[1].measurements) };
+  }
+  async function dnsByName(q, r) {
+    const name = q.replace(/\.$/, "");
+    const j = await getJSON(`/messages?proto=dns&after=${r.a}&before=${r.b}&limit=${SCAN}`);
+    return j.messages.filter((m) => (m.key.split(" ")[1] || "").replace(/\.$/, "") === name);
+  }
+  async function fixReports(q, orders) {
+    if (!orders.length) return [];
+    const j = await getJSON(`/messages?proto=fix&type=8&after=${orders[0].ts_ns}&limit=${SCAN}`);
+    return j.messages.filter((m) => m.fields.some((f) => (f[0] === "11" || f[0] === "41") && f[1] === q));
+  }
+  const uniqBy = (xs) => Array.from(new Map(xs.map((x) => [x.id, x])).values());
   async function loadSearch(st) {
     $("key").value = st.key || "";
     if (!st.key) { $("searchresults").innerHTML = ""; return; }
-    const k = encodeURIComponent(st.key);
-    const [msgs, meas] = await Promise.all([getJSON(`/messages?key=${k}&limit=100`), getJSON(`/measurements?key=${k}&limit=100`)]);
-    let h = `<h3>Measurements with key ${esc(st.key)}</h3>`;
-    h += meas.measurements.length ? table(["latency", "request time (UTC)", "pair", "id"],
-      meas.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, link({ m: m.id, pair: m.pair, p: "", pg: "" }, m.id)])) : "<p>none</p>";
-    h += `<h3>Messages with key ${esc(st.key)}</h3>`;
-    h += msgs.messages.length ? table(["time (UTC)", "proto", "type", "src → dst", "id", "packets"],
-      msgs.messages.map((m) => [fmtNs(m.ts_ns), m.proto, m.type, `${m.src} → ${m.dst}`, m.id,
+    const q = st.key, r = curRange || range(st);
+    let { msgs, meas } = await byKeys(keyForms(q));
+    const notes = [];
+    if (isDnsName(q)) {
+      const dns = await dnsByName(q, r);
+      notes.push(`DNS names matched among the first ${SCAN} DNS messages of the range`);
+      const more = await byKeys(Array.from(new Set(dns.map((m) => m.key))).slice(0, 20));
+      msgs = msgs.concat(dns, more.msgs);
+      meas = meas.concat(more.meas);
+    }
+    const orders = msgs.filter((m) => m.proto === "fix" && m.key === q).sort((x, y) => (BigInt(x.ts_ns) < BigInt(y.ts_ns) ? -1 : 1));
+    if (orders.length) {
+      msgs = msgs.concat(await fixReports(q, orders));
+      notes.push(`execution reports (tag 11 or 41 = ${q}) among the first ${SCAN} after the order`);
+    }
+    msgs = uniqBy(msgs).sort((x, y) => (BigInt(x.ts_ns) < BigInt(y.ts_ns) ? -1 : 1));
+    meas = uniqBy(meas);
+    const measOf = new Map();
+    meas.forEach((m) => { measOf.set(m.req_msg, m); measOf.set(m.resp_msg, m); });
+    const msgLink = (m) => {
+      const ms = measOf.get(m.id);
+      return ms ? link({ m: ms.id, pair: ms.pair, p: "", pg: "" }, m.id) : { html: `<a href="${esc(API + "/messages/" + encodeURIComponent(m.id))}">${esc(m.id)}</a>` };
+    };
+    let h = `<h3>Measurements for “${esc(q)}”</h3>`;
+    h += meas.length ? table(["latency", "request time (UTC)", "pair", "key", "id"],
+      meas.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, m.key, link({ m: m.id, pair: m.pair, p: "", pg: "" }, m.id)])) : "<p>none</p>";
+    h += `<h3>Messages for “${esc(q)}”</h3>`;
+    h += msgs.length ? table(["time (UTC)", "proto", "type", "key", "src → dst", "id", "packets"],
+      msgs.map((m) => [fmtNs(m.ts_ns), m.proto, msgType(m), m.key, `${m.src} → ${m.dst}`, msgLink(m),
         { html: `<a href="${API}/messages/${encodeURIComponent(m.id)}/pcap" download="${esc(m.id)}.pcap">pcap (${m.packets.length})</a>` }])) : "<p>none</p>";
+    if (notes.length) h += `<p class="hint">Also searched: ${esc(notes.join("; "))}.</p>`;
     $("searchresults").innerHTML = h;
   }
 
   /* ---- render ---- */
+  /* the section a change of state is about, to be scrolled into view: the
+   * deepest one that changed (on first load, the deepest one shown) */
+  function scrollTarget(prev, st) {
+    const changed = (...ks) => !prev || ks.some((k) => prev[k] !== st[k]);
+    if (st.p && changed("p")) return "bytes";
+    if (st.m && changed("m")) return "detail";
+    if (st.pair && st.wa && changed("pair", "wa", "wb", "pg", "sort", "min", "lkey")) return "list";
+    if (st.key && changed("key")) return "search";
+    return null;
+  }
+  function fillInputs(st) {
+    const { a, b } = curRange || range(st);
+    const live = isLive(st);
+    $("preset").value = st.after || st.before ? "custom" : (st.preset || "5m");
+    $("live").checked = live;
+    /* a live range keeps its relative text; the inputs are not touched while edited */
+    for (const [id, v] of [["after", a], ["before", b]])
+      if (document.activeElement !== $(id)) $(id).value = storeMax === null && !st.after ? "" : fmtNs(v);
+  }
   async function render() {
     if (busy) { render.again = true; return; }
     busy = true;
     document.body.dataset.ready = "0";
     const st = getState();
+    showError("");
     try {
       await loadStatus();
-      $("preset").value = st.after ? "custom" : (st.preset || "5m");
-      const [a, b] = range(st);
-      $("after").value = fmtNs(a);
-      $("before").value = fmtNs(b);
-      await loadCharts(st);
-      await loadSearch(st);
-      await loadList(st);
-      const det = await loadDetail(st);
-      await loadBytes(st, det);
+      /* the charts, the search and the drill-down load at once */
+      const drill = async () => { await loadList(st); await loadBytes(st, await loadDetail(st)); };
+      const charts0 = loadCharts(st); /* sets curRange before its first await */
+      await Promise.all([charts0.then(() => fillInputs(st)), loadSearch(st), drill()]);
+      const target = scrollTarget(prevState, st);
+      if (target) $(target).scrollIntoView({ block: "start" });
     } catch (e) {
-      $("status").innerHTML = `<span class="err">error: ${esc(e.message)}</span>`;
+      showError("error: " + e.message);
     }
+    prevState = st;
     busy = false;
     document.body.dataset.ready = "1";
     if (render.again) { render.again = false; render(); }
@@ -506,42 +794,101 @@
     if (v !== "custom") setState({ preset: v, after: "", before: "" });
   });
   $("apply").addEventListener("click", () => {
-    const a = parseTime($("after").value), b = parseTime($("before").value);
-    if (a === null || b === null || a >= b) { $("rangetext").textContent = "bad range: use RFC 3339 UTC (…Z) or epoch ns"; return; }
-    setState({ preset: "custom", after: a.toString(), before: b.toString() });
+    const now = nowNs(), ta = $("after").value.trim(), tb = $("before").value.trim() || "now";
+    const a = parseTime(ta, now), b = parseTime(tb, now);
+    const bad = a === null ? ta : b === null ? tb : null;
+    if (bad !== null) { showError(`"${bad}" is not a time: use RFC 3339 UTC, 'YYYY-MM-DD hh:mm:ss', epoch ns, '5m ago' or 'now'`); return; }
+    if (a >= b) { showError(`the range ends before it starts (${fmtNs(a)} – ${fmtNs(b)})`); return; }
+    /* a range ending "now" stays relative (live); any other is absolute */
+    const rel = (t, v) => (/ago$|^now/.test(t) ? t : v.toString());
+    if (tb === "now") setState({ preset: "", after: rel(ta, a), before: "now" });
+    else setState({ preset: "", after: a.toString(), before: b.toString() });
   });
+  $("live").addEventListener("change", () => {
+    const st = getState();
+    if ($("live").checked) {
+      /* back to "now": a fixed range keeps its length, as a preset when one fits */
+      const { a, b } = curRange || range(st);
+      const len = (b - a) / NS;
+      const preset = Object.keys(PRESETS).find((k) => PRESETS[k] >= len) || "7d";
+      setState({ preset, after: "", before: "" });
+    } else {
+      const { a, b } = curRange || range(st);
+      setState({ preset: "", after: a.toString(), before: b.toString() });
+    }
+  });
+  /* zoom out (twice the span, same centre) and pan (half a span); a pan
+   * that reaches now goes live again */
+  function shift(kind) {
+    const { a, b } = curRange || range(getState());
+    const span = b - a, now = nowNs();
+    let na = a, nb = b;
+    if (kind === "out") { na = a - span / 2n; nb = b + span / 2n; }
+    else if (kind === "left") { na = a - span / 2n; nb = b - span / 2n; }
+    else { na = a + span / 2n; nb = b + span / 2n; }
+    if (nb >= now) setState({ preset: "", after: `${nb - na}ns ago`, before: "now" });
+    else setState({ preset: "", after: na.toString(), before: nb.toString() });
+  }
+  $("zoomout").addEventListener("click", () => shift("out"));
+  $("panleft").addEventListener("click", () => shift("left"));
+  $("panright").addEventListener("click", () => shift("right"));
   $("prevpage").addEventListener("click", () => {
     const pg = pageOf(getState());
     setState({ pg: pg > 2 ? String(pg - 1) : "" });
   });
   $("nextpage").addEventListener("click", () => setState({ pg: String(pageOf(getState()) + 1) }));
-  $("keyform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ key: $("key").value.trim() }); });
-  $("bpfform").addEventListener("submit", (ev) => {
+  $("minform").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const [a, b] = range(getState());
-    const l = $("bpflink");
-    l.href = `${API}/packets?filter=${encodeURIComponent($("bpf").value)}&after=${a}&before=${b}`;
+    setState({ min: $("minlat").value.trim(), lkey: $("listkey").value.trim(), pg: "" });
+  });
+  $("keyform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ key: $("key").value.trim() }); });
+  /* the filter is tried first: a 400 (bad filter) is shown, not downloaded;
+   * a good one is aborted after its headers and then downloaded by the link */
+  $("bpfform").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const l = $("bpflink"), f = $("bpf").value.trim();
+    l.hidden = true;
+    showError("");
+    const { a, b } = curRange || range(getState());
+    const url = `${API}/packets?filter=${encodeURIComponent(f)}&after=${a}&before=${b}`;
+    const ctl = new AbortController();
+    try {
+      const r = await fetch(url, { signal: ctl.signal });
+      if (!r.ok) {
+        let why = "HTTP " + r.status;
+        try { why = (await r.json()).error || why; } catch (e) { /* not JSON: the status says it */ }
+        showError(`filter "${f}" refused: ${why}`);
+        return;
+      }
+      ctl.abort();
+    } catch (e) {
+      if (e.name !== "AbortError") { showError(`filter "${f}": ${e.message}`); return; }
+    }
+    l.href = url;
     l.hidden = false;
-    l.textContent = "pcap of packets matching “" + $("bpf").value + "”";
+    l.textContent = "pcap of packets matching “" + f + "”";
     l.click();
   });
   window.addEventListener("hashchange", render);
-  /* live: while a preset range is shown, redraw at most every 2 s on stream events */
+  /* live: stream events refresh the status line (always) and, while the
+   * range ends at now, the charts in place and the from/to inputs; at most
+   * every 2 s, never mid-drag */
   if (window.EventSource) {
     /* only metrics and alert events are used: measurement events, which
      * would come at the full measurement rate, are not asked for */
     const es = new EventSource(API + "/stream?events=metrics,alert");
-    /* only the status line and the charts follow the stream; the drill-down
-     * sections stay as they are, and nothing is redrawn mid-drag */
     let mouseDown = false;
     document.addEventListener("mousedown", () => { mouseDown = true; });
     document.addEventListener("mouseup", () => { mouseDown = false; });
     const kick = async () => {
       const st = getState();
-      if (!$("live").checked || st.after || busy || mouseDown || Date.now() - lastLive < 2000) return;
+      if (busy || mouseDown || Date.now() - lastLive < 2000) return;
       lastLive = Date.now();
       busy = true;
-      try { await loadStatus(); await loadCharts(st); } catch (e) { /* next event retries */ }
+      try {
+        await loadStatus();
+        if (isLive(st) && $("live").checked) { await loadCharts(st); fillInputs(st); }
+      } catch (e) { /* next event retries */ }
       busy = false;
       if (render.again) { render.again = false; render(); }
     };

@@ -105,6 +105,15 @@ const char *cs_alert_metric_name(int metric)
     return "?";
 }
 
+const char *cs_alert_metric_unit(int metric)
+{
+    if (metric >= CS_AM_P50 && metric <= CS_AM_MAX)
+        return "ns";
+    if (metric == CS_AM_RATE)
+        return "1/s";
+    return metric >= CS_AM_COUNT && metric <= CS_AM_NOT_ANALYSED ? "count" : "?";
+}
+
 const char *cs_alert_op_name(int op)
 {
     return op >= CS_AOP_GT && op <= CS_AOP_NE ? op_names[op] : "?";
@@ -208,18 +217,34 @@ static int value_parse(cs_alert_rule *r, const char *s)
     return 0;
 }
 
-static int for_parse(cs_alert_rule *r, const char *s)
+/* "for" or "clear" DURATION: whole seconds, at most a day, as windows */
+static int windows_parse(const char *word, const char *s, uint32_t *windows)
 {
     int64_t ns;
 
     if (cs_duration_parse(s, &ns) < 0 || ns <= 0 || ns % CS_NS_PER_SEC != 0)
         return cs_error_set(CS_EINVAL,
-                            "bad duration after 'for': \"%s\" (expected whole seconds, "
+                            "bad duration after '%s': \"%s\" (expected whole seconds, "
                             "e.g. 3s or 1m)",
-                            s);
+                            word, s);
     if (ns / CS_NS_PER_SEC > MAX_FOR_WINDOWS)
-        return cs_error_set(CS_EINVAL, "'for %s' is longer than a day", s);
-    r->for_windows = (uint32_t)(ns / CS_NS_PER_SEC);
+        return cs_error_set(CS_EINVAL, "'%s %s' is longer than a day", word, s);
+    *windows = (uint32_t)(ns / CS_NS_PER_SEC);
+    return 0;
+}
+
+/* [WORD DURATION] at token *i: advances *i past it when present */
+static int windows_clause(const tokens *tk, int *i, const char *word, uint32_t *windows)
+{
+    int rc;
+
+    if (*i >= tk->n || strcmp(tk->t[*i].s, word) != 0)
+        return 0;
+    if (++*i >= tk->n)
+        return cs_error_set(CS_EINVAL, "missing duration after '%s'", word);
+    if ((rc = windows_parse(word, tk->t[*i].s, windows)) < 0)
+        return rc;
+    ++*i;
     return 0;
 }
 
@@ -274,7 +299,7 @@ static int check_fit(const cs_alert_rule *r, const char *metric)
     return 0;
 }
 
-/* metric op value [for duration], from token *i on. */
+/* metric op value [for duration] [clear duration], from token *i on. */
 static int body_parse(const tokens *tk, int i, cs_alert_rule *r)
 {
     const char *metric;
@@ -302,13 +327,11 @@ static int body_parse(const tokens *tk, int i, cs_alert_rule *r)
     if ((rc = value_parse(r, tk->t[i].s)) < 0)
         return rc;
     r->for_windows = 1;
-    if (++i < tk->n && strcmp(tk->t[i].s, "for") == 0) {
-        if (++i >= tk->n)
-            return cs_error_set(CS_EINVAL, "missing duration after 'for'");
-        if ((rc = for_parse(r, tk->t[i].s)) < 0)
-            return rc;
-        i++;
-    }
+    r->clear_windows = 1;
+    i++;
+    if ((rc = windows_clause(tk, &i, "for", &r->for_windows)) < 0 ||
+        (rc = windows_clause(tk, &i, "clear", &r->clear_windows)) < 0)
+        return rc;
     if (i < tk->n)
         return cs_error_set(CS_EINVAL, "unexpected \"%s\" after the rule", tk->t[i].s);
     return 0;
@@ -417,10 +440,12 @@ static int holds(int op, double v, double t)
 typedef struct rule_state {
     cs_alert_rule rule;
     uint32_t streak;
+    uint32_t clear_streak; /* windows in a row without the condition while firing */
     int firing;
     int64_t since_ns;   /* start of the firing's first window */
     int64_t last_start; /* start of the last window evaluated */
     int64_t last_end;
+    int64_t held_end; /* end of the last window where the condition held */
     double last_value;
 } rule_state;
 
@@ -464,6 +489,8 @@ static void evaluate(cs_alerts *a, rule_state *rs, const cs_window *w)
     if (ok) {
         if (rs->streak < UINT32_MAX)
             rs->streak++;
+        rs->clear_streak = 0;
+        rs->held_end = end;
         if (!rs->firing && rs->streak >= rs->rule.for_windows) {
             rs->firing = 1;
             rs->since_ns = end - (int64_t)rs->rule.for_windows * CS_NS_PER_SEC;
@@ -471,9 +498,10 @@ static void evaluate(cs_alerts *a, rule_state *rs, const cs_window *w)
         }
     } else {
         rs->streak = 0;
-        if (rs->firing) {
+        if (rs->firing && ++rs->clear_streak >= rs->rule.clear_windows) {
             rs->firing = 0;
-            emit(a, rs, CS_ALERT_RESOLVED, w->start_ns, v, rs->since_ns, rs->last_end);
+            rs->clear_streak = 0;
+            emit(a, rs, CS_ALERT_RESOLVED, w->start_ns, v, rs->since_ns, rs->held_end);
         }
     }
     rs->last_end = end;

@@ -5,6 +5,7 @@
  * Grammar (one rule per line; '#' starts a comment; blank lines skipped):
  *
  *   rule      = NAME ":" [selector] [condition] metric op value ["for" duration]
+ *               ["clear" duration]
  *   NAME      = [A-Za-z0-9_.-]{1,63}
  *   selector  = ("pair" | "proto" | "tap") "=" NAME-ish word
  *   condition = "rcode" "!=" "0"        (proto selector only: count errors)
@@ -17,7 +18,7 @@
  *               "50/s" or "50" for rate; a plain number otherwise
  *   duration  = whole seconds ("3s", "1m"): the number of consecutive windows
  *
- *   fix_slow:   pair=fix p99 > 200us for 3s
+ *   fix_slow:   pair=fix p99 > 200us for 3s clear 10s
  *   dns_errors: proto=dns rcode!=0 rate > 50/s
  *   drops:      capture.kernel_drops > 0
  *
@@ -28,13 +29,17 @@
  * the metric's value in that window is compared with the threshold; a
  * latency metric in a window without measurements is "no data" and counts
  * as false. A rule fires when its condition has held for N consecutive
- * windows (N = "for" / 1 s, default 1) and resolves at the first window where
- * it does not hold. Each transition is one event:
+ * windows (N = "for" / 1 s, default 1) and resolves once it has not held for
+ * M consecutive windows (M = "clear" / 1 s, default 1: the first window where
+ * it does not hold); a window where it holds again restarts that count, so a
+ * value hovering at the threshold is one firing, not one a second
+ * (hysteresis in time). Each transition is one event:
  *
  *   fired:    ts_ns = start of the window that completed the streak,
  *             [from_ns, to_ns) = the N windows of the streak
- *   resolved: ts_ns = start of the first window where it no longer holds,
- *             [from_ns, to_ns) = everything the firing covered
+ *   resolved: ts_ns = start of the window that completed the M clear ones,
+ *             [from_ns, to_ns) = everything the firing covered, up to the
+ *             end of the last window where the condition held
  *
  * Drill-down: an event names its series and time range; for a pair series
  * the measurements behind it are those of that pair with req_ts_ns in
@@ -92,6 +97,7 @@ typedef struct cs_alert_rule {
     int op;                       /* CS_AOP_* */
     double threshold;             /* ns for latency metrics, per second for rate */
     uint32_t for_windows;         /* >= 1 */
+    uint32_t clear_windows;       /* >= 1: windows without the condition to resolve */
 } cs_alert_rule;
 
 /* Parses one rule line (no comment, not blank). 0, or CS_EINVAL with a
@@ -99,6 +105,9 @@ typedef struct cs_alert_rule {
 int cs_alert_rule_parse(const char *line, cs_alert_rule *out);
 
 /* "p99", ">=", ... */
+/* The unit of a metric's value and threshold: "ns" (latency), "1/s"
+ * (rate) or "count" (count, errors, drops), "?" if unknown. */
+const char *cs_alert_metric_unit(int metric);
 const char *cs_alert_metric_name(int metric);
 const char *cs_alert_op_name(int op);
 

@@ -48,7 +48,7 @@ static const char demo_help[] =
     "  --store DIR      keep the store in DIR instead of a removed temporary one\n"
     "  --seed N         generator seed (default 1)\n\n"
     "alert rules:\n"
-    "  fix_slow:   pair=fix p99 > 1ms for 2s\n"
+    "  fix_slow:   pair=fix p99 > 1ms for 2s clear 10s\n"
     "  dns_errors: proto=dns rcode!=0 rate > 5/s\n\n"
     "examples:\n"
     "  capstream demo                       then open http://127.0.0.1:8642/\n"
@@ -56,7 +56,7 @@ static const char demo_help[] =
     "  capstream demo --seconds 10 --store /tmp/demo && capstream latency -d /tmp/demo --stats\n";
 
 static const char demo_rules[] = "# capstream demo: built-in alert rules\n"
-                                 "fix_slow: pair=fix p99 > 1ms for 2s\n"
+                                 "fix_slow: pair=fix p99 > 1ms for 2s clear 10s\n"
                                  "dns_errors: proto=dns rcode!=0 rate > 5/s\n";
 
 typedef struct demo_args {

@@ -642,6 +642,7 @@ static void alert_json(FILE *f, const cs_alert_event *ev)
     json_str(f, series);
     fputs(",\"metric\":", f);
     json_str(f, cs_alert_metric_name(ev->metric));
+    fprintf(f, ",\"unit\":\"%s\"", cs_alert_metric_unit(ev->metric));
     fprintf(f,
             ",\"value\":%.17g,\"threshold\":%.17g,\"from_ns\":%" PRId64 ",\"to_ns\":%" PRId64
             ",\"text\":",

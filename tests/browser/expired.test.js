@@ -29,8 +29,9 @@ function check(what, ok, detail) {
   page.onPageError((e) => errors.push(e));
   await page.goto(`${base}/#pair=${encodeURIComponent(m.pair)}&m=${encodeURIComponent(m.id)}`);
   await page.waitFor(() => document.body.dataset.ready === "1", null, 30000);
-  const status = await page.text("#status");
-  check("no error on the page", !/error/i.test(status) && errors.length === 0, { status, errors });
+  /* errors show in the header's status line or in the message line under the range bar */
+  const status = await page.text("#status") + " " + await page.evaluate(() => { const m = document.getElementById("msg"); return m && !m.hidden ? m.textContent : ""; });
+  check("no error on the page", !/error|refused|is not a time/i.test(status) && errors.length === 0, { status, errors });
   check("the measurement is shown", (await page.text("#latency")).length > 0);
   check("each packet says it is no longer stored",
     (await page.count("#detailbody tr.pkt")) === pkts.length &&

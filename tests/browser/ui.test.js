@@ -100,7 +100,7 @@ function endpoint(s) {
   return `${a}:${m[2]}`;
 }
 /* "12.345 ms" -> ns (the list's latency column) */
-function durNs(s) { const [v, u] = s.split(" "); return Number(v) * { s: 1e9, ms: 1e6, us: 1e3, ns: 1 }[u]; }
+function durNs(s) { const [v, u] = s.split(" "); return Number(v) * { s: 1e9, ms: 1e6, us: 1e3, "µs": 1e3, ns: 1 }[u]; }
 async function pageBytes(page, url) {
   const b64 = await page.evaluate(async (u) => {
     const r = await fetch(u);

@@ -5,7 +5,10 @@
 # each browser: Debian's headless Chromium through playwright-core and
 # Debian's Firefox ESR through puppeteer-core (WebDriver BiDi); then
 # tests/browser/expired.test.js opens, in each browser, a measurement whose
-# packets retention deleted (the same capture under --max-bytes 1M). Screenshots
+# packets retention deleted (the same capture under --max-bytes 1M); then
+# tests/browser/defects.test.js checks issue 14's UI defects, its live cases
+# against a 90 s capture replayed in real time (capturing while it clicks),
+# and an empty store. Screenshots
 # of every step are kept per browser in $CS_ARTIFACTS/<browser> (or
 # $CS_TMP/screenshots/<browser>). Needs /usr/bin/chromium (apt chromium),
 # /usr/bin/firefox-esr (apt firefox-esr) and tests/browser/node_modules
@@ -50,6 +53,20 @@ start_daemon() {
     return 1
 }
 
+# start_live NAME -> sets PID4, DPORT4: a real-time replay of live.pcap into
+# a new store, answering and capturing
+start_live() {
+    DPORT4=$((20000 + RANDOM % 20000))
+    "$CS_BIN" run -r "$CS_TMP/live.pcap" -d "$CS_TMP/store-live-$1" --replay realtime \
+        --config "$CS_TMP/alerts.conf" --listen "127.0.0.1:$DPORT4" >"$CS_TMP/live-$1.out" 2>"$CS_TMP/live-$1.err" &
+    PID4=$!
+    for _ in $(seq 1 100); do
+        curl -s --max-time 2 "http://127.0.0.1:$DPORT4/api/v1/status" 2>/dev/null | grep -q '"capturing":true' && return 0
+        sleep 0.1
+    done
+    fail "browser: the real-time replay did not start: $(head -c 300 "$CS_TMP/live-$1.err")"
+}
+
 if browser_ready; then
     python3 "$GENTRAFFIC" "$CS_TMP/g.pcap" --seconds 3 --scale 0.1 --seed 7 >/dev/null
     start_daemon "$REPO/samples/trading-sample.pcap" "$CS_TMP/store-sample" && PID1=$DPID && PORT1=$DPORT
@@ -58,6 +75,14 @@ if browser_ready; then
     # are gone, their messages stay
     start_daemon "$CS_TMP/g.pcap" "$CS_TMP/store-expired" --max-bytes 1M && PID3=$DPID &&
         PORT3=$DPORT
+    # for defects.test.js: a capture replayed in real time (120 s, started
+    # afresh for each browser by start_live) with a rule that fires, so the
+    # live cases click while it is capturing; and a store with no packet
+    python3 "$GENTRAFFIC" "$CS_TMP/live.pcap" --seconds 120 --scale 0.005 --seed 3 >/dev/null
+    printf 'fix_slow: pair=fix p99 > 200us for 1s\n' >"$CS_TMP/alerts.conf"
+    python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IHHiIII",0xa1b2c3d4,2,4,0,0,65535,1))' \
+        "$CS_TMP/empty.pcap"
+    start_daemon "$CS_TMP/empty.pcap" "$CS_TMP/store-empty" && PID5=$DPID && PORT5=$DPORT
     sleep 1.2 # one more tick: the generated capture's per-second windows are stored
     check_eq "GET / serves the page" "200 text/html; charset=utf-8" \
         "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$PORT1/")"
@@ -80,9 +105,22 @@ if browser_ready; then
         else
             fail "expired packets in $b: $(grep -E 'FAIL' "$CS_TMP/expired-$b.log" | head -5)"
         fi
+        start_live "$b"
+        if (cd "$BROWSER_DIR" && timeout 300 node defects.test.js "$b" "$SHOTS/$b" "http://127.0.0.1:$PORT1" \
+            "http://127.0.0.1:$DPORT4" "http://127.0.0.1:$PORT5" "http://127.0.0.1:$PORT2") \
+            >"$CS_TMP/defects-$b.log" 2>&1; then
+            pass
+        else
+            fail "UI defects in $b: $(grep -E 'FAIL' "$CS_TMP/defects-$b.log" | head -20)"
+        fi
+        cp "$CS_TMP/defects-$b.log" "$SHOTS/$b/defects.log" 2>/dev/null
+        kill "$PID4" 2>/dev/null && wait "$PID4" 2>/dev/null
+        PID4=
     done
     [ -n "${PID1:-}" ] && kill "$PID1" 2>/dev/null && wait "$PID1" 2>/dev/null
     [ -n "${PID2:-}" ] && kill "$PID2" 2>/dev/null && wait "$PID2" 2>/dev/null
     [ -n "${PID3:-}" ] && kill "$PID3" 2>/dev/null && wait "$PID3" 2>/dev/null
+    [ -n "${PID4:-}" ] && kill "$PID4" 2>/dev/null && wait "$PID4" 2>/dev/null
+    [ -n "${PID5:-}" ] && kill "$PID5" 2>/dev/null && wait "$PID5" 2>/dev/null
     echo "browser screenshots: $SHOTS" >&2
 fi

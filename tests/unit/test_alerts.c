@@ -70,6 +70,16 @@ static void expect_bad(const char *line, const char *msg)
     assert_string_equal(cs_error_msg(CS_EINVAL), msg);
 }
 
+static void test_metric_units(void **state)
+{
+    assert_string_equal(cs_alert_metric_unit(CS_AM_P99), "ns");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_MAX), "ns");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_RATE), "1/s");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_COUNT), "count");
+    assert_string_equal(cs_alert_metric_unit(CS_AM_NOT_ANALYSED), "count");
+    assert_string_equal(cs_alert_metric_unit(0), "?");
+}
+
 static void test_parse_bad(void **state)
 {
     expect_bad("pair=fix p99 > 1ms",
@@ -97,6 +107,8 @@ static void test_parse_bad(void **state)
                "bad duration after 'for': \"1.5s\" (expected whole seconds, e.g. 3s or 1m)");
     expect_bad("a: pair=fix p99 > 1ms for", "missing duration after 'for'");
     expect_bad("a: pair=fix p99 > 1ms for 3s now", "unexpected \"now\" after the rule");
+    expect_bad("a: pair=fix p99 > 1ms clear 0s",
+               "bad duration after 'clear': \"0s\" (expected whole seconds, e.g. 3s or 1m)");
     expect_bad("a: proto=dns rcode==3 count > 1", "the only rcode condition is rcode!=0");
     expect_bad("a: pair=fix rcode!=0 count > 1", "rcode!=0 needs a proto= selector");
     expect_bad("a: proto=dns rcode!=0 errors > 1", "rcode!=0 goes with count or rate, not errors");
@@ -201,6 +213,55 @@ static void test_fire_and_resolve(void **state)
     free(h);
 }
 
+/* "clear N": a firing resolves only after N windows in a row without the
+ * condition, so a value hovering at the threshold fires once, not once a
+ * second; the resolved event's range ends with the last window that held. */
+static void test_clear_hysteresis(void **state)
+{
+    cs_histogram *h = malloc(sizeof(*h));
+    events e = {0};
+    cs_alerts *a;
+    cs_alert_rule r;
+
+    assert_int_equal(cs_alert_rule_parse("f: pair=fix p99 > 200us for 1s clear 3s", &r), 0);
+    assert_int_equal(r.clear_windows, 3);
+    assert_int_equal(cs_alert_rule_parse("f: pair=fix p99 > 200us", &r), 0);
+    assert_int_equal(r.clear_windows, 1);
+    assert_int_equal(cs_alerts_new(on_event, &e, &a), 0);
+    assert_int_equal(cs_alerts_set_rules(a, "f: pair=fix p99 > 200us clear 3s\n", "t"), 0);
+    for (int s = 0; s < 10; s++) /* flapping: above, below, above, ... */
+        pair_window(a, h, s, 10, s % 2 ? 100000 : 300000);
+    assert_int_equal(e.n, 1); /* fired once at 0, never two windows below in a row */
+    assert_int_equal(e.ev[0].state, CS_ALERT_FIRED);
+    pair_window(a, h, 10, 10, 100000);
+    assert_int_equal(e.n, 1);
+    pair_window(a, h, 11, 10, 100000); /* 9, 10, 11 below: the third clears it */
+    assert_int_equal(e.n, 2);
+    assert_int_equal(e.ev[1].state, CS_ALERT_RESOLVED);
+    assert_int_equal(e.ev[1].ts_ns, T0 + 11 * SEC);
+    assert_int_equal(e.ev[1].to_ns, T0 + 9 * SEC); /* the end of 8, the last above */
+    pair_window(a, h, 12, 10, 300000);
+    assert_int_equal(e.n, 3);
+    assert_int_equal(e.ev[2].state, CS_ALERT_FIRED);
+    cs_alerts_free(a);
+    assert_int_equal(cs_alerts_new(on_event, &e, &a), 0);
+    e.n = 0;
+    assert_int_equal(cs_alerts_set_rules(a, "f: pair=fix p99 > 200us clear 3s\n", "t"), 0);
+    pair_window(a, h, 0, 10, 300000);
+    pair_window(a, h, 1, 10, 300000);
+    pair_window(a, h, 2, 10, 100000);
+    pair_window(a, h, 3, 10, 100000);
+    assert_int_equal(e.n, 1);
+    pair_window(a, h, 4, 10, 100000);
+    assert_int_equal(e.n, 2);
+    assert_int_equal(e.ev[1].state, CS_ALERT_RESOLVED);
+    assert_int_equal(e.ev[1].ts_ns, T0 + 4 * SEC);
+    assert_int_equal(e.ev[1].from_ns, T0);
+    assert_int_equal(e.ev[1].to_ns, T0 + 2 * SEC);
+    cs_alerts_free(a);
+    free(h);
+}
+
 static void test_rates_and_gauges(void **state)
 {
     events e = {0};
@@ -292,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_parse_good),       cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_fire_and_resolve),
         cmocka_unit_test(test_rates_and_gauges), cmocka_unit_test(test_reload_keeps_state),
+        cmocka_unit_test(test_clear_hysteresis), cmocka_unit_test(test_metric_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

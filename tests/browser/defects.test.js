@@ -1,0 +1,441 @@
+/* defects.test.js BROWSER ARTIFACT_DIR SAMPLE_URL LIVE_URL EMPTY_URL METRICS_URL -
+ * the web UI defects of issue 14 (items 2-7, 11, 12), one check group each,
+ * in one browser (chromium or firefox, through driver.js). The daemons
+ * (tests/golden/t_browser.sh starts them):
+ *   SAMPLE_URL  samples/trading-sample.pcap, replayed and idle
+ *   LIVE_URL    a generated capture replayed in real time with a fix_slow
+ *               alert rule: capturing while the test clicks
+ *   EMPTY_URL   a store with no packet at all
+ *   METRICS_URL a 3 s generated capture, replayed and idle (closed windows)
+ * Checks:
+ *   2  results land on screen: the list after a drag, the measurement after
+ *      a click, the packet after a click and from a shared URL, the list
+ *      after an alert link (each section's top inside the viewport)
+ *   3  live refresh: over 6 s of live updates the chart area never empties,
+ *      the charts keep their canvas (updated, not rebuilt) and the page
+ *      height stays put
+ *   4  live state: a zoom unticks "live" while the status line keeps
+ *      updating; ticking "live" again resumes the charts and the from/to
+ *      inputs follow
+ *   5  bad input: a malformed BPF filter shows the API's error, and no
+ *      download; errors are readable (contrast >= 4.5:1); a bad time in
+ *      the URL names the value; "5m ago", "now" and "YYYY-MM-DD hh:mm:ss"
+ *      are accepted; 2026-02-30 is refused; an unknown pair is named
+ *   6  an empty store shows no 1969 range
+ *   7  "whole store" draws every per-second point the API has, and the
+ *      last partial second is no cliff
+ *   11 at 800x600 nothing scrolls sideways
+ *   8  search: a path finds "GET path", a DNS name its query, a ClOrdID
+ *      its order's execution reports; ids in the results are links
+ *   navigation: zoom out, pan and Back/Forward through views
+ *   12 time ticks are UTC 24-hour, latency ticks carry units, byte rates
+ *      are drawn as bit rates
+ * Screenshots go to ARTIFACT_DIR. Exits 1 if any check failed. */
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const driver = require("./driver.js");
+
+const [browserName, artifacts, sample, live, empty, metricsBase] = process.argv.slice(2);
+if (!driver.names.includes(browserName) || !metricsBase) {
+  console.error("usage: node defects.test.js chromium|firefox ARTIFACT_DIR SAMPLE_URL LIVE_URL EMPTY_URL METRICS_URL");
+  process.exit(2);
+}
+fs.mkdirSync(artifacts, { recursive: true });
+let failures = 0;
+function check(what, ok, detail) {
+  if (ok) console.log(`ok   [${browserName}] ${what}`);
+  else { failures++; console.log(`FAIL [${browserName}] ${what}` + (detail !== undefined ? ": " + JSON.stringify(detail) : "")); }
+}
+const ready = (page) => page.waitFor(() => document.body.dataset.ready === "1", null, 20000);
+const shot = (page, name, full) => page.screenshot(path.join(artifacts, name + ".png"), { fullPage: !!full });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/* the section's top edge is inside the viewport (without scrolling it there) */
+const onScreen = (page, sel) => page.evaluate((s) => {
+  const e = document.querySelector(s);
+  if (!e || e.hidden) return { shown: false };
+  const r = e.getBoundingClientRect();
+  return { shown: true, top: Math.round(r.top), vh: window.innerHeight, ok: r.top >= -1 && r.top < window.innerHeight - 40 };
+}, sel);
+async function drag(page, sel, from, to) {
+  const box = await page.box(sel);
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * from, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * (from + to) / 2, y, { steps: 5 });
+  await page.mouse.move(box.x + box.width * to, y, { steps: 5 });
+  await page.mouse.up();
+}
+const visibleErrors = (page) => page.evalAll(".err", (es) => es.filter((e) => e.offsetParent !== null && e.textContent.trim()).map((e) => e.textContent));
+
+/* WCAG contrast of an element's text on its nearest opaque background */
+function contrastOf(page, sel) {
+  return page.evaluate((s) => {
+    const e = document.querySelector(s);
+    const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+    let bg = null;
+    for (let x = e; x && !bg; x = x.parentElement) {
+      const c = rgb(getComputedStyle(x).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) bg = c;
+    }
+    bg = bg || [255, 255, 255];
+    const lum = (c) => { const l = c.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+    const a = lum(rgb(getComputedStyle(e).color)), b = lum(bg);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }, sel);
+}
+
+async function offScreen(browser) { /* item 2 */
+  const page = await browser.newPage();
+  await page.goto(sample + "/");
+  await ready(page);
+  await drag(page, 'figure.latency[data-pair="fix"] .u-over', 0.002, 0.998);
+  await page.waitForSelector("#list:not([hidden]) #listtable tbody tr", 20000);
+  await ready(page);
+  check("2: after a drag the measurement list is on screen", (await onScreen(page, "#list")).ok, await onScreen(page, "#list"));
+  await page.click("#listtable tbody tr:first-child a");
+  await page.waitForSelector("#detail:not([hidden]) #pcaplink", 20000);
+  await ready(page);
+  check("2: an opened measurement is on screen", (await onScreen(page, "#detail")).ok, await onScreen(page, "#detail"));
+  await page.click("#detailbody tr.pkt a");
+  await page.waitForSelector("#bytes:not([hidden]) pre.hex", 20000);
+  await ready(page);
+  check("2: an opened packet is on screen", (await onScreen(page, "#bytes")).ok, await onScreen(page, "#bytes"));
+  const url = page.url();
+  await page.close();
+  const p2 = await browser.newPage();
+  await p2.goto(url);
+  await p2.waitForSelector("#bytes:not([hidden]) pre.hex", 20000);
+  await ready(p2);
+  await sleep(300);
+  check("2: a shared URL opens at its packet", (await onScreen(p2, "#bytes")).ok, await onScreen(p2, "#bytes"));
+  await shot(p2, "d2-shared-url");
+  await p2.close();
+}
+
+async function alertLink(browser) { /* item 2, alerts; item 10's unit and threshold */
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=5m");
+  await ready(page);
+  await page.waitFor(() => document.querySelector("#alerts a"), null, 30000);
+  const row = await page.evalAll("#alerts tbody tr", (trs) => trs.length ? trs[0].textContent : "");
+  check("10: an alert's value carries its unit and threshold", /(ms|µs|us|ns)\b.*(>|threshold)/.test(row), row);
+  const fixRows = await page.evalAll("#alerts tbody tr", (trs) => trs.filter((tr) => /pair=fix/.test(tr.textContent)).length);
+  const marks = Number(await page.attr('figure.latency[data-pair="fix"]', "data-alerts"));
+  check("10: the fix latency chart marks each of its alert events", fixRows > 0 && marks === fixRows, { fixRows, marks });
+  await page.shotElement('figure.latency[data-pair="fix"]', path.join(artifacts, "d10-alert-marks.png"));
+  await page.click("#alerts a");
+  await page.waitForSelector("#list:not([hidden]) #listtable", 20000);
+  await ready(page);
+  check("2: an alert link shows its measurements on screen", (await onScreen(page, "#list")).ok, await onScreen(page, "#list"));
+  await page.close();
+}
+
+async function liveRefresh(browser) { /* item 3 */
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=1m");
+  await ready(page);
+  await page.waitFor(() => document.querySelector("#charts canvas"), null, 20000);
+  await page.evaluate(() => { document.querySelector("#charts canvas").dataset.mark = "first"; });
+  const status0 = await page.text("#status");
+  const samples = await page.evaluate(async () => {
+    const out = [];
+    const t0 = performance.now();
+    while (performance.now() - t0 < 6000) {
+      out.push({ canvases: document.querySelectorAll("#charts canvas").length, h: document.documentElement.scrollHeight });
+      await new Promise((r) => setTimeout(r, 40));
+    }
+    return out;
+  });
+  const empty = samples.filter((s) => s.canvases === 0).length;
+  const hs = samples.map((s) => s.h);
+  check("3: live updates happened during the samples", (await page.text("#status")) !== status0);
+  check("3: the chart area never empties during live updates", empty === 0, { empty, of: samples.length });
+  check("3: the page height stays put during live updates", Math.max(...hs) - Math.min(...hs) <= 40, { min: Math.min(...hs), max: Math.max(...hs) });
+  check("3: the charts are updated in place, not rebuilt", (await page.count('#charts canvas[data-mark="first"]')) === 1);
+  await page.shotElement("#overview", path.join(artifacts, "d3-live-overview.png"));
+  await page.close();
+}
+
+async function liveState(browser) { /* item 4 */
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=1m");
+  await ready(page);
+  await drag(page, "#c-pps .u-over", 0.2, 0.8);
+  await page.waitFor(() => /before=/.test(location.hash), null, 10000);
+  await ready(page);
+  check("4: a zoom unticks live", !(await page.evaluate(() => document.getElementById("live").checked)));
+  const s0 = await page.text("#status");
+  await sleep(5000);
+  const s1 = await page.text("#status");
+  check("4: the status line keeps updating on a custom range", s0 !== s1, { s0, s1 });
+  await page.click("#live");
+  await page.waitFor(() => !/before=/.test(location.hash), null, 10000);
+  await ready(page);
+  const a0 = await page.value("#after");
+  await sleep(5000);
+  const a1 = await page.value("#after");
+  check("4: with live ticked again the from/to inputs follow", a0 !== a1, { a0, a1 });
+  await shot(page, "d4-live", false);
+  await page.close();
+}
+
+async function badInput(browser) { /* item 5 */
+  const page = await browser.newPage();
+  await page.goto(sample + "/");
+  await ready(page);
+  await page.fill("#bpf", "tcp port");
+  await page.click("#bpfform button");
+  await page.waitFor(() => Array.from(document.querySelectorAll(".err")).some((e) => e.offsetParent !== null && /filter/i.test(e.textContent)), null, 10000).catch(() => {});
+  const errs = await visibleErrors(page);
+  check("5: a malformed BPF filter shows the API's error", errs.some((e) => /filter/i.test(e)), errs);
+  check("5: a malformed BPF filter offers no download", await page.evaluate(() => document.getElementById("bpflink").hidden));
+  const c = errs.length ? await contrastOf(page, ".err") : 0;
+  check("5: the error text is readable (contrast >= 4.5:1)", c >= 4.5, c);
+  await shot(page, "d5-bpf-error");
+
+  await page.goto(sample + "/#after=abc&before=1767623400062836739");
+  await ready(page);
+  const e2 = await visibleErrors(page);
+  check("5: a bad time in the URL names the value", e2.some((e) => /abc/.test(e) && !/BigInt/.test(e)), e2);
+  check("5: a bad time in the URL: status has no BigInt text", !/BigInt/.test(await page.text("body")));
+  const hdr = await contrastOf(page, "#status");
+  check("5: the header text is readable", hdr >= 4.5, hdr);
+
+  const apply = async (a, b) => {
+    await page.fill("#after", a);
+    await page.fill("#before", b);
+    await page.click("#apply");
+    await sleep(300);
+    await ready(page);
+    return { errs: await visibleErrors(page), after: await page.value("#after"), hash: await page.evaluate(() => location.hash) };
+  };
+  let r = await apply("5m ago", "now");
+  check("5: '5m ago' to 'now' is accepted", r.errs.length === 0 && /after=/.test(r.hash), r);
+  r = await apply("2026-01-05 14:29:00", "2026-01-05 14:31:00");
+  check("5: 'YYYY-MM-DD hh:mm:ss' is accepted as UTC", r.errs.length === 0 && r.after.startsWith("2026-01-05T14:29:00"), r);
+  r = await apply("2026-02-30T00:00:00Z", "2026-03-02T00:00:00Z");
+  check("5: 2026-02-30 is refused, naming it", r.errs.some((e) => /2026-02-30/.test(e)), r);
+
+  await page.goto(sample + "/#pair=nosuch&wa=1767623400000000000&wb=1767623401000000000");
+  await ready(page);
+  const li = await page.text("#listinfo");
+  check("5: an unknown pair is named as such", /no pair .*nosuch/i.test(li) && /fix/.test(li), li);
+  await page.close();
+}
+
+async function emptyStore(browser) { /* item 6 */
+  const page = await browser.newPage();
+  await page.goto(empty + "/");
+  await ready(page);
+  const t = await page.text("#rangetext");
+  const a = await page.value("#after");
+  check("6: an empty store shows no 1969 range", !/1969/.test(t + a), { t, a });
+  check("6: an empty store says so", /empty/i.test(t + (await page.text("#charts"))), t);
+  await page.close();
+}
+
+async function wholeStore(browser) { /* item 7 */
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  const api = await page.evaluate(async () => {
+    /* ns times exceed 2^53: read them from the JSON text */
+    const m = await (await fetch("/api/v1/metrics?series=tap:0&step=1s")).text();
+    const s = await (await fetch("/api/v1/status")).text();
+    const ts = m.match(/"ts_ns":(\d+)/g).map((x) => x.split(":")[1]);
+    return { counts: JSON.parse(m).points.map((p) => p.count), lastTs: ts[ts.length - 1], maxTs: s.match(/"max_ts_ns":(\d+)/)[1] };
+  });
+  const drawn = await page.evaluate(() => { const u = document.getElementById("c-pps").uplot; return u ? u.data[1].filter((v) => v != null) : null; });
+  check("7: whole store draws every per-second point of the API", drawn && drawn.length === api.counts.length, { api, drawn });
+  /* the last second ends with the store: its rate is its packets over the
+   * part of the second the store covers, not over a whole second */
+  const cov = Number(BigInt(api.maxTs) + 1n - BigInt(api.lastTs)) / 1e9;
+  const want = api.counts[api.counts.length - 1] / cov;
+  const last = drawn ? drawn[drawn.length - 1] : null;
+  check("7: the last, partial second is drawn as a rate over the time it covers", last !== null && Math.abs(last - want) <= 0.01 * want, { last, want, cov });
+  await page.close();
+}
+
+async function narrow(browser800) { /* item 11 */
+  const page = await browser800.newPage();
+  await page.goto(sample + "/");
+  await ready(page);
+  const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  check("11: at 800x600 nothing scrolls sideways", w.scroll <= w.client, w);
+  await shot(page, "d11-800x600", false);
+  await page.close();
+}
+
+async function ticks(browser) { /* item 12 */
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  const t = await page.evaluate(() => {
+    const ax = (id, i) => { const u = document.getElementById(id) && document.getElementById(id).uplot; return u ? (u.axes[i]._values || []).filter((v) => v !== "" && v != null) : null; };
+    const lat = document.querySelector("figure.latency");
+    return { x: ax("c-pps", 0), lat: lat ? ax(lat.id, 1) : null, bps: ax("c-bps", 1), bpsTitle: (document.querySelector("#c-bps h3") || {}).textContent };
+  });
+  check("12: time ticks are UTC 24-hour", t.x && t.x.length > 0 && t.x.every((v) => /^(\d\d-\d\d )?\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(v)), t.x);
+  check("12: latency ticks carry a unit and no thousands comma", t.lat && t.lat.length > 0 && t.lat.every((v) => /(s|ms|µs|ns)$/.test(v) && !/,/.test(v)), t.lat);
+  check("12: byte rates are drawn as bit rates", /b\/s/.test(t.bpsTitle || "") && t.bps && t.bps.every((v) => /b\/s$/.test(v)), t);
+  await shot(page, "d12-ticks", false);
+  await page.close();
+}
+
+async function listControls(browser) { /* sortable by a header click, filtered by latency */
+  const page = await browser.newPage();
+  await page.goto(sample + "/#preset=all&pair=fix&wa=1767623400000000000&wb=1767623401000000000");
+  await page.waitForSelector("#list:not([hidden]) #listtable tbody tr", 20000);
+  await ready(page);
+  const rows = () => page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => ({ lat: tr.cells[0].textContent, t: tr.cells[1].textContent })));
+  const durNs = (x) => { const [v, u] = x.split(" "); return Number(v) * { s: 1e9, ms: 1e6, "µs": 1e3, us: 1e3, ns: 1 }[u]; };
+  await page.click("#listtable th a.sort[href*='sort=time']");
+  await page.waitFor(() => /sort=time/.test(location.hash), null, 10000);
+  await ready(page);
+  let r = await rows();
+  check("list: a click on the time header sorts oldest first", r.length > 1 && r.every((x, i) => i === 0 || r[i - 1].t <= x.t), r.slice(0, 3));
+  await page.fill("#minlat", "1ms");
+  await page.click("#minform button");
+  await page.waitFor(() => /min=1ms/.test(location.hash), null, 10000);
+  await ready(page);
+  r = await rows();
+  check("list: a minimum latency filters the list", r.length > 0 && r.every((x) => durNs(x.lat) >= 1e6), r.slice(0, 3));
+  /* latency by session: the window's measurements grouped by client → server */
+  const want = await page.evaluate(async () => {
+    const j = await (await fetch("/api/v1/measurements?pair=fix&after=1767623400000000000&before=1767623401000000000&sort=time&min=1ms&limit=1000")).json();
+    const by = {};
+    for (const m of j.measurements) by[`${m.src} → ${m.dst}`] = (by[`${m.src} → ${m.dst}`] || 0) + 1;
+    return by;
+  });
+  const got = await page.evalAll("#sessions tbody tr", (trs) => Object.fromEntries(trs.map((tr) => [tr.cells[0].textContent, Number(tr.cells[1].textContent.replace(/,/g, ""))])));
+  check("list: latency by session counts each session's measurements", Object.keys(want).length > 0 && JSON.stringify(Object.entries(got).sort()) === JSON.stringify(Object.entries(want).sort()), { want, got });
+  const key = (await page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent)))[0];
+  await page.fill("#listkey", key);
+  await page.click("#minform button");
+  await page.waitFor(() => /lkey=/.test(location.hash), null, 10000);
+  await ready(page);
+  const keys = await page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent));
+  check("list: a key filters the list", keys.length > 0 && keys.every((k) => k === key), { key, keys });
+  await page.close();
+}
+
+/* time navigation: zoom out doubles the span around the same centre, a pan
+ * moves it by half, Back returns to the previous view */
+async function navigation(browser) {
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  const span = async () => {
+    const [a, b] = (await page.text("#rangetext")).split(" · ")[0].split(" – ");
+    return { a, b, len: (Date.parse(b.slice(0, 23) + "Z") - Date.parse(a.slice(0, 23) + "Z")) / 1000 };
+  };
+  const r0 = await span();
+  await drag(page, "#c-pps .u-over", 0.3, 0.6);
+  await page.waitFor(() => /before=\d+/.test(location.hash), null, 10000);
+  await ready(page);
+  const r1 = await span();
+  check("nav: a drag zooms in", r1.len < r0.len * 0.6, { r0, r1 });
+  await page.click("#panleft");
+  await page.waitFor((a) => !location.hash.includes(a), r1.a, 10000).catch(() => {});
+  await ready(page);
+  const r2 = await span();
+  check("nav: a pan keeps the span and moves it back by half", Math.abs(r2.len - r1.len) < 0.01 &&
+    Math.abs((Date.parse(r1.a.slice(0, 23) + "Z") - Date.parse(r2.a.slice(0, 23) + "Z")) / 1000 - r1.len / 2) < 0.01, { r1, r2 });
+  await page.click("#zoomout");
+  await sleep(300);
+  await ready(page);
+  const r3 = await span();
+  check("nav: zoom out doubles the span", Math.abs(r3.len - 2 * r2.len) < 0.01, { r2, r3 });
+  await page.evaluate(() => history.back());
+  await sleep(300);
+  await ready(page);
+  check("nav: Back returns to the previous view", JSON.stringify(await span()) === JSON.stringify(r2), { back: await span(), r2 });
+  await page.evaluate(() => { history.back(); history.back(); });
+  await sleep(500);
+  await ready(page);
+  check("nav: Back to the first view restores the whole store", (await page.value("#preset")) === "all" && (await span()).a === r0.a, await span());
+  await page.close();
+}
+
+async function search(browser) { /* item 8 */
+  const page = await browser.newPage();
+  await page.goto(sample + "/#preset=all");
+  await ready(page);
+  const api = (u) => page.evaluate(async (x) => (await (await fetch(x)).json()), u);
+  const find = async (q) => {
+    await page.fill("#key", q);
+    await page.press("Enter");
+    await page.waitFor((k) => new URLSearchParams(location.hash.slice(1)).get("key") === k, q, 10000);
+    await ready(page);
+    return page.evalAll("#searchresults tbody tr", (trs) => trs.map((tr) => Array.from(tr.cells, (c) => c.textContent)));
+  };
+  const http = (await api("/api/v1/messages?proto=http&type=request&limit=1")).messages[0];
+  const path0 = http.key.replace(/^[A-Z]+ /, "");
+  let rows = await find(path0);
+  check("8: a path finds its HTTP request without the method", rows.some((r) => r.includes(http.id)), { q: path0, id: http.id, rows: rows.slice(0, 3) });
+  const dns = (await api("/api/v1/messages?proto=dns&type=query&limit=1")).messages[0];
+  const name = dns.key.split(" ")[1];
+  rows = await find(name);
+  check("8: a DNS name finds its query without the DNS id", rows.some((r) => r.includes(dns.id)), { q: name, id: dns.id, rows: rows.slice(0, 3) });
+  const ord = (await api("/api/v1/messages?proto=fix&type=D&limit=1")).messages[0];
+  const reports = (await api("/api/v1/messages?proto=fix&type=8&limit=1000")).messages.filter((m) => m.fields.some((f) => (f[0] === "11" || f[0] === "41") && f[1] === ord.key));
+  rows = await find(ord.key);
+  const shown = reports.filter((m) => rows.some((r) => r.includes(m.id)));
+  check("8: a ClOrdID finds its order's execution reports", reports.length > 0 && shown.length === reports.length, { q: ord.key, want: reports.map((m) => m.id), shown: shown.map((m) => m.id) });
+  const unlinked = await page.evalAll("#searchresults tbody tr", (trs) => trs.filter((tr) => !Array.from(tr.cells).some((c) => /^[lm]\d+\.\d+\.\d+$/.test(c.textContent) && c.querySelector("a"))).length);
+  check("8: every id in the results is a link", rows.length > 0 && unlinked === 0, unlinked);
+  await page.shotElement("#search", path.join(artifacts, "d8-search.png"));
+  await page.close();
+}
+
+/* view times, printed not asserted: navigation to the view's content
+ * visible (data-ready set and the view's element shown), median of 3 */
+async function viewTimes(browser) {
+  const m = (await (await fetch(sample + "/api/v1/measurements?pair=fix&sort=latency&limit=1")).json()).measurements[0];
+  const views = [
+    ["overview, live capture, last 5 min", live + "/#preset=5m", "figure.latency canvas"],
+    ["overview, live capture, last 1 min", live + "/#preset=1m", "figure.latency canvas"],
+    ["measurement list (sample, whole store)", `${sample}/#preset=all&pair=fix&wa=1767623400000000000&wb=1767623401000000000`, "#listtable tbody tr"],
+    ["measurement (sample)", `${sample}/#preset=all&m=${encodeURIComponent(m.id)}`, "#detail:not([hidden]) #pcaplink"],
+  ];
+  for (const [what, url, sel] of views) {
+    const t = [];
+    for (let i = 0; i < 3; i++) {
+      const page = await browser.newPage();
+      const t0 = Date.now();
+      await page.goto(url);
+      await page.waitForSelector(sel, 20000);
+      await ready(page);
+      t.push(Date.now() - t0);
+      await page.close();
+    }
+    t.sort((x, y) => x - y);
+    console.log(`time [${browserName}] ${what}: ${t[1]} ms (runs ${t.join(", ")} ms)`);
+  }
+}
+
+(async () => {
+  let browser = null, small = null;
+  try {
+    browser = await driver.launch(browserName, { width: 1280, height: 900 });
+    const only = process.env.CS_DEFECTS_ONLY;
+    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, viewTimes };
+    for (const [name, fn] of Object.entries(steps)) {
+      if (only && !only.split(",").includes(name)) continue;
+      try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
+    }
+    if (!only || only.includes("narrow")) {
+      small = await driver.launch(browserName, { width: 800, height: 600 });
+      try { await narrow(small); } catch (e) { failures++; console.log(`FAIL [${browserName}] narrow: exception ` + e); }
+    }
+  } catch (e) {
+    failures++;
+    console.log(`FAIL [${browserName}] exception: ` + (e && e.stack ? e.stack : e));
+  } finally {
+    if (browser) await browser.close();
+    if (small) await small.close();
+  }
+  console.log(failures ? `${failures} failed` : "all passed");
+  process.exit(failures ? 1 : 0);
+})();
