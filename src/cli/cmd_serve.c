@@ -122,26 +122,17 @@ static int parse_args(int argc, char **argv, serve_args *a, int *done)
  * start time and sources already set). */
 static int count_store(const char *dir, cs_live_status *st)
 {
-    cs_store_opts so = {0}; /* a reader: no writer lock */
-    cs_store *s = NULL;
     cs_store_info si;
-    cs_msgreader *r = NULL;
     cs_msgstore_info mi;
-    int rc;
+    int rc = cs_store_holdings(dir, &si, &mi);
 
-    if ((rc = cs_store_open(dir, &so, &s)) < 0 || (rc = cs_msgreader_open(dir, &r)) < 0 ||
-        (rc = cs_msgreader_info(r, &mi)) < 0)
-        goto out;
-    cs_store_info_get(s, &si);
+    if (rc < 0)
+        return rc;
     st->packets = si.packets;
     st->bytes = si.packet_bytes;
     st->messages = mi.messages;
     st->measurements = mi.measurements;
-out:
-    cs_msgreader_close(r);
-    if (s)
-        cs_store_close(s);
-    return rc;
+    return 0;
 }
 
 /* Recounts the store and publishes the status and the Prometheus text. A

@@ -443,17 +443,12 @@ static int64_t mono_ns(void)
 
 static int status_store_compute(const char *dir, char *out, size_t size)
 {
-    cs_store_opts so = {0};
-    cs_store *s = NULL;
     cs_store_info si;
-    cs_msgreader *r = NULL;
     cs_msgstore_info mi;
-    int rc;
+    int rc = cs_store_holdings(dir, &si, &mi);
 
-    if ((rc = cs_store_open(dir, &so, &s)) < 0 || (rc = cs_msgreader_open(dir, &r)) < 0 ||
-        (rc = cs_msgreader_info(r, &mi)) < 0)
-        goto out;
-    cs_store_info_get(s, &si);
+    if (rc < 0)
+        return rc;
     snprintf(out, size,
              ",\"store\":{\"segments\":%u,\"packets\":%" PRIu64 ",\"packet_bytes\":%" PRIu64
              ",\"index_bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64 ",\"min_ts_ns\":%" PRId64
@@ -461,11 +456,7 @@ static int status_store_compute(const char *dir, char *out, size_t size)
              ",\"message_bytes\":%" PRIu64 "}",
              si.segments, si.packets, si.packet_bytes, si.index_bytes, si.max_bytes, si.min_ts,
              si.max_ts, mi.messages, mi.measurements, mi.bytes);
-out:
-    cs_msgreader_close(r);
-    if (s)
-        cs_store_close(s);
-    return rc;
+    return 0;
 }
 
 static int status_store(FILE *f, const char *dir, int capturing)

@@ -230,6 +230,10 @@ typedef struct cs_msgstore_info {
 
 int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info);
 
+/* What the store at "dir" holds, read as a reader (no writer lock, so a
+ * writer may be appending): its packets ("*si") and its records ("*mi"). */
+int cs_store_holdings(const char *dir, cs_store_info *si, cs_msgstore_info *mi);
+
 /* Reads one file image "data" of "len" bytes (a msg-, lat- or unm- file,
  * as told by "kind": 'm', 'l' or 'u') and calls the matching callback for
  * each complete record. Stops at the first incomplete or corrupt record

@@ -276,3 +276,21 @@ int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info)
     }
     return 0;
 }
+
+int cs_store_holdings(const char *dir, cs_store_info *si, cs_msgstore_info *mi)
+{
+    cs_store_opts so = {0}; /* a reader: no writer lock */
+    cs_store *s = NULL;
+    cs_msgreader *r = NULL;
+    int rc;
+
+    if ((rc = cs_store_open(dir, &so, &s)) < 0 || (rc = cs_msgreader_open(dir, &r)) < 0 ||
+        (rc = cs_msgreader_info(r, mi)) < 0)
+        goto out;
+    cs_store_info_get(s, si);
+out:
+    cs_msgreader_close(r);
+    if (s)
+        cs_store_close(s);
+    return rc;
+}

@@ -130,16 +130,7 @@ if fulldisk_mount 40M; then
     n=$("$CS_BIN" stats -d "$S" --json | jfield packets)
     check_stored "$S" "$n" "budget over the room left"
     "$CS_BIN" query -d "$S" -w "$CS_TMP/left.pcap"
-    python3 - "$CS_TMP/big.pcap" "$total" "$n" "$CS_TMP/tail.pcap" <<'PY'
-import struct, sys
-src, total, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-d = open(src, "rb").read()
-recs, off = [], 24
-while off + 16 <= len(d):
-    cl = struct.unpack("<I", d[off + 8:off + 12])[0]
-    recs.append(d[off:off + 16 + cl]); off += 16 + cl
-open(out, "wb").write(d[:24] + b"".join(recs[total - n:]))
-PY
+    python3 "$GOLDEN/pcaptail.py" "$CS_TMP/big.pcap" "$n" "$CS_TMP/tail.pcap"
     check "budget over the room left: the store holds the newest $n packets, none lost" \
         python3 "$GOLDEN/pcapcmp.py" "$CS_TMP/left.pcap" "$CS_TMP/tail.pcap"
 fi
@@ -198,16 +189,7 @@ if fulldisk_mount 40M; then
     held=$("$CS_BIN" stats -d "$S" --json | jfield packets)
     check_stored "$S" "$held" "daemon with a budget"
     "$CS_BIN" query -d "$S" -w "$CS_TMP/left.pcap"
-    python3 - "$CS_TMP/big.pcap" "$total" "$held" "$CS_TMP/tail.pcap" <<'PY'
-import struct, sys
-src, total, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-d = open(src, "rb").read()
-recs, off = [], 24
-while off + 16 <= len(d):
-    cl = struct.unpack("<I", d[off + 8:off + 12])[0]
-    recs.append(d[off:off + 16 + cl]); off += 16 + cl
-open(out, "wb").write(d[:24] + b"".join(recs[total - n:]))
-PY
+    python3 "$GOLDEN/pcaptail.py" "$CS_TMP/big.pcap" "$held" "$CS_TMP/tail.pcap"
     check "daemon with a budget: the store holds the newest $held packets, none lost" \
         python3 "$GOLDEN/pcapcmp.py" "$CS_TMP/left.pcap" "$CS_TMP/tail.pcap"
 fi

@@ -29,18 +29,8 @@ rm -rf "$CS_TMP/fill1"
 
 # What is left is the newest part of the capture.
 n=$("$CS_BIN" query -d "$S" --count)
-total=$(tcpdump -r "$CS_TMP/r.pcap" 2>/dev/null | wc -l)
 "$CS_BIN" query -d "$S" -w "$CS_TMP/left.pcap"
-python3 - "$CS_TMP/r.pcap" "$total" "$n" "$CS_TMP/tail.pcap" <<'PY'
-import struct, sys
-src, total, n, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-d = open(src, "rb").read()
-recs, off = [], 24
-while off + 16 <= len(d):
-    cl = struct.unpack("<I", d[off + 8:off + 12])[0]
-    recs.append(d[off:off + 16 + cl]); off += 16 + cl
-open(out, "wb").write(d[:24] + b"".join(recs[total - n:]))
-PY
+python3 "$GOLDEN/pcaptail.py" "$CS_TMP/r.pcap" "$n" "$CS_TMP/tail.pcap"
 check "retained packets are the newest ones" python3 "$GOLDEN/pcapcmp.py" "$CS_TMP/left.pcap" "$CS_TMP/tail.pcap"
 
 # A segment being read is not deleted under its reader: hold a shared lock
