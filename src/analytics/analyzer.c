@@ -45,8 +45,11 @@
  * another message, or when the other direction emits a response.
  *
  * Message ids: (ref of the packet with the first byte, k), k counting the
- * messages that started in that packet; a few recent (ref, k) per direction
- * are kept because several parse() calls may start messages in one packet.
+ * messages that started in that packet, any number of them (message.h says
+ * how k >= 256 stays unique); a few recent (ref, k) per direction are kept
+ * because several parse() calls may start messages in one packet. The
+ * messages of one packet are consecutive in its direction's stream, so its
+ * ref never leaves the recent ones while messages still start in it.
  * Packets not stored (ref 0) get ids from a counter with the top bit set.
  *
  * Ordering guarantees: sink.message(request) before the measurement using

@@ -144,7 +144,9 @@ typedef struct rec {
     char meas_keys[32][32];
     int n_meas;
     int unreq, unresp;
-    char order[256]; /* "m" per message, "L" per measurement */
+    char order[256];    /* "m" per message, "L" per measurement */
+    cs_msgid ids[1024]; /* every message's id, in delivery order */
+    int n_ids;
 } rec;
 
 static void copy_str(char *dst, size_t cap, cs_str s)
@@ -160,6 +162,8 @@ static void on_message(void *ud, const cs_message *m)
     rec *r = ud;
     rmsg *x;
 
+    if (r->n_ids < 1024)
+        r->ids[r->n_ids++] = m->id;
     if (r->n_msgs >= 64)
         return;
     x = &r->msgs[r->n_msgs++];
@@ -614,6 +618,52 @@ static void test_fin_rst_and_port_reuse(void **state)
     tb_end(&t);
 }
 
+/* 300 lines in one TCP segment (a coalesced capture, a MoldUDP64 jumbo
+ * frame) and 3 more in the next packet: every id is distinct, the first 256
+ * of the packet keep the (ref, k) form of stored ids, the later ones stay
+ * inside the packet's own pcap record (16-byte header + bytes), so no other
+ * packet's ids can meet them, and a second analysis gives the same ids. */
+static void run_many_in_one_packet(tb *t, char *big, size_t big_len)
+{
+    uint32_t next_off = 100 + 16 + (uint32_t)big_len;
+
+    tb_start(t, NULL);
+    handshake(t);
+    tcp(t, 0, ACK, 1001, 5001, big, 10, CS_PKTREF(1, 100));
+    tcp(t, 0, ACK, 1001 + (uint32_t)big_len, 5001, "REQ a\nREQ b\nREQ c\n", 11,
+        CS_PKTREF(1, next_off));
+    cs_analyzer_finish(t->a);
+}
+
+static void test_many_messages_in_one_packet_unique_stable_ids(void **state)
+{
+    static char big[300 * 12];
+    size_t len = 0;
+    uint32_t rec_end;
+    tb t1, t2;
+
+    for (int i = 0; i < 300; i++)
+        len += (size_t)sprintf(big + len, "REQ %d\n", i);
+    rec_end = 100 + 16 + (uint32_t)len;
+    run_many_in_one_packet(&t1, big, len);
+    assert_int_equal(t1.r.n_ids, 303);
+    for (int i = 0; i < 256; i++)
+        assert_int_equal(t1.r.ids[i], CS_MSGID(CS_PKTREF(1, 100), i));
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(CS_MSGID_SEG(t1.r.ids[i]), 1);
+        assert_true(CS_MSGID_OFF(t1.r.ids[i]) >= 100 && CS_MSGID_OFF(t1.r.ids[i]) < rec_end);
+    }
+    assert_int_equal(t1.r.ids[300], CS_MSGID(CS_PKTREF(1, rec_end), 0));
+    for (int i = 0; i < t1.r.n_ids; i++)
+        for (int j = i + 1; j < t1.r.n_ids; j++)
+            assert_true(t1.r.ids[i] != t1.r.ids[j]);
+    run_many_in_one_packet(&t2, big, len);
+    assert_int_equal(t2.r.n_ids, t1.r.n_ids);
+    assert_memory_equal(t2.r.ids, t1.r.ids, sizeof(cs_msgid) * (size_t)t1.r.n_ids);
+    tb_end(&t1);
+    tb_end(&t2);
+}
+
 static void test_fallback_ids_and_id_text(void **state)
 {
     char buf[40], kind;
@@ -632,6 +682,10 @@ static void test_fallback_ids_and_id_text(void **state)
     assert_int_equal(cs_id_parse("l7.1234.3", &kind, &id), 0);
     assert_int_equal(kind, 'l');
     assert_int_equal(id, CS_MSGID(CS_PKTREF(7, 1234), 3));
+    /* the 301st message of the packet at 1234: printed and read back */
+    assert_string_equal(cs_id_format('m', CS_MSGID(CS_PKTREF(7, 1234), 300), buf), "m7.1235.44");
+    assert_int_equal(cs_id_parse("m7.1235.44", &kind, &id), 0);
+    assert_int_equal(id, CS_MSGID(CS_PKTREF(7, 1234), 300));
     assert_int_equal(cs_id_parse("x7.1.1", &kind, &id), CS_EINVAL);
     assert_int_equal(cs_id_parse("m7.1.256", &kind, &id), CS_EINVAL);
     assert_int_equal(cs_id_parse("m7.1", &kind, &id), CS_EINVAL);
@@ -808,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_udp_fragments_ipv6),
         cmocka_unit_test(test_eviction_expiry_timeout_overflow),
         cmocka_unit_test(test_fin_rst_and_port_reuse),
+        cmocka_unit_test(test_many_messages_in_one_packet_unique_stable_ids),
         cmocka_unit_test(test_fallback_ids_and_id_text),
         cmocka_unit_test(test_gentraffic_plain),
         cmocka_unit_test(test_gentraffic_quirks),
