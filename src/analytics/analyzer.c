@@ -9,7 +9,7 @@
  *   flow lookup (canonical key, dir 0 = initiator)
  *   TCP ──► tcp_reasm ──data/gap/eof──► stream ──► decoder parse()
  *   UDP ──────────────────────────────────────────► decoder parse(DATAGRAM)
- *   decoder ──cs_decode_emit()──► cs_message ──► sink.message ──► pairing
+ *   decoder ──cs_decode_emit(ctx)──► cs_message ──► sink.message ──► pairing
  *
  * The stream of one direction (how timestamps and refs survive buffering):
  *
@@ -154,6 +154,7 @@ struct cs_analyzer {
 };
 
 struct cs_decode_ctx {
+    const cs_decode_ops *ops; /* first (decoder.h): &analyzer_decode_ops */
     cs_analyzer *a;
     aflow *fl;
     uint8_t dir;
@@ -464,7 +465,9 @@ static void body_part(cs_decode_ctx *ctx, const cs_msg_out *m, size_t start, siz
         held_deliver(ctx->a, ctx->fl, ctx->dir);
 }
 
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+/* The flow layer's emit callback (cs_decode_ops): a decoded message becomes
+ * a cs_message with id, times and refs, delivered or held. */
+static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     cs_analyzer *a = ctx->a;
     aflow *fl = ctx->fl;
@@ -514,6 +517,8 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 
 /* ---- parsing ---------------------------------------------------------- */
 
+static const cs_decode_ops analyzer_decode_ops = {.emit = analyzer_emit};
+
 static uint32_t in_flags(const aflow *fl, uint8_t dir)
 {
     return fl->is_tcp && fl->tcp.half[dir].midstream ? CS_IN_MIDSTREAM : 0;
@@ -530,7 +535,7 @@ static size_t parse_loop(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
     for (;;) {
         const uint8_t *at = data != NULL ? data + done : data; /* EOF on an empty buffer */
         cs_decode_input in = {dir, flags | in_flags(fl, dir), at, len - done, 0};
-        cs_decode_ctx ctx = {a, fl, dir, base + done, len - done, map, n_map};
+        cs_decode_ctx ctx = {&analyzer_decode_ops, a, fl, dir, base + done, len - done, map, n_map};
         size_t c = fl->dec->parse(fl->state, &ctx, &in);
 
         if (c > len - done)
@@ -965,7 +970,7 @@ static void udp_datagram(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
     if (fl->dispatch != DISPATCH_DECIDED)
         return;
     in = (cs_decode_input){dir, CS_IN_DATAGRAM, data, len, 0};
-    ctx = (cs_decode_ctx){a, fl, dir, 0, len, map, n_map};
+    ctx = (cs_decode_ctx){&analyzer_decode_ops, a, fl, dir, 0, len, map, n_map};
     fl->dec->parse(fl->state, &ctx, &in);
 }
 

@@ -13,7 +13,9 @@
  *   datagram (UDP, flag CS_IN_DATAGRAM):
  *       consumed = dec->parse(state, ctx, &in);
  *       -> the decoder calls cs_decode_emit(ctx, &msg) for every complete
- *          message it finds in in.data[0 .. consumed)
+ *          message it finds in in.data[0 .. consumed); that calls the
+ *          emit callback of the ctx (cs_decode_ops), never a symbol
+ *          resolved at link time
  *       -> bytes in.data[consumed ..] are offered again on the next call,
  *          followed by the new bytes (the flow layer keeps them); "needed"
  *          in cs_decode_input may be set by the decoder to say how many bytes
@@ -138,10 +140,33 @@ typedef struct cs_decode_input {
     size_t needed; /* out: total bytes wanted before the next call (0 = any) */
 } cs_decode_input;
 
-typedef struct cs_decode_ctx cs_decode_ctx; /* owned by the flow layer */
+/*
+ * The context of one parse() call, owned by whoever drives the decoder (the
+ * flow layer, a unit test, a fuzz harness), each defining struct
+ * cs_decode_ctx as it needs. Its one rule: the struct begins with a
+ * "const cs_decode_ops *" naming the callbacks a decoder reaches through
+ * it, so a decoder calls back the driver that called it, and no symbol is
+ * defined at link time for decoders to call.
+ */
+typedef struct cs_decode_ctx cs_decode_ctx;
+
+typedef struct cs_decode_ops {
+    /* Takes one message (or body part) the decoder completed, from inside
+     * parse() only; "m" and what it points to are borrowed for the call. */
+    void (*emit)(cs_decode_ctx *ctx, const cs_msg_out *m);
+} cs_decode_ops;
+
+/* The callbacks of "ctx": the first member of every struct cs_decode_ctx. */
+static inline const cs_decode_ops *cs_decode_ctx_ops(cs_decode_ctx *ctx)
+{
+    return *(const cs_decode_ops *const *)(void *)ctx;
+}
 
 /* Called by a decoder from inside parse() for each message it completes. */
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m);
+static inline void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+{
+    cs_decode_ctx_ops(ctx)->emit(ctx, m);
+}
 
 typedef struct cs_decoder {
     const char *name;      /* "fix": also the proto name of its messages */

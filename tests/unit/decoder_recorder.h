@@ -1,12 +1,12 @@
 /*
- * decoder_recorder.h - a recording cs_decode_emit() for decoder unit tests.
+ * decoder_recorder.h - a recording decode context for decoder unit tests.
  *
- * A decoder calls cs_decode_emit() (normally the analyzer's); a test that
- * drives a decoder alone includes this header once, and every emitted
- * message is copied into ctx->msgs (type, match, key, pair, role, flags,
- * byte range and the fields as "name=val|..."), checked against the input
- * slice's bounds. The test binary does not link the analyzer's definition:
- * the static library only pulls it in when something else needs it.
+ * A decoder calls cs_decode_emit(ctx), which calls the emit callback the
+ * context starts with (decoder.h); a test that drives a decoder alone
+ * includes this header once, starts each context as CTX_INIT, and every
+ * emitted message is copied into ctx->msgs (type, match, key, pair, role,
+ * flags, byte range and the fields as "name=val|..."), checked against the
+ * input slice's bounds.
  */
 #ifndef CS_TESTS_DECODER_RECORDER_H
 #define CS_TESTS_DECODER_RECORDER_H
@@ -30,6 +30,7 @@ typedef struct rec_msg {
 } rec_msg;
 
 struct cs_decode_ctx {
+    const cs_decode_ops *ops; /* first (decoder.h): &rec_ops */
     rec_msg *msgs;
     size_t n, cap;
     const cs_decode_input *in;
@@ -45,7 +46,7 @@ static void copy_str(char *dst, size_t size, cs_str s)
     dst[n] = '\0';
 }
 
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+static void rec_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     rec_msg *r;
     size_t i, off = 0;
@@ -79,10 +80,19 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     }
 }
 
+static const cs_decode_ops rec_ops = {.emit = rec_emit};
+
+/* A context that records into itself, empty. */
+#define CTX_INIT                                                                                   \
+    {                                                                                              \
+        .ops = &rec_ops                                                                            \
+    }
+
 static void ctx_reset(cs_decode_ctx *ctx)
 {
     free(ctx->msgs);
     memset(ctx, 0, sizeof(*ctx));
+    ctx->ops = &rec_ops;
 }
 
 #endif

@@ -664,6 +664,42 @@ static void test_many_messages_in_one_packet_unique_stable_ids(void **state)
     tb_end(&t2);
 }
 
+/* A decoder calls back the context it is handed: the same binary holds the
+ * analyzer and a context of the test's own, and each parse() call's
+ * messages go to the emit callback of that call's context only. */
+struct cs_decode_ctx {
+    const cs_decode_ops *ops;
+    int n;
+    char last_key[16];
+};
+
+static void count_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+{
+    ctx->n++;
+    copy_str(ctx->last_key, sizeof(ctx->last_key), m->key);
+}
+
+static void test_decoder_emits_through_its_ctx(void **state)
+{
+    static const cs_decode_ops count_ops = {.emit = count_emit};
+    cs_decode_ctx mine = {.ops = &count_ops};
+    const char *text = "REQ 1\nREQ 2\n";
+    cs_decode_input in = {0, 0, (const uint8_t *)text, strlen(text), 0};
+    void *st = line_decoder.state_new();
+    tb t;
+
+    tb_start(&t, NULL);
+    assert_int_equal(line_decoder.parse(st, &mine, &in), strlen(text));
+    assert_int_equal(mine.n, 2);
+    assert_string_equal(mine.last_key, "2");
+    udp(&t, 0, 5555, 7777, "REQ 3", 10, CS_PKTREF(1, 24));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 1);
+    assert_int_equal(mine.n, 2);
+    line_decoder.state_free(st);
+    tb_end(&t);
+}
+
 static void test_fallback_ids_and_id_text(void **state)
 {
     char buf[40], kind;
@@ -863,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_eviction_expiry_timeout_overflow),
         cmocka_unit_test(test_fin_rst_and_port_reuse),
         cmocka_unit_test(test_many_messages_in_one_packet_unique_stable_ids),
+        cmocka_unit_test(test_decoder_emits_through_its_ctx),
         cmocka_unit_test(test_fallback_ids_and_id_text),
         cmocka_unit_test(test_gentraffic_plain),
         cmocka_unit_test(test_gentraffic_quirks),

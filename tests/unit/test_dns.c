@@ -1,8 +1,8 @@
 /*
  * test_dns.c - unit tests of the DNS decoder (src/decode/dns/dns.c), alone.
  *
- * The test defines its own cs_decode_emit() and struct cs_decode_ctx, which
- * copy every emitted message (fields rebuilt as "name=val|..." text).
+ * The test drives the decoder with a recording context (decoder_recorder.h),
+ * which copies every emitted message (fields rebuilt as "name=val|..." text).
  *
  * Synthetic messages are assembled byte by byte (header, labels,
  * compression pointers, records) to check every rendered field, roles and
@@ -148,7 +148,7 @@ static void rr_head(wbuf *w, unsigned owner, unsigned type, uint32_t ttl, unsign
 static void test_query(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 0x1234, 0x0100, 1, 0, 0, 0);
     question(&w, "www.Example.COM", 1);
@@ -170,7 +170,7 @@ static void test_query(void **unused)
 static void test_response_records(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
     size_t cname_at;
 
     header(&w, 7, 0x8583, 1, 7, 0, 1); /* QR AA RD RA, rcode 3 */
@@ -228,7 +228,7 @@ static void test_response_records(void **unused)
 static void test_root_and_no_question(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 9, 0x0000, 1, 0, 0, 0);
     question(&w, "", 2);
@@ -248,7 +248,7 @@ static void test_root_and_no_question(void **unused)
 static void test_two_questions(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 1, 0, 2, 0, 0, 0);
     question(&w, "x.test", 1);
@@ -265,7 +265,7 @@ static void test_two_questions(void **unused)
 static void test_malformed(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
     char longname[400];
     size_t i;
 
@@ -343,7 +343,7 @@ static void test_tcp_framing(void **unused)
     size_t n = 0, first, k, needed = 0;
     wbuf w;
     void *st;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 100, 0x0100, 1, 0, 0, 0);
     question(&w, "one.test", 1);
@@ -393,7 +393,7 @@ static void test_tcp_gap_resync(void **unused)
     size_t n = 0, tail_from, good_at;
     wbuf w;
     void *st = cs_decoder_dns.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 200, 0x8180, 1, 1, 0, 0);
     question(&w, "lost.example", 1);
@@ -426,7 +426,7 @@ static void test_tcp_midstream(void **unused)
     size_t n = 0, a, b, skip = 5;
     wbuf w;
     void *st = cs_decoder_dns.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 300, 0x0100, 1, 0, 0, 0);
     question(&w, "first.test", 1);
@@ -459,7 +459,7 @@ static void test_tcp_lone_prefix(void **unused)
     size_t n, needed = 0;
     wbuf w;
     void *st;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 0x5a17, 0x0000, 1, 0, 0, 0);
     question(&w, "zone.test", 252);
@@ -546,7 +546,7 @@ static void test_tcp_axfr(void **unused)
     uint8_t s[8192];
     size_t n = 0;
     void *st = cs_decoder_dns.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     n = axfr_frame(s, 21, 1, 1, 1);
     assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
@@ -798,7 +798,7 @@ static void test_captures(void **unused)
     };
 
     for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-        cs_decode_ctx ctx = {0};
+        cs_decode_ctx ctx = CTX_INIT;
         char path[256];
         size_t datagrams = 0;
 

@@ -1,8 +1,9 @@
 /*
  * test_fix.c - unit tests of the FIX decoder (src/decode/fix/fix.c), alone.
  *
- * The test defines its own cs_decode_emit() and struct cs_decode_ctx that
- * copy every emitted message, so the decoder runs without the flow layer.
+ * The test drives the decoder with a recording context (decoder_recorder.h)
+ * that copies every emitted message, so the decoder runs without the flow
+ * layer.
  *
  * Synthetic cases build messages with a correct BodyLength and CheckSum and
  * then break them on purpose: every split position, several per slice, bad
@@ -118,7 +119,7 @@ static void test_one_order(void **unused)
     char m[512], want[600];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 0, 0), i;
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
@@ -161,7 +162,7 @@ static void test_roles(void **unused)
         char m[512];
         size_t n = build(m, sizeof(m), "FIXT.1.1", cases[i].body, 0, 0);
         void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 1, 0, m, n, NULL), n);
         assert_int_equal(ctx.n, 1);
@@ -185,7 +186,7 @@ static void test_split_everywhere(void **unused)
 
     for (k = 0; k < n; k++) {
         void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        cs_decode_ctx ctx = CTX_INIT;
         size_t needed = 0;
 
         assert_int_equal(feed(st, &ctx, 0, 0, m, k, &needed), 0);
@@ -210,7 +211,7 @@ static void test_several_in_one_slice(void **unused)
     char buf[2048];
     size_t n = 0, ends[3];
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     n += build(buf + n, sizeof(buf) - n, "FIX.4.4", order_body, 0, 0);
     ends[0] = n;
@@ -242,7 +243,7 @@ static void test_bad_checksum(void **unused)
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.2", order_body, 0, 7);
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
@@ -264,7 +265,7 @@ static void test_bad_body_length(void **unused)
         size_t n1 = build(buf, sizeof(buf), "FIX.4.4", order_body, deltas[i], 0);
         size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.4", exec_body, 0, 0);
         void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 0, 0, buf, n1 + n2, NULL), n1 + n2);
         assert_int_equal(ctx.n, 2);
@@ -284,7 +285,7 @@ static void test_long_body_length_at_eof(void **unused)
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 50, 0), needed = 0;
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, &needed), 0);
     assert_int_equal(needed, n + 50);
@@ -301,7 +302,7 @@ static void test_garbage_then_message(void **unused)
     const char *junk = "\r\n\x01garbage 8=FI 10=123\x01 8=O\x01";
     size_t g = strlen(junk), n;
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     memcpy(buf, junk, g);
     n = g + build(buf + g, sizeof(buf) - g, "FIX.4.3", order_body, 0, 0);
@@ -333,7 +334,7 @@ static void test_gap_mid_message(void **unused)
 
     for (keep_head = 0; keep_head <= 1; keep_head++) {
         void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 0, 0, a, half, NULL), 0);
         cs_decoder_fix.gap(st, 0);
@@ -365,7 +366,7 @@ static void test_midstream(void **unused)
     size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.2", exec_body, 0, 0);
     size_t cut = 20;
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 1, CS_IN_MIDSTREAM, buf + cut, n1 + n2 - cut, NULL),
                      n1 + n2 - cut);
@@ -386,7 +387,7 @@ static void test_midstream_flag_persists(void **unused)
     size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.2", exec_body, 3, 0);
     size_t n3 = build(buf + n1 + n2, sizeof(buf) - n1 - n2, "FIX.4.2", exec_body, 0, 0);
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, buf + 3, n1 - 3, NULL), n1 - 3);
     assert_int_equal(ctx.n, 0);
@@ -407,7 +408,7 @@ static void test_truncated_at_eof(void **unused)
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 0, 0);
     const char *cut11 = strstr(m, "11=ORD-1") + 6; /* inside ClOrdID's value */
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
     size_t k = (size_t)(cut11 - m);
 
     assert_int_equal(feed(st, &ctx, 0, CS_IN_EOF, m, k, NULL), k);
@@ -429,7 +430,7 @@ static void test_missing_msgtype_is_malformed(void **unused)
     char m[512];
     size_t n = build(m, sizeof(m), "FIXT.1.1", "25=A|34=1|11=Q", 0, 0);
     void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
@@ -705,6 +706,7 @@ static size_t run_capture(const char *rel, const char *name)
     size_t n;
 
     assert_non_null(w);
+    w->ctx.ops = &rec_ops;
     snprintf(path, sizeof(path), "tests/pcaps/%s", rel);
     walk_capture(w, path);
     n = compare_with_tshark(w, name);

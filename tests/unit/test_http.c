@@ -1,8 +1,8 @@
 /*
  * test_http.c - unit tests of the HTTP/1.x decoder (src/decode/http/http.c).
  *
- * The test plays the flow layer: it defines cs_decode_emit() and a
- * struct cs_decode_ctx that copy every emitted message (type, fields, key,
+ * The test plays the flow layer: its struct cs_decode_ctx, with an emit
+ * callback (decoder.h), copies every emitted message (type, fields, key,
  * role, flags, the bytes of its range), and a feeder that, per direction,
  * re-offers the bytes parse() left unconsumed followed by the new ones, in
  * an exactly sized heap buffer (so ASan catches reads past in.len). The
@@ -64,6 +64,7 @@ typedef struct rec_msg {
 } rec_msg;
 
 struct cs_decode_ctx {
+    const cs_decode_ops *ops; /* first (decoder.h): &rec_ops */
     const cs_decode_input *in;
     rec_msg *msgs;
     size_t n, cap;
@@ -104,7 +105,7 @@ static void record_body(cs_decode_ctx *ctx, const cs_msg_out *m)
     r->ended = m->part == CS_PART_END;
 }
 
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+static void rec_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     rec_msg *r;
     size_t i;
@@ -152,6 +153,8 @@ static const char *field(const rec_msg *r, const char *name)
     return NULL;
 }
 
+static const cs_decode_ops rec_ops = {.emit = rec_emit};
+
 static void ctx_reset(cs_decode_ctx *ctx)
 {
     size_t i, j;
@@ -167,6 +170,7 @@ static void ctx_reset(cs_decode_ctx *ctx)
     }
     free(ctx->msgs);
     memset(ctx, 0, sizeof(*ctx));
+    ctx->ops = &rec_ops;
 }
 
 /* One connection being fed: decoder state plus the bytes each direction
@@ -182,6 +186,7 @@ typedef struct conn {
 static void conn_open(conn *c)
 {
     memset(c, 0, sizeof(*c));
+    c->ctx.ops = &rec_ops;
     c->state = cs_decoder_http.state_new();
     assert_non_null(c->state);
 }
