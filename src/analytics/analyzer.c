@@ -75,6 +75,7 @@
 #define SHRINK_ABOVE (64u * 1024u)
 #define FALLBACK_ID_BIT (1ull << 63)
 #define HELD_MAX_REFS (1u << 16) /* refs of one held message: 512 KiB */
+#define OPT_PORTS_MAX 64u        /* ports one --decoder-opt NAME.ports may name */
 
 enum { DISPATCH_PENDING = 0, DISPATCH_DECIDED, DISPATCH_NONE, DISPATCH_CLOSED };
 
@@ -136,7 +137,9 @@ struct cs_analyzer {
     cs_sink sink;
     const cs_decoder **decs;
     size_t n_decs;
-    uint8_t wk[2][8192]; /* well-known port bitmaps: [0] TCP, [1] UDP */
+    uint16_t (*opt_ports)[OPT_PORTS_MAX + 1]; /* per decs[i]: its "ports" option, if
+                                                 set (then it replaces d->ports) */
+    uint8_t wk[2][8192];                      /* well-known port bitmaps: [0] TCP, [1] UDP */
     cs_flowtable *ft;
     cs_ipfrag *frag;
     cs_pairing *pair;
@@ -185,9 +188,18 @@ static int decoder_serves(const cs_decoder *d, int tidx)
     return (d->transports & (tidx == 0 ? CS_TRANSPORT_TCP : CS_TRANSPORT_UDP)) != 0;
 }
 
-static int port_listed(const cs_decoder *d, uint16_t port)
+/* The ports "d" is bound to: the user's "ports" option, or its own. */
+static const uint16_t *decoder_ports(const cs_analyzer *a, const cs_decoder *d)
 {
-    for (const uint16_t *p = d->ports; p != NULL && *p != 0; p++)
+    for (size_t i = 0; i < a->n_decs; i++)
+        if (a->decs[i] == d && a->opt_ports[i][0] != 0)
+            return a->opt_ports[i];
+    return d->ports;
+}
+
+static int port_listed(const cs_analyzer *a, const cs_decoder *d, uint16_t port)
+{
+    for (const uint16_t *p = decoder_ports(a, d); p != NULL && *p != 0; p++)
         if (*p == port)
             return 1;
     return 0;
@@ -206,12 +218,15 @@ static int load_decoders(cs_analyzer *a)
     while (list[n] != NULL)
         n++;
     a->decs = cs_calloc(n ? n : 1, sizeof(*a->decs));
-    if (a->decs == NULL)
+    a->opt_ports = cs_calloc(n ? n : 1, sizeof(*a->opt_ports));
+    if (a->decs == NULL || a->opt_ports == NULL)
         return CS_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const cs_decoder *d = list[i];
+        cs_decoder_opts opts = {a->cfg.decoder_opts, d};
+        cs_decoder_opt_ports(&opts, a->opt_ports[i], OPT_PORTS_MAX + 1);
         a->decs[a->n_decs++] = d;
-        for (const uint16_t *p = d->ports; p != NULL && *p != 0; p++)
+        for (const uint16_t *p = decoder_ports(a, d); p != NULL && *p != 0; p++)
             for (int t = 0; t < 2; t++)
                 if (decoder_serves(d, t))
                     a->wk[t][*p >> 3] |= (uint8_t)(1u << (*p & 7));
@@ -615,9 +630,11 @@ static int combine_probe(const cs_decoder *d, const aflow *fl, int *need_more)
     return yes ? CS_PROBE_YES : no ? CS_PROBE_NO : CS_PROBE_NEED_MORE;
 }
 
-static int decide(aflow *fl, const cs_decoder *d)
+static int decide(const cs_analyzer *a, aflow *fl, const cs_decoder *d)
 {
-    fl->state = d->state_new ? d->state_new() : NULL;
+    cs_decoder_opts opts = {a->cfg.decoder_opts, d};
+
+    fl->state = d->state_new ? d->state_new(&fl->ep, &opts) : NULL;
     if (d->state_new && fl->state == NULL)
         return -1;
     fl->dec = d;
@@ -639,15 +656,15 @@ static pick_result pick_decoder(cs_analyzer *a, aflow *fl, int force)
             continue;
         r = combine_probe(d, fl, &need_more);
         if (r == CS_PROBE_YES)
-            return decide(fl, d) == 0 ? PICK_DONE : PICK_NONE;
+            return decide(a, fl, d) == 0 ? PICK_DONE : PICK_NONE;
         if (r != CS_PROBE_NO && by_port == NULL &&
-            (port_listed(d, fl->ep.port_a) || port_listed(d, fl->ep.port_b)))
+            (port_listed(a, d, fl->ep.port_a) || port_listed(a, d, fl->ep.port_b)))
             by_port = d;
     }
     if (need_more && !force)
         return PICK_WAIT;
     if (by_port != NULL)
-        return decide(fl, by_port) == 0 ? PICK_DONE : PICK_NONE;
+        return decide(a, fl, by_port) == 0 ? PICK_DONE : PICK_NONE;
     return PICK_NONE;
 }
 
@@ -941,11 +958,11 @@ static void udp_dispatch(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
             continue;
         r = d->probe ? d->probe(data, n, dir) : CS_PROBE_NEED_MORE;
         if (r == CS_PROBE_YES) {
-            if (decide(fl, d) < 0)
+            if (decide(a, fl, d) < 0)
                 fl->dispatch = DISPATCH_NONE;
             return;
         }
-        listed = port_listed(d, fl->ep.port_a) || port_listed(d, fl->ep.port_b);
+        listed = port_listed(a, d, fl->ep.port_a) || port_listed(a, d, fl->ep.port_b);
         if (listed && r != CS_PROBE_NO && by_port == NULL)
             by_port = d;
         if (listed && by_port_only == NULL)
@@ -953,7 +970,7 @@ static void udp_dispatch(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
     }
     if (by_port == NULL)
         by_port = by_port_only;
-    if (by_port != NULL && decide(fl, by_port) == 0)
+    if (by_port != NULL && decide(a, fl, by_port) == 0)
         return;
     if (fl->dispatch == DISPATCH_PENDING && ++fl->reprobes >= MAX_REPROBES)
         fl->dispatch = DISPATCH_NONE;
@@ -1151,6 +1168,7 @@ void cs_analyzer_free(cs_analyzer *a)
     cs_ipfrag_free(a->frag);
     cs_pairing_free(a->pair);
     cs_free(a->decs);
+    cs_free(a->opt_ports);
     cs_free(a->refs);
     cs_free(a->dmap);
     cs_free(a);

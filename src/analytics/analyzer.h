@@ -33,6 +33,8 @@ typedef struct cs_analyzer cs_analyzer;
 typedef struct cs_analyzer_cfg {
     const cs_decoder *const *decoders; /* enabled decoders, NULL-terminated;
                                           NULL = all in the registry */
+    /* --decoder-opt settings, borrowed for the analyzer's life; NULL = none */
+    const cs_decoder_optset *decoder_opts;
     uint32_t max_flows;                /* default 1,000,000 */
     uint32_t max_flow_buffer;          /* bytes buffered per direction
                                           (out of order + unconsumed), default 1 MiB */

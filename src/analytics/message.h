@@ -53,16 +53,7 @@ static inline cs_msgid cs_msgid_make(cs_pktref ref, uint32_t k)
 #define CS_MSGID_OFF(id) ((uint32_t)((id) >> 8))
 #define CS_MSGID_K(id) ((uint32_t)((id)&0xff))
 
-/* The endpoints of a flow as seen from its initiator (dir 0 = a -> b). */
-typedef struct cs_endpoints {
-    uint8_t ip_version;
-    uint8_t ip_proto;
-    uint16_t tap;
-    uint16_t vlan[2];
-    uint8_t n_vlan;
-    uint16_t port_a, port_b;
-    uint8_t addr_a[16], addr_b[16];
-} cs_endpoints;
+/* cs_endpoints, a flow's identity, is defined in decode/decoder.h. */
 
 typedef struct cs_message {
     cs_msgid id;

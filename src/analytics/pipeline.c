@@ -497,6 +497,7 @@ static int pipeline_start_analysis(cs_pipeline *pl)
     else
         cs_analyzer_cfg_default(&acfg);
     acfg.decoders = pl->cfg.decoders;
+    acfg.decoder_opts = pl->cfg.decoder_opts;
     pl->st.analyzed = 1;
     return cs_analyzer_new(&acfg, &sink, &pl->an);
 }

@@ -44,6 +44,8 @@ static const char ingest_help[] =
     "  -d, --store DIR        the store\n"
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
     "                         names separated by commas: fix,http,dns\n"
+    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
+    "                         fix.ports=9100,9101 binds FIX to those ports\n"
     "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
@@ -68,6 +70,7 @@ typedef struct ingest_args {
     int quiet;
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
+    cs_decoder_optset decoder_opts;
     cs_analyzer_cfg limits;
 } ingest_args;
 
@@ -108,6 +111,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"help", no_argument, 0, 'h'},
                                          {"fsync", no_argument, 0, 'F'},
                                          {"decoders", required_argument, 0, 'D'},
+                                         {"decoder-opt", required_argument, 0, 'O'},
                                          {"max-flows", required_argument, 0, 'X'},
                                          {"flow-buffer", required_argument, 0, 'Z'},
                                          {"pair-timeout", required_argument, 0, 'W'},
@@ -154,6 +158,10 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             break;
         case 'D':
             if (cs_decoders_parse(optarg, a->decoders) < 0)
+                return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
+            break;
+        case 'O':
+            if (cs_decoder_optset_add(&a->decoder_opts, optarg) < 0)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
         case 'X':
@@ -257,8 +265,11 @@ static void ingest_summary(const ingest_totals *t, int64_t elapsed_ns, const cs_
 static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
                       cs_pipeline_stats *ps, char *why, size_t why_size)
 {
-    cs_pipeline_cfg pc = {
-        .store = s, .store_dir = a->dir, .decoders = a->decoders, .limits = &a->limits};
+    cs_pipeline_cfg pc = {.store = s,
+                          .store_dir = a->dir,
+                          .decoders = a->decoders,
+                          .limits = &a->limits,
+                          .decoder_opts = &a->decoder_opts};
     cs_pipeline *pl = NULL;
     int rc, rc2;
 

@@ -132,6 +132,48 @@ typedef struct cs_msg_out {
     uint8_t part; /* CS_PART_* (0: a whole message) */
 } cs_msg_out;
 
+/* A flow's identity, the endpoints as seen from its initiator (dir 0 =
+ * a -> b): what a decoder's state is created with, and what messages and
+ * measurements carry. */
+typedef struct cs_endpoints {
+    uint8_t ip_version;
+    uint8_t ip_proto;
+    uint16_t tap;
+    uint16_t vlan[2];
+    uint8_t n_vlan;
+    uint16_t port_a, port_b;
+    uint8_t addr_a[16], addr_b[16];
+} cs_endpoints;
+
+/*
+ * Options a user set for one decoder (`--decoder-opt NAME.KEY=VALUE`,
+ * repeatable), parsed once by cs_decoder_optset_add() into one set for all
+ * decoders; a decoder sees its own through cs_decoder_opt_get(). Keys a
+ * decoder accepts are listed in its "options"; every decoder also accepts
+ * "ports" (a comma-separated list that replaces its well-known ports in
+ * dispatch), so a decoder can be bound to the ports a venue uses.
+ */
+#define CS_DECODER_OPTS_MAX 64
+#define CS_DECODER_OPT_KEY_MAX 32
+#define CS_DECODER_OPT_VAL_MAX 256
+
+typedef struct cs_decoder cs_decoder;
+
+typedef struct cs_decoder_optset {
+    struct {
+        const cs_decoder *dec;
+        char key[CS_DECODER_OPT_KEY_MAX];
+        char val[CS_DECODER_OPT_VAL_MAX];
+    } opt[CS_DECODER_OPTS_MAX];
+    size_t n;
+} cs_decoder_optset;
+
+/* The options of one decoder: a view of a set (both borrowed). */
+typedef struct cs_decoder_opts {
+    const cs_decoder_optset *set; /* NULL: none set */
+    const cs_decoder *dec;
+} cs_decoder_opts;
+
 typedef struct cs_decode_input {
     uint8_t dir;         /* 0: from the flow's initiator (client), 1: from the responder */
     uint32_t flags;      /* CS_IN_* */
@@ -168,17 +210,24 @@ static inline void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     cs_decode_ctx_ops(ctx)->emit(ctx, m);
 }
 
-typedef struct cs_decoder {
+struct cs_decoder {
     const char *name;      /* "fix": also the proto name of its messages */
     uint32_t transports;   /* CS_TRANSPORT_* */
     const uint16_t *ports; /* well-known ports, 0-terminated (may be NULL) */
     /* Looks at the first bytes a direction sent; YES if it is this protocol. */
     cs_probe (*probe)(const uint8_t *data, size_t len, uint8_t dir);
-    void *(*state_new)(void);
+    /* Keys of --decoder-opt this decoder reads besides "ports", NULL-
+     * terminated (may be NULL): others are refused when parsed. */
+    const char *const *options;
+    /* The state of one flow, born knowing the flow ("flow": its endpoints,
+     * VLANs and tap) and the user's options for this decoder ("opts", never
+     * NULL, possibly empty); both are borrowed for the call. NULL if out
+     * of memory (the flow then goes undecoded). */
+    void *(*state_new)(const cs_endpoints *flow, const cs_decoder_opts *opts);
     void (*state_free)(void *state);
     size_t (*parse)(void *state, cs_decode_ctx *ctx, cs_decode_input *in);
     void (*gap)(void *state, uint8_t dir);
-} cs_decoder;
+};
 
 /* The registry (src/decode/registry.c): every decoder, NULL-terminated. */
 extern const cs_decoder *const cs_decoders[];
@@ -194,5 +243,22 @@ const cs_decoder *cs_decoder_find(const char *name);
  */
 #define CS_DECODERS_MAX 32
 int cs_decoders_parse(const char *list, const cs_decoder **out);
+
+/*
+ * Adds "arg" ("NAME.KEY=VALUE", NAME a decoder of the registry, KEY "ports"
+ * or one of its "options") to "set"; a later value of the same key replaces
+ * the earlier one. CS_EINVAL with detail on a malformed argument, an
+ * unknown decoder or key, a bad "ports" list or a full set.
+ */
+int cs_decoder_optset_add(cs_decoder_optset *set, const char *arg);
+
+/* The value the user set for "key" of the decoder of "opts", or NULL. */
+const char *cs_decoder_opt_get(const cs_decoder_opts *opts, const char *key);
+
+/*
+ * Reads the "ports" option of "opts" into "ports" (room for "cap" entries,
+ * 0-terminated). Returns the number of ports, 0 if the option is not set.
+ */
+size_t cs_decoder_opt_ports(const cs_decoder_opts *opts, uint16_t *ports, size_t cap);
 
 #endif

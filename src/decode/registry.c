@@ -5,6 +5,10 @@
  * here; the flow layer (src/analytics/analyzer.c) never names a protocol.
  * Order matters only as a tie-break: when several decoders' probes say YES
  * on a flow's first bytes, the first listed wins.
+ *
+ * Decoder options (--decoder-opt NAME.KEY=VALUE) are checked here once,
+ * against the registry and each decoder's "options", and kept as text in
+ * one fixed-size set; a decoder reads its own when a flow's state is born.
  */
 #include "decode/decoder.h"
 
@@ -58,12 +62,103 @@ int cs_decoders_parse(const char *list, const cs_decoder **out)
             snprintf(name, sizeof(name), "%.*s", (int)(len < 31 ? len : 31), p);
             d = len < 31 ? cs_decoder_find(name) : NULL;
             if (d == NULL)
-                return cs_error_set(CS_EINVAL, "unknown decoder '%.*s' (have: fix, http, dns; or "
-                                    "all, none)", (int)len, p);
+                return cs_error_set(CS_EINVAL,
+                                    "unknown decoder '%.*s' (have: fix, http, dns; or "
+                                    "all, none)",
+                                    (int)len, p);
             rc = decoders_add(out, &n, d);
             p += len + (p[len] == ',');
         }
     }
     out[n] = NULL;
     return rc;
+}
+
+/* Parses "s" as ports "P1,P2,..." (1..65535) into "ports" (room for "cap",
+ * 0-terminated when room is left). Returns the count, or -1 if malformed. */
+static long ports_parse(const char *s, uint16_t *ports, size_t cap)
+{
+    size_t n = 0;
+
+    while (*s != '\0') {
+        unsigned long v = 0;
+        const char *start = s;
+
+        while (*s >= '0' && *s <= '9' && v <= 65535)
+            v = v * 10 + (unsigned long)(*s++ - '0');
+        if (s == start || v == 0 || v > 65535 || (*s != ',' && *s != '\0'))
+            return -1;
+        if (n < cap)
+            ports[n] = (uint16_t)v;
+        n++;
+        s += *s == ',';
+    }
+    if (n < cap)
+        ports[n] = 0;
+    return n == 0 ? -1 : (long)n;
+}
+
+static int option_known(const cs_decoder *d, const char *key)
+{
+    if (strcmp(key, "ports") == 0)
+        return 1;
+    for (size_t i = 0; d->options != NULL && d->options[i] != NULL; i++)
+        if (strcmp(d->options[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+int cs_decoder_optset_add(cs_decoder_optset *set, const char *arg)
+{
+    const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+    char name[32], key[CS_DECODER_OPT_KEY_MAX];
+    const cs_decoder *d;
+    size_t i;
+
+    if (dot == NULL || eq == NULL || eq < dot || dot == arg || eq == dot + 1)
+        return cs_error_set(CS_EINVAL, "decoder option '%s' is not NAME.KEY=VALUE", arg);
+    if ((size_t)(dot - arg) >= sizeof(name) || (size_t)(eq - dot - 1) >= sizeof(key) ||
+        strlen(eq + 1) >= CS_DECODER_OPT_VAL_MAX)
+        return cs_error_set(CS_EINVAL, "decoder option '%s' is too long", arg);
+    snprintf(name, sizeof(name), "%.*s", (int)(dot - arg), arg);
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
+    if ((d = cs_decoder_find(name)) == NULL)
+        return cs_error_set(CS_EINVAL, "decoder option '%s': unknown decoder '%s'", arg, name);
+    if (!option_known(d, key))
+        return cs_error_set(CS_EINVAL, "decoder option '%s': %s has no option '%s'", arg, name,
+                            key);
+    if (strcmp(key, "ports") == 0 && ports_parse(eq + 1, NULL, 0) < 0)
+        return cs_error_set(CS_EINVAL, "decoder option '%s': ports are 1..65535, comma-separated",
+                            arg);
+    for (i = 0; i < set->n; i++)
+        if (set->opt[i].dec == d && strcmp(set->opt[i].key, key) == 0)
+            break;
+    if (i == set->n && set->n == CS_DECODER_OPTS_MAX)
+        return cs_error_set(CS_EINVAL, "more than %d decoder options", CS_DECODER_OPTS_MAX);
+    set->opt[i].dec = d;
+    snprintf(set->opt[i].key, sizeof(set->opt[i].key), "%s", key);
+    snprintf(set->opt[i].val, sizeof(set->opt[i].val), "%s", eq + 1);
+    set->n += i == set->n;
+    return 0;
+}
+
+const char *cs_decoder_opt_get(const cs_decoder_opts *opts, const char *key)
+{
+    if (opts == NULL || opts->set == NULL)
+        return NULL;
+    for (size_t i = 0; i < opts->set->n; i++)
+        if (opts->set->opt[i].dec == opts->dec && strcmp(opts->set->opt[i].key, key) == 0)
+            return opts->set->opt[i].val;
+    return NULL;
+}
+
+size_t cs_decoder_opt_ports(const cs_decoder_opts *opts, uint16_t *ports, size_t cap)
+{
+    const char *v = cs_decoder_opt_get(opts, "ports");
+    long n = v != NULL && cap > 0 ? ports_parse(v, ports, cap - 1) : -1;
+    size_t kept = n < 0 ? 0 : (size_t)n < cap - 1 ? (size_t)n : cap - 1;
+
+    if (cap > 0)
+        ports[kept] = 0;
+    return kept;
 }

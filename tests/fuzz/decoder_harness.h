@@ -88,6 +88,10 @@ static void cs__fuzz_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 
 static const cs_decode_ops cs__fuzz_ops = {.emit = cs__fuzz_emit};
 
+/* What the decoder's state is born with: no flow, no options. */
+static const cs_endpoints no_flow;
+static const cs_decoder_opts no_opts;
+
 typedef struct cs__fuzz_dir {
     uint8_t *pending; /* unconsumed bytes, owned */
     size_t n_pending;
@@ -205,7 +209,7 @@ static int cs_fuzz_decoder(const cs_decoder *d, uint32_t transport_flags, const 
     else
         datagram = (transport_flags & CS_TRANSPORT_UDP) != 0;
 
-    state = d->state_new();
+    state = d->state_new(&no_flow, &no_opts);
     if (state == NULL)
         return 0;
     memset(&ctx, 0, sizeof(ctx));

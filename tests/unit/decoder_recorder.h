@@ -82,6 +82,10 @@ static void rec_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 
 static const cs_decode_ops rec_ops = {.emit = rec_emit};
 
+/* What a decoder's state is born with when a test drives it alone. */
+static const cs_endpoints no_flow;
+static const cs_decoder_opts no_opts;
+
 /* A context that records into itself, empty. */
 #define CTX_INIT                                                                                   \
     {                                                                                              \

@@ -22,6 +22,7 @@
 
 #include "analytics/analyzer.h"
 #include "core/error.h"
+#include "decode/fix/fix.h"
 
 #include <jansson.h>
 #include <pcap/pcap.h>
@@ -46,8 +47,18 @@ static cs_probe line_probe(const uint8_t *d, size_t n, uint8_t dir)
     return CS_PROBE_NO;
 }
 
-static void *line_new(void)
+/* What the last state was born with: the flow's server port and VLAN, and
+ * the "tag" option. */
+static uint16_t g_new_port_b, g_new_vlan;
+static char g_new_tag[32];
+
+static void *line_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
+    const char *tag = cs_decoder_opt_get(opts, "tag");
+
+    g_new_port_b = flow->port_b;
+    g_new_vlan = flow->n_vlan ? flow->vlan[0] : 0;
+    snprintf(g_new_tag, sizeof(g_new_tag), "%s", tag ? tag : "");
     return malloc(1);
 }
 
@@ -109,12 +120,14 @@ static size_t line_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in)
 }
 
 static const uint16_t line_ports[] = {7777, 0};
+static const char *const line_options[] = {"tag", NULL};
 
 static const cs_decoder line_decoder = {
     .name = "line",
     .transports = CS_TRANSPORT_TCP | CS_TRANSPORT_UDP,
     .ports = line_ports,
     .probe = line_probe,
+    .options = line_options,
     .state_new = line_new,
     .state_free = line_free,
     .parse = line_parse,
@@ -685,7 +698,7 @@ static void test_decoder_emits_through_its_ctx(void **state)
     cs_decode_ctx mine = {.ops = &count_ops};
     const char *text = "REQ 1\nREQ 2\n";
     cs_decode_input in = {0, 0, (const uint8_t *)text, strlen(text), 0};
-    void *st = line_decoder.state_new();
+    void *st = line_decoder.state_new(&(cs_endpoints){0}, &(cs_decoder_opts){0});
     tb t;
 
     tb_start(&t, NULL);
@@ -697,6 +710,63 @@ static void test_decoder_emits_through_its_ctx(void **state)
     assert_int_equal(t.r.n_msgs, 1);
     assert_int_equal(mine.n, 2);
     line_decoder.state_free(st);
+    tb_end(&t);
+}
+
+/* --decoder-opt: parsed once against the registry, checked, and handed to
+ * each flow's state with the flow; "ports" binds a decoder to other ports
+ * (payload "??" is neither YES nor NO for the line probe: only the port
+ * can choose it). */
+static cs_decoder_optset g_optset;
+
+static void tweak_opts(cs_analyzer_cfg *cfg)
+{
+    cfg->decoder_opts = &g_optset;
+}
+
+static void test_decoder_options_and_flow_identity(void **state)
+{
+    cs_decoder_opts fix_opts = {&g_optset, &cs_decoder_fix};
+    uint16_t ports[4];
+    tb t;
+
+    memset(&g_optset, 0, sizeof(g_optset));
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=9100,9101"), 0);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=9102"), 0); /* replaces */
+    assert_int_equal(cs_decoder_opt_ports(&fix_opts, ports, 4), 1);
+    assert_int_equal(ports[0], 9102);
+    assert_null(cs_decoder_opt_get(&fix_opts, "tag"));
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "nosuch.ports=1"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.nosuch=1"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=0"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=70000"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix=1"), CS_EINVAL);
+
+    memset(&g_optset, 0, sizeof(g_optset));
+    /* the line decoder is not in the registry: add its options by hand */
+    g_optset.opt[0].dec = &line_decoder;
+    snprintf(g_optset.opt[0].key, sizeof(g_optset.opt[0].key), "tag");
+    snprintf(g_optset.opt[0].val, sizeof(g_optset.opt[0].val), "venue-a");
+    g_optset.opt[1].dec = &line_decoder;
+    snprintf(g_optset.opt[1].key, sizeof(g_optset.opt[1].key), "ports");
+    snprintf(g_optset.opt[1].val, sizeof(g_optset.opt[1].val), "26477");
+    g_optset.n = 2;
+    tb_start(&t, tweak_opts);
+    udp(&t, 0, 5555, 26477, "??", 10, CS_PKTREF(1, 24));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 1);
+    assert_int_equal(g_new_port_b, 26477);
+    assert_string_equal(g_new_tag, "venue-a");
+    tb_end(&t);
+
+    /* without the option, port 26477 means nothing */
+    g_new_port_b = 0;
+    tb_start(&t, NULL);
+    udp(&t, 0, 5555, 26477, "??", 10, CS_PKTREF(1, 24));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 0);
+    assert_int_equal(g_new_port_b, 0);
     tb_end(&t);
 }
 
@@ -900,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_fin_rst_and_port_reuse),
         cmocka_unit_test(test_many_messages_in_one_packet_unique_stable_ids),
         cmocka_unit_test(test_decoder_emits_through_its_ctx),
+        cmocka_unit_test(test_decoder_options_and_flow_identity),
         cmocka_unit_test(test_fallback_ids_and_id_text),
         cmocka_unit_test(test_gentraffic_plain),
         cmocka_unit_test(test_gentraffic_quirks),

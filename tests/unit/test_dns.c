@@ -61,7 +61,7 @@ static size_t feed(void *st, cs_decode_ctx *ctx, uint8_t dir, uint32_t flags, co
 /* Decodes one datagram; returns the number of messages emitted (0 or 1). */
 static size_t datagram(cs_decode_ctx *ctx, const uint8_t *p, size_t n)
 {
-    void *st = cs_decoder_dns.state_new();
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     size_t before = ctx->n;
 
     assert_non_null(st);
@@ -352,7 +352,7 @@ static void test_tcp_framing(void **unused)
     question(&w, "two.test", 16);
     n += tcp_frame(s + n, &w);
     /* Both in one slice, then a partial third stays unconsumed. */
-    st = cs_decoder_dns.state_new();
+    st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     memcpy(s + n, s, 5); /* the first 5 bytes of a copy of message one */
     assert_int_equal(feed(st, &ctx, 0, 0, s, n + 5, &needed), n);
     assert_int_equal(needed, first);
@@ -365,7 +365,7 @@ static void test_tcp_framing(void **unused)
     ctx_reset(&ctx);
     /* Split at every byte of the first message. */
     for (k = 0; k < first; k++) {
-        st = cs_decoder_dns.state_new();
+        st = cs_decoder_dns.state_new(&no_flow, &no_opts);
         assert_int_equal(feed(st, &ctx, 1, 0, s, k, &needed), 0);
         assert_int_equal(ctx.n, 0);
         assert_int_equal(needed, k == 0 ? 0 : k < 2 ? 2 : first); /* 0: any */
@@ -376,7 +376,7 @@ static void test_tcp_framing(void **unused)
         ctx_reset(&ctx);
     }
     /* Cut off at EOF: emitted, truncated. */
-    st = cs_decoder_dns.state_new();
+    st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     assert_int_equal(feed(st, &ctx, 0, CS_IN_EOF, s, first + 20, NULL), first + 20);
     assert_int_equal(ctx.n, 2);
     assert_true(ctx.msgs[1].flags & CS_MSG_TRUNCATED);
@@ -392,7 +392,7 @@ static void test_tcp_gap_resync(void **unused)
     uint8_t s[4096];
     size_t n = 0, tail_from, good_at;
     wbuf w;
-    void *st = cs_decoder_dns.state_new();
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 200, 0x8180, 1, 1, 0, 0);
@@ -425,7 +425,7 @@ static void test_tcp_midstream(void **unused)
     uint8_t s[4096];
     size_t n = 0, a, b, skip = 5;
     wbuf w;
-    void *st = cs_decoder_dns.state_new();
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 300, 0x0100, 1, 0, 0, 0);
@@ -473,7 +473,7 @@ static void test_tcp_lone_prefix(void **unused)
     assert_int_equal(cs_decoder_dns.probe(s, 20, 0), CS_PROBE_NO);
     s[2 + 3] = 0x00;
     assert_int_equal(cs_decoder_dns.probe((const uint8_t *)"\x00\x05", 2, 0), CS_PROBE_NO);
-    st = cs_decoder_dns.state_new();
+    st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     assert_int_equal(feed(st, &ctx, 0, 0, s, 2, &needed), 0);
     assert_int_equal(needed, n);
     assert_int_equal(feed(st, &ctx, 0, 0, s, n, NULL), n);
@@ -545,7 +545,7 @@ static void test_tcp_axfr(void **unused)
 {
     uint8_t s[8192];
     size_t n = 0;
-    void *st = cs_decoder_dns.state_new();
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     n = axfr_frame(s, 21, 1, 1, 1);

@@ -118,7 +118,7 @@ static void test_one_order(void **unused)
 {
     char m[512], want[600];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 0, 0), i;
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
@@ -161,7 +161,7 @@ static void test_roles(void **unused)
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char m[512];
         size_t n = build(m, sizeof(m), "FIXT.1.1", cases[i].body, 0, 0);
-        void *st = cs_decoder_fix.state_new();
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
         cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 1, 0, m, n, NULL), n);
@@ -185,7 +185,7 @@ static void test_split_everywhere(void **unused)
     size_t header = strchr(strchr(m, '\x01') + 1, '\x01') - m + 1; /* past 9=..| */
 
     for (k = 0; k < n; k++) {
-        void *st = cs_decoder_fix.state_new();
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
         cs_decode_ctx ctx = CTX_INIT;
         size_t needed = 0;
 
@@ -210,7 +210,7 @@ static void test_several_in_one_slice(void **unused)
 {
     char buf[2048];
     size_t n = 0, ends[3];
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     n += build(buf + n, sizeof(buf) - n, "FIX.4.4", order_body, 0, 0);
@@ -242,7 +242,7 @@ static void test_bad_checksum(void **unused)
 {
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.2", order_body, 0, 7);
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
@@ -264,7 +264,7 @@ static void test_bad_body_length(void **unused)
         char buf[2048];
         size_t n1 = build(buf, sizeof(buf), "FIX.4.4", order_body, deltas[i], 0);
         size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.4", exec_body, 0, 0);
-        void *st = cs_decoder_fix.state_new();
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
         cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 0, 0, buf, n1 + n2, NULL), n1 + n2);
@@ -284,7 +284,7 @@ static void test_long_body_length_at_eof(void **unused)
 {
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 50, 0), needed = 0;
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, &needed), 0);
@@ -301,7 +301,7 @@ static void test_garbage_then_message(void **unused)
     char buf[2048];
     const char *junk = "\r\n\x01garbage 8=FI 10=123\x01 8=O\x01";
     size_t g = strlen(junk), n;
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     memcpy(buf, junk, g);
@@ -333,7 +333,7 @@ static void test_gap_mid_message(void **unused)
     int keep_head;
 
     for (keep_head = 0; keep_head <= 1; keep_head++) {
-        void *st = cs_decoder_fix.state_new();
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
         cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 0, 0, a, half, NULL), 0);
@@ -365,7 +365,7 @@ static void test_midstream(void **unused)
     size_t n1 = build(buf, sizeof(buf), "FIX.4.2", order_body, 0, 0);
     size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.2", exec_body, 0, 0);
     size_t cut = 20;
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 1, CS_IN_MIDSTREAM, buf + cut, n1 + n2 - cut, NULL),
@@ -386,7 +386,7 @@ static void test_midstream_flag_persists(void **unused)
     size_t n1 = build(buf, sizeof(buf), "FIX.4.2", order_body, 0, 0);
     size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.2", exec_body, 3, 0);
     size_t n3 = build(buf + n1 + n2, sizeof(buf) - n1 - n2, "FIX.4.2", exec_body, 0, 0);
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, buf + 3, n1 - 3, NULL), n1 - 3);
@@ -407,7 +407,7 @@ static void test_truncated_at_eof(void **unused)
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 0, 0);
     const char *cut11 = strstr(m, "11=ORD-1") + 6; /* inside ClOrdID's value */
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
     size_t k = (size_t)(cut11 - m);
 
@@ -429,7 +429,7 @@ static void test_missing_msgtype_is_malformed(void **unused)
 {
     char m[512];
     size_t n = build(m, sizeof(m), "FIXT.1.1", "25=A|34=1|11=Q", 0, 0);
-    void *st = cs_decoder_fix.state_new();
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
     cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
@@ -490,7 +490,7 @@ static tcp_dir *walker_dir(walker *w, const char *label, const char *conn)
         }
     }
     if (d->state == NULL)
-        d->state = cs_decoder_fix.state_new();
+        d->state = cs_decoder_fix.state_new(&no_flow, &no_opts);
     assert_non_null(d->state);
     return d;
 }

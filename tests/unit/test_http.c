@@ -155,6 +155,10 @@ static const char *field(const rec_msg *r, const char *name)
 
 static const cs_decode_ops rec_ops = {.emit = rec_emit};
 
+/* What the decoder's state is born with when the test drives it alone. */
+static const cs_endpoints no_flow;
+static const cs_decoder_opts no_opts;
+
 static void ctx_reset(cs_decode_ctx *ctx)
 {
     size_t i, j;
@@ -187,7 +191,7 @@ static void conn_open(conn *c)
 {
     memset(c, 0, sizeof(*c));
     c->ctx.ops = &rec_ops;
-    c->state = cs_decoder_http.state_new();
+    c->state = cs_decoder_http.state_new(&no_flow, &no_opts);
     assert_non_null(c->state);
 }
 

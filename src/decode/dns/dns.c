@@ -777,7 +777,7 @@ static void cs__dns_gap(void *state, uint8_t dir)
     st->resync[dir & 1] = true;
 }
 
-static void *cs__dns_state_new(void)
+static void *cs__dns_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
     return cs_calloc(1, sizeof(cs__dns_state));
 }

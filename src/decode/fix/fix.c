@@ -459,7 +459,7 @@ static void cs__fix_gap(void *state, uint8_t dir)
     st->after_gap[dir & 1] = true;
 }
 
-static void *cs__fix_state_new(void)
+static void *cs__fix_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
     return cs_calloc(1, sizeof(cs__fix_state));
 }

@@ -941,7 +941,7 @@ static void http_gap(void *state, uint8_t dir)
         enter_seek(d, true);
 }
 
-static void *http_state_new(void)
+static void *http_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
     return cs_calloc(1, sizeof(cs__http_state));
 }
