@@ -414,7 +414,7 @@ static cs_str held_copy(char **at, const char *p, size_t n)
  * direction until its body ends. 0, or CS_ENOMEM (then deliver it now). */
 static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, const char *pair)
 {
-    size_t bytes = msg->type.len + msg->key.len + m->match.len + strlen(pair) + 1;
+    size_t bytes = msg->type.len + msg->key.len + msg->error.len + m->match.len + strlen(pair) + 1;
     heldmsg *h;
     char *at;
 
@@ -431,6 +431,7 @@ static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, cons
     at = h->bytes;
     h->m.type = held_copy(&at, msg->type.p, msg->type.len);
     h->m.key = held_copy(&at, msg->key.p, msg->key.len);
+    h->m.error = held_copy(&at, msg->error.p, msg->error.len);
     h->match = held_copy(&at, m->match.p, m->match.len);
     h->pair = held_copy(&at, pair, strlen(pair) + 1).p;
     for (size_t i = 0; i < msg->n_fields; i++) {
@@ -522,6 +523,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     msg.n_refs = collect_refs(a, ctx->map, i0, i1);
     msg.refs = a->refs;
     msg.len = (uint32_t)len;
+    msg.error = m->error;
     a->st.messages++;
     if (m->flags & (CS_MSG_BAD_CHECKSUM | CS_MSG_BAD_LENGTH | CS_MSG_MALFORMED))
         a->st.bad_messages++;

@@ -72,6 +72,7 @@ typedef struct cs_message {
     const cs_pktref *refs; /* stored packets that carried its bytes, in order */
     size_t n_refs;
     uint32_t len; /* message bytes */
+    cs_str error; /* the decoder's error reason; empty = not an error */
 } cs_message;
 
 /*

@@ -130,6 +130,10 @@ typedef struct cs_msg_out {
     const cs_kv *fields; /* decoded fields, in wire order */
     size_t n_fields;
     uint8_t part; /* CS_PART_* (0: a whole message) */
+    cs_str error; /* why the message reports an error, any protocol (a DNS rcode,
+                     an HTTP 5xx status, a FIX reject); empty = not an error.
+                     Metrics, alerts and Prometheus count errors per protocol
+                     from it. Borrowed like the fields */
 } cs_msg_out;
 
 /* A flow's identity, the endpoints as seen from its initiator (dir 0 =

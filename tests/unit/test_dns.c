@@ -159,6 +159,7 @@ static void test_query(void **unused)
     assert_string_equal(ctx.msgs[0].key, "4660 www.Example.COM");
     assert_string_equal(ctx.msgs[0].match, "4660 www.Example.COM");
     assert_int_equal(ctx.msgs[0].flags, CS_MSG_RETRY); /* a resent query replaces it */
+    assert_string_equal(ctx.msgs[0].error, "");
     assert_int_equal(ctx.msgs[0].len, w.n);
     assert_string_equal(ctx.msgs[0].fields,
                         "id=4660|qr=0|opcode=0|rcode=0|flags=0x0100|qname=www.Example.COM|"
@@ -212,6 +213,7 @@ static void test_response_records(void **unused)
     assert_string_equal(ctx.msgs[0].match, "7 a.example.org");
     assert_string_equal(ctx.msgs[0].key, "");
     assert_int_equal(ctx.msgs[0].flags, 0);
+    assert_string_equal(ctx.msgs[0].error, "rcode NXDOMAIN"); /* rcode 3 */
     assert_string_equal(ctx.msgs[0].fields,
                         "id=7|qr=1|opcode=0|rcode=3|flags=0x8583|qname=a.example.org|qtype=ANY|"
                         "qclass=IN|answers=7|ns=0|ar=1|"

@@ -146,15 +146,19 @@ static void test_roles(void **unused)
     static const struct {
         const char *body;
         cs_role role;
-        const char *match;
+        const char *match, *error;
     } cases[] = {
-        {"35=F|11=C2|41=ORD-1", CS_ROLE_REQ, "C2"},
-        {"35=G|11=R3|41=ORD-1|38=5", CS_ROLE_REQ, "R3"},
-        {"35=9|11=C2|41=ORD-1|39=8|434=1", CS_ROLE_RESP, "C2"},
-        {"35=8|37=O1|17=E1|150=0", CS_ROLE_NONE, ""}, /* response without 11 */
-        {"35=0|34=5", CS_ROLE_NONE, ""},              /* heartbeat */
-        {"35=D|55=X", CS_ROLE_NONE, ""},              /* request without 11 */
-        {"35=AE|11=Z", CS_ROLE_NONE, ""},             /* not an order flow msg */
+        {"35=F|11=C2|41=ORD-1", CS_ROLE_REQ, "C2", ""},
+        {"35=G|11=R3|41=ORD-1|38=5", CS_ROLE_REQ, "R3", ""},
+        {"35=9|11=C2|41=ORD-1|39=8|434=1", CS_ROLE_RESP, "C2", "cancel reject"},
+        {"35=8|37=O1|17=E1|150=0", CS_ROLE_NONE, "", ""}, /* response without 11 */
+        {"35=8|11=O2|37=O2|17=E2|150=8|39=8", CS_ROLE_RESP, "O2", "order rejected"},
+        {"35=8|11=O3|37=O3|17=E3|150=0|39=0", CS_ROLE_RESP, "O3", ""},
+        {"35=3|45=7|373=1", CS_ROLE_NONE, "", "session reject"},
+        {"35=j|45=7|380=3", CS_ROLE_NONE, "", "business reject"},
+        {"35=0|34=5", CS_ROLE_NONE, "", ""},  /* heartbeat */
+        {"35=D|55=X", CS_ROLE_NONE, "", ""},  /* request without 11 */
+        {"35=AE|11=Z", CS_ROLE_NONE, "", ""}, /* not an order flow msg */
     };
     size_t i;
 
@@ -168,6 +172,7 @@ static void test_roles(void **unused)
         assert_int_equal(ctx.n, 1);
         assert_int_equal(ctx.msgs[0].role, cases[i].role);
         assert_string_equal(ctx.msgs[0].match, cases[i].match);
+        assert_string_equal(ctx.msgs[0].error, cases[i].error);
         if (cases[i].role == CS_ROLE_RESP)
             assert_string_equal(ctx.msgs[0].key, "");
         assert_string_equal(ctx.msgs[0].pair, cases[i].role == CS_ROLE_NONE ? "" : "fix");

@@ -377,6 +377,37 @@ static void cs__fix_role(cs_msg_out *m, cs_str clordid)
     }
 }
 
+/* The value of the first field "tag" of "m", or an empty string. */
+static cs_str cs__fix_field(const cs_msg_out *m, const char *tag)
+{
+    cs_str none = {NULL, 0};
+
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (cs__fix_str_is(m->fields[i].name, tag))
+            return m->fields[i].val;
+    return none;
+}
+
+/* Why "m" reports an error, or empty: a session Reject (35=3), a
+ * BusinessMessageReject (35=j), an OrderCancelReject (35=9), or an
+ * ExecutionReport (35=8) whose ExecType(150) or OrdStatus(39) is 8
+ * (Rejected). */
+static cs_str cs__fix_error(const cs_msg_out *m)
+{
+    static const struct {
+        const char *type, *reason;
+    } rejects[] = {{"3", "session reject"}, {"j", "business reject"}, {"9", "cancel reject"}};
+    cs_str r = {NULL, 0};
+
+    for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++)
+        if (cs__fix_str_is(m->type, rejects[i].type))
+            r = (cs_str){rejects[i].reason, strlen(rejects[i].reason)};
+    if (cs__fix_str_is(m->type, "8") && (cs__fix_str_is(cs__fix_field(m, "150"), "8") ||
+                                         cs__fix_str_is(cs__fix_field(m, "39"), "8")))
+        r = (cs_str){"order rejected", strlen("order rejected")};
+    return r;
+}
+
 /* Decodes and emits the framed message in->data[start .. start + fr->len). */
 static void cs__fix_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t start,
                          const cs__fix_frame *fr)
@@ -394,6 +425,7 @@ static void cs__fix_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t s
     m.n_fields = cs__fix_split_fields(p, fr->len, &m, &clordid);
     m.fields = cs__fix_fields;
     cs__fix_role(&m, clordid);
+    m.error = cs__fix_error(&m);
     cs_decode_emit(ctx, &m);
 }
 

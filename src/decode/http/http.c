@@ -555,6 +555,8 @@ static cs__http_framing emit_head(cs__http_state *st, cs_decode_ctx *ctx, cs__ht
     m.n_fields = http_scratch.n_fields;
     if (h->is_response) {
         m.type = cstr("response");
+        if (h->status_code >= 500 && h->status_code <= 599)
+            m.error = cstr("status 5xx");
         if (h->status_code >= 200 || h->status_code == 101) {
             m.role = CS_ROLE_RESP;
             m.pair = "http";
