@@ -92,6 +92,7 @@ typedef struct heldmsg {
     cs_role role;
     const char *pair; /* in "bytes" */
     cs_str match;     /* in "bytes" */
+    cs_str closes;    /* in "bytes" */
     char *bytes;
     size_t bytes_cap;
     cs_kv *fields;
@@ -370,32 +371,39 @@ static size_t collect_refs(cs_analyzer *a, const mapent *map, size_t i0, size_t 
     return n;
 }
 
-/* Hands "msg" to the sink, then to pairing ("role", "pair", "match" and
- * the decoder's "flags" as it emitted them). A response first delivers the
- * request its peer direction may still hold. */
-static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, cs_role role, const char *pair,
-                    cs_str match, uint32_t flags);
+/* How a message is to be correlated: what its decoder said in cs_msg_out. */
+typedef struct correlation {
+    cs_role role;
+    const char *pair;
+    cs_str match, closes;
+    uint32_t flags; /* the decoder's, pairing hints included */
+} correlation;
+
+/* Hands "msg" to the sink, then to pairing as "c" says. A response first
+ * delivers the request its peer direction may still hold. */
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlation *c);
 
 static void held_deliver(cs_analyzer *a, aflow *fl, uint8_t dir)
 {
     heldmsg *h = fl->s[dir].held;
+    correlation c;
 
     if (h == NULL || !h->active)
         return;
     h->active = 0;
-    deliver(a, fl, &h->m, h->role, h->pair, h->match, h->flags);
+    c = (correlation){h->role, h->pair, h->match, h->closes, h->flags};
+    deliver(a, fl, &h->m, &c);
 }
 
-static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, cs_role role, const char *pair,
-                    cs_str match, uint32_t flags)
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlation *c)
 {
-    if (role == CS_ROLE_RESP)
+    if (c->role == CS_ROLE_RESP)
         held_deliver(a, fl, (uint8_t)!msg->dir);
     if (a->sink.message)
         a->sink.message(a->sink.ud, msg);
-    if (role != CS_ROLE_NONE) {
-        msg->flags = flags;
-        cs_pairing_add(a->pair, msg, pair, match);
+    if (c->role != CS_ROLE_NONE) {
+        msg->flags = c->flags;
+        cs_pairing_correlate(a->pair, msg, c->pair, c->match, c->closes);
     }
 }
 
@@ -414,7 +422,8 @@ static cs_str held_copy(char **at, const char *p, size_t n)
  * direction until its body ends. 0, or CS_ENOMEM (then deliver it now). */
 static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, const char *pair)
 {
-    size_t bytes = msg->type.len + msg->key.len + msg->error.len + m->match.len + strlen(pair) + 1;
+    size_t bytes = msg->type.len + msg->key.len + msg->error.len + m->match.len + m->closes.len +
+                   strlen(pair) + 1;
     heldmsg *h;
     char *at;
 
@@ -433,6 +442,7 @@ static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, cons
     h->m.key = held_copy(&at, msg->key.p, msg->key.len);
     h->m.error = held_copy(&at, msg->error.p, msg->error.len);
     h->match = held_copy(&at, m->match.p, m->match.len);
+    h->closes = held_copy(&at, m->closes.p, m->closes.len);
     h->pair = held_copy(&at, pair, strlen(pair) + 1).p;
     for (size_t i = 0; i < msg->n_fields; i++) {
         h->fields[i].name = held_copy(&at, msg->fields[i].name.p, msg->fields[i].name.len);
@@ -529,7 +539,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
         a->st.bad_messages++;
     if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair) == 0)
         return;
-    deliver(a, fl, &msg, m->role, pair, m->match, m->flags);
+    deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags});
 }
 
 /* ---- parsing ---------------------------------------------------------- */

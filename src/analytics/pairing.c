@@ -434,6 +434,18 @@ static void add_continuation(cs_pairing *p, const cs_message *m, const char *pai
     }
 }
 
+/* Attaches "m" to held measurement "e" and releases it, "m" ending the
+ * lifecycle of its request (a replace or a cancel naming it). */
+static void end_lifecycle(cs_pairing *p, pend *e, const cs_message *m)
+{
+    p->st.attached++;
+    e->attached++;
+    e->attached_last_id = m->id;
+    e->attached_last_ts = m->last_ts_ns;
+    emit_measurement(p, e);
+    unlink_entry(p, e);
+}
+
 static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
 {
     pend *e;
@@ -443,6 +455,10 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
         return;
     }
     e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match, 0);
+    if (e == NULL && (m->flags & CS_MSG_LIFECYCLE)) {
+        add_continuation(p, m, pair, match); /* a later event of an answered request */
+        return;
+    }
     if (e == NULL) {
         report_orphan(p, m);
         return;
@@ -455,6 +471,19 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
         return; /* held until the response's last message */
     emit_measurement(p, e);
     unlink_entry(p, e);
+}
+
+void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                          cs_str closes)
+{
+    pend *e;
+
+    cs_pairing_add(p, m, pair, match);
+    if (pair == NULL || m->role != CS_ROLE_RESP || closes.p == NULL || closes.len == 0 ||
+        (closes.len == match.len && memcmp(closes.p, match.p, match.len) == 0))
+        return;
+    if ((e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, closes, 1)) != NULL)
+        end_lifecycle(p, e, m);
 }
 
 void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)

@@ -26,6 +26,14 @@
  * with what was attached by then. A continuation that finds no held
  * measurement is an orphan response.
  *
+ * Lifecycles (a FIX order and its execution reports): a response flagged
+ * CS_MSG_LIFECYCLE answers the oldest pending request with its match, as
+ * any response; if there is none, it is attached to the held measurement
+ * of an answered one (as a continuation). With CS_MSG_MORE the measurement
+ * stays held for more events; without, it goes to the sink. A response
+ * with "closes" (cs_pairing_correlate) also ends the held measurement of
+ * the request it names, attaching itself to it.
+ *
  * Ownership: a pending request keeps copies of its pair name, match, key,
  * type and refs (inline in its pool entry when small); its fields are not
  * kept (an unmatched request is reported without fields).
@@ -57,6 +65,13 @@ void cs_pairing_free(cs_pairing *p);
  * match bytes: a request is kept, a response is matched. Role NONE is
  * ignored. */
 void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match);
+
+/* cs_pairing_add(), and when "closes" is not empty, a response also ends
+ * the lifecycle of the request of its flow with match "closes": that
+ * request's held measurement gets "m" attached and goes to the sink (a
+ * replace or cancel ending the order it names). */
+void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                          cs_str closes);
 
 /* Reports and drops requests older than now_ns - timeout. */
 void cs_pairing_expire(cs_pairing *p, int64_t now_ns);

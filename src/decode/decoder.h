@@ -35,6 +35,23 @@
  * bytes to the capture time of the packet carrying the first byte and to the
  * refs of every stored packet that carried its bytes.
  *
+ * Correlation (what pairing makes of a message; src/analytics/pairing.h):
+ *   open     role REQ with a "key" and a "match": a request waits;
+ *   close    role RESP with the same "match", from the other direction of
+ *            the same flow: the oldest waiting request is answered, its
+ *            measurement made;
+ *   attach   CS_MSG_CONTINUATION (a zone transfer's later messages) or
+ *            CS_MSG_LIFECYCLE on a request already answered (a FIX order's
+ *            later execution reports): counted on the request's
+ *            measurement, which is held while CS_MSG_MORE says more come,
+ *            never an orphan response;
+ *   close and rename  "closes" names the match of an earlier request whose
+ *            lifecycle this message ends, while it answers its own (a FIX
+ *            replace: the order's old ClOrdID ends, the new one goes on).
+ * Scope: matching is within one flow (the opposite direction). Matching a
+ * session across capture points, or anywhere by key, is not in this
+ * version of the interface.
+ *
  * Messages with a body that follows (HTTP): a decoder that emits a message
  * once its head is complete and consumes the body as it comes marks it
  * CS_PART_HEAD, then emits the body's bytes as CS_PART_BODY parts (any
@@ -92,10 +109,15 @@ enum {
     CS_MSG_CONTINUATION = 1u << 6, /* response: continues the previous response with
                                       the same match (attached to its measurement, not
                                       a new answer); a hint to pairing */
+    CS_MSG_LIFECYCLE = 1u << 7,    /* response: an event of its request's lifecycle (a
+                                      FIX ExecutionReport): it answers the request if
+                                      nothing did yet, else it is attached to the
+                                      request's held measurement; with CS_MSG_MORE
+                                      more events follow. A hint to pairing */
 };
 
 /* Flags that only guide pairing; messages are stored without them. */
-#define CS_MSG_PAIRING_HINTS (CS_MSG_RETRY | CS_MSG_MORE | CS_MSG_CONTINUATION)
+#define CS_MSG_PAIRING_HINTS (CS_MSG_RETRY | CS_MSG_MORE | CS_MSG_CONTINUATION | CS_MSG_LIFECYCLE)
 
 typedef struct cs_str {
     const char *p; /* borrowed; not NUL-terminated */
@@ -129,11 +151,14 @@ typedef struct cs_msg_out {
                             "METHOD URI", "ID QNAME") */
     const cs_kv *fields; /* decoded fields, in wire order */
     size_t n_fields;
-    uint8_t part; /* CS_PART_* (0: a whole message) */
-    cs_str error; /* why the message reports an error, any protocol (a DNS rcode,
-                     an HTTP 5xx status, a FIX reject); empty = not an error.
-                     Metrics, alerts and Prometheus count errors per protocol
-                     from it. Borrowed like the fields */
+    uint8_t part;  /* CS_PART_* (0: a whole message) */
+    cs_str closes; /* response: also ends the lifecycle of the request whose match
+                      is this (a FIX replace or cancel names the order it ends
+                      in OrigClOrdID(41)); empty = none */
+    cs_str error;  /* why the message reports an error, any protocol (a DNS rcode,
+                      an HTTP 5xx status, a FIX reject); empty = not an error.
+                      Metrics, alerts and Prometheus count errors per protocol
+                      from it. Borrowed like the fields */
 } cs_msg_out;
 
 /* A flow's identity, the endpoints as seen from its initiator (dir 0 =

@@ -25,6 +25,7 @@ typedef struct rec_msg {
     char where[64];    /* direction label in capture tests */
     char fields[4096]; /* "name=val|name=val|..." rebuilt from the kv list */
     char error[32];    /* the error reason, "" if none */
+    char closes[64];   /* the match whose lifecycle it ends, "" if none */
     cs_role role;
     uint32_t flags;
     size_t start, len, n_fields;
@@ -65,6 +66,7 @@ static void rec_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     copy_str(r->match, sizeof(r->match), m->match);
     copy_str(r->key, sizeof(r->key), m->key);
     copy_str(r->error, sizeof(r->error), m->error);
+    copy_str(r->closes, sizeof(r->closes), m->closes);
     if (m->pair)
         snprintf(r->pair, sizeof(r->pair), "%s", m->pair);
     if (ctx->where)

@@ -147,18 +147,30 @@ static void test_roles(void **unused)
         const char *body;
         cs_role role;
         const char *match, *error;
+        uint32_t flags;
+        const char *closes;
     } cases[] = {
-        {"35=F|11=C2|41=ORD-1", CS_ROLE_REQ, "C2", ""},
-        {"35=G|11=R3|41=ORD-1|38=5", CS_ROLE_REQ, "R3", ""},
-        {"35=9|11=C2|41=ORD-1|39=8|434=1", CS_ROLE_RESP, "C2", "cancel reject"},
-        {"35=8|37=O1|17=E1|150=0", CS_ROLE_NONE, "", ""}, /* response without 11 */
-        {"35=8|11=O2|37=O2|17=E2|150=8|39=8", CS_ROLE_RESP, "O2", "order rejected"},
-        {"35=8|11=O3|37=O3|17=E3|150=0|39=0", CS_ROLE_RESP, "O3", ""},
-        {"35=3|45=7|373=1", CS_ROLE_NONE, "", "session reject"},
-        {"35=j|45=7|380=3", CS_ROLE_NONE, "", "business reject"},
-        {"35=0|34=5", CS_ROLE_NONE, "", ""},  /* heartbeat */
-        {"35=D|55=X", CS_ROLE_NONE, "", ""},  /* request without 11 */
-        {"35=AE|11=Z", CS_ROLE_NONE, "", ""}, /* not an order flow msg */
+        {"35=F|11=C2|41=ORD-1", CS_ROLE_REQ, "C2", "", 0, ""},
+        {"35=G|11=R3|41=ORD-1|38=5", CS_ROLE_REQ, "R3", "", 0, ""},
+        {"35=9|11=C2|41=ORD-1|39=8|434=1", CS_ROLE_RESP, "C2", "cancel reject", 0, ""},
+        {"35=8|37=O1|17=E1|150=0", CS_ROLE_NONE, "", "", 0, ""}, /* response without 11 */
+        {"35=8|11=O2|37=O2|17=E2|150=8|39=8", CS_ROLE_RESP, "O2", "order rejected",
+         CS_MSG_LIFECYCLE, ""},
+        {"35=8|11=O3|37=O3|17=E3|150=0|39=0", CS_ROLE_RESP, "O3", "",
+         CS_MSG_LIFECYCLE | CS_MSG_MORE, ""},
+        {"35=8|11=O3|37=O3|17=E4|150=F|39=1", CS_ROLE_RESP, "O3", "",
+         CS_MSG_LIFECYCLE | CS_MSG_MORE, ""}, /* partial fill */
+        {"35=8|11=O3|37=O3|17=E5|150=F|39=2", CS_ROLE_RESP, "O3", "", CS_MSG_LIFECYCLE,
+         ""}, /* filled: the last */
+        {"35=8|11=R3|41=O3|37=O3|17=E6|150=5|39=0", CS_ROLE_RESP, "R3", "",
+         CS_MSG_LIFECYCLE | CS_MSG_MORE, "O3"}, /* replaced: O3 ends, R3 goes on */
+        {"35=8|11=C4|41=R3|37=O3|17=E7|150=4|39=4", CS_ROLE_RESP, "C4", "", CS_MSG_LIFECYCLE,
+         "R3"}, /* canceled */
+        {"35=3|45=7|373=1", CS_ROLE_NONE, "", "session reject", 0, ""},
+        {"35=j|45=7|380=3", CS_ROLE_NONE, "", "business reject", 0, ""},
+        {"35=0|34=5", CS_ROLE_NONE, "", "", 0, ""},  /* heartbeat */
+        {"35=D|55=X", CS_ROLE_NONE, "", "", 0, ""},  /* request without 11 */
+        {"35=AE|11=Z", CS_ROLE_NONE, "", "", 0, ""}, /* not an order flow msg */
     };
     size_t i;
 
@@ -173,6 +185,8 @@ static void test_roles(void **unused)
         assert_int_equal(ctx.msgs[0].role, cases[i].role);
         assert_string_equal(ctx.msgs[0].match, cases[i].match);
         assert_string_equal(ctx.msgs[0].error, cases[i].error);
+        assert_int_equal(ctx.msgs[0].flags, cases[i].flags);
+        assert_string_equal(ctx.msgs[0].closes, cases[i].closes);
         if (cases[i].role == CS_ROLE_RESP)
             assert_string_equal(ctx.msgs[0].key, "");
         assert_string_equal(ctx.msgs[0].pair, cases[i].role == CS_ROLE_NONE ? "" : "fix");
@@ -205,7 +219,7 @@ static void test_split_everywhere(void **unused)
         assert_string_equal(ctx.msgs[0].type, "8");
         assert_int_equal(ctx.msgs[0].role, CS_ROLE_RESP);
         assert_string_equal(ctx.msgs[0].match, "ORD-1");
-        assert_int_equal(ctx.msgs[0].flags, 0);
+        assert_int_equal(ctx.msgs[0].flags, CS_MSG_LIFECYCLE | CS_MSG_MORE); /* 39=0 New */
         ctx_reset(&ctx);
         cs_decoder_fix.state_free(st);
     }
@@ -277,7 +291,7 @@ static void test_bad_body_length(void **unused)
         assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH);
         assert_int_equal(ctx.msgs[0].len, n1);
         assert_string_equal(ctx.msgs[0].key, "ORD-1");
-        assert_int_equal(ctx.msgs[1].flags, 0);
+        assert_int_equal(ctx.msgs[1].flags, CS_MSG_LIFECYCLE | CS_MSG_MORE);
         assert_int_equal(ctx.msgs[1].start, n1);
         ctx_reset(&ctx);
         cs_decoder_fix.state_free(st);
@@ -398,9 +412,9 @@ static void test_midstream_flag_persists(void **unused)
     assert_int_equal(ctx.n, 0);
     assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, buf + n1, n2 + n3, NULL), n2 + n3);
     assert_int_equal(ctx.n, 2);
-    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH | CS_MSG_LIFECYCLE | CS_MSG_MORE);
     assert_int_equal(ctx.msgs[0].len, n2);
-    assert_int_equal(ctx.msgs[1].flags, 0);
+    assert_int_equal(ctx.msgs[1].flags, CS_MSG_LIFECYCLE | CS_MSG_MORE);
     ctx_reset(&ctx);
     cs_decoder_fix.state_free(st);
 }

@@ -46,6 +46,20 @@
  *        -> request, key = match = ClOrdID(11)
  *   35=8 ExecutionReport, 9 OrderCancelReject -> response, match = ClOrdID(11)
  *   anything else, or no ClOrdID -> none.
+ * Order lifecycle (FIX 4.2-5.0 ExecutionReport semantics): every
+ * ExecutionReport with a ClOrdID is CS_MSG_LIFECYCLE: the first for a
+ * ClOrdID answers its request (the measurement: order -> first report);
+ * later ones (fills, restatements) are attached to that measurement, not
+ * orphans. It is CS_MSG_MORE (more reports follow) unless its
+ * OrdStatus(39) ends the order: 2 Filled, 3 Done for day, 4 Canceled,
+ * 8 Rejected, C Expired. A report with ExecType(150) 4 Canceled or
+ * 5 Replaced and an OrigClOrdID(41) also ends the lifecycle of the order
+ * named by 41 ("closes"): a replace ends the old ClOrdID and its new
+ * ClOrdID (that of the 35=G request it answers) carries the order on; a
+ * cancel ends the order it cancels. OrderCancelReject(35=9) only answers
+ * its own request.
+ * Errors ("error"): 35=3 Reject, 35=j BusinessMessageReject, 35=9
+ * OrderCancelReject, and an ExecutionReport with 150=8 or 39=8 (Rejected).
  * A message without MsgType, or with a field lacking '=', is flagged
  * CS_MSG_MALFORMED. Fields beyond CS__FIX_MAX_FIELDS are not reported.
  *
@@ -408,6 +422,22 @@ static cs_str cs__fix_error(const cs_msg_out *m)
     return r;
 }
 
+/* The pairing hints and "closes" of an ExecutionReport with a ClOrdID (see
+ * "Order lifecycle" above). */
+static void cs__fix_lifecycle(cs_msg_out *m)
+{
+    cs_str status = cs__fix_field(m, "39"), exec = cs__fix_field(m, "150");
+    int ends = cs__fix_str_is(status, "2") || cs__fix_str_is(status, "3") ||
+               cs__fix_str_is(status, "4") || cs__fix_str_is(status, "8") ||
+               cs__fix_str_is(status, "C");
+
+    if (m->role != CS_ROLE_RESP || !cs__fix_str_is(m->type, "8"))
+        return;
+    m->flags |= CS_MSG_LIFECYCLE | (ends ? 0 : CS_MSG_MORE);
+    if (cs__fix_str_is(exec, "4") || cs__fix_str_is(exec, "5"))
+        m->closes = cs__fix_field(m, "41");
+}
+
 /* Decodes and emits the framed message in->data[start .. start + fr->len). */
 static void cs__fix_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t start,
                          const cs__fix_frame *fr)
@@ -425,6 +455,7 @@ static void cs__fix_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t s
     m.n_fields = cs__fix_split_fields(p, fr->len, &m, &clordid);
     m.fields = cs__fix_fields;
     cs__fix_role(&m, clordid);
+    cs__fix_lifecycle(&m);
     m.error = cs__fix_error(&m);
     cs_decode_emit(ctx, &m);
 }
