@@ -81,6 +81,7 @@
 
   /* ---- status ---- */
   let recordsNotStored = 0; /* messages/measurements the disk could not take */
+  let registryPairs = []; /* the pair names of capstream's decoders (/status) */
   async function loadStatus() {
     try {
       const s = await getJSON("/status");
@@ -90,6 +91,7 @@
       }
       const d = s.drops || {};
       recordsNotStored = Number(d.records_not_stored || 0);
+      registryPairs = s.pairs || [];
       $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${s.sources || ""} · ` +
         `${(s.capture || {}).packets || 0} packets · ${s.messages || 0} messages · ${s.measurements || 0} measurements · ` +
         `drops kernel ${d.kernel || 0}, not stored ${d.not_stored || 0}, not analysed ${d.not_analysed || 0}, ` +
@@ -211,7 +213,7 @@
   /* pairs with metrics, plus those with measurements but no closed
    * per-second window yet (a short replayed file) */
   async function chartPairs(pairs, a, b) {
-    const extra = await Promise.all(["fix", "http", "dns"].filter((c) => !pairs.includes(c)).map(async (cand) =>
+    const extra = await Promise.all(registryPairs.filter((c) => !pairs.includes(c)).map(async (cand) =>
       (await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&limit=1`)).measurements.length ? cand : null));
     return pairs.concat(extra.filter((c) => c));
   }

@@ -22,6 +22,9 @@
  * entries, continuation lookups (CS_MSG_CONTINUATION) see only them. When
  * an entry leaves (timeout, eviction, flush) an answered one becomes its
  * measurement and an unanswered one an unmatched request (retire_entry).
+ * A lifecycle's entry (CS_MSG_LIFECYCLE | CS_MSG_MORE) is answered and
+ * "emitted": its measurement went out when answered, later events only
+ * count on it, and it leaves quietly.
  */
 #include "analytics/pairing.h"
 #include "core/alloc.h"
@@ -46,6 +49,8 @@ typedef struct pend {
     uint16_t pair_len, match_len, key_len, type_len;
     uint8_t dir;
     uint8_t answered; /* a held measurement: resp_* and attached_* are set */
+    uint8_t emitted;  /* answered, its measurement already given to the sink: kept
+                         only so its lifecycle's later events attach to it */
     cs_msgid resp_id, attached_last_id;
     int64_t resp_ts, resp_last_ts, attached_last_ts;
     uint32_t attached;
@@ -281,6 +286,7 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->len = m->len;
     e->dir = m->dir;
     e->answered = 0;
+    e->emitted = 0;
     e->resp_id = e->attached_last_id = 0;
     e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
     e->attached = 0;
@@ -400,11 +406,11 @@ static void emit_measurement(cs_pairing *p, pend *e)
  * is reported unmatched. */
 static void retire_entry(cs_pairing *p, pend *e)
 {
-    if (e->answered)
+    if (e->answered && !e->emitted)
         emit_measurement(p, e);
-    else
+    else if (!e->answered)
         report_unmatched(p, e);
-    unlink_entry(p, e);
+    unlink_entry(p, e); /* an emitted lifecycle ends quietly */
 }
 
 static void report_orphan(cs_pairing *p, const cs_message *m)
@@ -429,7 +435,8 @@ static void add_continuation(cs_pairing *p, const cs_message *m, const char *pai
     e->attached_last_id = m->id;
     e->attached_last_ts = m->last_ts_ns;
     if (!(m->flags & CS_MSG_MORE)) {
-        emit_measurement(p, e);
+        if (!e->emitted)
+            emit_measurement(p, e);
         unlink_entry(p, e);
     }
 }
@@ -442,7 +449,8 @@ static void end_lifecycle(cs_pairing *p, pend *e, const cs_message *m)
     e->attached++;
     e->attached_last_id = m->id;
     e->attached_last_ts = m->last_ts_ns;
-    emit_measurement(p, e);
+    if (!e->emitted)
+        emit_measurement(p, e);
     unlink_entry(p, e);
 }
 
@@ -467,6 +475,11 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
     e->resp_id = m->id;
     e->resp_ts = m->ts_ns;
     e->resp_last_ts = m->last_ts_ns;
+    if ((m->flags & (CS_MSG_MORE | CS_MSG_LIFECYCLE)) == (CS_MSG_MORE | CS_MSG_LIFECYCLE)) {
+        emit_measurement(p, e); /* out now; the entry stays for later events */
+        e->emitted = 1;
+        return;
+    }
     if (m->flags & CS_MSG_MORE)
         return; /* held until the response's last message */
     emit_measurement(p, e);

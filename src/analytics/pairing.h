@@ -28,11 +28,15 @@
  *
  * Lifecycles (a FIX order and its execution reports): a response flagged
  * CS_MSG_LIFECYCLE answers the oldest pending request with its match, as
- * any response; if there is none, it is attached to the held measurement
- * of an answered one (as a continuation). With CS_MSG_MORE the measurement
- * stays held for more events; without, it goes to the sink. A response
- * with "closes" (cs_pairing_correlate) also ends the held measurement of
- * the request it names, attaching itself to it.
+ * any response, and its measurement goes to the sink at once (a live
+ * dashboard must not wait for an order to end); with CS_MSG_MORE the
+ * answered request stays in the table, so that the later events of its
+ * lifecycle (a response flagged CS_MSG_LIFECYCLE finding no pending
+ * request) are attached to it (counted in "attached"), never orphans,
+ * until one without CS_MSG_MORE, a response naming it in "closes"
+ * (cs_pairing_correlate: a replace or cancel), the timeout or the bound
+ * ends it, quietly. A measurement given out keeps the attached counts it
+ * had then (none, for a lifecycle).
  *
  * Ownership: a pending request keeps copies of its pair name, match, key,
  * type and refs (inline in its pool entry when small); its fields are not

@@ -43,7 +43,7 @@ static const char ingest_help[] =
     "  -r, --read FILE        capture file to read ('-' = standard input)\n"
     "  -d, --store DIR        the store\n"
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
-    "                         names separated by commas: fix,http,dns\n"
+    "                         names separated by commas: {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
     "                         fix.ports=9100,9101 binds FIX to those ports\n"
     "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
@@ -171,7 +171,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
         case 'h':
-            fputs(ingest_help, stdout);
+            cs_cli_help(stdout, ingest_help);
             return -1;
         default:
             return cs_cli_usage_error("ingest", "bad option");

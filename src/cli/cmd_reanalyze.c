@@ -36,7 +36,7 @@ static const char reanalyze_help[] =
     "  -d, --store DIR      the store\n"
     "      --after T        start of the range (default: the first packet)\n"
     "      --before T       end of the range, excluded (default: after the last packet)\n"
-    "      --decoders LIST  all (default), or names separated by commas: fix,http,dns\n"
+    "      --decoders LIST  all (default), or names separated by commas: {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
     "                       fix.ports=9100,9101 binds FIX to those ports\n"
     "  -q, --quiet          no summary\n\n"
@@ -93,7 +93,7 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
             a->quiet = 1;
             break;
         case 'h':
-            fputs(reanalyze_help, stdout);
+            cs_cli_help(stdout, reanalyze_help);
             return -1;
         default:
             return cs_cli_usage_error("reanalyze", "bad option");

@@ -96,7 +96,7 @@ static const char run_help[] =
     "      --ring-size N     kernel capture ring per interface (default 256M; it\n"
     "                        absorbs bursts the analysis cannot follow at once)\n"
     "      --user USER       drop root for USER once the sockets are open\n"
-    "      --decoders LIST   all (default), none, or fix,http,dns\n"
+    "      --decoders LIST   all (default), none, or {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
     "                        fix.ports=9100,9101 binds FIX to those ports\n"
     "      --max-bytes N     packet retention budget (K/M/G suffixes)\n"
@@ -293,7 +293,7 @@ static int run_parse(int argc, char **argv, run_args *a)
     cs_decoders_parse("all", a->decoders);
     while ((c = getopt_long(argc, argv, "i:r:d:h", opts, NULL)) != -1) {
         if (c == 'h') {
-            fputs(run_help, stdout);
+            cs_cli_help(stdout, run_help);
             return -1;
         }
         if ((rc = run_option(a, c, optarg)) != 0)

@@ -40,11 +40,12 @@
  *   close    role RESP with the same "match", from the other direction of
  *            the same flow: the oldest waiting request is answered, its
  *            measurement made;
- *   attach   CS_MSG_CONTINUATION (a zone transfer's later messages) or
+ *   attach   CS_MSG_CONTINUATION (a zone transfer's later messages: counted
+ *            on the measurement, held while CS_MSG_MORE says more come) or
  *            CS_MSG_LIFECYCLE on a request already answered (a FIX order's
- *            later execution reports): counted on the request's
- *            measurement, which is held while CS_MSG_MORE says more come,
- *            never an orphan response;
+ *            later execution reports: the measurement went out with the
+ *            first; the request stays while CS_MSG_MORE says its lifecycle
+ *            goes on): never an orphan response;
  *   close and rename  "closes" names the match of an earlier request whose
  *            lifecycle this message ends, while it answers its own (a FIX
  *            replace: the order's old ClOrdID ends, the new one goes on).
@@ -248,6 +249,9 @@ struct cs_decoder {
     /* Keys of --decoder-opt this decoder reads besides "ports", NULL-
      * terminated (may be NULL): others are refused when parsed. */
     const char *const *options;
+    /* The pair names its messages use, NULL-terminated ("fix"): the list
+     * users pick measurements by (cs_pairs_names). */
+    const char *const *pairs;
     /* The state of one flow, born knowing the flow ("flow": its endpoints,
      * VLANs and tap) and the user's options for this decoder ("opts", never
      * NULL, possibly empty); both are borrowed for the call. NULL if out
@@ -260,6 +264,12 @@ struct cs_decoder {
 
 /* The registry (src/decode/registry.c): every decoder, NULL-terminated. */
 extern const cs_decoder *const cs_decoders[];
+
+/* Writes the names of every decoder of the registry ("fix, http, dns"
+ * with "sep" ", "), or of every pair name they use, into "buf" (size
+ * "cap", truncated if short); returns buf. */
+const char *cs_decoders_names(const char *sep, char *buf, size_t cap);
+const char *cs_pairs_names(const char *sep, char *buf, size_t cap);
 
 /* Finds a decoder by name, or NULL. */
 const cs_decoder *cs_decoder_find(const char *name);

@@ -1,8 +1,13 @@
 /*
  * registry.c - the table of every application decoder capstream has.
  *
- * Adding a protocol = adding its folder under src/decode/ and one line
- * here; the flow layer (src/analytics/analyzer.c) never names a protocol.
+ * Adding a protocol = adding its folder under src/decode/ and one X(name)
+ * in CS_DECODER_LIST below (its `const cs_decoder cs_decoder_<name>`);
+ * nothing else names it: the flow layer (src/analytics/analyzer.c), the
+ * CLI's help and errors, /api/v1/status and the web UI read the registry
+ * (cs_decoders, cs_decoders_names, cs_pairs_names). A test build adds
+ * decoders of its own by defining CS_DECODERS_EXTRA(X) and including this
+ * file (tests/unit/test_registry.c).
  * Order matters only as a tie-break: when several decoders' probes say YES
  * on a flow's first bytes, the first listed wins.
  *
@@ -17,12 +22,63 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Each defined in src/decode/<name>/<name>.c. */
-extern const cs_decoder cs_decoder_fix;
-extern const cs_decoder cs_decoder_http;
-extern const cs_decoder cs_decoder_dns;
+#ifndef CS_DECODERS_EXTRA
+#define CS_DECODERS_EXTRA(X)
+#endif
 
-const cs_decoder *const cs_decoders[] = {&cs_decoder_fix, &cs_decoder_http, &cs_decoder_dns, NULL};
+/* Every decoder, one X(name) each, in probe order. */
+#define CS_DECODER_LIST(X) X(fix) X(http) X(dns) CS_DECODERS_EXTRA(X)
+
+/* Each defined in src/decode/<name>/<name>.c. */
+#define CS_DECODER_DECLARE(name) extern const cs_decoder cs_decoder_##name;
+CS_DECODER_LIST(CS_DECODER_DECLARE)
+
+#define CS_DECODER_ENTRY(name) &cs_decoder_##name,
+const cs_decoder *const cs_decoders[] = {CS_DECODER_LIST(CS_DECODER_ENTRY) NULL};
+
+/* Appends "s" to "buf" (size "cap", used "*n"), after "sep" unless first. */
+static void list_add(char *buf, size_t cap, size_t *n, const char *sep, const char *s)
+{
+    int w;
+
+    if (*n >= cap)
+        return;
+    w = snprintf(buf + *n, cap - *n, "%s%s", *n ? sep : "", s);
+    *n += w > 0 ? (size_t)w : 0;
+}
+
+static int listed_before(size_t upto, const char *pair)
+{
+    for (size_t i = 0; i < upto; i++)
+        for (const char *const *p = cs_decoders[i]->pairs; p != NULL && *p != NULL; p++)
+            if (strcmp(*p, pair) == 0)
+                return 1;
+    return 0;
+}
+
+const char *cs_decoders_names(const char *sep, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    if (cap > 0)
+        buf[0] = '\0';
+    for (size_t i = 0; cs_decoders[i] != NULL; i++)
+        list_add(buf, cap, &n, sep, cs_decoders[i]->name);
+    return buf;
+}
+
+const char *cs_pairs_names(const char *sep, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    if (cap > 0)
+        buf[0] = '\0';
+    for (size_t i = 0; cs_decoders[i] != NULL; i++)
+        for (const char *const *p = cs_decoders[i]->pairs; p != NULL && *p != NULL; p++)
+            if (!listed_before(i, *p))
+                list_add(buf, cap, &n, sep, *p);
+    return buf;
+}
 
 const cs_decoder *cs_decoder_find(const char *name)
 {
@@ -61,11 +117,11 @@ int cs_decoders_parse(const char *list, const cs_decoder **out)
             const cs_decoder *d;
             snprintf(name, sizeof(name), "%.*s", (int)(len < 31 ? len : 31), p);
             d = len < 31 ? cs_decoder_find(name) : NULL;
-            if (d == NULL)
-                return cs_error_set(CS_EINVAL,
-                                    "unknown decoder '%.*s' (have: fix, http, dns; or "
-                                    "all, none)",
-                                    (int)len, p);
+            if (d == NULL) {
+                char have[512];
+                return cs_error_set(CS_EINVAL, "unknown decoder '%.*s' (have: %s; or all, none)",
+                                    (int)len, p, cs_decoders_names(", ", have, sizeof(have)));
+            }
             rc = decoders_add(out, &n, d);
             p += len + (p[len] == ',');
         }

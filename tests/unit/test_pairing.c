@@ -294,11 +294,11 @@ static void test_continuations_attach(void **state)
 /* A held measurement whose transfer never ends goes out at its timeout
  * (and at flush), with what was attached by then; not as unmatched. */
 /* A FIX order's lifecycle (flags as the FIX decoder sets them): the first
- * ExecutionReport answers the order, the later ones attach to its
- * measurement, which goes out with the report that ends the order; none
- * is an orphan. A replace (ER with "closes" = the old ClOrdID) ends the
- * old order's measurement and answers the replace request; the new
- * ClOrdID's reports then attach to that one. */
+ * ExecutionReport answers the order and its measurement goes out at once;
+ * the later ones attach to the order (counted), none is an orphan, and
+ * after the report that ends the order a new one would be. A replace (ER
+ * with "closes" = the old ClOrdID) ends the old order and answers the
+ * replace request; the new ClOrdID's reports then attach to that one. */
 static void test_fix_lifecycle_attach_and_replace(void **state)
 {
     rec r;
@@ -312,19 +312,22 @@ static void test_fix_lifecycle_attach_and_replace(void **state)
     cs_message g = msg(7, CS_ROLE_REQ, 0, 7, 220, "D");
     cs_message er_repl = msg(8, CS_ROLE_RESP, 1, 7, 240, "");
     cs_message er_fill2 = msg(9, CS_ROLE_RESP, 1, 7, 260, "");
+    cs_pairing_stats st;
 
     er_new.flags = er_part.flags = CS_MSG_LIFECYCLE | CS_MSG_MORE;
     er_fill.flags = CS_MSG_LIFECYCLE; /* OrdStatus Filled ends it */
     cs_pairing_add(p, &d, "fix", S("A"));
     cs_pairing_correlate(p, &er_new, "fix", S("A"), S(""));
+    assert_string_equal(r.log, "M fix A 1>2 30;"); /* out at once */
     cs_pairing_correlate(p, &er_part, "fix", S("A"), S(""));
-    assert_int_equal(r.n_meas, 0); /* held: more reports follow */
     cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""));
     assert_string_equal(r.log, "M fix A 1>2 30;");
-    assert_int_equal(r.last.attached, 2);
-    assert_int_equal(r.last.attached_last_id, 4);
-    assert_int_equal(r.last.attached_last_ts_ns, 170);
     assert_int_equal(r.n_unresp, 0);
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.attached, 2);
+    assert_int_equal(st.pending, 0); /* the fill ended it */
+    cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""));
+    assert_int_equal(r.n_unresp, 1); /* after its end, an orphan */
 
     /* replace: C is acknowledged, D = replace of C answered by a report
      * that closes C, then D is filled */
@@ -333,18 +336,23 @@ static void test_fix_lifecycle_attach_and_replace(void **state)
     cs_pairing_add(p, &d2, "fix", S("C"));
     cs_pairing_correlate(p, &er2, "fix", S("C"), S(""));
     cs_pairing_add(p, &g, "fix", S("D"));
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.pending, 2); /* C and D both go on */
     cs_pairing_correlate(p, &er_repl, "fix", S("D"), S("C"));
-    assert_string_equal(r.log, "M fix A 1>2 30;M fix C 5>6 10;");
-    assert_int_equal(r.last.attached, 1);
-    assert_int_equal(r.last.attached_last_id, 8);
+    assert_string_equal(r.log, "M fix A 1>2 30;U2 4;M fix C 5>6 10;M fix D 7>8 20;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.attached, 3);
+    assert_int_equal(st.pending, 1); /* C ended by the replace */
     cs_pairing_correlate(p, &er_fill2, "fix", S("D"), S(""));
-    assert_string_equal(r.log, "M fix A 1>2 30;M fix C 5>6 10;M fix D 7>8 20;");
-    assert_int_equal(r.last.attached, 1);
-    assert_int_equal(r.n_unresp, 0);
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.attached, 4);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(r.n_unresp, 1);
+    assert_int_equal(r.n_unreq, 0);
 
     /* a lifecycle report for an order never seen is still an orphan */
     cs_pairing_correlate(p, &er_fill2, "fix", S("Z"), S(""));
-    assert_int_equal(r.n_unresp, 1);
+    assert_int_equal(r.n_unresp, 2);
     cs_pairing_free(p);
 }
 

@@ -859,7 +859,10 @@ static cs_probe cs__dns_probe(const uint8_t *data, size_t len, uint8_t dir)
 
 static const uint16_t cs__dns_ports[] = {53, 5353, 0};
 
+static const char *const cs__dns_pairs[] = {"dns", NULL};
+
 const cs_decoder cs_decoder_dns = {
+    .pairs = cs__dns_pairs,
     .name = "dns",
     .transports = CS_TRANSPORT_UDP | CS_TRANSPORT_TCP,
     .ports = cs__dns_ports,

@@ -48,9 +48,9 @@
  *   anything else, or no ClOrdID -> none.
  * Order lifecycle (FIX 4.2-5.0 ExecutionReport semantics): every
  * ExecutionReport with a ClOrdID is CS_MSG_LIFECYCLE: the first for a
- * ClOrdID answers its request (the measurement: order -> first report);
- * later ones (fills, restatements) are attached to that measurement, not
- * orphans. It is CS_MSG_MORE (more reports follow) unless its
+ * ClOrdID answers its request (the measurement: order -> first report,
+ * given out at once); later ones (fills, restatements) are attached to the
+ * order, not orphans. It is CS_MSG_MORE (more reports follow) unless its
  * OrdStatus(39) ends the order: 2 Filled, 3 Done for day, 4 Canceled,
  * 8 Rejected, C Expired. A report with ExecType(150) 4 Canceled or
  * 5 Replaced and an OrigClOrdID(41) also ends the lifecycle of the order
@@ -539,7 +539,10 @@ static cs_probe cs__fix_probe(const uint8_t *data, size_t len, uint8_t dir)
     return cs__fix_is_begin_prefix(data, len) ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
 }
 
+static const char *const cs__fix_pairs[] = {"fix", NULL};
+
 const cs_decoder cs_decoder_fix = {
+    .pairs = cs__fix_pairs,
     .name = "fix",
     .transports = CS_TRANSPORT_TCP,
     .ports = NULL,

@@ -987,7 +987,10 @@ static cs_probe http_probe(const uint8_t *data, size_t len, uint8_t dir)
     return i < 32 ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
 }
 
+static const char *const cs__http_pairs[] = {"http", NULL};
+
 const cs_decoder cs_decoder_http = {
+    .pairs = cs__http_pairs,
     .name = "http",
     .transports = CS_TRANSPORT_TCP,
     .ports = http_ports,
