@@ -544,7 +544,29 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 
 /* ---- parsing ---------------------------------------------------------- */
 
-static const cs_decode_ops analyzer_decode_ops = {.emit = analyzer_emit};
+/* The flow layer's sequence-gap callback: counted, then told to the sink
+ * with the flow and the capture time of the bytes being parsed. */
+static void analyzer_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
+{
+    cs_analyzer *a = ctx->a;
+    cs_seq_gap_event ev;
+
+    a->st.seq_gaps++;
+    a->st.seq_gap_missing += g->count;
+    if (a->sink.seq_gap == NULL)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.proto = ctx->fl->dec->name;
+    ev.gap = *g;
+    ev.flow_id = ctx->fl->f.id;
+    ev.ep = ctx->fl->ep;
+    ev.dir = ctx->dir;
+    ev.ts_ns = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ts : 0;
+    a->sink.seq_gap(a->sink.ud, &ev);
+}
+
+static const cs_decode_ops analyzer_decode_ops = {.emit = analyzer_emit,
+                                                  .seq_gap = analyzer_seq_gap};
 
 static uint32_t in_flags(const aflow *fl, uint8_t dir)
 {

@@ -473,7 +473,7 @@ static int pipeline_replace_protos(cs_pipeline *pl)
 static int pipeline_start_analysis(cs_pipeline *pl)
 {
     cs_analyzer_cfg acfg;
-    cs_sink sink = {pl, sink_message, sink_measurement, sink_unmatched};
+    cs_sink sink = {pl, sink_message, sink_measurement, sink_unmatched, NULL};
     int rc;
 
     if (pl->cfg.store_dir != NULL) {

@@ -644,7 +644,7 @@ static int open_results(run_ctx *x)
                           .lossy_store = run_lossy(&x->a)};
     int rc;
 
-    x->observer = (cs_sink){x, on_message, on_measurement, NULL};
+    x->observer = (cs_sink){x, on_message, on_measurement, NULL, NULL};
     if ((rc = cs_metricstore_open(x->a.dir, &mo, &x->mstore)) < 0 ||
         (rc = cs_alerts_new(on_alert, x, &x->alerts)) < 0 ||
         (rc = cs_metrics_new(NULL, on_window, x, &x->metrics)) < 0)

@@ -20,6 +20,8 @@
  *          followed by the new bytes (the flow layer keeps them); "needed"
  *          in cs_decode_input may be set by the decoder to say how many bytes
  *          in total it needs before the next call is worth making (0 = any)
+ *       -> a decoder of a sequence-numbered stream calls
+ *          cs_decode_seq_gap(ctx, &gap) when numbers are missing
  *   on lost bytes (TCP gap): dec->gap(state, dir) - forget partial state of
  *       that direction and resynchronise at the next message boundary
  *   at the end of a direction (FIN/RST/end of input): parse() once more with
@@ -222,10 +224,25 @@ typedef struct cs_decode_input {
  */
 typedef struct cs_decode_ctx cs_decode_ctx;
 
+/*
+ * A sequence gap: numbers missing in a sequence-numbered message stream (a
+ * MoldUDP64 session, SoupBinTCP sequenced data), as its decoder saw it on
+ * one flow: "stream" names it (a MoldUDP64 session id), "first" is the
+ * first missing number and "count" how many are missing. Reported from
+ * inside parse(); "stream" is borrowed for the call.
+ */
+typedef struct cs_seq_gap {
+    cs_str stream;
+    uint64_t first;
+    uint64_t count;
+} cs_seq_gap;
+
 typedef struct cs_decode_ops {
     /* Takes one message (or body part) the decoder completed, from inside
      * parse() only; "m" and what it points to are borrowed for the call. */
     void (*emit)(cs_decode_ctx *ctx, const cs_msg_out *m);
+    /* Takes a sequence gap the decoder found (may be NULL: not wanted). */
+    void (*seq_gap)(cs_decode_ctx *ctx, const cs_seq_gap *g);
 } cs_decode_ops;
 
 /* The callbacks of "ctx": the first member of every struct cs_decode_ctx. */
@@ -238,6 +255,16 @@ static inline const cs_decode_ops *cs_decode_ctx_ops(cs_decode_ctx *ctx)
 static inline void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     cs_decode_ctx_ops(ctx)->emit(ctx, m);
+}
+
+/* Called by a decoder from inside parse() when numbers of a sequenced
+ * stream are missing. */
+static inline void cs_decode_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
+{
+    const cs_decode_ops *ops = cs_decode_ctx_ops(ctx);
+
+    if (ops->seq_gap != NULL)
+        ops->seq_gap(ctx, g);
 }
 
 struct cs_decoder {

@@ -79,6 +79,11 @@ static void line_emit(cs_decode_ctx *ctx, const uint8_t *d, size_t start, size_t
     const char *p = (const char *)d + start;
     size_t body = len && p[len - 1] == '\n' ? len - 1 : len;
 
+    if (body > 4 && memcmp(p, "GAP ", 4) == 0) { /* "GAP <first> <count>" on stream "s1" */
+        cs_seq_gap g = {{"s1", 2}, 0, 0};
+        sscanf(p + 4, "%lu %lu", (unsigned long *)&g.first, (unsigned long *)&g.count);
+        cs_decode_seq_gap(ctx, &g);
+    }
     memset(&m, 0, sizeof(m));
     m.start = start;
     m.len = len;
@@ -160,6 +165,9 @@ typedef struct rec {
     char order[256];    /* "m" per message, "L" per measurement */
     cs_msgid ids[1024]; /* every message's id, in delivery order */
     int n_ids;
+    cs_seq_gap_event gaps[4]; /* sequence gaps (stream pointers not kept) */
+    char gap_streams[4][8];
+    int n_gaps;
 } rec;
 
 static void copy_str(char *dst, size_t cap, cs_str s)
@@ -207,6 +215,16 @@ static void on_measurement(void *ud, const cs_measurement *ms)
     strcat(r->order, "L");
 }
 
+static void on_seq_gap(void *ud, const cs_seq_gap_event *g)
+{
+    rec *r = ud;
+
+    if (r->n_gaps >= 4)
+        return;
+    copy_str(r->gap_streams[r->n_gaps], sizeof(r->gap_streams[0]), g->gap.stream);
+    r->gaps[r->n_gaps++] = *g;
+}
+
 static void on_unmatched(void *ud, const cs_message *m, int kind)
 {
     rec *r = ud;
@@ -235,7 +253,7 @@ static void tb_start(tb *t, void (*tweak)(cs_analyzer_cfg *))
     t->cfg.decoders = line_only;
     if (tweak)
         tweak(&t->cfg);
-    sink = (cs_sink){&t->r, on_message, on_measurement, on_unmatched};
+    sink = (cs_sink){&t->r, on_message, on_measurement, on_unmatched, on_seq_gap};
     assert_int_equal(cs_analyzer_new(&t->cfg, &sink, &t->a), 0);
 }
 
@@ -770,6 +788,32 @@ static void test_decoder_options_and_flow_identity(void **state)
     tb_end(&t);
 }
 
+/* A decoder reports a sequence gap (stream, first missing, count) through
+ * its ctx; the flow layer counts it and tells the sink with the flow and
+ * the capture time. */
+static void test_sequence_gap_reports(void **state)
+{
+    cs_analyzer_stats st;
+    tb t;
+
+    tb_start(&t, NULL);
+    udp(&t, 0, 5555, 7777, "REQ 1", 10, CS_PKTREF(1, 24));
+    udp(&t, 0, 5555, 7777, "GAP 5 3", 20, CS_PKTREF(1, 100));
+    cs_analyzer_finish(t.a);
+    cs_analyzer_stats_get(t.a, &st);
+    assert_int_equal(st.seq_gaps, 1);
+    assert_int_equal(st.seq_gap_missing, 3);
+    assert_int_equal(t.r.n_gaps, 1);
+    assert_string_equal(t.r.gap_streams[0], "s1");
+    assert_string_equal(t.r.gaps[0].proto, "line");
+    assert_int_equal(t.r.gaps[0].gap.first, 5);
+    assert_int_equal(t.r.gaps[0].gap.count, 3);
+    assert_int_equal(t.r.gaps[0].ts_ns, 20);
+    assert_int_equal(t.r.gaps[0].ep.port_b, 7777);
+    assert_int_equal(t.r.gaps[0].flow_id, t.r.msgs[0].flow);
+    tb_end(&t);
+}
+
 static void test_fallback_ids_and_id_text(void **state)
 {
     char buf[40], kind;
@@ -863,7 +907,7 @@ static void analyse_pcap(const char *path, strs *got)
 {
     char errbuf[PCAP_ERRBUF_SIZE];
     pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    cs_sink sink = {got, NULL, gt_measurement, NULL};
+    cs_sink sink = {got, NULL, gt_measurement, NULL, NULL};
     struct pcap_pkthdr *h;
     const u_char *data;
     cs_analyzer *a;
@@ -971,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_many_messages_in_one_packet_unique_stable_ids),
         cmocka_unit_test(test_decoder_emits_through_its_ctx),
         cmocka_unit_test(test_decoder_options_and_flow_identity),
+        cmocka_unit_test(test_sequence_gap_reports),
         cmocka_unit_test(test_fallback_ids_and_id_text),
         cmocka_unit_test(test_gentraffic_plain),
         cmocka_unit_test(test_gentraffic_quirks),
