@@ -1,14 +1,30 @@
 /*
  * decoder.h - the plug-in interface of application-protocol decoders.
  *
- * A decoder is a folder src/decode/<name>/ and one `const cs_decoder` with
- * designated initializers, listed once in src/decode/registry.c (Fluent
- * Bit's plugin structs, Suricata's AppLayerParser). Adding a protocol never
- * edits a chain of port checks.
+ * A decoder is a folder src/decode/<name>/ and one `const cs_decoder
+ * cs_decoder_<name>` with designated initializers, named by one X(name) in
+ * src/decode/registry.c (Fluent Bit's plugin structs, Suricata's
+ * AppLayerParser). Nothing else names a protocol: the CLI's help and
+ * errors, /api/v1/status and the web UI read the registry's lists.
+ *
+ * The callbacks and their contracts:
+ *   probe(data, len, dir)   pure; looks at a direction's first bytes: YES,
+ *                           NO, or NEED_MORE (ports then decide).
+ *   state_new(flow, opts)   one state per flow, born knowing the flow's
+ *                           identity (endpoints, VLANs, tap) and the user's
+ *                           options for this decoder (--decoder-opt
+ *                           NAME.KEY=VALUE, keys listed in .options, plus
+ *                           "ports"); both borrowed for the call; NULL =
+ *                           out of memory.
+ *   parse(state, ctx, in)   returns the bytes consumed (<= in.len); reports
+ *                           messages and sequence gaps through "ctx" only,
+ *                           from inside the call.
+ *   gap(state, dir)         bytes of "dir" were lost: resynchronise.
+ *   state_free(state)       releases the state (never NULL here).
  *
  * How the flow layer drives a decoder (one state per connection / UDP flow):
  *
- *   state = dec->state_new();
+ *   state = dec->state_new(&flow, &opts);
  *   for each in-order chunk of one direction's byte stream (TCP), or each
  *   datagram (UDP, flag CS_IN_DATAGRAM):
  *       consumed = dec->parse(state, ctx, &in);
@@ -31,6 +47,12 @@
  * Zero copy: in.data is borrowed for the duration of the call only. Fields
  * given to cs_decode_emit() may point into in.data or into the decoder's
  * state; they are copied by the flow layer during the emit call.
+ *
+ * Errors: any message may carry an error reason ("error": a DNS rcode, an
+ * HTTP 5xx, a FIX reject), which metrics, alerts and Prometheus count per
+ * protocol. Message ids are the flow layer's (analytics/message.h): unique
+ * for any number of messages starting in one packet, the same when stored
+ * packets are analysed again.
  *
  * Timestamps and packets: a decoder never sees packets. It reports where a
  * message lies in in.data (start, len); the flow layer maps those stream
