@@ -23,6 +23,7 @@
 #include "analytics/analyzer.h"
 #include "core/error.h"
 #include "decode/fix/fix.h"
+#include "decode/http/http.h"
 
 #include <jansson.h>
 #include <pcap/pcap.h>
@@ -144,7 +145,7 @@ static const cs_decoder *const line_only[] = {&line_decoder, NULL};
 /* ---- recording sink ------------------------------------------------------- */
 
 typedef struct rmsg {
-    char type[16], key[32];
+    char type[16], key[32], error[16];
     cs_msgid id;
     int64_t ts, last_ts;
     cs_pktref refs[8];
@@ -190,6 +191,7 @@ static void on_message(void *ud, const cs_message *m)
     x = &r->msgs[r->n_msgs++];
     copy_str(x->type, sizeof(x->type), m->type);
     copy_str(x->key, sizeof(x->key), m->key);
+    copy_str(x->error, sizeof(x->error), m->error);
     x->id = m->id;
     x->ts = m->ts_ns;
     x->last_ts = m->last_ts_ns;
@@ -814,6 +816,33 @@ static void test_sequence_gap_reports(void **state)
     tb_end(&t);
 }
 
+/* A response held until its body ends (HTTP) keeps its error reason. */
+static const cs_decoder *const http_only[] = {&cs_decoder_http, NULL};
+
+static void tweak_http(cs_analyzer_cfg *cfg)
+{
+    cfg->decoders = http_only;
+}
+
+static void test_held_response_keeps_error(void **state)
+{
+    tb t;
+
+    tb_start(&t, tweak_http);
+    handshake(&t);
+    tcp(&t, 0, ACK, 1001, 5001, "GET / HTTP/1.1\r\n\r\n", 10, CS_PKTREF(1, 100));
+    tcp(&t, 1, ACK, 5001, 1019, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbu", 20,
+        CS_PKTREF(1, 200));
+    tcp(&t, 1, ACK, 5043, 1019, "sy", 30, CS_PKTREF(1, 300));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 2);
+    assert_string_equal(t.r.msgs[0].error, "");
+    assert_string_equal(t.r.msgs[1].error, "status 5xx");
+    assert_int_equal(t.r.msgs[1].last_ts, 30); /* it was held to its body's end */
+    assert_int_equal(t.r.n_meas, 1);
+    tb_end(&t);
+}
+
 static void test_fallback_ids_and_id_text(void **state)
 {
     char buf[40], kind;
@@ -1016,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_decoder_emits_through_its_ctx),
         cmocka_unit_test(test_decoder_options_and_flow_identity),
         cmocka_unit_test(test_sequence_gap_reports),
+        cmocka_unit_test(test_held_response_keeps_error),
         cmocka_unit_test(test_fallback_ids_and_id_text),
         cmocka_unit_test(test_gentraffic_plain),
         cmocka_unit_test(test_gentraffic_quirks),
