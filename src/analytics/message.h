@@ -18,16 +18,16 @@
  * after it. They stay inside the packet's record (a 16-byte record header,
  * then its bytes): each message starts at a different byte of the packet,
  * so k < caplen and k / 256 < 16 + caplen. No packet starts inside another
- * one's record, so ids are unique for any number of messages in a packet,
- * and ids stored before the 257th message was numbered this way read the
- * same. The packet of an id is the one whose record holds its offset (for
- * every id with k < 256: the packet at that offset).
+ * one's record, so ids are unique for any number of messages in a packet.
+ * An id with k < 256 is exactly (packet offset, k), so ids in existing
+ * stores read the same. The packet of an id is the one whose record holds
+ * its offset (for k < 256: the packet at that offset).
  *
  *   measurement id = the id of its request message.
  *
  * They are printed as "m<segment>.<offset>.<k mod 256>" and
- * "l<segment>.<offset>.<k mod 256>" (cs_id_format), so one `show ID` can
- * tell which it is.
+ * "l<segment>.<offset>.<k mod 256>", the id's own three fields
+ * (cs_id_format), so one `show ID` can tell which it is.
  */
 #ifndef CS_ANALYTICS_MESSAGE_H
 #define CS_ANALYTICS_MESSAGE_H
