@@ -93,6 +93,7 @@ typedef struct heldmsg {
     const char *pair; /* in "bytes" */
     cs_str match;     /* in "bytes" */
     cs_str closes;    /* in "bytes" */
+    uint8_t scope;
     char *bytes;
     size_t bytes_cap;
     cs_kv *fields;
@@ -377,6 +378,7 @@ typedef struct correlation {
     const char *pair;
     cs_str match, closes;
     uint32_t flags; /* the decoder's, pairing hints included */
+    uint8_t scope;
 } correlation;
 
 /* Hands "msg" to the sink, then to pairing as "c" says. A response first
@@ -391,7 +393,7 @@ static void held_deliver(cs_analyzer *a, aflow *fl, uint8_t dir)
     if (h == NULL || !h->active)
         return;
     h->active = 0;
-    c = (correlation){h->role, h->pair, h->match, h->closes, h->flags};
+    c = (correlation){h->role, h->pair, h->match, h->closes, h->flags, h->scope};
     deliver(a, fl, &h->m, &c);
 }
 
@@ -403,7 +405,7 @@ static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlatio
         a->sink.message(a->sink.ud, msg);
     if (c->role != CS_ROLE_NONE) {
         msg->flags = c->flags;
-        cs_pairing_correlate(a->pair, msg, c->pair, c->match, c->closes);
+        cs_pairing_correlate(a->pair, msg, c->pair, c->match, c->closes, c->scope);
     }
 }
 
@@ -454,6 +456,7 @@ static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, cons
     h->m.refs = h->refs;
     h->flags = m->flags;
     h->role = m->role;
+    h->scope = m->scope;
     h->active = 1;
     return 0;
 }
@@ -539,7 +542,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
         a->st.bad_messages++;
     if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair) == 0)
         return;
-    deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags});
+    deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags, m->scope});
 }
 
 /* ---- parsing ---------------------------------------------------------- */

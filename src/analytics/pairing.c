@@ -39,6 +39,8 @@ typedef struct pend {
     struct pend *bnext, *bprev; /* bucket chain, oldest first */
     struct pend *anext, *aprev; /* age list, oldest first */
     uint64_t h;
+    uint64_t kflow; /* the flow it is filed under (0: CS_SCOPE_ANY) */
+    uint8_t kdir;   /* the direction it is filed under (0: CS_SCOPE_ANY) */
     uint64_t flow_id;
     cs_msgid id;
     int64_t ts, last_ts;
@@ -257,8 +259,21 @@ static size_t clamp16(size_t n)
     return n > 0xffff ? 0xffff : n;
 }
 
+/* The flow and direction a request is filed under ("resp" 0), or that a
+ * response looks under ("resp" 1: the request's direction): the message's
+ * own, or none (0, 0) when matching is by key anywhere (CS_SCOPE_ANY). */
+static uint64_t scope_flow(const cs_message *m, uint8_t scope)
+{
+    return scope == CS_SCOPE_ANY ? 0 : m->flow_id;
+}
+
+static uint8_t scope_dir(const cs_message *m, uint8_t scope, int resp)
+{
+    return scope == CS_SCOPE_ANY ? 0 : (uint8_t)(m->dir ^ (resp ? 1 : 0));
+}
+
 static int store_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
-                         uint64_t h)
+                         uint64_t h, uint8_t scope)
 {
     size_t pair_len = clamp16(strlen(pair)), match_len = clamp16(match.len);
     size_t key_len = clamp16(m->key.len), type_len = clamp16(m->type.len);
@@ -276,6 +291,8 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
         return CS_ENOMEM;
     }
     e->h = h;
+    e->kflow = scope_flow(m, scope);
+    e->kdir = scope_dir(m, scope, 0);
     e->flow_id = m->flow_id;
     e->id = m->id;
     e->ts = m->ts_ns;
@@ -334,12 +351,15 @@ static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const ch
                           cs_str match, uint8_t answered);
 static void retire_entry(cs_pairing *p, pend *e);
 
-static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                        uint8_t scope)
 {
-    uint64_t h = key_hash(pair, strlen(pair), m->flow_id, m->dir, match);
+    uint64_t kflow = scope_flow(m, scope);
+    uint8_t kdir = scope_dir(m, scope, 0);
+    uint64_t h = key_hash(pair, strlen(pair), kflow, kdir, match);
     pend *old;
 
-    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, m->flow_id, m->dir, pair, match, 0))) {
+    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, kflow, kdir, pair, match, 0))) {
         p->st.superseded++; /* a retransmission: the older copy stays unanswered */
         report_unmatched(p, old);
         unlink_entry(p, old);
@@ -351,7 +371,7 @@ static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs
     }
     if (p->st.pending >= (p->mask + 1) * 2)
         grow_buckets(p);
-    if (store_request(p, m, pair, match, h) < 0) {
+    if (store_request(p, m, pair, match, h, scope) < 0) {
         p->st.unmatched_requests++;
         if (p->sink.unmatched)
             p->sink.unmatched(p->sink.ud, m, CS_UNMATCHED_REQUEST);
@@ -368,7 +388,7 @@ static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const ch
     uint64_t h = key_hash(pair, pair_len, flow_id, dir, match);
 
     for (pend *e = p->buckets[h & p->mask].head; e != NULL; e = e->bnext) {
-        if (e->h == h && e->answered == answered && e->flow_id == flow_id && e->dir == dir &&
+        if (e->h == h && e->answered == answered && e->kflow == flow_id && e->kdir == dir &&
             e->pair_len == pair_len && e->match_len == match.len &&
             memcmp(pend_pair(e), pair, pair_len) == 0 &&
             (match.len == 0 || memcmp(pend_match(e), match.p, match.len) == 0))
@@ -422,9 +442,10 @@ static void report_orphan(cs_pairing *p, const cs_message *m)
 
 /* A later message of a response in several messages: attached to the held
  * measurement of its request, which goes out with the last one. */
-static void add_continuation(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+static void add_continuation(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                             uint8_t scope)
 {
-    pend *e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match, 1);
+    pend *e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, match, 1);
 
     if (e == NULL) {
         report_orphan(p, m);
@@ -454,17 +475,18 @@ static void end_lifecycle(cs_pairing *p, pend *e, const cs_message *m)
     unlink_entry(p, e);
 }
 
-static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                         uint8_t scope)
 {
     pend *e;
 
     if (m->flags & CS_MSG_CONTINUATION) {
-        add_continuation(p, m, pair, match);
+        add_continuation(p, m, pair, match, scope);
         return;
     }
-    e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match, 0);
+    e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, match, 0);
     if (e == NULL && (m->flags & CS_MSG_LIFECYCLE)) {
-        add_continuation(p, m, pair, match); /* a later event of an answered request */
+        add_continuation(p, m, pair, match, scope); /* a later event of an answered request */
         return;
     }
     if (e == NULL) {
@@ -487,28 +509,29 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
 }
 
 void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
-                          cs_str closes)
+                          cs_str closes, uint8_t scope)
 {
     pend *e;
 
-    cs_pairing_add(p, m, pair, match);
-    if (pair == NULL || m->role != CS_ROLE_RESP || closes.p == NULL || closes.len == 0 ||
-        (closes.len == match.len && memcmp(closes.p, match.p, match.len) == 0))
-        return;
-    if ((e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, closes, 1)) != NULL)
-        end_lifecycle(p, e, m);
-}
-
-void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
-{
     if (pair == NULL)
         return;
     if (match.p == NULL)
         match.len = 0;
     if (m->role == CS_ROLE_REQ)
-        add_request(p, m, pair, match);
+        add_request(p, m, pair, match, scope);
     else if (m->role == CS_ROLE_RESP)
-        add_response(p, m, pair, match);
+        add_response(p, m, pair, match, scope);
+    if (m->role != CS_ROLE_RESP || closes.p == NULL || closes.len == 0 ||
+        (closes.len == match.len && memcmp(closes.p, match.p, match.len) == 0))
+        return;
+    e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, closes, 1);
+    if (e != NULL)
+        end_lifecycle(p, e, m);
+}
+
+void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    cs_pairing_correlate(p, m, pair, match, (cs_str){NULL, 0}, CS_SCOPE_FLOW);
 }
 
 void cs_pairing_expire(cs_pairing *p, int64_t now_ns)

@@ -2,7 +2,10 @@
  * pairing.h - matching responses to requests into latency measurements.
  *
  * A request waits in a table keyed by (pair name, flow id, request
- * direction, match bytes); requests with equal keys form a FIFO. A response
+ * direction, match bytes); requests with equal keys form a FIFO. With
+ * CS_SCOPE_ANY (cs_pairing_correlate) flow and direction are left out of
+ * the key: a response matches a request with its pair and match bytes
+ * seen anywhere (tick-to-trade across flows). A response
  * in the opposite direction of the same flow takes the oldest pending
  * request with the same pair and match bytes (an empty match pairs with the
  * oldest pending request of that pair on the flow: HTTP pipelining), except
@@ -70,12 +73,13 @@ void cs_pairing_free(cs_pairing *p);
  * ignored. */
 void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match);
 
-/* cs_pairing_add(), and when "closes" is not empty, a response also ends
- * the lifecycle of the request of its flow with match "closes": that
- * request's held measurement gets "m" attached and goes to the sink (a
- * replace or cancel ending the order it names). */
+/* cs_pairing_add() with a matching "scope" (decoder.h CS_SCOPE_*: the
+ * flow, or anywhere by pair and match), and when "closes" is not empty, a
+ * response also ends the lifecycle of the request with match "closes" in
+ * that scope (a replace or cancel ending the order it names): "m" is
+ * attached to it and it leaves. */
 void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
-                          cs_str closes);
+                          cs_str closes, uint8_t scope);
 
 /* Reports and drops requests older than now_ns - timeout. */
 void cs_pairing_expire(cs_pairing *p, int64_t now_ns);

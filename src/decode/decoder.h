@@ -73,9 +73,10 @@
  *   close and rename  "closes" names the match of an earlier request whose
  *            lifecycle this message ends, while it answers its own (a FIX
  *            replace: the order's old ClOrdID ends, the new one goes on).
- * Scope: matching is within one flow (the opposite direction). Matching a
- * session across capture points, or anywhere by key, is not in this
- * version of the interface.
+ * Scope ("scope"): CS_SCOPE_FLOW (the default) matches within one flow, the
+ * opposite direction; CS_SCOPE_ANY matches by pair and match alone, across
+ * flows (a request and its response carry the same scope). Matching one
+ * session seen at several capture points is not in this version.
  *
  * Messages with a body that follows (HTTP): a decoder that emits a message
  * once its head is complete and consumes the body as it comes marks it
@@ -144,6 +145,12 @@ enum {
 /* Flags that only guide pairing; messages are stored without them. */
 #define CS_MSG_PAIRING_HINTS (CS_MSG_RETRY | CS_MSG_MORE | CS_MSG_CONTINUATION | CS_MSG_LIFECYCLE)
 
+/* Where a response's request is looked for (cs_msg_out.scope). */
+enum {
+    CS_SCOPE_FLOW = 0, /* the same flow, the opposite direction */
+    CS_SCOPE_ANY = 2,  /* anywhere: by pair and match alone, any flow */
+};
+
 typedef struct cs_str {
     const char *p; /* borrowed; not NUL-terminated */
     size_t len;
@@ -177,6 +184,7 @@ typedef struct cs_msg_out {
     const cs_kv *fields; /* decoded fields, in wire order */
     size_t n_fields;
     uint8_t part;  /* CS_PART_* (0: a whole message) */
+    uint8_t scope; /* CS_SCOPE_*: where its request or response is looked for */
     cs_str closes; /* response: also ends the lifecycle of the request whose match
                       is this (a FIX replace or cancel names the order it ends
                       in OrigClOrdID(41)); empty = none */

@@ -317,16 +317,16 @@ static void test_fix_lifecycle_attach_and_replace(void **state)
     er_new.flags = er_part.flags = CS_MSG_LIFECYCLE | CS_MSG_MORE;
     er_fill.flags = CS_MSG_LIFECYCLE; /* OrdStatus Filled ends it */
     cs_pairing_add(p, &d, "fix", S("A"));
-    cs_pairing_correlate(p, &er_new, "fix", S("A"), S(""));
+    cs_pairing_correlate(p, &er_new, "fix", S("A"), S(""), CS_SCOPE_FLOW);
     assert_string_equal(r.log, "M fix A 1>2 30;"); /* out at once */
-    cs_pairing_correlate(p, &er_part, "fix", S("A"), S(""));
-    cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""));
+    cs_pairing_correlate(p, &er_part, "fix", S("A"), S(""), CS_SCOPE_FLOW);
+    cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""), CS_SCOPE_FLOW);
     assert_string_equal(r.log, "M fix A 1>2 30;");
     assert_int_equal(r.n_unresp, 0);
     cs_pairing_stats_get(p, &st);
     assert_int_equal(st.attached, 2);
     assert_int_equal(st.pending, 0); /* the fill ended it */
-    cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""));
+    cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""), CS_SCOPE_FLOW);
     assert_int_equal(r.n_unresp, 1); /* after its end, an orphan */
 
     /* replace: C is acknowledged, D = replace of C answered by a report
@@ -334,16 +334,16 @@ static void test_fix_lifecycle_attach_and_replace(void **state)
     er2.flags = er_repl.flags = CS_MSG_LIFECYCLE | CS_MSG_MORE;
     er_fill2.flags = CS_MSG_LIFECYCLE;
     cs_pairing_add(p, &d2, "fix", S("C"));
-    cs_pairing_correlate(p, &er2, "fix", S("C"), S(""));
+    cs_pairing_correlate(p, &er2, "fix", S("C"), S(""), CS_SCOPE_FLOW);
     cs_pairing_add(p, &g, "fix", S("D"));
     cs_pairing_stats_get(p, &st);
     assert_int_equal(st.pending, 2); /* C and D both go on */
-    cs_pairing_correlate(p, &er_repl, "fix", S("D"), S("C"));
+    cs_pairing_correlate(p, &er_repl, "fix", S("D"), S("C"), CS_SCOPE_FLOW);
     assert_string_equal(r.log, "M fix A 1>2 30;U2 4;M fix C 5>6 10;M fix D 7>8 20;");
     cs_pairing_stats_get(p, &st);
     assert_int_equal(st.attached, 3);
     assert_int_equal(st.pending, 1); /* C ended by the replace */
-    cs_pairing_correlate(p, &er_fill2, "fix", S("D"), S(""));
+    cs_pairing_correlate(p, &er_fill2, "fix", S("D"), S(""), CS_SCOPE_FLOW);
     cs_pairing_stats_get(p, &st);
     assert_int_equal(st.attached, 4);
     assert_int_equal(st.pending, 0);
@@ -351,8 +351,29 @@ static void test_fix_lifecycle_attach_and_replace(void **state)
     assert_int_equal(r.n_unreq, 0);
 
     /* a lifecycle report for an order never seen is still an orphan */
-    cs_pairing_correlate(p, &er_fill2, "fix", S("Z"), S(""));
+    cs_pairing_correlate(p, &er_fill2, "fix", S("Z"), S(""), CS_SCOPE_FLOW);
     assert_int_equal(r.n_unresp, 2);
+    cs_pairing_free(p);
+}
+
+/* CS_SCOPE_ANY: a request on one flow is answered by a response with the
+ * same pair and match on another flow, in either direction; the flow
+ * scope still needs the same flow. */
+static void test_scope_any_across_flows(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "AAPL");
+    cs_message a = msg(2, CS_ROLE_RESP, 0, 9, 130, "");
+    cs_message q2 = msg(3, CS_ROLE_REQ, 0, 7, 200, "MSFT");
+    cs_message a2 = msg(4, CS_ROLE_RESP, 1, 9, 230, "");
+
+    cs_pairing_correlate(p, &q, "t2t", S("AAPL"), S(""), CS_SCOPE_ANY);
+    cs_pairing_correlate(p, &a, "t2t", S("AAPL"), S(""), CS_SCOPE_ANY);
+    assert_string_equal(r.log, "M t2t AAPL 1>2 30;");
+    cs_pairing_correlate(p, &q2, "t2t", S("MSFT"), S(""), CS_SCOPE_FLOW);
+    cs_pairing_correlate(p, &a2, "t2t", S("MSFT"), S(""), CS_SCOPE_FLOW);
+    assert_string_equal(r.log, "M t2t AAPL 1>2 30;U2 4;");
     cs_pairing_free(p);
 }
 
@@ -424,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_response_last_byte_time),
         cmocka_unit_test(test_continuations_attach),
         cmocka_unit_test(test_fix_lifecycle_attach_and_replace),
+        cmocka_unit_test(test_scope_any_across_flows),
         cmocka_unit_test(test_held_measurement_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
