@@ -152,6 +152,7 @@
 
   /* ---- status ---- */
   let recordsNotStored = 0; /* messages/measurements the disk could not take */
+  let registryPairs = []; /* the pair names of capstream's decoders (/status) */
   async function loadStatus() {
     try {
       const s = await getJSON("/status");
@@ -162,6 +163,7 @@
       }
       const d = s.drops || {};
       recordsNotStored = Number(d.records_not_stored || 0);
+      registryPairs = s.pairs || [];
       const view = isLive(getState()) && $("live").checked ? "view live" : "view paused (fixed range)";
       $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${view} · ${s.sources || ""} · ` +
         `${(s.capture || {}).packets || 0} packets · ${s.messages || 0} messages · ${s.measurements || 0} measurements · ` +
@@ -360,7 +362,7 @@
   /* pairs with metrics, plus those with measurements but no closed
    * per-second window yet (a short replayed file) */
   async function chartPairs(pairs, a, b) {
-    const extra = await Promise.all(["fix", "http", "dns"].filter((c) => !pairs.includes(c)).map(async (cand) =>
+    const extra = await Promise.all(registryPairs.filter((c) => !pairs.includes(c)).map(async (cand) =>
       (await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&limit=1`)).measurements.length ? cand : null));
     return pairs.concat(extra.filter((c) => c));
   }

@@ -9,7 +9,7 @@
  *   flow lookup (canonical key, dir 0 = initiator)
  *   TCP ──► tcp_reasm ──data/gap/eof──► stream ──► decoder parse()
  *   UDP ──────────────────────────────────────────► decoder parse(DATAGRAM)
- *   decoder ──cs_decode_emit()──► cs_message ──► sink.message ──► pairing
+ *   decoder ──cs_decode_emit(ctx)──► cs_message ──► sink.message ──► pairing
  *
  * The stream of one direction (how timestamps and refs survive buffering):
  *
@@ -45,8 +45,11 @@
  * another message, or when the other direction emits a response.
  *
  * Message ids: (ref of the packet with the first byte, k), k counting the
- * messages that started in that packet; a few recent (ref, k) per direction
- * are kept because several parse() calls may start messages in one packet.
+ * messages that started in that packet, any number of them (message.h says
+ * how k >= 256 stays unique); a few recent (ref, k) per direction are kept
+ * because several parse() calls may start messages in one packet. The
+ * messages of one packet are consecutive in its direction's stream, so its
+ * ref never leaves the recent ones while messages still start in it.
  * Packets not stored (ref 0) get ids from a counter with the top bit set.
  *
  * Ordering guarantees: sink.message(request) before the measurement using
@@ -72,6 +75,7 @@
 #define SHRINK_ABOVE (64u * 1024u)
 #define FALLBACK_ID_BIT (1ull << 63)
 #define HELD_MAX_REFS (1u << 16) /* refs of one held message: 512 KiB */
+#define OPT_PORTS_MAX 64u        /* ports one --decoder-opt NAME.ports may name */
 
 enum { DISPATCH_PENDING = 0, DISPATCH_DECIDED, DISPATCH_NONE, DISPATCH_CLOSED };
 
@@ -88,6 +92,8 @@ typedef struct heldmsg {
     cs_role role;
     const char *pair; /* in "bytes" */
     cs_str match;     /* in "bytes" */
+    cs_str closes;    /* in "bytes" */
+    uint8_t scope;
     char *bytes;
     size_t bytes_cap;
     cs_kv *fields;
@@ -133,7 +139,9 @@ struct cs_analyzer {
     cs_sink sink;
     const cs_decoder **decs;
     size_t n_decs;
-    uint8_t wk[2][8192]; /* well-known port bitmaps: [0] TCP, [1] UDP */
+    uint16_t (*opt_ports)[OPT_PORTS_MAX + 1]; /* per decs[i]: its "ports" option, if
+                                                 set (then it replaces d->ports) */
+    uint8_t wk[2][8192];                      /* well-known port bitmaps: [0] TCP, [1] UDP */
     cs_flowtable *ft;
     cs_ipfrag *frag;
     cs_pairing *pair;
@@ -151,6 +159,7 @@ struct cs_analyzer {
 };
 
 struct cs_decode_ctx {
+    const cs_decode_ops *ops; /* first (decoder.h): &analyzer_decode_ops */
     cs_analyzer *a;
     aflow *fl;
     uint8_t dir;
@@ -181,9 +190,18 @@ static int decoder_serves(const cs_decoder *d, int tidx)
     return (d->transports & (tidx == 0 ? CS_TRANSPORT_TCP : CS_TRANSPORT_UDP)) != 0;
 }
 
-static int port_listed(const cs_decoder *d, uint16_t port)
+/* The ports "d" is bound to: the user's "ports" option, or its own. */
+static const uint16_t *decoder_ports(const cs_analyzer *a, const cs_decoder *d)
 {
-    for (const uint16_t *p = d->ports; p != NULL && *p != 0; p++)
+    for (size_t i = 0; i < a->n_decs; i++)
+        if (a->decs[i] == d && a->opt_ports[i][0] != 0)
+            return a->opt_ports[i];
+    return d->ports;
+}
+
+static int port_listed(const cs_analyzer *a, const cs_decoder *d, uint16_t port)
+{
+    for (const uint16_t *p = decoder_ports(a, d); p != NULL && *p != 0; p++)
         if (*p == port)
             return 1;
     return 0;
@@ -202,12 +220,15 @@ static int load_decoders(cs_analyzer *a)
     while (list[n] != NULL)
         n++;
     a->decs = cs_calloc(n ? n : 1, sizeof(*a->decs));
-    if (a->decs == NULL)
+    a->opt_ports = cs_calloc(n ? n : 1, sizeof(*a->opt_ports));
+    if (a->decs == NULL || a->opt_ports == NULL)
         return CS_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const cs_decoder *d = list[i];
+        cs_decoder_opts opts = {a->cfg.decoder_opts, d};
+        cs_decoder_opt_ports(&opts, a->opt_ports[i], OPT_PORTS_MAX + 1);
         a->decs[a->n_decs++] = d;
-        for (const uint16_t *p = d->ports; p != NULL && *p != 0; p++)
+        for (const uint16_t *p = decoder_ports(a, d); p != NULL && *p != 0; p++)
             for (int t = 0; t < 2; t++)
                 if (decoder_serves(d, t))
                     a->wk[t][*p >> 3] |= (uint8_t)(1u << (*p & 7));
@@ -351,32 +372,40 @@ static size_t collect_refs(cs_analyzer *a, const mapent *map, size_t i0, size_t 
     return n;
 }
 
-/* Hands "msg" to the sink, then to pairing ("role", "pair", "match" and
- * the decoder's "flags" as it emitted them). A response first delivers the
- * request its peer direction may still hold. */
-static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, cs_role role, const char *pair,
-                    cs_str match, uint32_t flags);
+/* How a message is to be correlated: what its decoder said in cs_msg_out. */
+typedef struct correlation {
+    cs_role role;
+    const char *pair;
+    cs_str match, closes;
+    uint32_t flags; /* the decoder's, pairing hints included */
+    uint8_t scope;
+} correlation;
+
+/* Hands "msg" to the sink, then to pairing as "c" says. A response first
+ * delivers the request its peer direction may still hold. */
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlation *c);
 
 static void held_deliver(cs_analyzer *a, aflow *fl, uint8_t dir)
 {
     heldmsg *h = fl->s[dir].held;
+    correlation c;
 
     if (h == NULL || !h->active)
         return;
     h->active = 0;
-    deliver(a, fl, &h->m, h->role, h->pair, h->match, h->flags);
+    c = (correlation){h->role, h->pair, h->match, h->closes, h->flags, h->scope};
+    deliver(a, fl, &h->m, &c);
 }
 
-static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, cs_role role, const char *pair,
-                    cs_str match, uint32_t flags)
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlation *c)
 {
-    if (role == CS_ROLE_RESP)
+    if (c->role == CS_ROLE_RESP)
         held_deliver(a, fl, (uint8_t)!msg->dir);
     if (a->sink.message)
         a->sink.message(a->sink.ud, msg);
-    if (role != CS_ROLE_NONE) {
-        msg->flags = flags;
-        cs_pairing_add(a->pair, msg, pair, match);
+    if (c->role != CS_ROLE_NONE) {
+        msg->flags = c->flags;
+        cs_pairing_correlate(a->pair, msg, c->pair, c->match, c->closes, c->scope);
     }
 }
 
@@ -395,7 +424,8 @@ static cs_str held_copy(char **at, const char *p, size_t n)
  * direction until its body ends. 0, or CS_ENOMEM (then deliver it now). */
 static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, const char *pair)
 {
-    size_t bytes = msg->type.len + msg->key.len + m->match.len + strlen(pair) + 1;
+    size_t bytes = msg->type.len + msg->key.len + msg->error.len + m->match.len + m->closes.len +
+                   strlen(pair) + 1;
     heldmsg *h;
     char *at;
 
@@ -412,7 +442,9 @@ static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, cons
     at = h->bytes;
     h->m.type = held_copy(&at, msg->type.p, msg->type.len);
     h->m.key = held_copy(&at, msg->key.p, msg->key.len);
+    h->m.error = held_copy(&at, msg->error.p, msg->error.len);
     h->match = held_copy(&at, m->match.p, m->match.len);
+    h->closes = held_copy(&at, m->closes.p, m->closes.len);
     h->pair = held_copy(&at, pair, strlen(pair) + 1).p;
     for (size_t i = 0; i < msg->n_fields; i++) {
         h->fields[i].name = held_copy(&at, msg->fields[i].name.p, msg->fields[i].name.len);
@@ -424,6 +456,7 @@ static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, cons
     h->m.refs = h->refs;
     h->flags = m->flags;
     h->role = m->role;
+    h->scope = m->scope;
     h->active = 1;
     return 0;
 }
@@ -461,7 +494,9 @@ static void body_part(cs_decode_ctx *ctx, const cs_msg_out *m, size_t start, siz
         held_deliver(ctx->a, ctx->fl, ctx->dir);
 }
 
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+/* The flow layer's emit callback (cs_decode_ops): a decoded message becomes
+ * a cs_message with id, times and refs, delivered or held. */
+static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     cs_analyzer *a = ctx->a;
     aflow *fl = ctx->fl;
@@ -501,15 +536,40 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     msg.n_refs = collect_refs(a, ctx->map, i0, i1);
     msg.refs = a->refs;
     msg.len = (uint32_t)len;
+    msg.error = m->error;
     a->st.messages++;
     if (m->flags & (CS_MSG_BAD_CHECKSUM | CS_MSG_BAD_LENGTH | CS_MSG_MALFORMED))
         a->st.bad_messages++;
     if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair) == 0)
         return;
-    deliver(a, fl, &msg, m->role, pair, m->match, m->flags);
+    deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags, m->scope});
 }
 
 /* ---- parsing ---------------------------------------------------------- */
+
+/* The flow layer's sequence-gap callback: counted, then told to the sink
+ * with the flow and the capture time of the bytes being parsed. */
+static void analyzer_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
+{
+    cs_analyzer *a = ctx->a;
+    cs_seq_gap_event ev;
+
+    a->st.seq_gaps++;
+    a->st.seq_gap_missing += g->count;
+    if (a->sink.seq_gap == NULL)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.proto = ctx->fl->dec->name;
+    ev.gap = *g;
+    ev.flow_id = ctx->fl->f.id;
+    ev.ep = ctx->fl->ep;
+    ev.dir = ctx->dir;
+    ev.ts_ns = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ts : 0;
+    a->sink.seq_gap(a->sink.ud, &ev);
+}
+
+static const cs_decode_ops analyzer_decode_ops = {.emit = analyzer_emit,
+                                                  .seq_gap = analyzer_seq_gap};
 
 static uint32_t in_flags(const aflow *fl, uint8_t dir)
 {
@@ -527,7 +587,7 @@ static size_t parse_loop(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
     for (;;) {
         const uint8_t *at = data != NULL ? data + done : data; /* EOF on an empty buffer */
         cs_decode_input in = {dir, flags | in_flags(fl, dir), at, len - done, 0};
-        cs_decode_ctx ctx = {a, fl, dir, base + done, len - done, map, n_map};
+        cs_decode_ctx ctx = {&analyzer_decode_ops, a, fl, dir, base + done, len - done, map, n_map};
         size_t c = fl->dec->parse(fl->state, &ctx, &in);
 
         if (c > len - done)
@@ -607,9 +667,11 @@ static int combine_probe(const cs_decoder *d, const aflow *fl, int *need_more)
     return yes ? CS_PROBE_YES : no ? CS_PROBE_NO : CS_PROBE_NEED_MORE;
 }
 
-static int decide(aflow *fl, const cs_decoder *d)
+static int decide(const cs_analyzer *a, aflow *fl, const cs_decoder *d)
 {
-    fl->state = d->state_new ? d->state_new() : NULL;
+    cs_decoder_opts opts = {a->cfg.decoder_opts, d};
+
+    fl->state = d->state_new ? d->state_new(&fl->ep, &opts) : NULL;
     if (d->state_new && fl->state == NULL)
         return -1;
     fl->dec = d;
@@ -631,15 +693,15 @@ static pick_result pick_decoder(cs_analyzer *a, aflow *fl, int force)
             continue;
         r = combine_probe(d, fl, &need_more);
         if (r == CS_PROBE_YES)
-            return decide(fl, d) == 0 ? PICK_DONE : PICK_NONE;
+            return decide(a, fl, d) == 0 ? PICK_DONE : PICK_NONE;
         if (r != CS_PROBE_NO && by_port == NULL &&
-            (port_listed(d, fl->ep.port_a) || port_listed(d, fl->ep.port_b)))
+            (port_listed(a, d, fl->ep.port_a) || port_listed(a, d, fl->ep.port_b)))
             by_port = d;
     }
     if (need_more && !force)
         return PICK_WAIT;
     if (by_port != NULL)
-        return decide(fl, by_port) == 0 ? PICK_DONE : PICK_NONE;
+        return decide(a, fl, by_port) == 0 ? PICK_DONE : PICK_NONE;
     return PICK_NONE;
 }
 
@@ -933,11 +995,11 @@ static void udp_dispatch(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
             continue;
         r = d->probe ? d->probe(data, n, dir) : CS_PROBE_NEED_MORE;
         if (r == CS_PROBE_YES) {
-            if (decide(fl, d) < 0)
+            if (decide(a, fl, d) < 0)
                 fl->dispatch = DISPATCH_NONE;
             return;
         }
-        listed = port_listed(d, fl->ep.port_a) || port_listed(d, fl->ep.port_b);
+        listed = port_listed(a, d, fl->ep.port_a) || port_listed(a, d, fl->ep.port_b);
         if (listed && r != CS_PROBE_NO && by_port == NULL)
             by_port = d;
         if (listed && by_port_only == NULL)
@@ -945,7 +1007,7 @@ static void udp_dispatch(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
     }
     if (by_port == NULL)
         by_port = by_port_only;
-    if (by_port != NULL && decide(fl, by_port) == 0)
+    if (by_port != NULL && decide(a, fl, by_port) == 0)
         return;
     if (fl->dispatch == DISPATCH_PENDING && ++fl->reprobes >= MAX_REPROBES)
         fl->dispatch = DISPATCH_NONE;
@@ -962,7 +1024,7 @@ static void udp_datagram(cs_analyzer *a, aflow *fl, uint8_t dir, const uint8_t *
     if (fl->dispatch != DISPATCH_DECIDED)
         return;
     in = (cs_decode_input){dir, CS_IN_DATAGRAM, data, len, 0};
-    ctx = (cs_decode_ctx){a, fl, dir, 0, len, map, n_map};
+    ctx = (cs_decode_ctx){&analyzer_decode_ops, a, fl, dir, 0, len, map, n_map};
     fl->dec->parse(fl->state, &ctx, &in);
 }
 
@@ -1143,6 +1205,7 @@ void cs_analyzer_free(cs_analyzer *a)
     cs_ipfrag_free(a->frag);
     cs_pairing_free(a->pair);
     cs_free(a->decs);
+    cs_free(a->opt_ports);
     cs_free(a->refs);
     cs_free(a->dmap);
     cs_free(a);

@@ -33,12 +33,24 @@ typedef struct cs_analyzer cs_analyzer;
 typedef struct cs_analyzer_cfg {
     const cs_decoder *const *decoders; /* enabled decoders, NULL-terminated;
                                           NULL = all in the registry */
+    /* --decoder-opt settings, borrowed for the analyzer's life; NULL = none */
+    const cs_decoder_optset *decoder_opts;
     uint32_t max_flows;                /* default 1,000,000 */
     uint32_t max_flow_buffer;          /* bytes buffered per direction
                                           (out of order + unconsumed), default 1 MiB */
     int64_t flow_idle_ns;              /* idle flows expire, default 300 s */
     int64_t pair_timeout_ns;           /* unanswered requests expire, default 30 s */
 } cs_analyzer_cfg;
+
+/* A sequence gap (decode/decoder.h) with where and when it was seen. */
+typedef struct cs_seq_gap_event {
+    const char *proto; /* the decoder's name */
+    cs_seq_gap gap;
+    uint64_t flow_id;
+    cs_endpoints ep;
+    uint8_t dir;
+    int64_t ts_ns; /* capture time of the packet whose bytes showed the gap */
+} cs_seq_gap_event;
 
 /* Where results go. Pointers inside the records are valid only during the
  * call; a sink that keeps them copies them. */
@@ -49,6 +61,9 @@ typedef struct cs_sink {
     /* A request that timed out unanswered (kind CS_UNMATCHED_REQUEST) or a
      * response that matched no request (CS_UNMATCHED_RESPONSE). */
     void (*unmatched)(void *ud, const cs_message *m, int kind);
+    /* A sequence gap a decoder reported on a flow (may be NULL), at the
+     * capture time of the packet being decoded. */
+    void (*seq_gap)(void *ud, const cs_seq_gap_event *g);
 } cs_sink;
 
 enum {
@@ -70,6 +85,8 @@ typedef struct cs_analyzer_stats {
     uint64_t frags_dropped;      /* fragments that timed out / overflowed */
     uint64_t messages;           /* messages emitted */
     uint64_t bad_messages;       /* messages with CS_MSG_BAD_* / MALFORMED flags */
+    uint64_t seq_gaps;           /* sequence gaps decoders reported */
+    uint64_t seq_gap_missing;    /* sequence numbers missing in them */
     uint64_t measurements;
     uint64_t unmatched_requests;
     uint64_t unmatched_responses;

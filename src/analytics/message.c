@@ -1,11 +1,15 @@
 /*
  * message.c - printing and parsing message and measurement ids.
  *
- * An id is 64 bits: (segment << 40) | (offset << 8) | k (see message.h).
- * Its text form is "<kind><segment>.<offset>.<k>" in decimal, where kind is
- * 'm' for a message and 'l' for a latency measurement:
+ * An id is 64 bits: (segment << 40) | (offset << 8) | k mod 256, the
+ * offset a byte inside the record of the packet the message starts in
+ * (see message.h). Its text form is "<kind><segment>.<offset>.<k>" in
+ * decimal, where kind is 'm' for a message and 'l' for a latency
+ * measurement:
  *
  *   m7.1234.0     segment 7, packet record at byte 1234, first message in it
+ *   m7.1235.44    the 301st message starting in that packet (if the
+ *                 record at 1234 is longer than 1 byte, which it is)
  *
  * Parsing is strict: one kind letter, three decimal fields without signs or
  * spaces, each within its bit width (24, 32 and 8 bits), nothing after.

@@ -6,13 +6,27 @@
  * packets they came from and, through the refs, the packets themselves.
  *
  * Identity is derived from the data, so that analysing the same stored
- * packets again gives the same ids:
- *   message id     = (segment << 40) | (offset << 8) | k
- *                    where (segment, offset) is the store ref of the packet
- *                    carrying the message's first byte and k counts the
- *                    messages starting in that packet (0..255);
+ * packets again gives the same ids. A message id is 64 bits:
+ *
+ *   bits 63..40  segment of the packet carrying the message's first byte
+ *   bits 39..8   a byte offset inside that packet's pcap record
+ *   bits  7..0   k mod 256
+ *
+ * where k (0, 1, 2 ...) counts the messages starting in that packet and the
+ * offset is the packet's own offset plus k / 256. The first 256 messages of
+ * a packet are numbered (packet offset, k); the 257th on use the offsets
+ * after it. They stay inside the packet's record (a 16-byte record header,
+ * then its bytes): each message starts at a different byte of the packet,
+ * so k < caplen and k / 256 < 16 + caplen. No packet starts inside another
+ * one's record, so ids are unique for any number of messages in a packet.
+ * An id with k < 256 is exactly (packet offset, k), so ids in existing
+ * stores read the same. The packet of an id is the one whose record holds
+ * its offset (for k < 256: the packet at that offset).
+ *
  *   measurement id = the id of its request message.
- * They are printed as "m<segment>.<offset>.<k>" and "l<segment>.<offset>.<k>"
+ *
+ * They are printed as "m<segment>.<offset>.<k mod 256>" and
+ * "l<segment>.<offset>.<k mod 256>", the id's own three fields
  * (cs_id_format), so one `show ID` can tell which it is.
  */
 #ifndef CS_ANALYTICS_MESSAGE_H
@@ -26,40 +40,39 @@
 
 typedef uint64_t cs_msgid;
 
-#define CS_MSGID(ref, k) ((((uint64_t)CS_PKTREF_SEG(ref)) << 40) | \
-                          (((uint64_t)CS_PKTREF_OFF(ref)) << 8) | ((uint64_t)(k) & 0xff))
+/* The id of the k-th message (from 0) starting in the stored packet "ref". */
+static inline cs_msgid cs_msgid_make(cs_pktref ref, uint32_t k)
+{
+    uint64_t off = ((uint64_t)CS_PKTREF_OFF(ref) + (k >> 8)) & 0xffffffffu;
+
+    return ((uint64_t)CS_PKTREF_SEG(ref) << 40) | (off << 8) | (k & 0xffu);
+}
+
+#define CS_MSGID(ref, k) cs_msgid_make((ref), (uint32_t)(k))
 #define CS_MSGID_SEG(id) ((uint32_t)((id) >> 40))
 #define CS_MSGID_OFF(id) ((uint32_t)((id) >> 8))
-#define CS_MSGID_K(id) ((uint32_t)((id) & 0xff))
+#define CS_MSGID_K(id) ((uint32_t)((id)&0xff))
 
-/* The endpoints of a flow as seen from its initiator (dir 0 = a -> b). */
-typedef struct cs_endpoints {
-    uint8_t ip_version;
-    uint8_t ip_proto;
-    uint16_t tap;
-    uint16_t vlan[2];
-    uint8_t n_vlan;
-    uint16_t port_a, port_b;
-    uint8_t addr_a[16], addr_b[16];
-} cs_endpoints;
+/* cs_endpoints, a flow's identity, is defined in decode/decoder.h. */
 
 typedef struct cs_message {
     cs_msgid id;
-    const char *proto;      /* decoder name */
+    const char *proto; /* decoder name */
     cs_str type;
-    int64_t ts_ns;          /* capture time of the packet with the first byte */
-    int64_t last_ts_ns;     /* capture time of the packet with the last byte */
-    uint64_t flow_id;       /* stable flow id (hash of tap + endpoints) */
+    int64_t ts_ns;      /* capture time of the packet with the first byte */
+    int64_t last_ts_ns; /* capture time of the packet with the last byte */
+    uint64_t flow_id;   /* stable flow id (hash of tap + endpoints) */
     cs_endpoints ep;
-    uint8_t dir;            /* 0: from initiator (ep a -> b), 1: b -> a */
-    uint32_t flags;         /* CS_MSG_* */
+    uint8_t dir;    /* 0: from initiator (ep a -> b), 1: b -> a */
+    uint32_t flags; /* CS_MSG_* */
     cs_role role;
-    cs_str key;             /* measurement key (requests), may be empty */
+    cs_str key; /* measurement key (requests), may be empty */
     const cs_kv *fields;
     size_t n_fields;
-    const cs_pktref *refs;  /* stored packets that carried its bytes, in order */
+    const cs_pktref *refs; /* stored packets that carried its bytes, in order */
     size_t n_refs;
-    uint32_t len;           /* message bytes */
+    uint32_t len; /* message bytes */
+    cs_str error; /* the decoder's error reason; empty = not an error */
 } cs_message;
 
 /*
@@ -73,12 +86,12 @@ typedef struct cs_message {
  * last of them named with the capture time of its last byte.
  */
 typedef struct cs_measurement {
-    cs_msgid id;            /* == req_id */
+    cs_msgid id; /* == req_id */
     const char *pair;
     cs_str key;
     cs_msgid req_id, resp_id;
     int64_t req_ts_ns, resp_ts_ns;
-    int64_t latency_ns;     /* resp_ts_ns - req_ts_ns */
+    int64_t latency_ns; /* resp_ts_ns - req_ts_ns */
     uint64_t flow_id;
     cs_endpoints ep;
     int64_t resp_last_ts_ns;     /* the response's last byte */

@@ -390,21 +390,11 @@ void cs_metrics_packet(cs_metrics *m, const cs_packet *p)
     count_packet(m, m->capture, p);
 }
 
-static int str_is(cs_str s, const char *lit)
-{
-    return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
-}
-
-/* A dns response whose "rcode" field is present and not "0". */
+/* A message its decoder marked as an error (decoder.h, cs_msg_out.error):
+ * for dns exactly the responses whose RCODE is not 0. */
 static int message_is_error(const cs_message *msg)
 {
-    if (strcmp(msg->proto, "dns") != 0 || !str_is(msg->type, "response"))
-        return 0;
-    for (size_t i = 0; i < msg->n_fields; i++) {
-        if (str_is(msg->fields[i].name, "rcode"))
-            return !str_is(msg->fields[i].val, "0");
-    }
-    return 0;
+    return msg->error.len > 0;
 }
 
 void cs_metrics_message(cs_metrics *m, const cs_message *msg)

@@ -6,7 +6,7 @@
  *
  *   kind     name          counts                                  from
  *   tap      "0", "3"...   packets, bytes, busiest millisecond     cs_metrics_packet
- *   proto    "dns", "fix"  messages, errors (dns rcode != 0)       cs_metrics_message
+ *   proto    "dns", "fix"  messages, errors (decoders' error flag)  cs_metrics_message
  *   pair     "fix", "http" measurements, latency histogram         cs_metrics_measurement
  *   capture  "capture"     packets, bytes of all taps, and the     cs_metrics_packet,
  *                          increase of each capture gauge          cs_metrics_gauge
@@ -101,7 +101,8 @@ typedef struct cs_window {
     uint64_t packets;      /* tap, capture */
     uint64_t bytes;        /* tap, capture: wire bytes */
     uint64_t messages;     /* proto */
-    uint64_t errors;       /* proto: messages with an error (dns: rcode != 0) */
+    uint64_t errors;       /* proto: messages with an error reason (dns: rcode != 0,
+                              http: 5xx, fix: rejects) */
     uint64_t measurements; /* pair */
     uint64_t late;         /* events of closed seconds counted here instead */
     /* Microburst (tap): the busiest millisecond by packets and by bytes, as
@@ -144,8 +145,9 @@ void cs_metrics_free(cs_metrics *m);
 /* Counts one packet: tap "p->tap" and the capture series (wire bytes). */
 void cs_metrics_packet(cs_metrics *m, const cs_packet *p);
 
-/* Counts one message in series proto "msg->proto"; a dns response whose
- * "rcode" field is not "0" is also an error. */
+/* Counts one message in series proto "msg->proto"; a message with an error
+ * reason (its decoder's: DNS rcode != 0, HTTP 5xx, FIX reject) is also an
+ * error. */
 void cs_metrics_message(cs_metrics *m, const cs_message *msg);
 
 /* Counts one measurement in series pair "ms->pair" and records its latency

@@ -22,6 +22,9 @@
  * entries, continuation lookups (CS_MSG_CONTINUATION) see only them. When
  * an entry leaves (timeout, eviction, flush) an answered one becomes its
  * measurement and an unanswered one an unmatched request (retire_entry).
+ * A lifecycle's entry (CS_MSG_LIFECYCLE | CS_MSG_MORE) is answered and
+ * "emitted": its measurement went out when answered, later events only
+ * count on it, and it leaves quietly.
  */
 #include "analytics/pairing.h"
 #include "core/alloc.h"
@@ -36,6 +39,8 @@ typedef struct pend {
     struct pend *bnext, *bprev; /* bucket chain, oldest first */
     struct pend *anext, *aprev; /* age list, oldest first */
     uint64_t h;
+    uint64_t kflow; /* the flow it is filed under (0: CS_SCOPE_ANY) */
+    uint8_t kdir;   /* the direction it is filed under (0: CS_SCOPE_ANY) */
     uint64_t flow_id;
     cs_msgid id;
     int64_t ts, last_ts;
@@ -46,6 +51,8 @@ typedef struct pend {
     uint16_t pair_len, match_len, key_len, type_len;
     uint8_t dir;
     uint8_t answered; /* a held measurement: resp_* and attached_* are set */
+    uint8_t emitted;  /* answered, its measurement already given to the sink: kept
+                         only so its lifecycle's later events attach to it */
     cs_msgid resp_id, attached_last_id;
     int64_t resp_ts, resp_last_ts, attached_last_ts;
     uint32_t attached;
@@ -252,8 +259,21 @@ static size_t clamp16(size_t n)
     return n > 0xffff ? 0xffff : n;
 }
 
+/* The flow and direction a request is filed under ("resp" 0), or that a
+ * response looks under ("resp" 1: the request's direction): the message's
+ * own, or none (0, 0) when matching is by key anywhere (CS_SCOPE_ANY). */
+static uint64_t scope_flow(const cs_message *m, uint8_t scope)
+{
+    return scope == CS_SCOPE_ANY ? 0 : m->flow_id;
+}
+
+static uint8_t scope_dir(const cs_message *m, uint8_t scope, int resp)
+{
+    return scope == CS_SCOPE_ANY ? 0 : (uint8_t)(m->dir ^ (resp ? 1 : 0));
+}
+
 static int store_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
-                         uint64_t h)
+                         uint64_t h, uint8_t scope)
 {
     size_t pair_len = clamp16(strlen(pair)), match_len = clamp16(match.len);
     size_t key_len = clamp16(m->key.len), type_len = clamp16(m->type.len);
@@ -271,6 +291,8 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
         return CS_ENOMEM;
     }
     e->h = h;
+    e->kflow = scope_flow(m, scope);
+    e->kdir = scope_dir(m, scope, 0);
     e->flow_id = m->flow_id;
     e->id = m->id;
     e->ts = m->ts_ns;
@@ -281,6 +303,7 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->len = m->len;
     e->dir = m->dir;
     e->answered = 0;
+    e->emitted = 0;
     e->resp_id = e->attached_last_id = 0;
     e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
     e->attached = 0;
@@ -328,12 +351,15 @@ static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const ch
                           cs_str match, uint8_t answered);
 static void retire_entry(cs_pairing *p, pend *e);
 
-static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                        uint8_t scope)
 {
-    uint64_t h = key_hash(pair, strlen(pair), m->flow_id, m->dir, match);
+    uint64_t kflow = scope_flow(m, scope);
+    uint8_t kdir = scope_dir(m, scope, 0);
+    uint64_t h = key_hash(pair, strlen(pair), kflow, kdir, match);
     pend *old;
 
-    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, m->flow_id, m->dir, pair, match, 0))) {
+    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, kflow, kdir, pair, match, 0))) {
         p->st.superseded++; /* a retransmission: the older copy stays unanswered */
         report_unmatched(p, old);
         unlink_entry(p, old);
@@ -345,7 +371,7 @@ static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs
     }
     if (p->st.pending >= (p->mask + 1) * 2)
         grow_buckets(p);
-    if (store_request(p, m, pair, match, h) < 0) {
+    if (store_request(p, m, pair, match, h, scope) < 0) {
         p->st.unmatched_requests++;
         if (p->sink.unmatched)
             p->sink.unmatched(p->sink.ud, m, CS_UNMATCHED_REQUEST);
@@ -362,7 +388,7 @@ static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const ch
     uint64_t h = key_hash(pair, pair_len, flow_id, dir, match);
 
     for (pend *e = p->buckets[h & p->mask].head; e != NULL; e = e->bnext) {
-        if (e->h == h && e->answered == answered && e->flow_id == flow_id && e->dir == dir &&
+        if (e->h == h && e->answered == answered && e->kflow == flow_id && e->kdir == dir &&
             e->pair_len == pair_len && e->match_len == match.len &&
             memcmp(pend_pair(e), pair, pair_len) == 0 &&
             (match.len == 0 || memcmp(pend_match(e), match.p, match.len) == 0))
@@ -400,11 +426,11 @@ static void emit_measurement(cs_pairing *p, pend *e)
  * is reported unmatched. */
 static void retire_entry(cs_pairing *p, pend *e)
 {
-    if (e->answered)
+    if (e->answered && !e->emitted)
         emit_measurement(p, e);
-    else
+    else if (!e->answered)
         report_unmatched(p, e);
-    unlink_entry(p, e);
+    unlink_entry(p, e); /* an emitted lifecycle ends quietly */
 }
 
 static void report_orphan(cs_pairing *p, const cs_message *m)
@@ -416,9 +442,10 @@ static void report_orphan(cs_pairing *p, const cs_message *m)
 
 /* A later message of a response in several messages: attached to the held
  * measurement of its request, which goes out with the last one. */
-static void add_continuation(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+static void add_continuation(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                             uint8_t scope)
 {
-    pend *e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match, 1);
+    pend *e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, match, 1);
 
     if (e == NULL) {
         report_orphan(p, m);
@@ -429,20 +456,39 @@ static void add_continuation(cs_pairing *p, const cs_message *m, const char *pai
     e->attached_last_id = m->id;
     e->attached_last_ts = m->last_ts_ns;
     if (!(m->flags & CS_MSG_MORE)) {
-        emit_measurement(p, e);
+        if (!e->emitted)
+            emit_measurement(p, e);
         unlink_entry(p, e);
     }
 }
 
-static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+/* Attaches "m" to held measurement "e" and releases it, "m" ending the
+ * lifecycle of its request (a replace or a cancel naming it). */
+static void end_lifecycle(cs_pairing *p, pend *e, const cs_message *m)
+{
+    p->st.attached++;
+    e->attached++;
+    e->attached_last_id = m->id;
+    e->attached_last_ts = m->last_ts_ns;
+    if (!e->emitted)
+        emit_measurement(p, e);
+    unlink_entry(p, e);
+}
+
+static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                         uint8_t scope)
 {
     pend *e;
 
     if (m->flags & CS_MSG_CONTINUATION) {
-        add_continuation(p, m, pair, match);
+        add_continuation(p, m, pair, match, scope);
         return;
     }
-    e = find_request(p, m->flow_id, (uint8_t)(m->dir ^ 1), pair, match, 0);
+    e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, match, 0);
+    if (e == NULL && (m->flags & CS_MSG_LIFECYCLE)) {
+        add_continuation(p, m, pair, match, scope); /* a later event of an answered request */
+        return;
+    }
     if (e == NULL) {
         report_orphan(p, m);
         return;
@@ -451,22 +497,41 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
     e->resp_id = m->id;
     e->resp_ts = m->ts_ns;
     e->resp_last_ts = m->last_ts_ns;
+    if ((m->flags & (CS_MSG_MORE | CS_MSG_LIFECYCLE)) == (CS_MSG_MORE | CS_MSG_LIFECYCLE)) {
+        emit_measurement(p, e); /* out now; the entry stays for later events */
+        e->emitted = 1;
+        return;
+    }
     if (m->flags & CS_MSG_MORE)
         return; /* held until the response's last message */
     emit_measurement(p, e);
     unlink_entry(p, e);
 }
 
-void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                          cs_str closes, uint8_t scope)
 {
+    pend *e;
+
     if (pair == NULL)
         return;
     if (match.p == NULL)
         match.len = 0;
     if (m->role == CS_ROLE_REQ)
-        add_request(p, m, pair, match);
+        add_request(p, m, pair, match, scope);
     else if (m->role == CS_ROLE_RESP)
-        add_response(p, m, pair, match);
+        add_response(p, m, pair, match, scope);
+    if (m->role != CS_ROLE_RESP || closes.p == NULL || closes.len == 0 ||
+        (closes.len == match.len && memcmp(closes.p, match.p, match.len) == 0))
+        return;
+    e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, closes, 1);
+    if (e != NULL)
+        end_lifecycle(p, e, m);
+}
+
+void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    cs_pairing_correlate(p, m, pair, match, (cs_str){NULL, 0}, CS_SCOPE_FLOW);
 }
 
 void cs_pairing_expire(cs_pairing *p, int64_t now_ns)

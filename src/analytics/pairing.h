@@ -2,7 +2,10 @@
  * pairing.h - matching responses to requests into latency measurements.
  *
  * A request waits in a table keyed by (pair name, flow id, request
- * direction, match bytes); requests with equal keys form a FIFO. A response
+ * direction, match bytes); requests with equal keys form a FIFO. With
+ * CS_SCOPE_ANY (cs_pairing_correlate) flow and direction are left out of
+ * the key: a response matches a request with its pair and match bytes
+ * seen anywhere (tick-to-trade across flows). A response
  * in the opposite direction of the same flow takes the oldest pending
  * request with the same pair and match bytes (an empty match pairs with the
  * oldest pending request of that pair on the flow: HTTP pipelining), except
@@ -25,6 +28,18 @@
  * the sink when it times out, is pushed out by "max_pending" or at flush,
  * with what was attached by then. A continuation that finds no held
  * measurement is an orphan response.
+ *
+ * Lifecycles (a FIX order and its execution reports): a response flagged
+ * CS_MSG_LIFECYCLE answers the oldest pending request with its match, as
+ * any response, and its measurement goes to the sink at once (a live
+ * dashboard must not wait for an order to end); with CS_MSG_MORE the
+ * answered request stays in the table, so that the later events of its
+ * lifecycle (a response flagged CS_MSG_LIFECYCLE finding no pending
+ * request) are attached to it (counted in "attached"), never orphans,
+ * until one without CS_MSG_MORE, a response naming it in "closes"
+ * (cs_pairing_correlate: a replace or cancel), the timeout or the bound
+ * ends it, quietly. A measurement given out keeps the attached counts it
+ * had then (none, for a lifecycle).
  *
  * Ownership: a pending request keeps copies of its pair name, match, key,
  * type and refs (inline in its pool entry when small); its fields are not
@@ -57,6 +72,14 @@ void cs_pairing_free(cs_pairing *p);
  * match bytes: a request is kept, a response is matched. Role NONE is
  * ignored. */
 void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match);
+
+/* cs_pairing_add() with a matching "scope" (decoder.h CS_SCOPE_*: the
+ * flow, or anywhere by pair and match), and when "closes" is not empty, a
+ * response also ends the lifecycle of the request with match "closes" in
+ * that scope (a replace or cancel ending the order it names): "m" is
+ * attached to it and it leaves. */
+void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
+                          cs_str closes, uint8_t scope);
 
 /* Reports and drops requests older than now_ns - timeout. */
 void cs_pairing_expire(cs_pairing *p, int64_t now_ns);

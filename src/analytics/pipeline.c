@@ -429,7 +429,7 @@ static int pipeline_replace_protos(cs_pipeline *pl)
 static int pipeline_start_analysis(cs_pipeline *pl)
 {
     cs_analyzer_cfg acfg;
-    cs_sink sink = {pl, sink_message, sink_measurement, sink_unmatched};
+    cs_sink sink = {pl, sink_message, sink_measurement, sink_unmatched, NULL};
     int rc;
 
     if (pl->cfg.store_dir != NULL) {
@@ -453,6 +453,7 @@ static int pipeline_start_analysis(cs_pipeline *pl)
     else
         cs_analyzer_cfg_default(&acfg);
     acfg.decoders = pl->cfg.decoders;
+    acfg.decoder_opts = pl->cfg.decoder_opts;
     pl->st.analyzed = 1;
     return cs_analyzer_new(&acfg, &sink, &pl->an);
 }

@@ -37,6 +37,8 @@ typedef struct cs_pipeline_cfg {
                                           behind: the caller never waits for the disk */
     const cs_analyzer_cfg *limits;     /* analyzer bounds (flows, buffers, timeouts);
                                           NULL = defaults; its decoders are ignored */
+    /* --decoder-opt settings (decode/decoder.h); NULL = none */
+    const cs_decoder_optset *decoder_opts;
 } cs_pipeline_cfg;
 
 typedef struct cs_pipeline_stats {

@@ -31,6 +31,12 @@ enum { CS_EXIT_OK = 0, CS_EXIT_FAIL = 1, CS_EXIT_USAGE = 2 };
 /* Prints "capstream: error: <detail>" for error "rc" and returns CS_EXIT_FAIL. */
 int cs_cli_fail(int rc);
 
+/* Prints a command's help "text" to "out", with "{decoders}" replaced by
+ * the registry's decoder names ("fix,http,dns"), "{protos}" by the same
+ * as prose ("fix, http, dns") and "{pairs}" by its pair names, so no help
+ * names a protocol by hand. */
+void cs_cli_help(FILE *out, const char *text);
+
 /* Prints a usage error plus "see capstream CMD --help" and returns CS_EXIT_USAGE. */
 int cs_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timefmt.h"
+#include "decode/decoder.h"
 #include "flow/dissect.h"
 #include "store/store.h"
 
@@ -206,4 +207,27 @@ void cs_progress_end(cs_progress *p)
 {
     if (p->enabled)
         fprintf(stderr, "\r%80s\r", "");
+}
+
+void cs_cli_help(FILE *out, const char *text)
+{
+    char decoders[512], protos[512], pairs[512];
+
+    cs_decoders_names(",", decoders, sizeof(decoders));
+    cs_decoders_names(", ", protos, sizeof(protos));
+    cs_pairs_names(", ", pairs, sizeof(pairs));
+    while (*text != '\0') {
+        if (strncmp(text, "{decoders}", 10) == 0) {
+            fputs(decoders, out);
+            text += 10;
+        } else if (strncmp(text, "{protos}", 8) == 0) {
+            fputs(protos, out);
+            text += 8;
+        } else if (strncmp(text, "{pairs}", 7) == 0) {
+            fputs(pairs, out);
+            text += 7;
+        } else {
+            putc(*text++, out);
+        }
+    }
 }

@@ -36,7 +36,8 @@
 #define DEMO_DEFAULT_LISTEN "127.0.0.1:8642"
 
 static const char demo_help[] =
-    "usage: capstream demo [--listen ADDR:PORT] [--rate PPS] [--seconds N] [--store DIR]\n\n"
+    "usage: capstream demo [--listen ADDR:PORT] [--rate PPS] [--seconds N] [--store DIR]\n"
+    "                      [--decoder-opt NAME.KEY=VALUE]\n\n"
     "Runs the live daemon on synthetic trading-floor traffic - FIX order entry\n"
     "with occasional slow acknowledgements, HTTP, DNS with some NXDOMAIN, ITCH\n"
     "market data - generated in real time: no root, no interface, no capture\n"
@@ -46,7 +47,9 @@ static const char demo_help[] =
     "  --rate PPS       packets per second (default 5000)\n"
     "  --seconds N      stop after N seconds (default: until Ctrl-C / SIGTERM)\n"
     "  --store DIR      keep the store in DIR instead of a removed temporary one\n"
-    "  --seed N         generator seed (default 1)\n\n"
+    "  --seed N         generator seed (default 1)\n"
+    "  --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
+    "                   fix.ports=9100,9101 binds FIX to those ports\n\n"
     "alert rules:\n"
     "  fix_slow:   pair=fix p99 > 1ms for 2s clear 10s\n"
     "  dns_errors: proto=dns rcode!=0 rate > 5/s\n\n"
@@ -62,6 +65,7 @@ static const char demo_rules[] = "# capstream demo: built-in alert rules\n"
 typedef struct demo_args {
     const char *listen, *store;
     unsigned long long rate, seed, seconds;
+    cs_decoder_optset decoder_opts;
 } demo_args;
 
 static int parse_count(const char *opt, const char *s, unsigned long long max,
@@ -78,13 +82,11 @@ static int parse_count(const char *opt, const char *s, unsigned long long max,
 
 static int demo_parse(int argc, char **argv, demo_args *a)
 {
-    static const struct option opts[] = {{"listen", required_argument, 0, 'L'},
-                                         {"rate", required_argument, 0, 'R'},
-                                         {"seconds", required_argument, 0, 'S'},
-                                         {"store", required_argument, 0, 'd'},
-                                         {"seed", required_argument, 0, 'E'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, 'L'},  {"rate", required_argument, 0, 'R'},
+        {"seconds", required_argument, 0, 'S'}, {"store", required_argument, 0, 'd'},
+        {"seed", required_argument, 0, 'E'},    {"decoder-opt", required_argument, 0, 'O'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     int c, rc = 0;
 
     a->listen = DEMO_DEFAULT_LISTEN;
@@ -105,6 +107,10 @@ static int demo_parse(int argc, char **argv, demo_args *a)
             rc = parse_count("--seconds", optarg, 365ull * 86400, &a->seconds);
         else if (c == 'E')
             rc = parse_count("--seed", optarg, ~0ull, &a->seed);
+        else if (c == 'O')
+            rc = cs_decoder_optset_add(&a->decoder_opts, optarg) < 0
+                     ? cs_cli_usage_error("demo", "%s", cs_error_msg(CS_EINVAL))
+                     : 0;
         else
             rc = cs_cli_usage_error("demo", "bad option");
     }
@@ -192,8 +198,12 @@ int cs_cmd_demo(int argc, char **argv)
              "capstream demo: open http://%s/ \xe2\x80\x94 the web UI; the API is under /api/v1/\n"
              "capstream demo: store %s%s; Ctrl-C stops\n",
              a.listen, store, a.store ? "" : " (temporary, removed at exit)");
-    o = (cs__run_opts){
-        .dir = store, .listen = a.listen, .config = rules, .label = "synth", .banner = banner};
+    o = (cs__run_opts){.dir = store,
+                       .listen = a.listen,
+                       .config = rules,
+                       .label = "synth",
+                       .banner = banner,
+                       .decoder_opts = &a.decoder_opts};
     if (a.seconds && pthread_create(&timer, NULL, stop_later, &a.seconds) == 0)
         pthread_detach(timer);
     status = cs__run_daemon(&o, src); /* owns src from here */

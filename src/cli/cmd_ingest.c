@@ -49,7 +49,9 @@ static const char ingest_help[] =
     "  -r, --read FILE        capture file to read ('-' = standard input)\n"
     "  -d, --store DIR        the store\n"
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
-    "                         names separated by commas: fix,http,dns\n"
+    "                         names separated by commas: {decoders}\n"
+    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
+    "                         fix.ports=9100,9101 binds FIX to those ports\n"
     "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
@@ -74,6 +76,7 @@ typedef struct ingest_args {
     int quiet;
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
+    cs_decoder_optset decoder_opts;
     cs_analyzer_cfg limits;
 } ingest_args;
 
@@ -114,6 +117,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"help", no_argument, 0, 'h'},
                                          {"fsync", no_argument, 0, 'F'},
                                          {"decoders", required_argument, 0, 'D'},
+                                         {"decoder-opt", required_argument, 0, 'O'},
                                          {"max-flows", required_argument, 0, 'X'},
                                          {"flow-buffer", required_argument, 0, 'Z'},
                                          {"pair-timeout", required_argument, 0, 'W'},
@@ -162,6 +166,10 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             if (cs_decoders_parse(optarg, a->decoders) < 0)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
+        case 'O':
+            if (cs_decoder_optset_add(&a->decoder_opts, optarg) < 0)
+                return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
+            break;
         case 'X':
         case 'Z':
         case 'W':
@@ -169,7 +177,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
         case 'h':
-            fputs(ingest_help, stdout);
+            cs_cli_help(stdout, ingest_help);
             return -1;
         default:
             return cs_cli_usage_error("ingest", "bad option");
@@ -292,8 +300,11 @@ static int ingest_close_store(cs_store *s, int rc, cs_store_info *fin, char *why
 static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
                       cs_pipeline_stats *ps, cs_store_info *fin, char *why, size_t why_size)
 {
-    cs_pipeline_cfg pc = {
-        .store = s, .store_dir = a->dir, .decoders = a->decoders, .limits = &a->limits};
+    cs_pipeline_cfg pc = {.store = s,
+                          .store_dir = a->dir,
+                          .decoders = a->decoders,
+                          .limits = &a->limits,
+                          .decoder_opts = &a->decoder_opts};
     cs_pipeline *pl = NULL;
     int rc, rc2;
 

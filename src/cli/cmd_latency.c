@@ -44,7 +44,7 @@ static const char latency_help[] =
     "capture times of the packets carrying them); resp_last_ts_ns is the time of\n"
     "the packet carrying the response's last byte.\n\n"
     "  -d, --store DIR      the store\n"
-    "  -p, --pair P         only pair P (fix, http, dns)\n"
+    "  -p, --pair P         only pair P ({pairs})\n"
     "  -k, --key K          only measurements with key K (ClOrdID, 'GET /x', '4660 a.com')\n"
     "      --after T        requests at or after T\n"
     "      --before T       requests before T\n"
@@ -129,7 +129,7 @@ static int latency_option(int c, latency_args *a)
         a->unmatched = 1;
         return 0;
     case 'h':
-        fputs(latency_help, stdout);
+        cs_cli_help(stdout, latency_help);
         return -1;
     default:
         return cs_cli_usage_error("latency", "bad option");

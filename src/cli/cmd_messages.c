@@ -26,7 +26,7 @@ static const char messages_help[] =
     "Prints the stored decoded messages (FIX, HTTP, DNS...), one a line: id, protocol,\n"
     "type, time, source -> destination, key and fields, in store order.\n\n"
     "  -d, --store DIR    the store\n"
-    "  -p, --proto P      only protocol P (fix, http, dns)\n"
+    "  -p, --proto P      only protocol P ({protos})\n"
     "  -t, --type T       only message type T (FIX MsgType 'D', '8'; 'request', 'response',\n"
     "                     'query')\n"
     "  -k, --key K        only messages whose measurement key is K (a ClOrdID, 'GET /x')\n"
@@ -80,7 +80,7 @@ static int messages_option(int c, messages_args *a)
         a->json = 1;
         return 0;
     case 'h':
-        fputs(messages_help, stdout);
+        cs_cli_help(stdout, messages_help);
         return -1;
     default:
         return cs_cli_usage_error("messages", "bad option");

@@ -36,7 +36,9 @@ static const char reanalyze_help[] =
     "  -d, --store DIR      the store\n"
     "      --after T        start of the range (default: the first packet)\n"
     "      --before T       end of the range, excluded (default: after the last packet)\n"
-    "      --decoders LIST  all (default), or names separated by commas: fix,http,dns\n"
+    "      --decoders LIST  all (default), or names separated by commas: {decoders}\n"
+    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
+    "                       fix.ports=9100,9101 binds FIX to those ports\n"
     "  -q, --quiet          no summary\n\n"
     "examples:\n"
     "  capstream ingest -r day.pcap -d S --decoders none   # store packets only\n"
@@ -48,15 +50,19 @@ typedef struct reanalyze_args {
     int64_t after, before;
     int quiet;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
+    cs_decoder_optset decoder_opts;
 } reanalyze_args;
 
 static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
 {
-    static const struct option opts[] = {
-        {"store", required_argument, 0, 'd'},    {"after", required_argument, 0, 'A'},
-        {"before", required_argument, 0, 'B'},   {"decoders", required_argument, 0, 'D'},
-        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"store", required_argument, 0, 'd'},
+                                         {"after", required_argument, 0, 'A'},
+                                         {"before", required_argument, 0, 'B'},
+                                         {"decoders", required_argument, 0, 'D'},
+                                         {"decoder-opt", required_argument, 0, 'O'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
 
     a->after = INT64_MIN;
@@ -79,11 +85,15 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
             if (cs_decoders_parse(optarg, a->decoders) < 0)
                 return cs_cli_usage_error("reanalyze", "%s", cs_error_msg(CS_EINVAL));
             break;
+        case 'O':
+            if (cs_decoder_optset_add(&a->decoder_opts, optarg) < 0)
+                return cs_cli_usage_error("reanalyze", "%s", cs_error_msg(CS_EINVAL));
+            break;
         case 'q':
             a->quiet = 1;
             break;
         case 'h':
-            fputs(reanalyze_help, stdout);
+            cs_cli_help(stdout, reanalyze_help);
             return -1;
         default:
             return cs_cli_usage_error("reanalyze", "bad option");
@@ -108,8 +118,11 @@ static int feed_packet(void *ud, const cs_packet *p, cs_pktref ref)
 static int reanalyze_run(const reanalyze_args *a, cs_store *s, uint32_t first, uint32_t last,
                          cs_pipeline_stats *st)
 {
-    cs_pipeline_cfg pc = {.store_dir = a->dir, .decoders = a->decoders,
-                          .replace_first_seg = first, .replace_last_seg = last};
+    cs_pipeline_cfg pc = {.store_dir = a->dir,
+                          .decoders = a->decoders,
+                          .decoder_opts = &a->decoder_opts,
+                          .replace_first_seg = first,
+                          .replace_last_seg = last};
     cs_pipeline *pl;
     int rc, rc2;
 

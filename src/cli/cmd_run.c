@@ -96,7 +96,9 @@ static const char run_help[] =
     "      --ring-size N     kernel capture ring per interface (default 256M; it\n"
     "                        absorbs bursts the analysis cannot follow at once)\n"
     "      --user USER       drop root for USER once the sockets are open\n"
-    "      --decoders LIST   all (default), none, or fix,http,dns\n"
+    "      --decoders LIST   all (default), none, or {decoders}\n"
+    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
+    "                        fix.ports=9100,9101 binds FIX to those ports\n"
     "      --max-bytes N     packet retention budget (K/M/G suffixes)\n"
     "      --partitions N    for a new store: segments written at once (default 64)\n"
     "      --max-message-bytes N  message and measurement budget (they may outlive\n"
@@ -119,6 +121,7 @@ typedef struct run_args {
     uint64_t ring_bytes; /* AF_PACKET ring per interface */
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
+    cs_decoder_optset decoder_opts;
 } run_args;
 
 typedef struct run_ctx run_ctx;
@@ -221,6 +224,10 @@ static int run_option(run_args *a, int c, const char *arg)
         return cs_decoders_parse(arg, a->decoders) < 0
                    ? cs_cli_usage_error("run", "%s", cs_error_msg(CS_EINVAL))
                    : 0;
+    case 'O':
+        return cs_decoder_optset_add(&a->decoder_opts, arg) < 0
+                   ? cs_cli_usage_error("run", "%s", cs_error_msg(CS_EINVAL))
+                   : 0;
     case 'M':
         if (cs_cli_parse_size(arg, &a->so.max_bytes) < 0)
             return cs_cli_usage_error("run", "bad --max-bytes '%s'", arg);
@@ -269,6 +276,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"user", required_argument, 0, 'U'},
                                          {"replay", required_argument, 0, 'P'},
                                          {"decoders", required_argument, 0, 'D'},
+                                         {"decoder-opt", required_argument, 0, 'O'},
                                          {"max-bytes", required_argument, 0, 'M'},
                                          {"metrics-days", required_argument, 0, 'Y'},
                                          {"max-message-bytes", required_argument, 0, 'G'},
@@ -285,7 +293,7 @@ static int run_parse(int argc, char **argv, run_args *a)
     cs_decoders_parse("all", a->decoders);
     while ((c = getopt_long(argc, argv, "i:r:d:h", opts, NULL)) != -1) {
         if (c == 'h') {
-            fputs(run_help, stdout);
+            cs_cli_help(stdout, run_help);
             return -1;
         }
         if ((rc = run_option(a, c, optarg)) != 0)
@@ -631,11 +639,12 @@ static int open_results(run_ctx *x)
     cs_pipeline_cfg pc = {.store = x->store,
                           .store_dir = x->a.dir,
                           .decoders = x->a.decoders,
+                          .decoder_opts = &x->a.decoder_opts,
                           .observer = &x->observer,
                           .lossy_store = run_lossy(&x->a)};
     int rc;
 
-    x->observer = (cs_sink){x, on_message, on_measurement, NULL};
+    x->observer = (cs_sink){x, on_message, on_measurement, NULL, NULL};
     if ((rc = cs_metricstore_open(x->a.dir, &mo, &x->mstore)) < 0 ||
         (rc = cs_alerts_new(on_alert, x, &x->alerts)) < 0 ||
         (rc = cs_metrics_new(NULL, on_window, x, &x->metrics)) < 0)
@@ -793,6 +802,8 @@ int cs__run_daemon(const cs__run_opts *o, cs_source *src)
     x.a.given = src;
     x.a.label = o->label;
     x.a.banner = o->banner;
+    if (o->decoder_opts != NULL)
+        x.a.decoder_opts = *o->decoder_opts;
     x.a.metrics_days = 31;
     x.a.ring_bytes = RUN_DEFAULT_RING;
     x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT;

@@ -11,14 +11,16 @@
 #ifndef CS_CLI_RUN_INT_H
 #define CS_CLI_RUN_INT_H
 
+#include "decode/decoder.h"
 #include "source/source.h"
 
 typedef struct cs__run_opts {
-    const char *dir;    /* the store (created if missing) */
-    const char *listen; /* HTTP address, "ADDR:PORT" */
-    const char *config; /* alert rules file, or NULL */
-    const char *label;  /* what the status calls the source, e.g. "synth" */
-    const char *banner; /* printed to standard output once serving, or NULL */
+    const char *dir;                       /* the store (created if missing) */
+    const char *listen;                    /* HTTP address, "ADDR:PORT" */
+    const char *config;                    /* alert rules file, or NULL */
+    const char *label;                     /* what the status calls the source, e.g. "synth" */
+    const char *banner;                    /* printed to standard output once serving, or NULL */
+    const cs_decoder_optset *decoder_opts; /* --decoder-opt settings, or NULL */
 } cs__run_opts;
 
 int cs__run_daemon(const cs__run_opts *o, cs_source *src);

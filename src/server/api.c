@@ -32,6 +32,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/timefmt.h"
+#include "decode/decoder.h"
 #include "flow/dissect.h"
 #include "store/metricstore.h"
 #include "store/msgstore.h"
@@ -480,6 +481,32 @@ static int status_store(FILE *f, const char *dir, int capturing)
     return rc;
 }
 
+/* ,"KEY":["a","b"] from the comma-separated "names". */
+static void json_names(FILE *f, const char *key, const char *names)
+{
+    fprintf(f, ",\"%s\":[", key);
+    for (const char *p = names; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        char name[64];
+
+        snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), p);
+        fputs(p == names ? "" : ",", f);
+        json_str(f, name);
+        p += n + (p[n] == ',');
+    }
+    fputc(']', f);
+}
+
+/* ,"decoders":[...],"pairs":[...]: the registry's lists (decode/decoder.h),
+ * which the web UI reads instead of naming protocols itself. */
+static void status_protocols(FILE *f)
+{
+    char names[512];
+
+    json_names(f, "decoders", cs_decoders_names(",", names, sizeof(names)));
+    json_names(f, "pairs", cs_pairs_names(",", names, sizeof(names)));
+}
+
 static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
 {
     cs_live_status st;
@@ -501,6 +528,7 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
             ",\"measurements\":%" PRIu64,
             st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed,
             st.records_not_stored, st.messages, st.measurements);
+    status_protocols(f);
     return status_store(f, dir, st.capturing);
 }
 

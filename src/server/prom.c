@@ -196,9 +196,10 @@ static void series_families(FILE *f, const prom_ctx *c)
                    "Bytes seen per capture point.", offsetof(prom_series, bytes));
     series_counter(f, c, CS_SERIES_PROTO, "capstream_proto_messages_total", "proto",
                    "Messages decoded per protocol.", offsetof(prom_series, messages));
-    series_counter(f, c, CS_SERIES_PROTO, "capstream_proto_errors_total", "proto",
-                   "Messages with an error per protocol (dns: rcode != 0).",
-                   offsetof(prom_series, errors));
+    series_counter(
+        f, c, CS_SERIES_PROTO, "capstream_proto_errors_total", "proto",
+        "Messages with an error per protocol (dns: rcode != 0, http: 5xx, fix: rejects).",
+        offsetof(prom_series, errors));
     series_counter(f, c, CS_SERIES_PAIR, "capstream_pair_measurements_total", "pair",
                    "Latency measurements per pair.", offsetof(prom_series, measurements));
     pair_histograms(f, c);

@@ -2,11 +2,9 @@
  * decoder_harness.h - drives one application decoder (src/decode/decoder.h)
  * the way the flow layer does, from a fuzzer's input, for libFuzzer harnesses.
  *
- * Include it exactly once per fuzz binary (tests/fuzz/fuzz_<name>.c): it
- * defines the non-static cs_decode_emit() that decoders call, plus a private
- * struct cs_decode_ctx, so the decoder is tested alone, without the flow
- * layer (src/analytics/analyzer.c must then not be linked into the same
- * binary, or the two cs_decode_emit() definitions collide).
+ * Include it once per fuzz binary (tests/fuzz/fuzz_<name>.c): it defines a
+ * private struct cs_decode_ctx whose emit callback (decoder.h) checks every
+ * message, so the decoder is tested alone, without the flow layer.
  *
  * Input layout (every byte string is a valid input):
  *
@@ -50,6 +48,7 @@
 #include <string.h>
 
 struct cs_decode_ctx {
+    const cs_decode_ops *ops;  /* first (decoder.h): &cs__fuzz_ops */
     const cs_decode_input *in; /* the parse() call in progress */
     size_t n_msgs;             /* messages emitted so far */
     uint64_t sum;              /* sum of every byte of every emitted string */
@@ -67,7 +66,7 @@ static uint64_t cs__fuzz_sum(cs_str s)
     return sum;
 }
 
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+static void cs__fuzz_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     size_t i;
 
@@ -86,6 +85,12 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
         ctx->sum += cs__fuzz_sum(m->fields[i].name) + cs__fuzz_sum(m->fields[i].val);
     ctx->n_msgs++;
 }
+
+static const cs_decode_ops cs__fuzz_ops = {.emit = cs__fuzz_emit};
+
+/* What the decoder's state is born with: no flow, no options. */
+static const cs_endpoints no_flow;
+static const cs_decoder_opts no_opts;
 
 typedef struct cs__fuzz_dir {
     uint8_t *pending; /* unconsumed bytes, owned */
@@ -204,10 +209,11 @@ static int cs_fuzz_decoder(const cs_decoder *d, uint32_t transport_flags, const 
     else
         datagram = (transport_flags & CS_TRANSPORT_UDP) != 0;
 
-    state = d->state_new();
+    state = d->state_new(&no_flow, &no_opts);
     if (state == NULL)
         return 0;
     memset(&ctx, 0, sizeof(ctx));
+    ctx.ops = &cs__fuzz_ops;
     memset(dirs, 0, sizeof(dirs));
 
     while (left > 0) {

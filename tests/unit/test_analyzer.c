@@ -22,6 +22,8 @@
 
 #include "analytics/analyzer.h"
 #include "core/error.h"
+#include "decode/fix/fix.h"
+#include "decode/http/http.h"
 
 #include <jansson.h>
 #include <pcap/pcap.h>
@@ -46,8 +48,18 @@ static cs_probe line_probe(const uint8_t *d, size_t n, uint8_t dir)
     return CS_PROBE_NO;
 }
 
-static void *line_new(void)
+/* What the last state was born with: the flow's server port and VLAN, and
+ * the "tag" option. */
+static uint16_t g_new_port_b, g_new_vlan;
+static char g_new_tag[32];
+
+static void *line_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
+    const char *tag = cs_decoder_opt_get(opts, "tag");
+
+    g_new_port_b = flow->port_b;
+    g_new_vlan = flow->n_vlan ? flow->vlan[0] : 0;
+    snprintf(g_new_tag, sizeof(g_new_tag), "%s", tag ? tag : "");
     return malloc(1);
 }
 
@@ -68,6 +80,11 @@ static void line_emit(cs_decode_ctx *ctx, const uint8_t *d, size_t start, size_t
     const char *p = (const char *)d + start;
     size_t body = len && p[len - 1] == '\n' ? len - 1 : len;
 
+    if (body > 4 && memcmp(p, "GAP ", 4) == 0) { /* "GAP <first> <count>" on stream "s1" */
+        cs_seq_gap g = {{"s1", 2}, 0, 0};
+        sscanf(p + 4, "%lu %lu", (unsigned long *)&g.first, (unsigned long *)&g.count);
+        cs_decode_seq_gap(ctx, &g);
+    }
     memset(&m, 0, sizeof(m));
     m.start = start;
     m.len = len;
@@ -109,12 +126,14 @@ static size_t line_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in)
 }
 
 static const uint16_t line_ports[] = {7777, 0};
+static const char *const line_options[] = {"tag", NULL};
 
 static const cs_decoder line_decoder = {
     .name = "line",
     .transports = CS_TRANSPORT_TCP | CS_TRANSPORT_UDP,
     .ports = line_ports,
     .probe = line_probe,
+    .options = line_options,
     .state_new = line_new,
     .state_free = line_free,
     .parse = line_parse,
@@ -126,7 +145,7 @@ static const cs_decoder *const line_only[] = {&line_decoder, NULL};
 /* ---- recording sink ------------------------------------------------------- */
 
 typedef struct rmsg {
-    char type[16], key[32];
+    char type[16], key[32], error[16];
     cs_msgid id;
     int64_t ts, last_ts;
     cs_pktref refs[8];
@@ -144,7 +163,12 @@ typedef struct rec {
     char meas_keys[32][32];
     int n_meas;
     int unreq, unresp;
-    char order[256]; /* "m" per message, "L" per measurement */
+    char order[256];    /* "m" per message, "L" per measurement */
+    cs_msgid ids[1024]; /* every message's id, in delivery order */
+    int n_ids;
+    cs_seq_gap_event gaps[4]; /* sequence gaps (stream pointers not kept) */
+    char gap_streams[4][8];
+    int n_gaps;
 } rec;
 
 static void copy_str(char *dst, size_t cap, cs_str s)
@@ -160,11 +184,14 @@ static void on_message(void *ud, const cs_message *m)
     rec *r = ud;
     rmsg *x;
 
+    if (r->n_ids < 1024)
+        r->ids[r->n_ids++] = m->id;
     if (r->n_msgs >= 64)
         return;
     x = &r->msgs[r->n_msgs++];
     copy_str(x->type, sizeof(x->type), m->type);
     copy_str(x->key, sizeof(x->key), m->key);
+    copy_str(x->error, sizeof(x->error), m->error);
     x->id = m->id;
     x->ts = m->ts_ns;
     x->last_ts = m->last_ts_ns;
@@ -188,6 +215,16 @@ static void on_measurement(void *ud, const cs_measurement *ms)
     copy_str(r->meas_keys[r->n_meas], 32, ms->key);
     r->n_meas++;
     strcat(r->order, "L");
+}
+
+static void on_seq_gap(void *ud, const cs_seq_gap_event *g)
+{
+    rec *r = ud;
+
+    if (r->n_gaps >= 4)
+        return;
+    copy_str(r->gap_streams[r->n_gaps], sizeof(r->gap_streams[0]), g->gap.stream);
+    r->gaps[r->n_gaps++] = *g;
 }
 
 static void on_unmatched(void *ud, const cs_message *m, int kind)
@@ -218,7 +255,7 @@ static void tb_start(tb *t, void (*tweak)(cs_analyzer_cfg *))
     t->cfg.decoders = line_only;
     if (tweak)
         tweak(&t->cfg);
-    sink = (cs_sink){&t->r, on_message, on_measurement, on_unmatched};
+    sink = (cs_sink){&t->r, on_message, on_measurement, on_unmatched, on_seq_gap};
     assert_int_equal(cs_analyzer_new(&t->cfg, &sink, &t->a), 0);
 }
 
@@ -614,6 +651,198 @@ static void test_fin_rst_and_port_reuse(void **state)
     tb_end(&t);
 }
 
+/* 300 lines in one TCP segment (a coalesced capture, a MoldUDP64 jumbo
+ * frame) and 3 more in the next packet: every id is distinct, the first 256
+ * of the packet keep the (ref, k) form of stored ids, the later ones stay
+ * inside the packet's own pcap record (16-byte header + bytes), so no other
+ * packet's ids can meet them, and a second analysis gives the same ids. */
+static void run_many_in_one_packet(tb *t, char *big, size_t big_len)
+{
+    uint32_t next_off = 100 + 16 + (uint32_t)big_len;
+
+    tb_start(t, NULL);
+    handshake(t);
+    tcp(t, 0, ACK, 1001, 5001, big, 10, CS_PKTREF(1, 100));
+    tcp(t, 0, ACK, 1001 + (uint32_t)big_len, 5001, "REQ a\nREQ b\nREQ c\n", 11,
+        CS_PKTREF(1, next_off));
+    cs_analyzer_finish(t->a);
+}
+
+static void test_many_messages_in_one_packet_unique_stable_ids(void **state)
+{
+    static char big[300 * 12];
+    size_t len = 0;
+    uint32_t rec_end;
+    tb t1, t2;
+
+    for (int i = 0; i < 300; i++)
+        len += (size_t)sprintf(big + len, "REQ %d\n", i);
+    rec_end = 100 + 16 + (uint32_t)len;
+    run_many_in_one_packet(&t1, big, len);
+    assert_int_equal(t1.r.n_ids, 303);
+    for (int i = 0; i < 256; i++)
+        assert_int_equal(t1.r.ids[i], CS_MSGID(CS_PKTREF(1, 100), i));
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(CS_MSGID_SEG(t1.r.ids[i]), 1);
+        assert_true(CS_MSGID_OFF(t1.r.ids[i]) >= 100 && CS_MSGID_OFF(t1.r.ids[i]) < rec_end);
+    }
+    assert_int_equal(t1.r.ids[300], CS_MSGID(CS_PKTREF(1, rec_end), 0));
+    for (int i = 0; i < t1.r.n_ids; i++)
+        for (int j = i + 1; j < t1.r.n_ids; j++)
+            assert_true(t1.r.ids[i] != t1.r.ids[j]);
+    run_many_in_one_packet(&t2, big, len);
+    assert_int_equal(t2.r.n_ids, t1.r.n_ids);
+    assert_memory_equal(t2.r.ids, t1.r.ids, sizeof(cs_msgid) * (size_t)t1.r.n_ids);
+    tb_end(&t1);
+    tb_end(&t2);
+}
+
+/* A decoder calls back the context it is handed: the same binary holds the
+ * analyzer and a context of the test's own, and each parse() call's
+ * messages go to the emit callback of that call's context only. */
+struct cs_decode_ctx {
+    const cs_decode_ops *ops;
+    int n;
+    char last_key[16];
+};
+
+static void count_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+{
+    ctx->n++;
+    copy_str(ctx->last_key, sizeof(ctx->last_key), m->key);
+}
+
+static void test_decoder_emits_through_its_ctx(void **state)
+{
+    static const cs_decode_ops count_ops = {.emit = count_emit};
+    cs_decode_ctx mine = {.ops = &count_ops};
+    const char *text = "REQ 1\nREQ 2\n";
+    cs_decode_input in = {0, 0, (const uint8_t *)text, strlen(text), 0};
+    void *st = line_decoder.state_new(&(cs_endpoints){0}, &(cs_decoder_opts){0});
+    tb t;
+
+    tb_start(&t, NULL);
+    assert_int_equal(line_decoder.parse(st, &mine, &in), strlen(text));
+    assert_int_equal(mine.n, 2);
+    assert_string_equal(mine.last_key, "2");
+    udp(&t, 0, 5555, 7777, "REQ 3", 10, CS_PKTREF(1, 24));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 1);
+    assert_int_equal(mine.n, 2);
+    line_decoder.state_free(st);
+    tb_end(&t);
+}
+
+/* --decoder-opt: parsed once against the registry, checked, and handed to
+ * each flow's state with the flow; "ports" binds a decoder to other ports
+ * (payload "??" is neither YES nor NO for the line probe: only the port
+ * can choose it). */
+static cs_decoder_optset g_optset;
+
+static void tweak_opts(cs_analyzer_cfg *cfg)
+{
+    cfg->decoder_opts = &g_optset;
+}
+
+static void test_decoder_options_and_flow_identity(void **state)
+{
+    cs_decoder_opts fix_opts = {&g_optset, &cs_decoder_fix};
+    uint16_t ports[4];
+    tb t;
+
+    memset(&g_optset, 0, sizeof(g_optset));
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=9100,9101"), 0);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=9102"), 0); /* replaces */
+    assert_int_equal(cs_decoder_opt_ports(&fix_opts, ports, 4), 1);
+    assert_int_equal(ports[0], 9102);
+    assert_null(cs_decoder_opt_get(&fix_opts, "tag"));
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "nosuch.ports=1"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.nosuch=1"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=0"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports=70000"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix.ports"), CS_EINVAL);
+    assert_int_equal(cs_decoder_optset_add(&g_optset, "fix=1"), CS_EINVAL);
+
+    memset(&g_optset, 0, sizeof(g_optset));
+    /* the line decoder is not in the registry: add its options by hand */
+    g_optset.opt[0].dec = &line_decoder;
+    snprintf(g_optset.opt[0].key, sizeof(g_optset.opt[0].key), "tag");
+    snprintf(g_optset.opt[0].val, sizeof(g_optset.opt[0].val), "venue-a");
+    g_optset.opt[1].dec = &line_decoder;
+    snprintf(g_optset.opt[1].key, sizeof(g_optset.opt[1].key), "ports");
+    snprintf(g_optset.opt[1].val, sizeof(g_optset.opt[1].val), "26477");
+    g_optset.n = 2;
+    tb_start(&t, tweak_opts);
+    udp(&t, 0, 5555, 26477, "??", 10, CS_PKTREF(1, 24));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 1);
+    assert_int_equal(g_new_port_b, 26477);
+    assert_string_equal(g_new_tag, "venue-a");
+    tb_end(&t);
+
+    /* without the option, port 26477 means nothing */
+    g_new_port_b = 0;
+    tb_start(&t, NULL);
+    udp(&t, 0, 5555, 26477, "??", 10, CS_PKTREF(1, 24));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 0);
+    assert_int_equal(g_new_port_b, 0);
+    tb_end(&t);
+}
+
+/* A decoder reports a sequence gap (stream, first missing, count) through
+ * its ctx; the flow layer counts it and tells the sink with the flow and
+ * the capture time. */
+static void test_sequence_gap_reports(void **state)
+{
+    cs_analyzer_stats st;
+    tb t;
+
+    tb_start(&t, NULL);
+    udp(&t, 0, 5555, 7777, "REQ 1", 10, CS_PKTREF(1, 24));
+    udp(&t, 0, 5555, 7777, "GAP 5 3", 20, CS_PKTREF(1, 100));
+    cs_analyzer_finish(t.a);
+    cs_analyzer_stats_get(t.a, &st);
+    assert_int_equal(st.seq_gaps, 1);
+    assert_int_equal(st.seq_gap_missing, 3);
+    assert_int_equal(t.r.n_gaps, 1);
+    assert_string_equal(t.r.gap_streams[0], "s1");
+    assert_string_equal(t.r.gaps[0].proto, "line");
+    assert_int_equal(t.r.gaps[0].gap.first, 5);
+    assert_int_equal(t.r.gaps[0].gap.count, 3);
+    assert_int_equal(t.r.gaps[0].ts_ns, 20);
+    assert_int_equal(t.r.gaps[0].ep.port_b, 7777);
+    assert_int_equal(t.r.gaps[0].flow_id, t.r.msgs[0].flow);
+    tb_end(&t);
+}
+
+/* A response held until its body ends (HTTP) keeps its error reason. */
+static const cs_decoder *const http_only[] = {&cs_decoder_http, NULL};
+
+static void tweak_http(cs_analyzer_cfg *cfg)
+{
+    cfg->decoders = http_only;
+}
+
+static void test_held_response_keeps_error(void **state)
+{
+    tb t;
+
+    tb_start(&t, tweak_http);
+    handshake(&t);
+    tcp(&t, 0, ACK, 1001, 5001, "GET / HTTP/1.1\r\n\r\n", 10, CS_PKTREF(1, 100));
+    tcp(&t, 1, ACK, 5001, 1019, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbu", 20,
+        CS_PKTREF(1, 200));
+    tcp(&t, 1, ACK, 5043, 1019, "sy", 30, CS_PKTREF(1, 300));
+    cs_analyzer_finish(t.a);
+    assert_int_equal(t.r.n_msgs, 2);
+    assert_string_equal(t.r.msgs[0].error, "");
+    assert_string_equal(t.r.msgs[1].error, "status 5xx");
+    assert_int_equal(t.r.msgs[1].last_ts, 30); /* it was held to its body's end */
+    assert_int_equal(t.r.n_meas, 1);
+    tb_end(&t);
+}
+
 static void test_fallback_ids_and_id_text(void **state)
 {
     char buf[40], kind;
@@ -632,6 +861,10 @@ static void test_fallback_ids_and_id_text(void **state)
     assert_int_equal(cs_id_parse("l7.1234.3", &kind, &id), 0);
     assert_int_equal(kind, 'l');
     assert_int_equal(id, CS_MSGID(CS_PKTREF(7, 1234), 3));
+    /* the 301st message of the packet at 1234: printed and read back */
+    assert_string_equal(cs_id_format('m', CS_MSGID(CS_PKTREF(7, 1234), 300), buf), "m7.1235.44");
+    assert_int_equal(cs_id_parse("m7.1235.44", &kind, &id), 0);
+    assert_int_equal(id, CS_MSGID(CS_PKTREF(7, 1234), 300));
     assert_int_equal(cs_id_parse("x7.1.1", &kind, &id), CS_EINVAL);
     assert_int_equal(cs_id_parse("m7.1.256", &kind, &id), CS_EINVAL);
     assert_int_equal(cs_id_parse("m7.1", &kind, &id), CS_EINVAL);
@@ -703,7 +936,7 @@ static void analyse_pcap(const char *path, strs *got)
 {
     char errbuf[PCAP_ERRBUF_SIZE];
     pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    cs_sink sink = {got, NULL, gt_measurement, NULL};
+    cs_sink sink = {got, NULL, gt_measurement, NULL, NULL};
     struct pcap_pkthdr *h;
     const u_char *data;
     cs_analyzer *a;
@@ -808,6 +1041,11 @@ int main(void)
         cmocka_unit_test(test_udp_fragments_ipv6),
         cmocka_unit_test(test_eviction_expiry_timeout_overflow),
         cmocka_unit_test(test_fin_rst_and_port_reuse),
+        cmocka_unit_test(test_many_messages_in_one_packet_unique_stable_ids),
+        cmocka_unit_test(test_decoder_emits_through_its_ctx),
+        cmocka_unit_test(test_decoder_options_and_flow_identity),
+        cmocka_unit_test(test_sequence_gap_reports),
+        cmocka_unit_test(test_held_response_keeps_error),
         cmocka_unit_test(test_fallback_ids_and_id_text),
         cmocka_unit_test(test_gentraffic_plain),
         cmocka_unit_test(test_gentraffic_quirks),

@@ -1,8 +1,8 @@
 /*
  * test_dns.c - unit tests of the DNS decoder (src/decode/dns/dns.c), alone.
  *
- * The test defines its own cs_decode_emit() and struct cs_decode_ctx, which
- * copy every emitted message (fields rebuilt as "name=val|..." text).
+ * The test drives the decoder with a recording context (decoder_recorder.h),
+ * which copies every emitted message (fields rebuilt as "name=val|..." text).
  *
  * Synthetic messages are assembled byte by byte (header, labels,
  * compression pointers, records) to check every rendered field, roles and
@@ -61,7 +61,7 @@ static size_t feed(void *st, cs_decode_ctx *ctx, uint8_t dir, uint32_t flags, co
 /* Decodes one datagram; returns the number of messages emitted (0 or 1). */
 static size_t datagram(cs_decode_ctx *ctx, const uint8_t *p, size_t n)
 {
-    void *st = cs_decoder_dns.state_new();
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     size_t before = ctx->n;
 
     assert_non_null(st);
@@ -148,7 +148,7 @@ static void rr_head(wbuf *w, unsigned owner, unsigned type, uint32_t ttl, unsign
 static void test_query(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 0x1234, 0x0100, 1, 0, 0, 0);
     question(&w, "www.Example.COM", 1);
@@ -159,6 +159,7 @@ static void test_query(void **unused)
     assert_string_equal(ctx.msgs[0].key, "4660 www.Example.COM");
     assert_string_equal(ctx.msgs[0].match, "4660 www.Example.COM");
     assert_int_equal(ctx.msgs[0].flags, CS_MSG_RETRY); /* a resent query replaces it */
+    assert_string_equal(ctx.msgs[0].error, "");
     assert_int_equal(ctx.msgs[0].len, w.n);
     assert_string_equal(ctx.msgs[0].fields,
                         "id=4660|qr=0|opcode=0|rcode=0|flags=0x0100|qname=www.Example.COM|"
@@ -170,7 +171,7 @@ static void test_query(void **unused)
 static void test_response_records(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
     size_t cname_at;
 
     header(&w, 7, 0x8583, 1, 7, 0, 1); /* QR AA RD RA, rcode 3 */
@@ -212,6 +213,7 @@ static void test_response_records(void **unused)
     assert_string_equal(ctx.msgs[0].match, "7 a.example.org");
     assert_string_equal(ctx.msgs[0].key, "");
     assert_int_equal(ctx.msgs[0].flags, 0);
+    assert_string_equal(ctx.msgs[0].error, "rcode NXDOMAIN"); /* rcode 3 */
     assert_string_equal(ctx.msgs[0].fields,
                         "id=7|qr=1|opcode=0|rcode=3|flags=0x8583|qname=a.example.org|qtype=ANY|"
                         "qclass=IN|answers=7|ns=0|ar=1|"
@@ -228,7 +230,7 @@ static void test_response_records(void **unused)
 static void test_root_and_no_question(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 9, 0x0000, 1, 0, 0, 0);
     question(&w, "", 2);
@@ -248,7 +250,7 @@ static void test_root_and_no_question(void **unused)
 static void test_two_questions(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 1, 0, 2, 0, 0, 0);
     question(&w, "x.test", 1);
@@ -265,7 +267,7 @@ static void test_two_questions(void **unused)
 static void test_malformed(void **unused)
 {
     wbuf w;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
     char longname[400];
     size_t i;
 
@@ -343,7 +345,7 @@ static void test_tcp_framing(void **unused)
     size_t n = 0, first, k, needed = 0;
     wbuf w;
     void *st;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 100, 0x0100, 1, 0, 0, 0);
     question(&w, "one.test", 1);
@@ -352,7 +354,7 @@ static void test_tcp_framing(void **unused)
     question(&w, "two.test", 16);
     n += tcp_frame(s + n, &w);
     /* Both in one slice, then a partial third stays unconsumed. */
-    st = cs_decoder_dns.state_new();
+    st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     memcpy(s + n, s, 5); /* the first 5 bytes of a copy of message one */
     assert_int_equal(feed(st, &ctx, 0, 0, s, n + 5, &needed), n);
     assert_int_equal(needed, first);
@@ -365,7 +367,7 @@ static void test_tcp_framing(void **unused)
     ctx_reset(&ctx);
     /* Split at every byte of the first message. */
     for (k = 0; k < first; k++) {
-        st = cs_decoder_dns.state_new();
+        st = cs_decoder_dns.state_new(&no_flow, &no_opts);
         assert_int_equal(feed(st, &ctx, 1, 0, s, k, &needed), 0);
         assert_int_equal(ctx.n, 0);
         assert_int_equal(needed, k == 0 ? 0 : k < 2 ? 2 : first); /* 0: any */
@@ -376,7 +378,7 @@ static void test_tcp_framing(void **unused)
         ctx_reset(&ctx);
     }
     /* Cut off at EOF: emitted, truncated. */
-    st = cs_decoder_dns.state_new();
+    st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     assert_int_equal(feed(st, &ctx, 0, CS_IN_EOF, s, first + 20, NULL), first + 20);
     assert_int_equal(ctx.n, 2);
     assert_true(ctx.msgs[1].flags & CS_MSG_TRUNCATED);
@@ -392,8 +394,8 @@ static void test_tcp_gap_resync(void **unused)
     uint8_t s[4096];
     size_t n = 0, tail_from, good_at;
     wbuf w;
-    void *st = cs_decoder_dns.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 200, 0x8180, 1, 1, 0, 0);
     question(&w, "lost.example", 1);
@@ -425,8 +427,8 @@ static void test_tcp_midstream(void **unused)
     uint8_t s[4096];
     size_t n = 0, a, b, skip = 5;
     wbuf w;
-    void *st = cs_decoder_dns.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 300, 0x0100, 1, 0, 0, 0);
     question(&w, "first.test", 1);
@@ -459,7 +461,7 @@ static void test_tcp_lone_prefix(void **unused)
     size_t n, needed = 0;
     wbuf w;
     void *st;
-    cs_decode_ctx ctx = {0};
+    cs_decode_ctx ctx = CTX_INIT;
 
     header(&w, 0x5a17, 0x0000, 1, 0, 0, 0);
     question(&w, "zone.test", 252);
@@ -473,7 +475,7 @@ static void test_tcp_lone_prefix(void **unused)
     assert_int_equal(cs_decoder_dns.probe(s, 20, 0), CS_PROBE_NO);
     s[2 + 3] = 0x00;
     assert_int_equal(cs_decoder_dns.probe((const uint8_t *)"\x00\x05", 2, 0), CS_PROBE_NO);
-    st = cs_decoder_dns.state_new();
+    st = cs_decoder_dns.state_new(&no_flow, &no_opts);
     assert_int_equal(feed(st, &ctx, 0, 0, s, 2, &needed), 0);
     assert_int_equal(needed, n);
     assert_int_equal(feed(st, &ctx, 0, 0, s, n, NULL), n);
@@ -545,8 +547,8 @@ static void test_tcp_axfr(void **unused)
 {
     uint8_t s[8192];
     size_t n = 0;
-    void *st = cs_decoder_dns.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_dns.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     n = axfr_frame(s, 21, 1, 1, 1);
     assert_int_equal(feed(st, &ctx, 1, 0, s, n, NULL), n);
@@ -798,7 +800,7 @@ static void test_captures(void **unused)
     };
 
     for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-        cs_decode_ctx ctx = {0};
+        cs_decode_ctx ctx = CTX_INIT;
         char path[256];
         size_t datagrams = 0;
 

@@ -1,8 +1,9 @@
 /*
  * test_fix.c - unit tests of the FIX decoder (src/decode/fix/fix.c), alone.
  *
- * The test defines its own cs_decode_emit() and struct cs_decode_ctx that
- * copy every emitted message, so the decoder runs without the flow layer.
+ * The test drives the decoder with a recording context (decoder_recorder.h)
+ * that copies every emitted message, so the decoder runs without the flow
+ * layer.
  *
  * Synthetic cases build messages with a correct BodyLength and CheckSum and
  * then break them on purpose: every split position, several per slice, bad
@@ -117,8 +118,8 @@ static void test_one_order(void **unused)
 {
     char m[512], want[600];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 0, 0), i;
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
@@ -145,28 +146,47 @@ static void test_roles(void **unused)
     static const struct {
         const char *body;
         cs_role role;
-        const char *match;
+        const char *match, *error;
+        uint32_t flags;
+        const char *closes;
     } cases[] = {
-        {"35=F|11=C2|41=ORD-1", CS_ROLE_REQ, "C2"},
-        {"35=G|11=R3|41=ORD-1|38=5", CS_ROLE_REQ, "R3"},
-        {"35=9|11=C2|41=ORD-1|39=8|434=1", CS_ROLE_RESP, "C2"},
-        {"35=8|37=O1|17=E1|150=0", CS_ROLE_NONE, ""}, /* response without 11 */
-        {"35=0|34=5", CS_ROLE_NONE, ""},              /* heartbeat */
-        {"35=D|55=X", CS_ROLE_NONE, ""},              /* request without 11 */
-        {"35=AE|11=Z", CS_ROLE_NONE, ""},             /* not an order flow msg */
+        {"35=F|11=C2|41=ORD-1", CS_ROLE_REQ, "C2", "", 0, ""},
+        {"35=G|11=R3|41=ORD-1|38=5", CS_ROLE_REQ, "R3", "", 0, ""},
+        {"35=9|11=C2|41=ORD-1|39=8|434=1", CS_ROLE_RESP, "C2", "cancel reject", 0, ""},
+        {"35=8|37=O1|17=E1|150=0", CS_ROLE_NONE, "", "", 0, ""}, /* response without 11 */
+        {"35=8|11=O2|37=O2|17=E2|150=8|39=8", CS_ROLE_RESP, "O2", "order rejected",
+         CS_MSG_LIFECYCLE, ""},
+        {"35=8|11=O3|37=O3|17=E3|150=0|39=0", CS_ROLE_RESP, "O3", "",
+         CS_MSG_LIFECYCLE | CS_MSG_MORE, ""},
+        {"35=8|11=O3|37=O3|17=E4|150=F|39=1", CS_ROLE_RESP, "O3", "",
+         CS_MSG_LIFECYCLE | CS_MSG_MORE, ""}, /* partial fill */
+        {"35=8|11=O3|37=O3|17=E5|150=F|39=2", CS_ROLE_RESP, "O3", "", CS_MSG_LIFECYCLE,
+         ""}, /* filled: the last */
+        {"35=8|11=R3|41=O3|37=O3|17=E6|150=5|39=0", CS_ROLE_RESP, "R3", "",
+         CS_MSG_LIFECYCLE | CS_MSG_MORE, "O3"}, /* replaced: O3 ends, R3 goes on */
+        {"35=8|11=C4|41=R3|37=O3|17=E7|150=4|39=4", CS_ROLE_RESP, "C4", "", CS_MSG_LIFECYCLE,
+         "R3"}, /* canceled */
+        {"35=3|45=7|373=1", CS_ROLE_NONE, "", "session reject", 0, ""},
+        {"35=j|45=7|380=3", CS_ROLE_NONE, "", "business reject", 0, ""},
+        {"35=0|34=5", CS_ROLE_NONE, "", "", 0, ""},  /* heartbeat */
+        {"35=D|55=X", CS_ROLE_NONE, "", "", 0, ""},  /* request without 11 */
+        {"35=AE|11=Z", CS_ROLE_NONE, "", "", 0, ""}, /* not an order flow msg */
     };
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char m[512];
         size_t n = build(m, sizeof(m), "FIXT.1.1", cases[i].body, 0, 0);
-        void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+        cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 1, 0, m, n, NULL), n);
         assert_int_equal(ctx.n, 1);
         assert_int_equal(ctx.msgs[0].role, cases[i].role);
         assert_string_equal(ctx.msgs[0].match, cases[i].match);
+        assert_string_equal(ctx.msgs[0].error, cases[i].error);
+        assert_int_equal(ctx.msgs[0].flags, cases[i].flags);
+        assert_string_equal(ctx.msgs[0].closes, cases[i].closes);
         if (cases[i].role == CS_ROLE_RESP)
             assert_string_equal(ctx.msgs[0].key, "");
         assert_string_equal(ctx.msgs[0].pair, cases[i].role == CS_ROLE_NONE ? "" : "fix");
@@ -184,8 +204,8 @@ static void test_split_everywhere(void **unused)
     size_t header = strchr(strchr(m, '\x01') + 1, '\x01') - m + 1; /* past 9=..| */
 
     for (k = 0; k < n; k++) {
-        void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+        cs_decode_ctx ctx = CTX_INIT;
         size_t needed = 0;
 
         assert_int_equal(feed(st, &ctx, 0, 0, m, k, &needed), 0);
@@ -199,7 +219,7 @@ static void test_split_everywhere(void **unused)
         assert_string_equal(ctx.msgs[0].type, "8");
         assert_int_equal(ctx.msgs[0].role, CS_ROLE_RESP);
         assert_string_equal(ctx.msgs[0].match, "ORD-1");
-        assert_int_equal(ctx.msgs[0].flags, 0);
+        assert_int_equal(ctx.msgs[0].flags, CS_MSG_LIFECYCLE | CS_MSG_MORE); /* 39=0 New */
         ctx_reset(&ctx);
         cs_decoder_fix.state_free(st);
     }
@@ -209,8 +229,8 @@ static void test_several_in_one_slice(void **unused)
 {
     char buf[2048];
     size_t n = 0, ends[3];
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     n += build(buf + n, sizeof(buf) - n, "FIX.4.4", order_body, 0, 0);
     ends[0] = n;
@@ -241,8 +261,8 @@ static void test_bad_checksum(void **unused)
 {
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.2", order_body, 0, 7);
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
@@ -263,15 +283,15 @@ static void test_bad_body_length(void **unused)
         char buf[2048];
         size_t n1 = build(buf, sizeof(buf), "FIX.4.4", order_body, deltas[i], 0);
         size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.4", exec_body, 0, 0);
-        void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+        cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 0, 0, buf, n1 + n2, NULL), n1 + n2);
         assert_int_equal(ctx.n, 2);
         assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH);
         assert_int_equal(ctx.msgs[0].len, n1);
         assert_string_equal(ctx.msgs[0].key, "ORD-1");
-        assert_int_equal(ctx.msgs[1].flags, 0);
+        assert_int_equal(ctx.msgs[1].flags, CS_MSG_LIFECYCLE | CS_MSG_MORE);
         assert_int_equal(ctx.msgs[1].start, n1);
         ctx_reset(&ctx);
         cs_decoder_fix.state_free(st);
@@ -283,8 +303,8 @@ static void test_long_body_length_at_eof(void **unused)
 {
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 50, 0), needed = 0;
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, &needed), 0);
     assert_int_equal(needed, n + 50);
@@ -300,8 +320,8 @@ static void test_garbage_then_message(void **unused)
     char buf[2048];
     const char *junk = "\r\n\x01garbage 8=FI 10=123\x01 8=O\x01";
     size_t g = strlen(junk), n;
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     memcpy(buf, junk, g);
     n = g + build(buf + g, sizeof(buf) - g, "FIX.4.3", order_body, 0, 0);
@@ -332,8 +352,8 @@ static void test_gap_mid_message(void **unused)
     int keep_head;
 
     for (keep_head = 0; keep_head <= 1; keep_head++) {
-        void *st = cs_decoder_fix.state_new();
-        cs_decode_ctx ctx = {0};
+        void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+        cs_decode_ctx ctx = CTX_INIT;
 
         assert_int_equal(feed(st, &ctx, 0, 0, a, half, NULL), 0);
         cs_decoder_fix.gap(st, 0);
@@ -364,8 +384,8 @@ static void test_midstream(void **unused)
     size_t n1 = build(buf, sizeof(buf), "FIX.4.2", order_body, 0, 0);
     size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.2", exec_body, 0, 0);
     size_t cut = 20;
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 1, CS_IN_MIDSTREAM, buf + cut, n1 + n2 - cut, NULL),
                      n1 + n2 - cut);
@@ -385,16 +405,16 @@ static void test_midstream_flag_persists(void **unused)
     size_t n1 = build(buf, sizeof(buf), "FIX.4.2", order_body, 0, 0);
     size_t n2 = build(buf + n1, sizeof(buf) - n1, "FIX.4.2", exec_body, 3, 0);
     size_t n3 = build(buf + n1 + n2, sizeof(buf) - n1 - n2, "FIX.4.2", exec_body, 0, 0);
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, buf + 3, n1 - 3, NULL), n1 - 3);
     assert_int_equal(ctx.n, 0);
     assert_int_equal(feed(st, &ctx, 0, CS_IN_MIDSTREAM, buf + n1, n2 + n3, NULL), n2 + n3);
     assert_int_equal(ctx.n, 2);
-    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH | CS_MSG_LIFECYCLE | CS_MSG_MORE);
     assert_int_equal(ctx.msgs[0].len, n2);
-    assert_int_equal(ctx.msgs[1].flags, 0);
+    assert_int_equal(ctx.msgs[1].flags, CS_MSG_LIFECYCLE | CS_MSG_MORE);
     ctx_reset(&ctx);
     cs_decoder_fix.state_free(st);
 }
@@ -406,8 +426,8 @@ static void test_truncated_at_eof(void **unused)
     char m[512];
     size_t n = build(m, sizeof(m), "FIX.4.4", order_body, 0, 0);
     const char *cut11 = strstr(m, "11=ORD-1") + 6; /* inside ClOrdID's value */
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
     size_t k = (size_t)(cut11 - m);
 
     assert_int_equal(feed(st, &ctx, 0, CS_IN_EOF, m, k, NULL), k);
@@ -428,8 +448,8 @@ static void test_missing_msgtype_is_malformed(void **unused)
 {
     char m[512];
     size_t n = build(m, sizeof(m), "FIXT.1.1", "25=A|34=1|11=Q", 0, 0);
-    void *st = cs_decoder_fix.state_new();
-    cs_decode_ctx ctx = {0};
+    void *st = cs_decoder_fix.state_new(&no_flow, &no_opts);
+    cs_decode_ctx ctx = CTX_INIT;
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
@@ -489,7 +509,7 @@ static tcp_dir *walker_dir(walker *w, const char *label, const char *conn)
         }
     }
     if (d->state == NULL)
-        d->state = cs_decoder_fix.state_new();
+        d->state = cs_decoder_fix.state_new(&no_flow, &no_opts);
     assert_non_null(d->state);
     return d;
 }
@@ -705,6 +725,7 @@ static size_t run_capture(const char *rel, const char *name)
     size_t n;
 
     assert_non_null(w);
+    w->ctx.ops = &rec_ops;
     snprintf(path, sizeof(path), "tests/pcaps/%s", rel);
     walk_capture(w, path);
     n = compare_with_tshark(w, name);

@@ -1,8 +1,8 @@
 /*
  * test_http.c - unit tests of the HTTP/1.x decoder (src/decode/http/http.c).
  *
- * The test plays the flow layer: it defines cs_decode_emit() and a
- * struct cs_decode_ctx that copy every emitted message (type, fields, key,
+ * The test plays the flow layer: its struct cs_decode_ctx, with an emit
+ * callback (decoder.h), copies every emitted message (type, fields, key,
  * role, flags, the bytes of its range), and a feeder that, per direction,
  * re-offers the bytes parse() left unconsumed followed by the new ones, in
  * an exactly sized heap buffer (so ASan catches reads past in.len). The
@@ -60,10 +60,12 @@ typedef struct rec_msg {
     uint8_t part; /* CS_PART_WHOLE or CS_PART_HEAD */
     char *body;   /* CS_PART_HEAD: the bytes of its BODY and END parts */
     size_t body_len;
-    int ended; /* its END part came */
+    int ended;      /* its END part came */
+    char error[32]; /* the error reason, "" if none */
 } rec_msg;
 
 struct cs_decode_ctx {
+    const cs_decode_ops *ops; /* first (decoder.h): &rec_ops */
     const cs_decode_input *in;
     rec_msg *msgs;
     size_t n, cap;
@@ -104,7 +106,7 @@ static void record_body(cs_decode_ctx *ctx, const cs_msg_out *m)
     r->ended = m->part == CS_PART_END;
 }
 
-void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
+static void rec_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
 {
     rec_msg *r;
     size_t i;
@@ -128,6 +130,7 @@ void cs_decode_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     if (m->pair)
         snprintf(r->pair, sizeof(r->pair), "%s", m->pair);
     r->flags = m->flags;
+    snprintf(r->error, sizeof(r->error), "%.*s", (int)m->error.len, m->error.p ? m->error.p : "");
     r->key = dup_n(m->key.p, m->key.len);
     r->raw = dup_n((const char *)ctx->in->data + m->start, m->len);
     r->len = m->len;
@@ -152,6 +155,12 @@ static const char *field(const rec_msg *r, const char *name)
     return NULL;
 }
 
+static const cs_decode_ops rec_ops = {.emit = rec_emit};
+
+/* What the decoder's state is born with when the test drives it alone. */
+static const cs_endpoints no_flow;
+static const cs_decoder_opts no_opts;
+
 static void ctx_reset(cs_decode_ctx *ctx)
 {
     size_t i, j;
@@ -167,6 +176,7 @@ static void ctx_reset(cs_decode_ctx *ctx)
     }
     free(ctx->msgs);
     memset(ctx, 0, sizeof(*ctx));
+    ctx->ops = &rec_ops;
 }
 
 /* One connection being fed: decoder state plus the bytes each direction
@@ -182,7 +192,8 @@ typedef struct conn {
 static void conn_open(conn *c)
 {
     memset(c, 0, sizeof(*c));
-    c->state = cs_decoder_http.state_new();
+    c->ctx.ops = &rec_ops;
+    c->state = cs_decoder_http.state_new(&no_flow, &no_opts);
     assert_non_null(c->state);
 }
 
@@ -445,10 +456,31 @@ static void test_no_body_statuses(void **unused)
          "HTTP/1.1 304 Not Modified\r\nContent-Length: 500\r\n\r\n"
          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     assert_int_equal(c.ctx.n, 6);
+    assert_string_equal(c.ctx.msgs[5].error, "");
     assert_string_equal(field(&c.ctx.msgs[3], "status"), "204");
     assert_string_equal(field(&c.ctx.msgs[4], "status"), "304");
     assert_string_equal(field(&c.ctx.msgs[4], "body_len"), "0");
     assert_string_equal(field(&c.ctx.msgs[5], "status"), "200");
+    conn_close(&c);
+}
+
+/* A 5xx response carries an error reason (counted as an error per
+ * protocol); 4xx and 2xx do not. */
+static void test_server_error_reason(void **unused)
+{
+    conn c;
+
+    conn_open(&c);
+    feed(&c, 0, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    feed(&c, 1,
+         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"
+         "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+         "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_int_equal(c.ctx.n, 6);
+    assert_string_equal(c.ctx.msgs[0].error, "");
+    assert_string_equal(c.ctx.msgs[3].error, "status 5xx");
+    assert_string_equal(c.ctx.msgs[4].error, "");
+    assert_string_equal(c.ctx.msgs[5].error, "");
     conn_close(&c);
 }
 
@@ -1170,6 +1202,7 @@ int main(void)
         cmocka_unit_test(test_pipelining_with_head),
         cmocka_unit_test(test_chunked_extensions_trailers),
         cmocka_unit_test(test_no_body_statuses),
+        cmocka_unit_test(test_server_error_reason),
         cmocka_unit_test(test_100_continue),
         cmocka_unit_test(test_body_until_close),
         cmocka_unit_test(test_body_parts),

@@ -1,8 +1,9 @@
 /*
  * test_metrics.c - the per-second metrics aggregator on synthetic events:
  * exact counts per window, the busiest millisecond, late and out-of-order
- * capture times, dns errors, gauge increases, idle series, and percentiles
- * of merged windows against the exact sample quantiles (within 1%).
+ * capture times, errors per protocol, gauge increases, idle series, and
+ * percentiles of merged windows against the exact sample quantiles (within
+ * 1%).
  */
 #include "analytics/metrics.h"
 
@@ -173,7 +174,9 @@ static void test_idle_and_jump(void **state)
     free(c);
 }
 
-static cs_message dns_response(int64_t ts, const char *rcode)
+/* A message of "proto" at "ts" with the error reason "error" ("" = none)
+ * and an "rcode" field "rcode". */
+static cs_message message(const char *proto, int64_t ts, const char *rcode, const char *error)
 {
     static cs_kv kv[2];
     cs_message msg;
@@ -181,40 +184,48 @@ static cs_message dns_response(int64_t ts, const char *rcode)
     memset(&msg, 0, sizeof(msg));
     kv[0] = (cs_kv){{"id", 2}, {"7", 1}};
     kv[1] = (cs_kv){{"rcode", 5}, {rcode, strlen(rcode)}};
-    msg.proto = "dns";
+    msg.proto = proto;
     msg.type = (cs_str){"response", 8};
     msg.ts_ns = ts;
     msg.fields = kv;
     msg.n_fields = 2;
+    msg.error = (cs_str){error, strlen(error)};
     return msg;
 }
 
-static void test_dns_errors(void **state)
+/* Errors are the messages a decoder gave an error reason (DNS rcode != 0,
+ * HTTP 5xx, FIX rejects), counted per protocol; fields alone make none. */
+static void test_errors_per_proto(void **state)
 {
     collect *c = calloc(1, sizeof(*c));
     cs_metrics *m = new_metrics(c, 0);
     cs_message msg;
     const cs_window *w;
 
-    msg = dns_response(T0 + 1, "0");
+    msg = message("dns", T0 + 1, "0", "");
     cs_metrics_message(m, &msg);
-    msg = dns_response(T0 + 2, "3");
+    msg = message("dns", T0 + 2, "3", "rcode NXDOMAIN");
     cs_metrics_message(m, &msg);
-    msg = dns_response(T0 + 3, "2");
+    msg = message("dns", T0 + 3, "2", "rcode SERVFAIL");
     cs_metrics_message(m, &msg);
-    msg = dns_response(T0 + 4, "3");
-    msg.type = (cs_str){"query", 5}; /* a query's rcode is no error */
+    msg = message("http", T0 + 4, "0", "status 5xx");
     cs_metrics_message(m, &msg);
-    msg = dns_response(T0 + 5, "3");
-    msg.proto = "fix";
+    msg = message("http", T0 + 4, "0", "");
+    cs_metrics_message(m, &msg);
+    msg = message("fix", T0 + 5, "3", ""); /* an rcode field is no error */
+    cs_metrics_message(m, &msg);
+    msg = message("fix", T0 + 5, "0", "order rejected");
     cs_metrics_message(m, &msg);
     cs_metrics_flush(m);
     assert_non_null(w = find(c, CS_SERIES_PROTO, "dns", T0));
-    assert_int_equal(w->messages, 4);
+    assert_int_equal(w->messages, 3);
     assert_int_equal(w->errors, 2);
+    assert_non_null(w = find(c, CS_SERIES_PROTO, "http", T0));
+    assert_int_equal(w->messages, 2);
+    assert_int_equal(w->errors, 1);
     assert_non_null(w = find(c, CS_SERIES_PROTO, "fix", T0));
-    assert_int_equal(w->messages, 1);
-    assert_int_equal(w->errors, 0);
+    assert_int_equal(w->messages, 2);
+    assert_int_equal(w->errors, 1);
     cs_metrics_free(m);
     free(c);
 }
@@ -390,7 +401,7 @@ int main(void)
         cmocka_unit_test(test_busiest_ms),
         cmocka_unit_test(test_late_events),
         cmocka_unit_test(test_idle_and_jump),
-        cmocka_unit_test(test_dns_errors),
+        cmocka_unit_test(test_errors_per_proto),
         cmocka_unit_test(test_gauges),
         cmocka_unit_test(test_merged_percentiles),
         cmocka_unit_test(test_snapshot),

@@ -78,7 +78,7 @@ static cs_str S(const char *s)
 
 static cs_pairing *new_pairing(rec *r, uint32_t max, int64_t timeout)
 {
-    cs_sink sink = {r, NULL, on_meas, on_unmatched};
+    cs_sink sink = {r, NULL, on_meas, on_unmatched, NULL};
     cs_pairing *p;
 
     memset(r, 0, sizeof(*r));
@@ -211,7 +211,7 @@ static void check_unmatched_copy(void *ud, const cs_message *m, int kind)
 static void test_large_keys_are_copied(void **state)
 {
     rec r;
-    cs_sink sink = {&r, NULL, on_meas, check_unmatched_copy};
+    cs_sink sink = {&r, NULL, on_meas, check_unmatched_copy, NULL};
     cs_pairing *p;
     char key[301];
     cs_message a;
@@ -293,6 +293,90 @@ static void test_continuations_attach(void **state)
 
 /* A held measurement whose transfer never ends goes out at its timeout
  * (and at flush), with what was attached by then; not as unmatched. */
+/* A FIX order's lifecycle (flags as the FIX decoder sets them): the first
+ * ExecutionReport answers the order and its measurement goes out at once;
+ * the later ones attach to the order (counted), none is an orphan, and
+ * after the report that ends the order a new one would be. A replace (ER
+ * with "closes" = the old ClOrdID) ends the old order and answers the
+ * replace request; the new ClOrdID's reports then attach to that one. */
+static void test_fix_lifecycle_attach_and_replace(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message d = msg(1, CS_ROLE_REQ, 0, 7, 100, "A");
+    cs_message er_new = msg(2, CS_ROLE_RESP, 1, 7, 130, "");
+    cs_message er_part = msg(3, CS_ROLE_RESP, 1, 7, 150, "");
+    cs_message er_fill = msg(4, CS_ROLE_RESP, 1, 7, 170, "");
+    cs_message d2 = msg(5, CS_ROLE_REQ, 0, 7, 200, "C");
+    cs_message er2 = msg(6, CS_ROLE_RESP, 1, 7, 210, "");
+    cs_message g = msg(7, CS_ROLE_REQ, 0, 7, 220, "D");
+    cs_message er_repl = msg(8, CS_ROLE_RESP, 1, 7, 240, "");
+    cs_message er_fill2 = msg(9, CS_ROLE_RESP, 1, 7, 260, "");
+    cs_pairing_stats st;
+
+    er_new.flags = er_part.flags = CS_MSG_LIFECYCLE | CS_MSG_MORE;
+    er_fill.flags = CS_MSG_LIFECYCLE; /* OrdStatus Filled ends it */
+    cs_pairing_add(p, &d, "fix", S("A"));
+    cs_pairing_correlate(p, &er_new, "fix", S("A"), S(""), CS_SCOPE_FLOW);
+    assert_string_equal(r.log, "M fix A 1>2 30;"); /* out at once */
+    cs_pairing_correlate(p, &er_part, "fix", S("A"), S(""), CS_SCOPE_FLOW);
+    cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""), CS_SCOPE_FLOW);
+    assert_string_equal(r.log, "M fix A 1>2 30;");
+    assert_int_equal(r.n_unresp, 0);
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.attached, 2);
+    assert_int_equal(st.pending, 0); /* the fill ended it */
+    cs_pairing_correlate(p, &er_fill, "fix", S("A"), S(""), CS_SCOPE_FLOW);
+    assert_int_equal(r.n_unresp, 1); /* after its end, an orphan */
+
+    /* replace: C is acknowledged, D = replace of C answered by a report
+     * that closes C, then D is filled */
+    er2.flags = er_repl.flags = CS_MSG_LIFECYCLE | CS_MSG_MORE;
+    er_fill2.flags = CS_MSG_LIFECYCLE;
+    cs_pairing_add(p, &d2, "fix", S("C"));
+    cs_pairing_correlate(p, &er2, "fix", S("C"), S(""), CS_SCOPE_FLOW);
+    cs_pairing_add(p, &g, "fix", S("D"));
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.pending, 2); /* C and D both go on */
+    cs_pairing_correlate(p, &er_repl, "fix", S("D"), S("C"), CS_SCOPE_FLOW);
+    assert_string_equal(r.log, "M fix A 1>2 30;U2 4;M fix C 5>6 10;M fix D 7>8 20;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.attached, 3);
+    assert_int_equal(st.pending, 1); /* C ended by the replace */
+    cs_pairing_correlate(p, &er_fill2, "fix", S("D"), S(""), CS_SCOPE_FLOW);
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.attached, 4);
+    assert_int_equal(st.pending, 0);
+    assert_int_equal(r.n_unresp, 1);
+    assert_int_equal(r.n_unreq, 0);
+
+    /* a lifecycle report for an order never seen is still an orphan */
+    cs_pairing_correlate(p, &er_fill2, "fix", S("Z"), S(""), CS_SCOPE_FLOW);
+    assert_int_equal(r.n_unresp, 2);
+    cs_pairing_free(p);
+}
+
+/* CS_SCOPE_ANY: a request on one flow is answered by a response with the
+ * same pair and match on another flow, in either direction; the flow
+ * scope still needs the same flow. */
+static void test_scope_any_across_flows(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "AAPL");
+    cs_message a = msg(2, CS_ROLE_RESP, 0, 9, 130, "");
+    cs_message q2 = msg(3, CS_ROLE_REQ, 0, 7, 200, "MSFT");
+    cs_message a2 = msg(4, CS_ROLE_RESP, 1, 9, 230, "");
+
+    cs_pairing_correlate(p, &q, "t2t", S("AAPL"), S(""), CS_SCOPE_ANY);
+    cs_pairing_correlate(p, &a, "t2t", S("AAPL"), S(""), CS_SCOPE_ANY);
+    assert_string_equal(r.log, "M t2t AAPL 1>2 30;");
+    cs_pairing_correlate(p, &q2, "t2t", S("MSFT"), S(""), CS_SCOPE_FLOW);
+    cs_pairing_correlate(p, &a2, "t2t", S("MSFT"), S(""), CS_SCOPE_FLOW);
+    assert_string_equal(r.log, "M t2t AAPL 1>2 30;U2 4;");
+    cs_pairing_free(p);
+}
+
 static void test_held_measurement_times_out(void **state)
 {
     rec r;
@@ -360,6 +444,8 @@ int main(void)
         cmocka_unit_test(test_many_pending_grow),
         cmocka_unit_test(test_response_last_byte_time),
         cmocka_unit_test(test_continuations_attach),
+        cmocka_unit_test(test_fix_lifecycle_attach_and_replace),
+        cmocka_unit_test(test_scope_any_across_flows),
         cmocka_unit_test(test_held_measurement_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

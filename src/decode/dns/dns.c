@@ -609,6 +609,20 @@ static void cs__dns_xfer_track(cs__dns_state *st, uint8_t dir, const cs__dns_inf
 
 /* ---- emitting ---------------------------------------------------------- */
 
+/* The error reason of a response with a nonzero RCODE (RFC 1035 4.1.1,
+ * RFC 2136 2.2): its mnemonic, "rcode N" for the others. */
+static cs_str cs__dns_rcode_error(unsigned rcode)
+{
+    static const char *const names[16] = {
+        "rcode 0",       "rcode FORMERR", "rcode SERVFAIL", "rcode NXDOMAIN",
+        "rcode NOTIMP",  "rcode REFUSED", "rcode YXDOMAIN", "rcode YXRRSET",
+        "rcode NXRRSET", "rcode NOTAUTH", "rcode NOTZONE",  "rcode 11",
+        "rcode 12",      "rcode 13",      "rcode 14",       "rcode 15"};
+    cs_str r = {names[rcode & 15], strlen(names[rcode & 15])};
+
+    return r;
+}
+
 /*
  * Decodes and emits in->data[start .. start + len), skipping "body" bytes
  * of TCP length prefix: the message reported to the flow layer starts after
@@ -647,6 +661,8 @@ static void cs__dns_emit(cs__dns_state *st, cs_decode_ctx *ctx, const cs_decode_
             m.flags |= CS_MSG_RETRY; /* a resent query replaces the pending one */
         }
     }
+    if ((info.flags & 0x8000) && (info.flags & 15) != 0)
+        m.error = cs__dns_rcode_error(info.flags & 15);
     if (st != NULL && (info.flags & 0x8000))
         cs__dns_xfer_track(st, in->dir & 1, &info, &m);
     m.fields = o.kv;
@@ -777,7 +793,7 @@ static void cs__dns_gap(void *state, uint8_t dir)
     st->resync[dir & 1] = true;
 }
 
-static void *cs__dns_state_new(void)
+static void *cs__dns_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
     return cs_calloc(1, sizeof(cs__dns_state));
 }
@@ -843,7 +859,10 @@ static cs_probe cs__dns_probe(const uint8_t *data, size_t len, uint8_t dir)
 
 static const uint16_t cs__dns_ports[] = {53, 5353, 0};
 
+static const char *const cs__dns_pairs[] = {"dns", NULL};
+
 const cs_decoder cs_decoder_dns = {
+    .pairs = cs__dns_pairs,
     .name = "dns",
     .transports = CS_TRANSPORT_UDP | CS_TRANSPORT_TCP,
     .ports = cs__dns_ports,

@@ -46,6 +46,20 @@
  *        -> request, key = match = ClOrdID(11)
  *   35=8 ExecutionReport, 9 OrderCancelReject -> response, match = ClOrdID(11)
  *   anything else, or no ClOrdID -> none.
+ * Order lifecycle (FIX 4.2-5.0 ExecutionReport semantics): every
+ * ExecutionReport with a ClOrdID is CS_MSG_LIFECYCLE: the first for a
+ * ClOrdID answers its request (the measurement: order -> first report,
+ * given out at once); later ones (fills, restatements) are attached to the
+ * order, not orphans. It is CS_MSG_MORE (more reports follow) unless its
+ * OrdStatus(39) ends the order: 2 Filled, 3 Done for day, 4 Canceled,
+ * 8 Rejected, C Expired. A report with ExecType(150) 4 Canceled or
+ * 5 Replaced and an OrigClOrdID(41) also ends the lifecycle of the order
+ * named by 41 ("closes"): a replace ends the old ClOrdID and its new
+ * ClOrdID (that of the 35=G request it answers) carries the order on; a
+ * cancel ends the order it cancels. OrderCancelReject(35=9) only answers
+ * its own request.
+ * Errors ("error"): 35=3 Reject, 35=j BusinessMessageReject, 35=9
+ * OrderCancelReject, and an ExecutionReport with 150=8 or 39=8 (Rejected).
  * A message without MsgType, or with a field lacking '=', is flagged
  * CS_MSG_MALFORMED. Fields beyond CS__FIX_MAX_FIELDS are not reported.
  *
@@ -377,6 +391,53 @@ static void cs__fix_role(cs_msg_out *m, cs_str clordid)
     }
 }
 
+/* The value of the first field "tag" of "m", or an empty string. */
+static cs_str cs__fix_field(const cs_msg_out *m, const char *tag)
+{
+    cs_str none = {NULL, 0};
+
+    for (size_t i = 0; i < m->n_fields; i++)
+        if (cs__fix_str_is(m->fields[i].name, tag))
+            return m->fields[i].val;
+    return none;
+}
+
+/* Why "m" reports an error, or empty: a session Reject (35=3), a
+ * BusinessMessageReject (35=j), an OrderCancelReject (35=9), or an
+ * ExecutionReport (35=8) whose ExecType(150) or OrdStatus(39) is 8
+ * (Rejected). */
+static cs_str cs__fix_error(const cs_msg_out *m)
+{
+    static const struct {
+        const char *type, *reason;
+    } rejects[] = {{"3", "session reject"}, {"j", "business reject"}, {"9", "cancel reject"}};
+    cs_str r = {NULL, 0};
+
+    for (size_t i = 0; i < sizeof(rejects) / sizeof(rejects[0]); i++)
+        if (cs__fix_str_is(m->type, rejects[i].type))
+            r = (cs_str){rejects[i].reason, strlen(rejects[i].reason)};
+    if (cs__fix_str_is(m->type, "8") && (cs__fix_str_is(cs__fix_field(m, "150"), "8") ||
+                                         cs__fix_str_is(cs__fix_field(m, "39"), "8")))
+        r = (cs_str){"order rejected", strlen("order rejected")};
+    return r;
+}
+
+/* The pairing hints and "closes" of an ExecutionReport with a ClOrdID (see
+ * "Order lifecycle" above). */
+static void cs__fix_lifecycle(cs_msg_out *m)
+{
+    cs_str status = cs__fix_field(m, "39"), exec = cs__fix_field(m, "150");
+    int ends = cs__fix_str_is(status, "2") || cs__fix_str_is(status, "3") ||
+               cs__fix_str_is(status, "4") || cs__fix_str_is(status, "8") ||
+               cs__fix_str_is(status, "C");
+
+    if (m->role != CS_ROLE_RESP || !cs__fix_str_is(m->type, "8"))
+        return;
+    m->flags |= CS_MSG_LIFECYCLE | (ends ? 0 : CS_MSG_MORE);
+    if (cs__fix_str_is(exec, "4") || cs__fix_str_is(exec, "5"))
+        m->closes = cs__fix_field(m, "41");
+}
+
 /* Decodes and emits the framed message in->data[start .. start + fr->len). */
 static void cs__fix_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t start,
                          const cs__fix_frame *fr)
@@ -394,6 +455,8 @@ static void cs__fix_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t s
     m.n_fields = cs__fix_split_fields(p, fr->len, &m, &clordid);
     m.fields = cs__fix_fields;
     cs__fix_role(&m, clordid);
+    cs__fix_lifecycle(&m);
+    m.error = cs__fix_error(&m);
     cs_decode_emit(ctx, &m);
 }
 
@@ -459,7 +522,7 @@ static void cs__fix_gap(void *state, uint8_t dir)
     st->after_gap[dir & 1] = true;
 }
 
-static void *cs__fix_state_new(void)
+static void *cs__fix_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
     return cs_calloc(1, sizeof(cs__fix_state));
 }
@@ -476,7 +539,10 @@ static cs_probe cs__fix_probe(const uint8_t *data, size_t len, uint8_t dir)
     return cs__fix_is_begin_prefix(data, len) ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
 }
 
+static const char *const cs__fix_pairs[] = {"fix", NULL};
+
 const cs_decoder cs_decoder_fix = {
+    .pairs = cs__fix_pairs,
     .name = "fix",
     .transports = CS_TRANSPORT_TCP,
     .ports = NULL,

@@ -555,6 +555,8 @@ static cs__http_framing emit_head(cs__http_state *st, cs_decode_ctx *ctx, cs__ht
     m.n_fields = http_scratch.n_fields;
     if (h->is_response) {
         m.type = cstr("response");
+        if (h->status_code >= 500 && h->status_code <= 599)
+            m.error = cstr("status 5xx");
         if (h->status_code >= 200 || h->status_code == 101) {
             m.role = CS_ROLE_RESP;
             m.pair = "http";
@@ -941,7 +943,7 @@ static void http_gap(void *state, uint8_t dir)
         enter_seek(d, true);
 }
 
-static void *http_state_new(void)
+static void *http_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
 {
     return cs_calloc(1, sizeof(cs__http_state));
 }
@@ -985,7 +987,10 @@ static cs_probe http_probe(const uint8_t *data, size_t len, uint8_t dir)
     return i < 32 ? CS_PROBE_NEED_MORE : CS_PROBE_NO;
 }
 
+static const char *const cs__http_pairs[] = {"http", NULL};
+
 const cs_decoder cs_decoder_http = {
+    .pairs = cs__http_pairs,
     .name = "http",
     .transports = CS_TRANSPORT_TCP,
     .ports = http_ports,
