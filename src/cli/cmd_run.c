@@ -71,7 +71,7 @@
 #define RUN_QUEUE_BYTES (128u << 20)
 #define RUN_DEFAULT_LISTEN "127.0.0.1:8642"
 #define RUN_DEFAULT_RING (256ull << 20)  /* bytes of AF_PACKET ring per interface */
-#define RUN_RECORDS_FLUSH_NS 200000000ll /* messages and measurements handed to the store */
+#define RUN_RECORDS_FLUSH_NS 100000000ll /* messages and measurements handed to the store */
 
 static const char run_help[] =
     "usage: capstream run -i IFACE[,IFACE...] -d STORE [options]\n"

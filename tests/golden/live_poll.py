@@ -13,17 +13,20 @@ that every record older than one second was returned (t_live_query.sh).
       and logs each poll (its wall time, query, ids returned).
   live_poll.py check PCAP LOG.jsonl FINAL.jsonl MSGS.jsonl
       FINAL is `latency --json` and MSGS `messages --json` of the daemon's
-      store after the run. A realtime replay paces from its first packet:
-      the packet of capture time ts arrives at W + (ts - first_ts), or
-      later if the replay lags. Each live measurement event received at
-      wall time E is an upper bound W <= E - (resp_ts - first_ts); W is
-      the least of them.
+      store after the run. When did the daemon have the packet of capture
+      time T? The daemon reads packets in capture order, so by the wall
+      time E of any live measurement event whose response is at T or
+      later: arrival(T) <= the least such E. That bound holds however far
+      a loaded machine makes the replay lag behind its schedule. (Past the
+      last event, the replay's schedule W + (T - first_ts) stands in, W
+      the least start the events allow.)
       Every measurement a poll's filter covers whose response arrived more
       than 1 s before the poll must be in that poll's answer; for messages
       by key, every message with that key whose last packet did; a detail
       must show both messages with every packet readable. Exits 1,
       listing the first misses, if one is not.
 """
+import bisect
 import json
 import struct
 import sys
@@ -58,6 +61,7 @@ class StartBound:
 
     def __init__(self, base, t0):
         self.w, self.events, self.t0 = None, 0, t0
+        self.seen = []  # (resp_ts_ns, wall time the event came)
         self.lock = threading.Lock()
         self.stream = urllib.request.urlopen(base + "/api/v1/stream?events=measurement",
                                              timeout=60)
@@ -68,9 +72,12 @@ class StartBound:
             for raw in self.stream:
                 if not raw.startswith(b"data: "):
                     continue
-                bound = wall_ns() - (json.loads(raw[6:])["resp_ts_ns"] - self.t0)
+                came = wall_ns()
+                resp_ts = json.loads(raw[6:])["resp_ts_ns"]
+                bound = came - (resp_ts - self.t0)
                 with self.lock:
                     self.events += 1
+                    self.seen.append((resp_ts, came))
                     self.w = bound if self.w is None else min(self.w, bound)
         except (OSError, ValueError):
             pass
@@ -141,7 +148,10 @@ def poll(base, pcap, ref_path, seconds, log_path):
             if kind == "key" and recs:
                 out.write(json.dumps(detail(base, recs[0]["id"], key)) + "\n")
         time.sleep(0.1)
-    out.write(json.dumps({"w": sb.get(), "first_ts": t0, "events": sb.events}) + "\n")
+    with sb.lock:
+        seen = list(sb.seen)
+    out.write(json.dumps({"w": sb.get(), "first_ts": t0, "events": sb.events,
+                          "seen": seen}) + "\n")
     out.close()
 
 
@@ -153,9 +163,26 @@ def covers(p, m):
     return m["key"] == p["key"]
 
 
+class Arrival:
+    """arrival(T): the least wall time of an event at capture time >= T."""
+
+    def __init__(self, seen, w, t0):
+        seen = sorted(seen)
+        self.ts = [t for t, _ in seen]
+        self.least = [e for _, e in seen]
+        for i in range(len(seen) - 2, -1, -1):
+            self.least[i] = min(self.least[i], self.least[i + 1])
+        self.w, self.t0 = w, t0
+
+    def __call__(self, t):
+        i = bisect.bisect_left(self.ts, t)
+        return self.least[i] if i < len(self.ts) else self.w + (t - self.t0)
+
+
 def check(pcap, log_path, final_path, msgs_path):
     lines = [json.loads(l) for l in open(log_path)]
     w, t0 = lines[-1]["w"], lines[-1]["first_ts"]
+    arrival = Arrival(lines[-1]["seen"], w, t0)
     polls = lines[:-1]
     final = [json.loads(l) for l in open(final_path)]
     by_key, msgs_by_key = {}, {}
@@ -177,7 +204,7 @@ def check(pcap, log_path, final_path, msgs_path):
         for m in cands:
             if not covers(p, m):
                 continue
-            arrived = w + (m["resp_ts_ns"] - t0)
+            arrived = arrival(m["resp_ts_ns"])
             if p["at"] - arrived <= AGE_NS:
                 continue
             covered += 1
