@@ -143,18 +143,19 @@ enum {
     P_FILTER = 1 << 12,
     P_MIN_LATENCY = 1 << 13,
     P_EVENTS = 1 << 14,
+    P_HEATMAP = 1 << 15,
 };
 
-static const char *const param_names[] = {"after", "before", "step",   "series",      "pair",
-                                          "min",   "sort",   "limit",  "offset",      "proto",
-                                          "type",  "key",    "filter", "min_latency", "events"};
+static const char *const param_names[] = {
+    "after",  "before", "step", "series", "pair",   "min",         "sort",   "limit",
+    "offset", "proto",  "type", "key",    "filter", "min_latency", "events", "heatmap"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
 {
     switch (ep) {
     case CS__EP_METRICS:
-        return P_SERIES | P_AFTER | P_BEFORE | P_STEP;
+        return P_SERIES | P_AFTER | P_BEFORE | P_STEP | P_HEATMAP;
     case CS__EP_SERIES:
         return P_AFTER | P_BEFORE;
     case CS__EP_ALERTS:
@@ -327,6 +328,11 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
         return 0;
     case P_EVENTS:
         return parse_events(v, &q->events, e);
+    case P_HEATMAP:
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+            return cs__api_fail(e, 400, name, "heatmap: expected 0 or 1");
+        q->heatmap = v[0] == '1';
+        return 0;
     }
     return cs__api_fail(e, 400, name, "unknown parameter");
 }
@@ -514,7 +520,25 @@ static void series_text(const cs_series_id *s, char *buf, size_t n)
         snprintf(buf, n, "%s:%s", cs_series_kind_name(s->kind), s->name);
 }
 
-static void point_json(FILE *f, const cs_metric_point *p, int first)
+/* ,"heat":[n, ...]: the point's measurements per heat bucket. */
+static void heat_json(FILE *f, const cs_metric_point *p)
+{
+    fputs(",\"heat\":[", f);
+    for (int k = 0; k < CS_METRIC_HEAT_BUCKETS; k++)
+        fprintf(f, "%s%" PRIu64, k ? "," : "", p->heat[k]);
+    fputs("]", f);
+}
+
+/* ,"heat_lower_ns":[0, 1024, ...]: where each heat bucket starts. */
+static void heat_lower_json(FILE *f)
+{
+    fputs(",\"heat_lower_ns\":[", f);
+    for (int k = 0; k < CS_METRIC_HEAT_BUCKETS; k++)
+        fprintf(f, "%s%" PRId64, k ? "," : "", cs_metricstore_heat_lower(k));
+    fputs("]", f);
+}
+
+static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap)
 {
     fprintf(f,
             "%s{\"ts_ns\":%" PRId64 ",\"windows\":%" PRIu64 ",\"count\":%" PRIu64
@@ -526,8 +550,11 @@ static void point_json(FILE *f, const cs_metric_point *p, int first)
         fprintf(f, ",\"%s\":%" PRIu64, cs_gauge_name(g), p->gauges[g]);
     fprintf(f,
             ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64
-            ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64 "}",
+            ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64,
             p->p50, p->p90, p->p99, p->p999, p->max);
+    if (heatmap)
+        heat_json(f, p);
+    fputs("}", f);
 }
 
 /* The smallest whole-second step >= "step" that cuts a span of "span"
@@ -546,7 +573,9 @@ static int64_t step_bound(uint64_t span, int64_t step)
  * The points of one series, merged per step by the metric store. A reply
  * holds at most CS__API_POINTS_MAX points: a step too fine for the range
  * is widened to the smallest whole-second step that fits (the reply's
- * step_ns says which). Without a range the span is the stored data's.
+ * step_ns says which). With heatmap=1 each point also carries its heat
+ * counts and the reply the heat buckets' lower bounds. Without a range the span is the stored
+ * data's.
  */
 static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
 {
@@ -571,9 +600,12 @@ static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
     series_text(&q->series, name, sizeof(name));
     fputs("{\"series\":", f);
     json_str(f, name);
-    fprintf(f, ",\"step_ns\":%" PRId64 ",\"points\":[", step);
+    fprintf(f, ",\"step_ns\":%" PRId64, step);
+    if (q->heatmap)
+        heat_lower_json(f);
+    fputs(",\"points\":[", f);
     for (size_t i = 0; i < n; i++)
-        point_json(f, &pts[i], i == 0);
+        point_json(f, &pts[i], i == 0, q->heatmap);
     fputs("]", f);
     cs_free(pts);
     return 0;
