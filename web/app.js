@@ -205,7 +205,7 @@
     const series = [{ label: "time (UTC)", value: (u, v) => v == null ? "" : fmtNs(nsOfSec(v)) }];
     names.forEach((n, i) => series.push(Object.assign({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
       points: { show: true, size: 4 }, value: (u, v) => (opts.yfmt ? opts.yfmt(v) : fmtSI(v)) }, (opts.series || [])[i] || {})));
-    const y = opts.log ? { distr: 3, range: (u, mn, mx) => [mn > 0 ? 10 ** Math.floor(Math.log10(mn)) : 1e3, mx > 0 ? 10 ** Math.ceil(Math.log10(mx)) : 1e6] } : {};
+    const y = opts.log && opts.yrange ? { distr: 3, range: () => opts.yrange(fig) } : opts.log ? { distr: 3, range: (u, mn, mx) => [mn > 0 ? 10 ** Math.floor(Math.log10(mn)) : 1e3, mx > 0 ? 10 ** Math.ceil(Math.log10(mx)) : 1e6] } : {};
     const u = new uPlot({
       width: chartWidth(opts.wide), height: 200, series,
       /* x follows the data; one distinct x value (a short capture has a
@@ -216,7 +216,7 @@
         { size: 74, values: (u2, vals) => vals.map((v) => (opts.yfmt ? opts.yfmt(v) : fmtSI(v))) }],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false } },
-      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }], draw: [(u2) => drawAlerts(u2, fig)] },
+      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }], draw: [(u2) => drawAlerts(u2, fig)].concat(opts.draw ? [(u2) => opts.draw(u2, fig)] : []) },
     }, data, fig);
     u.over.addEventListener("click", () => { if (opts.pair && u.cursor.idx != null && u.select.width <= 2) onClick(u, opts); });
     fig.uplot = u;
@@ -252,12 +252,14 @@
     if (c && c.sig !== sig) { c.u.destroy(); c.fig.remove(); charts.delete(id); c = null; }
     if (c) {
       c.fig.alerts = opts.alerts;
+      c.fig.heat = opts.heat;
       c.fig.querySelector("h3").textContent = title;
       c.u.setData(data);
     } else {
       const fig = chartBox(title, id);
       if (extra) extra(fig);
       fig.alerts = opts.alerts;
+      fig.heat = opts.heat;
       c = { fig, sig, u: null };
       $("charts").appendChild(fig);
       c.u = makePlot(fig, names, data, opts);
@@ -348,7 +350,10 @@
       }
       upsertChart(seen, "c-drops", `drops per step (records not stored since start: ${recordsNotStored})`, names, data, {});
     }
-    for (const [pair, d] of pairs) latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+    for (const [pair, d] of pairs) {
+      latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+      heatChart(seen, pair, d);
+    }
     for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
     let none = $("nodata");
     if (!charts.size) {
@@ -385,9 +390,9 @@
    * measurements of the range as points, so a spike can be clicked even
    * inside one step. */
   async function latencyData(pair, a, am, b, step) {
-    const [pts, j] = await Promise.all([metrics("pair:" + pair, am, b, step),
+    const [m, j] = await Promise.all([getJSON(`/metrics?series=pair:${encodeURIComponent(pair)}&after=${am}&before=${b}&step=${step}s&heatmap=1`),
       getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000`)]);
-    return { pts, ms: j.measurements };
+    return { pts: m.points, lower: (m.heat_lower_ns || []).map(Number), stepSec: Number(BigInt(m.step_ns) / NS), ms: j.measurements };
   }
   const PCTS = [["p50", "p50_ns"], ["p90", "p90_ns"], ["p99", "p99_ns"], ["p99.9", "p999_ns"], ["max", "max_ns"]];
   function alertMarks(events, pair) {
@@ -421,6 +426,65 @@
     fig.classList.add("latency");
     fig.dataset.pair = pair;
     fig.dataset.alerts = String(alerts.bands.length);
+  }
+  /* Latency heatmap of a pair: one column per step, one cell per latency
+   * bucket of the API's heatmap (log-spaced, exact counts), coloured by its
+   * count on a log scale (one measurement is still visible beside
+   * thousands), on a log latency axis: a p50 of 37 us shows as its own band
+   * under 5 ms maxima. Bucket 0 (below 1 us) is drawn from 512 ns, the last
+   * (17 s and more) up to twice its start. fig.heat = {xs, cols, lower,
+   * stepSec, max, ylo, yhi} is what the draw hook paints. */
+  function heatModel(d) {
+    const lower = d.lower, nb = lower.length;
+    const top = (k) => (k + 1 < nb ? lower[k + 1] : lower[k] * 2);
+    const bottom = (k) => (k === 0 ? top(0) / 2 : lower[k]);
+    let max = 0, klo = nb, khi = -1, total = 0;
+    const cols = d.pts.map((p) => (p.heat || []).map(Number));
+    for (const col of cols)
+      col.forEach((c, k) => { if (c > 0) { max = Math.max(max, c); klo = Math.min(klo, k); khi = Math.max(khi, k); total += c; } });
+    const ylo = khi < 0 ? 1e3 : bottom(klo), yhi = khi < 0 ? 1e6 : top(khi);
+    return { xs: d.pts.map((p) => secOf(p.ts_ns)), cols, top, bottom, stepSec: d.stepSec, max, total,
+      /* a decade of room around the cells, on decade ticks */
+      ylo: 10 ** Math.floor(Math.log10(ylo)), yhi: 10 ** Math.ceil(Math.log10(yhi)) };
+  }
+  function heatColour(c, max) {
+    const t = max > 1 ? Math.log(c) / Math.log(max) : 1; /* 0 for one, 1 for the most */
+    return `hsl(${Math.round(50 - 50 * t)}, 95%, ${Math.round(72 - 44 * t)}%)`; /* pale yellow to dark red */
+  }
+  function drawHeat(u, fig) {
+    const h = fig.heat;
+    if (!h) return;
+    const ctx = u.ctx, bb = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(bb.left, bb.top, bb.width, bb.height);
+    ctx.clip();
+    h.xs.forEach((x, i) => {
+      const l = u.valToPos(x, "x", true), r = u.valToPos(x + h.stepSec, "x", true);
+      h.cols[i].forEach((c, k) => {
+        if (!c) return;
+        const yt = u.valToPos(h.top(k), "y", true), yb = u.valToPos(h.bottom(k), "y", true);
+        ctx.fillStyle = heatColour(c, h.max);
+        ctx.fillRect(l, yt, Math.max(r - l, 1), Math.max(yb - yt, 1));
+      });
+    });
+    ctx.restore();
+  }
+  function heatChart(seen, pair, d) {
+    if (!d.lower.length) return;
+    const h = heatModel(d);
+    /* x: the step starts plus the end of the last step, so its column shows */
+    const xs = h.xs.length ? h.xs.concat([h.xs[h.xs.length - 1] + h.stepSec]) : [];
+    const data = [xs, xs.map(() => null)];
+    const fig = upsertChart(seen, "c-heat-" + pair, `latency heatmap ${pair} (log scale; measurements per ${d.stepSec}s and latency bucket, ` +
+      `pale = 1, dark red = ${h.max.toLocaleString("en-US")})`, ["measurements"], data, {
+      pair, wide: true, log: true, yfmt: fmtDurShort, heat: h, yrange: (f) => [f.heat.ylo, f.heat.yhi], draw: drawHeat,
+      series: [{ paths: () => null, points: { show: false }, value: () => "" }],
+    });
+    fig.classList.add("heatmap");
+    fig.dataset.pair = pair;
+    fig.dataset.total = String(h.total);
+    fig.dataset.max = String(h.max);
   }
   if (window.ResizeObserver)
     new ResizeObserver(() => { for (const c of charts.values()) c.u.setSize({ width: chartWidth(c.sig.endsWith("|log")), height: 200 }); }).observe($("charts"));

@@ -30,6 +30,9 @@
  *   navigation: zoom out, pan and Back/Forward through views
  *   12 time ticks are UTC 24-hour, latency ticks carry units, byte rates
  *      are drawn as bit rates
+ *   heatmap: per pair a latency heatmap on a log axis holding every
+ *      measurement the API counts (heatmap=1), full cells painted, empty
+ *      buckets blank
  * Screenshots go to ARTIFACT_DIR. Exits 1 if any check failed. */
 "use strict";
 const fs = require("fs");
@@ -283,6 +286,44 @@ async function ticks(browser) { /* item 12 */
   await page.close();
 }
 
+/* issue 14, latency distributions: per pair a heatmap of the API's heat
+ * counts (heatmap=1 at the chart's step), on a log latency axis, each
+ * non-empty cell painted and an empty one left blank */
+async function heatmap(browser) {
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  await page.waitForSelector("figure.heatmap canvas", 10000).catch(() => {});
+  const got = await page.evaluate(async () => {
+    const fig = document.querySelector('figure.heatmap[data-pair="fix"]');
+    if (!fig || !fig.uplot || !fig.heat) return { fig: !!fig };
+    const u = fig.uplot, h = fig.heat;
+    const m = await (await fetch(`/api/v1/metrics?series=pair:fix&after=${BigInt(Math.round(u.data[0][0])) * 1000000000n}` +
+      `&before=${BigInt(Math.round(u.data[0][u.data[0].length - 1])) * 1000000000n}&step=${h.stepSec}s&heatmap=1`)).json();
+    const apiTotal = m.points.reduce((t, p) => t + p.heat.reduce((x, y) => x + y, 0), 0);
+    const apiCount = m.points.reduce((t, p) => t + p.count, 0);
+    /* the pixel at the centre of the fullest cell, and of an empty bucket of the same column */
+    const px = (x, y) => Array.from(u.ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data);
+    let best = null;
+    h.cols.forEach((col, i) => col.forEach((c, k) => { if (!best || c > best.c) best = { c, i, k }; }));
+    const cx = u.valToPos(h.xs[best.i] + h.stepSec / 2, "x", true);
+    const mid = (k) => Math.sqrt(h.top(k) * h.bottom(k));
+    const emptyK = h.cols[best.i].findIndex((c, k) => c === 0 && mid(k) > h.ylo && mid(k) < h.yhi);
+    const ticks = (u.axes[1]._values || []).filter((v) => v !== "" && v != null);
+    return { fig: true, distr: u.scales.y.distr, total: Number(fig.dataset.total), apiTotal, apiCount, ticks,
+      full: px(cx, u.valToPos(mid(best.k), "y", true)), empty: emptyK < 0 ? null : px(cx, u.valToPos(mid(emptyK), "y", true)),
+      title: fig.querySelector("h3").textContent };
+  });
+  check("heatmap: a latency heatmap per pair is drawn", got.fig && got.distr !== undefined, got);
+  check("heatmap: its latency axis is logarithmic", got.distr === 3, got.distr);
+  check("heatmap: latency ticks carry units", got.ticks && got.ticks.length > 1 && got.ticks.every((v) => /(s|ms|µs|ns)$/.test(v)), got.ticks);
+  check("heatmap: it holds every measurement the API counts over its range", got.total > 0 && got.total === got.apiTotal && got.apiTotal === got.apiCount, got);
+  check("heatmap: the fullest cell is painted", got.full && got.full[3] > 0 && !(got.full[0] > 250 && got.full[1] > 250 && got.full[2] > 250), got.full);
+  check("heatmap: an empty bucket is left blank", got.empty && (got.empty[3] === 0 || got.empty.slice(0, 3).every((v) => v > 250)), got.empty);
+  await page.shotElement('figure.heatmap[data-pair="fix"]', path.join(artifacts, "heatmap-fix.png")).catch(() => {});
+  await page.close();
+}
+
 async function listControls(browser) { /* sortable by a header click, filtered by latency */
   const page = await browser.newPage();
   await page.goto(sample + "/#preset=all&pair=fix&wa=1767623400000000000&wb=1767623401000000000");
@@ -420,7 +461,7 @@ async function viewTimes(browser) {
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, viewTimes };
+    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, viewTimes };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
