@@ -144,11 +144,12 @@ enum {
     P_MIN_LATENCY = 1 << 13,
     P_EVENTS = 1 << 14,
     P_HEATMAP = 1 << 15,
+    P_TOTAL = 1 << 16,
 };
 
 static const char *const param_names[] = {
-    "after",  "before", "step", "series", "pair",   "min",         "sort",   "limit",
-    "offset", "proto",  "type", "key",    "filter", "min_latency", "events", "heatmap"};
+    "after", "before", "step", "series", "pair",        "min",    "sort",    "limit", "offset",
+    "proto", "type",   "key",  "filter", "min_latency", "events", "heatmap", "total"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
@@ -161,7 +162,7 @@ static unsigned allowed_params(int ep)
     case CS__EP_ALERTS:
         return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_MEASUREMENTS:
-        return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_SORT | P_LIMIT | P_OFFSET;
+        return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_SORT | P_LIMIT | P_OFFSET | P_TOTAL;
     case CS__EP_MESSAGES:
         return P_PROTO | P_TYPE | P_KEY | P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_PACKETS:
@@ -329,9 +330,10 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
     case P_EVENTS:
         return parse_events(v, &q->events, e);
     case P_HEATMAP:
+    case P_TOTAL:
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-            return cs__api_fail(e, 400, name, "heatmap: expected 0 or 1");
-        q->heatmap = v[0] == '1';
+            return cs__api_fail(e, 400, name, "%s: expected 0 or 1", name);
+        *((1u << idx) == P_HEATMAP ? &q->heatmap : &q->total) = v[0] == '1';
         return 0;
     }
     return cs__api_fail(e, 400, name, "unknown parameter");
@@ -792,6 +794,25 @@ static void page_end(FILE *f, const page_ctx *c)
             c->offset, c->limit, c->written, c->more ? "true" : "false");
 }
 
+/* ,"total":N: the measurements matching "lf" (its offset and limit aside),
+ * counted from the store's per-pair latency histograms. */
+static int total_json(FILE *f, cs_msgreader *r, const cs_latfilter *lf)
+{
+    cs_latstats *st = NULL;
+    size_t n = 0;
+    uint64_t total = 0;
+    int rc = cs_msgreader_lat_stats(r, lf, &st, &n);
+
+    for (size_t i = 0; i < n; i++)
+        total += cs_hist_count(&st[i].hist);
+    cs_free(st);
+    if (rc == 0)
+        fprintf(f, ",\"total\":%" PRIu64, total);
+    return rc;
+}
+
+/* A page of measurements; with total=1 also how many match in all, so a
+ * page can say "1-100 of 3,412". */
 static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
 {
     page_ctx c = {f, 0, 0, 0, q->limit, 0}; /* the store skips the offset */
@@ -814,6 +835,8 @@ static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
     rc = cs_msgreader_measurements(r, &lf, page_measurement, &c);
     c.offset = q->offset;
     page_end(f, &c);
+    if (rc >= 0 && q->total)
+        rc = total_json(f, r, &lf);
     cs_msgreader_close(r);
     return rc;
 }

@@ -315,6 +315,38 @@ static void test_status(void **state)
     json_decref(j);
 }
 
+static void expect_400(const char *path, const char *param);
+
+/* total=1: the number of measurements matching the filters, whatever the
+ * page; the same as listing them all, and absent without total=1. */
+static void check_list_total(const char *filters, int64_t want)
+{
+    char path[256];
+    json_t *all, *page;
+    int64_t n;
+
+    snprintf(path, sizeof(path), "/api/v1/measurements?limit=1000&%s", filters);
+    all = get_json(path, 200);
+    n = (int64_t)json_array_size(json_object_get(all, "measurements"));
+    assert_false(json_is_true(json_object_get(all, "more")));
+    assert_null(json_object_get(all, "total"));
+    if (want >= 0)
+        assert_int_equal(n, want);
+    snprintf(path, sizeof(path), "/api/v1/measurements?limit=3&offset=2&total=1&%s", filters);
+    page = get_json(path, 200);
+    assert_int_equal(json_integer_value(json_object_get(page, "total")), n);
+    json_decref(all);
+    json_decref(page);
+}
+
+static void test_list_totals(void **state)
+{
+    check_list_total("pair=fix", -1);
+    check_list_total("pair=fix&min=100us&sort=latency", -1);
+    check_list_total("pair=nosuch", 0);
+    expect_400("/api/v1/measurements?total=yes", "total");
+}
+
 static void test_measurement_drilldown(void **state)
 {
     json_t *list = get_json("/api/v1/measurements?sort=latency&limit=3&min=100us", 200);
@@ -784,6 +816,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refuses_open_listen),
         cmocka_unit_test(test_status),
+        cmocka_unit_test(test_list_totals),
         cmocka_unit_test(test_measurement_drilldown),
         cmocka_unit_test(test_lists_and_paging),
         cmocka_unit_test(test_packets_pcap),
