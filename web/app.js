@@ -470,6 +470,16 @@
     });
     ctx.restore();
   }
+  /* the legend's text for the cell under the cursor: "412 in 32.8 µs – 46.3 µs" */
+  function heatAt(u, fig) {
+    const h = fig && fig.heat;
+    if (!h || u.cursor.left == null || u.cursor.left < 0 || u.cursor.top == null || u.cursor.top < 0) return "";
+    const x = u.posToVal(u.cursor.left, "x"), y = u.posToVal(u.cursor.top, "y");
+    const i = h.xs.findIndex((x0) => x0 <= x && x < x0 + h.stepSec);
+    const k = i < 0 ? -1 : h.cols[i].findIndex((c, kk) => h.bottom(kk) <= y && y < h.top(kk));
+    if (k < 0) return "";
+    return `${h.cols[i][k].toLocaleString("en-US")} in ${fmtDurShort(h.bottom(k))} – ${fmtDurShort(h.top(k))}`;
+  }
   function heatChart(seen, pair, d) {
     if (!d.lower.length) return;
     const h = heatModel(d);
@@ -479,7 +489,7 @@
     const fig = upsertChart(seen, "c-heat-" + pair, `latency heatmap ${pair} (log scale; measurements per ${d.stepSec}s and latency bucket, ` +
       `pale = 1, dark red = ${h.max.toLocaleString("en-US")})`, ["measurements"], data, {
       pair, wide: true, log: true, yfmt: fmtDurShort, heat: h, yrange: (f) => [f.heat.ylo, f.heat.yhi], draw: drawHeat,
-      series: [{ paths: () => null, points: { show: false }, value: () => "" }],
+      series: [{ paths: () => null, points: { show: false }, value: (u) => heatAt(u, u.root.parentNode) }],
     });
     fig.classList.add("heatmap");
     fig.dataset.pair = pair;
@@ -530,11 +540,13 @@
     $("listkey").value = st.lkey || "";
     const min = (st.min ? `&min=${encodeURIComponent(st.min)}` : "") + (st.lkey ? `&key=${encodeURIComponent(st.lkey)}` : "");
     const sessions = loadSessions(st, min);
-    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}`);
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}&total=1`);
     $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}` +
       (st.min ? `, latency ≥ ${st.min}` : "") + (st.lkey ? `, key ${st.lkey}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
-      (j.count ? `, ${off + 1}–${off + j.count}${j.more ? " of more" : ""}` : ", none on this page");
-    $("pageinfo").textContent = `page ${pg}`;
+      (j.count ? "" : ", none on this page");
+    const total = Number(j.total).toLocaleString("en-US");
+    $("pageinfo").textContent = j.count ? `${(off + 1).toLocaleString("en-US")}–${(off + j.count).toLocaleString("en-US")} of ${total} (page ${pg})`
+      : `page ${pg}, none of ${total}`;
     $("prevpage").disabled = pg <= 1;
     $("nextpage").disabled = !j.more || pg >= MAXPG;
     /* a click on the latency or time header sorts by it (on the server) */
