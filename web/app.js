@@ -836,6 +836,8 @@
     const { a, b } = curRange || range(st);
     const live = isLive(st);
     $("preset").value = st.after || st.before ? "custom" : (st.preset || "5m");
+    for (const btn of $("presets").querySelectorAll("button"))
+      btn.setAttribute("aria-pressed", String(!st.after && !st.before && btn.dataset.preset === (st.preset || "5m")));
     $("live").checked = live;
     /* a live range keeps its relative text; the inputs are not touched while edited */
     for (const [id, v] of [["after", a], ["before", b]])
@@ -869,6 +871,9 @@
     const v = $("preset").value;
     if (v !== "custom") setState({ preset: v, after: "", before: "" });
   });
+  /* quick ranges: one click sets a range ending now, live */
+  for (const btn of $("presets").querySelectorAll("button"))
+    btn.addEventListener("click", () => setState({ preset: btn.dataset.preset, after: "", before: "" }));
   $("apply").addEventListener("click", () => {
     const now = nowNs(), ta = $("after").value.trim(), tb = $("before").value.trim() || "now";
     const a = parseTime(ta, now), b = parseTime(tb, now);

@@ -30,6 +30,8 @@
  *   navigation: zoom out, pan and Back/Forward through views
  *   12 time ticks are UTC 24-hour, latency ticks carry units, byte rates
  *      are drawn as bit rates
+ *   presets: a click on 1m ... 7d from a fixed range sets that range
+ *      ending now, live, marked, and the range then follows the capture
  *   totals: the measurement list says "1–100 of N" with N every match,
  *      also on the next page and under a latency filter
  *   heatmap: per pair a latency heatmap on a log axis holding every
@@ -182,6 +184,38 @@ async function liveState(browser) { /* item 4 */
   const a1 = await page.value("#after");
   check("4: with live ticked again the from/to inputs follow", a0 !== a1, { a0, a1 });
   await shot(page, "d4-live", false);
+  await page.close();
+}
+
+/* issue 14, time presets: one click on 1m ... 7d from a fixed range sets
+ * that relative range ending now, marks its button, ticks live, and the
+ * range then follows the capture */
+async function presets(browser) {
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=1m");
+  await ready(page);
+  const names = await page.evalAll("#presets button", (bs) => bs.map((b) => b.textContent.trim()));
+  check("presets: one button each for 1m, 5m, 15m, 1h, 6h, 24h, 7d", JSON.stringify(names) === JSON.stringify(["1m", "5m", "15m", "1h", "6h", "24h", "7d"]), names);
+  if (names.length !== 7) { await page.close(); return; }
+  await drag(page, "#c-pps .u-over", 0.2, 0.8); /* a fixed range: live off */
+  await page.waitFor(() => /before=/.test(location.hash), null, 10000);
+  await ready(page);
+  const fixedLive = await page.evaluate(() => document.getElementById("live").checked);
+  await page.click('#presets button[data-preset="15m"]');
+  await page.waitFor(() => /preset=15m/.test(location.hash), null, 10000);
+  await ready(page);
+  const st = await page.evaluate(() => ({ hash: location.hash, live: document.getElementById("live").checked,
+    pressed: Array.from(document.querySelectorAll('#presets button[aria-pressed="true"]')).map((b) => b.dataset.preset),
+    range: document.getElementById("rangetext").textContent, sel: document.getElementById("preset").value }));
+  const span = (t) => { const [a, b] = t.split(" · ")[0].split(" – ").map((x) => Date.parse(x.replace(/(\.\d{3})\d*Z$/, "$1Z"))); return { a, b, len: b - a }; };
+  check("presets: a fixed range had live off", fixedLive === false, fixedLive);
+  check("presets: 15m sets a relative range (no from/to in the URL)", !/after=|before=/.test(st.hash), st.hash);
+  check("presets: 15m turns live on and is marked", st.live && JSON.stringify(st.pressed) === '["15m"]' && st.sel === "15m", st);
+  check("presets: the range is 15 minutes", span(st.range).len === 900000, st.range);
+  await sleep(5000);
+  const r1 = await page.text("#rangetext");
+  check("presets: live resumes, the range's end moves with the capture", span(r1).b > span(st.range).b, { before: st.range, after: r1 });
+  await shot(page, "presets-15m", false);
   await page.close();
 }
 
@@ -502,7 +536,7 @@ async function viewTimes(browser) {
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, listTotals, viewTimes };
+    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, listTotals, presets, viewTimes };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
