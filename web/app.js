@@ -1,5 +1,11 @@
 /* capstream web UI (plain JS, no framework).
  *
+ * Charts per pair: latency percentiles with the slowest measurements as
+ * points, and a heatmap of the API's heat counts (metrics?heatmap=1) drawn
+ * by a uPlot draw hook, one cell per step and latency bucket. The
+ * measurement list asks for total=1 to say "1–100 of N". The preset buttons
+ * (1m ... 7d) and the menu set a relative range ending now: live.
+ *
  * State lives in the URL hash (#preset=5m | #after=T&before=T, pair=fix&wa=NS&wb=NS,
  * pg=N, sort=time, min=DUR, lkey=K, m=ID, p=REF, key=K; pg is the measurement
  * list's page, 1-based; sort, min and lkey its order and filters):
