@@ -1,5 +1,11 @@
 /* capstream web UI (plain JS, no framework).
  *
+ * Charts per pair: latency percentiles with the slowest measurements as
+ * points, and a heatmap of the API's heat counts (metrics?heatmap=1) drawn
+ * by a uPlot draw hook, one cell per step and latency bucket. The
+ * measurement list asks for total=1 to say "1–100 of N". The preset buttons
+ * (1m ... 7d) and the menu set a relative range ending now: live.
+ *
  * State lives in the URL hash (#preset=5m | #after=T&before=T, pair=fix&wa=NS&wb=NS,
  * pg=N, sort=time, min=DUR, lkey=K, m=ID, p=REF, key=K; pg is the measurement
  * list's page, 1-based; sort, min and lkey its order and filters):
@@ -207,7 +213,7 @@
     const series = [{ label: "time (UTC)", value: (u, v) => v == null ? "" : fmtNs(nsOfSec(v)) }];
     names.forEach((n, i) => series.push(Object.assign({ label: n, stroke: COLORS[i % COLORS.length], width: 1.5, spanGaps: true,
       points: { show: true, size: 4 }, value: (u, v) => (opts.yfmt ? opts.yfmt(v) : fmtSI(v)) }, (opts.series || [])[i] || {})));
-    const y = opts.log ? { distr: 3, range: (u, mn, mx) => [mn > 0 ? 10 ** Math.floor(Math.log10(mn)) : 1e3, mx > 0 ? 10 ** Math.ceil(Math.log10(mx)) : 1e6] } : {};
+    const y = opts.log && opts.yrange ? { distr: 3, range: () => opts.yrange(fig) } : opts.log ? { distr: 3, range: (u, mn, mx) => [mn > 0 ? 10 ** Math.floor(Math.log10(mn)) : 1e3, mx > 0 ? 10 ** Math.ceil(Math.log10(mx)) : 1e6] } : {};
     const u = new uPlot({
       width: chartWidth(opts.wide), height: 200, series,
       /* x follows the data; one distinct x value (a short capture has a
@@ -218,7 +224,7 @@
         { size: 74, values: (u2, vals) => vals.map((v) => (opts.yfmt ? opts.yfmt(v) : fmtSI(v))) }],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
       cursor: { drag: { x: true, y: false, setScale: false } },
-      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }], draw: [(u2) => drawAlerts(u2, fig)] },
+      hooks: { setSelect: [(u2) => { if (u2.select.width > 2) onSelect(u2, opts); }], draw: [(u2) => drawAlerts(u2, fig)].concat(opts.draw ? [(u2) => opts.draw(u2, fig)] : []) },
     }, data, fig);
     u.over.addEventListener("click", () => { if (opts.pair && u.cursor.idx != null && u.select.width <= 2) onClick(u, opts); });
     fig.uplot = u;
@@ -254,12 +260,14 @@
     if (c && c.sig !== sig) { c.u.destroy(); c.fig.remove(); charts.delete(id); c = null; }
     if (c) {
       c.fig.alerts = opts.alerts;
+      c.fig.heat = opts.heat;
       c.fig.querySelector("h3").textContent = title;
       c.u.setData(data);
     } else {
       const fig = chartBox(title, id);
       if (extra) extra(fig);
       fig.alerts = opts.alerts;
+      fig.heat = opts.heat;
       c = { fig, sig, u: null };
       $("charts").appendChild(fig);
       c.u = makePlot(fig, names, data, opts);
@@ -350,7 +358,10 @@
       }
       upsertChart(seen, "c-drops", `drops per step (records not stored since start: ${recordsNotStored})`, names, data, {});
     }
-    for (const [pair, d] of pairs) latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+    for (const [pair, d] of pairs) {
+      latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+      heatChart(seen, pair, d);
+    }
     for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
     let none = $("nodata");
     if (!charts.size) {
@@ -387,9 +398,9 @@
    * measurements of the range as points, so a spike can be clicked even
    * inside one step. */
   async function latencyData(pair, a, am, b, step) {
-    const [pts, j] = await Promise.all([metrics("pair:" + pair, am, b, step),
+    const [m, j] = await Promise.all([getJSON(`/metrics?series=pair:${encodeURIComponent(pair)}&after=${am}&before=${b}&step=${step}s&heatmap=1`),
       getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000`)]);
-    return { pts, ms: j.measurements };
+    return { pts: m.points, lower: (m.heat_lower_ns || []).map(Number), stepSec: Number(BigInt(m.step_ns) / NS), ms: j.measurements };
   }
   const PCTS = [["p50", "p50_ns"], ["p90", "p90_ns"], ["p99", "p99_ns"], ["p99.9", "p999_ns"], ["max", "max_ns"]];
   function alertMarks(events, pair) {
@@ -423,6 +434,75 @@
     fig.classList.add("latency");
     fig.dataset.pair = pair;
     fig.dataset.alerts = String(alerts.bands.length);
+  }
+  /* Latency heatmap of a pair: one column per step, one cell per latency
+   * bucket of the API's heatmap (log-spaced, exact counts), coloured by its
+   * count on a log scale (one measurement is still visible beside
+   * thousands), on a log latency axis: a p50 of 37 us shows as its own band
+   * under 5 ms maxima. Bucket 0 (below 1 us) is drawn from 512 ns, the last
+   * (17 s and more) up to twice its start. fig.heat = {xs, cols, lower,
+   * stepSec, max, ylo, yhi} is what the draw hook paints. */
+  function heatModel(d) {
+    const lower = d.lower, nb = lower.length;
+    const top = (k) => (k + 1 < nb ? lower[k + 1] : lower[k] * 2);
+    const bottom = (k) => (k === 0 ? top(0) / 2 : lower[k]);
+    let max = 0, klo = nb, khi = -1, total = 0;
+    const cols = d.pts.map((p) => (p.heat || []).map(Number));
+    for (const col of cols)
+      col.forEach((c, k) => { if (c > 0) { max = Math.max(max, c); klo = Math.min(klo, k); khi = Math.max(khi, k); total += c; } });
+    const ylo = khi < 0 ? 1e3 : bottom(klo), yhi = khi < 0 ? 1e6 : top(khi);
+    return { xs: d.pts.map((p) => secOf(p.ts_ns)), cols, top, bottom, stepSec: d.stepSec, max, total,
+      /* a decade of room around the cells, on decade ticks */
+      ylo: 10 ** Math.floor(Math.log10(ylo)), yhi: 10 ** Math.ceil(Math.log10(yhi)) };
+  }
+  function heatColour(c, max) {
+    const t = max > 1 ? Math.log(c) / Math.log(max) : 1; /* 0 for one, 1 for the most */
+    return `hsl(${Math.round(50 - 50 * t)}, 95%, ${Math.round(72 - 44 * t)}%)`; /* pale yellow to dark red */
+  }
+  function drawHeat(u, fig) {
+    const h = fig.heat;
+    if (!h) return;
+    const ctx = u.ctx, bb = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(bb.left, bb.top, bb.width, bb.height);
+    ctx.clip();
+    h.xs.forEach((x, i) => {
+      const l = u.valToPos(x, "x", true), r = u.valToPos(x + h.stepSec, "x", true);
+      h.cols[i].forEach((c, k) => {
+        if (!c) return;
+        const yt = u.valToPos(h.top(k), "y", true), yb = u.valToPos(h.bottom(k), "y", true);
+        ctx.fillStyle = heatColour(c, h.max);
+        ctx.fillRect(l, yt, Math.max(r - l, 1), Math.max(yb - yt, 1));
+      });
+    });
+    ctx.restore();
+  }
+  /* the legend's text for the cell under the cursor: "412 in 32.8 µs – 46.3 µs" */
+  function heatAt(u, fig) {
+    const h = fig && fig.heat;
+    if (!h || u.cursor.left == null || u.cursor.left < 0 || u.cursor.top == null || u.cursor.top < 0) return "";
+    const x = u.posToVal(u.cursor.left, "x"), y = u.posToVal(u.cursor.top, "y");
+    const i = h.xs.findIndex((x0) => x0 <= x && x < x0 + h.stepSec);
+    const k = i < 0 ? -1 : h.cols[i].findIndex((c, kk) => h.bottom(kk) <= y && y < h.top(kk));
+    if (k < 0) return "";
+    return `${h.cols[i][k].toLocaleString("en-US")} in ${fmtDurShort(h.bottom(k))} – ${fmtDurShort(h.top(k))}`;
+  }
+  function heatChart(seen, pair, d) {
+    if (!d.lower.length) return;
+    const h = heatModel(d);
+    /* x: the step starts plus the end of the last step, so its column shows */
+    const xs = h.xs.length ? h.xs.concat([h.xs[h.xs.length - 1] + h.stepSec]) : [];
+    const data = [xs, xs.map(() => null)];
+    const fig = upsertChart(seen, "c-heat-" + pair, `latency heatmap ${pair} (log scale; measurements per ${d.stepSec}s and latency bucket, ` +
+      `pale = 1, dark red = ${h.max.toLocaleString("en-US")})`, ["measurements"], data, {
+      pair, wide: true, log: true, yfmt: fmtDurShort, heat: h, yrange: (f) => [f.heat.ylo, f.heat.yhi], draw: drawHeat,
+      series: [{ paths: () => null, points: { show: false }, value: (u) => heatAt(u, u.root.parentNode) }],
+    });
+    fig.classList.add("heatmap");
+    fig.dataset.pair = pair;
+    fig.dataset.total = String(h.total);
+    fig.dataset.max = String(h.max);
   }
   if (window.ResizeObserver)
     new ResizeObserver(() => { for (const c of charts.values()) c.u.setSize({ width: chartWidth(c.sig.endsWith("|log")), height: 200 }); }).observe($("charts"));
@@ -468,11 +548,13 @@
     $("listkey").value = st.lkey || "";
     const min = (st.min ? `&min=${encodeURIComponent(st.min)}` : "") + (st.lkey ? `&key=${encodeURIComponent(st.lkey)}` : "");
     const sessions = loadSessions(st, min);
-    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}`);
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}&total=1`);
     $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}` +
       (st.min ? `, latency ≥ ${st.min}` : "") + (st.lkey ? `, key ${st.lkey}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
-      (j.count ? `, ${off + 1}–${off + j.count}${j.more ? " of more" : ""}` : ", none on this page");
-    $("pageinfo").textContent = `page ${pg}`;
+      (j.count ? "" : ", none on this page");
+    const total = Number(j.total).toLocaleString("en-US");
+    $("pageinfo").textContent = j.count ? `${(off + 1).toLocaleString("en-US")}–${(off + j.count).toLocaleString("en-US")} of ${total} (page ${pg})`
+      : `page ${pg}, none of ${total}`;
     $("prevpage").disabled = pg <= 1;
     $("nextpage").disabled = !j.more || pg >= MAXPG;
     /* a click on the latency or time header sorts by it (on the server) */
@@ -762,6 +844,8 @@
     const { a, b } = curRange || range(st);
     const live = isLive(st);
     $("preset").value = st.after || st.before ? "custom" : (st.preset || "5m");
+    for (const btn of $("presets").querySelectorAll("button"))
+      btn.setAttribute("aria-pressed", String(!st.after && !st.before && btn.dataset.preset === (st.preset || "5m")));
     $("live").checked = live;
     /* a live range keeps its relative text; the inputs are not touched while edited */
     for (const [id, v] of [["after", a], ["before", b]])
@@ -795,6 +879,9 @@
     const v = $("preset").value;
     if (v !== "custom") setState({ preset: v, after: "", before: "" });
   });
+  /* quick ranges: one click sets a range ending now, live */
+  for (const btn of $("presets").querySelectorAll("button"))
+    btn.addEventListener("click", () => setState({ preset: btn.dataset.preset, after: "", before: "" }));
   $("apply").addEventListener("click", () => {
     const now = nowNs(), ta = $("after").value.trim(), tb = $("before").value.trim() || "now";
     const a = parseTime(ta, now), b = parseTime(tb, now);

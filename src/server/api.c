@@ -144,24 +144,26 @@ enum {
     P_FILTER = 1 << 12,
     P_MIN_LATENCY = 1 << 13,
     P_EVENTS = 1 << 14,
+    P_HEATMAP = 1 << 15,
+    P_TOTAL = 1 << 16,
 };
 
-static const char *const param_names[] = {"after", "before", "step",   "series",      "pair",
-                                          "min",   "sort",   "limit",  "offset",      "proto",
-                                          "type",  "key",    "filter", "min_latency", "events"};
+static const char *const param_names[] = {
+    "after", "before", "step", "series", "pair",        "min",    "sort",    "limit", "offset",
+    "proto", "type",   "key",  "filter", "min_latency", "events", "heatmap", "total"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
 {
     switch (ep) {
     case CS__EP_METRICS:
-        return P_SERIES | P_AFTER | P_BEFORE | P_STEP;
+        return P_SERIES | P_AFTER | P_BEFORE | P_STEP | P_HEATMAP;
     case CS__EP_SERIES:
         return P_AFTER | P_BEFORE;
     case CS__EP_ALERTS:
         return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_MEASUREMENTS:
-        return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_SORT | P_LIMIT | P_OFFSET;
+        return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_SORT | P_LIMIT | P_OFFSET | P_TOTAL;
     case CS__EP_MESSAGES:
         return P_PROTO | P_TYPE | P_KEY | P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_PACKETS:
@@ -328,6 +330,12 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
         return 0;
     case P_EVENTS:
         return parse_events(v, &q->events, e);
+    case P_HEATMAP:
+    case P_TOTAL:
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+            return cs__api_fail(e, 400, name, "%s: expected 0 or 1", name);
+        *((1u << idx) == P_HEATMAP ? &q->heatmap : &q->total) = v[0] == '1';
+        return 0;
     }
     return cs__api_fail(e, 400, name, "unknown parameter");
 }
@@ -542,7 +550,25 @@ static void series_text(const cs_series_id *s, char *buf, size_t n)
         snprintf(buf, n, "%s:%s", cs_series_kind_name(s->kind), s->name);
 }
 
-static void point_json(FILE *f, const cs_metric_point *p, int first)
+/* ,"heat":[n, ...]: the point's measurements per heat bucket. */
+static void heat_json(FILE *f, const cs_metric_point *p)
+{
+    fputs(",\"heat\":[", f);
+    for (int k = 0; k < CS_METRIC_HEAT_BUCKETS; k++)
+        fprintf(f, "%s%" PRIu64, k ? "," : "", p->heat[k]);
+    fputs("]", f);
+}
+
+/* ,"heat_lower_ns":[0, 1024, ...]: where each heat bucket starts. */
+static void heat_lower_json(FILE *f)
+{
+    fputs(",\"heat_lower_ns\":[", f);
+    for (int k = 0; k < CS_METRIC_HEAT_BUCKETS; k++)
+        fprintf(f, "%s%" PRId64, k ? "," : "", cs_metricstore_heat_lower(k));
+    fputs("]", f);
+}
+
+static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap)
 {
     fprintf(f,
             "%s{\"ts_ns\":%" PRId64 ",\"windows\":%" PRIu64 ",\"count\":%" PRIu64
@@ -554,8 +580,11 @@ static void point_json(FILE *f, const cs_metric_point *p, int first)
         fprintf(f, ",\"%s\":%" PRIu64, cs_gauge_name(g), p->gauges[g]);
     fprintf(f,
             ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64
-            ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64 "}",
+            ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64,
             p->p50, p->p90, p->p99, p->p999, p->max);
+    if (heatmap)
+        heat_json(f, p);
+    fputs("}", f);
 }
 
 /* The smallest whole-second step >= "step" that cuts a span of "span"
@@ -574,7 +603,9 @@ static int64_t step_bound(uint64_t span, int64_t step)
  * The points of one series, merged per step by the metric store. A reply
  * holds at most CS__API_POINTS_MAX points: a step too fine for the range
  * is widened to the smallest whole-second step that fits (the reply's
- * step_ns says which). Without a range the span is the stored data's.
+ * step_ns says which). With heatmap=1 each point also carries its heat
+ * counts and the reply the heat buckets' lower bounds. Without a range the span is the stored
+ * data's.
  */
 static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
 {
@@ -599,9 +630,12 @@ static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
     series_text(&q->series, name, sizeof(name));
     fputs("{\"series\":", f);
     json_str(f, name);
-    fprintf(f, ",\"step_ns\":%" PRId64 ",\"points\":[", step);
+    fprintf(f, ",\"step_ns\":%" PRId64, step);
+    if (q->heatmap)
+        heat_lower_json(f);
+    fputs(",\"points\":[", f);
     for (size_t i = 0; i < n; i++)
-        point_json(f, &pts[i], i == 0);
+        point_json(f, &pts[i], i == 0, q->heatmap);
     fputs("]", f);
     cs_free(pts);
     return 0;
@@ -788,6 +822,25 @@ static void page_end(FILE *f, const page_ctx *c)
             c->offset, c->limit, c->written, c->more ? "true" : "false");
 }
 
+/* ,"total":N: the measurements matching "lf" (its offset and limit aside),
+ * counted from the store's per-pair latency histograms. */
+static int total_json(FILE *f, cs_msgreader *r, const cs_latfilter *lf)
+{
+    cs_latstats *st = NULL;
+    size_t n = 0;
+    uint64_t total = 0;
+    int rc = cs_msgreader_lat_stats(r, lf, &st, &n);
+
+    for (size_t i = 0; i < n; i++)
+        total += cs_hist_count(&st[i].hist);
+    cs_free(st);
+    if (rc == 0)
+        fprintf(f, ",\"total\":%" PRIu64, total);
+    return rc;
+}
+
+/* A page of measurements; with total=1 also how many match in all, so a
+ * page can say "1-100 of 3,412". */
 static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
 {
     page_ctx c = {f, 0, 0, 0, q->limit, 0}; /* the store skips the offset */
@@ -810,6 +863,8 @@ static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
     rc = cs_msgreader_measurements(r, &lf, page_measurement, &c);
     c.offset = q->offset;
     page_end(f, &c);
+    if (rc >= 0 && q->total)
+        rc = total_json(f, r, &lf);
     cs_msgreader_close(r);
     return rc;
 }

@@ -94,6 +94,8 @@ typedef struct cs__query {
     int sort; /* CS_LATSORT_* */
     uint64_t limit, offset;
     unsigned events; /* stream: CS__EV_* wanted, default CS__EV_ALL */
+    int heatmap;     /* metrics: 1 adds the heat counts */
+    int total;       /* measurements: 1 adds the matching count */
 } cs__query;
 
 /* Parses the parameters of endpoint "ep" into "*q" ("now_ns" anchors

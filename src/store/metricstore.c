@@ -44,7 +44,8 @@
  * notes (step, start, where); they are sorted, then decoded step by step
  * into one accumulator whose histogram is cleared only over the bucket
  * range it touched, so a day of one-second windows merges in a few tens of
- * milliseconds.
+ * milliseconds. The same pass over [lo, hi] sums the buckets into the
+ * point's heat buckets (metricstore.h), a fixed map of histogram buckets.
  */
 #include "store/metricstore.h"
 
@@ -840,6 +841,41 @@ static void acc_finish_range(const cs_metrics_acc *acc, int lo, int hi, cs_metri
     }
 }
 
+#define HEAT_SQRT2_SUB 53 /* 1 + 53/128 = 1.41406, nearest to sqrt(2) */
+
+/* The heat bucket of histogram bucket "i" (see histogram.h: bucket i >= 128
+ * spans part of [2^e, 2^(e+1)) with e = i / 128 + 6, sub-bucket i % 128). */
+static int heat_of_bucket(int i)
+{
+    int e = i / CS_HIST_SUB + CS_HIST_SUB_BITS - 1, sub = i % CS_HIST_SUB;
+
+    if (i < CS_HIST_SUB || e < CS_METRIC_HEAT_OCTAVE_LO)
+        return 0;
+    if (e >= CS_METRIC_HEAT_OCTAVE_HI)
+        return CS_METRIC_HEAT_BUCKETS - 1;
+    return 1 + 2 * (e - CS_METRIC_HEAT_OCTAVE_LO) + (sub >= HEAT_SQRT2_SUB);
+}
+
+int64_t cs_metricstore_heat_lower(int k)
+{
+    int e = CS_METRIC_HEAT_OCTAVE_LO + (k - 1) / 2;
+    int64_t lo, hi;
+
+    if (k <= 0)
+        return 0;
+    if (k >= CS_METRIC_HEAT_BUCKETS - 1)
+        return (int64_t)1 << CS_METRIC_HEAT_OCTAVE_HI;
+    cs_hist_bucket_range((e - CS_HIST_SUB_BITS + 1) * CS_HIST_SUB + ((k - 1) % 2) * HEAT_SQRT2_SUB,
+                         &lo, &hi);
+    return lo;
+}
+
+static void heat_sum(const cs_histogram *h, int lo, int hi, uint64_t *heat)
+{
+    for (int i = lo; i <= hi; i++)
+        heat[heat_of_bucket(i)] += h->buckets[i];
+}
+
 /* Finishes the point of "acc" (touched buckets [lo, hi]) into "p" and
  * clears the accumulator for the next one. */
 static void point_finish(cs_metrics_acc *acc, int lo, int hi, int64_t step_ns, cs_metric_point *p)
@@ -858,6 +894,7 @@ static void point_finish(cs_metrics_acc *acc, int lo, int hi, int64_t step_ns, c
     memcpy(p->gauges, s.gauges, sizeof(p->gauges));
     p->rate = s.rate;
     p->p50 = s.p50, p->p90 = s.p90, p->p99 = s.p99, p->p999 = s.p999, p->max = s.max;
+    heat_sum(&acc->hist, lo, hi, p->heat);
     memset(&acc->s, 0, sizeof(acc->s));
     hist_clear(&acc->hist, lo, hi);
 }

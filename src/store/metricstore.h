@@ -74,6 +74,22 @@ int cs_metricstore_put_alert(cs_metricstore *w, const cs_alert_event *ev);
 
 /* ---- queries ---------------------------------------------------------- */
 
+/*
+ * Heat buckets: a point's latency histogram coarsened for a heatmap. Two
+ * buckets per power of two from 2^10 ns (about 1 us) to 2^34 ns (about
+ * 17 s), split at the histogram bucket nearest 2^e * sqrt(2), plus bucket 0
+ * for everything below 2^10 ns and the last one for 2^34 ns and above.
+ * Each heat bucket is a whole run of histogram buckets, so its count is
+ * exact: a point's heat counts sum to its number of measurements.
+ */
+#define CS_METRIC_HEAT_OCTAVE_LO 10
+#define CS_METRIC_HEAT_OCTAVE_HI 34
+#define CS_METRIC_HEAT_BUCKETS (2 * (CS_METRIC_HEAT_OCTAVE_HI - CS_METRIC_HEAT_OCTAVE_LO) + 2)
+
+/* The smallest value (ns) heat bucket "k" holds (0 for bucket 0); a bucket
+ * ends where the next begins. */
+int64_t cs_metricstore_heat_lower(int k);
+
 typedef struct cs_metric_point {
     int64_t ts_ns;    /* start of the step: a multiple of step_ns */
     uint64_t windows; /* stored windows merged into it */
@@ -82,8 +98,9 @@ typedef struct cs_metric_point {
     uint64_t errors;
     uint64_t burst_packets, burst_bytes; /* maxima */
     uint64_t gauges[CS_GAUGE_COUNT];
-    double rate;                      /* count per second of the step */
-    int64_t p50, p90, p99, p999, max; /* ns; 0 without measurements */
+    double rate;                           /* count per second of the step */
+    int64_t p50, p90, p99, p999, max;      /* ns; 0 without measurements */
+    uint64_t heat[CS_METRIC_HEAT_BUCKETS]; /* measurements per heat bucket */
 } cs_metric_point;
 
 /*

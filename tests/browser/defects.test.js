@@ -30,6 +30,13 @@
  *   navigation: zoom out, pan and Back/Forward through views
  *   12 time ticks are UTC 24-hour, latency ticks carry units, byte rates
  *      are drawn as bit rates
+ *   presets: a click on 1m ... 7d from a fixed range sets that range
+ *      ending now, live, marked, and the range then follows the capture
+ *   totals: the measurement list says "1–100 of N" with N every match,
+ *      also on the next page and under a latency filter
+ *   heatmap: per pair a latency heatmap on a log axis holding every
+ *      measurement the API counts (heatmap=1), full cells painted, empty
+ *      buckets blank
  * Screenshots go to ARTIFACT_DIR. Exits 1 if any check failed. */
 "use strict";
 const fs = require("fs");
@@ -180,6 +187,38 @@ async function liveState(browser) { /* item 4 */
   await page.close();
 }
 
+/* issue 14, time presets: one click on 1m ... 7d from a fixed range sets
+ * that relative range ending now, marks its button, ticks live, and the
+ * range then follows the capture */
+async function presets(browser) {
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=1m");
+  await ready(page);
+  const names = await page.evalAll("#presets button", (bs) => bs.map((b) => b.textContent.trim()));
+  check("presets: one button each for 1m, 5m, 15m, 1h, 6h, 24h, 7d", JSON.stringify(names) === JSON.stringify(["1m", "5m", "15m", "1h", "6h", "24h", "7d"]), names);
+  if (names.length !== 7) { await page.close(); return; }
+  await drag(page, "#c-pps .u-over", 0.2, 0.8); /* a fixed range: live off */
+  await page.waitFor(() => /before=/.test(location.hash), null, 10000);
+  await ready(page);
+  const fixedLive = await page.evaluate(() => document.getElementById("live").checked);
+  await page.click('#presets button[data-preset="15m"]');
+  await page.waitFor(() => /preset=15m/.test(location.hash), null, 10000);
+  await ready(page);
+  const st = await page.evaluate(() => ({ hash: location.hash, live: document.getElementById("live").checked,
+    pressed: Array.from(document.querySelectorAll('#presets button[aria-pressed="true"]')).map((b) => b.dataset.preset),
+    range: document.getElementById("rangetext").textContent, sel: document.getElementById("preset").value }));
+  const span = (t) => { const [a, b] = t.split(" · ")[0].split(" – ").map((x) => Date.parse(x.replace(/(\.\d{3})\d*Z$/, "$1Z"))); return { a, b, len: b - a }; };
+  check("presets: a fixed range had live off", fixedLive === false, fixedLive);
+  check("presets: 15m sets a relative range (no from/to in the URL)", !/after=|before=/.test(st.hash), st.hash);
+  check("presets: 15m turns live on and is marked", st.live && JSON.stringify(st.pressed) === '["15m"]' && st.sel === "15m", st);
+  check("presets: the range is 15 minutes", span(st.range).len === 900000, st.range);
+  await sleep(5000);
+  const r1 = await page.text("#rangetext");
+  check("presets: live resumes, the range's end moves with the capture", span(r1).b > span(st.range).b, { before: st.range, after: r1 });
+  await shot(page, "presets-15m", false);
+  await page.close();
+}
+
 async function badInput(browser) { /* item 5 */
   const page = await browser.newPage();
   await page.goto(sample + "/");
@@ -280,6 +319,83 @@ async function ticks(browser) { /* item 12 */
   check("12: latency ticks carry a unit and no thousands comma", t.lat && t.lat.length > 0 && t.lat.every((v) => /(s|ms|µs|ns)$/.test(v) && !/,/.test(v)), t.lat);
   check("12: byte rates are drawn as bit rates", /b\/s/.test(t.bpsTitle || "") && t.bps && t.bps.every((v) => /b\/s$/.test(v)), t);
   await shot(page, "d12-ticks", false);
+  await page.close();
+}
+
+/* issue 14, latency distributions: per pair a heatmap of the API's heat
+ * counts (heatmap=1 at the chart's step), on a log latency axis, each
+ * non-empty cell painted and an empty one left blank */
+async function heatmap(browser) {
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#preset=all");
+  await ready(page);
+  await page.waitForSelector("figure.heatmap canvas", 10000).catch(() => {});
+  const got = await page.evaluate(async () => {
+    const fig = document.querySelector('figure.heatmap[data-pair="fix"]');
+    if (!fig || !fig.uplot || !fig.heat) return { fig: !!fig };
+    const u = fig.uplot, h = fig.heat;
+    const m = await (await fetch(`/api/v1/metrics?series=pair:fix&after=${BigInt(Math.round(u.data[0][0])) * 1000000000n}` +
+      `&before=${BigInt(Math.round(u.data[0][u.data[0].length - 1])) * 1000000000n}&step=${h.stepSec}s&heatmap=1`)).json();
+    const apiTotal = m.points.reduce((t, p) => t + p.heat.reduce((x, y) => x + y, 0), 0);
+    const apiCount = m.points.reduce((t, p) => t + p.count, 0);
+    /* the pixel at the centre of the fullest cell, and of an empty bucket of the same column */
+    const px = (x, y) => Array.from(u.ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data);
+    let best = null;
+    h.cols.forEach((col, i) => col.forEach((c, k) => { if (!best || c > best.c) best = { c, i, k }; }));
+    const cx = u.valToPos(h.xs[best.i] + h.stepSec / 2, "x", true);
+    const mid = (k) => Math.sqrt(h.top(k) * h.bottom(k));
+    const emptyK = h.cols[best.i].findIndex((c, k) => c === 0 && mid(k) > h.ylo && mid(k) < h.yhi);
+    const ticks = (u.axes[1]._values || []).filter((v) => v !== "" && v != null);
+    return { fig: true, distr: u.scales.y.distr, total: Number(fig.dataset.total), apiTotal, apiCount, ticks,
+      full: px(cx, u.valToPos(mid(best.k), "y", true)), empty: emptyK < 0 ? null : px(cx, u.valToPos(mid(emptyK), "y", true)),
+      title: fig.querySelector("h3").textContent };
+  });
+  check("heatmap: a latency heatmap per pair is drawn", got.fig && got.distr !== undefined, got);
+  check("heatmap: its latency axis is logarithmic", got.distr === 3, got.distr);
+  check("heatmap: latency ticks carry units", got.ticks && got.ticks.length > 1 && got.ticks.every((v) => /(s|ms|µs|ns)$/.test(v)), got.ticks);
+  check("heatmap: it holds every measurement the API counts over its range", got.total > 0 && got.total === got.apiTotal && got.apiTotal === got.apiCount, got);
+  check("heatmap: the fullest cell is painted", got.full && got.full[3] === 255 && !(got.full[0] > 250 && got.full[1] > 250 && got.full[2] > 250), got.full);
+  /* blank: at most a faint grid line (uPlot's grid is black at alpha ~0.07); cells are opaque */
+  check("heatmap: an empty bucket is left blank", got.empty && got.empty[3] < 64, got.empty);
+  await page.shotElement('figure.heatmap[data-pair="fix"]', path.join(artifacts, "heatmap-fix.png")).catch(() => {});
+  await page.close();
+}
+
+/* issue 14, list totals: the measurement list says "1–100 of N", N the
+ * count of every measurement the filters match (the API listed page by
+ * page), and the next page "101–200 of N"; a latency filter changes N */
+async function listTotals(browser) {
+  const page = await browser.newPage();
+  const wa = "1767623400000000000", wb = "1767623460000000000";
+  const count = async (filters) => page.evaluate(async (q) => {
+    let n = 0;
+    for (let off = 0; ; off += 1000) {
+      const j = await (await fetch(`/api/v1/measurements?pair=fix&after=${q.wa}&before=${q.wb}&limit=1000&offset=${off}${q.filters}`)).json();
+      n += j.measurements.length;
+      if (!j.more) return n;
+    }
+  }, { wa, wb, filters });
+  const fmt = (n) => n.toLocaleString("en-US");
+  await page.goto(`${metricsBase}/#preset=all&pair=fix&wa=${wa}&wb=${wb}`);
+  await page.waitForSelector("#list:not([hidden]) #listtable tbody tr", 20000);
+  await ready(page);
+  const all = await count("");
+  let info = await page.text("#pageinfo");
+  check("totals: the list says 1–100 of every match", all > 200 && info.includes(`1–100 of ${fmt(all)}`), { info, all });
+  await page.click("#nextpage");
+  await page.waitFor(() => /(^#|&)pg=2(&|$)/.test(location.hash), null, 10000);
+  await ready(page);
+  info = await page.text("#pageinfo");
+  check("totals: the next page says 101–200 of the same", info.includes(`101–200 of ${fmt(all)}`), { info, all });
+  await page.fill("#minlat", "100us");
+  await page.click("#minform button");
+  await page.waitFor(() => /min=100us/.test(location.hash), null, 10000);
+  await ready(page);
+  const slow = await count("&min=100us");
+  info = await page.text("#pageinfo");
+  check("totals: a latency filter gives its own total", slow < all && info.includes(`of ${fmt(slow)}`), { info, slow });
+  await page.evaluate(() => document.getElementById("list").scrollIntoView());
+  await shot(page, "totals-list", false);
   await page.close();
 }
 
@@ -420,7 +536,7 @@ async function viewTimes(browser) {
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, viewTimes };
+    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, listTotals, presets, viewTimes };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }

@@ -150,6 +150,49 @@ static void test_round_trip_and_steps(void **state)
     free(v);
 }
 
+/* The heat bucket of "v" found from the published lower bounds alone. */
+static int heat_bucket_by_bounds(int64_t v)
+{
+    int k = 0;
+    while (k + 1 < CS_METRIC_HEAT_BUCKETS && cs_metricstore_heat_lower(k + 1) <= v)
+        k++;
+    return k;
+}
+
+/* Per 60 s step the heat counts are the windows' histograms summed, each
+ * value in the bucket its bounds say; 37 us and 5 ms land apart. */
+static void test_heat_counts(void **state)
+{
+    char *dir = make_dir();
+    cs_series_id fix = {.kind = CS_SERIES_PAIR, .name = "fix"};
+    cs_metric_point *pt;
+    size_t n;
+
+    (void)state;
+    for (int k = 1; k < CS_METRIC_HEAT_BUCKETS; k++)
+        assert_true(cs_metricstore_heat_lower(k) > cs_metricstore_heat_lower(k - 1));
+    assert_int_equal(cs_metricstore_heat_lower(0), 0);
+    assert_true(heat_bucket_by_bounds(37000) < heat_bucket_by_bounds(5000000));
+    fill_store(dir);
+    assert_int_equal(cs_metricstore_query(dir, &fix, T0, T0 + 120 * SEC, 60 * SEC, &pt, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t s = 0; s < 2; s++) {
+        uint64_t want[CS_METRIC_HEAT_BUCKETS] = {0}, sum = 0;
+        for (int i = (int)s * 3000; i < (int)(s + 1) * 3000; i++)
+            want[heat_bucket_by_bounds(lat_of(i))]++;
+        for (int k = 0; k < CS_METRIC_HEAT_BUCKETS; k++) {
+            if (pt[s].heat[k] != want[k])
+                fail_msg("step %zu bucket %d: got %llu want %llu", s, k,
+                         (unsigned long long)pt[s].heat[k], (unsigned long long)want[k]);
+            sum += pt[s].heat[k];
+        }
+        assert_int_equal(sum, pt[s].count);
+    }
+    cs_free(pt);
+    remove_dir(dir);
+    free(dir);
+}
+
 static void test_series_list(void **state)
 {
     char *dir = make_dir();
@@ -407,6 +450,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_steps),
+        cmocka_unit_test(test_heat_counts),
         cmocka_unit_test(test_series_list),
         cmocka_unit_test(test_torn_tail),
         cmocka_unit_test(test_retention),

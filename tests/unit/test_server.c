@@ -197,6 +197,27 @@ static uint64_t store_count(const char *filter)
     return n;
 }
 
+static void check_heatmap(void);
+
+/* One window of pair:fix with 3 latencies of 37 us and 1 of 5 ms, so the
+ * heatmap has two cells far apart. */
+static int put_heat_window(cs_metricstore *ms, int64_t start_ns)
+{
+    static cs_histogram h;
+    cs_window w = {0};
+
+    cs_hist_init(&h);
+    cs_hist_record_n(&h, 37000, 3);
+    cs_hist_record(&h, 5000000);
+    w.series.kind = CS_SERIES_PAIR;
+    snprintf(w.series.name, sizeof(w.series.name), "fix");
+    w.start_ns = start_ns;
+    w.dur_ns = CS_NS_PER_SEC;
+    w.measurements = 4;
+    w.hist = &h;
+    return cs_metricstore_put(ms, &w);
+}
+
 static int setup(void **state)
 {
     char *ingest[] = {"ingest", "-q", "-r", "samples/trading-sample.pcap", "-d", store_dir, NULL};
@@ -220,7 +241,7 @@ static int setup(void **state)
     w.dur_ns = CS_NS_PER_SEC;
     w.packets = 6147;
     w.bytes = 1000;
-    if (cs_metricstore_put(ms, &w) < 0)
+    if (cs_metricstore_put(ms, &w) < 0 || put_heat_window(ms, w.start_ns) < 0)
         return -1;
     /* N_ALERTS alert events, one a second, alternately fired and resolved */
     for (int i = 0; i < N_ALERTS; i++) {
@@ -294,6 +315,38 @@ static void test_status(void **state)
     json_decref(j);
 }
 
+static void expect_400(const char *path, const char *param);
+
+/* total=1: the number of measurements matching the filters, whatever the
+ * page; the same as listing them all, and absent without total=1. */
+static void check_list_total(const char *filters, int64_t want)
+{
+    char path[256];
+    json_t *all, *page;
+    int64_t n;
+
+    snprintf(path, sizeof(path), "/api/v1/measurements?limit=1000&%s", filters);
+    all = get_json(path, 200);
+    n = (int64_t)json_array_size(json_object_get(all, "measurements"));
+    assert_false(json_is_true(json_object_get(all, "more")));
+    assert_null(json_object_get(all, "total"));
+    if (want >= 0)
+        assert_int_equal(n, want);
+    snprintf(path, sizeof(path), "/api/v1/measurements?limit=3&offset=2&total=1&%s", filters);
+    page = get_json(path, 200);
+    assert_int_equal(json_integer_value(json_object_get(page, "total")), n);
+    json_decref(all);
+    json_decref(page);
+}
+
+static void test_list_totals(void **state)
+{
+    check_list_total("pair=fix", -1);
+    check_list_total("pair=fix&min=100us&sort=latency", -1);
+    check_list_total("pair=nosuch", 0);
+    expect_400("/api/v1/measurements?total=yes", "total");
+}
+
 static void test_measurement_drilldown(void **state)
 {
     json_t *list = get_json("/api/v1/measurements?sort=latency&limit=3&min=100us", 200);
@@ -355,7 +408,7 @@ static void test_lists_and_paging(void **state)
     json_decref(a);
     json_decref(b);
     a = get_json("/api/v1/series", 200);
-    assert_int_equal(json_array_size(json_object_get(a, "series")), 1);
+    assert_int_equal(json_array_size(json_object_get(a, "series")), 2);
     json_decref(a);
     a = get_json("/api/v1/metrics?series=tap:0&after=1767623400000000000&step=10s", 200);
     assert_int_equal(json_array_size(json_object_get(a, "points")), 1);
@@ -364,9 +417,35 @@ static void test_lists_and_paging(void **state)
                      6147);
     json_decref(a);
     json_decref(get_json("/api/v1/messages/m1.1.9", 404)); /* well-formed, absent */
+    check_heatmap();
 }
 
 static void expect_400(const char *path, const char *param);
+
+/* heatmap=1: the bucket bounds once, per point the counts of the stored
+ * histogram per bucket (3 at 37 us, 1 at 5 ms, none elsewhere). */
+static void check_heatmap(void)
+{
+    json_t *a = get_json("/api/v1/metrics?series=pair:fix&step=10s&heatmap=1", 200);
+    json_t *lower = json_object_get(a, "heat_lower_ns");
+    json_t *heat = json_object_get(json_array_get(json_object_get(a, "points"), 0), "heat");
+    size_t nb = json_array_size(lower);
+
+    assert_true(nb > 10);
+    assert_int_equal(json_array_size(heat), nb);
+    for (size_t k = 0; k < nb; k++) {
+        int64_t lo = json_integer_value(json_array_get(lower, k));
+        int64_t hi = k + 1 < nb ? json_integer_value(json_array_get(lower, k + 1)) : INT64_MAX;
+        int64_t want = (lo <= 37000 && 37000 < hi) * 3 + (lo <= 5000000 && 5000000 < hi);
+        assert_int_equal(json_integer_value(json_array_get(heat, k)), want);
+    }
+    json_decref(a);
+    a = get_json("/api/v1/metrics?series=pair:fix", 200);
+    assert_null(json_object_get(a, "heat_lower_ns"));
+    assert_null(json_object_get(json_array_get(json_object_get(a, "points"), 0), "heat"));
+    json_decref(a);
+    expect_400("/api/v1/metrics?series=pair:fix&heatmap=2", "heatmap");
+}
 
 /* Checks one alerts page: "want" events, newest first, from value "first"
  * down (values are the write order), "more" and "total" as given. */
@@ -737,6 +816,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refuses_open_listen),
         cmocka_unit_test(test_status),
+        cmocka_unit_test(test_list_totals),
         cmocka_unit_test(test_measurement_drilldown),
         cmocka_unit_test(test_lists_and_paging),
         cmocka_unit_test(test_packets_pcap),
