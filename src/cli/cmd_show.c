@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/timefmt.h"
+#include "core/sort.h"
 #include "flow/dissect.h"
 #include "store/msgstore.h"
 #include "store/pcapw.h"
@@ -313,7 +314,7 @@ static int write_pcap(show_ctx *c)
             return cs_error_set(CS_EUNSUPPORTED, "the packets have different link types; "
                                                  "one pcap cannot hold them");
     if (c->n_pkts > 1)
-        qsort(c->pkts, c->n_pkts, sizeof(*c->pkts), cmp_kept);
+        cs_qsort(c->pkts, c->n_pkts, sizeof(*c->pkts), cmp_kept);
     fd = open(c->a->out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", c->a->out, strerror(errno));

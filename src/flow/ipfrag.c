@@ -16,6 +16,7 @@
 #include "flow/ipfrag.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/sort.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +183,7 @@ static int add_bytes(dgram *d, uint32_t off, const uint8_t *p, uint32_t n, int64
     }
     if (cur < end && add_piece(d, cur, end - cur, p + (cur - off), ts, ref) < 0)
         return CS_ENOMEM;
-    qsort(d->pieces, d->n_pieces, sizeof(*d->pieces), piece_cmp);
+    cs_qsort(d->pieces, d->n_pieces, sizeof(*d->pieces), piece_cmp);
     return 0;
 }
 

@@ -56,6 +56,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/timefmt.h"
+#include "core/sort.h"
 #include "server/api_int.h"
 #include "server/mhd.h"
 #include "server/static.h"
@@ -514,7 +515,7 @@ static int write_refs_pcap(cs_store *st, const ref_list *l, int fd)
             link = n ? link : p.linktype;
             v[n++] = (ts_ref){p.ts_ns, i, l->refs[i]};
         }
-    qsort(v, n, sizeof(*v), cmp_ts_ref);
+    cs_qsort(v, n, sizeof(*v), cmp_ts_ref);
     if ((rc = cs_pcapw_init(&w, fd, 0, link, CS_PCAP_SNAPLEN, 1 << 16)) == 0) {
         for (size_t i = 0; i < n && rc == 0; i++)
             if ((rc = cs_store_read(st, v[i].ref, &p)) == 0 && p.linktype == link)

@@ -53,6 +53,7 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/sort.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -374,7 +375,7 @@ static int list_files(const char *dir, mfile **out, size_t *n)
         *n = 0;
         return rc;
     }
-    qsort(f, *n, sizeof(*f), cmp_mfile);
+    cs_qsort(f, *n, sizeof(*f), cmp_mfile);
     *out = f;
     return 0;
 }
@@ -796,7 +797,7 @@ static int collect_hits(const scan *s, const cs_series_id *series, int64_t after
             (*n)++;
         }
     }
-    qsort(h, *n, sizeof(*h), cmp_hit);
+    cs_qsort(h, *n, sizeof(*h), cmp_hit);
     *out = h;
     return 0;
 }
@@ -1005,7 +1006,7 @@ int cs_metricstore_series(const char *store_dir, int64_t after, int64_t before, 
             k++;
         }
     }
-    qsort(ids, k, sizeof(*ids), cmp_series);
+    cs_qsort(ids, k, sizeof(*ids), cmp_series);
     *out = ids;
     *n = k;
     ids = NULL;

@@ -28,6 +28,7 @@
 #include "core/alloc.h"
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/sort.h"
 #include "store/msgstore_int.h"
 
 #include <errno.h>
@@ -312,8 +313,8 @@ static int lat_emit_sorted(lat_scan *s)
 
     if (s->n_picks == 0)
         return 0;
-    qsort(s->picks, s->n_picks, sizeof(*s->picks),
-          s->f->sort == CS_LATSORT_LATENCY ? cmp_pick_latency : cmp_pick_time);
+    cs_qsort(s->picks, s->n_picks, sizeof(*s->picks),
+             s->f->sort == CS_LATSORT_LATENCY ? cmp_pick_latency : cmp_pick_time);
     for (size_t at = first; at < s->n_picks; at += FETCH_CHUNK) {
         size_t m = s->n_picks - at < FETCH_CHUNK ? s->n_picks - at : FETCH_CHUNK;
 
@@ -321,7 +322,7 @@ static int lat_emit_sorted(lat_scan *s)
             chunk[i] = s->picks[at + i];
             chunk[i].rank = (uint32_t)i;
         }
-        qsort(chunk, m, sizeof(*chunk), cmp_pick_place);
+        cs_qsort(chunk, m, sizeof(*chunk), cmp_pick_place);
         if ((rc = fetch_chunk(s, chunk, m)) < 0)
             return rc;
         for (size_t i = 0; i < m; i++) {
@@ -380,7 +381,7 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats *
         return rc;
     }
     if (s.n_stats > 1)
-        qsort(s.stats, s.n_stats, sizeof(*s.stats), cmp_stats);
+        cs_qsort(s.stats, s.n_stats, sizeof(*s.stats), cmp_stats);
     *out = s.stats;
     *n = s.n_stats;
     return 0;

@@ -26,6 +26,7 @@
 #include "core/alloc.h"
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/sort.h"
 #include "store/msgstore_int.h"
 
 #include <dirent.h>
@@ -118,7 +119,7 @@ static int list_files(cs_msgreader *r, int kind)
     }
     closedir(d);
     if (r->n_files > 1)
-        qsort(r->files, r->n_files, sizeof(*r->files), rfile_cmp);
+        cs_qsort(r->files, r->n_files, sizeof(*r->files), rfile_cmp);
     return rc;
 }
 

@@ -34,6 +34,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/sort.h"
 #include "store/msgstore_int.h"
 
 #include <dirent.h>
@@ -104,7 +105,7 @@ static int list_seg_bytes(const cs_msgstore *w, seg_bytes **out, size_t *n, uint
     closedir(d);
     if (*n < 2)
         return rc;
-    qsort(*out, *n, sizeof(**out), cmp_seg_bytes);
+    cs_qsort(*out, *n, sizeof(**out), cmp_seg_bytes);
     size_t j = 0; /* one entry per file id */
     for (size_t i = 1; i < *n; i++) {
         if ((*out)[i].seg == (*out)[j].seg)

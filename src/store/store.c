@@ -37,6 +37,7 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "core/sort.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -296,7 +297,7 @@ static int read_entries(cs_store *s, int may_fix, seg_entry **out, size_t *n)
     }
     closedir(d);
     if (rc == 0 && *n > 1)
-        qsort(*out, *n, sizeof(seg_entry), cmp_entry);
+        cs_qsort(*out, *n, sizeof(seg_entry), cmp_entry);
     return rc;
 }
 
