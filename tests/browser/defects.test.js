@@ -203,6 +203,10 @@ async function presets(browser) {
   const fixedLive = await page.evaluate(() => document.getElementById("live").checked);
   await page.click('#presets button[data-preset="15m"]');
   await page.waitFor(() => /preset=15m/.test(location.hash), null, 10000);
+  /* "ready" may still be the fixed range's: wait until the page has applied
+   * the preset (or fail on the time-out), whatever the daemon's speed */
+  await page.waitFor(() => document.getElementById("preset").value === "15m" &&
+    document.getElementById("live").checked, null, 20000).catch(() => {});
   await ready(page);
   const st = await page.evaluate(() => ({ hash: location.hash, live: document.getElementById("live").checked,
     pressed: Array.from(document.querySelectorAll('#presets button[aria-pressed="true"]')).map((b) => b.dataset.preset),
