@@ -127,9 +127,20 @@ async function alertLink(browser) { /* item 2, alerts; item 10's unit and thresh
   await page.waitFor(() => document.querySelector("#alerts a"), null, 30000);
   const row = await page.evalAll("#alerts tbody tr", (trs) => trs.length ? trs[0].textContent : "");
   check("10: an alert's value carries its unit and threshold", /(ms|µs|us|ns)\b.*(>|threshold)/.test(row), row);
-  const fixRows = await page.evalAll("#alerts tbody tr", (trs) => trs.filter((tr) => /pair=fix/.test(tr.textContent)).length);
-  const marks = Number(await page.attr('figure.latency[data-pair="fix"]', "data-alerts"));
-  check("10: the fix latency chart marks each of its alert events", fixRows > 0 && marks === fixRows, { fixRows, marks });
+  /* table and chart come from one refresh, drawn in one task; both are
+   * read in one evaluation, so a live refresh cannot fall between them.
+   * A refresh may still land between polls: wait until one reading agrees. */
+  const alertView = () => page.evaluate(() => {
+    const rows = Array.from(document.querySelectorAll("#alerts tbody tr"));
+    const fig = document.querySelector('figure.latency[data-pair="fix"]');
+    return { fixRows: rows.filter((tr) => /pair=fix/.test(tr.textContent)).length, marks: fig ? Number(fig.dataset.alerts) : -1 };
+  });
+  let seenView = await alertView();
+  for (let i = 0; i < 20 && !(seenView.fixRows > 0 && seenView.marks === seenView.fixRows); i++) {
+    await sleep(500);
+    seenView = await alertView();
+  }
+  check("10: the fix latency chart marks each of its alert events", seenView.fixRows > 0 && seenView.marks === seenView.fixRows, seenView);
   await page.shotElement('figure.latency[data-pair="fix"]', path.join(artifacts, "d10-alert-marks.png"));
   await page.click("#alerts a");
   await page.waitForSelector("#list:not([hidden]) #listtable", 20000);
