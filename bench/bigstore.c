@@ -29,10 +29,10 @@
  */
 #include "analytics/alerts.h"
 #include "analytics/histogram.h"
-#include "analytics/message.h"
 #include "analytics/metrics.h"
 #include "core/error.h"
 #include "core/packet.h"
+#include "record/message.h"
 #include "store/metricstore.h"
 #include "store/msgstore.h"
 #include "store/store.h"

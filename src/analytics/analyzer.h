@@ -21,10 +21,10 @@
 #ifndef CS_ANALYTICS_ANALYZER_H
 #define CS_ANALYTICS_ANALYZER_H
 
-#include "analytics/message.h"
 #include "core/packet.h"
 #include "decode/decoder.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
+#include "record/message.h"
 
 #include <stdint.h>
 

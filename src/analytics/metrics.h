@@ -50,8 +50,8 @@
 #define CS_ANALYTICS_METRICS_H
 
 #include "analytics/histogram.h"
-#include "analytics/message.h"
 #include "core/packet.h"
+#include "record/message.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -49,7 +49,7 @@
 #define CS_ANALYTICS_PAIRING_H
 
 #include "analytics/analyzer.h"
-#include "analytics/message.h"
+#include "record/message.h"
 
 #include <stdint.h>
 

@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "decode/decoder.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 #include "store/store.h"
 
 #include <ctype.h>

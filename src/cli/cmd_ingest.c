@@ -3,7 +3,7 @@
  * capture file into the store.
  *
  * For every packet: read (source/capfile.c) -> the single pass
- * (analytics/pipeline.c): dissect once, append to the store's open segment
+ * (engine/pipeline.c): dissect once, append to the store's open segment
  * (which files it in the index), and analyse it: flows, TCP reassembly,
  * decoders, pairing, with messages and measurements written next to the
  * packets (store/msgstore.c). A failure in the middle (file cut off,
@@ -25,8 +25,8 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "core/timefmt.h"
-#include "analytics/pipeline.h"
 #include "decode/decoder.h"
+#include "engine/pipeline.h"
 #include "source/capfile.h"
 #include "store/store.h"
 

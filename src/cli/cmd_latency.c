@@ -26,6 +26,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/timefmt.h"
+#include "record/json.h"
 #include "store/msgstore.h"
 
 #include <getopt.h>

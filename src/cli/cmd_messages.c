@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/timefmt.h"
+#include "record/json.h"
 #include "store/msgstore.h"
 
 #include <getopt.h>

@@ -17,10 +17,10 @@
  */
 #include "cli/cli.h"
 
-#include "analytics/pipeline.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "decode/decoder.h"
+#include "engine/pipeline.h"
 #include "store/store.h"
 
 #include <getopt.h>

@@ -36,7 +36,6 @@
 
 #include "analytics/alerts.h"
 #include "analytics/metrics.h"
-#include "analytics/pipeline.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -44,6 +43,8 @@
 #include "core/timefmt.h"
 #include "core/version.h"
 #include "decode/decoder.h"
+#include "engine/pipeline.h"
+#include "record/json.h"
 #include "server/live.h"
 #include "server/prom.h"
 #include "server/server.h"

@@ -6,7 +6,7 @@
  *
  * For a measurement id (l7.1234.0): the measurement, then its request and
  * response messages with their fields, each followed by its packets (ref,
- * capture time, caplen and a one-line layer summary from flow/dissect.c).
+ * capture time, caplen and a one-line layer summary from packet/dissect.c).
  * For a message id (m7.1234.0): the message and its packets. Packets come
  * from the packet store by ref (store/store.h); a packet whose segment was
  * deleted by retention is reported as expired, not as an error.
@@ -20,7 +20,8 @@
 #include "core/error.h"
 #include "core/timefmt.h"
 #include "core/sort.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
+#include "record/json.h"
 #include "store/msgstore.h"
 #include "store/pcapw.h"
 #include "store/store.h"

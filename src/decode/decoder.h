@@ -44,13 +44,17 @@
  *       CS_IN_EOF set (possibly len 0), so bodies delimited by close end
  *   dec->state_free(state);
  *
+ * The types a message is made of (cs_str, cs_kv, cs_endpoints, cs_role and
+ * the CS_MSG_* flags) belong to the record model, record/fields.h, which
+ * this header includes.
+ *
  * Zero copy: in.data is borrowed for the duration of the call only. Fields
  * given to cs_decode_emit() may point into in.data or into the decoder's
  * state; they are copied by the flow layer during the emit call.
  *
  * Errors: any message may carry an error reason ("error": a DNS rcode, an
  * HTTP 5xx, a FIX reject), which metrics, alerts and Prometheus count per
- * protocol. Message ids are the flow layer's (analytics/message.h): unique
+ * protocol. Message ids are the flow layer's (record/message.h): unique
  * for any number of messages starting in one packet, the same when stored
  * packets are analysed again.
  *
@@ -94,6 +98,8 @@
 #ifndef CS_DECODE_DECODER_H
 #define CS_DECODE_DECODER_H
 
+#include "record/fields.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -114,52 +120,11 @@ typedef enum cs_probe {
     CS_PROBE_NEED_MORE = 2,
 } cs_probe;
 
-typedef enum cs_role {
-    CS_ROLE_NONE = 0, /* not part of a latency pair (heartbeats, fills...) */
-    CS_ROLE_REQ = 1,
-    CS_ROLE_RESP = 2,
-} cs_role;
-
-/* Message flags. */
-enum {
-    CS_MSG_BAD_CHECKSUM = 1u << 0, /* FIX CheckSum(10) mismatch */
-    CS_MSG_BAD_LENGTH = 1u << 1,   /* FIX BodyLength(9) mismatch, bad chunk size... */
-    CS_MSG_TRUNCATED = 1u << 2,    /* message cut short (gap, EOF) */
-    CS_MSG_MALFORMED = 1u << 3,    /* parsed, but violates the spec */
-    CS_MSG_RETRY = 1u << 4,        /* request: a repeat with the same key replaces it
-                                      (a DNS client's retransmission: the response
-                                      answers the newest; the older one is unanswered).
-                                      A hint to pairing: messages are stored without it */
-    CS_MSG_MORE = 1u << 5,         /* response: later responses continue it (a zone
-                                      transfer in several messages); a hint to pairing */
-    CS_MSG_CONTINUATION = 1u << 6, /* response: continues the previous response with
-                                      the same match (attached to its measurement, not
-                                      a new answer); a hint to pairing */
-    CS_MSG_LIFECYCLE = 1u << 7,    /* response: an event of its request's lifecycle (a
-                                      FIX ExecutionReport): it answers the request if
-                                      nothing did yet, else it is attached to the
-                                      request's held measurement; with CS_MSG_MORE
-                                      more events follow. A hint to pairing */
-};
-
-/* Flags that only guide pairing; messages are stored without them. */
-#define CS_MSG_PAIRING_HINTS (CS_MSG_RETRY | CS_MSG_MORE | CS_MSG_CONTINUATION | CS_MSG_LIFECYCLE)
-
 /* Where a response's request is looked for (cs_msg_out.scope). */
 enum {
     CS_SCOPE_FLOW = 0, /* the same flow, the opposite direction */
     CS_SCOPE_ANY = 2,  /* anywhere: by pair and match alone, any flow */
 };
-
-typedef struct cs_str {
-    const char *p; /* borrowed; not NUL-terminated */
-    size_t len;
-} cs_str;
-
-typedef struct cs_kv {
-    cs_str name; /* "35", "method", "qname", "h.content-type" ... */
-    cs_str val;
-} cs_kv;
 
 enum {
     CS_PART_WHOLE = 0, /* a whole message */
@@ -193,19 +158,6 @@ typedef struct cs_msg_out {
                       Metrics, alerts and Prometheus count errors per protocol
                       from it. Borrowed like the fields */
 } cs_msg_out;
-
-/* A flow's identity, the endpoints as seen from its initiator (dir 0 =
- * a -> b): what a decoder's state is created with, and what messages and
- * measurements carry. */
-typedef struct cs_endpoints {
-    uint8_t ip_version;
-    uint8_t ip_proto;
-    uint16_t tap;
-    uint16_t vlan[2];
-    uint8_t n_vlan;
-    uint16_t port_a, port_b;
-    uint8_t addr_a[16], addr_b[16];
-} cs_endpoints;
 
 /*
  * Options a user set for one decoder (`--decoder-opt NAME.KEY=VALUE`,

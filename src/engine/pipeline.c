@@ -45,12 +45,12 @@
  * must stop checks cs_store_full itself). With lossy_store a full disk is
  * no error at finish either: the daemon's counters say what was lost.
  */
-#include "analytics/pipeline.h"
+#include "engine/pipeline.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 #include "store/msgstore.h"
 
 #include <pthread.h>

@@ -12,8 +12,8 @@
  * Threading: one pipeline is driven by one thread (with lossy_store, an
  * internal thread writes the message store).
  */
-#ifndef CS_ANALYTICS_PIPELINE_H
-#define CS_ANALYTICS_PIPELINE_H
+#ifndef CS_ENGINE_PIPELINE_H
+#define CS_ENGINE_PIPELINE_H
 
 #include "analytics/analyzer.h"
 #include "core/packet.h"

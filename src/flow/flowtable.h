@@ -21,7 +21,7 @@
 #ifndef CS_FLOW_FLOWTABLE_H
 #define CS_FLOW_FLOWTABLE_H
 
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include <stddef.h>
 #include <stdint.h>

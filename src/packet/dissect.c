@@ -56,7 +56,7 @@
  * Threading and ownership: pure function of its inputs; no allocation, no
  * global state; "p->data" is only read, never kept.
  */
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include "core/cursor.h"
 #include "core/error.h"

@@ -19,8 +19,8 @@
  * length beyond the packet...) is flagged CS_L_MALFORMED; what could be read
  * before the fault stays filled in. The caller decides what to do.
  */
-#ifndef CS_FLOW_DISSECT_H
-#define CS_FLOW_DISSECT_H
+#ifndef CS_PACKET_DISSECT_H
+#define CS_PACKET_DISSECT_H
 
 #include "core/packet.h"
 

@@ -1,18 +1,18 @@
 /*
- * msgstore_json.c - JSON of messages and measurements (one object, no
+ * json.c - JSON of messages and measurements (one object, no
  * newline), as the CLI, the HTTP API and the live stream print them, and
  * the JSON string escaping they share.
  *
  * Invariants: the output is always valid JSON in UTF-8 whatever the
  * bytes: control bytes, DEL and bytes that are not valid UTF-8 become
  * \u00XX; times are integer nanoseconds; ids are their text form
- * (cs_id_format). The field list of each object is in msgstore.h.
+ * (cs_id_format). The field list of each object is in json.h.
  *
  * Threading: no state; writes only to the FILE it is given.
  */
-#include "store/msgstore.h"
+#include "record/json.h"
 
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -14,7 +14,7 @@
  * Parsing is strict: one kind letter, three decimal fields without signs or
  * spaces, each within its bit width (24, 32 and 8 bits), nothing after.
  */
-#include "analytics/message.h"
+#include "record/message.h"
 #include "core/error.h"
 
 #include <stdio.h>

@@ -29,11 +29,11 @@
  * "l<segment>.<offset>.<k mod 256>", the id's own three fields
  * (cs_id_format), so one `show ID` can tell which it is.
  */
-#ifndef CS_ANALYTICS_MESSAGE_H
-#define CS_ANALYTICS_MESSAGE_H
+#ifndef CS_RECORD_MESSAGE_H
+#define CS_RECORD_MESSAGE_H
 
 #include "core/packet.h"
-#include "decode/decoder.h"
+#include "record/fields.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -53,7 +53,7 @@ static inline cs_msgid cs_msgid_make(cs_pktref ref, uint32_t k)
 #define CS_MSGID_OFF(id) ((uint32_t)((id) >> 8))
 #define CS_MSGID_K(id) ((uint32_t)((id)&0xff))
 
-/* cs_endpoints, a flow's identity, is defined in decode/decoder.h. */
+/* cs_endpoints, a flow's identity, is defined in record/fields.h. */
 
 typedef struct cs_message {
     cs_msgid id;

@@ -11,8 +11,8 @@
 #ifndef CS_SERVER_API_INT_H
 #define CS_SERVER_API_INT_H
 
-#include "analytics/message.h"
 #include "analytics/metrics.h"
+#include "record/message.h"
 #include "server/live.h"
 
 #include <stddef.h>

@@ -77,7 +77,7 @@ uint64_t cs_capfile_size(const cs_capfile *f);
 
 /* Whether a capture's link type "linktype" fits a cs_packet (16 bits), so
  * its packets can be returned and stored. Every LINKTYPE_ value does;
- * whether capstream can also dissect them is flow/dissect.h's business. */
+ * whether capstream can also dissect them is packet/dissect.h's business. */
 int cs_linktype_storable(uint32_t linktype);
 
 #endif

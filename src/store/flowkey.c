@@ -1,7 +1,7 @@
 /*
  * flowkey.c - builds and hashes the packet index's cs_flowkey (flowkey.h).
  *
- * cs_flowkey_from_layers() maps a dissection (flow/dissect.h) onto the
+ * cs_flowkey_from_layers() maps a dissection (packet/dissect.h) onto the
  * fixed 52-byte key. The key is zeroed first, so two packets of the same
  * flow direction give byte-identical keys (memcmp, hashing, on-disk).
  *

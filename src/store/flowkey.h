@@ -15,7 +15,7 @@
 #define CS_STORE_FLOWKEY_H
 
 #include "core/packet.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include <stdint.h>
 

@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "core/timefmt.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include <inttypes.h>
 #include <stdio.h>

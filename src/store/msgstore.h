@@ -42,7 +42,7 @@
 #define CS_STORE_MSGSTORE_H
 
 #include "analytics/histogram.h"
-#include "analytics/message.h"
+#include "record/message.h"
 #include "store/store.h"
 
 #include <stddef.h>
@@ -92,7 +92,7 @@ int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind);
 /*
  * Records encoded ahead of the store: the store's own serialization (the
  * layout is in msgstore_format.c), for a thread that queues records for
- * the writer's thread (analytics/pipeline.c) without a second format.
+ * the writer's thread (engine/pipeline.c) without a second format.
  *
  *   cs_msgstore_message_bound(m, &bound)   room to encode "m" (an upper
  *                                          bound); CS_ERANGE if too large
@@ -241,26 +241,5 @@ int cs_store_holdings(const char *dir, cs_store_info *si, cs_msgstore_info *mi);
  * fuzzer and for tools; any bytes are safe to pass. */
 int cs_msgstore_parse_image(const uint8_t *data, size_t len, char kind, cs_msg_fn mfn,
                             cs_lat_fn lfn, cs_unm_fn ufn, void *ud, size_t *valid_len);
-
-/* ---- formatting (CLI, HTTP API) ---------------------------------------- */
-
-/* Writes bytes "p"[0..n) as a JSON string (quotes included): control bytes,
- * DEL and bytes that are not valid UTF-8 become \u00XX, so the output is
- * always valid JSON in UTF-8. */
-void cs_msgstore_json_string(FILE *out, const char *p, size_t n);
-
-/* "10.1.0.10:40000" or "[2001:db8::1]:80" for side 0 (a) or 1 (b) of "ep",
- * into "buf" (>= CS_EP_BUFLEN bytes); returns buf. */
-#define CS_EP_BUFLEN 64
-char *cs_endpoint_format(const cs_endpoints *ep, int side, char *buf);
-
-/* One JSON object, no newline. Messages: id, proto, type, ts_ns,
- * last_ts_ns, flow (16 hex digits), dir, src, dst, role, key, len, flags
- * (names), packets ("seg:offset"), fields ([name, value] pairs in wire
- * order). Measurements: id, pair, key, req_msg, resp_msg, req_ts_ns,
- * resp_ts_ns, latency_ns, flow, src, dst, resp_last_ts_ns, attached, and
- * when attached > 0 attached_last_msg and attached_last_ts_ns. */
-void cs_message_json(FILE *out, const cs_message *m);
-void cs_measurement_json(FILE *out, const cs_measurement *ms);
 
 #endif

@@ -19,7 +19,7 @@
  *                       and the reader's pass over one file that uses them
  *   msgstore_read.c     the reader: files, message queries, info
  *   msgstore_latency.c  measurement queries: filters, top-K, histograms
- *   msgstore_json.c     JSON of messages and measurements
+ * (The JSON of messages and measurements is the record model's: record/json.c.)
  */
 #ifndef CS_STORE_MSGSTORE_INT_H
 #define CS_STORE_MSGSTORE_INT_H

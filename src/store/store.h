@@ -40,7 +40,7 @@
 #define CS_STORE_STORE_H
 
 #include "core/packet.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
  *   - the summary is NUL-terminated inside its buffer for a few sizes, and
  *     never writes past it (a guard byte is checked).
  */
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include "core/alloc.h"
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_msgstore.c - libFuzzer harness for the message store's record
  * reading and writing (store/msgstore_file.c, msgstore_format.c) and its
- * JSON formatting (msgstore_json.c).
+ * JSON formatting (record/json.c).
  *
  * Input: byte 0 picks the file kind (msg, lat or unm) and bit 0x80 the
  * mode; the rest is used two ways:
@@ -21,6 +21,7 @@
  * decode(x).
  */
 #include "core/cursor.h"
+#include "record/json.h"
 #include "store/msgstore.h"
 #include "store/msgstore_int.h"
 

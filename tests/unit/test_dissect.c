@@ -1,5 +1,5 @@
 /*
- * test_dissect.c - unit tests for src/flow/dissect.c.
+ * test_dissect.c - unit tests for src/packet/dissect.c.
  *
  * Two kinds of evidence:
  *
@@ -22,7 +22,7 @@
  *    filter compiler cannot look through, are checked against tshark's
  *    fields instead.
  */
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include "core/alloc.h"
 #include "core/error.h"

@@ -34,7 +34,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 #include "store/flowkey.h"
 #include "store/flowpred.h"
 #include "store/index.h"

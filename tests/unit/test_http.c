@@ -27,7 +27,7 @@
 #include "decode/http/http.h"
 
 #include "core/packet.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

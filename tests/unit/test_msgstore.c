@@ -28,6 +28,7 @@
 #include "core/cursor.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "record/json.h"
 #include "store/msgstore.h"
 #include "store/msgstore_int.h"
 #include "store/store.h"

@@ -13,7 +13,7 @@
  */
 #include "core/alloc.h"
 #include "core/error.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 #include "store/index.h"
 #include "store/store.h"
 #include "store/store_int.h"

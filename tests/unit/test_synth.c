@@ -13,7 +13,7 @@
 
 #include "analytics/analyzer.h"
 #include "core/alloc.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 #include "source/synth.h"
 
 #include <stdlib.h>
