@@ -6,9 +6,10 @@
 #
 # The inner loop: `make quick` builds and runs, in parallel, the unit tests
 # that need nothing outside the repository (no network, no root, no tshark,
-# no web/node_modules); `make unit T=fix` builds and runs one
-# (build/tests/test_fix). Only build/capstream links the web UI's assets, so
-# no unit test, fuzzer or library build runs npm.
+# no web/node_modules), after `make layers` checks that no include of src/
+# points up; `make unit T=fix` builds and runs one (build/tests/test_fix).
+# Only build/capstream links the web UI's assets, so no unit test, fuzzer
+# or library build runs npm.
 
 SHELL   := /bin/bash
 BUILD   ?= build
@@ -59,7 +60,7 @@ QUICK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all release debug test unit quick golden asan-test fuzz fuzz-run clean format bench check demo tour FORCE
+.PHONY: all release debug test unit quick layers golden asan-test fuzz fuzz-run clean format bench check demo tour FORCE
 all: $(BIN)
 
 release:
@@ -107,10 +108,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_HELP) $(LIB)
 unit: $(if $(T),$(BUILD)/tests/test_$(T),$(TEST_BINS))
 	@set -e; for t in $^; do echo "== $$t"; CS_TEST_BUILD=$(BUILD) $$t; done
 
+# `make layers`: every include of src/ points down the order of folders
+# (core -> packet -> record -> source -> flow -> decode -> analytics ->
+# store -> engine -> server -> cli); scripts/check_layers.py names each
+# include that points up. `quick` and `check` run it first.
+layers:
+	@python3 scripts/check_layers.py src
+
 # `make quick`: the self-contained unit tests, QUICK_JOBS at a time. Each
 # one's output goes to build/tests/test_X.log (test_X.log.failed if it
 # failed, printed too); the closing line counts the programs.
-quick:
+quick: layers
 	@rm -f $(QUICK_LOGS) $(QUICK_LOGS:%=%.failed)
 	@$(MAKE) --no-print-directory -k -j$(QUICK_JOBS) $(QUICK_LOGS); \
 	    passed=$$(ls $(QUICK_LOGS) 2>/dev/null | wc -l); total=$(words $(QUICK_LOGS)); \
@@ -136,8 +144,9 @@ test: unit golden
 asan-test:
 	$(MAKE) PRESET=asan BUILD=build-asan test
 
-# What CI runs (README): the suite, the suite under ASan+UBSan, short fuzzing.
-check:
+# What CI runs (README): the layer check, the suite, the suite under
+# ASan+UBSan, short fuzzing.
+check: layers
 	$(MAKE) test
 	$(MAKE) asan-test
 	$(MAKE) fuzz-run FUZZ_SECONDS=15
