@@ -6,8 +6,9 @@
  * No root, no interface, no capture file: the synthetic source
  * (source/synth.h: FIX order entry with occasional slow acks, HTTP, DNS
  * with some NXDOMAIN, ITCH market data) feeds, in real time, the very
- * daemon of `capstream run` (cli/run_int.h) - store, decode, pairing,
- * metrics, alerts from a built-in rule set, HTTP API and web UI.
+ * daemon of `capstream run` (cli/run_int.h, engine/daemon.h) - store,
+ * decode, pairing, metrics, alerts from a built-in rule set, HTTP API and
+ * web UI. This file chooses the options, the store and the rules.
  *
  *   synth source ──► cs__run_daemon ──► temporary store (mkdtemp)
  *                                   └─► http://ADDR:PORT/  (UI, /api/v1/)
@@ -21,7 +22,6 @@
 #include "cli/run_int.h"
 
 #include "core/error.h"
-#include "source/synth.h"
 
 #include <ftw.h>
 #include <getopt.h>
@@ -171,7 +171,6 @@ int cs_cmd_demo(int argc, char **argv)
     static demo_args a;
     char store[4096], rules[4096] = "", spec[96], banner[8400];
     cs__run_opts o = {0};
-    cs_source *src = NULL;
     pthread_t timer;
     int rc, status = CS_EXIT_FAIL;
 
@@ -190,10 +189,6 @@ int cs_cmd_demo(int argc, char **argv)
         goto out;
     }
     snprintf(spec, sizeof(spec), "rate=%llu,seed=%llu", a.rate, a.seed);
-    if ((rc = cs_source_synth_ops.open(&src, spec)) < 0) {
-        cs_cli_fail(rc);
-        goto out;
-    }
     snprintf(banner, sizeof(banner),
              "capstream demo: open http://%s/ \xe2\x80\x94 the web UI; the API is under /api/v1/\n"
              "capstream demo: store %s%s; Ctrl-C stops\n",
@@ -201,12 +196,13 @@ int cs_cmd_demo(int argc, char **argv)
     o = (cs__run_opts){.dir = store,
                        .listen = a.listen,
                        .config = rules,
+                       .synth = spec,
                        .label = "synth",
                        .banner = banner,
                        .decoder_opts = &a.decoder_opts};
     if (a.seconds && pthread_create(&timer, NULL, stop_later, &a.seconds) == 0)
         pthread_detach(timer);
-    status = cs__run_daemon(&o, src); /* owns src from here */
+    status = cs__run_daemon(&o);
 out:
     if (rules[0])
         unlink(rules);

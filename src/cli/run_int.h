@@ -1,28 +1,29 @@
 /*
  * run_int.h - the live daemon of `capstream run`, callable by other
- * commands (`capstream demo`) with a source they opened themselves.
+ * commands (`capstream demo`) with options they chose themselves.
  *
  * cs__run_daemon() runs exactly what `capstream run` runs after parsing its
- * options - source thread -> ring -> pipeline (store, decode, pair,
- * metrics, alerts) and the HTTP API - until the source ends or
- * SIGINT/SIGTERM; it takes ownership of "src" (closed at the end, also on
- * failure). Returns the process exit status (CS_EXIT_OK / CS_EXIT_FAIL).
+ * options - the engine's daemon (engine/daemon.h: source thread -> ring ->
+ * pipeline: store, decode, pair, metrics, alerts) and the HTTP API - on
+ * synthetic traffic ("synth", a spec of source/synth.h) until SIGINT/
+ * SIGTERM. Returns the process exit status (CS_EXIT_OK / CS_EXIT_FAIL).
  */
 #ifndef CS_CLI_RUN_INT_H
 #define CS_CLI_RUN_INT_H
 
 #include "decode/decoder.h"
-#include "source/source.h"
 
 typedef struct cs__run_opts {
     const char *dir;                       /* the store (created if missing) */
     const char *listen;                    /* HTTP address, "ADDR:PORT" */
     const char *config;                    /* alert rules file, or NULL */
+    const char *synth;                     /* the synthetic source's spec, e.g.
+                                              "rate=5000,seed=1" */
     const char *label;                     /* what the status calls the source, e.g. "synth" */
     const char *banner;                    /* printed to standard output once serving, or NULL */
     const cs_decoder_optset *decoder_opts; /* --decoder-opt settings, or NULL */
 } cs__run_opts;
 
-int cs__run_daemon(const cs__run_opts *o, cs_source *src);
+int cs__run_daemon(const cs__run_opts *o);
 
 #endif

@@ -1,0 +1,530 @@
+/*
+ * daemon.c - the live daemon's single pass (see daemon.h): capture threads,
+ * the ring, the pipeline thread, metrics, alerts, and the order in which
+ * they are opened and closed.
+ *
+ * Threads and what never waits on what:
+ *
+ *   capture thread per interface ─┐ copies into a bounded ring; when it is
+ *   (AF_PACKET ring, or the file) ├─► full, live packets are dropped and
+ *                                 │   counted "not analysed" (capture never
+ *                                 │   waits for analysis); a file waits
+ *                                 ▼
+ *   pipeline thread (the caller): dissect ─► store append ─► analyzer ─► metrics
+ *                                 │   store segments go to the background
+ *                                 │   writer; when the disk is behind, the
+ *                                 │   packet is counted "not stored" and
+ *                                 │   still analysed (analysis never waits
+ *                                 ▼   for storage; the same for a
+ *                                         real-time replay, not a fast one)
+ *   aio writer thread: write() of full segment buffers
+ *
+ * Kernel drops come from PACKET_STATISTICS, so the three kinds of loss are
+ * reported apart. Once a second (wall clock) the pipeline thread advances
+ * the per-second metrics, makes the packets, messages and metrics written
+ * so far visible to readers and hands the status to the "tick" hook.
+ *
+ * Signals: SIGINT/SIGTERM stop the capture (the loop then drains the ring
+ * and cs_daemon_close() flushes and closes every file); SIGHUP reloads the
+ * alert rules from cfg.config. One daemon per process: the handlers reach
+ * it through a process-wide pointer.
+ */
+#include "engine/daemon.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/privs.h"
+#include "core/timefmt.h"
+#include "engine/pipeline.h"
+#include "source/afpacket.h"
+#include "source/pktqueue.h"
+#include "source/synth.h"
+#include "store/metricstore.h"
+
+#include <ftw.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DAEMON_QUEUE_BYTES (128u << 20)
+#define DAEMON_RECORDS_FLUSH_NS 100000000ll /* messages and measurements handed to the store */
+
+typedef struct capture {
+    cs_daemon *d;
+    pthread_t thread;
+    cs_source *src;
+    int live;
+    _Atomic uint64_t packets, bytes, not_analysed;
+} capture;
+
+struct cs_daemon {
+    cs_daemon_cfg cfg;
+    int drained; /* the pipeline has handled every captured packet */
+    int started; /* the capture threads run */
+    capture caps[CS_DAEMON_MAX_IFACES];
+    int n_caps;
+    _Atomic int running_caps;
+    cs_pktqueue *q;
+    cs_store *store;
+    cs_pipeline *pl;
+    cs_metrics *metrics;
+    cs_metricstore *mstore;
+    cs_alerts *alerts;
+    cs_sink observer; /* the pipeline keeps a pointer to it: lives as long */
+    int64_t started_ns, last_tick, last_records_flush, max_ts;
+    uint64_t messages, measurements;
+    char sources[256];
+};
+
+static volatile sig_atomic_t daemon_stop, daemon_reload;
+static cs_daemon *daemon_signal_target;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void on_signal(int sig)
+{
+    cs_daemon *d = daemon_signal_target;
+
+    if (sig == SIGHUP) {
+        daemon_reload = 1;
+        return;
+    }
+    daemon_stop = 1;
+    for (int i = 0; d && i < d->n_caps; i++)
+        if (d->caps[i].live)
+            cs_afpacket_stop(d->caps[i].src); /* async-signal-safe */
+}
+
+static void install_signals(cs_daemon *d)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    daemon_signal_target = d;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Live capture, and a real-time replay (which stands for one), must never
+ * wait for the disk: a packet the store cannot take at once is counted "not
+ * stored" and still analysed. A fast replay is a batch job: it stores every
+ * packet, waiting for the disk when it must. */
+static int daemon_lossy(const cs_daemon_cfg *c)
+{
+    return c->n_ifaces > 0 || (c->file != NULL && c->realtime);
+}
+
+/* ---- capture threads -------------------------------------------------- */
+
+/* Sleeps until wall time matches the packet's place in the capture. */
+static void pace(int64_t *t0_pkt, int64_t *t0_wall, int64_t ts)
+{
+    int64_t due, now = mono_ns();
+    struct timespec d;
+
+    if (*t0_wall == 0) {
+        *t0_wall = now;
+        *t0_pkt = ts;
+        return;
+    }
+    due = *t0_wall + (ts - *t0_pkt);
+    if (due <= now)
+        return;
+    d.tv_sec = (due - now) / 1000000000;
+    d.tv_nsec = (due - now) % 1000000000;
+    nanosleep(&d, NULL);
+}
+
+static void *capture_main(void *arg)
+{
+    capture *c = arg;
+    cs_batch *b = calloc(1, sizeof(*b));
+    int64_t t0_pkt = 0, t0_wall = 0;
+    int rc;
+
+    while (b != NULL && !daemon_stop) {
+        rc = c->src->ops->next_batch(c->src, b);
+        if (rc == CS_EBUSY)
+            continue; /* idle link */
+        if (rc < 0) {
+            cs_log_error("capture: %s", cs_error_msg(rc));
+            break;
+        }
+        if (b->n == 0)
+            break;
+        for (unsigned i = 0; i < b->n; i++) {
+            if (c->d->cfg.realtime && !c->live)
+                pace(&t0_pkt, &t0_wall, b->pkts[i].ts_ns);
+            c->bytes += b->pkts[i].caplen;
+        }
+        c->packets += b->n;
+        c->not_analysed += cs_pktqueue_push(c->d->q, b, c->live);
+        c->src->ops->release_batch(c->src, b);
+    }
+    free(b);
+    if (atomic_fetch_sub(&c->d->running_caps, 1) == 1)
+        cs_pktqueue_close(c->d->q);
+    return NULL;
+}
+
+static int open_sources(cs_daemon *d)
+{
+    const cs_daemon_cfg *c = &d->cfg;
+    cs_afpacket_opts o = {.idle_ms = 200, .filter = c->filter};
+    int rc;
+
+    o.block_size = CS_AFPACKET_DEFAULT_BLOCK_SIZE;
+    o.block_count = (uint32_t)(c->ring_bytes / o.block_size);
+
+    if (c->synth != NULL) {
+        if ((rc = cs_source_synth_ops.open(&d->caps[0].src, c->synth)) < 0)
+            return rc;
+        d->n_caps = 1;
+        return 0;
+    }
+    if (c->file != NULL) {
+        if ((rc = cs_source_file_ops.open(&d->caps[0].src, c->file)) < 0)
+            return rc;
+        d->n_caps = 1;
+        return 0;
+    }
+    for (int i = 0; i < c->n_ifaces; i++) {
+        if ((rc = cs_afpacket_open(c->ifaces[i], (uint16_t)i, &o, &d->caps[i].src)) < 0)
+            return rc;
+        d->caps[i].live = 1;
+        d->n_caps = i + 1;
+    }
+    return 0;
+}
+
+/* ---- results: metrics, alerts ----------------------------------------- */
+
+static void on_alert(void *ud, const cs_alert_event *ev)
+{
+    cs_daemon *d = ud;
+
+    cs_metricstore_put_alert(d->mstore, ev);
+    if (d->cfg.hooks.alert)
+        d->cfg.hooks.alert(d->cfg.hooks.ud, ev);
+    cs_log_info("alert %s %s: %s (value %.6g, threshold %.6g)", ev->rule,
+                cs_alert_state_name(ev->state), ev->text, ev->value, ev->threshold);
+}
+
+static void on_window(void *ud, const cs_window *w)
+{
+    cs_daemon *d = ud;
+
+    cs_metricstore_put(d->mstore, w);
+    cs_alerts_window(d->alerts, w);
+    if (!cs_window_empty(w) && d->cfg.hooks.window)
+        d->cfg.hooks.window(d->cfg.hooks.ud, w);
+}
+
+static void on_message(void *ud, const cs_message *m)
+{
+    cs_daemon *d = ud;
+
+    d->messages++;
+    cs_metrics_message(d->metrics, m);
+}
+
+static void on_measurement(void *ud, const cs_measurement *ms)
+{
+    cs_daemon *d = ud;
+
+    d->measurements++;
+    cs_metrics_measurement(d->metrics, ms);
+    if (d->cfg.hooks.measurement)
+        d->cfg.hooks.measurement(d->cfg.hooks.ud, ms);
+}
+
+/* ---- the pipeline thread ---------------------------------------------- */
+
+const char *cs_daemon_sources(const cs_daemon *d)
+{
+    return d->sources;
+}
+
+static void name_sources(cs_daemon *d)
+{
+    const cs_daemon_cfg *c = &d->cfg;
+
+    if (c->synth)
+        snprintf(d->sources, sizeof(d->sources), "%s", c->label ? c->label : "synth");
+    else
+        snprintf(d->sources, sizeof(d->sources), "%s %s", c->file ? "file" : "interfaces",
+                 c->file ? c->file : c->iface_list);
+}
+
+static void totals(cs_daemon *d, cs_daemon_status *st)
+{
+    cs_pipeline_stats ps = {0};
+
+    memset(st, 0, sizeof(*st));
+    st->started_ns = d->started_ns;
+    for (int i = 0; i < d->n_caps; i++) {
+        st->packets += d->caps[i].packets;
+        st->bytes += d->caps[i].bytes;
+        st->not_analysed += d->caps[i].not_analysed;
+        if (d->caps[i].live) {
+            cs_afpacket_kstats ks;
+            cs_afpacket_kstats_get(d->caps[i].src, &ks);
+            st->kernel_drops += ks.drops;
+        }
+    }
+    cs_pipeline_stats_peek(d->pl, &ps);
+    st->not_stored = ps.not_stored;
+    st->records_not_stored = ps.records_not_stored;
+    st->messages = d->messages;
+    st->measurements = d->measurements;
+    /* a replay is done only once the pipeline has drained and published it */
+    st->capturing = !d->drained;
+    snprintf(st->sources, sizeof(st->sources), "%s", d->sources);
+}
+
+static void tick(cs_daemon *d)
+{
+    cs_daemon_status st;
+
+    totals(d, &st);
+    cs_metrics_gauge(d->metrics, "kernel_drops", st.kernel_drops);
+    cs_metrics_gauge(d->metrics, "not_stored", st.not_stored);
+    cs_metrics_gauge(d->metrics, "not_analysed", st.not_analysed);
+    /* live capture time follows the wall clock; a file's, its packets */
+    cs_metrics_advance(d->metrics, d->cfg.file ? d->max_ts : cs_now_ns());
+    cs_store_flush(d->store); /* recent packets readable, or next second */
+    cs_pipeline_flush(d->pl);
+    cs_metricstore_flush(d->mstore);
+    if (d->cfg.hooks.tick)
+        d->cfg.hooks.tick(d->cfg.hooks.ud, &st, d->metrics);
+    if (daemon_reload && d->cfg.config) {
+        daemon_reload = 0;
+        if (cs_alerts_reload(d->alerts, d->cfg.config) < 0)
+            cs_log_error("%s: %s (keeping the previous rules)", d->cfg.config, cs_error_msg(0));
+        else
+            cs_log_info("alert rules reloaded from %s", d->cfg.config);
+    }
+}
+
+static int pipeline_loop(cs_daemon *d)
+{
+    cs_packet p;
+    int rc;
+
+    for (;;) {
+        rc = cs_pktqueue_pop(d->q, &p, 100);
+        if (rc == 1) {
+            if ((rc = cs_pipeline_packet(d->pl, &p)) < 0)
+                return rc;
+            cs_metrics_packet(d->metrics, &p);
+            if (p.ts_ns > d->max_ts)
+                d->max_ts = p.ts_ns;
+        } else if (rc == 0) {
+            return 0; /* every capture ended and the ring is drained */
+        }
+        if (mono_ns() - d->last_tick >= 1000000000) {
+            d->last_tick = mono_ns();
+            tick(d);
+        } else if (mono_ns() - d->last_records_flush >= DAEMON_RECORDS_FLUSH_NS) {
+            /* records readable well within a second of their packets,
+             * even when the writer was busy at the last tick */
+            d->last_records_flush = mono_ns();
+            cs_pipeline_flush(d->pl);
+        }
+    }
+}
+
+/* After a file is replayed: keep ticking until told to stop. */
+static void tick_until_stopped(cs_daemon *d)
+{
+    struct timespec t = {0, 100000000};
+
+    while (!daemon_stop) {
+        nanosleep(&t, NULL);
+        if (mono_ns() - d->last_tick >= 1000000000) {
+            d->last_tick = mono_ns();
+            tick(d);
+        }
+    }
+}
+
+int cs_daemon_run(cs_daemon *d)
+{
+    int rc = pipeline_loop(d);
+
+    if (rc == 0 && d->cfg.file) {
+        cs_metrics_flush(d->metrics); /* the file's last seconds are complete */
+        d->drained = 1;
+        tick(d);
+        cs_log_info("replay finished; serving until SIGTERM");
+        tick_until_stopped(d);
+    }
+    return rc;
+}
+
+/* ---- set-up and tear-down --------------------------------------------- */
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return lchown(path, chown_uid, chown_gid) < 0 ? -1 : 0;
+}
+
+/* Gives the store to "user" (its files are written after the drop), then
+ * drops root for good. */
+static int drop_privileges(const char *user, const char *dir)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == NULL)
+        return cs_error_set(CS_ENOTFOUND, "no user '%s'", user);
+    chown_uid = pw->pw_uid;
+    chown_gid = pw->pw_gid;
+    if (nftw(dir, chown_one, 16, FTW_PHYS) < 0)
+        return cs_error_set(CS_EPERM, "cannot give %s to user %s", dir, user);
+    return cs_privs_drop(user);
+}
+
+static int open_results(cs_daemon *d)
+{
+    const cs_daemon_cfg *c = &d->cfg;
+    cs_metricstore_opts mo = {.max_age_ns = c->metrics_days * 86400 * 1000000000ll};
+    cs_pipeline_cfg pc = {.store = d->store,
+                          .store_dir = c->dir,
+                          .decoders = c->decoders,
+                          .decoder_opts = c->decoder_opts,
+                          .observer = &d->observer,
+                          .lossy_store = daemon_lossy(c)};
+    int rc;
+
+    d->observer = (cs_sink){d, on_message, on_measurement, NULL, NULL};
+    if ((rc = cs_metricstore_open(c->dir, &mo, &d->mstore)) < 0 ||
+        (rc = cs_alerts_new(on_alert, d, &d->alerts)) < 0 ||
+        (rc = cs_metrics_new(NULL, on_window, d, &d->metrics)) < 0)
+        return rc;
+    if (c->config && (rc = cs_alerts_reload(d->alerts, c->config)) < 0)
+        return rc;
+    return cs_pipeline_new(&pc, &d->pl);
+}
+
+int cs_daemon_open(const cs_daemon_cfg *cfg, cs_daemon **out)
+{
+    cs_daemon *d = cs_calloc(1, sizeof(*d));
+    int rc;
+
+    *out = d;
+    if (d == NULL)
+        return CS_ENOMEM;
+    d->cfg = *cfg;
+    if (daemon_lossy(cfg))
+        d->cfg.so.flags |= CS_STORE_LOSSY;
+    d->started_ns = cs_now_ns();
+    d->last_tick = mono_ns();
+    name_sources(d);
+    install_signals(d);
+    if ((rc = open_sources(d)) < 0 || (rc = cs_store_open(cfg->dir, &d->cfg.so, &d->store)) < 0 ||
+        (rc = cs_pktqueue_new(DAEMON_QUEUE_BYTES, &d->q)) < 0)
+        return rc;
+    return 0;
+}
+
+int cs_daemon_start(cs_daemon *d)
+{
+    int rc;
+
+    if (d->cfg.user && (rc = drop_privileges(d->cfg.user, d->cfg.dir)) < 0)
+        return rc;
+    if ((rc = open_results(d)) < 0)
+        return rc;
+    d->running_caps = d->n_caps;
+    for (int i = 0; i < d->n_caps; i++) {
+        d->caps[i].d = d;
+        if (pthread_create(&d->caps[i].thread, NULL, capture_main, &d->caps[i]) != 0)
+            return cs_error_set(CS_ENOMEM, "cannot start a capture thread");
+        d->started = i + 1;
+    }
+    return 0;
+}
+
+/* Ends the pipeline: pending pairs, the message writer, the disk's tally. */
+static int finish_pipeline(cs_daemon *d)
+{
+    cs_pipeline_stats ps = {0};
+    int rc = cs_pipeline_finish(d->pl, &ps);
+
+    if (rc < 0 && ps.records_not_stored > 0) { /* a full disk: counted, not fatal */
+        cs_log_warn("storing messages: %s", cs_error_msg(rc));
+        rc = 0;
+    }
+    cs_pipeline_free(d->pl);
+    if (ps.not_stored > 0 || ps.records_not_stored > 0)
+        cs_log_info("the disk fell behind: %" PRIu64 " packets and %" PRIu64
+                    " messages/measurements not stored",
+                    ps.not_stored, ps.records_not_stored);
+    return rc;
+}
+
+static void stop_captures(cs_daemon *d)
+{
+    daemon_stop = 1;
+    for (int i = 0; i < d->n_caps; i++)
+        if (d->caps[i].live && d->caps[i].src)
+            cs_afpacket_stop(d->caps[i].src);
+    if (d->q)
+        cs_pktqueue_close(d->q);
+    for (int i = 0; i < d->started; i++)
+        pthread_join(d->caps[i].thread, NULL);
+}
+
+int cs_daemon_close(cs_daemon *d)
+{
+    int rc = 0, rc2;
+
+    if (d == NULL)
+        return 0;
+    stop_captures(d);
+    if (d->store && (rc = cs_store_finish(d->store)) < 0) /* a full disk is counted, */
+        cs_log_error("store: %s", cs_error_msg(rc));      /* not an error */
+    if (d->pl && (rc2 = finish_pipeline(d)) < 0 && rc == 0)
+        rc = rc2;
+    if (d->metrics) {
+        cs_metrics_flush(d->metrics);
+        cs_metrics_free(d->metrics);
+    }
+    cs_alerts_free(d->alerts);
+    if (d->mstore && (rc2 = cs_metricstore_close(d->mstore)) < 0) {
+        cs_log_error("metrics: %s", cs_error_msg(rc2));
+        if (rc == 0)
+            rc = rc2;
+    }
+    if ((rc2 = cs_store_close(d->store)) < 0 && rc == 0)
+        rc = rc2;
+    for (int i = 0; i < d->n_caps; i++)
+        if (d->caps[i].src)
+            d->caps[i].src->ops->close(d->caps[i].src);
+    cs_pktqueue_free(d->q);
+    daemon_signal_target = NULL;
+    cs_free(d);
+    return rc;
+}
