@@ -2,23 +2,15 @@
  * cmd_ingest.c - `capstream ingest -r FILE -d STORE`: one pass over a
  * capture file into the store.
  *
- * For every packet: read (source/capfile.c) -> the single pass
- * (engine/pipeline.c): dissect once, append to the store's open segment
- * (which files it in the index), and analyse it: flows, TCP reassembly,
- * decoders, pairing, with messages and measurements written next to the
- * packets (store/msgstore.c). A failure in the middle (file cut off,
- * bad record) still closes the open segment properly, so every complete
- * packet before the fault is stored and indexed; the summary says where
- * the fault was and the exit status is 1. Nothing already in the store is
- * touched: an ingest only ever adds new segments (and, with --max-bytes,
- * retention deletes the oldest). Packets of a link type capstream cannot
- * dissect (802.11, radiotap...) are stored all the same and counted per
- * link type in the summary: never an error.
- *
- * A full disk is such a fault: the store keeps what reached the disk, cut
- * back to complete records and indexed (store.h, cs_store_finish), and the
- * summary gives the count the store itself reports as written, never the
- * count read from the file.
+ * This file parses the options, hands them to the engine's ingest
+ * (engine/batch.h: read, store, analyse, in one pass; a failure in the
+ * middle - file cut off, bad record, full disk - still closes the store
+ * properly, so every complete packet before the fault is stored and
+ * indexed) and prints what it did: a progress line on a terminal, then a
+ * summary. On a fault the summary says where it was, the count given is
+ * the one the store reports as written, and the exit status is 1. Packets
+ * of a link type capstream cannot dissect (802.11, radiotap...) are stored
+ * all the same and counted per link type in the summary: never an error.
  */
 #include "cli/cli.h"
 
@@ -26,8 +18,7 @@
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "decode/decoder.h"
-#include "engine/pipeline.h"
-#include "source/capfile.h"
+#include "engine/batch.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -79,11 +70,6 @@ typedef struct ingest_args {
     cs_decoder_optset decoder_opts;
     cs_analyzer_cfg limits;
 } ingest_args;
-
-typedef struct ingest_totals {
-    uint64_t packets, bytes;
-    int64_t min_ts, max_ts;
-} ingest_totals;
 
 /* --max-flows N, --flow-buffer BYTES, --pair-timeout DURATION. */
 static int ingest_limit(ingest_args *a, int c, const char *arg)
@@ -190,41 +176,6 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
     return 0;
 }
 
-static void totals_add(ingest_totals *t, const cs_packet *p)
-{
-    if (t->packets == 0 || p->ts_ns < t->min_ts)
-        t->min_ts = p->ts_ns;
-    if (t->packets == 0 || p->ts_ns > t->max_ts)
-        t->max_ts = p->ts_ns;
-    t->packets++;
-    t->bytes += p->caplen;
-}
-
-/* Reads every packet of "f" through the pipeline, storing them in "s".
- * 0 at a clean end of file; an error when the store's disk is full. */
-static int ingest_loop(cs_capfile *f, cs_pipeline *pl, cs_store *s, ingest_totals *t)
-{
-    const char *full;
-    cs_progress prog;
-    cs_packet p;
-    int rc;
-
-    cs_progress_start(&prog);
-    while ((rc = cs_capfile_next(f, &p)) == 1) {
-        if ((rc = cs_pipeline_packet(pl, &p)) < 0)
-            break;
-        totals_add(t, &p);
-        if ((full = cs_store_full(s)) != NULL) {
-            rc = cs_error_set(CS_EIO, "the store's disk is full: %s", full);
-            break;
-        }
-        if ((t->packets & 0xfff) == 0)
-            cs_progress_update(&prog, cs_capfile_offset(f), cs_capfile_size(f), t->packets);
-    }
-    cs_progress_end(&prog);
-    return rc;
-}
-
 static void analysis_summary(const cs_pipeline_stats *ps)
 {
     const cs_analyzer_stats *a = &ps->analyzer;
@@ -255,13 +206,13 @@ static void undissected_summary(const cs_pipeline_stats *ps)
            links);
 }
 
-static void ingest_summary(const ingest_totals *t, int64_t elapsed_ns, const cs_store_info *before,
+static void ingest_summary(const cs_ingest_result *t, int64_t elapsed_ns,
                            const cs_store_info *after)
 {
     char t0[CS_TIME_BUFLEN], t1[CS_TIME_BUFLEN], b[32];
     double secs = (double)elapsed_ns / 1e9;
     uint64_t made =
-        after->segments + after->deleted_segments - before->segments - before->deleted_segments;
+        after->segments + after->deleted_segments - t->before.segments - t->before.deleted_segments;
 
     printf("ingested %" PRIu64 " packets, %s", t->packets, cs_cli_fmt_bytes(t->bytes, b));
     if (t->packets)
@@ -274,93 +225,51 @@ static void ingest_summary(const ingest_totals *t, int64_t elapsed_ns, const cs_
            secs > 0 ? (double)t->bytes / secs / 1e6 : 0.0);
 }
 
-/* Closes the store, writing its last indexes; "*fin": what it stored. */
-static int ingest_close_store(cs_store *s, int rc, cs_store_info *fin, char *why, size_t why_size)
+static void show_progress(void *ud, uint64_t done_bytes, uint64_t total_bytes, uint64_t packets)
 {
-    int rc2 = cs_store_finish(s); /* writes the last index even after a read error */
-
-    cs_store_info_get(s, fin);
-    if (rc == 0 && rc2 < 0) {
-        rc = rc2;
-        snprintf(why, why_size, "%s", cs_error_msg(rc));
-    }
-    if (rc == 0 && fin->lost_packets > 0) {
-        rc = CS_EIO;
-        snprintf(why, why_size, "%" PRIu64 " packets were lost to a failed write (disk full)",
-                 fin->lost_packets);
-    }
-    rc2 = cs_store_close(s);
-    if (rc == 0 && rc2 < 0) {
-        rc = rc2;
-        snprintf(why, why_size, "%s", cs_error_msg(rc));
-    }
-    return rc;
-}
-
-static int ingest_run(ingest_args *a, cs_capfile *f, cs_store *s, ingest_totals *t,
-                      cs_pipeline_stats *ps, cs_store_info *fin, char *why, size_t why_size)
-{
-    cs_pipeline_cfg pc = {.store = s,
-                          .store_dir = a->dir,
-                          .decoders = a->decoders,
-                          .limits = &a->limits,
-                          .decoder_opts = &a->decoder_opts};
-    cs_pipeline *pl = NULL;
-    int rc, rc2;
-
-    if ((rc = cs_pipeline_new(&pc, &pl)) == 0)
-        rc = ingest_loop(f, pl, s, t);
-    if (rc < 0) /* keep the reader's detail: closing may record others */
-        snprintf(why, why_size, "%s", cs_error_msg(rc));
-    if (pl != NULL) {
-        rc2 = cs_pipeline_finish(pl, ps);
-        cs_pipeline_free(pl);
-        if (rc == 0 && rc2 < 0) {
-            rc = rc2;
-            snprintf(why, why_size, "storing messages: %s", cs_error_msg(rc));
-        }
-    }
-    return ingest_close_store(s, rc, fin, why, why_size);
+    cs_progress_update(ud, done_bytes, total_bytes, packets);
 }
 
 int cs_cmd_ingest(int argc, char **argv)
 {
     ingest_args a;
-    ingest_totals t = {0};
-    cs_pipeline_stats ps = {0};
+    cs_ingest_result r;
+    cs_progress prog;
     cs_store *s = NULL;
-    cs_capfile *f = NULL;
-    cs_store_info before, after, fin;
+    cs_store_info after;
     int64_t start = cs_cli_mono_ns();
-    char why[512] = "";
     int rc, status;
 
     memset(&a, 0, sizeof(a));
     if ((status = ingest_parse(argc, argv, &a)) != 0)
         return status < 0 ? CS_EXIT_OK : status;
-    if ((rc = cs_capfile_open(a.file, &f)) < 0)
+    cs_progress_start(&prog);
+    rc = cs_ingest(&(cs_ingest_cfg){.file = a.file,
+                                    .dir = a.dir,
+                                    .so = a.so,
+                                    .decoders = a.decoders,
+                                    .decoder_opts = &a.decoder_opts,
+                                    .limits = &a.limits,
+                                    .progress = show_progress,
+                                    .ud = &prog},
+                   &r);
+    if (!r.ran)
         return cs_cli_fail(rc);
-    if ((rc = cs_store_open(a.dir, &a.so, &s)) < 0) {
-        cs_capfile_close(f);
-        return cs_cli_fail(rc);
-    }
-    cs_store_info_get(s, &before);
-    rc = ingest_run(&a, f, s, &t, &ps, &fin, why, sizeof(why));
-    cs_capfile_close(f);
+    cs_progress_end(&prog);
     if (!a.quiet && cs_store_open(a.dir, &(cs_store_opts){0}, &s) == 0) {
         cs_store_info_get(s, &after);
         cs_store_close(s);
-        ingest_summary(&t, cs_cli_mono_ns() - start, &before, &after);
-        analysis_summary(&ps);
-        undissected_summary(&ps);
+        ingest_summary(&r, cs_cli_mono_ns() - start, &after);
+        analysis_summary(&r.ps);
+        undissected_summary(&r.ps);
     }
     if (rc < 0) {
-        cs_log_error("%s: %s", a.file, why);
+        cs_log_error("%s: %s", a.file, r.why);
         cs_log_error("%" PRIu64 " of the %" PRIu64 " packets read were stored (indexed and "
                      "readable%s); %" PRIu64 " were not",
-                     fin.written_packets, t.packets,
-                     fin.deleted_segments ? "; retention deleted the oldest since" : "",
-                     t.packets - fin.written_packets);
+                     r.fin.written_packets, r.packets,
+                     r.fin.deleted_segments ? "; retention deleted the oldest since" : "",
+                     r.packets - r.fin.written_packets);
         return CS_EXIT_FAIL;
     }
     return CS_EXIT_OK;

@@ -4,13 +4,12 @@
  *
  *   capstream reanalyze -d STORE [--after T] [--before T] [--decoders LIST]
  *
- * The packets of every segment that holds packets in [after, before) are
- * read in store (capture) order, with their refs, through the same
- * pipeline as ingest minus the packet store. What the message store holds
- * for those segments is replaced atomically when the pass ends, so running
- * it twice changes nothing, and after `ingest --decoders none` it yields
- * what a full ingest would have (same packets, same order, same refs, so
- * the same messages, measurements and ids). Work is per whole segment: a
+ * This file parses the options, hands them to the engine's reanalyze
+ * (engine/batch.h: the packets of every segment that holds packets in
+ * [after, before), in capture order with their refs, through the same
+ * pipeline as ingest minus the packet store; what the message store holds
+ * for those segments is replaced when the pass ends, so running it twice
+ * changes nothing) and prints what it did. Work is per whole segment: a
  * range that cuts a segment reanalyses all of it.
  *
  * It takes the store's writer lock, so it never runs beside an ingest.
@@ -20,8 +19,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "decode/decoder.h"
-#include "engine/pipeline.h"
-#include "store/store.h"
+#include "engine/batch.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -110,58 +108,31 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
     return 0;
 }
 
-static int feed_packet(void *ud, const cs_packet *p, cs_pktref ref)
-{
-    return cs_pipeline_stored_packet(ud, p, ref) != 0;
-}
-
-static int reanalyze_run(const reanalyze_args *a, cs_store *s, uint32_t first, uint32_t last,
-                         cs_pipeline_stats *st)
-{
-    cs_pipeline_cfg pc = {.store_dir = a->dir,
-                          .decoders = a->decoders,
-                          .decoder_opts = &a->decoder_opts,
-                          .replace_first_seg = first,
-                          .replace_last_seg = last};
-    cs_pipeline *pl;
-    int rc, rc2;
-
-    if ((rc = cs_pipeline_new(&pc, &pl)) < 0)
-        return rc;
-    rc = cs_store_scan(s, first, last, feed_packet, pl);
-    rc2 = cs_pipeline_finish(pl, st);
-    cs_pipeline_free(pl);
-    return rc < 0 ? rc : rc2;
-}
-
 int cs_cmd_reanalyze(int argc, char **argv)
 {
     reanalyze_args a;
-    cs_store_opts so = {.flags = CS_STORE_WRITE};
-    cs_pipeline_stats st = {0};
-    cs_store *s = NULL;
-    uint32_t first, last;
+    cs_reanalyze_result r;
     int rc, status;
 
     memset(&a, 0, sizeof(a));
     if ((status = reanalyze_parse(argc, argv, &a)) != 0)
         return status < 0 ? CS_EXIT_OK : status;
-    if ((rc = cs_store_open(a.dir, &so, &s)) < 0)
+    rc = cs_reanalyze(&(cs_reanalyze_cfg){.dir = a.dir,
+                                          .after = a.after,
+                                          .before = a.before,
+                                          .decoders = a.decoders,
+                                          .decoder_opts = &a.decoder_opts},
+                      &r);
+    if (rc < 0)
         return cs_cli_fail(rc);
-    cs_store_segments_in_range(s, a.after, a.before, &first, &last);
-    if (first == 0) {
-        cs_store_close(s);
+    if (r.first_seg == 0) {
         cs_log_info("no stored packets in that range: nothing to reanalyze");
         return CS_EXIT_OK;
     }
-    rc = reanalyze_run(&a, s, first, last, &st);
-    cs_store_close(s);
-    if (rc < 0)
-        return cs_cli_fail(rc);
     if (!a.quiet)
         printf("reanalyzed %" PRIu64 " packets of segments %" PRIu32 "..%" PRIu32 ": %" PRIu64
                " messages, %" PRIu64 " measurements, %" PRIu64 " unanswered requests\n",
-               st.packets, first, last, st.analyzer.messages, st.analyzer.measurements,
-               st.analyzer.unmatched_requests);
+               r.ps.packets, r.first_seg, r.last_seg, r.ps.analyzer.messages,
+               r.ps.analyzer.measurements, r.ps.analyzer.unmatched_requests);
     return CS_EXIT_OK;
 }
