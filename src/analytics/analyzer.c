@@ -521,7 +521,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
         msg.id = CS_MSGID(ctx->map[i0].ref, next_k(&fl->s[ctx->dir], ctx->map[i0].ref));
     else
         msg.id = FALLBACK_ID_BIT | a->fallback_ids++;
-    msg.proto = fl->dec->name;
+    msg.proto = m->proto != NULL ? m->proto : fl->dec->name; /* static, like the name */
     msg.type = m->type;
     msg.ts_ns = ctx->map[i0].ts;
     msg.last_ts_ns = ctx->map[i1].ts;

@@ -83,7 +83,8 @@ typedef struct cs_message {
  * Wireshark's dns.time and http.time measure to). A response answered in
  * several messages (a DNS zone transfer) closes the measurement with its
  * first message; the later ones are attached: counted in "attached", the
- * last of them named with the capture time of its last byte.
+ * last of them named with the capture time of its last byte. resp_type
+ * names the answer (an OUCH Accepted or Rejected, a FIX "8" or "9").
  */
 typedef struct cs_measurement {
     cs_msgid id; /* == req_id */
@@ -98,6 +99,8 @@ typedef struct cs_measurement {
     uint32_t attached;           /* later messages of the response attached */
     cs_msgid attached_last_id;   /* the last of them (0 if none) */
     int64_t attached_last_ts_ns; /* its last byte (0 if none) */
+    cs_str resp_type;            /* the type of the message that answered ("accepted"),
+                                    empty if not known; borrowed like the key */
 } cs_measurement;
 
 /* Formats id as "m7.1234.0" (kind 'm') or "l7.1234.0" (kind 'l') into

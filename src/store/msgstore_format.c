@@ -40,6 +40,8 @@
  *            +40  i64 latency_ns [LATENCY]     +64  48  endpoints    [EP]
  *            +112 pair, key bytes                                    [FIXED]
  *            then, if parts & CS__LAT_PART_TAIL, the tail
+ *            then, if parts & CS__LAT_PART_RESP_TYPE, u8 n + n bytes: the
+ *                 answer's message type (resp_type), written when known
  *
  *   measurement tail (28 bytes), [CS__LAT_TAIL_*]:
  *            +0  i64 resp_last_ts_ns [RESP_LAST]    +12 u64 attached_last_id    [ATTACHED_ID]
@@ -199,6 +201,8 @@ int cs_msgstore_measurement_size(const cs_measurement *ms, size_t *out)
     size_t pair_len = ms->pair ? strlen(ms->pair) : 0;
     size_t n = CS__LAT_FIXED + pair_len + ms->key.len + CS__LAT_TAIL_SIZE;
 
+    if (ms->resp_type.len > 0)
+        n += 1 + (ms->resp_type.len > UINT8_MAX ? UINT8_MAX : ms->resp_type.len);
     if (pair_len > UINT8_MAX || n > CS__MSG_REC_MAX)
         return cs_error_set(CS_ERANGE, "measurement too large to store");
     *out = n;
@@ -218,7 +222,7 @@ size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms)
     cs_wr_le64(p + CS__LAT_LATENCY, (uint64_t)ms->latency_ns);
     cs_wr_le64(p + CS__LAT_FLOW, ms->flow_id);
     p[CS__LAT_PAIR_LEN] = (uint8_t)pair_len;
-    p[CS__LAT_PARTS] = CS__LAT_PART_TAIL;
+    p[CS__LAT_PARTS] = CS__LAT_PART_TAIL | (ms->resp_type.len > 0 ? CS__LAT_PART_RESP_TYPE : 0);
     cs_wr_le16(p + CS__LAT_PAD, 0);
     cs_wr_le32(p + CS__LAT_KEY_LEN, (uint32_t)ms->key.len);
     put_endpoints(p + CS__LAT_EP, &ms->ep);
@@ -229,6 +233,12 @@ size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms)
     cs_wr_le64(q + CS__LAT_TAIL_ATTACHED_ID, ms->attached_last_id);
     cs_wr_le64(q + CS__LAT_TAIL_ATTACHED_TS, (uint64_t)ms->attached_last_ts_ns);
     q += CS__LAT_TAIL_SIZE;
+    if (ms->resp_type.len > 0) {
+        size_t n = ms->resp_type.len > UINT8_MAX ? UINT8_MAX : ms->resp_type.len;
+
+        *q++ = (uint8_t)n;
+        q = put_bytes(q, ms->resp_type.p, n);
+    }
     return (size_t)(q - p);
 }
 
@@ -379,7 +389,7 @@ static void get_lat_fixed(const uint8_t *fx, cs_measurement *ms)
 int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measurement *ms)
 {
     cs_cursor c;
-    const uint8_t *fx, *pair, *key, *tail = NULL;
+    const uint8_t *fx, *pair, *key, *tail = NULL, *rtype = NULL, *rlen = NULL;
     uint32_t pair_len, key_len;
 
     cs_cursor_init(&c, p, n);
@@ -392,6 +402,8 @@ int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measure
     key = cs_cursor_need(&c, key_len);
     if (fx[CS__LAT_PARTS] & CS__LAT_PART_TAIL)
         tail = cs_cursor_need(&c, CS__LAT_TAIL_SIZE);
+    if ((fx[CS__LAT_PARTS] & CS__LAT_PART_RESP_TYPE) && (rlen = cs_cursor_need(&c, 1)) != NULL)
+        rtype = cs_cursor_need(&c, *rlen);
     if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
         return -1;
     memcpy(d->name, pair, pair_len);
@@ -401,6 +413,8 @@ int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measure
     ms->resp_last_ts_ns = ms->resp_ts_ns;
     if (tail != NULL)
         get_measurement_tail(tail, ms);
+    if (rtype != NULL)
+        ms->resp_type = (cs_str){(const char *)rtype, *rlen};
     return 0;
 }
 

@@ -85,6 +85,9 @@ enum {
     CS__LAT_FIXED = 112    /* then pair, key, optional parts */
 };
 #define CS__LAT_PART_TAIL 0x01u /* CS__LAT_PARTS: the measurement tail follows */
+#define CS__LAT_PART_RESP_TYPE                                                                     \
+    0x02u /* CS__LAT_PARTS: u8 length + the answer's type follow                                   \
+             (after the tail) */
 
 /* Measurement tail, after the key when CS__LAT_PART_TAIL is set. */
 enum {

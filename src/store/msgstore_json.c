@@ -162,5 +162,9 @@ void cs_measurement_json(FILE *out, const cs_measurement *ms)
     if (ms->attached > 0)
         fprintf(out, ",\"attached_last_msg\":\"%s\",\"attached_last_ts_ns\":%lld",
                 cs_id_format('m', ms->attached_last_id, req), (long long)ms->attached_last_ts_ns);
+    if (ms->resp_type.len > 0) {
+        fputs(",\"resp_type\":", out);
+        cs_msgstore_json_string(out, ms->resp_type.p, ms->resp_type.len);
+    }
     putc('}', out);
 }
