@@ -256,7 +256,7 @@ char *cs_endpoint_format(const cs_endpoints *ep, int side, char *buf);
 
 /* One JSON object, no newline. Messages: id, proto, type, ts_ns,
  * last_ts_ns, flow (16 hex digits), dir, src, dst, role, key, len, flags
- * (names), packets ("seg:offset"), fields ([name, value] pairs in wire
+ * (names), error (the decoder's reason; absent when none), packets ("seg:offset"), fields ([name, value] pairs in wire
  * order). Measurements: id, pair, key, req_msg, resp_msg, req_ts_ns,
  * resp_ts_ns, latency_ns, flow, src, dst, resp_last_ts_ns, attached, and
  * when attached > 0 attached_last_msg and attached_last_ts_ns. */

@@ -25,8 +25,10 @@
  *            +32  u32 flags      [FLAGS]       +44  u32 n_refs       [N_REFS]
  *            +36  u32 len        [LEN]         +48  u32 n_fields     [N_FIELDS]
  *            +52  u32 key_len    [KEY_LEN]     +56  u16 type_len     [TYPE_LEN]
- *            +58  u16 0          [PAD]         +60  48  endpoints    [EP]
+ *            +58  u16 parts      [PARTS]       +60  48  endpoints    [EP]
  *            +108 proto, type, key bytes (lengths above)             [FIXED]
+ *            then, if parts & CS__MSG_PART_ERROR, the error reason:
+ *                 u16 error_len, error_len bytes                     [CS__MSG_ERROR_LEN_SIZE]
  *            then n_refs x u64 packet ref                            [CS__MSG_REF_SIZE]
  *            then n_fields x (varint name_len, varint val_len, name, val)
  *                 (varint: LEB128, 7 bits a byte, at most 5 bytes)   [CS__MSG_VARINT_MAX]
@@ -52,6 +54,12 @@
  *            +16 16 addr_a [ADDR_A]   +32 16 addr_b [ADDR_B]
  *
  * Invariants:
+ *   - A message's optional parts are flagged in its "parts" (0 in records
+ *     written before messages had any): the writer sets CS__MSG_PART_ERROR
+ *     only for a message with an error reason, so a message without one is
+ *     written byte for byte as before, and a record with parts 0 reads as
+ *     a message without an error. Unknown part bits make a record
+ *     malformed (a newer writer's record is not misread).
  *   - The writer always writes the measurement tail. A record without it
  *     (parts 0: written before measurements had it) reads as
  *     resp_last_ts_ns = resp_ts_ns (the response taken as one packet) and
@@ -143,9 +151,12 @@ int cs_msgstore_message_bound(const cs_message *m, size_t *out)
     size_t proto_len = m->proto ? strlen(m->proto) : 0;
     size_t n = CS__MSG_FIXED + proto_len + m->type.len + m->key.len + CS__MSG_REF_SIZE * m->n_refs;
 
+    if (m->error.len > 0)
+        n += CS__MSG_ERROR_LEN_SIZE + m->error.len;
     for (size_t i = 0; i < m->n_fields; i++)
         n += 2 * CS__MSG_VARINT_MAX + m->fields[i].name.len + m->fields[i].val.len;
-    if (proto_len > UINT8_MAX || m->type.len > UINT16_MAX || n > CS__MSG_REC_MAX)
+    if (proto_len > UINT8_MAX || m->type.len > UINT16_MAX || m->error.len > UINT16_MAX ||
+        n > CS__MSG_REC_MAX)
         return cs_error_set(CS_ERANGE, "message too large to store (%zu bytes)", n);
     *out = n;
     return 0;
@@ -168,7 +179,7 @@ static void put_msg_fixed(uint8_t *p, const cs_message *m, int kind, size_t prot
     cs_wr_le32(p + CS__MSG_N_FIELDS, (uint32_t)m->n_fields);
     cs_wr_le32(p + CS__MSG_KEY_LEN, (uint32_t)m->key.len);
     cs_wr_le16(p + CS__MSG_TYPE_LEN, (uint16_t)m->type.len);
-    cs_wr_le16(p + CS__MSG_PAD, 0);
+    cs_wr_le16(p + CS__MSG_PARTS, m->error.len > 0 ? CS__MSG_PART_ERROR : 0);
     put_endpoints(p + CS__MSG_EP, &m->ep);
 }
 
@@ -181,6 +192,10 @@ size_t cs_msgstore_encode_message(uint8_t *p, const cs_message *m, int kind)
     q = put_bytes(q, m->proto, proto_len);
     q = put_bytes(q, m->type.p, m->type.len);
     q = put_bytes(q, m->key.p, m->key.len);
+    if (m->error.len > 0) {
+        cs_wr_le16(q, (uint16_t)m->error.len);
+        q = put_bytes(q + CS__MSG_ERROR_LEN_SIZE, m->error.p, m->error.len);
+    }
     for (size_t i = 0; i < m->n_refs; i++, q += CS__MSG_REF_SIZE)
         cs_wr_le64(q, m->refs[i]);
     for (size_t i = 0; i < m->n_fields; i++) {
@@ -294,8 +309,8 @@ static uint32_t get_msg_fixed(const uint8_t *fx, cs_message *m, cs__msg_head *h)
 int cs__decode_msg_head(const uint8_t *p, size_t n, cs__recdec *d, cs_message *m, cs__msg_head *h)
 {
     cs_cursor c;
-    const uint8_t *fx, *proto, *type, *key;
-    uint32_t key_len, type_len, proto_len;
+    const uint8_t *fx, *proto, *type, *key, *error = NULL;
+    uint32_t key_len, type_len, proto_len, parts, error_len = 0;
 
     cs_cursor_init(&c, p, n);
     if ((fx = cs_cursor_need(&c, CS__MSG_FIXED)) == NULL)
@@ -306,13 +321,19 @@ int cs__decode_msg_head(const uint8_t *p, size_t n, cs__recdec *d, cs_message *m
     proto = cs_cursor_need(&c, proto_len);
     type = cs_cursor_need(&c, type_len);
     key = cs_cursor_need(&c, key_len);
-    if (!cs_cursor_ok(&c) || m->role > CS_ROLE_RESP)
+    parts = cs_rd_le16(fx + CS__MSG_PARTS);
+    if (parts & CS__MSG_PART_ERROR) {
+        error_len = cs_get_le16(&c);
+        error = cs_cursor_need(&c, error_len);
+    }
+    if (!cs_cursor_ok(&c) || m->role > CS_ROLE_RESP || (parts & ~CS__MSG_PART_ERROR) != 0)
         return -1;
     memcpy(d->name, proto, proto_len);
     d->name[proto_len] = '\0';
     m->proto = d->name;
     m->type = (cs_str){(const char *)type, type_len};
     m->key = (cs_str){(const char *)key, key_len};
+    m->error = (cs_str){(const char *)error, error_len};
     h->rest = c;
     return 0;
 }

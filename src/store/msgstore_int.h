@@ -61,12 +61,14 @@ enum {
     CS__MSG_N_FIELDS = 48,  /* u32 */
     CS__MSG_KEY_LEN = 52,   /* u32 */
     CS__MSG_TYPE_LEN = 56,  /* u16 */
-    CS__MSG_PAD = 58,       /* u16 0 */
+    CS__MSG_PARTS = 58,     /* u16: which optional parts follow the key */
     CS__MSG_EP = 60,        /* endpoints (CS__EP_SIZE bytes) */
-    CS__MSG_FIXED = 108     /* then proto, type, key, refs, fields */
+    CS__MSG_FIXED = 108     /* then proto, type, key, optional parts, refs, fields */
 };
-#define CS__MSG_REF_SIZE 8   /* u64 packet ref */
-#define CS__MSG_VARINT_MAX 5 /* LEB128 of a u32 */
+#define CS__MSG_PART_ERROR 0x0001u /* CS__MSG_PARTS: the error reason follows the key */
+#define CS__MSG_ERROR_LEN_SIZE 2   /* u16 length of the error reason, then its bytes */
+#define CS__MSG_REF_SIZE 8         /* u64 packet ref */
+#define CS__MSG_VARINT_MAX 5       /* LEB128 of a u32 */
 
 /* Measurement payload (lat- files). */
 enum {

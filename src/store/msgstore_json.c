@@ -127,6 +127,10 @@ void cs_message_json(FILE *out, const cs_message *m)
     cs_msgstore_json_string(out, m->key.p, m->key.len);
     fprintf(out, ",\"len\":%u,\"flags\":", (unsigned)m->len);
     json_flags(out, m->flags);
+    if (m->error.len > 0) {
+        fputs(",\"error\":", out);
+        cs_msgstore_json_string(out, m->error.p, m->error.len);
+    }
     fputs(",\"packets\":[", out);
     for (size_t i = 0; i < m->n_refs; i++)
         fprintf(out, "%s\"%u:%u\"", i ? "," : "", (unsigned)CS_PKTREF_SEG(m->refs[i]),
