@@ -47,6 +47,16 @@
  *            +0  i64 resp_last_ts_ns [RESP_LAST]    +12 u64 attached_last_id    [ATTACHED_ID]
  *            +8  u32 attached        [ATTACHED]     +20 i64 attached_last_ts_ns [ATTACHED_TS]
  *
+ *   gap payload (gap- files), [CS__GAP_*]:
+ *            +0   u64 at (CS_MSGID(ref, 0), or the top bit set if ref 0) [AT]
+ *            +8   i64 ts_ns       [TS]        +48  u8  dir          [DIR]
+ *            +16  u64 flow_id     [FLOW]      +49  u8  recovered    [RECOVERED]
+ *            +24  u64 ref         [REF]       +50  u8  proto_len    [PROTO_LEN]
+ *            +32  u64 first_seq   [FIRST]     +51  u8  0            [PAD]
+ *            +40  u64 count       [COUNT]     +52  u16 session_len  [SESSION_LEN]
+ *            +54  u16 0           [PAD2]      +56  48  endpoints    [EP]
+ *            +104 proto, session bytes                              [FIXED]
+ *
  *   endpoints (48 bytes), [CS__EP_*]:
  *            +0 u8 ip_version [IP_VERSION]  +1 u8 ip_proto [IP_PROTO]  +2 u16 tap [TAP]
  *            +4 u16 vlan[0] [VLAN0]  +6 u16 vlan[1] [VLAN1]  +8 u8 n_vlan [N_VLAN]  +9 u8 0
@@ -71,6 +81,10 @@
  *     exactly its size is malformed (-1), never read past.
  *   - Decoded records point into the payload and into the cs__recdec's
  *     scratch (refs, fields, the NUL-terminated proto or pair).
+ *
+ * A gap's "at" is the id a message starting in its revealing packet would
+ * have, so a gap is filed in that packet's group (msgstore.h) by the same
+ * code that files messages.
  *
  * Threading: no state; a cs__recdec belongs to one reader at a time.
  */
@@ -244,6 +258,41 @@ size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms)
     cs_wr_le64(q + CS__LAT_TAIL_ATTACHED_ID, ms->attached_last_id);
     cs_wr_le64(q + CS__LAT_TAIL_ATTACHED_TS, (uint64_t)ms->attached_last_ts_ns);
     q += CS__LAT_TAIL_SIZE;
+    return (size_t)(q - p);
+}
+
+#define GAP_AT_NOT_STORED (1ull << 63) /* file 0, like ids of packets not stored */
+
+int cs_msgstore_gap_size(const cs_gap *g, size_t *out)
+{
+    size_t proto_len = g->proto ? strlen(g->proto) : 0;
+
+    if (proto_len > UINT8_MAX || g->session.len > UINT16_MAX)
+        return cs_error_set(CS_ERANGE, "gap too large to store");
+    *out = CS__GAP_FIXED + proto_len + g->session.len;
+    return 0;
+}
+
+size_t cs_msgstore_encode_gap(uint8_t *p, const cs_gap *g)
+{
+    size_t proto_len = g->proto ? strlen(g->proto) : 0;
+    uint8_t *q = p + CS__GAP_FIXED;
+
+    cs_wr_le64(p + CS__GAP_AT, g->ref != 0 ? CS_MSGID(g->ref, 0) : GAP_AT_NOT_STORED);
+    cs_wr_le64(p + CS__GAP_TS, (uint64_t)g->ts_ns);
+    cs_wr_le64(p + CS__GAP_FLOW, g->flow_id);
+    cs_wr_le64(p + CS__GAP_REF, g->ref);
+    cs_wr_le64(p + CS__GAP_FIRST, g->first);
+    cs_wr_le64(p + CS__GAP_COUNT, g->count);
+    p[CS__GAP_DIR] = g->dir;
+    p[CS__GAP_RECOVERED] = g->recovered ? 1 : 0;
+    p[CS__GAP_PROTO_LEN] = (uint8_t)proto_len;
+    p[CS__GAP_PAD] = 0;
+    cs_wr_le16(p + CS__GAP_SESSION_LEN, (uint16_t)g->session.len);
+    cs_wr_le16(p + CS__GAP_PAD2, 0);
+    put_endpoints(p + CS__GAP_EP, &g->ep);
+    q = put_bytes(q, g->proto, proto_len);
+    q = put_bytes(q, g->session.p, g->session.len);
     return (size_t)(q - p);
 }
 
@@ -425,12 +474,45 @@ int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measure
     return 0;
 }
 
+int cs__decode_gap(const uint8_t *p, size_t n, cs__recdec *d, cs_gap *g)
+{
+    cs_cursor c;
+    const uint8_t *fx, *proto, *session;
+    uint32_t proto_len, session_len;
+
+    cs_cursor_init(&c, p, n);
+    if ((fx = cs_cursor_need(&c, CS__GAP_FIXED)) == NULL)
+        return -1;
+    memset(g, 0, sizeof(*g));
+    g->ts_ns = (int64_t)cs_rd_le64(fx + CS__GAP_TS);
+    g->flow_id = cs_rd_le64(fx + CS__GAP_FLOW);
+    g->ref = cs_rd_le64(fx + CS__GAP_REF);
+    g->first = cs_rd_le64(fx + CS__GAP_FIRST);
+    g->count = cs_rd_le64(fx + CS__GAP_COUNT);
+    g->dir = fx[CS__GAP_DIR];
+    g->recovered = fx[CS__GAP_RECOVERED];
+    get_endpoints(fx + CS__GAP_EP, &g->ep);
+    proto_len = fx[CS__GAP_PROTO_LEN];
+    session_len = cs_rd_le16(fx + CS__GAP_SESSION_LEN);
+    proto = cs_cursor_need(&c, proto_len);
+    session = cs_cursor_need(&c, session_len);
+    if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0 || g->dir > 1 || g->recovered > 1)
+        return -1;
+    memcpy(d->name, proto, proto_len);
+    d->name[proto_len] = '\0';
+    g->proto = d->name;
+    g->session = (cs_str){(const char *)session, session_len};
+    return 0;
+}
+
 /* ---- fields read without decoding ---------------------------------------- */
 
 int cs__record_key(int kind, const uint8_t *p, size_t n, const uint8_t **key, size_t *len)
 {
     size_t at, klen;
 
+    if (kind == CS__KIND_GAP)
+        return -1; /* gaps have no key */
     if (kind == CS__KIND_LAT) {
         if (n < CS__LAT_FIXED)
             return -1;
@@ -451,8 +533,10 @@ int cs__record_key(int kind, const uint8_t *p, size_t n, const uint8_t **key, si
 
 int cs__record_ts(int kind, const uint8_t *p, size_t n, int64_t *ts)
 {
-    size_t fixed = kind == CS__KIND_LAT ? CS__LAT_FIXED : CS__MSG_FIXED;
-    size_t at = kind == CS__KIND_LAT ? CS__LAT_REQ_TS : CS__MSG_TS;
+    size_t fixed = kind == CS__KIND_LAT   ? CS__LAT_FIXED
+                   : kind == CS__KIND_GAP ? CS__GAP_FIXED
+                                          : CS__MSG_FIXED;
+    size_t at = kind == CS__KIND_LAT ? CS__LAT_REQ_TS : CS__MSG_TS; /* CS__GAP_TS too */
 
     if (n < fixed)
         return -1;

@@ -208,6 +208,12 @@ mkdir -p "$CS_TMP/notastore"
 check_fails "latency on a non-store" "not a capstream store" "$CS_BIN" latency -d "$CS_TMP/notastore"
 check_fails "messages on a missing store" "no store" "$CS_BIN" messages -d "$CS_TMP/missing"
 check_fails "show on a non-store" "not a capstream store" "$CS_BIN" show -d "$CS_TMP/notastore" l1.2.3
-for c in latency messages show; do
+check_fails "gaps: bad --after" "time" "$CS_BIN" gaps -d "$S" --after "5 parsecs ago"
+check_fails "gaps: bad --limit" "limit" "$CS_BIN" gaps -d "$S" --limit 0
+check_fails "gaps on a missing store" "no store" "$CS_BIN" gaps -d "$CS_TMP/missing"
+check_fails "gaps without a store" "STORE is required" "$CS_BIN" gaps
+# no decoder of the generator's protocols reports gaps: none stored, exit 0
+check_eq "gaps of a store without gaps" "" "$("$CS_BIN" gaps -d "$S" --json)"
+for c in latency messages show gaps; do
     check "$c --help lists examples" bash -c "'$CS_BIN' $c --help | grep -q examples"
 done
