@@ -565,6 +565,7 @@ static void analyzer_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
     ev.ep = ctx->fl->ep;
     ev.dir = ctx->dir;
     ev.ts_ns = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ts : 0;
+    ev.ref = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ref : 0;
     a->sink.seq_gap(a->sink.ud, &ev);
 }
 
