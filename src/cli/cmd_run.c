@@ -523,6 +523,11 @@ static void totals(run_ctx *x, cs_live_status *st)
     cs_pipeline_stats_peek(x->pl, &ps);
     st->not_stored = ps.not_stored;
     st->records_not_stored = ps.records_not_stored;
+    if (x->mstore) {
+        cs_metricstore_lost lost = cs_metricstore_lost_so_far(x->mstore);
+        st->windows_not_stored = lost.windows;
+        st->alerts_not_stored = lost.alerts;
+    }
     st->messages = x->messages;
     st->measurements = x->measurements;
     /* a replay is done only once the pipeline has drained and published it */
@@ -682,6 +687,16 @@ static int run_start(run_ctx *x)
     return 0;
 }
 
+/* A full disk loses metrics windows and alert events without failing the
+ * run; the log says how many. */
+static void say_metrics_lost(cs_metricstore_lost lost)
+{
+    if (lost.windows > 0 || lost.alerts > 0)
+        cs_log_info("disk full: %" PRIu64 " metrics windows and %" PRIu64
+                    " alert events not stored",
+                    lost.windows, lost.alerts);
+}
+
 static int run_finish(run_ctx *x, int started)
 {
     cs_pipeline_stats ps = {0};
@@ -710,6 +725,8 @@ static int run_finish(run_ctx *x, int started)
         cs_metrics_free(x->metrics);
     }
     cs_alerts_free(x->alerts);
+    if (x->mstore)
+        say_metrics_lost(cs_metricstore_lost_so_far(x->mstore));
     if (x->mstore && (rc2 = cs_metricstore_close(x->mstore)) < 0) {
         cs_log_error("metrics: %s", cs_error_msg(rc2));
         if (rc == 0)

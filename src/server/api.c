@@ -538,10 +538,12 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
     fprintf(f,
             ",\"capture\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "},\"drops\":{"
             "\"kernel\":%" PRIu64 ",\"not_stored\":%" PRIu64 ",\"not_analysed\":%" PRIu64
-            ",\"records_not_stored\":%" PRIu64 "},\"messages\":%" PRIu64
+            ",\"records_not_stored\":%" PRIu64 ",\"windows_not_stored\":%" PRIu64
+            ",\"alerts_not_stored\":%" PRIu64 "},\"messages\":%" PRIu64
             ",\"measurements\":%" PRIu64,
             st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed,
-            st.records_not_stored, st.messages, st.measurements);
+            st.records_not_stored, st.windows_not_stored, st.alerts_not_stored, st.messages,
+            st.measurements);
     status_protocols(f);
     return status_store(f, dir, st.capturing);
 }
