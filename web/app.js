@@ -174,7 +174,9 @@
       $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${view} · ${s.sources || ""} · ` +
         `${(s.capture || {}).packets || 0} packets · ${s.messages || 0} messages · ${s.measurements || 0} measurements · ` +
         `drops kernel ${d.kernel || 0}, not stored ${d.not_stored || 0}, not analysed ${d.not_analysed || 0}, ` +
-        `records not stored ${d.records_not_stored || 0}`;
+        `records not stored ${d.records_not_stored || 0}` +
+        (d.windows_not_stored || d.alerts_not_stored ?
+          `, metrics windows not stored ${d.windows_not_stored || 0}, alerts not stored ${d.alerts_not_stored || 0}` : "");
     } catch (e) { $("status").innerHTML = `<span class="err">status: ${esc(e.message)}</span>`; }
   }
 
