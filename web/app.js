@@ -174,7 +174,9 @@
       $("status").textContent = `v${s.version} · ${s.capturing ? "capturing" : "idle"} · ${view} · ${s.sources || ""} · ` +
         `${(s.capture || {}).packets || 0} packets · ${s.messages || 0} messages · ${s.measurements || 0} measurements · ` +
         `drops kernel ${d.kernel || 0}, not stored ${d.not_stored || 0}, not analysed ${d.not_analysed || 0}, ` +
-        `records not stored ${d.records_not_stored || 0}`;
+        `records not stored ${d.records_not_stored || 0}` +
+        (d.windows_not_stored || d.alerts_not_stored ?
+          `, metrics windows not stored ${d.windows_not_stored || 0}, alerts not stored ${d.alerts_not_stored || 0}` : "");
     } catch (e) { $("status").innerHTML = `<span class="err">status: ${esc(e.message)}</span>`; }
   }
 
@@ -610,7 +612,8 @@
   function msgBlock(title, side, st) {
     if (!side || !side.message) return `<div><h3>${esc(title)}</h3><p>message no longer in the store</p></div>`;
     const m = side.message;
-    let h = `<div><h3>${esc(title)}: ${esc(m.proto)} ${esc(msgType(m))}</h3>`;
+    const ver = CsFix.label(fixVer(m));
+    let h = `<div><h3>${esc(title)}: ${esc(m.proto)} ${esc(msgType(m))}${ver ? ` <span class="ver">(${esc(ver)})</span>` : ""}</h3>`;
     h += table(["", ""], [["id", m.id], ["time (UTC)", fmtNs(m.ts_ns)], ["last packet (UTC)", fmtNs(m.last_ts_ns)],
       ["src → dst", `${m.src} → ${m.dst}`], ["key", m.key], ["length", String(m.len)]]);
     h += "<h4>Fields</h4>" + table(["field", "value"], m.fields.map((f) => [fieldName(m, f[0]), f[1]]));
@@ -746,22 +749,12 @@
   }
 
   /* ---- search ---- */
-  /* FIX field and message type names, from the FIX 4.2/4.4/5.0 dictionary
-   * (the tags and MsgType values below have the same meaning in all of
-   * them; a tag not listed is shown by number only) */
-  const FIX_TAGS = { 1: "Account", 6: "AvgPx", 8: "BeginString", 9: "BodyLength", 10: "CheckSum", 11: "ClOrdID",
-    14: "CumQty", 15: "Currency", 17: "ExecID", 20: "ExecTransType", 21: "HandlInst", 31: "LastPx", 32: "LastQty",
-    34: "MsgSeqNum", 35: "MsgType", 37: "OrderID", 38: "OrderQty", 39: "OrdStatus", 40: "OrdType", 41: "OrigClOrdID",
-    43: "PossDupFlag", 44: "Price", 45: "RefSeqNum", 49: "SenderCompID", 52: "SendingTime", 54: "Side", 55: "Symbol",
-    56: "TargetCompID", 58: "Text", 59: "TimeInForce", 60: "TransactTime", 97: "PossResend", 98: "EncryptMethod",
-    102: "CxlRejReason", 103: "OrdRejReason", 108: "HeartBtInt", 112: "TestReqID", 122: "OrigSendingTime",
-    141: "ResetSeqNumFlag", 150: "ExecType", 151: "LeavesQty", 434: "CxlRejResponseTo", 1128: "ApplVerID" };
-  const FIX_TYPES = { 0: "Heartbeat", 1: "TestRequest", 2: "ResendRequest", 3: "Reject", 4: "SequenceReset", 5: "Logout",
-    8: "ExecutionReport", 9: "OrderCancelReject", A: "Logon", D: "NewOrderSingle", F: "OrderCancelRequest",
-    G: "OrderCancelReplaceRequest", H: "OrderStatusRequest", V: "MarketDataRequest", W: "MarketDataSnapshotFullRefresh",
-    X: "MarketDataIncrementalRefresh", j: "BusinessMessageReject" };
-  const msgType = (m) => (m.proto === "fix" && FIX_TYPES[m.type] ? `${m.type} ${FIX_TYPES[m.type]}` : m.type);
-  const fieldName = (m, tag) => (m.proto === "fix" && FIX_TAGS[tag] ? `${tag} ${FIX_TAGS[tag]}` : tag);
+  /* FIX field and message type names of the version a message is in
+   * (web/fixdict.js); a tag or type it does not know is shown by number */
+  const fixVer = (m) => (m.proto === "fix" ? CsFix.version(m.fields || []) : "");
+  const named = (code, name) => (name ? `${code} ${name}` : code);
+  const msgType = (m) => (m.proto === "fix" ? named(m.type, CsFix.typeName(fixVer(m), m.type)) : m.type);
+  const fieldName = (m, tag) => (m.proto === "fix" ? named(tag, CsFix.tagName(fixVer(m), tag)) : tag);
 
   /* Search. The API matches keys exactly (FIX: ClOrdID; HTTP: "METHOD
    * URI"; DNS: "ID NAME"), so one text is tried as several keys and two

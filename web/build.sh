@@ -12,7 +12,7 @@ if [ ! -f "$dist/uPlot.iife.min.js" ]; then
     exit 1
 fi
 mkdir -p "$out"
-cp "$here/index.html" "$here/app.js" "$here/style.css" "$out/"
+cp "$here/index.html" "$here/fixdict.js" "$here/app.js" "$here/style.css" "$out/"
 cp "$dist/uPlot.iife.min.js" "$out/uplot.js"
 cp "$dist/uPlot.min.css" "$out/uplot.css"
 cp "$here/node_modules/uplot/LICENSE" "$out/uplot-LICENSE.txt"

@@ -521,7 +521,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
         msg.id = CS_MSGID(ctx->map[i0].ref, next_k(&fl->s[ctx->dir], ctx->map[i0].ref));
     else
         msg.id = FALLBACK_ID_BIT | a->fallback_ids++;
-    msg.proto = fl->dec->name;
+    msg.proto = m->proto != NULL ? m->proto : fl->dec->name; /* static, like the name */
     msg.type = m->type;
     msg.ts_ns = ctx->map[i0].ts;
     msg.last_ts_ns = ctx->map[i1].ts;
@@ -565,6 +565,7 @@ static void analyzer_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
     ev.ep = ctx->fl->ep;
     ev.dir = ctx->dir;
     ev.ts_ns = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ts : 0;
+    ev.ref = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ref : 0;
     a->sink.seq_gap(a->sink.ud, &ev);
 }
 

@@ -50,6 +50,7 @@ typedef struct cs_seq_gap_event {
     cs_endpoints ep;
     uint8_t dir;
     int64_t ts_ns; /* capture time of the packet whose bytes showed the gap */
+    cs_pktref ref; /* that packet's store ref (0 if not stored) */
 } cs_seq_gap_event;
 
 /* Where results go. Pointers inside the records are valid only during the

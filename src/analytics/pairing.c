@@ -33,6 +33,7 @@
 #include <string.h>
 
 #define INLINE_BYTES 160u
+#define RESP_TYPE_MAX 24u /* bytes of the answer's type kept (names are short) */
 #define SLAB_ENTRIES 1024u
 
 typedef struct pend {
@@ -56,7 +57,9 @@ typedef struct pend {
     cs_msgid resp_id, attached_last_id;
     int64_t resp_ts, resp_last_ts, attached_last_ts;
     uint32_t attached;
-    unsigned char *ext; /* owned, or NULL when the inline buffer holds it all */
+    uint8_t resp_type_len;
+    char resp_type[RESP_TYPE_MAX]; /* the answer's message type */
+    unsigned char *ext;            /* owned, or NULL when the inline buffer holds it all */
     _Alignas(8) unsigned char buf[INLINE_BYTES];
 } pend;
 
@@ -307,6 +310,7 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->resp_id = e->attached_last_id = 0;
     e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
     e->attached = 0;
+    e->resp_type_len = 0;
     e->n_refs = (uint32_t)m->n_refs;
     e->pair_len = (uint16_t)pair_len;
     e->match_len = (uint16_t)match_len;
@@ -417,6 +421,7 @@ static void emit_measurement(cs_pairing *p, pend *e)
     ms.attached = e->attached;
     ms.attached_last_id = e->attached_last_id;
     ms.attached_last_ts_ns = e->attached_last_ts;
+    ms.resp_type = (cs_str){e->resp_type, e->resp_type_len};
     p->st.measurements++;
     if (p->sink.measurement)
         p->sink.measurement(p->sink.ud, &ms);
@@ -497,6 +502,9 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
     e->resp_id = m->id;
     e->resp_ts = m->ts_ns;
     e->resp_last_ts = m->last_ts_ns;
+    e->resp_type_len = (uint8_t)(m->type.len < RESP_TYPE_MAX ? m->type.len : RESP_TYPE_MAX);
+    if (e->resp_type_len)
+        memcpy(e->resp_type, m->type.p, e->resp_type_len);
     if ((m->flags & (CS_MSG_MORE | CS_MSG_LIFECYCLE)) == (CS_MSG_MORE | CS_MSG_LIFECYCLE)) {
         emit_measurement(p, e); /* out now; the entry stays for later events */
         e->emitted = 1;

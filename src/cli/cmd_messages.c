@@ -139,6 +139,10 @@ static int print_message(void *ud, const cs_message *m)
         fputs("  key ", stdout);
         print_text(m->key);
     }
+    if (m->error.len) {
+        fputs("  error ", stdout);
+        print_text(m->error);
+    }
     fputs(" ", stdout);
     for (size_t i = 0; i < m->n_fields; i++) {
         putchar(' ');

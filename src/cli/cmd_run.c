@@ -334,6 +334,8 @@ static void on_tick(void *ud, const cs_daemon_status *ds, const cs_metrics *m)
                          .not_stored = ds->not_stored,
                          .not_analysed = ds->not_analysed,
                          .records_not_stored = ds->records_not_stored,
+                         .windows_not_stored = ds->windows_not_stored,
+                         .alerts_not_stored = ds->alerts_not_stored,
                          .messages = ds->messages,
                          .measurements = ds->measurements,
                          .capturing = ds->capturing};

@@ -197,6 +197,11 @@ static void show_message_text(const cs_message *m)
         print_text(m->key.p, m->key.len);
         putchar('\n');
     }
+    if (m->error.len) {
+        fputs("  error     ", stdout);
+        print_text(m->error.p, m->error.len);
+        putchar('\n');
+    }
     printf("  fields\n");
     for (size_t i = 0; i < m->n_fields; i++) {
         fputs("    ", stdout);

@@ -83,6 +83,9 @@ int cs_error_from_errno(int e)
     case EBUSY:
     case EWOULDBLOCK:
         return CS_EBUSY;
+    case ENOSPC:
+    case EDQUOT:
+        return CS_ENOSPACE;
     default:
         return CS_EIO;
     }

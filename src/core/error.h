@@ -31,7 +31,8 @@
     X(CORRUPT, "corrupt data")                                                                     \
     X(RANGE, "value out of range")                                                                 \
     X(LIMIT, "limit reached")                                                                      \
-    X(UNSUPPORTED, "not supported")
+    X(UNSUPPORTED, "not supported")                                                                \
+    X(NOSPACE, "no space left on device")
 
 enum {
     CS_OK = 0,

@@ -157,6 +157,7 @@ typedef struct cs_msg_out {
                       an HTTP 5xx status, a FIX reject); empty = not an error.
                       Metrics, alerts and Prometheus count errors per protocol
                       from it. Borrowed like the fields */
+    const char *proto; /* proto of the message if not the decoder's name (a payload decoder's: "itch"); NULL = the decoder's */
 } cs_msg_out;
 
 /*

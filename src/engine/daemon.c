@@ -293,6 +293,11 @@ static void totals(cs_daemon *d, cs_daemon_status *st)
     cs_pipeline_stats_peek(d->pl, &ps);
     st->not_stored = ps.not_stored;
     st->records_not_stored = ps.records_not_stored;
+    if (d->mstore) {
+        cs_metricstore_lost lost = cs_metricstore_lost_so_far(d->mstore);
+        st->windows_not_stored = lost.windows;
+        st->alerts_not_stored = lost.alerts;
+    }
     st->messages = d->messages;
     st->measurements = d->measurements;
     /* a replay is done only once the pipeline has drained and published it */
@@ -497,6 +502,16 @@ static void stop_captures(cs_daemon *d)
         pthread_join(d->caps[i].thread, NULL);
 }
 
+/* A full disk loses metrics windows and alert events without failing the
+ * run; the log says how many. */
+static void say_metrics_lost(cs_metricstore_lost lost)
+{
+    if (lost.windows > 0 || lost.alerts > 0)
+        cs_log_info("disk full: %" PRIu64 " metrics windows and %" PRIu64
+                    " alert events not stored",
+                    lost.windows, lost.alerts);
+}
+
 int cs_daemon_close(cs_daemon *d)
 {
     int rc = 0, rc2;
@@ -513,6 +528,8 @@ int cs_daemon_close(cs_daemon *d)
         cs_metrics_free(d->metrics);
     }
     cs_alerts_free(d->alerts);
+    if (d->mstore)
+        say_metrics_lost(cs_metricstore_lost_so_far(d->mstore));
     if (d->mstore && (rc2 = cs_metricstore_close(d->mstore)) < 0) {
         cs_log_error("metrics: %s", cs_error_msg(rc2));
         if (rc == 0)

@@ -50,6 +50,7 @@ typedef struct cs_daemon_status {
     uint64_t packets, bytes; /* captured */
     uint64_t kernel_drops, not_stored, not_analysed; /* packet drops per kind */
     uint64_t records_not_stored;                     /* cs_pipeline_stats */
+    uint64_t windows_not_stored, alerts_not_stored;  /* cs_metricstore_lost */
     uint64_t messages, measurements;
     int capturing; /* 0 once a replayed file is drained and published */
 } cs_daemon_status;

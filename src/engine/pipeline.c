@@ -2,7 +2,8 @@
  * pipeline.c - drives one packet through store and analysis (see
  * pipeline.h).
  *
- * The analyzer's sink writes into the message store. A failure to store a
+ * The analyzer's sink writes into the message store: messages,
+ * measurements, unmatched reports and sequence gaps (gap records). A failure to store a
  * message (disk full...) is remembered and reported by
  * cs_pipeline_finish(); it never stops packet storage or analysis, since
  * "analysis never waits on storage and storage never waits on analysis".
@@ -59,7 +60,7 @@
 
 #define RW_BUFSIZE (16u << 20)
 
-enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP };
+enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP, REC_GAP };
 
 /* The results writer of lossy pipelines (see the top of the file). */
 typedef struct rwriter {
@@ -74,6 +75,7 @@ typedef struct rwriter {
     int err;                  /* first message-store error */
     uint64_t messages_stored; /* written by the writer thread */
     uint64_t measurements_stored;
+    uint64_t gaps_stored;
     uint64_t records_failed; /* the message store refused them */
     uint64_t records_lost;   /* it took them, then lost them to a failed write */
 } rwriter;
@@ -116,7 +118,7 @@ static uint32_t rec_hdr(const uint8_t *rec, int which)
 /* The message store's file kind of a record of kind "kind" (REC_*). */
 static char rec_store_kind(uint32_t kind)
 {
-    return kind == REC_MESSAGE ? 'm' : kind == REC_MEASUREMENT ? 'l' : 'u';
+    return kind == REC_MESSAGE ? 'm' : kind == REC_MEASUREMENT ? 'l' : kind == REC_GAP ? 'g' : 'u';
 }
 
 /* Writer thread: hands one encoded record to the message store. */
@@ -129,6 +131,8 @@ static int rw_store_record(cs_msgstore *ms, const uint8_t *rec, rwriter *rw)
         rw->messages_stored++;
     else if (rc == 0 && kind == REC_MEASUREMENT)
         rw->measurements_stored++;
+    else if (rc == 0 && kind == REC_GAP)
+        rw->gaps_stored++;
     return rc;
 }
 
@@ -149,6 +153,7 @@ static int rw_store_buffer(cs_pipeline *pl, uint8_t *buf, size_t used)
     pthread_mutex_lock(&rw->mu);
     rw->messages_stored += done.messages_stored;
     rw->measurements_stored += done.measurements_stored;
+    rw->gaps_stored += done.gaps_stored;
     rw->records_failed += done.records_failed;
     pthread_mutex_unlock(&rw->mu);
     return first;
@@ -290,6 +295,7 @@ static int rw_stop(cs_pipeline *pl)
     rc = rw->err;
     pl->st.messages_stored = rw->messages_stored;
     pl->st.measurements_stored = rw->measurements_stored;
+    pl->st.gaps_stored = rw->gaps_stored;
     pl->st.records_not_stored += rw->records_failed;
     pthread_mutex_destroy(&rw->mu);
     pthread_cond_destroy(&rw->work);
@@ -350,6 +356,20 @@ static void rw_put_measurement(cs_pipeline *pl, const cs_measurement *ms)
     if ((rec = rw_reserve(pl, RW_HDR + size)) != NULL)
         rw_commit(pl, rec, RW_HDR + size, cs_msgstore_encode_measurement(rec + RW_HDR, ms),
                   REC_MEASUREMENT);
+}
+
+static void rw_put_gap(cs_pipeline *pl, const cs_gap *g)
+{
+    size_t size;
+    uint8_t *rec;
+    int rc;
+
+    if ((rc = cs_msgstore_gap_size(g, &size)) < 0) {
+        note_err(pl, rc);
+        return;
+    }
+    if ((rec = rw_reserve(pl, RW_HDR + size)) != NULL)
+        rw_commit(pl, rec, RW_HDR + size, cs_msgstore_encode_gap(rec + RW_HDR, g), REC_GAP);
 }
 
 /* ---- the analyzer's sink -------------------------------------------------- */
@@ -413,6 +433,37 @@ static void sink_unmatched(void *ud, const cs_message *m, int kind)
     note_err(pl, rc);
 }
 
+/* A sequence gap becomes one gap record (msgstore.h cs_gap): its stream,
+ * numbers, the flow and the packet that revealed it. */
+static void sink_seq_gap(void *ud, const cs_seq_gap_event *ev)
+{
+    cs_pipeline *pl = ud;
+    cs_gap g = {.proto = ev->proto,
+                .session = ev->gap.stream,
+                .first = ev->gap.first,
+                .count = ev->gap.count,
+                .ts_ns = ev->ts_ns,
+                .ref = ev->ref,
+                .flow_id = ev->flow_id,
+                .ep = ev->ep,
+                .dir = ev->dir};
+    int rc;
+
+    if (pl->cfg.observer && pl->cfg.observer->seq_gap)
+        pl->cfg.observer->seq_gap(pl->cfg.observer->ud, ev);
+    if (pl->rw != NULL) {
+        rw_put_gap(pl, &g);
+        return;
+    }
+    if (pl->ms == NULL)
+        return;
+    if ((rc = cs_msgstore_put_gap(pl->ms, &g)) == 0)
+        pl->st.gaps_stored++;
+    else
+        pl->st.records_not_stored++;
+    note_err(pl, rc);
+}
+
 /* Reanalysis replaces only the records of the decoders that run. */
 static int pipeline_replace_protos(cs_pipeline *pl)
 {
@@ -429,7 +480,7 @@ static int pipeline_replace_protos(cs_pipeline *pl)
 static int pipeline_start_analysis(cs_pipeline *pl)
 {
     cs_analyzer_cfg acfg;
-    cs_sink sink = {pl, sink_message, sink_measurement, sink_unmatched, NULL};
+    cs_sink sink = {pl, sink_message, sink_measurement, sink_unmatched, sink_seq_gap};
     int rc;
 
     if (pl->cfg.store_dir != NULL) {
@@ -531,6 +582,7 @@ void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
         pthread_mutex_lock(&pl->rw->mu);
         st->messages_stored = pl->rw->messages_stored;
         st->measurements_stored = pl->rw->measurements_stored;
+        st->gaps_stored = pl->rw->gaps_stored;
         st->records_not_stored += pl->rw->records_failed + pl->rw->records_lost;
         pthread_mutex_unlock(&pl->rw->mu);
     }

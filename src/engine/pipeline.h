@@ -3,7 +3,7 @@
  * analyzer, and what the analyzer finds goes to the message store.
  *
  *   packet ─► dissect ─┬─► store (segment + index) ─► ref
- *                      └─► analyzer(ref) ─► messages, measurements ─► msgstore
+ *                      └─► analyzer(ref) ─► messages, measurements, gaps ─► msgstore
  *
  * The packet is dissected once and both halves use that dissection. Used
  * by `ingest` (store + analysis), `reanalyze` (analysis of stored packets,
@@ -27,9 +27,9 @@ typedef struct cs_pipeline_cfg {
     const cs_decoder *const *decoders; /* NULL-terminated; empty list = no analysis */
     uint32_t replace_first_seg;        /* reanalyze: replace messages of these segments */
     uint32_t replace_last_seg;         /* (0, 0 = append) */
-    const cs_sink *observer;           /* also told of every message, measurement and
-                                          unmatched request (live daemon: metrics,
-                                          live stream); may be NULL */
+    const cs_sink *observer;           /* also told of every message, measurement,
+                                          unmatched request and sequence gap (live
+                                          daemon: metrics, live stream); may be NULL */
     int lossy_store;                   /* a packet the store refuses (disk behind) is
                                           counted as not stored and still analysed;
                                           messages go to the store from a thread of
@@ -50,6 +50,7 @@ typedef struct cs_pipeline_stats {
                                     (lossy_store) */
     uint64_t messages_stored;
     uint64_t measurements_stored;
+    uint64_t gaps_stored; /* sequence gaps stored (gap records) */
     cs_analyzer_stats analyzer;
     int analyzed; /* the analyzer ran */
     /* packets of link types cs_dissect() cannot read (802.11, radiotap...):

@@ -1,5 +1,5 @@
 /*
- * json.c - JSON of messages and measurements (one object, no
+ * json.c - JSON of messages, measurements and gaps (one object, no
  * newline), as the CLI, the HTTP API and the live stream print them, and
  * the JSON string escaping they share.
  *
@@ -127,6 +127,10 @@ void cs_message_json(FILE *out, const cs_message *m)
     cs_msgstore_json_string(out, m->key.p, m->key.len);
     fprintf(out, ",\"len\":%u,\"flags\":", (unsigned)m->len);
     json_flags(out, m->flags);
+    if (m->error.len > 0) {
+        fputs(",\"error\":", out);
+        cs_msgstore_json_string(out, m->error.p, m->error.len);
+    }
     fputs(",\"packets\":[", out);
     for (size_t i = 0; i < m->n_refs; i++)
         fprintf(out, "%s\"%u:%u\"", i ? "," : "", (unsigned)CS_PKTREF_SEG(m->refs[i]),
@@ -162,5 +166,40 @@ void cs_measurement_json(FILE *out, const cs_measurement *ms)
     if (ms->attached > 0)
         fprintf(out, ",\"attached_last_msg\":\"%s\",\"attached_last_ts_ns\":%lld",
                 cs_id_format('m', ms->attached_last_id, req), (long long)ms->attached_last_ts_ns);
+    if (ms->resp_type.len > 0) {
+        fputs(",\"resp_type\":", out);
+        cs_msgstore_json_string(out, ms->resp_type.p, ms->resp_type.len);
+    }
     putc('}', out);
+}
+
+char *cs_gap_feed(const cs_gap *g, char *buf)
+{
+    char a[CS_EP_BUFLEN], b[CS_EP_BUFLEN];
+
+    if (g->ep.ip_proto == 6) /* TCP: the connection, initiator first */
+        snprintf(buf, CS_FEED_BUFLEN, "%s-%s", cs_endpoint_format(&g->ep, 0, a),
+                 cs_endpoint_format(&g->ep, 1, b));
+    else /* UDP: where the datagrams of the direction went */
+        snprintf(buf, CS_FEED_BUFLEN, "%s", cs_endpoint_format(&g->ep, !g->dir, a));
+    return buf;
+}
+
+void cs_gap_json(FILE *out, const cs_gap *g)
+{
+    char feed[CS_FEED_BUFLEN];
+
+    fprintf(out, "{\"tap\":%u,\"feed\":\"%s\",\"proto\":", (unsigned)g->ep.tap,
+            cs_gap_feed(g, feed));
+    json_cstr(out, g->proto);
+    fputs(",\"session\":", out);
+    cs_msgstore_json_string(out, g->session.p, g->session.len);
+    fprintf(out, ",\"first_seq\":%llu,\"count\":%llu,\"ts_ns\":%lld,\"recovered\":%s,\"packet\":",
+            (unsigned long long)g->first, (unsigned long long)g->count, (long long)g->ts_ns,
+            g->recovered ? "true" : "false");
+    if (g->ref != 0)
+        fprintf(out, "\"%u:%u\"", (unsigned)CS_PKTREF_SEG(g->ref), (unsigned)CS_PKTREF_OFF(g->ref));
+    else
+        fputs("null", out);
+    fprintf(out, ",\"flow\":\"%016llx\"}", (unsigned long long)g->flow_id);
 }

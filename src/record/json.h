@@ -1,5 +1,5 @@
 /*
- * json.h - messages and measurements as JSON, the one text form the CLI,
+ * json.h - messages, measurements and gaps as JSON, the one text form the CLI,
  * the HTTP API and the live stream print (record/json.c), and the JSON
  * string escaping they share.
  *
@@ -26,11 +26,22 @@ char *cs_endpoint_format(const cs_endpoints *ep, int side, char *buf);
 
 /* One JSON object, no newline. Messages: id, proto, type, ts_ns,
  * last_ts_ns, flow (16 hex digits), dir, src, dst, role, key, len, flags
- * (names), packets ("seg:offset"), fields ([name, value] pairs in wire
- * order). Measurements: id, pair, key, req_msg, resp_msg, req_ts_ns,
- * resp_ts_ns, latency_ns, flow, src, dst, resp_last_ts_ns, attached, and
- * when attached > 0 attached_last_msg and attached_last_ts_ns. */
+ * (names), error (the decoder's reason; absent when none), packets
+ * ("seg:offset"), fields ([name, value] pairs in wire order).
+ * Measurements: id, pair, key, req_msg, resp_msg, req_ts_ns, resp_ts_ns,
+ * latency_ns, flow, src, dst, resp_last_ts_ns, attached, and when
+ * attached > 0 attached_last_msg and attached_last_ts_ns. Gaps: tap, feed
+ * (UDP: the destination "ip:port" of the direction it was seen in; TCP:
+ * the connection "ip:port-ip:port", initiator first), proto, session,
+ * first_seq, count, ts_ns, recovered (bool), packet ("seg:offset" of the
+ * packet that revealed it, as in a message's packets; null if not stored),
+ * flow (16 hex digits). */
 void cs_message_json(FILE *out, const cs_message *m);
 void cs_measurement_json(FILE *out, const cs_measurement *ms);
+void cs_gap_json(FILE *out, const cs_gap *g);
+
+/* The feed of gap "g" (see cs_gap_json) into "buf" (>= CS_FEED_BUFLEN). */
+#define CS_FEED_BUFLEN (2 * CS_EP_BUFLEN + 2)
+char *cs_gap_feed(const cs_gap *g, char *buf);
 
 #endif

@@ -4,6 +4,8 @@
  * A message is one decoded application message; a measurement is one
  * matched request/response pair. Both carry capture timestamps of the
  * packets they came from and, through the refs, the packets themselves.
+ * A gap is a run of sequence numbers missing in a sequenced stream
+ * (cs_gap below).
  *
  * Identity is derived from the data, so that analysing the same stored
  * packets again gives the same ids. A message id is 64 bits:
@@ -83,7 +85,8 @@ typedef struct cs_message {
  * Wireshark's dns.time and http.time measure to). A response answered in
  * several messages (a DNS zone transfer) closes the measurement with its
  * first message; the later ones are attached: counted in "attached", the
- * last of them named with the capture time of its last byte.
+ * last of them named with the capture time of its last byte. resp_type
+ * names the answer (an OUCH Accepted or Rejected, a FIX "8" or "9").
  */
 typedef struct cs_measurement {
     cs_msgid id; /* == req_id */
@@ -98,7 +101,36 @@ typedef struct cs_measurement {
     uint32_t attached;           /* later messages of the response attached */
     cs_msgid attached_last_id;   /* the last of them (0 if none) */
     int64_t attached_last_ts_ns; /* its last byte (0 if none) */
+    cs_str resp_type;            /* the type of the message that answered ("accepted"),
+                                    empty if not known; borrowed like the key */
 } cs_measurement;
+
+/*
+ * A sequence gap as stored: numbers missing in a sequenced message stream
+ * (decode/decoder.h cs_seq_gap) on one flow at one tap. Gaps are records of
+ * the message store, in files of their own kind (gap-) beside the
+ * messages', filed by the segment group of the packet that revealed them:
+ * the same files-by-group layout, checksummed frames, torn-tail repair,
+ * retention (a group's gaps go with its messages) and reanalysis
+ * replacement as messages, with no second store to keep consistent.
+ *
+ * "recovered" is 0 when a gap is written. It is on disk so that a filler
+ * that later sees the missing numbers (a retransmission, the other feed of
+ * an A/B pair) can mark the gap without a format change; nothing marks
+ * gaps yet, so every stored gap reads as not recovered.
+ */
+typedef struct cs_gap {
+    const char *proto; /* the decoder's name */
+    cs_str session;    /* the stream: a MoldUDP64 session id... */
+    uint64_t first;    /* first missing sequence number */
+    uint64_t count;    /* numbers missing */
+    int64_t ts_ns;     /* capture time of the packet that revealed it */
+    cs_pktref ref;     /* that packet (0: not stored) */
+    uint64_t flow_id;
+    cs_endpoints ep; /* the flow; ep.tap is the capture point */
+    uint8_t dir;     /* the direction it was seen in (0: a -> b) */
+    uint8_t recovered;
+} cs_gap;
 
 /* Formats id as "m7.1234.0" (kind 'm') or "l7.1234.0" (kind 'l') into
  * "buf" (>= 40 bytes); returns buf. */

@@ -7,7 +7,10 @@
  *   /api/v1/measurements               /api/v1/packets
  *   /api/v1/measurements/{l-id}        /api/v1/alerts
  *   /api/v1/measurements/{l-id}/pcap   /api/v1/stream
- *   /metrics
+ *   /api/v1/gaps                       /metrics
+ *
+ * /api/v1/gaps lists the stored sequence gaps (msgstore.h cs_gap, one JSON
+ * object each as cs_gap_json writes it), paged like messages.
  *
  * Routing compares the path with fixed strings segment by segment, so
  * "/api/v1/../x", "%2e%2e" (already decoded by the server) or a NUL cut
@@ -76,6 +79,7 @@ static const route_entry routes[] = {
     {"/api/v1/packets", CS__EP_PACKETS, 0, 0, 0},
     {"/api/v1/alerts", CS__EP_ALERTS, 0, 0, 0},
     {"/api/v1/stream", CS__EP_STREAM, 0, 0, 0},
+    {"/api/v1/gaps", CS__EP_GAPS, 0, 0, 0},
     {"/metrics", CS__EP_PROMETHEUS, 0, 0, 0},
 };
 
@@ -169,6 +173,8 @@ static unsigned allowed_params(int ep)
         return P_PROTO | P_TYPE | P_KEY | P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_PACKETS:
         return P_FILTER | P_AFTER | P_BEFORE;
+    case CS__EP_GAPS:
+        return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_STREAM:
         return P_MIN_LATENCY | P_EVENTS;
     default:
@@ -533,10 +539,12 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
     fprintf(f,
             ",\"capture\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "},\"drops\":{"
             "\"kernel\":%" PRIu64 ",\"not_stored\":%" PRIu64 ",\"not_analysed\":%" PRIu64
-            ",\"records_not_stored\":%" PRIu64 "},\"messages\":%" PRIu64
+            ",\"records_not_stored\":%" PRIu64 ",\"windows_not_stored\":%" PRIu64
+            ",\"alerts_not_stored\":%" PRIu64 "},\"messages\":%" PRIu64
             ",\"measurements\":%" PRIu64,
             st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed,
-            st.records_not_stored, st.messages, st.measurements);
+            st.records_not_stored, st.windows_not_stored, st.alerts_not_stored, st.messages,
+            st.measurements);
     status_protocols(f);
     return status_store(f, dir, st.capturing);
 }
@@ -893,6 +901,32 @@ static int reply_messages(FILE *f, const char *dir, const cs__query *q)
     return rc;
 }
 
+static int page_gap(void *ud, const cs_gap *g)
+{
+    page_ctx *c = ud;
+    int rc = page_take(c);
+
+    if (rc >= 0)
+        return rc;
+    cs_gap_json(c->f, g);
+    return 0;
+}
+
+static int reply_gaps(FILE *f, const char *dir, const cs__query *q)
+{
+    page_ctx c = {f, 0, 0, q->offset, q->limit, 0};
+    cs_msgreader *r = NULL;
+    int rc;
+
+    if ((rc = cs_msgreader_open(dir, &r)) < 0)
+        return rc;
+    fputs("{\"gaps\":[", f);
+    rc = cs_msgreader_gaps(r, q->after, q->before, q->offset + q->limit + 1, page_gap, &c);
+    page_end(f, &c);
+    cs_msgreader_close(r);
+    return rc;
+}
+
 /* One message with its packets (ref, ts, lengths, summary). */
 typedef struct detail_ctx {
     FILE *f;
@@ -1022,6 +1056,9 @@ static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *
         break;
     case CS__EP_MESSAGES:
         rc = reply_messages(f, dir, q);
+        break;
+    case CS__EP_GAPS:
+        rc = reply_gaps(f, dir, q);
         break;
     case CS__EP_MEASUREMENT:
     case CS__EP_MESSAGE:

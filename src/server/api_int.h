@@ -32,6 +32,7 @@ enum {
     CS__EP_ALERTS,
     CS__EP_STREAM,
     CS__EP_PROMETHEUS,
+    CS__EP_GAPS,
 };
 
 #define CS__API_LIMIT_DEFAULT 100

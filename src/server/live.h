@@ -35,6 +35,8 @@ typedef struct cs_live_status {
     uint64_t records_not_stored;                     /* messages, measurements and unmatched reports
                                                         analysed but not written to the store (the
                                                         disk was behind: cs_pipeline_stats) */
+    uint64_t windows_not_stored, alerts_not_stored;  /* metrics windows and alert events
+                                                        a full disk kept out of the store */
     uint64_t messages, measurements;
     int capturing; /* 1 while capturing, 0 when done (file finished) */
 } cs_live_status;

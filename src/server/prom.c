@@ -119,6 +119,13 @@ static void capture_families(FILE *f, const cs_live_status *st)
            "Decoded messages, measurements and unmatched reports analysed but not written "
            "to the store because the disk was behind.");
     fprintf(f, "capstream_records_not_stored_total %" PRIu64 "\n", st->records_not_stored);
+    family(f, "capstream_metrics_not_stored_total", "counter",
+           "Metrics windows (kind=\"window\") and alert events (kind=\"alert\") a full disk "
+           "kept out of the store; they still reached the live stream and /metrics.");
+    fprintf(f,
+            "capstream_metrics_not_stored_total{kind=\"window\"} %" PRIu64 "\n"
+            "capstream_metrics_not_stored_total{kind=\"alert\"} %" PRIu64 "\n",
+            st->windows_not_stored, st->alerts_not_stored);
     family(f, "capstream_messages_total", "counter", "Application messages decoded.");
     fprintf(f, "capstream_messages_total %" PRIu64 "\n", st->messages);
     family(f, "capstream_measurements_total", "counter",

@@ -39,6 +39,12 @@
  * for readers (a torn tail), and the writer truncates there before it
  * appends.
  *
+ * A full disk (ENOSPC, EDQUOT) is a loss, not a failure: a write cut short
+ * is truncated back to the file's last whole record, the windows (or the
+ * alert line) it carried are counted in cs_metricstore_lost(), and the next
+ * write tries again, so the run goes on and says what it lost. Any other
+ * write error is remembered and returned by cs_metricstore_close().
+ *
  * Query: the hour files overlapping [after, before) are mapped; one pass
  * picks the records of the series (comparing kind and name in place) and
  * notes (step, start, where); they are sorted, then decoded step by step
@@ -390,6 +396,8 @@ struct cs_metricstore {
     int64_t hour_ns; /* of the open file */
     int64_t newest_ns;
     buf out;
+    uint64_t out_windows; /* windows encoded in "out" */
+    cs_metricstore_lost lost;
     int err;
 };
 
@@ -407,19 +415,49 @@ static int remember(cs_metricstore *w, int rc)
     return rc;
 }
 
+static int no_space(int rc)
+{
+    return rc == CS_ENOSPACE;
+}
+
+/* After a write that failed with "e" at file offset "start": cuts what it
+ * wrote off the file (readers never see half a record) and drops the
+ * buffer; a full disk counts its windows as lost, anything else is an
+ * error. */
+static int write_failed(cs_metricstore *w, off_t start, int e)
+{
+    uint64_t windows = w->out_windows;
+    int rc = cs_error_from_errno(e);
+
+    if (start >= 0 && ftruncate(w->fd, start) < 0)
+        rc = CS_EIO;
+    w->out.len = 0;
+    w->out_windows = 0;
+    if (no_space(rc)) {
+        w->lost.windows += windows;
+        return 0;
+    }
+    return remember(w, cs_error_set(rc, "%s: write: %s", w->dir, strerror(e)));
+}
+
 int cs_metricstore_flush(cs_metricstore *w)
 {
     size_t done = 0;
+    off_t start;
 
+    if (w->out.len == 0 || w->fd < 0)
+        return 0;
+    start = lseek(w->fd, 0, SEEK_END);
     while (done < w->out.len) {
         ssize_t n = write(w->fd, w->out.p + done, w->out.len - done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return remember(w, cs_error_set(CS_EIO, "%s: write: %s", w->dir, strerror(errno)));
+            return write_failed(w, start, errno);
         done += (size_t)n;
     }
     w->out.len = 0;
+    w->out_windows = 0;
     return 0;
 }
 
@@ -437,7 +475,7 @@ static int prepare_file(cs_metricstore *w, int fd, const char *path)
     if (st.st_size < HEADER_LEN) {
         cs_wr_le32(hdr + 8, VERSION);
         if (ftruncate(fd, 0) < 0 || pwrite(fd, hdr, HEADER_LEN, 0) != HEADER_LEN)
-            return cs_error_set(CS_EIO, "%s: %s", path, strerror(errno));
+            return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
         return 0;
     }
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
@@ -467,8 +505,11 @@ static int open_hour(cs_metricstore *w, int64_t hour_ns)
     snprintf(path, sizeof(path), "%s/%s", w->dir, cs_metricstore_file_name(hour_ns, name));
     fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
-        return cs_error_set(CS_EIO, "%s: %s", path, strerror(errno));
+        return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
     if ((rc = prepare_file(w, fd, path)) < 0) {
+        struct stat st;
+        if (no_space(rc) && fstat(fd, &st) == 0 && st.st_size == 0)
+            unlink(path); /* no room even for its header: leave no empty file */
         close(fd);
         return rc;
     }
@@ -520,13 +561,18 @@ int cs_metricstore_put(cs_metricstore *w, const cs_window *win)
         w->newest_ns = win->start_ns;
     if (w->fd < 0 || hour != w->hour_ns) {
         int fresh = w->fd < 0 || hour > w->hour_ns;
-        if ((rc = open_hour(w, hour)) < 0)
+        if ((rc = open_hour(w, hour)) < 0 && no_space(rc)) {
+            w->lost.windows++; /* no room for the file's header */
+            return 0;
+        }
+        if (rc < 0)
             return remember(w, rc);
         if (fresh && (rc = cs_metricstore_retain(w, w->newest_ns, NULL)) < 0)
             return remember(w, rc);
     }
     if ((rc = encode(&w->out, win)) < 0)
         return remember(w, rc);
+    w->out_windows++;
     if (w->out.len >= FLUSH_AT)
         return cs_metricstore_flush(w);
     return 0;
@@ -564,6 +610,11 @@ fail:
     return rc;
 }
 
+cs_metricstore_lost cs_metricstore_lost_so_far(const cs_metricstore *w)
+{
+    return w->lost;
+}
+
 int cs_metricstore_close(cs_metricstore *w)
 {
     int rc;
@@ -589,6 +640,22 @@ static void series_text(const cs_series_id *s, char *out, size_t size)
     snprintf(out, size, "%s=%s", cs_series_kind_name(s->kind), s->name);
 }
 
+/* Appends "line" whole or not at all: a short write is cut back off. */
+static int append_line(int fd, const char *line, size_t len, const char *path)
+{
+    off_t start = lseek(fd, 0, SEEK_END);
+    ssize_t n = write(fd, line, len);
+    int e = errno;
+
+    if (n == (ssize_t)len)
+        return 0;
+    if (n >= 0) /* short: the disk filled in the middle */
+        e = ENOSPC;
+    if (start >= 0 && ftruncate(fd, start) < 0)
+        e = EIO;
+    return cs_error_set(cs_error_from_errno(e), "%s: %s", path, strerror(e));
+}
+
 int cs_metricstore_put_alert(cs_metricstore *w, const cs_alert_event *ev)
 {
     char path[4096], series[64];
@@ -611,8 +678,14 @@ int cs_metricstore_put_alert(cs_metricstore *w, const cs_alert_event *ev)
     line[len] = '\n'; /* json_dumps NUL-terminates; the NUL slot becomes the newline */
     snprintf(path, sizeof(path), "%s/alerts.jsonl", w->alert_dir);
     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0 || write(fd, line, len + 1) != (ssize_t)(len + 1))
-        rc = cs_error_set(CS_EIO, "%s: %s", path, strerror(errno));
+    if (fd < 0)
+        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    else
+        rc = append_line(fd, line, len + 1, path);
+    if (no_space(rc)) {
+        w->lost.alerts++;
+        rc = 0;
+    }
 out:
     if (fd >= 0)
         close(fd);

@@ -66,7 +66,16 @@ int cs_metricstore_flush(cs_metricstore *w);
  * "*deleted" (may be NULL) gets the number of files removed. */
 int cs_metricstore_retain(cs_metricstore *w, int64_t now_ns, unsigned *deleted);
 
-/* Flushes and frees "w" (NULL is fine); the first error met by any call. */
+/* What a full disk kept out of the files so far (never an error). */
+typedef struct cs_metricstore_lost {
+    uint64_t windows; /* metrics windows not stored */
+    uint64_t alerts;  /* alert events not logged */
+} cs_metricstore_lost;
+
+cs_metricstore_lost cs_metricstore_lost_so_far(const cs_metricstore *w);
+
+/* Flushes and frees "w" (NULL is fine); the first error met by any call
+ * other than a full disk (see cs_metricstore_lost_so_far()). */
 int cs_metricstore_close(cs_metricstore *w);
 
 /* Appends one alert event to STORE/alerts/alerts.jsonl. */

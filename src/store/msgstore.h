@@ -9,6 +9,8 @@
  *     lat-00000007.bin    measurements whose id (= request id) names a
  *                         segment of the group starting at 7
  *     unm-00000007.bin    unanswered requests / orphan responses, likewise
+ *     gap-00000007.bin    sequence gaps, filed by the packet that revealed
+ *                         them, likewise
  *     msg-00000000.bin    ... messages whose packets were not stored (ids with
  *                         the top bit set), likewise lat- and unm-
  *
@@ -88,6 +90,7 @@ int cs_msgstore_put_message(cs_msgstore *w, const cs_message *m);
 int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms);
 /* "kind" is CS_UNMATCHED_REQUEST or CS_UNMATCHED_RESPONSE (analyzer.h). */
 int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind);
+int cs_msgstore_put_gap(cs_msgstore *w, const cs_gap *g);
 
 /*
  * Records encoded ahead of the store: the store's own serialization (the
@@ -102,12 +105,16 @@ int cs_msgstore_put_unmatched(cs_msgstore *w, const cs_message *m, int kind);
  *   cs_msgstore_measurement_size(ms, &n)   its exact size; CS_ERANGE if too
  *                                          large
  *   cs_msgstore_encode_measurement(p, ms)  at "p"; returns its length
+ *   cs_msgstore_gap_size(g, &n)            its exact size; CS_ERANGE if too
+ *                                          large
+ *   cs_msgstore_encode_gap(p, g)           at "p"; returns its length
  *   cs_msgstore_put_encoded(w, kind, p, n) appends the record "p" of "n"
  *                                          bytes to the file of kind 'm'
- *                                          (message), 'l' (measurement) or
- *                                          'u' (unmatched): the same bytes
- *                                          as put_message / put_measurement
- *                                          / put_unmatched write
+ *                                          (message), 'l' (measurement),
+ *                                          'u' (unmatched) or 'g' (gap):
+ *                                          the same bytes as put_message /
+ *                                          put_measurement / put_unmatched /
+ *                                          put_gap write
  *
  * Encoding never allocates and needs no writer.
  */
@@ -115,6 +122,8 @@ int cs_msgstore_message_bound(const cs_message *m, size_t *bound);
 size_t cs_msgstore_encode_message(uint8_t *p, const cs_message *m, int kind);
 int cs_msgstore_measurement_size(const cs_measurement *ms, size_t *size);
 size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms);
+int cs_msgstore_gap_size(const cs_gap *g, size_t *size);
+size_t cs_msgstore_encode_gap(uint8_t *p, const cs_gap *g);
 int cs_msgstore_put_encoded(cs_msgstore *w, char kind, const uint8_t *p, size_t n);
 
 /* Writes out what is buffered, so that readers see it (appended files
@@ -154,6 +163,7 @@ void cs_msgreader_close(cs_msgreader *r);
 typedef int (*cs_msg_fn)(void *ud, const cs_message *m);
 typedef int (*cs_lat_fn)(void *ud, const cs_measurement *ms);
 typedef int (*cs_unm_fn)(void *ud, const cs_message *m, int kind);
+typedef int (*cs_gap_fn)(void *ud, const cs_gap *g);
 
 typedef struct cs_msgfilter {
     const char *proto; /* NULL = any */
@@ -221,9 +231,15 @@ int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, vo
 
 /* Record counts over the whole store (complete records only). Repeated
  * calls in one process read only what was appended since the last call. */
+/* Gaps with after <= ts_ns < before (INT64_MIN / INT64_MAX: no bound), in
+ * store order (segment group, then the order they were found in), at most
+ * "limit" (0: no limit). */
+int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t limit, cs_gap_fn fn,
+                      void *ud);
+
 typedef struct cs_msgstore_info {
     uint32_t files;
-    uint64_t messages, measurements, unmatched;
+    uint64_t messages, measurements, unmatched, gaps;
     uint64_t bytes;
     uint64_t torn_tails; /* files ending in an incomplete/corrupt record */
 } cs_msgstore_info;

@@ -5,7 +5,7 @@
  * image (cs_msgstore_parse_image, for the fuzzer, tools and the carry-over
  * of a reanalysis). The frame and payload layout is in msgstore_format.c.
  *
- *   STORE/messages/msg-NNNNNNNN.bin[.new]    (and lat-, unm-)
+ *   STORE/messages/msg-NNNNNNNN.bin[.new]    (and lat-, unm-, gap-)
  *
  * NNNNNNNN, the file id (called "seg" in the code), is the first segment
  * id of the segment group its records' ids name (cs_msgstore_file_seg),
@@ -36,10 +36,11 @@
 #include <unistd.h>
 
 #define RBUF_SIZE (1u << 20) /* scan chunk */
-#define PREFIX_LEN 3         /* "msg", "lat", "unm", then '-' */
+#define PREFIX_LEN 3         /* "msg", "lat", "unm", "gap", then '-' */
 
-const char *const cs__msgfile_prefix[CS__N_KINDS] = {"msg", "lat", "unm"};
-const char *const cs__msgfile_magic[CS__N_KINDS] = {"csmsg01\n", "cslat01\n", "csunm01\n"};
+const char *const cs__msgfile_prefix[CS__N_KINDS] = {"msg", "lat", "unm", "gap"};
+const char *const cs__msgfile_magic[CS__N_KINDS] = {"csmsg01\n", "cslat01\n", "csunm01\n",
+                                                    "csgap01\n"};
 
 void cs__msgfile_path(char *buf, const char *dir, int kind, uint32_t seg, int tmp)
 {

@@ -25,8 +25,10 @@
  *            +32  u32 flags      [FLAGS]       +44  u32 n_refs       [N_REFS]
  *            +36  u32 len        [LEN]         +48  u32 n_fields     [N_FIELDS]
  *            +52  u32 key_len    [KEY_LEN]     +56  u16 type_len     [TYPE_LEN]
- *            +58  u16 0          [PAD]         +60  48  endpoints    [EP]
+ *            +58  u16 parts      [PARTS]       +60  48  endpoints    [EP]
  *            +108 proto, type, key bytes (lengths above)             [FIXED]
+ *            then, if parts & CS__MSG_PART_ERROR, the error reason:
+ *                 u16 error_len, error_len bytes                     [CS__MSG_ERROR_LEN_SIZE]
  *            then n_refs x u64 packet ref                            [CS__MSG_REF_SIZE]
  *            then n_fields x (varint name_len, varint val_len, name, val)
  *                 (varint: LEB128, 7 bits a byte, at most 5 bytes)   [CS__MSG_VARINT_MAX]
@@ -40,10 +42,22 @@
  *            +40  i64 latency_ns [LATENCY]     +64  48  endpoints    [EP]
  *            +112 pair, key bytes                                    [FIXED]
  *            then, if parts & CS__LAT_PART_TAIL, the tail
+ *            then, if parts & CS__LAT_PART_RESP_TYPE, u8 n + n bytes: the
+ *                 answer's message type (resp_type), written when known
  *
  *   measurement tail (28 bytes), [CS__LAT_TAIL_*]:
  *            +0  i64 resp_last_ts_ns [RESP_LAST]    +12 u64 attached_last_id    [ATTACHED_ID]
  *            +8  u32 attached        [ATTACHED]     +20 i64 attached_last_ts_ns [ATTACHED_TS]
+ *
+ *   gap payload (gap- files), [CS__GAP_*]:
+ *            +0   u64 at (CS_MSGID(ref, 0), or the top bit set if ref 0) [AT]
+ *            +8   i64 ts_ns       [TS]        +48  u8  dir          [DIR]
+ *            +16  u64 flow_id     [FLOW]      +49  u8  recovered    [RECOVERED]
+ *            +24  u64 ref         [REF]       +50  u8  proto_len    [PROTO_LEN]
+ *            +32  u64 first_seq   [FIRST]     +51  u8  0            [PAD]
+ *            +40  u64 count       [COUNT]     +52  u16 session_len  [SESSION_LEN]
+ *            +54  u16 0           [PAD2]      +56  48  endpoints    [EP]
+ *            +104 proto, session bytes                              [FIXED]
  *
  *   endpoints (48 bytes), [CS__EP_*]:
  *            +0 u8 ip_version [IP_VERSION]  +1 u8 ip_proto [IP_PROTO]  +2 u16 tap [TAP]
@@ -52,6 +66,12 @@
  *            +16 16 addr_a [ADDR_A]   +32 16 addr_b [ADDR_B]
  *
  * Invariants:
+ *   - A message's optional parts are flagged in its "parts" (0 in records
+ *     written before messages had any): the writer sets CS__MSG_PART_ERROR
+ *     only for a message with an error reason, so a message without one is
+ *     written byte for byte as before, and a record with parts 0 reads as
+ *     a message without an error. Unknown part bits make a record
+ *     malformed (a newer writer's record is not misread).
  *   - The writer always writes the measurement tail. A record without it
  *     (parts 0: written before measurements had it) reads as
  *     resp_last_ts_ns = resp_ts_ns (the response taken as one packet) and
@@ -63,6 +83,10 @@
  *     exactly its size is malformed (-1), never read past.
  *   - Decoded records point into the payload and into the cs__recdec's
  *     scratch (refs, fields, the NUL-terminated proto or pair).
+ *
+ * A gap's "at" is the id a message starting in its revealing packet would
+ * have, so a gap is filed in that packet's group (msgstore.h) by the same
+ * code that files messages.
  *
  * Threading: no state; a cs__recdec belongs to one reader at a time.
  */
@@ -143,9 +167,12 @@ int cs_msgstore_message_bound(const cs_message *m, size_t *out)
     size_t proto_len = m->proto ? strlen(m->proto) : 0;
     size_t n = CS__MSG_FIXED + proto_len + m->type.len + m->key.len + CS__MSG_REF_SIZE * m->n_refs;
 
+    if (m->error.len > 0)
+        n += CS__MSG_ERROR_LEN_SIZE + m->error.len;
     for (size_t i = 0; i < m->n_fields; i++)
         n += 2 * CS__MSG_VARINT_MAX + m->fields[i].name.len + m->fields[i].val.len;
-    if (proto_len > UINT8_MAX || m->type.len > UINT16_MAX || n > CS__MSG_REC_MAX)
+    if (proto_len > UINT8_MAX || m->type.len > UINT16_MAX || m->error.len > UINT16_MAX ||
+        n > CS__MSG_REC_MAX)
         return cs_error_set(CS_ERANGE, "message too large to store (%zu bytes)", n);
     *out = n;
     return 0;
@@ -168,7 +195,7 @@ static void put_msg_fixed(uint8_t *p, const cs_message *m, int kind, size_t prot
     cs_wr_le32(p + CS__MSG_N_FIELDS, (uint32_t)m->n_fields);
     cs_wr_le32(p + CS__MSG_KEY_LEN, (uint32_t)m->key.len);
     cs_wr_le16(p + CS__MSG_TYPE_LEN, (uint16_t)m->type.len);
-    cs_wr_le16(p + CS__MSG_PAD, 0);
+    cs_wr_le16(p + CS__MSG_PARTS, m->error.len > 0 ? CS__MSG_PART_ERROR : 0);
     put_endpoints(p + CS__MSG_EP, &m->ep);
 }
 
@@ -181,6 +208,10 @@ size_t cs_msgstore_encode_message(uint8_t *p, const cs_message *m, int kind)
     q = put_bytes(q, m->proto, proto_len);
     q = put_bytes(q, m->type.p, m->type.len);
     q = put_bytes(q, m->key.p, m->key.len);
+    if (m->error.len > 0) {
+        cs_wr_le16(q, (uint16_t)m->error.len);
+        q = put_bytes(q + CS__MSG_ERROR_LEN_SIZE, m->error.p, m->error.len);
+    }
     for (size_t i = 0; i < m->n_refs; i++, q += CS__MSG_REF_SIZE)
         cs_wr_le64(q, m->refs[i]);
     for (size_t i = 0; i < m->n_fields; i++) {
@@ -199,6 +230,8 @@ int cs_msgstore_measurement_size(const cs_measurement *ms, size_t *out)
     size_t pair_len = ms->pair ? strlen(ms->pair) : 0;
     size_t n = CS__LAT_FIXED + pair_len + ms->key.len + CS__LAT_TAIL_SIZE;
 
+    if (ms->resp_type.len > 0)
+        n += 1 + (ms->resp_type.len > UINT8_MAX ? UINT8_MAX : ms->resp_type.len);
     if (pair_len > UINT8_MAX || n > CS__MSG_REC_MAX)
         return cs_error_set(CS_ERANGE, "measurement too large to store");
     *out = n;
@@ -218,7 +251,7 @@ size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms)
     cs_wr_le64(p + CS__LAT_LATENCY, (uint64_t)ms->latency_ns);
     cs_wr_le64(p + CS__LAT_FLOW, ms->flow_id);
     p[CS__LAT_PAIR_LEN] = (uint8_t)pair_len;
-    p[CS__LAT_PARTS] = CS__LAT_PART_TAIL;
+    p[CS__LAT_PARTS] = CS__LAT_PART_TAIL | (ms->resp_type.len > 0 ? CS__LAT_PART_RESP_TYPE : 0);
     cs_wr_le16(p + CS__LAT_PAD, 0);
     cs_wr_le32(p + CS__LAT_KEY_LEN, (uint32_t)ms->key.len);
     put_endpoints(p + CS__LAT_EP, &ms->ep);
@@ -229,6 +262,47 @@ size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms)
     cs_wr_le64(q + CS__LAT_TAIL_ATTACHED_ID, ms->attached_last_id);
     cs_wr_le64(q + CS__LAT_TAIL_ATTACHED_TS, (uint64_t)ms->attached_last_ts_ns);
     q += CS__LAT_TAIL_SIZE;
+    if (ms->resp_type.len > 0) {
+        size_t n = ms->resp_type.len > UINT8_MAX ? UINT8_MAX : ms->resp_type.len;
+
+        *q++ = (uint8_t)n;
+        q = put_bytes(q, ms->resp_type.p, n);
+    }
+    return (size_t)(q - p);
+}
+
+#define GAP_AT_NOT_STORED (1ull << 63) /* file 0, like ids of packets not stored */
+
+int cs_msgstore_gap_size(const cs_gap *g, size_t *out)
+{
+    size_t proto_len = g->proto ? strlen(g->proto) : 0;
+
+    if (proto_len > UINT8_MAX || g->session.len > UINT16_MAX)
+        return cs_error_set(CS_ERANGE, "gap too large to store");
+    *out = CS__GAP_FIXED + proto_len + g->session.len;
+    return 0;
+}
+
+size_t cs_msgstore_encode_gap(uint8_t *p, const cs_gap *g)
+{
+    size_t proto_len = g->proto ? strlen(g->proto) : 0;
+    uint8_t *q = p + CS__GAP_FIXED;
+
+    cs_wr_le64(p + CS__GAP_AT, g->ref != 0 ? CS_MSGID(g->ref, 0) : GAP_AT_NOT_STORED);
+    cs_wr_le64(p + CS__GAP_TS, (uint64_t)g->ts_ns);
+    cs_wr_le64(p + CS__GAP_FLOW, g->flow_id);
+    cs_wr_le64(p + CS__GAP_REF, g->ref);
+    cs_wr_le64(p + CS__GAP_FIRST, g->first);
+    cs_wr_le64(p + CS__GAP_COUNT, g->count);
+    p[CS__GAP_DIR] = g->dir;
+    p[CS__GAP_RECOVERED] = g->recovered ? 1 : 0;
+    p[CS__GAP_PROTO_LEN] = (uint8_t)proto_len;
+    p[CS__GAP_PAD] = 0;
+    cs_wr_le16(p + CS__GAP_SESSION_LEN, (uint16_t)g->session.len);
+    cs_wr_le16(p + CS__GAP_PAD2, 0);
+    put_endpoints(p + CS__GAP_EP, &g->ep);
+    q = put_bytes(q, g->proto, proto_len);
+    q = put_bytes(q, g->session.p, g->session.len);
     return (size_t)(q - p);
 }
 
@@ -294,8 +368,8 @@ static uint32_t get_msg_fixed(const uint8_t *fx, cs_message *m, cs__msg_head *h)
 int cs__decode_msg_head(const uint8_t *p, size_t n, cs__recdec *d, cs_message *m, cs__msg_head *h)
 {
     cs_cursor c;
-    const uint8_t *fx, *proto, *type, *key;
-    uint32_t key_len, type_len, proto_len;
+    const uint8_t *fx, *proto, *type, *key, *error = NULL;
+    uint32_t key_len, type_len, proto_len, parts, error_len = 0;
 
     cs_cursor_init(&c, p, n);
     if ((fx = cs_cursor_need(&c, CS__MSG_FIXED)) == NULL)
@@ -306,13 +380,19 @@ int cs__decode_msg_head(const uint8_t *p, size_t n, cs__recdec *d, cs_message *m
     proto = cs_cursor_need(&c, proto_len);
     type = cs_cursor_need(&c, type_len);
     key = cs_cursor_need(&c, key_len);
-    if (!cs_cursor_ok(&c) || m->role > CS_ROLE_RESP)
+    parts = cs_rd_le16(fx + CS__MSG_PARTS);
+    if (parts & CS__MSG_PART_ERROR) {
+        error_len = cs_get_le16(&c);
+        error = cs_cursor_need(&c, error_len);
+    }
+    if (!cs_cursor_ok(&c) || m->role > CS_ROLE_RESP || (parts & ~CS__MSG_PART_ERROR) != 0)
         return -1;
     memcpy(d->name, proto, proto_len);
     d->name[proto_len] = '\0';
     m->proto = d->name;
     m->type = (cs_str){(const char *)type, type_len};
     m->key = (cs_str){(const char *)key, key_len};
+    m->error = (cs_str){(const char *)error, error_len};
     h->rest = c;
     return 0;
 }
@@ -379,7 +459,7 @@ static void get_lat_fixed(const uint8_t *fx, cs_measurement *ms)
 int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measurement *ms)
 {
     cs_cursor c;
-    const uint8_t *fx, *pair, *key, *tail = NULL;
+    const uint8_t *fx, *pair, *key, *tail = NULL, *rtype = NULL, *rlen = NULL;
     uint32_t pair_len, key_len;
 
     cs_cursor_init(&c, p, n);
@@ -392,6 +472,8 @@ int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measure
     key = cs_cursor_need(&c, key_len);
     if (fx[CS__LAT_PARTS] & CS__LAT_PART_TAIL)
         tail = cs_cursor_need(&c, CS__LAT_TAIL_SIZE);
+    if ((fx[CS__LAT_PARTS] & CS__LAT_PART_RESP_TYPE) && (rlen = cs_cursor_need(&c, 1)) != NULL)
+        rtype = cs_cursor_need(&c, *rlen);
     if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
         return -1;
     memcpy(d->name, pair, pair_len);
@@ -401,6 +483,39 @@ int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measure
     ms->resp_last_ts_ns = ms->resp_ts_ns;
     if (tail != NULL)
         get_measurement_tail(tail, ms);
+    if (rtype != NULL)
+        ms->resp_type = (cs_str){(const char *)rtype, *rlen};
+    return 0;
+}
+
+int cs__decode_gap(const uint8_t *p, size_t n, cs__recdec *d, cs_gap *g)
+{
+    cs_cursor c;
+    const uint8_t *fx, *proto, *session;
+    uint32_t proto_len, session_len;
+
+    cs_cursor_init(&c, p, n);
+    if ((fx = cs_cursor_need(&c, CS__GAP_FIXED)) == NULL)
+        return -1;
+    memset(g, 0, sizeof(*g));
+    g->ts_ns = (int64_t)cs_rd_le64(fx + CS__GAP_TS);
+    g->flow_id = cs_rd_le64(fx + CS__GAP_FLOW);
+    g->ref = cs_rd_le64(fx + CS__GAP_REF);
+    g->first = cs_rd_le64(fx + CS__GAP_FIRST);
+    g->count = cs_rd_le64(fx + CS__GAP_COUNT);
+    g->dir = fx[CS__GAP_DIR];
+    g->recovered = fx[CS__GAP_RECOVERED];
+    get_endpoints(fx + CS__GAP_EP, &g->ep);
+    proto_len = fx[CS__GAP_PROTO_LEN];
+    session_len = cs_rd_le16(fx + CS__GAP_SESSION_LEN);
+    proto = cs_cursor_need(&c, proto_len);
+    session = cs_cursor_need(&c, session_len);
+    if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0 || g->dir > 1 || g->recovered > 1)
+        return -1;
+    memcpy(d->name, proto, proto_len);
+    d->name[proto_len] = '\0';
+    g->proto = d->name;
+    g->session = (cs_str){(const char *)session, session_len};
     return 0;
 }
 
@@ -410,6 +525,8 @@ int cs__record_key(int kind, const uint8_t *p, size_t n, const uint8_t **key, si
 {
     size_t at, klen;
 
+    if (kind == CS__KIND_GAP)
+        return -1; /* gaps have no key */
     if (kind == CS__KIND_LAT) {
         if (n < CS__LAT_FIXED)
             return -1;
@@ -430,8 +547,10 @@ int cs__record_key(int kind, const uint8_t *p, size_t n, const uint8_t **key, si
 
 int cs__record_ts(int kind, const uint8_t *p, size_t n, int64_t *ts)
 {
-    size_t fixed = kind == CS__KIND_LAT ? CS__LAT_FIXED : CS__MSG_FIXED;
-    size_t at = kind == CS__KIND_LAT ? CS__LAT_REQ_TS : CS__MSG_TS;
+    size_t fixed = kind == CS__KIND_LAT   ? CS__LAT_FIXED
+                   : kind == CS__KIND_GAP ? CS__GAP_FIXED
+                                          : CS__MSG_FIXED;
+    size_t at = kind == CS__KIND_LAT ? CS__LAT_REQ_TS : CS__MSG_TS; /* CS__GAP_TS too */
 
     if (n < fixed)
         return -1;

@@ -19,7 +19,8 @@
  *                       and the reader's pass over one file that uses them
  *   msgstore_read.c     the reader: files, message queries, info
  *   msgstore_latency.c  measurement queries: filters, top-K, histograms
- * (The JSON of messages and measurements is the record model's: record/json.c.)
+ * (The JSON of messages, measurements and gaps is the record model's:
+ * record/json.c.)
  */
 #ifndef CS_STORE_MSGSTORE_INT_H
 #define CS_STORE_MSGSTORE_INT_H
@@ -61,12 +62,14 @@ enum {
     CS__MSG_N_FIELDS = 48,  /* u32 */
     CS__MSG_KEY_LEN = 52,   /* u32 */
     CS__MSG_TYPE_LEN = 56,  /* u16 */
-    CS__MSG_PAD = 58,       /* u16 0 */
+    CS__MSG_PARTS = 58,     /* u16: which optional parts follow the key */
     CS__MSG_EP = 60,        /* endpoints (CS__EP_SIZE bytes) */
-    CS__MSG_FIXED = 108     /* then proto, type, key, refs, fields */
+    CS__MSG_FIXED = 108     /* then proto, type, key, optional parts, refs, fields */
 };
-#define CS__MSG_REF_SIZE 8   /* u64 packet ref */
-#define CS__MSG_VARINT_MAX 5 /* LEB128 of a u32 */
+#define CS__MSG_PART_ERROR 0x0001u /* CS__MSG_PARTS: the error reason follows the key */
+#define CS__MSG_ERROR_LEN_SIZE 2   /* u16 length of the error reason, then its bytes */
+#define CS__MSG_REF_SIZE 8         /* u64 packet ref */
+#define CS__MSG_VARINT_MAX 5       /* LEB128 of a u32 */
 
 /* Measurement payload (lat- files). */
 enum {
@@ -85,6 +88,9 @@ enum {
     CS__LAT_FIXED = 112    /* then pair, key, optional parts */
 };
 #define CS__LAT_PART_TAIL 0x01u /* CS__LAT_PARTS: the measurement tail follows */
+#define CS__LAT_PART_RESP_TYPE                                                                     \
+    0x02u /* CS__LAT_PARTS: u8 length + the answer's type follow                                   \
+             (after the tail) */
 
 /* Measurement tail, after the key when CS__LAT_PART_TAIL is set. */
 enum {
@@ -95,7 +101,27 @@ enum {
     CS__LAT_TAIL_SIZE = 28
 };
 
-/* Endpoints block, in both payloads. */
+/* Gap payload (gap- files). Its "at" and ts sit where a message's id and
+ * ts_ns do, so filing (by the id at offset 0) and time summaries treat it
+ * alike. */
+enum {
+    CS__GAP_AT = 0,           /* u64 CS_MSGID(ref, 0): the revealing packet as an id */
+    CS__GAP_TS = 8,           /* i64 ts_ns */
+    CS__GAP_FLOW = 16,        /* u64 flow_id */
+    CS__GAP_REF = 24,         /* u64 packet ref of the revealing packet (0: not stored) */
+    CS__GAP_FIRST = 32,       /* u64 first missing sequence number */
+    CS__GAP_COUNT = 40,       /* u64 numbers missing */
+    CS__GAP_DIR = 48,         /* u8 dir of the flow the gap was seen in */
+    CS__GAP_RECOVERED = 49,   /* u8 0 when written; 1 once a filler marks it */
+    CS__GAP_PROTO_LEN = 50,   /* u8 */
+    CS__GAP_PAD = 51,         /* u8 0 */
+    CS__GAP_SESSION_LEN = 52, /* u16 */
+    CS__GAP_PAD2 = 54,        /* u16 0 */
+    CS__GAP_EP = 56,          /* endpoints (CS__EP_SIZE bytes) */
+    CS__GAP_FIXED = 104       /* then proto, session bytes */
+};
+
+/* Endpoints block, in every payload. */
 enum {
     CS__EP_IP_VERSION = 0, /* u8 */
     CS__EP_IP_PROTO = 1,   /* u8 */
@@ -111,10 +137,12 @@ enum {
     CS__EP_SIZE = 48
 };
 
-_Static_assert((int)CS__MSG_ID == (int)CS__LAT_ID, "every record starts with its id");
+_Static_assert((int)CS__MSG_ID == (int)CS__LAT_ID && (int)CS__MSG_ID == (int)CS__GAP_AT,
+               "every record starts with its id");
+_Static_assert((int)CS__MSG_TS == (int)CS__GAP_TS, "a gap's time is where a message's is");
 
-/* File kinds: prefixes "msg", "lat", "unm". */
-enum { CS__KIND_MSG = 0, CS__KIND_LAT = 1, CS__KIND_UNM = 2, CS__N_KINDS = 3 };
+/* File kinds: prefixes "msg", "lat", "unm", "gap". */
+enum { CS__KIND_MSG = 0, CS__KIND_LAT = 1, CS__KIND_UNM = 2, CS__KIND_GAP = 3, CS__N_KINDS = 4 };
 
 #define CS__MSG_PATH_MAX 4096
 #define CS__MSG_MAX_OPEN 8 /* files a writer keeps open */
@@ -151,6 +179,8 @@ int cs__decode_msg_head(const uint8_t *p, size_t n, cs__recdec *d, cs_message *m
 int cs__decode_msg_body(cs__recdec *d, cs_message *m, cs__msg_head *h);
 /* Decodes a measurement payload; 0, or -1 if malformed. */
 int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measurement *ms);
+/* Decodes a gap payload; 0, or -1 if malformed. */
+int cs__decode_gap(const uint8_t *p, size_t n, cs__recdec *d, cs_gap *g);
 
 /* The key of a record payload "p" of "n" bytes of kind "kind" (a message's
  * or a measurement's); 0 with "*key", "*len", or -1 if it has none. */

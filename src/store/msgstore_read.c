@@ -208,6 +208,36 @@ int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, 
     return cs__msgreader_scan_all(r, CS__KIND_MSG, msg_frame, &s, &h);
 }
 
+typedef struct gap_scan {
+    cs_msgreader *r;
+    int64_t after, before;
+    uint64_t limit, emitted;
+    cs_gap_fn fn;
+    void *ud;
+} gap_scan;
+
+static int gap_frame(void *ud, const uint8_t *p, size_t n)
+{
+    gap_scan *s = ud;
+    cs_gap g;
+
+    if (cs__decode_gap(p, n, &s->r->dec, &g) < 0 || g.ts_ns < s->after || g.ts_ns >= s->before)
+        return 0;
+    s->emitted++;
+    if (s->fn(s->ud, &g) != 0)
+        return 1;
+    return s->limit && s->emitted >= s->limit;
+}
+
+int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t limit, cs_gap_fn fn,
+                      void *ud)
+{
+    gap_scan s = {.r = r, .after = after, .before = before, .limit = limit, .fn = fn, .ud = ud};
+    cs__scan_hint h = {after, before, NULL};
+
+    return cs__msgreader_scan_all(r, CS__KIND_GAP, gap_frame, &s, &h);
+}
+
 int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .ufn = fn, .ud = ud};
@@ -256,7 +286,8 @@ static int info_file(cs_msgreader *r, int kind, uint32_t seg, cs__fsum *v)
 
 int cs_msgreader_info(cs_msgreader *r, cs_msgstore_info *info)
 {
-    uint64_t *counts[CS__N_KINDS] = {&info->messages, &info->measurements, &info->unmatched};
+    uint64_t *counts[CS__N_KINDS] = {&info->messages, &info->measurements, &info->unmatched,
+                                     &info->gaps};
     cs__fsum v;
     int rc;
 

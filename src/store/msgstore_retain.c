@@ -259,11 +259,40 @@ static int keep_unmatched(void *ud, const cs_message *m, int kind)
     return 0;
 }
 
+typedef struct gap_keep {
+    cs_msgstore *w;
+    cs__recdec dec;
+} gap_keep;
+
+static int keep_gap_frame(void *ud, const uint8_t *p, size_t n)
+{
+    gap_keep *k = ud;
+    cs_gap g;
+
+    if (cs__decode_gap(p, n, &k->dec, &g) == 0 && !proto_replaced(k->w, g.proto))
+        cs_msgstore_put_gap(k->w, &g);
+    return 0;
+}
+
+/* The gaps of file image "data" ("len" bytes) of the protocols not replaced. */
+static void carry_over_gaps(cs_msgstore *w, const uint8_t *data, size_t len)
+{
+    gap_keep k = {.w = w};
+    size_t used, need;
+
+    if (len < CS__MSG_MAGIC_LEN ||
+        memcmp(data, cs__msgfile_magic[CS__KIND_GAP], CS__MSG_MAGIC_LEN) != 0)
+        return;
+    cs__msgfile_frames(data + CS__MSG_MAGIC_LEN, len - CS__MSG_MAGIC_LEN, &used, &need,
+                       keep_gap_frame, &k);
+    cs__recdec_free(&k.dec);
+}
+
 /* Reads the old file "name" of the range and puts back the records of the
  * protocols that are not being replaced. */
 static int carry_over_file(cs_msgstore *w, const char *name, int kind)
 {
-    static const char kinds[CS__N_KINDS] = {'m', 'l', 'u'};
+    static const char kinds[CS__N_KINDS] = {'m', 'l', 'u', 'g'};
     char path[CS__MSG_PATH_MAX];
     struct stat st;
     uint8_t *data = NULL;
@@ -274,7 +303,11 @@ static int carry_over_file(cs_msgstore *w, const char *name, int kind)
     if (fd < 0)
         return 0;
     if (fstat(fd, &st) == 0 && st.st_size > 0 && (data = cs_malloc((size_t)st.st_size)) != NULL) {
-        if (pread(fd, data, (size_t)st.st_size, 0) == st.st_size)
+        if (pread(fd, data, (size_t)st.st_size, 0) != st.st_size)
+            rc = 0; /* unreadable: its records are not carried over */
+        else if (kind == CS__KIND_GAP)
+            carry_over_gaps(w, data, (size_t)st.st_size);
+        else
             rc = cs_msgstore_parse_image(data, (size_t)st.st_size, kinds[kind], keep_message,
                                          keep_measurement, keep_unmatched, w, NULL);
     } else if (st.st_size > 0) {

@@ -282,25 +282,45 @@ int cs_msgstore_put_measurement(cs_msgstore *w, const cs_measurement *ms)
     return 0;
 }
 
-/* The file kind of an encoded record: 'm', 'l' or 'u'; -1 for others. */
+int cs_msgstore_put_gap(cs_msgstore *w, const cs_gap *g)
+{
+    size_t n = 0;
+    cs__wfile *f;
+    int rc;
+
+    if ((rc = cs_msgstore_gap_size(g, &n)) < 0)
+        return cs__msgstore_err(w, rc);
+    if ((rc = get_file(w, CS__KIND_GAP,
+                       g->ref ? cs_store_group_of(CS_PKTREF_SEG(g->ref), w->partitions) : 0,
+                       CS__FRAME_PAYLOAD + n, &f)) < 0)
+        return cs__msgstore_err(w, rc);
+    n = cs_msgstore_encode_gap(f->buf + f->used + CS__FRAME_PAYLOAD, g);
+    commit_frame(f, n);
+    return 0;
+}
+
+/* The file kind of an encoded record: 'm', 'l', 'u' or 'g'; -1 for others. */
 static int encoded_kind(char kind)
 {
     return kind == 'm'   ? CS__KIND_MSG
            : kind == 'l' ? CS__KIND_LAT
            : kind == 'u' ? CS__KIND_UNM
+           : kind == 'g' ? CS__KIND_GAP
                          : -1;
 }
 
 int cs_msgstore_put_encoded(cs_msgstore *w, char kind, const uint8_t *rec, size_t n)
 {
     int k = encoded_kind(kind);
-    size_t fixed = k == CS__KIND_LAT ? CS__LAT_FIXED : CS__MSG_FIXED;
+    size_t fixed = k == CS__KIND_LAT   ? CS__LAT_FIXED
+                   : k == CS__KIND_GAP ? CS__GAP_FIXED
+                                       : CS__MSG_FIXED;
     cs__wfile *f;
     int rc;
 
     if (k < 0 || n < fixed || n > CS__MSG_REC_MAX)
         return cs__msgstore_err(w, cs_error_set(CS_EINVAL, "not an encoded record (%zu bytes)", n));
-    /* a message's and a measurement's id are both at offset 0 */
+    /* every record's id (a gap's "at") is at offset 0 */
     if ((rc = get_file(w, k, cs_msgstore_file_seg(cs_rd_le64(rec + CS__MSG_ID), w->partitions),
                        CS__FRAME_PAYLOAD + n, &f)) < 0)
         return cs__msgstore_err(w, rc);

@@ -292,6 +292,11 @@ async function drill(page) {
   check("both messages list packets", pkts.length >= 2, pkts.length);
   const fields = await page.evalAll("#detailbody h4", (hs) => hs.filter((h) => h.textContent === "Fields").map((h) => h.nextElementSibling.querySelectorAll("tbody tr").length));
   check("decoded fields are shown", fields.length === 2 && fields[0] > 2, fields);
+  /* the sample is FIX 4.4: its version is named, and tags and types by its dictionary */
+  check("the FIX version of each message is named", sides.every((h) => /\(FIX 4\.4\)$/.test(h)), sides);
+  check("the request's type is named", /D NewOrderSingle/.test(sides[0]), sides[0]);
+  const tagRows = await page.evalAll("#detailbody .side > div:first-child td:first-child", (tds) => tds.map((td) => td.textContent));
+  check("FIX tags are shown with their names", tagRows.includes("11 ClOrdID") && tagRows.includes("35 MsgType"), tagRows.slice(0, 20));
   await shot(page, "03-measurement");
   await page.shotElement("#detail", path.join(artifacts, "03b-measurement-detail.png"));
 

@@ -57,8 +57,9 @@ static int same_message(const cs_message *a, const cs_message *b)
     if (a->id != b->id || a->ts_ns != b->ts_ns || a->last_ts_ns != b->last_ts_ns ||
         a->flow_id != b->flow_id || a->flags != b->flags || a->len != b->len || a->dir != b->dir ||
         a->role != b->role || strcmp(a->proto, b->proto) != 0 || !same_str(a->type, b->type) ||
-        !same_str(a->key, b->key) || memcmp(&a->ep, &b->ep, sizeof(a->ep)) != 0 ||
-        a->n_refs != b->n_refs || a->n_fields != b->n_fields)
+        !same_str(a->key, b->key) || !same_str(a->error, b->error) ||
+        memcmp(&a->ep, &b->ep, sizeof(a->ep)) != 0 || a->n_refs != b->n_refs ||
+        a->n_fields != b->n_fields)
         return 0;
     for (size_t i = 0; i < a->n_refs; i++)
         if (a->refs[i] != b->refs[i])

@@ -44,9 +44,11 @@ check "/status reports every drop kind, records not stored 0 on a full-speed rep
     python3 - "$CS_TMP/body" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))["drops"]
-assert set(d) == {"kernel", "not_stored", "not_analysed", "records_not_stored"}, d
+assert set(d) == {"kernel", "not_stored", "not_analysed", "records_not_stored",
+                  "windows_not_stored", "alerts_not_stored"}, d
 assert all(isinstance(v, int) and v >= 0 for v in d.values()), d
 assert d["records_not_stored"] == 0 and d["not_stored"] == 0, d
+assert d["windows_not_stored"] == 0 and d["alerts_not_stored"] == 0, d
 PY
 check "/alerts is a page: limit, offset, count, more, total" \
     test "$(code "$B/api/v1/alerts?limit=5&offset=0")" = 200

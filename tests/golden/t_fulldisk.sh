@@ -15,11 +15,14 @@
 #     packets seen minus those, each conversation's first ones;
 #   - the daemon with a budget: retention frees room, storing goes on, no
 #     packet is lost.
-#   - the daemon without a budget resumes storing once room is freed.
+#   - the daemon without a budget resumes storing once room is freed;
+#   - metrics windows a full disk keeps out are counted (status,
+#     Prometheus, log), the metrics files hold whole records, exit 0.
 # Needs root (loop mount): anything missing is a failure, never a skip.
 
 FD_IMG=$CS_TMP/full.img
 FD_MNT=$CS_TMP/fullmnt
+FD_IMG2=$CS_TMP/full2.img # a second, full file system (section 7)
 FD_PID=
 
 fulldisk_cleanup() {
@@ -27,8 +30,9 @@ fulldisk_cleanup() {
         kill -KILL "$FD_PID" 2>/dev/null
         wait "$FD_PID" 2>/dev/null
     fi
+    mountpoint -q "$FD_MNT/store/metrics" 2>/dev/null && umount "$FD_MNT/store/metrics"
     mountpoint -q "$FD_MNT" 2>/dev/null && umount "$FD_MNT"
-    rm -f "$FD_IMG"
+    rm -f "$FD_IMG" "$FD_IMG2"
 }
 trap fulldisk_cleanup EXIT
 trap 'fulldisk_cleanup; exit 1' INT TERM
@@ -230,4 +234,45 @@ if fulldisk_mount 150M; then
     check_stored "$S" "$held" "resume"
     first=$("$CS_BIN" stats -d "$S" --json | jfield groups)
     check "resume: packets were stored after the gap too ($first groups)" test "$first" -ge 2
+fi
+
+# ---- 7. metrics on a full disk: counted, no empty file, exit 0 --------------
+# STORE/metrics is a second file system, full from the start, while the
+# packets have room (the packet store freeing its own lost writes would
+# otherwise make room at random): every metrics window is counted as not
+# stored (status, Prometheus, the log), no empty metrics file is left, and
+# SIGTERM still exits 0.
+if fulldisk_mount 40M; then
+    S=$FD_MNT/store
+    "$CS_BIN" ingest -q -r "$GET" -d "$S" --decoders none
+    mkdir -p "$S/metrics"
+    if truncate -s 2M "$FD_IMG2" && mkfs.ext4 -q -F "$FD_IMG2" 2>"$CS_TMP/mkfs.err" &&
+        mount -o loop "$FD_IMG2" "$S/metrics" 2>"$CS_TMP/mount.err"; then
+        # delayed allocation frees a block or two after the first fill: fill again
+        dd if=/dev/zero of="$S/metrics/filler" bs=4k status=none 2>/dev/null
+        sync
+        dd if=/dev/zero of="$S/metrics/filler2" bs=1k status=none 2>/dev/null
+        sync
+        daemon_start "$S" -r "$GET"
+        FD_PID=$RUN_PID
+        sleep 2.2 # two more ticks: the last window is closed and flushed
+        status=$(curl -s --max-time 5 "$B/api/v1/status")
+        windows_lost=$(echo "$status" | jfield drops.windows_not_stored)
+        prom=$(curl -s --max-time 5 "$B/metrics" |
+            sed -n 's/^capstream_metrics_not_stored_total{kind="window"} //p')
+        daemon_stop "$RUN_PID"
+        FD_PID=
+        check "metrics on a full disk: windows not stored are counted ($windows_lost)" \
+            test "${windows_lost:-0}" -gt 0
+        check_eq "metrics on a full disk: Prometheus counts what status counts" \
+            "$windows_lost" "$prom"
+        check "metrics on a full disk: the log says so" \
+            grep -q "disk full: $windows_lost metrics windows" "$CS_TMP/run.err"
+        check "metrics on a full disk: no empty metrics file is left" \
+            test -z "$(find "$S/metrics" -type f -name 'met-*')"
+        check "metrics on a full disk: the packets were stored" \
+            test "$("$CS_BIN" stats -d "$S" --json | jfield packets)" = 28
+    else
+        fail "metrics on a full disk: cannot mount a second image: $(cat "$CS_TMP/mount.err")"
+    fi
 fi

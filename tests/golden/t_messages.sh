@@ -101,6 +101,44 @@ for l in sys.stdin:
     r = json.loads(l); assert r[\"proto\"] == \"dns\"; n += 1
 assert n == 200, n'"
 
+# Error reasons are stored with the message: every DNS response with a
+# nonzero rcode names it (the generator answers NXDOMAIN), every HTTP 5xx
+# says so, and no other message has an "error".
+"$CS_BIN" messages -d "$S" --json >"$CS_TMP/all.jsonl"
+check "messages carry their error reason" python3 - "$CS_TMP/all.jsonl" <<'PY'
+import collections, json, sys
+seen = collections.Counter()
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    f = dict((k, v) for k, v in r["fields"])
+    want = None
+    if r["proto"] == "dns" and f.get("qr") == "1" and f.get("rcode") not in (None, "0"):
+        assert f["rcode"] == "3", f
+        want = "rcode NXDOMAIN"
+    elif r["proto"] == "http" and r["type"] == "response" and f["status"].startswith("5"):
+        want = "status 5xx"
+    assert r.get("error") == want, (want, r)
+    if want:
+        seen[want] += 1
+assert seen["rcode NXDOMAIN"] > 10 and seen["status 5xx"] > 10, seen
+PY
+F=$CS_TMP/fixrej
+"$CS_BIN" ingest -q -r "$PCAPS/fix-ascii/trace-fix4.4.pcap" -d "$F"
+rej=$("$CS_BIN" messages -d "$F" --json | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+rej = [r for r in rows if ["35", "3"] in r["fields"]]
+assert len(rej) == 1 and rej[0]["error"] == "session reject", rej
+assert all("error" not in r for r in rows if r is not rej[0])
+print(rej[0]["id"])')
+check "a FIX session reject carries its reason" test -n "$rej"
+check "messages text shows the reason" bash -c \
+    "'$CS_BIN' messages -d '$F' | grep -q '  error session reject '"
+check "show text shows the reason" bash -c \
+    "'$CS_BIN' show -d '$F' '$rej' | grep -qE '^  error +session reject$'"
+check "show --json has the reason" bash -c "'$CS_BIN' show -d '$F' '$rej' --json |
+    python3 -c 'import json, sys; assert json.load(sys.stdin)[\"message\"][\"error\"] == \"session reject\"'"
+
 # show: the measurement, both messages, their packets; -w writes both messages' bytes.
 "$CS_BIN" show -d "$S" "$lid" >"$CS_TMP/show.txt"
 check "show lists the request" grep -q "$req" "$CS_TMP/show.txt"
@@ -170,6 +208,12 @@ mkdir -p "$CS_TMP/notastore"
 check_fails "latency on a non-store" "not a capstream store" "$CS_BIN" latency -d "$CS_TMP/notastore"
 check_fails "messages on a missing store" "no store" "$CS_BIN" messages -d "$CS_TMP/missing"
 check_fails "show on a non-store" "not a capstream store" "$CS_BIN" show -d "$CS_TMP/notastore" l1.2.3
-for c in latency messages show; do
+check_fails "gaps: bad --after" "time" "$CS_BIN" gaps -d "$S" --after "5 parsecs ago"
+check_fails "gaps: bad --limit" "limit" "$CS_BIN" gaps -d "$S" --limit 0
+check_fails "gaps on a missing store" "no store" "$CS_BIN" gaps -d "$CS_TMP/missing"
+check_fails "gaps without a store" "STORE is required" "$CS_BIN" gaps
+# no decoder of the generator's protocols reports gaps: none stored, exit 0
+check_eq "gaps of a store without gaps" "" "$("$CS_BIN" gaps -d "$S" --json)"
+for c in latency messages show gaps; do
     check "$c --help lists examples" bash -c "'$CS_BIN' $c --help | grep -q examples"
 done

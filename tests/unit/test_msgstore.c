@@ -136,6 +136,8 @@ static void gen_message(genmsg *g, uint32_t i, uint32_t seg)
         g->refs[k] = CS_PKTREF(seg, 24 + 100 * i + 1000 * (uint32_t)k);
     m->refs = g->refs;
     m->n_refs = (size_t)(i % 4);
+    if (i % 50 == 49) /* not in the pinned set (i < 8, 100 <= i < 108) */
+        m->error = (cs_str){"rcode NXDOMAIN", strlen("rcode NXDOMAIN")};
 }
 
 static void gen_measurement(cs_measurement *ms, char *keybuf, uint32_t i, uint32_t seg)
@@ -185,6 +187,7 @@ static void check_message(const cs_message *m)
     assert_int_equal(m->flags, g.m.flags);
     assert_int_equal(m->role, g.m.role);
     assert_true(str_eq(m->key, g.m.key));
+    assert_true(str_eq(m->error, g.m.error));
     assert_int_equal(m->len, g.m.len);
     assert_int_equal(m->n_refs, g.m.n_refs);
     for (size_t k = 0; k < m->n_refs; k++)
@@ -1904,6 +1907,118 @@ static void test_put_encoded_rejects(void **state)
     assert_int_equal(cs_msgstore_message_bound(&g.m, &n), CS_ERANGE);
 }
 
+/* Keeps a copy of the one message read, its error reason and JSON. */
+typedef struct one_msg {
+    int n;
+    cs_msgid id;
+    char error[64];
+    char json[4096];
+} one_msg;
+
+static int keep_one_message(void *ud, const cs_message *m)
+{
+    one_msg *o = ud;
+    FILE *fp = fmemopen(o->json, sizeof(o->json), "w");
+
+    o->n++;
+    o->id = m->id;
+    assert_true(m->error.len < sizeof(o->error));
+    memcpy(o->error, m->error.p, m->error.len);
+    o->error[m->error.len] = '\0';
+    cs_message_json(fp, m);
+    fclose(fp);
+    return 0;
+}
+
+/* Makes "dir" a store (its marker file), empty. */
+static void make_store_dir(const char *dir)
+{
+    char marker[256];
+    FILE *fp;
+
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(marker, sizeof(marker), "%s/capstream.store", dir);
+    assert_non_null(fp = fopen(marker, "w"));
+    fputs("capstream store\n", fp);
+    fclose(fp);
+}
+
+/* Reads the messages of the store at "dir" into "o": "want" of them. */
+static void read_one_message(const char *dir, one_msg *o, int want)
+{
+    cs_msgreader *r;
+    cs_msgfilter mf;
+
+    memset(o, 0, sizeof(*o));
+    assert_int_equal(cs_msgreader_open(dir, &r), 0);
+    cs_msgfilter_init(&mf);
+    cs_msgreader_messages(r, &mf, keep_one_message, o);
+    cs_msgreader_close(r);
+    assert_int_equal(o->n, want);
+}
+
+/*
+ * A message's error reason is stored (flagged in CS__MSG_PARTS, after the
+ * key), read back, and printed as "error" in its JSON; a message without
+ * one is written as before (parts 0) and a record of the old layout (parts
+ * 0, nothing after the key) reads as a message without an error, with no
+ * "error" in its JSON. Unknown part bits make a record unreadable.
+ */
+static void test_message_error_stored(void **state)
+{
+    fixture *f = *state;
+    static uint8_t buf[1 << 16];
+    const uint8_t *p = buf + CS__MSG_MAGIC_LEN + CS__FRAME_PAYLOAD;
+    char sub[160], path[256];
+    cs_msgstore *w;
+    one_msg o;
+    genmsg g;
+    FILE *fp;
+    size_t n, at;
+
+    /* with an error: parts says so, the reason follows the key */
+    snprintf(sub, sizeof(sub), "%s/err", f->dir);
+    make_store_dir(sub);
+    gen_message(&g, 3, 3);
+    g.m.error = (cs_str){"status 5xx", 10};
+    assert_int_equal(cs_msgstore_open(sub, &w), 0);
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    assert_int_equal(cs_msgstore_close(w), 0);
+    read_seg3_file(sub, "msg", buf, sizeof(buf));
+    assert_int_equal(cs_rd_le16(p + CS__MSG_PARTS), CS__MSG_PART_ERROR);
+    at = CS__MSG_FIXED + p[CS__MSG_PROTO_LEN] + cs_rd_le16(p + CS__MSG_TYPE_LEN) + g.m.key.len;
+    assert_int_equal(cs_rd_le16(p + at), 10);
+    assert_memory_equal(p + at + CS__MSG_ERROR_LEN_SIZE, "status 5xx", 10);
+    read_one_message(sub, &o, 1);
+    assert_int_equal(o.id, g.m.id);
+    assert_string_equal(o.error, "status 5xx");
+    assert_non_null(strstr(o.json, ",\"error\":\"status 5xx\","));
+
+    /* without: parts 0, and such a record (the old layout) reads as before */
+    snprintf(sub, sizeof(sub), "%s/noerr", f->dir);
+    make_store_dir(sub);
+    gen_message(&g, 3, 3);
+    assert_int_equal(cs_msgstore_open(sub, &w), 0);
+    assert_int_equal(cs_msgstore_put_message(w, &g.m), 0);
+    assert_int_equal(cs_msgstore_close(w), 0);
+    n = read_seg3_file(sub, "msg", buf, sizeof(buf));
+    assert_int_equal(cs_rd_le16(p + CS__MSG_PARTS), 0);
+    read_one_message(sub, &o, 1);
+    assert_int_equal(o.id, g.m.id);
+    assert_string_equal(o.error, "");
+    assert_null(strstr(o.json, "\"error\""));
+
+    /* an unknown part bit: the record is not misread as a message */
+    buf[CS__MSG_MAGIC_LEN + CS__FRAME_PAYLOAD + CS__MSG_PARTS] = 0x02;
+    cs_wr_le64(buf + CS__MSG_MAGIC_LEN + CS__FRAME_CHECK,
+               cs__msgstore_frame_check(p, n - CS__MSG_MAGIC_LEN - CS__FRAME_PAYLOAD));
+    file_name(path, sizeof(path), sub, "msg", 3);
+    assert_non_null(fp = fopen(path, "wb"));
+    assert_int_equal(fwrite(buf, 1, n, fp), n);
+    fclose(fp);
+    read_one_message(sub, &o, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1933,6 +2048,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_layout_pinned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_encoded_same_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_put_encoded_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_message_error_stored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
