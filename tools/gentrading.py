@@ -924,8 +924,10 @@ def enter_orders(items_truth):
 # ---------------------------------------------------------------- tick-to-trade
 
 def pick_triggers(rnd, sightings, itch, t_from, t_to, n):
-    """n (order time at tap 2, symbol): 4-60 us after a message's first tap-2 sighting."""
-    seen = [s for s in sightings[TAP_INSIDE] if t_from <= s.ts < t_to and s.pkt.count
+    """n (order time at tap 2, symbol): 4-60 us after a message's first tap-2 sighting
+    (with one tap, its sighting there)."""
+    tap = TAP_INSIDE if TAP_INSIDE in sightings else TAP_EDGE
+    seen = [s for s in sightings[tap] if t_from <= s.ts < t_to and s.pkt.count
             and s.pkt.count != 0xFFFF and s.feed < 2]
     first = {}
     for s in seen:

@@ -1,0 +1,51 @@
+# t_ouch.sh - SoupBinTCP 3.00 and OUCH 4.2/5.0 order entry against the
+# ground truth of tools/gentrading.py (one tap; its truth is itself checked
+# against tshark by t_gentrading.sh). The capture has logins, heartbeats,
+# Enter/Cancel/Replace with Accepted, Rejected, Executed, Canceled and
+# Replaced, unanswered orders, and TCP quirks (splits inside the length
+# prefix, coalesced packets, reordered and retransmitted segments).
+# ouch_check.py requires, exactly: every SoupBinTCP packet one message with
+# its connection, direction, type and first-byte time; every answered
+# request one ouch measurement (key, times, latency, reply type); every
+# unanswered one an unmatched request. Checked with the decoder bound to
+# its ports, found by its probe without ports, and added later by
+# reanalyze to a store ingested without decoders; and the checker fails
+# on a truth with one latency changed.
+
+GENTRADING=$REPO/tools/gentrading.py
+O=$CS_TMP/ouch
+mkdir -p "$O"
+python3 "$GENTRADING" "$O/t.pcap" --truth "$O/t.jsonl" --seconds 0.5 --seed 5 --taps 1 \
+    >/dev/null 2>&1
+
+"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/ports" --decoder-opt soupbintcp.ports=15000,15001
+check "bound to its ports: capstream equals the truth" \
+    python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/ports" "$O/t.jsonl"
+
+"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/probe"
+check "found by its probe: capstream equals the truth" \
+    python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/probe" "$O/t.jsonl"
+
+"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/later" --decoders none
+check_eq "no decoders: no ouch measurement" 0 \
+    "$("$CS_BIN" latency -d "$O/later" --pair ouch --json | wc -l)"
+check "reanalyze adds SoupBinTCP and OUCH" \
+    "$CS_BIN" reanalyze -d "$O/later" --decoders soupbintcp,ouch
+check "reanalyzed: capstream equals the truth" \
+    python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/later" "$O/t.jsonl"
+
+python3 - "$O/t.jsonl" "$O/doctored.jsonl" <<'PY'
+import json, sys
+out = []
+done = False
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d["kind"] == "ouch" and not done:
+        d["latency_ns"] += 1
+        done = True
+    out.append(json.dumps(d, sort_keys=True))
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+check "the checker fails on a truth with one latency changed" \
+    test "$(python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/ports" "$O/doctored.jsonl" \
+        >/dev/null; echo $?)" = 1
