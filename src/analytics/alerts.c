@@ -89,6 +89,8 @@ static const struct {
     {"count", CS_AM_COUNT},
     {"rate", CS_AM_RATE},
     {"errors", CS_AM_ERRORS},
+    {"gaps", CS_AM_GAPS},
+    {"missing", CS_AM_MISSING},
     {"capture.kernel_drops", CS_AM_KERNEL_DROPS},
     {"capture.not_stored", CS_AM_NOT_STORED},
     {"capture.not_analysed", CS_AM_NOT_ANALYSED},
@@ -292,8 +294,9 @@ static int check_fit(const cs_alert_rule *r, const char *metric)
         return cs_error_set(CS_EINVAL, "%s needs a selector (pair=, proto= or tap=)", metric);
     if (is_latency(r->metric) && r->series.kind != CS_SERIES_PAIR)
         return cs_error_set(CS_EINVAL, "%s is a latency: it needs a pair= selector", metric);
-    if (r->metric == CS_AM_ERRORS && r->series.kind != CS_SERIES_PROTO)
-        return cs_error_set(CS_EINVAL, "errors needs a proto= selector");
+    if ((r->metric == CS_AM_ERRORS || r->metric == CS_AM_GAPS || r->metric == CS_AM_MISSING) &&
+        r->series.kind != CS_SERIES_PROTO)
+        return cs_error_set(CS_EINVAL, "%s needs a proto= selector", metric);
     if (r->errors_only && r->metric != CS_AM_COUNT && r->metric != CS_AM_RATE)
         return cs_error_set(CS_EINVAL, "rcode!=0 goes with count or rate, not %s", metric);
     return 0;
@@ -313,7 +316,8 @@ static int body_parse(const tokens *tk, int i, cs_alert_rule *r)
     if ((r->metric = metric_parse(metric)) == 0)
         return cs_error_set(CS_EINVAL,
                             "unknown metric \"%s\" (expected p50, p90, p99, p999, max, count, "
-                            "rate, errors or capture.kernel_drops/not_stored/not_analysed)",
+                            "rate, errors, gaps, missing or "
+                            "capture.kernel_drops/not_stored/not_analysed)",
                             metric);
     if ((rc = check_fit(r, metric)) < 0)
         return rc;
@@ -412,6 +416,12 @@ int cs_alert_value(const cs_alert_rule *r, const cs_window *w, double *value)
         return 1;
     case CS_AM_ERRORS:
         *value = (double)w->errors;
+        return 1;
+    case CS_AM_GAPS:
+        *value = (double)w->gaps;
+        return 1;
+    case CS_AM_MISSING:
+        *value = (double)w->missing;
         return 1;
     default:
         *value = (double)w->gauges[r->metric - CS_AM_KERNEL_DROPS];

@@ -11,6 +11,8 @@
  *   condition = "rcode" "!=" "0"        (proto selector only: count errors)
  *   metric    = p50 | p90 | p99 | p999 | max        latency, pair selector only
  *             | count | rate | errors               any selector (errors: proto)
+ *             | gaps | missing                      proto selector: sequence gaps
+ *                                                    and numbers missing in them
  *             | capture.kernel_drops | capture.not_stored | capture.not_analysed
  *                                                    no selector
  *   op        = ">" | ">=" | "<" | "<=" | "==" | "!="
@@ -21,6 +23,7 @@
  *   fix_slow:   pair=fix p99 > 200us for 3s clear 10s
  *   dns_errors: proto=dns rcode!=0 rate > 50/s
  *   drops:      capture.kernel_drops > 0
+ *   feed_gap:   proto=moldudp64 gaps > 0
  *
  * Spaces between tokens are optional where an operator separates them
  * ("p99>200us"). With "rcode!=0", count and rate count error messages.
@@ -71,6 +74,8 @@ enum {
     CS_AM_COUNT,
     CS_AM_RATE,
     CS_AM_ERRORS,
+    CS_AM_GAPS,    /* sequence gaps (proto) */
+    CS_AM_MISSING, /* sequence numbers missing in them (proto) */
     CS_AM_KERNEL_DROPS,
     CS_AM_NOT_STORED,
     CS_AM_NOT_ANALYSED,

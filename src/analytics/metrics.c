@@ -36,6 +36,7 @@
 typedef struct slot {
     int64_t sec; /* the second this slot holds, NO_SEC if empty */
     uint64_t packets, bytes, messages, errors, measurements, late;
+    uint64_t gaps, missing;
     cs_histogram *hist;   /* pair series */
     uint32_t *ms_packets; /* tap series: MS_PER_SEC entries */
     uint64_t *ms_bytes;
@@ -119,7 +120,8 @@ int cs_window_empty(const cs_window *w)
 
     for (int i = 0; i < CS_GAUGE_COUNT; i++)
         g |= w->gauges[i];
-    return (w->packets | w->bytes | w->messages | w->errors | w->measurements | w->late | g) == 0 &&
+    return (w->packets | w->bytes | w->messages | w->errors | w->measurements | w->late |
+            w->gaps | w->missing | g) == 0 &&
            (w->hist == NULL || w->hist->count == 0);
 }
 
@@ -149,6 +151,7 @@ static void slot_clear(slot *sl)
 {
     sl->sec = NO_SEC;
     sl->packets = sl->bytes = sl->messages = sl->errors = sl->measurements = sl->late = 0;
+    sl->gaps = sl->missing = 0;
     if (sl->hist && sl->hist->count)
         cs_hist_init(sl->hist);
     if (sl->ms_touched) {
@@ -264,6 +267,8 @@ static void close_series(cs_metrics *m, series *s, int64_t k)
         w.messages = sl->messages;
         w.errors = sl->errors;
         w.measurements = sl->measurements;
+        w.gaps = sl->gaps;
+        w.missing = sl->missing;
         w.late = sl->late;
         if (sl->ms_touched)
             busiest_ms(sl, &w);
@@ -416,6 +421,23 @@ void cs_metrics_message(cs_metrics *m, const cs_message *msg)
     s->total.errors += (uint64_t)err;
 }
 
+void cs_metrics_seq_gap(cs_metrics *m, const char *proto, uint64_t count, int64_t ts_ns)
+{
+    series *s;
+    slot *sl;
+
+    if (proto == NULL)
+        return;
+    observe(m, ts_ns);
+    if ((s = series_get(m, CS_SERIES_PROTO, proto, strlen(proto))) == NULL)
+        return;
+    sl = slot_for(m, s, ts_ns);
+    sl->gaps++;
+    sl->missing += count;
+    s->total.gaps++;
+    s->total.missing += count;
+}
+
 void cs_metrics_measurement(cs_metrics *m, const cs_measurement *ms)
 {
     series *s;
@@ -554,6 +576,8 @@ void cs_metrics_acc_add(cs_metrics_acc *acc, const cs_window *w)
     s->messages += w->messages;
     s->errors += w->errors;
     s->measurements += w->measurements;
+    s->gaps += w->gaps;
+    s->missing += w->missing;
     s->late += w->late;
     for (int g = 0; g < CS_GAUGE_COUNT; g++)
         s->gauges[g] += w->gauges[g];

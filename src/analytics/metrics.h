@@ -6,7 +6,8 @@
  *
  *   kind     name          counts                                  from
  *   tap      "0", "3"...   packets, bytes, busiest millisecond     cs_metrics_packet
- *   proto    "dns", "fix"  messages, errors (decoders' error flag)  cs_metrics_message
+ *   proto    "dns", "fix"  messages, errors (decoders' error flag)  cs_metrics_message,
+ *                          sequence gaps and numbers missing       cs_metrics_seq_gap
  *   pair     "fix", "http" measurements, latency histogram         cs_metrics_measurement
  *   capture  "capture"     packets, bytes of all taps, and the     cs_metrics_packet,
  *                          increase of each capture gauge          cs_metrics_gauge
@@ -104,6 +105,8 @@ typedef struct cs_window {
     uint64_t errors;       /* proto: messages with an error reason (dns: rcode != 0,
                               http: 5xx, fix: rejects) */
     uint64_t measurements; /* pair */
+    uint64_t gaps;         /* proto: sequence gaps its decoder reported */
+    uint64_t missing;      /* proto: sequence numbers missing in those gaps */
     uint64_t late;         /* events of closed seconds counted here instead */
     /* Microburst (tap): the busiest millisecond by packets and by bytes, as
      * an offset 0..999 from start_ns. */
@@ -150,6 +153,10 @@ void cs_metrics_packet(cs_metrics *m, const cs_packet *p);
  * error. */
 void cs_metrics_message(cs_metrics *m, const cs_message *msg);
 
+/* Counts one sequence gap of "count" missing numbers in series proto
+ * "proto", at capture time "ts_ns" (of the packet that revealed it). */
+void cs_metrics_seq_gap(cs_metrics *m, const char *proto, uint64_t count, int64_t ts_ns);
+
 /* Counts one measurement in series pair "ms->pair" and records its latency
  * (at capture time resp_ts_ns). */
 void cs_metrics_measurement(cs_metrics *m, const cs_measurement *ms);
@@ -186,6 +193,7 @@ typedef struct cs_metrics_summary {
     uint64_t windows;       /* windows merged */
     uint64_t count;         /* cs_window_count() summed */
     uint64_t packets, bytes, messages, errors, measurements, late;
+    uint64_t gaps, missing;
     uint64_t gauges[CS_GAUGE_COUNT];
     uint64_t burst_packets, burst_bytes;   /* maxima over the windows */
     double rate;                           /* count per second over [from_ns, to_ns) */

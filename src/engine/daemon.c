@@ -246,6 +246,13 @@ static void on_message(void *ud, const cs_message *m)
     cs_metrics_message(d->metrics, m);
 }
 
+static void on_seq_gap(void *ud, const cs_seq_gap_event *g)
+{
+    cs_daemon *d = ud;
+
+    cs_metrics_seq_gap(d->metrics, g->proto, g->gap.count, g->ts_ns);
+}
+
 static void on_measurement(void *ud, const cs_measurement *ms)
 {
     cs_daemon *d = ud;
@@ -423,7 +430,7 @@ static int open_results(cs_daemon *d)
                           .lossy_store = daemon_lossy(c)};
     int rc;
 
-    d->observer = (cs_sink){d, on_message, on_measurement, NULL, NULL};
+    d->observer = (cs_sink){d, on_message, on_measurement, NULL, on_seq_gap};
     if ((rc = cs_metricstore_open(c->dir, &mo, &d->mstore)) < 0 ||
         (rc = cs_alerts_new(on_alert, d, &d->alerts)) < 0 ||
         (rc = cs_metrics_new(NULL, on_window, d, &d->metrics)) < 0)

@@ -582,9 +582,9 @@ static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap
     fprintf(f,
             "%s{\"ts_ns\":%" PRId64 ",\"windows\":%" PRIu64 ",\"count\":%" PRIu64
             ",\"rate\":%.3f,\"bytes\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"burst_packets\":%" PRIu64
-            ",\"burst_bytes\":%" PRIu64,
+            ",\"burst_bytes\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"missing\":%" PRIu64,
             first ? "" : ",", p->ts_ns, p->windows, p->count, p->rate, p->bytes, p->errors,
-            p->burst_packets, p->burst_bytes);
+            p->burst_packets, p->burst_bytes, p->gaps, p->missing);
     for (int g = 0; g < CS_GAUGE_COUNT; g++)
         fprintf(f, ",\"%s\":%" PRIu64, cs_gauge_name(g), p->gauges[g]);
     fprintf(f,

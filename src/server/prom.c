@@ -31,7 +31,7 @@
 /* One series of the snapshot, copied out of the callback. */
 typedef struct prom_series {
     cs_series_id id;
-    uint64_t packets, bytes, messages, errors, measurements;
+    uint64_t packets, bytes, messages, errors, measurements, gaps, missing;
     cs_histogram *hist; /* pair only */
 } prom_series;
 
@@ -62,6 +62,8 @@ static void gather(void *ud, const cs_window *w)
     s->messages = w->messages;
     s->errors = w->errors;
     s->measurements = w->measurements;
+    s->gaps = w->gaps;
+    s->missing = w->missing;
     if (w->hist) {
         if ((s->hist = cs_malloc(sizeof(*s->hist))) == NULL) {
             c->err = CS_ENOMEM;
@@ -207,6 +209,12 @@ static void series_families(FILE *f, const prom_ctx *c)
         f, c, CS_SERIES_PROTO, "capstream_proto_errors_total", "proto",
         "Messages with an error per protocol (dns: rcode != 0, http: 5xx, fix: rejects).",
         offsetof(prom_series, errors));
+    series_counter(f, c, CS_SERIES_PROTO, "capstream_seq_gaps_total", "proto",
+                   "Sequence gaps its decoders reported per protocol.",
+                   offsetof(prom_series, gaps));
+    series_counter(f, c, CS_SERIES_PROTO, "capstream_seq_missing_total", "proto",
+                   "Sequence numbers missing in those gaps per protocol.",
+                   offsetof(prom_series, missing));
     series_counter(f, c, CS_SERIES_PAIR, "capstream_pair_measurements_total", "pair",
                    "Latency measurements per pair.", offsetof(prom_series, measurements));
     pair_histograms(f, c);

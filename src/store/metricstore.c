@@ -29,6 +29,12 @@
  *                            varint B (non-empty buckets), then B times:
  *                            varint bucket index delta (from the previous
  *                            index, the first from 0), varint bucket count
+ *                          if gaps or missing > 0 (proto series):
+ *                            varint gaps, varint missing (sequence gaps
+ *                            and the numbers missing in them); records
+ *                            without them (every record written before
+ *                            gaps were counted) end after the histogram
+ *                            and read as 0 gaps
  *
  *   ┌────────┬──────┬──────┬──────────────┬──────┬──────┬──────────┬──
  *   │ header │ L    │check │ body ...     │ L    │check │ body ... │ ...
@@ -143,7 +149,7 @@ static int encode(buf *b, const cs_window *w)
         for (int i = first; i <= last; i++)
             nb += h->buckets[i] != 0;
     }
-    if (buf_need(b, REC_HEAD + 10 + name_len + 10 * 20 + 8 + nb * 20) < 0)
+    if (buf_need(b, REC_HEAD + 10 + name_len + 10 * 20 + 8 + nb * 20 + 2 * 10) < 0)
         return CS_ENOMEM;
     b->len += REC_HEAD;
     cs_wr_le64(b->p + b->len, (uint64_t)w->start_ns);
@@ -167,6 +173,10 @@ static int encode(buf *b, const cs_window *w)
             put_varint(b, h->buckets[i]);
             prev = i;
         }
+    }
+    if (w->gaps | w->missing) {
+        put_varint(b, w->gaps);
+        put_varint(b, w->missing);
     }
     body = b->len - at - REC_HEAD;
     cs_wr_le32(b->p + at, (uint32_t)body);
@@ -256,6 +266,10 @@ static int decode(const uint8_t *body, size_t blen, cs_window *w, cs_histogram *
             if (idx > *hi)
                 *hi = idx;
         }
+    }
+    if (cs_cursor_ok(&c) && cs_cursor_left(&c) > 0) { /* the gap counts */
+        w->gaps = get_varint(&c);
+        w->missing = get_varint(&c);
     }
     if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
         return CS_ECORRUPT;
@@ -963,6 +977,8 @@ static void point_finish(cs_metrics_acc *acc, int lo, int hi, int64_t step_ns, c
     p->count = s.count;
     p->bytes = s.bytes;
     p->errors = s.errors;
+    p->gaps = s.gaps;
+    p->missing = s.missing;
     p->burst_packets = s.burst_packets;
     p->burst_bytes = s.burst_bytes;
     memcpy(p->gauges, s.gauges, sizeof(p->gauges));

@@ -105,6 +105,7 @@ typedef struct cs_metric_point {
     uint64_t count;   /* cs_window_count() summed */
     uint64_t bytes;
     uint64_t errors;
+    uint64_t gaps, missing;              /* proto: sequence gaps, numbers missing */
     uint64_t burst_packets, burst_bytes; /* maxima */
     uint64_t gauges[CS_GAUGE_COUNT];
     double rate;                           /* count per second of the step */

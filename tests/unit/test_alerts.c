@@ -80,6 +80,29 @@ static void test_metric_units(void **state)
     assert_string_equal(cs_alert_metric_unit(0), "?");
 }
 
+/* Sequence gaps of a protocol: the rule parses and reads the window's gaps
+ * and missing numbers. */
+static void test_seq_gap_rules(void **state)
+{
+    cs_alert_rule r;
+    cs_window w;
+    double v = -1;
+
+    memset(&w, 0, sizeof(w));
+    w.series.kind = CS_SERIES_PROTO;
+    snprintf(w.series.name, sizeof(w.series.name), "moldudp64");
+    w.dur_ns = CS_NS_PER_SEC;
+    w.gaps = 2;
+    w.missing = 7;
+    assert_int_equal(cs_alert_rule_parse("feed_gap: proto=moldudp64 gaps > 0", &r), 0);
+    assert_int_equal(r.metric, CS_AM_GAPS);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 2.0);
+    assert_int_equal(cs_alert_rule_parse("feed_loss: proto=moldudp64 missing >= 100", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 7.0);
+}
+
 static void test_parse_bad(void **state)
 {
     expect_bad("pair=fix p99 > 1ms",
@@ -88,8 +111,9 @@ static void test_parse_bad(void **state)
     expect_bad("a b: pair=fix p99 > 1ms",
                "bad character ' ' in rule name (use letters, digits, _ . -)");
     expect_bad("a: pair=fix p98 > 1ms",
-               "unknown metric \"p98\" (expected p50, p90, p99, p999, max, count, rate, errors "
-               "or capture.kernel_drops/not_stored/not_analysed)");
+               "unknown metric \"p98\" (expected p50, p90, p99, p999, max, count, rate, errors, "
+               "gaps, missing or capture.kernel_drops/not_stored/not_analysed)");
+    expect_bad("a: pair=fix gaps > 0", "gaps needs a proto= selector");
     expect_bad("a: proto=fix p99 > 1ms", "p99 is a latency: it needs a pair= selector");
     expect_bad("a: p99 > 1ms", "p99 needs a selector (pair=, proto= or tap=)");
     expect_bad("a: tap=1 capture.kernel_drops > 0", "capture.kernel_drops takes no selector");
@@ -350,7 +374,7 @@ static void test_reload_keeps_state(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_good),       cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_parse_good),       cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_seq_gap_rules),
         cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_fire_and_resolve),
         cmocka_unit_test(test_rates_and_gauges), cmocka_unit_test(test_reload_keeps_state),
         cmocka_unit_test(test_clear_hysteresis), cmocka_unit_test(test_metric_units),

@@ -230,6 +230,34 @@ static void test_errors_per_proto(void **state)
     free(c);
 }
 
+/* Sequence gaps are counted per protocol and second: how many gaps, how
+ * many numbers missing in them; a gap without a proto is ignored. */
+static void test_seq_gaps_per_proto(void **state)
+{
+    collect *c = calloc(1, sizeof(*c));
+    cs_metrics *m = new_metrics(c, 0);
+    const cs_window *w;
+
+    cs_metrics_seq_gap(m, "moldudp64", 3, T0 + 1);
+    cs_metrics_seq_gap(m, "moldudp64", 4, T0 + 2);
+    cs_metrics_seq_gap(m, "moldudp64", 2, T0 + SEC + 5);
+    cs_metrics_seq_gap(m, "soupbintcp", 1, T0 + SEC + 6);
+    cs_metrics_seq_gap(m, NULL, 9, T0 + SEC + 7);
+    cs_metrics_flush(m);
+    assert_non_null(w = find(c, CS_SERIES_PROTO, "moldudp64", T0));
+    assert_int_equal(w->gaps, 2);
+    assert_int_equal(w->missing, 7);
+    assert_non_null(w = find(c, CS_SERIES_PROTO, "moldudp64", T0 + SEC));
+    assert_int_equal(w->gaps, 1);
+    assert_int_equal(w->missing, 2);
+    assert_non_null(w = find(c, CS_SERIES_PROTO, "soupbintcp", T0 + SEC));
+    assert_int_equal(w->gaps, 1);
+    assert_int_equal(w->missing, 1);
+    assert_int_equal(w->messages, 0);
+    cs_metrics_free(m);
+    free(c);
+}
+
 static void test_gauges(void **state)
 {
     collect *c = calloc(1, sizeof(*c));
@@ -402,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_late_events),
         cmocka_unit_test(test_idle_and_jump),
         cmocka_unit_test(test_errors_per_proto),
+        cmocka_unit_test(test_seq_gaps_per_proto),
         cmocka_unit_test(test_gauges),
         cmocka_unit_test(test_merged_percentiles),
         cmocka_unit_test(test_snapshot),

@@ -150,6 +150,42 @@ static void test_round_trip_and_steps(void **state)
     free(v);
 }
 
+/* Sequence gap counts of a proto series survive the file and merge by step;
+ * a window without gaps (the layout before they were counted) reads 0. */
+static void test_seq_gaps_round_trip(void **state)
+{
+    char *dir = make_dir();
+    cs_series_id mold = {.kind = CS_SERIES_PROTO, .name = "moldudp64"};
+    cs_metricstore *ms;
+    cs_metrics *m;
+    cs_metric_point *pt;
+    size_t n;
+
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    assert_int_equal(cs_metrics_new(NULL, cs_metricstore_window_fn, ms, &m), 0);
+    cs_metrics_seq_gap(m, "moldudp64", 3, T0 + 1);
+    cs_metrics_seq_gap(m, "moldudp64", 4, T0 + 2);
+    cs_metrics_seq_gap(m, "moldudp64", 5, T0 + 2 * SEC);
+    cs_metrics_flush(m);
+    cs_metrics_free(m);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    assert_int_equal(cs_metricstore_query(dir, &mold, T0, T0 + 3 * SEC, SEC, &pt, &n), 0);
+    assert_int_equal(n, 2); /* the second without a gap has no window */
+    assert_int_equal(pt[0].gaps, 2);
+    assert_int_equal(pt[0].missing, 7);
+    assert_int_equal(pt[1].ts_ns, T0 + 2 * SEC);
+    assert_int_equal(pt[1].gaps, 1);
+    assert_int_equal(pt[1].missing, 5);
+    cs_free(pt);
+    assert_int_equal(cs_metricstore_query(dir, &mold, T0, T0 + 3 * SEC, 3 * SEC, &pt, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pt[0].gaps, 3);
+    assert_int_equal(pt[0].missing, 12);
+    cs_free(pt);
+    remove_dir(dir);
+    free(dir);
+}
+
 /* The heat bucket of "v" found from the published lower bounds alone. */
 static int heat_bucket_by_bounds(int64_t v)
 {
@@ -476,6 +512,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_steps),
         cmocka_unit_test(test_heat_counts),
+        cmocka_unit_test(test_seq_gaps_round_trip),
         cmocka_unit_test(test_series_list),
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_torn_tail),
