@@ -52,7 +52,9 @@ traffic from inside (orders, re-requests) passes tap 2 first, tap 1 after.
   split inside the 2-byte length prefix), two Enter Orders coalesced in one
   segment, two more coalesced then split and the two segments captured in
   reverse order, an Accepted whose segment is retransmitted 200 us later,
-  and an Accepted + Executed coalesced in one segment.
+  and an Accepted + Executed coalesced in one segment. A segment acknowledges
+  only the bytes that can have reached its sender (sent a hop earlier), so
+  no tap ever sees an ACK ahead of the data it covers.
 * Tick-to-trade: each Enter Order (except those on ZVZZT) is sent 4-60 us
   (at tap 2) after the earliest tap-2 sighting of a chosen ITCH message on
   its symbol.
@@ -861,14 +863,59 @@ def emit_session(rnd, cap, ouch, sends, cport, sport, t_hand, t_close, taps, ses
     return ouch_truth(all_items, ouch, conn, taps)
 
 
+TCP_SEQ_AT, TCP_ACK_AT, TCP_FLAGS_AT, TCP_DATA_AT = 38, 42, 47, 54  # untagged frame offsets
+
+
+def frame_dir(frame, sport):
+    return 0 if struct.unpack_from("!H", frame, 36)[0] == sport else 1
+
+
+def fix_acks(frames, hops, sport, base):
+    """Rewrites each frame's ACK to what its sender can have received.
+
+    The connection is written on one time line (a frame's time is its
+    sender's), acknowledging everything the other side sent before; but a
+    byte reaches the other side only a hop later. A frame sent at t
+    acknowledges the other direction's bytes, contiguous from the start,
+    whose frames were sent at t' with t' + hop' <= t, never more than it
+    did (the frames carry no TCP checksum to update)."""
+    order = sorted(range(len(frames)), key=lambda i: frames[i][0])
+    pending = {0: [], 1: []}  # per direction: (arrival, start, end) not yet arrived
+    arrived = {0: [], 1: []}
+    contig = {0: 0, 1: 0}
+    out = list(frames)
+    for i in order:
+        ts, frame = frames[i]
+        d = frame_dir(frame, sport)
+        o = 1 - d
+        for item in [x for x in pending[o] if x[0] <= ts]:
+            pending[o].remove(item)
+            bisect.insort(arrived[o], item[1:])
+        while arrived[o] and arrived[o][0][0] <= contig[o]:
+            contig[o] = max(contig[o], arrived[o].pop(0)[1])
+        flags = frame[TCP_FLAGS_AT]
+        ack = struct.unpack_from("!I", frame, TCP_ACK_AT)[0]
+        rel = (ack - base[o]) % 2**32
+        if flags & gt.TcpConn.ACK and 0 < rel < 2**31 and rel > contig[o]:
+            ack = (base[o] + contig[o]) % 2**32
+            frame = frame[:TCP_ACK_AT] + struct.pack("!I", ack) + frame[TCP_ACK_AT + 4:]
+            out[i] = (ts, frame)
+        start = (struct.unpack_from("!I", frame, TCP_SEQ_AT)[0] - base[d]) % 2**32
+        length = len(frame) - TCP_DATA_AT + (1 if flags & gt.TcpConn.FIN else 0)
+        if length and start < 2**31:
+            pending[d].append((ts + hops[i], start, start + length))
+    return out
+
+
 def fan_out(rnd, cap, frames, sport, base, taps):
     """Copies each frame to every tap; returns {(tap, dir): [(ts, start, end)]} of data."""
     segs = {(tap, d): [] for tap in taps for d in (0, 1)}
-    for ts, frame in frames:
-        d = 0 if struct.unpack_from("!H", frame, 36)[0] == sport else 1
-        tcp_seq = struct.unpack_from("!I", frame, 38)[0]
-        n = len(frame) - 54
-        hop = hop_ns(rnd, 3_000)
+    hops = [hop_ns(rnd, 3_000) for _ in frames]
+    frames = fix_acks(frames, hops, sport, base)
+    for (ts, frame), hop in zip(frames, hops):
+        d = frame_dir(frame, sport)
+        tcp_seq = struct.unpack_from("!I", frame, TCP_SEQ_AT)[0]
+        n = len(frame) - TCP_DATA_AT
         first_tap = TAP_INSIDE if d == 0 else TAP_EDGE
         for tap in taps:
             t = ts if tap == first_tap or len(taps) == 1 else ts + hop

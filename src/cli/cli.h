@@ -49,6 +49,17 @@ int cs_cli_parse_size(const char *s, uint64_t *out);
  * code. */
 int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out);
 
+/* --tap-by interface|vlan into "*by_vlan" (1 for vlan); a usage error of
+ * "cmd" (CS_EXIT_USAGE) for anything else. */
+int cs_cli_parse_tap_by(const char *cmd, const char *s, int *by_vlan);
+
+/* The help line of --tap-by, shared by the commands that analyse. */
+#define CS_CLI_TAP_BY_HELP                                                                         \
+    "      --tap-by WHAT      interface (default: each interface or pcapng interface is a\n"       \
+    "                         tap) or vlan (a tagged packet's tap is its outer VLAN id, as\n"      \
+    "                         a tap aggregator tags each capture point; flows, messages,\n"        \
+    "                         measurements and metrics carry it)\n"
+
 /* Parses a time option value; prints the error itself. 0 or CS_ETIME. */
 int cs_cli_parse_time(const char *opt, const char *s, int64_t *out);
 

@@ -57,6 +57,15 @@ int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out)
     return 0;
 }
 
+int cs_cli_parse_tap_by(const char *cmd, const char *s, int *by_vlan)
+{
+    if (strcmp(s, "vlan") == 0 || strcmp(s, "interface") == 0) {
+        *by_vlan = s[0] == 'v';
+        return 0;
+    }
+    return cs_cli_usage_error(cmd, "--tap-by is interface or vlan, not '%s'", s);
+}
+
 int cs_cli_parse_size(const char *s, uint64_t *out)
 {
     char *end;

@@ -42,7 +42,7 @@ static const char ingest_help[] =
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
     "                         names separated by commas: {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
-    "                         fix.ports=9100,9101 binds FIX to those ports\n"
+    "                         fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
     "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
@@ -69,6 +69,7 @@ typedef struct ingest_args {
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
     cs_decoder_optset decoder_opts;
     cs_analyzer_cfg limits;
+    int tap_by_vlan;
 } ingest_args;
 
 /* --max-flows N, --flow-buffer BYTES, --pair-timeout DURATION. */
@@ -109,6 +110,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"pair-timeout", required_argument, 0, 'W'},
                                          {"max-message-bytes", required_argument, 0, 'G'},
                                          {"partitions", required_argument, 0, 'P'},
+                                         {"tap-by", required_argument, 0, 'V'},
                                          {0, 0, 0, 0}};
     int c;
 
@@ -155,6 +157,10 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         case 'O':
             if (cs_decoder_optset_add(&a->decoder_opts, optarg) < 0)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
+            break;
+        case 'V':
+            if (cs_cli_parse_tap_by("ingest", optarg, &a->tap_by_vlan) != 0)
+                return CS_EXIT_USAGE;
             break;
         case 'X':
         case 'Z':
@@ -250,6 +256,7 @@ int cs_cmd_ingest(int argc, char **argv)
                                     .decoders = a.decoders,
                                     .decoder_opts = &a.decoder_opts,
                                     .limits = &a.limits,
+                                    .tap_by_vlan = a.tap_by_vlan,
                                     .progress = show_progress,
                                     .ud = &prog},
                    &r);

@@ -36,7 +36,7 @@ static const char reanalyze_help[] =
     "      --before T       end of the range, excluded (default: after the last packet)\n"
     "      --decoders LIST  all (default), or names separated by commas: {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
-    "                       fix.ports=9100,9101 binds FIX to those ports\n"
+    "                       fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
     "  -q, --quiet          no summary\n\n"
     "examples:\n"
     "  capstream ingest -r day.pcap -d S --decoders none   # store packets only\n"
@@ -49,6 +49,7 @@ typedef struct reanalyze_args {
     int quiet;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
     cs_decoder_optset decoder_opts;
+    int tap_by_vlan;
 } reanalyze_args;
 
 static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
@@ -58,6 +59,7 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
                                          {"before", required_argument, 0, 'B'},
                                          {"decoders", required_argument, 0, 'D'},
                                          {"decoder-opt", required_argument, 0, 'O'},
+                                         {"tap-by", required_argument, 0, 'V'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -86,6 +88,10 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
         case 'O':
             if (cs_decoder_optset_add(&a->decoder_opts, optarg) < 0)
                 return cs_cli_usage_error("reanalyze", "%s", cs_error_msg(CS_EINVAL));
+            break;
+        case 'V':
+            if (cs_cli_parse_tap_by("reanalyze", optarg, &a->tap_by_vlan) != 0)
+                return CS_EXIT_USAGE;
             break;
         case 'q':
             a->quiet = 1;
@@ -121,7 +127,8 @@ int cs_cmd_reanalyze(int argc, char **argv)
                                           .after = a.after,
                                           .before = a.before,
                                           .decoders = a.decoders,
-                                          .decoder_opts = &a.decoder_opts},
+                                          .decoder_opts = &a.decoder_opts,
+                                          .tap_by_vlan = a.tap_by_vlan},
                       &r);
     if (rc < 0)
         return cs_cli_fail(rc);

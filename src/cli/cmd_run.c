@@ -76,7 +76,7 @@ static const char run_help[] =
     "      --user USER       drop root for USER once the sockets are open\n"
     "      --decoders LIST   all (default), none, or {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
-    "                        fix.ports=9100,9101 binds FIX to those ports\n"
+    "                        fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
     "      --max-bytes N     packet retention budget (K/M/G suffixes)\n"
     "      --partitions N    for a new store: segments written at once (default 64)\n"
     "      --max-message-bytes N  message and measurement budget (they may outlive\n"
@@ -100,6 +100,7 @@ typedef struct run_args {
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
     cs_decoder_optset decoder_opts;
+    int tap_by_vlan;
 } run_args;
 
 /* What the server shares with the engine's hooks. */
@@ -184,6 +185,8 @@ static int run_option(run_args *a, int c, const char *arg)
         return 0;
     case 'N':
         return cs_cli_parse_partitions("run", arg, &a->so.partitions) != 0 ? CS_EXIT_USAGE : 0;
+    case 'V':
+        return cs_cli_parse_tap_by("run", arg, &a->tap_by_vlan) != 0 ? CS_EXIT_USAGE : 0;
     case 'Y':
         if (cs_cli_parse_size(arg, &v) < 0 || v == 0 || v > 36500)
             return cs_cli_usage_error("run", "bad --metrics-days '%s'", arg);
@@ -212,6 +215,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"max-message-bytes", required_argument, 0, 'G'},
                                          {"partitions", required_argument, 0, 'N'},
                                          {"ring-size", required_argument, 0, 'R'},
+                                         {"tap-by", required_argument, 0, 'V'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c, rc;
@@ -371,6 +375,7 @@ static void daemon_cfg(run_ctx *x, cs_daemon_cfg *c)
                          .metrics_days = a->metrics_days,
                          .decoders = a->decoders,
                          .decoder_opts = &a->decoder_opts,
+                         .tap_by_vlan = a->tap_by_vlan,
                          .hooks = {x, on_measurement, on_window, on_alert, on_tick}};
 }
 

@@ -96,7 +96,8 @@ static int ingest_pass(const cs_ingest_cfg *cfg, cs_capfile *f, cs_store *s, cs_
                           .store_dir = cfg->dir,
                           .decoders = cfg->decoders,
                           .limits = cfg->limits,
-                          .decoder_opts = cfg->decoder_opts};
+                          .decoder_opts = cfg->decoder_opts,
+                          .tap_by_vlan = cfg->tap_by_vlan};
     cs_pipeline *pl = NULL;
     int rc, rc2;
 
@@ -147,6 +148,7 @@ static int reanalyze_pass(const cs_reanalyze_cfg *cfg, cs_store *s, cs_reanalyze
     cs_pipeline_cfg pc = {.store_dir = cfg->dir,
                           .decoders = cfg->decoders,
                           .decoder_opts = cfg->decoder_opts,
+                          .tap_by_vlan = cfg->tap_by_vlan,
                           .replace_first_seg = r->first_seg,
                           .replace_last_seg = r->last_seg};
     cs_pipeline *pl;

@@ -246,6 +246,14 @@ static void on_message(void *ud, const cs_message *m)
     cs_metrics_message(d->metrics, m);
 }
 
+/* Every packet, with the tap analysis gives it (--tap-by vlan). */
+static void on_packet(void *ud, const cs_packet *p)
+{
+    cs_daemon *d = ud;
+
+    cs_metrics_packet(d->metrics, p);
+}
+
 static void on_seq_gap(void *ud, const cs_seq_gap_event *g)
 {
     cs_daemon *d = ud;
@@ -344,9 +352,8 @@ static int pipeline_loop(cs_daemon *d)
     for (;;) {
         rc = cs_pktqueue_pop(d->q, &p, 100);
         if (rc == 1) {
-            if ((rc = cs_pipeline_packet(d->pl, &p)) < 0)
+            if ((rc = cs_pipeline_packet(d->pl, &p)) < 0) /* metrics: on_packet */
                 return rc;
-            cs_metrics_packet(d->metrics, &p);
             if (p.ts_ns > d->max_ts)
                 d->max_ts = p.ts_ns;
         } else if (rc == 0) {
@@ -427,7 +434,10 @@ static int open_results(cs_daemon *d)
                           .decoders = c->decoders,
                           .decoder_opts = c->decoder_opts,
                           .observer = &d->observer,
-                          .lossy_store = daemon_lossy(c)};
+                          .lossy_store = daemon_lossy(c),
+                          .tap_by_vlan = c->tap_by_vlan,
+                          .on_packet = on_packet,
+                          .on_packet_ud = d};
     int rc;
 
     d->observer = (cs_sink){d, on_message, on_measurement, NULL, on_seq_gap};

@@ -87,6 +87,7 @@ typedef struct cs_daemon_cfg {
     int64_t metrics_days;                  /* per-second metrics kept */
     const cs_decoder *const *decoders;     /* NULL-terminated */
     const cs_decoder_optset *decoder_opts; /* or NULL */
+    int tap_by_vlan;                       /* --tap-by vlan (engine/pipeline.h) */
     cs_daemon_hooks hooks;
 } cs_daemon_cfg;
 

@@ -530,17 +530,23 @@ int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out)
 
 /* Analysis of a dissected packet; one cs_dissect() cannot read is only
  * counted (it is stored all the same). */
-static void analyse(cs_pipeline *pl, const cs_packet *p, const cs_layers *l, int dissected,
+static void analyse(cs_pipeline *pl, const cs_packet *stored, const cs_layers *l, int dissected,
                     cs_pktref ref)
 {
+    cs_packet p = *stored;
+
+    if (pl->cfg.tap_by_vlan && dissected == 0 && l->n_vlan > 0)
+        p.tap = l->vlan[0];
     pl->st.packets++;
-    pl->st.bytes += p->caplen;
+    pl->st.bytes += p.caplen;
     if (dissected != 0) {
         pl->st.undissected++;
-        cs_link_count_add(pl->st.undissected_by_link, &pl->st.n_undissected_links, p->linktype, 1);
+        cs_link_count_add(pl->st.undissected_by_link, &pl->st.n_undissected_links, p.linktype, 1);
     } else if (pl->an) {
-        cs_analyzer_packet(pl->an, p, l, ref);
+        cs_analyzer_packet(pl->an, &p, l, ref);
     }
+    if (pl->cfg.on_packet)
+        pl->cfg.on_packet(pl->cfg.on_packet_ud, &p);
 }
 
 int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref)

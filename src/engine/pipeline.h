@@ -39,6 +39,13 @@ typedef struct cs_pipeline_cfg {
                                           NULL = defaults; its decoders are ignored */
     /* --decoder-opt settings (decode/decoder.h); NULL = none */
     const cs_decoder_optset *decoder_opts;
+    /* --tap-by vlan: analysis sees a tagged packet's tap as its outer VLAN
+     * id (a tap aggregator tags each capture point's port); the store keeps
+     * the source's tap. 0 = the source's tap (interface) */
+    int tap_by_vlan;
+    /* every packet analysed, with its analysis tap (may be NULL) */
+    void (*on_packet)(void *ud, const cs_packet *p);
+    void *on_packet_ud;
 } cs_pipeline_cfg;
 
 typedef struct cs_pipeline_stats {

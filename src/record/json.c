@@ -120,10 +120,11 @@ void cs_message_json(FILE *out, const cs_message *m)
     fputs(",\"type\":", out);
     cs_msgstore_json_string(out, m->type.p, m->type.len);
     fprintf(out,
-            ",\"ts_ns\":%lld,\"last_ts_ns\":%lld,\"flow\":\"%016llx\",\"dir\":%u,"
+            ",\"ts_ns\":%lld,\"last_ts_ns\":%lld,\"flow\":\"%016llx\",\"tap\":%u,\"dir\":%u,"
             "\"src\":\"%s\",\"dst\":\"%s\",\"role\":\"%s\",\"key\":",
             (long long)m->ts_ns, (long long)m->last_ts_ns, (unsigned long long)m->flow_id,
-            (unsigned)m->dir, src, dst, m->role <= CS_ROLE_RESP ? roles[m->role] : "none");
+            (unsigned)m->ep.tap, (unsigned)m->dir, src, dst,
+            m->role <= CS_ROLE_RESP ? roles[m->role] : "none");
     cs_msgstore_json_string(out, m->key.p, m->key.len);
     fprintf(out, ",\"len\":%u,\"flags\":", (unsigned)m->len);
     json_flags(out, m->flags);
@@ -156,13 +157,13 @@ void cs_measurement_json(FILE *out, const cs_measurement *ms)
     cs_msgstore_json_string(out, ms->key.p, ms->key.len);
     fprintf(out,
             ",\"req_msg\":\"%s\",\"resp_msg\":\"%s\",\"req_ts_ns\":%lld,\"resp_ts_ns\":%lld,"
-            "\"latency_ns\":%lld,\"flow\":\"%016llx\",\"src\":\"%s\",\"dst\":\"%s\","
+            "\"latency_ns\":%lld,\"flow\":\"%016llx\",\"tap\":%u,\"src\":\"%s\",\"dst\":\"%s\","
             "\"resp_last_ts_ns\":%lld,\"attached\":%u",
             cs_id_format('m', ms->req_id, req), cs_id_format('m', ms->resp_id, resp),
             (long long)ms->req_ts_ns, (long long)ms->resp_ts_ns, (long long)ms->latency_ns,
-            (unsigned long long)ms->flow_id, cs_endpoint_format(&ms->ep, 0, src),
-            cs_endpoint_format(&ms->ep, 1, dst), (long long)ms->resp_last_ts_ns,
-            (unsigned)ms->attached);
+            (unsigned long long)ms->flow_id, (unsigned)ms->ep.tap,
+            cs_endpoint_format(&ms->ep, 0, src), cs_endpoint_format(&ms->ep, 1, dst),
+            (long long)ms->resp_last_ts_ns, (unsigned)ms->attached);
     if (ms->attached > 0)
         fprintf(out, ",\"attached_last_msg\":\"%s\",\"attached_last_ts_ns\":%lld",
                 cs_id_format('m', ms->attached_last_id, req), (long long)ms->attached_last_ts_ns);

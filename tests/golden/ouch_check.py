@@ -4,6 +4,9 @@ tap) with the generator's truth, for SoupBinTCP and OUCH.
 
     ouch_check.py CAPSTREAM_BIN STORE TRUTH.jsonl
 
+Each record is compared with its tap: the truth's is the VLAN id of the
+capture point, so the store must have been analysed with --tap-by vlan.
+
 Three comparisons, each exact, each printing the first difference:
   - every SoupBinTCP packet ("soup" truth) is one stored message (proto
     soupbintcp, or ouch when it carries an OUCH message) with the same
@@ -39,14 +42,14 @@ def stored(binary, store):
                           "--limit", "100000000"):
             f = dict(m["fields"])
             kind = f.get("soup_type", f.get("packet_type"))
-            soup[(conn_of(m), "in" if m["dir"] == 0 else "out", kind, m["ts_ns"])] += 1
+            soup[(m["tap"], conn_of(m), "in" if m["dir"] == 0 else "out", kind, m["ts_ns"])] += 1
     pairs = collections.Counter(
-        (d["key"], "%s>%s" % (d["src"], d["dst"]), d["req_ts_ns"], d["resp_ts_ns"],
+        (d["tap"], d["key"], "%s>%s" % (d["src"], d["dst"]), d["req_ts_ns"], d["resp_ts_ns"],
          d["latency_ns"], d["resp_type"])
         for d in run_json(binary, "latency", "-d", store, "--pair", "ouch", "--json",
                           "--limit", "100000000"))
     unmatched = collections.Counter(
-        (d["message"]["key"], conn_of(d["message"]), d["message"]["ts_ns"])
+        (d["message"]["tap"], d["message"]["key"], conn_of(d["message"]), d["message"]["ts_ns"])
         for d in run_json(binary, "latency", "-d", store, "--pair", "ouch", "--unmatched",
                           "--json", "--limit", "100000000")
         if d["unmatched"] == "request")
@@ -58,12 +61,12 @@ def truth(path):
     for line in open(path):
         d = json.loads(line)
         if d["kind"] == "soup":
-            soup[(d["conn"], d["dir"], d["type"], d["ts_ns"])] += 1
+            soup[(d["tap"], d["conn"], d["dir"], d["type"], d["ts_ns"])] += 1
         elif d["kind"] == "ouch":
-            pairs[(d["key"], d["conn"], d["req_ts_ns"], d["resp_ts_ns"], d["latency_ns"],
+            pairs[(d["tap"], d["key"], d["conn"], d["req_ts_ns"], d["resp_ts_ns"], d["latency_ns"],
                    d["resp_type"].lower())] += 1
         elif d["kind"] == "ouch_unmatched":
-            unmatched[(d["key"], d["conn"], d["req_ts_ns"])] += 1
+            unmatched[(d["tap"], d["key"], d["conn"], d["req_ts_ns"])] += 1
     return soup, pairs, unmatched
 
 

@@ -1,38 +1,52 @@
 # t_ouch.sh - SoupBinTCP 3.00 and OUCH 4.2/5.0 order entry against the
-# ground truth of tools/gentrading.py (one tap; its truth is itself checked
-# against tshark by t_gentrading.sh). The capture has logins, heartbeats,
+# ground truth of tools/gentrading.py (its truth is itself checked against
+# tshark by t_gentrading.sh). The capture has logins, heartbeats,
 # Enter/Cancel/Replace with Accepted, Rejected, Executed, Canceled and
 # Replaced, unanswered orders, and TCP quirks (splits inside the length
-# prefix, coalesced packets, reordered and retransmitted segments).
-# ouch_check.py requires, exactly: every SoupBinTCP packet one message with
-# its connection, direction, type and first-byte time; every answered
-# request one ouch measurement (key, times, latency, reply type); every
-# unanswered one an unmatched request. Checked with the decoder bound to
-# its ports, found by its probe without ports, and added later by
-# reanalyze to a store ingested without decoders; and the checker fails
-# on a truth with one latency changed.
+# prefix, coalesced packets, reordered and retransmitted segments), seen at
+# one tap, then at two taps (VLAN 101 and 102 on one merged capture).
+# ouch_check.py requires, exactly and per tap: every SoupBinTCP packet one
+# message with its connection, direction, type and first-byte time; every
+# answered request one ouch measurement (key, times, latency, reply type);
+# every unanswered one an unmatched request. Checked with the decoder bound
+# to its ports, found by its probe, and added later by reanalyze to a store
+# ingested without decoders; without --tap-by vlan the taps do not match;
+# and the checker fails on a truth with one latency changed.
 
 GENTRADING=$REPO/tools/gentrading.py
 O=$CS_TMP/ouch
 mkdir -p "$O"
 python3 "$GENTRADING" "$O/t.pcap" --truth "$O/t.jsonl" --seconds 0.5 --seed 5 --taps 1 \
     >/dev/null 2>&1
+python3 "$GENTRADING" "$O/two.pcap" --truth "$O/two.jsonl" --seconds 0.3 --seed 6 \
+    >/dev/null 2>&1
 
-"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/ports" --decoder-opt soupbintcp.ports=15000,15001
-check "bound to its ports: capstream equals the truth" \
+"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/ports" --tap-by vlan \
+    --decoder-opt soupbintcp.ports=15000,15001
+check "one tap, bound to its ports: capstream equals the truth" \
     python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/ports" "$O/t.jsonl"
 
-"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/probe"
-check "found by its probe: capstream equals the truth" \
+"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/probe" --tap-by vlan
+check "one tap, found by its probe: capstream equals the truth" \
     python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/probe" "$O/t.jsonl"
 
-"$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/later" --decoders none
+"$CS_BIN" ingest -q -r "$O/two.pcap" -d "$O/two" --tap-by vlan
+check "two taps: capstream equals the truth at each tap" \
+    python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/two" "$O/two.jsonl"
+"$CS_BIN" ingest -q -r "$O/two.pcap" -d "$O/notap"
+check "two taps without --tap-by vlan: the taps differ from the truth" \
+    test "$(python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/notap" "$O/two.jsonl" \
+        >/dev/null; echo $?)" = 1
+
+"$CS_BIN" ingest -q -r "$O/two.pcap" -d "$O/later" --decoders none
 check_eq "no decoders: no ouch measurement" 0 \
     "$("$CS_BIN" latency -d "$O/later" --pair ouch --json | wc -l)"
 check "reanalyze adds SoupBinTCP and OUCH" \
-    "$CS_BIN" reanalyze -d "$O/later" --decoders soupbintcp,ouch
-check "reanalyzed: capstream equals the truth" \
-    python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/later" "$O/t.jsonl"
+    "$CS_BIN" reanalyze -d "$O/later" --decoders soupbintcp,ouch --tap-by vlan
+check "reanalyzed: capstream equals the truth at each tap" \
+    python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/later" "$O/two.jsonl"
+check_eq "--tap-by takes interface or vlan" 2 \
+    "$("$CS_BIN" ingest -q -r "$O/t.pcap" -d "$O/bad" --tap-by port 2>/dev/null; echo $?)"
 
 python3 - "$O/t.jsonl" "$O/doctored.jsonl" <<'PY'
 import json, sys
