@@ -57,6 +57,17 @@ function check(what, ok, detail) {
 const ready = (page) => page.waitFor(() => document.body.dataset.ready === "1", null, 20000);
 const shot = (page, name, full) => page.screenshot(path.join(artifacts, name + ".png"), { fullPage: !!full });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* Runs "act" (a click, a screenshot of an element) again when a live
+ * refresh replaced the element between finding and using it. */
+async function onLiveElement(act) {
+  for (let i = 0; ; i++) {
+    try { return await act(); } catch (e) {
+      if (i >= 5 || !/detached|not attached|stale|not connected/i.test(String(e))) throw e;
+      await sleep(200);
+    }
+  }
+}
 /* the section's top edge is inside the viewport (without scrolling it there) */
 const onScreen = (page, sel) => page.evaluate((s) => {
   const e = document.querySelector(s);
@@ -141,8 +152,8 @@ async function alertLink(browser) { /* item 2, alerts; item 10's unit and thresh
     seenView = await alertView();
   }
   check("10: the fix latency chart marks each of its alert events", seenView.fixRows > 0 && seenView.marks === seenView.fixRows, seenView);
-  await page.shotElement('figure.latency[data-pair="fix"]', path.join(artifacts, "d10-alert-marks.png"));
-  await page.click("#alerts a");
+  await onLiveElement(() => page.shotElement('figure.latency[data-pair="fix"]', path.join(artifacts, "d10-alert-marks.png")));
+  await onLiveElement(() => page.click("#alerts a"));
   await page.waitForSelector("#list:not([hidden]) #listtable", 20000);
   await ready(page);
   check("2: an alert link shows its measurements on screen", (await onScreen(page, "#list")).ok, await onScreen(page, "#list"));
