@@ -451,8 +451,8 @@ static cs_str cs__itch_symbol(const cs_itch *st, uint16_t locate)
 static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *msg, cs_itch_out *out)
 {
     uint16_t locate = cs_rd_be16(msg + 1);
-    uint64_t ref = cs_rd_be64(msg + 11);
     const cs__itch_order *o;
+    uint64_t ref;
     cs_str sym;
 
     switch (d->kind) {
@@ -461,13 +461,14 @@ static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *ms
         return;
     case K_ADD:
         cs__itch_symbol_set(st, locate, msg + 24, false);
-        cs__itch_order_put(st, ref, locate);
+        cs__itch_order_put(st, cs_rd_be64(msg + 11), locate);
         return;
     case K_NONE:
         return;
     default:
         break;
     }
+    ref = cs_rd_be64(msg + 11); /* E C X D U: the reference at 11:8 */
     o = cs__itch_order_get(st, ref);
     if (o != NULL)
         locate = o->locate;
