@@ -58,7 +58,7 @@ enum { K_NONE, K_DIRECTORY, K_ADD, K_EVENT, K_DELETE, K_REPLACE };
 
 typedef struct cs__itch_field {
     const char *name;
-    uint8_t off, len, kind;
+    uint8_t off, len, kind, name_len;
 } cs__itch_field;
 
 typedef struct cs__itch_def {
@@ -70,117 +70,119 @@ typedef struct cs__itch_def {
 
 #define FEND                                                                                       \
     {                                                                                              \
-        NULL, 0, 0, 0                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
     }
 
-static const cs__itch_field f_S[] = {{"event_code", 11, 1, F_CHAR}, FEND};
-static const cs__itch_field f_R[] = {{"stock", 11, 8, F_ALPHA},
-                                     {"market_category", 19, 1, F_CHAR},
-                                     {"financial_status_indicator", 20, 1, F_CHAR},
-                                     {"round_lot_size", 21, 4, F_UINT},
-                                     {"round_lots_only", 25, 1, F_CHAR},
-                                     {"issue_classification", 26, 1, F_CHAR},
-                                     {"issue_sub_type", 27, 2, F_ALPHA},
-                                     {"authenticity", 29, 1, F_CHAR},
-                                     {"short_sale_threshold_indicator", 30, 1, F_CHAR},
-                                     {"ipo_flag", 31, 1, F_CHAR},
-                                     {"luld_reference_price_tier", 32, 1, F_CHAR},
-                                     {"etp_flag", 33, 1, F_CHAR},
-                                     {"etp_leverage_factor", 34, 4, F_UINT},
-                                     {"inverse_indicator", 38, 1, F_CHAR},
+static const cs__itch_field f_S[] = {{"event_code", 11, 1, F_CHAR, 10}, FEND};
+static const cs__itch_field f_R[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"market_category", 19, 1, F_CHAR, 15},
+                                     {"financial_status_indicator", 20, 1, F_CHAR, 26},
+                                     {"round_lot_size", 21, 4, F_UINT, 14},
+                                     {"round_lots_only", 25, 1, F_CHAR, 15},
+                                     {"issue_classification", 26, 1, F_CHAR, 20},
+                                     {"issue_sub_type", 27, 2, F_ALPHA, 14},
+                                     {"authenticity", 29, 1, F_CHAR, 12},
+                                     {"short_sale_threshold_indicator", 30, 1, F_CHAR, 30},
+                                     {"ipo_flag", 31, 1, F_CHAR, 8},
+                                     {"luld_reference_price_tier", 32, 1, F_CHAR, 25},
+                                     {"etp_flag", 33, 1, F_CHAR, 8},
+                                     {"etp_leverage_factor", 34, 4, F_UINT, 19},
+                                     {"inverse_indicator", 38, 1, F_CHAR, 17},
                                      FEND};
-static const cs__itch_field f_H[] = {{"stock", 11, 8, F_ALPHA},
-                                     {"trading_state", 19, 1, F_CHAR},
-                                     {"reserved", 20, 1, F_CHAR},
-                                     {"reason_code", 21, 4, F_ALPHA},
+static const cs__itch_field f_H[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"trading_state", 19, 1, F_CHAR, 13},
+                                     {"reserved", 20, 1, F_CHAR, 8},
+                                     {"reason_code", 21, 4, F_ALPHA, 11},
                                      FEND};
 static const cs__itch_field f_Y[] = {
-    {"stock", 11, 8, F_ALPHA}, {"reg_sho_action", 19, 1, F_CHAR}, FEND};
-static const cs__itch_field f_L[] = {{"mpid", 11, 4, F_ALPHA},
-                                     {"stock", 15, 8, F_ALPHA},
-                                     {"primary_market_maker", 23, 1, F_CHAR},
-                                     {"market_maker_mode", 24, 1, F_CHAR},
-                                     {"market_participant_state", 25, 1, F_CHAR},
+    {"stock", 11, 8, F_ALPHA, 5}, {"reg_sho_action", 19, 1, F_CHAR, 14}, FEND};
+static const cs__itch_field f_L[] = {{"mpid", 11, 4, F_ALPHA, 4},
+                                     {"stock", 15, 8, F_ALPHA, 5},
+                                     {"primary_market_maker", 23, 1, F_CHAR, 20},
+                                     {"market_maker_mode", 24, 1, F_CHAR, 17},
+                                     {"market_participant_state", 25, 1, F_CHAR, 24},
                                      FEND};
-static const cs__itch_field f_V[] = {
-    {"level_1", 11, 8, F_PRICE8}, {"level_2", 19, 8, F_PRICE8}, {"level_3", 27, 8, F_PRICE8}, FEND};
-static const cs__itch_field f_W[] = {{"breached_level", 11, 1, F_CHAR}, FEND};
-static const cs__itch_field f_K[] = {{"stock", 11, 8, F_ALPHA},
-                                     {"ipo_quotation_release_time", 19, 4, F_UINT},
-                                     {"ipo_quotation_release_qualifier", 23, 1, F_CHAR},
-                                     {"ipo_price", 24, 4, F_PRICE4},
+static const cs__itch_field f_V[] = {{"level_1", 11, 8, F_PRICE8, 7},
+                                     {"level_2", 19, 8, F_PRICE8, 7},
+                                     {"level_3", 27, 8, F_PRICE8, 7},
                                      FEND};
-static const cs__itch_field f_J[] = {{"stock", 11, 8, F_ALPHA},
-                                     {"auction_collar_reference_price", 19, 4, F_PRICE4},
-                                     {"upper_auction_collar_price", 23, 4, F_PRICE4},
-                                     {"lower_auction_collar_price", 27, 4, F_PRICE4},
-                                     {"auction_collar_extension", 31, 4, F_UINT},
+static const cs__itch_field f_W[] = {{"breached_level", 11, 1, F_CHAR, 14}, FEND};
+static const cs__itch_field f_K[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"ipo_quotation_release_time", 19, 4, F_UINT, 26},
+                                     {"ipo_quotation_release_qualifier", 23, 1, F_CHAR, 31},
+                                     {"ipo_price", 24, 4, F_PRICE4, 9},
                                      FEND};
-static const cs__itch_field f_h[] = {{"stock", 11, 8, F_ALPHA},
-                                     {"market_code", 19, 1, F_CHAR},
-                                     {"operational_halt_action", 20, 1, F_CHAR},
+static const cs__itch_field f_J[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"auction_collar_reference_price", 19, 4, F_PRICE4, 30},
+                                     {"upper_auction_collar_price", 23, 4, F_PRICE4, 26},
+                                     {"lower_auction_collar_price", 27, 4, F_PRICE4, 26},
+                                     {"auction_collar_extension", 31, 4, F_UINT, 24},
                                      FEND};
-static const cs__itch_field f_A[] = {{"order_reference_number", 11, 8, F_UINT},
-                                     {"buy_sell_indicator", 19, 1, F_CHAR},
-                                     {"shares", 20, 4, F_UINT},
-                                     {"stock", 24, 8, F_ALPHA},
-                                     {"price", 32, 4, F_PRICE4},
+static const cs__itch_field f_h[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"market_code", 19, 1, F_CHAR, 11},
+                                     {"operational_halt_action", 20, 1, F_CHAR, 23},
                                      FEND};
-static const cs__itch_field f_F[] = {{"order_reference_number", 11, 8, F_UINT},
-                                     {"buy_sell_indicator", 19, 1, F_CHAR},
-                                     {"shares", 20, 4, F_UINT},
-                                     {"stock", 24, 8, F_ALPHA},
-                                     {"price", 32, 4, F_PRICE4},
-                                     {"attribution", 36, 4, F_ALPHA},
+static const cs__itch_field f_A[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"buy_sell_indicator", 19, 1, F_CHAR, 18},
+                                     {"shares", 20, 4, F_UINT, 6},
+                                     {"stock", 24, 8, F_ALPHA, 5},
+                                     {"price", 32, 4, F_PRICE4, 5},
                                      FEND};
-static const cs__itch_field f_E[] = {{"order_reference_number", 11, 8, F_UINT},
-                                     {"executed_shares", 19, 4, F_UINT},
-                                     {"match_number", 23, 8, F_UINT},
+static const cs__itch_field f_F[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"buy_sell_indicator", 19, 1, F_CHAR, 18},
+                                     {"shares", 20, 4, F_UINT, 6},
+                                     {"stock", 24, 8, F_ALPHA, 5},
+                                     {"price", 32, 4, F_PRICE4, 5},
+                                     {"attribution", 36, 4, F_ALPHA, 11},
+                                     FEND};
+static const cs__itch_field f_E[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"executed_shares", 19, 4, F_UINT, 15},
+                                     {"match_number", 23, 8, F_UINT, 12},
                                      FEND};
 static const cs__itch_field f_C[] = {
-    {"order_reference_number", 11, 8, F_UINT}, {"executed_shares", 19, 4, F_UINT},
-    {"match_number", 23, 8, F_UINT},           {"printable", 31, 1, F_CHAR},
-    {"execution_price", 32, 4, F_PRICE4},      FEND};
+    {"order_reference_number", 11, 8, F_UINT, 22}, {"executed_shares", 19, 4, F_UINT, 15},
+    {"match_number", 23, 8, F_UINT, 12},           {"printable", 31, 1, F_CHAR, 9},
+    {"execution_price", 32, 4, F_PRICE4, 15},      FEND};
 static const cs__itch_field f_X[] = {
-    {"order_reference_number", 11, 8, F_UINT}, {"canceled_shares", 19, 4, F_UINT}, FEND};
-static const cs__itch_field f_D[] = {{"order_reference_number", 11, 8, F_UINT}, FEND};
-static const cs__itch_field f_U[] = {{"original_order_reference_number", 11, 8, F_UINT},
-                                     {"new_order_reference_number", 19, 8, F_UINT},
-                                     {"shares", 27, 4, F_UINT},
-                                     {"price", 31, 4, F_PRICE4},
+    {"order_reference_number", 11, 8, F_UINT, 22}, {"canceled_shares", 19, 4, F_UINT, 15}, FEND};
+static const cs__itch_field f_D[] = {{"order_reference_number", 11, 8, F_UINT, 22}, FEND};
+static const cs__itch_field f_U[] = {{"original_order_reference_number", 11, 8, F_UINT, 31},
+                                     {"new_order_reference_number", 19, 8, F_UINT, 26},
+                                     {"shares", 27, 4, F_UINT, 6},
+                                     {"price", 31, 4, F_PRICE4, 5},
                                      FEND};
-static const cs__itch_field f_P[] = {{"order_reference_number", 11, 8, F_UINT},
-                                     {"buy_sell_indicator", 19, 1, F_CHAR},
-                                     {"shares", 20, 4, F_UINT},
-                                     {"stock", 24, 8, F_ALPHA},
-                                     {"price", 32, 4, F_PRICE4},
-                                     {"match_number", 36, 8, F_UINT},
+static const cs__itch_field f_P[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"buy_sell_indicator", 19, 1, F_CHAR, 18},
+                                     {"shares", 20, 4, F_UINT, 6},
+                                     {"stock", 24, 8, F_ALPHA, 5},
+                                     {"price", 32, 4, F_PRICE4, 5},
+                                     {"match_number", 36, 8, F_UINT, 12},
                                      FEND};
 static const cs__itch_field f_Q[] = {
-    {"cross_shares", 11, 8, F_UINT},  {"stock", 19, 8, F_ALPHA},
-    {"cross_price", 27, 4, F_PRICE4}, {"match_number", 31, 8, F_UINT},
-    {"cross_type", 39, 1, F_CHAR},    FEND};
-static const cs__itch_field f_B[] = {{"match_number", 11, 8, F_UINT}, FEND};
-static const cs__itch_field f_I[] = {{"paired_shares", 11, 8, F_UINT},
-                                     {"imbalance_shares", 19, 8, F_UINT},
-                                     {"imbalance_direction", 27, 1, F_CHAR},
-                                     {"stock", 28, 8, F_ALPHA},
-                                     {"far_price", 36, 4, F_PRICE4},
-                                     {"near_price", 40, 4, F_PRICE4},
-                                     {"current_reference_price", 44, 4, F_PRICE4},
-                                     {"cross_type", 48, 1, F_CHAR},
-                                     {"price_variation_indicator", 49, 1, F_CHAR},
+    {"cross_shares", 11, 8, F_UINT, 12},  {"stock", 19, 8, F_ALPHA, 5},
+    {"cross_price", 27, 4, F_PRICE4, 11}, {"match_number", 31, 8, F_UINT, 12},
+    {"cross_type", 39, 1, F_CHAR, 10},    FEND};
+static const cs__itch_field f_B[] = {{"match_number", 11, 8, F_UINT, 12}, FEND};
+static const cs__itch_field f_I[] = {{"paired_shares", 11, 8, F_UINT, 13},
+                                     {"imbalance_shares", 19, 8, F_UINT, 16},
+                                     {"imbalance_direction", 27, 1, F_CHAR, 19},
+                                     {"stock", 28, 8, F_ALPHA, 5},
+                                     {"far_price", 36, 4, F_PRICE4, 9},
+                                     {"near_price", 40, 4, F_PRICE4, 10},
+                                     {"current_reference_price", 44, 4, F_PRICE4, 23},
+                                     {"cross_type", 48, 1, F_CHAR, 10},
+                                     {"price_variation_indicator", 49, 1, F_CHAR, 25},
                                      FEND};
 static const cs__itch_field f_N[] = {
-    {"stock", 11, 8, F_ALPHA}, {"interest_flag", 19, 1, F_CHAR}, FEND};
-static const cs__itch_field f_O[] = {{"stock", 11, 8, F_ALPHA},
-                                     {"open_eligibility_status", 19, 1, F_CHAR},
-                                     {"minimum_allowable_price", 20, 4, F_PRICE4},
-                                     {"maximum_allowable_price", 24, 4, F_PRICE4},
-                                     {"near_execution_price", 28, 4, F_PRICE4},
-                                     {"near_execution_time", 32, 8, F_UINT},
-                                     {"lower_price_range_collar", 40, 4, F_PRICE4},
-                                     {"upper_price_range_collar", 44, 4, F_PRICE4},
+    {"stock", 11, 8, F_ALPHA, 5}, {"interest_flag", 19, 1, F_CHAR, 13}, FEND};
+static const cs__itch_field f_O[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"open_eligibility_status", 19, 1, F_CHAR, 23},
+                                     {"minimum_allowable_price", 20, 4, F_PRICE4, 23},
+                                     {"maximum_allowable_price", 24, 4, F_PRICE4, 23},
+                                     {"near_execution_price", 28, 4, F_PRICE4, 20},
+                                     {"near_execution_time", 32, 8, F_UINT, 19},
+                                     {"lower_price_range_collar", 40, 4, F_PRICE4, 24},
+                                     {"upper_price_range_collar", 44, 4, F_PRICE4, 24},
                                      FEND};
 
 static const cs__itch_def cs__itch_defs[] = {
@@ -370,38 +372,63 @@ static uint64_t cs__itch_uint(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
 
+    if (n == 8)
+        return cs_rd_be64(p);
+    if (n == 4)
+        return cs_rd_be32(p);
     for (size_t i = 0; i < n; i++)
         v = (v << 8) | p[i];
     return v;
 }
 
-/* Writes a decimal number into out's text; returns it (empty if full). */
+size_t cs_itch_u64_text(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Writes a decimal number (with "decimals" implied decimals) into out's
+ * text without snprintf (the hot path); returns it (empty if full). */
 static cs_str cs__itch_print(cs_itch_out *out, uint64_t v, unsigned decimals)
 {
     char *p = out->text + out->text_used;
-    size_t room = sizeof(out->text) - out->text_used;
-    int w;
+    uint64_t scale = decimals == 4 ? 10000u : 100000000u;
+    size_t n;
 
-    if (decimals == 0)
-        w = snprintf(p, room, "%llu", (unsigned long long)v);
-    else {
-        uint64_t scale = decimals == 4 ? 10000u : 100000000u;
-
-        w = snprintf(p, room, "%llu.%0*llu", (unsigned long long)(v / scale), (int)decimals,
-                     (unsigned long long)(v % scale));
-    }
-    if (w < 0 || (size_t)w >= room)
+    if (sizeof(out->text) - out->text_used < 32)
         return (cs_str){p, 0};
-    out->text_used += (size_t)w;
-    return (cs_str){p, (size_t)w};
+    if (decimals == 0)
+        n = cs_itch_u64_text(p, v);
+    else {
+        uint64_t frac = v % scale;
+
+        n = cs_itch_u64_text(p, v / scale);
+        p[n++] = '.';
+        for (unsigned i = decimals; i-- > 0; frac /= 10)
+            p[n + i] = (char)('0' + frac % 10);
+        n += decimals;
+    }
+    out->text_used += n;
+    return (cs_str){p, n};
 }
 
-static void cs__itch_add(cs_itch_out *out, const char *name, cs_str val)
+static void cs__itch_add_n(cs_itch_out *out, const char *name, size_t name_len, cs_str val)
 {
     if (out->n_fields >= sizeof(out->fields) / sizeof(out->fields[0]))
         return;
-    out->fields[out->n_fields++] = (cs_kv){{name, strlen(name)}, val};
+    out->fields[out->n_fields++] = (cs_kv){{name, name_len}, val};
 }
+
+/* A field named by a string literal. */
+#define cs__itch_add(out, name, val) cs__itch_add_n(out, name, sizeof(name) - 1, val)
 
 static cs_str cs__itch_value(cs_itch_out *out, const uint8_t *p, const cs__itch_field *f)
 {
@@ -431,7 +458,7 @@ static void cs__itch_fields(cs_itch_out *out, const uint8_t *msg, size_t len,
         cs__itch_add(out, "timestamp", cs__itch_print(out, cs__itch_uint(msg + 5, 6), 0));
     for (const cs__itch_field *f = fields; f != NULL && f->name != NULL; f++)
         if ((size_t)f->off + f->len <= len)
-            cs__itch_add(out, f->name, cs__itch_value(out, msg + f->off, f));
+            cs__itch_add_n(out, f->name, f->name_len, cs__itch_value(out, msg + f->off, f));
 }
 
 /* ---- the maps -------------------------------------------------------------- */

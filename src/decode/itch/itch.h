@@ -74,6 +74,10 @@ int cs_itch_decode(cs_itch *st, const uint8_t *msg, size_t len, cs_itch_out *out
 /* The exact length of ITCH 5.0 messages of type "type", 0 if not a type. */
 size_t cs_itch_type_len(uint8_t type);
 
+/* Writes "v" in decimal at buf (room for 20 bytes, not NUL-terminated);
+ * returns its length. The fast formatter the transports share. */
+size_t cs_itch_u64_text(char *buf, uint64_t v);
+
 void cs_itch_stats_get(const cs_itch *st, cs_itch_stats *out);
 
 #endif
