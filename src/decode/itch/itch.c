@@ -510,6 +510,14 @@ static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *ms
     }
 }
 
+void cs_itch_prefetch(const cs_itch *st, const uint8_t *msg, size_t len)
+{
+    const cs__itch_def *d = len > 0 ? st->by_type[msg[0]] : NULL;
+
+    if (d != NULL && len == d->len && d->kind >= K_ADD)
+        __builtin_prefetch(&st->orders[cs__itch_hash(cs_rd_be64(msg + 11), st->cap)]);
+}
+
 int cs_itch_decode(cs_itch *st, const uint8_t *msg, size_t len, cs_itch_out *out)
 {
     const cs__itch_def *d = len > 0 ? st->by_type[msg[0]] : NULL;

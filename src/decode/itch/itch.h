@@ -71,6 +71,12 @@ void cs_itch_reset(cs_itch *st);
  */
 int cs_itch_decode(cs_itch *st, const uint8_t *msg, size_t len, cs_itch_out *out);
 
+/* Starts loading the order-table slot the message "msg" (len bytes) will
+ * use, so a transport can overlap that memory access with the decoding
+ * of the message before it. Reads nothing past msg + len; no effect on
+ * the state. */
+void cs_itch_prefetch(const cs_itch *st, const uint8_t *msg, size_t len);
+
 /* The exact length of ITCH 5.0 messages of type "type", 0 if not a type. */
 size_t cs_itch_type_len(uint8_t type);
 

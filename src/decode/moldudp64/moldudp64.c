@@ -226,7 +226,11 @@ static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const c
 
     for (size_t i = 0; i < blocks; i++) {
         uint16_t blen = cs_rd_be16(p + off);
+        size_t next = off + 2u + blen;
         cs_msg_out m;
+
+        if (i + 1 < blocks) /* blocks were checked: the next one is whole */
+            cs_itch_prefetch(st->itch, p + next + 2, cs_rd_be16(p + next));
 
         out->n_fields = 0;
         out->text_used = 0;
