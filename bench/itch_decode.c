@@ -5,9 +5,11 @@
  * deletes, in a realistic mix), one packet in 500 dropped so gap tracking
  * runs, then hands every packet to the registry's moldudp64 decoder
  * (parse(), the way the flow layer does) with a context whose emit
- * callback reads each message's fields, as a consumer must. Prints the
- * ITCH messages decoded per second (best of ROUNDS), the packets, the
- * gaps and the missing numbers found.
+ * callback reads each message's fields, as a consumer must. Each round
+ * is a new session on the same flow state (the ITCH maps reset, their
+ * memory kept). Prints the ITCH messages decoded per second in the first
+ * round (fresh memory: on this VM a page's first touch costs ~15 us) and
+ * the best of ROUNDS, the packets, the gaps and the missing numbers.
  *
  *   itch_decode [MESSAGES [ROUNDS]]     (default 2,000,000 and 5)
  *
@@ -130,8 +132,11 @@ int main(int argc, char **argv)
     pkt *pkts = malloc((want + 1) * sizeof(pkt));
     uint64_t *refs = malloc(REFS_MAX * sizeof(uint64_t));
     uint64_t seq = 1, next_ref = 1, ts = 34200000000000ULL;
-    double best = 0;
+    static const cs_endpoints flow;
+    static const cs_decoder_opts opts;
+    double best = 0, first = 0;
     cs_decode_ctx c;
+    void *st;
 
     if (buf == NULL || pkts == NULL || refs == NULL || want == 0 || rounds < 1)
         return 2;
@@ -158,15 +163,17 @@ int main(int argc, char **argv)
         }
         pkts[n_pkts++] = (pkt){(uint32_t)start, (uint32_t)(used - start)};
     }
+    st = cs_decoder_moldudp64.state_new(&flow, &opts);
+    if (st == NULL)
+        return 2;
     for (int r = 0; r < rounds; r++) {
-        static const cs_endpoints flow;
-        static const cs_decoder_opts opts;
-        void *st = cs_decoder_moldudp64.state_new(&flow, &opts);
         struct timespec a, b;
         double s;
 
-        if (st == NULL)
-            return 2;
+        /* each round a new session (a new trading day on the same flow):
+         * the ITCH state is reset, its memory kept, as a live flow's is */
+        for (size_t i = 0; i < n_pkts; i++)
+            buf[pkts[i].off + 9] = (uint8_t)('0' + r % 10);
         memset(&c, 0, sizeof(c));
         c.ops = &ops;
         clock_gettime(CLOCK_MONOTONIC, &a);
@@ -178,14 +185,18 @@ int main(int argc, char **argv)
         }
         clock_gettime(CLOCK_MONOTONIC, &b);
         s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+        if (r == 0)
+            first = (double)c.itch / s;
         if (c.itch / s > best)
             best = (double)c.itch / s;
-        cs_decoder_moldudp64.state_free(st);
     }
+    cs_decoder_moldudp64.state_free(st);
     printf("itch_decode: %llu ITCH messages in %llu packets, %llu gaps (%llu missing); "
+           "first round (fresh state: its memory first touched) %.2f M messages/s, "
            "best of %d: %.2f M messages/s (sink %llu)\n",
            (unsigned long long)c.itch, (unsigned long long)c.packets, (unsigned long long)c.gaps,
-           (unsigned long long)c.missing, rounds, best / 1e6, (unsigned long long)(c.sink & 1));
+           (unsigned long long)c.missing, first / 1e6, rounds, best / 1e6,
+           (unsigned long long)(c.sink & 1));
     free(buf);
     free(pkts);
     free(refs);

@@ -381,17 +381,31 @@ static uint64_t cs__itch_uint(const uint8_t *p, size_t n)
     return v;
 }
 
+/* "00" .. "99": two digits per division when writing decimals. */
+static const char cs__itch_digits2[201] = "00010203040506070809101112131415161718192021222324"
+                                          "25262728293031323334353637383940414243444546474849"
+                                          "50515253545556575859606162636465666768697071727374"
+                                          "75767778798081828384858687888990919293949596979899";
+
 size_t cs_itch_u64_text(char *buf, uint64_t v)
 {
     char tmp[20];
-    size_t n = 0;
+    size_t i = sizeof(tmp), n;
 
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+
+        v /= 100;
+        tmp[--i] = cs__itch_digits2[d + 1];
+        tmp[--i] = cs__itch_digits2[d];
+    }
+    if (v >= 10) {
+        tmp[--i] = cs__itch_digits2[v * 2 + 1];
+        tmp[--i] = cs__itch_digits2[v * 2];
+    } else
+        tmp[--i] = (char)('0' + v);
+    n = sizeof(tmp) - i;
+    memcpy(buf, tmp + i, n);
     return n;
 }
 
