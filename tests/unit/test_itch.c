@@ -10,7 +10,8 @@
  * symbol maps (locate from R, order reference from A / F, renamed by U,
  * removed by D, so E C X D U carry "stock"), the order table growing,
  * deleting and filling up, bad lengths and unknown types, and the
- * registry's payload decoder emitting proto "itch".
+ * registry's payload decoder emitting proto "itch", alone and behind
+ * SoupBinTCP (soupbintcp.payload=itch).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 
 #include "core/error.h"
 #include "decode/itch/itch.h"
+#include "decode/soupbintcp/soupbintcp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -562,6 +564,33 @@ static void test_payload_decoder(void **state)
     cs_decoder_itch.state_free(s);
 }
 
+/* SoupBinTCP with payload=itch hands each Sequenced Data packet to it. */
+static void test_behind_soupbintcp(void **state)
+{
+    static const cs_endpoints flow;
+    static cs_decoder_optset set;
+    cs_decoder_opts opts = {&set, &cs_decoder_soupbintcp};
+    cs_decode_ctx ctx = {.ops = &rec_ops};
+    uint8_t pkt[64];
+    size_t n = add_order(pkt + 3, 'A', 1, 9, "SOUP");
+    cs_decode_input in = {.dir = 1, .data = pkt, .len = n + 3};
+    void *s;
+
+    (void)state;
+    memset(&set, 0, sizeof(set));
+    assert_int_equal(cs_decoder_optset_add(&set, "soupbintcp.payload=itch"), 0);
+    s = cs_decoder_soupbintcp.state_new(&flow, &opts);
+    assert_non_null(s);
+    put_be(pkt, n + 1, 2);
+    pkt[2] = 'S';
+    assert_int_equal(cs_decoder_soupbintcp.parse(s, &ctx, &in), n + 3);
+    assert_int_equal(ctx.n, 1);
+    assert_string_equal(ctx.type, "A");
+    assert_string_equal(ctx.proto, "itch");
+    assert_int_equal(ctx.flags, 0);
+    cs_decoder_soupbintcp.state_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +606,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_fields_kept, setup, teardown),
         cmocka_unit_test(test_payload_decoder),
+        cmocka_unit_test(test_behind_soupbintcp),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
