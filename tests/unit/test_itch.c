@@ -571,7 +571,7 @@ static void test_behind_soupbintcp(void **state)
     static cs_decoder_optset set;
     cs_decoder_opts opts = {&set, &cs_decoder_soupbintcp};
     cs_decode_ctx ctx = {.ops = &rec_ops};
-    uint8_t pkt[64];
+    uint8_t pkt[80];
     size_t n = add_order(pkt + 3, 'A', 1, 9, "SOUP");
     cs_decode_input in = {.dir = 1, .data = pkt, .len = n + 3};
     void *s;
