@@ -94,6 +94,37 @@ static cs_itch_out out;
 #define HDR "stock_locate=7|tracking_number=2|timestamp=34200000000123|"
 #define TS 34200000000123ULL
 
+/* The fast decimal writer against printf, at every digit-count edge. */
+static void test_u64_text(void **state)
+{
+    static const uint64_t v[] = {0,
+                                 1,
+                                 9,
+                                 10,
+                                 99,
+                                 100,
+                                 1000,
+                                 9999999,
+                                 99999999,
+                                 100000000,
+                                 100000001,
+                                 34200000000123ULL,
+                                 9999999999999999ULL,
+                                 10000000000000000ULL,
+                                 10000000000000001ULL,
+                                 18446744073709551615ULL};
+    char got[24], want[24];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        size_t n = cs_itch_u64_text(got, v[i]);
+
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+        assert_string_equal(got, want);
+    }
+}
+
 /* ---- every type ------------------------------------------------------------- */
 
 static void test_type_lengths(void **state)
@@ -595,6 +626,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_lengths),
+        cmocka_unit_test(test_u64_text),
         cmocka_unit_test_setup_teardown(test_system_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stock_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trade_types, setup, teardown),
