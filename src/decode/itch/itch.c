@@ -387,52 +387,26 @@ static const char cs__itch_digits2[201] = "0001020304050607080910111213141516171
                                           "50515253545556575859606162636465666768697071727374"
                                           "75767778798081828384858687888990919293949596979899";
 
-/* Writes the 8 digits of v < 10^8, zero-padded, at p: two independent
- * halves, so the divisions of both overlap. */
-static void cs__itch_8digits(char *p, uint32_t v)
-{
-    uint32_t hi = v / 10000, lo = v % 10000;
-    uint32_t a = hi / 100 * 2, b = hi % 100 * 2, c = lo / 100 * 2, d = lo % 100 * 2;
-
-    p[0] = cs__itch_digits2[a];
-    p[1] = cs__itch_digits2[a + 1];
-    p[2] = cs__itch_digits2[b];
-    p[3] = cs__itch_digits2[b + 1];
-    p[4] = cs__itch_digits2[c];
-    p[5] = cs__itch_digits2[c + 1];
-    p[6] = cs__itch_digits2[d];
-    p[7] = cs__itch_digits2[d + 1];
-}
-
-/* v < 10^8 without leading zeros. */
-static size_t cs__itch_small_text(char *buf, uint32_t v)
-{
-    char tmp[8];
-    size_t i = 0;
-
-    cs__itch_8digits(tmp, v);
-    while (i < 7 && tmp[i] == '0')
-        i++;
-    memcpy(buf, tmp + i, 8 - i);
-    return 8 - i;
-}
-
 size_t cs_itch_u64_text(char *buf, uint64_t v)
 {
-    size_t n;
+    char tmp[20];
+    size_t i = sizeof(tmp), n;
 
-    if (v < 100000000u)
-        return cs__itch_small_text(buf, (uint32_t)v);
-    if (v < 10000000000000000ULL) {
-        n = cs__itch_small_text(buf, (uint32_t)(v / 100000000u));
-        cs__itch_8digits(buf + n, (uint32_t)(v % 100000000u));
-        return n + 8;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+
+        v /= 100;
+        tmp[--i] = cs__itch_digits2[d + 1];
+        tmp[--i] = cs__itch_digits2[d];
     }
-    n = cs__itch_small_text(buf, (uint32_t)(v / 10000000000000000ULL));
-    v %= 10000000000000000ULL;
-    cs__itch_8digits(buf + n, (uint32_t)(v / 100000000u));
-    cs__itch_8digits(buf + n + 8, (uint32_t)(v % 100000000u));
-    return n + 16;
+    if (v >= 10) {
+        tmp[--i] = cs__itch_digits2[v * 2 + 1];
+        tmp[--i] = cs__itch_digits2[v * 2];
+    } else
+        tmp[--i] = (char)('0' + v);
+    n = sizeof(tmp) - i;
+    memcpy(buf, tmp + i, n);
+    return n;
 }
 
 /* Writes a decimal number (with "decimals" implied decimals) into out's
