@@ -16,6 +16,7 @@
  * Build: bench/itch_bench.sh (links build/libcapstream.a).
  * Deterministic (a fixed xorshift seed); no allocation while timing.
  */
+#include "core/alloc.h"
 #include "decode/decoder.h"
 #include "decode/itch/itch.h"
 #include "decode/moldudp64/moldudp64.h"
@@ -128,9 +129,9 @@ int main(int argc, char **argv)
     size_t want = argc > 1 ? strtoull(argv[1], NULL, 10) : 2000000;
     int rounds = argc > 2 ? atoi(argv[2]) : 5;
     size_t cap = want * 60 + 4096, used = 0, n_pkts = 0, made = 0, n_refs = 0;
-    uint8_t *buf = malloc(cap);
-    pkt *pkts = malloc((want + 1) * sizeof(pkt));
-    uint64_t *refs = malloc(REFS_MAX * sizeof(uint64_t));
+    uint8_t *buf;
+    pkt *pkts;
+    uint64_t *refs;
     uint64_t seq = 1, next_ref = 1, ts = 34200000000000ULL;
     static const cs_endpoints flow;
     static const cs_decoder_opts opts;
@@ -138,6 +139,10 @@ int main(int argc, char **argv)
     cs_decode_ctx c;
     void *st;
 
+    cs_alloc_init(); /* capstream's allocation policy, as main() sets it */
+    buf = malloc(cap);
+    pkts = malloc((want + 1) * sizeof(pkt));
+    refs = malloc(REFS_MAX * sizeof(uint64_t));
     if (buf == NULL || pkts == NULL || refs == NULL || want == 0 || rounds < 1)
         return 2;
     while (made < want) {
