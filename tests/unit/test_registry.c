@@ -80,8 +80,8 @@ static void test_lists_and_lookups(void **unused)
     assert_ptr_equal(chosen[1], &cs_decoder_echo);
     assert_null(chosen[2]);
     assert_int_equal(cs_decoders_parse("nope", chosen), CS_EINVAL);
-    assert_non_null(
-        strstr(cs_error_msg(CS_EINVAL), "have: fix, http, dns, soupbintcp, ouch, moldudp64, itch, echo;"));
+    assert_non_null(strstr(cs_error_msg(CS_EINVAL),
+                           "have: fix, http, dns, soupbintcp, ouch, moldudp64, itch, echo;"));
     memset(&set, 0, sizeof(set));
     assert_int_equal(cs_decoder_optset_add(&set, "echo.ports=4001"), 0);
 }
