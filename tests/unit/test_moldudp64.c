@@ -271,12 +271,29 @@ static void test_gaps_and_retransmission(void **state)
     assert_int_equal(f->ctx.n_gaps, 0);
     assert_string_equal(f->ctx.msgs[0].fields, "session=S1|seq=9|count=1|");
 
+    /* a late heartbeat is no retransmission and changes nothing */
+    n = mold_header(p, "S1", 3, 0);
+    feed(f, 0, p, n);
+    assert_string_equal(f->ctx.msgs[0].fields, "session=S1|seq=3|count=0|");
+    assert_int_equal(f->ctx.n_gaps, 0);
+
     n = mold_header(p, "S1", 12, 0xFFFF); /* end of session, 10 and 11 lost */
     feed(f, 0, p, n);
     assert_string_equal(f->ctx.msgs[0].type, "end_of_session");
     assert_int_equal(f->ctx.n_gaps, 1);
     assert_int_equal(f->ctx.gaps[0].first, 10);
     assert_int_equal(f->ctx.gaps[0].count, 2);
+
+    /* a retransmission 11..13 reaching past the expected 12: next is 14 */
+    n = block_system(p, mold_header(p, "S1", 11, 3), 'a');
+    n = block_system(p, n, 'b');
+    n = block_system(p, n, 'c');
+    feed(f, 0, p, n);
+    assert_int_equal(f->ctx.n_gaps, 0);
+    assert_non_null(strstr(f->ctx.msgs[0].fields, "retransmission=1|"));
+    n = block_system(p, mold_header(p, "S1", 14, 1), 'd');
+    feed(f, 0, p, n);
+    assert_int_equal(f->ctx.n_gaps, 0);
 
     /* the other direction and a new session start afresh */
     n = block_system(p, mold_header(p, "S1", 500, 1), 'O');

@@ -27,7 +27,9 @@
  * end of session whose number is above it reports cs_decode_seq_gap(stream
  * = session, first = expected, count = seq - expected); data then moves it
  * to seq + the blocks read, a heartbeat or end of session to seq.
- * Retransmissions never move it back nor report a gap.
+ * Retransmissions (data below it) never move it back nor report a gap,
+ * but one that reaches past it moves it to its end; a heartbeat below it
+ * is late and changes nothing.
  *
  * Bad input: a count beyond the blocks present, a block beyond the
  * datagram, or bytes after the last block flag the packet message
@@ -278,12 +280,14 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     if (scan.fault != 0)
         st->bad_packets++;
     retrans = cs__mold_track(st, ctx, in->dir, p, seq);
-    cs__mold_emit_packet(st, ctx, in, scan.fault, retrans);
-    if (count != CS__MOLD_HEARTBEAT && count != CS__MOLD_END) {
-        cs__mold_emit_blocks(st, ctx, in, scan.blocks);
-        if (!retrans)
-            st->dir[in->dir & 1].next = seq + scan.blocks;
+    if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
+        cs__mold_emit_packet(st, ctx, in, scan.fault, false); /* a late one: ignored */
+        return in->len;
     }
+    cs__mold_emit_packet(st, ctx, in, scan.fault, retrans);
+    cs__mold_emit_blocks(st, ctx, in, scan.blocks);
+    if (seq + scan.blocks > st->dir[in->dir & 1].next) /* a retransmission may reach past it */
+        st->dir[in->dir & 1].next = seq + scan.blocks;
     return in->len;
 }
 
