@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "core/alloc.h"
 #include "core/error.h"
 #include "decode/itch/itch.h"
 #include "decode/soupbintcp/soupbintcp.h"
@@ -483,6 +484,41 @@ static void test_table_full(void **state)
     cs_itch_free(st);
 }
 
+/* Out of memory: no state, or a state that decodes without its symbols. */
+static void test_out_of_memory(void **state)
+{
+    cs_itch *st;
+    uint8_t m[64];
+    cs_itch_stats s;
+    size_t n;
+
+    (void)state;
+    for (long k = 0; k < 2; k++) {
+        cs_alloc_fail_after(k);
+        assert_null(cs_itch_new(0));
+    }
+    cs_alloc_fail_after(-1);
+    st = cs_itch_new(0);
+    assert_non_null(st);
+    cs_alloc_fail_after(0); /* the symbol table */
+    n = header(m, 'R', 7, 2, TS);
+    put_alpha(m + 11, "LOST", 8);
+    assert_int_equal(decode(st, m, n, &out), 0);
+    cs_alloc_fail_after(-1);
+    cs_itch_stats_get(st, &s);
+    assert_int_equal(s.symbols_lost, 1);
+    n = header(m, 'X', 7, 2, TS);
+    assert_int_equal(decode(st, m, n, &out), 0);
+    assert_null(strstr(rendered, "stock="));
+    n = header(m, 'R', 7, 2, TS);
+    put_alpha(m + 11, "BACK", 8);
+    assert_int_equal(decode(st, m, n, &out), 0);
+    n = header(m, 'X', 7, 2, TS);
+    assert_int_equal(decode(st, m, n, &out), 0);
+    assert_non_null(strstr(rendered, "|stock=BACK|"));
+    cs_itch_free(st);
+}
+
 /* ---- bad input ---------------------------------------------------------------- */
 
 static void test_bad_length(void **state)
@@ -634,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_symbol_from_add_without_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_orders_grow_and_delete, setup, teardown),
         cmocka_unit_test(test_table_full),
+        cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test_setup_teardown(test_bad_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prefix_fields_kept, setup, teardown),

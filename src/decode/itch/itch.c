@@ -20,7 +20,9 @@
  * if neither is known.
  *
  * Instrument state (how it works): stock locate -> 8-byte symbol, a flat
- * array of 65536 entries filled by R (and A/F when R was not seen); order
+ * array of 65536 entries (allocated at the first symbol: a stream that
+ * carries no R/A/F costs nothing) filled by R (and A/F when R was not
+ * seen; out of memory: counted in symbols_lost); order
  * reference -> stock locate, an open-addressing table (linear probing,
  * backward-shift deletion) filled by A/F, renamed by U, emptied by D. It
  * starts small and doubles until it holds "max_orders" (load <= 1/2): no
@@ -212,7 +214,8 @@ typedef struct cs__itch_order {
 } cs__itch_order;
 
 struct cs_itch {
-    char (*symbols)[CS__ITCH_SYMBOL]; /* per stock locate; "" = unknown */
+    char (*symbols)[CS__ITCH_SYMBOL]; /* per stock locate; "" = unknown;
+                                         NULL until the first symbol */
     cs__itch_order *orders;           /* open addressing, cap a power of two */
     size_t cap, n, max_orders;
     const cs__itch_def *by_type[256];
@@ -235,10 +238,9 @@ cs_itch *cs_itch_new(size_t max_orders)
     st->max_orders = max_orders == 0 ? CS__ITCH_ORDERS_DEFAULT : max_orders;
     if (st->max_orders > CS_ITCH_ORDERS_MAX)
         st->max_orders = CS_ITCH_ORDERS_MAX;
-    st->symbols = cs_calloc(CS__ITCH_LOCATES, CS__ITCH_SYMBOL);
     st->cap = CS__ITCH_TABLE_MIN;
     st->orders = cs_calloc(st->cap, sizeof(cs__itch_order));
-    if (st->symbols == NULL || st->orders == NULL) {
+    if (st->orders == NULL) {
         cs_itch_free(st);
         return NULL;
     }
@@ -258,7 +260,8 @@ void cs_itch_free(cs_itch *st)
 
 void cs_itch_reset(cs_itch *st)
 {
-    memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * CS__ITCH_SYMBOL);
+    if (st->symbols != NULL)
+        memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * CS__ITCH_SYMBOL);
     memset(st->orders, 0, st->cap * sizeof(cs__itch_order));
     st->n = 0;
 }
@@ -479,12 +482,20 @@ static void cs__itch_fields(cs_itch_out *out, const uint8_t *msg, size_t len,
 
 static void cs__itch_symbol_set(cs_itch *st, uint16_t locate, const uint8_t *stock, bool force)
 {
+    if (st->symbols == NULL) /* 512 KiB, only for a stream that carries ITCH */
+        st->symbols = cs_calloc(CS__ITCH_LOCATES, CS__ITCH_SYMBOL);
+    if (st->symbols == NULL) {
+        st->stats.symbols_lost++;
+        return;
+    }
     if (force || st->symbols[locate][0] == '\0')
         memcpy(st->symbols[locate], stock, CS__ITCH_SYMBOL);
 }
 
 static cs_str cs__itch_symbol(const cs_itch *st, uint16_t locate)
 {
+    if (st->symbols == NULL)
+        return (cs_str){"", 0};
     return cs__itch_trim((const uint8_t *)st->symbols[locate], CS__ITCH_SYMBOL);
 }
 

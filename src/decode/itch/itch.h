@@ -36,6 +36,7 @@ typedef struct cs_itch_stats {
     uint64_t bad_lengths;   /* length differs from its type's */
     uint64_t orders_live;   /* order references in the table now */
     uint64_t orders_full;   /* Add Orders not remembered: the table was full */
+    uint64_t symbols_lost;  /* symbols not remembered: out of memory */
 } cs_itch_stats;
 
 /* One decoded message. Before cs_itch_decode(), "n_fields" fields may be
