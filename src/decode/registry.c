@@ -27,7 +27,8 @@
 #endif
 
 /* Every decoder, one X(name) each, in probe order. */
-#define CS_DECODER_LIST(X) X(fix) X(http) X(dns) X(soupbintcp) X(ouch) CS_DECODERS_EXTRA(X)
+#define CS_DECODER_LIST(X)                                                                         \
+    X(fix) X(http) X(dns) X(soupbintcp) X(ouch) X(moldudp64) X(itch) CS_DECODERS_EXTRA(X)
 
 /* Each defined in src/decode/<name>/<name>.c. */
 #define CS_DECODER_DECLARE(name) extern const cs_decoder cs_decoder_##name;

@@ -74,14 +74,14 @@ static void test_lists_and_lookups(void **unused)
 
     assert_ptr_equal(cs_decoder_find("echo"), &cs_decoder_echo);
     assert_string_equal(cs_decoders_names(",", buf, sizeof(buf)),
-                        "fix,http,dns,soupbintcp,ouch,echo");
+                        "fix,http,dns,soupbintcp,ouch,moldudp64,itch,echo");
     assert_string_equal(cs_pairs_names(", ", buf, sizeof(buf)), "fix, http, dns, ouch, echoes");
     assert_int_equal(cs_decoders_parse("dns,echo", chosen), 0);
     assert_ptr_equal(chosen[1], &cs_decoder_echo);
     assert_null(chosen[2]);
     assert_int_equal(cs_decoders_parse("nope", chosen), CS_EINVAL);
-    assert_non_null(
-        strstr(cs_error_msg(CS_EINVAL), "have: fix, http, dns, soupbintcp, ouch, echo;"));
+    assert_non_null(strstr(cs_error_msg(CS_EINVAL),
+                           "have: fix, http, dns, soupbintcp, ouch, moldudp64, itch, echo;"));
     memset(&set, 0, sizeof(set));
     assert_int_equal(cs_decoder_optset_add(&set, "echo.ports=4001"), 0);
 }
@@ -95,9 +95,9 @@ static void test_cli_help_names_it(void **unused)
     assert_non_null(f);
     cs_cli_help(f, "--decoders {decoders} / -p {pairs} / -p {protos}\n");
     fclose(f);
-    assert_string_equal(text, "--decoders fix,http,dns,soupbintcp,ouch,echo / "
+    assert_string_equal(text, "--decoders fix,http,dns,soupbintcp,ouch,moldudp64,itch,echo / "
                               "-p fix, http, dns, ouch, echoes / "
-                              "-p fix, http, dns, soupbintcp, ouch, echo\n");
+                              "-p fix, http, dns, soupbintcp, ouch, moldudp64, itch, echo\n");
     free(text);
 }
 

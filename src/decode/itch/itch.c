@@ -1,0 +1,649 @@
+/*
+ * itch.c - Nasdaq TotalView-ITCH 5.0 message parsing (a library the
+ * transports call, MoldUDP64 and SoupBinTCP) and the payload decoder
+ * `itch` of the registry (no transports of its own: a transport hands
+ * parse() exactly one message and parse() emits it with proto "itch").
+ *
+ * Wire format (TotalView-ITCH 5.0 specification; big-endian unsigned,
+ * alpha left-justified and space-padded): every message starts with
+ *   Type(1) @0 | Stock Locate(2) @1 | Tracking Number(2) @3 | Timestamp(6) @5
+ * and has the fixed length of its type (cs__itch_defs below: S R H Y L V W
+ * K J h A F E C X D U P Q B I N O).
+ *
+ * Fields out, in wire order: stock_locate, tracking_number, timestamp
+ * (ns since midnight, decimal), then the type's fields with the spec's
+ * names: alpha trimmed of spaces (stock, mpid...), one-byte codes as the
+ * character, integers in decimal, prices as decimal text with 4 implied
+ * decimals (8 for the MWCB levels of V). Order events (E C X D U) get a
+ * last field "stock": the symbol of the order reference (from its A / F),
+ * or of the stock locate (from R, A, F) if the reference is unknown; none
+ * if neither is known.
+ *
+ * Instrument state (how it works): stock locate -> 8-byte symbol, a flat
+ * array of 65536 entries (allocated at the first symbol: a stream that
+ * carries no R/A/F costs nothing) filled by R (and A/F when R was not
+ * seen; out of memory: counted in symbols_lost); order
+ * reference -> stock locate, an open-addressing table (linear probing,
+ * backward-shift deletion) filled by A/F, renamed by U, emptied by D. It
+ * starts small and doubles until it holds "max_orders" (load <= 1/2): no
+ * allocation per message beyond those doublings; when full, new orders
+ * are counted in orders_full and not remembered.
+ *
+ * Bad input: a message whose length differs from its type's is flagged
+ * CS_MSG_MALFORMED (fields that fit are reported, the maps are untouched);
+ * an unknown type is type "unknown", flagged, counted, skipped whole.
+ * Never reads past the message's length.
+ * Threading: one cs_itch per stream, one thread at a time.
+ */
+#include "decode/itch/itch.h"
+
+#include "core/alloc.h"
+#include "core/cursor.h"
+#include "core/error.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+const char cs_itch_proto[] = "itch";
+
+#define CS__ITCH_HDR 11
+#define CS__ITCH_SYMBOL 8
+#define CS__ITCH_LOCATES 65536u
+#define CS__ITCH_TABLE_MIN 1024u
+#define CS__ITCH_ORDERS_DEFAULT (1u << 20)
+
+enum { F_ALPHA, F_CHAR, F_UINT, F_PRICE4, F_PRICE8 };
+
+/* What a message does to the order table. */
+enum { K_NONE, K_DIRECTORY, K_ADD, K_EVENT, K_DELETE, K_REPLACE };
+
+typedef struct cs__itch_field {
+    const char *name;
+    uint8_t off, len, kind, name_len;
+} cs__itch_field;
+
+typedef struct cs__itch_def {
+    char type;
+    uint8_t len;
+    uint8_t kind;
+    const cs__itch_field *fields;
+} cs__itch_def;
+
+#define FEND                                                                                       \
+    {                                                                                              \
+        NULL, 0, 0, 0, 0                                                                           \
+    }
+
+static const cs__itch_field f_S[] = {{"event_code", 11, 1, F_CHAR, 10}, FEND};
+static const cs__itch_field f_R[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"market_category", 19, 1, F_CHAR, 15},
+                                     {"financial_status_indicator", 20, 1, F_CHAR, 26},
+                                     {"round_lot_size", 21, 4, F_UINT, 14},
+                                     {"round_lots_only", 25, 1, F_CHAR, 15},
+                                     {"issue_classification", 26, 1, F_CHAR, 20},
+                                     {"issue_sub_type", 27, 2, F_ALPHA, 14},
+                                     {"authenticity", 29, 1, F_CHAR, 12},
+                                     {"short_sale_threshold_indicator", 30, 1, F_CHAR, 30},
+                                     {"ipo_flag", 31, 1, F_CHAR, 8},
+                                     {"luld_reference_price_tier", 32, 1, F_CHAR, 25},
+                                     {"etp_flag", 33, 1, F_CHAR, 8},
+                                     {"etp_leverage_factor", 34, 4, F_UINT, 19},
+                                     {"inverse_indicator", 38, 1, F_CHAR, 17},
+                                     FEND};
+static const cs__itch_field f_H[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"trading_state", 19, 1, F_CHAR, 13},
+                                     {"reserved", 20, 1, F_CHAR, 8},
+                                     {"reason_code", 21, 4, F_ALPHA, 11},
+                                     FEND};
+static const cs__itch_field f_Y[] = {
+    {"stock", 11, 8, F_ALPHA, 5}, {"reg_sho_action", 19, 1, F_CHAR, 14}, FEND};
+static const cs__itch_field f_L[] = {{"mpid", 11, 4, F_ALPHA, 4},
+                                     {"stock", 15, 8, F_ALPHA, 5},
+                                     {"primary_market_maker", 23, 1, F_CHAR, 20},
+                                     {"market_maker_mode", 24, 1, F_CHAR, 17},
+                                     {"market_participant_state", 25, 1, F_CHAR, 24},
+                                     FEND};
+static const cs__itch_field f_V[] = {{"level_1", 11, 8, F_PRICE8, 7},
+                                     {"level_2", 19, 8, F_PRICE8, 7},
+                                     {"level_3", 27, 8, F_PRICE8, 7},
+                                     FEND};
+static const cs__itch_field f_W[] = {{"breached_level", 11, 1, F_CHAR, 14}, FEND};
+static const cs__itch_field f_K[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"ipo_quotation_release_time", 19, 4, F_UINT, 26},
+                                     {"ipo_quotation_release_qualifier", 23, 1, F_CHAR, 31},
+                                     {"ipo_price", 24, 4, F_PRICE4, 9},
+                                     FEND};
+static const cs__itch_field f_J[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"auction_collar_reference_price", 19, 4, F_PRICE4, 30},
+                                     {"upper_auction_collar_price", 23, 4, F_PRICE4, 26},
+                                     {"lower_auction_collar_price", 27, 4, F_PRICE4, 26},
+                                     {"auction_collar_extension", 31, 4, F_UINT, 24},
+                                     FEND};
+static const cs__itch_field f_h[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"market_code", 19, 1, F_CHAR, 11},
+                                     {"operational_halt_action", 20, 1, F_CHAR, 23},
+                                     FEND};
+static const cs__itch_field f_A[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"buy_sell_indicator", 19, 1, F_CHAR, 18},
+                                     {"shares", 20, 4, F_UINT, 6},
+                                     {"stock", 24, 8, F_ALPHA, 5},
+                                     {"price", 32, 4, F_PRICE4, 5},
+                                     FEND};
+static const cs__itch_field f_F[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"buy_sell_indicator", 19, 1, F_CHAR, 18},
+                                     {"shares", 20, 4, F_UINT, 6},
+                                     {"stock", 24, 8, F_ALPHA, 5},
+                                     {"price", 32, 4, F_PRICE4, 5},
+                                     {"attribution", 36, 4, F_ALPHA, 11},
+                                     FEND};
+static const cs__itch_field f_E[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"executed_shares", 19, 4, F_UINT, 15},
+                                     {"match_number", 23, 8, F_UINT, 12},
+                                     FEND};
+static const cs__itch_field f_C[] = {
+    {"order_reference_number", 11, 8, F_UINT, 22}, {"executed_shares", 19, 4, F_UINT, 15},
+    {"match_number", 23, 8, F_UINT, 12},           {"printable", 31, 1, F_CHAR, 9},
+    {"execution_price", 32, 4, F_PRICE4, 15},      FEND};
+static const cs__itch_field f_X[] = {
+    {"order_reference_number", 11, 8, F_UINT, 22}, {"canceled_shares", 19, 4, F_UINT, 15}, FEND};
+static const cs__itch_field f_D[] = {{"order_reference_number", 11, 8, F_UINT, 22}, FEND};
+static const cs__itch_field f_U[] = {{"original_order_reference_number", 11, 8, F_UINT, 31},
+                                     {"new_order_reference_number", 19, 8, F_UINT, 26},
+                                     {"shares", 27, 4, F_UINT, 6},
+                                     {"price", 31, 4, F_PRICE4, 5},
+                                     FEND};
+static const cs__itch_field f_P[] = {{"order_reference_number", 11, 8, F_UINT, 22},
+                                     {"buy_sell_indicator", 19, 1, F_CHAR, 18},
+                                     {"shares", 20, 4, F_UINT, 6},
+                                     {"stock", 24, 8, F_ALPHA, 5},
+                                     {"price", 32, 4, F_PRICE4, 5},
+                                     {"match_number", 36, 8, F_UINT, 12},
+                                     FEND};
+static const cs__itch_field f_Q[] = {
+    {"cross_shares", 11, 8, F_UINT, 12},  {"stock", 19, 8, F_ALPHA, 5},
+    {"cross_price", 27, 4, F_PRICE4, 11}, {"match_number", 31, 8, F_UINT, 12},
+    {"cross_type", 39, 1, F_CHAR, 10},    FEND};
+static const cs__itch_field f_B[] = {{"match_number", 11, 8, F_UINT, 12}, FEND};
+static const cs__itch_field f_I[] = {{"paired_shares", 11, 8, F_UINT, 13},
+                                     {"imbalance_shares", 19, 8, F_UINT, 16},
+                                     {"imbalance_direction", 27, 1, F_CHAR, 19},
+                                     {"stock", 28, 8, F_ALPHA, 5},
+                                     {"far_price", 36, 4, F_PRICE4, 9},
+                                     {"near_price", 40, 4, F_PRICE4, 10},
+                                     {"current_reference_price", 44, 4, F_PRICE4, 23},
+                                     {"cross_type", 48, 1, F_CHAR, 10},
+                                     {"price_variation_indicator", 49, 1, F_CHAR, 25},
+                                     FEND};
+static const cs__itch_field f_N[] = {
+    {"stock", 11, 8, F_ALPHA, 5}, {"interest_flag", 19, 1, F_CHAR, 13}, FEND};
+static const cs__itch_field f_O[] = {{"stock", 11, 8, F_ALPHA, 5},
+                                     {"open_eligibility_status", 19, 1, F_CHAR, 23},
+                                     {"minimum_allowable_price", 20, 4, F_PRICE4, 23},
+                                     {"maximum_allowable_price", 24, 4, F_PRICE4, 23},
+                                     {"near_execution_price", 28, 4, F_PRICE4, 20},
+                                     {"near_execution_time", 32, 8, F_UINT, 19},
+                                     {"lower_price_range_collar", 40, 4, F_PRICE4, 24},
+                                     {"upper_price_range_collar", 44, 4, F_PRICE4, 24},
+                                     FEND};
+
+static const cs__itch_def cs__itch_defs[] = {
+    {'S', 12, K_NONE, f_S},   {'R', 39, K_DIRECTORY, f_R}, {'H', 25, K_NONE, f_H},
+    {'Y', 20, K_NONE, f_Y},   {'L', 26, K_NONE, f_L},      {'V', 35, K_NONE, f_V},
+    {'W', 12, K_NONE, f_W},   {'K', 28, K_NONE, f_K},      {'J', 35, K_NONE, f_J},
+    {'h', 21, K_NONE, f_h},   {'A', 36, K_ADD, f_A},       {'F', 40, K_ADD, f_F},
+    {'E', 31, K_EVENT, f_E},  {'C', 36, K_EVENT, f_C},     {'X', 23, K_EVENT, f_X},
+    {'D', 19, K_DELETE, f_D}, {'U', 35, K_REPLACE, f_U},   {'P', 44, K_NONE, f_P},
+    {'Q', 40, K_NONE, f_Q},   {'B', 19, K_NONE, f_B},      {'I', 50, K_NONE, f_I},
+    {'N', 20, K_NONE, f_N},   {'O', 48, K_NONE, f_O},
+};
+
+/* The definition of a type byte, or NULL (a linear search: st->by_type is the fast path). */
+static const cs__itch_def *cs__itch_def_of(uint8_t type)
+{
+    for (size_t i = 0; i < sizeof(cs__itch_defs) / sizeof(cs__itch_defs[0]); i++)
+        if ((uint8_t)cs__itch_defs[i].type == type)
+            return &cs__itch_defs[i];
+    return NULL;
+}
+
+typedef struct cs__itch_order {
+    uint64_t ref;
+    uint16_t locate;
+    uint8_t used;
+} cs__itch_order;
+
+struct cs_itch {
+    char (*symbols)[CS__ITCH_SYMBOL]; /* per stock locate; "" = unknown;
+                                         NULL until the first symbol */
+    cs__itch_order *orders;           /* open addressing, cap a power of two */
+    size_t cap, n, max_orders;
+    const cs__itch_def *by_type[256];
+    cs_itch_stats stats;
+};
+
+size_t cs_itch_type_len(uint8_t type)
+{
+    const cs__itch_def *d = cs__itch_def_of(type);
+
+    return d != NULL ? d->len : 0;
+}
+
+cs_itch *cs_itch_new(size_t max_orders)
+{
+    cs_itch *st = cs_calloc(1, sizeof(*st));
+
+    if (st == NULL)
+        return NULL;
+    st->max_orders = max_orders == 0 ? CS__ITCH_ORDERS_DEFAULT : max_orders;
+    if (st->max_orders > CS_ITCH_ORDERS_MAX)
+        st->max_orders = CS_ITCH_ORDERS_MAX;
+    st->cap = CS__ITCH_TABLE_MIN;
+    st->orders = cs_calloc(st->cap, sizeof(cs__itch_order));
+    if (st->orders == NULL) {
+        cs_itch_free(st);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(cs__itch_defs) / sizeof(cs__itch_defs[0]); i++)
+        st->by_type[(uint8_t)cs__itch_defs[i].type] = &cs__itch_defs[i];
+    return st;
+}
+
+void cs_itch_free(cs_itch *st)
+{
+    if (st == NULL)
+        return;
+    cs_free(st->symbols);
+    cs_free(st->orders);
+    cs_free(st);
+}
+
+void cs_itch_reset(cs_itch *st)
+{
+    if (st->symbols != NULL)
+        memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * CS__ITCH_SYMBOL);
+    memset(st->orders, 0, st->cap * sizeof(cs__itch_order));
+    st->n = 0;
+}
+
+void cs_itch_stats_get(const cs_itch *st, cs_itch_stats *out)
+{
+    *out = st->stats;
+    out->orders_live = st->n;
+}
+
+/* ---- the order table ------------------------------------------------------ */
+
+static size_t cs__itch_hash(uint64_t ref, size_t cap)
+{
+    ref ^= ref >> 33;
+    ref *= 0xff51afd7ed558ccdULL;
+    ref ^= ref >> 33;
+    return (size_t)ref & (cap - 1);
+}
+
+/* The slot holding "ref", or the empty slot where it would go. */
+static size_t cs__itch_slot(const cs__itch_order *t, size_t cap, uint64_t ref)
+{
+    size_t i = cs__itch_hash(ref, cap);
+
+    while (t[i].used && t[i].ref != ref)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Doubles the table; false if out of memory (the table stays). */
+static bool cs__itch_grow(cs_itch *st)
+{
+    size_t cap = st->cap * 2;
+    cs__itch_order *t = cs_calloc(cap, sizeof(*t));
+
+    if (t == NULL)
+        return false;
+    for (size_t i = 0; i < st->cap; i++)
+        if (st->orders[i].used)
+            t[cs__itch_slot(t, cap, st->orders[i].ref)] = st->orders[i];
+    cs_free(st->orders);
+    st->orders = t;
+    st->cap = cap;
+    return true;
+}
+
+static void cs__itch_order_put(cs_itch *st, uint64_t ref, uint16_t locate)
+{
+    size_t i = cs__itch_slot(st->orders, st->cap, ref);
+
+    if (!st->orders[i].used) {
+        if (st->n >= st->max_orders) {
+            st->stats.orders_full++;
+            return;
+        }
+        if ((st->n + 1) * 2 > st->cap) {
+            if (!cs__itch_grow(st)) {
+                st->stats.orders_full++;
+                return;
+            }
+            i = cs__itch_slot(st->orders, st->cap, ref);
+        }
+        st->n++;
+    }
+    st->orders[i] = (cs__itch_order){ref, locate, 1};
+}
+
+static const cs__itch_order *cs__itch_order_get(const cs_itch *st, uint64_t ref)
+{
+    size_t i = cs__itch_slot(st->orders, st->cap, ref);
+
+    return st->orders[i].used ? &st->orders[i] : NULL;
+}
+
+/* Removes "ref" with backward-shift deletion (no tombstones). */
+static void cs__itch_order_del(cs_itch *st, uint64_t ref)
+{
+    size_t mask = st->cap - 1;
+    size_t i = cs__itch_slot(st->orders, st->cap, ref);
+    size_t j = i;
+
+    if (!st->orders[i].used)
+        return;
+    st->n--;
+    for (;;) {
+        size_t home;
+
+        st->orders[i].used = 0;
+        do {
+            j = (j + 1) & mask;
+            if (!st->orders[j].used)
+                return;
+            home = cs__itch_hash(st->orders[j].ref, st->cap);
+        } while (i <= j ? (i < home && home <= j) : (i < home || home <= j));
+        st->orders[i] = st->orders[j];
+        i = j;
+    }
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+static cs_str cs__itch_trim(const uint8_t *p, size_t n)
+{
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\0'))
+        n--;
+    return (cs_str){(const char *)p, n};
+}
+
+static uint64_t cs__itch_uint(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+
+    if (n == 8)
+        return cs_rd_be64(p);
+    if (n == 4)
+        return cs_rd_be32(p);
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* "00" .. "99": two digits per division when writing decimals. */
+static const char cs__itch_digits2[201] = "00010203040506070809101112131415161718192021222324"
+                                          "25262728293031323334353637383940414243444546474849"
+                                          "50515253545556575859606162636465666768697071727374"
+                                          "75767778798081828384858687888990919293949596979899";
+
+size_t cs_itch_u64_text(char *buf, uint64_t v)
+{
+    char tmp[20];
+    size_t i = sizeof(tmp), n;
+
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+
+        v /= 100;
+        tmp[--i] = cs__itch_digits2[d + 1];
+        tmp[--i] = cs__itch_digits2[d];
+    }
+    if (v >= 10) {
+        tmp[--i] = cs__itch_digits2[v * 2 + 1];
+        tmp[--i] = cs__itch_digits2[v * 2];
+    } else
+        tmp[--i] = (char)('0' + v);
+    n = sizeof(tmp) - i;
+    memcpy(buf, tmp + i, n);
+    return n;
+}
+
+/* Writes a decimal number (with "decimals" implied decimals) into out's
+ * text without snprintf (the hot path); returns it (empty if full). */
+static cs_str cs__itch_print(cs_itch_out *out, uint64_t v, unsigned decimals)
+{
+    char *p = out->text + out->text_used;
+    uint64_t scale = decimals == 4 ? 10000u : 100000000u;
+    size_t n;
+
+    if (sizeof(out->text) - out->text_used < 32)
+        return (cs_str){p, 0};
+    if (decimals == 0)
+        n = cs_itch_u64_text(p, v);
+    else {
+        uint64_t frac = v % scale;
+
+        n = cs_itch_u64_text(p, v / scale);
+        p[n++] = '.';
+        for (unsigned i = decimals; i-- > 0; frac /= 10)
+            p[n + i] = (char)('0' + frac % 10);
+        n += decimals;
+    }
+    out->text_used += n;
+    return (cs_str){p, n};
+}
+
+static void cs__itch_add_n(cs_itch_out *out, const char *name, size_t name_len, cs_str val)
+{
+    if (out->n_fields >= sizeof(out->fields) / sizeof(out->fields[0]))
+        return;
+    out->fields[out->n_fields++] = (cs_kv){{name, name_len}, val};
+}
+
+/* A field named by a string literal. */
+#define cs__itch_add(out, name, val) cs__itch_add_n(out, name, sizeof(name) - 1, val)
+
+static cs_str cs__itch_value(cs_itch_out *out, const uint8_t *p, const cs__itch_field *f)
+{
+    switch (f->kind) {
+    case F_ALPHA:
+        return cs__itch_trim(p, f->len);
+    case F_CHAR:
+        return (cs_str){(const char *)p, 1};
+    case F_PRICE4:
+        return cs__itch_print(out, cs__itch_uint(p, f->len), 4);
+    case F_PRICE8:
+        return cs__itch_print(out, cs__itch_uint(p, f->len), 8);
+    default:
+        return cs__itch_print(out, cs__itch_uint(p, f->len), 0);
+    }
+}
+
+/* The common header and the fields of "fields" that lie within len. */
+static void cs__itch_fields(cs_itch_out *out, const uint8_t *msg, size_t len,
+                            const cs__itch_field *fields)
+{
+    if (len >= 3)
+        cs__itch_add(out, "stock_locate", cs__itch_print(out, cs_rd_be16(msg + 1), 0));
+    if (len >= 5)
+        cs__itch_add(out, "tracking_number", cs__itch_print(out, cs_rd_be16(msg + 3), 0));
+    if (len >= CS__ITCH_HDR)
+        cs__itch_add(out, "timestamp", cs__itch_print(out, cs__itch_uint(msg + 5, 6), 0));
+    for (const cs__itch_field *f = fields; f != NULL && f->name != NULL; f++)
+        if ((size_t)f->off + f->len <= len)
+            cs__itch_add_n(out, f->name, f->name_len, cs__itch_value(out, msg + f->off, f));
+}
+
+/* ---- the maps -------------------------------------------------------------- */
+
+static void cs__itch_symbol_set(cs_itch *st, uint16_t locate, const uint8_t *stock, bool force)
+{
+    if (st->symbols == NULL) /* 512 KiB, only for a stream that carries ITCH */
+        st->symbols = cs_calloc(CS__ITCH_LOCATES, CS__ITCH_SYMBOL);
+    if (st->symbols == NULL) {
+        st->stats.symbols_lost++;
+        return;
+    }
+    if (force || st->symbols[locate][0] == '\0')
+        memcpy(st->symbols[locate], stock, CS__ITCH_SYMBOL);
+}
+
+static cs_str cs__itch_symbol(const cs_itch *st, uint16_t locate)
+{
+    if (st->symbols == NULL)
+        return (cs_str){"", 0};
+    return cs__itch_trim((const uint8_t *)st->symbols[locate], CS__ITCH_SYMBOL);
+}
+
+/* Updates the maps from a well-formed message; adds "stock" to events. */
+static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *msg, cs_itch_out *out)
+{
+    uint16_t locate = cs_rd_be16(msg + 1);
+    const cs__itch_order *o;
+    uint64_t ref;
+    cs_str sym;
+
+    switch (d->kind) {
+    case K_DIRECTORY:
+        cs__itch_symbol_set(st, locate, msg + 11, true);
+        return;
+    case K_ADD:
+        cs__itch_symbol_set(st, locate, msg + 24, false);
+        cs__itch_order_put(st, cs_rd_be64(msg + 11), locate);
+        return;
+    case K_NONE:
+        return;
+    default:
+        break;
+    }
+    ref = cs_rd_be64(msg + 11); /* E C X D U: the reference at 11:8 */
+    o = cs__itch_order_get(st, ref);
+    if (o != NULL)
+        locate = o->locate;
+    sym = cs__itch_symbol(st, locate);
+    if (sym.len > 0)
+        cs__itch_add(out, "stock", sym);
+    if (d->kind == K_DELETE && o != NULL)
+        cs__itch_order_del(st, ref);
+    else if (d->kind == K_REPLACE && o != NULL) {
+        cs__itch_order_del(st, ref);
+        cs__itch_order_put(st, cs_rd_be64(msg + 19), locate);
+    }
+}
+
+void cs_itch_prefetch(const cs_itch *st, const uint8_t *msg, size_t len)
+{
+    const cs__itch_def *d = len > 0 ? st->by_type[msg[0]] : NULL;
+
+    if (d != NULL && len == d->len && d->kind >= K_ADD)
+        __builtin_prefetch(&st->orders[cs__itch_hash(cs_rd_be64(msg + 11), st->cap)]);
+}
+
+int cs_itch_decode(cs_itch *st, const uint8_t *msg, size_t len, cs_itch_out *out)
+{
+    const cs__itch_def *d = len > 0 ? st->by_type[msg[0]] : NULL;
+
+    st->stats.messages++;
+    out->flags = 0;
+    if (d == NULL) {
+        st->stats.unknown_types++;
+        out->type = (cs_str){"unknown", 7};
+        out->flags = CS_MSG_MALFORMED;
+        cs__itch_fields(out, msg, len, NULL);
+        return CS_ECORRUPT;
+    }
+    out->type = (cs_str){(const char *)msg, 1};
+    cs__itch_fields(out, msg, len, d->fields);
+    if (len != d->len) {
+        st->stats.bad_lengths++;
+        out->flags = CS_MSG_MALFORMED;
+        return CS_ECORRUPT;
+    }
+    cs__itch_track(st, d, msg, out);
+    return 0;
+}
+
+/* ---- the payload decoder `itch` ------------------------------------------- */
+
+typedef struct cs__itch_dec {
+    cs_itch *itch;
+    cs_itch_out out;
+} cs__itch_dec;
+
+static void *cs__itch_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
+{
+    cs__itch_dec *s = cs_calloc(1, sizeof(*s));
+
+    (void)flow;
+    (void)opts;
+    if (s == NULL)
+        return NULL;
+    s->itch = cs_itch_new(0);
+    if (s->itch == NULL) {
+        cs_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void cs__itch_state_free(void *state)
+{
+    cs__itch_dec *s = state;
+
+    cs_itch_free(s->itch);
+    cs_free(s);
+}
+
+/* in.data is one whole ITCH message (a transport's block). */
+static size_t cs__itch_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in)
+{
+    cs__itch_dec *s = state;
+    cs_msg_out m;
+
+    if (in->len == 0)
+        return 0;
+    s->out.n_fields = 0;
+    s->out.text_used = 0;
+    cs_itch_decode(s->itch, in->data, in->len, &s->out);
+    memset(&m, 0, sizeof(m));
+    m.type = s->out.type;
+    m.start = 0;
+    m.len = in->len;
+    m.flags = s->out.flags;
+    m.fields = s->out.fields;
+    m.n_fields = s->out.n_fields;
+    m.proto = cs_itch_proto;
+    cs_decode_emit(ctx, &m);
+    return in->len;
+}
+
+static void cs__itch_gap(void *state, uint8_t dir)
+{
+    (void)state;
+    (void)dir;
+}
+
+static cs_probe cs__itch_probe(const uint8_t *data, size_t len, uint8_t dir)
+{
+    (void)data;
+    (void)len;
+    (void)dir;
+    return CS_PROBE_NO; /* a payload decoder: never a flow's own */
+}
+
+const cs_decoder cs_decoder_itch = {
+    .name = "itch",
+    .transports = 0,
+    .ports = NULL,
+    .probe = cs__itch_probe,
+    .options = NULL,
+    .pairs = NULL,
+    .state_new = cs__itch_state_new,
+    .state_free = cs__itch_state_free,
+    .parse = cs__itch_parse,
+    .gap = cs__itch_gap,
+};

@@ -1,0 +1,335 @@
+/*
+ * moldudp64.c - decoder of MoldUDP64 1.00 (UDP), a cs_decoder plug-in
+ * (src/decode/decoder.h); each message block is decoded as ITCH 5.0 by the
+ * library of src/decode/itch/.
+ *
+ * Wire format (MoldUDP64 1.00; big-endian), one datagram = one packet:
+ *
+ *   +-------------+--------------+-------+---------------------------+
+ *   | Session 10  | Sequence 8   | Count | Count blocks:             |
+ *   | alpha       | of 1st block | 2     | Length 2 | Length bytes   |
+ *   +-------------+--------------+-------+---------------------------+
+ *   Count 0: heartbeat, 0xFFFF: end of session (no blocks; Sequence is the
+ *   next expected number). A request (client -> re-request server) is
+ *   exactly the 20-byte header with Count 1..0xFFFE: the first number and
+ *   how many are wanted; the answer is an ordinary data packet.
+ *
+ * Messages out: one per packet, proto "moldudp64", type data / heartbeat /
+ * end_of_session / request, fields session (trimmed), seq, count, and
+ * retransmission=1 on data below the next expected number of its
+ * direction (the answer to a request); then, for each block, one message
+ * of proto "itch" covering the block, fields session and seq of that
+ * block first, then ITCH's (src/decode/itch/itch.c).
+ *
+ * Sequence tracking, per flow direction: the session and the next expected
+ * number. The first packet of a direction (or of a new session, which also
+ * resets the ITCH instrument state) sets it; a data packet, heartbeat or
+ * end of session whose number is above it reports cs_decode_seq_gap(stream
+ * = session, first = expected, count = seq - expected); data then moves it
+ * to seq + the blocks read, a heartbeat or end of session to seq.
+ * Retransmissions (data below it) never move it back nor report a gap,
+ * but one that reaches past it moves it to its end; a heartbeat below it
+ * is late and changes nothing.
+ *
+ * Bad input: a count beyond the blocks present, a block beyond the
+ * datagram, or bytes after the last block flag the packet message
+ * CS_MSG_BAD_LENGTH; a zero-length block flags it CS_MSG_MALFORMED; the
+ * blocks before the fault are decoded and the rest of the datagram is
+ * skipped; each is counted in the state (bad_packets). An unknown ITCH
+ * type or a bad ITCH length flags that block's message (itch.c). Bounds:
+ * only in.len bytes are read (the flow layer hands the UDP payload as the
+ * UDP length gives it).
+ *
+ * Probe (strict, so other UDP is left alone): at least 20 bytes, a session
+ * of printable ASCII that does not start with a space, and either Count 0
+ * or 0xFFFF with nothing after the header, or Count >= 1 blocks of
+ * non-zero length that end exactly at the datagram's end. Otherwise bound
+ * by `--decoder-opt moldudp64.ports=N`.
+ * State and ownership: per UDP flow the two directions' tracking, the ITCH
+ * state and scratch for fields (valid during cs_decode_emit() only).
+ * Threading: one state per flow, one thread at a time.
+ */
+#include "decode/moldudp64/moldudp64.h"
+
+#include "core/alloc.h"
+#include "core/cursor.h"
+#include "decode/itch/itch.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CS__MOLD_HDR 20
+#define CS__MOLD_SESSION 10
+#define CS__MOLD_HEARTBEAT 0u
+#define CS__MOLD_END 0xFFFFu
+
+typedef struct cs__mold_dir {
+    bool known;
+    char session[CS__MOLD_SESSION];
+    uint64_t next; /* the next expected number */
+} cs__mold_dir;
+
+typedef struct cs__mold_state {
+    cs__mold_dir dir[2];
+    cs_itch *itch;
+    uint64_t bad_packets;
+    char num[3][24];
+    cs_kv fields[4];
+    cs_itch_out out;
+} cs__mold_state;
+
+/* How the blocks after the header read: how many whole ones, and the fault. */
+typedef struct cs__mold_scan {
+    size_t blocks;
+    uint32_t fault; /* 0, CS_MSG_BAD_LENGTH or CS_MSG_MALFORMED */
+} cs__mold_scan;
+
+static cs__mold_scan cs__mold_scan_blocks(const uint8_t *p, size_t len, uint16_t count)
+{
+    cs__mold_scan s = {0, 0};
+    cs_cursor c;
+
+    cs_cursor_init(&c, p + CS__MOLD_HDR, len - CS__MOLD_HDR);
+    while (s.blocks < count) {
+        const uint8_t *lp = cs_cursor_need(&c, 2);
+        uint16_t blen;
+
+        if (lp == NULL) {
+            s.fault = CS_MSG_BAD_LENGTH;
+            return s;
+        }
+        blen = cs_rd_be16(lp);
+        if (blen == 0) {
+            s.fault = CS_MSG_MALFORMED;
+            return s;
+        }
+        if (!cs_cursor_skip(&c, blen)) {
+            s.fault = CS_MSG_BAD_LENGTH;
+            return s;
+        }
+        s.blocks++;
+    }
+    if (cs_cursor_left(&c) != 0)
+        s.fault = CS_MSG_BAD_LENGTH;
+    return s;
+}
+
+static bool cs__mold_printable(const uint8_t *p, size_t n)
+{
+    if (p[0] == ' ')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 || p[i] > 0x7e)
+            return false;
+    return true;
+}
+
+static cs_probe cs__mold_probe(const uint8_t *data, size_t len, uint8_t dir)
+{
+    uint16_t count;
+
+    (void)dir;
+    if (len < CS__MOLD_HDR || !cs__mold_printable(data, CS__MOLD_SESSION))
+        return CS_PROBE_NO;
+    count = cs_rd_be16(data + 18);
+    if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END)
+        return len == CS__MOLD_HDR ? CS_PROBE_YES : CS_PROBE_NO;
+    if (len == CS__MOLD_HDR)
+        return CS_PROBE_NO; /* a request: too little to tell */
+    return cs__mold_scan_blocks(data, len, count).fault == 0 ? CS_PROBE_YES : CS_PROBE_NO;
+}
+
+static cs_str cs__mold_session(const uint8_t *p)
+{
+    size_t n = CS__MOLD_SESSION;
+
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\0'))
+        n--;
+    return (cs_str){(const char *)p, n};
+}
+
+static cs_str cs__mold_num(char *buf, size_t cap, uint64_t v)
+{
+    (void)cap; /* >= 20 bytes: a u64 in decimal */
+    return (cs_str){buf, cs_itch_u64_text(buf, v)};
+}
+
+static cs_kv cs__mold_kv(const char *name, cs_str val)
+{
+    return (cs_kv){{name, strlen(name)}, val};
+}
+
+static const char *cs__mold_type(uint16_t count, size_t len)
+{
+    if (count == CS__MOLD_HEARTBEAT)
+        return "heartbeat";
+    if (count == CS__MOLD_END)
+        return "end_of_session";
+    return len == CS__MOLD_HDR ? "request" : "data";
+}
+
+/* Checks the number against the direction's next expected: reports a gap
+ * (or a new session), and says whether it is a retransmission. */
+static bool cs__mold_track(cs__mold_state *st, cs_decode_ctx *ctx, uint8_t dir, const uint8_t *p,
+                           uint64_t seq)
+{
+    cs__mold_dir *d = &st->dir[dir & 1];
+
+    if (!d->known || memcmp(d->session, p, CS__MOLD_SESSION) != 0) {
+        if (d->known)
+            cs_itch_reset(st->itch);
+        d->known = true;
+        memcpy(d->session, p, CS__MOLD_SESSION);
+        d->next = seq;
+        return false;
+    }
+    if (seq < d->next)
+        return true;
+    if (seq > d->next) {
+        cs_seq_gap g = {cs__mold_session(p), d->next, seq - d->next};
+
+        cs_decode_seq_gap(ctx, &g);
+        d->next = seq;
+    }
+    return false;
+}
+
+static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
+                                 uint32_t flags, bool retrans)
+{
+    const uint8_t *p = in->data;
+    const char *type = cs__mold_type(cs_rd_be16(p + 18), in->len);
+    cs_msg_out m;
+
+    memset(&m, 0, sizeof(m));
+    st->fields[0] = cs__mold_kv("session", cs__mold_session(p));
+    st->fields[1] =
+        cs__mold_kv("seq", cs__mold_num(st->num[0], sizeof(st->num[0]), cs_rd_be64(p + 10)));
+    st->fields[2] =
+        cs__mold_kv("count", cs__mold_num(st->num[1], sizeof(st->num[1]), cs_rd_be16(p + 18)));
+    st->fields[3] = cs__mold_kv("retransmission", (cs_str){"1", 1});
+    m.type = (cs_str){type, strlen(type)};
+    m.len = in->len;
+    m.flags = flags;
+    m.fields = st->fields;
+    m.n_fields = retrans ? 4 : 3;
+    cs_decode_emit(ctx, &m);
+}
+
+/* Emits the ITCH message of each of the first "blocks" blocks. */
+static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
+                                 size_t blocks)
+{
+    const uint8_t *p = in->data;
+    uint64_t seq = cs_rd_be64(p + 10);
+    size_t off = CS__MOLD_HDR;
+    cs_itch_out *out = &st->out;
+
+    for (size_t i = 0; i < blocks; i++) {
+        uint16_t blen = cs_rd_be16(p + off);
+        size_t next = off + 2u + blen;
+        cs_msg_out m;
+
+        if (i + 1 < blocks) /* blocks were checked: the next one is whole */
+            cs_itch_prefetch(st->itch, p + next + 2, cs_rd_be16(p + next));
+
+        out->n_fields = 0;
+        out->text_used = 0;
+        out->fields[out->n_fields++] = cs__mold_kv("session", cs__mold_session(p));
+        out->fields[out->n_fields++] =
+            cs__mold_kv("seq", cs__mold_num(st->num[2], sizeof(st->num[2]), seq + i));
+        cs_itch_decode(st->itch, p + off + 2, blen, out);
+        memset(&m, 0, sizeof(m));
+        m.type = out->type;
+        m.start = off;
+        m.len = 2u + blen;
+        m.flags = out->flags;
+        m.fields = out->fields;
+        m.n_fields = out->n_fields;
+        m.proto = cs_itch_proto;
+        cs_decode_emit(ctx, &m);
+        off += 2u + blen;
+    }
+}
+
+static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *in)
+{
+    cs__mold_state *st = state;
+    const uint8_t *p = in->data;
+    cs__mold_scan scan = {0, 0};
+    uint16_t count;
+    uint64_t seq;
+    bool retrans = false;
+
+    if (in->len < CS__MOLD_HDR) {
+        st->bad_packets++;
+        return in->len; /* not a MoldUDP64 packet: skipped */
+    }
+    count = cs_rd_be16(p + 18);
+    seq = cs_rd_be64(p + 10);
+    if (in->len == CS__MOLD_HDR && count != CS__MOLD_HEARTBEAT && count != CS__MOLD_END) {
+        cs__mold_emit_packet(st, ctx, in, 0, false); /* a request */
+        return in->len;
+    }
+    if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
+        if (in->len != CS__MOLD_HDR)
+            scan.fault = CS_MSG_BAD_LENGTH;
+    } else
+        scan = cs__mold_scan_blocks(p, in->len, count);
+    if (scan.fault != 0)
+        st->bad_packets++;
+    retrans = cs__mold_track(st, ctx, in->dir, p, seq);
+    if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
+        cs__mold_emit_packet(st, ctx, in, scan.fault, false); /* a late one: ignored */
+        return in->len;
+    }
+    cs__mold_emit_packet(st, ctx, in, scan.fault, retrans);
+    cs__mold_emit_blocks(st, ctx, in, scan.blocks);
+    if (seq + scan.blocks > st->dir[in->dir & 1].next) /* a retransmission may reach past it */
+        st->dir[in->dir & 1].next = seq + scan.blocks;
+    return in->len;
+}
+
+static void cs__mold_gap(void *state, uint8_t dir)
+{
+    (void)state;
+    (void)dir; /* datagrams: numbers tell what was lost */
+}
+
+static void *cs__mold_state_new(const cs_endpoints *flow, const cs_decoder_opts *opts)
+{
+    cs__mold_state *st = cs_calloc(1, sizeof(*st));
+
+    (void)flow;
+    (void)opts;
+    if (st == NULL)
+        return NULL;
+    st->itch = cs_itch_new(0);
+    if (st->itch == NULL) {
+        cs_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void cs__mold_state_free(void *state)
+{
+    cs__mold_state *st = state;
+
+    cs_itch_free(st->itch);
+    cs_free(st);
+}
+
+const cs_decoder cs_decoder_moldudp64 = {
+    .name = "moldudp64",
+    .transports = CS_TRANSPORT_UDP,
+    .ports = NULL,
+    .probe = cs__mold_probe,
+    .options = NULL,
+    .pairs = NULL,
+    .state_new = cs__mold_state_new,
+    .state_free = cs__mold_state_free,
+    .parse = cs__mold_parse,
+    .gap = cs__mold_gap,
+};
