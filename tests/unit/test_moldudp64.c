@@ -25,7 +25,7 @@
 #include "analytics/analyzer.h"
 #include "decode/itch/itch.h"
 #include "decode/moldudp64/moldudp64.h"
-#include "flow/dissect.h"
+#include "packet/dissect.h"
 
 #include <stdio.h>
 #include <stdlib.h>
