@@ -35,11 +35,11 @@ typedef struct cs_analyzer_cfg {
                                           NULL = all in the registry */
     /* --decoder-opt settings, borrowed for the analyzer's life; NULL = none */
     const cs_decoder_optset *decoder_opts;
-    uint32_t max_flows;                /* default 1,000,000 */
-    uint32_t max_flow_buffer;          /* bytes buffered per direction
-                                          (out of order + unconsumed), default 1 MiB */
-    int64_t flow_idle_ns;              /* idle flows expire, default 300 s */
-    int64_t pair_timeout_ns;           /* unanswered requests expire, default 30 s */
+    uint32_t max_flows;       /* default 1,000,000 */
+    uint32_t max_flow_buffer; /* bytes buffered per direction
+                                 (out of order + unconsumed), default 1 MiB */
+    int64_t flow_idle_ns;     /* idle flows expire, default 300 s */
+    int64_t pair_timeout_ns;  /* unanswered requests expire, default 30 s */
 } cs_analyzer_cfg;
 
 /* A sequence gap (decode/decoder.h) with where and when it was seen. */
@@ -73,21 +73,21 @@ enum {
 };
 
 typedef struct cs_analyzer_stats {
-    uint64_t packets;            /* packets seen */
-    uint64_t flows;              /* flows created */
-    uint64_t flows_evicted;      /* flows dropped by the max_flows bound */
-    uint64_t tcp_gaps;           /* gaps (lost bytes) declared */
-    uint64_t tcp_gap_bytes;      /* bytes lost in those gaps */
-    uint64_t tcp_retransmits;    /* segments whose bytes were already delivered */
-    uint64_t tcp_out_of_order;   /* segments buffered out of order */
-    uint64_t buffer_overflows;   /* times max_flow_buffer forced bytes out */
-    uint64_t frags;              /* IPv4 fragments seen */
-    uint64_t frags_reassembled;  /* datagrams rebuilt */
-    uint64_t frags_dropped;      /* fragments that timed out / overflowed */
-    uint64_t messages;           /* messages emitted */
-    uint64_t bad_messages;       /* messages with CS_MSG_BAD_* / MALFORMED flags */
-    uint64_t seq_gaps;           /* sequence gaps decoders reported */
-    uint64_t seq_gap_missing;    /* sequence numbers missing in them */
+    uint64_t packets;           /* packets seen */
+    uint64_t flows;             /* flows created */
+    uint64_t flows_evicted;     /* flows dropped by the max_flows bound */
+    uint64_t tcp_gaps;          /* gaps (lost bytes) declared */
+    uint64_t tcp_gap_bytes;     /* bytes lost in those gaps */
+    uint64_t tcp_retransmits;   /* segments whose bytes were already delivered */
+    uint64_t tcp_out_of_order;  /* segments buffered out of order */
+    uint64_t buffer_overflows;  /* times max_flow_buffer forced bytes out */
+    uint64_t frags;             /* IPv4 fragments seen */
+    uint64_t frags_reassembled; /* datagrams rebuilt */
+    uint64_t frags_dropped;     /* fragments that timed out / overflowed */
+    uint64_t messages;          /* messages emitted */
+    uint64_t bad_messages;      /* messages with CS_MSG_BAD_* / MALFORMED flags */
+    uint64_t seq_gaps;          /* sequence gaps decoders reported */
+    uint64_t seq_gap_missing;   /* sequence numbers missing in them */
     uint64_t measurements;
     uint64_t unmatched_requests;
     uint64_t unmatched_responses;

@@ -120,8 +120,8 @@ int cs_window_empty(const cs_window *w)
 
     for (int i = 0; i < CS_GAUGE_COUNT; i++)
         g |= w->gauges[i];
-    return (w->packets | w->bytes | w->messages | w->errors | w->measurements | w->late |
-            w->gaps | w->missing | g) == 0 &&
+    return (w->packets | w->bytes | w->messages | w->errors | w->measurements | w->late | w->gaps |
+            w->missing | g) == 0 &&
            (w->hist == NULL || w->hist->count == 0);
 }
 

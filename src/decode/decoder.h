@@ -148,16 +148,17 @@ typedef struct cs_msg_out {
                             "METHOD URI", "ID QNAME") */
     const cs_kv *fields; /* decoded fields, in wire order */
     size_t n_fields;
-    uint8_t part;  /* CS_PART_* (0: a whole message) */
-    uint8_t scope; /* CS_SCOPE_*: where its request or response is looked for */
-    cs_str closes; /* response: also ends the lifecycle of the request whose match
-                      is this (a FIX replace or cancel names the order it ends
-                      in OrigClOrdID(41)); empty = none */
-    cs_str error;  /* why the message reports an error, any protocol (a DNS rcode,
-                      an HTTP 5xx status, a FIX reject); empty = not an error.
-                      Metrics, alerts and Prometheus count errors per protocol
-                      from it. Borrowed like the fields */
-    const char *proto; /* proto of the message if not the decoder's name (a payload decoder's: "itch"); NULL = the decoder's */
+    uint8_t part;      /* CS_PART_* (0: a whole message) */
+    uint8_t scope;     /* CS_SCOPE_*: where its request or response is looked for */
+    cs_str closes;     /* response: also ends the lifecycle of the request whose match
+                          is this (a FIX replace or cancel names the order it ends
+                          in OrigClOrdID(41)); empty = none */
+    cs_str error;      /* why the message reports an error, any protocol (a DNS rcode,
+                          an HTTP 5xx status, a FIX reject); empty = not an error.
+                          Metrics, alerts and Prometheus count errors per protocol
+                          from it. Borrowed like the fields */
+    const char *proto; /* proto of the message if not the decoder's name (a payload decoder's:
+                          "itch"); NULL = the decoder's */
 } cs_msg_out;
 
 /*

@@ -374,10 +374,11 @@ static void test_reload_keeps_state(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_good),       cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_seq_gap_rules),
-        cmocka_unit_test(test_config_errors),    cmocka_unit_test(test_fire_and_resolve),
-        cmocka_unit_test(test_rates_and_gauges), cmocka_unit_test(test_reload_keeps_state),
-        cmocka_unit_test(test_clear_hysteresis), cmocka_unit_test(test_metric_units),
+        cmocka_unit_test(test_parse_good),         cmocka_unit_test(test_parse_bad),
+        cmocka_unit_test(test_seq_gap_rules),      cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_fire_and_resolve),   cmocka_unit_test(test_rates_and_gauges),
+        cmocka_unit_test(test_reload_keeps_state), cmocka_unit_test(test_clear_hysteresis),
+        cmocka_unit_test(test_metric_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
