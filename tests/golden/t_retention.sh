@@ -62,9 +62,10 @@ jf() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])'
 check_eq "message budget remembered" 409600 "$(jf "$after" max_message_bytes)"
 check "full store's messages exceed the budget ($(jf "$full" message_bytes))" \
     test "$(jf "$full" message_bytes)" -gt 409600
-# within budget, give or take the two newest segments' files
+# within budget, give or take the two newest groups' files (message, measurement
+# and gap files are one per segment group, so a group is what retention deletes)
 check "messages within budget ($(jf "$after" message_bytes))" \
-    test "$(jf "$after" message_bytes)" -le $((409600 + 2 * $(jf "$full" message_bytes) / $(jf "$full" segments)))
+    test "$(jf "$after" message_bytes)" -le $((409600 + 2 * $(jf "$full" message_bytes) / $(jf "$full" groups)))
 check_eq "packets untouched by the message budget" "$((3 * $(jf "$full" packets)))" \
     "$(jf "$after" packets)"
 n_meas=$("$CS_BIN" latency -d "$M" --json | wc -l)
