@@ -22,7 +22,10 @@
  * record is dropped and counted in records_not_stored. Packets give way
  * first: while the writer is behind (half of "fill" waiting), packets are
  * not stored (counted in not_stored) so that the disk's bandwidth goes to
- * the much smaller records. A record in a buffer is a small header
+ * the much smaller records. Messages give way next: the last quarter of
+ * "fill" takes only measurements, gaps and unmatched reports, so that a
+ * flood of messages (ITCH at millions a second) costs stored messages,
+ * counted, before it costs a measurement. A record in a buffer is a small header
  * followed by the record as the message store encodes it
  * (cs_msgstore_encode_message / _measurement: the store's one
  * serialization, layout in store/msgstore_format.c); the writer hands
@@ -59,6 +62,7 @@
 #include <string.h>
 
 #define RW_BUFSIZE (16u << 20)
+#define RW_BULK_LIMIT (RW_BUFSIZE - RW_BUFSIZE / 4)
 
 enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP, REC_GAP };
 
@@ -222,13 +226,17 @@ static int rw_handoff(rwriter *rw, int flush)
     return rc;
 }
 
-/* Room for "size" bytes in "fill", or NULL (the record is dropped). */
-static uint8_t *rw_reserve(cs_pipeline *pl, size_t size)
+/* Room for "size" bytes in "fill", or NULL (the record is dropped). A
+ * plain message ("bulk") may use "fill" only up to RW_BULK_LIMIT: the rest
+ * is kept for measurements, gaps and unmatched reports, which a message
+ * flood (a market data feed) must not push out. */
+static uint8_t *rw_reserve(cs_pipeline *pl, size_t size, int bulk)
 {
     rwriter *rw = pl->rw;
+    size_t limit = bulk ? RW_BULK_LIMIT : RW_BUFSIZE;
     uint8_t *at;
 
-    if (size > RW_BUFSIZE || (rw->fill_used + size > RW_BUFSIZE && rw_handoff(rw, 0) < 0)) {
+    if (size > limit || (rw->fill_used + size > limit && rw_handoff(rw, 0) < 0)) {
         pl->st.records_not_stored++;
         return NULL;
     }
@@ -338,7 +346,7 @@ static void rw_put_message(cs_pipeline *pl, int kind, const cs_message *m)
         note_err(pl, rc);
         return;
     }
-    if ((rec = rw_reserve(pl, RW_HDR + bound)) != NULL)
+    if ((rec = rw_reserve(pl, RW_HDR + bound, kind == REC_MESSAGE)) != NULL)
         rw_commit(pl, rec, RW_HDR + bound, cs_msgstore_encode_message(rec + RW_HDR, m, unmatched),
                   kind);
 }
@@ -353,7 +361,7 @@ static void rw_put_measurement(cs_pipeline *pl, const cs_measurement *ms)
         note_err(pl, rc);
         return;
     }
-    if ((rec = rw_reserve(pl, RW_HDR + size)) != NULL)
+    if ((rec = rw_reserve(pl, RW_HDR + size, 0)) != NULL)
         rw_commit(pl, rec, RW_HDR + size, cs_msgstore_encode_measurement(rec + RW_HDR, ms),
                   REC_MEASUREMENT);
 }
@@ -368,7 +376,7 @@ static void rw_put_gap(cs_pipeline *pl, const cs_gap *g)
         note_err(pl, rc);
         return;
     }
-    if ((rec = rw_reserve(pl, RW_HDR + size)) != NULL)
+    if ((rec = rw_reserve(pl, RW_HDR + size, 0)) != NULL)
         rw_commit(pl, rec, RW_HDR + size, cs_msgstore_encode_gap(rec + RW_HDR, g), REC_GAP);
 }
 
