@@ -145,6 +145,8 @@ struct cs_analyzer {
     cs_flowtable *ft;
     cs_ipfrag *frag;
     cs_pairing *pair;
+    cs_sink sight_sink;
+    cs_pairing *sight; /* sightings (A/B copies): their own window, no unmatched reports */
     cs_analyzer_stats st;
     cs_tcp_stats tcp_st;
     uint64_t stream_overflows;
@@ -178,6 +180,7 @@ void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg)
     cfg->max_flow_buffer = 1u << 20;
     cfg->flow_idle_ns = 300ll * 1000000000ll;
     cfg->pair_timeout_ns = 30ll * 1000000000ll;
+    cfg->sight_window_ns = 100ll * 1000000ll;
 }
 
 static int transport_index(uint8_t ip_proto)
@@ -405,7 +408,8 @@ static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlatio
         a->sink.message(a->sink.ud, msg);
     if (c->role != CS_ROLE_NONE) {
         msg->flags = c->flags;
-        cs_pairing_correlate(a->pair, msg, c->pair, c->match, c->closes, c->scope);
+        cs_pairing_correlate(c->role == CS_ROLE_SIGHTING ? a->sight : a->pair, msg, c->pair,
+                             c->match, c->closes, c->scope);
     }
 }
 
@@ -912,6 +916,7 @@ static void housekeeping(cs_analyzer *a, int64_t now)
     while ((f = cs_flowtable_oldest(a->ft)) != NULL && now - f->last_ts_ns > a->cfg.flow_idle_ns)
         flow_drop(a, (aflow *)(void *)f);
     cs_pairing_expire(a->pair, now);
+    cs_pairing_expire(a->sight, now);
     cs_ipfrag_expire(a->frag, now);
 }
 
@@ -1097,6 +1102,23 @@ static void udp_fragment(cs_analyzer *a, const cs_packet *p, const cs_layers *l,
 
 /* ---- public API ------------------------------------------------------- */
 
+/* The sightings' pairing: its measurements are the analyzer's, a sighting
+ * left alone is only counted (a feed without a twin is no fault). */
+static void sight_measurement(void *ud, const cs_measurement *ms)
+{
+    cs_analyzer *a = ud;
+
+    if (a->sink.measurement)
+        a->sink.measurement(a->sink.ud, ms);
+}
+
+static void sight_alone(void *ud, const cs_message *m, int kind)
+{
+    (void)m;
+    (void)kind;
+    ((cs_analyzer *)ud)->st.sightings_alone++;
+}
+
 int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer **out)
 {
     cs_analyzer *a = cs_calloc(1, sizeof(*a));
@@ -1109,12 +1131,14 @@ int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer
     else
         cs_analyzer_cfg_default(&a->cfg);
     a->sink = *sink;
+    a->sight_sink = (cs_sink){.ud = a, .measurement = sight_measurement, .unmatched = sight_alone};
     a->tcp_ops = (cs_tcp_ops){a, on_tcp_data, on_tcp_gap, on_tcp_eof, on_tcp_held};
     a->tcp_env = (cs_tcp_env){&a->tcp_ops, &a->tcp_st, a->cfg.max_flow_buffer};
     if ((rc = load_decoders(a)) < 0 ||
         (rc = cs_flowtable_new(sizeof(aflow), a->cfg.max_flows, &a->ft)) < 0 ||
         (rc = cs_ipfrag_new(FRAG_MAX, FRAG_TIMEOUT_NS, &a->frag)) < 0 ||
-        (rc = cs_pairing_new(MAX_PENDING, a->cfg.pair_timeout_ns, sink, &a->pair)) < 0)
+        (rc = cs_pairing_new(MAX_PENDING, a->cfg.pair_timeout_ns, sink, &a->pair)) < 0 ||
+        (rc = cs_pairing_new(MAX_PENDING, a->cfg.sight_window_ns, &a->sight_sink, &a->sight)) < 0)
         goto fail;
     *out = a;
     return 0;
@@ -1163,6 +1187,7 @@ void cs_analyzer_finish(cs_analyzer *a)
     while ((f = cs_flowtable_oldest(a->ft)) != NULL)
         flow_drop(a, (aflow *)(void *)f);
     cs_pairing_flush(a->pair);
+    cs_pairing_flush(a->sight);
 }
 
 void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)
@@ -1180,8 +1205,10 @@ void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)
     st->frags = fs.frags;
     st->frags_reassembled = fs.reassembled;
     st->frags_dropped = fs.dropped;
-    cs_pairing_stats_get(a->pair, &ps);
+    cs_pairing_stats_get(a->sight, &ps);
     st->measurements = ps.measurements;
+    cs_pairing_stats_get(a->pair, &ps);
+    st->measurements += ps.measurements;
     st->unmatched_requests = ps.unmatched_requests;
     st->unmatched_responses = ps.unmatched_responses;
 }
@@ -1205,6 +1232,7 @@ void cs_analyzer_free(cs_analyzer *a)
     }
     cs_ipfrag_free(a->frag);
     cs_pairing_free(a->pair);
+    cs_pairing_free(a->sight);
     cs_free(a->decs);
     cs_free(a->opt_ports);
     cs_free(a->refs);

@@ -40,6 +40,8 @@ typedef struct cs_analyzer_cfg {
                                  (out of order + unconsumed), default 1 MiB */
     int64_t flow_idle_ns;     /* idle flows expire, default 300 s */
     int64_t pair_timeout_ns;  /* unanswered requests expire, default 30 s */
+    int64_t sight_window_ns;  /* a sighting waits this long for its copy on another
+                                 flow (A/B feeds), default 100 ms */
 } cs_analyzer_cfg;
 
 /* A sequence gap (decode/decoder.h) with where and when it was seen. */
@@ -91,6 +93,7 @@ typedef struct cs_analyzer_stats {
     uint64_t measurements;
     uint64_t unmatched_requests;
     uint64_t unmatched_responses;
+    uint64_t sightings_alone; /* sightings no other flow matched in the window */
 } cs_analyzer_stats;
 
 void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg);

@@ -25,6 +25,12 @@
  * A lifecycle's entry (CS_MSG_LIFECYCLE | CS_MSG_MORE) is answered and
  * "emitted": its measurement went out when answered, later events only
  * count on it, and it leaves quietly.
+ *
+ * A sighting (CS_ROLE_SIGHTING) is filed as a request keyed by pair,
+ * match and its tap (CS_SCOPE_TAP: kflow = TAP_SCOPE_BIT | tap, dir 0); a
+ * sighting on another flow finds it as a response would and answers it.
+ * Unanswered sightings leave as unmatched requests: the analyzer keeps
+ * them in a pairing of their own whose sink counts them quietly.
  */
 #include "analytics/pairing.h"
 #include "core/alloc.h"
@@ -35,6 +41,7 @@
 #define INLINE_BYTES 160u
 #define RESP_TYPE_MAX 24u /* bytes of the answer's type kept (names are short) */
 #define SLAB_ENTRIES 1024u
+#define TAP_SCOPE_BIT (1ull << 63) /* kflow of CS_SCOPE_TAP: this bit and the tap */
 
 typedef struct pend {
     struct pend *bnext, *bprev; /* bucket chain, oldest first */
@@ -267,12 +274,16 @@ static size_t clamp16(size_t n)
  * own, or none (0, 0) when matching is by key anywhere (CS_SCOPE_ANY). */
 static uint64_t scope_flow(const cs_message *m, uint8_t scope)
 {
+    if (scope == CS_SCOPE_TAP) /* the tap, where no flow id can be (ids are hashes) */
+        return TAP_SCOPE_BIT | m->ep.tap;
     return scope == CS_SCOPE_ANY ? 0 : m->flow_id;
 }
 
 static uint8_t scope_dir(const cs_message *m, uint8_t scope, int resp)
 {
-    return scope == CS_SCOPE_ANY ? 0 : (uint8_t)(m->dir ^ (resp ? 1 : 0));
+    if (scope == CS_SCOPE_ANY || scope == CS_SCOPE_TAP)
+        return 0;
+    return (uint8_t)(m->dir ^ (resp ? 1 : 0));
 }
 
 static int store_request(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
@@ -480,6 +491,18 @@ static void end_lifecycle(cs_pairing *p, pend *e, const cs_message *m)
     unlink_entry(p, e);
 }
 
+/* Records response "m" on pending request "e". */
+static void answer(pend *e, const cs_message *m)
+{
+    e->answered = 1;
+    e->resp_id = m->id;
+    e->resp_ts = m->ts_ns;
+    e->resp_last_ts = m->last_ts_ns;
+    e->resp_type_len = (uint8_t)(m->type.len < RESP_TYPE_MAX ? m->type.len : RESP_TYPE_MAX);
+    if (e->resp_type_len)
+        memcpy(e->resp_type, m->type.p, e->resp_type_len);
+}
+
 static void add_response(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
                          uint8_t scope)
 {
@@ -498,13 +521,7 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
         report_orphan(p, m);
         return;
     }
-    e->answered = 1;
-    e->resp_id = m->id;
-    e->resp_ts = m->ts_ns;
-    e->resp_last_ts = m->last_ts_ns;
-    e->resp_type_len = (uint8_t)(m->type.len < RESP_TYPE_MAX ? m->type.len : RESP_TYPE_MAX);
-    if (e->resp_type_len)
-        memcpy(e->resp_type, m->type.p, e->resp_type_len);
+    answer(e, m);
     if ((m->flags & (CS_MSG_MORE | CS_MSG_LIFECYCLE)) == (CS_MSG_MORE | CS_MSG_LIFECYCLE)) {
         emit_measurement(p, e); /* out now; the entry stays for later events */
         e->emitted = 1;
@@ -512,6 +529,26 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
     }
     if (m->flags & CS_MSG_MORE)
         return; /* held until the response's last message */
+    emit_measurement(p, e);
+    unlink_entry(p, e);
+}
+
+/* A copy of a message sent on several flows (CS_ROLE_SIGHTING): the first
+ * at its tap waits, the first on another flow of that tap answers it, a
+ * later copy on the waiting flow is a duplicate and changes nothing. */
+static void add_sighting(cs_pairing *p, const cs_message *m, const char *pair, cs_str match)
+{
+    pend *e = find_request(p, scope_flow(m, CS_SCOPE_TAP), 0, pair, match, 0);
+
+    if (e == NULL) {
+        add_request(p, m, pair, match, CS_SCOPE_TAP);
+        return;
+    }
+    if (e->flow_id == m->flow_id) {
+        p->st.duplicates++;
+        return;
+    }
+    answer(e, m);
     emit_measurement(p, e);
     unlink_entry(p, e);
 }
@@ -529,6 +566,8 @@ void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, 
         add_request(p, m, pair, match, scope);
     else if (m->role == CS_ROLE_RESP)
         add_response(p, m, pair, match, scope);
+    else if (m->role == CS_ROLE_SIGHTING)
+        add_sighting(p, m, pair, match);
     if (m->role != CS_ROLE_RESP || closes.p == NULL || closes.len == 0 ||
         (closes.len == match.len && memcmp(closes.p, match.p, match.len) == 0))
         return;

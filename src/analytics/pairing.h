@@ -41,6 +41,11 @@
  * ends it, quietly. A measurement given out keeps the attached counts it
  * had then (none, for a lifecycle).
  *
+ * Sightings (CS_ROLE_SIGHTING, decoder.h): the first copy of a message at
+ * a tap waits as a request keyed by pair, match and tap; the first copy on
+ * another flow of that tap answers it (one measurement: request = the
+ * earlier copy); a copy on the flow that waits is counted in "duplicates".
+ *
  * Ownership: a pending request keeps copies of its pair name, match, key,
  * type and refs (inline in its pool entry when small); its fields are not
  * kept (an unmatched request is reported without fields).
@@ -61,6 +66,7 @@ typedef struct cs_pairing_stats {
     uint64_t unmatched_responses; /* found no request */
     uint64_t evicted;             /* requests pushed out by max_pending */
     uint64_t superseded;          /* requests replaced by a retry (CS_MSG_RETRY) */
+    uint64_t duplicates;          /* sightings seen again on the flow that waits */
     uint64_t attached;            /* responses attached to a measurement (CS_MSG_CONTINUATION) */
     uint64_t pending;             /* requests waiting now (held measurements included) */
 } cs_pairing_stats;

@@ -182,12 +182,12 @@ static void show_packet(show_ctx *c, cs_pktref ref, int first)
 
 static void show_message_text(const cs_message *m)
 {
-    static const char *const roles[] = {"", "request", "response"};
+    static const char *const roles[] = {"", "request", "response", "sighting"};
     char id[40], t[CS_TIME_BUFLEN], src[CS_EP_BUFLEN], dst[CS_EP_BUFLEN];
 
     printf("message %s  %s ", cs_id_format('m', m->id, id), m->proto);
     print_text(m->type.p, m->type.len);
-    printf("  %s\n", m->role <= CS_ROLE_RESP ? roles[m->role] : "");
+    printf("  %s\n", m->role <= CS_ROLE_SIGHTING ? roles[m->role] : "");
     printf("  time      %s  (%lld ns)\n", cs_time_format(m->ts_ns, t), (long long)m->ts_ns);
     printf("  flow      %016llx  %s -> %s\n", (unsigned long long)m->flow_id,
            cs_endpoint_format(&m->ep, m->dir, src), cs_endpoint_format(&m->ep, !m->dir, dst));

@@ -77,10 +77,21 @@
  *   close and rename  "closes" names the match of an earlier request whose
  *            lifecycle this message ends, while it answers its own (a FIX
  *            replace: the order's old ClOrdID ends, the new one goes on).
+ *   race     role SIGHTING with a "match": one copy of a message that is sent
+ *            on several flows (the A and B feeds of a market data session
+ *            carry the same packets). The first copy seen at a tap waits;
+ *            the first copy with the same pair and match on another flow
+ *            at that tap makes the measurement (request = the earlier copy,
+ *            latency = the later copy's lead); further copies on the
+ *            waiting flow change nothing. A copy that no other flow
+ *            matches within the analyzer's sighting window (a feed without
+ *            a twin, a packet lost on the other feed) ends quietly: it is
+ *            counted, never an unmatched report.
  * Scope ("scope"): CS_SCOPE_FLOW (the default) matches within one flow, the
  * opposite direction; CS_SCOPE_ANY matches by pair and match alone, across
- * flows (a request and its response carry the same scope). Matching one
- * session seen at several capture points is not in this version.
+ * flows (a request and its response carry the same scope); sightings are
+ * always matched across the flows of one tap. Matching one session seen at
+ * several capture points is not in this version.
  *
  * Messages with a body that follows (HTTP): a decoder that emits a message
  * once its head is complete and consumes the body as it comes marks it
@@ -124,6 +135,7 @@ typedef enum cs_probe {
 enum {
     CS_SCOPE_FLOW = 0, /* the same flow, the opposite direction */
     CS_SCOPE_ANY = 2,  /* anywhere: by pair and match alone, any flow */
+    CS_SCOPE_TAP = 3,  /* any flow of the same tap (sightings: CS_ROLE_SIGHTING) */
 };
 
 enum {

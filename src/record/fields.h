@@ -32,6 +32,9 @@ typedef enum cs_role {
     CS_ROLE_NONE = 0, /* not part of a latency pair (heartbeats, fills...) */
     CS_ROLE_REQ = 1,
     CS_ROLE_RESP = 2,
+    CS_ROLE_SIGHTING = 3, /* one copy of a message sent on several flows (an A/B
+                             feed's packet): the first copy at a tap is paired with
+                             the first on another flow there (decode/decoder.h) */
 } cs_role;
 
 /* Message flags. */

@@ -110,7 +110,7 @@ static void json_flags(FILE *out, uint32_t flags)
 
 void cs_message_json(FILE *out, const cs_message *m)
 {
-    static const char *const roles[] = {"none", "request", "response"};
+    static const char *const roles[] = {"none", "request", "response", "sighting"};
     char id[40], src[CS_EP_BUFLEN], dst[CS_EP_BUFLEN];
 
     cs_endpoint_format(&m->ep, m->dir, src);
@@ -124,7 +124,7 @@ void cs_message_json(FILE *out, const cs_message *m)
             "\"src\":\"%s\",\"dst\":\"%s\",\"role\":\"%s\",\"key\":",
             (long long)m->ts_ns, (long long)m->last_ts_ns, (unsigned long long)m->flow_id,
             (unsigned)m->ep.tap, (unsigned)m->dir, src, dst,
-            m->role <= CS_ROLE_RESP ? roles[m->role] : "none");
+            m->role <= CS_ROLE_SIGHTING ? roles[m->role] : "none");
     cs_msgstore_json_string(out, m->key.p, m->key.len);
     fprintf(out, ",\"len\":%u,\"flags\":", (unsigned)m->len);
     json_flags(out, m->flags);
@@ -171,6 +171,9 @@ void cs_measurement_json(FILE *out, const cs_measurement *ms)
         fputs(",\"resp_type\":", out);
         cs_msgstore_json_string(out, ms->resp_type.p, ms->resp_type.len);
     }
+    if (ms->pair != NULL &&
+        strcmp(ms->pair, "ab") == 0) /* a race: the earlier copy's feed won by the latency */
+        fprintf(out, ",\"winner\":\"%s\",\"lead_ns\":%lld", dst, (long long)ms->latency_ns);
     putc('}', out);
 }
 

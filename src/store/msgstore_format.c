@@ -385,7 +385,7 @@ int cs__decode_msg_head(const uint8_t *p, size_t n, cs__recdec *d, cs_message *m
         error_len = cs_get_le16(&c);
         error = cs_cursor_need(&c, error_len);
     }
-    if (!cs_cursor_ok(&c) || m->role > CS_ROLE_RESP || (parts & ~CS__MSG_PART_ERROR) != 0)
+    if (!cs_cursor_ok(&c) || m->role > CS_ROLE_SIGHTING || (parts & ~CS__MSG_PART_ERROR) != 0)
         return -1;
     memcpy(d->name, proto, proto_len);
     d->name[proto_len] = '\0';

@@ -9,7 +9,11 @@
 #   - the daemon (--tap-by vlan, fast replay) counts them per second: the
 #     metrics of proto:moldudp64 and Prometheus capstream_seq_gaps_total and
 #     capstream_seq_missing_total equal the truth's gaps and numbers missing;
-#   - without --tap-by vlan the gaps carry tap 0, not the truth's taps.
+#   - without --tap-by vlan the gaps carry tap 0, not the truth's taps;
+#   - `latency --pair ab --json` lists exactly the truth's A/B races: per
+#     data packet seen on both feeds at one tap, its key, tap, both copies'
+#     capture times, the winning feed and the lead, none missing, none extra;
+#     retransmissions and packets lost on one feed race nothing.
 
 GENTRADING=$REPO/tools/gentrading.py
 F=$CS_TMP/feeds
@@ -34,9 +38,27 @@ PY
 
 "$CS_BIN" ingest -q -r "$F/t.pcap" -d "$F/s" --tap-by vlan --decoder-opt "$MOLD"
 check "ingest --tap-by vlan: the gaps equal the truth's" gaps_equal "$F/s"
+# races_equal STORE: the stored A/B races equal the truth's
+races_equal() {
+    "$CS_BIN" latency -d "$1" --pair ab --json >"$F/ab.jsonl" &&
+        python3 - "$F/ab.jsonl" "$F/t.jsonl" <<'PY'
+import collections, json, sys
+key = lambda d: (d["key"], d["tap"], d["req_ts_ns"], d["resp_ts_ns"], d["winner"], d["lead_ns"])
+got = collections.Counter(key(json.loads(l)) for l in open(sys.argv[1]))
+want = collections.Counter(key(d) for d in map(json.loads, open(sys.argv[2])) if d["kind"] == "ab")
+diff = sorted(k for k in set(got) | set(want) if got[k] != want[k])
+print("races: capstream %d, truth %d, differing %d%s" % (sum(got.values()), sum(want.values()),
+      len(diff), ", first %s" % (diff[0],) if diff else ""))
+sys.exit(1 if diff or not want else 0)
+PY
+}
+check "latency --pair ab: the A/B races equal the truth's" races_equal "$F/s"
+
 "$CS_BIN" ingest -q -r "$F/t.pcap" -d "$F/s0" --decoder-opt "$MOLD"
 check "without --tap-by vlan the gaps do not carry the taps" \
     test "$(gaps_equal "$F/s0" >/dev/null; echo $?)" = 1
+check "without --tap-by vlan the races are not the truth's (two taps' copies meet)" \
+    test "$(races_equal "$F/s0" >/dev/null; echo $?)" = 1
 
 read -r n_gaps n_missing < <(python3 -c '
 import json, sys

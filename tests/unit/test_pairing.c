@@ -377,6 +377,41 @@ static void test_scope_any_across_flows(void **state)
     cs_pairing_free(p);
 }
 
+/* A/B copies: the first at a tap waits, the first on another flow of that
+ * tap races it; a copy on the waiting flow or at another tap does not. */
+static void test_sightings_race_across_flows_of_one_tap(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000);
+    cs_message a = msg(1, CS_ROLE_SIGHTING, 0, 7, 100, "S:1");
+    cs_message a_again = msg(2, CS_ROLE_SIGHTING, 0, 7, 101, "S:1");
+    cs_message other_tap = msg(3, CS_ROLE_SIGHTING, 0, 8, 102, "S:1");
+    cs_message b = msg(4, CS_ROLE_SIGHTING, 0, 9, 104, "S:1");
+    cs_message b_next = msg(5, CS_ROLE_SIGHTING, 0, 9, 110, "S:2");
+    cs_message a_next = msg(6, CS_ROLE_SIGHTING, 0, 7, 117, "S:2");
+    cs_message alone = msg(7, CS_ROLE_SIGHTING, 0, 7, 120, "S:3");
+    cs_pairing_stats st;
+
+    (void)state;
+    a.ep.tap = a_again.ep.tap = b.ep.tap = b_next.ep.tap = a_next.ep.tap = alone.ep.tap = 101;
+    other_tap.ep.tap = 102;
+    cs_pairing_correlate(p, &a, "ab", S("S:1"), S(""), CS_SCOPE_TAP);
+    cs_pairing_correlate(p, &a_again, "ab", S("S:1"), S(""), CS_SCOPE_TAP);
+    cs_pairing_correlate(p, &other_tap, "ab", S("S:1"), S(""), CS_SCOPE_TAP);
+    cs_pairing_correlate(p, &b, "ab", S("S:1"), S(""), CS_SCOPE_TAP);
+    assert_string_equal(r.log, "M ab S:1 1>4 4;");
+    cs_pairing_correlate(p, &b_next, "ab", S("S:2"), S(""), CS_SCOPE_TAP);
+    cs_pairing_correlate(p, &a_next, "ab", S("S:2"), S(""), CS_SCOPE_TAP);
+    assert_string_equal(r.log, "M ab S:1 1>4 4;M ab S:2 5>6 7;");
+    assert_int_equal(r.last.flow_id, 9); /* the winner's flow */
+    cs_pairing_correlate(p, &alone, "ab", S("S:3"), S(""), CS_SCOPE_TAP);
+    cs_pairing_flush(p); /* the other tap's copy and the lone one wait in vain */
+    assert_string_equal(r.log, "M ab S:1 1>4 4;M ab S:2 5>6 7;U1 3;U1 7;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.duplicates, 1);
+    cs_pairing_free(p);
+}
+
 static void test_held_measurement_times_out(void **state)
 {
     rec r;
@@ -446,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_continuations_attach),
         cmocka_unit_test(test_fix_lifecycle_attach_and_replace),
         cmocka_unit_test(test_scope_any_across_flows),
+        cmocka_unit_test(test_sightings_race_across_flows_of_one_tap),
         cmocka_unit_test(test_held_measurement_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,15 @@
  * to seq + the blocks read, a heartbeat or end of session to seq.
  * Retransmissions (data below it) never move it back nor report a gap,
  * but one that reaches past it moves it to its end; a heartbeat below it
- * is late and changes nothing.
+ * is late and changes nothing. A direction that answers requests (the
+ * other one sent a request: a re-request server's flow) has no sequence
+ * of its own: every data packet in it is a retransmission.
+ *
+ * A/B races: a data packet that is not a retransmission is a sighting
+ * (decoder.h CS_ROLE_SIGHTING) of pair "ab" with key and match
+ * "<session>:<seq of its first message>"; the analyzer pairs it with the
+ * same packet on another flow at the same tap (the other feed), request
+ * = the earlier copy.
  *
  * Bad input: a count beyond the blocks present, a block beyond the
  * datagram, or bytes after the last block flag the packet message
@@ -66,6 +74,7 @@
 
 typedef struct cs__mold_dir {
     bool known;
+    bool requested; /* it sent a request: the other direction answers them */
     char session[CS__MOLD_SESSION];
     uint64_t next; /* the next expected number */
 } cs__mold_dir;
@@ -75,6 +84,7 @@ typedef struct cs__mold_state {
     cs_itch *itch;
     uint64_t bad_packets;
     char num[3][24];
+    char key[CS__MOLD_SESSION + 1 + 24]; /* "<session>:<seq>" of a data packet */
     cs_kv fields[4];
     cs_itch_out out;
 } cs__mold_state;
@@ -195,6 +205,22 @@ static bool cs__mold_track(cs__mold_state *st, cs_decode_ctx *ctx, uint8_t dir, 
     return false;
 }
 
+/* A data packet of a feed is a sighting of pair "ab": the same packet on
+ * the other feed of an A/B pair (same session and first number, at the
+ * same tap) races it. */
+static void cs__mold_sighting(cs__mold_state *st, const uint8_t *p, cs_msg_out *m)
+{
+    cs_str session = cs__mold_session(p);
+    size_t n = session.len;
+
+    memcpy(st->key, session.p, n);
+    st->key[n++] = ':';
+    n += cs_itch_u64_text(st->key + n, cs_rd_be64(p + 10));
+    m->role = CS_ROLE_SIGHTING;
+    m->pair = "ab";
+    m->key = m->match = (cs_str){st->key, n};
+}
+
 static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
                                  uint32_t flags, bool retrans)
 {
@@ -203,6 +229,8 @@ static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const c
     cs_msg_out m;
 
     memset(&m, 0, sizeof(m));
+    if (!retrans && type[0] == 'd') /* "data" */
+        cs__mold_sighting(st, p, &m);
     st->fields[0] = cs__mold_kv("session", cs__mold_session(p));
     st->fields[1] =
         cs__mold_kv("seq", cs__mold_num(st->num[0], sizeof(st->num[0]), cs_rd_be64(p + 10)));
@@ -269,6 +297,7 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     count = cs_rd_be16(p + 18);
     seq = cs_rd_be64(p + 10);
     if (in->len == CS__MOLD_HDR && count != CS__MOLD_HEARTBEAT && count != CS__MOLD_END) {
+        st->dir[in->dir & 1].requested = true;
         cs__mold_emit_packet(st, ctx, in, 0, false); /* a request */
         return in->len;
     }
@@ -279,15 +308,18 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
         scan = cs__mold_scan_blocks(p, in->len, count);
     if (scan.fault != 0)
         st->bad_packets++;
-    retrans = cs__mold_track(st, ctx, in->dir, p, seq);
+    if (st->dir[(in->dir & 1) ^ 1].requested) /* answers to requests: no sequence of their own */
+        retrans = true;
+    else
+        retrans = cs__mold_track(st, ctx, in->dir, p, seq);
     if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
         cs__mold_emit_packet(st, ctx, in, scan.fault, false); /* a late one: ignored */
         return in->len;
     }
     cs__mold_emit_packet(st, ctx, in, scan.fault, retrans);
     cs__mold_emit_blocks(st, ctx, in, scan.blocks);
-    if (seq + scan.blocks > st->dir[in->dir & 1].next) /* a retransmission may reach past it */
-        st->dir[in->dir & 1].next = seq + scan.blocks;
+    if (!st->dir[(in->dir & 1) ^ 1].requested && seq + scan.blocks > st->dir[in->dir & 1].next)
+        st->dir[in->dir & 1].next = seq + scan.blocks; /* a retransmission may reach past it */
     return in->len;
 }
 
@@ -321,13 +353,15 @@ static void cs__mold_state_free(void *state)
     cs_free(st);
 }
 
+static const char *const cs__mold_pairs[] = {"ab", NULL};
+
 const cs_decoder cs_decoder_moldudp64 = {
     .name = "moldudp64",
     .transports = CS_TRANSPORT_UDP,
     .ports = NULL,
     .probe = cs__mold_probe,
     .options = NULL,
-    .pairs = NULL,
+    .pairs = cs__mold_pairs,
     .state_new = cs__mold_state_new,
     .state_free = cs__mold_state_free,
     .parse = cs__mold_parse,
