@@ -573,8 +573,27 @@ static void analyzer_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
     a->sink.seq_gap(a->sink.ud, &ev);
 }
 
-static const cs_decode_ops analyzer_decode_ops = {.emit = analyzer_emit,
-                                                  .seq_gap = analyzer_seq_gap};
+/* The flow layer's callback for the numbers a packet carried: told to the
+ * sink with the flow and the packet's capture time. */
+static void analyzer_seq_seen(cs_decode_ctx *ctx, const cs_seq_span *s)
+{
+    cs_analyzer *a = ctx->a;
+    cs_seq_span_event ev;
+
+    if (a->sink.seq_seen == NULL)
+        return;
+    memset(&ev, 0, sizeof(ev));
+    ev.proto = ctx->fl->dec->name;
+    ev.span = *s;
+    ev.flow_id = ctx->fl->f.id;
+    ev.ep = ctx->fl->ep;
+    ev.dir = ctx->dir;
+    ev.ts_ns = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ts : 0;
+    a->sink.seq_seen(a->sink.ud, &ev);
+}
+
+static const cs_decode_ops analyzer_decode_ops = {
+    .emit = analyzer_emit, .seq_gap = analyzer_seq_gap, .seq_seen = analyzer_seq_seen};
 
 static uint32_t in_flags(const aflow *fl, uint8_t dir)
 {

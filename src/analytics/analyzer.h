@@ -55,6 +55,17 @@ typedef struct cs_seq_gap_event {
     cs_pktref ref; /* that packet's store ref (0 if not stored) */
 } cs_seq_gap_event;
 
+/* Numbers of a sequenced stream a packet carried (decode/decoder.h), with
+ * where and when. */
+typedef struct cs_seq_span_event {
+    const char *proto; /* the decoder's name */
+    cs_seq_span span;
+    uint64_t flow_id;
+    cs_endpoints ep;
+    uint8_t dir;
+    int64_t ts_ns;
+} cs_seq_span_event;
+
 /* Where results go. Pointers inside the records are valid only during the
  * call; a sink that keeps them copies them. */
 typedef struct cs_sink {
@@ -67,6 +78,8 @@ typedef struct cs_sink {
     /* A sequence gap a decoder reported on a flow (may be NULL), at the
      * capture time of the packet being decoded. */
     void (*seq_gap)(void *ud, const cs_seq_gap_event *g);
+    /* The numbers of a sequenced stream a packet carried (may be NULL). */
+    void (*seq_seen)(void *ud, const cs_seq_span_event *s);
 } cs_sink;
 
 enum {

@@ -5,11 +5,12 @@
  *
  * Reads the gap records of the message store (store/msgstore.h cs_gap):
  * one per sequence gap a decoder reported (a MoldUDP64 session, SoupBinTCP
- * sequenced data: numbers missing on one feed at one tap), in store order
- * (packet segment of the packet that revealed the gap, then the order the
- * gaps were found in). Prints one text line each, or one JSON object a line
- * (cs_gap_json: tap, feed, proto, session, first_seq, count, ts_ns,
- * recovered, packet, flow).
+ * sequenced data: numbers missing on one feed at one tap) and one per run
+ * of numbers two feeds of a stream both missed (kind abgap), in store
+ * order (packet segment of the packet that revealed the gap, then the
+ * order the gaps were written in). Prints one text line each, or one JSON
+ * object a line (cs_gap_json: kind, tap, feed, proto, session, first_seq,
+ * count, ts_ns, recovered, packet, flow).
  */
 #include "cli/cli.h"
 
@@ -27,12 +28,17 @@ static const char gaps_help[] =
     "Prints the stored sequence gaps, one a line: time, tap, feed, protocol, session,\n"
     "first missing sequence number, how many are missing, and the packet that revealed\n"
     "the gap, in store order. A gap is a run of numbers missing on one feed at one tap\n"
-    "(decoders of sequenced streams report them).\n\n"
+    "(decoders of sequenced streams report them); it is recovered when every missing\n"
+    "number was seen at that tap on another feed of the stream or in a retransmission\n"
+    "(within 1 s of capture time of the gap, or by the end of the input). An abgap is a\n"
+    "run of numbers two feeds of a stream (A and B) both missed, recovered only by\n"
+    "retransmissions; it carries the later of the two gaps' feed, time and packet.\n\n"
     "  -d, --store DIR    the store\n"
     "      --after T      gaps revealed at or after T\n"
     "      --before T     gaps revealed before T\n"
     "  -n, --limit N      at most N gaps\n"
-    "      --json         JSON lines: tap, feed (UDP: destination ip:port; TCP: the\n"
+    "      --json         JSON lines: kind (gap, abgap), tap, feed (UDP: destination ip:port; TCP: "
+    "the\n"
     "                     connection ip:port-ip:port), proto, session, first_seq, count,\n"
     "                     ts_ns (capture time of the packet that revealed it), recovered,\n"
     "                     packet ('seg:offset' ref of that packet) and flow\n\n"
@@ -121,8 +127,8 @@ static int print_gap(void *ud, const cs_gap *g)
         putchar('\n');
         return 0;
     }
-    printf("%s  tap %u  %s  %s  session ", cs_time_format(g->ts_ns, t), (unsigned)g->ep.tap,
-           cs_gap_feed(g, feed), g->proto);
+    printf("%s  %s  tap %u  %s  %s  session ", cs_time_format(g->ts_ns, t),
+           g->arbitrated ? "abgap" : "gap  ", (unsigned)g->ep.tap, cs_gap_feed(g, feed), g->proto);
     print_text(g->session);
     printf("  first %llu  missing %llu%s", (unsigned long long)g->first,
            (unsigned long long)g->count, g->recovered ? "  recovered" : "");

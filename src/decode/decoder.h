@@ -37,7 +37,9 @@
  *          in cs_decode_input may be set by the decoder to say how many bytes
  *          in total it needs before the next call is worth making (0 = any)
  *       -> a decoder of a sequence-numbered stream calls
- *          cs_decode_seq_gap(ctx, &gap) when numbers are missing
+ *          cs_decode_seq_gap(ctx, &gap) when numbers are missing, and
+ *          cs_decode_seq_seen(ctx, &span) for the numbers a packet carried
+ *          (what tells whether another flow filled a gap)
  *   on lost bytes (TCP gap): dec->gap(state, dir) - forget partial state of
  *       that direction and resynchronise at the next message boundary
  *   at the end of a direction (FIN/RST/end of input): parse() once more with
@@ -233,12 +235,27 @@ typedef struct cs_seq_gap {
     uint64_t count;
 } cs_seq_gap;
 
+/*
+ * Numbers a packet of a sequence-numbered stream carried: "first" and the
+ * "count" after it, on the flow and direction being parsed; "retransmission"
+ * when the packet answers a request or repeats numbers its direction
+ * already had. Reported from inside parse(); "stream" is borrowed.
+ */
+typedef struct cs_seq_span {
+    cs_str stream;
+    uint64_t first;
+    uint64_t count;
+    uint8_t retransmission;
+} cs_seq_span;
+
 typedef struct cs_decode_ops {
     /* Takes one message (or body part) the decoder completed, from inside
      * parse() only; "m" and what it points to are borrowed for the call. */
     void (*emit)(cs_decode_ctx *ctx, const cs_msg_out *m);
     /* Takes a sequence gap the decoder found (may be NULL: not wanted). */
     void (*seq_gap)(cs_decode_ctx *ctx, const cs_seq_gap *g);
+    /* Takes the numbers a packet carried (may be NULL: not wanted). */
+    void (*seq_seen)(cs_decode_ctx *ctx, const cs_seq_span *s);
 } cs_decode_ops;
 
 /* The callbacks of "ctx": the first member of every struct cs_decode_ctx. */
@@ -261,6 +278,16 @@ static inline void cs_decode_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
 
     if (ops->seq_gap != NULL)
         ops->seq_gap(ctx, g);
+}
+
+/* Called by a decoder from inside parse() for the numbers of a sequenced
+ * stream that a packet carried. */
+static inline void cs_decode_seq_seen(cs_decode_ctx *ctx, const cs_seq_span *s)
+{
+    const cs_decode_ops *ops = cs_decode_ctx_ops(ctx);
+
+    if (ops->seq_seen != NULL)
+        ops->seq_seen(ctx, s);
 }
 
 struct cs_decoder {

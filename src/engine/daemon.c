@@ -440,7 +440,7 @@ static int open_results(cs_daemon *d)
                           .on_packet_ud = d};
     int rc;
 
-    d->observer = (cs_sink){d, on_message, on_measurement, NULL, on_seq_gap};
+    d->observer = (cs_sink){d, on_message, on_measurement, NULL, on_seq_gap, NULL};
     if ((rc = cs_metricstore_open(c->dir, &mo, &d->mstore)) < 0 ||
         (rc = cs_alerts_new(on_alert, d, &d->alerts)) < 0 ||
         (rc = cs_metrics_new(NULL, on_window, d, &d->metrics)) < 0)

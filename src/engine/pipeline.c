@@ -3,7 +3,13 @@
  * pipeline.h).
  *
  * The analyzer's sink writes into the message store: messages,
- * measurements, unmatched reports and sequence gaps (gap records). A failure to store a
+ * measurements, unmatched reports and sequence gaps (gap records). A gap
+ * goes to the observer (metrics) at once and to the store through the
+ * recovery tracker (analytics/recovery.h), which also hears the numbers
+ * every packet carried: a gap is stored when its numbers were seen on
+ * another feed or in a retransmission (recovered) or after 1 s of capture
+ * time (GAP_HOLD_NS) or at finish (not recovered), and runs two A/B feeds
+ * both missed are stored as arbitrated gaps. A failure to store a
  * message (disk full...) is remembered and reported by
  * cs_pipeline_finish(); it never stops packet storage or analysis, since
  * "analysis never waits on storage and storage never waits on analysis".
@@ -51,6 +57,7 @@
  */
 #include "engine/pipeline.h"
 
+#include "analytics/recovery.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -62,6 +69,7 @@
 #include <string.h>
 
 #define RW_BUFSIZE (16u << 20)
+#define GAP_HOLD_NS (1000ll * 1000000ll) /* a gap waits 1 s of capture time to be filled */
 #define RW_BULK_LIMIT (RW_BUFSIZE - RW_BUFSIZE / 4)
 
 enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP, REC_GAP };
@@ -90,7 +98,8 @@ struct cs_pipeline {
     cs_msgstore *ms;
     int sink_rc;
     cs_pipeline_stats st;
-    rwriter *rw; /* lossy_store only */
+    rwriter *rw;      /* lossy_store only */
+    cs_recovery *rec; /* gaps wait here to learn whether they were filled */
     const char *protos[CS_DECODERS_MAX + 1];
 };
 
@@ -441,11 +450,13 @@ static void sink_unmatched(void *ud, const cs_message *m, int kind)
     note_err(pl, rc);
 }
 
-/* A sequence gap becomes one gap record (msgstore.h cs_gap): its stream,
- * numbers, the flow and the packet that revealed it. */
-static void sink_seq_gap(void *ud, const cs_seq_gap_event *ev)
+/* A gap leaving the recovery tracker becomes one gap record (msgstore.h
+ * cs_gap): its stream, numbers, the flow and the packet that revealed it,
+ * whether it was recovered, whether it is an arbitrated (A/B) gap. */
+static void store_gap(void *ud, const cs_recovered_gap *rg)
 {
     cs_pipeline *pl = ud;
+    const cs_seq_gap_event *ev = &rg->ev;
     cs_gap g = {.proto = ev->proto,
                 .session = ev->gap.stream,
                 .first = ev->gap.first,
@@ -454,11 +465,11 @@ static void sink_seq_gap(void *ud, const cs_seq_gap_event *ev)
                 .ref = ev->ref,
                 .flow_id = ev->flow_id,
                 .ep = ev->ep,
-                .dir = ev->dir};
+                .dir = ev->dir,
+                .recovered = rg->recovered,
+                .arbitrated = rg->arbitrated};
     int rc;
 
-    if (pl->cfg.observer && pl->cfg.observer->seq_gap)
-        pl->cfg.observer->seq_gap(pl->cfg.observer->ud, ev);
     if (pl->rw != NULL) {
         rw_put_gap(pl, &g);
         return;
@@ -470,6 +481,22 @@ static void sink_seq_gap(void *ud, const cs_seq_gap_event *ev)
     else
         pl->st.records_not_stored++;
     note_err(pl, rc);
+}
+
+/* A sequence gap: counted by the observer at once (metrics, alerts), and
+ * stored once the recovery tracker knows whether it was filled. */
+static void sink_seq_gap(void *ud, const cs_seq_gap_event *ev)
+{
+    cs_pipeline *pl = ud;
+
+    if (pl->cfg.observer && pl->cfg.observer->seq_gap)
+        pl->cfg.observer->seq_gap(pl->cfg.observer->ud, ev);
+    cs_recovery_gap(pl->rec, ev);
+}
+
+static void sink_seq_seen(void *ud, const cs_seq_span_event *s)
+{
+    cs_recovery_seen(((cs_pipeline *)ud)->rec, s);
 }
 
 /* Reanalysis replaces only the records of the decoders that run. */
@@ -488,7 +515,8 @@ static int pipeline_replace_protos(cs_pipeline *pl)
 static int pipeline_start_analysis(cs_pipeline *pl)
 {
     cs_analyzer_cfg acfg;
-    cs_sink sink = {pl, sink_message, sink_measurement, sink_unmatched, sink_seq_gap};
+    cs_sink sink = {pl,           sink_message, sink_measurement, sink_unmatched,
+                    sink_seq_gap, sink_seq_seen};
     int rc;
 
     if (pl->cfg.store_dir != NULL) {
@@ -514,6 +542,8 @@ static int pipeline_start_analysis(cs_pipeline *pl)
     acfg.decoders = pl->cfg.decoders;
     acfg.decoder_opts = pl->cfg.decoder_opts;
     pl->st.analyzed = 1;
+    if ((rc = cs_recovery_new(GAP_HOLD_NS, store_gap, pl, &pl->rec)) < 0)
+        return rc;
     return cs_analyzer_new(&acfg, &sink, &pl->an);
 }
 
@@ -552,6 +582,7 @@ static void analyse(cs_pipeline *pl, const cs_packet *stored, const cs_layers *l
         cs_link_count_add(pl->st.undissected_by_link, &pl->st.n_undissected_links, p.linktype, 1);
     } else if (pl->an) {
         cs_analyzer_packet(pl->an, &p, l, ref);
+        cs_recovery_expire(pl->rec, p.ts_ns);
     }
     if (pl->cfg.on_packet)
         pl->cfg.on_packet(pl->cfg.on_packet_ud, &p);
@@ -618,6 +649,7 @@ int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
     if (pl->an) {
         cs_analyzer_finish(pl->an);
         cs_analyzer_stats_get(pl->an, &pl->st.analyzer);
+        cs_recovery_flush(pl->rec);
     }
     rc = rw_stop(pl);
     if (pl->cfg.lossy_store && rc < 0) /* counted in records_not_stored */
@@ -650,5 +682,6 @@ void cs_pipeline_free(cs_pipeline *pl)
     if (pl->ms)
         cs_msgstore_close(pl->ms);
     cs_analyzer_free(pl->an);
+    cs_recovery_free(pl->rec);
     cs_free(pl);
 }

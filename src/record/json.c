@@ -193,8 +193,8 @@ void cs_gap_json(FILE *out, const cs_gap *g)
 {
     char feed[CS_FEED_BUFLEN];
 
-    fprintf(out, "{\"tap\":%u,\"feed\":\"%s\",\"proto\":", (unsigned)g->ep.tap,
-            cs_gap_feed(g, feed));
+    fprintf(out, "{\"kind\":\"%s\",\"tap\":%u,\"feed\":\"%s\",\"proto\":",
+            g->arbitrated ? "abgap" : "gap", (unsigned)g->ep.tap, cs_gap_feed(g, feed));
     json_cstr(out, g->proto);
     fputs(",\"session\":", out);
     cs_msgstore_json_string(out, g->session.p, g->session.len);

@@ -114,10 +114,12 @@ typedef struct cs_measurement {
  * retention (a group's gaps go with its messages) and reanalysis
  * replacement as messages, with no second store to keep consistent.
  *
- * "recovered" is 0 when a gap is written. It is on disk so that a filler
- * that later sees the missing numbers (a retransmission, the other feed of
- * an A/B pair) can mark the gap without a format change; nothing marks
- * gaps yet, so every stored gap reads as not recovered.
+ * "recovered": every missing number was seen at the same tap on another
+ * flow of the stream (the other feed of an A/B pair) or in a
+ * retransmission (analytics/recovery.h decides, before the gap is
+ * written). "arbitrated": the record is not one flow's gap but the
+ * numbers two feeds of the stream both missed (an "abgap"), with the flow,
+ * time and packet of the later of their two gaps.
  */
 typedef struct cs_gap {
     const char *proto; /* the decoder's name */
@@ -130,6 +132,7 @@ typedef struct cs_gap {
     cs_endpoints ep; /* the flow; ep.tap is the capture point */
     uint8_t dir;     /* the direction it was seen in (0: a -> b) */
     uint8_t recovered;
+    uint8_t arbitrated;
 } cs_gap;
 
 /* Formats id as "m7.1234.0" (kind 'm') or "l7.1234.0" (kind 'l') into

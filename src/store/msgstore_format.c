@@ -52,12 +52,14 @@
  *   gap payload (gap- files), [CS__GAP_*]:
  *            +0   u64 at (CS_MSGID(ref, 0), or the top bit set if ref 0) [AT]
  *            +8   i64 ts_ns       [TS]        +48  u8  dir          [DIR]
- *            +16  u64 flow_id     [FLOW]      +49  u8  recovered    [RECOVERED]
+ *            +16  u64 flow_id     [FLOW]      +49  u8  flags        [RECOVERED]
  *            +24  u64 ref         [REF]       +50  u8  proto_len    [PROTO_LEN]
  *            +32  u64 first_seq   [FIRST]     +51  u8  0            [PAD]
  *            +40  u64 count       [COUNT]     +52  u16 session_len  [SESSION_LEN]
  *            +54  u16 0           [PAD2]      +56  48  endpoints    [EP]
  *            +104 proto, session bytes                              [FIXED]
+ *            flags: bit 0 recovered, bit 1 arbitrated (an abgap); records
+ *            written before abgaps existed have bit 1 clear
  *
  *   endpoints (48 bytes), [CS__EP_*]:
  *            +0 u8 ip_version [IP_VERSION]  +1 u8 ip_proto [IP_PROTO]  +2 u16 tap [TAP]
@@ -295,7 +297,7 @@ size_t cs_msgstore_encode_gap(uint8_t *p, const cs_gap *g)
     cs_wr_le64(p + CS__GAP_FIRST, g->first);
     cs_wr_le64(p + CS__GAP_COUNT, g->count);
     p[CS__GAP_DIR] = g->dir;
-    p[CS__GAP_RECOVERED] = g->recovered ? 1 : 0;
+    p[CS__GAP_RECOVERED] = (uint8_t)((g->recovered ? 1 : 0) | (g->arbitrated ? 2 : 0));
     p[CS__GAP_PROTO_LEN] = (uint8_t)proto_len;
     p[CS__GAP_PAD] = 0;
     cs_wr_le16(p + CS__GAP_SESSION_LEN, (uint16_t)g->session.len);
@@ -504,13 +506,15 @@ int cs__decode_gap(const uint8_t *p, size_t n, cs__recdec *d, cs_gap *g)
     g->first = cs_rd_le64(fx + CS__GAP_FIRST);
     g->count = cs_rd_le64(fx + CS__GAP_COUNT);
     g->dir = fx[CS__GAP_DIR];
-    g->recovered = fx[CS__GAP_RECOVERED];
+    g->recovered = fx[CS__GAP_RECOVERED] & 1;
+    g->arbitrated = (fx[CS__GAP_RECOVERED] >> 1) & 1;
     get_endpoints(fx + CS__GAP_EP, &g->ep);
     proto_len = fx[CS__GAP_PROTO_LEN];
     session_len = cs_rd_le16(fx + CS__GAP_SESSION_LEN);
     proto = cs_cursor_need(&c, proto_len);
     session = cs_cursor_need(&c, session_len);
-    if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0 || g->dir > 1 || g->recovered > 1)
+    if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0 || g->dir > 1 ||
+        (fx[CS__GAP_RECOVERED] & ~3u) != 0)
         return -1;
     memcpy(d->name, proto, proto_len);
     d->name[proto_len] = '\0';

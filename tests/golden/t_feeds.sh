@@ -4,8 +4,11 @@
 # reveal gaps, a re-request and its retransmission; its truth is checked
 # against tshark by t_gentrading.sh):
 #   - `capstream gaps --json` after `ingest --tap-by vlan` lists exactly the
-#     truth's gaps: tap, feed, session, first missing number, count and the
-#     capture time of the packet that revealed each, none missing, none extra;
+#     truth's gaps: tap, feed, session, first missing number, count, the
+#     capture time of the packet that revealed each and whether the other
+#     feed or the retransmission filled it, none missing, none extra; and
+#     exactly its arbitrated gaps (numbers both feeds missed, recovered only
+#     by the retransmission);
 #   - the daemon (--tap-by vlan, fast replay) counts them per second: the
 #     metrics of proto:moldudp64 and Prometheus capstream_seq_gaps_total and
 #     capstream_seq_missing_total equal the truth's gaps and numbers missing;
@@ -21,23 +24,31 @@ mkdir -p "$F"
 python3 "$GENTRADING" "$F/t.pcap" --truth "$F/t.jsonl" --seconds 0.5 --seed 8 >/dev/null 2>&1
 MOLD=moldudp64.ports=26477,26478,26500
 
-# gaps_equal STORE: the stored gaps equal the truth's (recovered aside)
+# gaps_equal STORE KIND: the stored gaps (KIND gap) or arbitrated gaps (abgap)
+# equal the truth's, whether recovered included
 gaps_equal() {
     "$CS_BIN" gaps -d "$1" --json >"$F/gaps.jsonl" &&
-        python3 - "$F/gaps.jsonl" "$F/t.jsonl" <<'PY'
+        python3 - "$F/gaps.jsonl" "$F/t.jsonl" "$2" <<'PY'
 import collections, json, sys
-key = lambda d: (d["tap"], d["feed"], d["session"], d["first_seq"], d["count"], d["ts_ns"])
-got = collections.Counter(key(json.loads(l)) for l in open(sys.argv[1]))
-want = collections.Counter(key(d) for d in map(json.loads, open(sys.argv[2])) if d["kind"] == "gap")
+kind = sys.argv[3]
+key = lambda d: (d["tap"], d["feed"] if kind == "gap" else "", d["session"], d["first_seq"],
+                 d["count"], d["ts_ns"], d["recovered"])
+got = collections.Counter(key(d) for d in map(json.loads, open(sys.argv[1])) if d["kind"] == kind)
+want = collections.Counter(key(d) for d in map(json.loads, open(sys.argv[2])) if d["kind"] == kind)
 diff = sorted(k for k in set(got) | set(want) if got[k] != want[k])
-print("gaps: capstream %d, truth %d, differing %d%s" % (sum(got.values()), sum(want.values()),
+print("%ss: capstream %d, truth %d, differing %d%s" % (kind, sum(got.values()), sum(want.values()),
       len(diff), ", first %s" % (diff[0],) if diff else ""))
 sys.exit(1 if diff or not want else 0)
 PY
 }
 
 "$CS_BIN" ingest -q -r "$F/t.pcap" -d "$F/s" --tap-by vlan --decoder-opt "$MOLD"
-check "ingest --tap-by vlan: the gaps equal the truth's" gaps_equal "$F/s"
+check "ingest --tap-by vlan: the gaps equal the truth's, recovered or not" gaps_equal "$F/s" gap
+check "the arbitrated gaps (missing on A and B) equal the truth's" gaps_equal "$F/s" abgap
+check "some gaps were recovered and some not (the test can tell)" python3 -c '
+import json, sys
+r = [d["recovered"] for d in map(json.loads, open(sys.argv[1]))]
+sys.exit(0 if any(r) and not all(r) else 1)' "$F/gaps.jsonl"
 # races_equal STORE: the stored A/B races equal the truth's
 races_equal() {
     "$CS_BIN" latency -d "$1" --pair ab --json >"$F/ab.jsonl" &&
@@ -56,7 +67,7 @@ check "latency --pair ab: the A/B races equal the truth's" races_equal "$F/s"
 
 "$CS_BIN" ingest -q -r "$F/t.pcap" -d "$F/s0" --decoder-opt "$MOLD"
 check "without --tap-by vlan the gaps do not carry the taps" \
-    test "$(gaps_equal "$F/s0" >/dev/null; echo $?)" = 1
+    test "$(gaps_equal "$F/s0" gap >/dev/null; echo $?)" = 1
 check "without --tap-by vlan the races are not the truth's (two taps' copies meet)" \
     test "$(races_equal "$F/s0" >/dev/null; echo $?)" = 1
 

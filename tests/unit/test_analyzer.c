@@ -255,7 +255,7 @@ static void tb_start(tb *t, void (*tweak)(cs_analyzer_cfg *))
     t->cfg.decoders = line_only;
     if (tweak)
         tweak(&t->cfg);
-    sink = (cs_sink){&t->r, on_message, on_measurement, on_unmatched, on_seq_gap};
+    sink = (cs_sink){&t->r, on_message, on_measurement, on_unmatched, on_seq_gap, NULL};
     assert_int_equal(cs_analyzer_new(&t->cfg, &sink, &t->a), 0);
 }
 
@@ -936,7 +936,7 @@ static void analyse_pcap(const char *path, strs *got)
 {
     char errbuf[PCAP_ERRBUF_SIZE];
     pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
-    cs_sink sink = {got, NULL, gt_measurement, NULL, NULL};
+    cs_sink sink = {got, NULL, gt_measurement, NULL, NULL, NULL};
     struct pcap_pkthdr *h;
     const u_char *data;
     cs_analyzer *a;

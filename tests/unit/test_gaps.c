@@ -286,7 +286,8 @@ static void check_all_gaps(const char *dir)
         assert_int_equal(cs_store_read(s, g->ref, &p), 0);
         assert_int_equal(p.ts_ns, want_gaps[i].ts_ns); /* the revealing packet */
         snprintf(want, sizeof(want),
-                 "{\"tap\":%u,\"feed\":\"%s\",\"proto\":\"seqfeed\",\"session\":\"SESA\","
+                 "{\"kind\":\"gap\",\"tap\":%u,\"feed\":\"%s\",\"proto\":\"seqfeed\",\"session\":"
+                 "\"SESA\","
                  "\"first_seq\":%llu,\"count\":%llu,\"ts_ns\":%lld,\"recovered\":false,"
                  "\"packet\":\"%u:%u\",\"flow\":\"%016llx\"}",
                  want_gaps[i].tap, want_gaps[i].feed, (unsigned long long)want_gaps[i].first,
@@ -389,9 +390,10 @@ static void test_gaps_api(void **state)
     assert_int_equal(cs__api_parse(rt.ep, &p, T0, &q, &e), 0);
     assert_int_equal(cs__api_json(f->dir, NULL, &rt, &q, T0, &out), 0);
     assert_int_equal(out.status, 200);
-    assert_non_null(strstr(out.body, "{\"gaps\":[{\"tap\":1,\"feed\":\"10.0.0.2:4100\","
-                                     "\"proto\":\"seqfeed\",\"session\":\"SESA\",\"first_seq\":9,"
-                                     "\"count\":11,\"ts_ns\":1767623402200000000,"));
+    assert_non_null(strstr(out.body,
+                           "{\"gaps\":[{\"kind\":\"gap\",\"tap\":1,\"feed\":\"10.0.0.2:4100\","
+                           "\"proto\":\"seqfeed\",\"session\":\"SESA\",\"first_seq\":9,"
+                           "\"count\":11,\"ts_ns\":1767623402200000000,"));
     assert_non_null(strstr(out.body, "],\"offset\":0,\"limit\":1,\"count\":1,\"more\":true}"));
     cs__reply_free(&out);
     /* a parameter gaps do not take is a 400 naming it */

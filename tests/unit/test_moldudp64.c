@@ -521,7 +521,7 @@ static void test_frame_trailer_not_payload(void **state)
     arec r = {0, 0, 0, 0};
     cs_analyzer_cfg cfg;
     cs_analyzer *a;
-    cs_sink sink = {&r, a_message, NULL, NULL, a_gap};
+    cs_sink sink = {&r, a_message, NULL, NULL, a_gap, NULL};
     size_t n, fn;
 
     (void)state;

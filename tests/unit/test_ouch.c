@@ -553,7 +553,7 @@ static void conn_open(conn *c)
     memset(c, 0, sizeof(*c));
     cs_analyzer_cfg_default(&cfg);
     cfg.decoders = soup_only;
-    sink = (cs_sink){&c->r, p_message, p_measurement, p_unmatched, NULL};
+    sink = (cs_sink){&c->r, p_message, p_measurement, p_unmatched, NULL, NULL};
     assert_int_equal(cs_analyzer_new(&cfg, &sink, &c->a), 0);
     c->seq[0] = 1000;
     c->seq[1] = 5000;

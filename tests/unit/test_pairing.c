@@ -78,7 +78,7 @@ static cs_str S(const char *s)
 
 static cs_pairing *new_pairing(rec *r, uint32_t max, int64_t timeout)
 {
-    cs_sink sink = {r, NULL, on_meas, on_unmatched, NULL};
+    cs_sink sink = {r, NULL, on_meas, on_unmatched, NULL, NULL};
     cs_pairing *p;
 
     memset(r, 0, sizeof(*r));
@@ -211,7 +211,7 @@ static void check_unmatched_copy(void *ud, const cs_message *m, int kind)
 static void test_large_keys_are_copied(void **state)
 {
     rec r;
-    cs_sink sink = {&r, NULL, on_meas, check_unmatched_copy, NULL};
+    cs_sink sink = {&r, NULL, on_meas, check_unmatched_copy, NULL, NULL};
     cs_pairing *p;
     char key[301];
     cs_message a;

@@ -112,7 +112,7 @@ static void on_message(void *ud, const cs_message *m)
 static void test_analyzer_runs_it(void **unused)
 {
     static const uint8_t payload[] = "ping";
-    cs_sink sink = {NULL, on_message, NULL, NULL, NULL};
+    cs_sink sink = {NULL, on_message, NULL, NULL, NULL, NULL};
     cs_analyzer_cfg cfg;
     cs_analyzer *a;
     cs_packet p;

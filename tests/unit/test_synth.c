@@ -65,7 +65,7 @@ static void run_spec(const char *spec, tally *t, uint64_t *hash, uint64_t *npkts
 {
     cs_source *src = NULL;
     cs_batch *b = cs_calloc(1, sizeof(*b));
-    cs_sink sink = {t, on_msg, on_meas, NULL, NULL};
+    cs_sink sink = {t, on_msg, on_meas, NULL, NULL, NULL};
     cs_analyzer *a = NULL;
     int64_t prev = 0;
     uint64_t h = 1469598103934665603ull;

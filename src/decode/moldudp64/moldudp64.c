@@ -318,6 +318,11 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     }
     cs__mold_emit_packet(st, ctx, in, scan.fault, retrans);
     cs__mold_emit_blocks(st, ctx, in, scan.blocks);
+    if (scan.blocks > 0) {
+        cs_seq_span span = {cs__mold_session(p), seq, scan.blocks, retrans};
+
+        cs_decode_seq_seen(ctx, &span);
+    }
     if (!st->dir[(in->dir & 1) ^ 1].requested && seq + scan.blocks > st->dir[in->dir & 1].next)
         st->dir[in->dir & 1].next = seq + scan.blocks; /* a retransmission may reach past it */
     return in->len;
