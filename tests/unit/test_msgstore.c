@@ -1923,7 +1923,8 @@ static int keep_one_message(void *ud, const cs_message *m)
     o->n++;
     o->id = m->id;
     assert_true(m->error.len < sizeof(o->error));
-    memcpy(o->error, m->error.p, m->error.len);
+    if (m->error.len > 0) /* (no error: p may be NULL) */
+        memcpy(o->error, m->error.p, m->error.len);
     o->error[m->error.len] = '\0';
     cs_message_json(fp, m);
     fclose(fp);
