@@ -57,6 +57,7 @@
  */
 #include "analytics/analyzer.h"
 #include "analytics/pairing.h"
+#include "analytics/t2t.h"
 #include "core/alloc.h"
 #include "core/cursor.h"
 #include "core/error.h"
@@ -146,6 +147,7 @@ struct cs_analyzer {
     cs_ipfrag *frag;
     cs_pairing *pair;
     cs_sink sight_sink;
+    cs_t2t *t2t;
     cs_pairing *sight; /* sightings (A/B copies): their own window, no unmatched reports */
     cs_analyzer_stats st;
     cs_tcp_stats tcp_st;
@@ -181,6 +183,7 @@ void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg)
     cfg->flow_idle_ns = 300ll * 1000000000ll;
     cfg->pair_timeout_ns = 30ll * 1000000000ll;
     cfg->sight_window_ns = 100ll * 1000000ll;
+    cfg->t2t_window_ns = 1000000ll;
 }
 
 static int transport_index(uint8_t ip_proto)
@@ -547,6 +550,10 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair) == 0)
         return;
     deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags, m->scope});
+    if ((m->flags & CS_MSG_TICK) && m->instrument.len > 0)
+        cs_t2t_tick(a->t2t, &msg, m->instrument);
+    else if ((m->flags & CS_MSG_NEW_ORDER) && m->instrument.len > 0)
+        cs_t2t_order(a->t2t, &msg, m->instrument);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -1157,7 +1164,8 @@ int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer
         (rc = cs_flowtable_new(sizeof(aflow), a->cfg.max_flows, &a->ft)) < 0 ||
         (rc = cs_ipfrag_new(FRAG_MAX, FRAG_TIMEOUT_NS, &a->frag)) < 0 ||
         (rc = cs_pairing_new(MAX_PENDING, a->cfg.pair_timeout_ns, sink, &a->pair)) < 0 ||
-        (rc = cs_pairing_new(MAX_PENDING, a->cfg.sight_window_ns, &a->sight_sink, &a->sight)) < 0)
+        (rc = cs_pairing_new(MAX_PENDING, a->cfg.sight_window_ns, &a->sight_sink, &a->sight)) < 0 ||
+        (rc = cs_t2t_new(a->cfg.t2t_window_ns, sink, &a->t2t)) < 0)
         goto fail;
     *out = a;
     return 0;
@@ -1212,6 +1220,7 @@ void cs_analyzer_finish(cs_analyzer *a)
 void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)
 {
     cs_pairing_stats ps;
+    cs_t2t_stats ts;
     cs_ipfrag_stats fs;
 
     *st = a->st;
@@ -1224,8 +1233,11 @@ void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)
     st->frags = fs.frags;
     st->frags_reassembled = fs.reassembled;
     st->frags_dropped = fs.dropped;
+    cs_t2t_stats_get(a->t2t, &ts);
+    st->t2t_orders = ts.orders;
+    st->t2t_measurements = ts.measurements;
     cs_pairing_stats_get(a->sight, &ps);
-    st->measurements = ps.measurements;
+    st->measurements = ps.measurements + ts.measurements;
     cs_pairing_stats_get(a->pair, &ps);
     st->measurements += ps.measurements;
     st->unmatched_requests = ps.unmatched_requests;
@@ -1252,6 +1264,7 @@ void cs_analyzer_free(cs_analyzer *a)
     cs_ipfrag_free(a->frag);
     cs_pairing_free(a->pair);
     cs_pairing_free(a->sight);
+    cs_t2t_free(a->t2t);
     cs_free(a->decs);
     cs_free(a->opt_ports);
     cs_free(a->refs);

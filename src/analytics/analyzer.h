@@ -42,6 +42,8 @@ typedef struct cs_analyzer_cfg {
     int64_t pair_timeout_ns;  /* unanswered requests expire, default 30 s */
     int64_t sight_window_ns;  /* a sighting waits this long for its copy on another
                                  flow (A/B feeds), default 100 ms */
+    int64_t t2t_window_ns;    /* tick-to-trade: an order's tick is at most this much
+                                 older than it, default 1 ms */
 } cs_analyzer_cfg;
 
 /* A sequence gap (decode/decoder.h) with where and when it was seen. */
@@ -106,7 +108,9 @@ typedef struct cs_analyzer_stats {
     uint64_t measurements;
     uint64_t unmatched_requests;
     uint64_t unmatched_responses;
-    uint64_t sightings_alone; /* sightings no other flow matched in the window */
+    uint64_t sightings_alone;  /* sightings no other flow matched in the window */
+    uint64_t t2t_orders;       /* new orders (tick-to-trade) */
+    uint64_t t2t_measurements; /* of them, with a tick in the window */
 } cs_analyzer_stats;
 
 void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg);

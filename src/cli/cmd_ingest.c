@@ -28,9 +28,9 @@
 
 static const char ingest_help[] =
     "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--max-flows N]\n"
-    "                        [--flow-buffer N] [--pair-timeout D] [--segment-bytes N]\n"
-    "                        [--max-bytes N] [--max-message-bytes N] [--partitions N]\n"
-    "                        [--fsync] [-q]\n\n"
+    "                        [--flow-buffer N] [--pair-timeout D] [--t2t-window D]\n"
+    "                        [--segment-bytes N] [--max-bytes N] [--max-message-bytes N]\n"
+    "                        [--partitions N] [--fsync] [-q]\n\n"
     "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
     "stores its packets in STORE (created if missing; later ingests append), indexed\n"
     "by time, flow, host, port and protocol, and decodes them: TCP reassembly, FIX,\n"
@@ -47,6 +47,9 @@ static const char ingest_help[] =
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
     "                         unanswered (default 30s)\n"
+    "      --t2t-window D     tick-to-trade (--pair t2t): an order's tick, the latest\n"
+    "                         market data on its instrument at its tap, is at most D\n"
+    "                         older than the order (default 1ms)\n"
     "      --segment-bytes N  close a group of segments when its files together reach\n"
     "                        N bytes (default 1G; K/M/G suffixes)\n"
     "      --partitions N     for a new store: segments written at once, one per\n"
@@ -72,16 +75,17 @@ typedef struct ingest_args {
     int tap_by_vlan;
 } ingest_args;
 
-/* --max-flows N, --flow-buffer BYTES, --pair-timeout DURATION. */
+/* --max-flows N, --flow-buffer BYTES, --pair-timeout and --t2t-window DURATION. */
 static int ingest_limit(ingest_args *a, int c, const char *arg)
 {
     uint64_t v;
     int64_t ns;
 
-    if (c == 'W') {
+    if (c == 'W' || c == 'T') {
         if (cs_duration_parse(arg, &ns) < 0 || ns <= 0)
-            return cs_error_set(CS_EINVAL, "bad --pair-timeout '%s' (e.g. 30s, 500ms)", arg);
-        a->limits.pair_timeout_ns = ns;
+            return cs_error_set(CS_EINVAL, "bad %s '%s' (e.g. 30s, 500ms, 5us)",
+                                c == 'W' ? "--pair-timeout" : "--t2t-window", arg);
+        *(c == 'W' ? &a->limits.pair_timeout_ns : &a->limits.t2t_window_ns) = ns;
         return 0;
     }
     if (cs_cli_parse_size(arg, &v) < 0 || v == 0 || v > UINT32_MAX)
@@ -108,6 +112,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"max-flows", required_argument, 0, 'X'},
                                          {"flow-buffer", required_argument, 0, 'Z'},
                                          {"pair-timeout", required_argument, 0, 'W'},
+                                         {"t2t-window", required_argument, 0, 'T'},
                                          {"max-message-bytes", required_argument, 0, 'G'},
                                          {"partitions", required_argument, 0, 'P'},
                                          {"tap-by", required_argument, 0, 'V'},
@@ -165,6 +170,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         case 'X':
         case 'Z':
         case 'W':
+        case 'T':
             if (ingest_limit(a, c, optarg) < 0)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;

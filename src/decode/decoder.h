@@ -173,6 +173,9 @@ typedef struct cs_msg_out {
                           from it. Borrowed like the fields */
     const char *proto; /* proto of the message if not the decoder's name (a payload decoder's:
                           "itch"); NULL = the decoder's */
+    cs_str instrument; /* with CS_MSG_TICK or CS_MSG_NEW_ORDER: the instrument it is
+                          about (an ITCH stock by its locate, an order's symbol).
+                          Borrowed like the fields */
 } cs_msg_out;
 
 /*

@@ -69,6 +69,7 @@
 #include <string.h>
 
 #define RW_BUFSIZE (16u << 20)
+#define PROTOS_MAX (4 * CS_DECODERS_MAX) /* decoder and pair names a reanalysis replaces */
 #define GAP_HOLD_NS (1000ll * 1000000ll) /* a gap waits 1 s of capture time to be filled */
 #define RW_BULK_LIMIT (RW_BUFSIZE - RW_BUFSIZE / 4)
 
@@ -98,9 +99,9 @@ struct cs_pipeline {
     cs_msgstore *ms;
     int sink_rc;
     cs_pipeline_stats st;
-    rwriter *rw;      /* lossy_store only */
-    cs_recovery *rec; /* gaps wait here to learn whether they were filled */
-    const char *protos[CS_DECODERS_MAX + 1];
+    rwriter *rw;                        /* lossy_store only */
+    cs_recovery *rec;                   /* gaps wait here to learn whether they were filled */
+    const char *protos[PROTOS_MAX + 1]; /* what a reanalysis replaces */
 };
 
 static void note_err(cs_pipeline *pl, int rc)
@@ -499,15 +500,29 @@ static void sink_seq_seen(void *ud, const cs_seq_span_event *s)
     cs_recovery_seen(((cs_pipeline *)ud)->rec, s);
 }
 
-/* Reanalysis replaces only the records of the decoders that run. */
+static void protos_add(cs_pipeline *pl, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(pl->protos[i], name) == 0)
+            return;
+    if (*n < PROTOS_MAX)
+        pl->protos[(*n)++] = name;
+}
+
+/* Reanalysis replaces only the records of the decoders that run: their
+ * messages (by proto) and the measurements of the pairs they make (by
+ * pair name: "ab" is MoldUDP64's, "t2t" ITCH's). */
 static int pipeline_replace_protos(cs_pipeline *pl)
 {
     size_t n = 0;
 
-    while (pl->cfg.decoders[n] != NULL && n < CS_DECODERS_MAX)
-        n++;
-    for (size_t i = 0; i < n; i++)
-        pl->protos[i] = pl->cfg.decoders[i]->name;
+    for (size_t i = 0; i < CS_DECODERS_MAX && pl->cfg.decoders[i] != NULL; i++) {
+        const cs_decoder *d = pl->cfg.decoders[i];
+
+        protos_add(pl, &n, d->name);
+        for (const char *const *p = d->pairs; p != NULL && *p != NULL; p++)
+            protos_add(pl, &n, *p);
+    }
     pl->protos[n] = NULL;
     return cs_msgstore_replace_protos(pl->ms, pl->protos);
 }

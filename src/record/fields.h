@@ -57,10 +57,16 @@ enum {
                                       nothing did yet, else it is attached to the
                                       request's held measurement; with CS_MSG_MORE
                                       more events follow. A hint to pairing */
+    CS_MSG_TICK = 1u << 8,         /* market data about its instrument (an ITCH message):
+                                      a candidate tick of tick-to-trade. A hint */
+    CS_MSG_NEW_ORDER = 1u << 9,    /* a new order for its instrument (OUCH Enter Order,
+                                      FIX NewOrderSingle): tick-to-trade ends here. A hint */
 };
 
 /* Flags that only guide pairing; messages are stored without them. */
-#define CS_MSG_PAIRING_HINTS (CS_MSG_RETRY | CS_MSG_MORE | CS_MSG_CONTINUATION | CS_MSG_LIFECYCLE)
+#define CS_MSG_PAIRING_HINTS                                                                       \
+    (CS_MSG_RETRY | CS_MSG_MORE | CS_MSG_CONTINUATION | CS_MSG_LIFECYCLE | CS_MSG_TICK |           \
+     CS_MSG_NEW_ORDER)
 
 /* A flow's identity, the endpoints as seen from its initiator (dir 0 =
  * a -> b): what a decoder's state is created with, and what messages and

@@ -349,7 +349,7 @@ static void test_appendages_50(void **unused)
     assert_string_equal(m->key, "O:4294967295");
     assert_non_null(strstr(m->fields, "|price=410.0000|"));
     assert_non_null(strstr(m->fields, "|cl_ord_id=CLORD-9|app.2=LIME|app.3=300|"));
-    assert_int_equal(m->flags, 0);
+    assert_int_equal(m->flags, CS_MSG_NEW_ORDER); /* a new order on MSFT (tick-to-trade) */
     /* an option running past the end */
     p[47] = 20;
     m = decode(st, &ctx, 0, p, 47 + sizeof(app));

@@ -457,6 +457,9 @@ static void cs__fix_emit(cs_decode_ctx *ctx, const cs_decode_input *in, size_t s
     cs__fix_role(&m, clordid);
     cs__fix_lifecycle(&m);
     m.error = cs__fix_error(&m);
+    if (m.role == CS_ROLE_REQ && cs__fix_str_is(m.type, "D") &&
+        (m.instrument = cs__fix_field(&m, "55")).len > 0)
+        m.flags |= CS_MSG_NEW_ORDER; /* a NewOrderSingle on Symbol(55): tick-to-trade */
     cs_decode_emit(ctx, &m);
 }
 

@@ -510,12 +510,16 @@ static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *ms
     switch (d->kind) {
     case K_DIRECTORY:
         cs__itch_symbol_set(st, locate, msg + 11, true);
+        out->instrument = cs__itch_symbol(st, locate);
         return;
     case K_ADD:
         cs__itch_symbol_set(st, locate, msg + 24, false);
         cs__itch_order_put(st, cs_rd_be64(msg + 11), locate);
+        out->instrument = cs__itch_symbol(st, locate);
         return;
     case K_NONE:
+        if (locate != 0)
+            out->instrument = cs__itch_symbol(st, locate);
         return;
     default:
         break;
@@ -525,6 +529,7 @@ static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *ms
     if (o != NULL)
         locate = o->locate;
     sym = cs__itch_symbol(st, locate);
+    out->instrument = sym;
     if (sym.len > 0)
         cs__itch_add(out, "stock", sym);
     if (d->kind == K_DELETE && o != NULL)
@@ -549,6 +554,7 @@ int cs_itch_decode(cs_itch *st, const uint8_t *msg, size_t len, cs_itch_out *out
 
     st->stats.messages++;
     out->flags = 0;
+    out->instrument = (cs_str){"", 0};
     if (d == NULL) {
         st->stats.unknown_types++;
         out->type = (cs_str){"unknown", 7};
@@ -613,7 +619,8 @@ static size_t cs__itch_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     m.type = s->out.type;
     m.start = 0;
     m.len = in->len;
-    m.flags = s->out.flags;
+    m.flags = s->out.flags | (s->out.instrument.len > 0 ? CS_MSG_TICK : 0);
+    m.instrument = s->out.instrument;
     m.fields = s->out.fields;
     m.n_fields = s->out.n_fields;
     m.proto = cs_itch_proto;
@@ -635,13 +642,16 @@ static cs_probe cs__itch_probe(const uint8_t *data, size_t len, uint8_t dir)
     return CS_PROBE_NO; /* a payload decoder: never a flow's own */
 }
 
+/* Its messages are the ticks of tick-to-trade (analytics/t2t.h). */
+static const char *const cs__itch_pairs[] = {"t2t", NULL};
+
 const cs_decoder cs_decoder_itch = {
     .name = "itch",
     .transports = 0,
     .ports = NULL,
     .probe = cs__itch_probe,
     .options = NULL,
-    .pairs = NULL,
+    .pairs = cs__itch_pairs,
     .state_new = cs__itch_state_new,
     .state_free = cs__itch_state_free,
     .parse = cs__itch_parse,

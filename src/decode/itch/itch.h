@@ -42,8 +42,12 @@ typedef struct cs_itch_stats {
 /* One decoded message. Before cs_itch_decode(), "n_fields" fields may be
  * set by the transport (at most CS_ITCH_PREFIX_MAX); ITCH's follow them. */
 typedef struct cs_itch_out {
-    cs_str type;    /* "A", "R"...; "unknown" for a type ITCH 5.0 lacks */
-    uint32_t flags; /* CS_MSG_MALFORMED: bad length or unknown type */
+    cs_str type;       /* "A", "R"...; "unknown" for a type ITCH 5.0 lacks */
+    cs_str instrument; /* the symbol of its Stock Locate (an order event's: its
+                          order's), by the stream's Stock Directory and Add Orders;
+                          empty if unknown or locate 0. Points into the state: valid
+                          until the next call */
+    uint32_t flags;    /* CS_MSG_MALFORMED: bad length or unknown type */
     cs_kv fields[CS_ITCH_PREFIX_MAX + CS_ITCH_MAX_FIELDS];
     size_t n_fields; /* in: the transport's; out: + ITCH's */
     size_t text_used;

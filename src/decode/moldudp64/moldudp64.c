@@ -272,7 +272,8 @@ static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const c
         m.type = out->type;
         m.start = off;
         m.len = 2u + blen;
-        m.flags = out->flags;
+        m.flags = out->flags | (out->instrument.len > 0 ? CS_MSG_TICK : 0);
+        m.instrument = out->instrument;
         m.fields = out->fields;
         m.n_fields = out->n_fields;
         m.proto = cs_itch_proto;

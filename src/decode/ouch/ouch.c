@@ -622,6 +622,17 @@ static void cs__ouch_reject_reason(cs__ouch_state *st, cs_msg_out *m)
     }
 }
 
+/* The symbol of an Enter Order (4.2 "stock", 5.0 "symbol"), empty if its
+ * bytes are not all there. */
+static cs_str cs__ouch_symbol(const cs__ouch_def *d, const uint8_t *p, size_t len)
+{
+    for (const cs__ouch_field *f = d->fields; f->name != NULL; f++)
+        if ((strcmp(f->name, "stock") == 0 || strcmp(f->name, "symbol") == 0) &&
+            (size_t)f->off + f->len <= len)
+            return cs__ouch_alpha(p + f->off, f->len);
+    return (cs_str){"", 0};
+}
+
 /* Role, pair, key, match, closes and error of message "d" at p. */
 static void cs__ouch_pairing(cs__ouch_state *st, cs_msg_out *m, const cs__ouch_def *d,
                              const uint8_t *p, size_t len)
@@ -640,6 +651,9 @@ static void cs__ouch_pairing(cs__ouch_state *st, cs_msg_out *m, const cs__ouch_d
     case K_ENTER:
         m->role = CS_ROLE_REQ;
         m->key = m->match = cs__ouch_ref(st->key, 'O', ord, n);
+        m->instrument = cs__ouch_symbol(d, p, len);
+        if (m->instrument.len > 0)
+            m->flags |= CS_MSG_NEW_ORDER; /* tick-to-trade ends here */
         break;
     case K_REPLACE_REQ:
         m->role = CS_ROLE_REQ;
