@@ -28,8 +28,9 @@
  * response message, which only the message itself names. So each race
  * leaves (response id, winner) in a vector, sorted by id once messages
  * start coming; a sighting found in it counts the race for its feed (once;
- * not when it is the winner's own feed). cs_feeds_read() looks up the few
- * responses its time range did not hold, one by one.
+ * not when it is the winner's own feed). The responses of races near the
+ * end of cs_feeds_read()'s time range may come after it: one more scan of
+ * the data packets from "before" to the latest response time finds them.
  *
  * Relied on: store order is capture order per flow up to reassembly delays
  * (msgstore.h), and a MoldUDP64 message has none (one datagram), so a
@@ -83,7 +84,8 @@ struct cs_feeds {
     race_pending *pending;
     size_t n_pending, cap_pending;
     int pending_sorted;
-    int err; /* the first error met inside a reader's callback */
+    int64_t resp_ts_max; /* the latest response time of a race */
+    int err;             /* the first error met inside a reader's callback */
 };
 
 int cs_feeds_new(cs_feeds **out)
@@ -210,6 +212,8 @@ int cs_feeds_add_race(cs_feeds *fs, const cs_measurement *ms)
     p->winner = f;
     p->resolved = 0;
     fs->pending_sorted = 0;
+    if (fs->n_pending == 1 || ms->resp_ts_ns > fs->resp_ts_max)
+        fs->resp_ts_max = ms->resp_ts_ns;
     return 0;
 }
 
@@ -472,33 +476,41 @@ static int read_gap(void *ud, const cs_gap *g)
     return (fs->err = cs_feeds_add_gap(fs, g)) < 0;
 }
 
-/* A race's response found by id (outside the time range): its loser only. */
+/* A data packet after the time range: the losing copy of a race in it? */
 static int read_loser(void *ud, const cs_message *m)
 {
     cs_feeds *fs = ud;
     feed *f;
 
-    if ((fs->err = feed_of(fs, &m->ep, !m->dir, &f)) == 0)
-        race_loser(fs, m->id, f);
-    return 1;
+    if (m->role != CS_ROLE_SIGHTING || pending_find(fs, m->id) == NULL)
+        return 0;
+    if ((fs->err = feed_of(fs, &m->ep, !m->dir, &f)) < 0)
+        return 1;
+    race_loser(fs, m->id, f);
+    return 0;
 }
 
-/* Looks up the responses of the races the messages read did not answer. A
+/* Finds the responses of the races in the range that came at or after
+ * "before": the data packets from "before" to the latest response. A
  * response no longer in the store (retention) leaves its loser unknown. */
-static int read_losers_left(cs_feeds *fs, cs_msgreader *r)
+static int read_losers_after(cs_feeds *fs, cs_msgreader *r, int64_t before)
 {
-    for (size_t i = 0; i < fs->n_pending; i++) {
-        int rc;
+    cs_msgfilter mf;
+    size_t left = 0;
+    int rc;
 
-        if (fs->pending[i].resolved)
-            continue;
-        rc = cs_msgreader_find_message(r, fs->pending[i].resp_id, read_loser, fs);
-        if (rc < 0 && rc != CS_ENOTFOUND)
-            return rc;
-        if (fs->err < 0)
-            return fs->err;
-    }
-    return 0;
+    for (size_t i = 0; i < fs->n_pending; i++)
+        left += !fs->pending[i].resolved;
+    if (left == 0 || before == INT64_MAX || fs->resp_ts_max < before)
+        return 0;
+    cs_msgfilter_init(&mf);
+    mf.proto = "moldudp64";
+    mf.type = "data";
+    mf.after = before;
+    mf.before = fs->resp_ts_max + 1;
+    if ((rc = cs_msgreader_messages(r, &mf, read_loser, fs)) < 0)
+        return rc;
+    return fs->err;
 }
 
 static int read_all(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before)
@@ -519,7 +531,7 @@ static int read_all(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before
     mf.before = before;
     if ((rc = cs_msgreader_messages(r, &mf, read_message, fs)) < 0 || fs->err < 0)
         return rc < 0 ? rc : fs->err;
-    if ((rc = read_losers_left(fs, r)) < 0)
+    if ((rc = read_losers_after(fs, r, before)) < 0)
         return rc;
     if ((rc = cs_msgreader_gaps(r, after, before, 0, read_gap, fs)) < 0 || fs->err < 0)
         return rc < 0 ? rc : fs->err;

@@ -10,8 +10,8 @@
  * busiest millisecond (earliest of equals, disorder within the window,
  * late messages), ITCH counts by type, order and JSON are checked. Then
  * the same through a real message store read by cs_feeds_read() with a
- * time range (a race's losing copy after "before" is looked up by id), and
- * allocation failures.
+ * time range (a race's losing copy after "before" is found by one more
+ * scan), and allocation failures.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -421,7 +421,7 @@ static void put_packet(cs_msgstore *w, int feed, int i, int64_t ts)
 /* 20 packets on A and B at tap 1, 1 ms apart, B 2 us behind A except on
  * every 5th; the races, and a gap. Read over [5 ms, 12 ms + 1 us): the
  * race of packet 12 (A first at 12 ms) counts for B, whose copy came
- * after "before", by looking it up. */
+ * after "before", found by the scan past "before". */
 static void test_read_store(void **state)
 {
     fixture *f = *state;
