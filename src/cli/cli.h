@@ -22,6 +22,7 @@ int cs_cmd_run(int argc, char **argv);
 int cs_cmd_latency(int argc, char **argv);
 int cs_cmd_messages(int argc, char **argv);
 int cs_cmd_gaps(int argc, char **argv);
+int cs_cmd_feeds(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);
 int cs_cmd_demo(int argc, char **argv);
 int cs_cmd_serve(int argc, char **argv);

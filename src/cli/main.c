@@ -28,6 +28,7 @@ static const command commands[] = {
     {"messages", cs_cmd_messages, "decoded messages (FIX, HTTP, DNS) by proto, type, key, time"},
     {"latency", cs_cmd_latency, "latency measurements by time or slowest first; percentiles"},
     {"gaps", cs_cmd_gaps, "sequence gaps decoders found (feed, session, numbers missing)"},
+    {"feeds", cs_cmd_feeds, "per MoldUDP64 feed and tap: packets, ITCH types, gaps, A/B races"},
     {"show", cs_cmd_show, "one measurement or message with its packets (and -w OUT.pcap)"},
     {"reanalyze", cs_cmd_reanalyze, "decode stored packets again, replacing their messages"},
     {"inspect", cs_cmd_inspect, "dump a store's on-disk segment indexes"},

@@ -8,9 +8,13 @@
  *   /api/v1/measurements/{l-id}        /api/v1/alerts
  *   /api/v1/measurements/{l-id}/pcap   /api/v1/stream
  *   /api/v1/gaps                       /metrics
+ *   /api/v1/feeds
  *
  * /api/v1/gaps lists the stored sequence gaps (msgstore.h cs_gap, one JSON
  * object each as cs_gap_json writes it), paged like messages.
+ * /api/v1/feeds lists one summary per MoldUDP64 feed and tap (store/feeds.h,
+ * as cs_feed_json writes it, the objects of `capstream feeds --json`), not
+ * paged: one object per feed and tap, a few per store.
  *
  * Routing compares the path with fixed strings segment by segment, so
  * "/api/v1/../x", "%2e%2e" (already decoded by the server) or a NUL cut
@@ -38,6 +42,7 @@
 #include "decode/decoder.h"
 #include "packet/dissect.h"
 #include "record/json.h"
+#include "store/feeds.h"
 #include "store/metricstore.h"
 #include "store/msgstore.h"
 #include "store/store.h"
@@ -80,6 +85,7 @@ static const route_entry routes[] = {
     {"/api/v1/alerts", CS__EP_ALERTS, 0, 0, 0},
     {"/api/v1/stream", CS__EP_STREAM, 0, 0, 0},
     {"/api/v1/gaps", CS__EP_GAPS, 0, 0, 0},
+    {"/api/v1/feeds", CS__EP_FEEDS, 0, 0, 0},
     {"/metrics", CS__EP_PROMETHEUS, 0, 0, 0},
 };
 
@@ -164,6 +170,7 @@ static unsigned allowed_params(int ep)
     case CS__EP_METRICS:
         return P_SERIES | P_AFTER | P_BEFORE | P_STEP | P_HEATMAP;
     case CS__EP_SERIES:
+    case CS__EP_FEEDS:
         return P_AFTER | P_BEFORE;
     case CS__EP_ALERTS:
         return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
@@ -927,6 +934,27 @@ static int reply_gaps(FILE *f, const char *dir, const cs__query *q)
     return rc;
 }
 
+static int reply_feeds(FILE *f, const char *dir, const cs__query *q)
+{
+    cs_msgreader *r = NULL;
+    cs_feeds *fs = NULL;
+    int rc;
+
+    if ((rc = cs_msgreader_open(dir, &r)) < 0)
+        return rc;
+    if ((rc = cs_feeds_read(r, q->after, q->before, &fs)) == 0) {
+        fputs("{\"feeds\":[", f);
+        for (size_t i = 0; i < cs_feeds_count(fs); i++) {
+            fputs(i ? "," : "", f);
+            cs_feed_json(f, cs_feeds_get(fs, i));
+        }
+        fputs("]", f);
+    }
+    cs_feeds_free(fs);
+    cs_msgreader_close(r);
+    return rc;
+}
+
 /* One message with its packets (ref, ts, lengths, summary). */
 typedef struct detail_ctx {
     FILE *f;
@@ -1059,6 +1087,9 @@ static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *
         break;
     case CS__EP_GAPS:
         rc = reply_gaps(f, dir, q);
+        break;
+    case CS__EP_FEEDS:
+        rc = reply_feeds(f, dir, q);
         break;
     case CS__EP_MEASUREMENT:
     case CS__EP_MESSAGE:

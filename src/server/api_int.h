@@ -33,6 +33,7 @@ enum {
     CS__EP_STREAM,
     CS__EP_PROMETHEUS,
     CS__EP_GAPS,
+    CS__EP_FEEDS,
 };
 
 #define CS__API_LIMIT_DEFAULT 100
