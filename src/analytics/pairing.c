@@ -64,6 +64,7 @@ typedef struct pend {
     cs_msgid resp_id, attached_last_id;
     int64_t resp_ts, resp_last_ts, attached_last_ts;
     uint32_t attached;
+    uint16_t resp_tap;
     uint8_t resp_type_len;
     char resp_type[RESP_TYPE_MAX]; /* the answer's message type */
     unsigned char *ext;            /* owned, or NULL when the inline buffer holds it all */
@@ -321,6 +322,7 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->resp_id = e->attached_last_id = 0;
     e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
     e->attached = 0;
+    e->resp_tap = m->ep.tap;
     e->resp_type_len = 0;
     e->n_refs = (uint32_t)m->n_refs;
     e->pair_len = (uint16_t)pair_len;
@@ -433,6 +435,7 @@ static void emit_measurement(cs_pairing *p, pend *e)
     ms.attached_last_id = e->attached_last_id;
     ms.attached_last_ts_ns = e->attached_last_ts;
     ms.resp_type = (cs_str){e->resp_type, e->resp_type_len};
+    ms.resp_tap = e->resp_tap;
     p->st.measurements++;
     if (p->sink.measurement)
         p->sink.measurement(p->sink.ud, &ms);
@@ -498,6 +501,7 @@ static void answer(pend *e, const cs_message *m)
     e->resp_id = m->id;
     e->resp_ts = m->ts_ns;
     e->resp_last_ts = m->last_ts_ns;
+    e->resp_tap = m->ep.tap;
     e->resp_type_len = (uint8_t)(m->type.len < RESP_TYPE_MAX ? m->type.len : RESP_TYPE_MAX);
     if (e->resp_type_len)
         memcpy(e->resp_type, m->type.p, e->resp_type_len);

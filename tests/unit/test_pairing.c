@@ -412,6 +412,24 @@ static void test_sightings_race_across_flows_of_one_tap(void **state)
     cs_pairing_free(p);
 }
 
+/* A measurement made at one tap says so: resp_tap is the response's tap. */
+static void test_resp_tap_of_one_tap(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "k");
+    cs_message s = msg(2, CS_ROLE_RESP, 1, 7, 150, "");
+
+    (void)state;
+    q.ep.tap = s.ep.tap = 4;
+    cs_pairing_add(p, &q, "x", S("k"));
+    cs_pairing_add(p, &s, "x", S("k"));
+    assert_string_equal(r.log, "M x k 1>2 50;");
+    assert_int_equal(r.last.ep.tap, 4);
+    assert_int_equal(r.last.resp_tap, 4);
+    cs_pairing_free(p);
+}
+
 static void test_held_measurement_times_out(void **state)
 {
     rec r;
@@ -482,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_fix_lifecycle_attach_and_replace),
         cmocka_unit_test(test_scope_any_across_flows),
         cmocka_unit_test(test_sightings_race_across_flows_of_one_tap),
+        cmocka_unit_test(test_resp_tap_of_one_tap),
         cmocka_unit_test(test_held_measurement_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
