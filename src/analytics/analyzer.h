@@ -42,6 +42,8 @@ typedef struct cs_analyzer_cfg {
     int64_t pair_timeout_ns;  /* unanswered requests expire, default 30 s */
     int64_t sight_window_ns;  /* a sighting waits this long for its copy on another
                                  flow (A/B feeds), default 100 ms */
+    int64_t hop_window_ns;    /* a message seen at one tap waits this long for its
+                                 copy at another (hop latency), default 100 ms */
 } cs_analyzer_cfg;
 
 /* A sequence gap (decode/decoder.h) with where and when it was seen. */
@@ -94,6 +96,8 @@ typedef struct cs_analyzer_stats {
     uint64_t unmatched_requests;
     uint64_t unmatched_responses;
     uint64_t sightings_alone; /* sightings no other flow matched in the window */
+    uint64_t hops_alone;      /* messages no other tap saw in the hop window (counted
+                                 once two taps were seen) */
 } cs_analyzer_stats;
 
 void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg);
