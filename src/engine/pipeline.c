@@ -63,6 +63,7 @@
 
 #define RW_BUFSIZE (16u << 20)
 #define RW_BULK_LIMIT (RW_BUFSIZE - RW_BUFSIZE / 4)
+#define PROTOS_MAX (4 * CS_DECODERS_MAX) /* decoders, their pairs and hops */
 
 enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP, REC_GAP };
 
@@ -90,8 +91,8 @@ struct cs_pipeline {
     cs_msgstore *ms;
     int sink_rc;
     cs_pipeline_stats st;
-    rwriter *rw; /* lossy_store only */
-    const char *protos[CS_DECODERS_MAX + 1];
+    rwriter *rw;                        /* lossy_store only */
+    const char *protos[PROTOS_MAX + 1]; /* what a reanalysis replaces */
 };
 
 static void note_err(cs_pipeline *pl, int rc)
@@ -472,15 +473,39 @@ static void sink_seq_gap(void *ud, const cs_seq_gap_event *ev)
     note_err(pl, rc);
 }
 
-/* Reanalysis replaces only the records of the decoders that run. */
+/* Adds "name" to the replaced protocols unless listed; 0 or CS_ELIMIT. */
+static int protos_add(cs_pipeline *pl, size_t *n, const char *name)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(pl->protos[i], name) == 0)
+            return 0;
+    if (*n >= PROTOS_MAX)
+        return cs_error_set(CS_ELIMIT, "reanalysis: too many protocols and pairs");
+    pl->protos[(*n)++] = name;
+    return 0;
+}
+
+/* Reanalysis replaces only the records of the decoders that run: their
+ * messages (by the decoder's name) and measurements (by the pairs it
+ * lists: MoldUDP64's are "ab"), and the hops, which the analysis makes
+ * again of any decoder's messages at the taps it is told (a store's hops
+ * of decoders not run again are not made again: they go). */
 static int pipeline_replace_protos(cs_pipeline *pl)
 {
     size_t n = 0;
+    int rc = 0;
 
-    while (pl->cfg.decoders[n] != NULL && n < CS_DECODERS_MAX)
-        n++;
-    for (size_t i = 0; i < n; i++)
-        pl->protos[i] = pl->cfg.decoders[i]->name;
+    for (size_t i = 0; rc == 0 && pl->cfg.decoders[i] != NULL; i++) {
+        const cs_decoder *d = pl->cfg.decoders[i];
+
+        rc = protos_add(pl, &n, d->name);
+        for (const char *const *p = d->pairs; rc == 0 && p != NULL && *p != NULL; p++)
+            rc = protos_add(pl, &n, *p);
+    }
+    if (rc == 0 && n > 0)
+        rc = protos_add(pl, &n, CS_PAIR_HOP);
+    if (rc < 0)
+        return rc;
     pl->protos[n] = NULL;
     return cs_msgstore_replace_protos(pl->ms, pl->protos);
 }
