@@ -52,6 +52,18 @@
  * ref never leaves the recent ones while messages still start in it.
  * Packets not stored (ref 0) get ids from a counter with the top bit set.
  *
+ * Hops (decoder.h "hop"): every request and sighting with a key is also
+ * offered to a pairing of its own (cs_pairing_hop, window hop_window_ns,
+ * a message left alone only counted in hops_alone) that measures its
+ * latency between two taps. A capture with one tap has no hops, so the
+ * offer is made only once a second tap has been seen, and for the first
+ * window of capture time: the taps of a capture start together, yet the
+ * first packets at one tap come before any at the other, and their
+ * copies at the other tap must find them waiting. The start-up window
+ * ending with one tap seen, the pairing is emptied quietly and nothing
+ * more is offered (one comparison per packet, of its tap with the
+ * first's) until a second tap shows up.
+ *
  * Ordering guarantees: sink.message(request) before the measurement using
  * it; sink.message(response) before its measurement or unmatched report.
  */
@@ -79,6 +91,13 @@
 #define OPT_PORTS_MAX 64u        /* ports one --decoder-opt NAME.ports may name */
 
 enum { DISPATCH_PENDING = 0, DISPATCH_DECIDED, DISPATCH_NONE, DISPATCH_CLOSED };
+
+/* Whether requests and sightings are offered to the hop pairing. */
+enum {
+    HOPS_START = 0, /* the first hop window of capture time: offered */
+    HOPS_OFF,       /* one tap after that window: not offered */
+    HOPS_ON,        /* a second tap seen: offered */
+};
 
 typedef struct mapent {
     uint64_t off;
@@ -149,6 +168,11 @@ struct cs_analyzer {
     cs_sink sight_sink;
     cs_t2t *t2t;
     cs_pairing *sight; /* sightings (A/B copies): their own window, no unmatched reports */
+    cs_sink hop_sink;
+    cs_pairing *hop; /* one message at two taps: its own window, no unmatched reports */
+    uint8_t hops;    /* HOPS_* */
+    uint16_t tap0;   /* the tap of the first packet */
+    int64_t ts0;     /* the capture time of the first packet */
     cs_analyzer_stats st;
     cs_tcp_stats tcp_st;
     uint64_t stream_overflows;
@@ -184,6 +208,7 @@ void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg)
     cfg->pair_timeout_ns = 30ll * 1000000000ll;
     cfg->sight_window_ns = 100ll * 1000000ll;
     cfg->t2t_window_ns = 1000000ll;
+    cfg->hop_window_ns = 100ll * 1000000ll;
 }
 
 static int transport_index(uint8_t ip_proto)
@@ -414,6 +439,9 @@ static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlatio
         cs_pairing_correlate(c->role == CS_ROLE_SIGHTING ? a->sight : a->pair, msg, c->pair,
                              c->match, c->closes, c->scope);
     }
+    if (a->hops != HOPS_OFF && (c->role == CS_ROLE_REQ || c->role == CS_ROLE_SIGHTING) &&
+        msg->key.len > 0)
+        cs_pairing_hop(a->hop, msg, CS_PAIR_HOP);
 }
 
 /* Copies "n" bytes of "p" to "*at" and returns them as a string there. */
@@ -943,7 +971,24 @@ static void housekeeping(cs_analyzer *a, int64_t now)
         flow_drop(a, (aflow *)(void *)f);
     cs_pairing_expire(a->pair, now);
     cs_pairing_expire(a->sight, now);
+    cs_pairing_expire(a->hop, now);
     cs_ipfrag_expire(a->frag, now);
+}
+
+/* Notes the tap of packet "p" while a second tap is yet to be seen (see
+ * "Hops" above): hops go on at a second tap, off when the start-up window
+ * ends with one. */
+static void taps_notice(cs_analyzer *a, const cs_packet *p)
+{
+    if (a->st.packets == 1) {
+        a->tap0 = p->tap;
+        a->ts0 = p->ts_ns;
+    } else if (p->tap != a->tap0) {
+        a->hops = HOPS_ON;
+    } else if (a->hops == HOPS_START && p->ts_ns - a->ts0 > a->cfg.hop_window_ns) {
+        a->hops = HOPS_OFF;
+        cs_pairing_flush(a->hop); /* quietly: no copy can come from another tap */
+    }
 }
 
 /* ---- TCP -------------------------------------------------------------- */
@@ -1128,9 +1173,10 @@ static void udp_fragment(cs_analyzer *a, const cs_packet *p, const cs_layers *l,
 
 /* ---- public API ------------------------------------------------------- */
 
-/* The sightings' pairing: its measurements are the analyzer's, a sighting
- * left alone is only counted (a feed without a twin is no fault). */
-static void sight_measurement(void *ud, const cs_measurement *ms)
+/* The sightings' and the hops' pairings: their measurements are the
+ * analyzer's; a sighting left alone is only counted (a feed without a twin
+ * is no fault). */
+static void pass_measurement(void *ud, const cs_measurement *ms)
 {
     cs_analyzer *a = ud;
 
@@ -1145,6 +1191,18 @@ static void sight_alone(void *ud, const cs_message *m, int kind)
     ((cs_analyzer *)ud)->st.sightings_alone++;
 }
 
+/* A message no other tap saw in the hop window is only counted, and only
+ * once there are two taps (the start-up window's are no one's fault). */
+static void hop_alone(void *ud, const cs_message *m, int kind)
+{
+    cs_analyzer *a = ud;
+
+    (void)m;
+    (void)kind;
+    if (a->hops == HOPS_ON)
+        a->st.hops_alone++;
+}
+
 int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer **out)
 {
     cs_analyzer *a = cs_calloc(1, sizeof(*a));
@@ -1157,7 +1215,8 @@ int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer
     else
         cs_analyzer_cfg_default(&a->cfg);
     a->sink = *sink;
-    a->sight_sink = (cs_sink){.ud = a, .measurement = sight_measurement, .unmatched = sight_alone};
+    a->sight_sink = (cs_sink){.ud = a, .measurement = pass_measurement, .unmatched = sight_alone};
+    a->hop_sink = (cs_sink){.ud = a, .measurement = pass_measurement, .unmatched = hop_alone};
     a->tcp_ops = (cs_tcp_ops){a, on_tcp_data, on_tcp_gap, on_tcp_eof, on_tcp_held};
     a->tcp_env = (cs_tcp_env){&a->tcp_ops, &a->tcp_st, a->cfg.max_flow_buffer};
     if ((rc = load_decoders(a)) < 0 ||
@@ -1165,6 +1224,7 @@ int cs_analyzer_new(const cs_analyzer_cfg *cfg, const cs_sink *sink, cs_analyzer
         (rc = cs_ipfrag_new(FRAG_MAX, FRAG_TIMEOUT_NS, &a->frag)) < 0 ||
         (rc = cs_pairing_new(MAX_PENDING, a->cfg.pair_timeout_ns, sink, &a->pair)) < 0 ||
         (rc = cs_pairing_new(MAX_PENDING, a->cfg.sight_window_ns, &a->sight_sink, &a->sight)) < 0 ||
+        (rc = cs_pairing_new(MAX_PENDING, a->cfg.hop_window_ns, &a->hop_sink, &a->hop)) < 0 ||
         (rc = cs_t2t_new(a->cfg.t2t_window_ns, sink, &a->t2t)) < 0)
         goto fail;
     *out = a;
@@ -1182,6 +1242,8 @@ void cs_analyzer_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, 
     aflow *fl;
 
     a->st.packets++;
+    if (a->hops != HOPS_ON)
+        taps_notice(a, p);
     housekeeping(a, p->ts_ns);
     if (!(l->flags & CS_L_IP) || (l->ip_proto != 6 && l->ip_proto != 17))
         return;
@@ -1215,6 +1277,7 @@ void cs_analyzer_finish(cs_analyzer *a)
         flow_drop(a, (aflow *)(void *)f);
     cs_pairing_flush(a->pair);
     cs_pairing_flush(a->sight);
+    cs_pairing_flush(a->hop);
 }
 
 void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)
@@ -1238,6 +1301,8 @@ void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)
     st->t2t_measurements = ts.measurements;
     cs_pairing_stats_get(a->sight, &ps);
     st->measurements = ps.measurements + ts.measurements;
+    cs_pairing_stats_get(a->hop, &ps);
+    st->measurements += ps.measurements;
     cs_pairing_stats_get(a->pair, &ps);
     st->measurements += ps.measurements;
     st->unmatched_requests = ps.unmatched_requests;
@@ -1265,6 +1330,7 @@ void cs_analyzer_free(cs_analyzer *a)
     cs_pairing_free(a->pair);
     cs_pairing_free(a->sight);
     cs_t2t_free(a->t2t);
+    cs_pairing_free(a->hop);
     cs_free(a->decs);
     cs_free(a->opt_ports);
     cs_free(a->refs);

@@ -44,6 +44,8 @@ typedef struct cs_analyzer_cfg {
                                  flow (A/B feeds), default 100 ms */
     int64_t t2t_window_ns;    /* tick-to-trade: an order's tick is at most this much
                                  older than it, default 1 ms */
+    int64_t hop_window_ns;    /* a message seen at one tap waits this long for its
+                                 copy at another (hop latency), default 100 ms */
 } cs_analyzer_cfg;
 
 /* A sequence gap (decode/decoder.h) with where and when it was seen. */
@@ -111,6 +113,8 @@ typedef struct cs_analyzer_stats {
     uint64_t sightings_alone;  /* sightings no other flow matched in the window */
     uint64_t t2t_orders;       /* new orders (tick-to-trade) */
     uint64_t t2t_measurements; /* of them, with a tick in the window */
+    uint64_t hops_alone;       /* messages no other tap saw in the hop window (counted
+                                  once two taps were seen) */
 } cs_analyzer_stats;
 
 void cs_analyzer_cfg_default(cs_analyzer_cfg *cfg);

@@ -31,10 +31,18 @@
  * sighting on another flow finds it as a response would and answers it.
  * Unanswered sightings leave as unmatched requests: the analyzer keeps
  * them in a pairing of their own whose sink counts them quietly.
+ *
+ * A hop (cs_pairing_hop) is filed the same way under a route instead of a
+ * tap: kflow = HOP_SCOPE_BIT | a hash of the message's source and
+ * destination (addresses, ports, IP version and protocol, in the
+ * direction it was sent; neither tap nor VLANs, which differ between
+ * capture points), dir 0, match = the message's key. A copy at another
+ * tap answers it, a copy at its own tap is a duplicate.
  */
 #include "analytics/pairing.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/hash.h"
 
 #include <string.h>
 
@@ -42,6 +50,9 @@
 #define RESP_TYPE_MAX 24u /* bytes of the answer's type kept (names are short) */
 #define SLAB_ENTRIES 1024u
 #define TAP_SCOPE_BIT (1ull << 63) /* kflow of CS_SCOPE_TAP: this bit and the tap */
+#define HOP_SCOPE_BIT (1ull << 62) /* kflow of a hop: this bit and 62 bits of its route */
+#define SCOPE_HOP 0xffu            /* the scope of hops, no decoder's (decoder.h CS_SCOPE_*) */
+#define ROUTE_SEED 0x686f70726f757465ull
 
 typedef struct pend {
     struct pend *bnext, *bprev; /* bucket chain, oldest first */
@@ -64,6 +75,7 @@ typedef struct pend {
     cs_msgid resp_id, attached_last_id;
     int64_t resp_ts, resp_last_ts, attached_last_ts;
     uint32_t attached;
+    uint16_t resp_tap;
     uint8_t resp_type_len;
     char resp_type[RESP_TYPE_MAX]; /* the answer's message type */
     unsigned char *ext;            /* owned, or NULL when the inline buffer holds it all */
@@ -269,6 +281,25 @@ static size_t clamp16(size_t n)
     return n > 0xffff ? 0xffff : n;
 }
 
+/* The route of "m" at any tap: a hash of where it went from and to (IP
+ * version and protocol, source address and port, destination address and
+ * port), without the tap and VLANs that flow ids include. */
+static uint64_t route_hash(const cs_message *m)
+{
+    const cs_endpoints *ep = &m->ep;
+    const uint8_t *src = m->dir ? ep->addr_b : ep->addr_a, *dst = m->dir ? ep->addr_a : ep->addr_b;
+    uint16_t sport = m->dir ? ep->port_b : ep->port_a, dport = m->dir ? ep->port_a : ep->port_b;
+    uint8_t k[2 + 2 * (sizeof(ep->addr_a) + 2)];
+
+    k[0] = ep->ip_version;
+    k[1] = ep->ip_proto;
+    memcpy(k + 2, src, sizeof(ep->addr_a));
+    memcpy(k + 2 + sizeof(ep->addr_a), &sport, 2);
+    memcpy(k + 4 + sizeof(ep->addr_a), dst, sizeof(ep->addr_a));
+    memcpy(k + 4 + 2 * sizeof(ep->addr_a), &dport, 2);
+    return cs_hash64(k, sizeof(k), ROUTE_SEED);
+}
+
 /* The flow and direction a request is filed under ("resp" 0), or that a
  * response looks under ("resp" 1: the request's direction): the message's
  * own, or none (0, 0) when matching is by key anywhere (CS_SCOPE_ANY). */
@@ -276,12 +307,14 @@ static uint64_t scope_flow(const cs_message *m, uint8_t scope)
 {
     if (scope == CS_SCOPE_TAP) /* the tap, where no flow id can be (ids are hashes) */
         return TAP_SCOPE_BIT | m->ep.tap;
+    if (scope == SCOPE_HOP) /* the route: the same at every tap */
+        return HOP_SCOPE_BIT | (route_hash(m) >> 2);
     return scope == CS_SCOPE_ANY ? 0 : m->flow_id;
 }
 
 static uint8_t scope_dir(const cs_message *m, uint8_t scope, int resp)
 {
-    if (scope == CS_SCOPE_ANY || scope == CS_SCOPE_TAP)
+    if (scope == CS_SCOPE_ANY || scope == CS_SCOPE_TAP || scope == SCOPE_HOP)
         return 0;
     return (uint8_t)(m->dir ^ (resp ? 1 : 0));
 }
@@ -321,6 +354,7 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->resp_id = e->attached_last_id = 0;
     e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
     e->attached = 0;
+    e->resp_tap = m->ep.tap;
     e->resp_type_len = 0;
     e->n_refs = (uint32_t)m->n_refs;
     e->pair_len = (uint16_t)pair_len;
@@ -433,6 +467,7 @@ static void emit_measurement(cs_pairing *p, pend *e)
     ms.attached_last_id = e->attached_last_id;
     ms.attached_last_ts_ns = e->attached_last_ts;
     ms.resp_type = (cs_str){e->resp_type, e->resp_type_len};
+    ms.resp_tap = e->resp_tap;
     p->st.measurements++;
     if (p->sink.measurement)
         p->sink.measurement(p->sink.ud, &ms);
@@ -498,6 +533,7 @@ static void answer(pend *e, const cs_message *m)
     e->resp_id = m->id;
     e->resp_ts = m->ts_ns;
     e->resp_last_ts = m->last_ts_ns;
+    e->resp_tap = m->ep.tap;
     e->resp_type_len = (uint8_t)(m->type.len < RESP_TYPE_MAX ? m->type.len : RESP_TYPE_MAX);
     if (e->resp_type_len)
         memcpy(e->resp_type, m->type.p, e->resp_type_len);
@@ -550,6 +586,55 @@ static void add_sighting(cs_pairing *p, const cs_message *m, const char *pair, c
     }
     answer(e, m);
     emit_measurement(p, e);
+    unlink_entry(p, e);
+}
+
+/* The hop of waiting sighting "e" answered by "m" at another tap, when
+ * "m" was seen first: delivery order is not capture order (a TCP message
+ * is delivered when its last byte comes, its time is its first byte's).
+ * The measurement goes the other way: request = "m", response = "e". */
+static void emit_hop_reversed(cs_pairing *p, pend *e, const cs_message *m)
+{
+    cs_measurement ms;
+
+    memset(&ms, 0, sizeof(ms));
+    ms.id = ms.req_id = m->id;
+    ms.pair = pend_pair(e);
+    ms.key = m->key;
+    ms.resp_id = e->id;
+    ms.req_ts_ns = m->ts_ns;
+    ms.resp_ts_ns = e->ts;
+    ms.latency_ns = e->ts - m->ts_ns;
+    ms.flow_id = m->flow_id;
+    ms.ep = m->ep;
+    ms.resp_last_ts_ns = e->last_ts;
+    ms.resp_type =
+        (cs_str){pend_type(e), e->type_len < RESP_TYPE_MAX ? e->type_len : RESP_TYPE_MAX};
+    ms.resp_tap = e->ep.tap;
+    p->st.measurements++;
+    if (p->sink.measurement)
+        p->sink.measurement(p->sink.ud, &ms);
+}
+
+void cs_pairing_hop(cs_pairing *p, const cs_message *m, const char *pair)
+{
+    cs_str match = m->key.p != NULL ? m->key : (cs_str){"", 0};
+    pend *e = find_request(p, scope_flow(m, SCOPE_HOP), 0, pair, match, 0);
+
+    if (e == NULL) {
+        add_request(p, m, pair, match, SCOPE_HOP);
+        return;
+    }
+    if (e->ep.tap == m->ep.tap) {
+        p->st.duplicates++;
+        return;
+    }
+    if (m->ts_ns < e->ts) {
+        emit_hop_reversed(p, e, m);
+    } else {
+        answer(e, m);
+        emit_measurement(p, e);
+    }
     unlink_entry(p, e);
 }
 

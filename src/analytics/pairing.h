@@ -46,6 +46,14 @@
  * another flow of that tap answers it (one measurement: request = the
  * earlier copy); a copy on the flow that waits is counted in "duplicates".
  *
+ * Hops (cs_pairing_hop): one message seen at several capture points (taps).
+ * The first copy waits, keyed by pair, the message's key and its route:
+ * source and destination as sent, without tap or VLANs (a flow id hashes
+ * the tap, so it cannot be the key); the first copy with that key at
+ * another tap answers it (one measurement, request = the copy with the
+ * earlier capture time, resp_tap = the other's tap); a copy at the tap of
+ * the one that waits is counted in "duplicates" and changes nothing.
+ *
  * Ownership: a pending request keeps copies of its pair name, match, key,
  * type and refs (inline in its pool entry when small); its fields are not
  * kept (an unmatched request is reported without fields).
@@ -66,7 +74,8 @@ typedef struct cs_pairing_stats {
     uint64_t unmatched_responses; /* found no request */
     uint64_t evicted;             /* requests pushed out by max_pending */
     uint64_t superseded;          /* requests replaced by a retry (CS_MSG_RETRY) */
-    uint64_t duplicates;          /* sightings seen again on the flow that waits */
+    uint64_t duplicates;          /* sightings seen again on the flow that waits, hops
+                                     seen again at the tap that waits */
     uint64_t attached;            /* responses attached to a measurement (CS_MSG_CONTINUATION) */
     uint64_t pending;             /* requests waiting now (held measurements included) */
 } cs_pairing_stats;
@@ -86,6 +95,12 @@ void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str
  * attached to it and it leaves. */
 void cs_pairing_correlate(cs_pairing *p, const cs_message *m, const char *pair, cs_str match,
                           cs_str closes, uint8_t scope);
+
+/* Offers message "m" (already given to sink->message; a request or a
+ * sighting with a key) as one sighting of itself at its tap, under "pair"
+ * ("hop"): see "Hops" above. One left alone is reported, after the
+ * timeout, as an unmatched request. */
+void cs_pairing_hop(cs_pairing *p, const cs_message *m, const char *pair);
 
 /* Reports and drops requests older than now_ns - timeout. */
 void cs_pairing_expire(cs_pairing *p, int64_t now_ns);

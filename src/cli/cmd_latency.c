@@ -55,7 +55,8 @@ static const char latency_help[] =
     "      --json           JSON lines: id, pair, key, req_msg, resp_msg, req_ts_ns,\n"
     "                       resp_ts_ns, latency_ns, flow, src, dst, resp_last_ts_ns,\n"
     "                       attached (and attached_last_msg, attached_last_ts_ns),\n"
-    "                       resp_type (the answer's message type: accepted, rejected...)\n"
+    "                       resp_type (the answer's message type: accepted, rejected...),\n"
+    "                       req_tap and resp_tap when seen at two taps (pair hop)\n"
     "      --stats          per pair: count, min, p50, p90, p99, p99.9, max (percentiles\n"
     "                       within 1%); with --json one object per pair\n"
     "      --unmatched      requests never answered and responses that matched no request\n"
@@ -67,6 +68,7 @@ static const char latency_help[] =
     "  capstream latency -d S --stats\n"
     "  capstream latency -d S --min 1ms --after 2026-01-05T14:30:00Z --json\n"
     "  capstream latency -d S --unmatched --pair http\n"
+    "  capstream latency -d S --pair hop --stats     (one tap to the other)\n"
     "  capstream show -d S l7.1234.0      (drill into one measurement)\n";
 
 typedef struct latency_args {

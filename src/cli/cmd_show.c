@@ -279,6 +279,8 @@ static void show_measurement_text(const cs_measurement *ms)
            cs_time_format(ms->resp_ts_ns, t2));
     printf("  flow      %016llx  %s -> %s\n", (unsigned long long)ms->flow_id,
            cs_endpoint_format(&ms->ep, 0, src), cs_endpoint_format(&ms->ep, 1, dst));
+    if (ms->resp_tap != ms->ep.tap) /* a hop: seen at two capture points */
+        printf("  taps      %u -> %u\n", (unsigned)ms->ep.tap, (unsigned)ms->resp_tap);
 }
 
 static int show_measurement(show_ctx *c, cs_msgreader *r)

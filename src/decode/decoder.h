@@ -89,11 +89,20 @@
  *            matches within the analyzer's sighting window (a feed without
  *            a twin, a packet lost on the other feed) ends quietly: it is
  *            counted, never an unmatched report.
+ *   hop      every request and sighting with a non-empty "key", whatever
+ *            its decoder, once the analyzer has seen two taps: the first
+ *            copy seen at a tap waits; the first copy with the same key
+ *            and route (source and destination as sent, neither tap nor
+ *            VLANs) at another tap makes a measurement of pair CS_PAIR_HOP,
+ *            "hop" (request = the earlier copy, its tap and the later
+ *            copy's in the measurement); further copies at the waiting
+ *            tap change nothing; one left alone within the analyzer's hop
+ *            window is counted, never an unmatched report. This is on top
+ *            of the message's own pairing above, which it does not change.
  * Scope ("scope"): CS_SCOPE_FLOW (the default) matches within one flow, the
  * opposite direction; CS_SCOPE_ANY matches by pair and match alone, across
  * flows (a request and its response carry the same scope); sightings are
- * always matched across the flows of one tap. Matching one session seen at
- * several capture points is not in this version.
+ * always matched across the flows of one tap; hops across taps.
  *
  * Messages with a body that follows (HTTP): a decoder that emits a message
  * once its head is complete and consumes the body as it comes marks it
@@ -315,12 +324,17 @@ struct cs_decoder {
     void (*gap)(void *state, uint8_t dir);
 };
 
+/* The pair of hop measurements (see "hop" above): made by the analyzer of
+ * any decoder's requests and sightings, so no decoder lists it in its
+ * "pairs"; cs_pairs_names lists it after theirs. */
+#define CS_PAIR_HOP "hop"
+
 /* The registry (src/decode/registry.c): every decoder, NULL-terminated. */
 extern const cs_decoder *const cs_decoders[];
 
 /* Writes the names of every decoder of the registry ("fix, http, dns"
- * with "sep" ", "), or of every pair name they use, into "buf" (size
- * "cap", truncated if short); returns buf. */
+ * with "sep" ", "), or of every pair name they use followed by
+ * CS_PAIR_HOP, into "buf" (size "cap", truncated if short); returns buf. */
 const char *cs_decoders_names(const char *sep, char *buf, size_t cap);
 const char *cs_pairs_names(const char *sep, char *buf, size_t cap);
 

@@ -5,7 +5,9 @@
  * in CS_DECODER_LIST below (its `const cs_decoder cs_decoder_<name>`);
  * nothing else names it: the flow layer (src/analytics/analyzer.c), the
  * CLI's help and errors, /api/v1/status and the web UI read the registry
- * (cs_decoders, cs_decoders_names, cs_pairs_names). A test build adds
+ * (cs_decoders, cs_decoders_names, cs_pairs_names: the decoders' pairs,
+ * then CS_PAIR_HOP, which the analyzer makes of any decoder's requests
+ * and sightings). A test build adds
  * decoders of its own by defining CS_DECODERS_EXTRA(X) and including this
  * file (tests/unit/test_registry.c).
  * Order matters only as a tie-break: when several decoders' probes say YES
@@ -78,6 +80,7 @@ const char *cs_pairs_names(const char *sep, char *buf, size_t cap)
         for (const char *const *p = cs_decoders[i]->pairs; p != NULL && *p != NULL; p++)
             if (!listed_before(i, *p))
                 list_add(buf, cap, &n, sep, *p);
+    list_add(buf, cap, &n, sep, CS_PAIR_HOP);
     return buf;
 }
 

@@ -69,9 +69,9 @@
 #include <string.h>
 
 #define RW_BUFSIZE (16u << 20)
-#define PROTOS_MAX (4 * CS_DECODERS_MAX) /* decoder and pair names a reanalysis replaces */
 #define GAP_HOLD_NS (1000ll * 1000000ll) /* a gap waits 1 s of capture time to be filled */
 #define RW_BULK_LIMIT (RW_BUFSIZE - RW_BUFSIZE / 4)
+#define PROTOS_MAX (4 * CS_DECODERS_MAX) /* decoders, their pairs and hops */
 
 enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP, REC_GAP };
 
@@ -500,29 +500,39 @@ static void sink_seq_seen(void *ud, const cs_seq_span_event *s)
     cs_recovery_seen(((cs_pipeline *)ud)->rec, s);
 }
 
-static void protos_add(cs_pipeline *pl, size_t *n, const char *name)
+/* Adds "name" to the replaced protocols unless listed; 0 or CS_ELIMIT. */
+static int protos_add(cs_pipeline *pl, size_t *n, const char *name)
 {
     for (size_t i = 0; i < *n; i++)
         if (strcmp(pl->protos[i], name) == 0)
-            return;
-    if (*n < PROTOS_MAX)
-        pl->protos[(*n)++] = name;
+            return 0;
+    if (*n >= PROTOS_MAX)
+        return cs_error_set(CS_ELIMIT, "reanalysis: too many protocols and pairs");
+    pl->protos[(*n)++] = name;
+    return 0;
 }
 
 /* Reanalysis replaces only the records of the decoders that run: their
- * messages (by proto) and the measurements of the pairs they make (by
- * pair name: "ab" is MoldUDP64's, "t2t" ITCH's). */
+ * messages (by the decoder's name) and measurements (by the pairs it
+ * lists: MoldUDP64's are "ab"), and the hops, which the analysis makes
+ * again of any decoder's messages at the taps it is told (a store's hops
+ * of decoders not run again are not made again: they go). */
 static int pipeline_replace_protos(cs_pipeline *pl)
 {
     size_t n = 0;
+    int rc = 0;
 
-    for (size_t i = 0; i < CS_DECODERS_MAX && pl->cfg.decoders[i] != NULL; i++) {
+    for (size_t i = 0; rc == 0 && pl->cfg.decoders[i] != NULL; i++) {
         const cs_decoder *d = pl->cfg.decoders[i];
 
-        protos_add(pl, &n, d->name);
-        for (const char *const *p = d->pairs; p != NULL && *p != NULL; p++)
-            protos_add(pl, &n, *p);
+        rc = protos_add(pl, &n, d->name);
+        for (const char *const *p = d->pairs; rc == 0 && p != NULL && *p != NULL; p++)
+            rc = protos_add(pl, &n, *p);
     }
+    if (rc == 0 && n > 0)
+        rc = protos_add(pl, &n, CS_PAIR_HOP);
+    if (rc < 0)
+        return rc;
     pl->protos[n] = NULL;
     return cs_msgstore_replace_protos(pl->ms, pl->protos);
 }

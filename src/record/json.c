@@ -171,6 +171,9 @@ void cs_measurement_json(FILE *out, const cs_measurement *ms)
         fputs(",\"resp_type\":", out);
         cs_msgstore_json_string(out, ms->resp_type.p, ms->resp_type.len);
     }
+    if (ms->resp_tap != ms->ep.tap) /* across capture points (a hop): "tap" is the request's */
+        fprintf(out, ",\"req_tap\":%u,\"resp_tap\":%u", (unsigned)ms->ep.tap,
+                (unsigned)ms->resp_tap);
     if (ms->pair != NULL &&
         strcmp(ms->pair, "ab") == 0) /* a race: the earlier copy's feed won by the latency */
         fprintf(out, ",\"winner\":\"%s\",\"lead_ns\":%lld", dst, (long long)ms->latency_ns);

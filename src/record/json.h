@@ -29,8 +29,10 @@ char *cs_endpoint_format(const cs_endpoints *ep, int side, char *buf);
  * (names), error (the decoder's reason; absent when none), packets
  * ("seg:offset"), fields ([name, value] pairs in wire order).
  * Measurements: id, pair, key, req_msg, resp_msg, req_ts_ns, resp_ts_ns,
- * latency_ns, flow, src, dst, resp_last_ts_ns, attached, and when
- * attached > 0 attached_last_msg and attached_last_ts_ns. Gaps: tap, feed
+ * latency_ns, flow, tap (the request's), src, dst, resp_last_ts_ns,
+ * attached; when attached > 0 attached_last_msg and attached_last_ts_ns;
+ * resp_type when known; req_tap and resp_tap when the response was seen
+ * at another tap (a hop); winner and lead_ns on pair "ab". Gaps: tap, feed
  * (UDP: the destination "ip:port" of the direction it was seen in; TCP:
  * the connection "ip:port-ip:port", initiator first), proto, session,
  * first_seq, count, ts_ns, recovered (bool), packet ("seg:offset" of the

@@ -87,6 +87,13 @@ typedef struct cs_message {
  * first message; the later ones are attached: counted in "attached", the
  * last of them named with the capture time of its last byte. resp_type
  * names the answer (an OUCH Accepted or Rejected, a FIX "8" or "9").
+ *
+ * Taps: ep.tap is where the request was seen, resp_tap where its response
+ * was. They are equal except for a measurement across capture points: a
+ * hop (pair "hop": the same message seen at two taps, request = the
+ * earlier sighting, response = the later one) or a match by key anywhere
+ * (CS_SCOPE_ANY) that found its request at another tap. Whoever makes a
+ * measurement sets resp_tap (to ep.tap when there is no other).
  */
 typedef struct cs_measurement {
     cs_msgid id; /* == req_id */
@@ -103,6 +110,7 @@ typedef struct cs_measurement {
     int64_t attached_last_ts_ns; /* its last byte (0 if none) */
     cs_str resp_type;            /* the type of the message that answered ("accepted"),
                                     empty if not known; borrowed like the key */
+    uint16_t resp_tap;           /* the tap of the response (ep.tap: the request's) */
 } cs_measurement;
 
 /*

@@ -44,6 +44,9 @@
  *            then, if parts & CS__LAT_PART_TAIL, the tail
  *            then, if parts & CS__LAT_PART_RESP_TYPE, u8 n + n bytes: the
  *                 answer's message type (resp_type), written when known
+ *            then, if parts & CS__LAT_PART_RESP_TAP, u16 resp_tap: the
+ *                 response's tap, written when it is not the request's
+ *                 (ep.tap; a hop between two capture points)
  *
  *   measurement tail (28 bytes), [CS__LAT_TAIL_*]:
  *            +0  i64 resp_last_ts_ns [RESP_LAST]    +12 u64 attached_last_id    [ATTACHED_ID]
@@ -78,6 +81,10 @@
  *     (parts 0: written before measurements had it) reads as
  *     resp_last_ts_ns = resp_ts_ns (the response taken as one packet) and
  *     nothing attached.
+ *   - A measurement whose response was seen at the request's tap (all but
+ *     hops) is written without CS__LAT_PART_RESP_TAP, byte for byte as
+ *     before the part existed; a record without it reads as resp_tap =
+ *     ep.tap.
  *   - Encoding writes into a buffer the caller sized with
  *     cs_msgstore_message_bound() / cs_msgstore_measurement_size(); it
  *     never allocates (the hot path encodes in place).
@@ -234,6 +241,8 @@ int cs_msgstore_measurement_size(const cs_measurement *ms, size_t *out)
 
     if (ms->resp_type.len > 0)
         n += 1 + (ms->resp_type.len > UINT8_MAX ? UINT8_MAX : ms->resp_type.len);
+    if (ms->resp_tap != ms->ep.tap)
+        n += CS__LAT_RESP_TAP_SIZE;
     if (pair_len > UINT8_MAX || n > CS__MSG_REC_MAX)
         return cs_error_set(CS_ERANGE, "measurement too large to store");
     *out = n;
@@ -253,7 +262,8 @@ size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms)
     cs_wr_le64(p + CS__LAT_LATENCY, (uint64_t)ms->latency_ns);
     cs_wr_le64(p + CS__LAT_FLOW, ms->flow_id);
     p[CS__LAT_PAIR_LEN] = (uint8_t)pair_len;
-    p[CS__LAT_PARTS] = CS__LAT_PART_TAIL | (ms->resp_type.len > 0 ? CS__LAT_PART_RESP_TYPE : 0);
+    p[CS__LAT_PARTS] = CS__LAT_PART_TAIL | (ms->resp_type.len > 0 ? CS__LAT_PART_RESP_TYPE : 0) |
+                       (ms->resp_tap != ms->ep.tap ? CS__LAT_PART_RESP_TAP : 0);
     cs_wr_le16(p + CS__LAT_PAD, 0);
     cs_wr_le32(p + CS__LAT_KEY_LEN, (uint32_t)ms->key.len);
     put_endpoints(p + CS__LAT_EP, &ms->ep);
@@ -269,6 +279,10 @@ size_t cs_msgstore_encode_measurement(uint8_t *p, const cs_measurement *ms)
 
         *q++ = (uint8_t)n;
         q = put_bytes(q, ms->resp_type.p, n);
+    }
+    if (ms->resp_tap != ms->ep.tap) {
+        cs_wr_le16(q, ms->resp_tap);
+        q += CS__LAT_RESP_TAP_SIZE;
     }
     return (size_t)(q - p);
 }
@@ -461,7 +475,7 @@ static void get_lat_fixed(const uint8_t *fx, cs_measurement *ms)
 int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measurement *ms)
 {
     cs_cursor c;
-    const uint8_t *fx, *pair, *key, *tail = NULL, *rtype = NULL, *rlen = NULL;
+    const uint8_t *fx, *pair, *key, *tail = NULL, *rtype = NULL, *rlen = NULL, *rtap = NULL;
     uint32_t pair_len, key_len;
 
     cs_cursor_init(&c, p, n);
@@ -476,6 +490,8 @@ int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measure
         tail = cs_cursor_need(&c, CS__LAT_TAIL_SIZE);
     if ((fx[CS__LAT_PARTS] & CS__LAT_PART_RESP_TYPE) && (rlen = cs_cursor_need(&c, 1)) != NULL)
         rtype = cs_cursor_need(&c, *rlen);
+    if (fx[CS__LAT_PARTS] & CS__LAT_PART_RESP_TAP)
+        rtap = cs_cursor_need(&c, CS__LAT_RESP_TAP_SIZE);
     if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
         return -1;
     memcpy(d->name, pair, pair_len);
@@ -487,6 +503,7 @@ int cs__decode_measurement(const uint8_t *p, size_t n, cs__recdec *d, cs_measure
         get_measurement_tail(tail, ms);
     if (rtype != NULL)
         ms->resp_type = (cs_str){(const char *)rtype, *rlen};
+    ms->resp_tap = rtap != NULL ? cs_rd_le16(rtap) : ms->ep.tap;
     return 0;
 }
 

@@ -91,6 +91,10 @@ enum {
 #define CS__LAT_PART_RESP_TYPE                                                                     \
     0x02u /* CS__LAT_PARTS: u8 length + the answer's type follow                                   \
              (after the tail) */
+#define CS__LAT_PART_RESP_TAP                                                                      \
+    0x04u /* CS__LAT_PARTS: the response's tap follows (after the answer's type),                  \
+             CS__LAT_RESP_TAP_SIZE bytes */
+#define CS__LAT_RESP_TAP_SIZE 2 /* u16 resp_tap */
 
 /* Measurement tail, after the key when CS__LAT_PART_TAIL is set. */
 enum {

@@ -105,7 +105,7 @@ static void check_measurement_roundtrip(const cs_measurement *ms)
         memcmp(&back.ep, &ms->ep, sizeof(ms->ep)) != 0 ||
         back.resp_last_ts_ns != ms->resp_last_ts_ns || back.attached != ms->attached ||
         back.attached_last_id != ms->attached_last_id ||
-        back.attached_last_ts_ns != ms->attached_last_ts_ns)
+        back.attached_last_ts_ns != ms->attached_last_ts_ns || back.resp_tap != ms->resp_tap)
         abort();
 }
 

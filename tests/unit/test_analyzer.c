@@ -5,7 +5,7 @@
  * and a tiny line-based test decoder ("REQ <id>\n" / "RSP <id>\n" lines,
  * port 7777): dispatch, directions, message timestamps/refs/ids through
  * splitting, coalescing, reordering and retransmission, pairing, gaps,
- * EOF, fragments, expiry, eviction and bounds.
+ * EOF, fragments, expiry, eviction and bounds, and hops between taps.
  *
  * Part 2 is the real proof: gentraffic (tools/gentraffic.py)
  * writes captures with ground truth (3 seeds, with and without --quirks);
@@ -312,8 +312,9 @@ static void handshake(tb *t)
     tcp(t, 0, ACK, 1001, 5001, NULL, 3, 0);
 }
 
-static void udp(tb *t, int dir, uint16_t cport, uint16_t sport, const char *data, int64_t ts,
-                cs_pktref ref)
+/* A UDP datagram captured at "tap". */
+static void udp_at(tb *t, uint16_t tap, int dir, uint16_t cport, uint16_t sport, const char *data,
+                   int64_t ts, cs_pktref ref)
 {
     cs_packet p;
     cs_layers l;
@@ -321,6 +322,7 @@ static void udp(tb *t, int dir, uint16_t cport, uint16_t sport, const char *data
 
     memset(&p, 0, sizeof(p));
     memset(&l, 0, sizeof(l));
+    p.tap = tap;
     p.ts_ns = ts;
     p.caplen = p.wirelen = n;
     p.data = (const uint8_t *)data;
@@ -335,6 +337,12 @@ static void udp(tb *t, int dir, uint16_t cport, uint16_t sport, const char *data
     l.dport = dir ? cport : sport;
     l.payload_len = n;
     cs_analyzer_packet(t->a, &p, &l, ref);
+}
+
+static void udp(tb *t, int dir, uint16_t cport, uint16_t sport, const char *data, int64_t ts,
+                cs_pktref ref)
+{
+    udp_at(t, 0, dir, cport, sport, data, ts, ref);
 }
 
 /* ---- part 1 --------------------------------------------------------------- */
@@ -843,6 +851,92 @@ static void test_held_response_keeps_error(void **state)
     tb_end(&t);
 }
 
+/* The hop measurements of the recorder, as "key tap>resp_tap latency;". */
+static const char *hops_of(const rec *r, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < r->n_meas; i++)
+        if (strcmp(r->meas[i].pair, "hop") == 0)
+            n += (size_t)snprintf(buf + n, cap - n, "%s %u>%u %lld;", r->meas_keys[i],
+                                  (unsigned)r->meas[i].ep.tap, (unsigned)r->meas[i].resp_tap,
+                                  (long long)r->meas[i].latency_ns);
+    return buf;
+}
+
+#define MS 1000000ll
+
+/* Two taps from the start: the first packets at tap 1 come before any at
+ * tap 2, yet their copies there find them; a copy at the same tap changes
+ * nothing; the same key on another route is no hop; the line pair is
+ * measured at each tap as before. */
+static void test_hops_two_taps(void **state)
+{
+    cs_analyzer_stats st;
+    char buf[256];
+    tb t;
+
+    tb_start(&t, NULL);
+    udp_at(&t, 1, 0, 5555, 7777, "REQ 1", 1000, CS_PKTREF(1, 24));
+    udp_at(&t, 1, 0, 5555, 7777, "REQ 1", 1500, CS_PKTREF(1, 100)); /* again at tap 1 */
+    udp_at(&t, 2, 0, 5555, 7777, "REQ 1", 3000, CS_PKTREF(1, 200));
+    udp_at(&t, 2, 0, 5556, 7777, "REQ 2", 4000, CS_PKTREF(1, 300)); /* another route */
+    udp_at(&t, 1, 0, 5555, 7777, "REQ 2", 4500, CS_PKTREF(1, 400));
+    udp_at(&t, 2, 1, 5555, 7777, "RSP 1", 5000, CS_PKTREF(1, 500));
+    udp_at(&t, 1, 1, 5555, 7777, "RSP 1", 7000, CS_PKTREF(1, 600));
+    assert_string_equal(hops_of(&t.r, buf, sizeof(buf)), "1 1>2 2000;");
+    assert_int_equal(t.r.meas[0].req_id, t.r.msgs[0].id);
+    assert_int_equal(t.r.meas[0].resp_id, t.r.msgs[2].id);
+    assert_int_equal(t.r.meas[0].flow_id, t.r.msgs[0].flow);
+    cs_analyzer_finish(t.a);
+    cs_analyzer_stats_get(t.a, &st);
+    assert_int_equal(st.hops_alone, 2); /* REQ 2 at each tap, on two routes */
+    assert_int_equal(st.measurements, t.r.n_meas);
+    tb_end(&t);
+}
+
+/* One tap: requests are offered for the first hop window only, and no
+ * one is told of those left alone; a second tap turns hops on for good. */
+static void test_hops_one_tap_then_two(void **state)
+{
+    cs_analyzer_stats st;
+    char buf[256];
+    tb t;
+
+    tb_start(&t, NULL);
+    udp_at(&t, 1, 0, 5555, 7777, "REQ 1", 1 * MS, CS_PKTREF(1, 24));
+    udp_at(&t, 1, 0, 5555, 7777, "REQ 2", 150 * MS, CS_PKTREF(1, 100)); /* window over */
+    udp_at(&t, 1, 0, 5555, 7777, "REQ 3", 300 * MS, CS_PKTREF(1, 200)); /* not offered */
+    udp_at(&t, 2, 0, 5555, 7777, "REQ 3", 300 * MS + 2000, CS_PKTREF(1, 300));
+    udp_at(&t, 2, 0, 5555, 7777, "REQ 4", 400 * MS, CS_PKTREF(1, 400));
+    udp_at(&t, 1, 0, 5555, 7777, "REQ 4", 400 * MS + 3000, CS_PKTREF(1, 500));
+    udp_at(&t, 2, 0, 5555, 7777, "REQ 5", 450 * MS, CS_PKTREF(1, 600));
+    assert_string_equal(hops_of(&t.r, buf, sizeof(buf)), "4 2>1 3000;");
+    cs_analyzer_finish(t.a);
+    cs_analyzer_stats_get(t.a, &st);
+    assert_int_equal(st.hops_alone, 2); /* REQ 3 at tap 2 and REQ 5; not REQ 1 */
+    tb_end(&t);
+}
+
+/* Without taps (all at tap 0) there is no hop, however many copies. */
+static void test_hops_none_at_one_tap(void **state)
+{
+    cs_analyzer_stats st;
+    tb t;
+
+    tb_start(&t, NULL);
+    udp_at(&t, 0, 0, 5555, 7777, "REQ 1", 1000, CS_PKTREF(1, 24));
+    udp_at(&t, 0, 0, 5555, 7777, "REQ 1", 3000, CS_PKTREF(1, 100));
+    udp_at(&t, 0, 1, 5555, 7777, "RSP 1", 5000, CS_PKTREF(1, 200));
+    cs_analyzer_finish(t.a);
+    cs_analyzer_stats_get(t.a, &st);
+    assert_int_equal(t.r.n_meas, 1);
+    assert_string_equal(t.r.meas[0].pair, "line");
+    assert_int_equal(st.hops_alone, 0);
+    tb_end(&t);
+}
+
 static void test_fallback_ids_and_id_text(void **state)
 {
     char buf[40], kind;
@@ -1046,6 +1140,9 @@ int main(void)
         cmocka_unit_test(test_decoder_options_and_flow_identity),
         cmocka_unit_test(test_sequence_gap_reports),
         cmocka_unit_test(test_held_response_keeps_error),
+        cmocka_unit_test(test_hops_two_taps),
+        cmocka_unit_test(test_hops_one_tap_then_two),
+        cmocka_unit_test(test_hops_none_at_one_tap),
         cmocka_unit_test(test_fallback_ids_and_id_text),
         cmocka_unit_test(test_gentraffic_plain),
         cmocka_unit_test(test_gentraffic_quirks),

@@ -157,6 +157,8 @@ static void gen_measurement(cs_measurement *ms, char *keybuf, uint32_t i, uint32
     ms->flow_id = g.m.flow_id;
     ms->ep = g.m.ep;
     ms->resp_last_ts_ns = ms->resp_ts_ns + (i % 3) * 1000;
+    /* a hop, its response seen at another tap (not in the pinned set) */
+    ms->resp_tap = i % 50 == 48 ? (uint16_t)(ms->ep.tap + 100) : ms->ep.tap;
     if (i % 4 == 0) { /* a zone transfer's later messages attached */
         ms->attached = 1 + i % 5;
         ms->attached_last_id = ms->resp_id + ms->attached;
@@ -220,6 +222,7 @@ static void check_measurement(const cs_measurement *ms)
     assert_int_equal(ms->attached, want.attached);
     assert_int_equal(ms->attached_last_id, want.attached_last_id);
     assert_int_equal(ms->attached_last_ts_ns, want.attached_last_ts_ns);
+    assert_int_equal(ms->resp_tap, want.resp_tap);
 }
 
 /* ---- collecting callbacks ------------------------------------------------ */
@@ -1141,8 +1144,8 @@ static void put_le(uint8_t *p, uint64_t v, int bytes)
 }
 
 /* A measurement record written before the tail existed (byte 57 zero,
- * nothing after the key) reads with resp_last_ts_ns = resp_ts_ns and
- * nothing attached; the JSON says so too. */
+ * nothing after the key) reads with resp_last_ts_ns = resp_ts_ns,
+ * nothing attached and its response at its own tap; the JSON says so too. */
 static void test_measurement_without_tail(void **state)
 {
     fixture *f = *state;
@@ -1168,6 +1171,7 @@ static void test_measurement_without_tail(void **state)
     put_le(p + CS__LAT_KEY_LEN, 4, 4);
     p[CS__LAT_EP + CS__EP_IP_VERSION] = 4;
     p[CS__LAT_EP + CS__EP_IP_PROTO] = 6;
+    put_le(p + CS__LAT_EP + CS__EP_TAP, 7, 2);
     memcpy(p + CS__LAT_FIXED, "dnsKEY1", 7);
     put_le(rec + CS__FRAME_LEN, sizeof(rec) - CS__FRAME_PAYLOAD, 4);
     put_le(rec + CS__FRAME_CHECK, cs__msgstore_frame_check(p, sizeof(rec) - CS__FRAME_PAYLOAD), 8);
@@ -1190,12 +1194,85 @@ static void test_measurement_without_tail(void **state)
     assert_int_equal(got.resp_last_ts_ns, T0 + 5000);
     assert_int_equal(got.attached, 0);
     assert_int_equal(got.attached_last_id, 0);
+    assert_int_equal(got.ep.tap, 7);
+    assert_int_equal(got.resp_tap, 7);
     got.pair = "dns";
     fp = open_memstream(&json, &json_len);
     cs_measurement_json(fp, &got);
     fclose(fp);
     assert_non_null(strstr(json, "\"resp_last_ts_ns\":1767623400000005000,\"attached\":0}"));
     free(json);
+}
+
+/* Encodes "ms", checks its parts and size, decodes it into "back". */
+static size_t lat_roundtrip(const cs_measurement *ms, uint8_t want_parts, cs__recdec *dec,
+                            uint8_t *buf, cs_measurement *back)
+{
+    size_t size, n;
+
+    assert_int_equal(cs_msgstore_measurement_size(ms, &size), 0);
+    n = cs_msgstore_encode_measurement(buf, ms);
+    assert_int_equal(n, size);
+    assert_int_equal(buf[CS__LAT_PARTS], want_parts);
+    assert_int_equal(cs__decode_measurement(buf, n, dec, back), 0);
+    return n;
+}
+
+/* resp_tap: a hop's (another tap than the request's) is stored as an
+ * optional part and read back; one at the request's tap is written
+ * without it, as before the part existed, and a record of that layout
+ * (the part's bit clear) reads as resp_tap = ep.tap. A record whose part
+ * is cut short is malformed. The JSON names both taps of a hop only. */
+static void test_measurement_resp_tap(void **state)
+{
+    static uint8_t buf[4096];
+    cs__recdec dec;
+    cs_measurement ms, back;
+    char key[32], *json = NULL;
+    size_t n_hop, n_same, json_len = 0;
+    FILE *fp;
+
+    (void)state;
+    memset(&dec, 0, sizeof(dec));
+    gen_measurement(&ms, key, 5, 3);
+    ms.pair = "hop";
+    ms.ep.tap = 101;
+    ms.resp_tap = 102;
+    n_hop = lat_roundtrip(&ms, CS__LAT_PART_TAIL | CS__LAT_PART_RESP_TAP, &dec, buf, &back);
+    assert_int_equal(back.ep.tap, 101);
+    assert_int_equal(back.resp_tap, 102);
+    assert_int_equal(cs_rd_le16(buf + n_hop - CS__LAT_RESP_TAP_SIZE), 102);
+    assert_int_equal(cs__decode_measurement(buf, n_hop - 1, &dec, &back), -1);
+    fp = open_memstream(&json, &json_len);
+    cs_measurement_json(fp, &ms);
+    fclose(fp);
+    assert_non_null(strstr(json, "\"tap\":101,"));
+    assert_non_null(strstr(json, ",\"req_tap\":101,\"resp_tap\":102}"));
+    free(json);
+
+    /* with a resp_type too: the tap comes after it */
+    ms.resp_type = (cs_str){"data", 4};
+    lat_roundtrip(&ms, CS__LAT_PART_TAIL | CS__LAT_PART_RESP_TYPE | CS__LAT_PART_RESP_TAP, &dec,
+                  buf, &back);
+    assert_int_equal(back.resp_tap, 102);
+    assert_int_equal(back.resp_type.len, 4);
+    assert_memory_equal(back.resp_type.p, "data", 4);
+    ms.resp_type = (cs_str){NULL, 0};
+
+    ms.resp_tap = 101; /* one tap: the old layout, byte for byte */
+    n_same = lat_roundtrip(&ms, CS__LAT_PART_TAIL, &dec, buf, &back);
+    assert_int_equal(n_same + CS__LAT_RESP_TAP_SIZE, n_hop);
+    assert_int_equal(back.resp_tap, 101);
+    put_le(buf + CS__LAT_EP + CS__EP_TAP, 9, 2); /* read as old: resp_tap follows its tap */
+    assert_int_equal(cs__decode_measurement(buf, n_same, &dec, &back), 0);
+    assert_int_equal(back.resp_tap, 9);
+    json = NULL;
+    fp = open_memstream(&json, &json_len);
+    cs_measurement_json(fp, &back);
+    fclose(fp);
+    assert_null(strstr(json, "resp_tap"));
+    free(json);
+    cs__recdec_free(&dec);
 }
 
 /* The JSON of a measurement with attached messages names the last one. */
@@ -2039,6 +2116,7 @@ int main(void)
         cmocka_unit_test(test_frame_check_pinned),
         cmocka_unit_test_setup_teardown(test_measurement_without_tail, setup, teardown),
         cmocka_unit_test(test_measurement_json_attached),
+        cmocka_unit_test(test_measurement_resp_tap),
         cmocka_unit_test_setup_teardown(test_key_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_filter_big_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_between_appends, setup, teardown),

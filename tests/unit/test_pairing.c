@@ -3,7 +3,9 @@
  *
  * Messages are made by hand and offered to the pairing table; a recording
  * sink checks which measurements (ids, keys, timestamps, latency) and which
- * unmatched reports come out, in which order.
+ * unmatched reports come out, in which order: requests and responses,
+ * continuations and lifecycles, sightings of one tap (A/B races) and hops
+ * of one message across taps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -412,6 +414,108 @@ static void test_sightings_race_across_flows_of_one_tap(void **state)
     cs_pairing_free(p);
 }
 
+/* Sets the endpoints of "m": a -> b is 10.0.0.<a>:<pa> -> 10.0.0.<b>:<pb>,
+ * seen at "tap" with VLAN "vlan". */
+static void route(cs_message *m, uint16_t tap, uint16_t vlan, uint8_t a, uint16_t pa, uint8_t b,
+                  uint16_t pb)
+{
+    m->ep.ip_version = 4;
+    m->ep.ip_proto = 17;
+    m->ep.tap = tap;
+    m->ep.n_vlan = 1;
+    m->ep.vlan[0] = vlan;
+    m->ep.addr_a[0] = m->ep.addr_b[0] = 10;
+    m->ep.addr_a[3] = a;
+    m->ep.addr_b[3] = b;
+    m->ep.port_a = pa;
+    m->ep.port_b = pb;
+}
+
+/* Hops: the first copy at a tap waits; a copy at the same tap changes
+ * nothing; a copy of the same route and key at another tap makes the
+ * measurement, whatever the flow id, VLAN or the flow's orientation there;
+ * another route with the same key does not; the copy with the earlier
+ * capture time is the request even when delivered second. */
+static void test_hops_across_taps(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000);
+    cs_message a = msg(1, CS_ROLE_SIGHTING, 0, 7, 100, "S:1");
+    cs_message a_again = msg(2, CS_ROLE_SIGHTING, 0, 7, 101, "S:1");
+    cs_message other_route = msg(3, CS_ROLE_SIGHTING, 0, 9, 102, "S:1");
+    cs_message b = msg(4, CS_ROLE_SIGHTING, 0, 8, 105, "S:1");
+    cs_message q = msg(5, CS_ROLE_REQ, 0, 17, 200, "O:7");
+    cs_message q_turned = msg(6, CS_ROLE_REQ, 1, 18, 230, "O:7");
+    cs_message late = msg(7, CS_ROLE_REQ, 0, 17, 300, "X:7");
+    cs_message early = msg(8, CS_ROLE_REQ, 0, 18, 296, "X:7");
+    cs_message again = msg(9, CS_ROLE_REQ, 0, 17, 400, "X:7");
+    cs_pairing_stats st;
+
+    (void)state;
+    route(&a, 101, 101, 1, 26477, 2, 26477);
+    route(&a_again, 101, 101, 1, 26477, 2, 26477);
+    route(&other_route, 102, 102, 1, 26478, 2, 26477); /* another source port */
+    route(&b, 102, 102, 1, 26477, 2, 26477);
+    cs_pairing_hop(p, &a, "hop");
+    cs_pairing_hop(p, &a_again, "hop");
+    cs_pairing_hop(p, &other_route, "hop");
+    assert_string_equal(r.log, "");
+    cs_pairing_hop(p, &b, "hop");
+    assert_string_equal(r.log, "M hop S:1 1>4 5;");
+    assert_int_equal(r.last.ep.tap, 101);
+    assert_int_equal(r.last.resp_tap, 102);
+    assert_int_equal(r.last.flow_id, 7);
+
+    /* the flow was first seen from the other end at tap 102: a and b swap,
+     * dir 1, yet it is the same route */
+    route(&q, 102, 102, 1, 40100, 3, 15000);
+    route(&q_turned, 101, 101, 3, 15000, 1, 40100);
+    cs_pairing_hop(p, &q, "hop");
+    cs_pairing_hop(p, &q_turned, "hop");
+    assert_string_equal(r.log, "M hop S:1 1>4 5;M hop O:7 5>6 30;");
+    assert_int_equal(r.last.ep.tap, 102);
+    assert_int_equal(r.last.resp_tap, 101);
+
+    /* delivered second, captured first: the request */
+    route(&late, 101, 101, 1, 40100, 3, 15000);
+    route(&early, 102, 102, 1, 40100, 3, 15000);
+    route(&again, 101, 101, 1, 40100, 3, 15000);
+    cs_pairing_hop(p, &late, "hop");
+    cs_pairing_hop(p, &early, "hop");
+    assert_string_equal(r.log, "M hop S:1 1>4 5;M hop O:7 5>6 30;M hop X:7 8>7 4;");
+    assert_int_equal(r.last.ep.tap, 102);
+    assert_int_equal(r.last.resp_tap, 101);
+    assert_int_equal(r.last.flow_id, 18);
+    assert_int_equal(r.last.req_ts_ns, 296);
+    assert_int_equal(r.last.resp_ts_ns, 300);
+
+    cs_pairing_hop(p, &again, "hop"); /* matched already: it waits anew */
+    cs_pairing_flush(p);              /* the other route's copy and it wait in vain */
+    assert_string_equal(r.log, "M hop S:1 1>4 5;M hop O:7 5>6 30;M hop X:7 8>7 4;U1 3;U1 9;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.measurements, 3);
+    cs_pairing_free(p);
+}
+
+/* A measurement made at one tap says so: resp_tap is the response's tap. */
+static void test_resp_tap_of_one_tap(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "k");
+    cs_message s = msg(2, CS_ROLE_RESP, 1, 7, 150, "");
+
+    (void)state;
+    q.ep.tap = s.ep.tap = 4;
+    cs_pairing_add(p, &q, "x", S("k"));
+    cs_pairing_add(p, &s, "x", S("k"));
+    assert_string_equal(r.log, "M x k 1>2 50;");
+    assert_int_equal(r.last.ep.tap, 4);
+    assert_int_equal(r.last.resp_tap, 4);
+    cs_pairing_free(p);
+}
+
 static void test_held_measurement_times_out(void **state)
 {
     rec r;
@@ -482,6 +586,8 @@ int main(void)
         cmocka_unit_test(test_fix_lifecycle_attach_and_replace),
         cmocka_unit_test(test_scope_any_across_flows),
         cmocka_unit_test(test_sightings_race_across_flows_of_one_tap),
+        cmocka_unit_test(test_hops_across_taps),
+        cmocka_unit_test(test_resp_tap_of_one_tap),
         cmocka_unit_test(test_held_measurement_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,7 +76,7 @@ static void test_lists_and_lookups(void **unused)
     assert_string_equal(cs_decoders_names(",", buf, sizeof(buf)),
                         "fix,http,dns,soupbintcp,ouch,moldudp64,itch,echo");
     assert_string_equal(cs_pairs_names(", ", buf, sizeof(buf)),
-                        "fix, http, dns, ouch, ab, t2t, echoes");
+                        "fix, http, dns, ouch, ab, t2t, echoes, hop");
     assert_int_equal(cs_decoders_parse("dns,echo", chosen), 0);
     assert_ptr_equal(chosen[1], &cs_decoder_echo);
     assert_null(chosen[2]);
@@ -97,7 +97,7 @@ static void test_cli_help_names_it(void **unused)
     cs_cli_help(f, "--decoders {decoders} / -p {pairs} / -p {protos}\n");
     fclose(f);
     assert_string_equal(text, "--decoders fix,http,dns,soupbintcp,ouch,moldudp64,itch,echo / "
-                              "-p fix, http, dns, ouch, ab, t2t, echoes / "
+                              "-p fix, http, dns, ouch, ab, t2t, echoes, hop / "
                               "-p fix, http, dns, soupbintcp, ouch, moldudp64, itch, echo\n");
     free(text);
 }
