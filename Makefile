@@ -172,7 +172,10 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=build-fuzz/obj/%.o)
 
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+# (headers the fuzz objects include: a changed struct rebuilds them)
+-include $(FUZZ_OBJS:.o=.d)
 
 build-fuzz/libcapstream.a: $(FUZZ_OBJS)
 	@rm -f $@

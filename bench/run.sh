@@ -4,7 +4,11 @@
 # --hop` (1.34 M packets, 734 MB). Prints medians of several runs and the
 # ratios. Page cache warm (every input is read once before timing).
 #
-#   bench/run.sh [ingest|query|analytics|all]     (default all)
+#   bench/run.sh [ingest|query|analytics|trading|all]     (default all)
+#
+# "trading" uses its own corpus: `gentrading.py --bench --seconds 2` (two
+# MoldUDP64/ITCH feeds at 200k packets/s each with 1-12 messages, OUCH
+# order entry; one tap), ingested with every decoder and the feeds bound.
 #
 # Environment: CS_BIN (default build/capstream), RUNS (default 5),
 # OUT (work directory, default bench/out; needs ~10 GB for the query part).
@@ -106,6 +110,26 @@ bench_analytics() {
     fi
 }
 
+bench_trading() {
+    local tp=$OUT/trading.pcap pkts msgs
+    if [ ! -f "$tp" ]; then
+        echo "generating the trading corpus..." >&2
+        python3 "$REPO/tools/gentrading.py" "$tp" --truth "$OUT/trading.truth" --bench \
+            --seconds 2 --seed 7 >&2
+    fi
+    pkts=$(capinfos -c -M "$tp" | awk '/Number of packets/ {print $NF}')
+    echo "== trading: ingest with all decoders ($pkts packets, $(stat -c %s "$tp") bytes), median of $RUNS"
+    read -r t_tcp m_tcp < <(WARM="$tp" PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$tp" -w "$OUT/copy.pcap")
+    read -r t_cs m_cs < <(WARM="$tp" PREP="rm -rf '$OUT/T'" median_of "$CS_BIN" ingest -q -r "$tp" -d "$OUT/T" \
+        --decoder-opt moldudp64.ports=26477,26478,26500 --decoder-opt soupbintcp.ports=15000,15001)
+    msgs=$("$CS_BIN" stats -d "$OUT/T" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
+    echo "tcpdump -r -w (copy):          ${t_tcp}s  peak RSS ${m_tcp} KiB"
+    echo "capstream ingest (all):        ${t_cs}s  peak RSS ${m_cs} KiB  ($msgs messages stored)"
+    echo "wall ratio capstream/tcpdump:  $(ratio "$t_cs" "$t_tcp")   (target <= 0.8)"
+    echo "peak RSS: $((m_cs / 1024)) MiB   (target <= 256 MiB)"
+    echo "messages/s decoded and stored: $(python3 -c "print('%.2f M' % ($msgs / $t_cs / 1e6))")"
+}
+
 bench_query() {
     local t0=1767623400 i
     for i in $(seq 1 10); do
@@ -173,13 +197,15 @@ case "$what" in
 ingest) bench_ingest ;;
 analytics) bench_analytics ;;
 query) bench_query ;;
+trading) bench_trading ;;
 all)
     bench_ingest
     bench_analytics
     bench_query
+    bench_trading
     ;;
 *)
-    echo "usage: bench/run.sh [ingest|query|analytics|all]" >&2
+    echo "usage: bench/run.sh [ingest|query|analytics|trading|all]" >&2
     exit 2
     ;;
 esac
