@@ -578,6 +578,15 @@ static int blank(const char *s)
     return *s == '\0';
 }
 
+/* A line of the config file that is not the alerts' ("decoder-opt ...":
+ * the daemon reads those at start). */
+static int not_a_rule(const char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    return strncmp(s, "decoder-opt", 11) == 0 && isspace((unsigned char)s[11]);
+}
+
 static int line_error(const char *origin, int line)
 {
     char why[256];
@@ -601,7 +610,7 @@ static int parse_all(const char *text, const char *origin, rule_state **out, siz
                               CS_ALERT_TEXT_MAX - 1);
             goto fail;
         }
-        if (blank(buf))
+        if (blank(buf) || not_a_rule(buf))
             continue;
         if ((rc = cs_grow((void **)&rs, &cap, cnt + 1, sizeof(*rs))) < 0)
             goto fail;

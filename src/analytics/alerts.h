@@ -2,7 +2,8 @@
  * alerts.h - alert rules over metrics windows: the rule language, its
  * config file, and evaluation into fired/resolved events.
  *
- * Grammar (one rule per line; '#' starts a comment; blank lines skipped):
+ * Grammar (one rule per line; '#' starts a comment; blank lines and the
+ * daemon's "decoder-opt NAME.KEY=VALUE" lines are skipped):
  *
  *   rule      = NAME ":" [selector] [condition] metric op value ["for" duration]
  *               ["clear" duration]

@@ -9,6 +9,7 @@
 #define CS_CLI_CLI_H
 
 #include "core/packet.h"
+#include "decode/decoder.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -49,6 +50,13 @@ int cs_cli_parse_size(const char *s, uint64_t *out);
  * CS_STORE_MAX_PARTITIONS); 0 or prints a usage error and returns its exit
  * code. */
 int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out);
+
+/* The decoder options of the daemon's config file: its lines
+ * "decoder-opt NAME.KEY=VALUE" (the alert rules beside them are the
+ * alerts'), added to "set" in file order; the options already in "set"
+ * (the command line's) are applied again after them, so they win.
+ * CS_ENOTFOUND, CS_EIO, or CS_EINVAL naming "path:line". */
+int cs_cli_config_decoder_opts(const char *path, cs_decoder_optset *set);
 
 /* --tap-by interface|vlan into "*by_vlan" (1 for vlan); a usage error of
  * "cmd" (CS_EXIT_USAGE) for anything else. */

@@ -1,6 +1,7 @@
 /*
  * cli_util.c - helpers shared by the subcommands: error printing, size and
- * time options, byte formatting, argument joining and the progress bar.
+ * time options, byte formatting, argument joining, the progress bar and
+ * the decoder options of the daemon's config file.
  *
  * The progress bar is drawn on standard error only when it is a terminal,
  * at most ten times a second, and erased at the end, so piped and scripted
@@ -239,4 +240,51 @@ void cs_cli_help(FILE *out, const char *text)
             putc(*text++, out);
         }
     }
+}
+
+/* The value of a "decoder-opt VALUE" line (comment cut, trimmed), or NULL
+ * for any other line. */
+static char *decoder_opt_line(char *line)
+{
+    char *hash = strchr(line, '#'), *end;
+
+    if (hash != NULL)
+        *hash = '\0';
+    while (isspace((unsigned char)*line))
+        line++;
+    if (strncmp(line, "decoder-opt", 11) != 0 || !isspace((unsigned char)line[11]))
+        return NULL;
+    line += 12;
+    while (isspace((unsigned char)*line))
+        line++;
+    end = line + strlen(line);
+    while (end > line && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return line;
+}
+
+int cs_cli_config_decoder_opts(const char *path, cs_decoder_optset *set)
+{
+    cs_decoder_optset file = {0};
+    char line[1024], arg[1024], *v;
+    FILE *f = fopen(path, "r");
+    int n = 0, rc = 0;
+
+    if (f == NULL)
+        return cs_error_set(errno == ENOENT ? CS_ENOTFOUND : CS_EIO, "%s: %s", path,
+                            strerror(errno));
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        n++;
+        if ((v = decoder_opt_line(line)) != NULL && cs_decoder_optset_add(&file, v) < 0)
+            rc = cs_error_set(CS_EINVAL, "%s:%d: %s", path, n, cs_error_msg(CS_EINVAL));
+    }
+    fclose(f);
+    for (size_t i = 0; rc == 0 && i < set->n; i++) { /* the command line's win */
+        snprintf(arg, sizeof(arg), "%s.%s=%s", set->opt[i].dec->name, set->opt[i].key,
+                 set->opt[i].val);
+        rc = cs_decoder_optset_add(&file, arg);
+    }
+    if (rc == 0)
+        *set = file;
+    return rc;
 }

@@ -70,6 +70,9 @@ static const char run_help[] =
     "      --token-file F    bearer token every API request must carry\n"
     "      --config FILE     alert rules, one per line (SIGHUP reloads them), e.g.\n"
     "                          fix_slow: pair=fix p99 > 200us for 3s\n"
+    "                        and decoder options, read at start, one a line, e.g.\n"
+    "                          decoder-opt moldudp64.ports=26477,26478\n"
+    "                        (--decoder-opt on the command line wins)\n"
     "      --filter BPF      capture filter (tcpdump syntax)\n"
     "      --ring-size N     kernel capture ring per interface (default 256M; it\n"
     "                        absorbs bursts the analysis cannot follow at once)\n"
@@ -239,6 +242,8 @@ static int run_parse(int argc, char **argv, run_args *a)
         return cs_cli_usage_error("run", "give either -i IFACE or -r FILE");
     if (optind < argc)
         return cs_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if (a->config != NULL && cs_cli_config_decoder_opts(a->config, &a->decoder_opts) < 0)
+        return cs_cli_usage_error("run", "%s", cs_error_msg(CS_EINVAL));
     return 0;
 }
 

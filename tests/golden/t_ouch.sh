@@ -63,3 +63,29 @@ PY
 check "the checker fails on a truth with one latency changed" \
     test "$(python3 "$GOLDEN/ouch_check.py" "$CS_BIN" "$O/ports" "$O/doctored.jsonl" \
         >/dev/null; echo $?)" = 1
+
+# The daemon's config file carries decoder options beside its alert rules
+# ("decoder-opt NAME.KEY=VALUE", read at start); the command line's win.
+# soupbintcp.payload=itch there turns the OUCH sessions into ITCH payload:
+# no OUCH measurements, while the rule beside it is loaded.
+count_ouch() { "$CS_BIN" latency -d "$1" --pair ouch --json | wc -l; }
+printf '# rules and options\nitch_seen: proto=itch count > 0\ndecoder-opt soupbintcp.payload=itch  # not OUCH\n' \
+    >"$O/run.conf"
+daemon_start "$O/cfg" -r "$O/t.pcap" --tap-by vlan --config "$O/run.conf"
+sleep 2.2 # two more ticks: the last windows are closed
+fired=$(curl -s --max-time 5 "$B/api/v1/alerts" | python3 -c '
+import json, sys
+print(sum(e["rule"] == "itch_seen" and e["state"] == "fired" for e in json.load(sys.stdin)["alerts"]))')
+daemon_stop "$RUN_PID"
+check "config: the alert rule beside the decoder option is loaded and fires ($fired)" \
+    test "${fired:-0}" -ge 1
+check_eq "config: decoder-opt soupbintcp.payload=itch applies (no OUCH measurements)" 0 \
+    "$(count_ouch "$O/cfg")"
+daemon_start "$O/cfg2" -r "$O/t.pcap" --tap-by vlan --config "$O/run.conf" \
+    --decoder-opt soupbintcp.payload=ouch
+daemon_stop "$RUN_PID"
+check "config: --decoder-opt on the command line wins over the file" \
+    test "$(count_ouch "$O/cfg2")" -gt 0
+printf 'ouch_slow: pair=ouch p99 > 1s\ndecoder-opt soupbintcp.nosuch=1\n' >"$O/bad.conf"
+check_fails "config: a bad decoder option is an error naming its line" "bad.conf:2" \
+    "$CS_BIN" run -r "$O/t.pcap" -d "$O/cfg3" --config "$O/bad.conf"
