@@ -128,7 +128,7 @@ static void test_one_order(void **unused)
     assert_string_equal(ctx.msgs[0].pair, "fix");
     assert_string_equal(ctx.msgs[0].key, "ORD-1");
     assert_string_equal(ctx.msgs[0].match, "ORD-1");
-    assert_int_equal(ctx.msgs[0].flags, 0);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_NEW_ORDER); /* D with a Symbol(55) */
     assert_int_equal(ctx.msgs[0].start, 0);
     assert_int_equal(ctx.msgs[0].len, n);
     /* Fields: every tag=value in wire order, 8, 9 and 10 included. */
@@ -266,7 +266,7 @@ static void test_bad_checksum(void **unused)
 
     assert_int_equal(feed(st, &ctx, 0, 0, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
-    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_CHECKSUM);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_CHECKSUM | CS_MSG_NEW_ORDER);
     assert_string_equal(ctx.msgs[0].key, "ORD-1");
     ctx_reset(&ctx);
     cs_decoder_fix.state_free(st);
@@ -288,7 +288,7 @@ static void test_bad_body_length(void **unused)
 
         assert_int_equal(feed(st, &ctx, 0, 0, buf, n1 + n2, NULL), n1 + n2);
         assert_int_equal(ctx.n, 2);
-        assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH);
+        assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH | CS_MSG_NEW_ORDER);
         assert_int_equal(ctx.msgs[0].len, n1);
         assert_string_equal(ctx.msgs[0].key, "ORD-1");
         assert_int_equal(ctx.msgs[1].flags, CS_MSG_LIFECYCLE | CS_MSG_MORE);
@@ -310,7 +310,7 @@ static void test_long_body_length_at_eof(void **unused)
     assert_int_equal(needed, n + 50);
     assert_int_equal(feed(st, &ctx, 0, CS_IN_EOF, m, n, NULL), n);
     assert_int_equal(ctx.n, 1);
-    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_BAD_LENGTH | CS_MSG_NEW_ORDER);
     ctx_reset(&ctx);
     cs_decoder_fix.state_free(st);
 }
@@ -331,7 +331,7 @@ static void test_garbage_then_message(void **unused)
     assert_int_equal(feed(st, &ctx, 0, 0, buf, n, NULL), n);
     assert_int_equal(ctx.n, 1);
     assert_int_equal(ctx.msgs[0].start, g);
-    assert_int_equal(ctx.msgs[0].flags, 0);
+    assert_int_equal(ctx.msgs[0].flags, CS_MSG_NEW_ORDER);
     assert_string_equal(ctx.msgs[0].type, "D");
     ctx_reset(&ctx);
     cs_decoder_fix.state_free(st);
