@@ -328,12 +328,13 @@
     const cap = byKind("capture");
     /* every request of the overview at once (the server answers them in
      * parallel); the charts are then drawn in their fixed order */
-    const [taps, protos, capPts, pairs, alerts] = await Promise.all([
+    const [taps, protos, capPts, pairs, alerts, [feeds, gaps]] = await Promise.all([
       fetchAll(byKind("tap")), fetchAll(byKind("proto")),
       cap.length ? metrics(cap[0].id, am, b, step) : null,
       chartPairs(byKind("pair").map((s) => s.name), a, b).then((ps) =>
         Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, am, b, step)]))),
-      getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`)]);
+      getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`),
+      feedsOf(st, a, b)]);
     knownPairs = Array.from(new Set(knownPairs.concat(pairs.map((p) => p[0]))));
     const seen = new Set();
     const perSec = (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs);
@@ -371,6 +372,41 @@
       none.textContent = empty ? "no data: the store is empty" : "no data in the range";
     } else if (none) none.remove();
     showAlerts(alerts);
+    showFeeds(feeds.feeds, gaps);
+  }
+  /* Feeds (GET /feeds: per MoldUDP64 feed and tap) and the range's first
+   * GAPS_SHOWN sequence gaps; a gap links to the pcap of its feed's packets
+   * from 1 ms before to 1 ms after the packet that revealed it. */
+  const GAPS_SHOWN = 100, FEEDS_EVERY_MS = 10000;
+  let feedsCache = null; /* {key, at, got}: a live range re-reads feeds every 10 s only */
+  async function feedsOf(st, a, b) {
+    const key = isLive(st) ? "live:" + (st.preset || st.after) : `${a}-${b}`;
+    if (feedsCache && feedsCache.key === key && (!isLive(st) || Date.now() - feedsCache.at < FEEDS_EVERY_MS))
+      return feedsCache.got;
+    const got = await Promise.all([getJSON(`/feeds?after=${a}&before=${b}`), getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`)]);
+    feedsCache = { key, at: Date.now(), got };
+    return got;
+  }
+  function showFeeds(feeds, page) {
+    const lead = (f) => (f.lead_ns ? `${fmtDur(f.lead_ns.p50)} / ${fmtDur(f.lead_ns.p99)} / ${fmtDur(f.lead_ns.max)}` : "");
+    $("feeds").innerHTML = feeds.length ? table(["tap", "feed", "session", "packets", "messages/s", "gaps", "lost", "races won", "lead p50 / p99 / max", "busiest ms"],
+      feeds.map((f) => [String(f.tap), f.feed + (f.retransmission ? " (retransmissions)" : ""), f.session.join(" "), String(f.packets),
+        fmtSI(f.messages / Math.max(1e-9, Number(curRange.b - curRange.a) / 1e9)), String(f.gaps), String(f.messages_lost),
+        f.races ? `${f.races_won} of ${f.races} (${(100 * f.won_share).toFixed(1)}%)` : "", lead(f),
+        f.busiest_ms ? `${f.busiest_ms.messages} at ${fmtNs(f.busiest_ms.ts_ns)}` : ""]),
+      (i) => ` data-feed="${esc(feeds[i].feed)}" data-tap="${feeds[i].tap}"`) : "<p>no MoldUDP64 feed in the range</p>";
+    const pcap = (g) => {
+      const [host, port] = g.feed.split(/:(?=\d+$)/), t = BigInt(g.ts_ns), ms = 1000000n;
+      const one = `udp and dst host ${host.replace(/^\[|\]$/g, "")} and dst port ${port}`;
+      const f = `(${one}) or (vlan and ${one})`; /* untagged or tagged once (taps by VLAN) */
+      return { html: `<a download href="${esc(`${API}/packets?filter=${encodeURIComponent(f)}&after=${t - ms}&before=${t + ms}`)}">pcap ±1 ms</a>` };
+    };
+    const shown = page.gaps;
+    $("gaps").innerHTML = shown.length ? (page.more ? `<p>the first ${shown.length} gaps of the range</p>` : "") +
+      table(["time (UTC)", "kind", "tap", "feed", "session", "first missing", "missing", "recovered", "packets"],
+        shown.map((g) => [fmtNs(g.ts_ns), g.kind === "abgap" ? "A and B" : "gap", String(g.tap), g.feed, g.session,
+          String(g.first_seq), String(g.count), g.recovered ? "yes" : "no", g.feed.includes("-") ? "" : pcap(g)]))
+      : "<p>no sequence gaps in the range</p>";
   }
   /* pairs with metrics, plus those with measurements but no closed
    * per-second window yet (a short replayed file) */

@@ -330,6 +330,7 @@ static void tick(cs_daemon *d)
     cs_metrics_gauge(d->metrics, "not_analysed", st.not_analysed);
     /* live capture time follows the wall clock; a file's, its packets */
     cs_metrics_advance(d->metrics, d->cfg.file ? d->max_ts : cs_now_ns());
+    cs_pipeline_advance(d->pl, d->cfg.file ? d->max_ts : cs_now_ns());
     cs_store_flush(d->store); /* recent packets readable, or next second */
     cs_pipeline_flush(d->pl);
     cs_metricstore_flush(d->mstore);
@@ -390,7 +391,8 @@ int cs_daemon_run(cs_daemon *d)
     int rc = pipeline_loop(d);
 
     if (rc == 0 && d->cfg.file) {
-        cs_metrics_flush(d->metrics); /* the file's last seconds are complete */
+        cs_metrics_flush(d->metrics);   /* the file's last seconds are complete */
+        cs_pipeline_input_ended(d->pl); /* and its gaps final */
         d->drained = 1;
         tick(d);
         cs_log_info("replay finished; serving until SIGTERM");

@@ -658,6 +658,18 @@ void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
     }
 }
 
+void cs_pipeline_advance(cs_pipeline *pl, int64_t now_ns)
+{
+    if (pl->rec != NULL)
+        cs_recovery_expire(pl->rec, now_ns);
+}
+
+void cs_pipeline_input_ended(cs_pipeline *pl)
+{
+    if (pl->rec != NULL)
+        cs_recovery_flush(pl->rec);
+}
+
 int cs_pipeline_flush(cs_pipeline *pl)
 {
     if (pl->rw != NULL) {

@@ -79,6 +79,15 @@ int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref
 /* The counters so far (the analyzer's are filled in at finish only). */
 void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st);
 
+/* Capture time "now_ns" has come even without packets (the daemon's tick:
+ * the wall clock live, the newest packet of a file): gaps held to learn
+ * whether they are filled leave after their hold. */
+void cs_pipeline_advance(cs_pipeline *pl, int64_t now_ns);
+
+/* Every packet has come (a replayed file is done, the daemon serves on):
+ * the gaps still held leave now, as at finish. */
+void cs_pipeline_input_ended(cs_pipeline *pl);
+
 /* Makes the messages stored so far visible to readers (live daemon). */
 int cs_pipeline_flush(cs_pipeline *pl);
 

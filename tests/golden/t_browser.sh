@@ -8,7 +8,8 @@
 # packets retention deleted (the same capture under --max-bytes 1M); then
 # tests/browser/defects.test.js checks issue 14's UI defects, its live cases
 # against a 90 s capture replayed in real time (capturing while it clicks),
-# and an empty store. Screenshots
+# and an empty store; tests/browser/feeds.test.js the feeds and gaps tables
+# on a two-tap A/B MoldUDP64 capture with losses. Screenshots
 # of every step are kept per browser in $CS_ARTIFACTS/<browser> (or
 # $CS_TMP/screenshots/<browser>). Needs /usr/bin/chromium (apt chromium),
 # /usr/bin/firefox-esr (apt firefox-esr) and tests/browser/node_modules
@@ -83,6 +84,10 @@ if browser_ready; then
     python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IHHiIII",0xa1b2c3d4,2,4,0,0,65535,1))' \
         "$CS_TMP/empty.pcap"
     start_daemon "$CS_TMP/empty.pcap" "$CS_TMP/store-empty" && PID5=$DPID && PORT5=$DPORT
+    # for feeds.test.js: A/B MoldUDP64 feeds at two taps with losses
+    python3 "$REPO/tools/gentrading.py" "$CS_TMP/feeds.pcap" --truth "$CS_TMP/feeds.jsonl" \
+        --seconds 0.2 --seed 5 >/dev/null 2>&1
+    start_daemon "$CS_TMP/feeds.pcap" "$CS_TMP/store-feeds" --tap-by vlan && PID6=$DPID && PORT6=$DPORT
     sleep 1.2 # one more tick: the generated capture's per-second windows are stored
     check_eq "GET / serves the page" "200 text/html; charset=utf-8" \
         "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$PORT1/")"
@@ -105,6 +110,13 @@ if browser_ready; then
         else
             fail "expired packets in $b: $(grep -E 'FAIL' "$CS_TMP/expired-$b.log" | head -5)"
         fi
+        if (cd "$BROWSER_DIR" && timeout 120 node feeds.test.js "$b" "http://127.0.0.1:$PORT6" \
+            "$SHOTS/$b") >"$CS_TMP/feeds-$b.log" 2>&1; then
+            pass
+        else
+            fail "feeds and gaps in $b: $(grep -E 'FAIL' "$CS_TMP/feeds-$b.log" | head -5)"
+        fi
+        cp "$CS_TMP/feeds-$b.log" "$SHOTS/$b/feeds.log" 2>/dev/null
         start_live "$b"
         if (cd "$BROWSER_DIR" && timeout 300 node defects.test.js "$b" "$SHOTS/$b" "http://127.0.0.1:$PORT1" \
             "http://127.0.0.1:$DPORT4" "http://127.0.0.1:$PORT5" "http://127.0.0.1:$PORT2") \
@@ -122,5 +134,6 @@ if browser_ready; then
     [ -n "${PID3:-}" ] && kill "$PID3" 2>/dev/null && wait "$PID3" 2>/dev/null
     [ -n "${PID4:-}" ] && kill "$PID4" 2>/dev/null && wait "$PID4" 2>/dev/null
     [ -n "${PID5:-}" ] && kill "$PID5" 2>/dev/null && wait "$PID5" 2>/dev/null
+    [ -n "${PID6:-}" ] && kill "$PID6" 2>/dev/null && wait "$PID6" 2>/dev/null
     echo "browser screenshots: $SHOTS" >&2
 fi

@@ -1,0 +1,85 @@
+/* feeds.test.js BROWSER BASE_URL ARTIFACT_DIR - the overview's market data
+ * feeds and sequence gaps, against a daemon that replayed a two-tap A/B
+ * MoldUDP64 capture with losses (tools/gentrading.py, --tap-by vlan;
+ * tests/golden/t_browser.sh):
+ *   - the feeds table has one row per feed and tap of GET /api/v1/feeds for
+ *     the page's range, in its order, with its packets, gaps and races won;
+ *   - the gaps table has one row per gap of GET /api/v1/gaps (gaps and
+ *     arbitrated A-and-B gaps, recovered or not);
+ *   - a gap's pcap link downloads its feed's packets around the packet that
+ *     revealed it: a pcap whose records are all UDP to the feed, and among
+ *     them the revealing packet's time.
+ * Exits 1 if any check failed. */
+"use strict";
+const path = require("path");
+const driver = require("./driver");
+
+const [name, base, artifacts] = process.argv.slice(2);
+let failures = 0;
+function check(what, ok, detail) {
+  if (ok) console.log("ok   " + what);
+  else { failures++; console.log("FAIL " + what + (detail !== undefined ? ": " + JSON.stringify(detail) : "")); }
+}
+
+/* [{ts_ns, dst}] of a nanosecond pcap of Ethernet (VLAN-tagged or not)
+ * IPv4/UDP records: dst = "ip:port" */
+function udpRecords(buf) {
+  const recs = [];
+  if (buf.readUInt32LE(0) !== 0xa1b23c4d) throw new Error("not a nanosecond pcap");
+  for (let off = 24; off + 16 <= buf.length;) {
+    const ts = BigInt(buf.readUInt32LE(off)) * 1000000000n + BigInt(buf.readUInt32LE(off + 4));
+    const len = buf.readUInt32LE(off + 8), f = buf.subarray(off + 16, off + 16 + len);
+    let o = 12;
+    while (f.readUInt16BE(o) === 0x8100) o += 4;
+    const ip = o + 2, udp = ip + (f[ip] & 15) * 4;
+    recs.push({ ts_ns: ts.toString(), udp: f.readUInt16BE(o) === 0x0800 && f[ip + 9] === 17,
+      dst: `${f[ip + 16]}.${f[ip + 17]}.${f[ip + 18]}.${f[ip + 19]}:${f.readUInt16BE(udp + 2)}` });
+    off += 16 + len;
+  }
+  return recs;
+}
+
+/* the API's JSON with every "*_ns" number kept as a string (they exceed 2^53) */
+async function api(url) {
+  const text = await (await fetch(url)).text();
+  return JSON.parse(text.replace(/"(\w*_ns)":\s*(-?\d+)/g, '"$1":"$2"'));
+}
+
+(async () => {
+  const browser = await driver.launch(name, { width: 1280, height: 900 });
+  const page = await browser.newPage();
+  const errors = [];
+  page.onPageError((e) => errors.push(e));
+  await page.goto(`${base}/#preset=all`);
+  await page.waitFor(() => document.body.dataset.ready === "1", null, 30000);
+  /* the range the page asked the feeds for */
+  const asked = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name)
+    .find((u) => /\/api\/v1\/feeds\?/.test(u)));
+  check("the page asked for the feeds of its range", !!asked, asked);
+  const q = new URL(asked).search;
+  const feeds = (await api(`${base}/api/v1/feeds${q}`)).feeds;
+  const gaps = (await api(`${base}/api/v1/gaps${q}&limit=100`)).gaps;
+  const rows = await page.evalAll("#feeds tbody tr", (trs) => trs.map((tr) => [tr.dataset.tap, tr.dataset.feed,
+    Array.from(tr.cells).map((c) => c.textContent)]));
+  check("one feeds row per feed and tap of the API, in its order",
+    feeds.length >= 4 && rows.length === feeds.length &&
+    rows.every((r, i) => r[0] === String(feeds[i].tap) && r[1] === feeds[i].feed), { rows: rows.length, api: feeds.length });
+  check("each row shows its packets, gaps and races won",
+    rows.every((r, i) => r[2][3] === String(feeds[i].packets) && r[2][5] === String(feeds[i].gaps) &&
+      (!feeds[i].races || r[2][7].startsWith(`${feeds[i].races_won} of ${feeds[i].races}`))), rows.slice(0, 2));
+  const grows = await page.evalAll("#gaps tbody tr", (trs) => trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
+  check("one gaps row per gap of the API, both kinds, recovered or not",
+    grows.length === gaps.length && gaps.length > 0 && grows.some((r) => r[1] === "A and B") &&
+    grows.some((r) => r[7] === "yes") && grows.some((r) => r[7] === "no") &&
+    grows.every((r, i) => r[6] === String(gaps[i].count) && r[5] === String(gaps[i].first_seq)), { rows: grows.length, api: gaps.length });
+  const href = await page.attr("#gaps tbody tr:first-child a", "href");
+  const buf = Buffer.from(await (await fetch(new URL(href, base))).arrayBuffer());
+  const recs = udpRecords(buf);
+  check("a gap's pcap holds its feed's packets around it, the revealing one included",
+    recs.length > 0 && recs.every((r) => r.udp && r.dst === gaps[0].feed) && recs.some((r) => r.ts_ns === String(gaps[0].ts_ns)),
+    { n: recs.length, first: recs[0], gap: gaps[0] });
+  check("no script errors on the page", errors.length === 0, errors);
+  await page.shotElement("#overview", path.join(artifacts, "feeds.png"));
+  await browser.close();
+  process.exit(failures ? 1 : 0);
+})().catch((e) => { console.log("FAIL " + (e && e.stack ? e.stack : e)); process.exit(1); });
