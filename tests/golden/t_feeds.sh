@@ -79,7 +79,13 @@ daemon_start "$F/live" -r "$F/t.pcap" --tap-by vlan --decoder-opt "$MOLD"
 sleep 2.2 # two more ticks: the last windows are closed
 prom=$(curl -s --max-time 5 "$B/metrics")
 metrics=$(curl -s --max-time 5 "$B/api/v1/metrics?series=proto:moldudp64&after=0&step=3600s")
+served=$(curl -s --max-time 5 "$B/api/v1/gaps?limit=1000" | python3 -c '
+import json, sys
+print(len(json.load(sys.stdin)["gaps"]))')
 daemon_stop "$RUN_PID"
+check_eq "the serving daemon has stored every gap and abgap of the replayed file (none held)" \
+    "$(python3 -c 'import json, sys
+print(sum(d["kind"] in ("gap", "abgap") for d in map(json.loads, open(sys.argv[1]))))' "$F/t.jsonl")" "$served"
 check_eq "Prometheus counts the truth's gaps" "$n_gaps" \
     "$(echo "$prom" | sed -n 's/^capstream_seq_gaps_total{proto="moldudp64"} //p')"
 check_eq "Prometheus counts the numbers missing in them" "$n_missing" \
