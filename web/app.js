@@ -663,12 +663,15 @@
   async function loadDetail(st) {
     if (!st.m) { $("detail").hidden = true; $("bytes").hidden = true; return null; }
     $("detail").hidden = false;
-    const j = await getJSON("/measurements/" + encodeURIComponent(st.m));
+    /* the measurements a message starts share its id (its A/B race and its
+     * hop): the pair of the view says which one */
+    const which = st.pair ? `?pair=${encodeURIComponent(st.pair)}` : "";
+    const j = await getJSON("/measurements/" + encodeURIComponent(st.m) + which);
     const m = j.measurement;
-    const pcapUrl = `${API}/measurements/${encodeURIComponent(m.id)}/pcap`;
+    const pcapUrl = `${API}/measurements/${encodeURIComponent(m.id)}/pcap${which}`;
     const refs = new Set();
     for (const s of [j.request, j.response]) if (s) s.packets.forEach((p) => refs.add(p.ref));
-    if (pcapCache.id !== st.m) pcapCache = { id: st.m, recs: await pcapRecords(pcapUrl) };
+    if (pcapCache.id !== st.m + which) pcapCache = { id: st.m + which, recs: await pcapRecords(pcapUrl) };
     let h = `<p class="mono">${esc(m.id)} · pair ${esc(m.pair)} · key ${esc(m.key)} · ` +
       `request ${esc(fmtNs(m.req_ts_ns))} · response ${esc(fmtNs(m.resp_ts_ns))} · latency <strong id="latency">${esc(fmtDur(m.latency_ns))}</strong> (${esc(m.latency_ns)} ns)</p>`;
     h += `<p><a id="pcaplink" href="${esc(pcapUrl)}" download="${esc(m.id)}.pcap" data-packets="${refs.size}">Download the pcap of these ${refs.size} packets</a></p>`;

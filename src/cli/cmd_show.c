@@ -2,7 +2,7 @@
  * cmd_show.c - `capstream show ID`: drill from a measurement or a message
  * down to the packets that carried it.
  *
- *   capstream show -d STORE ID [--json] [-w OUT.pcap]
+ *   capstream show -d STORE ID [--pair P] [--json] [-w OUT.pcap]
  *
  * For a measurement id (l7.1234.0): the measurement, then its request and
  * response messages with their fields, each followed by its packets (ref,
@@ -34,12 +34,14 @@
 #include <unistd.h>
 
 static const char show_help[] =
-    "usage: capstream show -d STORE ID [--json] [-w OUT.pcap]\n\n"
+    "usage: capstream show -d STORE ID [--pair P] [--json] [-w OUT.pcap]\n\n"
     "Shows one measurement (ID l<seg>.<offset>.<k>) with its request and response\n"
     "messages, or one message (ID m<seg>.<offset>.<k>), down to the packets that\n"
     "carried them: capture time in ns, caplen and a one-line layer summary. Packets\n"
     "deleted by retention are shown as expired.\n\n"
     "  -d, --store DIR     the store\n"
+    "  -p, --pair P        the measurement of pair P with that id: a message's A/B\n"
+    "                      race and its hop share its id (default: the first stored)\n"
     "      --json          one JSON object: {\"measurement\", \"request\", \"response\"} or\n"
     "                      {\"message\", \"packets\"}\n"
     "  -w, --write OUT     also write the packets as a nanosecond pcap (request's first,\n"
@@ -51,7 +53,7 @@ static const char show_help[] =
     "  capstream show -d S m7.1234.0 --json\n";
 
 typedef struct show_args {
-    const char *dir, *id_text, *out;
+    const char *dir, *id_text, *out, *pair;
     int json;
     char kind;
     cs_msgid id;
@@ -78,16 +80,17 @@ typedef struct show_ctx {
 
 static int show_parse(int argc, char **argv, show_args *a)
 {
-    static const struct option opts[] = {{"store", required_argument, 0, 'd'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"write", required_argument, 0, 'w'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"store", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'},
+        {"write", required_argument, 0, 'w'}, {"pair", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     int c;
 
-    while ((c = getopt_long(argc, argv, "d:w:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:w:p:h", opts, NULL)) != -1) {
         if (c == 'd')
             a->dir = optarg;
+        else if (c == 'p')
+            a->pair = optarg;
         else if (c == 'j')
             a->json = 1;
         else if (c == 'w')
@@ -285,7 +288,7 @@ static void show_measurement_text(const cs_measurement *ms)
 
 static int show_measurement(show_ctx *c, cs_msgreader *r)
 {
-    int rc = cs_msgreader_find_measurement(r, c->a->id, keep_measurement, c);
+    int rc = cs_msgreader_find_measurement(r, c->a->id, c->a->pair, keep_measurement, c);
 
     if (rc < 0 || (rc = c->err) < 0)
         return rc;

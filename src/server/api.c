@@ -184,6 +184,9 @@ static unsigned allowed_params(int ep)
         return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_STREAM:
         return P_MIN_LATENCY | P_EVENTS;
+    case CS__EP_MEASUREMENT:
+    case CS__EP_MEASUREMENT_PCAP:
+        return P_PAIR; /* which of the measurements sharing an id */
     default:
         return 0;
     }
@@ -1027,7 +1030,7 @@ static int linked_message(detail_ctx *c, cs_msgreader *r, const char *what, cs_m
     return rc;
 }
 
-static int reply_one(FILE *f, const char *dir, const cs__route *rt, cs__err *e)
+static int reply_one(FILE *f, const char *dir, const cs__route *rt, const char *pair, cs__err *e)
 {
     cs_store_opts so = {0};
     detail_ctx c = {f, NULL, 0};
@@ -1045,7 +1048,7 @@ static int reply_one(FILE *f, const char *dir, const cs__route *rt, cs__err *e)
         k.found = c.found;
     } else {
         fputs("{\"measurement\":", f);
-        rc = cs_msgreader_find_measurement(r, rt->id, keep_measurement, &k);
+        rc = cs_msgreader_find_measurement(r, rt->id, pair, keep_measurement, &k);
         if (rc == 0 && (rc = linked_message(&c, r, "request", k.req)) == 0 &&
             (rc = linked_message(&c, r, "response", k.resp)) == 0)
             fputs("}", f);
@@ -1093,7 +1096,7 @@ static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *
         break;
     case CS__EP_MEASUREMENT:
     case CS__EP_MESSAGE:
-        return reply_one(f, dir, r, e);
+        return reply_one(f, dir, r, q->pair, e);
     default:
         return cs__api_fail(e, 404, NULL, "no such path");
     }

@@ -463,7 +463,7 @@ static int keep_ids(void *ud, const cs_measurement *ms)
     return 1;
 }
 
-static int collect_refs(const char *dir, const cs__route *rt, ref_list *l)
+static int collect_refs(const char *dir, const cs__route *rt, const char *pair, ref_list *l)
 {
     cs_msgreader *r = NULL;
     int rc;
@@ -472,7 +472,7 @@ static int collect_refs(const char *dir, const cs__route *rt, ref_list *l)
         return rc;
     if (rt->ep == CS__EP_MESSAGE_PCAP)
         rc = cs_msgreader_find_message(r, rt->id, add_refs, l);
-    else if ((rc = cs_msgreader_find_measurement(r, rt->id, keep_ids, l)) == 0) {
+    else if ((rc = cs_msgreader_find_measurement(r, rt->id, pair, keep_ids, l)) == 0) {
         rc = cs_msgreader_find_message(r, l->req, add_refs, l);
         if (rc == 0 || rc == CS_ENOTFOUND)
             rc = cs_msgreader_find_message(r, l->resp, add_refs, l);
@@ -527,7 +527,8 @@ static int write_refs_pcap(cs_store *st, const ref_list *l, int fd)
     return rc;
 }
 
-static enum MHD_Result serve_one_pcap(cs_server *s, struct MHD_Connection *c, const cs__route *rt)
+static enum MHD_Result serve_one_pcap(cs_server *s, struct MHD_Connection *c, const cs__route *rt,
+                                      const char *pair)
 {
     cs_store_opts so = {0};
     ref_list l = {0};
@@ -538,7 +539,7 @@ static enum MHD_Result serve_one_pcap(cs_server *s, struct MHD_Connection *c, co
     int fd = -1, rc;
 
     cs_id_format(rt->ep == CS__EP_MESSAGE_PCAP ? 'm' : 'l', rt->id, name);
-    if ((rc = collect_refs(s->store_dir, rt, &l)) == CS_ENOTFOUND) {
+    if ((rc = collect_refs(s->store_dir, rt, pair, &l)) == CS_ENOTFOUND) {
         cs_free(l.refs);
         return queue_error(c, 404, "id", "not in the store");
     }
@@ -744,7 +745,7 @@ static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const ch
         return serve_packets(s, c, &q);
     case CS__EP_MESSAGE_PCAP:
     case CS__EP_MEASUREMENT_PCAP:
-        return serve_one_pcap(s, c, &rt);
+        return serve_one_pcap(s, c, &rt, q.pair);
     case CS__EP_STREAM:
         return serve_stream(s, c, &q);
     case CS__EP_PROMETHEUS:

@@ -226,8 +226,13 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats *
  * group). CS_ENOTFOUND with a detail if it is not there. */
 int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud);
 
-/* Looks up one measurement by its id. CS_ENOTFOUND if it is not there. */
-int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, void *ud);
+/* Looks up one measurement by its id and, unless "pair" is NULL, its pair:
+ * the measurements a message starts can share its id (its A/B race and
+ * its hop, an OUCH request's measurement and its hop), so a caller that
+ * knows the pair names it; without it the first one stored is found.
+ * CS_ENOTFOUND if it is not there. */
+int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, const char *pair, cs_lat_fn fn,
+                                  void *ud);
 
 /* Record counts over the whole store (complete records only). Repeated
  * calls in one process read only what was appended since the last call. */

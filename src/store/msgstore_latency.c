@@ -64,6 +64,7 @@ typedef struct lat_scan {
     void *ud;
     uint64_t emitted, skipped;
     cs_msgid want_id;
+    const char *want_pair; /* find: NULL = any */
     int find, found;
     /* sorting */
     lat_pick *picks;
@@ -85,7 +86,8 @@ static int lat_matches(const lat_scan *s, const cs_measurement *ms)
     const cs_latfilter *f = s->f;
 
     if (s->find)
-        return ms->id == s->want_id;
+        return ms->id == s->want_id &&
+               (s->want_pair == NULL || strcmp(ms->pair, s->want_pair) == 0);
     if (f == NULL)
         return 1;
     if (ms->req_ts_ns < f->after || ms->req_ts_ns >= f->before ||
@@ -387,9 +389,10 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats *
     return 0;
 }
 
-int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, void *ud)
+int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, const char *pair, cs_lat_fn fn,
+                                  void *ud)
 {
-    lat_scan s = {.r = r, .fn = fn, .ud = ud, .want_id = id, .find = 1};
+    lat_scan s = {.r = r, .fn = fn, .ud = ud, .want_id = id, .want_pair = pair, .find = 1};
     cs__scan_result res;
     char buf[40];
     int rc;
@@ -398,7 +401,7 @@ int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, cs_lat_fn fn, vo
                                       lat_frame, &s, &res, NULL)) < 0)
         return rc;
     if (!s.found)
-        return cs_error_set(CS_ENOTFOUND, "no measurement %s in the store",
-                            cs_id_format('l', id, buf));
+        return cs_error_set(CS_ENOTFOUND, "no measurement %s%s%s in the store",
+                            cs_id_format('l', id, buf), pair ? " of pair " : "", pair ? pair : "");
     return 0;
 }

@@ -85,3 +85,35 @@ check "the checker fails on a truth with one latency changed" \
     test "$(hops_equal "$H/s" "$H/doctored.jsonl" >/dev/null; echo $?)" = 1
 check "the checker fails on a truth with one hop fewer" \
     test "$(hops_equal "$H/s" "$H/fewer.jsonl" >/dev/null; echo $?)" = 1
+
+# A message's A/B race and its hop share its id (the id of the measurement
+# is its first copy's): `show --pair` and the API's ?pair= pick each, and
+# the wrong pair is not found.
+shared=$(python3 - "$H/s" "$CS_BIN" <<'PY'
+import json, subprocess, sys
+ids = lambda p: {json.loads(l)["id"] for l in subprocess.run(
+    [sys.argv[2], "latency", "-d", sys.argv[1], "--pair", p, "--json", "--limit", "100000000"],
+    capture_output=True, text=True).stdout.splitlines()}
+both = sorted(ids("ab") & ids("hop"))
+print(both[0] if both else "")
+PY
+)
+check "some hop shares its id with an A/B race ($shared)" test -n "$shared"
+pair_of() { "$CS_BIN" show -d "$H/s" "$shared" --json "$@" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["measurement"]["pair"])'; }
+check_eq "show --pair hop shows the hop" hop "$(pair_of --pair hop)"
+check_eq "show --pair ab shows the race" ab "$(pair_of --pair ab)"
+check_fails "show --pair ouch: no such measurement" "of pair ouch" \
+    "$CS_BIN" show -d "$H/s" "$shared" --pair ouch
+SPORT=$((20000 + RANDOM % 20000))
+"$CS_BIN" serve -d "$H/s" --listen "127.0.0.1:$SPORT" >"$H/serve.out" 2>"$H/serve.err" &
+SPID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SPORT/api/v1/status" >/dev/null && break; sleep 0.1; done
+api_pair() { curl -s "http://127.0.0.1:$SPORT/api/v1/measurements/$shared?pair=$1" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["measurement"]["pair"])'; }
+check_eq "API ?pair=hop gives the hop" hop "$(api_pair hop)"
+check_eq "API ?pair=ab gives the race" ab "$(api_pair ab)"
+check_eq "the measurement's pcap with ?pair=hop holds the two taps' copies" 2 \
+    "$(curl -s "http://127.0.0.1:$SPORT/api/v1/measurements/$shared/pcap?pair=hop" -o "$H/hop.pcap" &&
+        tcpdump -r "$H/hop.pcap" 2>/dev/null | wc -l)"
+kill "$SPID" && wait "$SPID" 2>/dev/null

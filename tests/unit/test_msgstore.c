@@ -492,6 +492,41 @@ static int find_lat_cb(void *ud, const cs_measurement *ms)
     return 0;
 }
 
+static int find_pair_cb(void *ud, const cs_measurement *ms)
+{
+    snprintf(ud, 16, "%s", ms->pair);
+    return 0;
+}
+
+/* Two measurements with one id (a message's A/B race and its hop): a
+ * lookup by id and pair finds each; by id alone, the first stored. */
+static void test_lookup_by_pair(void **state)
+{
+    fixture *f = *state;
+    cs_msgstore *w;
+    cs_msgreader *r;
+    cs_measurement ms;
+    char key[32], got[16] = "";
+
+    assert_int_equal(cs_msgstore_open(f->dir, &w), 0);
+    gen_measurement(&ms, key, 4, 1);
+    ms.pair = "ab";
+    assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+    ms.pair = "hop";
+    assert_int_equal(cs_msgstore_put_measurement(w, &ms), 0);
+    assert_int_equal(cs_msgstore_close(w), 0);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    assert_int_equal(cs_msgreader_find_measurement(r, ms.id, "hop", find_pair_cb, got), 0);
+    assert_string_equal(got, "hop");
+    assert_int_equal(cs_msgreader_find_measurement(r, ms.id, "ab", find_pair_cb, got), 0);
+    assert_string_equal(got, "ab");
+    assert_int_equal(cs_msgreader_find_measurement(r, ms.id, NULL, find_pair_cb, got), 0);
+    assert_string_equal(got, "ab");
+    assert_int_equal(cs_msgreader_find_measurement(r, ms.id, "ouch", find_pair_cb, got),
+                     CS_ENOTFOUND);
+    cs_msgreader_close(r);
+}
+
 static void test_lookup(void **state)
 {
     fixture *f = *state;
@@ -505,9 +540,10 @@ static void test_lookup(void **state)
     assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), 0);
     assert_int_equal(got, g.m.id);
     got = 0;
-    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got), CS_ENOTFOUND);
+    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, NULL, find_lat_cb, &got),
+                     CS_ENOTFOUND);
     gen_message(&g, 138, 1 + 138 % 3);
-    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got), 0);
+    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, NULL, find_lat_cb, &got), 0);
     assert_int_equal(got, g.m.id);
     /* A top-bit id lives in the segment-0 file. */
     gen_message(&g, 149, 0);
@@ -1643,7 +1679,7 @@ static void test_groups_lookup(void **state)
         assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), 0);
         assert_int_equal(got, g.m.id);
         got = 0;
-        assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got),
+        assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, NULL, find_lat_cb, &got),
                          i % 2 ? CS_ENOTFOUND : 0);
         assert_int_equal(got, i % 2 ? 0 : g.m.id);
     }
@@ -1779,7 +1815,7 @@ static void test_groups_retention(void **state)
     assert_int_equal(cs_msgstore_close(w), 0);
     assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
     gen_message(&g, 20, 10);
-    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, find_lat_cb, &got), 0);
+    assert_int_equal(cs_msgreader_find_measurement(r, g.m.id, NULL, find_lat_cb, &got), 0);
     assert_int_equal(got, g.m.id);
     gen_message(&g, 12, 12);
     assert_int_equal(cs_msgreader_find_message(r, g.m.id, find_cb, &got), 0);
@@ -2103,6 +2139,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_roundtrip_and_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_measurements, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lookup_by_pair, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_range, setup, teardown),
