@@ -9,7 +9,8 @@ that every record older than one second was returned (t_live_query.sh).
         measurements by time range, by pair (fix) and time range,
         measurements by key and messages by key (a FIX ClOrdID whose
         response, by the reference REF, arrived 1 to 3 s before), and the
-        detail of the measurement found by key (its messages and packets),
+        detail of the FIX measurement found by key (its messages and
+        packets; the key's tick-to-trade measurement has the same key),
       and logs each poll (its wall time, query, ids returned).
   live_poll.py check PCAP LOG.jsonl FINAL.jsonl MSGS.jsonl
       FINAL is `latency --json` and MSGS `messages --json` of the daemon's
@@ -145,8 +146,9 @@ def poll(base, pcap, ref_path, seconds, log_path):
             out.write(json.dumps({"kind": kind, "at": at, "path": path, "key": key,
                                   "after": cap_now - WINDOW_NS, "before": cap_now,
                                   "more": d["more"], "ids": [r["id"] for r in recs]}) + "\n")
-            if kind == "key" and recs:
-                out.write(json.dumps(detail(base, recs[0]["id"], key)) + "\n")
+            fix_recs = [r for r in recs if kind == "key" and r["pair"] == "fix"]
+            if fix_recs:  # (the order's tick-to-trade measurement has its key too)
+                out.write(json.dumps(detail(base, fix_recs[0]["id"], key)) + "\n")
         time.sleep(0.1)
     with sb.lock:
         seen = list(sb.seen)
@@ -201,6 +203,8 @@ def check(pcap, log_path, final_path, msgs_path):
         got = set(p["ids"])
         cands = {"key": by_key, "detail": by_key, "msgkey": msgs_by_key}.get(p["kind"])
         cands = cands.get(p["key"], []) if cands is not None else final
+        if p["kind"] == "detail":  # the FIX measurement of the key is the one detailed
+            cands = [m for m in cands if m["pair"] == "fix"]
         for m in cands:
             if not covers(p, m):
                 continue
