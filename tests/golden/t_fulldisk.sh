@@ -188,7 +188,11 @@ fi
 
 if fulldisk_mount 40M; then
     dd if=/dev/zero of="$FD_MNT/filler" bs=1M count=16 status=none
-    daemon_full "daemon, budget over the room left" --max-bytes 30M --decoders none
+    # at the capture's own pace, as from an interface: a replay as fast as
+    # the file reads lets the background writer fall a whole group behind,
+    # and a group it has yet to close cannot make room
+    daemon_full "daemon, budget over the room left" --max-bytes 30M --decoders none \
+        --replay realtime
     check_eq "daemon with a budget: retention made room, nothing lost" 0 "$not_stored"
     held=$("$CS_BIN" stats -d "$S" --json | jfield packets)
     check_stored "$S" "$held" "daemon with a budget"
