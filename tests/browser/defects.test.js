@@ -63,7 +63,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function onLiveElement(act) {
   for (let i = 0; ; i++) {
     try { return await act(); } catch (e) {
-      if (i >= 5 || !/detached|not attached|stale|not connected/i.test(String(e))) throw e;
+      /* (Firefox names a replaced node "not clickable or not an Element") */
+      if (i >= 5 || !/detached|not attached|stale|not connected|not clickable/i.test(String(e))) throw e;
       await sleep(200);
     }
   }
