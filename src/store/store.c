@@ -49,6 +49,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define STORE_MARKER "capstream.store"
@@ -939,20 +940,38 @@ static uint64_t group_delete(cs_store *s, size_t *i)
  * in the measure the append path keeps (pcap bytes + 4 per packet); with
  * the budget still exceeded (segments pinned by readers), a little more,
  * so that retention is retried, not run for every packet. */
-static void set_room(cs_store *s, uint64_t closed, uint64_t open_bytes)
+static void set_room(cs_store *s, uint64_t budget, uint64_t closed, uint64_t open_bytes)
 {
     uint64_t kept = s->wr_open ? s->wr_bytes + 4 * s->wr_pkts : 0;
     uint64_t extra = open_bytes > kept ? open_bytes - kept : 0; /* indexes' fixed part */
 
-    if (closed + open_bytes <= s->max_bytes)
-        s->wr_room = s->max_bytes - closed - extra;
+    if (closed + open_bytes <= budget)
+        s->wr_room = budget - closed - extra;
     else
-        s->wr_room = kept + 65536 + s->max_bytes / 64;
+        s->wr_room = kept + 65536 + budget / 64;
+}
+
+/* The budget retention keeps to: --max-bytes, or less when the disk has
+ * less room left than that: what is held plus the free space minus two
+ * groups' worth (a group is at most a quarter of the budget), so that the
+ * oldest groups go before the disk fills while the background writer may
+ * still be a group or two behind (a write that finds the disk full can
+ * only free a group the writer has closed). */
+static uint64_t effective_budget(const cs_store *s, uint64_t held)
+{
+    struct statvfs v;
+    uint64_t avail, reserve = s->max_bytes / 2, cap;
+
+    if (statvfs(s->pktdir, &v) != 0)
+        return s->max_bytes;
+    avail = (uint64_t)v.f_bavail * v.f_frsize;
+    cap = held + (avail > reserve ? avail - reserve : 0);
+    return cap < s->max_bytes ? cap : s->max_bytes;
 }
 
 int cs__retention(cs_store *s, uint64_t open_bytes)
 {
-    uint64_t closed = 0;
+    uint64_t closed = 0, budget;
     size_t i = 0;
     int deleted = 0;
 
@@ -964,12 +983,13 @@ int cs__retention(cs_store *s, uint64_t open_bytes)
         closed += s->segs[k].disk_bytes + s->segs[k].aux_bytes;
     /* whole groups, oldest first: what is left is the newest stretch of
      * time, in every partition */
-    while (closed + open_bytes > s->max_bytes && i < s->n_segs) {
+    budget = effective_budget(s, closed + open_bytes);
+    while (closed + open_bytes > budget && i < s->n_segs) {
         uint64_t freed = group_delete(s, &i);
         closed -= freed;
         deleted |= freed > 0;
     }
-    set_room(s, closed, open_bytes);
+    set_room(s, budget, closed, open_bytes);
     cs__victim_update(s);
     return deleted;
 }
