@@ -163,6 +163,13 @@ def vlan_tag(frame, vid):
     return frame[:12] + struct.pack("!HH", 0x8100, vid) + frame[12:]
 
 
+class VlanCapture(gt.Capture):
+    """The capture the aggregator writes when it tags each tap with its VLAN."""
+
+    def add_tap(self, ts, tap, frame):
+        self.add(ts, vlan_tag(frame, tap))
+
+
 class FrameSink:
     """Stands in for a Capture: keeps the frames a Wire or TcpConn builds."""
 
@@ -415,7 +422,7 @@ def emit_feeds(rnd, cap, pkts, taps):
             hop = hop_ns(rnd, 2_000)
             for tap in taps:
                 ts = t1 if tap == TAP_EDGE else t1 + hop
-                cap.add(ts, vlan_tag(frame, tap))
+                cap.add_tap(ts, tap, frame)
                 sightings[tap].append(Sighting(ts, f, p))
     for tap in taps:
         sightings[tap].sort(key=lambda s: (s.ts, s.feed))
@@ -448,8 +455,8 @@ def rerequest(rnd, cap, pkts, sightings, taps):
     for tap in taps:
         tq = t_req + (0 if tap == TAP_INSIDE or len(taps) == 1 else hop_in)
         tr = t_resp + (0 if tap == TAP_EDGE or len(taps) == 1 else hop_out)
-        cap.add(tq, vlan_tag(f_req, tap))
-        cap.add(tr, vlan_tag(f_resp, tap))
+        cap.add_tap(tq, tap, f_req)
+        cap.add_tap(tr, tap, f_resp)
         seen[tap] = Sighting(tr, 2, retrans)
         req_seen[tap] = tq
     return req_seen, retrans, seen
@@ -919,7 +926,7 @@ def fan_out(rnd, cap, frames, sport, base, taps):
         first_tap = TAP_INSIDE if d == 0 else TAP_EDGE
         for tap in taps:
             t = ts if tap == first_tap or len(taps) == 1 else ts + hop
-            cap.add(t, vlan_tag(frame, tap))
+            cap.add_tap(t, tap, frame)
             if n:
                 start = (tcp_seq - base[d]) % 2**32
                 segs[(tap, d)].append((t, start, start + n))
@@ -1033,7 +1040,7 @@ def t2t_truth(sightings, retrans_seen, soup_recs, itch, taps, orders_sym):
 def generate(seed, seconds, scale, taps, want_truth):
     rnd = random.Random(seed)
     random.seed(seed)  # gentraffic's Wire and TcpConn draw from the module generator
-    cap = gt.Capture()
+    cap = VlanCapture()
     t0 = gt.T0_NS
     dur = int(seconds * 1e9)
     itch = Itch(rnd)
