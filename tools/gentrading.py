@@ -135,6 +135,7 @@ import random
 import struct
 import sys
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gentraffic as gt  # noqa: E402  (the project's generator: Wire, Host, TcpConn, Capture)
@@ -168,6 +169,96 @@ class VlanCapture(gt.Capture):
 
     def add_tap(self, ts, tap, frame):
         self.add(ts, vlan_tag(frame, tap))
+
+
+METAMAKO_DEVICE = 1    # the aggregator's device id; a tap is its port (101 edge, 102 inside)
+MM_ORIG_FCS_VALID = 0x01  # flags: the original FCS (first 4 trailer bytes) was valid
+MM_TS_DEGRADED = 0x10     # flags: timestamp degraded, the device clock is not synchronised
+ETH_MIN_FRAME = 60     # without FCS: shorter frames are padded on the wire
+
+
+def metamako_tap(port, device=METAMAKO_DEVICE):
+    """The tap id capstream gives a trailer's (device, port): device * 256 + port."""
+    return device * 256 + port
+
+
+def metamako_frame(frame, ts, flags, device, port):
+    """frame padded to the Ethernet minimum, its FCS, then the 16-byte trailer."""
+    if len(frame) < ETH_MIN_FRAME:
+        frame += bytes(ETH_MIN_FRAME - len(frame))
+    return frame + struct.pack("<I", zlib.crc32(frame)) + struct.pack(
+        "!IIBHB", ts // 10**9, ts % 10**9, flags, device, port)
+
+
+def nearest_rank(sorted_values, pct):
+    """The nearest-rank percentile: the value of rank ceil(pct/100 * n) (from 1)."""
+    n = len(sorted_values)
+    return sorted_values[max(1, (pct * n + 99) // 100) - 1]
+
+
+class MetamakoCapture:
+    """The capture a host behind a Metamako (Arista 7130 MetaWatch) aggregator
+    writes: each frame untagged, with the trailer holding its true time and
+    tap; the pcap record holding the host's clock (module docstring)."""
+
+    def __init__(self, seed, delay_ns, jitter_ns, drift_ppm, unsynced_every):
+        self.pkts = []  # (true ts, n, tap port, frame)
+        self.rng = random.Random("host clock %d" % seed)
+        self.delay_ns, self.jitter_ns = delay_ns, jitter_ns
+        self.drift_ppm, self.unsynced_every = drift_ppm, unsynced_every
+        self.records = None
+
+    def add_tap(self, ts, tap, frame):
+        self.pkts.append((ts, len(self.pkts), tap, frame))
+
+    def finish(self):
+        """[(host ts, true ts, tap port, flags, frame)] in true-time order (as
+        gt.Capture sorts), the host times strictly increasing."""
+        if self.records is None:
+            self.pkts.sort(key=lambda p: (p[0], p[1]))
+            out = []
+            prev = None
+            t_first = self.pkts[0][0] if self.pkts else 0
+            for k, (ts, _, tap, frame) in enumerate(self.pkts, 1):
+                jitter = self.rng.randrange(self.jitter_ns) if self.jitter_ns else 0
+                drift = int((ts - t_first) * self.drift_ppm / 1e6)
+                host = ts + self.delay_ns + jitter + drift
+                if prev is not None:
+                    host = max(host, prev + 1)
+                prev = host
+                flags = MM_ORIG_FCS_VALID
+                if self.unsynced_every and k % self.unsynced_every == 0:
+                    flags |= MM_TS_DEGRADED
+                out.append((host, ts, tap, flags, frame))
+            self.records = out
+        return self.records
+
+    def clock_truth(self):
+        """One "clock" record per tap: nearest-rank p50/p99 of host - true time."""
+        by_tap = {}
+        for host, ts, tap, _, _ in self.finish():
+            by_tap.setdefault(tap, []).append(host - ts)
+        out = []
+        for tap, d in sorted(by_tap.items()):
+            d.sort()
+            out.append({"kind": "clock", "tap": metamako_tap(tap), "packets": len(d),
+                        "host_delay_p50_ns": nearest_rank(d, 50),
+                        "host_delay_p99_ns": nearest_rank(d, 99)})
+        return out
+
+    def write(self, path):
+        cap = gt.Capture()  # its header and record format; the host times keep the order
+        for host, ts, tap, flags, frame in self.finish():
+            cap.add(host, metamako_frame(frame, ts, flags, METAMAKO_DEVICE, tap))
+        return cap.write(path)
+
+
+def truth_to_metamako(r):
+    """A truth record with its taps renamed from ports to capstream's tap ids."""
+    for k in ("tap", "req_tap", "resp_tap"):
+        if k in r:
+            r[k] = metamako_tap(r[k])
+    return r
 
 
 class FrameSink:
@@ -1037,10 +1128,11 @@ def t2t_truth(sightings, retrans_seen, soup_recs, itch, taps, orders_sym):
 
 # ---------------------------------------------------------------- main
 
-def generate(seed, seconds, scale, taps, want_truth):
+def generate(seed, seconds, scale, taps, want_truth, cap=None):
+    """The capture (a VlanCapture unless cap is given) and the truth records."""
     rnd = random.Random(seed)
     random.seed(seed)  # gentraffic's Wire and TcpConn draw from the module generator
-    cap = VlanCapture()
+    cap = VlanCapture() if cap is None else cap
     t0 = gt.T0_NS
     dur = int(seconds * 1e9)
     itch = Itch(rnd)
@@ -1101,7 +1193,29 @@ def main():
                     help="capture points: 2 (VLAN 101 and 102, default) or 1 (VLAN 101)")
     ap.add_argument("--bench", action="store_true",
                     help="bench sizing: each feed at 200k packets/s (--scale 10), one tap")
+    ap.add_argument("--trailer", choices=("metamako",), default=None,
+                    help="no VLANs: a Metamako trailer (true time, device 1, port 101/102) "
+                    "on every frame, the pcap record time the host's later clock")
+    ap.add_argument("--host-delay-ns", type=int, default=None,
+                    help="with --trailer: host clock behind the true time (default 25000)")
+    ap.add_argument("--host-jitter-ns", type=int, default=None,
+                    help="with --trailer: plus a seeded random [0, J) per packet "
+                    "(default 15000)")
+    ap.add_argument("--host-drift-ppm", type=float, default=None,
+                    help="with --trailer: host clock drift from the first packet (default 0)")
+    ap.add_argument("--unsynced-every", type=int, default=None,
+                    help="with --trailer: every Nth frame's trailer says the clock is not "
+                    "synchronised (default 0, never)")
     a = ap.parse_args()
+    host_opts = {"host_delay_ns": 25_000, "host_jitter_ns": 15_000, "host_drift_ppm": 0.0,
+                 "unsynced_every": 0}
+    for k, default in host_opts.items():
+        if getattr(a, k) is not None and not a.trailer:
+            ap.error("--%s needs --trailer" % k.replace("_", "-"))
+        if getattr(a, k) is None:
+            setattr(a, k, default)
+        if k != "host_drift_ppm" and getattr(a, k) < 0:
+            ap.error("--%s must not be negative" % k.replace("_", "-"))
     if a.seconds < 0.1:
         ap.error("--seconds must be at least 0.1")
     scale = a.scale if a.scale is not None else (10.0 if a.bench else 1.0)
@@ -1110,7 +1224,13 @@ def main():
     ntaps = a.taps or (1 if a.bench else 2)
     taps = (TAP_EDGE, TAP_INSIDE)[:ntaps]
     started = time.monotonic()
-    cap, truth = generate(a.seed, a.seconds, scale, taps, bool(a.truth))
+    cap = None
+    if a.trailer:
+        cap = MetamakoCapture(a.seed, a.host_delay_ns, a.host_jitter_ns, a.host_drift_ppm,
+                              a.unsynced_every)
+    cap, truth = generate(a.seed, a.seconds, scale, taps, bool(a.truth), cap)
+    if a.trailer and a.truth:
+        truth = [truth_to_metamako(r) for r in truth] + cap.clock_truth()
     n = cap.write(a.out)
     if a.truth:
         truth.sort(key=sort_key)
