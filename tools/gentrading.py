@@ -3,17 +3,48 @@
 
     gentrading.py OUT.pcap --truth OUT.jsonl [--seconds S] [--seed N] [--scale K]
                   [--taps 1|2] [--bench]
+                  [--trailer metamako [--host-delay-ns D] [--host-jitter-ns J]
+                   [--host-drift-ppm P] [--unsynced-every N]]
 
-The same seed and options always write the same bytes.
+The same seed and options always write the same bytes (without --trailer,
+the same bytes as before the option existed).
 
 What is on the wire
 -------------------
 Two capture points merged by a tap aggregator that tags each input port with
 one VLAN (run capstream with `--tap-by vlan`): VLAN 101 = tap 1 at the edge,
 VLAN 102 = tap 2 inside. Every packet below is seen at both taps (one copy per
-tap, identical bytes apart from the tag). Traffic from outside (market data,
-venue replies, retransmissions) passes tap 1 first and tap 2 2-3.4 us later;
-traffic from inside (orders, re-requests) passes tap 2 first, tap 1 after.
+tap, identical bytes apart from the tag). The pcap record time is the true
+capture time (nanosecond pcap, records in time order). Traffic from outside
+(market data, venue replies, retransmissions) passes tap 1 first and tap 2
+2-3.4 us later; traffic from inside (orders, re-requests) passes tap 2
+first, tap 1 after.
+
+With --trailer metamako the capture is the one a host behind a Metamako
+(Arista 7130 MetaWatch) aggregator records: no VLAN tags; each frame is
+padded with zeros to the 60-byte Ethernet minimum if shorter (as on the
+wire), followed by its original FCS (the Ethernet CRC-32 of the frame as it
+was, little-endian as on the wire) and the 12 bytes of the 16-byte trailer,
+big-endian: seconds (4), nanoseconds (4), flags (1), source device (2),
+source port (1). The trailer time is the true capture time (the time the
+VLAN capture records); device 1, port 101 = tap 1 (edge), port 102 = tap 2
+(inside); a tap's id is device*256 + port: 357 and 358, the ids the truth
+uses (the mapping a trailer-aware capstream is to apply). Flags are
+0x01 (original FCS valid): no trailer extensions (0x02), no duplicate
+(0x04), and the timestamp-degraded bit 0x10 (the device clock not
+synchronised to its time source) clear, except on every Nth frame (in
+record order, frames N, 2N, ...) with --unsynced-every N (default 0: never),
+whose flags are 0x11. tshark decodes the trailer with `--enable-heuristic
+metamako_eth` (Wireshark 4.0 names bit 0x10 "reserved"; 4.2 on, "Timestamp
+degraded"). The pcap record time is the host's clock, later than the true
+time: host = true + --host-delay-ns (default 25000) + a jitter drawn from a
+generator seeded by --seed, uniform in [0, --host-jitter-ns) (default
+15000; 0 draws nothing) + (true - true time of the first record) *
+--host-drift-ppm / 10^6 (default 0; truncated to whole ns), raised to the
+previous record's host time + 1 when it would not be later than it. The
+records are in true-time order (the order the VLAN capture has: the
+aggregator delivers them so), and the host times strictly increase, so
+record order and capture order are the same.
 
 * MoldUDP64 1.00 carrying TotalView-ITCH 5.0, session SESSION, an A/B pair:
   feed A 10.9.0.1:26477 -> 233.54.12.111:26477, feed B 10.9.0.2:26478 ->
@@ -63,7 +94,9 @@ Truth file (JSONL)
 ------------------
 One JSON object per line (keys sorted), lines sorted by (kind, ts, tap,
 key) where ts is req_ts_ns or ts_ns. All times are capture times in integer
-ns since the epoch. `tap` is the VLAN id (101 or 102). A feed is named
+ns since the epoch: with --trailer, the trailer times (true times), never the
+pcap record's host times. `tap` (and req_tap, resp_tap) is the VLAN id (101
+or 102), or with --trailer device*256 + port (357 or 358). A feed is named
 "<dst ip>:<dst port>" ("233.54.12.111:26477" A, "233.54.12.112:26478" B).
 "Data packet" below means a MoldUDP64 packet on a feed with 1..0xFFFE
 messages (not a heartbeat, end of session, request or retransmission).
@@ -124,6 +157,13 @@ kind "soup": every SoupBinTCP packet at every tap. tap, conn, dir ("in" =
   for replies the key of the request they answer; for Executed and
   unsolicited Canceled "O:<order>" of the order they are about).
 
+kind "clock" (with --trailer only): one per tap. tap, packets (the tap's
+  frames), host_delay_p50_ns and host_delay_p99_ns = the nearest-rank 50th
+  and 99th percentiles of (pcap record time - trailer time) over the tap's
+  frames: with the n differences sorted ascending, the p-th percentile is
+  the one of rank ceil(p/100 * n), counted from 1 (an actual difference,
+  no interpolation).
+
 Sort order of the lines: kind, then req_ts_ns (or ts_ns), tap (or req_tap),
 conn, dir, n, key, feed.
 """
@@ -173,12 +213,12 @@ class VlanCapture(gt.Capture):
 
 METAMAKO_DEVICE = 1    # the aggregator's device id; a tap is its port (101 edge, 102 inside)
 MM_ORIG_FCS_VALID = 0x01  # flags: the original FCS (first 4 trailer bytes) was valid
-MM_TS_DEGRADED = 0x10     # flags: timestamp degraded, the device clock is not synchronised
+MM_TS_DEGRADED = 0x10     # flags: timestamp degraded (device clock not synchronised)
 ETH_MIN_FRAME = 60     # without FCS: shorter frames are padded on the wire
 
 
 def metamako_tap(port, device=METAMAKO_DEVICE):
-    """The tap id capstream gives a trailer's (device, port): device * 256 + port."""
+    """A trailer's (device, port) as a tap id: device * 256 + port."""
     return device * 256 + port
 
 
