@@ -347,8 +347,10 @@ void cs_afpacket_hwts_missing_str(unsigned missing, char *buf, size_t cap)
         if ((missing & names[i].bit) == 0)
             continue;
         n = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", names[i].name);
-        if (n < 0 || (size_t)n >= cap - used)
-            return; /* cut off, still terminated */
+        if (n < 0 || (size_t)n >= cap - used) {
+            buf[used] = '\0'; /* no half names: what fits whole */
+            return;
+        }
         used += (size_t)n;
     }
 }

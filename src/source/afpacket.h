@@ -156,7 +156,8 @@ struct hwtstamp_config; /* <linux/net_tstamp.h> */
 unsigned cs_afpacket_hwts_missing(const struct ethtool_ts_info *info);
 
 /* Writes the missing things of "missing" (CS_AFPACKET_HWTS_NO_* bits) as a
- * comma-separated list into "buf" of "cap" bytes, always terminated. */
+ * comma-separated list into "buf" of "cap" bytes, always terminated; a name
+ * that does not fit whole is left out with those after it. */
 void cs_afpacket_hwts_missing_str(unsigned missing, char *buf, size_t cap);
 
 /* Checks the driver's answer "got" to SIOCSHWTSTAMP asking for receive
