@@ -34,8 +34,8 @@
  *                | tpacket3_hdr ...         |
  *
  * In TPACKET_V3 tp_nsec is always nanoseconds, so timestamps need no socket
- * option: ts_ns = tp_sec * 1e9 + tp_nsec (the kernel's software receive
- * time, CLOCK_REALTIME).
+ * option: ts_ns = tp_sec * 1e9 + tp_nsec (by default the kernel's software
+ * receive time, CLOCK_REALTIME; see "Hardware timestamps" below).
  *
  * Batches. next_batch walks retired blocks in ring order and points each
  * packet of the batch straight into the ring (zero copy). A batch ends at
@@ -77,6 +77,43 @@
  * filled block, delivers every remaining packet and only then returns the
  * end (an empty batch, return 0).
  *
+ * Hardware timestamps ("hw_timestamps"). The NIC stamps each received frame
+ * with its own clock (the PTP hardware clock, PHC) as the frame comes off
+ * the wire, and the kernel puts that raw stamp in tp_sec/tp_nsec instead of
+ * its software time. At open, before the socket is bound:
+ *
+ *   1. ETHTOOL_GET_TS_INFO (SIOCETHTOOL): the NIC must offer
+ *      SOF_TIMESTAMPING_RX_HARDWARE and SOF_TIMESTAMPING_RAW_HARDWARE, and
+ *      HWTSTAMP_FILTER_ALL among its receive filters (a PTP-only filter
+ *      stamps a few frames, not a capture's). What is missing is named as
+ *      `ethtool -T` names it (cs_afpacket_hwts_missing).
+ *   2. SIOCGHWTSTAMP reads the NIC's setting, then SIOCSHWTSTAMP asks for
+ *      rx_filter HWTSTAMP_FILTER_ALL. The transmit setting (tx_type) is
+ *      kept as read (HWTSTAMP_TX_OFF if it cannot be read): the setting is
+ *      global to the NIC and ptp4l on the same port needs its transmit
+ *      stamps. The driver may answer with another filter; only one that
+ *      still stamps every frame is accepted, and a warning names it
+ *      (cs_afpacket_hwts_check_answer).
+ *   3. PACKET_TIMESTAMP = SOF_TIMESTAMPING_RAW_HARDWARE on the socket: the
+ *      ring then carries the hardware stamp of a frame that has one.
+ *
+ * A step that fails (veth and lo have no hardware clock; EOPNOTSUPP; EPERM
+ * without CAP_NET_ADMIN) fails the open with a message naming the interface
+ * and what is missing, or with "hw_timestamps_fallback" logs it as a warning
+ * and keeps software time (step 3 is then skipped, so no frame mixes in the
+ * NIC's clock). Nothing is restored at close: like ptp4l and
+ * `tcpdump -j adapter_unsynced`, the NIC stays as set, and another program
+ * (ptp4l starting later) may narrow the filter again.
+ *
+ * Each frame's tp_status says which stamp it carries: TP_STATUS_TS_RAW_HARDWARE,
+ * TP_STATUS_TS_SOFTWARE, or neither (the time the kernel wrote it to the
+ * ring) (cs_afpacket_ts_kind_of). With "hw_timestamps" a frame without a
+ * hardware stamp keeps the time it has and is counted (hw_ts_missing): the
+ * NIC stamps only what it receives, so frames the host sends are counted
+ * too, and so is every frame after something narrowed the NIC's filter.
+ * The ring holds one stamp per frame: with hardware stamps, the host's
+ * software receive time of the frame is not kept.
+ *
  * Counters. PACKET_STATISTICS returns the kernel counters and resets them,
  * so they are accumulated here (at least once a second while packets flow,
  * and whenever stats are asked for), in 64 bits.
@@ -95,12 +132,16 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/net_tstamp.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <pcap/pcap.h>
@@ -131,6 +172,9 @@ typedef struct source_afpacket {
     uint16_t linktype;
     bool loopback;      /* ARPHRD_LOOPBACK: every packet passes twice */
     bool skip_outgoing; /* loopback without PACKET_IGNORE_OUTGOING */
+    bool hw_wanted;     /* opts->hw_timestamps: count frames without a hardware stamp */
+    bool hw_active;     /* the NIC stamps every frame and the ring carries it */
+    bool hw_fallback;   /* opts->hw_timestamps_fallback */
 
     uint8_t *ring; /* mmap'ed ring of block_count blocks */
     size_t ring_len;
@@ -163,6 +207,7 @@ typedef struct source_afpacket {
 
     uint64_t packets;
     uint64_t bytes;
+    uint64_t hw_ts_missing; /* delivered with "hw_wanted" but no hardware stamp */
     cs_afpacket_kstats k;
     int64_t kstats_read_ms;
 } source_afpacket;
@@ -256,6 +301,210 @@ static int afp_linktype(source_afpacket *s)
         return cs_error_set(CS_ELINKTYPE, "interface '%s' has hardware type %u, not Ethernet",
                             s->ifname, (unsigned)ifr.ifr_hwaddr.sa_family);
     }
+}
+
+/* ---- hardware timestamps ------------------------------------------------- */
+
+cs_afpacket_ts_kind cs_afpacket_ts_kind_of(uint32_t tp_status)
+{
+    if (tp_status & TP_STATUS_TS_RAW_HARDWARE)
+        return CS_AFPACKET_TS_HARDWARE;
+    if (tp_status & TP_STATUS_TS_SOFTWARE)
+        return CS_AFPACKET_TS_SOFTWARE;
+    return CS_AFPACKET_TS_NONE;
+}
+
+unsigned cs_afpacket_hwts_missing(const struct ethtool_ts_info *info)
+{
+    unsigned missing = 0;
+
+    if ((info->so_timestamping & SOF_TIMESTAMPING_RX_HARDWARE) == 0)
+        missing |= CS_AFPACKET_HWTS_NO_RX_HARDWARE;
+    if ((info->so_timestamping & SOF_TIMESTAMPING_RAW_HARDWARE) == 0)
+        missing |= CS_AFPACKET_HWTS_NO_RAW_HARDWARE;
+    if ((info->rx_filters & (1u << HWTSTAMP_FILTER_ALL)) == 0)
+        missing |= CS_AFPACKET_HWTS_NO_FILTER_ALL;
+    return missing;
+}
+
+void cs_afpacket_hwts_missing_str(unsigned missing, char *buf, size_t cap)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {
+        {CS_AFPACKET_HWTS_NO_RX_HARDWARE, "hardware-receive"},
+        {CS_AFPACKET_HWTS_NO_RAW_HARDWARE, "hardware-raw-clock"},
+        {CS_AFPACKET_HWTS_NO_FILTER_ALL, "rx filter all"},
+    };
+    size_t used = 0;
+
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int n;
+        if ((missing & names[i].bit) == 0)
+            continue;
+        n = snprintf(buf + used, cap - used, "%s%s", used ? ", " : "", names[i].name);
+        if (n < 0 || (size_t)n >= cap - used) {
+            buf[used] = '\0'; /* no half names: what fits whole */
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
+int cs_afpacket_hwts_check_answer(const struct hwtstamp_config *got)
+{
+    /* SOME is the driver saying "what you asked for, and more": with ALL
+     * asked for, that is every frame. Any other answer leaves frames out. */
+    if (got->rx_filter == HWTSTAMP_FILTER_ALL || got->rx_filter == HWTSTAMP_FILTER_SOME)
+        return 0;
+    return CS_EUNSUPPORTED;
+}
+
+const char *cs_afpacket_hwts_filter_name(int rx_filter)
+{
+    /* Indexed by HWTSTAMP_FILTER_*, spelled as ethtool prints them. */
+    static const char *const names[] = {
+        [HWTSTAMP_FILTER_NONE] = "none",
+        [HWTSTAMP_FILTER_ALL] = "all",
+        [HWTSTAMP_FILTER_SOME] = "some",
+        [HWTSTAMP_FILTER_PTP_V1_L4_EVENT] = "ptpv1-l4-event",
+        [HWTSTAMP_FILTER_PTP_V1_L4_SYNC] = "ptpv1-l4-sync",
+        [HWTSTAMP_FILTER_PTP_V1_L4_DELAY_REQ] = "ptpv1-l4-delay-req",
+        [HWTSTAMP_FILTER_PTP_V2_L4_EVENT] = "ptpv2-l4-event",
+        [HWTSTAMP_FILTER_PTP_V2_L4_SYNC] = "ptpv2-l4-sync",
+        [HWTSTAMP_FILTER_PTP_V2_L4_DELAY_REQ] = "ptpv2-l4-delay-req",
+        [HWTSTAMP_FILTER_PTP_V2_L2_EVENT] = "ptpv2-l2-event",
+        [HWTSTAMP_FILTER_PTP_V2_L2_SYNC] = "ptpv2-l2-sync",
+        [HWTSTAMP_FILTER_PTP_V2_L2_DELAY_REQ] = "ptpv2-l2-delay-req",
+        [HWTSTAMP_FILTER_PTP_V2_EVENT] = "ptpv2-event",
+        [HWTSTAMP_FILTER_PTP_V2_SYNC] = "ptpv2-sync",
+        [HWTSTAMP_FILTER_PTP_V2_DELAY_REQ] = "ptpv2-delay-req",
+        [HWTSTAMP_FILTER_NTP_ALL] = "ntp-all",
+    };
+
+    if (rx_filter < 0 || (size_t)rx_filter >= sizeof(names) / sizeof(names[0]) ||
+        names[rx_filter] == NULL)
+        return "unknown";
+    return names[rx_filter];
+}
+
+/* The message for an interface that cannot stamp every frame, "why" being
+ * what is missing or what refused; it ends with what happens next. Returns
+ * "err". */
+static int afp_hwts_refused(const source_afpacket *s, int err, const char *why)
+{
+    return cs_error_set(err,
+                        "'%s' has no hardware receive timestamps (%s; `ethtool -T %s` shows what "
+                        "it has); %s",
+                        s->ifname, why, s->ifname,
+                        s->hw_fallback ? "capturing with software timestamps, every frame "
+                                         "counted as lacking a hardware one"
+                                       : "use --time-source kernel");
+}
+
+/* Step 1 of "Hardware timestamps" in the file header: the capabilities. */
+static int afp_hwts_caps(source_afpacket *s)
+{
+    struct ethtool_ts_info info;
+    struct ifreq ifr;
+    char why[128], missing[96];
+    unsigned lack;
+
+    memset(&info, 0, sizeof(info));
+    info.cmd = ETHTOOL_GET_TS_INFO;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, s->ifname, strlen(s->ifname) + 1);
+    ifr.ifr_data = (void *)&info;
+    if (ioctl(s->fd, SIOCETHTOOL, &ifr) < 0) {
+        int e = errno;
+        snprintf(why, sizeof(why), "its driver answers no ETHTOOL_GET_TS_INFO: %s", strerror(e));
+        return afp_hwts_refused(s, e == EPERM || e == EACCES ? CS_EPERM : CS_EUNSUPPORTED, why);
+    }
+    lack = cs_afpacket_hwts_missing(&info);
+    if (lack == 0)
+        return 0;
+    cs_afpacket_hwts_missing_str(lack, missing, sizeof(missing));
+    snprintf(why, sizeof(why), "missing: %s", missing);
+    return afp_hwts_refused(s, CS_EUNSUPPORTED, why);
+}
+
+/* Step 2: the NIC stamps every received frame. */
+static int afp_hwts_enable(source_afpacket *s)
+{
+    struct hwtstamp_config cfg;
+    struct ifreq ifr;
+    char why[128];
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, s->ifname, strlen(s->ifname) + 1);
+    ifr.ifr_data = (void *)&cfg;
+    if (ioctl(s->fd, SIOCGHWTSTAMP, &ifr) < 0)
+        cfg.tx_type = HWTSTAMP_TX_OFF; /* cannot read: nobody's transmit stamps to keep */
+    cfg.flags = 0;
+    cfg.rx_filter = HWTSTAMP_FILTER_ALL;
+    if (ioctl(s->fd, SIOCSHWTSTAMP, &ifr) < 0) {
+        int e = errno;
+        if (e == EPERM || e == EACCES) {
+            snprintf(why, sizeof(why), "setting it needs CAP_NET_ADMIN: %s", strerror(e));
+            return afp_hwts_refused(s, CS_EPERM, why);
+        }
+        snprintf(why, sizeof(why), "the driver refuses SIOCSHWTSTAMP with rx filter all: %s",
+                 strerror(e));
+        return afp_hwts_refused(s, CS_EUNSUPPORTED, why);
+    }
+    if (cs_afpacket_hwts_check_answer(&cfg) < 0) {
+        snprintf(why, sizeof(why),
+                 "asked for rx filter all, the driver set '%s', which leaves frames out",
+                 cs_afpacket_hwts_filter_name(cfg.rx_filter));
+        return afp_hwts_refused(s, CS_EUNSUPPORTED, why);
+    }
+    if (cfg.rx_filter != HWTSTAMP_FILTER_ALL)
+        cs_log_warn("'%s': asked for hardware timestamp rx filter 'all', the driver set '%s' "
+                    "(every frame and more); accepted",
+                    s->ifname, cs_afpacket_hwts_filter_name(cfg.rx_filter));
+    return 0;
+}
+
+/* Step 3: the ring carries the raw hardware stamp of each frame. */
+static int afp_hwts_socket(source_afpacket *s)
+{
+    int req = SOF_TIMESTAMPING_RAW_HARDWARE;
+
+    if (setsockopt(s->fd, SOL_PACKET, PACKET_TIMESTAMP, &req, sizeof(req)) < 0)
+        return afp_hwts_refused(s, CS_EUNSUPPORTED, "the kernel refuses PACKET_TIMESTAMP");
+    return 0;
+}
+
+/* Sets up hardware timestamps when asked ("Hardware timestamps" in the
+ * file header). A refusal is the open's error, or with "fallback" a
+ * warning, the source going on with software time. */
+static int afp_hwts(source_afpacket *s, const cs_afpacket_opts *o)
+{
+    int rc;
+
+    if (o == NULL || !o->hw_timestamps)
+        return 0;
+    s->hw_wanted = true;
+    s->hw_fallback = o->hw_timestamps_fallback;
+    rc = afp_hwts_caps(s);
+    if (rc == 0)
+        rc = afp_hwts_enable(s);
+    if (rc == 0)
+        rc = afp_hwts_socket(s);
+    if (rc == 0) {
+        s->hw_active = true;
+        return 0;
+    }
+    if (!s->hw_fallback)
+        return rc;
+    cs_log_warn("%s", cs_error_msg(rc));
+    cs_error_clear();
+    return 0;
 }
 
 /* Compiles on a live libpcap handle, for the kernel's VLAN extensions (see
@@ -469,6 +718,8 @@ int cs_afpacket_open(const char *ifname, uint16_t tap, const cs_afpacket_opts *o
     if (rc == 0)
         rc = afp_linktype(s);
     if (rc == 0)
+        rc = afp_hwts(s, opts);
+    if (rc == 0)
         rc = afp_attach_filter(s, opts != NULL ? opts->filter : NULL);
     if (rc == 0)
         rc = afp_ring(s);
@@ -517,6 +768,16 @@ void cs_afpacket_kstats_get(cs_source *src, cs_afpacket_kstats *ks)
 uint16_t cs_afpacket_linktype(const cs_source *src)
 {
     return ((const source_afpacket *)src)->linktype;
+}
+
+int cs_afpacket_hw_ts_active(const cs_source *src)
+{
+    return ((const source_afpacket *)src)->hw_active ? 1 : 0;
+}
+
+uint64_t cs_afpacket_hw_ts_missing(const cs_source *src)
+{
+    return ((const source_afpacket *)src)->hw_ts_missing;
 }
 
 static void afp_stats(const cs_source *src, cs_source_stats *st)
@@ -637,6 +898,8 @@ static bool afp_emit(source_afpacket *s, const struct tpacket3_hdr *h, cs_batch 
         extra = 4;
     }
     pkt->ts_ns = (int64_t)h->tp_sec * 1000000000 + h->tp_nsec;
+    if (s->hw_wanted && cs_afpacket_ts_kind_of(h->tp_status) != CS_AFPACKET_TS_HARDWARE)
+        s->hw_ts_missing++;
     pkt->caplen = h->tp_snaplen + extra;
     pkt->wirelen = h->tp_len + extra;
     pkt->linktype = s->linktype;

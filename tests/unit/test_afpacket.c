@@ -27,8 +27,19 @@
  *   - errors: unknown interface, bad filter, bad ring geometry, no
  *     CAP_NET_RAW, unknown user; every allocation failing in turn;
  *   - after cs_privs_drop("nobody") in a forked child, root cannot be
- *     regained and the already open capture keeps working.
+ *     regained and the already open capture keeps working;
+ *   - hardware timestamps on veth and lo, which have no hardware clock: the
+ *     open fails with a message naming the interface and what is missing;
+ *     with the fallback it warns (on stderr), captures with software time
+ *     and counts every frame as lacking a hardware stamp; without
+ *     hw_timestamps nothing is counted.
  * If namespaces or veth cannot be made, the test fails and says why.
+ *
+ * Before the namespace, without root, the pure pieces of hardware
+ * timestamping are checked with made-up kernel answers: the timestamp kind
+ * of a frame's tp_status (hardware, software, none), the capabilities of
+ * ETHTOOL_GET_TS_INFO (all there, none, PTP-only filters), and the driver's
+ * answer to SIOCSHWTSTAMP (the filter asked for, a wider one, a narrower one).
  */
 #include "core/alloc.h"
 #include "core/error.h"
@@ -39,8 +50,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/net_tstamp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pwd.h>
@@ -299,6 +312,8 @@ static void test_exact_frames(void **state)
     cs_afpacket_kstats_get(src, &ks);
     assert_int_equal(ks.seen, n);
     assert_int_equal(ks.drops, 0);
+    assert_int_equal(cs_afpacket_hw_ts_active(src), 0);
+    assert_int_equal(cs_afpacket_hw_ts_missing(src), 0); /* not asked for: not counted */
     src->ops->close(src);
 }
 
@@ -539,6 +554,96 @@ static void test_errors(void **state)
     assert_int_equal(getuid(), 0); /* none of these changed anything */
 }
 
+/* ---- hardware timestamps on interfaces without a hardware clock ----------- */
+
+/* Runs cs_afpacket_open with standard error going to a file, whose text
+ * (up to "errcap" bytes) ends up in "err". */
+static int open_logged(const char *ifname, const cs_afpacket_opts *o, cs_source **src, char *err,
+                       size_t errcap)
+{
+    FILE *tmp = tmpfile();
+    int saved, rc;
+    size_t n;
+
+    assert_non_null(tmp);
+    fflush(stderr);
+    saved = dup(2);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(tmp), 2) == 2);
+    rc = cs_afpacket_open(ifname, 0, o, src);
+    fflush(stderr);
+    assert_true(dup2(saved, 2) == 2);
+    close(saved);
+    rewind(tmp);
+    n = fread(err, 1, errcap - 1, tmp);
+    err[n] = '\0';
+    fclose(tmp);
+    return rc;
+}
+
+static void test_hwts_refused_without_clock(void **state)
+{
+    cs_afpacket_opts o = {.block_size = 1 << 14, .block_count = 2, .hw_timestamps = true};
+    static const char *const ifs[] = {IF_CAP, "lo"};
+    char log[1024], want[128];
+
+    for (size_t i = 0; i < 2; i++) {
+        cs_source *src = NULL;
+        int rc = open_logged(ifs[i], &o, &src, log, sizeof(log));
+        const char *msg = cs_error_msg(rc);
+
+        assert_int_equal(rc, CS_EUNSUPPORTED);
+        assert_null(src);
+        snprintf(want, sizeof(want), "'%s' has no hardware receive timestamps", ifs[i]);
+        assert_non_null(strstr(msg, want));
+        snprintf(want, sizeof(want), "`ethtool -T %s`", ifs[i]);
+        assert_non_null(strstr(msg, want));
+        assert_non_null(
+            strstr(msg, "missing: hardware-receive, hardware-raw-clock, rx filter all"));
+        assert_non_null(strstr(msg, "use --time-source kernel"));
+        assert_string_equal(log, ""); /* an error for the caller, not a log line */
+    }
+}
+
+static void test_hwts_fallback_counts(void **state)
+{
+    cs_afpacket_opts o = {.block_size = 1 << 14,
+                          .block_count = 4,
+                          .idle_ms = 50,
+                          .hw_timestamps = true,
+                          .hw_timestamps_fallback = true};
+    cs_source *src = NULL;
+    char log[1024];
+    const size_t n = 25;
+    int64_t t0, t1;
+    cs_source_stats st;
+
+    assert_int_equal(open_logged(IF_CAP, &o, &src, log, sizeof(log)), 0);
+    assert_non_null(src);
+    assert_non_null(strstr(log, "capstream: warning: 'csa0' has no hardware receive timestamps"));
+    assert_non_null(strstr(log, "`ethtool -T csa0`"));
+    assert_non_null(strstr(log, "capturing with software timestamps"));
+    assert_null(strstr(log, "--time-source kernel"));
+    assert_int_equal(cs_afpacket_hw_ts_active(src), 0);
+    assert_int_equal(cs_afpacket_hw_ts_missing(src), 0);
+    for (uint32_t i = 0; i < n; i++)
+        mk_frame(&frames[i], 1, NULL, 0, i, 60 + i * 31);
+    t0 = real_ns();
+    send_all(frames, n);
+    assert_true(collect(src, n, 3000) >= 0);
+    t1 = real_ns();
+    assert_int_equal(ncaps, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_cap_is(&caps[i], &frames[i]);
+        /* software time: the host's CLOCK_REALTIME at arrival */
+        assert_true(caps[i].ts_ns >= t0 - 1000000 && caps[i].ts_ns <= t1 + 1000000);
+    }
+    assert_int_equal(cs_afpacket_hw_ts_missing(src), n); /* every frame sent */
+    src->ops->stats(src, &st);
+    assert_int_equal(st.packets, n);
+    src->ops->close(src);
+}
+
 /* ---- in a forked child: privileges dropped --------------------------------- */
 
 #define CHILD_CHECK(cond)                                                                          \
@@ -621,6 +726,91 @@ static void test_open_without_caps(void **state)
     assert_int_equal(run_child(child_open_without_caps), 0);
 }
 
+/* ---- hardware timestamps: the pure pieces (no root, no NIC) ------------- */
+
+static void test_ts_kind_of_status(void **state)
+{
+    const uint32_t other = TP_STATUS_USER | TP_STATUS_VLAN_VALID | TP_STATUS_CSUMNOTREADY;
+
+    assert_int_equal(cs_afpacket_ts_kind_of(TP_STATUS_TS_RAW_HARDWARE), CS_AFPACKET_TS_HARDWARE);
+    assert_int_equal(cs_afpacket_ts_kind_of(TP_STATUS_TS_RAW_HARDWARE | other),
+                     CS_AFPACKET_TS_HARDWARE);
+    assert_int_equal(cs_afpacket_ts_kind_of(TP_STATUS_TS_SOFTWARE), CS_AFPACKET_TS_SOFTWARE);
+    assert_int_equal(cs_afpacket_ts_kind_of(TP_STATUS_TS_SOFTWARE | other),
+                     CS_AFPACKET_TS_SOFTWARE);
+    /* the raw hardware stamp is what tp_sec holds when both bits are set */
+    assert_int_equal(cs_afpacket_ts_kind_of(TP_STATUS_TS_RAW_HARDWARE | TP_STATUS_TS_SOFTWARE),
+                     CS_AFPACKET_TS_HARDWARE);
+    assert_int_equal(cs_afpacket_ts_kind_of(0), CS_AFPACKET_TS_NONE);
+    assert_int_equal(cs_afpacket_ts_kind_of(other), CS_AFPACKET_TS_NONE);
+    /* deprecated, never set by the kernel: not a raw hardware stamp */
+    assert_int_equal(cs_afpacket_ts_kind_of(TP_STATUS_TS_SYS_HARDWARE), CS_AFPACKET_TS_NONE);
+}
+
+static void test_hwts_capabilities(void **state)
+{
+    const uint32_t sw =
+        SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    const uint32_t hw =
+        SOF_TIMESTAMPING_TX_HARDWARE | SOF_TIMESTAMPING_RX_HARDWARE | SOF_TIMESTAMPING_RAW_HARDWARE;
+    struct ethtool_ts_info full = {.cmd = ETHTOOL_GET_TS_INFO,
+                                   .so_timestamping = sw | hw,
+                                   .phc_index = 0,
+                                   .tx_types = 1u << HWTSTAMP_TX_OFF | 1u << HWTSTAMP_TX_ON,
+                                   .rx_filters =
+                                       1u << HWTSTAMP_FILTER_NONE | 1u << HWTSTAMP_FILTER_ALL};
+    struct ethtool_ts_info veth = {
+        .cmd = ETHTOOL_GET_TS_INFO, .so_timestamping = sw, .phc_index = -1};
+    struct ethtool_ts_info ptp_only = full;
+    struct ethtool_ts_info no_raw = full;
+    char buf[96];
+
+    ptp_only.rx_filters = 1u << HWTSTAMP_FILTER_NONE | 1u << HWTSTAMP_FILTER_PTP_V2_EVENT |
+                          1u << HWTSTAMP_FILTER_PTP_V2_L2_EVENT;
+    no_raw.so_timestamping &= ~(uint32_t)SOF_TIMESTAMPING_RAW_HARDWARE;
+
+    assert_int_equal(cs_afpacket_hwts_missing(&full), 0);
+    assert_int_equal(cs_afpacket_hwts_missing(&veth), CS_AFPACKET_HWTS_NO_RX_HARDWARE |
+                                                          CS_AFPACKET_HWTS_NO_RAW_HARDWARE |
+                                                          CS_AFPACKET_HWTS_NO_FILTER_ALL);
+    assert_int_equal(cs_afpacket_hwts_missing(&ptp_only), CS_AFPACKET_HWTS_NO_FILTER_ALL);
+    assert_int_equal(cs_afpacket_hwts_missing(&no_raw), CS_AFPACKET_HWTS_NO_RAW_HARDWARE);
+
+    cs_afpacket_hwts_missing_str(cs_afpacket_hwts_missing(&veth), buf, sizeof(buf));
+    assert_string_equal(buf, "hardware-receive, hardware-raw-clock, rx filter all");
+    cs_afpacket_hwts_missing_str(cs_afpacket_hwts_missing(&ptp_only), buf, sizeof(buf));
+    assert_string_equal(buf, "rx filter all");
+    cs_afpacket_hwts_missing_str(0, buf, sizeof(buf));
+    assert_string_equal(buf, "");
+    cs_afpacket_hwts_missing_str(CS_AFPACKET_HWTS_NO_RX_HARDWARE | CS_AFPACKET_HWTS_NO_FILTER_ALL,
+                                 buf, 20); /* too small: whole names only, terminated */
+    assert_string_equal(buf, "hardware-receive");
+}
+
+static void test_hwts_driver_answer(void **state)
+{
+    struct hwtstamp_config got = {.tx_type = HWTSTAMP_TX_OFF, .rx_filter = HWTSTAMP_FILTER_ALL};
+
+    assert_int_equal(cs_afpacket_hwts_check_answer(&got), 0);
+    got.rx_filter = HWTSTAMP_FILTER_SOME; /* what was asked for, and more */
+    assert_int_equal(cs_afpacket_hwts_check_answer(&got), 0);
+    got.tx_type = HWTSTAMP_TX_ON; /* the transmit side does not matter */
+    assert_int_equal(cs_afpacket_hwts_check_answer(&got), 0);
+    got.rx_filter = HWTSTAMP_FILTER_PTP_V2_EVENT; /* PTP frames only */
+    assert_int_equal(cs_afpacket_hwts_check_answer(&got), CS_EUNSUPPORTED);
+    got.rx_filter = HWTSTAMP_FILTER_NTP_ALL;
+    assert_int_equal(cs_afpacket_hwts_check_answer(&got), CS_EUNSUPPORTED);
+    got.rx_filter = HWTSTAMP_FILTER_NONE;
+    assert_int_equal(cs_afpacket_hwts_check_answer(&got), CS_EUNSUPPORTED);
+
+    assert_string_equal(cs_afpacket_hwts_filter_name(HWTSTAMP_FILTER_ALL), "all");
+    assert_string_equal(cs_afpacket_hwts_filter_name(HWTSTAMP_FILTER_SOME), "some");
+    assert_string_equal(cs_afpacket_hwts_filter_name(HWTSTAMP_FILTER_PTP_V2_EVENT), "ptpv2-event");
+    assert_string_equal(cs_afpacket_hwts_filter_name(HWTSTAMP_FILTER_NTP_ALL), "ntp-all");
+    assert_string_equal(cs_afpacket_hwts_filter_name(-1), "unknown");
+    assert_string_equal(cs_afpacket_hwts_filter_name(1000), "unknown");
+}
+
 /* ---- the namespace and the veth pair --------------------------------------- */
 
 static int sh(const char *cmd)
@@ -668,6 +858,11 @@ static int make_network(void)
 
 int main(void)
 {
+    const struct CMUnitTest pure[] = {
+        cmocka_unit_test(test_ts_kind_of_status),
+        cmocka_unit_test(test_hwts_capabilities),
+        cmocka_unit_test(test_hwts_driver_answer),
+    };
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_exact_frames, reset_caps),
         cmocka_unit_test_setup(test_filter_vlan, reset_caps),
@@ -682,16 +877,19 @@ int main(void)
         cmocka_unit_test_setup(test_errors, reset_caps),
         cmocka_unit_test_setup(test_privdrop_keeps_capture, reset_caps),
         cmocka_unit_test_setup(test_open_without_caps, reset_caps),
+        cmocka_unit_test_setup(test_hwts_refused_without_clock, reset_caps),
+        cmocka_unit_test_setup(test_hwts_fallback_counts, reset_caps),
     };
     int rc;
 
+    rc = cmocka_run_group_tests_name("afpacket_pure", pure, NULL, NULL);
     if (make_network() != 0)
         return 1;
     caps = calloc(MAX_CAP, sizeof(*caps));
     frames = calloc(MAX_CAP, sizeof(*frames));
     if (caps == NULL || frames == NULL)
         return 1;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rc |= cmocka_run_group_tests_name("afpacket_veth", tests, NULL, NULL);
     free(caps);
     free(frames);
     return rc;
