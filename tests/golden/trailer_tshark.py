@@ -22,7 +22,9 @@ write:  a pcap (microsecond, LINKTYPE_ETHERNET) of COUNT (default 300)
                     original-FCS-valid flag, device and port at random;
           exablaze  16 bytes, device and port 8-bit, a 40-bit fraction;
           ixia      15 bytes, clock source 3 to 7, the checksum right;
-          vss       8 bytes of time, plus a 1- or 2-byte port stamp or none.
+          vss       8 bytes of time, plus a 1- or 2-byte port stamp or none
+                    (tshark 4.0 decodes no 2-byte stamp: those frames print
+                    null, and capstream's reader finds none either).
         Reproducible for a given --seed.
 
 tshark: runs tshark (Debian's 4.0) on IN.pcap with only KIND's heuristic
@@ -30,7 +32,9 @@ tshark: runs tshark (Debian's 4.0) on IN.pcap with only KIND's heuristic
           {"frame": N, "ts_ns": T, "device": D, "port": P}
         T is the trailer's time in ns since the epoch; D and P are null
         where the format has none (Ixia: both; VSS: device) and all three
-        are null where tshark found no trailer.
+        are null where tshark found no trailer. tshark dissects the trailer
+        after the payload, so a payload dissector that throws loses it; the
+        frames' UDP payload is a fixed text for that reason.
 """
 import argparse
 import json
