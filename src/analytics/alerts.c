@@ -94,6 +94,9 @@ static const struct {
     {"capture.kernel_drops", CS_AM_KERNEL_DROPS},
     {"capture.not_stored", CS_AM_NOT_STORED},
     {"capture.not_analysed", CS_AM_NOT_ANALYSED},
+    {"unsynced", CS_AM_UNSYNCED},
+    {"backwards", CS_AM_BACKWARDS},
+    {"untimed", CS_AM_UNTIMED},
 };
 
 static const char *const op_names[] = {"?", ">", ">=", "<", "<=", "==", "!="};
@@ -113,7 +116,7 @@ const char *cs_alert_metric_unit(int metric)
         return "ns";
     if (metric == CS_AM_RATE)
         return "1/s";
-    return metric >= CS_AM_COUNT && metric <= CS_AM_NOT_ANALYSED ? "count" : "?";
+    return metric >= CS_AM_COUNT && metric <= CS_AM_UNTIMED ? "count" : "?";
 }
 
 const char *cs_alert_op_name(int op)
@@ -152,6 +155,11 @@ static int is_latency(int metric)
 static int is_capture(int metric)
 {
     return metric >= CS_AM_KERNEL_DROPS && metric <= CS_AM_NOT_ANALYSED;
+}
+
+static int is_clock(int metric)
+{
+    return metric >= CS_AM_UNSYNCED && metric <= CS_AM_UNTIMED;
 }
 
 /* ---- parser ----------------------------------------------------------- */
@@ -260,8 +268,8 @@ static int selector_parse(const tokens *tk, int *i, cs_alert_rule *r)
         return 0;
     kind = cs_series_kind_parse(t->s, strlen(t->s));
     if (kind == 0 || kind == CS_SERIES_CAPTURE)
-        return cs_error_set(CS_EINVAL, "unknown selector \"%s\" (expected pair=, proto= or tap=)",
-                            t->s);
+        return cs_error_set(
+            CS_EINVAL, "unknown selector \"%s\" (expected pair=, proto=, tap= or clock=)", t->s);
     if (*i + 2 >= tk->n || tk->t[*i + 2].is_op)
         return cs_error_set(CS_EINVAL, "missing name after \"%s=\"", t->s);
     if (strlen(tk->t[*i + 2].s) >= CS_SERIES_NAME_MAX)
@@ -286,14 +294,23 @@ static int condition_parse(const tokens *tk, int *i, cs_alert_rule *r)
     return 0;
 }
 
-static int check_fit(const cs_alert_rule *r, const char *metric)
+/* A latency or clock metric on tap=N looks at the tap's clock series. */
+static int check_fit(cs_alert_rule *r, const char *metric)
 {
+    if ((is_latency(r->metric) || is_clock(r->metric)) && r->series.kind == CS_SERIES_TAP)
+        r->series.kind = CS_SERIES_CLOCK;
+    if (is_clock(r->metric) && r->series.kind != CS_SERIES_CLOCK)
+        return cs_error_set(CS_EINVAL, "%s is a clock count: it needs a tap= selector", metric);
     if (is_capture(r->metric) && r->series.kind != 0)
         return cs_error_set(CS_EINVAL, "%s takes no selector", metric);
     if (!is_capture(r->metric) && r->series.kind == 0)
         return cs_error_set(CS_EINVAL, "%s needs a selector (pair=, proto= or tap=)", metric);
-    if (is_latency(r->metric) && r->series.kind != CS_SERIES_PAIR)
-        return cs_error_set(CS_EINVAL, "%s is a latency: it needs a pair= selector", metric);
+    if (is_latency(r->metric) && r->series.kind != CS_SERIES_PAIR &&
+        r->series.kind != CS_SERIES_CLOCK)
+        return cs_error_set(CS_EINVAL,
+                            "%s is a latency: it needs a pair= selector (or tap= for the "
+                            "tap's clock offset)",
+                            metric);
     if ((r->metric == CS_AM_ERRORS || r->metric == CS_AM_GAPS || r->metric == CS_AM_MISSING) &&
         r->series.kind != CS_SERIES_PROTO)
         return cs_error_set(CS_EINVAL, "%s needs a proto= selector", metric);
@@ -316,7 +333,7 @@ static int body_parse(const tokens *tk, int i, cs_alert_rule *r)
     if ((r->metric = metric_parse(metric)) == 0)
         return cs_error_set(CS_EINVAL,
                             "unknown metric \"%s\" (expected p50, p90, p99, p999, max, count, "
-                            "rate, errors, gaps, missing or "
+                            "rate, errors, gaps, missing, unsynced, backwards, untimed or "
                             "capture.kernel_drops/not_stored/not_analysed)",
                             metric);
     if ((rc = check_fit(r, metric)) < 0)
@@ -422,6 +439,15 @@ int cs_alert_value(const cs_alert_rule *r, const cs_window *w, double *value)
         return 1;
     case CS_AM_MISSING:
         *value = (double)w->missing;
+        return 1;
+    case CS_AM_UNSYNCED:
+        *value = (double)w->unsynced;
+        return 1;
+    case CS_AM_BACKWARDS:
+        *value = (double)w->backwards;
+        return 1;
+    case CS_AM_UNTIMED:
+        *value = (double)w->untimed;
         return 1;
     default:
         *value = (double)w->gauges[r->metric - CS_AM_KERNEL_DROPS];

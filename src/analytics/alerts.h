@@ -8,9 +8,14 @@
  *   rule      = NAME ":" [selector] [condition] metric op value ["for" duration]
  *               ["clear" duration]
  *   NAME      = [A-Za-z0-9_.-]{1,63}
- *   selector  = ("pair" | "proto" | "tap") "=" NAME-ish word
+ *   selector  = ("pair" | "proto" | "tap" | "clock") "=" NAME-ish word
  *   condition = "rcode" "!=" "0"        (proto selector only: count errors)
- *   metric    = p50 | p90 | p99 | p999 | max        latency, pair selector only
+ *   metric    = p50 | p90 | p99 | p999 | max        latency, pair selector; with a
+ *                                                    tap= (or clock=) selector the
+ *                                                    tap's clock offset |host time
+ *                                                    - reference time|
+ *             | unsynced | backwards | untimed      tap= or clock=: the tap's clock
+ *                                                    series (analytics/metrics.h)
  *             | count | rate | errors               any selector (errors: proto)
  *             | gaps | missing                      proto selector: sequence gaps
  *                                                    and numbers missing in them
@@ -25,6 +30,7 @@
  *   dns_errors: proto=dns rcode!=0 rate > 50/s
  *   drops:      capture.kernel_drops > 0
  *   feed_gap:   proto=moldudp64 gaps > 0
+ *   clock_offset: tap=357 p99 > 50us for 10s
  *
  * Spaces between tokens are optional where an operator separates them
  * ("p99>200us"). With "rcode!=0", count and rate count error messages.
@@ -80,6 +86,9 @@ enum {
     CS_AM_KERNEL_DROPS,
     CS_AM_NOT_STORED,
     CS_AM_NOT_ANALYSED,
+    CS_AM_UNSYNCED,  /* clock: frames whose reference is not synchronised */
+    CS_AM_BACKWARDS, /* clock: frames whose reference time went back */
+    CS_AM_UNTIMED,   /* clock: frames left without a reference time */
 };
 
 enum {

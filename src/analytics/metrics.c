@@ -37,8 +37,10 @@ typedef struct slot {
     int64_t sec; /* the second this slot holds, NO_SEC if empty */
     uint64_t packets, bytes, messages, errors, measurements, late;
     uint64_t gaps, missing;
-    cs_histogram *hist;   /* pair series */
-    uint32_t *ms_packets; /* tap series: MS_PER_SEC entries */
+    int64_t offset_sum;                    /* clock series */
+    uint64_t unsynced, backwards, untimed; /* clock series */
+    cs_histogram *hist;                    /* pair and clock series */
+    uint32_t *ms_packets;                  /* tap series: MS_PER_SEC entries */
     uint64_t *ms_bytes;
     int ms_touched;
 } slot;
@@ -51,6 +53,7 @@ typedef struct series {
     cs_window total;
     cs_histogram *total_hist;
     uint64_t gauge_at_close[CS_GAUGE_COUNT]; /* capture series */
+    int64_t last_ref_ns;                     /* clock series: the latest reference time */
 } series;
 
 struct cs_metrics {
@@ -70,18 +73,18 @@ struct cs_metrics {
     cs_metrics_stats st;
 };
 
-static const char *const kind_names[] = {"?", "tap", "proto", "pair", "capture"};
+static const char *const kind_names[] = {"?", "tap", "proto", "pair", "capture", "clock"};
 static const char *const gauge_names[CS_GAUGE_COUNT] = {"kernel_drops", "not_stored",
                                                         "not_analysed"};
 
 const char *cs_series_kind_name(int kind)
 {
-    return kind >= CS_SERIES_TAP && kind <= CS_SERIES_CAPTURE ? kind_names[kind] : "?";
+    return kind >= CS_SERIES_TAP && kind <= CS_SERIES_CLOCK ? kind_names[kind] : "?";
 }
 
 int cs_series_kind_parse(const char *s, size_t len)
 {
-    for (int k = CS_SERIES_TAP; k <= CS_SERIES_CAPTURE; k++) {
+    for (int k = CS_SERIES_TAP; k <= CS_SERIES_CLOCK; k++) {
         if (strlen(kind_names[k]) == len && memcmp(kind_names[k], s, len) == 0)
             return k;
     }
@@ -121,7 +124,7 @@ int cs_window_empty(const cs_window *w)
     for (int i = 0; i < CS_GAUGE_COUNT; i++)
         g |= w->gauges[i];
     return (w->packets | w->bytes | w->messages | w->errors | w->measurements | w->late | w->gaps |
-            w->missing | g) == 0 &&
+            w->missing | w->unsynced | w->backwards | w->untimed | g) == 0 &&
            (w->hist == NULL || w->hist->count == 0);
 }
 
@@ -152,6 +155,8 @@ static void slot_clear(slot *sl)
     sl->sec = NO_SEC;
     sl->packets = sl->bytes = sl->messages = sl->errors = sl->measurements = sl->late = 0;
     sl->gaps = sl->missing = 0;
+    sl->offset_sum = 0;
+    sl->unsynced = sl->backwards = sl->untimed = 0;
     if (sl->hist && sl->hist->count)
         cs_hist_init(sl->hist);
     if (sl->ms_touched) {
@@ -185,11 +190,13 @@ static series *series_new(int kind, const char *name, size_t len, uint64_t hash)
     memcpy(s->id.name, name, len);
     s->hash = hash;
     s->first_sec = s->last_sec = NO_SEC;
+    s->last_ref_ns = INT64_MIN;
     s->total.series = s->id;
     for (int i = 0; i < CS_METRICS_SLOTS; i++) {
         slot *sl = &s->slots[i];
         sl->sec = NO_SEC;
-        if (kind == CS_SERIES_PAIR && (sl->hist = cs_malloc(sizeof(*sl->hist))) == NULL)
+        if ((kind == CS_SERIES_PAIR || kind == CS_SERIES_CLOCK) &&
+            (sl->hist = cs_malloc(sizeof(*sl->hist))) == NULL)
             bad = 1;
         if (kind == CS_SERIES_TAP &&
             ((sl->ms_packets = cs_calloc(MS_PER_SEC, sizeof(uint32_t))) == NULL ||
@@ -198,7 +205,8 @@ static series *series_new(int kind, const char *name, size_t len, uint64_t hash)
         if (sl->hist)
             cs_hist_init(sl->hist);
     }
-    if (kind == CS_SERIES_PAIR && (s->total_hist = cs_malloc(sizeof(*s->total_hist))) == NULL)
+    if ((kind == CS_SERIES_PAIR || kind == CS_SERIES_CLOCK) &&
+        (s->total_hist = cs_malloc(sizeof(*s->total_hist))) == NULL)
         bad = 1;
     if (bad) {
         series_free(s);
@@ -270,6 +278,10 @@ static void close_series(cs_metrics *m, series *s, int64_t k)
         w.gaps = sl->gaps;
         w.missing = sl->missing;
         w.late = sl->late;
+        w.offset_sum_ns = sl->offset_sum;
+        w.unsynced = sl->unsynced;
+        w.backwards = sl->backwards;
+        w.untimed = sl->untimed;
         if (sl->ms_touched)
             busiest_ms(sl, &w);
     }
@@ -383,6 +395,43 @@ static void count_packet(cs_metrics *m, series *s, const cs_packet *p)
     }
 }
 
+/* |v| as an unsigned count of ns, INT64_MIN included. */
+static uint64_t magnitude(int64_t v)
+{
+    return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+/* Clock quality of the packet's tap (its time from a reference). */
+static void count_clock(cs_metrics *m, series *s, const cs_packet *p)
+{
+    slot *sl = slot_for(m, s, p->ts_ns);
+    int64_t off;
+
+    if (p->tref & CS_TREF_UNTIMED) {
+        sl->untimed++;
+        s->total.untimed++;
+        return;
+    }
+    off = sat_sub(cs_packet_cap_ns(p), p->ts_ns);
+    sl->packets++;
+    s->total.packets++;
+    sl->offset_sum += off;
+    s->total.offset_sum_ns += off;
+    cs_hist_record(sl->hist, (int64_t)(magnitude(off) > INT64_MAX ? INT64_MAX : magnitude(off)));
+    cs_hist_record(s->total_hist,
+                   (int64_t)(magnitude(off) > INT64_MAX ? INT64_MAX : magnitude(off)));
+    if (p->tref & CS_TREF_UNSYNCED) {
+        sl->unsynced++;
+        s->total.unsynced++;
+    }
+    if (p->ts_ns < s->last_ref_ns) {
+        sl->backwards++;
+        s->total.backwards++;
+    } else {
+        s->last_ref_ns = p->ts_ns;
+    }
+}
+
 void cs_metrics_packet(cs_metrics *m, const cs_packet *p)
 {
     char name[8];
@@ -393,6 +442,8 @@ void cs_metrics_packet(cs_metrics *m, const cs_packet *p)
     if ((s = series_get(m, CS_SERIES_TAP, name, (size_t)len)) != NULL)
         count_packet(m, s, p);
     count_packet(m, m->capture, p);
+    if (p->tref && (s = series_get(m, CS_SERIES_CLOCK, name, (size_t)len)) != NULL)
+        count_clock(m, s, p);
 }
 
 /* A message its decoder marked as an error (decoder.h, cs_msg_out.error):
@@ -557,12 +608,42 @@ void cs_metrics_free(cs_metrics *m)
 
 /* ---- merging ---------------------------------------------------------- */
 
-void cs_metrics_acc_init(cs_metrics_acc *acc, int64_t from_ns, int64_t to_ns)
+void cs_metrics_acc_clear_counts(cs_metrics_acc *acc)
 {
     memset(&acc->s, 0, sizeof(acc->s));
+    acc->offset_sum = acc->n_fit = acc->st = acc->sm = acc->stm = acc->stt = 0;
+    acc->t0 = 0;
+}
+
+void cs_metrics_acc_init(cs_metrics_acc *acc, int64_t from_ns, int64_t to_ns)
+{
+    cs_metrics_acc_clear_counts(acc);
     acc->s.from_ns = from_ns;
     acc->s.to_ns = to_ns;
     cs_hist_init(&acc->hist);
+}
+
+/* A clock window: its counts, and its mean offset as one point of the
+ * drift fit (time in seconds from the first window fitted). */
+static void acc_add_clock(cs_metrics_acc *acc, const cs_window *w)
+{
+    double t, mean;
+
+    acc->s.unsynced += w->unsynced;
+    acc->s.backwards += w->backwards;
+    acc->s.untimed += w->untimed;
+    if (w->packets == 0)
+        return;
+    acc->offset_sum += (double)w->offset_sum_ns;
+    if (acc->n_fit == 0)
+        acc->t0 = w->start_ns;
+    t = (double)(w->start_ns - acc->t0) / (double)CS_NS_PER_SEC;
+    mean = (double)w->offset_sum_ns / (double)w->packets;
+    acc->n_fit += 1;
+    acc->st += t;
+    acc->sm += mean;
+    acc->stm += t * mean;
+    acc->stt += t * t;
 }
 
 void cs_metrics_acc_add(cs_metrics_acc *acc, const cs_window *w)
@@ -587,6 +668,17 @@ void cs_metrics_acc_add(cs_metrics_acc *acc, const cs_window *w)
         s->burst_bytes = w->burst_bytes;
     if (w->hist)
         cs_hist_merge(&acc->hist, w->hist);
+    if (w->series.kind == CS_SERIES_CLOCK)
+        acc_add_clock(acc, w);
+}
+
+void cs_metrics_acc_clock_finish(const cs_metrics_acc *acc, cs_metrics_summary *out)
+{
+    double den = acc->n_fit * acc->stt - acc->st * acc->st;
+
+    out->offset_mean_ns = out->packets ? acc->offset_sum / (double)out->packets : 0;
+    out->drift_ns_per_min =
+        acc->n_fit >= 2 && den > 0 ? 60.0 * (acc->n_fit * acc->stm - acc->st * acc->sm) / den : 0;
 }
 
 void cs_metrics_acc_finish(const cs_metrics_acc *acc, cs_metrics_summary *out)
@@ -604,4 +696,5 @@ void cs_metrics_acc_finish(const cs_metrics_acc *acc, cs_metrics_summary *out)
     out->max = cs_hist_max(h);
     out->min = cs_hist_min(h);
     out->mean = cs_hist_mean(h);
+    cs_metrics_acc_clock_finish(acc, out);
 }

@@ -11,6 +11,17 @@
  *   pair     "fix", "http" measurements, latency histogram         cs_metrics_measurement
  *   capture  "capture"     packets, bytes of all taps, and the     cs_metrics_packet,
  *                          increase of each capture gauge          cs_metrics_gauge
+ *   clock    "357"...      clock quality of a tap whose packet     cs_metrics_packet
+ *                          times come from a reference (a tap
+ *                          aggregator's trailer, packet/timeref.h):
+ *                          frames timed by it, the offset of the
+ *                          host's capture time from it (histogram
+ *                          of |offset|, and the signed sum, so the
+ *                          mean and its drift), frames whose
+ *                          reference says its clock is not
+ *                          synchronised, frames whose reference
+ *                          time went back from the tap's previous
+ *                          one, frames left without a reference
  *
  * Windows are one second of capture time, [k * 1 s, (k + 1) * 1 s), UTC
  * epoch aligned. How they open and close:
@@ -64,6 +75,7 @@ typedef enum cs_series_kind {
     CS_SERIES_PROTO = 2,
     CS_SERIES_PAIR = 3,
     CS_SERIES_CAPTURE = 4,
+    CS_SERIES_CLOCK = 5,
 } cs_series_kind;
 
 #define CS_SERIES_NAME_MAX 32 /* including the NUL; longer names are cut */
@@ -73,10 +85,10 @@ typedef struct cs_series_id {
     char name[CS_SERIES_NAME_MAX]; /* NUL-terminated */
 } cs_series_id;
 
-/* "tap", "proto", "pair", "capture" (or "?"). */
+/* "tap", "proto", "pair", "capture", "clock" (or "?"). */
 const char *cs_series_kind_name(int kind);
 
-/* Parses "tap", "proto", "pair", "capture"; the kind or 0. */
+/* Parses "tap", "proto", "pair", "capture", "clock"; the kind or 0. */
 int cs_series_kind_parse(const char *s, size_t len);
 
 /* Capture gauges. */
@@ -115,11 +127,17 @@ typedef struct cs_window {
     uint16_t burst_bytes_ms;
     uint64_t burst_bytes;
     uint64_t gauges[CS_GAUGE_COUNT]; /* capture: increase during the window */
-    const cs_histogram *hist;        /* pair: latency (ns); NULL otherwise */
+    const cs_histogram *hist;        /* pair: latency (ns); clock: |host time -
+                                        reference time| (ns); NULL otherwise */
+    /* clock: packets = frames timed by the reference; then */
+    int64_t offset_sum_ns; /* sum of (host time - reference time), signed */
+    uint64_t unsynced;     /* frames whose reference clock is not synchronised */
+    uint64_t backwards;    /* frames whose reference time is before the tap's last */
+    uint64_t untimed;      /* frames left with the host's time (no usable trailer) */
 } cs_window;
 
-/* The series' headline count: packets (tap, capture), messages (proto),
- * measurements (pair). */
+/* The series' headline count: packets (tap, capture, clock), messages
+ * (proto), measurements (pair). */
 uint64_t cs_window_count(const cs_window *w);
 
 /* True when a window counted nothing at all. */
@@ -145,7 +163,8 @@ int cs_metrics_new(const cs_metrics_cfg *cfg, cs_window_fn fn, void *ud, cs_metr
 
 void cs_metrics_free(cs_metrics *m);
 
-/* Counts one packet: tap "p->tap" and the capture series (wire bytes). */
+/* Counts one packet: tap "p->tap" and the capture series (wire bytes), and
+ * the clock series of the tap when a time source set p->tref. */
 void cs_metrics_packet(cs_metrics *m, const cs_packet *p);
 
 /* Counts one message in series proto "msg->proto"; a message with an error
@@ -200,6 +219,12 @@ typedef struct cs_metrics_summary {
     double error_rate;                     /* errors per second */
     int64_t p50, p90, p99, p999, max, min; /* ns, 0 without measurements */
     double mean;
+    /* clock: frames not synchronised, going back, without a reference; the
+     * mean signed offset (host - reference, ns) and its drift: the
+     * least-squares slope of the windows' mean offsets over time, in ns per
+     * minute (0 with fewer than two windows holding frames) */
+    uint64_t unsynced, backwards, untimed;
+    double offset_mean_ns, drift_ns_per_min;
 } cs_metrics_summary;
 
 /*
@@ -210,6 +235,9 @@ typedef struct cs_metrics_summary {
 typedef struct cs_metrics_acc {
     cs_metrics_summary s;
     cs_histogram hist;
+    double offset_sum;              /* clock: signed offsets summed */
+    int64_t t0;                     /* clock: start of the first window fitted */
+    double n_fit, st, sm, stm, stt; /* clock: drift fit over (window time s, mean offset) */
 } cs_metrics_acc;
 
 /* Starts a summary of range [from_ns, to_ns) (its length gives the rate). */
@@ -219,5 +247,13 @@ void cs_metrics_acc_add(cs_metrics_acc *acc, const cs_window *w);
 
 /* Computes the rates and percentiles into "out". */
 void cs_metrics_acc_finish(const cs_metrics_acc *acc, cs_metrics_summary *out);
+
+/* Of cs_metrics_acc_finish, only the clock part: the mean offset (from
+ * out->packets) and the drift. */
+void cs_metrics_acc_clock_finish(const cs_metrics_acc *acc, cs_metrics_summary *out);
+
+/* Zeroes the summary and the clock sums, keeping the histogram (the
+ * caller clears what it touched). */
+void cs_metrics_acc_clear_counts(cs_metrics_acc *acc);
 
 #endif

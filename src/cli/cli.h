@@ -10,6 +10,7 @@
 
 #include "core/packet.h"
 #include "decode/decoder.h"
+#include "packet/timeref.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -58,16 +59,37 @@ int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out);
  * CS_ENOTFOUND, CS_EIO, or CS_EINVAL naming "path:line". */
 int cs_cli_config_decoder_opts(const char *path, cs_decoder_optset *set);
 
-/* --tap-by interface|vlan into "*by_vlan" (1 for vlan); a usage error of
- * "cmd" (CS_EXIT_USAGE) for anything else. */
-int cs_cli_parse_tap_by(const char *cmd, const char *s, int *by_vlan);
+/* --tap-by interface|vlan|trailer into "*by_vlan" (1 for vlan) and
+ * "*by_trailer"; a usage error of "cmd" (CS_EXIT_USAGE) for anything else. */
+int cs_cli_parse_tap_by(const char *cmd, const char *s, int *by_vlan, int *by_trailer);
+
+/* --time-source SPEC (packet/timeref.h) into "t->all"; a usage error of
+ * "cmd" for a bad one. */
+int cs_cli_parse_time_source(const char *cmd, const char *s, cs_timerefs *t);
+
+/* After the options: --tap-by trailer ("by_trailer") applied to "t"; a
+ * usage error of "cmd" without a trailer time source. */
+int cs_cli_finish_timerefs(const char *cmd, cs_timerefs *t, int by_trailer);
+
+/* Prints what a trailer time source did ("time source trailer:metamako:
+ * ... packets timed ..."), when "t" has one. */
+void cs_cli_timeref_summary(const cs_timerefs *t, const cs_timeref_stats *st);
 
 /* The help line of --tap-by, shared by the commands that analyse. */
 #define CS_CLI_TAP_BY_HELP                                                                         \
     "      --tap-by WHAT      interface (default: each interface or pcapng interface is a\n"       \
-    "                         tap) or vlan (a tagged packet's tap is its outer VLAN id, as\n"      \
+    "                         tap), vlan (a tagged packet's tap is its outer VLAN id, as\n"        \
     "                         a tap aggregator tags each capture point; flows, messages,\n"        \
-    "                         measurements and metrics carry it)\n"
+    "                         measurements and metrics carry it) or trailer (the tap is\n"         \
+    "                         the (device, port) of a timestamp trailer, as device*256+port;\n"    \
+    "                         needs --time-source trailer:KIND)\n"
+
+/* The help of --time-source for files (ingest, reanalyze). */
+#define CS_CLI_TIME_SOURCE_HELP                                                                    \
+    "      --time-source SRC  where packet times come from: kernel (default: the capture's\n"      \
+    "                         own stamps) or trailer:KIND, the time a tap aggregator wrote\n"      \
+    "                         in a trailer at the end of each frame (metamako, exablaze,\n"        \
+    "                         ixia, vss); the host's stamp is kept beside it\n"
 
 /* Parses a time option value; prints the error itself. 0 or CS_ETIME. */
 int cs_cli_parse_time(const char *opt, const char *s, int64_t *out);

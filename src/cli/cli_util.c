@@ -58,13 +58,46 @@ int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out)
     return 0;
 }
 
-int cs_cli_parse_tap_by(const char *cmd, const char *s, int *by_vlan)
+int cs_cli_parse_tap_by(const char *cmd, const char *s, int *by_vlan, int *by_trailer)
 {
-    if (strcmp(s, "vlan") == 0 || strcmp(s, "interface") == 0) {
+    if (strcmp(s, "vlan") == 0 || strcmp(s, "interface") == 0 || strcmp(s, "trailer") == 0) {
         *by_vlan = s[0] == 'v';
+        *by_trailer = s[0] == 't';
         return 0;
     }
-    return cs_cli_usage_error(cmd, "--tap-by is interface or vlan, not '%s'", s);
+    return cs_cli_usage_error(cmd, "--tap-by is interface, vlan or trailer, not '%s'", s);
+}
+
+int cs_cli_parse_time_source(const char *cmd, const char *s, cs_timerefs *t)
+{
+    if (cs_timeref_parse(s, &t->all) < 0)
+        return cs_cli_usage_error(cmd, "%s", cs_error_msg(CS_EINVAL));
+    if (t->all.source == CS_TIME_HARDWARE && strcmp(cmd, "run") != 0)
+        return cs_cli_usage_error(cmd, "--time-source hardware is for live capture (run -i); a "
+                                       "file's stamps are whatever its capture wrote");
+    return 0;
+}
+
+void cs_cli_timeref_summary(const cs_timerefs *t, const cs_timeref_stats *st)
+{
+    char name[64];
+    uint64_t untimed = st->missing + st->cut + st->bad_time + st->far;
+
+    if (!cs_timerefs_trailer(t))
+        return;
+    printf("time source %s: %" PRIu64 " packets timed by their trailer (%" PRIu64
+           " saying its clock is not synchronised); %" PRIu64 " kept the host's time (%" PRIu64
+           " without a trailer, %" PRIu64 " cut short, %" PRIu64 " with a bad time, %" PRIu64
+           " too far from the host's)\n",
+           cs_timeref_name(&t->all, name, sizeof(name)), st->timed, st->unsynced, untimed,
+           st->missing, st->cut, st->bad_time, st->far);
+}
+
+int cs_cli_finish_timerefs(const char *cmd, cs_timerefs *t, int by_trailer)
+{
+    if (by_trailer && cs_timerefs_tap_by_trailer(t) < 0)
+        return cs_cli_usage_error(cmd, "%s", cs_error_msg(CS_EINVAL));
+    return 0;
 }
 
 int cs_cli_parse_size(const char *s, uint64_t *out)

@@ -43,6 +43,7 @@ static const char ingest_help[] =
     "                         names separated by commas: {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
     "                         fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
+        CS_CLI_TIME_SOURCE_HELP
     "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
@@ -72,7 +73,8 @@ typedef struct ingest_args {
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
     cs_decoder_optset decoder_opts;
     cs_analyzer_cfg limits;
-    int tap_by_vlan;
+    int tap_by_vlan, tap_by_trailer;
+    cs_timerefs timeref;
 } ingest_args;
 
 /* --max-flows N, --flow-buffer BYTES, --pair-timeout and --t2t-window DURATION. */
@@ -116,6 +118,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"max-message-bytes", required_argument, 0, 'G'},
                                          {"partitions", required_argument, 0, 'P'},
                                          {"tap-by", required_argument, 0, 'V'},
+                                         {"time-source", required_argument, 0, 'K'},
                                          {0, 0, 0, 0}};
     int c;
 
@@ -164,7 +167,11 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
         case 'V':
-            if (cs_cli_parse_tap_by("ingest", optarg, &a->tap_by_vlan) != 0)
+            if (cs_cli_parse_tap_by("ingest", optarg, &a->tap_by_vlan, &a->tap_by_trailer) != 0)
+                return CS_EXIT_USAGE;
+            break;
+        case 'K':
+            if (cs_cli_parse_time_source("ingest", optarg, &a->timeref) != 0)
                 return CS_EXIT_USAGE;
             break;
         case 'X':
@@ -185,6 +192,8 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         return cs_cli_usage_error("ingest", "-r FILE and -d STORE are required");
     if (optind < argc)
         return cs_cli_usage_error("ingest", "unexpected argument '%s'", argv[optind]);
+    if (cs_cli_finish_timerefs("ingest", &a->timeref, a->tap_by_trailer) != 0)
+        return CS_EXIT_USAGE;
     return 0;
 }
 
@@ -263,6 +272,7 @@ int cs_cmd_ingest(int argc, char **argv)
                                     .decoder_opts = &a.decoder_opts,
                                     .limits = &a.limits,
                                     .tap_by_vlan = a.tap_by_vlan,
+                                    .timeref = a.timeref,
                                     .progress = show_progress,
                                     .ud = &prog},
                    &r);
@@ -275,6 +285,7 @@ int cs_cmd_ingest(int argc, char **argv)
         ingest_summary(&r, cs_cli_mono_ns() - start, &after);
         analysis_summary(&r.ps);
         undissected_summary(&r.ps);
+        cs_cli_timeref_summary(&a.timeref, &r.ps.timeref);
     }
     if (rc < 0) {
         cs_log_error("%s: %s", a.file, r.why);

@@ -1,7 +1,8 @@
 /*
  * cmd_query.c - `capstream query`: packets by tcpdump filter and time range.
  *
- *   capstream query -d STORE [--after T] [--before T] [-w OUT] [--count] [FILTER...]
+ *   capstream query -d STORE [--after T] [--before T] [-w OUT] [--count]
+ *                   [--pcap-time reference|capture] [FILTER...]
  *
  * Options may come anywhere, before, between or after the filter's words,
  * as tcpdump users type them ("query -d S 'port 80' -w out.pcap"); "--"
@@ -43,6 +44,10 @@ static const char query_help[] =
     "      --before T     first time excluded\n"
     "  -w, --write OUT    write the pcap to OUT (default: standard output; '-' too)\n"
     "  -c, --count        print only the number of matching packets\n"
+    "      --pcap-time W  which time the pcap's records carry: reference (default:\n"
+    "                     the packet's time everywhere in capstream, a tap\n"
+    "                     aggregator's trailer time with --time-source trailer:KIND)\n"
+    "                     or capture (the host's capture time, where it differs)\n"
     "      --stats        print what the query read on standard error\n\n"
     "T is RFC 3339 with up to 9 fractional digits (2026-01-05T14:30:00.000123456Z),\n"
     "integer epoch nanoseconds, or relative ('90s ago', '5m ago', 'now').\n\n"
@@ -62,11 +67,15 @@ typedef struct query_args {
 
 static int query_parse(int argc, char **argv, query_args *a)
 {
-    static const struct option opts[] = {
-        {"store", required_argument, 0, 'd'},  {"after", required_argument, 0, 'A'},
-        {"before", required_argument, 0, 'B'}, {"write", required_argument, 0, 'w'},
-        {"count", no_argument, 0, 'c'},        {"stats", no_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"store", required_argument, 0, 'd'},
+                                         {"after", required_argument, 0, 'A'},
+                                         {"before", required_argument, 0, 'B'},
+                                         {"write", required_argument, 0, 'w'},
+                                         {"count", no_argument, 0, 'c'},
+                                         {"stats", no_argument, 0, 'S'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"pcap-time", required_argument, 0, 'T'},
+                                         {0, 0, 0, 0}};
     int c;
 
     a->q.after = INT64_MIN;
@@ -95,6 +104,12 @@ static int query_parse(int argc, char **argv, query_args *a)
             break;
         case 'S':
             a->stats = 1;
+            break;
+        case 'T':
+            if (strcmp(optarg, "reference") && strcmp(optarg, "capture"))
+                return cs_cli_usage_error("query", "--pcap-time is reference or capture, not '%s'",
+                                          optarg);
+            a->q.pcap_time = optarg[0] == 'c' ? CS_PCAP_TIME_CAPTURE : CS_PCAP_TIME_REFERENCE;
             break;
         case 'h':
             fputs(query_help, stdout);

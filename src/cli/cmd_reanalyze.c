@@ -37,7 +37,7 @@ static const char reanalyze_help[] =
     "      --decoders LIST  all (default), or names separated by commas: {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
     "                       fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
-    "  -q, --quiet          no summary\n\n"
+        CS_CLI_TIME_SOURCE_HELP "  -q, --quiet          no summary\n\n"
     "examples:\n"
     "  capstream ingest -r day.pcap -d S --decoders none   # store packets only\n"
     "  capstream reanalyze -d S                            # decode them later\n"
@@ -49,7 +49,8 @@ typedef struct reanalyze_args {
     int quiet;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
     cs_decoder_optset decoder_opts;
-    int tap_by_vlan;
+    int tap_by_vlan, tap_by_trailer;
+    cs_timerefs timeref;
 } reanalyze_args;
 
 static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
@@ -60,6 +61,7 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
                                          {"decoders", required_argument, 0, 'D'},
                                          {"decoder-opt", required_argument, 0, 'O'},
                                          {"tap-by", required_argument, 0, 'V'},
+                                         {"time-source", required_argument, 0, 'K'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -90,7 +92,11 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
                 return cs_cli_usage_error("reanalyze", "%s", cs_error_msg(CS_EINVAL));
             break;
         case 'V':
-            if (cs_cli_parse_tap_by("reanalyze", optarg, &a->tap_by_vlan) != 0)
+            if (cs_cli_parse_tap_by("reanalyze", optarg, &a->tap_by_vlan, &a->tap_by_trailer) != 0)
+                return CS_EXIT_USAGE;
+            break;
+        case 'K':
+            if (cs_cli_parse_time_source("reanalyze", optarg, &a->timeref) != 0)
                 return CS_EXIT_USAGE;
             break;
         case 'q':
@@ -107,6 +113,8 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
         return cs_cli_usage_error("reanalyze", "-d STORE is required");
     if (optind < argc)
         return cs_cli_usage_error("reanalyze", "unexpected argument '%s'", argv[optind]);
+    if (cs_cli_finish_timerefs("reanalyze", &a->timeref, a->tap_by_trailer) != 0)
+        return CS_EXIT_USAGE;
     if (a->after > a->before)
         return cs_cli_usage_error("reanalyze", "--after is later than --before");
     if (a->decoders[0] == NULL)
@@ -128,7 +136,8 @@ int cs_cmd_reanalyze(int argc, char **argv)
                                           .before = a.before,
                                           .decoders = a.decoders,
                                           .decoder_opts = &a.decoder_opts,
-                                          .tap_by_vlan = a.tap_by_vlan},
+                                          .tap_by_vlan = a.tap_by_vlan,
+                                          .timeref = a.timeref},
                       &r);
     if (rc < 0)
         return cs_cli_fail(rc);
@@ -141,5 +150,7 @@ int cs_cmd_reanalyze(int argc, char **argv)
                " messages, %" PRIu64 " measurements, %" PRIu64 " unanswered requests\n",
                r.ps.packets, r.first_seg, r.last_seg, r.ps.analyzer.messages,
                r.ps.analyzer.measurements, r.ps.analyzer.unmatched_requests);
+    if (!a.quiet)
+        cs_cli_timeref_summary(&a.timeref, &r.ps.timeref);
     return CS_EXIT_OK;
 }

@@ -80,6 +80,12 @@ static const char run_help[] =
     "      --decoders LIST   all (default), none, or {decoders}\n"
     "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
     "                        fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
+    "      --time-source [IFACE=]SRC  where packet times come from, for every\n"
+    "                        interface or for one (repeatable): kernel (default: the\n"
+    "                        kernel's software stamp, or a file's own), hardware (the\n"
+    "                        NIC's, see the README; live only) or trailer:KIND (a tap\n"
+    "                        aggregator's trailer: metamako, exablaze, ixia, vss; the\n"
+    "                        host's stamp is kept beside it)\n"
     "      --max-bytes N     packet retention budget (K/M/G suffixes)\n"
     "      --partitions N    for a new store: segments written at once (default 64)\n"
     "      --max-message-bytes N  message and measurement budget (they may outlive\n"
@@ -103,7 +109,10 @@ typedef struct run_args {
     cs_store_opts so;
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
     cs_decoder_optset decoder_opts;
-    int tap_by_vlan;
+    int tap_by_vlan, tap_by_trailer;
+    const char *time_specs[RUN_MAX_IFACES + 1]; /* --time-source [IFACE=]SRC, as given */
+    int n_time_specs;
+    cs_timerefs timeref;
 } run_args;
 
 /* What the server shares with the engine's hooks. */
@@ -189,7 +198,14 @@ static int run_option(run_args *a, int c, const char *arg)
     case 'N':
         return cs_cli_parse_partitions("run", arg, &a->so.partitions) != 0 ? CS_EXIT_USAGE : 0;
     case 'V':
-        return cs_cli_parse_tap_by("run", arg, &a->tap_by_vlan) != 0 ? CS_EXIT_USAGE : 0;
+        return cs_cli_parse_tap_by("run", arg, &a->tap_by_vlan, &a->tap_by_trailer) != 0
+                   ? CS_EXIT_USAGE
+                   : 0;
+    case 'K':
+        if (a->n_time_specs == RUN_MAX_IFACES + 1)
+            return cs_cli_usage_error("run", "too many --time-source options");
+        a->time_specs[a->n_time_specs++] = arg;
+        return 0;
     case 'Y':
         if (cs_cli_parse_size(arg, &v) < 0 || v == 0 || v > 36500)
             return cs_cli_usage_error("run", "bad --metrics-days '%s'", arg);
@@ -198,6 +214,44 @@ static int run_option(run_args *a, int c, const char *arg)
     default:
         return cs_cli_usage_error("run", "bad option");
     }
+}
+
+/* One --time-source: SRC for every capture point, or IFACE=SRC for one of
+ * the -i interfaces (its tap is its place in the list). */
+static int time_spec(run_args *a, const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    size_t len = eq ? (size_t)(eq - spec) : 0;
+    int i = 0;
+
+    if (eq == NULL)
+        return cs_cli_parse_time_source("run", spec, &a->timeref);
+    while (i < a->n_ifaces && (strlen(a->ifaces[i]) != len || strncmp(a->ifaces[i], spec, len)))
+        i++;
+    if (i == a->n_ifaces || i >= CS_TIMEREF_TAPS)
+        return cs_cli_usage_error("run", "--time-source %s: %.*s is not one of the -i interfaces",
+                                  spec, (int)len, spec);
+    if (cs_timeref_parse(eq + 1, &a->timeref.tap[i]) < 0)
+        return cs_cli_usage_error("run", "%s", cs_error_msg(CS_EINVAL));
+    a->timeref.has_tap[i] = 1;
+    return 0;
+}
+
+/* The --time-source options, once the interfaces are known. */
+static int time_specs(run_args *a)
+{
+    int rc;
+
+    for (int i = 0; i < a->n_time_specs; i++)
+        if (strchr(a->time_specs[i], '=') == NULL && (rc = time_spec(a, a->time_specs[i])) != 0)
+            return rc;
+    for (int i = 0; i < a->n_time_specs; i++)
+        if (strchr(a->time_specs[i], '=') != NULL && (rc = time_spec(a, a->time_specs[i])) != 0)
+            return rc;
+    if (a->file != NULL && a->timeref.all.source == CS_TIME_HARDWARE)
+        return cs_cli_usage_error("run", "--time-source hardware is for live capture (-i); a "
+                                         "file's stamps are whatever its capture wrote");
+    return cs_cli_finish_timerefs("run", &a->timeref, a->tap_by_trailer);
 }
 
 static int run_parse(int argc, char **argv, run_args *a)
@@ -219,6 +273,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"partitions", required_argument, 0, 'N'},
                                          {"ring-size", required_argument, 0, 'R'},
                                          {"tap-by", required_argument, 0, 'V'},
+                                         {"time-source", required_argument, 0, 'K'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c, rc;
@@ -242,6 +297,8 @@ static int run_parse(int argc, char **argv, run_args *a)
         return cs_cli_usage_error("run", "give either -i IFACE or -r FILE");
     if (optind < argc)
         return cs_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+    if ((rc = time_specs(a)) != 0)
+        return rc;
     if (a->config != NULL && cs_cli_config_decoder_opts(a->config, &a->decoder_opts) < 0)
         return cs_cli_usage_error("run", "%s", cs_error_msg(CS_EINVAL));
     return 0;
@@ -290,6 +347,12 @@ static void fmt_window(FILE *f, const void *obj)
     for (int g = 0; g < CS_GAUGE_COUNT; g++)
         if (w->series.kind == CS_SERIES_CAPTURE)
             fprintf(f, ",\"%s\":%" PRIu64, cs_gauge_name(g), w->gauges[g]);
+    if (w->series.kind == CS_SERIES_CLOCK)
+        fprintf(f,
+                ",\"unsynced\":%" PRIu64 ",\"backwards\":%" PRIu64 ",\"untimed\":%" PRIu64
+                ",\"offset_mean_ns\":%.1f",
+                w->unsynced, w->backwards, w->untimed,
+                w->packets ? (double)w->offset_sum_ns / (double)w->packets : 0.0);
     fputc('}', f);
 }
 
@@ -347,6 +410,8 @@ static void on_tick(void *ud, const cs_daemon_status *ds, const cs_metrics *m)
                          .alerts_not_stored = ds->alerts_not_stored,
                          .messages = ds->messages,
                          .measurements = ds->measurements,
+                         .hw_ts_missing = ds->hw_ts_missing,
+                         .timeref = ds->timeref,
                          .capturing = ds->capturing};
     char *text = NULL;
     size_t len = 0;
@@ -381,6 +446,7 @@ static void daemon_cfg(run_ctx *x, cs_daemon_cfg *c)
                          .decoders = a->decoders,
                          .decoder_opts = &a->decoder_opts,
                          .tap_by_vlan = a->tap_by_vlan,
+                         .timeref = a->timeref,
                          .hooks = {x, on_measurement, on_window, on_alert, on_tick}};
 }
 

@@ -172,13 +172,19 @@ static void show_packet(show_ctx *c, cs_pktref ref, int first)
     cs_dissect(&p, &l);
     cs_dissect_summary(&p, &l, summary, sizeof(summary));
     if (c->a->json) {
-        printf(",\"ts_ns\":%lld,\"caplen\":%u,\"wirelen\":%u,\"summary\":", (long long)p.ts_ns,
-               (unsigned)p.caplen, (unsigned)p.wirelen);
+        printf(",\"ts_ns\":%lld,\"capture_ts_ns\":%lld,\"caplen\":%u,\"wirelen\":%u,"
+               "\"summary\":",
+               (long long)p.ts_ns, (long long)cs_packet_cap_ns(&p), (unsigned)p.caplen,
+               (unsigned)p.wirelen);
         cs_msgstore_json_string(stdout, summary, strlen(summary));
         putchar('}');
-    } else
+    } else {
         printf("%s  %lld  caplen %u  %s\n", cs_time_format(p.ts_ns, t), (long long)p.ts_ns,
                (unsigned)p.caplen, summary);
+        if (p.cap_ns != 0) /* the time is a reference's: the host's beside it */
+            printf("        host capture time %s  (%+lld ns from the reference)\n",
+                   cs_time_format(p.cap_ns, t), (long long)(p.cap_ns - p.ts_ns));
+    }
     if (c->a->out && c->err == 0)
         c->err = keep_packet(c, &p, ref);
 }

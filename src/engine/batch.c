@@ -97,7 +97,8 @@ static int ingest_pass(const cs_ingest_cfg *cfg, cs_capfile *f, cs_store *s, cs_
                           .decoders = cfg->decoders,
                           .limits = cfg->limits,
                           .decoder_opts = cfg->decoder_opts,
-                          .tap_by_vlan = cfg->tap_by_vlan};
+                          .tap_by_vlan = cfg->tap_by_vlan,
+                          .timeref = cfg->timeref};
     cs_pipeline *pl = NULL;
     int rc, rc2;
 
@@ -149,6 +150,7 @@ static int reanalyze_pass(const cs_reanalyze_cfg *cfg, cs_store *s, cs_reanalyze
                           .decoders = cfg->decoders,
                           .decoder_opts = cfg->decoder_opts,
                           .tap_by_vlan = cfg->tap_by_vlan,
+                          .timeref = cfg->timeref,
                           .replace_first_seg = r->first_seg,
                           .replace_last_seg = r->last_seg};
     cs_pipeline *pl;

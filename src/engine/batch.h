@@ -30,6 +30,7 @@ typedef struct cs_ingest_cfg {
     const cs_decoder_optset *decoder_opts; /* or NULL */
     const cs_analyzer_cfg *limits;         /* or NULL for the defaults */
     int tap_by_vlan;                       /* --tap-by vlan (pipeline.h) */
+    cs_timerefs timeref;                   /* --time-source, --tap-by trailer */
     /* called every 4096 packets (may be NULL): bytes of the file read, its
      * size (0 if unknown), packets so far */
     void (*progress)(void *ud, uint64_t done_bytes, uint64_t total_bytes, uint64_t packets);
@@ -61,6 +62,7 @@ typedef struct cs_reanalyze_cfg {
     const cs_decoder *const *decoders;
     const cs_decoder_optset *decoder_opts; /* or NULL */
     int tap_by_vlan;                       /* --tap-by vlan (pipeline.h) */
+    cs_timerefs timeref;                   /* --time-source, --tap-by trailer */
 } cs_reanalyze_cfg;
 
 typedef struct cs_reanalyze_result {

@@ -207,6 +207,9 @@ static int open_sources(cs_daemon *d)
         return 0;
     }
     for (int i = 0; i < c->n_ifaces; i++) {
+        const cs_timeref_cfg *tr = cs_timerefs_for(&c->timeref, (uint16_t)i);
+        o.hw_timestamps = tr->source == CS_TIME_HARDWARE;
+        o.hw_timestamps_fallback = tr->hw_fallback;
         if ((rc = cs_afpacket_open(c->ifaces[i], (uint16_t)i, &o, &d->caps[i].src)) < 0)
             return rc;
         d->caps[i].live = 1;
@@ -303,9 +306,11 @@ static void totals(cs_daemon *d, cs_daemon_status *st)
             cs_afpacket_kstats ks;
             cs_afpacket_kstats_get(d->caps[i].src, &ks);
             st->kernel_drops += ks.drops;
+            st->hw_ts_missing += cs_afpacket_hw_ts_missing(d->caps[i].src);
         }
     }
     cs_pipeline_stats_peek(d->pl, &ps);
+    st->timeref = ps.timeref;
     st->not_stored = ps.not_stored;
     st->records_not_stored = ps.records_not_stored;
     if (d->mstore) {
@@ -438,6 +443,7 @@ static int open_results(cs_daemon *d)
                           .observer = &d->observer,
                           .lossy_store = daemon_lossy(c),
                           .tap_by_vlan = c->tap_by_vlan,
+                          .timeref = c->timeref,
                           .on_packet = on_packet,
                           .on_packet_ud = d};
     int rc;

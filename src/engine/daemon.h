@@ -33,6 +33,7 @@
 #include "analytics/alerts.h"
 #include "analytics/metrics.h"
 #include "decode/decoder.h"
+#include "packet/timeref.h"
 #include "record/message.h"
 #include "store/store.h"
 
@@ -52,7 +53,9 @@ typedef struct cs_daemon_status {
     uint64_t records_not_stored;                     /* cs_pipeline_stats */
     uint64_t windows_not_stored, alerts_not_stored;  /* cs_metricstore_lost */
     uint64_t messages, measurements;
-    int capturing; /* 0 once a replayed file is drained and published */
+    uint64_t hw_ts_missing;   /* --time-source hardware: frames without a NIC stamp */
+    cs_timeref_stats timeref; /* --time-source trailer: what the trailers gave */
+    int capturing;            /* 0 once a replayed file is drained and published */
 } cs_daemon_status;
 
 typedef struct cs_daemon_hooks {
@@ -88,6 +91,7 @@ typedef struct cs_daemon_cfg {
     const cs_decoder *const *decoders;     /* NULL-terminated */
     const cs_decoder_optset *decoder_opts; /* or NULL */
     int tap_by_vlan;                       /* --tap-by vlan (engine/pipeline.h) */
+    cs_timerefs timeref;                   /* --time-source per interface, --tap-by trailer */
     cs_daemon_hooks hooks;
 } cs_daemon_cfg;
 

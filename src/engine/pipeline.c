@@ -592,14 +592,17 @@ int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out)
 }
 
 /* Analysis of a dissected packet; one cs_dissect() cannot read is only
- * counted (it is stored all the same). */
+ * counted (it is stored all the same). "trailer_tap" (-1: none) is the tap
+ * a tap aggregator's trailer names (--tap-by trailer). */
 static void analyse(cs_pipeline *pl, const cs_packet *stored, const cs_layers *l, int dissected,
-                    cs_pktref ref)
+                    cs_pktref ref, int trailer_tap)
 {
     cs_packet p = *stored;
 
     if (pl->cfg.tap_by_vlan && dissected == 0 && l->n_vlan > 0)
         p.tap = l->vlan[0];
+    if (trailer_tap >= 0)
+        p.tap = (uint16_t)trailer_tap;
     pl->st.packets++;
     pl->st.bytes += p.caplen;
     if (dissected != 0) {
@@ -613,31 +616,48 @@ static void analyse(cs_pipeline *pl, const cs_packet *stored, const cs_layers *l
         pl->cfg.on_packet(pl->cfg.on_packet_ud, &p);
 }
 
-int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref)
+/* Dissects "in" into "*l" and gives "*p" (a copy) its reference time;
+ * returns the trailer's tap or -1, and cs_dissect's result in "*dissected". */
+static int prepare(cs_pipeline *pl, const cs_packet *in, cs_packet *p, cs_layers *l, int *dissected)
+{
+    const cs_timeref_cfg *tr = cs_timerefs_for(&pl->cfg.timeref, in->tap);
+    uint16_t tap = in->tap;
+
+    *p = *in;
+    *dissected = cs_dissect(p, l);
+    if (tr->source != CS_TIME_TRAILER)
+        return -1;
+    cs_timeref_apply(tr, p, l, &tap, &pl->st.timeref);
+    return tr->tap_by_trailer && (p->tref & CS_TREF_TRAILER) ? tap : -1;
+}
+
+int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *in, cs_pktref ref)
 {
     cs_layers l;
-    int dissected = cs_dissect(p, &l);
+    cs_packet p;
+    int dissected, tap = prepare(pl, in, &p, &l, &dissected);
 
-    analyse(pl, p, &l, dissected, ref);
+    analyse(pl, &p, &l, dissected, ref, tap);
     return 0;
 }
 
-int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p)
+int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *in)
 {
     cs_layers l;
+    cs_packet p;
     cs_pktref ref = 0;
-    int rc, dissected = cs_dissect(p, &l);
+    int rc, dissected, tap = prepare(pl, in, &p, &l, &dissected);
 
     if (pl->cfg.store && rw_behind(pl)) {
         pl->st.not_stored++;
-    } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, p, &l, &ref)) < 0) {
+    } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, &p, &l, &ref)) < 0) {
         if (rc == CS_ENOMEM || !(pl->cfg.lossy_store || cs_store_full(pl->cfg.store)))
             return rc;
         cs_error_clear(); /* the store logs a full disk once */
         pl->st.not_stored++;
         ref = 0;
     }
-    analyse(pl, p, &l, dissected, ref);
+    analyse(pl, &p, &l, dissected, ref, tap);
     return 0;
 }
 

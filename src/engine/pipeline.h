@@ -2,10 +2,11 @@
  * pipeline.h - the single pass: every packet goes to the store and to the
  * analyzer, and what the analyzer finds goes to the message store.
  *
- *   packet ─► dissect ─┬─► store (segment + index) ─► ref
- *                      └─► analyzer(ref) ─► messages, measurements, gaps ─► msgstore
+ *   packet ─► dissect ─► time source ─┬─► store (segment + index) ─► ref
+ *                                     └─► analyzer(ref) ─► messages, measurements, gaps ─► msgstore
  *
- * The packet is dissected once and both halves use that dissection. Used
+ * The packet is dissected once and both halves use that dissection and the
+ * reference time the time source gives it (packet/timeref.h). Used
  * by `ingest` (store + analysis), `reanalyze` (analysis of stored packets,
  * whose refs are known) and later by the live daemon.
  *
@@ -17,6 +18,7 @@
 
 #include "analytics/analyzer.h"
 #include "core/packet.h"
+#include "packet/timeref.h"
 #include "store/store.h"
 
 typedef struct cs_pipeline cs_pipeline;
@@ -43,6 +45,10 @@ typedef struct cs_pipeline_cfg {
      * id (a tap aggregator tags each capture point's port); the store keeps
      * the source's tap. 0 = the source's tap (interface) */
     int tap_by_vlan;
+    /* --time-source (and --tap-by trailer): where packet times come from,
+     * per source tap; zero = the capture's stamps (packet/timeref.h). Store
+     * and analysis both see the reference time. */
+    cs_timerefs timeref;
     /* every packet analysed, with its analysis tap (may be NULL) */
     void (*on_packet)(void *ud, const cs_packet *p);
     void *on_packet_ud;
@@ -65,6 +71,7 @@ typedef struct cs_pipeline_stats {
     uint64_t undissected;
     cs_link_count undissected_by_link[CS_LINK_COUNTS];
     uint32_t n_undissected_links;
+    cs_timeref_stats timeref; /* --time-source trailer: timed and untimed packets */
 } cs_pipeline_stats;
 
 int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out);

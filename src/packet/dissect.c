@@ -238,6 +238,7 @@ static void parse_l4(dissector *d, size_t off, size_t l4_hdr_len)
  */
 static void clip_datagram(dissector *d, size_t ip_end)
 {
+    d->l->ip_end = ip_end > UINT32_MAX ? UINT32_MAX : (uint32_t)ip_end;
     if (ip_end > d->c.len)
         d->l->flags |= CS_L_TRUNCATED;
     else

@@ -68,6 +68,10 @@ typedef struct cs_layers {
                                 (after the IPv4 header, or after the IPv6
                                 fragment header) */
     uint32_t frag_data_len;  /* CS_L_FRAGMENT: its length per the IP header */
+    uint32_t ip_end;         /* offset just past the IP packet per its own
+                                length (may exceed caplen: CS_L_TRUNCATED);
+                                what follows it (Ethernet padding, a tap's
+                                trailer) is not the packet's; 0 = no IP */
 } cs_layers;
 
 /* Fills "*l" for packet "p". Returns 0, or CS_ELINKTYPE for a link type it

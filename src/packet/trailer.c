@@ -46,6 +46,7 @@ enum {
     MM_MIN = MM_FCS + MM_TAIL,
     MM_FLAG_FCS_VALID = 0x01,
     MM_FLAG_EXTENSIONS = 0x02,
+    MM_FLAG_TS_DEGRADED = 0x10,
     MM_TLV_WORD = 4,
     MM_TLV_TAG_MASK = 0x1f,
     MM_TLV_TAG_SECONDARY = 0x1f,
@@ -199,8 +200,8 @@ static cs_trailer_status read_metamako(const cs_cursor *r, cs_trailer *out)
     out->ts_ns = to_ns(sec, nsec);
     out->device = cs_rd_be16(t + 9);
     out->port = t[11];
-    out->sync_known = 0;
-    out->synced = 0;
+    out->sync_known = 1;
+    out->synced = (flags & MM_FLAG_TS_DEGRADED) == 0;
     out->len = (uint32_t)len;
     return CS_TRAILER_OK;
 }

@@ -26,8 +26,11 @@
  *     | orig FCS 4 | extension TLVs 4*n | seconds 4 | nanoseconds 4 |
  *     | flags 1 | device id 2 | port id 1 |
  *     flags: 0x01 the original FCS was valid, 0x02 extension TLVs are
- *     present; the other bits are reserved (no bit says whether the clock is
- *     synchronised, so sync_known is 0). The TLVs are walked backwards from
+ *     present, 0x10 the timestamp is degraded (the device's clock is not
+ *     locked to its reference: read as "not synchronised", so sync_known is
+ *     1 and synced is the bit's absence; Wireshark 4.2 and later name the
+ *     bit "Timestamp degraded", metamako.flags.ts_degraded, while 4.0 shows
+ *     it as reserved); the other bits are reserved. The TLVs are walked backwards from
  *     the word just before "seconds"; each ends in a header word whose low
  *     byte is | len 2b | last 1b | tag 5b | (bit 7..0), preceded by "len"
  *     data words (its upper 24 bits are inline data). Tag 0x1F is a

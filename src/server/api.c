@@ -157,11 +157,13 @@ enum {
     P_EVENTS = 1 << 14,
     P_HEATMAP = 1 << 15,
     P_TOTAL = 1 << 16,
+    P_PCAP_TIME = 1 << 17,
 };
 
 static const char *const param_names[] = {
     "after", "before", "step", "series", "pair",        "min",    "sort",    "limit", "offset",
-    "proto", "type",   "key",  "filter", "min_latency", "events", "heatmap", "total"};
+    "proto", "type",   "key",  "filter", "min_latency", "events", "heatmap", "total",
+    "pcap_time"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
@@ -179,7 +181,7 @@ static unsigned allowed_params(int ep)
     case CS__EP_MESSAGES:
         return P_PROTO | P_TYPE | P_KEY | P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_PACKETS:
-        return P_FILTER | P_AFTER | P_BEFORE;
+        return P_FILTER | P_AFTER | P_BEFORE | P_PCAP_TIME;
     case CS__EP_GAPS:
         return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_STREAM:
@@ -226,13 +228,13 @@ static int parse_series(const char *v, cs_series_id *s, cs__err *e)
     memset(s, 0, sizeof(*s));
     if (kind == 0)
         return cs__api_fail(e, 400, "series",
-                            "series: expected pair:NAME, proto:NAME, tap:N or capture");
+                            "series: expected pair:NAME, proto:NAME, tap:N, clock:N or capture");
     if (kind == CS_SERIES_CAPTURE && (colon == NULL || strcmp(name, "capture") == 0))
         name = "capture";
     else if (colon == NULL || *name == '\0' || strlen(name) >= CS_SERIES_NAME_MAX ||
              kind == CS_SERIES_CAPTURE)
         return cs__api_fail(e, 400, "series",
-                            "series: expected pair:NAME, proto:NAME, tap:N or capture");
+                            "series: expected pair:NAME, proto:NAME, tap:N, clock:N or capture");
     s->kind = (uint8_t)kind;
     snprintf(s->name, sizeof(s->name), "%s", name);
     return 0;
@@ -352,6 +354,11 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
             return cs__api_fail(e, 400, name, "%s: expected 0 or 1", name);
         *((1u << idx) == P_HEATMAP ? &q->heatmap : &q->total) = v[0] == '1';
+        return 0;
+    case P_PCAP_TIME:
+        if (strcmp(v, "reference") != 0 && strcmp(v, "capture") != 0)
+            return cs__api_fail(e, 400, name, "%s: expected reference or capture", name);
+        q->pcap_time = v[0] == 'c' ? CS_PCAP_TIME_CAPTURE : CS_PCAP_TIME_REFERENCE;
         return 0;
     }
     return cs__api_fail(e, 400, name, "unknown parameter");
@@ -555,6 +562,13 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
             st.packets, st.bytes, st.kernel_drops, st.not_stored, st.not_analysed,
             st.records_not_stored, st.windows_not_stored, st.alerts_not_stored, st.messages,
             st.measurements);
+    fprintf(f,
+            ",\"time\":{\"hw_ts_missing\":%" PRIu64 ",\"trailer_timed\":%" PRIu64
+            ",\"trailer_unsynced\":%" PRIu64 ",\"trailer_missing\":%" PRIu64
+            ",\"trailer_cut\":%" PRIu64 ",\"trailer_bad_time\":%" PRIu64 ",\"trailer_far\":%" PRIu64
+            "}",
+            st.hw_ts_missing, st.timeref.timed, st.timeref.unsynced, st.timeref.missing,
+            st.timeref.cut, st.timeref.bad_time, st.timeref.far);
     status_protocols(f);
     return status_store(f, dir, st.capturing);
 }
@@ -587,7 +601,17 @@ static void heat_lower_json(FILE *f)
     fputs("]", f);
 }
 
-static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap)
+/* ,"unsynced":n,...: a clock series' point (analytics/metrics.h); the
+ * percentiles are of |host time - reference time|. */
+static void clock_json(FILE *f, const cs_metric_point *p)
+{
+    fprintf(f,
+            ",\"unsynced\":%" PRIu64 ",\"backwards\":%" PRIu64 ",\"untimed\":%" PRIu64
+            ",\"offset_mean_ns\":%.1f,\"drift_ns_per_min\":%.1f",
+            p->unsynced, p->backwards, p->untimed, p->offset_mean_ns, p->drift_ns_per_min);
+}
+
+static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap, int clock)
 {
     fprintf(f,
             "%s{\"ts_ns\":%" PRId64 ",\"windows\":%" PRIu64 ",\"count\":%" PRIu64
@@ -601,6 +625,8 @@ static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap
             ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64
             ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64,
             p->p50, p->p90, p->p99, p->p999, p->max);
+    if (clock)
+        clock_json(f, p);
     if (heatmap)
         heat_json(f, p);
     fputs("}", f);
@@ -654,7 +680,7 @@ static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
         heat_lower_json(f);
     fputs(",\"points\":[", f);
     for (size_t i = 0; i < n; i++)
-        point_json(f, &pts[i], i == 0, q->heatmap);
+        point_json(f, &pts[i], i == 0, q->heatmap, q->series.kind == CS_SERIES_CLOCK);
     fputs("]", f);
     cs_free(pts);
     return 0;
@@ -979,8 +1005,10 @@ static void packet_json(FILE *f, cs_store *s, cs_pktref ref, int first)
     }
     cs_dissect(&p, &l);
     cs_dissect_summary(&p, &l, summary, sizeof(summary));
-    fprintf(f, ",\"ts_ns\":%" PRId64 ",\"caplen\":%u,\"wirelen\":%u,\"summary\":", p.ts_ns,
-            (unsigned)p.caplen, (unsigned)p.wirelen);
+    fprintf(f,
+            ",\"ts_ns\":%" PRId64 ",\"capture_ts_ns\":%" PRId64
+            ",\"caplen\":%u,\"wirelen\":%u,\"summary\":",
+            p.ts_ns, cs_packet_cap_ns(&p), (unsigned)p.caplen, (unsigned)p.wirelen);
     json_str(f, summary);
     fputs("}", f);
 }

@@ -98,6 +98,7 @@ typedef struct cs__query {
     unsigned events; /* stream: CS__EV_* wanted, default CS__EV_ALL */
     int heatmap;     /* metrics: 1 adds the heat counts */
     int total;       /* measurements: 1 adds the matching count */
+    int pcap_time;   /* packets: CS_PCAP_TIME_* (store/store.h) */
 } cs__query;
 
 /* Parses the parameters of endpoint "ep" into "*q" ("now_ns" anchors

@@ -14,6 +14,8 @@
 #ifndef CS_SERVER_LIVE_H
 #define CS_SERVER_LIVE_H
 
+#include "packet/timeref.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,7 +40,9 @@ typedef struct cs_live_status {
     uint64_t windows_not_stored, alerts_not_stored;  /* metrics windows and alert events
                                                         a full disk kept out of the store */
     uint64_t messages, measurements;
-    int capturing; /* 1 while capturing, 0 when done (file finished) */
+    uint64_t hw_ts_missing;   /* frames without the NIC stamp asked for */
+    cs_timeref_stats timeref; /* what a trailer time source gave (packet/timeref.h) */
+    int capturing;            /* 1 while capturing, 0 when done (file finished) */
 } cs_live_status;
 
 /* Copies "st" ("version" must be a string that outlives "l", e.g. a literal). */

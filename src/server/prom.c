@@ -32,7 +32,9 @@
 typedef struct prom_series {
     cs_series_id id;
     uint64_t packets, bytes, messages, errors, measurements, gaps, missing;
-    cs_histogram *hist; /* pair only */
+    uint64_t unsynced, backwards, untimed; /* clock */
+    int64_t offset_sum_ns;                 /* clock */
+    cs_histogram *hist;                    /* pair and clock */
 } prom_series;
 
 typedef struct prom_ctx {
@@ -64,6 +66,10 @@ static void gather(void *ud, const cs_window *w)
     s->measurements = w->measurements;
     s->gaps = w->gaps;
     s->missing = w->missing;
+    s->unsynced = w->unsynced;
+    s->backwards = w->backwards;
+    s->untimed = w->untimed;
+    s->offset_sum_ns = w->offset_sum_ns;
     if (w->hist) {
         if ((s->hist = cs_malloc(sizeof(*s->hist))) == NULL) {
             c->err = CS_ENOMEM;
@@ -117,6 +123,17 @@ static void capture_families(FILE *f, const cs_live_status *st)
             "capstream_drops_total{kind=\"not_stored\"} %" PRIu64 "\n"
             "capstream_drops_total{kind=\"not_analysed\"} %" PRIu64 "\n",
             st->kernel_drops, st->not_stored, st->not_analysed);
+    family(f, "capstream_time_untimed_total", "counter",
+           "Packets that kept the host's time, by why: hw_missing (no NIC stamp with "
+           "--time-source hardware), trailer_missing, trailer_cut, trailer_bad_time, trailer_far.");
+    fprintf(f,
+            "capstream_time_untimed_total{why=\"hw_missing\"} %" PRIu64 "\n"
+            "capstream_time_untimed_total{why=\"trailer_missing\"} %" PRIu64 "\n"
+            "capstream_time_untimed_total{why=\"trailer_cut\"} %" PRIu64 "\n"
+            "capstream_time_untimed_total{why=\"trailer_bad_time\"} %" PRIu64 "\n"
+            "capstream_time_untimed_total{why=\"trailer_far\"} %" PRIu64 "\n",
+            st->hw_ts_missing, st->timeref.missing, st->timeref.cut, st->timeref.bad_time,
+            st->timeref.far);
     family(f, "capstream_records_not_stored_total", "counter",
            "Decoded messages, measurements and unmatched reports analysed but not written "
            "to the store because the disk was behind.");
@@ -170,31 +187,71 @@ static uint64_t count_le(const cs_histogram *h, double le_s)
     return n;
 }
 
-static void pair_histograms(FILE *f, const prom_ctx *c)
+/* One histogram family over the series of "kind", labelled "label". */
+static void histograms(FILE *f, const prom_ctx *c, int kind, const char *name, const char *label,
+                       const char *help)
 {
-    const char *name = "capstream_pair_latency_seconds";
     int any = 0;
 
     for (size_t i = 0; i < c->n; i++) {
         const prom_series *s = &c->s[i];
 
-        if (s->id.kind != CS_SERIES_PAIR || s->hist == NULL)
+        if (s->id.kind != kind || s->hist == NULL)
             continue;
         if (!any++)
-            family(f, name, "histogram", "Request to response latency per pair.");
+            family(f, name, "histogram", help);
         for (size_t b = 0; b < sizeof(le_bounds) / sizeof(le_bounds[0]); b++) {
-            fprintf(f, "%s_bucket{pair=", name);
+            fprintf(f, "%s_bucket{%s=", name, label);
             label_value(f, s->id.name);
             fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", le_bounds[b], count_le(s->hist, le_bounds[b]));
         }
-        fprintf(f, "%s_bucket{pair=", name);
+        fprintf(f, "%s_bucket{%s=", name, label);
         label_value(f, s->id.name);
-        fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n%s_sum{pair=", cs_hist_count(s->hist), name);
+        fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n%s_sum{%s=", cs_hist_count(s->hist), name, label);
         label_value(f, s->id.name);
-        fprintf(f, "} %.9f\n%s_count{pair=", s->hist->sum / 1e9, name);
+        fprintf(f, "} %.9f\n%s_count{%s=", s->hist->sum / 1e9, name, label);
         label_value(f, s->id.name);
         fprintf(f, "} %" PRIu64 "\n", cs_hist_count(s->hist));
     }
+}
+
+/* The mean of host time - reference time per tap, since start (signed). */
+static void clock_offset_mean(FILE *f, const prom_ctx *c)
+{
+    const char *name = "capstream_clock_offset_mean_seconds";
+    int any = 0;
+
+    for (size_t i = 0; i < c->n; i++) {
+        const prom_series *s = &c->s[i];
+
+        if (s->id.kind != CS_SERIES_CLOCK || s->packets == 0)
+            continue;
+        if (!any++)
+            family(f, name, "gauge",
+                   "Mean of the host's capture time minus the reference (trailer) time per tap.");
+        fprintf(f, "%s{tap=", name);
+        label_value(f, s->id.name);
+        fprintf(f, "} %.9f\n", (double)s->offset_sum_ns / (double)s->packets / 1e9);
+    }
+}
+
+static void clock_families(FILE *f, const prom_ctx *c)
+{
+    series_counter(f, c, CS_SERIES_CLOCK, "capstream_clock_timed_total", "tap",
+                   "Frames timed by the reference (a tap aggregator's trailer) per tap.",
+                   offsetof(prom_series, packets));
+    series_counter(f, c, CS_SERIES_CLOCK, "capstream_clock_unsynced_total", "tap",
+                   "Frames whose reference clock says it is not synchronised per tap.",
+                   offsetof(prom_series, unsynced));
+    series_counter(f, c, CS_SERIES_CLOCK, "capstream_clock_backwards_total", "tap",
+                   "Frames whose reference time is before the tap's previous one.",
+                   offsetof(prom_series, backwards));
+    series_counter(f, c, CS_SERIES_CLOCK, "capstream_clock_untimed_total", "tap",
+                   "Frames left with the host's time (trailer missing, cut or bad) per tap.",
+                   offsetof(prom_series, untimed));
+    histograms(f, c, CS_SERIES_CLOCK, "capstream_clock_offset_seconds", "tap",
+               "|host capture time - reference time| per tap.");
+    clock_offset_mean(f, c);
 }
 
 static void series_families(FILE *f, const prom_ctx *c)
@@ -217,7 +274,9 @@ static void series_families(FILE *f, const prom_ctx *c)
                    offsetof(prom_series, missing));
     series_counter(f, c, CS_SERIES_PAIR, "capstream_pair_measurements_total", "pair",
                    "Latency measurements per pair.", offsetof(prom_series, measurements));
-    pair_histograms(f, c);
+    histograms(f, c, CS_SERIES_PAIR, "capstream_pair_latency_seconds", "pair",
+               "Request to response latency per pair.");
+    clock_families(f, c);
 }
 
 int cs_prom_render(const cs_live_status *st, const cs_metrics *metrics, char **text, size_t *len)

@@ -412,6 +412,7 @@ static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, con
     j->q.after = q->after;
     j->q.before = q->before;
     j->q.filter = j->filter = q->filter ? cs_strdup(q->filter) : NULL;
+    j->q.pcap_time = q->pcap_time;
     if (pipe2(fds, O_CLOEXEC) < 0 ||
         (j->rfd = fds[0], j->wfd = fds[1], pthread_create(&j->th, NULL, pcap_produce, j) != 0)) {
         cs_store_close(j->store);

@@ -904,6 +904,8 @@ static bool afp_emit(source_afpacket *s, const struct tpacket3_hdr *h, cs_batch 
     pkt->wirelen = h->tp_len + extra;
     pkt->linktype = s->linktype;
     pkt->tap = s->tap;
+    pkt->tref = 0;
+    pkt->cap_ns = 0;
     pkt->data = frame;
     s->packets++;
     s->bytes += pkt->caplen;

@@ -373,6 +373,8 @@ static int pcap_next(cs_capfile *f, cs_packet *pkt)
     pkt->wirelen = wirelen < keep ? keep : wirelen;
     pkt->linktype = (uint16_t)f->pcap_if.linktype; /* checked by capfile_next */
     pkt->tap = 0;
+    pkt->tref = 0;
+    pkt->cap_ns = 0;
     pkt->data = f->data + f->pos + PCAP_REC_HDR;
     f->pos += PCAP_REC_HDR + (size_t)caplen;
     f->records++;
@@ -515,6 +517,8 @@ static int pcapng_packet(cs_capfile *f, uint32_t type, uint32_t if_id, uint64_t 
     pkt->wirelen = wirelen < caplen ? caplen : wirelen;
     pkt->linktype = (uint16_t)ifc->linktype;
     pkt->tap = (uint16_t)if_id;
+    pkt->tref = 0;
+    pkt->cap_ns = 0;
     pkt->data = data;
     return 1;
 }

@@ -32,9 +32,9 @@ struct cs_pktqueue {
     pthread_cond_t readable, writable;
     uint8_t *ring;
     size_t size;
-    size_t rd, wr;   /* offsets; rd == wr: empty */
-    size_t used;     /* bytes between rd and wr, wrap padding included */
-    size_t pending;  /* bytes of the record handed out by the last pop */
+    size_t rd, wr;  /* offsets; rd == wr: empty */
+    size_t used;    /* bytes between rd and wr, wrap padding included */
+    size_t pending; /* bytes of the record handed out by the last pop */
     int closed;
 };
 
@@ -190,8 +190,12 @@ int cs_pktqueue_pop(cs_pktqueue *q, cs_packet *p, int wait_ms)
         return 0;
     }
     memcpy(&h, q->ring + q->rd, sizeof(h));
-    *p = (cs_packet){h.ts_ns, h.caplen, h.wirelen, h.linktype, h.tap,
-                     q->ring + q->rd + sizeof(h)};
+    *p = (cs_packet){.ts_ns = h.ts_ns,
+                     .caplen = h.caplen,
+                     .wirelen = h.wirelen,
+                     .linktype = h.linktype,
+                     .tap = h.tap,
+                     .data = q->ring + q->rd + sizeof(h)};
     q->pending = h.bytes;
     q->rd += h.bytes;
     if (q->rd == q->size)

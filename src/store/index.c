@@ -658,7 +658,7 @@ static int scan_records(const uint8_t *p, size_t size, size_t off, uint32_t link
         const uint8_t *h = p + off;
         uint32_t caplen = cs_rd_le32(h + 8), wirelen = cs_rd_le32(h + 12);
         uint32_t nsec = cs_rd_le32(h + 4);
-        cs_packet pkt;
+        cs_packet pkt = {0};
         cs_layers l;
         cs_flowkey k;
 

@@ -29,12 +29,16 @@
  *                            varint B (non-empty buckets), then B times:
  *                            varint bucket index delta (from the previous
  *                            index, the first from 0), varint bucket count
- *                          if gaps or missing > 0 (proto series):
+ *                          if gaps or missing > 0 (proto series), and
+ *                          always for clock series:
  *                            varint gaps, varint missing (sequence gaps
  *                            and the numbers missing in them); records
  *                            without them (every record written before
  *                            gaps were counted) end after the histogram
  *                            and read as 0 gaps
+ *                          clock series only, then:
+ *                            varint zigzag(offset_sum_ns), varint
+ *                            unsynced, varint backwards, varint untimed
  *
  *   ┌────────┬──────┬──────┬──────────────┬──────┬──────┬──────────┬──
  *   │ header │ L    │check │ body ...     │ L    │check │ body ... │ ...
@@ -149,7 +153,7 @@ static int encode(buf *b, const cs_window *w)
         for (int i = first; i <= last; i++)
             nb += h->buckets[i] != 0;
     }
-    if (buf_need(b, REC_HEAD + 10 + name_len + 10 * 20 + 8 + nb * 20 + 2 * 10) < 0)
+    if (buf_need(b, REC_HEAD + 10 + name_len + 10 * 20 + 8 + nb * 20 + 6 * 10) < 0)
         return CS_ENOMEM;
     b->len += REC_HEAD;
     cs_wr_le64(b->p + b->len, (uint64_t)w->start_ns);
@@ -174,9 +178,15 @@ static int encode(buf *b, const cs_window *w)
             prev = i;
         }
     }
-    if (w->gaps | w->missing) {
+    if ((w->gaps | w->missing) || w->series.kind == CS_SERIES_CLOCK) {
         put_varint(b, w->gaps);
         put_varint(b, w->missing);
+    }
+    if (w->series.kind == CS_SERIES_CLOCK) {
+        put_varint(b, ((uint64_t)w->offset_sum_ns << 1) ^ (uint64_t)(w->offset_sum_ns >> 63));
+        put_varint(b, w->unsynced);
+        put_varint(b, w->backwards);
+        put_varint(b, w->untimed);
     }
     body = b->len - at - REC_HEAD;
     cs_wr_le32(b->p + at, (uint32_t)body);
@@ -270,6 +280,13 @@ static int decode(const uint8_t *body, size_t blen, cs_window *w, cs_histogram *
     if (cs_cursor_ok(&c) && cs_cursor_left(&c) > 0) { /* the gap counts */
         w->gaps = get_varint(&c);
         w->missing = get_varint(&c);
+    }
+    if (w->series.kind == CS_SERIES_CLOCK && cs_cursor_ok(&c) && cs_cursor_left(&c) > 0) {
+        uint64_t z = get_varint(&c);
+        w->offset_sum_ns = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+        w->unsynced = get_varint(&c);
+        w->backwards = get_varint(&c);
+        w->untimed = get_varint(&c);
     }
     if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
         return CS_ECORRUPT;
@@ -912,6 +929,7 @@ static void acc_finish_range(const cs_metrics_acc *acc, int lo, int hi, cs_metri
     s->min = cs_hist_min(h);
     s->mean = cs_hist_mean(h);
     s->p50 = s->p90 = s->p99 = s->p999 = 0;
+    cs_metrics_acc_clock_finish(acc, s);
     if (h->count == 0)
         return;
     for (int i = 0; i < 4; i++) {
@@ -984,8 +1002,10 @@ static void point_finish(cs_metrics_acc *acc, int lo, int hi, int64_t step_ns, c
     memcpy(p->gauges, s.gauges, sizeof(p->gauges));
     p->rate = s.rate;
     p->p50 = s.p50, p->p90 = s.p90, p->p99 = s.p99, p->p999 = s.p999, p->max = s.max;
+    p->unsynced = s.unsynced, p->backwards = s.backwards, p->untimed = s.untimed;
+    p->offset_mean_ns = s.offset_mean_ns, p->drift_ns_per_min = s.drift_ns_per_min;
     heat_sum(&acc->hist, lo, hi, p->heat);
-    memset(&acc->s, 0, sizeof(acc->s));
+    cs_metrics_acc_clear_counts(acc);
     hist_clear(&acc->hist, lo, hi);
 }
 

@@ -111,6 +111,11 @@ typedef struct cs_metric_point {
     double rate;                           /* count per second of the step */
     int64_t p50, p90, p99, p999, max;      /* ns; 0 without measurements */
     uint64_t heat[CS_METRIC_HEAT_BUCKETS]; /* measurements per heat bucket */
+    /* clock series (analytics/metrics.h): frames not synchronised, going
+     * back, without a reference; the mean offset host - reference and its
+     * drift over the step's windows (ns per minute) */
+    uint64_t unsynced, backwards, untimed;
+    double offset_mean_ns, drift_ns_per_min;
 } cs_metric_point;
 
 /*

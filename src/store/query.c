@@ -104,6 +104,9 @@ typedef struct qmap {
     int fd;
     const uint8_t *map; /* NULL until mapped */
     size_t size;
+    cs_captime *caps; /* host capture times (CS_PCAP_TIME_CAPTURE), loaded once */
+    size_t n_caps;
+    int caps_loaded;
 } qmap;
 
 /* A segment of the unit being searched and its candidates cand[from, to);
@@ -262,6 +265,9 @@ static int open_segment(qctx *c, const cs_segment *seg, uint32_t *slot)
     m->linktype = seg->idx.linktype;
     m->map = NULL;
     m->size = seg->idx.pcap_bytes;
+    m->caps = NULL;
+    m->n_caps = 0;
+    m->caps_loaded = 0;
     *slot = (uint32_t)c->n_maps++;
     return 0;
 }
@@ -345,9 +351,45 @@ static int out_start(qout *o, uint32_t linktype)
     return out_bytes(o, hdr, sizeof(hdr));
 }
 
+/* The host capture time of record "off" of "m", or 0 (none kept). */
+static int64_t record_captime(const qmap *m, uint32_t off)
+{
+    size_t lo = 0, hi = m->n_caps;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->caps[mid].offset < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < m->n_caps && m->caps[lo].offset == off ? m->caps[lo].cap_ns : 0;
+}
+
+/* Record "h" of "m" with its header's time set to the host's capture time,
+ * in "buf" (which holds the header only); "h" itself when there is none. */
+static const uint8_t *with_captime(cs_store *s, qmap *m, uint32_t off, const uint8_t *h,
+                                   uint8_t *buf)
+{
+    int64_t cap;
+
+    if (!m->caps_loaded) {
+        m->caps_loaded = 1;
+        if (cs__seg_captimes(s, m->id, &m->caps, &m->n_caps) < 0)
+            cs_error_clear(); /* unreadable: the reference time stays */
+    }
+    if ((cap = record_captime(m, off)) == 0)
+        return h;
+    memcpy(buf, h, CS_PCAP_RECHDR);
+    cs_wr_le32(buf, (uint32_t)(cap / 1000000000));
+    cs_wr_le32(buf + 4, (uint32_t)(cap % 1000000000));
+    return buf;
+}
+
 /* Adds record "h" (header and data) of a segment of "linktype" to the
- * output; non-zero to stop (an error in o->rc). */
-static int out_record(qout *o, const uint8_t *h, uint32_t linktype)
+ * output; non-zero to stop (an error in o->rc). With "hdr" (not NULL) the
+ * record's header is that instead. */
+static int out_record(qout *o, const uint8_t *h, uint32_t linktype, const uint8_t *hdr)
 {
     o->count++;
     if (o->fd < 0)
@@ -359,8 +401,12 @@ static int out_record(qout *o, const uint8_t *h, uint32_t linktype)
                              "the result mixes link types %u and %u, which one pcap file cannot "
                              "hold; narrow the query (for example by time)",
                              o->linktype, linktype);
-    if (o->rc == 0)
+    if (o->rc == 0 && hdr != NULL && hdr != h) {
+        out_bytes(o, hdr, CS_PCAP_RECHDR);
+        out_bytes(o, h + CS_PCAP_RECHDR, cs_rd_le32(h + 8));
+    } else if (o->rc == 0) {
         out_bytes(o, h, CS_PCAP_RECHDR + cs_rd_le32(h + 8));
+    }
     return o->rc != 0;
 }
 
@@ -390,12 +436,15 @@ static int out_finish(qout *o)
  * caller asked to stop. */
 static int hand_over(qctx *c, uint32_t slot, uint32_t off, const uint8_t *h, int64_t ts)
 {
-    const qmap *m = &c->maps[slot];
+    qmap *m = &c->maps[slot];
+    uint8_t hdr[CS_PCAP_RECHDR];
     cs_packet p;
 
     c->st.matched++;
     if (c->out) { /* the record as it is: the output's form */
-        if (out_record(c->out, h, m->linktype) != 0)
+        const uint8_t *with =
+            c->q->pcap_time == CS_PCAP_TIME_CAPTURE ? with_captime(c->s, m, off, h, hdr) : NULL;
+        if (out_record(c->out, h, m->linktype, with) != 0)
             c->stopped = 1;
         return c->stopped;
     }
@@ -1108,6 +1157,7 @@ static void unit_reset(qctx *c)
         if (c->maps[i].map)
             munmap((void *)c->maps[i].map, c->maps[i].size);
         close(c->maps[i].fd);
+        cs_free(c->maps[i].caps);
     }
     for (size_t i = 0; i < c->n_ords; i++)
         cs_order_free(&c->ords[i].rec);
@@ -1312,16 +1362,24 @@ int cs_store_query_pcap(cs_store *s, const cs_query *q, int fd, uint64_t *count,
 
 /* ---- single packet by ref --------------------------------------------- */
 
-/* The tap of record "off" of segment "id", from its tap runs. */
-static int read_tap(cs_store *s, uint32_t id, uint32_t off, uint16_t *tap)
+/* The tap of record "off" of segment "id", from its tap runs, and its host
+ * capture time when the store keeps one. */
+static int read_side(cs_store *s, uint32_t id, uint32_t off, cs_packet *p)
 {
     cs_tap_run *runs;
-    size_t n;
+    cs_captime *caps = NULL;
+    size_t n, n_caps = 0;
     int rc = cs__seg_taps(s, id, &runs, &n);
 
     for (size_t i = 0; rc == 0 && i < n && runs[i].offset <= off; i++)
-        *tap = runs[i].tap;
+        p->tap = runs[i].tap;
+    if (rc == 0)
+        rc = cs__seg_captimes(s, id, &caps, &n_caps);
+    for (size_t i = 0; rc == 0 && i < n_caps && caps[i].offset <= off; i++)
+        if (caps[i].offset == off)
+            p->cap_ns = caps[i].cap_ns;
     cs_free(runs);
+    cs_free(caps);
     return rc;
 }
 
@@ -1350,8 +1408,10 @@ int cs_store_read(cs_store *s, cs_pktref ref, cs_packet *p)
     p->wirelen = cs_rd_le32(h + 12);
     p->linktype = (uint16_t)cs_rd_le32(s->rd_map + 20);
     p->tap = 0;
+    p->tref = 0;
+    p->cap_ns = 0;
     p->data = h + CS_PCAP_RECHDR;
-    return read_tap(s, id, off, &p->tap);
+    return read_side(s, id, off, p);
 }
 
 int cs_store_segments_in_range(cs_store *s, int64_t after, int64_t before, uint32_t *first_seg,

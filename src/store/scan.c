@@ -30,7 +30,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* One segment being scanned: its mapping, tap runs and next record. */
+/* One segment being scanned: its mapping, tap runs, host capture times
+ * and next record. */
 typedef struct sstream {
     uint32_t id, linktype;
     int fd;
@@ -38,6 +39,8 @@ typedef struct sstream {
     size_t size;
     cs_tap_run *taps;
     size_t n_taps, t;
+    cs_captime *caps; /* host capture times, by record offset */
+    size_t n_caps, c;
     uint64_t off, left; /* next record, records left */
     int64_t ts;         /* of the next record */
 } sstream;
@@ -80,7 +83,8 @@ static int stream_open(cs_store *s, const cs_segment *seg, sstream *st)
     }
     madvise(m, st->size, MADV_SEQUENTIAL);
     st->map = m;
-    if ((rc = cs__seg_taps(s, seg->id, &st->taps, &st->n_taps)) < 0)
+    if ((rc = cs__seg_taps(s, seg->id, &st->taps, &st->n_taps)) < 0 ||
+        (rc = cs__seg_captimes(s, seg->id, &st->caps, &st->n_caps)) < 0)
         return rc;
     return st->left > 0 ? stream_peek(st) : 0;
 }
@@ -92,22 +96,27 @@ static void stream_close(sstream *st)
     if (st->fd >= 0)
         close(st->fd);
     cs_free(st->taps);
+    cs_free(st->caps);
 }
 
 /* Hands the next record of "st" to "fn" and steps past it. */
 static int stream_emit(sstream *st, cs_query_fn fn, void *ud, int *stop)
 {
     const uint8_t *h = st->map + st->off;
-    cs_packet p;
+    cs_packet p = {0};
 
     while (st->t + 1 < st->n_taps && st->taps[st->t + 1].offset <= st->off)
         st->t++;
+    while (st->c < st->n_caps && st->caps[st->c].offset < st->off)
+        st->c++;
     p.ts_ns = st->ts;
     p.caplen = cs_rd_le32(h + 8);
     p.wirelen = cs_rd_le32(h + 12);
     p.linktype = (uint16_t)st->linktype;
     p.tap = st->n_taps ? st->taps[st->t].tap : 0;
     p.data = h + CS_PCAP_RECHDR;
+    if (st->c < st->n_caps && st->caps[st->c].offset == st->off)
+        p.cap_ns = st->caps[st->c].cap_ns;
     *stop = fn(ud, &p, CS_PKTREF(st->id, st->off)) != 0;
     st->off += CS_PCAP_RECHDR + p.caplen;
     return --st->left > 0 ? stream_peek(st) : 0;

@@ -67,10 +67,23 @@
  * packets again once cs_store_flush (the daemon, every second) finds the
  * disk with room.
  *
- * Tap ids are not part of pcap records, so a run-length file seg-N.taps
- * gets a (record offset, tap) entry whenever the tap changes; it is written
+ * Tap ids are not part of pcap records, so a side file seg-N.taps gets a
+ * (record offset, tap) run entry whenever the tap changes; it is written
  * before the records it describes reach the pcap, so a rebuilt index always
- * finds the right tap.
+ * finds the right tap. A packet whose time is another reference's (a tap
+ * aggregator's trailer: packet/timeref.h) keeps the host's capture time in
+ * the same file, in a capture-time entry; these are gathered in a 4 KiB
+ * buffer and written when it fills, before the next tap run (so entries
+ * stay in record order), at each checkpoint and flush, and at close: a
+ * crash can cost the host times of the last few hundred packets, never a
+ * packet or its reference time. Entries (little-endian):
+ *
+ *   tap run        0 u32 record offset, 4 u16 tap, 6 u16 0          (8 bytes)
+ *   capture time   0 u32 record offset, 4 u16 0, 6 u16 1, 8 i64 ns  (16 bytes)
+ *
+ * The file is created by the first entry either needs; if that is not a
+ * tap run at the segment's first record, a run of tap 0 there comes first,
+ * so runs always cover every record.
  */
 #include "store/store_int.h"
 
@@ -146,8 +159,10 @@ static void writers_array_free(cs_segwr *wr, uint32_t n)
 {
     if (wr == NULL)
         return;
-    for (uint32_t p = 0; p < n; p++)
+    for (uint32_t p = 0; p < n; p++) {
         cs_idxb_free(&wr[p].b);
+        cs_free(wr[p].captimes);
+    }
     cs_free(wr);
 }
 
@@ -227,25 +242,75 @@ static int part_open(cs_store *s, uint32_t p)
     return 0;
 }
 
+/* Creates segment "w"'s taps file; unless "run_at_start" (the caller's
+ * first entry is a tap run at the first record), a run of tap 0 at the
+ * first record goes first. */
+static int side_open(cs_store *s, cs_segwr *w, int run_at_start)
+{
+    char path[4096];
+    uint8_t rec[CS_SIDE_RUN];
+
+    cs__seg_path(s, w->id, "taps", path, sizeof(path));
+    w->taps_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (w->taps_fd < 0)
+        return cs_error_set(CS_EIO, "%s: %s", path, strerror(errno));
+    if (run_at_start)
+        return 0;
+    memset(rec, 0, sizeof(rec));
+    cs_wr_le32(rec, CS_PCAP_FILEHDR);
+    return cs_write_all(w->taps_fd, rec, sizeof(rec)) < 0 ? CS_EIO : 0;
+}
+
+/* Writes segment "w"'s buffered capture-time entries to its taps file. */
+static int side_flush_captimes(cs_store *s, cs_segwr *w)
+{
+    int rc;
+
+    if (w->captimes_len == 0)
+        return 0;
+    if (w->taps_fd < 0 && (rc = side_open(s, w, 0)) < 0)
+        return rc;
+    rc = cs_write_all(w->taps_fd, w->captimes, w->captimes_len) < 0 ? CS_EIO : 0;
+    w->captimes_len = 0;
+    return rc;
+}
+
+/* Keeps the host capture time of "p", stored at record "offset", when it
+ * is not the packet's time. */
+static int side_note_captime(cs_store *s, cs_segwr *w, const cs_packet *p, uint64_t offset)
+{
+    uint8_t *e;
+    int rc;
+
+    if (p->cap_ns == 0 || p->cap_ns == p->ts_ns)
+        return 0;
+    if (w->captimes == NULL && (w->captimes = cs_malloc(CS_SIDE_CAPTIME_BUF)) == NULL)
+        return CS_ENOMEM;
+    if (w->captimes_len + CS_SIDE_CAPTIME > CS_SIDE_CAPTIME_BUF &&
+        (rc = side_flush_captimes(s, w)) < 0)
+        return rc;
+    e = w->captimes + w->captimes_len;
+    cs_wr_le32(e, (uint32_t)offset);
+    cs_wr_le16(e + 4, 0);
+    cs_wr_le16(e + 6, CS_SIDE_KIND_CAPTIME);
+    cs_wr_le64(e + 8, (uint64_t)p->cap_ns);
+    w->captimes_len += CS_SIDE_CAPTIME;
+    return 0;
+}
+
 /* Records that records of "w" from "offset" on come from "tap". */
 static int seg_note_tap(cs_store *s, cs_segwr *w, uint16_t tap, uint64_t offset)
 {
-    char path[4096];
-    uint8_t rec[8];
+    uint8_t rec[CS_SIDE_RUN];
+    int rc;
 
+    if ((rc = side_flush_captimes(s, w)) < 0)
+        return rc;
     if (w->taps_fd < 0) {
         if (tap == 0)
             return 0; /* no file means every record is tap 0 */
-        cs__seg_path(s, w->id, "taps", path, sizeof(path));
-        w->taps_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (w->taps_fd < 0)
-            return cs_error_set(CS_EIO, "%s: %s", path, strerror(errno));
-        if (offset > CS_PCAP_FILEHDR) {
-            memset(rec, 0, sizeof(rec));
-            cs_wr_le32(rec, CS_PCAP_FILEHDR);
-            if (cs_write_all(w->taps_fd, rec, sizeof(rec)) < 0)
-                return CS_EIO;
-        }
+        if ((rc = side_open(s, w, offset <= CS_PCAP_FILEHDR)) < 0)
+            return rc;
     }
     memset(rec, 0, sizeof(rec));
     cs_wr_le32(rec, (uint32_t)offset);
@@ -271,6 +336,8 @@ static int part_close(cs_store *s, cs_segwr *w)
         cs_pcapw_close_nowait(&w->w);
     }
     w->fd = -1;
+    if (side_flush_captimes(s, w) < 0)
+        cs_error_clear(); /* costs host times, never packets */
     if (w->taps_fd >= 0) {
         if (s->flags & CS_STORE_SYNC)
             fdatasync(w->taps_fd);
@@ -330,6 +397,7 @@ static void segs_drop(cs_store *s, cs_segwr *wr, uint32_t *ids, size_t *n, uint6
         if (w->taps_fd >= 0)
             close(w->taps_fd);
         w->taps_fd = -1;
+        w->captimes_len = 0;
         *appended += w->b.n_pkts;
         ids[(*n)++] = w->id;
         w->id = 0;
@@ -546,9 +614,12 @@ int cs_store_flush(cs_store *s)
         return rc;
     if (s->n_unindexed > 0 && (rc = cs__writes_lost(s)) < 0)
         return rc;
-    for (uint32_t p = 0; s->wr_open && p < s->partitions; p++)
+    for (uint32_t p = 0; s->wr_open && p < s->partitions; p++) {
+        if (s->wr[p].id != 0 && side_flush_captimes(s, &s->wr[p]) < 0)
+            cs_error_clear(); /* costs host times, never packets */
         if (s->wr[p].id != 0 && cs_pcapw_flush_nowait(&s->wr[p].w) == CS_EBUSY)
             rc = CS_EBUSY;
+    }
     if (s->wr_open)
         cs_order_writer_flush(&s->ord);
     cs__cat_write_waiting(s, 0);
@@ -648,6 +719,8 @@ static void seg_checkpoint(cs_store *s, cs_segwr *w)
         return;
     meta.pcap_bytes = w->b.pkt_off[n];
     w->ckpt = meta.pcap_bytes;
+    if (side_flush_captimes(s, w) < 0)
+        cs_error_clear();
     cs__seg_path(s, w->id, "idx", path, sizeof(path));
     if (cs_idxb_write_prefix(&w->b, n, &meta, path) < 0) {
         if (!s->ckpt_warned) /* once: a full disk fails every one */
@@ -708,6 +781,10 @@ int cs_store_append(cs_store *s, const cs_packet *p, const cs_layers *l, cs_pktr
     }
     if ((rc = cs_pcapw_put(&w->w, p, &off)) < 0)
         return rc;
+    if ((rc = side_note_captime(s, w, p, off)) < 0 && rc == CS_ENOMEM)
+        return rc;
+    if (rc < 0)
+        cs_error_clear(); /* a full disk costs the host time, not the packet */
     s->wr_bytes += CS_PCAP_RECHDR + (uint64_t)p->caplen;
     s->wr_pkts++;
     cs_order_writer_add(&s->ord, part, p->ts_ns);

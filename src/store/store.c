@@ -359,30 +359,72 @@ static int list_segments(cs_store *s, int may_fix, seg_list *l)
     return rc;
 }
 
-int cs__seg_taps(const cs_store *s, uint32_t id, cs_tap_run **runs, size_t *n)
+/* Calls "fn" for each whole entry of segment "id"'s taps file (a capture
+ * time with its 16 bytes, a tap run with its 8); stops at a torn one. */
+static int side_each(const cs_store *s, uint32_t id, int (*fn)(void *ud, const uint8_t *e),
+                     void *ud)
 {
     char path[4096];
-    uint8_t rec[8];
-    size_t cap = 0;
+    uint8_t e[CS_SIDE_CAPTIME];
     FILE *f;
-    int rc = 0;
+    int rc;
 
-    *runs = NULL;
-    *n = 0;
     if ((rc = cs__seg_path(s, id, "taps", path, sizeof(path))) < 0)
         return rc;
     f = fopen(path, "rbe");
     if (f == NULL)
         return 0;
-    while (fread(rec, 1, sizeof(rec), f) == sizeof(rec)) {
-        if ((rc = cs_grow((void **)runs, &cap, *n + 1, sizeof(**runs))) < 0)
+    while (rc == 0 && fread(e, 1, CS_SIDE_RUN, f) == CS_SIDE_RUN) {
+        if (cs_rd_le16(e + 6) == CS_SIDE_KIND_CAPTIME &&
+            fread(e + CS_SIDE_RUN, 1, CS_SIDE_CAPTIME - CS_SIDE_RUN, f) !=
+                CS_SIDE_CAPTIME - CS_SIDE_RUN)
             break;
-        (*runs)[*n].offset = (uint32_t)rec[0] | (uint32_t)rec[1] << 8 | (uint32_t)rec[2] << 16 |
-                             (uint32_t)rec[3] << 24;
-        (*runs)[*n].tap = (uint16_t)(rec[4] | rec[5] << 8);
-        (*n)++;
+        rc = fn(ud, e);
     }
     fclose(f);
+    return rc;
+}
+
+typedef struct side_list {
+    void *v;
+    size_t n, cap, size;
+    int kind;
+} side_list;
+
+static int side_collect(void *ud, const uint8_t *e)
+{
+    side_list *l = ud;
+    int rc;
+
+    if ((cs_rd_le16(e + 6) == CS_SIDE_KIND_CAPTIME) != (l->kind == CS_SIDE_KIND_CAPTIME))
+        return 0;
+    if ((rc = cs_grow(&l->v, &l->cap, l->n + 1, l->size)) < 0)
+        return rc;
+    if (l->kind == CS_SIDE_KIND_CAPTIME)
+        ((cs_captime *)l->v)[l->n++] =
+            (cs_captime){cs_rd_le32(e), (int64_t)cs_rd_le64(e + CS_SIDE_RUN)};
+    else
+        ((cs_tap_run *)l->v)[l->n++] = (cs_tap_run){cs_rd_le32(e), cs_rd_le16(e + 4)};
+    return 0;
+}
+
+int cs__seg_taps(const cs_store *s, uint32_t id, cs_tap_run **runs, size_t *n)
+{
+    side_list l = {.size = sizeof(cs_tap_run)};
+    int rc = side_each(s, id, side_collect, &l);
+
+    *runs = l.v;
+    *n = l.n;
+    return rc;
+}
+
+int cs__seg_captimes(const cs_store *s, uint32_t id, cs_captime **v, size_t *n)
+{
+    side_list l = {.size = sizeof(cs_captime), .kind = CS_SIDE_KIND_CAPTIME};
+    int rc = side_each(s, id, side_collect, &l);
+
+    *v = l.v;
+    *n = l.n;
     return rc;
 }
 

@@ -148,7 +148,16 @@ typedef struct cs_query {
     int64_t after;      /* inclusive, INT64_MIN for none */
     int64_t before;     /* exclusive, INT64_MAX for none */
     const char *filter; /* BPF (tcpdump) syntax, NULL/"" for all */
+    /* which time a pcap written by cs_store_query_pcap carries in its
+     * records: the reference time, the packets' time everywhere else
+     * (CS_PCAP_TIME_REFERENCE, the default), or the host's capture time
+     * where the store keeps one (a tap aggregator's trailer gave the
+     * reference: packet/timeref.h). Ranges select by the reference time
+     * either way. */
+    int pcap_time;
 } cs_query;
+
+enum { CS_PCAP_TIME_REFERENCE = 0, CS_PCAP_TIME_CAPTURE = 1 };
 
 /* Called for each packet a query returns, in capture order (a store
  * filled by several ingests: their groups merged by timestamp). Return

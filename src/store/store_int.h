@@ -31,11 +31,19 @@ typedef struct cs_segment {
 } cs_segment;
 
 /* One segment being written: partition p of the open group. */
+/* Entries of a segment's taps file (segwriter.c). */
+#define CS_SIDE_RUN 8            /* tap run */
+#define CS_SIDE_CAPTIME 16       /* capture time */
+#define CS_SIDE_KIND_CAPTIME 1   /* u16 at byte 6 of a capture-time entry */
+#define CS_SIDE_CAPTIME_BUF 4096 /* bytes of capture-time entries held before a write */
+
 typedef struct cs_segwr {
     uint32_t id; /* 0: no file yet in this group */
     int fd;
     int taps_fd;
     uint16_t tap;
+    uint8_t *captimes; /* capture-time entries not yet in the taps file */
+    uint32_t captimes_len;
     cs_pcapw w;
     cs_idx_builder b;
     uint64_t ckpt; /* bytes covered by the last checkpoint */
@@ -198,6 +206,14 @@ cs_segment *cs__seg_find(cs_store *s, uint32_t id);
 
 /* Reads the tap runs of segment "id" (cs_free *runs). */
 int cs__seg_taps(const cs_store *s, uint32_t id, cs_tap_run **runs, size_t *n);
+
+/* The host capture times segment "id"'s taps file keeps for records whose
+ * time is another reference's, ascending by record offset (none: n = 0). */
+typedef struct cs_captime {
+    uint32_t offset;
+    int64_t cap_ns;
+} cs_captime;
+int cs__seg_captimes(const cs_store *s, uint32_t id, cs_captime **v, size_t *n);
 
 /* ---- group catalogs (catalog.c) ---- */
 

@@ -103,6 +103,49 @@ static void test_seq_gap_rules(void **state)
     assert_true(v == 7.0);
 }
 
+/* A latency or clock metric on tap=N reads the tap's clock series: the
+ * offset histogram, and the counts of frames unsynchronised, going back
+ * and left without a reference time. */
+static void test_clock_rules(void **state)
+{
+    cs_histogram h;
+    cs_alert_rule r;
+    cs_window w;
+    double v = -1;
+
+    cs_hist_init(&h);
+    for (int i = 1; i <= 100; i++)
+        cs_hist_record(&h, i * 1000);
+    memset(&w, 0, sizeof(w));
+    w.series.kind = CS_SERIES_CLOCK;
+    snprintf(w.series.name, sizeof(w.series.name), "357");
+    w.dur_ns = CS_NS_PER_SEC;
+    w.packets = 100;
+    w.hist = &h;
+    w.unsynced = 3;
+    w.backwards = 2;
+    w.untimed = 5;
+    assert_int_equal(cs_alert_rule_parse("clock_offset: tap=357 p99 > 50us for 10s", &r), 0);
+    assert_int_equal(r.series.kind, CS_SERIES_CLOCK);
+    assert_string_equal(r.series.name, "357");
+    assert_int_equal(r.for_windows, 10);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v >= 99000 * 0.99 && v <= 99000 * 1.01);
+    assert_int_equal(cs_alert_rule_parse("u: tap=357 unsynced > 0", &r), 0);
+    assert_int_equal(r.series.kind, CS_SERIES_CLOCK);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 3.0);
+    assert_int_equal(cs_alert_rule_parse("b: clock=357 backwards > 0", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 2.0);
+    assert_int_equal(cs_alert_rule_parse("t: tap=357 untimed >= 5", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 5.0);
+    /* count on a tap stays the tap's packets */
+    assert_int_equal(cs_alert_rule_parse("c: tap=357 count > 0", &r), 0);
+    assert_int_equal(r.series.kind, CS_SERIES_TAP);
+}
+
 static void test_parse_bad(void **state)
 {
     expect_bad("pair=fix p99 > 1ms",
@@ -112,12 +155,17 @@ static void test_parse_bad(void **state)
                "bad character ' ' in rule name (use letters, digits, _ . -)");
     expect_bad("a: pair=fix p98 > 1ms",
                "unknown metric \"p98\" (expected p50, p90, p99, p999, max, count, rate, errors, "
-               "gaps, missing or capture.kernel_drops/not_stored/not_analysed)");
+               "gaps, missing, unsynced, backwards, untimed or "
+               "capture.kernel_drops/not_stored/not_analysed)");
+    expect_bad("a: pair=fix unsynced > 0", "unsynced is a clock count: it needs a tap= selector");
+    expect_bad("a: proto=fix untimed > 0", "untimed is a clock count: it needs a tap= selector");
     expect_bad("a: pair=fix gaps > 0", "gaps needs a proto= selector");
-    expect_bad("a: proto=fix p99 > 1ms", "p99 is a latency: it needs a pair= selector");
+    expect_bad("a: proto=fix p99 > 1ms", "p99 is a latency: it needs a pair= selector (or tap= "
+                                         "for the tap's clock offset)");
     expect_bad("a: p99 > 1ms", "p99 needs a selector (pair=, proto= or tap=)");
     expect_bad("a: tap=1 capture.kernel_drops > 0", "capture.kernel_drops takes no selector");
-    expect_bad("a: host=x count > 1", "unknown selector \"host\" (expected pair=, proto= or tap=)");
+    expect_bad("a: host=x count > 1",
+               "unknown selector \"host\" (expected pair=, proto=, tap= or clock=)");
     expect_bad("a: pair= > 1", "missing name after \"pair=\"");
     expect_bad("a: pair=fix > 1", "missing metric before \">\"");
     expect_bad("a: pair=fix p99 => 1ms", "bad operator \"=>\" (expected > >= < <= == !=)");
@@ -378,7 +426,7 @@ int main(void)
         cmocka_unit_test(test_seq_gap_rules),      cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_fire_and_resolve),   cmocka_unit_test(test_rates_and_gauges),
         cmocka_unit_test(test_reload_keeps_state), cmocka_unit_test(test_clear_hysteresis),
-        cmocka_unit_test(test_metric_units),
+        cmocka_unit_test(test_metric_units),       cmocka_unit_test(test_clock_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1039,12 +1039,11 @@ static void analyse_pcap(const char *path, strs *got)
     assert_non_null(pc);
     assert_int_equal(cs_analyzer_new(NULL, &sink, &a), 0);
     while (pcap_next_ex(pc, &h, &data) == 1) {
-        cs_packet p = {(int64_t)h->ts.tv_sec * 1000000000ll + h->ts.tv_usec,
-                       h->caplen,
-                       h->len,
-                       (uint16_t)pcap_datalink(pc),
-                       0,
-                       data};
+        cs_packet p = {.ts_ns = (int64_t)h->ts.tv_sec * 1000000000ll + h->ts.tv_usec,
+                       .caplen = h->caplen,
+                       .wirelen = h->len,
+                       .linktype = (uint16_t)pcap_datalink(pc),
+                       .data = data};
         cs_layers l;
         n++;
         if (cs_dissect(&p, &l) == 0)

@@ -188,7 +188,7 @@ static uint64_t store_count(const char *filter)
 {
     cs_store_opts so = {0};
     cs_store *s;
-    cs_query q = {INT64_MIN, INT64_MAX, filter};
+    cs_query q = {INT64_MIN, INT64_MAX, filter, CS_PCAP_TIME_REFERENCE};
     uint64_t n = 0;
 
     assert_int_equal(cs_store_open(store_dir, &so, &s), 0);

@@ -148,7 +148,7 @@ static int collect(void *ud, const cs_packet *p, cs_pktref ref)
 
 static int run_query(cs_store *s, int64_t after, int64_t before, const char *filter, collected *c)
 {
-    cs_query q = {after, before, filter};
+    cs_query q = {after, before, filter, CS_PCAP_TIME_REFERENCE};
 
     memset(c, 0, sizeof(*c));
     c->ordered = 1;
@@ -344,7 +344,7 @@ static int count_packets(void *ud, const cs_packet *p, cs_pktref ref)
 
 static tally query_tally(cs_store *s, const char *filter)
 {
-    cs_query q = {INT64_MIN, INT64_MAX, filter};
+    cs_query q = {INT64_MIN, INT64_MAX, filter, CS_PCAP_TIME_REFERENCE};
     tally t = {0, 0, 0, 1};
 
     assert_int_equal(cs_store_query(s, &q, count_packets, &t, NULL), 0);

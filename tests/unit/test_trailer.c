@@ -238,7 +238,14 @@ static void test_metamako_16(void **state)
     put_be32(&f, 0x11223344); /* original FCS */
     metamako_tail(&f, SEC, NSEC, 0x01, 0xbeef, 7);
     expect_ok(CS_TRAILER_METAMAKO, &f, TS, 0xbeef, 7, 16, &t);
-    assert_int_equal(t.sync_known, 0);
+    assert_int_equal(t.sync_known, 1);
+    assert_int_equal(t.synced, 1);
+    /* flag 0x10: the timestamp is degraded, the clock not synchronised */
+    udp_frame(&f, 100);
+    put_be32(&f, 0x11223344);
+    metamako_tail(&f, SEC, NSEC, 0x11, 0xbeef, 7);
+    expect_ok(CS_TRAILER_METAMAKO, &f, TS, 0xbeef, 7, 16, &t);
+    assert_int_equal(t.sync_known, 1);
     assert_int_equal(t.synced, 0);
 }
 
