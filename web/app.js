@@ -67,6 +67,7 @@
     if (n >= 1e3) return (n / 1e3).toFixed(3) + " µs";
     return n + " ns";
   }
+  const fmtSignedDur = (ns) => (ns < 0 ? "-" : "") + fmtDur(Math.round(Math.abs(ns)));
   /* short durations for axis ticks: "4 ms", "37 µs", "1.5 s" */
   function fmtDurShort(n) {
     if (n == null) return "";
@@ -328,13 +329,14 @@
     const cap = byKind("capture");
     /* every request of the overview at once (the server answers them in
      * parallel); the charts are then drawn in their fixed order */
-    const [taps, protos, capPts, pairs, alerts, [feeds, gaps]] = await Promise.all([
+    const clockSer = byKind("clock");
+    const [taps, protos, capPts, pairs, alerts, [feeds, gaps], clocks, clockSums] = await Promise.all([
       fetchAll(byKind("tap")), fetchAll(byKind("proto")),
       cap.length ? metrics(cap[0].id, am, b, step) : null,
       chartPairs(byKind("pair").map((s) => s.name), a, b).then((ps) =>
         Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, am, b, step)]))),
       getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`),
-      feedsOf(st, a, b)]);
+      feedsOf(st, a, b), fetchAll(clockSer), clockSummaries(clockSer, am, b)]);
     knownPairs = Array.from(new Set(knownPairs.concat(pairs.map((p) => p[0]))));
     const seen = new Set();
     const perSec = (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs);
@@ -365,6 +367,9 @@
       latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
       heatChart(seen, pair, d);
     }
+    if (clocks.length)
+      upsertChart(seen, "c-clock", "clock offset p99 per tap: |host capture time - trailer time|",
+        clocks.map((t) => "tap " + t[0]), rateData(clocks, (p) => Number(p.p99_ns)), { yfmt: fmtDurShort });
     for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
     let none = $("nodata");
     if (!charts.size) {
@@ -373,6 +378,25 @@
     } else if (none) none.remove();
     showAlerts(alerts);
     showFeeds(feeds.feeds, gaps);
+    showClocks(clockSums);
+  }
+  /* One point per clock series over the whole range (GET /metrics with a
+   * step as long as the range): the table's figures. */
+  function clockSummaries(ser, am, b) {
+    const step = Math.max(1, Math.ceil(Number(b - am) / 1e9));
+    return Promise.all(ser.map(async (s) => [s.name, (await getJSON(
+      `/metrics?series=${encodeURIComponent(s.id)}&after=${am}&before=${b}&step=${step}s`)).points]));
+  }
+  function showClocks(sums) {
+    const rows = sums.filter(([, pts]) => pts.length).map(([tap, pts]) => {
+      const p = pts[0];
+      return [tap, String(p.count), `${fmtDur(p.p50_ns)} / ${fmtDur(p.p99_ns)} / ${fmtDur(p.max_ns)}`,
+        fmtSignedDur(p.offset_mean_ns), `${fmtSignedDur(p.drift_ns_per_min)}/min`,
+        String(p.unsynced), String(p.backwards), String(p.untimed)];
+    });
+    $("clocks").innerHTML = rows.length ? table(["tap", "frames timed", "offset p50 / p99 / max", "mean offset",
+      "drift", "not synchronised", "went back", "no usable trailer"], rows)
+      : "<p>no tap takes its time from a trailer in the range</p>";
   }
   /* Feeds (GET /feeds: per MoldUDP64 feed and tap) and the range's first
    * GAPS_SHOWN sequence gaps; a gap links to the pcap of its feed's packets

@@ -1,14 +1,18 @@
 /* feeds.test.js BROWSER BASE_URL ARTIFACT_DIR - the overview's market data
- * feeds and sequence gaps, against a daemon that replayed a two-tap A/B
- * MoldUDP64 capture with losses (tools/gentrading.py, --tap-by vlan;
- * tests/golden/t_browser.sh):
+ * feeds, sequence gaps and clock quality, against a daemon that replayed a
+ * two-tap A/B MoldUDP64 capture with losses, taken behind a tap aggregator
+ * stamping Metamako trailers (tools/gentrading.py --trailer metamako;
+ * --time-source trailer:metamako --tap-by trailer; tests/golden/t_browser.sh):
  *   - the feeds table has one row per feed and tap of GET /api/v1/feeds for
  *     the page's range, in its order, with its packets, gaps and races won;
  *   - the gaps table has one row per gap of GET /api/v1/gaps (gaps and
  *     arbitrated A-and-B gaps, recovered or not);
  *   - a gap's pcap link downloads its feed's packets around the packet that
  *     revealed it: a pcap whose records are all UDP to the feed, and among
- *     them the revealing packet's time.
+ *     them the revealing packet's time;
+ *   - the clock table has one row per clock series (taps 357 and 358) with
+ *     the frames timed and the offset percentiles of GET /api/v1/metrics
+ *     over the page's range, and a chart of the offset per tap is drawn.
  * Exits 1 if any check failed. */
 "use strict";
 const path = require("path");
@@ -37,6 +41,15 @@ function udpRecords(buf) {
     off += 16 + len;
   }
   return recs;
+}
+
+/* the page's own duration format (web/app.js fmtDur) */
+function fmtDur(ns) {
+  const n = Number(ns);
+  if (n >= 1e9) return (n / 1e9).toFixed(3) + " s";
+  if (n >= 1e6) return (n / 1e6).toFixed(3) + " ms";
+  if (n >= 1e3) return (n / 1e3).toFixed(3) + " µs";
+  return n + " ns";
 }
 
 /* the API's JSON with every "*_ns" number kept as a string (they exceed 2^53) */
@@ -78,6 +91,20 @@ async function api(url) {
   check("a gap's pcap holds its feed's packets around it, the revealing one included",
     recs.length > 0 && recs.every((r) => r.udp && r.dst === gaps[0].feed) && recs.some((r) => r.ts_ns === String(gaps[0].ts_ns)),
     { n: recs.length, first: recs[0], gap: gaps[0] });
+  const crows = await page.evalAll("#clocks tbody tr", (trs) => trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
+  const clockAsked = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name)
+    .filter((u) => /\/api\/v1\/metrics\?series=clock/.test(u)));
+  /* the table's request: the one whose reply is one point over the range */
+  const sums = await Promise.all(["357", "358"].map(async (tap) => {
+    const mine = clockAsked.filter((x) => decodeURIComponent(x).includes(`series=clock:${tap}&`));
+    const replies = await Promise.all(mine.map(async (u) => (await api(u)).points));
+    const one = replies.filter((pts) => pts.length === 1);
+    return one.length ? one[0][0] : null;
+  }));
+  check("one clock row per tap (357, 358), with the API's frames timed and offset p50",
+    crows.length === 2 && crows[0][0] === "357" && crows[1][0] === "358" && sums.every((p, i) => p &&
+      crows[i][1] === String(p.count) && crows[i][2].startsWith(fmtDur(p.p50_ns))), { crows, sums });
+  check("the clock offset chart is drawn", await page.evaluate(() => !!document.querySelector('[data-chart="c-clock"], #c-clock')));
   check("no script errors on the page", errors.length === 0, errors);
   await page.shotElement("#overview", path.join(artifacts, "feeds.png"));
   await browser.close();

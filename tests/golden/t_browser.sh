@@ -84,10 +84,12 @@ if browser_ready; then
     python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IHHiIII",0xa1b2c3d4,2,4,0,0,65535,1))' \
         "$CS_TMP/empty.pcap"
     start_daemon "$CS_TMP/empty.pcap" "$CS_TMP/store-empty" && PID5=$DPID && PORT5=$DPORT
-    # for feeds.test.js: A/B MoldUDP64 feeds at two taps with losses
+    # for feeds.test.js: A/B MoldUDP64 feeds at two taps with losses, behind
+    # a tap aggregator that stamps a Metamako trailer (the clock table)
     python3 "$REPO/tools/gentrading.py" "$CS_TMP/feeds.pcap" --truth "$CS_TMP/feeds.jsonl" \
-        --seconds 0.2 --seed 5 >/dev/null 2>&1
-    start_daemon "$CS_TMP/feeds.pcap" "$CS_TMP/store-feeds" --tap-by vlan && PID6=$DPID && PORT6=$DPORT
+        --seconds 0.2 --seed 5 --trailer metamako >/dev/null 2>&1
+    start_daemon "$CS_TMP/feeds.pcap" "$CS_TMP/store-feeds" --time-source trailer:metamako \
+        --tap-by trailer && PID6=$DPID && PORT6=$DPORT
     sleep 1.2 # one more tick: the generated capture's per-second windows are stored
     check_eq "GET / serves the page" "200 text/html; charset=utf-8" \
         "$(curl -s -o /dev/null -w '%{http_code} %{content_type}' "http://127.0.0.1:$PORT1/")"

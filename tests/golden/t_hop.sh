@@ -25,31 +25,7 @@ OPTS=(--decoder-opt moldudp64.ports=26477,26478,26500 --decoder-opt soupbintcp.p
 # hops_equal STORE TRUTH: the stored hop measurements equal the truth's
 hops_equal() {
     "$CS_BIN" latency -d "$1" --pair hop --json --limit 100000000 >"$H/hop.jsonl" &&
-        python3 - "$H/hop.jsonl" "$2" <<'PY'
-import collections, json, re, sys
-
-def got_key(d):
-    if d["tap"] != d["req_tap"]:
-        raise SystemExit("tap %d is not req_tap %d" % (d["tap"], d["req_tap"]))
-    # an OUCH request is named by its connection (client>venue), a data
-    # packet by its feed (where it went)
-    where = "%s>%s" % (d["src"], d["dst"]) if re.match(r"[OXU]:", d["key"]) else d["dst"]
-    return (d["key"], where, d["req_tap"], d["resp_tap"], d["req_ts_ns"], d["resp_ts_ns"],
-            d["latency_ns"])
-
-def want_key(d):
-    return (d["key"], d.get("conn", d.get("feed")), d["req_tap"], d["resp_tap"], d["req_ts_ns"],
-            d["resp_ts_ns"], d["latency_ns"])
-
-got = collections.Counter(got_key(json.loads(l)) for l in open(sys.argv[1]))
-want = collections.Counter(want_key(d) for d in map(json.loads, open(sys.argv[2]))
-                           if d["kind"] == "hop")
-diff = sorted(k for k in set(got) | set(want) if got[k] != want[k])
-print("hops: capstream %d, truth %d (%d OUCH), differing %d%s" % (
-    sum(got.values()), sum(want.values()), sum(1 for k in want if ">" in k[1]), len(diff),
-    ", first %s" % (diff[0],) if diff else ""))
-sys.exit(1 if diff or not want or not any(">" in k[1] for k in want) else 0)
-PY
+        python3 "$GOLDEN/trading_truth.py" hop "$H/hop.jsonl" "$2"
 }
 
 "$CS_BIN" ingest -q -r "$H/t.pcap" -d "$H/s" --tap-by vlan "${OPTS[@]}"

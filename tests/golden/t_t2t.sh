@@ -21,29 +21,8 @@ OPTS=(--tap-by vlan --decoder-opt moldudp64.ports=26477,26478,26500
 t2t_equal() {
     "$CS_BIN" latency -d "$1" --pair t2t --json >"$X/t2t.jsonl" &&
         "$CS_BIN" messages -d "$1" --proto itch --json >"$X/itch.jsonl" &&
-        python3 - "$X/t2t.jsonl" "$X/itch.jsonl" "$X/t.jsonl" "${2:-1000000}" <<'PY'
-import collections, json, sys
-itch = {}
-for line in open(sys.argv[2]):
-    m = json.loads(line)
-    f = dict(m["fields"])
-    itch[m["id"]] = (m["tap"], "%s:%s" % (f["session"], f["seq"]), m["type"],
-                     "retransmission" if f.get("retransmission") == "1" else m["dst"])
-got = collections.Counter()
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    tap, seq, typ, feed = itch[d["req_msg"]]
-    assert tap == d["tap"], d
-    got[(d["key"], d["tap"], d["req_ts_ns"], d["resp_ts_ns"], d["latency_ns"], seq, typ, feed)] += 1
-want = collections.Counter((d["key"], d["tap"], d["req_ts_ns"], d["resp_ts_ns"], d["latency_ns"],
-                            d["itch"], d["itch_type"], d["feed"])
-                           for d in map(json.loads, open(sys.argv[3]))
-                           if d["kind"] == "t2t" and d["latency_ns"] <= int(sys.argv[4]))
-diff = sorted(k for k in set(got) | set(want) if got[k] != want[k])
-print("t2t: capstream %d, truth %d, differing %d%s" % (sum(got.values()), sum(want.values()),
-      len(diff), ", first %s" % (diff[0],) if diff else ""))
-sys.exit(1 if diff or not want else 0)
-PY
+        python3 "$GOLDEN/trading_truth.py" t2t "$X/t2t.jsonl" "$X/itch.jsonl" "$X/t.jsonl" \
+            "${2:-1000000}"
 }
 
 "$CS_BIN" ingest -q -r "$X/t.pcap" -d "$X/s" "${OPTS[@]}"
