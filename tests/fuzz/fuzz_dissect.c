@@ -12,9 +12,14 @@
  *   - CS_L_FRAG_FIRST implies CS_L_FRAGMENT; the IP header lies in the capture;
  *   - a non-first fragment has no transport header;
  *   - the summary is NUL-terminated inside its buffer for a few sizes, and
- *     never writes past it (a guard byte is checked).
+ *     never writes past it (a guard byte is checked);
+ *   - each trailer time source (packet/timeref.h) on the dissected packet,
+ *     as the pipeline runs it: the packet either takes a valid trailer time
+ *     (nanoseconds of a whole second, the host's time kept in cap_ns) or
+ *     keeps the host's, counted exactly once either way.
  */
 #include "packet/dissect.h"
+#include "packet/timeref.h"
 
 #include "core/alloc.h"
 
@@ -78,6 +83,29 @@ static void check_summary(const cs_packet *p, const cs_layers *l)
     }
 }
 
+/* Every trailer kind applied to a copy of "in" (stamped 1 s after a time
+ * the fuzzer's trailers may give, so some land within the skew). */
+static void check_timerefs(const cs_packet *in, const cs_layers *l)
+{
+    for (int k = CS_TRAILER_METAMAKO; k <= CS_TRAILER_VSS; k++) {
+        cs_timeref_cfg cfg = {
+            .source = CS_TIME_TRAILER, .trailer = (uint8_t)k, .tap_by_trailer = 1};
+        cs_timeref_stats st = {0};
+        cs_packet p = *in;
+        uint16_t tap = 0xffff;
+
+        p.ts_ns = 1767623401000000000LL;
+        cs_timeref_apply(&cfg, &p, l, &tap, &st);
+        check(st.timed + st.missing + st.cut + st.bad_time + st.far == 1);
+        if (p.tref & CS_TREF_TRAILER) {
+            check(st.timed == 1 && p.cap_ns == 1767623401000000000LL && p.ts_ns > 0);
+        } else {
+            check(p.tref == CS_TREF_UNTIMED && p.ts_ns == 1767623401000000000LL && p.cap_ns == 0);
+            check(tap == 0xffff);
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cs_packet p = {0};
@@ -96,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(cs_dissect(&p, &l) == 0);
     check_layers(&l, p.caplen);
     check_summary(&p, &l);
+    check_timerefs(&p, &l);
     cs_free(copy);
     return 0;
 }

@@ -186,6 +186,75 @@ static void test_seq_gaps_round_trip(void **state)
     free(dir);
 }
 
+/* A packet of tap 357 whose trailer time is "ref", the host's "ref + off". */
+static void clock_packet(cs_metrics *m, int64_t ref, int64_t off, uint8_t tref)
+{
+    cs_packet p = {
+        .ts_ns = ref, .cap_ns = ref + off, .caplen = 60, .wirelen = 60, .tap = 357, .tref = tref};
+
+    if (tref & CS_TREF_UNTIMED)
+        p.cap_ns = 0;
+    cs_metrics_packet(m, &p);
+}
+
+/* The clock series of a tap timed by a trailer: counts, |offset|
+ * percentiles, the signed mean and the drift (10 us per second = 600 us a
+ * minute), unsynchronised, backwards and untimed frames, through the
+ * metrics files and back. */
+static void test_clock_round_trip(void **state)
+{
+    char *dir = make_dir();
+    cs_series_id clk = {.kind = CS_SERIES_CLOCK, .name = "357"};
+    cs_metricstore *ms;
+    cs_metrics *m;
+    cs_metric_point *pt;
+    size_t n;
+
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    assert_int_equal(cs_metrics_new(NULL, cs_metricstore_window_fn, ms, &m), 0);
+    for (int s = 0; s < 3; s++) {
+        for (int i = 0; i < 100; i++) { /* offsets 20..29.9 us + 10 us a second */
+            clock_packet(m, T0 + s * SEC + i * 1000000, 20000 + 100 * i + 10000 * s,
+                         CS_TREF_TRAILER | (i == 7 ? CS_TREF_UNSYNCED : 0));
+            if (s == 0 && i == 50) /* went back */
+                clock_packet(m, T0 + 5000, 30000, CS_TREF_TRAILER);
+            if (s == 1 && i == 10)
+                clock_packet(m, T0 + SEC + 10000002, 0, CS_TREF_UNTIMED);
+            if (s == 2 && i == 0) /* the host ahead: |offset| */
+                clock_packet(m, T0 + 2 * SEC + 1, -5000, CS_TREF_TRAILER);
+        }
+    }
+    cs_metrics_flush(m);
+    cs_metrics_free(m);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+    assert_int_equal(cs_metricstore_query(dir, &clk, T0, T0 + 3 * SEC, SEC, &pt, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(pt[0].count, 101);
+    assert_int_equal(pt[0].backwards, 1);
+    assert_int_equal(pt[0].unsynced, 1);
+    assert_int_equal(pt[1].untimed, 1);
+    assert_int_equal(pt[1].count, 100);
+    assert_true(pt[1].p50 >= 34900 * 0.99 && pt[1].p50 <= 34900 * 1.01);
+    assert_true(pt[1].offset_mean_ns > 34949.9 && pt[1].offset_mean_ns < 34950.1);
+    assert_true(pt[2].p99 >= 49800 * 0.99 && pt[2].p99 <= 49900 * 1.01);
+    cs_free(pt);
+    assert_int_equal(cs_metricstore_query(dir, &clk, T0, T0 + 3 * SEC, 3 * SEC, &pt, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pt[0].count, 302);
+    assert_int_equal(pt[0].unsynced, 3);
+    assert_int_equal(pt[0].backwards, 1);
+    assert_int_equal(pt[0].untimed, 1);
+    /* the least-squares slope of three equally spaced means is half the
+     * difference of the outer two: the means of seconds 0 and 2 hold the
+     * extra frames, so about 9.7 us a second, 584 us a minute */
+    double m0 = (24950.0 * 100 + 30000) / 101, m2 = (44950.0 * 100 - 5000) / 101;
+    double drift = 60 * (m2 - m0) / 2;
+    assert_true(pt[0].drift_ns_per_min > drift - 1 && pt[0].drift_ns_per_min < drift + 1);
+    cs_free(pt);
+    remove_dir(dir);
+    free(dir);
+}
+
 /* The heat bucket of "v" found from the published lower bounds alone. */
 static int heat_bucket_by_bounds(int64_t v)
 {
@@ -513,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_and_steps),
         cmocka_unit_test(test_heat_counts),
         cmocka_unit_test(test_seq_gaps_round_trip),
+        cmocka_unit_test(test_clock_round_trip),
         cmocka_unit_test(test_series_list),
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_torn_tail),

@@ -12,6 +12,7 @@
  * a full disk leaves the store holding, indexed, what reached it.
  */
 #include "core/alloc.h"
+#include "core/cursor.h"
 #include "core/error.h"
 #include "packet/dissect.h"
 #include "store/index.h"
@@ -19,6 +20,7 @@
 #include "store/store_int.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -470,6 +472,99 @@ static void test_tap_survives_rebuild(void **state)
     assert_int_equal(cs_store_read(s, CS_PKTREF(99, 24), &p), CS_ENOTFOUND);
     assert_int_equal(cs_store_read(s, CS_PKTREF(1, 3), &p), CS_ENOTFOUND);
     cs_store_close(s);
+}
+
+/* Appends n packets like fill(); every third has a host capture time
+ * (cap_ns) 25 us + i ns after its time, the others none; the tap changes
+ * every 40 packets, so capture-time entries and tap runs interleave. */
+static void fill_captimes(cs_store *s, int n, int64_t base, cs_pktref *refs)
+{
+    uint8_t buf[2048];
+
+    for (int i = 0; i < n; i++) {
+        size_t len = make_frame(buf, i % 2 ? 6 : 17, 1, (uint8_t)(2 + i % 2), 1000,
+                                (uint16_t)(i % 2 ? 80 : 53), (size_t)(100 + i % 300));
+        cs_packet p = {.ts_ns = base + (int64_t)i * 1000,
+                       .caplen = (uint32_t)len,
+                       .wirelen = (uint32_t)len,
+                       .linktype = CS_LINK_ETHERNET,
+                       .tap = (uint16_t)(i / 40 % 2 ? 9 : 0),
+                       .data = buf};
+        cs_layers l;
+        if (i % 3 == 0)
+            p.cap_ns = p.ts_ns + 25000 + i;
+        cs_dissect(&p, &l);
+        assert_int_equal(cs_store_append(s, &p, &l, &refs[i]), 0);
+    }
+}
+
+/* The pcap records of "fd" (a query's output) read back: their times. */
+static int read_pcap_times(int fd, int64_t *ts, int max)
+{
+    uint8_t b[65536 * 2];
+    ssize_t len = pread(fd, b, sizeof(b), 0);
+    int n = 0;
+
+    for (size_t off = 24; len > 0 && off + 16 <= (size_t)len && n < max; n++) {
+        ts[n] = (int64_t)cs_rd_le32(b + off) * 1000000000 + cs_rd_le32(b + off + 4);
+        off += 16 + cs_rd_le32(b + off + 8);
+    }
+    return n;
+}
+
+/* Packets whose time is another reference's keep the host's capture time
+ * in the store: read, scanned and written as pcap with either time, with
+ * their taps right, after a reopen, in stores of one and of 64 partitions
+ * (the first capture-time entry of a segment may open its side file before
+ * any tap run). */
+static void captimes_kept(fixture *f, uint32_t parts)
+{
+    static cs_pktref refs[400];
+    static int64_t ts[400];
+    cs_store *s = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE, 0, 0, parts);
+    cs_query q = {INT64_MIN, INT64_MAX, NULL, CS_PCAP_TIME_CAPTURE};
+    char path[128];
+    uint64_t count;
+    cs_packet p;
+    int fd, n;
+
+    fill_captimes(s, 400, 1000000, refs);
+    assert_int_equal(cs_store_close(s), 0);
+    s = open_store(f->store, 0, 0, 0);
+    for (int i = 0; i < 400; i++) {
+        assert_int_equal(cs_store_read(s, refs[i], &p), 0);
+        assert_true(p.ts_ns == 1000000 + (int64_t)i * 1000);
+        assert_true(p.cap_ns == (i % 3 == 0 ? p.ts_ns + 25000 + i : 0));
+        assert_int_equal(p.tap, i / 40 % 2 ? 9 : 0);
+    }
+    snprintf(path, sizeof(path), "%s/out.pcap", f->dir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(cs_store_query_pcap(s, &q, fd, &count, NULL), 0);
+    assert_int_equal(count, 400);
+    n = read_pcap_times(fd, ts, 400);
+    assert_int_equal(n, 400);
+    for (int i = 0; i < 400; i++)
+        assert_true(ts[i] == 1000000 + (int64_t)i * 1000 + (i % 3 == 0 ? 25000 + i : 0));
+    q.pcap_time = CS_PCAP_TIME_REFERENCE;
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(cs_store_query_pcap(s, &q, fd, &count, NULL), 0);
+    assert_int_equal(read_pcap_times(fd, ts, 400), 400);
+    for (int i = 0; i < 400; i++)
+        assert_true(ts[i] == 1000000 + (int64_t)i * 1000);
+    close(fd);
+    cs_store_close(s);
+}
+
+static void test_captimes_kept(void **state)
+{
+    captimes_kept(*state, 1);
+}
+
+static void test_captimes_kept_partitions(void **state)
+{
+    captimes_kept(*state, 64);
 }
 
 /* Appends n packets of three conversations, in both directions: UDP
@@ -1254,6 +1349,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_catalogs_follow_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_deleted_under_reader, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tap_survives_rebuild, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_captimes_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_captimes_kept_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lost_write_keeps_what_reached_the_disk, setup,
                                         teardown),
