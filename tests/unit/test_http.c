@@ -963,7 +963,10 @@ static void replay_file(const char *path, replay *r)
     r->flows = calloc(MAX_FLOWS, sizeof(flow));
     assert_non_null(r->flows);
     while (pcap_next_ex(pc, &hdr, &data) == 1) {
-        cs_packet p = {0, hdr->caplen, hdr->len, (uint16_t)pcap_datalink(pc), 0, data};
+        cs_packet p = {.caplen = hdr->caplen,
+                       .wirelen = hdr->len,
+                       .linktype = (uint16_t)pcap_datalink(pc),
+                       .data = data};
         cs_layers l;
         flow *f;
 
