@@ -2,7 +2,9 @@
 """Synthetic trading network seen by two taps, as a nanosecond pcap, with ground truth.
 
     gentrading.py OUT.pcap --truth OUT.jsonl [--seconds S] [--seed N] [--scale K]
-                  [--taps 1|2] [--bench]
+                  [--taps 1|2] [--bench] [--t0 EPOCH_S]
+                  [--trailer metamako [--host-delay-ns N] [--host-jitter-ns N]
+                   [--host-drift-ppm P] [--unsynced-every N]]
                   [--trailer metamako [--host-delay-ns D] [--host-jitter-ns J]
                    [--host-drift-ppm P] [--unsynced-every N]]
 
@@ -1243,6 +1245,9 @@ def main():
                     "(default 15000)")
     ap.add_argument("--host-drift-ppm", type=float, default=None,
                     help="with --trailer: host clock drift from the first packet (default 0)")
+    ap.add_argument("--t0", type=int, default=None,
+                    help="capture start, epoch seconds (default 2026-01-05T14:30:00Z); a "
+                    "live replay behind --trailer uses 'now' so the trailer times are the host's")
     ap.add_argument("--unsynced-every", type=int, default=None,
                     help="with --trailer: every Nth frame's trailer says the clock is not "
                     "synchronised (default 0, never)")
@@ -1258,6 +1263,10 @@ def main():
             ap.error("--%s must not be negative" % k.replace("_", "-"))
     if a.seconds < 0.1:
         ap.error("--seconds must be at least 0.1")
+    if a.t0 is not None:
+        if a.t0 <= 0:
+            ap.error("--t0 must be positive epoch seconds")
+        gt.T0_NS = a.t0 * 10**9
     scale = a.scale if a.scale is not None else (10.0 if a.bench else 1.0)
     if scale <= 0:
         ap.error("--scale must be positive")

@@ -80,6 +80,10 @@ struct cs_daemon {
     cs_alerts *alerts;
     cs_sink observer; /* the pipeline keeps a pointer to it: lives as long */
     int64_t started_ns, last_tick, last_records_flush, max_ts;
+    /* reference time - host time of the latest packet: a live capture's
+     * "now" in the reference clock (a trailer's may run on TAI, or be a
+     * replay's) is the host's now plus this */
+    _Atomic int64_t ref_offset;
     uint64_t messages, measurements;
     char sources[256];
 };
@@ -255,6 +259,19 @@ static void on_packet(void *ud, const cs_packet *p)
     cs_daemon *d = ud;
 
     cs_metrics_packet(d->metrics, p);
+    if (p->ts_ns > d->max_ts) /* the reference time */
+        d->max_ts = p->ts_ns;
+    if (p->tref & CS_TREF_TRAILER)
+        atomic_store_explicit(&d->ref_offset, p->ts_ns - p->cap_ns, memory_order_relaxed);
+}
+
+/* Capture time now: a file's latest packet, or live the host's clock moved
+ * to the reference's (by the offset of the latest trailer-timed packet). */
+static int64_t capture_now(cs_daemon *d)
+{
+    if (d->cfg.file)
+        return d->max_ts;
+    return cs_now_ns() + atomic_load_explicit(&d->ref_offset, memory_order_relaxed);
 }
 
 static void on_seq_gap(void *ud, const cs_seq_gap_event *g)
@@ -334,8 +351,8 @@ static void tick(cs_daemon *d)
     cs_metrics_gauge(d->metrics, "not_stored", st.not_stored);
     cs_metrics_gauge(d->metrics, "not_analysed", st.not_analysed);
     /* live capture time follows the wall clock; a file's, its packets */
-    cs_metrics_advance(d->metrics, d->cfg.file ? d->max_ts : cs_now_ns());
-    cs_pipeline_advance(d->pl, d->cfg.file ? d->max_ts : cs_now_ns());
+    cs_metrics_advance(d->metrics, capture_now(d));
+    cs_pipeline_advance(d->pl, capture_now(d));
     cs_store_flush(d->store); /* recent packets readable, or next second */
     cs_pipeline_flush(d->pl);
     cs_metricstore_flush(d->mstore);
@@ -358,10 +375,8 @@ static int pipeline_loop(cs_daemon *d)
     for (;;) {
         rc = cs_pktqueue_pop(d->q, &p, 100);
         if (rc == 1) {
-            if ((rc = cs_pipeline_packet(d->pl, &p)) < 0) /* metrics: on_packet */
+            if ((rc = cs_pipeline_packet(d->pl, &p)) < 0) /* metrics, max_ts: on_packet */
                 return rc;
-            if (p.ts_ns > d->max_ts)
-                d->max_ts = p.ts_ns;
         } else if (rc == 0) {
             return 0; /* every capture ended and the ring is drained */
         }

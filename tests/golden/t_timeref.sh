@@ -17,7 +17,12 @@
 #     ticks-to-trade do not equal the truth;
 #   - bad trailers (cut short, zero seconds, nanoseconds >= 10^9, a time
 #     far from the host's, none) are counted, the packet keeps the host's
-#     time, and nothing crashes.
+#     time, and nothing crashes;
+#   - live on a veth pair: --time-source hardware is refused at start with
+#     the interface and `ethtool -T` named, hardware,fallback counts every
+#     frame as lacking a NIC stamp, and IFACE=trailer:metamako on a capture
+#     tcpreplay sends at its own pace stores and measures in the trailers'
+#     time (OUCH latencies equal the truth).
 
 GENTRADING=$REPO/tools/gentrading.py
 X=$CS_TMP/timeref
@@ -150,15 +155,17 @@ python3 "$GENTRADING" "$X/one.pcap" --truth "$X/one.jsonl" --seconds 0.3 --seed 
     --trailer metamako >/dev/null 2>&1
 "$CS_BIN" ingest -q -r "$X/one.pcap" -d "$X/host" "${OPTS[@]}"
 "$CS_BIN" ingest -q -r "$X/one.pcap" -d "$X/ref" "${OPTS[@]}" --time-source trailer:metamako
-# latencies_equal STORE PAIR KIND: the (key, latency) of PAIR equal the truth's KIND
-latencies_equal() {
+# latencies_equal STORE PAIR KIND [TRUTH]: the (key, latency) of PAIR equal
+# the truth's KIND (TRUTH: one.jsonl)
+latencies_equal() { latencies_equal_to "$1" "$2" "$3" "$X/one.jsonl"; }
+latencies_equal_to() {
     "$CS_BIN" latency -d "$1" --pair "$2" --json --limit 100000000 | python3 -c '
 import collections, json, sys
 got = collections.Counter((d["key"], d["latency_ns"]) for d in map(json.loads, sys.stdin))
 want = collections.Counter((d["key"], d["latency_ns"]) for d in map(json.loads, open(sys.argv[1]))
                            if d["kind"] == sys.argv[2])
 print("%s: %d of %d equal" % (sys.argv[2], sum((got & want).values()), sum(want.values())))
-sys.exit(0 if got == want and want else 1)' "$X/one.jsonl" "$3"
+sys.exit(0 if got == want and want else 1)' "$4" "$3"
 }
 check "trailer time, no --tap-by: OUCH latencies equal the truth" latencies_equal "$X/ref" ouch ouch
 check "trailer time: ticks-to-trade equal the truth" latencies_equal "$X/ref" t2t t2t
@@ -222,3 +229,100 @@ check_fails "an unknown time source is refused" "unknown time source 'sundial'" 
     "$CS_BIN" ingest -r "$X/one.pcap" -d "$X/x" --time-source sundial
 check_fails "hardware time is for live capture only" "live capture" \
     "$CS_BIN" ingest -r "$X/one.pcap" -d "$X/x" --time-source hardware
+
+# Live, on a veth pair in a namespace of its own: a NIC without a hardware
+# clock is refused with a clear message (and its frames counted with
+# hardware,fallback); a capture behind a trailer-stamping aggregator,
+# replayed by tcpreplay at its own pace, is stored and measured in the
+# trailers' time: OUCH latencies equal the truth however the host stamped it.
+source "$GOLDEN/netns.sh"
+NS=cstref$$
+VA=cta$$
+VB=ctb$$
+RUN_PID=
+timeref_live_cleanup() {
+    if [ -n "$RUN_PID" ] && kill -0 "$RUN_PID" 2>/dev/null; then
+        kill -KILL "$RUN_PID" 2>/dev/null
+    fi
+    netns_del "$NS"
+}
+# live_run STORE ARGS...: capstream run -i VA in the namespace, listening
+live_run() {
+    local store=$1
+    shift
+    PORT=$((20000 + RANDOM % 20000))
+    ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$store" --listen "127.0.0.1:$PORT" "$@" \
+        >"$X/live.out" 2>"$X/live.err" &
+    RUN_PID=$!
+    netns_wait_port "$NS" "$PORT" 15
+}
+live_status() { ip netns exec "$NS" curl -s --max-time 2 "http://127.0.0.1:$PORT/api/v1/status"; }
+if ! command -v tcpreplay >/dev/null; then
+    fail "tcpreplay is not installed (scripts/bootstrap.sh installs it)"
+elif ! netns_setup "$NS" "$VA" "$VB" 2>"$X/netns.err"; then
+    fail "$(cat "$X/netns.err")"
+else
+    trap timeref_live_cleanup EXIT
+    check_fails "run --time-source hardware on veth: refused at start, naming it and ethtool -T" \
+        "'$VA' has no hardware receive timestamps.*ethtool -T $VA" \
+        ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$X/hw" --listen 127.0.0.1:1 \
+        --time-source hardware
+    check_fails "--time-source for an interface not captured is refused" \
+        "eth9 is not one of the -i interfaces" \
+        "$CS_BIN" run -i "$VA" -d "$X/hw" --time-source eth9=trailer:metamako
+
+    if live_run "$X/fb" --time-source hardware,fallback; then
+        ip netns exec "$NS" tcpreplay -i "$VB" --mbps 50 "$X/bad.pcap" >"$X/replay.out" 2>&1
+        sleep 0.5
+        check_eq "hardware,fallback: every frame counted as lacking a hardware stamp" \
+            "200 200" "$(live_status | python3 -c '
+import json, sys; d = json.load(sys.stdin); print(d["capture"]["packets"], d["time"]["hw_ts_missing"])')"
+        check "hardware,fallback: the start warned, naming the interface" \
+            grep -q "'$VA' has no hardware receive timestamps.*software timestamps" "$X/live.err"
+        daemon_stop "$RUN_PID"
+    else
+        fail "run --time-source hardware,fallback did not start: $(head -c 300 "$X/live.err")"
+    fi
+
+    # the aggregator's clock is the host's, to within the jitter: a capture
+    # starting now
+    python3 "$GENTRADING" "$X/now.pcap" --truth "$X/now.jsonl" --seconds 0.3 --seed 9 --taps 1 \
+        --trailer metamako --t0 "$(date +%s)" >/dev/null 2>&1
+    if live_run "$X/live" --time-source "$VA=trailer:metamako" "${OPTS[@]}"; then
+        ip netns exec "$NS" tcpreplay -i "$VB" --mbps 50 "$X/now.pcap" >"$X/replay.out" 2>&1
+        sent=$(tcpdump -nr "$X/now.pcap" 2>/dev/null | wc -l)
+        for _ in $(seq 100); do # the status is refreshed every second
+            [ "$(live_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["time"]["trailer_timed"])')" = "$sent" ] && break
+            sleep 0.1
+        done
+        check_eq "live, trailer time: every packet captured and timed by its trailer" \
+            "$sent $sent 0" "$(live_status | python3 -c '
+import json, sys; d = json.load(sys.stdin); t = d["time"]
+print(d["capture"]["packets"], t["trailer_timed"], t["trailer_missing"] + t["trailer_cut"] + t["trailer_far"])')"
+        daemon_stop "$RUN_PID"
+        RUN_PID=
+        check "live, trailer time: OUCH latencies equal the truth (the host's stamps are the replay's)" \
+            latencies_equal_to "$X/live" ouch ouch "$X/now.jsonl"
+        "$CS_BIN" query -d "$X/live" -w "$X/live.pcap"
+        check "live: the stored packets carry the trailers' times, the bytes as sent" \
+            python3 - "$X/now.pcap" "$X/live.pcap" <<'PY'
+import struct, sys
+def records(path):
+    data = open(path, "rb").read()
+    off, out = 24, []
+    while off < len(data):
+        sec, frac, caplen, _ = struct.unpack_from("<IIII", data, off)
+        out.append((sec * 10**9 + frac, data[off + 16:off + 16 + caplen]))
+        off += 16 + caplen
+    return out
+want = sorted((struct.unpack(">I", b[-12:-8])[0] * 10**9 + struct.unpack(">I", b[-8:-4])[0], b)
+              for _, b in records(sys.argv[1]))
+got = sorted(records(sys.argv[2]))
+assert got == want, "%d stored, %d sent" % (len(got), len(want))
+PY
+    else
+        fail "run --time-source $VA=trailer:metamako did not start: $(head -c 300 "$X/live.err")"
+    fi
+    timeref_live_cleanup
+    trap - EXIT
+fi
