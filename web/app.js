@@ -391,7 +391,7 @@
     const rows = sums.filter(([, pts]) => pts.length).map(([tap, pts]) => {
       const p = pts[0];
       return [tap, String(p.count), `${fmtDur(p.p50_ns)} / ${fmtDur(p.p99_ns)} / ${fmtDur(p.max_ns)}`,
-        fmtSignedDur(p.offset_mean_ns), `${fmtSignedDur(p.drift_ns_per_min)}/min`,
+        fmtSignedDur(Number(p.offset_mean_ns)), `${fmtSignedDur(p.drift_ns_per_min)}/min`,
         String(p.unsynced), String(p.backwards), String(p.untimed)];
     });
     $("clocks").innerHTML = rows.length ? table(["tap", "frames timed", "offset p50 / p99 / max", "mean offset",

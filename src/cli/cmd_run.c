@@ -350,7 +350,7 @@ static void fmt_window(FILE *f, const void *obj)
     if (w->series.kind == CS_SERIES_CLOCK)
         fprintf(f,
                 ",\"unsynced\":%" PRIu64 ",\"backwards\":%" PRIu64 ",\"untimed\":%" PRIu64
-                ",\"offset_mean_ns\":%.1f",
+                ",\"offset_mean_ns\":%.0f",
                 w->unsynced, w->backwards, w->untimed,
                 w->packets ? (double)w->offset_sum_ns / (double)w->packets : 0.0);
     fputc('}', f);

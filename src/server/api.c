@@ -607,7 +607,7 @@ static void clock_json(FILE *f, const cs_metric_point *p)
 {
     fprintf(f,
             ",\"unsynced\":%" PRIu64 ",\"backwards\":%" PRIu64 ",\"untimed\":%" PRIu64
-            ",\"offset_mean_ns\":%.1f,\"drift_ns_per_min\":%.1f",
+            ",\"offset_mean_ns\":%.0f,\"drift_ns_per_min\":%.1f",
             p->unsynced, p->backwards, p->untimed, p->offset_mean_ns, p->drift_ns_per_min);
 }
 
