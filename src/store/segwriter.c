@@ -295,6 +295,7 @@ static int side_note_captime(cs_store *s, cs_segwr *w, const cs_packet *p, uint6
     cs_wr_le16(e + 6, CS_SIDE_KIND_CAPTIME);
     cs_wr_le64(e + 8, (uint64_t)p->cap_ns);
     w->captimes_len += CS_SIDE_CAPTIME;
+    s->wr_bytes += CS_SIDE_CAPTIME; /* the group's files: retention counts them */
     return 0;
 }
 
@@ -659,7 +660,7 @@ static uint64_t seg_limit(const cs_store *s)
     return limit < 65536 ? 65536 : limit;
 }
 
-/* What the open group will take on disk: its pcap bytes, plus its
+/* What the open group will take on disk: its pcap and capture-time bytes, plus its
  * indexes as index.h sizes them (4 bytes a packet, 64 a flow key, about
  * 16 a key of summary, a header and a block record per 256 packets). */
 static uint64_t open_group_bytes(const cs_store *s)

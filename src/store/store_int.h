@@ -96,7 +96,7 @@ struct cs_store {
     int wr_open;          /* a group is open */
     uint32_t wr_base;     /* id of the group's partition 0 */
     uint32_t wr_linktype; /* of every segment of the group */
-    uint64_t wr_bytes;    /* pcap bytes of the group's segments */
+    uint64_t wr_bytes;    /* pcap and capture-time bytes of the group's segments */
     cs_order_writer ord;  /* the open group's capture-order record (order.h) */
     /* open groups of other link types, set aside (segwriter.c) */
     cs_parked_group parked[CS_STORE_PARKED_MAX];

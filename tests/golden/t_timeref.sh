@@ -113,6 +113,28 @@ assert pk and all(p["capture_ts_ns"] - p["ts_ns"] >= 25000 for p in pk), pk' \
 check "show: the host capture time beside the reference" \
     grep -q "host capture time .*ns from the reference" < <("$CS_BIN" show -d "$X/s" "$ouch_id")
 
+# retention counts the host times kept beside the packets
+"$CS_BIN" ingest -q -r "$X/t.pcap" -d "$X/r" --time-source trailer:metamako --max-bytes 2M \
+    --segment-bytes 256K --partitions 1 --decoders none
+check "a 2 MB budget holds the packets, their indexes and their host times" \
+    test "$(du -sb "$X/r/packets" | cut -f1)" -le 2097152
+"$CS_BIN" query -d "$X/r" -w "$X/r_ref.pcap"
+"$CS_BIN" query -d "$X/r" -w "$X/r_cap.pcap" --pcap-time capture
+check "...and every packet it kept still has its host time, 25 us or more after the trailer's" \
+    python3 - "$X/r_ref.pcap" "$X/r_cap.pcap" <<'PY'
+import struct, sys
+def times(path):
+    data = open(path, "rb").read()
+    off, out = 24, []
+    while off < len(data):
+        sec, frac, caplen, _ = struct.unpack_from("<IIII", data, off)
+        out.append(sec * 10**9 + frac)
+        off += 16 + caplen
+    return out
+ref, cap = times(sys.argv[1]), times(sys.argv[2])
+assert ref and len(ref) == len(cap) and all(c - r >= 25000 for r, c in zip(ref, cap)), len(ref)
+PY
+
 # the daemon: clock series, Prometheus, status, an alert on the offset
 printf 'clock_offset: tap=357 p99 > 20us\nclock_ok: tap=358 p99 > 1ms\n' >"$X/alerts.conf"
 daemon_start "$X/d" -r "$X/t.pcap" "${TR[@]}" "${OPTS[@]}" --config "$X/alerts.conf"
@@ -273,7 +295,10 @@ else
 
     if live_run "$X/fb" --time-source hardware,fallback; then
         ip netns exec "$NS" tcpreplay -i "$VB" --mbps 50 "$X/bad.pcap" >"$X/replay.out" 2>&1
-        sleep 0.5
+        for _ in $(seq 100); do # the status is refreshed every second
+            [ "$(live_status | python3 -c 'import json,sys; print(json.load(sys.stdin)["time"]["hw_ts_missing"])')" = 200 ] && break
+            sleep 0.1
+        done
         check_eq "hardware,fallback: every frame counted as lacking a hardware stamp" \
             "200 200" "$(live_status | python3 -c '
 import json, sys; d = json.load(sys.stdin); print(d["capture"]["packets"], d["time"]["hw_ts_missing"])')"
