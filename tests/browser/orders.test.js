@@ -13,6 +13,7 @@
  *     for it and for its replacement, the responses of their ouch
  *     measurements, and the key-less order events (executions) of the
  *     session naming those orders; in time order, each in its tap's column;
+ *   - an executed order shows its executions (key-less) among its messages;
  *   - a message opens its fields and packets: the refs of GET
  *     /api/v1/messages/{id}, a hex dump of each, and a pcap download with
  *     that many records.
@@ -157,6 +158,22 @@ const ORDER_FIELDS = ["user_ref_num", "order_token", "existing_order_token", "re
   check("times count from the first sighting", shown.length > 0 && shown[0].cells[0] === "0 ns" &&
     shown.every((r, i) => r.cells[0] === fmtDur(BigInt(want2[i].ts_ns) - BigInt(want2[0].ts_ns))), shown.map((r) => r.cells[0]));
   console.log(`# order ${pick.id} on ${pick.sess}: ${want2.length} messages, ${pick.c.events} key-less events`);
+
+  /* an executed order: its executions carry no key, the view finds them */
+  const ex = (await api(`${base}/api/v1/messages?proto=ouch&type=executed&limit=1`)).messages[0];
+  if (ex) {
+    const sess = `${ex.dst}>${ex.src}`, id = (ex.fields.find((f) => f[0] === "user_ref_num" || f[0] === "order_token") || [])[1];
+    const c = await mkChain(sess, id);
+    await page.goto(`${base}/#preset=all&view=orders&order=${encodeURIComponent(id)}&osess=${encodeURIComponent(sess)}`);
+    await page.waitFor((o) => (document.querySelector("#orderinfo") || {}).textContent.startsWith(`order ${o} `), id, 30000);
+    await ready(page);
+    const ids = await page.evalAll("#lifecycle tbody tr", (trs) => trs.map((tr) => tr.dataset.msg));
+    check(`executed order ${id}: its messages with its executions, in time order`, c.events > 0 && ids.includes(ex.id) &&
+      JSON.stringify(ids) === JSON.stringify(c.msgs.map((m) => m.id)), { ids, api: c.msgs.map((m) => m.id) });
+    await page.goto(`${base}/#preset=all&view=orders&order=${encodeURIComponent(pick.id)}&osess=${encodeURIComponent(pick.sess)}`);
+    await page.waitFor((o) => (document.querySelector("#orderinfo") || {}).textContent.startsWith(`order ${o} `), pick.id, 30000);
+    await ready(page);
+  } else check("the capture has an executed order", false);
 
   /* a message opens its packets */
   const mid = shown[0].id;
