@@ -7,8 +7,9 @@
  * (1m ... 7d) and the menu set a relative range ending now: live.
  *
  * State lives in the URL hash (#preset=5m | #after=T&before=T, pair=fix&wa=NS&wb=NS,
- * pg=N, sort=time, min=DUR, lkey=K, m=ID, p=REF, key=K; pg is the measurement
- * list's page, 1-based; sort, min and lkey its order and filters):
+ * pg=N, sort=time, min=DUR, lkey=K, m=ID, p=REF, key=K, view=orders, order=ID,
+ * osess=SRC>DST, om=MSGID; pg is the measurement list's page, 1-based; sort,
+ * min and lkey its order and filters; the last four the Orders view):
  * render() reads it and fills every section, so a shared URL restores the
  * view and Back/Forward walk through views; user actions only change the
  * hash (setState). After a render the section the change was about (packet,
@@ -885,6 +886,204 @@
     $("searchresults").innerHTML = h;
   }
 
+  /* ---- orders (OUCH order entry) ----
+   * #view=orders shows the section; order=ID&osess=SRC>DST opens one
+   * order's lifecycle (ID: the 5.0 UserRefNum or the 4.2 token, without the
+   * O:/X:/U: prefix; the session is the client → venue connection, since an
+   * ID repeats across sessions); om=MSGID opens one message of it.
+   *
+   * Sessions: the pair ouch measurements of the range in time order, at
+   * most ORDER_PAGES pages of 1000 (GET /measurements?pair=ouch&sort=time),
+   * grouped per session and tap; the hop (tap to tap) and t2t (tick to
+   * trade) measurements of the same pages' bounds whose order message is
+   * one of those, per session and taps. Percentiles are nearest-rank over
+   * exactly those measurements. The recent orders are the newest
+   * ORDERS_SHOWN Enter orders of those pages.
+   *
+   * Lifecycle: the requests by key (GET /messages?proto=ouch&key=O:ID,
+   * X:ID, U:ID), the responses of their ouch measurements (Accepted,
+   * Rejected, Canceled, Replaced, Cancel Reject: resp_msg, GET
+   * /messages/{id}), and the key-less order events (Executed, unsolicited
+   * Canceled...) found among the first ORDER_SCAN OUCH messages from the
+   * order's first sighting, on the session's connection, by their order
+   * field. A Replace's replacement token renames the order: the new ID's
+   * messages join the same time line (at most CHAIN_MAX renames). */
+  const ORDER_PAGES = 5, ORDERS_SHOWN = 50, ORDER_SCAN = 1000, CHAIN_MAX = 20;
+  const ORDER_FIELDS = ["user_ref_num", "order_token", "existing_order_token", "replacement_order_token", "previous_order_token", "orig_user_ref_num"];
+  const sessOf = (m) => `${m.src}>${m.dst}`; /* a request's (client > venue) */
+  const sessOfResp = (m) => `${m.dst}>${m.src}`;
+  const sessText = (s) => s.replace(">", " → ");
+  const orderIdOf = (key) => key.replace(/^[OXU]:/, "");
+  const byTime = (x, y) => { const a = BigInt(x.ts_ns), b = BigInt(y.ts_ns); return a < b ? -1 : a > b ? 1 : 0; };
+  async function pages(path) { /* up to ORDER_PAGES pages of 1000 */
+    let all = [], more = false;
+    for (let pg = 0; pg < ORDER_PAGES; pg++) {
+      const j = await getJSON(`${path}&limit=1000&offset=${pg * 1000}`);
+      all = all.concat(j.measurements);
+      more = j.more;
+      if (!more) break;
+    }
+    return { list: all, more };
+  }
+  const nearest = (xs, p) => xs[Math.max(0, Math.ceil(p * xs.length) - 1)];
+  function latRow(pair, sess, taps, ms) {
+    const xs = ms.map((m) => BigInt(m.latency_ns)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return { pair, sess, taps, count: xs.length, rejects: ms.filter((m) => m.resp_type === "rejected").length,
+      p50: nearest(xs, 0.5), p99: nearest(xs, 0.99), max: xs[xs.length - 1] };
+  }
+  let ordersCache = null; /* {key, got} */
+  async function orderSessions(st, a, b) {
+    const key = `${a}-${b}`;
+    if (ordersCache && ordersCache.key === key && !isLive(st)) return ordersCache.got;
+    const q = `after=${a}&before=${b}&sort=time`;
+    const [ouch, hop, t2t] = await Promise.all(["ouch", "hop", "t2t"].map((p) => pages(`/measurements?pair=${p}&${q}`)));
+    const reqOf = new Map(ouch.list.map((m) => [m.req_msg, m]));
+    const groups = new Map();
+    const add = (k, row, m) => { if (!groups.has(k)) groups.set(k, { row, ms: [] }); groups.get(k).ms.push(m); };
+    for (const m of ouch.list) add(`${sessOf(m)}|ouch|${m.tap}`, ["ouch", sessOf(m), String(m.tap)], m);
+    for (const m of hop.list) {
+      const o = reqOf.get(m.req_msg);
+      if (o) add(`${sessOf(o)}|hop|${m.req_tap}>${m.resp_tap}`, ["hop", sessOf(o), `${m.req_tap} → ${m.resp_tap}`], m);
+    }
+    for (const m of t2t.list) {
+      const o = reqOf.get(m.resp_msg);
+      if (o) add(`${sessOf(o)}|t2t|${m.req_tap}>${o.tap}`, ["t2t", sessOf(o), `${m.req_tap} → ${o.tap}`], m);
+    }
+    const order = { ouch: 0, hop: 1, t2t: 2 };
+    const rows = Array.from(groups.values()).map((g) => latRow(g.row[0], g.row[1], g.row[2], g.ms))
+      .sort((x, y) => (x.sess < y.sess ? -1 : x.sess > y.sess ? 1 : order[x.pair] - order[y.pair] || (x.taps < y.taps ? -1 : x.taps > y.taps ? 1 : 0)));
+    /* recent orders: one row per session and order, first sighting first seen */
+    const orders = new Map();
+    for (const m of ouch.list) {
+      if (!m.key.startsWith("O:")) continue;
+      const k = `${sessOf(m)}|${m.key}`;
+      const o = orders.get(k);
+      if (!o) orders.set(k, { sess: sessOf(m), id: orderIdOf(m.key), first: m, taps: [m.tap], resp: m.resp_type });
+      else if (!o.taps.includes(m.tap)) o.taps.push(m.tap);
+    }
+    const recent = Array.from(orders.values()).sort((x, y) => -byTime({ ts_ns: x.first.req_ts_ns }, { ts_ns: y.first.req_ts_ns })).slice(0, ORDERS_SHOWN);
+    const got = { rows, recent, more: { ouch: ouch.more, hop: hop.more, t2t: t2t.more }, n: ouch.list.length };
+    ordersCache = { key, got };
+    return got;
+  }
+  /* every message of order "id" on session "sess" and of the orders it was
+   * renamed to: {msgs (time order), chain, notes, sessions (of the id when
+   * sess is not given)} */
+  async function orderMessages(id, sess) {
+    const chain = [id], seen = new Map(), notes = [];
+    const respIds = new Set();
+    let sessions = null;
+    for (let i = 0; i < chain.length && i < CHAIN_MAX; i++) {
+      const ks = ["O:", "X:", "U:"].map((p) => p + chain[i]);
+      const got = await Promise.all(ks.map((k) => Promise.all([
+        getJSON(`/messages?proto=ouch&key=${encodeURIComponent(k)}&limit=1000`),
+        getJSON(`/measurements?pair=ouch&key=${encodeURIComponent(k)}&limit=1000`)])));
+      let reqs = got.flatMap((g) => g[0].messages), meas = got.flatMap((g) => g[1].measurements);
+      if (!sess) { /* which sessions have this order: the caller picks */
+        sessions = Array.from(new Set(reqs.map(sessOf))).sort();
+        if (sessions.length !== 1) return { msgs: [], chain, notes, sessions };
+        sess = sessions[0];
+      }
+      reqs = reqs.filter((m) => sessOf(m) === sess);
+      meas = meas.filter((m) => sessOf(m) === sess);
+      for (const m of reqs) {
+        seen.set(m.id, m);
+        if (m.type === "replace_order") {
+          const f = m.fields.find((x) => x[0] === "replacement_order_token" || x[0] === "user_ref_num");
+          if (f && !chain.includes(f[1])) chain.push(f[1]);
+        }
+      }
+      meas.forEach((m) => { if (m.resp_msg) respIds.add(m.resp_msg); });
+    }
+    if (chain.length > CHAIN_MAX) notes.push(`the first ${CHAIN_MAX} orders of the replace chain`);
+    const resps = await Promise.all(Array.from(respIds).filter((x) => !seen.has(x)).map(async (x) => {
+      try { return (await getJSON("/messages/" + encodeURIComponent(x))).message; } catch (e) { return null; }
+    }));
+    resps.forEach((m) => { if (m) seen.set(m.id, m); });
+    const first = Array.from(seen.values()).sort(byTime)[0];
+    if (first) {
+      const j = await getJSON(`/messages?proto=ouch&after=${first.ts_ns}&limit=${ORDER_SCAN}`);
+      const ids = new Set(chain);
+      for (const m of j.messages) {
+        if (seen.has(m.id) || m.role === "request" || sessOfResp(m) !== sess) continue;
+        if (m.fields.some((f) => ORDER_FIELDS.includes(f[0]) && ids.has(f[1]))) seen.set(m.id, m);
+      }
+      notes.push(`order events without a key (executions, unsolicited cancels) among the first ${ORDER_SCAN} OUCH messages from the order's first sighting` +
+        (j.more ? " (more followed)" : ""));
+    }
+    return { msgs: Array.from(seen.values()).sort(byTime), chain, notes, sessions: [sess], sess };
+  }
+  async function loadOrders(st) {
+    const on = st.view === "orders";
+    $("orders").hidden = !on;
+    for (const a of document.querySelectorAll("#views a")) {
+      a.setAttribute("aria-current", String((a.dataset.view || "") === (st.view || "")));
+      a.href = hrefWith(a.dataset.view ? { view: a.dataset.view } : { view: "", om: "" });
+    }
+    if (!on) { $("ordermsg").hidden = true; return; }
+    const { a, b } = curRange || range(st);
+    const [s] = await Promise.all([orderSessions(st, a, b), loadOrder(st)]);
+    const cut = Object.entries(s.more).filter(([, v]) => v).map(([k]) => k);
+    $("ordersessions").innerHTML = (cut.length ? `<p class="hint">from the first ${ORDER_PAGES * 1000} ${esc(cut.join(", "))} measurements of the range</p>` : "") +
+      (s.rows.length ? table(["session (client → venue)", "pair", "tap", "measurements", "rejects", "p50", "p99", "max"],
+        s.rows.map((r) => [sessText(r.sess), r.pair, r.taps, String(r.count), r.pair === "ouch" ? String(r.rejects) : "",
+          fmtDur(r.p50), fmtDur(r.p99), fmtDur(r.max)]),
+        (i) => ` data-session="${esc(s.rows[i].sess)}" data-pair="${esc(s.rows[i].pair)}"`) : "<p>no OUCH orders in the range</p>");
+    $("orderid").value = st.order || "";
+    $("recentorders").innerHTML = s.recent.length ? table(["first seen (UTC)", "order", "session", "taps", "answer", "latency (first tap)"],
+      s.recent.map((o) => [fmtNs(o.first.req_ts_ns), link({ order: o.id, osess: o.sess, om: "", p: "" }, o.id), sessText(o.sess),
+        o.taps.join(", "), o.resp || "", fmtDur(o.first.latency_ns)]),
+      (i) => ` data-order="${esc(s.recent[i].id)}" data-session="${esc(s.recent[i].sess)}"`) : "<p>none</p>";
+  }
+  async function loadOrder(st) {
+    if (!st.order) { $("lifecycle").innerHTML = ""; $("ordermsg").hidden = true; return; }
+    const r = await orderMessages(st.order, st.osess || "");
+    if (!st.osess && r.sessions && r.sessions.length !== 1) {
+      $("lifecycle").innerHTML = r.sessions.length ? `<p>order ${esc(st.order)} is on ${r.sessions.length} sessions: </p><ul id="ordersess">` +
+        r.sessions.map((x) => `<li>${link({ osess: x, om: "" }, sessText(x)).html}</li>`).join("") + "</ul>"
+        : `<p>no OUCH order ${esc(st.order)} (keys O:, X:, U:) in the store</p>`;
+      $("ordermsg").hidden = true;
+      return;
+    }
+    const msgs = r.msgs;
+    if (!msgs.length) { $("lifecycle").innerHTML = `<p>no message of order ${esc(st.order)} on ${esc(sessText(r.sess))}</p>`; $("ordermsg").hidden = true; return; }
+    const t0 = BigInt(msgs[0].ts_ns);
+    const taps = Array.from(new Set(msgs.map((m) => m.tap))).sort((x, y) => x - y);
+    const orderOf = (m) => (m.key ? orderIdOf(m.key) : ((m.fields.find((f) => ORDER_FIELDS.includes(f[0])) || [])[1] || ""));
+    const cell = (m) => ({ html: `<a href="${esc(hrefWith({ om: m.id, p: "" }))}">${esc(m.type)}</a>` +
+      (m.error ? ` <span class="err">${esc(m.error)}</span>` : "") + ` <span class="hint">${m.dir === 0 ? "→ venue" : "← venue"}</span>` });
+    let h = `<p class="mono" id="orderinfo">order ${esc(r.chain.join(" → "))} · session ${esc(sessText(r.sess))} · ` +
+      `${msgs.length} messages at ${taps.length === 1 ? "tap" : "taps"} ${esc(taps.join(", "))} · first seen ${esc(fmtNs(msgs[0].ts_ns))}</p>`;
+    h += table(["+ from first sighting", "time (UTC)", "order"].concat(taps.map((t) => `tap ${t}`)),
+      msgs.map((m) => [fmtDur(BigInt(m.ts_ns) - t0), fmtNs(m.ts_ns), orderOf(m)].concat(taps.map((t) => (m.tap === t ? cell(m) : "")))),
+      (i) => ` data-msg="${esc(msgs[i].id)}" data-tap="${msgs[i].tap}" data-type="${esc(msgs[i].type)}"${msgs[i].id === st.om ? ' class="sel"' : ""}`);
+    if (r.notes.length) h += `<p class="hint">Also: ${esc(r.notes.join("; "))}.</p>`;
+    $("lifecycle").innerHTML = h;
+    await loadOrderMsg(st);
+  }
+  /* one message: its fields, its packets (hex dumps from its pcap) and the pcap download */
+  async function loadOrderMsg(st) {
+    if (!st.om) { $("ordermsg").hidden = true; return; }
+    $("ordermsg").hidden = false;
+    const j = await getJSON("/messages/" + encodeURIComponent(st.om));
+    const m = j.message, url = `${API}/messages/${encodeURIComponent(m.id)}/pcap`;
+    const recs = await pcapRecords(url);
+    let h = `<p class="mono">${esc(m.id)} · ${esc(m.proto)} ${esc(m.type)} · tap ${esc(m.tap)} · ${esc(fmtNs(m.ts_ns))} · ${esc(m.src)} → ${esc(m.dst)}` +
+      (m.key ? ` · key ${esc(m.key)}` : "") + (m.error ? ` · <span class="err">${esc(m.error)}</span>` : "") + "</p>";
+    h += `<p><a id="msgpcap" href="${esc(url)}" download="${esc(m.id)}.pcap" data-packets="${j.packets.length}">Download the pcap of its ${j.packets.length} packet${j.packets.length === 1 ? "" : "s"}</a></p>`;
+    h += `<div class="side"><div><h3>Fields</h3>` + table(["field", "value"], m.fields.map((f) => [f[0], f[1]])) + "</div>";
+    h += `<div><h3>Packets</h3>` + table(["time (UTC)", "caplen", "summary", "ref"],
+      j.packets.map((p) => (p.ts_ns === undefined ? ["—", "—", p.expired ? "no longer stored (retention)" : "unreadable", p.ref]
+        : [fmtNs(p.ts_ns), String(p.caplen), p.summary, p.ref])),
+      (i) => ` class="pkt" data-ref="${esc(j.packets[i].ref)}"`);
+    for (const p of j.packets) {
+      const rec = p.ts_ns !== undefined && recs.find((x) => x.ts_ns === String(p.ts_ns) && x.caplen === p.caplen);
+      if (rec) h += `<details class="pktbytes" data-ref="${esc(p.ref)}"><summary>${esc(p.ref)}: layers and bytes</summary><ul class="mono">` +
+        layers(rec.bytes).map((l) => `<li>${esc(l)}</li>`).join("") + `</ul><pre class="hex" aria-label="bytes in hex and ASCII">${esc(hexdump(rec.bytes))}</pre></details>`;
+    }
+    $("ordermsgbody").innerHTML = h + "</div></div>";
+  }
+
   /* ---- render ---- */
   /* the section a change of state is about, to be scrolled into view: the
    * deepest one that changed (on first load, the deepest one shown) */
@@ -893,6 +1092,8 @@
     if (st.p && changed("p")) return "bytes";
     if (st.m && changed("m")) return "detail";
     if (st.pair && st.wa && changed("pair", "wa", "wb", "pg", "sort", "min", "lkey")) return "list";
+    if (st.view === "orders" && st.om && changed("om")) return "ordermsg";
+    if (st.view === "orders" && changed("view", "order", "osess")) return "orders";
     if (st.key && changed("key")) return "search";
     return null;
   }
@@ -918,7 +1119,7 @@
       /* the charts, the search and the drill-down load at once */
       const drill = async () => { await loadList(st); await loadBytes(st, await loadDetail(st)); };
       const charts0 = loadCharts(st); /* sets curRange before its first await */
-      await Promise.all([charts0.then(() => fillInputs(st)), loadSearch(st), drill()]);
+      await Promise.all([charts0.then(() => fillInputs(st)), loadSearch(st), drill(), charts0.then(() => loadOrders(st))]);
       const target = scrollTarget(prevState, st);
       if (target) $(target).scrollIntoView({ block: "start" });
     } catch (e) {
@@ -985,6 +1186,10 @@
   $("minform").addEventListener("submit", (ev) => {
     ev.preventDefault();
     setState({ min: $("minlat").value.trim(), lkey: $("listkey").value.trim(), pg: "" });
+  });
+  $("orderform").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    setState({ view: "orders", order: $("orderid").value.trim().replace(/^[OXU]:/, ""), osess: "", om: "" });
   });
   $("keyform").addEventListener("submit", (ev) => { ev.preventDefault(); setState({ key: $("key").value.trim() }); });
   /* the filter is tried first: a 400 (bad filter) is shown, not downloaded;

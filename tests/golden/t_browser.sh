@@ -9,7 +9,9 @@
 # tests/browser/defects.test.js checks issue 14's UI defects, its live cases
 # against a 90 s capture replayed in real time (capturing while it clicks),
 # and an empty store; tests/browser/feeds.test.js the feeds and gaps tables
-# on a two-tap A/B MoldUDP64 capture with losses. Screenshots
+# on a two-tap A/B MoldUDP64 capture with losses, and
+# tests/browser/orders.test.js the Orders view (OUCH sessions, an order's
+# lifecycle across taps, a message's packets) on the same capture. Screenshots
 # of every step are kept per browser in $CS_ARTIFACTS/<browser> (or
 # $CS_TMP/screenshots/<browser>). Needs /usr/bin/chromium (apt chromium),
 # /usr/bin/firefox-esr (apt firefox-esr) and tests/browser/node_modules
@@ -119,6 +121,13 @@ if browser_ready; then
             fail "feeds and gaps in $b: $(grep -E 'FAIL' "$CS_TMP/feeds-$b.log" | head -5)"
         fi
         cp "$CS_TMP/feeds-$b.log" "$SHOTS/$b/feeds.log" 2>/dev/null
+        if (cd "$BROWSER_DIR" && timeout 120 node orders.test.js "$b" "http://127.0.0.1:$PORT6" \
+            "$SHOTS/$b") >"$CS_TMP/orders-$b.log" 2>&1; then
+            pass
+        else
+            fail "orders view in $b: $(grep -E 'FAIL' "$CS_TMP/orders-$b.log" | head -5)"
+        fi
+        cp "$CS_TMP/orders-$b.log" "$SHOTS/$b/orders.log" 2>/dev/null
         start_live "$b"
         if (cd "$BROWSER_DIR" && timeout 300 node defects.test.js "$b" "$SHOTS/$b" "http://127.0.0.1:$PORT1" \
             "http://127.0.0.1:$DPORT4" "http://127.0.0.1:$PORT5" "http://127.0.0.1:$PORT2") \
