@@ -5,7 +5,7 @@
  * Design: a virtual clock "vt" and a sequence of transactions. Each
  * transaction (one FIX order and its ack, one HTTP exchange, one DNS lookup,
  * one ITCH datagram on feeds A and B at two taps, an OUCH order...) writes
- * its 1-16 frames with timestamps from vt on; they are sorted by time
+ * its 1-12 frames with timestamps from vt on; they are sorted by time
  * (the two taps see a packet at different times), then vt moves past its
  * last frame and on by the packet budget (1e9 / rate ns per frame, every
  * frame counted). Transactions never overlap, so timestamps are
