@@ -8,9 +8,11 @@
 # 102 (some recovered by the other feed, and some missing on both), and
 # `capstream feeds` lists both feeds at both taps.
 
+# 5 seconds: on a loaded machine the daemon may take a second or two to
+# serve, and the status must still answer twice before the run ends
 PORT=$((20000 + RANDOM % 20000))
 S=$CS_TMP/store
-"$CS_BIN" demo --seconds 3 --listen "127.0.0.1:$PORT" --store "$S" \
+"$CS_BIN" demo --seconds 5 --listen "127.0.0.1:$PORT" --store "$S" \
     >"$CS_TMP/demo.out" 2>"$CS_TMP/demo.err" &
 pid=$!
 
@@ -30,7 +32,7 @@ check "status answered during the run ($first then $second packets)" \
 check "the packet count grows" test "${second:-0}" -gt "${first:-0}"
 wait "$pid"
 status=$?
-check "demo --seconds 3 exits 0 (got $status)" test "$status" -eq 0
+check "demo --seconds 5 exits 0 (got $status)" test "$status" -eq 0
 check "demo printed the UI URL" grep -q "http://127.0.0.1:$PORT/" "$CS_TMP/demo.out"
 check "the store has packets" python3 -c '
 import re, sys
