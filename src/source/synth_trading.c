@@ -100,9 +100,10 @@ void cs__syn_trading_init(synth *s)
 
 /* ---- market data: ITCH 5.0 in MoldUDP64, feeds A and B ---------------- */
 
-/* The common header of an ITCH message: type, locate, tracking 0, the
- * 6-byte timestamp (ns since midnight). */
-static void itch_head(uint8_t *p, char type, unsigned sym, int64_t ts)
+/* The common header of an ITCH message: type, Stock Locate ("sym" + 1;
+ * 0 for a message about no symbol, sym = -1), tracking 0, the 6-byte
+ * timestamp (ns since midnight). */
+static void itch_head(uint8_t *p, char type, int sym, int64_t ts)
 {
     uint64_t tod = (uint64_t)(ts % (86400ll * 1000000000ll));
 
@@ -116,7 +117,7 @@ static void itch_head(uint8_t *p, char type, unsigned sym, int64_t ts)
 /* Stock Directory (39 bytes) of symbol "sym". */
 static size_t itch_directory(uint8_t *p, unsigned sym, int64_t ts)
 {
-    itch_head(p, 'R', sym, ts);
+    itch_head(p, 'R', (int)sym, ts);
     put_alpha(p + 11, symbols[sym], 8);
     memcpy(p + 19, "QN", 2);      /* market category, financial status */
     cs__syn_put32(p + 21, 100);   /* round lot */
@@ -142,7 +143,7 @@ static size_t itch_order_msg(synth *s, uint8_t *p, int64_t ts, unsigned *sym)
             tr->n_live--; /* forget the newest: a ring would be fairer, this is a demo */
         tr->live[tr->n_live] = ref;
         tr->live_sym[tr->n_live++] = (uint8_t)*sym;
-        itch_head(p, 'A', *sym, ts);
+        itch_head(p, 'A', (int)*sym, ts);
         cs__syn_put64(p + 11, ref);
         p[19] = cs__syn_rnd_below(s, 2) ? 'B' : 'S';
         cs__syn_put32(p + 20, 100 * (1 + cs__syn_rnd_below(s, 10)));
@@ -154,7 +155,7 @@ static size_t itch_order_msg(synth *s, uint8_t *p, int64_t ts, unsigned *sym)
     ref = tr->live[i];
     *sym = tr->live_sym[i];
     if (r == 2) {
-        itch_head(p, 'E', *sym, ts);
+        itch_head(p, 'E', (int)*sym, ts);
         cs__syn_put64(p + 11, ref);
         cs__syn_put32(p + 19, 100);
         cs__syn_put64(p + 23, ++tr->itch_match);
@@ -162,7 +163,7 @@ static size_t itch_order_msg(synth *s, uint8_t *p, int64_t ts, unsigned *sym)
     }
     tr->live[i] = tr->live[--tr->n_live];
     tr->live_sym[i] = tr->live_sym[tr->n_live];
-    itch_head(p, 'D', *sym, ts);
+    itch_head(p, 'D', (int)*sym, ts);
     cs__syn_put64(p + 11, ref);
     return 19;
 }
@@ -193,9 +194,8 @@ int64_t cs__syn_tx_market_data(synth *s, int64_t t)
         tr->directory_sent = 1;
         tr->mold_next_hb = t + MOLD_HB_NS;
         cs__syn_put16(p + n, 12);
-        itch_head(p + n + 2, 'S', 0, t);
-        cs__syn_put16(p + n + 3, 0);
-        p[n + 2 + 11] = 'O';
+        itch_head(p + n + 2, 'S', -1, t);
+        p[n + 2 + 11] = 'O'; /* System Event: start of messages */
         n += 14;
         for (count = 1; count <= N_SYMBOLS; count++, n += 41) {
             cs__syn_put16(p + n, 39);
@@ -298,7 +298,7 @@ static int64_t order_enter(synth *s, int64_t t, unsigned sym)
     cs__syn_put32(m + 16, shares);
     put_alpha(m + 20, symbols[sym], 8);
     cs__syn_put32(m + 28, price);
-    cs__syn_put32(m + 32, 0); /* TIF: immediate or cancel would be 0; day */
+    cs__syn_put32(m + 32, 99998); /* TIF: market hours */
     memcpy(m + 36, "DEMO", 4);
     memcpy(m + 40, "YAN", 3); /* display, capacity, ISO */
     cs__syn_put32(m + 43, 0);
