@@ -5,10 +5,15 @@
  *
  * No root, no interface, no capture file: the synthetic source
  * (source/synth.h: FIX order entry with occasional slow acks, HTTP, DNS
- * with some NXDOMAIN, ITCH market data) feeds, in real time, the very
- * daemon of `capstream run` (cli/run_int.h, engine/daemon.h) - store,
- * decode, pairing, metrics, alerts from a built-in rule set, HTTP API and
- * web UI. This file chooses the options, the store and the rules.
+ * with some NXDOMAIN, ITCH market data on an A/B pair of MoldUDP64 feeds
+ * with occasional loss, OUCH order entry over SoupBinTCP, the trading
+ * traffic seen at two taps tagged VLAN 101 and 102) feeds, in real time,
+ * the very daemon of `capstream run` (cli/run_int.h, engine/daemon.h) -
+ * store, decode, pairing, metrics, alerts from a built-in rule set, HTTP
+ * API and web UI. This file chooses the options, the store and the rules:
+ * the daemon runs as with `--tap-by vlan --decoder-opt
+ * moldudp64.ports=26477,26478 --decoder-opt soupbintcp.ports=15000`, so
+ * the A/B races, gaps, hop, OUCH and tick-to-trade latencies show.
  *
  *   synth source ──► cs__run_daemon ──► temporary store (mkdtemp)
  *                                   └─► http://ADDR:PORT/  (UI, /api/v1/)
@@ -40,9 +45,13 @@ static const char demo_help[] =
     "                      [--decoder-opt NAME.KEY=VALUE]\n\n"
     "Runs the live daemon on synthetic trading-floor traffic - FIX order entry\n"
     "with occasional slow acknowledgements, HTTP, DNS with some NXDOMAIN, ITCH\n"
-    "market data - generated in real time: no root, no interface, no capture\n"
-    "file. Packets go into a temporary store through the full pipeline (decode,\n"
-    "latency pairing, metrics, built-in alert rules) and the web UI is served.\n\n"
+    "market data on MoldUDP64 feeds A and B with occasional loss, OUCH 4.2\n"
+    "order entry over SoupBinTCP, the trading traffic seen at two taps (VLAN\n"
+    "101 edge, 102 inside) - generated in real time: no root, no interface, no\n"
+    "capture file. Packets go into a temporary store through the full pipeline\n"
+    "(decode, latency pairing, metrics, built-in alert rules) as with --tap-by\n"
+    "vlan, moldudp64.ports=26477,26478 and soupbintcp.ports=15000, and the web\n"
+    "UI is served.\n\n"
     "  --listen A:P     HTTP address (default 127.0.0.1:8642)\n"
     "  --rate PPS       packets per second (default 5000)\n"
     "  --seconds N      stop after N seconds (default: until Ctrl-C / SIGTERM)\n"
@@ -61,6 +70,9 @@ static const char demo_help[] =
 static const char demo_rules[] = "# capstream demo: built-in alert rules\n"
                                  "fix_slow: pair=fix p99 > 1ms for 2s clear 10s\n"
                                  "dns_errors: proto=dns rcode!=0 rate > 5/s\n";
+
+static const char *const demo_decoder_opts[] = {"moldudp64.ports=26477,26478",
+                                                "soupbintcp.ports=15000"};
 
 typedef struct demo_args {
     const char *listen, *store;
@@ -92,6 +104,11 @@ static int demo_parse(int argc, char **argv, demo_args *a)
     a->listen = DEMO_DEFAULT_LISTEN;
     a->rate = 5000;
     a->seed = 1;
+    /* the synthetic feeds' and order entry's ports (source/synth.h); a
+     * --decoder-opt of the same key replaces them */
+    for (size_t i = 0; i < sizeof(demo_decoder_opts) / sizeof(demo_decoder_opts[0]); i++)
+        if (cs_decoder_optset_add(&a->decoder_opts, demo_decoder_opts[i]) < 0)
+            return cs_cli_fail(CS_EINVAL);
     while (rc == 0 && (c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(demo_help, stdout);
@@ -199,7 +216,8 @@ int cs_cmd_demo(int argc, char **argv)
                        .synth = spec,
                        .label = "synth",
                        .banner = banner,
-                       .decoder_opts = &a.decoder_opts};
+                       .decoder_opts = &a.decoder_opts,
+                       .tap_by_vlan = 1};
     if (a.seconds && pthread_create(&timer, NULL, stop_later, &a.seconds) == 0)
         pthread_detach(timer);
     status = cs__run_daemon(&o);

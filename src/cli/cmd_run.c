@@ -520,6 +520,7 @@ int cs__run_daemon(const cs__run_opts *o)
     x.a.banner = o->banner;
     if (o->decoder_opts != NULL)
         x.a.decoder_opts = *o->decoder_opts;
+    x.a.tap_by_vlan = o->tap_by_vlan;
     x.a.metrics_days = 31;
     x.a.ring_bytes = RUN_DEFAULT_RING;
     x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT;

@@ -22,6 +22,7 @@ typedef struct cs__run_opts {
     const char *label;                     /* what the status calls the source, e.g. "synth" */
     const char *banner;                    /* printed to standard output once serving, or NULL */
     const cs_decoder_optset *decoder_opts; /* --decoder-opt settings, or NULL */
+    int tap_by_vlan;                       /* --tap-by vlan: a frame's tap is its VLAN id */
 } cs__run_opts;
 
 int cs__run_daemon(const cs__run_opts *o);

@@ -4,15 +4,17 @@
  *
  * Design: a virtual clock "vt" and a sequence of transactions. Each
  * transaction (one FIX order and its ack, one HTTP exchange, one DNS lookup,
- * one ITCH datagram, a TCP handshake...) writes its 1-6 frames with
- * timestamps from vt on, in order, then vt moves past its last frame and on
- * by the packet budget (1e9 / rate ns per frame). Transactions never
- * overlap, so timestamps are nondecreasing by construction. The packet
+ * one ITCH datagram on feeds A and B at two taps, an OUCH order...) writes
+ * its 1-12 frames with timestamps from vt on; they are sorted by time
+ * (the two taps see a packet at different times), then vt moves past its
+ * last frame and on by the packet budget (1e9 / rate ns per frame, every
+ * frame counted). Transactions never overlap, so timestamps are
+ * nondecreasing by construction. The packet
  * budget is kept apart ("due"): after a slow transaction (a 5 ms ack) the
  * next ones follow 1 us apart until the budget is met again, so the mean
  * rate stays "rate" while there is time for it.
  *
- *   vt ─► [D ─35us─► 8 ─► ACK] ─► [GET ─1ms─► 200 ─► ACK] ─► [ITCH] ─► ...
+ *   vt ─► [D ─35us─► 8 ─► ACK] ─► [GET ─1ms─► 200 ─► ACK] ─► [ITCH A,B] ─► ...
  *
  * Pacing (pace=1): a batch holds about 10 ms of traffic; before it is
  * returned the source sleeps until CLOCK_REALTIME reaches its last
@@ -26,20 +28,23 @@
  *   | Ethernet 14  | IPv4 20     | TCP 20 / UDP 8 | payload           |
  *   | dst src 0800 | 45 00 len.. | ports seq ack..| FIX/HTTP/DNS/ITCH |
  *   +--------------+-------------+----------------+-------------------+
+ *   (the trading traffic's Ethernet header is 18 bytes: dst src, 8100
+ *   and the tag's VLAN id, then 0800)
  *
  * TCP: each connection starts with SYN, SYN-ACK, ACK; seq/ack are exact, so
  * reassembly sees no gaps. FIX 4.4: 8=FIX.4.4|9=BodyLength|35=...|10=CheckSum
  * (BodyLength counts from after "9=..|" up to "10=", CheckSum is the byte sum
  * mod 256 of everything before "10="). DNS: RFC 1035 header + question
- * (+ A answers with a compression pointer 0xC00C). ITCH 5.0 messages framed
- * by MoldUDP64: session(10) sequence(8) count(2), then per message a 2-byte
- * length and the message.
+ * (+ A answers with a compression pointer 0xC00C). ITCH, MoldUDP64,
+ * SoupBinTCP and OUCH: synth_trading.c.
  *
  * Memory: frames live in one arena of CS_BATCH_MAX full-size frames, owned
  * by the source and reused at release_batch - no allocation per packet.
  * PRNG: splitmix64, seeded from the spec. Not thread-safe.
  */
 #include "source/synth.h"
+
+#include "source/synth_int.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -51,46 +56,12 @@
 #include <string.h>
 #include <time.h>
 
-#define SYN_FRAME_MAX 1514
-#define SYN_TX_MAX_PKTS 8
-#define SYN_N_FIX 3
-#define SYN_N_HTTP 4
 #define SYN_N_DNS 4
-#define SYN_LIVE_REFS 64
 #define SYN_DEFAULT_T0 (1767225600ll * 1000000000ll)
-
-enum { TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_PSH = 0x08, TCP_ACK = 0x10 };
-
-typedef struct tcp_conn {
-    uint8_t ip[2][4]; /* [0] client, [1] server */
-    uint16_t port[2];
-    uint32_t seq[2];     /* next sequence number each side sends */
-    int up;              /* handshake done */
-    uint32_t fix_seq[2]; /* FIX MsgSeqNum(34) each side */
-    int64_t next_hb;     /* FIX heartbeat due */
-} tcp_conn;
-
-typedef struct synth {
-    cs_source base; /* first: generic code sees a cs_source */
-    uint64_t rng;
-    uint64_t rate, limit;
-    int pace;
-    int64_t vt, due, pkt_ns; /* virtual clock; when the budget says the next tx is due */
-    uint8_t *arena;
-    size_t used;
-    cs_batch *cur;
-    uint8_t scratch[SYN_FRAME_MAX];
-    tcp_conn fix[SYN_N_FIX], http[SYN_N_HTTP];
-    uint64_t orders, http_reqs, dns_qs, itch_ref, itch_match, mold_seq;
-    uint64_t live[SYN_LIVE_REFS];
-    unsigned n_live;
-    uint16_t ip_id;
-    uint64_t packets, bytes;
-} synth;
 
 /* ---- randomness (splitmix64) ------------------------------------------ */
 
-static uint64_t rnd_u64(synth *s)
+uint64_t cs__syn_rnd_u64(synth *s)
 {
     uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
 
@@ -99,20 +70,20 @@ static uint64_t rnd_u64(synth *s)
     return z ^ (z >> 31);
 }
 
-static double rnd_unit(synth *s) /* (0, 1) */
+double cs__syn_rnd_unit(synth *s) /* (0, 1) */
 {
-    return ((double)(rnd_u64(s) >> 11) + 0.5) / 9007199254740992.0;
+    return ((double)(cs__syn_rnd_u64(s) >> 11) + 0.5) / 9007199254740992.0;
 }
 
-static unsigned rnd_below(synth *s, unsigned n)
+unsigned cs__syn_rnd_below(synth *s, unsigned n)
 {
-    return (unsigned)(rnd_u64(s) % n);
+    return (unsigned)(cs__syn_rnd_u64(s) % n);
 }
 
 /* Log-normal with the given median: median * e^(sigma * N(0,1)). */
-static int64_t rnd_lognormal(synth *s, double median_ns, double sigma)
+int64_t cs__syn_rnd_lognormal(synth *s, double median_ns, double sigma)
 {
-    double n = sqrt(-2.0 * log(rnd_unit(s))) * cos(6.283185307179586 * rnd_unit(s));
+    double n = sqrt(-2.0 * log(cs__syn_rnd_unit(s))) * cos(6.283185307179586 * cs__syn_rnd_unit(s));
     double v = median_ns * exp(sigma * n);
 
     return v < 1000.0 ? 1000 : (int64_t)v;
@@ -120,22 +91,22 @@ static int64_t rnd_lognormal(synth *s, double median_ns, double sigma)
 
 /* ---- byte writing ----------------------------------------------------- */
 
-static void put16(uint8_t *p, uint16_t v)
+void cs__syn_put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
 }
 
-static void put32(uint8_t *p, uint32_t v)
+void cs__syn_put32(uint8_t *p, uint32_t v)
 {
-    put16(p, (uint16_t)(v >> 16));
-    put16(p + 2, (uint16_t)v);
+    cs__syn_put16(p, (uint16_t)(v >> 16));
+    cs__syn_put16(p + 2, (uint16_t)v);
 }
 
-static void put64(uint8_t *p, uint64_t v)
+void cs__syn_put64(uint8_t *p, uint64_t v)
 {
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
+    cs__syn_put32(p, (uint32_t)(v >> 32));
+    cs__syn_put32(p + 4, (uint32_t)v);
 }
 
 static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n)
@@ -172,69 +143,97 @@ static void emit_ip(synth *s, int64_t ts, const uint8_t *src, const uint8_t *dst
 {
     cs_batch *b = s->cur;
     uint8_t *f = s->arena + s->used;
-    size_t len = 14 + 20 + l4len;
+    size_t l2 = s->vlan ? 18 : 14, len = l2 + 20 + l4len;
 
     if (b->n >= CS_BATCH_MAX || len > SYN_FRAME_MAX)
         return; /* cannot happen: callers leave room, payloads are small */
     mac_for(f, dst);
     mac_for(f + 6, src);
-    put16(f + 12, 0x0800);
+    if (s->vlan) { /* IEEE 802.1Q: TPID 0x8100, TCI = priority 0, VLAN id */
+        cs__syn_put16(f + 12, 0x8100);
+        cs__syn_put16(f + 14, s->vlan & 0x0FFF);
+        f += 4;
+    }
+    cs__syn_put16(f + 12, 0x0800);
     f[14] = 0x45;
     f[15] = 0;
-    put16(f + 16, (uint16_t)(20 + l4len));
-    put16(f + 18, s->ip_id++);
-    put16(f + 20, 0x4000); /* DF */
+    cs__syn_put16(f + 16, (uint16_t)(20 + l4len));
+    cs__syn_put16(f + 18, s->ip_id++);
+    cs__syn_put16(f + 20, 0x4000); /* DF */
     f[22] = 64;
     f[23] = proto;
-    put16(f + 24, 0);
+    cs__syn_put16(f + 24, 0);
     memcpy(f + 26, src, 4);
     memcpy(f + 30, dst, 4);
-    put16(f + 24, fold(sum16(0, f + 14, 20)));
+    cs__syn_put16(f + 24, fold(sum16(0, f + 14, 20)));
     memcpy(f + 34, l4, l4len);
     if (proto == 6) { /* TCP checksum over the pseudo-header */
         uint32_t acc = sum16(0, f + 26, 8) + 6 + (uint32_t)l4len;
-        put16(f + 34 + 16, fold(sum16(acc, f + 34, l4len)));
+        cs__syn_put16(f + 34 + 16, fold(sum16(acc, f + 34, l4len)));
     }
     b->pkts[b->n] = (cs_packet){.ts_ns = ts,
                                 .caplen = (uint32_t)len,
                                 .wirelen = (uint32_t)len,
                                 .linktype = CS_LINK_ETHERNET,
                                 .tap = 0,
-                                .data = f};
+                                .data = s->arena + s->used};
     b->n++;
     s->used += SYN_FRAME_MAX;
     s->packets++;
     s->bytes += len;
 }
 
-static void emit_udp(synth *s, int64_t ts, const uint8_t *src, uint16_t sport, const uint8_t *dst,
-                     uint16_t dport, const uint8_t *payload, size_t n)
+/* The frame just written again, as a second capture point sees it: the
+ * same bytes with VLAN id "vlan" in its 802.1Q tag, at time "ts". */
+void cs__syn_twin(synth *s, int64_t ts, uint16_t vlan)
+{
+    cs_batch *b = s->cur;
+    const cs_packet *p;
+    uint8_t *f = s->arena + s->used;
+
+    if (b->n == 0 || b->n >= CS_BATCH_MAX)
+        return; /* cannot happen: callers leave room */
+    p = &b->pkts[b->n - 1];
+    memcpy(f, p->data, p->caplen);
+    if (p->caplen >= 18 && f[12] == 0x81 && f[13] == 0x00)
+        cs__syn_put16(f + 14, vlan & 0x0FFF);
+    b->pkts[b->n] = *p;
+    b->pkts[b->n].ts_ns = ts;
+    b->pkts[b->n].data = f;
+    b->n++;
+    s->used += SYN_FRAME_MAX;
+    s->packets++;
+    s->bytes += p->caplen;
+}
+
+void cs__syn_emit_udp(synth *s, int64_t ts, const uint8_t *src, uint16_t sport, const uint8_t *dst,
+                      uint16_t dport, const uint8_t *payload, size_t n)
 {
     uint8_t l4[SYN_FRAME_MAX];
 
-    put16(l4, sport);
-    put16(l4 + 2, dport);
-    put16(l4 + 4, (uint16_t)(8 + n));
-    put16(l4 + 6, 0);
+    cs__syn_put16(l4, sport);
+    cs__syn_put16(l4 + 2, dport);
+    cs__syn_put16(l4 + 4, (uint16_t)(8 + n));
+    cs__syn_put16(l4 + 6, 0);
     memcpy(l4 + 8, payload, n);
     emit_ip(s, ts, src, dst, 17, l4, 8 + n);
 }
 
 /* One TCP segment from side "d" of "c"; advances that side's sequence. */
-static void emit_tcp(synth *s, int64_t ts, tcp_conn *c, int d, uint8_t flags,
-                     const uint8_t *payload, size_t n)
+void cs__syn_emit_tcp(synth *s, int64_t ts, tcp_conn *c, int d, uint8_t flags,
+                      const uint8_t *payload, size_t n)
 {
     uint8_t l4[SYN_FRAME_MAX];
 
-    put16(l4, c->port[d]);
-    put16(l4 + 2, c->port[1 - d]);
-    put32(l4 + 4, c->seq[d]);
-    put32(l4 + 8, (flags & TCP_ACK) ? c->seq[1 - d] : 0);
+    cs__syn_put16(l4, c->port[d]);
+    cs__syn_put16(l4 + 2, c->port[1 - d]);
+    cs__syn_put32(l4 + 4, c->seq[d]);
+    cs__syn_put32(l4 + 8, (flags & TCP_ACK) ? c->seq[1 - d] : 0);
     l4[12] = 5 << 4;
     l4[13] = flags;
-    put16(l4 + 14, 65535);
-    put16(l4 + 16, 0);
-    put16(l4 + 18, 0);
+    cs__syn_put16(l4 + 14, 65535);
+    cs__syn_put16(l4 + 16, 0);
+    cs__syn_put16(l4 + 18, 0);
     if (n)
         memcpy(l4 + 20, payload, n);
     emit_ip(s, ts, c->ip[d], c->ip[1 - d], 6, l4, 20 + n);
@@ -242,11 +241,11 @@ static void emit_tcp(synth *s, int64_t ts, tcp_conn *c, int d, uint8_t flags,
 }
 
 /* SYN, SYN-ACK, ACK; returns the time of the last. */
-static int64_t tcp_handshake(synth *s, tcp_conn *c, int64_t t)
+int64_t cs__syn_tcp_handshake(synth *s, tcp_conn *c, int64_t t)
 {
-    emit_tcp(s, t, c, 0, TCP_SYN, NULL, 0);
-    emit_tcp(s, t + 30000, c, 1, TCP_SYN | TCP_ACK, NULL, 0);
-    emit_tcp(s, t + 60000, c, 0, TCP_ACK, NULL, 0);
+    cs__syn_emit_tcp(s, t, c, 0, TCP_SYN, NULL, 0);
+    cs__syn_emit_tcp(s, t + 30000, c, 1, TCP_SYN | TCP_ACK, NULL, 0);
+    cs__syn_emit_tcp(s, t + 60000, c, 0, TCP_ACK, NULL, 0);
     c->up = 1;
     return t + 60000;
 }
@@ -289,34 +288,34 @@ static int64_t fix_send(synth *s, tcp_conn *c, int d, int64_t ts, const char *ty
 {
     size_t n = fix_build(c, d, ts, type, fields, (char *)s->scratch, sizeof(s->scratch));
 
-    emit_tcp(s, ts, c, d, TCP_PSH | TCP_ACK, s->scratch, n);
+    cs__syn_emit_tcp(s, ts, c, d, TCP_PSH | TCP_ACK, s->scratch, n);
     return ts;
 }
 
 /* 99%: ~35 us log-normal; 1%: 1-5 ms. */
 static int64_t fix_ack_latency(synth *s)
 {
-    if (rnd_below(s, 100) == 0)
-        return 1000000 + (int64_t)rnd_below(s, 4000000);
-    return rnd_lognormal(s, 35000.0, 0.35);
+    if (cs__syn_rnd_below(s, 100) == 0)
+        return 1000000 + (int64_t)cs__syn_rnd_below(s, 4000000);
+    return cs__syn_rnd_lognormal(s, 35000.0, 0.35);
 }
 
 static int64_t tx_fix(synth *s, int64_t t)
 {
     static const char *const syms[] = {"AAPL", "MSFT", "ESZ6", "EURUSD"};
-    tcp_conn *c = &s->fix[rnd_below(s, SYN_N_FIX)];
+    tcp_conn *c = &s->fix[cs__syn_rnd_below(s, SYN_N_FIX)];
     char f[256];
     uint64_t id;
 
     if (!c->up)
-        return tcp_handshake(s, c, t);
+        return cs__syn_tcp_handshake(s, c, t);
     if (t >= c->next_hb) { /* both sides' Heartbeat(0) */
         c->next_hb = t + 1000000000;
         fix_send(s, c, 0, t, "0", "");
         return fix_send(s, c, 1, t + 15000, "0", "");
     }
     id = ++s->orders;
-    if (id > 1 && rnd_below(s, 10) == 0) { /* cancel an earlier order */
+    if (id > 1 && cs__syn_rnd_below(s, 10) == 0) { /* cancel an earlier order */
         snprintf(f, sizeof(f),
                  "11=C%" PRIu64 "\x01"
                  "41=O%" PRIu64 "\x01"
@@ -324,7 +323,7 @@ static int64_t tx_fix(synth *s, int64_t t)
                  "54=1\x01",
                  id, id - 1, syms[id % 4]);
         fix_send(s, c, 0, t, "F", f);
-        t += rnd_lognormal(s, 40000.0, 0.35);
+        t += cs__syn_rnd_lognormal(s, 40000.0, 0.35);
         snprintf(f, sizeof(f),
                  "37=X%" PRIu64 "\x01"
                  "11=C%" PRIu64 "\x01"
@@ -342,8 +341,9 @@ static int64_t tx_fix(synth *s, int64_t t)
                  "38=%u\x01"
                  "40=2\x01"
                  "44=%u.%02u\x01",
-                 id, syms[id % 4], 1 + rnd_below(s, 2), 100 * (1 + rnd_below(s, 10)),
-                 100 + rnd_below(s, 50), rnd_below(s, 100));
+                 id, syms[id % 4], 1 + cs__syn_rnd_below(s, 2),
+                 100 * (1 + cs__syn_rnd_below(s, 10)), 100 + cs__syn_rnd_below(s, 50),
+                 cs__syn_rnd_below(s, 100));
         fix_send(s, c, 0, t, "D", f);
         t += fix_ack_latency(s);
         snprintf(f, sizeof(f),
@@ -356,7 +356,7 @@ static int64_t tx_fix(synth *s, int64_t t)
                  id, id, id, syms[id % 4]);
     }
     fix_send(s, c, 1, t, "8", f);
-    emit_tcp(s, t + 20000, c, 0, TCP_ACK, NULL, 0);
+    cs__syn_emit_tcp(s, t + 20000, c, 0, TCP_ACK, NULL, 0);
     return t + 20000;
 }
 
@@ -366,25 +366,26 @@ static int64_t tx_http(synth *s, int64_t t)
 {
     static const char *const paths[] = {"/api/v1/quote?symbol=AAPL", "/api/v1/orders/", "/health",
                                         "/static/app.js"};
-    tcp_conn *c = &s->http[rnd_below(s, SYN_N_HTTP)];
+    tcp_conn *c = &s->http[cs__syn_rnd_below(s, SYN_N_HTTP)];
     char *buf = (char *)s->scratch, body[256];
     uint64_t k = ++s->http_reqs;
-    int found = rnd_below(s, 20) != 0, n, bn;
+    int found = cs__syn_rnd_below(s, 20) != 0, n, bn;
 
     if (!c->up)
-        return tcp_handshake(s, c, t);
+        return cs__syn_tcp_handshake(s, c, t);
     n = snprintf(buf, sizeof(s->scratch),
                  "GET %s%" PRIu64 " HTTP/1.1\r\nHost: md.example\r\nUser-Agent: capstream-demo\r\n"
                  "Accept: */*\r\n\r\n",
                  paths[k % 4], k);
-    emit_tcp(s, t, c, 0, TCP_PSH | TCP_ACK, s->scratch, (size_t)n);
-    t += rnd_lognormal(s, 1000000.0, 0.5);
-    bn = snprintf(body, sizeof(body), "{\"req\":%" PRIu64 ",\"px\":%u}", k, rnd_below(s, 100000));
+    cs__syn_emit_tcp(s, t, c, 0, TCP_PSH | TCP_ACK, s->scratch, (size_t)n);
+    t += cs__syn_rnd_lognormal(s, 1000000.0, 0.5);
+    bn = snprintf(body, sizeof(body), "{\"req\":%" PRIu64 ",\"px\":%u}", k,
+                  cs__syn_rnd_below(s, 100000));
     n = snprintf(buf, sizeof(s->scratch),
                  "HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
                  found ? "200 OK" : "404 Not Found", bn, body);
-    emit_tcp(s, t, c, 1, TCP_PSH | TCP_ACK, s->scratch, (size_t)n);
-    emit_tcp(s, t + 30000, c, 0, TCP_ACK, NULL, 0);
+    cs__syn_emit_tcp(s, t, c, 1, TCP_PSH | TCP_ACK, s->scratch, (size_t)n);
+    cs__syn_emit_tcp(s, t + 30000, c, 0, TCP_ACK, NULL, 0);
     return t + 30000;
 }
 
@@ -398,11 +399,11 @@ static size_t dns_build(uint8_t *p, uint16_t id, uint16_t flags, uint16_t ancoun
     size_t n = 12, ll;
     const char *z = zone;
 
-    put16(p, id);
-    put16(p + 2, flags);
-    put16(p + 4, 1);
-    put16(p + 6, ancount);
-    put32(p + 8, 0);
+    cs__syn_put16(p, id);
+    cs__syn_put16(p + 2, flags);
+    cs__syn_put16(p + 4, 1);
+    cs__syn_put16(p + 6, ancount);
+    cs__syn_put32(p + 8, 0);
     ll = (size_t)snprintf(label, sizeof(label), "h%" PRIu64, k);
     p[n++] = (uint8_t)ll;
     memcpy(p + n, label, ll);
@@ -416,8 +417,8 @@ static size_t dns_build(uint8_t *p, uint16_t id, uint16_t flags, uint16_t ancoun
         z += ll + (dot ? 1 : 0);
     }
     p[n++] = 0;
-    put16(p + n, 1);
-    put16(p + n + 2, 1);
+    cs__syn_put16(p + n, 1);
+    cs__syn_put16(p + n + 2, 1);
     return n + 4;
 }
 
@@ -427,92 +428,27 @@ static int64_t tx_dns(synth *s, int64_t t)
     static const uint8_t srv[4] = {10, 5, 255, 53};
     uint8_t cli[4] = {10, 5, 0, 0};
     uint64_t k = ++s->dns_qs;
-    uint16_t id = (uint16_t)rnd_u64(s), sport = (uint16_t)(20000 + rnd_below(s, 40000));
-    int nx = rnd_below(s, 10) == 0;
-    uint16_t nans = nx ? 0 : (uint16_t)(1 + rnd_below(s, 3));
+    uint16_t id = (uint16_t)cs__syn_rnd_u64(s),
+             sport = (uint16_t)(20000 + cs__syn_rnd_below(s, 40000));
+    int nx = cs__syn_rnd_below(s, 10) == 0;
+    uint16_t nans = nx ? 0 : (uint16_t)(1 + cs__syn_rnd_below(s, 3));
     const char *zone = zones[k % 3];
     size_t n;
 
     cli[3] = (uint8_t)(10 + k % SYN_N_DNS);
     n = dns_build(s->scratch, id, 0x0100, 0, k, zone);
-    emit_udp(s, t, cli, sport, srv, 53, s->scratch, n);
-    t += rnd_lognormal(s, 250000.0, 0.7);
+    cs__syn_emit_udp(s, t, cli, sport, srv, 53, s->scratch, n);
+    t += cs__syn_rnd_lognormal(s, 250000.0, 0.7);
     n = dns_build(s->scratch, id, nx ? 0x8183 : 0x8180, nans, k, zone);
     for (uint16_t i = 0; i < nans; i++, n += 16) {
-        put16(s->scratch + n, 0xC00C);
-        put16(s->scratch + n + 2, 1);
-        put16(s->scratch + n + 4, 1);
-        put32(s->scratch + n + 6, 300);
-        put16(s->scratch + n + 10, 4);
-        put32(s->scratch + n + 12, 0xC0000201u + i); /* 192.0.2.1+ (RFC 5737) */
+        cs__syn_put16(s->scratch + n, 0xC00C);
+        cs__syn_put16(s->scratch + n + 2, 1);
+        cs__syn_put16(s->scratch + n + 4, 1);
+        cs__syn_put32(s->scratch + n + 6, 300);
+        cs__syn_put16(s->scratch + n + 10, 4);
+        cs__syn_put32(s->scratch + n + 12, 0xC0000201u + i); /* 192.0.2.1+ (RFC 5737) */
     }
-    emit_udp(s, t, srv, 53, cli, sport, s->scratch, n);
-    return t;
-}
-
-/* ---- ITCH 5.0 in MoldUDP64 -------------------------------------------- */
-
-/* One ITCH message at p (common header: type, locate, tracking, 6-byte
- * timestamp = ns since midnight); returns its length. */
-static size_t itch_msg(synth *s, uint8_t *p, int64_t ts)
-{
-    uint64_t tod = (uint64_t)(ts % (86400ll * 1000000000ll)), ref;
-    unsigned r = rnd_below(s, 4);
-
-    put16(p + 3, 0);
-    put16(p + 5, (uint16_t)(tod >> 32));
-    put32(p + 7, (uint32_t)tod);
-    if (r < 2 || s->n_live == 0 || (r == 2 && s->n_live < 4)) {
-        ref = ++s->itch_ref;
-        if (s->n_live == SYN_LIVE_REFS)
-            s->n_live--; /* forget the newest: a ring would be fairer, this is a demo */
-        s->live[s->n_live++] = ref;
-        p[0] = 'A';
-        put64(p + 11, ref);
-        p[19] = rnd_below(s, 2) ? 'B' : 'S';
-        put32(p + 20, 100 * (1 + rnd_below(s, 10)));
-        memcpy(p + 24, rnd_below(s, 2) ? "AAPL    " : "MSFT    ", 8);
-        put32(p + 32, 1500000 + rnd_below(s, 10000));
-        put16(p + 1, (uint16_t)(1 + ref % 50));
-        return 36;
-    }
-    if (r == 2) {
-        ref = s->live[rnd_below(s, s->n_live)];
-        p[0] = 'E';
-        put64(p + 11, ref);
-        put32(p + 19, 100);
-        put64(p + 23, ++s->itch_match);
-        put16(p + 1, (uint16_t)(1 + ref % 50));
-        return 31;
-    }
-    {
-        unsigned i = rnd_below(s, s->n_live);
-        ref = s->live[i];
-        s->live[i] = s->live[--s->n_live];
-        p[0] = 'D';
-        put64(p + 11, ref);
-        put16(p + 1, (uint16_t)(1 + ref % 50));
-        return 19;
-    }
-}
-
-static int64_t tx_itch(synth *s, int64_t t)
-{
-    static const uint8_t src[4] = {10, 7, 0, 1}, grp[4] = {239, 1, 1, 1};
-    uint8_t *p = s->scratch;
-    unsigned count = 1 + rnd_below(s, 6);
-    size_t n = 20;
-
-    memcpy(p, "DEMO000001", 10);
-    put64(p + 10, s->mold_seq + 1);
-    put16(p + 18, (uint16_t)count);
-    for (unsigned i = 0; i < count; i++) {
-        size_t m = itch_msg(s, p + n + 2, t);
-        put16(p + n, (uint16_t)m);
-        n += 2 + m;
-    }
-    s->mold_seq += count;
-    emit_udp(s, t, src, 26400, grp, 26400, p, n);
+    cs__syn_emit_udp(s, t, srv, 53, cli, sport, s->scratch, n);
     return t;
 }
 
@@ -533,8 +469,8 @@ static void conn_init(tcp_conn *c, const uint8_t cli[4], uint16_t cport, const u
     memcpy(c->ip[1], srv, 4);
     c->port[0] = cport;
     c->port[1] = sport;
-    c->seq[0] = (uint32_t)rnd_u64(s);
-    c->seq[1] = (uint32_t)rnd_u64(s);
+    c->seq[0] = (uint32_t)cs__syn_rnd_u64(s);
+    c->seq[1] = (uint32_t)cs__syn_rnd_u64(s);
 }
 
 static void conns_init(synth *s)
@@ -607,6 +543,7 @@ static int synth_open(cs_source **out, const char *spec)
         s->pkt_ns = 1;
     s->due = s->vt;
     conns_init(s);
+    cs__syn_trading_init(s);
     *out = &s->base;
     return 0;
 fail:
@@ -614,14 +551,33 @@ fail:
     return rc;
 }
 
-/* One transaction at vt; moves vt past it by at least the packet budget. */
+/* Sorts the frames [from, n) of the batch by time, keeping the order of
+ * frames of the same time (insertion sort: a transaction writes a few, at
+ * two taps, mostly in order already). */
+static void sort_frames(cs_batch *b, unsigned from)
+{
+    for (unsigned i = from + 1; i < b->n; i++) {
+        cs_packet p = b->pkts[i];
+        unsigned j = i;
+
+        for (; j > from && b->pkts[j - 1].ts_ns > p.ts_ns; j--)
+            b->pkts[j] = b->pkts[j - 1];
+        b->pkts[j] = p;
+    }
+}
+
+/* One transaction at vt; moves vt past it by at least the packet budget.
+ * A transaction's frames may be written out of time order (the two taps
+ * see a packet at different times): they are sorted before the next. */
 static void one_tx(synth *s)
 {
     int64_t start = s->vt, end;
-    unsigned before = s->cur->n, r = rnd_below(s, 100), k;
+    unsigned before = s->cur->n, r = cs__syn_rnd_below(s, 100), k;
 
-    if (r < 40)
-        end = tx_itch(s, start);
+    if (r < 33)
+        end = cs__syn_tx_market_data(s, start);
+    else if (r < 40)
+        end = cs__syn_tx_order_entry(s, start);
     else if (r < 75)
         end = tx_fix(s, start);
     else if (r < 87)
@@ -629,6 +585,9 @@ static void one_tx(synth *s)
     else
         end = tx_dns(s, start);
     k = s->cur->n - before;
+    sort_frames(s->cur, before);
+    if (k > 0 && s->cur->pkts[s->cur->n - 1].ts_ns > end)
+        end = s->cur->pkts[s->cur->n - 1].ts_ns;
     s->due += (int64_t)k * s->pkt_ns;
     s->vt = end + 1000 > s->due ? end + 1000 : s->due;
 }

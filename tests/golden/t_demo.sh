@@ -2,11 +2,17 @@
 # traffic, no root and no file. It prints the UI's URL, serves the API while
 # the packet count grows, exits 0 after --seconds, leaves a store (--store)
 # with packets and FIX, HTTP and DNS measurements; without --store its
-# temporary store is removed at exit.
+# temporary store is removed at exit. Its trading traffic is analysed as
+# with --tap-by vlan and the demo's decoder ports: the store has OUCH, A/B,
+# hop and tick-to-trade measurements, gaps on feeds A and B at taps 101 and
+# 102 (some recovered by the other feed, and some missing on both), and
+# `capstream feeds` lists both feeds at both taps.
 
+# 5 seconds: on a loaded machine the daemon may take a second or two to
+# serve, and the status must still answer twice before the run ends
 PORT=$((20000 + RANDOM % 20000))
 S=$CS_TMP/store
-"$CS_BIN" demo --seconds 3 --listen "127.0.0.1:$PORT" --store "$S" \
+"$CS_BIN" demo --seconds 5 --listen "127.0.0.1:$PORT" --store "$S" \
     >"$CS_TMP/demo.out" 2>"$CS_TMP/demo.err" &
 pid=$!
 
@@ -26,17 +32,38 @@ check "status answered during the run ($first then $second packets)" \
 check "the packet count grows" test "${second:-0}" -gt "${first:-0}"
 wait "$pid"
 status=$?
-check "demo --seconds 3 exits 0 (got $status)" test "$status" -eq 0
+check "demo --seconds 5 exits 0 (got $status)" test "$status" -eq 0
 check "demo printed the UI URL" grep -q "http://127.0.0.1:$PORT/" "$CS_TMP/demo.out"
 check "the store has packets" python3 -c '
 import re, sys
 m = re.search(r"^packets:\s+(\d+)", sys.stdin.read(), re.M)
 sys.exit(0 if m and int(m.group(1)) > 3000 else 1)' < <("$CS_BIN" stats -d "$S")
 "$CS_BIN" latency -d "$S" --stats >"$CS_TMP/lat.txt"
-for p in fix http dns; do
+for p in fix http dns ouch ab hop t2t; do
     check "$p measurements stored" awk -v p=$p '$1 == p && $2 > 50 { ok = 1 } END { exit !ok }' \
         "$CS_TMP/lat.txt"
 done
+"$CS_BIN" gaps -d "$S" --json >"$CS_TMP/gaps.jsonl"
+check "gaps on feeds A and B at taps 101 and 102, some recovered" python3 -c '
+import json, sys
+g = [json.loads(l) for l in open(sys.argv[1])]
+gaps = [x for x in g if x["kind"] == "gap"]
+seen = {(x["tap"], x["feed"]) for x in gaps}
+want = {(t, f) for t in (101, 102) for f in ("233.54.12.111:26477", "233.54.12.112:26478")}
+sys.exit(0 if seen == want and any(x["recovered"] for x in gaps) else 1)' "$CS_TMP/gaps.jsonl"
+check "numbers missing on both feeds (abgap) at both taps" python3 -c '
+import json, sys
+g = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if {x["tap"] for x in g if x["kind"] == "abgap"} == {101, 102} else 1)' \
+    "$CS_TMP/gaps.jsonl"
+"$CS_BIN" feeds -d "$S" --json >"$CS_TMP/feeds.jsonl"
+check "feeds: A and B at taps 101 and 102, with data, heartbeats and A/B races" python3 -c '
+import json, sys
+f = [json.loads(l) for l in open(sys.argv[1])]
+ok = {(x["tap"], x["feed"]) for x in f
+      if x["data_packets"] > 0 and x["heartbeats"] > 0 and x["races"] > 0}
+want = {(t, d) for t in (101, 102) for d in ("233.54.12.111:26477", "233.54.12.112:26478")}
+sys.exit(0 if ok == want else 1)' "$CS_TMP/feeds.jsonl"
 
 # without --store: a temporary store under $TMPDIR, gone at exit
 mkdir -p "$CS_TMP/tmpdir"

@@ -3,7 +3,13 @@
  * analyzer (with the decoder registry) decodes FIX, HTTP and DNS from them
  * and pairs them into measurements, ~10% of DNS answers are errors,
  * timestamps never go back, a seed makes the stream reproducible, and
- * pace=1 keeps timestamps at the wall clock.
+ * pace=1 keeps timestamps at the wall clock. The trading traffic: the
+ * analyzer, configured as `capstream demo` configures the daemon (tap =
+ * VLAN id, moldudp64 and soupbintcp bound to the demo's ports), decodes
+ * MoldUDP64, ITCH, SoupBinTCP and OUCH and measures pairs ouch, ab, hop and
+ * t2t at taps 101 and 102; feeds A and B carry the same sequence numbers
+ * but for the losses, which happen on A only, B only and both; every
+ * trading frame is seen at both taps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -176,6 +182,162 @@ static void test_paced_realtime(void **state)
     cs_free(b);
 }
 
+/* ---- trading traffic -------------------------------------------------- */
+
+enum { P_MOLD, P_ITCH, P_SOUP, P_OUCH, N_TP };
+enum { M_OUCH, M_AB, M_HOP, M_T2T, N_TM };
+#define SEQ_MAX 65536
+
+typedef struct trading_tally {
+    uint64_t msgs[N_TP], bad, gaps[2]; /* gaps: [0] tap 101, [1] tap 102 */
+    uint64_t meas[N_TM][2];            /* per pair, at tap 101 / 102 */
+    uint64_t frames_by_tap[3];         /* untagged, VLAN 101, VLAN 102 */
+    uint8_t covered[SEQ_MAX];          /* per MoldUDP64 number at tap 101: 1 A, 2 B */
+    uint64_t max_seq;
+    uint64_t ouch_types[5]; /* by ouch_type_names */
+} trading_tally;
+
+static const char *const ouch_type_names[5] = {"enter_order", "accepted", "rejected", "executed",
+                                               "canceled"};
+
+static int tap_ix(uint16_t tap)
+{
+    return tap == 101 ? 0 : tap == 102 ? 1 : -1;
+}
+
+static void tr_msg(void *ud, const cs_message *m)
+{
+    static const char *const names[N_TP] = {"moldudp64", "itch", "soupbintcp", "ouch"};
+    trading_tally *t = ud;
+
+    for (int i = 0; i < N_TP; i++)
+        if (strcmp(m->proto, names[i]) == 0) {
+            t->msgs[i]++;
+            if (m->flags & (CS_MSG_MALFORMED | CS_MSG_BAD_LENGTH))
+                t->bad++;
+        }
+    if (strcmp(m->proto, "ouch") == 0)
+        for (int i = 0; i < 5; i++)
+            if (m->type.len == strlen(ouch_type_names[i]) &&
+                memcmp(m->type.p, ouch_type_names[i], m->type.len) == 0)
+                t->ouch_types[i]++;
+}
+
+static void tr_meas(void *ud, const cs_measurement *ms)
+{
+    static const char *const pairs[N_TM] = {"ouch", "ab", "hop", "t2t"};
+    trading_tally *t = ud;
+    int tap = tap_ix(ms->ep.tap);
+
+    for (int i = 0; i < N_TM; i++)
+        if (strcmp(ms->pair, pairs[i]) == 0 && tap >= 0)
+            t->meas[i][tap]++;
+}
+
+static void tr_gap(void *ud, const cs_seq_gap_event *g)
+{
+    trading_tally *t = ud;
+
+    (void)g;
+    t->gaps[0]++;
+}
+
+/* A MoldUDP64 data packet of feed A or B at tap 101: marks its numbers. */
+static void note_feed(trading_tally *t, const cs_packet *p, const cs_layers *l)
+{
+    const uint8_t *d = p->data + l->payload_off;
+    uint64_t seq = 0;
+    unsigned count;
+
+    if (l->n_vlan == 0 || l->vlan[0] != 101 || (l->dport != 26477 && l->dport != 26478) ||
+        l->payload_len < 20)
+        return;
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | d[10 + i];
+    count = (unsigned)d[18] << 8 | d[19];
+    if (count == 0 || count == 0xFFFF)
+        return;
+    for (unsigned i = 0; i < count && seq + i < SEQ_MAX; i++)
+        t->covered[seq + i] |= l->dport == 26477 ? 1 : 2;
+    if (seq + count - 1 > t->max_seq)
+        t->max_seq = seq + count - 1;
+}
+
+static void test_trading(void **state)
+{
+    static trading_tally t;
+    cs_decoder_optset opts = {0};
+    cs_analyzer_cfg cfg;
+    cs_sink sink = {&t, tr_msg, tr_meas, NULL, tr_gap, NULL};
+    cs_analyzer *a = NULL;
+    cs_source *src = NULL;
+    cs_batch *b = cs_calloc(1, sizeof(*b));
+    uint64_t n = 0, k[4] = {0};
+
+    memset(&t, 0, sizeof(t));
+    assert_non_null(b);
+    assert_int_equal(cs_decoder_optset_add(&opts, "moldudp64.ports=26477,26478"), 0);
+    assert_int_equal(cs_decoder_optset_add(&opts, "soupbintcp.ports=15000"), 0);
+    cs_analyzer_cfg_default(&cfg);
+    cfg.decoder_opts = &opts;
+    assert_int_equal(cs_source_synth_ops.open(&src, "pace=0,seed=5,limit=60000"), 0);
+    assert_int_equal(cs_analyzer_new(&cfg, &sink, &a), 0);
+    for (;;) {
+        assert_int_equal(src->ops->next_batch(src, b), 0);
+        if (b->n == 0)
+            break;
+        for (unsigned i = 0; i < b->n; i++) {
+            cs_packet p = b->pkts[i];
+            cs_layers l;
+
+            assert_int_equal(cs_dissect(&p, &l), 0);
+            assert_false(l.flags & CS_L_MALFORMED);
+            t.frames_by_tap[l.n_vlan == 0 ? 0 : l.vlan[0] == 101 ? 1 : 2]++;
+            if (l.n_vlan > 0) { /* --tap-by vlan */
+                assert_true(l.vlan[0] == 101 || l.vlan[0] == 102);
+                p.tap = l.vlan[0];
+            }
+            note_feed(&t, &p, &l);
+            cs_analyzer_packet(a, &p, &l, 0);
+            n++;
+        }
+        src->ops->release_batch(src, b);
+    }
+    cs_analyzer_finish(a);
+    cs_analyzer_free(a);
+    src->ops->close(src);
+    cs_free(b);
+
+    /* every protocol decodes, nothing malformed */
+    /* SoupBinTCP's own messages: login, heartbeats; its data is OUCH's */
+    for (int i = 0; i < N_TP; i++)
+        assert_true(t.msgs[i] > (i == P_SOUP ? 10u : 1000u));
+    assert_int_equal(t.bad, 0);
+    assert_true(t.ouch_types[0] > 100);                      /* enter_order */
+    assert_true(t.ouch_types[1] > t.ouch_types[0] * 8 / 10); /* accepted */
+    assert_true(t.ouch_types[2] > 0);                        /* rejected */
+    assert_true(t.ouch_types[3] > 10);                       /* executed */
+    assert_true(t.ouch_types[4] > 10);                       /* canceled */
+    /* each pair measured at both taps */
+    for (int i = 0; i < N_TM; i++) {
+        assert_true(t.meas[i][0] > 10);
+        assert_true(t.meas[i][1] > 10);
+    }
+    /* both taps see every trading frame; FIX/HTTP/DNS stay untagged */
+    assert_true(t.frames_by_tap[0] > n / 3);
+    assert_true(t.frames_by_tap[1] > n / 5);
+    assert_int_equal(t.frames_by_tap[1], t.frames_by_tap[2]);
+    /* A and B carry the same numbers; losses on A only, B only, both */
+    assert_true(t.max_seq > 1000 && t.max_seq < SEQ_MAX);
+    for (uint64_t q = 1; q <= t.max_seq; q++)
+        k[t.covered[q]]++;
+    assert_true(k[3] * 100 > t.max_seq * 97); /* on both feeds */
+    assert_true(k[1] > 0);                    /* lost on B only */
+    assert_true(k[2] > 0);                    /* lost on A only */
+    assert_true(k[0] > 0);                    /* lost on both */
+    assert_true(t.gaps[0] > 4);
+}
+
 static void test_bad_spec(void **state)
 {
     cs_source *src = (cs_source *)1;
@@ -188,9 +350,8 @@ static void test_bad_spec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decodes_and_pairs),
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_paced_realtime),
+        cmocka_unit_test(test_decodes_and_pairs), cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_paced_realtime),    cmocka_unit_test(test_trading),
         cmocka_unit_test(test_bad_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
