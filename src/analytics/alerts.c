@@ -97,6 +97,10 @@ static const struct {
     {"unsynced", CS_AM_UNSYNCED},
     {"backwards", CS_AM_BACKWARDS},
     {"untimed", CS_AM_UNTIMED},
+    {"lost", CS_AM_MISSING}, /* after "missing": the name printed is "missing" */
+    {"orders", CS_AM_ORDERS},
+    {"accepts", CS_AM_ACCEPTS},
+    {"rejects", CS_AM_REJECTS},
 };
 
 static const char *const op_names[] = {"?", ">", ">=", "<", "<=", "==", "!="};
@@ -116,7 +120,7 @@ const char *cs_alert_metric_unit(int metric)
         return "ns";
     if (metric == CS_AM_RATE)
         return "1/s";
-    return metric >= CS_AM_COUNT && metric <= CS_AM_UNTIMED ? "count" : "?";
+    return metric >= CS_AM_COUNT && metric <= CS_AM_REJECTS ? "count" : "?";
 }
 
 const char *cs_alert_op_name(int op)
@@ -160,6 +164,11 @@ static int is_capture(int metric)
 static int is_clock(int metric)
 {
     return metric >= CS_AM_UNSYNCED && metric <= CS_AM_UNTIMED;
+}
+
+static int is_session(int metric)
+{
+    return metric >= CS_AM_ORDERS && metric <= CS_AM_REJECTS;
 }
 
 /* ---- parser ----------------------------------------------------------- */
@@ -268,8 +277,10 @@ static int selector_parse(const tokens *tk, int *i, cs_alert_rule *r)
         return 0;
     kind = cs_series_kind_parse(t->s, strlen(t->s));
     if (kind == 0 || kind == CS_SERIES_CAPTURE)
-        return cs_error_set(
-            CS_EINVAL, "unknown selector \"%s\" (expected pair=, proto=, tap= or clock=)", t->s);
+        return cs_error_set(CS_EINVAL,
+                            "unknown selector \"%s\" (expected pair=, proto=, tap=, clock=, "
+                            "feed= or session=)",
+                            t->s);
     if (*i + 2 >= tk->n || tk->t[*i + 2].is_op)
         return cs_error_set(CS_EINVAL, "missing name after \"%s=\"", t->s);
     if (strlen(tk->t[*i + 2].s) >= CS_SERIES_NAME_MAX)
@@ -283,6 +294,15 @@ static int selector_parse(const tokens *tk, int *i, cs_alert_rule *r)
 
 static int condition_parse(const tokens *tk, int *i, cs_alert_rule *r)
 {
+    if (strcmp(tk->t[*i].s, "errors") == 0 && *i + 1 < tk->n &&
+        (strcmp(tk->t[*i + 1].s, "count") == 0 || strcmp(tk->t[*i + 1].s, "rate") == 0)) {
+        if (r->series.kind != CS_SERIES_PROTO && r->series.kind != CS_SERIES_SESSION)
+            return cs_error_set(CS_EINVAL, "errors %s needs a proto= or session= selector",
+                                tk->t[*i + 1].s);
+        r->errors_only = 1;
+        *i += 1;
+        return 0;
+    }
     if (strcmp(tk->t[*i].s, "rcode") != 0)
         return 0;
     if (*i + 2 >= tk->n || strcmp(tk->t[*i + 1].s, "!=") != 0 || strcmp(tk->t[*i + 2].s, "0"))
@@ -306,14 +326,20 @@ static int check_fit(cs_alert_rule *r, const char *metric)
     if (!is_capture(r->metric) && r->series.kind == 0)
         return cs_error_set(CS_EINVAL, "%s needs a selector (pair=, proto= or tap=)", metric);
     if (is_latency(r->metric) && r->series.kind != CS_SERIES_PAIR &&
-        r->series.kind != CS_SERIES_CLOCK)
+        r->series.kind != CS_SERIES_CLOCK && r->series.kind != CS_SERIES_FEED &&
+        r->series.kind != CS_SERIES_SESSION)
         return cs_error_set(CS_EINVAL,
-                            "%s is a latency: it needs a pair= selector (or tap= for the "
-                            "tap's clock offset)",
+                            "%s is a latency: it needs a pair= or session= selector (or "
+                            "feed= for the A/B lead, tap= for the tap's clock offset)",
                             metric);
-    if ((r->metric == CS_AM_ERRORS || r->metric == CS_AM_GAPS || r->metric == CS_AM_MISSING) &&
-        r->series.kind != CS_SERIES_PROTO)
-        return cs_error_set(CS_EINVAL, "%s needs a proto= selector", metric);
+    if (r->metric == CS_AM_ERRORS && r->series.kind != CS_SERIES_PROTO &&
+        r->series.kind != CS_SERIES_SESSION)
+        return cs_error_set(CS_EINVAL, "%s needs a proto= or session= selector", metric);
+    if ((r->metric == CS_AM_GAPS || r->metric == CS_AM_MISSING) &&
+        r->series.kind != CS_SERIES_PROTO && r->series.kind != CS_SERIES_FEED)
+        return cs_error_set(CS_EINVAL, "%s needs a proto= or feed= selector", metric);
+    if (is_session(r->metric) && r->series.kind != CS_SERIES_SESSION)
+        return cs_error_set(CS_EINVAL, "%s needs a session= selector", metric);
     if (r->errors_only && r->metric != CS_AM_COUNT && r->metric != CS_AM_RATE)
         return cs_error_set(CS_EINVAL, "rcode!=0 goes with count or rate, not %s", metric);
     return 0;
@@ -333,7 +359,8 @@ static int body_parse(const tokens *tk, int i, cs_alert_rule *r)
     if ((r->metric = metric_parse(metric)) == 0)
         return cs_error_set(CS_EINVAL,
                             "unknown metric \"%s\" (expected p50, p90, p99, p999, max, count, "
-                            "rate, errors, gaps, missing, unsynced, backwards, untimed or "
+                            "rate, errors, gaps, missing, lost, orders, accepts, rejects, "
+                            "unsynced, backwards, untimed or "
                             "capture.kernel_drops/not_stored/not_analysed)",
                             metric);
     if ((rc = check_fit(r, metric)) < 0)
@@ -448,6 +475,15 @@ int cs_alert_value(const cs_alert_rule *r, const cs_window *w, double *value)
         return 1;
     case CS_AM_UNTIMED:
         *value = (double)w->untimed;
+        return 1;
+    case CS_AM_ORDERS:
+        *value = (double)w->orders;
+        return 1;
+    case CS_AM_ACCEPTS:
+        *value = (double)w->accepts;
+        return 1;
+    case CS_AM_REJECTS:
+        *value = (double)w->rejects;
         return 1;
     default:
         *value = (double)w->gauges[r->metric - CS_AM_KERNEL_DROPS];

@@ -8,17 +8,29 @@
  *   rule      = NAME ":" [selector] [condition] metric op value ["for" duration]
  *               ["clear" duration]
  *   NAME      = [A-Za-z0-9_.-]{1,63}
- *   selector  = ("pair" | "proto" | "tap" | "clock") "=" NAME-ish word
+ *   selector  = ("pair" | "proto" | "tap" | "clock" | "feed" | "session") "="
+ *               NAME-ish word (at most 31 characters)
  *   condition = "rcode" "!=" "0"        (proto selector only: count errors)
+ *             | "errors"                (before count or rate, proto= or
+ *                                        session=: count errors)
  *   metric    = p50 | p90 | p99 | p999 | max        latency, pair selector; with a
  *                                                    tap= (or clock=) selector the
  *                                                    tap's clock offset |host time
- *                                                    - reference time|
+ *                                                    - reference time|; feed=: the
+ *                                                    lead of the A/B races won;
+ *                                                    session=: the OUCH latency
  *             | unsynced | backwards | untimed      tap= or clock=: the tap's clock
  *                                                    series (analytics/metrics.h)
- *             | count | rate | errors               any selector (errors: proto)
- *             | gaps | missing                      proto selector: sequence gaps
+ *             | count | rate                        any selector: packets (tap),
+ *                                                    messages (proto; feed: ITCH),
+ *                                                    measurements (pair), orders
+ *                                                    (session)
+ *             | errors                              proto= or session=
+ *             | gaps | missing | lost               proto= or feed=: sequence gaps
  *                                                    and numbers missing in them
+ *                                                    ("lost" is "missing")
+ *             | orders | accepts | rejects          session=: OUCH Enter Orders,
+ *                                                    Accepteds, Rejecteds
  *             | capture.kernel_drops | capture.not_stored | capture.not_analysed
  *                                                    no selector
  *   op        = ">" | ">=" | "<" | "<=" | "==" | "!="
@@ -31,9 +43,19 @@
  *   drops:      capture.kernel_drops > 0
  *   feed_gap:   proto=moldudp64 gaps > 0
  *   clock_offset: tap=357 p99 > 50us for 10s
+ *   feed_gap:   feed=233.54.12.111:26477 gaps > 0
+ *   feed_lost:  feed=3/233.54.12.111:26477 lost > 100
+ *   ouch_rejects: proto=ouch errors rate > 10/s
+ *   slow_orders: session=10.1.0.5:40001 p99 > 50us for 5s
+ *
+ * Feeds and sessions (analytics/metrics.h) have a series per tap,
+ * "TAP/ADDR:PORT", and one over all taps, "ADDR:PORT": feed=ADDR:PORT
+ * reads the all-taps series (the sum of every tap's), feed=TAP/ADDR:PORT
+ * one tap's; session= the same. A rule reads exactly one series.
  *
  * Spaces between tokens are optional where an operator separates them
- * ("p99>200us"). With "rcode!=0", count and rate count error messages.
+ * ("p99>200us"). With "rcode!=0" or "errors", count and rate count error
+ * messages (ouch: Rejected and Cancel Reject).
  *
  * Evaluation, per closed window of the rule's series (cs_alerts_window):
  * the metric's value in that window is compared with the threshold; a
@@ -89,6 +111,9 @@ enum {
     CS_AM_UNSYNCED,  /* clock: frames whose reference is not synchronised */
     CS_AM_BACKWARDS, /* clock: frames whose reference time went back */
     CS_AM_UNTIMED,   /* clock: frames left without a reference time */
+    CS_AM_ORDERS,    /* session: OUCH Enter Orders */
+    CS_AM_ACCEPTS,   /* session: OUCH Accepteds */
+    CS_AM_REJECTS,   /* session: OUCH Rejecteds */
 };
 
 enum {

@@ -24,6 +24,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "record/json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,8 +40,10 @@ typedef struct slot {
     uint64_t gaps, missing;
     int64_t offset_sum;                    /* clock series */
     uint64_t unsynced, backwards, untimed; /* clock series */
-    cs_histogram *hist;                    /* pair and clock series */
-    uint32_t *ms_packets;                  /* tap series: MS_PER_SEC entries */
+    uint64_t orders, accepts, rejects;     /* session series */
+    cs_histogram *hist;                    /* pair, clock, feed, session series */
+    uint32_t *ms_packets;                  /* tap (packets), feed (ITCH messages)
+                                              series: MS_PER_SEC entries */
     uint64_t *ms_bytes;
     int ms_touched;
 } slot;
@@ -73,18 +76,19 @@ struct cs_metrics {
     cs_metrics_stats st;
 };
 
-static const char *const kind_names[] = {"?", "tap", "proto", "pair", "capture", "clock"};
+static const char *const kind_names[] = {"?",       "tap",   "proto", "pair",
+                                         "capture", "clock", "feed",  "session"};
 static const char *const gauge_names[CS_GAUGE_COUNT] = {"kernel_drops", "not_stored",
                                                         "not_analysed"};
 
 const char *cs_series_kind_name(int kind)
 {
-    return kind >= CS_SERIES_TAP && kind <= CS_SERIES_CLOCK ? kind_names[kind] : "?";
+    return kind >= CS_SERIES_TAP && kind <= CS_SERIES_SESSION ? kind_names[kind] : "?";
 }
 
 int cs_series_kind_parse(const char *s, size_t len)
 {
-    for (int k = CS_SERIES_TAP; k <= CS_SERIES_CLOCK; k++) {
+    for (int k = CS_SERIES_TAP; k <= CS_SERIES_SESSION; k++) {
         if (strlen(kind_names[k]) == len && memcmp(kind_names[k], s, len) == 0)
             return k;
     }
@@ -109,9 +113,12 @@ uint64_t cs_window_count(const cs_window *w)
 {
     switch (w->series.kind) {
     case CS_SERIES_PROTO:
+    case CS_SERIES_FEED:
         return w->messages;
     case CS_SERIES_PAIR:
         return w->measurements;
+    case CS_SERIES_SESSION:
+        return w->orders;
     default:
         return w->packets;
     }
@@ -124,7 +131,8 @@ int cs_window_empty(const cs_window *w)
     for (int i = 0; i < CS_GAUGE_COUNT; i++)
         g |= w->gauges[i];
     return (w->packets | w->bytes | w->messages | w->errors | w->measurements | w->late | w->gaps |
-            w->missing | w->unsynced | w->backwards | w->untimed | g) == 0 &&
+            w->missing | w->unsynced | w->backwards | w->untimed | w->orders | w->accepts |
+            w->rejects | g) == 0 &&
            (w->hist == NULL || w->hist->count == 0);
 }
 
@@ -157,6 +165,7 @@ static void slot_clear(slot *sl)
     sl->gaps = sl->missing = 0;
     sl->offset_sum = 0;
     sl->unsynced = sl->backwards = sl->untimed = 0;
+    sl->orders = sl->accepts = sl->rejects = 0;
     if (sl->hist && sl->hist->count)
         cs_hist_init(sl->hist);
     if (sl->ms_touched) {
@@ -179,6 +188,13 @@ static void series_free(series *s)
     cs_free(s);
 }
 
+/* Series with a histogram: latency (pair, session), clock offset, lead (feed). */
+static int has_hist(int kind)
+{
+    return kind == CS_SERIES_PAIR || kind == CS_SERIES_CLOCK || kind == CS_SERIES_FEED ||
+           kind == CS_SERIES_SESSION;
+}
+
 static series *series_new(int kind, const char *name, size_t len, uint64_t hash)
 {
     series *s = cs_calloc(1, sizeof(*s));
@@ -195,18 +211,16 @@ static series *series_new(int kind, const char *name, size_t len, uint64_t hash)
     for (int i = 0; i < CS_METRICS_SLOTS; i++) {
         slot *sl = &s->slots[i];
         sl->sec = NO_SEC;
-        if ((kind == CS_SERIES_PAIR || kind == CS_SERIES_CLOCK) &&
-            (sl->hist = cs_malloc(sizeof(*sl->hist))) == NULL)
+        if (has_hist(kind) && (sl->hist = cs_malloc(sizeof(*sl->hist))) == NULL)
             bad = 1;
-        if (kind == CS_SERIES_TAP &&
+        if ((kind == CS_SERIES_TAP || kind == CS_SERIES_FEED) &&
             ((sl->ms_packets = cs_calloc(MS_PER_SEC, sizeof(uint32_t))) == NULL ||
              (sl->ms_bytes = cs_calloc(MS_PER_SEC, sizeof(uint64_t))) == NULL))
             bad = 1;
         if (sl->hist)
             cs_hist_init(sl->hist);
     }
-    if ((kind == CS_SERIES_PAIR || kind == CS_SERIES_CLOCK) &&
-        (s->total_hist = cs_malloc(sizeof(*s->total_hist))) == NULL)
+    if (has_hist(kind) && (s->total_hist = cs_malloc(sizeof(*s->total_hist))) == NULL)
         bad = 1;
     if (bad) {
         series_free(s);
@@ -282,6 +296,9 @@ static void close_series(cs_metrics *m, series *s, int64_t k)
         w.unsynced = sl->unsynced;
         w.backwards = sl->backwards;
         w.untimed = sl->untimed;
+        w.orders = sl->orders;
+        w.accepts = sl->accepts;
+        w.rejects = sl->rejects;
         if (sl->ms_touched)
             busiest_ms(sl, &w);
     }
@@ -453,6 +470,84 @@ static int message_is_error(const cs_message *msg)
     return msg->error.len > 0;
 }
 
+/* ---- feeds and sessions ----------------------------------------------- */
+
+static int str_is(cs_str s, const char *lit)
+{
+    return s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
+}
+
+/* The series of kind "kind" named by endpoint "side" of "ep": [0] at its
+ * tap ("TAP/ADDR:PORT"), [1] over all taps ("ADDR:PORT"); NULL where the
+ * table is full. */
+static void endpoint_series(cs_metrics *m, int kind, const cs_endpoints *ep, int side,
+                            series *out[2])
+{
+    char name[8 + CS_EP_BUFLEN];
+    int off = snprintf(name, 8, "%u/", (unsigned)ep->tap);
+
+    cs_endpoint_format(ep, side, name + off);
+    out[0] = series_get(m, kind, name, strlen(name));
+    out[1] = series_get(m, kind, name + off, strlen(name + off));
+}
+
+/* A moldudp64 packet or an ITCH message of the feed its datagram went to
+ * (side !dir, as store/feeds.c finds it); requests (a re-request to the
+ * server) are no feed's. ITCH messages also go to the busiest millisecond. */
+static void count_feed(cs_metrics *m, const cs_message *msg, int itch)
+{
+    series *fs[2];
+
+    if (!itch && !str_is(msg->type, "data") && !str_is(msg->type, "heartbeat") &&
+        !str_is(msg->type, "end_of_session"))
+        return;
+    endpoint_series(m, CS_SERIES_FEED, &msg->ep, !msg->dir, fs);
+    for (int i = 0; i < 2; i++) {
+        slot *sl;
+        if (fs[i] == NULL)
+            continue;
+        sl = slot_for(m, fs[i], msg->ts_ns);
+        if (!itch) {
+            sl->packets++;
+            fs[i]->total.packets++;
+            continue;
+        }
+        sl->messages++;
+        fs[i]->total.messages++;
+        if (sl->sec == sec_of(msg->ts_ns)) {
+            sl->ms_packets[(msg->ts_ns - sl->sec * CS_NS_PER_SEC) / 1000000]++;
+            sl->ms_touched = 1;
+        }
+    }
+}
+
+/* An OUCH message of the session of its connection's client (side a, the
+ * initiator). */
+static void count_session(cs_metrics *m, const cs_message *msg, int err)
+{
+    uint64_t order = str_is(msg->type, "enter_order"), accept = str_is(msg->type, "accepted"),
+             reject = str_is(msg->type, "rejected");
+    series *ss[2];
+
+    endpoint_series(m, CS_SERIES_SESSION, &msg->ep, 0, ss);
+    for (int i = 0; i < 2; i++) {
+        slot *sl;
+        if (ss[i] == NULL)
+            continue;
+        sl = slot_for(m, ss[i], msg->ts_ns);
+        sl->messages++;
+        sl->errors += (uint64_t)err;
+        sl->orders += order;
+        sl->accepts += accept;
+        sl->rejects += reject;
+        ss[i]->total.messages++;
+        ss[i]->total.errors += (uint64_t)err;
+        ss[i]->total.orders += order;
+        ss[i]->total.accepts += accept;
+        ss[i]->total.rejects += reject;
+    }
+}
+
 void cs_metrics_message(cs_metrics *m, const cs_message *msg)
 {
     series *s;
@@ -462,9 +557,13 @@ void cs_metrics_message(cs_metrics *m, const cs_message *msg)
     if (msg->proto == NULL)
         return;
     observe(m, msg->ts_ns);
+    err = message_is_error(msg);
+    if (strcmp(msg->proto, "moldudp64") == 0 || strcmp(msg->proto, "itch") == 0)
+        count_feed(m, msg, msg->proto[0] == 'i');
+    else if (strcmp(msg->proto, "ouch") == 0)
+        count_session(m, msg, err);
     if ((s = series_get(m, CS_SERIES_PROTO, msg->proto, strlen(msg->proto))) == NULL)
         return;
-    err = message_is_error(msg);
     sl = slot_for(m, s, msg->ts_ns);
     sl->messages++;
     sl->errors += (uint64_t)err;
@@ -489,21 +588,57 @@ void cs_metrics_seq_gap(cs_metrics *m, const char *proto, uint64_t count, int64_
     s->total.missing += count;
 }
 
+void cs_metrics_feed_gap(cs_metrics *m, const cs_endpoints *ep, uint8_t dir, uint64_t count,
+                         int64_t ts_ns)
+{
+    series *fs[2];
+
+    observe(m, ts_ns);
+    endpoint_series(m, CS_SERIES_FEED, ep, !dir, fs);
+    for (int i = 0; i < 2; i++) {
+        slot *sl;
+        if (fs[i] == NULL)
+            continue;
+        sl = slot_for(m, fs[i], ts_ns);
+        sl->gaps++;
+        sl->missing += count;
+        fs[i]->total.gaps++;
+        fs[i]->total.missing += count;
+    }
+}
+
+/* One measurement in "s" (NULL: none) at "ts_ns": counted, its latency
+ * recorded. */
+static void count_measurement(cs_metrics *m, series *s, int64_t ts_ns, int64_t latency_ns)
+{
+    slot *sl;
+
+    if (s == NULL)
+        return;
+    sl = slot_for(m, s, ts_ns);
+    sl->measurements++;
+    cs_hist_record(sl->hist, latency_ns);
+    s->total.measurements++;
+    cs_hist_record(s->total_hist, latency_ns);
+}
+
 void cs_metrics_measurement(cs_metrics *m, const cs_measurement *ms)
 {
-    series *s;
-    slot *sl;
+    series *s[2];
 
     if (ms->pair == NULL)
         return;
     observe(m, ms->req_ts_ns);
-    if ((s = series_get(m, CS_SERIES_PAIR, ms->pair, strlen(ms->pair))) == NULL)
+    count_measurement(m, series_get(m, CS_SERIES_PAIR, ms->pair, strlen(ms->pair)), ms->req_ts_ns,
+                      ms->latency_ns);
+    if (strcmp(ms->pair, "ab") == 0) /* a race: won by the feed of the earlier copy */
+        endpoint_series(m, CS_SERIES_FEED, &ms->ep, 1, s);
+    else if (strcmp(ms->pair, "ouch") == 0)
+        endpoint_series(m, CS_SERIES_SESSION, &ms->ep, 0, s);
+    else
         return;
-    sl = slot_for(m, s, ms->req_ts_ns);
-    sl->measurements++;
-    cs_hist_record(sl->hist, ms->latency_ns);
-    s->total.measurements++;
-    cs_hist_record(s->total_hist, ms->latency_ns);
+    count_measurement(m, s[0], ms->req_ts_ns, ms->latency_ns);
+    count_measurement(m, s[1], ms->req_ts_ns, ms->latency_ns);
 }
 
 int cs_metrics_gauge(cs_metrics *m, const char *name, uint64_t value)
@@ -660,6 +795,9 @@ void cs_metrics_acc_add(cs_metrics_acc *acc, const cs_window *w)
     s->gaps += w->gaps;
     s->missing += w->missing;
     s->late += w->late;
+    s->orders += w->orders;
+    s->accepts += w->accepts;
+    s->rejects += w->rejects;
     for (int g = 0; g < CS_GAUGE_COUNT; g++)
         s->gauges[g] += w->gauges[g];
     if (w->burst_packets > s->burst_packets)

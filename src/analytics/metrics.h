@@ -22,6 +22,32 @@
  *                          synchronised, frames whose reference
  *                          time went back from the tap's previous
  *                          one, frames left without a reference
+ *   feed     "3/233.54.12.111:26477"                               cs_metrics_message,
+ *            a MoldUDP64 feed ("<dst ip>:<dst port>", the          cs_metrics_feed_gap,
+ *            datagrams' destination, as store/feeds.h names it)    cs_metrics_measurement
+ *            at one tap ("TAP/" before it): packets (moldudp64
+ *            data, heartbeat, end_of_session), messages (ITCH
+ *            messages), gaps and numbers lost (the moldudp64
+ *            decoder's gaps of that feed at that tap), A/B races
+ *            won (measurements of pair "ab" whose earlier copy
+ *            went to it) with the lead histogram, and the busiest
+ *            millisecond by ITCH messages (burst_packets)
+ *   session  "3/10.1.0.5:40001"                                    cs_metrics_message,
+ *            an order-entry connection (OUCH over SoupBinTCP)      cs_metrics_measurement
+ *            named by its client (the initiator, side a of the
+ *            flow) at one tap: messages and errors (OUCH), orders
+ *            (Enter Order), accepts (Accepted), rejects (Rejected),
+ *            measurements of pair "ouch" with the latency histogram
+ *
+ * Feed and session series come twice: per tap ("TAP/NAME") and over all
+ * taps ("NAME", the sum of the taps' windows, so a gap seen at two taps
+ * counts twice there). The all-taps series is what a rule such as
+ * `feed=233.54.12.111:26477 gaps > 0` reads (alerts.h); Prometheus shows
+ * only the per-tap ones, with labels feed/session and tap. Names are cut
+ * at CS_SERIES_NAME_MAX - 1 = 31 characters: every IPv4 name fits
+ * ("65535/255.255.255.255:65535" is 27), an IPv6 one ("TAP/[addr]:port")
+ * may be cut, and two IPv6 feeds differing only after the cut share a
+ * series.
  *
  * Windows are one second of capture time, [k * 1 s, (k + 1) * 1 s), UTC
  * epoch aligned. How they open and close:
@@ -76,6 +102,8 @@ typedef enum cs_series_kind {
     CS_SERIES_PAIR = 3,
     CS_SERIES_CAPTURE = 4,
     CS_SERIES_CLOCK = 5,
+    CS_SERIES_FEED = 6,
+    CS_SERIES_SESSION = 7,
 } cs_series_kind;
 
 #define CS_SERIES_NAME_MAX 32 /* including the NUL; longer names are cut */
@@ -85,10 +113,10 @@ typedef struct cs_series_id {
     char name[CS_SERIES_NAME_MAX]; /* NUL-terminated */
 } cs_series_id;
 
-/* "tap", "proto", "pair", "capture", "clock" (or "?"). */
+/* "tap", "proto", "pair", "capture", "clock", "feed", "session" (or "?"). */
 const char *cs_series_kind_name(int kind);
 
-/* Parses "tap", "proto", "pair", "capture", "clock"; the kind or 0. */
+/* Parses the names above; the kind or 0. */
 int cs_series_kind_parse(const char *s, size_t len);
 
 /* Capture gauges. */
@@ -111,33 +139,37 @@ typedef struct cs_window {
     cs_series_id series;
     int64_t start_ns;      /* multiple of 1 s */
     int64_t dur_ns;        /* CS_NS_PER_SEC for a live window */
-    uint64_t packets;      /* tap, capture */
+    uint64_t packets;      /* tap, capture; feed: moldudp64 packets */
     uint64_t bytes;        /* tap, capture: wire bytes */
-    uint64_t messages;     /* proto */
-    uint64_t errors;       /* proto: messages with an error reason (dns: rcode != 0,
-                              http: 5xx, fix: rejects) */
-    uint64_t measurements; /* pair */
-    uint64_t gaps;         /* proto: sequence gaps its decoder reported */
-    uint64_t missing;      /* proto: sequence numbers missing in those gaps */
+    uint64_t messages;     /* proto, session (OUCH); feed: ITCH messages */
+    uint64_t errors;       /* proto, session: messages with an error reason (dns:
+                              rcode != 0, http: 5xx, fix and ouch: rejects) */
+    uint64_t measurements; /* pair, session; feed: A/B races won */
+    uint64_t gaps;         /* proto, feed: sequence gaps its decoder reported */
+    uint64_t missing;      /* proto, feed: sequence numbers missing in those gaps */
     uint64_t late;         /* events of closed seconds counted here instead */
     /* Microburst (tap): the busiest millisecond by packets and by bytes, as
-     * an offset 0..999 from start_ns. */
+     * an offset 0..999 from start_ns; feed: burst_packets(_ms) is the
+     * busiest millisecond by ITCH messages. */
     uint32_t burst_packets;
     uint16_t burst_packets_ms;
     uint16_t burst_bytes_ms;
     uint64_t burst_bytes;
     uint64_t gauges[CS_GAUGE_COUNT]; /* capture: increase during the window */
-    const cs_histogram *hist;        /* pair: latency (ns); clock: |host time -
-                                        reference time| (ns); NULL otherwise */
+    const cs_histogram *hist;        /* pair, session: latency (ns); clock: |host
+                                        time - reference time| (ns); feed: lead
+                                        of the races won (ns); NULL otherwise */
     /* clock: packets = frames timed by the reference; then */
     int64_t offset_sum_ns; /* sum of (host time - reference time), signed */
     uint64_t unsynced;     /* frames whose reference clock is not synchronised */
     uint64_t backwards;    /* frames whose reference time is before the tap's last */
     uint64_t untimed;      /* frames left with the host's time (no usable trailer) */
+    /* session: OUCH Enter Orders, Accepteds, Rejecteds */
+    uint64_t orders, accepts, rejects;
 } cs_window;
 
 /* The series' headline count: packets (tap, capture, clock), messages
- * (proto), measurements (pair). */
+ * (proto, feed: ITCH messages), measurements (pair), orders (session). */
 uint64_t cs_window_count(const cs_window *w);
 
 /* True when a window counted nothing at all. */
@@ -168,16 +200,26 @@ void cs_metrics_free(cs_metrics *m);
 void cs_metrics_packet(cs_metrics *m, const cs_packet *p);
 
 /* Counts one message in series proto "msg->proto"; a message with an error
- * reason (its decoder's: DNS rcode != 0, HTTP 5xx, FIX reject) is also an
- * error. */
+ * reason (its decoder's: DNS rcode != 0, HTTP 5xx, FIX and OUCH rejects) is
+ * also an error. A moldudp64 packet or ITCH message also counts in its
+ * feed's series, an OUCH message in its session's. */
 void cs_metrics_message(cs_metrics *m, const cs_message *msg);
 
 /* Counts one sequence gap of "count" missing numbers in series proto
  * "proto", at capture time "ts_ns" (of the packet that revealed it). */
 void cs_metrics_seq_gap(cs_metrics *m, const char *proto, uint64_t count, int64_t ts_ns);
 
+/* Counts one moldudp64 gap of "count" numbers in the feed series of flow
+ * "ep" seen in direction "dir" (the feed is the side the datagrams went
+ * to, as cs_gap_feed() names it), at capture time "ts_ns". Called beside
+ * cs_metrics_seq_gap() for the decoder's gaps of proto "moldudp64". */
+void cs_metrics_feed_gap(cs_metrics *m, const cs_endpoints *ep, uint8_t dir, uint64_t count,
+                         int64_t ts_ns);
+
 /* Counts one measurement in series pair "ms->pair" and records its latency
- * (at capture time resp_ts_ns). */
+ * (at the capture time of its request); one of pair "ab" also counts as a
+ * race won by its winner's feed (side b of "ms->ep") with the lead, one of
+ * pair "ouch" in its session (side a, the client). */
 void cs_metrics_measurement(cs_metrics *m, const cs_measurement *ms);
 
 /* Sets capture gauge "name" ("kernel_drops", "not_stored",
@@ -225,6 +267,7 @@ typedef struct cs_metrics_summary {
      * minute (0 with fewer than two windows holding frames) */
     uint64_t unsynced, backwards, untimed;
     double offset_mean_ns, drift_ns_per_min;
+    uint64_t orders, accepts, rejects; /* session */
 } cs_metrics_summary;
 
 /*

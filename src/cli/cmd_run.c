@@ -353,6 +353,11 @@ static void fmt_window(FILE *f, const void *obj)
                 ",\"offset_mean_ns\":%.0f",
                 w->unsynced, w->backwards, w->untimed,
                 w->packets ? (double)w->offset_sum_ns / (double)w->packets : 0.0);
+    if (w->series.kind == CS_SERIES_FEED) /* messages: ITCH; burst_packets: by them */
+        fprintf(f, ",\"gaps\":%" PRIu64 ",\"lost\":%" PRIu64, w->gaps, w->missing);
+    if (w->series.kind == CS_SERIES_SESSION)
+        fprintf(f, ",\"orders\":%" PRIu64 ",\"accepts\":%" PRIu64 ",\"rejects\":%" PRIu64,
+                w->orders, w->accepts, w->rejects);
     fputc('}', f);
 }
 

@@ -279,6 +279,8 @@ static void on_seq_gap(void *ud, const cs_seq_gap_event *g)
     cs_daemon *d = ud;
 
     cs_metrics_seq_gap(d->metrics, g->proto, g->gap.count, g->ts_ns);
+    if (g->proto != NULL && strcmp(g->proto, "moldudp64") == 0)
+        cs_metrics_feed_gap(d->metrics, &g->ep, g->dir, g->gap.count, g->ts_ns);
 }
 
 static void on_measurement(void *ud, const cs_measurement *ms)

@@ -162,8 +162,7 @@ enum {
 
 static const char *const param_names[] = {
     "after", "before", "step", "series", "pair",        "min",    "sort",    "limit", "offset",
-    "proto", "type",   "key",  "filter", "min_latency", "events", "heatmap", "total",
-    "pcap_time"};
+    "proto", "type",   "key",  "filter", "min_latency", "events", "heatmap", "total", "pcap_time"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
@@ -228,13 +227,15 @@ static int parse_series(const char *v, cs_series_id *s, cs__err *e)
     memset(s, 0, sizeof(*s));
     if (kind == 0)
         return cs__api_fail(e, 400, "series",
-                            "series: expected pair:NAME, proto:NAME, tap:N, clock:N or capture");
+                            "series: expected pair:NAME, proto:NAME, tap:N, clock:N, feed:NAME, "
+                            "session:NAME or capture");
     if (kind == CS_SERIES_CAPTURE && (colon == NULL || strcmp(name, "capture") == 0))
         name = "capture";
     else if (colon == NULL || *name == '\0' || strlen(name) >= CS_SERIES_NAME_MAX ||
              kind == CS_SERIES_CAPTURE)
         return cs__api_fail(e, 400, "series",
-                            "series: expected pair:NAME, proto:NAME, tap:N, clock:N or capture");
+                            "series: expected pair:NAME, proto:NAME, tap:N, clock:N, feed:NAME, "
+                            "session:NAME or capture");
     s->kind = (uint8_t)kind;
     snprintf(s->name, sizeof(s->name), "%s", name);
     return 0;
@@ -611,7 +612,22 @@ static void clock_json(FILE *f, const cs_metric_point *p)
             p->unsynced, p->backwards, p->untimed, p->offset_mean_ns, p->drift_ns_per_min);
 }
 
-static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap, int clock)
+/* ,"packets":n,...: a feed's or a session's point (analytics/metrics.h). */
+static void feed_json(FILE *f, const cs_metric_point *p, int kind)
+{
+    if (kind == CS_SERIES_FEED)
+        fprintf(f,
+                ",\"packets\":%" PRIu64 ",\"messages\":%" PRIu64 ",\"lost\":%" PRIu64
+                ",\"races_won\":%" PRIu64,
+                p->packets, p->messages, p->missing, p->measurements);
+    else
+        fprintf(f,
+                ",\"messages\":%" PRIu64 ",\"measurements\":%" PRIu64 ",\"orders\":%" PRIu64
+                ",\"accepts\":%" PRIu64 ",\"rejects\":%" PRIu64,
+                p->messages, p->measurements, p->orders, p->accepts, p->rejects);
+}
+
+static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap, int kind)
 {
     fprintf(f,
             "%s{\"ts_ns\":%" PRId64 ",\"windows\":%" PRIu64 ",\"count\":%" PRIu64
@@ -625,8 +641,10 @@ static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap
             ",\"p50_ns\":%" PRId64 ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64
             ",\"p999_ns\":%" PRId64 ",\"max_ns\":%" PRId64,
             p->p50, p->p90, p->p99, p->p999, p->max);
-    if (clock)
+    if (kind == CS_SERIES_CLOCK)
         clock_json(f, p);
+    if (kind == CS_SERIES_FEED || kind == CS_SERIES_SESSION)
+        feed_json(f, p, kind);
     if (heatmap)
         heat_json(f, p);
     fputs("}", f);
@@ -680,7 +698,7 @@ static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
         heat_lower_json(f);
     fputs(",\"points\":[", f);
     for (size_t i = 0; i < n; i++)
-        point_json(f, &pts[i], i == 0, q->heatmap, q->series.kind == CS_SERIES_CLOCK);
+        point_json(f, &pts[i], i == 0, q->heatmap, q->series.kind);
     fputs("]", f);
     cs_free(pts);
     return 0;

@@ -15,6 +15,11 @@
  * end is <= le (those buckets are at most 1/128 wide, so a value near a
  * bound may be counted one bucket late: within 0.8%); "+Inf" is the exact
  * count, _sum the exact sum in seconds.
+ *
+ * Feed and session series (analytics/metrics.h) are shown per tap only:
+ * the name "TAP/ADDR:PORT" becomes the labels feed="ADDR:PORT" (or
+ * session=) and tap="TAP"; the all-taps series are their sum and left out,
+ * as Prometheus sums labels itself.
  */
 #include "server/prom.h"
 
@@ -33,6 +38,7 @@ typedef struct prom_series {
     cs_series_id id;
     uint64_t packets, bytes, messages, errors, measurements, gaps, missing;
     uint64_t unsynced, backwards, untimed; /* clock */
+    uint64_t orders, accepts, rejects;     /* session */
     int64_t offset_sum_ns;                 /* clock */
     cs_histogram *hist;                    /* pair and clock */
 } prom_series;
@@ -69,6 +75,9 @@ static void gather(void *ud, const cs_window *w)
     s->unsynced = w->unsynced;
     s->backwards = w->backwards;
     s->untimed = w->untimed;
+    s->orders = w->orders;
+    s->accepts = w->accepts;
+    s->rejects = w->rejects;
     s->offset_sum_ns = w->offset_sum_ns;
     if (w->hist) {
         if ((s->hist = cs_malloc(sizeof(*s->hist))) == NULL) {
@@ -152,6 +161,28 @@ static void capture_families(FILE *f, const cs_live_status *st)
     fprintf(f, "capstream_measurements_total %" PRIu64 "\n", st->measurements);
 }
 
+/* A feed or session series over all taps (no "TAP/"): not shown. */
+static int all_taps(const prom_series *s)
+{
+    return (s->id.kind == CS_SERIES_FEED || s->id.kind == CS_SERIES_SESSION) &&
+           strchr(s->id.name, '/') == NULL;
+}
+
+/* The labels of "s", without the braces: label="NAME", or for a feed or
+ * session at tap T label="ADDR:PORT",tap="T". */
+static void labels(FILE *f, const prom_series *s, const char *label)
+{
+    const char *slash = strchr(s->id.name, '/');
+
+    fprintf(f, "%s=", label);
+    if ((s->id.kind != CS_SERIES_FEED && s->id.kind != CS_SERIES_SESSION) || slash == NULL) {
+        label_value(f, s->id.name);
+        return;
+    }
+    label_value(f, slash + 1);
+    fprintf(f, ",tap=\"%.*s\"", (int)(slash - s->id.name), s->id.name);
+}
+
 /* Writes one counter family over the series of "kind". */
 static void series_counter(FILE *f, const prom_ctx *c, int kind, const char *name,
                            const char *label, const char *help, size_t field)
@@ -161,12 +192,12 @@ static void series_counter(FILE *f, const prom_ctx *c, int kind, const char *nam
     for (size_t i = 0; i < c->n; i++) {
         const prom_series *s = &c->s[i];
 
-        if (s->id.kind != kind)
+        if (s->id.kind != kind || all_taps(s))
             continue;
         if (!any++)
             family(f, name, "counter", help);
-        fprintf(f, "%s{%s=", name, label);
-        label_value(f, s->id.name);
+        fprintf(f, "%s{", name);
+        labels(f, s, label);
         fprintf(f, "} %" PRIu64 "\n", *(const uint64_t *)((const char *)s + field));
     }
 }
@@ -196,21 +227,21 @@ static void histograms(FILE *f, const prom_ctx *c, int kind, const char *name, c
     for (size_t i = 0; i < c->n; i++) {
         const prom_series *s = &c->s[i];
 
-        if (s->id.kind != kind || s->hist == NULL)
+        if (s->id.kind != kind || s->hist == NULL || all_taps(s))
             continue;
         if (!any++)
             family(f, name, "histogram", help);
         for (size_t b = 0; b < sizeof(le_bounds) / sizeof(le_bounds[0]); b++) {
-            fprintf(f, "%s_bucket{%s=", name, label);
-            label_value(f, s->id.name);
+            fprintf(f, "%s_bucket{", name);
+            labels(f, s, label);
             fprintf(f, ",le=\"%g\"} %" PRIu64 "\n", le_bounds[b], count_le(s->hist, le_bounds[b]));
         }
-        fprintf(f, "%s_bucket{%s=", name, label);
-        label_value(f, s->id.name);
-        fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n%s_sum{%s=", cs_hist_count(s->hist), name, label);
-        label_value(f, s->id.name);
-        fprintf(f, "} %.9f\n%s_count{%s=", s->hist->sum / 1e9, name, label);
-        label_value(f, s->id.name);
+        fprintf(f, "%s_bucket{", name);
+        labels(f, s, label);
+        fprintf(f, ",le=\"+Inf\"} %" PRIu64 "\n%s_sum{", cs_hist_count(s->hist), name);
+        labels(f, s, label);
+        fprintf(f, "} %.9f\n%s_count{", s->hist->sum / 1e9, name);
+        labels(f, s, label);
         fprintf(f, "} %" PRIu64 "\n", cs_hist_count(s->hist));
     }
 }
@@ -254,6 +285,36 @@ static void clock_families(FILE *f, const prom_ctx *c)
     clock_offset_mean(f, c);
 }
 
+static void feed_families(FILE *f, const prom_ctx *c)
+{
+    series_counter(f, c, CS_SERIES_FEED, "capstream_feed_packets_total", "feed",
+                   "MoldUDP64 packets (data, heartbeat, end of session) per feed and tap.",
+                   offsetof(prom_series, packets));
+    series_counter(f, c, CS_SERIES_FEED, "capstream_feed_messages_total", "feed",
+                   "ITCH messages per MoldUDP64 feed and tap.", offsetof(prom_series, messages));
+    series_counter(f, c, CS_SERIES_FEED, "capstream_feed_gaps_total", "feed",
+                   "MoldUDP64 sequence gaps per feed and tap.", offsetof(prom_series, gaps));
+    series_counter(f, c, CS_SERIES_FEED, "capstream_feed_lost_total", "feed",
+                   "Messages missing in those gaps per feed and tap.",
+                   offsetof(prom_series, missing));
+    series_counter(f, c, CS_SERIES_FEED, "capstream_feed_races_won_total", "feed",
+                   "A/B races the feed's copy won per feed and tap.",
+                   offsetof(prom_series, measurements));
+    histograms(f, c, CS_SERIES_FEED, "capstream_feed_lead_seconds", "feed",
+               "Lead of the feed's copy over the other feed's in the A/B races it won.");
+    series_counter(f, c, CS_SERIES_SESSION, "capstream_session_orders_total", "session",
+                   "OUCH Enter Orders per order session (client address) and tap.",
+                   offsetof(prom_series, orders));
+    series_counter(f, c, CS_SERIES_SESSION, "capstream_session_accepts_total", "session",
+                   "OUCH Accepted messages per order session and tap.",
+                   offsetof(prom_series, accepts));
+    series_counter(f, c, CS_SERIES_SESSION, "capstream_session_rejects_total", "session",
+                   "OUCH Rejected messages per order session and tap.",
+                   offsetof(prom_series, rejects));
+    histograms(f, c, CS_SERIES_SESSION, "capstream_session_latency_seconds", "session",
+               "OUCH request to response latency per order session and tap.");
+}
+
 static void series_families(FILE *f, const prom_ctx *c)
 {
     series_counter(f, c, CS_SERIES_TAP, "capstream_tap_packets_total", "tap",
@@ -277,6 +338,7 @@ static void series_families(FILE *f, const prom_ctx *c)
     histograms(f, c, CS_SERIES_PAIR, "capstream_pair_latency_seconds", "pair",
                "Request to response latency per pair.");
     clock_families(f, c);
+    feed_families(f, c);
 }
 
 int cs_prom_render(const cs_live_status *st, const cs_metrics *metrics, char **text, size_t *len)

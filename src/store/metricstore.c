@@ -29,8 +29,9 @@
  *                            varint B (non-empty buckets), then B times:
  *                            varint bucket index delta (from the previous
  *                            index, the first from 0), varint bucket count
- *                          if gaps or missing > 0 (proto series), and
- *                          always for clock series:
+ *                          if gaps or missing > 0 (proto and feed
+ *                          series), and always for clock and session
+ *                          series:
  *                            varint gaps, varint missing (sequence gaps
  *                            and the numbers missing in them); records
  *                            without them (every record written before
@@ -39,6 +40,13 @@
  *                          clock series only, then:
  *                            varint zigzag(offset_sum_ns), varint
  *                            unsynced, varint backwards, varint untimed
+ *                          session series only, then:
+ *                            varint orders, varint accepts, varint
+ *                            rejects
+ *
+ *                          A feed series' burst_packets(_ms) is its
+ *                          busiest millisecond by ITCH messages, its
+ *                          histogram the lead of the A/B races it won.
  *
  *   ┌────────┬──────┬──────┬──────────────┬──────┬──────┬──────────┬──
  *   │ header │ L    │check │ body ...     │ L    │check │ body ... │ ...
@@ -178,7 +186,8 @@ static int encode(buf *b, const cs_window *w)
             prev = i;
         }
     }
-    if ((w->gaps | w->missing) || w->series.kind == CS_SERIES_CLOCK) {
+    if ((w->gaps | w->missing) || w->series.kind == CS_SERIES_CLOCK ||
+        w->series.kind == CS_SERIES_SESSION) {
         put_varint(b, w->gaps);
         put_varint(b, w->missing);
     }
@@ -187,6 +196,11 @@ static int encode(buf *b, const cs_window *w)
         put_varint(b, w->unsynced);
         put_varint(b, w->backwards);
         put_varint(b, w->untimed);
+    }
+    if (w->series.kind == CS_SERIES_SESSION) {
+        put_varint(b, w->orders);
+        put_varint(b, w->accepts);
+        put_varint(b, w->rejects);
     }
     body = b->len - at - REC_HEAD;
     cs_wr_le32(b->p + at, (uint32_t)body);
@@ -288,6 +302,11 @@ static int decode(const uint8_t *body, size_t blen, cs_window *w, cs_histogram *
         w->backwards = get_varint(&c);
         w->untimed = get_varint(&c);
     }
+    if (w->series.kind == CS_SERIES_SESSION && cs_cursor_ok(&c) && cs_cursor_left(&c) > 0) {
+        w->orders = get_varint(&c);
+        w->accepts = get_varint(&c);
+        w->rejects = get_varint(&c);
+    }
     if (!cs_cursor_ok(&c) || cs_cursor_left(&c) != 0)
         return CS_ECORRUPT;
     return 0;
@@ -323,7 +342,10 @@ int cs_metricstore_parse_image(const uint8_t *data, size_t len, cs_window_fn fn,
         lo = CS_HIST_BUCKETS, hi = -1;
         rc = decode(body, blen, &w, h, &lo, &hi);
         if (rc == 0) {
-            w.hist = w.series.kind == CS_SERIES_PAIR ? h : NULL;
+            w.hist = w.series.kind == CS_SERIES_PAIR || w.series.kind == CS_SERIES_FEED ||
+                             w.series.kind == CS_SERIES_SESSION
+                         ? h
+                         : NULL;
             good = off;
             if (fn)
                 fn(ud, &w);
@@ -994,6 +1016,10 @@ static void point_finish(cs_metrics_acc *acc, int lo, int hi, int64_t step_ns, c
     p->windows = s.windows;
     p->count = s.count;
     p->bytes = s.bytes;
+    p->packets = s.packets;
+    p->messages = s.messages;
+    p->measurements = s.measurements;
+    p->orders = s.orders, p->accepts = s.accepts, p->rejects = s.rejects;
     p->errors = s.errors;
     p->gaps = s.gaps;
     p->missing = s.missing;

@@ -116,6 +116,11 @@ typedef struct cs_metric_point {
      * drift over the step's windows (ns per minute) */
     uint64_t unsynced, backwards, untimed;
     double offset_mean_ns, drift_ns_per_min;
+    /* feed: moldudp64 packets, ITCH messages (= count), races won (with
+     * the lead in the percentiles); session: OUCH messages, measurements
+     * (the latency in the percentiles), orders (= count), accepts, rejects */
+    uint64_t packets, messages, measurements;
+    uint64_t orders, accepts, rejects;
 } cs_metric_point;
 
 /*

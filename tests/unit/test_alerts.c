@@ -103,6 +103,83 @@ static void test_seq_gap_rules(void **state)
     assert_true(v == 7.0);
 }
 
+/* feed= and session= rules: the issue's two rules as written, the
+ * all-taps and per-tap names, and each metric read from its window. */
+static void test_feed_session_rules(void **state)
+{
+    cs_histogram h;
+    cs_alert_rule r;
+    cs_window w;
+    double v = -1;
+
+    assert_int_equal(cs_alert_rule_parse("feed_gap: feed=233.54.12.111:26477 gaps > 0", &r), 0);
+    assert_int_equal(r.series.kind, CS_SERIES_FEED);
+    assert_string_equal(r.series.name, "233.54.12.111:26477");
+    assert_int_equal(r.metric, CS_AM_GAPS);
+    memset(&w, 0, sizeof(w));
+    w.series = r.series;
+    w.dur_ns = CS_NS_PER_SEC;
+    w.messages = 40;
+    w.gaps = 2;
+    w.missing = 9;
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 2.0);
+    assert_int_equal(cs_alert_rule_parse("l: feed=3/233.54.12.111:26477 lost >= 9", &r), 0);
+    assert_string_equal(r.series.name, "3/233.54.12.111:26477");
+    assert_int_equal(r.metric, CS_AM_MISSING);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 9.0);
+    assert_int_equal(cs_alert_rule_parse("c: feed=233.54.12.111:26477 rate > 10/s", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 40.0); /* ITCH messages */
+    /* lead: no races won is no data */
+    assert_int_equal(cs_alert_rule_parse("lead: feed=233.54.12.111:26477 p50 > 1us", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 0);
+    cs_hist_init(&h);
+    cs_hist_record(&h, 5000);
+    w.hist = &h;
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v >= 4950 && v <= 5050);
+
+    assert_int_equal(cs_alert_rule_parse("ouch_rejects: proto=ouch errors rate > 10/s", &r), 0);
+    assert_int_equal(r.series.kind, CS_SERIES_PROTO);
+    assert_string_equal(r.series.name, "ouch");
+    assert_true(r.errors_only);
+    assert_int_equal(r.metric, CS_AM_RATE);
+    assert_true(r.threshold == 10.0);
+    memset(&w, 0, sizeof(w));
+    w.series = r.series;
+    w.dur_ns = CS_NS_PER_SEC;
+    w.messages = 100;
+    w.errors = 12;
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 12.0);
+
+    assert_int_equal(cs_alert_rule_parse("s: session=10.1.0.5:40001 errors count > 1", &r), 0);
+    assert_int_equal(r.series.kind, CS_SERIES_SESSION);
+    assert_true(r.errors_only);
+    memset(&w, 0, sizeof(w));
+    w.series = r.series;
+    w.dur_ns = CS_NS_PER_SEC;
+    w.messages = 30, w.errors = 3, w.orders = 10, w.accepts = 7, w.rejects = 2;
+    w.hist = &h;
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 3.0);
+    assert_int_equal(cs_alert_rule_parse("o: session=10.1.0.5:40001 rate > 5", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 10.0); /* orders */
+    assert_int_equal(cs_alert_rule_parse("a: session=2/10.1.0.5:40001 accepts < 8", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 7.0);
+    assert_int_equal(cs_alert_rule_parse("j: session=10.1.0.5:40001 rejects > 1", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 2.0);
+    assert_int_equal(cs_alert_rule_parse("p: session=10.1.0.5:40001 max > 1us", &r), 0);
+    assert_int_equal(cs_alert_value(&r, &w, &v), 1);
+    assert_true(v == 5000.0);
+    assert_string_equal(cs_alert_metric_unit(CS_AM_REJECTS), "count");
+}
+
 /* A latency or clock metric on tap=N reads the tap's clock series: the
  * offset histogram, and the counts of frames unsynchronised, going back
  * and left without a reference time. */
@@ -155,17 +232,23 @@ static void test_parse_bad(void **state)
                "bad character ' ' in rule name (use letters, digits, _ . -)");
     expect_bad("a: pair=fix p98 > 1ms",
                "unknown metric \"p98\" (expected p50, p90, p99, p999, max, count, rate, errors, "
-               "gaps, missing, unsynced, backwards, untimed or "
+               "gaps, missing, lost, orders, accepts, rejects, unsynced, backwards, untimed or "
                "capture.kernel_drops/not_stored/not_analysed)");
     expect_bad("a: pair=fix unsynced > 0", "unsynced is a clock count: it needs a tap= selector");
     expect_bad("a: proto=fix untimed > 0", "untimed is a clock count: it needs a tap= selector");
-    expect_bad("a: pair=fix gaps > 0", "gaps needs a proto= selector");
-    expect_bad("a: proto=fix p99 > 1ms", "p99 is a latency: it needs a pair= selector (or tap= "
-                                         "for the tap's clock offset)");
+    expect_bad("a: pair=fix gaps > 0", "gaps needs a proto= or feed= selector");
+    expect_bad("a: session=1.2.3.4:5 lost > 0", "lost needs a proto= or feed= selector");
+    expect_bad("a: feed=1.2.3.4:5 rejects > 0", "rejects needs a session= selector");
+    expect_bad("a: feed=1.2.3.4:5 errors rate > 0", "errors rate needs a proto= or session= "
+                                                    "selector");
+    expect_bad("a: proto=fix p99 > 1ms",
+               "p99 is a latency: it needs a pair= or session= selector (or feed= for the A/B "
+               "lead, tap= for the tap's clock offset)");
     expect_bad("a: p99 > 1ms", "p99 needs a selector (pair=, proto= or tap=)");
     expect_bad("a: tap=1 capture.kernel_drops > 0", "capture.kernel_drops takes no selector");
     expect_bad("a: host=x count > 1",
-               "unknown selector \"host\" (expected pair=, proto=, tap= or clock=)");
+               "unknown selector \"host\" (expected pair=, proto=, tap=, clock=, feed= or "
+               "session=)");
     expect_bad("a: pair= > 1", "missing name after \"pair=\"");
     expect_bad("a: pair=fix > 1", "missing metric before \">\"");
     expect_bad("a: pair=fix p99 => 1ms", "bad operator \"=>\" (expected > >= < <= == !=)");
@@ -184,7 +267,7 @@ static void test_parse_bad(void **state)
     expect_bad("a: proto=dns rcode==3 count > 1", "the only rcode condition is rcode!=0");
     expect_bad("a: pair=fix rcode!=0 count > 1", "rcode!=0 needs a proto= selector");
     expect_bad("a: proto=dns rcode!=0 errors > 1", "rcode!=0 goes with count or rate, not errors");
-    expect_bad("a: tap=0 errors > 1", "errors needs a proto= selector");
+    expect_bad("a: tap=0 errors > 1", "errors needs a proto= or session= selector");
     expect_bad("a: pair=fix p99 > 1ms for 2d", "'for 2d' is longer than a day");
 }
 
@@ -427,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_fire_and_resolve),   cmocka_unit_test(test_rates_and_gauges),
         cmocka_unit_test(test_reload_keeps_state), cmocka_unit_test(test_clear_hysteresis),
         cmocka_unit_test(test_metric_units),       cmocka_unit_test(test_clock_rules),
+        cmocka_unit_test(test_feed_session_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -374,6 +374,150 @@ static void on_snapshot(void *ud, const cs_window *w)
     }
 }
 
+/* Feed and session series, per tap and over all taps: a MoldUDP64
+ * feed's packets (requests are no feed's), ITCH messages and their busiest
+ * millisecond, its gaps and the A/B races it won with the lead; an order
+ * session's orders, accepts, rejects, errors and OUCH latency. */
+typedef struct fsnap {
+    uint64_t feed_leads, session_lat;
+    int64_t session_max;
+} fsnap;
+
+static void on_fsnap(void *ud, const cs_window *w)
+{
+    fsnap *s = ud;
+
+    if (w->series.kind == CS_SERIES_FEED && strcmp(w->series.name, "3/233.54.12.111:26477") == 0)
+        s->feed_leads = w->hist->count;
+    if (w->series.kind == CS_SERIES_SESSION && strcmp(w->series.name, "10.1.0.5:40001") == 0) {
+        s->session_lat = w->hist->count;
+        s->session_max = cs_hist_max(w->hist);
+    }
+}
+
+static cs_endpoints endpoints(uint16_t tap, int proto, const uint8_t a[4], uint16_t pa,
+                              const uint8_t b[4], uint16_t pb)
+{
+    cs_endpoints ep;
+
+    memset(&ep, 0, sizeof(ep));
+    ep.ip_version = 4;
+    ep.ip_proto = (uint8_t)proto;
+    ep.tap = tap;
+    memcpy(ep.addr_a, a, 4);
+    memcpy(ep.addr_b, b, 4);
+    ep.port_a = pa;
+    ep.port_b = pb;
+    return ep;
+}
+
+static void feed_message(cs_metrics *m, const char *proto, const char *type, const cs_endpoints *ep,
+                         uint8_t dir, int64_t ts, const char *error)
+{
+    cs_message msg;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.proto = proto;
+    msg.type = (cs_str){type, strlen(type)};
+    msg.ep = *ep;
+    msg.dir = dir;
+    msg.ts_ns = msg.last_ts_ns = ts;
+    msg.error = (cs_str){error, strlen(error)};
+    cs_metrics_message(m, &msg);
+}
+
+static void test_feeds_and_sessions(void **state)
+{
+    static const uint8_t src[4] = {10, 0, 0, 1}, grp[4] = {233, 54, 12, 111},
+                         grp_b[4] = {233, 54, 12, 112}, cli[4] = {10, 1, 0, 5},
+                         venue[4] = {10, 2, 0, 1};
+    collect *c = calloc(1, sizeof(*c));
+    cs_metrics *m = new_metrics(c, 0);
+    cs_endpoints a3 = endpoints(3, 17, src, 5000, grp, 26477);
+    cs_endpoints a4 = endpoints(4, 17, src, 5000, grp, 26477);
+    cs_endpoints b3 = endpoints(3, 17, src, 5000, grp_b, 26478);
+    cs_endpoints s3 = endpoints(3, 6, cli, 40001, venue, 15000);
+    cs_measurement ms;
+    const cs_window *w;
+    fsnap fs = {0};
+
+    feed_message(m, "moldudp64", "data", &a3, 0, T0 + 1 * MS, "");
+    feed_message(m, "moldudp64", "data", &a3, 0, T0 + 7 * MS, "");
+    feed_message(m, "moldudp64", "heartbeat", &a3, 0, T0 + 8 * MS, "");
+    feed_message(m, "moldudp64", "request", &a3, 1, T0 + 8 * MS, ""); /* to the source */
+    for (int i = 0; i < 3; i++)
+        feed_message(m, "itch", "A", &a3, 0, T0 + 7 * MS + i, "");
+    feed_message(m, "itch", "E", &a3, 0, T0 + 9 * MS, "");
+    feed_message(m, "itch", "E", &a3, 0, T0 + 9 * MS + 1, "");
+    feed_message(m, "itch", "E", &a4, 0, T0 + 9 * MS + 5, "");
+    cs_metrics_feed_gap(m, &a3, 0, 4, T0 + 10 * MS);
+    cs_metrics_feed_gap(m, &a4, 0, 4, T0 + 10 * MS + 5);
+    memset(&ms, 0, sizeof(ms));
+    ms.pair = "ab";
+    ms.ep = a3; /* side b: the feed whose copy came first */
+    ms.req_ts_ns = T0 + 7 * MS;
+    ms.latency_ns = 2000;
+    cs_metrics_measurement(m, &ms);
+    ms.ep = b3;
+    cs_metrics_measurement(m, &ms);
+
+    for (int i = 0; i < 3; i++)
+        feed_message(m, "ouch", "enter_order", &s3, 0, T0 + 20 * MS + i, "");
+    feed_message(m, "ouch", "accepted", &s3, 1, T0 + 21 * MS, "");
+    feed_message(m, "ouch", "accepted", &s3, 1, T0 + 21 * MS + 1, "");
+    feed_message(m, "ouch", "rejected", &s3, 1, T0 + 21 * MS + 2, "rejected: X");
+    ms.pair = "ouch";
+    ms.ep = s3;
+    for (int i = 1; i <= 3; i++) {
+        ms.req_ts_ns = T0 + 20 * MS + i;
+        ms.latency_ns = i * 10000;
+        cs_metrics_measurement(m, &ms);
+    }
+    cs_metrics_snapshot(m, on_fsnap, &fs);
+    cs_metrics_flush(m);
+
+    assert_non_null(w = find(c, CS_SERIES_FEED, "3/233.54.12.111:26477", T0));
+    assert_int_equal(w->packets, 3);
+    assert_int_equal(w->messages, 5);
+    assert_int_equal(cs_window_count(w), 5);
+    assert_int_equal(w->gaps, 1);
+    assert_int_equal(w->missing, 4);
+    assert_int_equal(w->measurements, 1);
+    assert_int_equal(w->burst_packets, 3);
+    assert_int_equal(w->burst_packets_ms, 7);
+    assert_non_null(w = find(c, CS_SERIES_FEED, "4/233.54.12.111:26477", T0));
+    assert_int_equal(w->messages, 1);
+    assert_int_equal(w->gaps, 1);
+    assert_non_null(w = find(c, CS_SERIES_FEED, "233.54.12.111:26477", T0));
+    assert_int_equal(w->packets, 3);
+    assert_int_equal(w->messages, 6);
+    assert_int_equal(w->gaps, 2);
+    assert_int_equal(w->missing, 8);
+    assert_non_null(w = find(c, CS_SERIES_FEED, "3/233.54.12.112:26478", T0));
+    assert_int_equal(w->measurements, 1);
+    assert_null(find(c, CS_SERIES_FEED, "3/10.0.0.1:5000", T0)); /* the request's side */
+    assert_int_equal(fs.feed_leads, 1);
+
+    assert_non_null(w = find(c, CS_SERIES_SESSION, "3/10.1.0.5:40001", T0));
+    assert_int_equal(w->messages, 6);
+    assert_int_equal(w->errors, 1);
+    assert_int_equal(w->orders, 3);
+    assert_int_equal(cs_window_count(w), 3);
+    assert_int_equal(w->accepts, 2);
+    assert_int_equal(w->rejects, 1);
+    assert_int_equal(w->measurements, 3);
+    assert_non_null(w = find(c, CS_SERIES_SESSION, "10.1.0.5:40001", T0));
+    assert_int_equal(w->orders, 3);
+    assert_int_equal(w->rejects, 1);
+    assert_int_equal(fs.session_lat, 3);
+    assert_true(fs.session_max == 30000);
+    assert_non_null(w = find(c, CS_SERIES_PROTO, "ouch", T0));
+    assert_int_equal(w->errors, 1);
+    assert_null(find(c, CS_SERIES_SESSION, "3/10.2.0.1:15000", T0));
+    cs_metrics_free(m);
+    free(c);
+}
+
 static void test_snapshot(void **state)
 {
     collect *c = calloc(1, sizeof(*c));
@@ -434,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_gauges),
         cmocka_unit_test(test_merged_percentiles),
         cmocka_unit_test(test_snapshot),
+        cmocka_unit_test(test_feeds_and_sessions),
         cmocka_unit_test(test_series_bound_and_alloc_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -186,6 +186,120 @@ static void test_seq_gaps_round_trip(void **state)
     free(dir);
 }
 
+/* A message of "proto"/"type" on flow "ep" in direction "dir". */
+static void flow_message(cs_metrics *m, const char *proto, const char *type, const cs_endpoints *ep,
+                         uint8_t dir, int64_t ts, const char *error)
+{
+    cs_message msg;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.proto = proto;
+    msg.type = (cs_str){type, strlen(type)};
+    msg.ep = *ep;
+    msg.dir = dir;
+    msg.ts_ns = msg.last_ts_ns = ts;
+    msg.error = (cs_str){error, strlen(error)};
+    cs_metrics_message(m, &msg);
+}
+
+/* Feed and session series through the metrics files: a feed's packets,
+ * ITCH messages, busiest millisecond, gaps and lost numbers and the lead
+ * of its races; a session's orders, accepts, rejects and latencies; both
+ * listed per tap and over all taps. */
+static void test_feed_session_round_trip(void **state)
+{
+    char *dir = make_dir();
+    cs_series_id feed = {.kind = CS_SERIES_FEED, .name = "7/233.54.12.111:26477"};
+    cs_series_id all = {.kind = CS_SERIES_FEED, .name = "233.54.12.111:26477"};
+    cs_series_id sess = {.kind = CS_SERIES_SESSION, .name = "7/10.1.0.5:40001"};
+    cs_endpoints fe = {.ip_version = 4, .ip_proto = 17, .tap = 7, .port_a = 5000, .port_b = 26477};
+    cs_endpoints se = {.ip_version = 4, .ip_proto = 6, .tap = 7, .port_a = 40001, .port_b = 15000};
+    cs_measurement meas;
+    cs_metricstore *ms;
+    cs_metrics *m;
+    cs_metric_point *pt;
+    cs_series_id *ids;
+    size_t n;
+    int found = 0;
+
+    memcpy(fe.addr_a, (uint8_t[]){10, 0, 0, 1}, 4);
+    memcpy(fe.addr_b, (uint8_t[]){233, 54, 12, 111}, 4);
+    memcpy(se.addr_a, (uint8_t[]){10, 1, 0, 5}, 4);
+    memcpy(se.addr_b, (uint8_t[]){10, 2, 0, 1}, 4);
+    assert_int_equal(cs_metricstore_open(dir, NULL, &ms), 0);
+    assert_int_equal(cs_metrics_new(NULL, cs_metricstore_window_fn, ms, &m), 0);
+    memset(&meas, 0, sizeof(meas));
+    for (int s = 0; s < 2; s++) {
+        int64_t t = T0 + s * SEC;
+        flow_message(m, "moldudp64", "data", &fe, 0, t + 1000, "");
+        for (int i = 0; i < 4 + s; i++)
+            flow_message(m, "itch", "A", &fe, 0, t + 3000000 + i, "");
+        cs_metrics_feed_gap(m, &fe, 0, 10 + (uint64_t)s, t + 4000000);
+        meas.pair = "ab";
+        meas.ep = fe;
+        meas.req_ts_ns = t + 3000000;
+        meas.latency_ns = 1000 * (s + 1);
+        cs_metrics_measurement(m, &meas);
+        flow_message(m, "ouch", "enter_order", &se, 0, t + 5000000, "");
+        flow_message(m, "ouch", "enter_order", &se, 0, t + 5000001, "");
+        flow_message(m, "ouch", "accepted", &se, 1, t + 5100000, "");
+        flow_message(m, "ouch", "rejected", &se, 1, t + 5100001, "rejected: X");
+        meas.pair = "ouch";
+        meas.ep = se;
+        meas.req_ts_ns = t + 5000000;
+        meas.latency_ns = 100000;
+        cs_metrics_measurement(m, &meas);
+        meas.latency_ns = 100001;
+        cs_metrics_measurement(m, &meas);
+    }
+    cs_metrics_flush(m);
+    cs_metrics_free(m);
+    assert_int_equal(cs_metricstore_close(ms), 0);
+
+    assert_int_equal(cs_metricstore_query(dir, &feed, T0, T0 + 2 * SEC, SEC, &pt, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(pt[0].packets, 1);
+    assert_int_equal(pt[0].messages, 4);
+    assert_int_equal(pt[0].count, 4);
+    assert_int_equal(pt[0].burst_packets, 4);
+    assert_int_equal(pt[1].burst_packets, 5);
+    assert_int_equal(pt[0].gaps, 1);
+    assert_int_equal(pt[0].missing, 10);
+    assert_int_equal(pt[1].missing, 11);
+    assert_int_equal(pt[0].measurements, 1);
+    assert_true(pt[1].max == 2000);
+    cs_free(pt);
+    assert_int_equal(cs_metricstore_query(dir, &all, T0, T0 + 2 * SEC, 2 * SEC, &pt, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pt[0].messages, 9);
+    assert_int_equal(pt[0].gaps, 2);
+    assert_int_equal(pt[0].missing, 21);
+    assert_int_equal(pt[0].measurements, 2);
+    cs_free(pt);
+    assert_int_equal(cs_metricstore_query(dir, &sess, T0, T0 + 2 * SEC, 2 * SEC, &pt, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pt[0].orders, 4);
+    assert_int_equal(pt[0].count, 4);
+    assert_int_equal(pt[0].accepts, 2);
+    assert_int_equal(pt[0].rejects, 2);
+    assert_int_equal(pt[0].errors, 2);
+    assert_int_equal(pt[0].messages, 8);
+    assert_int_equal(pt[0].measurements, 4);
+    assert_true(pt[0].max == 100001);
+    assert_true(pt[0].p50 >= 99000 && pt[0].p50 <= 101000);
+    cs_free(pt);
+    assert_int_equal(cs_metricstore_series(dir, T0, T0 + 2 * SEC, &ids, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        found += (ids[i].kind == CS_SERIES_FEED &&
+                  (strcmp(ids[i].name, feed.name) == 0 || strcmp(ids[i].name, all.name) == 0)) ||
+                 (ids[i].kind == CS_SERIES_SESSION && (strcmp(ids[i].name, sess.name) == 0 ||
+                                                       strcmp(ids[i].name, "10.1.0.5:40001") == 0));
+    assert_int_equal(found, 4);
+    cs_free(ids);
+    remove_dir(dir);
+    free(dir);
+}
+
 /* A packet of tap 357 whose trailer time is "ref", the host's "ref + off". */
 static void clock_packet(cs_metrics *m, int64_t ref, int64_t off, uint8_t tref)
 {
@@ -583,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_heat_counts),
         cmocka_unit_test(test_seq_gaps_round_trip),
         cmocka_unit_test(test_clock_round_trip),
+        cmocka_unit_test(test_feed_session_round_trip),
         cmocka_unit_test(test_series_list),
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_torn_tail),
