@@ -48,7 +48,9 @@
  *   - The flags are trusted only with the count, and only if the file
  *     holds that many entries (a closed, whole record).
  *   - Writing it never fails a packet: a record that cannot be created or
- *     written is left as far as it got (warned).
+ *     written is left as far as it got (warned). A write that finds the
+ *     disk full is first cut back to where it began and retried once after
+ *     the writer's room hook (the store's retention) freed space.
  *
  * Threading: a writer is used by the store's writing thread; a record read
  * is owned by its reader.
@@ -167,9 +169,25 @@ void cs_order_writer_open(cs_order_writer *w, const char *path, uint32_t first, 
     }
 }
 
+/* Writes the buffered bytes; a full disk gets one retry after the room
+ * hook freed space, from where the write began (a write cut short is cut
+ * back first, so no byte is written twice). */
+static int write_buffered(cs_order_writer *w)
+{
+    off_t at = lseek(w->fd, 0, SEEK_CUR);
+    int rc = cs_write_all(w->fd, w->buf, w->used);
+
+    if (rc != CS_ENOSPACE || w->room == NULL || at < 0)
+        return rc;
+    cs_error_clear();
+    if (ftruncate(w->fd, at) < 0 || lseek(w->fd, at, SEEK_SET) != at || w->room(w->room_ud) <= 0)
+        return CS_ENOSPACE;
+    return cs_write_all(w->fd, w->buf, w->used);
+}
+
 void cs_order_writer_flush(cs_order_writer *w)
 {
-    if (w->fd >= 0 && w->used > 0 && cs_write_all(w->fd, w->buf, w->used) < 0) {
+    if (w->fd >= 0 && w->used > 0 && write_buffered(w) < 0) {
         cs_error_clear();
         writer_give_up(w, "write");
     }

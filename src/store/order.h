@@ -35,6 +35,10 @@ typedef struct cs_order_writer {
     int backwards; /* a timestamp was below the one before it */
     uint8_t *buf;  /* whole bytes not yet written */
     size_t used;
+    /* called once when a write finds the disk full (the store's retention,
+     * cs__make_room): > 0 when it freed room, and the write is retried */
+    int (*room)(void *ud);
+    void *room_ud;
 } cs_order_writer;
 
 /* A record read from disk: "n" entries of "width" bits at "ent". */

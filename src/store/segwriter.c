@@ -189,6 +189,8 @@ static void group_order_open(cs_store *s)
     if (s->partitions <= 1)
         return;
     cs_order_path(s->pktdir, s->wr_base, path, sizeof(path));
+    s->ord.room = cs__make_room; /* a full disk: retention, then one retry */
+    s->ord.room_ud = s;
     cs_order_writer_open(&s->ord, path, s->wr_base, s->partitions);
 }
 
