@@ -104,6 +104,7 @@ typedef enum cs_series_kind {
     CS_SERIES_CLOCK = 5,
     CS_SERIES_FEED = 6,
     CS_SERIES_SESSION = 7,
+    CS_SERIES_KIND_LAST = CS_SERIES_SESSION, /* every kind is in [TAP, LAST] */
 } cs_series_kind;
 
 #define CS_SERIES_NAME_MAX 32 /* including the NUL; longer names are cut */

@@ -36,7 +36,7 @@ static void check_rule(const cs_alert_rule *r)
         abort();
     if (r->for_windows < 1 || !isfinite(r->threshold) || r->threshold < 0)
         abort();
-    if (r->series.kind < CS_SERIES_TAP || r->series.kind > CS_SERIES_CAPTURE)
+    if (r->series.kind < CS_SERIES_TAP || r->series.kind > CS_SERIES_KIND_LAST)
         abort();
     if (cs_alert_rule_parse(r->text, &again) != 0 || memcmp(&again, r, sizeof(again)) != 0)
         abort();
