@@ -147,6 +147,7 @@ typedef struct aflow {
     uint8_t dispatch;
     uint8_t reprobes;
     uint8_t has_syn;
+    uint8_t scope; /* its decoder's "scope" option: what CS_SCOPE_FLOW becomes */
     uint32_t syn_seq;
     const cs_decoder *dec;
     void *state;
@@ -457,7 +458,8 @@ static cs_str held_copy(char **at, const char *p, size_t n)
 
 /* Holds "msg" (emitted as "m", its refs in a->refs) in the stream of its
  * direction until its body ends. 0, or CS_ENOMEM (then deliver it now). */
-static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, const char *pair)
+static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, const char *pair,
+                     uint8_t scope)
 {
     size_t bytes = msg->type.len + msg->key.len + msg->error.len + m->match.len + m->closes.len +
                    strlen(pair) + 1;
@@ -491,7 +493,7 @@ static int held_take(stream *s, const cs_message *msg, const cs_msg_out *m, cons
     h->m.refs = h->refs;
     h->flags = m->flags;
     h->role = m->role;
-    h->scope = m->scope;
+    h->scope = scope;
     h->active = 1;
     return 0;
 }
@@ -540,6 +542,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     uint64_t first = ctx->base + start, last = len ? first + len - 1 : first;
     const char *pair = m->pair ? m->pair : fl->dec->name;
     size_t i0, i1;
+    uint8_t scope;
     cs_message msg;
 
     if (m->part == CS_PART_BODY || m->part == CS_PART_END) {
@@ -575,9 +578,10 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     a->st.messages++;
     if (m->flags & (CS_MSG_BAD_CHECKSUM | CS_MSG_BAD_LENGTH | CS_MSG_MALFORMED))
         a->st.bad_messages++;
-    if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair) == 0)
+    scope = m->scope == CS_SCOPE_FLOW ? fl->scope : m->scope;
+    if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair, scope) == 0)
         return;
-    deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags, m->scope});
+    deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags, scope});
     if ((m->flags & CS_MSG_TICK) && m->instrument.len > 0)
         cs_t2t_tick(a->t2t, &msg, m->instrument);
     else if ((m->flags & CS_MSG_NEW_ORDER) && m->instrument.len > 0)
@@ -734,6 +738,7 @@ static int decide(const cs_analyzer *a, aflow *fl, const cs_decoder *d)
     if (d->state_new && fl->state == NULL)
         return -1;
     fl->dec = d;
+    fl->scope = cs_decoder_opt_scope(&opts);
     fl->dispatch = DISPATCH_DECIDED;
     return 0;
 }

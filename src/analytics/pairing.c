@@ -32,6 +32,14 @@
  * Unanswered sightings leave as unmatched requests: the analyzer keeps
  * them in a pairing of their own whose sink counts them quietly.
  *
+ * CS_SCOPE_SESSION files a request under its connection at any tap:
+ * kflow = SESSION_SCOPE_BITS | a hash of its ends in canonical order
+ * (b_first), dir = which of those ends sent it. Each tap's copy of a
+ * request is its own entry; a response takes the oldest at its own tap,
+ * else the oldest at any tap (find_session_request), and marks the oldest
+ * copy at each other tap "copy_answered" (mark_copies), which then leaves
+ * quietly, counted in "duplicates", if no answer comes at its tap.
+ *
  * A hop (cs_pairing_hop) is filed the same way under a route instead of a
  * tap: kflow = HOP_SCOPE_BIT | a hash of the message's source and
  * destination (addresses, ports, IP version and protocol, in the
@@ -53,6 +61,8 @@
 #define HOP_SCOPE_BIT (1ull << 62) /* kflow of a hop: this bit and 62 bits of its route */
 #define SCOPE_HOP 0xffu            /* the scope of hops, no decoder's (decoder.h CS_SCOPE_*) */
 #define ROUTE_SEED 0x686f70726f757465ull
+#define SESSION_SCOPE_BITS (3ull << 62) /* kflow of CS_SCOPE_SESSION: these and its session */
+#define SESSION_SEED 0x73657373696f6e73ull
 
 typedef struct pend {
     struct pend *bnext, *bprev; /* bucket chain, oldest first */
@@ -69,9 +79,11 @@ typedef struct pend {
     uint32_t n_refs;
     uint16_t pair_len, match_len, key_len, type_len;
     uint8_t dir;
-    uint8_t answered; /* a held measurement: resp_* and attached_* are set */
-    uint8_t emitted;  /* answered, its measurement already given to the sink: kept
-                         only so its lifecycle's later events attach to it */
+    uint8_t answered;      /* a held measurement: resp_* and attached_* are set */
+    uint8_t emitted;       /* answered, its measurement already given to the sink: kept
+                              only so its lifecycle's later events attach to it */
+    uint8_t copy_answered; /* CS_SCOPE_SESSION: its copy at another tap was answered,
+                              so it leaves quietly if its own tap sees no answer */
     cs_msgid resp_id, attached_last_id;
     int64_t resp_ts, resp_last_ts, attached_last_ts;
     uint32_t attached;
@@ -281,14 +293,14 @@ static size_t clamp16(size_t n)
     return n > 0xffff ? 0xffff : n;
 }
 
-/* The route of "m" at any tap: a hash of where it went from and to (IP
- * version and protocol, source address and port, destination address and
- * port), without the tap and VLANs that flow ids include. */
-static uint64_t route_hash(const cs_message *m)
+/* A hash of one direction of a connection at any tap: IP version and
+ * protocol, then "from" and "to" (address and port each), without the tap
+ * and VLANs that flow ids include. */
+static uint64_t ends_hash(const cs_message *m, int from_b, uint64_t seed)
 {
     const cs_endpoints *ep = &m->ep;
-    const uint8_t *src = m->dir ? ep->addr_b : ep->addr_a, *dst = m->dir ? ep->addr_a : ep->addr_b;
-    uint16_t sport = m->dir ? ep->port_b : ep->port_a, dport = m->dir ? ep->port_a : ep->port_b;
+    const uint8_t *src = from_b ? ep->addr_b : ep->addr_a, *dst = from_b ? ep->addr_a : ep->addr_b;
+    uint16_t sport = from_b ? ep->port_b : ep->port_a, dport = from_b ? ep->port_a : ep->port_b;
     uint8_t k[2 + 2 * (sizeof(ep->addr_a) + 2)];
 
     k[0] = ep->ip_version;
@@ -297,7 +309,30 @@ static uint64_t route_hash(const cs_message *m)
     memcpy(k + 2 + sizeof(ep->addr_a), &sport, 2);
     memcpy(k + 4 + sizeof(ep->addr_a), dst, sizeof(ep->addr_a));
     memcpy(k + 4 + 2 * sizeof(ep->addr_a), &dport, 2);
-    return cs_hash64(k, sizeof(k), ROUTE_SEED);
+    return cs_hash64(k, sizeof(k), seed);
+}
+
+/* The route of "m" at any tap: where it went from and to. */
+static uint64_t route_hash(const cs_message *m)
+{
+    return ends_hash(m, m->dir, ROUTE_SEED);
+}
+
+/* 1 if endpoint b of "m" sorts before endpoint a (address, then port): a
+ * session's ends in an order that does not depend on which end a tap saw
+ * first, so that its flows at every tap agree on it. */
+static int b_first(const cs_endpoints *ep)
+{
+    int c = memcmp(ep->addr_b, ep->addr_a, sizeof(ep->addr_a));
+
+    return c < 0 || (c == 0 && ep->port_b < ep->port_a);
+}
+
+/* The session of "m" at any tap: its connection with its ends in canonical
+ * order (b_first), so both directions and every tap give one hash. */
+static uint64_t session_hash(const cs_message *m)
+{
+    return ends_hash(m, b_first(&m->ep), SESSION_SEED);
 }
 
 /* The flow and direction a request is filed under ("resp" 0), or that a
@@ -309,13 +344,20 @@ static uint64_t scope_flow(const cs_message *m, uint8_t scope)
         return TAP_SCOPE_BIT | m->ep.tap;
     if (scope == SCOPE_HOP) /* the route: the same at every tap */
         return HOP_SCOPE_BIT | (route_hash(m) >> 2);
+    if (scope == CS_SCOPE_SESSION) /* the connection: the same at every tap */
+        return SESSION_SCOPE_BITS | (session_hash(m) >> 2);
     return scope == CS_SCOPE_ANY ? 0 : m->flow_id;
 }
 
+/* The direction: the message's in its flow, or for CS_SCOPE_SESSION
+ * whether it was sent by the session's second end in canonical order (a
+ * flow's a and b depend on which packet its tap saw first). */
 static uint8_t scope_dir(const cs_message *m, uint8_t scope, int resp)
 {
     if (scope == CS_SCOPE_ANY || scope == CS_SCOPE_TAP || scope == SCOPE_HOP)
         return 0;
+    if (scope == CS_SCOPE_SESSION)
+        return (uint8_t)(m->dir ^ b_first(&m->ep) ^ (resp ? 1 : 0));
     return (uint8_t)(m->dir ^ (resp ? 1 : 0));
 }
 
@@ -351,6 +393,7 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     e->dir = m->dir;
     e->answered = 0;
     e->emitted = 0;
+    e->copy_answered = 0;
     e->resp_id = e->attached_last_id = 0;
     e->resp_ts = e->resp_last_ts = e->attached_last_ts = 0;
     e->attached = 0;
@@ -396,6 +439,40 @@ static int store_request(cs_pairing *p, const cs_message *m, const char *pair, c
     return 0;
 }
 
+/* Whether pending entry "e" is filed under this key (find_request's test). */
+static int same_key(pend *e, uint64_t h, uint64_t kflow, uint8_t kdir, const char *pair,
+                    size_t pair_len, cs_str match)
+{
+    return e->h == h && !e->answered && e->kflow == kflow && e->kdir == kdir &&
+           e->pair_len == pair_len && e->match_len == match.len &&
+           memcmp(pend_pair(e), pair, pair_len) == 0 &&
+           (match.len == 0 || memcmp(pend_match(e), match.p, match.len) == 0);
+}
+
+/* CS_SCOPE_SESSION: the oldest pending request filed under the session
+ * and match of "m" ("resp": as a response looks, in the other direction)
+ * at the tap of "m", else, unless "own_tap", the oldest at any tap (a
+ * response at a tap that sees one direction only). */
+static pend *find_session_request(cs_pairing *p, const cs_message *m, const char *pair,
+                                  cs_str match, int resp, int own_tap)
+{
+    uint64_t kflow = scope_flow(m, CS_SCOPE_SESSION);
+    uint8_t kdir = scope_dir(m, CS_SCOPE_SESSION, resp);
+    size_t pair_len = strlen(pair);
+    uint64_t h = key_hash(pair, pair_len, kflow, kdir, match);
+    pend *any = NULL;
+
+    for (pend *e = p->buckets[h & p->mask].head; e != NULL; e = e->bnext) {
+        if (!same_key(e, h, kflow, kdir, pair, pair_len, match))
+            continue;
+        if (e->ep.tap == m->ep.tap)
+            return e;
+        if (any == NULL && !own_tap)
+            any = e;
+    }
+    return any;
+}
+
 static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const char *pair,
                           cs_str match, uint8_t answered);
 static void retire_entry(cs_pairing *p, pend *e);
@@ -408,7 +485,9 @@ static void add_request(cs_pairing *p, const cs_message *m, const char *pair, cs
     uint64_t h = key_hash(pair, strlen(pair), kflow, kdir, match);
     pend *old;
 
-    if ((m->flags & CS_MSG_RETRY) && (old = find_request(p, kflow, kdir, pair, match, 0))) {
+    if ((m->flags & CS_MSG_RETRY) &&
+        (old = scope == CS_SCOPE_SESSION ? find_session_request(p, m, pair, match, 0, 1)
+                                         : find_request(p, kflow, kdir, pair, match, 0))) {
         p->st.superseded++; /* a retransmission: the older copy stays unanswered */
         report_unmatched(p, old);
         unlink_entry(p, old);
@@ -446,6 +525,30 @@ static pend *find_request(cs_pairing *p, uint64_t flow_id, uint8_t dir, const ch
     return NULL;
 }
 
+/* CS_SCOPE_SESSION: "e" was answered, so the oldest pending copy with its
+ * key at each other tap is marked: it is the same request seen there (the
+ * key's requests are answered in order), and leaves quietly if that tap
+ * never sees the answer (a path the responses do not take). */
+static void mark_copies(cs_pairing *p, pend *e)
+{
+    cs_str match = {pend_match(e), e->match_len};
+    uint16_t taps[16];
+    size_t n = 0, i;
+
+    taps[n++] = e->ep.tap;
+    for (pend *o = p->buckets[e->h & p->mask].head; o != NULL && n < 16; o = o->bnext) {
+        if (o == e || o->copy_answered ||
+            !same_key(o, e->h, e->kflow, e->kdir, pend_pair(e), e->pair_len, match))
+            continue;
+        for (i = 0; i < n && taps[i] != o->ep.tap; i++)
+            ;
+        if (i < n)
+            continue; /* not the oldest of its tap */
+        o->copy_answered = 1;
+        taps[n++] = o->ep.tap;
+    }
+}
+
 /* Gives the measurement of answered entry "e" to the sink. */
 static void emit_measurement(cs_pairing *p, pend *e)
 {
@@ -479,6 +582,8 @@ static void retire_entry(cs_pairing *p, pend *e)
 {
     if (e->answered && !e->emitted)
         emit_measurement(p, e);
+    else if (!e->answered && e->copy_answered)
+        p->st.duplicates++; /* its copy at another tap was answered */
     else if (!e->answered)
         report_unmatched(p, e);
     unlink_entry(p, e); /* an emitted lifecycle ends quietly */
@@ -548,7 +653,10 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
         add_continuation(p, m, pair, match, scope);
         return;
     }
-    e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, match, 0);
+    if (scope == CS_SCOPE_SESSION)
+        e = find_session_request(p, m, pair, match, 1, 0);
+    else
+        e = find_request(p, scope_flow(m, scope), scope_dir(m, scope, 1), pair, match, 0);
     if (e == NULL && (m->flags & CS_MSG_LIFECYCLE)) {
         add_continuation(p, m, pair, match, scope); /* a later event of an answered request */
         return;
@@ -558,6 +666,8 @@ static void add_response(cs_pairing *p, const cs_message *m, const char *pair, c
         return;
     }
     answer(e, m);
+    if (scope == CS_SCOPE_SESSION)
+        mark_copies(p, e);
     if ((m->flags & (CS_MSG_MORE | CS_MSG_LIFECYCLE)) == (CS_MSG_MORE | CS_MSG_LIFECYCLE)) {
         emit_measurement(p, e); /* out now; the entry stays for later events */
         e->emitted = 1;

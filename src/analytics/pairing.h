@@ -46,6 +46,17 @@
  * another flow of that tap answers it (one measurement: request = the
  * earlier copy); a copy on the flow that waits is counted in "duplicates".
  *
+ * One session at several capture points (CS_SCOPE_SESSION): requests and
+ * responses are matched within one connection (addresses, ports, IP
+ * version and protocol) whatever the tap and VLANs: a response takes the
+ * oldest pending request of its match at its own tap, else the oldest at
+ * any tap, so a capture point that sees one direction only (split Tx/Rx
+ * monitor ports, asymmetric routes) still measures, and a capture point
+ * that sees both directions measures on its own copies. When a request is
+ * answered, the oldest copy with its match at each other tap is known to
+ * be answered: if that tap never sees the response, it leaves quietly at
+ * the timeout, counted in "duplicates", never an unmatched request.
+ *
  * Hops (cs_pairing_hop): one message seen at several capture points (taps).
  * The first copy waits, keyed by pair, the message's key and its route:
  * source and destination as sent, without tap or VLANs (a flow id hashes
@@ -75,7 +86,8 @@ typedef struct cs_pairing_stats {
     uint64_t evicted;             /* requests pushed out by max_pending */
     uint64_t superseded;          /* requests replaced by a retry (CS_MSG_RETRY) */
     uint64_t duplicates;          /* sightings seen again on the flow that waits, hops
-                                     seen again at the tap that waits */
+                                     seen again at the tap that waits, session-scope
+                                     copies answered at another tap only */
     uint64_t attached;            /* responses attached to a measurement (CS_MSG_CONTINUATION) */
     uint64_t pending;             /* requests waiting now (held measurements included) */
 } cs_pairing_stats;
@@ -89,7 +101,7 @@ void cs_pairing_free(cs_pairing *p);
 void cs_pairing_add(cs_pairing *p, const cs_message *m, const char *pair, cs_str match);
 
 /* cs_pairing_add() with a matching "scope" (decoder.h CS_SCOPE_*: the
- * flow, or anywhere by pair and match), and when "closes" is not empty, a
+ * flow, the session at any tap, or anywhere by pair and match), and when "closes" is not empty, a
  * response also ends the lifecycle of the request with match "closes" in
  * that scope (a replace or cancel ending the order it names): "m" is
  * attached to it and it leaves. */

@@ -76,6 +76,13 @@ int cs_cli_finish_timerefs(const char *cmd, cs_timerefs *t, int by_trailer);
 void cs_cli_timeref_summary(const cs_timerefs *t, const cs_timeref_stats *st);
 
 /* The help line of --tap-by, shared by the commands that analyse. */
+/* The help of --decoder-opt (ingest, reanalyze, run, demo). */
+#define CS_CLI_DECODER_OPT_HELP                                                                    \
+    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"            \
+    "                         fix.ports=9100,9101 binds FIX to those ports;\n"                     \
+    "                         fix.scope=session matches FIX within a connection at every\n"        \
+    "                         tap (one tap sees requests, another responses)\n"
+
 #define CS_CLI_TAP_BY_HELP                                                                         \
     "      --tap-by WHAT      interface (default: each interface or pcapng interface is a\n"       \
     "                         tap), vlan (a tagged packet's tap is its outer VLAN id, as\n"        \

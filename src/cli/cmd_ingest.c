@@ -40,10 +40,8 @@ static const char ingest_help[] =
     "  -r, --read FILE        capture file to read ('-' = standard input)\n"
     "  -d, --store DIR        the store\n"
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
-    "                         names separated by commas: {decoders}\n"
-    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
-    "                         fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
-        CS_CLI_TIME_SOURCE_HELP
+    "                         names separated by commas: {decoders}\n" CS_CLI_DECODER_OPT_HELP
+        CS_CLI_TAP_BY_HELP CS_CLI_TIME_SOURCE_HELP
     "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"

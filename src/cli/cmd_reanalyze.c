@@ -34,10 +34,9 @@ static const char reanalyze_help[] =
     "  -d, --store DIR      the store\n"
     "      --after T        start of the range (default: the first packet)\n"
     "      --before T       end of the range, excluded (default: after the last packet)\n"
-    "      --decoders LIST  all (default), or names separated by commas: {decoders}\n"
-    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
-    "                       fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
-        CS_CLI_TIME_SOURCE_HELP "  -q, --quiet          no summary\n\n"
+    "      --decoders LIST  all (default), or names separated by commas: "
+    "{decoders}\n" CS_CLI_DECODER_OPT_HELP CS_CLI_TAP_BY_HELP CS_CLI_TIME_SOURCE_HELP
+    "  -q, --quiet          no summary\n\n"
     "examples:\n"
     "  capstream ingest -r day.pcap -d S --decoders none   # store packets only\n"
     "  capstream reanalyze -d S                            # decode them later\n"

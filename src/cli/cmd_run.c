@@ -77,9 +77,8 @@ static const char run_help[] =
     "      --ring-size N     kernel capture ring per interface (default 256M; it\n"
     "                        absorbs bursts the analysis cannot follow at once)\n"
     "      --user USER       drop root for USER once the sockets are open\n"
-    "      --decoders LIST   all (default), none, or {decoders}\n"
-    "      --decoder-opt NAME.KEY=VALUE  an option of one decoder (repeatable), e.g.\n"
-    "                        fix.ports=9100,9101 binds FIX to those ports\n" CS_CLI_TAP_BY_HELP
+    "      --decoders LIST   all (default), none, or {decoders}\n" CS_CLI_DECODER_OPT_HELP
+        CS_CLI_TAP_BY_HELP
     "      --time-source [IFACE=]SRC  where packet times come from, for every\n"
     "                        interface or for one (repeatable): kernel (default: the\n"
     "                        kernel's software stamp, or a file's own), hardware (the\n"

@@ -100,9 +100,13 @@
  *            window is counted, never an unmatched report. This is on top
  *            of the message's own pairing above, which it does not change.
  * Scope ("scope"): CS_SCOPE_FLOW (the default) matches within one flow, the
- * opposite direction; CS_SCOPE_ANY matches by pair and match alone, across
- * flows (a request and its response carry the same scope); sightings are
- * always matched across the flows of one tap; hops across taps.
+ * opposite direction; CS_SCOPE_SESSION within one connection seen at any
+ * capture point (tap and VLANs left out: analytics/pairing.h); CS_SCOPE_ANY
+ * matches by pair and match alone, across flows (a request and its
+ * response carry the same scope); sightings are always matched across the
+ * flows of one tap; hops across taps. A user turns a decoder's
+ * CS_SCOPE_FLOW into CS_SCOPE_SESSION with its option "scope=session"
+ * (every decoder accepts it, as "ports").
  *
  * Messages with a body that follows (HTTP): a decoder that emits a message
  * once its head is complete and consumes the body as it comes marks it
@@ -144,9 +148,10 @@ typedef enum cs_probe {
 
 /* Where a response's request is looked for (cs_msg_out.scope). */
 enum {
-    CS_SCOPE_FLOW = 0, /* the same flow, the opposite direction */
-    CS_SCOPE_ANY = 2,  /* anywhere: by pair and match alone, any flow */
-    CS_SCOPE_TAP = 3,  /* any flow of the same tap (sightings: CS_ROLE_SIGHTING) */
+    CS_SCOPE_FLOW = 0,    /* the same flow, the opposite direction */
+    CS_SCOPE_SESSION = 1, /* the same connection at any tap, the opposite direction */
+    CS_SCOPE_ANY = 2,     /* anywhere: by pair and match alone, any flow */
+    CS_SCOPE_TAP = 3,     /* any flow of the same tap (sightings: CS_ROLE_SIGHTING) */
 };
 
 enum {
@@ -193,7 +198,9 @@ typedef struct cs_msg_out {
  * decoders; a decoder sees its own through cs_decoder_opt_get(). Keys a
  * decoder accepts are listed in its "options"; every decoder also accepts
  * "ports" (a comma-separated list that replaces its well-known ports in
- * dispatch), so a decoder can be bound to the ports a venue uses.
+ * dispatch), so a decoder can be bound to the ports a venue uses, and
+ * "scope" ("flow", the default, or "session": its requests and responses
+ * are matched within one connection whatever the capture point).
  */
 #define CS_DECODER_OPTS_MAX 64
 #define CS_DECODER_OPT_KEY_MAX 32
@@ -354,7 +361,7 @@ int cs_decoders_parse(const char *list, const cs_decoder **out);
  * Adds "arg" ("NAME.KEY=VALUE", NAME a decoder of the registry, KEY "ports"
  * or one of its "options") to "set"; a later value of the same key replaces
  * the earlier one. CS_EINVAL with detail on a malformed argument, an
- * unknown decoder or key, a bad "ports" list or a full set.
+ * unknown decoder or key, a bad "ports" list or "scope", or a full set.
  */
 int cs_decoder_optset_add(cs_decoder_optset *set, const char *arg);
 
@@ -366,5 +373,9 @@ const char *cs_decoder_opt_get(const cs_decoder_opts *opts, const char *key);
  * 0-terminated). Returns the number of ports, 0 if the option is not set.
  */
 size_t cs_decoder_opt_ports(const cs_decoder_opts *opts, uint16_t *ports, size_t cap);
+
+/* The "scope" option of "opts": CS_SCOPE_SESSION if set to "session", else
+ * CS_SCOPE_FLOW. */
+uint8_t cs_decoder_opt_scope(const cs_decoder_opts *opts);
 
 #endif

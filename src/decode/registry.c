@@ -160,7 +160,7 @@ static long ports_parse(const char *s, uint16_t *ports, size_t cap)
 
 static int option_known(const cs_decoder *d, const char *key)
 {
-    if (strcmp(key, "ports") == 0)
+    if (strcmp(key, "ports") == 0 || strcmp(key, "scope") == 0)
         return 1;
     for (size_t i = 0; d->options != NULL && d->options[i] != NULL; i++)
         if (strcmp(d->options[i], key) == 0)
@@ -190,6 +190,8 @@ int cs_decoder_optset_add(cs_decoder_optset *set, const char *arg)
     if (strcmp(key, "ports") == 0 && ports_parse(eq + 1, NULL, 0) < 0)
         return cs_error_set(CS_EINVAL, "decoder option '%s': ports are 1..65535, comma-separated",
                             arg);
+    if (strcmp(key, "scope") == 0 && strcmp(eq + 1, "flow") != 0 && strcmp(eq + 1, "session") != 0)
+        return cs_error_set(CS_EINVAL, "decoder option '%s': scope is flow or session", arg);
     for (i = 0; i < set->n; i++)
         if (set->opt[i].dec == d && strcmp(set->opt[i].key, key) == 0)
             break;
@@ -221,4 +223,11 @@ size_t cs_decoder_opt_ports(const cs_decoder_opts *opts, uint16_t *ports, size_t
     if (cap > 0)
         ports[kept] = 0;
     return kept;
+}
+
+uint8_t cs_decoder_opt_scope(const cs_decoder_opts *opts)
+{
+    const char *v = cs_decoder_opt_get(opts, "scope");
+
+    return v != NULL && strcmp(v, "session") == 0 ? CS_SCOPE_SESSION : CS_SCOPE_FLOW;
 }

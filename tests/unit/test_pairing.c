@@ -498,6 +498,94 @@ static void test_hops_across_taps(void **state)
     cs_pairing_free(p);
 }
 
+/* One connection at two capture points (CS_SCOPE_SESSION): a tap that
+ * sees only requests and one that sees only responses pair them, whatever
+ * each flow's orientation; a tap that sees both pairs its own copies; a
+ * copy at a tap that never sees the answer leaves quietly; another
+ * connection never matches; FLOW scope leaves the split taps unpaired. */
+static void test_session_scope_across_taps(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q = msg(1, CS_ROLE_REQ, 0, 7, 100, "O1");
+    cs_message a = msg(2, CS_ROLE_RESP, 0, 8, 130, ""); /* 102 saw the server first */
+    cs_message q_b = msg(3, CS_ROLE_REQ, 0, 7, 200, "O2"),
+               q_c = msg(4, CS_ROLE_REQ, 1, 8, 205, "O2");
+    cs_message a_c = msg(5, CS_ROLE_RESP, 0, 8, 250, ""), a_b = msg(6, CS_ROLE_RESP, 1, 7, 255, "");
+    cs_message q_seen_twice = msg(7, CS_ROLE_REQ, 0, 7, 300, "O3");
+    cs_message q_copy = msg(8, CS_ROLE_REQ, 1, 8, 305, "O3");
+    cs_message a_once = msg(9, CS_ROLE_RESP, 1, 7, 360, "");
+    cs_message stranger = msg(10, CS_ROLE_RESP, 0, 9, 400, "");
+    cs_pairing_stats st;
+
+    (void)state;
+    route(&q, 101, 10, 1, 40100, 2, 9878);
+    route(&a, 102, 20, 2, 9878, 1, 40100);
+    cs_pairing_correlate(p, &q, "fix", S("O1"), S(""), CS_SCOPE_FLOW);
+    cs_pairing_correlate(p, &a, "fix", S("O1"), S(""), CS_SCOPE_FLOW);
+    assert_string_equal(r.log, "U2 2;");
+    cs_pairing_flush(p);
+    assert_string_equal(r.log, "U2 2;U1 1;");
+    memset(r.log, 0, sizeof(r.log));
+    cs_pairing_correlate(p, &q, "fix", S("O1"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &a, "fix", S("O1"), S(""), CS_SCOPE_SESSION);
+    assert_string_equal(r.log, "M fix O1 1>2 30;");
+    assert_int_equal(r.last.ep.tap, 101);
+    assert_int_equal(r.last.resp_tap, 102);
+
+    /* both taps see both directions: each pairs its own copies */
+    route(&q_b, 101, 10, 1, 40100, 2, 9878);
+    route(&q_c, 102, 20, 2, 9878, 1, 40100);
+    route(&a_c, 102, 20, 2, 9878, 1, 40100);
+    route(&a_b, 101, 10, 1, 40100, 2, 9878);
+    cs_pairing_correlate(p, &q_b, "fix", S("O2"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &q_c, "fix", S("O2"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &a_c, "fix", S("O2"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &a_b, "fix", S("O2"), S(""), CS_SCOPE_SESSION);
+    assert_string_equal(r.log, "M fix O1 1>2 30;M fix O2 4>5 45;M fix O2 3>6 55;");
+
+    /* tap 102 sees the request only: its copy leaves quietly */
+    route(&q_seen_twice, 101, 10, 1, 40100, 2, 9878);
+    route(&q_copy, 102, 20, 2, 9878, 1, 40100);
+    route(&a_once, 101, 10, 1, 40100, 2, 9878);
+    route(&stranger, 102, 20, 2, 9878, 1, 40101);
+    cs_pairing_correlate(p, &q_seen_twice, "fix", S("O3"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &q_copy, "fix", S("O3"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &a_once, "fix", S("O3"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &stranger, "fix", S("O3"), S(""), CS_SCOPE_SESSION);
+    cs_pairing_flush(p);
+    assert_string_equal(r.log,
+                        "M fix O1 1>2 30;M fix O2 4>5 45;M fix O2 3>6 55;M fix O3 7>9 60;U2 10;");
+    cs_pairing_stats_get(p, &st);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.unmatched_requests, 1); /* q, under FLOW scope */
+    assert_int_equal(st.pending, 0);
+    cs_pairing_free(p);
+}
+
+/* Session scope with an empty match (HTTP's FIFO): requests at one tap,
+ * responses at the other, answered in order. */
+static void test_session_scope_fifo(void **state)
+{
+    rec r;
+    cs_pairing *p = new_pairing(&r, 100, 1000000);
+    cs_message q1 = msg(1, CS_ROLE_REQ, 0, 7, 100, "GET /a");
+    cs_message q2 = msg(2, CS_ROLE_REQ, 0, 7, 110, "GET /b");
+    cs_message a1 = msg(3, CS_ROLE_RESP, 0, 8, 150, ""), a2 = msg(4, CS_ROLE_RESP, 0, 8, 170, "");
+
+    (void)state;
+    route(&q1, 1, 0, 5, 50000, 6, 80);
+    route(&q2, 1, 0, 5, 50000, 6, 80);
+    route(&a1, 2, 0, 6, 80, 5, 50000);
+    route(&a2, 2, 0, 6, 80, 5, 50000);
+    cs_pairing_correlate(p, &q1, "http", S(""), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &q2, "http", S(""), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &a1, "http", S(""), S(""), CS_SCOPE_SESSION);
+    cs_pairing_correlate(p, &a2, "http", S(""), S(""), CS_SCOPE_SESSION);
+    assert_string_equal(r.log, "M http GET /a 1>3 50;M http GET /b 2>4 60;");
+    cs_pairing_free(p);
+}
+
 /* A measurement made at one tap says so: resp_tap is the response's tap. */
 static void test_resp_tap_of_one_tap(void **state)
 {
@@ -587,6 +675,8 @@ int main(void)
         cmocka_unit_test(test_scope_any_across_flows),
         cmocka_unit_test(test_sightings_race_across_flows_of_one_tap),
         cmocka_unit_test(test_hops_across_taps),
+        cmocka_unit_test(test_session_scope_across_taps),
+        cmocka_unit_test(test_session_scope_fifo),
         cmocka_unit_test(test_resp_tap_of_one_tap),
         cmocka_unit_test(test_held_measurement_times_out),
     };

@@ -70,6 +70,7 @@ static void test_lists_and_lookups(void **unused)
 {
     const cs_decoder *chosen[CS_DECODERS_MAX + 1];
     cs_decoder_optset set;
+    cs_decoder_opts opts;
     char buf[256];
 
     assert_ptr_equal(cs_decoder_find("echo"), &cs_decoder_echo);
@@ -85,6 +86,15 @@ static void test_lists_and_lookups(void **unused)
                            "have: fix, http, dns, soupbintcp, ouch, moldudp64, itch, echo;"));
     memset(&set, 0, sizeof(set));
     assert_int_equal(cs_decoder_optset_add(&set, "echo.ports=4001"), 0);
+    /* every decoder takes "scope": flow or session */
+    opts = (cs_decoder_opts){&set, &cs_decoder_echo};
+    assert_int_equal(cs_decoder_opt_scope(&opts), CS_SCOPE_FLOW);
+    assert_int_equal(cs_decoder_optset_add(&set, "echo.scope=session"), 0);
+    assert_int_equal(cs_decoder_opt_scope(&opts), CS_SCOPE_SESSION);
+    assert_int_equal(cs_decoder_optset_add(&set, "echo.scope=tap"), CS_EINVAL);
+    assert_non_null(strstr(cs_error_msg(CS_EINVAL), "scope is flow or session"));
+    assert_int_equal(cs_decoder_optset_add(&set, "echo.scope=flow"), 0);
+    assert_int_equal(cs_decoder_opt_scope(&opts), CS_SCOPE_FLOW);
 }
 
 static void test_cli_help_names_it(void **unused)
