@@ -2,7 +2,9 @@
  *
  * Charts per pair: latency percentiles with the slowest measurements as
  * points, and a heatmap of the API's heat counts (metrics?heatmap=1) drawn
- * by a uPlot draw hook, one cell per step and latency bucket. The
+ * by a uPlot draw hook, one cell per step and latency bucket. Per
+ * MoldUDP64 feed and tap: message rate, messages lost with the sequence
+ * gaps marked on the time axis, and the A/B lead of the races won. The
  * measurement list asks for total=1 to say "1–100 of N". The preset buttons
  * (1m ... 7d) and the menu set a relative range ending now: live.
  *
@@ -331,13 +333,13 @@
     /* every request of the overview at once (the server answers them in
      * parallel); the charts are then drawn in their fixed order */
     const clockSer = byKind("clock");
-    const [taps, protos, capPts, pairs, alerts, [feeds, gaps], clocks, clockSums] = await Promise.all([
+    const [taps, protos, capPts, pairs, alerts, [feeds, gaps], clocks, clockSums, feedPts] = await Promise.all([
       fetchAll(byKind("tap")), fetchAll(byKind("proto")),
       cap.length ? metrics(cap[0].id, am, b, step) : null,
       chartPairs(byKind("pair").map((s) => s.name), a, b).then((ps) =>
         Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, am, b, step)]))),
       getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`),
-      feedsOf(st, a, b), fetchAll(clockSer), clockSummaries(clockSer, am, b)]);
+      feedsOf(st, a, b), fetchAll(clockSer), clockSummaries(clockSer, am, b), fetchAll(feedSeries(byKind("feed")))]);
     knownPairs = Array.from(new Set(knownPairs.concat(pairs.map((p) => p[0]))));
     const seen = new Set();
     const perSec = (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs);
@@ -368,6 +370,7 @@
       latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
       heatChart(seen, pair, d);
     }
+    if (feedPts.length) feedCharts(seen, feedPts, perSec, gaps.gaps);
     if (clocks.length)
       upsertChart(seen, "c-clock", "clock offset p99 per tap: |host capture time - trailer time|",
         clocks.map((t) => "tap " + t[0]), rateData(clocks, (p) => Number(p.p99_ns)), { yfmt: fmtDurShort });
@@ -380,6 +383,31 @@
     showAlerts(alerts);
     showFeeds(feeds.feeds, gaps);
     showClocks(clockSums);
+  }
+  /* The feed series to chart: one per feed and tap (feed:TAP/ADDR:PORT),
+   * or the all-taps ones when no tap has its own. */
+  function feedSeries(ser) {
+    const perTap = ser.filter((s) => s.name.includes("/"));
+    return perTap.length ? perTap : ser;
+  }
+  /* Feeds over time, per MoldUDP64 feed and tap: ITCH messages/s; messages
+   * lost per step with each sequence gap of the range (the gaps table's)
+   * marked on the time axis; the lead of the A/B races each won, p50 and
+   * p99, in the steps it won any. */
+  function feedCharts(seen, feeds, perSec, gapList) {
+    const names = feeds.map(([n]) => "feed " + n);
+    upsertChart(seen, "c-feed-mps", "ITCH messages/s per feed and tap", names, rateData(feeds, perSec("count")), {});
+    const marks = { bands: gapList.map((g) => [secOf(g.ts_ns), secOf(g.ts_ns)]), thresholds: [] };
+    upsertChart(seen, "c-feed-lost", "messages lost per step, per feed and tap (red: each sequence gap)", names,
+      rateData(feeds, (p) => Number(p.lost || 0)), { alerts: marks });
+    const racing = feeds.filter(([, pts]) => pts.some((p) => Number(p.races_won) > 0));
+    if (!racing.length) return;
+    const tables = racing.map(([, pts]) => {
+      const won = pts.filter((p) => Number(p.races_won) > 0);
+      return [won.map((p) => secOf(p.ts_ns)), won.map((p) => Number(p.p50_ns)), won.map((p) => Number(p.p99_ns))];
+    });
+    upsertChart(seen, "c-feed-lead", "A/B lead of the races won, per feed and tap", racing.flatMap(([n]) => [`${n} p50`, `${n} p99`]),
+      tables.length === 1 ? tables[0] : uPlot.join(tables), { yfmt: fmtDurShort });
   }
   /* One point per clock series over the whole range (GET /metrics with a
    * step as long as the range): the table's figures. */

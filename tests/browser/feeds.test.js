@@ -7,6 +7,10 @@
  *     the page's range, in its order, with its packets, gaps and races won;
  *   - the gaps table has one row per gap of GET /api/v1/gaps (gaps and
  *     arbitrated A-and-B gaps, recovered or not);
+ *   - the feed charts: ITCH messages/s with one series per feed and tap;
+ *     messages lost per step summing to the feeds' messages lost, with one
+ *     mark per gap of the table; the A/B lead (p50, p99) of each feed and
+ *     tap that won races;
  *   - a gap's pcap link downloads its feed's packets around the packet that
  *     revealed it: a pcap whose records are all UDP to the feed, and among
  *     them the revealing packet's time;
@@ -91,6 +95,25 @@ async function api(url) {
   check("a gap's pcap holds its feed's packets around it, the revealing one included",
     recs.length > 0 && recs.every((r) => r.udp && r.dst === gaps[0].feed) && recs.some((r) => r.ts_ns === String(gaps[0].ts_ns)),
     { n: recs.length, first: recs[0], gap: gaps[0] });
+  /* the feed charts: one series per feed and tap; the lost chart sums to
+   * the feeds' messages lost and marks every gap of the table */
+  const fc = await page.evaluate(() => Object.fromEntries(["c-feed-mps", "c-feed-lost", "c-feed-lead"].map((id) => {
+    const f = document.getElementById(id);
+    if (!f || !f.uplot) return [id, null];
+    const ys = f.uplot.data.slice(1);
+    return [id, { series: ys.length, points: Number(f.dataset.points),
+      sum: ys.flat().reduce((t, v) => t + (v || 0), 0), marks: f.alerts ? f.alerts.bands.length : 0 }];
+  })));
+  const lost = feeds.reduce((t, f) => t + Number(f.messages_lost), 0);
+  check("a messages/s chart with one series per feed and tap",
+    fc["c-feed-mps"] && fc["c-feed-mps"].series === feeds.length && fc["c-feed-mps"].points > 0, fc["c-feed-mps"]);
+  check("the lost chart sums to the feeds' messages lost and marks each gap of the table",
+    fc["c-feed-lost"] && lost > 0 && fc["c-feed-lost"].sum === lost && fc["c-feed-lost"].marks === gaps.length,
+    { chart: fc["c-feed-lost"], lost, gaps: gaps.length });
+  const racing = feeds.filter((f) => f.races_won > 0).length;
+  check("an A/B lead chart, p50 and p99 per feed and tap that won races",
+    fc["c-feed-lead"] && racing > 0 && fc["c-feed-lead"].series === 2 * racing && fc["c-feed-lead"].sum > 0,
+    { chart: fc["c-feed-lead"], racing });
   const crows = await page.evalAll("#clocks tbody tr", (trs) => trs.map((tr) => Array.from(tr.cells).map((c) => c.textContent)));
   const clockAsked = await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name)
     .filter((u) => /\/api\/v1\/metrics\?series=clock/.test(u)));
