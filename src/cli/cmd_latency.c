@@ -35,9 +35,10 @@
 #include <string.h>
 
 static const char latency_help[] =
-    "usage: capstream latency -d STORE [--pair P] [--key K] [--after T] [--before T]\n"
-    "                         [--min DURATION] [--sort time|latency] [--limit N]\n"
-    "                         [--json] [--stats] [--unmatched]\n\n"
+    "usage: capstream latency -d STORE [--pair P] [--key K] [--session SRC>DST]\n"
+    "                         [--after T] [--before T] [--min DURATION] [--max DURATION]\n"
+    "                         [--sort time|latency] [--limit N] [--json]\n"
+    "                         [--stats [--by-session]] [--unmatched]\n\n"
     "Prints the stored latency measurements (a request matched with its response),\n"
     "one a line: id, pair, key, request time, latency, client -> server (and\n"
     "'+N attached' when the response came in several messages, a DNS zone transfer).\n"
@@ -47,9 +48,12 @@ static const char latency_help[] =
     "  -d, --store DIR      the store\n"
     "  -p, --pair P         only pair P ({pairs})\n"
     "  -k, --key K          only measurements with key K (ClOrdID, 'GET /x', '4660 a.com')\n"
+    "      --session S      only session S, 'SRC>DST' as a measurement's src and dst\n"
+    "                       (10.1.0.5:40001>10.2.0.1:9878)\n"
     "      --after T        requests at or after T\n"
     "      --before T       requests before T\n"
     "      --min DURATION   only latencies of at least DURATION (200us, 1.5ms, 2s; bare = ns)\n"
+    "      --max DURATION   only latencies of at most DURATION\n"
     "      --sort ORDER     time (request time, the default) or latency (largest first)\n"
     "  -n, --limit N        at most N lines (after sorting)\n"
     "      --json           JSON lines: id, pair, key, req_msg, resp_msg, req_ts_ns,\n"
@@ -59,6 +63,7 @@ static const char latency_help[] =
     "                       req_tap and resp_tap when seen at two taps (pair hop)\n"
     "      --stats          per pair: count, min, p50, p90, p99, p99.9, max (percentiles\n"
     "                       within 1%); with --json one object per pair\n"
+    "      --by-session     with --stats: per pair and session (client -> server)\n"
     "      --unmatched      requests never answered and responses that matched no request\n"
     "                       (--pair, --after, --before, --limit and --json apply)\n\n"
     "T is RFC 3339 with up to 9 fractional digits (2026-01-05T14:30:00.000123456Z),\n"
@@ -66,6 +71,7 @@ static const char latency_help[] =
     "examples:\n"
     "  capstream latency -d S --pair fix --sort latency --limit 10\n"
     "  capstream latency -d S --stats\n"
+    "  capstream latency -d S --pair fix --stats --by-session\n"
     "  capstream latency -d S --min 1ms --after 2026-01-05T14:30:00Z --json\n"
     "  capstream latency -d S --unmatched --pair http\n"
     "  capstream latency -d S --pair hop --stats     (one tap to the other)\n"
@@ -73,7 +79,7 @@ static const char latency_help[] =
 
 typedef struct latency_args {
     const char *dir;
-    int json, stats, unmatched, sort_set, min_set;
+    int json, stats, unmatched, sort_set, min_set, by;
     cs_latfilter f;
 } latency_args;
 
@@ -123,6 +129,20 @@ static int latency_option(int c, latency_args *a)
         if (parse_limit(optarg, &a->f.limit) < 0)
             return cs_cli_usage_error("latency", "--limit: bad count '%s'", optarg);
         return 0;
+    case 'X':
+        a->min_set = 1;
+        if (cs_duration_parse(optarg, &a->f.max_latency_ns) < 0)
+            return cs_cli_usage_error("latency", "--max: bad duration '%s' (e.g. 200us, 1.5ms)",
+                                      optarg);
+        return 0;
+    case 'E':
+        if (strchr(optarg, '>') == NULL || strlen(optarg) >= CS_LATSTATS_NAME)
+            return cs_cli_usage_error("latency", "--session: expected SRC>DST, not '%s'", optarg);
+        a->f.session = optarg;
+        return 0;
+    case 'Y':
+        a->by = CS_LATBY_SESSION;
+        return 0;
     case 'j':
         a->json = 1;
         return 0;
@@ -142,19 +162,15 @@ static int latency_option(int c, latency_args *a)
 
 static int latency_parse(int argc, char **argv, latency_args *a)
 {
-    static const struct option opts[] = {{"store", required_argument, 0, 'd'},
-                                         {"pair", required_argument, 0, 'p'},
-                                         {"key", required_argument, 0, 'k'},
-                                         {"after", required_argument, 0, 'A'},
-                                         {"before", required_argument, 0, 'B'},
-                                         {"min", required_argument, 0, 'm'},
-                                         {"sort", required_argument, 0, 's'},
-                                         {"limit", required_argument, 0, 'n'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"stats", no_argument, 0, 'S'},
-                                         {"unmatched", no_argument, 0, 'U'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"store", required_argument, 0, 'd'},  {"pair", required_argument, 0, 'p'},
+        {"key", required_argument, 0, 'k'},    {"after", required_argument, 0, 'A'},
+        {"before", required_argument, 0, 'B'}, {"min", required_argument, 0, 'm'},
+        {"max", required_argument, 0, 'X'},    {"session", required_argument, 0, 'E'},
+        {"by-session", no_argument, 0, 'Y'},   {"sort", required_argument, 0, 's'},
+        {"limit", required_argument, 0, 'n'},  {"json", no_argument, 0, 'j'},
+        {"stats", no_argument, 0, 'S'},        {"unmatched", no_argument, 0, 'U'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     int c, rc;
 
     cs_latfilter_init(&a->f);
@@ -168,9 +184,11 @@ static int latency_parse(int argc, char **argv, latency_args *a)
         return cs_cli_usage_error("latency", "-d STORE is required");
     if (a->f.after > a->f.before)
         return cs_cli_usage_error("latency", "--after is later than --before");
-    if (a->unmatched && (a->stats || a->sort_set || a->min_set || a->f.key))
-        return cs_cli_usage_error("latency", "--stats, --sort, --min and --key do not apply to "
-                                             "--unmatched");
+    if (a->unmatched && (a->stats || a->sort_set || a->min_set || a->f.key || a->f.session))
+        return cs_cli_usage_error("latency", "--stats, --sort, --min, --max, --key and --session "
+                                             "do not apply to --unmatched");
+    if (a->by && !a->stats)
+        return cs_cli_usage_error("latency", "--by-session goes with --stats");
     return 0;
 }
 
@@ -233,6 +251,10 @@ static void print_stats_json(const cs_latstats *st)
 
     fputs("{\"pair\":", stdout);
     cs_msgstore_json_string(stdout, st->pair, strlen(st->pair));
+    if (st->session[0] != '\0') {
+        fputs(",\"session\":", stdout);
+        cs_msgstore_json_string(stdout, st->session, strlen(st->session));
+    }
     printf(",\"count\":%" PRIu64 ",\"min_ns\":%" PRId64 ",\"p50_ns\":%" PRId64
            ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"p999_ns\":%" PRId64
            ",\"max_ns\":%" PRId64 ",\"mean_ns\":%.0f}\n",
@@ -245,8 +267,8 @@ static void print_stats_text(const cs_latstats *st, size_t n)
 {
     char b[7][32];
 
-    printf("%-8s %10s %12s %12s %12s %12s %12s %12s\n", "pair", "count", "min", "p50", "p90", "p99",
-           "p99.9", "max");
+    printf("%-8s %10s %12s %12s %12s %12s %12s %12s%s\n", "pair", "count", "min", "p50", "p90",
+           "p99", "p99.9", "max", n && st[0].session[0] ? "  session" : "");
     for (size_t i = 0; i < n; i++) {
         const cs_histogram *h = &st[i].hist;
 
@@ -254,8 +276,9 @@ static void print_stats_text(const cs_latstats *st, size_t n)
         for (int k = 0; k < 4; k++)
             cs_duration_format(cs_hist_quantile(h, stat_q[k]), b[1 + k]);
         cs_duration_format(cs_hist_max(h), b[5]);
-        printf("%-8s %10" PRIu64 " %12s %12s %12s %12s %12s %12s\n", st[i].pair, cs_hist_count(h),
-               b[0], b[1], b[2], b[3], b[4], b[5]);
+        printf("%-8s %10" PRIu64 " %12s %12s %12s %12s %12s %12s%s%s\n", st[i].pair,
+               cs_hist_count(h), b[0], b[1], b[2], b[3], b[4], b[5], st[i].session[0] ? "  " : "",
+               st[i].session);
     }
 }
 
@@ -263,7 +286,7 @@ static int run_stats(cs_msgreader *r, const latency_args *a)
 {
     cs_latstats *st = NULL;
     size_t n = 0;
-    int rc = cs_msgreader_lat_stats(r, &a->f, &st, &n);
+    int rc = cs_msgreader_lat_stats(r, &a->f, a->by, &st, &n);
 
     if (rc < 0)
         return rc;

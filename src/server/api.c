@@ -38,6 +38,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/sort.h"
 #include "core/timefmt.h"
 #include "decode/decoder.h"
 #include "packet/dissect.h"
@@ -86,6 +87,7 @@ static const route_entry routes[] = {
     {"/api/v1/stream", CS__EP_STREAM, 0, 0, 0},
     {"/api/v1/gaps", CS__EP_GAPS, 0, 0, 0},
     {"/api/v1/feeds", CS__EP_FEEDS, 0, 0, 0},
+    {"/api/v1/sessions", CS__EP_SESSIONS, 0, 0, 0},
     {"/metrics", CS__EP_PROMETHEUS, 0, 0, 0},
 };
 
@@ -158,11 +160,14 @@ enum {
     P_HEATMAP = 1 << 15,
     P_TOTAL = 1 << 16,
     P_PCAP_TIME = 1 << 17,
+    P_SESSION = 1 << 18,
+    P_MAX = 1 << 19,
 };
 
-static const char *const param_names[] = {
-    "after", "before", "step", "series", "pair",        "min",    "sort",    "limit", "offset",
-    "proto", "type",   "key",  "filter", "min_latency", "events", "heatmap", "total", "pcap_time"};
+static const char *const param_names[] = {"after",   "before", "step",      "series",      "pair",
+                                          "min",     "sort",   "limit",     "offset",      "proto",
+                                          "type",    "key",    "filter",    "min_latency", "events",
+                                          "heatmap", "total",  "pcap_time", "session",     "max"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
@@ -176,7 +181,10 @@ static unsigned allowed_params(int ep)
     case CS__EP_ALERTS:
         return P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_MEASUREMENTS:
-        return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_SORT | P_LIMIT | P_OFFSET | P_TOTAL;
+        return P_PAIR | P_KEY | P_SESSION | P_AFTER | P_BEFORE | P_MIN | P_MAX | P_SORT | P_LIMIT |
+               P_OFFSET | P_TOTAL;
+    case CS__EP_SESSIONS:
+        return P_PAIR | P_KEY | P_AFTER | P_BEFORE | P_MIN | P_MAX | P_LIMIT | P_OFFSET;
     case CS__EP_MESSAGES:
         return P_PROTO | P_TYPE | P_KEY | P_AFTER | P_BEFORE | P_LIMIT | P_OFFSET;
     case CS__EP_PACKETS:
@@ -324,6 +332,15 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
     case P_MIN:
     case P_MIN_LATENCY:
         return parse_duration(name, v, &q->min_ns, e);
+    case P_MAX:
+        return parse_duration(name, v, &q->max_ns, e);
+    case P_SESSION:
+        if (strchr(v, '>') == NULL || strlen(v) >= CS_LATSTATS_NAME)
+            return cs__api_fail(e, 400, name,
+                                "session: expected SRC>DST, a measurement's src and dst "
+                                "(10.1.0.5:40001>10.2.0.1:9878)");
+        q->session = v;
+        return 0;
     case P_SORT:
         return parse_sort(v, &q->sort, e);
     case P_LIMIT: /* one message for every bad value, 0 and -1 alike */
@@ -372,6 +389,7 @@ static void query_defaults(cs__query *q)
     q->before = INT64_MAX;
     q->step_ns = CS_NS_PER_SEC;
     q->min_ns = INT64_MIN;
+    q->max_ns = INT64_MAX;
     q->sort = CS_LATSORT_TIME;
     q->limit = CS__API_LIMIT_DEFAULT;
     q->events = CS__EV_ALL;
@@ -892,7 +910,7 @@ static int total_json(FILE *f, cs_msgreader *r, const cs_latfilter *lf)
     cs_latstats *st = NULL;
     size_t n = 0;
     uint64_t total = 0;
-    int rc = cs_msgreader_lat_stats(r, lf, &st, &n);
+    int rc = cs_msgreader_lat_stats(r, lf, CS_LATBY_PAIR, &st, &n);
 
     for (size_t i = 0; i < n; i++)
         total += cs_hist_count(&st[i].hist);
@@ -900,6 +918,19 @@ static int total_json(FILE *f, cs_msgreader *r, const cs_latfilter *lf)
     if (rc == 0)
         fprintf(f, ",\"total\":%" PRIu64, total);
     return rc;
+}
+
+/* The measurement filter of query "q". */
+static void query_latfilter(const cs__query *q, cs_latfilter *lf)
+{
+    cs_latfilter_init(lf);
+    lf->pair = q->pair;
+    lf->key = q->key;
+    lf->session = q->session;
+    lf->after = q->after;
+    lf->before = q->before;
+    lf->min_latency_ns = q->min_ns;
+    lf->max_latency_ns = q->max_ns;
 }
 
 /* A page of measurements; with total=1 also how many match in all, so a
@@ -913,12 +944,7 @@ static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
 
     if ((rc = cs_msgreader_open(dir, &r)) < 0)
         return rc;
-    cs_latfilter_init(&lf);
-    lf.pair = q->pair;
-    lf.key = q->key;
-    lf.after = q->after;
-    lf.before = q->before;
-    lf.min_latency_ns = q->min_ns;
+    query_latfilter(q, &lf);
     lf.sort = q->sort;
     lf.offset = q->offset;
     lf.limit = q->limit + 1; /* one more says whether there is a next page */
@@ -930,6 +956,74 @@ static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
         rc = total_json(f, r, &lf);
     cs_msgreader_close(r);
     return rc;
+}
+
+/* Slowest first: max, then more measurements, then pair and session. */
+static int cmp_session_slowest(const void *a, const void *b)
+{
+    const cs_latstats *x = a, *y = b;
+    int64_t mx = cs_hist_max(&x->hist), my = cs_hist_max(&y->hist);
+    uint64_t cx = cs_hist_count(&x->hist), cy = cs_hist_count(&y->hist);
+    int c;
+
+    if (mx != my)
+        return mx > my ? -1 : 1;
+    if (cx != cy)
+        return cx > cy ? -1 : 1;
+    c = strcmp(x->pair, y->pair);
+    return c ? c : strcmp(x->session, y->session);
+}
+
+static void session_json(FILE *f, const cs_latstats *st)
+{
+    const cs_histogram *h = &st->hist;
+    const char *gt = strchr(st->session, '>');
+
+    fputs("{\"pair\":", f);
+    json_str(f, st->pair);
+    fputs(",\"session\":", f);
+    json_str(f, st->session);
+    fputs(",\"src\":", f);
+    cs_msgstore_json_string(f, st->session, (size_t)(gt - st->session));
+    fputs(",\"dst\":", f);
+    json_str(f, gt + 1);
+    fprintf(f,
+            ",\"count\":%" PRIu64 ",\"min_ns\":%" PRId64 ",\"p50_ns\":%" PRId64
+            ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"max_ns\":%" PRId64 "}",
+            cs_hist_count(h), cs_hist_min(h), cs_hist_quantile(h, 0.5), cs_hist_quantile(h, 0.9),
+            cs_hist_quantile(h, 0.99), cs_hist_max(h));
+}
+
+/* Latency per session (client -> server) and pair of the measurements
+ * matching the filters, slowest first, a page of them and how many. */
+static int reply_sessions(FILE *f, const char *dir, const cs__query *q)
+{
+    cs_msgreader *r = NULL;
+    cs_latfilter lf;
+    cs_latstats *st = NULL;
+    size_t n = 0, i;
+    int rc;
+
+    if ((rc = cs_msgreader_open(dir, &r)) < 0)
+        return rc;
+    query_latfilter(q, &lf);
+    rc = cs_msgreader_lat_stats(r, &lf, CS_LATBY_SESSION, &st, &n);
+    cs_msgreader_close(r);
+    if (rc < 0)
+        return rc;
+    if (n > 1)
+        cs_qsort(st, n, sizeof(*st), cmp_session_slowest);
+    fputs("{\"sessions\":[", f);
+    for (i = q->offset; i < n && i - q->offset < q->limit; i++) {
+        if (i > q->offset)
+            fputc(',', f);
+        session_json(f, &st[i]);
+    }
+    fprintf(
+        f, "],\"offset\":%" PRIu64 ",\"limit\":%" PRIu64 ",\"count\":%zu,\"more\":%s,\"total\":%zu",
+        q->offset, q->limit, i > q->offset ? i - q->offset : 0, i < n ? "true" : "false", n);
+    cs_free(st);
+    return 0;
 }
 
 static int reply_messages(FILE *f, const char *dir, const cs__query *q)
@@ -1139,6 +1233,9 @@ static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *
         break;
     case CS__EP_FEEDS:
         rc = reply_feeds(f, dir, q);
+        break;
+    case CS__EP_SESSIONS:
+        rc = reply_sessions(f, dir, q);
         break;
     case CS__EP_MEASUREMENT:
     case CS__EP_MESSAGE:

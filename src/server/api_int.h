@@ -34,6 +34,7 @@ enum {
     CS__EP_PROMETHEUS,
     CS__EP_GAPS,
     CS__EP_FEEDS,
+    CS__EP_SESSIONS,
 };
 
 #define CS__API_LIMIT_DEFAULT 100
@@ -91,9 +92,11 @@ typedef struct cs__query {
     int64_t after, before; /* INT64_MIN / INT64_MAX for none */
     int64_t step_ns;       /* metrics, default 1 s */
     int64_t min_ns;        /* measurements "min", stream "min_latency"; INT64_MIN none */
+    int64_t max_ns;        /* measurements, sessions "max"; INT64_MAX none */
     cs_series_id series;   /* metrics */
     const char *pair, *proto, *type, *key, *filter;
-    int sort; /* CS_LATSORT_* */
+    const char *session; /* measurements: "SRC>DST" */
+    int sort;            /* CS_LATSORT_* */
     uint64_t limit, offset;
     unsigned events; /* stream: CS__EV_* wanted, default CS__EV_ALL */
     int heatmap;     /* metrics: 1 adds the heat counts */

@@ -197,6 +197,9 @@ typedef struct cs_latfilter {
     int64_t after;          /* req_ts_ns >= after (INT64_MIN = none) */
     int64_t before;         /* req_ts_ns < before (INT64_MAX = none) */
     int64_t min_latency_ns; /* latency_ns >= this (INT64_MIN = none) */
+    int64_t max_latency_ns; /* latency_ns <= this (INT64_MAX = none) */
+    const char *session;    /* NULL = any; "SRC>DST", its client and server as the JSON's
+                               src and dst ("10.1.0.5:40001>10.2.0.1:9878") */
     uint64_t offset;        /* skips this many first (in "sort" order) */
     uint64_t limit;         /* 0 = no limit; then at most this many */
     int sort;               /* CS_LATSORT_* */
@@ -211,16 +214,28 @@ void cs_latfilter_init(cs_latfilter *f);
  * read them once: see msgstore_summary.c). */
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud);
 
-/* Latency distribution of one pair. */
+/* What cs_msgreader_lat_stats() groups by. */
+enum {
+    CS_LATBY_PAIR = 0,    /* the pair's name */
+    CS_LATBY_SESSION = 1, /* "SRC>DST" (cs_latfilter.session) and the pair */
+};
+
+#define CS_LATSTATS_NAME 160 /* two endpoints, '>', the pair */
+
+/* Latency distribution of one pair, or of one session of a pair. */
 typedef struct cs_latstats {
     char pair[32];
+    char session[CS_LATSTATS_NAME]; /* CS_LATBY_SESSION: "SRC>DST"; else "" */
+    uint64_t hash;                  /* of pair and session, for the grouping */
     cs_histogram hist;
 } cs_latstats;
 
-/* Per-pair histograms of the measurements matching "f" (its sort and limit
- * are ignored), sorted by pair name, in a cs_malloc'ed array "*out" of "*n"
- * entries that the caller frees with cs_free(). */
-int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats **out, size_t *n);
+/* Histograms of the measurements matching "f" (its sort and limit are
+ * ignored) per pair, or per pair and session ("by": CS_LATBY_*), sorted
+ * by pair then session, in a cs_malloc'ed array "*out" of "*n" entries
+ * that the caller frees with cs_free(). */
+int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_latstats **out,
+                           size_t *n);
 
 /* Looks up one message (in the one file its id names: its segment's
  * group). CS_ENOTFOUND with a detail if it is not there. */

@@ -1,7 +1,9 @@
 /*
  * msgstore_latency.c - measurement queries of the message store: by
  * filter in store order, sorted by time or latency with offset and limit
- * (a bounded top-K), per-pair latency histograms, and lookup by id.
+ * (a bounded top-K), latency histograms per pair or per pair and session
+ * (grouped through an open-addressing table of their hashes), and lookup
+ * by id.
  *
  * Sorted queries. How it works: a page of the slowest (or
  * earliest) measurements of millions must not hold millions in memory.
@@ -28,7 +30,9 @@
 #include "core/alloc.h"
 #include "core/cursor.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/sort.h"
+#include "record/json.h"
 #include "store/msgstore_int.h"
 
 #include <errno.h>
@@ -47,6 +51,7 @@ void cs_latfilter_init(cs_latfilter *f)
     f->after = INT64_MIN;
     f->before = INT64_MAX;
     f->min_latency_ns = INT64_MIN;
+    f->max_latency_ns = INT64_MAX;
 }
 
 typedef struct lat_pick {
@@ -77,9 +82,22 @@ typedef struct lat_scan {
     size_t arena_len, arena_cap;
     size_t rec_at[FETCH_CHUNK], rec_len[FETCH_CHUNK];
     /* stats */
+    int by; /* CS_LATBY_* */
     cs_latstats *stats;
     size_t n_stats, stats_cap;
+    uint32_t *slots; /* open addressing: index + 1 into stats, 0 = free */
+    size_t n_slots;  /* a power of two, at least twice n_stats */
 } lat_scan;
+
+/* "SRC>DST" of "ms" into "buf" (CS_LATSTATS_NAME bytes). */
+static const char *session_of(const cs_measurement *ms, char *buf)
+{
+    char src[CS_EP_BUFLEN], dst[CS_EP_BUFLEN];
+
+    snprintf(buf, CS_LATSTATS_NAME, "%s>%s", cs_endpoint_format(&ms->ep, 0, src),
+             cs_endpoint_format(&ms->ep, 1, dst));
+    return buf;
+}
 
 static int lat_matches(const lat_scan *s, const cs_measurement *ms)
 {
@@ -91,11 +109,18 @@ static int lat_matches(const lat_scan *s, const cs_measurement *ms)
     if (f == NULL)
         return 1;
     if (ms->req_ts_ns < f->after || ms->req_ts_ns >= f->before ||
-        ms->latency_ns < f->min_latency_ns)
+        ms->latency_ns < f->min_latency_ns || ms->latency_ns > f->max_latency_ns)
         return 0;
     if (f->pair && strcmp(ms->pair, f->pair) != 0)
         return 0;
-    return f->key == NULL || cs__str_is(ms->key, f->key);
+    if (f->key != NULL && !cs__str_is(ms->key, f->key))
+        return 0;
+    if (f->session != NULL) {
+        char buf[CS_LATSTATS_NAME];
+
+        return strcmp(session_of(ms, buf), f->session) == 0;
+    }
+    return 1;
 }
 
 /* Does "a" come before "b" in sort order "sort"? */
@@ -180,20 +205,61 @@ static int lat_pick_add(lat_scan *s, const lat_pick *p)
     return 0;
 }
 
+/* Rebuilds the slots for twice as many entries as "stats" may grow to. */
+static int stats_reslot(lat_scan *s)
+{
+    size_t n = s->n_slots ? s->n_slots * 2 : 64;
+    uint32_t *slots = cs_calloc(n, sizeof(*slots));
+
+    if (slots == NULL)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < s->n_stats; i++) {
+        size_t j = s->stats[i].hash & (n - 1);
+
+        while (slots[j] != 0)
+            j = (j + 1) & (n - 1);
+        slots[j] = (uint32_t)i + 1;
+    }
+    cs_free(s->slots);
+    s->slots = slots;
+    s->n_slots = n;
+    return 0;
+}
+
+/* The entry of "pair" and "session" (its hash "h"), added if new. */
+static cs_latstats *stats_entry(lat_scan *s, const char *pair, const char *session, uint64_t h)
+{
+    cs_latstats *st;
+    size_t j;
+
+    if ((s->n_stats + 1) * 2 > s->n_slots && stats_reslot(s) < 0)
+        return NULL;
+    for (j = h & (s->n_slots - 1); s->slots[j] != 0; j = (j + 1) & (s->n_slots - 1)) {
+        st = &s->stats[s->slots[j] - 1];
+        if (st->hash == h && strncmp(st->pair, pair, sizeof(st->pair) - 1) == 0 &&
+            strcmp(st->session, session) == 0)
+            return st;
+    }
+    if (cs_grow((void **)&s->stats, &s->stats_cap, s->n_stats + 1, sizeof(*s->stats)) < 0)
+        return NULL;
+    st = &s->stats[s->n_stats++];
+    s->slots[j] = (uint32_t)s->n_stats;
+    cs_hist_init(&st->hist);
+    snprintf(st->pair, sizeof(st->pair), "%s", pair);
+    snprintf(st->session, sizeof(st->session), "%s", session);
+    st->hash = h;
+    return st;
+}
+
 static int lat_stat(lat_scan *s, const cs_measurement *ms)
 {
-    cs_latstats *st = NULL;
+    char buf[CS_LATSTATS_NAME];
+    const char *session = s->by == CS_LATBY_SESSION ? session_of(ms, buf) : "";
+    uint64_t h = cs_hash64(session, strlen(session), cs_hash64(ms->pair, strlen(ms->pair), 0));
+    cs_latstats *st = stats_entry(s, ms->pair, session, h);
 
-    for (size_t i = 0; i < s->n_stats && st == NULL; i++)
-        if (strncmp(s->stats[i].pair, ms->pair, sizeof(st->pair) - 1) == 0)
-            st = &s->stats[i];
-    if (st == NULL) {
-        if (cs_grow((void **)&s->stats, &s->stats_cap, s->n_stats + 1, sizeof(*s->stats)) < 0)
-            return CS_ENOMEM;
-        st = &s->stats[s->n_stats++];
-        cs_hist_init(&st->hist);
-        snprintf(st->pair, sizeof(st->pair), "%s", ms->pair);
-    }
+    if (st == NULL)
+        return CS_ENOMEM;
     cs_hist_record(&st->hist, ms->latency_ns);
     return 0;
 }
@@ -359,13 +425,17 @@ int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn 
 
 static int cmp_stats(const void *a, const void *b)
 {
-    return strcmp(((const cs_latstats *)a)->pair, ((const cs_latstats *)b)->pair);
+    const cs_latstats *x = a, *y = b;
+    int c = strcmp(x->pair, y->pair);
+
+    return c ? c : strcmp(x->session, y->session);
 }
 
-int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats **out, size_t *n)
+int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_latstats **out,
+                           size_t *n)
 {
     cs_latfilter sf;
-    lat_scan s = {.r = r, .f = &sf};
+    lat_scan s = {.r = r, .f = &sf, .by = by};
     int rc;
 
     *out = NULL;
@@ -378,6 +448,7 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, cs_latstats *
     sf.limit = 0;
     rc = cs__msgreader_scan_all(r, CS__KIND_LAT, lat_frame, &s,
                                 &(cs__scan_hint){sf.after, sf.before, sf.key});
+    cs_free(s.slots);
     if (rc < 0) {
         cs_free(s.stats);
         return rc;

@@ -65,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         *qs++ = '\0';
     if (cs__api_route(s, &r, &e) < 0) {
         check_err(&e);
-        for (int ep = CS__EP_STATUS; ep <= CS__EP_FEEDS && qs; ep++) {
+        for (int ep = CS__EP_STATUS; ep <= CS__EP_SESSIONS && qs; ep++) {
             copy = strdup(qs);
             parse_query(copy, ep);
             free(copy);

@@ -67,6 +67,49 @@ check "400 names events" grep -q '"param":"events"' "$CS_TMP/body"
 check "/stream?events=metrics,alert is an event stream" \
     test "$(curl -s -o /dev/null -m 1 -w '%{http_code} %{content_type}' "$B/api/v1/stream?events=metrics,alert")" = "200 text/event-stream"
 
+# latency per session, grouped on the server, and the list filtered by one
+check "GET /api/v1/sessions?pair=fix is 200" test "$(code "$B/api/v1/sessions?pair=fix")" = 200
+check "each session's count and max are its own filtered list's, every match counted once" \
+    python3 - "$B/api/v1" "$CS_TMP/body" <<'PY'
+import json, sys, urllib.parse, urllib.request
+base, d = sys.argv[1], json.load(open(sys.argv[2]))
+get = lambda q: json.load(urllib.request.urlopen(base + q))
+ss = d["sessions"]
+assert d["total"] == len(ss) >= 2 and not d["more"], d
+assert [s["max_ns"] for s in ss] == sorted((s["max_ns"] for s in ss), reverse=True), "slowest first"
+assert sum(s["count"] for s in ss) == get("/measurements?pair=fix&limit=1&total=1")["total"]
+for s in ss:
+    assert s["session"] == s["src"] + ">" + s["dst"], s
+    q = "/measurements?pair=fix&session=" + urllib.parse.quote(s["session"])
+    one = get(q + "&sort=latency&limit=1000&total=1")
+    assert one["total"] == s["count"], (s, one["total"])
+    assert all(m["src"] == s["src"] and m["dst"] == s["dst"] for m in one["measurements"]), s
+    assert one["measurements"][0]["latency_ns"] == s["max_ns"], s
+    assert s["min_ns"] <= s["p50_ns"] <= s["p90_ns"] <= s["p99_ns"] <= s["max_ns"], s
+PY
+check "max filters the latency from above, min and max together a range" python3 - "$B/api/v1" <<'PY'
+import json, sys, urllib.request
+get = lambda q: json.load(urllib.request.urlopen(sys.argv[1] + q))
+lats = sorted(m["latency_ns"] for m in get("/measurements?pair=fix&limit=1000")["measurements"])
+mid = lats[len(lats) // 2]
+got = get("/measurements?pair=fix&limit=1000&total=1&max=%dns" % mid)
+assert got["total"] == sum(1 for x in lats if x <= mid) and all(m["latency_ns"] <= mid for m in got["measurements"])
+band = get("/measurements?pair=fix&limit=1000&total=1&min=%dns&max=%dns" % (lats[1], lats[-2]))
+assert band["total"] == sum(1 for x in lats if lats[1] <= x <= lats[-2]), band["total"]
+assert get("/sessions?pair=fix&min=%dns&max=%dns" % (lats[-1] + 1, lats[-1] + 2))["total"] == 0
+PY
+check "capstream latency --stats --by-session equals /sessions" python3 - "$CS_TMP/body" "$CS_BIN" "$S" <<'PY'
+import json, subprocess, sys
+api = {(s["session"], s["count"], s["max_ns"]) for s in json.load(open(sys.argv[1]))["sessions"]}
+out = subprocess.run([sys.argv[2], "latency", "-d", sys.argv[3], "--pair", "fix", "--stats",
+                      "--by-session", "--json"], capture_output=True, text=True, check=True).stdout
+cli = {(d["session"], d["count"], d["max_ns"]) for d in map(json.loads, out.splitlines())}
+assert cli == api, (cli ^ api)
+PY
+check "a session without '>' is 400" test "$(code "$B/api/v1/measurements?session=10.0.0.1:5")" = 400
+check "its 400 names session" grep -q '"param":"session"' "$CS_TMP/body"
+check "bad max is 400" test "$(code "$B/api/v1/sessions?max=slow")" = 400
+
 check "bad min is 400" test "$(code "$B/api/v1/measurements?min=fast")" = 400
 check "400 names the parameter" grep -q '"param":"min"' "$CS_TMP/body"
 check "bad filter is 400" test "$(code "$B/api/v1/packets?filter=tcp%20portx")" = 400

@@ -447,7 +447,7 @@ static void test_measurements(void **state)
 
     /* Stats per pair, sorted by name; counts and exact min/max. */
     cs_latfilter_init(&lf);
-    assert_int_equal(cs_msgreader_lat_stats(r, &lf, &st, &n_st), 0);
+    assert_int_equal(cs_msgreader_lat_stats(r, &lf, CS_LATBY_PAIR, &st, &n_st), 0);
     assert_int_equal(n_st, 3);
     assert_string_equal(st[0].pair, "dns");
     assert_string_equal(st[1].pair, "fix");
@@ -469,10 +469,56 @@ static void test_measurements(void **state)
     /* A pair filter gives that pair only. */
     cs_free(st);
     lf.pair = "fix";
-    assert_int_equal(cs_msgreader_lat_stats(r, &lf, &st, &n_st), 0);
+    assert_int_equal(cs_msgreader_lat_stats(r, &lf, CS_LATBY_PAIR, &st, &n_st), 0);
     assert_int_equal(n_st, 1);
     assert_string_equal(st[0].pair, "fix");
     assert_int_equal(cs_hist_count(&st[0].hist), 100);
+    cs_free(st);
+
+    /* max latency: the 10 fastest */
+    cs_latfilter_init(&lf);
+    lf.max_latency_ns = lats[9];
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+    assert_int_equal(s->n, 10);
+
+    /* per session: each measurement has a client of its own (300 groups,
+     * past the first table size), sorted by pair then session */
+    cs_latfilter_init(&lf);
+    assert_int_equal(cs_msgreader_lat_stats(r, &lf, CS_LATBY_SESSION, &st, &n_st), 0);
+    assert_int_equal(n_st, 300);
+    for (size_t k = 0; k < n_st; k++) {
+        assert_int_equal(cs_hist_count(&st[k].hist), 1);
+        assert_non_null(strchr(st[k].session, '>'));
+        if (k > 0) {
+            int c = strcmp(st[k - 1].pair, st[k].pair);
+
+            assert_true(c < 0 || (c == 0 && strcmp(st[k - 1].session, st[k].session) < 0));
+        }
+    }
+    /* one session's filter: its one measurement, whose latency it holds */
+    {
+        cs_measurement want;
+        char key[32], src[CS_EP_BUFLEN], dst[CS_EP_BUFLEN], sess[CS_LATSTATS_NAME];
+
+        gen_measurement(&want, key, 42, 1);
+        snprintf(sess, sizeof(sess), "%s>%s", cs_endpoint_format(&want.ep, 0, src),
+                 cs_endpoint_format(&want.ep, 1, dst));
+        lf.session = sess;
+        memset(s, 0, sizeof(*s));
+        assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+        assert_int_equal(s->n, 1);
+        assert_int_equal(s->vals[0], want.latency_ns);
+        cs_free(st);
+        assert_int_equal(cs_msgreader_lat_stats(r, &lf, CS_LATBY_SESSION, &st, &n_st), 0);
+        assert_int_equal(n_st, 1);
+        assert_string_equal(st[0].session, sess);
+        assert_int_equal(cs_hist_max(&st[0].hist), want.latency_ns);
+        lf.session = "10.0.0.1:1>10.0.0.2:2";
+        memset(s, 0, sizeof(*s));
+        assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
+        assert_int_equal(s->n, 0);
+    }
     cs_free(st);
     cs_msgreader_close(r);
     free(s);
