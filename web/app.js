@@ -9,9 +9,10 @@
  * (1m ... 7d) and the menu set a relative range ending now: live.
  *
  * State lives in the URL hash (#preset=5m | #after=T&before=T, pair=fix&wa=NS&wb=NS,
- * pg=N, sort=time, min=DUR, lkey=K, m=ID, p=REF, key=K, view=orders, order=ID,
- * osess=SRC>DST, om=MSGID; pg is the measurement list's page, 1-based; sort,
- * min and lkey its order and filters; the last four the Orders view):
+ * pg=N, sort=time, min=DUR, max=DUR, lkey=K, lsess=SRC>DST, m=ID, p=REF, key=K,
+ * view=orders, order=ID, osess=SRC>DST, om=MSGID; pg is the measurement list's
+ * page, 1-based; sort, min, max, lkey and lsess its order and filters (all
+ * applied by the server); the last four the Orders view):
  * render() reads it and fills every section, so a shared URL restores the
  * view and Back/Forward walk through views; user actions only change the
  * hash (setState). After a render the section the change was about (packet,
@@ -636,12 +637,16 @@
     const pg = pageOf(st), off = (pg - 1) * PAGE;
     const sort = st.sort === "time" ? "time" : "latency";
     $("minlat").value = st.min || "";
+    $("maxlat").value = st.max || "";
     $("listkey").value = st.lkey || "";
-    const min = (st.min ? `&min=${encodeURIComponent(st.min)}` : "") + (st.lkey ? `&key=${encodeURIComponent(st.lkey)}` : "");
-    const sessions = loadSessions(st, min);
-    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${min}&limit=${PAGE}&offset=${off}&total=1`);
+    $("listsess").value = st.lsess || "";
+    const q = (k, v) => (v ? `&${k}=${encodeURIComponent(v)}` : "");
+    const filters = q("min", st.min) + q("max", st.max) + q("key", st.lkey);
+    const sessions = loadSessions(st, filters);
+    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=${sort}${filters}${q("session", st.lsess)}&limit=${PAGE}&offset=${off}&total=1`);
     $("listinfo").textContent = `pair ${st.pair}, requests in ${fmtNs(st.wa)} – ${fmtNs(st.wb)}` +
-      (st.min ? `, latency ≥ ${st.min}` : "") + (st.lkey ? `, key ${st.lkey}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
+      (st.min ? `, latency ≥ ${st.min}` : "") + (st.max ? `, latency ≤ ${st.max}` : "") + (st.lkey ? `, key ${st.lkey}` : "") +
+      (st.lsess ? `, session ${st.lsess.replace(">", " → ")}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
       (j.count ? "" : ", none on this page");
     const total = Number(j.total).toLocaleString("en-US");
     $("pageinfo").textContent = j.count ? `${(off + 1).toLocaleString("en-US")}–${(off + j.count).toLocaleString("en-US")} of ${total} (page ${pg})`
@@ -657,22 +662,17 @@
     await sessions;
   }
   /* latency per session (client → server) of the list's window and
-   * filters, from its first SESSION_SCAN measurements in time order */
-  const SESSION_SCAN = 1000;
+   * filters, over all its measurements (GET /sessions: the server groups
+   * them), slowest first; a session filters the list, shown selected */
+  const SESSIONS_SHOWN = 100;
   async function loadSessions(st, filters) {
-    const j = await getJSON(`/measurements?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}&sort=time${filters}&limit=${SESSION_SCAN}`);
-    const by = new Map();
-    for (const m of j.measurements) {
-      const k = `${m.src} → ${m.dst}`;
-      if (!by.has(k)) by.set(k, []);
-      by.get(k).push(Number(m.latency_ns));
-    }
-    const q = (xs, p) => xs[Math.max(0, Math.ceil(p * xs.length) - 1)]; /* nearest rank */
-    const rows = Array.from(by, ([k, xs]) => { xs.sort((x, y) => x - y); return [k, xs.length, q(xs, 0.5), q(xs, 0.99), xs[xs.length - 1]]; })
-      .sort((x, y) => y[4] - x[4]);
-    $("sessions").innerHTML = (j.more ? `<p class="hint">from the first ${SESSION_SCAN} measurements of the window</p>` : "") +
-      (rows.length ? table(["session (client → server)", "measurements", "p50", "p99", "max"],
-        rows.map((r) => [r[0], r[1].toLocaleString("en-US"), fmtDur(r[2]), fmtDur(r[3]), fmtDur(r[4])])) : "<p>none</p>");
+    const j = await getJSON(`/sessions?pair=${encodeURIComponent(st.pair)}&after=${st.wa}&before=${st.wb}${filters}&limit=${SESSIONS_SHOWN}`);
+    const rows = j.sessions.map((x) => [link({ lsess: st.lsess === x.session ? "" : x.session, pg: "", m: "", p: "" },
+      `${x.src} → ${x.dst}`), Number(x.count).toLocaleString("en-US"), fmtDur(x.p50_ns), fmtDur(x.p99_ns), fmtDur(x.max_ns)]);
+    $("sessions").innerHTML = `<p class="hint">${j.total} session${j.total === 1 ? "" : "s"}, slowest first` +
+      (j.more ? `; the first ${j.count} shown` : "") + "; one filters the list, again to clear</p>" +
+      (rows.length ? table(["session (client → server)", "measurements", "p50", "p99", "max"], rows,
+        (i) => (j.sessions[i].session === st.lsess ? ' class="sel"' : "")) : "<p>none</p>");
   }
   let pcapCache = { id: null, recs: null };
   /* the records of a pcap download; none (linktype -1) if the server said no */
@@ -1119,7 +1119,7 @@
     const changed = (...ks) => !prev || ks.some((k) => prev[k] !== st[k]);
     if (st.p && changed("p")) return "bytes";
     if (st.m && changed("m")) return "detail";
-    if (st.pair && st.wa && changed("pair", "wa", "wb", "pg", "sort", "min", "lkey")) return "list";
+    if (st.pair && st.wa && changed("pair", "wa", "wb", "pg", "sort", "min", "max", "lkey", "lsess")) return "list";
     if (st.view === "orders" && st.om && changed("om")) return "ordermsg";
     if (st.view === "orders" && changed("view", "order", "osess")) return "orders";
     if (st.key && changed("key")) return "search";
@@ -1213,7 +1213,8 @@
   $("nextpage").addEventListener("click", () => setState({ pg: String(pageOf(getState()) + 1) }));
   $("minform").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    setState({ min: $("minlat").value.trim(), lkey: $("listkey").value.trim(), pg: "" });
+    setState({ min: $("minlat").value.trim(), max: $("maxlat").value.trim(), lkey: $("listkey").value.trim(),
+      lsess: $("listsess").value.trim().replace(/\s*→\s*/, ">"), pg: "" });
   });
   $("orderform").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -409,6 +409,10 @@ async function listTotals(browser) {
   const all = await count("");
   let info = await page.text("#pageinfo");
   check("totals: the list says 1–100 of every match", all > 200 && info.includes(`1–100 of ${fmt(all)}`), { info, all });
+  /* latency by session is the server's grouping of every match, not of a first page */
+  const sessSum = (await page.evalAll("#sessions tbody tr", (trs) => trs.map((tr) => Number(tr.cells[1].textContent.replace(/,/g, "")))))
+    .reduce((t, n) => t + n, 0);
+  check("totals: latency by session counts every match of the window", sessSum === all, { sessSum, all });
   await page.click("#nextpage");
   await page.waitFor(() => /(^#|&)pg=2(&|$)/.test(location.hash), null, 10000);
   await ready(page);
@@ -460,6 +464,27 @@ async function listControls(browser) { /* sortable by a header click, filtered b
   await ready(page);
   const keys = await page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => tr.cells[2].textContent));
   check("list: a key filters the list", keys.length > 0 && keys.every((k) => k === key), { key, keys });
+  /* a session filters the list on the server: every row is of it, the total is its count */
+  await page.fill("#listkey", "");
+  await page.fill("#maxlat", "3ms");
+  await page.click("#minform button");
+  await page.waitFor(() => /max=3ms/.test(location.hash) && !/lkey=/.test(location.hash), null, 10000);
+  await ready(page);
+  r = await rows();
+  check("list: a latency range filters the list", r.length > 0 && r.every((x) => durNs(x.lat) >= 1e6 && durNs(x.lat) <= 3e6), r.slice(0, 3));
+  const first = await page.evaluate(() => {
+    const tr = document.querySelector("#sessions tbody tr");
+    return { text: tr.cells[0].textContent, n: Number(tr.cells[1].textContent.replace(/,/g, "")) };
+  });
+  await page.click("#sessions tbody tr:first-child a");
+  await page.waitFor(() => /lsess=/.test(location.hash), null, 10000);
+  await ready(page);
+  const srcdst = await page.evalAll("#listtable tbody tr", (trs) => trs.map((tr) => tr.cells[3].textContent));
+  const info = await page.text("#pageinfo");
+  const sel = await page.evalAll("#sessions tbody tr.sel", (trs) => trs.map((tr) => tr.cells[0].textContent));
+  check("list: a session's row filters the list to it, its count the total, its row selected",
+    srcdst.length > 0 && srcdst.every((x) => x === first.text) && info.includes(`of ${first.n.toLocaleString("en-US")}`) &&
+    sel.length === 1 && sel[0] === first.text, { first, srcdst: srcdst.slice(0, 3), info, sel });
   await page.close();
 }
 
