@@ -31,7 +31,14 @@
  * line follows the stream in every case.
  *
  * Rates are per second of time the step covers within the store, so the
- * first and last (partial) seconds of a store are not drawn too low. */
+ * first and last (partial) seconds of a store are not drawn too low.
+ *
+ * Loading: every section's requests go out at once; the feeds table, the
+ * slowest (the server reads each MoldUDP64 record of the range), fills in
+ * when it comes, after the charts. body[data-content="1"] says the view's
+ * own content is drawn (the overview's charts, the list, the measurement,
+ * the search, the Orders view) and body[data-ready="1"] that every request
+ * is answered: the browser tests and bench/ui_load.js time them. */
 "use strict";
 (function () {
   const API = "/api/v1";
@@ -334,13 +341,18 @@
     /* every request of the overview at once (the server answers them in
      * parallel); the charts are then drawn in their fixed order */
     const clockSer = byKind("clock");
-    const [taps, protos, capPts, pairs, alerts, [feeds, gaps], clocks, clockSums, feedPts] = await Promise.all([
+    /* the feeds table is the slowest request (the server reads every
+     * MoldUDP64 record of the range): it is filled when it comes, the
+     * charts do not wait for it */
+    const feedsP = feedsOf(st, a, b);
+    const [taps, protos, capPts, pairs, alerts, gaps, clocks, clockSums, feedPts] = await Promise.all([
       fetchAll(byKind("tap")), fetchAll(byKind("proto")),
       cap.length ? metrics(cap[0].id, am, b, step) : null,
       chartPairs(byKind("pair").map((s) => s.name), a, b).then((ps) =>
         Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, am, b, step)]))),
       getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`),
-      feedsOf(st, a, b), fetchAll(clockSer), clockSummaries(clockSer, am, b), fetchAll(feedSeries(byKind("feed")))]);
+      getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`), fetchAll(clockSer), clockSummaries(clockSer, am, b),
+      fetchAll(feedSeries(byKind("feed")))]);
     knownPairs = Array.from(new Set(knownPairs.concat(pairs.map((p) => p[0]))));
     const seen = new Set();
     const perSec = (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs);
@@ -382,8 +394,10 @@
       none.textContent = empty ? "no data: the store is empty" : "no data in the range";
     } else if (none) none.remove();
     showAlerts(alerts);
-    showFeeds(feeds.feeds, gaps);
+    showGaps(gaps);
     showClocks(clockSums);
+    /* not awaited here (see above); never rejects: a failure shows in its place */
+    return { feedsTable: feedsP.then((f) => showFeeds(f.feeds), (e) => { $("feeds").innerHTML = `<p class="err">feeds: ${esc(e.message)}</p>`; }) };
   }
   /* The feed series to chart: one per feed and tap (feed:TAP/ADDR:PORT),
    * or the all-taps ones when no tap has its own. */
@@ -432,16 +446,19 @@
    * GAPS_SHOWN sequence gaps; a gap links to the pcap of its feed's packets
    * from 1 ms before to 1 ms after the packet that revealed it. */
   const GAPS_SHOWN = 100, FEEDS_EVERY_MS = 10000;
-  let feedsCache = null; /* {key, at, got}: a live range re-reads feeds every 10 s only */
-  async function feedsOf(st, a, b) {
+  /* {key, at, p}: the request of the range, kept while it runs and, for a
+   * live range, 10 s after it started, so refreshes do not pile up */
+  let feedsCache = null;
+  function feedsOf(st, a, b) {
     const key = isLive(st) ? "live:" + (st.preset || st.after) : `${a}-${b}`;
     if (feedsCache && feedsCache.key === key && (!isLive(st) || Date.now() - feedsCache.at < FEEDS_EVERY_MS))
-      return feedsCache.got;
-    const got = await Promise.all([getJSON(`/feeds?after=${a}&before=${b}`), getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`)]);
-    feedsCache = { key, at: Date.now(), got };
-    return got;
+      return feedsCache.p;
+    const p = getJSON(`/feeds?after=${a}&before=${b}`);
+    feedsCache = { key, at: Date.now(), p };
+    p.catch(() => { if (feedsCache && feedsCache.p === p) feedsCache = null; });
+    return p;
   }
-  function showFeeds(feeds, page) {
+  function showFeeds(feeds) {
     const lead = (f) => (f.lead_ns ? `${fmtDur(f.lead_ns.p50)} / ${fmtDur(f.lead_ns.p99)} / ${fmtDur(f.lead_ns.max)}` : "");
     $("feeds").innerHTML = feeds.length ? table(["tap", "feed", "session", "packets", "messages/s", "gaps", "lost", "races won", "lead p50 / p99 / max", "busiest ms"],
       feeds.map((f) => [String(f.tap), f.feed + (f.retransmission ? " (retransmissions)" : ""), f.session.join(" "), String(f.packets),
@@ -449,6 +466,8 @@
         f.races ? `${f.races_won} of ${f.races} (${(100 * f.won_share).toFixed(1)}%)` : "", lead(f),
         f.busiest_ms ? `${f.busiest_ms.messages} at ${fmtNs(f.busiest_ms.ts_ns)}` : ""]),
       (i) => ` data-feed="${esc(feeds[i].feed)}" data-tap="${feeds[i].tap}"`) : "<p>no MoldUDP64 feed in the range</p>";
+  }
+  function showGaps(page) {
     const pcap = (g) => {
       const [host, port] = g.feed.split(/:(?=\d+$)/), t = BigInt(g.ts_ns), ms = 1000000n;
       const one = `udp and dst host ${host.replace(/^\[|\]$/g, "")} and dst port ${port}`;
@@ -466,7 +485,7 @@
    * per-second window yet (a short replayed file) */
   async function chartPairs(pairs, a, b) {
     const extra = await Promise.all(registryPairs.filter((c) => !pairs.includes(c)).map(async (cand) =>
-      (await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&limit=1`)).measurements.length ? cand : null));
+      (await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&sort=store&limit=1`)).measurements.length ? cand : null));
     return pairs.concat(extra.filter((c) => c));
   }
   /* the newest ALERTS_SHOWN alert events of the range (the API pages them
@@ -1140,14 +1159,20 @@
     if (busy) { render.again = true; return; }
     busy = true;
     document.body.dataset.ready = "0";
+    document.body.dataset.content = "0";
     const st = getState();
     showError("");
     try {
       await loadStatus();
       /* the charts, the search and the drill-down load at once */
-      const drill = async () => { await loadList(st); await loadBytes(st, await loadDetail(st)); };
       const charts0 = loadCharts(st); /* sets curRange before its first await */
-      await Promise.all([charts0.then(() => fillInputs(st)), loadSearch(st), drill(), charts0.then(() => loadOrders(st))]);
+      const list0 = loadList(st), search0 = loadSearch(st), orders0 = charts0.then(() => loadOrders(st));
+      const detail0 = list0.then(() => loadDetail(st)).then((det) => loadBytes(st, det));
+      /* data-content: the view's own content is on the page (what a view
+       * time measures); data-ready: everything is */
+      const main = st.m || st.p ? detail0 : st.key ? search0 : st.view === "orders" ? orders0 : st.pair && st.wa ? list0 : charts0;
+      main.then(() => { document.body.dataset.content = "1"; }, () => {});
+      await Promise.all([charts0.then(() => fillInputs(st)), search0, detail0, orders0, charts0.then((c) => c.feedsTable)]);
       const target = scrollTarget(prevState, st);
       if (target) $(target).scrollIntoView({ block: "start" });
     } catch (e) {
@@ -1155,6 +1180,7 @@
     }
     prevState = st;
     busy = false;
+    document.body.dataset.content = "1";
     document.body.dataset.ready = "1";
     if (render.again) { render.again = false; render(); }
   }
