@@ -79,7 +79,7 @@ static const char latency_help[] =
 
 typedef struct latency_args {
     const char *dir;
-    int json, stats, unmatched, sort_set, min_set, by;
+    int json, stats, unmatched, sort_set, bound_set, by;
     cs_latfilter f;
 } latency_args;
 
@@ -91,6 +91,16 @@ static int parse_limit(const char *s, uint64_t *out)
         return -1;
     *out = strtoull(s, &end, 10);
     return *end == '\0' && *out > 0 ? 0 : -1;
+}
+
+/* --min or --max ("opt"): optarg as a duration into "*ns". */
+static int latency_bound(latency_args *a, const char *opt, int64_t *ns)
+{
+    a->bound_set = 1;
+    if (cs_duration_parse(optarg, ns) < 0)
+        return cs_cli_usage_error("latency", "%s: bad duration '%s' (e.g. 200us, 1.5ms)", opt,
+                                  optarg);
+    return 0;
 }
 
 static int latency_option(int c, latency_args *a)
@@ -110,11 +120,7 @@ static int latency_option(int c, latency_args *a)
     case 'B':
         return cs_cli_parse_time("--before", optarg, &a->f.before) < 0 ? CS_EXIT_USAGE : 0;
     case 'm':
-        a->min_set = 1;
-        if (cs_duration_parse(optarg, &a->f.min_latency_ns) < 0)
-            return cs_cli_usage_error("latency", "--min: bad duration '%s' (e.g. 200us, 1.5ms)",
-                                      optarg);
-        return 0;
+        return latency_bound(a, "--min", &a->f.min_latency_ns);
     case 's':
         a->sort_set = 1;
         if (strcmp(optarg, "time") == 0)
@@ -130,11 +136,7 @@ static int latency_option(int c, latency_args *a)
             return cs_cli_usage_error("latency", "--limit: bad count '%s'", optarg);
         return 0;
     case 'X':
-        a->min_set = 1;
-        if (cs_duration_parse(optarg, &a->f.max_latency_ns) < 0)
-            return cs_cli_usage_error("latency", "--max: bad duration '%s' (e.g. 200us, 1.5ms)",
-                                      optarg);
-        return 0;
+        return latency_bound(a, "--max", &a->f.max_latency_ns);
     case 'E':
         if (strchr(optarg, '>') == NULL || strlen(optarg) >= CS_LATSTATS_NAME)
             return cs_cli_usage_error("latency", "--session: expected SRC>DST, not '%s'", optarg);
@@ -184,7 +186,7 @@ static int latency_parse(int argc, char **argv, latency_args *a)
         return cs_cli_usage_error("latency", "-d STORE is required");
     if (a->f.after > a->f.before)
         return cs_cli_usage_error("latency", "--after is later than --before");
-    if (a->unmatched && (a->stats || a->sort_set || a->min_set || a->f.key || a->f.session))
+    if (a->unmatched && (a->stats || a->sort_set || a->bound_set || a->f.key || a->f.session))
         return cs_cli_usage_error("latency", "--stats, --sort, --min, --max, --key and --session "
                                              "do not apply to --unmatched");
     if (a->by && !a->stats)
