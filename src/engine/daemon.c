@@ -526,8 +526,8 @@ static int finish_pipeline(cs_daemon *d)
     }
     cs_pipeline_free(d->pl);
     if (ps.not_stored > 0 || ps.records_not_stored > 0)
-        cs_log_info("the disk fell behind: %" PRIu64 " packets and %" PRIu64
-                    " messages/measurements not stored",
+        cs_log_info("not stored, the disk full or behind: %" PRIu64 " packets and %" PRIu64
+                    " messages/measurements",
                     ps.not_stored, ps.records_not_stored);
     return rc;
 }
