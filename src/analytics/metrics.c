@@ -59,6 +59,17 @@ typedef struct series {
     int64_t last_ref_ns;                     /* clock series: the latest reference time */
 } series;
 
+/* The series of the endpoint looked up last for a kind (a datagram's
+ * ITCH messages, dozens a packet, all go to one feed): series are freed
+ * only with the metrics, so the pointers stay good. */
+typedef struct ep_memo {
+    int valid;
+    uint8_t ip_version;
+    uint16_t tap, port;
+    uint8_t addr[16];
+    series *s[2];
+} ep_memo;
+
 struct cs_metrics {
     cs_metrics_cfg cfg;
     cs_window_fn fn;
@@ -74,6 +85,7 @@ struct cs_metrics {
     int64_t last_active_sec;
     uint64_t gauges[CS_GAUGE_COUNT];
     cs_metrics_stats st;
+    ep_memo memo[2]; /* the last feed and session endpoint looked up */
 };
 
 static const char *const kind_names[] = {"?",       "tap",   "proto", "pair",
@@ -483,12 +495,29 @@ static int str_is(cs_str s, const char *lit)
 static void endpoint_series(cs_metrics *m, int kind, const cs_endpoints *ep, int side,
                             series *out[2])
 {
+    ep_memo *mo = &m->memo[kind == CS_SERIES_FEED];
+    const uint8_t *addr = side ? ep->addr_b : ep->addr_a;
+    uint16_t port = side ? ep->port_b : ep->port_a;
     char name[8 + CS_EP_BUFLEN];
-    int off = snprintf(name, 8, "%u/", (unsigned)ep->tap);
+    int off;
 
+    if (mo->valid && mo->tap == ep->tap && mo->port == port && mo->ip_version == ep->ip_version &&
+        memcmp(mo->addr, addr, sizeof(mo->addr)) == 0) {
+        out[0] = mo->s[0];
+        out[1] = mo->s[1];
+        return;
+    }
+    off = snprintf(name, 8, "%u/", (unsigned)ep->tap);
     cs_endpoint_format(ep, side, name + off);
     out[0] = series_get(m, kind, name, strlen(name));
     out[1] = series_get(m, kind, name + off, strlen(name + off));
+    /* a series refused (too many) is looked up, and counted, each time */
+    *mo = (ep_memo){.valid = out[0] != NULL && out[1] != NULL,
+                    .ip_version = ep->ip_version,
+                    .tap = ep->tap,
+                    .port = port,
+                    .s = {out[0], out[1]}};
+    memcpy(mo->addr, addr, sizeof(mo->addr));
 }
 
 /* A moldudp64 packet or an ITCH message of the feed its datagram went to
