@@ -309,10 +309,12 @@ static void publish_json(run_ctx *x, const char *type, void (*fmt)(FILE *, const
                          const void *obj)
 {
     char buf[8192];
-    FILE *f = fmemopen(buf, sizeof(buf), "w");
+    FILE *f;
     long n;
 
-    if (f == NULL)
+    if (!cs_live_has_readers(x->live))
+        return; /* nobody would see it */
+    if ((f = fmemopen(buf, sizeof(buf), "w")) == NULL)
         return;
     fmt(f, obj);
     n = ftell(f);

@@ -7,7 +7,10 @@
  * frees the JSON of the slot it overwrites and broadcasts the condition
  * variable; a reader whose cursor fell below the oldest kept event jumps to
  * it and is told how many it skipped. Readers copy an event out under the
- * mutex, so nothing they hold is ever freed under them.
+ * mutex, so nothing they hold is ever freed under them. Readers say when
+ * they start and end (an atomic count): a reader sees only events
+ * published after it started, so while none is connected the publisher
+ * need not format events at all (cs_live_has_readers).
  */
 #include "server/live.h"
 
@@ -16,6 +19,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +37,7 @@ struct cs_live {
     size_t prom_len;
     live_slot ring[CS_LIVE_RING];
     uint64_t next_seq;
+    _Atomic unsigned readers;
 };
 
 int cs_live_new(cs_live **out)
@@ -134,14 +139,25 @@ void cs_live_publish(cs_live *l, const char *type, const char *json, size_t len)
     pthread_mutex_unlock(&l->mu);
 }
 
-uint64_t cs_live_cursor(cs_live *l)
+uint64_t cs_live_reader_begin(cs_live *l)
 {
     uint64_t seq;
 
+    atomic_fetch_add(&l->readers, 1);
     pthread_mutex_lock(&l->mu);
     seq = l->next_seq;
     pthread_mutex_unlock(&l->mu);
     return seq;
+}
+
+void cs_live_reader_end(cs_live *l)
+{
+    atomic_fetch_sub(&l->readers, 1);
+}
+
+int cs_live_has_readers(cs_live *l)
+{
+    return atomic_load_explicit(&l->readers, memory_order_relaxed) > 0;
 }
 
 static void deadline_after(struct timespec *ts, int ms)

@@ -69,9 +69,15 @@ typedef struct cs_live_event {
     size_t len;
 } cs_live_event;
 
-/* The sequence number the next published event will get: a new reader
- * starts there (it sees only events published after it started). */
-uint64_t cs_live_cursor(cs_live *l);
+/* A reader starts: returns the sequence number the next published event
+ * will get, where it starts (it sees only events published after it
+ * started). Each begin is matched by one cs_live_reader_end. */
+uint64_t cs_live_reader_begin(cs_live *l);
+void cs_live_reader_end(cs_live *l);
+
+/* Is a reader connected? With none, an event published now is seen by
+ * nobody, so a publisher may skip formatting it. */
+int cs_live_has_readers(cs_live *l);
 
 /*
  * Takes the event at "*cursor" (or the oldest one still kept, if readers

@@ -672,6 +672,7 @@ static void sse_done(void *cls)
 {
     sse_ctx *x = cls;
 
+    cs_live_reader_end(x->srv->live);
     cs_free(x->buf);
     cs_free(x);
 }
@@ -689,7 +690,7 @@ static enum MHD_Result serve_stream(cs_server *s, struct MHD_Connection *c, cons
         return queue_internal(c, CS_ENOMEM);
     }
     x->srv = s;
-    x->cursor = cs_live_cursor(s->live);
+    x->cursor = cs_live_reader_begin(s->live);
     x->min_ns = q->min_ns;
     x->events = q->events;
     x->len = sizeof(hello) - 1;

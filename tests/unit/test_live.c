@@ -25,7 +25,9 @@ static void test_order_and_timeout(void **state)
     uint64_t cur, skipped = 0;
 
     assert_int_equal(cs_live_new(&l), 0);
-    cur = cs_live_cursor(l);
+    assert_false(cs_live_has_readers(l));
+    cur = cs_live_reader_begin(l);
+    assert_true(cs_live_has_readers(l));
     assert_int_equal(cs_live_next(l, &cur, 10, &ev, &skipped), 0);
     cs_live_publish(l, "metrics", "{\"a\":1}", 7);
     cs_live_publish(l, "alert", "{\"b\":2}", 7);
@@ -41,6 +43,8 @@ static void test_order_and_timeout(void **state)
     cs_free(ev.json);
     assert_int_equal(cs_live_next(l, &cur, 10, &ev, &skipped), 0);
     assert_int_equal(skipped, 0);
+    cs_live_reader_end(l);
+    assert_false(cs_live_has_readers(l));
     cs_live_free(l);
 }
 
@@ -52,7 +56,7 @@ static void test_skip_when_behind(void **state)
     char json[32];
 
     assert_int_equal(cs_live_new(&l), 0);
-    cur = cs_live_cursor(l);
+    cur = cs_live_reader_begin(l);
     for (int i = 0; i < CS_LIVE_RING + 10; i++) {
         int n = snprintf(json, sizeof(json), "{\"i\":%d}", i);
         cs_live_publish(l, "metrics", json, (size_t)n);
@@ -154,7 +158,7 @@ static void test_concurrent(void **state)
         assert_int_equal(ra[i].seen + ra[i].skipped, (uint64_t)PUBLISHERS * PER_PUBLISHER);
         assert_true(ra[i].seen >= CS_LIVE_RING / 2);
     }
-    assert_int_equal(cs_live_cursor(l), (uint64_t)PUBLISHERS * PER_PUBLISHER + 1);
+    assert_int_equal(cs_live_reader_begin(l), (uint64_t)PUBLISHERS * PER_PUBLISHER + 1);
     cs_live_free(l);
 }
 
