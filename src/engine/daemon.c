@@ -157,6 +157,14 @@ static void pace(int64_t *t0_pkt, int64_t *t0_wall, int64_t ts)
     nanosleep(&d, NULL);
 }
 
+/* Does the pipeline thread read the only source itself (direct_loop)? A
+ * file keeps its reader thread (reading overlaps analysis) and several
+ * interfaces share the queue. */
+static int capture_direct(const cs_daemon *d)
+{
+    return d->n_caps == 1 && d->caps[0].live;
+}
+
 static void *capture_main(void *arg)
 {
     capture *c = arg;
@@ -369,6 +377,21 @@ static void tick(cs_daemon *d)
     }
 }
 
+static void tick_if_due(cs_daemon *d)
+{
+    int64_t now = mono_ns();
+
+    if (now - d->last_tick >= 1000000000) {
+        d->last_tick = now;
+        tick(d);
+    } else if (now - d->last_records_flush >= DAEMON_RECORDS_FLUSH_NS) {
+        /* records readable well within a second of their packets, even
+         * when the writer was busy at the last tick */
+        d->last_records_flush = now;
+        cs_pipeline_flush(d->pl);
+    }
+}
+
 static int pipeline_loop(cs_daemon *d)
 {
     cs_packet p;
@@ -382,16 +405,48 @@ static int pipeline_loop(cs_daemon *d)
         } else if (rc == 0) {
             return 0; /* every capture ended and the ring is drained */
         }
-        if (mono_ns() - d->last_tick >= 1000000000) {
-            d->last_tick = mono_ns();
-            tick(d);
-        } else if (mono_ns() - d->last_records_flush >= DAEMON_RECORDS_FLUSH_NS) {
-            /* records readable well within a second of their packets,
-             * even when the writer was busy at the last tick */
-            d->last_records_flush = mono_ns();
-            cs_pipeline_flush(d->pl);
-        }
+        tick_if_due(d);
     }
+}
+
+/* One interface: the pipeline thread reads the kernel's ring itself, each
+ * packet analysed where the kernel put it (no copy, no queue, no thread
+ * hand-off). The ring is then the only buffer, so analysis that falls
+ * behind shows as kernel drops. A stop (on_signal) closes the socket's
+ * gate; the blocks already filled are analysed, then the source ends. */
+static int direct_loop(cs_daemon *d)
+{
+    capture *c = &d->caps[0];
+    cs_batch *b = cs_calloc(1, sizeof(*b));
+    int rc = 0;
+
+    if (b == NULL)
+        return CS_ENOMEM;
+    for (;;) {
+        if ((rc = c->src->ops->next_batch(c->src, b)) == CS_EBUSY) {
+            cs_error_clear(); /* an idle link */
+            tick_if_due(d);
+            continue;
+        }
+        if (rc < 0) { /* the capture ends, as a capture thread's would */
+            cs_log_error("capture: %s", cs_error_msg(rc));
+            rc = 0;
+            break;
+        }
+        if (b->n == 0)
+            break;
+        for (unsigned i = 0; i < b->n && rc == 0; i++) {
+            c->bytes += b->pkts[i].caplen;
+            c->packets++;
+            rc = cs_pipeline_packet(d->pl, &b->pkts[i]);
+        }
+        c->src->ops->release_batch(c->src, b);
+        if (rc < 0)
+            break;
+        tick_if_due(d);
+    }
+    cs_free(b);
+    return rc;
 }
 
 /* After a file is replayed: keep ticking until told to stop. */
@@ -410,7 +465,7 @@ static void tick_until_stopped(cs_daemon *d)
 
 int cs_daemon_run(cs_daemon *d)
 {
-    int rc = pipeline_loop(d);
+    int rc = capture_direct(d) ? direct_loop(d) : pipeline_loop(d);
 
     if (rc == 0 && d->cfg.file) {
         cs_metrics_flush(d->metrics);   /* the file's last seconds are complete */
@@ -490,8 +545,9 @@ int cs_daemon_open(const cs_daemon_cfg *cfg, cs_daemon **out)
     d->last_tick = mono_ns();
     name_sources(d);
     install_signals(d);
-    if ((rc = open_sources(d)) < 0 || (rc = cs_store_open(cfg->dir, &d->cfg.so, &d->store)) < 0 ||
-        (rc = cs_pktqueue_new(DAEMON_QUEUE_BYTES, &d->q)) < 0)
+    if ((rc = open_sources(d)) < 0 || (rc = cs_store_open(cfg->dir, &d->cfg.so, &d->store)) < 0)
+        return rc;
+    if (!capture_direct(d) && (rc = cs_pktqueue_new(DAEMON_QUEUE_BYTES, &d->q)) < 0)
         return rc;
     return 0;
 }
@@ -504,6 +560,8 @@ int cs_daemon_start(cs_daemon *d)
         return rc;
     if ((rc = open_results(d)) < 0)
         return rc;
+    if (capture_direct(d))
+        return 0; /* the pipeline thread reads it: direct_loop */
     d->running_caps = d->n_caps;
     for (int i = 0; i < d->n_caps; i++) {
         d->caps[i].d = d;
