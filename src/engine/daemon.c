@@ -19,6 +19,11 @@
  *                                         real-time replay, not a fast one)
  *   aio writer thread: write() of full segment buffers
  *
+ * One live interface skips the first stage: the pipeline thread reads the
+ * kernel's ring itself and analyses each packet where the kernel put it
+ * (direct_loop); the ring is then the buffer, and analysis that falls
+ * behind shows as kernel drops instead of "not analysed".
+ *
  * Kernel drops come from PACKET_STATISTICS, so the three kinds of loss are
  * reported apart. Once a second (wall clock) the pipeline thread advances
  * the per-second metrics, makes the packets, messages and metrics written
