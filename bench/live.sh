@@ -24,7 +24,8 @@
 # disk file system - stenotype writes with O_DIRECT, which tmpfs refuses;
 # default bench/out/live), RATES (packets/s, or "topspeed", or "topspeedN"
 # for N senders at once; default "50000 100000 200000 400000 topspeed
-# topspeed2"), GEN_SECONDS (gentraffic
+# topspeed2"), CS_ARGS (more `capstream run` options, e.g. "--decoders
+# none"), GEN_SECONDS (gentraffic
 # --seconds, default 2), WRK_SECONDS (default 5).
 # Installs tcpreplay, wrk and stenographer with apt-get when missing, and
 # says so. Needs root (network namespaces, AF_PACKET). The replayer, the
@@ -32,6 +33,7 @@
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CS_BIN=${CS_BIN:-$REPO/build/capstream}
+CS_ARGS=${CS_ARGS:-}
 OUT=${OUT:-$REPO/bench/out/live}
 RATES=${RATES:-50000 100000 200000 400000 topspeed topspeed2}
 GEN_SECONDS=${GEN_SECONDS:-2}
@@ -118,14 +120,26 @@ PY
     rm -f "$OUT"/replay.[0-9]*.out
 }
 
+# cpu_ticks PID: the user+system CPU PID (all its threads) used so far, in
+# clock ticks; hwm_mib PID: its peak resident set, MiB.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hwm_mib() { awk '/^VmHWM/ {print int($2 / 1024)}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# us_per_pkt TICKS PACKETS: microseconds of CPU per packet.
+us_per_pkt() {
+    awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }'
+}
+
 cs_status() {
     ip netns exec "$NS" curl -s -m 5 "http://127.0.0.1:$PORT/api/v1/status"
 }
 
 cs_start() {
     rm -rf "$OUT/store"
+    # shellcheck disable=SC2086 # CS_ARGS: words, e.g. "--decoders none"
     ip netns exec "$NS" "$OUT/capstream" run -i "$VA" -d "$OUT/store" --listen "127.0.0.1:$PORT" \
-        >"$OUT/run.out" 2>"$OUT/run.err" &
+        $CS_ARGS >"$OUT/run.out" 2>"$OUT/run.err" &
     CS_PID=$!
     PIDS+=("$CS_PID")
     if ! netns_wait_port "$NS" "$PORT" 15; then
@@ -134,18 +148,24 @@ cs_start() {
     fi
 }
 
-# capstream at one rate: sets CS_ROW[rate]="offered pps captured stored analysed kdrops"
+# capstream at one rate: sets CS_ROW[rate]="offered pps captured stored
+# analysed kdrops us_per_packet peak_rss_mib" (CPU from when it listens to
+# when the replay has drained)
 cs_rate() {
-    local rate=$1 off st
+    local rate=$1 off st t0 ticks rss
     cs_start || return 1
+    t0=$(cpu_ticks "$CS_PID")
     off=$(replay "$rate")
     sleep 1.5 # past the ring's block timeout and the pipeline's drain
     st=$(cs_status | python3 -c 'import json, sys
 d = json.load(sys.stdin); c = d["capture"]["packets"]; k = d["drops"]
 print(c, c - k["not_stored"], c - k["not_analysed"], k["kernel"])')
+    ticks=$(($(cpu_ticks "$CS_PID") - t0))
+    rss=$(hwm_mib "$CS_PID")
     stop_pid "$CS_PID" 30 TERM
     [ "$STOP_STATUS" -eq 0 ] || say "capstream run exited $STOP_STATUS at rate $rate"
-    CS_ROW[$rate]="$off ${st:-0 0 0 ?}"
+    read -r cap _ <<<"${st:-0}"
+    CS_ROW[$rate]="$off ${st:-0 0 0 ?} $(us_per_pkt "$ticks" "$cap") $rss"
 }
 
 steno_count() {
@@ -167,9 +187,10 @@ print(n)
 PY
 }
 
-# Stenographer at one rate: sets ST_ROW[rate]="offered pps captured drops"
+# Stenographer at one rate: sets ST_ROW[rate]="offered pps captured drops
+# us_per_packet peak_rss_mib"
 steno_rate() {
-    local rate=$1 off cap drops
+    local rate=$1 off cap drops t0 ticks rss
     rm -rf "$OUT/steno"
     mkdir -p "$OUT/steno/PKT0" "$OUT/steno/IDX0"
     chown -R nobody:nogroup "$OUT/steno" # stenotype drops root for nobody
@@ -188,15 +209,18 @@ steno_rate() {
         stop_pid "$ST_PID" 5 INT
         return 1
     fi
+    t0=$(cpu_ticks "$ST_PID")
     off=$(replay "$rate")
     sleep 2.5 # --blockage_sec=1: the kernel hands over a partial block after 1 s
+    ticks=$(($(cpu_ticks "$ST_PID") - t0))
+    rss=$(hwm_mib "$ST_PID")
     # stenotype notices SIGINT only when its next block arrives, so on an idle
     # link it never exits; every block is on disk by now (O_DIRECT writes of
     # the blocks handed over), so it is killed after 3 s.
     stop_pid "$ST_PID" 3 INT quiet
     cap=$(steno_count)
     drops=$(grep -o 'drops=[0-9]*' "$OUT/steno.log" | tail -n 1 | cut -d= -f2)
-    ST_ROW[$rate]="$off $cap ${drops:-?}"
+    ST_ROW[$rate]="$off $cap ${drops:-?} $(us_per_pkt "$ticks" "$cap") $rss"
 }
 
 # wrk_api: capstream captures at RATE (looped replay for the whole run)
@@ -231,7 +255,7 @@ print("captured %d, drops %s" % (d["capture"]["packets"], d["drops"]))')"
 
 loss_free_cs() {
     local off pps cap sto ana kd
-    read -r off pps cap sto ana kd <<<"${CS_ROW[$1]:-}"
+    read -r off pps cap sto ana kd _ <<<"${CS_ROW[$1]:-}"
     [ -n "${off:-}" ] && [ "$off" -gt 0 ] && [ "$cap" = "$off" ] && [ "$sto" = "$off" ] &&
         [ "$ana" = "$off" ] && [ "$kd" = 0 ]
 }
@@ -262,7 +286,7 @@ print_best() {
 }
 
 main() {
-    local rate best_cs= best_st= off pps cap sto ana kd soff spps scap sdrops
+    local rate best_cs= best_st= off pps cap sto ana kd soff spps scap sdrops cus crss sus srss
     [ "$(id -u)" -eq 0 ] || {
         say "needs root (network namespaces, AF_PACKET)"
         exit 1
@@ -294,15 +318,18 @@ main() {
     done
 
     echo
-    echo "packets per run; pps = the rate tcpreplay achieved in that run"
-    printf '%-9s | %-53s | %s\n' "" "capstream" "stenographer"
-    printf '%-9s | %8s %7s %8s %8s %8s %7s | %8s %7s %8s %6s\n' rate offered pps captured \
-        stored analysed k_drops offered pps captured drops
+    echo "packets per run; pps = the rate tcpreplay achieved in that run; us/pkt = CPU"
+    echo "(user+system, every thread) per packet captured; rss = peak resident MiB (the"
+    echo "capture ring included); capstream ${CS_ARGS:-with every decoder}"
+    printf '%-9s | %-67s | %s\n' "" "capstream" "stenographer"
+    printf '%-9s | %8s %7s %8s %8s %8s %7s %6s %5s | %8s %7s %8s %6s %6s %5s\n' rate offered \
+        pps captured stored analysed k_drops us/pkt rss offered pps captured drops us/pkt rss
     for rate in $RATES; do
-        read -r off pps cap sto ana kd <<<"${CS_ROW[$rate]:-- - - - - -}"
-        read -r soff spps scap sdrops <<<"${ST_ROW[$rate]:-- - - -}"
-        printf '%-9s | %8s %7s %8s %8s %8s %7s | %8s %7s %8s %6s\n' "$rate" "$off" "$pps" \
-            "$cap" "$sto" "$ana" "$kd" "$soff" "$spps" "$scap" "$sdrops"
+        read -r off pps cap sto ana kd cus crss <<<"${CS_ROW[$rate]:-- - - - - - - -}"
+        read -r soff spps scap sdrops sus srss <<<"${ST_ROW[$rate]:-- - - - - -}"
+        printf '%-9s | %8s %7s %8s %8s %8s %7s %6s %5s | %8s %7s %8s %6s %6s %5s\n' "$rate" \
+            "$off" "$pps" "$cap" "$sto" "$ana" "$kd" "$cus" "$crss" "$soff" "$spps" "$scap" \
+            "$sdrops" "$sus" "$srss"
         if loss_free_cs "$rate" && [ "$pps" -gt "$(best_pps CS_ROW "$best_cs")" ]; then
             best_cs=$rate
         fi
