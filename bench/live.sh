@@ -10,11 +10,13 @@
 # Per rate it prints packets offered (what tcpreplay reports it sent) and,
 # for capstream, captured (/api/v1/status capture.packets), stored
 # (captured - drops.not_stored), analysed (captured - drops.not_analysed) and
-# kernel drops; for Stenographer, captured (packets in the TPACKET_V3 blocks
+# kernel drops, CPU per packet and peak RSS; for Stenographer, captured (packets in the TPACKET_V3 blocks
 # stenotype wrote, summed from each block's header: its files are raw 1 MiB
 # kernel blocks, not pcap) and the drops its own stats line reports. Then
 # each one's highest loss-free rate (every offered packet captured - and for
-# capstream stored and analysed too), and, while capstream captures at its
+# capstream stored and analysed too); the searchable delay of each (a
+# marker packet sent under load, polled for in the store); and, while
+# capstream captures at its
 # highest loss-free rate, wrk's latency for GET /api/v1/status and
 # GET /api/v1/measurements?limit=100 (5 s each).
 #
@@ -25,7 +27,8 @@
 # default bench/out/live), RATES (packets/s, or "topspeed", or "topspeedN"
 # for N senders at once; default "50000 100000 200000 400000 topspeed
 # topspeed2"), CS_ARGS (more `capstream run` options, e.g. "--decoders
-# none"), GEN_SECONDS (gentraffic
+# none"), SEARCH_RATE (pps of the searchable-delay run, default 100000),
+# SEARCH_WAIT (its longest wait, default 90 s), GEN_SECONDS (gentraffic
 # --seconds, default 2), WRK_SECONDS (default 5).
 # Installs tcpreplay, wrk and stenographer with apt-get when missing, and
 # says so. Needs root (network namespaces, AF_PACKET). The replayer, the
@@ -34,6 +37,8 @@ set -uo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CS_BIN=${CS_BIN:-$REPO/build/capstream}
 CS_ARGS=${CS_ARGS:-}
+SEARCH_RATE=${SEARCH_RATE:-100000}
+SEARCH_WAIT=${SEARCH_WAIT:-90}
 OUT=${OUT:-$REPO/bench/out/live}
 RATES=${RATES:-50000 100000 200000 400000 topspeed topspeed2}
 GEN_SECONDS=${GEN_SECONDS:-2}
@@ -189,8 +194,8 @@ PY
 
 # Stenographer at one rate: sets ST_ROW[rate]="offered pps captured drops
 # us_per_packet peak_rss_mib"
-steno_rate() {
-    local rate=$1 off cap drops t0 ticks rss
+# Starts stenotype on A into $OUT/steno (sets ST_PID); 1 if it did not start.
+steno_start() {
     rm -rf "$OUT/steno"
     mkdir -p "$OUT/steno/PKT0" "$OUT/steno/IDX0"
     chown -R nobody:nogroup "$OUT/steno" # stenotype drops root for nobody
@@ -209,6 +214,11 @@ steno_rate() {
         stop_pid "$ST_PID" 5 INT
         return 1
     fi
+}
+
+steno_rate() {
+    local rate=$1 off cap drops t0 ticks rss
+    steno_start || return 1
     t0=$(cpu_ticks "$ST_PID")
     off=$(replay "$rate")
     sleep 2.5 # --blockage_sec=1: the kernel hands over a partial block after 1 s
@@ -221,6 +231,121 @@ steno_rate() {
     cap=$(steno_count)
     drops=$(grep -o 'drops=[0-9]*' "$OUT/steno.log" | tail -n 1 | cut -d= -f2)
     ST_ROW[$rate]="$off $cap ${drops:-?} $(us_per_pkt "$ticks" "$cap") $rss"
+}
+
+# ---- searchable delay --------------------------------------------------------
+# While the capture is replayed at RATE in a loop, one marker packet (UDP
+# 10.99.0.1:47998 > 10.99.0.2:47999, a payload unique to the run) is sent
+# into B; then the capturer's store is polled until the marker is found.
+# capstream: `capstream query --count` (the CLI, reading the store the
+# daemon writes) and GET /api/v1/packets, every 50 ms; Stenographer: its
+# packet files become searchable when stenotype renames them into PKT0 (its
+# open file is hidden, ".NAME"), so the marker's bytes in a visible file,
+# every 0.5 s. At most SEARCH_WAIT seconds.
+
+MARKER_PORT=47999
+
+# send_marker PAYLOAD: sends the marker frame into B; prints the send time
+# (epoch seconds, from the sender's clock, which is this machine's).
+send_marker() {
+    ip netns exec "$NS" python3 - "$VB" "$1" <<'PY'
+import socket, struct, sys, time
+payload = sys.argv[2].encode()
+udp = struct.pack("!HHHH", 47998, 47999, 8 + len(payload), 0) + payload
+ip = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                           socket.inet_aton("10.99.0.1"), socket.inet_aton("10.99.0.2")))
+csum = sum(struct.unpack("!10H", bytes(ip)))
+csum = (csum & 0xFFFF) + (csum >> 16)
+csum = (csum & 0xFFFF) + (csum >> 16)
+struct.pack_into("!H", ip, 10, ~csum & 0xFFFF)
+frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x08\x00" + bytes(ip) + udp
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+t = time.time()
+s.send(frame)
+print("%.6f" % t)
+PY
+}
+
+now_s() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# replay_loop RATE SECONDS: the capture replayed in a loop in the background
+# (sets LOOP_PID).
+replay_loop() {
+    ip netns exec "$NS" tcpreplay -K -i "$VB" --pps "$1" --loop 0 --duration "$2" \
+        "$OUT/gen.pcap" >"$OUT/replay.loop.out" 2>&1 &
+    LOOP_PID=$!
+    PIDS+=("$LOOP_PID")
+}
+
+cs_marker_found_cli() {
+    [ "$("$OUT/capstream" query -d "$OUT/store" --count udp port "$MARKER_PORT" 2>/dev/null)" \
+        = 1 ]
+}
+
+cs_marker_found_api() {
+    [ "$(ip netns exec "$NS" curl -s -m 2 \
+        "http://127.0.0.1:$PORT/api/v1/packets?filter=udp%20port%20$MARKER_PORT" | wc -c)" -gt 24 ]
+}
+
+# searchable_cs RATE: prints "cli_seconds api_seconds" (- if never found).
+searchable_cs() {
+    local t0 t cli=- api=- deadline
+    cs_start || return 1
+    replay_loop "$1" $((SEARCH_WAIT + 3))
+    sleep 1
+    t0=$(send_marker "capstream-marker-$$-$RANDOM") || return 1
+    deadline=$(($(date +%s) + SEARCH_WAIT))
+    # a query that finds it shows it searchable when the query started
+    while [ "$(date +%s)" -lt "$deadline" ] && { [ "$cli" = - ] || [ "$api" = - ]; }; do
+        t=$(now_s)
+        [ "$cli" = - ] && cs_marker_found_cli && cli=$(elapsed "$t0" "$t")
+        t=$(now_s)
+        [ "$api" = - ] && cs_marker_found_api && api=$(elapsed "$t0" "$t")
+        sleep 0.05
+    done
+    stop_pid "$LOOP_PID" 5 INT quiet
+    stop_pid "$CS_PID" 30 TERM
+    echo "$cli $api"
+}
+
+# searchable_steno RATE: prints the seconds until the marker is in a packet
+# file stenotype renamed into place (- if not within SEARCH_WAIT).
+searchable_steno() {
+    local t0 t found=- deadline marker="capstream-marker-$$-$RANDOM"
+    steno_start || return 1
+    replay_loop "$1" $((SEARCH_WAIT + 3))
+    sleep 1
+    t0=$(send_marker "$marker") || return 1
+    deadline=$(($(date +%s) + SEARCH_WAIT))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        t=$(now_s)
+        if grep -qlF "$marker" "$OUT"/steno/PKT0/[!.]* 2>/dev/null; then
+            found=$(elapsed "$t0" "$t")
+            break
+        fi
+        sleep 0.5
+    done
+    stop_pid "$LOOP_PID" 5 INT quiet
+    stop_pid "$ST_PID" 3 INT quiet
+    echo "$found"
+}
+
+print_searchable() {
+    local cli api st
+    echo
+    echo "searchable delay: one marker packet sent while the capture is replayed at" \
+        "$SEARCH_RATE pps; seconds until found"
+    read -r cli api <<<"$(searchable_cs "$SEARCH_RATE")"
+    echo "    capstream: capstream query ${cli:--} s, GET /api/v1/packets ${api:--} s"
+    if [ -n "$STENO_WHY" ]; then
+        echo "    stenographer: not measured - $STENO_WHY"
+        return
+    fi
+    st=$(searchable_steno "$SEARCH_RATE")
+    echo "    stenographer: in a packet file it renamed into place ${st:--} s" \
+        "(not found = later than $SEARCH_WAIT s)"
 }
 
 # wrk_api: capstream captures at RATE (looped replay for the whole run)
@@ -345,6 +470,7 @@ main() {
     else
         print_best stenographer ST_ROW "$best_st"
     fi
+    print_searchable
     if [ -n "$best_cs" ] && command -v wrk >/dev/null; then
         echo
         wrk_api "$best_cs"
