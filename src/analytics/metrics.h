@@ -43,11 +43,11 @@
  * taps ("NAME", the sum of the taps' windows, so a gap seen at two taps
  * counts twice there). The all-taps series is what a rule such as
  * `feed=233.54.12.111:26477 gaps > 0` reads (alerts.h); Prometheus shows
- * only the per-tap ones, with labels feed/session and tap. Names are cut
- * at CS_SERIES_NAME_MAX - 1 = 31 characters: every IPv4 name fits
- * ("65535/255.255.255.255:65535" is 27), an IPv6 one ("TAP/[addr]:port")
- * may be cut, and two IPv6 feeds differing only after the cut share a
- * series.
+ * only the per-tap ones, with labels feed/session and tap. Every endpoint
+ * name fits in CS_SERIES_NAME_MAX - 1 = 63 characters: the longest is 59
+ * ("65535/[" + an IPv6 address of at most 45 characters + "]:65535"), so
+ * no two feeds or sessions share a series; a longer pair or protocol name
+ * would be cut.
  *
  * Windows are one second of capture time, [k * 1 s, (k + 1) * 1 s), UTC
  * epoch aligned. How they open and close:
@@ -107,7 +107,7 @@ typedef enum cs_series_kind {
     CS_SERIES_KIND_LAST = CS_SERIES_SESSION, /* every kind is in [TAP, LAST] */
 } cs_series_kind;
 
-#define CS_SERIES_NAME_MAX 32 /* including the NUL; longer names are cut */
+#define CS_SERIES_NAME_MAX 64 /* including the NUL; longer names are cut */
 
 typedef struct cs_series_id {
     uint8_t kind;                  /* cs_series_kind */

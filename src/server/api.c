@@ -594,6 +594,9 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
 
 /* ---- metrics, series, alerts ------------------------------------------- */
 
+/* "KIND:NAME" (kinds are at most 7 characters) */
+#define SERIES_TEXT_MAX (8 + CS_SERIES_NAME_MAX)
+
 static void series_text(const cs_series_id *s, char *buf, size_t n)
 {
     if (s->kind == CS_SERIES_CAPTURE)
@@ -692,7 +695,7 @@ static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
 {
     cs_metric_point *pts = NULL;
     size_t n = 0;
-    char name[64];
+    char name[SERIES_TEXT_MAX];
     int64_t step = q->step_ns;
     int rc;
 
@@ -726,7 +729,7 @@ static int reply_series(FILE *f, const char *dir, const cs__query *q)
 {
     cs_series_id *ids = NULL;
     size_t n = 0;
-    char name[64];
+    char name[SERIES_TEXT_MAX];
     int rc = cs_metricstore_series(dir, q->after, q->before, &ids, &n);
 
     if (rc < 0)
@@ -765,7 +768,7 @@ typedef struct alert_ctx {
 
 static void alert_json(FILE *f, const cs_alert_event *ev)
 {
-    char series[64];
+    char series[SERIES_TEXT_MAX];
 
     series_text(&ev->series, series, sizeof(series));
     fputs("{\"rule\":", f);

@@ -711,7 +711,7 @@ static int append_line(int fd, const char *line, size_t len, const char *path)
 
 int cs_metricstore_put_alert(cs_metricstore *w, const cs_alert_event *ev)
 {
-    char path[4096], series[64];
+    char path[4096], series[8 + CS_SERIES_NAME_MAX]; /* "KIND=NAME" */
     json_t *o;
     char *line = NULL;
     int fd = -1, rc = 0;

@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -518,6 +519,43 @@ static void test_feeds_and_sessions(void **state)
     free(c);
 }
 
+/* IPv6 feeds whose names differ only in their last character (51 of the
+ * 63 a name holds) are two series, each named in full, even when their
+ * messages alternate. */
+static void test_ipv6_feed_names(void **state)
+{
+    static const char *const names[2] = {"300/[ff3e:1234:5678:9abc:def0:1234:5678:9ab1]:26477",
+                                         "300/[ff3e:1234:5678:9abc:def0:1234:5678:9ab2]:26477"};
+    collect *c = calloc(1, sizeof(*c));
+    cs_metrics *m = new_metrics(c, 0);
+    cs_endpoints ep[2];
+    const cs_window *w;
+
+    for (int i = 0; i < 2; i++) {
+        memset(&ep[i], 0, sizeof(ep[i]));
+        ep[i].ip_version = 6;
+        ep[i].ip_proto = 17;
+        ep[i].tap = 300;
+        assert_int_equal(inet_pton(AF_INET6, "2001:db8::1", ep[i].addr_a), 1);
+    }
+    assert_int_equal(inet_pton(AF_INET6, "ff3e:1234:5678:9abc:def0:1234:5678:9ab1", ep[0].addr_b),
+                     1);
+    assert_int_equal(inet_pton(AF_INET6, "ff3e:1234:5678:9abc:def0:1234:5678:9ab2", ep[1].addr_b),
+                     1);
+    ep[0].port_b = ep[1].port_b = 26477;
+    for (int i = 0; i < 3; i++) /* 0, 1, 0 */
+        feed_message(m, "itch", "A", &ep[i % 2], 0, T0 + i, "");
+    cs_metrics_flush(m);
+    assert_non_null(w = find(c, CS_SERIES_FEED, names[0], T0));
+    assert_int_equal(w->messages, 2);
+    assert_non_null(w = find(c, CS_SERIES_FEED, names[1], T0));
+    assert_int_equal(w->messages, 1);
+    assert_non_null(w = find(c, CS_SERIES_FEED, names[1] + 4, T0)); /* over all taps */
+    assert_int_equal(w->messages, 1);
+    cs_metrics_free(m);
+    free(c);
+}
+
 static void test_snapshot(void **state)
 {
     collect *c = calloc(1, sizeof(*c));
@@ -577,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_seq_gaps_per_proto),
         cmocka_unit_test(test_gauges),
         cmocka_unit_test(test_merged_percentiles),
+        cmocka_unit_test(test_ipv6_feed_names),
         cmocka_unit_test(test_snapshot),
         cmocka_unit_test(test_feeds_and_sessions),
         cmocka_unit_test(test_series_bound_and_alloc_failure),

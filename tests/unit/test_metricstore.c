@@ -565,7 +565,7 @@ typedef struct alert_seen {
     int state[4];
     int64_t ts[4], from[4], to[4];
     double value[4];
-    char series[4][64];
+    char series[4][8 + CS_SERIES_NAME_MAX];
 } alert_seen;
 
 static void on_alert(void *ud, const cs_alert_event *ev)
@@ -573,7 +573,8 @@ static void on_alert(void *ud, const cs_alert_event *ev)
     alert_seen *s = ud;
     assert_true(s->n < 4);
     snprintf(s->rule[s->n], 32, "%s", ev->rule);
-    snprintf(s->series[s->n], 64, "%s=%s", cs_series_kind_name(ev->series.kind), ev->series.name);
+    snprintf(s->series[s->n], sizeof(s->series[0]), "%s=%s", cs_series_kind_name(ev->series.kind),
+             ev->series.name);
     s->state[s->n] = ev->state;
     s->ts[s->n] = ev->ts_ns;
     s->from[s->n] = ev->from_ns;
