@@ -162,6 +162,7 @@ void cs_t2t_order(cs_t2t *t, const cs_message *m, cs_str instrument)
     ms.latency_ns = m->ts_ns - k->ts;
     ms.flow_id = k->flow_id;
     ms.ep = k->ep;
+    ms.resp_tap = m->ep.tap; /* the tick's: instruments are per tap */
     ms.resp_last_ts_ns = m->last_ts_ns;
     ms.resp_type = m->type;
     t->st.measurements++;

@@ -27,6 +27,8 @@ static void on_meas(void *ud, const cs_measurement *ms)
 
     assert_int_equal(ms->id, ms->req_id);
     assert_int_equal(ms->latency_ns, ms->resp_ts_ns - ms->req_ts_ns);
+    assert_true(ms->ep.tap != 0);               /* every tick here is at tap 1 or 2 */
+    assert_int_equal(ms->resp_tap, ms->ep.tap); /* tick and order at one tap */
     snprintf(line, sizeof(line), "%s %.*s %llu>%llu %lld;", ms->pair, (int)ms->key.len, ms->key.p,
              (unsigned long long)ms->req_id, (unsigned long long)ms->resp_id,
              (long long)ms->latency_ns);
