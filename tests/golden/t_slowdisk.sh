@@ -209,7 +209,7 @@ slowdisk_test() {
     # the measurements matched the truth, so no record was lost: the status
     # must say 0 records not stored, as the exit log does
     check_eq "status: records not stored" \
-        "$(sed -n 's/.* and \([0-9]*\) messages\/measurements not stored.*/\1/p' "$CS_TMP/run.err")" \
+        "$(sed -n 's/.*not stored.* and \([0-9]*\) messages\/measurements.*/\1/p' "$CS_TMP/run.err")" \
         "$(status_field "$st" drops.records_not_stored)"
     echo "slowdisk: captured $captured, stored $stored, not stored $not_stored," \
         "records not stored $(status_field "$st" drops.records_not_stored),"\
