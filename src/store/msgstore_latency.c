@@ -264,6 +264,42 @@ static int lat_stat(lat_scan *s, const cs_measurement *ms)
     return 0;
 }
 
+/* Is the pair of record "p" (n bytes) "want", as the decoded record's
+ * C-string pair would compare? 0 for a record too short to decode. */
+static int rec_pair_is(const uint8_t *p, size_t n, const char *want)
+{
+    const char *pair = (const char *)p + CS__LAT_FIXED;
+    size_t len = p[CS__LAT_PAIR_LEN], want_len = strlen(want);
+
+    if (n - CS__LAT_FIXED < len)
+        return 0;
+    len = strnlen(pair, len);
+    return len == want_len && memcmp(pair, want, len) == 0;
+}
+
+/* Rules record "p" out from its fixed fields alone when lat_matches()
+ * would refuse it (time, latency, pair) or, with a full heap, it does not
+ * sort before the root: most records of a pair's slowest-k query are then
+ * passed over without a full decode. Refuses exactly what the decoded
+ * path would; key and session filters are left to it. */
+static int lat_ruled_out(const lat_scan *s, const uint8_t *p, size_t n)
+{
+    const cs_latfilter *f = s->f;
+    lat_pick pk;
+
+    if (s->find || f == NULL || n < CS__LAT_FIXED)
+        return 0;
+    pk.ts_ns = (int64_t)cs_rd_le64(p + CS__LAT_REQ_TS);
+    pk.latency_ns = (int64_t)cs_rd_le64(p + CS__LAT_LATENCY);
+    pk.id = cs_rd_le64(p + CS__LAT_ID);
+    if (pk.ts_ns < f->after || pk.ts_ns >= f->before || pk.latency_ns < f->min_latency_ns ||
+        pk.latency_ns > f->max_latency_ns || (f->pair != NULL && !rec_pair_is(p, n, f->pair)))
+        return 1;
+    if (f->sort != CS_LATSORT_TIME && f->sort != CS_LATSORT_LATENCY)
+        return 0;
+    return s->k && s->n_picks == s->k && !pick_before(f->sort, &pk, &s->picks[0]);
+}
+
 static int lat_frame(void *ud, const uint8_t *p, size_t n)
 {
     lat_scan *s = ud;
@@ -271,6 +307,8 @@ static int lat_frame(void *ud, const uint8_t *p, size_t n)
     int rc;
 
     if (s->find && (n < CS__LAT_FIXED || cs_rd_le64(p + CS__LAT_ID) != s->want_id))
+        return 0;
+    if (lat_ruled_out(s, p, n))
         return 0;
     if (cs__decode_measurement(p, n, &s->r->dec, &ms) < 0 || !lat_matches(s, &ms))
         return 0;

@@ -1017,20 +1017,26 @@ static void test_alloc_failures(void **state)
     assert_true(saw_ok > 0 && saw_nomem > 0);
 }
 
-/* ---- paging of sorted measurements (bounded top-k) ----------------------- */
+/* ---- paging of sorted measurements (bounded top-k) -----------------------
+ * A page (a heap of offset + limit) equals the same stretch of the whole
+ * sorted list, with and without a pair filter: records ruled out before
+ * their decode (lat_ruled_out) are exactly those the decoded path drops. */
 
-/* Every measurement in "sort" order (no limit): the reference for pages. */
-static void read_all_sorted(cs_msgreader *r, int sort, seen *all)
+/* Every measurement of "pair" (NULL: all) in "sort" order (no limit): the
+ * reference for pages. */
+static void read_all_sorted(cs_msgreader *r, int sort, const char *pair, seen *all)
 {
     cs_latfilter lf;
 
     cs_latfilter_init(&lf);
     lf.sort = sort;
+    lf.pair = pair;
     memset(all, 0, sizeof(*all));
     assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, all), 0);
 }
 
-static void check_page(cs_msgreader *r, int sort, const seen *all, uint64_t offset, uint64_t limit)
+static void check_page(cs_msgreader *r, int sort, const char *pair, const seen *all,
+                       uint64_t offset, uint64_t limit)
 {
     cs_latfilter lf;
     seen *page = calloc(1, sizeof(*page));
@@ -1038,6 +1044,7 @@ static void check_page(cs_msgreader *r, int sort, const seen *all, uint64_t offs
 
     cs_latfilter_init(&lf);
     lf.sort = sort;
+    lf.pair = pair;
     lf.offset = offset;
     lf.limit = limit;
     assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, page), 0);
@@ -1056,15 +1063,20 @@ static void test_sorted_pages(void **state)
                                         {1490, 20}, {1499, 5}, {1500, 5}, {0, 4000}};
     static const int sorts[] = {CS_LATSORT_LATENCY, CS_LATSORT_TIME, CS_LATSORT_STORE};
 
+    static const char *const pairs[] = {NULL, "http", "nosuch"};
+    static const uint64_t of_pair[] = {1500, 500, 0};
+
     write_range(f->dir, 0, 3000, 5); /* 1500 measurements in 6 files */
     assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
-    for (size_t si = 0; si < sizeof(sorts) / sizeof(sorts[0]); si++) {
-        read_all_sorted(r, sorts[si], all);
-        assert_int_equal(all->n, 1500);
-        for (uint64_t k = 1; k < all->n && sorts[si] == CS_LATSORT_LATENCY; k++)
-            assert_true(all->vals[k - 1] >= all->vals[k]);
-        for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
-            check_page(r, sorts[si], all, pages[p][0], pages[p][1]);
+    for (size_t pi = 0; pi < sizeof(pairs) / sizeof(pairs[0]); pi++) {
+        for (size_t si = 0; si < sizeof(sorts) / sizeof(sorts[0]); si++) {
+            read_all_sorted(r, sorts[si], pairs[pi], all);
+            assert_int_equal(all->n, of_pair[pi]);
+            for (uint64_t k = 1; k < all->n && sorts[si] == CS_LATSORT_LATENCY; k++)
+                assert_true(all->vals[k - 1] >= all->vals[k]);
+            for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
+                check_page(r, sorts[si], pairs[pi], all, pages[p][0], pages[p][1]);
+        }
     }
     cs_msgreader_close(r);
     free(all);
