@@ -85,6 +85,7 @@ struct cs_feeds {
     size_t n_pending, cap_pending;
     int pending_sorted;
     int64_t resp_ts_max; /* the latest response time of a race */
+    feed *last;          /* the feed found last (a datagram's messages: one feed) */
     int err;             /* the first error met inside a reader's callback */
 };
 
@@ -180,13 +181,20 @@ static int feed_add(cs_feeds *fs, const cs_endpoints *ep, int side, const feed_k
 static int feed_of(cs_feeds *fs, const cs_endpoints *ep, int side, feed **out)
 {
     feed_key k = key_of(ep, side);
-    feed *f = fs->slots[slot_of(fs->slots, fs->n_slots, &k)];
+    feed *f;
+    int rc;
 
-    if (f != NULL) {
-        *out = f;
+    if (fs->last != NULL && memcmp(&fs->last->key, &k, sizeof(k)) == 0) {
+        *out = fs->last;
         return 0;
     }
-    return feed_add(fs, ep, side, &k, out);
+    if ((f = fs->slots[slot_of(fs->slots, fs->n_slots, &k)]) != NULL) {
+        *out = fs->last = f;
+        return 0;
+    }
+    if ((rc = feed_add(fs, ep, side, &k, out)) == 0)
+        fs->last = *out;
+    return rc;
 }
 
 /* ---- races --------------------------------------------------------------- */
@@ -529,6 +537,7 @@ static int read_all(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before
     cs_msgfilter_init(&mf);
     mf.after = after;
     mf.before = before;
+    mf.fields_proto = "moldudp64"; /* ITCH messages count by their heads */
     if ((rc = cs_msgreader_messages(r, &mf, read_message, fs)) < 0 || fs->err < 0)
         return rc < 0 ? rc : fs->err;
     if ((rc = read_losers_after(fs, r, before)) < 0)

@@ -172,6 +172,11 @@ typedef struct cs_msgfilter {
     int64_t after;     /* ts_ns >= after (INT64_MIN = none) */
     int64_t before;    /* ts_ns < before (INT64_MAX = none) */
     uint64_t limit;    /* 0 = no limit */
+    /* NULL: every message comes with its packet refs and fields; else only
+     * messages of this protocol do, the others with none (n_refs and
+     * n_fields 0), their bodies not read: for a caller that needs only
+     * the heads of most messages (store/feeds.c: ITCH by the million) */
+    const char *fields_proto;
 } cs_msgfilter;
 
 /* A filter that matches everything. */

@@ -1017,6 +1017,54 @@ static void test_alloc_failures(void **state)
     assert_true(saw_ok > 0 && saw_nomem > 0);
 }
 
+/* ---- heads only: cs_msgfilter.fields_proto --------------------------------
+ * Only the named protocol's messages come with refs and fields; every
+ * other message still comes, its head intact, without them. */
+typedef struct heads {
+    uint64_t n, with_body;
+} heads;
+
+static int on_head(void *ud, const cs_message *m)
+{
+    heads *h = ud;
+    cs_message head = *m;
+    uint32_t i = (uint32_t)(m->flow_id - 0x1000000000000000ull);
+    genmsg g;
+
+    h->n++;
+    if (strcmp(m->proto, "http") == 0) {
+        check_message(m);
+        h->with_body += m->n_fields > 0;
+        return 0;
+    }
+    assert_int_equal(m->n_refs, 0);
+    assert_int_equal(m->n_fields, 0);
+    gen_message(&g, i, (m->id >> 63) ? 0 : CS_MSGID_SEG(m->id));
+    head.n_refs = g.m.n_refs; /* the rest must be the message's */
+    head.refs = g.m.refs;
+    head.n_fields = g.m.n_fields;
+    head.fields = g.m.fields;
+    check_message(&head);
+    return 0;
+}
+
+static void test_heads_only(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    cs_msgfilter mf;
+    heads h = {0};
+
+    write_range(f->dir, 0, 3000, 5);
+    cs_msgfilter_init(&mf);
+    mf.fields_proto = "http";
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    assert_int_equal(cs_msgreader_messages(r, &mf, on_head, &h), 0);
+    cs_msgreader_close(r);
+    assert_int_equal(h.n, 3000);
+    assert_int_equal(h.with_body, 800); /* http: i % 3 == 1, of which i % 5 != 4 */
+}
+
 /* ---- paging of sorted measurements (bounded top-k) -----------------------
  * A page (a heap of offset + limit) equals the same stretch of the whole
  * sorted list, with and without a pair filter: records ruled out before
@@ -2206,6 +2254,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heads_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sorted_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_and_ranges_incremental, setup, teardown),
         cmocka_unit_test(test_frame_check_pinned),
