@@ -145,7 +145,13 @@
   function setState(patch, replace) {
     const h = "#" + new URLSearchParams(clean(Object.assign(getState(), patch))).toString();
     if (replace) { history.replaceState(null, "", h); render(); }
-    else location.hash = h; /* hashchange -> render() */
+    else if (h !== location.hash) {
+      /* not ready from the moment the URL says the new view: the
+       * hashchange event that starts its render() comes later */
+      document.body.dataset.ready = "0";
+      document.body.dataset.content = "0";
+      location.hash = h; /* hashchange -> render() */
+    }
   }
   const PRESETS = { "1m": 60n, "5m": 300n, "15m": 900n, "1h": 3600n, "6h": 21600n, "24h": 86400n, "7d": 604800n };
   function nowNs() { return storeMax !== null ? storeMax + 1n : BigInt(Date.now()) * 1000000n; }
