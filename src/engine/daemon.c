@@ -414,6 +414,23 @@ static int pipeline_loop(cs_daemon *d)
     }
 }
 
+/* Analyses the packets of "b" in place; the status counters (atomics,
+ * read by other threads) are added to once a batch. */
+static int direct_batch(cs_daemon *d, capture *c, const cs_batch *b)
+{
+    uint64_t bytes = 0;
+    unsigned i;
+    int rc = 0;
+
+    for (i = 0; i < b->n && rc == 0; i++) {
+        bytes += b->pkts[i].caplen;
+        rc = cs_pipeline_packet(d->pl, &b->pkts[i]);
+    }
+    c->bytes += bytes;
+    c->packets += i;
+    return rc;
+}
+
 /* One interface: the pipeline thread reads the kernel's ring itself, each
  * packet analysed where the kernel put it (no copy, no queue, no thread
  * hand-off). The ring is then the only buffer, so analysis that falls
@@ -440,11 +457,7 @@ static int direct_loop(cs_daemon *d)
         }
         if (b->n == 0)
             break;
-        for (unsigned i = 0; i < b->n && rc == 0; i++) {
-            c->bytes += b->pkts[i].caplen;
-            c->packets++;
-            rc = cs_pipeline_packet(d->pl, &b->pkts[i]);
-        }
+        rc = direct_batch(d, c, b);
         c->src->ops->release_batch(c->src, b);
         if (rc < 0)
             break;

@@ -99,6 +99,9 @@ static const char *session_of(const cs_measurement *ms, char *buf)
     return buf;
 }
 
+/* The filters a decoded record is needed for; time, latency and pair were
+ * applied to the record's fixed fields before it was decoded
+ * (lat_ruled_out). */
 static int lat_matches(const lat_scan *s, const cs_measurement *ms)
 {
     const cs_latfilter *f = s->f;
@@ -108,11 +111,6 @@ static int lat_matches(const lat_scan *s, const cs_measurement *ms)
                (s->want_pair == NULL || strcmp(ms->pair, s->want_pair) == 0);
     if (f == NULL)
         return 1;
-    if (ms->req_ts_ns < f->after || ms->req_ts_ns >= f->before ||
-        ms->latency_ns < f->min_latency_ns || ms->latency_ns > f->max_latency_ns)
-        return 0;
-    if (f->pair && strcmp(ms->pair, f->pair) != 0)
-        return 0;
     if (f->key != NULL && !cs__str_is(ms->key, f->key))
         return 0;
     if (f->session != NULL) {
@@ -277,11 +275,11 @@ static int rec_pair_is(const uint8_t *p, size_t n, const char *want)
     return len == want_len && memcmp(pair, want, len) == 0;
 }
 
-/* Rules record "p" out from its fixed fields alone when lat_matches()
- * would refuse it (time, latency, pair) or, with a full heap, it does not
- * sort before the root: most records of a pair's slowest-k query are then
- * passed over without a full decode. Refuses exactly what the decoded
- * path would; key and session filters are left to it. */
+/* Rules record "p" out from its fixed fields alone: outside the filter's
+ * time, latency or pair, or, with a full heap, not sorting before the
+ * root. Most records of a pair's slowest-k query are then passed over
+ * without a full decode; a record too short for its fixed fields fails
+ * its decode. Key and session filters are lat_matches()'. */
 static int lat_ruled_out(const lat_scan *s, const uint8_t *p, size_t n)
 {
     const cs_latfilter *f = s->f;
