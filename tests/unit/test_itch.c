@@ -465,6 +465,34 @@ static void test_many_orders_grow_and_delete(void **state)
     }
 }
 
+/* A reset forgets every order at once (the table's epoch moves on); after
+ * 70,000 resets, past the 16-bit epoch's wrap, an order added since the
+ * last reset resolves and one added before it does not. */
+static void test_resets_past_epoch_wrap(void **state)
+{
+    cs_itch *st = *state;
+    uint8_t m[64];
+    cs_itch_stats s;
+    size_t n;
+
+    for (uint32_t r = 0; r < 70000; r++) {
+        n = add_order(m, 'A', 3, 1000 + r % 2, "OLD");
+        assert_int_equal(decode(st, m, n, &out), 0);
+        cs_itch_reset(st);
+        cs_itch_stats_get(st, &s);
+        assert_int_equal(s.orders_live, 0);
+    }
+    n = add_order(m, 'A', 4, 1001, "NEW");
+    assert_int_equal(decode(st, m, n, &out), 0);
+    n = header(m, 'E', 999, 0, 0);
+    put_be(m + 11, 1001, 8);
+    assert_int_equal(decode(st, m, n, &out), 0);
+    assert_non_null(strstr(rendered, "|stock=NEW|"));
+    put_be(m + 11, 1000, 8);
+    assert_int_equal(decode(st, m, n, &out), 0);
+    assert_null(strstr(rendered, "|stock="));
+}
+
 static void test_table_full(void **state)
 {
     cs_itch *st = cs_itch_new(3);
@@ -669,6 +697,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_symbol_from_add_without_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_orders_grow_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resets_past_epoch_wrap, setup, teardown),
         cmocka_unit_test(test_table_full),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test_setup_teardown(test_bad_length, setup, teardown),

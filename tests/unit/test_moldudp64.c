@@ -227,6 +227,24 @@ static void test_data_packet(void **state)
     assert_non_null(strstr(f->ctx.msgs[3].fields, "order_reference_number=77|stock=AAPL|"));
 }
 
+/* Each block's seq is the packet's first number plus its index, also
+ * across a carry into one more digit (998, 999, 1000, 1001). */
+static void test_block_numbers_carry(void **state)
+{
+    fixture *f = *state;
+    uint8_t p[256];
+    size_t n = mold_header(p, "SESS02", 998, 4);
+    static const char *const want[] = {"seq=998|", "seq=999|", "seq=1000|", "seq=1001|"};
+
+    for (int i = 0; i < 4; i++)
+        n = block_system(p, n, 'O');
+    feed(f, 0, p, n);
+    assert_int_equal(f->ctx.n, 5);
+    for (int i = 0; i < 4; i++)
+        assert_non_null(strstr(f->ctx.msgs[i + 1].fields, want[i]));
+    assert_non_null(strstr(f->ctx.msgs[0].fields, "seq=998|count=4|"));
+}
+
 static void test_gaps_and_retransmission(void **state)
 {
     fixture *f = *state;
@@ -558,6 +576,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_data_packet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_block_numbers_carry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gaps_and_retransmission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_count_beyond_datagram, setup, teardown),

@@ -27,7 +27,10 @@
  * backward-shift deletion) filled by A/F, renamed by U, emptied by D. It
  * starts small and doubles until it holds "max_orders" (load <= 1/2): no
  * allocation per message beyond those doublings; when full, new orders
- * are counted in orders_full and not remembered.
+ * are counted in orders_full and not remembered. A slot is in use while
+ * its epoch equals the table's; a reset (a new session) moves the epoch
+ * on instead of clearing the table, and clears it only when the 16-bit
+ * epoch wraps. Numbers are written by hand, two digits per division.
  *
  * Bad input: a message whose length differs from its type's is flagged
  * CS_MSG_MALFORMED (fields that fit are reported, the maps are untouched);
@@ -210,7 +213,7 @@ static const cs__itch_def *cs__itch_def_of(uint8_t type)
 typedef struct cs__itch_order {
     uint64_t ref;
     uint16_t locate;
-    uint8_t used;
+    uint16_t epoch; /* in use while equal to the table's epoch */
 } cs__itch_order;
 
 struct cs_itch {
@@ -218,6 +221,7 @@ struct cs_itch {
                                          NULL until the first symbol */
     cs__itch_order *orders;           /* open addressing, cap a power of two */
     size_t cap, n, max_orders;
+    uint16_t epoch; /* never 0; a reset moves it on, emptying every slot at once */
     const cs__itch_def *by_type[256];
     cs_itch_stats stats;
 };
@@ -239,6 +243,7 @@ cs_itch *cs_itch_new(size_t max_orders)
     if (st->max_orders > CS_ITCH_ORDERS_MAX)
         st->max_orders = CS_ITCH_ORDERS_MAX;
     st->cap = CS__ITCH_TABLE_MIN;
+    st->epoch = 1;
     st->orders = cs_calloc(st->cap, sizeof(cs__itch_order));
     if (st->orders == NULL) {
         cs_itch_free(st);
@@ -262,7 +267,10 @@ void cs_itch_reset(cs_itch *st)
 {
     if (st->symbols != NULL)
         memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * CS__ITCH_SYMBOL);
-    memset(st->orders, 0, st->cap * sizeof(cs__itch_order));
+    if (++st->epoch == 0) { /* wrapped: slots of old epochs must not read as live */
+        memset(st->orders, 0, st->cap * sizeof(cs__itch_order));
+        st->epoch = 1;
+    }
     st->n = 0;
 }
 
@@ -283,11 +291,11 @@ static size_t cs__itch_hash(uint64_t ref, size_t cap)
 }
 
 /* The slot holding "ref", or the empty slot where it would go. */
-static size_t cs__itch_slot(const cs__itch_order *t, size_t cap, uint64_t ref)
+static size_t cs__itch_slot(const cs__itch_order *t, size_t cap, uint16_t epoch, uint64_t ref)
 {
     size_t i = cs__itch_hash(ref, cap);
 
-    while (t[i].used && t[i].ref != ref)
+    while (t[i].epoch == epoch && t[i].ref != ref)
         i = (i + 1) & (cap - 1);
     return i;
 }
@@ -301,8 +309,8 @@ static bool cs__itch_grow(cs_itch *st)
     if (t == NULL)
         return false;
     for (size_t i = 0; i < st->cap; i++)
-        if (st->orders[i].used)
-            t[cs__itch_slot(t, cap, st->orders[i].ref)] = st->orders[i];
+        if (st->orders[i].epoch == st->epoch)
+            t[cs__itch_slot(t, cap, st->epoch, st->orders[i].ref)] = st->orders[i];
     cs_free(st->orders);
     st->orders = t;
     st->cap = cap;
@@ -311,9 +319,9 @@ static bool cs__itch_grow(cs_itch *st)
 
 static void cs__itch_order_put(cs_itch *st, uint64_t ref, uint16_t locate)
 {
-    size_t i = cs__itch_slot(st->orders, st->cap, ref);
+    size_t i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
 
-    if (!st->orders[i].used) {
+    if (st->orders[i].epoch != st->epoch) {
         if (st->n >= st->max_orders) {
             st->stats.orders_full++;
             return;
@@ -323,37 +331,37 @@ static void cs__itch_order_put(cs_itch *st, uint64_t ref, uint16_t locate)
                 st->stats.orders_full++;
                 return;
             }
-            i = cs__itch_slot(st->orders, st->cap, ref);
+            i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
         }
         st->n++;
     }
-    st->orders[i] = (cs__itch_order){ref, locate, 1};
+    st->orders[i] = (cs__itch_order){ref, locate, st->epoch};
 }
 
 static const cs__itch_order *cs__itch_order_get(const cs_itch *st, uint64_t ref)
 {
-    size_t i = cs__itch_slot(st->orders, st->cap, ref);
+    size_t i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
 
-    return st->orders[i].used ? &st->orders[i] : NULL;
+    return st->orders[i].epoch == st->epoch ? &st->orders[i] : NULL;
 }
 
 /* Removes "ref" with backward-shift deletion (no tombstones). */
 static void cs__itch_order_del(cs_itch *st, uint64_t ref)
 {
     size_t mask = st->cap - 1;
-    size_t i = cs__itch_slot(st->orders, st->cap, ref);
+    size_t i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
     size_t j = i;
 
-    if (!st->orders[i].used)
+    if (st->orders[i].epoch != st->epoch)
         return;
     st->n--;
     for (;;) {
         size_t home;
 
-        st->orders[i].used = 0;
+        st->orders[i].epoch = 0;
         do {
             j = (j + 1) & mask;
-            if (!st->orders[j].used)
+            if (st->orders[j].epoch != st->epoch)
                 return;
             home = cs__itch_hash(st->orders[j].ref, st->cap);
         } while (i <= j ? (i < home && home <= j) : (i < home || home <= j));
@@ -379,6 +387,10 @@ static uint64_t cs__itch_uint(const uint8_t *p, size_t n)
         return cs_rd_be64(p);
     if (n == 4)
         return cs_rd_be32(p);
+    if (n == 2)
+        return cs_rd_be16(p);
+    if (n == 6)
+        return ((uint64_t)cs_rd_be16(p) << 32) | cs_rd_be32(p + 2);
     for (size_t i = 0; i < n; i++)
         v = (v << 8) | p[i];
     return v;
@@ -390,26 +402,67 @@ static const char cs__itch_digits2[201] = "0001020304050607080910111213141516171
                                           "50515253545556575859606162636465666768697071727374"
                                           "75767778798081828384858687888990919293949596979899";
 
+/* The number of decimal digits of v (1 for 0), v < 10^8. */
+static size_t cs__itch_digits32(uint32_t v)
+{
+    if (v < 10000)
+        return v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4);
+    return v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8);
+}
+
+/* Writes the n digits of v (v < 10^n, n <= 8) ending at end, two digits
+ * per 32-bit division. */
+static void cs__itch_put_digits(char *end, uint32_t v, size_t n)
+{
+    for (; n >= 2; n -= 2, v /= 100) {
+        end -= 2;
+        memcpy(end, cs__itch_digits2 + (v % 100) * 2, 2);
+    }
+    if (n == 1)
+        end[-1] = (char)('0' + v);
+}
+
+/* Writes the eight digits of v (v < 10^8) at p: its two halves in
+ * parallel, which shortens the chain of dependent divisions. */
+static void cs__itch_put8(char *p, uint32_t v)
+{
+    uint32_t hi = v / 10000, lo = v % 10000;
+
+    memcpy(p, cs__itch_digits2 + (hi / 100) * 2, 2);
+    memcpy(p + 2, cs__itch_digits2 + (hi % 100) * 2, 2);
+    memcpy(p + 4, cs__itch_digits2 + (lo / 100) * 2, 2);
+    memcpy(p + 6, cs__itch_digits2 + (lo % 100) * 2, 2);
+}
+
+static inline size_t cs__itch_u64(char *buf, uint64_t v)
+{
+    uint64_t hi = v / 100000000u;
+    uint32_t lo = (uint32_t)(v % 100000000u);
+    size_t n;
+
+    if (hi == 0) {
+        n = cs__itch_digits32(lo);
+        cs__itch_put_digits(buf + n, lo, n);
+        return n;
+    }
+    if (hi < 100000000u) { /* under 10^16: the high digits, then eight */
+        n = cs__itch_digits32((uint32_t)hi);
+        cs__itch_put_digits(buf + n, (uint32_t)hi, n);
+    } else { /* up to 20 digits: at most four, then eight, then eight */
+        uint32_t top = (uint32_t)(hi / 100000000u);
+
+        n = cs__itch_digits32(top);
+        cs__itch_put_digits(buf + n, top, n);
+        cs__itch_put8(buf + n, (uint32_t)(hi % 100000000u));
+        n += 8;
+    }
+    cs__itch_put8(buf + n, lo);
+    return n + 8;
+}
+
 size_t cs_itch_u64_text(char *buf, uint64_t v)
 {
-    char tmp[20];
-    size_t i = sizeof(tmp), n;
-
-    while (v >= 100) {
-        unsigned d = (unsigned)(v % 100) * 2;
-
-        v /= 100;
-        tmp[--i] = cs__itch_digits2[d + 1];
-        tmp[--i] = cs__itch_digits2[d];
-    }
-    if (v >= 10) {
-        tmp[--i] = cs__itch_digits2[v * 2 + 1];
-        tmp[--i] = cs__itch_digits2[v * 2];
-    } else
-        tmp[--i] = (char)('0' + v);
-    n = sizeof(tmp) - i;
-    memcpy(buf, tmp + i, n);
-    return n;
+    return cs__itch_u64(buf, v);
 }
 
 /* Writes a decimal number (with "decimals" implied decimals) into out's
@@ -423,14 +476,13 @@ static cs_str cs__itch_print(cs_itch_out *out, uint64_t v, unsigned decimals)
     if (sizeof(out->text) - out->text_used < 32)
         return (cs_str){p, 0};
     if (decimals == 0)
-        n = cs_itch_u64_text(p, v);
+        n = cs__itch_u64(p, v);
     else {
         uint64_t frac = v % scale;
 
-        n = cs_itch_u64_text(p, v / scale);
+        n = cs__itch_u64(p, v / scale);
         p[n++] = '.';
-        for (unsigned i = decimals; i-- > 0; frac /= 10)
-            p[n + i] = (char)('0' + frac % 10);
+        cs__itch_put_digits(p + n + decimals, (uint32_t)frac, decimals);
         n += decimals;
     }
     out->text_used += n;
@@ -544,8 +596,11 @@ void cs_itch_prefetch(const cs_itch *st, const uint8_t *msg, size_t len)
 {
     const cs__itch_def *d = len > 0 ? st->by_type[msg[0]] : NULL;
 
-    if (d != NULL && len == d->len && d->kind >= K_ADD)
-        __builtin_prefetch(&st->orders[cs__itch_hash(cs_rd_be64(msg + 11), st->cap)]);
+    if (d == NULL || len != d->len || d->kind < K_ADD)
+        return;
+    __builtin_prefetch(&st->orders[cs__itch_hash(cs_rd_be64(msg + 11), st->cap)]);
+    if (d->kind == K_REPLACE) /* the new reference's slot too */
+        __builtin_prefetch(&st->orders[cs__itch_hash(cs_rd_be64(msg + 19), st->cap)]);
 }
 
 int cs_itch_decode(cs_itch *st, const uint8_t *msg, size_t len, cs_itch_out *out)

@@ -245,39 +245,57 @@ static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const c
     cs_decode_emit(ctx, &m);
 }
 
+/* Adds one to the decimal number in buf (n digits, room for one more);
+ * returns its new length. */
+static size_t cs__mold_text_inc(char *buf, size_t n)
+{
+    size_t i = n;
+
+    while (i > 0 && buf[i - 1] == '9')
+        buf[--i] = '0';
+    if (i > 0) {
+        buf[i - 1]++;
+        return n;
+    }
+    memmove(buf + 1, buf, n); /* 99..9 + 1: one digit more */
+    buf[0] = '1';
+    return n + 1;
+}
+
 /* Emits the ITCH message of each of the first "blocks" blocks. */
 static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
                                  size_t blocks)
 {
     const uint8_t *p = in->data;
-    uint64_t seq = cs_rd_be64(p + 10);
     size_t off = CS__MOLD_HDR;
     cs_itch_out *out = &st->out;
+    cs_kv session = cs__mold_kv("session", cs__mold_session(p));
+    cs_str seq = cs__mold_num(st->num[2], sizeof(st->num[2]), cs_rd_be64(p + 10));
 
+    /* the blocks were checked whole: every order slot they touch is
+     * fetched at once, so the cache misses overlap */
+    for (size_t i = 0, o = off; i < blocks; i++, o += 2u + cs_rd_be16(p + o))
+        cs_itch_prefetch(st->itch, p + o + 2, cs_rd_be16(p + o));
     for (size_t i = 0; i < blocks; i++) {
         uint16_t blen = cs_rd_be16(p + off);
-        size_t next = off + 2u + blen;
-        cs_msg_out m;
 
-        if (i + 1 < blocks) /* blocks were checked: the next one is whole */
-            cs_itch_prefetch(st->itch, p + next + 2, cs_rd_be16(p + next));
-
+        if (i > 0)
+            seq.len = cs__mold_text_inc(st->num[2], seq.len);
         out->n_fields = 0;
         out->text_used = 0;
-        out->fields[out->n_fields++] = cs__mold_kv("session", cs__mold_session(p));
-        out->fields[out->n_fields++] =
-            cs__mold_kv("seq", cs__mold_num(st->num[2], sizeof(st->num[2]), seq + i));
+        out->fields[out->n_fields++] = session;
+        out->fields[out->n_fields++] = cs__mold_kv("seq", seq);
         cs_itch_decode(st->itch, p + off + 2, blen, out);
-        memset(&m, 0, sizeof(m));
-        m.type = out->type;
-        m.start = off;
-        m.len = 2u + blen;
-        m.flags = out->flags | (out->instrument.len > 0 ? CS_MSG_TICK : 0);
-        m.instrument = out->instrument;
-        m.fields = out->fields;
-        m.n_fields = out->n_fields;
-        m.proto = cs_itch_proto;
-        cs_decode_emit(ctx, &m);
+        cs_decode_emit(ctx, &(cs_msg_out){
+                                .type = out->type,
+                                .start = off,
+                                .len = 2u + blen,
+                                .flags = out->flags | (out->instrument.len > 0 ? CS_MSG_TICK : 0),
+                                .instrument = out->instrument,
+                                .fields = out->fields,
+                                .n_fields = out->n_fields,
+                                .proto = cs_itch_proto,
+                            });
         off += 2u + blen;
     }
 }
