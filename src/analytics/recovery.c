@@ -16,8 +16,8 @@
  * own gap the other feeds' "seen"), the span containing x that reaches
  * furthest, and jump to its end; a step that finds none means a number
  * nobody else carried. Held gaps are checked when they arrive and again
- * after each span added to their stream, which costs nothing while no gap
- * is held (the usual case).
+ * after each span added to their stream that meets them, which costs
+ * nothing while no gap is held (the usual case).
  *
  * Hold: a gap not recovered leaves at its deadline (its time + hold);
  * cs_recovery_expire is cheap until the earliest deadline passes.
@@ -283,14 +283,17 @@ static void hold(cs_recovery *r, stream *s, int own, cs_recovered_gap *g)
         r->next_deadline = v->deadline;
 }
 
-/* Emits the held gaps of "s" that the numbers seen now fill. */
-static void recheck(cs_recovery *r, stream *s)
+/* Emits the held gaps of "s" that the numbers [seen_lo, seen_hi), seen
+ * now, fill. A gap's coverage can only change where those numbers meet
+ * it, so gaps they miss are passed over without a walk. */
+static void recheck(cs_recovery *r, stream *s, uint64_t seen_lo, uint64_t seen_hi)
 {
     for (uint32_t i = 0; i < s->n_held;) {
         held *h = &s->held[i];
         uint64_t lo = h->g.ev.gap.first, hi = lo + h->g.ev.gap.count;
 
-        if (!covered(s, h->g.arbitrated ? -1 : (int)h->feed, lo, hi)) {
+        if (seen_hi <= lo || seen_lo >= hi ||
+            !covered(s, h->g.arbitrated ? -1 : (int)h->feed, lo, hi)) {
             i++;
             continue;
         }
@@ -374,7 +377,7 @@ void cs_recovery_seen(cs_recovery *r, const cs_seq_span_event *e)
     else if ((k = feed_get(s, e->flow_id, e->dir)) >= 0)
         spans_add(&s->feeds[k].seen, lo, hi);
     if (s->n_held > 0)
-        recheck(r, s);
+        recheck(r, s, lo, hi);
 }
 
 void cs_recovery_gap(cs_recovery *r, const cs_seq_gap_event *ev)
