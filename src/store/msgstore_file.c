@@ -82,9 +82,11 @@ int cs__msgfile_parse_name(const char *name, int *kind, uint32_t *seg, int *tmp)
  * "*used" gets the bytes of the frames walked, "*need" the size of the
  * incomplete frame at the end (CS__FR_OK). CS__FR_BAD at a frame that fails its
  * length or checksum; CS__FR_STOP (or fn's negative code) when fn says stop.
+ * A frame that ends within the first "trusted" bytes was checked before:
+ * its checksum is not computed again (its length still is).
  */
-int cs__msgfile_frames(const uint8_t *d, size_t len, size_t *used, size_t *need, cs__frame_fn fn,
-                       void *ud)
+int cs__msgfile_frames(const uint8_t *d, size_t len, size_t trusted, size_t *used, size_t *need,
+                       cs__frame_fn fn, void *ud)
 {
     size_t pos = 0;
     int rc;
@@ -100,8 +102,9 @@ int cs__msgfile_frames(const uint8_t *d, size_t len, size_t *used, size_t *need,
             *need = CS__FRAME_PAYLOAD + (size_t)n;
             break;
         }
-        if (cs_rd_le64(d + pos + CS__FRAME_CHECK) !=
-            cs__msgstore_frame_check(d + pos + CS__FRAME_PAYLOAD, n))
+        if (pos + CS__FRAME_PAYLOAD + n > trusted &&
+            cs_rd_le64(d + pos + CS__FRAME_CHECK) !=
+                cs__msgstore_frame_check(d + pos + CS__FRAME_PAYLOAD, n))
             return CS__FR_BAD;
         rc = fn ? fn(ud, d + pos + CS__FRAME_PAYLOAD, n) : 0;
         pos += CS__FRAME_PAYLOAD + (size_t)n;
@@ -160,14 +163,17 @@ static int check_magic(const cs__scanbuf *sb, size_t have, int kind)
  * "start" (0, or the end of a record already read: the magic is then not
  * checked again), wherever an earlier pass left the file offset of "fd".
  * CS_ECORRUPT for a file with a foreign magic; a short file counts as torn.
+ * Frames before sb->trusted_end are not checksummed again; the scan clears
+ * it.
  */
 int cs__msgfile_scan(int fd, int kind, cs__scanbuf *sb, uint64_t start, cs__frame_fn fn, void *ud,
                      cs__scan_result *res)
 {
     size_t have = 0, pos = 0, used, need;
-    uint64_t base = start;
+    uint64_t base = start, trusted_end = sb->trusted_end;
     int eof = 0, rc, m;
 
+    sb->trusted_end = 0;
     memset(res, 0, sizeof(*res));
     res->valid_end = start;
     if (lseek(fd, (off_t)start, SEEK_SET) < 0)
@@ -185,7 +191,9 @@ int cs__msgfile_scan(int fd, int kind, cs__scanbuf *sb, uint64_t start, cs__fram
     pos = start == 0 ? CS__MSG_MAGIC_LEN : 0;
     for (;;) {
         sb->base = base;
-        rc = cs__msgfile_frames(sb->buf + pos, have - pos, &used, &need, fn, ud);
+        rc = cs__msgfile_frames(sb->buf + pos, have - pos,
+                                trusted_end > base + pos ? trusted_end - (base + pos) : 0, &used,
+                                &need, fn, ud);
         pos += used;
         res->valid_end = base + pos;
         if (rc < 0)
@@ -259,7 +267,7 @@ int cs_msgstore_parse_image(const uint8_t *data, size_t len, char kind, cs_msg_f
         return CS_EINVAL;
     if (len < CS__MSG_MAGIC_LEN || memcmp(data, cs__msgfile_magic[s.kind], CS__MSG_MAGIC_LEN) != 0)
         return len == 0 ? 0 : CS_ECORRUPT;
-    rc = cs__msgfile_frames(data + CS__MSG_MAGIC_LEN, len - CS__MSG_MAGIC_LEN, &used, &need,
+    rc = cs__msgfile_frames(data + CS__MSG_MAGIC_LEN, len - CS__MSG_MAGIC_LEN, 0, &used, &need,
                             image_frame, &s);
     if (valid_len)
         *valid_len = CS__MSG_MAGIC_LEN + used;

@@ -204,14 +204,19 @@ enum { CS__FR_OK = 0, CS__FR_STOP = 1, CS__FR_BAD = 2 };
 
 typedef int (*cs__frame_fn)(void *ud, const uint8_t *p, size_t n);
 
-/* Walks the complete, valid frames in "d"[0..len) (see msgstore_file.c). */
-int cs__msgfile_frames(const uint8_t *d, size_t len, size_t *used, size_t *need, cs__frame_fn fn,
-                       void *ud);
+/* Walks the complete, valid frames in "d"[0..len) (see msgstore_file.c);
+ * those within its first "trusted" bytes are not checksummed again. */
+int cs__msgfile_frames(const uint8_t *d, size_t len, size_t trusted, size_t *used, size_t *need,
+                       cs__frame_fn fn, void *ud);
 
 typedef struct cs__scanbuf {
     uint8_t *buf;
     size_t cap;
-    uint64_t base; /* file offset of buf[0] while a scan runs */
+    uint64_t base;        /* file offset of buf[0] while a scan runs */
+    uint64_t trusted_end; /* frames ending at or before this offset were checked by an
+                             earlier pass of this process over the same file (its
+                             summary says so): a scan does not checksum them again.
+                             0: check every frame. Set for one scan, then cleared */
 } cs__scanbuf;
 
 /* The file offset of the frame whose payload "payload" lies in "sb". */

@@ -283,7 +283,7 @@ static void carry_over_gaps(cs_msgstore *w, const uint8_t *data, size_t len)
     if (len < CS__MSG_MAGIC_LEN ||
         memcmp(data, cs__msgfile_magic[CS__KIND_GAP], CS__MSG_MAGIC_LEN) != 0)
         return;
-    cs__msgfile_frames(data + CS__MSG_MAGIC_LEN, len - CS__MSG_MAGIC_LEN, &used, &need,
+    cs__msgfile_frames(data + CS__MSG_MAGIC_LEN, len - CS__MSG_MAGIC_LEN, 0, &used, &need,
                        keep_gap_frame, &k);
     cs__recdec_free(&k.dec);
 }

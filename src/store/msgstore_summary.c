@@ -22,7 +22,11 @@
  * holds at most SUM_CAP entries and is emptied when it fills. A query that
  * reads a whole file anyway fills in its summary as a by-product, so the
  * first time-filtered query costs one pass, the next ones skip the files
- * outside their range.
+ * outside their range. Those passes checksum every record they read, so a
+ * later reader of the file checksums only what lies past the summary's
+ * valid_end (cs__scanbuf.trusted_end): what the checksums guard against,
+ * a torn or cut write, shows on the first pass, and files change only by
+ * appends, cuts and renames, each of which a summary notices.
  *
  * Key filters. The same passes also note every record's key (a message's
  * key, a measurement's key) in the file's key filter, so that a lookup by
@@ -420,6 +424,8 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
     sp.summarize = !known;
     if (sp.summarize)
         sum_reset(&sp.v, &st, kind);
+    /* what the summary's passes read was checksummed then */
+    r->sb.trusted_end = known && !v.torn ? v.valid_end : 0;
     rc = cs__msgfile_scan(fd, kind, &r->sb, 0, sum_pass_frame, &sp, res);
     if (rc >= 0 && !res->stopped && sp.summarize) {
         sp.v.valid_end = res->valid_end;

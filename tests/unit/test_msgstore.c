@@ -1269,6 +1269,50 @@ static void test_frame_check_pinned(void **state)
         assert_int_equal(cs__msgstore_frame_check(buf, pinned[i].len), pinned[i].check);
 }
 
+/* Two frames of "n" payload bytes each at buf, good checksums. */
+static size_t two_frames(uint8_t *buf, uint32_t n)
+{
+    size_t at = 0;
+
+    for (int f = 0; f < 2; f++) {
+        uint8_t *p = buf + at + CS__FRAME_PAYLOAD;
+
+        for (uint32_t i = 0; i < n; i++)
+            p[i] = (uint8_t)(i * 7 + (uint32_t)f);
+        memset(buf + at, 0, CS__FRAME_PAYLOAD);
+        cs_wr_le32(buf + at + CS__FRAME_LEN, n);
+        cs_wr_le64(buf + at + CS__FRAME_CHECK, cs__msgstore_frame_check(p, n));
+        at += CS__FRAME_PAYLOAD + n;
+    }
+    return at;
+}
+
+/* Frames within the trusted bytes (checked by an earlier pass) are not
+ * checksummed again; a frame reaching past them is, and so is every frame
+ * when nothing is trusted. */
+static void test_frames_trusted(void **state)
+{
+    uint8_t buf[2 * (CS__FRAME_PAYLOAD + 200)];
+    const uint32_t n = 200;
+    const size_t one = CS__FRAME_PAYLOAD + n;
+    size_t len, used, need;
+
+    (void)state;
+    len = two_frames(buf, n);
+    assert_int_equal(cs__msgfile_frames(buf, len, 0, &used, &need, NULL, NULL), CS__FR_OK);
+    assert_int_equal(used, len);
+    buf[CS__FRAME_PAYLOAD + 5] ^= 1; /* the first frame's payload changes */
+    assert_int_equal(cs__msgfile_frames(buf, len, 0, &used, &need, NULL, NULL), CS__FR_BAD);
+    assert_int_equal(used, 0);
+    assert_int_equal(cs__msgfile_frames(buf, len, one - 1, &used, &need, NULL, NULL), CS__FR_BAD);
+    assert_int_equal(cs__msgfile_frames(buf, len, one, &used, &need, NULL, NULL), CS__FR_OK);
+    assert_int_equal(used, len);
+    buf[one + CS__FRAME_PAYLOAD + 5] ^= 1; /* and the second's, past the trusted part */
+    assert_int_equal(cs__msgfile_frames(buf, len, one, &used, &need, NULL, NULL), CS__FR_BAD);
+    assert_int_equal(used, one);
+    assert_int_equal(cs__msgfile_frames(buf, len, len, &used, &need, NULL, NULL), CS__FR_OK);
+}
+
 static int keep_measurement(void *ud, const cs_measurement *ms)
 {
     cs_measurement *out = ud;
@@ -2258,6 +2302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sorted_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_and_ranges_incremental, setup, teardown),
         cmocka_unit_test(test_frame_check_pinned),
+        cmocka_unit_test(test_frames_trusted),
         cmocka_unit_test_setup_teardown(test_measurement_without_tail, setup, teardown),
         cmocka_unit_test(test_measurement_json_attached),
         cmocka_unit_test(test_measurement_resp_tap),
