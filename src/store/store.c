@@ -428,17 +428,16 @@ int cs__seg_captimes(const cs_store *s, uint32_t id, cs_captime **v, size_t *n)
     return rc;
 }
 
-/* Indexes segment "seg" from its packets: all of them, or, given "ck" (a
- * writer's checkpoint of a live segment), only those after it. With "fix",
- * cuts the pcap to its complete part and writes the index file; otherwise
- * keeps the index in memory only. */
-static int seg_rebuild(cs_store *s, cs_segment *seg, int fix, cs_idx *ck)
+/* Indexes segment "seg" from all its packets. With "fix", cuts the pcap
+ * to its complete part and writes the index file; otherwise keeps the
+ * index in memory only. */
+static int seg_rebuild(cs_store *s, cs_segment *seg, int fix)
 {
     char pcap[4096], idxp[4096];
     cs_idx_builder b;
     cs_tap_run *taps = NULL;
     size_t n_taps = 0;
-    uint64_t valid = 0, start = CS_PCAP_FILEHDR;
+    uint64_t valid = 0;
     uint32_t linktype = 0, snaplen = 0;
     cs_idx_meta meta;
     int rc;
@@ -446,15 +445,9 @@ static int seg_rebuild(cs_store *s, cs_segment *seg, int fix, cs_idx *ck)
     cs__seg_path(s, seg->id, "pcap", pcap, sizeof(pcap));
     cs__seg_path(s, seg->id, "idx", idxp, sizeof(idxp));
     cs_idxb_init(&b);
-    if (ck && ((rc = cs_idx_verify(ck)) < 0 || (rc = cs_idxb_seed(&b, ck)) < 0))
-        goto out;
-    if (ck)
-        start = ck->pcap_bytes;
     if ((rc = cs__seg_taps(s, seg->id, &taps, &n_taps)) < 0)
         goto out;
-    rc = cs_idx_scan_pcap(pcap, start, taps, n_taps, &b, &valid, &linktype, &snaplen);
-    if (rc == 0 && ck && (linktype != ck->linktype || snaplen != ck->snaplen))
-        rc = cs_error_set(CS_ECORRUPT, "segment %" PRIu32 ": checkpoint does not match", seg->id);
+    rc = cs_idx_scan_pcap(pcap, CS_PCAP_FILEHDR, taps, n_taps, &b, &valid, &linktype, &snaplen);
     if (rc < 0)
         goto out;
     meta = (cs_idx_meta){seg->id, linktype, snaplen, valid};
@@ -479,7 +472,7 @@ static int seg_rebuild(cs_store *s, cs_segment *seg, int fix, cs_idx *ck)
     } else {
         rc = cs_idx_from_builder(&b, &meta, &seg->idx);
         seg->live = 1;
-        seg->ckpt_bytes = ck ? ck->pcap_bytes : 0;
+        seg->ckpt_bytes = 0;
     }
 out:
     cs_free(taps);
@@ -526,7 +519,7 @@ int cs__seg_verify(cs_store *s, cs_segment *seg)
                 cs_error_msg(CS_ECORRUPT), seg->id);
     cs_error_clear();
     cs_idx_unload(&seg->idx);
-    if ((rc = seg_rebuild(s, seg, 0, NULL)) < 0)
+    if ((rc = seg_rebuild(s, seg, 0)) < 0)
         return rc;
     return cs_idx_verify(&seg->idx);
 }
@@ -581,19 +574,17 @@ static int seg_load(cs_store *s, uint32_t id, int has_taps, int may_fix)
         }
         return 0;
     }
-    rc = cs_idx_load(idxp, &seg.idx);
-    if (rc == 0 && !may_fix && seg.idx.segment_id == id && seg.idx.pcap_bytes < pcap_size) {
-        /* a checkpoint of a segment still being written */
-        cs_idx ck = seg.idx;
-        memset(&seg.idx, 0, sizeof(seg.idx));
-        rc = seg_rebuild(s, &seg, 0, &ck);
-        cs_idx_unload(&ck);
-    } else if (rc == 0 && (seg.idx.pcap_bytes != pcap_size || seg.idx.segment_id != id)) {
-        cs_idx_unload(&seg.idx);
-        rc = CS_ECORRUPT;
+    /* a segment still being written: its writer's checkpoint and the
+     * packets after it (livecache.c); if that fails, all its packets */
+    if (may_fix || (rc = cs__seg_index_live(s, &seg)) > 0) {
+        rc = cs_idx_load(idxp, &seg.idx);
+        if (rc == 0 && (seg.idx.pcap_bytes != pcap_size || seg.idx.segment_id != id)) {
+            cs_idx_unload(&seg.idx);
+            rc = CS_ECORRUPT;
+        }
     }
     cs_error_clear();
-    if (rc < 0 && (rc = seg_rebuild(s, &seg, may_fix, NULL)) < 0) {
+    if (rc < 0 && (rc = seg_rebuild(s, &seg, may_fix)) < 0) {
         /* A segment too damaged to read (no pcap header) is skipped, never served. */
         cs_log_warn("segment %s is unreadable and skipped: %s", pcap, cs_error_msg(rc));
         cs_error_clear();

@@ -201,6 +201,21 @@ int cs__writes_lost(cs_store *s);
  * deleted the segment since the store was opened. */
 int cs__seg_verify(cs_store *s, cs_segment *seg);
 
+/* Indexes "seg" (its id set), a segment another process is writing, in
+ * memory from the writer's checkpoint and the packets after it, scanning
+ * only what no earlier open of this process scanned (livecache.c). 0 done;
+ * 1 the segment is not live (or its index file is missing): nothing done;
+ * negative on a damaged checkpoint or a read error. */
+int cs__seg_index_live(cs_store *s, cs_segment *seg);
+
+/* What the live-segment cache did in this process (for tests). */
+typedef struct cs__livecache_stats {
+    uint64_t starts;        /* entries (re)started from a checkpoint */
+    uint64_t resumed;       /* opens that went on from an entry */
+    uint64_t bytes_scanned; /* pcap bytes scanned after checkpoints */
+} cs__livecache_stats;
+void cs__livecache_stats_get(cs__livecache_stats *out);
+
 /* Finds a segment by id (NULL if gone). */
 cs_segment *cs__seg_find(cs_store *s, uint32_t id);
 

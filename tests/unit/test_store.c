@@ -349,7 +349,11 @@ static tally query_tally(cs_store *s, const char *filter)
     cs_query q = {INT64_MIN, INT64_MAX, filter, CS_PCAP_TIME_REFERENCE};
     tally t = {0, 0, 0, 1};
 
-    assert_int_equal(cs_store_query(s, &q, count_packets, &t, NULL), 0);
+    int rc = cs_store_query(s, &q, count_packets, &t, NULL);
+
+    if (rc != 0)
+        fprintf(stderr, "query: %s\n", cs_error_msg(rc));
+    assert_int_equal(rc, 0);
     return t;
 }
 
@@ -429,6 +433,63 @@ static void reader_uses_checkpoint(const fixture *f, uint32_t parts)
     assert_int_equal(query_tally(r, "").n, 200000);
     assert_true(query_tally(r, "").ordered);
     cs_store_close(r);
+}
+
+/* A process that opens a live store again and again (the daemon's API)
+ * scans each live segment's packets after its checkpoint (or, before the
+ * first checkpoint, all of them) once: the next open goes on from where
+ * the last one stopped, and its answers are those of a full scan. A new
+ * checkpoint starts the segment's scan again from it. Four partitions:
+ * a checkpoint at 8 MiB of each, the next at 16 MiB; the two
+ * conversations take one partition each (~306 bytes a packet). */
+static void test_reader_resumes_live_scan(void **state)
+{
+    const fixture *f = *state;
+    cs_store *w = open_store_p(f->store, CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT,
+                               1u << 30, 0, 4);
+    cs__livecache_stats a, b, c, d;
+    cs_store *r;
+    tally t;
+
+    fill(w, 20000, 1000000000, NULL, 0); /* ~3 MB a partition: no checkpoint yet */
+    assert_int_equal(cs_store_sync(w), 0);
+    cs__livecache_stats_get(&a);
+    r = open_store(f->store, 0, 0, 0);
+    assert_int_equal(query_tally(r, "udp").n, 10000);
+    cs_store_close(r);
+    cs__livecache_stats_get(&b);
+    assert_int_equal(b.starts, a.starts + 2);
+    assert_true(b.bytes_scanned - a.bytes_scanned > 20000 * 100);
+
+    fill(w, 2000, 1000000000 + 20000 * 1000, NULL, 0);
+    assert_int_equal(cs_store_sync(w), 0);
+    r = open_store(f->store, 0, 0, 0); /* only the new packets are scanned */
+    t = query_tally(r, "udp");
+    assert_int_equal(t.n, 11000);
+    assert_true(t.ordered);
+    assert_int_equal(query_tally(r, "host 10.0.0.3 and port 80").n, 11000);
+    assert_int_equal(query_tally(r, "").n, 22000);
+    cs_store_close(r);
+    cs__livecache_stats_get(&c);
+    assert_int_equal(c.starts, b.starts);
+    assert_int_equal(c.resumed, b.resumed + 2);
+    assert_true(c.bytes_scanned - b.bytes_scanned < 2000 * 500);
+
+    fill(w, 60000, 1000000000 + 22000 * 1000, NULL, 0); /* past 16 MiB: checkpoints */
+    assert_int_equal(cs_store_sync(w), 0);
+    r = open_store(f->store, 0, 0, 0);
+    assert_int_equal(query_tally(r, "udp").n, 41000);
+    cs_store_close(r);
+    cs__livecache_stats_get(&d);
+    assert_int_equal(d.starts, c.starts + 2); /* from the checkpoints */
+    r = open_store(f->store, 0, 0, 0);        /* and nothing new to scan */
+    assert_int_equal(query_tally(r, "").n, 82000);
+    assert_true(inspect_says(r, "from a checkpoint"));
+    cs_store_close(r);
+    cs__livecache_stats_get(&a);
+    assert_int_equal(a.bytes_scanned, d.bytes_scanned);
+    assert_int_equal(a.resumed, d.resumed + 2);
+    assert_int_equal(cs_store_close(w), 0);
 }
 
 static void test_reader_uses_checkpoint(void **state)
@@ -1342,6 +1403,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_record_damaged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_resumes_live_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capture_order_records_follow_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_without_partitions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_catalogs, setup, teardown),
