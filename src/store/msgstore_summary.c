@@ -388,7 +388,9 @@ static int sum_may_match(const cs__fsum *v, const struct stat *st, const cs__sca
  * Streams the file (kind, seg) through "fn"; a missing file is empty. With
  * a range or a key in "h", a file whose summary (and key filter) says it
  * holds nothing asked for is skipped; a whole pass over a file not yet
- * summarized also fills in its summary and key filter.
+ * summarized also fills in its summary and key filter. A file already
+ * summarized (any "h", NULL too: a lookup by id) is read without
+ * checksumming what its summary's passes checked.
  */
 int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_fn fn, void *ud,
                             cs__scan_result *res, const cs__scan_hint *h)
@@ -412,11 +414,13 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
         rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
         goto out;
     }
-    if (use_sum && (known = cs__msgsum_update(fd, &st, kind, &r->sb, 0, &v)) < 0) {
+    /* a known summary also spares the pass its own work: the key filter's
+     * hashes and the checksums of what it covers */
+    if ((known = cs__msgsum_update(fd, &st, kind, &r->sb, 0, &v)) < 0) {
         rc = known;
         goto out;
     }
-    if (known && !sum_may_match(&v, &st, h)) {
+    if (known && use_sum && !sum_may_match(&v, &st, h)) {
         rc = 0; /* nothing asked for in this file */
         goto out;
     }
