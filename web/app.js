@@ -327,9 +327,11 @@
     if (tables.length === 0) return null;
     return tables.length === 1 ? tables[0] : uPlot.join(tables);
   }
-  async function loadCharts(st) {
+  /* The view's range (curRange, rangeSec, the range line) and the charts'
+   * step; every loader reads the range, so it is set before any starts. */
+  function chartRange(st) {
     const r = range(st);
-    let { a, b } = r;
+    const { a, b } = r;
     if (r.err) showError(r.err);
     const step = stepFor(a, b);
     const stepNs = BigInt(step) * NS;
@@ -340,6 +342,10 @@
     rangeSec = [secOf(st.preset === "all" ? am : a), secOf(b)];
     const empty = storeMax === null;
     $("rangetext").textContent = empty ? "the store is empty: no packet yet" : `${fmtNs(a)} – ${fmtNs(b)} · step ${step}s`;
+    return { a, b, am, step, stepNs, empty };
+  }
+  async function loadCharts(st, rg) {
+    const { a, b, am, step, stepNs, empty } = rg || chartRange(st);
     const ser = (await getJSON(`/series?after=${am}&before=${b}`)).series;
     const byKind = (k) => ser.filter((s) => s.kind === k);
     const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, am, b, step)]));
@@ -1170,13 +1176,18 @@
     showError("");
     try {
       await loadStatus();
-      /* the charts, the search and the drill-down load at once */
-      const charts0 = loadCharts(st); /* sets curRange before its first await */
-      const list0 = loadList(st), search0 = loadSearch(st), orders0 = charts0.then(() => loadOrders(st));
+      const rg = chartRange(st);
+      const list0 = loadList(st), search0 = loadSearch(st);
       const detail0 = list0.then(() => loadDetail(st)).then((det) => loadBytes(st, det));
+      /* a view of its own (a measurement, a search, a list) is drawn
+       * first and the overview's charts after it: their thirty-odd
+       * requests would otherwise share the server with its few */
+      const own = st.m || st.p ? detail0 : st.key ? search0 : st.view === "orders" ? null : st.pair && st.wa ? list0 : null;
+      const charts0 = own ? own.then(() => loadCharts(st, rg), () => loadCharts(st, rg)) : loadCharts(st, rg);
+      const orders0 = charts0.then(() => loadOrders(st));
       /* data-content: the view's own content is on the page (what a view
        * time measures); data-ready: everything is */
-      const main = st.m || st.p ? detail0 : st.key ? search0 : st.view === "orders" ? orders0 : st.pair && st.wa ? list0 : charts0;
+      const main = own || (st.view === "orders" ? orders0 : charts0);
       main.then(() => { document.body.dataset.content = "1"; }, () => {});
       await Promise.all([charts0.then(() => fillInputs(st)), search0, detail0, orders0, charts0.then((c) => c.feedsTable)]);
       const target = scrollTarget(prevState, st);
