@@ -12,7 +12,8 @@
 #
 # Environment: CS_BIN (default build/capstream), MINUTES (default 15),
 # RUNS (default 5), PORT (default 18643), BASE (an already running
-# daemon's URL: no demo is started, MINUTES is not waited).
+# daemon's URL: no demo is started, MINUTES is not waited), SLOWEST (the
+# slowest API requests of each view to list, see bench/ui_load.js).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 CS_BIN=${CS_BIN:-$REPO/build/capstream}

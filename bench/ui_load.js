@@ -9,7 +9,9 @@
  * complete at body[data-ready="1"] after its last request (the overview's
  * feeds table included). Prints per view the median and worst of RUNS
  * loads to content and the median to complete, in milliseconds, and the
- * requests the view made. */
+ * requests the view made; with SLOWEST=N, also the N slowest API requests
+ * of its last load (from the browser's start of the request to the end of
+ * its response), to show where a view's time goes. */
 "use strict";
 const path = require("path");
 const { chromium } = require(path.join(__dirname, "..", "tests", "browser", "node_modules",
@@ -35,7 +37,12 @@ async function loadOnce(browser, hash) {
    * for the harness only, as in tests/browser/driver.js */
   const page = await browser.newPage({ bypassCSP: true });
   let requests = 0;
+  const timed = [];
   page.on("request", (r) => { if (r.url().includes("/api/v1/")) requests++; });
+  page.on("requestfinished", (r) => {
+    const t = r.timing();
+    if (r.url().includes("/api/v1/")) timed.push([Math.round(t.responseEnd), r.url().replace(/^.*\/api\/v1/, "")]);
+  });
   const t0 = Date.now();
   await page.goto(`${base}/#${hash}`);
   await page.waitForFunction(() => document.body.dataset.content === "1", null, { timeout: 60000 });
@@ -45,7 +52,7 @@ async function loadOnce(browser, hash) {
                              null, { timeout: 60000 });
   const ms = Date.now() - t0;
   await page.close();
-  return [content, ms, requests];
+  return [content, ms, requests, timed.sort((a, b) => b[0] - a[0])];
 }
 
 (async () => {
@@ -56,17 +63,20 @@ async function loadOnce(browser, hash) {
   const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
   for (const [name, hash] of views) {
     const content = [], complete = [];
-    let requests = 0;
+    let requests = 0, timed = [];
     await loadOnce(browser, hash); /* warm the browser's and the server's caches */
     for (let i = 0; i < runs; i++) {
-      const [c, ms, n] = await loadOnce(browser, hash);
+      const [c, ms, n, t] = await loadOnce(browser, hash);
       content.push(c);
       complete.push(ms);
       requests = n;
+      timed = t;
     }
     console.log(name.padEnd(44) + String(median(content)).padStart(11) +
                 String(Math.max(...content)).padStart(10) + String(median(complete)).padStart(12) +
                 String(requests).padStart(10));
+    for (const [t, u] of timed.slice(0, Number(process.env.SLOWEST || 0)))
+      console.log("    %s ms  %s", String(t).padStart(6), u.slice(0, 110));
   }
   await browser.close();
 })().catch((e) => { console.error(e); process.exit(1); });
