@@ -317,6 +317,33 @@ typedef struct cs__keyfilter {
     int ok;             /* holds every key of the records summarized */
 } cs__keyfilter;
 
+/* Blocks of a measurement file's records, each with what bounds them (see
+ * msgstore_latblocks.c): a sorted query reads the slowest blocks first and
+ * stops at the first that cannot hold anything slower than what it has. */
+#define CS__LB_RECORDS 256 /* records a block */
+#define CS__LB_PAIRS 8     /* pairs a block bounds one by one */
+typedef struct cs__latblock {
+    uint64_t start, end;              /* file offsets: its first frame, after its last */
+    int64_t min_ts, max_ts;           /* of its records' request times */
+    int64_t max_latency;              /* over all its records */
+    int64_t pair_max[CS__LB_PAIRS];   /* per pair, of the pairs in pair_hash */
+    uint32_t pair_hash[CS__LB_PAIRS]; /* cs__lb_pair_hash; 0 = unused */
+    uint32_t records;
+    uint32_t pairs_over; /* it holds more pairs than CS__LB_PAIRS: max_latency bounds them */
+} cs__latblock;
+
+typedef struct cs__latblocks {
+    cs__latblock *v; /* cs_malloc'ed */
+    size_t n, cap;
+    int ok; /* covers every record summarized */
+} cs__latblocks;
+
+uint32_t cs__lb_pair_hash(const char *pair, size_t len);
+void cs__lb_free(cs__latblocks *lb);
+void cs__lb_dup(cs__latblocks *dst, const cs__latblocks *src);
+/* Notes the measurement record "p" (n bytes) at file offset "off". */
+void cs__lb_add(cs__latblocks *lb, uint64_t off, const uint8_t *p, size_t n);
+
 /* What one pass over a file saw (see msgstore_summary.c). */
 typedef struct cs__fsum {
     uint64_t dev, ino;
@@ -330,6 +357,7 @@ typedef struct cs__fsum {
     int64_t min_ts, max_ts; /* INT64_MAX / INT64_MIN when no record */
     int torn;
     cs__keyfilter kf; /* owned by the table entry; ok = 0 in callers' copies */
+    cs__latblocks lb; /* measurement files: owned like kf */
 } cs__fsum;
 
 /* Brings the summary of the open file "fd" up to date into "*v": 1 if
@@ -343,7 +371,32 @@ int cs__msgsum_update(int fd, const struct stat *st, int kind, cs__scanbuf *sb, 
 typedef struct cs__scan_hint {
     int64_t after, before;
     const char *key;
+    const struct cs__block_order *order; /* NULL: files are read whole, in order */
 } cs__scan_hint;
+
+/*
+ * A measurement file summarized with its blocks may be read block by
+ * block, in the order a query asks: "bound" gives a block's bound on the
+ * query's sort key (0: the block holds nothing asked for), the blocks are
+ * read in descending order of it, and reading stops at the first block
+ * whose bound "enough" says cannot add anything (msgstore_latency.c). A
+ * query keeping the first "k" would read about k blocks: with more than
+ * half the file's, the file is read whole instead.
+ */
+typedef struct cs__block_order {
+    int (*bound)(void *ud, const cs__latblock *b, int64_t *bound);
+    int (*enough)(void *ud, int64_t bound);
+    void *ud;
+    size_t k;
+} cs__block_order;
+
+/* Reads the blocks "lb" of the measurement file "fd" through "fn" in the
+ * order "o" asks (msgstore_latblocks.c): 0, or 1 if the file is better read
+ * whole (nothing was read), or negative on error. */
+int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__block_order *o,
+                cs__frame_fn fn, void *ud, cs__scan_result *res);
+/* Blocks read and passed over by cs__lb_scan in this process (for tests). */
+void cs__lb_stats(uint64_t *read, uint64_t *passed);
 
 /* Streams the file (kind, seg) of "r" through "fn", skipping it when its
  * summary says it holds nothing "h" asks for (msgstore_summary.c). */

@@ -19,6 +19,14 @@
  *           window of neighbouring records), check them (length, checksum,
  *           id) and call the callback in sort order.
  *
+ * In pass 1 of a query by latency, a file already summarized is read by
+ * its latency blocks (msgstore_latblocks.c), the slowest first, until the
+ * next block's bound is below the heap's root: the k slowest of millions
+ * then read about k blocks of 256 records, not the file (unless k is more
+ * than half its blocks). The picks, and so the reply, are the same either
+ * way: the sort order is total, and no record passed over could sort
+ * before the root.
+ *
  * A record that is gone by pass 2 (its file replaced by a reanalysis in
  * between) is left out of the reply.
  *
@@ -442,14 +450,54 @@ static int lat_emit_sorted(lat_scan *s)
     return 0;
 }
 
+/* cs__block_order's bound for a query by latency: the largest latency a
+ * block may hold that the filter lets through; 0 if it holds none (its
+ * times outside the range, its latencies below the minimum, the pair not
+ * among its pairs). */
+static int lat_block_bound(void *ud, const cs__latblock *b, int64_t *bound)
+{
+    const cs_latfilter *f = ((const lat_scan *)ud)->f;
+    int64_t max = b->max_latency;
+
+    if (b->records == 0 || b->max_ts < f->after || b->min_ts >= f->before ||
+        max < f->min_latency_ns)
+        return 0;
+    if (f->pair != NULL && b->pairs_over == 0) {
+        uint32_t h = cs__lb_pair_hash(f->pair, strlen(f->pair));
+        int i = 0;
+
+        while (i < CS__LB_PAIRS && b->pair_hash[i] != h)
+            i++;
+        if (i == CS__LB_PAIRS)
+            return 0;
+        max = b->pair_max[i];
+    }
+    *bound = max < f->max_latency_ns ? max : f->max_latency_ns;
+    return *bound >= f->min_latency_ns;
+}
+
+/* No record of latency "bound" or below sorts before the heap's root. */
+static int lat_block_enough(void *ud, int64_t bound)
+{
+    const lat_scan *s = ud;
+
+    return s->k && s->n_picks == s->k && bound < s->picks[0].latency_ns;
+}
+
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud)
 {
     lat_scan s = {.r = r, .f = f, .fn = fn, .ud = ud};
-    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL};
+    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL,
+                       NULL};
+    cs__block_order order = {lat_block_bound, lat_block_enough, &s, 0};
     int rc;
 
     if (f && f->limit && f->offset <= SIZE_MAX / 2 && f->limit <= SIZE_MAX / 2)
         s.k = (size_t)(f->offset + f->limit);
+    order.k = s.k;
+    /* the k slowest: each file's slowest blocks first, until none can add */
+    if (s.k && f->sort == CS_LATSORT_LATENCY)
+        h.order = &order;
     rc = cs__msgreader_scan_all(r, CS__KIND_LAT, lat_frame, &s, &h);
     if (rc == 0 && f && f->sort != CS_LATSORT_STORE)
         rc = lat_emit_sorted(&s);
@@ -483,7 +531,7 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_la
     sf.sort = -1; /* collect histograms */
     sf.limit = 0;
     rc = cs__msgreader_scan_all(r, CS__KIND_LAT, lat_frame, &s,
-                                &(cs__scan_hint){sf.after, sf.before, sf.key});
+                                &(cs__scan_hint){sf.after, sf.before, sf.key, NULL});
     cs_free(s.slots);
     if (rc < 0) {
         cs_free(s.stats);

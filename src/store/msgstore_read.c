@@ -205,7 +205,8 @@ static int msg_frame(void *ud, const uint8_t *p, size_t n)
 int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .mfn = fn, .ud = ud};
-    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL};
+    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL,
+                       NULL};
 
     return cs__msgreader_scan_all(r, CS__KIND_MSG, msg_frame, &s, &h);
 }
@@ -235,7 +236,7 @@ int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t l
                       void *ud)
 {
     gap_scan s = {.r = r, .after = after, .before = before, .limit = limit, .fn = fn, .ud = ud};
-    cs__scan_hint h = {after, before, NULL};
+    cs__scan_hint h = {after, before, NULL, NULL};
 
     return cs__msgreader_scan_all(r, CS__KIND_GAP, gap_frame, &s, &h);
 }
@@ -243,7 +244,8 @@ int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t l
 int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .ufn = fn, .ud = ud};
-    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL};
+    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL,
+                       NULL};
 
     return cs__msgreader_scan_all(r, CS__KIND_UNM, msg_frame, &s, &h);
 }

@@ -49,6 +49,11 @@
  * size and mtime; a filter that could not be allocated is marked not ok
  * and the file is then always read.
  *
+ * Latency blocks. The passes over a measurement file also note, per 256
+ * records, their offsets and latency bounds per pair (cs__latblocks,
+ * msgstore_latblocks.c), owned and copied like the key filter; a sorted
+ * query reads a current file by them (h->order).
+ *
  * Threading: the table (sum_tab) is shared by every thread of the
  * process and touched only under sum_lock; entries are copied out, never
  * pointed to, except by sum_may_hold_key() under the lock. The pass over
@@ -157,6 +162,13 @@ static int kf_may_hold(const cs__keyfilter *kf, uint64_t h)
     return 0;
 }
 
+/* Frees what a summary owns beside its numbers: key filter, latency blocks. */
+static void sum_att_free(cs__fsum *v)
+{
+    kf_free(&v->kf);
+    cs__lb_free(&v->lb);
+}
+
 static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
 static cs__fsum *sum_tab; /* SUM_CAP slots, allocated on first use */
 static size_t sum_used;
@@ -198,19 +210,20 @@ static void sum_store(cs__fsum *v)
     if (sum_used >= SUM_CAP * 3 / 4 && sum_tab) {
         for (size_t i = 0; i < SUM_CAP; i++) {
             if (sum_tab[i].kind >= 0)
-                kf_free(&sum_tab[i].kf);
+                sum_att_free(&sum_tab[i]);
             sum_tab[i].kind = -1;
         }
         sum_used = 0;
     }
     if ((e = sum_find(v->dev, v->ino, v->kind)) != NULL) {
         if (e->kind >= 0)
-            kf_free(&e->kf);
+            sum_att_free(e);
         sum_used += e->kind < 0;
         *e = *v;
     } else
-        kf_free(&v->kf);
+        sum_att_free(v);
     memset(&v->kf, 0, sizeof(v->kf));
+    memset(&v->lb, 0, sizeof(v->lb));
     pthread_mutex_unlock(&sum_lock);
 }
 
@@ -239,14 +252,31 @@ static int sum_lookup(const struct stat *st, int kind, int dup_stale, cs__fsum *
     e = sum_tab ? sum_find((uint64_t)st->st_dev, (uint64_t)st->st_ino, kind) : NULL;
     if (e && e->kind >= 0) {
         *out = *e;
-        if (dup_stale && !sum_current(e, st))
+        memset(&out->kf, 0, sizeof(out->kf));
+        memset(&out->lb, 0, sizeof(out->lb));
+        if (dup_stale && !sum_current(e, st)) {
             kf_dup(&out->kf, &e->kf);
-        else
-            memset(&out->kf, 0, sizeof(out->kf));
+            cs__lb_dup(&out->lb, &e->lb);
+        }
         found = 1;
     }
     pthread_mutex_unlock(&sum_lock);
     return found;
+}
+
+/* 1 with a copy of the latency blocks of the file "st" in "*out" if its
+ * summary is current and they cover it, else 0. */
+static int sum_blocks(const struct stat *st, int kind, cs__latblocks *out)
+{
+    cs__fsum *e;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&sum_lock);
+    e = sum_tab ? sum_find((uint64_t)st->st_dev, (uint64_t)st->st_ino, kind) : NULL;
+    if (e && e->kind >= 0 && sum_current(e, st) && !e->torn)
+        cs__lb_dup(out, &e->lb);
+    pthread_mutex_unlock(&sum_lock);
+    return out->ok;
 }
 
 /* 0 if the current summary of the file "st" proves it holds no record
@@ -273,6 +303,7 @@ static void sum_reset(cs__fsum *v, const struct stat *st, int kind)
     v->min_ts = INT64_MAX;
     v->max_ts = INT64_MIN;
     v->kf.ok = 1; /* empty, and complete for the no records seen */
+    v->lb.ok = kind == CS__KIND_LAT;
 }
 
 /* Notes one good frame (payload "p", "n" bytes) of a file being summarized. */
@@ -284,6 +315,8 @@ static void sum_frame(cs__fsum *v, const cs__scanbuf *sb, const uint8_t *p, size
 
     if (v->kf.ok && cs__record_key(v->kind, p, n, &key, &klen) == 0)
         kf_add(&v->kf, kf_hash(key, klen));
+    if (v->lb.ok)
+        cs__lb_add(&v->lb, cs__frame_offset(sb, p), p, n);
     v->records++;
     v->last_off = cs__frame_offset(sb, p);
     v->last_check = cs_rd_le64(p - CS__FRAME_PAYLOAD + CS__FRAME_CHECK);
@@ -345,15 +378,15 @@ int cs__msgsum_update(int fd, const struct stat *st, int kind, cs__scanbuf *sb, 
     if (known && (uint64_t)st->st_size >= sp.v.valid_end && sum_prefix_holds(fd, &sp.v))
         rc = cs__msgfile_scan(fd, kind, sb, sp.v.valid_end, sum_pass_frame, &sp, &res);
     else if (full_ok) {
-        kf_free(&sp.v.kf);
+        sum_att_free(&sp.v);
         sum_reset(&sp.v, st, kind);
         rc = cs__msgfile_scan(fd, kind, sb, 0, sum_pass_frame, &sp, &res);
     } else {
-        kf_free(&sp.v.kf);
+        sum_att_free(&sp.v);
         return 0;
     }
     if (rc < 0 && rc != CS_ECORRUPT) {
-        kf_free(&sp.v.kf);
+        sum_att_free(&sp.v);
         return rc;
     }
     sp.v.valid_end = res.valid_end;
@@ -390,7 +423,8 @@ static int sum_may_match(const cs__fsum *v, const struct stat *st, const cs__sca
  * holds nothing asked for is skipped; a whole pass over a file not yet
  * summarized also fills in its summary and key filter. A file already
  * summarized (any "h", NULL too: a lookup by id) is read without
- * checksumming what its summary's passes checked.
+ * checksumming what its summary's passes checked; a measurement file with
+ * its latency blocks, block by block in the order h->order asks.
  */
 int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_fn fn, void *ud,
                             cs__scan_result *res, const cs__scan_hint *h)
@@ -399,6 +433,7 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
     struct stat st;
     sum_pass sp = {.sb = &r->sb, .fn = fn, .ud = ud};
     cs__fsum v;
+    cs__latblocks lb;
     int fd, rc, known = 0;
     int use_sum = hint_has_range(h) || hint_has_key(h);
 
@@ -424,6 +459,13 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
         rc = 0; /* nothing asked for in this file */
         goto out;
     }
+    if (known && h && h->order && sum_blocks(&st, kind, &lb)) {
+        rc = cs__lb_scan(r, fd, &lb, h->order, sum_pass_frame, &sp, res);
+        cs__lb_free(&lb);
+        res->valid_end = v.valid_end;
+        if (rc <= 0)
+            goto out;
+    }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     sp.summarize = !known;
     if (sp.summarize)
@@ -438,7 +480,7 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
         sp.v.mtime_ns = st_mtime_ns(&st);
         sum_store(&sp.v);
     }
-    kf_free(&sp.v.kf);
+    sum_att_free(&sp.v);
     if (rc == CS_ECORRUPT)
         rc = 0; /* a foreign file serves nothing */
     if (res->torn)

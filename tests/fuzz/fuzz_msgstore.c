@@ -18,7 +18,10 @@
  * decode to the same record. Invariants checked (abort on failure): the
  * valid prefix is within the image and starts after the magic; decoded
  * strings and arrays lie within sane bounds; encode(decode(x)) decodes to
- * decode(x).
+ * decode(x). A framed measurement image is also noted in latency blocks
+ * (msgstore_latblocks.c) as a summary pass notes it: the blocks must cover
+ * every frame in order without gaps, hold at most CS__LB_RECORDS each, and
+ * bound every decodable record's latency and time, per pair too.
  */
 #include "core/cursor.h"
 #include "record/json.h"
@@ -181,6 +184,71 @@ static size_t frame_image(const uint8_t *in, size_t n, uint8_t *out, int k)
     return o;
 }
 
+static cs__latblocks lat_blocks;
+
+static int lat_block_frame(void *ud, const uint8_t *p, size_t n)
+{
+    const uint8_t *img = ud;
+
+    cs__lb_add(&lat_blocks, (uint64_t)(p - img) - CS__FRAME_PAYLOAD, p, n);
+    return 0;
+}
+
+/* Does block "b" bound record "p" (n bytes): its time, its latency, and
+ * its pair's latency when the pair has a slot? */
+static int block_bounds(const cs__latblock *b, const uint8_t *p, size_t n)
+{
+    int64_t ts, lat;
+    size_t len;
+    uint32_t h;
+
+    if (n < CS__LAT_FIXED || n - CS__LAT_FIXED < p[CS__LAT_PAIR_LEN])
+        return 1;
+    ts = (int64_t)cs_rd_le64(p + CS__LAT_REQ_TS);
+    lat = (int64_t)cs_rd_le64(p + CS__LAT_LATENCY);
+    if (ts < b->min_ts || ts > b->max_ts || lat > b->max_latency)
+        return 0;
+    len = strnlen((const char *)p + CS__LAT_FIXED, p[CS__LAT_PAIR_LEN]);
+    h = cs__lb_pair_hash((const char *)p + CS__LAT_FIXED, len);
+    for (int i = 0; i < CS__LB_PAIRS; i++)
+        if (b->pair_hash[i] == h)
+            return lat <= b->pair_max[i];
+    return b->pairs_over > 0;
+}
+
+/* The blocks of the framed measurement image "img" (n bytes). */
+static void check_lat_blocks(const uint8_t *img, size_t n)
+{
+    size_t used, need, at = CS__MSG_MAGIC_LEN, blk = 0, in_blk = 0;
+
+    memset(&lat_blocks, 0, sizeof(lat_blocks));
+    lat_blocks.ok = 1;
+    cs__msgfile_frames(img + CS__MSG_MAGIC_LEN, n - CS__MSG_MAGIC_LEN, 0, &used, &need,
+                       lat_block_frame, (void *)img);
+    if (!lat_blocks.ok)
+        return;      /* out of memory */
+    while (at < n) { /* walk the frames again beside the blocks */
+        size_t len = cs_rd_le32(img + at + CS__FRAME_LEN);
+        const cs__latblock *b;
+
+        if (blk >= lat_blocks.n)
+            abort();
+        b = &lat_blocks.v[blk];
+        if ((in_blk == 0 && b->start != at) || !block_bounds(b, img + at + CS__FRAME_PAYLOAD, len))
+            abort();
+        at += CS__FRAME_PAYLOAD + len;
+        if (++in_blk == b->records) {
+            if (b->end != at || b->records > CS__LB_RECORDS)
+                abort();
+            blk++;
+            in_blk = 0;
+        }
+    }
+    if (blk != lat_blocks.n || in_blk != 0)
+        abort();
+    cs__lb_free(&lat_blocks);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *img;
@@ -208,6 +276,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (framed && valid != n)
         abort(); /* every frame was built valid */
+    if (framed && kinds[k] == 'l')
+        check_lat_blocks(img, n);
     /* The bare JSON string escaper over the raw bytes. */
     {
         FILE *f = fmemopen(json_buf, sizeof(json_buf), "w");

@@ -1130,6 +1130,75 @@ static void test_sorted_pages(void **state)
     free(all);
 }
 
+/* The slowest measurements of a file already summarized come from its
+ * latency blocks, the slowest blocks first: the same pages as the
+ * unlimited sorted read, for every pair, time window and latency band,
+ * with most blocks never read for a small page. */
+static void test_sorted_from_blocks(void **state)
+{
+    fixture *f = *state;
+    cs_msgreader *r;
+    seen *all = calloc(1, sizeof(*all)), *page = calloc(1, sizeof(*page));
+    static const char *const pairs[] = {NULL, "fix", "http", "dns", "nosuch"};
+    static const uint64_t pages[][2] = {{0, 1},   {0, 100},  {5, 50},
+                                        {90, 40}, {0, 1000}, {2000, 1000}};
+    static const int64_t bands[][2] = {{INT64_MIN, INT64_MAX}, {30000, 70000}, {99000, INT64_MAX}};
+    uint64_t read0, passed0, read1, passed1;
+
+    write_range(f->dir, 0, 200000, 1); /* 100,000 measurements, ~390 blocks */
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    for (size_t pi = 0; pi < sizeof(pairs) / sizeof(pairs[0]); pi++)
+        for (size_t bi = 0; bi < sizeof(bands) / sizeof(bands[0]); bi++)
+            for (int w = 0; w < 2; w++) {
+                cs_latfilter lf;
+
+                cs_latfilter_init(&lf);
+                lf.sort = CS_LATSORT_LATENCY;
+                lf.pair = pairs[pi];
+                lf.min_latency_ns = bands[bi][0];
+                lf.max_latency_ns = bands[bi][1];
+                if (w) { /* a window in the middle of the file */
+                    lf.after = T0 + 40000000;
+                    lf.before = T0 + 160000123;
+                }
+                memset(all, 0, sizeof(*all));
+                assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, all), 0);
+                for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++) {
+                    uint64_t off = pages[p][0], lim = pages[p][1];
+                    uint64_t want = off >= all->n ? 0 : all->n - off < lim ? all->n - off : lim;
+
+                    lf.offset = off;
+                    lf.limit = lim;
+                    memset(page, 0, sizeof(*page));
+                    assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, page), 0);
+                    assert_int_equal(page->n, want);
+                    for (uint64_t k = 0; k < want && off + k < 4096; k++)
+                        assert_int_equal(page->ids[k], all->ids[off + k]);
+                    lf.offset = lf.limit = 0;
+                }
+            }
+    /* the slowest one: a few blocks read, most passed over */
+    cs__lb_stats(&read0, &passed0);
+    {
+        cs_latfilter lf;
+
+        cs_latfilter_init(&lf);
+        lf.sort = CS_LATSORT_LATENCY;
+        lf.pair = "fix";
+        lf.limit = 1;
+        memset(page, 0, sizeof(*page));
+        assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, page), 0);
+        assert_int_equal(page->n, 1);
+    }
+    cs__lb_stats(&read1, &passed1);
+    assert_true(read1 - read0 >= 1);
+    assert_true(read1 - read0 <= 3);
+    assert_true(passed1 - passed0 >= 380);
+    cs_msgreader_close(r);
+    free(all);
+    free(page);
+}
+
 /* ---- info and time ranges through the file summaries --------------------- */
 
 static void check_info(const char *dir, uint64_t msgs, uint64_t meas)
@@ -2300,6 +2369,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heads_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sorted_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sorted_from_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info_and_ranges_incremental, setup, teardown),
         cmocka_unit_test(test_frame_check_pinned),
         cmocka_unit_test(test_frames_trusted),
