@@ -55,6 +55,29 @@ require_data() {
     fi
 }
 
+# free_port: a TCP port on 127.0.0.1 that nothing holds now, below the
+# kernel's ephemeral range, so that no outgoing connection (a curl, a
+# scrape) can be given it before the server that is to listen on it
+# binds: a random port in that range once collided with one
+# ("bind: address already in use").
+free_port() {
+    python3 - <<'PY'
+import random, socket
+top = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(1000):
+    port = random.randint(10000, min(top, 65536) - 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+PY
+}
+
 # daemon_start STORE [capstream run args...]: starts `capstream run -d STORE
 # ARGS` on a random loopback port (sets RUN_PID, PORT and B, the API base
 # URL) and waits until it answers, then until its replay is done
@@ -62,7 +85,7 @@ require_data() {
 daemon_start() {
     local store=$1
     shift
-    PORT=$((20000 + RANDOM % 20000))
+    PORT=$(free_port)
     B=http://127.0.0.1:$PORT
     "$CS_BIN" run "$@" -d "$store" --listen "127.0.0.1:$PORT" \
         >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &

@@ -44,7 +44,7 @@ browser_ready() {
 
 # start_daemon PCAP STORE [run args] -> sets DPID, DPORT; waits until the replay is done
 start_daemon() {
-    DPORT=$((20000 + RANDOM % 20000))
+    DPORT=$(free_port)
     "$CS_BIN" run -r "$1" -d "$2" "${@:3}" --listen "127.0.0.1:$DPORT" >"$2.out" 2>"$2.err" &
     DPID=$!
     for _ in $(seq 1 300); do
@@ -59,7 +59,7 @@ start_daemon() {
 # start_live NAME -> sets PID4, DPORT4: a real-time replay of live.pcap into
 # a new store, answering and capturing
 start_live() {
-    DPORT4=$((20000 + RANDOM % 20000))
+    DPORT4=$(free_port)
     "$CS_BIN" run -r "$CS_TMP/live.pcap" -d "$CS_TMP/store-live-$1" --replay realtime \
         --config "$CS_TMP/alerts.conf" --listen "127.0.0.1:$DPORT4" >"$CS_TMP/live-$1.out" 2>"$CS_TMP/live-$1.err" &
     PID4=$!

@@ -10,7 +10,7 @@
 
 # 5 seconds: on a loaded machine the daemon may take a second or two to
 # serve, and the status must still answer twice before the run ends
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 S=$CS_TMP/store
 "$CS_BIN" demo --seconds 5 --listen "127.0.0.1:$PORT" --store "$S" \
     >"$CS_TMP/demo.out" 2>"$CS_TMP/demo.err" &

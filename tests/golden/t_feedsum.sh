@@ -89,7 +89,7 @@ daemon_stop "$RUN_PID"
 check "the live daemon's store: feeds equal the capture's and the truth's" feeds_equal "$F/live"
 
 # ---- GET /api/v1/feeds over `capstream serve` ------------------------------
-SB_PORT=$((20000 + RANDOM % 20000))
+SB_PORT=$(free_port)
 SB=http://127.0.0.1:$SB_PORT
 "$CS_BIN" serve -d "$F/s" --listen "127.0.0.1:$SB_PORT" >"$CS_TMP/serve.out" 2>"$CS_TMP/serve.err" &
 SERVE_PID=$!

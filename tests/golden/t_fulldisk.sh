@@ -222,7 +222,7 @@ rt_total=$(tcpdump -r "$CS_TMP/rt.pcap" 2>/dev/null | wc -l)
 if fulldisk_mount 150M; then
     dd if=/dev/zero of="$FD_MNT/filler" bs=1M count=100 status=none
     S=$FD_MNT/store
-    PORT=$((20000 + RANDOM % 20000))
+    PORT=$(free_port)
     "$CS_BIN" run -r "$CS_TMP/rt.pcap" --replay realtime -d "$S" --decoders none \
         --listen "127.0.0.1:$PORT" >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
     FD_PID=$!

@@ -81,7 +81,7 @@ check_eq "show --pair hop shows the hop" hop "$(pair_of --pair hop)"
 check_eq "show --pair ab shows the race" ab "$(pair_of --pair ab)"
 check_fails "show --pair ouch: no such measurement" "of pair ouch" \
     "$CS_BIN" show -d "$H/s" "$shared" --pair ouch
-SPORT=$((20000 + RANDOM % 20000))
+SPORT=$(free_port)
 "$CS_BIN" serve -d "$H/s" --listen "127.0.0.1:$SPORT" >"$H/serve.out" 2>"$H/serve.err" &
 SPID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SPORT/api/v1/status" >/dev/null && break; sleep 0.1; done

@@ -16,7 +16,7 @@ NS=cslive$$
 VA=cla$$
 VB=clb$$
 S=$CS_TMP/store
-PORT=$((20000 + RANDOM % 30000))
+PORT=$(free_port)
 RUN_PID=
 
 source "$GOLDEN/netns.sh"

@@ -15,7 +15,7 @@ python3 "$GENTRAFFIC" "$CS_TMP/live.pcap" --seconds 40 --scale 0.01 --seed 11 >/
 "$CS_BIN" ingest -q -r "$CS_TMP/live.pcap" -d "$CS_TMP/ref" >/dev/null 2>&1
 "$CS_BIN" latency -d "$CS_TMP/ref" --json >"$CS_TMP/ref.jsonl"
 
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 B=http://127.0.0.1:$PORT
 "$CS_BIN" run -r "$CS_TMP/live.pcap" --replay realtime -d "$S" --listen "127.0.0.1:$PORT" \
     >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &

@@ -12,12 +12,14 @@
 #
 #   capstream run :PORT  <-- scrape every 1 s --  prometheus :PPORT  <-- queries
 #
-# Every wait is bounded; both ports random in 20000-60000, all on 127.0.0.1.
+# Every wait is bounded; both ports free ones below the ephemeral range
+# (free_port), all on 127.0.0.1.
 # Needs prometheus and promtool (scripts/bootstrap.sh installs them).
 
 S=$CS_TMP/store
-PORT=$((20000 + RANDOM % 20000))
-PPORT=$((40000 + RANDOM % 20000))
+PORT=$(free_port)
+PPORT=$(free_port)
+while [ "$PPORT" = "$PORT" ]; do PPORT=$(free_port); done
 B=http://127.0.0.1:$PORT
 PB=http://127.0.0.1:$PPORT
 RUN_PID=

@@ -5,7 +5,7 @@
 
 python3 "$GENTRAFFIC" "$CS_TMP/g.pcap" --truth "$CS_TMP/g.truth" --seconds 3 --scale 0.1 \
     --quirks --seed 51 >/dev/null
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 S=$CS_TMP/store
 cat >"$CS_TMP/rules.conf" <<'RULES'
 # alert rules for the test

@@ -21,7 +21,7 @@ check "serve --help documents it" sh -c "'$CS_BIN' serve --help | grep -qi 'read
 # serve_start STORE: starts `serve -d STORE` on a random port (SERVE_PID, SB)
 # and waits until it answers, at most 10 s.
 serve_start() {
-    SB_PORT=$((20000 + RANDOM % 20000))
+    SB_PORT=$(free_port)
     SB=http://127.0.0.1:$SB_PORT
     "$CS_BIN" serve -d "$1" --listen "127.0.0.1:$SB_PORT" >"$CS_TMP/serve.out" \
         2>"$CS_TMP/serve.err" &
@@ -106,7 +106,7 @@ serve_stop
 
 # ---- a store another process is writing ----------------------------------------
 W=$CS_TMP/writing
-daemon_port=$((20000 + RANDOM % 20000))
+daemon_port=$(free_port)
 "$CS_BIN" run -r "$CS_TMP/g.pcap" --replay realtime -d "$W" --listen "127.0.0.1:$daemon_port" \
     >"$CS_TMP/w.out" 2>"$CS_TMP/w.err" &
 W_PID=$!

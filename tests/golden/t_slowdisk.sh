@@ -115,7 +115,7 @@ print(int(v))' "$1" "$2" 2>/dev/null
 slowdisk_run() {
     local i answered=0 polls=0 after=0 st=
     # (no python in this loop: its start-up alone can take a second)
-    SD_PORT=$((20000 + RANDOM % 30000))
+    SD_PORT=$(free_port)
     "$CS_BIN" run -r "$CS_TMP/g.pcap" --replay realtime -d "$SD_MNT/store" \
         --listen "127.0.0.1:$SD_PORT" >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
     SD_PID=$!

@@ -272,7 +272,7 @@ timeref_live_cleanup() {
 live_run() {
     local store=$1
     shift
-    PORT=$((20000 + RANDOM % 20000))
+    PORT=$(free_port)
     ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$store" --listen "127.0.0.1:$PORT" "$@" \
         >"$X/live.out" 2>"$X/live.err" &
     RUN_PID=$!
