@@ -186,6 +186,11 @@ int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__bloc
     for (size_t i = 0; i < lb->n; i++)
         if (o->bound(o->ud, &lb->v[i], &v[m].bound))
             v[m++].i = i;
+    if (m == 0) { /* no block holds a record asked for */
+        __atomic_fetch_add(&blocks_passed, lb->n, __ATOMIC_RELAXED);
+        cs_free(v);
+        return 0;
+    }
     if (o->k > m / 2) { /* about k blocks would be read, out of order: a pass is cheaper */
         cs_free(v);
         return 1;

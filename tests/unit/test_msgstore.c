@@ -1194,6 +1194,21 @@ static void test_sorted_from_blocks(void **state)
     assert_true(read1 - read0 >= 1);
     assert_true(read1 - read0 <= 3);
     assert_true(passed1 - passed0 >= 380);
+    /* a pair no block holds: nothing read */
+    {
+        cs_latfilter lf;
+
+        cs_latfilter_init(&lf);
+        lf.sort = CS_LATSORT_LATENCY;
+        lf.pair = "nosuch";
+        lf.limit = 10;
+        memset(page, 0, sizeof(*page));
+        assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, page), 0);
+        assert_int_equal(page->n, 0);
+    }
+    cs__lb_stats(&read0, &passed0);
+    assert_int_equal(read0, read1);
+    assert_true(passed0 - passed1 >= 380);
     cs_msgreader_close(r);
     free(all);
     free(page);
