@@ -15,7 +15,7 @@ SHELL   := /bin/bash
 BUILD   ?= build
 CC      ?= cc
 PRESET  ?= release
-PKGS    := libpcap jansson libzstd libmicrohttpd
+PKGS    := libpcap jansson libzstd libmicrohttpd libcurl
 
 ifeq ($(PRESET),debug)
 OPT := -O0 -g3
@@ -34,7 +34,7 @@ ALLCFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) $(shell pkg-config --cfla
 # by the soname of the one compiled against, not linked into every command
 MHD_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir libmicrohttpd 2>/dev/null)/libmicrohttpd.so 2>/dev/null | awk '/SONAME/ {print $$2}')
 CPPFLAGS += $(if $(MHD_SONAME),-DCS_MHD_SONAME='"$(MHD_SONAME)"')
-LDLIBS  := $(filter-out -lmicrohttpd,$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -ljansson -lzstd)) -lpthread -lm
+LDLIBS  := $(filter-out -lmicrohttpd,$(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpcap -ljansson -lzstd -lcurl)) -lpthread -lm
 
 SRCS     := $(shell find src -name '*.c' | sort)
 LIB_SRCS := $(filter-out src/cli/main.c,$(SRCS))

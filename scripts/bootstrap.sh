@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that building and testing capstream need,
 # that is every tool the Makefile and the tests run:
-#   build      cc, ar, objdump (build-essential), pkg-config, the -dev libraries,
+#   build      cc, ar, objdump (build-essential), pkg-config, the -dev libraries
+#              (libcurl: the ClickHouse export's HTTP client),
 #              clang with its runtime (the fuzz preset), python3 (scripts/embed.py),
 #              npm (`npm ci` fetches uPlot for web/ and the browser tests' drivers)
 #   tests      tcpdump, tshark, tcpreplay, ip and ss (iproute2), unshare, losetup,
 #              mount and setpriv (util-linux), mkfs.ext4 (e2fsprogs), curl,
 #              promtool (prometheus), chromium, firefox-esr, node (nodejs), git
-#              (.ci/run clones the repository)
+#              (.ci/run clones the repository), clickhouse-server (the export's
+#              tests start their own servers on loopback: scripts/clickhouse.sh)
 # Runs `apt-get update` once, then one `apt-get install` of what is missing.
 # Needs root (or sudo).
 set -euo pipefail
 
 PACKAGES=(
     build-essential pkg-config clang libclang-rt-14-dev
-    libpcap-dev libjansson-dev libzstd-dev libcmocka-dev libmicrohttpd-dev
+    libpcap-dev libjansson-dev libzstd-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev
     tcpdump tshark python3 tcpreplay iproute2 curl prometheus chromium firefox-esr nodejs
-    util-linux e2fsprogs git ca-certificates
+    util-linux e2fsprogs git ca-certificates clickhouse-server
 )
 
 missing=()

@@ -33,6 +33,7 @@ LAYERS = [
     "decode",  # protocol decoders: bytes of a flow -> messages (record/)
     "analytics",  # correlation, pairing, metrics, alerts over records
     "store",  # packets, records and metrics on disk, and their readers
+    "export",  # records of the store sent on: ClickHouse (libcurl), with a durable cursor
     "engine",  # the one pass of ingest, reanalyze, run, demo: wires the above
     "server",  # the HTTP API, live stream, Prometheus over store and engine
     "cli",  # the commands: parse options, call the engine, print

@@ -28,6 +28,7 @@ int cs_cmd_feeds(int argc, char **argv);
 int cs_cmd_show(int argc, char **argv);
 int cs_cmd_demo(int argc, char **argv);
 int cs_cmd_serve(int argc, char **argv);
+int cs_cmd_export(int argc, char **argv);
 
 /* Exit statuses. */
 enum { CS_EXIT_OK = 0, CS_EXIT_FAIL = 1, CS_EXIT_USAGE = 2 };
@@ -126,5 +127,14 @@ void cs_progress_end(cs_progress *p);
 
 /* Monotonic clock in ns. */
 int64_t cs_cli_mono_ns(void);
+
+/* "clickhouse=URL" (--export, --to) -> URL; prints a usage error of "cmd"
+ * and returns NULL for anything else (cmd_export.c). */
+const char *cs_cli_export_url(const char *cmd, const char *spec);
+
+struct cs_chexport_stats;
+/* One line on "out": rows sent per table, what is left and what was lost
+ * (cmd_export.c). */
+void cs_cli_export_summary(FILE *out, const struct cs_chexport_stats *st);
 
 #endif

@@ -165,6 +165,16 @@ typedef int (*cs_lat_fn)(void *ud, const cs_measurement *ms);
 typedef int (*cs_unm_fn)(void *ud, const cs_message *m, int kind);
 typedef int (*cs_gap_fn)(void *ud, const cs_gap *g);
 
+/* A callback for each kind of record (a NULL one skips that kind), for
+ * the readers that pass every kind: whole images, tails (msgtail.h). */
+typedef struct cs_record_fns {
+    cs_msg_fn msg;
+    cs_lat_fn lat;
+    cs_unm_fn unm;
+    cs_gap_fn gap;
+    void *ud;
+} cs_record_fns;
+
 typedef struct cs_msgfilter {
     const char *proto; /* NULL = any */
     const char *type;  /* NULL = any */

@@ -219,41 +219,50 @@ int cs__msgfile_scan(int fd, int kind, cs__scanbuf *sb, uint64_t start, cs__fram
 
 /* ---- whole images ---------------------------------------------------------- */
 
+/*
+ * Decodes one record payload of a "kind" file and hands it to its
+ * callback in "fns" (none: skipped). A malformed record is skipped (its
+ * frame checked out, so it is a newer or foreign writer's, not a tear).
+ * Returns the callback's result, or CS_ENOMEM.
+ */
+int cs__record_dispatch(int kind, const uint8_t *p, size_t n, cs__recdec *d,
+                        const cs_record_fns *fns)
+{
+    cs_message m;
+    cs_measurement ms;
+    cs_gap g;
+    cs__msg_head h;
+    int rc;
+
+    if (kind == CS__KIND_LAT)
+        return fns->lat && cs__decode_measurement(p, n, d, &ms) == 0 ? fns->lat(fns->ud, &ms) : 0;
+    if (kind == CS__KIND_GAP)
+        return fns->gap && cs__decode_gap(p, n, d, &g) == 0 ? fns->gap(fns->ud, &g) : 0;
+    if ((kind == CS__KIND_UNM ? fns->unm == NULL : fns->msg == NULL) ||
+        cs__decode_msg_head(p, n, d, &m, &h) < 0)
+        return 0;
+    if ((rc = cs__decode_msg_body(d, &m, &h)) != 0)
+        return rc < -1 ? rc : 0;
+    return kind == CS__KIND_UNM ? fns->unm(fns->ud, &m, h.kind) : fns->msg(fns->ud, &m);
+}
+
 typedef struct image_scan {
     cs__recdec dec;
     int kind;
-    cs_msg_fn mfn;
-    cs_lat_fn lfn;
-    cs_unm_fn ufn;
-    void *ud;
+    cs_record_fns fns;
 } image_scan;
 
 static int image_frame(void *ud, const uint8_t *p, size_t n)
 {
     image_scan *s = ud;
-    cs_message m;
-    cs_measurement ms;
-    cs__msg_head h;
-    int rc;
 
-    if (s->kind == CS__KIND_LAT) {
-        if (cs__decode_measurement(p, n, &s->dec, &ms) < 0 || s->lfn == NULL)
-            return 0;
-        return s->lfn(s->ud, &ms);
-    }
-    if (cs__decode_msg_head(p, n, &s->dec, &m, &h) < 0)
-        return 0;
-    if ((rc = cs__decode_msg_body(&s->dec, &m, &h)) != 0)
-        return rc < -1 ? rc : 0;
-    if (s->kind == CS__KIND_UNM)
-        return s->ufn ? s->ufn(s->ud, &m, h.kind) : 0;
-    return s->mfn ? s->mfn(s->ud, &m) : 0;
+    return cs__record_dispatch(s->kind, p, n, &s->dec, &s->fns);
 }
 
 int cs_msgstore_parse_image(const uint8_t *data, size_t len, char kind, cs_msg_fn mfn,
                             cs_lat_fn lfn, cs_unm_fn ufn, void *ud, size_t *valid_len)
 {
-    image_scan s = {.mfn = mfn, .lfn = lfn, .ufn = ufn, .ud = ud};
+    image_scan s = {.fns = {.msg = mfn, .lat = lfn, .unm = ufn, .ud = ud}};
     size_t used = 0, need;
     int rc;
 

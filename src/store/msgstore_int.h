@@ -231,6 +231,11 @@ typedef struct cs__scan_result {
     int stopped;        /* the callback said stop */
 } cs__scan_result;
 
+/* Decodes a record payload of a "kind" file and calls its callback in
+ * "fns"; malformed records are skipped (msgstore_file.c). */
+int cs__record_dispatch(int kind, const uint8_t *p, size_t n, cs__recdec *d,
+                        const cs_record_fns *fns);
+
 /* Streams the file "fd" of kind "kind" through "fn" from offset "start". */
 int cs__msgfile_scan(int fd, int kind, cs__scanbuf *sb, uint64_t start, cs__frame_fn fn, void *ud,
                      cs__scan_result *res);

@@ -1,0 +1,450 @@
+/*
+ * chexport.c - the store's records into ClickHouse (see chexport.h).
+ *
+ *   one pass:  tables ready? (else create them) ─► read at most batch_rows
+ *              records past the working position (store/msgtail.h) ─►
+ *              each becomes a JSONEachRow line in its table's buffer: the
+ *              record's JSON (record/json.h) with "sensor" added (and
+ *              "unmatched" for unmatched records, req_tap/resp_tap for
+ *              measurements at one tap) ─► insert each table's rows ─► all
+ *              accepted: commit the position; a refusal: roll it back, so
+ *              the same records are read and sent again next pass
+ *
+ *   thread:    pass; caught up (fewer than batch_rows read): wait up to
+ *              max_delay_ms; failed: wait 0.5 s, 1 s, 2 s ... 10 s; a stop
+ *              request wakes every wait. A draining stop runs passes until
+ *              one reads nothing (or its deadline passes).
+ *
+ * Invariants: the position is committed only after every table's insert
+ * of its batch succeeded; stats are changed under "lock" only.
+ */
+#include "export/chexport_int.h"
+
+#include "analytics/analyzer.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "record/json.h"
+#include "store/msgtail.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 10000
+
+typedef struct row_buf {
+    FILE *f;
+    char *data;
+    size_t len;
+    uint64_t rows;
+} row_buf;
+
+struct cs_chexport {
+    cs_chexport_cfg cfg;
+    char sensor[CS_CHX_SENSOR_MAX];
+    cs_ch_target target;
+    cs_ch *ch;
+    cs_msgtail *tail;
+    int tables_ready;
+    row_buf rows[CS_CHX_TABLES];
+    uint64_t skipped; /* in the batch being built */
+    int row_err;
+
+    pthread_t thread;
+    int running;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop, drain, drained;
+    int64_t drain_deadline_ns;
+    cs_chexport_stats st;
+};
+
+static int64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+static int sensor_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= CS_CHX_SENSOR_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '_' || s[i] == '-' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9') ||
+              (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* STORE/export/clickhouse-HOST-PORT-DB.cursor, the URL's odd bytes as '_'. */
+static int cursor_path(const cs_chexport *x, char *path, size_t cap)
+{
+    char name[CS_CH_URL_MAX];
+    const char *host = strstr(x->target.base, "://") + 3;
+    const char *at = strchr(host, '@');
+    size_t n = 0;
+
+    if (at != NULL)
+        host = at + 1;
+    for (const char *p = host; *p && *p != '/' && n + 1 < sizeof(name); p++)
+        name[n++] = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || *p == '.' ? *p : '-';
+    name[n] = '\0';
+    snprintf(path, cap, "%s/export", x->cfg.store_dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
+    snprintf(path, cap, "%s/export/clickhouse-%s-%s.cursor", x->cfg.store_dir, name, x->target.db);
+    return 0;
+}
+
+int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
+{
+    cs_chexport *x;
+    char path[4096];
+    int rc;
+
+    *out = NULL;
+    if ((x = cs_calloc(1, sizeof(*x))) == NULL)
+        return CS_ENOMEM;
+    x->cfg = *cfg;
+    x->cfg.batch_rows = cfg->batch_rows ? cfg->batch_rows : CS_CHX_BATCH_ROWS;
+    x->cfg.max_delay_ms = cfg->max_delay_ms > 0 ? cfg->max_delay_ms : CS_CHX_MAX_DELAY_MS;
+    pthread_mutex_init(&x->lock, NULL);
+    pthread_cond_init(&x->wake, NULL);
+    if (cfg->sensor != NULL)
+        snprintf(x->sensor, sizeof(x->sensor), "%s", cfg->sensor);
+    else if (gethostname(x->sensor, sizeof(x->sensor) - 1) != 0)
+        snprintf(x->sensor, sizeof(x->sensor), "capstream");
+    if (!sensor_ok(x->sensor))
+        rc = cs_error_set(CS_EINVAL, "sensor name '%s': use 1-63 letters, digits, '.', '_', '-'",
+                          x->sensor);
+    else if ((rc = cs_ch_parse_target(cfg->url, &x->target)) == 0 &&
+             (rc = cursor_path(x, path, sizeof(path))) == 0 &&
+             (rc = cs_msgtail_open(cfg->store_dir, path, &x->tail)) == 0)
+        rc = cs_ch_open(&x->target, &x->ch);
+    if (rc < 0) {
+        cs_chexport_close(x);
+        return rc;
+    }
+    snprintf(x->st.sensor, sizeof(x->st.sensor), "%s", x->sensor);
+    snprintf(x->st.target, sizeof(x->st.target), "%s%s", x->target.shown, x->target.db);
+    *out = x;
+    return 0;
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+/* Opens a fresh buffer for each table. */
+static int rows_begin(cs_chexport *x)
+{
+    for (int i = 0; i < CS_CHX_TABLES; i++) {
+        row_buf *b = &x->rows[i];
+
+        free(b->data); /* open_memstream's, from malloc */
+        b->data = NULL;
+        b->len = 0;
+        b->rows = 0;
+        if ((b->f = open_memstream(&b->data, &b->len)) == NULL)
+            return CS_ENOMEM;
+    }
+    x->skipped = 0;
+    x->row_err = 0;
+    return 0;
+}
+
+static int rows_end(cs_chexport *x)
+{
+    int rc = 0;
+
+    for (int i = 0; i < CS_CHX_TABLES; i++)
+        if (x->rows[i].f != NULL) {
+            if (fclose(x->rows[i].f) != 0)
+                rc = CS_ENOMEM;
+            x->rows[i].f = NULL;
+        }
+    return rc;
+}
+
+/* Ends the JSON object just written to "f" with the sensor and "extra"
+ * (", ..." members, or ""), and a newline. */
+static void row_close(cs_chexport *x, row_buf *b, const char *extra)
+{
+    if (fseeko(b->f, -1, SEEK_CUR) != 0)
+        x->row_err = CS_ENOMEM;
+    fprintf(b->f, ",\"sensor\":\"%s\"%s}\n", x->sensor, extra);
+    b->rows++;
+}
+
+static int keep(cs_chexport *x, int64_t ts_ns)
+{
+    if (ts_ns >= x->cfg.after)
+        return 1;
+    x->skipped++;
+    return 0;
+}
+
+static int row_message(void *ud, const cs_message *m)
+{
+    cs_chexport *x = ud;
+    row_buf *b = &x->rows[CS_CHX_MESSAGES];
+
+    if (keep(x, m->ts_ns)) {
+        cs_message_json(b->f, m);
+        row_close(x, b, "");
+    }
+    return 0;
+}
+
+static int row_unmatched(void *ud, const cs_message *m, int kind)
+{
+    cs_chexport *x = ud;
+    row_buf *b = &x->rows[CS_CHX_UNMATCHED];
+
+    if (keep(x, m->ts_ns)) {
+        cs_message_json(b->f, m);
+        row_close(x, b,
+                  kind == CS_UNMATCHED_REQUEST ? ",\"unmatched\":\"request\""
+                                               : ",\"unmatched\":\"response\"");
+    }
+    return 0;
+}
+
+static int row_measurement(void *ud, const cs_measurement *ms)
+{
+    cs_chexport *x = ud;
+    row_buf *b = &x->rows[CS_CHX_MEASUREMENTS];
+    char taps[64] = "";
+
+    if (!keep(x, ms->req_ts_ns))
+        return 0;
+    cs_measurement_json(b->f, ms);
+    if (ms->resp_tap == ms->ep.tap) /* the JSON names both taps only for a hop */
+        snprintf(taps, sizeof(taps), ",\"req_tap\":%u,\"resp_tap\":%u", (unsigned)ms->ep.tap,
+                 (unsigned)ms->resp_tap);
+    row_close(x, b, taps);
+    return 0;
+}
+
+static int row_gap(void *ud, const cs_gap *g)
+{
+    cs_chexport *x = ud;
+    row_buf *b = &x->rows[CS_CHX_GAPS];
+
+    if (keep(x, g->ts_ns)) {
+        cs_gap_json(b->f, g);
+        row_close(x, b, "");
+    }
+    return 0;
+}
+
+/* ---- passes ---------------------------------------------------------------- */
+
+static int send_rows(cs_chexport *x)
+{
+    int rc;
+
+    for (int i = 0; i < CS_CHX_TABLES; i++)
+        if (x->rows[i].len > 0 &&
+            (rc = cs_ch_insert(x->ch, cs__chx_table_names[i], x->rows[i].data, x->rows[i].len)) < 0)
+            return rc;
+    return 0;
+}
+
+static void note_pass(cs_chexport *x, int rc, size_t n)
+{
+    pthread_mutex_lock(&x->lock);
+    if (rc < 0) {
+        x->st.failures++;
+        x->st.up = 0;
+        snprintf(x->st.last_error, sizeof(x->st.last_error), "%s", cs_error_msg(rc));
+    } else {
+        for (int i = 0; i < CS_CHX_TABLES; i++)
+            x->st.rows[i] += x->rows[i].rows;
+        x->st.rows_skipped += x->skipped;
+        x->st.batches += n > 0;
+        x->st.up = 1;
+        x->st.last_ok_ns = clock_ns(CLOCK_REALTIME);
+    }
+    pthread_mutex_unlock(&x->lock);
+}
+
+/* Sends one batch; "*n" records read (0: caught up). */
+static int pass(cs_chexport *x, size_t *n)
+{
+    static const cs_record_fns none;
+    cs_record_fns fns = none;
+    int rc;
+
+    *n = 0;
+    if (!x->tables_ready && (rc = cs__chx_create_tables(x->ch, x->target.db)) < 0)
+        return rc;
+    x->tables_ready = 1;
+    fns = (cs_record_fns){
+        .msg = row_message, .lat = row_measurement, .unm = row_unmatched, .gap = row_gap, .ud = x};
+    if ((rc = rows_begin(x)) == 0)
+        rc = cs_msgtail_read(x->tail, x->cfg.batch_rows, &fns, n);
+    if (rows_end(x) < 0 && rc == 0)
+        rc = CS_ENOMEM;
+    if (rc == 0 && x->row_err)
+        rc = x->row_err;
+    if (rc == 0 && *n > 0 && (rc = send_rows(x)) == 0)
+        rc = cs_msgtail_commit(x->tail);
+    if (rc < 0) {
+        x->tables_ready = 0; /* ClickHouse may have been replaced: check again */
+        cs_msgtail_rollback(x->tail);
+    }
+    return rc;
+}
+
+static void note_tail(cs_chexport *x)
+{
+    cs_msgtail_stats ts;
+
+    if (cs_msgtail_stats_get(x->tail, &ts) < 0)
+        return;
+    pthread_mutex_lock(&x->lock);
+    x->st.pending_bytes = ts.pending_bytes;
+    x->st.lost_bytes = ts.lost_bytes;
+    x->st.replaced = ts.replaced;
+    pthread_mutex_unlock(&x->lock);
+}
+
+int cs_chexport_catch_up(cs_chexport *x)
+{
+    size_t n;
+    int rc;
+
+    do {
+        rc = pass(x, &n);
+        note_pass(x, rc, n);
+    } while (rc == 0 && n > 0);
+    note_tail(x);
+    return rc;
+}
+
+/* ---- the thread ------------------------------------------------------------- */
+
+/* Waits "ms", or less if told to stop without draining; returns the
+ * stop flag. */
+static int wait_ms(cs_chexport *x, int64_t ms)
+{
+    struct timespec until;
+    int64_t t = clock_ns(CLOCK_REALTIME) + ms * 1000000ll;
+    int stop;
+
+    until.tv_sec = (time_t)(t / 1000000000ll);
+    until.tv_nsec = (long)(t % 1000000000ll);
+    pthread_mutex_lock(&x->lock);
+    if (!x->stop || x->drain)
+        pthread_cond_timedwait(&x->wake, &x->lock, &until);
+    stop = x->stop;
+    pthread_mutex_unlock(&x->lock);
+    return stop;
+}
+
+/* While draining: stop once caught up or past the deadline. */
+static int drain_done(cs_chexport *x, int rc, size_t n)
+{
+    int done;
+
+    pthread_mutex_lock(&x->lock);
+    if (x->drain && rc == 0 && n == 0)
+        x->drained = 1;
+    done = x->drain && (x->drained || clock_ns(CLOCK_MONOTONIC) >= x->drain_deadline_ns);
+    pthread_mutex_unlock(&x->lock);
+    return done;
+}
+
+static void *export_main(void *arg)
+{
+    cs_chexport *x = arg;
+    int64_t backoff = BACKOFF_MIN_MS;
+    size_t n;
+    int rc, stopping = 0, draining;
+
+    while (!stopping) {
+        rc = pass(x, &n);
+        note_pass(x, rc, n);
+        note_tail(x);
+        if (drain_done(x, rc, n))
+            break;
+        pthread_mutex_lock(&x->lock);
+        stopping = x->stop && !x->drain;
+        draining = x->drain;
+        pthread_mutex_unlock(&x->lock);
+        if (stopping)
+            break;
+        if (rc < 0) {
+            wait_ms(x, backoff);
+            backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+            continue;
+        }
+        backoff = BACKOFF_MIN_MS;
+        if (n < x->cfg.batch_rows && !draining)
+            wait_ms(x, x->cfg.max_delay_ms);
+    }
+    return NULL;
+}
+
+int cs_chexport_start(cs_chexport *x)
+{
+    int e = pthread_create(&x->thread, NULL, export_main, x);
+
+    if (e != 0)
+        return cs_error_set(CS_ENOMEM, "cannot start the export thread: %s", strerror(e));
+    x->running = 1;
+    return 0;
+}
+
+int cs_chexport_stop(cs_chexport *x, int64_t drain_ms)
+{
+    int drained;
+
+    if (!x->running)
+        return 0;
+    pthread_mutex_lock(&x->lock);
+    x->stop = 1;
+    x->drain = drain_ms > 0;
+    x->drain_deadline_ns = clock_ns(CLOCK_MONOTONIC) + drain_ms * 1000000ll;
+    pthread_cond_broadcast(&x->wake);
+    pthread_mutex_unlock(&x->lock);
+    pthread_join(x->thread, NULL);
+    x->running = 0;
+    pthread_mutex_lock(&x->lock);
+    drained = x->drained;
+    pthread_mutex_unlock(&x->lock);
+    return drained || drain_ms <= 0 ? 0 : CS_EBUSY;
+}
+
+void cs_chexport_stats_get(cs_chexport *x, cs_chexport_stats *st)
+{
+    pthread_mutex_lock(&x->lock);
+    *st = x->st;
+    pthread_mutex_unlock(&x->lock);
+}
+
+void cs_chexport_close(cs_chexport *x)
+{
+    if (x == NULL)
+        return;
+    cs_chexport_stop(x, 0);
+    rows_end(x);
+    for (int i = 0; i < CS_CHX_TABLES; i++)
+        free(x->rows[i].data);
+    cs_ch_close(x->ch);
+    cs_msgtail_close(x->tail);
+    pthread_mutex_destroy(&x->lock);
+    pthread_cond_destroy(&x->wake);
+    cs_free(x);
+}
