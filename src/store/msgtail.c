@@ -12,8 +12,12 @@
  *   commit: write the working position to CURSOR.new, fsync, rename over
  *           CURSOR, fsync the directory; it becomes the committed one
  *
+ * A file is known by its inode and the header of its first record: a
+ * file deleted and made again may get the same inode number, and is read
+ * from its start like a replaced one.
+ *
  * Invariants: an entry's offset is 0 or the end of a complete, checked
- * record of that inode's file, so a read never starts inside a record;
+ * record of that file, so a read never starts inside a record;
  * the working position is never behind the committed one except after a
  * file was replaced or deleted. Entries are kept sorted by (seg, kind).
  */
@@ -39,7 +43,8 @@ typedef struct tail_entry {
     uint32_t seg;
     int kind;
     uint64_t ino, off, size;
-    int seen; /* in the listing being processed */
+    uint64_t head; /* the file's first frame header (length, checksum); 0: none yet */
+    int seen;      /* in the listing being processed */
 } tail_entry;
 
 typedef struct tail_pos {
@@ -110,13 +115,14 @@ static int parse_cursor_line(const char *line, tail_entry *e)
 {
     char kind[8];
     unsigned seg;
-    unsigned long long ino, off, size;
+    unsigned long long ino, head, off, size;
 
-    if (sscanf(line, "%7s %u %llu %llu %llu", kind, &seg, &ino, &off, &size) != 5 ||
+    if (sscanf(line, "%7s %u %llu %llx %llu %llu", kind, &seg, &ino, &head, &off, &size) != 6 ||
         (e->kind = kind_of(kind)) < 0)
         return -1;
     e->seg = seg;
     e->ino = ino;
+    e->head = head;
     e->off = off;
     e->size = size;
     return 0;
@@ -181,6 +187,26 @@ void cs_msgtail_close(cs_msgtail *t)
 
 /* ---- the store's files ---------------------------------------------------- */
 
+/* The header of the first frame of the file at "path" (its length and
+ * checksum, 12 bytes after the magic, hashed into 64 bits), or 0 if it has
+ * none yet. With the inode it tells a file from one made after it was
+ * deleted: the inode number alone may be reused. */
+static uint64_t file_head(const char *path)
+{
+    uint8_t b[CS__MSG_MAGIC_LEN + CS__FRAME_PAYLOAD];
+    uint64_t h = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? pread(fd, b, sizeof(b), 0) : -1;
+
+    if (fd >= 0)
+        close(fd);
+    if (n != (ssize_t)sizeof(b))
+        return 0;
+    for (size_t i = CS__MSG_MAGIC_LEN; i < sizeof(b); i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h | 1;
+}
+
 /* Marks every entry unseen, then brings each published file of the store
  * into the working position (new files at offset 0; a replaced file back
  * to 0), recording its inode and size. */
@@ -212,11 +238,15 @@ static int survey(cs_msgtail *t)
                 break;
             cs_qsort(t->work.e, t->work.n, sizeof(tail_entry), entry_cmp);
             e = pos_find(&t->work, seg, kind);
-        } else if (e->ino != (uint64_t)st.st_ino) {
+        } else if (e->ino != (uint64_t)st.st_ino || (uint64_t)st.st_size < e->off ||
+                   (e->head != 0 && file_head(path) != e->head)) {
             e->ino = (uint64_t)st.st_ino;
             e->off = 0;
+            e->head = 0;
             t->replaced++;
         }
+        if (e->head == 0)
+            e->head = file_head(path);
         e->size = (uint64_t)st.st_size;
         e->seen = 1;
     }
@@ -340,8 +370,8 @@ static int write_cursor(const cs_msgtail *t, const char *tmp)
     for (size_t i = 0; i < t->work.n; i++) {
         const tail_entry *e = &t->work.e[i];
 
-        fprintf(f, "%s %u %llu %llu %llu\n", cs__msgfile_prefix[e->kind], (unsigned)e->seg,
-                (unsigned long long)e->ino, (unsigned long long)e->off,
+        fprintf(f, "%s %u %llu %016llx %llu %llu\n", cs__msgfile_prefix[e->kind], (unsigned)e->seg,
+                (unsigned long long)e->ino, (unsigned long long)e->head, (unsigned long long)e->off,
                 (unsigned long long)e->size);
     }
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0;

@@ -24,8 +24,10 @@
  *     more, and the consumer should say so).
  *
  * Cursor file, text: "capstream-msgtail 1\n" then a line per file
- * "KIND SEG INODE OFFSET SIZE\n" (KIND one of msg lat unm gap; SIZE the
- * file's size when last seen). A cursor that does not parse is an error
+ * "KIND SEG INODE HEAD OFFSET SIZE\n" (KIND one of msg lat unm gap; HEAD,
+ * 16 hex digits, a hash of its first record's frame header, which with
+ * the inode tells the file from a later one; SIZE its size when last
+ * seen). A cursor that does not parse is an error
  * (CS_ECORRUPT), never silently reset.
  *
  * Threading: a tail is used by one thread; the store's writer may append
