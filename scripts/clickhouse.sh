@@ -30,6 +30,7 @@ write_config() {
     local dir=$1 http=$2 tcp=$3
     shift 3
     local shards="" p
+    [ $# -gt 0 ] || set -- "$tcp" # no shards given: a cluster of this server alone
     for p in "$@"; do
         shards+="<shard><replica><host>127.0.0.1</host><port>$p</port></replica></shard>"
     done
@@ -73,7 +74,7 @@ EOF
 }
 
 start() {
-    [ $# -ge 4 ] || die "usage: start DIR HTTP_PORT TCP_PORT [SHARD_TCP_PORT ...]"
+    [ $# -ge 3 ] || die "usage: start DIR HTTP_PORT TCP_PORT [SHARD_TCP_PORT ...]"
     local dir http=$2 tcp=$3 bin i
     mkdir -p "$1"
     dir=$(cd "$1" && pwd)

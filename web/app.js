@@ -195,7 +195,23 @@
         `records not stored ${d.records_not_stored || 0}` +
         (d.windows_not_stored || d.alerts_not_stored ?
           `, metrics windows not stored ${d.windows_not_stored || 0}, alerts not stored ${d.alerts_not_stored || 0}` : "");
+      if (s.export) $("status").appendChild(exportStatus(s.export));
     } catch (e) { $("status").innerHTML = `<span class="err">status: ${esc(e.message)}</span>`; }
+  }
+  /* --export: " · ClickHouse up, N rows, caught up", or down with what is
+   * pending, how far behind and why; marked when down or behind */
+  function exportStatus(x) {
+    const el = document.createElement("span");
+    const rows = Object.values(x.rows || {}).reduce((a, b) => a + Number(b), 0);
+    const pending = Number(x.pending_bytes || 0);
+    let text = ` · ClickHouse ${x.target} as ${x.sensor}: ${x.up ? "up" : "DOWN"}, ${rows} rows sent`;
+    text += pending ? `, ${fmtSI(pending, "B")} pending, ${Number(x.lag_s).toFixed(0)} s behind` : ", caught up";
+    if (Number(x.lost_bytes)) text += `, ${fmtSI(Number(x.lost_bytes), "B")} deleted before sent`;
+    if (!x.up && x.last_error) text += ` (${x.last_error})`;
+    el.id = "export-status";
+    el.textContent = text;
+    if (!x.up || Number(x.lag_s) > 5 || Number(x.lost_bytes)) el.className = "err";
+    return el;
   }
 
   /* ---- charts ---- */

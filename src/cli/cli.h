@@ -10,6 +10,7 @@
 
 #include "core/packet.h"
 #include "decode/decoder.h"
+#include "export/chexport.h"
 #include "packet/timeref.h"
 
 #include <stdint.h>
@@ -132,9 +133,29 @@ int64_t cs_cli_mono_ns(void);
  * and returns NULL for anything else (cmd_export.c). */
 const char *cs_cli_export_url(const char *cmd, const char *spec);
 
-struct cs_chexport_stats;
 /* One line on "out": rows sent per table, what is left and what was lost
  * (cmd_export.c). */
-void cs_cli_export_summary(FILE *out, const struct cs_chexport_stats *st);
+void cs_cli_export_summary(FILE *out, const cs_chexport_stats *st);
+
+/* --export and --sensor of run, ingest and reanalyze (cmd_export.c): the
+ * getopt codes, their help, and the option into "x" (0, or the exit
+ * status of a usage error). */
+#define CS_CLI_OPT_EXPORT 0x1001
+#define CS_CLI_OPT_SENSOR 0x1002
+#define CS_CLI_EXPORT_OPTS                                                                         \
+    {"export", required_argument, 0, CS_CLI_OPT_EXPORT},                                           \
+    {                                                                                              \
+        "sensor", required_argument, 0, CS_CLI_OPT_SENSOR                                          \
+    }
+#define CS_CLI_EXPORT_HELP                                                                         \
+    "      --export clickhouse=URL  also send the decoded records to ClickHouse as they\n"         \
+    "                        are stored, http[s]://[USER:PASS@]HOST:PORT/DB (tables made\n"        \
+    "                        when missing; docs/clickhouse.md). Never slows the pass: what\n"      \
+    "                        ClickHouse misses while down is sent when it returns\n"               \
+    "      --sensor NAME     this sensor's name in exported rows (default: the host name)\n"
+int cs_cli_export_option(const char *cmd, int c, const char *arg, cs_chexport_cfg *x);
+
+/* After the options: --sensor only with --export (0, or a usage error). */
+int cs_cli_export_check(const char *cmd, const cs_chexport_cfg *x);
 
 #endif

@@ -42,7 +42,7 @@
 
 static const char demo_help[] =
     "usage: capstream demo [--listen ADDR:PORT] [--rate PPS] [--seconds N] [--store DIR]\n"
-    "                      [--decoder-opt NAME.KEY=VALUE]\n\n"
+    "                      [--decoder-opt NAME.KEY=VALUE] [--export clickhouse=URL]\n\n"
     "Runs the live daemon on synthetic trading-floor traffic - FIX order entry\n"
     "with occasional slow acknowledgements, HTTP, DNS with some NXDOMAIN, ITCH\n"
     "market data on MoldUDP64 feeds A and B with occasional loss, OUCH 4.2\n"
@@ -56,7 +56,8 @@ static const char demo_help[] =
     "  --rate PPS       packets per second (default 5000)\n"
     "  --seconds N      stop after N seconds (default: until Ctrl-C / SIGTERM)\n"
     "  --store DIR      keep the store in DIR instead of a removed temporary one\n"
-    "  --seed N         generator seed (default 1)\n" CS_CLI_DECODER_OPT_HELP "\n"
+    "  --seed N         generator seed (default 1)\n" CS_CLI_DECODER_OPT_HELP CS_CLI_EXPORT_HELP
+    "\n"
     "alert rules:\n"
     "  fix_slow:   pair=fix p99 > 1ms for 2s clear 10s\n"
     "  dns_errors: proto=dns rcode!=0 rate > 5/s\n\n"
@@ -76,6 +77,7 @@ typedef struct demo_args {
     const char *listen, *store;
     unsigned long long rate, seed, seconds;
     cs_decoder_optset decoder_opts;
+    cs_chexport_cfg exp; /* url NULL: no --export */
 } demo_args;
 
 static int parse_count(const char *opt, const char *s, unsigned long long max,
@@ -92,11 +94,15 @@ static int parse_count(const char *opt, const char *s, unsigned long long max,
 
 static int demo_parse(int argc, char **argv, demo_args *a)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, 0, 'L'},  {"rate", required_argument, 0, 'R'},
-        {"seconds", required_argument, 0, 'S'}, {"store", required_argument, 0, 'd'},
-        {"seed", required_argument, 0, 'E'},    {"decoder-opt", required_argument, 0, 'O'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    static const struct option opts[] = {{"listen", required_argument, 0, 'L'},
+                                         {"rate", required_argument, 0, 'R'},
+                                         {"seconds", required_argument, 0, 'S'},
+                                         {"store", required_argument, 0, 'd'},
+                                         {"seed", required_argument, 0, 'E'},
+                                         {"decoder-opt", required_argument, 0, 'O'},
+                                         {"help", no_argument, 0, 'h'},
+                                         CS_CLI_EXPORT_OPTS,
+                                         {0, 0, 0, 0}};
     int c, rc = 0;
 
     a->listen = DEMO_DEFAULT_LISTEN;
@@ -126,12 +132,14 @@ static int demo_parse(int argc, char **argv, demo_args *a)
             rc = cs_decoder_optset_add(&a->decoder_opts, optarg) < 0
                      ? cs_cli_usage_error("demo", "%s", cs_error_msg(CS_EINVAL))
                      : 0;
+        else if (c == CS_CLI_OPT_EXPORT || c == CS_CLI_OPT_SENSOR)
+            rc = cs_cli_export_option("demo", c, optarg, &a->exp);
         else
             rc = cs_cli_usage_error("demo", "bad option");
     }
     if (rc == 0 && optind < argc)
         rc = cs_cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-    return rc;
+    return rc == 0 ? cs_cli_export_check("demo", &a->exp) : rc;
 }
 
 /* ---- temporary files -------------------------------------------------- */
@@ -215,7 +223,8 @@ int cs_cmd_demo(int argc, char **argv)
                        .label = "synth",
                        .banner = banner,
                        .decoder_opts = &a.decoder_opts,
-                       .tap_by_vlan = 1};
+                       .tap_by_vlan = 1,
+                       .exp = a.exp.url ? &a.exp : NULL};
     if (a.seconds && pthread_create(&timer, NULL, stop_later, &a.seconds) == 0)
         pthread_detach(timer);
     status = cs__run_daemon(&o);

@@ -57,6 +57,26 @@ const char *cs_cli_export_url(const char *cmd, const char *spec)
     return spec + sizeof(prefix) - 1;
 }
 
+int cs_cli_export_option(const char *cmd, int c, const char *arg, cs_chexport_cfg *x)
+{
+    if (c == CS_CLI_OPT_SENSOR) {
+        x->sensor = arg;
+        return 0;
+    }
+    if ((x->url = cs_cli_export_url(cmd, arg)) == NULL)
+        return CS_EXIT_USAGE;
+    x->after = INT64_MIN;
+    return 0;
+}
+
+int cs_cli_export_check(const char *cmd, const cs_chexport_cfg *x)
+{
+    if (x->sensor != NULL && x->url == NULL)
+        return cs_cli_usage_error(cmd, "--sensor names the sensor in exported rows: give "
+                                       "--export clickhouse=URL too");
+    return 0;
+}
+
 static int parse_rows(const char *s, size_t *out)
 {
     char *end;

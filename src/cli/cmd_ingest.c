@@ -11,6 +11,9 @@
  * the one the store reports as written, and the exit status is 1. Packets
  * of a link type capstream cannot dissect (802.11, radiotap...) are stored
  * all the same and counted per link type in the summary: never an error.
+ * With --export the records also go to ClickHouse while the pass runs; a
+ * ClickHouse that refuses leaves them for the next export (a warning, not
+ * a failure: the store holds them).
  */
 #include "cli/cli.h"
 
@@ -30,7 +33,7 @@ static const char ingest_help[] =
     "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--max-flows N]\n"
     "                        [--flow-buffer N] [--pair-timeout D] [--t2t-window D]\n"
     "                        [--segment-bytes N] [--max-bytes N] [--max-message-bytes N]\n"
-    "                        [--partitions N] [--fsync] [-q]\n\n"
+    "                        [--partitions N] [--fsync] [--export clickhouse=URL] [-q]\n\n"
     "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
     "stores its packets in STORE (created if missing; later ingests append), indexed\n"
     "by time, flow, host, port and protocol, and decodes them: TCP reassembly, FIX,\n"
@@ -59,8 +62,8 @@ static const char ingest_help[] =
     "      --max-message-bytes N  the same for messages and measurements, deleted a\n"
     "                         packet segment's worth at a time, oldest first\n"
     "      --fsync            sync each segment and index to disk as it closes\n"
-    "                         (survives power loss, not only a crash of capstream)\n"
-    "  -q, --quiet            no summary line\n\n"
+    "                         (survives power loss, not only a crash of "
+    "capstream)\n" CS_CLI_EXPORT_HELP "  -q, --quiet            no summary line\n\n"
     "example:\n"
     "  capstream ingest -r trading.pcap -d /var/lib/capstream --max-bytes 50G\n";
 
@@ -73,6 +76,7 @@ typedef struct ingest_args {
     cs_analyzer_cfg limits;
     int tap_by_vlan, tap_by_trailer;
     cs_timerefs timeref;
+    cs_chexport_cfg exp; /* url NULL: no --export */
 } ingest_args;
 
 /* --max-flows N, --flow-buffer BYTES, --pair-timeout and --t2t-window DURATION. */
@@ -117,6 +121,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"partitions", required_argument, 0, 'P'},
                                          {"tap-by", required_argument, 0, 'V'},
                                          {"time-source", required_argument, 0, 'K'},
+                                         CS_CLI_EXPORT_OPTS,
                                          {0, 0, 0, 0}};
     int c;
 
@@ -179,6 +184,11 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             if (ingest_limit(a, c, optarg) < 0)
                 return cs_cli_usage_error("ingest", "%s", cs_error_msg(CS_EINVAL));
             break;
+        case CS_CLI_OPT_EXPORT:
+        case CS_CLI_OPT_SENSOR:
+            if (cs_cli_export_option("ingest", c, optarg, &a->exp) != 0)
+                return CS_EXIT_USAGE;
+            break;
         case 'h':
             cs_cli_help(stdout, ingest_help);
             return -1;
@@ -192,7 +202,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         return cs_cli_usage_error("ingest", "unexpected argument '%s'", argv[optind]);
     if (cs_cli_finish_timerefs("ingest", &a->timeref, a->tap_by_trailer) != 0)
         return CS_EXIT_USAGE;
-    return 0;
+    return cs_cli_export_check("ingest", &a->exp);
 }
 
 static void analysis_summary(const cs_pipeline_stats *ps)
@@ -271,6 +281,7 @@ int cs_cmd_ingest(int argc, char **argv)
                                     .limits = &a.limits,
                                     .tap_by_vlan = a.tap_by_vlan,
                                     .timeref = a.timeref,
+                                    .exp = a.exp.url ? &a.exp : NULL,
                                     .progress = show_progress,
                                     .ud = &prog},
                    &r);
@@ -284,6 +295,8 @@ int cs_cmd_ingest(int argc, char **argv)
         analysis_summary(&r.ps);
         undissected_summary(&r.ps);
         cs_cli_timeref_summary(&a.timeref, &r.ps.timeref);
+        if (r.exp.ran)
+            cs_cli_export_summary(stdout, &r.exp.st);
     }
     if (rc < 0) {
         cs_log_error("%s: %s", a.file, r.why);

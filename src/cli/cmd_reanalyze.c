@@ -27,7 +27,8 @@
 #include <string.h>
 
 static const char reanalyze_help[] =
-    "usage: capstream reanalyze -d STORE [--after T] [--before T] [--decoders LIST]\n\n"
+    "usage: capstream reanalyze -d STORE [--after T] [--before T] [--decoders LIST]\n"
+    "                           [--export clickhouse=URL]\n\n"
     "Decodes stored packets again (for example with decoders that were not enabled\n"
     "when they were captured) and replaces the messages and measurements the store\n"
     "holds for the segments that overlap [after, before).\n\n"
@@ -36,7 +37,7 @@ static const char reanalyze_help[] =
     "      --before T       end of the range, excluded (default: after the last packet)\n"
     "      --decoders LIST  all (default), or names separated by commas: "
     "{decoders}\n" CS_CLI_DECODER_OPT_HELP CS_CLI_TAP_BY_HELP CS_CLI_TIME_SOURCE_HELP
-    "  -q, --quiet          no summary\n\n"
+        CS_CLI_EXPORT_HELP "  -q, --quiet          no summary\n\n"
     "examples:\n"
     "  capstream ingest -r day.pcap -d S --decoders none   # store packets only\n"
     "  capstream reanalyze -d S                            # decode them later\n"
@@ -50,6 +51,7 @@ typedef struct reanalyze_args {
     cs_decoder_optset decoder_opts;
     int tap_by_vlan, tap_by_trailer;
     cs_timerefs timeref;
+    cs_chexport_cfg exp; /* url NULL: no --export */
 } reanalyze_args;
 
 static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
@@ -63,6 +65,7 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
                                          {"time-source", required_argument, 0, 'K'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
+                                         CS_CLI_EXPORT_OPTS,
                                          {0, 0, 0, 0}};
     int c;
 
@@ -101,6 +104,11 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
         case 'q':
             a->quiet = 1;
             break;
+        case CS_CLI_OPT_EXPORT:
+        case CS_CLI_OPT_SENSOR:
+            if (cs_cli_export_option("reanalyze", c, optarg, &a->exp) != 0)
+                return CS_EXIT_USAGE;
+            break;
         case 'h':
             cs_cli_help(stdout, reanalyze_help);
             return -1;
@@ -118,7 +126,7 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
         return cs_cli_usage_error("reanalyze", "--after is later than --before");
     if (a->decoders[0] == NULL)
         return cs_cli_usage_error("reanalyze", "--decoders none leaves nothing to do");
-    return 0;
+    return cs_cli_export_check("reanalyze", &a->exp);
 }
 
 int cs_cmd_reanalyze(int argc, char **argv)
@@ -136,7 +144,8 @@ int cs_cmd_reanalyze(int argc, char **argv)
                                           .decoders = a.decoders,
                                           .decoder_opts = &a.decoder_opts,
                                           .tap_by_vlan = a.tap_by_vlan,
-                                          .timeref = a.timeref},
+                                          .timeref = a.timeref,
+                                          .exp = a.exp.url ? &a.exp : NULL},
                       &r);
     if (rc < 0)
         return cs_cli_fail(rc);
@@ -151,5 +160,7 @@ int cs_cmd_reanalyze(int argc, char **argv)
                r.ps.analyzer.measurements, r.ps.analyzer.unmatched_requests);
     if (!a.quiet)
         cs_cli_timeref_summary(&a.timeref, &r.ps.timeref);
+    if (!a.quiet && r.exp.ran)
+        cs_cli_export_summary(stdout, &r.exp.st);
     return CS_EXIT_OK;
 }

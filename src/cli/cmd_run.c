@@ -89,7 +89,7 @@ static const char run_help[] =
     "      --partitions N    for a new store: segments written at once (default 64)\n"
     "      --max-message-bytes N  message and measurement budget (they may outlive\n"
     "                        their packets; the oldest segment's go first)\n"
-    "      --metrics-days N  keep per-second metrics N days (default 31)\n\n"
+    "      --metrics-days N  keep per-second metrics N days (default 31)\n" CS_CLI_EXPORT_HELP "\n"
     "examples:\n"
     "  capstream run -i eth1,eth2 -d /var/lib/capstream --config alerts.conf --user capstream\n"
     "  capstream run -r trading.pcap -d S --replay realtime --listen 127.0.0.1:9000\n";
@@ -112,6 +112,7 @@ typedef struct run_args {
     const char *time_specs[RUN_MAX_IFACES + 1]; /* --time-source [IFACE=]SRC, as given */
     int n_time_specs;
     cs_timerefs timeref;
+    cs_chexport_cfg exp; /* url NULL: no --export */
 } run_args;
 
 /* What the server shares with the engine's hooks. */
@@ -210,6 +211,9 @@ static int run_option(run_args *a, int c, const char *arg)
             return cs_cli_usage_error("run", "bad --metrics-days '%s'", arg);
         a->metrics_days = (int64_t)v;
         return 0;
+    case CS_CLI_OPT_EXPORT:
+    case CS_CLI_OPT_SENSOR:
+        return cs_cli_export_option("run", c, arg, &a->exp);
     default:
         return cs_cli_usage_error("run", "bad option");
     }
@@ -274,6 +278,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"tap-by", required_argument, 0, 'V'},
                                          {"time-source", required_argument, 0, 'K'},
                                          {"help", no_argument, 0, 'h'},
+                                         CS_CLI_EXPORT_OPTS,
                                          {0, 0, 0, 0}};
     int c, rc;
 
@@ -300,7 +305,7 @@ static int run_parse(int argc, char **argv, run_args *a)
         return rc;
     if (a->config != NULL && cs_cli_config_decoder_opts(a->config, &a->decoder_opts) < 0)
         return cs_cli_usage_error("run", "%s", cs_error_msg(CS_EINVAL));
-    return 0;
+    return cs_cli_export_check("run", &a->exp);
 }
 
 /* ---- the engine's hooks: live events, status, /metrics ---------------- */
@@ -418,7 +423,9 @@ static void on_tick(void *ud, const cs_daemon_status *ds, const cs_metrics *m)
                          .measurements = ds->measurements,
                          .hw_ts_missing = ds->hw_ts_missing,
                          .timeref = ds->timeref,
-                         .capturing = ds->capturing};
+                         .capturing = ds->capturing,
+                         .exporting = ds->exporting,
+                         .exp = ds->exp};
     char *text = NULL;
     size_t len = 0;
 
@@ -453,6 +460,7 @@ static void daemon_cfg(run_ctx *x, cs_daemon_cfg *c)
                          .decoder_opts = &a->decoder_opts,
                          .tap_by_vlan = a->tap_by_vlan,
                          .timeref = a->timeref,
+                         .exp = a->exp.url ? &a->exp : NULL,
                          .hooks = {x, on_measurement, on_window, on_alert, on_tick}};
 }
 
@@ -527,6 +535,8 @@ int cs__run_daemon(const cs__run_opts *o)
     if (o->decoder_opts != NULL)
         x.a.decoder_opts = *o->decoder_opts;
     x.a.tap_by_vlan = o->tap_by_vlan;
+    if (o->exp != NULL)
+        x.a.exp = *o->exp;
     x.a.metrics_days = 31;
     x.a.ring_bytes = RUN_DEFAULT_RING;
     x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT;

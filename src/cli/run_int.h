@@ -12,6 +12,7 @@
 #define CS_CLI_RUN_INT_H
 
 #include "decode/decoder.h"
+#include "export/chexport.h"
 
 typedef struct cs__run_opts {
     const char *dir;                       /* the store (created if missing) */
@@ -23,6 +24,7 @@ typedef struct cs__run_opts {
     const char *banner;                    /* printed to standard output once serving, or NULL */
     const cs_decoder_optset *decoder_opts; /* --decoder-opt settings, or NULL */
     int tap_by_vlan;                       /* --tap-by vlan: a frame's tap is its VLAN id */
+    const cs_chexport_cfg *exp;            /* --export, or NULL */
 } cs__run_opts;
 
 int cs__run_daemon(const cs__run_opts *o);

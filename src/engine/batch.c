@@ -21,6 +21,11 @@
  * changes nothing, and after an ingest without decoders it yields what a
  * full ingest would have (same packets, same order, same refs, so the same
  * messages, measurements and ids). Work is per whole segment.
+ *
+ * With an export (cfg.exp), its thread sends the message store's records
+ * to ClickHouse while the pass writes them (export/chexport.h), and once
+ * the store is closed sends the rest; reanalysed segments' records are
+ * sent again (the same rows, merged away; new ones added).
  */
 #include "engine/batch.h"
 
@@ -30,6 +35,35 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+/* ---- export ----------------------------------------------------------- */
+
+/* Opens and starts the export (none without "xc"); the store is open. */
+static int export_begin(const cs_chexport_cfg *xc, const char *dir, cs_chexport **out)
+{
+    cs_chexport_cfg c;
+    int rc;
+
+    *out = NULL;
+    if (xc == NULL)
+        return 0;
+    c = *xc;
+    c.store_dir = dir;
+    if ((rc = cs_chexport_open(&c, out)) == 0 && (rc = cs_chexport_start(*out)) < 0) {
+        cs_chexport_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The store is closed, every record in it: the export sends the rest. */
+static void export_end(cs_chexport *x, cs_batch_export *r)
+{
+    if (x == NULL)
+        return;
+    r->ran = 1;
+    r->complete = cs_chexport_finish(x, CS_BATCH_EXPORT_DRAIN_MS, &r->st) == 0;
+}
 
 /* ---- ingest ----------------------------------------------------------- */
 
@@ -121,12 +155,15 @@ int cs_ingest(const cs_ingest_cfg *cfg, cs_ingest_result *res)
 {
     cs_capfile *f = NULL;
     cs_store *s = NULL;
+    cs_chexport *x = NULL;
     int rc;
 
     memset(res, 0, sizeof(*res));
     if ((rc = cs_capfile_open(cfg->file, &f)) < 0)
         return rc;
-    if ((rc = cs_store_open(cfg->dir, &cfg->so, &s)) < 0) {
+    if ((rc = cs_store_open(cfg->dir, &cfg->so, &s)) < 0 ||
+        (rc = export_begin(cfg->exp, cfg->dir, &x)) < 0) {
+        cs_store_close(s);
         cs_capfile_close(f);
         return rc;
     }
@@ -134,6 +171,7 @@ int cs_ingest(const cs_ingest_cfg *cfg, cs_ingest_result *res)
     cs_store_info_get(s, &res->before);
     rc = ingest_pass(cfg, f, s, res);
     cs_capfile_close(f);
+    export_end(x, &res->exp);
     return rc;
 }
 
@@ -168,13 +206,19 @@ int cs_reanalyze(const cs_reanalyze_cfg *cfg, cs_reanalyze_result *res)
 {
     cs_store_opts so = {.flags = CS_STORE_WRITE};
     cs_store *s = NULL;
+    cs_chexport *x = NULL;
     int rc;
 
     memset(res, 0, sizeof(*res));
     if ((rc = cs_store_open(cfg->dir, &so, &s)) < 0)
         return rc;
+    if ((rc = export_begin(cfg->exp, cfg->dir, &x)) < 0) {
+        cs_store_close(s);
+        return rc;
+    }
     cs_store_segments_in_range(s, cfg->after, cfg->before, &res->first_seg, &res->last_seg);
     rc = res->first_seg == 0 ? 0 : reanalyze_pass(cfg, s, res);
     cs_store_close(s);
+    export_end(x, &res->exp);
     return rc;
 }

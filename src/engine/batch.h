@@ -17,10 +17,21 @@
 #include "analytics/analyzer.h"
 #include "decode/decoder.h"
 #include "engine/pipeline.h"
+#include "export/chexport.h"
 #include "store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* A batch pass's export (--export): its thread sends records while the
+ * pass stores them, then drains what is left once the pass ended. */
+#define CS_BATCH_EXPORT_DRAIN_MS (3600 * 1000ll) /* while ClickHouse takes batches */
+
+typedef struct cs_batch_export {
+    int ran;      /* cfg.exp was given and opened: the fields below are set */
+    int complete; /* every record the store holds was sent */
+    cs_chexport_stats st;
+} cs_batch_export;
 
 typedef struct cs_ingest_cfg {
     const char *file; /* capture file (pcap or pcapng; "-" = standard input) */
@@ -31,6 +42,7 @@ typedef struct cs_ingest_cfg {
     const cs_analyzer_cfg *limits;         /* or NULL for the defaults */
     int tap_by_vlan;                       /* --tap-by vlan (pipeline.h) */
     cs_timerefs timeref;                   /* --time-source, --tap-by trailer */
+    const cs_chexport_cfg *exp; /* records on to ClickHouse (store_dir: "dir"), or NULL */
     /* called every 4096 packets (may be NULL): bytes of the file read, its
      * size (0 if unknown), packets so far */
     void (*progress)(void *ud, uint64_t done_bytes, uint64_t total_bytes, uint64_t packets);
@@ -45,6 +57,7 @@ typedef struct cs_ingest_result {
     cs_store_info before; /* the store as opened */
     cs_store_info fin;    /* as closed: what it really stored */
     char why[512];        /* what stopped the pass, when ingest fails after "ran" */
+    cs_batch_export exp;
 } cs_ingest_result;
 
 /*
@@ -63,11 +76,13 @@ typedef struct cs_reanalyze_cfg {
     const cs_decoder_optset *decoder_opts; /* or NULL */
     int tap_by_vlan;                       /* --tap-by vlan (pipeline.h) */
     cs_timerefs timeref;                   /* --time-source, --tap-by trailer */
+    const cs_chexport_cfg *exp; /* records on to ClickHouse (store_dir: "dir"), or NULL */
 } cs_reanalyze_cfg;
 
 typedef struct cs_reanalyze_result {
     uint32_t first_seg, last_seg; /* the segments reanalysed (0, 0: none in range) */
     cs_pipeline_stats ps;
+    cs_batch_export exp; /* the replaced records are sent again */
 } cs_reanalyze_result;
 
 /*

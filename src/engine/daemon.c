@@ -83,6 +83,7 @@ struct cs_daemon {
     cs_metrics *metrics;
     cs_metricstore *mstore;
     cs_alerts *alerts;
+    cs_chexport *exp; /* cfg.exp: its own thread reads the message store */
     cs_sink observer; /* the pipeline keeps a pointer to it: lives as long */
     int64_t started_ns, last_tick, last_records_flush, max_ts;
     /* reference time - host time of the latest packet: a live capture's
@@ -355,6 +356,8 @@ static void totals(cs_daemon *d, cs_daemon_status *st)
     /* a replay is done only once the pipeline has drained and published it */
     st->capturing = !d->drained;
     snprintf(st->sources, sizeof(st->sources), "%s", d->sources);
+    if ((st->exporting = d->exp != NULL))
+        cs_chexport_stats_get(d->exp, &st->exp);
 }
 
 static void tick(cs_daemon *d)
@@ -548,6 +551,16 @@ static int open_results(cs_daemon *d)
     return cs_pipeline_new(&pc, &d->pl);
 }
 
+/* Opens the export's cursor in the store (before the store is given to
+ * cfg.user, so the cursor is the user's too); its thread starts later. */
+static int open_export(cs_daemon *d)
+{
+    cs_chexport_cfg xc = *d->cfg.exp;
+
+    xc.store_dir = d->cfg.dir;
+    return cs_chexport_open(&xc, &d->exp);
+}
+
 int cs_daemon_open(const cs_daemon_cfg *cfg, cs_daemon **out)
 {
     cs_daemon *d = cs_calloc(1, sizeof(*d));
@@ -565,6 +578,8 @@ int cs_daemon_open(const cs_daemon_cfg *cfg, cs_daemon **out)
     install_signals(d);
     if ((rc = open_sources(d)) < 0 || (rc = cs_store_open(cfg->dir, &d->cfg.so, &d->store)) < 0)
         return rc;
+    if (cfg->exp && (rc = open_export(d)) < 0)
+        return rc;
     if (!capture_direct(d) && (rc = cs_pktqueue_new(DAEMON_QUEUE_BYTES, &d->q)) < 0)
         return rc;
     return 0;
@@ -576,7 +591,7 @@ int cs_daemon_start(cs_daemon *d)
 
     if (d->cfg.user && (rc = drop_privileges(d->cfg.user, d->cfg.dir)) < 0)
         return rc;
-    if ((rc = open_results(d)) < 0)
+    if ((rc = open_results(d)) < 0 || (d->exp && (rc = cs_chexport_start(d->exp)) < 0))
         return rc;
     if (capture_direct(d))
         return 0; /* the pipeline thread reads it: direct_loop */
@@ -630,6 +645,19 @@ static void say_metrics_lost(cs_metricstore_lost lost)
                     lost.windows, lost.alerts);
 }
 
+/* Every record is in the store now: the export sends what is left, while
+ * ClickHouse takes it; what it cannot is sent by the next run (logged). */
+static void finish_export(cs_daemon *d)
+{
+    cs_chexport_stats st;
+
+    if (d->exp == NULL)
+        return;
+    if (cs_chexport_finish(d->exp, CS_DAEMON_EXPORT_DRAIN_MS, &st) == 0)
+        cs_log_info("export to %s: every record sent", st.target);
+    d->exp = NULL;
+}
+
 int cs_daemon_close(cs_daemon *d)
 {
     int rc = 0, rc2;
@@ -655,6 +683,7 @@ int cs_daemon_close(cs_daemon *d)
     }
     if ((rc2 = cs_store_close(d->store)) < 0 && rc == 0)
         rc = rc2;
+    finish_export(d);
     for (int i = 0; i < d->n_caps; i++)
         if (d->caps[i].src)
             d->caps[i].src->ops->close(d->caps[i].src);

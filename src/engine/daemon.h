@@ -21,7 +21,9 @@
  *                              (a file: then keeps ticking until stopped)
  *                              or a signal stopped it
  *   cs_daemon_close(d)         stops the captures, drains, flushes and
- *                              closes every file; frees "d"
+ *                              closes every file, then lets the export
+ *                              send what is left (up to CS_DAEMON_EXPORT_DRAIN_MS);
+ *                              frees "d"
  *
  * Hooks are called from the thread that calls cs_daemon_run() (and
  * cs_daemon_close(), for what the last flush finds); what they are given
@@ -33,6 +35,7 @@
 #include "analytics/alerts.h"
 #include "analytics/metrics.h"
 #include "decode/decoder.h"
+#include "export/chexport.h"
 #include "packet/timeref.h"
 #include "record/message.h"
 #include "store/store.h"
@@ -40,6 +43,7 @@
 #include <stdint.h>
 
 #define CS_DAEMON_MAX_IFACES 16
+#define CS_DAEMON_EXPORT_DRAIN_MS 30000       /* at the end, while ClickHouse takes batches */
 #define CS_DAEMON_DEFAULT_RING (256ull << 20) /* bytes of AF_PACKET ring per interface */
 
 typedef struct cs_daemon cs_daemon;
@@ -56,6 +60,8 @@ typedef struct cs_daemon_status {
     uint64_t hw_ts_missing;   /* --time-source hardware: frames without a NIC stamp */
     cs_timeref_stats timeref; /* --time-source trailer: what the trailers gave */
     int capturing;            /* 0 once a replayed file is drained and published */
+    int exporting;            /* cfg.export is set: "exp" is its progress */
+    cs_chexport_stats exp;
 } cs_daemon_status;
 
 typedef struct cs_daemon_hooks {
@@ -92,6 +98,8 @@ typedef struct cs_daemon_cfg {
     const cs_decoder_optset *decoder_opts; /* or NULL */
     int tap_by_vlan;                       /* --tap-by vlan (engine/pipeline.h) */
     cs_timerefs timeref;                   /* --time-source per interface, --tap-by trailer */
+    const cs_chexport_cfg *exp;            /* records sent on to ClickHouse as they are
+                                              stored (its store_dir is "dir"), or NULL */
     cs_daemon_hooks hooks;
 } cs_daemon_cfg;
 

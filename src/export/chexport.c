@@ -13,7 +13,8 @@
  *   thread:    pass; caught up (fewer than batch_rows read): wait up to
  *              max_delay_ms; failed: wait 0.5 s, 1 s, 2 s ... 10 s; a stop
  *              request wakes every wait. A draining stop runs passes until
- *              one reads nothing (or its deadline passes).
+ *              one begun after the stop reads to the store's end, one
+ *              fails (the rest goes next time) or the deadline passes.
  *
  * Invariants: the position is committed only after every table's insert
  * of its batch succeeded; stats are changed under "lock" only.
@@ -23,6 +24,7 @@
 #include "analytics/analyzer.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "record/json.h"
 #include "store/msgtail.h"
 
@@ -137,6 +139,7 @@ int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
         cs_chexport_close(x);
         return rc;
     }
+    x->st.opened_ns = clock_ns(CLOCK_REALTIME);
     snprintf(x->st.sensor, sizeof(x->st.sensor), "%s", x->sensor);
     snprintf(x->st.target, sizeof(x->st.target), "%s%s", x->target.shown, x->target.db);
     *out = x;
@@ -275,6 +278,8 @@ static void note_pass(cs_chexport *x, int rc, size_t n)
         x->st.batches += n > 0;
         x->st.up = 1;
         x->st.last_ok_ns = clock_ns(CLOCK_REALTIME);
+        if (n < x->cfg.batch_rows) /* the read reached the store's end */
+            x->st.caught_up_ns = x->st.last_ok_ns;
     }
     pthread_mutex_unlock(&x->lock);
 }
@@ -353,15 +358,16 @@ static int wait_ms(cs_chexport *x, int64_t ms)
     return stop;
 }
 
-/* While draining: stop once caught up or past the deadline. */
-static int drain_done(cs_chexport *x, int rc, size_t n)
+/* While draining: stop once caught up, at the first refused batch (the
+ * rest is sent next time, from the cursor) or past the deadline. */
+static int drain_done(cs_chexport *x, int rc, size_t n, int began_draining)
 {
     int done;
 
     pthread_mutex_lock(&x->lock);
-    if (x->drain && rc == 0 && n == 0)
+    if (began_draining && rc == 0 && n < x->cfg.batch_rows)
         x->drained = 1;
-    done = x->drain && (x->drained || clock_ns(CLOCK_MONOTONIC) >= x->drain_deadline_ns);
+    done = x->drain && (x->drained || rc < 0 || clock_ns(CLOCK_MONOTONIC) >= x->drain_deadline_ns);
     pthread_mutex_unlock(&x->lock);
     return done;
 }
@@ -374,10 +380,14 @@ static void *export_main(void *arg)
     int rc, stopping = 0, draining;
 
     while (!stopping) {
+        /* only a pass begun after the stop saw everything the store got */
+        pthread_mutex_lock(&x->lock);
+        draining = x->drain;
+        pthread_mutex_unlock(&x->lock);
         rc = pass(x, &n);
         note_pass(x, rc, n);
         note_tail(x);
-        if (drain_done(x, rc, n))
+        if (drain_done(x, rc, n, draining))
             break;
         pthread_mutex_lock(&x->lock);
         stopping = x->stop && !x->drain;
@@ -432,6 +442,32 @@ void cs_chexport_stats_get(cs_chexport *x, cs_chexport_stats *st)
     pthread_mutex_lock(&x->lock);
     *st = x->st;
     pthread_mutex_unlock(&x->lock);
+}
+
+int64_t cs_chexport_lag_ns(const cs_chexport_stats *st, int64_t now_ns)
+{
+    int64_t since = st->caught_up_ns ? st->caught_up_ns : st->opened_ns;
+
+    return st->pending_bytes == 0 || now_ns < since ? 0 : now_ns - since;
+}
+
+const char *cs_chexport_table(int i)
+{
+    return i >= 0 && i < CS_CHX_TABLES ? cs__chx_table_names[i] : "";
+}
+
+int cs_chexport_finish(cs_chexport *x, int64_t drain_ms, cs_chexport_stats *st)
+{
+    int rc = cs_chexport_stop(x, drain_ms);
+
+    cs_chexport_stats_get(x, st);
+    if (rc < 0 || st->pending_bytes > 0)
+        cs_log_warn("export to %s: %llu record bytes not sent yet (%s); the next run with "
+                    "--export, or capstream export, sends them",
+                    st->target, (unsigned long long)st->pending_bytes,
+                    st->last_error[0] ? st->last_error : "stopped before catching up");
+    cs_chexport_close(x);
+    return rc < 0 || st->pending_bytes > 0 ? CS_EBUSY : 0;
 }
 
 void cs_chexport_close(cs_chexport *x)

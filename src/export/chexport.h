@@ -58,6 +58,9 @@ typedef struct cs_chexport_stats {
     uint64_t lost_bytes;    /* deleted by retention before they were sent */
     uint64_t replaced;      /* files a reanalysis replaced, sent again */
     int64_t last_ok_ns;     /* wall clock of the last accepted batch (0: none) */
+    int64_t caught_up_ns;   /* wall clock when ClickHouse last held everything the
+                               store had (0: not yet): what is pending arrived after */
+    int64_t opened_ns;      /* wall clock of cs_chexport_open */
     int up;                 /* the last attempt succeeded */
     char last_error[320];   /* the last failure's reason ("" if none) */
 } cs_chexport_stats;
@@ -74,12 +77,26 @@ int cs_chexport_catch_up(cs_chexport *x);
  * failing ClickHouse (backing off from 0.5 s to 10 s) without end. */
 int cs_chexport_start(cs_chexport *x);
 
-/* Stops the thread after it has sent everything the store holds, or
- * after "drain_ms" (ClickHouse down or slow: the rest is sent next time,
- * from the cursor). Returns 0 if it caught up, CS_EBUSY if not. */
+/* Stops the thread once it has sent everything the store holds, at the
+ * first batch ClickHouse refuses, or after "drain_ms" (0: at once); what
+ * is left is sent next time, from the cursor. Returns 0 if it caught up,
+ * CS_EBUSY if not. */
 int cs_chexport_stop(cs_chexport *x, int64_t drain_ms);
 
+/* The end of a pass's export: stop (draining up to "drain_ms"), the last
+ * stats into "st", a warning in the log if records are left unsent, and
+ * close. 0 if everything was sent, CS_EBUSY if not. */
+int cs_chexport_finish(cs_chexport *x, int64_t drain_ms, cs_chexport_stats *st);
+
 void cs_chexport_stats_get(cs_chexport *x, cs_chexport_stats *st);
+
+/* How far ClickHouse is behind the store at wall clock "now_ns": 0 when
+ * nothing is pending, else the time since it last held everything (or
+ * since the exporter opened). Records pending are at most this old. */
+int64_t cs_chexport_lag_ns(const cs_chexport_stats *st, int64_t now_ns);
+
+/* The name of table CS_CHX_* "i" ("messages", "unmatched", ...). */
+const char *cs_chexport_table(int i);
 
 /* Stops the thread if it runs (without draining) and frees. */
 void cs_chexport_close(cs_chexport *x);

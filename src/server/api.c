@@ -558,6 +558,26 @@ static void status_protocols(FILE *f)
     json_names(f, "pairs", cs_pairs_names(",", names, sizeof(names)));
 }
 
+/* ,"export":{...}: where the records go, how far behind, what failed. */
+static void status_export(FILE *f, const cs_chexport_stats *x, int64_t now)
+{
+    fputs(",\"export\":{\"target\":", f);
+    json_str(f, x->target);
+    fputs(",\"sensor\":", f);
+    json_str(f, x->sensor);
+    fprintf(f, ",\"up\":%s,\"rows\":{", x->up ? "true" : "false");
+    for (int i = 0; i < CS_CHX_TABLES; i++)
+        fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", cs_chexport_table(i), x->rows[i]);
+    fprintf(f,
+            "},\"batches\":%" PRIu64 ",\"failures\":%" PRIu64 ",\"pending_bytes\":%" PRIu64
+            ",\"lost_bytes\":%" PRIu64 ",\"replaced_files\":%" PRIu64 ",\"last_ok_ns\":%" PRId64
+            ",\"caught_up_ns\":%" PRId64 ",\"lag_s\":%.3f,\"last_error\":",
+            x->batches, x->failures, x->pending_bytes, x->lost_bytes, x->replaced, x->last_ok_ns,
+            x->caught_up_ns, (double)cs_chexport_lag_ns(x, now) / 1e9);
+    json_str(f, x->last_error);
+    fputc('}', f);
+}
+
 static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
 {
     cs_live_status st;
@@ -589,6 +609,8 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
             st.hw_ts_missing, st.timeref.timed, st.timeref.unsynced, st.timeref.missing,
             st.timeref.cut, st.timeref.bad_time, st.timeref.far);
     status_protocols(f);
+    if (st.exporting)
+        status_export(f, &st.exp, now);
     return status_store(f, dir, st.capturing);
 }
 

@@ -14,6 +14,7 @@
 #ifndef CS_SERVER_LIVE_H
 #define CS_SERVER_LIVE_H
 
+#include "export/chexport.h"
 #include "packet/timeref.h"
 
 #include <stddef.h>
@@ -43,6 +44,8 @@ typedef struct cs_live_status {
     uint64_t hw_ts_missing;   /* frames without the NIC stamp asked for */
     cs_timeref_stats timeref; /* what a trailer time source gave (packet/timeref.h) */
     int capturing;            /* 1 while capturing, 0 when done (file finished) */
+    int exporting;            /* --export: "exp" is its progress */
+    cs_chexport_stats exp;
 } cs_live_status;
 
 /* Copies "st" ("version" must be a string that outlives "l", e.g. a literal). */

@@ -161,6 +161,34 @@ static void capture_families(FILE *f, const cs_live_status *st)
     fprintf(f, "capstream_measurements_total %" PRIu64 "\n", st->measurements);
 }
 
+/* --export: rows sent per table, what is pending, lost and failing. */
+static void export_families(FILE *f, const cs_chexport_stats *x)
+{
+    family(f, "capstream_export_rows_total", "counter",
+           "Records ClickHouse accepted since start, by table.");
+    for (int i = 0; i < CS_CHX_TABLES; i++)
+        fprintf(f, "capstream_export_rows_total{table=\"%s\"} %" PRIu64 "\n", cs_chexport_table(i),
+                x->rows[i]);
+    family(f, "capstream_export_up", "gauge",
+           "1 if the last attempt to send to ClickHouse "
+           "succeeded.");
+    fprintf(f, "capstream_export_up %d\n", x->up ? 1 : 0);
+    family(f, "capstream_export_pending_bytes", "gauge",
+           "Record bytes in the store not yet in ClickHouse.");
+    fprintf(f, "capstream_export_pending_bytes %" PRIu64 "\n", x->pending_bytes);
+    family(f, "capstream_export_lag_seconds", "gauge",
+           "Seconds since ClickHouse last held every stored record (0: caught up).");
+    fprintf(f, "capstream_export_lag_seconds %.3f\n",
+            (double)cs_chexport_lag_ns(x, cs_now_ns()) / 1e9);
+    family(f, "capstream_export_failures_total", "counter",
+           "Batches ClickHouse refused or "
+           "did not answer.");
+    fprintf(f, "capstream_export_failures_total %" PRIu64 "\n", x->failures);
+    family(f, "capstream_export_lost_bytes_total", "counter",
+           "Record bytes retention deleted before they were sent.");
+    fprintf(f, "capstream_export_lost_bytes_total %" PRIu64 "\n", x->lost_bytes);
+}
+
 /* A feed or session series over all taps (no "TAP/"): not shown. */
 static int all_taps(const prom_series *s)
 {
@@ -356,6 +384,8 @@ int cs_prom_render(const cs_live_status *st, const cs_metrics *metrics, char **t
         goto out;
     }
     capture_families(f, st);
+    if (st->exporting)
+        export_families(f, &st->exp);
     series_families(f, &c);
     if (fclose(f) != 0 || (*text = cs_strndup(buf, n)) == NULL)
         rc = CS_ENOMEM;

@@ -1,0 +1,160 @@
+# t_clickhouse_live.sh - the export to ClickHouse while capstream runs:
+# the live daemon (`capstream demo`, synthetic trading-floor traffic in
+# real time) exporting with --export to a real ClickHouse (Debian's
+# clickhouse-server, on loopback via scripts/clickhouse.sh). ClickHouse is
+# killed with -9 in the middle of the run: the daemon keeps capturing, and
+# /api/v1/status and /metrics say the export is down, with bytes pending
+# and a lag; ClickHouse comes back and the export catches up by itself.
+# Then the daemon is killed with -9 and started again on the same store,
+# and stopped with SIGTERM: every record the store holds is in ClickHouse
+# exactly once, and a back-fill afterwards finds nothing left to send.
+# The web UI's status line says the export is down, then caught up.
+# Also `ingest --export` and `reanalyze --export`: rows equal --json.
+
+X=$CS_TMP/chlive
+CH=$REPO/scripts/clickhouse.sh
+mkdir -p "$X"
+
+if ! command -v clickhouse-server >/dev/null 2>&1; then
+    fail "clickhouse-server is not installed (scripts/bootstrap.sh installs it)"
+    return 0 2>/dev/null || exit 0
+fi
+
+HP=$(free_port) TP=$(free_port) IP=$(free_port)
+ch_up() { CH_INTERSERVER_PORT=$IP "$CH" start "$X/ch" "$HP" "$TP" >"$X/ch.out" 2>&1; }
+sql() {
+    curl -sS --fail-with-body "http://127.0.0.1:$HP/?output_format_json_quote_64bit_integers=0" \
+        --data-binary "$1"
+}
+trap '"$CH" stop "$X/ch"; [ -n "${DEMO_PID:-}" ] && kill -9 "$DEMO_PID" 2>/dev/null' EXIT
+check "ClickHouse starts ($(cat "$X/ch.out" 2>/dev/null))" ch_up
+U=http://127.0.0.1:$HP/live
+
+# demo_up: the demo daemon on store $X/s exporting to $U (sets DEMO_PID, DB)
+demo_up() {
+    local port
+    port=$(free_port)
+    DB=http://127.0.0.1:$port
+    "$CS_BIN" demo --store "$X/s" --listen "127.0.0.1:$port" --rate 2000 --seed "$1" \
+        --export "clickhouse=$U" --sensor edge1 >"$X/demo$1.out" 2>"$X/demo$1.err" &
+    DEMO_PID=$!
+    for _ in $(seq 100); do
+        curl -sf "$DB/api/v1/status" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+# until_status SECONDS PYEXPR: polls /api/v1/status until PYEXPR (over "s",
+# the status, and "x", its export object) holds
+until_status() {
+    python3 - "$DB/api/v1/status" "$1" "$2" <<'PY'
+import json, sys, time, urllib.request
+url, secs, expr = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+end = time.time() + secs
+s = {}
+while time.time() < end:
+    try:
+        s = json.load(urllib.request.urlopen(url, timeout=2))
+        x = s.get("export", {})
+        if eval(expr):
+            sys.exit(0)
+    except (OSError, ValueError, KeyError):  # not up yet, no export object yet
+        pass
+    time.sleep(0.2)
+print("status never had", expr, ":", json.dumps(s.get("export")), file=sys.stderr)
+sys.exit(1)
+PY
+}
+
+# ui_says STATE: the web UI's status line in Chromium (tests/browser/export.test.js)
+ui_says() {
+    local shots=${CS_ARTIFACTS:-$CS_TMP/screenshots}/chromium
+    mkdir -p "$shots"
+    if [ ! -d "$REPO/tests/browser/node_modules/playwright-core" ]; then
+        fail "tests/browser/node_modules missing (npm ci --prefix tests/browser)"
+    elif (cd "$REPO/tests/browser" && timeout 120 node export.test.js chromium "$DB" "$shots" "$1") \
+        >"$X/ui-$1.log" 2>&1; then
+        pass
+    else
+        fail "the web UI's export status ($1): $(grep FAIL "$X/ui-$1.log" | head -5)"
+    fi
+}
+
+check "the demo daemon starts with --export" demo_up 1
+check "its status shows the export sending rows" \
+    until_status 20 'x["up"] and x["rows"]["messages"] > 0 and x["rows"]["measurements"] > 0'
+check "the status names the target and sensor" \
+    until_status 2 'x["target"] == "'"$U"'" and x["sensor"] == "edge1"'
+
+# ---- ClickHouse killed with -9 while the daemon runs ----------------------
+kill -9 "$(cat "$X/ch/pid")"
+check "with ClickHouse gone the status says the export is down" \
+    until_status 20 'not x["up"] and x["failures"] > 0 and "ClickHouse" in x["last_error"]'
+msgs0=$(curl -s "$DB/api/v1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"])')
+check "and records pile up, pending, with a lag" \
+    until_status 20 'x["pending_bytes"] > 0 and x["lag_s"] >= 1'
+check "capture and analysis go on meanwhile" until_status 10 's["messages"] > '"$msgs0"
+curl -s "$DB/metrics" >"$X/down.prom"
+check "/metrics says the export is down" grep -qx 'capstream_export_up 0' "$X/down.prom"
+check "/metrics has the bytes pending" \
+    grep -Eq '^capstream_export_pending_bytes [1-9][0-9]*$' "$X/down.prom"
+check "/metrics has the lag" grep -Eq '^capstream_export_lag_seconds [1-9]' "$X/down.prom"
+ui_says "down"
+check "ClickHouse restarts" ch_up
+check "the export catches up by itself once ClickHouse is back" \
+    until_status 40 'x["up"] and x["pending_bytes"] == 0 and x["lag_s"] == 0'
+ui_says "up"
+
+# ---- the daemon killed with -9, started again, stopped ---------------------
+kill -9 "$DEMO_PID"
+wait "$DEMO_PID" 2>/dev/null
+check "the demo daemon starts again on the same store" demo_up 2
+check "the restarted daemon exports" until_status 20 'x["up"] and x["rows"]["messages"] > 0'
+kill -TERM "$DEMO_PID"
+wait "$DEMO_PID"
+status=$?
+DEMO_PID=
+check_eq "it exits 0 on SIGTERM ($(tail -c 300 "$X/demo2.err"))" 0 "$status"
+check "it sent everything before exiting" grep -q "every record sent" "$X/demo2.err"
+
+"$CS_BIN" messages -d "$X/s" --json >"$X/s.msg"
+"$CS_BIN" latency -d "$X/s" --json >"$X/s.lat"
+check "the store holds thousands of messages ($(wc -l <"$X/s.msg"))" \
+    test "$(wc -l <"$X/s.msg")" -gt 5000
+sql "SELECT * FROM live.messages FINAL FORMAT JSONEachRow" >"$X/final.msg"
+sql "SELECT * FROM live.measurements FINAL FORMAT JSONEachRow" >"$X/final.lat"
+check "after ClickHouse and the daemon were killed: every message exactly once" \
+    python3 "$GOLDEN/ch_check.py" messages "$X/final.msg" "edge1=$X/s.msg"
+check "and every measurement exactly once" \
+    python3 "$GOLDEN/ch_check.py" measurements "$X/final.lat" "edge1=$X/s.lat"
+"$CS_BIN" gaps -d "$X/s" --json >"$X/s.gap"
+sql "SELECT * FROM live.gaps FINAL FORMAT JSONEachRow" >"$X/final.gap"
+check "and every feed gap exactly once ($(wc -l <"$X/s.gap"))" \
+    python3 "$GOLDEN/ch_check.py" gaps "$X/final.gap" "edge1=$X/s.gap"
+check "a back-fill afterwards finds nothing left" \
+    "$CS_BIN" export -d "$X/s" --to "clickhouse=$U" --sensor edge1 2>"$X/backfill.err"
+check "it says it sent nothing ($(cat "$X/backfill.err"))" \
+    grep -q "0 messages, 0 measurements, 0 unmatched, 0 gaps in 0 batches" "$X/backfill.err"
+
+# ---- ingest --export, reanalyze --export ------------------------------------
+python3 "$GENTRAFFIC" "$X/g.pcap" --seconds 1 --scale 0.2 --seed 3 >/dev/null 2>&1
+check "ingest --export" "$CS_BIN" ingest -r "$X/g.pcap" -d "$X/g" \
+    --export "clickhouse=http://127.0.0.1:$HP/batch" --sensor g1 >"$X/ingest.out"
+check "its summary says what it sent ($(tail -1 "$X/ingest.out"))" \
+    grep -Eq "^export to http://127.0.0.1:$HP/batch as g1: [1-9][0-9]* messages" "$X/ingest.out"
+"$CS_BIN" messages -d "$X/g" --json >"$X/g.msg"
+"$CS_BIN" latency -d "$X/g" --json >"$X/g.lat"
+sql "SELECT * FROM batch.messages FINAL FORMAT JSONEachRow" >"$X/g.rows"
+check "ingest --export: ClickHouse's messages equal messages --json" \
+    python3 "$GOLDEN/ch_check.py" messages "$X/g.rows" "g1=$X/g.msg"
+check "reanalyze --export" "$CS_BIN" reanalyze -d "$X/g" \
+    --export "clickhouse=http://127.0.0.1:$HP/batch" --sensor g1 >"$X/re.out"
+check "it sent the reanalysed records again ($(tail -1 "$X/re.out"))" \
+    grep -Eq "as g1: [1-9][0-9]* messages, [1-9][0-9]* measurements" "$X/re.out"
+sql "SELECT * FROM batch.measurements FINAL FORMAT JSONEachRow" >"$X/g.lrows"
+check "after reanalyze: measurements still exactly once" \
+    python3 "$GOLDEN/ch_check.py" measurements "$X/g.lrows" "g1=$X/g.lat"
+check_fails "--sensor without --export is refused" "give --export" \
+    "$CS_BIN" ingest -r "$X/g.pcap" -d "$X/g2" --sensor g1
+check_fails "--export needs clickhouse=URL" "clickhouse=URL" \
+    "$CS_BIN" run -r "$X/g.pcap" -d "$X/g2" --export "http://127.0.0.1:$HP/x"
