@@ -36,6 +36,7 @@ LAYERS = [
     "export",  # records of the store sent on: ClickHouse (libcurl), with a durable cursor
     "engine",  # the one pass of ingest, reanalyze, run, demo: wires the above
     "server",  # the HTTP API, live stream, Prometheus over store and engine
+    "hub",  # one API over many sensors: fan-out (libcurl), merges, ClickHouse lists
     "cli",  # the commands: parse options, call the engine, print
 ]
 

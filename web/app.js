@@ -55,8 +55,22 @@
   function esc(s) {
     return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
+  /* A hub's API (status "hub"): its sensors ([{sensor, up}]); null for a
+   * sensor's own. Under a hub every request names the sensor chosen in the
+   * page (the hash's "sensor", else the first), so every view and
+   * drill-down is that sensor's; the status line covers them all. */
+  let hubSensors = null;
+  function chosenSensor() {
+    if (!hubSensors || !hubSensors.length) return null;
+    const want = getState().sensor;
+    return hubSensors.some((s) => s.sensor === want) ? want : hubSensors[0].sensor;
+  }
+  function apiUrl(path) {
+    const s = chosenSensor();
+    return API + path + (s === null ? "" : (path.includes("?") ? "&" : "?") + "sensor=" + encodeURIComponent(s));
+  }
   async function getJSON(path) {
-    const r = await fetch(API + path);
+    const r = await fetch(apiUrl(path));
     const text = await r.text();
     const safe = text.replace(/"(\w*_ns)":\s*(-?\d+)/g, '"$1":"$2"');
     let j = null;
@@ -196,7 +210,25 @@
         (d.windows_not_stored || d.alerts_not_stored ?
           `, metrics windows not stored ${d.windows_not_stored || 0}, alerts not stored ${d.alerts_not_stored || 0}` : "");
       if (s.export) $("status").appendChild(exportStatus(s.export));
+      if (s.hub) showSensors(s);
     } catch (e) { $("status").innerHTML = `<span class="err">status: ${esc(e.message)}</span>`; }
+  }
+  /* a hub: the sensor picker, each sensor marked up or down, and the
+   * sensors missing from the status named on the status line */
+  function showSensors(s) {
+    hubSensors = s.sensors || [];
+    const sel = $("sensor"), want = chosenSensor();
+    sel.innerHTML = hubSensors.map((x) => `<option value="${esc(x.sensor)}"${x.sensor === want ? " selected" : ""}>` +
+      `${esc(x.sensor)}${x.up ? "" : " (down)"}</option>`).join("");
+    $("sensor-pick").hidden = false;
+    const down = (s.missing || []).map((m) => `${m.sensor}: ${m.why}`);
+    if (down.length) {
+      const el = document.createElement("span");
+      el.id = "hub-missing";
+      el.className = "err";
+      el.textContent = ` · sensors missing: ${down.join("; ")}`;
+      $("status").appendChild(el);
+    }
   }
   /* --export: " · ClickHouse up, N rows, caught up", or down with what is
    * pending, how far behind and why; marked when down or behind */
@@ -500,7 +532,7 @@
       const [host, port] = g.feed.split(/:(?=\d+$)/), t = BigInt(g.ts_ns), ms = 1000000n;
       const one = `udp and dst host ${host.replace(/^\[|\]$/g, "")} and dst port ${port}`;
       const f = `(${one}) or (vlan and ${one})`; /* untagged or tagged once (taps by VLAN) */
-      return { html: `<a download href="${esc(`${API}/packets?filter=${encodeURIComponent(f)}&after=${t - ms}&before=${t + ms}`)}">pcap ±1 ms</a>` };
+      return { html: `<a download href="${esc(apiUrl(`/packets?filter=${encodeURIComponent(f)}&after=${t - ms}&before=${t + ms}`))}">pcap ±1 ms</a>` };
     };
     const shown = page.gaps;
     $("gaps").innerHTML = shown.length ? (page.more ? `<p>the first ${shown.length} gaps of the range</p>` : "") +
@@ -768,7 +800,7 @@
     const which = st.pair ? `?pair=${encodeURIComponent(st.pair)}` : "";
     const j = await getJSON("/measurements/" + encodeURIComponent(st.m) + which);
     const m = j.measurement;
-    const pcapUrl = `${API}/measurements/${encodeURIComponent(m.id)}/pcap${which}`;
+    const pcapUrl = apiUrl(`/measurements/${encodeURIComponent(m.id)}/pcap${which}`);
     const refs = new Set();
     for (const s of [j.request, j.response]) if (s) s.packets.forEach((p) => refs.add(p.ref));
     if (pcapCache.id !== st.m + which) pcapCache = { id: st.m + which, recs: await pcapRecords(pcapUrl) };
@@ -788,7 +820,7 @@
     if (!f) return `<p id="flownone">no pcap of the whole flow: none of the measurement's packets has Ethernet, IP and TCP/UDP headers in the store</p>`;
     let q = `filter=${encodeURIComponent(f)}`;
     if (storeMin !== null && storeMax !== null) q += `&after=${storeMin}&before=${storeMax + 1n}`;
-    return `<p><a id="flowlink" href="${esc(API + "/packets?" + q)}" download="${esc(m.id)}-flow.pcap" data-filter="${esc(f)}">` +
+    return `<p><a id="flowlink" href="${esc(apiUrl("/packets?" + q))}" download="${esc(m.id)}-flow.pcap" data-filter="${esc(f)}">` +
       `Download the pcap of the whole flow</a> (both directions, all of its stored packets) · filter <code>${esc(f)}</code></p>`;
   }
   function hexdump(bytes) {
@@ -948,7 +980,7 @@
     meas.forEach((m) => { measOf.set(m.req_msg, m); measOf.set(m.resp_msg, m); });
     const msgLink = (m) => {
       const ms = measOf.get(m.id);
-      return ms ? link({ m: ms.id, pair: ms.pair, p: "", pg: "" }, m.id) : { html: `<a href="${esc(API + "/messages/" + encodeURIComponent(m.id))}">${esc(m.id)}</a>` };
+      return ms ? link({ m: ms.id, pair: ms.pair, p: "", pg: "" }, m.id) : { html: `<a href="${esc(apiUrl("/messages/" + encodeURIComponent(m.id)))}">${esc(m.id)}</a>` };
     };
     let h = `<h3>Measurements for “${esc(q)}”</h3>`;
     h += meas.length ? table(["latency", "request time (UTC)", "pair", "key", "id"],
@@ -956,7 +988,7 @@
     h += `<h3>Messages for “${esc(q)}”</h3>`;
     h += msgs.length ? table(["time (UTC)", "proto", "type", "key", "src → dst", "id", "packets"],
       msgs.map((m) => [fmtNs(m.ts_ns), m.proto, msgType(m), m.key, `${m.src} → ${m.dst}`, msgLink(m),
-        { html: `<a href="${API}/messages/${encodeURIComponent(m.id)}/pcap" download="${esc(m.id)}.pcap">pcap (${m.packets.length})</a>` }])) : "<p>none</p>";
+        { html: `<a href="${esc(apiUrl(`/messages/${encodeURIComponent(m.id)}/pcap`))}" download="${esc(m.id)}.pcap">pcap (${m.packets.length})</a>` }])) : "<p>none</p>";
     if (notes.length) h += `<p class="hint">Also searched: ${esc(notes.join("; "))}.</p>`;
     $("searchresults").innerHTML = h;
   }
@@ -1141,7 +1173,7 @@
     if (!st.om) { $("ordermsg").hidden = true; return; }
     $("ordermsg").hidden = false;
     const j = await getJSON("/messages/" + encodeURIComponent(st.om));
-    const m = j.message, url = `${API}/messages/${encodeURIComponent(m.id)}/pcap`;
+    const m = j.message, url = apiUrl(`/messages/${encodeURIComponent(m.id)}/pcap`);
     const recs = await pcapRecords(url);
     let h = `<p class="mono">${esc(m.id)} · ${esc(m.proto)} ${esc(m.type)} · tap ${esc(m.tap)} · ${esc(fmtNs(m.ts_ns))} · ${esc(m.src)} → ${esc(m.dst)}` +
       (m.key ? ` · key ${esc(m.key)}` : "") + (m.error ? ` · <span class="err">${esc(m.error)}</span>` : "") + "</p>";
@@ -1288,7 +1320,7 @@
     l.hidden = true;
     showError("");
     const { a, b } = curRange || range(getState());
-    const url = `${API}/packets?filter=${encodeURIComponent(f)}&after=${a}&before=${b}`;
+    const url = apiUrl(`/packets?filter=${encodeURIComponent(f)}&after=${a}&before=${b}`);
     const ctl = new AbortController();
     try {
       const r = await fetch(url, { signal: ctl.signal });
@@ -1332,6 +1364,9 @@
     };
     es.addEventListener("metrics", kick);
     es.addEventListener("alert", kick);
+    /* a hub relays no stream: its views refresh every 2 s instead */
+    setInterval(() => { if (hubSensors) kick(); }, 2000);
   }
+  $("sensor").addEventListener("change", (e) => setState({ sensor: e.target.value }));
   render();
 })();

@@ -30,6 +30,7 @@ int cs_cmd_show(int argc, char **argv);
 int cs_cmd_demo(int argc, char **argv);
 int cs_cmd_serve(int argc, char **argv);
 int cs_cmd_export(int argc, char **argv);
+int cs_cmd_hub(int argc, char **argv);
 
 /* Exit statuses. */
 enum { CS_EXIT_OK = 0, CS_EXIT_FAIL = 1, CS_EXIT_USAGE = 2 };

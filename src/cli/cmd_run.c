@@ -468,7 +468,8 @@ static void daemon_cfg(run_ctx *x, cs_daemon_cfg *c)
  * start until after every file is closed. */
 static int run_serving(run_ctx *x, cs_daemon *d)
 {
-    cs_server_cfg sc = {x->a.listen, x->a.token_file, x->a.dir};
+    cs_server_cfg sc = {
+        .listen = x->a.listen, .token_file = x->a.token_file, .store_dir = x->a.dir};
     /* "capturing" from the first request on: an all-zero status would read
      * as a replay already finished */
     cs_live_status st0 = {.version = CS_VERSION_STRING, .capturing = 1};

@@ -32,6 +32,7 @@ static const command commands[] = {
     {"show", cs_cmd_show, "one measurement or message with its packets (and -w OUT.pcap)"},
     {"reanalyze", cs_cmd_reanalyze, "decode stored packets again, replacing their messages"},
     {"inspect", cs_cmd_inspect, "dump a store's on-disk segment indexes"},
+    {"hub", cs_cmd_hub, "one API and web UI over many sensors (and their ClickHouse)"},
     {"export", cs_cmd_export,
      "send a store's records to ClickHouse, from where the last export stopped"},
     {"serve", cs_cmd_serve, "the HTTP API and web UI over an existing store, read-only"},

@@ -220,7 +220,7 @@ int cs_ch_insert(cs_ch *c, const char *table, const char *rows, size_t len)
 
 int cs_ch_query(cs_ch *c, const char *sql, char **out, size_t *len)
 {
-    int rc = post(c, 0, "", sql, strlen(sql));
+    int rc = post(c, 0, "&output_format_json_quote_64bit_integers=0", sql, strlen(sql));
 
     *out = NULL;
     *len = 0;

@@ -51,7 +51,7 @@ int cs_ch_create_db(cs_ch *c);
 int cs_ch_insert(cs_ch *c, const char *table, const char *rows, size_t len);
 
 /* Runs a query and returns its output (NUL-terminated, cs_malloc'ed) in
- * "*out", for tests and tools. */
+ * "*out"; JSON formats give 64-bit integers as numbers, not strings. */
 int cs_ch_query(cs_ch *c, const char *sql, char **out, size_t *len);
 
 #endif

@@ -13,6 +13,7 @@
  *   /stream        ──► body callback waits on cs_live_next(), formats SSE
  *                      (only the kinds of "events", measurements >= "min_latency")
  *   /metrics       ──► latest Prometheus text from cs_live
+ *   with cfg.api (a hub, no store): every path but the UI's goes to it
  *
  * Downloads: the pipe bounds memory to its buffer. When the client goes
  * away MHD frees the response: the read end is closed, so the producer's
@@ -103,6 +104,8 @@ struct cs_server {
     size_t token_len; /* 0 = no token required */
     int port;
     atomic_int stopping;
+    cs_server_api_fn api; /* a hub: answers instead of the store */
+    void *api_ud;
 };
 
 /* ---- listen address --------------------------------------------------- */
@@ -723,6 +726,59 @@ static enum MHD_Result serve_prometheus(cs_server *s, struct MHD_Connection *c)
     return queue(c, 200, r, ctype);
 }
 
+/* ---- an api handler (the hub) ------------------------------------------------ */
+
+static enum MHD_Result collect_api_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    cs_server_params *p = cls;
+
+    if (p->n == CS_SERVER_PARAMS_MAX)
+        return MHD_NO;
+    p->key[p->n] = key;
+    p->value[p->n++] = value ? value : "";
+    return MHD_YES;
+}
+
+static enum MHD_Result queue_api_reply(struct MHD_Connection *c, cs_server_reply *rep)
+{
+    struct MHD_Response *r;
+
+    if (rep->body == NULL && rep->fd >= 0)
+        r = cs__mhd.create_response_from_fd(rep->len, rep->fd); /* it closes fd */
+    else
+        r = cs__mhd.create_response_from_buffer(rep->len, rep->body ? rep->body : "",
+                                                MHD_RESPMEM_MUST_COPY);
+    if (r == NULL && rep->body == NULL && rep->fd >= 0)
+        close(rep->fd);
+    free(rep->body);
+    if (r != NULL && rep->filename)
+        add_attachment(r, rep->filename);
+    if (r != NULL && rep->header[0])
+        cs__mhd.add_response_header(r, rep->header, rep->header_value);
+    return queue(c, rep->status, r, rep->ctype ? rep->ctype : "application/json");
+}
+
+static enum MHD_Result serve_api(cs_server *s, struct MHD_Connection *c, const char *url)
+{
+    cs_server_params p = {0};
+    cs_server_reply rep;
+    int rc;
+
+    cs__mhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_api_param, &p);
+    if (p.n == CS_SERVER_PARAMS_MAX)
+        return queue_error(c, 400, NULL, "too many parameters");
+    memset(&rep, 0, sizeof(rep));
+    rep.fd = -1;
+    if ((rc = s->api(s->api_ud, url, &p, &rep)) < 0) {
+        free(rep.body);
+        if (rep.fd >= 0)
+            close(rep.fd);
+        return queue_internal(c, rc);
+    }
+    return queue_api_reply(c, &rep);
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const char *url)
@@ -737,6 +793,8 @@ static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const ch
 
     if (cs_static_wants(url)) /* the web UI: /, /ui/... (static.c) */
         return (enum MHD_Result)cs_static_serve(c, url);
+    if (s->api)
+        return serve_api(s, c, url);
     if (cs__api_route(url, &rt, &e) < 0)
         return queue_err(c, &e);
     cs__mhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &params);
@@ -815,14 +873,17 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
                             "--listen %s is not a loopback address: refusing to serve the API "
                             "there without --token-file",
                             listen_s);
-    if (cfg->store_dir == NULL)
+    if (cfg->store_dir == NULL && cfg->api == NULL)
         return cs_error_set(CS_EINVAL, "the HTTP server needs a store");
     mallopt(M_ARENA_MAX, MALLOC_ARENAS); /* see "Memory" at the top */
     if ((s = cs_calloc(1, sizeof(*s))) == NULL)
         return CS_ENOMEM;
     s->live = live;
+    s->api = cfg->api;
+    s->api_ud = cfg->api_ud;
     if ((cfg->token_file && *cfg->token_file && (rc = read_token(cfg->token_file, s)) < 0) ||
-        (rc = (s->store_dir = cs_strdup(cfg->store_dir)) ? 0 : CS_ENOMEM) < 0 ||
+        (rc = (s->store_dir = cs_strdup(cfg->store_dir ? cfg->store_dir : "")) ? 0 : CS_ENOMEM) <
+            0 ||
         (rc = fd = open_listener(&a, &s->port)) < 0)
         goto fail;
     if (a.ss.ss_family == AF_INET6)

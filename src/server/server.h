@@ -26,10 +26,41 @@
 
 typedef struct cs_server cs_server;
 
+/* ---- a server without a store: the hub ----------------------------------- */
+
+#define CS_SERVER_PARAMS_MAX 32
+
+/* A request's query parameters, decoded, in order (borrowed for the call). */
+typedef struct cs_server_params {
+    size_t n;
+    const char *key[CS_SERVER_PARAMS_MAX], *value[CS_SERVER_PARAMS_MAX];
+} cs_server_params;
+
+/* What an api handler answers. */
+typedef struct cs_server_reply {
+    int status;                         /* HTTP status */
+    const char *ctype;                  /* content type (a literal) */
+    char *body;                         /* malloc'ed (the server frees it), "len" bytes; or */
+    int fd;                             /* >= 0 (and body NULL): the body is this file's first
+                                           "len" bytes (the server closes it) */
+    size_t len;                         /* of body or fd */
+    const char *filename;               /* Content-Disposition: attachment, or NULL */
+    char header[64], header_value[448]; /* one more header, if header[0] */
+} cs_server_reply;
+
+/* Answers GET "url" (an /api/v1/... or /metrics path) with "params". The
+ * reply starts with fd -1, the rest zero. Called from the connection's
+ * thread, any number at once. Returns 0 (the reply is set) or an error
+ * (500). */
+typedef int (*cs_server_api_fn)(void *ud, const char *url, const cs_server_params *params,
+                                cs_server_reply *rep);
+
 typedef struct cs_server_cfg {
     const char *listen;     /* "127.0.0.1:8642" default; "[::1]:8642"; port 0 = any free */
     const char *token_file; /* first line = the bearer token; required off loopback */
-    const char *store_dir;
+    const char *store_dir;  /* the store the API reads; or NULL with "api" */
+    cs_server_api_fn api;   /* answers every request but the web UI's files */
+    void *api_ud;
 } cs_server_cfg;
 
 /* Starts serving; "live" may be NULL (no status counters, no stream).

@@ -1,0 +1,162 @@
+/*
+ * merge.c - sensors' answers made one (see merge.h).
+ *
+ * Lists: every answer is parsed (jansson), its rows get "sensor" and go
+ * into one array of (row, sensor index, position) which is sorted by the
+ * sort key, then by sensor, then by position - the order each sensor
+ * already gave is kept, so the merge is stable and the same on every
+ * call - and the page [offset, offset + limit) is written out.
+ */
+#include "hub/merge.h"
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- JSON lists ---------------------------------------------------------- */
+
+typedef struct row_ref {
+    json_t *row;
+    int sensor;
+    size_t pos;
+    long long key;
+} row_ref;
+
+/* qsort_r order: "desc" points at the spec's "descending". */
+static int cmp_rows(const void *a, const void *b, void *desc)
+{
+    const row_ref *x = a, *y = b;
+
+    if (x->key != y->key)
+        return (x->key < y->key) != *(const int *)desc ? -1 : 1;
+    if (x->sensor != y->sensor)
+        return x->sensor < y->sensor ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int answered(const cs_hub_fetch *f)
+{
+    return f->ok && f->status == 200 && f->body != NULL;
+}
+
+/* The error an answer carries ({"error": ...}), or its status. */
+static void answer_why(const cs_hub_fetch *f, char *why, size_t cap)
+{
+    json_t *j, *e;
+
+    if (!f->ok) {
+        snprintf(why, cap, "%s", f->why);
+        return;
+    }
+    j = f->body ? json_loads(f->body, 0, NULL) : NULL;
+    e = j ? json_object_get(j, "error") : NULL;
+    if (json_is_string(e))
+        snprintf(why, cap, "HTTP %ld: %s", f->status, json_string_value(e));
+    else
+        snprintf(why, cap, "HTTP %ld", f->status);
+    json_decref(j);
+}
+
+void cs_hub_missing_json(FILE *out, const cs_hub_peer *peers, const cs_hub_fetch *f, const int *use,
+                         int n)
+{
+    int missing = 0;
+
+    fputs(",\"missing\":[", out);
+    for (int i = 0; i < n; i++) {
+        char why[512];
+        json_t *o;
+        char *s;
+
+        if ((use && !use[i]) || answered(&f[i]))
+            continue;
+        answer_why(&f[i], why, sizeof(why));
+        o = json_pack("{s:s,s:s}", "sensor", peers[i].name, "why", why);
+        s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        fprintf(out, "%s%s", missing++ ? "," : "", s ? s : "{}");
+        free(s);
+        json_decref(o);
+    }
+    fprintf(out, "],\"partial\":%s", missing ? "true" : "false");
+}
+
+/* Adds the rows of sensor "i"'s answer to "refs" (grown as needed). */
+static int gather(const cs_hub_list_spec *sp, const char *name, json_t *doc, int i, row_ref **refs,
+                  size_t *n, size_t *cap, int *more)
+{
+    json_t *arr = json_object_get(doc, sp->array), *row;
+    size_t pos;
+
+    if (json_is_true(json_object_get(doc, "more")))
+        *more = 1;
+    json_array_foreach(arr, pos, row)
+    {
+        if (!json_is_object(row))
+            continue;
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 256;
+            row_ref *r = realloc(*refs, c * sizeof(*r));
+            if (r == NULL)
+                return CS_ENOMEM;
+            *refs = r;
+            *cap = c;
+        }
+        json_object_set_new(row, "sensor", json_string(name));
+        (*refs)[(*n)++] =
+            (row_ref){row, i, pos, json_integer_value(json_object_get(row, sp->sort_key))};
+    }
+    return 0;
+}
+
+static void write_page(FILE *out, const cs_hub_list_spec *sp, const row_ref *refs, size_t n,
+                       int more)
+{
+    size_t end = sp->offset + sp->limit < n ? sp->offset + sp->limit : n, count = 0;
+
+    fprintf(out, "{\"%s\":[", sp->array);
+    for (size_t k = sp->offset; k < end; k++) {
+        char *s = json_dumps(refs[k].row, JSON_COMPACT);
+        fprintf(out, "%s%s", count++ ? "," : "", s ? s : "{}");
+        free(s);
+    }
+    fprintf(out, "],\"offset\":%zu,\"limit\":%zu,\"count\":%zu,\"more\":%s", sp->offset, sp->limit,
+            count, more || n > end ? "true" : "false");
+}
+
+int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, const cs_hub_fetch *f,
+                       const int *use, int n, char **out, size_t *len)
+{
+    json_t *docs[CS_HUB_SENSORS_MAX] = {0};
+    row_ref *refs = NULL;
+    size_t nrefs = 0, cap = 0;
+    int more = 0, rc = 0, first = 1;
+    FILE *o = open_memstream(out, len);
+
+    if (o == NULL)
+        return CS_ENOMEM;
+    for (int i = 0; i < n && rc == 0; i++)
+        if ((!use || use[i]) && answered(&f[i]) &&
+            (docs[i] = json_loads(f[i].body, 0, NULL)) != NULL)
+            rc = gather(sp, peers[i].name, docs[i], i, &refs, &nrefs, &cap, &more);
+    qsort_r(refs, nrefs, sizeof(*refs), cmp_rows, (void *)&sp->descending);
+    write_page(o, sp, refs, nrefs, more);
+    fputs(",\"sensors\":[", o);
+    for (int i = 0; i < n; i++)
+        if (docs[i]) {
+            fprintf(o, "%s\"%s\"", first ? "" : ",", peers[i].name);
+            first = 0;
+        }
+    fputc(']', o);
+    cs_hub_missing_json(o, peers, f, use, n);
+    fputc('}', o);
+    for (int i = 0; i < n; i++)
+        json_decref(docs[i]);
+    free(refs);
+    if (fclose(o) != 0 && rc == 0)
+        rc = CS_ENOMEM;
+    return rc;
+}
