@@ -9,7 +9,8 @@
 #              mount and setpriv (util-linux), mkfs.ext4 (e2fsprogs), curl,
 #              promtool (prometheus), chromium, firefox-esr, node (nodejs), git
 #              (.ci/run clones the repository), clickhouse-server (the export's
-#              tests start their own servers on loopback: scripts/clickhouse.sh)
+#              tests start their own servers on loopback: scripts/clickhouse.sh),
+#              openssl (t_tls makes its own CA and certificates)
 # Runs `apt-get update` once, then one `apt-get install` of what is missing.
 # Needs root (or sudo).
 set -euo pipefail
@@ -18,7 +19,7 @@ PACKAGES=(
     build-essential pkg-config clang libclang-rt-14-dev
     libpcap-dev libjansson-dev libzstd-dev libcmocka-dev libmicrohttpd-dev libcurl4-openssl-dev
     tcpdump tshark python3 tcpreplay iproute2 curl prometheus chromium firefox-esr nodejs
-    util-linux e2fsprogs git ca-certificates clickhouse-server
+    util-linux e2fsprogs git ca-certificates clickhouse-server openssl
 )
 
 missing=()

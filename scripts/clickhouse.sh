@@ -14,6 +14,12 @@
 # replica each, on 127.0.0.1), so a Distributed(capstream, ...) table can
 # span several servers started this way. stop sends SIGTERM and waits.
 # The default user has no password and accepts only loopback clients.
+#
+# HTTPS (optional): with CH_HTTPS_PORT, CH_CERT and CH_KEY set (a port and
+# the PEM files of a certificate and its key), the server answers HTTPS on
+# CH_HTTPS_PORT as well, with that certificate (<https_port> and
+# <openSSL><server> of config.xml); the plain HTTP port stays, for start's
+# own wait and for tests. Setting only some of the three is an error.
 set -euo pipefail
 
 die() {
@@ -34,11 +40,17 @@ write_config() {
     for p in "$@"; do
         shards+="<shard><replica><host>127.0.0.1</host><port>$p</port></replica></shard>"
     done
+    local https=""
+    if [ -n "${CH_HTTPS_PORT:-}" ]; then
+        https="<https_port>$CH_HTTPS_PORT</https_port>
+    <openSSL><server><certificateFile>$CH_CERT</certificateFile><privateKeyFile>$CH_KEY</privateKeyFile><verificationMode>none</verificationMode><loadDefaultCAFile>false</loadDefaultCAFile><cacheSessions>true</cacheSessions><disableProtocols>sslv2,sslv3</disableProtocols><preferServerCiphers>true</preferServerCiphers></server></openSSL>"
+    fi
     cat >"$dir/config.xml" <<EOF
 <?xml version="1.0"?>
 <yandex>
     <logger><level>warning</level><log>$dir/log/server.log</log><errorlog>$dir/log/server.err.log</errorlog><size>100M</size><count>2</count></logger>
     <http_port>$http</http_port>
+    $https
     <tcp_port>$tcp</tcp_port>
     <interserver_http_port>${CH_INTERSERVER_PORT:-$((tcp + 1))}</interserver_http_port>
     <interserver_http_host>127.0.0.1</interserver_http_host>
@@ -73,9 +85,21 @@ EOF
 EOF
 }
 
+# CH_HTTPS_PORT, CH_CERT and CH_KEY: all three or none; the files readable.
+check_https() {
+    [ -n "${CH_HTTPS_PORT:-}${CH_CERT:-}${CH_KEY:-}" ] || return 0
+    [ -n "${CH_HTTPS_PORT:-}" ] && [ -n "${CH_CERT:-}" ] && [ -n "${CH_KEY:-}" ] ||
+        die "HTTPS needs CH_HTTPS_PORT, CH_CERT and CH_KEY together"
+    [ -r "$CH_CERT" ] || die "CH_CERT $CH_CERT is not readable"
+    [ -r "$CH_KEY" ] || die "CH_KEY $CH_KEY is not readable"
+    CH_CERT=$(cd "$(dirname "$CH_CERT")" && pwd)/$(basename "$CH_CERT")
+    CH_KEY=$(cd "$(dirname "$CH_KEY")" && pwd)/$(basename "$CH_KEY")
+}
+
 start() {
     [ $# -ge 3 ] || die "usage: start DIR HTTP_PORT TCP_PORT [SHARD_TCP_PORT ...]"
     local dir http=$2 tcp=$3 bin i
+    check_https
     mkdir -p "$1"
     dir=$(cd "$1" && pwd)
     shift 3

@@ -12,6 +12,7 @@
 #include "decode/decoder.h"
 #include "export/chexport.h"
 #include "packet/timeref.h"
+#include "server/server.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -143,20 +144,57 @@ void cs_cli_export_summary(FILE *out, const cs_chexport_stats *st);
  * status of a usage error). */
 #define CS_CLI_OPT_EXPORT 0x1001
 #define CS_CLI_OPT_SENSOR 0x1002
+#define CS_CLI_OPT_TLS_CA 0x1003
 #define CS_CLI_EXPORT_OPTS                                                                         \
     {"export", required_argument, 0, CS_CLI_OPT_EXPORT},                                           \
+        {"sensor", required_argument, 0, CS_CLI_OPT_SENSOR},                                       \
     {                                                                                              \
-        "sensor", required_argument, 0, CS_CLI_OPT_SENSOR                                          \
+        "tls-ca", required_argument, 0, CS_CLI_OPT_TLS_CA                                          \
     }
 #define CS_CLI_EXPORT_HELP                                                                         \
     "      --export clickhouse=URL  also send the decoded records to ClickHouse as they\n"         \
     "                        are stored, http[s]://[USER:PASS@]HOST:PORT/DB (tables made\n"        \
     "                        when missing; docs/clickhouse.md). Never slows the pass: what\n"      \
     "                        ClickHouse misses while down is sent when it returns\n"               \
-    "      --sensor NAME     this sensor's name in exported rows (default: the host name)\n"
+    "      --sensor NAME     this sensor's name in exported rows (default: the host "              \
+    "name)\n" CS_CLI_TLS_CA_HELP
+/* The help of --tls-ca (export and the --export commands). */
+#define CS_CLI_TLS_CA_HELP                                                                         \
+    "      --tls-ca FILE     an https:// ClickHouse's certificate must be signed by a CA of\n"     \
+    "                        FILE (PEM) instead of one the system trusts\n"
 int cs_cli_export_option(const char *cmd, int c, const char *arg, cs_chexport_cfg *x);
 
-/* After the options: --sensor only with --export (0, or a usage error). */
+/* After the options: --sensor and --tls-ca only with --export (0, or a
+ * usage error). */
 int cs_cli_export_check(const char *cmd, const cs_chexport_cfg *x);
+
+/* --tls-cert, --tls-key and --insecure of the commands that serve the HTTP
+ * API (run, demo, serve), into the TLS fields of "sc" (server/server.h):
+ * the getopt codes, their help, and the option into "sc" (always 0). */
+#define CS_CLI_OPT_TLS_CERT 0x1010
+#define CS_CLI_OPT_TLS_KEY 0x1011
+#define CS_CLI_OPT_INSECURE 0x1012
+#define CS_CLI_TLS_OPTS                                                                            \
+    {"tls-cert", required_argument, 0, CS_CLI_OPT_TLS_CERT},                                       \
+        {"tls-key", required_argument, 0, CS_CLI_OPT_TLS_KEY},                                     \
+    {                                                                                              \
+        "insecure", no_argument, 0, CS_CLI_OPT_INSECURE                                            \
+    }
+#define CS_CLI_TLS_HELP                                                                            \
+    "      --tls-cert FILE   serve HTTPS only, with this certificate (PEM, the server's\n"         \
+    "                        first, then its chain); needs --tls-key\n"                            \
+    "      --tls-key FILE    the certificate's private key (PEM)\n"                                \
+    "      --insecure        allow plain HTTP with --token-file off loopback (the token\n"         \
+    "                        then crosses the network in clear); refused without it\n"
+int cs_cli_tls_option(int c, const char *arg, cs_server_cfg *sc);
+
+/* 1 if getopt code "c" is one of CS_CLI_TLS_OPTS. */
+int cs_cli_is_tls_option(int c);
+
+/* After the options: the server configuration "sc" as cs_server_check
+ * judges it: 0, a usage error of "cmd" for --tls-cert without --tls-key
+ * (or the reverse), else the error printed and CS_EXIT_FAIL (a bad
+ * --listen, a policy refusal). */
+int cs_cli_server_check(const char *cmd, const cs_server_cfg *sc);
 
 #endif

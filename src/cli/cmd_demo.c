@@ -2,6 +2,7 @@
  * cmd_demo.c - `capstream demo`: the whole daemon on made-up traffic.
  *
  *   capstream demo [--listen ADDR:PORT] [--rate PPS] [--seconds N] [--store DIR]
+ *                  [--token-file F] [--tls-cert F --tls-key F] [--insecure]
  *
  * No root, no interface, no capture file: the synthetic source
  * (source/synth.h: FIX order entry with occasional slow acks, HTTP, DNS
@@ -42,7 +43,8 @@
 
 static const char demo_help[] =
     "usage: capstream demo [--listen ADDR:PORT] [--rate PPS] [--seconds N] [--store DIR]\n"
-    "                      [--decoder-opt NAME.KEY=VALUE] [--export clickhouse=URL]\n\n"
+    "                      [--decoder-opt NAME.KEY=VALUE] [--export clickhouse=URL]\n"
+    "                      [--token-file F] [--tls-cert F --tls-key F] [--insecure]\n\n"
     "Runs the live daemon on synthetic trading-floor traffic - FIX order entry\n"
     "with occasional slow acknowledgements, HTTP, DNS with some NXDOMAIN, ITCH\n"
     "market data on MoldUDP64 feeds A and B with occasional loss, OUCH 4.2\n"
@@ -52,12 +54,14 @@ static const char demo_help[] =
     "(decode, latency pairing, metrics, built-in alert rules) as with --tap-by\n"
     "vlan, moldudp64.ports=26477,26478 and soupbintcp.ports=15000, and the web\n"
     "UI is served.\n\n"
-    "  --listen A:P     HTTP address (default 127.0.0.1:8642)\n"
+    "  --listen A:P     HTTP address (default 127.0.0.1:8642); any address but\n"
+    "                   loopback needs --token-file, and TLS or --insecure\n"
+    "  --token-file F   bearer token every API request must carry\n"
     "  --rate PPS       packets per second (default 5000)\n"
     "  --seconds N      stop after N seconds (default: until Ctrl-C / SIGTERM)\n"
     "  --store DIR      keep the store in DIR instead of a removed temporary one\n"
-    "  --seed N         generator seed (default 1)\n" CS_CLI_DECODER_OPT_HELP CS_CLI_EXPORT_HELP
-    "\n"
+    "  --seed N         generator seed (default 1)\n" CS_CLI_TLS_HELP CS_CLI_DECODER_OPT_HELP
+        CS_CLI_EXPORT_HELP "\n"
     "alert rules:\n"
     "  fix_slow:   pair=fix p99 > 1ms for 2s clear 10s\n"
     "  dns_errors: proto=dns rcode!=0 rate > 5/s\n\n"
@@ -78,6 +82,7 @@ typedef struct demo_args {
     unsigned long long rate, seed, seconds;
     cs_decoder_optset decoder_opts;
     cs_chexport_cfg exp; /* url NULL: no --export */
+    cs_server_cfg srv;   /* --token-file, --tls-cert, --tls-key, --insecure */
 } demo_args;
 
 static int parse_count(const char *opt, const char *s, unsigned long long max,
@@ -100,8 +105,10 @@ static int demo_parse(int argc, char **argv, demo_args *a)
                                          {"store", required_argument, 0, 'd'},
                                          {"seed", required_argument, 0, 'E'},
                                          {"decoder-opt", required_argument, 0, 'O'},
+                                         {"token-file", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          CS_CLI_EXPORT_OPTS,
+                                         CS_CLI_TLS_OPTS,
                                          {0, 0, 0, 0}};
     int c, rc = 0;
 
@@ -132,14 +139,21 @@ static int demo_parse(int argc, char **argv, demo_args *a)
             rc = cs_decoder_optset_add(&a->decoder_opts, optarg) < 0
                      ? cs_cli_usage_error("demo", "%s", cs_error_msg(CS_EINVAL))
                      : 0;
-        else if (c == CS_CLI_OPT_EXPORT || c == CS_CLI_OPT_SENSOR)
+        else if (c == 'T')
+            a->srv.token_file = optarg;
+        else if (c == CS_CLI_OPT_EXPORT || c == CS_CLI_OPT_SENSOR || c == CS_CLI_OPT_TLS_CA)
             rc = cs_cli_export_option("demo", c, optarg, &a->exp);
+        else if (cs_cli_is_tls_option(c))
+            rc = cs_cli_tls_option(c, optarg, &a->srv);
         else
             rc = cs_cli_usage_error("demo", "bad option");
     }
     if (rc == 0 && optind < argc)
         rc = cs_cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
-    return rc == 0 ? cs_cli_export_check("demo", &a->exp) : rc;
+    a->srv.listen = a->listen;
+    if (rc == 0 && (rc = cs_cli_export_check("demo", &a->exp)) == 0)
+        rc = cs_cli_server_check("demo", &a->srv); /* before a store is made */
+    return rc;
 }
 
 /* ---- temporary files -------------------------------------------------- */
@@ -212,10 +226,11 @@ int cs_cmd_demo(int argc, char **argv)
         goto out;
     }
     snprintf(spec, sizeof(spec), "rate=%llu,seed=%llu", a.rate, a.seed);
-    snprintf(banner, sizeof(banner),
-             "capstream demo: open http://%s/ \xe2\x80\x94 the web UI; the API is under /api/v1/\n"
-             "capstream demo: store %s%s; Ctrl-C stops\n",
-             a.listen, store, a.store ? "" : " (temporary, removed at exit)");
+    snprintf(
+        banner, sizeof(banner),
+        "capstream demo: open http%s://%s/ \xe2\x80\x94 the web UI; the API is under /api/v1/\n"
+        "capstream demo: store %s%s; Ctrl-C stops\n",
+        a.srv.tls_cert ? "s" : "", a.listen, store, a.store ? "" : " (temporary, removed at exit)");
     o = (cs__run_opts){.dir = store,
                        .listen = a.listen,
                        .config = rules,
@@ -224,7 +239,8 @@ int cs_cmd_demo(int argc, char **argv)
                        .banner = banner,
                        .decoder_opts = &a.decoder_opts,
                        .tap_by_vlan = 1,
-                       .exp = a.exp.url ? &a.exp : NULL};
+                       .exp = a.exp.url ? &a.exp : NULL,
+                       .server = &a.srv};
     if (a.seconds && pthread_create(&timer, NULL, stop_later, &a.seconds) == 0)
         pthread_detach(timer);
     status = cs__run_daemon(&o);

@@ -3,7 +3,7 @@
  * ClickHouse, from where the last export to that destination stopped.
  *
  *   capstream export -d STORE --to clickhouse=URL [--sensor NAME] [--after T]
- *                    [--batch-rows N]
+ *                    [--batch-rows N] [--tls-ca FILE]
  *
  * The back-fill of export/chexport.h in the calling thread: creates the
  * tables if missing, sends every record after the store's cursor for URL
@@ -23,7 +23,8 @@
 #include <string.h>
 
 static const char export_help[] =
-    "usage: capstream export -d STORE --to clickhouse=URL [--sensor NAME] [--after T]\n\n"
+    "usage: capstream export -d STORE --to clickhouse=URL [--sensor NAME] [--after T]\n"
+    "                        [--batch-rows N] [--tls-ca FILE]\n\n"
     "Sends the store's decoded messages, measurements, unmatched requests and responses,\n"
     "and sequence gaps to ClickHouse, into the tables messages, measurements, unmatched\n"
     "and gaps of the URL's database (created when missing; docs/clickhouse.md has the\n"
@@ -32,18 +33,22 @@ static const char export_help[] =
     "destination in STORE/export/, committed after ClickHouse accepts each batch, and\n"
     "a row sent twice after a failure is merged away (ReplacingMergeTree; query with\n"
     "FINAL to see it merged at once). A live `capstream run --export` keeps the same\n"
-    "cursor.\n\n"
+    "cursor. An https:// URL's certificate is verified (name and CA: the system's, or\n"
+    "--tls-ca's), and the export fails rather than send to a server it cannot trust.\n\n"
     "  -d, --store DIR        the store\n"
     "      --to clickhouse=URL  http[s]://[USER:PASS@]HOST:PORT/DB\n"
     "      --sensor NAME      this sensor's name in every row (default: the host name)\n"
     "      --after T          records before T are not sent (and not sent later either)\n"
-    "      --batch-rows N     at most N records an insert (default 100000)\n\n"
+    "      --batch-rows N     at most N records an insert (default 100000)\n"
+    "      --tls-ca FILE      an https:// ClickHouse's certificate must be signed by a CA\n"
+    "                         of FILE (PEM) instead of one the system trusts\n\n"
     "T is RFC 3339 with up to 9 fractional digits, integer epoch nanoseconds, or\n"
     "relative ('90s ago', '5m ago', 'now').\n\n"
     "examples:\n"
     "  capstream export -d S --to clickhouse=http://127.0.0.1:8123/capstream\n"
     "  capstream export -d S --to clickhouse=http://ch1:8123/trading --sensor ny4-a --after '1h "
-    "ago'\n";
+    "ago'\n"
+    "  capstream export -d S --to clickhouse=https://ch1:8443/trading --tls-ca /etc/ssl/ours.pem\n";
 
 /* "clickhouse=URL" -> URL; NULL for anything else. */
 const char *cs_cli_export_url(const char *cmd, const char *spec)
@@ -63,6 +68,10 @@ int cs_cli_export_option(const char *cmd, int c, const char *arg, cs_chexport_cf
         x->sensor = arg;
         return 0;
     }
+    if (c == CS_CLI_OPT_TLS_CA) {
+        x->ca_file = arg;
+        return 0;
+    }
     if ((x->url = cs_cli_export_url(cmd, arg)) == NULL)
         return CS_EXIT_USAGE;
     x->after = INT64_MIN;
@@ -74,6 +83,9 @@ int cs_cli_export_check(const char *cmd, const cs_chexport_cfg *x)
     if (x->sensor != NULL && x->url == NULL)
         return cs_cli_usage_error(cmd, "--sensor names the sensor in exported rows: give "
                                        "--export clickhouse=URL too");
+    if (x->ca_file != NULL && x->url == NULL)
+        return cs_cli_usage_error(cmd, "--tls-ca verifies an https:// ClickHouse of --export: "
+                                       "give --export clickhouse=URL too");
     return 0;
 }
 
@@ -95,6 +107,7 @@ static int export_parse(int argc, char **argv, cs_chexport_cfg *cfg)
                                          {"sensor", required_argument, 0, 's'},
                                          {"after", required_argument, 0, 'A'},
                                          {"batch-rows", required_argument, 0, 'b'},
+                                         {"tls-ca", required_argument, 0, 'C'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
@@ -107,6 +120,8 @@ static int export_parse(int argc, char **argv, cs_chexport_cfg *cfg)
             return CS_EXIT_USAGE;
         else if (c == 's')
             cfg->sensor = optarg;
+        else if (c == 'C')
+            cfg->ca_file = optarg;
         else if (c == 'A' && cs_cli_parse_time("--after", optarg, &cfg->after) < 0)
             return CS_EXIT_USAGE;
         else if (c == 'b' && parse_rows(optarg, &cfg->batch_rows) < 0)

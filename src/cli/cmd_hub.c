@@ -43,18 +43,22 @@ static const char hub_help[] =
     "  --timeout-ms N           how long the hub waits for sensors (default 1500)\n"
     "  --listen ADDR            address to listen on (default " HUB_DEFAULT_LISTEN ")\n"
     "  --token-file FILE        bearer token (first line) for the hub, required off\n"
-    "                           loopback\n\n"
+    "                           loopback (and then TLS, or --insecure)\n" CS_CLI_TLS_HELP "\n"
     "examples:\n"
     "  capstream hub --sensor ny4=http://10.0.0.5:8642 --sensor ld4=http://10.1.0.5:8642\n"
-    "  capstream hub --sensor a=http://127.0.0.1:8642 --clickhouse http://127.0.0.1:8123/cs\n";
+    "  capstream hub --sensor a=http://127.0.0.1:8642 --clickhouse http://127.0.0.1:8123/cs\n"
+    "  capstream hub --sensor ny4=https://ny4:8642 --sensor-token ny4=ny4.token --tls-ca ca.pem\n"
+    "                --listen 0.0.0.0:8650 --token-file hub.token --tls-cert hub.pem --tls-key "
+    "hub.key\n";
 
 #define CS_HUB_MAX_ARGS CS_HUB_SENSORS_MAX
 
 typedef struct hub_args {
     const char *sensors[CS_HUB_MAX_ARGS], *tokens[CS_HUB_MAX_ARGS];
     int n_sensors, n_tokens;
-    const char *listen, *token_file, *clickhouse, *ca_file;
+    const char *clickhouse, *ca_file;
     long long timeout_ms;
+    cs_server_cfg srv; /* listen, token and TLS; the api is the hub */
 } hub_args;
 
 static volatile sig_atomic_t hub_stop;
@@ -83,10 +87,10 @@ static int hub_option(hub_args *a, int c, const char *v)
     case 'k':
         return add_arg(a->tokens, &a->n_tokens, v, "--sensor-token");
     case 'l':
-        a->listen = v;
+        a->srv.listen = v;
         return 0;
     case 't':
-        a->token_file = v;
+        a->srv.token_file = v;
         return 0;
     case 'c':
         a->clickhouse = v;
@@ -100,6 +104,8 @@ static int hub_option(hub_args *a, int c, const char *v)
             return cs_cli_usage_error("hub", "--timeout-ms: give 10 to 600000");
         return 0;
     default:
+        if (cs_cli_is_tls_option(c))
+            return cs_cli_tls_option(c, v, &a->srv);
         return cs_cli_usage_error("hub", "bad option");
     }
 }
@@ -114,10 +120,11 @@ static int hub_parse(int argc, char **argv, hub_args *a)
                                          {"tls-ca", required_argument, 0, 'a'},
                                          {"timeout-ms", required_argument, 0, 'w'},
                                          {"help", no_argument, 0, 'h'},
+                                         CS_CLI_TLS_OPTS,
                                          {0, 0, 0, 0}};
     int c, rc;
 
-    a->listen = HUB_DEFAULT_LISTEN;
+    a->srv.listen = HUB_DEFAULT_LISTEN;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             cs_cli_help(stdout, hub_help);
@@ -130,13 +137,13 @@ static int hub_parse(int argc, char **argv, hub_args *a)
         return cs_cli_usage_error("hub", "unexpected argument '%s'", argv[optind]);
     if (a->n_sensors == 0)
         return cs_cli_usage_error("hub", "give at least one --sensor NAME=URL");
-    return 0;
+    a->srv.api = cs_hub_answer; /* a store or an api: cs_server_check wants one */
+    return cs_cli_server_check("hub", &a->srv);
 }
 
 static int hub_serve(const hub_args *a, cs_hub *h)
 {
-    cs_server_cfg sc = {
-        .listen = a->listen, .token_file = a->token_file, .api = cs_hub_answer, .api_ud = h};
+    cs_server_cfg sc = a->srv;
     struct sigaction sa;
     struct timespec nap = {0, 100000000};
     cs_server *srv = NULL;
@@ -148,10 +155,12 @@ static int hub_serve(const hub_args *a, cs_hub *h)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sc.api_ud = h;
     if ((rc = cs_server_start(&sc, NULL, &srv)) < 0)
         return rc;
-    cs_log_info("hub over %d sensor(s)%s; API on http://%s/api/v1/ (port %d)", a->n_sensors,
-                a->clickhouse ? " and ClickHouse" : "", a->listen, cs_server_port(srv));
+    cs_log_info("hub over %d sensor(s)%s; API on %s://%s/api/v1/ (port %d)", a->n_sensors,
+                a->clickhouse ? " and ClickHouse" : "", cs_server_tls(srv) ? "https" : "http",
+                sc.listen, cs_server_port(srv));
     while (!hub_stop)
         nanosleep(&nap, NULL);
     cs_log_info("stopping");

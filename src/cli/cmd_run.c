@@ -3,6 +3,7 @@
  *
  *   capstream run -i IFACE[,IFACE...] -d STORE [--listen ADDR:PORT] [--config FILE]
  *                 [--filter BPF] [--user USER] [--token-file FILE] [--decoders LIST]
+ *                 [--tls-cert FILE --tls-key FILE] [--insecure]
  *   capstream run -r FILE -d STORE [--replay fast|realtime] ...
  *
  * This file parses the options and puts the daemon of the engine
@@ -66,8 +67,8 @@ static const char run_help[] =
     "                        not stored (and still analysed)\n"
     "  -d, --store DIR       the store (created if missing)\n"
     "      --listen A:P      HTTP address (default 127.0.0.1:8642); any address but\n"
-    "                        loopback needs --token-file\n"
-    "      --token-file F    bearer token every API request must carry\n"
+    "                        loopback needs --token-file, and TLS or --insecure\n"
+    "      --token-file F    bearer token every API request must carry\n" CS_CLI_TLS_HELP
     "      --config FILE     alert rules, one per line (SIGHUP reloads them), e.g.\n"
     "                          fix_slow: pair=fix p99 > 200us for 3s\n"
     "                        and decoder options, read at start, one a line, e.g.\n"
@@ -113,6 +114,7 @@ typedef struct run_args {
     int n_time_specs;
     cs_timerefs timeref;
     cs_chexport_cfg exp; /* url NULL: no --export */
+    cs_server_cfg srv;   /* the TLS fields (--tls-cert...); listen and token are above */
 } run_args;
 
 /* What the server shares with the engine's hooks. */
@@ -213,7 +215,12 @@ static int run_option(run_args *a, int c, const char *arg)
         return 0;
     case CS_CLI_OPT_EXPORT:
     case CS_CLI_OPT_SENSOR:
+    case CS_CLI_OPT_TLS_CA:
         return cs_cli_export_option("run", c, arg, &a->exp);
+    case CS_CLI_OPT_TLS_CERT:
+    case CS_CLI_OPT_TLS_KEY:
+    case CS_CLI_OPT_INSECURE:
+        return cs_cli_tls_option(c, arg, &a->srv);
     default:
         return cs_cli_usage_error("run", "bad option");
     }
@@ -279,6 +286,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"time-source", required_argument, 0, 'K'},
                                          {"help", no_argument, 0, 'h'},
                                          CS_CLI_EXPORT_OPTS,
+                                         CS_CLI_TLS_OPTS,
                                          {0, 0, 0, 0}};
     int c, rc;
 
@@ -306,6 +314,17 @@ static int run_parse(int argc, char **argv, run_args *a)
     if (a->config != NULL && cs_cli_config_decoder_opts(a->config, &a->decoder_opts) < 0)
         return cs_cli_usage_error("run", "%s", cs_error_msg(CS_EINVAL));
     return cs_cli_export_check("run", &a->exp);
+}
+
+/* The HTTP server's configuration of "a". */
+static cs_server_cfg server_cfg(const run_args *a)
+{
+    cs_server_cfg sc = a->srv;
+
+    sc.listen = a->listen;
+    sc.token_file = a->token_file;
+    sc.store_dir = a->dir;
+    return sc;
 }
 
 /* ---- the engine's hooks: live events, status, /metrics ---------------- */
@@ -468,8 +487,7 @@ static void daemon_cfg(run_ctx *x, cs_daemon_cfg *c)
  * start until after every file is closed. */
 static int run_serving(run_ctx *x, cs_daemon *d)
 {
-    cs_server_cfg sc = {
-        .listen = x->a.listen, .token_file = x->a.token_file, .store_dir = x->a.dir};
+    cs_server_cfg sc = server_cfg(&x->a);
     /* "capturing" from the first request on: an all-zero status would read
      * as a replay already finished */
     cs_live_status st0 = {.version = CS_VERSION_STRING, .capturing = 1};
@@ -481,8 +499,8 @@ static int run_serving(run_ctx *x, cs_daemon *d)
     cs_live_set_status(x->live, &st0);
     if ((rc = cs_server_start(&sc, x->live, &x->server)) < 0 || (rc = cs_daemon_start(d)) < 0)
         return rc;
-    cs_log_info("capturing from %s into %s; API on http://%s/api/v1/", cs_daemon_sources(d),
-                x->a.dir, x->a.listen);
+    cs_log_info("capturing from %s into %s; API on %s://%s/api/v1/", cs_daemon_sources(d), x->a.dir,
+                cs_server_tls(x->server) ? "https" : "http", x->a.listen);
     if (x->a.banner) {
         fputs(x->a.banner, stdout);
         fflush(stdout);
@@ -490,13 +508,18 @@ static int run_serving(run_ctx *x, cs_daemon *d)
     return cs_daemon_run(d);
 }
 
-/* Everything after the options: start, run the single pass, tear down. */
+/* Everything after the options: start, run the single pass, tear down.
+ * The server's configuration is judged first, so a refused one opens no
+ * capture and no store. */
 static int run_daemon(run_ctx *x)
 {
+    cs_server_cfg sc = server_cfg(&x->a);
     cs_daemon_cfg c;
     cs_daemon *d = NULL;
     int rc, rc2;
 
+    if ((rc = cs_cli_server_check("run", &sc)) != 0)
+        return rc;
     daemon_cfg(x, &c);
     rc = cs_daemon_open(&c, &d);
     if (rc == 0)
@@ -538,6 +561,10 @@ int cs__run_daemon(const cs__run_opts *o)
     x.a.tap_by_vlan = o->tap_by_vlan;
     if (o->exp != NULL)
         x.a.exp = *o->exp;
+    if (o->server != NULL) {
+        x.a.token_file = o->server->token_file;
+        x.a.srv = *o->server;
+    }
     x.a.metrics_days = 31;
     x.a.ring_bytes = RUN_DEFAULT_RING;
     x.a.so.flags = CS_STORE_WRITE | CS_STORE_CREATE | CS_STORE_CHECKPOINT;

@@ -1,5 +1,6 @@
 /*
- * cmd_serve.c - `capstream serve -d STORE [--listen ADDR] [--token-file F]`:
+ * cmd_serve.c - `capstream serve -d STORE [--listen ADDR] [--token-file F]
+ * [--tls-cert F --tls-key F] [--insecure]`:
  * the HTTP API, the web UI and Prometheus /metrics over an existing store,
  * read-only, without capturing.
  *
@@ -49,7 +50,8 @@
 #define SERVE_RECOUNT_NS 1000000000ll
 
 static const char serve_help[] =
-    "usage: capstream serve -d STORE [--listen ADDR] [--token-file FILE]\n\n"
+    "usage: capstream serve -d STORE [--listen ADDR] [--token-file FILE]\n"
+    "                       [--tls-cert FILE --tls-key FILE] [--insecure]\n\n"
     "Serves an existing store without capturing: the HTTP API (/api/v1/...),\n"
     "the web UI (/) and Prometheus /metrics, as `capstream run` serves them, over\n"
     "what STORE holds. Read-only: it never takes the writer lock, so it can run\n"
@@ -59,13 +61,15 @@ static const char serve_help[] =
     "  -d, --store DIR        the store (must exist; an empty one serves empty lists)\n"
     "      --listen ADDR      address to listen on (default " CS_SERVER_DEFAULT_LISTEN ";\n"
     "                         port 0 = any free port, printed at start)\n"
-    "      --token-file FILE  bearer token (first line), required off loopback\n\n"
+    "      --token-file FILE  bearer token (first line), required off loopback, where\n"
+    "                         TLS (or --insecure) is required too\n" CS_CLI_TLS_HELP "\n"
     "Stops on SIGINT or SIGTERM (exit 0).\n\n"
     "example:\n"
     "  capstream serve -d /var/lib/capstream --listen 127.0.0.1:8642\n";
 
 typedef struct serve_args {
-    const char *dir, *listen, *token_file;
+    const char *dir;
+    cs_server_cfg srv; /* listen, token and TLS; store_dir is "dir" */
 } serve_args;
 
 static volatile sig_atomic_t serve_stop;
@@ -85,12 +89,13 @@ static int parse_args(int argc, char **argv, serve_args *a, int *done)
         {"listen", required_argument, NULL, 'l'},
         {"token-file", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
+        CS_CLI_TLS_OPTS,
         {NULL, 0, NULL, 0},
     };
     int c;
 
     memset(a, 0, sizeof(*a));
-    a->listen = CS_SERVER_DEFAULT_LISTEN;
+    a->srv.listen = CS_SERVER_DEFAULT_LISTEN;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         switch (c) {
@@ -98,10 +103,15 @@ static int parse_args(int argc, char **argv, serve_args *a, int *done)
             a->dir = optarg;
             break;
         case 'l':
-            a->listen = optarg;
+            a->srv.listen = optarg;
             break;
         case 't':
-            a->token_file = optarg;
+            a->srv.token_file = optarg;
+            break;
+        case CS_CLI_OPT_TLS_CERT:
+        case CS_CLI_OPT_TLS_KEY:
+        case CS_CLI_OPT_INSECURE:
+            cs_cli_tls_option(c, optarg, &a->srv);
             break;
         case 'h':
             fputs(serve_help, stdout);
@@ -115,7 +125,8 @@ static int parse_args(int argc, char **argv, serve_args *a, int *done)
         return cs_cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
     if (a->dir == NULL)
         return cs_cli_usage_error("serve", "-d STORE is required");
-    return 0;
+    a->srv.store_dir = a->dir;
+    return cs_cli_server_check("serve", &a->srv);
 }
 
 /* The status of "dir" as the store tells it, into "st" (its version,
@@ -166,7 +177,6 @@ static void install_stop_signals(void)
 
 static int serve(const serve_args *a)
 {
-    cs_server_cfg sc = {.listen = a->listen, .token_file = a->token_file, .store_dir = a->dir};
     cs_live_status st;
     cs_live *live = NULL;
     cs_server *srv = NULL;
@@ -186,10 +196,10 @@ static int serve(const serve_args *a)
         goto out;
     publish(a, live, &st, &failing);
     install_stop_signals();
-    if ((rc = cs_server_start(&sc, live, &srv)) < 0)
+    if ((rc = cs_server_start(&a->srv, live, &srv)) < 0)
         goto out;
-    cs_log_info("serving %s read-only; API on http://%s/api/v1/ (port %d)", a->dir, a->listen,
-                cs_server_port(srv));
+    cs_log_info("serving %s read-only; API on %s://%s/api/v1/ (port %d)", a->dir,
+                cs_server_tls(srv) ? "https" : "http", a->srv.listen, cs_server_port(srv));
     last = cs_cli_mono_ns();
     while (!serve_stop) {
         nanosleep(&nap, NULL);

@@ -13,6 +13,7 @@
 
 #include "decode/decoder.h"
 #include "export/chexport.h"
+#include "server/server.h"
 
 typedef struct cs__run_opts {
     const char *dir;                       /* the store (created if missing) */
@@ -25,6 +26,8 @@ typedef struct cs__run_opts {
     const cs_decoder_optset *decoder_opts; /* --decoder-opt settings, or NULL */
     int tap_by_vlan;                       /* --tap-by vlan: a frame's tap is its VLAN id */
     const cs_chexport_cfg *exp;            /* --export, or NULL */
+    const cs_server_cfg *server;           /* --token-file and TLS of the API (its listen
+                                              and store_dir are the fields above), or NULL */
 } cs__run_opts;
 
 int cs__run_daemon(const cs__run_opts *o);

@@ -10,9 +10,15 @@
  * reason is the reply body's first line (ClickHouse's exception text) or
  * curl's error. libcurl's global state is initialised once, thread-safely.
  *
+ * TLS: libcurl verifies the peer and the host name (set explicitly, not
+ * left to its defaults), against CURLOPT_CAINFO when a CA file is given.
+ * A failed handshake or verification is told apart from other transport
+ * errors (tls_failure) and reported as "TLS: <curl's reason>" with the CAs
+ * it was checked against.
+ *
  * Invariants: the reply buffer is reset for every request and always
  * NUL-terminated; a password never appears in an error message ("shown"
- * is the URL without it).
+ * is the URL without it); verification is never turned off.
  */
 #include "export/chclient.h"
 
@@ -20,9 +26,12 @@
 #include "core/error.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONNECT_TIMEOUT_MS 2000L
 #define REQUEST_TIMEOUT_MS 60000L
@@ -30,6 +39,7 @@
 
 struct cs_ch {
     cs_ch_target t;
+    char ca_file[CS_CH_URL_MAX]; /* "" : the system's CAs */
     CURL *curl;
     char *reply;
     size_t reply_len, reply_cap;
@@ -123,19 +133,27 @@ static size_t on_reply(char *p, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-int cs_ch_open(const cs_ch_target *t, cs_ch **out)
+/* "ca_file" must be readable and "t" https; 0 or the error naming it. */
+static int check_ca_file(const cs_ch_target *t, const char *ca_file)
 {
-    cs_ch *c;
+    int fd;
 
-    *out = NULL;
-    pthread_once(&curl_once, curl_init_once);
-    if ((c = cs_calloc(1, sizeof(*c))) == NULL)
-        return CS_ENOMEM;
-    c->t = *t;
-    if ((c->curl = curl_easy_init()) == NULL) {
-        cs_free(c);
-        return cs_error_set(CS_ENOMEM, "libcurl: cannot make a handle");
-    }
+    if (strncmp(t->base, "https://", 8) != 0)
+        return cs_error_set(CS_EINVAL,
+                            "--tls-ca %s: ClickHouse at %s is plain http://, there is no "
+                            "certificate to verify (give an https:// URL)",
+                            ca_file, t->shown);
+    if (strlen(ca_file) >= CS_CH_URL_MAX)
+        return cs_error_set(CS_EINVAL, "--tls-ca %s: path too long", ca_file);
+    if ((fd = open(ca_file, O_RDONLY | O_CLOEXEC)) < 0)
+        return cs_error_set(cs_error_from_errno(errno), "--tls-ca %s: %s", ca_file,
+                            strerror(errno));
+    close(fd);
+    return 0;
+}
+
+static void set_options(cs_ch *c)
+{
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
@@ -143,6 +161,31 @@ int cs_ch_open(const cs_ch_target *t, cs_ch **out)
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (c->ca_file[0])
+        curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->ca_file);
+}
+
+int cs_ch_open(const cs_ch_target *t, const char *ca_file, cs_ch **out)
+{
+    cs_ch *c;
+    int rc;
+
+    *out = NULL;
+    if (ca_file != NULL && (rc = check_ca_file(t, ca_file)) < 0)
+        return rc;
+    pthread_once(&curl_once, curl_init_once);
+    if ((c = cs_calloc(1, sizeof(*c))) == NULL)
+        return CS_ENOMEM;
+    c->t = *t;
+    if (ca_file != NULL)
+        snprintf(c->ca_file, sizeof(c->ca_file), "%s", ca_file);
+    if ((c->curl = curl_easy_init()) == NULL) {
+        cs_free(c);
+        return cs_error_set(CS_ENOMEM, "libcurl: cannot make a handle");
+    }
+    set_options(c);
     *out = c;
     return 0;
 }
@@ -167,6 +210,15 @@ static const char *reply_reason(const cs_ch *c, char *buf, size_t cap)
     return buf;
 }
 
+/* 1 if "cc" is a failed TLS handshake or certificate check. */
+static int tls_failure(CURLcode cc)
+{
+    return cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
+           cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM ||
+           cc == CURLE_SSL_CIPHER || cc == CURLE_SSL_ISSUER_ERROR ||
+           cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_CRL_BADFILE;
+}
+
 /* POSTs "body" to BASE?"query" (in the target's database unless "no_db"):
  * 0 on status 200, else CS_EIO with a reason. */
 static int post(cs_ch *c, int no_db, const char *query, const char *body, size_t len)
@@ -184,6 +236,10 @@ static int post(cs_ch *c, int no_db, const char *query, const char *body, size_t
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     cc = curl_easy_perform(c->curl);
+    if (cc != CURLE_OK && tls_failure(cc))
+        return cs_error_set(CS_EIO, "ClickHouse at %s: TLS: %s (certificate checked against %s%s)",
+                            c->t.shown, c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc),
+                            c->ca_file[0] ? "--tls-ca " : "the system's CAs", c->ca_file);
     if (cc != CURLE_OK)
         return cs_error_set(CS_EIO, "ClickHouse at %s: %s", c->t.shown,
                             c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));

@@ -13,6 +13,14 @@
  * holding its caller. A refusal carries ClickHouse's own message
  * ("Code: 60, e.displayText() = DB::Exception: Table ... doesn't exist").
  *
+ * HTTPS: the server's certificate is always verified - it must chain to a
+ * trusted CA and name the URL's host - against the system's CAs, or only
+ * against those of a CA file when one is given; a server that fails is
+ * never sent a row (nor the URL's password), and the error says it is TLS
+ * and why ("TLS: SSL certificate problem: unable to get local issuer
+ * certificate"). A CA file with an http:// URL is refused, since it would
+ * verify nothing.
+ *
  * Threading: a client is used by one thread.
  */
 #ifndef CS_EXPORT_CHCLIENT_H
@@ -35,7 +43,11 @@ int cs_ch_parse_target(const char *url, cs_ch_target *t);
 
 typedef struct cs_ch cs_ch;
 
-int cs_ch_open(const cs_ch_target *t, cs_ch **out);
+/* A client of "t"; "ca_file" (PEM, or NULL for the system's CAs) is what
+ * an https:// server's certificate must chain to. Contacts nobody yet.
+ * CS_EINVAL for a CA file with an http:// URL, the file's error (naming
+ * it) if it cannot be read. */
+int cs_ch_open(const cs_ch_target *t, const char *ca_file, cs_ch **out);
 void cs_ch_close(cs_ch *c);
 
 /* Runs one statement (CREATE, ALTER...). CS_EIO with the server's or the

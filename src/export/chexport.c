@@ -134,7 +134,7 @@ int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
     else if ((rc = cs_ch_parse_target(cfg->url, &x->target)) == 0 &&
              (rc = cursor_path(x, path, sizeof(path))) == 0 &&
              (rc = cs_msgtail_open(cfg->store_dir, path, &x->tail)) == 0)
-        rc = cs_ch_open(&x->target, &x->ch);
+        rc = cs_ch_open(&x->target, cfg->ca_file, &x->ch);
     if (rc < 0) {
         cs_chexport_close(x);
         return rc;

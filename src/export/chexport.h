@@ -40,6 +40,8 @@ typedef struct cs_chexport_cfg {
     int64_t after;        /* records before this time (ns) are not sent; INT64_MIN: all */
     size_t batch_rows;    /* 0: CS_CHX_BATCH_ROWS */
     int64_t max_delay_ms; /* 0: CS_CHX_MAX_DELAY_MS */
+    const char *ca_file;  /* PEM CAs an https:// URL's certificate must chain to; NULL: the
+                             system's (export/chclient.h) */
 } cs_chexport_cfg;
 
 #define CS_CHX_BATCH_ROWS 100000

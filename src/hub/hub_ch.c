@@ -183,7 +183,7 @@ int cs__hub_ch_list(const cs_hub *h, const char *what, const cs_server_params *p
         free(sql.text);
         return rc < -1 ? rc : 0;
     }
-    if ((rc = cs_ch_open(&h->ch, &ch)) == 0 &&
+    if ((rc = cs_ch_open(&h->ch, h->ca_file[0] ? h->ca_file : NULL, &ch)) == 0 &&
         (rc = cs_ch_query(ch, sql.text, &rows, &rows_len)) == 0)
         rc = page_reply(what, rows, offset, limit, rep);
     else if (rc == CS_EIO)

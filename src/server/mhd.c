@@ -42,6 +42,7 @@ static const mhd_symbol symbols[] = {
     MHD_SYMBOL(get_connection_values, MHD_get_connection_values),
     MHD_SYMBOL(lookup_connection_value, MHD_lookup_connection_value),
     MHD_SYMBOL(set_connection_option, MHD_set_connection_option),
+    MHD_SYMBOL(is_feature_supported, MHD_is_feature_supported),
 };
 
 int cs__mhd_load(void)

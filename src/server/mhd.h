@@ -30,6 +30,7 @@ typedef struct cs__mhd_api {
     __typeof__(MHD_get_connection_values) *get_connection_values;
     __typeof__(MHD_lookup_connection_value) *lookup_connection_value;
     __typeof__(MHD_set_connection_option) *set_connection_option;
+    __typeof__(MHD_is_feature_supported) *is_feature_supported;
 } cs__mhd_api;
 
 extern cs__mhd_api cs__mhd;

@@ -43,6 +43,22 @@
  * again; a token file (required off loopback) does not stop that, as
  * authentication comes after the request.
  *
+ * TLS: with cfg->tls_cert and cfg->tls_key the daemon is started with
+ * MHD_USE_TLS and the two PEM texts (read here, kept until the daemon
+ * stops, the key wiped then); every connection must then complete a TLS
+ * handshake, and one that speaks plain HTTP is closed without an answer.
+ * Policy (cs_server_check, before anything is opened):
+ *
+ *   loopback ───────────────────────────────► HTTP or HTTPS
+ *   other, no token file ───────────────────► refused
+ *   other, token, TLS ──────────────────────► HTTPS
+ *   other, token, no TLS ──► insecure? ─no──► refused (the token would
+ *                                 └─yes──► HTTP        cross the network in clear)
+ *
+ * libmicrohttpd's messages go to mhd_log: the first one is kept (one
+ * writer, claimed atomically) so that a start that fails can say why
+ * (a key that does not match the certificate); the others are dropped.
+ *
  * Memory: every connection is a new thread, and glibc gives threads up to
  * 8 malloc arenas per core; what each request frees stays in its arena,
  * fragmented, so the daemon's resident memory crept up without bound (no
@@ -73,6 +89,7 @@
 #include <pcap/pcap.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <malloc.h>
@@ -95,6 +112,7 @@
 #define MALLOC_ARENAS 2
 #define SSE_WAIT_MS 250
 #define SSE_KEEPALIVE_NS (15 * CS_NS_PER_SEC)
+#define PEM_MAX (1u << 20) /* a certificate chain or a key is a few KB */
 
 struct cs_server {
     struct MHD_Daemon *mhd;
@@ -106,6 +124,9 @@ struct cs_server {
     atomic_int stopping;
     cs_server_api_fn api; /* a hub: answers instead of the store */
     void *api_ud;
+    char *tls_cert, *tls_key; /* PEM texts while the daemon runs; NULL: plain HTTP */
+    atomic_int mhd_log_taken; /* mhd_error holds libmicrohttpd's first message */
+    char mhd_error[256];
 };
 
 /* ---- listen address --------------------------------------------------- */
@@ -204,6 +225,103 @@ static int read_token(const char *path, cs_server *s)
                             "least 8 characters",
                             path);
     return 0;
+}
+
+/* ---- policy and TLS files ---------------------------------------------- */
+
+/* The rules of "TLS" at the top, for "cfg" listening on "a". */
+static int check_policy(const cs_server_cfg *cfg, const char *listen_s, const listen_addr *a)
+{
+    int has_cert = cfg->tls_cert && *cfg->tls_cert, has_key = cfg->tls_key && *cfg->tls_key;
+    int has_token = cfg->token_file && *cfg->token_file;
+
+    if (has_cert != has_key)
+        return cs_error_set(CS_EINVAL, "--tls-cert and --tls-key go together: give the "
+                                       "certificate and its private key");
+    if (a->loopback)
+        return 0;
+    if (!has_token)
+        return cs_error_set(CS_EPERM,
+                            "--listen %s is not a loopback address: refusing to serve the API "
+                            "there without --token-file",
+                            listen_s);
+    if (!has_cert && !cfg->insecure)
+        return cs_error_set(CS_EPERM,
+                            "--listen %s is not a loopback address: refusing to send the API "
+                            "and its bearer token over plain HTTP there, where anyone on the "
+                            "path can read the token; give --tls-cert and --tls-key, or "
+                            "--insecure if the network is trusted",
+                            listen_s);
+    return 0;
+}
+
+int cs_server_check(const cs_server_cfg *cfg)
+{
+    const char *listen_s = cfg->listen && *cfg->listen ? cfg->listen : CS_SERVER_DEFAULT_LISTEN;
+    listen_addr a;
+    int rc = parse_listen(listen_s, &a);
+
+    return rc < 0 ? rc : check_policy(cfg, listen_s, &a);
+}
+
+/* The PEM file "path" of option "opt", NUL-terminated, into "*out"
+ * (cs_malloc'ed). CS_EIO (or the errno's code) naming the file. */
+static int read_pem(const char *opt, const char *path, char **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    struct stat st;
+    ssize_t n = 0;
+    char *buf = NULL;
+
+    *out = NULL;
+    if (fd < 0)
+        return cs_error_set(cs_error_from_errno(errno), "%s %s: %s", opt, path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > PEM_MAX)
+        rc = cs_error_set(CS_EIO, "%s %s: not a PEM file of 1 byte to %u KB", opt, path,
+                          PEM_MAX >> 10);
+    else if ((buf = cs_malloc((size_t)st.st_size + 1)) == NULL)
+        rc = CS_ENOMEM;
+    else if ((n = read(fd, buf, (size_t)st.st_size)) != st.st_size)
+        rc = cs_error_set(CS_EIO, "%s %s: %s", opt, path, n < 0 ? strerror(errno) : "short read");
+    else if ((buf[n] = '\0', strstr(buf, "-----BEGIN ")) == NULL)
+        rc = cs_error_set(CS_EIO, "%s %s: not PEM (no -----BEGIN line)", opt, path);
+    close(fd);
+    if (rc < 0) {
+        if (buf)
+            explicit_bzero(buf, (size_t)st.st_size);
+        cs_free(buf);
+        return rc;
+    }
+    *out = buf;
+    return 0;
+}
+
+/* Frees the PEM texts, the key wiped first. */
+static void free_pems(cs_server *s)
+{
+    if (s->tls_key)
+        explicit_bzero(s->tls_key, strlen(s->tls_key));
+    cs_free(s->tls_key);
+    cs_free(s->tls_cert);
+    s->tls_key = s->tls_cert = NULL;
+}
+
+/* The certificate and key of "cfg" into "s", when it has them. */
+static int load_tls(const cs_server_cfg *cfg, cs_server *s)
+{
+    int rc;
+
+    if (cfg->tls_cert == NULL || *cfg->tls_cert == '\0')
+        return 0;
+    if (cs__mhd.is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return cs_error_set(CS_EUNSUPPORTED,
+                            "this libmicrohttpd was built without TLS: cannot serve HTTPS "
+                            "(--tls-cert %s)",
+                            cfg->tls_cert);
+    if ((rc = read_pem("--tls-cert", cfg->tls_cert, &s->tls_cert)) < 0 ||
+        (rc = read_pem("--tls-key", cfg->tls_key, &s->tls_key)) < 0)
+        free_pems(s);
+    return rc;
 }
 
 static int open_listener(const listen_addr *a, int *port)
@@ -858,21 +976,60 @@ static unsigned connection_limit(void)
     return fds < MAX_CONNECTIONS ? (unsigned)fds : MAX_CONNECTIONS;
 }
 
+/* libmicrohttpd's messages (MHD_OPTION_EXTERNAL_LOGGER): the first is kept
+ * for a failing start to report; see "TLS" at the top. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    cs_server *s = cls;
+    size_t n;
+
+    if (atomic_exchange(&s->mhd_log_taken, 1) != 0)
+        return;
+    vsnprintf(s->mhd_error, sizeof(s->mhd_error), fmt, ap);
+    n = strcspn(s->mhd_error, "\r\n");
+    s->mhd_error[n] = '\0';
+}
+
+/* The daemon on listening socket "fd": HTTPS when "s" has the PEM texts. */
+static struct MHD_Daemon *start_mhd(cs_server *s, int fd, int ipv6)
+{
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0) |
+                     (s->tls_cert ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls[] = {{MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+                                   {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+                                   {MHD_OPTION_END, 0, NULL}};
+
+    return cs__mhd.start_daemon(
+        flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+        MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(64 * 1024), MHD_OPTION_ARRAY, s->tls_cert ? tls : tls + 2, MHD_OPTION_END);
+}
+
+/* The error of a failed start_mhd, naming the TLS files if any. */
+static int start_error(const cs_server *s, const cs_server_cfg *cfg, const char *listen_s)
+{
+    const char *why = s->mhd_error[0] ? s->mhd_error : "libmicrohttpd gave no reason";
+
+    if (s->tls_cert)
+        return cs_error_set(CS_EIO,
+                            "cannot serve HTTPS on %s with --tls-cert %s and --tls-key %s "
+                            "(is the key the certificate's?): %s",
+                            listen_s, cfg->tls_cert, cfg->tls_key, why);
+    return cs_error_set(CS_EIO, "cannot start the HTTP server on %s: %s", listen_s, why);
+}
+
 int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
 {
     const char *listen_s = cfg->listen && *cfg->listen ? cfg->listen : CS_SERVER_DEFAULT_LISTEN;
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION;
     listen_addr a;
     cs_server *s;
     int fd, rc;
 
-    if ((rc = parse_listen(listen_s, &a)) < 0 || (rc = cs__mhd_load()) < 0)
+    if ((rc = parse_listen(listen_s, &a)) < 0 || (rc = check_policy(cfg, listen_s, &a)) < 0 ||
+        (rc = cs__mhd_load()) < 0)
         return rc;
-    if (!a.loopback && (cfg->token_file == NULL || *cfg->token_file == '\0'))
-        return cs_error_set(CS_EPERM,
-                            "--listen %s is not a loopback address: refusing to serve the API "
-                            "there without --token-file",
-                            listen_s);
     if (cfg->store_dir == NULL && cfg->api == NULL)
         return cs_error_set(CS_EINVAL, "the HTTP server needs a store");
     mallopt(M_ARENA_MAX, MALLOC_ARENAS); /* see "Memory" at the top */
@@ -884,25 +1041,25 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
     if ((cfg->token_file && *cfg->token_file && (rc = read_token(cfg->token_file, s)) < 0) ||
         (rc = (s->store_dir = cs_strdup(cfg->store_dir ? cfg->store_dir : "")) ? 0 : CS_ENOMEM) <
             0 ||
-        (rc = fd = open_listener(&a, &s->port)) < 0)
+        (rc = load_tls(cfg, s)) < 0 || (rc = fd = open_listener(&a, &s->port)) < 0)
         goto fail;
-    if (a.ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    s->mhd = cs__mhd.start_daemon(
-        flags, 0, NULL, NULL, handle, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-        connection_limit(), MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
-    if (s->mhd == NULL) {
+    if ((s->mhd = start_mhd(s, fd, a.ss.ss_family == AF_INET6)) == NULL) {
         close(fd);
-        rc = cs_error_set(CS_EIO, "cannot start the HTTP server on %s", listen_s);
+        rc = start_error(s, cfg, listen_s);
         goto fail;
     }
     *out = s;
     return 0;
 fail:
+    free_pems(s);
     cs_free(s->store_dir);
     cs_free(s);
     return rc;
+}
+
+int cs_server_tls(const cs_server *s)
+{
+    return s->tls_cert != NULL;
 }
 
 int cs_server_port(const cs_server *s)
@@ -916,6 +1073,7 @@ void cs_server_stop(cs_server *s)
         return;
     atomic_store(&s->stopping, 1);
     cs__mhd.stop_daemon(s->mhd);
+    free_pems(s);
     cs_free(s->store_dir);
     cs_free(s);
 }

@@ -9,6 +9,12 @@
  * 401. Paths are routed strings, never file paths; parameters are checked
  * strictly (400 naming the parameter).
  *
+ * TLS: with a certificate and its key (PEM files) it speaks only HTTPS
+ * (libmicrohttpd over GnuTLS); a plain-HTTP client gets no answer. A token
+ * sent in clear is a password on the wire, so a non-loopback address with
+ * a token but without TLS is refused unless "insecure" says the network
+ * is trusted. Loopback may serve plain HTTP.
+ *
  * Threading: one thread per connection (libmicrohttpd), plus one producer
  * thread per packet download. Requests open the store read-only, so the
  * server shares nothing with the daemon but "live" (thread-safe).
@@ -61,12 +67,29 @@ typedef struct cs_server_cfg {
     const char *store_dir;  /* the store the API reads; or NULL with "api" */
     cs_server_api_fn api;   /* answers every request but the web UI's files */
     void *api_ud;
+    const char *tls_cert; /* PEM certificate (chain first the server's): HTTPS only; NULL: HTTP */
+    const char *tls_key;  /* PEM private key of tls_cert; given exactly when tls_cert is */
+    int insecure;         /* allows plain HTTP with a token off loopback */
 } cs_server_cfg;
 
+/* Checks "cfg" without starting anything, so a command can refuse it
+ * before it opens captures or stores:
+ *   - CS_EINVAL for a bad address, or tls_cert without tls_key (or the
+ *     reverse);
+ *   - CS_EPERM (with a detail) for a non-loopback address without
+ *     token_file, or with one but without TLS and without "insecure".
+ * The files themselves are read by cs_server_start. */
+int cs_server_check(const cs_server_cfg *cfg);
+
 /* Starts serving; "live" may be NULL (no status counters, no stream).
- * CS_EPERM (with a detail) for a non-loopback address without token_file,
- * CS_EINVAL for a bad address or empty token, CS_EIO if it cannot bind. */
+ * The errors of cs_server_check; CS_EINVAL for an empty token; for TLS,
+ * CS_EUNSUPPORTED if libmicrohttpd was built without it and CS_EIO (naming
+ * the files) if they cannot be read or libmicrohttpd refuses them (a key
+ * that does not belong to the certificate); CS_EIO if it cannot bind. */
 int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out);
+
+/* 1 if "s" speaks HTTPS, else 0. */
+int cs_server_tls(const cs_server *s);
 
 /* The port it listens on (useful with port 0). */
 int cs_server_port(const cs_server *s);

@@ -221,7 +221,7 @@ static int put_heat_window(cs_metricstore *ms, int64_t start_ns)
 static int setup(void **state)
 {
     char *ingest[] = {"ingest", "-q", "-r", "samples/trading-sample.pcap", "-d", store_dir, NULL};
-    cs_server_cfg cfg = {"127.0.0.1:0", NULL, store_dir};
+    cs_server_cfg cfg = {.listen = "127.0.0.1:0", .store_dir = store_dir};
     cs_live_status st = {0};
     cs_metricstore *ms;
     cs_window w = {0};
@@ -285,11 +285,36 @@ static int teardown(void **state)
 
 static void test_refuses_open_listen(void **state)
 {
-    cs_server_cfg cfg = {"0.0.0.0:0", NULL, store_dir};
+    cs_server_cfg cfg = {.listen = "0.0.0.0:0", .store_dir = store_dir};
     cs_server *s = NULL;
 
     assert_int_equal(cs_server_start(&cfg, live, &s), CS_EPERM);
     assert_non_null(strstr(cs_error_msg(CS_EPERM), "--token-file"));
+    cfg.insecure = 1; /* never without a token */
+    assert_int_equal(cs_server_check(&cfg), CS_EPERM);
+    /* a token off loopback: TLS, or plain HTTP only when told it is fine */
+    cfg.insecure = 0;
+    cfg.token_file = "/nonexistent/token";
+    assert_int_equal(cs_server_check(&cfg), CS_EPERM);
+    assert_non_null(strstr(cs_error_msg(CS_EPERM), "--tls-cert"));
+    assert_non_null(strstr(cs_error_msg(CS_EPERM), "--insecure"));
+    assert_int_equal(cs_server_start(&cfg, live, &s), CS_EPERM);
+    cfg.insecure = 1;
+    assert_int_equal(cs_server_check(&cfg), 0);
+    cfg.insecure = 0;
+    cfg.tls_cert = "/nonexistent/cert.pem";
+    assert_int_equal(cs_server_check(&cfg), CS_EINVAL); /* no key */
+    cfg.tls_key = "/nonexistent/key.pem";
+    assert_int_equal(cs_server_check(&cfg), 0);
+    cfg = (cs_server_cfg){.listen = "127.0.0.1:0", .token_file = "/nonexistent/token"};
+    assert_int_equal(cs_server_check(&cfg), 0); /* loopback: plain HTTP is fine */
+    cfg = (cs_server_cfg){.listen = "127.0.0.1:0",
+                          .store_dir = store_dir,
+                          .tls_cert = "/nonexistent/cert.pem",
+                          .tls_key = "/nonexistent/key.pem"};
+    assert_int_equal(cs_server_start(&cfg, live, &s), CS_ENOTFOUND);
+    assert_non_null(strstr(cs_error_msg(CS_ENOTFOUND), "--tls-cert /nonexistent/cert.pem"));
+    cfg = (cs_server_cfg){.listen = "0.0.0.0:0", .store_dir = store_dir};
     cfg.listen = "nonsense";
     assert_int_equal(cs_server_start(&cfg, live, &s), CS_EINVAL);
     cfg.listen = "127.0.0.1:99999";
@@ -652,7 +677,7 @@ static void test_token(void **state)
 {
     char tok[300];
     FILE *f;
-    cs_server_cfg cfg = {"127.0.0.2:0", tok, store_dir};
+    cs_server_cfg cfg = {.listen = "127.0.0.2:0", .token_file = tok, .store_dir = store_dir};
     cs_server *s;
     http_resp r;
     int p;
