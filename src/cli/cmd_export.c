@@ -6,8 +6,9 @@
  *                    [--batch-rows N] [--tls-ca FILE]
  *
  * The back-fill of export/chexport.h in the calling thread: creates the
- * tables if missing, sends every record after the store's cursor for URL
- * in batches, commits the cursor after each accepted batch, and prints
+ * tables if missing, sends every record, metrics window and alert event
+ * after the store's cursors for URL in batches, commits a cursor after
+ * each accepted batch, and prints
  * what it sent. A second run sends only what arrived since; a run that
  * failed half-way resumes where it stopped. Exit 1 (with ClickHouse's
  * reason) when a batch is refused.
@@ -26,10 +27,12 @@ static const char export_help[] =
     "usage: capstream export -d STORE --to clickhouse=URL [--sensor NAME] [--after T]\n"
     "                        [--batch-rows N] [--tls-ca FILE]\n\n"
     "Sends the store's decoded messages, measurements, unmatched requests and responses,\n"
-    "and sequence gaps to ClickHouse, into the tables messages, measurements, unmatched\n"
-    "and gaps of the URL's database (created when missing; docs/clickhouse.md has the\n"
-    "schemas). Each row is the record as `--json` prints it, with the sensor's name.\n"
-    "Only what was not sent to that URL before is sent: the store keeps a cursor per\n"
+    "sequence gaps, per-second metrics windows and alert events to ClickHouse, into the\n"
+    "tables messages, measurements, unmatched, gaps, metrics and alerts of the URL's\n"
+    "database (created when missing; docs/clickhouse.md has the schemas). Each row is\n"
+    "the record as `--json` prints it (a window: as /api/v1/metrics, an alert: as\n"
+    "STORE/alerts/alerts.jsonl), with the sensor's name.\n"
+    "Only what was not sent to that URL before is sent: the store keeps cursors per\n"
     "destination in STORE/export/, committed after ClickHouse accepts each batch, and\n"
     "a row sent twice after a failure is merged away (ReplacingMergeTree; query with\n"
     "FINAL to see it merged at once). A live `capstream run --export` keeps the same\n"
@@ -38,7 +41,7 @@ static const char export_help[] =
     "  -d, --store DIR        the store\n"
     "      --to clickhouse=URL  http[s]://[USER:PASS@]HOST:PORT/DB\n"
     "      --sensor NAME      this sensor's name in every row (default: the host name)\n"
-    "      --after T          records before T are not sent (and not sent later either)\n"
+    "      --after T          rows before T are not sent (and not sent later either)\n"
     "      --batch-rows N     at most N records an insert (default 100000)\n"
     "      --tls-ca FILE      an https:// ClickHouse's certificate must be signed by a CA\n"
     "                         of FILE (PEM) instead of one the system trusts\n\n"
@@ -145,18 +148,19 @@ static int export_parse(int argc, char **argv, cs_chexport_cfg *cfg)
 void cs_cli_export_summary(FILE *out, const cs_chexport_stats *st)
 {
     fprintf(out,
-            "export to %s as %s: %llu messages, %llu measurements, %llu unmatched, %llu gaps "
-            "in %llu batches",
+            "export to %s as %s: %llu messages, %llu measurements, %llu unmatched, %llu gaps, "
+            "%llu metrics windows, %llu alert events in %llu batches",
             st->target, st->sensor, (unsigned long long)st->rows[CS_CHX_MESSAGES],
             (unsigned long long)st->rows[CS_CHX_MEASUREMENTS],
             (unsigned long long)st->rows[CS_CHX_UNMATCHED],
-            (unsigned long long)st->rows[CS_CHX_GAPS], (unsigned long long)st->batches);
+            (unsigned long long)st->rows[CS_CHX_GAPS], (unsigned long long)st->rows[CS_CHX_METRICS],
+            (unsigned long long)st->rows[CS_CHX_ALERTS], (unsigned long long)st->batches);
     if (st->rows_skipped)
         fprintf(out, ", %llu before --after not sent", (unsigned long long)st->rows_skipped);
     if (st->pending_bytes)
-        fprintf(out, ", %llu record bytes not sent yet", (unsigned long long)st->pending_bytes);
+        fprintf(out, ", %llu bytes not sent yet", (unsigned long long)st->pending_bytes);
     if (st->lost_bytes)
-        fprintf(out, ", %llu record bytes deleted by retention before they were sent",
+        fprintf(out, ", %llu bytes deleted by retention before they were sent",
                 (unsigned long long)st->lost_bytes);
     fputc('\n', out);
 }

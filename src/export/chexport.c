@@ -10,14 +10,23 @@
  *              accepted: commit the position; a refusal: roll it back, so
  *              the same records are read and sent again next pass
  *
+ *   then the same for windows and alerts (store/mettail.h): at most
+ *   batch_rows of each past their own working position ─► a metrics row
+ *   is the window's point (cs_metric_point_json, as /api/v1/metrics gives
+ *   it with step 1s, heat included) with "sensor", "kind" and "name"; an
+ *   alerts row the event's line of the alert log with "sensor" ─► insert
+ *   ─► commit that position, or roll it back
+ *
  *   thread:    pass; caught up (fewer than batch_rows read): wait up to
  *              max_delay_ms; failed: wait 0.5 s, 1 s, 2 s ... 10 s; a stop
  *              request wakes every wait. A draining stop runs passes until
  *              one begun after the stop reads to the store's end, one
  *              fails (the rest goes next time) or the deadline passes.
  *
- * Invariants: the position is committed only after every table's insert
- * of its batch succeeded; stats are changed under "lock" only.
+ * Invariants: a position is committed only after every insert of the
+ * rows read from it succeeded (records and windows/alerts have separate
+ * positions, so a refusal of one never rolls back the other); stats are
+ * changed under "lock" only.
  */
 #include "export/chexport_int.h"
 
@@ -26,6 +35,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "record/json.h"
+#include "store/mettail.h"
 #include "store/msgtail.h"
 
 #include <errno.h>
@@ -53,6 +63,7 @@ struct cs_chexport {
     cs_ch_target target;
     cs_ch *ch;
     cs_msgtail *tail;
+    cs_mettail *mtail;
     int tables_ready;
     row_buf rows[CS_CHX_TABLES];
     uint64_t skipped; /* in the batch being built */
@@ -90,8 +101,8 @@ static int sensor_ok(const char *s)
     return 1;
 }
 
-/* STORE/export/clickhouse-HOST-PORT-DB.cursor, the URL's odd bytes as '_'. */
-static int cursor_path(const cs_chexport *x, char *path, size_t cap)
+/* STORE/export/clickhouse-HOST-PORT-DB"suffix", the URL's odd bytes as '-'. */
+static int cursor_path(const cs_chexport *x, const char *suffix, char *path, size_t cap)
 {
     char name[CS_CH_URL_MAX];
     const char *host = strstr(x->target.base, "://") + 3;
@@ -106,7 +117,8 @@ static int cursor_path(const cs_chexport *x, char *path, size_t cap)
     snprintf(path, cap, "%s/export", x->cfg.store_dir);
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return cs_error_set(cs_error_from_errno(errno), "%s: %s", path, strerror(errno));
-    snprintf(path, cap, "%s/export/clickhouse-%s-%s.cursor", x->cfg.store_dir, name, x->target.db);
+    snprintf(path, cap, "%s/export/clickhouse-%s-%s%s", x->cfg.store_dir, name, x->target.db,
+             suffix);
     return 0;
 }
 
@@ -132,8 +144,10 @@ int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
         rc = cs_error_set(CS_EINVAL, "sensor name '%s': use 1-63 letters, digits, '.', '_', '-'",
                           x->sensor);
     else if ((rc = cs_ch_parse_target(cfg->url, &x->target)) == 0 &&
-             (rc = cursor_path(x, path, sizeof(path))) == 0 &&
-             (rc = cs_msgtail_open(cfg->store_dir, path, &x->tail)) == 0)
+             (rc = cursor_path(x, ".cursor", path, sizeof(path))) == 0 &&
+             (rc = cs_msgtail_open(cfg->store_dir, path, &x->tail)) == 0 &&
+             (rc = cursor_path(x, ".metrics-cursor", path, sizeof(path))) == 0 &&
+             (rc = cs_mettail_open(cfg->store_dir, path, &x->mtail)) == 0)
         rc = cs_ch_open(&x->target, cfg->ca_file, &x->ch);
     if (rc < 0) {
         cs_chexport_close(x);
@@ -148,10 +162,10 @@ int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
 
 /* ---- rows ------------------------------------------------------------------ */
 
-/* Opens a fresh buffer for each table. */
-static int rows_begin(cs_chexport *x)
+/* Opens a fresh buffer for each table of [lo, hi). */
+static int rows_begin(cs_chexport *x, int lo, int hi)
 {
-    for (int i = 0; i < CS_CHX_TABLES; i++) {
+    for (int i = lo; i < hi; i++) {
         row_buf *b = &x->rows[i];
 
         free(b->data); /* open_memstream's, from malloc */
@@ -251,20 +265,64 @@ static int row_gap(void *ud, const cs_gap *g)
     return 0;
 }
 
+/* The window's point as /api/v1/metrics gives it (heat included), with
+ * its series' kind and name and the sensor. */
+static int row_window(void *ud, const cs_series_id *series, const cs_metric_point *p)
+{
+    cs_chexport *x = ud;
+    row_buf *b = &x->rows[CS_CHX_METRICS];
+
+    if (!keep(x, p->ts_ns))
+        return 0;
+    cs_metric_point_json(b->f, p, series->kind, 1);
+    if (fseeko(b->f, -1, SEEK_CUR) != 0) /* reopen the object */
+        x->row_err = CS_ENOMEM;
+    fprintf(b->f, ",\"kind\":\"%s\",\"name\":", cs_series_kind_name(series->kind));
+    cs_msgstore_json_string(b->f, series->name, strlen(series->name));
+    fputs("}", b->f);
+    row_close(x, b, "");
+    return 0;
+}
+
+/* The event's own line of the alert log is the row (its members are the
+ * columns of table alerts), with the sensor. */
+static void row_alert(void *ud, const cs_alert_event *ev, const char *line, size_t len)
+{
+    cs_chexport *x = ud;
+    row_buf *b = &x->rows[CS_CHX_ALERTS];
+
+    if (!keep(x, ev->ts_ns))
+        return;
+    fwrite(line, 1, len, b->f);
+    row_close(x, b, "");
+}
+
 /* ---- passes ---------------------------------------------------------------- */
 
-static int send_rows(cs_chexport *x)
+/* Inserts the rows of the tables of [lo, hi). */
+static int send_rows(cs_chexport *x, int lo, int hi)
 {
     int rc;
 
-    for (int i = 0; i < CS_CHX_TABLES; i++)
+    for (int i = lo; i < hi; i++)
         if (x->rows[i].len > 0 &&
             (rc = cs_ch_insert(x->ch, cs__chx_table_names[i], x->rows[i].data, x->rows[i].len)) < 0)
             return rc;
     return 0;
 }
 
-static void note_pass(cs_chexport *x, int rc, size_t n)
+/* Counts the rows of the tables of [lo, hi) once accepted. */
+static void note_rows(cs_chexport *x, int lo, int hi)
+{
+    pthread_mutex_lock(&x->lock);
+    for (int i = lo; i < hi; i++)
+        x->st.rows[i] += x->rows[i].rows;
+    x->st.rows_skipped += x->skipped;
+    pthread_mutex_unlock(&x->lock);
+}
+
+/* "more": a part read a whole batch, so the store may hold more. */
+static void note_pass(cs_chexport *x, int rc, int sent, int more)
 {
     pthread_mutex_lock(&x->lock);
     if (rc < 0) {
@@ -272,68 +330,118 @@ static void note_pass(cs_chexport *x, int rc, size_t n)
         x->st.up = 0;
         snprintf(x->st.last_error, sizeof(x->st.last_error), "%s", cs_error_msg(rc));
     } else {
-        for (int i = 0; i < CS_CHX_TABLES; i++)
-            x->st.rows[i] += x->rows[i].rows;
-        x->st.rows_skipped += x->skipped;
-        x->st.batches += n > 0;
+        x->st.batches += sent;
         x->st.up = 1;
         x->st.last_ok_ns = clock_ns(CLOCK_REALTIME);
-        if (n < x->cfg.batch_rows) /* the read reached the store's end */
+        if (!more) /* every read reached the store's end */
             x->st.caught_up_ns = x->st.last_ok_ns;
     }
     pthread_mutex_unlock(&x->lock);
 }
 
-/* Sends one batch; "*n" records read (0: caught up). */
-static int pass(cs_chexport *x, size_t *n)
+/* Ends the rows of one part ([lo, hi) tables, "n" read): inserts them
+ * and commits ("commit") or, on any failure, rolls back ("rollback"). */
+static int rows_finish(cs_chexport *x, int rc, int lo, int hi, size_t n, void *tail,
+                       int (*commit)(void *), int (*rollback)(void *))
 {
-    static const cs_record_fns none;
-    cs_record_fns fns = none;
-    int rc;
-
-    *n = 0;
-    if (!x->tables_ready && (rc = cs__chx_create_tables(x->ch, x->target.db)) < 0)
-        return rc;
-    x->tables_ready = 1;
-    fns = (cs_record_fns){
-        .msg = row_message, .lat = row_measurement, .unm = row_unmatched, .gap = row_gap, .ud = x};
-    if ((rc = rows_begin(x)) == 0)
-        rc = cs_msgtail_read(x->tail, x->cfg.batch_rows, &fns, n);
     if (rows_end(x) < 0 && rc == 0)
         rc = CS_ENOMEM;
     if (rc == 0 && x->row_err)
         rc = x->row_err;
-    if (rc == 0 && *n > 0 && (rc = send_rows(x)) == 0)
-        rc = cs_msgtail_commit(x->tail);
-    if (rc < 0) {
+    if (rc == 0 && n > 0 && (rc = send_rows(x, lo, hi)) == 0)
+        rc = commit(tail);
+    if (rc < 0)
+        rollback(tail);
+    else
+        note_rows(x, lo, hi);
+    return rc;
+}
+
+static int msg_commit(void *t)
+{
+    return cs_msgtail_commit(t);
+}
+static int msg_rollback(void *t)
+{
+    return cs_msgtail_rollback(t);
+}
+static int met_commit(void *t)
+{
+    return cs_mettail_commit(t);
+}
+static int met_rollback(void *t)
+{
+    return cs_mettail_rollback(t);
+}
+
+/* One batch of records; "*n" read. */
+static int pass_records(cs_chexport *x, size_t *n)
+{
+    cs_record_fns fns = {
+        .msg = row_message, .lat = row_measurement, .unm = row_unmatched, .gap = row_gap, .ud = x};
+    int rc;
+
+    *n = 0;
+    if ((rc = rows_begin(x, CS_CHX_MESSAGES, CS_CHX_GAPS + 1)) == 0)
+        rc = cs_msgtail_read(x->tail, x->cfg.batch_rows, &fns, n);
+    return rows_finish(x, rc, CS_CHX_MESSAGES, CS_CHX_GAPS + 1, *n, x->tail, msg_commit,
+                       msg_rollback);
+}
+
+/* One batch of metrics windows and alert events; "*n" the larger count. */
+static int pass_metrics(cs_chexport *x, size_t *n)
+{
+    cs_mettail_fns fns = {.window = row_window, .alert = row_alert, .ud = x};
+    size_t nw = 0, na = 0;
+    int rc;
+
+    if ((rc = rows_begin(x, CS_CHX_METRICS, CS_CHX_ALERTS + 1)) == 0)
+        rc = cs_mettail_read(x->mtail, x->cfg.batch_rows, &fns, &nw, &na);
+    *n = nw > na ? nw : na;
+    return rows_finish(x, rc, CS_CHX_METRICS, CS_CHX_ALERTS + 1, nw + na, x->mtail, met_commit,
+                       met_rollback);
+}
+
+/* Sends one batch of each part; "*more": one read a whole batch. */
+static int pass(cs_chexport *x, int *more)
+{
+    size_t nr = 0, nm = 0;
+    int rc;
+
+    *more = 0;
+    if (!x->tables_ready && (rc = cs__chx_create_tables(x->ch, x->target.db)) < 0)
+        return rc;
+    x->tables_ready = 1;
+    if ((rc = pass_records(x, &nr)) == 0)
+        rc = pass_metrics(x, &nm);
+    if (rc < 0)
         x->tables_ready = 0; /* ClickHouse may have been replaced: check again */
-        cs_msgtail_rollback(x->tail);
-    }
+    *more = nr >= x->cfg.batch_rows || nm >= x->cfg.batch_rows;
+    note_pass(x, rc, nr + nm > 0, *more);
     return rc;
 }
 
 static void note_tail(cs_chexport *x)
 {
     cs_msgtail_stats ts;
+    cs_mettail_stats ms;
 
-    if (cs_msgtail_stats_get(x->tail, &ts) < 0)
+    if (cs_msgtail_stats_get(x->tail, &ts) < 0 || cs_mettail_stats_get(x->mtail, &ms) < 0)
         return;
     pthread_mutex_lock(&x->lock);
-    x->st.pending_bytes = ts.pending_bytes;
-    x->st.lost_bytes = ts.lost_bytes;
-    x->st.replaced = ts.replaced;
+    x->st.pending_bytes = ts.pending_bytes + ms.pending_bytes;
+    x->st.lost_bytes = ts.lost_bytes + ms.lost_bytes;
+    x->st.replaced = ts.replaced + ms.replaced;
     pthread_mutex_unlock(&x->lock);
 }
 
 int cs_chexport_catch_up(cs_chexport *x)
 {
-    size_t n;
-    int rc;
+    int rc, more;
 
-    do {
-        rc = pass(x, &n);
-        note_pass(x, rc, n);
-    } while (rc == 0 && n > 0);
+    do
+        rc = pass(x, &more);
+    while (rc == 0 && more);
     note_tail(x);
     return rc;
 }
@@ -360,12 +468,12 @@ static int wait_ms(cs_chexport *x, int64_t ms)
 
 /* While draining: stop once caught up, at the first refused batch (the
  * rest is sent next time, from the cursor) or past the deadline. */
-static int drain_done(cs_chexport *x, int rc, size_t n, int began_draining)
+static int drain_done(cs_chexport *x, int rc, int more, int began_draining)
 {
     int done;
 
     pthread_mutex_lock(&x->lock);
-    if (began_draining && rc == 0 && n < x->cfg.batch_rows)
+    if (began_draining && rc == 0 && !more)
         x->drained = 1;
     done = x->drain && (x->drained || rc < 0 || clock_ns(CLOCK_MONOTONIC) >= x->drain_deadline_ns);
     pthread_mutex_unlock(&x->lock);
@@ -376,18 +484,16 @@ static void *export_main(void *arg)
 {
     cs_chexport *x = arg;
     int64_t backoff = BACKOFF_MIN_MS;
-    size_t n;
-    int rc, stopping = 0, draining;
+    int rc, more, stopping = 0, draining;
 
     while (!stopping) {
         /* only a pass begun after the stop saw everything the store got */
         pthread_mutex_lock(&x->lock);
         draining = x->drain;
         pthread_mutex_unlock(&x->lock);
-        rc = pass(x, &n);
-        note_pass(x, rc, n);
+        rc = pass(x, &more);
         note_tail(x);
-        if (drain_done(x, rc, n, draining))
+        if (drain_done(x, rc, more, draining))
             break;
         pthread_mutex_lock(&x->lock);
         stopping = x->stop && !x->drain;
@@ -401,7 +507,7 @@ static void *export_main(void *arg)
             continue;
         }
         backoff = BACKOFF_MIN_MS;
-        if (n < x->cfg.batch_rows && !draining)
+        if (!more && !draining)
             wait_ms(x, x->cfg.max_delay_ms);
     }
     return NULL;
@@ -462,7 +568,8 @@ int cs_chexport_finish(cs_chexport *x, int64_t drain_ms, cs_chexport_stats *st)
 
     cs_chexport_stats_get(x, st);
     if (rc < 0 || st->pending_bytes > 0)
-        cs_log_warn("export to %s: %llu record bytes not sent yet (%s); the next run with "
+        cs_log_warn("export to %s: %llu bytes of records, metrics and alerts not sent yet (%s); "
+                    "the next run with "
                     "--export, or capstream export, sends them",
                     st->target, (unsigned long long)st->pending_bytes,
                     st->last_error[0] ? st->last_error : "stopped before catching up");
@@ -480,6 +587,7 @@ void cs_chexport_close(cs_chexport *x)
         free(x->rows[i].data);
     cs_ch_close(x->ch);
     cs_msgtail_close(x->tail);
+    cs_mettail_close(x->mtail);
     pthread_mutex_destroy(&x->lock);
     pthread_cond_destroy(&x->wake);
     cs_free(x);

@@ -19,8 +19,15 @@
  *     mid-insert, and a row sent twice has the same sorting key and is
  *     merged away by the ReplacingMergeTree (SELECT ... FINAL at once).
  *
- * The cursor is STORE/export/clickhouse-HOST-PORT-DB.cursor, one per
- * destination, so two destinations each get everything.
+ * The stored per-second metrics windows and alert events (STORE/metrics,
+ * STORE/alerts, store/metricstore.h) go the same way, read by
+ * store/mettail.h from a cursor of their own, after the records of each
+ * pass: rows of tables metrics and alerts, the cursor committed after
+ * their inserts succeeded, with the same guarantees.
+ *
+ * The cursors are STORE/export/clickhouse-HOST-PORT-DB.cursor (records)
+ * and .metrics-cursor (windows and alerts), one pair per destination, so
+ * two destinations each get everything.
  *
  * Threading: the exporter's own thread (start/stop) or the caller's
  * (catch_up), never both; stats may be read from any thread.
@@ -48,7 +55,15 @@ typedef struct cs_chexport_cfg {
 #define CS_CHX_MAX_DELAY_MS 1000
 #define CS_CHX_SENSOR_MAX 64
 
-enum { CS_CHX_MESSAGES, CS_CHX_UNMATCHED, CS_CHX_MEASUREMENTS, CS_CHX_GAPS, CS_CHX_TABLES };
+enum {
+    CS_CHX_MESSAGES,
+    CS_CHX_UNMATCHED,
+    CS_CHX_MEASUREMENTS,
+    CS_CHX_GAPS,
+    CS_CHX_METRICS, /* per-second metrics windows (store/metricstore.h) */
+    CS_CHX_ALERTS,  /* alert events */
+    CS_CHX_TABLES
+};
 
 typedef struct cs_chexport_stats {
     char sensor[CS_CHX_SENSOR_MAX];
@@ -56,9 +71,9 @@ typedef struct cs_chexport_stats {
     uint64_t rows[CS_CHX_TABLES]; /* sent and accepted since start */
     uint64_t rows_skipped;        /* before cfg.after */
     uint64_t batches, failures;
-    uint64_t pending_bytes; /* record bytes in the store not yet sent */
+    uint64_t pending_bytes; /* record, metrics and alert bytes in the store not yet sent */
     uint64_t lost_bytes;    /* deleted by retention before they were sent */
-    uint64_t replaced;      /* files a reanalysis replaced, sent again */
+    uint64_t replaced;      /* files a reanalysis replaced (or the daemon rewrote), sent again */
     int64_t last_ok_ns;     /* wall clock of the last accepted batch (0: none) */
     int64_t caught_up_ns;   /* wall clock when ClickHouse last held everything the
                                store had (0: not yet): what is pending arrived after */

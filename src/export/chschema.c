@@ -3,9 +3,9 @@
  * missing (CREATE ... IF NOT EXISTS), and the statements that make them.
  *
  * A row is the JSON object the CLI and the API print for the record
- * (record/json.h) plus "sensor" (the exporting capstream's name), so a
- * row reads the same everywhere and leads back to its packets: its
- * sensor, and its packet refs ("seg:offset") in that sensor's store.
+ * (record/json.h; a metrics window: store/metricstore.h) plus "sensor" (the exporting capstream's
+ * name), so a row reads the same everywhere and leads back to its packets: its sensor, and its
+ * packet refs ("seg:offset") in that sensor's store.
  *
  *   messages     one row per decoded message; ORDER BY (ts_ns, sensor, id)
  *   unmatched    unanswered requests and orphan responses (the message,
@@ -16,6 +16,14 @@
  *                that followed it, all with the tick's id
  *   gaps         sequence gaps and abgaps of sequenced feeds;
  *                ORDER BY (ts_ns, sensor, feed, tap, kind, session, first_seq)
+ *   metrics      one per stored per-second window of a series (kind tap,
+ *                proto, pair, capture, clock, feed, session; its name):
+ *                the point /api/v1/metrics gives with step=1s (counts,
+ *                percentiles, heat) plus kind and name;
+ *                ORDER BY (ts_ns, sensor, kind, name)
+ *   alerts       one per alert event (fired, resolved): the event's line
+ *                of STORE/alerts/alerts.jsonl;
+ *                ORDER BY (ts_ns, sensor, rule, series, state)
  *
  * Every table is a ReplacingMergeTree partitioned by UTC day, whose
  * sorting key is the record's identity within its sensor: a row sent
@@ -58,10 +66,21 @@ static const char *const tables[] = {
     "proto String, session String, first_seq UInt64, count UInt64, ts_ns Int64, recovered UInt8, "
     "packet Nullable(String), flow String" TIME_OF("ts_ns") ")" ENGINE(
         "ts_ns", "ts_ns, sensor, feed, tap, kind, session, first_seq"),
+    "CREATE TABLE IF NOT EXISTS %s.metrics (sensor String, kind String, name String, ts_ns Int64, "
+    "count UInt64, rate Float64, bytes UInt64, errors UInt64, burst_packets UInt64, "
+    "burst_bytes UInt64, gaps UInt64, missing UInt64, kernel_drops UInt64, not_stored UInt64, "
+    "not_analysed UInt64, p50_ns Int64, p90_ns Int64, p99_ns Int64, p999_ns Int64, max_ns Int64, "
+    "unsynced UInt64, backwards UInt64, untimed UInt64, offset_mean_ns Float64, "
+    "drift_ns_per_min Float64, packets UInt64, messages UInt64, lost UInt64, races_won UInt64, "
+    "measurements UInt64, orders UInt64, accepts UInt64, rejects UInt64, "
+    "heat Array(UInt64)" TIME_OF("ts_ns") ")" ENGINE("ts_ns", "ts_ns, sensor, kind, name"),
+    "CREATE TABLE IF NOT EXISTS %s.alerts (sensor String, rule String, state String, ts_ns Int64, "
+    "series String, metric String, value Float64, threshold Float64, from_ns Int64, to_ns Int64, "
+    "text String" TIME_OF("ts_ns") ")" ENGINE("ts_ns", "ts_ns, sensor, rule, series, state"),
 };
 
 const char *const cs__chx_table_names[CS__CHX_TABLES] = {"messages", "unmatched", "measurements",
-                                                         "gaps"};
+                                                         "gaps",     "metrics",   "alerts"};
 
 int cs__chx_create_tables(cs_ch *c, const char *db)
 {

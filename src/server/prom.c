@@ -165,7 +165,8 @@ static void capture_families(FILE *f, const cs_live_status *st)
 static void export_families(FILE *f, const cs_chexport_stats *x)
 {
     family(f, "capstream_export_rows_total", "counter",
-           "Records ClickHouse accepted since start, by table.");
+           "Rows ClickHouse accepted since start, by table (records, metrics windows, alert "
+           "events).");
     for (int i = 0; i < CS_CHX_TABLES; i++)
         fprintf(f, "capstream_export_rows_total{table=\"%s\"} %" PRIu64 "\n", cs_chexport_table(i),
                 x->rows[i]);
@@ -174,7 +175,8 @@ static void export_families(FILE *f, const cs_chexport_stats *x)
            "succeeded.");
     fprintf(f, "capstream_export_up %d\n", x->up ? 1 : 0);
     family(f, "capstream_export_pending_bytes", "gauge",
-           "Record bytes in the store not yet in ClickHouse.");
+           "Bytes of records, metrics windows and alert events in the store not yet in "
+           "ClickHouse.");
     fprintf(f, "capstream_export_pending_bytes %" PRIu64 "\n", x->pending_bytes);
     family(f, "capstream_export_lag_seconds", "gauge",
            "Seconds since ClickHouse last held every stored record (0: caught up).");

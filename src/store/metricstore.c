@@ -774,6 +774,21 @@ static int event_from_json(json_t *o, cs_alert_event *ev, const char **state)
     return ev->state ? 0 : -1;
 }
 
+int cs_metricstore_alert_line(const char *line, size_t len, cs_alert_fn fn, void *ud)
+{
+    cs_alert_event ev;
+    const char *state;
+    json_t *o = json_loadb(line, len, 0, NULL);
+    int rc = CS_ECORRUPT;
+
+    if (o != NULL && event_from_json(o, &ev, &state) == 0) {
+        fn(ud, &ev);
+        rc = 0;
+    }
+    json_decref(o);
+    return rc;
+}
+
 int cs_metricstore_alerts(const char *store_dir, int64_t after, int64_t before, cs_alert_fn fn,
                           void *ud)
 {
@@ -1096,6 +1111,56 @@ out:
     cs_free(h);
     scan_free(&s);
     return rc;
+}
+
+/* The point of the window of record "body" alone, merged in "acc" whose
+ * histogram is empty and left empty. */
+static int record_point(cs_metrics_acc *acc, const uint8_t *body, size_t blen, cs_series_id *series,
+                        cs_metric_point *p)
+{
+    int lo = CS_HIST_BUCKETS, hi = -1;
+    cs_window w;
+
+    if (decode(body, blen, &w, &acc->hist, &lo, &hi) < 0) {
+        hist_clear(&acc->hist, lo, hi);
+        return CS_ECORRUPT;
+    }
+    acc->s.from_ns = floor_div(w.start_ns, CS_NS_PER_SEC) * CS_NS_PER_SEC;
+    acc->s.to_ns = acc->s.from_ns + CS_NS_PER_SEC;
+    cs_metrics_acc_add(acc, &w); /* w.hist is NULL: buckets went in above */
+    *series = w.series;
+    point_finish(acc, lo, hi, CS_NS_PER_SEC, p);
+    return 0;
+}
+
+int cs_metricstore_image_points(const uint8_t *data, size_t len, size_t *off, size_t max,
+                                cs_metric_point_fn fn, void *ud, size_t *n)
+{
+    cs_metrics_acc *acc;
+    cs_series_id series;
+    cs_metric_point p;
+    const uint8_t *body;
+    size_t at = *off == 0 ? HEADER_LEN : 0, next = at, blen, done = 0;
+
+    if (n)
+        *n = 0;
+    if (*off == 0 && !header_ok(data, len))
+        return cs_error_set(CS_ENOTSTORE, "not a capstream metrics file");
+    if ((acc = cs_malloc(sizeof(*acc))) == NULL)
+        return CS_ENOMEM;
+    cs_metrics_acc_init(acc, 0, CS_NS_PER_SEC);
+    while ((max == 0 || done < max) && next_record(data, len, &next, &body, &blen) &&
+           record_point(acc, body, blen, &series, &p) == 0) {
+        at = next;
+        done++;
+        if (fn(ud, &series, &p) != 0)
+            break;
+    }
+    cs_free(acc);
+    *off += at;
+    if (n)
+        *n = done;
+    return 0;
 }
 
 static int cmp_series(const void *a, const void *b)

@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- writer ----------------------------------------------------------- */
 
@@ -150,6 +151,46 @@ int cs_metricstore_alerts(const char *store_dir, int64_t after, int64_t before, 
  * CS_ENOTSTORE if the header is wrong. Any bytes are safe to pass. */
 int cs_metricstore_parse_image(const uint8_t *data, size_t len, cs_window_fn fn, void *ud,
                                size_t *valid_len);
+
+/* Called with the point of one stored window; "series" and "p" are valid
+ * during the call. Nonzero stops the read before the next record. */
+typedef int (*cs_metric_point_fn)(void *ud, const cs_series_id *series, const cs_metric_point *p);
+
+/*
+ * Reads metrics records as the points of their windows alone: what
+ * cs_metricstore_query() with a step of 1 s gives (windows = 1, the same
+ * percentiles and heat). "data" holds "len" bytes of a metrics file from
+ * offset "*off": 0 (the file's start, its header included) or a record
+ * boundary this function left in "*off" before. Calls "fn" for each
+ * complete record, at most "max" times (0: no limit), and stops at the
+ * end of "data" or at the first incomplete or corrupt record (one being
+ * written). "*off" then lies after the last record passed on, and "*n"
+ * (may be NULL) says how many were. CS_ENOTSTORE if "*off" is 0 and the
+ * header is wrong (or not all there yet). Any bytes are safe to pass.
+ */
+int cs_metricstore_image_points(const uint8_t *data, size_t len, size_t *off, size_t max,
+                                cs_metric_point_fn fn, void *ud, size_t *n);
+
+/* Parses one line of the alert log ("len" bytes, without its newline) and
+ * calls "fn" with its event. 0, or CS_ECORRUPT for a line that is not an
+ * event (readers skip such a line, as cs_metricstore_alerts() does). */
+int cs_metricstore_alert_line(const char *line, size_t len, cs_alert_fn fn, void *ud);
+
+/*
+ * The JSON object of a point of series kind "kind", as the API's
+ * /api/v1/metrics lists it and the ClickHouse export sends it:
+ *   {"ts_ns":..,"windows":..,"count":..,"rate":..,"bytes":..,"errors":..,
+ *    "burst_packets":..,"burst_bytes":..,"gaps":..,"missing":..,
+ *    "kernel_drops":..,"not_stored":..,"not_analysed":..,"p50_ns":..,
+ *    "p90_ns":..,"p99_ns":..,"p999_ns":..,"max_ns":..
+ *    clock:   ,"unsynced","backwards","untimed","offset_mean_ns",
+ *             "drift_ns_per_min"
+ *    feed:    ,"packets","messages","lost","races_won"
+ *    session: ,"messages","measurements","orders","accepts","rejects"
+ *    "heat":[..] if "heat" (CS_METRIC_HEAT_BUCKETS counts)}
+ * written to "f" (metricjson.c).
+ */
+void cs_metric_point_json(FILE *f, const cs_metric_point *p, int kind, int heat);
 
 /* The file name "met-YYYYMMDDTHH.bin" of the hour holding "ts_ns" into
  * "buf" (>= 64 bytes). */

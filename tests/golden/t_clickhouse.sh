@@ -97,7 +97,7 @@ check "a second export sends nothing new" "$CS_BIN" export -d "$X/a" --to "click
     --sensor ny4 2>"$X/again.err"
 check_eq "a second export: the same rows" "$before" "$(count "$H1" messages)"
 check "the second export says it sent nothing ($(cat "$X/again.err"))" \
-    grep -q "0 messages, 0 measurements, 0 unmatched, 0 gaps in 0 batches" "$X/again.err"
+    grep -q "0 messages, 0 measurements, 0 unmatched, 0 gaps, 0 metrics windows, 0 alert events in 0 batches" "$X/again.err"
 
 # exactly_once PORT DB STORE SENSOR: the db's tables, merged (FINAL), hold
 # each of the store's messages and measurements once

@@ -83,6 +83,8 @@ ui_says() {
 check "the demo daemon starts with --export" demo_up 1
 check "its status shows the export sending rows" \
     until_status 20 'x["up"] and x["rows"]["messages"] > 0 and x["rows"]["measurements"] > 0'
+check "and metrics windows, with a count for alerts" \
+    until_status 10 'x["rows"]["metrics"] > 0 and x["rows"]["alerts"] >= 0'
 check "the status names the target and sensor" \
     until_status 2 'x["target"] == "'"$U"'" and x["sensor"] == "edge1"'
 
@@ -96,6 +98,8 @@ check "and records pile up, pending, with a lag" \
 check "capture and analysis go on meanwhile" until_status 10 's["messages"] > '"$msgs0"
 curl -s "$DB/metrics" >"$X/down.prom"
 check "/metrics says the export is down" grep -qx 'capstream_export_up 0' "$X/down.prom"
+check "/metrics counts the windows sent" \
+    grep -Eq '^capstream_export_rows_total\{table="metrics"\} [1-9][0-9]*$' "$X/down.prom"
 check "/metrics has the bytes pending" \
     grep -Eq '^capstream_export_pending_bytes [1-9][0-9]*$' "$X/down.prom"
 check "/metrics has the lag" grep -Eq '^capstream_export_lag_seconds [1-9]' "$X/down.prom"
@@ -134,7 +138,30 @@ check "and every feed gap exactly once ($(wc -l <"$X/s.gap"))" \
 check "a back-fill afterwards finds nothing left" \
     "$CS_BIN" export -d "$X/s" --to "clickhouse=$U" --sensor edge1 2>"$X/backfill.err"
 check "it says it sent nothing ($(cat "$X/backfill.err"))" \
-    grep -q "0 messages, 0 measurements, 0 unmatched, 0 gaps in 0 batches" "$X/backfill.err"
+    grep -q "0 messages, 0 measurements, 0 unmatched, 0 gaps, 0 metrics windows, 0 alert events in 0 batches" "$X/backfill.err"
+
+# ---- per-second metrics windows and alert events ------------------------------
+# The truth is the sensor's own API over the store (`capstream serve`):
+# every stored window (/api/v1/metrics, step 1s) and alert event is one row
+# of tables metrics and alerts, equal member for member, none twice.
+SP=$(free_port)
+"$CS_BIN" serve -d "$X/s" --listen "127.0.0.1:$SP" >"$X/serve.out" 2>"$X/serve.err" &
+SERVE_PID=$!
+for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$SP/api/v1/status" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+sql "SELECT * FROM live.metrics FINAL FORMAT JSONEachRow" >"$X/final.met"
+sql "SELECT * FROM live.alerts FINAL FORMAT JSONEachRow" >"$X/final.alr"
+check "the store holds windows of tens of series ($(wc -l <"$X/final.met") rows)" \
+    test "$(wc -l <"$X/final.met")" -gt 200
+check "the demo's rules fired ($(wc -l <"$X/final.alr") alert rows)" \
+    test "$(wc -l <"$X/final.alr")" -gt 0
+check "every metrics window and alert event exactly once ($(python3 "$GOLDEN/ch_metrics_check.py" \
+    "http://127.0.0.1:$SP" edge1 "$X/final.met" "$X/final.alr" 2>&1 | head -1))" \
+    python3 "$GOLDEN/ch_metrics_check.py" "http://127.0.0.1:$SP" edge1 "$X/final.met" "$X/final.alr"
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" 2>/dev/null
 
 # ---- ingest --export, reanalyze --export ------------------------------------
 python3 "$GENTRAFFIC" "$X/g.pcap" --seconds 1 --scale 0.2 --seed 3 >/dev/null 2>&1
