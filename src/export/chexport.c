@@ -409,10 +409,9 @@ static int pass(cs_chexport *x, int *more)
     int rc;
 
     *more = 0;
-    if (!x->tables_ready && (rc = cs__chx_create_tables(x->ch, x->target.db)) < 0)
-        return rc;
-    x->tables_ready = 1;
-    if ((rc = pass_records(x, &nr)) == 0)
+    rc = x->tables_ready ? 0 : cs__chx_create_tables(x->ch, x->target.db);
+    x->tables_ready = rc == 0;
+    if (rc == 0 && (rc = pass_records(x, &nr)) == 0)
         rc = pass_metrics(x, &nm);
     if (rc < 0)
         x->tables_ready = 0; /* ClickHouse may have been replaced: check again */

@@ -71,8 +71,12 @@ S=https://127.0.0.1:$PORT
 RUN_PID=$!
 check "run serves HTTPS with the test certificate ($(tail -c 300 "$CS_TMP/run.err"))" \
     https_wait "$S/api/v1/status" -H "$AUTH"
-code=$(curl -s --cacert "$X/ca.pem" -H "$AUTH" -o "$X/status.json" -w '%{http_code}' \
-    "$S/api/v1/status")
+for _ in $(seq 100); do # until the replay is done: its counts are in the status
+    code=$(curl -s --cacert "$X/ca.pem" -H "$AUTH" -o "$X/status.json" -w '%{http_code}' \
+        "$S/api/v1/status")
+    grep -q '"capturing":false' "$X/status.json" && break
+    sleep 0.1
+done
 check_eq "GET /api/v1/status over HTTPS with the token" 200 "$code"
 check "the status is JSON with the capture's counts" python3 -c '
 import json, sys
