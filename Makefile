@@ -60,7 +60,7 @@ QUICK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all release debug test unit quick layers golden asan-test fuzz fuzz-run clean format bench check demo tour FORCE
+.PHONY: all release debug test unit quick layers golden asan-test fuzz fuzz-run clean format bench check demo demo-cluster tour FORCE
 all: $(BIN)
 
 release:
@@ -157,6 +157,11 @@ check: layers
 DEMO_LISTEN ?= 127.0.0.1:8642
 demo: $(BIN)
 	$(BIN) demo --listen $(DEMO_LISTEN)
+
+# ClickHouse, two demo sensors exporting to it and a hub over both
+# (scripts/demo-cluster.sh; the hub's UI on 127.0.0.1:8650)
+demo-cluster: $(BIN)
+	@scripts/demo-cluster.sh $(BIN)
 
 TOUR_STORE ?= demo-store
 tour: $(BIN)
