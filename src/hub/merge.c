@@ -142,7 +142,8 @@ int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, con
         if ((!use || use[i]) && answered(&f[i]) &&
             (docs[i] = json_loads(f[i].body, 0, NULL)) != NULL)
             rc = gather(sp, peers[i].name, docs[i], i, &refs, &nrefs, &cap, &more);
-    qsort_r(refs, nrefs, sizeof(*refs), cmp_rows, (void *)&sp->descending);
+    if (nrefs > 1)
+        qsort_r(refs, nrefs, sizeof(*refs), cmp_rows, (void *)&sp->descending);
     write_page(o, sp, refs, nrefs, more);
     fputs(",\"sensors\":[", o);
     for (int i = 0; i < n; i++)

@@ -1,0 +1,116 @@
+/*
+ * fuzz_hubmerge.c - libFuzzer harness for the hub's merges of sensors'
+ * answers (hub/merge.h): pcap downloads merged in time order and JSON
+ * lists merged into one page. Sensors are other machines: what they send
+ * is input like any other.
+ *
+ * Input: one control byte, then bytes split in two at the point the
+ * control byte gives (control * len / 255):
+ *   - both halves as two sensors' pcaps, merged by cs_hub_merge_pcaps;
+ *   - both halves as two sensors' JSON answers to /api/v1/measurements,
+ *     merged by cs_hub_merge_lists (page offset control % 4, limit
+ *     1 + control % 7, slowest first when control is odd).
+ * Invariants (abort on failure):
+ *   - a merge that succeeds writes a nanosecond pcap that reads back
+ *     whole: a 24-byte header, then exactly the records it counted, each
+ *     with a fraction below a second and within the 256 KB record bound
+ *     (not in time order: a sensor's own pcap may go back in time, as its
+ *     tap saw it, and the merge keeps each input's order);
+ *   - the merged list is valid JSON whose "count" equals the length of its
+ *     array, is at most the limit, and whose "partial" is a boolean.
+ * Everything is freed, so ASan's leak check stays meaningful.
+ */
+#include "hub/merge.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void check_pcap(const char *buf, size_t len, long records)
+{
+    size_t off = 24;
+    long n = 0;
+
+    if (len < 24)
+        abort();
+    while (off + 16 <= len) {
+        uint32_t h[4];
+
+        memcpy(h, buf + off, 16);
+        if (h[1] >= 1000000000u || h[2] > (256u << 10) || off + 16 + h[2] > len)
+            abort();
+        off += 16 + h[2];
+        n++;
+    }
+    if (off != len || n != records)
+        abort();
+}
+
+static void merge_pcaps(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    FILE *in[2] = {fmemopen((void *)a, na ? na : 1, "r"), fmemopen((void *)b, nb ? nb : 1, "r")};
+    char *out = NULL, why[256];
+    size_t len = 0;
+    FILE *o = open_memstream(&out, &len);
+    long n;
+
+    if (na == 0 && in[0]) {
+        fclose(in[0]);
+        in[0] = NULL;
+    }
+    if (nb == 0 && in[1]) {
+        fclose(in[1]);
+        in[1] = NULL;
+    }
+    n = cs_hub_merge_pcaps(in, 2, o, why, sizeof(why));
+    fclose(o);
+    if (n >= 0)
+        check_pcap(out, len, n);
+    free(out);
+    for (int i = 0; i < 2; i++)
+        if (in[i])
+            fclose(in[i]);
+}
+
+static void merge_lists(uint8_t control, const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    cs_hub_peer peers[2] = {{.name = "a"}, {.name = "b"}};
+    cs_hub_fetch f[2] = {{.ok = 1, .status = 200}, {.ok = 1, .status = 200}};
+    cs_hub_list_spec sp = {.array = "measurements",
+                           .sort_key = control & 1 ? "latency_ns" : "req_ts_ns",
+                           .descending = control & 1,
+                           .offset = control % 4,
+                           .limit = 1 + control % 7};
+    char *out = NULL;
+    size_t len = 0;
+    json_t *j;
+
+    f[0].body = strndup((const char *)a, na);
+    f[1].body = strndup((const char *)b, nb);
+    if (f[0].body && f[1].body && cs_hub_merge_lists(&sp, peers, f, NULL, 2, &out, &len) == 0) {
+        j = json_loadb(out, len, 0, NULL);
+        if (j == NULL ||
+            json_integer_value(json_object_get(j, "count")) !=
+                (json_int_t)json_array_size(json_object_get(j, "measurements")) ||
+            json_array_size(json_object_get(j, "measurements")) > sp.limit ||
+            !json_is_boolean(json_object_get(j, "partial")))
+            abort();
+        json_decref(j);
+    }
+    free(out);
+    cs_hub_fetch_free(f, 2);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t split;
+
+    if (size < 1)
+        return 0;
+    split = (size_t)data[0] * (size - 1) / 255;
+    merge_pcaps(data + 1, split, data + 1 + split, size - 1 - split);
+    merge_lists(data[0], data + 1, split, data + 1 + split, size - 1 - split);
+    return 0;
+}
