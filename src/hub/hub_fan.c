@@ -77,15 +77,19 @@ static json_t *sensor_entry(const cs_hub_peer *p, const cs_hub_fetch *f, json_t 
 {
     json_t *o = json_pack("{s:s,s:s,s:b}", "sensor", p->name, "url", p->base, "up", st != NULL);
 
-    if (st)
+    char why[300];
+
+    if (st) {
         json_object_set(o, "status", st);
-    else
-        json_object_set_new(o, "why", json_string(f->ok ? "bad answer" : f->why));
-    if (st == NULL && f->ok) {
-        char why[64];
-        snprintf(why, sizeof(why), "HTTP %ld", f->status);
-        json_object_set_new(o, "why", json_string(why));
+        return o;
     }
+    if (f->ok && f->status == 200)
+        snprintf(why, sizeof(why), "its status is not JSON");
+    else if (f->ok)
+        snprintf(why, sizeof(why), "HTTP %ld", f->status);
+    else
+        snprintf(why, sizeof(why), "%s", f->why);
+    json_object_set_new(o, "why", json_string(why));
     return o;
 }
 
