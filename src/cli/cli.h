@@ -145,9 +145,11 @@ void cs_cli_export_summary(FILE *out, const cs_chexport_stats *st);
 #define CS_CLI_OPT_EXPORT 0x1001
 #define CS_CLI_OPT_SENSOR 0x1002
 #define CS_CLI_OPT_TLS_CA 0x1003
+#define CS_CLI_OPT_EXPORT_TABLES 0x1004
 #define CS_CLI_EXPORT_OPTS                                                                         \
     {"export", required_argument, 0, CS_CLI_OPT_EXPORT},                                           \
         {"sensor", required_argument, 0, CS_CLI_OPT_SENSOR},                                       \
+        {"export-tables", required_argument, 0, CS_CLI_OPT_EXPORT_TABLES},                         \
     {                                                                                              \
         "tls-ca", required_argument, 0, CS_CLI_OPT_TLS_CA                                          \
     }
@@ -157,7 +159,10 @@ void cs_cli_export_summary(FILE *out, const cs_chexport_stats *st);
     "                        when missing; docs/clickhouse.md). Never slows the pass: what\n"      \
     "                        ClickHouse misses while down is sent when it returns\n"               \
     "      --sensor NAME     this sensor's name in exported rows (default: the host "              \
-    "name)\n" CS_CLI_TLS_CA_HELP
+    "name)\n"                                                                                      \
+    "      --export-tables LIST  only these tables: messages, unmatched, measurements,\n"          \
+    "                        gaps, metrics, alerts (default all; messages are most of\n"           \
+    "                        the rows and of ClickHouse's work)\n" CS_CLI_TLS_CA_HELP
 /* The help of --tls-ca (export and the --export commands). */
 #define CS_CLI_TLS_CA_HELP                                                                         \
     "      --tls-ca FILE     an https:// ClickHouse's certificate must be signed by a CA of\n"     \

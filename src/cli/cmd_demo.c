@@ -141,7 +141,8 @@ static int demo_parse(int argc, char **argv, demo_args *a)
                      : 0;
         else if (c == 'T')
             a->srv.token_file = optarg;
-        else if (c == CS_CLI_OPT_EXPORT || c == CS_CLI_OPT_SENSOR || c == CS_CLI_OPT_TLS_CA)
+        else if (c == CS_CLI_OPT_EXPORT || c == CS_CLI_OPT_SENSOR || c == CS_CLI_OPT_TLS_CA ||
+                 c == CS_CLI_OPT_EXPORT_TABLES)
             rc = cs_cli_export_option("demo", c, optarg, &a->exp);
         else if (cs_cli_is_tls_option(c))
             rc = cs_cli_tls_option(c, optarg, &a->srv);

@@ -43,6 +43,9 @@ static const char export_help[] =
     "      --sensor NAME      this sensor's name in every row (default: the host name)\n"
     "      --after T          rows before T are not sent (and not sent later either)\n"
     "      --batch-rows N     at most N records an insert (default 100000)\n"
+    "      --tables LIST      only these tables: messages, unmatched, measurements, gaps,\n"
+    "                         metrics, alerts (default all). Each set of tables has its\n"
+    "                         own cursor: a table added later is sent from the start\n"
     "      --tls-ca FILE      an https:// ClickHouse's certificate must be signed by a CA\n"
     "                         of FILE (PEM) instead of one the system trusts\n\n"
     "T is RFC 3339 with up to 9 fractional digits, integer epoch nanoseconds, or\n"
@@ -75,6 +78,10 @@ int cs_cli_export_option(const char *cmd, int c, const char *arg, cs_chexport_cf
         x->ca_file = arg;
         return 0;
     }
+    if (c == CS_CLI_OPT_EXPORT_TABLES)
+        return cs_chexport_parse_tables(arg, &x->tables) < 0
+                   ? cs_cli_usage_error(cmd, "--export-tables: %s", cs_error_msg(CS_EINVAL))
+                   : 0;
     if ((x->url = cs_cli_export_url(cmd, arg)) == NULL)
         return CS_EXIT_USAGE;
     x->after = INT64_MIN;
@@ -85,6 +92,9 @@ int cs_cli_export_check(const char *cmd, const cs_chexport_cfg *x)
 {
     if (x->sensor != NULL && x->url == NULL)
         return cs_cli_usage_error(cmd, "--sensor names the sensor in exported rows: give "
+                                       "--export clickhouse=URL too");
+    if (x->tables != 0 && x->url == NULL)
+        return cs_cli_usage_error(cmd, "--export-tables chooses what --export sends: give "
                                        "--export clickhouse=URL too");
     if (x->ca_file != NULL && x->url == NULL)
         return cs_cli_usage_error(cmd, "--tls-ca verifies an https:// ClickHouse of --export: "
@@ -111,6 +121,7 @@ static int export_parse(int argc, char **argv, cs_chexport_cfg *cfg)
                                          {"after", required_argument, 0, 'A'},
                                          {"batch-rows", required_argument, 0, 'b'},
                                          {"tls-ca", required_argument, 0, 'C'},
+                                         {"tables", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
@@ -125,6 +136,8 @@ static int export_parse(int argc, char **argv, cs_chexport_cfg *cfg)
             cfg->sensor = optarg;
         else if (c == 'C')
             cfg->ca_file = optarg;
+        else if (c == 'T' && cs_chexport_parse_tables(optarg, &cfg->tables) < 0)
+            return cs_cli_usage_error("export", "--tables: %s", cs_error_msg(CS_EINVAL));
         else if (c == 'A' && cs_cli_parse_time("--after", optarg, &cfg->after) < 0)
             return CS_EXIT_USAGE;
         else if (c == 'b' && parse_rows(optarg, &cfg->batch_rows) < 0)
@@ -132,7 +145,7 @@ static int export_parse(int argc, char **argv, cs_chexport_cfg *cfg)
         else if (c == 'h') {
             cs_cli_help(stdout, export_help);
             return -1;
-        } else if (c != 't' && c != 'A' && c != 'b')
+        } else if (c != 't' && c != 'A' && c != 'b' && c != 'T')
             return cs_cli_usage_error("export", "bad option");
     }
     if (optind < argc)

@@ -187,6 +187,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
         case CS_CLI_OPT_EXPORT:
         case CS_CLI_OPT_SENSOR:
         case CS_CLI_OPT_TLS_CA:
+        case CS_CLI_OPT_EXPORT_TABLES:
             if (cs_cli_export_option("ingest", c, optarg, &a->exp) != 0)
                 return CS_EXIT_USAGE;
             break;

@@ -107,6 +107,7 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
         case CS_CLI_OPT_EXPORT:
         case CS_CLI_OPT_SENSOR:
         case CS_CLI_OPT_TLS_CA:
+        case CS_CLI_OPT_EXPORT_TABLES:
             if (cs_cli_export_option("reanalyze", c, optarg, &a->exp) != 0)
                 return CS_EXIT_USAGE;
             break;

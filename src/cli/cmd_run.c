@@ -216,6 +216,7 @@ static int run_option(run_args *a, int c, const char *arg)
     case CS_CLI_OPT_EXPORT:
     case CS_CLI_OPT_SENSOR:
     case CS_CLI_OPT_TLS_CA:
+    case CS_CLI_OPT_EXPORT_TABLES:
         return cs_cli_export_option("run", c, arg, &a->exp);
     case CS_CLI_OPT_TLS_CERT:
     case CS_CLI_OPT_TLS_KEY:

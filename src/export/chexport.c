@@ -122,16 +122,56 @@ static int cursor_path(const cs_chexport *x, const char *suffix, char *path, siz
     return 0;
 }
 
+int cs_chexport_parse_tables(const char *list, unsigned *mask)
+{
+    const char *p = list;
+
+    *mask = 0;
+    if (strcmp(list, "all") == 0) {
+        *mask = (1u << CS_CHX_TABLES) - 1;
+        return 0;
+    }
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int i = 0;
+
+        while (i < CS_CHX_TABLES &&
+               (strlen(cs__chx_table_names[i]) != n || strncmp(cs__chx_table_names[i], p, n) != 0))
+            i++;
+        if (i == CS_CHX_TABLES)
+            return cs_error_set(CS_EINVAL,
+                                "no table '%.*s' (messages, unmatched, measurements, "
+                                "gaps, metrics, alerts, or all)",
+                                (int)n, p);
+        *mask |= 1u << i;
+        p += n + (p[n] == ',');
+    }
+    return *mask ? 0 : cs_error_set(CS_EINVAL, "no table named");
+}
+
+/* ".cursor" for every table; "+messages+gaps.cursor" for a set of them. */
+static void cursor_suffix(unsigned tables, const char *ext, char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; tables != (1u << CS_CHX_TABLES) - 1 && i < CS_CHX_TABLES; i++)
+        if (tables & (1u << i))
+            n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "+%s", cs__chx_table_names[i]);
+    snprintf(buf + n, n < cap ? cap - n : 0, "%s", ext);
+}
+
 int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
 {
     cs_chexport *x;
-    char path[4096];
+    char path[4096], ext[128];
     int rc;
 
     *out = NULL;
     if ((x = cs_calloc(1, sizeof(*x))) == NULL)
         return CS_ENOMEM;
     x->cfg = *cfg;
+    x->cfg.tables = cfg->tables ? cfg->tables : (1u << CS_CHX_TABLES) - 1;
     x->cfg.batch_rows = cfg->batch_rows ? cfg->batch_rows : CS_CHX_BATCH_ROWS;
     x->cfg.max_delay_ms = cfg->max_delay_ms > 0 ? cfg->max_delay_ms : CS_CHX_MAX_DELAY_MS;
     pthread_mutex_init(&x->lock, NULL);
@@ -144,9 +184,11 @@ int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
         rc = cs_error_set(CS_EINVAL, "sensor name '%s': use 1-63 letters, digits, '.', '_', '-'",
                           x->sensor);
     else if ((rc = cs_ch_parse_target(cfg->url, &x->target)) == 0 &&
-             (rc = cursor_path(x, ".cursor", path, sizeof(path))) == 0 &&
+             (cursor_suffix(x->cfg.tables, ".cursor", ext, sizeof(ext)),
+              rc = cursor_path(x, ext, path, sizeof(path))) == 0 &&
              (rc = cs_msgtail_open(cfg->store_dir, path, &x->tail)) == 0 &&
-             (rc = cursor_path(x, ".metrics-cursor", path, sizeof(path))) == 0 &&
+             (cursor_suffix(x->cfg.tables, ".metrics-cursor", ext, sizeof(ext)),
+              rc = cursor_path(x, ext, path, sizeof(path))) == 0 &&
              (rc = cs_mettail_open(cfg->store_dir, path, &x->mtail)) == 0)
         rc = cs_ch_open(&x->target, cfg->ca_file, &x->ch);
     if (rc < 0) {
@@ -377,8 +419,13 @@ static int met_rollback(void *t)
 /* One batch of records; "*n" read. */
 static int pass_records(cs_chexport *x, size_t *n)
 {
-    cs_record_fns fns = {
-        .msg = row_message, .lat = row_measurement, .unm = row_unmatched, .gap = row_gap, .ud = x};
+    unsigned t = x->cfg.tables;
+    /* a table not sent: its records are not even decoded */
+    cs_record_fns fns = {.msg = t & (1u << CS_CHX_MESSAGES) ? row_message : NULL,
+                         .lat = t & (1u << CS_CHX_MEASUREMENTS) ? row_measurement : NULL,
+                         .unm = t & (1u << CS_CHX_UNMATCHED) ? row_unmatched : NULL,
+                         .gap = t & (1u << CS_CHX_GAPS) ? row_gap : NULL,
+                         .ud = x};
     int rc;
 
     *n = 0;
@@ -391,7 +438,10 @@ static int pass_records(cs_chexport *x, size_t *n)
 /* One batch of metrics windows and alert events; "*n" the larger count. */
 static int pass_metrics(cs_chexport *x, size_t *n)
 {
-    cs_mettail_fns fns = {.window = row_window, .alert = row_alert, .ud = x};
+    unsigned t = x->cfg.tables;
+    cs_mettail_fns fns = {.window = t & (1u << CS_CHX_METRICS) ? row_window : NULL,
+                          .alert = t & (1u << CS_CHX_ALERTS) ? row_alert : NULL,
+                          .ud = x};
     size_t nw = 0, na = 0;
     int rc;
 

@@ -49,6 +49,8 @@ typedef struct cs_chexport_cfg {
     int64_t max_delay_ms; /* 0: CS_CHX_MAX_DELAY_MS */
     const char *ca_file;  /* PEM CAs an https:// URL's certificate must chain to; NULL: the
                              system's (export/chclient.h) */
+    unsigned tables;      /* the tables sent, bit 1 << CS_CHX_*; 0: all. A set of tables
+                             has its own cursor, so tables added later are back-filled */
 } cs_chexport_cfg;
 
 #define CS_CHX_BATCH_ROWS 100000
@@ -111,6 +113,10 @@ void cs_chexport_stats_get(cs_chexport *x, cs_chexport_stats *st);
  * nothing is pending, else the time since it last held everything (or
  * since the exporter opened). Records pending are at most this old. */
 int64_t cs_chexport_lag_ns(const cs_chexport_stats *st, int64_t now_ns);
+
+/* "messages,measurements,..." (or "all") into a cfg.tables mask; CS_EINVAL
+ * naming an unknown table. */
+int cs_chexport_parse_tables(const char *list, unsigned *mask);
 
 /* The name of table CS_CHX_* "i" ("messages", "unmatched", ...). */
 const char *cs_chexport_table(int i);

@@ -9,7 +9,9 @@
 # and stopped with SIGTERM: every record the store holds is in ClickHouse
 # exactly once, and a back-fill afterwards finds nothing left to send.
 # The web UI's status line says the export is down, then caught up.
-# Also `ingest --export` and `reanalyze --export`: rows equal --json.
+# Also `ingest --export` and `reanalyze --export`: rows equal --json; and
+# --export-tables sends only the tables chosen, another set of tables (a
+# later `export --tables`) getting everything from the start.
 
 X=$CS_TMP/chlive
 CH=$REPO/scripts/clickhouse.sh
@@ -181,6 +183,22 @@ check "it sent the reanalysed records again ($(tail -1 "$X/re.out"))" \
 sql "SELECT * FROM batch.measurements FINAL FORMAT JSONEachRow" >"$X/g.lrows"
 check "after reanalyze: measurements still exactly once" \
     python3 "$GOLDEN/ch_check.py" measurements "$X/g.lrows" "g1=$X/g.lat"
+# --export-tables: only those tables; another set has its own cursor
+check "ingest --export-tables measurements,gaps" "$CS_BIN" ingest -q -r "$X/g.pcap" -d "$X/g3" \
+    --export "clickhouse=http://127.0.0.1:$HP/part" --sensor g1 --export-tables measurements,gaps
+sql "SELECT * FROM part.measurements FINAL FORMAT JSONEachRow" >"$X/p.lrows"
+check "its measurements equal latency --json" \
+    python3 "$GOLDEN/ch_check.py" measurements "$X/p.lrows" "g1=$X/g.lat"
+check_eq "and no message was sent" 0 "$(sql "SELECT count() FROM part.messages")"
+check "capstream export --tables messages back-fills the messages" "$CS_BIN" export -d "$X/g3" \
+    --to "clickhouse=http://127.0.0.1:$HP/part" --sensor g1 --tables messages
+sql "SELECT * FROM part.messages FINAL FORMAT JSONEachRow" >"$X/p.rows"
+check "from the start: they equal messages --json" \
+    python3 "$GOLDEN/ch_check.py" messages "$X/p.rows" "g1=$X/g.msg"
+check_eq "the measurements were not sent twice" "$(wc -l <"$X/g.lat")" \
+    "$(sql "SELECT count() FROM part.measurements")"
+check_fails "an unknown table is refused" "no table 'trades'" \
+    "$CS_BIN" export -d "$X/g3" --to "clickhouse=http://127.0.0.1:$HP/part" --tables trades
 check_fails "--sensor without --export is refused" "give --export" \
     "$CS_BIN" ingest -r "$X/g.pcap" -d "$X/g2" --sensor g1
 check_fails "--export needs clickhouse=URL" "clickhouse=URL" \
