@@ -50,10 +50,14 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 10000
 
+/* One table's rows of a batch: a stdio stream (fopencookie) writing into
+ * "data", which is kept from batch to batch, so a batch neither frees nor
+ * faults in its memory again (open_memstream's did, at 16% of the
+ * exporter's time). */
 typedef struct row_buf {
     FILE *f;
     char *data;
-    size_t len;
+    size_t len, cap, pos; /* bytes written, allocated, the stream's position */
     uint64_t rows;
 } row_buf;
 
@@ -204,17 +208,55 @@ int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
 
 /* ---- rows ------------------------------------------------------------------ */
 
-/* Opens a fresh buffer for each table of [lo, hi). */
+static ssize_t rows_write(void *cookie, const char *p, size_t n)
+{
+    row_buf *b = cookie;
+
+    if (b->pos + n > b->cap) {
+        size_t cap = b->cap ? b->cap : (1u << 20);
+        char *d;
+
+        while (cap < b->pos + n)
+            cap *= 2;
+        if ((d = realloc(b->data, cap)) == NULL)
+            return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->pos, p, n);
+    b->pos += n;
+    if (b->pos > b->len)
+        b->len = b->pos;
+    return (ssize_t)n;
+}
+
+/* Seeks within what was written (row_close steps back over a '}'); the
+ * bytes after the new position are dropped, as they are rewritten. */
+static int rows_seek(void *cookie, off64_t *off, int whence)
+{
+    row_buf *b = cookie;
+    off64_t at = whence == SEEK_SET   ? *off
+                 : whence == SEEK_CUR ? (off64_t)b->pos + *off
+                                      : (off64_t)b->len + *off;
+
+    if (at < 0 || at > (off64_t)b->len)
+        return -1;
+    b->pos = b->len = (size_t)at;
+    *off = at;
+    return 0;
+}
+
+/* Opens an empty stream for each table of [lo, hi). */
 static int rows_begin(cs_chexport *x, int lo, int hi)
 {
+    static const cookie_io_functions_t io = {.write = rows_write, .seek = rows_seek};
+
     for (int i = lo; i < hi; i++) {
         row_buf *b = &x->rows[i];
 
-        free(b->data); /* open_memstream's, from malloc */
-        b->data = NULL;
-        b->len = 0;
+        b->len = b->pos = 0;
         b->rows = 0;
-        if ((b->f = open_memstream(&b->data, &b->len)) == NULL)
+        if ((b->f = fopencookie(b, "w", io)) == NULL)
             return CS_ENOMEM;
     }
     x->skipped = 0;
