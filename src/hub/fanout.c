@@ -7,8 +7,9 @@
  *
  * Every handle has the same overall timeout (the deadline) and a connect
  * timeout of at most a second, so the call returns by the deadline
- * whatever the sensors do. No signals are used (CURLOPT_NOSIGNAL), as the
- * hub answers from many threads. A memory body grows by doubling and is
+ * whatever the sensors do - except a download (streaming), which must
+ * start by the deadline and may then last while bytes keep coming. No signals are used
+ * (CURLOPT_NOSIGNAL), as the hub answers from many threads. A memory body grows by doubling and is
  * always NUL-terminated.
  */
 #include "hub/fanout.h"
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define CONNECT_TIMEOUT_MAX_MS 1000
 
@@ -26,9 +28,32 @@ typedef struct transfer {
     cs_hub_fetch *f;
     const char *want_header;
     size_t cap;
-    int oom;
+    int oom, late;         /* late: a download without a first byte by the deadline */
+    int64_t first_byte_by; /* CLOCK_MONOTONIC ns (streaming) */
     char err[CURL_ERROR_SIZE];
 } transfer;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A download's progress: one that sent no byte by the deadline is aborted
+ * (a hung sensor accepts the connection and says nothing). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    transfer *t = ud;
+
+    (void)dltotal, (void)ultotal, (void)ulnow;
+    if (dlnow > 0 || t->f->len > 0 || mono_ns() < t->first_byte_by)
+        return 0;
+    t->late = 1;
+    return 1;
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *ud)
 {
@@ -94,7 +119,16 @@ static CURL *easy_for(const cs_hub_fanout_cfg *cfg, const cs_hub_peer *p, const 
         *hdrs = curl_slist_append(NULL, p->auth);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->deadline_ms);
+    if (cfg->streaming) {
+        t->first_byte_by = mono_ns() + cfg->deadline_ms * 1000000;
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)CS_HUB_STALL_S);
+    } else {
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->deadline_ms);
+    }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
@@ -140,6 +174,7 @@ static void collect(CURLM *m)
         } else {
             snprintf(t->f->why, sizeof(t->f->why), "%s",
                      t->oom      ? "out of memory"
+                     : t->late   ? "no first byte by the deadline (timed out)"
                      : t->err[0] ? t->err
                                  : curl_easy_strerror(msg->data.result));
         }

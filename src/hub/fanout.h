@@ -39,9 +39,14 @@ typedef struct cs_hub_fetch {
 
 typedef struct cs_hub_fanout_cfg {
     const char *ca_file;     /* verify https sensors against it (else the system's) */
-    int64_t deadline_ms;     /* for everything */
+    int64_t deadline_ms;     /* for everything; with "streaming", for the first byte */
     const char *want_header; /* a reply header to keep in fetch.header, or NULL */
+    int streaming;           /* a download (pcap): once its first byte came by the
+                                deadline it may take as long as it keeps moving
+                                (aborted after CS_HUB_STALL_S without a byte) */
 } cs_hub_fanout_cfg;
+
+#define CS_HUB_STALL_S 30
 
 /* GETs "path" (starting with '/', query string included) from each of the
  * "n" peers whose "use" entry is non-zero (NULL: all), answers into

@@ -98,13 +98,15 @@ int cs__hub_packets(const cs_hub *h, const cs_server_params *p, const int *use,
 {
     cs_hub_fetch f[CS_HUB_SENSORS_MAX] = {0};
     char path[CS_HUB_URL_MAX];
+    cs_hub_fanout_cfg fan = h->fan;
     int rc = cs__hub_path("/api/v1/packets", p, 0, path, sizeof(path));
 
+    fan.streaming = 1; /* a big range takes longer than the deadline to send */
     for (int i = 0; rc == 0 && i < h->n; i++)
         if (use[i] && (f[i].sink = tmpfile()) == NULL)
             rc = cs_error_set(CS_EIO, "no temporary file for a sensor's packets");
     if (rc == 0)
-        rc = cs_hub_fanout(&h->fan, h->peers, h->n, use, path, f);
+        rc = cs_hub_fanout(&fan, h->peers, h->n, use, path, f);
     if (rc == 0 && !refused_by_all(h, f, use, rep))
         rc = merged_reply(h, f, use, rep);
     for (int i = 0; i < h->n; i++)
@@ -128,6 +130,7 @@ int cs__hub_proxy(const cs_hub *h, int sensor, const char *url, const cs_server_
 
     use[sensor] = 1;
     fan.want_header = "Content-Type";
+    fan.streaming = strstr(url, "/pcap") != NULL; /* a download */
     if (rc == 0)
         rc = cs_hub_fanout(&fan, h->peers, h->n, use, path, f);
     if (rc == 0 && !f[sensor].ok) {

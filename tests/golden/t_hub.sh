@@ -203,6 +203,12 @@ j = json.loads(subprocess.run(["curl", "-s", "--max-time", "2", sys.argv[1] + "/
                               capture_output=True, text=True).stdout)
 assert [s["up"] for s in j["sensors"]] == [False, True] and j["partial"], j["sensors"]
 ' "$HUB"
+curl -s --max-time 3 -D "$X/stopped.h" -o "$X/stopped.pcap" \
+    "$HUB/api/v1/packets?filter=tcp%20port%209878&after=$after&before=$before"
+check "a pcap with sensor a stopped comes within 3 s: b's packets alone" \
+    python3 "$GOLDEN/pcapcmp.py" "$X/stopped.pcap" "$X/rb.pcap" --after "$after" --before "$before"
+check "and X-Capstream-Missing says a sent nothing in time" \
+    grep -qi '^X-Capstream-Missing: a: no first byte by the deadline' "$X/stopped.h"
 kill -CONT "$PID_a"
 kill "$PID_a"
 wait "$PID_a" 2>/dev/null
