@@ -49,6 +49,8 @@ static int export_begin(const cs_chexport_cfg *xc, const char *dir, cs_chexport 
         return 0;
     c = *xc;
     c.store_dir = dir;
+    if (c.max_delay_ms == 0)
+        c.max_delay_ms = CS_BATCH_EXPORT_DELAY_MS;
     if ((rc = cs_chexport_open(&c, out)) == 0 && (rc = cs_chexport_start(*out)) < 0) {
         cs_chexport_close(*out);
         *out = NULL;
