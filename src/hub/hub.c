@@ -218,10 +218,18 @@ static int choose(const cs_hub *h, const cs_server_params *p, int *use, cs_serve
 
 /* ---- routing ------------------------------------------------------------------- */
 
-static int is_list(const char *ep)
+/* The lists ClickHouse holds (and the hub merges otherwise). */
+static int is_ch_list(const char *ep)
 {
     return strcmp(ep, "measurements") == 0 || strcmp(ep, "messages") == 0 ||
            strcmp(ep, "gaps") == 0;
+}
+
+/* The lists the hub merges from the sensors' answers. */
+static int is_list(const char *ep)
+{
+    return is_ch_list(ep) || strcmp(ep, "alerts") == 0 || strcmp(ep, "sessions") == 0 ||
+           strcmp(ep, "feeds") == 0;
 }
 
 /* An endpoint the hub does not merge: one sensor's answer, sensor= naming
@@ -257,7 +265,7 @@ int cs_hub_answer(void *hub, const char *url, const cs_server_params *p, cs_serv
         return cs__hub_error(rep, 404, NULL, "no such endpoint");
     if (strcmp(ep, "status") == 0 || strcmp(ep, "sensors") == 0)
         return cs__hub_status(h, strcmp(ep, "sensors") == 0, rep);
-    if (is_list(ep) && h->has_ch && cs__hub_param(p, "sensor") == NULL)
+    if (is_ch_list(ep) && h->has_ch && cs__hub_param(p, "sensor") == NULL)
         return cs__hub_ch_list(h, ep, p, rep);
     if (is_list(ep) || strcmp(ep, "packets") == 0) {
         if (choose(h, p, use, rep) < 0)

@@ -8,6 +8,7 @@
  *                                 from ClickHouse when the hub has one
  *                                 (--clickhouse), else asked of every sensor
  *                                 and merged; each row names its "sensor"
+ *   /api/v1/alerts|sessions|feeds asked of every sensor and merged
  *   /api/v1/packets               every sensor's packets for the filter and
  *                                 range, one pcap merged in time order
  *   anything else, ?sensor=NAME   passed to that sensor as it is (a row's

@@ -183,12 +183,20 @@ static void list_spec(const char *what, const cs_server_params *p, cs_hub_list_s
 {
     const char *sort = cs__hub_param(p, "sort");
 
+    memset(sp, 0, sizeof(*sp));
     sp->array = what;
     sp->sort_key = strcmp(what, "measurements") == 0 ? "req_ts_ns" : "ts_ns";
-    sp->descending = 0;
     if (strcmp(what, "measurements") == 0 && sort && strcmp(sort, "latency") == 0) {
         sp->sort_key = "latency_ns";
         sp->descending = 1;
+    } else if (strcmp(what, "alerts") == 0) { /* newest first, as a sensor's */
+        sp->descending = 1;
+    } else if (strcmp(what, "sessions") == 0) { /* slowest first */
+        sp->sort_key = "max_ns";
+        sp->descending = 1;
+    } else if (strcmp(what, "feeds") == 0) { /* by tap, all of them */
+        sp->sort_key = "tap";
+        sp->unpaged = 1;
     }
 }
 
@@ -225,11 +233,13 @@ int cs__hub_list(const cs_hub *h, const char *what, const cs_server_params *p, c
 
     list_spec(what, p, &sp);
     sp.limit = LIST_DEFAULT_LIMIT;
-    sp.offset = 0;
-    if (parse_count(cs__hub_param(p, "limit"), LIST_FANOUT_MAX, &sp.limit) < 0 || sp.limit == 0)
+    if (sp.unpaged)
+        sp.limit = 0; /* the request is passed as it is */
+    else if (parse_count(cs__hub_param(p, "limit"), LIST_FANOUT_MAX, &sp.limit) < 0 ||
+             sp.limit == 0)
         return cs__hub_error(rep, 400, "limit", "bad limit (1 to %d)", LIST_FANOUT_MAX);
-    if (parse_count(cs__hub_param(p, "offset"), LIST_FANOUT_MAX, &sp.offset) < 0 ||
-        sp.offset + sp.limit > LIST_FANOUT_MAX)
+    if (!sp.unpaged && (parse_count(cs__hub_param(p, "offset"), LIST_FANOUT_MAX, &sp.offset) < 0 ||
+                        sp.offset + sp.limit > LIST_FANOUT_MAX))
         return cs__hub_error(rep, 400, "offset",
                              "offset + limit at most %d when the hub asks the sensors (give the "
                              "hub --clickhouse to page further)",

@@ -85,55 +85,66 @@ void cs_hub_missing_json(FILE *out, const cs_hub_peer *peers, const cs_hub_fetch
 }
 
 /* Adds the rows of sensor "i"'s answer to "refs" (grown as needed). */
-static int gather(const cs_hub_list_spec *sp, const char *name, json_t *doc, int i, row_ref **refs,
-                  size_t *n, size_t *cap, int *more)
+typedef struct list_acc {
+    row_ref *refs;
+    size_t n, cap;
+    int more, has_total;
+    long long total;
+} list_acc;
+
+static int gather(const cs_hub_list_spec *sp, const char *name, json_t *doc, int i, list_acc *a)
 {
-    json_t *arr = json_object_get(doc, sp->array), *row;
+    json_t *arr = json_object_get(doc, sp->array), *row, *total = json_object_get(doc, "total");
     size_t pos;
 
     if (json_is_true(json_object_get(doc, "more")))
-        *more = 1;
+        a->more = 1;
+    if (json_is_integer(total)) {
+        a->total += json_integer_value(total);
+        a->has_total = 1;
+    }
     json_array_foreach(arr, pos, row)
     {
         if (!json_is_object(row))
             continue;
-        if (*n == *cap) {
-            size_t c = *cap ? *cap * 2 : 256;
-            row_ref *r = realloc(*refs, c * sizeof(*r));
+        if (a->n == a->cap) {
+            size_t c = a->cap ? a->cap * 2 : 256;
+            row_ref *r = realloc(a->refs, c * sizeof(*r));
             if (r == NULL)
                 return CS_ENOMEM;
-            *refs = r;
-            *cap = c;
+            a->refs = r;
+            a->cap = c;
         }
         json_object_set_new(row, "sensor", json_string(name));
-        (*refs)[(*n)++] =
+        a->refs[a->n++] =
             (row_ref){row, i, pos, json_integer_value(json_object_get(row, sp->sort_key))};
     }
     return 0;
 }
 
-static void write_page(FILE *out, const cs_hub_list_spec *sp, const row_ref *refs, size_t n,
-                       int more)
+static void write_page(FILE *out, const cs_hub_list_spec *sp, const list_acc *a)
 {
-    size_t end = sp->offset + sp->limit < n ? sp->offset + sp->limit : n, count = 0;
+    size_t off = sp->unpaged ? 0 : sp->offset, lim = sp->unpaged ? a->n : sp->limit;
+    size_t end = off + lim < a->n ? off + lim : a->n, count = 0;
 
     fprintf(out, "{\"%s\":[", sp->array);
-    for (size_t k = sp->offset; k < end; k++) {
-        char *s = json_dumps(refs[k].row, JSON_COMPACT);
+    for (size_t k = off; k < end; k++) {
+        char *s = json_dumps(a->refs[k].row, JSON_COMPACT);
         fprintf(out, "%s%s", count++ ? "," : "", s ? s : "{}");
         free(s);
     }
-    fprintf(out, "],\"offset\":%zu,\"limit\":%zu,\"count\":%zu,\"more\":%s", sp->offset, sp->limit,
-            count, more || n > end ? "true" : "false");
+    fprintf(out, "],\"offset\":%zu,\"limit\":%zu,\"count\":%zu,\"more\":%s", off, lim, count,
+            a->more || a->n > end ? "true" : "false");
+    if (a->has_total)
+        fprintf(out, ",\"total\":%lld", a->total);
 }
 
 int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, const cs_hub_fetch *f,
                        const int *use, int n, char **out, size_t *len)
 {
     json_t *docs[CS_HUB_SENSORS_MAX] = {0};
-    row_ref *refs = NULL;
-    size_t nrefs = 0, cap = 0;
-    int more = 0, rc = 0, first = 1;
+    list_acc a = {0};
+    int rc = 0, first = 1;
     FILE *o = open_memstream(out, len);
 
     if (o == NULL)
@@ -141,10 +152,10 @@ int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, con
     for (int i = 0; i < n && rc == 0; i++)
         if ((!use || use[i]) && answered(&f[i]) &&
             (docs[i] = json_loads(f[i].body, 0, NULL)) != NULL)
-            rc = gather(sp, peers[i].name, docs[i], i, &refs, &nrefs, &cap, &more);
-    if (nrefs > 1)
-        qsort_r(refs, nrefs, sizeof(*refs), cmp_rows, (void *)&sp->descending);
-    write_page(o, sp, refs, nrefs, more);
+            rc = gather(sp, peers[i].name, docs[i], i, &a);
+    if (a.n > 1)
+        qsort_r(a.refs, a.n, sizeof(*a.refs), cmp_rows, (void *)&sp->descending);
+    write_page(o, sp, &a);
     fputs(",\"sensors\":[", o);
     for (int i = 0; i < n; i++)
         if (docs[i]) {
@@ -156,7 +167,7 @@ int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, con
     fputc('}', o);
     for (int i = 0; i < n; i++)
         json_decref(docs[i]);
-    free(refs);
+    free(a.refs);
     if (fclose(o) != 0 && rc == 0)
         rc = CS_ENOMEM;
     return rc;

@@ -16,11 +16,13 @@ typedef struct cs_hub_list_spec {
     const char *sort_key; /* an integer member rows are ordered by */
     int descending;       /* largest first (sort=latency) */
     size_t offset, limit; /* the page of the merged rows */
+    int unpaged;          /* every row (an endpoint that is not paged: feeds) */
 } cs_hub_list_spec;
 
 /* Merges the lists in the answers of the asked ("use") sensors into one
  * JSON object (malloc'ed into "*out"): the page of rows, each with
- * "sensor", then "offset", "limit", "count", "more", "sensors" (those that
+ * "sensor", then "offset", "limit", "count", "more", "total" (the sum of
+ * the sensors' when they give one), "sensors" (those that
  * answered), "missing" ([{"sensor", "why"}] for those that did not, or
  * answered with an error) and "partial" (true if any is missing). Each
  * sensor was asked for its first offset + limit rows in the same order,

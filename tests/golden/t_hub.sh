@@ -112,6 +112,30 @@ key = lambda r: (r["sensor"], r["id"])
 assert [key(r) for r in p0 + p1] == [key(r) for r in t]
 ' "$X/top.json" "$X/p0.json" "$X/p1.json"
 
+curl -s "$HUB/api/v1/sessions?pair=fix&limit=50" >"$X/sess.json"
+curl -s "$SA/api/v1/sessions?pair=fix&limit=50" >"$X/sessa.json"
+curl -s -H "$AUTH" "$SB/api/v1/sessions?pair=fix&limit=50" >"$X/sessb.json"
+check "sessions across sensors: both sensors' own, slowest first, totals summed" python3 -c '
+import json, sys
+h, a, b = (json.load(open(p)) for p in sys.argv[1:4])
+want = [dict(r, sensor="a") for r in a["sessions"]] + [dict(r, sensor="b") for r in b["sessions"]]
+want.sort(key=lambda r: -r["max_ns"])
+assert h["sessions"] == want[:50] and len(h["sessions"]) > 2, len(h["sessions"])
+assert h["total"] == a["total"] + b["total"], (h.get("total"), a["total"], b["total"])
+' "$X/sess.json" "$X/sessa.json" "$X/sessb.json"
+curl -s "$HUB/api/v1/feeds" >"$X/feeds.json"
+curl -s "$SA/api/v1/feeds" >"$X/feedsa.json"
+curl -s -H "$AUTH" "$SB/api/v1/feeds" >"$X/feedsb.json"
+check "feeds across sensors: every sensor's feeds, each naming its sensor" python3 -c '
+import json, sys
+h, a, b = (json.load(open(p)) for p in sys.argv[1:4])
+want = [dict(r, sensor="a") for r in a["feeds"]] + [dict(r, sensor="b") for r in b["feeds"]]
+want.sort(key=lambda r: r["tap"])
+assert h["feeds"] == want and len(want) >= 2 and not h["partial"], len(h["feeds"])
+' "$X/feeds.json" "$X/feedsa.json" "$X/feedsb.json"
+check_eq "alerts are merged too (none here: no rules)" '[] false' \
+    "$(curl -s "$HUB/api/v1/alerts" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["alerts"], str(j["partial"]).lower())')"
+
 # ---- drill-down: a row's details and packets from its sensor ---------------------------
 read -r sid mid < <(python3 -c '
 import json, sys
