@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -258,6 +259,7 @@ static int rows_begin(cs_chexport *x, int lo, int hi)
         b->rows = 0;
         if ((b->f = fopencookie(b, "w", io)) == NULL)
             return CS_ENOMEM;
+        __fsetlocking(b->f, FSETLOCKING_BYCALLER); /* one thread writes it: no locks */
     }
     x->skipped = 0;
     x->row_err = 0;
