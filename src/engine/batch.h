@@ -26,7 +26,7 @@
 /* A batch pass's export (--export): its thread sends records while the
  * pass stores them, then drains what is left once the pass ended. */
 #define CS_BATCH_EXPORT_DRAIN_MS (3600 * 1000ll) /* while ClickHouse takes batches */
-#define CS_BATCH_EXPORT_DELAY_MS 100 /* kept close behind the pass */
+#define CS_BATCH_EXPORT_DELAY_MS 100             /* kept close behind the pass */
 
 typedef struct cs_batch_export {
     int ran;      /* cfg.exp was given and opened: the fields below are set */
