@@ -207,7 +207,8 @@ static int list_files(const cs_mettail *t, met_file **out, size_t *n)
             if (strncmp(de->d_name, "met-", 4) != 0 || len < 8 || len > 30 ||
                 strcmp(de->d_name + len - 4, ".bin") != 0)
                 continue;
-            snprintf(path, sizeof(path), "metrics/%s", de->d_name);
+            memcpy(path, "metrics/", 8); /* 8 + len + 1 <= 39 < PATH_LEN */
+            memcpy(path + 8, de->d_name, len + 1);
             rc = add_file(t, path, &f, n, &cap);
         }
         closedir(d);
