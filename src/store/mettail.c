@@ -26,6 +26,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "store/cursorfile.h"
 #include "core/hash.h"
 #include "core/sort.h"
 
@@ -113,25 +114,22 @@ static int parse_cursor_line(const char *line, met_entry *e)
     return 0;
 }
 
+/* One line of the cursor file into the committed position. */
+static int cursor_line(void *ud, const char *line)
+{
+    cs_mettail *t = ud;
+    met_entry e;
+
+    memset(&e, 0, sizeof(e));
+    if (parse_cursor_line(line, &e) < 0)
+        return -1;
+    return pos_add(&t->committed, &e) ? 0 : CS_ENOMEM;
+}
+
 static int load_cursor(cs_mettail *t)
 {
-    FILE *f = fopen(t->cursor, "r");
-    char line[256];
-    met_entry e;
-    int rc = 0, lineno = 1;
+    int rc = cs__cursorfile_load(t->cursor, CURSOR_MAGIC, "metrics cursor", cursor_line, t);
 
-    if (f == NULL)
-        return errno == ENOENT ? 0 : cs_error_set(CS_EIO, "%s: %s", t->cursor, strerror(errno));
-    if (fgets(line, sizeof(line), f) == NULL || strcmp(line, CURSOR_MAGIC "\n") != 0)
-        rc = cs_error_set(CS_ECORRUPT, "%s: not a capstream metrics cursor", t->cursor);
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        if (parse_cursor_line(line, &e) < 0)
-            rc = cs_error_set(CS_ECORRUPT, "%s:%d: bad cursor line", t->cursor, lineno);
-        else if (pos_add(&t->committed, &e) == NULL)
-            rc = CS_ENOMEM;
-    }
-    fclose(f);
     return rc < 0 ? rc : pos_copy(&t->work, &t->committed);
 }
 
@@ -409,14 +407,11 @@ int cs_mettail_read(cs_mettail *t, size_t max, const cs_mettail_fns *fns, size_t
 
 /* ---- commit and rollback ------------------------------------------------ */
 
-static int write_cursor(const cs_mettail *t, const char *tmp)
+/* The working position, a line per file, into the cursor file. */
+static void cursor_body(FILE *f, const void *ud)
 {
-    FILE *f = fopen(tmp, "w");
-    int ok;
+    const cs_mettail *t = ud;
 
-    if (f == NULL)
-        return cs_error_set(cs_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
-    fprintf(f, CURSOR_MAGIC "\n");
     for (size_t i = 0; i < t->work.n; i++) {
         const met_entry *e = &t->work.e[i];
 
@@ -424,47 +419,13 @@ static int write_cursor(const cs_mettail *t, const char *tmp)
                 (unsigned)e->head_len, (unsigned long long)e->head, (unsigned long long)e->off,
                 (unsigned long long)e->size);
     }
-    ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0)
-        ok = 0;
-    return ok ? 0 : cs_error_set(cs_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
-}
-
-static void sync_parent(const char *path)
-{
-    char dir[4096];
-    char *slash;
-    int fd;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else
-        *slash = '\0';
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        fsync(fd);
-        close(fd);
-    }
 }
 
 int cs_mettail_commit(cs_mettail *t)
 {
-    char tmp[4096 + 8];
-    int rc;
+    int rc = cs__cursorfile_replace(t->cursor, CURSOR_MAGIC, cursor_body, t);
 
-    snprintf(tmp, sizeof(tmp), "%s.new", t->cursor);
-    if ((rc = write_cursor(t, tmp)) < 0) {
-        unlink(tmp);
-        return rc;
-    }
-    if (rename(tmp, t->cursor) != 0) {
-        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", t->cursor, strerror(errno));
-        unlink(tmp);
-        return rc;
-    }
-    sync_parent(t->cursor);
-    return pos_copy(&t->committed, &t->work);
+    return rc < 0 ? rc : pos_copy(&t->committed, &t->work);
 }
 
 int cs_mettail_rollback(cs_mettail *t)

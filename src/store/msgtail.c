@@ -25,6 +25,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "store/cursorfile.h"
 #include "core/sort.h"
 #include "store/msgstore_int.h"
 
@@ -128,26 +129,22 @@ static int parse_cursor_line(const char *line, tail_entry *e)
     return 0;
 }
 
+/* One line of the cursor file into the committed position. */
+static int cursor_line(void *ud, const char *line)
+{
+    cs_msgtail *t = ud;
+    tail_entry e;
+
+    memset(&e, 0, sizeof(e));
+    if (parse_cursor_line(line, &e) < 0)
+        return -1;
+    return pos_add(&t->committed, &e);
+}
+
 static int load_cursor(cs_msgtail *t)
 {
-    FILE *f = fopen(t->cursor, "r");
-    char line[256];
-    tail_entry e;
-    int rc = 0, lineno = 1;
+    int rc = cs__cursorfile_load(t->cursor, CURSOR_MAGIC, "export cursor", cursor_line, t);
 
-    if (f == NULL)
-        return errno == ENOENT ? 0 : cs_error_set(CS_EIO, "%s: %s", t->cursor, strerror(errno));
-    if (fgets(line, sizeof(line), f) == NULL || strncmp(line, CURSOR_MAGIC "\n", 20) != 0)
-        rc = cs_error_set(CS_ECORRUPT, "%s: not a capstream export cursor", t->cursor);
-    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
-        lineno++;
-        memset(&e, 0, sizeof(e));
-        if (parse_cursor_line(line, &e) < 0)
-            rc = cs_error_set(CS_ECORRUPT, "%s:%d: bad cursor line", t->cursor, lineno);
-        else
-            rc = pos_add(&t->committed, &e);
-    }
-    fclose(f);
     if (rc == 0 && t->committed.n > 1)
         cs_qsort(t->committed.e, t->committed.n, sizeof(tail_entry), entry_cmp);
     return rc < 0 ? rc : pos_copy(&t->work, &t->committed);
@@ -359,14 +356,11 @@ int cs_msgtail_read(cs_msgtail *t, size_t max_records, const cs_record_fns *fns,
 
 /* ---- commit and rollback ------------------------------------------------ */
 
-static int write_cursor(const cs_msgtail *t, const char *tmp)
+/* The working position, a line per file, into the cursor file. */
+static void cursor_body(FILE *f, const void *ud)
 {
-    FILE *f = fopen(tmp, "w");
-    int ok;
+    const cs_msgtail *t = ud;
 
-    if (f == NULL)
-        return cs_error_set(cs_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
-    fprintf(f, CURSOR_MAGIC "\n");
     for (size_t i = 0; i < t->work.n; i++) {
         const tail_entry *e = &t->work.e[i];
 
@@ -374,47 +368,13 @@ static int write_cursor(const cs_msgtail *t, const char *tmp)
                 (unsigned long long)e->ino, (unsigned long long)e->head, (unsigned long long)e->off,
                 (unsigned long long)e->size);
     }
-    ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    if (fclose(f) != 0)
-        ok = 0;
-    return ok ? 0 : cs_error_set(cs_error_from_errno(errno), "%s: %s", tmp, strerror(errno));
-}
-
-static void sync_parent(const char *path)
-{
-    char dir[CS__MSG_PATH_MAX];
-    char *slash;
-    int fd;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (slash == NULL)
-        snprintf(dir, sizeof(dir), ".");
-    else
-        *slash = '\0';
-    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-        fsync(fd);
-        close(fd);
-    }
 }
 
 int cs_msgtail_commit(cs_msgtail *t)
 {
-    char tmp[CS__MSG_PATH_MAX + 8];
-    int rc;
+    int rc = cs__cursorfile_replace(t->cursor, CURSOR_MAGIC, cursor_body, t);
 
-    snprintf(tmp, sizeof(tmp), "%s.new", t->cursor);
-    if ((rc = write_cursor(t, tmp)) < 0) {
-        unlink(tmp);
-        return rc;
-    }
-    if (rename(tmp, t->cursor) != 0) {
-        rc = cs_error_set(cs_error_from_errno(errno), "%s: %s", t->cursor, strerror(errno));
-        unlink(tmp);
-        return rc;
-    }
-    sync_parent(t->cursor);
-    return pos_copy(&t->committed, &t->work);
+    return rc < 0 ? rc : pos_copy(&t->committed, &t->work);
 }
 
 int cs_msgtail_rollback(cs_msgtail *t)
