@@ -101,18 +101,26 @@ double cs_hist_mean(const cs_histogram *h)
     return h->count ? h->sum / (double)h->count : 0;
 }
 
-/* The midpoint of bucket "i", clamped to the histogram's exact range. */
-static int64_t bucket_value(const cs_histogram *h, int i)
+int64_t cs_hist_bucket_value(int i, int64_t min, int64_t max)
 {
     int64_t lo, hi, mid;
 
     cs_hist_bucket_range(i, &lo, &hi);
     mid = lo + (hi - lo) / 2;
-    if (mid < h->min)
-        mid = h->min;
-    if (mid > h->max)
-        mid = h->max;
+    if (mid < min)
+        mid = min;
+    if (mid > max)
+        mid = max;
     return mid;
+}
+
+uint64_t cs_hist_rank(uint64_t count, double q)
+{
+    uint64_t rank = (uint64_t)ceil(q * (double)count - 1e-9); /* 0.9 * 10 is 9.000000000000002 */
+
+    if (rank < 1)
+        rank = 1;
+    return rank > count ? count : rank;
 }
 
 int64_t cs_hist_quantile(const cs_histogram *h, double q)
@@ -125,15 +133,11 @@ int64_t cs_hist_quantile(const cs_histogram *h, double q)
         return h->min;
     if (q >= 1)
         return h->max;
-    rank = (uint64_t)ceil(q * (double)h->count - 1e-9); /* 0.9 * 10 is 9.000000000000002 */
-    if (rank < 1)
-        rank = 1;
-    if (rank > h->count)
-        rank = h->count;
+    rank = cs_hist_rank(h->count, q);
     for (int i = 0; i < CS_HIST_BUCKETS; i++) {
         seen += h->buckets[i];
         if (seen >= rank)
-            return bucket_value(h, i);
+            return cs_hist_bucket_value(i, h->min, h->max);
     }
     return h->max;
 }

@@ -61,5 +61,10 @@ int64_t cs_hist_quantile(const cs_histogram *h, double q);
  * [lo, hi] of values that bucket "i" holds. */
 int cs_hist_bucket_of(int64_t v);
 void cs_hist_bucket_range(int i, int64_t *lo, int64_t *hi);
+/* What a quantile falling in bucket "i" reports: its midpoint, clamped to
+ * [min, max], the exact range of the values recorded. */
+int64_t cs_hist_bucket_value(int i, int64_t min, int64_t max);
+/* The 1-based nearest rank of quantile q (0 < q < 1) among "count" values. */
+uint64_t cs_hist_rank(uint64_t count, double q);
 
 #endif

@@ -247,9 +247,9 @@ static int print_unmatched(void *ud, const cs_message *m, int kind)
 
 static const double stat_q[] = {0.5, 0.9, 0.99, 0.999};
 
-static void print_stats_json(const cs_latstats *st)
+static void print_stats_json(cs_latstats *st)
 {
-    const cs_histogram *h = &st->hist;
+    cs_lazyhist *h = &st->hist;
 
     fputs("{\"pair\":", stdout);
     cs_msgstore_json_string(stdout, st->pair, strlen(st->pair));
@@ -260,27 +260,27 @@ static void print_stats_json(const cs_latstats *st)
     printf(",\"count\":%" PRIu64 ",\"min_ns\":%" PRId64 ",\"p50_ns\":%" PRId64
            ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"p999_ns\":%" PRId64
            ",\"max_ns\":%" PRId64 ",\"mean_ns\":%.0f}\n",
-           cs_hist_count(h), cs_hist_min(h), cs_hist_quantile(h, stat_q[0]),
-           cs_hist_quantile(h, stat_q[1]), cs_hist_quantile(h, stat_q[2]),
-           cs_hist_quantile(h, stat_q[3]), cs_hist_max(h), cs_hist_mean(h));
+           cs_lazyhist_count(h), cs_lazyhist_min(h), cs_lazyhist_quantile(h, stat_q[0]),
+           cs_lazyhist_quantile(h, stat_q[1]), cs_lazyhist_quantile(h, stat_q[2]),
+           cs_lazyhist_quantile(h, stat_q[3]), cs_lazyhist_max(h), cs_lazyhist_mean(h));
 }
 
-static void print_stats_text(const cs_latstats *st, size_t n)
+static void print_stats_text(cs_latstats *st, size_t n)
 {
     char b[7][32];
 
     printf("%-8s %10s %12s %12s %12s %12s %12s %12s%s\n", "pair", "count", "min", "p50", "p90",
            "p99", "p99.9", "max", n && st[0].session[0] ? "  session" : "");
     for (size_t i = 0; i < n; i++) {
-        const cs_histogram *h = &st[i].hist;
+        cs_lazyhist *h = &st[i].hist;
 
-        cs_duration_format(cs_hist_min(h), b[0]);
+        cs_duration_format(cs_lazyhist_min(h), b[0]);
         for (int k = 0; k < 4; k++)
-            cs_duration_format(cs_hist_quantile(h, stat_q[k]), b[1 + k]);
-        cs_duration_format(cs_hist_max(h), b[5]);
+            cs_duration_format(cs_lazyhist_quantile(h, stat_q[k]), b[1 + k]);
+        cs_duration_format(cs_lazyhist_max(h), b[5]);
         printf("%-8s %10" PRIu64 " %12s %12s %12s %12s %12s %12s%s%s\n", st[i].pair,
-               cs_hist_count(h), b[0], b[1], b[2], b[3], b[4], b[5], st[i].session[0] ? "  " : "",
-               st[i].session);
+               cs_lazyhist_count(h), b[0], b[1], b[2], b[3], b[4], b[5],
+               st[i].session[0] ? "  " : "", st[i].session);
     }
 }
 
@@ -297,7 +297,7 @@ static int run_stats(cs_msgreader *r, const latency_args *a)
             print_stats_json(&st[i]);
     else
         print_stats_text(st, n);
-    cs_free(st);
+    cs_latstats_free(st, n);
     return 0;
 }
 

@@ -888,8 +888,8 @@ static int total_json(FILE *f, cs_msgreader *r, const cs_latfilter *lf)
     int rc = cs_msgreader_lat_stats(r, lf, CS_LATBY_PAIR, &st, &n);
 
     for (size_t i = 0; i < n; i++)
-        total += cs_hist_count(&st[i].hist);
-    cs_free(st);
+        total += cs_lazyhist_count(&st[i].hist);
+    cs_latstats_free(st, n);
     if (rc == 0)
         fprintf(f, ",\"total\":%" PRIu64, total);
     return rc;
@@ -937,8 +937,8 @@ static int reply_measurements(FILE *f, const char *dir, const cs__query *q)
 static int cmp_session_slowest(const void *a, const void *b)
 {
     const cs_latstats *x = a, *y = b;
-    int64_t mx = cs_hist_max(&x->hist), my = cs_hist_max(&y->hist);
-    uint64_t cx = cs_hist_count(&x->hist), cy = cs_hist_count(&y->hist);
+    int64_t mx = cs_lazyhist_max(&x->hist), my = cs_lazyhist_max(&y->hist);
+    uint64_t cx = cs_lazyhist_count(&x->hist), cy = cs_lazyhist_count(&y->hist);
     int c;
 
     if (mx != my)
@@ -949,9 +949,9 @@ static int cmp_session_slowest(const void *a, const void *b)
     return c ? c : strcmp(x->session, y->session);
 }
 
-static void session_json(FILE *f, const cs_latstats *st)
+static void session_json(FILE *f, cs_latstats *st)
 {
-    const cs_histogram *h = &st->hist;
+    cs_lazyhist *h = &st->hist;
     const char *gt = strchr(st->session, '>');
 
     fputs("{\"pair\":", f);
@@ -965,8 +965,8 @@ static void session_json(FILE *f, const cs_latstats *st)
     fprintf(f,
             ",\"count\":%" PRIu64 ",\"min_ns\":%" PRId64 ",\"p50_ns\":%" PRId64
             ",\"p90_ns\":%" PRId64 ",\"p99_ns\":%" PRId64 ",\"max_ns\":%" PRId64 "}",
-            cs_hist_count(h), cs_hist_min(h), cs_hist_quantile(h, 0.5), cs_hist_quantile(h, 0.9),
-            cs_hist_quantile(h, 0.99), cs_hist_max(h));
+            cs_lazyhist_count(h), cs_lazyhist_min(h), cs_lazyhist_quantile(h, 0.5),
+            cs_lazyhist_quantile(h, 0.9), cs_lazyhist_quantile(h, 0.99), cs_lazyhist_max(h));
 }
 
 /* Latency per session (client -> server) and pair of the measurements
@@ -997,7 +997,7 @@ static int reply_sessions(FILE *f, const char *dir, const cs__query *q)
     fprintf(
         f, "],\"offset\":%" PRIu64 ",\"limit\":%" PRIu64 ",\"count\":%zu,\"more\":%s,\"total\":%zu",
         q->offset, q->limit, i > q->offset ? i - q->offset : 0, i < n ? "true" : "false", n);
-    cs_free(st);
+    cs_latstats_free(st, n);
     return 0;
 }
 

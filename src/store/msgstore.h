@@ -44,6 +44,7 @@
 #define CS_STORE_MSGSTORE_H
 
 #include "analytics/histogram.h"
+#include "analytics/lazyhist.h"
 #include "record/message.h"
 #include "store/store.h"
 
@@ -242,15 +243,17 @@ typedef struct cs_latstats {
     char pair[32];
     char session[CS_LATSTATS_NAME]; /* CS_LATBY_SESSION: "SRC>DST"; else "" */
     uint64_t hash;                  /* of pair and session, for the grouping */
-    cs_histogram hist;
+    cs_lazyhist hist;               /* a few bytes a value while small */
 } cs_latstats;
 
 /* Histograms of the measurements matching "f" (its sort and limit are
  * ignored) per pair, or per pair and session ("by": CS_LATBY_*), sorted
  * by pair then session, in a cs_malloc'ed array "*out" of "*n" entries
- * that the caller frees with cs_free(). */
+ * that the caller frees with cs_latstats_free(). */
 int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_latstats **out,
                            size_t *n);
+/* Frees the "n" entries of "st" (from cs_msgreader_lat_stats()) and "st". */
+void cs_latstats_free(cs_latstats *st, size_t n);
 
 /* Looks up one message (in the one file its id names: its segment's
  * group). CS_ENOTFOUND with a detail if it is not there. */

@@ -250,7 +250,7 @@ static cs_latstats *stats_entry(lat_scan *s, const char *pair, const char *sessi
         return NULL;
     st = &s->stats[s->n_stats++];
     s->slots[j] = (uint32_t)s->n_stats;
-    cs_hist_init(&st->hist);
+    cs_lazyhist_init(&st->hist);
     snprintf(st->pair, sizeof(st->pair), "%s", pair);
     snprintf(st->session, sizeof(st->session), "%s", session);
     st->hash = h;
@@ -266,8 +266,7 @@ static int lat_stat(lat_scan *s, const cs_measurement *ms)
 
     if (st == NULL)
         return CS_ENOMEM;
-    cs_hist_record(&st->hist, ms->latency_ns);
-    return 0;
+    return cs_lazyhist_record(&st->hist, ms->latency_ns);
 }
 
 /* Is the pair of record "p" (n bytes) "want", as the decoded record's
@@ -534,7 +533,7 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_la
                                 &(cs__scan_hint){sf.after, sf.before, sf.key, NULL});
     cs_free(s.slots);
     if (rc < 0) {
-        cs_free(s.stats);
+        cs_latstats_free(s.stats, s.n_stats);
         return rc;
     }
     if (s.n_stats > 1)
@@ -542,6 +541,13 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_la
     *out = s.stats;
     *n = s.n_stats;
     return 0;
+}
+
+void cs_latstats_free(cs_latstats *st, size_t n)
+{
+    for (size_t i = 0; i < n && st != NULL; i++)
+        cs_lazyhist_free(&st[i].hist);
+    cs_free(st);
 }
 
 int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, const char *pair, cs_lat_fn fn,

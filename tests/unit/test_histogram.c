@@ -1,11 +1,12 @@
 /*
- * test_histogram.c - unit tests of src/analytics/histogram.c.
+ * test_histogram.c - unit tests of src/analytics/histogram.c and lazyhist.c.
  *
  * Quantiles from the histogram are compared with exact nearest-rank
  * quantiles of the sorted samples (lognormal latencies, several spreads,
  * and wide uniform data): relative error at most 1%. Also: bucket ranges
  * tile the value space, small values are exact, merge equals recording
- * everything into one histogram, and empty/negative cases.
+ * everything into one histogram, and empty/negative cases; a lazy
+ * histogram reports exactly what a full one does.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "analytics/histogram.h"
+#include "analytics/lazyhist.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -197,13 +199,57 @@ static void test_merge_and_edges(void **state)
     free(all);
 }
 
+/* A lazy histogram reports what a cs_histogram fed the same values does,
+ * below, at and past the size where it turns its value list into buckets;
+ * and it holds a list, not buckets, while small. */
+static void test_lazy_equals_full(void **state)
+{
+    static const size_t counts[] = {1, 2, 3, 255, 256, 257, 258, 1000, 5000};
+    static const double lq[] = {0, 0.001, 0.25, 0.5, 0.9, 0.99, 0.999, 1};
+    cs_histogram *full = malloc(sizeof(*full));
+    uint64_t x = 0x2545f4914f6cdd1dull;
+
+    (void)state;
+    assert_non_null(full);
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        cs_lazyhist lazy;
+
+        cs_hist_init(full);
+        cs_lazyhist_init(&lazy);
+        for (size_t i = 0; i < counts[c]; i++) {
+            int64_t v;
+
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            v = i % 17 == 5 ? -(int64_t)(x % 1000) : (int64_t)(x >> (x % 50 + 10));
+            cs_hist_record(full, v);
+            assert_int_equal(cs_lazyhist_record(&lazy, v), 0);
+        }
+        assert_true((lazy.hist == NULL) == (counts[c] <= CS_LAZYHIST_VALUES));
+        assert_int_equal(cs_lazyhist_count(&lazy), cs_hist_count(full));
+        assert_int_equal(cs_lazyhist_min(&lazy), cs_hist_min(full));
+        assert_int_equal(cs_lazyhist_max(&lazy), cs_hist_max(full));
+        assert_true(cs_lazyhist_mean(&lazy) == cs_hist_mean(full));
+        for (size_t k = 0; k < sizeof(lq) / sizeof(lq[0]); k++)
+            assert_int_equal(cs_lazyhist_quantile(&lazy, lq[k]), cs_hist_quantile(full, lq[k]));
+        cs_lazyhist_free(&lazy);
+    }
+    {
+        cs_lazyhist empty;
+
+        cs_lazyhist_init(&empty);
+        assert_int_equal(cs_lazyhist_quantile(&empty, 0.5), 0);
+        assert_int_equal(cs_lazyhist_max(&empty), 0);
+        cs_lazyhist_free(&empty);
+    }
+    free(full);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lognormal),
-        cmocka_unit_test(test_uniform_wide_and_small),
-        cmocka_unit_test(test_buckets_tile),
-        cmocka_unit_test(test_merge_and_edges),
+        cmocka_unit_test(test_lognormal),        cmocka_unit_test(test_uniform_wide_and_small),
+        cmocka_unit_test(test_buckets_tile),     cmocka_unit_test(test_merge_and_edges),
+        cmocka_unit_test(test_lazy_equals_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,28 +452,29 @@ static void test_measurements(void **state)
     assert_string_equal(st[0].pair, "dns");
     assert_string_equal(st[1].pair, "fix");
     assert_string_equal(st[2].pair, "http");
-    assert_int_equal(
-        cs_hist_count(&st[0].hist) + cs_hist_count(&st[1].hist) + cs_hist_count(&st[2].hist), 300);
+    assert_int_equal(cs_lazyhist_count(&st[0].hist) + cs_lazyhist_count(&st[1].hist) +
+                         cs_lazyhist_count(&st[2].hist),
+                     300);
     {
         int64_t mn = INT64_MAX, mx = INT64_MIN;
 
         for (size_t k = 0; k < n_st; k++) {
-            if (cs_hist_min(&st[k].hist) < mn)
-                mn = cs_hist_min(&st[k].hist);
-            if (cs_hist_max(&st[k].hist) > mx)
-                mx = cs_hist_max(&st[k].hist);
+            if (cs_lazyhist_min(&st[k].hist) < mn)
+                mn = cs_lazyhist_min(&st[k].hist);
+            if (cs_lazyhist_max(&st[k].hist) > mx)
+                mx = cs_lazyhist_max(&st[k].hist);
         }
         assert_int_equal(mn, lats[0]);
         assert_int_equal(mx, lats[n_lats - 1]);
     }
     /* A pair filter gives that pair only. */
-    cs_free(st);
+    cs_latstats_free(st, n_st);
     lf.pair = "fix";
     assert_int_equal(cs_msgreader_lat_stats(r, &lf, CS_LATBY_PAIR, &st, &n_st), 0);
     assert_int_equal(n_st, 1);
     assert_string_equal(st[0].pair, "fix");
-    assert_int_equal(cs_hist_count(&st[0].hist), 100);
-    cs_free(st);
+    assert_int_equal(cs_lazyhist_count(&st[0].hist), 100);
+    cs_latstats_free(st, n_st);
 
     /* max latency: the 10 fastest */
     cs_latfilter_init(&lf);
@@ -488,7 +489,7 @@ static void test_measurements(void **state)
     assert_int_equal(cs_msgreader_lat_stats(r, &lf, CS_LATBY_SESSION, &st, &n_st), 0);
     assert_int_equal(n_st, 300);
     for (size_t k = 0; k < n_st; k++) {
-        assert_int_equal(cs_hist_count(&st[k].hist), 1);
+        assert_int_equal(cs_lazyhist_count(&st[k].hist), 1);
         assert_non_null(strchr(st[k].session, '>'));
         if (k > 0) {
             int c = strcmp(st[k - 1].pair, st[k].pair);
@@ -509,17 +510,17 @@ static void test_measurements(void **state)
         assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
         assert_int_equal(s->n, 1);
         assert_int_equal(s->vals[0], want.latency_ns);
-        cs_free(st);
+        cs_latstats_free(st, n_st);
         assert_int_equal(cs_msgreader_lat_stats(r, &lf, CS_LATBY_SESSION, &st, &n_st), 0);
         assert_int_equal(n_st, 1);
         assert_string_equal(st[0].session, sess);
-        assert_int_equal(cs_hist_max(&st[0].hist), want.latency_ns);
+        assert_int_equal(cs_lazyhist_max(&st[0].hist), want.latency_ns);
         lf.session = "10.0.0.1:1>10.0.0.2:2";
         memset(s, 0, sizeof(*s));
         assert_int_equal(cs_msgreader_measurements(r, &lf, on_lat, s), 0);
         assert_int_equal(s->n, 0);
     }
-    cs_free(st);
+    cs_latstats_free(st, n_st);
     cs_msgreader_close(r);
     free(s);
 }
