@@ -35,7 +35,8 @@
  * sensor's point gave them.
  *
  * Series: the union of the sensors' series lists, sorted as a sensor's
- * (by kind, then name), each with "sensors": the sensors that hold it.
+ * (by kind, then name), each with "sensors": the sensors that hold it;
+ * rows are one series when kind, name and id are equal.
  */
 #include "hub/merge.h"
 
@@ -51,8 +52,8 @@ typedef struct point_ref {
     json_t *pt;
     int sensor;
     size_t pos;
-    long long key; /* metrics: ts_ns; series: the kind */
-    const char *name;
+    long long key;         /* metrics: ts_ns; series: the kind */
+    const char *name, *id; /* series: its name and id; metrics: NULL */
 } point_ref;
 
 typedef struct ref_acc {
@@ -83,6 +84,8 @@ static int cmp_refs(const void *a, const void *b)
     if (x->key != y->key)
         return x->key < y->key ? -1 : 1;
     if (x->name && y->name && (c = strcmp(x->name, y->name)) != 0)
+        return c;
+    if (x->id && y->id && (c = strcmp(x->id, y->id)) != 0)
         return c;
     if (x->sensor != y->sensor)
         return x->sensor < y->sensor ? -1 : 1;
@@ -266,7 +269,7 @@ static int gather_points(json_t **docs, int n, ref_acc *a)
         {
             json_t *ts = json_object_get(pt, "ts_ns");
             if (json_is_integer(ts) &&
-                ref_add(a, (point_ref){pt, i, pos, json_integer_value(ts), NULL}) < 0)
+                ref_add(a, (point_ref){pt, i, pos, json_integer_value(ts), NULL, NULL}) < 0)
                 return CS_ENOMEM;
         }
     }
@@ -354,11 +357,12 @@ static int gather_series(json_t **docs, int n, ref_acc *a)
         {
             const char *kind = json_string_value(json_object_get(row, "kind"));
             const char *name = json_string_value(json_object_get(row, "name"));
+            const char *id = json_string_value(json_object_get(row, "id"));
 
-            if (!json_is_string(json_object_get(row, "id")) || kind == NULL || name == NULL)
+            if (id == NULL || kind == NULL || name == NULL)
                 continue;
-            if (ref_add(a, (point_ref){row, i, pos, cs_series_kind_parse(kind, strlen(kind)),
-                                       name}) < 0)
+            if (ref_add(a, (point_ref){row, i, pos, cs_series_kind_parse(kind, strlen(kind)), name,
+                                       id}) < 0)
                 return CS_ENOMEM;
         }
     }
@@ -402,7 +406,8 @@ int cs_hub_merge_series(const cs_hub_peer *peers, const cs_hub_fetch *f, const i
     fputs("{\"series\":[", o);
     for (size_t k = 0, end; k < a.n; k = end) {
         for (end = k + 1; end < a.n && a.refs[end].key == a.refs[k].key &&
-                          strcmp(a.refs[end].name, a.refs[k].name) == 0;
+                          strcmp(a.refs[end].name, a.refs[k].name) == 0 &&
+                          strcmp(a.refs[end].id, a.refs[k].id) == 0;
              end++)
             ;
         write_series(o, a.refs, k, end, peers, first);
