@@ -56,18 +56,26 @@
     return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
   /* A hub's API (status "hub"): its sensors ([{sensor, up}]); null for a
-   * sensor's own. Under a hub every request names the sensor chosen in the
-   * page (the hash's "sensor", else the first), so every view and
-   * drill-down is that sensor's; the status line covers them all. */
+   * sensor's own. Under a hub the hash's "sensor" names the sensor chosen
+   * in the page and every request carries it, so every view is that
+   * sensor's; without one (the default) the page shows all sensors: the
+   * requests carry no sensor, and the hub answers with its merged metrics
+   * and lists, whose rows name their "sensor". A row's drill-down (its
+   * details, its pcap) goes to that row's sensor: rowSensor() puts it in
+   * the link's state, or apiUrl() is given it. The status line covers
+   * them all. */
   let hubSensors = null;
   function chosenSensor() {
     if (!hubSensors || !hubSensors.length) return null;
     const want = getState().sensor;
-    return hubSensors.some((s) => s.sensor === want) ? want : hubSensors[0].sensor;
+    return hubSensors.some((s) => s.sensor === want) ? want : null;
   }
-  function apiUrl(path) {
-    const s = chosenSensor();
-    return API + path + (s === null ? "" : (path.includes("?") ? "&" : "?") + "sensor=" + encodeURIComponent(s));
+  const allSensors = () => hubSensors !== null && chosenSensor() === null;
+  /* the state patch that opens a row on its own sensor (rows of a merged list) */
+  const rowSensor = (r) => (r && r.sensor ? { sensor: r.sensor } : {});
+  function apiUrl(path, sensor) {
+    const s = sensor || chosenSensor();
+    return API + path + (!s ? "" : (path.includes("?") ? "&" : "?") + "sensor=" + encodeURIComponent(s));
   }
   async function getJSON(path) {
     const r = await fetch(apiUrl(path));
@@ -218,7 +226,7 @@
   function showSensors(s) {
     hubSensors = s.sensors || [];
     const sel = $("sensor"), want = chosenSensor();
-    sel.innerHTML = hubSensors.map((x) => `<option value="${esc(x.sensor)}"${x.sensor === want ? " selected" : ""}>` +
+    sel.innerHTML = `<option value=""${want === null ? " selected" : ""}>all sensors</option>` + hubSensors.map((x) => `<option value="${esc(x.sensor)}"${x.sensor === want ? " selected" : ""}>` +
       `${esc(x.sensor)}${x.up ? "" : " (down)"}</option>`).join("");
     $("sensor-pick").hidden = false;
     const down = (s.missing || []).map((m) => `${m.sensor}: ${m.why}`);
@@ -495,7 +503,8 @@
     const rows = sums.filter(([, pts]) => pts.length).map(([tap, pts]) => {
       const p = pts[0];
       return [tap, String(p.count), `${fmtDur(p.p50_ns)} / ${fmtDur(p.p99_ns)} / ${fmtDur(p.max_ns)}`,
-        fmtSignedDur(Number(p.offset_mean_ns)), `${fmtSignedDur(p.drift_ns_per_min)}/min`,
+        p.offset_mean_ns === undefined ? "per sensor" : fmtSignedDur(Number(p.offset_mean_ns)),
+        p.drift_ns_per_min === undefined ? "per sensor" : `${fmtSignedDur(p.drift_ns_per_min)}/min`,
         String(p.unsynced), String(p.backwards), String(p.untimed)];
     });
     $("clocks").innerHTML = rows.length ? table(["tap", "frames timed", "offset p50 / p99 / max", "mean offset",
@@ -532,7 +541,7 @@
       const [host, port] = g.feed.split(/:(?=\d+$)/), t = BigInt(g.ts_ns), ms = 1000000n;
       const one = `udp and dst host ${host.replace(/^\[|\]$/g, "")} and dst port ${port}`;
       const f = `(${one}) or (vlan and ${one})`; /* untagged or tagged once (taps by VLAN) */
-      return { html: `<a download href="${esc(apiUrl(`/packets?filter=${encodeURIComponent(f)}&after=${t - ms}&before=${t + ms}`))}">pcap ±1 ms</a>` };
+      return { html: `<a download href="${esc(apiUrl(`/packets?filter=${encodeURIComponent(f)}&after=${t - ms}&before=${t + ms}`, g.sensor))}">pcap ±1 ms</a>` };
     };
     const shown = page.gaps;
     $("gaps").innerHTML = shown.length ? (page.more ? `<p>the first ${shown.length} gaps of the range</p>` : "") +
@@ -727,7 +736,7 @@
       (st.min ? `, latency ≥ ${st.min}` : "") + (st.max ? `, latency ≤ ${st.max}` : "") + (st.lkey ? `, key ${st.lkey}` : "") +
       (st.lsess ? `, session ${st.lsess.replace(">", " → ")}` : "") + (sort === "time" ? ", oldest first" : ", slowest first") +
       (j.count ? "" : ", none on this page");
-    const total = Number(j.total).toLocaleString("en-US");
+    const total = j.total === undefined ? (j.more ? "more" : String(off + j.count)) : Number(j.total).toLocaleString("en-US");
     $("pageinfo").textContent = j.count ? `${(off + 1).toLocaleString("en-US")}–${(off + j.count).toLocaleString("en-US")} of ${total} (page ${pg})`
       : `page ${pg}, none of ${total}`;
     $("prevpage").disabled = pg <= 1;
@@ -735,8 +744,10 @@
     /* a click on the latency or time header sorts by it (on the server) */
     const sortLink = (key, text) => ({ html: `<a class="sort" href="${esc(hrefWith({ sort: key === "latency" ? "" : key, pg: "" }))}"` +
       `${sort === key ? ' aria-sort="descending"' : ""}>${esc(text)}${sort === key ? (key === "time" ? " ▲" : " ▼") : ""}</a>` });
-    $("listtable").innerHTML = table([sortLink("latency", "latency"), sortLink("time", "request time (UTC)"), "key", "src → dst", "id"],
-      j.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.key, `${m.src} → ${m.dst}`, link({ m: m.id, p: "" }, m.id)]),
+    const all = allSensors();
+    $("listtable").innerHTML = table([sortLink("latency", "latency"), sortLink("time", "request time (UTC)"), "key", "src → dst", "id"].concat(all ? ["sensor"] : []),
+      j.measurements.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.key, `${m.src} → ${m.dst}`,
+        link(Object.assign({ m: m.id, p: "" }, rowSensor(m)), m.id)].concat(all ? [m.sensor || ""] : [])),
       (i) => (j.measurements[i].id === st.m ? ' class="sel"' : ""));
     await sessions;
   }
@@ -955,7 +966,8 @@
     const j = await getJSON(`/messages?proto=fix&type=8&after=${orders[0].ts_ns}&limit=${SCAN}`);
     return j.messages.filter((m) => m.fields.some((f) => (f[0] === "11" || f[0] === "41") && f[1] === q));
   }
-  const uniqBy = (xs) => Array.from(new Map(xs.map((x) => [x.id, x])).values());
+  /* one row per record: ids are a sensor's own, so a hub's rows are told apart by sensor too */
+  const uniqBy = (xs) => Array.from(new Map(xs.map((x) => [(x.sensor || "") + "\n" + x.id, x])).values());
   async function loadSearch(st) {
     $("key").value = st.key || "";
     if (!st.key) { $("searchresults").innerHTML = ""; return; }
@@ -977,18 +989,20 @@
     msgs = uniqBy(msgs).sort((x, y) => (BigInt(x.ts_ns) < BigInt(y.ts_ns) ? -1 : 1));
     meas = uniqBy(meas);
     const measOf = new Map();
-    meas.forEach((m) => { measOf.set(m.req_msg, m); measOf.set(m.resp_msg, m); });
+    const msgKey = (sensor, id) => (sensor || "") + "\n" + id;
+    meas.forEach((m) => { measOf.set(msgKey(m.sensor, m.req_msg), m); measOf.set(msgKey(m.sensor, m.resp_msg), m); });
     const msgLink = (m) => {
-      const ms = measOf.get(m.id);
-      return ms ? link({ m: ms.id, pair: ms.pair, p: "", pg: "" }, m.id) : { html: `<a href="${esc(apiUrl("/messages/" + encodeURIComponent(m.id)))}">${esc(m.id)}</a>` };
+      const ms = measOf.get(msgKey(m.sensor, m.id));
+      return ms ? link(Object.assign({ m: ms.id, pair: ms.pair, p: "", pg: "" }, rowSensor(ms)), m.id)
+        : { html: `<a href="${esc(apiUrl("/messages/" + encodeURIComponent(m.id), m.sensor))}">${esc(m.id)}</a>` };
     };
     let h = `<h3>Measurements for “${esc(q)}”</h3>`;
     h += meas.length ? table(["latency", "request time (UTC)", "pair", "key", "id"],
-      meas.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, m.key, link({ m: m.id, pair: m.pair, p: "", pg: "" }, m.id)])) : "<p>none</p>";
+      meas.map((m) => [fmtDur(m.latency_ns), fmtNs(m.req_ts_ns), m.pair, m.key, link(Object.assign({ m: m.id, pair: m.pair, p: "", pg: "" }, rowSensor(m)), m.id)])) : "<p>none</p>";
     h += `<h3>Messages for “${esc(q)}”</h3>`;
     h += msgs.length ? table(["time (UTC)", "proto", "type", "key", "src → dst", "id", "packets"],
       msgs.map((m) => [fmtNs(m.ts_ns), m.proto, msgType(m), m.key, `${m.src} → ${m.dst}`, msgLink(m),
-        { html: `<a href="${esc(apiUrl(`/messages/${encodeURIComponent(m.id)}/pcap`))}" download="${esc(m.id)}.pcap">pcap (${m.packets.length})</a>` }])) : "<p>none</p>";
+        { html: `<a href="${esc(apiUrl(`/messages/${encodeURIComponent(m.id)}/pcap`, m.sensor))}" download="${esc(m.id)}.pcap">pcap (${m.packets.length})</a>` }])) : "<p>none</p>";
     if (notes.length) h += `<p class="hint">Also searched: ${esc(notes.join("; "))}.</p>`;
     $("searchresults").innerHTML = h;
   }
@@ -1128,6 +1142,12 @@
       a.href = hrefWith(a.dataset.view ? { view: a.dataset.view } : { view: "", om: "" });
     }
     if (!on) { $("ordermsg").hidden = true; return; }
+    if (allSensors()) { /* an order lives on one sensor's sessions */
+      $("ordersessions").innerHTML = `<p class="hint" id="orders-pick">The Orders view is one sensor's: pick a sensor above.</p>`;
+      $("recentorders").innerHTML = $("lifecycle").innerHTML = "";
+      $("ordermsg").hidden = true;
+      return;
+    }
     const { a, b } = curRange || range(st);
     const [s] = await Promise.all([orderSessions(st, a, b), loadOrder(st)]);
     const cut = Object.entries(s.more).filter(([, v]) => v).map(([k]) => k);

@@ -8,6 +8,7 @@
  *                     ─► ClickHouse (hub_ch.c) when configured and no
  *                        sensor=; else fan-out with offset 0 and limit
  *                        offset + limit ─► merge (merge.c) ─► the page
+ *     metrics, series ─► fan-out ─► merged per step (hub_met.c, metmerge.c)
  *     packets         ─► fan-out into temporary files ─► merged pcap
  *                        (pcapmerge.c) served from a temporary file
  *     ?sensor=NAME    ─► that sensor's answer as it is (status, type, body)
@@ -248,8 +249,8 @@ static int pass_on(const cs_hub *h, const char *url, const cs_server_params *p,
         return cs__hub_error(rep, 400, "sensor", "no sensor named '%s'", s);
     if (i < 0)
         return cs__hub_error(rep, 400, "sensor",
-                             "give sensor=NAME: the hub merges status, measurements, messages, "
-                             "gaps and packets, and passes the rest to one sensor");
+                             "give sensor=NAME: the hub merges status, metrics, series, the "
+                             "lists and packets, and passes the rest to one sensor");
     return cs__hub_proxy(h, i, url, p, rep);
 }
 
@@ -267,6 +268,9 @@ int cs_hub_answer(void *hub, const char *url, const cs_server_params *p, cs_serv
         return cs__hub_status(h, strcmp(ep, "sensors") == 0, rep);
     if (is_ch_list(ep) && h->has_ch && cs__hub_param(p, "sensor") == NULL)
         return cs__hub_ch_list(h, ep, p, rep);
+    if ((strcmp(ep, "metrics") == 0 || strcmp(ep, "series") == 0) &&
+        cs__hub_param(p, "sensor") == NULL)
+        return cs__hub_metrics(h, ep, p, rep);
     if (is_list(ep) || strcmp(ep, "packets") == 0) {
         if (choose(h, p, use, rep) < 0)
             return 0;

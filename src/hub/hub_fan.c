@@ -200,9 +200,7 @@ static void list_spec(const char *what, const cs_server_params *p, cs_hub_list_s
     }
 }
 
-/* Every asked sensor refused the request the same way (a bad parameter):
- * that answer, as it is. */
-static int all_refused(const cs_hub_fetch *f, const int *use, int n)
+int cs__hub_all_refused(const cs_hub_fetch *f, const int *use, int n)
 {
     int seen = 0;
     long status = 0;
@@ -248,7 +246,7 @@ int cs__hub_list(const cs_hub *h, const char *what, const cs_server_params *p, c
     if ((rc = cs__hub_path(ep, p, sp.offset + sp.limit, path, sizeof(path))) < 0 ||
         (rc = cs_hub_fanout(&h->fan, h->peers, h->n, use, path, f)) < 0)
         return rc;
-    if ((bad = all_refused(f, use, h->n)) >= 0) { /* the request itself is wrong */
+    if ((bad = cs__hub_all_refused(f, use, h->n)) >= 0) { /* the request itself is wrong */
         rep->status = (int)f[bad].status;
         rep->ctype = "application/json";
         rep->body = f[bad].body;

@@ -42,6 +42,14 @@ int cs__hub_proxy(const cs_hub *h, int sensor, const char *url, const cs_server_
                   cs_server_reply *rep);
 int cs__hub_prometheus(const cs_hub *h, cs_server_reply *rep);
 
+/* Every asked sensor refused the request the same way (a bad parameter):
+ * the index of one of them (its answer is the hub's), else -1. */
+int cs__hub_all_refused(const cs_hub_fetch *f, const int *use, int n);
+
+/* /api/v1/metrics or /series ("what") of every sensor, merged (hub_met.c). */
+int cs__hub_metrics(const cs_hub *h, const char *what, const cs_server_params *p,
+                    cs_server_reply *rep);
+
 /* The answer of /api/v1/{measurements,messages,gaps} ("what") from the
  * hub's ClickHouse, with the sensor API's parameters (a bad one: 400). */
 int cs__hub_ch_list(const cs_hub *h, const char *what, const cs_server_params *p,

@@ -1,6 +1,7 @@
 /*
  * merge.h - many sensors' answers made one: JSON lists merged in order
- * with each row's sensor named, and pcap downloads merged in time order.
+ * with each row's sensor named, metrics merged per step, and pcap
+ * downloads merged in time order.
  */
 #ifndef CS_HUB_MERGE_H
 #define CS_HUB_MERGE_H
@@ -29,6 +30,26 @@ typedef struct cs_hub_list_spec {
  * so the page is exact. Returns 0, or CS_ENOMEM. */
 int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, const cs_hub_fetch *f,
                        const int *use, int n, char **out, size_t *len);
+
+/* Merges the answers of the asked ("use") sensors to one
+ * /api/v1/metrics request into one JSON object (malloc'ed into "*out"):
+ * {"series", "step_ns", ["heat_lower_ns",] "points", "percentiles":
+ * "max_of_sensors", "sensors", "missing", "partial"}, a point per step
+ * any sensor has, its counters summed and its percentiles the largest of
+ * the sensors' (metmerge.c lists each member's rule). Answers with a
+ * step other than the widest given are left out and named missing.
+ * "series" names the series when no sensor answered. 0, or CS_ENOMEM. */
+int cs_hub_merge_metrics(const char *series, const cs_hub_peer *peers, const cs_hub_fetch *f,
+                         const int *use, int n, char **out, size_t *len);
+
+/* The "step_ns" of one sensor's /api/v1/metrics answer, or 0. */
+long long cs_hub_metrics_step(const cs_hub_fetch *f);
+
+/* Merges the answers to /api/v1/series: {"series": [{"id", "kind",
+ * "name", "sensors": [the sensors holding it]}] sorted by kind then name,
+ * "sensors", "missing", "partial"}. 0, or CS_ENOMEM. */
+int cs_hub_merge_series(const cs_hub_peer *peers, const cs_hub_fetch *f, const int *use, int n,
+                        char **out, size_t *len);
 
 /* ,"missing":[...],"partial":B for the sensors asked that gave no 200
  * answer, into "f" (already inside an object). */

@@ -9,7 +9,10 @@
  *   - both halves as two sensors' pcaps, merged by cs_hub_merge_pcaps;
  *   - both halves as two sensors' JSON answers to /api/v1/measurements,
  *     merged by cs_hub_merge_lists (page offset control % 4, limit
- *     1 + control % 7, slowest first when control is odd).
+ *     1 + control % 7, slowest first when control is odd);
+ *   - both halves as two sensors' answers to /api/v1/metrics and to
+ *     /api/v1/series, merged by cs_hub_merge_metrics and
+ *     cs_hub_merge_series.
  * Invariants (abort on failure):
  *   - a merge that succeeds writes a nanosecond pcap that reads back
  *     whole: a 24-byte header, then exactly the records it counted, each
@@ -17,7 +20,10 @@
  *     (not in time order: a sensor's own pcap may go back in time, as its
  *     tap saw it, and the merge keeps each input's order);
  *   - the merged list is valid JSON whose "count" equals the length of its
- *     array, is at most the limit, and whose "partial" is a boolean.
+ *     array, is at most the limit, and whose "partial" is a boolean;
+ *   - the merged metrics are valid JSON whose points are objects in
+ *     strictly increasing "ts_ns", and whose "partial" is a boolean;
+ *   - the merged series are valid JSON, each id once.
  * Everything is freed, so ASan's leak check stays meaningful.
  */
 #include "hub/merge.h"
@@ -103,6 +109,80 @@ static void merge_lists(uint8_t control, const uint8_t *a, size_t na, const uint
     cs_hub_fetch_free(f, 2);
 }
 
+/* Points of "j" in strictly increasing ts_ns. */
+static int points_ordered(json_t *j)
+{
+    json_t *pts = json_object_get(j, "points"), *pt;
+    json_int_t last = 0;
+    size_t i;
+
+    if (!json_is_array(pts))
+        return 0;
+    json_array_foreach(pts, i, pt)
+    {
+        json_t *ts = json_object_get(pt, "ts_ns");
+        if (!json_is_integer(ts) || (i > 0 && json_integer_value(ts) <= last))
+            return 0;
+        last = json_integer_value(ts);
+    }
+    return 1;
+}
+
+/* Every series id of "j" once. */
+static int series_unique(json_t *j)
+{
+    json_t *rows = json_object_get(j, "series"), *seen = json_object(), *row;
+    size_t i;
+    int ok = json_is_array(rows);
+
+    json_array_foreach(rows, i, row)
+    {
+        const char *id = json_string_value(json_object_get(row, "id"));
+        const char *kind = json_string_value(json_object_get(row, "kind"));
+        const char *name = json_string_value(json_object_get(row, "name"));
+        char key[1024];
+
+        if (id == NULL || kind == NULL || name == NULL) {
+            ok = 0;
+            break;
+        }
+        snprintf(key, sizeof(key), "%s\n%s", kind, name);
+        ok &= json_object_get(seen, key) == NULL;
+        json_object_set_new(seen, key, json_true());
+    }
+    json_decref(seen);
+    return ok;
+}
+
+static void merge_metrics(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    cs_hub_peer peers[2] = {{.name = "a"}, {.name = "b"}};
+    cs_hub_fetch f[2] = {{.ok = 1, .status = 200}, {.ok = 1, .status = 200}};
+    char *out = NULL;
+    size_t len = 0;
+    json_t *j;
+
+    f[0].body = strndup((const char *)a, na);
+    f[1].body = strndup((const char *)b, nb);
+    if (f[0].body && f[1].body &&
+        cs_hub_merge_metrics("pair:fix", peers, f, NULL, 2, &out, &len) == 0) {
+        j = json_loadb(out, len, 0, NULL);
+        if (j == NULL || !points_ordered(j) || !json_is_boolean(json_object_get(j, "partial")))
+            abort();
+        json_decref(j);
+    }
+    free(out);
+    out = NULL;
+    if (f[0].body && f[1].body && cs_hub_merge_series(peers, f, NULL, 2, &out, &len) == 0) {
+        j = json_loadb(out, len, 0, NULL);
+        if (j == NULL || !series_unique(j))
+            abort();
+        json_decref(j);
+    }
+    free(out);
+    cs_hub_fetch_free(f, 2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t split;
@@ -112,5 +192,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     split = (size_t)data[0] * (size - 1) / 255;
     merge_pcaps(data + 1, split, data + 1 + split, size - 1 - split);
     merge_lists(data[0], data + 1, split, data + 1 + split, size - 1 - split);
+    merge_metrics(data + 1, split, data + 1 + split, size - 1 - split);
     return 0;
 }

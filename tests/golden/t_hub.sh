@@ -4,18 +4,21 @@
 # time range equals tcpdump's selection of the two inputs merged by time
 # (mergecap); the slowest measurements across sensors equal the top of
 # both sensors' own records, each row naming its sensor, and pages do not
-# overlap; a row's drill-down (details, pcap) through the hub equals the
+# overlap; the merged per-second metrics of every series equal the sum of
+# both sensors' own (percentiles their maximum), at 1 s and at a 2 s step; a row's drill-down (details, pcap) through the hub equals the
 # sensor's own answer; with ClickHouse (both stores exported) the hub's
-# lists come from it and equal the fan-out's, and a ClickHouse row leads to
-# its packets on the right sensor; a stopped sensor (SIGSTOP) and a killed
-# one give marked partial answers within the 2 s a client waits; bad
+# lists come from it and equal the fan-out's, its merged metrics agree with
+# the metrics table summed per second, and a ClickHouse row leads to its
+# packets on the right sensor; a stopped sensor (SIGSTOP) and a killed one
+# give marked partial answers (lists, metrics) within the 2 s a client
+# waits; bad
 # options are refused. The web UI's sensor picker is checked in Chromium
 # (tests/browser/hub.test.js).
 
 X=$CS_TMP/hub
 mkdir -p "$X"
-python3 "$GENTRAFFIC" "$X/a.pcap" --seconds 1 --scale 0.1 --seed 7 >/dev/null 2>&1
-python3 "$GENTRAFFIC" "$X/b.pcap" --seconds 1 --scale 0.1 --seed 8 >/dev/null 2>&1
+python3 "$GENTRAFFIC" "$X/a.pcap" --seconds 3 --scale 0.1 --seed 7 >/dev/null 2>&1
+python3 "$GENTRAFFIC" "$X/b.pcap" --seconds 3 --scale 0.1 --seed 8 >/dev/null 2>&1
 echo "sensor-b-secret" >"$X/b.token"
 
 # sensor NAME PCAP [run args]: `run -r PCAP` on a free port (sets PORT_NAME,
@@ -136,6 +139,16 @@ assert h["feeds"] == want and len(want) >= 2 and not h["partial"], len(h["feeds"
 check_eq "alerts are merged too (none here: no rules)" '[] false' \
     "$(curl -s "$HUB/api/v1/alerts" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["alerts"], str(j["partial"]).lower())')"
 
+# ---- per-second metrics across sensors ------------------------------------------------
+mafter=1767623390000000000 mbefore=1767623410000000000
+check "every series' merged metrics are both sensors' own summed, second by second" \
+    python3 "$GOLDEN/hubmet_check.py" "$HUB" "$SA" "$SB" sensor-b-secret "$mafter" "$mbefore"
+check "and at a 2 s step" \
+    python3 "$GOLDEN/hubmet_check.py" "$HUB" "$SA" "$SB" sensor-b-secret "$mafter" "$mbefore" 2s
+check_eq "merged metrics without a series are the sensors' 400" "400 series" \
+    "$(curl -s -o "$X/e.json" -w '%{http_code}' "$HUB/api/v1/metrics") $(python3 -c '
+import json, sys; print(json.load(open(sys.argv[1]))["param"])' "$X/e.json")"
+
 # ---- drill-down: a row's details and packets from its sensor ---------------------------
 read -r sid mid < <(python3 -c '
 import json, sys
@@ -198,6 +211,31 @@ print(r["sensor"], r["id"])' "$X/ch.json")
         cmp "$X/chown.pcap" "$X/chvia.pcap"
     check "and they are its packets: request and response, $(tcpdump -r "$X/chvia.pcap" 2>/dev/null | wc -l) of them" \
         test "$(tcpdump -r "$X/chvia.pcap" 2>/dev/null | wc -l)" -ge 2
+    check "its merged metrics are the ClickHouse metrics table summed per second" python3 -c '
+import json, sys, urllib.parse, urllib.request
+hub, ch = sys.argv[1:3]
+sql = ("SELECT kind, name, ts_ns, count() AS windows, sum(count) AS count, sum(bytes) AS bytes, "
+       "max(p99_ns) AS p99_ns, max(max_ns) AS max_ns FROM hub.metrics FINAL "
+       "GROUP BY kind, name, ts_ns ORDER BY kind, name, ts_ns FORMAT JSONEachRow")
+url = ch + "/?output_format_json_quote_64bit_integers=0&query=" + urllib.parse.quote(sql)
+rows = [json.loads(l) for l in urllib.request.urlopen(url).read().decode().splitlines() if l]
+want = {}
+for r in rows:
+    sid = "capture" if r["kind"] == "capture" else r["kind"] + ":" + r["name"]
+    want.setdefault(sid, {})[r["ts_ns"]] = r
+assert len(want) > 5, sorted(want)
+n = 0
+for sid, pts in want.items():
+    q = urllib.parse.urlencode({"series": sid, "after": min(pts), "before": max(pts) + 1, "step": "1s"})
+    h = json.load(urllib.request.urlopen(hub + "/api/v1/metrics?" + q))
+    got = {p["ts_ns"]: p for p in h["points"]}
+    assert sorted(got) == sorted(pts), (sid, sorted(got), sorted(pts))
+    for ts, r in pts.items():
+        for k in ("windows", "count", "bytes", "p99_ns", "max_ns"):
+            assert got[ts][k] == r[k], (sid, ts, k, got[ts][k], r[k])
+        n += 1
+print(n, "points of", len(want), "series")
+' "$HUB" "http://127.0.0.1:$HP"
     check_eq "a parameter ClickHouse lists do not take is a 400 naming it" \
         "400 {\"error\":\"the hub's ClickHouse lists do not take 'bogus'\",\"param\":\"bogus\"}" \
         "$(curl -s -w '%{http_code} ' -o "$X/bogus.json" "$HUB/api/v1/measurements?bogus=1")$(cat "$X/bogus.json")"
@@ -221,6 +259,20 @@ assert j["partial"] and [m["sensor"] for m in j["missing"]] == ["a"], j.get("mis
 assert "timed out" in j["missing"][0]["why"], j["missing"]
 assert j["count"] == 5 and {r["sensor"] for r in j["measurements"]} == {"b"}
 ' "$X/slow.json"
+curl -s --max-time 2 -o "$X/slowm.json" -w '%{http_code}' \
+    "$HUB/api/v1/metrics?series=pair:fix&after=$mafter&before=$mbefore" >"$X/slowm.code"
+check_eq "with sensor a stopped the merged metrics come within 2 s" 200 "$(cat "$X/slowm.code")"
+check "marked partial: a missing (timed out), the points b's own" python3 -c '
+import json, sys, urllib.request
+j = json.load(open(sys.argv[1]))
+assert j["partial"] and [m["sensor"] for m in j["missing"]] == ["a"], j.get("missing")
+assert "timed out" in j["missing"][0]["why"] and j["sensors"] == ["b"], j["missing"]
+req = urllib.request.Request(sys.argv[2] + "/api/v1/metrics?series=pair:fix&after=%s&before=%s" % tuple(sys.argv[3:5]),
+                             headers={"Authorization": "Bearer sensor-b-secret"})
+b = json.load(urllib.request.urlopen(req))
+assert [(p["ts_ns"], p["count"], p["p99_ns"]) for p in j["points"]] == \
+    [(p["ts_ns"], p["count"], p["p99_ns"]) for p in b["points"]] and b["points"]
+' "$X/slowm.json" "$SB" "$mafter" "$mbefore"
 check "the status says a is down, within 2 s" python3 -c '
 import json, subprocess, sys
 j = json.loads(subprocess.run(["curl", "-s", "--max-time", "2", sys.argv[1] + "/api/v1/status"],
