@@ -316,7 +316,8 @@ struct cs_msgreader {
 
 /* A file's key filter: Bloom filter blocks (see msgstore_summary.c). */
 typedef struct cs__keyfilter {
-    uint64_t *words; /* n_blocks * KF_WORDS, cs_malloc'ed */
+    uint64_t *words;  /* n_blocks * KF_WORDS, cs_malloc'ed */
+    uint64_t *starts; /* n_blocks: file offset of each block's first keyed record */
     size_t n_blocks;
     uint32_t last_keys; /* keys in the last block */
     int ok;             /* holds every key of the records summarized */
@@ -349,6 +350,45 @@ void cs__lb_dup(cs__latblocks *dst, const cs__latblocks *src);
 /* Notes the measurement record "p" (n bytes) at file offset "off". */
 void cs__lb_add(cs__latblocks *lb, uint64_t off, const uint8_t *p, size_t n);
 
+/* Spans of a file's records (msgstore_spans.c): per CS__SPAN_RECORDS
+ * consecutive records, their byte range and the bounds of their ids and
+ * filing times, so that a lookup by id, key or time reads the spans that
+ * may hold it instead of the file. */
+#define CS__SPAN_RECORDS 1024
+typedef struct cs__span {
+    uint64_t start, end;     /* file offsets: its first frame, after its last */
+    uint64_t min_id, max_id; /* of its records long enough to have one */
+    int64_t min_ts, max_ts;  /* cs__record_ts; INT64_MAX / INT64_MIN: none */
+    uint32_t records;
+} cs__span;
+
+typedef struct cs__spans {
+    cs__span *v; /* cs_malloc'ed */
+    size_t n, cap;
+    int ok; /* covers every record summarized */
+} cs__spans;
+
+void cs__spans_free(cs__spans *s);
+void cs__spans_dup(cs__spans *dst, const cs__spans *src);
+/* Notes the record "p" (n bytes) of a "kind" file at file offset "off". */
+void cs__spans_add(cs__spans *s, int kind, uint64_t off, const uint8_t *p, size_t n);
+
+/* A byte range [start, end) of a file, from one frame to after another. */
+typedef struct cs__range {
+    uint64_t start, end;
+} cs__range;
+
+/* Reads [start, end) of "fd" (frames a summary's pass checked) into r->sb
+ * and passes them to "fn"; sets res->stopped or res->torn. */
+int cs__scan_range(cs_msgreader *r, int fd, uint64_t start, uint64_t end, cs__frame_fn fn, void *ud,
+                   cs__scan_result *res);
+/* cs__scan_range() over "n" ranges in order, until one stops or is torn. */
+int cs__scan_ranges(cs_msgreader *r, int fd, const cs__range *v, size_t n, cs__frame_fn fn,
+                    void *ud, cs__scan_result *res);
+/* Spans read and passed over by lookups so far, process-wide (for tests). */
+void cs__spans_stats(uint64_t *read, uint64_t *passed);
+void cs__spans_count(uint64_t read, uint64_t passed);
+
 /* What one pass over a file saw (see msgstore_summary.c). */
 typedef struct cs__fsum {
     uint64_t dev, ino;
@@ -363,6 +403,7 @@ typedef struct cs__fsum {
     int torn;
     cs__keyfilter kf; /* owned by the table entry; ok = 0 in callers' copies */
     cs__latblocks lb; /* measurement files: owned like kf */
+    cs__spans sp;     /* owned like kf */
 } cs__fsum;
 
 /* Brings the summary of the open file "fd" up to date into "*v": 1 if
@@ -377,6 +418,8 @@ typedef struct cs__scan_hint {
     int64_t after, before;
     const char *key;
     const struct cs__block_order *order; /* NULL: files are read whole, in order */
+    int has_id;                          /* only records of id "id" are asked for */
+    uint64_t id;
 } cs__scan_hint;
 
 /*

@@ -29,9 +29,7 @@
 #include "core/sort.h"
 #include "store/msgstore_int.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 uint32_t cs__lb_pair_hash(const char *pair, size_t len)
 {
@@ -142,37 +140,6 @@ static int cmp_block_ref(const void *a, const void *b)
     return x->i < y->i ? -1 : x->i > y->i;
 }
 
-/* Reads block "b" of "fd" into r->sb and passes its frames to "fn". */
-static int scan_block(cs_msgreader *r, int fd, const cs__latblock *b, cs__frame_fn fn, void *ud,
-                      cs__scan_result *res)
-{
-    size_t len = (size_t)(b->end - b->start), used, need;
-    ssize_t got;
-    int rc;
-
-    if (r->sb.cap < len) {
-        uint8_t *nb = cs_realloc(r->sb.buf, len);
-
-        if (nb == NULL)
-            return CS_ENOMEM;
-        r->sb.buf = nb;
-        r->sb.cap = len;
-    }
-    if ((got = pread(fd, r->sb.buf, len, (off_t)b->start)) < 0)
-        return cs_error_set(cs_error_from_errno(errno), "reading measurements: %s",
-                            strerror(errno));
-    r->sb.base = b->start;
-    /* the summary's passes checked these frames: their lengths are walked again */
-    rc = cs__msgfile_frames(r->sb.buf, (size_t)got, (size_t)got, &used, &need, fn, ud);
-    if (rc < 0)
-        return rc;
-    if (rc == CS__FR_STOP)
-        res->stopped = 1;
-    else if (rc == CS__FR_BAD || used != len)
-        res->torn = 1; /* cut under the reader: what it read is all there is */
-    return 0;
-}
-
 int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__block_order *o,
                 cs__frame_fn fn, void *ud, cs__scan_result *res)
 {
@@ -200,7 +167,7 @@ int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__bloc
     for (; j < m && rc == 0 && !res->stopped && !res->torn; j++) {
         if (o->enough(o->ud, v[j].bound))
             break; /* neither it nor any after it can add a record */
-        rc = scan_block(r, fd, &lb->v[v[j].i], fn, ud, res);
+        rc = cs__scan_range(r, fd, lb->v[v[j].i].start, lb->v[v[j].i].end, fn, ud, res);
     }
     __atomic_fetch_add(&blocks_read, j, __ATOMIC_RELAXED);
     __atomic_fetch_add(&blocks_passed, lb->n - j, __ATOMIC_RELAXED);

@@ -486,8 +486,8 @@ static int lat_block_enough(void *ud, int64_t bound)
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud)
 {
     lat_scan s = {.r = r, .f = f, .fn = fn, .ud = ud};
-    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL,
-                       NULL};
+    cs__scan_hint h = {
+        f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL, NULL, 0, 0};
     cs__block_order order = {lat_block_bound, lat_block_enough, &s, 0};
     int rc;
 
@@ -530,7 +530,7 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_la
     sf.sort = -1; /* collect histograms */
     sf.limit = 0;
     rc = cs__msgreader_scan_all(r, CS__KIND_LAT, lat_frame, &s,
-                                &(cs__scan_hint){sf.after, sf.before, sf.key, NULL});
+                                &(cs__scan_hint){sf.after, sf.before, sf.key, NULL, 0, 0});
     cs_free(s.slots);
     if (rc < 0) {
         cs_latstats_free(s.stats, s.n_stats);
@@ -554,12 +554,13 @@ int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, const char *pair
                                   void *ud)
 {
     lat_scan s = {.r = r, .fn = fn, .ud = ud, .want_id = id, .want_pair = pair, .find = 1};
+    cs__scan_hint h = {INT64_MIN, INT64_MAX, NULL, NULL, 1, id};
     cs__scan_result res;
     char buf[40];
     int rc;
 
     if ((rc = cs__msgreader_scan_file(r, CS__KIND_LAT, cs_msgstore_file_seg(id, r->partitions),
-                                      lat_frame, &s, &res, NULL)) < 0)
+                                      lat_frame, &s, &res, &h)) < 0)
         return rc;
     if (!s.found)
         return cs_error_set(CS_ENOTFOUND, "no measurement %s%s%s in the store",

@@ -205,8 +205,8 @@ static int msg_frame(void *ud, const uint8_t *p, size_t n)
 int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .mfn = fn, .ud = ud};
-    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL,
-                       NULL};
+    cs__scan_hint h = {
+        f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL, NULL, 0, 0};
 
     return cs__msgreader_scan_all(r, CS__KIND_MSG, msg_frame, &s, &h);
 }
@@ -236,7 +236,7 @@ int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t l
                       void *ud)
 {
     gap_scan s = {.r = r, .after = after, .before = before, .limit = limit, .fn = fn, .ud = ud};
-    cs__scan_hint h = {after, before, NULL, NULL};
+    cs__scan_hint h = {after, before, NULL, NULL, 0, 0};
 
     return cs__msgreader_scan_all(r, CS__KIND_GAP, gap_frame, &s, &h);
 }
@@ -244,8 +244,8 @@ int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t l
 int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .ufn = fn, .ud = ud};
-    cs__scan_hint h = {f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL,
-                       NULL};
+    cs__scan_hint h = {
+        f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL, NULL, 0, 0};
 
     return cs__msgreader_scan_all(r, CS__KIND_UNM, msg_frame, &s, &h);
 }
@@ -253,12 +253,13 @@ int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn,
 int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .mfn = fn, .ud = ud, .want_id = id, .find = 1};
+    cs__scan_hint h = {INT64_MIN, INT64_MAX, NULL, NULL, 1, id};
     cs__scan_result res;
     char buf[40];
     int rc;
 
     if ((rc = cs__msgreader_scan_file(r, CS__KIND_MSG, cs_msgstore_file_seg(id, r->partitions),
-                                      msg_frame, &s, &res, NULL)) < 0)
+                                      msg_frame, &s, &res, &h)) < 0)
         return rc;
     if (!s.found)
         return cs_error_set(CS_ENOTFOUND, "no message %s in the store", cs_id_format('m', id, buf));

@@ -29,25 +29,37 @@
  * appends, cuts and renames, each of which a summary notices.
  *
  * Key filters. The same passes also note every record's key (a message's
- * key, a measurement's key) in the file's key filter, so that a lookup by
- * key (?key=) opens only the files that may hold it. A key filter is a
+ * key, a measurement's key) and its id (hashed with a seed of its own) in
+ * the file's key filter, so that a lookup by key (?key=) opens only the
+ * files that may hold it, and a lookup by key or id in a file reads only
+ * the spans that a block which may hold it overlaps. A key filter is a
  * list of Bloom filters ("blocks") of KF_BITS bits, each taking the next
- * KF_BLOCK_KEYS keys of the file; a tail read extends the last block or
- * adds one, so a growing file never needs a rebuild:
+ * KF_BLOCK_KEYS entries of the file and noting where its first record
+ * lies; a tail read extends the last block or adds one, so a growing file
+ * never needs a rebuild:
  *
- *   fsum.kf ──► [ block 0: keys 1..4096 ][ block 1: 4097..8192 ][ block 2 ...
+ *   fsum.kf ──► [ block 0: entries 1..1024 ][ block 1: 1025..2048 ][ ...
  *               each KF_BITS bits; key k sets bits (h1 + i*h2) mod KF_BITS,
- *               i < KF_PROBES, where h1 | h2 << 32 = cs_hash64(k, KF_SEED)
+ *               i < KF_PROBES, where h1 | h2 << 32 = cs_hash64(k, KF_SEED);
+ *               starts[b]: the file offset of block b's first record
  *
  * A key is absent from the file if some probe of every block is clear.
- * With 16 bits a key and 11 probes a block answers "maybe" for an absent
- * key with probability (1 - e^(-11/16))^11 ~ 0.05 %, a file of 40,000
- * keys (10 blocks) ~ 0.5 %. Memory: 2 bytes a stored key. A filter
+ * With 16 bits an entry and 11 probes a block answers "maybe" for an
+ * absent key with probability (1 - e^(-11/16))^11 ~ 0.05 %, a file of
+ * 20,000 keyed records (40 blocks) ~ 2 %. Memory: 2 bytes an entry, 4 a
+ * keyed record. A filter
  * belongs to its table entry; callers get copies of an entry without it
  * (kf.ok = 0) and ask sum_may_hold_key(), which tests it under the lock.
  * A filter is trusted only while its entry matches the file's current
  * size and mtime; a filter that could not be allocated is marked not ok
  * and the file is then always read.
+ *
+ * Spans. The passes also note, per CS__SPAN_RECORDS records, where they
+ * lie and their id and time bounds (cs__spans, msgstore_spans.c), owned
+ * like the key filter. A lookup by id, key or time range in a current
+ * file reads the spans that may hold it (spans_choose(): bounds, then the
+ * key filter blocks that overlap each span) and then what was appended
+ * after the summary; with more than half the spans chosen, the whole file.
  *
  * Latency blocks. The passes over a measurement file also note, per 256
  * records, their offsets and latency bounds per pair (cs__latblocks,
@@ -76,15 +88,17 @@
 #include <unistd.h>
 
 #define SUM_CAP 8192 /* power of two */
-#define KF_BITS (1u << 16)
+#define KF_BITS (1u << 14)
 #define KF_WORDS (KF_BITS / 64)
-#define KF_BLOCK_KEYS 4096
+#define KF_BLOCK_KEYS 1024
 #define KF_PROBES 11
 #define KF_SEED 0x6b657966696c7472ull
+#define KF_ID_SEED 0x6964ull
 
 static void kf_free(cs__keyfilter *kf)
 {
     cs_free(kf->words);
+    cs_free(kf->starts);
     memset(kf, 0, sizeof(*kf));
 }
 
@@ -92,12 +106,19 @@ static void kf_free(cs__keyfilter *kf)
 static void kf_dup(cs__keyfilter *dst, const cs__keyfilter *src)
 {
     size_t bytes = src->n_blocks * KF_WORDS * sizeof(uint64_t);
+    size_t starts = src->n_blocks * sizeof(uint64_t);
 
     memset(dst, 0, sizeof(*dst));
     if (!src->ok || (bytes > 0 && (dst->words = cs_malloc(bytes)) == NULL))
         return;
-    if (bytes > 0)
+    if (bytes > 0 && (dst->starts = cs_malloc(starts)) == NULL) {
+        kf_free(dst);
+        return;
+    }
+    if (bytes > 0) {
         memcpy(dst->words, src->words, bytes);
+        memcpy(dst->starts, src->starts, starts);
+    }
     dst->n_blocks = src->n_blocks;
     dst->last_keys = src->last_keys;
     dst->ok = 1;
@@ -106,6 +127,12 @@ static void kf_dup(cs__keyfilter *dst, const cs__keyfilter *src)
 static uint64_t kf_hash(const uint8_t *key, size_t len)
 {
     return cs_hash64(key, len, KF_SEED);
+}
+
+/* A record id as a key filter entry (its own seed: never a key's hash). */
+static uint64_t kf_id_hash(uint64_t id)
+{
+    return cs_hash64(&id, sizeof(id), KF_SEED ^ KF_ID_SEED);
 }
 
 /* Does block "w" have every probe bit of hash "h" set? */
@@ -122,8 +149,29 @@ static int kf_block_has(const uint64_t *w, uint64_t h)
     return 1;
 }
 
-/* Notes the key of hash "h"; a failed allocation makes the filter not ok. */
-static void kf_add(cs__keyfilter *kf, uint64_t h)
+/* Adds a block whose first keyed record is at "off"; 0, or -1 (then the
+ * filter is not ok). */
+static int kf_new_block(cs__keyfilter *kf, uint64_t off)
+{
+    size_t words = (kf->n_blocks + 1) * KF_WORDS;
+    uint64_t *w = cs_realloc(kf->words, words * sizeof(*w)), *s;
+
+    if (w != NULL)
+        kf->words = w;
+    s = w ? cs_realloc(kf->starts, (kf->n_blocks + 1) * sizeof(*s)) : NULL;
+    if (s == NULL) {
+        kf_free(kf);
+        return -1;
+    }
+    kf->starts = s;
+    memset(w + kf->n_blocks * KF_WORDS, 0, KF_WORDS * sizeof(*w));
+    s[kf->n_blocks] = off;
+    return 0;
+}
+
+/* Notes the key of hash "h" of the record at "off"; a failed allocation
+ * makes the filter not ok. */
+static void kf_add(cs__keyfilter *kf, uint64_t h, uint64_t off)
 {
     uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 32) | 1u;
     uint64_t *w;
@@ -131,14 +179,8 @@ static void kf_add(cs__keyfilter *kf, uint64_t h)
     if (!kf->ok)
         return;
     if (kf->n_blocks == 0 || kf->last_keys == KF_BLOCK_KEYS) {
-        size_t words = (kf->n_blocks + 1) * KF_WORDS;
-
-        if ((w = cs_realloc(kf->words, words * sizeof(*w))) == NULL) {
-            kf_free(kf);
+        if (kf_new_block(kf, off) < 0)
             return;
-        }
-        memset(w + kf->n_blocks * KF_WORDS, 0, KF_WORDS * sizeof(*w));
-        kf->words = w;
         kf->n_blocks++;
         kf->last_keys = 0;
     }
@@ -167,6 +209,7 @@ static void sum_att_free(cs__fsum *v)
 {
     kf_free(&v->kf);
     cs__lb_free(&v->lb);
+    cs__spans_free(&v->sp);
 }
 
 static pthread_mutex_t sum_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -224,6 +267,7 @@ static void sum_store(cs__fsum *v)
         sum_att_free(v);
     memset(&v->kf, 0, sizeof(v->kf));
     memset(&v->lb, 0, sizeof(v->lb));
+    memset(&v->sp, 0, sizeof(v->sp));
     pthread_mutex_unlock(&sum_lock);
 }
 
@@ -254,9 +298,11 @@ static int sum_lookup(const struct stat *st, int kind, int dup_stale, cs__fsum *
         *out = *e;
         memset(&out->kf, 0, sizeof(out->kf));
         memset(&out->lb, 0, sizeof(out->lb));
+        memset(&out->sp, 0, sizeof(out->sp));
         if (dup_stale && !sum_current(e, st)) {
             kf_dup(&out->kf, &e->kf);
             cs__lb_dup(&out->lb, &e->lb);
+            cs__spans_dup(&out->sp, &e->sp);
         }
         found = 1;
     }
@@ -304,6 +350,7 @@ static void sum_reset(cs__fsum *v, const struct stat *st, int kind)
     v->max_ts = INT64_MIN;
     v->kf.ok = 1; /* empty, and complete for the no records seen */
     v->lb.ok = kind == CS__KIND_LAT;
+    v->sp.ok = 1;
 }
 
 /* Notes one good frame (payload "p", "n" bytes) of a file being summarized. */
@@ -312,13 +359,17 @@ static void sum_frame(cs__fsum *v, const cs__scanbuf *sb, const uint8_t *p, size
     const uint8_t *key;
     size_t klen;
     int64_t ts;
+    uint64_t off = cs__frame_offset(sb, p);
 
     if (v->kf.ok && cs__record_key(v->kind, p, n, &key, &klen) == 0)
-        kf_add(&v->kf, kf_hash(key, klen));
+        kf_add(&v->kf, kf_hash(key, klen), off);
+    if (v->kf.ok && n >= sizeof(uint64_t)) /* every record starts with its id */
+        kf_add(&v->kf, kf_id_hash(cs_rd_le64(p)), off);
     if (v->lb.ok)
-        cs__lb_add(&v->lb, cs__frame_offset(sb, p), p, n);
+        cs__lb_add(&v->lb, off, p, n);
+    cs__spans_add(&v->sp, v->kind, off, p, n);
     v->records++;
-    v->last_off = cs__frame_offset(sb, p);
+    v->last_off = off;
     v->last_check = cs_rd_le64(p - CS__FRAME_PAYLOAD + CS__FRAME_CHECK);
     if (cs__record_ts(v->kind, p, n, &ts) == 0) {
         v->min_ts = ts < v->min_ts ? ts : v->min_ts;
@@ -408,6 +459,90 @@ static int hint_has_key(const cs__scan_hint *h)
     return h != NULL && h->key != NULL && h->key[0] != '\0';
 }
 
+/* Can span "sp" hold a record "h" asks for, by its id and time bounds? */
+static int span_may_match(const cs__span *sp, const cs__scan_hint *h)
+{
+    if (h->has_id && (h->id < sp->min_id || h->id > sp->max_id))
+        return 0;
+    return !hint_has_range(h) || (sp->max_ts >= h->after && sp->min_ts < h->before);
+}
+
+/* Does a block of "kf" that may hold key hash "kh" overlap [start, end)?
+ * Block i covers [starts[i], starts[i + 1]); "*b", the first block not
+ * wholly before "start", moves on as the (ascending) spans do. */
+static int span_may_hold_key(const cs__keyfilter *kf, size_t *b, uint64_t start, uint64_t end,
+                             uint64_t kh)
+{
+    while (*b + 1 < kf->n_blocks && kf->starts[*b + 1] <= start)
+        (*b)++;
+    for (size_t i = *b; i < kf->n_blocks && kf->starts[i] < end; i++)
+        if (kf_block_has(kf->words + i * KF_WORDS, kh))
+            return 1;
+    return 0;
+}
+
+/* Appends span "sp" to the ranges "*v" ("*n" of them, "*cap" room),
+ * joined to the last when they touch; -1 if out of memory. */
+static int range_add(cs__range **v, size_t *n, size_t *cap, const cs__span *sp)
+{
+    if (*n > 0 && (*v)[*n - 1].end == sp->start) {
+        (*v)[*n - 1].end = sp->end;
+        return 0;
+    }
+    if (cs_grow((void **)v, cap, *n + 1, sizeof(**v)) < 0)
+        return -1;
+    (*v)[(*n)++] = (cs__range){sp->start, sp->end};
+    return 0;
+}
+
+/* The byte ranges of the file summarized by "e" that may hold what "h"
+ * asks for: 1 with "*out" (cs_malloc'ed, "*n" ranges, perhaps none), or 0
+ * when the file is better read whole (more than half its spans chosen, or
+ * no memory). Call with sum_lock held. */
+static int spans_choose(const cs__fsum *e, const cs__scan_hint *h, cs__range **out, size_t *n)
+{
+    const cs__spans *s = &e->sp;
+    int by_key = (h->has_id || hint_has_key(h)) && e->kf.ok;
+    uint64_t kh = !by_key     ? 0
+                  : h->has_id ? kf_id_hash(h->id)
+                              : kf_hash((const uint8_t *)h->key, strlen(h->key));
+    size_t b = 0, chosen = 0, cap = 0;
+
+    for (size_t i = 0; i < s->n; i++) {
+        const cs__span *sp = &s->v[i];
+
+        if (!span_may_match(sp, h) ||
+            (by_key && !span_may_hold_key(&e->kf, &b, sp->start, sp->end, kh)))
+            continue;
+        if (++chosen * 2 > s->n || range_add(out, n, &cap, sp) < 0) {
+            cs_free(*out);
+            *out = NULL;
+            *n = 0;
+            return 0;
+        }
+    }
+    cs__spans_count(chosen, s->n - chosen);
+    return 1;
+}
+
+/* spans_choose() on the current, whole summary of the file "st"; 0 when
+ * there is none. */
+static int sum_ranges(const struct stat *st, int kind, const cs__scan_hint *h, cs__range **out,
+                      size_t *n)
+{
+    cs__fsum *e;
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&sum_lock);
+    e = sum_tab ? sum_find((uint64_t)st->st_dev, (uint64_t)st->st_ino, kind) : NULL;
+    if (e && e->kind >= 0 && sum_current(e, st) && !e->torn && e->sp.ok)
+        rc = spans_choose(e, h, out, n);
+    pthread_mutex_unlock(&sum_lock);
+    return rc;
+}
+
 /* Can the file summarized by "v" (stat "st") hold a record "h" asks for? */
 static int sum_may_match(const cs__fsum *v, const struct stat *st, const cs__scan_hint *h)
 {
@@ -415,6 +550,31 @@ static int sum_may_match(const cs__fsum *v, const struct stat *st, const cs__sca
         return 0;
     return !hint_has_key(h) ||
            sum_may_hold_key(st, v->kind, kf_hash((const uint8_t *)h->key, strlen(h->key)));
+}
+
+/*
+ * Reads, of the file "fd" summarized by "v" (current for "st"), only the
+ * spans that may hold what "h" asks for, then what was appended after the
+ * summary; 1 if the file is better read whole, else 0 or negative.
+ */
+static int scan_spans(cs_msgreader *r, int fd, const struct stat *st, const cs__fsum *v,
+                      const cs__scan_hint *h, sum_pass *sp, cs__scan_result *res)
+{
+    cs__range *ranges;
+    size_t n;
+    int rc;
+
+    if (!sum_ranges(st, v->kind, h, &ranges, &n))
+        return 1;
+    rc = cs__scan_ranges(r, fd, ranges, n, sum_pass_frame, sp, res);
+    cs_free(ranges);
+    if (rc == 0 && !res->stopped && !res->torn) {
+        r->sb.trusted_end = v->valid_end; /* nothing past it was checked */
+        rc = cs__msgfile_scan(fd, v->kind, &r->sb, v->valid_end, sum_pass_frame, sp, res);
+    }
+    if (res->torn)
+        r->torn++;
+    return rc == CS_ECORRUPT ? 0 : rc;
 }
 
 /*
@@ -435,7 +595,7 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
     cs__fsum v;
     cs__latblocks lb;
     int fd, rc, known = 0;
-    int use_sum = hint_has_range(h) || hint_has_key(h);
+    int use_sum = hint_has_range(h) || hint_has_key(h) || (h && h->has_id);
 
     memset(res, 0, sizeof(*res));
     cs__msgfile_path(path, r->dir, kind, seg, 0);
@@ -466,6 +626,8 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
         if (rc <= 0)
             goto out;
     }
+    if (known && use_sum && (rc = scan_spans(r, fd, &st, &v, h, &sp, res)) <= 0)
+        goto out;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     sp.summarize = !known;
     if (sp.summarize)
