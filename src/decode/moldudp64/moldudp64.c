@@ -271,6 +271,8 @@ static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const c
     cs_itch_out *out = &st->out;
     cs_kv session = cs__mold_kv("session", cs__mold_session(p));
     cs_str seq = cs__mold_num(st->num[2], sizeof(st->num[2]), cs_rd_be64(p + 10));
+    /* cleared once per packet, not per block: a block sets what differs */
+    cs_msg_out m = {.fields = out->fields, .proto = cs_itch_proto};
 
     /* the blocks were checked whole: every order slot they touch is
      * fetched at once, so the cache misses overlap */
@@ -286,16 +288,13 @@ static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const c
         out->fields[out->n_fields++] = session;
         out->fields[out->n_fields++] = cs__mold_kv("seq", seq);
         cs_itch_decode(st->itch, p + off + 2, blen, out);
-        cs_decode_emit(ctx, &(cs_msg_out){
-                                .type = out->type,
-                                .start = off,
-                                .len = 2u + blen,
-                                .flags = out->flags | (out->instrument.len > 0 ? CS_MSG_TICK : 0),
-                                .instrument = out->instrument,
-                                .fields = out->fields,
-                                .n_fields = out->n_fields,
-                                .proto = cs_itch_proto,
-                            });
+        m.type = out->type;
+        m.start = off;
+        m.len = 2u + blen;
+        m.flags = out->flags | (out->instrument.len > 0 ? CS_MSG_TICK : 0);
+        m.instrument = out->instrument;
+        m.n_fields = out->n_fields;
+        cs_decode_emit(ctx, &m);
         off += 2u + blen;
     }
 }
