@@ -338,22 +338,21 @@ static void cs__itch_order_put(cs_itch *st, uint64_t ref, uint16_t locate)
     st->orders[i] = (cs__itch_order){ref, locate, st->epoch};
 }
 
-static const cs__itch_order *cs__itch_order_get(const cs_itch *st, uint64_t ref)
+/* The slot of the live order "ref", or SIZE_MAX if it is not in the table. */
+static size_t cs__itch_order_find(const cs_itch *st, uint64_t ref)
 {
     size_t i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
 
-    return st->orders[i].epoch == st->epoch ? &st->orders[i] : NULL;
+    return st->orders[i].epoch == st->epoch ? i : SIZE_MAX;
 }
 
-/* Removes "ref" with backward-shift deletion (no tombstones). */
-static void cs__itch_order_del(cs_itch *st, uint64_t ref)
+/* Empties the live slot "i" (from cs__itch_order_find) with backward-shift
+ * deletion (no tombstones). */
+static void cs__itch_order_del_at(cs_itch *st, size_t i)
 {
     size_t mask = st->cap - 1;
-    size_t i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
     size_t j = i;
 
-    if (st->orders[i].epoch != st->epoch)
-        return;
     st->n--;
     for (;;) {
         size_t home;
@@ -555,8 +554,7 @@ static cs_str cs__itch_symbol(const cs_itch *st, uint16_t locate)
 static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *msg, cs_itch_out *out)
 {
     uint16_t locate = cs_rd_be16(msg + 1);
-    const cs__itch_order *o;
-    uint64_t ref;
+    size_t slot;
     cs_str sym;
 
     switch (d->kind) {
@@ -576,20 +574,18 @@ static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *ms
     default:
         break;
     }
-    ref = cs_rd_be64(msg + 11); /* E C X D U: the reference at 11:8 */
-    o = cs__itch_order_get(st, ref);
-    if (o != NULL)
-        locate = o->locate;
+    slot = cs__itch_order_find(st, cs_rd_be64(msg + 11)); /* E C X D U: the reference at 11:8 */
+    if (slot != SIZE_MAX)
+        locate = st->orders[slot].locate;
     sym = cs__itch_symbol(st, locate);
     out->instrument = sym;
     if (sym.len > 0)
         cs__itch_add(out, "stock", sym);
-    if (d->kind == K_DELETE && o != NULL)
-        cs__itch_order_del(st, ref);
-    else if (d->kind == K_REPLACE && o != NULL) {
-        cs__itch_order_del(st, ref);
+    if (slot == SIZE_MAX || (d->kind != K_DELETE && d->kind != K_REPLACE))
+        return;
+    cs__itch_order_del_at(st, slot);
+    if (d->kind == K_REPLACE)
         cs__itch_order_put(st, cs_rd_be64(msg + 19), locate);
-    }
 }
 
 void cs_itch_prefetch(const cs_itch *st, const uint8_t *msg, size_t len)
