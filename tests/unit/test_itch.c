@@ -195,6 +195,32 @@ static void test_price_text(void **state)
     }
 }
 
+/* 8-byte alpha fields lose trailing spaces and NULs only: every length,
+ * inner spaces and NULs kept, bytes of 0x80 and above kept. */
+static void test_alpha_trim(void **state)
+{
+    static const struct {
+        const char raw[9];
+        size_t len; /* of the trimmed value, a prefix of raw */
+    } cases[] = {{"        ", 0},   {"\0\0\0\0\0\0\0\0", 0}, {"A       ", 1},
+                 {"AB CD   ", 5},   {"ABCDEFGH", 8},         {"ABCDEFG ", 7},
+                 {" A \0 \0  ", 2}, {"A\0B     ", 3},        {"\xa0\x80      ", 2},
+                 {"       Z", 8}};
+    cs_itch *st = *state;
+    uint8_t m[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = header(m, 'Y', 7, 2, TS);
+
+        memcpy(m + 11, cases[i].raw, 8);
+        m[19] = 'N';
+        assert_int_equal(decode(st, m, n, &out), 0);
+        assert_int_equal(out.n_fields, 5);
+        assert_int_equal(out.fields[3].val.len, cases[i].len);
+        assert_memory_equal(out.fields[3].val.p, cases[i].raw, cases[i].len);
+    }
+}
+
 static void test_system_types(void **state)
 {
     cs_itch *st = *state;
@@ -737,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_type_lengths),
         cmocka_unit_test(test_u64_text),
         cmocka_unit_test_setup_teardown(test_price_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alpha_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stock_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trade_types, setup, teardown),
