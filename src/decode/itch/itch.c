@@ -57,6 +57,7 @@ const char cs_itch_proto[] = "itch";
 #define CS__ITCH_TABLE_MIN 1024u
 #define CS__ITCH_ORDERS_DEFAULT (1u << 20)
 
+/* Field kinds; the numeric ones (F_UINT, F_PRICE4, F_PRICE8) are 4 or 8 bytes. */
 enum { F_ALPHA, F_CHAR, F_UINT, F_PRICE4, F_PRICE8 };
 
 /* What a message does to the order table. */
@@ -379,21 +380,17 @@ static cs_str cs__itch_trim(const uint8_t *p, size_t n)
     return (cs_str){(const char *)p, n};
 }
 
-static uint64_t cs__itch_uint(const uint8_t *p, size_t n)
+/* A numeric field's value: every F_UINT, F_PRICE4 and F_PRICE8 of the
+ * tables is 4 or 8 bytes wide. */
+static inline uint64_t cs__itch_num(const uint8_t *p, size_t n)
 {
-    uint64_t v = 0;
+    return n == 8 ? cs_rd_be64(p) : cs_rd_be32(p);
+}
 
-    if (n == 8)
-        return cs_rd_be64(p);
-    if (n == 4)
-        return cs_rd_be32(p);
-    if (n == 2)
-        return cs_rd_be16(p);
-    if (n == 6)
-        return ((uint64_t)cs_rd_be16(p) << 32) | cs_rd_be32(p + 2);
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
+/* The 6-byte timestamp of the header. */
+static inline uint64_t cs__itch_be48(const uint8_t *p)
+{
+    return ((uint64_t)cs_rd_be16(p) << 32) | cs_rd_be32(p + 2);
 }
 
 /*
@@ -548,11 +545,11 @@ static cs_str cs__itch_value(cs_itch_out *out, const uint8_t *p, const cs__itch_
     case F_CHAR:
         return (cs_str){(const char *)p, 1};
     case F_PRICE4:
-        return cs__itch_print_price(out, cs__itch_uint(p, f->len), false);
+        return cs__itch_print_price(out, cs__itch_num(p, f->len), false);
     case F_PRICE8:
-        return cs__itch_print_price(out, cs__itch_uint(p, f->len), true);
+        return cs__itch_print_price(out, cs__itch_num(p, f->len), true);
     default:
-        return cs__itch_print(out, cs__itch_uint(p, f->len));
+        return cs__itch_print(out, cs__itch_num(p, f->len));
     }
 }
 
@@ -565,7 +562,7 @@ static void cs__itch_fields(cs_itch_out *out, const uint8_t *msg, size_t len,
     if (len >= 5)
         cs__itch_add(out, "tracking_number", cs__itch_print(out, cs_rd_be16(msg + 3)));
     if (len >= CS__ITCH_HDR)
-        cs__itch_add(out, "timestamp", cs__itch_print(out, cs__itch_uint(msg + 5, 6)));
+        cs__itch_add(out, "timestamp", cs__itch_print(out, cs__itch_be48(msg + 5)));
     for (const cs__itch_field *f = fields; f != NULL && f->name != NULL; f++)
         if ((size_t)f->off + f->len <= len)
             cs__itch_add_n(out, f->name, f->name_len, cs__itch_value(out, msg + f->off, f));
