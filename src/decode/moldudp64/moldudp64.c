@@ -95,7 +95,12 @@ typedef struct cs__mold_scan {
     uint32_t fault; /* 0, CS_MSG_BAD_LENGTH or CS_MSG_MALFORMED */
 } cs__mold_scan;
 
-static cs__mold_scan cs__mold_scan_blocks(const uint8_t *p, size_t len, uint16_t count)
+/* Reads the block lengths of the datagram p (len bytes, count blocks).
+ * With "itch" (parse(), not the probe), each whole block's order-table
+ * slot starts loading too (cs_itch_prefetch), so the cache misses of a
+ * packet's blocks overlap one another and the decoding before them. */
+static cs__mold_scan cs__mold_scan_blocks(const uint8_t *p, size_t len, uint16_t count,
+                                          const cs_itch *itch)
 {
     cs__mold_scan s = {0, 0};
     cs_cursor c;
@@ -118,6 +123,8 @@ static cs__mold_scan cs__mold_scan_blocks(const uint8_t *p, size_t len, uint16_t
             s.fault = CS_MSG_BAD_LENGTH;
             return s;
         }
+        if (itch != NULL)
+            cs_itch_prefetch(itch, lp + 2, blen);
         s.blocks++;
     }
     if (cs_cursor_left(&c) != 0)
@@ -147,7 +154,7 @@ static cs_probe cs__mold_probe(const uint8_t *data, size_t len, uint8_t dir)
         return len == CS__MOLD_HDR ? CS_PROBE_YES : CS_PROBE_NO;
     if (len == CS__MOLD_HDR)
         return CS_PROBE_NO; /* a request: too little to tell */
-    return cs__mold_scan_blocks(data, len, count).fault == 0 ? CS_PROBE_YES : CS_PROBE_NO;
+    return cs__mold_scan_blocks(data, len, count, NULL).fault == 0 ? CS_PROBE_YES : CS_PROBE_NO;
 }
 
 static cs_str cs__mold_session(const uint8_t *p)
@@ -274,10 +281,6 @@ static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const c
     /* cleared once per packet, not per block: a block sets what differs */
     cs_msg_out m = {.fields = out->fields, .proto = cs_itch_proto};
 
-    /* the blocks were checked whole: every order slot they touch is
-     * fetched at once, so the cache misses overlap */
-    for (size_t i = 0, o = off; i < blocks; i++, o += 2u + cs_rd_be16(p + o))
-        cs_itch_prefetch(st->itch, p + o + 2, cs_rd_be16(p + o));
     for (size_t i = 0; i < blocks; i++) {
         uint16_t blen = cs_rd_be16(p + off);
 
@@ -323,7 +326,7 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
         if (in->len != CS__MOLD_HDR)
             scan.fault = CS_MSG_BAD_LENGTH;
     } else
-        scan = cs__mold_scan_blocks(p, in->len, count);
+        scan = cs__mold_scan_blocks(p, in->len, count, st->itch);
     if (scan.fault != 0)
         st->bad_packets++;
     if (st->dir[(in->dir & 1) ^ 1].requested) /* answers to requests: no sequence of their own */
