@@ -215,21 +215,23 @@ static bool cs__mold_track(cs__mold_state *st, cs_decode_ctx *ctx, uint8_t dir, 
 /* A data packet of a feed is a sighting of pair "ab": the same packet on
  * the other feed of an A/B pair (same session and first number, at the
  * same tap) races it. */
-static void cs__mold_sighting(cs__mold_state *st, const uint8_t *p, cs_msg_out *m)
+static void cs__mold_sighting(cs__mold_state *st, const uint8_t *p, cs_str seq, cs_msg_out *m)
 {
     cs_str session = cs__mold_session(p);
     size_t n = session.len;
 
     memcpy(st->key, session.p, n);
     st->key[n++] = ':';
-    n += cs_itch_u64_text(st->key + n, cs_rd_be64(p + 10));
+    memcpy(st->key + n, seq.p, seq.len);
+    n += seq.len;
     m->role = CS_ROLE_SIGHTING;
     m->pair = "ab";
     m->key = m->match = (cs_str){st->key, n};
 }
 
+/* Emits the packet's own message; "seq" is its Sequence in decimal. */
 static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
-                                 uint32_t flags, bool retrans)
+                                 cs_str seq, uint32_t flags, bool retrans)
 {
     const uint8_t *p = in->data;
     const char *type = cs__mold_type(cs_rd_be16(p + 18), in->len);
@@ -237,10 +239,9 @@ static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const c
 
     memset(&m, 0, sizeof(m));
     if (!retrans && type[0] == 'd') /* "data" */
-        cs__mold_sighting(st, p, &m);
+        cs__mold_sighting(st, p, seq, &m);
     st->fields[0] = cs__mold_kv("session", cs__mold_session(p));
-    st->fields[1] =
-        cs__mold_kv("seq", cs__mold_num(st->num[0], sizeof(st->num[0]), cs_rd_be64(p + 10)));
+    st->fields[1] = cs__mold_kv("seq", seq);
     st->fields[2] =
         cs__mold_kv("count", cs__mold_num(st->num[1], sizeof(st->num[1]), cs_rd_be16(p + 18)));
     st->fields[3] = cs__mold_kv("retransmission", (cs_str){"1", 1});
@@ -269,18 +270,20 @@ static size_t cs__mold_text_inc(char *buf, size_t n)
     return n + 1;
 }
 
-/* Emits the ITCH message of each of the first "blocks" blocks. */
+/* Emits the ITCH message of each of the first "blocks" blocks; "first" is
+ * the packet's Sequence in decimal (the first block's number). */
 static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
-                                 size_t blocks)
+                                 cs_str first, size_t blocks)
 {
     const uint8_t *p = in->data;
     size_t off = CS__MOLD_HDR;
     cs_itch_out *out = &st->out;
     cs_kv session = cs__mold_kv("session", cs__mold_session(p));
-    cs_str seq = cs__mold_num(st->num[2], sizeof(st->num[2]), cs_rd_be64(p + 10));
+    cs_str seq = {st->num[2], first.len}; /* a copy of first: it counts up block by block */
     /* cleared once per packet, not per block: a block sets what differs */
     cs_msg_out m = {.fields = out->fields, .proto = cs_itch_proto};
 
+    memcpy(st->num[2], first.p, first.len);
     for (size_t i = 0; i < blocks; i++) {
         uint16_t blen = cs_rd_be16(p + off);
 
@@ -309,6 +312,7 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     cs__mold_scan scan = {0, 0};
     uint16_t count;
     uint64_t seq;
+    cs_str seq_text;
     bool retrans = false;
 
     if (in->len < CS__MOLD_HDR) {
@@ -317,9 +321,10 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     }
     count = cs_rd_be16(p + 18);
     seq = cs_rd_be64(p + 10);
+    seq_text = cs__mold_num(st->num[0], sizeof(st->num[0]), seq); /* once for every use */
     if (in->len == CS__MOLD_HDR && count != CS__MOLD_HEARTBEAT && count != CS__MOLD_END) {
         st->dir[in->dir & 1].requested = true;
-        cs__mold_emit_packet(st, ctx, in, 0, false); /* a request */
+        cs__mold_emit_packet(st, ctx, in, seq_text, 0, false); /* a request */
         return in->len;
     }
     if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
@@ -334,11 +339,11 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     else
         retrans = cs__mold_track(st, ctx, in->dir, p, seq);
     if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
-        cs__mold_emit_packet(st, ctx, in, scan.fault, false); /* a late one: ignored */
+        cs__mold_emit_packet(st, ctx, in, seq_text, scan.fault, false); /* a late one: ignored */
         return in->len;
     }
-    cs__mold_emit_packet(st, ctx, in, scan.fault, retrans);
-    cs__mold_emit_blocks(st, ctx, in, scan.blocks);
+    cs__mold_emit_packet(st, ctx, in, seq_text, scan.fault, retrans);
+    cs__mold_emit_blocks(st, ctx, in, seq_text, scan.blocks);
     if (scan.blocks > 0) {
         cs_seq_span span = {cs__mold_session(p), seq, scan.blocks, retrans};
 
