@@ -19,8 +19,9 @@
  * or of the stock locate (from R, A, F) if the reference is unknown; none
  * if neither is known.
  *
- * Instrument state (how it works): stock locate -> 8-byte symbol, a flat
- * array of 65536 entries (allocated at the first symbol: a stream that
+ * Instrument state (how it works): stock locate -> 8-byte symbol and its
+ * length without padding (trimmed once, when set), a flat array of 65536
+ * entries (allocated at the first symbol: a stream that
  * carries no R/A/F costs nothing) filled by R (and A/F when R was not
  * seen; out of memory: counted in symbols_lost); order
  * reference -> stock locate, an open-addressing table (linear probing,
@@ -218,10 +219,16 @@ typedef struct cs__itch_order {
     uint16_t epoch; /* in use while equal to the table's epoch */
 } cs__itch_order;
 
+/* A stock locate's symbol as the wire has it, and its length without the
+ * padding (computed once, when it is set). */
+typedef struct cs__itch_symbol_entry {
+    char sym[CS__ITCH_SYMBOL]; /* sym[0] == '\0': unknown */
+    uint8_t len;
+} cs__itch_symbol_entry;
+
 struct cs_itch {
-    char (*symbols)[CS__ITCH_SYMBOL]; /* per stock locate; "" = unknown;
-                                         NULL until the first symbol */
-    cs__itch_order *orders;           /* open addressing, cap a power of two */
+    cs__itch_symbol_entry *symbols; /* per stock locate; NULL until the first symbol */
+    cs__itch_order *orders;         /* open addressing, cap a power of two */
     size_t cap, n, max_orders;
     uint16_t epoch; /* never 0; a reset moves it on, emptying every slot at once */
     const cs__itch_def *by_type[256];
@@ -268,7 +275,7 @@ void cs_itch_free(cs_itch *st)
 void cs_itch_reset(cs_itch *st)
 {
     if (st->symbols != NULL)
-        memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * CS__ITCH_SYMBOL);
+        memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * sizeof(*st->symbols));
     if (++st->epoch == 0) { /* wrapped: slots of old epochs must not read as live */
         memset(st->orders, 0, st->cap * sizeof(cs__itch_order));
         st->epoch = 1;
@@ -572,21 +579,23 @@ static void cs__itch_fields(cs_itch_out *out, const uint8_t *msg, size_t len,
 
 static void cs__itch_symbol_set(cs_itch *st, uint16_t locate, const uint8_t *stock, bool force)
 {
-    if (st->symbols == NULL) /* 512 KiB, only for a stream that carries ITCH */
-        st->symbols = cs_calloc(CS__ITCH_LOCATES, CS__ITCH_SYMBOL);
+    if (st->symbols == NULL) /* 576 KiB, only for a stream that carries ITCH */
+        st->symbols = cs_calloc(CS__ITCH_LOCATES, sizeof(*st->symbols));
     if (st->symbols == NULL) {
         st->stats.symbols_lost++;
         return;
     }
-    if (force || st->symbols[locate][0] == '\0')
-        memcpy(st->symbols[locate], stock, CS__ITCH_SYMBOL);
+    if (force || st->symbols[locate].sym[0] == '\0') {
+        memcpy(st->symbols[locate].sym, stock, CS__ITCH_SYMBOL);
+        st->symbols[locate].len = (uint8_t)cs__itch_trim(stock, CS__ITCH_SYMBOL).len;
+    }
 }
 
 static cs_str cs__itch_symbol(const cs_itch *st, uint16_t locate)
 {
     if (st->symbols == NULL)
         return (cs_str){"", 0};
-    return cs__itch_trim((const uint8_t *)st->symbols[locate], CS__ITCH_SYMBOL);
+    return (cs_str){st->symbols[locate].sym, st->symbols[locate].len};
 }
 
 /* Updates the maps from a well-formed message; adds "stock" to events. */
