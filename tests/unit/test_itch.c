@@ -95,31 +95,32 @@ static cs_itch_out out;
 #define HDR "stock_locate=7|tracking_number=2|timestamp=34200000000123|"
 #define TS 34200000000123ULL
 
-/* The fast decimal writer against printf, at every digit-count edge. */
+/* The fast decimal writer against printf, at every digit-count edge (10^k - 1,
+ * 10^k, 10^k + 1) and at both ends; it writes nothing past 20 bytes. */
 static void test_u64_text(void **state)
 {
-    static const uint64_t v[] = {0,
-                                 1,
-                                 9,
-                                 10,
-                                 99,
-                                 100,
-                                 1000,
-                                 9999999,
-                                 99999999,
-                                 100000000,
-                                 100000001,
-                                 34200000000123ULL,
-                                 9999999999999999ULL,
-                                 10000000000000000ULL,
-                                 10000000000000001ULL,
-                                 18446744073709551615ULL};
-    char got[24], want[24];
+    uint64_t v[64];
+    size_t n_v = 0;
+    uint64_t p = 1;
+    char got[32], want[24];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-        size_t n = cs_itch_u64_text(got, v[i]);
+    v[n_v++] = 0;
+    for (int k = 1; k <= 19; k++) {
+        p *= 10;
+        v[n_v++] = p - 1;
+        v[n_v++] = p;
+        v[n_v++] = p + 1;
+    }
+    v[n_v++] = 34200000000123ULL;
+    v[n_v++] = 18446744073709551615ULL;
+    for (size_t i = 0; i < n_v; i++) {
+        size_t n;
 
+        memset(got, '#', sizeof(got));
+        n = cs_itch_u64_text(got, v[i]);
+        for (size_t j = 20; j < sizeof(got); j++)
+            assert_int_equal(got[j], '#');
         got[n] = '\0';
         snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
         assert_string_equal(got, want);
@@ -148,6 +149,76 @@ static void expect(cs_itch *st, const uint8_t *m, size_t len, const char *type, 
     assert_int_equal(out.type.len, strlen(type));
     assert_memory_equal(out.type.p, type, strlen(type));
     assert_string_equal(rendered, fields);
+}
+
+/* Prices against printf, 4 decimals (A, the whole 32-bit range) and 8
+ * (V, 64-bit), at every digit-count edge of both parts. */
+static void test_price_text(void **state)
+{
+    cs_itch *st = *state;
+    uint8_t m[64];
+    char want[512];
+    uint64_t p = 1;
+
+    for (int k = 0; k <= 19; k++, p *= 10) {
+        const uint64_t edges[] = {p - 1, p, p + 1};
+
+        for (size_t e = 0; e < 3; e++) {
+            uint64_t v = edges[e];
+            size_t n = header(m, 'V', 7, 2, TS);
+
+            put_be(m + 11, v, 8);
+            put_be(m + 19, v / 3, 8);
+            put_be(m + 27, UINT64_MAX - v, 8);
+            snprintf(want, sizeof(want),
+                     HDR "level_1=%llu.%08llu|level_2=%llu.%08llu|"
+                         "level_3=%llu.%08llu|",
+                     (unsigned long long)(v / 100000000), (unsigned long long)(v % 100000000),
+                     (unsigned long long)(v / 3 / 100000000),
+                     (unsigned long long)(v / 3 % 100000000),
+                     (unsigned long long)((UINT64_MAX - v) / 100000000),
+                     (unsigned long long)((UINT64_MAX - v) % 100000000));
+            expect(st, m, n, "V", want);
+            if (v > UINT32_MAX)
+                continue;
+            n = header(m, 'K', 7, 2, TS);
+            put_alpha(m + 11, "AAPL", 8);
+            put_be(m + 19, 0, 4);
+            m[23] = 'A';
+            put_be(m + 24, v, 4);
+            snprintf(want, sizeof(want),
+                     HDR "stock=AAPL|ipo_quotation_release_time=0|"
+                         "ipo_quotation_release_qualifier=A|ipo_price=%llu.%04llu|",
+                     (unsigned long long)(v / 10000), (unsigned long long)(v % 10000));
+            expect(st, m, n, "K", want);
+        }
+    }
+}
+
+/* 8-byte alpha fields lose trailing spaces and NULs only: every length,
+ * inner spaces and NULs kept, bytes of 0x80 and above kept. */
+static void test_alpha_trim(void **state)
+{
+    static const struct {
+        const char raw[9];
+        size_t len; /* of the trimmed value, a prefix of raw */
+    } cases[] = {{"        ", 0},   {"\0\0\0\0\0\0\0\0", 0}, {"A       ", 1},
+                 {"AB CD   ", 5},   {"ABCDEFGH", 8},         {"ABCDEFG ", 7},
+                 {" A \0 \0  ", 2}, {"A\0B     ", 3},        {"\xa0\x80      ", 2},
+                 {"       Z", 8}};
+    cs_itch *st = *state;
+    uint8_t m[64];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = header(m, 'Y', 7, 2, TS);
+
+        memcpy(m + 11, cases[i].raw, 8);
+        m[19] = 'N';
+        assert_int_equal(decode(st, m, n, &out), 0);
+        assert_int_equal(out.n_fields, 5);
+        assert_int_equal(out.fields[3].val.len, cases[i].len);
+        assert_memory_equal(out.fields[3].val.p, cases[i].raw, cases[i].len);
+    }
 }
 
 static void test_system_types(void **state)
@@ -691,6 +762,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_lengths),
         cmocka_unit_test(test_u64_text),
+        cmocka_unit_test_setup_teardown(test_price_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alpha_trim, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stock_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trade_types, setup, teardown),

@@ -19,8 +19,9 @@
  * or of the stock locate (from R, A, F) if the reference is unknown; none
  * if neither is known.
  *
- * Instrument state (how it works): stock locate -> 8-byte symbol, a flat
- * array of 65536 entries (allocated at the first symbol: a stream that
+ * Instrument state (how it works): stock locate -> 8-byte symbol and its
+ * length without padding (trimmed once, when set), a flat array of 65536
+ * entries (allocated at the first symbol: a stream that
  * carries no R/A/F costs nothing) filled by R (and A/F when R was not
  * seen; out of memory: counted in symbols_lost); order
  * reference -> stock locate, an open-addressing table (linear probing,
@@ -30,7 +31,8 @@
  * are counted in orders_full and not remembered. A slot is in use while
  * its epoch equals the table's; a reset (a new session) moves the epoch
  * on instead of clearing the table, and clears it only when the 16-bit
- * epoch wraps. Numbers are written by hand, two digits per division.
+ * epoch wraps. Numbers are written by hand, without division: two digits
+ * per multiply (see cs__itch_put_fixed).
  *
  * Bad input: a message whose length differs from its type's is flagged
  * CS_MSG_MALFORMED (fields that fit are reported, the maps are untouched);
@@ -56,6 +58,7 @@ const char cs_itch_proto[] = "itch";
 #define CS__ITCH_TABLE_MIN 1024u
 #define CS__ITCH_ORDERS_DEFAULT (1u << 20)
 
+/* Field kinds; the numeric ones (F_UINT, F_PRICE4, F_PRICE8) are 4 or 8 bytes. */
 enum { F_ALPHA, F_CHAR, F_UINT, F_PRICE4, F_PRICE8 };
 
 /* What a message does to the order table. */
@@ -216,10 +219,16 @@ typedef struct cs__itch_order {
     uint16_t epoch; /* in use while equal to the table's epoch */
 } cs__itch_order;
 
+/* A stock locate's symbol as the wire has it, and its length without the
+ * padding (computed once, when it is set). */
+typedef struct cs__itch_symbol_entry {
+    char sym[CS__ITCH_SYMBOL]; /* sym[0] == '\0': unknown */
+    uint8_t len;
+} cs__itch_symbol_entry;
+
 struct cs_itch {
-    char (*symbols)[CS__ITCH_SYMBOL]; /* per stock locate; "" = unknown;
-                                         NULL until the first symbol */
-    cs__itch_order *orders;           /* open addressing, cap a power of two */
+    cs__itch_symbol_entry *symbols; /* per stock locate; NULL until the first symbol */
+    cs__itch_order *orders;         /* open addressing, cap a power of two */
     size_t cap, n, max_orders;
     uint16_t epoch; /* never 0; a reset moves it on, emptying every slot at once */
     const cs__itch_def *by_type[256];
@@ -266,7 +275,7 @@ void cs_itch_free(cs_itch *st)
 void cs_itch_reset(cs_itch *st)
 {
     if (st->symbols != NULL)
-        memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * CS__ITCH_SYMBOL);
+        memset(st->symbols, 0, (size_t)CS__ITCH_LOCATES * sizeof(*st->symbols));
     if (++st->epoch == 0) { /* wrapped: slots of old epochs must not read as live */
         memset(st->orders, 0, st->cap * sizeof(cs__itch_order));
         st->epoch = 1;
@@ -338,22 +347,21 @@ static void cs__itch_order_put(cs_itch *st, uint64_t ref, uint16_t locate)
     st->orders[i] = (cs__itch_order){ref, locate, st->epoch};
 }
 
-static const cs__itch_order *cs__itch_order_get(const cs_itch *st, uint64_t ref)
+/* The slot of the live order "ref", or SIZE_MAX if it is not in the table. */
+static size_t cs__itch_order_find(const cs_itch *st, uint64_t ref)
 {
     size_t i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
 
-    return st->orders[i].epoch == st->epoch ? &st->orders[i] : NULL;
+    return st->orders[i].epoch == st->epoch ? i : SIZE_MAX;
 }
 
-/* Removes "ref" with backward-shift deletion (no tombstones). */
-static void cs__itch_order_del(cs_itch *st, uint64_t ref)
+/* Empties the live slot "i" (from cs__itch_order_find) with backward-shift
+ * deletion (no tombstones). */
+static void cs__itch_order_del_at(cs_itch *st, size_t i)
 {
     size_t mask = st->cap - 1;
-    size_t i = cs__itch_slot(st->orders, st->cap, st->epoch, ref);
     size_t j = i;
 
-    if (st->orders[i].epoch != st->epoch)
-        return;
     st->n--;
     for (;;) {
         size_t home;
@@ -379,84 +387,107 @@ static cs_str cs__itch_trim(const uint8_t *p, size_t n)
     return (cs_str){(const char *)p, n};
 }
 
-static uint64_t cs__itch_uint(const uint8_t *p, size_t n)
+/* A numeric field's value: every F_UINT, F_PRICE4 and F_PRICE8 of the
+ * tables is 4 or 8 bytes wide. */
+static inline uint64_t cs__itch_num(const uint8_t *p, size_t n)
 {
-    uint64_t v = 0;
-
-    if (n == 8)
-        return cs_rd_be64(p);
-    if (n == 4)
-        return cs_rd_be32(p);
-    if (n == 2)
-        return cs_rd_be16(p);
-    if (n == 6)
-        return ((uint64_t)cs_rd_be16(p) << 32) | cs_rd_be32(p + 2);
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
+    return n == 8 ? cs_rd_be64(p) : cs_rd_be32(p);
 }
 
-/* "00" .. "99": two digits per division when writing decimals. */
+/* The 6-byte timestamp of the header. */
+static inline uint64_t cs__itch_be48(const uint8_t *p)
+{
+    return ((uint64_t)cs_rd_be16(p) << 32) | cs_rd_be32(p + 2);
+}
+
+/*
+ * Decimal text without division (how it works). To write v < 10^(2k+2),
+ * whose length the caller knows (branches on v: predicted, unlike a count
+ * computed from the digits, they let the next field's text start at once):
+ *   1. y = v * ceil(2^48 / 10^(2k)): v / 10^(2k) in fixed point, 48 bits
+ *      of fraction; its integer part is the first one or two digits;
+ *   2. k times: keep the fraction, multiply it by 100: the integer part is
+ *      the next two digits, written from a table of "00" .. "99".
+ * Rounding up errs by less than v * 2^-48 < 10^-6 for v < 10^8, so no
+ * digit is ever off (checked for every v < 10^8). One multiply per two
+ * digits, each depending only on the one before.
+ */
 static const char cs__itch_digits2[201] = "00010203040506070809101112131415161718192021222324"
                                           "25262728293031323334353637383940414243444546474849"
                                           "50515253545556575859606162636465666768697071727374"
                                           "75767778798081828384858687888990919293949596979899";
 
-/* The number of decimal digits of v (1 for 0), v < 10^8. */
-static size_t cs__itch_digits32(uint32_t v)
-{
-    if (v < 10000)
-        return v < 100 ? (v < 10 ? 1 : 2) : (v < 1000 ? 3 : 4);
-    return v < 1000000 ? (v < 100000 ? 5 : 6) : (v < 10000000 ? 7 : 8);
-}
+#define CS__ITCH_FIX 48
+#define CS__ITCH_FIX_MASK ((1ULL << CS__ITCH_FIX) - 1)
+#define CS__ITCH_FIX_DIV(d) ((1ULL << CS__ITCH_FIX) / (d) + 1) /* ceil: d is no power of 2 */
 
-/* Writes the n digits of v (v < 10^n, n <= 8) ending at end, two digits
- * per 32-bit division. */
-static void cs__itch_put_digits(char *end, uint32_t v, size_t n)
+/* Writes the digits of y (step 1 above): one leading digit, or two if
+ * "two", then "pairs" pairs; returns how many. */
+static inline size_t cs__itch_put_fixed(char *p, uint64_t y, unsigned pairs, bool two)
 {
-    for (; n >= 2; n -= 2, v /= 100) {
-        end -= 2;
-        memcpy(end, cs__itch_digits2 + (v % 100) * 2, 2);
+    uint32_t top = (uint32_t)(y >> CS__ITCH_FIX);
+    size_t n = 1;
+
+    if (two) {
+        memcpy(p, cs__itch_digits2 + top * 2, 2);
+        n = 2;
+    } else
+        p[0] = (char)('0' + top);
+    for (unsigned i = 0; i < pairs; i++, n += 2) {
+        y = (y & CS__ITCH_FIX_MASK) * 100;
+        memcpy(p + n, cs__itch_digits2 + (y >> CS__ITCH_FIX) * 2, 2);
     }
-    if (n == 1)
-        end[-1] = (char)('0' + v);
+    return n;
 }
 
-/* Writes the eight digits of v (v < 10^8) at p: its two halves in
- * parallel, which shortens the chain of dependent divisions. */
+/* Writes v (v < 10^8) at p without leading zeros ("0" for 0); returns its
+ * length. */
+static size_t cs__itch_put_short(char *p, uint32_t v)
+{
+    if (v < 100) {
+        if (v < 10) {
+            p[0] = (char)('0' + v);
+            return 1;
+        }
+        memcpy(p, cs__itch_digits2 + v * 2, 2);
+        return 2;
+    }
+    if (v < 10000)
+        return cs__itch_put_fixed(p, v * CS__ITCH_FIX_DIV(100), 1, v >= 1000);
+    if (v < 1000000)
+        return cs__itch_put_fixed(p, v * CS__ITCH_FIX_DIV(10000), 2, v >= 100000);
+    return cs__itch_put_fixed(p, v * CS__ITCH_FIX_DIV(1000000), 3, v >= 10000000);
+}
+
+/* Writes the eight digits of v (v < 10^8) at p, leading zeros included. */
 static void cs__itch_put8(char *p, uint32_t v)
 {
-    uint32_t hi = v / 10000, lo = v % 10000;
-
-    memcpy(p, cs__itch_digits2 + (hi / 100) * 2, 2);
-    memcpy(p + 2, cs__itch_digits2 + (hi % 100) * 2, 2);
-    memcpy(p + 4, cs__itch_digits2 + (lo / 100) * 2, 2);
-    memcpy(p + 6, cs__itch_digits2 + (lo % 100) * 2, 2);
+    cs__itch_put_fixed(p, v * CS__ITCH_FIX_DIV(1000000), 3, true);
 }
 
+/* Writes the four digits of v (v < 10^4) at p, leading zeros included. */
+static void cs__itch_put4(char *p, uint32_t v)
+{
+    cs__itch_put_fixed(p, v * CS__ITCH_FIX_DIV(100), 1, true);
+}
+
+/* Writes v at buf in decimal (1 to 20 bytes, no more); returns its length. */
 static inline size_t cs__itch_u64(char *buf, uint64_t v)
 {
-    uint64_t hi = v / 100000000u;
-    uint32_t lo = (uint32_t)(v % 100000000u);
+    uint64_t hi;
     size_t n;
 
-    if (hi == 0) {
-        n = cs__itch_digits32(lo);
-        cs__itch_put_digits(buf + n, lo, n);
-        return n;
-    }
-    if (hi < 100000000u) { /* under 10^16: the high digits, then eight */
-        n = cs__itch_digits32((uint32_t)hi);
-        cs__itch_put_digits(buf + n, (uint32_t)hi, n);
-    } else { /* up to 20 digits: at most four, then eight, then eight */
-        uint32_t top = (uint32_t)(hi / 100000000u);
-
-        n = cs__itch_digits32(top);
-        cs__itch_put_digits(buf + n, top, n);
+    if (v < 100000000u)
+        return cs__itch_put_short(buf, (uint32_t)v);
+    hi = v / 100000000u;
+    if (hi < 100000000u) /* under 10^16: the high digits, then eight */
+        n = cs__itch_put_short(buf, (uint32_t)hi);
+    else { /* up to 20 digits: at most four, then eight, then eight */
+        n = cs__itch_put_short(buf, (uint32_t)(hi / 100000000u));
         cs__itch_put8(buf + n, (uint32_t)(hi % 100000000u));
         n += 8;
     }
-    cs__itch_put8(buf + n, lo);
+    cs__itch_put8(buf + n, (uint32_t)(v % 100000000u));
     return n + 8;
 }
 
@@ -465,25 +496,39 @@ size_t cs_itch_u64_text(char *buf, uint64_t v)
     return cs__itch_u64(buf, v);
 }
 
-/* Writes a decimal number (with "decimals" implied decimals) into out's
- * text without snprintf (the hot path); returns it (empty if full). */
-static cs_str cs__itch_print(cs_itch_out *out, uint64_t v, unsigned decimals)
+/* Writes the integer "v" in decimal into out's text without snprintf (the
+ * hot path); returns it (empty if full). */
+static cs_str cs__itch_print(cs_itch_out *out, uint64_t v)
 {
     char *p = out->text + out->text_used;
-    uint64_t scale = decimals == 4 ? 10000u : 100000000u;
     size_t n;
 
     if (sizeof(out->text) - out->text_used < 32)
         return (cs_str){p, 0};
-    if (decimals == 0)
-        n = cs__itch_u64(p, v);
-    else {
-        uint64_t frac = v % scale;
+    n = cs__itch_u64(p, v);
+    out->text_used += n;
+    return (cs_str){p, n};
+}
 
-        n = cs__itch_u64(p, v / scale);
+/* Writes the price "v" (4 implied decimals, or 8 if "eight") as decimal
+ * text into out's text; returns it (empty if full). */
+static cs_str cs__itch_print_price(cs_itch_out *out, uint64_t v, bool eight)
+{
+    char *p = out->text + out->text_used;
+    size_t n;
+
+    if (sizeof(out->text) - out->text_used < 32)
+        return (cs_str){p, 0};
+    if (eight) {
+        n = cs__itch_u64(p, v / 100000000u);
         p[n++] = '.';
-        cs__itch_put_digits(p + n + decimals, (uint32_t)frac, decimals);
-        n += decimals;
+        cs__itch_put8(p + n, (uint32_t)(v % 100000000u));
+        n += 8;
+    } else {
+        n = cs__itch_u64(p, v / 10000u);
+        p[n++] = '.';
+        cs__itch_put4(p + n, (uint32_t)(v % 10000u));
+        n += 4;
     }
     out->text_used += n;
     return (cs_str){p, n};
@@ -507,11 +552,11 @@ static cs_str cs__itch_value(cs_itch_out *out, const uint8_t *p, const cs__itch_
     case F_CHAR:
         return (cs_str){(const char *)p, 1};
     case F_PRICE4:
-        return cs__itch_print(out, cs__itch_uint(p, f->len), 4);
+        return cs__itch_print_price(out, cs__itch_num(p, f->len), false);
     case F_PRICE8:
-        return cs__itch_print(out, cs__itch_uint(p, f->len), 8);
+        return cs__itch_print_price(out, cs__itch_num(p, f->len), true);
     default:
-        return cs__itch_print(out, cs__itch_uint(p, f->len), 0);
+        return cs__itch_print(out, cs__itch_num(p, f->len));
     }
 }
 
@@ -520,11 +565,11 @@ static void cs__itch_fields(cs_itch_out *out, const uint8_t *msg, size_t len,
                             const cs__itch_field *fields)
 {
     if (len >= 3)
-        cs__itch_add(out, "stock_locate", cs__itch_print(out, cs_rd_be16(msg + 1), 0));
+        cs__itch_add(out, "stock_locate", cs__itch_print(out, cs_rd_be16(msg + 1)));
     if (len >= 5)
-        cs__itch_add(out, "tracking_number", cs__itch_print(out, cs_rd_be16(msg + 3), 0));
+        cs__itch_add(out, "tracking_number", cs__itch_print(out, cs_rd_be16(msg + 3)));
     if (len >= CS__ITCH_HDR)
-        cs__itch_add(out, "timestamp", cs__itch_print(out, cs__itch_uint(msg + 5, 6), 0));
+        cs__itch_add(out, "timestamp", cs__itch_print(out, cs__itch_be48(msg + 5)));
     for (const cs__itch_field *f = fields; f != NULL && f->name != NULL; f++)
         if ((size_t)f->off + f->len <= len)
             cs__itch_add_n(out, f->name, f->name_len, cs__itch_value(out, msg + f->off, f));
@@ -534,29 +579,30 @@ static void cs__itch_fields(cs_itch_out *out, const uint8_t *msg, size_t len,
 
 static void cs__itch_symbol_set(cs_itch *st, uint16_t locate, const uint8_t *stock, bool force)
 {
-    if (st->symbols == NULL) /* 512 KiB, only for a stream that carries ITCH */
-        st->symbols = cs_calloc(CS__ITCH_LOCATES, CS__ITCH_SYMBOL);
+    if (st->symbols == NULL) /* 576 KiB, only for a stream that carries ITCH */
+        st->symbols = cs_calloc(CS__ITCH_LOCATES, sizeof(*st->symbols));
     if (st->symbols == NULL) {
         st->stats.symbols_lost++;
         return;
     }
-    if (force || st->symbols[locate][0] == '\0')
-        memcpy(st->symbols[locate], stock, CS__ITCH_SYMBOL);
+    if (force || st->symbols[locate].sym[0] == '\0') {
+        memcpy(st->symbols[locate].sym, stock, CS__ITCH_SYMBOL);
+        st->symbols[locate].len = (uint8_t)cs__itch_trim(stock, CS__ITCH_SYMBOL).len;
+    }
 }
 
 static cs_str cs__itch_symbol(const cs_itch *st, uint16_t locate)
 {
     if (st->symbols == NULL)
         return (cs_str){"", 0};
-    return cs__itch_trim((const uint8_t *)st->symbols[locate], CS__ITCH_SYMBOL);
+    return (cs_str){st->symbols[locate].sym, st->symbols[locate].len};
 }
 
 /* Updates the maps from a well-formed message; adds "stock" to events. */
 static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *msg, cs_itch_out *out)
 {
     uint16_t locate = cs_rd_be16(msg + 1);
-    const cs__itch_order *o;
-    uint64_t ref;
+    size_t slot;
     cs_str sym;
 
     switch (d->kind) {
@@ -576,20 +622,18 @@ static void cs__itch_track(cs_itch *st, const cs__itch_def *d, const uint8_t *ms
     default:
         break;
     }
-    ref = cs_rd_be64(msg + 11); /* E C X D U: the reference at 11:8 */
-    o = cs__itch_order_get(st, ref);
-    if (o != NULL)
-        locate = o->locate;
+    slot = cs__itch_order_find(st, cs_rd_be64(msg + 11)); /* E C X D U: the reference at 11:8 */
+    if (slot != SIZE_MAX)
+        locate = st->orders[slot].locate;
     sym = cs__itch_symbol(st, locate);
     out->instrument = sym;
     if (sym.len > 0)
         cs__itch_add(out, "stock", sym);
-    if (d->kind == K_DELETE && o != NULL)
-        cs__itch_order_del(st, ref);
-    else if (d->kind == K_REPLACE && o != NULL) {
-        cs__itch_order_del(st, ref);
+    if (slot == SIZE_MAX || (d->kind != K_DELETE && d->kind != K_REPLACE))
+        return;
+    cs__itch_order_del_at(st, slot);
+    if (d->kind == K_REPLACE)
         cs__itch_order_put(st, cs_rd_be64(msg + 19), locate);
-    }
 }
 
 void cs_itch_prefetch(const cs_itch *st, const uint8_t *msg, size_t len)

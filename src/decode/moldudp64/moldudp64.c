@@ -95,7 +95,12 @@ typedef struct cs__mold_scan {
     uint32_t fault; /* 0, CS_MSG_BAD_LENGTH or CS_MSG_MALFORMED */
 } cs__mold_scan;
 
-static cs__mold_scan cs__mold_scan_blocks(const uint8_t *p, size_t len, uint16_t count)
+/* Reads the block lengths of the datagram p (len bytes, count blocks).
+ * With "itch" (parse(), not the probe), each whole block's order-table
+ * slot starts loading too (cs_itch_prefetch), so the cache misses of a
+ * packet's blocks overlap one another and the decoding before them. */
+static cs__mold_scan cs__mold_scan_blocks(const uint8_t *p, size_t len, uint16_t count,
+                                          const cs_itch *itch)
 {
     cs__mold_scan s = {0, 0};
     cs_cursor c;
@@ -118,6 +123,8 @@ static cs__mold_scan cs__mold_scan_blocks(const uint8_t *p, size_t len, uint16_t
             s.fault = CS_MSG_BAD_LENGTH;
             return s;
         }
+        if (itch != NULL)
+            cs_itch_prefetch(itch, lp + 2, blen);
         s.blocks++;
     }
     if (cs_cursor_left(&c) != 0)
@@ -147,7 +154,7 @@ static cs_probe cs__mold_probe(const uint8_t *data, size_t len, uint8_t dir)
         return len == CS__MOLD_HDR ? CS_PROBE_YES : CS_PROBE_NO;
     if (len == CS__MOLD_HDR)
         return CS_PROBE_NO; /* a request: too little to tell */
-    return cs__mold_scan_blocks(data, len, count).fault == 0 ? CS_PROBE_YES : CS_PROBE_NO;
+    return cs__mold_scan_blocks(data, len, count, NULL).fault == 0 ? CS_PROBE_YES : CS_PROBE_NO;
 }
 
 static cs_str cs__mold_session(const uint8_t *p)
@@ -208,21 +215,23 @@ static bool cs__mold_track(cs__mold_state *st, cs_decode_ctx *ctx, uint8_t dir, 
 /* A data packet of a feed is a sighting of pair "ab": the same packet on
  * the other feed of an A/B pair (same session and first number, at the
  * same tap) races it. */
-static void cs__mold_sighting(cs__mold_state *st, const uint8_t *p, cs_msg_out *m)
+static void cs__mold_sighting(cs__mold_state *st, const uint8_t *p, cs_str seq, cs_msg_out *m)
 {
     cs_str session = cs__mold_session(p);
     size_t n = session.len;
 
     memcpy(st->key, session.p, n);
     st->key[n++] = ':';
-    n += cs_itch_u64_text(st->key + n, cs_rd_be64(p + 10));
+    memcpy(st->key + n, seq.p, seq.len);
+    n += seq.len;
     m->role = CS_ROLE_SIGHTING;
     m->pair = "ab";
     m->key = m->match = (cs_str){st->key, n};
 }
 
+/* Emits the packet's own message; "seq" is its Sequence in decimal. */
 static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
-                                 uint32_t flags, bool retrans)
+                                 cs_str seq, uint32_t flags, bool retrans)
 {
     const uint8_t *p = in->data;
     const char *type = cs__mold_type(cs_rd_be16(p + 18), in->len);
@@ -230,10 +239,9 @@ static void cs__mold_emit_packet(cs__mold_state *st, cs_decode_ctx *ctx, const c
 
     memset(&m, 0, sizeof(m));
     if (!retrans && type[0] == 'd') /* "data" */
-        cs__mold_sighting(st, p, &m);
+        cs__mold_sighting(st, p, seq, &m);
     st->fields[0] = cs__mold_kv("session", cs__mold_session(p));
-    st->fields[1] =
-        cs__mold_kv("seq", cs__mold_num(st->num[0], sizeof(st->num[0]), cs_rd_be64(p + 10)));
+    st->fields[1] = cs__mold_kv("seq", seq);
     st->fields[2] =
         cs__mold_kv("count", cs__mold_num(st->num[1], sizeof(st->num[1]), cs_rd_be16(p + 18)));
     st->fields[3] = cs__mold_kv("retransmission", (cs_str){"1", 1});
@@ -262,20 +270,20 @@ static size_t cs__mold_text_inc(char *buf, size_t n)
     return n + 1;
 }
 
-/* Emits the ITCH message of each of the first "blocks" blocks. */
+/* Emits the ITCH message of each of the first "blocks" blocks; "first" is
+ * the packet's Sequence in decimal (the first block's number). */
 static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const cs_decode_input *in,
-                                 size_t blocks)
+                                 cs_str first, size_t blocks)
 {
     const uint8_t *p = in->data;
     size_t off = CS__MOLD_HDR;
     cs_itch_out *out = &st->out;
     cs_kv session = cs__mold_kv("session", cs__mold_session(p));
-    cs_str seq = cs__mold_num(st->num[2], sizeof(st->num[2]), cs_rd_be64(p + 10));
+    cs_str seq = {st->num[2], first.len}; /* a copy of first: it counts up block by block */
+    /* cleared once per packet, not per block: a block sets what differs */
+    cs_msg_out m = {.fields = out->fields, .proto = cs_itch_proto};
 
-    /* the blocks were checked whole: every order slot they touch is
-     * fetched at once, so the cache misses overlap */
-    for (size_t i = 0, o = off; i < blocks; i++, o += 2u + cs_rd_be16(p + o))
-        cs_itch_prefetch(st->itch, p + o + 2, cs_rd_be16(p + o));
+    memcpy(st->num[2], first.p, first.len);
     for (size_t i = 0; i < blocks; i++) {
         uint16_t blen = cs_rd_be16(p + off);
 
@@ -286,16 +294,13 @@ static void cs__mold_emit_blocks(cs__mold_state *st, cs_decode_ctx *ctx, const c
         out->fields[out->n_fields++] = session;
         out->fields[out->n_fields++] = cs__mold_kv("seq", seq);
         cs_itch_decode(st->itch, p + off + 2, blen, out);
-        cs_decode_emit(ctx, &(cs_msg_out){
-                                .type = out->type,
-                                .start = off,
-                                .len = 2u + blen,
-                                .flags = out->flags | (out->instrument.len > 0 ? CS_MSG_TICK : 0),
-                                .instrument = out->instrument,
-                                .fields = out->fields,
-                                .n_fields = out->n_fields,
-                                .proto = cs_itch_proto,
-                            });
+        m.type = out->type;
+        m.start = off;
+        m.len = 2u + blen;
+        m.flags = out->flags | (out->instrument.len > 0 ? CS_MSG_TICK : 0);
+        m.instrument = out->instrument;
+        m.n_fields = out->n_fields;
+        cs_decode_emit(ctx, &m);
         off += 2u + blen;
     }
 }
@@ -307,6 +312,7 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     cs__mold_scan scan = {0, 0};
     uint16_t count;
     uint64_t seq;
+    cs_str seq_text;
     bool retrans = false;
 
     if (in->len < CS__MOLD_HDR) {
@@ -315,16 +321,17 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     }
     count = cs_rd_be16(p + 18);
     seq = cs_rd_be64(p + 10);
+    seq_text = cs__mold_num(st->num[0], sizeof(st->num[0]), seq); /* once for every use */
     if (in->len == CS__MOLD_HDR && count != CS__MOLD_HEARTBEAT && count != CS__MOLD_END) {
         st->dir[in->dir & 1].requested = true;
-        cs__mold_emit_packet(st, ctx, in, 0, false); /* a request */
+        cs__mold_emit_packet(st, ctx, in, seq_text, 0, false); /* a request */
         return in->len;
     }
     if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
         if (in->len != CS__MOLD_HDR)
             scan.fault = CS_MSG_BAD_LENGTH;
     } else
-        scan = cs__mold_scan_blocks(p, in->len, count);
+        scan = cs__mold_scan_blocks(p, in->len, count, st->itch);
     if (scan.fault != 0)
         st->bad_packets++;
     if (st->dir[(in->dir & 1) ^ 1].requested) /* answers to requests: no sequence of their own */
@@ -332,11 +339,11 @@ static size_t cs__mold_parse(void *state, cs_decode_ctx *ctx, cs_decode_input *i
     else
         retrans = cs__mold_track(st, ctx, in->dir, p, seq);
     if (count == CS__MOLD_HEARTBEAT || count == CS__MOLD_END) {
-        cs__mold_emit_packet(st, ctx, in, scan.fault, false); /* a late one: ignored */
+        cs__mold_emit_packet(st, ctx, in, seq_text, scan.fault, false); /* a late one: ignored */
         return in->len;
     }
-    cs__mold_emit_packet(st, ctx, in, scan.fault, retrans);
-    cs__mold_emit_blocks(st, ctx, in, scan.blocks);
+    cs__mold_emit_packet(st, ctx, in, seq_text, scan.fault, retrans);
+    cs__mold_emit_blocks(st, ctx, in, seq_text, scan.blocks);
     if (scan.blocks > 0) {
         cs_seq_span span = {cs__mold_session(p), seq, scan.blocks, retrans};
 
