@@ -27,8 +27,9 @@
  * so a step wider than a second (every chart over more than five
  * minutes) cannot get its percentiles the way a sensor computes them.
  *
- * Invariant: the answer comes by the hub's deadline, the second round
- * getting only what the first left of it.
+ * Invariant: the answer comes by the hub's deadline, each later round
+ * (without hist, then with the widest step) getting only what the rounds
+ * before it left.
  */
 #include "hub/hub_int.h"
 

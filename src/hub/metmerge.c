@@ -274,7 +274,7 @@ static int write_point(FILE *o, const point_ref *r, size_t from, size_t to, long
         s[strlen(s) - 1] = '\0'; /* the closing brace: the hist goes before it */
         fprintf(o, "%s%s", first ? "" : ",", s);
         if (exact && hist_out) {
-            fputs(",\"hist\":", o);
+            fprintf(o, "%s\"hist\":", s[1] ? "," : "");
             cs_hist_json(o, h);
         }
         fputc('}', o);
