@@ -360,7 +360,7 @@ static int row_window(void *ud, const cs_series_id *series, const cs_metric_poin
 
     if (!keep(x, p->ts_ns))
         return 0;
-    cs_metric_point_json(b->f, p, series->kind, 1);
+    cs_metric_point_json(b->f, p, series->kind, 1, 0);
     if (fseeko(b->f, -1, SEEK_CUR) != 0) /* reopen the object */
         x->row_err = CS_ENOMEM;
     fprintf(b->f, ",\"kind\":\"%s\",\"name\":", cs_series_kind_name(series->kind));

@@ -32,15 +32,19 @@ int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, con
                        const int *use, int n, char **out, size_t *len);
 
 /* Merges the answers of the asked ("use") sensors to one
- * /api/v1/metrics request into one JSON object (malloc'ed into "*out"):
- * {"series", "step_ns", ["heat_lower_ns",] "points", "percentiles":
- * "max_of_sensors", "sensors", "missing", "partial"}, a point per step
- * any sensor has, its counters summed and its percentiles the largest of
- * the sensors' (metmerge.c lists each member's rule). Answers with a
- * step other than the widest given are left out and named missing.
- * "series" names the series when no sensor answered. 0, or CS_ENOMEM. */
-int cs_hub_merge_metrics(const char *series, const cs_hub_peer *peers, const cs_hub_fetch *f,
-                         const int *use, int n, char **out, size_t *len);
+ * /api/v1/metrics?hist=1 request into one JSON object (malloc'ed into
+ * "*out"): {"series", "step_ns", ["heat_lower_ns",] "points",
+ * "percentiles", "sensors", "missing", "partial"}, a point per step any
+ * sensor has, its counters summed and its percentiles recomputed from the
+ * sensors' histograms summed ("percentiles":"merged"); a point some
+ * sensor gave without its histogram has the largest of the sensors'
+ * percentiles and says "percentiles":"max_of_sensors", as does then the
+ * answer (metmerge.c lists each member's rule). With "hist_out" each
+ * exact point keeps its merged "hist". Answers with a step other than
+ * the widest given are left out and named missing. "series" names the
+ * series when no sensor answered. 0, or CS_ENOMEM. */
+int cs_hub_merge_metrics(const char *series, int hist_out, const cs_hub_peer *peers,
+                         const cs_hub_fetch *f, const int *use, int n, char **out, size_t *len);
 
 /* The "step_ns" of one sensor's /api/v1/metrics answer, or 0. */
 long long cs_hub_metrics_step(const cs_hub_fetch *f);

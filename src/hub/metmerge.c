@@ -13,12 +13,21 @@
  *         errors, gaps, missing, kernel_drops, not_stored, not_analysed,
  *         unsynced, backwards, untimed, packets, messages, lost,
  *         races_won, measurements, orders, accepts, rejects
- *   max   p50_ns p90_ns p99_ns p999_ns max_ns: the worst sensor's. A
- *         sensor's answer carries its percentiles, not its histogram, so
- *         the union's percentiles cannot be recomputed; the largest of
- *         the sensors' is an upper bound of the union's (at that value
- *         every sensor has at least the quantile's share below it) and
- *         max_ns is exact. Never averaged.
+ *   hist  hist (asked with hist=1, analytics/histjson.h): the sensors'
+ *         histograms summed bucket by bucket (cs_hist_json_merge), then
+ *         p50_ns p90_ns p99_ns p999_ns max_ns recomputed from the sum by
+ *         cs_hist_quantile(): the same rank and bucket a sensor holding
+ *         every sensor's windows would report, at any step, since a
+ *         sensor's step point is the sum of its windows' histograms.
+ *         The merged "hist" is written only if the hub's client asked
+ *         for hist=1.
+ *   max   p50_ns p90_ns p99_ns p999_ns max_ns, when a sensor's point
+ *         comes without a usable "hist" (a sensor that predates it): the
+ *         worst sensor's, an upper bound of the union's (at that value
+ *         every sensor has at least the quantile's share below it);
+ *         max_ns is exact. Never averaged. Such a point says
+ *         "percentiles":"max_of_sensors", and so does the answer
+ *         ("merged" when every point's are exact).
  *         burst_packets burst_bytes: one sensor's busiest millisecond
  *         (the sensors' milliseconds are not aligned, so not summed)
  *   rate  rate: the merged count per second of the step, the sensor's
@@ -40,6 +49,7 @@
  */
 #include "hub/merge.h"
 
+#include "analytics/histjson.h"
 #include "analytics/metrics.h"
 #include "core/error.h"
 
@@ -208,12 +218,41 @@ static void fold_point(json_t *m, json_t *pt)
     }
 }
 
-/* The merged point of refs [from, to) (equal ts_ns), written to "o". */
-static void write_point(FILE *o, const point_ref *r, size_t from, size_t to, long long step,
-                        int first)
+/* The histograms of refs [from, to) summed into "h" (emptied first): 1,
+ * or 0 if a point lacks a usable one ("h" then means nothing). */
+static int hist_sum(const point_ref *r, size_t from, size_t to, cs_histogram *h)
+{
+    cs_hist_init(h);
+    for (size_t k = from; k < to; k++)
+        if (cs_hist_json_merge(json_object_get(r[k].pt, "hist"), h) < 0)
+            return 0;
+    return 1;
+}
+
+/* Sets the percentiles of "m" from "h", as a sensor computes a point's
+ * (store/metricstore.c: nearest rank, bucket midpoint clamped to the
+ * exact min and max). */
+static void set_percentiles(json_t *m, const cs_histogram *h)
+{
+    static const char *const name[] = {"p50_ns", "p90_ns", "p99_ns", "p999_ns"};
+    static const double q[] = {0.50, 0.90, 0.99, 0.999};
+
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++)
+        if (json_object_get(m, name[i]))
+            json_object_set_new(m, name[i], json_integer(cs_hist_quantile(h, q[i])));
+    if (json_object_get(m, "max_ns"))
+        json_object_set_new(m, "max_ns", json_integer(cs_hist_max(h)));
+}
+
+/* The merged point of refs [from, to) (equal ts_ns), written to "o";
+ * "h" is scratch. 1 if its percentiles are exact (merged histograms),
+ * 0 if they are the worst sensor's. */
+static int write_point(FILE *o, const point_ref *r, size_t from, size_t to, long long step,
+                       int first, int hist_out, cs_histogram *h)
 {
     json_t *m = json_object();
     json_t *count;
+    int exact = hist_sum(r, from, to, h);
     char *s;
 
     for (size_t k = from; k < to; k++)
@@ -224,10 +263,25 @@ static void write_point(FILE *o, const point_ref *r, size_t from, size_t to, lon
                       json_is_integer(count) && step > 0
                           ? (double)json_integer_value(count) / ((double)step / 1e9)
                           : 0);
+    if (exact)
+        set_percentiles(m, h);
+    else
+        json_object_set_new(m, "percentiles", json_string("max_of_sensors"));
     s = json_dumps(m, JSON_COMPACT | JSON_REAL_PRECISION(12));
-    fprintf(o, "%s%s", first ? "" : ",", s ? s : "{}");
+    if (s == NULL || strlen(s) < 2) {
+        fprintf(o, "%s{}", first ? "" : ",");
+    } else {
+        s[strlen(s) - 1] = '\0'; /* the closing brace: the hist goes before it */
+        fprintf(o, "%s%s", first ? "" : ",", s);
+        if (exact && hist_out) {
+            fprintf(o, "%s\"hist\":", s[1] ? "," : "");
+            cs_hist_json(o, h);
+        }
+        fputc('}', o);
+    }
     free(s);
     json_decref(m);
+    return exact;
 }
 
 /* The step of the answers in "docs" the merge uses: the widest. */
@@ -300,18 +354,20 @@ static void write_head(FILE *o, json_t **docs, int n, const char *series, long l
     }
 }
 
-int cs_hub_merge_metrics(const char *series, const cs_hub_peer *peers, const cs_hub_fetch *f,
-                         const int *use, int n, char **out, size_t *len)
+int cs_hub_merge_metrics(const char *series, int hist_out, const cs_hub_peer *peers,
+                         const cs_hub_fetch *f, const int *use, int n, char **out, size_t *len)
 {
     json_t *docs[CS_HUB_SENSORS_MAX] = {0};
     cs_hub_fetch *g = calloc((size_t)n + 1, sizeof(*g));
+    cs_histogram *h = malloc(sizeof(*h));
     ref_acc a = {0};
     long long step;
-    int rc = g ? 0 : CS_ENOMEM;
-    FILE *o = g ? open_memstream(out, len) : NULL;
+    int rc = g ? 0 : CS_ENOMEM, exact = 1;
+    FILE *o = g && h ? open_memstream(out, len) : NULL;
 
     if (o == NULL) {
         free(g);
+        free(h);
         return CS_ENOMEM;
     }
     parse_answers(f, use, n, "points", docs, g);
@@ -323,14 +379,15 @@ int cs_hub_merge_metrics(const char *series, const cs_hub_peer *peers, const cs_
     for (size_t k = 0, end; k < a.n; k = end) {
         for (end = k + 1; end < a.n && a.refs[end].key == a.refs[k].key; end++)
             ;
-        write_point(o, a.refs, k, end, step, k == 0);
+        exact &= write_point(o, a.refs, k, end, step, k == 0, hist_out, h);
     }
-    fputs("],\"percentiles\":\"max_of_sensors\"", o);
+    fprintf(o, "],\"percentiles\":\"%s\"", exact ? "merged" : "max_of_sensors");
     write_tail(o, peers, docs, g, use, n);
     for (int i = 0; i < n; i++)
         json_decref(docs[i]);
     free(a.refs);
     free(g);
+    free(h);
     if (fclose(o) != 0 && rc == 0)
         rc = CS_ENOMEM;
     return rc;

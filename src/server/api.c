@@ -162,19 +162,20 @@ enum {
     P_PCAP_TIME = 1 << 17,
     P_SESSION = 1 << 18,
     P_MAX = 1 << 19,
+    P_HIST = 1 << 20,
 };
 
-static const char *const param_names[] = {"after",   "before", "step",      "series",      "pair",
-                                          "min",     "sort",   "limit",     "offset",      "proto",
-                                          "type",    "key",    "filter",    "min_latency", "events",
-                                          "heatmap", "total",  "pcap_time", "session",     "max"};
+static const char *const param_names[] = {
+    "after",  "before",  "step",  "series",    "pair",    "min",    "sort",
+    "limit",  "offset",  "proto", "type",      "key",     "filter", "min_latency",
+    "events", "heatmap", "total", "pcap_time", "session", "max",    "hist"};
 #define N_PARAMS (sizeof(param_names) / sizeof(param_names[0]))
 
 static unsigned allowed_params(int ep)
 {
     switch (ep) {
     case CS__EP_METRICS:
-        return P_SERIES | P_AFTER | P_BEFORE | P_STEP | P_HEATMAP;
+        return P_SERIES | P_AFTER | P_BEFORE | P_STEP | P_HEATMAP | P_HIST;
     case CS__EP_SERIES:
     case CS__EP_FEEDS:
         return P_AFTER | P_BEFORE;
@@ -369,9 +370,12 @@ static int parse_one(int idx, const char *v, int64_t now, cs__query *q, cs__err 
         return parse_events(v, &q->events, e);
     case P_HEATMAP:
     case P_TOTAL:
+    case P_HIST:
         if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
             return cs__api_fail(e, 400, name, "%s: expected 0 or 1", name);
-        *((1u << idx) == P_HEATMAP ? &q->heatmap : &q->total) = v[0] == '1';
+        *((1u << idx) == P_HEATMAP ? &q->heatmap
+          : (1u << idx) == P_HIST  ? &q->hist
+                                   : &q->total) = v[0] == '1';
         return 0;
     case P_PCAP_TIME:
         if (strcmp(v, "reference") != 0 && strcmp(v, "capture") != 0)
@@ -636,11 +640,22 @@ static void heat_lower_json(FILE *f)
     fputs("]", f);
 }
 
-static void point_json(FILE *f, const cs_metric_point *p, int first, int heatmap, int kind)
+static void point_json(FILE *f, const cs_metric_point *p, int first, const cs__query *q)
 {
     if (!first)
         fputc(',', f);
-    cs_metric_point_json(f, p, kind, heatmap);
+    cs_metric_point_json(f, p, q->series.kind, q->heatmap, q->hist);
+}
+
+/* The points of "q" at step "step" (with their buckets in "*pairs" if
+ * q->hist asks for them, else NULL). */
+static int query_points(const char *dir, const cs__query *q, int64_t step, cs_metric_point **pts,
+                        size_t *n, cs_hist_pair **pairs)
+{
+    *pairs = NULL;
+    if (q->hist)
+        return cs_metricstore_query_hist(dir, &q->series, q->after, q->before, step, pts, n, pairs);
+    return cs_metricstore_query(dir, &q->series, q->after, q->before, step, pts, n);
 }
 
 /* The smallest whole-second step >= "step" that cuts a span of "span"
@@ -660,12 +675,15 @@ static int64_t step_bound(uint64_t span, int64_t step)
  * holds at most CS__API_POINTS_MAX points: a step too fine for the range
  * is widened to the smallest whole-second step that fits (the reply's
  * step_ns says which). With heatmap=1 each point also carries its heat
- * counts and the reply the heat buckets' lower bounds. Without a range the span is the stored
- * data's.
+ * counts and the reply the heat buckets' lower bounds; with hist=1 each
+ * point carries its histogram's non-empty buckets (analytics/histjson.h),
+ * which a hub merges into exact percentiles. Without a range the span is
+ * the stored data's.
  */
 static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
 {
     cs_metric_point *pts = NULL;
+    cs_hist_pair *pairs = NULL;
     size_t n = 0;
     char name[SERIES_TEXT_MAX];
     int64_t step = q->step_ns;
@@ -673,13 +691,14 @@ static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
 
     if (q->after != INT64_MIN && q->before != INT64_MAX)
         step = step_bound((uint64_t)q->before - (uint64_t)q->after, step);
-    rc = cs_metricstore_query(dir, &q->series, q->after, q->before, step, &pts, &n);
+    rc = query_points(dir, q, step, &pts, &n, &pairs);
     if (rc == 0 && n > CS__API_POINTS_MAX) {
         step =
             step_bound((uint64_t)pts[n - 1].ts_ns - (uint64_t)pts[0].ts_ns + (uint64_t)step, step);
         cs_free(pts);
+        cs_free(pairs);
         pts = NULL;
-        rc = cs_metricstore_query(dir, &q->series, q->after, q->before, step, &pts, &n);
+        rc = query_points(dir, q, step, &pts, &n, &pairs);
     }
     if (rc < 0)
         return rc;
@@ -691,9 +710,10 @@ static int reply_metrics(FILE *f, const char *dir, const cs__query *q)
         heat_lower_json(f);
     fputs(",\"points\":[", f);
     for (size_t i = 0; i < n; i++)
-        point_json(f, &pts[i], i == 0, q->heatmap, q->series.kind);
+        point_json(f, &pts[i], i == 0, q);
     fputs("]", f);
     cs_free(pts);
+    cs_free(pairs);
     return 0;
 }
 

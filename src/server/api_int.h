@@ -100,6 +100,7 @@ typedef struct cs__query {
     uint64_t limit, offset;
     unsigned events; /* stream: CS__EV_* wanted, default CS__EV_ALL */
     int heatmap;     /* metrics: 1 adds the heat counts */
+    int hist;        /* metrics: 1 adds each point's histogram */
     int total;       /* measurements: 1 adds the matching count */
     int pcap_time;   /* packets: CS_PCAP_TIME_* (store/store.h) */
 } cs__query;

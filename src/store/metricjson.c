@@ -6,7 +6,9 @@
  *
  * Every series kind gets the common members; clock, feed and session
  * points add their own (analytics/metrics.h says what each counts). Times
- * and latencies are integer nanoseconds; "rate" has three decimals.
+ * and latencies are integer nanoseconds; "rate" has three decimals. With
+ * "hist", the point's histogram follows (analytics/histjson.h): what a
+ * hub needs to merge several sensors' points into exact percentiles.
  */
 #include "store/metricstore.h"
 
@@ -46,7 +48,7 @@ static void feed_json(FILE *f, const cs_metric_point *p, int kind)
                 p->messages, p->measurements, p->orders, p->accepts, p->rejects);
 }
 
-void cs_metric_point_json(FILE *f, const cs_metric_point *p, int kind, int heat)
+void cs_metric_point_json(FILE *f, const cs_metric_point *p, int kind, int heat, int hist)
 {
     fprintf(f,
             "{\"ts_ns\":%" PRId64 ",\"windows\":%" PRIu64 ",\"count\":%" PRIu64
@@ -66,5 +68,9 @@ void cs_metric_point_json(FILE *f, const cs_metric_point *p, int kind, int heat)
         feed_json(f, p, kind);
     if (heat)
         heat_json(f, p);
+    if (hist) {
+        fputs(",\"hist\":", f);
+        cs_hist_sparse_json(f, &p->hist);
+    }
     fputs("}", f);
 }

@@ -69,7 +69,8 @@
  * into one accumulator whose histogram is cleared only over the bucket
  * range it touched, so a day of one-second windows merges in a few tens of
  * milliseconds. The same pass over [lo, hi] sums the buckets into the
- * point's heat buckets (metricstore.h), a fixed map of histogram buckets.
+ * point's heat buckets (metricstore.h), a fixed map of histogram buckets,
+ * and, for cs_metricstore_query_hist(), lists its non-empty buckets.
  */
 #include "store/metricstore.h"
 
@@ -1019,9 +1020,50 @@ static void heat_sum(const cs_histogram *h, int lo, int hi, uint64_t *heat)
         heat[heat_of_bucket(i)] += h->buckets[i];
 }
 
-/* Finishes the point of "acc" (touched buckets [lo, hi]) into "p" and
- * clears the accumulator for the next one. */
-static void point_finish(cs_metrics_acc *acc, int lo, int hi, int64_t step_ns, cs_metric_point *p)
+/* The non-empty buckets of the points of a query, appended point after
+ * point; NULL when the caller does not want them. */
+typedef struct pair_list {
+    cs_hist_pair *p;
+    size_t n, cap;
+    int failed; /* CS_ENOMEM met */
+} pair_list;
+
+/* Appends the non-empty buckets in [lo, hi] of "h" to "pl" and notes
+ * their number and the histogram's summary in "s" (buckets set later by
+ * pairs_attach, once the list stops moving). */
+static void pairs_take(pair_list *pl, const cs_histogram *h, int lo, int hi, cs_hist_sparse *s)
+{
+    s->count = h->count;
+    s->min = cs_hist_min(h);
+    s->max = cs_hist_max(h);
+    s->sum = h->sum;
+    for (int i = lo; i <= hi; i++) {
+        if (h->buckets[i] == 0)
+            continue;
+        if (cs_grow((void **)&pl->p, &pl->cap, pl->n + 1, sizeof(*pl->p)) < 0) {
+            pl->failed = 1;
+            return;
+        }
+        pl->p[pl->n++] = (cs_hist_pair){(uint32_t)i, h->buckets[i]};
+        s->n++;
+    }
+}
+
+/* Points "pts" at their buckets in "pl" (taken in point order). */
+static void pairs_attach(const pair_list *pl, cs_metric_point *pts, size_t n)
+{
+    size_t at = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        pts[i].hist.buckets = pl->p ? pl->p + at : NULL;
+        at += pts[i].hist.n;
+    }
+}
+
+/* Finishes the point of "acc" (touched buckets [lo, hi]) into "p" (its
+ * buckets into "pl" if not NULL) and clears the accumulator for the next
+ * one. */
+static void point_finish(cs_metrics_acc *acc, int lo, int hi, pair_list *pl, cs_metric_point *p)
 {
     cs_metrics_summary s;
 
@@ -1046,11 +1088,13 @@ static void point_finish(cs_metrics_acc *acc, int lo, int hi, int64_t step_ns, c
     p->unsynced = s.unsynced, p->backwards = s.backwards, p->untimed = s.untimed;
     p->offset_mean_ns = s.offset_mean_ns, p->drift_ns_per_min = s.drift_ns_per_min;
     heat_sum(&acc->hist, lo, hi, p->heat);
+    if (pl)
+        pairs_take(pl, &acc->hist, lo, hi, &p->hist);
     cs_metrics_acc_clear_counts(acc);
     hist_clear(&acc->hist, lo, hi);
 }
 
-static int merge_hits(const hit *h, size_t nh, int64_t step_ns, cs_metrics_acc *acc,
+static int merge_hits(const hit *h, size_t nh, int64_t step_ns, cs_metrics_acc *acc, pair_list *pl,
                       cs_metric_point *pts, size_t *np)
 {
     int lo = CS_HIST_BUCKETS, hi = -1;
@@ -1060,7 +1104,7 @@ static int merge_hits(const hit *h, size_t nh, int64_t step_ns, cs_metrics_acc *
     for (size_t i = 0; i < nh; i++) {
         if (i == 0 || h[i].step != h[i - 1].step) {
             if (i > 0)
-                point_finish(acc, lo, hi, step_ns, &pts[(*np)++]);
+                point_finish(acc, lo, hi, pl, &pts[(*np)++]);
             lo = CS_HIST_BUCKETS, hi = -1;
             acc->s.from_ns = h[i].step * step_ns;
             acc->s.to_ns = acc->s.from_ns + step_ns;
@@ -1071,12 +1115,14 @@ static int merge_hits(const hit *h, size_t nh, int64_t step_ns, cs_metrics_acc *
         cs_metrics_acc_add(acc, &w); /* w.hist is NULL: buckets went in above */
     }
     if (nh > 0)
-        point_finish(acc, lo, hi, step_ns, &pts[(*np)++]);
+        point_finish(acc, lo, hi, pl, &pts[(*np)++]);
     return 0;
 }
 
-int cs_metricstore_query(const char *store_dir, const cs_series_id *series, int64_t after,
-                         int64_t before, int64_t step_ns, cs_metric_point **out, size_t *n)
+/* cs_metricstore_query_hist() with "pl" NULL: the points without their
+ * buckets. */
+static int query(const char *store_dir, const cs_series_id *series, int64_t after, int64_t before,
+                 int64_t step_ns, pair_list *pl, cs_metric_point **out, size_t *n)
 {
     char dir[4096];
     scan s;
@@ -1101,8 +1147,14 @@ int cs_metricstore_query(const char *store_dir, const cs_series_id *series, int6
     if ((acc = cs_malloc(sizeof(*acc))) == NULL || (pts = cs_malloc(nh * sizeof(*pts))) == NULL)
         goto out;
     cs_metrics_acc_init(acc, 0, step_ns);
-    if ((rc = merge_hits(h, nh, step_ns, acc, pts, n)) < 0)
+    if ((rc = merge_hits(h, nh, step_ns, acc, pl, pts, n)) < 0)
         goto out;
+    if (pl && pl->failed) {
+        rc = CS_ENOMEM;
+        goto out;
+    }
+    if (pl)
+        pairs_attach(pl, pts, *n);
     *out = pts;
     pts = NULL;
 out:
@@ -1110,6 +1162,27 @@ out:
     cs_free(acc);
     cs_free(h);
     scan_free(&s);
+    return rc;
+}
+
+int cs_metricstore_query(const char *store_dir, const cs_series_id *series, int64_t after,
+                         int64_t before, int64_t step_ns, cs_metric_point **out, size_t *n)
+{
+    return query(store_dir, series, after, before, step_ns, NULL, out, n);
+}
+
+int cs_metricstore_query_hist(const char *store_dir, const cs_series_id *series, int64_t after,
+                              int64_t before, int64_t step_ns, cs_metric_point **out, size_t *n,
+                              cs_hist_pair **pairs)
+{
+    pair_list pl = {0};
+    int rc = query(store_dir, series, after, before, step_ns, &pl, out, n);
+
+    if (rc < 0) {
+        cs_free(pl.p);
+        pl.p = NULL;
+    }
+    *pairs = pl.p;
     return rc;
 }
 
@@ -1129,7 +1202,7 @@ static int record_point(cs_metrics_acc *acc, const uint8_t *body, size_t blen, c
     acc->s.to_ns = acc->s.from_ns + CS_NS_PER_SEC;
     cs_metrics_acc_add(acc, &w); /* w.hist is NULL: buckets went in above */
     *series = w.series;
-    point_finish(acc, lo, hi, CS_NS_PER_SEC, p);
+    point_finish(acc, lo, hi, NULL, p);
     return 0;
 }
 

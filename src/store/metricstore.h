@@ -31,6 +31,7 @@
 #define CS_STORE_METRICSTORE_H
 
 #include "analytics/alerts.h"
+#include "analytics/histjson.h"
 #include "analytics/metrics.h"
 
 #include <stddef.h>
@@ -122,6 +123,9 @@ typedef struct cs_metric_point {
      * (the latency in the percentiles), orders (= count), accepts, rejects */
     uint64_t packets, messages, measurements;
     uint64_t orders, accepts, rejects;
+    /* the step's latency histogram, by its non-empty buckets: filled by
+     * cs_metricstore_query_hist() only (else all zero, "buckets" NULL) */
+    cs_hist_sparse hist;
 } cs_metric_point;
 
 /*
@@ -133,6 +137,13 @@ typedef struct cs_metric_point {
  */
 int cs_metricstore_query(const char *store_dir, const cs_series_id *series, int64_t after,
                          int64_t before, int64_t step_ns, cs_metric_point **out, size_t *n);
+
+/* cs_metricstore_query() whose points also carry their histograms
+ * ("hist"): their buckets lie in one cs_malloc'ed array "*pairs" that the
+ * caller frees with cs_free() after the points. */
+int cs_metricstore_query_hist(const char *store_dir, const cs_series_id *series, int64_t after,
+                              int64_t before, int64_t step_ns, cs_metric_point **out, size_t *n,
+                              cs_hist_pair **pairs);
 
 /* The distinct series stored with windows in [after, before), sorted by
  * kind then name, in a cs_malloc'ed array. */
@@ -187,10 +198,11 @@ int cs_metricstore_alert_line(const char *line, size_t len, cs_alert_fn fn, void
  *             "drift_ns_per_min"
  *    feed:    ,"packets","messages","lost","races_won"
  *    session: ,"messages","measurements","orders","accepts","rejects"
- *    "heat":[..] if "heat" (CS_METRIC_HEAT_BUCKETS counts)}
+ *    "heat":[..] if "heat" (CS_METRIC_HEAT_BUCKETS counts)
+ *    "hist":{..} if "hist" (analytics/histjson.h)}
  * written to "f" (metricjson.c).
  */
-void cs_metric_point_json(FILE *f, const cs_metric_point *p, int kind, int heat);
+void cs_metric_point_json(FILE *f, const cs_metric_point *p, int kind, int heat, int hist);
 
 /* The file name "met-YYYYMMDDTHH.bin" of the hour holding "ts_ns" into
  * "buf" (>= 64 bytes). */

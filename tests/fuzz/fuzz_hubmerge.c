@@ -11,8 +11,8 @@
  *     merged by cs_hub_merge_lists (page offset control % 4, limit
  *     1 + control % 7, slowest first when control is odd);
  *   - both halves as two sensors' answers to /api/v1/metrics and to
- *     /api/v1/series, merged by cs_hub_merge_metrics and
- *     cs_hub_merge_series.
+ *     /api/v1/series, merged by cs_hub_merge_metrics (the merged "hist"
+ *     kept when control is odd) and cs_hub_merge_series.
  * Invariants (abort on failure):
  *   - a merge that succeeds writes a nanosecond pcap that reads back
  *     whole: a 24-byte header, then exactly the records it counted, each
@@ -22,11 +22,15 @@
  *   - the merged list is valid JSON whose "count" equals the length of its
  *     array, is at most the limit, and whose "partial" is a boolean;
  *   - the merged metrics are valid JSON whose points are objects in
- *     strictly increasing "ts_ns", and whose "partial" is a boolean;
+ *     strictly increasing "ts_ns", and whose "partial" is a boolean; a
+ *     point's merged "hist" reads back (cs_hist_json_merge) and gives its
+ *     p50_ns .. p999_ns (those its sensors' points have);
  *   - the merged series are valid JSON, each id once.
  * Everything is freed, so ASan's leak check stays meaningful.
  */
 #include "hub/merge.h"
+
+#include "analytics/histjson.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -154,7 +158,34 @@ static int series_unique(json_t *j)
     return ok;
 }
 
-static void merge_metrics(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+/* Every point of "j" that carries a merged "hist" reads back as one and
+ * reports the percentiles cs_hist_quantile() gives for it. */
+static int hists_agree(json_t *j)
+{
+    static const char *const name[] = {"p50_ns", "p90_ns", "p99_ns", "p999_ns"};
+    static const double q[] = {0.50, 0.90, 0.99, 0.999};
+    cs_histogram *h = malloc(sizeof(*h));
+    json_t *pt;
+    size_t i;
+    int ok = h != NULL;
+
+    json_array_foreach(json_object_get(j, "points"), i, pt)
+    {
+        json_t *hist = json_object_get(pt, "hist");
+
+        if (!ok || hist == NULL)
+            continue;
+        cs_hist_init(h);
+        ok = cs_hist_json_merge(hist, h) == 0;
+        for (int k = 0; ok && k < 4; k++) /* a member no sensor gave stays out */
+            ok = json_object_get(pt, name[k]) == NULL ||
+                 json_integer_value(json_object_get(pt, name[k])) == cs_hist_quantile(h, q[k]);
+    }
+    free(h);
+    return ok;
+}
+
+static void merge_metrics(uint8_t control, const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
 {
     cs_hub_peer peers[2] = {{.name = "a"}, {.name = "b"}};
     cs_hub_fetch f[2] = {{.ok = 1, .status = 200}, {.ok = 1, .status = 200}};
@@ -165,9 +196,10 @@ static void merge_metrics(const uint8_t *a, size_t na, const uint8_t *b, size_t 
     f[0].body = strndup((const char *)a, na);
     f[1].body = strndup((const char *)b, nb);
     if (f[0].body && f[1].body &&
-        cs_hub_merge_metrics("pair:fix", peers, f, NULL, 2, &out, &len) == 0) {
+        cs_hub_merge_metrics("pair:fix", control & 1, peers, f, NULL, 2, &out, &len) == 0) {
         j = json_loadb(out, len, 0, NULL);
-        if (j == NULL || !points_ordered(j) || !json_is_boolean(json_object_get(j, "partial")))
+        if (j == NULL || !points_ordered(j) || !json_is_boolean(json_object_get(j, "partial")) ||
+            !hists_agree(j))
             abort();
         json_decref(j);
     }
@@ -192,6 +224,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     split = (size_t)data[0] * (size - 1) / 255;
     merge_pcaps(data + 1, split, data + 1 + split, size - 1 - split);
     merge_lists(data[0], data + 1, split, data + 1 + split, size - 1 - split);
-    merge_metrics(data + 1, split, data + 1 + split, size - 1 - split);
+    merge_metrics(data[0], data + 1, split, data + 1 + split, size - 1 - split);
     return 0;
 }

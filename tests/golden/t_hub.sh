@@ -5,7 +5,10 @@
 # (mergecap); the slowest measurements across sensors equal the top of
 # both sensors' own records, each row naming its sensor, and pages do not
 # overlap; the merged per-second metrics of every series equal the sum of
-# both sensors' own (percentiles their maximum), at 1 s and at a 2 s step; a row's drill-down (details, pcap) through the hub equals the
+# both sensors' own, and their percentiles (recomputed from the sensors'
+# histograms) those of one store that took both captures, exactly, at
+# 1 s and at a 2 s step, and a sensor refusing hist=1 gets the largest of
+# the sensors' percentiles, said so; a row's drill-down (details, pcap) through the hub equals the
 # sensor's own answer; with ClickHouse (both stores exported) the hub's
 # lists come from it and equal the fan-out's, its merged metrics agree with
 # the metrics table summed per second, and a ClickHouse row leads to its
@@ -55,7 +58,7 @@ hub_up() {
     done
     return 1
 }
-trap 'kill -CONT "$PID_a" 2>/dev/null; kill "$PID_a" "$PID_b" "${HUB_PID:-}" 2>/dev/null
+trap 'kill -CONT "$PID_a" 2>/dev/null; kill "$PID_a" "$PID_b" "${HUB_PID:-}" "${PID_u:-}" "${OLD_PID:-}" "${OLDHUB_PID:-}" 2>/dev/null
       [ -f "$X/ch/pid" ] && "$REPO/scripts/clickhouse.sh" stop "$X/ch"' EXIT
 check "the hub starts" hub_up
 
@@ -140,11 +143,41 @@ check_eq "alerts are merged too (none here: no rules)" '[] false' \
     "$(curl -s "$HUB/api/v1/alerts" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["alerts"], str(j["partial"]).lower())')"
 
 # ---- per-second metrics across sensors ------------------------------------------------
+# The union: one store that took both captures (`run -r a`, stopped, then
+# `run -r b` on the same store, served); its points' percentiles are what
+# one sensor holding all the data reports.
+union() {
+    sensor u "$X/a.pcap" && kill "$PID_u" && wait "$PID_u" 2>/dev/null
+    sensor u "$X/b.pcap"
+}
+check "one store takes both captures" union
+UNION=http://127.0.0.1:$PORT_u
 mafter=1767623390000000000 mbefore=1767623410000000000
-check "every series' merged metrics are both sensors' own summed, second by second" \
-    python3 "$GOLDEN/hubmet_check.py" "$HUB" "$SA" "$SB" sensor-b-secret "$mafter" "$mbefore"
+check "every series' merged metrics are both sensors' own summed, percentiles the union's, second by second" \
+    python3 "$GOLDEN/hubmet_check.py" "$HUB" "$SA" "$SB" sensor-b-secret "$mafter" "$mbefore" 1s "$UNION"
 check "and at a 2 s step" \
-    python3 "$GOLDEN/hubmet_check.py" "$HUB" "$SA" "$SB" sensor-b-secret "$mafter" "$mbefore" 2s
+    python3 "$GOLDEN/hubmet_check.py" "$HUB" "$SA" "$SB" sensor-b-secret "$mafter" "$mbefore" 2s "$UNION"
+check "and at a 3 s step" \
+    python3 "$GOLDEN/hubmet_check.py" "$HUB" "$SA" "$SB" sensor-b-secret "$mafter" "$mbefore" 3s "$UNION"
+OPORT=$(free_port)
+python3 "$GOLDEN/oldsensor.py" "$OPORT" "$SB" &
+OLD_PID=$!
+HPORT=$(free_port)
+"$CS_BIN" hub --sensor "a=$SA" --sensor "b=http://127.0.0.1:$OPORT" --sensor-token "b=$X/b.token" \
+    --listen "127.0.0.1:$HPORT" >"$X/oldhub.out" 2>&1 &
+OLDHUB_PID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$HPORT/api/v1/status" >/dev/null 2>&1 && break; sleep 0.1; done
+check "with a sensor refusing hist=1, the percentiles are the larger sensor's, said so" \
+    python3 "$GOLDEN/hubmet_check.py" "http://127.0.0.1:$HPORT" "$SA" "$SB" sensor-b-secret \
+    "$mafter" "$mbefore" 2s
+kill "$OLD_PID" "$OLDHUB_PID"
+wait "$OLD_PID" "$OLDHUB_PID" 2>/dev/null
+check_eq "the hub refuses a bad hist" "400 hist" \
+    "$(curl -s -o "$X/eh.json" -w '%{http_code}' "$HUB/api/v1/metrics?series=pair:fix&hist=2") $(python3 -c '
+import json, sys; print(json.load(open(sys.argv[1]))["param"])' "$X/eh.json")"
+check_eq "a sensor still refuses an unknown metrics parameter" "400 bogus" \
+    "$(curl -s -o "$X/eb.json" -w '%{http_code}' "$SA/api/v1/metrics?series=pair:fix&bogus=1") $(python3 -c '
+import json, sys; print(json.load(open(sys.argv[1]))["param"])' "$X/eb.json")"
 check_eq "merged metrics without a series are the sensors' 400" "400 series" \
     "$(curl -s -o "$X/e.json" -w '%{http_code}' "$HUB/api/v1/metrics") $(python3 -c '
 import json, sys; print(json.load(open(sys.argv[1]))["param"])' "$X/e.json")"
@@ -215,7 +248,7 @@ print(r["sensor"], r["id"])' "$X/ch.json")
 import json, sys, urllib.parse, urllib.request
 hub, ch = sys.argv[1:3]
 sql = ("SELECT kind, name, ts_ns, count() AS windows, sum(count) AS count, sum(bytes) AS bytes, "
-       "max(p99_ns) AS p99_ns, max(max_ns) AS max_ns FROM hub.metrics FINAL "
+       "max(max_ns) AS max_ns FROM hub.metrics FINAL "
        "GROUP BY kind, name, ts_ns ORDER BY kind, name, ts_ns FORMAT JSONEachRow")
 url = ch + "/?output_format_json_quote_64bit_integers=0&query=" + urllib.parse.quote(sql)
 rows = [json.loads(l) for l in urllib.request.urlopen(url).read().decode().splitlines() if l]
@@ -231,7 +264,7 @@ for sid, pts in want.items():
     got = {p["ts_ns"]: p for p in h["points"]}
     assert sorted(got) == sorted(pts), (sid, sorted(got), sorted(pts))
     for ts, r in pts.items():
-        for k in ("windows", "count", "bytes", "p99_ns", "max_ns"):
+        for k in ("windows", "count", "bytes", "max_ns"):
             assert got[ts][k] == r[k], (sid, ts, k, got[ts][k], r[k])
         n += 1
 print(n, "points of", len(want), "series")

@@ -380,6 +380,56 @@ static int heat_bucket_by_bounds(int64_t v)
 
 /* Per 60 s step the heat counts are the windows' histograms summed, each
  * value in the bucket its bounds say; 37 us and 5 ms land apart. */
+/* cs_metricstore_query_hist(): the points of cs_metricstore_query(), each
+ * with the histogram its percentiles come from (rebuilt, it gives them
+ * back through cs_hist_quantile), its buckets the records' exact values. */
+static void test_query_hist(void **state)
+{
+    static const int64_t steps[] = {SEC, 7 * SEC, 60 * SEC};
+    char *dir = make_dir();
+    cs_series_id fix = {.kind = CS_SERIES_PAIR, .name = "fix"};
+    cs_histogram *h = malloc(sizeof(*h)), *want = malloc(sizeof(*want));
+    cs_metric_point *pt, *ph;
+    cs_hist_pair *pairs;
+    size_t n, nh;
+
+    fill_store(dir);
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        assert_int_equal(cs_metricstore_query(dir, &fix, T0, T0 + 120 * SEC, steps[k], &pt, &n), 0);
+        assert_int_equal(
+            cs_metricstore_query_hist(dir, &fix, T0, T0 + 120 * SEC, steps[k], &ph, &nh, &pairs),
+            0);
+        assert_int_equal(n, nh);
+        for (size_t i = 0; i < n; i++) {
+            cs_hist_init(h);
+            cs_hist_init(want);
+            for (size_t b = 0; b < ph[i].hist.n; b++)
+                h->buckets[ph[i].hist.buckets[b].bucket] += ph[i].hist.buckets[b].count;
+            h->count = ph[i].hist.count, h->min = ph[i].hist.min, h->max = ph[i].hist.max;
+            for (int m = 0; m < N_MEAS; m++) {
+                int64_t ts = T0 + (int64_t)m * (SEC / 50);
+                if (ts >= ph[i].ts_ns && ts < ph[i].ts_ns + steps[k])
+                    cs_hist_record(want, lat_of(m));
+            }
+            assert_memory_equal(h->buckets, want->buckets, sizeof(h->buckets));
+            assert_int_equal(h->count, want->count);
+            assert_int_equal(cs_hist_quantile(h, 0.50), pt[i].p50);
+            assert_int_equal(cs_hist_quantile(h, 0.90), pt[i].p90);
+            assert_int_equal(cs_hist_quantile(h, 0.99), pt[i].p99);
+            assert_int_equal(cs_hist_quantile(h, 0.999), pt[i].p999);
+            assert_int_equal(cs_hist_max(h), pt[i].max);
+            assert_int_equal(cs_hist_min(h), cs_hist_min(want));
+        }
+        cs_free(pt);
+        cs_free(ph);
+        cs_free(pairs);
+    }
+    free(h);
+    free(want);
+    remove_dir(dir);
+    free(dir);
+}
+
 static void test_heat_counts(void **state)
 {
     char *dir = make_dir();
@@ -695,6 +745,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_and_steps),
+        cmocka_unit_test(test_query_hist),
         cmocka_unit_test(test_heat_counts),
         cmocka_unit_test(test_seq_gaps_round_trip),
         cmocka_unit_test(test_clock_round_trip),
