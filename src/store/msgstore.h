@@ -215,7 +215,8 @@ typedef struct cs_latfilter {
     int64_t min_latency_ns; /* latency_ns >= this (INT64_MIN = none) */
     int64_t max_latency_ns; /* latency_ns <= this (INT64_MAX = none) */
     const char *session;    /* NULL = any; "SRC>DST", its client and server as the JSON's
-                               src and dst ("10.1.0.5:40001>10.2.0.1:9878") */
+                               src and dst ("10.1.0.5:40001>10.2.0.1:9878"); over UDP
+                               the client's address alone ("10.5.0.3>10.5.255.53:53") */
     uint64_t offset;        /* skips this many first (in "sort" order) */
     uint64_t limit;         /* 0 = no limit; then at most this many */
     int sort;               /* CS_LATSORT_* */

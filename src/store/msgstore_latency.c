@@ -40,6 +40,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/sort.h"
+#include "packet/dissect.h"
 #include "record/json.h"
 #include "store/msgstore_int.h"
 
@@ -51,6 +52,7 @@
 #include <unistd.h>
 
 #define FETCH_CHUNK 1024
+#define CS__IPPROTO_UDP 17
 #define FETCH_WINDOW (64u << 10)
 
 void cs_latfilter_init(cs_latfilter *f)
@@ -97,13 +99,20 @@ typedef struct lat_scan {
     size_t n_slots;  /* a power of two, at least twice n_stats */
 } lat_scan;
 
-/* "SRC>DST" of "ms" into "buf" (CS_LATSTATS_NAME bytes). */
+/* "SRC>DST" of "ms" into "buf" (CS_LATSTATS_NAME bytes): its endpoints as
+ * the JSON writes them, but over UDP the client's address alone. UDP has
+ * no connection to name, and a client takes a new port for each query
+ * (DNS resolvers do, on purpose): by port, every query would be a session
+ * of its own. */
 static const char *session_of(const cs_measurement *ms, char *buf)
 {
     char src[CS_EP_BUFLEN], dst[CS_EP_BUFLEN];
 
-    snprintf(buf, CS_LATSTATS_NAME, "%s>%s", cs_endpoint_format(&ms->ep, 0, src),
-             cs_endpoint_format(&ms->ep, 1, dst));
+    if (ms->ep.ip_proto == CS__IPPROTO_UDP)
+        cs_addr_format(ms->ep.ip_version, ms->ep.addr_a, src);
+    else
+        cs_endpoint_format(&ms->ep, 0, src);
+    snprintf(buf, CS_LATSTATS_NAME, "%s>%s", src, cs_endpoint_format(&ms->ep, 1, dst));
     return buf;
 }
 
