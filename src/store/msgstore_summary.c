@@ -582,9 +582,10 @@ static int scan_spans(cs_msgreader *r, int fd, const struct stat *st, const cs__
  * a range or a key in "h", a file whose summary (and key filter) says it
  * holds nothing asked for is skipped; a whole pass over a file not yet
  * summarized also fills in its summary and key filter. A file already
- * summarized (any "h", NULL too: a lookup by id) is read without
- * checksumming what its summary's passes checked; a measurement file with
- * its latency blocks, block by block in the order h->order asks.
+ * summarized (any "h", NULL too) is read without checksumming what its
+ * summary's passes checked; a measurement file with its latency blocks,
+ * block by block in the order h->order asks; with a range, key or id in
+ * "h", only the spans that may hold it and what was appended after them.
  */
 int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_fn fn, void *ud,
                             cs__scan_result *res, const cs__scan_hint *h)
