@@ -240,12 +240,17 @@
   }
   /* --export: " · ClickHouse up, N rows, caught up", or down with what is
    * pending, how far behind and why; marked when down or behind */
+  const CAUGHT_UP_S = 3;
   function exportStatus(x) {
     const el = document.createElement("span");
     const rows = Object.values(x.rows || {}).reduce((a, b) => a + Number(b), 0);
     const pending = Number(x.pending_bytes || 0);
     let text = ` · ClickHouse ${x.target} as ${x.sensor}: ${x.up ? "up" : "DOWN"}, ${rows} rows sent`;
-    text += pending ? `, ${fmtSI(pending, "B")} pending, ${Number(x.lag_s).toFixed(0)} s behind` : ", caught up";
+    /* a live store always has a few records the next batch (within a
+     * second) will take: caught up is ClickHouse having held everything
+     * within the last CAUGHT_UP_S seconds */
+    const behind = pending && (!x.up || Number(x.lag_s) >= CAUGHT_UP_S);
+    text += behind ? `, ${fmtSI(pending, "B")} pending, ${Number(x.lag_s).toFixed(0)} s behind` : ", caught up";
     if (Number(x.lost_bytes)) text += `, ${fmtSI(Number(x.lost_bytes), "B")} deleted before sent`;
     if (!x.up && x.last_error) text += ` (${x.last_error})`;
     el.id = "export-status";
