@@ -84,6 +84,22 @@ void cs_hub_missing_json(FILE *out, const cs_hub_peer *peers, const cs_hub_fetch
     fprintf(out, "],\"partial\":%s", missing ? "true" : "false");
 }
 
+void cs_hub_tail_json(FILE *out, const cs_hub_peer *peers, json_t *const *docs,
+                      const cs_hub_fetch *f, const int *use, int n)
+{
+    int first = 1;
+
+    fputs(",\"sensors\":[", out);
+    for (int i = 0; i < n; i++)
+        if (docs[i]) {
+            fprintf(out, "%s\"%s\"", first ? "" : ",", peers[i].name);
+            first = 0;
+        }
+    fputc(']', out);
+    cs_hub_missing_json(out, peers, f, use, n);
+    fputc('}', out);
+}
+
 /* Adds the rows of sensor "i"'s answer to "refs" (grown as needed). */
 typedef struct list_acc {
     row_ref *refs;
@@ -144,7 +160,7 @@ int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, con
 {
     json_t *docs[CS_HUB_SENSORS_MAX] = {0};
     list_acc a = {0};
-    int rc = 0, first = 1;
+    int rc = 0;
     FILE *o = open_memstream(out, len);
 
     if (o == NULL)
@@ -156,15 +172,7 @@ int cs_hub_merge_lists(const cs_hub_list_spec *sp, const cs_hub_peer *peers, con
     if (a.n > 1)
         qsort_r(a.refs, a.n, sizeof(*a.refs), cmp_rows, (void *)&sp->descending);
     write_page(o, sp, &a);
-    fputs(",\"sensors\":[", o);
-    for (int i = 0; i < n; i++)
-        if (docs[i]) {
-            fprintf(o, "%s\"%s\"", first ? "" : ",", peers[i].name);
-            first = 0;
-        }
-    fputc(']', o);
-    cs_hub_missing_json(o, peers, f, use, n);
-    fputc('}', o);
+    cs_hub_tail_json(o, peers, docs, f, use, n);
     for (int i = 0; i < n; i++)
         json_decref(docs[i]);
     free(a.refs);

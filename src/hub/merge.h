@@ -8,6 +8,7 @@
 
 #include "hub/fanout.h"
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -59,6 +60,11 @@ int cs_hub_merge_series(const cs_hub_peer *peers, const cs_hub_fetch *f, const i
  * answer, into "f" (already inside an object). */
 void cs_hub_missing_json(FILE *out, const cs_hub_peer *peers, const cs_hub_fetch *f, const int *use,
                          int n);
+
+/* The end of a merged answer: ,"sensors":[...] (those whose answer "docs"
+ * holds), cs_hub_missing_json() and the closing "}". */
+void cs_hub_tail_json(FILE *out, const cs_hub_peer *peers, json_t *const *docs,
+                      const cs_hub_fetch *f, const int *use, int n);
 
 /* Merges "n" pcap files (rewound here) into "out" as one nanosecond pcap
  * in time order (ties: the earlier input first). All inputs must share a

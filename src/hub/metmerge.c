@@ -127,23 +127,6 @@ static void parse_answers(const cs_hub_fetch *f, const int *use, int n, const ch
     }
 }
 
-/* ,"sensors":[..] (those with an answer), the missing and "}". */
-static void write_tail(FILE *o, const cs_hub_peer *peers, json_t **docs, const cs_hub_fetch *g,
-                       const int *use, int n)
-{
-    int first = 1;
-
-    fputs(",\"sensors\":[", o);
-    for (int i = 0; i < n; i++)
-        if (docs[i]) {
-            fprintf(o, "%s\"%s\"", first ? "" : ",", peers[i].name);
-            first = 0;
-        }
-    fputc(']', o);
-    cs_hub_missing_json(o, peers, g, use, n);
-    fputc('}', o);
-}
-
 /* ---- metrics -------------------------------------------------------------- */
 
 enum { R_KEY, R_SUM, R_MAX, R_RATE, R_HEAT, R_DROP };
@@ -382,7 +365,7 @@ int cs_hub_merge_metrics(const char *series, int hist_out, const cs_hub_peer *pe
         exact &= write_point(o, a.refs, k, end, step, k == 0, hist_out, h);
     }
     fprintf(o, "],\"percentiles\":\"%s\"", exact ? "merged" : "max_of_sensors");
-    write_tail(o, peers, docs, g, use, n);
+    cs_hub_tail_json(o, peers, docs, g, use, n);
     for (int i = 0; i < n; i++)
         json_decref(docs[i]);
     free(a.refs);
@@ -471,7 +454,7 @@ int cs_hub_merge_series(const cs_hub_peer *peers, const cs_hub_fetch *f, const i
         first = 0;
     }
     fputc(']', o);
-    write_tail(o, peers, docs, g, use, n);
+    cs_hub_tail_json(o, peers, docs, g, use, n);
     for (int i = 0; i < n; i++)
         json_decref(docs[i]);
     free(a.refs);
