@@ -282,8 +282,9 @@
   }
   /* chart widths follow the page: latency charts the full width, the rate
    * charts two a row when there is room */
+  let chartsWidth = null; /* #charts' width while a pass draws (one layout read) */
   function chartWidth(wide) {
-    const w = Math.max(240, $("charts").clientWidth - 12);
+    const w = Math.max(240, (chartsWidth === null ? $("charts").clientWidth : chartsWidth) - 12);
     return wide || w < 900 ? w : Math.floor((w - 16) / 2) - 12;
   }
   function xRange(xs) {
@@ -355,9 +356,30 @@
       charts.set(id, c);
     }
     c.fig.dataset.points = String(data[0].length);
-    $("charts").appendChild(c.fig); /* keeps the fixed order */
+    placeChart(c.fig, chartRank(id));
     seen.add(id);
     return c.fig;
+  }
+  /* The overview's fixed order, whichever chart's data comes first: the
+   * rates, then per pair (in pairOrder) its latency and its heatmap, then
+   * the feeds and the clocks. */
+  const FIXED_RANKS = { "c-pps": 0, "c-bps": 1, "c-burst": 2, "c-mps": 3, "c-drops": 4,
+    "c-feed-mps": 1e6, "c-feed-lost": 1e6 + 1, "c-feed-lead": 1e6 + 2, "c-clock": 1e6 + 3 };
+  let pairOrder = [];
+  function chartRank(id) {
+    if (id in FIXED_RANKS) return FIXED_RANKS[id];
+    const m = /^c-(lat|heat)-(.*)$/.exec(id);
+    const i = m ? pairOrder.indexOf(m[2]) : -1;
+    return 10 + 2 * (i < 0 ? pairOrder.length : i) + (m && m[1] === "heat" ? 1 : 0);
+  }
+  /* moves "fig" before the first chart of a higher rank (only if it is not there) */
+  function placeChart(fig, rank) {
+    fig.dataset.rank = String(rank);
+    const box = $("charts");
+    let next = null;
+    for (const el of box.children)
+      if (el !== fig && el.dataset.rank !== undefined && Number(el.dataset.rank) > rank) { next = el; break; }
+    if (next ? fig.nextElementSibling !== next : fig.parentNode !== box || fig.nextElementSibling) box.insertBefore(fig, next);
   }
   function onSelect(u, opts) {
     const a = nsOfSec(u.posToVal(u.select.left, "x")) - 1000n;
@@ -411,55 +433,53 @@
     const byKind = (k) => ser.filter((s) => s.kind === k);
     const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, am, b, step)]));
     const cap = byKind("capture");
-    /* every request of the overview at once (the server answers them in
-     * parallel); the charts are then drawn in their fixed order */
     const clockSer = byKind("clock");
-    /* the feeds table is the slowest request (the server reads every
-     * MoldUDP64 record of the range): it is filled when it comes, the
-     * charts do not wait for it */
+    /* every request of the overview at once (the server answers them in
+     * parallel); each group of charts is drawn as soon as its data is in,
+     * in its fixed place (chartRank), so the first charts are on the page
+     * while the others still load. The feeds table is the slowest request
+     * (the server reads every MoldUDP64 record of the range): it is filled
+     * when it comes, the charts do not wait for it */
     const feedsP = feedsOf(st, a, b);
-    const [taps, protos, capPts, pairs, alerts, gaps, clocks, clockSums, feedPts] = await Promise.all([
-      fetchAll(byKind("tap")), fetchAll(byKind("proto")),
-      cap.length ? metrics(cap[0].id, am, b, step) : null,
-      chartPairs(byKind("pair").map((s) => s.name), a, b).then((ps) =>
-        Promise.all(ps.map(async (pair) => [pair, await latencyData(pair, a, am, b, step)]))),
-      getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`),
-      getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`), fetchAll(clockSer), clockSummaries(clockSer, am, b),
-      fetchAll(feedSeries(byKind("feed")))]);
-    knownPairs = Array.from(new Set(knownPairs.concat(pairs.map((p) => p[0]))));
+    const alertsP = getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`);
+    const gapsP = getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`);
     const seen = new Set();
+    chartsWidth = $("charts").clientWidth;
     const perSec = (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs);
-    if (taps.length) {
-      const names = taps.map((t) => "tap " + t[0]);
-      upsertChart(seen, "c-pps", "packets/s per tap", names, rateData(taps, perSec("count")), {});
-      upsertChart(seen, "c-bps", "bit rate per tap (b/s)", names, rateData(taps, perSec("bytes", 8)), { yfmt: (v) => fmtSI(v, "b/s") });
-      upsertChart(seen, "c-burst", "busiest millisecond per step, per tap (packets in that ms)", names,
-        rateData(taps, (p) => Number(p.burst_packets || 0)), {});
-    }
-    if (protos.length)
-      upsertChart(seen, "c-mps", "messages/s per protocol", protos.map((t) => t[0]), rateData(protos, perSec("count")), {});
-    if (capPts) {
-      const pts = capPts;
-      const x = pts.map((p) => secOf(p.ts_ns));
-      /* packets per kind per step; records (messages, measurements) not
-       * stored when the metrics carry them, and their total from /status
-       * in the title in any case */
-      const names = ["kernel", "not stored", "not analysed"];
-      const data = [x, pts.map((p) => Number(p.kernel_drops)), pts.map((p) => Number(p.not_stored)), pts.map((p) => Number(p.not_analysed))];
-      if (pts.length && pts.every((p) => "records_not_stored" in p)) {
-        names.push("records not stored");
-        data.push(pts.map((p) => Number(p.records_not_stored)));
-      }
-      upsertChart(seen, "c-drops", `drops per step (records not stored since start: ${recordsNotStored})`, names, data, {});
-    }
-    for (const [pair, d] of pairs) {
-      latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
-      heatChart(seen, pair, d);
-    }
-    if (feedPts.length) feedCharts(seen, feedPts, perSec, gaps.gaps);
-    if (clocks.length)
-      upsertChart(seen, "c-clock", "clock offset p99 per tap: |host capture time - trailer time|",
-        clocks.map((t) => "tap " + t[0]), rateData(clocks, (p) => Number(p.p99_ns)), { yfmt: fmtDurShort });
+    const drawn = [
+      fetchAll(byKind("tap")).then((taps) => {
+        if (!taps.length) return;
+        const names = taps.map((t) => "tap " + t[0]);
+        upsertChart(seen, "c-pps", "packets/s per tap", names, rateData(taps, perSec("count")), {});
+        upsertChart(seen, "c-bps", "bit rate per tap (b/s)", names, rateData(taps, perSec("bytes", 8)), { yfmt: (v) => fmtSI(v, "b/s") });
+        upsertChart(seen, "c-burst", "busiest millisecond per step, per tap (packets in that ms)", names,
+          rateData(taps, (p) => Number(p.burst_packets || 0)), {});
+      }),
+      fetchAll(byKind("proto")).then((protos) => {
+        if (protos.length)
+          upsertChart(seen, "c-mps", "messages/s per protocol", protos.map((t) => t[0]), rateData(protos, perSec("count")), {});
+      }),
+      (cap.length ? metrics(cap[0].id, am, b, step) : Promise.resolve(null)).then((pts) => { if (pts) dropsChart(seen, pts); }),
+      Promise.all([chartPairs(byKind("pair").map((s) => s.name), a, b), alertsP]).then(([ps, alerts]) => {
+        knownPairs = Array.from(new Set(knownPairs.concat(ps)));
+        pairOrder = ps;
+        return Promise.all(ps.map(async (pair) => {
+          const d = await latencyData(pair, a, am, b, step);
+          latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+          heatChart(seen, pair, d);
+        }));
+      }),
+      Promise.all([fetchAll(feedSeries(byKind("feed"))), gapsP]).then(([feedPts, gaps]) => {
+        if (feedPts.length) feedCharts(seen, feedPts, perSec, gaps.gaps);
+      }),
+      fetchAll(clockSer).then((clocks) => {
+        if (clocks.length)
+          upsertChart(seen, "c-clock", "clock offset p99 per tap: |host capture time - trailer time|",
+            clocks.map((t) => "tap " + t[0]), rateData(clocks, (p) => Number(p.p99_ns)), { yfmt: fmtDurShort });
+      }),
+    ];
+    const [alerts, gaps, clockSums] = await Promise.all([alertsP, gapsP, clockSummaries(clockSer, am, b)].concat(drawn));
+    chartsWidth = null;
     for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
     let none = $("nodata");
     if (!charts.size) {
@@ -471,6 +491,19 @@
     showClocks(clockSums);
     /* not awaited here (see above); never rejects: a failure shows in its place */
     return { feedsTable: feedsP.then((f) => showFeeds(f.feeds), (e) => { $("feeds").innerHTML = `<p class="err">feeds: ${esc(e.message)}</p>`; }) };
+  }
+  /* packets per kind per step; records (messages, measurements) not
+   * stored when the metrics carry them, and their total from /status in
+   * the title in any case */
+  function dropsChart(seen, pts) {
+    const x = pts.map((p) => secOf(p.ts_ns));
+    const names = ["kernel", "not stored", "not analysed"];
+    const data = [x, pts.map((p) => Number(p.kernel_drops)), pts.map((p) => Number(p.not_stored)), pts.map((p) => Number(p.not_analysed))];
+    if (pts.length && pts.every((p) => "records_not_stored" in p)) {
+      names.push("records not stored");
+      data.push(pts.map((p) => Number(p.records_not_stored)));
+    }
+    upsertChart(seen, "c-drops", `drops per step (records not stored since start: ${recordsNotStored})`, names, data, {});
   }
   /* The feed series to chart: one per feed and tap (feed:TAP/ADDR:PORT),
    * or the all-taps ones when no tap has its own. */
@@ -594,8 +627,8 @@
       thresholds: Array.from(new Set(mine.filter((x) => LATENCY_METRICS.test(x.metric)).map((x) => Number(x.threshold)))) };
   }
   function latencyChart(seen, pair, step, d, alerts) {
-    const pts = d.pts, ms = d.ms.slice();
-    ms.sort((x, y) => (BigInt(x.req_ts_ns) < BigInt(y.req_ts_ns) ? -1 : 1));
+    const pts = d.pts;
+    const ms = d.ms.map((m) => [BigInt(m.req_ts_ns), m]).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)).map((x) => x[1]);
     const pos = (v) => (v > 0 ? v : null); /* a log axis has no 0 */
     const ms1 = [ms.map((m) => secOf(m.req_ts_ns)), ms.map((m) => pos(Number(m.latency_ns)))];
     const mt = [pts.map((p) => secOf(p.ts_ns))].concat(PCTS.map(([, f]) => pts.map((p) => pos(Number(p[f])))));
@@ -652,12 +685,14 @@
     ctx.beginPath();
     ctx.rect(bb.left, bb.top, bb.width, bb.height);
     ctx.clip();
+    const colour = new Map(); /* count -> fill style: many cells share a count */
     h.xs.forEach((x, i) => {
       const l = u.valToPos(x, "x", true), r = u.valToPos(x + h.stepSec, "x", true);
       h.cols[i].forEach((c, k) => {
         if (!c) return;
         const yt = u.valToPos(h.top(k), "y", true), yb = u.valToPos(h.bottom(k), "y", true);
-        ctx.fillStyle = heatColour(c, h.max);
+        if (!colour.has(c)) colour.set(c, heatColour(c, h.max));
+        ctx.fillStyle = colour.get(c);
         ctx.fillRect(l, yt, Math.max(r - l, 1), Math.max(yb - yt, 1));
       });
     });
@@ -689,8 +724,16 @@
     fig.dataset.total = String(h.total);
     fig.dataset.max = String(h.max);
   }
+  /* charts follow the page's width (a chart added makes #charts taller,
+   * which is no reason to redraw them all) */
+  let chartsSeenWidth = null;
   if (window.ResizeObserver)
-    new ResizeObserver(() => { for (const c of charts.values()) c.u.setSize({ width: chartWidth(c.sig.endsWith("|log")), height: 200 }); }).observe($("charts"));
+    new ResizeObserver(() => {
+      const w = $("charts").clientWidth;
+      if (w === chartsSeenWidth) return;
+      chartsSeenWidth = w;
+      for (const c of charts.values()) c.u.setSize({ width: chartWidth(c.sig.endsWith("|log")), height: 200 });
+    }).observe($("charts"));
 
   /* ---- tables ---- */
   function table(head, rows, rowAttrs) {

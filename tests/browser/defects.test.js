@@ -37,6 +37,9 @@
  *   heatmap: per pair a latency heatmap on a log axis holding every
  *      measurement the API counts (heatmap=1), full cells painted, empty
  *      buckets blank
+ *   progressive: the overview draws each group of charts when its data
+ *      comes (latency charts while the rate metrics are held back), and
+ *      every chart still ends in its fixed place
  * Screenshots go to ARTIFACT_DIR. Exits 1 if any check failed. */
 "use strict";
 const fs = require("fs");
@@ -388,6 +391,49 @@ async function heatmap(browser) {
   await page.close();
 }
 
+/* The overview draws each group of charts as soon as its own requests are
+ * answered, in a fixed order whatever order the answers come in. The page's
+ * fetch is wrapped so that the per-tap metrics are held until released: the
+ * latency charts must be drawn meanwhile, the tap charts must not be, and
+ * once released every chart must sit in its place (rates, then per pair
+ * its latency chart and its heatmap, then the feeds). */
+async function progressive(browser) {
+  const page = await browser.newPage();
+  await page.goto(metricsBase + "/#after=1&before=2"); /* no data: no charts */
+  await ready(page);
+  await page.evaluate(() => {
+    const real = window.fetch;
+    let release;
+    window.__held = 0;
+    const gate = new Promise((r) => { release = r; });
+    window.__release = release;
+    window.fetch = async (url, opts) => {
+      const r = await real(url, opts);
+      if (/series=tap/.test(String(url))) { window.__held++; await gate; }
+      return r;
+    };
+    location.hash = "preset=all";
+  });
+  const early = await page.waitFor(() => document.querySelector("figure.latency canvas") !== null, null, 15000)
+    .then(() => true, () => false);
+  const meanwhile = await page.evaluate(() => ({ held: window.__held, pps: !!document.getElementById("c-pps"),
+    latency: document.querySelectorAll("figure.latency").length }));
+  check("progressive: latency charts are drawn while the rate metrics are still on their way",
+    early && meanwhile.held > 0 && meanwhile.latency > 0 && !meanwhile.pps, meanwhile);
+  await page.evaluate(() => window.__release());
+  await ready(page);
+  const ids = await page.evaluate(() => Array.from(document.querySelectorAll("#charts > figure")).map((f) => f.id));
+  const at = (id) => ids.indexOf(id);
+  const pairs = ids.filter((id) => id.startsWith("c-lat-")).map((id) => id.slice(6));
+  const firstLat = ids.findIndex((id) => id.startsWith("c-lat-"));
+  const inPlace = at("c-pps") === 0 && at("c-bps") === 1 && at("c-mps") > at("c-bps") && firstLat > at("c-mps") &&
+    pairs.length > 0 && pairs.every((p) => at("c-heat-" + p) === at("c-lat-" + p) + 1) &&
+    ids.slice(firstLat, firstLat + 2 * pairs.length).every((id) => /^c-(lat|heat)-/.test(id)) &&
+    ids.slice(firstLat + 2 * pairs.length).every((id) => !/^c-(lat|heat|pps|bps|mps|drops)/.test(id));
+  check("progressive: every chart ends in its fixed place", inPlace, ids);
+  await page.close();
+}
+
 /* issue 14, list totals: the measurement list says "1–100 of N", N the
  * count of every measurement the filters match (the API listed page by
  * page), and the next page "101–200 of N"; a latency filter changes N */
@@ -593,7 +639,7 @@ async function viewTimes(browser) {
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, listTotals, presets, viewTimes };
+    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, progressive, listTotals, presets, viewTimes };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
