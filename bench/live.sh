@@ -7,6 +7,10 @@
 #
 #   netns:  [ capstream run -i A | stenotype --iface=A ] <-- veth --> [ B ] <- tcpreplay --pps R
 #
+# tcpdump -w (a 256 MiB buffer) is run at each rate too: like capstream and
+# unlike stenotype it reads every frame out of the ring to write it, so its
+# CPU per packet is the floor for a capturer that looks at the packets.
+#
 # Per rate it prints packets offered (what tcpreplay reports it sent) and,
 # for capstream, captured (/api/v1/status capture.packets), stored
 # (captured - drops.not_stored), analysed (captured - drops.not_analysed) and
@@ -29,7 +33,9 @@
 # topspeed2"), CS_ARGS (more `capstream run` options, e.g. "--decoders
 # none"), SEARCH_RATE (pps of the searchable-delay run, default 100000),
 # SEARCH_WAIT (its longest wait, default 90 s), GEN_SECONDS (gentraffic
-# --seconds, default 2), WRK_SECONDS (default 5).
+# --seconds, default 2), WRK_SECONDS (default 5), WARMUP (1, the default:
+# each tool's CPU is measured over a second replay, in steady state; 0: over
+# the first, start-up costs included).
 # Installs tcpreplay, wrk and stenographer with apt-get when missing, and
 # says so. Needs root (network namespaces, AF_PACKET). The replayer, the
 # capturer and wrk share this machine's CPUs: figures are for this machine.
@@ -42,6 +48,7 @@ SEARCH_WAIT=${SEARCH_WAIT:-90}
 OUT=${OUT:-$REPO/bench/out/live}
 RATES=${RATES:-50000 100000 200000 400000 topspeed topspeed2}
 GEN_SECONDS=${GEN_SECONDS:-2}
+WARMUP=${WARMUP:-1}
 WRK_SECONDS=${WRK_SECONDS:-5}
 source "$REPO/tests/golden/netns.sh"
 
@@ -51,7 +58,7 @@ VB=cbb$$
 PORT=$((20000 + RANDOM % 40000))
 PIDS=()
 STENO_WHY=
-declare -A CS_ROW ST_ROW
+declare -A CS_ROW ST_ROW TD_ROW
 
 say() { echo "live.sh: $*" >&2; }
 
@@ -136,6 +143,26 @@ us_per_pkt() {
         'BEGIN { if (n > 0) printf "%.2f", t * 1e6 / hz / n; else print "-" }'
 }
 
+# measure PID RATE SETTLE: the CPU PID spends on one replay at RATE, in
+# steady state: with WARMUP=1 (the default) the capture is replayed once
+# before, unmeasured, so that what a capturer does once (buffers touched
+# for the first time, files created) is not charged to the packets; the
+# same for every tool. Waits SETTLE seconds after each replay. Sets M_OFF
+# (packets offered by every replay), M_PPS (the measured replay's rate),
+# M_PKTS (its packets) and M_TICKS (CPU clock ticks over it and SETTLE).
+measure() {
+    local pid=$1 rate=$2 settle=$3 warm=0 t0
+    if [ "$WARMUP" = 1 ]; then
+        read -r warm _ <<<"$(replay "$rate")"
+        sleep "$settle"
+    fi
+    t0=$(cpu_ticks "$pid")
+    read -r M_PKTS M_PPS <<<"$(replay "$rate")"
+    sleep "$settle"
+    M_TICKS=$(($(cpu_ticks "$pid") - t0))
+    M_OFF=$((warm + M_PKTS))
+}
+
 cs_status() {
     ip netns exec "$NS" curl -s -m 5 "http://127.0.0.1:$PORT/api/v1/status"
 }
@@ -157,20 +184,38 @@ cs_start() {
 # analysed kdrops us_per_packet peak_rss_mib" (CPU from when it listens to
 # when the replay has drained)
 cs_rate() {
-    local rate=$1 off st t0 ticks rss
+    local rate=$1 st rss
     cs_start || return 1
-    t0=$(cpu_ticks "$CS_PID")
-    off=$(replay "$rate")
-    sleep 1.5 # past the ring's block timeout and the pipeline's drain
+    measure "$CS_PID" "$rate" 1.5 # past the ring's block timeout and the pipeline's drain
     st=$(cs_status | python3 -c 'import json, sys
 d = json.load(sys.stdin); c = d["capture"]["packets"]; k = d["drops"]
 print(c, c - k["not_stored"], c - k["not_analysed"], k["kernel"])')
-    ticks=$(($(cpu_ticks "$CS_PID") - t0))
     rss=$(hwm_mib "$CS_PID")
     stop_pid "$CS_PID" 30 TERM
     [ "$STOP_STATUS" -eq 0 ] || say "capstream run exited $STOP_STATUS at rate $rate"
-    read -r cap _ <<<"${st:-0}"
-    CS_ROW[$rate]="$off ${st:-0 0 0 ?} $(us_per_pkt "$ticks" "$cap") $rss"
+    CS_ROW[$rate]="$M_OFF $M_PPS ${st:-0 0 0 ?} $(us_per_pkt "$M_TICKS" "$M_PKTS") $rss"
+}
+
+# tcpdump at one rate: sets TD_ROW[rate]="offered pps captured drops
+# us_per_packet peak_rss_mib", from its own "captured" and "dropped by
+# kernel" lines; CPU from when it has started to when the replay has drained.
+td_rate() {
+    local rate=$1 rss pid cap drops
+    rm -f "$OUT/td.pcap"
+    ip netns exec "$NS" tcpdump -n -i "$VA" -B 262144 -w "$OUT/td.pcap" >"$OUT/td.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    for _ in $(seq 50); do
+        grep -q 'listening on' "$OUT/td.log" && break
+        sleep 0.1
+    done
+    measure "$pid" "$rate" 1.5
+    rss=$(hwm_mib "$pid")
+    stop_pid "$pid" 10 INT
+    cap=$(awk '/packets captured/ {print $1}' "$OUT/td.log")
+    drops=$(awk '/dropped by kernel/ {print $1}' "$OUT/td.log")
+    TD_ROW[$rate]="$M_OFF $M_PPS ${cap:-0} ${drops:-?} $(us_per_pkt "$M_TICKS" "$M_PKTS") $rss"
+    rm -f "$OUT/td.pcap"
 }
 
 steno_count() {
@@ -217,12 +262,9 @@ steno_start() {
 }
 
 steno_rate() {
-    local rate=$1 off cap drops t0 ticks rss
+    local rate=$1 cap drops rss
     steno_start || return 1
-    t0=$(cpu_ticks "$ST_PID")
-    off=$(replay "$rate")
-    sleep 2.5 # --blockage_sec=1: the kernel hands over a partial block after 1 s
-    ticks=$(($(cpu_ticks "$ST_PID") - t0))
+    measure "$ST_PID" "$rate" 2.5 # --blockage_sec=1: the kernel hands over a partial block after 1 s
     rss=$(hwm_mib "$ST_PID")
     # stenotype notices SIGINT only when its next block arrives, so on an idle
     # link it never exits; every block is on disk by now (O_DIRECT writes of
@@ -230,7 +272,7 @@ steno_rate() {
     stop_pid "$ST_PID" 3 INT quiet
     cap=$(steno_count)
     drops=$(grep -o 'drops=[0-9]*' "$OUT/steno.log" | tail -n 1 | cut -d= -f2)
-    ST_ROW[$rate]="$off $cap ${drops:-?} $(us_per_pkt "$ticks" "$cap") $rss"
+    ST_ROW[$rate]="$M_OFF $M_PPS $cap ${drops:-?} $(us_per_pkt "$M_TICKS" "$M_PKTS") $rss"
 }
 
 # ---- searchable delay --------------------------------------------------------
@@ -411,7 +453,7 @@ print_best() {
 }
 
 main() {
-    local rate best_cs= best_st= off pps cap sto ana kd soff spps scap sdrops cus crss sus srss
+    local rate best_cs= best_st= off pps cap sto ana kd spps scap sdrops cus crss sus srss tpps tcap tdrops tus trss
     [ "$(id -u)" -eq 0 ] || {
         say "needs root (network namespaces, AF_PACKET)"
         exit 1
@@ -436,6 +478,8 @@ main() {
     for rate in $RATES; do
         say "rate $rate: capstream"
         cs_rate "$rate"
+        say "rate $rate: tcpdump"
+        td_rate "$rate"
         if [ -z "$STENO_WHY" ]; then
             say "rate $rate: stenographer"
             steno_rate "$rate"
@@ -443,18 +487,21 @@ main() {
     done
 
     echo
-    echo "packets per run; pps = the rate tcpreplay achieved in that run; us/pkt = CPU"
-    echo "(user+system, every thread) per packet captured; rss = peak resident MiB (the"
-    echo "capture ring included); capstream ${CS_ARGS:-with every decoder}"
-    printf '%-9s | %-67s | %s\n' "" "capstream" "stenographer"
-    printf '%-9s | %8s %7s %8s %8s %8s %7s %6s %5s | %8s %7s %8s %6s %6s %5s\n' rate offered \
-        pps captured stored analysed k_drops us/pkt rss offered pps captured drops us/pkt rss
+    echo "packets per run (offered: every replay of the run); pps = the rate tcpreplay"
+    echo "achieved in the measured replay; us/pkt = CPU (user+system, every thread) per"
+    echo "packet of the measured replay$([ "$WARMUP" = 1 ] && echo ", after one unmeasured replay (WARMUP=1)");"
+    echo "rss = peak resident MiB (the capture ring included); capstream ${CS_ARGS:-with every decoder}"
+    printf '%-9s | %-67s | %-36s | %s\n' "" "capstream" "tcpdump -w" "stenographer"
+    printf '%-9s | %8s %7s %8s %8s %8s %7s %6s %5s | %7s %8s %6s %6s %5s | %7s %8s %6s %6s %5s\n' \
+        rate offered pps captured stored analysed k_drops us/pkt rss pps captured drops us/pkt rss \
+        pps captured drops us/pkt rss
     for rate in $RATES; do
         read -r off pps cap sto ana kd cus crss <<<"${CS_ROW[$rate]:-- - - - - - - -}"
-        read -r soff spps scap sdrops sus srss <<<"${ST_ROW[$rate]:-- - - - - -}"
-        printf '%-9s | %8s %7s %8s %8s %8s %7s %6s %5s | %8s %7s %8s %6s %6s %5s\n' "$rate" \
-            "$off" "$pps" "$cap" "$sto" "$ana" "$kd" "$cus" "$crss" "$soff" "$spps" "$scap" \
-            "$sdrops" "$sus" "$srss"
+        read -r _ tpps tcap tdrops tus trss <<<"${TD_ROW[$rate]:-- - - - - -}"
+        read -r _ spps scap sdrops sus srss <<<"${ST_ROW[$rate]:-- - - - - -}"
+        printf '%-9s | %8s %7s %8s %8s %8s %7s %6s %5s | %7s %8s %6s %6s %5s | %7s %8s %6s %6s %5s\n' \
+            "$rate" "$off" "$pps" "$cap" "$sto" "$ana" "$kd" "$cus" "$crss" "$tpps" "$tcap" \
+            "$tdrops" "$tus" "$trss" "$spps" "$scap" "$sdrops" "$sus" "$srss"
         if loss_free_cs "$rate" && [ "$pps" -gt "$(best_pps CS_ROW "$best_cs")" ]; then
             best_cs=$rate
         fi
