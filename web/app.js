@@ -379,7 +379,7 @@
     let next = null;
     for (const el of box.children)
       if (el !== fig && el.dataset.rank !== undefined && Number(el.dataset.rank) > rank) { next = el; break; }
-    if (next ? fig.nextElementSibling !== next : fig.parentNode !== box || fig.nextElementSibling) box.insertBefore(fig, next);
+    if (fig.parentNode !== box || fig.nextElementSibling !== next) box.insertBefore(fig, next);
   }
   function onSelect(u, opts) {
     const a = nsOfSec(u.posToVal(u.select.left, "x")) - 1000n;
@@ -732,6 +732,7 @@
       const w = $("charts").clientWidth;
       if (w === chartsSeenWidth) return;
       chartsSeenWidth = w;
+      if (chartsWidth !== null) chartsWidth = w; /* a pass drawing now draws at the new width */
       for (const c of charts.values()) c.u.setSize({ width: chartWidth(c.sig.endsWith("|log")), height: 200 });
     }).observe($("charts"));
 
