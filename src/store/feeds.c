@@ -373,9 +373,9 @@ int cs_feeds_add_message(cs_feeds *fs, const cs_message *m)
 {
     if (m->proto == NULL)
         return 0;
-    if (strcmp(m->proto, "itch") == 0)
+    if (m->proto[0] == 'i' && strcmp(m->proto, "itch") == 0)
         return add_itch(fs, m);
-    if (strcmp(m->proto, "moldudp64") == 0)
+    if (m->proto[0] == 'm' && strcmp(m->proto, "moldudp64") == 0)
         return add_packet(fs, m);
     return 0;
 }
@@ -403,13 +403,65 @@ static int lead_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The nearest-rank "pct" percentile of the sorted "v" (n > 0): the
+/* The index of the nearest-rank "pct" percentile among n > 0 values: the
  * ceil(pct/100 * n)-th smallest. */
-static int64_t nearest_rank(const int64_t *v, size_t n, unsigned pct)
+static size_t nearest_rank(size_t n, unsigned pct)
 {
     size_t rank = (pct * n + 99) / 100;
 
-    return v[rank > 0 ? rank - 1 : 0];
+    return rank > 0 ? rank - 1 : 0;
+}
+
+static void swap64(int64_t *a, int64_t *b)
+{
+    int64_t t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+/* Moves v[lo..hi]'s median of three to v[hi] (the pivot). */
+static void pivot_to_end(int64_t *v, size_t lo, size_t hi)
+{
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (v[mid] < v[lo])
+        swap64(&v[mid], &v[lo]);
+    if (v[hi] < v[lo])
+        swap64(&v[hi], &v[lo]);
+    if (v[mid] < v[hi])
+        swap64(&v[mid], &v[hi]);
+}
+
+/* Puts the k-th smallest of v[0..n) at v[k], the smaller ones before it,
+ * the larger after (quickselect, median of three; after 2 log2 n rounds
+ * without an end it sorts what is left, so the worst case stays
+ * O(n log n)). */
+static void select_nth(int64_t *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1, rounds = 0, limit = 2;
+
+    for (size_t m = n; m > 1; m >>= 1)
+        limit += 2;
+    while (lo < hi) {
+        size_t store = lo;
+
+        if (rounds++ == limit) {
+            cs_qsort(v + lo, hi - lo + 1, sizeof(*v), lead_cmp);
+            return;
+        }
+        pivot_to_end(v, lo, hi);
+        for (size_t i = lo; i < hi; i++)
+            if (v[i] < v[hi])
+                swap64(&v[i], &v[store++]);
+        swap64(&v[store], &v[hi]);
+        if (store == k)
+            return;
+        if (k < store)
+            hi = store - 1;
+        else
+            lo = store + 1;
+    }
 }
 
 static void feed_finish(feed *f)
@@ -418,11 +470,19 @@ static void feed_finish(feed *f)
 
     s->retransmission = s->data_packets > 0 && s->retrans_data == s->data_packets;
     if (f->n_leads > 0) {
-        cs_qsort(f->leads, f->n_leads, sizeof(*f->leads), lead_cmp);
+        size_t n = f->n_leads, r99 = nearest_rank(n, 99), r50 = nearest_rank(n, 50);
+
+        /* p99 first; p50 is then among the values before it, the max after */
+        select_nth(f->leads, n, r99);
+        if (r50 < r99)
+            select_nth(f->leads, r99, r50);
         s->has_lead = 1;
-        s->lead_p50 = nearest_rank(f->leads, f->n_leads, 50);
-        s->lead_p99 = nearest_rank(f->leads, f->n_leads, 99);
-        s->lead_max = f->leads[f->n_leads - 1];
+        s->lead_p50 = f->leads[r50];
+        s->lead_p99 = f->leads[r99];
+        s->lead_max = f->leads[r99];
+        for (size_t i = r99 + 1; i < n; i++)
+            if (f->leads[i] > s->lead_max)
+                s->lead_max = f->leads[i];
     }
     if (f->busy_started)
         for (int64_t x = f->busy_head_ms - CS_FEED_BUSY_WINDOW + 1; x <= f->busy_head_ms; x++)

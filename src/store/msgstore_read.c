@@ -190,7 +190,8 @@ static int msg_frame(void *ud, const uint8_t *p, size_t n)
         return 0;
     if (cs__decode_msg_head(p, n, &s->r->dec, &m, &h) < 0 || !msg_matches(s, &m))
         return 0;
-    if (s->f && s->f->fields_proto && strcmp(m.proto, s->f->fields_proto) != 0)
+    if (s->f && s->f->fields_proto &&
+        (m.proto[0] != s->f->fields_proto[0] || strcmp(m.proto, s->f->fields_proto) != 0))
         m.n_refs = m.n_fields = 0; /* the head is all the caller reads */
     else if ((rc = cs__decode_msg_body(&s->r->dec, &m, &h)) != 0)
         return rc < -1 ? rc : 0;

@@ -225,6 +225,50 @@ static void test_lead_percentiles(void **state)
     cs_feeds_free(fs);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The leads' p50, p99 and max are selected, not sorted: against a sort of
+ * the same values, for sizes around the ranks' edges and for orders that
+ * make a quickselect slow (descending, all equal, few distinct values). */
+static void test_lead_selection(void **state)
+{
+    static const size_t sizes[] = {1, 2, 3, 99, 100, 101, 1000, 20000};
+    int64_t *v = malloc(20000 * sizeof(*v));
+
+    (void)state;
+    assert_non_null(v);
+    for (int pattern = 0; pattern < 4; pattern++)
+        for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+            size_t n = sizes[si];
+            cs_feeds *fs;
+            uint64_t x = 88172645463325252ULL;
+
+            assert_int_equal(cs_feeds_new(&fs), 0);
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                v[i] = pattern == 0   ? (int64_t)(x % 1000000)
+                       : pattern == 1 ? (int64_t)(n - i)
+                       : pattern == 2 ? 42
+                                      : (int64_t)(x % 3);
+                cs_measurement ms = race(FEED_A, 3, T0 + (int64_t)i, v[i], 1000 + (cs_msgid)i);
+                assert_int_equal(cs_feeds_add_race(fs, &ms), 0);
+            }
+            cs_feeds_finish(fs);
+            qsort(v, n, sizeof(*v), cmp_i64);
+            const cs_feed_summary *a = find(fs, "233.54.12.111:26477", 3);
+            assert_int_equal(a->lead_p50, v[(50 * n + 99) / 100 - 1]);
+            assert_int_equal(a->lead_p99, v[(99 * n + 99) / 100 - 1]);
+            assert_int_equal(a->lead_max, v[n - 1]);
+            cs_feeds_free(fs);
+        }
+    free(v);
+}
+
 /* Races and shares: the loser is the feed of the response message (a race
  * between two sources of one feed counts once for it); a response never
  * seen leaves its loser uncounted; no race, share 0 and lead null. */
@@ -519,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_packets),
         cmocka_unit_test(test_by_type),
         cmocka_unit_test(test_lead_percentiles),
+        cmocka_unit_test(test_lead_selection),
         cmocka_unit_test(test_race_share),
         cmocka_unit_test(test_busiest_ms),
         cmocka_unit_test(test_gaps_and_order),
