@@ -91,6 +91,10 @@ void cs_cli_timeref_summary(const cs_timerefs *t, const cs_timeref_stats *st)
            " too far from the host's)\n",
            cs_timeref_name(&t->all, name, sizeof(name)), st->timed, st->unsynced, untimed,
            st->missing, st->cut, st->bad_time, st->far);
+    if (st->tap_over > 0)
+        printf("--tap-by trailer: %" PRIu64 " packets kept their source's tap: their trailer "
+               "names a device over 255, which has no tap of its own (device x 256 + port)\n",
+               st->tap_over);
 }
 
 int cs_cli_finish_timerefs(const char *cmd, cs_timerefs *t, int by_trailer)

@@ -114,7 +114,9 @@ void cs_timeref_apply(const cs_timeref_cfg *cfg, cs_packet *p, const cs_layers *
     }
     p->cap_ns = host;
     p->ts_ns = tr.ts_ns;
-    if (cfg->tap_by_trailer)
+    if (cfg->tap_by_trailer && tr.device > UINT8_MAX)
+        st->tap_over++;
+    else if (cfg->tap_by_trailer)
         *trailer_tap = (uint16_t)((unsigned)tr.device * 256u + tr.port);
 }
 
@@ -126,6 +128,7 @@ void cs_timeref_stats_add(cs_timeref_stats *a, const cs_timeref_stats *b)
     a->bad_time += b->bad_time;
     a->far += b->far;
     a->unsynced += b->unsynced;
+    a->tap_over += b->tap_over;
 }
 
 const cs_timeref_cfg *cs_timerefs_for(const cs_timerefs *t, uint16_t tap)

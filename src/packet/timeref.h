@@ -91,6 +91,8 @@ typedef struct cs_timeref_stats {
     uint64_t bad_time; /* zero seconds or nanoseconds >= 10^9 */
     uint64_t far;      /* trailer time more than max_skew_ns from the host's */
     uint64_t unsynced; /* trailers saying their clock is not synchronised */
+    uint64_t tap_over; /* --tap-by trailer: device id over 255, no tap of its own
+                          (device x 256 + port must fit 16 bits); the source's kept */
 } cs_timeref_stats;
 
 /* Parses "kernel", "hardware", "hardware,fallback" or "trailer:KIND" (KIND as
@@ -104,7 +106,9 @@ const char *cs_timeref_name(const cs_timeref_cfg *cfg, char *buf, size_t size);
 /* Gives "p" (dissected into "l") its reference time, sets p->tref and
  * counts into "st". With tap_by_trailer and a trailer, "*trailer_tap" is
  * set to the trailer's tap (else left alone): analysis uses it, the store
- * keeps the source's tap, as with --tap-by vlan. */
+ * keeps the source's tap, as with --tap-by vlan. A device id over 255 has
+ * no tap (device x 256 + port would wrap onto another device's): it is
+ * counted in st->tap_over and "*trailer_tap" left alone. */
 void cs_timeref_apply(const cs_timeref_cfg *cfg, cs_packet *p, const cs_layers *l,
                       uint16_t *trailer_tap, cs_timeref_stats *st);
 

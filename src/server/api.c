@@ -609,9 +609,9 @@ static int reply_status(FILE *f, const char *dir, cs_live *live, int64_t now)
             ",\"time\":{\"hw_ts_missing\":%" PRIu64 ",\"trailer_timed\":%" PRIu64
             ",\"trailer_unsynced\":%" PRIu64 ",\"trailer_missing\":%" PRIu64
             ",\"trailer_cut\":%" PRIu64 ",\"trailer_bad_time\":%" PRIu64 ",\"trailer_far\":%" PRIu64
-            "}",
+            ",\"trailer_device_over\":%" PRIu64 "}",
             st.hw_ts_missing, st.timeref.timed, st.timeref.unsynced, st.timeref.missing,
-            st.timeref.cut, st.timeref.bad_time, st.timeref.far);
+            st.timeref.cut, st.timeref.bad_time, st.timeref.far, st.timeref.tap_over);
     status_protocols(f);
     if (st.exporting)
         status_export(f, &st.exp, now);

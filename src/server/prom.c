@@ -143,6 +143,10 @@ static void capture_families(FILE *f, const cs_live_status *st)
             "capstream_time_untimed_total{why=\"trailer_far\"} %" PRIu64 "\n",
             st->hw_ts_missing, st->timeref.missing, st->timeref.cut, st->timeref.bad_time,
             st->timeref.far);
+    family(f, "capstream_trailer_device_over_total", "counter",
+           "--tap-by trailer: packets whose trailer names a device id over 255, which has no "
+           "tap of its own (device x 256 + port); they keep their source's tap.");
+    fprintf(f, "capstream_trailer_device_over_total %" PRIu64 "\n", st->timeref.tap_over);
     family(f, "capstream_records_not_stored_total", "counter",
            "Decoded messages, measurements and unmatched reports analysed but not written "
            "to the store because the disk was behind.");

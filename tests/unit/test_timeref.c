@@ -170,6 +170,19 @@ static void test_trailer_gives_time_and_tap(void **state)
     p = apply(&c, &f, 0, &st, &tap);
     assert_true(p.ts_ns == REF_NS);
     assert_int_equal(tap, 2 * 256 + 7);
+    /* device 257 port 7 would wrap onto device 1 port 7 (tap 263): no tap
+     * is given, the packet is counted, its time is still the trailer's */
+    udp_frame(&f, 100);
+    metamako(&f, SEC, NSEC, 0x01, 257, 7);
+    p = apply(&c, &f, 0, &st, &tap);
+    assert_true(p.ts_ns == REF_NS);
+    assert_int_equal(tap, 0xffff);
+    assert_int_equal(st.tap_over, 1);
+    udp_frame(&f, 100); /* the highest device that has taps */
+    metamako(&f, SEC, NSEC, 0x01, 255, 254);
+    p = apply(&c, &f, 0, &st, &tap);
+    assert_int_equal(tap, 255 * 256 + 254);
+    assert_int_equal(st.tap_over, 1);
     /* without --tap-by trailer the trailer's tap is not given */
     c.tap_by_trailer = 0;
     p = apply(&c, &f, 0, &st, &tap);
