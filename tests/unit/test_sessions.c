@@ -128,10 +128,48 @@ static void test_udp_by_address_tcp_by_connection(void **state)
     cs_msgreader_close(r);
 }
 
+/* More sessions than the by-session pass's cache of names holds, in turns,
+ * two pairs on the same endpoints and a pair name too long for the cache:
+ * every session its own entry with its own count. */
+#define MANY_CONNS 3000u
+#define MANY_ROUNDS 3u
+static const char LONG_PAIR[] = "a_pair_name_of_forty_characters_long_xx";
+
+static void test_many_sessions(void **state)
+{
+    static const char *const pairs[] = {"fix", "ouch", LONG_PAIR};
+    cs_msgstore *w;
+    cs_msgreader *r;
+    cs_latstats *st;
+    size_t n;
+    uint32_t k = 0;
+
+    assert_int_equal(cs_msgstore_open(*state, &w), 0);
+    for (uint32_t round = 0; round < MANY_ROUNDS; round++)
+        for (uint32_t c = 0; c < MANY_CONNS; c++)
+            for (int p = 0; p < 3; p++)
+                put(w, k++, 6, (uint8_t)(1 + c % 200), (uint16_t)(30000 + c / 200), 9878, pairs[p]);
+    assert_int_equal(cs_msgstore_close(w), 0);
+    assert_int_equal(cs_msgreader_open(*state, &r), 0);
+    assert_int_equal(cs_msgreader_lat_stats(r, NULL, CS_LATBY_SESSION, &st, &n), 0);
+    assert_int_equal(n, 3 * MANY_CONNS);
+    for (size_t i = 0; i < n; i++) {
+        unsigned host, port;
+
+        assert_int_equal(cs_lazyhist_count(&st[i].hist), MANY_ROUNDS);
+        assert_int_equal(sscanf(st[i].session, "10.0.0.%u:%u>10.0.0.9:9878", &host, &port), 2);
+        assert_true(i == 0 || strcmp(st[i - 1].pair, st[i].pair) < 0 ||
+                    strcmp(st[i - 1].session, st[i].session) < 0);
+    }
+    cs_latstats_free(st, n);
+    cs_msgreader_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_udp_by_address_tcp_by_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_sessions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
