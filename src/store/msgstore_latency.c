@@ -72,6 +72,16 @@ typedef struct lat_pick {
     uint32_t rank; /* position within the chunk being fetched */
 } lat_pick;
 
+/* A measurement's session in binary (over UDP without the client's
+ * port, as session_of() names it): equal sessions, equal names. */
+typedef struct sess_ep {
+    uint8_t ip_version, udp;
+    uint16_t port_a, port_b;
+    uint8_t addr_a[16], addr_b[16];
+} sess_ep;
+
+#define FILTER_MEMO 64 /* a power of two */
+
 typedef struct lat_scan {
     cs_msgreader *r;
     const cs_latfilter *f;
@@ -98,14 +108,18 @@ typedef struct lat_scan {
     uint32_t *slots;        /* open addressing: index + 1 into stats, 0 = free */
     size_t n_slots;         /* a power of two, at least twice n_stats */
     struct sess_memo *memo; /* CS_LATBY_SESSION: SESS_MEMO entries, or NULL */
+    /* the session filter's answers by binary session (a 2 KB cache, as
+     * the memo: a session's name formatted once per miss) */
+    struct filter_memo {
+        sess_ep ep;
+        uint8_t state; /* 0 empty, 1 not the filter's session, 2 the filter's */
+    } fmemo[FILTER_MEMO];
 } lat_scan;
 
 /* A measurement's pair and session in binary, as session_of() would name
  * them (over UDP without the client's port): equal keys, equal names. */
 typedef struct sess_key {
-    uint8_t ip_version, udp;
-    uint16_t port_a, port_b;
-    uint8_t addr_a[16], addr_b[16];
+    sess_ep ep;
     char pair[32]; /* NUL-padded */
 } sess_key;
 
@@ -137,10 +151,38 @@ static const char *session_of(const cs_measurement *ms, char *buf)
     return buf;
 }
 
+static void sess_ep_of(const cs_measurement *ms, sess_ep *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->ip_version = ms->ep.ip_version;
+    e->udp = ms->ep.ip_proto == CS__IPPROTO_UDP;
+    e->port_a = e->udp ? 0 : ms->ep.port_a;
+    e->port_b = ms->ep.port_b;
+    memcpy(e->addr_a, ms->ep.addr_a, sizeof(e->addr_a));
+    memcpy(e->addr_b, ms->ep.addr_b, sizeof(e->addr_b));
+}
+
+/* Is "ms" of the session filter's session? Decided by name, remembered by
+ * binary session. */
+static int is_filter_session(lat_scan *s, const cs_measurement *ms)
+{
+    struct filter_memo *e;
+    char buf[CS_LATSTATS_NAME];
+    sess_ep k;
+
+    sess_ep_of(ms, &k);
+    e = &s->fmemo[cs_hash64(&k, sizeof(k), 0) & (FILTER_MEMO - 1)];
+    if (e->state == 0 || memcmp(&e->ep, &k, sizeof(k)) != 0) {
+        e->ep = k;
+        e->state = strcmp(session_of(ms, buf), s->f->session) == 0 ? 2 : 1;
+    }
+    return e->state == 2;
+}
+
 /* The filters a decoded record is needed for; time, latency and pair were
  * applied to the record's fixed fields before it was decoded
  * (lat_ruled_out). */
-static int lat_matches(const lat_scan *s, const cs_measurement *ms)
+static int lat_matches(lat_scan *s, const cs_measurement *ms)
 {
     const cs_latfilter *f = s->f;
 
@@ -151,12 +193,7 @@ static int lat_matches(const lat_scan *s, const cs_measurement *ms)
         return 1;
     if (f->key != NULL && !cs__str_is(ms->key, f->key))
         return 0;
-    if (f->session != NULL) {
-        char buf[CS_LATSTATS_NAME];
-
-        return strcmp(session_of(ms, buf), f->session) == 0;
-    }
-    return 1;
+    return f->session == NULL || is_filter_session(s, ms);
 }
 
 /* Does "a" come before "b" in sort order "sort"? */
@@ -295,12 +332,7 @@ static int sess_key_of(const cs_measurement *ms, sess_key *k)
     if (n >= sizeof(k->pair))
         return 0;
     memset(k, 0, sizeof(*k));
-    k->ip_version = ms->ep.ip_version;
-    k->udp = ms->ep.ip_proto == CS__IPPROTO_UDP;
-    k->port_a = k->udp ? 0 : ms->ep.port_a;
-    k->port_b = ms->ep.port_b;
-    memcpy(k->addr_a, ms->ep.addr_a, sizeof(k->addr_a));
-    memcpy(k->addr_b, ms->ep.addr_b, sizeof(k->addr_b));
+    sess_ep_of(ms, &k->ep);
     memcpy(k->pair, ms->pair, n);
     return 1;
 }

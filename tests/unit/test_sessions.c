@@ -161,6 +161,10 @@ static void test_many_sessions(void **state)
         assert_true(i == 0 || strcmp(st[i - 1].pair, st[i].pair) < 0 ||
                     strcmp(st[i - 1].session, st[i].session) < 0);
     }
+    /* the session filter (its answers cached by binary session too) lists
+     * each session's measurements of every pair, no other */
+    for (size_t i = 0; i < MANY_CONNS; i += 97)
+        assert_int_equal(listed(r, st[i].session), 3 * MANY_ROUNDS);
     cs_latstats_free(st, n);
     cs_msgreader_close(r);
 }
