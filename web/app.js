@@ -993,8 +993,10 @@
    *   - a path ("/x") is also tried as "GET /x", "POST /x", ...;
    *   - a DNS name is matched against the names of the range's first
    *     SCAN DNS messages, and their keys then find their measurements;
-   *   - a FIX order's execution reports (key-less, ClOrdID in tag 11 or
-   *     41) are those of the SCAN type-8 messages from the order on.
+   *   - a FIX order's execution reports come with it by key (a reply is
+   *     stored with the ClOrdID it answers, tag 11); those naming it as
+   *     OrigClOrdID (tag 41: a cancel or replace, keyed by its new
+   *     ClOrdID) are found among the SCAN type-8 messages from the order on.
    * Every id is a link: a measurement opens in the page, a message opens
    * its measurement when one is known, else its JSON. */
   const SCAN = 1000, METHODS = ["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH"];
@@ -1030,7 +1032,7 @@
       msgs = msgs.concat(dns, more.msgs);
       meas = meas.concat(more.meas);
     }
-    const orders = msgs.filter((m) => m.proto === "fix" && m.key === q).sort((x, y) => (BigInt(x.ts_ns) < BigInt(y.ts_ns) ? -1 : 1));
+    const orders = msgs.filter((m) => m.proto === "fix" && m.role === "request" && m.key === q).sort((x, y) => (BigInt(x.ts_ns) < BigInt(y.ts_ns) ? -1 : 1));
     if (orders.length) {
       msgs = msgs.concat(await fixReports(q, orders));
       notes.push(`execution reports (tag 11 or 41 = ${q}) among the first ${SCAN} after the order`);

@@ -531,6 +531,16 @@ static void body_part(cs_decode_ctx *ctx, const cs_msg_out *m, size_t start, siz
         held_deliver(ctx->a, ctx->fl, ctx->dir);
 }
 
+/* A response keyless by its decoder is stored with its match as its key
+ * (a FIX ExecutionReport: its ClOrdID; an OUCH reply: its order token; a
+ * DNS response: "ID QNAME"), so that a search by key finds an order's
+ * replies as well as the order, through the key filters, however far
+ * apart they are; pairing goes on reading the match, not the key. */
+static int response_found_by_match(const cs_msg_out *m)
+{
+    return m->role == CS_ROLE_RESP && m->key.len == 0 && m->match.len > 0;
+}
+
 /* The flow layer's emit callback (cs_decode_ops): a decoded message becomes
  * a cs_message with id, times and refs, delivered or held. */
 static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
@@ -568,7 +578,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     msg.dir = ctx->dir;
     msg.flags = m->flags & ~(uint32_t)CS_MSG_PAIRING_HINTS; /* hints to pairing only */
     msg.role = m->role;
-    msg.key = m->key;
+    msg.key = response_found_by_match(m) ? m->match : m->key;
     msg.fields = m->fields;
     msg.n_fields = m->n_fields;
     msg.n_refs = collect_refs(a, ctx->map, i0, i1);

@@ -173,7 +173,9 @@ typedef struct cs_msg_out {
                             the same flow and the opposite direction; empty =
                             first pending request of the flow (FIFO, HTTP) */
     cs_str key;          /* measurement key, on requests ("ClOrdID",
-                            "METHOD URI", "ID QNAME") */
+                            "METHOD URI", "ID QNAME"); a response without
+                            one is stored with its match as its key, so a
+                            search by key finds it too (analyzer.c) */
     const cs_kv *fields; /* decoded fields, in wire order */
     size_t n_fields;
     uint8_t part;      /* CS_PART_* (0: a whole message) */

@@ -82,10 +82,11 @@ read -r lid key req resp < <(python3 -c '
 import json, sys
 r = json.loads(sys.argv[1]); print(r["id"], r["key"], r["req_msg"], r["resp_msg"])' "$line")
 "$CS_BIN" messages -d "$S" --key "$key" --json >"$CS_TMP/msgs.jsonl"
-check "messages --key finds the ClOrdID request" python3 - "$CS_TMP/msgs.jsonl" "$key" "$req" <<'PY'
+check "messages --key finds the ClOrdID request and its execution report" python3 - "$CS_TMP/msgs.jsonl" "$key" "$req" "$resp" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 assert any(r["id"] == sys.argv[3] for r in rows), rows
+assert any(r["id"] == sys.argv[4] and r["type"] == "8" for r in rows), rows
 for r in rows:
     assert r["proto"] == "fix" and r["key"] == sys.argv[2]
     assert ["11", sys.argv[2]] in r["fields"], r["fields"]
