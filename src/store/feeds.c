@@ -10,8 +10,9 @@
  *
  *   - counters (packets, data, heartbeats, ITCH messages by type letter,
  *     gaps and numbers lost, races and races won);
- *   - the leads of the races it won, a growing vector, sorted once at the
- *     end for nearest-rank percentiles (rank = ceil(p/100 * n));
+ *   - the leads of the races it won, a growing vector, from which the
+ *     nearest-rank p50 and p99 (rank = ceil(p/100 * n)) and the max are
+ *     selected once at the end (quickselect, no full sort);
  *   - the busiest millisecond: a ring of CS_FEED_BUSY_WINDOW per-ms counts
  *     ending at the newest ms seen. When a message moves the newest ms
  *     forward, the ms leaving the ring are closed in ascending order and

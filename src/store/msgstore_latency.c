@@ -108,7 +108,7 @@ typedef struct lat_scan {
     uint32_t *slots;        /* open addressing: index + 1 into stats, 0 = free */
     size_t n_slots;         /* a power of two, at least twice n_stats */
     struct sess_memo *memo; /* CS_LATBY_SESSION: SESS_MEMO entries, or NULL */
-    /* the session filter's answers by binary session (a 2 KB cache, as
+    /* the session filter's answers by binary session (a 2.5 KB cache, as
      * the memo: a session's name formatted once per miss) */
     struct filter_memo {
         sess_ep ep;
