@@ -10,6 +10,10 @@
  *              accepted: commit the position; a refusal: roll it back, so
  *              the same records are read and sent again next pass
  *
+ *   a record file replaced after some of it was sent (a reanalysis): its
+ *   rows are deleted from its table first (chschema.c), then its records
+ *   are sent again from its start
+ *
  *   then the same for windows and alerts (store/mettail.h): at most
  *   batch_rows of each past their own working position ─► a metrics row
  *   is the window's point (cs_metric_point_json, as /api/v1/metrics gives
@@ -69,6 +73,7 @@ struct cs_chexport {
     cs_ch *ch;
     cs_msgtail *tail;
     cs_mettail *mtail;
+    uint32_t partitions; /* the store's (its record files are segment groups) */
     int tables_ready;
     row_buf rows[CS_CHX_TABLES];
     uint64_t skipped; /* in the batch being built */
@@ -166,6 +171,27 @@ static void cursor_suffix(unsigned tables, const char *ext, char *buf, size_t ca
     snprintf(buf + n, n < cap ? cap - n : 0, "%s", ext);
 }
 
+/* The tail's hook: a record file was replaced (a reanalysis) after some of
+ * it was sent. Its rows are deleted before its new records are sent, so
+ * that a record the reanalysis no longer yields leaves ClickHouse too. */
+static int file_replaced(void *ud, const char *kind, uint32_t seg)
+{
+    static const struct {
+        char kind[4];
+        int table;
+    } tables[] = {{"msg", CS_CHX_MESSAGES},
+                  {"unm", CS_CHX_UNMATCHED},
+                  {"lat", CS_CHX_MEASUREMENTS},
+                  {"gap", CS_CHX_GAPS}};
+    cs_chexport *x = ud;
+
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+        if (strcmp(kind, tables[i].kind) == 0 && (x->cfg.tables & (1u << tables[i].table)))
+            return cs__chx_delete_file(x->ch, x->target.db, tables[i].table, x->sensor, seg,
+                                       x->partitions);
+    return 0;
+}
+
 int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
 {
     cs_chexport *x;
@@ -196,6 +222,10 @@ int cs_chexport_open(const cs_chexport_cfg *cfg, cs_chexport **out)
               rc = cursor_path(x, ext, path, sizeof(path))) == 0 &&
              (rc = cs_mettail_open(cfg->store_dir, path, &x->mtail)) == 0)
         rc = cs_ch_open(&x->target, cfg->ca_file, &x->ch);
+    if (rc == 0) {
+        x->partitions = cs_store_dir_partitions(cfg->store_dir);
+        cs_msgtail_on_replaced(x->tail, file_replaced, x);
+    }
     if (rc < 0) {
         cs_chexport_close(x);
         return rc;

@@ -32,6 +32,17 @@
  * once. Each table has a "time" column (DateTime, MATERIALIZED from the
  * nanosecond time) for GROUP BY toStartOfMinute(time) and the like.
  * Types and defaults were checked against ClickHouse 18.16 (Debian 12).
+ *
+ * Rows of a replaced record file. A reanalysis replaces a store file
+ * whole (store/msgstore.h); records it no longer yields must leave
+ * ClickHouse too, so before the new file's rows are sent the old file's
+ * are deleted (ALTER TABLE ... DELETE, a mutation: it rewrites the parts
+ * that exist when it is made and leaves alone those inserted after it).
+ * A row's file is the segment group its id names ("m<seg>.<off>.<k>";
+ * a gap's, its packet "<seg>:<off>"): segments first .. first+P-1 of a
+ * store of P partitions; file 0 holds the records of packets not stored,
+ * whose ids have the top bit set (segment >= 2^23 as printed) and whose
+ * gaps have no packet.
  */
 #include "export/chexport_int.h"
 
@@ -81,6 +92,27 @@ static const char *const tables[] = {
 
 const char *const cs__chx_table_names[CS__CHX_TABLES] = {"messages", "unmatched", "measurements",
                                                          "gaps",     "metrics",   "alerts"};
+
+#define NOT_STORED_SEG 8388608u /* CS_MSGID_SEG of an id with the top bit set */
+
+int cs__chx_delete_file(cs_ch *c, const char *db, int table, const char *sensor, uint32_t seg,
+                        uint32_t partitions)
+{
+    const char *num = table == CS_CHX_GAPS ? "extract(ifNull(packet, ''), '^([0-9]+):')"
+                                           : "extract(id, '^[a-z]([0-9]+)[.]')";
+    uint32_t last = seg + (partitions > 1 ? partitions - 1 : 0);
+    char cond[256], sql[512];
+
+    if (seg == 0 && table == CS_CHX_GAPS)
+        snprintf(cond, sizeof(cond), "packet IS NULL");
+    else if (seg == 0)
+        snprintf(cond, sizeof(cond), "toUInt64OrZero(%s) >= %u", num, NOT_STORED_SEG);
+    else
+        snprintf(cond, sizeof(cond), "toUInt64OrZero(%s) BETWEEN %u AND %u", num, seg, last);
+    snprintf(sql, sizeof(sql), "ALTER TABLE %s.%s DELETE WHERE sensor = '%s' AND %s", db,
+             cs__chx_table_names[table], sensor, cond);
+    return cs_ch_exec(c, sql);
+}
 
 int cs__chx_create_tables(cs_ch *c, const char *db)
 {

@@ -60,6 +60,8 @@ struct cs_msgtail {
     cs__scanbuf sb;
     cs__recdec dec;
     uint64_t read_bytes, lost_bytes, replaced;
+    cs_msgtail_replaced_fn on_replaced;
+    void *on_replaced_ud;
 };
 
 /* ---- positions ------------------------------------------------------------- */
@@ -182,6 +184,12 @@ void cs_msgtail_close(cs_msgtail *t)
     cs_free(t);
 }
 
+void cs_msgtail_on_replaced(cs_msgtail *t, cs_msgtail_replaced_fn fn, void *ud)
+{
+    t->on_replaced = fn;
+    t->on_replaced_ud = ud;
+}
+
 /* ---- the store's files ---------------------------------------------------- */
 
 /* The header of the first frame of the file at "path" (its length and
@@ -237,6 +245,11 @@ static int survey(cs_msgtail *t)
             e = pos_find(&t->work, seg, kind);
         } else if (e->ino != (uint64_t)st.st_ino || (uint64_t)st.st_size < e->off ||
                    (e->head != 0 && file_head(path) != e->head)) {
+            if (e->off > 0 && t->on_replaced != NULL &&
+                (rc = t->on_replaced(t->on_replaced_ud, cs__msgfile_prefix[kind], seg)) != 0) {
+                rc = rc < 0 ? rc : CS_EIO;
+                break;
+            }
             e->ino = (uint64_t)st.st_ino;
             e->off = 0;
             e->head = 0;

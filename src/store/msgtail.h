@@ -17,8 +17,10 @@
  * What a file's history does to the position:
  *   - appended to: the records after the position are read, up to the
  *     last complete one (a record being written is read next time);
- *   - replaced by a reanalysis (another inode): read again from its start,
- *     counted in "replaced";
+ *   - replaced by a reanalysis (another inode), or cut shorter than the
+ *     position: read again from its start, counted in "replaced"; if any
+ *     of it had been read, the consumer is told first (on_replaced), so
+ *     that it can drop what it took from the old file;
  *   - deleted by retention: dropped from the position; records it still
  *     held unread are counted in "lost_bytes" (they cannot be read any
  *     more, and the consumer should say so).
@@ -52,6 +54,16 @@ int cs_msgtail_open(const char *store_dir, const char *cursor_path, cs_msgtail *
  * (0: no limit); "*n_read" says how many. 0 read: caught up with what the
  * writer has flushed. */
 int cs_msgtail_read(cs_msgtail *t, size_t max_records, const cs_record_fns *fns, size_t *n_read);
+
+/* Told, before any record of it is read again, that the file of "kind"
+ * ("msg", "lat", "unm", "gap") and id "seg" was replaced after some of it
+ * had been read. A nonzero return ends the read with that error; the
+ * working position keeps the replacement, so a consumer that then rolls
+ * back (to a position holding the old file) is told again next read. */
+typedef int (*cs_msgtail_replaced_fn)(void *ud, const char *kind, uint32_t seg);
+
+/* Sets the replacement hook (NULL: none). */
+void cs_msgtail_on_replaced(cs_msgtail *t, cs_msgtail_replaced_fn fn, void *ud);
 
 /* Makes the working position durable. */
 int cs_msgtail_commit(cs_msgtail *t);

@@ -294,6 +294,73 @@ static void test_replaced_and_deleted_files(void **state)
     free(ty.seen);
 }
 
+/* Copies the file at "path" and renames the copy over it: a replacement
+ * (another inode) with the same records. */
+static void replace_file(const char *path)
+{
+    char tmp[300], cmd[700];
+
+    snprintf(tmp, sizeof(tmp), "%s.copy", path);
+    snprintf(cmd, sizeof(cmd), "cp %s %s", path, tmp);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rename(tmp, path), 0);
+}
+
+typedef struct hook_calls {
+    int n, fail;
+    char kind[4];
+    uint32_t seg;
+} hook_calls;
+
+static int on_replaced(void *ud, const char *kind, uint32_t seg)
+{
+    hook_calls *h = ud;
+
+    h->n++;
+    snprintf(h->kind, sizeof(h->kind), "%s", kind);
+    h->seg = seg;
+    return h->fail ? CS_EIO : 0;
+}
+
+/* The consumer is told of a replaced file it had read from, before its
+ * records come again; a refusal ends the read, and after a rollback it is
+ * told again; once the file is read anew, never again. */
+static void test_replaced_hook(void **state)
+{
+    fixture *f = *state;
+    hook_calls h = {0};
+    cs_record_fns fns;
+    char path[256];
+    cs_msgtail *t;
+    tally ty;
+    size_t n;
+
+    tally_init(&ty, 1000);
+    fns = (cs_record_fns){.msg = on_msg, .ud = &ty};
+    write_range(f->dir, 0, 100, 1);
+    assert_int_equal(cs_msgtail_open(f->dir, f->cursor, &t), 0);
+    cs_msgtail_on_replaced(t, on_replaced, &h);
+    drain(t, &ty, 0);
+    assert_int_equal(h.n, 0); /* files seen first are no replacement */
+    msg_file(path, sizeof(path), f->dir, "msg", 1);
+    replace_file(path);
+    h.fail = 1;
+    assert_int_equal(cs_msgtail_read(t, 0, &fns, &n), CS_EIO);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.kind, "msg");
+    assert_int_equal(h.seg, 1);
+    assert_int_equal(cs_msgtail_rollback(t), 0);
+    h.fail = 0;
+    ty.msgs = 0;
+    drain(t, &ty, 0);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(ty.msgs, 100); /* read again from its start */
+    drain(t, &ty, 0);
+    assert_int_equal(h.n, 2);
+    cs_msgtail_close(t);
+    free(ty.seen);
+}
+
 static void test_bad_cursor(void **state)
 {
     fixture *f = *state;
@@ -319,6 +386,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback_reads_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_record_read_once_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_and_deleted_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replaced_hook, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_cursor, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
