@@ -98,7 +98,8 @@ int cs_hist_json_merge(const json_t *o, cs_histogram *dst)
     size_t k;
 
     if (!json_is_object(o) || get_int(o, "count", &count) < 0 || get_int(o, "min_ns", &min) < 0 ||
-        get_int(o, "max_ns", &max) < 0 || check(o, count, min, max) < 0)
+        get_int(o, "max_ns", &max) < 0 || check(o, count, min, max) < 0 ||
+        dst->count > (uint64_t)INT64_MAX - (uint64_t)count)
         return CS_EINVAL;
     if (count == 0)
         return 0;

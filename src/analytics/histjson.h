@@ -46,7 +46,9 @@ void cs_hist_json(FILE *f, const cs_histogram *h);
 /* Adds the histogram of object "o" (as written above) to "dst". CS_EINVAL,
  * leaving "dst" as it was, if "o" is not such an object: a member missing
  * or not an integer, a bucket out of range, out of order or empty, counts
- * not adding up to "count", min_ns or max_ns outside the buckets. */
+ * not adding up to "count", min_ns or max_ns outside the buckets; or a sum
+ * of counts past INT64_MAX, which no JSON reader of 64-bit signed integers
+ * (jansson, this project's own) could read back. */
 int cs_hist_json_merge(const json_t *o, cs_histogram *dst);
 
 #endif

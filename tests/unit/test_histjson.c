@@ -184,6 +184,30 @@ static void test_malformed_refused(void **state)
     free(was);
 }
 
+/* Two sensors' histograms each of INT64_MAX values: the second merge
+ * would make a count no reader of 64-bit signed JSON integers (the hub's
+ * clients) can read back, so it is refused and changes nothing. */
+static void test_merge_past_int64_refused(void **state)
+{
+    static const char big[] = "{\"count\":9223372036854775807,\"min_ns\":5,\"max_ns\":5,"
+                              "\"sum\":5,\"buckets\":[[5,9223372036854775807]]}";
+    cs_histogram *h = calloc(1, sizeof(*h)), *was = malloc(sizeof(*was));
+
+    (void)state;
+    cs_hist_init(h);
+    assert_int_equal(merge_text(big, h), 0);
+    assert_true(h->count == (uint64_t)INT64_MAX);
+    memcpy(was, h, sizeof(*h));
+    assert_int_equal(merge_text(big, h), CS_EINVAL);
+    assert_memory_equal(h, was, sizeof(*h));
+    assert_int_equal(merge_text("{\"count\":1,\"min_ns\":5,\"max_ns\":5,\"sum\":5,"
+                                "\"buckets\":[[5,1]]}",
+                                h),
+                     CS_EINVAL);
+    free(h);
+    free(was);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_sparse_equals_dense),
         cmocka_unit_test(test_merge_equals_union),
         cmocka_unit_test(test_malformed_refused),
+        cmocka_unit_test(test_merge_past_int64_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
