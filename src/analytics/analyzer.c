@@ -66,8 +66,17 @@
  *
  * Ordering guarantees: sink.message(request) before the measurement using
  * it; sink.message(response) before its measurement or unmatched report.
+ *
+ * Sharded analysis (analyzer.h): a flow analyzer ("log" set) runs the
+ * per-conversation half and, instead of calling the sink, files each
+ * delivery (with how it is paired and its tick-to-trade role), gap and
+ * span as an event (anlog.h) under the packet's sequence number and the
+ * order its flow would expire in; the correlating analyzer replays them
+ * through deliver_now(), the one place where a message reaches the sink
+ * and the pairings, sharded or not.
  */
 #include "analytics/analyzer.h"
+#include "analytics/anlog.h"
 #include "analytics/pairing.h"
 #include "analytics/t2t.h"
 #include "core/alloc.h"
@@ -149,6 +158,7 @@ typedef struct aflow {
     uint8_t has_syn;
     uint8_t scope; /* its decoder's "scope" option: what CS_SCOPE_FLOW becomes */
     uint32_t syn_seq;
+    uint64_t last_seq; /* the sequence number of its latest packet (LRU order) */
     const cs_decoder *dec;
     void *state;
     cs_tcp_conn tcp;
@@ -185,6 +195,12 @@ struct cs_analyzer {
     mapent *dmap; /* scratch map of a reassembled datagram */
     size_t dmap_cap;
     uint64_t fallback_ids;
+    /* a flow analyzer of a sharded analysis (see "Sharded analysis"): */
+    cs_an_log *log; /* its events go here instead of to the sink; NULL: not one */
+    uint32_t shard; /* its index (ids of messages from packets not stored) */
+    int log_rc;     /* the first failure to log an event */
+    uint64_t seq;   /* the capture sequence number of the packet at hand */
+    uint64_t order; /* what events made now are filed under (anlog.h) */
 };
 
 struct cs_decode_ctx {
@@ -404,35 +420,28 @@ static size_t collect_refs(cs_analyzer *a, const mapent *map, size_t i0, size_t 
     return n;
 }
 
-/* How a message is to be correlated: what its decoder said in cs_msg_out. */
-typedef struct correlation {
-    cs_role role;
-    const char *pair;
-    cs_str match, closes;
-    uint32_t flags; /* the decoder's, pairing hints included */
-    uint8_t scope;
-} correlation;
-
-/* Hands "msg" to the sink, then to pairing as "c" says. A response first
- * delivers the request its peer direction may still hold. */
-static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlation *c);
+/* Hands "msg" to the sink, then to pairing as "c" says, then to
+ * tick-to-trade as "t2t" (CS_AN_T2T_*) says. A response first delivers the
+ * request its peer direction may still hold. */
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const cs_an_corr *c, int t2t,
+                    cs_str instrument);
 
 static void held_deliver(cs_analyzer *a, aflow *fl, uint8_t dir)
 {
     heldmsg *h = fl->s[dir].held;
-    correlation c;
+    cs_an_corr c;
 
     if (h == NULL || !h->active)
         return;
     h->active = 0;
-    c = (correlation){h->role, h->pair, h->match, h->closes, h->flags, h->scope};
-    deliver(a, fl, &h->m, &c);
+    c = (cs_an_corr){h->role, h->pair, h->match, h->closes, h->flags, h->scope};
+    deliver(a, fl, &h->m, &c, CS_AN_T2T_NONE, (cs_str){"", 0});
 }
 
-static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlation *c)
+/* The cross-conversation half of deliver(): sink, pairings, tick-to-trade. */
+static void deliver_now(cs_analyzer *a, cs_message *msg, const cs_an_corr *c, int t2t,
+                        cs_str instrument)
 {
-    if (c->role == CS_ROLE_RESP)
-        held_deliver(a, fl, (uint8_t)!msg->dir);
     if (a->sink.message)
         a->sink.message(a->sink.ud, msg);
     if (c->role != CS_ROLE_NONE) {
@@ -443,6 +452,27 @@ static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const correlatio
     if (a->hops != HOPS_OFF && (c->role == CS_ROLE_REQ || c->role == CS_ROLE_SIGHTING) &&
         msg->key.len > 0)
         cs_pairing_hop(a->hop, msg, CS_PAIR_HOP);
+    if (t2t == CS_AN_T2T_TICK)
+        cs_t2t_tick(a->t2t, msg, instrument);
+    else if (t2t == CS_AN_T2T_ORDER)
+        cs_t2t_order(a->t2t, msg, instrument);
+}
+
+static void log_rc(cs_analyzer *a, int rc)
+{
+    if (rc < 0 && a->log_rc == 0)
+        a->log_rc = rc;
+}
+
+static void deliver(cs_analyzer *a, aflow *fl, cs_message *msg, const cs_an_corr *c, int t2t,
+                    cs_str instrument)
+{
+    if (c->role == CS_ROLE_RESP)
+        held_deliver(a, fl, (uint8_t)!msg->dir);
+    if (a->log != NULL)
+        log_rc(a, cs_an_log_deliver(a->log, a->seq, a->order, msg, c, t2t, instrument));
+    else
+        deliver_now(a, msg, c, t2t, instrument);
 }
 
 /* Copies "n" bytes of "p" to "*at" and returns them as a string there. */
@@ -553,6 +583,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     const char *pair = m->pair ? m->pair : fl->dec->name;
     size_t i0, i1;
     uint8_t scope;
+    int t2t;
     cs_message msg;
 
     if (m->part == CS_PART_BODY || m->part == CS_PART_END) {
@@ -568,7 +599,7 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     if (ctx->map[i0].ref != 0)
         msg.id = CS_MSGID(ctx->map[i0].ref, next_k(&fl->s[ctx->dir], ctx->map[i0].ref));
     else
-        msg.id = FALLBACK_ID_BIT | a->fallback_ids++;
+        msg.id = FALLBACK_ID_BIT | (uint64_t)a->shard << 56 | a->fallback_ids++;
     msg.proto = m->proto != NULL ? m->proto : fl->dec->name; /* static, like the name */
     msg.type = m->type;
     msg.ts_ns = ctx->map[i0].ts;
@@ -591,11 +622,12 @@ static void analyzer_emit(cs_decode_ctx *ctx, const cs_msg_out *m)
     scope = m->scope == CS_SCOPE_FLOW ? fl->scope : m->scope;
     if (m->part == CS_PART_HEAD && held_take(&fl->s[ctx->dir], &msg, m, pair, scope) == 0)
         return;
-    deliver(a, fl, &msg, &(correlation){m->role, pair, m->match, m->closes, m->flags, scope});
-    if ((m->flags & CS_MSG_TICK) && m->instrument.len > 0)
-        cs_t2t_tick(a->t2t, &msg, m->instrument);
-    else if ((m->flags & CS_MSG_NEW_ORDER) && m->instrument.len > 0)
-        cs_t2t_order(a->t2t, &msg, m->instrument);
+    t2t = m->instrument.len == 0          ? CS_AN_T2T_NONE
+          : (m->flags & CS_MSG_TICK)      ? CS_AN_T2T_TICK
+          : (m->flags & CS_MSG_NEW_ORDER) ? CS_AN_T2T_ORDER
+                                          : CS_AN_T2T_NONE;
+    deliver(a, fl, &msg, &(cs_an_corr){m->role, pair, m->match, m->closes, m->flags, scope}, t2t,
+            m->instrument);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -609,7 +641,7 @@ static void analyzer_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
 
     a->st.seq_gaps++;
     a->st.seq_gap_missing += g->count;
-    if (a->sink.seq_gap == NULL)
+    if (a->sink.seq_gap == NULL && a->log == NULL)
         return;
     memset(&ev, 0, sizeof(ev));
     ev.proto = ctx->fl->dec->name;
@@ -619,7 +651,10 @@ static void analyzer_seq_gap(cs_decode_ctx *ctx, const cs_seq_gap *g)
     ev.dir = ctx->dir;
     ev.ts_ns = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ts : 0;
     ev.ref = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ref : 0;
-    a->sink.seq_gap(a->sink.ud, &ev);
+    if (a->log != NULL)
+        log_rc(a, cs_an_log_seq_gap(a->log, a->seq, a->order, &ev));
+    else
+        a->sink.seq_gap(a->sink.ud, &ev);
 }
 
 /* The flow layer's callback for the numbers a packet carried: told to the
@@ -629,7 +664,7 @@ static void analyzer_seq_seen(cs_decode_ctx *ctx, const cs_seq_span *s)
     cs_analyzer *a = ctx->a;
     cs_seq_span_event ev;
 
-    if (a->sink.seq_seen == NULL)
+    if (a->sink.seq_seen == NULL && a->log == NULL)
         return;
     memset(&ev, 0, sizeof(ev));
     ev.proto = ctx->fl->dec->name;
@@ -638,7 +673,10 @@ static void analyzer_seq_seen(cs_decode_ctx *ctx, const cs_seq_span *s)
     ev.ep = ctx->fl->ep;
     ev.dir = ctx->dir;
     ev.ts_ns = ctx->n_map > 0 ? ctx->map[ctx->n_map - 1].ts : 0;
-    a->sink.seq_seen(a->sink.ud, &ev);
+    if (a->log != NULL)
+        log_rc(a, cs_an_log_seq_seen(a->log, a->seq, a->order, &ev));
+    else
+        a->sink.seq_seen(a->sink.ud, &ev);
 }
 
 static const cs_decode_ops analyzer_decode_ops = {
@@ -974,20 +1012,29 @@ static aflow *flow_get(cs_analyzer *a, const cs_packet *p, const cs_layers *l, u
         fill_endpoints(fl, l, src_init, sport, dport);
     }
     cs_flowtable_touch(a->ft, &fl->f, p->ts_ns);
+    fl->last_seq = a->seq;
     *dir = (uint8_t)((src_is_a != 0) == (fl->init_is_a != 0) ? 0 : 1);
     return fl;
 }
 
-static void housekeeping(cs_analyzer *a, int64_t now)
+/* Flows idle too long end, least recently used first, each one's events
+ * filed under its latest packet (anlog.h). */
+static void flows_expire(cs_analyzer *a, int64_t now)
 {
     cs_flow *f;
 
-    while ((f = cs_flowtable_oldest(a->ft)) != NULL && now - f->last_ts_ns > a->cfg.flow_idle_ns)
+    while ((f = cs_flowtable_oldest(a->ft)) != NULL && now - f->last_ts_ns > a->cfg.flow_idle_ns) {
+        a->order = ((aflow *)(void *)f)->last_seq;
         flow_drop(a, (aflow *)(void *)f);
+    }
+    a->order = CS_AN_ORDER_OWN;
+}
+
+static void pairings_expire(cs_analyzer *a, int64_t now)
+{
     cs_pairing_expire(a->pair, now);
     cs_pairing_expire(a->sight, now);
     cs_pairing_expire(a->hop, now);
-    cs_ipfrag_expire(a->frag, now);
 }
 
 /* Notes the tap of packet "p" while a second tap is yet to be seen (see
@@ -1249,17 +1296,15 @@ fail:
     return rc;
 }
 
-void cs_analyzer_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref)
+/* A packet's own part of the analysis, after the housekeeping its capture
+ * time calls for: flows, reassembly, decoders. */
+static void packet_flows(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref)
 {
     const uint8_t *pay;
     uint32_t plen;
     uint8_t dir;
     aflow *fl;
 
-    a->st.packets++;
-    if (a->hops != HOPS_ON)
-        taps_notice(a, p);
-    housekeeping(a, p->ts_ns);
     if (!(l->flags & CS_L_IP) || (l->ip_proto != 6 && l->ip_proto != 17))
         return;
     if ((l->flags & CS_L_FRAGMENT) && (l->frag_offset != 0 || l->more_frags)) {
@@ -1284,15 +1329,111 @@ void cs_analyzer_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, 
     }
 }
 
-void cs_analyzer_finish(cs_analyzer *a)
+void cs_analyzer_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref)
+{
+    a->seq = ++a->st.packets;
+    if (a->hops != HOPS_ON)
+        taps_notice(a, p);
+    flows_expire(a, p->ts_ns);
+    pairings_expire(a, p->ts_ns);
+    cs_ipfrag_expire(a->frag, p->ts_ns);
+    packet_flows(a, p, l, ref);
+}
+
+/* Every flow ends, least recently used first. */
+static void flows_finish(cs_analyzer *a)
 {
     cs_flow *f;
 
-    while ((f = cs_flowtable_oldest(a->ft)) != NULL)
+    while ((f = cs_flowtable_oldest(a->ft)) != NULL) {
+        a->order = ((aflow *)(void *)f)->last_seq;
         flow_drop(a, (aflow *)(void *)f);
+    }
+}
+
+void cs_analyzer_finish(cs_analyzer *a)
+{
+    flows_finish(a);
+    cs_analyzer_corr_finish(a);
+}
+
+/* ---- sharded analysis ----------------------------------------------- */
+
+void cs_analyzer_shard(cs_analyzer *a, uint32_t index, cs_an_log *log)
+{
+    a->shard = index;
+    a->log = log;
+}
+
+int cs_analyzer_shard_error(const cs_analyzer *a)
+{
+    return a->log_rc;
+}
+
+void cs_analyzer_flows_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref,
+                              uint64_t seq, int own)
+{
+    a->seq = seq;
+    flows_expire(a, p->ts_ns);
+    cs_ipfrag_expire(a->frag, p->ts_ns);
+    if (own)
+        packet_flows(a, p, l, ref);
+}
+
+void cs_analyzer_flows_finish(cs_analyzer *a)
+{
+    a->seq = CS_AN_SEQ_END;
+    flows_finish(a);
+}
+
+void cs_analyzer_corr_packet(cs_analyzer *a, const cs_packet *p)
+{
+    a->seq = ++a->st.packets;
+    if (a->hops != HOPS_ON)
+        taps_notice(a, p);
+}
+
+void cs_analyzer_corr_expire(cs_analyzer *a, int64_t now_ns)
+{
+    pairings_expire(a, now_ns);
+}
+
+void cs_analyzer_corr_replay(cs_analyzer *a, const cs_an_event *e)
+{
+    cs_message m;
+
+    switch (e->kind) {
+    case CS_AN_DELIVER:
+        m = e->u.d.m; /* pairing sets its flags */
+        deliver_now(a, &m, &e->u.d.c, e->t2t, e->u.d.instrument);
+        break;
+    case CS_AN_SEQ_GAP:
+        if (a->sink.seq_gap)
+            a->sink.seq_gap(a->sink.ud, &e->u.gap);
+        break;
+    case CS_AN_SEQ_SEEN:
+        if (a->sink.seq_seen)
+            a->sink.seq_seen(a->sink.ud, &e->u.span);
+        break;
+    }
+}
+
+void cs_analyzer_corr_finish(cs_analyzer *a)
+{
     cs_pairing_flush(a->pair);
     cs_pairing_flush(a->sight);
     cs_pairing_flush(a->hop);
+}
+
+void cs_analyzer_stats_add(cs_analyzer_stats *to, const cs_analyzer_stats *st)
+{
+    /* every field is a uint64_t count */
+    uint64_t *t = (uint64_t *)(void *)to;
+    const uint64_t *f = (const uint64_t *)(const void *)st;
+
+    _Static_assert(sizeof(*st) % sizeof(uint64_t) == 0, "cs_analyzer_stats holds counts only");
+    for (size_t i = 0; i < sizeof(*st) / sizeof(uint64_t); i++)
+        t[i] += f[i];
 }
 
 void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st)

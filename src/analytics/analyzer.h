@@ -133,4 +133,54 @@ void cs_analyzer_stats_get(const cs_analyzer *a, cs_analyzer_stats *st);
 
 void cs_analyzer_free(cs_analyzer *a);
 
+/* Adds every count of "st" to "to" (the shards of one analysis). */
+void cs_analyzer_stats_add(cs_analyzer_stats *to, const cs_analyzer_stats *st);
+
+/*
+ * Sharded analysis (--workers N, engine/shards.c). The analysis splits in
+ * two halves:
+ *
+ *   - the per-conversation half (flows, fragments, reassembly, decoders)
+ *     runs in N "flow analyzers", each the owner of the conversations
+ *     hashed to it; every one of them sees every packet's capture time, so
+ *     that its flows idle out at the packet they would in one analyzer;
+ *   - the cross-conversation half (the sink, request/response pairing,
+ *     A/B sightings, hops, tick-to-trade) runs in one "correlating"
+ *     analyzer, which replays the flow analyzers' events (anlog.h) merged
+ *     in the order one analyzer would have made them.
+ *
+ * Per packet "seq" (1, 2, ... over the packets analysed), in that order:
+ * each flow analyzer: cs_analyzer_flows_packet(own = whether it owns the
+ * packet's conversation); then the correlating analyzer:
+ * cs_analyzer_corr_packet, the replay of the events filed under "seq"
+ * before its own (flows that expired), cs_analyzer_corr_expire(its time),
+ * the replay of the packet's own events. At the end:
+ * cs_analyzer_flows_finish on each, the replay of the events filed under
+ * CS_AN_SEQ_END, cs_analyzer_corr_finish.
+ *
+ * The results are those of one analyzer, but where a bound bites (each
+ * flow analyzer has cfg.max_flows of its own), where capture times go
+ * back by more than the flow idle time (each flow analyzer's LRU list is
+ * in its own packets' order), and in the ids of messages from packets not
+ * stored (numbered per flow analyzer: its index in bits 56-62).
+ */
+typedef struct cs_an_log cs_an_log;
+typedef struct cs_an_event cs_an_event;
+
+/* Makes "a" the flow analyzer number "index": its events go to "log"
+ * (changed between batches by calling this again). */
+void cs_analyzer_shard(cs_analyzer *a, uint32_t index, cs_an_log *log);
+
+/* The first failure to log an event (CS_ENOMEM), or 0. */
+int cs_analyzer_shard_error(const cs_analyzer *a);
+
+void cs_analyzer_flows_packet(cs_analyzer *a, const cs_packet *p, const cs_layers *l, cs_pktref ref,
+                              uint64_t seq, int own);
+void cs_analyzer_flows_finish(cs_analyzer *a);
+
+void cs_analyzer_corr_packet(cs_analyzer *a, const cs_packet *p);
+void cs_analyzer_corr_expire(cs_analyzer *a, int64_t now_ns);
+void cs_analyzer_corr_replay(cs_analyzer *a, const cs_an_event *e);
+void cs_analyzer_corr_finish(cs_analyzer *a);
+
 #endif

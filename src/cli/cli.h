@@ -56,6 +56,10 @@ int cs_cli_parse_size(const char *s, uint64_t *out);
  * code. */
 int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out);
 
+/* Parses the --workers value of command "cmd" into "*out" (1 to
+ * CS_WORKERS_MAX); a bad one is a usage error (CS_EXIT_USAGE). */
+int cs_cli_parse_workers(const char *cmd, const char *s, uint32_t *out);
+
 /* The decoder options of the daemon's config file: its lines
  * "decoder-opt NAME.KEY=VALUE" (the alert rules beside them are the
  * alerts'), added to "set" in file order; the options already in "set"
@@ -86,6 +90,11 @@ void cs_cli_timeref_summary(const cs_timerefs *t, const cs_timeref_stats *st);
     "                         fix.ports=9100,9101 binds FIX to those ports;\n"                     \
     "                         fix.scope=session matches FIX within a connection at every\n"        \
     "                         tap (one tap sees requests, another responses)\n"
+
+#define CS_CLI_WORKERS_HELP                                                                        \
+    "      --workers N        analyse on N threads, each the owner of a share of the\n"            \
+    "                         conversations, merged in capture order: the same results\n"          \
+    "                         as one (default 1)\n"
 
 #define CS_CLI_TAP_BY_HELP                                                                         \
     "      --tap-by WHAT      interface (default: each interface or pcapng interface is a\n"       \

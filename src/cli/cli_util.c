@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/timefmt.h"
 #include "decode/decoder.h"
+#include "engine/shards.h"
 #include "packet/dissect.h"
 #include "store/store.h"
 
@@ -54,6 +55,19 @@ int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out)
     if (end == s || *end != '\0' || errno != 0 || v < 1 || v > CS_STORE_MAX_PARTITIONS)
         return cs_cli_usage_error(cmd, "bad --partitions '%s' (1 to %u)", s,
                                   CS_STORE_MAX_PARTITIONS);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int cs_cli_parse_workers(const char *cmd, const char *s, uint32_t *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v < 1 || v > CS_WORKERS_MAX)
+        return cs_cli_usage_error(cmd, "bad --workers '%s' (1 to %d)", s, CS_WORKERS_MAX);
     *out = (uint32_t)v;
     return 0;
 }

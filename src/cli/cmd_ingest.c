@@ -33,7 +33,8 @@ static const char ingest_help[] =
     "usage: capstream ingest -r FILE -d STORE [--decoders LIST] [--max-flows N]\n"
     "                        [--flow-buffer N] [--pair-timeout D] [--t2t-window D]\n"
     "                        [--segment-bytes N] [--max-bytes N] [--max-message-bytes N]\n"
-    "                        [--partitions N] [--fsync] [--export clickhouse=URL] [-q]\n\n"
+    "                        [--partitions N] [--fsync] [--workers N]\n"
+    "                        [--export clickhouse=URL] [-q]\n\n"
     "Reads a capture file (pcap or pcapng; '-' for standard input) and, in one pass,\n"
     "stores its packets in STORE (created if missing; later ingests append), indexed\n"
     "by time, flow, host, port and protocol, and decodes them: TCP reassembly, FIX,\n"
@@ -44,7 +45,7 @@ static const char ingest_help[] =
     "  -d, --store DIR        the store\n"
     "      --decoders LIST    decoders to run: all (default), none (packets only), or\n"
     "                         names separated by commas: {decoders}\n" CS_CLI_DECODER_OPT_HELP
-        CS_CLI_TAP_BY_HELP CS_CLI_TIME_SOURCE_HELP
+        CS_CLI_TAP_BY_HELP CS_CLI_TIME_SOURCE_HELP CS_CLI_WORKERS_HELP
     "      --max-flows N      flows tracked at once (default 1000000; the oldest goes)\n"
     "      --flow-buffer N    bytes buffered per flow direction for reassembly (default 1M)\n"
     "      --pair-timeout D   a request unanswered for D of capture time is reported\n"
@@ -76,6 +77,7 @@ typedef struct ingest_args {
     cs_analyzer_cfg limits;
     int tap_by_vlan, tap_by_trailer;
     cs_timerefs timeref;
+    uint32_t workers;
     cs_chexport_cfg exp; /* url NULL: no --export */
 } ingest_args;
 
@@ -121,6 +123,7 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
                                          {"partitions", required_argument, 0, 'P'},
                                          {"tap-by", required_argument, 0, 'V'},
                                          {"time-source", required_argument, 0, 'K'},
+                                         {"workers", required_argument, 0, 'J'},
                                          CS_CLI_EXPORT_OPTS,
                                          {0, 0, 0, 0}};
     int c;
@@ -175,6 +178,10 @@ static int ingest_parse(int argc, char **argv, ingest_args *a)
             break;
         case 'K':
             if (cs_cli_parse_time_source("ingest", optarg, &a->timeref) != 0)
+                return CS_EXIT_USAGE;
+            break;
+        case 'J':
+            if (cs_cli_parse_workers("ingest", optarg, &a->workers) != 0)
                 return CS_EXIT_USAGE;
             break;
         case 'X':
@@ -283,6 +290,7 @@ int cs_cmd_ingest(int argc, char **argv)
                                     .limits = &a.limits,
                                     .tap_by_vlan = a.tap_by_vlan,
                                     .timeref = a.timeref,
+                                    .workers = a.workers,
                                     .exp = a.exp.url ? &a.exp : NULL,
                                     .progress = show_progress,
                                     .ud = &prog},

@@ -28,7 +28,7 @@
 
 static const char reanalyze_help[] =
     "usage: capstream reanalyze -d STORE [--after T] [--before T] [--decoders LIST]\n"
-    "                           [--export clickhouse=URL]\n\n"
+    "                           [--workers N] [--export clickhouse=URL]\n\n"
     "Decodes stored packets again (for example with decoders that were not enabled\n"
     "when they were captured) and replaces the messages and measurements the store\n"
     "holds for the segments that overlap [after, before).\n\n"
@@ -37,7 +37,7 @@ static const char reanalyze_help[] =
     "      --before T       end of the range, excluded (default: after the last packet)\n"
     "      --decoders LIST  all (default), or names separated by commas: "
     "{decoders}\n" CS_CLI_DECODER_OPT_HELP CS_CLI_TAP_BY_HELP CS_CLI_TIME_SOURCE_HELP
-        CS_CLI_EXPORT_HELP "  -q, --quiet          no summary\n\n"
+        CS_CLI_WORKERS_HELP CS_CLI_EXPORT_HELP "  -q, --quiet          no summary\n\n"
     "examples:\n"
     "  capstream ingest -r day.pcap -d S --decoders none   # store packets only\n"
     "  capstream reanalyze -d S                            # decode them later\n"
@@ -51,6 +51,7 @@ typedef struct reanalyze_args {
     cs_decoder_optset decoder_opts;
     int tap_by_vlan, tap_by_trailer;
     cs_timerefs timeref;
+    uint32_t workers;
     cs_chexport_cfg exp; /* url NULL: no --export */
 } reanalyze_args;
 
@@ -63,6 +64,7 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
                                          {"decoder-opt", required_argument, 0, 'O'},
                                          {"tap-by", required_argument, 0, 'V'},
                                          {"time-source", required_argument, 0, 'K'},
+                                         {"workers", required_argument, 0, 'J'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          CS_CLI_EXPORT_OPTS,
@@ -99,6 +101,10 @@ static int reanalyze_parse(int argc, char **argv, reanalyze_args *a)
             break;
         case 'K':
             if (cs_cli_parse_time_source("reanalyze", optarg, &a->timeref) != 0)
+                return CS_EXIT_USAGE;
+            break;
+        case 'J':
+            if (cs_cli_parse_workers("reanalyze", optarg, &a->workers) != 0)
                 return CS_EXIT_USAGE;
             break;
         case 'q':
@@ -147,6 +153,7 @@ int cs_cmd_reanalyze(int argc, char **argv)
                                           .decoder_opts = &a.decoder_opts,
                                           .tap_by_vlan = a.tap_by_vlan,
                                           .timeref = a.timeref,
+                                          .workers = a.workers,
                                           .exp = a.exp.url ? &a.exp : NULL},
                       &r);
     if (rc < 0)

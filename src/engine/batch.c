@@ -134,7 +134,8 @@ static int ingest_pass(const cs_ingest_cfg *cfg, cs_capfile *f, cs_store *s, cs_
                           .limits = cfg->limits,
                           .decoder_opts = cfg->decoder_opts,
                           .tap_by_vlan = cfg->tap_by_vlan,
-                          .timeref = cfg->timeref};
+                          .timeref = cfg->timeref,
+                          .workers = cfg->workers};
     cs_pipeline *pl = NULL;
     int rc, rc2;
 
@@ -191,6 +192,7 @@ static int reanalyze_pass(const cs_reanalyze_cfg *cfg, cs_store *s, cs_reanalyze
                           .decoder_opts = cfg->decoder_opts,
                           .tap_by_vlan = cfg->tap_by_vlan,
                           .timeref = cfg->timeref,
+                          .workers = cfg->workers,
                           .replace_first_seg = r->first_seg,
                           .replace_last_seg = r->last_seg};
     cs_pipeline *pl;

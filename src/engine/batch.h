@@ -43,6 +43,7 @@ typedef struct cs_ingest_cfg {
     const cs_analyzer_cfg *limits;         /* or NULL for the defaults */
     int tap_by_vlan;                       /* --tap-by vlan (pipeline.h) */
     cs_timerefs timeref;                   /* --time-source, --tap-by trailer */
+    uint32_t workers;                      /* --workers (pipeline.h); 0 = 1 */
     const cs_chexport_cfg *exp; /* records on to ClickHouse (store_dir: "dir"), or NULL */
     /* called every 4096 packets (may be NULL): bytes of the file read, its
      * size (0 if unknown), packets so far */
@@ -77,6 +78,7 @@ typedef struct cs_reanalyze_cfg {
     const cs_decoder_optset *decoder_opts; /* or NULL */
     int tap_by_vlan;                       /* --tap-by vlan (pipeline.h) */
     cs_timerefs timeref;                   /* --time-source, --tap-by trailer */
+    uint32_t workers;                      /* --workers (pipeline.h); 0 = 1 */
     const cs_chexport_cfg *exp; /* records on to ClickHouse (store_dir: "dir"), or NULL */
 } cs_reanalyze_cfg;
 

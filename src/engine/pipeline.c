@@ -61,6 +61,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/shards.h"
 #include "packet/dissect.h"
 #include "store/msgstore.h"
 
@@ -95,7 +96,8 @@ typedef struct rwriter {
 
 struct cs_pipeline {
     cs_pipeline_cfg cfg;
-    cs_analyzer *an;
+    cs_analyzer *an; /* one analyzer on the caller's thread, or */
+    cs_shards *sh;   /* cfg.workers > 1: the analysis on its own threads */
     cs_msgstore *ms;
     int sink_rc;
     cs_pipeline_stats st;
@@ -537,6 +539,32 @@ static int pipeline_replace_protos(cs_pipeline *pl)
     return cs_msgstore_replace_protos(pl->ms, pl->protos);
 }
 
+/* ---- sharded analysis: what follows each packet, on its thread -------- */
+
+static void pipeline_flush_now(cs_pipeline *pl);
+
+static void shard_after_packet(void *ud, const cs_packet *p, int analysed)
+{
+    cs_pipeline *pl = ud;
+
+    if (analysed)
+        cs_recovery_expire(pl->rec, p->ts_ns);
+    if (pl->cfg.on_packet)
+        pl->cfg.on_packet(pl->cfg.on_packet_ud, p);
+}
+
+static void shard_control(void *ud, int op, int64_t arg)
+{
+    cs_pipeline *pl = ud;
+
+    if (op == CS_SHARDS_ADVANCE)
+        cs_recovery_expire(pl->rec, arg);
+    else if (op == CS_SHARDS_INPUT_ENDED)
+        cs_recovery_flush(pl->rec);
+    else if (op == CS_SHARDS_FLUSH)
+        pipeline_flush_now(pl);
+}
+
 static int pipeline_start_analysis(cs_pipeline *pl)
 {
     cs_analyzer_cfg acfg;
@@ -569,6 +597,10 @@ static int pipeline_start_analysis(cs_pipeline *pl)
     pl->st.analyzed = 1;
     if ((rc = cs_recovery_new(GAP_HOLD_NS, store_gap, pl, &pl->rec)) < 0)
         return rc;
+    if (pl->cfg.workers > 1) {
+        cs_shards_cfg sc = {pl->cfg.workers, &acfg, &sink, shard_after_packet, shard_control, pl};
+        return cs_shards_new(&sc, &pl->sh);
+    }
     return cs_analyzer_new(&acfg, &sink, &pl->an);
 }
 
@@ -608,7 +640,12 @@ static void analyse(cs_pipeline *pl, const cs_packet *stored, const cs_layers *l
     if (dissected != 0) {
         pl->st.undissected++;
         cs_link_count_add(pl->st.undissected_by_link, &pl->st.n_undissected_links, p.linktype, 1);
-    } else if (pl->an) {
+    }
+    if (pl->sh) { /* recovery and on_packet follow on the correlating thread */
+        note_err(pl, cs_shards_packet(pl->sh, &p, dissected == 0 ? l : NULL, ref));
+        return;
+    }
+    if (dissected == 0 && pl->an) {
         cs_analyzer_packet(pl->an, &p, l, ref);
         cs_recovery_expire(pl->rec, p.ts_ns);
     }
@@ -680,23 +717,38 @@ void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
 
 void cs_pipeline_advance(cs_pipeline *pl, int64_t now_ns)
 {
-    if (pl->rec != NULL)
+    if (pl->sh != NULL)
+        cs_shards_control(pl->sh, CS_SHARDS_ADVANCE, now_ns);
+    else if (pl->rec != NULL)
         cs_recovery_expire(pl->rec, now_ns);
 }
 
 void cs_pipeline_input_ended(cs_pipeline *pl)
 {
-    if (pl->rec != NULL)
+    if (pl->sh != NULL)
+        cs_shards_control(pl->sh, CS_SHARDS_INPUT_ENDED, 0);
+    else if (pl->rec != NULL)
         cs_recovery_flush(pl->rec);
+}
+
+static void pipeline_flush_now(cs_pipeline *pl)
+{
+    if (pl->rw != NULL)
+        rw_handoff(pl->rw, 1); /* busy: flushed after its current buffer */
+    else if (pl->ms != NULL)
+        note_err(pl, cs_msgstore_flush(pl->ms));
 }
 
 int cs_pipeline_flush(cs_pipeline *pl)
 {
-    if (pl->rw != NULL) {
-        rw_handoff(pl->rw, 1); /* busy: flushed after its current buffer */
+    if (pl->sh != NULL) { /* after the packets given so far are analysed */
+        cs_shards_control(pl->sh, CS_SHARDS_FLUSH, 0);
         return 0;
     }
-    return pl->ms ? cs_msgstore_flush(pl->ms) : 0;
+    if (pl->rw == NULL && pl->ms != NULL)
+        return cs_msgstore_flush(pl->ms);
+    pipeline_flush_now(pl);
+    return 0;
 }
 
 int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
@@ -706,6 +758,9 @@ int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
     if (pl->an) {
         cs_analyzer_finish(pl->an);
         cs_analyzer_stats_get(pl->an, &pl->st.analyzer);
+        cs_recovery_flush(pl->rec);
+    } else if (pl->sh) {
+        note_err(pl, cs_shards_finish(pl->sh, &pl->st.analyzer));
         cs_recovery_flush(pl->rec);
     }
     rc = rw_stop(pl);
@@ -738,6 +793,7 @@ void cs_pipeline_free(cs_pipeline *pl)
     rw_stop(pl);
     if (pl->ms)
         cs_msgstore_close(pl->ms);
+    cs_shards_free(pl->sh);
     cs_analyzer_free(pl->an);
     cs_recovery_free(pl->rec);
     cs_free(pl);

@@ -49,6 +49,12 @@ typedef struct cs_pipeline_cfg {
      * per source tap; zero = the capture's stamps (packet/timeref.h). Store
      * and analysis both see the reference time. */
     cs_timerefs timeref;
+    /* --workers: flow analyzers on threads of their own (engine/shards.h);
+     * 0 or 1 = one analyzer on the caller's thread. With more, the sink,
+     * the observer and on_packet run on the correlating thread, and
+     * cs_pipeline_advance, _input_ended and _flush take effect there
+     * after the packets given before them. */
+    uint32_t workers;
     /* every packet analysed, with its analysis tap (may be NULL) */
     void (*on_packet)(void *ud, const cs_packet *p);
     void *on_packet_ud;
