@@ -7,8 +7,10 @@
  * arena hands out 8-byte aligned pieces from its current chunk and opens
  * the next (CHUNK bytes, or the piece's size when larger) when it is
  * full; a reset keeps the standard chunks for reuse and frees the larger
- * ones. Pointers to static strings (a decoder's protocol name) are kept
- * as they are: they outlive any log.
+ * ones. An event takes one piece: its fields and refs arrays, then its
+ * strings. Strings inside the borrowed bytes (the batch's packets, which
+ * outlive the log's events) and pointers to static strings (a decoder's
+ * protocol name) are kept as they are.
  */
 #include "analytics/anlog.h"
 
@@ -29,8 +31,9 @@ struct cs_an_log {
     size_t n, cap;
     chunk *chunks;
     size_t n_chunks, chunks_cap;
-    size_t cur;  /* the chunk being filled */
-    size_t used; /* bytes of it given out */
+    size_t cur;          /* the chunk being filled */
+    size_t used;         /* bytes of it given out */
+    const char *lo, *hi; /* the borrowed bytes */
 };
 
 int cs_an_log_new(cs_an_log **out)
@@ -69,6 +72,12 @@ void cs_an_log_reset(cs_an_log *log)
 size_t cs_an_log_count(const cs_an_log *log)
 {
     return log->n;
+}
+
+void cs_an_log_borrow(cs_an_log *log, const void *bytes, size_t n)
+{
+    log->lo = bytes;
+    log->hi = log->lo + n;
 }
 
 const cs_an_event *cs_an_log_get(const cs_an_log *log, size_t i)
@@ -111,62 +120,43 @@ static void *arena_alloc(cs_an_log *log, size_t n)
     return p;
 }
 
-/* A copy of "s" in the arena ("*ok" cleared when there is no memory). */
-static cs_str str_copy(cs_an_log *log, cs_str s, int *ok)
+/* Whether "s" lies in the borrowed bytes (kept, not copied). */
+static int borrowed(const cs_an_log *log, cs_str s)
 {
-    char *p;
+    return s.len == 0 || (s.p >= log->lo && s.p + s.len <= log->hi);
+}
+
+static size_t copy_size(const cs_an_log *log, cs_str s)
+{
+    return borrowed(log, s) ? 0 : s.len;
+}
+
+/* "s", or its copy at "*at" (advanced past it) when not borrowed. */
+static cs_str str_put(const cs_an_log *log, char **at, cs_str s)
+{
+    cs_str r = {*at, s.len};
 
     if (s.len == 0)
         return (cs_str){"", 0};
-    if ((p = arena_alloc(log, s.len)) == NULL) {
-        *ok = 0;
-        return (cs_str){"", 0};
-    }
-    memcpy(p, s.p, s.len);
-    return (cs_str){p, s.len};
+    if (borrowed(log, s))
+        return s;
+    memcpy(*at, s.p, s.len);
+    *at += s.len;
+    return r;
 }
 
-static const char *cstr_copy(cs_an_log *log, const char *s, int *ok)
+/* What a delivery needs in the arena: its fields and refs arrays, then
+ * every string that is not borrowed, then its pair's name. */
+static size_t deliver_size(const cs_an_log *log, const cs_message *m, const cs_an_corr *c,
+                           cs_str instrument)
 {
-    size_t n = strlen(s) + 1;
-    char *p = arena_alloc(log, n);
+    size_t n = m->n_fields * sizeof(cs_kv) + m->n_refs * sizeof(cs_pktref) + strlen(c->pair) + 1;
 
-    if (p == NULL) {
-        *ok = 0;
-        return "";
-    }
-    return memcpy(p, s, n);
-}
-
-static void fields_copy(cs_an_log *log, cs_message *m, int *ok)
-{
-    cs_kv *f;
-
-    if (m->n_fields == 0)
-        return;
-    if ((f = arena_alloc(log, m->n_fields * sizeof(*f))) == NULL) {
-        *ok = 0;
-        return;
-    }
-    for (size_t i = 0; i < m->n_fields; i++) {
-        f[i].name = str_copy(log, m->fields[i].name, ok);
-        f[i].val = str_copy(log, m->fields[i].val, ok);
-    }
-    m->fields = f;
-}
-
-static void refs_copy(cs_an_log *log, cs_message *m, int *ok)
-{
-    cs_pktref *r;
-
-    if (m->n_refs == 0)
-        return;
-    if ((r = arena_alloc(log, m->n_refs * sizeof(*r))) == NULL) {
-        *ok = 0;
-        return;
-    }
-    memcpy(r, m->refs, m->n_refs * sizeof(*r));
-    m->refs = r;
+    n += copy_size(log, m->type) + copy_size(log, m->key) + copy_size(log, m->error);
+    n += copy_size(log, c->match) + copy_size(log, c->closes) + copy_size(log, instrument);
+    for (size_t i = 0; i < m->n_fields; i++)
+        n += copy_size(log, m->fields[i].name) + copy_size(log, m->fields[i].val);
+    return n;
 }
 
 static cs_an_event *event_add(cs_an_log *log, uint64_t seq, uint64_t order, int kind)
@@ -187,24 +177,33 @@ int cs_an_log_deliver(cs_an_log *log, uint64_t seq, uint64_t order, const cs_mes
                       const cs_an_corr *c, int t2t, cs_str instrument)
 {
     cs_an_event *e = event_add(log, seq, order, CS_AN_DELIVER);
-    int ok = 1;
+    size_t pair_len = strlen(c->pair) + 1;
+    cs_kv *fields;
+    cs_pktref *refs;
+    char *at;
 
-    if (e == NULL)
+    if (e == NULL || (fields = arena_alloc(log, deliver_size(log, m, c, instrument))) == NULL)
         return CS_ENOMEM;
+    refs = (cs_pktref *)(void *)(fields + m->n_fields);
+    at = (char *)(refs + m->n_refs);
     e->t2t = (uint8_t)t2t;
     e->u.d.m = *m;
-    e->u.d.m.type = str_copy(log, m->type, &ok);
-    e->u.d.m.key = str_copy(log, m->key, &ok);
-    e->u.d.m.error = str_copy(log, m->error, &ok);
-    fields_copy(log, &e->u.d.m, &ok);
-    refs_copy(log, &e->u.d.m, &ok);
+    e->u.d.m.type = str_put(log, &at, m->type);
+    e->u.d.m.key = str_put(log, &at, m->key);
+    e->u.d.m.error = str_put(log, &at, m->error);
+    for (size_t i = 0; i < m->n_fields; i++) {
+        fields[i].name = str_put(log, &at, m->fields[i].name);
+        fields[i].val = str_put(log, &at, m->fields[i].val);
+    }
+    e->u.d.m.fields = fields;
+    if (m->n_refs)
+        memcpy(refs, m->refs, m->n_refs * sizeof(*refs));
+    e->u.d.m.refs = refs;
     e->u.d.c = *c;
-    e->u.d.c.pair = cstr_copy(log, c->pair, &ok);
-    e->u.d.c.match = str_copy(log, c->match, &ok);
-    e->u.d.c.closes = str_copy(log, c->closes, &ok);
-    e->u.d.instrument = str_copy(log, instrument, &ok);
-    if (!ok)
-        return CS_ENOMEM;
+    e->u.d.c.match = str_put(log, &at, c->match);
+    e->u.d.c.closes = str_put(log, &at, c->closes);
+    e->u.d.instrument = str_put(log, &at, instrument);
+    e->u.d.c.pair = memcpy(at, c->pair, pair_len);
     log->n++;
     return 0;
 }
@@ -212,14 +211,12 @@ int cs_an_log_deliver(cs_an_log *log, uint64_t seq, uint64_t order, const cs_mes
 int cs_an_log_seq_gap(cs_an_log *log, uint64_t seq, uint64_t order, const cs_seq_gap_event *g)
 {
     cs_an_event *e = event_add(log, seq, order, CS_AN_SEQ_GAP);
-    int ok = 1;
+    char *at;
 
-    if (e == NULL)
+    if (e == NULL || (at = arena_alloc(log, copy_size(log, g->gap.stream))) == NULL)
         return CS_ENOMEM;
     e->u.gap = *g;
-    e->u.gap.gap.stream = str_copy(log, g->gap.stream, &ok);
-    if (!ok)
-        return CS_ENOMEM;
+    e->u.gap.gap.stream = str_put(log, &at, g->gap.stream);
     log->n++;
     return 0;
 }
@@ -227,14 +224,12 @@ int cs_an_log_seq_gap(cs_an_log *log, uint64_t seq, uint64_t order, const cs_seq
 int cs_an_log_seq_seen(cs_an_log *log, uint64_t seq, uint64_t order, const cs_seq_span_event *s)
 {
     cs_an_event *e = event_add(log, seq, order, CS_AN_SEQ_SEEN);
-    int ok = 1;
+    char *at;
 
-    if (e == NULL)
+    if (e == NULL || (at = arena_alloc(log, copy_size(log, s->span.stream))) == NULL)
         return CS_ENOMEM;
     e->u.span = *s;
-    e->u.span.span.stream = str_copy(log, s->span.stream, &ok);
-    if (!ok)
-        return CS_ENOMEM;
+    e->u.span.span.stream = str_put(log, &at, s->span.stream);
     log->n++;
     return 0;
 }

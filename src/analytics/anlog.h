@@ -7,7 +7,8 @@
  * have made at once: a message delivered (with how it is to be paired and
  * whether it is a tick or an order for tick-to-trade), a sequence gap, the
  * numbers a packet carried. Everything an event points to is copied into
- * the log's arena, so it stays valid until cs_an_log_reset().
+ * the log's arena (but for borrowed bytes, cs_an_log_borrow), so it stays
+ * valid until cs_an_log_reset().
  *
  * Order. An event is filed under (seq, order): "seq" is the capture
  * sequence number of the packet during which it was made (CS_AN_SEQ_END
@@ -71,6 +72,10 @@ void cs_an_log_reset(cs_an_log *log);
 
 size_t cs_an_log_count(const cs_an_log *log);
 const cs_an_event *cs_an_log_get(const cs_an_log *log, size_t i);
+
+/* Strings inside bytes [bytes, bytes + n) are not copied from now on:
+ * the caller keeps those bytes as long as the events. */
+void cs_an_log_borrow(cs_an_log *log, const void *bytes, size_t n);
 
 /* Appends a copy of the event (and of all it points to). CS_ENOMEM. */
 int cs_an_log_deliver(cs_an_log *log, uint64_t seq, uint64_t order, const cs_message *m,

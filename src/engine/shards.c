@@ -105,7 +105,11 @@ struct cs_shards {
 
 static uint64_t end_hash(const uint8_t addr[16], uint16_t port)
 {
-    return cs_mix64(cs_hash64(addr, 16, 0x5eedu) ^ port);
+    uint64_t w0, w1;
+
+    memcpy(&w0, addr, 8);
+    memcpy(&w1, addr + 8, 8);
+    return cs_mix64(w0 ^ cs_mix64(w1 ^ port));
 }
 
 static uint32_t owner_of(const cs_layers *l, uint32_t n)
@@ -230,6 +234,7 @@ static void analyse_slot(cs_shards *sh, uint32_t w, slot *s)
     cs_analyzer *a = sh->flows[w];
 
     cs_analyzer_shard(a, w, s->logs[w]);
+    cs_an_log_borrow(s->logs[w], s->bytes, s->used);
     for (size_t i = 0; i < s->n; i++) {
         const bpkt *b = &s->pkts[i];
         if (b->seq != 0)
