@@ -79,7 +79,7 @@ static const char run_help[] =
     "                        absorbs bursts the analysis cannot follow at once)\n"
     "      --user USER       drop root for USER once the sockets are open\n"
     "      --decoders LIST   all (default), none, or {decoders}\n" CS_CLI_DECODER_OPT_HELP
-        CS_CLI_TAP_BY_HELP
+        CS_CLI_TAP_BY_HELP CS_CLI_WORKERS_HELP
     "      --time-source [IFACE=]SRC  where packet times come from, for every\n"
     "                        interface or for one (repeatable): kernel (default: the\n"
     "                        kernel's software stamp, or a file's own), hardware (the\n"
@@ -110,6 +110,7 @@ typedef struct run_args {
     const cs_decoder *decoders[CS_DECODERS_MAX + 1];
     cs_decoder_optset decoder_opts;
     int tap_by_vlan, tap_by_trailer;
+    uint32_t workers;
     const char *time_specs[RUN_MAX_IFACES + 1]; /* --time-source [IFACE=]SRC, as given */
     int n_time_specs;
     cs_timerefs timeref;
@@ -203,6 +204,8 @@ static int run_option(run_args *a, int c, const char *arg)
         return cs_cli_parse_tap_by("run", arg, &a->tap_by_vlan, &a->tap_by_trailer) != 0
                    ? CS_EXIT_USAGE
                    : 0;
+    case 'J':
+        return cs_cli_parse_workers("run", arg, &a->workers) != 0 ? CS_EXIT_USAGE : 0;
     case 'K':
         if (a->n_time_specs == RUN_MAX_IFACES + 1)
             return cs_cli_usage_error("run", "too many --time-source options");
@@ -285,6 +288,7 @@ static int run_parse(int argc, char **argv, run_args *a)
                                          {"ring-size", required_argument, 0, 'R'},
                                          {"tap-by", required_argument, 0, 'V'},
                                          {"time-source", required_argument, 0, 'K'},
+                                         {"workers", required_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          CS_CLI_EXPORT_OPTS,
                                          CS_CLI_TLS_OPTS,
@@ -479,6 +483,7 @@ static void daemon_cfg(run_ctx *x, cs_daemon_cfg *c)
                          .decoders = a->decoders,
                          .decoder_opts = &a->decoder_opts,
                          .tap_by_vlan = a->tap_by_vlan,
+                         .workers = a->workers,
                          .timeref = a->timeref,
                          .exp = a->exp.url ? &a->exp : NULL,
                          .hooks = {x, on_measurement, on_window, on_alert, on_tick}};

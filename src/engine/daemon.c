@@ -24,6 +24,12 @@
  * (direct_loop); the ring is then the buffer, and analysis that falls
  * behind shows as kernel drops instead of "not analysed".
  *
+ * With --workers N the pipeline thread dissects and stores, and hands the
+ * analysis to N flow threads and a correlating thread (engine/shards.h):
+ * the observer, on_packet, the metrics, alerts and the analysis half of
+ * the tick then run on the correlating thread, after the packets before
+ * them (cs_pipeline_call); the store's flush stays on the pipeline thread.
+ *
  * Kernel drops come from PACKET_STATISTICS, so the three kinds of loss are
  * reported apart. Once a second (wall clock) the pipeline thread advances
  * the per-second metrics, makes the packets, messages and metrics written
@@ -360,8 +366,11 @@ static void totals(cs_daemon *d, cs_daemon_status *st)
         cs_chexport_stats_get(d->exp, &st->exp);
 }
 
-static void tick(cs_daemon *d)
+/* The analysis side of a tick, where the metrics are fed (the pipeline
+ * thread, or with --workers the correlating one). */
+static void tick_analysis(void *ud)
 {
+    cs_daemon *d = ud;
     cs_daemon_status st;
 
     totals(d, &st);
@@ -371,7 +380,6 @@ static void tick(cs_daemon *d)
     /* live capture time follows the wall clock; a file's, its packets */
     cs_metrics_advance(d->metrics, capture_now(d));
     cs_pipeline_advance(d->pl, capture_now(d));
-    cs_store_flush(d->store); /* recent packets readable, or next second */
     cs_pipeline_flush(d->pl);
     cs_metricstore_flush(d->mstore);
     if (d->cfg.hooks.tick)
@@ -383,6 +391,12 @@ static void tick(cs_daemon *d)
         else
             cs_log_info("alert rules reloaded from %s", d->cfg.config);
     }
+}
+
+static void tick(cs_daemon *d)
+{
+    cs_store_flush(d->store); /* recent packets readable, or next second */
+    cs_pipeline_call(d->pl, tick_analysis, d);
 }
 
 static void tick_if_due(cs_daemon *d)
@@ -484,16 +498,26 @@ static void tick_until_stopped(cs_daemon *d)
     }
 }
 
+/* A replayed file is done, every packet analysed: its last seconds are
+ * complete and its gaps final. */
+static void replay_ended(void *ud)
+{
+    cs_daemon *d = ud;
+
+    cs_metrics_flush(d->metrics);
+    cs_pipeline_input_ended(d->pl);
+    d->drained = 1;
+    tick_analysis(d);
+    cs_log_info("replay finished; serving until SIGTERM");
+}
+
 int cs_daemon_run(cs_daemon *d)
 {
     int rc = capture_direct(d) ? direct_loop(d) : pipeline_loop(d);
 
     if (rc == 0 && d->cfg.file) {
-        cs_metrics_flush(d->metrics);   /* the file's last seconds are complete */
-        cs_pipeline_input_ended(d->pl); /* and its gaps final */
-        d->drained = 1;
-        tick(d);
-        cs_log_info("replay finished; serving until SIGTERM");
+        cs_store_flush(d->store);
+        cs_pipeline_call(d->pl, replay_ended, d);
         tick_until_stopped(d);
     }
     return rc;
@@ -537,6 +561,7 @@ static int open_results(cs_daemon *d)
                           .lossy_store = daemon_lossy(c),
                           .tap_by_vlan = c->tap_by_vlan,
                           .timeref = c->timeref,
+                          .workers = c->workers,
                           .on_packet = on_packet,
                           .on_packet_ud = d};
     int rc;

@@ -97,6 +97,7 @@ typedef struct cs_daemon_cfg {
     const cs_decoder *const *decoders;     /* NULL-terminated */
     const cs_decoder_optset *decoder_opts; /* or NULL */
     int tap_by_vlan;                       /* --tap-by vlan (engine/pipeline.h) */
+    uint32_t workers;                      /* --workers (engine/pipeline.h) */
     cs_timerefs timeref;                   /* --time-source per interface, --tap-by trailer */
     const cs_chexport_cfg *exp;            /* records sent on to ClickHouse as they are
                                               stored (its store_dir is "dir"), or NULL */

@@ -86,6 +86,7 @@ typedef struct rwriter {
     size_t fill_used, drain_used;
     int flush_asked, stop, busy;
     _Atomic int writing;      /* busy, readable without the lock */
+    _Atomic size_t fill_seen; /* fill_used, for rw_behind on another thread */
     int err;                  /* first message-store error */
     uint64_t messages_stored; /* written by the writer thread */
     uint64_t measurements_stored;
@@ -101,6 +102,11 @@ struct cs_pipeline {
     cs_msgstore *ms;
     int sink_rc;
     cs_pipeline_stats st;
+    /* sharded: the counters the caller's thread keeps (copy_caller_counters;
+     * not_stored with the store's lost packets) as they were at its latest
+     * cs_pipeline_call, for cs_pipeline_stats_peek on the correlating thread */
+    pthread_mutex_t snap_mu;
+    cs_pipeline_stats snap;
     rwriter *rw;                        /* lossy_store only */
     cs_recovery *rec;                   /* gaps wait here to learn whether they were filled */
     const char *protos[PROTOS_MAX + 1]; /* what a reanalysis replaces */
@@ -228,6 +234,7 @@ static int rw_handoff(rwriter *rw, int flush)
         rw->drain_used = rw->fill_used;
         rw->fill = t;
         rw->fill_used = 0;
+        atomic_store_explicit(&rw->fill_seen, 0, memory_order_relaxed);
         rw->flush_asked |= flush;
         pthread_cond_signal(&rw->work);
         rc = 0;
@@ -254,6 +261,7 @@ static uint8_t *rw_reserve(cs_pipeline *pl, size_t size, int bulk)
     }
     at = rw->fill + rw->fill_used;
     rw->fill_used += size;
+    atomic_store_explicit(&rw->fill_seen, rw->fill_used, memory_order_relaxed);
     return at;
 }
 
@@ -332,7 +340,8 @@ static int rw_stop(cs_pipeline *pl)
  * (they are larger, and the store's retention drops them first). */
 static int rw_behind(const cs_pipeline *pl)
 {
-    return pl->rw != NULL && pl->rw->fill_used > RW_BUFSIZE / 2 &&
+    return pl->rw != NULL &&
+           atomic_load_explicit(&pl->rw->fill_seen, memory_order_relaxed) > RW_BUFSIZE / 2 &&
            atomic_load_explicit(&pl->rw->writing, memory_order_relaxed);
 }
 
@@ -342,6 +351,7 @@ static void rw_commit(cs_pipeline *pl, uint8_t *rec, size_t reserved, size_t n, 
 {
     rec_set_hdr(rec, n, kind);
     pl->rw->fill_used -= reserved - (RW_HDR + n);
+    atomic_store_explicit(&pl->rw->fill_seen, pl->rw->fill_used, memory_order_relaxed);
 }
 
 /* Lossy pipelines: queue a message (or unmatched one) for the writer. */
@@ -613,6 +623,7 @@ int cs_pipeline_new(const cs_pipeline_cfg *cfg, cs_pipeline **out)
     if (pl == NULL)
         return CS_ENOMEM;
     pl->cfg = *cfg;
+    pthread_mutex_init(&pl->snap_mu, NULL);
     if (cfg->decoders != NULL && cfg->decoders[0] != NULL)
         rc = pipeline_start_analysis(pl);
     if (rc < 0) {
@@ -698,11 +709,46 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *in)
     return 0;
 }
 
+/* The counters the caller's thread keeps (cs_pipeline_packet's), from
+ * "src" to "dst"; the others are the sink's. */
+static void copy_caller_counters(cs_pipeline_stats *dst, const cs_pipeline_stats *src)
+{
+    dst->packets = src->packets;
+    dst->bytes = src->bytes;
+    dst->not_stored = src->not_stored;
+    dst->undissected = src->undissected;
+    memcpy(dst->undissected_by_link, src->undissected_by_link, sizeof(dst->undissected_by_link));
+    dst->n_undissected_links = src->n_undissected_links;
+    dst->timeref = src->timeref;
+}
+
+/* On the caller's thread, or with one analyzer, the counters; on the
+ * correlating thread the sink's, and the caller's as its thread took them
+ * at its latest cs_pipeline_call. */
+static void peek_caller(const cs_pipeline *pl, cs_pipeline_stats *st)
+{
+    int own = pl->sh == NULL || !cs_shards_on_correlating_thread(pl->sh);
+
+    if (own) {
+        *st = pl->st;
+        if (pl->cfg.store != NULL)
+            st->not_stored += cs_store_lost_packets(pl->cfg.store);
+        return;
+    }
+    memset(st, 0, sizeof(*st));
+    st->messages_stored = pl->st.messages_stored;
+    st->measurements_stored = pl->st.measurements_stored;
+    st->gaps_stored = pl->st.gaps_stored;
+    st->records_not_stored = pl->st.records_not_stored;
+    st->analyzed = pl->st.analyzed;
+    pthread_mutex_lock((pthread_mutex_t *)&pl->snap_mu);
+    copy_caller_counters(st, &pl->snap);
+    pthread_mutex_unlock((pthread_mutex_t *)&pl->snap_mu);
+}
+
 void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
 {
-    *st = pl->st;
-    if (pl->cfg.store != NULL)
-        st->not_stored += cs_store_lost_packets(pl->cfg.store);
+    peek_caller(pl, st);
     if (pl->rw == NULL) /* else the writer thread owns the message store */
         st->records_not_stored += cs_msgstore_lost_records(pl->ms);
     if (pl->rw != NULL) {
@@ -715,19 +761,39 @@ void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
     }
 }
 
+void cs_pipeline_call(cs_pipeline *pl, void (*fn)(void *ud), void *ud)
+{
+    if (pl->sh == NULL) {
+        fn(ud);
+        return;
+    }
+    pthread_mutex_lock(&pl->snap_mu);
+    copy_caller_counters(&pl->snap, &pl->st);
+    if (pl->cfg.store != NULL)
+        pl->snap.not_stored += cs_store_lost_packets(pl->cfg.store);
+    pthread_mutex_unlock(&pl->snap_mu);
+    cs_shards_call(pl->sh, fn, ud);
+}
+
+/* Whether a control is queued behind the packets given so far (the
+ * caller's thread, sharded) rather than done now. */
+static int queue_control(cs_pipeline *pl, int op, int64_t arg)
+{
+    if (pl->sh == NULL || cs_shards_on_correlating_thread(pl->sh))
+        return 0;
+    cs_shards_control(pl->sh, op, arg);
+    return 1;
+}
+
 void cs_pipeline_advance(cs_pipeline *pl, int64_t now_ns)
 {
-    if (pl->sh != NULL)
-        cs_shards_control(pl->sh, CS_SHARDS_ADVANCE, now_ns);
-    else if (pl->rec != NULL)
+    if (!queue_control(pl, CS_SHARDS_ADVANCE, now_ns) && pl->rec != NULL)
         cs_recovery_expire(pl->rec, now_ns);
 }
 
 void cs_pipeline_input_ended(cs_pipeline *pl)
 {
-    if (pl->sh != NULL)
-        cs_shards_control(pl->sh, CS_SHARDS_INPUT_ENDED, 0);
-    else if (pl->rec != NULL)
+    if (!queue_control(pl, CS_SHARDS_INPUT_ENDED, 0) && pl->rec != NULL)
         cs_recovery_flush(pl->rec);
 }
 
@@ -741,10 +807,8 @@ static void pipeline_flush_now(cs_pipeline *pl)
 
 int cs_pipeline_flush(cs_pipeline *pl)
 {
-    if (pl->sh != NULL) { /* after the packets given so far are analysed */
-        cs_shards_control(pl->sh, CS_SHARDS_FLUSH, 0);
+    if (queue_control(pl, CS_SHARDS_FLUSH, 0)) /* after the packets given so far */
         return 0;
-    }
     if (pl->rw == NULL && pl->ms != NULL)
         return cs_msgstore_flush(pl->ms);
     pipeline_flush_now(pl);
@@ -796,5 +860,6 @@ void cs_pipeline_free(cs_pipeline *pl)
     cs_shards_free(pl->sh);
     cs_analyzer_free(pl->an);
     cs_recovery_free(pl->rec);
+    pthread_mutex_destroy(&pl->snap_mu);
     cs_free(pl);
 }

@@ -53,7 +53,7 @@ typedef struct cs_pipeline_cfg {
      * 0 or 1 = one analyzer on the caller's thread. With more, the sink,
      * the observer and on_packet run on the correlating thread, and
      * cs_pipeline_advance, _input_ended and _flush take effect there
-     * after the packets given before them. */
+     * after the packets given before them (at once when called there). */
     uint32_t workers;
     /* every packet analysed, with its analysis tap (may be NULL) */
     void (*on_packet)(void *ud, const cs_packet *p);
@@ -89,7 +89,9 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *p);
 /* One packet already in the store at "ref": dissected and analysed. */
 int cs_pipeline_stored_packet(cs_pipeline *pl, const cs_packet *p, cs_pktref ref);
 
-/* The counters so far (the analyzer's are filled in at finish only). */
+/* The counters so far (the analyzer's are filled in at finish only). On
+ * the correlating thread (--workers), the caller's counters are those of
+ * the latest cs_pipeline_call. */
 void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st);
 
 /* Capture time "now_ns" has come even without packets (the daemon's tick:
@@ -100,6 +102,12 @@ void cs_pipeline_advance(cs_pipeline *pl, int64_t now_ns);
 /* Every packet has come (a replayed file is done, the daemon serves on):
  * the gaps still held leave now, as at finish. */
 void cs_pipeline_input_ended(cs_pipeline *pl);
+
+/* fn(ud) once the packets given so far are analysed: now with one
+ * analyzer, on the correlating thread with workers. There the sink's side
+ * (metrics fed by the observer and on_packet, cs_pipeline_advance, _flush,
+ * _input_ended, _stats_peek) is the thread's own. */
+void cs_pipeline_call(cs_pipeline *pl, void (*fn)(void *ud), void *ud);
 
 /* Makes the messages stored so far visible to readers (live daemon). */
 int cs_pipeline_flush(cs_pipeline *pl);

@@ -49,7 +49,7 @@
 #define SLOTS 4
 #define SLOT_PKTS 4096
 #define SLOT_BYTES (4u << 20)
-#define SLOT_CTLS 8
+#define SLOT_CTLS 1 /* a control closes its slot */
 
 typedef struct bpkt {
     cs_packet p; /* data in its slot's bytes */
@@ -62,6 +62,8 @@ typedef struct bpkt {
 typedef struct ctl {
     int op;
     int64_t arg;
+    void (*fn)(void *ud); /* CS_SHARDS_CALL */
+    void *ud;
 } ctl;
 
 typedef struct slot {
@@ -195,9 +197,13 @@ static void replay_slot(cs_shards *sh, slot *s)
         cs_analyzer_corr_finish(sh->corr);
     }
     replay_late(sh, s, cur);
-    for (size_t i = 0; i < s->n_ctls; i++)
-        if (sh->cfg.control)
-            sh->cfg.control(sh->cfg.ud, s->ctls[i].op, s->ctls[i].arg);
+    for (size_t i = 0; i < s->n_ctls; i++) {
+        const ctl *c = &s->ctls[i];
+        if (c->op == CS_SHARDS_CALL)
+            c->fn(c->ud);
+        else if (sh->cfg.control)
+            sh->cfg.control(sh->cfg.ud, c->op, c->arg);
+    }
 }
 
 static void *corr_main(void *arg)
@@ -337,8 +343,21 @@ void cs_shards_control(cs_shards *sh, int op, int64_t arg)
 {
     slot *s = fill_slot(sh);
 
-    s->ctls[s->n_ctls++] = (ctl){op, arg};
+    s->ctls[s->n_ctls++] = (ctl){op, arg, NULL, NULL};
     publish(sh);
+}
+
+void cs_shards_call(cs_shards *sh, void (*fn)(void *ud), void *ud)
+{
+    slot *s = fill_slot(sh);
+
+    s->ctls[s->n_ctls++] = (ctl){CS_SHARDS_CALL, 0, fn, ud};
+    publish(sh);
+}
+
+int cs_shards_on_correlating_thread(const cs_shards *sh)
+{
+    return sh->corr_started && pthread_equal(pthread_self(), sh->corr_thread);
 }
 
 /* ---- life ------------------------------------------------------------------ */

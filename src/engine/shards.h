@@ -28,12 +28,12 @@
 
 typedef struct cs_shards cs_shards;
 
-enum { CS_SHARDS_ADVANCE = 1, CS_SHARDS_FLUSH, CS_SHARDS_INPUT_ENDED };
+enum { CS_SHARDS_ADVANCE = 1, CS_SHARDS_FLUSH, CS_SHARDS_INPUT_ENDED, CS_SHARDS_CALL };
 
 typedef struct cs_shards_cfg {
     uint32_t workers;            /* flow analyzers, 1 to CS_WORKERS_MAX */
-    const cs_analyzer_cfg *acfg; /* each analyzer's */
-    const cs_sink *sink;         /* the correlating analyzer's */
+    const cs_analyzer_cfg *acfg; /* each analyzer's (read by cs_shards_new only) */
+    const cs_sink *sink;         /* the correlating analyzer's (copied) */
     /* after each packet, analysed or not, in capture order (may be NULL) */
     void (*after_packet)(void *ud, const cs_packet *p, int analysed);
     /* each control given to cs_shards_control, in order with the packets */
@@ -50,6 +50,13 @@ int cs_shards_packet(cs_shards *sh, const cs_packet *p, const cs_layers *l, cs_p
 /* A control (CS_SHARDS_*, "arg": ADVANCE's capture time), made after the
  * packets given before it. */
 void cs_shards_control(cs_shards *sh, int op, int64_t arg);
+
+/* fn(ud) on the correlating thread, after the packets given before it. */
+void cs_shards_call(cs_shards *sh, void (*fn)(void *ud), void *ud);
+
+/* Whether the calling thread is the correlating thread (a sink, a
+ * callback or a cs_shards_call function is running). */
+int cs_shards_on_correlating_thread(const cs_shards *sh);
 
 /* The end of input: every flow ends, every pending request is reported,
  * and the threads stop. "st" gets the analysis's counts. Returns the

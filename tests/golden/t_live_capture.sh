@@ -5,7 +5,9 @@
 # byte for byte (VLAN tags the kernel removed are back), in order, with
 # live nanosecond timestamps, and the measurements are exactly the ground
 # truth once each live timestamp is mapped back to the replayed packet's
-# original one (replay changes the times, never the order).
+# original one (replay changes the times, never the order). Once with one
+# analyzer, once with --workers 2 (the kernel's ring read in place, each
+# packet copied to the workers' batches).
 #
 #   netns cslive$$:  [ run -i cla$$ -d STORE ] <-- veth --> [ clb$$ ] <- tcpreplay
 #
@@ -39,9 +41,10 @@ live_setup() {
     fi
 }
 
-# Starts the daemon and waits until its HTTP port answers.
+# live_start [run options]: starts the daemon and waits until its HTTP
+# port answers.
 live_start() {
-    ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$S" --listen "127.0.0.1:$PORT" \
+    ip netns exec "$NS" "$CS_BIN" run -i "$VA" -d "$S" --listen "127.0.0.1:$PORT" "$@" \
         >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
     RUN_PID=$!
     if ! netns_wait_port "$NS" "$PORT" 15; then
@@ -70,12 +73,12 @@ api_clients() {
     done
 }
 
+# live_test [run options]: one capture into a new store.
 live_test() {
     local sent stored
-    python3 "$GENTRAFFIC" "$CS_TMP/gen.pcap" --truth "$CS_TMP/gen.truth" --seconds 0.3 \
-        --quirks --seed 17 >/dev/null
-    live_setup || return
-    live_start || return
+    S=$CS_TMP/store$#
+    PORT=$(free_port)
+    live_start "$@" || return
     # While it captures, clients use the API: good and bad requests, and
     # downloads cut off midway. Capture must not lose a packet to them.
     api_clients &
@@ -96,7 +99,7 @@ while off + 16 <= len(d):
     off += 16 + int.from_bytes(d[off + 8:off + 12], "little"); n += 1
 print(n)' "$CS_TMP/gen.pcap")
     stored=$("$CS_BIN" query -d "$S" --count)
-    check_eq "packets captured == packets sent" "$sent" "$stored"
+    check_eq "packets captured == packets sent ($*)" "$sent" "$stored"
 
     # Same bytes in the same order; live timestamps near now, ns, increasing.
     # Then the measurements, with live times mapped back to original ones.
@@ -144,10 +147,15 @@ with open(sys.argv[3]) as f, open(sys.argv[4], "w") as out:
             r[k] = orig[r[k]]
         out.write(json.dumps(r) + "\n")
 PY
-    check "measurements equal the ground truth (times mapped back)" \
+    check "measurements equal the ground truth (times mapped back) ($*)" \
         python3 "$GOLDEN/truth_check.py" "$CS_TMP/lat.orig.jsonl" "$CS_TMP/gen.truth" \
         --pairs fix,http,dns
 }
 
-live_test
+python3 "$GENTRAFFIC" "$CS_TMP/gen.pcap" --truth "$CS_TMP/gen.truth" --seconds 0.3 \
+    --quirks --seed 17 >/dev/null
+if live_setup; then
+    live_test
+    live_test --workers 2
+fi
 live_cleanup

@@ -5,7 +5,11 @@
 # reanalyze, over the generators' traffic (FIX, HTTP, DNS over UDP and
 # TCP, MoldUDP64/ITCH with A/B feeds and gaps, OUCH, two taps, hops,
 # tick-to-trade, timestamp trailers, TCP quirks) and every real capture
-# in tests/pcaps. A bad --workers is a usage error.
+# in tests/pcaps. The daemon (`run -r FILE --workers 2`) serves what
+# `run` with one analyzer serves (records, feeds, gaps, per-second
+# metrics, alerts, status) and, replaying in real time, answers every
+# query within a second of a record's packet (live_poll.py). A bad
+# --workers is a usage error.
 
 GENTRADING=$REPO/tools/gentrading.py
 W=$CS_TMP/w
@@ -106,7 +110,79 @@ done < <(find "$PCAPS" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*
 check_eq "real captures read" 1 "$([ "$n_pcaps" -ge 50 ] && echo 1)"
 check_eq "real captures: --workers 3 stores what one analyzer stores" 0 "$differ"
 
+# the daemon: a fast replay with 1 and 2 workers, the API compared while
+# it serves
+api_sum() { curl -s --max-time 10 "http://127.0.0.1:$1/api/v1/$2" | md5sum; }
+declare -A PORTS
+for n in 1 2; do
+    daemon_start "$W/run.$n" -r "$W/trade.pcap" --tap-by vlan --workers $n
+    PORTS[$n]=$PORT
+    eval "RUN_PID_$n=$RUN_PID"
+    cp "$CS_TMP/run.err" "$W/run.$n.err"
+done
+sleep 1.2 # a tick past the replay's end
+status_of() {
+    curl -s "http://127.0.0.1:$1/api/v1/status" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for k in ("uptime_s", "started_ns"):
+    s.pop(k)
+print(json.dumps(s, sort_keys=True))'
+}
+check_eq "run --workers 2: the replay is done" 1 \
+    "$(status_of "${PORTS[2]}" | grep -c '"capturing": false')"
+check_eq "run --workers 2: the status of one analyzer" "$(status_of "${PORTS[1]}")" \
+    "$(status_of "${PORTS[2]}")"
+for q in "measurements?limit=1000" "measurements?limit=1000&pair=ab" \
+    "measurements?limit=1000&pair=t2t" "messages?limit=1000&proto=itch" "feeds" "gaps" "sessions" "alerts" "series" \
+    "metrics?series=pair:ab" "metrics?series=pair:t2t" "metrics?series=pair:hop" \
+    "metrics?series=capture" "metrics?series=tap:101"; do
+    check_eq "run --workers 2: /api/v1/$q as one analyzer's" "$(api_sum "${PORTS[1]}" "$q")" \
+        "$(api_sum "${PORTS[2]}" "$q")"
+done
+for n in 1 2; do
+    daemon_stop "$(eval echo "\$RUN_PID_$n")"
+done
+# trailers: the status counts the packets they timed, as one analyzer does
+for n in 1 2; do
+    daemon_start "$W/runtr.$n" -r "$W/trailer.pcap" $tr --workers $n
+    PORTS[$n]=$PORT
+    eval "RUN_PID_$n=$RUN_PID"
+done
+sleep 1.2
+check_eq "run --workers 2, trailers: packets timed" 1 \
+    "$(status_of "${PORTS[2]}" | grep -c '"trailer_timed": [1-9]')"
+check_eq "run --workers 2, trailers: the status of one analyzer" "$(status_of "${PORTS[1]}")" \
+    "$(status_of "${PORTS[2]}")"
+for n in 1 2; do
+    daemon_stop "$(eval echo "\$RUN_PID_$n")"
+done
+"$CS_BIN" latency -d "$W/trade.1" --json >"$W/ingest.lat"
+"$CS_BIN" latency -d "$W/run.2" --json >"$W/run.2.lat"
+check "run --workers 2: the measurements of ingest, ids and order included" \
+    cmp -s "$W/ingest.lat" "$W/run.2.lat"
+
+# a real-time replay with 2 workers: queryable within a second while it runs
+python3 "$GENTRAFFIC" "$W/live.pcap" --seconds 20 --scale 0.01 --seed 12 >/dev/null
+"$CS_BIN" ingest -q -r "$W/live.pcap" -d "$W/live.ref" >/dev/null 2>&1
+"$CS_BIN" latency -d "$W/live.ref" --json >"$W/live.ref.jsonl"
+PORT=$(free_port)
+"$CS_BIN" run -r "$W/live.pcap" --replay realtime -d "$W/live" --listen "127.0.0.1:$PORT" \
+    --workers 2 >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
+RUN_PID=$!
+timeout 60 python3 "$GOLDEN/live_poll.py" poll "http://127.0.0.1:$PORT" "$W/live.pcap" \
+    "$W/live.ref.jsonl" 12 "$W/polls.jsonl"
+check "--workers 2: the poller ran against the capturing daemon" test -s "$W/polls.jsonl"
+daemon_stop "$RUN_PID"
+"$CS_BIN" latency -d "$W/live" --json >"$W/live.final.jsonl"
+"$CS_BIN" messages -d "$W/live" --proto fix --json >"$W/live.msgs.jsonl"
+check "--workers 2: every measurement older than 1 s was returned by every poll covering it" \
+    python3 "$GOLDEN/live_poll.py" check "$W/live.pcap" "$W/polls.jsonl" \
+    "$W/live.final.jsonl" "$W/live.msgs.jsonl"
+
 for bad in 0 65 two -1; do
     check_fails "--workers $bad refused" "workers" \
         "$CS_BIN" ingest -r "$W/dnstcp.pcap" -d "$W/bad" --workers "$bad"
 done
+check_fails "run --workers 0 refused" "workers" "$CS_BIN" run -r "$W/dnstcp.pcap" -d "$W/bad" \
+    --workers 0
