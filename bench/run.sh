@@ -4,7 +4,7 @@
 # --hop` (1.34 M packets, 734 MB). Prints medians of several runs and the
 # ratios. Page cache warm (every input is read once before timing).
 #
-#   bench/run.sh [ingest|query|analytics|trading|all]     (default all)
+#   bench/run.sh [ingest|query|analytics|trading|workers|all]     (default all)
 #
 # "trading" uses its own corpus: `gentrading.py --bench --seconds 2` (two
 # MoldUDP64/ITCH feeds at 200k packets/s each with 1-12 messages, OUCH
@@ -110,13 +110,17 @@ bench_analytics() {
     fi
 }
 
+trading_corpus() {
+    if [ ! -f "$OUT/trading.pcap" ]; then
+        echo "generating the trading corpus..." >&2
+        python3 "$REPO/tools/gentrading.py" "$OUT/trading.pcap" --truth "$OUT/trading.truth" \
+            --bench --seconds 2 --seed 7 >&2
+    fi
+}
+
 bench_trading() {
     local tp=$OUT/trading.pcap pkts msgs
-    if [ ! -f "$tp" ]; then
-        echo "generating the trading corpus..." >&2
-        python3 "$REPO/tools/gentrading.py" "$tp" --truth "$OUT/trading.truth" --bench \
-            --seconds 2 --seed 7 >&2
-    fi
+    trading_corpus
     pkts=$(capinfos -c -M "$tp" | awk '/Number of packets/ {print $NF}')
     echo "== trading: ingest with all decoders ($pkts packets, $(stat -c %s "$tp") bytes), median of $RUNS"
     read -r t_tcp m_tcp < <(WARM="$tp" PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$tp" -w "$OUT/copy.pcap")
@@ -193,8 +197,38 @@ query_runs() {
     read -r t_dn m_dn < <(STEADY=$steady WARM="$OUT/Q10/packets/*" median_of "$CS_BIN" query -d "$OUT/Q10" -w /dev/null "$f")
 }
 
+# --workers N (issue 17): ingest with every decoder on 1, 2 and 3 analysis
+# threads, the message stores compared byte for byte, on the corpus and on
+# the trading corpus (where one MoldUDP64 feed carries most messages).
+workers_on() {
+    local name=$1 input=$2 n t m t1=
+    shift 2
+    echo "== --workers, $name: ingest with all decoders, median of $RUNS"
+    read -r t m < <(WARM="$input" PREP="rm -f '$OUT/copy.pcap'" median_of tcpdump -r "$input" -w "$OUT/copy.pcap")
+    echo "tcpdump -r -w (copy):          ${t}s  peak RSS ${m} KiB"
+    for n in 1 2 3; do
+        read -r t m < <(WARM="$input" PREP="rm -rf '$OUT/W$n'" median_of "$CS_BIN" ingest -q -r "$input" -d "$OUT/W$n" --workers $n "$@")
+        [ -z "$t1" ] && t1=$t
+        echo "capstream ingest --workers $n:  ${t}s  peak RSS ${m} KiB  speed-up $(ratio "$t1" "$t")   (target for 2 on 2 cores: >= 1.6)"
+        if [ "$n" != 1 ] && ! diff -r -q "$OUT/W1/messages" "$OUT/W$n/messages" >/dev/null; then
+            echo "the message store of --workers $n DIFFERS from one analyzer's" >&2
+            return 1
+        fi
+    done
+    echo "message stores of 2 and 3 workers equal one analyzer's, byte for byte"
+}
+
+bench_workers() {
+    corpus
+    workers_on corpus "$OUT/corpus.pcap"
+    trading_corpus
+    workers_on trading "$OUT/trading.pcap" \
+        --decoder-opt moldudp64.ports=26477,26478,26500 --decoder-opt soupbintcp.ports=15000,15001
+}
+
 case "$what" in
 ingest) bench_ingest ;;
+workers) bench_workers ;;
 analytics) bench_analytics ;;
 query) bench_query ;;
 trading) bench_trading ;;
@@ -203,9 +237,10 @@ all)
     bench_analytics
     bench_query
     bench_trading
+    bench_workers
     ;;
 *)
-    echo "usage: bench/run.sh [ingest|query|analytics|trading|all]" >&2
+    echo "usage: bench/run.sh [ingest|query|analytics|trading|workers|all]" >&2
     exit 2
     ;;
 esac
