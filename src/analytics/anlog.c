@@ -208,12 +208,23 @@ int cs_an_log_deliver(cs_an_log *log, uint64_t seq, uint64_t order, const cs_mes
     return 0;
 }
 
+/* An event of "kind" with room for a copy of "stream" at "*at". */
+static cs_an_event *event_with_stream(cs_an_log *log, uint64_t seq, uint64_t order, int kind,
+                                      cs_str stream, char **at)
+{
+    cs_an_event *e = event_add(log, seq, order, kind);
+
+    if (e == NULL || (*at = arena_alloc(log, copy_size(log, stream))) == NULL)
+        return NULL;
+    return e;
+}
+
 int cs_an_log_seq_gap(cs_an_log *log, uint64_t seq, uint64_t order, const cs_seq_gap_event *g)
 {
-    cs_an_event *e = event_add(log, seq, order, CS_AN_SEQ_GAP);
     char *at;
+    cs_an_event *e = event_with_stream(log, seq, order, CS_AN_SEQ_GAP, g->gap.stream, &at);
 
-    if (e == NULL || (at = arena_alloc(log, copy_size(log, g->gap.stream))) == NULL)
+    if (e == NULL)
         return CS_ENOMEM;
     e->u.gap = *g;
     e->u.gap.gap.stream = str_put(log, &at, g->gap.stream);
@@ -223,10 +234,10 @@ int cs_an_log_seq_gap(cs_an_log *log, uint64_t seq, uint64_t order, const cs_seq
 
 int cs_an_log_seq_seen(cs_an_log *log, uint64_t seq, uint64_t order, const cs_seq_span_event *s)
 {
-    cs_an_event *e = event_add(log, seq, order, CS_AN_SEQ_SEEN);
     char *at;
+    cs_an_event *e = event_with_stream(log, seq, order, CS_AN_SEQ_SEEN, s->span.stream, &at);
 
-    if (e == NULL || (at = arena_alloc(log, copy_size(log, s->span.stream))) == NULL)
+    if (e == NULL)
         return CS_ENOMEM;
     e->u.span = *s;
     e->u.span.span.stream = str_put(log, &at, s->span.stream);

@@ -45,31 +45,29 @@ int cs_cli_usage_error(const char *cmd, const char *fmt, ...)
     return CS_EXIT_USAGE;
 }
 
-int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out)
+/* A count from 1 to "max" for option "opt" of "cmd" into "*out". */
+static int parse_count(const char *cmd, const char *opt, const char *s, unsigned long max,
+                       uint32_t *out)
 {
     char *end;
     unsigned long v;
 
     errno = 0;
     v = strtoul(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v < 1 || v > CS_STORE_MAX_PARTITIONS)
-        return cs_cli_usage_error(cmd, "bad --partitions '%s' (1 to %u)", s,
-                                  CS_STORE_MAX_PARTITIONS);
+    if (end == s || *end != '\0' || errno != 0 || v < 1 || v > max)
+        return cs_cli_usage_error(cmd, "bad --%s '%s' (1 to %lu)", opt, s, max);
     *out = (uint32_t)v;
     return 0;
 }
 
+int cs_cli_parse_partitions(const char *cmd, const char *s, uint32_t *out)
+{
+    return parse_count(cmd, "partitions", s, CS_STORE_MAX_PARTITIONS, out);
+}
+
 int cs_cli_parse_workers(const char *cmd, const char *s, uint32_t *out)
 {
-    char *end;
-    unsigned long v;
-
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v < 1 || v > CS_WORKERS_MAX)
-        return cs_cli_usage_error(cmd, "bad --workers '%s' (1 to %d)", s, CS_WORKERS_MAX);
-    *out = (uint32_t)v;
-    return 0;
+    return parse_count(cmd, "workers", s, CS_WORKERS_MAX, out);
 }
 
 int cs_cli_parse_tap_by(const char *cmd, const char *s, int *by_vlan, int *by_trailer)

@@ -117,3 +117,34 @@ daemon_stop() {
     status=$?
     check_eq "capstream run exits 0 on SIGTERM ($(tail -c 300 "$CS_TMP/run.err"))" 0 "$status"
 }
+
+# live_poll_test DIR SECONDS POLL_SECONDS [run options...]: `capstream run
+# --replay realtime` of SECONDS of gentraffic into DIR/store, polled by
+# live_poll.py for POLL_SECONDS while it captures (checks: the poller ran,
+# the daemon was still capturing after it), stopped; then every measurement
+# and message older than 1 s must have been in every poll covering it.
+live_poll_test() {
+    local dir=$1 seconds=$2 polls=$3 b
+    shift 3
+    mkdir -p "$dir"
+    python3 "$GENTRAFFIC" "$dir/live.pcap" --seconds "$seconds" --scale 0.01 --seed 11 >/dev/null
+    # the reference (a fast ingest of the same file) only chooses the keys to ask for
+    "$CS_BIN" ingest -q -r "$dir/live.pcap" -d "$dir/ref" >/dev/null 2>&1
+    "$CS_BIN" latency -d "$dir/ref" --json >"$dir/ref.jsonl"
+    PORT=$(free_port)
+    b=http://127.0.0.1:$PORT
+    "$CS_BIN" run -r "$dir/live.pcap" --replay realtime -d "$dir/store" \
+        --listen "127.0.0.1:$PORT" "$@" >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
+    RUN_PID=$!
+    timeout $((polls * 3)) python3 "$GOLDEN/live_poll.py" poll "$b" "$dir/live.pcap" \
+        "$dir/ref.jsonl" "$polls" "$dir/polls.jsonl"
+    check "the poller ran against the capturing daemon ($*)" test -s "$dir/polls.jsonl"
+    check "the daemon was still capturing after the polls ($*)" \
+        sh -c "curl -s '$b/api/v1/status' | grep -q '\"capturing\":true'"
+    daemon_stop "$RUN_PID"
+    "$CS_BIN" latency -d "$dir/store" --json >"$dir/final.jsonl"
+    "$CS_BIN" messages -d "$dir/store" --proto fix --json >"$dir/msgs.jsonl"
+    check "every measurement older than 1 s was returned by every poll covering it ($*)" \
+        python3 "$GOLDEN/live_poll.py" check "$dir/live.pcap" "$dir/polls.jsonl" \
+        "$dir/final.jsonl" "$dir/msgs.jsonl"
+}

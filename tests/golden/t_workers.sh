@@ -163,22 +163,7 @@ check "run --workers 2: the measurements of ingest, ids and order included" \
     cmp -s "$W/ingest.lat" "$W/run.2.lat"
 
 # a real-time replay with 2 workers: queryable within a second while it runs
-python3 "$GENTRAFFIC" "$W/live.pcap" --seconds 20 --scale 0.01 --seed 12 >/dev/null
-"$CS_BIN" ingest -q -r "$W/live.pcap" -d "$W/live.ref" >/dev/null 2>&1
-"$CS_BIN" latency -d "$W/live.ref" --json >"$W/live.ref.jsonl"
-PORT=$(free_port)
-"$CS_BIN" run -r "$W/live.pcap" --replay realtime -d "$W/live" --listen "127.0.0.1:$PORT" \
-    --workers 2 >"$CS_TMP/run.out" 2>"$CS_TMP/run.err" &
-RUN_PID=$!
-timeout 60 python3 "$GOLDEN/live_poll.py" poll "http://127.0.0.1:$PORT" "$W/live.pcap" \
-    "$W/live.ref.jsonl" 12 "$W/polls.jsonl"
-check "--workers 2: the poller ran against the capturing daemon" test -s "$W/polls.jsonl"
-daemon_stop "$RUN_PID"
-"$CS_BIN" latency -d "$W/live" --json >"$W/live.final.jsonl"
-"$CS_BIN" messages -d "$W/live" --proto fix --json >"$W/live.msgs.jsonl"
-check "--workers 2: every measurement older than 1 s was returned by every poll covering it" \
-    python3 "$GOLDEN/live_poll.py" check "$W/live.pcap" "$W/polls.jsonl" \
-    "$W/live.final.jsonl" "$W/live.msgs.jsonl"
+live_poll_test "$W/lq" 20 12 --workers 2
 
 for bad in 0 65 two -1; do
     check_fails "--workers $bad refused" "workers" \
