@@ -9,17 +9,22 @@
  * full; a reset keeps the standard chunks for reuse and frees the larger
  * ones. An event takes one piece: its fields and refs arrays, then its
  * strings. Strings inside the borrowed bytes (the batch's packets, which
- * outlive the log's events) and pointers to static strings (a decoder's
- * protocol name) are kept as they are.
+ * outlive the log's events) and strings in the program's read-only
+ * segments (a decoder's field names and protocol name: string literals,
+ * immutable for the life of the process; found once with
+ * dl_iterate_phdr) are kept as they are, not copied.
  */
 #include "analytics/anlog.h"
 
 #include "core/alloc.h"
 #include "core/error.h"
 
+#include <link.h>
+#include <pthread.h>
 #include <string.h>
 
 #define CHUNK (1u << 20)
+#define RO_SPANS 8 /* read-only segments of the program remembered */
 
 typedef struct chunk {
     uint8_t *p;
@@ -36,8 +41,46 @@ struct cs_an_log {
     const char *lo, *hi; /* the borrowed bytes */
 };
 
+/* The program's loaded segments that are never written. */
+static struct {
+    uintptr_t lo, hi;
+} ro_span[RO_SPANS];
+static size_t n_ro_spans;
+static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
+
+static int ro_segment(struct dl_phdr_info *info, size_t size, void *ud)
+{
+    (void)size;
+    (void)ud;
+    for (size_t i = 0; i < info->dlpi_phnum && n_ro_spans < RO_SPANS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && !(ph->p_flags & PF_W)) {
+            ro_span[n_ro_spans].lo = info->dlpi_addr + ph->p_vaddr;
+            ro_span[n_ro_spans].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+            n_ro_spans++;
+        }
+    }
+    return 1; /* the program itself only: the first object listed */
+}
+
+static void ro_find(void)
+{
+    dl_iterate_phdr(ro_segment, NULL);
+}
+
+static int read_only(cs_str s)
+{
+    uintptr_t p = (uintptr_t)s.p;
+
+    for (size_t i = 0; i < n_ro_spans; i++)
+        if (p >= ro_span[i].lo && p + s.len <= ro_span[i].hi)
+            return 1;
+    return 0;
+}
+
 int cs_an_log_new(cs_an_log **out)
 {
+    pthread_once(&ro_once, ro_find);
     *out = cs_calloc(1, sizeof(**out));
     return *out == NULL ? CS_ENOMEM : 0;
 }
@@ -123,7 +166,7 @@ static void *arena_alloc(cs_an_log *log, size_t n)
 /* Whether "s" lies in the borrowed bytes (kept, not copied). */
 static int borrowed(const cs_an_log *log, cs_str s)
 {
-    return s.len == 0 || (s.p >= log->lo && s.p + s.len <= log->hi);
+    return s.len == 0 || (s.p >= log->lo && s.p + s.len <= log->hi) || read_only(s);
 }
 
 static size_t copy_size(const cs_an_log *log, cs_str s)
@@ -165,11 +208,11 @@ static cs_an_event *event_add(cs_an_log *log, uint64_t seq, uint64_t order, int 
 
     if (cs_grow((void **)&log->ev, &log->cap, log->n + 1, sizeof(*log->ev)) < 0)
         return NULL;
-    e = &log->ev[log->n];
-    memset(e, 0, sizeof(*e));
+    e = &log->ev[log->n]; /* the kind's part of the union is the caller's */
     e->seq = seq;
     e->order = order;
     e->kind = (uint8_t)kind;
+    e->t2t = 0;
     return e;
 }
 

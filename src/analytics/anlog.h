@@ -7,8 +7,8 @@
  * have made at once: a message delivered (with how it is to be paired and
  * whether it is a tick or an order for tick-to-trade), a sequence gap, the
  * numbers a packet carried. Everything an event points to is copied into
- * the log's arena (but for borrowed bytes, cs_an_log_borrow), so it stays
- * valid until cs_an_log_reset().
+ * the log's arena (but for borrowed bytes, cs_an_log_borrow, and string
+ * literals of the program), so it stays valid until cs_an_log_reset().
  *
  * Order. An event is filed under (seq, order): "seq" is the capture
  * sequence number of the packet during which it was made (CS_AN_SEQ_END
