@@ -1,6 +1,7 @@
 # capstream build. `make` builds build/capstream; `make test` builds and runs
 # every test; `make asan-test` runs the whole suite under ASan+UBSan in
-# build-asan/; `make fuzz` builds the libFuzzer harnesses in build-fuzz/ and
+# build-asan/, `make tsan-test` the threaded analysis under TSan in
+# build-tsan/; `make fuzz` builds the libFuzzer harnesses in build-fuzz/ and
 # `make fuzz-run` runs each briefly. `make release` / `make debug` pick the
 # optimisation preset (release is the default).
 #
@@ -19,6 +20,9 @@ PKGS    := libpcap jansson libzstd libmicrohttpd libcurl
 
 ifeq ($(PRESET),debug)
 OPT := -O0 -g3
+else ifeq ($(PRESET),tsan)
+OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+LDSAN := -fsanitize=thread
 else ifeq ($(PRESET),asan)
 OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDSAN := -fsanitize=address,undefined
@@ -60,7 +64,7 @@ QUICK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all release debug test unit quick layers golden asan-test fuzz fuzz-run clean format bench check demo demo-cluster tour FORCE
+.PHONY: all release debug test unit quick layers golden asan-test tsan-test fuzz fuzz-run clean format bench check demo demo-cluster tour FORCE
 all: $(BIN)
 
 release:
@@ -144,11 +148,19 @@ test: unit golden
 asan-test:
 	$(MAKE) PRESET=asan BUILD=build-asan test
 
+# `make tsan-test`: the analysis on several threads (tests/golden/t_workers.sh:
+# ingest, reanalyze and the daemon with --workers) under ThreadSanitizer; a
+# race makes a command exit 66, which the test's checks see.
+tsan-test:
+	$(MAKE) PRESET=tsan BUILD=build-tsan build-tsan/capstream
+	CS_BIN=$(abspath build-tsan/capstream) CS_GOLDEN_ONLY=t_workers tests/golden/run.sh
+
 # What CI runs (README): the layer check, the suite, the suite under
-# ASan+UBSan, short fuzzing.
+# ASan+UBSan, the threaded analysis under TSan, short fuzzing.
 check: layers
 	$(MAKE) test
 	$(MAKE) asan-test
+	$(MAKE) tsan-test
 	$(MAKE) fuzz-run FUZZ_SECONDS=15
 
 # The README's first command: the live daemon on built-in synthetic traffic,
@@ -210,6 +222,6 @@ format:
 	clang-format -i $(SRCS) $(shell find src tests -name '*.h') $(TEST_SRCS) $(FUZZ_SRCS)
 
 clean:
-	rm -rf build build-asan build-debug build-fuzz
+	rm -rf build build-asan build-debug build-tsan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

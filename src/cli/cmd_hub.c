@@ -61,7 +61,7 @@ typedef struct hub_args {
     cs_server_cfg srv; /* listen, token and TLS; the api is the hub */
 } hub_args;
 
-static volatile sig_atomic_t hub_stop;
+static _Atomic int hub_stop; /* set on whichever thread takes the signal */
 
 static void on_stop(int sig)
 {

@@ -72,7 +72,7 @@ typedef struct serve_args {
     cs_server_cfg srv; /* listen, token and TLS; store_dir is "dir" */
 } serve_args;
 
-static volatile sig_atomic_t serve_stop;
+static _Atomic int serve_stop; /* set on whichever thread takes the signal */
 
 static void on_stop_signal(int sig)
 {

@@ -100,7 +100,9 @@ struct cs_daemon {
     char sources[256];
 };
 
-static volatile sig_atomic_t daemon_stop, daemon_reload;
+/* set by the handler on whichever thread takes the signal, read by others:
+ * lock-free atomics, async-signal-safe */
+static _Atomic int daemon_stop, daemon_reload;
 static cs_daemon *daemon_signal_target;
 
 static int64_t mono_ns(void)

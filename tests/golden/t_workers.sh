@@ -127,6 +127,7 @@ import json, sys
 s = json.load(sys.stdin)
 for k in ("uptime_s", "started_ns"):
     s.pop(k)
+s["store"].pop("index_bytes") # the open segments checkpoint their index as time allows
 print(json.dumps(s, sort_keys=True))'
 }
 check_eq "run --workers 2: the replay is done" 1 \
