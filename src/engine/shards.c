@@ -12,9 +12,10 @@
  *              while published - consumed == SLOTS
  *
  * A slot holds up to SLOT_PKTS packets (their bytes copied into one
- * buffer of SLOT_BYTES, grown for a larger packet alone), the controls
- * given after them (a control closes its slot, so that it comes after
- * exactly the packets before it) and one event log per worker.
+ * buffer of SLOT_BYTES, grown for a larger packet alone), the control or
+ * call given after them (it closes its slot, so that it comes after
+ * exactly the packets before it; a call runs a function of the caller's
+ * on the correlating thread) and one event log per worker.
  *
  * Ownership: a conversation belongs to worker hash % N, the hash
  * symmetric in its two ends, so both directions meet: TCP by addresses
