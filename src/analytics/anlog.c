@@ -188,18 +188,24 @@ static cs_str str_put(const cs_an_log *log, char **at, cs_str s)
     return r;
 }
 
-/* What a delivery needs in the arena: its fields and refs arrays, then
- * every string that is not borrowed, then its pair's name. */
-static size_t deliver_size(const cs_an_log *log, const cs_message *m, const cs_an_corr *c,
-                           cs_str instrument)
+/* The most a delivery needs in the arena: its fields and refs arrays,
+ * then its strings and its pair's name, were none borrowed (the piece is
+ * trimmed to what the copies took, arena_trim). */
+static size_t deliver_bound(const cs_message *m, const cs_an_corr *c, cs_str instrument,
+                            size_t pair_len)
 {
-    size_t n = m->n_fields * sizeof(cs_kv) + m->n_refs * sizeof(cs_pktref) + strlen(c->pair) + 1;
+    size_t n = m->n_fields * sizeof(cs_kv) + m->n_refs * sizeof(cs_pktref) + pair_len;
 
-    n += copy_size(log, m->type) + copy_size(log, m->key) + copy_size(log, m->error);
-    n += copy_size(log, c->match) + copy_size(log, c->closes) + copy_size(log, instrument);
+    n += m->type.len + m->key.len + m->error.len + c->match.len + c->closes.len + instrument.len;
     for (size_t i = 0; i < m->n_fields; i++)
-        n += copy_size(log, m->fields[i].name) + copy_size(log, m->fields[i].val);
+        n += m->fields[i].name.len + m->fields[i].val.len;
     return n;
+}
+
+/* The last piece handed out ("piece") keeps only its first "n" bytes. */
+static void arena_trim(cs_an_log *log, const void *piece, size_t n)
+{
+    log->used = (size_t)((const uint8_t *)piece - log->chunks[log->cur].p) + ((n + 7) & ~(size_t)7);
 }
 
 static cs_an_event *event_add(cs_an_log *log, uint64_t seq, uint64_t order, int kind)
@@ -225,7 +231,7 @@ int cs_an_log_deliver(cs_an_log *log, uint64_t seq, uint64_t order, const cs_mes
     cs_pktref *refs;
     char *at;
 
-    if (e == NULL || (fields = arena_alloc(log, deliver_size(log, m, c, instrument))) == NULL)
+    if (e == NULL || (fields = arena_alloc(log, deliver_bound(m, c, instrument, pair_len))) == NULL)
         return CS_ENOMEM;
     refs = (cs_pktref *)(void *)(fields + m->n_fields);
     at = (char *)(refs + m->n_refs);
@@ -246,7 +252,13 @@ int cs_an_log_deliver(cs_an_log *log, uint64_t seq, uint64_t order, const cs_mes
     e->u.d.c.match = str_put(log, &at, c->match);
     e->u.d.c.closes = str_put(log, &at, c->closes);
     e->u.d.instrument = str_put(log, &at, instrument);
-    e->u.d.c.pair = memcpy(at, c->pair, pair_len);
+    if (read_only((cs_str){c->pair, pair_len})) {
+        e->u.d.c.pair = c->pair;
+    } else {
+        e->u.d.c.pair = memcpy(at, c->pair, pair_len);
+        at += pair_len;
+    }
+    arena_trim(log, fields, (size_t)(at - (char *)fields));
     log->n++;
     return 0;
 }
