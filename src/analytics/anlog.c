@@ -41,23 +41,35 @@ struct cs_an_log {
     const char *lo, *hi; /* the borrowed bytes */
 };
 
-/* The program's loaded segments that are never written. */
+/* Runs of the program's loaded segments that are never written (headers,
+ * code, constants: adjacent in the image, so usually one run). */
 static struct {
     uintptr_t lo, hi;
 } ro_span[RO_SPANS];
 static size_t n_ro_spans;
 static pthread_once_t ro_once = PTHREAD_ONCE_INIT;
 
+/* PT_LOAD segments come in address order: a writable one ends a run. */
 static int ro_segment(struct dl_phdr_info *info, size_t size, void *ud)
 {
+    int open = 0;
+
     (void)size;
     (void)ud;
-    for (size_t i = 0; i < info->dlpi_phnum && n_ro_spans < RO_SPANS; i++) {
+    for (size_t i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && !(ph->p_flags & PF_W)) {
-            ro_span[n_ro_spans].lo = info->dlpi_addr + ph->p_vaddr;
-            ro_span[n_ro_spans].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (ph->p_type != PT_LOAD)
+            continue;
+        if (ph->p_flags & PF_W)
+            open = 0;
+        else if (open)
+            ro_span[n_ro_spans - 1].hi = hi;
+        else if (n_ro_spans < RO_SPANS) {
+            ro_span[n_ro_spans].lo = lo;
+            ro_span[n_ro_spans].hi = hi;
             n_ro_spans++;
+            open = 1;
         }
     }
     return 1; /* the program itself only: the first object listed */
