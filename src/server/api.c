@@ -44,6 +44,7 @@
 #include "packet/dissect.h"
 #include "record/json.h"
 #include "store/feeds.h"
+#include "store/feeds_cache.h"
 #include "store/metricstore.h"
 #include "store/msgstore.h"
 #include "store/store.h"
@@ -1078,7 +1079,7 @@ static int reply_feeds(FILE *f, const char *dir, const cs__query *q)
 
     if ((rc = cs_msgreader_open(dir, &r)) < 0)
         return rc;
-    if ((rc = cs_feeds_read(r, q->after, q->before, &fs)) == 0) {
+    if ((rc = cs_feeds_read_cached(r, q->after, q->before, &fs)) == 0) {
         fputs("{\"feeds\":[", f);
         for (size_t i = 0; i < cs_feeds_count(fs); i++) {
             fputs(i ? "," : "", f);

@@ -45,24 +45,20 @@
 #include "store/feeds.h"
 
 #include "core/alloc.h"
+#include "store/feeds_int.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/sort.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define NS_PER_MS 1000000
 
-typedef struct feed_key {
-    uint16_t tap;
-    uint16_t port;
-    uint8_t ip_version;
-    uint8_t pad[3];
-    uint8_t addr[16];
-} feed_key;
+typedef cs__feed_key feed_key;
 
 typedef struct feed {
-    cs_feed_summary s; /* public, read-only */
+    cs_feed_summary s; /* public, read-only; first, so a summary is its feed */
     feed_key key;
     int64_t *leads; /* leads of the races won */
     size_t n_leads, cap_leads;
@@ -70,6 +66,8 @@ typedef struct feed {
     int64_t busy_head_ms; /* the newest ms seen */
     uint64_t busy_ring[CS_FEED_BUSY_WINDOW];
 } feed;
+
+_Static_assert(offsetof(feed, s) == 0, "a summary's address is its feed's (feeds_int.h)");
 
 typedef struct race_pending {
     cs_msgid resp_id;
@@ -122,7 +120,7 @@ void cs_feeds_free(cs_feeds *fs)
 
 /* ---- finding a feed ------------------------------------------------------ */
 
-static feed_key key_of(const cs_endpoints *ep, int side)
+cs__feed_key cs__feed_key_of(const cs_endpoints *ep, int side)
 {
     feed_key k;
 
@@ -181,7 +179,7 @@ static int feed_add(cs_feeds *fs, const cs_endpoints *ep, int side, const feed_k
 /* The feed of side "side" of "ep" at its tap, made if new. */
 static int feed_of(cs_feeds *fs, const cs_endpoints *ep, int side, feed **out)
 {
-    feed_key k = key_of(ep, side);
+    feed_key k = cs__feed_key_of(ep, side);
     feed *f;
     int rc;
 
@@ -591,7 +589,7 @@ static int read_losers_after(cs_feeds *fs, cs_msgreader *r, int64_t before)
     return fs->err;
 }
 
-static int read_all(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before)
+int cs__feeds_read_range(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before)
 {
     cs_latfilter lf;
     cs_msgfilter mf;
@@ -610,11 +608,25 @@ static int read_all(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before
     mf.fields_proto = "moldudp64"; /* ITCH messages count by their heads */
     if ((rc = cs_msgreader_messages(r, &mf, read_message, fs)) < 0 || fs->err < 0)
         return rc < 0 ? rc : fs->err;
-    if ((rc = read_losers_after(fs, r, before)) < 0)
-        return rc;
+    return read_losers_after(fs, r, before);
+}
+
+int cs__feeds_read_gaps(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before)
+{
+    int rc;
+
     if ((rc = cs_msgreader_gaps(r, after, before, 0, read_gap, fs)) < 0 || fs->err < 0)
         return rc < 0 ? rc : fs->err;
     return 0;
+}
+
+static int read_all(cs_feeds *fs, cs_msgreader *r, int64_t after, int64_t before)
+{
+    int rc;
+
+    if ((rc = cs__feeds_read_range(fs, r, after, before)) < 0)
+        return rc;
+    return cs__feeds_read_gaps(fs, r, after, before);
 }
 
 int cs_feeds_read(cs_msgreader *r, int64_t after, int64_t before, cs_feeds **out)
@@ -632,6 +644,44 @@ int cs_feeds_read(cs_msgreader *r, int64_t after, int64_t before, cs_feeds **out
     cs_feeds_finish(fs);
     *out = fs;
     return 0;
+}
+
+/* ---- for the cache (feeds_int.h) ----------------------------------------- */
+
+int cs__feeds_summary(cs_feeds *fs, const cs_endpoints *ep, int side, cs_feed_summary **out)
+{
+    feed *f;
+    int rc = feed_of(fs, ep, side, &f);
+
+    *out = rc < 0 ? NULL : &f->s;
+    return rc;
+}
+
+void cs__feeds_session(cs_feed_summary *s, const char *p, size_t len)
+{
+    session_seen(s, (cs_str){p, len});
+}
+
+int cs__feeds_add_leads(cs_feed_summary *s, const int32_t *v, size_t n)
+{
+    feed *f = (feed *)s;
+
+    if (n == 0)
+        return 0;
+    if (cs_grow((void **)&f->leads, &f->cap_leads, f->n_leads + n, sizeof(*f->leads)) < 0)
+        return CS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        f->leads[f->n_leads++] = v[i];
+    return 0;
+}
+
+void cs__feeds_offer_busiest(cs_feed_summary *s, int64_t ms, uint64_t n)
+{
+    if (n > s->busiest_messages ||
+        (n > 0 && n == s->busiest_messages && ms * NS_PER_MS < s->busiest_ts_ns)) {
+        s->busiest_messages = n;
+        s->busiest_ts_ns = ms * NS_PER_MS;
+    }
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
