@@ -1008,7 +1008,7 @@ static int offer(compose *k, cs_feed_summary *s, int64_t ms, uint64_t n)
     return 0;
 }
 
-static int add_agg(const cs_feeds_cache *c, compose *k, const fc_agg *a)
+static int add_agg(const cs_feeds_cache *c, compose *k, const fc_agg *a, int with_busiest)
 {
     const fc_feed *fd = &c->feeds[a->feed];
     cs_feed_summary *s;
@@ -1027,7 +1027,7 @@ static int add_agg(const cs_feeds_cache *c, compose *k, const fc_agg *a)
     s->races += a->n_leads + a->races_lost;
     s->races_won += a->n_leads;
     if ((rc = cs__feeds_add_leads(s, a->leads, a->n_leads)) < 0 ||
-        (a->best > 0 && (rc = offer(k, s, a->best_ms, a->best)) < 0))
+        (with_busiest && a->best > 0 && (rc = offer(k, s, a->best_ms, a->best)) < 0))
         return rc;
     if (cs_grow((void **)&k->sess, &k->cap_sess, k->n_sess + a->n_sess, sizeof(*k->sess)) < 0)
         return CS_ENOMEM;
@@ -1091,8 +1091,62 @@ static int add_sessions(const cs_feeds_cache *c, compose *k)
     return 0;
 }
 
+/* Second "sec", which two groups hold ITCH messages of: its ms counted
+ * from the records, each ms offered as its feed's busiest. */
+typedef struct ms_count {
+    compose *k;
+    int64_t sec;
+    cs_feed_summary **feed; /* by slot: n_feeds * MS_PER_SEC counts after */
+    uint64_t *n;
+    size_t n_feeds, cap_feeds, cap_n;
+    int err;
+} ms_count;
+
+static int count_itch(void *ud, const cs_message *m)
+{
+    ms_count *mc = ud;
+    cs_feed_summary *s;
+    size_t i = 0;
+
+    if ((mc->err = cs__feeds_summary(mc->k->fs, &m->ep, !m->dir, &s)) < 0)
+        return 1;
+    while (i < mc->n_feeds && mc->feed[i] != s)
+        i++;
+    if (i == mc->n_feeds) {
+        if (cs_grow((void **)&mc->feed, &mc->cap_feeds, i + 1, sizeof(*mc->feed)) < 0 ||
+            cs_grow((void **)&mc->n, &mc->cap_n, (i + 1) * MS_PER_SEC, sizeof(*mc->n)) < 0)
+            return (mc->err = CS_ENOMEM), 1;
+        memset(mc->n + i * MS_PER_SEC, 0, MS_PER_SEC * sizeof(*mc->n));
+        mc->feed[mc->n_feeds++] = s;
+    }
+    mc->n[i * MS_PER_SEC + (size_t)(floor_div(m->ts_ns, NS_PER_MS) - mc->sec * MS_PER_SEC)]++;
+    return 0;
+}
+
+static int count_second(cs_msgreader *r, compose *k, int64_t sec)
+{
+    ms_count mc = {.k = k, .sec = sec};
+    cs_msgfilter mf;
+    int rc;
+
+    cs_msgfilter_init(&mf);
+    mf.proto = "itch";
+    mf.fields_proto = "moldudp64"; /* heads only */
+    mf.after = sec * NS_PER_SEC;
+    mf.before = (sec + 1) * NS_PER_SEC;
+    if ((rc = cs_msgreader_messages(r, &mf, count_itch, &mc)) >= 0)
+        rc = mc.err;
+    for (size_t i = 0; i < mc.n_feeds && rc >= 0; i++)
+        for (int64_t ms = 0; ms < MS_PER_SEC && rc >= 0; ms++)
+            if (mc.n[i * MS_PER_SEC + (size_t)ms] > 0)
+                rc = offer(k, mc.feed[i], sec * MS_PER_SEC + ms, mc.n[i * MS_PER_SEC + (size_t)ms]);
+    cs_free(mc.feed);
+    cs_free(mc.n);
+    return rc;
+}
+
 /* Reads from records what the buckets do not answer, ascending: the part
- * of a second at each end, the seconds groups share. */
+ * of a second at each end; counts the ms of the seconds groups share. */
 static int read_records(cs_msgreader *r, compose *k, int64_t after, int64_t before, int64_t s0,
                         int64_t s1, const int64_t *shared, size_t n_shared)
 {
@@ -1101,16 +1155,9 @@ static int read_records(cs_msgreader *r, compose *k, int64_t after, int64_t befo
     if (after != INT64_MIN && after < s0 * NS_PER_SEC &&
         (rc = cs__feeds_read_range(k->fs, r, after, s0 * NS_PER_SEC)) < 0)
         return rc;
-    for (size_t i = 0; i < n_shared;) {
-        size_t j = i + 1;
-
-        while (j < n_shared && shared[j] == shared[j - 1] + 1)
-            j++;
-        if ((rc = cs__feeds_read_range(k->fs, r, shared[i] * NS_PER_SEC,
-                                       (shared[j - 1] + 1) * NS_PER_SEC)) < 0)
+    for (size_t i = 0; i < n_shared; i++)
+        if ((rc = count_second(r, k, shared[i])) < 0)
             return rc;
-        i = j;
-    }
     if (before != INT64_MAX && s1 * NS_PER_SEC < before &&
         (rc = cs__feeds_read_range(k->fs, r, s1 * NS_PER_SEC, before)) < 0)
         return rc;
@@ -1144,10 +1191,13 @@ static int compose_range(const cs_feeds_cache *c, cs_msgreader *r, compose *k, i
     for (size_t i = 0; i < c->n_files && rc == 0; i++) {
         const fc_file *f = c->files[i];
 
-        for (size_t j = 0; j < f->n_b && rc == 0; j++)
-            if (f->b[j].sec >= s0 && f->b[j].sec < s1 && !is_shared(shared, n_shared, f->b[j].sec))
+        for (size_t j = 0; j < f->n_b && rc == 0; j++) {
+            int shared_sec = is_shared(shared, n_shared, f->b[j].sec);
+
+            if (f->b[j].sec >= s0 && f->b[j].sec < s1)
                 for (size_t a = 0; a < f->b[j].n_aggs && rc == 0; a++)
-                    rc = add_agg(c, k, &f->b[j].aggs[a]);
+                    rc = add_agg(c, k, &f->b[j].aggs[a], !shared_sec);
+        }
         if (rc == 0)
             rc = add_rings(c, k, f, s0, s1, shared, n_shared);
     }
