@@ -19,10 +19,11 @@
  *
  * Each request first reads what the files gained (lat- files first, then
  * msg- files, each from where the last read stopped), then answers
- * [after, before) as: the partial seconds at its ends, and the seconds
- * that two files both hold ITCH messages of, read from the records by
- * feeds.c (cs__feeds_read_range); every whole second in between summed
- * from the buckets; gaps read as cs_feeds_read() reads them.
+ * [after, before) as: the partial seconds at its ends read from the
+ * records by feeds.c (cs__feeds_read_range); every whole second in
+ * between summed from the buckets, except the busiest ms of a second two
+ * groups both hold ITCH messages of, counted per ms from its records
+ * (count_second); gaps read as cs_feeds_read() reads them.
  *
  * Why the sum is the same answer (and when the cache does not answer):
  *   - counters add up; a race is filed under the second of its request,
@@ -38,8 +39,8 @@
  *     ring of feeds.c counts every ms whole, so the busiest is the largest
  *     per-ms count, the earliest of equals: the max over the seconds'
  *     busiest. A message late in its file's ring marks its second; a later
- *     file whose messages may be late behind an earlier one's is checked
- *     per request; a second two files share is read from the records.
+ *     group whose messages may be late behind an earlier one's is checked
+ *     per request; a second two groups share is counted from the records.
  *   - sessions: the first 8 sessions in store order of a union are among
  *     the first 8 of each part, ordered by where they were first seen
  *     (file id, offset). The ends read from records have no positions:
@@ -54,10 +55,10 @@
  * SIGHT_KEEP_NS of request time is forgotten; a race whose response is
  * older than what was forgotten marks its second inexact.
  *
- * Memory: per second and feed about 100 bytes plus 8 per ITCH type seen
- * and 4 per race won; per feed and group a ring of 64 counts; pending
- * races and sightings 40 bytes each. Over CACHE_BYTES_MAX the cache is
- * emptied and every request read whole.
+ * Memory: per second and feed about 170 bytes plus 8 per ITCH type seen
+ * (about 300 in all for a full ITCH feed) and 4 per race won; per feed and group a ring of 64
+ * counts; pending races and sightings 40 bytes each. Over CACHE_BYTES_MAX the cache is emptied and
+ * every request read whole.
  *
  * Threading: a cache is used by one thread at a time; the process-wide
  * one is behind a mutex. It reads with its own buffers, not the reader's
