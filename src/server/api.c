@@ -1071,7 +1071,7 @@ static int reply_gaps(FILE *f, const char *dir, const cs__query *q)
     return rc;
 }
 
-static int reply_feeds(FILE *f, const char *dir, const cs__query *q)
+static int reply_feeds(FILE *f, const char *dir, cs_feeds_cache *cache, const cs__query *q)
 {
     cs_msgreader *r = NULL;
     cs_feeds *fs = NULL;
@@ -1079,7 +1079,9 @@ static int reply_feeds(FILE *f, const char *dir, const cs__query *q)
 
     if ((rc = cs_msgreader_open(dir, &r)) < 0)
         return rc;
-    if ((rc = cs_feeds_read_cached(r, q->after, q->before, &fs)) == 0) {
+    rc = cache ? cs_feeds_cache_read(cache, r, q->after, q->before, &fs)
+               : cs_feeds_read(r, q->after, q->before, &fs);
+    if (rc == 0) {
         fputs("{\"feeds\":[", f);
         for (size_t i = 0; i < cs_feeds_count(fs); i++) {
             fputs(i ? "," : "", f);
@@ -1200,8 +1202,8 @@ static int reply_one(FILE *f, const char *dir, const cs__route *rt, const char *
 
 /* ---- dispatch --------------------------------------------------------- */
 
-static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *r,
-                      const cs__query *q, int64_t now, cs__err *e)
+static int write_body(FILE *f, const char *dir, cs_live *live, cs_feeds_cache *feeds,
+                      const cs__route *r, const cs__query *q, int64_t now, cs__err *e)
 {
     int rc;
 
@@ -1228,7 +1230,7 @@ static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *
         rc = reply_gaps(f, dir, q);
         break;
     case CS__EP_FEEDS:
-        rc = reply_feeds(f, dir, q);
+        rc = reply_feeds(f, dir, feeds, q);
         break;
     case CS__EP_SESSIONS:
         rc = reply_sessions(f, dir, q);
@@ -1244,8 +1246,8 @@ static int write_body(FILE *f, const char *dir, cs_live *live, const cs__route *
     return rc;
 }
 
-int cs__api_json(const char *store_dir, cs_live *live, const cs__route *r, const cs__query *q,
-                 int64_t now_ns, cs__reply *out)
+int cs__api_json(const char *store_dir, cs_live *live, cs_feeds_cache *feeds, const cs__route *r,
+                 const cs__query *q, int64_t now_ns, cs__reply *out)
 {
     cs__err e = {0};
     FILE *f;
@@ -1254,7 +1256,7 @@ int cs__api_json(const char *store_dir, cs_live *live, const cs__route *r, const
     memset(out, 0, sizeof(*out));
     if ((f = open_memstream(&out->body, &out->len)) == NULL)
         return CS_ENOMEM;
-    rc = write_body(f, store_dir, live, r, q, now_ns, &e);
+    rc = write_body(f, store_dir, live, feeds, r, q, now_ns, &e);
     if (fclose(f) != 0 && rc == 0)
         rc = CS_ENOMEM;
     if (rc == 0) {

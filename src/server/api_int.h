@@ -14,6 +14,7 @@
 #include "analytics/metrics.h"
 #include "record/message.h"
 #include "server/live.h"
+#include "store/feeds_cache.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -121,11 +122,12 @@ typedef struct cs__reply {
 int cs__api_error_reply(const cs__err *e, cs__reply *out);
 
 /* Runs a JSON endpoint (every one but packets, the two pcap ones, stream and
- * prometheus) against the store at "store_dir" and "live" (may be NULL).
+ * prometheus) against the store at "store_dir" and "live" (may be NULL),
+ * /feeds through the feeds cache "feeds" of that store (NULL: read whole).
  * 0 with "*out" (200, or the 404 of an id not in the store); negative on
  * an internal error (CS_ENOMEM, store errors: 500). */
-int cs__api_json(const char *store_dir, cs_live *live, const cs__route *r, const cs__query *q,
-                 int64_t now_ns, cs__reply *out);
+int cs__api_json(const char *store_dir, cs_live *live, cs_feeds_cache *feeds, const cs__route *r,
+                 const cs__query *q, int64_t now_ns, cs__reply *out);
 
 /* Releases "out->body". */
 void cs__reply_free(cs__reply *out);

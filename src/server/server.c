@@ -118,6 +118,7 @@ struct cs_server {
     struct MHD_Daemon *mhd;
     cs_live *live;
     char *store_dir;
+    cs_feeds_cache *feeds; /* /feeds of the store (NULL: no store, or CS_FEEDS_CACHE=off) */
     char token[TOKEN_MAX];
     size_t token_len; /* 0 = no token required */
     int port;
@@ -929,7 +930,7 @@ static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const ch
     case CS__EP_PROMETHEUS:
         return serve_prometheus(s, c);
     }
-    if ((rc = cs__api_json(s->store_dir, s->live, &rt, &q, now, &rep)) < 0)
+    if ((rc = cs__api_json(s->store_dir, s->live, s->feeds, &rt, &q, now, &rep)) < 0)
         return queue_internal(c, rc);
     return queue_reply(c, &rep);
 }
@@ -1020,6 +1021,15 @@ static int start_error(const cs_server *s, const cs_server_cfg *cfg, const char 
     return cs_error_set(CS_EIO, "cannot start the HTTP server on %s: %s", listen_s, why);
 }
 
+/* CS_FEEDS_CACHE=off: /feeds read whole by every request (tests compare
+ * the cached answers with a server started so). */
+static int feeds_cache_off(void)
+{
+    const char *v = getenv("CS_FEEDS_CACHE");
+
+    return v != NULL && strcmp(v, "off") == 0;
+}
+
 int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
 {
     const char *listen_s = cfg->listen && *cfg->listen ? cfg->listen : CS_SERVER_DEFAULT_LISTEN;
@@ -1048,6 +1058,9 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
         rc = start_error(s, cfg, listen_s);
         goto fail;
     }
+    if (cfg->store_dir != NULL && !feeds_cache_off() &&
+        cs_feeds_cache_start(cfg->store_dir, &s->feeds) < 0)
+        s->feeds = NULL; /* /feeds read whole, as without it */
     *out = s;
     return 0;
 fail:
@@ -1072,7 +1085,8 @@ void cs_server_stop(cs_server *s)
     if (s == NULL)
         return;
     atomic_store(&s->stopping, 1);
-    cs__mhd.stop_daemon(s->mhd);
+    cs__mhd.stop_daemon(s->mhd); /* no request under way now */
+    cs_feeds_cache_stop(s->feeds);
     free_pems(s);
     cs_free(s->store_dir);
     cs_free(s);

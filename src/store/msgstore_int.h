@@ -1,7 +1,12 @@
 /*
  * msgstore_int.h - the message store's internals, shared by its files
  * (msgstore_*.c), its tests and its fuzz harness. Nothing outside
- * src/store/msgstore_*.c and tests/ includes it.
+ * src/store/msgstore_*.c and tests/ includes it, but one reader: the feeds
+ * cache (feeds_cache_int.h), which scans each message and latency file
+ * from where its last read stopped (cs__msgfile_scan, file names and
+ * kinds, frame offsets) and decodes the records itself, to read only what
+ * a file gained; the store's public reader answers queries by time, not
+ * "the records after this offset".
  *
  * The on-disk layout is drawn, with every offset, in the opening comment
  * of msgstore_format.c; the constants below name those offsets and sizes

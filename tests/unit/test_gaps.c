@@ -388,7 +388,7 @@ static void test_gaps_api(void **state)
     cs__params_add(&p, "after", after);
     cs__params_add(&p, "limit", "1");
     assert_int_equal(cs__api_parse(rt.ep, &p, T0, &q, &e), 0);
-    assert_int_equal(cs__api_json(f->dir, NULL, &rt, &q, T0, &out), 0);
+    assert_int_equal(cs__api_json(f->dir, NULL, NULL, &rt, &q, T0, &out), 0);
     assert_int_equal(out.status, 200);
     assert_non_null(strstr(out.body,
                            "{\"gaps\":[{\"kind\":\"gap\",\"tap\":1,\"feed\":\"10.0.0.2:4100\","
