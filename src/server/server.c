@@ -1053,17 +1053,19 @@ int cs_server_start(const cs_server_cfg *cfg, cs_live *live, cs_server **out)
             0 ||
         (rc = load_tls(cfg, s)) < 0 || (rc = fd = open_listener(&a, &s->port)) < 0)
         goto fail;
+    /* before the daemon: its connection threads read "s->feeds" */
+    if (cfg->store_dir != NULL && !feeds_cache_off() &&
+        cs_feeds_cache_start(cfg->store_dir, &s->feeds) < 0)
+        s->feeds = NULL; /* /feeds read whole, as without it */
     if ((s->mhd = start_mhd(s, fd, a.ss.ss_family == AF_INET6)) == NULL) {
         close(fd);
         rc = start_error(s, cfg, listen_s);
         goto fail;
     }
-    if (cfg->store_dir != NULL && !feeds_cache_off() &&
-        cs_feeds_cache_start(cfg->store_dir, &s->feeds) < 0)
-        s->feeds = NULL; /* /feeds read whole, as without it */
     *out = s;
     return 0;
 fail:
+    cs_feeds_cache_stop(s->feeds);
     free_pems(s);
     cs_free(s->store_dir);
     cs_free(s);

@@ -1,5 +1,5 @@
 /*
- * test_feeds_cache.c - unit tests of src/store/feeds_cache.c: the cached
+ * test_feeds_cache.c - unit tests of the feeds cache (src/store/feeds_cache*.c): the cached
  * feeds summaries must be those cs_feeds_read() reads from the records.
  *
  * A message store is written with an A/B pair of MoldUDP64 feeds at two
@@ -14,6 +14,9 @@
  * appended, after a group's files are replaced by other ones (a
  * reanalysis), and after a group is deleted (retention). The cache must
  * have answered most ranges itself, not handed them all to the full read.
+ * The same with a cache built and kept by its own thread, as a server's:
+ * read whole while cold, from the cache once built, built again after a
+ * replaced group.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -350,10 +353,60 @@ static void test_same_as_read(void **state)
     cs_feeds_cache_free(c);
 }
 
+/* Waits until the thread of "c" has published its build (at most 20 s). */
+static void wait_ready(cs_feeds_cache *c, uint64_t builds)
+{
+    cs_feeds_cache_stats st;
+
+    for (int i = 0; i < 2000; i++) {
+        cs_feeds_cache_stats_get(c, &st);
+        if (st.ready && st.builds >= builds)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the feeds cache's thread built nothing in 20 s");
+}
+
+/* A cache with its own thread (as a server's): the same answers while it
+ * is cold (read whole), once built, after appends it reads itself, and
+ * after a replaced group makes the thread build it again. */
+static void test_background(void **state)
+{
+    fixture *f = *state;
+    cs_feeds_cache *c;
+    cs_feeds_cache_stats st;
+    cs_msgreader *r;
+    int64_t span = 4500LL * STEP_NS;
+
+    rng_state = 0x2545f4914f6cdd1dull;
+    write_packets(f->dir, 0, 2600);
+    assert_int_equal(cs_feeds_cache_start(f->dir, &c), 0);
+    assert_int_equal(cs_msgreader_open(f->dir, &r), 0);
+    same_answer(c, r, INT64_MIN, INT64_MAX); /* most likely before the build is done */
+    cs_msgreader_close(r);
+    wait_ready(c, 1);
+    many_ranges(c, f->dir, span, 200, 1);
+    write_packets(f->dir, 2600, 4500);
+    many_ranges(c, f->dir, span, 200, 0);
+    write_packets(f->other, PKTS_PER_GROUP, 2 * PKTS_PER_GROUP - 300);
+    move_group(f->other, f->dir, 2);
+    many_ranges(c, f->dir, span, 100, 0); /* read whole until built again */
+    wait_ready(c, 2);
+    many_ranges(c, f->dir, span, 200, 0);
+    cs_feeds_cache_stats_get(c, &st);
+    fprintf(stderr, "background: cached %llu, read whole %llu, builds %llu, rebuilds %llu\n",
+            (unsigned long long)st.cached, (unsigned long long)st.whole,
+            (unsigned long long)st.builds, (unsigned long long)st.rebuilds);
+    assert_int_equal(st.builds, 2);
+    assert_true(st.cached * 3 > st.cached + st.whole);
+    cs_feeds_cache_stop(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_same_as_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
