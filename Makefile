@@ -1,9 +1,10 @@
 # capstream build. `make` builds build/capstream; `make test` builds and runs
 # every test; `make asan-test` runs the whole suite under ASan+UBSan in
-# build-asan/, `make tsan-test` the threaded analysis under TSan in
-# build-tsan/; `make fuzz` builds the libFuzzer harnesses in build-fuzz/ and
-# `make fuzz-run` runs each briefly. `make release` / `make debug` pick the
-# optimisation preset (release is the default).
+# build-asan/, `make tsan-test` the threaded analysis and the feeds cache's
+# builder thread under TSan in build-tsan/; `make fuzz` builds the libFuzzer
+# harnesses in build-fuzz/ and `make fuzz-run` runs each briefly. `make
+# release` / `make debug` pick the optimisation preset (release is the
+# default).
 #
 # The inner loop: `make quick` builds and runs, in parallel, the unit tests
 # that need nothing outside the repository (no network, no root, no tshark,
@@ -149,11 +150,14 @@ asan-test:
 	$(MAKE) PRESET=asan BUILD=build-asan test
 
 # `make tsan-test`: the analysis on several threads (tests/golden/t_workers.sh:
-# ingest, reanalyze and the daemon with --workers) under ThreadSanitizer; a
-# race makes a command exit 66, which the test's checks see.
+# ingest, reanalyze and the daemon with --workers) and the feeds cache's
+# builder thread beside the API's request threads (t_feeds_live.sh, about
+# 3.5 min under TSan) under ThreadSanitizer; a race makes a command exit 66,
+# which the test's checks see.
 tsan-test:
 	$(MAKE) PRESET=tsan BUILD=build-tsan build-tsan/capstream
 	CS_BIN=$(abspath build-tsan/capstream) CS_GOLDEN_ONLY=t_workers tests/golden/run.sh
+	CS_BIN=$(abspath build-tsan/capstream) CS_GOLDEN_ONLY=t_feeds_live tests/golden/run.sh
 
 # What CI runs (README): the layer check, the suite, the suite under
 # ASan+UBSan, the threaded analysis under TSan, short fuzzing.
