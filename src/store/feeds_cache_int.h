@@ -1,9 +1,9 @@
 /*
  * feeds_cache_int.h - the feeds cache's data and the functions its files
  * (src/store/feeds_cache*.c) share. The cache keeps the feeds summaries
- * of a store (feeds.h) up to date for a serving process, so that a request reads only the records
- * appended since the last one, and a range of whole seconds is summed from per-second parts instead
- * of read (feeds_cache.h).
+ * of a store (feeds.h) up to date for a serving process, so that it reads
+ * only the records appended since its last update, and a range of whole
+ * seconds is summed from per-second parts instead of read (feeds_cache.h).
  *
  * How it works. Per message file group (file id "seg": its msg- and lat-
  * files), the cache keeps what it has read of each file (offset after the
@@ -50,20 +50,22 @@
  * feed whose sessions cannot be ordered is read whole by cs_feeds_read().
  *
  * A file that shrank, changed inode or whose last record changed was
- * replaced (reanalysis): the whole cache is rebuilt. A group deleted
+ * replaced (reanalysis): the whole cache is rebuilt (by the builder
+ * thread while requests read whole; in place by a cache without one). A group deleted
  * (retention) is dropped alone unless one of its sightings resolved a
  * race of another group (then rebuilt too). A sighting unmatched after
  * SIGHT_KEEP_NS of request time is forgotten; a race whose response is
  * older than what was forgotten marks its second inexact.
  *
  * Memory: per second and feed about 170 bytes plus 8 per ITCH type seen
- * (about 300 in all for a full ITCH feed) and 4 per race won; per feed and group a ring of 64
- * counts; pending races and sightings 40 bytes each. Over CACHE_BYTES_MAX the cache is emptied and
- * every request read whole.
+ * (about 300 in all for a full ITCH feed) and 4 per race won; per feed
+ * and group a ring of 64 counts; pending races and sightings 40 bytes
+ * each. Over CACHE_BYTES_MAX the cache is emptied and every request read
+ * whole.
  *
- * Each request first reads what the files gained: see feeds_cache.c for
- * who reads when (a background thread of the serving process, and the
- * request itself once the cache is ready).
+ * Who updates when: feeds_cache.c (a background thread of the serving
+ * process, and each request once the cache is ready, for what the files
+ * gained since the thread's last update).
  *
  * Files, one job each:
  *   feeds_cache_parts.c  the data's memory: pending races and sightings,

@@ -11,10 +11,12 @@
  * ring; per race, the lead of the winner or a loss of the loser.
  *
  * A file replaced (shrunk, another inode, or its last record read no
- * longer the same) empties the data: read again at once, or left to the
- * owner (cs__fc_update's "rebuild"). Invariants: a part's "end" only
- * grows while its file stays the same; a record is read once.
- * Threading: as cs__fc (one thread at a time).
+ * longer the same) has the data emptied and read again at once, or is
+ * reported to the owner, who drops the data (cs__fc_update's "rebuild").
+ * A build (cs__fc.cancel set) checks at every record whether its owner
+ * stops it, and pauses while requests read the store whole. Invariants: a
+ * part's "end" only grows while its file stays the same; a record is read
+ * once. Threading: as cs__fc (one thread at a time).
  */
 #include "store/feeds_cache_int.h"
 
