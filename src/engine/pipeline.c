@@ -17,34 +17,13 @@
  * Batch use (ingest, reanalyze) writes messages from the calling thread.
  * With "lossy_store" (the live daemon) that would let a slow disk stall
  * the analysis - write() blocks once the kernel's dirty-page limit for
- * the disk is reached - so results go through a writer thread instead:
- *
- *   pipeline thread:  sink ─► encode into "fill" ─┐ swap when the writer
- *                                                 │ is idle (never waits)
- *   writer thread:    "drain" ─► cs_msgstore_put_encoded ─► flush
- *
- * Two buffers of RW_BUFSIZE bytes: the pipeline appends each record to
- * "fill"; when it is full and the writer still busy with "drain", the
- * record is dropped and counted in records_not_stored. Packets give way
- * first: while the writer is behind (half of "fill" waiting), packets are
- * not stored (counted in not_stored) so that the disk's bandwidth goes to
- * the much smaller records. Messages give way next: the last quarter of
- * "fill" takes only measurements, gaps and unmatched reports, so that a
- * flood of messages (ITCH at millions a second) costs stored messages,
- * counted, before it costs a measurement. A record in a buffer is a small header
- * followed by the record as the message store encodes it
- * (cs_msgstore_encode_message / _measurement: the store's one
- * serialization, layout in store/msgstore_format.c); the writer hands
- * those bytes to cs_msgstore_put_encoded(), which appends them as they are:
- *
- *   ┌ u32 n ┬ u32 kind (REC_*) ┬ n bytes: the store's record payload ┐
- *
- * Encoding copies everything the record points to (fields, refs,
- * strings), so nothing in a buffer points back into the analysis; a
- * record too large to store is refused when it is encoded (the error is
- * the pipeline's, as in batch use). Only the writer thread touches the
- * message store after the thread starts; a mutex guards the buffers and
- * counters.
+ * the disk is reached - so results go through the results writer's
+ * thread instead (recwriter.h), which drops a record rather than wait,
+ * counted in records_not_stored. Packets give way first: while the writer
+ * is behind, packets are not stored (counted in not_stored) so that the
+ * disk's bandwidth goes to the much smaller records; messages give way
+ * next (the writer keeps room for measurements, gaps and unmatched
+ * reports).
  *
  * What is not stored is counted, whatever the cause: packets the store
  * refuses (lossy_store: its writer is behind, or the disk is full) and
@@ -61,39 +40,16 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "engine/recwriter.h"
 #include "engine/shards.h"
 #include "packet/dissect.h"
 #include "store/msgstore.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 
-#define RW_BUFSIZE (16u << 20)
 #define GAP_HOLD_NS (1000ll * 1000000ll) /* a gap waits 1 s of capture time to be filled */
-#define RW_BULK_LIMIT (RW_BUFSIZE - RW_BUFSIZE / 4)
 #define PROTOS_MAX (4 * CS_DECODERS_MAX) /* decoders, their pairs and hops */
-
-enum { REC_MESSAGE = 1, REC_MEASUREMENT, REC_UNMATCHED_REQ, REC_UNMATCHED_RESP, REC_GAP };
-
-/* The results writer of lossy pipelines (see the top of the file). */
-typedef struct rwriter {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t work; /* drain filled, flush asked, or stop */
-    pthread_cond_t idle; /* drain written */
-    uint8_t *fill, *drain;
-    size_t fill_used, drain_used;
-    int flush_asked, stop, busy;
-    _Atomic int writing;      /* busy, readable without the lock */
-    _Atomic size_t fill_seen; /* fill_used, for rw_behind on another thread */
-    int err;                  /* first message-store error */
-    uint64_t messages_stored; /* written by the writer thread */
-    uint64_t measurements_stored;
-    uint64_t gaps_stored;
-    uint64_t records_failed; /* the message store refused them */
-    uint64_t records_lost;   /* it took them, then lost them to a failed write */
-} rwriter;
 
 struct cs_pipeline {
     cs_pipeline_cfg cfg;
@@ -107,7 +63,7 @@ struct cs_pipeline {
      * cs_pipeline_call, for cs_pipeline_stats_peek on the correlating thread */
     pthread_mutex_t snap_mu;
     cs_pipeline_stats snap;
-    rwriter *rw;                        /* lossy_store only */
+    cs_recwriter *rw;                   /* lossy_store only */
     cs_recovery *rec;                   /* gaps wait here to learn whether they were filled */
     const char *protos[PROTOS_MAX + 1]; /* what a reanalysis replaces */
 };
@@ -118,288 +74,33 @@ static void note_err(cs_pipeline *pl, int rc)
         pl->sink_rc = rc;
 }
 
-/* ---- the results writer thread (lossy pipelines) ------------------------ */
-
-#define RW_HDR (2 * sizeof(uint32_t)) /* u32 n, u32 kind */
-
-static void rec_set_hdr(uint8_t *rec, size_t n, int kind)
+/* A record the results writer could not queue is not stored; one it can
+ * never store (too large) is the pipeline's error too, as in batch use. */
+static void queued(cs_pipeline *pl, int rc)
 {
-    uint32_t h[2] = {(uint32_t)n, (uint32_t)kind};
-
-    memcpy(rec, h, sizeof(h));
+    if (rc == 0)
+        return;
+    pl->st.records_not_stored++;
+    if (rc != CS_EBUSY)
+        note_err(pl, rc);
 }
 
-static uint32_t rec_hdr(const uint8_t *rec, int which)
+/* Stops the results writer (if any), its counts becoming the pipeline's;
+ * the message store is the pipeline's again. */
+static int stop_writer(cs_pipeline *pl)
 {
-    uint32_t h[2];
-
-    memcpy(h, rec, sizeof(h));
-    return h[which];
-}
-
-/* The message store's file kind of a record of kind "kind" (REC_*). */
-static char rec_store_kind(uint32_t kind)
-{
-    return kind == REC_MESSAGE ? 'm' : kind == REC_MEASUREMENT ? 'l' : kind == REC_GAP ? 'g' : 'u';
-}
-
-/* Writer thread: hands one encoded record to the message store. */
-static int rw_store_record(cs_msgstore *ms, const uint8_t *rec, rwriter *rw)
-{
-    uint32_t kind = rec_hdr(rec, 1);
-    int rc = cs_msgstore_put_encoded(ms, rec_store_kind(kind), rec + RW_HDR, rec_hdr(rec, 0));
-
-    if (rc == 0 && kind == REC_MESSAGE)
-        rw->messages_stored++;
-    else if (rc == 0 && kind == REC_MEASUREMENT)
-        rw->measurements_stored++;
-    else if (rc == 0 && kind == REC_GAP)
-        rw->gaps_stored++;
-    return rc;
-}
-
-/* Writer thread: stores every record of "buf" (counters under the lock). */
-static int rw_store_buffer(cs_pipeline *pl, uint8_t *buf, size_t used)
-{
-    rwriter *rw = pl->rw, done = {0};
-    int first = 0, rc;
-
-    for (size_t at = 0; at < used; at += RW_HDR + rec_hdr(buf + at, 0)) {
-        if ((rc = rw_store_record(pl->ms, buf + at, &done)) < 0) {
-            done.records_failed++;
-            if (first == 0)
-                first = rc;
-            cs_error_clear();
-        }
-    }
-    pthread_mutex_lock(&rw->mu);
-    rw->messages_stored += done.messages_stored;
-    rw->measurements_stored += done.measurements_stored;
-    rw->gaps_stored += done.gaps_stored;
-    rw->records_failed += done.records_failed;
-    pthread_mutex_unlock(&rw->mu);
-    return first;
-}
-
-static void *rw_main(void *arg)
-{
-    cs_pipeline *pl = arg;
-    rwriter *rw = pl->rw;
-
-    pthread_mutex_lock(&rw->mu);
-    for (;;) {
-        size_t used;
-        uint64_t lost;
-        int flush, rc;
-
-        while (rw->drain_used == 0 && !rw->flush_asked && !rw->stop)
-            pthread_cond_wait(&rw->work, &rw->mu);
-        if (rw->drain_used == 0 && !rw->flush_asked && rw->stop)
-            break;
-        used = rw->drain_used;
-        flush = rw->flush_asked;
-        rw->flush_asked = 0;
-        rw->busy = 1;
-        atomic_store_explicit(&rw->writing, 1, memory_order_relaxed);
-        pthread_mutex_unlock(&rw->mu);
-        rc = rw_store_buffer(pl, rw->drain, used);
-        if (flush && rc == 0)
-            rc = cs_msgstore_flush(pl->ms);
-        lost = cs_msgstore_lost_records(pl->ms);
-        pthread_mutex_lock(&rw->mu);
-        rw->records_lost = lost;
-        if (rc < 0 && rw->err == 0)
-            rw->err = rc;
-        rw->drain_used = 0;
-        rw->busy = 0;
-        atomic_store_explicit(&rw->writing, 0, memory_order_relaxed);
-        pthread_cond_broadcast(&rw->idle);
-    }
-    pthread_mutex_unlock(&rw->mu);
-    return NULL;
-}
-
-/* Hands "fill" to the writer if it is idle; with "flush", asks it to make
- * everything visible to readers too. Returns 0 if handed (or nothing to
- * hand), CS_EBUSY if the writer is still busy. Never waits. */
-static int rw_handoff(rwriter *rw, int flush)
-{
-    uint8_t *t;
-    int rc = CS_EBUSY;
-
-    pthread_mutex_lock(&rw->mu);
-    if (!rw->busy && rw->drain_used == 0) {
-        t = rw->drain;
-        rw->drain = rw->fill;
-        rw->drain_used = rw->fill_used;
-        rw->fill = t;
-        rw->fill_used = 0;
-        atomic_store_explicit(&rw->fill_seen, 0, memory_order_relaxed);
-        rw->flush_asked |= flush;
-        pthread_cond_signal(&rw->work);
-        rc = 0;
-    } else if (flush) {
-        rw->flush_asked = 1; /* after the buffer it is writing */
-    }
-    pthread_mutex_unlock(&rw->mu);
-    return rc;
-}
-
-/* Room for "size" bytes in "fill", or NULL (the record is dropped). A
- * plain message ("bulk") may use "fill" only up to RW_BULK_LIMIT: the rest
- * is kept for measurements, gaps and unmatched reports, which a message
- * flood (a market data feed) must not push out. */
-static uint8_t *rw_reserve(cs_pipeline *pl, size_t size, int bulk)
-{
-    rwriter *rw = pl->rw;
-    size_t limit = bulk ? RW_BULK_LIMIT : RW_BUFSIZE;
-    uint8_t *at;
-
-    if (size > limit || (rw->fill_used + size > limit && rw_handoff(rw, 0) < 0)) {
-        pl->st.records_not_stored++;
-        return NULL;
-    }
-    at = rw->fill + rw->fill_used;
-    rw->fill_used += size;
-    atomic_store_explicit(&rw->fill_seen, rw->fill_used, memory_order_relaxed);
-    return at;
-}
-
-/* Waits until every record handed so far is stored (finish only). */
-static void rw_drain(rwriter *rw)
-{
-    pthread_mutex_lock(&rw->mu);
-    while (rw->busy || rw->drain_used > 0 || rw->flush_asked)
-        pthread_cond_wait(&rw->idle, &rw->mu);
-    pthread_mutex_unlock(&rw->mu);
-}
-
-static int rw_start(cs_pipeline *pl)
-{
-    rwriter *rw = cs_calloc(1, sizeof(*rw));
-
-    if (rw == NULL)
-        return CS_ENOMEM;
-    rw->fill = cs_malloc(RW_BUFSIZE);
-    rw->drain = cs_malloc(RW_BUFSIZE);
-    if (rw->fill == NULL || rw->drain == NULL)
-        goto nomem;
-    pthread_mutex_init(&rw->mu, NULL);
-    pthread_cond_init(&rw->work, NULL);
-    pthread_cond_init(&rw->idle, NULL);
-    pl->rw = rw;
-    if (pthread_create(&rw->thread, NULL, rw_main, pl) != 0) {
-        pl->rw = NULL;
-        pthread_mutex_destroy(&rw->mu);
-        pthread_cond_destroy(&rw->work);
-        pthread_cond_destroy(&rw->idle);
-        goto nomem;
-    }
-    return 0;
-nomem:
-    cs_free(rw->fill);
-    cs_free(rw->drain);
-    cs_free(rw);
-    return cs_error_set(CS_ENOMEM, "cannot start the results writer");
-}
-
-/* Stores what is left, stops the thread; the message store is the
- * caller's again. Returns the first error the writer met. */
-static int rw_stop(cs_pipeline *pl)
-{
-    rwriter *rw = pl->rw;
+    cs_recwriter_counts c;
     int rc;
 
-    if (rw == NULL)
+    if (pl->rw == NULL)
         return 0;
-    rw_drain(rw);
-    rw_handoff(rw, 0);
-    rw_drain(rw);
-    pthread_mutex_lock(&rw->mu);
-    rw->stop = 1;
-    pthread_cond_signal(&rw->work);
-    pthread_mutex_unlock(&rw->mu);
-    pthread_join(rw->thread, NULL);
-    rc = rw->err;
-    pl->st.messages_stored = rw->messages_stored;
-    pl->st.measurements_stored = rw->measurements_stored;
-    pl->st.gaps_stored = rw->gaps_stored;
-    pl->st.records_not_stored += rw->records_failed;
-    pthread_mutex_destroy(&rw->mu);
-    pthread_cond_destroy(&rw->work);
-    pthread_cond_destroy(&rw->idle);
-    cs_free(rw->fill);
-    cs_free(rw->drain);
-    cs_free(rw);
+    rc = cs_recwriter_stop(pl->rw, &c);
     pl->rw = NULL;
+    pl->st.messages_stored = c.messages_stored;
+    pl->st.measurements_stored = c.measurements_stored;
+    pl->st.gaps_stored = c.gaps_stored;
+    pl->st.records_not_stored += c.records_failed;
     return rc;
-}
-
-/* The results writer is behind: half its next buffer is waiting while it
- * still writes the previous one. Packets then give way to messages
- * (they are larger, and the store's retention drops them first). */
-static int rw_behind(const cs_pipeline *pl)
-{
-    return pl->rw != NULL &&
-           atomic_load_explicit(&pl->rw->fill_seen, memory_order_relaxed) > RW_BUFSIZE / 2 &&
-           atomic_load_explicit(&pl->rw->writing, memory_order_relaxed);
-}
-
-/* Gives back the end of the "reserved" bytes at "rec" that the record
- * encoded there ("n" bytes, kind "kind") did not use. */
-static void rw_commit(cs_pipeline *pl, uint8_t *rec, size_t reserved, size_t n, int kind)
-{
-    rec_set_hdr(rec, n, kind);
-    pl->rw->fill_used -= reserved - (RW_HDR + n);
-    atomic_store_explicit(&pl->rw->fill_seen, pl->rw->fill_used, memory_order_relaxed);
-}
-
-/* Lossy pipelines: queue a message (or unmatched one) for the writer. */
-static void rw_put_message(cs_pipeline *pl, int kind, const cs_message *m)
-{
-    int unmatched = kind == REC_MESSAGE         ? 0
-                    : kind == REC_UNMATCHED_REQ ? CS_UNMATCHED_REQUEST
-                                                : CS_UNMATCHED_RESPONSE;
-    size_t bound;
-    uint8_t *rec;
-    int rc;
-
-    if ((rc = cs_msgstore_message_bound(m, &bound)) < 0) {
-        note_err(pl, rc);
-        return;
-    }
-    if ((rec = rw_reserve(pl, RW_HDR + bound, kind == REC_MESSAGE)) != NULL)
-        rw_commit(pl, rec, RW_HDR + bound, cs_msgstore_encode_message(rec + RW_HDR, m, unmatched),
-                  kind);
-}
-
-static void rw_put_measurement(cs_pipeline *pl, const cs_measurement *ms)
-{
-    size_t size;
-    uint8_t *rec;
-    int rc;
-
-    if ((rc = cs_msgstore_measurement_size(ms, &size)) < 0) {
-        note_err(pl, rc);
-        return;
-    }
-    if ((rec = rw_reserve(pl, RW_HDR + size, 0)) != NULL)
-        rw_commit(pl, rec, RW_HDR + size, cs_msgstore_encode_measurement(rec + RW_HDR, ms),
-                  REC_MEASUREMENT);
-}
-
-static void rw_put_gap(cs_pipeline *pl, const cs_gap *g)
-{
-    size_t size;
-    uint8_t *rec;
-    int rc;
-
-    if ((rc = cs_msgstore_gap_size(g, &size)) < 0) {
-        note_err(pl, rc);
-        return;
-    }
-    if ((rec = rw_reserve(pl, RW_HDR + size, 0)) != NULL)
-        rw_commit(pl, rec, RW_HDR + size, cs_msgstore_encode_gap(rec + RW_HDR, g), REC_GAP);
 }
 
 /* ---- the analyzer's sink -------------------------------------------------- */
@@ -412,7 +113,7 @@ static void sink_message(void *ud, const cs_message *m)
     if (pl->cfg.observer && pl->cfg.observer->message)
         pl->cfg.observer->message(pl->cfg.observer->ud, m);
     if (pl->rw != NULL) {
-        rw_put_message(pl, REC_MESSAGE, m);
+        queued(pl, cs_recwriter_put_message(pl->rw, m, 0));
         return;
     }
     if (pl->ms == NULL)
@@ -432,7 +133,7 @@ static void sink_measurement(void *ud, const cs_measurement *ms)
     if (pl->cfg.observer && pl->cfg.observer->measurement)
         pl->cfg.observer->measurement(pl->cfg.observer->ud, ms);
     if (pl->rw != NULL) {
-        rw_put_measurement(pl, ms);
+        queued(pl, cs_recwriter_put_measurement(pl->rw, ms));
         return;
     }
     if (pl->ms == NULL)
@@ -452,8 +153,7 @@ static void sink_unmatched(void *ud, const cs_message *m, int kind)
     if (pl->cfg.observer && pl->cfg.observer->unmatched)
         pl->cfg.observer->unmatched(pl->cfg.observer->ud, m, kind);
     if (pl->rw != NULL) {
-        rw_put_message(pl, kind == CS_UNMATCHED_REQUEST ? REC_UNMATCHED_REQ : REC_UNMATCHED_RESP,
-                       m);
+        queued(pl, cs_recwriter_put_message(pl->rw, m, kind));
         return;
     }
     if (pl->ms == NULL)
@@ -484,7 +184,7 @@ static void store_gap(void *ud, const cs_recovered_gap *rg)
     int rc;
 
     if (pl->rw != NULL) {
-        rw_put_gap(pl, &g);
+        queued(pl, cs_recwriter_put_gap(pl->rw, &g));
         return;
     }
     if (pl->ms == NULL)
@@ -563,14 +263,15 @@ static void shard_after_packet(void *ud, const cs_packet *p, int analysed)
         pl->cfg.on_packet(pl->cfg.on_packet_ud, p);
 }
 
+/* On the correlating thread, the controls act at once (queue_control). */
 static void shard_control(void *ud, int op, int64_t arg)
 {
     cs_pipeline *pl = ud;
 
     if (op == CS_SHARDS_ADVANCE)
-        cs_recovery_expire(pl->rec, arg);
+        cs_pipeline_advance(pl, arg);
     else if (op == CS_SHARDS_INPUT_ENDED)
-        cs_recovery_flush(pl->rec);
+        cs_pipeline_input_ended(pl);
     else if (op == CS_SHARDS_FLUSH)
         pipeline_flush_now(pl);
 }
@@ -595,7 +296,7 @@ static int pipeline_start_analysis(cs_pipeline *pl)
                                              pl->cfg.replace_last_seg)) < 0 ||
              (rc = pipeline_replace_protos(pl)) < 0))
             return rc;
-        if (pl->cfg.lossy_store && (rc = rw_start(pl)) < 0)
+        if (pl->cfg.lossy_store && (rc = cs_recwriter_start(pl->ms, &pl->rw)) < 0)
             return rc;
     }
     if (pl->cfg.limits)
@@ -696,7 +397,7 @@ int cs_pipeline_packet(cs_pipeline *pl, const cs_packet *in)
     cs_pktref ref = 0;
     int rc, dissected, tap = prepare(pl, in, &p, &l, &dissected);
 
-    if (pl->cfg.store && rw_behind(pl)) {
+    if (pl->cfg.store && pl->rw != NULL && cs_recwriter_behind(pl->rw)) {
         pl->st.not_stored++;
     } else if (pl->cfg.store && (rc = cs_store_append(pl->cfg.store, &p, &l, &ref)) < 0) {
         if (rc == CS_ENOMEM || !(pl->cfg.lossy_store || cs_store_full(pl->cfg.store)))
@@ -752,12 +453,12 @@ void cs_pipeline_stats_peek(const cs_pipeline *pl, cs_pipeline_stats *st)
     if (pl->rw == NULL) /* else the writer thread owns the message store */
         st->records_not_stored += cs_msgstore_lost_records(pl->ms);
     if (pl->rw != NULL) {
-        pthread_mutex_lock(&pl->rw->mu);
-        st->messages_stored = pl->rw->messages_stored;
-        st->measurements_stored = pl->rw->measurements_stored;
-        st->gaps_stored = pl->rw->gaps_stored;
-        st->records_not_stored += pl->rw->records_failed + pl->rw->records_lost;
-        pthread_mutex_unlock(&pl->rw->mu);
+        cs_recwriter_counts c;
+        cs_recwriter_counts_get(pl->rw, &c);
+        st->messages_stored = c.messages_stored;
+        st->measurements_stored = c.measurements_stored;
+        st->gaps_stored = c.gaps_stored;
+        st->records_not_stored += c.records_failed + c.records_lost;
     }
 }
 
@@ -800,7 +501,7 @@ void cs_pipeline_input_ended(cs_pipeline *pl)
 static void pipeline_flush_now(cs_pipeline *pl)
 {
     if (pl->rw != NULL)
-        rw_handoff(pl->rw, 1); /* busy: flushed after its current buffer */
+        cs_recwriter_flush(pl->rw);
     else if (pl->ms != NULL)
         note_err(pl, cs_msgstore_flush(pl->ms));
 }
@@ -827,7 +528,7 @@ int cs_pipeline_finish(cs_pipeline *pl, cs_pipeline_stats *st)
         note_err(pl, cs_shards_finish(pl->sh, &pl->st.analyzer));
         cs_recovery_flush(pl->rec);
     }
-    rc = rw_stop(pl);
+    rc = stop_writer(pl);
     if (pl->cfg.lossy_store && rc < 0) /* counted in records_not_stored */
         cs_log_warn("storing messages: %s", cs_error_msg(rc));
     else
@@ -854,7 +555,7 @@ void cs_pipeline_free(cs_pipeline *pl)
 {
     if (pl == NULL)
         return;
-    rw_stop(pl);
+    stop_writer(pl);
     if (pl->ms)
         cs_msgstore_close(pl->ms);
     cs_shards_free(pl->sh);
