@@ -175,7 +175,7 @@ typedef struct cs_msg_out {
     cs_str key;          /* measurement key, on requests ("ClOrdID",
                             "METHOD URI", "ID QNAME"); a response without
                             one is stored with its match as its key, so a
-                            search by key finds it too (analyzer.c) */
+                            search by key finds it too (analyzer_stream.c) */
     const cs_kv *fields; /* decoded fields, in wire order */
     size_t n_fields;
     uint8_t part;      /* CS_PART_* (0: a whole message) */

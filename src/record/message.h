@@ -69,7 +69,7 @@ typedef struct cs_message {
     uint32_t flags; /* CS_MSG_* */
     cs_role role;
     cs_str key; /* what a search by key finds it by: a request's measurement
-                   key, a keyless response's match (analyzer.c); may be empty */
+                   key, a keyless response's match (analyzer_stream.c); may be empty */
     const cs_kv *fields;
     size_t n_fields;
     const cs_pktref *refs; /* stored packets that carried its bytes, in order */

@@ -96,7 +96,7 @@ int cs_msgstore_put_gap(cs_msgstore *w, const cs_gap *g);
 /*
  * Records encoded ahead of the store: the store's own serialization (the
  * layout is in msgstore_format.c), for a thread that queues records for
- * the writer's thread (engine/pipeline.c) without a second format.
+ * the writer's thread (engine/recwriter.c) without a second format.
  *
  *   cs_msgstore_message_bound(m, &bound)   room to encode "m" (an upper
  *                                          bound); CS_ERANGE if too large

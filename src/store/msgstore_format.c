@@ -2,7 +2,7 @@
  * msgstore_format.c - the message store's record layout: the one place
  * that turns a cs_message / cs_measurement into record bytes and back.
  * The store's writer (msgstore_write.c) and the pipeline's writer thread
- * (engine/pipeline.c) encode with cs_msgstore_encode_message() and
+ * (engine/recwriter.c) encode with cs_msgstore_encode_message() and
  * cs_msgstore_encode_measurement(); every reader decodes with
  * cs__decode_msg_head/body() and cs__decode_measurement().
  *
