@@ -37,7 +37,8 @@ demo_up() {
     local port
     port=$(free_port)
     DB=http://127.0.0.1:$port
-    "$CS_BIN" demo --store "$X/s" --listen "127.0.0.1:$port" --rate 2000 --seed "$1" \
+    # TMPDIR: the rules file of a demo killed with -9 stays with the test
+    TMPDIR=$X "$CS_BIN" demo --store "$X/s" --listen "127.0.0.1:$port" --rate 2000 --seed "$1" \
         --export "clickhouse=$U" --sensor edge1 >"$X/demo$1.out" 2>"$X/demo$1.err" &
     DEMO_PID=$!
     for _ in $(seq 100); do
