@@ -617,7 +617,7 @@
    * inside one step. */
   async function latencyData(pair, a, am, b, step) {
     const [m, j] = await Promise.all([getJSON(`/metrics?series=pair:${encodeURIComponent(pair)}&after=${am}&before=${b}&step=${step}s&heatmap=1`),
-      getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000`)]);
+      getJSON(`/measurements?pair=${encodeURIComponent(pair)}&after=${a}&before=${b}&sort=latency&limit=1000&brief=1`)]);
     return { pts: m.points, lower: (m.heat_lower_ns || []).map(Number), stepSec: Number(BigInt(m.step_ns) / NS), ms: j.measurements };
   }
   const PCTS = [["p50", "p50_ns"], ["p90", "p90_ns"], ["p99", "p99_ns"], ["p99.9", "p999_ns"], ["max", "max_ns"]];

@@ -77,7 +77,7 @@ static int condition(FILE *f, const char *what, const char *k, const char *v, in
         fprintf(f, " AND %s = ", k);
         sql_string(f, v);
     } else if (strcmp(k, "sort") != 0 && strcmp(k, "limit") != 0 && strcmp(k, "offset") != 0 &&
-               strcmp(k, "total") != 0) {
+               strcmp(k, "total") != 0 && strcmp(k, "brief") != 0) { /* brief: rows whole */
         return cs__hub_error(rep, 400, k, "the hub's ClickHouse lists do not take '%s'", k), -1;
     }
     return 0;

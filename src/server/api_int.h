@@ -103,6 +103,7 @@ typedef struct cs__query {
     int heatmap;     /* metrics: 1 adds the heat counts */
     int hist;        /* metrics: 1 adds each point's histogram */
     int total;       /* measurements: 1 adds the matching count */
+    int brief;       /* measurements: 1 writes each one's id, pair, key, times only */
     int pcap_time;   /* packets: CS_PCAP_TIME_* (store/store.h) */
 } cs__query;
 

@@ -106,6 +106,22 @@ out = subprocess.run([sys.argv[2], "latency", "-d", sys.argv[3], "--pair", "fix"
 cli = {(d["session"], d["count"], d["max_ns"]) for d in map(json.loads, out.splitlines())}
 assert cli == api, (cli ^ api)
 PY
+check "brief=1 lists the same measurements, each with id, pair, key and times only" \
+    python3 - "$B/api/v1" <<'PY'
+import json, sys, urllib.request
+get = lambda q: json.load(urllib.request.urlopen(sys.argv[1] + q))
+for q in ("/measurements?sort=latency&limit=50", "/measurements?pair=fix&limit=20&offset=3"):
+    whole, brief = get(q), get(q + "&brief=1")
+    assert len(whole["measurements"]) > 0, q
+    assert [sorted(m) for m in brief["measurements"]] == \
+        [["id", "key", "latency_ns", "pair", "req_ts_ns"]] * len(whole["measurements"]), q
+    assert [{k: m[k] for k in ("id", "pair", "key", "req_ts_ns", "latency_ns")}
+            for m in whole["measurements"]] == brief["measurements"], q
+    assert {k: v for k, v in whole.items() if k != "measurements"} == \
+        {k: v for k, v in brief.items() if k != "measurements"}, q
+PY
+check "brief=2 is 400" test "$(code "$B/api/v1/measurements?brief=2")" = 400
+check "its 400 names brief" grep -q '"param":"brief"' "$CS_TMP/body"
 check "a session without '>' is 400" test "$(code "$B/api/v1/measurements?session=10.0.0.1:5")" = 400
 check "its 400 names session" grep -q '"param":"session"' "$CS_TMP/body"
 check "bad max is 400" test "$(code "$B/api/v1/sessions?max=slow")" = 400
