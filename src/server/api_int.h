@@ -15,9 +15,12 @@
 #include "record/message.h"
 #include "server/live.h"
 #include "store/feeds_cache.h"
+#include "store/msgstore.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 enum {
     CS__EP_STATUS = 1,
@@ -139,5 +142,23 @@ int64_t cs__api_json_latency(const char *json);
 /* The CS__EV_* bit of a live event type ("metrics", "measurement",
  * "alert"), 0 for any other. */
 unsigned cs__api_event_bit(const char *type);
+
+/* ---- shared by the API's files ------------------------------------------ */
+
+/* "s" as a JSON string ("" for NULL). */
+static inline void cs__json_str(FILE *f, const char *s)
+{
+    cs_msgstore_json_string(f, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* The bodies of the record lists (api_records.c): each writes its object
+ * without the closing brace; 0 or a store error. */
+int cs__api_reply_measurements(FILE *f, const char *dir, const cs__query *q);
+int cs__api_reply_sessions(FILE *f, const char *dir, const cs__query *q);
+int cs__api_reply_messages(FILE *f, const char *dir, const cs__query *q);
+int cs__api_reply_gaps(FILE *f, const char *dir, const cs__query *q);
+int cs__api_reply_feeds(FILE *f, const char *dir, cs_feeds_cache *cache, const cs__query *q);
+/* One measurement or message with its packets; a 404 in "*e" if none. */
+int cs__api_reply_one(FILE *f, const char *dir, const cs__route *rt, const char *pair, cs__err *e);
 
 #endif
