@@ -1,6 +1,6 @@
 /*
  * server.c - libmicrohttpd glue for the HTTP API: listening socket,
- * authentication, dispatch, pcap downloads and the SSE stream.
+ * authentication, replies and dispatch.
  *
  * Request flow (one thread per connection):
  *
@@ -15,10 +15,7 @@
  *   /metrics       ──► latest Prometheus text from cs_live
  *   with cfg.api (a hub, no store): every path but the UI's goes to it
  *
- * Downloads: the pipe bounds memory to its buffer. When the client goes
- * away MHD frees the response: the read end is closed, so the producer's
- * next write fails with EPIPE (SIGPIPE is blocked in the producer thread)
- * and the query stops; the free callback joins the producer.
+ * The downloads are server_pcap.c's, the event stream server_sse.c's.
  *
  * Stop: "stopping" makes SSE callbacks end their streams within 250 ms,
  * then cs__mhd.stop_daemon() closes the connections and joins their threads.
@@ -73,22 +70,13 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/timefmt.h"
-#include "core/sort.h"
-#include "server/api_int.h"
-#include "server/mhd.h"
+#include "server/server_int.h"
 #include "server/static.h"
-#include "store/msgstore.h"
-#include "store/pcapw.h"
-#include "store/store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <netinet/in.h>
-#include <pcap/pcap.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -96,39 +84,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#define TOKEN_MAX 512
 #define IDLE_TIMEOUT_S 10u
 #define REQUEST_TIMEOUT_S 60u
 #define MAX_CONNECTIONS 1000u
 #define MIN_CONNECTIONS 64u
 #define FD_RESERVE 128u /* the daemon's own: stores, capture, logs */
 #define MALLOC_ARENAS 2
-#define SSE_WAIT_MS 250
-#define SSE_KEEPALIVE_NS (15 * CS_NS_PER_SEC)
 #define PEM_MAX (1u << 20) /* a certificate chain or a key is a few KB */
-
-struct cs_server {
-    struct MHD_Daemon *mhd;
-    cs_live *live;
-    char *store_dir;
-    cs_feeds_cache *feeds; /* /feeds of the store (NULL: no store, or CS_FEEDS_CACHE=off) */
-    char token[TOKEN_MAX];
-    size_t token_len; /* 0 = no token required */
-    int port;
-    atomic_int stopping;
-    cs_server_api_fn api; /* a hub: answers instead of the store */
-    void *api_ud;
-    char *tls_cert, *tls_key; /* PEM texts while the daemon runs; NULL: plain HTTP */
-    atomic_int mhd_log_taken; /* mhd_error holds libmicrohttpd's first message */
-    char mhd_error[256];
-};
 
 /* ---- listen address --------------------------------------------------- */
 
@@ -347,8 +314,8 @@ static int open_listener(const listen_addr *a, int *port)
 
 /* ---- replies ---------------------------------------------------------- */
 
-static enum MHD_Result queue(struct MHD_Connection *c, int status, struct MHD_Response *r,
-                             const char *ctype)
+enum MHD_Result cs__srv_queue(struct MHD_Connection *c, int status, struct MHD_Response *r,
+                              const char *ctype)
 {
     enum MHD_Result ret;
 
@@ -366,18 +333,18 @@ static enum MHD_Result queue(struct MHD_Connection *c, int status, struct MHD_Re
     return ret;
 }
 
-static enum MHD_Result queue_reply(struct MHD_Connection *c, cs__reply *rep)
+enum MHD_Result cs__srv_queue_reply(struct MHD_Connection *c, cs__reply *rep)
 {
     struct MHD_Response *r =
         cs__mhd.create_response_from_buffer(rep->len, rep->body, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ret = queue(c, rep->status, r, rep->ctype);
+    enum MHD_Result ret = cs__srv_queue(c, rep->status, r, rep->ctype);
 
     cs__reply_free(rep);
     return ret;
 }
 
-static enum MHD_Result queue_error(struct MHD_Connection *c, int status, const char *param,
-                                   const char *msg)
+enum MHD_Result cs__srv_queue_error(struct MHD_Connection *c, int status, const char *param,
+                                    const char *msg)
 {
     cs__err e;
     cs__reply rep = {0};
@@ -385,23 +352,23 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, int status, const c
     cs__api_fail(&e, status, param, "%s", msg);
     if (cs__api_error_reply(&e, &rep) < 0)
         return MHD_NO;
-    return queue_reply(c, &rep);
+    return cs__srv_queue_reply(c, &rep);
 }
 
-static enum MHD_Result queue_err(struct MHD_Connection *c, const cs__err *e)
+enum MHD_Result cs__srv_queue_err(struct MHD_Connection *c, const cs__err *e)
 {
     cs__reply rep = {0};
 
     if (cs__api_error_reply(e, &rep) < 0)
         return MHD_NO;
-    return queue_reply(c, &rep);
+    return cs__srv_queue_reply(c, &rep);
 }
 
-static enum MHD_Result queue_internal(struct MHD_Connection *c, int rc)
+enum MHD_Result cs__srv_queue_internal(struct MHD_Connection *c, int rc)
 {
     if (rc == CS_ENOTFOUND || rc == CS_ENOTSTORE)
-        return queue_error(c, 503, NULL, "the store is not available");
-    return queue_error(c, 500, NULL, cs_strerror(rc));
+        return cs__srv_queue_error(c, 503, NULL, "the store is not available");
+    return cs__srv_queue_error(c, 500, NULL, cs_strerror(rc));
 }
 
 /* ---- authentication --------------------------------------------------- */
@@ -438,393 +405,6 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* ---- packet downloads -------------------------------------------------- */
-
-typedef struct pcap_job {
-    pthread_t th;
-    int rfd, wfd;
-    cs_store *store;
-    cs_query q;
-    char *filter;
-} pcap_job;
-
-static void *pcap_produce(void *arg)
-{
-    pcap_job *j = arg;
-    sigset_t set;
-    uint64_t count;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    cs_store_query_pcap(j->store, &j->q, j->wfd, &count, NULL);
-    close(j->wfd);
-    j->wfd = -1;
-    return NULL;
-}
-
-static ssize_t pcap_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    pcap_job *j = cls;
-    ssize_t n;
-
-    do
-        n = read(j->rfd, buf, max);
-    while (n < 0 && errno == EINTR);
-    if (n == 0)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    return n < 0 ? MHD_CONTENT_READER_END_WITH_ERROR : n;
-}
-
-static void pcap_done(void *cls)
-{
-    pcap_job *j = cls;
-
-    close(j->rfd); /* the producer's next write fails: it stops */
-    pthread_join(j->th, NULL);
-    cs_store_close(j->store);
-    cs_free(j->filter);
-    cs_free(j);
-}
-
-/* Compiles "filter" for Ethernet to reject bad syntax before streaming. */
-static int filter_ok(const char *filter, char *why, size_t n)
-{
-    pcap_t *p;
-    struct bpf_program prog;
-    int ok;
-
-    if (filter == NULL || *filter == '\0')
-        return 1;
-    if ((p = pcap_open_dead(DLT_EN10MB, 262144)) == NULL)
-        return 0;
-    ok = pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
-    if (ok)
-        pcap_freecode(&prog);
-    else
-        snprintf(why, n, "filter: %s", pcap_geterr(p));
-    pcap_close(p);
-    return ok;
-}
-
-static void add_attachment(struct MHD_Response *r, const char *name)
-{
-    char v[128];
-
-    snprintf(v, sizeof(v), "attachment; filename=\"%s.pcap\"", name);
-    cs__mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, v);
-}
-
-static enum MHD_Result serve_packets(cs_server *s, struct MHD_Connection *c, const cs__query *q)
-{
-    cs_store_opts so = {0};
-    pcap_job *j;
-    struct MHD_Response *r;
-    char why[300];
-    int fds[2], rc;
-
-    if (!filter_ok(q->filter, why, sizeof(why)))
-        return queue_error(c, 400, "filter", why);
-    if ((j = cs_calloc(1, sizeof(*j))) == NULL)
-        return queue_internal(c, CS_ENOMEM);
-    if ((rc = cs_store_open(s->store_dir, &so, &j->store)) < 0) {
-        cs_free(j);
-        return queue_internal(c, rc);
-    }
-    j->q.after = q->after;
-    j->q.before = q->before;
-    j->q.filter = j->filter = q->filter ? cs_strdup(q->filter) : NULL;
-    j->q.pcap_time = q->pcap_time;
-    if (pipe2(fds, O_CLOEXEC) < 0 ||
-        (j->rfd = fds[0], j->wfd = fds[1], pthread_create(&j->th, NULL, pcap_produce, j) != 0)) {
-        cs_store_close(j->store);
-        cs_free(j->filter);
-        cs_free(j);
-        return queue_internal(c, CS_EIO);
-    }
-    r = cs__mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, pcap_read, j, pcap_done);
-    if (r == NULL) {
-        pcap_done(j);
-        return MHD_NO;
-    }
-    add_attachment(r, "capstream-packets");
-    return queue(c, 200, r, "application/vnd.tcpdump.pcap");
-}
-
-/* The packets of one message or measurement, in time order, duplicates
- * removed, written to a memfd (a message's packets are few). */
-typedef struct ref_list {
-    cs_pktref *refs;
-    size_t n, cap;
-    cs_msgid req, resp;
-    int err;
-} ref_list;
-
-static int add_refs(void *ud, const cs_message *m)
-{
-    ref_list *l = ud;
-
-    for (size_t i = 0; i < m->n_refs; i++) {
-        size_t k = 0;
-        while (k < l->n && l->refs[k] != m->refs[i])
-            k++;
-        if (k < l->n)
-            continue;
-        if (cs_grow((void **)&l->refs, &l->cap, l->n + 1, sizeof(*l->refs)) < 0)
-            return l->err = CS_ENOMEM;
-        l->refs[l->n++] = m->refs[i];
-    }
-    return 1;
-}
-
-static int keep_ids(void *ud, const cs_measurement *ms)
-{
-    ref_list *l = ud;
-
-    l->req = ms->req_id;
-    l->resp = ms->resp_id;
-    return 1;
-}
-
-static int collect_refs(const char *dir, const cs__route *rt, const char *pair, ref_list *l)
-{
-    cs_msgreader *r = NULL;
-    int rc;
-
-    if ((rc = cs_msgreader_open(dir, &r)) < 0)
-        return rc;
-    if (rt->ep == CS__EP_MESSAGE_PCAP)
-        rc = cs_msgreader_find_message(r, rt->id, add_refs, l);
-    else if ((rc = cs_msgreader_find_measurement(r, rt->id, pair, keep_ids, l)) == 0) {
-        rc = cs_msgreader_find_message(r, l->req, add_refs, l);
-        if (rc == 0 || rc == CS_ENOTFOUND)
-            rc = cs_msgreader_find_message(r, l->resp, add_refs, l);
-        if (rc == CS_ENOTFOUND)
-            rc = 0;
-    }
-    cs_msgreader_close(r);
-    return rc < 0 ? rc : l->err;
-}
-
-typedef struct ts_ref {
-    int64_t ts;
-    size_t order;
-    cs_pktref ref;
-} ts_ref;
-
-static int cmp_ts_ref(const void *x, const void *y)
-{
-    const ts_ref *a = x, *b = y;
-
-    if (a->ts != b->ts)
-        return a->ts < b->ts ? -1 : 1;
-    return a->order < b->order ? -1 : a->order > b->order;
-}
-
-/* Writes the readable packets of "l" to "fd" in time order. */
-static int write_refs_pcap(cs_store *st, const ref_list *l, int fd)
-{
-    ts_ref *v = cs_calloc(l->n ? l->n : 1, sizeof(*v));
-    cs_packet p;
-    cs_pcapw w;
-    size_t n = 0;
-    uint32_t link = 1; /* LINKTYPE_ETHERNET when nothing is readable */
-    int rc;
-
-    if (v == NULL)
-        return CS_ENOMEM;
-    for (size_t i = 0; i < l->n; i++)
-        if (cs_store_read(st, l->refs[i], &p) == 0) {
-            link = n ? link : p.linktype;
-            v[n++] = (ts_ref){p.ts_ns, i, l->refs[i]};
-        }
-    cs_qsort(v, n, sizeof(*v), cmp_ts_ref);
-    if ((rc = cs_pcapw_init(&w, fd, 0, link, CS_PCAP_SNAPLEN, 1 << 16)) == 0) {
-        for (size_t i = 0; i < n && rc == 0; i++)
-            if ((rc = cs_store_read(st, v[i].ref, &p)) == 0 && p.linktype == link)
-                rc = cs_pcapw_put(&w, &p, NULL);
-        int crc = cs_pcapw_close(&w);
-        rc = rc ? rc : crc;
-    }
-    cs_free(v);
-    return rc;
-}
-
-static enum MHD_Result serve_one_pcap(cs_server *s, struct MHD_Connection *c, const cs__route *rt,
-                                      const char *pair)
-{
-    cs_store_opts so = {0};
-    ref_list l = {0};
-    cs_store *st = NULL;
-    struct MHD_Response *r;
-    struct stat sb;
-    char name[48];
-    int fd = -1, rc;
-
-    cs_id_format(rt->ep == CS__EP_MESSAGE_PCAP ? 'm' : 'l', rt->id, name);
-    if ((rc = collect_refs(s->store_dir, rt, pair, &l)) == CS_ENOTFOUND) {
-        cs_free(l.refs);
-        return queue_error(c, 404, "id", "not in the store");
-    }
-    if (rc < 0 || (rc = cs_store_open(s->store_dir, &so, &st)) < 0)
-        goto fail;
-    if ((fd = memfd_create("capstream-pcap", MFD_CLOEXEC)) < 0) {
-        rc = CS_EIO;
-        goto fail;
-    }
-    if ((rc = write_refs_pcap(st, &l, fd)) < 0 || fstat(fd, &sb) < 0)
-        goto fail;
-    cs_store_close(st);
-    cs_free(l.refs);
-    if ((r = cs__mhd.create_response_from_fd((uint64_t)sb.st_size, fd)) == NULL) {
-        close(fd);
-        return MHD_NO;
-    }
-    add_attachment(r, name);
-    return queue(c, 200, r, "application/vnd.tcpdump.pcap");
-fail:
-    if (fd >= 0)
-        close(fd);
-    if (st)
-        cs_store_close(st);
-    cs_free(l.refs);
-    return queue_internal(c, rc < 0 ? rc : CS_EIO);
-}
-
-/* ---- Server-Sent Events ------------------------------------------------ */
-
-typedef struct sse_ctx {
-    cs_server *srv;
-    uint64_t cursor;
-    int64_t min_ns;
-    unsigned events; /* CS__EV_* the client asked for */
-    char *buf;       /* pending bytes, cs_malloc'ed */
-    size_t len, pos;
-    int64_t last_write;
-} sse_ctx;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * CS_NS_PER_SEC + ts.tv_nsec;
-}
-
-/* Formats one event ("data" on one line: JSON newlines become spaces). */
-static int sse_format(sse_ctx *x, const cs_live_event *ev)
-{
-    size_t cap = ev->len + CS_LIVE_TYPE_MAX + 64;
-    int n;
-
-    if ((x->buf = cs_malloc(cap)) == NULL)
-        return CS_ENOMEM;
-    n = snprintf(x->buf, cap, "event: %s\nid: %" PRIu64 "\ndata: ", ev->type, ev->seq);
-    for (size_t i = 0; i < ev->len; i++)
-        x->buf[n++] = ev->json[i] == '\n' || ev->json[i] == '\r' ? ' ' : ev->json[i];
-    memcpy(x->buf + n, "\n\n", 2);
-    x->len = (size_t)n + 2;
-    x->pos = 0;
-    return 0;
-}
-
-/* Is "ev" of a kind the client asked for ("events": only the kinds
- * listed; all without the parameter), and if a measurement, at least
- * "min_latency" slow? */
-static int sse_wanted(const sse_ctx *x, const cs_live_event *ev)
-{
-    unsigned bit = cs__api_event_bit(ev->type);
-
-    if (x->events != CS__EV_ALL && !(x->events & bit))
-        return 0;
-    if (bit != CS__EV_MEASUREMENT || x->min_ns == INT64_MIN)
-        return 1;
-    return cs__api_json_latency(ev->json) >= x->min_ns;
-}
-
-/* Waits for the next event or keep-alive into x->buf; 1 when there is one,
- * 0 when the server stops, negative on error. */
-static int sse_fill(sse_ctx *x)
-{
-    cs_live_event ev;
-    int rc;
-
-    cs_free(x->buf);
-    x->buf = NULL;
-    while (!atomic_load(&x->srv->stopping)) {
-        rc = cs_live_next(x->srv->live, &x->cursor, SSE_WAIT_MS, &ev, NULL);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            rc = sse_wanted(x, &ev) ? sse_format(x, &ev) : 1;
-            cs_free(ev.json);
-            if (rc <= 0)
-                return rc < 0 ? rc : 1;
-            continue;
-        }
-        if (mono_ns() - x->last_write >= SSE_KEEPALIVE_NS) {
-            if ((x->buf = cs_strdup(": keep-alive\n\n")) == NULL)
-                return CS_ENOMEM;
-            x->len = strlen(x->buf);
-            x->pos = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
-{
-    sse_ctx *x = cls;
-    size_t n;
-    int rc;
-
-    if (x->buf == NULL || x->pos == x->len) {
-        if ((rc = sse_fill(x)) <= 0)
-            return rc == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    n = x->len - x->pos < max ? x->len - x->pos : max;
-    memcpy(out, x->buf + x->pos, n);
-    x->pos += n;
-    x->last_write = mono_ns();
-    return (ssize_t)n;
-}
-
-static void sse_done(void *cls)
-{
-    sse_ctx *x = cls;
-
-    cs_live_reader_end(x->srv->live);
-    cs_free(x->buf);
-    cs_free(x);
-}
-
-static enum MHD_Result serve_stream(cs_server *s, struct MHD_Connection *c, const cs__query *q)
-{
-    static const char hello[] = ": capstream live stream\nretry: 2000\n\n";
-    struct MHD_Response *r;
-    sse_ctx *x;
-
-    if (s->live == NULL)
-        return queue_error(c, 404, NULL, "no live stream: not a running daemon");
-    if ((x = cs_calloc(1, sizeof(*x))) == NULL || (x->buf = cs_strdup(hello)) == NULL) {
-        cs_free(x);
-        return queue_internal(c, CS_ENOMEM);
-    }
-    x->srv = s;
-    x->cursor = cs_live_reader_begin(s->live);
-    x->min_ns = q->min_ns;
-    x->events = q->events;
-    x->len = sizeof(hello) - 1;
-    x->last_write = mono_ns();
-    if ((r = cs__mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, x,
-                                                   sse_done)) == NULL) {
-        sse_done(x);
-        return MHD_NO;
-    }
-    return queue(c, 200, r, "text/event-stream");
-}
-
 /* ---- Prometheus -------------------------------------------------------- */
 
 static enum MHD_Result serve_prometheus(cs_server *s, struct MHD_Connection *c)
@@ -838,11 +418,11 @@ static enum MHD_Result serve_prometheus(cs_server *s, struct MHD_Connection *c)
         static const char none[] = "# capstream: no metrics yet\n";
         r = cs__mhd.create_response_from_buffer(sizeof(none) - 1, (void *)none,
                                                 MHD_RESPMEM_PERSISTENT);
-        return queue(c, 200, r, ctype);
+        return cs__srv_queue(c, 200, r, ctype);
     }
     r = cs__mhd.create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
     cs_free(text);
-    return queue(c, 200, r, ctype);
+    return cs__srv_queue(c, 200, r, ctype);
 }
 
 /* ---- an api handler (the hub) ------------------------------------------------ */
@@ -872,10 +452,10 @@ static enum MHD_Result queue_api_reply(struct MHD_Connection *c, cs_server_reply
         close(rep->fd);
     free(rep->body);
     if (r != NULL && rep->filename)
-        add_attachment(r, rep->filename);
+        cs__srv_add_attachment(r, rep->filename);
     if (r != NULL && rep->header[0])
         cs__mhd.add_response_header(r, rep->header, rep->header_value);
-    return queue(c, rep->status, r, rep->ctype ? rep->ctype : "application/json");
+    return cs__srv_queue(c, rep->status, r, rep->ctype ? rep->ctype : "application/json");
 }
 
 static enum MHD_Result serve_api(cs_server *s, struct MHD_Connection *c, const char *url)
@@ -886,14 +466,14 @@ static enum MHD_Result serve_api(cs_server *s, struct MHD_Connection *c, const c
 
     cs__mhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_api_param, &p);
     if (p.n == CS_SERVER_PARAMS_MAX)
-        return queue_error(c, 400, NULL, "too many parameters");
+        return cs__srv_queue_error(c, 400, NULL, "too many parameters");
     memset(&rep, 0, sizeof(rep));
     rep.fd = -1;
     if ((rc = s->api(s->api_ud, url, &p, &rep)) < 0) {
         free(rep.body);
         if (rep.fd >= 0)
             close(rep.fd);
-        return queue_internal(c, rc);
+        return cs__srv_queue_internal(c, rc);
     }
     return queue_api_reply(c, &rep);
 }
@@ -915,24 +495,24 @@ static enum MHD_Result dispatch(cs_server *s, struct MHD_Connection *c, const ch
     if (s->api)
         return serve_api(s, c, url);
     if (cs__api_route(url, &rt, &e) < 0)
-        return queue_err(c, &e);
+        return cs__srv_queue_err(c, &e);
     cs__mhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_param, &params);
     if (cs__api_parse(rt.ep, &params, now, &q, &e) < 0)
-        return queue_err(c, &e);
+        return cs__srv_queue_err(c, &e);
     switch (rt.ep) {
     case CS__EP_PACKETS:
-        return serve_packets(s, c, &q);
+        return cs__srv_serve_packets(s, c, &q);
     case CS__EP_MESSAGE_PCAP:
     case CS__EP_MEASUREMENT_PCAP:
-        return serve_one_pcap(s, c, &rt, q.pair);
+        return cs__srv_serve_one_pcap(s, c, &rt, q.pair);
     case CS__EP_STREAM:
-        return serve_stream(s, c, &q);
+        return cs__srv_serve_stream(s, c, &q);
     case CS__EP_PROMETHEUS:
         return serve_prometheus(s, c);
     }
     if ((rc = cs__api_json(s->store_dir, s->live, s->feeds, &rt, &q, now, &rep)) < 0)
-        return queue_internal(c, rc);
-    return queue_reply(c, &rep);
+        return cs__srv_queue_internal(c, rc);
+    return cs__srv_queue_reply(c, &rep);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -954,9 +534,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (!token_ok(
             s, cs__mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)))
-        return queue_error(c, 401, NULL, "missing or wrong bearer token");
+        return cs__srv_queue_error(c, 401, NULL, "missing or wrong bearer token");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0)
-        return queue_error(c, 405, NULL, "only GET is supported");
+        return cs__srv_queue_error(c, 405, NULL, "only GET is supported");
     return dispatch(s, c, url);
 }
 
