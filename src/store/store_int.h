@@ -1,6 +1,7 @@
 /*
- * store_int.h - the store's internals, shared by store.c (open, recovery,
- * retention), segwriter.c (appending) and query.c (reading).
+ * store_int.h - the store's internals, shared by store.c (open, recovery),
+ * store_retain.c (retention, a full disk), segwriter.c (appending) and
+ * query.c (reading); store.c's opening comment lists every file.
  */
 #ifndef CS_STORE_STORE_INT_H
 #define CS_STORE_STORE_INT_H
@@ -154,6 +155,17 @@ int cs__seg_path(const cs_store *s, uint32_t id, const char *suffix, char *buf, 
 int cs__seg_map(cs_store *s, uint32_t id);
 void cs__seg_unmap(cs_store *s);
 
+/* Size of the file at "path" in bytes; 0 if it cannot be read. */
+uint64_t cs__file_size(const char *path);
+
+/* Lists segment "id" as an open does ("has_taps": whether it has a taps
+ * file, -1: look): from its index file, or, without "may_fix", from its
+ * writer's checkpoint if it is live (livecache.c); a segment whose index
+ * is missing or does not match its pcap is indexed from its packets, and
+ * with "may_fix" repaired on disk. 0 and nothing listed for a segment
+ * without packets or too damaged to read. */
+int cs__seg_load(cs_store *s, uint32_t id, int has_taps, int may_fix);
+
 /* Adds the segment this writer just closed to the list, after its index
  * is written ("pcap_bytes" long; the file may still be catching up). */
 int cs__seg_register(cs_store *s, uint32_t id, uint64_t pcap_bytes);
@@ -165,9 +177,9 @@ int cs__group_close(cs_store *s);
 /* Frees the writers' buffers and index builders (segwriter.c). */
 void cs__writers_free(cs_store *s);
 
-/* Deletes oldest groups while the closed segments and "open_bytes" of the
- * open group are over budget; sets wr_room to what the open group may
- * take. 1 if it deleted something. */
+/* Deletes oldest groups (store_retain.c) while the closed segments and
+ * "open_bytes" of the open group are over budget; sets wr_room to what
+ * the open group may take. 1 if it deleted something. */
 int cs__retention(cs_store *s, uint64_t open_bytes);
 
 /* The background writer's hook on a full disk (core/aio.h): deletes the
@@ -189,10 +201,10 @@ int cs__retention_one(cs_store *s);
  * packets appended to them. */
 size_t cs__group_drop(cs_store *s, uint32_t *ids, uint64_t *appended);
 
-/* After the background writer lost a write (disk full): cuts every
- * segment this handle wrote back to the records that reached the disk,
- * indexes them, counts the packets lost; with a budget, deletes the
- * oldest group so that storing goes on, else marks the store full. */
+/* After the background writer lost a write (disk full; store_retain.c):
+ * cuts every segment this handle wrote back to the records that reached
+ * the disk, indexes them, counts the packets lost; with a budget, deletes
+ * the oldest group so that storing goes on, else marks the store full. */
 int cs__writes_lost(cs_store *s);
 
 /* Checks the body of the segment's index before its first use; a damaged
