@@ -31,7 +31,9 @@
  *   segwriter.c     appending: the open group and its segments
  *   catalog.c       group catalogs
  *   livecache.c     indexing a segment another process is writing
- *   query.c         answering a filter over a time range
+ *   query.c         answering a filter over a time range (with
+ *                   query_read.c, query_order.c, query_out.c: query_int.h)
+ *   lookup.c        one packet by its ref, the segments of a time range
  *   scan.c          every stored packet of a range of segments (reanalyze)
  *   index_dump.c    a segment index in readable form
  */

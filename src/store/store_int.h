@@ -1,7 +1,8 @@
 /*
  * store_int.h - the store's internals, shared by store.c (open, recovery),
- * store_retain.c (retention, a full disk), segwriter.c (appending) and
- * query.c (reading); store.c's opening comment lists every file.
+ * store_retain.c (retention, a full disk), segwriter.c (appending) and the
+ * readers (query_int.h and the query's files, lookup.c, scan.c); store.c's
+ * opening comment lists every file.
  */
 #ifndef CS_STORE_STORE_INT_H
 #define CS_STORE_STORE_INT_H

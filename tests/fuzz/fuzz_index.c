@@ -126,7 +126,7 @@ static void walk(const cs_idx *x)
         uint64_t first;
         cs_idx_flow(x, i, &k, &count, &first);
         if (first > x->n_pkts || count > x->n_pkts - first)
-            continue; /* the query refuses such a key (query.c) */
+            continue; /* the query refuses such a key (query_read.c) */
         for (uint64_t p = first; p < first + count; p++)
             sink += cs_idx_posting(x, p);
     }

@@ -1,6 +1,6 @@
 /*
  * test_store.c - unit tests of the packet store (store/store.c,
- * segwriter.c, index.c, query.c).
+ * segwriter.c, index.c, query*.c, lookup.c).
  *
  * Packets are made here (Ethernet/IPv4/UDP or TCP with chosen addresses,
  * ports and timestamps), appended to a store in a temporary directory, and
