@@ -17,8 +17,8 @@
 
 /* Records are copied into buffers that a writer thread (core/aio.h)
  * writes while the query reads on: the write into the output's page cache,
- * as long as the reads on this virtual machine (longer when the host must
- * back those pages anew), runs on the other core instead of after them.
+ * which can cost as much as the reads (more when the kernel must allocate
+ * those pages anew), runs on another core instead of after them.
  * Records are in the output's form already (segments are nanosecond pcap,
  * little-endian). */
 #define QOUT_BUFS 8
