@@ -438,6 +438,13 @@ int64_t cs_now_ns(void)
     return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
+int64_t cs_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
 char *cs_time_format(int64_t ns, char *buf)
 {
     /* Floor division, so times before 1970 get a non-negative fraction. */

@@ -33,6 +33,9 @@ int cs_duration_parse(const char *s, int64_t *out_ns);
 /* Current wall-clock time (CLOCK_REALTIME) in ns. */
 int64_t cs_now_ns(void);
 
+/* Monotonic time (CLOCK_MONOTONIC) in ns: for intervals and deadlines. */
+int64_t cs_mono_ns(void);
+
 /* Writes "2026-01-05T14:30:00.000123456Z" (always 9 digits) into "buf" of
  * at least CS_TIME_BUFLEN bytes and returns buf. */
 #define CS_TIME_BUFLEN 40

@@ -105,14 +105,6 @@ struct cs_daemon {
 static _Atomic int daemon_stop, daemon_reload;
 static cs_daemon *daemon_signal_target;
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void on_signal(int sig)
 {
     cs_daemon *d = daemon_signal_target;
@@ -155,7 +147,7 @@ static int daemon_lossy(const cs_daemon_cfg *c)
 /* Sleeps until wall time matches the packet's place in the capture. */
 static void pace(int64_t *t0_pkt, int64_t *t0_wall, int64_t ts)
 {
-    int64_t due, now = mono_ns();
+    int64_t due, now = cs_mono_ns();
     struct timespec d;
 
     if (*t0_wall == 0) {
@@ -403,7 +395,7 @@ static void tick(cs_daemon *d)
 
 static void tick_if_due(cs_daemon *d)
 {
-    int64_t now = mono_ns();
+    int64_t now = cs_mono_ns();
 
     if (now - d->last_tick >= 1000000000) {
         d->last_tick = now;
@@ -493,8 +485,8 @@ static void tick_until_stopped(cs_daemon *d)
 
     while (!daemon_stop) {
         nanosleep(&t, NULL);
-        if (mono_ns() - d->last_tick >= 1000000000) {
-            d->last_tick = mono_ns();
+        if (cs_mono_ns() - d->last_tick >= 1000000000) {
+            d->last_tick = cs_mono_ns();
             tick(d);
         }
     }
@@ -600,7 +592,7 @@ int cs_daemon_open(const cs_daemon_cfg *cfg, cs_daemon **out)
     if (daemon_lossy(cfg))
         d->cfg.so.flags |= CS_STORE_LOSSY;
     d->started_ns = cs_now_ns();
-    d->last_tick = mono_ns();
+    d->last_tick = cs_mono_ns();
     name_sources(d);
     install_signals(d);
     if ((rc = open_sources(d)) < 0 || (rc = cs_store_open(cfg->dir, &d->cfg.so, &d->store)) < 0)

@@ -15,6 +15,7 @@
 #include "hub/fanout.h"
 
 #include "core/error.h"
+#include "core/timefmt.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -33,14 +34,6 @@ typedef struct transfer {
     char err[CURL_ERROR_SIZE];
 } transfer;
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* A download's progress: one that sent no byte by the deadline is aborted
  * (a hung sensor accepts the connection and says nothing). */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -49,7 +42,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     transfer *t = ud;
 
     (void)dltotal, (void)ultotal, (void)ulnow;
-    if (dlnow > 0 || t->f->len > 0 || mono_ns() < t->first_byte_by)
+    if (dlnow > 0 || t->f->len > 0 || cs_mono_ns() < t->first_byte_by)
         return 0;
     t->late = 1;
     return 1;
@@ -120,7 +113,7 @@ static CURL *easy_for(const cs_hub_fanout_cfg *cfg, const cs_hub_peer *p, const 
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     if (cfg->streaming) {
-        t->first_byte_by = mono_ns() + cfg->deadline_ms * 1000000;
+        t->first_byte_by = cs_mono_ns() + cfg->deadline_ms * 1000000;
         curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);

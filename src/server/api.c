@@ -110,14 +110,6 @@ typedef struct status_cache {
 
 static status_cache status_cached = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * CS_NS_PER_SEC + ts.tv_nsec;
-}
-
 static int status_store_compute(const char *dir, char *out, size_t size)
 {
     cs_store_info si;
@@ -139,7 +131,7 @@ static int status_store_compute(const char *dir, char *out, size_t size)
 static int status_store(FILE *f, const char *dir, int capturing)
 {
     status_cache *c = &status_cached;
-    int64_t now = mono_ns();
+    int64_t now = cs_mono_ns();
     int rc;
 
     pthread_mutex_lock(&c->lock);
@@ -148,7 +140,7 @@ static int status_store(FILE *f, const char *dir, int capturing)
         snprintf(c->dir, sizeof(c->dir), "%s", dir);
         c->capturing = capturing;
         c->rc = status_store_compute(dir, c->json, sizeof(c->json));
-        c->at_ns = mono_ns();
+        c->at_ns = cs_mono_ns();
     }
     rc = c->rc;
     if (rc == 0)

@@ -35,14 +35,6 @@ typedef struct sse_ctx {
     int64_t last_write;
 } sse_ctx;
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * CS_NS_PER_SEC + ts.tv_nsec;
-}
-
 /* Formats one event ("data" on one line: JSON newlines become spaces). */
 static int sse_format(sse_ctx *x, const cs_live_event *ev)
 {
@@ -94,7 +86,7 @@ static int sse_fill(sse_ctx *x)
                 return rc < 0 ? rc : 1;
             continue;
         }
-        if (mono_ns() - x->last_write >= SSE_KEEPALIVE_NS) {
+        if (cs_mono_ns() - x->last_write >= SSE_KEEPALIVE_NS) {
             if ((x->buf = cs_strdup(": keep-alive\n\n")) == NULL)
                 return CS_ENOMEM;
             x->len = strlen(x->buf);
@@ -118,7 +110,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
     n = x->len - x->pos < max ? x->len - x->pos : max;
     memcpy(out, x->buf + x->pos, n);
     x->pos += n;
-    x->last_write = mono_ns();
+    x->last_write = cs_mono_ns();
     return (ssize_t)n;
 }
 
@@ -148,7 +140,7 @@ enum MHD_Result cs__srv_serve_stream(cs_server *s, struct MHD_Connection *c, con
     x->min_ns = q->min_ns;
     x->events = q->events;
     x->len = sizeof(hello) - 1;
-    x->last_write = mono_ns();
+    x->last_write = cs_mono_ns();
     if ((r = cs__mhd.create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, x,
                                                    sse_done)) == NULL) {
         sse_done(x);

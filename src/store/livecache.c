@@ -42,6 +42,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/timefmt.h"
 #include "core/hash.h"
 
 #include <errno.h>
@@ -81,14 +82,6 @@ typedef struct live_entry {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static live_entry cache[ENTRIES_MAX];
 static cs__livecache_stats stats;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
 
 static file_id id_of(const struct stat *st)
 {
@@ -234,7 +227,7 @@ static int index_live(cs_store *s, cs_segment *seg, const char *pcap, const char
         return 1;
     dir_hash = cs_hash64(s->pktdir, strlen(s->pktdir), 0);
     pcap_head(pcap, head);
-    sweep(mono_ns());
+    sweep(cs_mono_ns());
     e = entry_for(&pst);
     if (e->used && e->seg_id == seg->id && e->dir_hash == dir_hash &&
         memcmp(e->head, head, HEAD_LEN) == 0 && same_file(&e->idx_id, &idx_id) &&
@@ -246,7 +239,7 @@ static int index_live(cs_store *s, cs_segment *seg, const char *pcap, const char
         memcpy(e->head, head, HEAD_LEN);
     } else
         return rc;
-    e->used_ns = mono_ns();
+    e->used_ns = cs_mono_ns();
     if ((rc = entry_scan(s, e, pcap)) < 0) {
         entry_free(e); /* what it fed the builder is not known: start again next time */
         return rc;
