@@ -5,15 +5,16 @@
  * day's slowest measurements (page 1 and page 100), one measurement with its
  * packets, and a search by key. A view's content is on the page when the
  * page sets body[data-content="1"] (the view's own part: the overview's
- * charts, the list, the measurement, the search results; the overview
- * draws each chart as its data comes, so its first chart is on the page
- * earlier, at "first_ms"), and the view is
- * complete at body[data-ready="1"] after its last request (the overview's
- * feeds table included). Prints per view the median and worst of RUNS
+ * charts in the window, 1280x720, the list, the measurement, the search
+ * results; the overview draws each chart as its data comes, so its first
+ * chart is on the page earlier, at "first_ms"), and the view is complete
+ * at body[data-ready="1"] after its last request (the overview's charts
+ * below the window and its feeds table included). Prints per view the median and worst of RUNS
  * loads to content and the median to complete, in milliseconds, and the
  * requests the view made; with SLOWEST=N, also the N slowest API requests
  * of its last load (from the browser's start of the request to the end of
- * its response), to show where a view's time goes. */
+ * its response), to show where a view's time goes; with ONLY=REGEX, only
+ * the views whose names match it. */
 "use strict";
 const path = require("path");
 const { chromium } = require(path.join(__dirname, "..", "tests", "browser", "node_modules",
@@ -37,7 +38,7 @@ const views = [
 async function loadOnce(browser, hash) {
   /* waitForFunction evaluates strings: the page's CSP (no eval) is bypassed
    * for the harness only, as in tests/browser/driver.js */
-  const page = await browser.newPage({ bypassCSP: true });
+  const page = await browser.newPage({ bypassCSP: true, viewport: { width: 1280, height: 720 } });
   let requests = 0;
   const timed = [];
   page.on("request", (r) => { if (r.url().includes("/api/v1/")) requests++; });
@@ -66,7 +67,8 @@ async function loadOnce(browser, hash) {
   console.log("%s", "view".padEnd(44) + "first_ms".padStart(9) + "content_ms".padStart(11) + "worst_ms".padStart(10) +
               "complete_ms".padStart(12) + "requests".padStart(10));
   const median = (xs) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
-  for (const [name, hash] of views) {
+  const only = new RegExp(process.env.ONLY || ".");
+  for (const [name, hash] of views.filter(([n]) => only.test(n))) {
     const content = [], complete = [], first = [];
     let requests = 0, timed = [];
     await loadOnce(browser, hash); /* warm the browser's and the server's caches */

@@ -33,12 +33,14 @@
  * Rates are per second of time the step covers within the store, so the
  * first and last (partial) seconds of a store are not drawn too low.
  *
- * Loading: every section's requests go out at once; the feeds table, the
- * slowest (the server reads each MoldUDP64 record of the range), fills in
- * when it comes, after the charts. body[data-content="1"] says the view's
- * own content is drawn (the overview's charts, the list, the measurement,
- * the search, the Orders view) and body[data-ready="1"] that every request
- * is answered: the browser tests and bench/ui_load.js time them. */
+ * Loading: the overview holds every chart's place first, then loads the
+ * charts in the window, then the others and the tables (loadCharts); the
+ * feeds table, the slowest (the server reads each MoldUDP64 record of the
+ * range), fills in when it comes, after the charts. body[data-content="1"]
+ * says the view's own content is drawn (the overview's charts in the
+ * window, the list, the measurement, the search, the Orders view) and
+ * body[data-ready="1"] that every request is answered and every chart
+ * drawn: the browser tests and bench/ui_load.js time them. */
 "use strict";
 (function () {
   const API = "/api/v1";
@@ -346,12 +348,13 @@
       c.fig.querySelector("h3").textContent = title;
       c.u.setData(data);
     } else {
-      const fig = chartBox(title, id);
+      const fig = placeholders.get(id) || chartBox(title, id);
+      if (placeholders.delete(id)) { fig.classList.remove("pending"); fig.replaceChildren(fig.firstChild); fig.firstChild.textContent = title; }
       if (extra) extra(fig);
       fig.alerts = opts.alerts;
       fig.heat = opts.heat;
       c = { fig, sig, u: null };
-      $("charts").appendChild(fig);
+      if (fig.parentNode !== $("charts")) $("charts").appendChild(fig);
       c.u = makePlot(fig, names, data, opts);
       charts.set(id, c);
     }
@@ -427,70 +430,115 @@
     $("rangetext").textContent = empty ? "the store is empty: no packet yet" : `${fmtNs(a)} – ${fmtNs(b)} · step ${step}s`;
     return { a, b, am, step, stepNs, empty };
   }
-  async function loadCharts(st, rg) {
-    const { a, b, am, step, stepNs, empty } = rg || chartRange(st);
-    const ser = (await getJSON(`/series?after=${am}&before=${b}`)).series;
+  /* The overview's charts in groups (a group's charts come from the same
+   * requests), each with the ids it draws and its loader. */
+  function chartGroups(ser, ps, ctx) {
+    const { am, b, step, perSec, seen, alertsP, gapsP } = ctx;
     const byKind = (k) => ser.filter((s) => s.kind === k);
     const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, am, b, step)]));
-    const cap = byKind("capture");
-    const clockSer = byKind("clock");
-    /* every request of the overview at once (the server answers them in
-     * parallel); each group of charts is drawn as soon as its data is in,
-     * in its fixed place (chartRank), so the first charts are on the page
-     * while the others still load. The feeds table is the slowest request
-     * (the server reads every MoldUDP64 record of the range): it is filled
-     * when it comes, the charts do not wait for it */
-    const feedsP = feedsOf(st, a, b);
-    const alertsP = getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`);
-    const gapsP = getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`);
-    const seen = new Set();
-    chartsWidth = $("charts").clientWidth;
-    const perSec = (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs);
-    const drawn = [
-      fetchAll(byKind("tap")).then((taps) => {
-        if (!taps.length) return;
+    const cap = byKind("capture"), groups = [];
+    const add = (ids, wide, run) => groups.push({ ids, wide, run });
+    if (byKind("tap").length)
+      add(["c-pps", "c-bps", "c-burst"], false, () => fetchAll(byKind("tap")).then((taps) => {
         const names = taps.map((t) => "tap " + t[0]);
         upsertChart(seen, "c-pps", "packets/s per tap", names, rateData(taps, perSec("count")), {});
         upsertChart(seen, "c-bps", "bit rate per tap (b/s)", names, rateData(taps, perSec("bytes", 8)), { yfmt: (v) => fmtSI(v, "b/s") });
         upsertChart(seen, "c-burst", "busiest millisecond per step, per tap (packets in that ms)", names,
           rateData(taps, (p) => Number(p.burst_packets || 0)), {});
-      }),
-      fetchAll(byKind("proto")).then((protos) => {
-        if (protos.length)
-          upsertChart(seen, "c-mps", "messages/s per protocol", protos.map((t) => t[0]), rateData(protos, perSec("count")), {});
-      }),
-      (cap.length ? metrics(cap[0].id, am, b, step) : Promise.resolve(null)).then((pts) => { if (pts) dropsChart(seen, pts); }),
-      Promise.all([chartPairs(byKind("pair").map((s) => s.name), a, b), alertsP]).then(([ps, alerts]) => {
-        knownPairs = Array.from(new Set(knownPairs.concat(ps)));
-        pairOrder = ps;
-        return Promise.all(ps.map(async (pair) => {
-          const d = await latencyData(pair, a, am, b, step);
-          latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
-          heatChart(seen, pair, d);
-        }));
-      }),
-      Promise.all([fetchAll(feedSeries(byKind("feed"))), gapsP]).then(([feedPts, gaps]) => {
-        if (feedPts.length) feedCharts(seen, feedPts, perSec, gaps.gaps);
-      }),
-      fetchAll(clockSer).then((clocks) => {
-        if (clocks.length)
-          upsertChart(seen, "c-clock", "clock offset p99 per tap: |host capture time - trailer time|",
-            clocks.map((t) => "tap " + t[0]), rateData(clocks, (p) => Number(p.p99_ns)), { yfmt: fmtDurShort });
-      }),
-    ];
-    const [alerts, gaps, clockSums] = await Promise.all([alertsP, gapsP, clockSummaries(clockSer, am, b)].concat(drawn));
-    chartsWidth = null;
+      }));
+    if (byKind("proto").length)
+      add(["c-mps"], false, () => fetchAll(byKind("proto")).then((protos) =>
+        upsertChart(seen, "c-mps", "messages/s per protocol", protos.map((t) => t[0]), rateData(protos, perSec("count")), {})));
+    if (cap.length) add(["c-drops"], false, () => metrics(cap[0].id, am, b, step).then((pts) => dropsChart(seen, pts)));
+    for (const pair of ps)
+      add(["c-lat-" + pair, "c-heat-" + pair], true, () => Promise.all([latencyData(pair, ctx.a, am, b, step), alertsP()]).then(([d, alerts]) => {
+        latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+        heatChart(seen, pair, d);
+      }));
+    if (byKind("feed").length)
+      add(["c-feed-mps", "c-feed-lost", "c-feed-lead"], false, () => Promise.all([fetchAll(feedSeries(byKind("feed"))), gapsP()])
+        .then(([feedPts, gaps]) => feedCharts(seen, feedPts, perSec, gaps.gaps)));
+    if (byKind("clock").length)
+      add(["c-clock"], false, () => fetchAll(byKind("clock")).then((clocks) =>
+        upsertChart(seen, "c-clock", "clock offset p99 per tap: |host capture time - trailer time|",
+          clocks.map((t) => "tap " + t[0]), rateData(clocks, (p) => Number(p.p99_ns)), { yfmt: fmtDurShort })));
+    return groups;
+  }
+  /* An empty box of a chart's size in the chart's place, for a chart not
+   * on the page yet: the page's layout is final before any data comes, and
+   * says which charts are in the first screen. upsertChart fills it. */
+  const placeholders = new Map(); /* chart id -> its empty figure */
+  /* ids whose place was held and never filled (a heatmap without data, the
+   * A/B lead without races): not held again, or every live refresh would
+   * open and close a gap in the page */
+  const unfilled = new Set();
+  function holdPlace(id, wide) {
+    if (charts.has(id) || placeholders.has(id) || unfilled.has(id)) return;
+    const fig = chartBox("…", id);
+    fig.classList.add("pending");
+    const box = document.createElement("div");
+    box.style.width = chartWidth(wide) + "px";
+    box.style.height = PLACE_HEIGHT + "px";
+    fig.appendChild(box);
+    placeholders.set(id, fig);
+    placeChart(fig, chartRank(id));
+  }
+  const PLACE_HEIGHT = 226; /* uPlot's 200 px and its legend's line */
+  function inFirstScreen(id) {
+    const c = charts.get(id), fig = c ? c.fig : placeholders.get(id);
+    const r = fig ? fig.getBoundingClientRect() : null;
+    return r !== null && r.top < window.innerHeight && r.bottom > 0;
+  }
+  function dropPlaceholders() {
+    for (const [id, fig] of placeholders) { fig.remove(); unfilled.add(id); }
+    placeholders.clear();
+  }
+  /* The overview: the charts in the window first, then the rest. Their
+   * places are held (holdPlace) in their fixed order, then the groups with
+   * a chart in the window load together and are drawn as their data comes;
+   * shown() is called when they are all drawn (the view's time), and only
+   * then do the other groups' requests, the tables' and the feeds' go out,
+   * so the first screen does not queue behind thirty requests for charts
+   * below it (a browser opens six connections to a host). The feeds table,
+   * the slowest request (the server reads each MoldUDP64 record of the
+   * range), is filled when it comes: the charts do not wait for it. */
+  async function loadCharts(st, rg, shown) {
+    const { a, b, am, step, stepNs, empty } = rg || chartRange(st);
+    const ser = (await getJSON(`/series?after=${am}&before=${b}`)).series;
+    const ps = await chartPairs(ser.filter((s) => s.kind === "pair").map((s) => s.name), a, b);
+    knownPairs = Array.from(new Set(knownPairs.concat(ps)));
+    pairOrder = ps;
+    const once = (f) => { let p = null; return () => p || (p = f()); };
+    const seen = new Set();
+    const ctx = { a, am, b, step, seen, perSec: (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs),
+      alertsP: once(() => getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`)),
+      gapsP: once(() => getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`)) };
+    chartsWidth = $("charts").clientWidth;
+    const groups = chartGroups(ser, ps, ctx);
+    for (const g of groups) for (const id of g.ids) holdPlace(id, g.wide);
+    const first = groups.filter((g) => g.ids.some(inFirstScreen));
+    let feedsTable;
+    try {
+      await Promise.all(first.map((g) => g.run()));
+      if (shown) shown();
+      feedsTable = feedsOf(st, a, b);
+      const [alerts, gaps, clockSums] = await Promise.all([ctx.alertsP(), ctx.gapsP(),
+        clockSummaries(ser.filter((s) => s.kind === "clock"), am, b)].concat(groups.filter((g) => !first.includes(g)).map((g) => g.run())));
+      showAlerts(alerts);
+      showGaps(gaps);
+      showClocks(clockSums);
+    } finally {
+      chartsWidth = null;
+      dropPlaceholders();
+    }
     for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
     let none = $("nodata");
     if (!charts.size) {
       if (!none) { none = document.createElement("p"); none.id = "nodata"; $("charts").appendChild(none); }
       none.textContent = empty ? "no data: the store is empty" : "no data in the range";
     } else if (none) none.remove();
-    showAlerts(alerts);
-    showGaps(gaps);
-    showClocks(clockSums);
     /* not awaited here (see above); never rejects: a failure shows in its place */
-    return { feedsTable: feedsP.then((f) => showFeeds(f.feeds), (e) => { $("feeds").innerHTML = `<p class="err">feeds: ${esc(e.message)}</p>`; }) };
+    return { feedsTable: feedsTable.then((f) => showFeeds(f.feeds), (e) => { $("feeds").innerHTML = `<p class="err">feeds: ${esc(e.message)}</p>`; }) };
   }
   /* packets per kind per step; records (messages, measurements) not
    * stored when the metrics carry them, and their total from /status in
@@ -1302,12 +1350,14 @@
        * first and the overview's charts after it: their thirty-odd
        * requests would otherwise share the server with its few */
       const own = st.m || st.p ? detail0 : st.key ? search0 : st.view === "orders" ? null : st.pair && st.wa ? list0 : null;
-      const charts0 = own ? own.then(() => loadCharts(st, rg), () => loadCharts(st, rg)) : loadCharts(st, rg);
-      const orders0 = charts0.then(() => loadOrders(st));
       /* data-content: the view's own content is on the page (what a view
-       * time measures); data-ready: everything is */
-      const main = own || (st.view === "orders" ? orders0 : charts0);
-      main.then(() => { document.body.dataset.content = "1"; }, () => {});
+       * time measures: the overview's, its charts in the window); data-ready:
+       * everything is */
+      const content = () => { document.body.dataset.content = "1"; };
+      const overview = !own && st.view !== "orders";
+      const charts0 = own ? own.then(() => loadCharts(st, rg), () => loadCharts(st, rg)) : loadCharts(st, rg, overview ? content : null);
+      const orders0 = charts0.then(() => loadOrders(st));
+      if (!overview) (own || orders0).then(content, () => {});
       await Promise.all([charts0.then(() => fillInputs(st)), search0, detail0, orders0, charts0.then((c) => c.feedsTable)]);
       const target = scrollTarget(prevState, st);
       if (target) $(target).scrollIntoView({ block: "start" });

@@ -37,9 +37,10 @@
  *   heatmap: per pair a latency heatmap on a log axis holding every
  *      measurement the API counts (heatmap=1), full cells painted, empty
  *      buckets blank
- *   progressive: the overview draws each group of charts when its data
- *      comes (latency charts while the rate metrics are held back), and
- *      every chart still ends in its fixed place
+ *   progressive: the overview holds every chart's place, draws the charts
+ *      in the window (and marks its content) while the latency and feed
+ *      charts below it are held back, asks for those only then, and every
+ *      chart ends in its fixed place with no empty place left
  * Screenshots go to ARTIFACT_DIR. Exits 1 if any check failed. */
 "use strict";
 const fs = require("fs");
@@ -401,25 +402,36 @@ async function progressive(browser) {
   const page = await browser.newPage();
   await page.goto(metricsBase + "/#after=1&before=2"); /* no data: no charts */
   await ready(page);
+  /* the latency and feed requests are held until released; each records
+   * whether the view's content mark was set when it went out */
   await page.evaluate(() => {
     const real = window.fetch;
     let release;
-    window.__held = 0;
+    window.__calls = [];
     const gate = new Promise((r) => { release = r; });
     window.__release = release;
     window.fetch = async (url, opts) => {
+      const below = /sort=latency|heatmap=1|series=feed/.test(decodeURIComponent(String(url)));
+      if (below) window.__calls.push(document.body.dataset.content);
       const r = await real(url, opts);
-      if (/series=tap/.test(String(url))) { window.__held++; await gate; }
+      if (below) await gate;
       return r;
     };
     location.hash = "preset=all";
   });
-  const early = await page.waitFor(() => document.querySelector("figure.latency canvas") !== null, null, 15000)
-    .then(() => true, () => false);
-  const meanwhile = await page.evaluate(() => ({ held: window.__held, pps: !!document.getElementById("c-pps"),
-    latency: document.querySelectorAll("figure.latency").length }));
-  check("progressive: latency charts are drawn while the rate metrics are still on their way",
-    early && meanwhile.held > 0 && meanwhile.latency > 0 && !meanwhile.pps, meanwhile);
+  const shown = await page.waitFor(() => document.body.dataset.content === "1", null, 15000).then(() => true, () => false);
+  const meanwhile = await page.evaluate(() => {
+    const lat = Array.from(document.querySelectorAll('#charts > figure[id^="c-lat-"]'));
+    return { pps: !!document.querySelector("#c-pps canvas"), ready: document.body.dataset.ready,
+      held: window.__calls.length, before: window.__calls.filter((c) => c !== "1").length,
+      latency: lat.length, latencyPending: lat.filter((f) => f.classList.contains("pending")).length,
+      latencyBelow: lat.every((f) => f.getBoundingClientRect().top >= window.innerHeight) };
+  });
+  check("progressive: the charts in the window are drawn, and the view's content marked, while the charts below it are still on their way",
+    shown && meanwhile.pps && meanwhile.ready === "0" && meanwhile.latency > 0 && meanwhile.latencyBelow &&
+    meanwhile.latencyPending === meanwhile.latency, meanwhile);
+  check("progressive: the charts below the window are asked for only after those in it are drawn",
+    meanwhile.held > 0 && meanwhile.before === 0, meanwhile);
   await page.evaluate(() => window.__release());
   await ready(page);
   const ids = await page.evaluate(() => Array.from(document.querySelectorAll("#charts > figure")).map((f) => f.id));
@@ -431,6 +443,7 @@ async function progressive(browser) {
     ids.slice(firstLat, firstLat + 2 * pairs.length).every((id) => /^c-(lat|heat)-/.test(id)) &&
     ids.slice(firstLat + 2 * pairs.length).every((id) => !/^c-(lat|heat|pps|bps|mps|drops)/.test(id));
   check("progressive: every chart ends in its fixed place", inPlace, ids);
+  check("progressive: no empty place is left", (await page.count("#charts > figure.pending")) === 0);
   await page.close();
 }
 
