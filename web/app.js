@@ -280,6 +280,7 @@
     const h = document.createElement("h3");
     h.textContent = title;
     fig.appendChild(h);
+    if (staleWatch) staleWatch.observe(fig);
     return fig;
   }
   /* chart widths follow the page: latency charts the full width, the rate
@@ -484,61 +485,81 @@
     placeChart(fig, chartRank(id));
   }
   const PLACE_HEIGHT = 226; /* uPlot's 200 px and its legend's line */
-  function inFirstScreen(id) {
-    const c = charts.get(id), fig = c ? c.fig : placeholders.get(id);
-    const r = fig ? fig.getBoundingClientRect() : null;
-    return r !== null && r.top < window.innerHeight && r.bottom > 0;
+  function inWindow(el) {
+    const r = el ? el.getBoundingClientRect() : null;
+    return r !== null && r.top < window.innerHeight && r.bottom > 0 && r.width > 0;
   }
+  const chartInWindow = (id) => inWindow(charts.has(id) ? charts.get(id).fig : placeholders.get(id));
   function dropPlaceholders() {
     for (const [id, fig] of placeholders) { fig.remove(); unfilled.add(id); }
     placeholders.clear();
   }
+  /* ids of the charts and tables a live refresh left as they were (out of
+   * the window): the first of them to scroll into the window refreshes at
+   * once, as Grafana loads its panels */
+  const stale = new Set();
+  const staleWatch = window.IntersectionObserver ? new IntersectionObserver((es) => {
+    if (es.some((e) => e.isIntersecting && stale.has(e.target.id))) liveRefresh(true);
+  }) : null;
   /* The overview: the charts in the window first, then the rest. Their
    * places are held (holdPlace) in their fixed order, then the groups with
    * a chart in the window load together and are drawn as their data comes;
    * shown() is called when they are all drawn (the view's time), and only
    * then do the other groups' requests, the tables' and the feeds' go out,
    * so the first screen does not queue behind thirty requests for charts
-   * below it (a browser opens six connections to a host). The feeds table,
-   * the slowest request (the server reads each MoldUDP64 record of the
-   * range), is filled when it comes: the charts do not wait for it. */
-  async function loadCharts(st, rg, shown) {
+   * below it (a browser opens six connections to a host). A live refresh
+   * (live) stops there: only charts and tables not on the page yet load
+   * too, the others wait for the window (stale). */
+  async function loadCharts(st, rg, shown, live) {
     const { a, b, am, step, stepNs, empty } = rg || chartRange(st);
     const ser = (await getJSON(`/series?after=${am}&before=${b}`)).series;
     const ps = await chartPairs(ser.filter((s) => s.kind === "pair").map((s) => s.name), a, b);
     knownPairs = Array.from(new Set(knownPairs.concat(ps)));
     pairOrder = ps;
     const once = (f) => { let p = null; return () => p || (p = f()); };
-    const seen = new Set();
-    const ctx = { a, am, b, step, seen, perSec: (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs),
+    const ctx = { st, ser, live, a, am, b, step, seen: new Set(), perSec: (f, k) => (p) => (Number(p[f]) * (k || 1)) / covered(p.ts_ns, stepNs),
       alertsP: once(() => getJSON(`/alerts?after=${am}&before=${b}&limit=${ALERTS_SHOWN}`)),
       gapsP: once(() => getJSON(`/gaps?after=${a}&before=${b}&limit=${GAPS_SHOWN}`)) };
     chartsWidth = $("charts").clientWidth;
     const groups = chartGroups(ser, ps, ctx);
     for (const g of groups) for (const id of g.ids) holdPlace(id, g.wide);
-    const first = groups.filter((g) => g.ids.some(inFirstScreen));
+    const first = groups.filter((g) => g.ids.some(chartInWindow));
+    stale.clear();
     let feedsTable;
     try {
       await Promise.all(first.map((g) => g.run()));
       if (shown) shown();
-      feedsTable = feedsOf(st, a, b);
-      const [alerts, gaps, clockSums] = await Promise.all([ctx.alertsP(), ctx.gapsP(),
-        clockSummaries(ser.filter((s) => s.kind === "clock"), am, b)].concat(groups.filter((g) => !first.includes(g)).map((g) => g.run())));
-      showAlerts(alerts);
-      showGaps(gaps);
-      showClocks(clockSums);
+      feedsTable = (await loadBelow(groups.filter((g) => !first.includes(g)), ctx)).table;
     } finally {
       chartsWidth = null;
       dropPlaceholders();
     }
-    for (const [id, c] of charts) if (!seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
+    for (const [id, c] of charts) if (!ctx.seen.has(id)) { c.u.destroy(); c.fig.remove(); charts.delete(id); }
     let none = $("nodata");
     if (!charts.size) {
       if (!none) { none = document.createElement("p"); none.id = "nodata"; $("charts").appendChild(none); }
       none.textContent = empty ? "no data: the store is empty" : "no data in the range";
     } else if (none) none.remove();
-    /* not awaited here (see above); never rejects: a failure shows in its place */
-    return { feedsTable: feedsTable.then((f) => showFeeds(f.feeds), (e) => { $("feeds").innerHTML = `<p class="err">feeds: ${esc(e.message)}</p>`; }) };
+    return { feedsTable };
+  }
+  /* The groups below the window and the tables: all of them, or on a live
+   * refresh those in the window or not on the page yet. Returns the feeds
+   * table's promise as {table}: the feeds table, the slowest request (the server reads
+   * each MoldUDP64 record of the range), is filled when it comes, the
+   * charts do not wait for it; it never rejects, a failure shows in place. */
+  async function loadBelow(groups, ctx) {
+    const missing = (g) => g.ids.some((id) => !charts.has(id) && !unfilled.has(id));
+    const keep = (ids) => { for (const id of ids) { stale.add(id); if (charts.has(id)) ctx.seen.add(id); } return false; };
+    const run = groups.filter((g) => !ctx.live || missing(g) || g.ids.some(chartInWindow) || keep(g.ids));
+    const want = (id) => !ctx.live || inWindow($(id)) || keep([id]);
+    const feeds = want("feeds") ? feedsOf(ctx.st, ctx.a, ctx.b) : null;
+    const [alerts, gaps, clockSums] = await Promise.all([want("alerts") ? ctx.alertsP() : null, want("gaps") ? ctx.gapsP() : null,
+      want("clocks") ? clockSummaries(ctx.ser.filter((s) => s.kind === "clock"), ctx.am, ctx.b) : null].concat(run.map((g) => g.run())));
+    if (alerts) showAlerts(alerts);
+    if (gaps) showGaps(gaps);
+    if (clockSums) showClocks(clockSums);
+    return { table: feeds ? feeds.then((f) => showFeeds(f.feeds), (e) => { $("feeds").innerHTML = `<p class="err">feeds: ${esc(e.message)}</p>`; })
+      : Promise.resolve() };
   }
   /* packets per kind per step; records (messages, measurements) not
    * stored when the metrics carry them, and their total from /status in
@@ -1462,27 +1483,30 @@
   });
   window.addEventListener("hashchange", render);
   /* live: stream events refresh the status line (always) and, while the
-   * range ends at now, the charts in place and the from/to inputs; at most
-   * every 2 s, never mid-drag */
+   * range ends at now, the charts and tables in the window in place and the
+   * from/to inputs; at most every 2 s (or at once when a chart left stale
+   * scrolls into the window: force), never mid-drag */
+  let mouseDown = false;
+  document.addEventListener("mousedown", () => { mouseDown = true; });
+  document.addEventListener("mouseup", () => { mouseDown = false; });
+  async function liveRefresh(force) {
+    const st = getState();
+    if (busy || mouseDown || (!force && Date.now() - lastLive < 2000)) return;
+    lastLive = Date.now();
+    busy = true;
+    try {
+      await loadStatus();
+      if (isLive(st) && $("live").checked) { await loadCharts(st, null, null, true); fillInputs(st); }
+    } catch (e) { /* next event retries */ }
+    busy = false;
+    if (render.again) { render.again = false; render(); }
+  }
+  for (const id of ["alerts", "feeds", "gaps", "clocks"]) if (staleWatch) staleWatch.observe($(id));
   if (window.EventSource) {
     /* only metrics and alert events are used: measurement events, which
      * would come at the full measurement rate, are not asked for */
     const es = new EventSource(API + "/stream?events=metrics,alert");
-    let mouseDown = false;
-    document.addEventListener("mousedown", () => { mouseDown = true; });
-    document.addEventListener("mouseup", () => { mouseDown = false; });
-    const kick = async () => {
-      const st = getState();
-      if (busy || mouseDown || Date.now() - lastLive < 2000) return;
-      lastLive = Date.now();
-      busy = true;
-      try {
-        await loadStatus();
-        if (isLive(st) && $("live").checked) { await loadCharts(st); fillInputs(st); }
-      } catch (e) { /* next event retries */ }
-      busy = false;
-      if (render.again) { render.again = false; render(); }
-    };
+    const kick = () => liveRefresh(false);
     es.addEventListener("metrics", kick);
     es.addEventListener("alert", kick);
     /* a hub relays no stream: its views refresh every 2 s instead */

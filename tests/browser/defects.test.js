@@ -13,7 +13,9 @@
  *      after an alert link (each section's top inside the viewport)
  *   3  live refresh: over 6 s of live updates the chart area never empties,
  *      the charts keep their canvas (updated, not rebuilt) and the page
- *      height stays put
+ *      height stays put; a live refresh asks again for the charts in the
+ *      window only, and a chart it left stale is asked for within 1.5 s of
+ *      scrolling into the window
  *   4  live state: a zoom unticks "live" while the status line keeps
  *      updating; ticking "live" again resumes the charts and the from/to
  *      inputs follow
@@ -188,6 +190,33 @@ async function liveRefresh(browser) { /* item 3 */
   check("3: the page height stays put during live updates", Math.max(...hs) - Math.min(...hs) <= 40, { min: Math.min(...hs), max: Math.max(...hs) });
   check("3: the charts are updated in place, not rebuilt", (await page.count('#charts canvas[data-mark="first"]')) === 1);
   await page.shotElement("#overview", path.join(artifacts, "d3-live-overview.png"));
+  await page.close();
+}
+
+/* a live refresh asks again only for what is in the window; a chart it
+ * left stale is asked for as soon as it scrolls into the window */
+async function liveWindow(browser) {
+  const page = await browser.newPage();
+  await page.goto(live + "/#preset=1m");
+  await ready(page);
+  await page.waitFor(() => document.querySelector("figure.latency canvas"), null, 20000);
+  const pair = await page.evaluate(() => Array.from(document.querySelectorAll("figure.latency")).pop().dataset.pair);
+  await page.evaluate(() => {
+    window.__urls = [];
+    const real = window.fetch;
+    window.fetch = (url, opts) => { window.__urls.push(decodeURIComponent(String(url))); return real(url, opts); };
+  });
+  await sleep(5000);
+  const idle = await page.evaluate((p) => ({ status: window.__urls.filter((u) => /\/status$/.test(u)).length,
+    pps: window.__urls.filter((u) => /series=tap:/.test(u)).length,
+    latency: window.__urls.filter((u) => u.includes(`pair=${p}&`) && /sort=latency/.test(u)).length,
+    below: document.getElementById("c-lat-" + p).getBoundingClientRect().top >= window.innerHeight }), pair);
+  check("live: refreshes asked again for the charts in the window", idle.status >= 2 && idle.pps >= 2, idle);
+  check("live: a chart below the window is not asked for again while out of it", idle.below && idle.latency === 0, idle);
+  await page.evaluate((p) => { window.__urls = []; document.getElementById("c-lat-" + p).scrollIntoView(); }, pair);
+  const came = await page.waitFor((p) => window.__urls.some((u) => u.includes(`pair=${p}&`) && /sort=latency/.test(u)), pair, 1500)
+    .then(() => true, () => false);
+  check(`live: the stale latency chart of ${pair} is asked for within 1.5 s of scrolling into the window`, came);
   await page.close();
 }
 
@@ -652,7 +681,7 @@ async function viewTimes(browser) {
   try {
     browser = await driver.launch(browserName, { width: 1280, height: 900 });
     const only = process.env.CS_DEFECTS_ONLY;
-    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, progressive, listTotals, presets, viewTimes };
+    const steps = { navigation, search, listControls, offScreen, alertLink, liveRefresh, liveWindow, liveState, badInput, emptyStore, wholeStore, ticks, heatmap, progressive, listTotals, presets, viewTimes };
     for (const [name, fn] of Object.entries(steps)) {
       if (only && !only.split(",").includes(name)) continue;
       try { await fn(browser); } catch (e) { failures++; console.log(`FAIL [${browserName}] ${name}: exception ` + (e && e.stack ? e.stack : e)); }
