@@ -451,11 +451,7 @@
       add(["c-mps"], false, () => fetchAll(byKind("proto")).then((protos) =>
         upsertChart(seen, "c-mps", "messages/s per protocol", protos.map((t) => t[0]), rateData(protos, perSec("count")), {})));
     if (cap.length) add(["c-drops"], false, () => metrics(cap[0].id, am, b, step).then((pts) => dropsChart(seen, pts)));
-    for (const pair of ps)
-      add(["c-lat-" + pair, "c-heat-" + pair], true, () => Promise.all([latencyData(pair, ctx.a, am, b, step), alertsP()]).then(([d, alerts]) => {
-        latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
-        heatChart(seen, pair, d);
-      }));
+    for (const pair of ps) groups.push(pairGroup(pair, ctx));
     if (byKind("feed").length)
       add(["c-feed-mps", "c-feed-lost", "c-feed-lead"], false, () => Promise.all([fetchAll(feedSeries(byKind("feed"))), gapsP()])
         .then(([feedPts, gaps]) => feedCharts(seen, feedPts, perSec, gaps.gaps)));
@@ -464,6 +460,14 @@
         upsertChart(seen, "c-clock", "clock offset p99 per tap: |host capture time - trailer time|",
           clocks.map((t) => "tap " + t[0]), rateData(clocks, (p) => Number(p.p99_ns)), { yfmt: fmtDurShort })));
     return groups;
+  }
+  function pairGroup(pair, ctx) {
+    const { a, am, b, step, seen } = ctx;
+    return { ids: ["c-lat-" + pair, "c-heat-" + pair], wide: true,
+      run: () => Promise.all([latencyData(pair, a, am, b, step), ctx.alertsP()]).then(([d, alerts]) => {
+        latencyChart(seen, pair, step, d, alertMarks(alerts.alerts, pair));
+        heatChart(seen, pair, d);
+      }) };
   }
   /* An empty box of a chart's size in the chart's place, for a chart not
    * on the page yet: the page's layout is final before any data comes, and
@@ -503,7 +507,8 @@
   }) : null;
   /* The overview: the charts in the window first, then the rest. Their
    * places are held (holdPlace) in their fixed order, then the groups with
-   * a chart in the window load together and are drawn as their data comes;
+   * a chart in the window load together (the pairs without metrics, which
+   * need a request each to be known, come after them) and are drawn as their data comes;
    * shown() is called when they are all drawn (the view's time), and only
    * then do the other groups' requests, the tables' and the feeds' go out,
    * so the first screen does not queue behind thirty requests for charts
@@ -513,7 +518,7 @@
   async function loadCharts(st, rg, shown, live) {
     const { a, b, am, step, stepNs, empty } = rg || chartRange(st);
     const ser = (await getJSON(`/series?after=${am}&before=${b}`)).series;
-    const ps = await chartPairs(ser.filter((s) => s.kind === "pair").map((s) => s.name), a, b);
+    const ps = ser.filter((s) => s.kind === "pair").map((s) => s.name);
     knownPairs = Array.from(new Set(knownPairs.concat(ps)));
     pairOrder = ps;
     const once = (f) => { let p = null; return () => p || (p = f()); };
@@ -528,8 +533,11 @@
     let feedsTable;
     try {
       await Promise.all(first.map((g) => g.run()));
-      if (shown) shown();
-      feedsTable = (await loadBelow(groups.filter((g) => !first.includes(g)), ctx)).table;
+      if (shown && first.length) shown();
+      const more = (await extraPairs(ps, a, b)).map((pair) => pairGroup(pair, ctx));
+      for (const g of more) for (const id of g.ids) holdPlace(id, g.wide);
+      feedsTable = (await loadBelow(groups.filter((g) => !first.includes(g)).concat(more), ctx)).table;
+      if (shown && !first.length) shown();
     } finally {
       chartsWidth = null;
       dropPlaceholders();
@@ -657,12 +665,18 @@
           String(g.first_seq), String(g.count), g.recovered ? "yes" : "no", g.feed.includes("-") ? "" : pcap(g)]))
       : "<p>no sequence gaps in the range</p>";
   }
-  /* pairs with metrics, plus those with measurements but no closed
-   * per-second window yet (a short replayed file) */
-  async function chartPairs(pairs, a, b) {
-    const extra = await Promise.all(registryPairs.filter((c) => !pairs.includes(c)).map(async (cand) =>
-      (await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&sort=store&limit=1`)).measurements.length ? cand : null));
-    return pairs.concat(extra.filter((c) => c));
+  /* the pairs with measurements in the range but no metrics (no closed
+   * per-second window yet: a short replayed file), after those with
+   * metrics ("pairs"); asked for after the first screen */
+  async function extraPairs(pairs, a, b) {
+    const extra = (await Promise.all(registryPairs.filter((c) => !pairs.includes(c)).map(async (cand) =>
+      (await getJSON(`/measurements?pair=${cand}&after=${a}&before=${b}&sort=store&limit=1`)).measurements.length ? cand : null)))
+      .filter((c) => c);
+    if (extra.length) {
+      pairOrder = pairs.concat(extra);
+      knownPairs = Array.from(new Set(knownPairs.concat(extra)));
+    }
+    return extra;
   }
   /* the newest ALERTS_SHOWN alert events of the range (the API pages them
    * newest first), so a flapping rule over a day cannot flood the page;
