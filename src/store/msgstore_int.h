@@ -350,6 +350,13 @@ typedef struct cs__latblocks {
 } cs__latblocks;
 
 uint32_t cs__lb_pair_hash(const char *pair, size_t len);
+/* The slot of pair hash "h" in "b" (its pair_max), or -1 if it has none.
+ * A pair with a slot has every record of the block in it: slots are taken
+ * in order and never given up, so a pair finding them full never gets one. */
+int cs__lb_pair_slot(const cs__latblock *b, uint32_t h);
+/* 0 if block "b" holds no record of the pair of hash "h", else 1 (it may:
+ * hashes collide, and a block of more than CS__LB_PAIRS pairs names none). */
+int cs__lb_may_hold_pair(const cs__latblock *b, uint32_t h);
 void cs__lb_free(cs__latblocks *lb);
 void cs__lb_dup(cs__latblocks *dst, const cs__latblocks *src);
 /* Notes the measurement record "p" (n bytes) at file offset "off". */
@@ -448,8 +455,10 @@ typedef struct cs__block_order {
  * whole (nothing was read), or negative on error. */
 int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__block_order *o,
                 cs__frame_fn fn, void *ud, cs__scan_result *res);
-/* Blocks read and passed over by cs__lb_scan in this process (for tests). */
+/* Blocks read and passed over by block reads (cs__lb_scan, and the reads
+ * by pair of msgstore_summary.c) in this process (for tests). */
 void cs__lb_stats(uint64_t *read, uint64_t *passed);
+void cs__lb_count(uint64_t read, uint64_t passed);
 
 /* Streams the file (kind, seg) of "r" through "fn", skipping it when its
  * summary says it holds nothing "h" asks for (msgstore_summary.c). */

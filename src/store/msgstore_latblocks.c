@@ -117,12 +117,31 @@ void cs__lb_add(cs__latblocks *lb, uint64_t off, const uint8_t *p, size_t n)
     pair_note(b, cs__lb_pair_hash((const char *)p + CS__LAT_FIXED, pair_len), lat);
 }
 
+int cs__lb_pair_slot(const cs__latblock *b, uint32_t h)
+{
+    for (int i = 0; i < CS__LB_PAIRS && b->pair_hash[i] != 0; i++)
+        if (b->pair_hash[i] == h)
+            return i;
+    return -1;
+}
+
+int cs__lb_may_hold_pair(const cs__latblock *b, uint32_t h)
+{
+    return b->pairs_over > 0 || cs__lb_pair_slot(b, h) >= 0;
+}
+
 static uint64_t blocks_read, blocks_passed; /* process-wide, for tests */
 
 void cs__lb_stats(uint64_t *read, uint64_t *passed)
 {
     *read = __atomic_load_n(&blocks_read, __ATOMIC_RELAXED);
     *passed = __atomic_load_n(&blocks_passed, __ATOMIC_RELAXED);
+}
+
+void cs__lb_count(uint64_t read, uint64_t passed)
+{
+    __atomic_fetch_add(&blocks_read, read, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&blocks_passed, passed, __ATOMIC_RELAXED);
 }
 
 typedef struct block_ref {
@@ -154,7 +173,7 @@ int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__bloc
         if (o->bound(o->ud, &lb->v[i], &v[m].bound))
             v[m++].i = i;
     if (m == 0) { /* no block holds a record asked for */
-        __atomic_fetch_add(&blocks_passed, lb->n, __ATOMIC_RELAXED);
+        cs__lb_count(0, lb->n);
         cs_free(v);
         return 0;
     }
@@ -169,8 +188,7 @@ int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__bloc
             break; /* neither it nor any after it can add a record */
         rc = cs__scan_range(r, fd, lb->v[v[j].i].start, lb->v[v[j].i].end, fn, ud, res);
     }
-    __atomic_fetch_add(&blocks_read, j, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&blocks_passed, lb->n - j, __ATOMIC_RELAXED);
+    cs__lb_count(j, lb->n - j);
     cs_free(v);
     return rc;
 }

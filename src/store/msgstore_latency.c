@@ -552,7 +552,7 @@ static int lat_emit_sorted(lat_scan *s)
 /* cs__block_order's bound for a query by latency: the largest latency a
  * block may hold that the filter lets through; 0 if it holds none (its
  * times outside the range, its latencies below the minimum, the pair not
- * among its pairs). */
+ * in it: cs__lb_may_hold_pair, the test the reads by pair make too). */
 static int lat_block_bound(void *ud, const cs__latblock *b, int64_t *bound)
 {
     const cs_latfilter *f = ((const lat_scan *)ud)->f;
@@ -561,15 +561,14 @@ static int lat_block_bound(void *ud, const cs__latblock *b, int64_t *bound)
     if (b->records == 0 || b->max_ts < f->after || b->min_ts >= f->before ||
         max < f->min_latency_ns)
         return 0;
-    if (f->pair != NULL && b->pairs_over == 0) {
+    if (f->pair != NULL) {
         uint32_t h = cs__lb_pair_hash(f->pair, strlen(f->pair));
-        int i = 0;
+        int i = cs__lb_pair_slot(b, h);
 
-        while (i < CS__LB_PAIRS && b->pair_hash[i] != h)
-            i++;
-        if (i == CS__LB_PAIRS)
+        if (!cs__lb_may_hold_pair(b, h))
             return 0;
-        max = b->pair_max[i];
+        if (i >= 0) /* else max_latency bounds it */
+            max = b->pair_max[i];
     }
     *bound = max < f->max_latency_ns ? max : f->max_latency_ns;
     return *bound >= f->min_latency_ns;
