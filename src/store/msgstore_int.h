@@ -425,13 +425,15 @@ int cs__msgsum_update(int fd, const struct stat *st, int kind, cs__scanbuf *sb, 
                       cs__fsum *v);
 
 /* What a scan may use to skip files: records with after <= ts < before,
- * and (if "key" is not NULL or empty) with that exact key. */
+ * (if "key" is not NULL or empty) with that exact key, and (measurements,
+ * if "pair" is not NULL) of that pair. */
 typedef struct cs__scan_hint {
     int64_t after, before;
     const char *key;
     const struct cs__block_order *order; /* NULL: files are read whole, in order */
     int has_id;                          /* only records of id "id" are asked for */
     uint64_t id;
+    const char *pair; /* only measurements of this pair (NULL: any) */
 } cs__scan_hint;
 
 /*

@@ -15,6 +15,9 @@
  * or of any after it, can sort before it. A block that holds no record of
  * P is never read. Pairs are told apart by a 32-bit hash; two pairs that
  * share one share a bound, the larger, which is still a bound for each.
+ * A query for pair P in store or time order, or P's statistics, reads
+ * likewise only the blocks that may hold P (cs__lb_may_hold_pair), in file
+ * order (msgstore_summary.c): a file of other pairs only is not read.
  *
  * Invariants: blocks cover the file's records in order, without gaps,
  * from the first frame to the summary's valid_end; a tail read extends the

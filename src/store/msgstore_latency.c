@@ -585,8 +585,10 @@ static int lat_block_enough(void *ud, int64_t bound)
 int cs_msgreader_measurements(cs_msgreader *r, const cs_latfilter *f, cs_lat_fn fn, void *ud)
 {
     lat_scan s = {.r = r, .f = f, .fn = fn, .ud = ud};
-    cs__scan_hint h = {
-        f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL, NULL, 0, 0};
+    cs__scan_hint h = {.after = f ? f->after : INT64_MIN,
+                       .before = f ? f->before : INT64_MAX,
+                       .key = f ? f->key : NULL,
+                       .pair = f ? f->pair : NULL};
     cs__block_order order = {lat_block_bound, lat_block_enough, &s, 0};
     int rc;
 
@@ -630,8 +632,9 @@ int cs_msgreader_lat_stats(cs_msgreader *r, const cs_latfilter *f, int by, cs_la
     sf.limit = 0;
     if (by == CS_LATBY_SESSION && (s.memo = cs_calloc(SESS_MEMO, sizeof(*s.memo))) == NULL)
         return CS_ENOMEM;
-    rc = cs__msgreader_scan_all(r, CS__KIND_LAT, lat_frame, &s,
-                                &(cs__scan_hint){sf.after, sf.before, sf.key, NULL, 0, 0});
+    rc = cs__msgreader_scan_all(
+        r, CS__KIND_LAT, lat_frame, &s,
+        &(cs__scan_hint){.after = sf.after, .before = sf.before, .key = sf.key, .pair = sf.pair});
     cs_free(s.slots);
     cs_free(s.memo);
     if (rc < 0) {
@@ -656,7 +659,7 @@ int cs_msgreader_find_measurement(cs_msgreader *r, cs_msgid id, const char *pair
                                   void *ud)
 {
     lat_scan s = {.r = r, .fn = fn, .ud = ud, .want_id = id, .want_pair = pair, .find = 1};
-    cs__scan_hint h = {INT64_MIN, INT64_MAX, NULL, NULL, 1, id};
+    cs__scan_hint h = {.after = INT64_MIN, .before = INT64_MAX, .has_id = 1, .id = id};
     cs__scan_result res;
     char buf[40];
     int rc;

@@ -206,8 +206,9 @@ static int msg_frame(void *ud, const uint8_t *p, size_t n)
 int cs_msgreader_messages(cs_msgreader *r, const cs_msgfilter *f, cs_msg_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .mfn = fn, .ud = ud};
-    cs__scan_hint h = {
-        f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL, NULL, 0, 0};
+    cs__scan_hint h = {.after = f ? f->after : INT64_MIN,
+                       .before = f ? f->before : INT64_MAX,
+                       .key = f ? f->key : NULL};
 
     return cs__msgreader_scan_all(r, CS__KIND_MSG, msg_frame, &s, &h);
 }
@@ -237,7 +238,7 @@ int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t l
                       void *ud)
 {
     gap_scan s = {.r = r, .after = after, .before = before, .limit = limit, .fn = fn, .ud = ud};
-    cs__scan_hint h = {after, before, NULL, NULL, 0, 0};
+    cs__scan_hint h = {.after = after, .before = before};
 
     return cs__msgreader_scan_all(r, CS__KIND_GAP, gap_frame, &s, &h);
 }
@@ -245,8 +246,9 @@ int cs_msgreader_gaps(cs_msgreader *r, int64_t after, int64_t before, uint64_t l
 int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .f = f, .ufn = fn, .ud = ud};
-    cs__scan_hint h = {
-        f ? f->after : INT64_MIN, f ? f->before : INT64_MAX, f ? f->key : NULL, NULL, 0, 0};
+    cs__scan_hint h = {.after = f ? f->after : INT64_MIN,
+                       .before = f ? f->before : INT64_MAX,
+                       .key = f ? f->key : NULL};
 
     return cs__msgreader_scan_all(r, CS__KIND_UNM, msg_frame, &s, &h);
 }
@@ -254,7 +256,7 @@ int cs_msgreader_unmatched(cs_msgreader *r, const cs_msgfilter *f, cs_unm_fn fn,
 int cs_msgreader_find_message(cs_msgreader *r, cs_msgid id, cs_msg_fn fn, void *ud)
 {
     msg_scan s = {.r = r, .mfn = fn, .ud = ud, .want_id = id, .find = 1};
-    cs__scan_hint h = {INT64_MIN, INT64_MAX, NULL, NULL, 1, id};
+    cs__scan_hint h = {.after = INT64_MIN, .before = INT64_MAX, .has_id = 1, .id = id};
     cs__scan_result res;
     char buf[40];
     int rc;

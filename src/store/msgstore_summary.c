@@ -64,7 +64,13 @@
  * Latency blocks. The passes over a measurement file also note, per 256
  * records, their offsets and latency bounds per pair (cs__latblocks,
  * msgstore_latblocks.c), owned and copied like the key filter; a sorted
- * query reads a current file by them (h->order).
+ * query reads a current file by them (h->order). A query for one pair
+ * (h->pair), in any order, reads of a current file only the blocks that
+ * may hold the pair (blocks_choose(): the pair, then the time range and
+ * key filter as for spans), in file order, then what was appended after
+ * the summary: a file none of whose blocks holds the pair is passed over,
+ * and store order is kept. A hash shared by two pairs only makes it read
+ * a block for nothing; the query's own filter still decides each record.
  *
  * Threading: the table (sum_tab) is shared by every thread of the
  * process and touched only under sum_lock; entries are copied out, never
@@ -94,6 +100,7 @@
 #define KF_PROBES 11
 #define KF_SEED 0x6b657966696c7472ull
 #define KF_ID_SEED 0x6964ull
+#define RANGE_MAX (1u << 20) /* chosen ranges that touch are joined up to this size */
 
 static void kf_free(cs__keyfilter *kf)
 {
@@ -459,6 +466,22 @@ static int hint_has_key(const cs__scan_hint *h)
     return h != NULL && h->key != NULL && h->key[0] != '\0';
 }
 
+static int hint_has_pair(const cs__scan_hint *h)
+{
+    return h != NULL && h->pair != NULL;
+}
+
+/* 1 with "*kh", the key filter entry a lookup by key or id in "h" tests,
+ * if "h" has one and the file summarized by "e" a key filter to test it
+ * on; else 0. */
+static int hint_key_hash(const cs__fsum *e, const cs__scan_hint *h, uint64_t *kh)
+{
+    if (!(h->has_id || hint_has_key(h)) || !e->kf.ok)
+        return 0;
+    *kh = h->has_id ? kf_id_hash(h->id) : kf_hash((const uint8_t *)h->key, strlen(h->key));
+    return 1;
+}
+
 /* Can span "sp" hold a record "h" asks for, by its id and time bounds? */
 static int span_may_match(const cs__span *sp, const cs__scan_hint *h)
 {
@@ -469,9 +492,9 @@ static int span_may_match(const cs__span *sp, const cs__scan_hint *h)
 
 /* Does a block of "kf" that may hold key hash "kh" overlap [start, end)?
  * Block i covers [starts[i], starts[i + 1]); "*b", the first block not
- * wholly before "start", moves on as the (ascending) spans do. */
-static int span_may_hold_key(const cs__keyfilter *kf, size_t *b, uint64_t start, uint64_t end,
-                             uint64_t kh)
+ * wholly before "start", moves on as the (ascending) ranges asked do. */
+static int range_may_hold_key(const cs__keyfilter *kf, size_t *b, uint64_t start, uint64_t end,
+                              uint64_t kh)
 {
     while (*b + 1 < kf->n_blocks && kf->starts[*b + 1] <= start)
         (*b)++;
@@ -481,54 +504,106 @@ static int span_may_hold_key(const cs__keyfilter *kf, size_t *b, uint64_t start,
     return 0;
 }
 
-/* Appends span "sp" to the ranges "*v" ("*n" of them, "*cap" room),
- * joined to the last when they touch; -1 if out of memory. */
-static int range_add(cs__range **v, size_t *n, size_t *cap, const cs__span *sp)
+/* Appends [start, end) to the ranges "*v" ("*n" of them, "*cap" room),
+ * joined to the last when they touch and the join stays within RANGE_MAX
+ * bytes (each range is read into one buffer); -1 if out of memory. */
+static int range_add(cs__range **v, size_t *n, size_t *cap, uint64_t start, uint64_t end)
 {
-    if (*n > 0 && (*v)[*n - 1].end == sp->start) {
-        (*v)[*n - 1].end = sp->end;
+    cs__range *last = *n > 0 ? &(*v)[*n - 1] : NULL;
+
+    if (last && last->end == start && end - last->start <= RANGE_MAX) {
+        last->end = end;
         return 0;
     }
     if (cs_grow((void **)v, cap, *n + 1, sizeof(**v)) < 0)
         return -1;
-    (*v)[(*n)++] = (cs__range){sp->start, sp->end};
+    (*v)[(*n)++] = (cs__range){start, end};
     return 0;
 }
 
-/* The byte ranges of the file summarized by "e" that may hold what "h"
- * asks for: 1 with "*out" (cs_malloc'ed, "*n" ranges, perhaps none), or 0
- * when the file is better read whole (more than half its spans chosen, or
- * no memory). Call with sum_lock held. */
+/* Drops the ranges chosen so far; returns 0 (read the file whole). */
+static int ranges_drop(cs__range **out, size_t *n)
+{
+    cs_free(*out);
+    *out = NULL;
+    *n = 0;
+    return 0;
+}
+
+/* Chooses the byte ranges of the file summarized by "e" that may hold what
+ * "h" asks for: 1 with "*out" (cs_malloc'ed, "*n" ranges in file order,
+ * perhaps none), or 0 when the file is better read whole. Called with
+ * sum_lock held. */
+typedef int (*ranges_fn)(const cs__fsum *e, const cs__scan_hint *h, cs__range **out, size_t *n);
+
+/* ranges_fn by spans: their id and time bounds and the key filter; the
+ * file whole when more than half its spans are chosen, or no memory. */
 static int spans_choose(const cs__fsum *e, const cs__scan_hint *h, cs__range **out, size_t *n)
 {
     const cs__spans *s = &e->sp;
-    int by_key = (h->has_id || hint_has_key(h)) && e->kf.ok;
-    uint64_t kh = !by_key     ? 0
-                  : h->has_id ? kf_id_hash(h->id)
-                              : kf_hash((const uint8_t *)h->key, strlen(h->key));
+    uint64_t kh = 0;
+    int by_key = hint_key_hash(e, h, &kh);
     size_t b = 0, chosen = 0, cap = 0;
 
+    if (!s->ok)
+        return 0;
     for (size_t i = 0; i < s->n; i++) {
         const cs__span *sp = &s->v[i];
 
         if (!span_may_match(sp, h) ||
-            (by_key && !span_may_hold_key(&e->kf, &b, sp->start, sp->end, kh)))
+            (by_key && !range_may_hold_key(&e->kf, &b, sp->start, sp->end, kh)))
             continue;
-        if (++chosen * 2 > s->n || range_add(out, n, &cap, sp) < 0) {
-            cs_free(*out);
-            *out = NULL;
-            *n = 0;
-            return 0;
-        }
+        if (++chosen * 2 > s->n || range_add(out, n, &cap, sp->start, sp->end) < 0)
+            return ranges_drop(out, n);
     }
     cs__spans_count(chosen, s->n - chosen);
     return 1;
 }
 
-/* spans_choose() on the current, whole summary of the file "st"; 0 when
- * there is none. */
-static int sum_ranges(const struct stat *st, int kind, const cs__scan_hint *h, cs__range **out,
-                      size_t *n)
+/* Can latency block "b" hold a measurement "h" asks for, by its pair (of
+ * hash "ph") and its time bounds? */
+static int block_may_match(const cs__latblock *b, const cs__scan_hint *h, uint32_t ph)
+{
+    if (!cs__lb_may_hold_pair(b, ph))
+        return 0;
+    return !hint_has_range(h) || (b->max_ts >= h->after && b->min_ts < h->before);
+}
+
+/* ranges_fn by latency blocks, for a hint with a pair: the blocks that may
+ * hold the pair, within the time range, that a key filter block which may
+ * hold the key overlaps; the file whole when every block is chosen (or
+ * none are known, or no memory). A file none of whose blocks holds the
+ * pair gives no range: it is passed over. */
+static int blocks_choose(const cs__fsum *e, const cs__scan_hint *h, cs__range **out, size_t *n)
+{
+    const cs__latblocks *lb = &e->lb;
+    uint32_t ph = cs__lb_pair_hash(h->pair, strlen(h->pair));
+    uint64_t kh = 0;
+    int by_key = hint_key_hash(e, h, &kh);
+    size_t b = 0, chosen = 0, cap = 0;
+
+    if (!lb->ok)
+        return 0;
+    for (size_t i = 0; i < lb->n; i++) {
+        const cs__latblock *blk = &lb->v[i];
+
+        if (!block_may_match(blk, h, ph) ||
+            (by_key && !range_may_hold_key(&e->kf, &b, blk->start, blk->end, kh)))
+            continue;
+        chosen++;
+        if (range_add(out, n, &cap, blk->start, blk->end) < 0)
+            return ranges_drop(out, n);
+    }
+    if (chosen == lb->n)
+        return ranges_drop(out, n);
+    cs__lb_count(chosen, lb->n - chosen);
+    return 1;
+}
+
+/* "choose" on the current, whole summary of the file "st"; 0 when there
+ * is none. */
+static int sum_ranges(const struct stat *st, int kind, const cs__scan_hint *h, ranges_fn choose,
+                      cs__range **out, size_t *n)
 {
     cs__fsum *e;
     int rc = 0;
@@ -537,8 +612,8 @@ static int sum_ranges(const struct stat *st, int kind, const cs__scan_hint *h, c
     *n = 0;
     pthread_mutex_lock(&sum_lock);
     e = sum_tab ? sum_find((uint64_t)st->st_dev, (uint64_t)st->st_ino, kind) : NULL;
-    if (e && e->kind >= 0 && sum_current(e, st) && !e->torn && e->sp.ok)
-        rc = spans_choose(e, h, out, n);
+    if (e && e->kind >= 0 && sum_current(e, st) && !e->torn)
+        rc = choose(e, h, out, n);
     pthread_mutex_unlock(&sum_lock);
     return rc;
 }
@@ -554,17 +629,18 @@ static int sum_may_match(const cs__fsum *v, const struct stat *st, const cs__sca
 
 /*
  * Reads, of the file "fd" summarized by "v" (current for "st"), only the
- * spans that may hold what "h" asks for, then what was appended after the
- * summary; 1 if the file is better read whole, else 0 or negative.
+ * ranges "choose" says may hold what "h" asks for, then what was appended
+ * after the summary; 1 if the file is better read whole, else 0 or
+ * negative.
  */
-static int scan_spans(cs_msgreader *r, int fd, const struct stat *st, const cs__fsum *v,
-                      const cs__scan_hint *h, sum_pass *sp, cs__scan_result *res)
+static int scan_chosen(cs_msgreader *r, int fd, const struct stat *st, const cs__fsum *v,
+                       const cs__scan_hint *h, ranges_fn choose, sum_pass *sp, cs__scan_result *res)
 {
     cs__range *ranges;
     size_t n;
     int rc;
 
-    if (!sum_ranges(st, v->kind, h, &ranges, &n))
+    if (!sum_ranges(st, v->kind, h, choose, &ranges, &n))
         return 1;
     rc = cs__scan_ranges(r, fd, ranges, n, sum_pass_frame, sp, res);
     cs_free(ranges);
@@ -584,8 +660,11 @@ static int scan_spans(cs_msgreader *r, int fd, const struct stat *st, const cs__
  * summarized also fills in its summary and key filter. A file already
  * summarized (any "h", NULL too) is read without checksumming what its
  * summary's passes checked; a measurement file with its latency blocks,
- * block by block in the order h->order asks; with a range, key or id in
- * "h", only the spans that may hold it and what was appended after them.
+ * block by block in the order h->order asks; with a pair in "h", only the
+ * blocks that may hold it (and its range and key); with a range, key or
+ * id in "h", only the spans that may hold it; then what was appended after
+ * the blocks or spans. Each way falls back to the next when it would read
+ * every block or more than half the spans.
  */
 int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_fn fn, void *ud,
                             cs__scan_result *res, const cs__scan_hint *h)
@@ -627,7 +706,10 @@ int cs__msgreader_scan_file(cs_msgreader *r, int kind, uint32_t seg, cs__frame_f
         if (rc <= 0)
             goto out;
     }
-    if (known && use_sum && (rc = scan_spans(r, fd, &st, &v, h, &sp, res)) <= 0)
+    if (known && hint_has_pair(h) &&
+        (rc = scan_chosen(r, fd, &st, &v, h, blocks_choose, &sp, res)) <= 0)
+        goto out;
+    if (known && use_sum && (rc = scan_chosen(r, fd, &st, &v, h, spans_choose, &sp, res)) <= 0)
         goto out;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     sp.summarize = !known;
