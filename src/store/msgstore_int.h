@@ -457,8 +457,9 @@ typedef struct cs__block_order {
  * whole (nothing was read), or negative on error. */
 int cs__lb_scan(cs_msgreader *r, int fd, const cs__latblocks *lb, const cs__block_order *o,
                 cs__frame_fn fn, void *ud, cs__scan_result *res);
-/* Blocks read and passed over by block reads (cs__lb_scan, and the reads
- * by pair of msgstore_summary.c) in this process (for tests). */
+/* Blocks read and passed over in this process (for tests): by cs__lb_scan,
+ * and by the reads by pair of msgstore_summary.c (a file they read whole
+ * counts as all its blocks read). */
 void cs__lb_stats(uint64_t *read, uint64_t *passed);
 void cs__lb_count(uint64_t read, uint64_t passed);
 

@@ -594,10 +594,8 @@ static int blocks_choose(const cs__fsum *e, const cs__scan_hint *h, cs__range **
         if (range_add(out, n, &cap, blk->start, blk->end) < 0)
             return ranges_drop(out, n);
     }
-    if (chosen == lb->n)
-        return ranges_drop(out, n);
     cs__lb_count(chosen, lb->n - chosen);
-    return 1;
+    return chosen == lb->n ? ranges_drop(out, n) : 1;
 }
 
 /* "choose" on the current, whole summary of the file "st"; 0 when there
