@@ -137,9 +137,6 @@ void cs_progress_update(cs_progress *p, uint64_t done_bytes, uint64_t total_byte
                         uint64_t packets);
 void cs_progress_end(cs_progress *p);
 
-/* Monotonic clock in ns. */
-int64_t cs_cli_mono_ns(void);
-
 /* "clickhouse=URL" (--export, --to) -> URL; prints a usage error of "cmd"
  * and returns NULL for anything else (cmd_export.c). */
 const char *cs_cli_export_url(const char *cmd, const char *spec);

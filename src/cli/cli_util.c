@@ -219,18 +219,10 @@ char *cs_cli_join_args(int argc, char **argv, int from)
     return s;
 }
 
-int64_t cs_cli_mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 void cs_progress_start(cs_progress *p)
 {
     p->enabled = isatty(STDERR_FILENO);
-    p->start_ns = p->last_ns = cs_cli_mono_ns();
+    p->start_ns = p->last_ns = cs_mono_ns();
 }
 
 void cs_progress_update(cs_progress *p, uint64_t done, uint64_t total, uint64_t packets)
@@ -242,7 +234,7 @@ void cs_progress_update(cs_progress *p, uint64_t done, uint64_t total, uint64_t 
 
     if (!p->enabled)
         return;
-    now = cs_cli_mono_ns();
+    now = cs_mono_ns();
     if (now - p->last_ns < 100000000)
         return;
     p->last_ns = now;

@@ -275,7 +275,7 @@ int cs_cmd_ingest(int argc, char **argv)
     cs_progress prog;
     cs_store *s = NULL;
     cs_store_info after;
-    int64_t start = cs_cli_mono_ns();
+    int64_t start = cs_mono_ns();
     int rc, status;
 
     memset(&a, 0, sizeof(a));
@@ -301,7 +301,7 @@ int cs_cmd_ingest(int argc, char **argv)
     if (!a.quiet && cs_store_open(a.dir, &(cs_store_opts){0}, &s) == 0) {
         cs_store_info_get(s, &after);
         cs_store_close(s);
-        ingest_summary(&r, cs_cli_mono_ns() - start, &after);
+        ingest_summary(&r, cs_mono_ns() - start, &after);
         analysis_summary(&r.ps);
         undissected_summary(&r.ps);
         cs_cli_timeref_summary(&a.timeref, &r.ps.timeref);

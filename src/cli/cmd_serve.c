@@ -200,11 +200,11 @@ static int serve(const serve_args *a)
         goto out;
     cs_log_info("serving %s read-only; API on %s://%s/api/v1/ (port %d)", a->dir,
                 cs_server_tls(srv) ? "https" : "http", a->srv.listen, cs_server_port(srv));
-    last = cs_cli_mono_ns();
+    last = cs_mono_ns();
     while (!serve_stop) {
         nanosleep(&nap, NULL);
-        if (cs_cli_mono_ns() - last >= SERVE_RECOUNT_NS) {
-            last = cs_cli_mono_ns();
+        if (cs_mono_ns() - last >= SERVE_RECOUNT_NS) {
+            last = cs_mono_ns();
             publish(a, live, &st, &failing);
         }
     }
