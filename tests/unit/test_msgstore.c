@@ -32,6 +32,7 @@
 #include "store/msgstore.h"
 #include "store/msgstore_int.h"
 #include "store/store.h"
+#include "tmpstore.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,18 +51,10 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    char marker[128];
-    FILE *fp;
 
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_msgstore.XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (cs_test_store_make(f->dir) < 0)
         return -1;
-    snprintf(marker, sizeof(marker), "%s/capstream.store", f->dir);
-    fp = fopen(marker, "w");
-    if (fp == NULL)
-        return -1;
-    fputs("capstream store\n", fp);
-    fclose(fp);
     *state = f;
     return 0;
 }
@@ -69,10 +62,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    if (system(cmd) != 0)
+    if (cs_test_rmtree(f->dir) < 0)
         return -1;
     free(f);
     return 0;

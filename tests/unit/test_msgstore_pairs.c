@@ -43,6 +43,7 @@
 #include "record/message.h"
 #include "store/msgstore.h"
 #include "store/msgstore_int.h"
+#include "tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,17 +165,10 @@ static void write_file(const fixture *f, uint32_t seg, uint32_t from, uint32_t t
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    char marker[128];
-    FILE *fp;
 
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_msgstore_pairs.XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (cs_test_store_make(f->dir) < 0)
         return -1;
-    snprintf(marker, sizeof(marker), "%s/capstream.store", f->dir);
-    if ((fp = fopen(marker, "w")) == NULL)
-        return -1;
-    fputs("capstream store\n", fp);
-    fclose(fp);
     find_colliding_pairs(f->pair_x, f->pair_y, sizeof(f->pair_x));
     for (uint32_t seg = 1; seg <= N_FILES; seg++)
         write_file(f, seg, 0, file_records[seg]);
@@ -185,10 +179,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    if (system(cmd) != 0)
+    if (cs_test_rmtree(f->dir) < 0)
         return -1;
     free(f);
     return 0;

@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "store/msgstore.h"
 #include "store/msgtail.h"
+#include "tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,17 +35,10 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    char marker[128];
-    FILE *fp;
 
     snprintf(f->dir, sizeof(f->dir), "/tmp/test_msgtail.XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (cs_test_store_make(f->dir) < 0)
         return -1;
-    snprintf(marker, sizeof(marker), "%s/capstream.store", f->dir);
-    if ((fp = fopen(marker, "w")) == NULL)
-        return -1;
-    fputs("capstream store\n", fp);
-    fclose(fp);
     snprintf(f->cursor, sizeof(f->cursor), "%s/tail.cursor", f->dir);
     *state = f;
     return 0;
@@ -53,10 +47,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    if (system(cmd) != 0)
+    if (cs_test_rmtree(f->dir) < 0)
         return -1;
     free(f);
     return 0;

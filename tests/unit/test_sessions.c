@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "store/msgstore.h"
+#include "tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,30 +26,23 @@
 
 static int setup(void **state)
 {
-    char *dir = calloc(1, 64), marker[128];
-    FILE *fp;
+    char *dir = calloc(1, 64);
 
     if (dir == NULL)
         return -1;
     snprintf(dir, 64, "/tmp/test_sessions.XXXXXX");
-    if (mkdtemp(dir) == NULL)
+    if (cs_test_store_make(dir) < 0)
         return -1;
-    snprintf(marker, sizeof(marker), "%s/capstream.store", dir);
-    if ((fp = fopen(marker, "w")) == NULL)
-        return -1;
-    fputs("capstream store\n", fp);
-    fclose(fp);
     *state = dir;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    char cmd[128];
+    int rc = cs_test_rmtree(*state);
 
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", (char *)*state);
     free(*state);
-    return system(cmd) == 0 ? 0 : -1;
+    return rc;
 }
 
 /* Measurement "i" from 10.0.0.<host>:<port> to 10.0.0.9:<sport>. */
