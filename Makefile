@@ -82,7 +82,7 @@ $(BUILD)/obj/%.o: %.c
 # DIR/gen/webassets.c (the table static.c serves), compiled and linked into
 # build/capstream only: the library leaves cs_webassets undefined, so a test
 # program that serves the UI brings a table of its own (test_server.c).
-WEB_SRCS := web/index.html web/fixdict.js web/app.js web/style.css web/build.sh web/package-lock.json scripts/embed.py
+WEB_SRCS := web/index.html web/fixdict.js web/format.js web/packet.js web/app.js web/style.css web/build.sh web/package-lock.json scripts/embed.py
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	@command -v npm >/dev/null || { echo "capstream: npm is needed once to install web/node_modules (uPlot): apt-get install npm" >&2; exit 1; }

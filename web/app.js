@@ -22,6 +22,10 @@
  * keep every "*_ns" number as a string and times are BigInt nanoseconds.
  * Charts (uPlot) take float seconds on x; drill-down windows are widened by
  * 1 us to absorb the float rounding. Every time shown is UTC, 24-hour.
+ * The pure helpers are scripts of their own, loaded before this one:
+ * web/format.js (CsFmt: times, durations, quantities, escaping),
+ * web/packet.js (CsPkt: pcap records, headers, a flow's filter) and
+ * web/fixdict.js (CsFix: FIX names by version).
  *
  * Ranges: "now" is the newest stored packet (for a live daemon that is the
  * present; for a replayed file, the end of the file). A range is live when
@@ -46,6 +50,8 @@
   const API = "/api/v1";
   const NS = 1000000000n;
   const $ = (id) => document.getElementById(id);
+  const { esc, fmtNs, fmtDur, fmtSignedDur, fmtDurShort, fmtSI, fmtTick, parseTime, secOf, nsOfSec } = CsFmt; /* web/format.js */
+  const { parsePcap, hexdump, layers, flowFilter } = CsPkt; /* web/packet.js */
   let storeMin = null, storeMax = null, busy = false, lastLive = 0;
   let rangeSec = null; /* the shown range in float seconds: every chart's x scale */
   let curRange = null; /* {a, b} BigInt ns of the shown range */
@@ -54,9 +60,6 @@
   const charts = new Map(); /* chart id -> {fig, u, sig} */
 
   /* ---- helpers ---- */
-  function esc(s) {
-    return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-  }
   /* A hub's API (status "hub"): its sensors ([{sensor, up}]); null for a
    * sensor's own. Under a hub the hash's "sensor" names the sensor chosen
    * in the page and every request carries it, so every view is that
@@ -88,67 +91,6 @@
     if (!r.ok) throw new Error((j && j.error) || r.status);
     return j;
   }
-  function fmtNs(ns) {
-    ns = BigInt(ns);
-    if (ns < 0n) return "before 1970";
-    const ms = Number(ns / 1000000n);
-    const frac = (ns % NS).toString().padStart(9, "0");
-    return new Date(ms).toISOString().slice(0, 19) + "." + frac + "Z";
-  }
-  function fmtDur(ns) {
-    const n = Number(ns);
-    if (n >= 1e9) return (n / 1e9).toFixed(3) + " s";
-    if (n >= 1e6) return (n / 1e6).toFixed(3) + " ms";
-    if (n >= 1e3) return (n / 1e3).toFixed(3) + " µs";
-    return n + " ns";
-  }
-  const fmtSignedDur = (ns) => (ns < 0 ? "-" : "") + fmtDur(Math.round(Math.abs(ns)));
-  /* short durations for axis ticks: "4 ms", "37 µs", "1.5 s" */
-  function fmtDurShort(n) {
-    if (n == null) return "";
-    const [d, u] = n >= 1e9 ? [1e9, "s"] : n >= 1e6 ? [1e6, "ms"] : n >= 1e3 ? [1e3, "µs"] : [1, "ns"];
-    return Number((n / d).toPrecision(3)) + " " + u;
-  }
-  /* SI quantities: 1234 -> "1.23k"; with a unit, "12.3 Mb/s" */
-  function fmtSI(v, unit) {
-    if (v == null) return "";
-    const a = Math.abs(v);
-    const [d, p] = a >= 1e9 ? [1e9, "G"] : a >= 1e6 ? [1e6, "M"] : a >= 1e3 ? [1e3, "k"] : [1, ""];
-    const num = Number((v / d).toPrecision(3));
-    return unit ? `${num} ${p}${unit}` : `${num}${p}`;
-  }
-  /* x ticks: UTC, 24-hour, as fine as the tick spacing needs */
-  function fmtTick(v, incr, span) {
-    const iso = new Date(Math.floor(v) * 1000).toISOString();
-    if (span > 2 * 86400) return iso.slice(5, 10) + " " + iso.slice(11, 16);
-    if (incr >= 60) return iso.slice(11, 16);
-    if (incr >= 1) return iso.slice(11, 19);
-    const digits = incr >= 0.001 ? 3 : 6;
-    return iso.slice(11, 19) + "." + String(Math.round((v - Math.floor(v)) * 10 ** digits)).padStart(digits, "0");
-  }
-  const UNIT_NS = { ns: 1n, us: 1000n, "µs": 1000n, ms: 1000000n, s: NS, m: 60n * NS, h: 3600n * NS, d: 86400n * NS };
-  const DUR = "(\\d+)(ns|us|µs|ms|s|m|h|d)";
-  /* a time as the CLI and the API take it: epoch ns, "now", "5m ago" (or
-   * "now-5m"), RFC 3339 UTC with "T" or a space, seconds and Z optional,
-   * up to 9 fraction digits. Relative times count back from "now". A date
-   * that does not exist (2026-02-30) is refused, not rolled over. null if
-   * not a time. */
-  function parseTime(s, now) {
-    s = String(s).trim();
-    if (/^\d+$/.test(s)) return BigInt(s);
-    if (s === "now") return now;
-    let m = new RegExp(`^${DUR} ago$`).exec(s) || new RegExp(`^now-${DUR}$`).exec(s);
-    if (m) return now - BigInt(m[1]) * UNIT_NS[m[2]];
-    m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,9}))?)?(Z|[+-]00:?00)?$/.exec(s);
-    if (!m) return null;
-    const [Y, Mo, D, h, mi, se] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] || 0));
-    const ms = Date.UTC(Y, Mo - 1, D, h, mi, se);
-    const d = new Date(ms);
-    if (d.getUTCFullYear() !== Y || d.getUTCMonth() !== Mo - 1 || d.getUTCDate() !== D || h > 23 || mi > 59 || se > 59) return null;
-    return BigInt(ms) * 1000000n + BigInt((m[7] || "").padEnd(9, "0"));
-  }
-  function secOf(ns) { return Number(BigInt(ns)) / 1e9; }
-  function nsOfSec(s) { return BigInt(Math.round(s * 1e6)) * 1000n; }
   function showError(text) {
     const e = $("msg");
     e.textContent = text;
@@ -903,23 +845,6 @@
     if (!r.ok) return Object.assign([], { linktype: -1 });
     return parsePcap(await r.arrayBuffer());
   }
-  function parsePcap(buf) {
-    const dv = new DataView(buf);
-    if (buf.byteLength < 24) return Object.assign([], { linktype: -1 });
-    const magic = dv.getUint32(0, true);
-    let le = true, nano = false;
-    if (magic === 0xa1b2c3d4) nano = false; else if (magic === 0xa1b23c4d) nano = true;
-    else { le = false; nano = dv.getUint32(0, false) === 0xa1b23c4d; }
-    const recs = [];
-    recs.linktype = dv.getUint32(20, le) & 0xffff; /* the high bits may carry FCS flags */
-    for (let off = 24; off + 16 <= buf.byteLength;) {
-      const sec = dv.getUint32(off, le), frac = dv.getUint32(off + 4, le), incl = dv.getUint32(off + 8, le), orig = dv.getUint32(off + 12, le);
-      const ts = BigInt(sec) * NS + BigInt(frac) * (nano ? 1n : 1000n);
-      recs.push({ ts_ns: ts.toString(), caplen: incl, wirelen: orig, bytes: new Uint8Array(buf, off + 16, Math.min(incl, buf.byteLength - off - 16)) });
-      off += 16 + incl;
-    }
-    return recs;
-  }
   function msgBlock(title, side, st) {
     if (!side || !side.message) return `<div><h3>${esc(title)}</h3><p>message no longer in the store</p></div>`;
     const m = side.message;
@@ -965,90 +890,6 @@
     if (storeMin !== null && storeMax !== null) q += `&after=${storeMin}&before=${storeMax + 1n}`;
     return `<p><a id="flowlink" href="${esc(apiUrl("/packets?" + q))}" download="${esc(m.id)}-flow.pcap" data-filter="${esc(f)}">` +
       `Download the pcap of the whole flow</a> (both directions, all of its stored packets) · filter <code>${esc(f)}</code></p>`;
-  }
-  function hexdump(bytes) {
-    let out = "";
-    for (let off = 0; off < bytes.length; off += 16) {
-      const row = bytes.subarray(off, off + 16);
-      const hex = Array.from(row, (b) => b.toString(16).padStart(2, "0")).join(" ").padEnd(47, " ");
-      const asc = Array.from(row, (b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : ".")).join("");
-      out += off.toString(16).padStart(4, "0") + "  " + hex + "  " + asc + "\n";
-    }
-    return out;
-  }
-  /* dissect(b): the Ethernet frame "b" (Uint8Array) as {vlans, type, ip, l4};
-   * ip = {v6, src, dst, proto, ...} and l4 = {proto: "tcp"|"udp", sport,
-   * dport, ...} when present and not cut short. Every read is bounds-checked
-   * against b.length first. VLAN tags: 802.1Q (0x8100), 802.1ad (0x88a8) and
-   * the old QinQ 0x9100, the TPIDs libpcap's `vlan` keyword accepts. */
-  function dissect(b) {
-    const d = { vlans: [], type: -1, ip: null, l4: null };
-    if (b.length < 14) return d;
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    let off = 12, type = dv.getUint16(off);
-    while ((type === 0x8100 || type === 0x88a8 || type === 0x9100) && off + 6 <= b.length) {
-      d.vlans.push(dv.getUint16(off + 2) & 0xfff);
-      off += 4; type = dv.getUint16(off);
-    }
-    d.type = type;
-    off += 2;
-    let first = true; /* a non-first IPv4 fragment carries no L4 header */
-    if (type === 0x0800 && off + 20 <= b.length) {
-      d.ip = { v6: false, src: b.subarray(off + 12, off + 16).join("."), dst: b.subarray(off + 16, off + 20).join("."),
-        proto: b[off + 9], ttl: b[off + 8], len: dv.getUint16(off + 2) };
-      first = (dv.getUint16(off + 6) & 0x1fff) === 0;
-      off += (b[off] & 15) * 4;
-    } else if (type === 0x86dd && off + 40 <= b.length) {
-      const a6 = (o) => Array.from({ length: 8 }, (_, i) => dv.getUint16(o + 2 * i).toString(16)).join(":");
-      d.ip = { v6: true, src: a6(off + 8), dst: a6(off + 24), proto: b[off + 6], hlim: b[off + 7] };
-      off += 40;
-    }
-    if (!d.ip || !first) return d;
-    if (d.ip.proto === 6 && off + 20 <= b.length) {
-      d.l4 = { proto: "tcp", sport: dv.getUint16(off), dport: dv.getUint16(off + 2), seq: dv.getUint32(off + 4),
-        ack: dv.getUint32(off + 8), flags: b[off + 13], win: dv.getUint16(off + 14), payload: b.length - off - ((b[off + 12] >> 4) * 4) };
-    } else if (d.ip.proto === 17 && off + 8 <= b.length) {
-      d.l4 = { proto: "udp", sport: dv.getUint16(off), dport: dv.getUint16(off + 2), len: dv.getUint16(off + 4) };
-    }
-    return d;
-  }
-  function layers(b) { /* Ethernet, VLAN tags, IPv4/IPv6, TCP/UDP header fields, one line each */
-    const out = [];
-    if (b.length < 14) return out;
-    const mac = (o) => Array.from(b.subarray(o, o + 6), (x) => x.toString(16).padStart(2, "0")).join(":");
-    const d = dissect(b), ip = d.ip, l4 = d.l4;
-    out.push(`Ethernet ${mac(6)} → ${mac(0)}`);
-    d.vlans.forEach((v) => out.push(`VLAN ${v}`));
-    if (ip && !ip.v6) out.push(`IPv4 ${ip.src} → ${ip.dst} ttl ${ip.ttl} proto ${ip.proto} len ${ip.len}`);
-    else if (ip) out.push(`IPv6 ${ip.src} → ${ip.dst} next ${ip.proto} hlim ${ip.hlim}`);
-    else out.push(`ethertype 0x${d.type.toString(16)}`);
-    if (l4 && l4.proto === "tcp") {
-      const names = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"];
-      out.push(`TCP ${l4.sport} → ${l4.dport} seq ${l4.seq} ack ${l4.ack} [${names.filter((_, i) => l4.flags & (1 << i)).join(",")}] win ${l4.win} payload ${l4.payload}`);
-    } else if (l4) out.push(`UDP ${l4.sport} → ${l4.dport} len ${l4.len}`);
-    return out;
-  }
-  /* flowFilter(recs): the BPF filter of the whole flow (both directions)
-   * that carried the pcap records "recs" of one measurement, from the first
-   * record with IP and TCP/UDP headers; null if none (packets expired, not
-   * Ethernet). The flow's VLAN ids are part of it (a flow is the 5-tuple plus
-   * VLANs), and they are needed: libpcap's `host`/`port` read at fixed
-   * offsets, so a tagged frame only matches after one `vlan` per tag.
-   *   vlan 300 and vlan 42 and ip and tcp and
-   *     ((src host A and src port P and dst host B and dst port Q) or (… B,Q → A,P))
-   * Non-first IP fragments (no ports) fall outside it. */
-  function flowFilter(recs) {
-    if (recs.linktype !== 1) return null; /* DLT_EN10MB */
-    for (const r of recs) {
-      const d = dissect(r.bytes);
-      if (!d.ip || !d.l4) continue;
-      const dir = (a, ap, b2, bp) => `(src host ${a} and src port ${ap} and dst host ${b2} and dst port ${bp})`;
-      const parts = d.vlans.map((v) => `vlan ${v}`);
-      parts.push(d.ip.v6 ? "ip6" : "ip", d.l4.proto,
-        `(${dir(d.ip.src, d.l4.sport, d.ip.dst, d.l4.dport)} or ${dir(d.ip.dst, d.l4.dport, d.ip.src, d.l4.sport)})`);
-      return parts.join(" and ");
-    }
-    return null;
   }
   async function loadBytes(st, det) {
     if (!st.p || !det) { $("bytes").hidden = true; return; }
