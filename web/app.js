@@ -449,14 +449,14 @@
   }) : null;
   /* The overview: the charts in the window first, then the rest. Their
    * places are held (holdPlace) in their fixed order, then the groups with
-   * a chart in the window load together (the pairs without metrics, which
-   * need a request each to be known, come after them) and are drawn as their data comes;
+   * a chart in the window load together and are drawn as their data comes;
    * shown() is called when they are all drawn (the view's time), and only
-   * then do the other groups' requests, the tables' and the feeds' go out,
-   * so the first screen does not queue behind thirty requests for charts
-   * below it (a browser opens six connections to a host). A live refresh
-   * (live) stops there: only charts and tables not on the page yet load
-   * too, the others wait for the window (stale). */
+   * then do the other groups' requests, the tables' and the feeds' go out
+   * (and those learning which pairs without metrics have measurements), so
+   * the first screen does not queue behind thirty requests for charts below
+   * it (a browser opens six connections to a host). A live refresh (live)
+   * stops there: only charts and tables not on the page yet load too, the
+   * others wait for the window (stale). */
   async function loadCharts(st, rg, shown, live) {
     const { a, b, am, step, stepNs, empty } = rg || chartRange(st);
     const ser = (await getJSON(`/series?after=${am}&before=${b}`)).series;
@@ -494,9 +494,10 @@
   }
   /* The groups below the window and the tables: all of them, or on a live
    * refresh those in the window or not on the page yet. Returns the feeds
-   * table's promise as {table}: the feeds table, the slowest request (the server reads
-   * each MoldUDP64 record of the range), is filled when it comes, the
-   * charts do not wait for it; it never rejects, a failure shows in place. */
+   * table's promise as {table}: the feeds table, the slowest request (the
+   * server reads each MoldUDP64 record of the range), is filled when it
+   * comes, the charts do not wait for it; it never rejects, a failure
+   * shows in its place. */
   async function loadBelow(groups, ctx) {
     const missing = (g) => g.ids.some((id) => !charts.has(id) && !unfilled.has(id));
     const keep = (ids) => { for (const id of ids) { stale.add(id); if (charts.has(id)) ctx.seen.add(id); } return false; };
