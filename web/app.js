@@ -506,11 +506,26 @@
     const feeds = want("feeds") ? feedsOf(ctx.st, ctx.a, ctx.b) : null;
     const [alerts, gaps, clockSums] = await Promise.all([want("alerts") ? ctx.alertsP() : null, want("gaps") ? ctx.gapsP() : null,
       want("clocks") ? clockSummaries(ctx.ser.filter((s) => s.kind === "clock"), ctx.am, ctx.b) : null].concat(run.map((g) => g.run())));
-    if (alerts) showAlerts(alerts);
-    if (gaps) showGaps(gaps);
-    if (clockSums) showClocks(clockSums);
-    return { table: feeds ? feeds.then((f) => showFeeds(f.feeds), (e) => { $("feeds").innerHTML = `<p class="err">feeds: ${esc(e.message)}</p>`; })
-      : Promise.resolve() };
+    /* a live refresh leaves a table under the pointer as it is (stale, for
+     * a later pass): a click on a link it replaced would be lost */
+    const put = (id, show, v) => {
+      if (v === null) return;
+      if (ctx.live && $(id).matches(":hover")) keep([id]);
+      else show(v);
+    };
+    put("alerts", showAlerts, alerts);
+    put("gaps", showGaps, gaps);
+    put("clocks", showClocks, clockSums);
+    return { table: feeds ? feeds.then((f) => put("feeds", (v) => showFeeds(v.feeds), f),
+      (e) => { setHTML("feeds", `<p class="err">feeds: ${esc(e.message)}</p>`); }) : Promise.resolve() };
+  }
+  /* sets element "id"'s content to "html" unless it is already that (the
+   * tables are rebuilt from strings: an unchanged one keeps its nodes) */
+  const shownHTML = new Map();
+  function setHTML(id, html) {
+    if (shownHTML.get(id) === html) return;
+    shownHTML.set(id, html);
+    $(id).innerHTML = html;
   }
   /* packets per kind per step; records (messages, measurements) not
    * stored when the metrics carry them, and their total from /status in
@@ -565,9 +580,9 @@
         p.drift_ns_per_min === undefined ? "per sensor" : `${fmtSignedDur(p.drift_ns_per_min)}/min`,
         String(p.unsynced), String(p.backwards), String(p.untimed)];
     });
-    $("clocks").innerHTML = rows.length ? table(["tap", "frames timed", "offset p50 / p99 / max", "mean offset",
+    setHTML("clocks", rows.length ? table(["tap", "frames timed", "offset p50 / p99 / max", "mean offset",
       "drift", "not synchronised", "went back", "no usable trailer"], rows)
-      : "<p>no tap takes its time from a trailer in the range</p>";
+      : "<p>no tap takes its time from a trailer in the range</p>");
   }
   /* Feeds (GET /feeds: per MoldUDP64 feed and tap) and the range's first
    * GAPS_SHOWN sequence gaps; a gap links to the pcap of its feed's packets
@@ -587,12 +602,12 @@
   }
   function showFeeds(feeds) {
     const lead = (f) => (f.lead_ns ? `${fmtDur(f.lead_ns.p50)} / ${fmtDur(f.lead_ns.p99)} / ${fmtDur(f.lead_ns.max)}` : "");
-    $("feeds").innerHTML = feeds.length ? table(["tap", "feed", "session", "packets", "messages/s", "gaps", "lost", "races won", "lead p50 / p99 / max", "busiest ms"],
+    setHTML("feeds", feeds.length ? table(["tap", "feed", "session", "packets", "messages/s", "gaps", "lost", "races won", "lead p50 / p99 / max", "busiest ms"],
       feeds.map((f) => [String(f.tap), f.feed + (f.retransmission ? " (retransmissions)" : ""), f.session.join(" "), String(f.packets),
         fmtSI(f.messages / Math.max(1e-9, Number(curRange.b - curRange.a) / 1e9)), String(f.gaps), String(f.messages_lost),
         f.races ? `${f.races_won} of ${f.races} (${(100 * f.won_share).toFixed(1)}%)` : "", lead(f),
         f.busiest_ms ? `${f.busiest_ms.messages} at ${fmtNs(f.busiest_ms.ts_ns)}` : ""]),
-      (i) => ` data-feed="${esc(feeds[i].feed)}" data-tap="${feeds[i].tap}"`) : "<p>no MoldUDP64 feed in the range</p>";
+      (i) => ` data-feed="${esc(feeds[i].feed)}" data-tap="${feeds[i].tap}"`) : "<p>no MoldUDP64 feed in the range</p>");
   }
   function showGaps(page) {
     const pcap = (g) => {
@@ -602,11 +617,11 @@
       return { html: `<a download href="${esc(apiUrl(`/packets?filter=${encodeURIComponent(f)}&after=${t - ms}&before=${t + ms}`, g.sensor))}">pcap ±1 ms</a>` };
     };
     const shown = page.gaps;
-    $("gaps").innerHTML = shown.length ? (page.more ? `<p>the first ${shown.length} gaps of the range</p>` : "") +
+    setHTML("gaps", shown.length ? (page.more ? `<p>the first ${shown.length} gaps of the range</p>` : "") +
       table(["time (UTC)", "kind", "tap", "feed", "session", "first missing", "missing", "recovered", "packets"],
         shown.map((g) => [fmtNs(g.ts_ns), g.kind === "abgap" ? "A and B" : "gap", String(g.tap), g.feed, g.session,
           String(g.first_seq), String(g.count), g.recovered ? "yes" : "no", g.feed.includes("-") ? "" : pcap(g)]))
-      : "<p>no sequence gaps in the range</p>";
+      : "<p>no sequence gaps in the range</p>");
   }
   /* the pairs with measurements in the range but no metrics (no closed
    * per-second window yet: a short replayed file), after those with
@@ -633,10 +648,10 @@
   function showAlerts(page) {
     const shown = page.alerts;
     const note = page.more ? `<p id="alertsmore">the newest ${shown.length} of ${page.total} alert events; narrow the range to see the others</p>` : "";
-    $("alerts").innerHTML = shown.length ? note + table(["time (UTC)", "rule", "state", "text", "value"],
+    setHTML("alerts", shown.length ? note + table(["time (UTC)", "rule", "state", "text", "value"],
       shown.map((x) => [fmtNs(x.ts_ns), x.rule, x.state,
         /^pair:/.test(x.series) ? link({ pair: x.series.slice(5), wa: String(x.from_ns), wb: String(x.to_ns), m: "", p: "", pg: "" }, x.text) : x.text,
-        alertValue(x)])) : "<p>no alerts in the range</p>";
+        alertValue(x)])) : "<p>no alerts in the range</p>");
   }
   /* p50/p90/p99/p99.9/max per step from the metrics, plus the slowest
    * measurements of the range as points, so a spike can be clicked even

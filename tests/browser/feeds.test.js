@@ -47,14 +47,8 @@ function udpRecords(buf) {
   return recs;
 }
 
-/* the page's own duration format (web/app.js fmtDur) */
-function fmtDur(ns) {
-  const n = Number(ns);
-  if (n >= 1e9) return (n / 1e9).toFixed(3) + " s";
-  if (n >= 1e6) return (n / 1e6).toFixed(3) + " ms";
-  if (n >= 1e3) return (n / 1e3).toFixed(3) + " µs";
-  return n + " ns";
-}
+/* the page's own duration format */
+const { fmtDur } = require(path.join(__dirname, "..", "..", "web", "format.js"));
 
 /* the API's JSON with every "*_ns" number kept as a string (they exceed 2^53) */
 async function api(url) {

@@ -28,14 +28,8 @@ function check(what, ok, detail) {
   if (ok) console.log("ok   " + what);
   else { failures++; console.log("FAIL " + what + (detail !== undefined ? ": " + JSON.stringify(detail) : "")); }
 }
-/* the page's own duration format (web/app.js fmtDur) */
-function fmtDur(ns) {
-  const n = Number(ns);
-  if (n >= 1e9) return (n / 1e9).toFixed(3) + " s";
-  if (n >= 1e6) return (n / 1e6).toFixed(3) + " ms";
-  if (n >= 1e3) return (n / 1e3).toFixed(3) + " µs";
-  return n + " ns";
-}
+/* the page's own duration format */
+const { fmtDur } = require(path.join(__dirname, "..", "..", "web", "format.js"));
 async function api(url) {
   const text = await (await fetch(url)).text();
   return JSON.parse(text.replace(/"(\w*_ns)":\s*(-?\d+)/g, '"$1":"$2"'));
