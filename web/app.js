@@ -376,7 +376,7 @@
   /* The overview's charts in groups (a group's charts come from the same
    * requests), each with the ids it draws and its loader. */
   function chartGroups(ser, ps, ctx) {
-    const { am, b, step, perSec, seen, alertsP, gapsP } = ctx;
+    const { am, b, step, perSec, seen, gapsP } = ctx;
     const byKind = (k) => ser.filter((s) => s.kind === k);
     const fetchAll = (arr) => Promise.all(arr.map(async (s) => [s.name, await metrics(s.id, am, b, step)]));
     const cap = byKind("capture"), groups = [];
